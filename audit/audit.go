@@ -1,0 +1,350 @@
+package audit
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emmansun/gmsm/sm3"
+
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// Storage layout: entries under "audit/entries/%016d" (seq from 1), the head
+// under "audit/head".
+const (
+	entryPrefix = "audit/entries/"
+	headKey     = "audit/head"
+)
+
+// Outcomes of an entry.
+const (
+	OutcomeOK     = "ok"
+	OutcomeFailed = "failed"
+)
+
+// Entry is one line of the audit log. The fields set by the caller say who
+// did what with which key; Seq, Time, Prev and Hash are set by the log.
+type Entry struct {
+	Seq  int64     `json:"seq"`
+	Time time.Time `json:"time"`
+	// Action names what happened: "login", "sign", "decrypt",
+	// "credential.create", "credential.revoke", "issuer.add", "pin.change", …
+	Action       string `json:"action"`
+	Actor        string `json:"actor,omitempty"` // "admin", "app:ID", "device:ID"
+	UserID       string `json:"user,omitempty"`
+	CredentialID string `json:"credential,omitempty"`
+	AppID        string `json:"app,omitempty"`
+	SessionID    string `json:"session,omitempty"`
+	IssuerID     string `json:"issuer,omitempty"`
+	// Digest is the hex digest of what was signed or decrypted, never the
+	// data itself.
+	Digest  string `json:"digest,omitempty"`
+	Outcome string `json:"outcome"`
+	Detail  string `json:"detail,omitempty"`
+	// Prev is the hex SM3 chain value of the entry before (64 zeros for the
+	// first); Hash = SM3(Prev || canonical JSON of the entry without Hash).
+	Prev string `json:"prev"`
+	Hash string `json:"hash"`
+}
+
+// head is the record that names the last entry, sealed with a key derived
+// from the master key so that cutting entries off the end is detected too.
+type head struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+	Seal string `json:"seal"`
+}
+
+var zeroHash = strings.Repeat("0", 64)
+
+// chainHash computes an entry's Hash from its other fields.
+func chainHash(e Entry) (string, error) {
+	e.Hash = ""
+	body, err := json.Marshal(e)
+	if err != nil {
+		return "", err
+	}
+	prev, err := hex.DecodeString(e.Prev)
+	if err != nil || len(prev) != sm3.Size {
+		return "", fmt.Errorf("%w: entry %d has a malformed prev", ErrTampered, e.Seq)
+	}
+	h := sm3.New()
+	h.Write(prev)
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (l *Log) seal(seq int64, hash string) string {
+	m := hmac.New(sm3.New, l.sealKey)
+	m.Write([]byte(strconv.FormatInt(seq, 10) + ":" + hash))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func entryKey(seq int64) string { return fmt.Sprintf("%s%016d", entryPrefix, seq) }
+
+// Log is the audit log over a store. Appends from many goroutines are
+// queued and written in batches, each batch one transaction that extends the
+// chain; the head's revision guards against a concurrent writer on another
+// node (the batch is re-chained and retried).
+type Log struct {
+	store   storage.Store
+	sealKey []byte
+	now     func() time.Time
+
+	queue chan *pending
+	done  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+type pending struct {
+	e   Entry
+	res chan error
+}
+
+// maxBatch bounds the entries written in one transaction (a transaction
+// holds at most 128 operations: the entries, the head condition and the
+// head).
+const maxBatch = 100
+
+// New starts a log over store. masterKey seals the head. now may be nil
+// (time.Now).
+func New(store storage.Store, masterKey []byte, now func() time.Time) (*Log, error) {
+	key, err := gmcrypto.DeriveKey(masterKey, "audit-seal", nil)
+	if err != nil {
+		return nil, err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	l := &Log{store: store, sealKey: key, now: now, queue: make(chan *pending, 1024), done: make(chan struct{})}
+	l.wg.Add(1)
+	go l.run()
+	return l, nil
+}
+
+// Close stops the appender after the queued entries are written.
+func (l *Log) Close() error {
+	l.once.Do(func() { close(l.done) })
+	l.wg.Wait()
+	return nil
+}
+
+// Append adds e to the log and returns once it is durably written, with
+// Seq, Time, Prev and Hash filled in.
+func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
+	if e.Action == "" || (e.Outcome != OutcomeOK && e.Outcome != OutcomeFailed) {
+		return Entry{}, fmt.Errorf("%w: action and outcome (ok|failed) are required", ErrInvalidEntry)
+	}
+	p := &pending{e: e, res: make(chan error, 1)}
+	select {
+	case l.queue <- p:
+	case <-l.done:
+		return Entry{}, ErrClosed
+	case <-ctx.Done():
+		return Entry{}, ctx.Err()
+	}
+	select {
+	case err := <-p.res:
+		return p.e, err
+	case <-ctx.Done():
+		// The entry may still be written; the caller no longer waits.
+		return Entry{}, ctx.Err()
+	}
+}
+
+func (l *Log) run() {
+	defer l.wg.Done()
+	for {
+		var batch []*pending
+		select {
+		case p := <-l.queue:
+			batch = append(batch, p)
+		case <-l.done:
+			// Drain what is queued, then stop.
+			for {
+				select {
+				case p := <-l.queue:
+					l.write([]*pending{p})
+				default:
+					return
+				}
+			}
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case p := <-l.queue:
+				batch = append(batch, p)
+			default:
+				break fill
+			}
+		}
+		l.write(batch)
+	}
+}
+
+// write chains batch onto the current head and commits it in one
+// transaction, retrying when another writer moved the head.
+func (l *Log) write(batch []*pending) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		err = l.tryWrite(ctx, batch)
+		if !errors.Is(err, storage.ErrConflict) {
+			break
+		}
+	}
+	for _, p := range batch {
+		p.res <- err
+	}
+}
+
+func (l *Log) tryWrite(ctx context.Context, batch []*pending) error {
+	h, rev, err := l.readHead(ctx)
+	if err != nil {
+		return err
+	}
+	ops := []storage.Op{storage.IfRevision(headKey, rev)}
+	seq, prev := h.Seq, h.Hash
+	now := l.now().UTC()
+	for _, p := range batch {
+		seq++
+		p.e.Seq, p.e.Time, p.e.Prev = seq, now, prev
+		if p.e.Hash, err = chainHash(p.e); err != nil {
+			return err
+		}
+		b, err := json.Marshal(p.e)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, storage.Put(entryKey(seq), b, 0))
+		prev = p.e.Hash
+	}
+	nh, err := json.Marshal(head{Seq: seq, Hash: prev, Seal: l.seal(seq, prev)})
+	if err != nil {
+		return err
+	}
+	ops = append(ops, storage.Put(headKey, nh, 0))
+	_, err = l.store.Txn(ctx, ops...)
+	return err
+}
+
+func (l *Log) readHead(ctx context.Context) (head, int64, error) {
+	kv, err := l.store.Get(ctx, headKey)
+	if errors.Is(err, storage.ErrNotFound) {
+		return head{Hash: zeroHash}, 0, nil
+	}
+	if err != nil {
+		return head{}, 0, err
+	}
+	var h head
+	if err := json.Unmarshal(kv.Value, &h); err != nil {
+		return head{}, 0, fmt.Errorf("%w: head is malformed", ErrTampered)
+	}
+	return h, kv.Revision, nil
+}
+
+// Filter selects entries for List. Zero fields match everything.
+type Filter struct {
+	UserID    string
+	SessionID string
+	AppID     string
+	Action    string
+	AfterSeq  int64
+	Limit     int // 0 = all
+}
+
+func (f Filter) match(e Entry) bool {
+	return e.Seq > f.AfterSeq &&
+		(f.UserID == "" || e.UserID == f.UserID) &&
+		(f.SessionID == "" || e.SessionID == f.SessionID) &&
+		(f.AppID == "" || e.AppID == f.AppID) &&
+		(f.Action == "" || e.Action == f.Action)
+}
+
+// List returns the entries that match f, oldest first.
+func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
+	kvs, _, err := l.store.List(ctx, entryPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := []Entry{}
+	for _, kv := range kvs {
+		var e Entry
+		if err := json.Unmarshal(kv.Value, &e); err != nil {
+			return nil, fmt.Errorf("%w: entry %s is malformed", ErrTampered, kv.Key)
+		}
+		if f.match(e) {
+			out = append(out, e)
+			if f.Limit > 0 && len(out) == f.Limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// Report is the outcome of a successful verification.
+type Report struct {
+	Entries int64  `json:"entries"`
+	Head    string `json:"head"`
+}
+
+// Verify walks the whole log and checks the chain and the sealed head.
+func (l *Log) Verify(ctx context.Context) (Report, error) {
+	entries, err := l.List(ctx, Filter{})
+	if err != nil {
+		return Report{}, err
+	}
+	last, err := VerifyChain(entries)
+	if err != nil {
+		return Report{}, err
+	}
+	h, _, err := l.readHead(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	if h.Seq != int64(len(entries)) || h.Hash != last {
+		return Report{}, fmt.Errorf("%w: head names entry %d but the log ends at %d", ErrTampered, h.Seq, len(entries))
+	}
+	if len(entries) > 0 && !hmac.Equal([]byte(h.Seal), []byte(l.seal(h.Seq, h.Hash))) {
+		return Report{}, fmt.Errorf("%w: head seal does not verify", ErrTampered)
+	}
+	return Report{Entries: h.Seq, Head: h.Hash}, nil
+}
+
+// VerifyChain checks that entries, oldest first, form an unbroken chain
+// from the first entry: consecutive sequence numbers, each Prev the Hash of
+// the one before, each Hash recomputed. It returns the last Hash. It needs
+// no key, so anyone holding an export of the log can run it.
+func VerifyChain(entries []Entry) (string, error) {
+	prev := zeroHash
+	for i, e := range entries {
+		if e.Seq != int64(i)+1 {
+			return "", fmt.Errorf("%w: entry %d found where %d was expected (removed or inserted entry)", ErrTampered, e.Seq, i+1)
+		}
+		if e.Prev != prev {
+			return "", fmt.Errorf("%w: entry %d does not follow entry %d", ErrTampered, e.Seq, e.Seq-1)
+		}
+		h, err := chainHash(e)
+		if err != nil {
+			return "", err
+		}
+		if h != e.Hash {
+			return "", fmt.Errorf("%w: entry %d has been changed", ErrTampered, e.Seq)
+		}
+		prev = e.Hash
+	}
+	return prev, nil
+}

@@ -1,0 +1,107 @@
+package storage
+
+import (
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxCommitBatch bounds how many transactions share one bbolt write
+// transaction (and so one fsync).
+const maxCommitBatch = 1000
+
+// committer is a group commit in front of bbolt: every write goes through
+// do, concurrent callers share one bbolt transaction and so one fsync, and a
+// lone caller commits at once.
+//
+// bbolt's own DB.Batch does the same sharing but waits MaxBatchDelay (10 ms
+// by default) before every batch, which would cost a lone writer 10 ms per
+// call; here the first caller leads at once, callers arriving while a commit
+// is in flight queue up, and when the commit ends the oldest of them leads
+// the next batch with everyone queued behind it.
+//
+// Like DB.Batch, a function may run more than once (when another function
+// of its batch fails, the batch is rolled back and re-run without the
+// failing one), so functions must reset their results at the start of
+// every run, and must only publish through tx.OnCommit.
+type committer struct {
+	db *bolt.DB
+
+	mu    sync.Mutex
+	queue []*commitCall
+	busy  bool // a leader is running
+}
+
+type commitCall struct {
+	fn   func(*bolt.Tx) error
+	done chan commitResult // buffered 1: first maybe a lead signal, then the result
+}
+
+type commitResult struct {
+	err  error
+	lead bool // the receiver becomes the leader and must call runBatch
+}
+
+// do runs fn inside a write transaction and returns when that transaction
+// has committed (and fsynced) or failed.
+func (c *committer) do(fn func(*bolt.Tx) error) error {
+	call := &commitCall{fn: fn, done: make(chan commitResult, 1)}
+	c.mu.Lock()
+	c.queue = append(c.queue, call)
+	if !c.busy {
+		c.busy = true
+		c.mu.Unlock()
+		c.runBatch()
+	} else {
+		c.mu.Unlock()
+		if r := <-call.done; !r.lead {
+			return r.err
+		}
+		c.runBatch()
+	}
+	return (<-call.done).err
+}
+
+// runBatch commits the calls at the head of the queue (the leader's own call
+// is among them) and hands leadership to the next queued call, if any.
+func (c *committer) runBatch() {
+	c.mu.Lock()
+	n := min(len(c.queue), maxCommitBatch)
+	batch := make([]*commitCall, n)
+	copy(batch, c.queue)
+	c.queue = append(c.queue[:0:0], c.queue[n:]...)
+	c.mu.Unlock()
+
+	for len(batch) > 0 {
+		failed := -1
+		var failErr error
+		err := c.db.Update(func(tx *bolt.Tx) error {
+			for i, call := range batch {
+				if err := call.fn(tx); err != nil {
+					failed, failErr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if failed >= 0 {
+			// Roll back happened; report the failure to its caller alone and
+			// re-run the others without it.
+			batch[failed].done <- commitResult{err: failErr}
+			batch = append(batch[:failed], batch[failed+1:]...)
+			continue
+		}
+		for _, call := range batch {
+			call.done <- commitResult{err: err}
+		}
+		break
+	}
+
+	c.mu.Lock()
+	if len(c.queue) > 0 {
+		c.queue[0].done <- commitResult{lead: true}
+	} else {
+		c.busy = false
+	}
+	c.mu.Unlock()
+}

@@ -474,7 +474,7 @@ func cmsFindSigner(certs []*smx509.Certificate, sid asn1.RawValue) *smx509.Certi
 // cmsHash returns the hash a digest algorithm names. SHA-1 is refused.
 func cmsHash(oid asn1.ObjectIdentifier) (func() hash.Hash, crypto.Hash, bool) {
 	switch {
-	case oid.Equal(cmsOIDSM3):
+	case oid.Equal(cmsOIDSM3), oid.Equal(cmsOIDSM2WithSM3): // some producers name SM2-with-SM3
 		return sm3.New, 0, true
 	case oid.Equal(cmsOIDSHA256):
 		return crypto.SHA256.New, crypto.SHA256, true

@@ -235,7 +235,7 @@ func TestCMSSM2SignedDataIndependent(t *testing.T) {
 
 // gmtBuildSignedData assembles a GM/T 0010 SignedData signed by tjfoc, with
 // or without content and with or without signed attributes.
-func gmtBuildSignedData(t *testing.T, p *cmsTestPKI, priv *tjsm2.PrivateKey, content []byte, attached, withAttrs bool) []byte {
+func gmtBuildSignedData(t *testing.T, p *cmsTestPKI, priv *tjsm2.PrivateKey, content []byte, attached, withAttrs bool, ctAttr asn1.ObjectIdentifier) []byte {
 	t.Helper()
 	var attrs asn1.RawValue
 	signed := content
@@ -245,7 +245,7 @@ func gmtBuildSignedData(t *testing.T, p *cmsTestPKI, priv *tjsm2.PrivateKey, con
 			oid asn1.ObjectIdentifier
 			val any
 		}{
-			{gmtOIDContentType, gmtOIDData},
+			{gmtOIDContentType, ctAttr},
 			{gmtOIDSigningTime, time.Now().UTC().Truncate(time.Second)},
 			{gmtOIDMessageDigest, tjsm3.Sm3Sum(content)},
 		} {
@@ -312,7 +312,7 @@ func TestCMSVerifyTjfocSignedData(t *testing.T) {
 		{"detached without attributes", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			der := gmtBuildSignedData(t, p, priv, content, tc.attached, tc.withAttr)
+			der := gmtBuildSignedData(t, p, priv, content, tc.attached, tc.withAttr, gmtOIDData)
 			var dc []byte
 			if !tc.attached {
 				dc = content
@@ -474,6 +474,23 @@ func TestCMSOpenTjfocEnvelope(t *testing.T) {
 				t.Fatalf("other recipient: %v, want ErrDecryption", err)
 			}
 		})
+	}
+}
+
+// A content-type attribute that is not the encapsulated content's type
+// (RFC 5652 5.3) fails, even with a good signature and digest.
+func TestCMSContentTypeAttributeMismatch(t *testing.T) {
+	p := cmsPKI(t, true)
+	_, priv := gmtKeys(t, p)
+	content := []byte("typed content")
+	pkcs7Data := asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	der := gmtBuildSignedData(t, p, priv, content, true, true, pkcs7Data)
+	if _, err := VerifyCMS(der, nil); !errors.Is(err, ErrVerification) {
+		t.Fatalf("got %v, want ErrVerification", err)
+	}
+	der = gmtBuildSignedData(t, p, priv, content, true, true, gmtOIDData)
+	if _, err := VerifyCMS(der, nil); err != nil {
+		t.Fatalf("control: %v", err)
 	}
 }
 

@@ -775,3 +775,50 @@ func TestCMSBERToDER(t *testing.T) {
 		t.Fatal("deep nesting accepted")
 	}
 }
+
+// Keys as the rest of the package makes and stores them (GenerateKey, then
+// a PEM round trip), and an SM2 key held as a bare *ecdsa.PrivateKey, must
+// sign and open.
+func TestCMSWithPackageKeys(t *testing.T) {
+	for _, alg := range []Alg{AlgSM2, AlgRSA} {
+		t.Run(string(alg), func(t *testing.T) {
+			gen, err := GenerateKey(alg, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pemKey, err := MarshalPrivateKeyPEM(gen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed, err := ParsePrivateKeyPEM(pemKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys := []crypto.Signer{gen, parsed}
+			if sk, ok := gen.(*sm2.PrivateKey); ok {
+				keys = append(keys, &sk.PrivateKey)
+			}
+			tmpl := cmsCertTemplate("package key", false)
+			cert, err := cmsIssue(tmpl, tmpl, gen.Public(), gen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, key := range keys {
+				sig, err := SignCMS(key, cert, nil, []byte("doc"), true)
+				if err != nil {
+					t.Fatalf("SignCMS with %T: %v", key, err)
+				}
+				if res, err := VerifyCMS(sig, []byte("doc")); err != nil || !res.Signers[0].Equal(cert) {
+					t.Fatalf("VerifyCMS after %T: %v", key, err)
+				}
+				env, err := EnvelopeCMS([]byte("secret"), cert)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err := OpenCMS(env, cert, key); err != nil || string(got) != "secret" {
+					t.Fatalf("OpenCMS with %T = %q, %v", key, got, err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,25 @@
+// Package session holds the scan sessions of ukeygate: the state machine
+// of DESIGN.md (waiting → scanned → completed | rejected | failed, and
+// expired / cancelled from waiting or scanned), the one-time QR nonce, the
+// TTL and the expirer that fires even when nobody watches, the per-session
+// event log, and the hub that pushes events to watchers (websocket and
+// long-poll handlers) on this node and, through the store's watch, from
+// every other node.
+//
+// Everything lives in the store (storage.Store); a Service holds no state
+// that another node would need, so several Services may share one store.
+// Every transition is one compare-and-swap that writes the session record
+// and its new event together; single-use values (the QR nonce) are checked
+// and consumed in that same transaction.
+//
+// Records: sessions/ID (the session, with the QR nonce and the SM3 hash of
+// the watch token, which never leave the package), sessions/ID/events/SEQ
+// and the expiry index session-expiry/SECOND/ID. Each key carries a store
+// TTL ending Config.Retention after the session's expiry time, so ended
+// sessions disappear by themselves.
+//
+// It must never speak HTTP, decide who may call (the api and auth packages
+// check app keys, watch tokens and device signatures before calling it),
+// touch keys or perform cryptographic operations itself (Confirm runs the
+// caller's operation), or block a writer on a slow watcher.
+package session

@@ -1,0 +1,369 @@
+package session
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+)
+
+// Kind is what a session asks the phone user to do.
+type Kind string
+
+// The kinds of DESIGN.md.
+const (
+	KindLogin   Kind = "login"
+	KindSign    Kind = "sign"
+	KindDecrypt Kind = "decrypt"
+)
+
+// Valid reports whether k is a known kind.
+func (k Kind) Valid() bool { return k == KindLogin || k == KindSign || k == KindDecrypt }
+
+// State is where a session is in its state machine.
+type State string
+
+// The states of DESIGN.md.
+const (
+	StateWaiting   State = "waiting"
+	StateScanned   State = "scanned"
+	StateCompleted State = "completed"
+	StateRejected  State = "rejected"
+	StateFailed    State = "failed"
+	StateExpired   State = "expired"
+	StateCancelled State = "cancelled"
+)
+
+// States lists every state, in the order of the state machine.
+var States = []State{StateWaiting, StateScanned, StateCompleted, StateRejected, StateFailed, StateExpired, StateCancelled}
+
+// transitions is the state machine of DESIGN.md, the only source of truth:
+//
+//	waiting --scan--> scanned --confirm--> completed
+//	   |                 |--reject-->  rejected
+//	   |                 |--op fails-> failed
+//	   +--ttl/cancel--> expired / cancelled   (from waiting or scanned)
+var transitions = map[State][]State{
+	StateWaiting: {StateScanned, StateExpired, StateCancelled},
+	StateScanned: {StateCompleted, StateRejected, StateFailed, StateExpired, StateCancelled},
+}
+
+// Valid reports whether s is a known state.
+func (s State) Valid() bool {
+	for _, v := range States {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Final reports whether s is an end state (no transition leaves it).
+func (s State) Final() bool { return s.Valid() && len(transitions[s]) == 0 }
+
+// CanTransition reports whether the state machine allows from → to.
+func CanTransition(from, to State) bool {
+	for _, t := range transitions[from] {
+		if t == to {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckTransition returns nil if from → to is allowed, and otherwise the
+// error that tells the caller why not: ErrExpired from expired,
+// ErrSessionClosed from the other end states, ErrNotScanned for a
+// confirm/reject/fail of a waiting session, ErrAlreadyScanned for a second
+// scan, ErrInvalidTransition for anything else.
+func CheckTransition(from, to State) error {
+	if CanTransition(from, to) {
+		return nil
+	}
+	switch {
+	case from == StateExpired:
+		return ErrExpired
+	case from.Final():
+		return ErrSessionClosed
+	case from == StateWaiting && (to == StateCompleted || to == StateRejected || to == StateFailed):
+		return ErrNotScanned
+	case from == StateScanned && to == StateScanned:
+		return ErrAlreadyScanned
+	}
+	return fmt.Errorf("%w: %q to %q", ErrInvalidTransition, from, to)
+}
+
+// EventTypeState is the type of every event so far: a state change.
+const EventTypeState = "state"
+
+// Event is one entry of a session's event stream (the v1 protocol's event
+// object). Seq starts at 1 (the "waiting" event written at creation) and
+// grows by exactly 1 per transition.
+type Event struct {
+	Seq   int64     `json:"seq"`
+	Type  string    `json:"type"`
+	State State     `json:"state"`
+	At    time.Time `json:"at"`
+	// Result is set only on the completed event.
+	Result json.RawMessage `json:"result,omitempty"`
+	// Reason is set on the failed event (and on cancelled/rejected when a
+	// reason was given).
+	Reason string `json:"reason,omitempty"`
+}
+
+// Desktop describes the browser that shows the QR code, as seen by the
+// gateway when the portal created the session (the portal forwards it).
+type Desktop struct {
+	IP        string `json:"ip,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+}
+
+// Display is the text the phone shows for the operation.
+type Display struct {
+	Title   string `json:"title,omitempty"`
+	Summary string `json:"summary,omitempty"`
+}
+
+// Document is one item to sign. Exactly one of Data and Digest is set.
+type Document struct {
+	Name   string `json:"name"`
+	Data   []byte `json:"data,omitempty"`
+	Digest []byte `json:"digest,omitempty"`
+}
+
+// Request holds what the portal asked for, with the field names of
+// POST /v1/sessions (binary values are standard base64 in JSON).
+type Request struct {
+	Issuer           string     `json:"issuer,omitempty"`
+	Alg              string     `json:"alg,omitempty"`
+	User             string     `json:"user,omitempty"`
+	Documents        []Document `json:"documents,omitempty"`
+	Format           string     `json:"format,omitempty"`
+	Ciphertext       []byte     `json:"ciphertext,omitempty"`
+	CiphertextFormat string     `json:"ciphertext_format,omitempty"`
+	// ReturnKey asks a decrypt of a CMS envelope for the recovered content
+	// key instead of the plaintext.
+	ReturnKey bool    `json:"return_key,omitempty"`
+	Display   Display `json:"display"`
+}
+
+// Values of Request fields.
+const (
+	AlgSM2 = "SM2"
+	AlgRSA = "RSA"
+
+	FormatRaw         = "raw"
+	FormatCMSDetached = "cms-detached"
+	FormatCMSAttached = "cms-attached"
+)
+
+// CiphertextFormats are the accepted Request.CiphertextFormat values.
+var CiphertextFormats = []string{"c1c3c2", "c1c2c3", "asn1", "rsa-oaep", "rsa-pkcs1", "cms"}
+
+// Limits on a Request (the api package bounds the request body as a whole).
+const (
+	MaxDocuments   = 100
+	MaxNameLen     = 255  // document name, in bytes
+	MaxIDLen       = 128  // issuer, user, app, device ids
+	MaxOriginLen   = 256  // the page origin
+	MaxTitleLen    = 200  // display title, in bytes
+	MaxSummaryLen  = 2000 // display summary, in bytes
+	MaxUserAgent   = 512  // longer user agents are truncated
+	MaxReasonLen   = 64
+	maxDesktopIP   = 64
+	defaultOpError = "operation_failed"
+)
+
+// Session is one scan session as stored (without its secrets: the QR nonce
+// and the watch token hash stay inside the package).
+type Session struct {
+	ID        string    `json:"id"`
+	Kind      Kind      `json:"kind"`
+	AppID     string    `json:"app"`
+	Origin    string    `json:"origin"`
+	State     State     `json:"state"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// EndedAt is when the session reached its end state.
+	EndedAt time.Time `json:"ended_at,omitzero"`
+	// Code is the two-digit matching code the desktop shows.
+	Code    string  `json:"code"`
+	Request Request `json:"request"`
+	Desktop Desktop `json:"desktop"`
+	// DeviceID and UserID are bound by the scan.
+	DeviceID string `json:"device,omitempty"`
+	UserID   string `json:"user,omitempty"`
+	// Result is the completed operation's result (JSON of the api package).
+	Result     json.RawMessage `json:"result,omitempty"`
+	FailReason string          `json:"fail_reason,omitempty"`
+	// Seq is the sequence number of the session's last event.
+	Seq int64 `json:"seq"`
+}
+
+// Open reports whether the session can still change (waiting or scanned).
+func (s *Session) Open() bool { return s.State == StateWaiting || s.State == StateScanned }
+
+// clone returns a deep enough copy for callers to keep.
+func (s *Session) clone() *Session {
+	c := *s
+	c.Request.Documents = append([]Document(nil), s.Request.Documents...)
+	return &c
+}
+
+// CreateParams are the inputs of Service.Create.
+type CreateParams struct {
+	Kind  Kind
+	AppID string
+	// Origin is the origin of the portal page that shows the QR code
+	// (required; the api checks it against the app's allowed origins).
+	Origin  string
+	Request Request
+	Desktop Desktop
+	// TTL of the session; 0 means Config.TTL. Must be whole seconds within
+	// [MinTTL, Config.MaxTTL], else ErrTTL.
+	TTL time.Duration
+}
+
+func textOK(s string, max int) bool {
+	if len(s) > max || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// idOK checks an id supplied by another package (app, device, user, issuer).
+func idOK(s string) bool { return s != "" && textOK(s, MaxIDLen) }
+
+// validate checks p and normalises it (default format, truncated user
+// agent). Errors wrap ErrInvalidRequest and name the field.
+func (p *CreateParams) validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidRequest}, a...)...)
+	}
+	r := &p.Request
+	if !p.Kind.Valid() {
+		return bad("kind %q is not login, sign or decrypt", p.Kind)
+	}
+	if !idOK(p.AppID) {
+		return bad("app id is empty or malformed")
+	}
+	if p.Origin == "" || !textOK(p.Origin, MaxOriginLen) {
+		return bad("origin is empty, malformed or longer than %d bytes", MaxOriginLen)
+	}
+	switch r.Alg {
+	case "", AlgSM2, AlgRSA:
+	default:
+		return bad("alg %q is not SM2 or RSA", r.Alg)
+	}
+	if r.Issuer != "" && !idOK(r.Issuer) {
+		return bad("issuer is malformed")
+	}
+	if r.User != "" && !idOK(r.User) {
+		return bad("user is malformed")
+	}
+	if !textOK(r.Display.Title, MaxTitleLen) {
+		return bad("display.title is malformed or longer than %d bytes", MaxTitleLen)
+	}
+	if !textOK(r.Display.Summary, MaxSummaryLen) {
+		return bad("display.summary is malformed or longer than %d bytes", MaxSummaryLen)
+	}
+	if !textOK(p.Desktop.IP, maxDesktopIP) {
+		return bad("desktop ip is malformed")
+	}
+	p.Desktop.UserAgent = truncateUTF8(p.Desktop.UserAgent, MaxUserAgent)
+	if !textOK(p.Desktop.UserAgent, MaxUserAgent) {
+		return bad("desktop user agent is malformed")
+	}
+	switch p.Kind {
+	case KindLogin:
+		if len(r.Documents) > 0 || len(r.Ciphertext) > 0 || r.Format != "" || r.CiphertextFormat != "" || r.ReturnKey {
+			return bad("a login takes no documents, format or ciphertext")
+		}
+	case KindSign:
+		if len(r.Ciphertext) > 0 || r.CiphertextFormat != "" || r.ReturnKey {
+			return bad("a sign request takes no ciphertext")
+		}
+		switch r.Format {
+		case "":
+			r.Format = FormatRaw
+		case FormatRaw, FormatCMSDetached, FormatCMSAttached:
+		default:
+			return bad("format %q is not raw, cms-detached or cms-attached", r.Format)
+		}
+		if len(r.Documents) == 0 || len(r.Documents) > MaxDocuments {
+			return bad("a sign request needs 1 to %d documents", MaxDocuments)
+		}
+		seen := make(map[string]bool, len(r.Documents))
+		for i, d := range r.Documents {
+			if d.Name == "" || !textOK(d.Name, MaxNameLen) {
+				return bad("documents[%d].name is empty, malformed or longer than %d bytes", i, MaxNameLen)
+			}
+			if seen[d.Name] {
+				return bad("documents[%d].name %q appears twice", i, d.Name)
+			}
+			seen[d.Name] = true
+			switch {
+			case (d.Data == nil) == (d.Digest == nil):
+				return bad("documents[%d] needs exactly one of data and digest", i)
+			case d.Digest != nil && len(d.Digest) != gmcrypto.DigestSize:
+				return bad("documents[%d].digest must be %d bytes (SM3 or SHA-256)", i, gmcrypto.DigestSize)
+			case d.Digest != nil && r.Format == FormatCMSAttached:
+				return bad("documents[%d]: cms-attached needs the data, not a digest", i)
+			case d.Data != nil && len(d.Data) == 0:
+				return bad("documents[%d].data is empty", i)
+			}
+		}
+	case KindDecrypt:
+		if len(r.Documents) > 0 || r.Format != "" {
+			return bad("a decrypt request takes no documents or format")
+		}
+		if len(r.Ciphertext) == 0 {
+			return bad("a decrypt request needs a ciphertext")
+		}
+		ok := false
+		for _, f := range CiphertextFormats {
+			ok = ok || r.CiphertextFormat == f
+		}
+		if !ok {
+			return bad("ciphertext_format %q is not one of %v", r.CiphertextFormat, CiphertextFormats)
+		}
+		if r.ReturnKey && r.CiphertextFormat != "cms" {
+			return bad("return_key needs ciphertext_format cms")
+		}
+	}
+	return nil
+}
+
+func truncateUTF8(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	// Cut at the last rune start at or before max, so that a multi-byte
+	// character is not split.
+	for i := max; i > 0 && i > max-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			return s[:i]
+		}
+	}
+	return s[:max]
+}
+
+// reasonOK: a reason is a snake_case code.
+func reasonOK(r string) bool {
+	if r == "" || len(r) > MaxReasonLen {
+		return false
+	}
+	for _, c := range []byte(r) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}

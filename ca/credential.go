@@ -1,0 +1,516 @@
+package ca
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// credentialRecord is what credentials/<id> holds.
+type credentialRecord struct {
+	ID       string       `json:"id"`
+	UserID   string       `json:"user"`
+	IssuerID string       `json:"issuer"`
+	Alg      gmcrypto.Alg `json:"alg"`
+	RSABits  int          `json:"rsa_bits,omitempty"`
+	Purpose  Purpose      `json:"purpose"`
+	// PublicKey is the SubjectPublicKeyInfo DER of the key pair.
+	PublicKey []byte `json:"public_key"`
+	// WrappedKey is the PKCS#8 private key wrapped under the user's PIN key
+	// with the record key as associated data.
+	WrappedKey       []byte    `json:"wrapped_key"`
+	CSR              []byte    `json:"csr,omitempty"`
+	Certificate      []byte    `json:"certificate,omitempty"`
+	Serial           string    `json:"serial,omitempty"`
+	NotBefore        time.Time `json:"not_before,omitzero"`
+	NotAfter         time.Time `json:"not_after,omitzero"`
+	CreatedAt        time.Time `json:"created_at"`
+	RevokedAt        time.Time `json:"revoked_at,omitzero"`
+	RevocationReason string    `json:"revocation_reason,omitempty"`
+}
+
+// state computes the credential's state at now.
+func (c *credentialRecord) state(now time.Time) State {
+	switch {
+	case !c.RevokedAt.IsZero():
+		return StateRevoked
+	case len(c.Certificate) == 0:
+		return StatePending
+	case now.After(c.NotAfter):
+		return StateExpired
+	default:
+		return StateActive
+	}
+}
+
+func (c *credentialRecord) toCredential(now time.Time) (*Credential, error) {
+	out := &Credential{
+		ID: c.ID, UserID: c.UserID, IssuerID: c.IssuerID, Alg: c.Alg, RSABits: c.RSABits, Purpose: c.Purpose,
+		State: c.state(now), CSRPEM: pemBlock("CERTIFICATE REQUEST", c.CSR),
+		CertificatePEM: pemBlock("CERTIFICATE", c.Certificate), Serial: c.Serial,
+		NotBefore: c.NotBefore, NotAfter: c.NotAfter, CreatedAt: c.CreatedAt,
+		RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
+	}
+	if len(c.Certificate) > 0 {
+		cert, err := gmcrypto.ParseCertificate(c.Certificate)
+		if err != nil {
+			return nil, fmt.Errorf("ca: corrupt credential %s: %w", c.ID, err)
+		}
+		out.Certificate = cert
+	}
+	return out, nil
+}
+
+// slotRecord is what credslots/<user>/<issuer>/<alg>/<purpose> holds: the
+// credential that occupies it, so that a user holds at most one active or
+// pending credential per issuer, algorithm and purpose.
+type slotRecord struct {
+	CredentialID string `json:"credential"`
+}
+
+// serialRecord is what serials/<issuer>/<serial> holds.
+type serialRecord struct {
+	CredentialID string `json:"credential"`
+	UserID       string `json:"user"`
+}
+
+// maxCredentialsPerUser keeps a PIN change (2 ops per credential plus 2)
+// within one storage transaction (storage.MaxTxnOps).
+const maxCredentialsPerUser = (storage.MaxTxnOps - 8) / 2
+
+// CreateCredential generates a key pair for the user at the issuer,
+// wrapped under the user's PIN key. For an internal issuer the certificate
+// is issued at once (state active); for an external one the credential is
+// pending with its CSR. Errors: ErrUserNotFound, ErrNotEnrolled,
+// ErrIssuerNotFound, ErrAlgNotAllowed, ErrPurposeNotAllowed,
+// ErrCredentialExists, ErrCredentialLimit, a *RequestError (a subject field
+// the profile needs), and the PIN errors (*PINError).
+func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (*Credential, error) {
+	if req.Purpose != PurposeSign && req.Purpose != PurposeEncrypt {
+		return nil, fmt.Errorf("%w: %q is not sign or encrypt", ErrPurposeNotAllowed, req.Purpose)
+	}
+	if req.Alg != gmcrypto.AlgSM2 && req.Alg != gmcrypto.AlgRSA {
+		return nil, fmt.Errorf("%w: %q", ErrAlgNotAllowed, req.Alg)
+	}
+	iss, _, err := s.loadIssuer(ctx, req.IssuerID)
+	if err != nil {
+		return nil, err
+	}
+	prof := iss.Profile
+	if !slices.Contains(prof.Algs, req.Alg) {
+		return nil, fmt.Errorf("%w: issuer %s allows %v", ErrAlgNotAllowed, iss.ID, prof.Algs)
+	}
+	bits := 0
+	if req.Alg == gmcrypto.AlgRSA {
+		bits = req.RSABits
+		if bits == 0 && len(prof.RSABits) > 0 {
+			bits = prof.RSABits[0]
+		}
+		if !slices.Contains(prof.RSABits, bits) {
+			return nil, fmt.Errorf("%w: RSA %d bits; issuer %s allows %v", ErrAlgNotAllowed, bits, iss.ID, prof.RSABits)
+		}
+	} else if req.RSABits != 0 {
+		return nil, invalid("rsa_bits", "only for RSA")
+	}
+	if !slices.Contains(prof.Purposes, req.Purpose) {
+		return nil, fmt.Errorf("%w: issuer %s allows %v", ErrPurposeNotAllowed, iss.ID, prof.Purposes)
+	}
+	issChain, err := parseChainDER(iss.Chain)
+	if err != nil {
+		return nil, err
+	}
+	if s.now().After(issChain[0].NotAfter) {
+		return nil, fmt.Errorf("%w: the issuer's own certificate has expired", ErrCertificateExpired)
+	}
+
+	var out *Credential
+	err = retry(ctx, func() error {
+		u, urev, err := s.loadUser(ctx, req.UserID)
+		if err != nil {
+			return err
+		}
+		if !u.enrolled() {
+			return ErrNotEnrolled
+		}
+		subject, err := userSubject(u, prof)
+		if err != nil {
+			return err
+		}
+		sk := slotKey(u.ID, iss.ID, req.Alg, req.Purpose)
+		var slot slotRecord
+		slotRev, err := s.getJSON(ctx, sk, &slot)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		if err == nil {
+			// The slot is free again once its credential has expired (revoke
+			// deletes the slot).
+			if c, _, err := s.loadCredential(ctx, slot.CredentialID); err == nil {
+				if st := c.state(s.now()); st == StateActive || st == StatePending {
+					return fmt.Errorf("%w: %s (%s)", ErrCredentialExists, c.ID, st)
+				}
+			} else if !errors.Is(err, ErrCredentialNotFound) {
+				return err
+			}
+		}
+		idx, _, err := s.store.List(ctx, pfxUserCreds+u.ID+"/")
+		if err != nil {
+			return err
+		}
+		if len(idx) >= maxCredentialsPerUser {
+			return fmt.Errorf("%w: %d", ErrCredentialLimit, len(idx))
+		}
+		pinKey, err := s.checkPIN(ctx, u, urev, req.PIN)
+		if err != nil {
+			return err
+		}
+		defer gmcrypto.Zero(pinKey)
+
+		rec, err := s.newCredential(iss, issChain, u, subject, req.Alg, bits, req.Purpose, pinKey)
+		if err != nil {
+			return err
+		}
+		var b txnBuilder
+		b.cond(userKey(u.ID), urev)
+		b.put(userKey(u.ID), u, 0)
+		b.cond(sk, slotRev)
+		b.put(sk, &slotRecord{CredentialID: rec.ID}, 0)
+		b.cond(credentialKey(rec.ID), 0)
+		b.put(credentialKey(rec.ID), rec, 0)
+		b.put(userCredKey(u.ID, rec.ID), struct{}{}, 0)
+		if rec.Serial != "" {
+			b.cond(serialKey(iss.ID, rec.Serial), 0)
+			b.put(serialKey(iss.ID, rec.Serial), &serialRecord{CredentialID: rec.ID, UserID: u.ID}, 0)
+		}
+		if err := b.commit(ctx, s.store); err != nil {
+			return err
+		}
+		out, err = rec.toCredential(s.now())
+		return err
+	})
+	return out, err
+}
+
+// newCredential generates the key, wraps it and issues the certificate
+// (internal issuer) or the CSR (external).
+func (s *Service) newCredential(iss *issuerRecord, issChain []*smx509.Certificate, u *userRecord, subject pkix.Name, alg gmcrypto.Alg, bits int, purpose Purpose, pinKey []byte) (*credentialRecord, error) {
+	id, err := newID(prefixCredential)
+	if err != nil {
+		return nil, err
+	}
+	key, err := gmcrypto.GenerateKey(alg, bits)
+	if err != nil {
+		return nil, err
+	}
+	defer gmcrypto.ZeroKey(key)
+	pubDER, err := gmcrypto.MarshalPublicKey(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	der, err := gmcrypto.MarshalPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	wrapped, err := gmcrypto.Wrap(pinKey, der, []byte(credentialKey(id)))
+	gmcrypto.Zero(der)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	rec := &credentialRecord{
+		ID: id, UserID: u.ID, IssuerID: iss.ID, Alg: alg, RSABits: bits, Purpose: purpose,
+		PublicKey: pubDER, WrappedKey: wrapped, CreatedAt: now,
+	}
+	ku := keyUsageFor(purpose, alg)
+	if iss.Mode == ModeExternal {
+		csr, err := createCSR(subject, ku, key)
+		if err != nil {
+			return nil, err
+		}
+		rec.CSR = csr
+		return rec, nil
+	}
+
+	signer, err := s.issuerSigner(iss)
+	if err != nil {
+		return nil, err
+	}
+	defer gmcrypto.ZeroKey(signer)
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	ski, err := subjectKeyID(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	notAfter := now.AddDate(0, 0, iss.Profile.ValidityDays)
+	if notAfter.After(issChain[0].NotAfter) {
+		notAfter = issChain[0].NotAfter
+	}
+	tmpl := &smx509.Certificate{
+		SerialNumber:          serial,
+		Subject:               subject,
+		NotBefore:             now.Add(-backdate),
+		NotAfter:              notAfter,
+		KeyUsage:              ku,
+		BasicConstraintsValid: true,
+		SubjectKeyId:          ski,
+		CRLDistributionPoints: []string{s.cfg.crlURL(iss.ID)},
+	}
+	cert, err := createCert(tmpl, issChain[0], key.Public(), signer)
+	if err != nil {
+		return nil, err
+	}
+	rec.Certificate = cert.Raw
+	rec.Serial = serialHex(cert.SerialNumber)
+	rec.NotBefore, rec.NotAfter = cert.NotBefore, cert.NotAfter
+	return rec, nil
+}
+
+// loadCredential reads a credential record; an unknown or malformed id is
+// ErrCredentialNotFound.
+func (s *Service) loadCredential(ctx context.Context, id string) (*credentialRecord, int64, error) {
+	if !ValidID(id) {
+		return nil, 0, fmt.Errorf("%w: %q", ErrCredentialNotFound, id)
+	}
+	var c credentialRecord
+	rev, err := s.getJSON(ctx, credentialKey(id), &c)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, 0, fmt.Errorf("%w: %s", ErrCredentialNotFound, id)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return &c, rev, nil
+}
+
+// Credential returns one credential (ErrCredentialNotFound if unknown).
+func (s *Service) Credential(ctx context.Context, id string) (*Credential, error) {
+	c, _, err := s.loadCredential(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c.toCredential(s.now())
+}
+
+type credAtRev struct {
+	rec *credentialRecord
+	rev int64
+}
+
+// userCredentials reads every credential of a user with its revision.
+func (s *Service) userCredentials(ctx context.Context, userID string) ([]credAtRev, error) {
+	prefix := pfxUserCreds + userID + "/"
+	idx, _, err := s.store.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]credAtRev, 0, len(idx))
+	for _, kv := range idx {
+		c, rev, err := s.loadCredential(ctx, strings.TrimPrefix(kv.Key, prefix))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, credAtRev{c, rev})
+	}
+	return out, nil
+}
+
+// Credentials lists the credentials the filter selects, sorted by id. A
+// State other than the four known ones is a *RequestError (field "state").
+func (s *Service) Credentials(ctx context.Context, f CredentialFilter) ([]*Credential, error) {
+	switch f.State {
+	case "", StatePending, StateActive, StateRevoked, StateExpired:
+	default:
+		return nil, invalid("state", "must be pending, active, revoked or expired")
+	}
+	var recs []*credentialRecord
+	if f.UserID != "" {
+		if !ValidID(f.UserID) {
+			return []*Credential{}, nil
+		}
+		cs, err := s.userCredentials(ctx, f.UserID)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			recs = append(recs, c.rec)
+		}
+	} else {
+		kvs, _, err := s.store.List(ctx, pfxCredentials)
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range kvs {
+			var c credentialRecord
+			if err := jsonUnmarshal(kv, &c); err != nil {
+				return nil, err
+			}
+			recs = append(recs, &c)
+		}
+	}
+	now := s.now()
+	out := []*Credential{}
+	for _, c := range recs {
+		if (f.IssuerID != "" && c.IssuerID != f.IssuerID) || (f.State != "" && c.state(now) != f.State) {
+			continue
+		}
+		cr, err := c.toCredential(now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cr)
+	}
+	return out, nil
+}
+
+// ImportCertificate completes a pending credential with the certificate
+// the external CA issued for its CSR (the first CERTIFICATE block of
+// certPEM; more blocks are ignored). It must carry the credential's public
+// key (else ErrCertificateMismatch), be signed by the issuer (else
+// ErrCertificateChain), allow the credential's purpose (else ErrKeyUsage)
+// and not be expired (ErrCertificateExpired). On any error nothing changes.
+// Other errors: ErrMalformedPEM, ErrCredentialNotFound,
+// ErrCredentialNotPending.
+func (s *Service) ImportCertificate(ctx context.Context, credentialID string, certPEM []byte) (*Credential, error) {
+	if len(certPEM) > maxPEMLen {
+		return nil, invalid("certificate_pem", "longer than %d bytes", maxPEMLen)
+	}
+	certs, err := parseCertsPEM(certPEM)
+	if err != nil {
+		return nil, malformed("certificate_pem", err)
+	}
+	cert := certs[0]
+	var out *Credential
+	err = retry(ctx, func() error {
+		c, crev, err := s.loadCredential(ctx, credentialID)
+		if err != nil {
+			return err
+		}
+		if st := c.state(s.now()); st != StatePending {
+			return fmt.Errorf("%w: %s is %s", ErrCredentialNotPending, c.ID, st)
+		}
+		pub, err := gmcrypto.ParsePublicKey(c.PublicKey)
+		if err != nil {
+			return fmt.Errorf("ca: corrupt credential %s: %w", c.ID, err)
+		}
+		if !sameKey(pub, cert.PublicKey) {
+			return fmt.Errorf("%w: the certificate is not for credential %s's key", ErrCertificateMismatch, c.ID)
+		}
+		iss, _, err := s.loadIssuer(ctx, c.IssuerID)
+		if err != nil {
+			return err
+		}
+		chain, err := parseChainDER(iss.Chain)
+		if err != nil {
+			return err
+		}
+		if !signedBy(cert, chain[0]) {
+			return fmt.Errorf("%w: not issued by %s (%s)", ErrCertificateChain, iss.ID, chain[0].Subject)
+		}
+		if cert.BasicConstraintsValid && cert.IsCA {
+			return fmt.Errorf("%w: a CA certificate cannot be a user credential", ErrKeyUsage)
+		}
+		if !usageAllows(cert, usageOf(c.Purpose)) {
+			return fmt.Errorf("%w: key usage %#x does not allow %s", ErrKeyUsage, cert.KeyUsage, c.Purpose)
+		}
+		if s.now().After(cert.NotAfter) {
+			return fmt.Errorf("%w: notAfter %s", ErrCertificateExpired, cert.NotAfter.Format(time.RFC3339))
+		}
+		c.Certificate = cert.Raw
+		c.Serial = serialHex(cert.SerialNumber)
+		c.NotBefore, c.NotAfter = cert.NotBefore, cert.NotAfter
+		sk := serialKey(iss.ID, c.Serial)
+		if _, err := s.store.Get(ctx, sk); err == nil {
+			return invalid("certificate_pem", "serial %s of issuer %s is already in use", c.Serial, iss.ID)
+		}
+		var b txnBuilder
+		b.cond(credentialKey(c.ID), crev)
+		b.put(credentialKey(c.ID), c, 0)
+		b.cond(sk, 0)
+		b.put(sk, &serialRecord{CredentialID: c.ID, UserID: c.UserID}, 0)
+		if err := b.commit(ctx, s.store); err != nil {
+			return err
+		}
+		out, err = c.toCredential(s.now())
+		return err
+	})
+	return out, err
+}
+
+func usageOf(p Purpose) Usage {
+	if p == PurposeEncrypt {
+		return UsageEncrypt
+	}
+	return UsageSign
+}
+
+// UnlockKey checks the user's PIN (with the lockout) and returns the
+// private key of one of the user's active credentials (a *sm2.PrivateKey
+// or *rsa.PrivateKey) with the credential. The caller must zero the key
+// with gmcrypto.ZeroKey when done. Errors: ErrCredentialNotFound (also for
+// another user's credential), ErrCredentialNotActive (pending, revoked or
+// expired; checked before the PIN), ErrUserNotFound, ErrNotEnrolled and the
+// PIN errors (*PINError).
+func (s *Service) UnlockKey(ctx context.Context, userID, credentialID, pin string) (crypto.Signer, *Credential, error) {
+	var key crypto.Signer
+	var out *Credential
+	err := retry(ctx, func() error {
+		c, crev, err := s.loadCredential(ctx, credentialID)
+		if err != nil {
+			return err
+		}
+		if c.UserID != userID {
+			return fmt.Errorf("%w: %s", ErrCredentialNotFound, credentialID)
+		}
+		if st := c.state(s.now()); st != StateActive {
+			return fmt.Errorf("%w: %s is %s", ErrCredentialNotActive, c.ID, st)
+		}
+		u, urev, err := s.loadUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		pinKey, err := s.checkPIN(ctx, u, urev, pin)
+		if err != nil {
+			return err
+		}
+		defer gmcrypto.Zero(pinKey)
+		var b txnBuilder
+		b.cond(userKey(u.ID), urev)
+		b.put(userKey(u.ID), u, 0)
+		b.cond(credentialKey(c.ID), crev)
+		if err := b.commit(ctx, s.store); err != nil {
+			return err
+		}
+		der, err := gmcrypto.Unwrap(pinKey, c.WrappedKey, []byte(credentialKey(c.ID)))
+		if err != nil {
+			return fmt.Errorf("ca: credential %s does not open under the verified PIN: %w", c.ID, err)
+		}
+		defer gmcrypto.Zero(der)
+		k, err := gmcrypto.ParsePrivateKey(der)
+		if err != nil {
+			return fmt.Errorf("ca: corrupt credential %s: %w", c.ID, err)
+		}
+		cr, err := c.toCredential(s.now())
+		if err != nil {
+			gmcrypto.ZeroKey(k)
+			return err
+		}
+		key, out = k, cr
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, out, nil
+}

@@ -1,0 +1,164 @@
+package ca
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors of package ca, checked with errors.Is. Each bad-input case
+// has its own sentinel so that the HTTP layer can map it to a stable code;
+// the message may carry more detail through %w wrapping.
+var (
+	// ErrInvalidRequest: a field of a request is missing, too long or out of
+	// range. The error is a *RequestError naming the field.
+	ErrInvalidRequest = errors.New("ca: invalid request")
+	// ErrInvalidConfig: Config.Validate or New refused the configuration or
+	// the master key.
+	ErrInvalidConfig = errors.New("ca: invalid configuration")
+	// ErrConflict: the records changed under a call more times than it
+	// retries; nothing was written and the call may be repeated.
+	ErrConflict = errors.New("ca: concurrent update, try again")
+
+	// ErrIssuerNotFound: no issuer is registered under that id.
+	ErrIssuerNotFound = errors.New("ca: unknown issuer")
+	// ErrIssuerExists: an issuer is already registered under that id.
+	ErrIssuerExists = errors.New("ca: issuer already exists")
+	// ErrIssuerExternal: the operation needs the issuer's key (issuing a
+	// certificate, an intermediate or a CRL) but the issuer is external.
+	ErrIssuerExternal = errors.New("ca: issuer is external")
+	// ErrAlgNotAllowed: the algorithm or RSA key size is not allowed by the
+	// issuer's profile.
+	ErrAlgNotAllowed = errors.New("ca: algorithm not allowed by the issuer profile")
+	// ErrPurposeNotAllowed: the purpose (sign, encrypt) is unknown or not
+	// allowed by the issuer's profile.
+	ErrPurposeNotAllowed = errors.New("ca: purpose not allowed by the issuer profile")
+	// ErrMalformedPEM: a PEM certificate, chain, key or public key could not
+	// be parsed. It wraps gmcrypto.ErrMalformed as well.
+	ErrMalformedPEM = errors.New("ca: malformed PEM")
+	// ErrCertificateMismatch: a certificate's public key is not the key it
+	// is imported for (a pending credential's key, an imported CA key).
+	ErrCertificateMismatch = errors.New("ca: certificate does not match the key")
+	// ErrCertificateChain: a certificate is not issued (signed) by the
+	// issuer it is imported for.
+	ErrCertificateChain = errors.New("ca: certificate does not chain to the issuer")
+
+	// ErrUserNotFound: no user under that id.
+	ErrUserNotFound = errors.New("ca: user not found")
+	// ErrDeviceNotFound: no device under that id.
+	ErrDeviceNotFound = errors.New("ca: device not found")
+	// ErrNotEnrolled: the user has no device and no PIN yet.
+	ErrNotEnrolled = errors.New("ca: user has not enrolled")
+	// ErrActivationInvalid: the activation code is unknown or mistyped.
+	ErrActivationInvalid = errors.New("ca: invalid activation code")
+	// ErrActivationUsed: the activation code has already been used.
+	ErrActivationUsed = errors.New("ca: activation code already used")
+	// ErrActivationExpired: the activation code is past its expiry.
+	ErrActivationExpired = errors.New("ca: activation code expired")
+	// ErrDeviceKey: the device public key is not an SM2 key.
+	ErrDeviceKey = errors.New("ca: device key must be an SM2 public key")
+
+	// ErrWeakPIN: the new PIN does not follow the PIN policy (6 to 12
+	// digits, not all the same digit, not a run like 123456 or 654321).
+	ErrWeakPIN = errors.New("ca: PIN does not meet the policy")
+	// ErrWrongPIN: the PIN is wrong. The error is a *PINError telling how
+	// many tries remain before the lock.
+	ErrWrongPIN = errors.New("ca: wrong PIN")
+	// ErrPINLocked: too many wrong PINs in a row; the user's keys are locked
+	// for a while. The error is a *PINError telling RetryAfter.
+	ErrPINLocked = errors.New("ca: PIN locked after too many wrong tries")
+
+	// ErrCredentialExists: the user already holds an active or pending
+	// credential for that issuer, algorithm and purpose.
+	ErrCredentialExists = errors.New("ca: credential already exists")
+	// ErrCredentialLimit: the user holds as many credentials as a PIN change
+	// can re-wrap in one transaction.
+	ErrCredentialLimit = errors.New("ca: too many credentials for this user")
+	// ErrCredentialNotFound: no credential under that id (or not the
+	// caller's).
+	ErrCredentialNotFound = errors.New("ca: credential not found")
+	// ErrCredentialNotActive: the credential is pending, revoked or expired
+	// and cannot be used.
+	ErrCredentialNotActive = errors.New("ca: credential not active")
+	// ErrCredentialNotPending: a certificate is imported for a credential
+	// that is not waiting for one.
+	ErrCredentialNotPending = errors.New("ca: credential is not pending")
+	// ErrAlreadyRevoked: the credential is already revoked.
+	ErrAlreadyRevoked = errors.New("ca: credential already revoked")
+	// ErrInvalidReason: the revocation reason is not one of the RFC 5280
+	// reason names this CA accepts (see Reasons()).
+	ErrInvalidReason = errors.New("ca: invalid revocation reason")
+
+	// ErrUntrusted: the certificate does not chain to a registered issuer
+	// (unknown issuer, bad signature, broken chain, unhandled critical
+	// extension).
+	ErrUntrusted = errors.New("ca: certificate not trusted")
+	// ErrCertificateExpired: the certificate, or one above it in the chain,
+	// is outside its validity period at the time asked.
+	ErrCertificateExpired = errors.New("ca: certificate expired or not yet valid")
+	// ErrCertificateRevoked: the certificate has been revoked.
+	ErrCertificateRevoked = errors.New("ca: certificate revoked")
+	// ErrKeyUsage: the certificate's key usage does not allow the use asked
+	// (or the purpose of the credential it is imported for).
+	ErrKeyUsage = errors.New("ca: certificate key usage does not allow this use")
+)
+
+// RequestError tells which field of a request is wrong and why. It wraps
+// ErrInvalidRequest unless Err says otherwise.
+type RequestError struct {
+	// Field is the request field, spelled as in the HTTP API (snake_case).
+	Field string
+	// Reason says what is wrong, for people.
+	Reason string
+	// Err is the sentinel it wraps; nil means ErrInvalidRequest.
+	Err error
+}
+
+func (e *RequestError) Error() string {
+	return fmt.Sprintf("%v: %s: %s", e.Unwrap(), e.Field, e.Reason)
+}
+
+// Unwrap returns the sentinel (ErrInvalidRequest by default).
+func (e *RequestError) Unwrap() error {
+	if e.Err != nil {
+		return e.Err
+	}
+	return ErrInvalidRequest
+}
+
+func invalid(field, format string, args ...any) error {
+	return &RequestError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// PINError is the error of a wrong or locked PIN. It wraps ErrWrongPIN or
+// ErrPINLocked.
+type PINError struct {
+	// Locked is true when the PIN is locked (the error wraps ErrPINLocked).
+	Locked bool
+	// Remaining is how many wrong tries are left before the lock (0 when
+	// Locked).
+	Remaining int
+	// RetryAfter is how long the lock still lasts (0 unless Locked).
+	RetryAfter time.Duration
+}
+
+func (e *PINError) Error() string {
+	if e.Locked {
+		return fmt.Sprintf("%v: retry after %s", ErrPINLocked, e.RetryAfter.Round(time.Second))
+	}
+	return fmt.Sprintf("%v: %d tries left", ErrWrongPIN, e.Remaining)
+}
+
+// Unwrap returns ErrPINLocked or ErrWrongPIN.
+func (e *PINError) Unwrap() error {
+	if e.Locked {
+		return ErrPINLocked
+	}
+	return ErrWrongPIN
+}
+
+// malformed wraps both ErrMalformedPEM and the cause (usually
+// gmcrypto.ErrMalformed) so that either matches errors.Is.
+func malformed(what string, cause error) error {
+	return fmt.Errorf("%w: %s: %w", ErrMalformedPEM, what, cause)
+}

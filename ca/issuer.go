@@ -1,0 +1,606 @@
+package ca
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/emmansun/gmsm/smx509"
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// issuerRecord is what issuers/<id> holds.
+type issuerRecord struct {
+	ID        string       `json:"id"`
+	Name      string       `json:"name"`
+	Mode      Mode         `json:"mode"`
+	Alg       gmcrypto.Alg `json:"alg"`
+	Chain     [][]byte     `json:"chain"` // DER, the issuer's certificate first
+	Parent    string       `json:"parent,omitempty"`
+	Profile   Profile      `json:"profile"`
+	CreatedAt time.Time    `json:"created_at"`
+	// KeySalt and WrappedKey hold an internal issuer's PKCS#8 key, wrapped
+	// under DeriveKey(master, "issuer-key", KeySalt) with the record key as
+	// associated data.
+	KeySalt    []byte `json:"key_salt,omitempty"`
+	WrappedKey []byte `json:"wrapped_key,omitempty"`
+}
+
+// Defaults and limits of CA certificates.
+const (
+	defaultCAValidityDays = 3650
+	defaultCARSABits      = 2048
+	maxChainLen           = 8
+	maxPEMLen             = 256 << 10
+	maxNameLen            = 128
+)
+
+// allowedRSABits are the RSA sizes keys are generated in.
+var allowedRSABits = []int{2048, 3072, 4096}
+
+// AddIssuer registers an issuer (see IssuerRequest for the shapes). Bad
+// input is a *RequestError (ErrInvalidRequest), ErrMalformedPEM,
+// ErrCertificateMismatch (the key is not the certificate's),
+// ErrCertificateChain (the certificate is not signed by Parent or the next
+// certificate of its chain), ErrIssuerNotFound (Parent), ErrIssuerExternal
+// (Parent of a generated intermediate), ErrAlgNotAllowed or ErrIssuerExists.
+func (s *Service) AddIssuer(ctx context.Context, req IssuerRequest) (*Issuer, error) {
+	rec := &issuerRecord{ID: req.ID, Name: strings.TrimSpace(req.Name), Mode: req.Mode, Parent: req.Parent, CreatedAt: s.now().UTC()}
+	if rec.ID == "" {
+		id, err := newID(prefixIssuer)
+		if err != nil {
+			return nil, err
+		}
+		rec.ID = id
+	} else if !ValidID(rec.ID) {
+		return nil, invalid("id", "must be 1 to 64 characters of a-z, 0-9, '-' and '_'")
+	}
+	if err := checkText("name", rec.Name, maxNameLen, true); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		name string
+		v    []byte
+	}{{"cert_pem", req.CertPEM}, {"key_pem", req.KeyPEM}, {"chain_pem", req.ChainPEM}} {
+		if len(f.v) > maxPEMLen {
+			return nil, invalid(f.name, "longer than %d bytes", maxPEMLen)
+		}
+	}
+	var parent *issuerRecord
+	if req.Parent != "" {
+		p, _, err := s.loadIssuer(ctx, req.Parent)
+		if err != nil {
+			return nil, err
+		}
+		parent = p
+	}
+	// Existence is checked again by the transaction; this is only to fail
+	// before the expensive part.
+	if _, err := s.store.Get(ctx, issuerKey(rec.ID)); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrIssuerExists, rec.ID)
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return nil, err
+	}
+
+	var key crypto.Signer
+	var err error
+	switch {
+	case req.Mode == ModeInternal && req.Generate:
+		key, err = s.generateIssuer(ctx, rec, parent, req)
+	case req.Mode == ModeInternal:
+		key, err = s.importIssuer(rec, parent, req)
+	case req.Mode == ModeExternal:
+		err = s.externalIssuer(rec, parent, req)
+	default:
+		err = invalid("mode", "must be %q or %q", ModeInternal, ModeExternal)
+	}
+	if key != nil {
+		defer gmcrypto.ZeroKey(key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if req.Alg != "" && req.Alg != rec.Alg {
+		return nil, invalid("alg", "is %s but the CA key is %s", req.Alg, rec.Alg)
+	}
+	prof, err := s.normProfile(req.Profile, rec.Alg)
+	if err != nil {
+		return nil, err
+	}
+	rec.Profile = prof
+	if key != nil {
+		if err := s.wrapIssuerKey(rec, key); err != nil {
+			return nil, err
+		}
+	}
+	var b txnBuilder
+	b.cond(issuerKey(rec.ID), 0)
+	b.put(issuerKey(rec.ID), rec, 0)
+	if err := b.commit(ctx, s.store); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return nil, fmt.Errorf("%w: %s", ErrIssuerExists, rec.ID)
+		}
+		return nil, err
+	}
+	return rec.toIssuer()
+}
+
+// generateIssuer makes a new CA key and certificate: self-signed, or
+// signed by parent.
+func (s *Service) generateIssuer(ctx context.Context, rec *issuerRecord, parent *issuerRecord, req IssuerRequest) (crypto.Signer, error) {
+	if len(req.CertPEM) > 0 || len(req.KeyPEM) > 0 || len(req.ChainPEM) > 0 {
+		return nil, invalid("generate", "cannot be combined with cert_pem, key_pem or chain_pem")
+	}
+	if req.Alg != gmcrypto.AlgSM2 && req.Alg != gmcrypto.AlgRSA {
+		return nil, invalid("alg", "must be SM2 or RSA")
+	}
+	subj := req.Subject
+	for _, f := range []struct{ name, v string }{
+		{"subject.common_name", subj.CommonName}, {"subject.organization", subj.Organization},
+	} {
+		if err := checkText(f.name, f.v, maxNameLen, f.name == "subject.common_name"); err != nil {
+			return nil, err
+		}
+	}
+	if subj.Country != "" && (len(subj.Country) != 2 || strings.ToUpper(subj.Country) != subj.Country || !isASCIILetters(subj.Country)) {
+		return nil, invalid("subject.country", "must be a two-letter ISO 3166 code such as CN")
+	}
+	days := req.ValidityDays
+	if days == 0 {
+		days = defaultCAValidityDays
+	}
+	if days < 1 || days > maxValidityDays {
+		return nil, invalid("validity_days", "must be 1 to %d", maxValidityDays)
+	}
+	bits := 0
+	if req.Alg == gmcrypto.AlgRSA {
+		bits = req.RSABits
+		if bits == 0 {
+			bits = defaultCARSABits
+		}
+		if !slices.Contains(allowedRSABits, bits) {
+			return nil, invalid("rsa_bits", "must be 2048, 3072 or 4096")
+		}
+	} else if req.RSABits != 0 {
+		return nil, invalid("rsa_bits", "only for RSA")
+	}
+	pathLen := -1
+	if parent != nil {
+		pathLen = 0
+	}
+	if req.PathLen != nil {
+		if *req.PathLen < 0 || *req.PathLen > 8 {
+			return nil, invalid("path_len", "must be 0 to 8")
+		}
+		pathLen = *req.PathLen
+	}
+
+	var parentChain []*smx509.Certificate
+	var parentKey crypto.Signer
+	if parent != nil {
+		if parent.Mode != ModeInternal {
+			return nil, fmt.Errorf("%w: parent %s cannot sign an intermediate", ErrIssuerExternal, parent.ID)
+		}
+		chain, err := parseChainDER(parent.Chain)
+		if err != nil {
+			return nil, err
+		}
+		// Parsed certificates carry MaxPathLen -1 when unconstrained.
+		switch limit := chain[0].MaxPathLen; {
+		case limit == 0:
+			return nil, invalid("parent", "the parent's path length constraint (0) forbids intermediates")
+		case limit > 0 && pathLen > limit-1:
+			return nil, invalid("path_len", "must be at most %d under this parent", limit-1)
+		}
+		parentChain = chain
+		k, err := s.issuerSigner(parent)
+		if err != nil {
+			return nil, err
+		}
+		defer gmcrypto.ZeroKey(k)
+		parentKey = k
+	}
+
+	key, err := gmcrypto.GenerateKey(req.Alg, bits)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := newSerial()
+	if err != nil {
+		gmcrypto.ZeroKey(key)
+		return nil, err
+	}
+	now := s.now()
+	name := pkix.Name{CommonName: subj.CommonName}
+	if subj.Organization != "" {
+		name.Organization = []string{subj.Organization}
+	}
+	if subj.Country != "" {
+		name.Country = []string{subj.Country}
+	}
+	ski, err := subjectKeyID(key.Public())
+	if err != nil {
+		gmcrypto.ZeroKey(key)
+		return nil, err
+	}
+	tmpl := &smx509.Certificate{
+		SerialNumber:          serial,
+		Subject:               name,
+		NotBefore:             now.Add(-backdate),
+		NotAfter:              now.AddDate(0, 0, days),
+		KeyUsage:              smx509.KeyUsageCertSign | smx509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLen:            pathLen,
+		MaxPathLenZero:        pathLen == 0,
+		SubjectKeyId:          ski,
+	}
+	var cert *smx509.Certificate
+	if parent != nil {
+		if tmpl.NotAfter.After(parentChain[0].NotAfter) {
+			tmpl.NotAfter = parentChain[0].NotAfter
+		}
+		tmpl.CRLDistributionPoints = []string{s.cfg.crlURL(parent.ID)}
+		cert, err = createCert(tmpl, parentChain[0], key.Public(), parentKey)
+	} else {
+		cert, err = createCert(tmpl, nil, key.Public(), key)
+	}
+	if err != nil {
+		gmcrypto.ZeroKey(key)
+		return nil, err
+	}
+	rec.Alg = req.Alg
+	rec.Chain = [][]byte{cert.Raw}
+	for _, c := range parentChain {
+		rec.Chain = append(rec.Chain, c.Raw)
+	}
+	return key, nil
+}
+
+// importIssuer checks an internal issuer's certificate and key.
+func (s *Service) importIssuer(rec *issuerRecord, parent *issuerRecord, req IssuerRequest) (crypto.Signer, error) {
+	if len(req.ChainPEM) > 0 {
+		return nil, invalid("chain_pem", "is for external issuers; put the chain after the certificate in cert_pem")
+	}
+	if len(req.CertPEM) == 0 {
+		return nil, invalid("cert_pem", "required (or generate: true)")
+	}
+	if len(req.KeyPEM) == 0 {
+		return nil, invalid("key_pem", "required with cert_pem")
+	}
+	chain, err := s.checkCAChain("cert_pem", req.CertPEM, parent)
+	if err != nil {
+		return nil, err
+	}
+	key, err := parseKeyPEM(req.KeyPEM)
+	if err != nil {
+		if errors.Is(err, gmcrypto.ErrUnsupported) {
+			return nil, &RequestError{Field: "key_pem", Reason: err.Error(), Err: ErrAlgNotAllowed}
+		}
+		return nil, malformed("key_pem", err)
+	}
+	if !sameKey(key.Public(), chain[0].PublicKey) {
+		gmcrypto.ZeroKey(key)
+		return nil, fmt.Errorf("%w: key_pem is not the key of cert_pem", ErrCertificateMismatch)
+	}
+	if chain[0].KeyUsage != 0 && chain[0].KeyUsage&smx509.KeyUsageCRLSign == 0 {
+		gmcrypto.ZeroKey(key)
+		return nil, invalid("cert_pem", "the CA certificate's key usage lacks cRLSign")
+	}
+	rec.Chain = rawChain(chain)
+	rec.Alg, _ = gmcrypto.KeyAlg(key)
+	return key, nil
+}
+
+// externalIssuer checks an external issuer's chain.
+func (s *Service) externalIssuer(rec *issuerRecord, parent *issuerRecord, req IssuerRequest) error {
+	if req.Generate || len(req.KeyPEM) > 0 || len(req.CertPEM) > 0 {
+		return invalid("chain_pem", "an external issuer takes only chain_pem (no generate, cert_pem or key_pem)")
+	}
+	if len(req.ChainPEM) == 0 {
+		return invalid("chain_pem", "required for an external issuer")
+	}
+	chain, err := s.checkCAChain("chain_pem", req.ChainPEM, parent)
+	if err != nil {
+		return err
+	}
+	rec.Chain = rawChain(chain)
+	rec.Alg, err = gmcrypto.KeyAlg(chain[0].PublicKey)
+	return err
+}
+
+// checkCAChain parses a CA certificate (optionally followed by its chain)
+// and checks it: a currently valid SM2 or RSA CA certificate, each
+// certificate signed by the next, or by parent's certificate when parent is
+// set (the parent's chain then follows).
+func (s *Service) checkCAChain(field string, pemBytes []byte, parent *issuerRecord) ([]*smx509.Certificate, error) {
+	chain, err := parseCertsPEM(pemBytes)
+	if err != nil {
+		return nil, malformed(field, err)
+	}
+	if len(chain) > maxChainLen {
+		return nil, invalid(field, "more than %d certificates", maxChainLen)
+	}
+	ca := chain[0]
+	if !isCA(ca) {
+		return nil, invalid(field, "the first certificate is not a CA certificate (basic constraints CA, keyCertSign)")
+	}
+	if _, err := gmcrypto.KeyAlg(ca.PublicKey); err != nil {
+		return nil, &RequestError{Field: field, Reason: "the CA key is neither SM2 nor RSA", Err: ErrAlgNotAllowed}
+	}
+	now := s.now()
+	if now.After(ca.NotAfter) || now.Before(ca.NotBefore.Add(-backdate)) {
+		return nil, invalid(field, "the CA certificate is not valid now (%s to %s)", ca.NotBefore.Format(time.RFC3339), ca.NotAfter.Format(time.RFC3339))
+	}
+	if parent != nil {
+		pchain, err := parseChainDER(parent.Chain)
+		if err != nil {
+			return nil, err
+		}
+		if !signedBy(ca, pchain[0]) {
+			return nil, fmt.Errorf("%w: %s is not signed by issuer %s", ErrCertificateChain, field, parent.ID)
+		}
+		return append([]*smx509.Certificate{ca}, pchain...), nil
+	}
+	for i := 0; i+1 < len(chain); i++ {
+		if !signedBy(chain[i], chain[i+1]) {
+			return nil, fmt.Errorf("%w: %s: certificate %d is not signed by certificate %d", ErrCertificateChain, field, i+1, i+2)
+		}
+	}
+	return chain, nil
+}
+
+// parseCertsPEM parses the CERTIFICATE blocks of pemBytes; anything else
+// (no certificate, a bad one, non-PEM data) is gmcrypto.ErrMalformed.
+func parseCertsPEM(pemBytes []byte) ([]*smx509.Certificate, error) {
+	return gmcrypto.ParseCertificatesPEM(pemBytes)
+}
+
+// parseKeyPEM parses a private key PEM. OpenSSL labels SM2 SEC1 keys
+// "SM2 PRIVATE KEY" (openssl ec); that block is SEC1 DER like "EC PRIVATE
+// KEY", so it is relabelled before gmcrypto parses it.
+func parseKeyPEM(pemBytes []byte) (crypto.Signer, error) {
+	rest := pemBytes
+	for {
+		b, r := pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type == "SM2 PRIVATE KEY" {
+			b.Type = "EC PRIVATE KEY"
+			enc := pem.EncodeToMemory(b)
+			gmcrypto.Zero(b.Bytes)
+			defer gmcrypto.Zero(enc)
+			return gmcrypto.ParsePrivateKeyPEM(enc)
+		}
+		rest = r
+	}
+	return gmcrypto.ParsePrivateKeyPEM(pemBytes)
+}
+
+func rawChain(chain []*smx509.Certificate) [][]byte {
+	out := make([][]byte, len(chain))
+	for i, c := range chain {
+		out[i] = c.Raw
+	}
+	return out
+}
+
+// normProfile fills a profile's defaults and checks it.
+func (s *Service) normProfile(in *Profile, alg gmcrypto.Alg) (Profile, error) {
+	var p Profile
+	if in != nil {
+		p = *in
+		p.Algs = slices.Clone(in.Algs)
+		p.RSABits = slices.Clone(in.RSABits)
+		p.Purposes = slices.Clone(in.Purposes)
+		p.SubjectFields = slices.Clone(in.SubjectFields)
+	}
+	if p.ValidityDays == 0 {
+		p.ValidityDays = s.cfg.DefaultValidityDays
+	}
+	if p.ValidityDays < 1 || p.ValidityDays > maxValidityDays {
+		return p, invalid("profile.validity_days", "must be 1 to %d", maxValidityDays)
+	}
+	if len(p.Algs) == 0 {
+		p.Algs = []gmcrypto.Alg{alg}
+	}
+	for _, a := range p.Algs {
+		if a != gmcrypto.AlgSM2 && a != gmcrypto.AlgRSA {
+			return p, invalid("profile.algs", "%q is not SM2 or RSA", a)
+		}
+	}
+	p.Algs = dedupe(p.Algs)
+	if slices.Contains(p.Algs, gmcrypto.AlgRSA) {
+		if len(p.RSABits) == 0 {
+			p.RSABits = slices.Clone(allowedRSABits)
+		}
+		for _, b := range p.RSABits {
+			if !slices.Contains(allowedRSABits, b) {
+				return p, invalid("profile.rsa_bits", "%d is not 2048, 3072 or 4096", b)
+			}
+		}
+		p.RSABits = dedupe(p.RSABits)
+	} else if len(p.RSABits) > 0 {
+		return p, invalid("profile.rsa_bits", "set but RSA is not among profile.algs")
+	}
+	if len(p.Purposes) == 0 {
+		p.Purposes = []Purpose{PurposeSign, PurposeEncrypt}
+	}
+	for _, pu := range p.Purposes {
+		if pu != PurposeSign && pu != PurposeEncrypt {
+			return p, invalid("profile.purposes", "%q is not sign or encrypt", pu)
+		}
+	}
+	p.Purposes = dedupe(p.Purposes)
+	for _, f := range p.SubjectFields {
+		if f != SubjectIDNumber && f != SubjectPhone {
+			return p, invalid("profile.subject_fields", "%q is not %s or %s", f, SubjectIDNumber, SubjectPhone)
+		}
+	}
+	p.SubjectFields = dedupe(p.SubjectFields)
+	return p, nil
+}
+
+func dedupe[T comparable](in []T) []T {
+	var out []T
+	for _, v := range in {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// wrapIssuerKey wraps key into rec under a fresh salt.
+func (s *Service) wrapIssuerKey(rec *issuerRecord, key crypto.Signer) error {
+	salt, err := gmcrypto.RandomBytes(gmcrypto.MinSaltLen)
+	if err != nil {
+		return err
+	}
+	kek, err := gmcrypto.DeriveKey(s.master, purposeIssuerKey, salt)
+	if err != nil {
+		return err
+	}
+	defer gmcrypto.Zero(kek)
+	der, err := gmcrypto.MarshalPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	defer gmcrypto.Zero(der)
+	w, err := gmcrypto.Wrap(kek, der, []byte(issuerKey(rec.ID)))
+	if err != nil {
+		return err
+	}
+	rec.KeySalt, rec.WrappedKey = salt, w
+	return nil
+}
+
+// issuerSigner unwraps an internal issuer's key. The caller zeroes it.
+func (s *Service) issuerSigner(rec *issuerRecord) (crypto.Signer, error) {
+	if rec.Mode != ModeInternal || len(rec.WrappedKey) == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrIssuerExternal, rec.ID)
+	}
+	kek, err := gmcrypto.DeriveKey(s.master, purposeIssuerKey, rec.KeySalt)
+	if err != nil {
+		return nil, err
+	}
+	defer gmcrypto.Zero(kek)
+	der, err := gmcrypto.Unwrap(kek, rec.WrappedKey, []byte(issuerKey(rec.ID)))
+	if err != nil {
+		return nil, fmt.Errorf("ca: issuer %s key cannot be unwrapped (wrong master key?): %w", rec.ID, err)
+	}
+	defer gmcrypto.Zero(der)
+	return gmcrypto.ParsePrivateKey(der)
+}
+
+// loadIssuer reads an issuer record; an unknown or malformed id is
+// ErrIssuerNotFound.
+func (s *Service) loadIssuer(ctx context.Context, id string) (*issuerRecord, int64, error) {
+	if !ValidID(id) {
+		return nil, 0, fmt.Errorf("%w: %q", ErrIssuerNotFound, id)
+	}
+	var rec issuerRecord
+	rev, err := s.getJSON(ctx, issuerKey(id), &rec)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, 0, fmt.Errorf("%w: %s", ErrIssuerNotFound, id)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return &rec, rev, nil
+}
+
+// Issuer returns one issuer (ErrIssuerNotFound if unknown).
+func (s *Service) Issuer(ctx context.Context, id string) (*Issuer, error) {
+	rec, _, err := s.loadIssuer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return rec.toIssuer()
+}
+
+// Issuers lists every issuer, sorted by id.
+func (s *Service) Issuers(ctx context.Context) ([]*Issuer, error) {
+	kvs, _, err := s.store.List(ctx, pfxIssuers)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Issuer, 0, len(kvs))
+	for _, kv := range kvs {
+		var rec issuerRecord
+		if err := jsonUnmarshal(kv, &rec); err != nil {
+			return nil, err
+		}
+		iss, err := rec.toIssuer()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, iss)
+	}
+	return out, nil
+}
+
+func (rec *issuerRecord) toIssuer() (*Issuer, error) {
+	chain, err := parseChainDER(rec.Chain)
+	if err != nil {
+		return nil, err
+	}
+	if len(chain) == 0 {
+		return nil, fmt.Errorf("ca: corrupt issuer %s: no certificate", rec.ID)
+	}
+	return &Issuer{
+		ID:             rec.ID,
+		Name:           rec.Name,
+		Mode:           rec.Mode,
+		Alg:            rec.Alg,
+		CertificatePEM: string(gmcrypto.EncodeCertificatesPEM(chain...)),
+		Parent:         rec.Parent,
+		Profile:        rec.Profile,
+		Subject:        chain[0].Subject.String(),
+		NotBefore:      chain[0].NotBefore,
+		NotAfter:       chain[0].NotAfter,
+		CreatedAt:      rec.CreatedAt,
+		Certificate:    chain[0],
+		Chain:          chain,
+	}, nil
+}
+
+// checkText checks a free-text field: trimmed, at most max runes, valid
+// UTF-8 without control characters; required means not empty.
+func checkText(field, v string, max int, required bool) error {
+	switch {
+	case v == "" && required:
+		return invalid(field, "required")
+	case !utf8.ValidString(v):
+		return invalid(field, "not valid UTF-8")
+	case utf8.RuneCountInString(v) > max:
+		return invalid(field, "longer than %d characters", max)
+	case strings.TrimSpace(v) != v:
+		return invalid(field, "leading or trailing space")
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return invalid(field, "contains a control character")
+		}
+	}
+	return nil
+}
+
+func isASCIILetters(s string) bool {
+	for _, r := range s {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
+}

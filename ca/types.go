@@ -1,0 +1,249 @@
+package ca
+
+import (
+	"crypto"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+)
+
+// Mode tells whether the gateway holds an issuer's key.
+type Mode string
+
+const (
+	// ModeInternal: the gateway holds the CA key and issues certificates.
+	ModeInternal Mode = "internal"
+	// ModeExternal: only the chain is registered; certificates come back
+	// from the CA for the CSRs the gateway produces.
+	ModeExternal Mode = "external"
+)
+
+// Purpose is what a credential's key is for (the Chinese dual-certificate
+// practice: one signing and one encryption certificate per issuer).
+type Purpose string
+
+const (
+	// PurposeSign: key usage digitalSignature and nonRepudiation.
+	PurposeSign Purpose = "sign"
+	// PurposeEncrypt: key usage keyEncipherment and dataEncipherment, plus
+	// keyAgreement for SM2 keys (GM/T 0015 encryption certificates; SM2 key
+	// exchange is a key agreement).
+	PurposeEncrypt Purpose = "encrypt"
+)
+
+// State is a credential's state, computed when it is read.
+type State string
+
+const (
+	// StatePending: waiting for the external CA's certificate (CSR ready).
+	StatePending State = "pending"
+	// StateActive: certified, not revoked, within its validity.
+	StateActive State = "active"
+	// StateRevoked: revoked by the operator (pending ones can be revoked too).
+	StateRevoked State = "revoked"
+	// StateExpired: past the certificate's notAfter.
+	StateExpired State = "expired"
+)
+
+// Usage is what Verify checks a certificate's key usage for.
+type Usage int
+
+const (
+	// UsageAny: no key-usage check.
+	UsageAny Usage = iota
+	// UsageSign: digitalSignature or nonRepudiation.
+	UsageSign
+	// UsageEncrypt: keyEncipherment, dataEncipherment or keyAgreement.
+	UsageEncrypt
+)
+
+// Subject field names a profile may ask for in end-entity certificates.
+const (
+	// SubjectIDNumber puts the user's ID number in the serialNumber
+	// attribute (2.5.4.5).
+	SubjectIDNumber = "id_number"
+	// SubjectPhone puts the user's phone in the telephoneNumber attribute
+	// (2.5.4.20).
+	SubjectPhone = "phone"
+)
+
+// Profile is what an issuer issues. Zero fields take defaults when the
+// issuer is added: DefaultValidityDays, the issuer's own algorithm, RSA
+// sizes 2048/3072/4096, both purposes, no subject fields beyond CN and O.
+type Profile struct {
+	// ValidityDays of issued certificates (cut at the issuer's notAfter).
+	ValidityDays int `json:"validity_days"`
+	// Algs allowed for user keys.
+	Algs []gmcrypto.Alg `json:"algs"`
+	// RSABits allowed for user RSA keys; the first is the default.
+	RSABits []int `json:"rsa_bits,omitempty"`
+	// Purposes allowed (sign, encrypt).
+	Purposes []Purpose `json:"purposes"`
+	// SubjectFields asked for in the subject besides CN (and O for corporate
+	// users): SubjectIDNumber, SubjectPhone. A user lacking one cannot get a
+	// credential from this issuer.
+	SubjectFields []string `json:"subject_fields,omitempty"`
+}
+
+// Subject is the distinguished name of a generated CA certificate.
+type Subject struct {
+	CommonName   string `json:"common_name"`
+	Organization string `json:"organization,omitempty"`
+	Country      string `json:"country,omitempty"`
+}
+
+// IssuerRequest registers an issuer. The valid shapes are:
+//
+//   - internal, generated: Mode internal, Generate, Alg, Subject (CommonName
+//     required), optional ValidityDays (default 3650), PathLen, RSABits
+//     (CA key, default 2048) and Parent (a registered internal issuer that
+//     signs the new intermediate; without it the CA is a self-signed root);
+//   - internal, imported: Mode internal, CertPEM (the CA certificate,
+//     optionally followed by its issuers) and KeyPEM (PKCS#8, SEC1 or
+//     PKCS#1; must match the certificate);
+//   - external: Mode external, ChainPEM (the CA certificate first, then
+//     optionally its issuers).
+//
+// For imported and external issuers Parent, if set, must be a registered
+// issuer whose certificate signed the given one; the parent's chain then
+// replaces the rest of the given chain.
+type IssuerRequest struct {
+	ID           string // optional; [a-z0-9_-]{1,64}; default "iss_" + random
+	Name         string // display name; required
+	Mode         Mode
+	Alg          gmcrypto.Alg // required when generating; else checked against the certificate
+	Generate     bool
+	Subject      Subject
+	ValidityDays int
+	PathLen      *int // CA path length constraint; nil: none for roots, 0 for intermediates
+	RSABits      int
+	CertPEM      []byte
+	KeyPEM       []byte
+	ChainPEM     []byte
+	Parent       string
+	Profile      *Profile
+}
+
+// Issuer is a registered issuer as the API shows it.
+type Issuer struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Mode Mode   `json:"mode"`
+	// Alg is the algorithm of the CA key (and so of its signatures).
+	Alg gmcrypto.Alg `json:"alg"`
+	// CertificatePEM is the chain: the issuer's certificate first.
+	CertificatePEM string    `json:"certificate_pem"`
+	Parent         string    `json:"parent,omitempty"`
+	Profile        Profile   `json:"profile"`
+	Subject        string    `json:"subject"`
+	NotBefore      time.Time `json:"not_before"`
+	NotAfter       time.Time `json:"not_after"`
+	CreatedAt      time.Time `json:"created_at"`
+	// Certificate is the issuer's certificate, Chain the whole chain.
+	Certificate *smx509.Certificate   `json:"-"`
+	Chain       []*smx509.Certificate `json:"-"`
+}
+
+// UserRequest creates a user from their real-name data.
+type UserRequest struct {
+	Name         string // required, the certificate CN
+	IDNumber     string // optional identity document number
+	Phone        string // optional
+	Organization string // optional, for corporate users (the certificate O)
+}
+
+// User is a user as the API shows it.
+type User struct {
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	IDNumber     string    `json:"id_number,omitempty"`
+	Phone        string    `json:"phone,omitempty"`
+	Organization string    `json:"organization,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	// Enrolled is true once a device has enrolled and set the PIN.
+	Enrolled bool `json:"enrolled"`
+	// ActivationExpiresAt is when the activation code given at creation
+	// expires.
+	ActivationExpiresAt time.Time `json:"activation_expires_at"`
+	// Devices are the ids of the user's enrolled devices.
+	Devices []string `json:"devices,omitempty"`
+	// PINLockedUntil is the end of the current PIN lock (zero: not locked
+	// now).
+	PINLockedUntil time.Time `json:"pin_locked_until,omitzero"`
+}
+
+// Device is an enrolled phone: its SM2 public key verifies its requests.
+type Device struct {
+	ID           string           `json:"id"`
+	UserID       string           `json:"user"`
+	Name         string           `json:"name"`
+	PublicKey    crypto.PublicKey `json:"-"`
+	PublicKeyPEM string           `json:"public_key_pem"`
+	CreatedAt    time.Time        `json:"created_at"`
+}
+
+// CredentialRequest asks for a new key pair and certificate.
+type CredentialRequest struct {
+	UserID   string
+	IssuerID string
+	Alg      gmcrypto.Alg
+	// RSABits for RSA keys; 0 means the profile's first size.
+	RSABits int
+	Purpose Purpose
+	// PIN is the user's PIN: it is checked (with the lockout) and wraps the
+	// new key.
+	PIN string
+}
+
+// CredentialFilter selects credentials; zero fields match everything.
+type CredentialFilter struct {
+	UserID   string
+	IssuerID string
+	State    State
+}
+
+// Credential is a user's key pair and certificate (or CSR) as the API shows
+// it. The private key never leaves the package except through UnlockKey.
+type Credential struct {
+	ID       string       `json:"id"`
+	UserID   string       `json:"user"`
+	IssuerID string       `json:"issuer"`
+	Alg      gmcrypto.Alg `json:"alg"`
+	// RSABits is the RSA key size (0 for SM2).
+	RSABits int     `json:"rsa_bits,omitempty"`
+	Purpose Purpose `json:"purpose"`
+	State   State   `json:"state"`
+	// CertificatePEM is the certificate (empty while pending).
+	CertificatePEM string `json:"certificate_pem,omitempty"`
+	// CSRPEM is the PKCS#10 request for an external issuer.
+	CSRPEM string `json:"csr_pem,omitempty"`
+	// Serial is the certificate serial number in lowercase hex.
+	Serial           string    `json:"serial,omitempty"`
+	NotBefore        time.Time `json:"not_before,omitzero"`
+	NotAfter         time.Time `json:"not_after,omitzero"`
+	CreatedAt        time.Time `json:"created_at"`
+	RevokedAt        time.Time `json:"revoked_at,omitzero"`
+	RevocationReason string    `json:"revocation_reason,omitempty"`
+	// Certificate is the parsed certificate (nil while pending).
+	Certificate *smx509.Certificate `json:"-"`
+}
+
+// Verified describes a certificate Verify accepted.
+type Verified struct {
+	// Subject and Issuer are the distinguished names, RFC 2253-like.
+	Subject string `json:"subject"`
+	Issuer  string `json:"issuer"`
+	// IssuerID is the registered issuer the certificate chains to: the one
+	// that signed it when registered, else the registered anchor reached
+	// through the intermediates given.
+	IssuerID string    `json:"issuer_id"`
+	Serial   string    `json:"serial"`
+	NotAfter time.Time `json:"not_after"`
+	// CredentialID and UserID are set when the certificate is one of ours.
+	CredentialID string `json:"credential,omitempty"`
+	UserID       string `json:"user,omitempty"`
+	// Chain is the verified path: the certificate first, the registered
+	// issuer's chain last.
+	Chain []*smx509.Certificate `json:"-"`
+}

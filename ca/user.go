@@ -1,0 +1,369 @@
+package ca
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/sm3"
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// userRecord is what users/<id> holds.
+type userRecord struct {
+	ID                  string    `json:"id"`
+	Name                string    `json:"name"`
+	IDNumber            string    `json:"id_number,omitempty"`
+	Phone               string    `json:"phone,omitempty"`
+	Organization        string    `json:"organization,omitempty"`
+	CreatedAt           time.Time `json:"created_at"`
+	ActivationExpiresAt time.Time `json:"activation_expires_at"`
+	Devices             []string  `json:"devices,omitempty"`
+	// PINSalt is the per-user salt of DerivePINKey; PINVerifier is
+	// HMAC-SM3(PIN key, pinVerifierLabel). Both are empty until enrollment.
+	PINSalt     []byte `json:"pin_salt,omitempty"`
+	PINVerifier []byte `json:"pin_verifier,omitempty"`
+	// FailedPINs counts wrong PINs in a row; LockedUntil is the end of the
+	// current lock; LastPINAt the last successful PIN use.
+	FailedPINs  int       `json:"failed_pins,omitempty"`
+	LockedUntil time.Time `json:"locked_until,omitzero"`
+	LastPINAt   time.Time `json:"last_pin_at,omitzero"`
+}
+
+func (u *userRecord) enrolled() bool { return len(u.PINVerifier) > 0 }
+
+func (u *userRecord) toUser(now time.Time) *User {
+	out := &User{
+		ID: u.ID, Name: u.Name, IDNumber: u.IDNumber, Phone: u.Phone, Organization: u.Organization,
+		CreatedAt: u.CreatedAt, Enrolled: u.enrolled(), ActivationExpiresAt: u.ActivationExpiresAt,
+		Devices: append([]string(nil), u.Devices...),
+	}
+	if now.Before(u.LockedUntil) {
+		out.PINLockedUntil = u.LockedUntil
+	}
+	return out
+}
+
+// activationRecord is what activation/<hash> holds.
+type activationRecord struct {
+	UserID    string    `json:"user"`
+	ExpiresAt time.Time `json:"expires_at"`
+	UsedAt    time.Time `json:"used_at,omitzero"`
+	DeviceID  string    `json:"device,omitempty"`
+}
+
+// activationGrace is how long an activation record outlives its expiry in
+// the store, so that a late try hears "expired" (or "used") rather than
+// "invalid".
+const activationGrace = 7 * 24 * time.Hour
+
+// deviceRecord is what devices/<id> holds.
+type deviceRecord struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user"`
+	Name      string    `json:"name"`
+	PublicKey []byte    `json:"public_key"` // SubjectPublicKeyInfo DER
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Activation codes: 20 characters of Crockford's base32 (100 bits), shown
+// as four groups of five ("7K3QX-…"). Entry is forgiving: case, spaces and
+// dashes are ignored, and O, I, L read as 0, 1, 1.
+const (
+	codeAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	codeLen      = 20
+	codeGroup    = 5
+)
+
+func newActivationCode() (string, error) {
+	b, err := gmcrypto.RandomBytes(codeLen)
+	if err != nil {
+		return "", err
+	}
+	var sb strings.Builder
+	for i, c := range b {
+		if i > 0 && i%codeGroup == 0 {
+			sb.WriteByte('-')
+		}
+		sb.WriteByte(codeAlphabet[c&31])
+	}
+	return sb.String(), nil
+}
+
+// normalizeCode returns the canonical 20 characters of a typed code, or
+// false if it cannot be one.
+func normalizeCode(code string) (string, bool) {
+	if len(code) > 4*codeLen {
+		return "", false
+	}
+	var sb strings.Builder
+	for _, r := range strings.ToUpper(code) {
+		switch {
+		case r == '-' || r == ' ':
+			continue
+		case r == 'O':
+			r = '0'
+		case r == 'I' || r == 'L':
+			r = '1'
+		}
+		if r > 127 || !strings.ContainsRune(codeAlphabet, r) {
+			return "", false
+		}
+		sb.WriteRune(r)
+	}
+	if sb.Len() != codeLen {
+		return "", false
+	}
+	return sb.String(), true
+}
+
+// activationKey is the storage key of a normalized code: its HMAC-SM3
+// under a key derived from the master key, so the store alone reveals
+// nothing usable.
+func (s *Service) activationStoreKey(norm string) string {
+	m := hmac.New(sm3.New, s.activationKey)
+	m.Write([]byte(norm))
+	return pfxActivation + hex.EncodeToString(m.Sum(nil))
+}
+
+// Limits of user fields.
+const (
+	maxIDNumberLen   = 64
+	maxPhoneLen      = 32
+	maxDeviceNameLen = 64
+)
+
+// AddUser creates a user and returns it with a one-time activation code
+// (shown once; only its HMAC is stored) that expires after
+// Config.ActivationTTL. Bad fields are a *RequestError.
+func (s *Service) AddUser(ctx context.Context, req UserRequest) (*User, string, error) {
+	if err := checkText("name", req.Name, maxNameLen, true); err != nil {
+		return nil, "", err
+	}
+	if err := checkText("id_number", req.IDNumber, maxIDNumberLen, false); err != nil {
+		return nil, "", err
+	}
+	if err := checkPhone(req.Phone); err != nil {
+		return nil, "", err
+	}
+	if err := checkText("organization", req.Organization, maxNameLen, false); err != nil {
+		return nil, "", err
+	}
+	id, err := newID(prefixUser)
+	if err != nil {
+		return nil, "", err
+	}
+	code, err := newActivationCode()
+	if err != nil {
+		return nil, "", err
+	}
+	norm, _ := normalizeCode(code)
+	now := s.now().UTC()
+	u := &userRecord{
+		ID: id, Name: req.Name, IDNumber: req.IDNumber, Phone: req.Phone, Organization: req.Organization,
+		CreatedAt: now, ActivationExpiresAt: now.Add(s.cfg.ActivationTTL),
+	}
+	act := &activationRecord{UserID: id, ExpiresAt: u.ActivationExpiresAt}
+	ak := s.activationStoreKey(norm)
+	var b txnBuilder
+	b.cond(userKey(id), 0)
+	b.cond(ak, 0)
+	b.put(userKey(id), u, 0)
+	b.put(ak, act, s.cfg.ActivationTTL+activationGrace)
+	if err := b.commit(ctx, s.store); err != nil {
+		return nil, "", err
+	}
+	return u.toUser(s.now()), code, nil
+}
+
+func checkPhone(p string) error {
+	if len(p) > maxPhoneLen {
+		return invalid("phone", "longer than %d characters", maxPhoneLen)
+	}
+	for i, r := range p {
+		if !(r >= '0' && r <= '9' || r == ' ' || r == '-' || (r == '+' && i == 0)) {
+			return invalid("phone", "only digits, spaces, '-' and a leading '+'")
+		}
+	}
+	return nil
+}
+
+// loadUser reads a user record; an unknown or malformed id is
+// ErrUserNotFound.
+func (s *Service) loadUser(ctx context.Context, id string) (*userRecord, int64, error) {
+	if !ValidID(id) {
+		return nil, 0, fmt.Errorf("%w: %q", ErrUserNotFound, id)
+	}
+	var u userRecord
+	rev, err := s.getJSON(ctx, userKey(id), &u)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, 0, fmt.Errorf("%w: %s", ErrUserNotFound, id)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return &u, rev, nil
+}
+
+// User returns one user (ErrUserNotFound if unknown).
+func (s *Service) User(ctx context.Context, id string) (*User, error) {
+	u, _, err := s.loadUser(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return u.toUser(s.now()), nil
+}
+
+// Users lists every user, sorted by id.
+func (s *Service) Users(ctx context.Context) ([]*User, error) {
+	kvs, _, err := s.store.List(ctx, pfxUsers)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*User, 0, len(kvs))
+	for _, kv := range kvs {
+		var u userRecord
+		if err := jsonUnmarshal(kv, &u); err != nil {
+			return nil, err
+		}
+		out = append(out, u.toUser(s.now()))
+	}
+	return out, nil
+}
+
+// Enroll binds a device to the user of an activation code and sets the
+// first PIN. Every input is checked before the code is touched; then the
+// code is consumed in the same transaction that creates the device and
+// stores the PIN verifier, so a code works exactly once. Errors:
+// ErrActivationInvalid, ErrActivationUsed, ErrActivationExpired,
+// ErrMalformedPEM (the public key), ErrDeviceKey (not SM2), ErrWeakPIN, a
+// *RequestError for the device name.
+func (s *Service) Enroll(ctx context.Context, code string, devicePublicKeyPEM []byte, deviceName, pin string) (*User, *Device, error) {
+	norm, ok := normalizeCode(code)
+	if !ok {
+		return nil, nil, ErrActivationInvalid
+	}
+	if len(devicePublicKeyPEM) > maxPEMLen {
+		return nil, nil, invalid("device_public_key", "longer than %d bytes", maxPEMLen)
+	}
+	pub, err := gmcrypto.ParsePublicKeyPEM(devicePublicKeyPEM)
+	if errors.Is(err, gmcrypto.ErrUnsupported) {
+		return nil, nil, fmt.Errorf("%w: %w", ErrDeviceKey, err)
+	}
+	if err != nil {
+		return nil, nil, malformed("device_public_key", err)
+	}
+	if alg, _ := gmcrypto.KeyAlg(pub); alg != gmcrypto.AlgSM2 {
+		return nil, nil, ErrDeviceKey
+	}
+	pubDER, err := gmcrypto.MarshalPublicKey(pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrDeviceKey, err)
+	}
+	if err := checkText("device_name", deviceName, maxDeviceNameLen, true); err != nil {
+		return nil, nil, err
+	}
+	if err := checkPINPolicy(pin); err != nil {
+		return nil, nil, err
+	}
+	ak := s.activationStoreKey(norm)
+	devID, err := newID(prefixDevice)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	var user *userRecord
+	var dev *deviceRecord
+	err = retry(ctx, func() error {
+		var act activationRecord
+		arev, err := s.getJSON(ctx, ak, &act)
+		if errors.Is(err, storage.ErrNotFound) {
+			return ErrActivationInvalid
+		}
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		if !act.UsedAt.IsZero() {
+			return ErrActivationUsed
+		}
+		if !now.Before(act.ExpiresAt) {
+			return ErrActivationExpired
+		}
+		u, urev, err := s.loadUser(ctx, act.UserID)
+		if errors.Is(err, ErrUserNotFound) {
+			return ErrActivationInvalid
+		}
+		if err != nil {
+			return err
+		}
+		if u.enrolled() {
+			// Only a new code for an enrolled user (a second phone) could get
+			// here; the PIN is then the existing one, not reset by a code.
+			return ErrActivationUsed
+		}
+		salt, verifier, err := s.newPINVerifier(pin)
+		if err != nil {
+			return err
+		}
+		u.PINSalt, u.PINVerifier = salt, verifier
+		u.FailedPINs, u.LockedUntil = 0, time.Time{}
+		u.Devices = append(u.Devices, devID)
+		dev = &deviceRecord{ID: devID, UserID: u.ID, Name: deviceName, PublicKey: pubDER, CreatedAt: now}
+		act.UsedAt, act.DeviceID = now, devID
+
+		var b txnBuilder
+		b.cond(ak, arev)
+		b.cond(userKey(u.ID), urev)
+		b.cond(deviceKey(devID), 0)
+		b.put(ak, &act, s.cfg.ActivationTTL+activationGrace)
+		b.put(userKey(u.ID), u, 0)
+		b.put(deviceKey(devID), dev, 0)
+		if err := b.commit(ctx, s.store); err != nil {
+			return err
+		}
+		user = u
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := dev.toDevice()
+	if err != nil {
+		return nil, nil, err
+	}
+	return user.toUser(s.now()), d, nil
+}
+
+func (d *deviceRecord) toDevice() (*Device, error) {
+	pub, err := gmcrypto.ParsePublicKey(d.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("ca: corrupt device %s: %w", d.ID, err)
+	}
+	return &Device{
+		ID: d.ID, UserID: d.UserID, Name: d.Name, PublicKey: pub,
+		PublicKeyPEM: pemBlock("PUBLIC KEY", d.PublicKey), CreatedAt: d.CreatedAt,
+	}, nil
+}
+
+// Device returns an enrolled device (ErrDeviceNotFound if unknown): its
+// public key verifies the device's signed requests.
+func (s *Service) Device(ctx context.Context, id string) (*Device, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("%w: %q", ErrDeviceNotFound, id)
+	}
+	var d deviceRecord
+	_, err := s.getJSON(ctx, deviceKey(id), &d)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrDeviceNotFound, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d.toDevice()
+}

@@ -1,0 +1,19 @@
+// Package portal is the relying-party side of ukeygate: what a portal
+// (an e-procurement site, an e-government service) runs on its backend to
+// use the gateway, and the demo portal served at /demo.
+//
+//   - Client creates scan sessions (login, sign, decrypt) with the portal's
+//     app key, reads and cancels them, watches their events (websocket with
+//     reconnect-with-after, long-poll fallback), verifies signatures and
+//     encrypts to a user through the gateway's v1 HTTP protocol.
+//   - VerifyLogin checks a login result without the gateway: the challenge
+//     fields (session, app, origin, time), the certificate and the SM2 or
+//     RSA signature over the exact challenge bytes.
+//   - NewDemo is a small procurement portal built only on Client and
+//     VerifyLogin, as an integrator would build it.
+//
+// It speaks to the gateway only over its public HTTP protocol (it imports no
+// server-side package), so a Go integrator can copy it. It must never send
+// the app key anywhere but the gateway's Authorization header: not to a
+// browser, not into a URL, not into a log.
+package portal

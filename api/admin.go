@@ -1,0 +1,252 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ukeygate/ukeygate/auth"
+	"github.com/ukeygate/ukeygate/ca"
+)
+
+// Responses of the operator endpoints.
+type (
+	issuersResponse struct {
+		Issuers []*ca.Issuer `json:"issuers"`
+	}
+	// AppResponse is an app; APIKey is set only in the answer to its
+	// creation.
+	AppResponse struct {
+		ID        string    `json:"id"`
+		Name      string    `json:"name"`
+		Origins   []string  `json:"origins"`
+		CreatedAt time.Time `json:"created_at"`
+		APIKey    string    `json:"api_key,omitempty"`
+	}
+	appsResponse struct {
+		Apps []AppResponse `json:"apps"`
+	}
+	// UserResponse is a user; ActivationCode is set only in the answer to
+	// its creation.
+	UserResponse struct {
+		*ca.User
+		ActivationCode string `json:"activation_code,omitempty"`
+	}
+	usersResponse struct {
+		Users []*ca.User `json:"users"`
+	}
+	credentialsResponse struct {
+		Credentials []*ca.Credential `json:"credentials"`
+	}
+	credentialResponse struct {
+		Credential *ca.Credential `json:"credential"`
+	}
+)
+
+func appResponse(app *auth.App, key string) AppResponse {
+	origins := app.Origins
+	if origins == nil {
+		origins = []string{}
+	}
+	return AppResponse{ID: app.ID, Name: app.Name, Origins: origins, CreatedAt: app.CreatedAt, APIKey: key}
+}
+
+func (a *API) adminAddIssuer(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	var req IssuerRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	iss, err := a.ca.AddIssuer(r.Context(), req.caRequest())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, iss)
+	return nil
+}
+
+func (a *API) adminListIssuers(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	return a.renderIssuers(w, r)
+}
+
+func (a *API) renderIssuers(w http.ResponseWriter, r *http.Request) error {
+	list, err := a.ca.Issuers(r.Context())
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*ca.Issuer{}
+	}
+	writeJSON(w, http.StatusOK, issuersResponse{Issuers: list})
+	return nil
+}
+
+func (a *API) adminAddApp(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	var req AppRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	app, key, err := a.apps.Create(r.Context(), req.Name, req.Origins)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, appResponse(app, key))
+	return nil
+}
+
+func (a *API) adminListApps(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	list, err := a.apps.List(r.Context())
+	if err != nil {
+		return err
+	}
+	resp := appsResponse{Apps: make([]AppResponse, 0, len(list))}
+	for _, app := range list {
+		resp.Apps = append(resp.Apps, appResponse(app, ""))
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (a *API) adminAddUser(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	var req UserRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	u, code, err := a.ca.AddUser(r.Context(), ca.UserRequest{
+		Name:         strings.TrimSpace(req.Name),
+		IDNumber:     req.IDNumber,
+		Phone:        req.Phone,
+		Organization: req.Organization,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, UserResponse{User: u, ActivationCode: code})
+	return nil
+}
+
+func (a *API) adminListUsers(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	list, err := a.ca.Users(r.Context())
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*ca.User{}
+	}
+	writeJSON(w, http.StatusOK, usersResponse{Users: list})
+	return nil
+}
+
+// credentialFilter reads ?state=&user=&issuer= .
+func credentialFilter(r *http.Request) (ca.CredentialFilter, error) {
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "state", "user", "issuer":
+			if len(q[k]) > 1 {
+				return ca.CredentialFilter{}, invalid(k, "given more than once")
+			}
+		default:
+			return ca.CredentialFilter{}, invalid(k, "unknown query parameter")
+		}
+	}
+	f := ca.CredentialFilter{UserID: q.Get("user"), IssuerID: q.Get("issuer"), State: ca.State(q.Get("state"))}
+	switch f.State {
+	case "", ca.StatePending, ca.StateActive, ca.StateRevoked, ca.StateExpired:
+	default:
+		return f, invalid("state", "must be pending, active, revoked or expired")
+	}
+	if err := firstError(optionalID("user", f.UserID), optionalID("issuer", f.IssuerID)); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+func (a *API) adminListCredentials(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	f, err := credentialFilter(r)
+	if err != nil {
+		return err
+	}
+	return a.renderCredentials(w, r, f)
+}
+
+func (a *API) renderCredentials(w http.ResponseWriter, r *http.Request, f ca.CredentialFilter) error {
+	list, err := a.ca.Credentials(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*ca.Credential{}
+	}
+	writeJSON(w, http.StatusOK, credentialsResponse{Credentials: list})
+	return nil
+}
+
+// pathID is the {id} of the route, checked to be an id.
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !ca.ValidID(id) {
+		return "", invalid("id", "not an id")
+	}
+	return id, nil
+}
+
+func (a *API) adminImportCertificate(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req ImportRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	c, err := a.ca.ImportCertificate(r.Context(), id, []byte(req.CertificatePEM))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, credentialResponse{Credential: c})
+	return nil
+}
+
+func (a *API) adminRevoke(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req RevokeRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	c, err := a.ca.Revoke(r.Context(), id, req.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, credentialResponse{Credential: c})
+	return nil
+}

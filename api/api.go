@@ -1,0 +1,202 @@
+package api
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/auth"
+	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/session"
+)
+
+// DeviceVerifier checks a device-signed request (auth.DeviceVerifier).
+type DeviceVerifier interface {
+	VerifyDeviceRequest(ctx context.Context, r *http.Request, body []byte) (deviceID, userID string, err error)
+}
+
+// Deps is what the API needs. CA, Apps, Admin and Devices are required.
+type Deps struct {
+	CA      *ca.Service
+	Apps    *auth.Apps
+	Admin   *auth.Admin
+	Devices DeviceVerifier
+	// MaxBodyBytes caps every request body (default 1 MiB).
+	MaxBodyBytes int64
+	// PublicURL is the gateway's external base URL.
+	PublicURL string
+	// Logger gets internal errors; nil discards.
+	Logger *slog.Logger
+	// Registerer gets the API's metrics; nil registers nowhere.
+	Registerer prometheus.Registerer
+	// Audit is the audit log (GET /v1/admin/audit, key-use entries); nil
+	// answers the audit endpoints with audit_unavailable.
+	Audit *audit.Log
+	// Sessions runs the scan sessions; nil answers the session endpoints
+	// with 503 "unavailable". Confirm also needs Audit (every key use is
+	// audited).
+	Sessions *session.Service
+	// Stopping is closed when a graceful shutdown begins: websockets and
+	// long-polls end then. nil: never.
+	Stopping <-chan struct{}
+}
+
+// DefaultMaxBodyBytes is the body limit when Deps.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 1 << 20
+
+// API is the v1 HTTP handler. It also tells the route pattern a request
+// goes to (Handler), for the server's metrics labels.
+type API struct {
+	ca        *ca.Service
+	apps      *auth.Apps
+	admin     *auth.Admin
+	devices   DeviceVerifier
+	maxBody   int64
+	publicURL string
+	log       *slog.Logger
+	errors    *prometheus.CounterVec
+	audit     *audit.Log
+
+	sessions    *session.Service
+	stopping    <-chan struct{}
+	pinLockouts prometheus.Counter
+
+	mux *http.ServeMux
+	// patterns are the registered route patterns, in order (for the
+	// OpenAPI test).
+	patterns []string
+}
+
+// New builds the API handler. It panics if a required dependency is
+// missing: that is a wiring bug, not a runtime condition.
+func New(deps Deps) *API {
+	if deps.CA == nil || deps.Apps == nil || deps.Admin == nil || deps.Devices == nil {
+		panic("api: New needs CA, Apps, Admin and Devices")
+	}
+	a := &API{
+		ca:        deps.CA,
+		apps:      deps.Apps,
+		admin:     deps.Admin,
+		devices:   deps.Devices,
+		maxBody:   deps.MaxBodyBytes,
+		publicURL: strings.TrimRight(deps.PublicURL, "/"),
+		log:       logger(deps.Logger),
+		audit:     deps.Audit,
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ukeygate_api_errors_total",
+			Help: "API requests answered with an error, by error code.",
+		}, []string{"code"}),
+		sessions: deps.Sessions,
+		stopping: deps.Stopping,
+		pinLockouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ukeygate_pin_lockouts_total",
+			Help: "Confirms refused because the user's PIN is locked (the wrong try that locked it included).",
+		}),
+		mux: http.NewServeMux(),
+	}
+	if a.maxBody <= 0 {
+		a.maxBody = DefaultMaxBodyBytes
+	}
+	if deps.Registerer != nil {
+		if err := deps.Registerer.Register(a.errors); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(fmt.Sprintf("api: registering metrics: %v", err))
+			}
+			a.errors = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+		if err := deps.Registerer.Register(a.pinLockouts); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(fmt.Sprintf("api: registering metrics: %v", err))
+			}
+			a.pinLockouts = are.ExistingCollector.(prometheus.Counter)
+		}
+	}
+	a.routes()
+	return a
+}
+
+// ServeHTTP serves the request, answering unknown paths and methods with
+// a JSON error.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	a.mux.ServeHTTP(w, r)
+}
+
+// Handler returns the handler and route pattern r goes to (the pattern is
+// "/v1/" or "/" for an unknown endpoint).
+func (a *API) Handler(r *http.Request) (http.Handler, string) { return a.mux.Handler(r) }
+
+// handle registers one route; h returns the error to answer, if any.
+func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	a.patterns = append(a.patterns, pattern)
+	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			a.writeError(w, r, err)
+		}
+	})
+}
+
+// The catch-all patterns of unmatched requests.
+const (
+	catchAll   = "/"
+	catchAllV1 = "/v1/"
+)
+
+// unmatched answers a request no route took: 405 with Allow if the path
+// exists for other methods, else 404.
+func (a *API) unmatched(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := a.mux.Handler(probe); p != "" && p != catchAll && p != catchAllV1 {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		if containsString(allow, http.MethodGet) {
+			allow = append(allow, http.MethodHead)
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return fmt.Errorf("%w: %s %s", ErrMethodNotAllowed, r.Method, r.URL.Path)
+	}
+	return fmt.Errorf("%w: %s %s", ErrNotFound, r.Method, r.URL.Path)
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// caDevices adapts ca.Service to auth.DeviceKeys.
+type caDevices struct{ ca *ca.Service }
+
+// DeviceKeys returns svc as the device key lookup of auth.DeviceVerifier:
+// an unknown device is auth.ErrDeviceUnknown.
+func DeviceKeys(svc *ca.Service) auth.DeviceKeys { return caDevices{svc} }
+
+func (d caDevices) DeviceKey(ctx context.Context, id string) (crypto.PublicKey, string, error) {
+	dev, err := d.ca.Device(ctx, id)
+	if errors.Is(err, ca.ErrDeviceNotFound) {
+		return nil, "", fmt.Errorf("%w: %s", auth.ErrDeviceUnknown, id)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return dev.PublicKey, dev.UserID, nil
+}

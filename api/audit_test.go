@@ -1,0 +1,187 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ukeygate/ukeygate/api"
+	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// fillAudit appends n entries alternating between two users, sessions and
+// actions.
+func fillAudit(t *testing.T, log *audit.Log, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		_, err := log.Append(context.Background(), audit.Entry{
+			Action:    []string{"login", "sign"}[i%2],
+			UserID:    fmt.Sprintf("usr_%d", i%2),
+			SessionID: fmt.Sprintf("sess%d", i),
+			AppID:     "app_1",
+			Digest:    strings.Repeat("ab", 32),
+			Outcome:   audit.OutcomeOK,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAdminAudit(t *testing.T) {
+	w := newPortalWorld(t)
+	fillAudit(t, w.log, 7)
+	list := func(query string) (*resp, api.AuditResponse) {
+		t.Helper()
+		r := w.admin("GET", "/v1/admin/audit"+query, nil)
+		var a api.AuditResponse
+		if r.status == http.StatusOK {
+			r.decode(t, &a)
+		}
+		return r, a
+	}
+	seqs := func(es []audit.Entry) string {
+		var s []string
+		for _, e := range es {
+			s = append(s, fmt.Sprint(e.Seq))
+		}
+		return strings.Join(s, ",")
+	}
+	for _, tc := range []struct {
+		query, want string
+		next        int64
+	}{
+		{"", "1,2,3,4,5,6,7", 0},
+		{"?user=usr_1", "1,3,5,7", 0},
+		{"?action=sign&user=usr_0", "", 0},
+		{"?action=sign", "2,4,6", 0},
+		{"?session=sess3", "3", 0},
+		{"?app=app_1&limit=3", "1,2,3", 3},
+		{"?after=3&limit=3", "4,5,6", 6},
+		{"?after=6&limit=3", "7", 0},
+		{"?after=7", "", 0},
+		{"?app=app_2", "", 0},
+	} {
+		r, a := list(tc.query)
+		w.must(r, http.StatusOK)
+		if got := seqs(a.Entries); got != tc.want || a.NextAfter != tc.next || a.Entries == nil {
+			t.Errorf("%s: entries %q next %d, want %q next %d", tc.query, got, a.NextAfter, tc.want, tc.next)
+		}
+	}
+	_, a := list("?session=sess4")
+	if e := a.Entries[0]; e.Action != "sign" || e.UserID != "usr_0" || e.Hash == "" || e.Prev == "" || e.Time.IsZero() {
+		t.Fatalf("entry %+v", e)
+	}
+	// The raw JSON uses the audit package's field names.
+	r := w.must(w.admin("GET", "/v1/admin/audit?limit=1", nil), http.StatusOK)
+	var raw struct {
+		Entries []map[string]any `json:"entries"`
+	}
+	r.decode(t, &raw)
+	for _, k := range []string{"seq", "time", "action", "user", "session", "app", "digest", "outcome", "prev", "hash"} {
+		if _, ok := raw.Entries[0][k]; !ok {
+			t.Errorf("entry JSON lacks %q: %s", k, r.body)
+		}
+	}
+
+	for _, tc := range []struct{ query, field string }{
+		{"?limit=0", "limit"}, {"?limit=abc", "limit"}, {"?limit=10001", "limit"},
+		{"?after=-1", "after"}, {"?after=x", "after"}, {"?user=a&user=b", "user"},
+		{"?actor=admin", "actor"}, {"?action=" + strings.Repeat("a", 200), "action"}, {"?user=%00", "user"},
+	} {
+		r, _ := list(tc.query)
+		if r.status != 400 || r.code != "invalid_request" || r.field != tc.field {
+			t.Errorf("%s: %d %s %q, want 400 invalid_request %q", tc.query, r.status, r.code, r.field, tc.field)
+		}
+	}
+	for _, path := range []string{"/v1/admin/audit", "/v1/admin/audit/verify"} {
+		if r := w.do("GET", path, nil, nil); r.status != 401 || r.code != "missing_token" {
+			t.Errorf("%s without token: %d %s", path, r.status, r.code)
+		}
+		if r := w.do("GET", path, nil, map[string]string{"Authorization": "Bearer " + w.appKey}); r.status != 401 || r.code != "invalid_token" {
+			t.Errorf("%s with an app key: %d %s", path, r.status, r.code)
+		}
+	}
+}
+
+func TestAdminAuditVerify(t *testing.T) {
+	ctx := context.Background()
+	verify := func(w *portalWorld) (*resp, api.AuditVerifyResponse) {
+		r := w.admin("GET", "/v1/admin/audit/verify", nil)
+		var v api.AuditVerifyResponse
+		if r.status == http.StatusOK {
+			r.decode(t, &v)
+		}
+		return r, v
+	}
+	w := newPortalWorld(t)
+	r, v := verify(w)
+	if r.status != 200 || !v.Valid || v.Entries != 0 {
+		t.Fatalf("empty log: %d %+v", r.status, v)
+	}
+	fillAudit(t, w.log, 5)
+	r, v = verify(w)
+	if r.status != 200 || !v.Valid || v.Entries != 5 || len(v.Head) != 64 {
+		t.Fatalf("5 entries: %d %+v", r.status, v)
+	}
+	if r := w.admin("GET", "/v1/admin/audit/verify?full=1", nil); r.status != 400 || r.field != "full" {
+		t.Fatalf("unknown parameter: %d %s", r.status, r.body)
+	}
+
+	entryKey := func(seq int) string { return fmt.Sprintf("audit/entries/%016d", seq) }
+	tamper := []struct {
+		name string
+		do   func(t *testing.T, st storage.Store)
+	}{
+		{"changed entry", func(t *testing.T, st storage.Store) {
+			kv, err := st.Get(ctx, entryKey(3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var e audit.Entry
+			if err := json.Unmarshal(kv.Value, &e); err != nil {
+				t.Fatal(err)
+			}
+			e.UserID = "usr_mallory"
+			b, _ := json.Marshal(e)
+			if _, err := storage.PutKey(ctx, st, entryKey(3), b, 0); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"removed entry", func(t *testing.T, st storage.Store) {
+			if _, err := storage.DeleteKey(ctx, st, entryKey(2)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"last entry cut off", func(t *testing.T, st storage.Store) {
+			if _, err := storage.DeleteKey(ctx, st, entryKey(5)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range tamper {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newPortalWorld(t)
+			fillAudit(t, w.log, 5)
+			tc.do(t, w.store)
+			r, _ := verify(w)
+			if r.status != http.StatusConflict || r.code != "audit_tampered" {
+				t.Fatalf("%d %s: %s", r.status, r.code, r.body)
+			}
+		})
+	}
+}
+
+func TestAuditUnavailable(t *testing.T) {
+	e := newEnv(t, testAdminToken) // built without an audit log
+	for _, path := range []string{"/v1/admin/audit", "/v1/admin/audit/verify"} {
+		r := e.admin("GET", path, nil)
+		if r.status != http.StatusServiceUnavailable || r.code != "audit_unavailable" {
+			t.Errorf("%s: %d %s", path, r.status, r.code)
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package api
+
+// routes registers every endpoint of the API. This is the only place routes
+// are added; docs/openapi.yaml must list each (TestOpenAPICoversRoutes).
+func (a *API) routes() {
+	// Operator (Authorization: Bearer <admin token>).
+	a.handle("POST /v1/admin/issuers", a.adminAddIssuer)
+	a.handle("GET /v1/admin/issuers", a.adminListIssuers)
+	a.handle("POST /v1/admin/apps", a.adminAddApp)
+	a.handle("GET /v1/admin/apps", a.adminListApps)
+	a.handle("POST /v1/admin/users", a.adminAddUser)
+	a.handle("GET /v1/admin/users", a.adminListUsers)
+	a.handle("GET /v1/admin/credentials", a.adminListCredentials)
+	a.handle("POST /v1/admin/credentials/{id}/certificate", a.adminImportCertificate)
+	a.handle("POST /v1/admin/credentials/{id}/revoke", a.adminRevoke)
+	a.handle("GET /v1/admin/audit", a.adminAudit)
+	a.handle("GET /v1/admin/audit/verify", a.adminAuditVerify)
+
+	// Public: issuers, their certificates and CRLs.
+	a.handle("GET /v1/issuers", a.listIssuers)
+	a.handle("GET /v1/issuers/{id}/ca.pem", a.issuerCertificate)
+	a.handle("GET /v1/issuers/{id}/crl", a.issuerCRL)
+
+	// Phone: enrollment (unsigned), then device-signed requests.
+	a.handle("POST /v1/enroll", a.enroll)
+	a.handle("GET /v1/me/credentials", a.myCredentials)
+	a.handle("POST /v1/me/credentials", a.requestCredential)
+	a.handle("PUT /v1/me/pin", a.changePIN)
+	// Phone, scan sessions (device-signed).
+	a.handle("POST /v1/scan", a.scan)
+	a.handle("POST /v1/sessions/{id}/confirm", a.confirm)
+	a.handle("POST /v1/sessions/{id}/reject", a.reject)
+
+	// Portal, scan sessions (Authorization: Bearer <app key>; the reads
+	// also take the session's watch token as ?token=).
+	a.handle("POST /v1/sessions", a.createSession)
+	a.handle("GET /v1/sessions/{id}", a.getSession)
+	a.handle("DELETE /v1/sessions/{id}", a.cancelSession)
+	a.handle("GET /v1/sessions/{id}/qr.png", a.qrImage(false))
+	a.handle("GET /v1/sessions/{id}/qr.svg", a.qrImage(true))
+	a.handle("GET /v1/sessions/{id}/ws", a.watchSocket)
+	a.handle("GET /v1/sessions/{id}/events", a.pollEvents)
+	a.handle("POST /v1/verify", a.verify)
+	a.handle("POST /v1/encrypt", a.encrypt)
+
+	// Anything else: a JSON 404 or 405 (two catch-alls, so that metrics
+	// tell unknown /v1/ calls from stray paths).
+	a.handle(catchAllV1, a.unmatched)
+	a.handle(catchAll, a.unmatched)
+}

@@ -1,0 +1,497 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ukeygate/ukeygate/auth"
+	"github.com/ukeygate/ukeygate/ca"
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/qrlogin"
+	"github.com/ukeygate/ukeygate/session"
+)
+
+// Portal side of the scan sessions: create, read, cancel, QR images and
+// the long-poll; the websocket is in ws.go, the phone side in scan.go.
+
+// Bounds of the session query parameters.
+const (
+	// MaxPollWait bounds the long-poll's ?wait= (seconds); it stays well
+	// under http.write_timeout.
+	MaxPollWait = 30 * time.Second
+	// maxTTLSeconds guards the conversion of ttl_seconds (the session
+	// package checks the configured maximum).
+	maxTTLSeconds = 1 << 20
+)
+
+// SessionRequest is the body of POST /v1/sessions: the fields of
+// session.Request (issuer, alg, user, documents, format, ciphertext,
+// ciphertext_format, return_key, display) plus kind, ttl_seconds, the page
+// origin and the desktop the portal backend saw.
+type SessionRequest struct {
+	Kind string `json:"kind"`
+	session.Request
+	TTLSeconds int `json:"ttl_seconds,omitempty"`
+	// Origin is the origin of the page that shows the QR code; empty means
+	// the request's Origin header, or the app's only origin.
+	Origin string `json:"origin,omitempty"`
+	// Desktop is the browser the user sits at, as the portal backend saw
+	// it; nil means this request's remote address and User-Agent.
+	Desktop *session.Desktop `json:"desktop,omitempty"`
+}
+
+// Validate checks the request's shape; the session package checks the
+// rest (ErrInvalidRequest, ErrTTL).
+func (q *SessionRequest) Validate() error {
+	switch session.Kind(q.Kind) {
+	case session.KindLogin, session.KindSign, session.KindDecrypt:
+	case "":
+		return invalid("kind", "required")
+	default:
+		return invalid("kind", "must be login, sign or decrypt")
+	}
+	if q.TTLSeconds < 0 || q.TTLSeconds > maxTTLSeconds {
+		return fmt.Errorf("%w: ttl_seconds %d", session.ErrTTL, q.TTLSeconds)
+	}
+	if err := session.CheckAlg(&q.Request); err != nil {
+		return invalid("alg", "%v", strings.TrimPrefix(err.Error(), session.ErrInvalidRequest.Error()+": "))
+	}
+	return nil
+}
+
+// Answers of the portal endpoints.
+type (
+	// SessionCreated answers POST /v1/sessions (201).
+	SessionCreated struct {
+		ID        string        `json:"id"`
+		State     session.State `json:"state"`
+		ExpiresAt time.Time     `json:"expires_at"`
+		Code      string        `json:"code"`
+		QR        QRLinks       `json:"qr"`
+		Watch     WatchLinks    `json:"watch"`
+	}
+	// QRLinks is the QR payload and its images (which take the watch
+	// token, as in these URLs, or the app key).
+	QRLinks struct {
+		Payload string `json:"payload"`
+		PNGURL  string `json:"png_url"`
+		SVGURL  string `json:"svg_url"`
+	}
+	// WatchLinks tells the creator how to follow the session; Token is
+	// given only here.
+	WatchLinks struct {
+		WSURL     string `json:"ws_url"`
+		EventsURL string `json:"events_url"`
+		Token     string `json:"token"`
+	}
+	// SessionView answers GET /v1/sessions/{id}.
+	SessionView struct {
+		ID        string          `json:"id"`
+		Kind      session.Kind    `json:"kind"`
+		State     session.State   `json:"state"`
+		Code      string          `json:"code"`
+		Origin    string          `json:"origin"`
+		CreatedAt time.Time       `json:"created_at"`
+		ExpiresAt time.Time       `json:"expires_at"`
+		EndedAt   time.Time       `json:"ended_at,omitzero"`
+		Reason    string          `json:"reason,omitempty"`
+		Events    []session.Event `json:"events"`
+		Result    json.RawMessage `json:"result,omitempty"`
+	}
+	// SessionState answers DELETE /v1/sessions/{id}, confirm and reject.
+	SessionState struct {
+		ID    string        `json:"id"`
+		State session.State `json:"state"`
+	}
+	// EventList answers the long-poll.
+	EventList struct {
+		Events []session.Event `json:"events"`
+	}
+)
+
+// sessionsReady refuses the session endpoints on an API built without a
+// session service.
+func (a *API) sessionsReady() error {
+	if a.sessions == nil {
+		return ErrSessionsUnavailable
+	}
+	return nil
+}
+
+// sessionPathID is the {id} of a session route. An id that cannot be a
+// session's is not found (never looked up).
+func sessionPathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !session.ValidID(id) {
+		return "", session.ErrNotFound
+	}
+	return id, nil
+}
+
+// portalApp authenticates the app key of the request.
+func (a *API) portalApp(r *http.Request) (*auth.App, error) {
+	tok, ok := auth.BearerToken(r)
+	if !ok {
+		return nil, auth.ErrMissingToken
+	}
+	return a.apps.Authenticate(r.Context(), tok)
+}
+
+// watchedSession returns session id for a caller holding its watch token
+// (?token=) or the key of the app that created it (Authorization). With
+// neither, or for anyone else, it is session.ErrNotFound: a caller cannot
+// tell a session it may not see from one that does not exist.
+func (a *API) watchedSession(r *http.Request, id string) (*session.Session, error) {
+	if r.Header.Get("Authorization") != "" {
+		app, err := a.portalApp(r)
+		if err != nil {
+			return nil, err
+		}
+		return a.sessions.GetForApp(r.Context(), id, app.ID)
+	}
+	tok := r.URL.Query().Get("token")
+	if tok == "" || len(tok) > 4*session.WatchTokenLen {
+		return nil, session.ErrNotFound
+	}
+	return a.sessions.CheckWatchToken(r.Context(), id, tok)
+}
+
+// checkOrigin refuses a browser request (one with an Origin header) from
+// an origin the session's app does not allow; a request without Origin is
+// not a browser's and passes. It returns the allowed origin ("" if none).
+func (a *API) checkOrigin(r *http.Request, s *session.Session) (string, error) {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return "", nil
+	}
+	app, err := a.apps.Get(r.Context(), s.AppID)
+	if err != nil && !errors.Is(err, auth.ErrAppNotFound) {
+		return "", err
+	}
+	if app == nil || !app.AllowsOrigin(origin) {
+		return "", fmt.Errorf("%w: %q", ErrOriginNotAllowed, origin)
+	}
+	return origin, nil
+}
+
+// sessionOrigin decides the origin of a new session: the body's, else the
+// Origin header, else the app's only origin. It must be one of the app's.
+func sessionOrigin(r *http.Request, app *auth.App, body string) (string, error) {
+	o := body
+	if o == "" {
+		o = r.Header.Get("Origin")
+	}
+	if o == "" {
+		if len(app.Origins) != 1 {
+			return "", invalid("origin", "required: the app has %d origins", len(app.Origins))
+		}
+		return app.Origins[0], nil
+	}
+	norm, err := auth.NormalizeOrigin(o)
+	if err != nil {
+		return "", invalid("origin", "not scheme://host[:port]")
+	}
+	if !app.AllowsOrigin(norm) {
+		return "", fmt.Errorf("%w: %q", ErrOriginNotAllowed, o)
+	}
+	return norm, nil
+}
+
+// remoteDesktop is the desktop as this request shows it.
+func remoteDesktop(r *http.Request) session.Desktop {
+	ip := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(ip); err == nil {
+		ip = h
+	}
+	return session.Desktop{IP: ip, UserAgent: r.UserAgent()}
+}
+
+// sessionURL is the absolute URL of a session sub-resource with the watch
+// token.
+func (a *API) sessionURL(id, suffix, token string) string {
+	return a.sessionsBase() + "/v1/sessions/" + id + suffix + "?token=" + url.QueryEscape(token)
+}
+
+// sessionsBase is the public URL the session links live under.
+func (a *API) sessionsBase() string {
+	if a.sessions != nil {
+		return strings.TrimRight(a.sessions.Config().PublicURL, "/")
+	}
+	return a.publicURL
+}
+
+// wsScheme turns an http(s) URL into its ws(s) twin.
+func wsScheme(u string) string {
+	switch {
+	case strings.HasPrefix(u, "https://"):
+		return "wss://" + strings.TrimPrefix(u, "https://")
+	case strings.HasPrefix(u, "http://"):
+		return "ws://" + strings.TrimPrefix(u, "http://")
+	}
+	return u
+}
+
+func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
+	if err := a.sessionsReady(); err != nil {
+		return err
+	}
+	app, err := a.portalApp(r)
+	if err != nil {
+		return err
+	}
+	var req SessionRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	kind := session.Kind(req.Kind)
+	origin, err := sessionOrigin(r, app, req.Origin)
+	if err != nil {
+		return err
+	}
+	if req.Issuer != "" {
+		iss, err := a.ca.Issuer(r.Context(), req.Issuer)
+		if err != nil {
+			return err
+		}
+		if req.Alg != "" && !slices.Contains(iss.Profile.Algs, gmcrypto.Alg(req.Alg)) {
+			return fmt.Errorf("%w: issuer %s does not issue %s keys", ca.ErrAlgNotAllowed, iss.ID, req.Alg)
+		}
+		if p := ca.Purpose(session.CredentialPurpose(kind)); !slices.Contains(iss.Profile.Purposes, p) {
+			return fmt.Errorf("%w: issuer %s does not issue %s credentials", ca.ErrPurposeNotAllowed, iss.ID, p)
+		}
+	}
+	desktop := remoteDesktop(r)
+	if req.Desktop != nil {
+		desktop = *req.Desktop
+	}
+	sess, token, nonce, err := a.sessions.Create(r.Context(), session.CreateParams{
+		Kind:    kind,
+		AppID:   app.ID,
+		Origin:  origin,
+		Request: req.Request,
+		Desktop: desktop,
+		TTL:     time.Duration(req.TTLSeconds) * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	events := a.sessionURL(sess.ID, "/events", token)
+	w.Header().Set("Location", "/v1/sessions/"+sess.ID)
+	writeJSON(w, http.StatusCreated, SessionCreated{
+		ID:        sess.ID,
+		State:     sess.State,
+		ExpiresAt: sess.ExpiresAt,
+		Code:      sess.Code,
+		QR: QRLinks{
+			Payload: a.sessions.Payload(sess.ID, nonce),
+			PNGURL:  a.sessionURL(sess.ID, "/qr.png", token),
+			SVGURL:  a.sessionURL(sess.ID, "/qr.svg", token),
+		},
+		Watch: WatchLinks{
+			WSURL:     wsScheme(a.sessionURL(sess.ID, "/ws", token)),
+			EventsURL: events,
+			Token:     token,
+		},
+	})
+	return nil
+}
+
+func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
+	if err := a.sessionsReady(); err != nil {
+		return err
+	}
+	id, err := sessionPathID(r)
+	if err != nil {
+		return err
+	}
+	sess, err := a.watchedSession(r, id)
+	if err != nil {
+		return err
+	}
+	evs, err := a.sessions.Events(r.Context(), id, 0)
+	if err != nil {
+		return err
+	}
+	// The events were read after the session: show the state of the last
+	// one, so that the two agree.
+	state, result := sess.State, sess.Result
+	if n := len(evs); n > 0 && evs[n-1].Seq > sess.Seq {
+		state, result = evs[n-1].State, evs[n-1].Result
+	}
+	writeJSON(w, http.StatusOK, SessionView{
+		ID: sess.ID, Kind: sess.Kind, State: state, Code: sess.Code, Origin: sess.Origin,
+		CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, EndedAt: sess.EndedAt,
+		Reason: sess.FailReason, Events: evs, Result: result,
+	})
+	return nil
+}
+
+func (a *API) cancelSession(w http.ResponseWriter, r *http.Request) error {
+	if err := a.sessionsReady(); err != nil {
+		return err
+	}
+	app, err := a.portalApp(r)
+	if err != nil {
+		return err
+	}
+	id, err := sessionPathID(r)
+	if err != nil {
+		return err
+	}
+	sess, err := a.sessions.Cancel(r.Context(), id, app.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, SessionState{ID: sess.ID, State: sess.State})
+	return nil
+}
+
+// qrImage serves the session's QR code as PNG (?size=, pixels) or SVG.
+func (a *API) qrImage(svg bool) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if err := a.sessionsReady(); err != nil {
+			return err
+		}
+		id, err := sessionPathID(r)
+		if err != nil {
+			return err
+		}
+		if _, err := a.watchedSession(r, id); err != nil {
+			return err
+		}
+		size := qrlogin.DefaultSize
+		if s := r.URL.Query().Get("size"); s != "" {
+			if svg {
+				return invalid("size", "the SVG scales by itself; size is for qr.png")
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil || n < qrlogin.MinSize || n > qrlogin.MaxSize {
+				return fmt.Errorf("%w: size %q is not an integer within [%d, %d]", qrlogin.ErrSize, s, qrlogin.MinSize, qrlogin.MaxSize)
+			}
+			size = n
+		}
+		payload, err := a.sessions.QRPayload(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		var img []byte
+		ctype := "image/png"
+		if svg {
+			img, err = qrlogin.SVG(payload)
+			ctype = "image/svg+xml"
+		} else {
+			img, err = qrlogin.PNG(payload, size)
+		}
+		if err != nil {
+			return err
+		}
+		h := w.Header()
+		h.Set("Content-Type", ctype)
+		h.Set("Content-Length", strconv.Itoa(len(img)))
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(img)
+		return nil
+	}
+}
+
+// afterParam reads ?after= (default 0).
+func afterParam(r *http.Request) (int64, error) {
+	s := r.URL.Query().Get("after")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, invalid("after", "must be a sequence number (an integer ≥ 0)")
+	}
+	return n, nil
+}
+
+// waitParam reads ?wait= in seconds (default 0, at most MaxPollWait).
+func waitParam(r *http.Request) (time.Duration, error) {
+	s := r.URL.Query().Get("wait")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || time.Duration(n)*time.Second > MaxPollWait {
+		return 0, invalid("wait", "must be whole seconds from 0 to %d", int(MaxPollWait/time.Second))
+	}
+	return time.Duration(n) * time.Second, nil
+}
+
+// untilStopping returns a context that also ends when a graceful
+// shutdown begins.
+func (a *API) untilStopping(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if a.stopping != nil {
+		go func() {
+			select {
+			case <-a.stopping:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return ctx, cancel
+}
+
+// pollEvents is the long-poll: the events after ?after=, waiting up to
+// ?wait= seconds for the next ones. A browser (Origin header) must be on
+// one of the app's origins, and is then allowed to read the answer
+// (CORS).
+func (a *API) pollEvents(w http.ResponseWriter, r *http.Request) error {
+	if err := a.sessionsReady(); err != nil {
+		return err
+	}
+	id, err := sessionPathID(r)
+	if err != nil {
+		return err
+	}
+	sess, err := a.watchedSession(r, id)
+	if err != nil {
+		return err
+	}
+	origin, err := a.checkOrigin(r, sess)
+	if err != nil {
+		return err
+	}
+	after, err := afterParam(r)
+	if err != nil {
+		return err
+	}
+	wait, err := waitParam(r)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := a.untilStopping(r.Context())
+	defer cancel()
+	evs, err := a.sessions.Poll(ctx, id, after, wait)
+	if err != nil && ctx.Err() != nil && r.Context().Err() == nil {
+		// The server is shutting down: answer what we have (nothing);
+		// the client polls again, maybe on another node.
+		evs, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	if evs == nil {
+		evs = []session.Event{}
+	}
+	if origin != "" {
+		w.Header().Set("Access-Control-Allow-Origin", origin)
+		w.Header().Add("Vary", "Origin")
+	}
+	writeJSON(w, http.StatusOK, EventList{Events: evs})
+	return nil
+}

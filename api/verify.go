@@ -1,0 +1,282 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/ukeygate/ukeygate/ca"
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+)
+
+// Reasons of a verification that did not succeed (VerifyResponse.Reason):
+// stable snake_case codes, listed in docs/openapi.yaml.
+const (
+	// ReasonBadSignature: the signature does not verify over the data or
+	// digest under the certificate's key (or the CMS does not verify).
+	ReasonBadSignature = "bad_signature"
+	// ReasonUntrusted: the certificate does not chain to a registered
+	// issuer.
+	ReasonUntrusted = "untrusted"
+	// ReasonExpired: the certificate (or one above it) is outside its
+	// validity period now.
+	ReasonExpired = "expired"
+	// ReasonRevoked: the certificate has been revoked.
+	ReasonRevoked = "revoked"
+	// ReasonKeyUsage: the certificate's key usage does not allow signing.
+	ReasonKeyUsage = "key_usage"
+)
+
+// Limits of the verify request's fields (beyond the body limit).
+const (
+	maxSignatureLen = 2048 // bytes of a raw signature (RSA-16384 is 2048)
+	maxVerifyDigest = 64   // bytes of a digest (SHA-512 for RSA CMS)
+)
+
+// VerifyRequest is the body of POST /v1/verify: a raw signature with the
+// signer's certificate (and optionally its chain), or a CMS SignedData that
+// carries its certificates. Data or Digest is what was signed: for a raw
+// signature the digest is the value that is signed (SM2: SM3(Z || data)
+// with the default signer id; RSA: SHA-256(data)); for a detached CMS it is
+// the digest of the content (SM3 for SM2 signers, the signer's digest
+// algorithm for RSA). An attached CMS needs neither; when given they must
+// match its content.
+type VerifyRequest struct {
+	Data      []byte `json:"data,omitempty"`
+	Digest    []byte `json:"digest,omitempty"`
+	Signature []byte `json:"signature,omitempty"`
+	CMS       []byte `json:"cms,omitempty"`
+	// CertificatePEM is the signer's certificate, then optionally its
+	// issuers (required with Signature). With CMS it may add intermediates
+	// the CMS does not carry.
+	CertificatePEM string `json:"certificate_pem,omitempty"`
+}
+
+// Validate checks the request's shape.
+func (q *VerifyRequest) Validate() error {
+	switch {
+	case len(q.Signature) == 0 && len(q.CMS) == 0:
+		return invalid("signature", "give signature (with certificate_pem) or cms")
+	case len(q.Signature) > 0 && len(q.CMS) > 0:
+		return invalid("cms", "give signature or cms, not both")
+	case len(q.Data) > 0 && len(q.Digest) > 0:
+		return invalid("digest", "give data or digest, not both")
+	case len(q.Signature) > maxSignatureLen:
+		return invalid("signature", "longer than %d bytes", maxSignatureLen)
+	case len(q.Digest) > maxVerifyDigest:
+		return invalid("digest", "longer than %d bytes", maxVerifyDigest)
+	}
+	if err := maxBytes("certificate_pem", q.CertificatePEM, maxPEMLen); err != nil {
+		return err
+	}
+	if len(q.Signature) > 0 {
+		switch {
+		case q.CertificatePEM == "":
+			return invalid("certificate_pem", "required with a raw signature")
+		case len(q.Data) == 0 && len(q.Digest) == 0:
+			return invalid("data", "a raw signature needs the data or its digest")
+		case len(q.Digest) > 0 && len(q.Digest) != gmcrypto.DigestSize:
+			return invalid("digest", "must be %d bytes (SM3(Z||M) for SM2, SHA-256(M) for RSA)", gmcrypto.DigestSize)
+		}
+	}
+	return nil
+}
+
+// VerifySigner describes the signer's certificate. IssuerID, Credential
+// and User are set only when the signature is valid; Credential and User
+// only when the certificate is one the gateway issued for a user.
+type VerifySigner struct {
+	Subject        string    `json:"subject"`
+	Issuer         string    `json:"issuer"`
+	Serial         string    `json:"serial"`
+	NotAfter       time.Time `json:"not_after"`
+	Alg            string    `json:"alg,omitempty"`
+	CertificatePEM string    `json:"certificate_pem"`
+	IssuerID       string    `json:"issuer_id,omitempty"`
+	Credential     string    `json:"credential,omitempty"`
+	User           string    `json:"user,omitempty"`
+}
+
+// VerifyResponse answers POST /v1/verify. A signature that does not verify
+// or a certificate that is not acceptable is Valid false with a Reason
+// (ReasonBadSignature, …) and a Message for people; Signer is set whenever
+// the signer's certificate is known.
+type VerifyResponse struct {
+	Valid   bool          `json:"valid"`
+	Signer  *VerifySigner `json:"signer,omitempty"`
+	Reason  string        `json:"reason,omitempty"`
+	Message string        `json:"message,omitempty"`
+	// SigningTime is the CMS signing-time attribute (as the signer claims
+	// it), when present.
+	SigningTime time.Time `json:"signing_time,omitzero"`
+	// Signers counts the CMS signers (all of them must be valid; Signer
+	// describes the first, or the first that failed).
+	Signers int `json:"signers,omitempty"`
+}
+
+func (a *API) verify(w http.ResponseWriter, r *http.Request) error {
+	if _, err := a.portalApp(r); err != nil {
+		return err
+	}
+	var req VerifyRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	var (
+		res *VerifyResponse
+		err error
+	)
+	if len(req.Signature) > 0 {
+		res, err = a.verifyRaw(r.Context(), &req)
+	} else {
+		res, err = a.verifyCMS(r.Context(), &req)
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// parseCertField parses a PEM certificate field; a malformed one is
+// malformed_pem naming the field.
+func parseCertField(field, pemText string) ([]*smx509.Certificate, error) {
+	certs, err := gmcrypto.ParseCertificatesPEM([]byte(pemText))
+	if err != nil {
+		return nil, &ca.RequestError{Field: field, Reason: err.Error(), Err: ca.ErrMalformedPEM}
+	}
+	return certs, nil
+}
+
+// describe is the signer's certificate as the answer shows it.
+func describe(c *smx509.Certificate) *VerifySigner {
+	s := &VerifySigner{
+		Subject:        c.Subject.String(),
+		Issuer:         c.Issuer.String(),
+		NotAfter:       c.NotAfter,
+		CertificatePEM: string(gmcrypto.EncodeCertificatesPEM(c)),
+	}
+	if c.SerialNumber != nil {
+		s.Serial = hex.EncodeToString(c.SerialNumber.Bytes())
+	}
+	if alg, err := gmcrypto.KeyAlg(c.PublicKey); err == nil {
+		s.Alg = string(alg)
+	}
+	return s
+}
+
+func (a *API) verifyRaw(ctx context.Context, req *VerifyRequest) (*VerifyResponse, error) {
+	certs, err := parseCertField("certificate_pem", req.CertificatePEM)
+	if err != nil {
+		return nil, err
+	}
+	leaf := certs[0]
+	if _, err := gmcrypto.KeyAlg(leaf.PublicKey); err != nil {
+		return nil, &ca.RequestError{Field: "certificate_pem", Reason: "the certificate's key is neither SM2 nor RSA", Err: gmcrypto.ErrUnsupported}
+	}
+	signer := describe(leaf)
+	if len(req.Data) > 0 {
+		err = gmcrypto.Verify(leaf.PublicKey, req.Data, req.Signature, nil)
+	} else {
+		err = gmcrypto.VerifyDigest(leaf.PublicKey, req.Digest, req.Signature, nil)
+	}
+	if err != nil {
+		return &VerifyResponse{Signer: signer, Reason: ReasonBadSignature, Message: "the signature does not verify under the certificate's key"}, nil
+	}
+	return a.checkSigner(ctx, certs, signer)
+}
+
+func (a *API) verifyCMS(ctx context.Context, req *VerifyRequest) (*VerifyResponse, error) {
+	kind, err := gmcrypto.CMSKind(req.CMS)
+	if err != nil {
+		return nil, &ca.RequestError{Field: "cms", Reason: "not a CMS SignedData", Err: gmcrypto.ErrMalformed}
+	}
+	if kind != gmcrypto.CMSKindSignedData {
+		return nil, invalid("cms", "is an EnvelopedData, not a SignedData (a decrypt session opens envelopes)")
+	}
+	detached, err := gmcrypto.CMSDetached(req.CMS)
+	if err != nil {
+		return nil, &ca.RequestError{Field: "cms", Reason: "the SignedData cannot be parsed", Err: gmcrypto.ErrMalformed}
+	}
+	if detached && len(req.Data) == 0 && len(req.Digest) == 0 {
+		return nil, invalid("data", "a detached CMS needs the data or its digest")
+	}
+	var extra []*smx509.Certificate
+	if req.CertificatePEM != "" {
+		if extra, err = parseCertField("certificate_pem", req.CertificatePEM); err != nil {
+			return nil, err
+		}
+	}
+	var sc *gmcrypto.SignedCMS
+	switch {
+	case len(req.Digest) > 0:
+		sc, err = gmcrypto.VerifyCMSDigest(req.CMS, req.Digest)
+	case len(req.Data) > 0:
+		sc, err = gmcrypto.VerifyCMS(req.CMS, req.Data)
+	default:
+		sc, err = gmcrypto.VerifyCMS(req.CMS, nil)
+	}
+	switch {
+	case errors.Is(err, gmcrypto.ErrVerification):
+		return &VerifyResponse{Reason: ReasonBadSignature, Message: "the CMS signature does not verify"}, nil
+	case errors.Is(err, gmcrypto.ErrMalformed):
+		return nil, &ca.RequestError{Field: "cms", Reason: "the SignedData cannot be parsed", Err: gmcrypto.ErrMalformed}
+	case err != nil:
+		return nil, err
+	}
+	var first *VerifyResponse
+	for _, s := range sc.Signers {
+		chain := []*smx509.Certificate{s}
+		for _, c := range append(append([]*smx509.Certificate{}, sc.Certificates...), extra...) {
+			if !bytes.Equal(c.Raw, s.Raw) {
+				chain = append(chain, c)
+			}
+		}
+		res, err := a.checkSigner(ctx, chain, describe(s))
+		if err != nil {
+			return nil, err
+		}
+		if !res.Valid {
+			first = res
+			break
+		}
+		if first == nil {
+			first = res
+		}
+	}
+	if first == nil { // VerifyCMS refuses a SignedData without signers
+		return &VerifyResponse{Reason: ReasonBadSignature, Message: "the CMS has no signer"}, nil
+	}
+	first.SigningTime = sc.SigningTime
+	first.Signers = len(sc.Signers)
+	return first, nil
+}
+
+// checkSigner checks a signer's chain, validity, key usage and revocation
+// against the registered issuers, now by the CA's clock.
+func (a *API) checkSigner(ctx context.Context, chain []*smx509.Certificate, signer *VerifySigner) (*VerifyResponse, error) {
+	v, err := a.ca.Verify(ctx, chain, ca.UsageSign, a.ca.Now())
+	if err != nil {
+		reason := ""
+		switch {
+		case errors.Is(err, ca.ErrUntrusted):
+			reason = ReasonUntrusted
+		case errors.Is(err, ca.ErrCertificateExpired):
+			reason = ReasonExpired
+		case errors.Is(err, ca.ErrCertificateRevoked):
+			reason = ReasonRevoked
+		case errors.Is(err, ca.ErrKeyUsage):
+			reason = ReasonKeyUsage
+		default:
+			return nil, err
+		}
+		return &VerifyResponse{Signer: signer, Reason: reason, Message: err.Error()}, nil
+	}
+	signer.IssuerID, signer.Credential, signer.User = v.IssuerID, v.CredentialID, v.UserID
+	return &VerifyResponse{Valid: true, Signer: signer}, nil
+}

@@ -1,0 +1,311 @@
+package auth
+
+import (
+	"context"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// App is a portal (relying party) allowed to create sessions.
+type App struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Origins []string `json:"origins"`
+	// CreatedAt is when the app was registered.
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// AllowsOrigin reports whether origin (as a browser sends it in the Origin
+// header) is one of the app's registered origins. "null" and malformed
+// origins are never allowed.
+func (a *App) AllowsOrigin(origin string) bool {
+	o, err := NormalizeOrigin(origin)
+	if err != nil {
+		return false
+	}
+	for _, allowed := range a.Origins {
+		if allowed == o {
+			return true
+		}
+	}
+	return false
+}
+
+// App key format: the prefix and 32 random bytes in lowercase base32.
+const (
+	AppKeyPrefix  = "ukg_"
+	appKeyRandLen = 32
+)
+
+// Limits of an app's fields.
+const (
+	MaxAppNameLen = 100 // characters
+	MaxAppOrigins = 32
+	maxOriginLen  = 255
+)
+
+// Storage keys.
+const (
+	pfxApps      = "apps/"
+	pfxAppsByKey = "apps-by-key/"
+	prefixAppID  = "app_"
+)
+
+var keyEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// appRecord is what is stored under apps/<id>.
+type appRecord struct {
+	App
+	// KeyHash is hex SM3 of the app key.
+	KeyHash string `json:"key_hash"`
+}
+
+// Apps registers portals and authenticates their app keys. Keys are stored
+// as SM3 hashes; the key itself is returned once, by Create.
+type Apps struct {
+	store storage.Store
+	now   func() time.Time
+}
+
+// NewApps returns the app registry over store.
+func NewApps(store storage.Store) *Apps {
+	return &Apps{store: store, now: time.Now}
+}
+
+// Create registers an app with a name and its allowed origins and returns
+// it with its API key, which is not stored and cannot be shown again.
+// Origins are normalized (lowercase, default port dropped) and
+// deduplicated.
+func (s *Apps) Create(ctx context.Context, name string, origins []string) (*App, string, error) {
+	name = strings.TrimSpace(name)
+	if err := validateAppName(name); err != nil {
+		return nil, "", err
+	}
+	if len(origins) > MaxAppOrigins {
+		return nil, "", fmt.Errorf("%w: more than %d origins", ErrInvalidOrigin, MaxAppOrigins)
+	}
+	norm := make([]string, 0, len(origins))
+	seen := map[string]bool{}
+	for _, o := range origins {
+		n, err := NormalizeOrigin(o)
+		if err != nil {
+			return nil, "", err
+		}
+		if !seen[n] {
+			seen[n] = true
+			norm = append(norm, n)
+		}
+	}
+	raw, err := gmcrypto.RandomBytes(appKeyRandLen)
+	if err != nil {
+		return nil, "", err
+	}
+	key := AppKeyPrefix + keyEncoding.EncodeToString(raw)
+	hash := hashKey(key)
+	id, err := newAppID()
+	if err != nil {
+		return nil, "", err
+	}
+	rec := appRecord{
+		App:     App{ID: id, Name: name, Origins: norm, CreatedAt: s.now().UTC().Truncate(time.Second)},
+		KeyHash: hash,
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return nil, "", fmt.Errorf("auth: encode app: %w", err)
+	}
+	_, err = s.store.Txn(ctx,
+		storage.IfAbsent(pfxApps+id),
+		storage.IfAbsent(pfxAppsByKey+hash),
+		storage.Put(pfxApps+id, b, 0),
+		storage.Put(pfxAppsByKey+hash, []byte(id), 0),
+	)
+	if err != nil {
+		return nil, "", fmt.Errorf("auth: store app: %w", err)
+	}
+	app := rec.App
+	return &app, key, nil
+}
+
+// Get returns the app with that id, or ErrAppNotFound.
+func (s *Apps) Get(ctx context.Context, id string) (*App, error) {
+	rec, err := s.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &rec.App, nil
+}
+
+func (s *Apps) get(ctx context.Context, id string) (*appRecord, error) {
+	if !validAppID(id) {
+		return nil, ErrAppNotFound
+	}
+	kv, err := s.store.Get(ctx, pfxApps+id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrAppNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec appRecord
+	if err := json.Unmarshal(kv.Value, &rec); err != nil {
+		return nil, fmt.Errorf("auth: corrupt app record %s: %w", id, err)
+	}
+	return &rec, nil
+}
+
+// List returns every app, sorted by id.
+func (s *Apps) List(ctx context.Context) ([]*App, error) {
+	kvs, _, err := s.store.List(ctx, pfxApps)
+	if err != nil {
+		return nil, err
+	}
+	apps := make([]*App, 0, len(kvs))
+	for _, kv := range kvs {
+		var rec appRecord
+		if err := json.Unmarshal(kv.Value, &rec); err != nil {
+			return nil, fmt.Errorf("auth: corrupt app record %s: %w", kv.Key, err)
+		}
+		app := rec.App
+		apps = append(apps, &app)
+	}
+	return apps, nil
+}
+
+// Authenticate returns the app whose key apiKey is; a malformed or unknown
+// key is ErrInvalidToken, an empty one ErrMissingToken. The lookup is by
+// the key's hash and the final comparison is in constant time.
+func (s *Apps) Authenticate(ctx context.Context, apiKey string) (*App, error) {
+	if apiKey == "" {
+		return nil, ErrMissingToken
+	}
+	if !strings.HasPrefix(apiKey, AppKeyPrefix) || len(apiKey) > 128 {
+		return nil, ErrInvalidToken
+	}
+	hash := hashKey(apiKey)
+	kv, err := s.store.Get(ctx, pfxAppsByKey+hash)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.get(ctx, string(kv.Value))
+	if errors.Is(err, ErrAppNotFound) {
+		return nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !gmcrypto.Equal([]byte(rec.KeyHash), []byte(hash)) {
+		return nil, ErrInvalidToken
+	}
+	return &rec.App, nil
+}
+
+// hashKey is the hex SM3 of an app key, its storage name.
+func hashKey(key string) string { return hex.EncodeToString(gmcrypto.SM3([]byte(key))) }
+
+func newAppID() (string, error) {
+	b, err := gmcrypto.RandomBytes(10)
+	if err != nil {
+		return "", err
+	}
+	return prefixAppID + keyEncoding.EncodeToString(b), nil
+}
+
+func validAppID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func validateAppName(name string) error {
+	switch n := utf8.RuneCountInString(name); {
+	case n == 0:
+		return fmt.Errorf("%w: name: empty", ErrInvalidApp)
+	case n > MaxAppNameLen:
+		return fmt.Errorf("%w: name: longer than %d characters", ErrInvalidApp, MaxAppNameLen)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%w: name: not valid UTF-8", ErrInvalidApp)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: name: contains a control character", ErrInvalidApp)
+		}
+	}
+	return nil
+}
+
+// NormalizeOrigin checks that origin is scheme://host[:port] with scheme
+// http or https and nothing after the authority, and returns it with the
+// scheme and host in lowercase and a default port (80, 443) dropped.
+func NormalizeOrigin(origin string) (string, error) {
+	bad := func(why string) error { return fmt.Errorf("%w: %q: %s", ErrInvalidOrigin, origin, why) }
+	if origin == "" || len(origin) > maxOriginLen {
+		return "", bad("empty or too long")
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return "", bad("not a URL")
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case scheme != "http" && scheme != "https":
+		return "", bad("scheme must be http or https")
+	case u.Opaque != "" || u.Host == "":
+		return "", bad("no host")
+	case u.User != nil:
+		return "", bad("must not carry user info")
+	case u.Path != "" || u.RawPath != "":
+		return "", bad("must not carry a path")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(origin, "?#"):
+		return "", bad("must not carry a query or fragment")
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" || strings.ContainsAny(host, " %") {
+		return "", bad("bad host")
+	}
+	port := u.Port()
+	if strings.HasSuffix(u.Host, ":") {
+		return "", bad("empty port")
+	}
+	if port != "" {
+		p, err := strconv.Atoi(port)
+		if err != nil || p < 1 || p > 65535 {
+			return "", bad("bad port")
+		}
+		if scheme == "http" && p == 80 || scheme == "https" && p == 443 {
+			port = ""
+		} else {
+			port = strconv.Itoa(p)
+		}
+	}
+	hostport := host
+	if strings.Contains(host, ":") { // IPv6 literal
+		hostport = "[" + host + "]"
+	}
+	if port != "" {
+		hostport = net.JoinHostPort(host, port)
+	}
+	return scheme + "://" + hostport, nil
+}

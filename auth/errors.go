@@ -1,0 +1,41 @@
+package auth
+
+import "errors"
+
+// Sentinel errors of package auth, checked with errors.Is.
+var (
+	// ErrAdminDisabled: the operator API is off (no admin token configured).
+	ErrAdminDisabled = errors.New("auth: operator API disabled")
+	// ErrMissingToken: no "Authorization: Bearer …" credential was presented.
+	ErrMissingToken = errors.New("auth: missing bearer token")
+	// ErrInvalidToken: the admin token or app key presented is wrong.
+	ErrInvalidToken = errors.New("auth: invalid token")
+
+	// ErrInvalidApp: an app's name is missing or unfit.
+	ErrInvalidApp = errors.New("auth: invalid app")
+	// ErrInvalidOrigin: an origin is not scheme://host[:port] (http or
+	// https, no path, query, fragment or user info).
+	ErrInvalidOrigin = errors.New("auth: invalid origin")
+	// ErrAppNotFound: no app under that id.
+	ErrAppNotFound = errors.New("auth: app not found")
+
+	// ErrMissingHeaders: a device request lacks one of X-Device,
+	// X-Timestamp, X-Nonce, X-Signature.
+	ErrMissingHeaders = errors.New("auth: missing device signature headers")
+	// ErrMalformedHeaders: a device header is present but not well formed
+	// (timestamp not an integer, nonce not hex of 16 to 64 bytes, bad device
+	// id, signature not base64).
+	ErrMalformedHeaders = errors.New("auth: malformed device signature headers")
+	// ErrDeviceUnknown: no enrolled device under the X-Device id.
+	ErrDeviceUnknown = errors.New("auth: unknown device")
+	// ErrBadSignature: the device signature does not verify. Deliberately
+	// vague.
+	ErrBadSignature = errors.New("auth: bad device signature")
+	// ErrStaleTimestamp: X-Timestamp is further from the server clock than
+	// the allowed skew.
+	ErrStaleTimestamp = errors.New("auth: timestamp outside the allowed window")
+	// ErrReplayedNonce: the nonce was already used by this device.
+	ErrReplayedNonce = errors.New("auth: nonce already used")
+	// ErrInvalidConfig: a DeviceConfig or constructor argument is unusable.
+	ErrInvalidConfig = errors.New("auth: invalid configuration")
+)

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ukeygate/ukeygate/api"
+)
+
+func newAppCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "app",
+		Short: "Register and list portals (relying parties) and their app keys (operator API)",
+	}
+	addOperatorFlags(cmd)
+	cmd.AddCommand(newAppAddCmd(), newAppListCmd())
+	return cmd
+}
+
+func newAppAddCmd() *cobra.Command {
+	var req api.AppRequest
+	cmd := &cobra.Command{
+		Use:   "add --name NAME [--origin https://portal.example.cn ...]",
+		Short: "Register a portal; its app key is printed once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := req.Validate(); err != nil {
+				return usageErrorf("%v", err)
+			}
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/apps", req)
+			if err != nil {
+				return err
+			}
+			var app api.AppResponse
+			return render(cmd, raw, &app, func(tw *tabwriter.Writer) {
+				appTable(tw, []api.AppResponse{app})
+				fmt.Fprintf(tw, "\nApp key (shown once, keep it secret): %s\n", app.APIKey)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&req.Name, "name", "", "the portal's name, shown on the phone (required)")
+	cmd.Flags().StringArrayVar(&req.Origins, "origin", nil, "an allowed page origin, scheme://host[:port] (repeatable)")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func newAppListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the registered portals",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			raw, err := c.call(cmd.Context(), "GET", "/v1/admin/apps", nil)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Apps []api.AppResponse `json:"apps"`
+			}
+			return render(cmd, raw, &out, func(tw *tabwriter.Writer) { appTable(tw, out.Apps) })
+		},
+	}
+}
+
+func appTable(tw *tabwriter.Writer, list []api.AppResponse) {
+	row(tw, "ID", "NAME", "ORIGINS", "CREATED")
+	for _, a := range list {
+		row(tw, a.ID, a.Name, strings.Join(a.Origins, " "), a.CreatedAt)
+	}
+}

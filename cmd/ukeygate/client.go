@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// The operator commands (issuer, app, user, credential) talk to a running
+// server through the operator API; this file holds their HTTP client and
+// the output helpers they share with the phone commands.
+
+// defaultServer is the server the CLI talks to when nothing says otherwise.
+const defaultServer = "http://127.0.0.1:8080"
+
+// Environment variables of the client commands.
+const (
+	envServer     = "UKEYGATE_SERVER"
+	envAdminToken = "UKEYGATE_ADMIN_TOKEN"
+)
+
+// clientTimeout bounds one request of the CLI.
+const clientTimeout = 60 * time.Second
+
+// addServerFlag adds --server to cmd.
+func addServerFlag(cmd *cobra.Command) {
+	cmd.PersistentFlags().String("server", "", "gateway URL (env "+envServer+"; default "+defaultServer+")")
+}
+
+// addOutputFlag adds --json to cmd.
+func addOutputFlag(cmd *cobra.Command) {
+	cmd.PersistentFlags().Bool("json", false, "print the server's JSON instead of a table")
+}
+
+// serverURL is --server, else $UKEYGATE_SERVER, else the public_url of the
+// --config file if one is given, else defaultServer.
+func serverURL(cmd *cobra.Command) (string, error) {
+	if s, _ := cmd.Flags().GetString("server"); s != "" {
+		return strings.TrimRight(s, "/"), nil
+	}
+	if s := os.Getenv(envServer); s != "" {
+		return strings.TrimRight(s, "/"), nil
+	}
+	if f := cmd.Flag("config"); f != nil && f.Changed {
+		cfg, err := loadConfig(cmd)
+		if err != nil {
+			return "", err
+		}
+		return cfg.PublicBaseURL(), nil
+	}
+	return defaultServer, nil
+}
+
+// opClient calls the operator API.
+type opClient struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// newOpClient resolves the server and the admin token: --admin-token, else
+// $UKEYGATE_ADMIN_TOKEN, else the admin_token of the --config file.
+func newOpClient(cmd *cobra.Command) (*opClient, error) {
+	base, err := serverURL(cmd)
+	if err != nil {
+		return nil, err
+	}
+	token, _ := cmd.Flags().GetString("admin-token")
+	if token == "" {
+		token = os.Getenv(envAdminToken)
+	}
+	if token == "" {
+		if f := cmd.Flag("config"); f != nil && f.Changed {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return nil, err
+			}
+			token = cfg.AdminToken
+		}
+	}
+	if token == "" {
+		return nil, usageErrorf("no admin token: give --admin-token or set %s", envAdminToken)
+	}
+	return &opClient{base: base, token: token, http: &http.Client{Timeout: clientTimeout}}, nil
+}
+
+// serverError is an error answer of the server.
+type serverError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *serverError) Error() string {
+	return fmt.Sprintf("server refused (%d %s): %s", e.Status, e.Code, e.Message)
+}
+
+// call sends body (nil for none) as JSON and returns the answer's body.
+func (c *opClient) call(ctx context.Context, method, path string, body any) ([]byte, error) {
+	var rd io.Reader = http.NoBody
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the server: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		return nil, decodeServerError(resp.StatusCode, b)
+	}
+	return b, nil
+}
+
+// decodeServerError turns an error answer into a *serverError.
+func decodeServerError(status int, b []byte) error {
+	var eb struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(b, &eb); err != nil || eb.Error.Code == "" {
+		msg := strings.TrimSpace(string(b))
+		if len(msg) > 200 {
+			msg = msg[:200] + "…"
+		}
+		return &serverError{Status: status, Code: fmt.Sprintf("http_%d", status), Message: msg}
+	}
+	return &serverError{Status: status, Code: eb.Error.Code, Message: eb.Error.Message}
+}
+
+// render prints raw (the server's JSON) indented when --json is set,
+// else decodes it into v and calls table.
+func render(cmd *cobra.Command, raw []byte, v any, table func(tw *tabwriter.Writer)) error {
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, raw, "", "  "); err != nil {
+			return fmt.Errorf("the server answered malformed JSON: %w", err)
+		}
+		buf.WriteByte('\n')
+		_, err := cmd.OutOrStdout().Write(buf.Bytes())
+		return err
+	}
+	if v != nil {
+		if err := json.Unmarshal(raw, v); err != nil {
+			return fmt.Errorf("the server answered malformed JSON: %w", err)
+		}
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	table(tw)
+	return tw.Flush()
+}
+
+// row writes one tab-separated row.
+func row(tw *tabwriter.Writer, cells ...any) {
+	for i, c := range cells {
+		if i > 0 {
+			fmt.Fprint(tw, "\t")
+		}
+		switch v := c.(type) {
+		case time.Time:
+			if v.IsZero() {
+				fmt.Fprint(tw, "-")
+			} else {
+				fmt.Fprint(tw, v.Local().Format("2006-01-02 15:04"))
+			}
+		case string:
+			if v == "" {
+				v = "-"
+			}
+			fmt.Fprint(tw, v)
+		default:
+			fmt.Fprint(tw, v)
+		}
+	}
+	fmt.Fprintln(tw)
+}
+
+// readInput reads a file, or standard input for "-".
+func readInput(cmd *cobra.Command, path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(io.LimitReader(stdin(cmd), 16<<20))
+	}
+	return os.ReadFile(path)
+}
+
+// stdin is the input of commands that read it (PINs, PEM from "-"). The
+// root command's input is an empty reader, so it is os.Stdin unless a
+// test set one on the command.
+var stdinOverride io.Reader
+
+func stdin(*cobra.Command) io.Reader {
+	if stdinOverride != nil {
+		return stdinOverride
+	}
+	return os.Stdin
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"net/url"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ukeygate/ukeygate/api"
+	"github.com/ukeygate/ukeygate/ca"
+)
+
+func newCredentialCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "credential",
+		Short: "List users' credentials, import certificates for pending ones, revoke (operator API)",
+	}
+	addOperatorFlags(cmd)
+	cmd.AddCommand(newCredentialListCmd(), newCredentialImportCmd(), newCredentialRevokeCmd())
+	return cmd
+}
+
+func newCredentialListCmd() *cobra.Command {
+	var state, user, issuer string
+	cmd := &cobra.Command{
+		Use:   "list [--state pending|active|revoked|expired] [--user ID] [--issuer ID]",
+		Short: "List credentials (--json shows the CSRs of pending ones)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			for k, v := range map[string]string{"state": state, "user": user, "issuer": issuer} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			path := "/v1/admin/credentials"
+			if len(q) > 0 {
+				path += "?" + q.Encode()
+			}
+			raw, err := c.call(cmd.Context(), "GET", path, nil)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Credentials []*ca.Credential `json:"credentials"`
+			}
+			return render(cmd, raw, &out, func(tw *tabwriter.Writer) { credentialTable(tw, out.Credentials, true) })
+		},
+	}
+	cmd.Flags().StringVar(&state, "state", "", "only credentials in this state")
+	cmd.Flags().StringVar(&user, "user", "", "only this user's credentials")
+	cmd.Flags().StringVar(&issuer, "issuer", "", "only this issuer's credentials")
+	return cmd
+}
+
+func newCredentialImportCmd() *cobra.Command {
+	var certFile string
+	cmd := &cobra.Command{
+		Use:   "import CREDENTIAL_ID --cert FILE",
+		Short: "Import the certificate an external CA issued for a pending credential's CSR",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := readInput(cmd, certFile)
+			if err != nil {
+				return err
+			}
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			req := api.ImportRequest{CertificatePEM: string(b)}
+			if err := req.Validate(); err != nil {
+				return usageErrorf("%v", err)
+			}
+			return credentialCall(cmd, c, "/v1/admin/credentials/"+url.PathEscape(args[0])+"/certificate", req)
+		},
+	}
+	cmd.Flags().StringVar(&certFile, "cert", "", "PEM file of the issued certificate (- for stdin; required)")
+	_ = cmd.MarkFlagRequired("cert")
+	return cmd
+}
+
+func newCredentialRevokeCmd() *cobra.Command {
+	var req api.RevokeRequest
+	cmd := &cobra.Command{
+		Use:   "revoke CREDENTIAL_ID [--reason keyCompromise|superseded|…]",
+		Short: "Revoke a credential (it enters its issuer's CRL)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			return credentialCall(cmd, c, "/v1/admin/credentials/"+url.PathEscape(args[0])+"/revoke", req)
+		},
+	}
+	cmd.Flags().StringVar(&req.Reason, "reason", "unspecified",
+		"RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn, aACompromise")
+	return cmd
+}
+
+// credentialCall posts body and prints the credential of the answer.
+func credentialCall(cmd *cobra.Command, c *opClient, path string, body any) error {
+	raw, err := c.call(cmd.Context(), "POST", path, body)
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Credential *ca.Credential `json:"credential"`
+	}
+	return render(cmd, raw, &out, func(tw *tabwriter.Writer) {
+		credentialTable(tw, []*ca.Credential{out.Credential}, true)
+	})
+}
+
+func credentialTable(tw *tabwriter.Writer, list []*ca.Credential, withUser bool) {
+	if withUser {
+		row(tw, "ID", "USER", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER")
+	} else {
+		row(tw, "ID", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER")
+	}
+	for _, c := range list {
+		if c == nil {
+			continue
+		}
+		cells := []any{c.ID, c.UserID, c.IssuerID, string(c.Alg), string(c.Purpose), string(c.State), c.Serial, c.NotAfter}
+		if !withUser {
+			cells = append(cells[:1], cells[2:]...)
+		}
+		row(tw, cells...)
+	}
+}

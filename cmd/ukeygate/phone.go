@@ -1,0 +1,347 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ukeygate/ukeygate/phone"
+)
+
+// The reference phone client on the command line: what a phone app does,
+// through the public protocol only (package phone).
+
+func newPhoneCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "phone",
+		Short: "The reference phone client: enroll a device, request credentials, change the PIN",
+		Long: `The reference phone client. It keeps the device's SM2 key, its device id and
+the server URL in a state file (mode 0600; default ~/.ukeygate/phone.json) and
+signs every request with the device key, as a phone app would.
+
+  ukeygate phone enroll --server http://127.0.0.1:8080 --code ACTIVATION-CODE --name "My phone"
+  ukeygate phone request --issuer sm2-root --alg SM2 --purpose sign
+  ukeygate phone credentials
+  ukeygate phone pin
+
+PINs are asked on the terminal, or given with --pin, or read from standard
+input with --pin-stdin (one per line; for "phone pin" the old, then the new).`,
+	}
+	addServerFlag(cmd)
+	addOutputFlag(cmd)
+	pf := cmd.PersistentFlags()
+	pf.String("state", "", "phone state file (default ~/.ukeygate/phone.json)")
+	pf.String("pin", "", "the PIN (visible to other local users: prefer the prompt or --pin-stdin)")
+	pf.Bool("pin-stdin", false, "read the PIN(s) from standard input, one per line")
+	cmd.AddCommand(newPhoneEnrollCmd(), newPhoneCredentialsCmd(), newPhoneRequestCmd(), newPhonePINCmd())
+	return cmd
+}
+
+// statePath is --state or ~/.ukeygate/phone.json.
+func statePath(cmd *cobra.Command) (string, error) {
+	if p, _ := cmd.Flags().GetString("state"); p != "" {
+		return p, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no home directory for the default state file (give --state): %w", err)
+	}
+	return filepath.Join(home, ".ukeygate", "phone.json"), nil
+}
+
+// phoneClient loads the enrolled state and returns a client for it;
+// --server overrides the server recorded at enrollment.
+func phoneClient(cmd *cobra.Command) (*phone.Client, error) {
+	path, err := statePath(cmd)
+	if err != nil {
+		return nil, err
+	}
+	st, err := phone.LoadState(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no phone state at %s: run 'ukeygate phone enroll' first", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !st.Enrolled() {
+		return nil, fmt.Errorf("%w (state %s): run 'ukeygate phone enroll' first", phone.ErrNotEnrolled, path)
+	}
+	c := &phone.Client{State: st, HTTP: &http.Client{Timeout: clientTimeout}}
+	if cmd.Flags().Changed("server") || os.Getenv(envServer) != "" {
+		if c.BaseURL, err = serverURL(cmd); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// pinReader hands out PINs: --pin, lines of standard input (--pin-stdin),
+// or a prompt on the terminal without echo.
+type pinReader struct {
+	cmd  *cobra.Command
+	once sync.Once
+	in   *bufio.Reader
+}
+
+func (p *pinReader) read(prompt string) (string, error) {
+	if pin, _ := p.cmd.Flags().GetString("pin"); pin != "" {
+		return pin, nil
+	}
+	p.once.Do(func() { p.in = bufio.NewReader(stdin(p.cmd)) })
+	fromStdin, _ := p.cmd.Flags().GetBool("pin-stdin")
+	if fromStdin {
+		return readLine(p.in)
+	}
+	f, ok := stdin(p.cmd).(*os.File)
+	if !ok || !isTerminal(f) {
+		return "", usageErrorf("no PIN: give --pin or --pin-stdin, or run in a terminal")
+	}
+	fmt.Fprint(p.cmd.ErrOrStderr(), prompt)
+	echoOff := exec.Command("stty", "-echo")
+	echoOff.Stdin = f
+	if echoOff.Run() == nil {
+		defer func() {
+			on := exec.Command("stty", "echo")
+			on.Stdin = f
+			_ = on.Run()
+		}()
+	}
+	pin, err := readLine(p.in)
+	fmt.Fprintln(p.cmd.ErrOrStderr())
+	return pin, err
+}
+
+func readLine(r *bufio.Reader) (string, error) {
+	line, err := r.ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		if errors.Is(err, io.EOF) {
+			return "", errors.New("no PIN on standard input")
+		}
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// printJSON prints v indented.
+func printJSON(cmd *cobra.Command, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", b)
+	return err
+}
+
+func wantJSON(cmd *cobra.Command) bool {
+	j, _ := cmd.Flags().GetBool("json")
+	return j
+}
+
+func newPhoneEnrollCmd() *cobra.Command {
+	var code, name string
+	cmd := &cobra.Command{
+		Use:   "enroll --code ACTIVATION_CODE [--name DEVICE_NAME]",
+		Short: "Enroll this device with a user's one-time activation code and set the PIN",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := statePath(cmd)
+			if err != nil {
+				return err
+			}
+			server, err := serverURL(cmd)
+			if err != nil {
+				return err
+			}
+			st, err := phone.LoadOrNewState(path, server)
+			if err != nil {
+				return err
+			}
+			if st.Enrolled() {
+				return fmt.Errorf("%w: %s holds device %s; use another --state file", phone.ErrAlreadyEnrolled, path, st.DeviceID)
+			}
+			st.ServerURL = server
+			pins := &pinReader{cmd: cmd}
+			pin, err := pins.read("Choose a PIN (6 to 12 digits): ")
+			if err != nil {
+				return err
+			}
+			if f, _ := cmd.Flags().GetString("pin"); f == "" {
+				if fromStdin, _ := cmd.Flags().GetBool("pin-stdin"); !fromStdin {
+					again, err := pins.read("Repeat the PIN: ")
+					if err != nil {
+						return err
+					}
+					if again != pin {
+						return errors.New("the two PINs differ")
+					}
+				}
+			}
+			if name == "" {
+				name, _ = os.Hostname()
+				if name == "" {
+					name = "ukeygate phone"
+				}
+			}
+			c := &phone.Client{State: st, HTTP: &http.Client{Timeout: clientTimeout}}
+			enr, err := c.Enroll(cmd.Context(), code, name, pin)
+			if err != nil {
+				return err
+			}
+			if err := st.Save(path); err != nil {
+				return fmt.Errorf("enrolled as device %s, but saving %s failed: %w", st.DeviceID, path, err)
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd, enr)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Enrolled device %s (%s) for user %s (%s).\nState saved in %s.\n",
+				enr.Device.ID, enr.Device.Name, enr.User.ID, enr.User.Name, path)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&code, "code", "", "the one-time activation code from the operator (required)")
+	cmd.Flags().StringVar(&name, "name", "", "this device's name (default the host name)")
+	_ = cmd.MarkFlagRequired("code")
+	return cmd
+}
+
+func newPhoneCredentialsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "credentials",
+		Short: "List this user's credentials",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := phoneClient(cmd)
+			if err != nil {
+				return err
+			}
+			list, err := c.Credentials(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				if list == nil {
+					list = []phone.Credential{}
+				}
+				return printJSON(cmd, map[string]any{"credentials": list})
+			}
+			return phoneCredentialTable(cmd, list)
+		},
+	}
+}
+
+func phoneCredentialTable(cmd *cobra.Command, list []phone.Credential) error {
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	row(tw, "ID", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER")
+	for _, c := range list {
+		row(tw, c.ID, c.Issuer, c.Alg, c.Purpose, c.State, c.Serial, c.NotAfter)
+	}
+	return tw.Flush()
+}
+
+func newPhoneRequestCmd() *cobra.Command {
+	var issuer, alg, purpose, certOut string
+	cmd := &cobra.Command{
+		Use:   "request --issuer ID --alg SM2|RSA [--purpose sign|encrypt]",
+		Short: "Request a new credential (key pair and certificate) from an issuer",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := phoneClient(cmd)
+			if err != nil {
+				return err
+			}
+			pin, err := (&pinReader{cmd: cmd}).read("PIN: ")
+			if err != nil {
+				return err
+			}
+			cred, err := c.RequestCredential(cmd.Context(), issuer, strings.ToUpper(alg), purpose, pin)
+			if err != nil {
+				return err
+			}
+			if certOut != "" && cred.CertificatePEM != "" {
+				if err := os.WriteFile(certOut, []byte(cred.CertificatePEM), 0o644); err != nil {
+					return err
+				}
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd, map[string]any{"credential": cred})
+			}
+			if err := phoneCredentialTable(cmd, []phone.Credential{*cred}); err != nil {
+				return err
+			}
+			if cred.State == "pending" {
+				fmt.Fprintln(cmd.OutOrStdout(), "\nPending: the operator takes the CSR to the external CA and imports the certificate.")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&issuer, "issuer", "", "issuer id (required; see 'ukeygate issuer list' or GET /v1/issuers)")
+	cmd.Flags().StringVar(&alg, "alg", "SM2", "key algorithm: SM2 or RSA")
+	cmd.Flags().StringVar(&purpose, "purpose", "sign", "sign or encrypt")
+	cmd.Flags().StringVar(&certOut, "cert-out", "", "also write the certificate (PEM) to this file")
+	_ = cmd.MarkFlagRequired("issuer")
+	return cmd
+}
+
+func newPhonePINCmd() *cobra.Command {
+	var newPIN string
+	cmd := &cobra.Command{
+		Use:   "pin",
+		Short: "Change the PIN (every key of the user is re-wrapped under the new one)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := phoneClient(cmd)
+			if err != nil {
+				return err
+			}
+			pins := &pinReader{cmd: cmd}
+			old, err := pins.read("Current PIN: ")
+			if err != nil {
+				return err
+			}
+			if newPIN == "" {
+				if old2, _ := cmd.Flags().GetString("pin"); old2 != "" {
+					return usageErrorf("with --pin, give the new PIN with --new-pin")
+				}
+				if newPIN, err = pins.read("New PIN: "); err != nil {
+					return err
+				}
+				if fromStdin, _ := cmd.Flags().GetBool("pin-stdin"); !fromStdin {
+					again, err := pins.read("Repeat the new PIN: ")
+					if err != nil {
+						return err
+					}
+					if again != newPIN {
+						return errors.New("the two new PINs differ")
+					}
+				}
+			}
+			if err := c.ChangePIN(cmd.Context(), old, newPIN); err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd, map[string]string{"status": "ok"})
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "PIN changed.")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&newPIN, "new-pin", "", "the new PIN (visible to other local users: prefer the prompt or --pin-stdin)")
+	return cmd
+}

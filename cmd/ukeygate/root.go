@@ -1,0 +1,66 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// runState records whether a command got past argument parsing: an error
+// before that is a usage error (exit code 2).
+type runState struct{ started bool }
+
+// newRootCmd builds the whole command tree.
+//
+// To add a subcommand, write cmd/ukeygate/NAME.go with
+// `func newNAMECmd() *cobra.Command` and add ONE line in the marked block
+// below. Inside RunE, get the configuration with loadConfig(cmd), the
+// context (cancelled by SIGINT/SIGTERM) with cmd.Context(), write with
+// cmd.OutOrStdout()/cmd.ErrOrStderr(), and return errors (never os.Exit or
+// panic): run prints them as one line and exits 1, or 2 for usageErrorf.
+// Do not set SilenceUsage/SilenceErrors or Persistent*Run hooks of your own
+// that skip the root's (cobra.EnableTraverseRunHooks is on).
+func newRootCmd() (*cobra.Command, *runState) {
+	cobra.EnableTraverseRunHooks = true
+	state := &runState{}
+	root := &cobra.Command{
+		Use:   "ukeygate",
+		Short: "ukeygate: a phone replaces the USB crypto key (UKEY)",
+		Long: `ukeygate lets a phone replace the USB crypto key that portals ask users
+to plug in: the portal shows a QR code, the phone confirms with a PIN, and the
+gateway signs or decrypts with the user's SM2 or RSA key.
+
+Quick start:  ukeygate init && ukeygate serve --config config.example.yaml
+
+Configuration: --config FILE (YAML), every key overridable by environment
+variables UKEYGATE_<KEY> with dots as underscores (UKEYGATE_SESSION_TTL=60s,
+UKEYGATE_STORAGE_BACKEND=etcd, UKEYGATE_STORAGE_ETCD_ENDPOINTS=h1:2379,h2:2379).
+UKEYGATE_MASTER_KEY (64 hex digits or base64 of 32 bytes) replaces the
+master key file.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			state.started = true
+			return nil
+		},
+	}
+	root.CompletionOptions.HiddenDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &usageError{err: err}
+	})
+	root.PersistentFlags().StringP("config", "c", "",
+		"config file (YAML); without it the defaults and UKEYGATE_* variables apply")
+
+	root.AddCommand(newServeCmd())
+	root.AddCommand(newInitCmd())
+	root.AddCommand(newVersionCmd())
+
+	// ---- Subcommands of other parts: ONE line each, below. ----
+	// root.AddCommand(newIssuerCmd())
+	root.AddCommand(newIssuerCmd())
+	root.AddCommand(newAppCmd())
+	root.AddCommand(newUserCmd())
+	root.AddCommand(newCredentialCmd())
+	root.AddCommand(newPhoneCmd())
+	// ---- end of subcommands ----
+
+	return root, state
+}

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// guard bounds every wait on a subprocess: a failure guard only.
+const guard = 60 * time.Second
+
+// testVersion is stamped into the test binary by -ldflags.
+const testVersion = "v0.0.0-test"
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// binary builds the real ukeygate binary once per test run.
+func binary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "ukeygate-bin-")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(buildDir, "ukeygate")
+		args := []string{"build", "-o", binPath,
+			"-ldflags", "-X main.version=" + testVersion + " -X main.commit=abc123"}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		goCmd, err := exec.LookPath("go")
+		if err != nil {
+			goCmd = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+		}
+		out, err := exec.Command(goCmd, append(args, ".")...).CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// proc is a running ukeygate subprocess.
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *lockedBuf
+	lines  chan string // stderr lines
+	exited chan struct{}
+	err    error // Wait's result, valid once exited is closed
+}
+
+// testEnv is a minimal environment (no UKEYGATE_* of the developer's) plus
+// the given variables.
+func testEnv(vars ...string) []string {
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}
+	return append(env, vars...)
+}
+
+func startProc(t *testing.T, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = env
+	pr, pw := io.Pipe()
+	p := &proc{cmd: cmd, stderr: &lockedBuf{}, lines: make(chan string, 1000), exited: make(chan struct{})}
+	cmd.Stderr = io.MultiWriter(p.stderr, pw)
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			select {
+			case p.lines <- sc.Text():
+			default:
+			}
+		}
+	}()
+	go func() {
+		p.err = cmd.Wait()
+		pw.Close()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	return p
+}
+
+// waitListening reads the JSON log until the "listening" line and returns
+// the address.
+func (p *proc) waitListening(t *testing.T) string {
+	t.Helper()
+	timeout := time.After(guard)
+	for {
+		select {
+		case line := <-p.lines:
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "listening" {
+				return rec["addr"].(string)
+			}
+		case <-p.exited:
+			t.Fatalf("ukeygate exited before listening: %v\n%s", p.err, p.stderr)
+		case <-timeout:
+			t.Fatalf("ukeygate did not start listening\n%s", p.stderr)
+		}
+	}
+}
+
+// wait waits for the exit and returns the exit code.
+func (p *proc) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(guard):
+		t.Fatalf("ukeygate did not exit\n%s", p.stderr)
+	}
+	if p.err == nil {
+		return 0
+	}
+	if ee, ok := p.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	t.Fatalf("wait: %v", p.err)
+	return -1
+}
+
+// initDataDir runs `ukeygate init` for a fresh data dir and returns it.
+func initDataDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	p := startProc(t, testEnv("UKEYGATE_DATA_DIR="+dir), "init")
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("init: exit %d\n%s", code, p.stderr)
+	}
+	return dir
+}
+
+func TestBinaryVersion(t *testing.T) {
+	out, err := exec.Command(binary(t), "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "ukeygate "+testVersion+" (commit abc123,") {
+		t.Fatalf("version: %q, %v", out, err)
+	}
+}
+
+func TestServeAndStop(t *testing.T) {
+	dir := initDataDir(t)
+	p := startProc(t, testEnv("UKEYGATE_DATA_DIR="+dir, "UKEYGATE_LISTEN=127.0.0.1:0",
+		"UKEYGATE_LOG_FORMAT=json", "UKEYGATE_SESSION_TTL=30s"), "serve")
+	addr := p.waitListening(t)
+
+	client := &http.Client{Timeout: guard}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200} {
+		resp, err := client.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+	// An idle keep-alive connection must not hold the shutdown up.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0\n%s", code, p.stderr)
+	}
+	logs := p.stderr.String()
+	if !strings.Contains(logs, `"msg":"stopped"`) {
+		t.Errorf("no 'stopped' log line:\n%s", logs)
+	}
+	for _, bad := range []string{"panic", "goroutine", "ukeygate: "} {
+		if strings.Contains(logs, bad) {
+			t.Errorf("stderr contains %q:\n%s", bad, logs)
+		}
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Error("port still open after exit")
+	}
+}
+
+func TestServeFailures(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T) (env, args []string) // of the failing process
+		wantErr string
+	}{
+		{"bad config", func(t *testing.T) ([]string, []string) {
+			return []string{"UKEYGATE_DATA_DIR=" + initDataDir(t), "UKEYGATE_SESSION_TTL=0s"}, nil
+		}, "config: session.ttl 0s"},
+		{"unknown key in file", func(t *testing.T) ([]string, []string) {
+			f := writeFile(t, "c.yaml", "sesion:\n  ttl: 1s\n")
+			return []string{"UKEYGATE_DATA_DIR=" + initDataDir(t)}, []string{"--config", f}
+		}, `unknown key "sesion.ttl"`},
+		{"missing master key", func(t *testing.T) ([]string, []string) {
+			return []string{"UKEYGATE_DATA_DIR=" + t.TempDir()}, nil
+		}, "master.key is missing: run `ukeygate init`"},
+		{"exposed master key", func(t *testing.T) ([]string, []string) {
+			dir := initDataDir(t)
+			if err := os.Chmod(filepath.Join(dir, "master.key"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"UKEYGATE_DATA_DIR=" + dir}, nil
+		}, "readable by group or others"},
+		{"locked data file", func(t *testing.T) ([]string, []string) {
+			dir := initDataDir(t)
+			first := startProc(t, testEnv("UKEYGATE_DATA_DIR="+dir, "UKEYGATE_LISTEN=127.0.0.1:0", "UKEYGATE_LOG_FORMAT=json"), "serve")
+			first.waitListening(t)
+			return []string{"UKEYGATE_DATA_DIR=" + dir, "UKEYGATE_STORAGE_BOLT_TIMEOUT=200ms"}, nil
+		}, "is locked by another process"},
+		{"port in use", func(t *testing.T) ([]string, []string) {
+			return []string{"UKEYGATE_DATA_DIR=" + initDataDir(t), "UKEYGATE_LISTEN=" + busy.Addr().String()}, nil
+		}, "cannot listen on " + busy.Addr().String()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, args := tt.setup(t)
+			args = append(args, "serve")
+			env = append(env, "UKEYGATE_LOG_FORMAT=json")
+			if !strings.Contains(strings.Join(env, " "), "UKEYGATE_LISTEN=") {
+				env = append(env, "UKEYGATE_LISTEN=127.0.0.1:0")
+			}
+			p := startProc(t, testEnv(env...), args...)
+			if code := p.wait(t); code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			checkOneLine(t, p.stderr.String(), tt.wantErr)
+		})
+	}
+}
+
+// lockedBuf is a goroutine-safe buffer.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ukeygate/ukeygate/api"
+	"github.com/ukeygate/ukeygate/ca"
+)
+
+func newUserCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "user",
+		Short: "Create and list users; each new user gets a one-time activation code (operator API)",
+	}
+	addOperatorFlags(cmd)
+	cmd.AddCommand(newUserAddCmd(), newUserListCmd())
+	return cmd
+}
+
+func newUserAddCmd() *cobra.Command {
+	var req api.UserRequest
+	cmd := &cobra.Command{
+		Use:   "add --name NAME [--id-number N] [--phone P] [--org O]",
+		Short: "Create a user and print their one-time activation code",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := req.Validate(); err != nil {
+				return usageErrorf("%v", err)
+			}
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/users", req)
+			if err != nil {
+				return err
+			}
+			var u api.UserResponse
+			return render(cmd, raw, &u, func(tw *tabwriter.Writer) {
+				userTable(tw, []*ca.User{u.User})
+				fmt.Fprintf(tw, "\nActivation code (one use, until %s): %s\n",
+					u.ActivationExpiresAt.Local().Format("2006-01-02 15:04"), u.ActivationCode)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Name, "name", "", "real name, the certificates' common name (required)")
+	f.StringVar(&req.IDNumber, "id-number", "", "identity document number")
+	f.StringVar(&req.Phone, "phone", "", "phone number")
+	f.StringVar(&req.Organization, "org", "", "organization, for corporate users")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func newUserListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the users",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			raw, err := c.call(cmd.Context(), "GET", "/v1/admin/users", nil)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Users []*ca.User `json:"users"`
+			}
+			return render(cmd, raw, &out, func(tw *tabwriter.Writer) { userTable(tw, out.Users) })
+		},
+	}
+}
+
+func userTable(tw *tabwriter.Writer, list []*ca.User) {
+	row(tw, "ID", "NAME", "ORGANIZATION", "ENROLLED", "DEVICES", "CREATED")
+	for _, u := range list {
+		enrolled := "no"
+		if u.Enrolled {
+			enrolled = "yes"
+		}
+		row(tw, u.ID, u.Name, u.Organization, enrolled, len(u.Devices), u.CreatedAt)
+	}
+}

@@ -1,0 +1,196 @@
+package config
+
+import (
+	"path/filepath"
+	"time"
+)
+
+// Config is the whole configuration of one ukeygate node. The mapstructure
+// tags are the YAML keys of config.example.yaml; each key is also settable
+// by environment as UKEYGATE_<KEY> with dots turned into underscores
+// (UKEYGATE_SESSION_TTL, UKEYGATE_STORAGE_ETCD_ENDPOINTS, …).
+type Config struct {
+	// Listen is the host:port the HTTP server binds (plain HTTP unless TLS
+	// is set).
+	Listen string `mapstructure:"listen"`
+	// PublicURL is the absolute http(s) URL clients reach the gateway at;
+	// QR payloads and watch URLs are built under it.
+	PublicURL string `mapstructure:"public_url"`
+	// DataDir holds the bbolt file and, by default, the master key.
+	DataDir string `mapstructure:"data_dir"`
+	// MasterKeyFile is the 32-byte raw master key file; empty means
+	// <data_dir>/master.key (see MasterKeyPath).
+	MasterKeyFile string `mapstructure:"master_key_file"`
+	// MasterKey, when set (usually by UKEYGATE_MASTER_KEY), is the master
+	// key itself, 32 bytes in hex or base64; it takes precedence over the
+	// file.
+	MasterKey string `mapstructure:"master_key"`
+	// AdminToken enables the operator API; empty turns it off.
+	AdminToken string `mapstructure:"admin_token"`
+	// Demo serves the demo portal page at /demo. False in production.
+	Demo bool `mapstructure:"demo"`
+
+	Log     LogConfig     `mapstructure:"log"`
+	TLS     TLSConfig     `mapstructure:"tls"`
+	Storage StorageConfig `mapstructure:"storage"`
+	Session SessionConfig `mapstructure:"session"`
+	CA      CAConfig      `mapstructure:"ca"`
+	PIN     PINConfig     `mapstructure:"pin"`
+	HTTP    HTTPConfig    `mapstructure:"http"`
+	Device  DeviceConfig  `mapstructure:"device"`
+}
+
+// LogConfig chooses the log level and format of log/slog.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `mapstructure:"level"`
+	// Format is text or json.
+	Format string `mapstructure:"format"`
+}
+
+// TLSConfig turns on HTTPS when both files are set.
+type TLSConfig struct {
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLSConfig) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
+// StorageConfig chooses and configures the key-value store.
+type StorageConfig struct {
+	// Backend is bbolt (embedded, one node) or etcd (cluster).
+	Backend string     `mapstructure:"backend"`
+	Bolt    BoltConfig `mapstructure:"bolt"`
+	Etcd    EtcdConfig `mapstructure:"etcd"`
+}
+
+// Storage backends.
+const (
+	BackendBolt = "bbolt"
+	BackendEtcd = "etcd"
+)
+
+// BoltConfig configures the embedded bbolt store (file <data_dir>/ukeygate.db).
+type BoltConfig struct {
+	// Timeout is how long opening waits for the file lock held by another
+	// process before giving up.
+	Timeout time.Duration `mapstructure:"timeout"`
+}
+
+// EtcdConfig configures the etcd cluster store.
+type EtcdConfig struct {
+	// Endpoints are host:port or http(s):// URLs of the etcd members.
+	Endpoints []string `mapstructure:"endpoints"`
+	// Prefix is prepended to every key; it starts and ends with "/".
+	Prefix string `mapstructure:"prefix"`
+	// DialTimeout bounds connecting to the cluster.
+	DialTimeout time.Duration `mapstructure:"dial_timeout"`
+}
+
+// SessionConfig bounds scan sessions.
+type SessionConfig struct {
+	// TTL is the lifetime of a session whose creator asks for none.
+	TTL time.Duration `mapstructure:"ttl"`
+	// MaxTTL is the longest lifetime a creator may ask for.
+	MaxTTL time.Duration `mapstructure:"max_ttl"`
+}
+
+// CAConfig holds defaults of the certificate authority side.
+type CAConfig struct {
+	// ActivationTTL is how long a user's activation code stays valid.
+	ActivationTTL time.Duration `mapstructure:"activation_ttl"`
+	// CRLNextUpdate is the nextUpdate distance of published CRLs.
+	CRLNextUpdate time.Duration `mapstructure:"crl_next_update"`
+	// DefaultValidityDays is the validity of issued certificates when the
+	// issuer's profile says nothing.
+	DefaultValidityDays int `mapstructure:"default_validity_days"`
+}
+
+// PINConfig sets the PIN lockout policy.
+type PINConfig struct {
+	// MaxTries wrong PINs in a row lock the user's keys.
+	MaxTries int `mapstructure:"max_tries"`
+	// LockBase is the first lock's duration; each later lock doubles it.
+	LockBase time.Duration `mapstructure:"lock_base"`
+	// LockMax caps the lock duration.
+	LockMax time.Duration `mapstructure:"lock_max"`
+}
+
+// HTTPConfig sets the HTTP server's limits and headers.
+type HTTPConfig struct {
+	// MaxBodyBytes caps every request body.
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// ReadHeaderTimeout bounds reading a request's headers (> 0).
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request; 0 means no limit.
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+	// WriteTimeout bounds writing a response; it must exceed the longest
+	// long-poll wait. 0 means no limit.
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// IdleTimeout closes idle keep-alive connections; 0 means no limit.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// ShutdownTimeout is how long in-flight requests may run after a stop
+	// signal before connections are closed.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// FrameAncestors is the CSP frame-ancestors source list of responses
+	// ("'none'" forbids framing).
+	FrameAncestors string `mapstructure:"frame_ancestors"`
+}
+
+// DeviceConfig sets the phone request checks.
+type DeviceConfig struct {
+	// ClockSkew is the largest accepted distance between a device
+	// request's X-Timestamp and the server clock.
+	ClockSkew time.Duration `mapstructure:"clock_skew"`
+}
+
+// Default returns the configuration used when no file and no environment
+// variable says otherwise. It is valid.
+func Default() Config {
+	return Config{
+		Listen:    "127.0.0.1:8080",
+		PublicURL: "http://127.0.0.1:8080",
+		DataDir:   "./data",
+		Demo:      true,
+		Log:       LogConfig{Level: "info", Format: "text"},
+		Storage: StorageConfig{
+			Backend: BackendBolt,
+			Bolt:    BoltConfig{Timeout: time.Second},
+			Etcd: EtcdConfig{
+				Endpoints:   []string{"127.0.0.1:2379"},
+				Prefix:      "/ukeygate/",
+				DialTimeout: 5 * time.Second,
+			},
+		},
+		Session: SessionConfig{TTL: 120 * time.Second, MaxTTL: 600 * time.Second},
+		CA: CAConfig{
+			ActivationTTL:       72 * time.Hour,
+			CRLNextUpdate:       24 * time.Hour,
+			DefaultValidityDays: 730,
+		},
+		PIN: PINConfig{MaxTries: 5, LockBase: 30 * time.Second, LockMax: time.Hour},
+		HTTP: HTTPConfig{
+			MaxBodyBytes:      1 << 20,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      90 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   15 * time.Second,
+			FrameAncestors:    "'none'",
+		},
+		Device: DeviceConfig{ClockSkew: 300 * time.Second},
+	}
+}
+
+// MasterKeyPath is the master key file: master_key_file, or
+// <data_dir>/master.key when that is empty.
+func (c Config) MasterKeyPath() string {
+	if c.MasterKeyFile != "" {
+		return c.MasterKeyFile
+	}
+	return filepath.Join(c.DataDir, "master.key")
+}
+
+// BoltPath is the bbolt database file, <data_dir>/ukeygate.db.
+func (c Config) BoltPath() string { return filepath.Join(c.DataDir, "ukeygate.db") }

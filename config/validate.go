@@ -1,0 +1,239 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Validate checks every key and returns the first problem as a *FieldError
+// naming the key, its value and what is expected (errors.Is(err,
+// ErrInvalid) holds). It returns nil for a usable configuration.
+func (c Config) Validate() error {
+	checks := []func() error{
+		func() error { return checkHostPort("listen", c.Listen) },
+		c.checkPublicURL,
+		func() error {
+			if strings.TrimSpace(c.DataDir) == "" {
+				return bad("data_dir", c.DataDir, "must not be empty")
+			}
+			return nil
+		},
+		func() error {
+			if c.AdminToken != "" && len(c.AdminToken) < 16 {
+				return &FieldError{Key: "admin_token", Reason: "must be empty (operator API off) or at least 16 characters"}
+			}
+			return nil
+		},
+		c.Log.validate,
+		c.TLS.validate,
+		c.Storage.validate,
+		c.Session.validate,
+		c.CA.validate,
+		c.PIN.validate,
+		c.HTTP.validate,
+		func() error { return positive("device.clock_skew", c.Device.ClockSkew) },
+	}
+	for _, check := range checks {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PublicBaseURL is public_url without a trailing slash, ready to have
+// "/v1/…" appended.
+func (c Config) PublicBaseURL() string { return strings.TrimRight(c.PublicURL, "/") }
+
+func bad(key string, value any, reason string) error {
+	v := fmt.Sprint(value)
+	if s, ok := value.(string); ok {
+		v = strconv.Quote(s)
+	}
+	return &FieldError{Key: key, Value: v, Reason: reason}
+}
+
+func positive(key string, d time.Duration) error {
+	if d <= 0 {
+		return bad(key, d, "must be > 0")
+	}
+	return nil
+}
+
+func notNegative(key string, d time.Duration) error {
+	if d < 0 {
+		return bad(key, d, "must be ≥ 0 (0 means no limit)")
+	}
+	return nil
+}
+
+func checkHostPort(key, s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return bad(key, s, "must be host:port (e.g. 127.0.0.1:8080 or :8080)")
+	}
+	if strings.ContainsAny(host, " /") {
+		return bad(key, s, "host must be an IP address or a name")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return bad(key, s, "port must be a number from 0 to 65535")
+	}
+	return nil
+}
+
+func (c Config) checkPublicURL() error {
+	const key = "public_url"
+	u, err := url.Parse(c.PublicURL)
+	switch {
+	case c.PublicURL == "":
+		return bad(key, c.PublicURL, "must not be empty (e.g. https://ukey.example.com)")
+	case err != nil:
+		return bad(key, c.PublicURL, "must be an absolute http(s) URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return bad(key, c.PublicURL, "must be an absolute http(s) URL")
+	case u.Host == "" || u.Hostname() == "":
+		return bad(key, c.PublicURL, "must name a host")
+	case u.User != nil:
+		return bad(key, c.PublicURL, "must not hold user info")
+	case u.RawQuery != "" || u.ForceQuery:
+		return bad(key, c.PublicURL, "must not have a query")
+	case u.Fragment != "" || strings.Contains(c.PublicURL, "#"):
+		return bad(key, c.PublicURL, "must not have a fragment")
+	}
+	return nil
+}
+
+func (l LogConfig) validate() error {
+	switch strings.ToLower(l.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", l.Level, "must be debug, info, warn or error")
+	}
+	switch strings.ToLower(l.Format) {
+	case "text", "json":
+	default:
+		return bad("log.format", l.Format, "must be text or json")
+	}
+	return nil
+}
+
+func (t TLSConfig) validate() error {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		if t.CertFile == "" {
+			return bad("tls.cert_file", t.CertFile, "must be set when tls.key_file is (set both or neither)")
+		}
+		return bad("tls.key_file", t.KeyFile, "must be set when tls.cert_file is (set both or neither)")
+	}
+	return nil
+}
+
+func (s StorageConfig) validate() error {
+	if err := positive("storage.bolt.timeout", s.Bolt.Timeout); err != nil {
+		return err
+	}
+	switch s.Backend {
+	case BackendBolt:
+		return nil
+	case BackendEtcd:
+	default:
+		return bad("storage.backend", s.Backend, "must be bbolt or etcd")
+	}
+	if len(s.Etcd.Endpoints) == 0 {
+		return bad("storage.etcd.endpoints", "", "must list at least one endpoint when storage.backend is etcd")
+	}
+	for _, ep := range s.Etcd.Endpoints {
+		if err := checkEndpoint(ep); err != nil {
+			return err
+		}
+	}
+	p := s.Etcd.Prefix
+	if len(p) < 2 || !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") {
+		return bad("storage.etcd.prefix", p, "must start and end with / and not be just / (e.g. /ukeygate/)")
+	}
+	return positive("storage.etcd.dial_timeout", s.Etcd.DialTimeout)
+}
+
+func checkEndpoint(ep string) error {
+	const key = "storage.etcd.endpoints"
+	if strings.Contains(ep, "://") {
+		u, err := url.Parse(ep)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad(key, ep, "each endpoint must be host:port or an http(s) URL")
+		}
+		return nil
+	}
+	if checkHostPort(key, ep) != nil {
+		return bad(key, ep, "each endpoint must be host:port or an http(s) URL")
+	}
+	return nil
+}
+
+func (s SessionConfig) validate() error {
+	if s.MaxTTL <= 0 {
+		return bad("session.max_ttl", s.MaxTTL, "must be > 0")
+	}
+	if s.TTL <= 0 || s.TTL > s.MaxTTL {
+		return bad("session.ttl", s.TTL, fmt.Sprintf("must be > 0 and ≤ session.max_ttl (%s)", s.MaxTTL))
+	}
+	return nil
+}
+
+func (c CAConfig) validate() error {
+	if err := positive("ca.activation_ttl", c.ActivationTTL); err != nil {
+		return err
+	}
+	if err := positive("ca.crl_next_update", c.CRLNextUpdate); err != nil {
+		return err
+	}
+	if c.DefaultValidityDays < 1 || c.DefaultValidityDays > 36500 {
+		return bad("ca.default_validity_days", c.DefaultValidityDays, "must be from 1 to 36500")
+	}
+	return nil
+}
+
+func (p PINConfig) validate() error {
+	if p.MaxTries < 1 || p.MaxTries > 100 {
+		return bad("pin.max_tries", p.MaxTries, "must be from 1 to 100")
+	}
+	if err := positive("pin.lock_base", p.LockBase); err != nil {
+		return err
+	}
+	if p.LockMax < p.LockBase {
+		return bad("pin.lock_max", p.LockMax, fmt.Sprintf("must be ≥ pin.lock_base (%s)", p.LockBase))
+	}
+	return nil
+}
+
+func (h HTTPConfig) validate() error {
+	if h.MaxBodyBytes < 1 {
+		return bad("http.max_body_bytes", h.MaxBodyBytes, "must be > 0")
+	}
+	if err := positive("http.read_header_timeout", h.ReadHeaderTimeout); err != nil {
+		return err
+	}
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{
+		{"http.read_timeout", h.ReadTimeout},
+		{"http.write_timeout", h.WriteTimeout},
+		{"http.idle_timeout", h.IdleTimeout},
+	} {
+		if err := notNegative(d.key, d.val); err != nil {
+			return err
+		}
+	}
+	if err := positive("http.shutdown_timeout", h.ShutdownTimeout); err != nil {
+		return err
+	}
+	fa := strings.TrimSpace(h.FrameAncestors)
+	if fa == "" || strings.ContainsAny(fa, ";,\r\n") {
+		return bad("http.frame_ancestors", h.FrameAncestors, "must be a CSP source list such as 'none' or 'self' https://portal.example.com (no ; or ,)")
+	}
+	return nil
+}

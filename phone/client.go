@@ -1,0 +1,271 @@
+package phone
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ukeygate/ukeygate/auth"
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+)
+
+// Client speaks the phone side of the v1 protocol.
+type Client struct {
+	// BaseURL is the gateway, e.g. "https://gw.example.cn"; empty means
+	// State.ServerURL.
+	BaseURL string
+	// HTTP is the HTTP client; nil means http.DefaultClient.
+	HTTP *http.Client
+	// State is the device state; Enroll fills it (save it afterwards).
+	State *State
+	// Now is the clock requests are signed with; nil means time.Now.
+	Now func() time.Time
+}
+
+// maxResponse bounds a response body.
+const maxResponse = 16 << 20
+
+// Wire types of the phone endpoints (see docs/openapi.yaml).
+type (
+	// User is the enrolled user.
+	User struct {
+		ID           string `json:"id"`
+		Name         string `json:"name"`
+		IDNumber     string `json:"id_number,omitempty"`
+		Phone        string `json:"phone,omitempty"`
+		Organization string `json:"organization,omitempty"`
+	}
+	// Device is the enrolled device.
+	Device struct {
+		ID        string    `json:"id"`
+		User      string    `json:"user"`
+		Name      string    `json:"name"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	// Enrollment is the answer to Enroll.
+	Enrollment struct {
+		User   User   `json:"user"`
+		Device Device `json:"device"`
+	}
+	// Credential is one of the user's credentials.
+	Credential struct {
+		ID               string    `json:"id"`
+		User             string    `json:"user"`
+		Issuer           string    `json:"issuer"`
+		Alg              string    `json:"alg"`
+		RSABits          int       `json:"rsa_bits,omitempty"`
+		Purpose          string    `json:"purpose"`
+		State            string    `json:"state"`
+		CertificatePEM   string    `json:"certificate_pem,omitempty"`
+		CSRPEM           string    `json:"csr_pem,omitempty"`
+		Serial           string    `json:"serial,omitempty"`
+		NotBefore        time.Time `json:"not_before,omitzero"`
+		NotAfter         time.Time `json:"not_after,omitzero"`
+		CreatedAt        time.Time `json:"created_at,omitzero"`
+		RevokedAt        time.Time `json:"revoked_at,omitzero"`
+		RevocationReason string    `json:"revocation_reason,omitempty"`
+	}
+)
+
+func (c *Client) base() string {
+	if c.BaseURL != "" {
+		return strings.TrimRight(c.BaseURL, "/")
+	}
+	if c.State != nil {
+		return strings.TrimRight(c.State.ServerURL, "/")
+	}
+	return ""
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+// Enroll creates the device key (if the state has none), enrolls it with
+// the one-time activation code, device name and initial PIN, and records
+// the device and user in the state. The caller saves the state.
+func (c *Client) Enroll(ctx context.Context, activationCode, deviceName, pin string) (*Enrollment, error) {
+	if c.State == nil {
+		c.State = &State{}
+	}
+	if c.State.DeviceID != "" {
+		return nil, ErrAlreadyEnrolled
+	}
+	if c.State.PrivateKeyPEM == "" {
+		if err := c.State.generateKey(); err != nil {
+			return nil, err
+		}
+	}
+	key, err := c.State.Key()
+	if err != nil {
+		return nil, err
+	}
+	pubPEM, err := gmcrypto.MarshalPublicKeyPEM(key.Public())
+	if err != nil {
+		return nil, err
+	}
+	req := map[string]string{
+		"activation_code":   activationCode,
+		"device_public_key": string(pubPEM),
+		"device_name":       deviceName,
+		"pin":               pin,
+	}
+	var out Enrollment
+	if err := c.send(ctx, http.MethodPost, "/v1/enroll", req, &out, false); err != nil {
+		return nil, err
+	}
+	if out.Device.ID == "" || out.User.ID == "" {
+		return nil, fmt.Errorf("%w: enrollment without device or user id", ErrBadResponse)
+	}
+	c.State.DeviceID, c.State.DeviceName = out.Device.ID, out.Device.Name
+	c.State.UserID, c.State.UserName = out.User.ID, out.User.Name
+	if c.State.ServerURL == "" {
+		c.State.ServerURL = c.base()
+	}
+	return &out, nil
+}
+
+// Credentials lists the user's credentials.
+func (c *Client) Credentials(ctx context.Context) ([]Credential, error) {
+	var out struct {
+		Credentials []Credential `json:"credentials"`
+	}
+	if err := c.Do(ctx, http.MethodGet, "/v1/me/credentials", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Credentials, nil
+}
+
+// RequestCredential asks for a new credential (a key pair the gateway
+// generates and wraps under the PIN) from issuer: alg "SM2" or "RSA",
+// purpose "sign" or "encrypt".
+func (c *Client) RequestCredential(ctx context.Context, issuer, alg, purpose, pin string) (*Credential, error) {
+	req := map[string]string{"issuer": issuer, "alg": alg, "purpose": purpose, "pin": pin}
+	var out struct {
+		Credential *Credential `json:"credential"`
+	}
+	if err := c.Do(ctx, http.MethodPost, "/v1/me/credentials", req, &out); err != nil {
+		return nil, err
+	}
+	if out.Credential == nil {
+		return nil, fmt.Errorf("%w: no credential in the answer", ErrBadResponse)
+	}
+	return out.Credential, nil
+}
+
+// ChangePIN changes the user's PIN (every key is re-wrapped by the server).
+func (c *Client) ChangePIN(ctx context.Context, oldPIN, newPIN string) error {
+	return c.Do(ctx, http.MethodPut, "/v1/me/pin", map[string]string{"old_pin": oldPIN, "new_pin": newPIN}, nil)
+}
+
+// Do sends a device-signed request: body (nil for none) is sent as JSON,
+// the answer is decoded into out (nil to discard). path is the request URI
+// under the base URL, query string included. A refusal is an *APIError.
+//
+// Scan, Confirm and Reject of scan sessions are built on Do.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	return c.send(ctx, method, path, body, out, true)
+}
+
+func (c *Client) send(ctx context.Context, method, path string, body, out any, signed bool) error {
+	base := c.base()
+	if base == "" {
+		return fmt.Errorf("phone: no server URL")
+	}
+	if !strings.HasPrefix(path, "/") {
+		return fmt.Errorf("phone: path %q must start with /", path)
+	}
+	var raw []byte
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("phone: encoding the request: %w", err)
+		}
+	}
+	u, err := url.Parse(base + path)
+	if err != nil {
+		return fmt.Errorf("phone: bad URL: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		req.Body, req.ContentLength = http.NoBody, 0
+	} else {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if signed {
+		if !c.State.Enrolled() {
+			return ErrNotEnrolled
+		}
+		key, err := c.State.Key()
+		if err != nil {
+			return err
+		}
+		if err := auth.SignRequest(req, raw, c.State.DeviceID, key, c.now()); err != nil {
+			return err
+		}
+	}
+	resp, err := c.httpClient().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("phone: reading the answer: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		return apiError(resp.StatusCode, b)
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadResponse, err)
+	}
+	return nil
+}
+
+// apiError turns an error answer into an *APIError.
+func apiError(status int, body []byte) error {
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Error.Code == "" {
+		msg := strings.TrimSpace(string(body))
+		if len(msg) > 200 {
+			msg = msg[:200]
+		}
+		return &APIError{Status: status, Code: "http_" + fmt.Sprint(status), Message: msg}
+	}
+	return &APIError{Status: status, Code: e.Error.Code, Message: e.Error.Message}
+}
+
+// IsAPIError reports whether err is a server refusal with code.
+func IsAPIError(err error, code string) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Code == code
+}

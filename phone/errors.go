@@ -1,0 +1,49 @@
+package phone
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors of package phone, checked with errors.Is.
+var (
+	// ErrNotEnrolled: the state holds no device yet (run Enroll first).
+	ErrNotEnrolled = errors.New("phone: device not enrolled")
+	// ErrAlreadyEnrolled: Enroll was called on a state that holds a device.
+	ErrAlreadyEnrolled = errors.New("phone: device already enrolled")
+	// ErrStateExposed: the state file can be read or written by group or
+	// others; it holds the device's private key.
+	ErrStateExposed = errors.New("phone: state file is accessible to others")
+	// ErrBadState: the state file is not a valid phone state.
+	ErrBadState = errors.New("phone: malformed state file")
+	// ErrBadResponse: the server answered something that is not the
+	// protocol's JSON.
+	ErrBadResponse = errors.New("phone: malformed server response")
+	// ErrBadSessionID: a session id that cannot be one (empty, too long,
+	// or with URL delimiters).
+	ErrBadSessionID = errors.New("phone: malformed session id")
+	// ErrBadPayload: an empty QR payload, or an image that holds no QR code.
+	ErrBadPayload = errors.New("phone: no QR payload")
+)
+
+// APIError is an error answered by the server: the HTTP status and the
+// protocol's stable error code and message.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("phone: server refused (%d %s): %s", e.Status, e.Code, e.Message)
+}
+
+// Code returns the server's error code of err ("" if err is not an
+// *APIError).
+func Code(err error) string {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Code
+	}
+	return ""
+}

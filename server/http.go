@@ -1,0 +1,294 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Paths served by the server itself; everything else goes to the handler
+// built by wire.
+const (
+	PathHealth  = "/healthz"
+	PathReady   = "/readyz"
+	PathMetrics = "/metrics"
+)
+
+// readyTimeout bounds the store ping of /readyz.
+const readyTimeout = 3 * time.Second
+
+// errorBody is the JSON error shape of the v1 protocol.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// writeJSON writes v as JSON with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError writes {"error":{"code":…,"message":…}}.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message}})
+}
+
+// routeFinder is what *http.ServeMux offers to tell the pattern a request
+// will be routed to, without serving it.
+type routeFinder interface {
+	Handler(r *http.Request) (http.Handler, string)
+}
+
+// buildHandler puts the server's own endpoints in front of api and wraps
+// everything with the middleware chain (outermost first): metrics, logging,
+// panic recovery, security headers, body limit.
+func (s *Server) buildHandler(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathHealth, s.handleHealth)
+	mux.HandleFunc("GET "+PathReady, s.handleReady)
+	mux.Handle("GET "+PathMetrics, promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	mux.Handle("/", api)
+
+	route := func(r *http.Request) string {
+		_, p := mux.Handler(r)
+		if p == "/" {
+			p = ""
+			if rf, ok := api.(routeFinder); ok {
+				_, p = rf.Handler(r)
+			}
+		}
+		if p == "" {
+			return "unmatched"
+		}
+		return p
+	}
+
+	var h http.Handler = mux
+	h = s.limitBody(h)
+	h = s.securityHeaders(h)
+	h = s.recoverPanics(h)
+	h = s.logRequests(h)
+	h = s.instrument(route, h)
+	return h
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-s.stopping:
+		writeError(w, http.StatusServiceUnavailable, "not_ready", "the server is shutting down")
+		return
+	default:
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "not_ready", "store: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// httpMetrics are the request counter and duration histogram.
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ukeygate_http_requests_total",
+			Help: "HTTP requests served, by route pattern and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ukeygate_http_request_duration_seconds",
+			Help:    "Time to serve HTTP requests, by route pattern and status code.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "code"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// instrument counts and times every request by route pattern (never the
+// raw path, to bound the label set) and status code.
+func (s *Server) instrument(route func(*http.Request) string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		label := route(r)
+		rec := wrapWriter(w)
+		defer func() {
+			code := strconv.Itoa(rec.status())
+			s.metrics.requests.WithLabelValues(label, code).Inc()
+			s.metrics.duration.WithLabelValues(label, code).Observe(time.Since(start).Seconds())
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// logRequests logs one line per request. The query string is left out: it
+// may carry watch tokens.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := wrapWriter(w)
+		next.ServeHTTP(rec, r)
+		lvl := slog.LevelInfo
+		switch r.URL.Path {
+		case PathHealth, PathReady, PathMetrics:
+			lvl = slog.LevelDebug
+		}
+		s.log.Log(r.Context(), lvl, "http request",
+			"method", r.Method,
+			"path", r.URL.Path,
+			"status", rec.status(),
+			"bytes", rec.bytes,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"remote", r.RemoteAddr,
+		)
+	})
+}
+
+// recoverPanics turns a handler panic into a logged error and, if nothing
+// was written yet, a JSON 500. http.ErrAbortHandler is passed on.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := wrapWriter(w)
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			s.log.Error("panic serving request",
+				"method", r.Method, "path", r.URL.Path,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if !rec.wroteHeader && !rec.hijacked {
+				writeError(rec, http.StatusInternalServerError, "internal", "internal server error")
+			}
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// securityHeaders sets the defaults every response carries. A handler
+// serving HTML or scripts (demo page, SDK) replaces Content-Security-Policy
+// with its own w.Header().Set.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	csp := "default-src 'none'; frame-ancestors " + s.cfg.HTTP.FrameAncestors
+	tls := s.cfg.TLS.Enabled()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", csp)
+		if tls {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody caps every request body at http.max_body_bytes.
+func (s *Server) limitBody(next http.Handler) http.Handler {
+	limit := s.cfg.HTTP.MaxBodyBytes
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
+				fmt.Sprintf("the request body is larger than %d bytes", limit))
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter records the status and size of a response. It keeps
+// http.Flusher and http.Hijacker (websockets) working and unwraps for
+// http.ResponseController.
+type statusWriter struct {
+	http.ResponseWriter
+	code        int
+	bytes       int64
+	wroteHeader bool
+	hijacked    bool
+}
+
+// wrapWriter returns w itself if it is already a statusWriter.
+func wrapWriter(w http.ResponseWriter) *statusWriter {
+	if sw, ok := w.(*statusWriter); ok {
+		return sw
+	}
+	return &statusWriter{ResponseWriter: w}
+}
+
+func (w *statusWriter) status() int {
+	switch {
+	case w.hijacked:
+		return http.StatusSwitchingProtocols
+	case !w.wroteHeader:
+		return http.StatusOK
+	}
+	return w.code
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader && code >= 200 {
+		w.code = code
+		w.wroteHeader = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wroteHeader {
+		w.code = http.StatusOK
+		w.wroteHeader = true
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Flush() {
+	if !w.wroteHeader {
+		w.code = http.StatusOK
+		w.wroteHeader = true
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return conn, brw, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+)
+
+// httpServer builds the http.Server with every timeout from the
+// configuration.
+func (s *Server) httpServer() *http.Server {
+	h := s.cfg.HTTP
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: h.ReadHeaderTimeout,
+		ReadTimeout:       h.ReadTimeout,
+		WriteTimeout:      h.WriteTimeout,
+		IdleTimeout:       h.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          newStdLogger(s.log),
+	}
+	if s.cfg.TLS.Enabled() {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return srv
+}
+
+// Serve serves on ln (HTTPS if tls.cert_file and tls.key_file are set)
+// until ctx ends, then shuts down gracefully: the listener closes at once,
+// Stopping() is closed, in-flight requests may finish for up to
+// http.shutdown_timeout, remaining connections are then cut, and the
+// server is closed (store included). It returns nil after a clean
+// shutdown, or the error that stopped it. Serve closes ln and the server
+// in every case; call it once.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := s.httpServer()
+	srv.RegisterOnShutdown(s.beginStopping)
+	done := make(chan error, 1)
+	go func() {
+		if s.cfg.TLS.Enabled() {
+			done <- srv.ServeTLS(ln, s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
+		} else {
+			done <- srv.Serve(ln)
+		}
+	}()
+
+	select {
+	case err := <-done:
+		// The server stopped by itself (bad certificate, listener error).
+		return errors.Join(fmt.Errorf("server: %w", err), s.Close())
+	case <-ctx.Done():
+	}
+
+	s.log.Info("shutting down", "grace", s.cfg.HTTP.ShutdownTimeout.String())
+	s.beginStopping()
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(sctx); err != nil {
+		s.log.Warn("requests still running at the end of the shutdown grace period: closing their connections",
+			"grace", s.cfg.HTTP.ShutdownTimeout.String())
+		_ = srv.Close()
+	}
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("server: %w", err))
+	}
+	errs = append(errs, s.Close())
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// ListenAndServe listens on the configured address and calls Serve. A
+// failure to listen closes the server too.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return errors.Join(fmt.Errorf("server: cannot listen on %s: %w", s.cfg.Listen, unwrapOp(err)), s.Close())
+	}
+	scheme := "http"
+	if s.cfg.TLS.Enabled() {
+		scheme = "https"
+	}
+	s.log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme,
+		"public_url", s.cfg.PublicURL, "storage", s.cfg.Storage.Backend, "demo", s.cfg.Demo)
+	return s.Serve(ctx, ln)
+}
+
+// unwrapOp drops the *net.OpError wrapper whose address the caller's
+// message already names.
+func unwrapOp(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
+	return err
+}

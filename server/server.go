@@ -1,0 +1,148 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// Server is one ukeygate node: the open store, the master key, the
+// metrics registry and the HTTP handler built from them. Make it with New;
+// run it with Serve or ListenAndServe (which close it when they return) or
+// use Handler and call Close yourself.
+type Server struct {
+	cfg    config.Config
+	master []byte
+	log    *slog.Logger
+	store  storage.Store
+	reg    *prometheus.Registry
+
+	// ctx lives as long as the server; it is cancelled by Close. wire
+	// hands it to background work (sweepers, watchers).
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// stopping is closed when a graceful shutdown begins (see Stopping).
+	stopping     chan struct{}
+	stoppingOnce sync.Once
+
+	mu      sync.Mutex
+	closers []func() error // run in reverse order by Close, before the store closes
+	closed  bool
+
+	metrics *httpMetrics
+	handler http.Handler
+}
+
+// New validates cfg, checks the master key's length, opens the store,
+// registers the metrics collectors and builds the whole HTTP handler.
+// A nil log discards logs. On error nothing stays open.
+func New(cfg config.Config, master []byte, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(master) != MasterKeySize {
+		return nil, fmt.Errorf("%w: the master key has %d bytes, want %d", ErrMasterKey, len(master), MasterKeySize)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:      cfg,
+		master:   slices.Clone(master),
+		log:      log,
+		store:    st,
+		reg:      prometheus.NewRegistry(),
+		ctx:      ctx,
+		cancel:   cancel,
+		stopping: make(chan struct{}),
+	}
+	if err := s.reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, errors.Join(fmt.Errorf("server: registering metrics: %w", err), s.Close())
+	}
+	if err := s.reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, errors.Join(fmt.Errorf("server: registering metrics: %w", err), s.Close())
+	}
+	s.metrics = newHTTPMetrics(s.reg)
+	api, err := s.wire()
+	if err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	s.handler = s.buildHandler(api)
+	return s, nil
+}
+
+// Handler is the whole HTTP handler of the node, middleware included.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Config is the validated configuration the server runs with.
+func (s *Server) Config() config.Config { return s.cfg }
+
+// Store is the open store (for tests and for wiring).
+func (s *Server) Store() storage.Store { return s.store }
+
+// Logger is the server's logger.
+func (s *Server) Logger() *slog.Logger { return s.log }
+
+// Registry is the server's private Prometheus registry, served at
+// /metrics; register further collectors on it.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// Stopping is closed when a graceful shutdown begins: long-polls and
+// websockets should return (or send a close frame) when it is, so that
+// shutdown does not wait for them.
+func (s *Server) Stopping() <-chan struct{} { return s.stopping }
+
+func (s *Server) beginStopping() {
+	s.stoppingOnce.Do(func() { close(s.stopping) })
+}
+
+// onClose registers f to run when the server closes, before the store
+// closes; the last registered runs first.
+func (s *Server) onClose(f func() error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closers = append(s.closers, f)
+}
+
+// Close stops background work, runs the closers registered by wire and
+// closes the store. It is safe to call more than once; later calls return
+// nil. Serve and ListenAndServe call it when they return.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	closers := s.closers
+	s.closers = nil
+	s.mu.Unlock()
+
+	s.beginStopping()
+	s.cancel()
+	var errs []error
+	for i := len(closers) - 1; i >= 0; i-- {
+		errs = append(errs, closers[i]())
+	}
+	if err := s.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("server: closing the store: %w", err))
+	}
+	clear(s.master)
+	return errors.Join(errs...)
+}

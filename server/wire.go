@@ -1,0 +1,82 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/ukeygate/ukeygate/api"
+	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/auth"
+	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/session"
+)
+
+// wire builds the product's services and the API handler from the open
+// store (s.store), the master key (s.master), the configuration (s.cfg),
+// the logger (s.log) and the metrics registry (s.reg). The server serves
+// /healthz, /readyz and /metrics itself and hands every other request to
+// the handler returned here (wrapped in its middleware: metrics, logging,
+// panic recovery, security headers, body limit).
+//
+// For wiring:
+//   - s.ctx is cancelled when the server closes: give it to background
+//     work (sweepers, watch loops).
+//   - s.onClose(f) runs f at Close, before the store is closed (last
+//     registered first).
+//   - s.Stopping() is closed when a graceful shutdown begins: long-polls and
+//     websockets should end then.
+//   - If the returned handler is an *http.ServeMux (or has its
+//     Handler(*http.Request) (http.Handler, string) method), its route
+//     patterns label the request metrics.
+func (s *Server) wire() (http.Handler, error) {
+	caCfg := ca.DefaultConfig()
+	caCfg.PublicURL = s.cfg.PublicBaseURL()
+	caCfg.ActivationTTL = s.cfg.CA.ActivationTTL
+	caCfg.CRLNextUpdate = s.cfg.CA.CRLNextUpdate
+	caCfg.DefaultValidityDays = s.cfg.CA.DefaultValidityDays
+	caCfg.PINMaxTries = s.cfg.PIN.MaxTries
+	caCfg.PINLockBase = s.cfg.PIN.LockBase
+	caCfg.PINLockMax = s.cfg.PIN.LockMax
+	caSvc, err := ca.New(s.store, s.master, caCfg)
+	if err != nil {
+		return nil, fmt.Errorf("server: building the CA: %w", err)
+	}
+
+	devCfg := auth.DefaultDeviceConfig()
+	devCfg.ClockSkew = s.cfg.Device.ClockSkew
+	devices, err := auth.NewDeviceVerifier(s.store, api.DeviceKeys(caSvc), devCfg)
+	if err != nil {
+		return nil, fmt.Errorf("server: building the device verifier: %w", err)
+	}
+
+	sessCfg := session.DefaultConfig()
+	sessCfg.TTL = s.cfg.Session.TTL
+	sessCfg.MaxTTL = s.cfg.Session.MaxTTL
+	sessCfg.PublicURL = s.cfg.PublicBaseURL()
+	sessCfg.Registerer = s.reg
+	sessions, err := session.New(s.store, sessCfg)
+	if err != nil {
+		return nil, fmt.Errorf("server: building the session service: %w", err)
+	}
+	s.onClose(sessions.Close)
+
+	auditLog, err := audit.New(s.store, s.master, nil)
+	if err != nil {
+		return nil, fmt.Errorf("server: building the audit log: %w", err)
+	}
+	s.onClose(auditLog.Close)
+
+	return api.New(api.Deps{
+		CA:           caSvc,
+		Apps:         auth.NewApps(s.store),
+		Admin:        auth.NewAdmin(s.cfg.AdminToken),
+		Devices:      devices,
+		MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes,
+		PublicURL:    s.cfg.PublicBaseURL(),
+		Logger:       s.log,
+		Registerer:   s.reg,
+		Audit:        auditLog,
+		Sessions:     sessions,
+		Stopping:     s.Stopping(),
+	}), nil
+}

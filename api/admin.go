@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 )
@@ -22,6 +23,10 @@ type (
 		Origins   []string  `json:"origins"`
 		CreatedAt time.Time `json:"created_at"`
 		APIKey    string    `json:"api_key,omitempty"`
+		// KeyRotatedAt and DisabledAt: see POST /v1/admin/apps/{id}/rotate
+		// and …/disable.
+		KeyRotatedAt time.Time `json:"key_rotated_at,omitzero"`
+		DisabledAt   time.Time `json:"disabled_at,omitzero"`
 	}
 	appsResponse struct {
 		Apps []AppResponse `json:"apps"`
@@ -48,7 +53,8 @@ func appResponse(app *auth.App, key string) AppResponse {
 	if origins == nil {
 		origins = []string{}
 	}
-	return AppResponse{ID: app.ID, Name: app.Name, Origins: origins, CreatedAt: app.CreatedAt, APIKey: key}
+	return AppResponse{ID: app.ID, Name: app.Name, Origins: origins, CreatedAt: app.CreatedAt, APIKey: key,
+		KeyRotatedAt: app.KeyRotatedAt, DisabledAt: app.DisabledAt}
 }
 
 func (a *API) adminAddIssuer(w http.ResponseWriter, r *http.Request) error {
@@ -63,6 +69,8 @@ func (a *API) adminAddIssuer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionIssuerAdd, Actor: actorAdmin, IssuerID: iss.ID,
+		Detail: "mode=" + string(iss.Mode) + " alg=" + string(iss.Alg)})
 	writeJSON(w, http.StatusCreated, iss)
 	return nil
 }
@@ -98,6 +106,7 @@ func (a *API) adminAddApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionAppAdd, Actor: actorAdmin, AppID: app.ID})
 	writeJSON(w, http.StatusCreated, appResponse(app, key))
 	return nil
 }
@@ -135,6 +144,7 @@ func (a *API) adminAddUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionUserAdd, Actor: actorAdmin, UserID: u.ID})
 	writeJSON(w, http.StatusCreated, UserResponse{User: u, ActivationCode: code})
 	return nil
 }
@@ -227,6 +237,8 @@ func (a *API) adminImportCertificate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionCredentialImport, Actor: actorAdmin, UserID: c.UserID,
+		CredentialID: c.ID, IssuerID: c.IssuerID, Detail: "serial=" + c.Serial})
 	writeJSON(w, http.StatusOK, credentialResponse{Credential: c})
 	return nil
 }
@@ -247,6 +259,8 @@ func (a *API) adminRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionCredentialRevoke, Actor: actorAdmin, UserID: c.UserID,
+		CredentialID: c.ID, IssuerID: c.IssuerID, Detail: "reason=" + c.RevocationReason})
 	writeJSON(w, http.StatusOK, credentialResponse{Credential: c})
 	return nil
 }

@@ -46,6 +46,9 @@ type Deps struct {
 	// Stopping is closed when a graceful shutdown begins: websockets and
 	// long-polls end then. nil: never.
 	Stopping <-chan struct{}
+	// Demo is the demo portal (portal.NewDemo with Prefix PathDemo),
+	// served at PathDemo and below; nil: no demo (config demo: false).
+	Demo http.Handler
 }
 
 // DefaultMaxBodyBytes is the body limit when Deps.MaxBodyBytes is 0.
@@ -67,6 +70,7 @@ type API struct {
 	sessions    *session.Service
 	stopping    <-chan struct{}
 	pinLockouts prometheus.Counter
+	demo        http.Handler
 
 	mux *http.ServeMux
 	// patterns are the registered route patterns, in order (for the
@@ -95,6 +99,7 @@ func New(deps Deps) *API {
 		}, []string{"code"}),
 		sessions: deps.Sessions,
 		stopping: deps.Stopping,
+		demo:     deps.Demo,
 		pinLockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ukeygate_pin_lockouts_total",
 			Help: "Confirms refused because the user's PIN is locked (the wrong try that locked it included).",
@@ -187,7 +192,8 @@ func containsString(list []string, s string) bool {
 type caDevices struct{ ca *ca.Service }
 
 // DeviceKeys returns svc as the device key lookup of auth.DeviceVerifier:
-// an unknown device is auth.ErrDeviceUnknown.
+// an unknown device is auth.ErrDeviceUnknown, a revoked one
+// auth.ErrDeviceRevoked (with its key, so that only the device hears it).
 func DeviceKeys(svc *ca.Service) auth.DeviceKeys { return caDevices{svc} }
 
 func (d caDevices) DeviceKey(ctx context.Context, id string) (crypto.PublicKey, string, error) {
@@ -197,6 +203,9 @@ func (d caDevices) DeviceKey(ctx context.Context, id string) (crypto.PublicKey, 
 	}
 	if err != nil {
 		return nil, "", err
+	}
+	if dev.Revoked() {
+		return dev.PublicKey, "", fmt.Errorf("%w: %s", auth.ErrDeviceRevoked, id)
 	}
 	return dev.PublicKey, dev.UserID, nil
 }

@@ -58,7 +58,8 @@ func TestAdminAudit(t *testing.T) {
 		{"", "1,2,3,4,5,6,7", 0},
 		{"?user=usr_1", "1,3,5,7", 0},
 		{"?action=sign&user=usr_0", "", 0},
-		{"?action=sign", "2,4,6", 0},
+		{"?action=sign", "1,3,5,7", 0},
+		{"?action=login&user=usr_0", "2,4,6", 0},
 		{"?session=sess3", "3", 0},
 		{"?app=app_1&limit=3", "1,2,3", 3},
 		{"?after=3&limit=3", "4,5,6", 6},
@@ -73,7 +74,7 @@ func TestAdminAudit(t *testing.T) {
 		}
 	}
 	_, a := list("?session=sess4")
-	if e := a.Entries[0]; e.Action != "sign" || e.UserID != "usr_0" || e.Hash == "" || e.Prev == "" || e.Time.IsZero() {
+	if e := a.Entries[0]; e.Action != "login" || e.UserID != "usr_0" || e.Hash == "" || e.Prev == "" || e.Time.IsZero() {
 		t.Fatalf("entry %+v", e)
 	}
 	// The raw JSON uses the audit package's field names.

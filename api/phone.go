@@ -1,8 +1,10 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
+	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 )
@@ -19,9 +21,19 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, d, err := a.ca.Enroll(r.Context(), req.ActivationCode, []byte(req.DevicePublicKey), req.DeviceName, req.PIN)
+	var re *ca.ReenrollError
+	if errors.As(err, &re) {
+		// A wrong current PIN for a further device (the code is valid).
+		a.auditRefusal(r.Context(), audit.Entry{Action: actionDeviceEnroll, Actor: actorActivation, UserID: re.UserID}, err)
+	}
 	if err != nil {
 		return err
 	}
+	detail := "pin=set" // the first device sets the PIN
+	if len(u.Devices) > 1 {
+		detail = "pin=current" // a further device proved the current PIN
+	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionDeviceEnroll, Actor: actorDevice(d.ID), UserID: u.ID, Detail: detail})
 	writeJSON(w, http.StatusCreated, enrollResponse{User: u, Device: d})
 	return nil
 }
@@ -57,7 +69,7 @@ func (a *API) myCredentials(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) requestCredential(w http.ResponseWriter, r *http.Request) error {
-	body, userID, err := a.device(w, r)
+	body, deviceID, userID, err := a.signedDevice(w, r)
 	if err != nil {
 		return err
 	}
@@ -73,15 +85,19 @@ func (a *API) requestCredential(w http.ResponseWriter, r *http.Request) error {
 		Purpose:  ca.Purpose(req.Purpose),
 		PIN:      req.PIN,
 	})
+	entry := audit.Entry{Action: actionCredentialCreate, Actor: actorDevice(deviceID), UserID: userID, IssuerID: req.Issuer}
 	if err != nil {
+		a.auditRefusal(r.Context(), entry, err)
 		return err
 	}
+	entry.CredentialID, entry.Detail = c.ID, string(c.Alg)+" "+string(c.Purpose)+" "+string(c.State)
+	a.auditAction(r.Context(), entry)
 	writeJSON(w, http.StatusCreated, credentialResponse{Credential: c})
 	return nil
 }
 
 func (a *API) changePIN(w http.ResponseWriter, r *http.Request) error {
-	body, userID, err := a.device(w, r)
+	body, deviceID, userID, err := a.signedDevice(w, r)
 	if err != nil {
 		return err
 	}
@@ -89,9 +105,12 @@ func (a *API) changePIN(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r.Header.Get("Content-Type"), body, &req); err != nil {
 		return err
 	}
+	entry := audit.Entry{Action: actionPINChange, Actor: actorDevice(deviceID), UserID: userID}
 	if err := a.ca.ChangePIN(r.Context(), userID, req.OldPIN, req.NewPIN); err != nil {
+		a.auditRefusal(r.Context(), entry, err)
 		return err
 	}
+	a.auditAction(r.Context(), entry)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -1,5 +1,7 @@
 package api
 
+import "github.com/ukeygate/ukeygate/qrlogin"
+
 // routes registers every endpoint of the API. This is the only place routes
 // are added; docs/openapi.yaml must list each (TestOpenAPICoversRoutes).
 func (a *API) routes() {
@@ -10,6 +12,12 @@ func (a *API) routes() {
 	a.handle("GET /v1/admin/apps", a.adminListApps)
 	a.handle("POST /v1/admin/users", a.adminAddUser)
 	a.handle("GET /v1/admin/users", a.adminListUsers)
+	// Lifecycle (lifecycle.go): lost or new phones, devices, app keys.
+	a.handle("GET /v1/admin/users/{id}", a.adminGetUser)
+	a.handle("POST /v1/admin/users/{id}/activation", a.adminUserActivation)
+	a.handle("POST /v1/admin/devices/{id}/revoke", a.adminRevokeDevice)
+	a.handle("POST /v1/admin/apps/{id}/rotate", a.adminRotateApp)
+	a.handle("POST /v1/admin/apps/{id}/disable", a.adminDisableApp)
 	a.handle("GET /v1/admin/credentials", a.adminListCredentials)
 	a.handle("POST /v1/admin/credentials/{id}/certificate", a.adminImportCertificate)
 	a.handle("POST /v1/admin/credentials/{id}/revoke", a.adminRevoke)
@@ -42,6 +50,14 @@ func (a *API) routes() {
 	a.handle("GET /v1/sessions/{id}/events", a.pollEvents)
 	a.handle("POST /v1/verify", a.verify)
 	a.handle("POST /v1/encrypt", a.encrypt)
+
+	// Browser-facing files (web.go): the widget, always; the demo portal
+	// (pages, static files, its JSON backend) when configured.
+	a.handleHTTP("GET "+PathWidget, qrlogin.WidgetHandler())
+	if a.demo != nil {
+		a.handleHTTP(PathDemo, a.demo)
+		a.handleHTTP(PathDemo+"/", a.demo)
+	}
 
 	// Anything else: a JSON 404 or 405 (two catch-alls, so that metrics
 	// tell unknown /v1/ calls from stray paths).

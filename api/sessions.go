@@ -63,7 +63,7 @@ func (q *SessionRequest) Validate() error {
 		return fmt.Errorf("%w: ttl_seconds %d", session.ErrTTL, q.TTLSeconds)
 	}
 	if err := session.CheckAlg(&q.Request); err != nil {
-		return invalid("alg", "%v", strings.TrimPrefix(err.Error(), session.ErrInvalidRequest.Error()+": "))
+		return invalid("alg", "%s does not fit ciphertext_format %s", q.Alg, q.CiphertextFormat)
 	}
 	return nil
 }
@@ -267,6 +267,11 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 		}
 		if p := ca.Purpose(session.CredentialPurpose(kind)); !slices.Contains(iss.Profile.Purposes, p) {
 			return fmt.Errorf("%w: issuer %s does not issue %s credentials", ca.ErrPurposeNotAllowed, iss.ID, p)
+		}
+	}
+	if req.User != "" {
+		if _, err := a.ca.User(r.Context(), req.User); err != nil {
+			return err
 		}
 	}
 	desktop := remoteDesktop(r)

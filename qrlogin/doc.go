@@ -11,6 +11,7 @@
 //   - the shape of a login result (LoginResult);
 //   - the embeddable JS widget served at /sdk/ukeygate.js (widget.go).
 //
-// It must never touch the store, know session states, or speak HTTP: the
-// session and api packages do that. Parse trusts nothing in a payload.
+// It must never touch the store or know session states, and beyond serving
+// the widget's static file it does not speak HTTP: the session and api
+// packages do that. Parse trusts nothing in a payload.
 package qrlogin

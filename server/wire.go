@@ -66,9 +66,17 @@ func (s *Server) wire() (http.Handler, error) {
 	}
 	s.onClose(auditLog.Close)
 
+	apps := auth.NewApps(s.store)
+	var demo http.Handler
+	if s.cfg.Demo {
+		if demo, err = s.demoHandler(s.ctx, apps); err != nil {
+			return nil, err
+		}
+	}
+
 	return api.New(api.Deps{
 		CA:           caSvc,
-		Apps:         auth.NewApps(s.store),
+		Apps:         apps,
 		Admin:        auth.NewAdmin(s.cfg.AdminToken),
 		Devices:      devices,
 		MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes,
@@ -78,5 +86,6 @@ func (s *Server) wire() (http.Handler, error) {
 		Audit:        auditLog,
 		Sessions:     sessions,
 		Stopping:     s.Stopping(),
+		Demo:         demo,
 	}), nil
 }

@@ -18,8 +18,12 @@
 // TTL ending Config.Retention after the session's expiry time, so ended
 // sessions disappear by themselves.
 //
+// Perform (perform.go) is the operation a confirmed session asks for —
+// login challenge, signatures, decryption — as a pure function over a key
+// the caller has already unlocked with the user's PIN; Confirm runs it
+// inside the caller's operation.
+//
 // It must never speak HTTP, decide who may call (the api and auth packages
 // check app keys, watch tokens and device signatures before calling it),
-// touch keys or perform cryptographic operations itself (Confirm runs the
-// caller's operation), or block a writer on a slow watcher.
+// unlock, keep or store a private key, or block a writer on a slow watcher.
 package session

@@ -1,0 +1,215 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/ca"
+)
+
+// The operator's day after the first enrollment: a new activation code for
+// a lost or new phone, a user with their devices and credentials, device
+// revocation, app key rotation and disabling; and the audit entries of
+// every operator and enrollment action.
+
+// Audit actors and actions of the operator and enrollment endpoints.
+const (
+	actorAdmin = "admin"
+	// actorActivation is the actor of a refused enrollment: the caller
+	// holds a valid activation code but no device exists.
+	actorActivation = "activation"
+
+	actionIssuerAdd        = "issuer.add"
+	actionAppAdd           = "app.add"
+	actionAppRotate        = "app.rotate"
+	actionAppDisable       = "app.disable"
+	actionUserAdd          = "user.add"
+	actionUserActivation   = "user.activation"
+	actionDeviceEnroll     = "device.enroll"
+	actionDeviceRevoke     = "device.revoke"
+	actionCredentialCreate = "credential.create"
+	actionCredentialImport = "credential.import"
+	actionCredentialRevoke = "credential.revoke"
+	actionPINChange        = "pin.change"
+)
+
+func actorDevice(id string) string { return "device:" + id }
+
+// maxDeviceReasonLen bounds the free-text reason of a device revocation.
+const maxDeviceReasonLen = 200
+
+// NoBodyRequest is the (optional) body of the operator actions that take
+// no parameters: nothing, or the empty JSON object {}.
+type NoBodyRequest struct{}
+
+// Validate accepts the empty object.
+func (q *NoBodyRequest) Validate() error { return nil }
+
+// DeviceRevokeRequest is the (optional) body of
+// POST /v1/admin/devices/{id}/revoke.
+type DeviceRevokeRequest struct {
+	// Reason is free text for the operators ("lost", "stolen", …).
+	Reason string `json:"reason,omitempty"`
+}
+
+// Validate checks the request's shape.
+func (q *DeviceRevokeRequest) Validate() error {
+	return maxChars("reason", q.Reason, maxDeviceReasonLen)
+}
+
+// DeviceResponse answers POST /v1/admin/devices/{id}/revoke.
+type DeviceResponse struct {
+	Device *ca.Device `json:"device"`
+}
+
+// decodeOptional decodes the body into v when there is one; an absent or
+// empty body is v's zero value. Either way v is validated.
+func (a *API) decodeOptional(w http.ResponseWriter, r *http.Request, v validator) error {
+	body, err := a.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return v.Validate()
+	}
+	return decodeBody(r.Header.Get("Content-Type"), body, v)
+}
+
+// auditAction appends an operator or enrollment action to the audit log
+// (outcome ok unless set). It runs after the action took effect, which it
+// cannot undo: an entry that cannot be written is logged as an error and
+// the answer stays the action's. Entries never carry secrets (codes, PINs,
+// keys). Without an audit log it does nothing.
+func (a *API) auditAction(ctx context.Context, e audit.Entry) {
+	if a.audit == nil {
+		return
+	}
+	if e.Outcome == "" {
+		e.Outcome = audit.OutcomeOK
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	if _, err := a.audit.Append(ctx, e); err != nil {
+		a.log.ErrorContext(ctx, "audit entry not written", "action", e.Action, "actor", e.Actor,
+			"user", e.UserID, "outcome", e.Outcome, "err", err)
+	}
+}
+
+// auditRefusal audits a refused PIN (wrong, locked) or PIN policy failure
+// of a device action, with the error's code as the detail; other errors
+// are not audited (bad input changes nothing and says nothing about the
+// user).
+func (a *API) auditRefusal(ctx context.Context, e audit.Entry, err error) {
+	if !errors.Is(err, ca.ErrWrongPIN) && !errors.Is(err, ca.ErrPINLocked) && !errors.Is(err, ca.ErrWeakPIN) {
+		return
+	}
+	_, code, _ := lookupError(err)
+	e.Outcome, e.Detail = audit.OutcomeFailed, code
+	a.auditAction(ctx, e)
+}
+
+func (a *API) adminUserActivation(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := a.decodeOptional(w, r, &NoBodyRequest{}); err != nil {
+		return err
+	}
+	u, code, err := a.ca.NewActivationCode(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionUserActivation, Actor: actorAdmin, UserID: u.ID,
+		Detail: "expires_at=" + u.ActivationExpiresAt.UTC().Format(time.RFC3339)})
+	writeJSON(w, http.StatusCreated, UserResponse{User: u, ActivationCode: code})
+	return nil
+}
+
+func (a *API) adminGetUser(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	d, err := a.ca.UserDetail(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (a *API) adminRevokeDevice(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req DeviceRevokeRequest
+	if err := a.decodeOptional(w, r, &req); err != nil {
+		return err
+	}
+	d, err := a.ca.RevokeDevice(r.Context(), id, req.Reason)
+	if err != nil {
+		return err
+	}
+	e := audit.Entry{Action: actionDeviceRevoke, Actor: actorAdmin, UserID: d.UserID, Detail: "device=" + d.ID}
+	if d.RevocationReason != "" {
+		e.Detail += " reason=" + d.RevocationReason
+	}
+	a.auditAction(r.Context(), e)
+	writeJSON(w, http.StatusOK, DeviceResponse{Device: d})
+	return nil
+}
+
+func (a *API) adminRotateApp(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := a.decodeOptional(w, r, &NoBodyRequest{}); err != nil {
+		return err
+	}
+	app, key, err := a.apps.RotateKey(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionAppRotate, Actor: actorAdmin, AppID: app.ID})
+	writeJSON(w, http.StatusOK, appResponse(app, key))
+	return nil
+}
+
+func (a *API) adminDisableApp(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := a.decodeOptional(w, r, &NoBodyRequest{}); err != nil {
+		return err
+	}
+	app, err := a.apps.Disable(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionAppDisable, Actor: actorAdmin, AppID: app.ID})
+	writeJSON(w, http.StatusOK, appResponse(app, ""))
+	return nil
+}

@@ -10,8 +10,9 @@
 //     request's own Validate.
 //
 // Handlers follow one shape: authenticate the caller, decode, Validate,
-// authorize (is this the caller's resource), act through the services, and
-// render.
+// authorize (is this the caller's resource), act through the services,
+// audit (operator and enrollment actions, after they took effect; see
+// lifecycle.go), and render.
 //
 // It must never hold business logic that belongs to ca, session or auth,
 // nor show a caller an internal error's text: unknown errors are logged and

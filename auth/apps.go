@@ -26,7 +26,15 @@ type App struct {
 	Origins []string `json:"origins"`
 	// CreatedAt is when the app was registered.
 	CreatedAt time.Time `json:"created_at"`
+	// KeyRotatedAt is when the app key was last replaced (zero: never).
+	KeyRotatedAt time.Time `json:"key_rotated_at,omitzero"`
+	// DisabledAt is when the operator disabled the app (zero: enabled); the
+	// key of a disabled app is refused with ErrAppDisabled.
+	DisabledAt time.Time `json:"disabled_at,omitzero"`
 }
+
+// Disabled reports whether the app has been disabled.
+func (a *App) Disabled() bool { return !a.DisabledAt.IsZero() }
 
 // AllowsOrigin reports whether origin (as a browser sends it in the Origin
 // header) is one of the app's registered origins. "null" and malformed
@@ -186,8 +194,9 @@ func (s *Apps) List(ctx context.Context) ([]*App, error) {
 }
 
 // Authenticate returns the app whose key apiKey is; a malformed or unknown
-// key is ErrInvalidToken, an empty one ErrMissingToken. The lookup is by
-// the key's hash and the final comparison is in constant time.
+// key (a replaced one too) is ErrInvalidToken, an empty one
+// ErrMissingToken, the key of a disabled app ErrAppDisabled. The lookup is
+// by the key's hash and the final comparison is in constant time.
 func (s *Apps) Authenticate(ctx context.Context, apiKey string) (*App, error) {
 	if apiKey == "" {
 		return nil, ErrMissingToken
@@ -212,6 +221,9 @@ func (s *Apps) Authenticate(ctx context.Context, apiKey string) (*App, error) {
 	}
 	if !gmcrypto.Equal([]byte(rec.KeyHash), []byte(hash)) {
 		return nil, ErrInvalidToken
+	}
+	if rec.Disabled() {
+		return nil, fmt.Errorf("%w: %s", ErrAppDisabled, rec.ID)
 	}
 	return &rec.App, nil
 }

@@ -37,8 +37,10 @@ const (
 const pfxNonces = "nonces/"
 
 // DeviceKeys finds an enrolled device's SM2 public key and its user. It
-// returns an error wrapping ErrDeviceUnknown for an unknown (or disabled)
-// device.
+// returns an error wrapping ErrDeviceUnknown for an unknown device, and one
+// wrapping ErrDeviceRevoked for a revoked device, together with the
+// device's public key when it has it (so that only a request the device
+// really signed learns that it is revoked; others get ErrBadSignature).
 type DeviceKeys interface {
 	DeviceKey(ctx context.Context, deviceID string) (pub crypto.PublicKey, userID string, err error)
 }
@@ -100,8 +102,9 @@ func NewDeviceVerifier(store storage.Store, keys DeviceKeys, cfg DeviceConfig) (
 // request body, already read) and returns the device and its user. Checks,
 // in order: headers present and well formed (ErrMissingHeaders,
 // ErrMalformedHeaders), timestamp within the skew (ErrStaleTimestamp),
-// device known (ErrDeviceUnknown), signature (ErrBadSignature), and only
-// then the nonce is consumed (ErrReplayedNonce if it was used before).
+// device known (ErrDeviceUnknown), signature (ErrBadSignature), device
+// not revoked (ErrDeviceRevoked), and only then the nonce is consumed
+// (ErrReplayedNonce if it was used before).
 func (v *DeviceVerifier) VerifyDeviceRequest(ctx context.Context, r *http.Request, body []byte) (deviceID, userID string, err error) {
 	h, err := parseHeaders(r.Header)
 	if err != nil {
@@ -112,10 +115,14 @@ func (v *DeviceVerifier) VerifyDeviceRequest(ctx context.Context, r *http.Reques
 		return "", "", ErrStaleTimestamp
 	}
 	pub, userID, err := v.keys.DeviceKey(ctx, h.device)
-	if err != nil {
-		if errors.Is(err, ErrDeviceUnknown) {
-			return "", "", ErrDeviceUnknown
-		}
+	revoked := errors.Is(err, ErrDeviceRevoked)
+	switch {
+	case revoked && pub == nil:
+		return "", "", ErrDeviceRevoked
+	case revoked:
+	case errors.Is(err, ErrDeviceUnknown):
+		return "", "", ErrDeviceUnknown
+	case err != nil:
 		return "", "", fmt.Errorf("auth: device lookup: %w", err)
 	}
 	if alg, err := gmcrypto.KeyAlg(pub); err != nil || alg != gmcrypto.AlgSM2 {
@@ -124,6 +131,9 @@ func (v *DeviceVerifier) VerifyDeviceRequest(ctx context.Context, r *http.Reques
 	msg := CanonicalRequest(r.Method, r.URL.RequestURI(), h.timestampRaw, h.nonce, body)
 	if gmcrypto.Verify(pub, msg, h.signature, nil) != nil {
 		return "", "", ErrBadSignature
+	}
+	if revoked {
+		return "", "", ErrDeviceRevoked
 	}
 	_, err = storage.Create(ctx, v.store, pfxNonces+h.device+"/"+strings.ToLower(h.nonce), []byte(strconv.FormatInt(h.timestamp, 10)), 2*v.cfg.ClockSkew)
 	if errors.Is(err, storage.ErrConflict) {

@@ -18,6 +18,11 @@ var (
 	ErrInvalidOrigin = errors.New("auth: invalid origin")
 	// ErrAppNotFound: no app under that id.
 	ErrAppNotFound = errors.New("auth: app not found")
+	// ErrAppDisabled: the app key belongs to an app the operator disabled.
+	ErrAppDisabled = errors.New("auth: app disabled")
+	// ErrAppAlreadyDisabled: the app is disabled already (disable again,
+	// rotate the key of a disabled app).
+	ErrAppAlreadyDisabled = errors.New("auth: app already disabled")
 
 	// ErrMissingHeaders: a device request lacks one of X-Device,
 	// X-Timestamp, X-Nonce, X-Signature.
@@ -28,6 +33,8 @@ var (
 	ErrMalformedHeaders = errors.New("auth: malformed device signature headers")
 	// ErrDeviceUnknown: no enrolled device under the X-Device id.
 	ErrDeviceUnknown = errors.New("auth: unknown device")
+	// ErrDeviceRevoked: the X-Device device was revoked by the operator.
+	ErrDeviceRevoked = errors.New("auth: device revoked")
 	// ErrBadSignature: the device signature does not verify. Deliberately
 	// vague.
 	ErrBadSignature = errors.New("auth: bad device signature")

@@ -8,7 +8,9 @@
 //   - certificate issuance (SM2-with-SM3, SHA256-RSA), CSRs, revocation and
 //     CRLs, and Verify, the one place that checks a certificate's chain,
 //     validity, key usage and revocation against the registered issuers;
-//   - users, their one-time activation codes, their devices (enrollment);
+//   - users, their one-time activation codes, their devices (enrollment;
+//     a further device of an enrolled user, e.g. after a lost phone, with a
+//     fresh code and the CURRENT PIN; device revocation);
 //   - credentials: a user's private key wrapped under a key derived from the
 //     master key, a per-user salt and the PIN, plus its certificate (or CSR),
 //     one signing and one encryption credential per issuer and algorithm;

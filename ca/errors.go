@@ -57,6 +57,8 @@ var (
 	ErrActivationExpired = errors.New("ca: activation code expired")
 	// ErrDeviceKey: the device public key is not an SM2 key.
 	ErrDeviceKey = errors.New("ca: device key must be an SM2 public key")
+	// ErrDeviceAlreadyRevoked: the device is already revoked.
+	ErrDeviceAlreadyRevoked = errors.New("ca: device already revoked")
 
 	// ErrWeakPIN: the new PIN does not follow the PIN policy (6 to 12
 	// digits, not all the same digit, not a run like 123456 or 654321).
@@ -156,6 +158,23 @@ func (e *PINError) Unwrap() error {
 	}
 	return ErrWrongPIN
 }
+
+// ReenrollError is Enroll's refusal of the PIN given to enroll one more
+// device for a user who has enrolled before: the PIN must be the current
+// one. It names the user (for the audit log) and wraps the *PINError, so
+// errors.Is(err, ErrWrongPIN) / ErrPINLocked and errors.As(err, &pinErr)
+// hold.
+type ReenrollError struct {
+	// UserID is the user the activation code belongs to.
+	UserID string
+	// Err is the *PINError.
+	Err error
+}
+
+func (e *ReenrollError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the *PINError.
+func (e *ReenrollError) Unwrap() error { return e.Err }
 
 // malformed wraps both ErrMalformedPEM and the cause (usually
 // gmcrypto.ErrMalformed) so that either matches errors.Is.

@@ -181,7 +181,14 @@ type Device struct {
 	PublicKey    crypto.PublicKey `json:"-"`
 	PublicKeyPEM string           `json:"public_key_pem"`
 	CreatedAt    time.Time        `json:"created_at"`
+	// RevokedAt is when the operator revoked the device (zero: not
+	// revoked); a revoked device can no longer sign requests.
+	RevokedAt        time.Time `json:"revoked_at,omitzero"`
+	RevocationReason string    `json:"revocation_reason,omitempty"`
 }
+
+// Revoked reports whether the device has been revoked.
+func (d *Device) Revoked() bool { return !d.RevokedAt.IsZero() }
 
 // CredentialRequest asks for a new key pair and certificate.
 type CredentialRequest struct {

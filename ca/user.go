@@ -69,6 +69,9 @@ type deviceRecord struct {
 	Name      string    `json:"name"`
 	PublicKey []byte    `json:"public_key"` // SubjectPublicKeyInfo DER
 	CreatedAt time.Time `json:"created_at"`
+	// RevokedAt and RevocationReason are set by RevokeDevice.
+	RevokedAt        time.Time `json:"revoked_at,omitzero"`
+	RevocationReason string    `json:"revocation_reason,omitempty"`
 }
 
 // Activation codes: 20 characters of Crockford's base32 (100 bits), shown
@@ -243,6 +246,11 @@ func (s *Service) Users(ctx context.Context) ([]*User, error) {
 // ErrActivationInvalid, ErrActivationUsed, ErrActivationExpired,
 // ErrMalformedPEM (the public key), ErrDeviceKey (not SM2), ErrWeakPIN, a
 // *RequestError for the device name.
+//
+// For a user who has enrolled before (a new phone, with a code from
+// NewActivationCode) pin must be the user's CURRENT PIN: the keys stay
+// wrapped under it. A wrong one is counted by the PIN lockout and refused
+// with a *ReenrollError wrapping the *PINError; the code stays unused.
 func (s *Service) Enroll(ctx context.Context, code string, devicePublicKeyPEM []byte, deviceName, pin string) (*User, *Device, error) {
 	norm, ok := normalizeCode(code)
 	if !ok {
@@ -302,17 +310,11 @@ func (s *Service) Enroll(ctx context.Context, code string, devicePublicKeyPEM []
 		if err != nil {
 			return err
 		}
-		if u.enrolled() {
-			// Only a new code for an enrolled user (a second phone) could get
-			// here; the PIN is then the existing one, not reset by a code.
-			return ErrActivationUsed
-		}
-		salt, verifier, err := s.newPINVerifier(pin)
-		if err != nil {
+		// A first enrollment sets the PIN; a later one (a code from
+		// NewActivationCode) checks the current PIN (see enrollPIN).
+		if err := s.enrollPIN(ctx, u, urev, pin); err != nil {
 			return err
 		}
-		u.PINSalt, u.PINVerifier = salt, verifier
-		u.FailedPINs, u.LockedUntil = 0, time.Time{}
 		u.Devices = append(u.Devices, devID)
 		dev = &deviceRecord{ID: devID, UserID: u.ID, Name: deviceName, PublicKey: pubDER, CreatedAt: now}
 		act.UsedAt, act.DeviceID = now, devID
@@ -348,6 +350,7 @@ func (d *deviceRecord) toDevice() (*Device, error) {
 	return &Device{
 		ID: d.ID, UserID: d.UserID, Name: d.Name, PublicKey: pub,
 		PublicKeyPEM: pemBlock("PUBLIC KEY", d.PublicKey), CreatedAt: d.CreatedAt,
+		RevokedAt: d.RevokedAt, RevocationReason: d.RevocationReason,
 	}, nil
 }
 

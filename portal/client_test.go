@@ -1,17 +1,24 @@
 package portal_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/ukeygate/ukeygate/portal"
 )
@@ -23,12 +30,8 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func (g *standin) client() *portal.Client {
-	return &portal.Client{BaseURL: g.srv.URL, AppKey: standinAppKey}
-}
-
 func loginRequest() portal.SessionRequest {
-	return portal.SessionRequest{Kind: portal.KindLogin, Display: portal.Display{Title: "登录", Summary: "test"}, Origin: "https://bid.example.com"}
+	return portal.SessionRequest{Kind: portal.KindLogin, Display: portal.Display{Title: "登录", Summary: "test"}, Origin: bidOrigin}
 }
 
 // next receives one event or fails.
@@ -40,38 +43,46 @@ func next(t *testing.T, ch <-chan portal.Event) portal.Event {
 			t.Fatal("event channel closed early")
 		}
 		return ev
-	case <-time.After(15 * time.Second): // failure guard
+	case <-time.After(waitFor): // failure guard
 		t.Fatal("no event")
 	}
 	return portal.Event{}
 }
 
-// TestWatch drives a login session through scan and confirm while a
-// watcher follows it over each transport, and checks that every event
-// arrives exactly once, in order, and that reconnects ask for after=<last>.
+// afterOf is the after= value of a recorded watch request ("ws:3" → 3).
+func afterOf(t *testing.T, req string) int {
+	t.Helper()
+	n, err := strconv.Atoi(req[strings.Index(req, ":")+1:])
+	if err != nil {
+		t.Fatalf("watch request %q", req)
+	}
+	return n
+}
+
+// TestWatch drives a login session through scan and confirm on a real
+// gateway while a watcher follows it over each transport, and checks that
+// every event arrives exactly once, in order, and that (re)connects ask
+// for after=<last seq>.
 func TestWatch(t *testing.T) {
 	tests := []struct {
 		name      string
 		transport string
-		blockWS   bool
-		dropAfter int
-		replayAll bool
-		// wantRequests are the watcher requests, in order (nil: not
+		blockWS   bool // the proxy in front of the gateway refuses websockets
+		restart   bool // the gateway restarts after the first event
+		// wantWatches are the watch requests, in order (nil: not
 		// deterministic, only checked to never go back).
-		wantRequests []string
+		wantWatches []string
 	}{
-		{name: "websocket", wantRequests: []string{"ws:0"}},
-		{name: "websocket dropped after each event", dropAfter: 1, wantRequests: []string{"ws:0", "ws:1", "ws:2"}},
-		{name: "websocket blocked, long-poll fallback", blockWS: true, wantRequests: []string{"poll:0", "poll:1", "poll:2"}},
-		{name: "long-poll only", transport: "longpoll", wantRequests: []string{"poll:0", "poll:1", "poll:2"}},
-		{name: "gateway repeats old events over long-poll", transport: "longpoll", replayAll: true},
-		{name: "gateway repeats old events over websocket reconnects", dropAfter: 1, replayAll: true,
-			wantRequests: []string{"ws:0", "ws:1", "ws:2"}},
+		{name: "websocket", wantWatches: []string{"ws:0"}},
+		{name: "websocket, gateway restarted mid-session", restart: true},
+		{name: "websocket blocked by a proxy, long-poll fallback", blockWS: true,
+			wantWatches: []string{"ws:0", "poll:0", "poll:1", "poll:2"}},
+		{name: "long-poll only", transport: "longpoll", wantWatches: []string{"poll:0", "poll:1", "poll:2"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g := newStandin(t)
-			g.blockWS, g.dropAfter, g.replayAll = tc.blockWS, tc.dropAfter, tc.replayAll
+			g := newGateway(t)
+			g.proxy.BlockWebsockets(tc.blockWS)
 			c := g.client()
 			c.Transport = tc.transport
 			ctx := testCtx(t)
@@ -83,15 +94,14 @@ func TestWatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Each step happens only after the watcher saw the previous
-			// event, so the reconnects' after= values are deterministic.
 			var got []portal.Event
 			got = append(got, next(t, ch))
-			g.waitRequests(len(tc.wantRequests) - 2)
-			g.scan(s.ID)
+			if tc.restart {
+				g.ts.Restart() // closes the websocket ("going away")
+			}
+			id := g.scan(s.QR.Payload)
 			got = append(got, next(t, ch))
-			g.waitRequests(len(tc.wantRequests) - 1)
-			g.confirm(s.ID)
+			g.confirm(id, s.Code)
 			got = append(got, next(t, ch))
 			if _, ok := <-ch; ok {
 				t.Fatal("an event after the final one")
@@ -110,46 +120,169 @@ func TestWatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := portal.VerifyLogin(res, portal.LoginExpect{Session: s.ID, App: standinAppID, Origin: "https://bid.example.com"}); err != nil {
+			v, err := portal.VerifyLogin(res, portal.LoginExpect{Session: s.ID, App: g.appID, Origin: bidOrigin})
+			if err != nil {
 				t.Fatalf("login result from the watch: %v", err)
 			}
-			req := g.requested()
-			if tc.wantRequests != nil && !slices.Equal(req, tc.wantRequests) {
-				t.Fatalf("watcher requests = %v, want %v", req, tc.wantRequests)
+			if v.User != g.userID || v.Certificate.Subject.CommonName != testUserName {
+				t.Fatalf("login of %s (%s)", v.User, v.Certificate.Subject)
+			}
+			req := g.proxy.Watches()
+			if tc.wantWatches != nil && !slices.Equal(req, tc.wantWatches) {
+				t.Fatalf("watch requests = %v, want %v", req, tc.wantWatches)
 			}
 			for i := 1; i < len(req); i++ {
-				a, _ := strconv.Atoi(req[i-1][strings.Index(req[i-1], ":")+1:])
-				b, _ := strconv.Atoi(req[i][strings.Index(req[i], ":")+1:])
-				if b < a {
+				if afterOf(t, req[i]) < afterOf(t, req[i-1]) {
 					t.Fatalf("after= went back: %v", req)
 				}
+			}
+			if tc.restart && (len(req) < 2 || afterOf(t, req[len(req)-1]) < 1) {
+				t.Fatalf("no reconnect with after ≥ 1 after the restart: %v", req)
+			}
+		})
+	}
+}
+
+// replayGateway serves a recorded real event stream the way a faulty
+// gateway or proxy cache might: every answer starts again from the first
+// event, whatever after= says. The real gateway never does this, so this
+// one small handler is the only stand-in of the package.
+type replayGateway struct {
+	events []json.RawMessage
+	srv    *httptest.Server
+
+	mu    sync.Mutex
+	calls int
+	after []string // "ws:N" / "poll:N" as asked
+}
+
+// recordSession runs a login session to completion on g and returns it
+// (as created) with its events as the gateway sent them
+// (GET /v1/sessions/{id}, raw JSON).
+func recordSession(t *testing.T, g *gateway) (*portal.Session, []json.RawMessage) {
+	t.Helper()
+	c := g.client()
+	s, err := c.CreateSession(testCtx(t), loginRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.scanConfirm(s)
+	req, _ := http.NewRequest("GET", g.url+"/v1/sessions/"+s.ID, nil)
+	req.Header.Set("Authorization", "Bearer "+g.appKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var view struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&view); err != nil || len(view.Events) != 3 {
+		t.Fatalf("recorded %d events: %v", len(view.Events), err)
+	}
+	return s, view.Events
+}
+
+func newReplayGateway(t *testing.T, events []json.RawMessage) *replayGateway {
+	rg := &replayGateway{events: events}
+	up := websocket.Upgrader{}
+	mux := http.NewServeMux()
+	// Answer n (1-based) holds events 1..n.
+	mux.HandleFunc("GET /v1/sessions/{id}/events", func(w http.ResponseWriter, r *http.Request) {
+		n := rg.call("poll:" + r.URL.Query().Get("after"))
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"events": rg.events[:n]})
+	})
+	// Connection n sends events 1..n, then drops (no close frame), except
+	// the last, which ends normally.
+	mux.HandleFunc("GET /v1/sessions/{id}/ws", func(w http.ResponseWriter, r *http.Request) {
+		n := rg.call("ws:" + r.URL.Query().Get("after"))
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		for _, ev := range rg.events[:n] {
+			if err := conn.WriteMessage(websocket.TextMessage, ev); err != nil {
+				return
+			}
+		}
+		if n == len(rg.events) {
+			_ = conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+		}
+	})
+	rg.srv = httptest.NewServer(mux)
+	t.Cleanup(rg.srv.Close)
+	return rg
+}
+
+// call records a request and returns how many events to answer.
+func (rg *replayGateway) call(what string) int {
+	rg.mu.Lock()
+	defer rg.mu.Unlock()
+	rg.calls++
+	rg.after = append(rg.after, what)
+	return min(rg.calls, len(rg.events))
+}
+
+// TestWatchDedupesReplays: a watcher that is sent events it already has
+// (after a reconnect, or by a gateway that ignores after=) delivers each
+// event once.
+func TestWatchDedupesReplays(t *testing.T) {
+	_, events := recordSession(t, newGateway(t))
+	for _, transport := range []string{"auto", "longpoll"} {
+		t.Run(transport, func(t *testing.T) {
+			rg := newReplayGateway(t, events)
+			c := &portal.Client{BaseURL: rg.srv.URL, AppKey: "ukg_replay", Transport: transport}
+			base := rg.srv.URL + "/v1/sessions/S1"
+			s := &portal.Session{ID: "S1", Watch: portal.Watch{
+				WSURL: "ws" + strings.TrimPrefix(base, "http") + "/ws", EventsURL: base + "/events", Token: "t",
+			}}
+			ch, err := c.Watch(testCtx(t), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var states []string
+			for ev := range ch {
+				states = append(states, ev.State)
+			}
+			if want := []string{"waiting", "scanned", "completed"}; !slices.Equal(states, want) {
+				t.Fatalf("states = %v, want %v", states, want)
+			}
+			rg.mu.Lock()
+			defer rg.mu.Unlock()
+			want := []string{"ws:0", "ws:1", "ws:2"}
+			if transport == "longpoll" {
+				want = []string{"poll:0", "poll:1", "poll:2"}
+			}
+			if !slices.Equal(rg.after, want) {
+				t.Fatalf("requests = %v, want %v", rg.after, want)
 			}
 		})
 	}
 }
 
 func TestWaitFinalStates(t *testing.T) {
+	g := newGateway(t)
 	tests := []struct {
 		name  string
-		end   func(g *standin, c *portal.Client, id string) error
+		end   func(c *portal.Client, s *portal.Session) error
 		state string
 	}{
-		{"rejected", func(g *standin, _ *portal.Client, id string) error {
-			g.scan(id)
-			return g.transition(id, portal.StateRejected, nil)
+		{"rejected", func(_ *portal.Client, s *portal.Session) error {
+			g.reject(g.scan(s.QR.Payload))
+			return nil
 		}, portal.StateRejected},
-		{"cancelled by the portal", func(_ *standin, c *portal.Client, id string) error {
-			return c.CancelSession(context.Background(), id)
+		{"cancelled by the portal", func(c *portal.Client, s *portal.Session) error {
+			return c.CancelSession(context.Background(), s.ID)
 		}, portal.StateCancelled},
-		{"completed", func(g *standin, _ *portal.Client, id string) error {
-			g.scan(id)
-			g.confirm(id)
+		{"completed", func(_ *portal.Client, s *portal.Session) error {
+			g.scanConfirm(s)
 			return nil
 		}, portal.StateCompleted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g := newStandin(t)
 			c := g.client()
 			ctx := testCtx(t)
 			s, err := c.CreateSession(ctx, loginRequest())
@@ -165,7 +298,7 @@ func TestWaitFinalStates(t *testing.T) {
 				ev, err := c.Wait(ctx, s)
 				done <- answer{ev, err}
 			}()
-			if err := tc.end(g, c, s.ID); err != nil {
+			if err := tc.end(c, s); err != nil {
 				t.Fatal(err)
 			}
 			a := <-done
@@ -191,7 +324,7 @@ func TestWaitFinalStates(t *testing.T) {
 }
 
 func TestWaitContextEnds(t *testing.T) {
-	g := newStandin(t)
+	g := newGateway(t)
 	c := g.client()
 	s, err := c.CreateSession(testCtx(t), loginRequest())
 	if err != nil {
@@ -203,7 +336,7 @@ func TestWaitContextEnds(t *testing.T) {
 		_, err := c.Wait(ctx, s)
 		done <- err
 	}()
-	g.waitRequests(1) // the watcher is connected
+	g.proxy.WaitWatches(1) // the watcher is connected
 	cancel()
 	if err := <-done; !errors.Is(err, portal.ErrWatchEnded) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait after cancel: %v", err)
@@ -211,10 +344,14 @@ func TestWaitContextEnds(t *testing.T) {
 }
 
 func TestWatchRefused(t *testing.T) {
-	g := newStandin(t)
+	g := newGateway(t)
 	c := g.client()
 	ctx := testCtx(t)
 	s, err := c.CreateSession(ctx, loginRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := c.CreateSession(ctx, loginRequest())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,18 +359,14 @@ func TestWatchRefused(t *testing.T) {
 		name  string
 		token string
 	}{
-		{"wrong token", "T0000000000000000000000000000099"},
-		{"another session's token", func() string {
-			o, err := c.CreateSession(ctx, loginRequest())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return o.Watch.Token
-		}()},
+		{"wrong token", strings.Repeat("A", len(s.Watch.Token))},
+		{"another session's token", other.Watch.Token},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := *s
 			bad.Watch.Token = tc.token
+			bad.Watch.WSURL = strings.Replace(bad.Watch.WSURL, s.Watch.Token, tc.token, 1)
+			bad.Watch.EventsURL = strings.Replace(bad.Watch.EventsURL, s.Watch.Token, tc.token, 1)
 			_, err := c.Watch(ctx, &bad)
 			var ae *portal.APIError
 			if !errors.As(err, &ae) || ae.Status != http.StatusNotFound || ae.Code != "session_not_found" {
@@ -244,7 +377,8 @@ func TestWatchRefused(t *testing.T) {
 }
 
 func TestClientErrors(t *testing.T) {
-	g := newStandin(t)
+	g := newGateway(t)
+	// What a proxy in front of a gateway answers when the gateway is down.
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusBadGateway)
@@ -261,12 +395,19 @@ func TestClientErrors(t *testing.T) {
 		wantStatus int
 		wantCode   string
 	}{
-		{name: "wrong app key", client: portal.Client{BaseURL: g.srv.URL, AppKey: "wrong"},
+		{name: "wrong app key", client: portal.Client{BaseURL: g.url, AppKey: "ukg_wrong"},
 			call:       func(c *portal.Client) error { _, err := c.CreateSession(ctx, loginRequest()); return err },
-			wantStatus: 401, wantCode: "unauthorized"},
+			wantStatus: 401, wantCode: "invalid_token"},
 		{name: "unknown session", client: *g.client(),
-			call:       func(c *portal.Client) error { _, err := c.GetSession(ctx, "S000000000000999"); return err },
+			call:       func(c *portal.Client) error { _, err := c.GetSession(ctx, strings.Repeat("A", 22)); return err },
 			wantStatus: 404, wantCode: "session_not_found"},
+		{name: "origin not registered", client: *g.client(),
+			call: func(c *portal.Client) error {
+				r := loginRequest()
+				r.Origin = "https://evil.example"
+				_, err := c.CreateSession(ctx, r)
+				return err
+			}, wantStatus: 403, wantCode: "origin_not_allowed"},
 		{name: "proxy error page", client: portal.Client{BaseURL: proxy.URL, AppKey: "k"},
 			call:       func(c *portal.Client) error { _, err := c.GetSession(ctx, "S1"); return err },
 			wantStatus: 502, wantCode: ""},
@@ -280,7 +421,7 @@ func TestClientErrors(t *testing.T) {
 		{name: "relative BaseURL", client: portal.Client{BaseURL: "gw.example", AppKey: "k"},
 			call:    func(c *portal.Client) error { _, err := c.GetSession(ctx, "S1"); return err },
 			wantErr: portal.ErrInvalidConfig},
-		{name: "no app key", client: portal.Client{BaseURL: g.srv.URL},
+		{name: "no app key", client: portal.Client{BaseURL: g.url},
 			call:    func(c *portal.Client) error { _, err := c.Verify(ctx, portal.VerifyRequest{}); return err },
 			wantErr: portal.ErrInvalidConfig},
 		{name: "encrypt to nobody", client: *g.client(),
@@ -308,19 +449,38 @@ func TestClientErrors(t *testing.T) {
 }
 
 func TestQRPNG(t *testing.T) {
-	g := newStandin(t)
+	g := newGateway(t)
 	c := g.client()
 	ctx := testCtx(t)
 	s, err := c.CreateSession(ctx, loginRequest())
 	if err != nil {
 		t.Fatal(err)
 	}
-	png, err := c.QRPNG(ctx, s, 256)
-	if err != nil {
-		t.Fatal(err)
+	for _, size := range []int{0, 256} {
+		b, err := c.QRPNG(ctx, s, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size > 0 && (img.Bounds().Dx() != size || img.Bounds().Dy() != size) {
+			t.Errorf("size %d: image of %v", size, img.Bounds())
+		}
+		bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+		if err != nil || res.GetText() != s.QR.Payload {
+			t.Fatalf("size %d: QR decodes to %v (%v), want %q", size, res, err, s.QR.Payload)
+		}
 	}
-	if !strings.HasSuffix(string(png), "size=256") {
-		t.Fatalf("the size did not reach the gateway: %q", png)
+	// Another app's key cannot fetch it.
+	other := portal.Client{BaseURL: g.url, AppKey: "ukg_wrong"}
+	if _, err := other.QRPNG(ctx, s, 0); err == nil {
+		t.Fatal("QR of a session fetched with a wrong key")
 	}
 }
 

@@ -43,7 +43,7 @@ type DemoConfig struct {
 	// "/sdk/ukeygate.js".
 	SDKURL string
 	// SessionTTL is the TTL the demo asks for; 0 = the gateway's default.
-	// A page may ask for a shorter one with ?ttl=N (seconds, 5..600).
+	// A page may ask for a shorter one with ?ttl=N (seconds, 3..600).
 	SessionTTL time.Duration
 	// HTTP is the client for calls to the gateway; nil = a default client.
 	HTTP *http.Client

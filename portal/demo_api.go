@@ -24,11 +24,14 @@ import (
 
 // Demo backend limits.
 const (
-	demoMaxUpload  = 1 << 20 // a file to sign
+	// demoMaxUpload bounds a file to sign: its base64 in the JSON body, to
+	// the demo and then to the gateway, stays under the gateway's default
+	// http.max_body_bytes (1 MiB).
+	demoMaxUpload  = 512 << 10
 	demoMaxBody    = demoMaxUpload*4/3 + 4096
 	demoSmallBody  = 4096
 	demoCallTimout = 30 * time.Second
-	demoMinTTL     = 5
+	demoMinTTL     = 3
 	demoMaxTTL     = 600
 )
 
@@ -342,7 +345,7 @@ func (d *demo) apiSign(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
 		name = cleanName(body.Name)
 		data = body.Data
 		if len(data) > demoMaxUpload {
-			demoError(w, http.StatusRequestEntityTooLarge, "too_large", "files up to 1 MB")
+			demoError(w, http.StatusRequestEntityTooLarge, "too_large", "files up to 512 KB")
 			return
 		}
 	default:

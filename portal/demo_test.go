@@ -22,12 +22,23 @@ import (
 	"github.com/ukeygate/ukeygate/portal"
 )
 
+// demoOrigin is where the tests' demo pages claim to be served (one of
+// the test app's origins).
 const demoOrigin = "http://portal.test"
 
-func newDemo(t *testing.T, gatewayURL string, mod func(*portal.DemoConfig)) *httptest.Server {
+// pageAppKey is the app key of demos that only render pages (no gateway
+// behind them).
+const pageAppKey = "ukg_pages-only-no-gateway-behind-it"
+
+// newDemo serves a demo portal in front of g (nil: a gateway address with
+// nothing behind it, for page rendering only).
+func newDemo(t *testing.T, g *gateway, mod func(*portal.DemoConfig)) *httptest.Server {
 	t.Helper()
 	cfg := portal.DefaultDemoConfig()
-	cfg.GatewayURL, cfg.AppKey, cfg.AppID, cfg.Origin = gatewayURL, standinAppKey, standinAppID, demoOrigin
+	cfg.GatewayURL, cfg.AppKey, cfg.Origin = "http://127.0.0.1:8080", pageAppKey, demoOrigin
+	if g != nil {
+		cfg.GatewayURL, cfg.AppKey, cfg.AppID = g.url, g.appKey, g.appID
+	}
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	if mod != nil {
 		mod(&cfg)
@@ -118,7 +129,7 @@ func TestDemoPages(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newDemo(t, gw, func(c *portal.DemoConfig) { c.FrameAncestors = tc.frameAncestors })
+			srv := newDemo(t, nil, func(c *portal.DemoConfig) { c.FrameAncestors = tc.frameAncestors })
 			resp, err := http.Get(srv.URL + tc.path)
 			if err != nil {
 				t.Fatal(err)
@@ -160,7 +171,7 @@ func TestDemoPages(t *testing.T) {
 					t.Errorf("page lacks %q", want)
 				}
 			}
-			if strings.Contains(string(body), standinAppKey) {
+			if strings.Contains(string(body), pageAppKey) {
 				t.Fatal("the app key is in the page")
 			}
 		})
@@ -168,7 +179,7 @@ func TestDemoPages(t *testing.T) {
 }
 
 func TestDemoStaticAndRouting(t *testing.T) {
-	srv := newDemo(t, "http://127.0.0.1:8080", nil)
+	srv := newDemo(t, nil, nil)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	tests := []struct {
 		method, path string
@@ -280,14 +291,15 @@ func TestDemoConfigValidate(t *testing.T) {
 
 // browser is a cookie-keeping client that behaves like the demo's pages.
 type browser struct {
-	t    *testing.T
-	c    *http.Client
-	base string
+	t      *testing.T
+	c      *http.Client
+	base   string
+	secret string // the demo's app key, which must never reach it
 }
 
-func newBrowser(t *testing.T, base string) *browser {
+func newBrowser(t *testing.T, base, secret string) *browser {
 	jar, _ := cookiejar.New(nil)
-	b := &browser{t: t, c: &http.Client{Jar: jar}, base: base}
+	b := &browser{t: t, c: &http.Client{Jar: jar}, base: base, secret: secret}
 	b.get("/demo/") // the first visit sets the cookie
 	return b
 }
@@ -300,6 +312,9 @@ func (b *browser) get(path string) (int, []byte) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	if strings.Contains(string(body), b.secret) {
+		b.t.Fatalf("the app key reached the browser: %s", body)
+	}
 	return resp.StatusCode, body
 }
 
@@ -326,7 +341,7 @@ func (b *browser) post(path string, body any, headers ...string) (int, map[strin
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	if strings.Contains(string(raw), standinAppKey) {
+	if strings.Contains(string(raw), b.secret) {
 		b.t.Fatalf("the app key reached the browser: %s", raw)
 	}
 	var m map[string]any
@@ -340,13 +355,29 @@ func errCode(m map[string]any) string {
 	return c
 }
 
-// TestDemoFlows runs the three pages' backend flows against the stand-in
-// gateway: create the session, let the "phone" confirm, finish, and check
+// phoneConfirms has the phone scan the QR payload of a session the demo
+// handed its page, and confirm it with the code the page shows; it
+// returns the session id.
+func phoneConfirms(t *testing.T, g *gateway, sess map[string]any) string {
+	t.Helper()
+	qr, _ := sess["qr"].(map[string]any)
+	payload, _ := qr["payload"].(string)
+	code, _ := sess["code"].(string)
+	id := g.scan(payload)
+	if id != sess["id"] {
+		t.Fatalf("the QR payload names session %s, the page shows %v", id, sess["id"])
+	}
+	g.confirm(id, code)
+	return id
+}
+
+// TestDemoFlows runs the three pages' backend flows against a real
+// gateway: create the session, let the phone confirm, finish, and check
 // what the page would show.
 func TestDemoFlows(t *testing.T) {
-	g := newStandin(t)
-	srv := newDemo(t, g.srv.URL, nil)
-	b := newBrowser(t, srv.URL)
+	g := newGateway(t)
+	srv := newDemo(t, g, nil)
+	b := newBrowser(t, srv.URL, g.appKey)
 
 	// Open needs a login first.
 	if st, m := b.post("/demo/api/open/submit", map[string]any{}); st != http.StatusUnauthorized || errCode(m) != "login_required" {
@@ -368,21 +399,21 @@ func TestDemoFlows(t *testing.T) {
 		t.Fatalf("finish before confirm: %d %v", st, m)
 	}
 	// Another visitor cannot finish this visitor's session.
-	other := newBrowser(t, srv.URL)
-	g.scan(id)
-	g.confirm(id)
+	other := newBrowser(t, srv.URL, g.appKey)
+	phoneConfirms(t, g, sess)
 	if st, m := other.post("/demo/api/login/finish", map[string]any{"session": id}); st != http.StatusNotFound {
 		t.Fatalf("another visitor finished the session: %d %v", st, m)
 	}
 	st, who := b.post("/demo/api/login/finish", map[string]any{"session": id})
-	if st != http.StatusOK || who["name"] != "张三" || who["user"] != g.userID || !strings.Contains(who["subject"].(string), "张三") {
+	if st != http.StatusOK || who["name"] != testUserName || who["user"] != g.userID || !strings.Contains(who["subject"].(string), "CN="+testUserName) ||
+		!strings.Contains(who["issuer"].(string), "portal test SM2 Root") || who["alg"] != "SM2" {
 		t.Fatalf("login finish: %d %v", st, who)
 	}
 	if st, _ := b.post("/demo/api/login/finish", map[string]any{"session": id}); st != http.StatusNotFound {
 		t.Fatalf("a session finished twice: %d", st)
 	}
 	_, page := b.get("/demo/")
-	if !strings.Contains(string(page), "张三") || strings.Contains(string(page), `data-demo="welcome" class="welcome" hidden`) {
+	if !strings.Contains(string(page), testUserName) || strings.Contains(string(page), `data-demo="welcome" class="welcome" hidden`) {
 		t.Fatal("the login page does not welcome the user")
 	}
 
@@ -391,9 +422,7 @@ func TestDemoFlows(t *testing.T) {
 	if st != http.StatusCreated {
 		t.Fatalf("sign session: %d %v", st, sess)
 	}
-	id = sess["id"].(string)
-	g.scan(id)
-	g.confirm(id)
+	id = phoneConfirms(t, g, sess)
 	st, signed := b.post("/demo/api/sign/finish", map[string]any{"session": id})
 	if st != http.StatusOK || signed["valid"] != true || signed["file"] != "bid-2026-017.txt.p7s" {
 		t.Fatalf("sign finish: %d %v", st, signed)
@@ -413,7 +442,7 @@ func TestDemoFlows(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc, err := gmcrypto.VerifyCMS(p7s, sample)
-	if err != nil || len(sc.Signers) != 1 || sc.Signers[0].Subject.CommonName != "张三" {
+	if err != nil || len(sc.Signers) != 1 || sc.Signers[0].Subject.CommonName != testUserName {
 		t.Fatalf("downloaded signature: %v", err)
 	}
 	if _, err := gmcrypto.VerifyCMS(p7s, append(sample, '!')); err == nil {
@@ -430,9 +459,7 @@ func TestDemoFlows(t *testing.T) {
 	if st != http.StatusCreated {
 		t.Fatalf("sign upload: %d %v", st, sess)
 	}
-	id = sess["id"].(string)
-	g.scan(id)
-	g.confirm(id)
+	id = phoneConfirms(t, g, sess)
 	if st, m := b.post("/demo/api/sign/finish", map[string]any{"session": id}); st != http.StatusOK || m["file"] != "evil_name.txt.p7s" {
 		t.Fatalf("sign upload finish: %d %v", st, m)
 	}
@@ -446,9 +473,7 @@ func TestDemoFlows(t *testing.T) {
 	if st != http.StatusCreated {
 		t.Fatalf("open session: %d %v", st, sess)
 	}
-	id = sess["id"].(string)
-	g.scan(id)
-	g.confirm(id)
+	id = phoneConfirms(t, g, sess)
 	st, opened := b.post("/demo/api/open/finish", map[string]any{"session": id})
 	sealed, _ := os.ReadFile(filepath.Join("demo", "samples", "sealed-bid-042.txt"))
 	if st != http.StatusOK || opened["match"] != true || opened["plaintext"] != string(sealed) {
@@ -467,13 +492,11 @@ func TestDemoFlows(t *testing.T) {
 // TestDemoLoginRefused: a login whose challenge names another app is not
 // accepted, whatever the gateway says about the certificate.
 func TestDemoLoginRefused(t *testing.T) {
-	g := newStandin(t)
-	srv := newDemo(t, g.srv.URL, func(c *portal.DemoConfig) { c.AppID = "another-app" })
-	b := newBrowser(t, srv.URL)
+	g := newGateway(t)
+	srv := newDemo(t, g, func(c *portal.DemoConfig) { c.AppID = "app_another" })
+	b := newBrowser(t, srv.URL, g.appKey)
 	_, sess := b.post("/demo/api/login", map[string]any{})
-	id, _ := sess["id"].(string)
-	g.scan(id)
-	g.confirm(id)
+	id := phoneConfirms(t, g, sess)
 	if st, m := b.post("/demo/api/login/finish", map[string]any{"session": id}); st != http.StatusForbidden || errCode(m) != "login_invalid" {
 		t.Fatalf("finish: %d %v", st, m)
 	}
@@ -483,9 +506,9 @@ func TestDemoLoginRefused(t *testing.T) {
 }
 
 func TestDemoAPIRefusals(t *testing.T) {
-	g := newStandin(t)
-	srv := newDemo(t, g.srv.URL, nil)
-	b := newBrowser(t, srv.URL)
+	g := newGateway(t)
+	srv := newDemo(t, g, nil)
+	b := newBrowser(t, srv.URL, g.appKey)
 	big := `{"name":"a","data":"` + strings.Repeat("A", 2<<20) + `"}`
 	tests := []struct {
 		name       string
@@ -514,10 +537,7 @@ func TestDemoAPIRefusals(t *testing.T) {
 			}
 		})
 	}
-	g.mu.Lock()
-	n := len(g.sessions)
-	g.mu.Unlock()
-	if n != 0 {
+	if n := g.sessionCount(); n != 0 {
 		t.Fatalf("refused requests created %d sessions", n)
 	}
 }

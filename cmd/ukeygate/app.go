@@ -13,10 +13,10 @@ import (
 func newAppCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "app",
-		Short: "Register and list portals (relying parties) and their app keys (operator API)",
+		Short: "Register, list, rotate the keys of and disable portals (relying parties) (operator API)",
 	}
 	addOperatorFlags(cmd)
-	cmd.AddCommand(newAppAddCmd(), newAppListCmd())
+	cmd.AddCommand(newAppAddCmd(), newAppListCmd(), newAppRotateCmd(), newAppDisableCmd())
 	return cmd
 }
 
@@ -74,8 +74,8 @@ func newAppListCmd() *cobra.Command {
 }
 
 func appTable(tw *tabwriter.Writer, list []api.AppResponse) {
-	row(tw, "ID", "NAME", "ORIGINS", "CREATED")
+	row(tw, "ID", "NAME", "ORIGINS", "CREATED", "DISABLED")
 	for _, a := range list {
-		row(tw, a.ID, a.Name, strings.Join(a.Origins, " "), a.CreatedAt)
+		row(tw, a.ID, a.Name, strings.Join(a.Origins, " "), a.CreatedAt, a.DisabledAt)
 	}
 }

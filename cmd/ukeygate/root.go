@@ -59,7 +59,11 @@ master key file.`,
 	root.AddCommand(newAppCmd())
 	root.AddCommand(newUserCmd())
 	root.AddCommand(newCredentialCmd())
+	root.AddCommand(newDeviceCmd())
 	root.AddCommand(newPhoneCmd())
+	addPhoneSessionCmds(root)
+	root.AddCommand(newPortalCmd())
+	root.AddCommand(newAuditCmd())
 	// ---- end of subcommands ----
 
 	return root, state

@@ -13,10 +13,10 @@ import (
 func newUserCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "user",
-		Short: "Create and list users; each new user gets a one-time activation code (operator API)",
+		Short: "Create, list and show users; give them one-time activation codes (operator API)",
 	}
 	addOperatorFlags(cmd)
-	cmd.AddCommand(newUserAddCmd(), newUserListCmd())
+	cmd.AddCommand(newUserAddCmd(), newUserListCmd(), newUserActivateCmd(), newUserShowCmd())
 	return cmd
 }
 

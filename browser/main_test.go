@@ -1,0 +1,103 @@
+package browser_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+var updateScreenshot = flag.Bool("update-screenshot", false, "rewrite docs/img/demo-login.png from TestLogin")
+
+// Timeouts: failure guards only, generous for a slow shared machine.
+const (
+	tabTimeout  = 90 * time.Second // one test's tab
+	waitTimeout = 30 * time.Second // one wait for a page state
+)
+
+// browserCtx is the one browser of the package (each test opens its own
+// tab in its own browser context); nil when noBrowser says why not.
+var (
+	browserCtx context.Context
+	noBrowser  string
+)
+
+// chromiumPaths are where Debian puts Chromium; the first skips the
+// /usr/bin wrapper script.
+var chromiumPaths = []string{"/usr/lib/chromium/chromium", "/usr/bin/chromium"}
+
+func findChromium() string {
+	if p := os.Getenv("UKEYGATE_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, p := range chromiumPaths {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	exe := findChromium()
+	if exe == "" {
+		if os.Getenv("CI") == "true" {
+			fmt.Fprintln(os.Stderr, "browser: chromium is required in CI (apt-get install chromium)")
+			return 1
+		}
+		noBrowser = "chromium not installed (apt-get install chromium)"
+		return m.Run()
+	}
+	// Chromium leaves files in TMPDIR and its profile in the user data
+	// dir: give it scratch folders of its own.
+	scratch, err := os.MkdirTemp("", "ukeygate-browser-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "browser:", err)
+		return 1
+	}
+	defer os.RemoveAll(scratch)
+	profile, tmp := scratch+"/profile", scratch+"/tmp"
+	for _, d := range []string{profile, tmp} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			fmt.Fprintln(os.Stderr, "browser:", err)
+			return 1
+		}
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(profile),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 900),
+		chromedp.Env("TMPDIR="+tmp),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	// The first Do starts the browser, tied to ctx (not to a timeout: the
+	// browser must outlive it; go test -timeout guards a hang).
+	if err := chromedp.Do(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "browser: starting %s: %v\n", exe, err)
+		return 1
+	}
+	browserCtx = ctx
+	return m.Run()
+}

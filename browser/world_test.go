@@ -1,0 +1,476 @@
+package browser_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image"
+	_ "image/png"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/server/servertest"
+)
+
+const (
+	testPIN  = "135790"
+	userName = "张三"
+	sm2Root  = "browser test SM2 Root"
+	rsaRoot  = "browser test RSA Root"
+)
+
+// world is a gateway with the demo on, behind a reverse proxy (its
+// public_url, where the browser goes), with an SM2 issuer (and an RSA one
+// when asked), and one user whose phone holds an SM2 sign and an SM2
+// encrypt credential (and an RSA sign one).
+type world struct {
+	t     *testing.T
+	ts    *servertest.TS
+	proxy *servertest.Proxy
+	url   string // public URL
+	phone *phone.Client
+	user  string
+}
+
+func newWorld(t *testing.T, withRSA bool) *world {
+	t.Helper()
+	if noBrowser != "" {
+		t.Skip(noBrowser)
+	}
+	ts, proxy := servertest.StartBehindProxy(t, func(c *config.Config) { c.Demo = true })
+	w := &world{t: t, ts: ts, proxy: proxy, url: proxy.URL}
+	w.admin("/v1/admin/issuers", map[string]any{"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2",
+		"generate": true, "subject": map[string]string{"common_name": sm2Root, "organization": "ukeygate test", "country": "CN"}}, nil)
+	if withRSA {
+		w.admin("/v1/admin/issuers", map[string]any{"id": "rsa", "name": "RSA CA", "mode": "internal", "alg": "RSA",
+			"generate": true, "subject": map[string]string{"common_name": rsaRoot, "country": "CN"},
+			"profile": map[string]any{"algs": []string{"RSA"}, "rsa_bits": []int{2048}}}, nil)
+	}
+	var u struct {
+		ID             string `json:"id"`
+		ActivationCode string `json:"activation_code"`
+	}
+	w.admin("/v1/admin/users", map[string]string{"name": userName}, &u)
+	w.user = u.ID
+	ctx := w.ctx()
+	w.phone = &phone.Client{BaseURL: w.url, State: &phone.State{}}
+	if _, err := w.phone.Enroll(ctx, u.ActivationCode, "test phone", testPIN); err != nil {
+		t.Fatal(err)
+	}
+	creds := [][3]string{{"sm2", "SM2", "sign"}, {"sm2", "SM2", "encrypt"}}
+	if withRSA {
+		creds = append(creds, [3]string{"rsa", "RSA", "sign"})
+	}
+	for _, c := range creds {
+		if _, err := w.phone.RequestCredential(ctx, c[0], c[1], c[2], testPIN); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w
+}
+
+// ctx is a context for one gateway call (failure guard).
+func (w *world) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	w.t.Cleanup(cancel)
+	return ctx
+}
+
+// admin POSTs to the operator API and decodes the answer into out.
+func (w *world) admin(path string, body, out any) {
+	w.t.Helper()
+	b, _ := json.Marshal(body)
+	r := w.ts.NewAdminRequest("POST", path, string(b))
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		w.t.Fatalf("POST %s: %d %s", path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+}
+
+// get fetches a public gateway URL.
+func (w *world) get(path string) []byte {
+	w.t.Helper()
+	resp, err := http.Get(w.url + path)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		w.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return b
+}
+
+// scan has the phone scan payload; the session must name the demo app.
+func (w *world) scan(payload string) *phone.ScanResult {
+	w.t.Helper()
+	if !strings.HasPrefix(payload, w.url+"/") {
+		w.t.Fatalf("QR payload %q is not under the public URL %s", payload, w.url)
+	}
+	res, err := w.phone.Scan(w.ctx(), payload)
+	if err != nil {
+		w.t.Fatalf("phone scan: %v", err)
+	}
+	if res.Session.App.Name != "Demo procurement portal" || res.Session.Origin != w.url {
+		w.t.Fatalf("the phone sees app %q at %q", res.Session.App.Name, res.Session.Origin)
+	}
+	return res
+}
+
+// confirm has the phone confirm with the credential of alg that fits (any
+// when alg is "") and the code the user read on the page.
+func (w *world) confirm(res *phone.ScanResult, alg, code string) {
+	w.t.Helper()
+	found := false
+	for _, c := range res.Session.CodeChoices {
+		found = found || c == code
+	}
+	if !found {
+		w.t.Fatalf("the page shows code %q, the phone offers %v", code, res.Session.CodeChoices)
+	}
+	cred := ""
+	for _, c := range res.Credentials {
+		if alg == "" || c.Alg == alg {
+			cred = c.ID
+			break
+		}
+	}
+	if cred == "" {
+		w.t.Fatalf("no %s credential fits session %s: %+v", alg, res.Session.ID, res.Credentials)
+	}
+	if st, err := w.phone.Confirm(w.ctx(), res.Session.ID, cred, testPIN, code); err != nil || st != "completed" {
+		w.t.Fatalf("phone confirm: %q %v", st, err)
+	}
+}
+
+// tab is one browser tab in a browser context of its own (own cookies),
+// with a recorder of CSP violations, exceptions and console errors.
+type tab struct {
+	t   *testing.T
+	w   *world
+	ctx context.Context
+
+	mu       sync.Mutex
+	problems []string // CSP violations, uncaught exceptions, console errors
+}
+
+// cspRecorder runs in every document before its own scripts (added over
+// the DevTools protocol, so the page's CSP does not apply to it) and
+// reports each CSP violation as a console error.
+const cspRecorder = `document.addEventListener('securitypolicyviolation', function (e) {
+  console.error('csp-violation ' + e.effectiveDirective + ' ' + (e.blockedURI || 'inline'));
+});`
+
+func (w *world) newTab() *tab {
+	w.t.Helper()
+	tctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
+	w.t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(tctx, tabTimeout)
+	w.t.Cleanup(cancelTimeout)
+	tb := &tab{t: w.t, w: w, ctx: ctx}
+	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
+	console := chromedp.Events(ctx, runtime.ConsoleAPICalled)
+	logs := chromedp.Events(ctx, cdplog.EntryAdded)
+	go func() {
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			tb.problem("exception: " + ev.ExceptionDetails.Text + " " + describe(ev.ExceptionDetails.Exception))
+		}
+	}()
+	go func() {
+		for ev, err := range console {
+			if err != nil {
+				return
+			}
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, describe(a))
+				}
+				tb.problem("console.error: " + strings.Join(parts, " "))
+			}
+		}
+	}()
+	go func() {
+		for ev, err := range logs {
+			if err != nil {
+				return
+			}
+			if e := ev.Entry; e != nil && e.Level == cdplog.EntryLevelError && !strings.HasSuffix(e.URL, "/favicon.ico") {
+				tb.problem("log " + string(e.Source) + ": " + e.Text + " " + e.URL)
+			}
+		}
+	}()
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspRecorder}); err != nil {
+		w.t.Fatal(err)
+	}
+	return tb
+}
+
+func describe(o *runtime.RemoteObject) string {
+	if o == nil {
+		return ""
+	}
+	if len(o.Value) > 0 {
+		var s string
+		if json.Unmarshal(o.Value, &s) == nil {
+			return s
+		}
+		return string(o.Value)
+	}
+	return o.Description
+}
+
+func (tb *tab) problem(s string) {
+	tb.mu.Lock()
+	tb.problems = append(tb.problems, s)
+	tb.mu.Unlock()
+}
+
+// Problems returns what the recorder saw so far.
+func (tb *tab) Problems() []string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return append([]string(nil), tb.problems...)
+}
+
+// clean fails the test on any CSP violation or uncaught exception, and on
+// other console errors unless allowed says they are expected (e.g. the
+// failed websocket of the blocked-websocket test).
+func (tb *tab) clean(allowed func(string) bool) {
+	tb.t.Helper()
+	for _, p := range tb.Problems() {
+		if strings.Contains(p, "csp-violation") || strings.Contains(p, "Content Security Policy") ||
+			strings.HasPrefix(p, "exception:") || allowed == nil || !allowed(p) {
+			tb.t.Errorf("page problem: %s", p)
+		}
+	}
+}
+
+// open navigates to the public path and waits for the page's #demo.
+func (tb *tab) open(path string) {
+	tb.t.Helper()
+	if err := chromedp.Do(tb.ctx, chromedp.Navigate(tb.w.url+path)); err != nil {
+		tb.t.Fatalf("navigate %s: %v", path, err)
+	}
+	tb.wait(`document.getElementById('demo') !== null && document.readyState === 'complete'`, "the page loads")
+}
+
+// eval evaluates js in the page (the DevTools protocol, not subject to
+// the page's CSP) and decodes the value.
+func eval[T any](tb *tab, js string) T {
+	tb.t.Helper()
+	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.t.Fatalf("evaluating %s: %v", js, err)
+	}
+	return v
+}
+
+// wait polls the JS condition every 100 ms until it is true. (chromedp's
+// Poll compiles the predicate with new Function, which the page's CSP
+// rightly refuses.)
+func (tb *tab) wait(cond, what string) {
+	tb.t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		ok, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`!!(`+cond+`)`))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) || tb.ctx.Err() != nil {
+			tb.t.Fatalf("waiting %s for %s: %v\npage: %s\nproblems: %v", waitTimeout, what, err, tb.state(), tb.Problems())
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval, not a synchronisation
+	}
+}
+
+// state describes the widget and page for a failure message.
+func (tb *tab) state() string {
+	s, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](`(function () {
+  var r = document.querySelector('[data-ukg=root]'), d = document.getElementById('demo');
+  var st = document.querySelector('[data-ukg=status]'), e = document.querySelector('[data-demo=error]');
+  var ev = Array.prototype.map.call(document.querySelectorAll('[data-demo=events] li'), function (li) { return li.textContent; });
+  return JSON.stringify({url: location.href,
+    widget: r && {state: r.dataset.state, transport: r.dataset.transport, seq: r.dataset.seq, session: r.dataset.session},
+    status: st && st.textContent, error: e && !e.hidden && e.textContent, demo: d && Object.assign({}, d.dataset), events: ev});
+})()`))
+	if err != nil {
+		return err.Error()
+	}
+	return s
+}
+
+// widgetState is [data-ukg=root]'s data-state ("" without a widget).
+func (tb *tab) widgetState() string {
+	return eval[string](tb, `(function () { var r = document.querySelector('[data-ukg=root]'); return r ? r.dataset.state : ''; })()`)
+}
+
+// waitState waits for the widget to show state (and a loaded QR image
+// when the state is waiting).
+func (tb *tab) waitState(state string) {
+	tb.t.Helper()
+	cond := `(function () { var r = document.querySelector('[data-ukg=root]'); return r && r.dataset.state === '` + state + `'; })()`
+	if state == "waiting" {
+		cond += ` && (function () { var q = document.querySelector('[data-ukg=qr]'); return q.complete && q.naturalWidth > 0; })()`
+	}
+	tb.wait(cond, "widget state "+state)
+}
+
+// session is the widget's data-session.
+func (tb *tab) session() string {
+	return eval[string](tb, `document.querySelector('[data-ukg=root]').dataset.session || ''`)
+}
+
+// code is the matching code the page shows.
+func (tb *tab) code() string {
+	return eval[string](tb, `document.querySelector('[data-ukg=code]').textContent`)
+}
+
+// qrFromScreenshot decodes the QR code from a screenshot of the rendered
+// <img>, as a phone camera pointed at the screen would.
+func (tb *tab) qrFromScreenshot() string {
+	tb.t.Helper()
+	png, err := chromedp.Run(tb.ctx, chromedp.Screenshot(chromedp.CSS("[data-ukg=qr]")))
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	return decodeQR(tb.t, png, "element screenshot")
+}
+
+// qrFromImageBytes decodes the QR code from the bytes of the <img> the
+// page shows, fetched by the page itself.
+func (tb *tab) qrFromImageBytes() string {
+	tb.t.Helper()
+	b64 := eval[string](tb, `fetch(document.querySelector('[data-ukg=qr]').src).then(function (r) { return r.arrayBuffer(); })
+  .then(function (buf) { var s = ''; new Uint8Array(buf).forEach(function (b) { s += String.fromCharCode(b); }); return btoa(s); })`)
+	png, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	return decodeQR(tb.t, png, "image bytes")
+}
+
+func decodeQR(t *testing.T, png []byte, from string) string {
+	t.Helper()
+	img, _, err := image.Decode(bytes.NewReader(png))
+	if err != nil {
+		t.Fatalf("QR %s: %v", from, err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	if err != nil {
+		t.Fatalf("no QR code in the %s: %v", from, err)
+	}
+	return res.GetText()
+}
+
+// click clicks the element matching the CSS selector.
+func (tb *tab) click(sel string) {
+	tb.t.Helper()
+	if err := chromedp.Do(tb.ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		tb.t.Fatalf("click %s: %v", sel, err)
+	}
+}
+
+// text is the textContent of the element matching sel.
+func (tb *tab) text(sel string) string {
+	tb.t.Helper()
+	return eval[string](tb, `(function () { var e = document.querySelector(`+jsString(sel)+`); return e ? e.textContent : ''; })()`)
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// screenshot writes a full-page PNG to the test's artifact directory
+// (kept with go test -artifacts) and returns it.
+func (tb *tab) screenshot(name string) []byte {
+	tb.t.Helper()
+	png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	p := filepath.Join(tb.t.ArtifactDir(), name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+	tb.t.Logf("screenshot %s", p)
+	return png
+}
+
+// checkAccessibility checks the widget's hooks for assistive technology:
+// the QR image has alt text, the status is a polite live region, and the
+// matching code has an aria-label that reads its digits one by one.
+func (tb *tab) checkAccessibility() {
+	tb.t.Helper()
+	var a struct {
+		Alt, Role, Live, Label, Code string
+	}
+	raw := eval[string](tb, `JSON.stringify({
+  alt: document.querySelector('[data-ukg=qr]').getAttribute('alt') || '',
+  role: document.querySelector('[data-ukg=status]').getAttribute('role') || '',
+  live: document.querySelector('[data-ukg=status]').getAttribute('aria-live') || '',
+  label: document.querySelector('[data-ukg=code]').getAttribute('aria-label') || '',
+  code: document.querySelector('[data-ukg=code]').textContent})`)
+	if err := json.Unmarshal([]byte(raw), &a); err != nil {
+		tb.t.Fatal(err)
+	}
+	if len([]rune(strings.TrimSpace(a.Alt))) < 5 {
+		tb.t.Errorf("QR image alt text %q", a.Alt)
+	}
+	if a.Live != "polite" || a.Role != "status" {
+		tb.t.Errorf("status region: role %q aria-live %q", a.Role, a.Live)
+	}
+	if len(a.Code) != 2 || !strings.HasSuffix(a.Label, fmt.Sprintf("%c %c", a.Code[0], a.Code[1])) {
+		tb.t.Errorf("code %q has aria-label %q, want the digits spaced out", a.Code, a.Label)
+	}
+}
+
+// fetchBytes has the page fetch a same-origin URL (with its cookie) and
+// returns the body.
+func (tb *tab) fetchBytes(url string) []byte {
+	tb.t.Helper()
+	b64 := eval[string](tb, `fetch(`+jsString(url)+`, {credentials: 'same-origin'}).then(function (r) {
+  if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.arrayBuffer(); })
+  .then(function (buf) { var s = ''; new Uint8Array(buf).forEach(function (b) { s += String.fromCharCode(b); }); return btoa(s); })`)
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ukeygate/ukeygate/api"
+	"github.com/ukeygate/ukeygate/ca"
+)
+
+// The operator commands of a user's life after enrollment: a new
+// activation code (lost or new phone), a user's devices and credentials,
+// device revocation, app key rotation and disabling.
+
+func newUserActivateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "activate USER_ID",
+		Short: "Give an existing user a new one-time activation code (lost or new phone); older unused codes stop working",
+		Long: `Give an existing user a new one-time activation code. Unused older codes
+of the user stop working. A user who has enrolled before keeps their PIN and
+credentials: the new phone enrolls with this code and the CURRENT PIN. The
+old phone stays enrolled until "ukeygate device revoke".`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/users/"+url.PathEscape(args[0])+"/activation", nil)
+			if err != nil {
+				return err
+			}
+			var u api.UserResponse
+			return render(cmd, raw, &u, func(tw *tabwriter.Writer) {
+				userTable(tw, []*ca.User{u.User})
+				pin := "the phone sets the PIN"
+				if u.Enrolled {
+					pin = "the phone enrolls with the user's CURRENT PIN"
+				}
+				fmt.Fprintf(tw, "\nActivation code (one use, until %s; %s): %s\n",
+					u.ActivationExpiresAt.Local().Format("2006-01-02 15:04"), pin, u.ActivationCode)
+			})
+		},
+	}
+}
+
+func newUserShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show USER_ID",
+		Short: "Show a user with their devices and credentials",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			raw, err := c.call(cmd.Context(), "GET", "/v1/admin/users/"+url.PathEscape(args[0]), nil)
+			if err != nil {
+				return err
+			}
+			var d ca.UserDetail
+			return render(cmd, raw, &d, func(tw *tabwriter.Writer) {
+				if d.User != nil {
+					userTable(tw, []*ca.User{d.User})
+				}
+				fmt.Fprintln(tw, "\nDevices:")
+				deviceTable(tw, d.Devices)
+				fmt.Fprintln(tw, "\nCredentials:")
+				credentialTable(tw, d.Credentials, false)
+			})
+		},
+	}
+}
+
+func newDeviceCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "device",
+		Short: "Revoke users' devices, e.g. a lost phone (operator API)",
+	}
+	addOperatorFlags(cmd)
+	cmd.AddCommand(newDeviceRevokeCmd())
+	return cmd
+}
+
+func newDeviceRevokeCmd() *cobra.Command {
+	var req api.DeviceRevokeRequest
+	cmd := &cobra.Command{
+		Use:   "revoke DEVICE_ID [--reason TEXT]",
+		Short: "Revoke a device: it can no longer sign requests (the user keeps PIN and credentials)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := req.Validate(); err != nil {
+				return usageErrorf("%v", err)
+			}
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/devices/"+url.PathEscape(args[0])+"/revoke", req)
+			if err != nil {
+				return err
+			}
+			var out api.DeviceResponse
+			return render(cmd, raw, &out, func(tw *tabwriter.Writer) { deviceTable(tw, []*ca.Device{out.Device}) })
+		},
+	}
+	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (free text, e.g. lost, stolen)")
+	return cmd
+}
+
+func deviceTable(tw *tabwriter.Writer, list []*ca.Device) {
+	row(tw, "ID", "USER", "NAME", "STATE", "ENROLLED", "REVOKED", "REASON")
+	for _, d := range list {
+		if d == nil {
+			continue
+		}
+		state := "active"
+		if d.Revoked() {
+			state = "revoked"
+		}
+		row(tw, d.ID, d.UserID, d.Name, state, d.CreatedAt, d.RevokedAt, d.RevocationReason)
+	}
+}
+
+func newAppRotateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "rotate APP_ID",
+		Short: "Give a portal a new app key (printed once); the old key stops working at once",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/apps/"+url.PathEscape(args[0])+"/rotate", nil)
+			if err != nil {
+				return err
+			}
+			var app api.AppResponse
+			return render(cmd, raw, &app, func(tw *tabwriter.Writer) {
+				appTable(tw, []api.AppResponse{app})
+				fmt.Fprintf(tw, "\nNew app key (shown once, keep it secret; the old key no longer works): %s\n", app.APIKey)
+			})
+		},
+	}
+}
+
+func newAppDisableCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "disable APP_ID",
+		Short: "Turn a portal off for good: its key is refused with app_disabled",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/apps/"+url.PathEscape(args[0])+"/disable", nil)
+			if err != nil {
+				return err
+			}
+			var app api.AppResponse
+			return render(cmd, raw, &app, func(tw *tabwriter.Writer) {
+				appTable(tw, []api.AppResponse{app})
+				fmt.Fprintf(tw, "\nDisabled at %s.\n", app.DisabledAt.Local().Format("2006-01-02 15:04"))
+			})
+		},
+	}
+}

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ukeygate/ukeygate/phone"
+)
+
+// The phone's side of a scan session on the command line: scan a QR code
+// (its text or an image of it), see what is asked, then confirm with the
+// matching code and the PIN, or reject.
+
+// addPhoneSessionCmds adds scan, confirm and reject to the phone command
+// of root.
+func addPhoneSessionCmds(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() == "phone" {
+			c.AddCommand(newPhoneScanCmd(), newPhoneConfirmCmd(), newPhoneRejectCmd())
+			return
+		}
+	}
+	panic("ukeygate: the phone command must be added before its session commands")
+}
+
+// maxImageFile bounds a QR image read from disk.
+const maxImageFile = 16 << 20
+
+// scanPayload is the QR payload of arg: the text of the QR code in the
+// image file arg names, or arg itself.
+func scanPayload(arg string) (string, error) {
+	fi, err := os.Stat(arg)
+	if err != nil || !fi.Mode().IsRegular() {
+		return arg, nil // not a file: the payload itself
+	}
+	f, err := os.Open(arg)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxImageFile+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxImageFile {
+		return "", fmt.Errorf("%s is larger than %d bytes", arg, maxImageFile)
+	}
+	payload, err := phone.DecodeQR(b)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", arg, err)
+	}
+	return payload, nil
+}
+
+func newPhoneScanCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "scan PAYLOAD_OR_IMAGE",
+		Short: "Scan a session's QR code (its text, or a PNG/JPEG image of it) and show what is asked",
+		Long: `Scan a session's QR code, as the phone's camera would: give the payload text
+(https://…/q/…) or a PNG or JPEG file showing the code (the portal's qr.png,
+a screenshot). The session is then bound to this device. The command shows
+what a real app shows before confirming — the portal's registered name, the
+page origin, the desktop's IP and browser, the operation, the documents, the
+three matching codes and the credentials that fit — and remembers the
+session so that 'phone confirm' and 'phone reject' default to it.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			payload, err := scanPayload(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := phoneClient(cmd)
+			if err != nil {
+				return err
+			}
+			res, err := c.Scan(cmd.Context(), payload)
+			if err != nil {
+				return err
+			}
+			path, err := statePath(cmd)
+			if err != nil {
+				return err
+			}
+			c.State.Remember(res)
+			if err := c.State.Save(path); err != nil {
+				return fmt.Errorf("scanned session %s, but saving %s failed: %w", res.Session.ID, path, err)
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd, res)
+			}
+			return printScan(cmd.OutOrStdout(), res, time.Now())
+		},
+	}
+}
+
+// kindText says what the session asks in words.
+func kindText(s *phone.ScannedSession) string {
+	switch s.Kind {
+	case "login":
+		return "LOG IN to this site with your certificate"
+	case "sign":
+		n := len(s.Documents)
+		what := "1 document"
+		if n != 1 {
+			what = fmt.Sprintf("%d documents", n)
+		}
+		return fmt.Sprintf("SIGN %s (%s)", what, s.Format)
+	case "decrypt":
+		if s.Ciphertext != nil {
+			what := "DECRYPT"
+			if s.Ciphertext.ReturnKey {
+				what = "OPEN the envelope key of"
+			}
+			return fmt.Sprintf("%s a %s ciphertext of %d bytes", what, s.Ciphertext.Format, s.Ciphertext.Size)
+		}
+		return "DECRYPT"
+	}
+	return strings.ToUpper(s.Kind)
+}
+
+// printScan shows a scan the way a phone app would before the user
+// confirms.
+func printScan(w io.Writer, r *phone.ScanResult, now time.Time) error {
+	s := &r.Session
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	left := s.ExpiresAt.Sub(now).Round(time.Second)
+	fmt.Fprintf(tw, "Session %s — expires in %s\n\n", s.ID, left)
+	row(tw, "  App:", fmt.Sprintf("%s (%s)", s.App.Name, s.App.ID))
+	row(tw, "  Page:", s.Origin)
+	desk := s.Desktop.IP
+	if s.Desktop.UserAgent != "" {
+		desk += " — " + s.Desktop.UserAgent
+	}
+	row(tw, "  Desktop:", desk)
+	row(tw, "  Asks you to:", kindText(s))
+	if s.Display.Title != "" {
+		row(tw, "  Title:", s.Display.Title)
+	}
+	if s.Display.Summary != "" {
+		row(tw, "  Summary:", s.Display.Summary)
+	}
+	if s.Issuer != "" || s.Alg != "" {
+		row(tw, "  Certificate:", strings.TrimSpace(s.Issuer+" "+s.Alg))
+	}
+	if c := s.Ciphertext; c != nil {
+		row(tw, "  Ciphertext SM3:", c.SM3)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(s.Documents) > 0 {
+		fmt.Fprintln(w, "\n  Documents:")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for i, d := range s.Documents {
+			size := "(digest only)"
+			if d.Size != nil {
+				size = fmt.Sprintf("%d bytes", *d.Size)
+			}
+			row(tw, fmt.Sprintf("    %d.", i+1), d.Name, size, d.DigestAlg+" "+d.Digest)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "\nWhich code does the desktop page show?   %s\n", "[ "+strings.Join(s.CodeChoices, " ]   [ ")+" ]")
+	fmt.Fprintln(w, "Only confirm if you started this on that page and the code matches.")
+	if len(r.Credentials) == 0 {
+		fmt.Fprintln(w, "\nNone of your credentials fits this request: reject it ('ukeygate phone reject').")
+		return nil
+	}
+	fmt.Fprintln(w, "\nYour credentials that fit:")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	row(tw, "  ID", "ISSUER", "ALG", "PURPOSE", "SERIAL", "NOT AFTER")
+	for _, c := range r.Credentials {
+		row(tw, "  "+c.ID, c.Issuer, c.Alg, c.Purpose, c.Serial, c.NotAfter)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	cred := ""
+	if len(r.Credentials) > 1 {
+		cred = " --credential ID"
+	}
+	fmt.Fprintf(w, "\nConfirm: ukeygate phone confirm --code NN%s\nReject:  ukeygate phone reject\n", cred)
+	return nil
+}
+
+// sessionTarget resolves --session (default: the last scan) and returns
+// the state's last scan when it is that session.
+func sessionTarget(cmd *cobra.Command, st *phone.State) (string, *phone.LastScan, error) {
+	id, _ := cmd.Flags().GetString("session")
+	ls := st.LastScan
+	if id == "" {
+		if ls == nil || ls.SessionID == "" {
+			return "", nil, usageErrorf("no scanned session: run 'ukeygate phone scan' first or give --session")
+		}
+		return ls.SessionID, ls, nil
+	}
+	if ls != nil && ls.SessionID == id {
+		return id, ls, nil
+	}
+	return id, nil, nil
+}
+
+// forget clears the state's last scan once its session has ended.
+func forget(cmd *cobra.Command, c *phone.Client, id string) {
+	if c.State.LastScan == nil || c.State.LastScan.SessionID != id {
+		return
+	}
+	c.State.LastScan = nil
+	if path, err := statePath(cmd); err == nil {
+		if err := c.State.Save(path); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: could not update %s: %v\n", path, err)
+		}
+	}
+}
+
+func newPhoneConfirmCmd() *cobra.Command {
+	var code, cred string
+	cmd := &cobra.Command{
+		Use:   "confirm --code NN [--session ID] [--credential ID] [--pin PIN | --pin-stdin]",
+		Short: "Confirm the scanned session with the matching code and your PIN",
+		Long: `Confirm a scanned session (default: the last one 'phone scan' showed) with the
+matching code the desktop page shows, the credential to use (default: the
+only one that fits) and your PIN. The gateway then logs in, signs or
+decrypts with that credential's key and pushes the result to the page.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := phoneClient(cmd)
+			if err != nil {
+				return err
+			}
+			id, ls, err := sessionTarget(cmd, c.State)
+			if err != nil {
+				return err
+			}
+			if cred == "" {
+				switch {
+				case ls == nil:
+					return usageErrorf("give --credential (the session was not scanned by 'phone scan' with this state file)")
+				case len(ls.Credentials) == 0:
+					return errors.New("none of your credentials fits this session: reject it with 'ukeygate phone reject'")
+				case len(ls.Credentials) > 1:
+					return usageErrorf("several credentials fit (%s): choose one with --credential", strings.Join(ls.Credentials, ", "))
+				}
+				cred = ls.Credentials[0]
+			}
+			pin, err := (&pinReader{cmd: cmd}).read("PIN: ")
+			if err != nil {
+				return err
+			}
+			state, err := c.Confirm(cmd.Context(), id, cred, pin, strings.TrimSpace(code))
+			if err != nil {
+				if ae := (*phone.APIError)(nil); errors.As(err, &ae) {
+					switch ae.Code {
+					case "wrong_code", "session_expired", "session_closed", "session_not_found", "operation_failed":
+						forget(cmd, c, id) // the session has ended
+					}
+				}
+				return err
+			}
+			forget(cmd, c, id)
+			if wantJSON(cmd) {
+				return printJSON(cmd, map[string]string{"id": id, "state": state})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Session %s: %s. The desktop page has the result.\n", id, state)
+			return nil
+		},
+	}
+	cmd.Flags().String("session", "", "the session id (default: the last scanned)")
+	cmd.Flags().StringVar(&code, "code", "", "the matching code the desktop page shows (required)")
+	cmd.Flags().StringVar(&cred, "credential", "", "the credential to use (default: the only one that fits)")
+	_ = cmd.MarkFlagRequired("code")
+	return cmd
+}
+
+func newPhoneRejectCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "reject [--session ID]",
+		Short: "Reject the scanned session (nothing is signed or decrypted)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := phoneClient(cmd)
+			if err != nil {
+				return err
+			}
+			id, _, err := sessionTarget(cmd, c.State)
+			if err != nil {
+				return err
+			}
+			state, err := c.Reject(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			forget(cmd, c, id)
+			if wantJSON(cmd) {
+				return printJSON(cmd, map[string]string{"id": id, "state": state})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Session %s: %s.\n", id, state)
+			return nil
+		},
+	}
+	cmd.Flags().String("session", "", "the session id (default: the last scanned)")
+	return cmd
+}

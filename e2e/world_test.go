@@ -1,0 +1,291 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/portal"
+	"github.com/ukeygate/ukeygate/server/servertest"
+)
+
+const (
+	testPIN    = "135790"
+	testOrigin = "https://bid.example.cn"
+	// flowTimeout guards one session's whole flow; a healthy one takes
+	// milliseconds.
+	flowTimeout = 60 * time.Second
+)
+
+// world is a running gateway with an SM2 and an RSA internal issuer, a
+// portal app and one enrolled user holding a signing and an encryption
+// credential of each algorithm.
+type world struct {
+	ts     *servertest.TS
+	pc     *portal.Client
+	appID  string
+	appKey string
+	userID string
+	phone  *phone.Client
+	// creds by "SM2-sign", "SM2-encrypt", "RSA-sign", "RSA-encrypt".
+	creds map[string]*phone.Credential
+	// issuerPEM is each issuer's certificate, by algorithm.
+	issuerPEM map[string]string
+}
+
+// issuerOf is the issuer id of each algorithm.
+var issuerOf = map[string]string{"SM2": "sm2", "RSA": "rsa"}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ts := servertest.Start(t)
+	w := &world{ts: ts, creds: map[string]*phone.Credential{}, issuerPEM: map[string]string{}}
+	for _, alg := range []string{"SM2", "RSA"} {
+		var iss struct {
+			CertificatePEM string `json:"certificate_pem"`
+		}
+		profile := map[string]any{"algs": []string{alg}}
+		if alg == "RSA" {
+			profile["rsa_bits"] = []int{2048}
+		}
+		adminCall(t, ts, "POST", "/v1/admin/issuers", map[string]any{
+			"id": issuerOf[alg], "name": alg + " CA", "mode": "internal", "alg": alg, "generate": true,
+			"subject": map[string]string{"common_name": "e2e " + alg + " Root", "organization": "ukeygate e2e", "country": "CN"},
+			"profile": profile,
+		}, &iss)
+		w.issuerPEM[alg] = iss.CertificatePEM
+	}
+	var app struct {
+		ID     string `json:"id"`
+		APIKey string `json:"api_key"`
+	}
+	adminCall(t, ts, "POST", "/v1/admin/apps", map[string]any{"name": "招标平台 e2e", "origins": []string{testOrigin}}, &app)
+	w.appID, w.appKey = app.ID, app.APIKey
+	w.pc = &portal.Client{BaseURL: ts.URL, AppKey: app.APIKey, Origin: testOrigin}
+	w.userID, w.phone = enrollUser(t, ts, "张三")
+	ctx := context.Background()
+	for _, alg := range []string{"SM2", "RSA"} {
+		for _, purpose := range []string{"sign", "encrypt"} {
+			c, err := w.phone.RequestCredential(ctx, issuerOf[alg], alg, purpose, testPIN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.State != "active" {
+				t.Fatalf("credential %+v", c)
+			}
+			w.creds[alg+"-"+purpose] = c
+		}
+	}
+	return w
+}
+
+// adminCall sends an operator request and decodes its 2xx answer into out.
+func adminCall(t testing.TB, ts *servertest.TS, method, path string, body, out any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(ts.NewAdminRequest(method, path, string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// enrollUser adds a user and enrolls a phone for them.
+func enrollUser(t testing.TB, ts *servertest.TS, name string) (string, *phone.Client) {
+	t.Helper()
+	var u struct {
+		ID             string `json:"id"`
+		ActivationCode string `json:"activation_code"`
+	}
+	adminCall(t, ts, "POST", "/v1/admin/users", map[string]string{"name": name}, &u)
+	pc := &phone.Client{BaseURL: ts.URL, State: &phone.State{}, HTTP: &http.Client{Timeout: flowTimeout}}
+	if _, err := pc.Enroll(context.Background(), u.ActivationCode, name+"'s phone", testPIN); err != nil {
+		t.Fatal(err)
+	}
+	return u.ID, pc
+}
+
+// createRaw creates a session from a raw JSON body (for fields the
+// portal client does not have), as the portal backend would.
+func (w *world) createRaw(t *testing.T, body map[string]any) *portal.Session {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest("POST", w.ts.URL+"/v1/sessions", bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+w.appKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /v1/sessions: %d %s", resp.StatusCode, raw)
+	}
+	var s portal.Session
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+// flow runs one session through both reference clients: the portal
+// creates it and watches its websocket; the phone scans the QR payload and
+// confirms with the credential, the PIN and the code the portal shows. It
+// returns the session and its final (completed) event.
+func (w *world) flow(t *testing.T, req portal.SessionRequest, cred string) (*portal.Session, *portal.Event) {
+	t.Helper()
+	if req.Origin == "" {
+		req.Origin = testOrigin
+	}
+	if req.Display.Title == "" {
+		req.Display = portal.Display{Title: "e2e " + req.Kind, Summary: "an end-to-end test"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
+	defer cancel()
+	s, err := w.pc.CreateSession(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, w.finish(t, s, req.Kind, cred)
+}
+
+// finish watches s, scans and confirms it with cred, and returns the
+// final event after checking the event stream.
+func (w *world) finish(t *testing.T, s *portal.Session, kind, cred string) *portal.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
+	defer cancel()
+	events, err := w.pc.Watch(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan, err := w.phone.Scan(ctx, s.QR.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := scan.Session
+	if ss.ID != s.ID || ss.Kind != kind || ss.App.ID != w.appID || ss.App.Name != "招标平台 e2e" || ss.Origin != testOrigin ||
+		len(ss.CodeChoices) != 3 || !slices.Contains(ss.CodeChoices, s.Code) {
+		t.Fatalf("the phone sees %+v for session %s (code %s)", ss, s.ID, s.Code)
+	}
+	credID := w.creds[cred].ID
+	if !slices.ContainsFunc(scan.Credentials, func(c phone.Credential) bool { return c.ID == credID }) {
+		t.Fatalf("credential %s (%s) is not offered: %+v", credID, cred, scan.Credentials)
+	}
+	state, err := w.phone.Confirm(ctx, s.ID, credID, testPIN, s.Code)
+	if err != nil || state != portal.StateCompleted {
+		t.Fatalf("confirm: %q, %v", state, err)
+	}
+	var got []portal.Event
+	for ev := range events {
+		got = append(got, ev)
+	}
+	var states []string
+	for i, ev := range got {
+		if ev.Seq != int64(i+1) {
+			t.Fatalf("event %d has seq %d: %+v", i, ev.Seq, got)
+		}
+		states = append(states, ev.State)
+	}
+	if strings.Join(states, ",") != "waiting,scanned,completed" {
+		t.Fatalf("events %v, want waiting, scanned, completed", states)
+	}
+	final := got[len(got)-1]
+	return &final
+}
+
+// needOpenSSL reports whether the openssl CLI is there: without it the
+// calling check is skipped, except on CI, where it fails.
+func needOpenSSL(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("openssl is required on CI")
+		}
+		t.Skip("openssl not installed")
+	}
+}
+
+// haveOpenSSL is needOpenSSL for an optional extra check: false (and a
+// log line) without openssl off CI.
+func haveOpenSSL(t *testing.T) bool {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("openssl is required on CI")
+		}
+		t.Log("openssl not installed: its check is skipped")
+		return false
+	}
+	return true
+}
+
+// opensslCmd is the openssl CLI with args, run in dir.
+func opensslCmd(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command("openssl", args...)
+	cmd.Dir = dir
+	return cmd
+}
+
+// openssl runs the openssl CLI in dir and returns its combined output.
+func openssl(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := opensslCmd(dir, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// files writes name → content into a fresh directory and returns it.
+func files(t *testing.T, m map[string][]byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, b := range m {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func readFile(t *testing.T, dir, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func firstCertPEM(t *testing.T, chainPEM string) string {
+	t.Helper()
+	i := strings.Index(chainPEM, "-----END CERTIFICATE-----")
+	if i < 0 {
+		t.Fatalf("no certificate in %q", chainPEM)
+	}
+	return chainPEM[:i+len("-----END CERTIFICATE-----")] + "\n"
+}

@@ -1,0 +1,171 @@
+package portal_test
+
+// The portal tests run against a whole ukeygate server (server/servertest:
+// real config, bbolt file, loopback HTTP and websockets) behind a
+// recording reverse proxy (its public_url), with a real SM2 issuer, a real
+// app key and a user enrolled with the reference phone client, which plays
+// the phone: it scans the QR payload and confirms or rejects.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/portal"
+	"github.com/ukeygate/ukeygate/server/servertest"
+)
+
+const (
+	testPIN      = "135790"
+	testUserName = "张三"
+	// bidOrigin and demoOrigin are the test app's registered origins.
+	bidOrigin = "https://bid.example.com"
+)
+
+// gateway is a running gateway with its test app and user.
+type gateway struct {
+	t     *testing.T
+	ts    *servertest.TS
+	proxy *servertest.Proxy
+	// url is the public URL (the proxy's).
+	url    string
+	appKey string
+	appID  string
+	userID string
+	phone  *phone.Client
+
+	mu    sync.Mutex
+	scans map[string]*phone.ScanResult // by session id
+}
+
+func newGateway(t *testing.T) *gateway {
+	t.Helper()
+	ts, proxy := servertest.StartBehindProxy(t)
+	g := &gateway{t: t, ts: ts, proxy: proxy, url: proxy.URL, scans: map[string]*phone.ScanResult{}}
+	g.admin("POST", "/v1/admin/issuers", map[string]any{
+		"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2", "generate": true,
+		"subject": map[string]string{"common_name": "portal test SM2 Root", "organization": "ukeygate test", "country": "CN"},
+	}, nil)
+	var app struct {
+		ID     string `json:"id"`
+		APIKey string `json:"api_key"`
+	}
+	g.admin("POST", "/v1/admin/apps", map[string]any{"name": "阳光采购平台", "origins": []string{bidOrigin, demoOrigin}}, &app)
+	g.appKey, g.appID = app.APIKey, app.ID
+	var user struct {
+		ID             string `json:"id"`
+		ActivationCode string `json:"activation_code"`
+	}
+	g.admin("POST", "/v1/admin/users", map[string]string{"name": testUserName}, &user)
+	g.userID = user.ID
+	ctx := testCtx(t)
+	g.phone = &phone.Client{BaseURL: g.url, State: &phone.State{}}
+	if _, err := g.phone.Enroll(ctx, user.ActivationCode, "test phone", testPIN); err != nil {
+		t.Fatal(err)
+	}
+	for _, purpose := range []string{"sign", "encrypt"} {
+		if _, err := g.phone.RequestCredential(ctx, "sm2", "SM2", purpose, testPIN); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g
+}
+
+// admin calls the operator API and decodes a 2xx answer into out.
+func (g *gateway) admin(method, path string, body, out any) {
+	g.t.Helper()
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest(method, g.url+path, bytes.NewReader(b))
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+g.ts.AdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		g.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			g.t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+}
+
+func (g *gateway) client() *portal.Client {
+	return &portal.Client{BaseURL: g.url, AppKey: g.appKey}
+}
+
+// scan has the phone scan a QR payload and returns the session id.
+func (g *gateway) scan(payload string) string {
+	g.t.Helper()
+	res, err := g.phone.Scan(testCtx(g.t), payload)
+	if err != nil {
+		g.t.Fatalf("phone scan: %v", err)
+	}
+	g.mu.Lock()
+	g.scans[res.Session.ID] = res
+	g.mu.Unlock()
+	return res.Session.ID
+}
+
+// confirm has the phone confirm a scanned session with the first
+// credential that fits it, the PIN and the matching code.
+func (g *gateway) confirm(id, code string) {
+	g.t.Helper()
+	g.mu.Lock()
+	res := g.scans[id]
+	g.mu.Unlock()
+	if res == nil || len(res.Credentials) == 0 {
+		g.t.Fatalf("session %s: not scanned, or no credential fits", id)
+	}
+	st, err := g.phone.Confirm(testCtx(g.t), id, res.Credentials[0].ID, testPIN, code)
+	if err != nil || st != portal.StateCompleted {
+		g.t.Fatalf("phone confirm: %q, %v", st, err)
+	}
+}
+
+// reject has the phone reject a scanned session.
+func (g *gateway) reject(id string) {
+	g.t.Helper()
+	if st, err := g.phone.Reject(testCtx(g.t), id); err != nil || st != portal.StateRejected {
+		g.t.Fatalf("phone reject: %q, %v", st, err)
+	}
+}
+
+// scanConfirm runs the whole phone side of a session.
+func (g *gateway) scanConfirm(s *portal.Session) {
+	g.t.Helper()
+	g.confirm(g.scan(s.QR.Payload), s.Code)
+}
+
+// sessionCount is the number of sessions in the gateway's store.
+func (g *gateway) sessionCount() int {
+	g.t.Helper()
+	kvs, _, err := g.ts.Server.Store().List(context.Background(), "sessions/")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	n := 0
+	for _, kv := range kvs {
+		if !strings.Contains(strings.TrimPrefix(kv.Key, "sessions/"), "/") { // not an event
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor guards a wait on a channel (failure guard only).
+const waitFor = 20 * time.Second

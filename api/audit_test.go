@@ -32,8 +32,20 @@ func fillAudit(t *testing.T, log *audit.Log, n int) {
 	}
 }
 
+// auditBase is how many entries the log holds before a test adds its own
+// (the API may audit operator actions of the world's setup).
+func auditBase(t *testing.T, log *audit.Log) int64 {
+	t.Helper()
+	list, err := log.List(context.Background(), audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(len(list))
+}
+
 func TestAdminAudit(t *testing.T) {
 	w := newPortalWorld(t)
+	base := auditBase(t, w.log)
 	fillAudit(t, w.log, 7)
 	list := func(query string) (*resp, api.AuditResponse) {
 		t.Helper()
@@ -44,41 +56,56 @@ func TestAdminAudit(t *testing.T) {
 		}
 		return r, a
 	}
+	// seqs lists the entries as offsets from base (the test's own are 1..7).
 	seqs := func(es []audit.Entry) string {
 		var s []string
 		for _, e := range es {
-			s = append(s, fmt.Sprint(e.Seq))
+			s = append(s, fmt.Sprint(e.Seq-base))
 		}
 		return strings.Join(s, ",")
 	}
+	q := func(format string, n ...int64) string {
+		args := make([]any, len(n))
+		for i, v := range n {
+			args[i] = base + v
+		}
+		return fmt.Sprintf(format, args...)
+	}
 	for _, tc := range []struct {
 		query, want string
-		next        int64
+		next        int64 // offset from base; 0 = none
 	}{
-		{"", "1,2,3,4,5,6,7", 0},
+		{"?app=app_1", "1,2,3,4,5,6,7", 0},
 		{"?user=usr_1", "1,3,5,7", 0},
 		{"?action=sign&user=usr_0", "", 0},
-		{"?action=sign", "1,3,5,7", 0},
+		{"?action=sign&app=app_1", "1,3,5,7", 0},
 		{"?action=login&user=usr_0", "2,4,6", 0},
 		{"?session=sess3", "3", 0},
 		{"?app=app_1&limit=3", "1,2,3", 3},
-		{"?after=3&limit=3", "4,5,6", 6},
-		{"?after=6&limit=3", "7", 0},
-		{"?after=7", "", 0},
+		{q("?after=%d&limit=3", 3), "4,5,6", 6},
+		{q("?after=%d&limit=3", 6), "7", 0},
+		{q("?after=%d", 7), "", 0},
 		{"?app=app_2", "", 0},
 	} {
 		r, a := list(tc.query)
 		w.must(r, http.StatusOK)
-		if got := seqs(a.Entries); got != tc.want || a.NextAfter != tc.next || a.Entries == nil {
-			t.Errorf("%s: entries %q next %d, want %q next %d", tc.query, got, a.NextAfter, tc.want, tc.next)
+		next := int64(0)
+		if a.NextAfter != 0 {
+			next = a.NextAfter - base
 		}
+		if got := seqs(a.Entries); got != tc.want || next != tc.next || a.Entries == nil {
+			t.Errorf("%s: entries %q next %d, want %q next %d (offsets from %d)", tc.query, got, next, tc.want, tc.next, base)
+		}
+	}
+	if _, a := list(""); int64(len(a.Entries)) != base+7 || a.Entries[0].Seq != 1 {
+		t.Errorf("the whole log: %d entries from %d, want %d from 1", len(a.Entries), a.Entries[0].Seq, base+7)
 	}
 	_, a := list("?session=sess4")
 	if e := a.Entries[0]; e.Action != "login" || e.UserID != "usr_0" || e.Hash == "" || e.Prev == "" || e.Time.IsZero() {
 		t.Fatalf("entry %+v", e)
 	}
 	// The raw JSON uses the audit package's field names.
-	r := w.must(w.admin("GET", "/v1/admin/audit?limit=1", nil), http.StatusOK)
+	r := w.must(w.admin("GET", "/v1/admin/audit?app=app_1&limit=1", nil), http.StatusOK)
 	var raw struct {
 		Entries []map[string]any `json:"entries"`
 	}
@@ -120,20 +147,24 @@ func TestAdminAuditVerify(t *testing.T) {
 		return r, v
 	}
 	w := newPortalWorld(t)
+	base := auditBase(t, w.log)
 	r, v := verify(w)
-	if r.status != 200 || !v.Valid || v.Entries != 0 {
-		t.Fatalf("empty log: %d %+v", r.status, v)
+	if r.status != 200 || !v.Valid || v.Entries != base {
+		t.Fatalf("the world's log: %d %+v, want %d entries", r.status, v, base)
 	}
 	fillAudit(t, w.log, 5)
 	r, v = verify(w)
-	if r.status != 200 || !v.Valid || v.Entries != 5 || len(v.Head) != 64 {
-		t.Fatalf("5 entries: %d %+v", r.status, v)
+	if r.status != 200 || !v.Valid || v.Entries != base+5 || len(v.Head) != 64 {
+		t.Fatalf("5 more entries: %d %+v", r.status, v)
 	}
 	if r := w.admin("GET", "/v1/admin/audit/verify?full=1", nil); r.status != 400 || r.field != "full" {
 		t.Fatalf("unknown parameter: %d %s", r.status, r.body)
 	}
 
-	entryKey := func(seq int) string { return fmt.Sprintf("audit/entries/%016d", seq) }
+	// Entries are tampered with by their offset from the end of the
+	// world's own: the test's 5 entries are last+1..last+5.
+	var last int64
+	entryKey := func(off int) string { return fmt.Sprintf("audit/entries/%016d", last+int64(off)) }
 	tamper := []struct {
 		name string
 		do   func(t *testing.T, st storage.Store)
@@ -167,6 +198,7 @@ func TestAdminAuditVerify(t *testing.T) {
 	for _, tc := range tamper {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newPortalWorld(t)
+			last = auditBase(t, w.log)
 			fillAudit(t, w.log, 5)
 			tc.do(t, w.store)
 			r, _ := verify(w)

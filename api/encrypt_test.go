@@ -121,7 +121,7 @@ func TestEncrypt(t *testing.T) {
 				}
 			})
 		}
-		if !mapsEqual(before, w.snapshot()) {
+		if !sameSnapshot(before, w.snapshot()) {
 			t.Fatal("a refused encrypt changed the store")
 		}
 	})

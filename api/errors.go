@@ -149,6 +149,7 @@ var errorTable = []errorMapping{
 	{ca.ErrConflict, http.StatusConflict, "conflict"},
 	{ca.ErrIssuerNotFound, http.StatusNotFound, "unknown_issuer"},
 	{ca.ErrIssuerExists, http.StatusConflict, "issuer_exists"},
+	{ca.ErrIssuerDuplicate, http.StatusConflict, "issuer_duplicate"},
 	{ca.ErrIssuerExternal, http.StatusConflict, "issuer_external"},
 	{ca.ErrAlgNotAllowed, http.StatusBadRequest, "alg_not_allowed"},
 	{ca.ErrPurposeNotAllowed, http.StatusBadRequest, "purpose_not_allowed"},
@@ -177,6 +178,7 @@ var errorTable = []errorMapping{
 	{ca.ErrCertificateExpired, http.StatusBadRequest, "certificate_expired"},
 	{ca.ErrCertificateRevoked, http.StatusBadRequest, "certificate_revoked"},
 	{ca.ErrKeyUsage, http.StatusBadRequest, "key_usage"},
+	{ca.ErrTooManyCertificates, http.StatusBadRequest, "too_many_certificates"},
 
 	// gmcrypto (reached only when no ca error wraps them)
 	{gmcrypto.ErrMalformed, http.StatusBadRequest, "malformed_input"},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/qrlogin"
@@ -187,7 +188,7 @@ func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	app, err := a.apps.Get(r.Context(), before.AppID)
+	app, err := a.enabledApp(r.Context(), before.AppID)
 	if err != nil {
 		return err
 	}
@@ -205,6 +206,19 @@ func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, ScanResponse{Session: scannedView(sess, app.Name, choices), Credentials: creds})
 	return nil
+}
+
+// enabledApp returns the app a session belongs to, or auth.ErrAppDisabled
+// when the operator has disabled it since the session was created.
+func (a *API) enabledApp(ctx context.Context, id string) (*auth.App, error) {
+	app, err := a.apps.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if app.Disabled() {
+		return nil, fmt.Errorf("%w: %s", auth.ErrAppDisabled, app.ID)
+	}
+	return app, nil
 }
 
 // keyUse is what the audit log records of one confirm attempt.
@@ -282,6 +296,12 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	sess, err := a.sessions.Confirm(ctx, id, deviceID, func(s *session.Session) (json.RawMessage, error) {
 		use := keyUse{sess: s, deviceID: deviceID, credID: req.Credential}
+		// A session of an app disabled since it was created is not
+		// served: the error is not final, the session stays scanned
+		// until it expires.
+		if _, err := a.enabledApp(ctx, s.AppID); err != nil {
+			return nil, err
+		}
 		if err := session.CheckCode(s, req.Code); err != nil {
 			a.recordFailure(ctx, use, "wrong_code")
 			return nil, err

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -36,7 +38,21 @@ const (
 const (
 	maxSignatureLen = 2048 // bytes of a raw signature (RSA-16384 is 2048)
 	maxVerifyDigest = 64   // bytes of a digest (SHA-512 for RSA CMS)
+	// maxVerifySigners bounds a CMS's SignerInfos; maxVerifyCerts bounds
+	// the certificates a request carries (certificate_pem plus, for a CMS,
+	// its certificate set): the signer's and ca.MaxIntermediates more.
+	// Above either, the request is refused with too_many_certificates
+	// before any signature is checked: each certificate may cost a
+	// signature check at every level of a path.
+	maxVerifySigners = 8
+	maxVerifyCerts   = ca.MaxIntermediates + 1
 )
+
+// tooMany refuses a request that carries more certificates or signers than
+// /v1/verify takes.
+func tooMany(field, format string, args ...any) error {
+	return &ca.RequestError{Field: field, Reason: fmt.Sprintf(format, args...), Err: ca.ErrTooManyCertificates}
+}
 
 // VerifyRequest is the body of POST /v1/verify: a raw signature with the
 // signer's certificate (and optionally its chain), or a CMS SignedData that
@@ -175,6 +191,9 @@ func (a *API) verifyRaw(ctx context.Context, req *VerifyRequest) (*VerifyRespons
 	if err != nil {
 		return nil, err
 	}
+	if len(certs) > maxVerifyCerts {
+		return nil, tooMany("certificate_pem", "%d certificates, at most %d", len(certs), maxVerifyCerts)
+	}
 	leaf := certs[0]
 	if _, err := gmcrypto.KeyAlg(leaf.PublicKey); err != nil {
 		return nil, &ca.RequestError{Field: "certificate_pem", Reason: "the certificate's key is neither SM2 nor RSA", Err: gmcrypto.ErrUnsupported}
@@ -212,6 +231,16 @@ func (a *API) verifyCMS(ctx context.Context, req *VerifyRequest) (*VerifyRespons
 			return nil, err
 		}
 	}
+	nSigners, nCerts, err := gmcrypto.CMSCounts(req.CMS)
+	if err != nil {
+		return nil, &ca.RequestError{Field: "cms", Reason: "the SignedData cannot be parsed", Err: gmcrypto.ErrMalformed}
+	}
+	switch {
+	case nSigners > maxVerifySigners:
+		return nil, tooMany("cms", "%d signers, at most %d", nSigners, maxVerifySigners)
+	case nCerts+len(extra) > maxVerifyCerts:
+		return nil, tooMany("cms", "%d certificates (with certificate_pem), at most %d", nCerts+len(extra), maxVerifyCerts)
+	}
 	var sc *gmcrypto.SignedCMS
 	switch {
 	case len(req.Digest) > 0:
@@ -233,7 +262,7 @@ func (a *API) verifyCMS(ctx context.Context, req *VerifyRequest) (*VerifyRespons
 	for _, s := range sc.Signers {
 		chain := []*smx509.Certificate{s}
 		for _, c := range append(append([]*smx509.Certificate{}, sc.Certificates...), extra...) {
-			if !bytes.Equal(c.Raw, s.Raw) {
+			if !slices.ContainsFunc(chain, func(d *smx509.Certificate) bool { return bytes.Equal(c.Raw, d.Raw) }) {
 				chain = append(chain, c)
 			}
 		}

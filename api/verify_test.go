@@ -45,7 +45,7 @@ type portalWorld struct {
 	creds map[string]*phone.Credential
 }
 
-var testMaster = bytes.Repeat([]byte{0x42}, 32)
+var portalWorldMaster = bytes.Repeat([]byte{0x42}, 32)
 
 func newPortalWorld(t *testing.T) *portalWorld {
 	t.Helper()
@@ -53,7 +53,7 @@ func newPortalWorld(t *testing.T) *portalWorld {
 	clk := &testClock{t: time.Now()}
 	caCfg := ca.DefaultConfig()
 	caCfg.Now = clk.Now
-	svc, err := ca.New(st, testMaster, caCfg)
+	svc, err := ca.New(st, portalWorldMaster, caCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func newPortalWorld(t *testing.T) *portalWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log, err := audit.New(st, testMaster, clk.Now)
+	log, err := audit.New(st, portalWorldMaster, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +108,7 @@ func newPortalWorld(t *testing.T) *portalWorld {
 	for _, k := range []struct{ iss, alg, purpose string }{
 		{"sm2", "SM2", "sign"}, {"sm2", "SM2", "encrypt"}, {"rsa", "RSA", "sign"}, {"rsa", "RSA", "encrypt"},
 	} {
+		clk.Advance(time.Second) // distinct creation times: "newest" is well defined
 		c, err := w.phone.RequestCredential(ctx, k.iss, k.alg, k.purpose, testPIN)
 		if err != nil {
 			t.Fatal(err)
@@ -169,7 +170,7 @@ func outsider(t *testing.T, key crypto.Signer) *smx509.Certificate {
 	return c
 }
 
-func certPEM(certs ...*smx509.Certificate) string {
+func pemOf(certs ...*smx509.Certificate) string {
 	return string(gmcrypto.EncodeCertificatesPEM(certs...))
 }
 
@@ -235,13 +236,13 @@ func TestVerify(t *testing.T) {
 	}{
 		{"sm2 raw over data", map[string]any{"data": data, "signature": sign("sm2-sign", data), "certificate_pem": s["sm2-sign"].cert}, true, "", "sm2", true, "sm2-sign"},
 		{"sm2 raw over digest", map[string]any{"digest": digest("sm2-sign"), "signature": sign("sm2-sign", data), "certificate_pem": s["sm2-sign"].cert}, true, "", "sm2", true, "sm2-sign"},
-		{"sm2 raw with chain", map[string]any{"data": data, "signature": sign("sm2-sign", data), "certificate_pem": certPEM(s["sm2-sign"].cert) + issuerPEM("sm2")}, true, "", "sm2", true, "sm2-sign"},
+		{"sm2 raw with chain", map[string]any{"data": data, "signature": sign("sm2-sign", data), "certificate_pem": pemOf(s["sm2-sign"].cert) + issuerPEM("sm2")}, true, "", "sm2", true, "sm2-sign"},
 		{"rsa raw over data", map[string]any{"data": data, "signature": sign("rsa-sign", data), "certificate_pem": s["rsa-sign"].cert}, true, "", "rsa", true, "rsa-sign"},
 		{"rsa raw over digest", map[string]any{"digest": sha[:], "signature": sign("rsa-sign", data), "certificate_pem": s["rsa-sign"].cert}, true, "", "rsa", true, "rsa-sign"},
 		{"sm2 raw, other data", map[string]any{"data": []byte("other"), "signature": sign("sm2-sign", data), "certificate_pem": s["sm2-sign"].cert}, false, api.ReasonBadSignature, "", false, "sm2-sign"},
-		{"rsa raw, other key's certificate", map[string]any{"data": data, "signature": sign("rsa-sign", data), "certificate_pem": certPEM(s["sm2-sign"].cert)}, false, api.ReasonBadSignature, "", false, "sm2-sign"},
+		{"rsa raw, other key's certificate", map[string]any{"data": data, "signature": sign("rsa-sign", data), "certificate_pem": pemOf(s["sm2-sign"].cert)}, false, api.ReasonBadSignature, "", false, "sm2-sign"},
 		{"sm2 raw, digest of the bare data", map[string]any{"digest": sm3, "signature": sign("sm2-sign", data), "certificate_pem": s["sm2-sign"].cert}, false, api.ReasonBadSignature, "", false, "sm2-sign"},
-		{"unknown CA", map[string]any{"data": data, "signature": strangerSig, "certificate_pem": certPEM(strangerCert)}, false, api.ReasonUntrusted, "", false, ""},
+		{"unknown CA", map[string]any{"data": data, "signature": strangerSig, "certificate_pem": pemOf(strangerCert)}, false, api.ReasonUntrusted, "", false, ""},
 		{"encryption certificate", map[string]any{"data": data, "signature": sign("sm2-encrypt", data), "certificate_pem": s["sm2-encrypt"].cert}, false, api.ReasonKeyUsage, "", false, "sm2-encrypt"},
 		{"sm2 cms attached", map[string]any{"cms": cms("sm2-sign", false)}, true, "", "sm2", true, "sm2-sign"},
 		{"sm2 cms attached, data matches", map[string]any{"cms": cms("sm2-sign", false), "data": data}, true, "", "sm2", true, "sm2-sign"},
@@ -259,7 +260,7 @@ func TestVerify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.req {
 				if c, ok := v.(*smx509.Certificate); ok {
-					tc.req[k] = certPEM(c)
+					tc.req[k] = pemOf(c)
 				}
 			}
 			r, v := w.verify(tc.req)
@@ -273,7 +274,7 @@ func TestVerify(t *testing.T) {
 			if tc.signer != "" {
 				cert := s[tc.signer].cert
 				if v.Signer == nil || v.Signer.Subject != cert.Subject.String() || v.Signer.Serial != w.creds[tc.signer].Serial ||
-					!v.Signer.NotAfter.Equal(cert.NotAfter) || v.Signer.Issuer != cert.Issuer.String() || v.Signer.CertificatePEM != certPEM(cert) {
+					!v.Signer.NotAfter.Equal(cert.NotAfter) || v.Signer.Issuer != cert.Issuer.String() || v.Signer.CertificatePEM != pemOf(cert) {
 					t.Fatalf("signer %+v, want the certificate of %s (serial %s)", v.Signer, tc.signer, w.creds[tc.signer].Serial)
 				}
 			}
@@ -299,7 +300,7 @@ func TestVerify(t *testing.T) {
 		sig := sign("rsa-sign", data)
 		w.must(w.admin("POST", "/v1/admin/credentials/"+w.creds["rsa-sign"].ID+"/revoke", map[string]string{"reason": "keyCompromise"}), http.StatusOK)
 		for _, req := range []map[string]any{
-			{"data": data, "signature": sig, "certificate_pem": certPEM(s["rsa-sign"].cert)},
+			{"data": data, "signature": sig, "certificate_pem": pemOf(s["rsa-sign"].cert)},
 			{"cms": cms("rsa-sign", false)},
 		} {
 			_, v := w.verify(req)
@@ -311,7 +312,7 @@ func TestVerify(t *testing.T) {
 	t.Run("expired", func(t *testing.T) {
 		sig := sign("sm2-sign", data)
 		w.clock.Advance(time.Until(s["sm2-sign"].cert.NotAfter) + 24*time.Hour)
-		_, v := w.verify(map[string]any{"data": data, "signature": sig, "certificate_pem": certPEM(s["sm2-sign"].cert)})
+		_, v := w.verify(map[string]any{"data": data, "signature": sig, "certificate_pem": pemOf(s["sm2-sign"].cert)})
 		if v.Valid || v.Reason != api.ReasonExpired {
 			t.Fatalf("expired: %+v", v)
 		}
@@ -323,7 +324,7 @@ func TestVerifyRefusesBadInput(t *testing.T) {
 	k, cert := w.key("sm2-sign")
 	data := []byte("data")
 	sig, _ := gmcrypto.Sign(k, data, nil)
-	good := certPEM(cert)
+	good := pemOf(cert)
 	env, err := gmcrypto.EnvelopeCMS(data, cert)
 	if err != nil {
 		t.Fatal(err)
@@ -355,7 +356,7 @@ func TestVerifyRefusesBadInput(t *testing.T) {
 		{"oversized signature", map[string]any{"data": data, "signature": make([]byte, 4096), "certificate_pem": good}, nil, 400, "invalid_request", "signature"},
 		{"certificate not PEM", map[string]any{"data": data, "signature": sig, "certificate_pem": "hello"}, nil, 400, "malformed_pem", "certificate_pem"},
 		{"certificate garbage DER", map[string]any{"data": data, "signature": sig, "certificate_pem": notCert}, nil, 400, "malformed_pem", "certificate_pem"},
-		{"P-256 certificate", map[string]any{"data": data, "signature": sig, "certificate_pem": certPEM(p256Cert)}, nil, 400, "unsupported_algorithm", "certificate_pem"},
+		{"P-256 certificate", map[string]any{"data": data, "signature": sig, "certificate_pem": pemOf(p256Cert)}, nil, 400, "unsupported_algorithm", "certificate_pem"},
 		{"cms garbage", map[string]any{"cms": []byte("not a cms"), "data": data}, nil, 400, "malformed_input", "cms"},
 		{"cms enveloped", map[string]any{"cms": env}, nil, 400, "invalid_request", "cms"},
 		{"cms detached without content", map[string]any{"cms": detached}, nil, 400, "invalid_request", "data"},
@@ -377,12 +378,12 @@ func TestVerifyRefusesBadInput(t *testing.T) {
 			}
 		})
 	}
-	if after := w.snapshot(); !mapsEqual(before, after) {
+	if after := w.snapshot(); !sameSnapshot(before, after) {
 		t.Fatal("a refused verify changed the store")
 	}
 }
 
-func mapsEqual(a, b map[string]int64) bool {
+func sameSnapshot(a, b map[string]int64) bool {
 	if len(a) != len(b) {
 		return false
 	}

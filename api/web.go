@@ -3,9 +3,12 @@ package api
 import "net/http"
 
 // The browser-facing files the gateway serves besides the v1 protocol:
-// the embeddable widget (always) and the demo portal (when configured).
-// Their handlers set their own Content-Security-Policy, which replaces the
-// server's default one.
+// the embeddable widget (always; qrlogin.WidgetHandler, public, CORS-open)
+// and the demo portal (when configured; portal.NewDemo, built by the
+// server). The demo sets its own Content-Security-Policy and
+// X-Frame-Options on every answer, replacing the server's default policy;
+// the widget, a script, keeps the default one (a policy on a script
+// response has no effect).
 
 // Where the browser-facing files are served.
 const (

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+
+	"github.com/ukeygate/ukeygate/config"
 )
 
 // httpServer builds the http.Server with every timeout from the
@@ -75,13 +77,33 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// Listen binds the configured address. The serve command binds before it
+// builds the server, so that a busy port is refused before anything is
+// opened, created or logged.
+func Listen(cfg config.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("server: cannot listen on %s: %w", cfg.Listen, unwrapOp(err))
+	}
+	return ln, nil
+}
+
 // ListenAndServe listens on the configured address and calls Serve. A
 // failure to listen closes the server too.
 func (s *Server) ListenAndServe(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	ln, err := Listen(s.cfg)
 	if err != nil {
-		return errors.Join(fmt.Errorf("server: cannot listen on %s: %w", s.cfg.Listen, unwrapOp(err)), s.Close())
+		return errors.Join(err, s.Close())
 	}
+	return s.serveOn(ctx, ln)
+}
+
+// ServeListener serves on ln, a listener from Listen, like ListenAndServe.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	return s.serveOn(ctx, ln)
+}
+
+func (s *Server) serveOn(ctx context.Context, ln net.Listener) error {
 	scheme := "http"
 	if s.cfg.TLS.Enabled() {
 		scheme = "https"

@@ -64,6 +64,7 @@ master key file.`,
 	addPhoneSessionCmds(root)
 	root.AddCommand(newPortalCmd())
 	root.AddCommand(newAuditCmd())
+	root.AddCommand(newBenchCmd())
 	// ---- end of subcommands ----
 
 	return root, state

@@ -23,11 +23,18 @@ finish and the store is closed. A second signal stops at once.`,
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(cfg, master, server.NewLogger(cfg.Log, cmd.ErrOrStderr()))
+			// Bind first: a busy port is refused before the store is
+			// opened or anything is created.
+			ln, err := server.Listen(cfg)
 			if err != nil {
 				return err
 			}
-			return srv.ListenAndServe(cmd.Context())
+			srv, err := server.New(cfg, master, server.NewLogger(cfg.Log, cmd.ErrOrStderr()))
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			return srv.ServeListener(cmd.Context(), ln)
 		},
 	}
 }

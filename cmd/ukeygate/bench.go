@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ukeygate/ukeygate/bench"
+)
+
+// newBenchCmd is `ukeygate bench`: the load generator (package bench).
+func newBenchCmd() *cobra.Command {
+	cfg := bench.DefaultConfig()
+	cmd := &cobra.Command{
+		Use:   "bench [--server URL] --admin-token T [--kind login|sign|decrypt] [--alg SM2|RSA] [--sessions N | --duration D] [--concurrency C]",
+		Short: "Load-test a gateway with whole scan sessions (portal, websocket watcher and phone)",
+		Long: `Load-test a running gateway through its public protocol only.
+
+Setup (operator API): an internal issuer of --alg (or the one --issuer names),
+a portal app, and --users users (default: one per worker), each enrolled with
+an in-memory reference phone and holding one credential. These stay on the
+server: point bench at a test server.
+
+Then --concurrency workers run sessions until --sessions are done or
+--duration has passed (in-flight sessions finish; a run without --duration
+stops after --time-limit): the portal creates a session and opens its
+websocket, the phone scans the payload and confirms with the matching code and
+the PIN, and the watcher receives the completed event with the result.
+Reported: sessions/s and p50/p90/p99/max of each phase, failures by error
+code. Every request goes to --server and nowhere else; the exit status is 1
+when a session failed.
+
+  ukeygate bench --server http://127.0.0.1:8080 --admin-token T --sessions 500 --concurrency 16
+  ukeygate bench --admin-token T --kind sign --alg RSA --duration 30s --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("duration") && !cmd.Flags().Changed("sessions") {
+				cfg.Sessions = 0 // the duration alone bounds the run
+			}
+			op, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			cfg.Server, cfg.AdminToken = op.base, op.token
+			if err := cfg.Validate(); err != nil {
+				return usageErrorf("%v", err)
+			}
+			r, err := bench.Run(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				b, err := json.MarshalIndent(r, "", "  ")
+				if err != nil {
+					return err
+				}
+				if _, err := out.Write(append(b, '\n')); err != nil {
+					return err
+				}
+			} else if err := r.WriteText(out); err != nil {
+				return err
+			}
+			if r.Failed > 0 {
+				return fmt.Errorf("%d of %d sessions failed", r.Failed, r.Sessions)
+			}
+			return nil
+		},
+	}
+	addServerFlag(cmd)
+	fl := cmd.Flags()
+	fl.String("admin-token", "", "operator API token for the setup (env "+envAdminToken+")")
+	fl.Bool("json", false, "print the report as JSON")
+	fl.StringVar(&cfg.Kind, "kind", cfg.Kind, "session kind: login, sign or decrypt")
+	fl.StringVar(&cfg.Alg, "alg", cfg.Alg, "algorithm: SM2 or RSA")
+	fl.StringVar(&cfg.Issuer, "issuer", "", "take credentials from this existing issuer (default: create an internal one)")
+	fl.IntVar(&cfg.Sessions, "sessions", cfg.Sessions, fmt.Sprintf("sessions to run (at most %d)", bench.MaxSessions))
+	fl.DurationVar(&cfg.Duration, "duration", 0, "run for this long instead of a session count (with --sessions: whichever comes first)")
+	fl.DurationVar(&cfg.TimeLimit, "time-limit", cfg.TimeLimit, "stop starting sessions after this long when --duration is not given")
+	fl.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "workers, each running one session at a time")
+	fl.IntVar(&cfg.Users, "users", 0, "enrolled users the workers take in turn (default: one per worker)")
+	fl.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "bound on one session's whole flow")
+	fl.BoolVar(&cfg.Verify, "verify", false, "verify every login/sign result's signature on the client (costs client CPU)")
+	return cmd
+}

@@ -57,7 +57,8 @@ func (f DeviceKeysFunc) DeviceKey(ctx context.Context, id string) (crypto.Public
 // DefaultDeviceConfig.
 type DeviceConfig struct {
 	// ClockSkew is the largest accepted distance between X-Timestamp and
-	// the server clock. Nonces are remembered for twice as long.
+	// the server clock. Nonces are remembered for NonceTTL: twice as long
+	// plus a margin for the disagreement between the nodes' clocks.
 	ClockSkew time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -74,6 +75,26 @@ func (c DeviceConfig) Validate() error {
 		return fmt.Errorf("%w: device.clock_skew: %s outside [1s, 24h]", ErrInvalidConfig, c.ClockSkew)
 	}
 	return nil
+}
+
+// MinNonceMargin is the least time NonceTTL adds to twice the clock skew.
+const MinNonceMargin = 60 * time.Second
+
+// NonceTTL is how long a consumed nonce is remembered: 2×ClockSkew plus a
+// margin of max(ClockSkew, MinNonceMargin).
+//
+// Why more than 2×ClockSkew: a request is accepted while its timestamp is
+// within ClockSkew of the clock of the node that receives it, so one node
+// accepts it for up to 2×ClockSkew. In a cluster the nodes' clocks
+// disagree: a request that node A (clock δ ahead) accepts near the future
+// edge of its window stays acceptable to node B for up to 2×ClockSkew + δ
+// after A recorded the nonce, and the store (an etcd lease, granted before
+// the commit) forgets the nonce on its own timeline. The margin keeps the
+// nonce for nodes up to max(ClockSkew, 60 s) apart; nodes further apart
+// also disagree about which timestamps are fresh and need their clocks
+// fixed.
+func (c DeviceConfig) NonceTTL() time.Duration {
+	return 2*c.ClockSkew + max(c.ClockSkew, MinNonceMargin)
 }
 
 // DeviceVerifier checks device-signed requests.
@@ -135,7 +156,7 @@ func (v *DeviceVerifier) VerifyDeviceRequest(ctx context.Context, r *http.Reques
 	if revoked {
 		return "", "", ErrDeviceRevoked
 	}
-	_, err = storage.Create(ctx, v.store, pfxNonces+h.device+"/"+strings.ToLower(h.nonce), []byte(strconv.FormatInt(h.timestamp, 10)), 2*v.cfg.ClockSkew)
+	_, err = storage.Create(ctx, v.store, pfxNonces+h.device+"/"+strings.ToLower(h.nonce), []byte(strconv.FormatInt(h.timestamp, 10)), v.cfg.NonceTTL())
 	if errors.Is(err, storage.ErrConflict) {
 		return "", "", ErrReplayedNonce
 	}

@@ -1,6 +1,8 @@
 package browser_test
 
 import (
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/portal"
 )
 
 // samples are the demo portal's sample files (portal/demo/samples).
@@ -385,5 +388,65 @@ func TestCSPRecorder(t *testing.T) {
 	}
 	if eval[bool](tb, `window.inlineRan === true`) {
 		t.Fatal("an inline script ran on the demo page")
+	}
+}
+
+// TestCrossOriginPortal: a portal on another origin than the gateway (the
+// demo portal's code, served by its own server with its own app) embeds
+// the widget from the gateway; the QR image, the websocket and the
+// long-poll (CORS) work across origins, and its CSP lets only these
+// through.
+func TestCrossOriginPortal(t *testing.T) {
+	for _, tc := range []struct{ name, query, transport string }{
+		{"websocket", "?lang=en", "websocket"},
+		{"long-poll (CORS)", "?lang=en&transport=longpoll", "longpoll"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, false)
+			srv := httptest.NewUnstartedServer(nil)
+			origin := "http://" + srv.Listener.Addr().String()
+			var app struct {
+				ID     string `json:"id"`
+				APIKey string `json:"api_key"`
+			}
+			const appName = "另一个门户 (cross-origin)"
+			w.admin("/v1/admin/apps", map[string]any{"name": appName, "origins": []string{origin}}, &app)
+			cfg := portal.DefaultDemoConfig()
+			cfg.GatewayURL, cfg.AppKey, cfg.AppID, cfg.Origin = w.url, app.APIKey, app.ID, origin
+			cfg.Logger = slog.New(slog.DiscardHandler)
+			h, err := portal.NewDemo(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.Config.Handler = h
+			srv.Start()
+			t.Cleanup(srv.Close)
+			if origin == w.url {
+				t.Fatal("the portal and the gateway share an origin")
+			}
+
+			tb := w.newTab()
+			tb.base = srv.URL
+			tb.open("/demo/" + tc.query)
+			tb.waitState("waiting")
+			if src := eval[string](tb, `document.querySelector('[data-ukg=qr]').src`); !strings.HasPrefix(src, w.url+"/") {
+				t.Fatalf("QR image from %s, want the gateway %s", src, w.url)
+			}
+			res := w.scanFor(tb.qrFromScreenshot(), appName, origin)
+			if res.Session.App.ID != app.ID {
+				t.Fatalf("the phone sees app %s, want %s", res.Session.App.ID, app.ID)
+			}
+			tb.waitState("scanned")
+			if got := eval[string](tb, `document.querySelector('[data-ukg=root]').dataset.transport`); got != tc.transport {
+				t.Errorf("transport %q, want %q", got, tc.transport)
+			}
+			w.confirm(res, "", tb.code())
+			tb.wait(`document.getElementById('demo').dataset.loggedIn === '1'`, "the welcome")
+			if name := tb.text("[data-demo=name]"); name != userName {
+				t.Errorf("welcome name %q", name)
+			}
+			tb.screenshot("cross-origin-logged-in")
+			tb.clean(nil)
+		})
 	}
 }

@@ -129,8 +129,15 @@ func (w *world) get(path string) []byte {
 	return b
 }
 
-// scan has the phone scan payload; the session must name the demo app.
+// scan has the phone scan payload of the gateway's own demo portal.
 func (w *world) scan(payload string) *phone.ScanResult {
+	w.t.Helper()
+	return w.scanFor(payload, "Demo procurement portal", w.url)
+}
+
+// scanFor has the phone scan payload; the phone must see the app and the
+// page origin.
+func (w *world) scanFor(payload, app, origin string) *phone.ScanResult {
 	w.t.Helper()
 	if !strings.HasPrefix(payload, w.url+"/") {
 		w.t.Fatalf("QR payload %q is not under the public URL %s", payload, w.url)
@@ -139,7 +146,7 @@ func (w *world) scan(payload string) *phone.ScanResult {
 	if err != nil {
 		w.t.Fatalf("phone scan: %v", err)
 	}
-	if res.Session.App.Name != "Demo procurement portal" || res.Session.Origin != w.url {
+	if res.Session.App.Name != app || res.Session.Origin != origin {
 		w.t.Fatalf("the phone sees app %q at %q", res.Session.App.Name, res.Session.Origin)
 	}
 	return res
@@ -177,6 +184,8 @@ type tab struct {
 	t   *testing.T
 	w   *world
 	ctx context.Context
+	// base is where open goes: the gateway's public URL, or a portal's.
+	base string
 
 	mu       sync.Mutex
 	problems []string // CSP violations, uncaught exceptions, console errors
@@ -195,7 +204,7 @@ func (w *world) newTab() *tab {
 	w.t.Cleanup(cancel)
 	ctx, cancelTimeout := context.WithTimeout(tctx, tabTimeout)
 	w.t.Cleanup(cancelTimeout)
-	tb := &tab{t: w.t, w: w, ctx: ctx}
+	tb := &tab{t: w.t, w: w, ctx: ctx, base: w.url}
 	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
 	console := chromedp.Events(ctx, runtime.ConsoleAPICalled)
 	logs := chromedp.Events(ctx, cdplog.EntryAdded)
@@ -277,10 +286,10 @@ func (tb *tab) clean(allowed func(string) bool) {
 	}
 }
 
-// open navigates to the public path and waits for the page's #demo.
+// open navigates to path under tb.base and waits for the page's #demo.
 func (tb *tab) open(path string) {
 	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, chromedp.Navigate(tb.w.url+path)); err != nil {
+	if err := chromedp.Do(tb.ctx, chromedp.Navigate(tb.base+path)); err != nil {
 		tb.t.Fatalf("navigate %s: %v", path, err)
 	}
 	tb.wait(`document.getElementById('demo') !== null && document.readyState === 'complete'`, "the page loads")

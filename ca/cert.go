@@ -32,8 +32,28 @@ func newSerial() (*big.Int, error) {
 	return new(big.Int).SetBytes(b), nil
 }
 
-// serialHex is the form serial numbers take in records and keys.
-func serialHex(n *big.Int) string { return hex.EncodeToString(n.Bytes()) }
+// serialHex is the form serial numbers take in records and keys: the
+// magnitude in hex, and "00" for zero (never the empty string, which
+// would make a key prefix). ImportCertificate refuses serials <= 0, so
+// records only ever hold positive ones.
+func serialHex(n *big.Int) string {
+	if n == nil || n.Sign() == 0 {
+		return "00"
+	}
+	return hex.EncodeToString(n.Bytes())
+}
+
+// maxSerialOctets is RFC 5280's limit on serial numbers (4.1.2.2).
+const maxSerialOctets = 20
+
+// checkSerial refuses a serial number that is not positive or longer than
+// 20 octets (RFC 5280 4.1.2.2), as a *RequestError on field.
+func checkSerial(field string, n *big.Int) error {
+	if n == nil || n.Sign() <= 0 || len(n.Bytes()) > maxSerialOctets {
+		return invalid(field, "the certificate's serial number must be a positive integer of at most %d octets (RFC 5280)", maxSerialOctets)
+	}
+	return nil
+}
 
 // subjectKeyID is RFC 7093 method 1: the leftmost 160 bits of the SHA-256
 // of the subjectPublicKey BIT STRING (what smx509 itself uses for CAs).
@@ -193,14 +213,26 @@ func sameKey(a, b crypto.PublicKey) bool {
 	return ok && b != nil && e.Equal(b)
 }
 
-// isCA reports whether c may sign certificates.
+// isCA reports whether c may sign certificates (RFC 5280 6.1.4 (k) and
+// (n)): a v3 certificate with basicConstraints cA=true and, when it has a
+// key usage extension, keyCertSign. A v1 or v2 certificate has no
+// extensions, so it is never a CA here (smx509's CheckSignatureFrom lets
+// v1 parents through, so it must not be relied on for this).
 func isCA(c *smx509.Certificate) bool {
-	return c.BasicConstraintsValid && c.IsCA &&
+	return c != nil && c.Version == 3 && c.BasicConstraintsValid && c.IsCA &&
 		(c.KeyUsage == 0 || c.KeyUsage&smx509.KeyUsageCertSign != 0)
 }
 
-// signedBy reports whether child's issuer name is parent's subject and
-// parent's key signed it (smx509 checks the CA flags too).
+// signedBy reports whether parent is a CA certificate (isCA), child's
+// issuer name is parent's subject and parent's key signed child. The cheap
+// checks come first: the signature is checked only when they pass.
 func signedBy(child, parent *smx509.Certificate) bool {
-	return string(child.RawIssuer) == string(parent.RawSubject) && child.CheckSignatureFrom(parent) == nil
+	return isCA(parent) && string(child.RawIssuer) == string(parent.RawSubject) && child.CheckSignatureFrom(parent) == nil
+}
+
+// sameCA reports whether two CA certificates name the same subject with
+// the same public key: the same CA, whatever else differs (validity,
+// serial, extensions — a renewed certificate, for example).
+func sameCA(a, b *smx509.Certificate) bool {
+	return string(a.RawSubject) == string(b.RawSubject) && string(a.RawSubjectPublicKeyInfo) == string(b.RawSubjectPublicKeyInfo)
 }

@@ -187,7 +187,7 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 		b.cond(credentialKey(rec.ID), 0)
 		b.put(credentialKey(rec.ID), rec, 0)
 		b.put(userCredKey(u.ID, rec.ID), struct{}{}, 0)
-		if rec.Serial != "" {
+		if len(rec.Certificate) > 0 {
 			b.cond(serialKey(iss.ID, rec.Serial), 0)
 			b.put(serialKey(iss.ID, rec.Serial), &serialRecord{CredentialID: rec.ID, UserID: u.ID}, 0)
 		}
@@ -379,9 +379,11 @@ func (s *Service) Credentials(ctx context.Context, f CredentialFilter) ([]*Crede
 // certPEM; more blocks are ignored). It must carry the credential's public
 // key (else ErrCertificateMismatch), be signed by the issuer (else
 // ErrCertificateChain), allow the credential's purpose (else ErrKeyUsage)
-// and not be expired (ErrCertificateExpired). On any error nothing changes.
-// Other errors: ErrMalformedPEM, ErrCredentialNotFound,
-// ErrCredentialNotPending.
+// and not be expired (ErrCertificateExpired). Its serial number must be
+// positive and at most 20 octets (RFC 5280), else a *RequestError on
+// certificate_pem: a serial of zero or below has no place in the
+// revocation records. On any error nothing changes. Other errors:
+// ErrMalformedPEM, ErrCredentialNotFound, ErrCredentialNotPending.
 func (s *Service) ImportCertificate(ctx context.Context, credentialID string, certPEM []byte) (*Credential, error) {
 	if len(certPEM) > maxPEMLen {
 		return nil, invalid("certificate_pem", "longer than %d bytes", maxPEMLen)
@@ -391,6 +393,9 @@ func (s *Service) ImportCertificate(ctx context.Context, credentialID string, ce
 		return nil, malformed("certificate_pem", err)
 	}
 	cert := certs[0]
+	if err := checkSerial("certificate_pem", cert.SerialNumber); err != nil {
+		return nil, err
+	}
 	var out *Credential
 	err = retry(ctx, func() error {
 		c, crev, err := s.loadCredential(ctx, credentialID)

@@ -98,10 +98,16 @@ func (s *Service) Revoke(ctx context.Context, credentialID, reason string) (*Cre
 		case err != nil && !errors.Is(err, storage.ErrNotFound):
 			return err
 		}
-		if c.Serial != "" {
-			rk := revocationKey(c.IssuerID, c.Serial)
+		// A credential is certified when it holds a certificate, whatever
+		// its recorded serial: its revocation is always recorded.
+		if len(c.Certificate) > 0 {
+			serial, err := c.certSerial()
+			if err != nil {
+				return err
+			}
+			rk := revocationKey(c.IssuerID, serial)
 			b.cond(rk, 0)
-			b.put(rk, &revocationRecord{Serial: c.Serial, CredentialID: c.ID, RevokedAt: now, Reason: reason}, 0)
+			b.put(rk, &revocationRecord{Serial: serial, CredentialID: c.ID, RevokedAt: now, Reason: reason}, 0)
 		}
 		if err := b.commit(ctx, s.store); err != nil {
 			return err
@@ -110,6 +116,19 @@ func (s *Service) Revoke(ctx context.Context, credentialID, reason string) (*Cre
 		return err
 	})
 	return out, err
+}
+
+// certSerial is the serial of a certified credential as records key it:
+// the recorded one, or (for a record that lacks it) the certificate's.
+func (c *credentialRecord) certSerial() (string, error) {
+	if c.Serial != "" {
+		return c.Serial, nil
+	}
+	cert, err := gmcrypto.ParseCertificate(c.Certificate)
+	if err != nil {
+		return "", fmt.Errorf("ca: corrupt credential %s: %w", c.ID, err)
+	}
+	return serialHex(cert.SerialNumber), nil
 }
 
 // revoked returns the revocation record of a serial, or nil.

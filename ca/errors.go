@@ -24,6 +24,10 @@ var (
 	ErrIssuerNotFound = errors.New("ca: unknown issuer")
 	// ErrIssuerExists: an issuer is already registered under that id.
 	ErrIssuerExists = errors.New("ca: issuer already exists")
+	// ErrIssuerDuplicate: another issuer is already registered with the
+	// same CA certificate subject and public key (the same CA under two
+	// ids would split its revocation records and serial index).
+	ErrIssuerDuplicate = errors.New("ca: an issuer with the same subject and key is already registered")
 	// ErrIssuerExternal: the operation needs the issuer's key (issuing a
 	// certificate, an intermediate or a CRL) but the issuer is external.
 	ErrIssuerExternal = errors.New("ca: issuer is external")
@@ -103,6 +107,10 @@ var (
 	// ErrKeyUsage: the certificate's key usage does not allow the use asked
 	// (or the purpose of the credential it is imported for).
 	ErrKeyUsage = errors.New("ca: certificate key usage does not allow this use")
+	// ErrTooManyCertificates: Verify was given more intermediates than
+	// MaxIntermediates (or a CMS more certificates or signers than the API
+	// accepts); refused before any signature is checked.
+	ErrTooManyCertificates = errors.New("ca: too many certificates")
 )
 
 // RequestError tells which field of a request is wrong and why. It wraps

@@ -51,8 +51,11 @@ var allowedRSABits = []int{2048, 3072, 4096}
 // input is a *RequestError (ErrInvalidRequest), ErrMalformedPEM,
 // ErrCertificateMismatch (the key is not the certificate's),
 // ErrCertificateChain (the certificate is not signed by Parent or the next
-// certificate of its chain), ErrIssuerNotFound (Parent), ErrIssuerExternal
-// (Parent of a generated intermediate), ErrAlgNotAllowed or ErrIssuerExists.
+// certificate of its chain, or a path length constraint of the chain is
+// exceeded), ErrIssuerNotFound (Parent), ErrIssuerExternal (Parent of a
+// generated intermediate), ErrAlgNotAllowed, ErrIssuerExists or
+// ErrIssuerDuplicate (an issuer with the same certificate subject and
+// public key is registered already).
 func (s *Service) AddIssuer(ctx context.Context, req IssuerRequest) (*Issuer, error) {
 	rec := &issuerRecord{ID: req.ID, Name: strings.TrimSpace(req.Name), Mode: req.Mode, Parent: req.Parent, CreatedAt: s.now().UTC()}
 	if rec.ID == "" {
@@ -117,6 +120,9 @@ func (s *Service) AddIssuer(ctx context.Context, req IssuerRequest) (*Issuer, er
 		return nil, err
 	}
 	rec.Profile = prof
+	if err := s.checkDuplicate(ctx, rec); err != nil {
+		return nil, err
+	}
 	if key != nil {
 		if err := s.wrapIssuerKey(rec, key); err != nil {
 			return nil, err
@@ -349,14 +355,47 @@ func (s *Service) checkCAChain(field string, pemBytes []byte, parent *issuerReco
 		if !signedBy(ca, pchain[0]) {
 			return nil, fmt.Errorf("%w: %s is not signed by issuer %s", ErrCertificateChain, field, parent.ID)
 		}
-		return append([]*smx509.Certificate{ca}, pchain...), nil
-	}
-	for i := 0; i+1 < len(chain); i++ {
-		if !signedBy(chain[i], chain[i+1]) {
-			return nil, fmt.Errorf("%w: %s: certificate %d is not signed by certificate %d", ErrCertificateChain, field, i+1, i+2)
+		chain = append([]*smx509.Certificate{ca}, pchain...)
+	} else {
+		for i := 0; i+1 < len(chain); i++ {
+			// Every certificate above the first signs the one below it, so
+			// it must be a CA itself (signedBy checks it too; this names it).
+			if !isCA(chain[i+1]) {
+				return nil, invalid(field, "certificate %d is not a CA certificate (v3, basic constraints CA, keyCertSign)", i+2)
+			}
+			if !signedBy(chain[i], chain[i+1]) {
+				return nil, fmt.Errorf("%w: %s: certificate %d is not signed by certificate %d", ErrCertificateChain, field, i+1, i+2)
+			}
 		}
 	}
+	// The leaf position is taken by a future end-entity certificate, so the
+	// CA at index i of the chain has i CAs below it plus that one.
+	if err := checkPathLen(append([]*smx509.Certificate{nil}, chain...)); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCertificateChain, field, err)
+	}
 	return chain, nil
+}
+
+// checkDuplicate refuses (ErrIssuerDuplicate) a CA certificate whose
+// subject and public key are those of an issuer already registered: the
+// same CA under two ids would split its revocation records and serial
+// index. The check reads the issuers outside the registration's
+// transaction; Verify looks under every matching issuer anyway.
+func (s *Service) checkDuplicate(ctx context.Context, rec *issuerRecord) error {
+	certs, err := parseChainDER(rec.Chain[:1])
+	if err != nil {
+		return err
+	}
+	existing, err := s.Issuers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, iss := range existing {
+		if sameCA(iss.Certificate, certs[0]) {
+			return fmt.Errorf("%w: issuer %s has the same subject and key", ErrIssuerDuplicate, iss.ID)
+		}
+	}
+	return nil
 }
 
 // parseCertsPEM parses the CERTIFICATE blocks of pemBytes; anything else

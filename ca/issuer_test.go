@@ -156,10 +156,17 @@ func TestImportIssuer(t *testing.T) {
 	openssl(t, dir, "req", "-x509", "-new", "-key", "sm2.key", "-sm3", "-sigopt", "distid:1234567812345678",
 		"-subj", "/CN=Imported SM2 CA", "-days", "30", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "sm2.pem")
 	openssl(t, dir, "ec", "-in", "sm2.key", "-out", "sm2-sec1.key")
+	// The same CA cannot be registered twice (ErrIssuerDuplicate), so each
+	// key form is imported with its own certificate (same key, own name).
+	for _, cn := range []string{"sec1", "ext"} {
+		openssl(t, dir, "req", "-x509", "-new", "-key", "sm2.key", "-sm3", "-sigopt", "distid:1234567812345678",
+			"-subj", "/CN=Imported SM2 CA "+cn, "-days", "30", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "sm2-"+cn+".pem")
+	}
 	// RSA CA: PKCS#8 and PKCS#1 (-traditional).
 	openssl(t, dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key",
 		"-subj", "/CN=Imported RSA CA", "-days", "30", "-out", "rsa.pem")
 	openssl(t, dir, "rsa", "-in", "rsa.key", "-traditional", "-out", "rsa-pkcs1.key")
+	openssl(t, dir, "req", "-x509", "-new", "-key", "rsa.key", "-subj", "/CN=Imported RSA CA pkcs1", "-days", "30", "-out", "rsa-pkcs1.pem")
 	// A leaf (not a CA) to refuse.
 	openssl(t, dir, "req", "-x509", "-new", "-key", "sm2.key", "-sm3", "-sigopt", "distid:1234567812345678",
 		"-subj", "/CN=Not a CA", "-days", "30", "-addext", "basicConstraints=critical,CA:FALSE", "-out", "leaf.pem")
@@ -182,10 +189,12 @@ func TestImportIssuer(t *testing.T) {
 		wantAlg gmcrypto.Alg
 	}{
 		{"sm2 pkcs8", IssuerRequest{ID: "sm2-p8", Mode: ModeInternal, CertPEM: sm2Cert, KeyPEM: readFile(t, dir, "sm2.key")}, nil, gmcrypto.AlgSM2},
-		{"sm2 sec1", IssuerRequest{ID: "sm2-sec1", Mode: ModeInternal, CertPEM: sm2Cert, KeyPEM: readFile(t, dir, "sm2-sec1.key")}, nil, gmcrypto.AlgSM2},
+		{"sm2 sec1", IssuerRequest{ID: "sm2-sec1", Mode: ModeInternal, CertPEM: readFile(t, dir, "sm2-sec1.pem"), KeyPEM: readFile(t, dir, "sm2-sec1.key")}, nil, gmcrypto.AlgSM2},
 		{"rsa pkcs8", IssuerRequest{ID: "rsa-p8", Mode: ModeInternal, Alg: gmcrypto.AlgRSA, CertPEM: rsaCert, KeyPEM: readFile(t, dir, "rsa.key")}, nil, gmcrypto.AlgRSA},
-		{"rsa pkcs1", IssuerRequest{ID: "rsa-p1", Mode: ModeInternal, CertPEM: rsaCert, KeyPEM: readFile(t, dir, "rsa-pkcs1.key")}, nil, gmcrypto.AlgRSA},
-		{"external sm2", IssuerRequest{ID: "ext-sm2", Mode: ModeExternal, ChainPEM: sm2Cert}, nil, gmcrypto.AlgSM2},
+		{"rsa pkcs1", IssuerRequest{ID: "rsa-p1", Mode: ModeInternal, CertPEM: readFile(t, dir, "rsa-pkcs1.pem"), KeyPEM: readFile(t, dir, "rsa-pkcs1.key")}, nil, gmcrypto.AlgRSA},
+		{"external sm2", IssuerRequest{ID: "ext-sm2", Mode: ModeExternal, ChainPEM: readFile(t, dir, "sm2-ext.pem")}, nil, gmcrypto.AlgSM2},
+		{"same CA again, external", IssuerRequest{ID: "dup1", Mode: ModeExternal, ChainPEM: sm2Cert}, ErrIssuerDuplicate, ""},
+		{"same CA again, internal", IssuerRequest{ID: "dup2", Mode: ModeInternal, CertPEM: rsaCert, KeyPEM: readFile(t, dir, "rsa-pkcs1.key")}, ErrIssuerDuplicate, ""},
 		{"key of another cert", IssuerRequest{ID: "bad1", Mode: ModeInternal, CertPEM: sm2Cert, KeyPEM: readFile(t, dir, "rsa.key")}, ErrCertificateMismatch, ""},
 		{"not a CA", IssuerRequest{ID: "bad2", Mode: ModeInternal, CertPEM: readFile(t, dir, "leaf.pem"), KeyPEM: readFile(t, dir, "sm2.key")}, ErrInvalidRequest, ""},
 		{"garbage cert", IssuerRequest{ID: "bad3", Mode: ModeInternal, CertPEM: []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), KeyPEM: readFile(t, dir, "sm2.key")}, ErrMalformedPEM, ""},
@@ -228,9 +237,9 @@ func TestImportIssuer(t *testing.T) {
 	uid := f.enrolled(t, UserRequest{Name: "Li Si"})
 	for _, id := range []string{"sm2-sec1", "rsa-p1"} {
 		alg := gmcrypto.AlgSM2
-		ca := "sm2.pem"
+		ca := "sm2-sec1.pem"
 		if strings.HasPrefix(id, "rsa") {
-			alg, ca = gmcrypto.AlgRSA, "rsa.pem"
+			alg, ca = gmcrypto.AlgRSA, "rsa-pkcs1.pem"
 		}
 		c := f.credential(t, uid, id, alg, PurposeSign)
 		writeFile(t, dir, id+"-leaf.pem", []byte(c.CertificatePEM))
@@ -261,10 +270,10 @@ func (f *fixture) snapshotRaw(t *testing.T, key string) []byte {
 // TestAddIssuerGenerateErrors covers refused generate requests.
 func TestAddIssuerGenerateErrors(t *testing.T) {
 	f := newFixture(t)
-	ext := f.generated(t, "root", gmcrypto.AlgSM2, nil)
-	// Turn a copy of the root into an external issuer to test "parent must
-	// be internal".
-	if _, err := f.svc.AddIssuer(f.ctx, IssuerRequest{ID: "ext", Name: "ext", Mode: ModeExternal, ChainPEM: []byte(ext.CertificatePEM)}); err != nil {
+	f.generated(t, "root", gmcrypto.AlgSM2, nil)
+	// An external issuer, to test "parent must be internal".
+	extCert, _ := handCert(t, "Ext CA", -1, nil, nil)
+	if _, err := f.svc.AddIssuer(f.ctx, IssuerRequest{ID: "ext", Name: "ext", Mode: ModeExternal, ChainPEM: gmcrypto.EncodeCertificatesPEM(extCert)}); err != nil {
 		t.Fatal(err)
 	}
 	zero := 0

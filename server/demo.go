@@ -140,8 +140,14 @@ func (s *Server) openDemoApp(ctx context.Context, apps *auth.Apps, raw []byte, o
 		return "", "", errors.New("the stored key does not open (another master key?)")
 	}
 	app, err := apps.Authenticate(ctx, string(k))
+	if errors.Is(err, auth.ErrAppDisabled) {
+		// The operator's word stands: keep the app (the demo's calls are
+		// refused) rather than register a new one behind their back.
+		s.log.Warn("demo: the demo app is disabled; its pages will fail (set demo: false to remove /demo)", "app", rec.AppID)
+		return rec.AppID, string(k), nil
+	}
 	if err != nil || app.ID != rec.AppID {
-		return "", "", errors.New("the stored key no longer authenticates the demo app")
+		return "", "", errors.New("the stored key no longer authenticates the demo app (key rotated?)")
 	}
 	if !app.AllowsOrigin(origin) {
 		return "", "", fmt.Errorf("public_url's origin %s is not the demo app's", origin)

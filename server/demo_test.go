@@ -181,3 +181,55 @@ func TestDemoRoutes(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoAppOperator: a demo app the operator disabled stays disabled
+// (no new one appears at the next start); one whose key was rotated is
+// replaced, since the server cannot learn the new key.
+func TestDemoAppOperator(t *testing.T) {
+	ts := servertest.Start(t, func(c *config.Config) { c.Demo = true })
+	first := demoApps(t, ts)[0].ID
+
+	resp, err := http.DefaultClient.Do(ts.NewAdminRequest("POST", "/v1/admin/apps/"+first+"/rotate", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("rotate: %d", resp.StatusCode)
+	}
+	ts.Restart()
+	apps := demoApps(t, ts)
+	if len(apps) != 2 {
+		t.Fatalf("after a key rotation: demo apps %+v, want a second one", apps)
+	}
+	demoLogin(t, ts)
+	second := apps[0].ID
+	if second == first {
+		second = apps[1].ID
+	}
+
+	resp, err = http.DefaultClient.Do(ts.NewAdminRequest("POST", "/v1/admin/apps/"+second+"/disable", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("disable: %d", resp.StatusCode)
+	}
+	ts.Restart()
+	if apps := demoApps(t, ts); len(apps) != 2 {
+		t.Fatalf("after disabling the demo app: demo apps %+v, want no new one", apps)
+	}
+	req, _ := http.NewRequest("POST", ts.URL+"/demo/api/login", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusCreated {
+		t.Fatalf("a disabled demo app created a session: %s", body)
+	}
+}

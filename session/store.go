@@ -16,6 +16,9 @@ import (
 //
 //	sessions/ID                  the record: the Session and its secrets
 //	sessions/ID/events/%016d     one Event per transition, Seq 1, 2, 3…
+//
+// A completed session's result is in the record and its completed event
+// only sealed under Config.ResultKey ("result_sealed", seal.go).
 //	session-expiry/%012d/ID      index of open sessions by the second they
 //	                             expire (rounded up); deleted when the
 //	                             session ends
@@ -68,7 +71,8 @@ func parseExpiryKey(key string) (int64, string, bool) {
 }
 
 // record is what sessions/ID holds: the Session plus the secrets that never
-// leave the package.
+// leave the package. It is stored as a storedRecord, with the result
+// sealed (seal.go).
 type record struct {
 	Session
 	// Nonce is the one-time QR nonce (kept after the scan so that a replay
@@ -103,11 +107,11 @@ func (s *Service) load(ctx context.Context, id string) (*record, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("session: read %s: %w", id, err)
 	}
-	var r record
-	if err := json.Unmarshal(kv.Value, &r); err != nil || r.ID != id {
-		return nil, 0, fmt.Errorf("session: record %s is damaged: %w", id, storage.ErrInvalid)
+	r, err := s.decodeRecord(id, kv.Value)
+	if err != nil {
+		return nil, 0, err
 	}
-	return &r, kv.Revision, nil
+	return r, kv.Revision, nil
 }
 
 // listEvents returns every stored event of session id in order. No events
@@ -119,9 +123,9 @@ func (s *Service) listEvents(ctx context.Context, id string) ([]Event, error) {
 	}
 	evs := make([]Event, 0, len(kvs))
 	for _, kv := range kvs {
-		var e Event
-		if err := json.Unmarshal(kv.Value, &e); err != nil || kv.Key != eventKey(id, e.Seq) {
-			return nil, fmt.Errorf("session: event %s is damaged: %w", kv.Key, storage.ErrInvalid)
+		e, err := s.decodeEvent(id, kv.Key, kv.Value)
+		if err != nil {
+			return nil, err
 		}
 		evs = append(evs, e)
 	}
@@ -177,17 +181,23 @@ func (s *Service) change(ctx context.Context, id string, decide decideFunc) (*Se
 			r.EndedAt = now
 			ev.Reason = r.FailReason
 		}
-		if to == StateCompleted {
+		// The result is sealed once, for (id, the completed event's Seq),
+		// and stored so in the record and the event (seal.go).
+		var sealed []byte
+		if to == StateCompleted && len(r.Result) > 0 {
 			ev.Result = r.Result
+			if sealed, err = s.sealResult(id, ev.Seq, r.Result); err != nil {
+				return nil, err
+			}
 		}
 		ttl := s.keyTTL(r, now)
-		val, err := json.Marshal(r)
+		val, err := s.encodeRecord(r, sealed)
 		if err != nil {
-			return nil, fmt.Errorf("session: encode %s: %w", id, err)
+			return nil, err
 		}
-		evVal, err := json.Marshal(ev)
+		evVal, err := s.encodeEvent(id, ev, sealed)
 		if err != nil {
-			return nil, fmt.Errorf("session: encode event of %s: %w", id, err)
+			return nil, err
 		}
 		ops := []storage.Op{
 			storage.IfRevision(sessionKey(id), rev),

@@ -1,7 +1,7 @@
 // Runs qrlogin/widget/ukeygate.js under node with a minimal DOM, against a
-// real gateway over HTTP (fetch; WebSocket when node has one). A stop-gap
-// until the chromedp browser tests exist: it checks the widget's logic
-// (events, dedupe, states, callbacks, DOM hooks), not rendering.
+// gateway over HTTP (fetch; WebSocket when node has one). It checks the
+// widget's logic (events, dedupe, states, callbacks, DOM hooks) without a
+// browser; package browser checks it in Chromium, rendering included.
 //
 // usage: node widget_node.js WIDGET_JS SESSION_JSON LANG TRANSPORT
 // stdout: one JSON object per line: {"state":…,"seq":…} on every state

@@ -1,0 +1,284 @@
+package bench_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ukeygate/ukeygate/bench"
+	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/server/servertest"
+)
+
+// quiet keeps the test server's per-request logs out of the test output.
+func quiet(c *config.Config) { c.Log.Level = "warn" }
+
+// runGuard bounds a whole test run; a healthy one takes seconds.
+const runGuard = 2 * time.Minute
+
+func TestConfigValidate(t *testing.T) {
+	good := bench.DefaultConfig()
+	good.AdminToken = "secret"
+	if err := good.Validate(); err != nil {
+		t.Fatalf("default config with a token: %v", err)
+	}
+	tests := []struct {
+		name   string
+		mutate func(*bench.Config)
+		key    string
+	}{
+		{"no token", func(c *bench.Config) { c.AdminToken = "" }, "admin_token"},
+		{"token with a space", func(c *bench.Config) { c.AdminToken = "a b" }, "admin_token"},
+		{"relative server", func(c *bench.Config) { c.Server = "127.0.0.1:8080" }, "server"},
+		{"ftp server", func(c *bench.Config) { c.Server = "ftp://127.0.0.1" }, "server"},
+		{"server with a query", func(c *bench.Config) { c.Server = "http://127.0.0.1:8080/?x=1" }, "server"},
+		{"server with credentials", func(c *bench.Config) { c.Server = "http://u:p@127.0.0.1:8080" }, "server"},
+		{"kind", func(c *bench.Config) { c.Kind = "seal" }, "kind"},
+		{"alg", func(c *bench.Config) { c.Alg = "sm2" }, "alg"},
+		{"issuer with a slash", func(c *bench.Config) { c.Issuer = "a/b" }, "issuer"},
+		{"negative sessions", func(c *bench.Config) { c.Sessions = -1 }, "sessions"},
+		{"too many sessions", func(c *bench.Config) { c.Sessions = bench.MaxSessions + 1 }, "sessions"},
+		{"unbounded", func(c *bench.Config) { c.Sessions, c.Duration = 0, 0 }, "sessions"},
+		{"negative duration", func(c *bench.Config) { c.Duration = -time.Second }, "duration"},
+		{"no time limit", func(c *bench.Config) { c.TimeLimit = 0 }, "time_limit"},
+		{"no workers", func(c *bench.Config) { c.Concurrency = 0 }, "concurrency"},
+		{"too many workers", func(c *bench.Config) { c.Concurrency = bench.MaxConcurrency + 1 }, "concurrency"},
+		{"negative users", func(c *bench.Config) { c.Users = -1 }, "users"},
+		{"no session timeout", func(c *bench.Config) { c.SessionTimeout = 0 }, "session_timeout"},
+		{"no PIN", func(c *bench.Config) { c.PIN = "" }, "pin"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good
+			tc.mutate(&c)
+			err := c.Validate()
+			if !errors.Is(err, bench.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.key+":") {
+				t.Fatalf("Validate() = %v, want ErrInvalidConfig naming %s", err, tc.key)
+			}
+			// Run refuses it before any request.
+			if _, err := bench.Run(context.Background(), c); !errors.Is(err, bench.ErrInvalidConfig) {
+				t.Fatalf("Run = %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+	// A duration alone bounds the run.
+	c := good
+	c.Sessions, c.Duration, c.TimeLimit = 0, time.Minute, 0
+	if err := c.Validate(); err != nil {
+		t.Fatalf("duration-only config: %v", err)
+	}
+}
+
+func TestStats(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	hundred := make([]time.Duration, 100)
+	for i := range hundred {
+		hundred[i] = ms(100 - i) // 100 ms … 1 ms, unsorted on purpose
+	}
+	tests := []struct {
+		name                      string
+		in                        []time.Duration
+		mean, p50, p90, p99, maxD time.Duration
+	}{
+		{"none", nil, 0, 0, 0, 0, 0},
+		{"one", []time.Duration{ms(7)}, ms(7), ms(7), ms(7), ms(7), ms(7)},
+		{"1..100 ms", hundred, 50500 * time.Microsecond, ms(50), ms(90), ms(99), ms(100)},
+		{"two", []time.Duration{ms(3), ms(1)}, ms(2), ms(1), ms(3), ms(3), ms(3)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := bench.Stats("x", tc.in)
+			got := []time.Duration{time.Duration(st.Mean), time.Duration(st.P50), time.Duration(st.P90), time.Duration(st.P99), time.Duration(st.Max)}
+			want := []time.Duration{tc.mean, tc.p50, tc.p90, tc.p99, tc.maxD}
+			for i := range got {
+				if got[i] != want[i] {
+					t.Fatalf("mean/p50/p90/p99/max = %v, want %v", got, want)
+				}
+			}
+			if st.Count != len(tc.in) || st.Name != "x" {
+				t.Fatalf("count %d name %q", st.Count, st.Name)
+			}
+		})
+	}
+}
+
+// checkReport checks that a report's counts add up for a run of n
+// sessions that should all complete.
+func checkReport(t *testing.T, r *bench.Report, n int) {
+	t.Helper()
+	if r.Failed != 0 || len(r.Errors) != 0 {
+		t.Fatalf("%d failed: %v %v", r.Failed, r.Errors, r.ErrorExamples)
+	}
+	if r.Sessions != n || r.Completed != n {
+		t.Fatalf("sessions %d, completed %d, want %d", r.Sessions, r.Completed, n)
+	}
+	if r.StoppedBy != bench.StopCount {
+		t.Fatalf("stopped by %q, want %q", r.StoppedBy, bench.StopCount)
+	}
+	names := []string{bench.PhaseCreate, bench.PhaseWatch, bench.PhaseScan, bench.PhaseConfirm, bench.PhasePush, bench.PhaseEvent, bench.PhaseTotal}
+	if len(r.Phases) != len(names) {
+		t.Fatalf("phases %+v", r.Phases)
+	}
+	for i, p := range r.Phases {
+		if p.Name != names[i] || p.Count != n {
+			t.Fatalf("phase %d: %+v, want %s with %d samples", i, p, names[i], n)
+		}
+		if !(p.P50 <= p.P90 && p.P90 <= p.P99 && p.P99 <= p.Max) {
+			t.Fatalf("phase %s percentiles out of order: %+v", p.Name, p)
+		}
+	}
+	// Every completed session's total covers its create, watch and scan.
+	tot := r.Phase(bench.PhaseTotal)
+	if tot.Max < r.Phase(bench.PhaseCreate).Max || tot.Max < r.Phase(bench.PhaseEvent).Max || tot.Mean <= 0 {
+		t.Fatalf("total %+v vs create %+v", tot, r.Phase(bench.PhaseCreate))
+	}
+	if r.Throughput <= 0 || r.EventFirst < 0 || r.EventFirst > n {
+		t.Fatalf("throughput %v, event-first %d", r.Throughput, r.EventFirst)
+	}
+	// The JSON form carries the same counts.
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back bench.Report
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Duration(back.Phase(bench.PhaseTotal).Max - tot.Max); back.Completed != n ||
+		back.Phase(bench.PhaseTotal).Count != n || d < -time.Microsecond || d > time.Microsecond {
+		t.Fatalf("JSON round trip: %s", b)
+	}
+	var text strings.Builder
+	if err := r.WriteText(&text); err != nil || !strings.Contains(text.String(), "errors: none") {
+		t.Fatalf("text report (%v):\n%s", err, text.String())
+	}
+}
+
+func TestRunAgainstServer(t *testing.T) {
+	ts := servertest.Start(t, quiet)
+	tests := []struct {
+		kind, alg   string
+		sessions    int
+		concurrency int
+		users       int
+	}{
+		{bench.KindLogin, bench.AlgSM2, 20, 4, 0},
+		{bench.KindSign, bench.AlgSM2, 12, 4, 2}, // two workers per user
+		{bench.KindDecrypt, bench.AlgSM2, 12, 3, 0},
+		{bench.KindLogin, bench.AlgRSA, 6, 2, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.kind+"-"+tc.alg, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), runGuard)
+			defer cancel()
+			cfg := bench.DefaultConfig()
+			cfg.Server, cfg.AdminToken = ts.URL, ts.AdminToken
+			cfg.Kind, cfg.Alg = tc.kind, tc.alg
+			cfg.Sessions, cfg.Concurrency, cfg.Users = tc.sessions, tc.concurrency, tc.users
+			cfg.Verify = true
+			r, err := bench.Run(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkReport(t, r, tc.sessions)
+			wantUsers := tc.users
+			if wantUsers == 0 {
+				wantUsers = tc.concurrency
+			}
+			if r.Users != wantUsers || !r.IssuerCreated || r.Issuer == "" || r.Kind != tc.kind || r.Alg != tc.alg {
+				t.Fatalf("report header %+v", r)
+			}
+		})
+	}
+}
+
+func TestRunExistingIssuerAndDuration(t *testing.T) {
+	ts := servertest.Start(t, quiet)
+	ctx, cancel := context.WithTimeout(context.Background(), runGuard)
+	defer cancel()
+	cfg := bench.DefaultConfig()
+	cfg.Server, cfg.AdminToken = ts.URL, ts.AdminToken
+	cfg.Sessions, cfg.Concurrency = 4, 2
+	first, err := bench.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, first, 4)
+
+	// The issuer the first run created, bounded by time only.
+	cfg.Issuer = first.Issuer
+	cfg.Sessions, cfg.Duration = 0, 300*time.Millisecond
+	r, err := bench.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.IssuerCreated || r.Issuer != first.Issuer || r.StoppedBy != bench.StopDuration {
+		t.Fatalf("issuer %s created %v, stopped by %s", r.Issuer, r.IssuerCreated, r.StoppedBy)
+	}
+	if r.Failed != 0 || r.Sessions != r.Completed || r.Phase(bench.PhaseTotal).Count != r.Completed {
+		t.Fatalf("counts: %+v", r)
+	}
+
+	// An issuer that does not exist is a setup error.
+	cfg.Issuer = "no-such-issuer"
+	if _, err := bench.Run(ctx, cfg); !errors.Is(err, bench.ErrSetup) {
+		t.Fatalf("unknown issuer: %v, want ErrSetup", err)
+	}
+	// A wrong admin token too, with the server's code.
+	cfg.Issuer, cfg.AdminToken = "", "wrong"
+	_, err = bench.Run(ctx, cfg)
+	var ae *bench.APIError
+	if !errors.Is(err, bench.ErrSetup) || !errors.As(err, &ae) || ae.Status != 401 {
+		t.Fatalf("wrong token: %v, want ErrSetup with a 401 APIError", err)
+	}
+}
+
+func TestLoadInterrupted(t *testing.T) {
+	ts := servertest.Start(t, quiet)
+	cfg := bench.DefaultConfig()
+	cfg.Server, cfg.AdminToken = ts.URL, ts.AdminToken
+	cfg.Concurrency = 2
+	f, err := bench.Setup(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r, err := f.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.StoppedBy != bench.StopInterrupted || r.Sessions != 0 || r.Completed != 0 || r.Throughput != 0 {
+		t.Fatalf("interrupted before the start: %+v", r)
+	}
+}
+
+// BenchmarkLoginFlow runs one whole SM2 login session per op against an
+// in-process server (servertest: bbolt on a temp dir, real HTTP and
+// websocket on loopback): create, watch, scan, confirm, completed event.
+//
+//	go test -run='^$' -bench=LoginFlow -benchtime=200x ./bench/
+func BenchmarkLoginFlow(b *testing.B) {
+	ts := servertest.Start(b, quiet)
+	cfg := bench.DefaultConfig()
+	cfg.Server, cfg.AdminToken = ts.URL, ts.AdminToken
+	cfg.Concurrency, cfg.Sessions = 1, 1
+	f, err := bench.Setup(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var push, confirm time.Duration
+	for b.Loop() {
+		s, err := f.Flow(context.Background(), 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		push += s.Push
+		confirm += s.Confirm
+	}
+	b.ReportMetric(float64(confirm.Microseconds())/float64(b.N), "confirm-µs/op")
+	b.ReportMetric(float64(push.Microseconds())/float64(b.N), "push-µs/op")
+}

@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/portal"
+	"github.com/ukeygate/ukeygate/server/servertest"
+)
+
+func quietServer(c *config.Config) { c.Log.Level = "warn" }
+
+func TestPinWatch(t *testing.T) {
+	tests := []struct {
+		server, ws, events string
+		wantWS, wantEvents string
+		wantErr            bool
+	}{
+		{"http://127.0.0.1:8080", "wss://ukey.example.com/v1/sessions/s1/ws?token=t",
+			"https://ukey.example.com/v1/sessions/s1/events?token=t",
+			"ws://127.0.0.1:8080/v1/sessions/s1/ws?token=t", "http://127.0.0.1:8080/v1/sessions/s1/events?token=t", false},
+		{"https://gw.test", "ws://evil.example:9/v1/sessions/s1/ws", "http://u:p@evil.example/e",
+			"wss://gw.test/v1/sessions/s1/ws", "https://gw.test/e", false},
+		{"http://127.0.0.1:8080", "/v1/sessions/s1/ws", "", "/v1/sessions/s1/ws", "", false},
+		{"http://127.0.0.1:8080", "gopher://evil.example/x", "", "", "", true},
+	}
+	for i, tc := range tests {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			u, _ := url.Parse(tc.server)
+			f := &Fixture{server: u}
+			s := &portal.Session{Watch: portal.Watch{WSURL: tc.ws, EventsURL: tc.events, Token: "t"}}
+			err := f.pinWatch(s)
+			if tc.wantErr {
+				if !errors.Is(err, ErrForeignHost) {
+					t.Fatalf("pinWatch = %v, want ErrForeignHost", err)
+				}
+				return
+			}
+			if err != nil || s.Watch.WSURL != tc.wantWS || s.Watch.EventsURL != tc.wantEvents {
+				t.Fatalf("pinWatch = %v: %q %q, want %q %q", err, s.Watch.WSURL, s.Watch.EventsURL, tc.wantWS, tc.wantEvents)
+			}
+		})
+	}
+}
+
+// A server that redirects elsewhere gets no request to the other host.
+func TestRedirectToOtherHostRefused(t *testing.T) {
+	hits := make(chan string, 8)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits <- r.URL.Path
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer other.Close()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	cfg := DefaultConfig()
+	cfg.Server, cfg.AdminToken = redirector.URL, "t"
+	_, err := Setup(context.Background(), cfg)
+	if !errors.Is(err, ErrSetup) || !errors.Is(err, ErrForeignHost) {
+		t.Fatalf("Setup = %v, want ErrSetup and ErrForeignHost", err)
+	}
+	select {
+	case p := <-hits:
+		t.Fatalf("the other host got a request for %s", p)
+	default:
+	}
+}
+
+func TestErrorCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{fmt.Errorf("scan: %w", &phone.APIError{Status: 410, Code: "session_expired"}), "session_expired"},
+		{fmt.Errorf("create: %w", &portal.APIError{Status: 429, Code: "rate_limited"}), "rate_limited"},
+		{&portal.APIError{Status: 502}, "http_502"},
+		{fmt.Errorf("push: %w", context.DeadlineExceeded), "timeout"},
+		{fmt.Errorf("%w: x", ErrNotOffered), "not_offered"},
+		{fmt.Errorf("%w: x", ErrUnexpectedState), "unexpected_state"},
+		{fmt.Errorf("%w: x", ErrUnexpectedEvents), "unexpected_events"},
+		{fmt.Errorf("%w: x", ErrBadResult), "bad_result"},
+		{fmt.Errorf("watch: %w", portal.ErrWatchEnded), "watch_ended"},
+		{fmt.Errorf("%w: x", ErrForeignHost), "foreign_host"},
+		{errors.New("something"), "other"},
+	}
+	for _, tc := range tests {
+		if got := ErrorCode(tc.err); got != tc.want {
+			t.Errorf("ErrorCode(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+	// A refused connection is a transport error.
+	ln := httptest.NewServer(http.NotFoundHandler())
+	addr := ln.URL
+	ln.Close()
+	_, err := http.Get(addr)
+	if got := ErrorCode(err); got != "transport" {
+		t.Errorf("ErrorCode(%v) = %q, want transport", err, got)
+	}
+}
+
+// Failed sessions are counted by the server's error code, and the counts
+// still add up.
+func TestFailuresCountedByCode(t *testing.T) {
+	ts := servertest.Start(t, quietServer)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := DefaultConfig()
+	cfg.Server, cfg.AdminToken = ts.URL, ts.AdminToken
+	cfg.Sessions, cfg.Concurrency = 6, 2
+	f, err := Setup(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &admin{base: ts.URL, token: ts.AdminToken, http: f.http}
+	for _, u := range f.users {
+		if err := a.call(ctx, http.MethodPost, "/v1/admin/devices/"+u.phone.State.DeviceID+"/revoke", map[string]string{"reason": "bench test"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := f.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Sessions != 6 || r.Failed != 6 || r.Completed != 0 || len(r.Errors) != 1 {
+		t.Fatalf("sessions %d failed %d completed %d errors %v", r.Sessions, r.Failed, r.Completed, r.Errors)
+	}
+	for code, n := range r.Errors {
+		switch code {
+		case "other", "timeout", "transport", "not_offered", "bad_result":
+			t.Fatalf("counted as %q (%s), want the server's code", code, r.ErrorExamples[code])
+		}
+		if n != 6 || !strings.Contains(r.ErrorExamples[code], "scan") {
+			t.Fatalf("%s: %d, e.g. %s", code, n, r.ErrorExamples[code])
+		}
+	}
+	for _, p := range r.Phases {
+		if p.Count != 0 {
+			t.Fatalf("phase %+v has samples of failed sessions", p)
+		}
+	}
+	var text strings.Builder
+	_ = r.WriteText(&text)
+	if !strings.Contains(text.String(), "errors:\n") {
+		t.Fatalf("text report:\n%s", text.String())
+	}
+}

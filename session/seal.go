@@ -1,0 +1,132 @@
+package session
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// ResultKeyPurpose is the gmcrypto.DeriveKey purpose of Config.ResultKey:
+// gmcrypto.DeriveKey(master, ResultKeyPurpose, nil).
+const ResultKeyPurpose = "session-result"
+
+// A completed session's result (a signature, a login proof, a decrypted
+// plaintext or content key) is never stored in clear: the session record
+// and the completed event hold it sealed with gmcrypto.Wrap (SM4-GCM)
+// under Config.ResultKey, with the session id and the completed event's
+// Seq as associated data, in the field "result_sealed". It is opened when
+// it is read (Get, Events, Watch, Poll), so callers and the wire protocol
+// see the plain result. A stored value with a clear "result", or a sealed
+// one that does not open, is damaged (storage.ErrInvalid).
+
+// resultAD binds a sealed result to its session and event.
+func resultAD(id string, seq int64) []byte {
+	return []byte("session-result/" + id + "/" + strconv.FormatInt(seq, 10))
+}
+
+func (s *Service) sealResult(id string, seq int64, result json.RawMessage) ([]byte, error) {
+	sealed, err := gmcrypto.Wrap(s.resultKey, result, resultAD(id, seq))
+	if err != nil {
+		return nil, fmt.Errorf("session: seal the result of %s: %w", id, err)
+	}
+	return sealed, nil
+}
+
+func (s *Service) openResult(id string, seq int64, sealed []byte) (json.RawMessage, error) {
+	pt, err := gmcrypto.Unwrap(s.resultKey, sealed, resultAD(id, seq))
+	if err != nil || !json.Valid(pt) {
+		return nil, fmt.Errorf("session: the result of %s (event %d) does not open: %w", id, seq, storage.ErrInvalid)
+	}
+	return pt, nil
+}
+
+// storedRecord is the stored form of a record: the result only sealed.
+type storedRecord struct {
+	record
+	SealedResult []byte `json:"result_sealed,omitempty"`
+}
+
+// storedEvent is the stored form of an Event: the result only sealed.
+type storedEvent struct {
+	Event
+	SealedResult []byte `json:"result_sealed,omitempty"`
+}
+
+// encodeRecord is the stored JSON of r, its result sealed under r.Seq (the
+// completed event's Seq: nothing follows a completion). sealed, when not
+// nil, is the result already sealed for (r.ID, r.Seq).
+func (s *Service) encodeRecord(r *record, sealed []byte) ([]byte, error) {
+	sr := storedRecord{record: *r}
+	if len(r.Result) > 0 {
+		if sealed == nil {
+			var err error
+			if sealed, err = s.sealResult(r.ID, r.Seq, r.Result); err != nil {
+				return nil, err
+			}
+		}
+		sr.Result, sr.SealedResult = nil, sealed
+	}
+	val, err := json.Marshal(&sr)
+	if err != nil {
+		return nil, fmt.Errorf("session: encode %s: %w", r.ID, err)
+	}
+	return val, nil
+}
+
+// decodeRecord parses a stored record of session id and opens its result.
+func (s *Service) decodeRecord(id string, val []byte) (*record, error) {
+	var sr storedRecord
+	if err := json.Unmarshal(val, &sr); err != nil || sr.ID != id || len(sr.Result) > 0 {
+		return nil, fmt.Errorf("session: record %s is damaged: %w", id, storage.ErrInvalid)
+	}
+	r := sr.record
+	if len(sr.SealedResult) > 0 {
+		res, err := s.openResult(id, r.Seq, sr.SealedResult)
+		if err != nil {
+			return nil, err
+		}
+		r.Result = res
+	}
+	return &r, nil
+}
+
+// encodeEvent is the stored JSON of event e of session id, its result
+// sealed (sealed, when not nil, is it already sealed for (id, e.Seq)).
+func (s *Service) encodeEvent(id string, e Event, sealed []byte) ([]byte, error) {
+	se := storedEvent{Event: e}
+	if len(e.Result) > 0 {
+		if sealed == nil {
+			var err error
+			if sealed, err = s.sealResult(id, e.Seq, e.Result); err != nil {
+				return nil, err
+			}
+		}
+		se.Result, se.SealedResult = nil, sealed
+	}
+	val, err := json.Marshal(&se)
+	if err != nil {
+		return nil, fmt.Errorf("session: encode event of %s: %w", id, err)
+	}
+	return val, nil
+}
+
+// decodeEvent parses the stored event under key of session id and opens
+// its result; a value that is not the event of that key is damaged.
+func (s *Service) decodeEvent(id, key string, val []byte) (Event, error) {
+	var se storedEvent
+	if err := json.Unmarshal(val, &se); err != nil || key != eventKey(id, se.Seq) || len(se.Result) > 0 {
+		return Event{}, fmt.Errorf("session: event %s is damaged: %w", key, storage.ErrInvalid)
+	}
+	e := se.Event
+	if len(se.SealedResult) > 0 {
+		res, err := s.openResult(id, e.Seq, se.SealedResult)
+		if err != nil {
+			return Event{}, err
+		}
+		e.Result = res
+	}
+	return e, nil
+}

@@ -18,7 +18,9 @@ import (
 func FuzzDecodeSessionRequest(f *testing.F) {
 	f.Add([]byte(`{"kind":"sign","format":"cms-detached","documents":[{"name":"a","data":"YWJj"},{"name":"b","digest":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}],"display":{"title":"t"}}`))
 	f.Add([]byte(`{"kind":"decrypt","ciphertext":"AQID","ciphertext_format":"cms","return_key":true,"ttl_seconds":30}`))
-	svc, err := session.New(storagetest.MustOpen(f), session.DefaultConfig())
+	cfg := session.DefaultConfig()
+	cfg.ResultKey = make([]byte, 16)
+	svc, err := session.New(storagetest.MustOpen(f), cfg)
 	if err != nil {
 		f.Fatal(err)
 	}

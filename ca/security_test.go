@@ -323,10 +323,15 @@ func TestImportCertificateSerial(t *testing.T) {
 	if got.Serial != "01" || got.State != StateActive {
 		t.Fatalf("imported serial %q state %s", got.Serial, got.State)
 	}
+}
 
-	// A certified credential whose record lacks the serial (as serial 0
-	// was recorded before the import check) is still entered in the
-	// revocation records when revoked.
+// TestRevokeCertifiedWithoutSerial (finding 3): a certified credential
+// whose record lacks the serial (as serial 0 was recorded before the
+// import check) is still entered in the revocation records and the CRL
+// when revoked, and Verify refuses it.
+func TestRevokeCertifiedWithoutSerial(t *testing.T) {
+	f := newFixture(t)
+	uid := f.enrolled(t, UserRequest{Name: "Wang Wu"})
 	internal := f.generated(t, "int", gmcrypto.AlgSM2, nil)
 	c2 := f.credential(t, uid, internal.ID, gmcrypto.AlgSM2, PurposeSign)
 	rec, rev, err := f.svc.loadCredential(f.ctx, c2.ID)

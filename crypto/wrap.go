@@ -136,6 +136,11 @@ func DerivePINKey(master, salt []byte, pin string) ([]byte, error) {
 	m.Write([]byte(pin))
 	password := m.Sum(nil)
 	defer Zero(password)
+	// Known gap (security review, finding 7): the stdlib pbkdf2.Key takes
+	// the password as a string, so string(password) is an immutable copy
+	// that Zero cannot clear; it stays in memory until the GC reuses it.
+	// With the salt it gives the PIN key without the PIN. Accepted for now
+	// (closing it means a []byte PBKDF2-HMAC-SM3 of our own).
 	k, err := pbkdf2.Key(sm3.New, string(password), salt, PINIterations, KeySize)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: PBKDF2: %w", err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -322,35 +321,17 @@ func TestDecrypt(t *testing.T) {
 			}
 			ct := tc.make(t, w, pt)
 			cred := tc.alg + "-encrypt"
-			var final *portal.Event
-			if tc.returnKey {
-				s := w.createRaw(t, map[string]any{
-					"kind": "decrypt", "issuer": issuerOf[tc.alg], "alg": tc.alg, "ciphertext": ct,
-					"ciphertext_format": tc.format, "return_key": true, "origin": testOrigin,
-					"display": map[string]string{"title": "开标", "summary": "open the envelope key"},
-				})
-				final = w.finish(t, s, portal.KindDecrypt, cred)
-			} else {
-				_, final = w.flow(t, portal.SessionRequest{Kind: portal.KindDecrypt, Issuer: issuerOf[tc.alg], Alg: tc.alg,
-					Ciphertext: ct, CiphertextFormat: tc.format}, cred)
+			_, final := w.flow(t, portal.SessionRequest{Kind: portal.KindDecrypt, Issuer: issuerOf[tc.alg], Alg: tc.alg,
+				Ciphertext: ct, CiphertextFormat: tc.format, ReturnKey: tc.returnKey}, cred)
+			res, err := final.Decrypt()
+			if err != nil {
+				t.Fatal(err)
 			}
 			if !tc.returnKey {
-				res, err := final.Decrypt()
-				if err != nil {
-					t.Fatal(err)
-				}
 				if !bytes.Equal(res.Plaintext, pt) {
 					t.Fatalf("plaintext %q, want %q", res.Plaintext, pt)
 				}
 				return
-			}
-			var res struct {
-				Plaintext  []byte `json:"plaintext"`
-				ContentKey []byte `json:"content_key"`
-				ContentAlg string `json:"content_alg"`
-			}
-			if err := json.Unmarshal(final.Result, &res); err != nil {
-				t.Fatal(err)
 			}
 			if len(res.Plaintext) != 0 || len(res.ContentKey) == 0 {
 				t.Fatalf("return_key result: plaintext %d bytes, key %d bytes", len(res.Plaintext), len(res.ContentKey))

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -125,30 +124,6 @@ func enrollUser(t testing.TB, ts *servertest.TS, name string) (string, *phone.Cl
 		t.Fatal(err)
 	}
 	return u.ID, pc
-}
-
-// createRaw creates a session from a raw JSON body (for fields the
-// portal client does not have), as the portal backend would.
-func (w *world) createRaw(t *testing.T, body map[string]any) *portal.Session {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", w.ts.URL+"/v1/sessions", bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+w.appKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST /v1/sessions: %d %s", resp.StatusCode, raw)
-	}
-	var s portal.Session
-	if err := json.Unmarshal(raw, &s); err != nil {
-		t.Fatal(err)
-	}
-	return &s
 }
 
 // flow runs one session through both reference clients: the portal

@@ -61,8 +61,11 @@ type SessionRequest struct {
 	Format           string     `json:"format,omitempty"`
 	Ciphertext       []byte     `json:"ciphertext,omitempty"`
 	CiphertextFormat string     `json:"ciphertext_format,omitempty"`
-	Display          Display    `json:"display"`
-	TTLSeconds       int        `json:"ttl_seconds,omitempty"`
+	// ReturnKey asks a decrypt of a CMS envelope for the recovered content
+	// key instead of the plaintext (the portal decrypts the bulk itself).
+	ReturnKey  bool    `json:"return_key,omitempty"`
+	Display    Display `json:"display"`
+	TTLSeconds int     `json:"ttl_seconds,omitempty"`
 
 	// Origin is the page origin the widget runs on, and Desktop the
 	// browser the user sits at, as the portal backend saw them; the phone
@@ -165,7 +168,11 @@ type SignedDocument struct {
 
 // DecryptResult is the result of a completed decrypt session.
 type DecryptResult struct {
-	Plaintext []byte `json:"plaintext"`
+	Plaintext []byte `json:"plaintext,omitempty"`
+	// ContentKey and ContentAlg (the content-encryption algorithm's OID)
+	// answer a CMS decrypt asked with ReturnKey.
+	ContentKey []byte `json:"content_key,omitempty"`
+	ContentAlg string `json:"content_alg,omitempty"`
 }
 
 // VerifyRequest is the body of POST /v1/verify: data or its digest, and a
@@ -183,15 +190,29 @@ type VerifyRequest struct {
 type VerifyResponse struct {
 	Valid  bool    `json:"valid"`
 	Signer *Signer `json:"signer,omitempty"`
-	Reason string  `json:"reason,omitempty"`
+	// Reason is a stable code when Valid is false (bad_signature,
+	// untrusted, expired, revoked, key_usage); Message says it for people.
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+	// SigningTime is a CMS signature's signing-time attribute, when
+	// present; Signers counts the CMS signers (all must be valid).
+	SigningTime time.Time `json:"signing_time,omitzero"`
+	Signers     int       `json:"signers,omitempty"`
 }
 
-// Signer names who signed.
+// Signer names who signed. IssuerID, Credential and User are set when the
+// signature is valid and the certificate is one the gateway issued or
+// imported (so a portal can map a login to its own account).
 type Signer struct {
-	Subject  string    `json:"subject"`
-	Issuer   string    `json:"issuer"`
-	Serial   string    `json:"serial"`
-	NotAfter time.Time `json:"not_after"`
+	Subject        string    `json:"subject"`
+	Issuer         string    `json:"issuer"`
+	Serial         string    `json:"serial"`
+	NotAfter       time.Time `json:"not_after"`
+	Alg            string    `json:"alg,omitempty"`
+	CertificatePEM string    `json:"certificate_pem,omitempty"`
+	IssuerID       string    `json:"issuer_id,omitempty"`
+	Credential     string    `json:"credential,omitempty"`
+	User           string    `json:"user,omitempty"`
 }
 
 // Raw is a byte string that travels as standard base64 in JSON. Decoding

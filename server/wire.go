@@ -8,6 +8,7 @@ import (
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/session"
 )
 
@@ -54,7 +55,14 @@ func (s *Server) wire() (http.Handler, error) {
 	sessCfg.MaxTTL = s.cfg.Session.MaxTTL
 	sessCfg.PublicURL = s.cfg.PublicBaseURL()
 	sessCfg.Registerer = s.reg
+	// Completed results (decrypted plaintexts, content keys) are sealed at
+	// rest under a key derived from the master key.
+	sessCfg.ResultKey, err = gmcrypto.DeriveKey(s.master, session.ResultKeyPurpose, nil)
+	if err != nil {
+		return nil, fmt.Errorf("server: deriving the session result key: %w", err)
+	}
 	sessions, err := session.New(s.store, sessCfg)
+	gmcrypto.Zero(sessCfg.ResultKey) // New keeps its own copy
 	if err != nil {
 		return nil, fmt.Errorf("server: building the session service: %w", err)
 	}

@@ -37,6 +37,15 @@ type Config struct {
 	// dropped (its channel closed with ErrSlowWatcher).
 	WatchBuffer int
 
+	// ResultKey (required by New, gmcrypto.KeySize bytes) seals every
+	// completed session's result at rest: decrypted plaintexts, content
+	// keys, signatures. Derive it from the master key with
+	// gmcrypto.DeriveKey(master, ResultKeyPurpose, nil); every node
+	// sharing the store must use the same one. It is wiring, not a file
+	// setting: Validate does not look at it, and Service.Config leaves it
+	// out.
+	ResultKey []byte
+
 	// Now is the clock (nil: time.Now). Tests inject their own.
 	Now func() time.Time
 	// Registerer receives the Service's metrics (nil: no metrics).

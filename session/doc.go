@@ -16,7 +16,10 @@
 // the watch token, which never leave the package), sessions/ID/events/SEQ
 // and the expiry index session-expiry/SECOND/ID. Each key carries a store
 // TTL ending Config.Retention after the session's expiry time, so ended
-// sessions disappear by themselves.
+// sessions disappear by themselves. A completed session's result (a
+// decrypted plaintext, a content key, a signature) is stored only sealed
+// under Config.ResultKey, bound to the session id and event (seal.go), and
+// opened when it is read.
 //
 // Perform (perform.go) is the operation a confirmed session asks for —
 // login challenge, signatures, decryption — as a pure function over a key
@@ -25,5 +28,6 @@
 //
 // It must never speak HTTP, decide who may call (the api and auth packages
 // check app keys, watch tokens and device signatures before calling it),
-// unlock, keep or store a private key, or block a writer on a slow watcher.
+// unlock, keep or store a private key, store a result in clear, or block a
+// writer on a slow watcher.
 package session

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
@@ -48,8 +50,19 @@ func testConfig(c *clock) session.Config {
 	cfg := session.DefaultConfig()
 	cfg.Now = c.Now
 	cfg.ExpiryInterval = time.Hour
+	cfg.ResultKey = testResultKey
 	return cfg
 }
+
+// testResultKey seals results in the tests (as server derives it from the
+// master key).
+var testResultKey = func() []byte {
+	k, err := gmcrypto.DeriveKey(bytes.Repeat([]byte{0x5a}, gmcrypto.MinMasterKeyLen), session.ResultKeyPurpose, nil)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 func newService(t testing.TB, st storage.Store, cfg session.Config) *session.Service {
 	t.Helper()

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -194,8 +193,8 @@ func (h *hub) dispatch(ev storage.Event) {
 	if ev.Type != storage.EventPut || !strings.HasPrefix(tail, eventsInfix[1:]) {
 		return
 	}
-	var e Event
-	if err := json.Unmarshal(ev.KV.Value, &e); err != nil || ev.KV.Key != eventKey(id, e.Seq) {
+	e, err := h.svc.decodeEvent(id, ev.KV.Key, ev.KV.Value)
+	if err != nil {
 		// A damaged event: let the subscribers re-list and fail there.
 		for sb := range subs {
 			select {

@@ -29,11 +29,13 @@ type Store interface {
 // A Service owns two goroutines: the expirer and (from the first Watch)
 // the hub that fans the store's watch out to watchers. Close stops them.
 type Service struct {
-	store   Store
-	cfg     Config
-	now     func() time.Time
-	metrics *metrics
-	hub     *hub
+	store Store
+	cfg   Config
+	now   func() time.Time
+	// resultKey seals completed results at rest (seal.go).
+	resultKey []byte
+	metrics   *metrics
+	hub       *hub
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -43,14 +45,21 @@ type Service struct {
 }
 
 // New validates cfg, registers the metrics on cfg.Registerer (if any) and
-// starts the background expirer.
+// starts the background expirer. cfg.ResultKey is required (a
+// gmcrypto.KeySize key, else ErrInvalidConfig); New keeps its own copy.
 func New(store Store, cfg Config) (*Service, error) {
 	if store == nil {
 		return nil, fmt.Errorf("%w: nil store", ErrInvalidConfig)
 	}
+	if len(cfg.ResultKey) != gmcrypto.KeySize {
+		return nil, fmt.Errorf("%w: the result key must be %d bytes (gmcrypto.DeriveKey(master, %q, nil)), got %d",
+			ErrInvalidConfig, gmcrypto.KeySize, ResultKeyPurpose, len(cfg.ResultKey))
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	resultKey := append([]byte(nil), cfg.ResultKey...)
+	cfg.ResultKey = nil // Config() does not hand the key out
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
@@ -59,7 +68,7 @@ func New(store Store, cfg Config) (*Service, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	s := &Service{store: store, cfg: cfg, metrics: m}
+	s := &Service{store: store, cfg: cfg, metrics: m, resultKey: resultKey}
 	s.now = func() time.Time { return clock().UTC() }
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hub = newHub(s)
@@ -121,16 +130,16 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Session, string,
 		Nonce:          nonce,
 		WatchTokenHash: gmcrypto.SM3([]byte(token)),
 	}
-	val, err := json.Marshal(r)
+	val, err := s.encodeRecord(r, nil)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("session: encode: %w", err)
+		return nil, "", "", err
 	}
 	if len(val) > storage.MaxValueLen {
 		return nil, "", "", fmt.Errorf("%w: the request is too large to store (%d bytes)", ErrInvalidRequest, len(val))
 	}
-	evVal, err := json.Marshal(Event{Seq: 1, Type: EventTypeState, State: StateWaiting, At: now})
+	evVal, err := s.encodeEvent(id, Event{Seq: 1, Type: EventTypeState, State: StateWaiting, At: now}, nil)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("session: encode event: %w", err)
+		return nil, "", "", err
 	}
 	kttl := s.keyTTL(r, now)
 	_, err = s.store.Txn(ctx,

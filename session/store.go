@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -16,12 +15,12 @@ import (
 //
 //	sessions/ID                  the record: the Session and its secrets
 //	sessions/ID/events/%016d     one Event per transition, Seq 1, 2, 3…
-//
-// A completed session's result is in the record and its completed event
-// only sealed under Config.ResultKey ("result_sealed", seal.go).
 //	session-expiry/%012d/ID      index of open sessions by the second they
 //	                             expire (rounded up); deleted when the
 //	                             session ends
+//
+// A completed session's result is in the record and its completed event
+// only sealed under Config.ResultKey ("result_sealed", seal.go).
 //
 // Every key of a session is written with a store TTL ending at
 // ExpiresAt + Config.Retention, so the store deletes a session by itself

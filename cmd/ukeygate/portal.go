@@ -434,8 +434,9 @@ func newPortalSignCmd(o *portalOpts) *cobra.Command {
 
 func newPortalDecryptCmd(o *portalOpts) *cobra.Command {
 	var in, format, outPath string
+	var returnKey bool
 	cmd := &cobra.Command{
-		Use:   "decrypt --in FILE --ciphertext-format c1c3c2|c1c2c3|asn1|rsa-oaep|rsa-pkcs1|cms [--out FILE]",
+		Use:   "decrypt --in FILE --ciphertext-format c1c3c2|c1c2c3|asn1|rsa-oaep|rsa-pkcs1|cms [--return-key] [--out FILE]",
 		Short: "QR decryption: the phone opens a ciphertext (bid opening); writes the plaintext",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -446,6 +447,9 @@ func newPortalDecryptCmd(o *portalOpts) *cobra.Command {
 			}
 			if in == "" {
 				return usageErrorf("give the ciphertext file with --in")
+			}
+			if returnKey && format != portal.CipherCMS {
+				return usageErrorf("--return-key goes with --ciphertext-format cms")
 			}
 			ct, err := os.ReadFile(in)
 			if err != nil {
@@ -465,7 +469,7 @@ func newPortalDecryptCmd(o *portalOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			req.Ciphertext, req.CiphertextFormat = ct, format
+			req.Ciphertext, req.CiphertextFormat, req.ReturnKey = ct, format, returnKey
 			_, final, err := o.runSession(cmd, c, req)
 			if err != nil {
 				return err
@@ -473,6 +477,12 @@ func newPortalDecryptCmd(o *portalOpts) *cobra.Command {
 			res, err := final.Decrypt()
 			if err != nil {
 				return err
+			}
+			if returnKey {
+				// The portal opens the bulk itself: print the recovered
+				// content-encryption key and its algorithm.
+				fmt.Fprintf(cmd.OutOrStdout(), "\nContent key of %s: %s (algorithm %s)\n", in, hex.EncodeToString(res.ContentKey), res.ContentAlg)
+				return nil
 			}
 			if err := os.WriteFile(outPath, res.Plaintext, 0o600); err != nil {
 				return err
@@ -484,6 +494,7 @@ func newPortalDecryptCmd(o *portalOpts) *cobra.Command {
 	cmd.Flags().StringVar(&in, "in", "", "the ciphertext file (binary; CMS may be DER or PEM)")
 	cmd.Flags().StringVar(&format, "ciphertext-format", portal.CipherCMS, "c1c3c2, c1c2c3, asn1 (SM2), rsa-oaep, rsa-pkcs1 (RSA) or cms (EnvelopedData)")
 	cmd.Flags().StringVar(&outPath, "out", "", "where to write the plaintext (default: the input name with .plain)")
+	cmd.Flags().BoolVar(&returnKey, "return-key", false, "CMS only: print the recovered content-encryption key instead of decrypting the content")
 	return cmd
 }
 

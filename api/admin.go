@@ -221,16 +221,32 @@ func pathID(r *http.Request) (string, error) {
 	return id, nil
 }
 
-func (a *API) adminImportCertificate(w http.ResponseWriter, r *http.Request) error {
+// adminPath starts an operator action on the resource of the route's
+// {id}, in the order every such handler checks: the operator's token, the
+// {id}, then the body, which decode (a.decode, or a.decodeOptional where
+// the body may be absent) reads into req and validates; a nil req means
+// the route reads no body. It returns the id.
+func (a *API) adminPath(w http.ResponseWriter, r *http.Request,
+	decode func(http.ResponseWriter, *http.Request, validator) error, req validator) (string, error) {
 	if err := a.admin.Authorize(r); err != nil {
-		return err
+		return "", err
 	}
 	id, err := pathID(r)
 	if err != nil {
-		return err
+		return "", err
 	}
+	if req != nil {
+		if err := decode(w, r, req); err != nil {
+			return "", err
+		}
+	}
+	return id, nil
+}
+
+func (a *API) adminImportCertificate(w http.ResponseWriter, r *http.Request) error {
 	var req ImportRequest
-	if err := a.decode(w, r, &req); err != nil {
+	id, err := a.adminPath(w, r, a.decode, &req)
+	if err != nil {
 		return err
 	}
 	c, err := a.ca.ImportCertificate(r.Context(), id, []byte(req.CertificatePEM))
@@ -244,15 +260,9 @@ func (a *API) adminImportCertificate(w http.ResponseWriter, r *http.Request) err
 }
 
 func (a *API) adminRevoke(w http.ResponseWriter, r *http.Request) error {
-	if err := a.admin.Authorize(r); err != nil {
-		return err
-	}
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	var req RevokeRequest
-	if err := a.decode(w, r, &req); err != nil {
+	id, err := a.adminPath(w, r, a.decode, &req)
+	if err != nil {
 		return err
 	}
 	c, err := a.ca.Revoke(r.Context(), id, req.Reason)

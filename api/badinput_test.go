@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ukeygate/ukeygate/auth"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 )
 
@@ -25,22 +24,9 @@ type signedOpts struct {
 // signedRequest builds a device-signed request of the world's phone.
 func (w *world) signedRequest(method, path string, body any, o signedOpts) *http.Request {
 	w.t.Helper()
-	var raw []byte
-	if body != nil {
-		var err error
-		if raw, err = json.Marshal(body); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	req, err := http.NewRequest(method, w.url+path, bytes.NewReader(raw))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	key, dev := o.key, o.device
 	if key == nil {
+		var err error
 		if key, err = w.phone.State.Key(); err != nil {
 			w.t.Fatal(err)
 		}
@@ -48,11 +34,7 @@ func (w *world) signedRequest(method, path string, body any, o signedOpts) *http
 	if dev == "" {
 		dev = w.phone.State.DeviceID
 	}
-	if err := auth.SignRequest(req, raw, dev, key, w.clock.Now().Add(o.skew)); err != nil {
-		w.t.Fatal(err)
-	}
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
-	return req
+	return deviceRequest(w.t, method, w.url+path, body, dev, key, w.clock.Now().Add(o.skew))
 }
 
 func (w *world) signed(method, path string, body any, o signedOpts) *resp {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -20,9 +21,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ukeygate/ukeygate/api"
+	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/server/servertest"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
@@ -53,23 +56,49 @@ const testAdminToken = "admin-token-for-the-api-tests"
 // is easy to cross.
 const testMaxBody = 64 << 10
 
+// client sends the tests' requests to one server (url) and checks its
+// answers; every test world of the package embeds it.
+type client struct {
+	t   *testing.T
+	url string
+}
+
 // env is one API over a real bbolt store, served on loopback.
 type env struct {
-	t     *testing.T
-	url   string
+	client
 	store storage.Store
 	clock *testClock
 	token string
+	svc   *ca.Service
+	log   *audit.Log // nil unless envOpts.audit
 }
 
-// newEnv serves a fresh API; adminToken "" turns the operator API off.
+// envOpts are what the test APIs differ in.
+type envOpts struct {
+	adminToken string // "" turns the operator API off
+	maxBody    int64
+	audit      bool // with an audit log
+}
+
+// envMaster is the master key of the test APIs' CA and audit log.
+var envMaster = bytes.Repeat([]byte{0x42}, 32)
+
+// newEnv serves a fresh API with the small test body limit; adminToken ""
+// turns the operator API off.
 func newEnv(t *testing.T, adminToken string) *env {
+	t.Helper()
+	return newEnvWith(t, envOpts{adminToken: adminToken, maxBody: testMaxBody})
+}
+
+// newEnvWith serves a fresh API, the CA and the device verifier on the
+// env's clock.
+func newEnvWith(t *testing.T, o envOpts) *env {
 	t.Helper()
 	st := storagetest.MustOpen(t)
 	clk := &testClock{t: time.Now()}
 	caCfg := ca.DefaultConfig()
 	caCfg.Now = clk.Now
-	svc, err := ca.New(st, bytes.Repeat([]byte{0x42}, 32), caCfg)
+	svc, err := ca.New(st, envMaster, caCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,27 +108,36 @@ func newEnv(t *testing.T, adminToken string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var log *audit.Log
+	if o.audit {
+		if log, err = audit.New(st, envMaster, clk.Now); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = log.Close() })
+	}
 	h := api.New(api.Deps{
 		CA:           svc,
 		Apps:         auth.NewApps(st),
-		Admin:        auth.NewAdmin(adminToken),
+		Admin:        auth.NewAdmin(o.adminToken),
 		Devices:      dv,
-		MaxBodyBytes: testMaxBody,
+		MaxBodyBytes: o.maxBody,
 		PublicURL:    "http://gw.example.test",
 		Registerer:   prometheus.NewRegistry(),
+		Audit:        log,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, store: st, clock: clk, token: adminToken}
+	return &env{client: client{t: t, url: srv.URL}, store: st, clock: clk, token: o.adminToken, svc: svc, log: log}
 }
 
-// resp is an answer, with the error code decoded when there is one.
+// resp is an answer, with the error decoded when there is one.
 type resp struct {
 	status int
 	header http.Header
 	body   []byte
 	code   string
 	field  string
+	detail map[string]any // the whole error object
 }
 
 func (r *resp) decode(t *testing.T, v any) {
@@ -112,11 +150,12 @@ func (r *resp) decode(t *testing.T, v any) {
 // rawBody is a body sent as is (not JSON-encoded).
 type rawBody string
 
-// do sends a request. body: nil (none), rawBody (as is) or anything else
-// (JSON). hdr may set headers ("Content-Type" defaults to
+// do sends a request to path (on the server) or to an absolute http(s)
+// URL. body: nil (none), rawBody (as is) or anything else (JSON). hdr
+// sets headers, and deletes those set to "" ("Content-Type" defaults to
 // application/json when there is a body).
-func (e *env) do(method, path string, body any, hdr map[string]string) *resp {
-	e.t.Helper()
+func (c *client) do(method, path string, body any, hdr map[string]string) *resp {
+	c.t.Helper()
 	var rd io.Reader = http.NoBody
 	switch b := body.(type) {
 	case nil:
@@ -125,13 +164,17 @@ func (e *env) do(method, path string, body any, hdr map[string]string) *resp {
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			e.t.Fatal(err)
+			c.t.Fatal(err)
 		}
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, e.url+path, rd)
+	url := c.url + path
+	if strings.HasPrefix(path, "http://") || strings.HasPrefix(path, "https://") {
+		url = path
+	}
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		e.t.Fatal(err)
+		c.t.Fatal(err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -143,19 +186,20 @@ func (e *env) do(method, path string, body any, hdr map[string]string) *resp {
 			req.Header.Set(k, v)
 		}
 	}
-	return e.send(req)
+	return c.send(req)
 }
 
-func (e *env) send(req *http.Request) *resp {
-	e.t.Helper()
+// send sends req; an error answer must be the protocol's JSON error.
+func (c *client) send(req *http.Request) *resp {
+	c.t.Helper()
 	hr, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		c.t.Fatal(err)
 	}
 	defer hr.Body.Close()
 	b, err := io.ReadAll(hr.Body)
 	if err != nil {
-		e.t.Fatal(err)
+		c.t.Fatal(err)
 	}
 	r := &resp{status: hr.StatusCode, header: hr.Header, body: b}
 	if hr.StatusCode >= 400 {
@@ -166,27 +210,94 @@ func (e *env) send(req *http.Request) *resp {
 				Field   string `json:"field"`
 			} `json:"error"`
 		}
-		if err := json.Unmarshal(b, &eb); err != nil || eb.Error.Code == "" || eb.Error.Message == "" {
-			e.t.Fatalf("%s %s: error answer %d is not the protocol's JSON error: %s", req.Method, req.URL.Path, hr.StatusCode, b)
+		var whole struct {
+			Error map[string]any `json:"error"`
 		}
-		r.code, r.field = eb.Error.Code, eb.Error.Field
+		if json.Unmarshal(b, &eb) != nil || json.Unmarshal(b, &whole) != nil || eb.Error.Code == "" || eb.Error.Message == "" {
+			c.t.Fatalf("%s %s: error answer %d is not the protocol's JSON error: %s", req.Method, req.URL.Path, hr.StatusCode, b)
+		}
+		r.code, r.field, r.detail = eb.Error.Code, eb.Error.Field, whole.Error
 	}
 	return r
+}
+
+// must checks the status of an answer.
+func (c *client) must(r *resp, status int) *resp {
+	c.t.Helper()
+	if r.status != status {
+		c.t.Fatalf("status %d (%s), want %d: %s", r.status, r.code, status, r.body)
+	}
+	return r
+}
+
+// refused checks a refusal's status and code.
+func (c *client) refused(r *resp, status int, code string) *resp {
+	c.t.Helper()
+	if r.status != status || r.code != code {
+		c.t.Fatalf("got %d %q, want %d %q: %s", r.status, r.code, status, code, r.body)
+	}
+	return r
+}
+
+// deviceRequest builds a request to url signed by device dev with key at
+// time at, as a phone signs it; body nil (none) or JSON. (http.NewRequest
+// gives it a GetBody, so that it can be sent again.)
+func deviceRequest(t *testing.T, method, url string, body any, dev string, key crypto.Signer, at time.Time) *http.Request {
+	t.Helper()
+	var raw []byte
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(method, url, bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if err := auth.SignRequest(req, raw, dev, key, at); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// tsWorld is a whole server (servertest: real config, bbolt file, audit
+// log, sessions, loopback HTTP and websockets): the base of the lifecycle
+// (lc) and session (sx) tests.
+type tsWorld struct {
+	client
+	ts *servertest.TS
+}
+
+func newTSWorld(t *testing.T) tsWorld {
+	t.Helper()
+	ts := servertest.Start(t)
+	return tsWorld{client: client{t: t, url: ts.URL}, ts: ts}
+}
+
+// newPhone returns a phone client (not yet enrolled) of the server.
+func (w *tsWorld) newPhone() *phone.Client {
+	return &phone.Client{BaseURL: w.ts.URL, State: &phone.State{}}
+}
+
+// signed sends a request signed by phone p's device key (body nil or
+// JSON).
+func (w *tsWorld) signed(p *phone.Client, method, path string, body any) *resp {
+	w.t.Helper()
+	key, err := p.State.Key()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return w.send(deviceRequest(w.t, method, w.url+path, body, p.State.DeviceID, key, time.Now()))
 }
 
 // admin sends an operator request with the admin token.
 func (e *env) admin(method, path string, body any) *resp {
 	e.t.Helper()
 	return e.do(method, path, body, map[string]string{"Authorization": "Bearer " + e.token})
-}
-
-// must checks the status of an answer.
-func (e *env) must(r *resp, status int) *resp {
-	e.t.Helper()
-	if r.status != status {
-		e.t.Fatalf("status %d (%s), want %d: %s", r.status, r.code, status, r.body)
-	}
-	return r
 }
 
 // phone returns a phone client (not yet enrolled) on the env's clock.

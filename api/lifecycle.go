@@ -113,14 +113,8 @@ func (a *API) auditRefusal(ctx context.Context, e audit.Entry, err error) {
 }
 
 func (a *API) adminUserActivation(w http.ResponseWriter, r *http.Request) error {
-	if err := a.admin.Authorize(r); err != nil {
-		return err
-	}
-	id, err := pathID(r)
+	id, err := a.adminPath(w, r, a.decodeOptional, &NoBodyRequest{})
 	if err != nil {
-		return err
-	}
-	if err := a.decodeOptional(w, r, &NoBodyRequest{}); err != nil {
 		return err
 	}
 	u, code, err := a.ca.NewActivationCode(r.Context(), id)
@@ -134,10 +128,7 @@ func (a *API) adminUserActivation(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (a *API) adminGetUser(w http.ResponseWriter, r *http.Request) error {
-	if err := a.admin.Authorize(r); err != nil {
-		return err
-	}
-	id, err := pathID(r)
+	id, err := a.adminPath(w, r, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -150,15 +141,9 @@ func (a *API) adminGetUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) adminRevokeDevice(w http.ResponseWriter, r *http.Request) error {
-	if err := a.admin.Authorize(r); err != nil {
-		return err
-	}
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
 	var req DeviceRevokeRequest
-	if err := a.decodeOptional(w, r, &req); err != nil {
+	id, err := a.adminPath(w, r, a.decodeOptional, &req)
+	if err != nil {
 		return err
 	}
 	d, err := a.ca.RevokeDevice(r.Context(), id, req.Reason)
@@ -175,14 +160,8 @@ func (a *API) adminRevokeDevice(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) adminRotateApp(w http.ResponseWriter, r *http.Request) error {
-	if err := a.admin.Authorize(r); err != nil {
-		return err
-	}
-	id, err := pathID(r)
+	id, err := a.adminPath(w, r, a.decodeOptional, &NoBodyRequest{})
 	if err != nil {
-		return err
-	}
-	if err := a.decodeOptional(w, r, &NoBodyRequest{}); err != nil {
 		return err
 	}
 	app, key, err := a.apps.RotateKey(r.Context(), id)
@@ -195,14 +174,8 @@ func (a *API) adminRotateApp(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) adminDisableApp(w http.ResponseWriter, r *http.Request) error {
-	if err := a.admin.Authorize(r); err != nil {
-		return err
-	}
-	id, err := pathID(r)
+	id, err := a.adminPath(w, r, a.decodeOptional, &NoBodyRequest{})
 	if err != nil {
-		return err
-	}
-	if err := a.decodeOptional(w, r, &NoBodyRequest{}); err != nil {
 		return err
 	}
 	app, err := a.apps.Disable(r.Context(), id)

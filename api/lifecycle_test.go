@@ -1,11 +1,8 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,11 +15,11 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/qrlogin"
-	"github.com/ukeygate/ukeygate/server/servertest"
 )
 
-// The lifecycle tests run a whole server (servertest: bbolt file, audit
-// log, sessions, loopback HTTP). Their helpers are prefixed lc.
+// The lifecycle tests run a whole server (tsWorld: servertest's bbolt
+// file, audit log, sessions, loopback HTTP). Their helpers are prefixed
+// lc.
 
 const (
 	lcPIN    = "246813"
@@ -30,131 +27,17 @@ const (
 )
 
 type lcWorld struct {
-	t  *testing.T
-	ts *servertest.TS
-}
-
-type lcResp struct {
-	status int
-	body   []byte
-	code   string
-	err    map[string]any
-}
-
-func (r *lcResp) decode(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.body, v); err != nil {
-		t.Fatalf("decoding %s: %v", r.body, err)
-	}
+	tsWorld
 }
 
 func lcNew(t *testing.T) *lcWorld {
 	t.Helper()
-	return &lcWorld{t: t, ts: servertest.Start(t)}
+	return &lcWorld{tsWorld: newTSWorld(t)}
 }
 
-// do sends body (nil: none; string: as is; else JSON) with headers hdr.
-func (w *lcWorld) do(method, path string, body any, hdr map[string]string) *lcResp {
-	w.t.Helper()
-	var raw []byte
-	switch b := body.(type) {
-	case nil:
-	case string:
-		raw = []byte(b)
-	default:
-		var err error
-		if raw, err = json.Marshal(b); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	req, err := http.NewRequest(method, w.ts.URL+path, bytes.NewReader(raw))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	} else {
-		req.Body, req.ContentLength = http.NoBody, 0
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	return w.send(req)
-}
-
-func (w *lcWorld) send(req *http.Request) *lcResp {
-	w.t.Helper()
-	hr, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer hr.Body.Close()
-	b, err := io.ReadAll(hr.Body)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	r := &lcResp{status: hr.StatusCode, body: b}
-	if hr.StatusCode >= 400 {
-		var eb struct {
-			Error map[string]any `json:"error"`
-		}
-		if err := json.Unmarshal(b, &eb); err != nil || eb.Error["code"] == nil || eb.Error["message"] == "" {
-			w.t.Fatalf("%s %s: error answer %d is not the protocol's JSON error: %s", req.Method, req.URL.Path, hr.StatusCode, b)
-		}
-		r.code, _ = eb.Error["code"].(string)
-		r.err = eb.Error
-	}
-	return r
-}
-
-func (w *lcWorld) admin(method, path string, body any) *lcResp {
+func (w *lcWorld) admin(method, path string, body any) *resp {
 	w.t.Helper()
 	return w.do(method, path, body, map[string]string{"Authorization": "Bearer " + w.ts.AdminToken})
-}
-
-// signed sends a request signed by phone p's device key.
-func (w *lcWorld) signed(p *phone.Client, method, path string, body any) *lcResp {
-	w.t.Helper()
-	var raw []byte
-	if body != nil {
-		var err error
-		if raw, err = json.Marshal(body); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	req, err := http.NewRequest(method, w.ts.URL+path, bytes.NewReader(raw))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if raw != nil {
-		req.Header.Set("Content-Type", "application/json")
-	} else {
-		req.Body, req.ContentLength = http.NoBody, 0
-	}
-	key, err := p.State.Key()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if err := auth.SignRequest(req, raw, p.State.DeviceID, key, time.Now()); err != nil {
-		w.t.Fatal(err)
-	}
-	return w.send(req)
-}
-
-func (w *lcWorld) must(r *lcResp, status int) *lcResp {
-	w.t.Helper()
-	if r.status != status {
-		w.t.Fatalf("status %d (%s), want %d: %s", r.status, r.code, status, r.body)
-	}
-	return r
-}
-
-func (w *lcWorld) refused(r *lcResp, status int, code string) *lcResp {
-	w.t.Helper()
-	if r.status != status || r.code != code {
-		w.t.Fatalf("got %d %q, want %d %q: %s", r.status, r.code, status, code, r.body)
-	}
-	return r
 }
 
 // snapshot is every key of the store with its revision, except consumed
@@ -253,10 +136,6 @@ func (w *lcWorld) setup() (appID, appKey, userID, code string) {
 	return app.ID, app.APIKey, u.ID, u.ActivationCode
 }
 
-func (w *lcWorld) newPhone() *phone.Client {
-	return &phone.Client{BaseURL: w.ts.URL, State: &phone.State{}}
-}
-
 // lcSession is what the portal gets when it creates a session.
 type lcSession struct {
 	ID   string `json:"id"`
@@ -324,8 +203,8 @@ func TestLostPhone(t *testing.T) {
 		"activation_code": act.ActivationCode, "device_public_key": string(otherPub),
 		"device_name": "phone B", "pin": "975318",
 	}, nil), http.StatusForbidden, "wrong_pin")
-	if r.err["remaining_tries"] != float64(4) {
-		t.Fatalf("wrong PIN on re-enrollment: %v", r.err)
+	if r.detail["remaining_tries"] != float64(4) {
+		t.Fatalf("wrong PIN on re-enrollment: %v", r.detail)
 	}
 	// Only the user's failure counter (and the audit log) moved.
 	after := w.snapshot()
@@ -337,8 +216,8 @@ func TestLostPhone(t *testing.T) {
 	// The same counter as every PIN use: A's wrong PIN now has 3 left.
 	r = w.refused(w.signed(a, "PUT", "/v1/me/pin", map[string]string{"old_pin": "975319", "new_pin": "135792"}),
 		http.StatusForbidden, "wrong_pin")
-	if r.err["remaining_tries"] != float64(3) {
-		t.Fatalf("wrong PIN after the re-enrollment's: %v", r.err)
+	if r.detail["remaining_tries"] != float64(3) {
+		t.Fatalf("wrong PIN after the re-enrollment's: %v", r.detail)
 	}
 
 	// The current PIN: device B, holding the old credential.
@@ -501,7 +380,7 @@ func TestLifecycleRefusals(t *testing.T) {
 		{"activation unknown user", "POST", "/v1/admin/users/usr_nobody/activation", nil, "", 404, "user_not_found"},
 		{"activation malformed id", "POST", "/v1/admin/users/USR!/activation", nil, "", 400, "invalid_request"},
 		{"activation unknown field", "POST", "/v1/admin/users/" + userID + "/activation", map[string]int{"ttl": 5}, "", 400, "unknown_field"},
-		{"activation not json", "POST", "/v1/admin/users/" + userID + "/activation", "{", "", 400, "malformed_json"},
+		{"activation not json", "POST", "/v1/admin/users/" + userID + "/activation", rawBody("{"), "", 400, "malformed_json"},
 		{"activation no token", "POST", "/v1/admin/users/" + userID + "/activation", nil, "-", 401, "missing_token"},
 		{"activation wrong token", "POST", "/v1/admin/users/" + userID + "/activation", nil, "wrong", 401, "invalid_token"},
 		{"show unknown user", "GET", "/v1/admin/users/usr_nobody", nil, "", 404, "user_not_found"},
@@ -511,14 +390,14 @@ func TestLifecycleRefusals(t *testing.T) {
 		{"revoke malformed id", "POST", "/v1/admin/devices/DEV/revoke", nil, "", 400, "invalid_request"},
 		{"revoke again", "POST", "/v1/admin/devices/" + devID + "/revoke", map[string]string{"reason": "again"}, "", 409, "already_revoked"},
 		{"revoke long reason", "POST", "/v1/admin/devices/" + devID + "/revoke", map[string]string{"reason": long}, "", 400, "invalid_request"},
-		{"revoke bad reason type", "POST", "/v1/admin/devices/" + devID + "/revoke", `{"reason": 5}`, "", 400, "malformed_json"},
+		{"revoke bad reason type", "POST", "/v1/admin/devices/" + devID + "/revoke", rawBody(`{"reason": 5}`), "", 400, "malformed_json"},
 		{"revoke user id", "POST", "/v1/admin/devices/" + userID + "/revoke", nil, "", 404, "device_not_found"},
 		{"revoke no token", "POST", "/v1/admin/devices/" + devID + "/revoke", nil, "-", 401, "missing_token"},
 		{"rotate unknown app", "POST", "/v1/admin/apps/app_nobody/rotate", nil, "", 404, "app_not_found"},
 		{"rotate malformed id", "POST", "/v1/admin/apps/App.1/rotate", nil, "", 400, "invalid_request"},
 		{"rotate unknown field", "POST", "/v1/admin/apps/" + appID + "/rotate", map[string]string{"key": "x"}, "", 400, "unknown_field"},
 		{"disable unknown app", "POST", "/v1/admin/apps/app_nobody/disable", nil, "", 404, "app_not_found"},
-		{"disable trailing data", "POST", "/v1/admin/apps/" + appID + "/disable", "{} {}", "", 400, "malformed_json"},
+		{"disable trailing data", "POST", "/v1/admin/apps/" + appID + "/disable", rawBody("{} {}"), "", 400, "malformed_json"},
 		{"disable wrong token", "POST", "/v1/admin/apps/" + appID + "/disable", nil, "wrong", 401, "invalid_token"},
 		{"rotate with GET", "GET", "/v1/admin/apps/" + appID + "/rotate", nil, "", 405, "method_not_allowed"},
 	}
@@ -545,7 +424,7 @@ func TestAppRotateDisable(t *testing.T) {
 	w := lcNew(t)
 	appID, oldKey, _, _ := w.setup()
 	bearer := func(k string) map[string]string { return map[string]string{"Authorization": "Bearer " + k} }
-	newSession := func(k string) *lcResp {
+	newSession := func(k string) *resp {
 		return w.do("POST", "/v1/sessions", map[string]any{
 			"kind": "login", "origin": lcOrigin, "display": map[string]string{"title": "t", "summary": "s"},
 		}, bearer(k))

@@ -146,11 +146,20 @@ func (a *API) portalApp(r *http.Request) (*auth.App, error) {
 	return a.apps.Authenticate(r.Context(), tok)
 }
 
-// watchedSession returns session id for a caller holding its watch token
-// (?token=) or the key of the app that created it (Authorization). With
-// neither, or for anyone else, it is session.ErrNotFound: a caller cannot
-// tell a session it may not see from one that does not exist.
-func (a *API) watchedSession(r *http.Request, id string) (*session.Session, error) {
+// watchedSession returns the session of the route's {id} for a caller
+// holding its watch token (?token=) or the key of the app that created it
+// (Authorization): the common start of the endpoints that show a session
+// (read, QR images, long-poll, websocket). With neither, or for anyone
+// else, it is session.ErrNotFound: a caller cannot tell a session it may
+// not see from one that does not exist.
+func (a *API) watchedSession(r *http.Request) (*session.Session, error) {
+	if err := a.sessionsReady(); err != nil {
+		return nil, err
+	}
+	id, err := sessionPathID(r)
+	if err != nil {
+		return nil, err
+	}
 	if r.Header.Get("Authorization") != "" {
 		app, err := a.portalApp(r)
 		if err != nil {
@@ -181,6 +190,20 @@ func (a *API) checkOrigin(r *http.Request, s *session.Session) (string, error) {
 		return "", fmt.Errorf("%w: %q", ErrOriginNotAllowed, origin)
 	}
 	return origin, nil
+}
+
+// allowCORS lets the browser page on origin read this answer, whatever
+// its status: Access-Control-Allow-Origin names it (never "*"; the
+// widget sends no credentials) and Vary: Origin keeps caches honest.
+// Call it, with what checkOrigin returned, before anything else can
+// fail; "" (no Origin header, or one the app does not allow) sets
+// nothing.
+func allowCORS(w http.ResponseWriter, origin string) {
+	if origin == "" {
+		return
+	}
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	w.Header().Add("Vary", "Origin")
 }
 
 // sessionOrigin decides the origin of a new session: the body's, else the
@@ -311,17 +334,11 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
-	if err := a.sessionsReady(); err != nil {
-		return err
-	}
-	id, err := sessionPathID(r)
+	sess, err := a.watchedSession(r)
 	if err != nil {
 		return err
 	}
-	sess, err := a.watchedSession(r, id)
-	if err != nil {
-		return err
-	}
+	id := sess.ID
 	evs, err := a.sessions.Events(r.Context(), id, 0)
 	if err != nil {
 		return err
@@ -363,15 +380,16 @@ func (a *API) cancelSession(w http.ResponseWriter, r *http.Request) error {
 // qrImage serves the session's QR code as PNG (?size=, pixels) or SVG.
 func (a *API) qrImage(svg bool) func(w http.ResponseWriter, r *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		if err := a.sessionsReady(); err != nil {
-			return err
-		}
-		id, err := sessionPathID(r)
+		sess, err := a.watchedSession(r)
 		if err != nil {
 			return err
 		}
-		if _, err := a.watchedSession(r, id); err != nil {
-			return err
+		id := sess.ID
+		// A page that fetches the image (an <img> does not need to) may
+		// read it, and its errors, from one of the app's origins; other
+		// origins are not refused, only not allowed to read.
+		if origin, err := a.checkOrigin(r, sess); err == nil {
+			allowCORS(w, origin)
 		}
 		size := qrlogin.DefaultSize
 		if s := r.URL.Query().Get("size"); s != "" {
@@ -454,20 +472,18 @@ func (a *API) untilStopping(ctx context.Context) (context.Context, context.Cance
 // pollEvents is the long-poll: the events after ?after=, waiting up to
 // ?wait= seconds for the next ones. A browser (Origin header) must be on
 // one of the app's origins, and is then allowed to read the answer
-// (CORS).
+// (CORS), error answers included, so that a widget on another origin
+// sees why it was refused. An unknown session or token has no app whose
+// origins could be consulted: that answer carries no CORS header (the
+// widget gives up after a few unreadable answers).
 func (a *API) pollEvents(w http.ResponseWriter, r *http.Request) error {
-	if err := a.sessionsReady(); err != nil {
-		return err
-	}
-	id, err := sessionPathID(r)
+	sess, err := a.watchedSession(r)
 	if err != nil {
 		return err
 	}
-	sess, err := a.watchedSession(r, id)
-	if err != nil {
-		return err
-	}
+	id := sess.ID
 	origin, err := a.checkOrigin(r, sess)
+	allowCORS(w, origin)
 	if err != nil {
 		return err
 	}
@@ -492,10 +508,6 @@ func (a *API) pollEvents(w http.ResponseWriter, r *http.Request) error {
 	}
 	if evs == nil {
 		evs = []session.Event{}
-	}
-	if origin != "" {
-		w.Header().Set("Access-Control-Allow-Origin", origin)
-		w.Header().Add("Vary", "Origin")
 	}
 	writeJSON(w, http.StatusOK, EventList{Events: evs})
 	return nil

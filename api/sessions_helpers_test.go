@@ -1,27 +1,22 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/phone"
-	"github.com/ukeygate/ukeygate/server/servertest"
 )
 
-// The session tests run a whole server (servertest: real config, bbolt
-// file, loopback HTTP and websockets). Their helpers are prefixed sx so
-// that they do not collide with the other API tests.
+// The session tests run a whole server (tsWorld: servertest's real
+// config, bbolt file, loopback HTTP and websockets). Their helpers are
+// prefixed sx so that they do not collide with the other API tests.
 
 const (
 	sxPIN       = "135790"
@@ -33,8 +28,7 @@ const (
 // sxWorld is a server with two issuers (internal SM2 "sm2", internal RSA
 // "rsa"), two apps and three enrolled users.
 type sxWorld struct {
-	t        *testing.T
-	ts       *servertest.TS
+	tsWorld
 	appKey   string
 	appID    string
 	otherKey string // a second app
@@ -45,28 +39,9 @@ type sxWorld struct {
 	creds             map[string]*phone.Credential // "alice/sm2/sign", …
 }
 
-// sxResp is an answer with its error code decoded.
-type sxResp struct {
-	status int
-	header http.Header
-	body   []byte
-	code   string
-	detail map[string]any
-}
-
-func (r *sxResp) decode(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.body, v); err != nil {
-		t.Fatalf("decoding %s: %v", r.body, err)
-	}
-}
-
-// sxRaw is a body sent as is.
-type sxRaw string
-
 func sxNew(t *testing.T) *sxWorld {
 	t.Helper()
-	w := &sxWorld{t: t, ts: servertest.Start(t), creds: map[string]*phone.Credential{}}
+	w := &sxWorld{tsWorld: newTSWorld(t), creds: map[string]*phone.Credential{}}
 	admin := map[string]string{"Authorization": "Bearer " + w.ts.AdminToken}
 	for _, req := range []map[string]any{
 		{"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2", "generate": true,
@@ -91,7 +66,7 @@ func sxNew(t *testing.T) *sxWorld {
 			ActivationCode string `json:"activation_code"`
 		}
 		w.must(w.do("POST", "/v1/admin/users", map[string]string{"name": name}, admin), http.StatusCreated).decode(t, &u)
-		p := &phone.Client{BaseURL: w.ts.URL, State: &phone.State{}}
+		p := w.newPhone()
 		if _, err := p.Enroll(ctx, u.ActivationCode, name+"'s phone", sxPIN); err != nil {
 			t.Fatal(err)
 		}
@@ -111,115 +86,10 @@ func sxNew(t *testing.T) *sxWorld {
 	return w
 }
 
-// do sends a request to the server; body nil (none), sxRaw (as is) or
-// anything else (JSON).
-func (w *sxWorld) do(method, path string, body any, hdr map[string]string) *sxResp {
-	w.t.Helper()
-	var rd io.Reader = http.NoBody
-	switch b := body.(type) {
-	case nil:
-	case sxRaw:
-		rd = strings.NewReader(string(b))
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		rd = bytes.NewReader(j)
-	}
-	url := path
-	if strings.HasPrefix(path, "/") {
-		url = w.ts.URL + path
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	return w.send(req)
-}
-
-// signed sends a device-signed request of phone p (body nil or JSON).
-func (w *sxWorld) signed(p *phone.Client, method, path string, body any) *sxResp {
-	w.t.Helper()
-	var raw []byte
-	if body != nil {
-		var err error
-		if raw, err = json.Marshal(body); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	req, err := http.NewRequest(method, w.ts.URL+path, bytes.NewReader(raw))
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if raw != nil {
-		req.Header.Set("Content-Type", "application/json")
-	} else {
-		req.Body, req.ContentLength = http.NoBody, 0
-	}
-	key, err := p.State.Key()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if err := auth.SignRequest(req, raw, p.State.DeviceID, key, time.Now()); err != nil {
-		w.t.Fatal(err)
-	}
-	return w.send(req)
-}
-
-func (w *sxWorld) send(req *http.Request) *sxResp {
-	w.t.Helper()
-	method, path := req.Method, req.URL.Path
-	hr, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer hr.Body.Close()
-	b, err := io.ReadAll(hr.Body)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	r := &sxResp{status: hr.StatusCode, header: hr.Header, body: b}
-	if hr.StatusCode >= 400 {
-		var eb struct {
-			Error map[string]any `json:"error"`
-		}
-		if err := json.Unmarshal(b, &eb); err != nil || eb.Error["code"] == nil || eb.Error["message"] == "" {
-			w.t.Fatalf("%s %s: error answer %d is not the protocol's JSON error: %s", method, path, hr.StatusCode, b)
-		}
-		r.code, _ = eb.Error["code"].(string)
-		r.detail = eb.Error
-	}
-	return r
-}
-
 // app sends a portal request with the app key.
-func (w *sxWorld) app(method, path string, body any) *sxResp {
+func (w *sxWorld) app(method, path string, body any) *resp {
 	w.t.Helper()
 	return w.do(method, path, body, map[string]string{"Authorization": "Bearer " + w.appKey})
-}
-
-func (w *sxWorld) must(r *sxResp, status int) *sxResp {
-	w.t.Helper()
-	if r.status != status {
-		w.t.Fatalf("status %d (%s), want %d: %s", r.status, r.code, status, r.body)
-	}
-	return r
-}
-
-// refused checks a refusal's status and code.
-func (w *sxWorld) refused(r *sxResp, status int, code string) *sxResp {
-	w.t.Helper()
-	if r.status != status || r.code != code {
-		w.t.Fatalf("got %d %q, want %d %q: %s", r.status, r.code, status, code, r.body)
-	}
-	return r
 }
 
 // sxCreated is the creation answer.

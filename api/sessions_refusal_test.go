@@ -69,8 +69,8 @@ func TestSessionsRefusals(t *testing.T) {
 			{"origin of another app", map[string]any{"kind": "login", "origin": sxOrigin2}, nil, 403, "origin_not_allowed"},
 			{"Origin header of another app", map[string]any{"kind": "login"}, map[string]string{"Origin": sxOrigin2}, 403, "origin_not_allowed"},
 			{"malformed origin", map[string]any{"kind": "login", "origin": "bid.example.cn"}, nil, 400, "invalid_request"},
-			{"malformed JSON", sxRaw(`{"kind": "login",`), nil, 400, "malformed_json"},
-			{"trailing data", sxRaw(`{"kind": "login"} {}`), nil, 400, "malformed_json"},
+			{"malformed JSON", rawBody(`{"kind": "login",`), nil, 400, "malformed_json"},
+			{"trailing data", rawBody(`{"kind": "login"} {}`), nil, 400, "malformed_json"},
 			{"unknown field", map[string]any{"kind": "sign", "documnets": doc(map[string]any{"name": "a", "data": []byte("x")})}, nil, 400, "unknown_field"},
 			{"unknown document field", map[string]any{"kind": "sign", "documents": doc(map[string]any{"name": "a", "dat": []byte("x")})}, nil, 400, "unknown_field"},
 			{"no kind", map[string]any{}, nil, 400, "invalid_request"},
@@ -90,7 +90,7 @@ func TestSessionsRefusals(t *testing.T) {
 			{"ttl over the maximum", map[string]any{"kind": "login", "ttl_seconds": 601}, nil, 400, "invalid_ttl"},
 			{"negative ttl", map[string]any{"kind": "login", "ttl_seconds": -1}, nil, 400, "invalid_ttl"},
 			{"oversized body", map[string]any{"kind": "sign", "documents": doc(map[string]any{"name": "a", "data": make([]byte, 1<<20)})}, nil, 413, "body_too_large"},
-			{"wrong content type", sxRaw(`{"kind": "login"}`), map[string]string{"Content-Type": "text/plain"}, 415, "unsupported_media_type"},
+			{"wrong content type", rawBody(`{"kind": "login"}`), map[string]string{"Content-Type": "text/plain"}, 415, "unsupported_media_type"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				hdr := map[string]string{"Authorization": "Bearer " + w.appKey}

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/ukeygate/ukeygate/server/servertest"
 )
 
 // seqs lists the sequence numbers of evs.
@@ -168,8 +166,8 @@ func TestSessionsWatch(t *testing.T) {
 // TestSessionsWatchShutdown: a graceful shutdown ends the websockets with
 // 1001 (going away) instead of waiting for them.
 func TestSessionsWatchShutdown(t *testing.T) {
-	ts := servertest.Start(t)
-	w := &sxWorld{t: t, ts: ts}
+	w := &sxWorld{tsWorld: newTSWorld(t)}
+	ts := w.ts
 	var app struct {
 		APIKey string `json:"api_key"`
 	}

@@ -8,18 +8,13 @@ import (
 	"encoding/asn1"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ukeygate/ukeygate/api"
-	"github.com/ukeygate/ukeygate/auth"
-	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
-	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
 // TestVerifyCertificateLimits (security review finding 5): POST /v1/verify
@@ -105,25 +100,7 @@ func TestVerifyCertificateLimits(t *testing.T) {
 // newLimitsEnv serves an API with the server's default body limit.
 func newLimitsEnv(t *testing.T) *env {
 	t.Helper()
-	st := storagetest.MustOpen(t)
-	clk := &testClock{t: time.Now()}
-	caCfg := ca.DefaultConfig()
-	caCfg.Now = clk.Now
-	svc, err := ca.New(st, bytes.Repeat([]byte{0x43}, 32), caCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dv, err := auth.NewDeviceVerifier(st, api.DeviceKeys(svc), auth.DefaultDeviceConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := api.New(api.Deps{
-		CA: svc, Apps: auth.NewApps(st), Admin: auth.NewAdmin(testAdminToken), Devices: dv,
-		MaxBodyBytes: 1 << 20, PublicURL: "http://gw.example.test", Registerer: prometheus.NewRegistry(),
-	})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, store: st, clock: clk, token: testAdminToken}
+	return newEnvWith(t, envOpts{adminToken: testAdminToken, maxBody: api.DefaultMaxBodyBytes})
 }
 
 // limitsCert is a self-signed SM2 certificate: a CA, or a signing end

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -12,20 +11,14 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ukeygate/ukeygate/api"
-	"github.com/ukeygate/ukeygate/audit"
-	"github.com/ukeygate/ukeygate/auth"
-	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/phone"
-	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
 // portalWorld is an API with an audit log, an SM2 and an RSA internal
@@ -35,8 +28,6 @@ import (
 // so that they can produce signatures the way a confirmed session does.
 type portalWorld struct {
 	*env
-	svc    *ca.Service
-	log    *audit.Log
 	appKey string
 	appID  string
 	userID string
@@ -45,39 +36,11 @@ type portalWorld struct {
 	creds map[string]*phone.Credential
 }
 
-var portalWorldMaster = bytes.Repeat([]byte{0x42}, 32)
-
 func newPortalWorld(t *testing.T) *portalWorld {
 	t.Helper()
-	st := storagetest.MustOpen(t)
-	clk := &testClock{t: time.Now()}
-	caCfg := ca.DefaultConfig()
-	caCfg.Now = clk.Now
-	svc, err := ca.New(st, portalWorldMaster, caCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	devCfg := auth.DefaultDeviceConfig()
-	devCfg.Now = clk.Now
-	dv, err := auth.NewDeviceVerifier(st, api.DeviceKeys(svc), devCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := audit.New(st, portalWorldMaster, clk.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = log.Close() })
-	h := api.New(api.Deps{
-		CA: svc, Apps: auth.NewApps(st), Admin: auth.NewAdmin(testAdminToken), Devices: dv,
-		MaxBodyBytes: testMaxBody, PublicURL: "http://gw.example.test",
-		Registerer: prometheus.NewRegistry(), Audit: log,
-	})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
 	w := &portalWorld{
-		env: &env{t: t, url: srv.URL, store: st, clock: clk, token: testAdminToken},
-		svc: svc, log: log, creds: map[string]*phone.Credential{},
+		env:   newEnvWith(t, envOpts{adminToken: testAdminToken, maxBody: testMaxBody, audit: true}),
+		creds: map[string]*phone.Credential{},
 	}
 	for _, req := range []map[string]any{
 		{"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2", "generate": true,
@@ -101,14 +64,14 @@ func newPortalWorld(t *testing.T) *portalWorld {
 	w.must(w.admin("POST", "/v1/admin/users", map[string]string{"name": "王五"}), http.StatusCreated).decode(t, &user)
 	w.userID = user.ID
 	ctx := context.Background()
-	w.phone = &phone.Client{BaseURL: w.url, State: &phone.State{}, Now: clk.Now}
+	w.phone = w.env.phone()
 	if _, err := w.phone.Enroll(ctx, user.ActivationCode, "phone", testPIN); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []struct{ iss, alg, purpose string }{
 		{"sm2", "SM2", "sign"}, {"sm2", "SM2", "encrypt"}, {"rsa", "RSA", "sign"}, {"rsa", "RSA", "encrypt"},
 	} {
-		clk.Advance(time.Second) // distinct creation times: "newest" is well defined
+		w.clock.Advance(time.Second) // distinct creation times: "newest" is well defined
 		c, err := w.phone.RequestCredential(ctx, k.iss, k.alg, k.purpose, testPIN)
 		if err != nil {
 			t.Fatal(err)

@@ -74,17 +74,11 @@ func wsClose(err error) (int, string) {
 }
 
 func (a *API) watchSocket(w http.ResponseWriter, r *http.Request) error {
-	if err := a.sessionsReady(); err != nil {
-		return err
-	}
-	id, err := sessionPathID(r)
+	sess, err := a.watchedSession(r)
 	if err != nil {
 		return err
 	}
-	sess, err := a.watchedSession(r, id)
-	if err != nil {
-		return err
-	}
+	id := sess.ID
 	if _, err := a.checkOrigin(r, sess); err != nil {
 		return err
 	}

@@ -45,10 +45,7 @@ func parseTTL(s string) (int, bool) {
 
 // demoError is the demo API's error answer, in the gateway's format.
 func demoError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	demoJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }
 
 func demoJSON(w http.ResponseWriter, status int, v any) {
@@ -154,6 +151,35 @@ func (d *demo) gatewayFailed(w http.ResponseWriter, step string, err error) {
 
 func (d *demo) ctx(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(r.Context(), demoCallTimout)
+}
+
+// verifyAtGateway asks the gateway for its verdict on a signature and its
+// certificate (chain, usage, revocation); it answers the failure itself
+// (ok false): a failed call as gatewayFailed, a refusal as 403 code with
+// refused and the gateway's reason.
+func (d *demo) verifyAtGateway(w http.ResponseWriter, r *http.Request, req VerifyRequest, code, refused string) (*VerifyResponse, bool) {
+	ctx, cancel := d.ctx(r)
+	defer cancel()
+	vr, err := d.client.Verify(ctx, req)
+	if err != nil {
+		d.gatewayFailed(w, "verify", err)
+		return nil, false
+	}
+	if !vr.Valid {
+		demoError(w, http.StatusForbidden, code, refused+": "+vr.Reason)
+		return nil, false
+	}
+	return vr, true
+}
+
+// loggedIn is the visitor's identity; without one it answers
+// login_required itself (nil).
+func (d *demo) loggedIn(w http.ResponseWriter, v *demoVisitor) *demoIdentity {
+	id := d.store.identity(v)
+	if id == nil {
+		demoError(w, http.StatusUnauthorized, "login_required", "log in first")
+	}
+	return id
 }
 
 // browserSession is what the widget gets from the demo's backend: exactly
@@ -282,15 +308,8 @@ func (d *demo) apiLoginFinish(w http.ResponseWriter, r *http.Request, v *demoVis
 		return
 	}
 	// 2. The gateway's verdict on the certificate: chain, usage, revocation.
-	ctx, cancel := d.ctx(r)
-	defer cancel()
-	vr, err := d.client.Verify(ctx, VerifyRequest{Data: res.Challenge, Signature: res.Signature, CertificatePEM: res.CertificatePEM})
-	if err != nil {
-		d.gatewayFailed(w, "verify", err)
-		return
-	}
-	if !vr.Valid {
-		demoError(w, http.StatusForbidden, "login_invalid", "the gateway did not accept the certificate: "+vr.Reason)
+	if _, ok := d.verifyAtGateway(w, r, VerifyRequest{Data: res.Challenge, Signature: res.Signature, CertificatePEM: res.CertificatePEM},
+		"login_invalid", "the gateway did not accept the certificate"); !ok {
 		return
 	}
 	c := vl.Certificate
@@ -414,15 +433,9 @@ func (d *demo) apiSignFinish(w http.ResponseWriter, r *http.Request, v *demoVisi
 		return
 	}
 	// ... and the gateway's verdict on the signer's certificate.
-	ctx, cancel := d.ctx(r)
-	defer cancel()
-	vr, err := d.client.Verify(ctx, VerifyRequest{Data: p.data, CMS: cms})
-	if err != nil {
-		d.gatewayFailed(w, "verify", err)
-		return
-	}
-	if !vr.Valid {
-		demoError(w, http.StatusForbidden, "signature_invalid", "the gateway did not accept the signature: "+vr.Reason)
+	vr, ok := d.verifyAtGateway(w, r, VerifyRequest{Data: p.data, CMS: cms},
+		"signature_invalid", "the gateway did not accept the signature")
+	if !ok {
 		return
 	}
 	fileID := randomID()
@@ -463,9 +476,8 @@ func (d *demo) apiOpenSubmit(w http.ResponseWriter, r *http.Request, v *demoVisi
 	if !decodeBody(w, r, demoSmallBody, &body) {
 		return
 	}
-	id := d.store.identity(v)
+	id := d.loggedIn(w, v)
 	if id == nil {
-		demoError(w, http.StatusUnauthorized, "login_required", "log in first")
 		return
 	}
 	data := mustSample(demoSealedBid.File)
@@ -495,9 +507,8 @@ func (d *demo) apiOpen(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
 	if !decodeBody(w, r, demoSmallBody, &body) {
 		return
 	}
-	id := d.store.identity(v)
+	id := d.loggedIn(w, v)
 	if id == nil {
-		demoError(w, http.StatusUnauthorized, "login_required", "log in first")
 		return
 	}
 	var b *demoBid

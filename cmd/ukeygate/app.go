@@ -30,16 +30,8 @@ func newAppAddCmd() *cobra.Command {
 			if err := req.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
-			c, err := newOpClient(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/apps", req)
-			if err != nil {
-				return err
-			}
 			var app api.AppResponse
-			return render(cmd, raw, &app, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "POST", "/v1/admin/apps", req, &app, func(tw *tabwriter.Writer) {
 				appTable(tw, []api.AppResponse{app})
 				fmt.Fprintf(tw, "\nApp key (shown once, keep it secret): %s\n", app.APIKey)
 			})
@@ -57,18 +49,10 @@ func newAppListCmd() *cobra.Command {
 		Short: "List the registered portals",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newOpClient(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := c.call(cmd.Context(), "GET", "/v1/admin/apps", nil)
-			if err != nil {
-				return err
-			}
 			var out struct {
 				Apps []api.AppResponse `json:"apps"`
 			}
-			return render(cmd, raw, &out, func(tw *tabwriter.Writer) { appTable(tw, out.Apps) })
+			return opPrint(cmd, "GET", "/v1/admin/apps", nil, &out, func(tw *tabwriter.Writer) { appTable(tw, out.Apps) })
 		},
 	}
 }

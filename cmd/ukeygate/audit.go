@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"text/tabwriter"
 
@@ -47,32 +46,15 @@ func newAuditListCmd() *cobra.Command {
 			if after < 0 || limit < 0 || limit > api.MaxAuditLimit {
 				return usageErrorf("--after must be ≥ 0 and --limit within 1..%d", api.MaxAuditLimit)
 			}
-			c, err := newOpClient(cmd)
-			if err != nil {
-				return err
-			}
-			q := url.Values{}
-			for k, v := range map[string]string{"user": user, "session": sess, "app": app, "action": action} {
-				if v != "" {
-					q.Set(k, v)
-				}
-			}
+			params := map[string]string{"user": user, "session": sess, "app": app, "action": action}
 			if after > 0 {
-				q.Set("after", strconv.FormatInt(after, 10))
+				params["after"] = strconv.FormatInt(after, 10)
 			}
 			if limit > 0 {
-				q.Set("limit", strconv.Itoa(limit))
-			}
-			path := "/v1/admin/audit"
-			if len(q) > 0 {
-				path += "?" + q.Encode()
-			}
-			raw, err := c.call(cmd.Context(), "GET", path, nil)
-			if err != nil {
-				return err
+				params["limit"] = strconv.Itoa(limit)
 			}
 			var out api.AuditResponse
-			return render(cmd, raw, &out, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "GET", withQuery("/v1/admin/audit", params), nil, &out, func(tw *tabwriter.Writer) {
 				row(tw, "SEQ", "TIME", "ACTION", "OUTCOME", "USER", "CREDENTIAL", "APP", "SESSION", "DIGEST", "DETAIL")
 				for _, e := range out.Entries {
 					digest := e.Digest

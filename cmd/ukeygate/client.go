@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -176,6 +177,42 @@ func render(cmd *cobra.Command, raw []byte, v any, table func(tw *tabwriter.Writ
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	table(tw)
 	return tw.Flush()
+}
+
+// opPrint is the body of most operator commands: it resolves the operator
+// client (newOpClient), then calls it and prints the answer (print).
+func opPrint(cmd *cobra.Command, method, path string, body, v any, table func(tw *tabwriter.Writer)) error {
+	c, err := newOpClient(cmd)
+	if err != nil {
+		return err
+	}
+	return c.print(cmd, method, path, body, v, table)
+}
+
+// print sends body (nil for none) to method path and prints the answer:
+// the server's JSON with --json, else table after decoding it into v
+// (render).
+func (c *opClient) print(cmd *cobra.Command, method, path string, body, v any, table func(tw *tabwriter.Writer)) error {
+	raw, err := c.call(cmd.Context(), method, path, body)
+	if err != nil {
+		return err
+	}
+	return render(cmd, raw, v, table)
+}
+
+// withQuery is path with the non-empty values of params as its query
+// ("" values are left out).
+func withQuery(path string, params map[string]string) string {
+	q := url.Values{}
+	for k, v := range params {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
 }
 
 // row writes one tab-separated row.

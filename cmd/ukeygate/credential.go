@@ -27,28 +27,11 @@ func newCredentialListCmd() *cobra.Command {
 		Short: "List credentials (--json shows the CSRs of pending ones)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newOpClient(cmd)
-			if err != nil {
-				return err
-			}
-			q := url.Values{}
-			for k, v := range map[string]string{"state": state, "user": user, "issuer": issuer} {
-				if v != "" {
-					q.Set(k, v)
-				}
-			}
-			path := "/v1/admin/credentials"
-			if len(q) > 0 {
-				path += "?" + q.Encode()
-			}
-			raw, err := c.call(cmd.Context(), "GET", path, nil)
-			if err != nil {
-				return err
-			}
+			path := withQuery("/v1/admin/credentials", map[string]string{"state": state, "user": user, "issuer": issuer})
 			var out struct {
 				Credentials []*ca.Credential `json:"credentials"`
 			}
-			return render(cmd, raw, &out, func(tw *tabwriter.Writer) { credentialTable(tw, out.Credentials, true) })
+			return opPrint(cmd, "GET", path, nil, &out, func(tw *tabwriter.Writer) { credentialTable(tw, out.Credentials, true) })
 		},
 	}
 	cmd.Flags().StringVar(&state, "state", "", "only credentials in this state")
@@ -105,14 +88,10 @@ func newCredentialRevokeCmd() *cobra.Command {
 
 // credentialCall posts body and prints the credential of the answer.
 func credentialCall(cmd *cobra.Command, c *opClient, path string, body any) error {
-	raw, err := c.call(cmd.Context(), "POST", path, body)
-	if err != nil {
-		return err
-	}
 	var out struct {
 		Credential *ca.Credential `json:"credential"`
 	}
-	return render(cmd, raw, &out, func(tw *tabwriter.Writer) {
+	return c.print(cmd, "POST", path, body, &out, func(tw *tabwriter.Writer) {
 		credentialTable(tw, []*ca.Credential{out.Credential}, true)
 	})
 }

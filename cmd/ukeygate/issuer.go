@@ -88,12 +88,8 @@ external (the gateway makes CSRs for it):
 			if err := req.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
-			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/issuers", req)
-			if err != nil {
-				return err
-			}
 			var iss ca.Issuer
-			return render(cmd, raw, &iss, func(tw *tabwriter.Writer) {
+			return c.print(cmd, "POST", "/v1/admin/issuers", req, &iss, func(tw *tabwriter.Writer) {
 				issuerTable(tw, []*ca.Issuer{&iss})
 			})
 		},
@@ -136,18 +132,10 @@ func newIssuerListCmd() *cobra.Command {
 		Short: "List the registered issuers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newOpClient(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := c.call(cmd.Context(), "GET", "/v1/admin/issuers", nil)
-			if err != nil {
-				return err
-			}
 			var out struct {
 				Issuers []*ca.Issuer `json:"issuers"`
 			}
-			return render(cmd, raw, &out, func(tw *tabwriter.Writer) { issuerTable(tw, out.Issuers) })
+			return opPrint(cmd, "GET", "/v1/admin/issuers", nil, &out, func(tw *tabwriter.Writer) { issuerTable(tw, out.Issuers) })
 		},
 	}
 }

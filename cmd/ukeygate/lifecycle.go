@@ -25,16 +25,8 @@ credentials: the new phone enrolls with this code and the CURRENT PIN. The
 old phone stays enrolled until "ukeygate device revoke".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newOpClient(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/users/"+url.PathEscape(args[0])+"/activation", nil)
-			if err != nil {
-				return err
-			}
 			var u api.UserResponse
-			return render(cmd, raw, &u, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "POST", "/v1/admin/users/"+url.PathEscape(args[0])+"/activation", nil, &u, func(tw *tabwriter.Writer) {
 				userTable(tw, []*ca.User{u.User})
 				pin := "the phone sets the PIN"
 				if u.Enrolled {
@@ -53,16 +45,8 @@ func newUserShowCmd() *cobra.Command {
 		Short: "Show a user with their devices and credentials",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newOpClient(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := c.call(cmd.Context(), "GET", "/v1/admin/users/"+url.PathEscape(args[0]), nil)
-			if err != nil {
-				return err
-			}
 			var d ca.UserDetail
-			return render(cmd, raw, &d, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "GET", "/v1/admin/users/"+url.PathEscape(args[0]), nil, &d, func(tw *tabwriter.Writer) {
 				if d.User != nil {
 					userTable(tw, []*ca.User{d.User})
 				}
@@ -95,16 +79,8 @@ func newDeviceRevokeCmd() *cobra.Command {
 			if err := req.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
-			c, err := newOpClient(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/devices/"+url.PathEscape(args[0])+"/revoke", req)
-			if err != nil {
-				return err
-			}
 			var out api.DeviceResponse
-			return render(cmd, raw, &out, func(tw *tabwriter.Writer) { deviceTable(tw, []*ca.Device{out.Device}) })
+			return opPrint(cmd, "POST", "/v1/admin/devices/"+url.PathEscape(args[0])+"/revoke", req, &out, func(tw *tabwriter.Writer) { deviceTable(tw, []*ca.Device{out.Device}) })
 		},
 	}
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (free text, e.g. lost, stolen)")
@@ -131,16 +107,8 @@ func newAppRotateCmd() *cobra.Command {
 		Short: "Give a portal a new app key (printed once); the old key stops working at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newOpClient(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/apps/"+url.PathEscape(args[0])+"/rotate", nil)
-			if err != nil {
-				return err
-			}
 			var app api.AppResponse
-			return render(cmd, raw, &app, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "POST", "/v1/admin/apps/"+url.PathEscape(args[0])+"/rotate", nil, &app, func(tw *tabwriter.Writer) {
 				appTable(tw, []api.AppResponse{app})
 				fmt.Fprintf(tw, "\nNew app key (shown once, keep it secret; the old key no longer works): %s\n", app.APIKey)
 			})
@@ -154,16 +122,8 @@ func newAppDisableCmd() *cobra.Command {
 		Short: "Turn a portal off for good: its key is refused with app_disabled",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newOpClient(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/apps/"+url.PathEscape(args[0])+"/disable", nil)
-			if err != nil {
-				return err
-			}
 			var app api.AppResponse
-			return render(cmd, raw, &app, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "POST", "/v1/admin/apps/"+url.PathEscape(args[0])+"/disable", nil, &app, func(tw *tabwriter.Writer) {
 				appTable(tw, []api.AppResponse{app})
 				fmt.Fprintf(tw, "\nDisabled at %s.\n", app.DisabledAt.Local().Format("2006-01-02 15:04"))
 			})

@@ -30,16 +30,8 @@ func newUserAddCmd() *cobra.Command {
 			if err := req.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
-			c, err := newOpClient(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/users", req)
-			if err != nil {
-				return err
-			}
 			var u api.UserResponse
-			return render(cmd, raw, &u, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "POST", "/v1/admin/users", req, &u, func(tw *tabwriter.Writer) {
 				userTable(tw, []*ca.User{u.User})
 				fmt.Fprintf(tw, "\nActivation code (one use, until %s): %s\n",
 					u.ActivationExpiresAt.Local().Format("2006-01-02 15:04"), u.ActivationCode)
@@ -61,18 +53,10 @@ func newUserListCmd() *cobra.Command {
 		Short: "List the users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newOpClient(cmd)
-			if err != nil {
-				return err
-			}
-			raw, err := c.call(cmd.Context(), "GET", "/v1/admin/users", nil)
-			if err != nil {
-				return err
-			}
 			var out struct {
 				Users []*ca.User `json:"users"`
 			}
-			return render(cmd, raw, &out, func(tw *tabwriter.Writer) { userTable(tw, out.Users) })
+			return opPrint(cmd, "GET", "/v1/admin/users", nil, &out, func(tw *tabwriter.Writer) { userTable(tw, out.Users) })
 		},
 	}
 }

@@ -84,6 +84,8 @@
   var LONG_POLL_WAIT = 25;        // seconds, the events endpoint's wait=
   var MIN_POLL_GAP = 1000;        // never re-poll an empty answer faster than this
   var SKEW_TOLERANCE = 3000;      // ignore clock differences below this
+  var QUICK_FAILURE = 5000;       // a long-poll failing sooner than this was refused, not cut
+  var MAX_QUICK_FAILURES = 4;     // that many unreadable refusals in a row end in "error"
 
   function backoff(attempt) {
     var ms = 500 * Math.pow(2, Math.min(attempt, 5));
@@ -433,7 +435,10 @@
       }
     }
 
-    function poll(gen, failures) {
+    // poll long-polls the events; failures counts the failed polls in a
+    // row (for the backoff), quick those among them that failed at once
+    // without an answer the page may read.
+    function poll(gen, failures, quick) {
       if (gen !== st.gen || st.done || st.destroyed) { return; }
       var w = st.session.watch;
       root.setAttribute('data-transport', 'longpoll');
@@ -484,7 +489,17 @@
           finish(gen, expired ? 'expired' : 'error', { type: 'local', state: expired ? 'expired' : 'error', error: err });
           return;
         }
-        later(function () { poll(gen, failures + 1); }, backoff(failures));
+        // No status: a network failure, or an answer the page may not
+        // read (the gateway lets only the app's origins read its answers,
+        // and an unknown session or token has no app). One that comes back
+        // at once, several times in a row, is a refusal, not a lost
+        // connection: say so now rather than at the session's expiry.
+        var q = !s && Date.now() - started < QUICK_FAILURE ? (quick || 0) + 1 : 0;
+        if (q >= MAX_QUICK_FAILURES) {
+          finish(gen, 'error', { type: 'local', state: 'error', error: err });
+          return;
+        }
+        later(function () { poll(gen, failures + 1, q); }, backoff(failures));
       });
     }
 

@@ -113,6 +113,10 @@ var errorTable = []errorMapping{
 	{session.ErrWrongUser, http.StatusForbidden, "wrong_user"},
 	{session.ErrWrongCode, http.StatusForbidden, "wrong_code"},
 	{session.ErrOperationFailed, http.StatusUnprocessableEntity, "operation_failed"},
+	{session.ErrConfirmInProgress, http.StatusConflict, "confirm_in_progress"},
+	// after operation_failed: a result too large to store fails the
+	// confirm (reason result_too_large); at create it is the request
+	{session.ErrTooLarge, http.StatusRequestEntityTooLarge, "request_too_large"},
 	{session.ErrTTL, http.StatusBadRequest, "invalid_ttl"},
 	{session.ErrInvalidRequest, http.StatusBadRequest, "invalid_request"},
 	{session.ErrInvalidArgument, http.StatusBadRequest, "invalid_request"},

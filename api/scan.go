@@ -182,9 +182,12 @@ func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// Everything the answer needs is read before the scan binds the
-	// session, so that a failure here leaves it scannable.
-	before, err := a.sessions.Get(r.Context(), id)
+	// The nonce is checked first: a payload with a made-up nonce learns
+	// nothing about the session (its app, its user, its state), only the
+	// not-found of an unknown id. Then everything the answer needs is read
+	// before the scan binds the session, so that a failure here leaves it
+	// scannable.
+	before, err := a.sessions.CheckNonce(r.Context(), id, nonce)
 	if err != nil {
 		return err
 	}
@@ -266,6 +269,15 @@ func (a *API) recordFailure(ctx context.Context, u keyUse, detail string) {
 	}
 }
 
+// recordKeyUseFailure audits a key use whose result was not delivered,
+// with the digest of what was signed or decrypted; an audit failure is
+// only logged.
+func (a *API) recordKeyUseFailure(ctx context.Context, u keyUse, digest []byte, detail string) {
+	if err := a.record(ctx, u, digest, audit.OutcomeFailed, detail); err != nil {
+		a.log.ErrorContext(ctx, "audit of a discarded result", "session", u.sess.ID, "detail", detail, "err", err)
+	}
+}
+
 // now is the clock of the operations (the session service's).
 func (a *API) now() time.Time {
 	if c := a.sessions.Config().Now; c != nil {
@@ -294,6 +306,10 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	// okUse is the key use audited "ok", once the operation succeeded;
+	// if the session then does not complete, a "failed" entry follows.
+	var okUse *keyUse
+	var okDigest []byte
 	sess, err := a.sessions.Confirm(ctx, id, deviceID, func(s *session.Session) (json.RawMessage, error) {
 		use := keyUse{sess: s, deviceID: deviceID, credID: req.Credential}
 		// A session of an app disabled since it was created is not
@@ -312,7 +328,7 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 			return nil, fmt.Errorf("%w: %s", ca.ErrCredentialNotFound, req.Credential)
 		case err != nil:
 			return nil, err
-		case cred.State != ca.StateActive:
+		case cred.State != ca.StateActive || cred.Certificate == nil:
 			return nil, fmt.Errorf("%w: %s is %s", ca.ErrCredentialNotActive, cred.ID, cred.State)
 		case !session.CredentialFits(s, cred.IssuerID, string(cred.Alg), string(cred.Purpose)):
 			return nil, fmt.Errorf("%w: %s (%s %s %s)", ErrCredentialMismatch, cred.ID, cred.IssuerID, cred.Alg, cred.Purpose)
@@ -320,6 +336,16 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 		use.issuerID = cred.IssuerID
 		iss, err := a.ca.Issuer(ctx, cred.IssuerID)
 		if err != nil {
+			return nil, err
+		}
+		// Right before the key is used: the session is still this
+		// confirm's (not expired, cancelled or taken over), and the
+		// largest result this credential can produce can be stored.
+		if err := a.sessions.CheckConfirm(ctx, s, session.ResultBound(s, cred.Certificate, iss.Chain)); err != nil {
+			var oe *session.OpError
+			if errors.As(err, &oe) {
+				a.recordFailure(ctx, use, oe.Reason)
+			}
 			return nil, err
 		}
 		key, unlocked, err := a.ca.UnlockKey(ctx, userID, cred.ID, req.PIN)
@@ -349,14 +375,33 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 			a.recordFailure(ctx, use, detail)
 			return nil, err
 		}
+		// The key was used: the audit says "ok" only for a result that
+		// can still be delivered (the session is still this confirm's and
+		// the result fits), else why it was discarded.
+		if err := a.sessions.CheckConfirm(ctx, s, len(out.Result)); err != nil {
+			detail := "result_discarded"
+			var oe *session.OpError
+			if errors.As(err, &oe) {
+				detail = oe.Reason
+			}
+			a.recordKeyUseFailure(ctx, use, out.Digest, detail)
+			return nil, err
+		}
 		// A key use that cannot be audited does not complete: the error is
 		// not final, the session stays confirmable.
 		if err := a.record(ctx, use, out.Digest, audit.OutcomeOK, ""); err != nil {
 			return nil, err
 		}
+		okUse, okDigest = &use, out.Digest
 		return out.Result, nil
 	})
 	if err != nil {
+		if okUse != nil {
+			// The completing write lost (the session was cancelled or
+			// expired in the last instant): the audited result was
+			// thrown away.
+			a.recordKeyUseFailure(ctx, *okUse, okDigest, "result_discarded")
+		}
 		return err
 	}
 	writeJSON(w, http.StatusOK, SessionState{ID: sess.ID, State: sess.State})

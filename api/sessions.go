@@ -65,6 +65,11 @@ func (q *SessionRequest) Validate() error {
 	if err := session.CheckAlg(&q.Request); err != nil {
 		return invalid("alg", "%s does not fit ciphertext_format %s", q.Alg, q.CiphertextFormat)
 	}
+	if i := session.LoginLookalike(&q.Request); i >= 0 {
+		// Its signature would be a login for the session it names.
+		return invalid(fmt.Sprintf("documents[%d].data", i),
+			"looks like a login challenge (a JSON object with session and nonce members): the gateway never signs one in a sign session")
+	}
 	return nil
 }
 
@@ -338,22 +343,25 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	id := sess.ID
-	evs, err := a.sessions.Events(r.Context(), id, 0)
+	evs, err := a.sessions.Events(r.Context(), sess.ID, 0)
 	if err != nil {
 		return err
 	}
-	// The events were read after the session: show the state of the last
-	// one, so that the two agree.
-	state, result := sess.State, sess.Result
-	if n := len(evs); n > 0 && evs[n-1].Seq > sess.Seq {
-		state, result = evs[n-1].State, evs[n-1].Result
+	// What changes (state, reason, end time, result) all comes from one
+	// read, the event list, whose last event is the session's state: the
+	// record read above only gave what never changes.
+	v := SessionView{
+		ID: sess.ID, Kind: sess.Kind, State: sess.State, Code: sess.Code, Origin: sess.Origin,
+		CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, Events: evs,
 	}
-	writeJSON(w, http.StatusOK, SessionView{
-		ID: sess.ID, Kind: sess.Kind, State: state, Code: sess.Code, Origin: sess.Origin,
-		CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, EndedAt: sess.EndedAt,
-		Reason: sess.FailReason, Events: evs, Result: result,
-	})
+	if n := len(evs); n > 0 {
+		last := evs[n-1]
+		v.State, v.Reason, v.Result = last.State, last.Reason, last.Result
+		if last.State.Final() {
+			v.EndedAt = last.At
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

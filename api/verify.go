@@ -133,26 +133,34 @@ type VerifyResponse struct {
 	// Signers counts the CMS signers (all of them must be valid; Signer
 	// describes the first, or the first that failed).
 	Signers int `json:"signers,omitempty"`
+	// LoginSession is set when a raw signature's data is a login challenge
+	// naming the calling app: true when data and signature are exactly the
+	// result of one of its login sessions that completed (and is still
+	// kept, see session retention), false otherwise. A signature over a
+	// challenge made any other way (a sign session of another app over
+	// the same bytes, or over their digest) is false: see LoginSession.
+	LoginSession *bool `json:"login_session,omitempty"`
 }
 
 func (a *API) verify(w http.ResponseWriter, r *http.Request) error {
-	if _, err := a.portalApp(r); err != nil {
+	app, err := a.portalApp(r)
+	if err != nil {
 		return err
 	}
 	var req VerifyRequest
 	if err := a.decode(w, r, &req); err != nil {
 		return err
 	}
-	var (
-		res *VerifyResponse
-		err error
-	)
+	var res *VerifyResponse
 	if len(req.Signature) > 0 {
 		res, err = a.verifyRaw(r.Context(), &req)
 	} else {
 		res, err = a.verifyCMS(r.Context(), &req)
 	}
 	if err != nil {
+		return err
+	}
+	if res.LoginSession, err = a.loginSession(r.Context(), app.ID, &req); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, res)

@@ -370,6 +370,10 @@ func (tb *tab) code() string {
 // <img>, as a phone camera pointed at the screen would.
 func (tb *tab) qrFromScreenshot() string {
 	tb.t.Helper()
+	// The widget may have set the <img>'s src before the image arrived:
+	// a screenshot taken then shows an empty box.
+	tb.wait(`(function () { var i = document.querySelector('[data-ukg=qr]');
+  return i && i.complete && i.naturalWidth > 0; })()`, "the QR image to load")
 	png, err := chromedp.Run(tb.ctx, chromedp.Screenshot(chromedp.CSS("[data-ukg=qr]")))
 	if err != nil {
 		tb.t.Fatal(err)

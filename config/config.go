@@ -94,7 +94,24 @@ type SessionConfig struct {
 	TTL time.Duration `mapstructure:"ttl"`
 	// MaxTTL is the longest lifetime a creator may ask for.
 	MaxTTL time.Duration `mapstructure:"max_ttl"`
+	// Retention is how long a session (its state, events and result)
+	// stays readable after its expiry time, whatever its outcome; the
+	// store then deletes it by itself.
+	Retention time.Duration `mapstructure:"retention"`
+	// MaxDataBytes caps the binary inputs of one session: its documents'
+	// data and its ciphertext together, in bytes before base64. A larger
+	// request is refused (request_too_large) so that every session can
+	// complete in one store write.
+	MaxDataBytes int64 `mapstructure:"max_data_bytes"`
 }
+
+// Bounds of the session keys (the session package enforces the same).
+const (
+	MinSessionRetention = time.Second
+	MaxSessionRetention = 7 * 24 * time.Hour
+	MinMaxDataBytes     = 1 << 10
+	MaxMaxDataBytes     = 640 << 10
+)
 
 // CAConfig holds defaults of the certificate authority side.
 type CAConfig struct {
@@ -125,8 +142,9 @@ type HTTPConfig struct {
 	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
 	// ReadTimeout bounds reading a whole request; 0 means no limit.
 	ReadTimeout time.Duration `mapstructure:"read_timeout"`
-	// WriteTimeout bounds writing a response; it must exceed the longest
-	// long-poll wait. 0 means no limit.
+	// WriteTimeout bounds writing a response; 0 means no limit, else it
+	// must be at least MinWriteTimeout: longer than the longest long-poll
+	// wait plus a margin.
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
 	// IdleTimeout closes idle keep-alive connections; 0 means no limit.
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
@@ -137,6 +155,18 @@ type HTTPConfig struct {
 	// ("'none'" forbids framing).
 	FrameAncestors string `mapstructure:"frame_ancestors"`
 }
+
+// Long-poll bounds that http.write_timeout must leave room for.
+const (
+	// MaxPollWait is the longest long-poll wait (?wait= of
+	// GET /v1/sessions/{id}/events; the api's MaxPollWait).
+	MaxPollWait = 30 * time.Second
+	// PollMargin is the time a long-poll answer needs beside its wait
+	// (reading the events, writing the answer on a slow link).
+	PollMargin = 10 * time.Second
+	// MinWriteTimeout is the shortest http.write_timeout other than 0.
+	MinWriteTimeout = MaxPollWait + PollMargin
+)
 
 // DeviceConfig sets the phone request checks.
 type DeviceConfig struct {
@@ -163,7 +193,12 @@ func Default() Config {
 				DialTimeout: 5 * time.Second,
 			},
 		},
-		Session: SessionConfig{TTL: 120 * time.Second, MaxTTL: 600 * time.Second},
+		Session: SessionConfig{
+			TTL:          120 * time.Second,
+			MaxTTL:       600 * time.Second,
+			Retention:    10 * time.Minute,
+			MaxDataBytes: 512 << 10,
+		},
 		CA: CAConfig{
 			ActivationTTL:       72 * time.Hour,
 			CRLNextUpdate:       24 * time.Hour,

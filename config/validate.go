@@ -180,6 +180,13 @@ func (s SessionConfig) validate() error {
 	if s.TTL <= 0 || s.TTL > s.MaxTTL {
 		return bad("session.ttl", s.TTL, fmt.Sprintf("must be > 0 and ≤ session.max_ttl (%s)", s.MaxTTL))
 	}
+	if s.Retention < MinSessionRetention || s.Retention > MaxSessionRetention {
+		return bad("session.retention", s.Retention, fmt.Sprintf("must be from %s to %s", MinSessionRetention, MaxSessionRetention))
+	}
+	if s.MaxDataBytes < MinMaxDataBytes || s.MaxDataBytes > MaxMaxDataBytes {
+		return bad("session.max_data_bytes", s.MaxDataBytes, fmt.Sprintf(
+			"must be from %d (1 KiB) to %d (640 KiB): a completed session holds its input again and must fit one store write", MinMaxDataBytes, MaxMaxDataBytes))
+	}
 	return nil
 }
 
@@ -227,6 +234,11 @@ func (h HTTPConfig) validate() error {
 		if err := notNegative(d.key, d.val); err != nil {
 			return err
 		}
+	}
+	if h.WriteTimeout != 0 && h.WriteTimeout < MinWriteTimeout {
+		return bad("http.write_timeout", h.WriteTimeout, fmt.Sprintf(
+			"must be 0 (no limit) or at least %s: longer than the longest long-poll wait (%s) plus a %s margin, else long-polls are cut off",
+			MinWriteTimeout, MaxPollWait, PollMargin))
 	}
 	if err := positive("http.shutdown_timeout", h.ShutdownTimeout); err != nil {
 		return err

@@ -307,9 +307,16 @@ func (d *demo) apiLoginFinish(w http.ResponseWriter, r *http.Request, v *demoVis
 		demoError(w, http.StatusForbidden, "login_invalid", err.Error())
 		return
 	}
-	// 2. The gateway's verdict on the certificate: chain, usage, revocation.
-	if _, ok := d.verifyAtGateway(w, r, VerifyRequest{Data: res.Challenge, Signature: res.Signature, CertificatePEM: res.CertificatePEM},
-		"login_invalid", "the gateway did not accept the certificate"); !ok {
+	// 2. The gateway's verdict on the certificate (chain, usage,
+	// revocation), and that this is its login session's very result.
+	vr, ok := d.verifyAtGateway(w, r, VerifyRequest{Data: res.Challenge, Signature: res.Signature, CertificatePEM: res.CertificatePEM},
+		"login_invalid", "the gateway did not accept the certificate")
+	if !ok {
+		return
+	}
+	if vr.LoginSession == nil || !*vr.LoginSession {
+		d.cfg.Logger.Warn("demo: not the result of a login session", "session", s.ID)
+		demoError(w, http.StatusForbidden, "login_invalid", "the gateway does not know this login")
 		return
 	}
 	c := vl.Certificate
@@ -322,7 +329,8 @@ func (d *demo) apiLoginFinish(w http.ResponseWriter, r *http.Request, v *demoVis
 	if id.Name == "" {
 		id.Name = vl.User
 	}
-	d.store.with(v, func(v *demoVisitor) { v.login = id })
+	// A new visitor id for the logged-in visitor (no session fixation).
+	d.rotate(w, r, v, func(v *demoVisitor) { v.login = id })
 	demoJSON(w, http.StatusOK, id)
 }
 
@@ -331,7 +339,7 @@ func (d *demo) apiLogout(w http.ResponseWriter, r *http.Request, v *demoVisitor)
 	if !decodeBody(w, r, demoSmallBody, &body) {
 		return
 	}
-	d.store.with(v, func(v *demoVisitor) {
+	d.rotate(w, r, v, func(v *demoVisitor) {
 		v.login = nil
 		clear(v.bids)
 	})

@@ -11,7 +11,8 @@ import (
 
 // The demo keeps who is logged in, the sessions it created and the files
 // it produced in memory, per visitor (a random id in an HttpOnly,
-// SameSite=Strict cookie). Everything is bounded and expires.
+// SameSite=Strict cookie, Secure over https, replaced by a fresh one at
+// login and logout). Everything is bounded and expires.
 const (
 	demoCookie        = "ukg_demo"
 	demoVisitorIdle   = 2 * time.Hour
@@ -100,12 +101,42 @@ func (d *demo) visitor(w http.ResponseWriter, r *http.Request) *demoVisitor {
 		sessions: map[string]*demoPending{}, files: map[string]*demoFile{}, bids: map[string]*demoBid{},
 	}
 	s.visitors[v.id] = v
-	http.SetCookie(w, &http.Cookie{
-		Name: demoCookie, Value: v.id, Path: d.cfg.Prefix + "/",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: strings.HasPrefix(d.cfg.Origin, "https://"),
-	})
+	d.setCookie(w, r, v.id)
 	return v
+}
+
+// setCookie gives the browser the visitor id: HttpOnly (no script reads
+// it), SameSite=Strict (no cross-site request carries it), and Secure
+// when the demo is served over https (its origin, by default the
+// gateway's public URL, or this very request).
+func (d *demo) setCookie(w http.ResponseWriter, r *http.Request, id string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: demoCookie, Value: id, Path: d.cfg.Prefix + "/",
+		HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: strings.HasPrefix(d.cfg.Origin, "https://") || r.TLS != nil,
+	})
+}
+
+// rotate runs fn on visitor v under the store's lock and moves v to a
+// fresh id, which the browser gets as its new cookie; the old id is
+// forgotten. The demo rotates at login and logout, so that an id chosen
+// before (say, a cookie planted by a sibling subdomain or over plain
+// http) never shares the logged-in session: no session fixation.
+func (d *demo) rotate(w http.ResponseWriter, r *http.Request, v *demoVisitor, fn func(v *demoVisitor)) {
+	s := d.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	fn(v)
+	if s.visitors[v.id] == v {
+		delete(s.visitors, v.id)
+	}
+	if len(s.visitors) >= demoMaxVisitors {
+		s.evictLocked(now)
+	}
+	v.id, v.seen = randomID(), now
+	s.visitors[v.id] = v
+	d.setCookie(w, r, v.id)
 }
 
 // evictLocked drops idle visitors, and the least recently seen one if

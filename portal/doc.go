@@ -8,7 +8,10 @@
 //     encrypts to a user through the gateway's v1 HTTP protocol.
 //   - VerifyLogin checks a login result without the gateway: the challenge
 //     fields (session, app, origin, time), the certificate and the SM2 or
-//     RSA signature over the exact challenge bytes.
+//     RSA signature over the exact challenge bytes. It does not prove that
+//     the gateway ran a login session (a sign session over the challenge's
+//     digest yields the same signature): take results from the gateway
+//     with the app key, never from the browser.
 //   - NewDemo is a small procurement portal built only on Client and
 //     VerifyLogin, as an integrator would build it.
 //

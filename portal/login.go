@@ -143,6 +143,18 @@ type VerifiedLogin struct {
 //
 // Every failure wraps ErrLoginInvalid (and one of ErrLoginCertificate,
 // ErrLoginSignature, ErrLoginChallenge, ErrLoginExpired).
+//
+// VerifyLogin is not enough on its own: it checks the signature, the
+// certificate and the challenge, not that the gateway ran a login
+// session. A login signs its challenge in the same scheme a raw sign
+// session signs a document, and a raw signature over a digest cannot be
+// told apart from a login signature: a sign session of any app over
+// SM3(Z || challenge) (or SHA-256 of it) yields a result that passes
+// VerifyLogin for the session the challenge names. So take the result
+// from the gateway with the app key (Client.GetSession, or the portal's
+// own watch of the session), never from the browser; a result that came
+// any other way must also get VerifyResponse.LoginSession == true from
+// Client.Verify.
 func VerifyLogin(result *LoginResult, expect LoginExpect) (*VerifiedLogin, error) {
 	if expect.Session == "" {
 		return nil, fmt.Errorf("%w: LoginExpect.Session is required", ErrInvalidArgument)

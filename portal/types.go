@@ -198,6 +198,13 @@ type VerifyResponse struct {
 	// present; Signers counts the CMS signers (all must be valid).
 	SigningTime time.Time `json:"signing_time,omitzero"`
 	Signers     int       `json:"signers,omitempty"`
+	// LoginSession is set when the data is a login challenge naming the
+	// calling app: true only when data and signature are exactly the
+	// result of one of its completed login sessions (while the gateway
+	// still keeps it). A raw signature over a challenge cannot otherwise be
+	// told apart from one a sign session made over its digest; see
+	// VerifyLogin.
+	LoginSession *bool `json:"login_session,omitempty"`
 }
 
 // Signer names who signed. IssuerID, Credential and User are set when the

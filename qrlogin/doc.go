@@ -8,6 +8,8 @@
 //     medium error correction and a four-module quiet zone;
 //   - the login challenge a phone user's key signs, in its canonical JSON
 //     form, and the checks a portal makes before trusting the signature;
+//   - LooksLikeChallenge, which tells a document to sign that could be
+//     taken for a login challenge (a sign session must never sign one);
 //   - the shape of a login result (LoginResult);
 //   - the embeddable JS widget served at /sdk/ukeygate.js (widget.go).
 //

@@ -53,6 +53,8 @@ func (s *Server) wire() (http.Handler, error) {
 	sessCfg := session.DefaultConfig()
 	sessCfg.TTL = s.cfg.Session.TTL
 	sessCfg.MaxTTL = s.cfg.Session.MaxTTL
+	sessCfg.Retention = s.cfg.Session.Retention
+	sessCfg.MaxDataBytes = int(s.cfg.Session.MaxDataBytes)
 	sessCfg.PublicURL = s.cfg.PublicBaseURL()
 	sessCfg.Registerer = s.reg
 	// Completed results (decrypted plaintexts, content keys) are sealed at

@@ -7,11 +7,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ukeygate/ukeygate/qrlogin"
+	"github.com/ukeygate/ukeygate/storage"
 )
 
-// Config configures a Service. The first four fields come from the
+// Config configures a Service. The first five fields come from the
 // configuration file (session.ttl, session.max_ttl, session.retention,
-// public_url); the rest are wiring and test hooks.
+// session.max_data_bytes, public_url); the rest are wiring and test hooks.
 type Config struct {
 	// TTL is the lifetime of a session created without an explicit TTL.
 	TTL time.Duration
@@ -22,6 +23,12 @@ type Config struct {
 	// of a session carries the same store TTL, ending at
 	// ExpiresAt + Retention, so the store deletes them by itself.
 	Retention time.Duration
+	// MaxDataBytes caps the binary inputs of one session: the sum of its
+	// documents' data and its ciphertext, in bytes (before base64). A
+	// larger request is refused at creation with ErrTooLarge, so that
+	// every accepted session can complete in one store write (see
+	// MaxWriteBytes).
+	MaxDataBytes int
 	// PublicURL is the gateway's public base URL; QR payloads live under it
 	// (see qrlogin.CheckPublicURL for its limits).
 	PublicURL string
@@ -36,6 +43,12 @@ type Config struct {
 	// WatchBuffer is how many events a watcher may lag behind before it is
 	// dropped (its channel closed with ErrSlowWatcher).
 	WatchBuffer int
+	// MaxWriteBytes bounds the values one transition writes (the record
+	// and the new event) in one store transaction. The default fits etcd's
+	// default request limit (1.5 MiB) with a margin; a write over it is
+	// refused with ErrTooLarge before it reaches the store, and a confirm
+	// checks before the key is used that its result will fit.
+	MaxWriteBytes int
 
 	// ResultKey (required by New, gmcrypto.KeySize bytes) seals every
 	// completed session's result at rest: decrypted plaintexts, content
@@ -53,17 +66,20 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults: TTL 120 s, MaxTTL 600 s, Retention
-// 10 min, public URL http://127.0.0.1:8080, expirer every second with a full
-// sweep every minute, watchers 16 events deep, the system clock, no metrics.
+// 10 min, MaxDataBytes 512 KiB, public URL http://127.0.0.1:8080, expirer
+// every second with a full sweep every minute, watchers 16 events deep,
+// MaxWriteBytes DefaultMaxWriteBytes, the system clock, no metrics.
 func DefaultConfig() Config {
 	return Config{
 		TTL:            120 * time.Second,
 		MaxTTL:         600 * time.Second,
 		Retention:      10 * time.Minute,
+		MaxDataBytes:   DefaultMaxDataBytes,
 		PublicURL:      "http://127.0.0.1:8080",
 		ExpiryInterval: time.Second,
 		SweepInterval:  time.Minute,
 		WatchBuffer:    16,
+		MaxWriteBytes:  DefaultMaxWriteBytes,
 	}
 }
 
@@ -74,7 +90,41 @@ const (
 	// MaxMaxTTL bounds session.max_ttl: a QR code is not a long-lived
 	// credential.
 	MaxMaxTTL = time.Hour
+	// MinRetention and MaxRetention bound session.retention.
+	MinRetention = time.Second
+	MaxRetention = 7 * 24 * time.Hour
+
+	// DefaultMaxDataBytes is the default session.max_data_bytes.
+	DefaultMaxDataBytes = 512 << 10
+	// MinMaxDataBytes and MaxMaxDataBytes bound session.max_data_bytes.
+	// At the upper bound, a cms-attached signature (which holds the data
+	// again) or a decrypted plaintext, sealed and base64-encoded twice in
+	// the completed event, still fits DefaultMaxWriteBytes.
+	MinMaxDataBytes = 1 << 10
+	MaxMaxDataBytes = 640 << 10
+
+	// DefaultMaxWriteBytes is the default Config.MaxWriteBytes: etcd
+	// refuses requests over 1.5 MiB unless told otherwise.
+	DefaultMaxWriteBytes = 1400 << 10
+	// MinMaxWriteBytes is the smallest Config.MaxWriteBytes.
+	MinMaxWriteBytes = 64 << 10
+
+	// ClaimTTL is how long a confirm's claim on a session lasts: a node
+	// that dies while confirming blocks other confirms of the session for
+	// at most this long.
+	ClaimTTL = 30 * time.Second
 )
+
+// writeReserve is what MaxWriteBytes keeps beside the inputs' share: the
+// ended record, the certificates, names and signatures of the result.
+const writeReserve = 64 << 10
+
+// maxDataFor is the largest MaxDataBytes whose completion fits one write
+// of writeBytes: the result may hold the inputs once more (cms-attached,
+// a plaintext), stored base64 (4/3) of the sealed base64 JSON (4/3).
+func maxDataFor(writeBytes int) int {
+	return (writeBytes - writeReserve) * 9 / 16
+}
 
 // Validate names the first bad setting; the error wraps ErrInvalidConfig.
 func (c Config) Validate() error {
@@ -88,8 +138,14 @@ func (c Config) Validate() error {
 		return bad("session.ttl %s must be between %s and session.max_ttl (%s)", c.TTL, MinTTL, c.MaxTTL)
 	case c.TTL%time.Second != 0 || c.MaxTTL%time.Second != 0:
 		return bad("session.ttl and session.max_ttl must be whole seconds (got %s, %s)", c.TTL, c.MaxTTL)
-	case c.Retention < time.Second || c.Retention > 7*24*time.Hour:
-		return bad("session.retention %s must be between 1s and 168h", c.Retention)
+	case c.Retention < MinRetention || c.Retention > MaxRetention:
+		return bad("session.retention %s must be between %s and %s", c.Retention, MinRetention, MaxRetention)
+	case c.MaxWriteBytes < MinMaxWriteBytes || c.MaxWriteBytes > storage.MaxValueLen:
+		return bad("session write limit %d must be between %d and %d bytes", c.MaxWriteBytes, MinMaxWriteBytes, storage.MaxValueLen)
+	case c.MaxDataBytes < MinMaxDataBytes || c.MaxDataBytes > MaxMaxDataBytes:
+		return bad("session.max_data_bytes %d must be between %d and %d", c.MaxDataBytes, MinMaxDataBytes, MaxMaxDataBytes)
+	case c.MaxDataBytes > maxDataFor(c.MaxWriteBytes):
+		return bad("session.max_data_bytes %d is too large for one store write of %d bytes (at most %d)", c.MaxDataBytes, c.MaxWriteBytes, maxDataFor(c.MaxWriteBytes))
 	case c.ExpiryInterval <= 0:
 		return bad("session expiry interval %s must be positive", c.ExpiryInterval)
 	case c.SweepInterval <= 0:

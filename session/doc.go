@@ -17,9 +17,18 @@
 // and the expiry index session-expiry/SECOND/ID. Each key carries a store
 // TTL ending Config.Retention after the session's expiry time, so ended
 // sessions disappear by themselves. A completed session's result (a
-// decrypted plaintext, a content key, a signature) is stored only sealed
-// under Config.ResultKey, bound to the session id and event (seal.go), and
-// opened when it is read.
+// decrypted plaintext, a content key, a signature) is stored once, in the
+// completed event, only sealed under Config.ResultKey, bound to the session
+// id and event (seal.go), and opened when it is read. An ended session's
+// record drops its bulky inputs (documents' data, ciphertext), keeping
+// names and digests; Config.MaxDataBytes caps those inputs at creation so
+// that every completion fits one store write (Config.MaxWriteBytes, etcd's
+// request limit by default), and CheckConfirm with ResultBound tells a
+// confirm before it uses the key whether its result will fit.
+//
+// One confirm at a time: Confirm claims the session by compare-and-swap
+// (a lapsing record field, not a state) before its operation runs; a
+// concurrent confirm is refused with ErrConfirmInProgress.
 //
 // Perform (perform.go) is the operation a confirmed session asks for —
 // login challenge, signatures, decryption — as a pure function over a key

@@ -57,6 +57,16 @@ var (
 	ErrClosed = errors.New("session: closed")
 	// ErrInvalidConfig: a bad Config value; the message names the key.
 	ErrInvalidConfig = errors.New("session: invalid config")
+	// ErrTooLarge: a new session's binary inputs (documents' data and
+	// ciphertext) exceed Config.MaxDataBytes, or a write would exceed
+	// Config.MaxWriteBytes. Nothing is stored. A confirm whose result
+	// could not be stored fails with an *OpError of reason
+	// ReasonResultTooLarge that wraps it.
+	ErrTooLarge = errors.New("session: too large to store")
+	// ErrConfirmInProgress: another confirm of the session holds its claim
+	// (it is unlocking the key or performing the operation); this one is
+	// refused without touching the key.
+	ErrConfirmInProgress = errors.New("session: a confirm of this session is in progress")
 )
 
 // OpError is the error of a Confirm operation that failed for good: the

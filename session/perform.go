@@ -32,6 +32,10 @@ const (
 	ReasonDecryptionFailed = "decryption_failed"
 	ReasonKeyMismatch      = "key_mismatch"
 	ReasonInvalidRequest   = "invalid_request"
+	// ReasonResultTooLarge: the result could not be stored (see
+	// Config.MaxWriteBytes); the confirm fails before the key is used
+	// whenever the size can be known in advance (CheckConfirm).
+	ReasonResultTooLarge = "result_too_large"
 )
 
 // OpKey is the unlocked credential a confirm hands to Perform.
@@ -146,6 +150,22 @@ func CredentialFits(s *Session, issuer, alg, purpose string) bool {
 	return true
 }
 
+// LoginLookalike returns the index of the first document of r whose data
+// could be taken for a login challenge (qrlogin.LooksLikeChallenge), or
+// -1. A sign session must never sign one: the signature would be a valid
+// login for the session the challenge names, since a login signs its
+// challenge in the same scheme (the api refuses such a request at create,
+// and Perform refuses it again). A document given as a digest cannot be
+// checked; see docs/threat-model.md.
+func LoginLookalike(r *Request) int {
+	for i, d := range r.Documents {
+		if d.Data != nil && qrlogin.LooksLikeChallenge(d.Data) {
+			return i
+		}
+	}
+	return -1
+}
+
 // DocumentDigest is what a document stands for in the audit log and on
 // the phone: SM3 of its data, or the digest the portal gave.
 func DocumentDigest(d Document) []byte {
@@ -158,7 +178,8 @@ func DocumentDigest(d Document) []byte {
 // RequestDigest is the digest the audit log records for session s before
 // (or without) performing it: for sign, the DocumentDigest of the single
 // document, or SM3 over the concatenated DocumentDigests of several; for
-// decrypt, SM3 of the ciphertext; for login nil (the challenge is built by
+// decrypt, SM3 of the ciphertext (also once the session has ended and its
+// inputs were trimmed); for login nil (the challenge is built by
 // Perform; Output.Digest is SM3 of it).
 func RequestDigest(s *Session) []byte {
 	switch s.Kind {
@@ -173,6 +194,9 @@ func RequestDigest(s *Session) []byte {
 		}
 		return gmcrypto.SM3(all)
 	case KindDecrypt:
+		if s.Trimmed {
+			return bytes.Clone(s.CiphertextSM3)
+		}
 		return gmcrypto.SM3(s.Request.Ciphertext)
 	}
 	return nil
@@ -239,6 +263,9 @@ func performLogin(s *Session, k OpKey, now time.Time) (*Output, error) {
 }
 
 func performSign(s *Session, k OpKey) (*Output, error) {
+	if i := LoginLookalike(&s.Request); i >= 0 {
+		return nil, OperationFailed(ReasonInvalidRequest, fmt.Errorf("%w: document %d looks like a login challenge", ErrInvalidRequest, i))
+	}
 	res := SignResult{CertificatePEM: chainPEM(k), Documents: make([]SignedDocument, 0, len(s.Request.Documents))}
 	for i, d := range s.Request.Documents {
 		out := SignedDocument{Name: d.Name}

@@ -105,10 +105,21 @@ func TestResultSealedAtRest(t *testing.T) {
 				t.Fatalf("found %d keys of the session", sessionKeys)
 			}
 
-			// Delivered unchanged everywhere.
-			if got := e.get(t, c.ID).Result; !bytes.Equal(got, result) {
-				t.Fatalf("Get: result %s, want %s", got, result)
+			// Stored once: in the completed event, not in the record.
+			var sealedCopies int
+			for _, kv := range kvs {
+				if bytes.HasPrefix([]byte(kv.Key), []byte("sessions/"+c.ID)) {
+					sealedCopies += bytes.Count(kv.Value, []byte(`"result_sealed"`))
+				}
 			}
+			if sealedCopies != 1 {
+				t.Fatalf("the result is stored %d times, want once", sealedCopies)
+			}
+			if got := e.get(t, c.ID).Result; got != nil {
+				t.Fatalf("Get: result %s, want none (it lives in the final event)", got)
+			}
+
+			// Delivered unchanged everywhere.
 			evs := e.events(t, c.ID)
 			if got := evs[len(evs)-1]; got.State != session.StateCompleted || !bytes.Equal(got.Result, result) {
 				t.Fatalf("Events: last %+v", got)
@@ -152,14 +163,11 @@ func TestResultKey(t *testing.T) {
 	other := testConfig(e.clock)
 	other.ResultKey = bytes.Repeat([]byte{1}, gmcrypto.KeySize)
 	svc2 := newService(t, e.st, other)
-	if _, err := svc2.Get(e.ctx, c.ID); !errors.Is(err, storage.ErrInvalid) {
-		t.Fatalf("Get with another result key: %v", err)
-	}
 	if _, err := svc2.Events(e.ctx, c.ID, 0); !errors.Is(err, storage.ErrInvalid) {
 		t.Fatalf("Events with another result key: %v", err)
 	}
-	if got := e.get(t, c.ID).Result; string(got) != `{"v":"signature"}` {
-		t.Fatalf("result %s", got)
+	if evs := e.events(t, c.ID); string(evs[len(evs)-1].Result) != `{"v":"signature"}` {
+		t.Fatalf("result %s", evs[len(evs)-1].Result)
 	}
 
 	// A record whose result is in clear (as written before results were
@@ -172,10 +180,9 @@ func TestResultKey(t *testing.T) {
 	if err := json.Unmarshal(kv.Value, &raw); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := raw["result_sealed"]; !ok {
-		t.Fatalf("stored record has no result_sealed: %s", kv.Value)
+	if _, ok := raw["result_sealed"]; ok {
+		t.Fatalf("the stored record holds the result: %s", kv.Value)
 	}
-	delete(raw, "result_sealed")
 	raw["result"] = map[string]string{"v": "planted"}
 	planted, err := json.Marshal(raw)
 	if err != nil {

@@ -14,13 +14,15 @@ import (
 const ResultKeyPurpose = "session-result"
 
 // A completed session's result (a signature, a login proof, a decrypted
-// plaintext or content key) is never stored in clear: the session record
-// and the completed event hold it sealed with gmcrypto.Wrap (SM4-GCM)
+// plaintext or content key) is never stored in clear, and stored only
+// once: the completed event holds it sealed with gmcrypto.Wrap (SM4-GCM)
 // under Config.ResultKey, with the session id and the completed event's
 // Seq as associated data, in the field "result_sealed". It is opened when
-// it is read (Get, Events, Watch, Poll), so callers and the wire protocol
-// see the plain result. A stored value with a clear "result", or a sealed
-// one that does not open, is damaged (storage.ErrInvalid).
+// it is read (Events, Watch, Poll), so callers and the wire protocol see
+// the plain result. A stored value with a clear "result", or a sealed one
+// that does not open, is damaged (storage.ErrInvalid). Records written
+// before the result moved out of them may still hold it sealed; it is
+// opened the same way.
 
 // resultAD binds a sealed result to its session and event.
 func resultAD(id string, seq int64) []byte {
@@ -43,7 +45,8 @@ func (s *Service) openResult(id string, seq int64, sealed []byte) (json.RawMessa
 	return pt, nil
 }
 
-// storedRecord is the stored form of a record: the result only sealed.
+// storedRecord is the stored form of a record (SealedResult only in
+// records written by older versions).
 type storedRecord struct {
 	record
 	SealedResult []byte `json:"result_sealed,omitempty"`
@@ -55,20 +58,11 @@ type storedEvent struct {
 	SealedResult []byte `json:"result_sealed,omitempty"`
 }
 
-// encodeRecord is the stored JSON of r, its result sealed under r.Seq (the
-// completed event's Seq: nothing follows a completion). sealed, when not
-// nil, is the result already sealed for (r.ID, r.Seq).
-func (s *Service) encodeRecord(r *record, sealed []byte) ([]byte, error) {
+// encodeRecord is the stored JSON of r. The record never holds the result
+// (the completed event does): r.Result is left out.
+func (s *Service) encodeRecord(r *record) ([]byte, error) {
 	sr := storedRecord{record: *r}
-	if len(r.Result) > 0 {
-		if sealed == nil {
-			var err error
-			if sealed, err = s.sealResult(r.ID, r.Seq, r.Result); err != nil {
-				return nil, err
-			}
-		}
-		sr.Result, sr.SealedResult = nil, sealed
-	}
+	sr.Result = nil
 	val, err := json.Marshal(&sr)
 	if err != nil {
 		return nil, fmt.Errorf("session: encode %s: %w", r.ID, err)
@@ -94,15 +88,13 @@ func (s *Service) decodeRecord(id string, val []byte) (*record, error) {
 }
 
 // encodeEvent is the stored JSON of event e of session id, its result
-// sealed (sealed, when not nil, is it already sealed for (id, e.Seq)).
-func (s *Service) encodeEvent(id string, e Event, sealed []byte) ([]byte, error) {
+// sealed for (id, e.Seq).
+func (s *Service) encodeEvent(id string, e Event) ([]byte, error) {
 	se := storedEvent{Event: e}
 	if len(e.Result) > 0 {
-		if sealed == nil {
-			var err error
-			if sealed, err = s.sealResult(id, e.Seq, e.Result); err != nil {
-				return nil, err
-			}
+		sealed, err := s.sealResult(id, e.Seq, e.Result)
+		if err != nil {
+			return nil, err
 		}
 		se.Result, se.SealedResult = nil, sealed
 	}

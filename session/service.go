@@ -32,10 +32,12 @@ type Service struct {
 	store Store
 	cfg   Config
 	now   func() time.Time
-	// resultKey seals completed results at rest (seal.go).
-	resultKey []byte
-	metrics   *metrics
-	hub       *hub
+	// resultKey seals completed results at rest (seal.go); sealing adds
+	// sealOverhead bytes.
+	resultKey    []byte
+	sealOverhead int
+	metrics      *metrics
+	hub          *hub
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -68,7 +70,11 @@ func New(store Store, cfg Config) (*Service, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	s := &Service{store: store, cfg: cfg, metrics: m, resultKey: resultKey}
+	probe, err := gmcrypto.Wrap(resultKey, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the result key: %v", ErrInvalidConfig, err)
+	}
+	s := &Service{store: store, cfg: cfg, metrics: m, resultKey: resultKey, sealOverhead: len(probe)}
 	s.now = func() time.Time { return clock().UTC() }
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hub = newHub(s)
@@ -92,10 +98,16 @@ func (s *Service) Config() Config { return s.cfg }
 // Create starts a session: state waiting, event 1 written, an entry in the
 // expiry index. It returns the session, the watch token (given only to the
 // creator; only its SM3 hash is stored) and the one-time QR nonce (see
-// Payload). Bad parameters are ErrInvalidRequest, a bad TTL ErrTTL.
+// Payload). Bad parameters are ErrInvalidRequest, a bad TTL ErrTTL, binary
+// inputs (documents' data and ciphertext) over Config.MaxDataBytes
+// ErrTooLarge; nothing is stored then.
 func (s *Service) Create(ctx context.Context, p CreateParams) (*Session, string, string, error) {
 	if err := p.validate(); err != nil {
 		return nil, "", "", err
+	}
+	if n := p.Request.dataBytes(); n > s.cfg.MaxDataBytes {
+		return nil, "", "", fmt.Errorf("%w: the documents' data and the ciphertext hold %d bytes, at most %d (session.max_data_bytes)",
+			ErrTooLarge, n, s.cfg.MaxDataBytes)
 	}
 	ttl := p.TTL
 	if ttl == 0 {
@@ -130,15 +142,15 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Session, string,
 		Nonce:          nonce,
 		WatchTokenHash: gmcrypto.SM3([]byte(token)),
 	}
-	val, err := s.encodeRecord(r, nil)
+	val, err := s.encodeRecord(r)
 	if err != nil {
 		return nil, "", "", err
 	}
-	if len(val) > storage.MaxValueLen {
-		return nil, "", "", fmt.Errorf("%w: the request is too large to store (%d bytes)", ErrInvalidRequest, len(val))
-	}
-	evVal, err := s.encodeEvent(id, Event{Seq: 1, Type: EventTypeState, State: StateWaiting, At: now}, nil)
+	evVal, err := s.encodeEvent(id, Event{Seq: 1, Type: EventTypeState, State: StateWaiting, At: now})
 	if err != nil {
+		return nil, "", "", err
+	}
+	if err := s.checkWrite(id, len(val)+len(evVal)); err != nil {
 		return nil, "", "", err
 	}
 	kttl := s.keyTTL(r, now)
@@ -172,6 +184,8 @@ func (s *Service) QRPayload(ctx context.Context, id string) (string, error) {
 }
 
 // Get returns session id (ErrNotFound if there is none, or no longer).
+// Its Result is empty: a completed session's result is in its final event
+// (Events).
 func (s *Service) Get(ctx context.Context, id string) (*Session, error) {
 	r, _, err := s.load(ctx, id)
 	if err != nil {
@@ -202,6 +216,25 @@ func (s *Service) CheckWatchToken(ctx context.Context, id, token string) (*Sessi
 		return nil, err
 	}
 	if !gmcrypto.Equal(gmcrypto.SM3([]byte(token)), r.WatchTokenHash) {
+		return nil, ErrNotFound
+	}
+	return r.Session.clone(), nil
+}
+
+// CheckNonce returns session id if nonce is its QR nonce, compared in
+// constant time; anything else (no session, malformed or wrong nonce) is
+// ErrNotFound. It tells nothing else about the session, so a scan checks it
+// before anything that could (the app, the user, the state); it changes
+// nothing (Scan checks the nonce again when it binds).
+func (s *Service) CheckNonce(ctx context.Context, id, nonce string) (*Session, error) {
+	if !isToken(nonce, IDLen) {
+		return nil, ErrNotFound
+	}
+	r, _, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !gmcrypto.Equal([]byte(nonce), []byte(r.Nonce)) {
 		return nil, ErrNotFound
 	}
 	return r.Session.clone(), nil
@@ -291,67 +324,208 @@ func bound(r *record, deviceID string, now time.Time) error {
 // Confirm runs the phone user's confirmation of session id:
 //
 //  1. the session must be scanned, bound to deviceID (else ErrWrongDevice)
-//     and not expired (else ErrExpired, and it is expired now);
+//     and not expired (else ErrExpired, and it is expired now), and no
+//     other confirm may hold it: Confirm claims it by compare-and-swap for
+//     ClaimTTL (a record field, not a state; no event), and a concurrent
+//     Confirm is refused with ErrConfirmInProgress before its op runs;
 //  2. op runs with a copy of the session and performs the operation
 //     (unwrap the key with the PIN, sign or decrypt) — it should start
-//     with CheckCode;
+//     with CheckCode, and call CheckConfirm right before it uses the key
+//     and again once it has the result;
 //  3. on success, the session moves to completed with op's result (valid
-//     JSON) and the final event, in one compare-and-swap.
+//     JSON) in the final event, in one compare-and-swap that also checks
+//     the claim is still this Confirm's.
 //
 // The contract: a Confirm either fully happens (the session is completed,
 // its final event carries the result, and (session, nil) is returned) or
 // leaves the session as it was, still confirmable, with these exceptions:
 //   - op returned an error built with OperationFailed (wrong matching code,
-//     revoked credential…): the session moves to failed with that reason
-//     and the *OpError is returned (errors.Is ErrOperationFailed);
-//   - the session changed while op ran (expired, cancelled, completed by a
-//     concurrent Confirm): op's result is discarded and the state's error
-//     is returned (ErrExpired, ErrSessionClosed).
+//     revoked credential, result too large…): the session moves to failed
+//     with that reason and the *OpError is returned (errors.Is
+//     ErrOperationFailed);
+//   - the session changed while op ran (expired, cancelled, its claim
+//     lapsed and another Confirm took it): op's result is discarded and
+//     the state's error is returned (ErrExpired, ErrSessionClosed,
+//     ErrConfirmInProgress);
+//   - the completing write would exceed Config.MaxWriteBytes: the session
+//     fails with ReasonResultTooLarge (op should have found out with
+//     CheckConfirm before using the key).
 //
-// Any other error of op (wrong PIN, locked key) is returned as is and the
-// session stays scanned. Confirm never retries op. Concurrent Confirms of
-// one session may each run op, but exactly one completes the session.
+// Any other error of op (wrong PIN, locked key) is returned as is, the
+// claim is released and the session stays scanned. Confirm never retries
+// op; op runs at most once per claim.
 func (s *Service) Confirm(ctx context.Context, id, deviceID string, op func(*Session) (json.RawMessage, error)) (*Session, error) {
 	if !idOK(deviceID) {
 		return nil, fmt.Errorf("%w: empty or malformed device id", ErrInvalidArgument)
 	}
-	check := func(r *record, now time.Time) (State, error) { return "", bound(r, deviceID, now) }
-	sess, err := s.change(ctx, id, check)
+	claim, err := randomToken(idBytes)
 	if err != nil {
 		return nil, err
 	}
+	sess, err := s.change(ctx, id, func(r *record, now time.Time) (State, error) {
+		if err := bound(r, deviceID, now); err != nil {
+			return "", err
+		}
+		if r.claimedByOther(claim, now) {
+			return "", ErrConfirmInProgress
+		}
+		r.ClaimID, r.ClaimUntil = claim, now.Add(ClaimTTL)
+		return r.State, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sess.claim = claim
 	result, opErr := op(sess.clone())
-	if opErr != nil {
-		var oe *OpError
-		if !errors.As(opErr, &oe) {
-			return nil, opErr // retryable: the session stays scanned
+
+	// The writes after op run even if the caller has gone: the key may
+	// have been used.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	// held: the session is still scanned, bound to deviceID, not expired
+	// and claimed by this Confirm.
+	held := func(r *record, now time.Time) error {
+		if err := bound(r, deviceID, now); err != nil {
+			return err
 		}
-		reason := oe.Reason
-		if !reasonOK(reason) {
-			reason = defaultOpError
+		if r.ClaimID != claim {
+			return ErrConfirmInProgress
 		}
-		_, err := s.change(ctx, id, func(r *record, now time.Time) (State, error) {
-			if err := bound(r, deviceID, now); err != nil {
+		return nil
+	}
+	fail := func(reason string) error {
+		_, err := s.change(wctx, id, func(r *record, now time.Time) (State, error) {
+			if err := held(r, now); err != nil {
 				return "", err
 			}
 			r.FailReason = reason
 			return StateFailed, nil
 		})
-		if err != nil {
+		return err
+	}
+	if opErr != nil {
+		var oe *OpError
+		if !errors.As(opErr, &oe) {
+			s.release(wctx, id, claim) // retryable: the session stays scanned
+			return nil, opErr
+		}
+		reason := oe.Reason
+		if !reasonOK(reason) {
+			reason = defaultOpError
+		}
+		if err := fail(reason); err != nil {
 			return nil, err
 		}
 		return nil, opErr
 	}
 	if !json.Valid(result) {
+		s.release(wctx, id, claim)
 		return nil, fmt.Errorf("%w: the operation's result is not valid JSON", ErrInvalidArgument)
 	}
-	return s.change(ctx, id, func(r *record, now time.Time) (State, error) {
-		if err := bound(r, deviceID, now); err != nil {
+	done, err := s.change(wctx, id, func(r *record, now time.Time) (State, error) {
+		if err := held(r, now); err != nil {
 			return "", err
 		}
 		r.Result = append(json.RawMessage(nil), result...)
 		return StateCompleted, nil
 	})
+	if errors.Is(err, ErrTooLarge) {
+		opErr := OperationFailed(ReasonResultTooLarge, err)
+		if err := fail(ReasonResultTooLarge); err != nil {
+			return nil, err
+		}
+		return nil, opErr
+	}
+	return done, err
+}
+
+// finishTimeout bounds the writes Confirm makes after op.
+const finishTimeout = 10 * time.Second
+
+// release drops claim from session id if it still holds it (best effort:
+// a claim left behind lapses after ClaimTTL).
+func (s *Service) release(ctx context.Context, id, claim string) {
+	_, _ = s.change(ctx, id, func(r *record, now time.Time) (State, error) {
+		if !r.Open() || r.ClaimID != claim {
+			return "", nil
+		}
+		if due(r, now) {
+			return "", errExpire
+		}
+		r.ClaimID, r.ClaimUntil = "", time.Time{}
+		return r.State, nil
+	})
+}
+
+// CheckConfirm is for Confirm's op, with the Session it was handed: it
+// re-reads the session and returns nil if the confirm can still complete
+// with a result of maxResult bytes (the JSON op would return; see
+// ResultBound before the key is used). Otherwise:
+//   - ErrExpired, ErrSessionClosed, ErrWrongDevice: the session changed;
+//   - ErrConfirmInProgress: this confirm's claim lapsed and another took it;
+//   - an *OpError of reason ReasonResultTooLarge (errors.Is ErrTooLarge):
+//     such a result could not be stored; op returns it and the session
+//     fails.
+//
+// Call it right before using the key (so that an expired or cancelled
+// session never gets it used) and again with the result's size before
+// recording the key use as successful.
+func (s *Service) CheckConfirm(ctx context.Context, sess *Session, maxResult int) error {
+	if sess == nil || sess.claim == "" || maxResult < 0 {
+		return fmt.Errorf("%w: CheckConfirm takes the session Confirm handed to its op", ErrInvalidArgument)
+	}
+	r, _, err := s.load(ctx, sess.ID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if err := bound(r, sess.DeviceID, now); err != nil {
+		if errors.Is(err, errExpire) {
+			return ErrExpired
+		}
+		return err
+	}
+	if r.ClaimID != sess.claim {
+		return ErrConfirmInProgress
+	}
+	if maxResult > s.cfg.MaxWriteBytes {
+		return OperationFailed(ReasonResultTooLarge, fmt.Errorf("%w: a result of %d bytes exceeds a write of %d", ErrTooLarge, maxResult, s.cfg.MaxWriteBytes))
+	}
+	n, err := s.completionSize(r, maxResult, now)
+	if err != nil {
+		return err
+	}
+	if err := s.checkWrite(r.ID, n); err != nil {
+		return OperationFailed(ReasonResultTooLarge, err)
+	}
+	return nil
+}
+
+// completionSize is the exact size of the values the completion of r with
+// a result of resultLen bytes writes (the sealed result's bytes do not
+// change the size of its encoding, so none is sealed here).
+func (s *Service) completionSize(r *record, resultLen int, now time.Time) (int, error) {
+	c := *r
+	c.Result = nil
+	c.Session = *r.Session.clone()
+	c.State, c.Seq, c.EndedAt = StateCompleted, r.Seq+1, now
+	c.trim()
+	c.ClaimID, c.ClaimUntil = "", time.Time{}
+	val, err := s.encodeRecord(&c)
+	if err != nil {
+		return 0, err
+	}
+	// The event with a one-byte sealed result, then the length of the
+	// real one's base64 in its place.
+	se := storedEvent{
+		Event:        Event{Seq: c.Seq, Type: EventTypeState, State: StateCompleted, At: now},
+		SealedResult: []byte{0},
+	}
+	ev, err := json.Marshal(&se)
+	if err != nil {
+		return 0, fmt.Errorf("session: encode event of %s: %w", r.ID, err)
+	}
+	return len(val) + len(ev) - b64Len(1) + b64Len(resultLen+s.sealOverhead), nil
 }
 
 // Fail moves scanned session id to failed with reason (a snake_case code,

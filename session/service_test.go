@@ -34,6 +34,11 @@ func TestConfigValidate(t *testing.T) {
 		{"fractional ttl", "whole seconds", func(c *session.Config) { c.TTL = 1500 * time.Millisecond }},
 		{"max ttl too large", "session.max_ttl", func(c *session.Config) { c.MaxTTL = 2 * time.Hour }},
 		{"zero retention", "session.retention", func(c *session.Config) { c.Retention = 0 }},
+		{"retention above a week", "session.retention", func(c *session.Config) { c.Retention = 8 * 24 * time.Hour }},
+		{"zero max data", "session.max_data_bytes", func(c *session.Config) { c.MaxDataBytes = 0 }},
+		{"max data above its bound", "session.max_data_bytes", func(c *session.Config) { c.MaxDataBytes = session.MaxMaxDataBytes + 1 }},
+		{"max data too large for the write limit", "session.max_data_bytes", func(c *session.Config) { c.MaxWriteBytes = 256 << 10 }},
+		{"write limit too small", "write limit", func(c *session.Config) { c.MaxWriteBytes = session.MinMaxWriteBytes - 1 }},
 		{"zero expiry interval", "expiry interval", func(c *session.Config) { c.ExpiryInterval = 0 }},
 		{"zero sweep interval", "sweep interval", func(c *session.Config) { c.SweepInterval = 0 }},
 		{"zero watch buffer", "watch buffer", func(c *session.Config) { c.WatchBuffer = 0 }},
@@ -563,7 +568,7 @@ func TestConcurrentConfirms(t *testing.T) {
 	c := e.scanned(t)
 	const n = 8
 	var wg sync.WaitGroup
-	var winners atomic.Int32
+	var winners, ops atomic.Int32
 	var winner atomic.Value
 	start := make(chan struct{})
 	for i := range n {
@@ -572,26 +577,29 @@ func TestConcurrentConfirms(t *testing.T) {
 			defer wg.Done()
 			<-start
 			v := string(rune('a' + i))
-			_, err := e.svc.Confirm(e.ctx, c.ID, device, resultOf(v))
+			_, err := e.svc.Confirm(e.ctx, c.ID, device, func(s *session.Session) (json.RawMessage, error) {
+				ops.Add(1)
+				return resultOf(v)(s)
+			})
 			switch {
 			case err == nil:
 				winners.Add(1)
 				winner.Store(v)
-			case !errors.Is(err, session.ErrSessionClosed):
+			case !errors.Is(err, session.ErrSessionClosed) && !errors.Is(err, session.ErrConfirmInProgress):
 				t.Errorf("losing confirm: %v", err)
 			}
 		}()
 	}
 	close(start)
 	wg.Wait()
-	if winners.Load() != 1 {
-		t.Fatalf("%d confirms completed the session", winners.Load())
+	if winners.Load() != 1 || ops.Load() != 1 {
+		t.Fatalf("%d confirms completed the session, %d ran their operation; want 1 and 1", winners.Load(), ops.Load())
 	}
 	evs := e.events(t, c.ID)
 	if got := states(t, evs, 1); len(got) != 3 || got[2] != session.StateCompleted {
 		t.Fatalf("events %v", got)
 	}
-	if want := `{"v":"` + winner.Load().(string) + `"}`; string(evs[2].Result) != want || string(e.get(t, c.ID).Result) != want {
+	if want := `{"v":"` + winner.Load().(string) + `"}`; string(evs[2].Result) != want {
 		t.Errorf("result %s, want the winner's %s", evs[2].Result, want)
 	}
 }

@@ -19,8 +19,11 @@ import (
 //	                             expire (rounded up); deleted when the
 //	                             session ends
 //
-// A completed session's result is in the record and its completed event
-// only sealed under Config.ResultKey ("result_sealed", seal.go).
+// A completed session's result is stored once, in its completed event,
+// sealed under Config.ResultKey ("result_sealed", seal.go). When a session
+// ends, its record drops the bulky inputs (documents' data, ciphertext;
+// Session.Trimmed), so that the completing write holds the result once and
+// little else.
 //
 // Every key of a session is written with a store TTL ending at
 // ExpiresAt + Config.Retention, so the store deletes a session by itself
@@ -80,6 +83,16 @@ type record struct {
 	NonceUsed bool   `json:"qr_nonce_used,omitempty"`
 	// WatchTokenHash is SM3 of the watch token.
 	WatchTokenHash []byte `json:"watch_token_sm3"`
+	// ClaimID and ClaimUntil are the claim of the confirm in progress
+	// (Confirm): a random id and when it lapses. Not a state: the session
+	// stays scanned, and no event is written for a claim.
+	ClaimID    string    `json:"confirm_claim,omitempty"`
+	ClaimUntil time.Time `json:"confirm_claim_until,omitzero"`
+}
+
+// claimedByOther reports whether another confirm than claim holds r at now.
+func (r *record) claimedByOther(claim string, now time.Time) bool {
+	return r.ClaimID != "" && r.ClaimID != claim && now.Before(r.ClaimUntil)
 }
 
 // keyTTL is the store TTL for a key of session r written at now: until
@@ -131,8 +144,9 @@ func (s *Service) listEvents(ctx context.Context, id string) ([]Event, error) {
 	return evs, nil
 }
 
-// decision is what a decide function returns: the state to move to (""
-// for no change) or an error.
+// decideFunc is what a transition asks: the state to move to ("" for no
+// change; the record's current state to rewrite the record only, with no
+// event, e.g. a confirm claim) or an error. It may also fill fields of r.
 type decideFunc func(r *record, now time.Time) (State, error)
 
 // errExpire, returned by a decide function, makes change expire the
@@ -143,12 +157,53 @@ var errExpire = errors.New("session: expire now")
 // revision moved under it.
 const maxConflictRetries = 16
 
+// transition applies the move of r to state to at now (to == r.State:
+// the record alone) and returns the stored values to write: the record and,
+// for a move, the new event (nil otherwise). An end state trims the
+// record's inputs and drops the confirm claim; a completion's result
+// (r.Result) goes only into the event, sealed. r is changed in place and
+// keeps Result for the caller.
+func (s *Service) transition(r *record, to State, now time.Time) (val, evVal []byte, err error) {
+	if to == r.State {
+		val, err = s.encodeRecord(r)
+		return val, nil, err
+	}
+	r.State = to
+	r.Seq++
+	ev := Event{Seq: r.Seq, Type: EventTypeState, State: to, At: now}
+	if to.Final() {
+		r.EndedAt = now
+		ev.Reason = r.FailReason
+		r.trim()
+		r.ClaimID, r.ClaimUntil = "", time.Time{}
+	}
+	if to == StateCompleted {
+		ev.Result = r.Result
+	}
+	if val, err = s.encodeRecord(r); err != nil {
+		return nil, nil, err
+	}
+	if evVal, err = s.encodeEvent(r.ID, ev); err != nil {
+		return nil, nil, err
+	}
+	return val, evVal, nil
+}
+
+// checkWrite refuses a transition whose values exceed Config.MaxWriteBytes.
+func (s *Service) checkWrite(id string, n int) error {
+	if n > s.cfg.MaxWriteBytes {
+		return fmt.Errorf("%w: a write of session %s would hold %d bytes, at most %d", ErrTooLarge, id, n, s.cfg.MaxWriteBytes)
+	}
+	return nil
+}
+
 // change performs one transition of session id: it loads the record, asks
 // decide for the new state (decide may also fill fields of r), and writes
 // the record and the new event in one Txn conditioned on the revision it
 // read (plus, for an end state, the removal of the expiry index entry).
 // On a lost race it re-reads and asks decide again. It returns the session
-// after the change (or unchanged when decide returned "").
+// after the change (or unchanged when decide returned ""). A write over
+// Config.MaxWriteBytes is ErrTooLarge and never reaches the store.
 func (s *Service) change(ctx context.Context, id string, decide decideFunc) (*Session, error) {
 	for range maxConflictRetries {
 		r, rev, err := s.load(ctx, id)
@@ -169,41 +224,28 @@ func (s *Service) change(ctx context.Context, id string, decide decideFunc) (*Se
 		case to == "":
 			return r.Session.clone(), nil
 		}
-		if err := CheckTransition(r.State, to); err != nil {
-			return nil, err // a decide function bug; never write it
-		}
-		prev := r.State
-		r.State = to
-		r.Seq++
-		ev := Event{Seq: r.Seq, Type: EventTypeState, State: to, At: now}
-		if to.Final() {
-			r.EndedAt = now
-			ev.Reason = r.FailReason
-		}
-		// The result is sealed once, for (id, the completed event's Seq),
-		// and stored so in the record and the event (seal.go).
-		var sealed []byte
-		if to == StateCompleted && len(r.Result) > 0 {
-			ev.Result = r.Result
-			if sealed, err = s.sealResult(id, ev.Seq, r.Result); err != nil {
-				return nil, err
+		if to != r.State {
+			if err := CheckTransition(r.State, to); err != nil {
+				return nil, err // a decide function bug; never write it
 			}
 		}
+		prev := r.State
+		val, evVal, err := s.transition(r, to, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.checkWrite(id, len(val)+len(evVal)); err != nil {
+			return nil, err
+		}
 		ttl := s.keyTTL(r, now)
-		val, err := s.encodeRecord(r, sealed)
-		if err != nil {
-			return nil, err
-		}
-		evVal, err := s.encodeEvent(id, ev, sealed)
-		if err != nil {
-			return nil, err
-		}
 		ops := []storage.Op{
 			storage.IfRevision(sessionKey(id), rev),
 			storage.Put(sessionKey(id), val, ttl),
-			storage.Put(eventKey(id, ev.Seq), evVal, ttl),
 		}
-		if to.Final() {
+		if evVal != nil {
+			ops = append(ops, storage.Put(eventKey(id, r.Seq), evVal, ttl))
+		}
+		if to != prev && to.Final() {
 			ops = append(ops, storage.Delete(expiryKey(r.ExpiresAt, id)))
 		}
 		_, err = s.store.Txn(ctx, ops...)
@@ -213,7 +255,7 @@ func (s *Service) change(ctx context.Context, id string, decide decideFunc) (*Se
 		if err != nil {
 			return nil, fmt.Errorf("session: write %s (%s to %s): %w", id, prev, to, err)
 		}
-		if to.Final() {
+		if to != prev && to.Final() {
 			s.metrics.finished(r.Kind, to, r.FailReason)
 		}
 		if retErr != nil {

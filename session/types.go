@@ -195,15 +195,58 @@ type Session struct {
 	// DeviceID and UserID are bound by the scan.
 	DeviceID string `json:"device,omitempty"`
 	UserID   string `json:"user,omitempty"`
-	// Result is the completed operation's result (JSON of the api package).
+	// Result is the completed operation's result (JSON of the api
+	// package), on the Session that Confirm returns. It is stored only
+	// once, sealed in the completed event: a session read back (Get,
+	// GetForApp, CheckWatchToken) has none; read it from the final event
+	// (Events, Watch, Poll).
 	Result     json.RawMessage `json:"result,omitempty"`
 	FailReason string          `json:"fail_reason,omitempty"`
 	// Seq is the sequence number of the session's last event.
 	Seq int64 `json:"seq"`
+	// Trimmed is set once the session has ended: its bulky inputs were
+	// dropped to keep the stored record small. Each document keeps its
+	// name and a Digest (SM3 of its data when the portal sent data, which
+	// is gone); the ciphertext is gone and CiphertextSM3 keeps its SM3.
+	Trimmed       bool   `json:"trimmed,omitempty"`
+	CiphertextSM3 []byte `json:"ciphertext_sm3,omitempty"`
+
+	// claim is the confirm claim of the Session handed to Confirm's op
+	// (see CheckConfirm); never stored.
+	claim string
 }
 
 // Open reports whether the session can still change (waiting or scanned).
 func (s *Session) Open() bool { return s.State == StateWaiting || s.State == StateScanned }
+
+// dataBytes is the size of a request's binary inputs: its documents' data
+// and its ciphertext (Config.MaxDataBytes bounds it).
+func (r *Request) dataBytes() int {
+	n := len(r.Ciphertext)
+	for _, d := range r.Documents {
+		n += len(d.Data)
+	}
+	return n
+}
+
+// trim drops the bulky inputs of an ended session (see Session.Trimmed).
+func (s *Session) trim() {
+	if s.Trimmed {
+		return
+	}
+	if len(s.Request.Documents) > 0 {
+		docs := make([]Document, len(s.Request.Documents))
+		for i, d := range s.Request.Documents {
+			docs[i] = Document{Name: d.Name, Digest: DocumentDigest(d)}
+		}
+		s.Request.Documents = docs
+	}
+	if s.Request.Ciphertext != nil {
+		s.CiphertextSM3 = gmcrypto.SM3(s.Request.Ciphertext)
+		s.Request.Ciphertext = nil
+	}
+	s.Trimmed = true
+}
 
 // clone returns a deep enough copy for callers to keep.
 func (s *Session) clone() *Session {

@@ -1,0 +1,105 @@
+package session
+
+import (
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"encoding/json"
+	"math"
+
+	"github.com/emmansun/gmsm/smx509"
+
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+)
+
+// Sizes of results, known before the key is used. A confirm checks with
+// CheckConfirm(ctx, s, ResultBound(s, cert, chain)) that the largest
+// result the credential can produce will fit the completing write, so
+// that a key is never used for a result that could not be stored.
+
+// Generous allowances for the parts of a result whose size is not taken
+// from the request or the certificates.
+const (
+	// cmsFixed covers a SignedData's own structure: version, algorithm
+	// identifiers, the content type, the signed attributes (content type,
+	// signing time, message digest), DER headers.
+	cmsFixed = 1024
+	// challengeFixed covers a login challenge's nonce, time, keys and
+	// punctuation beside its session, app and origin.
+	challengeFixed = 256
+	// jsonFixed covers a result object's keys and punctuation.
+	jsonFixed = 256
+	// unknownSigMax is the signature bound for a key type not known here.
+	unknownSigMax = 1024
+)
+
+// NoResultFits is a result size larger than any write a Service accepts.
+const NoResultFits = math.MaxInt32
+
+// b64Len is the length of the standard base64 encoding of n bytes.
+func b64Len(n int) int { return (n + 2) / 3 * 4 }
+
+// jsonLen is the length of s as a JSON string.
+func jsonLen(s string) int {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return 6*len(s) + 2 // every byte escaped as \u00XX, and the quotes
+	}
+	return len(b)
+}
+
+// sigMax bounds the size of a signature by cert's key: DER SEQUENCE{r, s}
+// for SM2 (or any curve), the modulus size for RSA.
+func sigMax(cert *smx509.Certificate) int {
+	switch pub := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		return pub.Size()
+	case *ecdsa.PublicKey:
+		n := (pub.Curve.Params().BitSize+7)/8 + 1 // an INTEGER may need a 0x00
+		return 2*(n+2) + 4
+	}
+	return unknownSigMax
+}
+
+// ResultBound is an upper bound of the size in bytes of the result JSON
+// Perform can produce for session s with a key certified by cert (issuer
+// chain chain, as Perform gets them in OpKey). It reads only s, cert and
+// chain: call it before unlocking the key. A nil session or certificate
+// gives a bound no store accepts (NoResultFits).
+func ResultBound(s *Session, cert *smx509.Certificate, chain []*smx509.Certificate) int {
+	if s == nil || cert == nil {
+		return NoResultFits
+	}
+	all := append([]*smx509.Certificate{cert}, chain...)
+	pemJSON := jsonLen(string(gmcrypto.EncodeCertificatesPEM(all...)))
+	sig := sigMax(cert)
+	switch s.Kind {
+	case KindLogin:
+		challenge := jsonLen(s.ID) + jsonLen(s.AppID) + jsonLen(s.Origin) + challengeFixed
+		return 2*(6*MaxIDLen+2) + pemJSON + b64Len(challenge) + b64Len(sig) + jsonFixed
+	case KindSign:
+		certs := 0
+		for _, c := range all {
+			certs += len(c.Raw)
+		}
+		n := pemJSON + jsonFixed
+		for _, d := range s.Request.Documents {
+			n += jsonLen(d.Name) + jsonFixed
+			switch s.Request.Format {
+			case FormatRaw, "":
+				n += b64Len(sig)
+			default:
+				content := 0
+				if s.Request.Format == FormatCMSAttached {
+					content = len(d.Data)
+				}
+				n += b64Len(content + certs + sig + len(cert.RawIssuer) + len(cert.SerialNumber.Bytes()) + cmsFixed)
+			}
+		}
+		return n
+	case KindDecrypt:
+		// No plaintext is longer than its ciphertext; a content key and
+		// its algorithm's OID are short.
+		return b64Len(len(s.Request.Ciphertext)) + b64Len(2*jsonFixed) + jsonFixed
+	}
+	return NoResultFits
+}

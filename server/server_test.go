@@ -320,11 +320,11 @@ func TestHTTPServerTimeouts(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.HTTP.ReadHeaderTimeout = 3 * time.Second
 	cfg.HTTP.ReadTimeout = 4 * time.Second
-	cfg.HTTP.WriteTimeout = 5 * time.Second
+	cfg.HTTP.WriteTimeout = 45 * time.Second
 	cfg.HTTP.IdleTimeout = 6 * time.Second
 	srv := newServer(t, cfg, nil).httpServer()
 	if srv.ReadHeaderTimeout != 3*time.Second || srv.ReadTimeout != 4*time.Second ||
-		srv.WriteTimeout != 5*time.Second || srv.IdleTimeout != 6*time.Second {
+		srv.WriteTimeout != 45*time.Second || srv.IdleTimeout != 6*time.Second {
 		t.Fatalf("timeouts not from config: %+v", srv)
 	}
 }

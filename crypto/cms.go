@@ -968,16 +968,15 @@ func cmsSM2Decrypt(key crypto.Signer, ek []byte) ([]byte, error) {
 		return pt, nil
 	}
 	c1c2c3 := sm2.NewPlainDecrypterOpts(sm2.C1C2C3)
-	switch ek[0] {
-	case 0x30:
-	case 0x04:
+	if ek[0] == 0x04 {
 		if pt, err := dec.Decrypt(rand.Reader, ek, c1c2c3); err == nil {
 			return pt, nil
 		}
-	default:
-		if pt, err := dec.Decrypt(rand.Reader, append([]byte{0x04}, ek...), c1c2c3); err == nil {
-			return pt, nil
-		}
+	}
+	// CFCA's form drops the 0x04 prefix, so its first byte is X's first
+	// byte, which may itself be 0x04 or 0x30: always try it last.
+	if pt, err := dec.Decrypt(rand.Reader, append([]byte{0x04}, ek...), c1c2c3); err == nil {
+		return pt, nil
 	}
 	return nil, ErrDecryption
 }

@@ -374,11 +374,23 @@ func (tb *tab) qrFromScreenshot() string {
 	// a screenshot taken then shows an empty box.
 	tb.wait(`(function () { var i = document.querySelector('[data-ukg=qr]');
   return i && i.complete && i.naturalWidth > 0; })()`, "the QR image to load")
-	png, err := chromedp.Run(tb.ctx, chromedp.Screenshot(chromedp.CSS("[data-ukg=qr]")))
-	if err != nil {
-		tb.t.Fatal(err)
+	// Like a phone camera, read frames until one decodes: a frame taken
+	// during the image's 0.2 s opacity transition may not.
+	var lastErr error
+	for attempt := 0; attempt < 20; attempt++ {
+		png, err := chromedp.Run(tb.ctx, chromedp.Screenshot(chromedp.CSS("[data-ukg=qr]")))
+		if err != nil {
+			tb.t.Fatal(err)
+		}
+		text, err := readQR(png)
+		if err == nil {
+			return text
+		}
+		lastErr = err
+		time.Sleep(150 * time.Millisecond)
 	}
-	return decodeQR(tb.t, png, "element screenshot")
+	tb.t.Fatalf("no QR code in 20 element screenshots: %v", lastErr)
+	return ""
 }
 
 // qrFromImageBytes decodes the QR code from the bytes of the <img> the
@@ -396,19 +408,28 @@ func (tb *tab) qrFromImageBytes() string {
 
 func decodeQR(t *testing.T, png []byte, from string) string {
 	t.Helper()
-	img, _, err := image.Decode(bytes.NewReader(png))
-	if err != nil {
-		t.Fatalf("QR %s: %v", from, err)
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	text, err := readQR(png)
 	if err != nil {
 		t.Fatalf("no QR code in the %s: %v", from, err)
 	}
-	return res.GetText()
+	return text
+}
+
+// readQR decodes the QR code in a PNG (gozxing, TRY_HARDER).
+func readQR(png []byte) (string, error) {
+	img, _, err := image.Decode(bytes.NewReader(png))
+	if err != nil {
+		return "", err
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return "", err
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	if err != nil {
+		return "", err
+	}
+	return res.GetText(), nil
 }
 
 // click clicks the element matching the CSS selector.

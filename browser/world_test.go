@@ -1,12 +1,10 @@
 package browser_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image"
 	_ "image/png"
 	"io"
 	"net/http"
@@ -21,8 +19,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
 
 	"github.com/ukeygate/ukeygate/config"
 	"github.com/ukeygate/ukeygate/phone"
@@ -417,19 +413,7 @@ func decodeQR(t *testing.T, png []byte, from string) string {
 
 // readQR decodes the QR code in a PNG (gozxing, TRY_HARDER).
 func readQR(png []byte) (string, error) {
-	img, _, err := image.Decode(bytes.NewReader(png))
-	if err != nil {
-		return "", err
-	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		return "", err
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-	if err != nil {
-		return "", err
-	}
-	return res.GetText(), nil
+	return phone.DecodeQR(png)
 }
 
 // click clicks the element matching the CSS selector.

@@ -9,28 +9,21 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
+	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 )
 
 // decodeQR reads a PNG's QR code with gozxing, as a phone camera would.
 func decodeQR(t *testing.T, img []byte) string {
 	t.Helper()
-	m, err := png.Decode(bytes.NewReader(img))
-	if err != nil {
+	if _, err := png.Decode(bytes.NewReader(img)); err != nil {
 		t.Fatalf("not a PNG: %v", err)
 	}
-	bmp, err := gozxing.NewBinaryBitmapFromImage(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	text, err := phone.DecodeQR(img)
 	if err != nil {
 		t.Fatalf("gozxing finds no QR code: %v", err)
 	}
-	return res.GetText()
+	return text
 }
 
 // TestQRImageDecodesToPayload: the session's qr.png, fetched with the app

@@ -36,13 +36,31 @@ func DecodeQR(img []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: not a PNG or JPEG image: %v", ErrBadPayload, err)
 	}
+	return DecodeQRImage(m)
+}
+
+// DecodeQRImage reads the QR code of an image already decoded (a
+// screenshot, a rendered terminal); see DecodeQR.
+func DecodeQRImage(m image.Image) (string, error) {
 	bmp, err := gozxing.NewBinaryBitmapFromImage(m)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadPayload, err)
 	}
-	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-	if err != nil {
-		return "", fmt.Errorf("%w: no QR code found in the image", ErrBadPayload)
+	for _, hints := range decodeHints {
+		if res, err := qrcode.NewQRCodeReader().Decode(bmp, hints); err == nil {
+			return res.GetText(), nil
+		}
 	}
-	return res.GetText(), nil
+	return "", fmt.Errorf("%w: no QR code found in the image", ErrBadPayload)
+}
+
+// decodeHints are tried in turn. gozxing misreads about 1 in 100 of the
+// gateway's own crisp QR images with its default or TRY_HARDER reading
+// (zbar reads every one of them): PURE_BARCODE, which reads a code that
+// fills the image, gets them all; TRY_HARDER then finds a code in a
+// screenshot or photo, where PURE_BARCODE fails.
+var decodeHints = []map[gozxing.DecodeHintType]any{
+	{gozxing.DecodeHintType_PURE_BARCODE: true},
+	{gozxing.DecodeHintType_TRY_HARDER: true},
+	nil,
 }

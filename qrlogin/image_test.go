@@ -11,24 +11,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/makiuchi-d/gozxing"
-	gzqrcode "github.com/makiuchi-d/gozxing/qrcode"
-
+	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/qrlogin"
 )
 
-// decodeQR reads a QR code from img with gozxing, an independent decoder.
+// decodeQR reads a QR code from img with gozxing, an independent decoder,
+// as the reference phone client does.
 func decodeQR(t *testing.T, img image.Image) string {
 	t.Helper()
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
-	if err != nil {
-		t.Fatalf("gozxing bitmap: %v", err)
-	}
-	res, err := gzqrcode.NewQRCodeReader().Decode(bmp, nil)
+	text, err := phone.DecodeQRImage(img)
 	if err != nil {
 		t.Fatalf("gozxing decode: %v", err)
 	}
-	return res.GetText()
+	return text
 }
 
 func TestPNGDecodesToPayload(t *testing.T) {

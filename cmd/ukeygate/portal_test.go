@@ -17,10 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/makiuchi-d/gozxing"
-	"github.com/makiuchi-d/gozxing/qrcode"
-
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/server/servertest"
 	"github.com/ukeygate/ukeygate/storage"
 )
@@ -74,13 +72,9 @@ func TestTerminalQR(t *testing.T) {
 			if strings.ContainsFunc(text, func(r rune) bool { return !strings.ContainsRune("█▀▄ \n", r) }) {
 				t.Fatalf("unexpected characters in\n%s", text)
 			}
-			bmp, err := gozxing.NewBinaryBitmapFromImage(rasterize(text, tc.fg, tc.bg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
-			if err != nil || res.GetText() != payload {
-				t.Fatalf("decoded %v, %v\n%s", res, err, text)
+			got, err := phone.DecodeQRImage(rasterize(text, tc.fg, tc.bg))
+			if err != nil || got != payload {
+				t.Fatalf("decoded %q, %v\n%s", got, err, text)
 			}
 		})
 	}

@@ -370,6 +370,13 @@ func (tb *tab) qrFromScreenshot() string {
 	// a screenshot taken then shows an empty box.
 	tb.wait(`(function () { var i = document.querySelector('[data-ukg=qr]');
   return i && i.complete && i.naturalWidth > 0; })()`, "the QR image to load")
+	// It is shown pixel for pixel: a rescaled QR code has modules of
+	// uneven width.
+	if !eval[bool](tb, `(function () { var i = document.querySelector('[data-ukg=qr]');
+  return i.naturalWidth === Math.round(i.getBoundingClientRect().width * (window.devicePixelRatio || 1)); })()`) {
+		tb.t.Fatalf("the QR image is rescaled: %s", eval[string](tb, `(function () { var i = document.querySelector('[data-ukg=qr]');
+  return i.naturalWidth + 'px shown at ' + i.getBoundingClientRect().width + ' CSS px, ratio ' + window.devicePixelRatio; })()`))
+	}
 	// Like a phone camera, read frames until one decodes: a frame taken
 	// during the image's 0.2 s opacity transition may not.
 	var lastErr error

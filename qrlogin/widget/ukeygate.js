@@ -118,6 +118,16 @@
 
   // addParams resolves raw against base and sets params; a token already in
   // the URL is kept.
+  // QR_CSS_PX is the QR code's displayed size in CSS pixels. The PNG is
+  // asked for at exactly that size times the screen's pixel ratio, so the
+  // browser never rescales it: a rescaled QR code (256 px shown at 200 px)
+  // gets modules of uneven width, which some readers cannot decode.
+  var QR_CSS_PX = 200;
+  function qrPixels() {
+    var dpr = Number(global.devicePixelRatio) || 1;
+    return Math.max(128, Math.min(1024, Math.round(QR_CSS_PX * dpr)));
+  }
+
   function addParams(raw, base, params) {
     var u = new URL(raw, base);
     Object.keys(params).forEach(function (k) {
@@ -186,7 +196,7 @@
     // ---- DOM -----------------------------------------------------------
     var root = el('div', 'ukg', { 'data-ukg': 'root', 'data-state': 'loading', 'data-lang': lang, lang: lang });
     var qrBox = el('div', 'ukg-qr-box');
-    var qr = el('img', 'ukg-qr', { 'data-ukg': 'qr', alt: T.qrAlt, width: '200', height: '200', decoding: 'async' });
+    var qr = el('img', 'ukg-qr', { 'data-ukg': 'qr', alt: T.qrAlt, width: String(QR_CSS_PX), height: String(QR_CSS_PX), decoding: 'async' });
     qrBox.appendChild(qr);
     var codeBox = el('div', 'ukg-code-box');
     var codeLabel = el('div', 'ukg-code-label', { 'aria-hidden': 'true' });
@@ -214,8 +224,8 @@
       border: '1px solid #d0d7de', borderRadius: '12px', padding: '16px',
       maxWidth: '260px', margin: '0 auto', boxSizing: 'border-box'
     });
-    css(styled, qrBox, { minHeight: '200px' });
-    css(styled, qr, { width: '200px', height: '200px', imageRendering: 'pixelated', transition: 'opacity .2s' });
+    css(styled, qrBox, { minHeight: QR_CSS_PX + 'px' });
+    css(styled, qr, { width: QR_CSS_PX + 'px', height: QR_CSS_PX + 'px', imageRendering: 'pixelated', transition: 'opacity .2s' });
     css(styled, codeLabel, { fontSize: '13px', color: '#59636e', marginTop: '8px' });
     css(styled, code, {
       fontSize: '40px', fontWeight: '700', letterSpacing: '0.25em', lineHeight: '1.2',
@@ -528,7 +538,7 @@
         root.setAttribute('data-session', String(s.id));
         root.removeAttribute('data-seq');
         var src = addParams(s.qr.png_url || s.qr.svg_url, base, { token: s.watch.token });
-        if (opts.qrSize) { src.searchParams.set('size', String(opts.qrSize)); }
+        if (s.qr.png_url) { src.searchParams.set('size', String(opts.qrSize || qrPixels())); }
         qr.src = src.toString();
         var digits = String(s.code);
         code.textContent = digits;

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/server/servertest"
 	"github.com/ukeygate/ukeygate/storage"
@@ -323,30 +323,6 @@ func (e *env) snapshot() map[string]int64 {
 	return m
 }
 
-// needOpenSSL skips the test without the openssl CLI, except on CI where
-// it must be there.
-func needOpenSSL(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required on CI")
-		}
-		t.Skip("openssl not installed")
-	}
-}
-
-// openssl runs the openssl CLI in dir and returns its output.
-func openssl(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("openssl", args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 // opensslCA is a CA run by openssl in a temporary directory, the
 // "external" CA of the tests.
 type opensslCA struct {
@@ -357,9 +333,9 @@ type opensslCA struct {
 
 func newOpenSSLCA(t *testing.T, cn string) *opensslCA {
 	t.Helper()
-	needOpenSSL(t)
+	testkit.OpenSSL(t)
 	dir := t.TempDir()
-	openssl(t, dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+	testkit.RunOpenSSL(t, dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
 		"-days", "30", "-subj", "/CN="+cn+"/O=ukeygate tests",
 		"-addext", "basicConstraints=critical,CA:TRUE",
 		"-addext", "keyUsage=critical,keyCertSign,cRLSign")
@@ -381,7 +357,7 @@ func (c *opensslCA) signCSR(csrPEM, keyUsage string) string {
 	if err := os.WriteFile(filepath.Join(c.dir, "ext.cnf"), []byte(ext), 0o600); err != nil {
 		c.t.Fatal(err)
 	}
-	openssl(c.t, c.dir, "x509", "-req", "-in", "req.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+	testkit.RunOpenSSL(c.t, c.dir, "x509", "-req", "-in", "req.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
 		"-set_serial", "0x"+randomHex(c.t, 12), "-days", "10", "-sha256", "-extfile", "ext.cnf", "-out", "cert.pem")
 	b, err := os.ReadFile(filepath.Join(c.dir, "cert.pem"))
 	if err != nil {
@@ -394,7 +370,7 @@ func (c *opensslCA) signCSR(csrPEM, keyUsage string) string {
 // chain, wrong key for any credential.
 func (c *opensslCA) otherKeyCert(keyUsage string) string {
 	c.t.Helper()
-	openssl(c.t, c.dir, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key",
+	testkit.RunOpenSSL(c.t, c.dir, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key",
 		"-subj", "/CN=someone else", "-out", "other.csr")
 	b, err := os.ReadFile(filepath.Join(c.dir, "other.csr"))
 	if err != nil {

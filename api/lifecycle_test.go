@@ -13,6 +13,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/auth"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/qrlogin"
 )
@@ -504,7 +505,7 @@ func TestAppRotateDisable(t *testing.T) {
 // entry with the right actor and ids, refused PIN changes as failed; the
 // chain verifies.
 func TestOperatorAudit(t *testing.T) {
-	needOpenSSL(t)
+	testkit.OpenSSL(t)
 	w := lcNew(t)
 	ctx := context.Background()
 	appID, _, userID, code := w.setup()

@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 )
@@ -124,20 +124,6 @@ func TestLogin(t *testing.T) {
 	}
 }
 
-// openssl runs the openssl CLI; a missing openssl skips (fails in CI).
-func openssl(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	exe, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required in CI")
-		}
-		t.Skip("openssl not installed")
-	}
-	out, err := exec.Command(exe, args...).CombinedOutput()
-	return string(out), err
-}
-
 // TestSignBid: "Sign bid" with an RSA credential, for a sample and for
 // an uploaded file; the downloaded .p7s verifies with OpenSSL over the
 // signed file, and not over another.
@@ -193,7 +179,7 @@ func TestSignBid(t *testing.T) {
 			if err := os.WriteFile(p7s, tb.fetchBytes(href), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out, err := openssl(t, "cms", "-verify", "-binary", "-inform", "DER", "-in", p7s,
+			out, err := testkit.TryOpenSSL(t, "", "cms", "-verify", "-binary", "-inform", "DER", "-in", p7s,
 				"-content", tc.content, "-CAfile", ca, "-purpose", "any", "-out", os.DevNull)
 			if err != nil || !strings.Contains(out, "Verification successful") {
 				t.Fatalf("openssl cms -verify: %v\n%s", err, out)
@@ -202,7 +188,7 @@ func TestSignBid(t *testing.T) {
 			if err := os.WriteFile(other, []byte("another bid\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if out, err := openssl(t, "cms", "-verify", "-binary", "-inform", "DER", "-in", p7s,
+			if out, err := testkit.TryOpenSSL(t, "", "cms", "-verify", "-binary", "-inform", "DER", "-in", p7s,
 				"-content", other, "-CAfile", ca, "-purpose", "any", "-out", os.DevNull); err == nil {
 				t.Fatalf("the signature verifies over another file:\n%s", out)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 )
 
 // opensslCA makes a CA with openssl in dir: <name>.key and <name>.pem.
@@ -15,12 +16,12 @@ func opensslCA(t *testing.T, dir, name string, alg gmcrypto.Alg) {
 	t.Helper()
 	ext := []string{"-addext", "keyUsage=critical,keyCertSign,cRLSign", "-addext", "basicConstraints=critical,CA:TRUE"}
 	if alg == gmcrypto.AlgSM2 {
-		openssl(t, dir, "genpkey", "-algorithm", "SM2", "-out", name+".key")
-		openssl(t, dir, append([]string{"req", "-x509", "-new", "-key", name + ".key", "-sm3", "-sigopt", sm2DistID,
+		testkit.RunOpenSSL(t, dir, "genpkey", "-algorithm", "SM2", "-out", name+".key")
+		testkit.RunOpenSSL(t, dir, append([]string{"req", "-x509", "-new", "-key", name + ".key", "-sm3", "-sigopt", sm2DistID,
 			"-subj", "/C=CN/O=OpenSSL Test/CN=" + name, "-days", "30", "-out", name + ".pem"}, ext...)...)
 		return
 	}
-	openssl(t, dir, append([]string{"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key",
+	testkit.RunOpenSSL(t, dir, append([]string{"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key",
 		"-subj", "/C=CN/O=OpenSSL Test/CN=" + name, "-days", "30", "-out", name + ".pem"}, ext...)...)
 }
 
@@ -34,7 +35,7 @@ func opensslSignCSR(t *testing.T, dir string, alg gmcrypto.Alg, ca, csrFile, out
 	if alg == gmcrypto.AlgSM2 {
 		args = append(args, "-sm3", "-sigopt", sm2DistID, "-vfyopt", sm2DistID)
 	}
-	openssl(t, dir, args...)
+	testkit.RunOpenSSL(t, dir, args...)
 }
 
 // TestExternalIssuer runs the whole external-CA flow against a CA run by
@@ -42,7 +43,7 @@ func opensslSignCSR(t *testing.T, dir string, alg gmcrypto.Alg, ca, csrFile, out
 // credential signs and verifies like any other. Bad imports change
 // nothing.
 func TestExternalIssuer(t *testing.T) {
-	requireOpenSSL(t)
+	testkit.OpenSSL(t)
 	for _, alg := range []gmcrypto.Alg{gmcrypto.AlgSM2, gmcrypto.AlgRSA} {
 		t.Run(string(alg), func(t *testing.T) {
 			f := newFixture(t)
@@ -74,7 +75,7 @@ func TestExternalIssuer(t *testing.T) {
 			if alg == gmcrypto.AlgSM2 {
 				reqArgs = append(reqArgs, "-vfyopt", sm2DistID)
 			}
-			out := openssl(t, dir, reqArgs...)
+			out := testkit.RunOpenSSL(t, dir, reqArgs...)
 			if !strings.Contains(out, "verify OK") || !strings.Contains(out, "CN = Wang Wu") || !strings.Contains(out, "Digital Signature, Non Repudiation") {
 				t.Fatalf("openssl req on our CSR:\n%s", out)
 			}
@@ -91,7 +92,7 @@ func TestExternalIssuer(t *testing.T) {
 			if alg == gmcrypto.AlgSM2 {
 				reqNew = append(reqNew, "-sm3", "-sigopt", sm2DistID)
 			}
-			openssl(t, dir, reqNew...)
+			testkit.RunOpenSSL(t, dir, reqNew...)
 			opensslSignCSR(t, dir, alg, "extca", "stranger.csr", "stranger.pem")
 
 			for _, bad := range []struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 	tjx509 "github.com/tjfoc/gmsm/x509"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 )
 
 // TestCRL: each internal issuer's CRL is signed with its own algorithm,
@@ -16,7 +17,7 @@ import (
 // after a revocation or when half-stale, and lists the revoked serial with
 // its reason.
 func TestCRL(t *testing.T) {
-	requireOpenSSL(t)
+	testkit.OpenSSL(t)
 	for _, alg := range []gmcrypto.Alg{gmcrypto.AlgSM2, gmcrypto.AlgRSA} {
 		t.Run(string(alg), func(t *testing.T) {
 			f := newFixture(t)
@@ -61,7 +62,7 @@ func TestCRL(t *testing.T) {
 			}
 			writeFile(t, dir, "crl.der", crl2)
 			opensslCheckCRL(t, dir, alg, "crl.der", "ca.pem")
-			text := openssl(t, dir, "crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text")
+			text := testkit.RunOpenSSL(t, dir, "crl", "-inform", "DER", "-in", "crl.der", "-noout", "-text")
 			if !strings.Contains(strings.ToUpper(text), strings.ToUpper(gone.Serial)) || !strings.Contains(text, "Key Compromise") {
 				t.Fatalf("openssl crl -text does not list serial %s (key compromise):\n%s", gone.Serial, text)
 			}
@@ -70,13 +71,13 @@ func TestCRL(t *testing.T) {
 			}
 			if alg == gmcrypto.AlgRSA {
 				// openssl's own revocation check agrees: revoked.
-				openssl(t, dir, "crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem")
-				out, err := runOpenSSL(t, dir, "verify", "-crl_check", "-CRLfile", "crl.pem", "-CAfile", "ca.pem", "gone.pem")
+				testkit.RunOpenSSL(t, dir, "crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem")
+				out, err := testkit.TryOpenSSL(t, dir, "verify", "-crl_check", "-CRLfile", "crl.pem", "-CAfile", "ca.pem", "gone.pem")
 				if err == nil || !strings.Contains(out, "certificate revoked") {
 					t.Fatalf("openssl verify -crl_check should say revoked: %v\n%s", err, out)
 				}
 				writeFile(t, dir, "keep.pem", []byte(keep.CertificatePEM))
-				if out := openssl(t, dir, "verify", "-crl_check", "-CRLfile", "crl.pem", "-CAfile", "ca.pem", "keep.pem"); !strings.Contains(out, "keep.pem: OK") {
+				if out := testkit.RunOpenSSL(t, dir, "verify", "-crl_check", "-CRLfile", "crl.pem", "-CAfile", "ca.pem", "keep.pem"); !strings.Contains(out, "keep.pem: OK") {
 					t.Fatalf("openssl verify -crl_check of a good certificate: %s", out)
 				}
 			}

@@ -6,7 +6,6 @@ import (
 	"encoding/asn1"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
@@ -156,42 +156,6 @@ func wantErr(t testing.TB, what string, err, want error) {
 	}
 }
 
-// requireOpenSSL returns the openssl path. Without openssl the test is
-// skipped, except under CI=true where it fails.
-func requireOpenSSL(t testing.TB) string {
-	t.Helper()
-	p, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("openssl not found and CI=true: %v", err)
-		}
-		t.Skip("openssl not found")
-	}
-	return p
-}
-
-// openssl runs the openssl CLI in dir and returns stdout+stderr; a non-zero
-// exit fails the test (runOpenSSL returns it instead).
-func openssl(t testing.TB, dir string, args ...string) string {
-	t.Helper()
-	out, err := runOpenSSL(t, dir, args...)
-	if err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-func runOpenSSL(t testing.TB, dir string, args ...string) (string, error) {
-	t.Helper()
-	bin := requireOpenSSL(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
 func writeFile(t testing.TB, dir, name string, data []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -244,7 +208,7 @@ func opensslVerify(t testing.TB, dir string, alg gmcrypto.Alg, leaf string, issu
 	check := func(args ...string) {
 		t.Helper()
 		target := args[len(args)-1]
-		out := openssl(t, dir, append([]string{"verify"}, args...)...)
+		out := testkit.RunOpenSSL(t, dir, append([]string{"verify"}, args...)...)
 		if !strings.Contains(out, target+": OK") {
 			t.Fatalf("openssl verify %v: %s", args, out)
 		}
@@ -283,7 +247,7 @@ func opensslVerify(t testing.TB, dir string, alg gmcrypto.Alg, leaf string, issu
 func opensslCheckCRL(t testing.TB, dir string, alg gmcrypto.Alg, crlFile, caFile string) {
 	t.Helper()
 	if alg == gmcrypto.AlgRSA {
-		out := openssl(t, dir, "crl", "-inform", "DER", "-in", crlFile, "-CAfile", caFile, "-noout")
+		out := testkit.RunOpenSSL(t, dir, "crl", "-inform", "DER", "-in", crlFile, "-CAfile", caFile, "-noout")
 		if !strings.Contains(out, "verify OK") {
 			t.Fatalf("openssl crl %s: %s", crlFile, out)
 		}
@@ -297,20 +261,20 @@ func opensslCheckCRL(t testing.TB, dir string, alg gmcrypto.Alg, crlFile, caFile
 	if rest, err := asn1.Unmarshal(readFile(t, dir, crlFile), &crl); err != nil || len(rest) != 0 {
 		t.Fatalf("split CRL: %v", err)
 	}
-	pub := openssl(t, dir, "x509", "-in", caFile, "-pubkey", "-noout")
+	pub := testkit.RunOpenSSL(t, dir, "x509", "-in", caFile, "-pubkey", "-noout")
 	writeFile(t, dir, crlFile+".pub", []byte(pub))
 	writeFile(t, dir, crlFile+".tbs", crl.TBS.FullBytes)
 	writeFile(t, dir, crlFile+".sig", crl.Sig.Bytes)
 	args := []string{"pkeyutl", "-verify", "-pubin", "-inkey", crlFile + ".pub", "-rawin", "-in", crlFile + ".tbs",
 		"-sigfile", crlFile + ".sig", "-digest", "sm3", "-pkeyopt", sm2DistID}
-	out := openssl(t, dir, args...)
+	out := testkit.RunOpenSSL(t, dir, args...)
 	if !strings.Contains(out, "Signature Verified Successfully") {
 		t.Fatalf("openssl pkeyutl on CRL %s: %s", crlFile, out)
 	}
 	bad := append([]byte(nil), crl.TBS.FullBytes...)
 	bad[len(bad)-1] ^= 1
 	writeFile(t, dir, crlFile+".tbs", bad)
-	if out, err := runOpenSSL(t, dir, args...); err == nil || strings.Contains(out, "Signature Verified Successfully") {
+	if out, err := testkit.TryOpenSSL(t, dir, args...); err == nil || strings.Contains(out, "Signature Verified Successfully") {
 		t.Fatalf("openssl accepted a corrupted CRL: %s", out)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 	tjx509 "github.com/tjfoc/gmsm/x509"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 )
 
 // TestIssuedCertificates issues signing and encryption certificates from a
@@ -18,7 +19,7 @@ import (
 // has openssl verify every chain; it also checks the X.509 content the
 // issue asks for.
 func TestIssuedCertificates(t *testing.T) {
-	requireOpenSSL(t)
+	testkit.OpenSSL(t)
 	for _, alg := range []gmcrypto.Alg{gmcrypto.AlgSM2, gmcrypto.AlgRSA} {
 		t.Run(string(alg), func(t *testing.T) {
 			f := newFixture(t)
@@ -149,26 +150,26 @@ func checkWithTjfoc(t *testing.T, cert, issuer *smx509.Certificate) {
 // TestImportIssuer imports CA keys made by openssl in every encoding the
 // issue names, and refuses bad combinations without changing anything.
 func TestImportIssuer(t *testing.T) {
-	requireOpenSSL(t)
+	testkit.OpenSSL(t)
 	dir := t.TempDir()
 	// SM2 CA: PKCS#8 from genpkey, SEC1 from `ec`.
-	openssl(t, dir, "genpkey", "-algorithm", "SM2", "-out", "sm2.key")
-	openssl(t, dir, "req", "-x509", "-new", "-key", "sm2.key", "-sm3", "-sigopt", "distid:1234567812345678",
+	testkit.RunOpenSSL(t, dir, "genpkey", "-algorithm", "SM2", "-out", "sm2.key")
+	testkit.RunOpenSSL(t, dir, "req", "-x509", "-new", "-key", "sm2.key", "-sm3", "-sigopt", "distid:1234567812345678",
 		"-subj", "/CN=Imported SM2 CA", "-days", "30", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "sm2.pem")
-	openssl(t, dir, "ec", "-in", "sm2.key", "-out", "sm2-sec1.key")
+	testkit.RunOpenSSL(t, dir, "ec", "-in", "sm2.key", "-out", "sm2-sec1.key")
 	// The same CA cannot be registered twice (ErrIssuerDuplicate), so each
 	// key form is imported with its own certificate (same key, own name).
 	for _, cn := range []string{"sec1", "ext"} {
-		openssl(t, dir, "req", "-x509", "-new", "-key", "sm2.key", "-sm3", "-sigopt", "distid:1234567812345678",
+		testkit.RunOpenSSL(t, dir, "req", "-x509", "-new", "-key", "sm2.key", "-sm3", "-sigopt", "distid:1234567812345678",
 			"-subj", "/CN=Imported SM2 CA "+cn, "-days", "30", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "sm2-"+cn+".pem")
 	}
 	// RSA CA: PKCS#8 and PKCS#1 (-traditional).
-	openssl(t, dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key",
+	testkit.RunOpenSSL(t, dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key",
 		"-subj", "/CN=Imported RSA CA", "-days", "30", "-out", "rsa.pem")
-	openssl(t, dir, "rsa", "-in", "rsa.key", "-traditional", "-out", "rsa-pkcs1.key")
-	openssl(t, dir, "req", "-x509", "-new", "-key", "rsa.key", "-subj", "/CN=Imported RSA CA pkcs1", "-days", "30", "-out", "rsa-pkcs1.pem")
+	testkit.RunOpenSSL(t, dir, "rsa", "-in", "rsa.key", "-traditional", "-out", "rsa-pkcs1.key")
+	testkit.RunOpenSSL(t, dir, "req", "-x509", "-new", "-key", "rsa.key", "-subj", "/CN=Imported RSA CA pkcs1", "-days", "30", "-out", "rsa-pkcs1.pem")
 	// A leaf (not a CA) to refuse.
-	openssl(t, dir, "req", "-x509", "-new", "-key", "sm2.key", "-sm3", "-sigopt", "distid:1234567812345678",
+	testkit.RunOpenSSL(t, dir, "req", "-x509", "-new", "-key", "sm2.key", "-sm3", "-sigopt", "distid:1234567812345678",
 		"-subj", "/CN=Not a CA", "-days", "30", "-addext", "basicConstraints=critical,CA:FALSE", "-out", "leaf.pem")
 
 	sm2Cert, rsaCert := readFile(t, dir, "sm2.pem"), readFile(t, dir, "rsa.pem")

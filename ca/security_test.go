@@ -14,6 +14,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/storage"
 )
 
@@ -27,7 +28,7 @@ import (
 // not be able to mint certificates under the registered CA. openssl verify
 // is the independent judge of the same chain.
 func TestVerifyRefusesNonCAIssuer(t *testing.T) {
-	requireOpenSSL(t)
+	testkit.OpenSSL(t)
 	f := newFixture(t)
 	dir := t.TempDir()
 	opensslCA(t, dir, "extca", gmcrypto.AlgRSA)
@@ -35,26 +36,26 @@ func TestVerifyRefusesNonCAIssuer(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The registered CA issues an ordinary certificate without extensions.
-	openssl(t, dir, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "v1.key", "-subj", "/CN=Some Customer", "-out", "v1.csr")
-	openssl(t, dir, "x509", "-req", "-in", "v1.csr", "-CA", "extca.pem", "-CAkey", "extca.key", "-set_serial", "5", "-days", "10", "-out", "v1.pem")
+	testkit.RunOpenSSL(t, dir, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "v1.key", "-subj", "/CN=Some Customer", "-out", "v1.csr")
+	testkit.RunOpenSSL(t, dir, "x509", "-req", "-in", "v1.csr", "-CA", "extca.pem", "-CAkey", "extca.key", "-set_serial", "5", "-days", "10", "-out", "v1.pem")
 	// Its holder mints a certificate for somebody else.
 	writeFile(t, dir, "sign.ext", []byte("keyUsage=critical,digitalSignature,nonRepudiation\n"))
-	openssl(t, dir, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "forged.key", "-subj", "/CN=Zhang San/O=Victim Corp", "-out", "forged.csr")
-	openssl(t, dir, "x509", "-req", "-in", "forged.csr", "-CA", "v1.pem", "-CAkey", "v1.key", "-set_serial", "77", "-days", "5",
+	testkit.RunOpenSSL(t, dir, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "forged.key", "-subj", "/CN=Zhang San/O=Victim Corp", "-out", "forged.csr")
+	testkit.RunOpenSSL(t, dir, "x509", "-req", "-in", "forged.csr", "-CA", "v1.pem", "-CAkey", "v1.key", "-set_serial", "77", "-days", "5",
 		"-extfile", "sign.ext", "-out", "forged.pem")
 	// The same with a v3 end-entity certificate (CA:FALSE) as the "issuer".
 	writeFile(t, dir, "ee.ext", []byte("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyCertSign\n"))
-	openssl(t, dir, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "ee.key", "-subj", "/CN=Other Customer", "-out", "ee.csr")
-	openssl(t, dir, "x509", "-req", "-in", "ee.csr", "-CA", "extca.pem", "-CAkey", "extca.key", "-set_serial", "6", "-days", "10",
+	testkit.RunOpenSSL(t, dir, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "ee.key", "-subj", "/CN=Other Customer", "-out", "ee.csr")
+	testkit.RunOpenSSL(t, dir, "x509", "-req", "-in", "ee.csr", "-CA", "extca.pem", "-CAkey", "extca.key", "-set_serial", "6", "-days", "10",
 		"-extfile", "ee.ext", "-out", "ee.pem")
-	openssl(t, dir, "x509", "-req", "-in", "forged.csr", "-CA", "ee.pem", "-CAkey", "ee.key", "-set_serial", "78", "-days", "5",
+	testkit.RunOpenSSL(t, dir, "x509", "-req", "-in", "forged.csr", "-CA", "ee.pem", "-CAkey", "ee.key", "-set_serial", "78", "-days", "5",
 		"-extfile", "sign.ext", "-out", "forged-ee.pem")
 	// A genuine intermediate CA, for the positive control.
 	writeFile(t, dir, "ica.ext", []byte("basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n"))
-	openssl(t, dir, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "ica.key", "-subj", "/CN=Good Intermediate", "-out", "ica.csr")
-	openssl(t, dir, "x509", "-req", "-in", "ica.csr", "-CA", "extca.pem", "-CAkey", "extca.key", "-set_serial", "7", "-days", "10",
+	testkit.RunOpenSSL(t, dir, "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "ica.key", "-subj", "/CN=Good Intermediate", "-out", "ica.csr")
+	testkit.RunOpenSSL(t, dir, "x509", "-req", "-in", "ica.csr", "-CA", "extca.pem", "-CAkey", "extca.key", "-set_serial", "7", "-days", "10",
 		"-extfile", "ica.ext", "-out", "ica.pem")
-	openssl(t, dir, "x509", "-req", "-in", "forged.csr", "-CA", "ica.pem", "-CAkey", "ica.key", "-set_serial", "79", "-days", "5",
+	testkit.RunOpenSSL(t, dir, "x509", "-req", "-in", "forged.csr", "-CA", "ica.pem", "-CAkey", "ica.key", "-set_serial", "79", "-days", "5",
 		"-extfile", "sign.ext", "-out", "good.pem")
 
 	cert := func(name string) *smx509.Certificate {
@@ -83,7 +84,7 @@ func TestVerifyRefusesNonCAIssuer(t *testing.T) {
 			}
 			// openssl, the independent checker, agrees.
 			writeFile(t, dir, "untrusted.pem", readFile(t, dir, tc.inter))
-			out, oerr := runOpenSSL(t, dir, "verify", "-CAfile", "extca.pem", "-untrusted", "untrusted.pem", tc.leaf)
+			out, oerr := testkit.TryOpenSSL(t, dir, "verify", "-CAfile", "extca.pem", "-untrusted", "untrusted.pem", tc.leaf)
 			if ok := oerr == nil && strings.Contains(out, tc.leaf+": OK"); ok != (tc.want == nil) {
 				t.Fatalf("openssl verify disagrees (ok=%v): %v\n%s", ok, oerr, out)
 			}
@@ -272,7 +273,7 @@ func (s *Service) issuerKeyForTest(ctx context.Context, id string) (crypto.Signe
 // credential's revocation is always recorded, even for a record that lacks
 // its serial, and Verify refuses it.
 func TestImportCertificateSerial(t *testing.T) {
-	requireOpenSSL(t)
+	testkit.OpenSSL(t)
 	f := newFixture(t)
 	dir := t.TempDir()
 	opensslCA(t, dir, "extca", gmcrypto.AlgRSA)
@@ -284,7 +285,7 @@ func TestImportCertificateSerial(t *testing.T) {
 	writeFile(t, dir, "our.csr", []byte(cred.CSRPEM))
 	writeFile(t, dir, "leaf.ext", []byte("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n"))
 	sign := func(serial, out string) []byte {
-		openssl(t, dir, "x509", "-req", "-in", "our.csr", "-CA", "extca.pem", "-CAkey", "extca.key", "-set_serial", serial,
+		testkit.RunOpenSSL(t, dir, "x509", "-req", "-in", "our.csr", "-CA", "extca.pem", "-CAkey", "extca.key", "-set_serial", serial,
 			"-days", "10", "-extfile", "leaf.ext", "-out", out)
 		return readFile(t, dir, out)
 	}

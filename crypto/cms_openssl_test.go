@@ -18,29 +18,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ukeygate/ukeygate/internal/testkit"
 )
 
-// cmsOpenSSL returns the openssl binary. When it is missing the test is
-// skipped, unless CI=true, where it must run.
-func cmsOpenSSL(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("openssl not found and CI=true: the OpenSSL interop tests must run")
-		}
-		t.Skip("openssl not found")
-	}
-	return path
-}
-
 // cmsRun runs openssl in dir and returns its stdout, or an error carrying
-// stderr.
+// stderr. Without openssl the test is skipped, except under CI=true.
 func cmsRun(t *testing.T, dir string, args ...string) ([]byte, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cmsOpenSSL(t), args...)
+	cmd := exec.CommandContext(ctx, testkit.OpenSSL(t), args...)
 	cmd.Dir = dir
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -82,7 +70,7 @@ func cmsRead(t *testing.T, dir, name string) []byte {
 }
 
 func TestCMSOpenSSLVerifiesOurRSASignedData(t *testing.T) {
-	cmsOpenSSL(t)
+	testkit.OpenSSL(t)
 	p := cmsPKI(t, false)
 	dir := cmsFiles(t, p)
 	content := []byte("RSA bid\r\nwith CRLF and \x00 binary \xff bytes\n")
@@ -148,7 +136,7 @@ func TestCMSOpenSSLVerifiesOurRSASignedData(t *testing.T) {
 }
 
 func TestCMSVerifyOpenSSLSignedData(t *testing.T) {
-	cmsOpenSSL(t)
+	testkit.OpenSSL(t)
 	p := cmsPKI(t, false)
 	dir := cmsFiles(t, p)
 	content := []byte("signed by openssl\n\x00\x01\x02 binary")
@@ -215,7 +203,7 @@ func TestCMSVerifyOpenSSLSignedData(t *testing.T) {
 }
 
 func TestCMSOpenSSLOpensOurRSAEnvelope(t *testing.T) {
-	cmsOpenSSL(t)
+	testkit.OpenSSL(t)
 	p := cmsPKI(t, false)
 	dir := cmsFiles(t, p)
 	content := bytes.Repeat([]byte("sealed RSA bid \x00\xff "), 100)
@@ -263,7 +251,7 @@ func TestCMSOpenSSLOpensOurRSAEnvelope(t *testing.T) {
 }
 
 func TestCMSOpenOpenSSLEnvelope(t *testing.T) {
-	cmsOpenSSL(t)
+	testkit.OpenSSL(t)
 	p := cmsPKI(t, false)
 	dir := cmsFiles(t, p)
 	content := []byte("encrypted by openssl \x00\x01 binary, longer than one block")
@@ -320,7 +308,7 @@ func TestCMSOpenOpenSSLEnvelope(t *testing.T) {
 // This test records that; if a later OpenSSL opens it, the plaintext must be
 // right.
 func TestCMSOpenSSLSM2EnvelopeUnsupported(t *testing.T) {
-	cmsOpenSSL(t)
+	testkit.OpenSSL(t)
 	p := cmsPKI(t, true)
 	dir := cmsFiles(t, p)
 	content := []byte("SM2 sealed bid")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 )
 
 // Interoperability with the openssl CLI (OpenSSL 3.0). In CI (CI=true) a
@@ -26,14 +27,7 @@ type osl struct {
 
 func newOpenSSL(t *testing.T) *osl {
 	t.Helper()
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("openssl is required in CI: %v", err)
-		}
-		t.Skipf("openssl not found: %v", err)
-	}
-	return &osl{t: t, bin: bin, dir: t.TempDir()}
+	return &osl{t: t, bin: testkit.OpenSSL(t), dir: t.TempDir()}
 }
 
 // file writes data to a fresh file in the temp dir and returns its path.

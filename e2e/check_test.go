@@ -15,6 +15,7 @@ import (
 	tjsm3 "github.com/tjfoc/gmsm/sm3"
 	tjsm4 "github.com/tjfoc/gmsm/sm4"
 	tjx509 "github.com/tjfoc/gmsm/x509"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 )
 
 // Independent checkers: tjfoc/gmsm, OpenSSL and plain encoding/asn1 —
@@ -71,7 +72,7 @@ func leftPad(b []byte, n int) []byte {
 func opensslVerifyRaw(t *testing.T, alg, certPEM string, msg, sig []byte) bool {
 	t.Helper()
 	dir := files(t, map[string][]byte{"cert.pem": []byte(firstCertPEM(t, certPEM)), "msg": msg, "sig": sig})
-	openssl(t, dir, "x509", "-in", "cert.pem", "-pubkey", "-noout", "-out", "pub.pem")
+	testkit.RunOpenSSL(t, dir, "x509", "-in", "cert.pem", "-pubkey", "-noout", "-out", "pub.pem")
 	var args []string
 	if alg == "SM2" {
 		args = []string{"pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin", "-in", "msg", "-sigfile", "sig",
@@ -79,9 +80,8 @@ func opensslVerifyRaw(t *testing.T, alg, certPEM string, msg, sig []byte) bool {
 	} else {
 		args = []string{"dgst", "-sha256", "-verify", "pub.pem", "-signature", "sig", "msg"}
 	}
-	cmd := opensslCmd(dir, args...)
-	out, err := cmd.CombinedOutput()
-	ok := err == nil && (strings.Contains(string(out), "Signature Verified Successfully") || strings.Contains(string(out), "Verified OK"))
+	out, err := testkit.TryOpenSSL(t, dir, args...)
+	ok := err == nil && (strings.Contains(out, "Signature Verified Successfully") || strings.Contains(out, "Verified OK"))
 	if !ok {
 		t.Logf("openssl %s: %v: %s", strings.Join(args, " "), err, out)
 	}
@@ -101,8 +101,8 @@ func opensslVerifyCMS(t *testing.T, der, content []byte, caPEM string) []byte {
 		args = append(args, "-content", "content.bin")
 	}
 	dir := files(t, m)
-	out, err := opensslCmd(dir, args...).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "Verification successful") {
+	out, err := testkit.TryOpenSSL(t, dir, args...)
+	if err != nil || !strings.Contains(out, "Verification successful") {
 		t.Logf("openssl cms -verify: %v: %s", err, out)
 		return nil
 	}

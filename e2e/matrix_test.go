@@ -11,6 +11,7 @@ import (
 	tjsm3 "github.com/tjfoc/gmsm/sm3"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/portal"
 )
 
@@ -61,7 +62,7 @@ func (w *world) checkRaw(t *testing.T, alg, certPEM string, msg, sig []byte) {
 			t.Fatal("tjfoc verifies the signature over other data")
 		}
 	}
-	if haveOpenSSL(t) {
+	if testkit.HaveOpenSSL(t) {
 		if !opensslVerifyRaw(t, alg, certPEM, msg, sig) {
 			t.Fatalf("openssl does not verify the %s signature", alg)
 		}
@@ -79,7 +80,7 @@ func (w *world) checkCMS(t *testing.T, alg, certPEM string, der, content, digest
 		checkSM2CMS(t, der, content, digest, certPEM, attached)
 		return
 	}
-	needOpenSSL(t)
+	testkit.OpenSSL(t)
 	detached := content
 	if attached {
 		detached = nil
@@ -264,12 +265,12 @@ func TestDecrypt(t *testing.T) {
 				alg = "RSA"
 			}
 			dir := files(t, map[string][]byte{"cert.pem": []byte(firstCertPEM(t, w.creds[alg+"-encrypt"].CertificatePEM)), "pt": pt})
-			openssl(t, dir, "x509", "-in", "cert.pem", "-pubkey", "-noout", "-out", "pub.pem")
+			testkit.RunOpenSSL(t, dir, "x509", "-in", "cert.pem", "-pubkey", "-noout", "-out", "pub.pem")
 			args := []string{"pkeyutl", "-encrypt", "-pubin", "-inkey", "pub.pem", "-in", "pt", "-out", "ct"}
 			for _, o := range opts {
 				args = append(args, "-pkeyopt", o)
 			}
-			openssl(t, dir, args...)
+			testkit.RunOpenSSL(t, dir, args...)
 			return readFile(t, dir, "ct")
 		}
 	}
@@ -289,7 +290,7 @@ func TestDecrypt(t *testing.T) {
 			for _, o := range opts {
 				args = append(args, "-keyopt", o)
 			}
-			openssl(t, dir, args...)
+			testkit.RunOpenSSL(t, dir, args...)
 			return readFile(t, dir, "env.der")
 		}
 	}
@@ -317,7 +318,7 @@ func TestDecrypt(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.needsOpenSSL {
-				needOpenSSL(t)
+				testkit.OpenSSL(t)
 			}
 			ct := tc.make(t, w, pt)
 			cred := tc.alg + "-encrypt"

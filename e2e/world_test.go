@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -190,49 +189,6 @@ func (w *world) finish(t *testing.T, s *portal.Session, kind, cred string) *port
 	}
 	final := got[len(got)-1]
 	return &final
-}
-
-// needOpenSSL reports whether the openssl CLI is there: without it the
-// calling check is skipped, except on CI, where it fails.
-func needOpenSSL(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required on CI")
-		}
-		t.Skip("openssl not installed")
-	}
-}
-
-// haveOpenSSL is needOpenSSL for an optional extra check: false (and a
-// log line) without openssl off CI.
-func haveOpenSSL(t *testing.T) bool {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required on CI")
-		}
-		t.Log("openssl not installed: its check is skipped")
-		return false
-	}
-	return true
-}
-
-// opensslCmd is the openssl CLI with args, run in dir.
-func opensslCmd(dir string, args ...string) *exec.Cmd {
-	cmd := exec.Command("openssl", args...)
-	cmd.Dir = dir
-	return cmd
-}
-
-// openssl runs the openssl CLI in dir and returns its combined output.
-func openssl(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := opensslCmd(dir, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 // files writes name → content into a fresh directory and returns it.

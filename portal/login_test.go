@@ -10,7 +10,6 @@ import (
 	"errors"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	tjsm2 "github.com/tjfoc/gmsm/sm2"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/qrlogin"
 )
@@ -377,13 +377,7 @@ func TestLoginResultJSON(t *testing.T) {
 // docs/integration.md gives integrators, on a signature made the way the
 // gateway makes it, so that the guide stays true.
 func TestLoginVerifyWithOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required in CI")
-		}
-		t.Skip("openssl not installed")
-	}
+	testkit.OpenSSL(t)
 	for _, alg := range []gmcrypto.Alg{gmcrypto.AlgSM2, gmcrypto.AlgRSA} {
 		t.Run(string(alg), func(t *testing.T) {
 			dir := t.TempDir()
@@ -411,16 +405,10 @@ func TestLoginVerifyWithOpenSSL(t *testing.T) {
 			} else {
 				args = strings.Fields("dgst -sha256 -verify pub.pem -signature signature.der challenge.json")
 			}
-			cmd := exec.Command(openssl, args...)
-			cmd.Dir = dir
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
-			}
+			testkit.RunOpenSSL(t, dir, args...)
 			// And a wrong challenge must fail the same command.
 			write("challenge.json", append(chal, ' '))
-			cmd = exec.Command(openssl, args...)
-			cmd.Dir = dir
-			if err := cmd.Run(); err == nil {
+			if _, err := testkit.TryOpenSSL(t, dir, args...); err == nil {
 				t.Fatal("openssl verified a changed challenge")
 			}
 		})

@@ -20,11 +20,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/storage"
 )
 
@@ -255,7 +255,7 @@ func TestPanicRecovery(t *testing.T) {
 }
 
 func TestRequestLogAndMetrics(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	cfg := testConfig(t)
 	cfg.Log.Format = "json"
 	s := newServer(t, cfg, &logs)
@@ -571,22 +571,4 @@ func writeSelfSigned(t *testing.T, cfg *config.Config) []byte {
 		t.Fatal(err)
 	}
 	return certPEM
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -9,12 +9,12 @@ import (
 	"math/big"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/server/servertest"
 )
 
@@ -39,28 +39,6 @@ func mustCLI(t *testing.T, stdinText string, args ...string) string {
 	return out
 }
 
-// requireOpenSSL skips without the openssl CLI, except on CI.
-func requireOpenSSL(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("openssl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl is required on CI")
-		}
-		t.Skip("openssl not installed")
-	}
-}
-
-func runOpenSSL(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("openssl", args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
 func fetch(t *testing.T, url, file string) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -82,7 +60,7 @@ func fetch(t *testing.T, url, file string) {
 // with the reference phone client, obtain one credential from each issuer,
 // revoke one and find it in the CRL — with openssl checking every step.
 func TestWalkthrough(t *testing.T) {
-	requireOpenSSL(t)
+	testkit.OpenSSL(t)
 	t.Setenv(envServer, "")
 	t.Setenv(envAdminToken, "")
 	ts := servertest.Start(t)
@@ -112,7 +90,7 @@ func TestWalkthrough(t *testing.T) {
 	}
 	for _, id := range []string{"sm2-root", "rsa-root"} {
 		fetch(t, ts.URL+"/v1/issuers/"+id+"/ca.pem", filepath.Join(dir, id+".pem"))
-		text := runOpenSSL(t, dir, "x509", "-in", id+".pem", "-noout", "-subject")
+		text := testkit.RunOpenSSL(t, dir, "x509", "-in", id+".pem", "-noout", "-subject")
 		if !strings.Contains(text, "Walkthrough") {
 			t.Fatalf("openssl reads %s as %s", id, text)
 		}
@@ -169,7 +147,7 @@ func TestWalkthrough(t *testing.T) {
 			t.Fatalf("%s: state %s", c.cert, c.state)
 		}
 		args := append(append([]string{"verify"}, c.opts...), "-CAfile", c.ca, c.cert)
-		if got := runOpenSSL(t, dir, args...); !strings.Contains(got, c.cert+": OK") {
+		if got := testkit.RunOpenSSL(t, dir, args...); !strings.Contains(got, c.cert+": OK") {
 			t.Fatalf("openssl verify %s: %s", c.cert, got)
 		}
 	}
@@ -191,7 +169,7 @@ func TestWalkthrough(t *testing.T) {
 	}{{"sm2-root", true}, {"rsa-root", false}} {
 		fetch(t, ts.URL+"/v1/issuers/"+c.issuer+"/crl", filepath.Join(dir, c.issuer+".crl"))
 		verifyCRLWithOpenSSL(t, dir, c.issuer+".crl", c.issuer+".pem", c.issuer == "sm2-root")
-		text := runOpenSSL(t, dir, "crl", "-inform", "DER", "-in", c.issuer+".crl", "-noout", "-text")
+		text := testkit.RunOpenSSL(t, dir, "crl", "-inform", "DER", "-in", c.issuer+".crl", "-noout", "-text")
 		if got := crlListsSerial(text, sm2Cred.Credential.Serial); got != c.listed {
 			t.Fatalf("CRL of %s lists serial %s: %v, want %v\n%s", c.issuer, sm2Cred.Credential.Serial, got, c.listed, text)
 		}
@@ -241,7 +219,7 @@ func TestWalkthrough(t *testing.T) {
 func verifyCRLWithOpenSSL(t *testing.T, dir, crlFile, caFile string, sm2 bool) {
 	t.Helper()
 	if !sm2 {
-		if out := runOpenSSL(t, dir, "crl", "-inform", "DER", "-in", crlFile, "-CAfile", caFile, "-noout"); !strings.Contains(out, "verify OK") {
+		if out := testkit.RunOpenSSL(t, dir, "crl", "-inform", "DER", "-in", crlFile, "-CAfile", caFile, "-noout"); !strings.Contains(out, "verify OK") {
 			t.Fatalf("openssl crl %s: %s", crlFile, out)
 		}
 		return
@@ -263,10 +241,10 @@ func verifyCRLWithOpenSSL(t *testing.T, dir, crlFile, caFile string, sm2 bool) {
 			t.Fatal(err)
 		}
 	}
-	write("crl.pub", []byte(runOpenSSL(t, dir, "x509", "-in", caFile, "-pubkey", "-noout")))
+	write("crl.pub", []byte(testkit.RunOpenSSL(t, dir, "x509", "-in", caFile, "-pubkey", "-noout")))
 	write("crl.tbs", parts.TBS.FullBytes)
 	write("crl.sig", parts.Sig.Bytes)
-	out := runOpenSSL(t, dir, "pkeyutl", "-verify", "-pubin", "-inkey", "crl.pub", "-rawin", "-in", "crl.tbs",
+	out := testkit.RunOpenSSL(t, dir, "pkeyutl", "-verify", "-pubin", "-inkey", "crl.pub", "-rawin", "-in", "crl.tbs",
 		"-sigfile", "crl.sig", "-digest", "sm3", "-pkeyopt", "distid:1234567812345678")
 	if !strings.Contains(out, "Signature Verified Successfully") {
 		t.Fatalf("openssl pkeyutl on %s: %s", crlFile, out)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ukeygate/ukeygate/internal/testkit"
 )
 
 // guard bounds every wait on a subprocess: a failure guard only.
@@ -73,7 +75,7 @@ func binary(t *testing.T) string {
 // proc is a running ukeygate subprocess.
 type proc struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuf
+	stderr *testkit.SyncBuffer
 	lines  chan string // stderr lines
 	exited chan struct{}
 	err    error // Wait's result, valid once exited is closed
@@ -91,7 +93,7 @@ func startProc(t *testing.T, env []string, args ...string) *proc {
 	cmd := exec.Command(binary(t), args...)
 	cmd.Env = env
 	pr, pw := io.Pipe()
-	p := &proc{cmd: cmd, stderr: &lockedBuf{}, lines: make(chan string, 1000), exited: make(chan struct{})}
+	p := &proc{cmd: cmd, stderr: &testkit.SyncBuffer{}, lines: make(chan string, 1000), exited: make(chan struct{})}
 	cmd.Stderr = io.MultiWriter(p.stderr, pw)
 	cmd.Stdout = io.Discard
 	if err := cmd.Start(); err != nil {
@@ -270,22 +272,4 @@ func TestServeFailures(t *testing.T) {
 			checkOneLine(t, p.stderr.String(), tt.wantErr)
 		})
 	}
-}
-
-// lockedBuf is a goroutine-safe buffer.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

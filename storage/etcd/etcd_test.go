@@ -1,116 +1,17 @@
 package etcd_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/etcd"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer collects the server's output for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// startEtcd runs a real single-member etcd on free loopback ports until the
-// test ends and returns its client URL and a function that kills it
-// earlier. Without an etcd binary the test is skipped, except in CI
-// (CI=true), where that is a failure.
-func startEtcd(t *testing.T) (string, func()) {
-	t.Helper()
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("etcd binary not found in PATH and CI=true: install it (apt-get install -y etcd-server)")
-		}
-		t.Skip("etcd binary not found in PATH: install it with apt-get install -y etcd-server to run the etcd tests")
-	}
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	dir := t.TempDir()
-	cmd := exec.Command(bin,
-		"--name", "default",
-		"--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "default="+peer,
-		"--logger=zap", "--log-level=warn")
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start etcd: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			_ = cmd.Process.Kill() // our own child, by its pid
-			<-exited
-		})
-	}
-	t.Cleanup(stop)
-
-	deadline := time.Now().Add(storagetest.Deadline)
-	httpc := &http.Client{Timeout: 2 * time.Second}
-	for {
-		select {
-		case err := <-exited:
-			exited <- err // for stop
-			t.Fatalf("etcd exited before becoming healthy: %v\n%s", err, out.String())
-		default:
-		}
-		if resp, err := httpc.Get(client + "/health"); err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"health":"true"`) {
-				return client, stop
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("etcd not healthy after %s\n%s", storagetest.Deadline, out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 func openStore(t *testing.T, endpoint, prefix string) *etcd.Store {
 	t.Helper()
@@ -128,7 +29,7 @@ func openStore(t *testing.T, endpoint, prefix string) *etcd.Store {
 // TestEtcd runs everything against one server: starting etcd costs about a
 // second.
 func TestEtcd(t *testing.T) {
-	endpoint, _ := startEtcd(t)
+	endpoint := testkit.StartEtcd(t)
 
 	t.Run("Conformance", func(t *testing.T) {
 		storagetest.Run(t, func(t *testing.T) storage.Store {
@@ -167,7 +68,7 @@ func TestEtcd(t *testing.T) {
 
 	t.Run("Unreachable", func(t *testing.T) {
 		cfg := etcd.DefaultConfig()
-		cfg.Endpoints = []string{fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
+		cfg.Endpoints = []string{"http://" + testkit.FreeAddr(t)}
 		cfg.DialTimeout = 500 * time.Millisecond
 		done := make(chan error, 1)
 		go func() {
@@ -190,9 +91,9 @@ func TestEtcd(t *testing.T) {
 	t.Run("ServerStops", func(t *testing.T) {
 		// A second server, killed under an open store: calls fail with
 		// ErrUnavailable within RequestTimeout instead of hanging.
-		own, stopOwn := startEtcd(t)
+		own := testkit.RunEtcd(t)
 		cfg := etcd.DefaultConfig()
-		cfg.Endpoints = []string{own}
+		cfg.Endpoints = []string{own.URL}
 		cfg.RequestTimeout = 500 * time.Millisecond
 		s, err := etcd.Open(cfg)
 		if err != nil {
@@ -202,7 +103,7 @@ func TestEtcd(t *testing.T) {
 		if err := s.Ping(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		stopOwn()
+		own.Stop()
 		for name, call := range map[string]func() error{
 			"ping": func() error { return s.Ping(context.Background()) },
 			"get":  func() error { _, err := s.Get(context.Background(), "k"); return err },

@@ -123,8 +123,8 @@ func (q *IssuerRequest) Validate() error {
 		if q.Generate {
 			return invalid("generate", "an external issuer's key is not held by the gateway")
 		}
-		if q.ChainPEM == "" {
-			return invalid("chain_pem", "required for an external issuer")
+		if q.ChainPEM == "" && q.CertPEM == "" {
+			return invalid("chain_pem", "an external issuer needs its CA certificate (cert_pem or chain_pem)")
 		}
 		if q.KeyPEM != "" {
 			return invalid("key_pem", "an external issuer's key is not held by the gateway")

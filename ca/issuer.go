@@ -309,13 +309,20 @@ func (s *Service) importIssuer(rec *issuerRecord, parent *issuerRecord, req Issu
 
 // externalIssuer checks an external issuer's chain.
 func (s *Service) externalIssuer(rec *issuerRecord, parent *issuerRecord, req IssuerRequest) error {
-	if req.Generate || len(req.KeyPEM) > 0 || len(req.CertPEM) > 0 {
-		return invalid("chain_pem", "an external issuer takes only chain_pem (no generate, cert_pem or key_pem)")
+	if req.Generate || len(req.KeyPEM) > 0 {
+		return invalid("key_pem", "an external issuer's key is not held by the gateway (no generate, no key_pem)")
 	}
-	if len(req.ChainPEM) == 0 {
-		return invalid("chain_pem", "required for an external issuer")
+	// The CA certificate comes as cert_pem (then chain_pem holds its
+	// issuers, if any) or as the first certificate of chain_pem.
+	field, pemChain := "chain_pem", req.ChainPEM
+	if len(req.CertPEM) > 0 {
+		field = "cert_pem"
+		pemChain = append(append(append([]byte{}, req.CertPEM...), '\n'), req.ChainPEM...)
 	}
-	chain, err := s.checkCAChain("chain_pem", req.ChainPEM, parent)
+	if len(pemChain) == 0 {
+		return invalid("chain_pem", "an external issuer needs its CA certificate (cert_pem or chain_pem)")
+	}
+	chain, err := s.checkCAChain(field, pemChain, parent)
 	if err != nil {
 		return err
 	}

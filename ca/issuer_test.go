@@ -159,7 +159,7 @@ func TestImportIssuer(t *testing.T) {
 	testkit.RunOpenSSL(t, dir, "ec", "-in", "sm2.key", "-out", "sm2-sec1.key")
 	// The same CA cannot be registered twice (ErrIssuerDuplicate), so each
 	// key form is imported with its own certificate (same key, own name).
-	for _, cn := range []string{"sec1", "ext"} {
+	for _, cn := range []string{"sec1", "ext", "ext2"} {
 		testkit.RunOpenSSL(t, dir, "req", "-x509", "-new", "-key", "sm2.key", "-sm3", "-sigopt", "distid:1234567812345678",
 			"-subj", "/CN=Imported SM2 CA "+cn, "-days", "30", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "sm2-"+cn+".pem")
 	}
@@ -194,6 +194,8 @@ func TestImportIssuer(t *testing.T) {
 		{"rsa pkcs8", IssuerRequest{ID: "rsa-p8", Mode: ModeInternal, Alg: gmcrypto.AlgRSA, CertPEM: rsaCert, KeyPEM: readFile(t, dir, "rsa.key")}, nil, gmcrypto.AlgRSA},
 		{"rsa pkcs1", IssuerRequest{ID: "rsa-p1", Mode: ModeInternal, CertPEM: readFile(t, dir, "rsa-pkcs1.pem"), KeyPEM: readFile(t, dir, "rsa-pkcs1.key")}, nil, gmcrypto.AlgRSA},
 		{"external sm2", IssuerRequest{ID: "ext-sm2", Mode: ModeExternal, ChainPEM: readFile(t, dir, "sm2-ext.pem")}, nil, gmcrypto.AlgSM2},
+		{"external sm2 given as cert_pem", IssuerRequest{ID: "ext-sm2-cert", Mode: ModeExternal, CertPEM: readFile(t, dir, "sm2-ext2.pem")}, nil, gmcrypto.AlgSM2},
+		{"external with neither cert_pem nor chain_pem", IssuerRequest{ID: "bad0", Mode: ModeExternal}, ErrInvalidRequest, ""},
 		{"same CA again, external", IssuerRequest{ID: "dup1", Mode: ModeExternal, ChainPEM: sm2Cert}, ErrIssuerDuplicate, ""},
 		{"same CA again, internal", IssuerRequest{ID: "dup2", Mode: ModeInternal, CertPEM: rsaCert, KeyPEM: readFile(t, dir, "rsa-pkcs1.key")}, ErrIssuerDuplicate, ""},
 		{"key of another cert", IssuerRequest{ID: "bad1", Mode: ModeInternal, CertPEM: sm2Cert, KeyPEM: readFile(t, dir, "rsa.key")}, ErrCertificateMismatch, ""},
@@ -254,8 +256,8 @@ func TestImportIssuer(t *testing.T) {
 	}
 	// Listing shows all the good ones.
 	list, err := f.svc.Issuers(f.ctx)
-	if err != nil || len(list) != 5 {
-		t.Fatalf("Issuers: %d, %v; want 5", len(list), err)
+	if err != nil || len(list) != 6 {
+		t.Fatalf("Issuers: %d, %v; want 6", len(list), err)
 	}
 }
 

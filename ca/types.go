@@ -103,7 +103,8 @@ type Subject struct {
 //     optionally followed by its issuers) and KeyPEM (PKCS#8, SEC1 or
 //     PKCS#1; must match the certificate);
 //   - external: Mode external, ChainPEM (the CA certificate first, then
-//     optionally its issuers).
+//     optionally its issuers), or CertPEM (the CA certificate) with
+//     ChainPEM holding only its issuers.
 //
 // For imported and external issuers Parent, if set, must be a registered
 // issuer whose certificate signed the given one; the parent's chain then

@@ -106,7 +106,7 @@ external (the gateway makes CSRs for it):
 	f.IntVar(&pathLen, "path-len", 0, "path length constraint of a generated CA certificate")
 	f.IntVar(&req.RSABits, "rsa-bits", 0, "RSA size of a generated CA key (default 2048)")
 	f.StringVar(&req.Parent, "parent", "", "registered issuer that signs this one (intermediate)")
-	f.StringVar(&certFile, "cert", "", "PEM file of an imported CA certificate (- for stdin)")
+	f.StringVar(&certFile, "cert", "", "PEM file of a CA certificate: an imported CA (with --key) or an external CA (- for stdin)")
 	f.StringVar(&keyFile, "key", "", "PEM file of an imported CA key (- for stdin)")
 	f.StringVar(&chainFile, "chain", "", "PEM file of an external issuer's chain (- for stdin)")
 	f.StringSliceVar(&profAlgs, "profile-algs", nil, "user key algorithms allowed (SM2,RSA)")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/bench"
 	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/server/servertest"
 )
 
@@ -230,7 +231,7 @@ func TestRunExistingIssuerAndDuration(t *testing.T) {
 	// A wrong admin token too, with the server's code.
 	cfg.Issuer, cfg.AdminToken = "", "wrong"
 	_, err = bench.Run(ctx, cfg)
-	var ae *bench.APIError
+	var ae *portal.APIError
 	if !errors.Is(err, bench.ErrSetup) || !errors.As(err, &ae) || ae.Status != 401 {
 		t.Fatalf("wrong token: %v, want ErrSetup with a 401 APIError", err)
 	}

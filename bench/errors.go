@@ -2,7 +2,6 @@ package bench
 
 import (
 	"errors"
-	"fmt"
 )
 
 // Sentinel errors of package bench, checked with errors.Is.
@@ -32,14 +31,4 @@ var (
 	ErrWatchEnded = errors.New("bench: watch ended without a final event")
 )
 
-// APIError is an operator API refusal: the HTTP status and the protocol's
-// stable error code and message.
-type APIError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("bench: server refused (%d %s): %s", e.Status, e.Code, e.Message)
-}
+// Refusals of the gateway (operator API included) are *portal.APIError.

@@ -131,21 +131,12 @@ func (a *admin) call(ctx context.Context, method, path string, in, out any) erro
 		return fmt.Errorf("bench: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return portal.ReadAPIError(resp)
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return fmt.Errorf("bench: %s %s: reading the answer: %w", method, path, err)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := &APIError{Status: resp.StatusCode, Code: fmt.Sprintf("http_%d", resp.StatusCode)}
-		var env struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(b, &env) == nil && env.Error.Code != "" {
-			e.Code, e.Message = env.Error.Code, env.Error.Message
-		} else {
-			e.Message = strings.TrimSpace(string(b[:min(len(b), 200)]))
-		}
-		return e
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {

@@ -143,7 +143,7 @@ func (c *Client) do(ctx context.Context, method, ref string, in, out any) error 
 // 2xx JSON body into out.
 func decodeResponse(resp *http.Response, out any) error {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return readAPIError(resp)
+		return ReadAPIError(resp)
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBytes))
@@ -162,8 +162,10 @@ func decodeResponse(resp *http.Response, out any) error {
 	return nil
 }
 
-// readAPIError builds the *APIError of a failed answer.
-func readAPIError(resp *http.Response) error {
+// ReadAPIError builds the *APIError of a failed answer of any gateway
+// endpoint (the error envelope is the same everywhere), for callers that
+// make their own requests, such as an operator-API client.
+func ReadAPIError(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
 	e := &APIError{Status: resp.StatusCode}
 	var env struct {
@@ -307,7 +309,7 @@ func (c *Client) QRPNG(ctx context.Context, s *Session, size int) ([]byte, error
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, readAPIError(resp)
+		return nil, ReadAPIError(resp)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {

@@ -29,8 +29,10 @@ run: build
 test:
 	$(GO) test $(TESTFLAGS) ./...
 
-## lint: gofmt (lists unformatted files) and go vet
+## lint: go.mod and go.sum tidy (go mod tidy -diff shows what tidy would
+##       change), gofmt (lists unformatted files) and go vet; CI runs it
 lint:
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 

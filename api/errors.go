@@ -47,9 +47,6 @@ var (
 	// ErrOriginNotAllowed: the page origin (body field or Origin header)
 	// is not one of the app's registered origins.
 	ErrOriginNotAllowed = errors.New("api: origin not allowed for this app")
-	// ErrCredentialMismatch: the credential chosen at confirm does not fit
-	// the session's request (purpose, issuer or algorithm).
-	ErrCredentialMismatch = errors.New("api: credential does not fit the request")
 )
 
 // FieldError names the request field that is wrong. It wraps
@@ -98,7 +95,6 @@ var errorTable = []errorMapping{
 	{ErrAuditUnavailable, http.StatusServiceUnavailable, "audit_unavailable"},
 	{ErrSessionsUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{ErrOriginNotAllowed, http.StatusForbidden, "origin_not_allowed"},
-	{ErrCredentialMismatch, http.StatusConflict, "credential_mismatch"},
 
 	// session (before ca and gmcrypto: a failed operation wraps their
 	// errors; wrong_code before operation_failed, which it also is)
@@ -114,6 +110,7 @@ var errorTable = []errorMapping{
 	{session.ErrWrongCode, http.StatusForbidden, "wrong_code"},
 	{session.ErrOperationFailed, http.StatusUnprocessableEntity, "operation_failed"},
 	{session.ErrConfirmInProgress, http.StatusConflict, "confirm_in_progress"},
+	{session.ErrCredentialMismatch, http.StatusConflict, "credential_mismatch"},
 	// after operation_failed: a result too large to store fails the
 	// confirm (reason result_too_large); at create it is the request
 	{session.ErrTooLarge, http.StatusRequestEntityTooLarge, "request_too_large"},

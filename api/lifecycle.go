@@ -84,6 +84,10 @@ func (a *API) decodeOptional(w http.ResponseWriter, r *http.Request, v validator
 // cannot undo: an entry that cannot be written is logged as an error and
 // the answer stays the action's. Entries never carry secrets (codes, PINs,
 // keys). Without an audit log it does nothing.
+// auditTimeout bounds the audit append of an operator action; it runs
+// even if the caller hangs up.
+const auditTimeout = 10 * time.Second
+
 func (a *API) auditAction(ctx context.Context, e audit.Entry) {
 	if a.audit == nil {
 		return

@@ -3,13 +3,10 @@ package api
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
-	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
@@ -19,10 +16,6 @@ import (
 
 // Phone side of the scan sessions: scan, confirm, reject. Every request is
 // device-signed.
-
-// auditTimeout bounds the audit append of a key use; it runs even if the
-// phone hangs up (the key was used).
-const auditTimeout = 10 * time.Second
 
 // ScanRequest is the body of POST /v1/scan.
 type ScanRequest struct {
@@ -224,68 +217,6 @@ func (a *API) enabledApp(ctx context.Context, id string) (*auth.App, error) {
 	return app, nil
 }
 
-// keyUse is what the audit log records of one confirm attempt.
-type keyUse struct {
-	sess     *session.Session
-	deviceID string
-	credID   string
-	issuerID string
-}
-
-// record appends the attempt to the audit log: outcome ok or failed, with
-// the digest of what was (or would have been) signed or decrypted and, on
-// failure, a short reason.
-func (a *API) record(ctx context.Context, u keyUse, digest []byte, outcome, detail string) error {
-	if digest == nil {
-		digest = session.RequestDigest(u.sess)
-	}
-	e := audit.Entry{
-		Action:       string(u.sess.Kind),
-		Actor:        "device:" + u.deviceID,
-		UserID:       u.sess.UserID,
-		CredentialID: u.credID,
-		AppID:        u.sess.AppID,
-		SessionID:    u.sess.ID,
-		IssuerID:     u.issuerID,
-		Outcome:      outcome,
-		Detail:       detail,
-	}
-	if digest != nil {
-		e.Digest = hex.EncodeToString(digest)
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
-	defer cancel()
-	if _, err := a.audit.Append(ctx, e); err != nil {
-		return fmt.Errorf("api: audit: %w", err)
-	}
-	return nil
-}
-
-// recordFailure audits a failed attempt; the attempt's own error is what
-// the phone gets, so an audit failure is only logged.
-func (a *API) recordFailure(ctx context.Context, u keyUse, detail string) {
-	if err := a.record(ctx, u, nil, audit.OutcomeFailed, detail); err != nil {
-		a.log.ErrorContext(ctx, "audit of a failed confirm", "session", u.sess.ID, "detail", detail, "err", err)
-	}
-}
-
-// recordKeyUseFailure audits a key use whose result was not delivered,
-// with the digest of what was signed or decrypted; an audit failure is
-// only logged.
-func (a *API) recordKeyUseFailure(ctx context.Context, u keyUse, digest []byte, detail string) {
-	if err := a.record(ctx, u, digest, audit.OutcomeFailed, detail); err != nil {
-		a.log.ErrorContext(ctx, "audit of a discarded result", "session", u.sess.ID, "detail", detail, "err", err)
-	}
-}
-
-// now is the clock of the operations (the session service's).
-func (a *API) now() time.Time {
-	if c := a.sessions.Config().Now; c != nil {
-		return c()
-	}
-	return time.Now()
-}
-
 func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 	if err := a.sessionsReady(); err != nil {
 		return err
@@ -305,103 +236,11 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r.Header.Get("Content-Type"), body, &req); err != nil {
 		return err
 	}
-	ctx := r.Context()
-	// okUse is the key use audited "ok", once the operation succeeded;
-	// if the session then does not complete, a "failed" entry follows.
-	var okUse *keyUse
-	var okDigest []byte
-	sess, err := a.sessions.Confirm(ctx, id, deviceID, func(s *session.Session) (json.RawMessage, error) {
-		use := keyUse{sess: s, deviceID: deviceID, credID: req.Credential}
-		// A session of an app disabled since it was created is not
-		// served: the error is not final, the session stays scanned
-		// until it expires.
-		if _, err := a.enabledApp(ctx, s.AppID); err != nil {
-			return nil, err
-		}
-		if err := session.CheckCode(s, req.Code); err != nil {
-			a.recordFailure(ctx, use, "wrong_code")
-			return nil, err
-		}
-		cred, err := a.ca.Credential(ctx, req.Credential)
-		switch {
-		case errors.Is(err, ca.ErrCredentialNotFound), err == nil && cred.UserID != userID:
-			return nil, fmt.Errorf("%w: %s", ca.ErrCredentialNotFound, req.Credential)
-		case err != nil:
-			return nil, err
-		case cred.State != ca.StateActive || cred.Certificate == nil:
-			return nil, fmt.Errorf("%w: %s is %s", ca.ErrCredentialNotActive, cred.ID, cred.State)
-		case !session.CredentialFits(s, cred.IssuerID, string(cred.Alg), string(cred.Purpose)):
-			return nil, fmt.Errorf("%w: %s (%s %s %s)", ErrCredentialMismatch, cred.ID, cred.IssuerID, cred.Alg, cred.Purpose)
-		}
-		use.issuerID = cred.IssuerID
-		iss, err := a.ca.Issuer(ctx, cred.IssuerID)
-		if err != nil {
-			return nil, err
-		}
-		// Right before the key is used: the session is still this
-		// confirm's (not expired, cancelled or taken over), and the
-		// largest result this credential can produce can be stored.
-		if err := a.sessions.CheckConfirm(ctx, s, session.ResultBound(s, cred.Certificate, iss.Chain)); err != nil {
-			var oe *session.OpError
-			if errors.As(err, &oe) {
-				a.recordFailure(ctx, use, oe.Reason)
-			}
-			return nil, err
-		}
-		key, unlocked, err := a.ca.UnlockKey(ctx, userID, cred.ID, req.PIN)
-		if err != nil {
-			var pe *ca.PINError
-			if errors.As(err, &pe) {
-				detail := "wrong_pin"
-				if pe.Locked {
-					detail = "pin_locked"
-					a.pinLockouts.Inc()
-				}
-				a.recordFailure(ctx, use, detail)
-			}
-			return nil, err
-		}
-		defer gmcrypto.ZeroKey(key)
-		out, err := session.Perform(s, session.OpKey{
-			CredentialID: unlocked.ID, UserID: unlocked.UserID, Key: key,
-			Certificate: unlocked.Certificate, Chain: iss.Chain,
-		}, a.now())
-		if err != nil {
-			detail := "operation_failed"
-			var oe *session.OpError
-			if errors.As(err, &oe) {
-				detail = oe.Reason
-			}
-			a.recordFailure(ctx, use, detail)
-			return nil, err
-		}
-		// The key was used: the audit says "ok" only for a result that
-		// can still be delivered (the session is still this confirm's and
-		// the result fits), else why it was discarded.
-		if err := a.sessions.CheckConfirm(ctx, s, len(out.Result)); err != nil {
-			detail := "result_discarded"
-			var oe *session.OpError
-			if errors.As(err, &oe) {
-				detail = oe.Reason
-			}
-			a.recordKeyUseFailure(ctx, use, out.Digest, detail)
-			return nil, err
-		}
-		// A key use that cannot be audited does not complete: the error is
-		// not final, the session stays confirmable.
-		if err := a.record(ctx, use, out.Digest, audit.OutcomeOK, ""); err != nil {
-			return nil, err
-		}
-		okUse, okDigest = &use, out.Digest
-		return out.Result, nil
+	sess, err := a.confirmer().Confirm(r.Context(), session.ConfirmRequest{
+		SessionID: id, DeviceID: deviceID, UserID: userID,
+		CredentialID: req.Credential, PIN: req.PIN, Code: req.Code,
 	})
 	if err != nil {
-		if okUse != nil {
-			// The completing write lost (the session was cancelled or
-			// expired in the last instant): the audited result was
-			// thrown away.
-			a.recordKeyUseFailure(ctx, *okUse, okDigest, "result_discarded")
-		}
 		return err
 	}
 	writeJSON(w, http.StatusOK, SessionState{ID: sess.ID, State: sess.State})

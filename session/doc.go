@@ -32,11 +32,15 @@
 //
 // Perform (perform.go) is the operation a confirmed session asks for —
 // login challenge, signatures, decryption — as a pure function over a key
-// the caller has already unlocked with the user's PIN; Confirm runs it
-// inside the caller's operation.
+// the caller has already unlocked with the user's PIN. Confirmer
+// (confirm.go) runs the whole confirm sequence — claim, matching code,
+// credential, PIN unlock, Perform, audit record, completion — over two
+// small interfaces its caller implements: KeySide (who holds the keys)
+// and Recorder (the audit log).
 //
 // It must never speak HTTP, decide who may call (the api and auth packages
 // check app keys, watch tokens and device signatures before calling it),
-// unlock, keep or store a private key, store a result in clear, or block a
+// unlock a private key itself (its KeySide does), keep or store one, store a
+// result in clear, or block a
 // writer on a slow watcher.
 package session

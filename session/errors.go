@@ -67,6 +67,9 @@ var (
 	// (it is unlocking the key or performing the operation); this one is
 	// refused without touching the key.
 	ErrConfirmInProgress = errors.New("session: a confirm of this session is in progress")
+	// ErrCredentialMismatch: the credential chosen at confirm does not fit
+	// the session's request (purpose, issuer or algorithm).
+	ErrCredentialMismatch = errors.New("session: credential does not fit the request")
 )
 
 // OpError is the error of a Confirm operation that failed for good: the

@@ -1,0 +1,275 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/emmansun/gmsm/smx509"
+)
+
+// The confirm sequence of a scan session, from the phone's "confirm" to the
+// completed session: claim, matching code, credential, PIN unlock,
+// Perform, audit record, completion. Confirmer runs it over two small
+// interfaces that the caller implements: KeySide (who holds the users'
+// keys) and Recorder (the audit log). It speaks no HTTP.
+
+// KeySide is the holder of the users' keys, as a confirm needs it. The api
+// implements it over package ca; a key held in another way (a two-party
+// SM2 key, say) plugs in here with its own implementation.
+//
+// Errors of KeySide are returned to the phone as they are (the caller maps
+// them to its error codes); they leave the session scanned, so the user may
+// try again, unless they are built with OperationFailed (then the session
+// fails with that reason).
+type KeySide interface {
+	// Credential returns credential credentialID of user userID as a
+	// confirm uses it: active, with its certificate and its issuer's chain.
+	// A credential that does not exist and one of another user must give
+	// the same error (the phone must not learn which); one that is not
+	// active (pending, revoked, expired) its own error.
+	Credential(ctx context.Context, userID, credentialID string) (*Credential, error)
+	// Use unlocks the private key of c with the user's PIN, calls op with
+	// it and wipes the key once op has returned; it returns what op
+	// returned. A PIN that is refused is a *KeyError whose Reason
+	// ("wrong_pin", "pin_locked") the audit log records; op is then not
+	// called. Use never keeps the key.
+	Use(ctx context.Context, c *Credential, pin string, op func(OpKey) (*Output, error)) (*Output, error)
+}
+
+// Credential is a user's credential as KeySide.Credential gives it.
+type Credential struct {
+	// ID and UserID name the credential and its owner.
+	ID     string
+	UserID string
+	// IssuerID, Alg ("SM2", "RSA") and Purpose ("sign", "encrypt") decide
+	// whether the credential fits a session (CredentialFits).
+	IssuerID string
+	Alg      string
+	Purpose  string
+	// Certificate is the credential's certificate; Chain is its issuer's
+	// chain, the issuer's certificate first (may be empty).
+	Certificate *smx509.Certificate
+	Chain       []*smx509.Certificate
+}
+
+// KeyError is an error of KeySide.Use that refused to unlock the key
+// (wrong or locked PIN). Reason is what the audit log records; Err is the
+// cause, returned to the caller (errors.As finds it). The session stays
+// scanned.
+type KeyError struct {
+	Reason string
+	Err    error
+}
+
+func (e *KeyError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *KeyError) Unwrap() error { return e.Err }
+
+// Recorder is the audit log of key uses, as a confirm needs it.
+type Recorder interface {
+	// RecordKeyUse appends u. An error means the use could not be recorded:
+	// a successful key use that cannot be recorded does not complete.
+	RecordKeyUse(ctx context.Context, u KeyUse) error
+}
+
+// KeyUse is one confirm attempt, as the audit log records it.
+type KeyUse struct {
+	// Session is the session confirmed (its Kind is the action).
+	Session *Session
+	// DeviceID is the phone that confirmed.
+	DeviceID string
+	// CredentialID is the credential the phone chose; IssuerID its issuer
+	// (empty when the attempt failed before the credential was read).
+	CredentialID string
+	IssuerID     string
+	// Digest is what was (or would have been) signed or decrypted: the
+	// Output's Digest once the key was used, else RequestDigest (nil for a
+	// login that did not run).
+	Digest []byte
+	// OK is true for a key use whose result is delivered.
+	OK bool
+	// Detail says why an attempt failed: a snake_case code such as
+	// "wrong_code", "wrong_pin", "pin_locked", "decryption_failed",
+	// "result_discarded".
+	Detail string
+}
+
+// Audit details of a confirm that failed outside Perform.
+const (
+	DetailWrongCode       = "wrong_code"
+	DetailResultDiscarded = "result_discarded"
+)
+
+// AuditTimeout bounds each audit append of a confirm; it runs even if the
+// caller has gone (the key may have been used).
+const AuditTimeout = 10 * time.Second
+
+// Confirmer runs the confirm sequence of scan sessions. Sessions, Keys and
+// Audit are required.
+type Confirmer struct {
+	Sessions *Service
+	Keys     KeySide
+	Audit    Recorder
+	// Admit, when set, is asked first, with the claimed session, whether
+	// it may still be served (the api: its app has not been disabled
+	// since). Its error is returned as is; the session stays scanned.
+	Admit func(ctx context.Context, s *Session) error
+	// Log gets the audit failures that cannot be returned (the attempt's
+	// own error is); nil discards them.
+	Log *slog.Logger
+}
+
+// ConfirmRequest is one confirm of the phone user: the device and user the
+// request was signed by (the caller checked the signature), and what the
+// user chose and typed.
+type ConfirmRequest struct {
+	SessionID    string
+	DeviceID     string
+	UserID       string
+	CredentialID string
+	PIN          string
+	Code         string
+}
+
+// Confirm runs the whole confirm of req.SessionID with Service.Confirm
+// (which claims the session and completes it; see its contract):
+//
+//  1. Admit (if set);
+//  2. the matching code (CheckCode): a wrong one fails the session and is
+//     audited "wrong_code";
+//  3. the credential (KeySide.Credential), which must fit the session
+//     (else ErrCredentialMismatch);
+//  4. CheckConfirm with ResultBound: the session is still this confirm's
+//     and the largest result can be stored — before the key is used;
+//  5. KeySide.Use: the PIN unlocks the key and Perform runs with it; a
+//     refused PIN or a failed operation is audited with its reason;
+//  6. CheckConfirm with the result's size, then the audit record "ok":
+//     only a result that can still be delivered is audited as a success,
+//     and one that cannot be audited does not complete;
+//  7. the completion (by Service.Confirm); if it loses (the session was
+//     cancelled or expired in the last instant) the audited result is
+//     recorded as discarded.
+//
+// It returns the completed session, or the first error; errors of
+// KeySide and Admit are returned as they are.
+func (c *Confirmer) Confirm(ctx context.Context, req ConfirmRequest) (*Session, error) {
+	if c.Sessions == nil || c.Keys == nil || c.Audit == nil {
+		return nil, fmt.Errorf("%w: a Confirmer needs Sessions, Keys and Audit", ErrInvalidArgument)
+	}
+	// delivered is the key use audited "ok"; if the session then does not
+	// complete, a "failed" entry follows.
+	var delivered *KeyUse
+	sess, err := c.Sessions.Confirm(ctx, req.SessionID, req.DeviceID, func(s *Session) (json.RawMessage, error) {
+		use, out, err := c.run(ctx, s, req)
+		if err != nil {
+			return nil, err
+		}
+		delivered = use
+		return out.Result, nil
+	})
+	if err != nil && delivered != nil {
+		c.recordFailure(ctx, *delivered, DetailResultDiscarded)
+	}
+	return sess, err
+}
+
+// run is the operation Confirm hands to Service.Confirm: steps 1 to 6.
+func (c *Confirmer) run(ctx context.Context, s *Session, req ConfirmRequest) (*KeyUse, *Output, error) {
+	use := KeyUse{Session: s, DeviceID: req.DeviceID, CredentialID: req.CredentialID}
+	if c.Admit != nil {
+		if err := c.Admit(ctx, s); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := CheckCode(s, req.Code); err != nil {
+		c.recordFailure(ctx, use, DetailWrongCode)
+		return nil, nil, err
+	}
+	cred, err := c.Keys.Credential(ctx, req.UserID, req.CredentialID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !CredentialFits(s, cred.IssuerID, cred.Alg, cred.Purpose) {
+		return nil, nil, fmt.Errorf("%w: %s (%s %s %s)", ErrCredentialMismatch, cred.ID, cred.IssuerID, cred.Alg, cred.Purpose)
+	}
+	use.IssuerID = cred.IssuerID
+	if err := c.Sessions.CheckConfirm(ctx, s, ResultBound(s, cred.Certificate, cred.Chain)); err != nil {
+		if reason, ok := opReason(err); ok {
+			c.recordFailure(ctx, use, reason)
+		}
+		return nil, nil, err
+	}
+	now := c.Sessions.now()
+	out, err := c.Keys.Use(ctx, cred, req.PIN, func(k OpKey) (*Output, error) {
+		out, err := Perform(s, k, now)
+		if err != nil {
+			detail := defaultOpError
+			if reason, ok := opReason(err); ok {
+				detail = reason
+			}
+			c.recordFailure(ctx, use, detail)
+		}
+		return out, err
+	})
+	if err != nil {
+		var ke *KeyError
+		if errors.As(err, &ke) {
+			c.recordFailure(ctx, use, ke.Reason)
+		}
+		return nil, nil, err
+	}
+	if out == nil {
+		return nil, nil, fmt.Errorf("%w: the key side returned no output", ErrInvalidArgument)
+	}
+	use.Digest = out.Digest
+	if err := c.Sessions.CheckConfirm(ctx, s, len(out.Result)); err != nil {
+		detail := DetailResultDiscarded
+		if reason, ok := opReason(err); ok {
+			detail = reason
+		}
+		c.recordFailure(ctx, use, detail)
+		return nil, nil, err
+	}
+	use.OK = true
+	if err := c.record(ctx, use); err != nil {
+		return nil, nil, err
+	}
+	return &use, out, nil
+}
+
+// opReason is the reason of an *OpError in err's chain.
+func opReason(err error) (string, bool) {
+	var oe *OpError
+	if errors.As(err, &oe) {
+		return oe.Reason, true
+	}
+	return "", false
+}
+
+// record appends u to the audit log (with RequestDigest when u has no
+// digest), under AuditTimeout, even if ctx has ended.
+func (c *Confirmer) record(ctx context.Context, u KeyUse) error {
+	if u.Digest == nil {
+		u.Digest = RequestDigest(u.Session)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), AuditTimeout)
+	defer cancel()
+	if err := c.Audit.RecordKeyUse(ctx, u); err != nil {
+		return fmt.Errorf("session: audit of a key use: %w", err)
+	}
+	return nil
+}
+
+// recordFailure audits a failed attempt with detail; the attempt's own
+// error is what the caller gets, so an audit failure is only logged.
+func (c *Confirmer) recordFailure(ctx context.Context, u KeyUse, detail string) {
+	u.OK, u.Detail = false, detail
+	if err := c.record(ctx, u); err != nil && c.Log != nil {
+		c.Log.ErrorContext(ctx, "audit of a failed confirm", "session", u.Session.ID, "detail", detail, "err", err)
+	}
+}

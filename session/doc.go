@@ -40,7 +40,6 @@
 //
 // It must never speak HTTP, decide who may call (the api and auth packages
 // check app keys, watch tokens and device signatures before calling it),
-// unlock a private key itself (its KeySide does), keep or store one, store a
-// result in clear, or block a
-// writer on a slow watcher.
+// unlock a private key itself (its KeySide does), keep or store one, store
+// a result in clear, or block a writer on a slow watcher.
 package session

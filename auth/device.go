@@ -29,14 +29,14 @@ const (
 	MinNonceBytes = 16
 	MaxNonceBytes = 64
 	// maxSignatureLen bounds the base64 X-Signature (a DER SM2 signature is
-	// at most 72 bytes).
+	// at most 72 bytes, a P-256 one too).
 	maxSignatureLen = 256
 )
 
 // pfxNonces is where consumed nonces live: nonces/<device>/<nonce hex>.
 const pfxNonces = "nonces/"
 
-// DeviceKeys finds an enrolled device's SM2 public key and its user. It
+// DeviceKeys finds an enrolled device's public key (SM2 or P-256) and its user. It
 // returns an error wrapping ErrDeviceUnknown for an unknown device, and one
 // wrapping ErrDeviceRevoked for a revoked device, together with the
 // device's public key when it has it (so that only a request the device
@@ -146,11 +146,12 @@ func (v *DeviceVerifier) VerifyDeviceRequest(ctx context.Context, r *http.Reques
 	case err != nil:
 		return "", "", fmt.Errorf("auth: device lookup: %w", err)
 	}
-	if alg, err := gmcrypto.KeyAlg(pub); err != nil || alg != gmcrypto.AlgSM2 {
+	bodyHash, err := gmcrypto.DeviceBodyHash(pub, body)
+	if err != nil {
 		return "", "", ErrBadSignature
 	}
-	msg := CanonicalRequest(r.Method, r.URL.RequestURI(), h.timestampRaw, h.nonce, body)
-	if gmcrypto.Verify(pub, msg, h.signature, nil) != nil {
+	msg := CanonicalRequestHash(r.Method, r.URL.RequestURI(), h.timestampRaw, h.nonce, bodyHash)
+	if gmcrypto.VerifyDevice(pub, msg, h.signature) != nil {
 		return "", "", ErrBadSignature
 	}
 	if revoked {
@@ -223,10 +224,17 @@ func parseHeaders(hdr http.Header) (*deviceHeaders, error) {
 	return &h, nil
 }
 
-// CanonicalRequest is the string a device signs:
+// CanonicalRequest is the string an SM2 device signs:
 // METHOD "\n" PATH "\n" TIMESTAMP "\n" NONCE "\n" hex(SM3(body)), where PATH
 // is the request URI (path and query string, as sent).
 func CanonicalRequest(method, requestURI, timestamp, nonce string, body []byte) []byte {
+	return CanonicalRequestHash(method, requestURI, timestamp, nonce, gmcrypto.SM3(body))
+}
+
+// CanonicalRequestHash is the string a device signs, given the hash of the
+// body: SM3 for an SM2 device key, SHA-256 for a P-256 one
+// (gmcrypto.DeviceBodyHash).
+func CanonicalRequestHash(method, requestURI, timestamp, nonce string, bodyHash []byte) []byte {
 	var sb strings.Builder
 	sb.WriteString(method)
 	sb.WriteByte('\n')
@@ -236,17 +244,18 @@ func CanonicalRequest(method, requestURI, timestamp, nonce string, body []byte) 
 	sb.WriteByte('\n')
 	sb.WriteString(nonce)
 	sb.WriteByte('\n')
-	sb.WriteString(hex.EncodeToString(gmcrypto.SM3(body)))
+	sb.WriteString(hex.EncodeToString(bodyHash))
 	return []byte(sb.String())
 }
 
 // SignRequest signs req (whose body is body) with the device key and sets
 // X-Device, X-Timestamp (now), X-Nonce (16 fresh random bytes) and
-// X-Signature. The key must be SM2. The request's URL must be final: its
-// RequestURI (path and query) is what is signed.
+// X-Signature. The key must be SM2 or P-256. The request's URL must be
+// final: its RequestURI (path and query) is what is signed.
 func SignRequest(req *http.Request, body []byte, deviceID string, key crypto.Signer, now time.Time) error {
-	if alg, err := gmcrypto.KeyAlg(key); err != nil || alg != gmcrypto.AlgSM2 {
-		return fmt.Errorf("%w: the device key must be SM2", gmcrypto.ErrUnsupported)
+	bodyHash, err := gmcrypto.DeviceBodyHash(key, body)
+	if err != nil {
+		return fmt.Errorf("%w: the device key must be SM2 or P-256", gmcrypto.ErrUnsupported)
 	}
 	nb, err := gmcrypto.RandomBytes(MinNonceBytes)
 	if err != nil {
@@ -254,7 +263,7 @@ func SignRequest(req *http.Request, body []byte, deviceID string, key crypto.Sig
 	}
 	nonce := hex.EncodeToString(nb)
 	ts := strconv.FormatInt(now.Unix(), 10)
-	sig, err := gmcrypto.Sign(key, CanonicalRequest(req.Method, req.URL.RequestURI(), ts, nonce, body), nil)
+	sig, err := gmcrypto.SignDevice(key, CanonicalRequestHash(req.Method, req.URL.RequestURI(), ts, nonce, bodyHash))
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,11 @@
 package ca
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"regexp"
 	"strings"
@@ -199,5 +204,40 @@ func TestEnrollRace(t *testing.T) {
 	devs, _, _ := f.store.List(f.ctx, pfxDevices)
 	if len(devs) != 1 {
 		t.Fatalf("%d devices stored, want 1", len(devs))
+	}
+}
+
+// TestEnrollP256: a browser's ECDSA P-256 device key enrolls beside SM2
+// and comes back as the same key; a P-384 key is refused.
+func TestEnrollP256(t *testing.T) {
+	f := newFixture(t)
+	_, code, err := f.svc.AddUser(f.ctx, UserRequest{Name: "钱七"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der384, _ := x509.MarshalPKIXPublicKey(p384.Public())
+	_, _, err = f.svc.Enroll(f.ctx, code, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der384}), "phone", testPIN)
+	wantErr(t, "P-384 device key", err, ErrDeviceKey)
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(key.Public())
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	_, dev, err := f.svc.Enroll(f.ctx, code, pemKey, "Safari on iPhone", testPIN)
+	if err != nil {
+		t.Fatalf("Enroll with a P-256 key: %v", err)
+	}
+	if dev.KeyAlg != "P-256" || dev.PublicKeyPEM != string(pemKey) {
+		t.Fatalf("device key %q %q", dev.KeyAlg, dev.PublicKeyPEM)
+	}
+	got, err := f.svc.Device(f.ctx, dev.ID)
+	if err != nil || !key.PublicKey.Equal(got.PublicKey) {
+		t.Fatalf("Device: %+v %v", got, err)
 	}
 }

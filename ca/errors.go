@@ -59,8 +59,9 @@ var (
 	ErrActivationUsed = errors.New("ca: activation code already used")
 	// ErrActivationExpired: the activation code is past its expiry.
 	ErrActivationExpired = errors.New("ca: activation code expired")
-	// ErrDeviceKey: the device public key is not an SM2 key.
-	ErrDeviceKey = errors.New("ca: device key must be an SM2 public key")
+	// ErrDeviceKey: the device public key is neither an SM2 nor an ECDSA
+	// P-256 key.
+	ErrDeviceKey = errors.New("ca: device key must be an SM2 or P-256 public key")
 	// ErrDeviceAlreadyRevoked: the device is already revoked.
 	ErrDeviceAlreadyRevoked = errors.New("ca: device already revoked")
 

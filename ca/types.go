@@ -181,7 +181,10 @@ type Device struct {
 	Name         string           `json:"name"`
 	PublicKey    crypto.PublicKey `json:"-"`
 	PublicKeyPEM string           `json:"public_key_pem"`
-	CreatedAt    time.Time        `json:"created_at"`
+	// KeyAlg is the device key's algorithm: "SM2" (the reference phone
+	// client) or "P-256" (the phone web app's WebCrypto key).
+	KeyAlg    string    `json:"key_alg"`
+	CreatedAt time.Time `json:"created_at"`
 	// RevokedAt is when the operator revoked the device (zero: not
 	// revoked); a revoked device can no longer sign requests.
 	RevokedAt        time.Time `json:"revoked_at,omitzero"`

@@ -244,7 +244,7 @@ func (s *Service) Users(ctx context.Context) ([]*User, error) {
 // code is consumed in the same transaction that creates the device and
 // stores the PIN verifier, so a code works exactly once. Errors:
 // ErrActivationInvalid, ErrActivationUsed, ErrActivationExpired,
-// ErrMalformedPEM (the public key), ErrDeviceKey (not SM2), ErrWeakPIN, a
+// ErrMalformedPEM (the public key), ErrDeviceKey (not SM2 or P-256), ErrWeakPIN, a
 // *RequestError for the device name.
 //
 // For a user who has enrolled before (a new phone, with a code from
@@ -259,17 +259,14 @@ func (s *Service) Enroll(ctx context.Context, code string, devicePublicKeyPEM []
 	if len(devicePublicKeyPEM) > maxPEMLen {
 		return nil, nil, invalid("device_public_key", "longer than %d bytes", maxPEMLen)
 	}
-	pub, err := gmcrypto.ParsePublicKeyPEM(devicePublicKeyPEM)
+	pub, err := gmcrypto.ParseDevicePublicKeyPEM(devicePublicKeyPEM)
 	if errors.Is(err, gmcrypto.ErrUnsupported) {
 		return nil, nil, fmt.Errorf("%w: %w", ErrDeviceKey, err)
 	}
 	if err != nil {
 		return nil, nil, malformed("device_public_key", err)
 	}
-	if alg, _ := gmcrypto.KeyAlg(pub); alg != gmcrypto.AlgSM2 {
-		return nil, nil, ErrDeviceKey
-	}
-	pubDER, err := gmcrypto.MarshalPublicKey(pub)
+	pubDER, err := gmcrypto.MarshalDevicePublicKey(pub)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrDeviceKey, err)
 	}
@@ -343,12 +340,16 @@ func (s *Service) Enroll(ctx context.Context, code string, devicePublicKeyPEM []
 }
 
 func (d *deviceRecord) toDevice() (*Device, error) {
-	pub, err := gmcrypto.ParsePublicKey(d.PublicKey)
+	pub, err := gmcrypto.ParseDevicePublicKey(d.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("ca: corrupt device %s: %w", d.ID, err)
+	}
+	alg, err := gmcrypto.DeviceKeyAlg(pub)
 	if err != nil {
 		return nil, fmt.Errorf("ca: corrupt device %s: %w", d.ID, err)
 	}
 	return &Device{
-		ID: d.ID, UserID: d.UserID, Name: d.Name, PublicKey: pub,
+		ID: d.ID, UserID: d.UserID, Name: d.Name, PublicKey: pub, KeyAlg: string(alg),
 		PublicKeyPEM: pemBlock("PUBLIC KEY", d.PublicKey), CreatedAt: d.CreatedAt,
 		RevokedAt: d.RevokedAt, RevocationReason: d.RevocationReason,
 	}, nil

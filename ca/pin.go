@@ -17,6 +17,10 @@ const (
 	MaxPINLen = 12
 )
 
+// CheckPINPolicy reports whether pin may be chosen as a new PIN; the error
+// wraps ErrWeakPIN and says why not. Clients check before sending.
+func CheckPINPolicy(pin string) error { return checkPINPolicy(pin) }
+
 func checkPINPolicy(pin string) error {
 	if len(pin) < MinPINLen || len(pin) > MaxPINLen {
 		return fmt.Errorf("%w: %d to %d digits", ErrWeakPIN, MinPINLen, MaxPINLen)

@@ -113,6 +113,7 @@ func TestLastScanPersists(t *testing.T) {
 	r := &phone.ScanResult{Credentials: []phone.Credential{{ID: "crd_a"}, {ID: "crd_b"}}}
 	r.Session.ID, r.Session.Kind, r.Session.Origin = "sess", "login", "https://bid.example.cn"
 	r.Session.App.Name = "招标平台"
+	r.Session.CodeChoices = []string{"17", "42", "88"}
 	st.Remember(r)
 	if err := st.Save(path); err != nil {
 		t.Fatal(err)
@@ -123,7 +124,7 @@ func TestLastScanPersists(t *testing.T) {
 	}
 	ls := got.LastScan
 	if ls == nil || ls.SessionID != "sess" || ls.Kind != "login" || ls.AppName != "招标平台" || ls.Origin != "https://bid.example.cn" ||
-		len(ls.Credentials) != 2 || ls.Credentials[1] != "crd_b" {
+		len(ls.Credentials) != 2 || ls.Credentials[1] != "crd_b" || strings.Join(ls.CodeChoices, ",") != "17,42,88" {
 		t.Fatalf("last scan %+v", ls)
 	}
 }

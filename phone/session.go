@@ -145,6 +145,9 @@ type LastScan struct {
 	// Credentials are the ids of the credentials that fit, in the
 	// server's order.
 	Credentials []string `json:"credentials,omitempty"`
+	// CodeChoices are the three matching codes the scan offered; a
+	// confirm with any other code would fail the session.
+	CodeChoices []string `json:"code_choices,omitempty"`
 }
 
 // Remember records r as the state's last scan.
@@ -152,6 +155,7 @@ func (s *State) Remember(r *ScanResult) {
 	ls := &LastScan{
 		SessionID: r.Session.ID, Kind: r.Session.Kind, AppName: r.Session.App.Name,
 		Origin: r.Session.Origin, ExpiresAt: r.Session.ExpiresAt,
+		CodeChoices: append([]string(nil), r.Session.CodeChoices...),
 	}
 	for _, c := range r.Credentials {
 		ls.Credentials = append(ls.Credentials, c.ID)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +30,7 @@ func newAppAddCmd() *cobra.Command {
 				return usageErrorf("%v", err)
 			}
 			var app api.AppResponse
-			return opPrint(cmd, "POST", "/v1/admin/apps", req, &app, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "POST", "/v1/admin/apps", req, &app, func(tw *table) {
 				appTable(tw, []api.AppResponse{app})
 				fmt.Fprintf(tw, "\nApp key (shown once, keep it secret): %s\n", app.APIKey)
 			})
@@ -52,12 +51,12 @@ func newAppListCmd() *cobra.Command {
 			var out struct {
 				Apps []api.AppResponse `json:"apps"`
 			}
-			return opPrint(cmd, "GET", "/v1/admin/apps", nil, &out, func(tw *tabwriter.Writer) { appTable(tw, out.Apps) })
+			return opPrint(cmd, "GET", "/v1/admin/apps", nil, &out, func(tw *table) { appTable(tw, out.Apps) })
 		},
 	}
 }
 
-func appTable(tw *tabwriter.Writer, list []api.AppResponse) {
+func appTable(tw *table, list []api.AppResponse) {
 	row(tw, "ID", "NAME", "ORIGINS", "CREATED", "DISABLED")
 	for _, a := range list {
 		row(tw, a.ID, a.Name, strings.Join(a.Origins, " "), a.CreatedAt, a.DisabledAt)

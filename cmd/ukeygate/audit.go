@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -54,7 +53,7 @@ func newAuditListCmd() *cobra.Command {
 				params["limit"] = strconv.Itoa(limit)
 			}
 			var out api.AuditResponse
-			return opPrint(cmd, "GET", withQuery("/v1/admin/audit", params), nil, &out, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "GET", withQuery("/v1/admin/audit", params), nil, &out, func(tw *table) {
 				row(tw, "SEQ", "TIME", "ACTION", "OUTCOME", "USER", "CREDENTIAL", "APP", "SESSION", "DIGEST", "DETAIL")
 				for _, e := range out.Entries {
 					digest := e.Digest

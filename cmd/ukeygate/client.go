@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,13 +42,14 @@ func addOutputFlag(cmd *cobra.Command) {
 }
 
 // serverURL is --server, else $UKEYGATE_SERVER, else the public_url of the
-// --config file if one is given, else defaultServer.
+// --config file if one is given, else defaultServer. A value that is not
+// an http(s) URL is a usage error that says how to write it.
 func serverURL(cmd *cobra.Command) (string, error) {
 	if s, _ := cmd.Flags().GetString("server"); s != "" {
-		return strings.TrimRight(s, "/"), nil
+		return checkServerURL("--server", s)
 	}
 	if s := os.Getenv(envServer); s != "" {
-		return strings.TrimRight(s, "/"), nil
+		return checkServerURL(envServer, s)
 	}
 	if f := cmd.Flag("config"); f != nil && f.Changed {
 		cfg, err := loadConfig(cmd)
@@ -59,6 +59,23 @@ func serverURL(cmd *cobra.Command) (string, error) {
 		return cfg.PublicBaseURL(), nil
 	}
 	return defaultServer, nil
+}
+
+// checkServerURL returns s without a trailing slash if it is an http or
+// https URL with a host, else a usage error naming where s came from.
+func checkServerURL(from, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	u, err := url.Parse(s)
+	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == "" && u.Fragment == "" {
+		return strings.TrimRight(s, "/"), nil
+	}
+	if err == nil && u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https" && u.Host != "" {
+		return "", usageErrorf("%s is %q: the gateway speaks http or https, e.g. http://127.0.0.1:8080", from, s)
+	}
+	if !strings.Contains(s, "://") {
+		return "", usageErrorf("%s is %q, which has no scheme: write the server's URL with http:// or https://, e.g. http://%s", from, s, strings.TrimPrefix(s, "//"))
+	}
+	return "", usageErrorf("%s is %q, which is not a server URL: write it as http://HOST:PORT or https://HOST", from, s)
 }
 
 // opClient calls the operator API.
@@ -126,7 +143,7 @@ func (c *opClient) call(ctx context.Context, method, path string, body any) ([]b
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the server: %w", err)
+		return nil, err // report says it in words
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -159,7 +176,7 @@ func decodeServerError(status int, b []byte) error {
 
 // render prints raw (the server's JSON) indented when --json is set,
 // else decodes it into v and calls table.
-func render(cmd *cobra.Command, raw []byte, v any, table func(tw *tabwriter.Writer)) error {
+func render(cmd *cobra.Command, raw []byte, v any, table func(tw *table)) error {
 	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 		var buf bytes.Buffer
 		if err := json.Indent(&buf, raw, "", "  "); err != nil {
@@ -174,14 +191,14 @@ func render(cmd *cobra.Command, raw []byte, v any, table func(tw *tabwriter.Writ
 			return fmt.Errorf("the server answered malformed JSON: %w", err)
 		}
 	}
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	tw := newTable(cmd.OutOrStdout())
 	table(tw)
 	return tw.Flush()
 }
 
 // opPrint is the body of most operator commands: it resolves the operator
 // client (newOpClient), then calls it and prints the answer (print).
-func opPrint(cmd *cobra.Command, method, path string, body, v any, table func(tw *tabwriter.Writer)) error {
+func opPrint(cmd *cobra.Command, method, path string, body, v any, table func(tw *table)) error {
 	c, err := newOpClient(cmd)
 	if err != nil {
 		return err
@@ -192,7 +209,7 @@ func opPrint(cmd *cobra.Command, method, path string, body, v any, table func(tw
 // print sends body (nil for none) to method path and prints the answer:
 // the server's JSON with --json, else table after decoding it into v
 // (render).
-func (c *opClient) print(cmd *cobra.Command, method, path string, body, v any, table func(tw *tabwriter.Writer)) error {
+func (c *opClient) print(cmd *cobra.Command, method, path string, body, v any, table func(tw *table)) error {
 	raw, err := c.call(cmd.Context(), method, path, body)
 	if err != nil {
 		return err
@@ -216,7 +233,7 @@ func withQuery(path string, params map[string]string) string {
 }
 
 // row writes one tab-separated row.
-func row(tw *tabwriter.Writer, cells ...any) {
+func row(tw *table, cells ...any) {
 	for i, c := range cells {
 		if i > 0 {
 			fmt.Fprint(tw, "\t")
@@ -232,7 +249,7 @@ func row(tw *tabwriter.Writer, cells ...any) {
 			if v == "" {
 				v = "-"
 			}
-			fmt.Fprint(tw, v)
+			fmt.Fprint(tw, cellText(v))
 		default:
 			fmt.Fprint(tw, v)
 		}
@@ -240,12 +257,22 @@ func row(tw *tabwriter.Writer, cells ...any) {
 	fmt.Fprintln(tw)
 }
 
+// cellText is s on one line without tabs, so that it stays one cell.
+func cellText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
 // readInput reads a file, or standard input for "-".
 func readInput(cmd *cobra.Command, path string) ([]byte, error) {
 	if path == "-" {
 		return io.ReadAll(io.LimitReader(stdin(cmd), 16<<20))
 	}
-	return os.ReadFile(path)
+	return readFile(path)
 }
 
 // stdin is the input of commands that read it (PINs, PEM from "-"). The

@@ -102,7 +102,7 @@ func readConfig(path string) (config.Config, error) {
 	v.AutomaticEnv()
 
 	if path != "" {
-		data, err := os.ReadFile(path)
+		data, err := readFile(path)
 		if err != nil {
 			return config.Config{}, fmt.Errorf("config: cannot read config file: %w", err)
 		}

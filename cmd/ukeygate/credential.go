@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/url"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -16,7 +18,7 @@ func newCredentialCmd() *cobra.Command {
 		Short: "List users' credentials, import certificates for pending ones, revoke (operator API)",
 	}
 	addOperatorFlags(cmd)
-	cmd.AddCommand(newCredentialListCmd(), newCredentialImportCmd(), newCredentialRevokeCmd())
+	cmd.AddCommand(newCredentialListCmd(), newCredentialCSRCmd(), newCredentialImportCmd(), newCredentialRevokeCmd())
 	return cmd
 }
 
@@ -31,12 +33,66 @@ func newCredentialListCmd() *cobra.Command {
 			var out struct {
 				Credentials []*ca.Credential `json:"credentials"`
 			}
-			return opPrint(cmd, "GET", path, nil, &out, func(tw *tabwriter.Writer) { credentialTable(tw, out.Credentials, true) })
+			return opPrint(cmd, "GET", path, nil, &out, func(tw *table) { credentialTable(tw, out.Credentials, true) })
 		},
 	}
 	cmd.Flags().StringVar(&state, "state", "", "only credentials in this state")
 	cmd.Flags().StringVar(&user, "user", "", "only this user's credentials")
 	cmd.Flags().StringVar(&issuer, "issuer", "", "only this issuer's credentials")
+	return cmd
+}
+
+func newCredentialCSRCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "csr CREDENTIAL_ID [--out FILE]",
+		Short: "Print the CSR (PEM) of a pending credential, to take to its external CA",
+		Long: `Print the PKCS#10 certificate request of a pending credential (an external
+issuer's: the gateway made the key pair and the CSR, the CA signs it). Take it
+to the CA, then give the certificate back with 'ukeygate credential import'.
+
+  ukeygate credential csr crd_… > user.csr
+  openssl req -in user.csr -noout -text`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			raw, err := c.call(cmd.Context(), "GET", withQuery("/v1/admin/credentials", map[string]string{"state": string(ca.StatePending)}), nil)
+			if err != nil {
+				return err
+			}
+			var list struct {
+				Credentials []*ca.Credential `json:"credentials"`
+			}
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return fmt.Errorf("the server answered malformed JSON: %w", err)
+			}
+			var cred *ca.Credential
+			for _, cr := range list.Credentials {
+				if cr != nil && cr.ID == args[0] {
+					cred = cr
+				}
+			}
+			if cred == nil || cred.CSRPEM == "" {
+				return fmt.Errorf("no pending credential %s: only a credential of an external issuer waiting for its certificate has a CSR (see 'ukeygate credential list --state pending')", args[0])
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd, map[string]any{"credential": cred})
+			}
+			if out != "" {
+				if err := writeOutput(out, []byte(cred.CSRPEM), 0o644); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "CSR of %s (user %s, issuer %s, %s %s) written to %s\n", cred.ID, cred.UserID, cred.IssuerID, cred.Alg, cred.Purpose, out)
+				return nil
+			}
+			_, err = io.WriteString(cmd.OutOrStdout(), cred.CSRPEM)
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write the PEM to this file instead of standard output")
 	return cmd
 }
 
@@ -91,12 +147,12 @@ func credentialCall(cmd *cobra.Command, c *opClient, path string, body any) erro
 	var out struct {
 		Credential *ca.Credential `json:"credential"`
 	}
-	return c.print(cmd, "POST", path, body, &out, func(tw *tabwriter.Writer) {
+	return c.print(cmd, "POST", path, body, &out, func(tw *table) {
 		credentialTable(tw, []*ca.Credential{out.Credential}, true)
 	})
 }
 
-func credentialTable(tw *tabwriter.Writer, list []*ca.Credential, withUser bool) {
+func credentialTable(tw *table, list []*ca.Credential, withUser bool) {
 	if withUser {
 		row(tw, "ID", "USER", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER")
 	} else {

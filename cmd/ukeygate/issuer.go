@@ -2,7 +2,6 @@ package main
 
 import (
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -89,7 +88,7 @@ external (the gateway makes CSRs for it):
 				return usageErrorf("%v", err)
 			}
 			var iss ca.Issuer
-			return c.print(cmd, "POST", "/v1/admin/issuers", req, &iss, func(tw *tabwriter.Writer) {
+			return c.print(cmd, "POST", "/v1/admin/issuers", req, &iss, func(tw *table) {
 				issuerTable(tw, []*ca.Issuer{&iss})
 			})
 		},
@@ -135,12 +134,12 @@ func newIssuerListCmd() *cobra.Command {
 			var out struct {
 				Issuers []*ca.Issuer `json:"issuers"`
 			}
-			return opPrint(cmd, "GET", "/v1/admin/issuers", nil, &out, func(tw *tabwriter.Writer) { issuerTable(tw, out.Issuers) })
+			return opPrint(cmd, "GET", "/v1/admin/issuers", nil, &out, func(tw *table) { issuerTable(tw, out.Issuers) })
 		},
 	}
 }
 
-func issuerTable(tw *tabwriter.Writer, list []*ca.Issuer) {
+func issuerTable(tw *table, list []*ca.Issuer) {
 	row(tw, "ID", "NAME", "MODE", "ALG", "USER ALGS", "SUBJECT", "NOT AFTER")
 	for _, iss := range list {
 		var algs []string

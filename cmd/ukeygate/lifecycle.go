@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net/url"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +25,7 @@ old phone stays enrolled until "ukeygate device revoke".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var u api.UserResponse
-			return opPrint(cmd, "POST", "/v1/admin/users/"+url.PathEscape(args[0])+"/activation", nil, &u, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "POST", "/v1/admin/users/"+url.PathEscape(args[0])+"/activation", nil, &u, func(tw *table) {
 				userTable(tw, []*ca.User{u.User})
 				pin := "the phone sets the PIN"
 				if u.Enrolled {
@@ -46,7 +45,7 @@ func newUserShowCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var d ca.UserDetail
-			return opPrint(cmd, "GET", "/v1/admin/users/"+url.PathEscape(args[0]), nil, &d, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "GET", "/v1/admin/users/"+url.PathEscape(args[0]), nil, &d, func(tw *table) {
 				if d.User != nil {
 					userTable(tw, []*ca.User{d.User})
 				}
@@ -80,14 +79,14 @@ func newDeviceRevokeCmd() *cobra.Command {
 				return usageErrorf("%v", err)
 			}
 			var out api.DeviceResponse
-			return opPrint(cmd, "POST", "/v1/admin/devices/"+url.PathEscape(args[0])+"/revoke", req, &out, func(tw *tabwriter.Writer) { deviceTable(tw, []*ca.Device{out.Device}) })
+			return opPrint(cmd, "POST", "/v1/admin/devices/"+url.PathEscape(args[0])+"/revoke", req, &out, func(tw *table) { deviceTable(tw, []*ca.Device{out.Device}) })
 		},
 	}
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (free text, e.g. lost, stolen)")
 	return cmd
 }
 
-func deviceTable(tw *tabwriter.Writer, list []*ca.Device) {
+func deviceTable(tw *table, list []*ca.Device) {
 	row(tw, "ID", "USER", "NAME", "STATE", "ENROLLED", "REVOKED", "REASON")
 	for _, d := range list {
 		if d == nil {
@@ -108,7 +107,7 @@ func newAppRotateCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var app api.AppResponse
-			return opPrint(cmd, "POST", "/v1/admin/apps/"+url.PathEscape(args[0])+"/rotate", nil, &app, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "POST", "/v1/admin/apps/"+url.PathEscape(args[0])+"/rotate", nil, &app, func(tw *table) {
 				appTable(tw, []api.AppResponse{app})
 				fmt.Fprintf(tw, "\nNew app key (shown once, keep it secret; the old key no longer works): %s\n", app.APIKey)
 			})
@@ -123,7 +122,7 @@ func newAppDisableCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var app api.AppResponse
-			return opPrint(cmd, "POST", "/v1/admin/apps/"+url.PathEscape(args[0])+"/disable", nil, &app, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "POST", "/v1/admin/apps/"+url.PathEscape(args[0])+"/disable", nil, &app, func(tw *table) {
 				appTable(tw, []api.AppResponse{app})
 				fmt.Fprintf(tw, "\nDisabled at %s.\n", app.DisabledAt.Local().Format("2006-01-02 15:04"))
 			})

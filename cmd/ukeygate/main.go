@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,22 +33,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // execute runs root and turns its error into the exit code and the one
-// line on stderr.
+// line on stderr (report).
 func execute(ctx context.Context, root *cobra.Command, state *runState, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
-		return 0
+		return exitOK
 	}
-	var ue *usageError
-	if errors.As(err, &ue) || !state.started {
-		fmt.Fprintf(stderr, "ukeygate: %s (see 'ukeygate --help')\n", oneLine(err.Error()))
-		return 2
-	}
-	fmt.Fprintf(stderr, "ukeygate: %s\n", oneLine(err.Error()))
-	return 1
+	line, code := report(cmd, err, state.started)
+	fmt.Fprintln(stderr, line)
+	return code
 }
 
 // usageError marks an error as a misuse of the command line (exit code 2).

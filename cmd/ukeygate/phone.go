@@ -13,10 +13,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/phone"
 )
 
@@ -123,6 +123,30 @@ func (p *pinReader) read(prompt string) (string, error) {
 	return pin, err
 }
 
+// checkNewPIN refuses, before anything is sent, a new PIN the server's
+// PIN policy would refuse (ca.CheckPINPolicy).
+func checkNewPIN(pin string) error {
+	if err := ca.CheckPINPolicy(pin); err != nil {
+		why := strings.TrimPrefix(err.Error(), ca.ErrWeakPIN.Error()+": ")
+		return usageErrorf("the PIN does not meet the PIN policy (%d to %d digits, not all one digit, not a run like 123456): %s",
+			ca.MinPINLen, ca.MaxPINLen, why)
+	}
+	return nil
+}
+
+// checkPINForm refuses, before anything is sent, a PIN that cannot be
+// the user's: every PIN has MinPINLen to MaxPINLen digits.
+func checkPINForm(pin string) error {
+	ok := len(pin) >= ca.MinPINLen && len(pin) <= ca.MaxPINLen
+	for i := 0; ok && i < len(pin); i++ {
+		ok = pin[i] >= '0' && pin[i] <= '9'
+	}
+	if !ok {
+		return usageErrorf("a PIN is %d to %d digits; nothing was sent", ca.MinPINLen, ca.MaxPINLen)
+	}
+	return nil
+}
+
 func readLine(r *bufio.Reader) (string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
@@ -180,6 +204,9 @@ func newPhoneEnrollCmd() *cobra.Command {
 			pins := &pinReader{cmd: cmd}
 			pin, err := pins.read("Choose a PIN (6 to 12 digits): ")
 			if err != nil {
+				return err
+			}
+			if err := checkNewPIN(pin); err != nil {
 				return err
 			}
 			if f, _ := cmd.Flags().GetString("pin"); f == "" {
@@ -247,7 +274,7 @@ func newPhoneCredentialsCmd() *cobra.Command {
 }
 
 func phoneCredentialTable(cmd *cobra.Command, list []phone.Credential) error {
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	tw := newTable(cmd.OutOrStdout())
 	row(tw, "ID", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER")
 	for _, c := range list {
 		row(tw, c.ID, c.Issuer, c.Alg, c.Purpose, c.State, c.Serial, c.NotAfter)
@@ -270,12 +297,15 @@ func newPhoneRequestCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkPINForm(pin); err != nil {
+				return err
+			}
 			cred, err := c.RequestCredential(cmd.Context(), issuer, strings.ToUpper(alg), purpose, pin)
 			if err != nil {
 				return err
 			}
 			if certOut != "" && cred.CertificatePEM != "" {
-				if err := os.WriteFile(certOut, []byte(cred.CertificatePEM), 0o644); err != nil {
+				if err := writeOutput(certOut, []byte(cred.CertificatePEM), 0o644); err != nil {
 					return err
 				}
 			}
@@ -315,11 +345,17 @@ func newPhonePINCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkPINForm(old); err != nil {
+				return err
+			}
 			if newPIN == "" {
 				if old2, _ := cmd.Flags().GetString("pin"); old2 != "" {
 					return usageErrorf("with --pin, give the new PIN with --new-pin")
 				}
 				if newPIN, err = pins.read("New PIN: "); err != nil {
+					return err
+				}
+				if err := checkNewPIN(newPIN); err != nil {
 					return err
 				}
 				if fromStdin, _ := cmd.Flags().GetBool("pin-stdin"); !fromStdin {
@@ -331,6 +367,9 @@ func newPhonePINCmd() *cobra.Command {
 						return errors.New("the two new PINs differ")
 					}
 				}
+			}
+			if err := checkNewPIN(newPIN); err != nil {
+				return err
 			}
 			if err := c.ChangePIN(cmd.Context(), old, newPIN); err != nil {
 				return err

@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,12 +34,22 @@ func addPhoneSessionCmds(root *cobra.Command) {
 // maxImageFile bounds a QR image read from disk.
 const maxImageFile = 16 << 20
 
-// scanPayload is the QR payload of arg: the text of the QR code in the
-// image file arg names, or arg itself.
+// scanPayload is the QR payload of arg: arg itself when it is a URL (the
+// text of a QR code), else the text of the QR code in the image file arg
+// names.
 func scanPayload(arg string) (string, error) {
+	if strings.Contains(arg, "://") {
+		return arg, nil
+	}
 	fi, err := os.Stat(arg)
-	if err != nil || !fi.Mode().IsRegular() {
-		return arg, nil // not a file: the payload itself
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%w: %s (give a QR image file or the payload URL https://…/q/…)", errFileNotFound, arg)
+	}
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a file (give a QR image file or the payload URL https://…/q/…)", arg)
 	}
 	f, err := os.Open(arg)
 	if err != nil {
@@ -129,7 +140,7 @@ func kindText(s *phone.ScannedSession) string {
 // confirms.
 func printScan(w io.Writer, r *phone.ScanResult, now time.Time) error {
 	s := &r.Session
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTable(w)
 	left := s.ExpiresAt.Sub(now).Round(time.Second)
 	fmt.Fprintf(tw, "Session %s — expires in %s\n\n", s.ID, left)
 	row(tw, "  App:", fmt.Sprintf("%s (%s)", s.App.Name, s.App.ID))
@@ -157,7 +168,7 @@ func printScan(w io.Writer, r *phone.ScanResult, now time.Time) error {
 	}
 	if len(s.Documents) > 0 {
 		fmt.Fprintln(w, "\n  Documents:")
-		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw = newTable(w)
 		for i, d := range s.Documents {
 			size := "(digest only)"
 			if d.Size != nil {
@@ -176,7 +187,7 @@ func printScan(w io.Writer, r *phone.ScanResult, now time.Time) error {
 		return nil
 	}
 	fmt.Fprintln(w, "\nYour credentials that fit:")
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw = newTable(w)
 	row(tw, "  ID", "ISSUER", "ALG", "PURPOSE", "SERIAL", "NOT AFTER")
 	for _, c := range r.Credentials {
 		row(tw, "  "+c.ID, c.Issuer, c.Alg, c.Purpose, c.Serial, c.NotAfter)
@@ -252,11 +263,20 @@ decrypts with that credential's key and pushes the result to the page.`,
 				}
 				cred = ls.Credentials[0]
 			}
+			// A wrong code fails the session on the server: check it here,
+			// before the PIN is even asked.
+			code = strings.TrimSpace(code)
+			if err := checkMatchingCode(code, ls); err != nil {
+				return err
+			}
 			pin, err := (&pinReader{cmd: cmd}).read("PIN: ")
 			if err != nil {
 				return err
 			}
-			state, err := c.Confirm(cmd.Context(), id, cred, pin, strings.TrimSpace(code))
+			if err := checkPINForm(pin); err != nil {
+				return err
+			}
+			state, err := c.Confirm(cmd.Context(), id, cred, pin, code)
 			if err != nil {
 				if ae := (*phone.APIError)(nil); errors.As(err, &ae) {
 					switch ae.Code {
@@ -279,6 +299,23 @@ decrypts with that credential's key and pushes the result to the page.`,
 	cmd.Flags().StringVar(&cred, "credential", "", "the credential to use (default: the only one that fits)")
 	_ = cmd.MarkFlagRequired("code")
 	return cmd
+}
+
+// checkMatchingCode refuses a --code that is not one of the three codes
+// the scan offered (ls, when the session was scanned with this state
+// file), or that is not a two-digit code at all.
+func checkMatchingCode(code string, ls *phone.LastScan) error {
+	if ls != nil && len(ls.CodeChoices) > 0 {
+		if !slices.Contains(ls.CodeChoices, code) {
+			return usageErrorf("--code %s is not one of the three codes the phone offered (%s): read the code on the desktop page again; nothing was sent",
+				code, strings.Join(ls.CodeChoices, ", "))
+		}
+		return nil
+	}
+	if len(code) != 2 || code[0] < '0' || code[0] > '9' || code[1] < '0' || code[1] > '9' {
+		return usageErrorf("--code %q is not a matching code: it is the two digits the desktop page shows", code)
+	}
+	return nil
 }
 
 func newPhoneRejectCmd() *cobra.Command {

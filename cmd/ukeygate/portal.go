@@ -127,7 +127,7 @@ func (o *portalOpts) runSession(cmd *cobra.Command, c *portal.Client, req portal
 	if path == "" {
 		path = filepath.Join(os.TempDir(), "ukeygate-"+s.ID+".png")
 	}
-	if err := os.WriteFile(path, png, 0o644); err != nil {
+	if err := writeOutput(path, png, 0o644); err != nil {
 		return nil, nil, err
 	}
 	qr, err := terminalQR(s.QR.Payload, o.invertQR)
@@ -226,7 +226,7 @@ func issuerRoots(ctx context.Context, base string) ([]*smx509.Certificate, error
 	}
 	resp, err := (&http.Client{Timeout: clientTimeout}).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the server: %w", err)
+		return nil, err // report says it in words
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -341,7 +341,7 @@ func newPortalSignCmd(o *portalOpts) *cobra.Command {
 			}
 			data := map[string][]byte{}
 			for _, f := range files {
-				b, err := os.ReadFile(f)
+				b, err := readFile(f)
 				if err != nil {
 					return err
 				}
@@ -388,14 +388,14 @@ func newPortalSignCmd(o *portalOpts) *cobra.Command {
 				var vreq portal.VerifyRequest
 				if format == portal.FormatRaw {
 					outFile = file + ".sig"
-					if err := os.WriteFile(outFile, d.Signature, 0o644); err != nil {
+					if err := writeOutput(outFile, d.Signature, 0o644); err != nil {
 						return err
 					}
 					local = gmcrypto.Verify(certs[0].PublicKey, data[d.Name], d.Signature, nil)
 					vreq = portal.VerifyRequest{Data: data[d.Name], Signature: d.Signature, CertificatePEM: res.CertificatePEM}
 				} else {
 					outFile = file + ".p7s"
-					if err := os.WriteFile(outFile, d.CMS, 0o644); err != nil {
+					if err := writeOutput(outFile, d.CMS, 0o644); err != nil {
 						return err
 					}
 					content := data[d.Name]
@@ -451,7 +451,7 @@ func newPortalDecryptCmd(o *portalOpts) *cobra.Command {
 			if returnKey && format != portal.CipherCMS {
 				return usageErrorf("--return-key goes with --ciphertext-format cms")
 			}
-			ct, err := os.ReadFile(in)
+			ct, err := readFile(in)
 			if err != nil {
 				return err
 			}
@@ -484,7 +484,7 @@ func newPortalDecryptCmd(o *portalOpts) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "\nContent key of %s: %s (algorithm %s)\n", in, hex.EncodeToString(res.ContentKey), res.ContentAlg)
 				return nil
 			}
-			if err := os.WriteFile(outPath, res.Plaintext, 0o600); err != nil {
+			if err := writeOutput(outPath, res.Plaintext, 0o600); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "\nDecrypted %s → %s (%d bytes, SM3 %s)\n", in, outPath, len(res.Plaintext), hex.EncodeToString(gmcrypto.SM3(res.Plaintext)))
@@ -511,7 +511,7 @@ func newPortalEncryptCmd(o *portalOpts) *cobra.Command {
 			if o.alg != "" {
 				return usageErrorf("--alg is not used by encrypt: choose the credential with --issuer")
 			}
-			data, err := os.ReadFile(in)
+			data, err := readFile(in)
 			if err != nil {
 				return err
 			}
@@ -526,7 +526,7 @@ func newPortalEncryptCmd(o *portalOpts) *cobra.Command {
 			if outPath == "" {
 				outPath = in + ".p7m"
 			}
-			if err := os.WriteFile(outPath, der, 0o644); err != nil {
+			if err := writeOutput(outPath, der, 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Enveloped %s (%d bytes) for user %s → %s (CMS EnvelopedData, %d bytes)\n", in, len(data), o.user, outPath, len(der))

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 )
 
@@ -37,7 +40,15 @@ UKEYGATE_MASTER_KEY (64 hex digits or base64 of 32 bytes) replaces the
 master key file.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			// A missing required flag is a usage error too: check it
+			// before the command counts as started.
+			if err := cmd.ValidateRequiredFlags(); err != nil {
+				return &usageError{err: err}
+			}
+			if err := cmd.ValidateFlagGroups(); err != nil {
+				return &usageError{err: err}
+			}
 			state.started = true
 			return nil
 		},
@@ -67,5 +78,35 @@ master key file.`,
 	root.AddCommand(newBenchCmd())
 	// ---- end of subcommands ----
 
+	refuseUnknownSubcommands(root)
+
 	return root, state
+}
+
+// refuseUnknownSubcommands makes every command group below root (issuer,
+// phone, …) refuse an unknown subcommand as a usage error; cobra would
+// print the group's help and exit 0. A group given no subcommand prints
+// its help.
+func refuseUnknownSubcommands(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.HasSubCommands() {
+			if c.Run == nil && c.RunE == nil {
+				c.Args = cobra.ArbitraryArgs
+				c.RunE = func(cmd *cobra.Command, args []string) error {
+					if len(args) == 0 {
+						return cmd.Help()
+					}
+					msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+					if cmd.SuggestionsMinimumDistance <= 0 {
+						cmd.SuggestionsMinimumDistance = 2 // cobra sets it on the root only
+					}
+					if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+						msg += "; did you mean " + strings.Join(s, " or ") + "?"
+					}
+					return usageErrorf("%s", msg)
+				}
+			}
+			refuseUnknownSubcommands(c)
+		}
+	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +30,7 @@ func newUserAddCmd() *cobra.Command {
 				return usageErrorf("%v", err)
 			}
 			var u api.UserResponse
-			return opPrint(cmd, "POST", "/v1/admin/users", req, &u, func(tw *tabwriter.Writer) {
+			return opPrint(cmd, "POST", "/v1/admin/users", req, &u, func(tw *table) {
 				userTable(tw, []*ca.User{u.User})
 				fmt.Fprintf(tw, "\nActivation code (one use, until %s): %s\n",
 					u.ActivationExpiresAt.Local().Format("2006-01-02 15:04"), u.ActivationCode)
@@ -56,12 +55,12 @@ func newUserListCmd() *cobra.Command {
 			var out struct {
 				Users []*ca.User `json:"users"`
 			}
-			return opPrint(cmd, "GET", "/v1/admin/users", nil, &out, func(tw *tabwriter.Writer) { userTable(tw, out.Users) })
+			return opPrint(cmd, "GET", "/v1/admin/users", nil, &out, func(tw *table) { userTable(tw, out.Users) })
 		},
 	}
 }
 
-func userTable(tw *tabwriter.Writer, list []*ca.User) {
+func userTable(tw *table, list []*ca.User) {
 	row(tw, "ID", "NAME", "ORGANIZATION", "ENROLLED", "DEVICES", "CREATED")
 	for _, u := range list {
 		enrolled := "no"

@@ -1,0 +1,177 @@
+package cosign
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/hkdf"
+	"crypto/rand"
+	"fmt"
+	"strconv"
+
+	"github.com/emmansun/gmsm/sm3"
+)
+
+// SeedSize is the length of the random seed the phone stores per credential.
+const SeedSize = 32
+
+// Labels that separate each hash use (version 1 of the scheme; a change
+// makes every stored share or transcript unreadable, so it needs new labels).
+const (
+	labelShare   = "ukeygate/cosign/v1/phone-share"
+	labelKeyGen  = "ukeygate/cosign/v1/keygen"
+	labelSign    = "ukeygate/cosign/v1/sign"
+	labelDecrypt = "ukeygate/cosign/v1/decrypt"
+)
+
+// Binding names one exchange: the session it belongs to, the credential
+// whose shares are used, and the digest concerned (the SM2 e value for a
+// signature, SM3 of the ciphertext for a decryption). Every message
+// carries a transcript hash over it.
+type Binding struct {
+	Session    string
+	Credential string
+	Digest     []byte
+}
+
+func (b Binding) fields() [][]byte {
+	return [][]byte{[]byte(b.Session), []byte(b.Credential), b.Digest}
+}
+
+// PhoneSecret is what the phone stores for one credential: a random seed.
+// Its share of the key is derived from the seed and the PIN on each use and
+// never stored, so a wrong PIN gives a wrong (but well-formed) share, and
+// nothing on the phone tells a right PIN from a wrong one.
+type PhoneSecret struct {
+	Seed []byte
+}
+
+// NewPhoneSecret returns a fresh random seed.
+func NewPhoneSecret() (*PhoneSecret, error) {
+	seed := make([]byte, SeedSize)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, fmt.Errorf("cosign: random: %w", err)
+	}
+	return &PhoneSecret{Seed: seed}, nil
+}
+
+// share derives the phone's share d_p ∈ [1, n−1] from the seed and the PIN:
+// HKDF-SM3(ikm = seed, info = label || 0x00 || counter || 0x00 || PIN), the
+// first counter whose 32 bytes form a value in [1, n−1] (the counter almost
+// always stays 0: a 32-byte value is out of range with probability < 2⁻³²).
+func (s *PhoneSecret) share(pin string) (*scalar, error) {
+	if s == nil || len(s.Seed) != SeedSize {
+		return nil, fmt.Errorf("%w: phone seed must be %d bytes", ErrInvalidInput, SeedSize)
+	}
+	if pin == "" {
+		return nil, fmt.Errorf("%w: empty PIN", ErrInvalidInput)
+	}
+	for ctr := 0; ctr < 64; ctr++ {
+		info := labelShare + "\x00" + strconv.Itoa(ctr) + "\x00" + pin
+		b, err := hkdf.Key(sm3.New, s.Seed, nil, info, ScalarSize)
+		if err != nil {
+			return nil, fmt.Errorf("cosign: HKDF: %w", err)
+		}
+		if d, err := parseScalar(b); err == nil {
+			return d, nil
+		}
+	}
+	return nil, fmt.Errorf("cosign: no phone share in range") // unreachable in practice
+}
+
+// GatewayShare is the gateway's share d_g of one credential. The gateway
+// stores Bytes() wrapped under its master key.
+type GatewayShare struct {
+	d *scalar
+}
+
+// Bytes returns the share as 32 bytes (secret: wrap before storing).
+func (g *GatewayShare) Bytes() []byte { return scalarBytes(g.d) }
+
+// ParseGatewayShare reads a share written by Bytes; anything but a 32-byte
+// value in [1, n−1] is ErrMalformed.
+func ParseGatewayShare(b []byte) (*GatewayShare, error) {
+	d, err := parseScalar(b)
+	if err != nil {
+		return nil, err
+	}
+	return &GatewayShare{d: d}, nil
+}
+
+// KeyGenRequest is the phone's only key-generation message: its point
+// P_p = [d_p⁻¹]G and a Schnorr proof that it knows d_p⁻¹, bound to the
+// Binding (commitment T = [t]G, response z = t + c·d_p⁻¹ where
+// c = SM3(label, session, credential, digest, P_p, T) mod n).
+type KeyGenRequest struct {
+	Point  []byte `json:"point"`
+	ProofT []byte `json:"proof_t"`
+	ProofZ []byte `json:"proof_z"`
+}
+
+func keyGenChallenge(b Binding, p, t []byte) *scalar {
+	return reduce(transcript(labelKeyGen, append(b.fields(), p, t)...))
+}
+
+// PhoneKeyGen starts a cosign credential on the phone: a fresh seed, the
+// share it gives with pin, and the message for the gateway. The phone
+// stores the returned secret and nothing else of this exchange (in
+// particular not P_p, which with the public key would let a thief test
+// PINs).
+func PhoneKeyGen(b Binding, pin string) (*PhoneSecret, *KeyGenRequest, error) {
+	sec, err := NewPhoneSecret()
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := sec.share(pin)
+	if err != nil {
+		return nil, nil, err
+	}
+	x := inverse(d)
+	p := baseMul(x).bytes()
+	t, err := newRandomScalar()
+	if err != nil {
+		return nil, nil, err
+	}
+	tp := baseMul(t).bytes()
+	c := keyGenChallenge(b, p, tp)
+	z := add(t, mul(c, x))
+	return sec, &KeyGenRequest{Point: p, ProofT: tp, ProofZ: scalarBytes(z)}, nil
+}
+
+// GatewayKeyGen checks the phone's message (points valid, proof correct
+// for this binding), draws the gateway's share and returns it with the
+// public key P = [d_g⁻¹]P_p − G. Any defect of the message is ErrMalformed.
+func GatewayKeyGen(b Binding, req *KeyGenRequest) (*GatewayShare, *ecdsa.PublicKey, error) {
+	if req == nil {
+		return nil, nil, ErrMalformed
+	}
+	pp, err := parsePoint(req.Point)
+	if err != nil {
+		return nil, nil, err
+	}
+	tp, err := parsePoint(req.ProofT)
+	if err != nil {
+		return nil, nil, err
+	}
+	z, err := parseScalar(req.ProofZ)
+	if err != nil {
+		return nil, nil, err
+	}
+	// [z]G == T + [c]P_p, checked as [z]G + [−c]P_p == T.
+	c := keyGenChallenge(b, req.Point, req.ProofT)
+	lhs := pointAdd(baseMul(z), pointMul(pp, neg(c)))
+	if lhs.isIdentity() || !bytes.Equal(lhs.bytes(), tp.bytes()) {
+		return nil, nil, ErrMalformed
+	}
+	for range 64 {
+		dg, err := newRandomScalar()
+		if err != nil {
+			return nil, nil, err
+		}
+		pub := pointAdd(pointMul(pp, inverse(dg)), pointNeg(generator()))
+		if pub.isIdentity() { // d_g·d_p = 1: the private key would be 0
+			continue
+		}
+		return &GatewayShare{d: dg}, publicKey(pub), nil
+	}
+	return nil, nil, fmt.Errorf("cosign: no gateway share found")
+}

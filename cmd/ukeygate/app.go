@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ukeygate/ukeygate/api"
+	"github.com/ukeygate/ukeygate/operator"
 )
 
 func newAppCmd() *cobra.Command {
@@ -29,9 +30,9 @@ func newAppAddCmd() *cobra.Command {
 			if err := req.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
-			var app api.AppResponse
+			var app operator.App
 			return opPrint(cmd, "POST", "/v1/admin/apps", req, &app, func(tw *table) {
-				appTable(tw, []api.AppResponse{app})
+				appTable(tw, []*operator.App{&app})
 				fmt.Fprintf(tw, "\nApp key (shown once, keep it secret): %s\n", app.APIKey)
 			})
 		},
@@ -49,14 +50,14 @@ func newAppListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out struct {
-				Apps []api.AppResponse `json:"apps"`
+				Apps []*operator.App `json:"apps"`
 			}
 			return opPrint(cmd, "GET", "/v1/admin/apps", nil, &out, func(tw *table) { appTable(tw, out.Apps) })
 		},
 	}
 }
 
-func appTable(tw *table, list []api.AppResponse) {
+func appTable(tw *table, list []*operator.App) {
 	row(tw, "ID", "NAME", "ORIGINS", "CREATED", "DISABLED")
 	for _, a := range list {
 		row(tw, a.ID, a.Name, strings.Join(a.Origins, " "), a.CreatedAt, a.DisabledAt)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/operator"
 )
 
 // The audit log through the operator API: list entries, and verify the
@@ -52,7 +53,7 @@ func newAuditListCmd() *cobra.Command {
 			if limit > 0 {
 				params["limit"] = strconv.Itoa(limit)
 			}
-			var out api.AuditResponse
+			var out operator.AuditPage
 			return opPrint(cmd, "GET", withQuery("/v1/admin/audit", params), nil, &out, func(tw *table) {
 				row(tw, "SEQ", "TIME", "ACTION", "OUTCOME", "USER", "CREDENTIAL", "APP", "SESSION", "DIGEST", "DETAIL")
 				for _, e := range out.Entries {
@@ -99,7 +100,7 @@ either check fails.`,
 			}
 			ctx := cmd.Context()
 			entries, err := fetchAudit(ctx, c)
-			var fe *serverError
+			var fe *operator.APIError
 			if errors.As(err, &fe) && fe.Code == "audit_tampered" {
 				return fmt.Errorf("%w: the server cannot even list the entries: %s", errAuditTampered, fe.Message)
 			}
@@ -107,14 +108,11 @@ either check fails.`,
 				return err
 			}
 			last, localErr := audit.VerifyChain(entries)
-			raw, serverErr := c.call(ctx, "GET", "/v1/admin/audit/verify", nil)
-			var srv api.AuditVerifyResponse
-			if serverErr == nil {
-				if err := json.Unmarshal(raw, &srv); err != nil {
-					return fmt.Errorf("the server answered malformed JSON: %w", err)
-				}
+			srv, serverErr := c.VerifyAudit(ctx)
+			if srv == nil {
+				srv = &operator.AuditVerification{}
 			}
-			var se *serverError
+			var se *operator.APIError
 			if serverErr != nil && !(errors.As(serverErr, &se) && se.Code == "audit_tampered") {
 				return serverErr
 			}

@@ -42,7 +42,7 @@ when a session failed.
 			if err != nil {
 				return err
 			}
-			cfg.Server, cfg.AdminToken = op.base, op.token
+			cfg.Server, cfg.AdminToken = op.BaseURL, op.Token
 			if err := cfg.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}

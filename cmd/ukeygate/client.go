@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ukeygate/ukeygate/operator"
 )
 
 // The operator commands (issuer, app, user, credential) talk to a running
@@ -78,11 +80,9 @@ func checkServerURL(from, s string) (string, error) {
 	return "", usageErrorf("%s is %q, which is not a server URL: write it as http://HOST:PORT or https://HOST", from, s)
 }
 
-// opClient calls the operator API.
+// opClient calls the operator API through the shared operator client.
 type opClient struct {
-	base  string
-	token string
-	http  *http.Client
+	*operator.Client
 }
 
 // newOpClient resolves the server and the admin token: --admin-token, else
@@ -108,70 +108,15 @@ func newOpClient(cmd *cobra.Command) (*opClient, error) {
 	if token == "" {
 		return nil, usageErrorf("no admin token: give --admin-token or set %s", envAdminToken)
 	}
-	return &opClient{base: base, token: token, http: &http.Client{Timeout: clientTimeout}}, nil
-}
-
-// serverError is an error answer of the server.
-type serverError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *serverError) Error() string {
-	return fmt.Sprintf("server refused (%d %s): %s", e.Status, e.Code, e.Message)
+	if strings.ContainsAny(token, "\r\n ") {
+		return nil, usageErrorf("the admin token holds spaces or line breaks")
+	}
+	return &opClient{&operator.Client{BaseURL: base, Token: token, HTTP: &http.Client{Timeout: clientTimeout}}}, nil
 }
 
 // call sends body (nil for none) as JSON and returns the answer's body.
 func (c *opClient) call(ctx context.Context, method, path string, body any) ([]byte, error) {
-	var rd io.Reader = http.NoBody
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err // report says it in words
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading the answer: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		return nil, decodeServerError(resp.StatusCode, b)
-	}
-	return b, nil
-}
-
-// decodeServerError turns an error answer into a *serverError.
-func decodeServerError(status int, b []byte) error {
-	var eb struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(b, &eb); err != nil || eb.Error.Code == "" {
-		msg := strings.TrimSpace(string(b))
-		if len(msg) > 200 {
-			msg = msg[:200] + "…"
-		}
-		return &serverError{Status: status, Code: fmt.Sprintf("http_%d", status), Message: msg}
-	}
-	return &serverError{Status: status, Code: eb.Error.Code, Message: eb.Error.Message}
+	return c.Do(ctx, method, path, body, nil)
 }
 
 // render prints raw (the server's JSON) indented when --json is set,

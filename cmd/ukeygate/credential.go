@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/url"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/operator"
 )
 
 func newCredentialCmd() *cobra.Command {
@@ -31,7 +31,7 @@ func newCredentialListCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path := withQuery("/v1/admin/credentials", map[string]string{"state": state, "user": user, "issuer": issuer})
 			var out struct {
-				Credentials []*ca.Credential `json:"credentials"`
+				Credentials []*operator.Credential `json:"credentials"`
 			}
 			return opPrint(cmd, "GET", path, nil, &out, func(tw *table) { credentialTable(tw, out.Credentials, true) })
 		},
@@ -59,18 +59,12 @@ to the CA, then give the certificate back with 'ukeygate credential import'.
 			if err != nil {
 				return err
 			}
-			raw, err := c.call(cmd.Context(), "GET", withQuery("/v1/admin/credentials", map[string]string{"state": string(ca.StatePending)}), nil)
+			list, err := c.Credentials(cmd.Context(), operator.CredentialFilter{State: string(ca.StatePending)})
 			if err != nil {
 				return err
 			}
-			var list struct {
-				Credentials []*ca.Credential `json:"credentials"`
-			}
-			if err := json.Unmarshal(raw, &list); err != nil {
-				return fmt.Errorf("the server answered malformed JSON: %w", err)
-			}
-			var cred *ca.Credential
-			for _, cr := range list.Credentials {
+			var cred *operator.Credential
+			for _, cr := range list {
 				if cr != nil && cr.ID == args[0] {
 					cred = cr
 				}
@@ -145,14 +139,14 @@ func newCredentialRevokeCmd() *cobra.Command {
 // credentialCall posts body and prints the credential of the answer.
 func credentialCall(cmd *cobra.Command, c *opClient, path string, body any) error {
 	var out struct {
-		Credential *ca.Credential `json:"credential"`
+		Credential *operator.Credential `json:"credential"`
 	}
 	return c.print(cmd, "POST", path, body, &out, func(tw *table) {
-		credentialTable(tw, []*ca.Credential{out.Credential}, true)
+		credentialTable(tw, []*operator.Credential{out.Credential}, true)
 	})
 }
 
-func credentialTable(tw *table, list []*ca.Credential, withUser bool) {
+func credentialTable(tw *table, list []*operator.Credential, withUser bool) {
 	if withUser {
 		row(tw, "ID", "USER", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER")
 	} else {
@@ -162,7 +156,7 @@ func credentialTable(tw *table, list []*ca.Credential, withUser bool) {
 		if c == nil {
 			continue
 		}
-		cells := []any{c.ID, c.UserID, c.IssuerID, string(c.Alg), string(c.Purpose), string(c.State), c.Serial, c.NotAfter}
+		cells := []any{c.ID, c.UserID, c.IssuerID, c.Alg, c.Purpose, c.State, c.Serial, c.NotAfter}
 		if !withUser {
 			cells = append(cells[:1], cells[2:]...)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/operator"
 )
 
 // addOperatorFlags adds the flags every operator command has.
@@ -87,9 +88,9 @@ external (the gateway makes CSRs for it):
 			if err := req.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
-			var iss ca.Issuer
+			var iss operator.Issuer
 			return c.print(cmd, "POST", "/v1/admin/issuers", req, &iss, func(tw *table) {
-				issuerTable(tw, []*ca.Issuer{&iss})
+				issuerTable(tw, []*operator.Issuer{&iss})
 			})
 		},
 	}
@@ -132,20 +133,16 @@ func newIssuerListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out struct {
-				Issuers []*ca.Issuer `json:"issuers"`
+				Issuers []*operator.Issuer `json:"issuers"`
 			}
 			return opPrint(cmd, "GET", "/v1/admin/issuers", nil, &out, func(tw *table) { issuerTable(tw, out.Issuers) })
 		},
 	}
 }
 
-func issuerTable(tw *table, list []*ca.Issuer) {
+func issuerTable(tw *table, list []*operator.Issuer) {
 	row(tw, "ID", "NAME", "MODE", "ALG", "USER ALGS", "SUBJECT", "NOT AFTER")
 	for _, iss := range list {
-		var algs []string
-		for _, a := range iss.Profile.Algs {
-			algs = append(algs, string(a))
-		}
-		row(tw, iss.ID, iss.Name, string(iss.Mode), string(iss.Alg), strings.Join(algs, ","), iss.Subject, iss.NotAfter)
+		row(tw, iss.ID, iss.Name, iss.Mode, iss.Alg, strings.Join(iss.Profile.Algs, ","), iss.Subject, iss.NotAfter)
 	}
 }

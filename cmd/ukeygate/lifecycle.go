@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ukeygate/ukeygate/api"
-	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/operator"
 )
 
 // The operator commands of a user's life after enrollment: a new
@@ -24,9 +24,9 @@ credentials: the new phone enrolls with this code and the CURRENT PIN. The
 old phone stays enrolled until "ukeygate device revoke".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var u api.UserResponse
+			var u operator.UserActivation
 			return opPrint(cmd, "POST", "/v1/admin/users/"+url.PathEscape(args[0])+"/activation", nil, &u, func(tw *table) {
-				userTable(tw, []*ca.User{u.User})
+				userTable(tw, []*operator.User{&u.User})
 				pin := "the phone sets the PIN"
 				if u.Enrolled {
 					pin = "the phone enrolls with the user's CURRENT PIN"
@@ -44,10 +44,10 @@ func newUserShowCmd() *cobra.Command {
 		Short: "Show a user with their devices and credentials",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var d ca.UserDetail
+			var d operator.UserDetail
 			return opPrint(cmd, "GET", "/v1/admin/users/"+url.PathEscape(args[0]), nil, &d, func(tw *table) {
 				if d.User != nil {
-					userTable(tw, []*ca.User{d.User})
+					userTable(tw, []*operator.User{d.User})
 				}
 				fmt.Fprintln(tw, "\nDevices:")
 				deviceTable(tw, d.Devices)
@@ -78,22 +78,24 @@ func newDeviceRevokeCmd() *cobra.Command {
 			if err := req.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
-			var out api.DeviceResponse
-			return opPrint(cmd, "POST", "/v1/admin/devices/"+url.PathEscape(args[0])+"/revoke", req, &out, func(tw *table) { deviceTable(tw, []*ca.Device{out.Device}) })
+			var out struct {
+				Device *operator.Device `json:"device"`
+			}
+			return opPrint(cmd, "POST", "/v1/admin/devices/"+url.PathEscape(args[0])+"/revoke", req, &out, func(tw *table) { deviceTable(tw, []*operator.Device{out.Device}) })
 		},
 	}
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (free text, e.g. lost, stolen)")
 	return cmd
 }
 
-func deviceTable(tw *table, list []*ca.Device) {
+func deviceTable(tw *table, list []*operator.Device) {
 	row(tw, "ID", "USER", "NAME", "STATE", "ENROLLED", "REVOKED", "REASON")
 	for _, d := range list {
 		if d == nil {
 			continue
 		}
 		state := "active"
-		if d.Revoked() {
+		if !d.RevokedAt.IsZero() {
 			state = "revoked"
 		}
 		row(tw, d.ID, d.UserID, d.Name, state, d.CreatedAt, d.RevokedAt, d.RevocationReason)
@@ -106,9 +108,9 @@ func newAppRotateCmd() *cobra.Command {
 		Short: "Give a portal a new app key (printed once); the old key stops working at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var app api.AppResponse
+			var app operator.App
 			return opPrint(cmd, "POST", "/v1/admin/apps/"+url.PathEscape(args[0])+"/rotate", nil, &app, func(tw *table) {
-				appTable(tw, []api.AppResponse{app})
+				appTable(tw, []*operator.App{&app})
 				fmt.Fprintf(tw, "\nNew app key (shown once, keep it secret; the old key no longer works): %s\n", app.APIKey)
 			})
 		},
@@ -121,9 +123,9 @@ func newAppDisableCmd() *cobra.Command {
 		Short: "Turn a portal off for good: its key is refused with app_disabled",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var app api.AppResponse
+			var app operator.App
 			return opPrint(cmd, "POST", "/v1/admin/apps/"+url.PathEscape(args[0])+"/disable", nil, &app, func(tw *table) {
-				appTable(tw, []api.AppResponse{app})
+				appTable(tw, []*operator.App{&app})
 				fmt.Fprintf(tw, "\nDisabled at %s.\n", app.DisabledAt.Local().Format("2006-01-02 15:04"))
 			})
 		},

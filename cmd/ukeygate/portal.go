@@ -229,12 +229,12 @@ func issuerRoots(ctx context.Context, base string) ([]*smx509.Certificate, error
 		return nil, err // report says it in words
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, portal.ReadAPIError(resp)
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, decodeServerError(resp.StatusCode, b)
 	}
 	var list struct {
 		Issuers []struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 )
@@ -89,12 +90,16 @@ func (r refusal) String() string {
 // asRefusal finds a server refusal in err: the operator client's, the
 // phone SDK's or the portal SDK's error answer.
 func asRefusal(err error) (refusal, bool) {
-	var se *serverError
+	var oe *operator.APIError
 	var pe *phone.APIError
 	var qe *portal.APIError
 	switch {
-	case errors.As(err, &se):
-		return refusal{se.Status, se.Code, se.Message, se.Error()}, true
+	case errors.As(err, &oe):
+		msg := oe.Message
+		if oe.Field != "" && !strings.Contains(msg, oe.Field) {
+			msg = oe.Field + ": " + msg
+		}
+		return refusal{oe.Status, oe.Code, msg, oe.Error()}, true
 	case errors.As(err, &pe):
 		return refusal{pe.Status, pe.Code, pe.Message, pe.Error()}, true
 	case errors.As(err, &qe):

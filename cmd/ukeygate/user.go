@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ukeygate/ukeygate/api"
-	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/operator"
 )
 
 func newUserCmd() *cobra.Command {
@@ -29,9 +29,9 @@ func newUserAddCmd() *cobra.Command {
 			if err := req.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
-			var u api.UserResponse
+			var u operator.UserActivation
 			return opPrint(cmd, "POST", "/v1/admin/users", req, &u, func(tw *table) {
-				userTable(tw, []*ca.User{u.User})
+				userTable(tw, []*operator.User{&u.User})
 				fmt.Fprintf(tw, "\nActivation code (one use, until %s): %s\n",
 					u.ActivationExpiresAt.Local().Format("2006-01-02 15:04"), u.ActivationCode)
 			})
@@ -53,14 +53,14 @@ func newUserListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out struct {
-				Users []*ca.User `json:"users"`
+				Users []*operator.User `json:"users"`
 			}
 			return opPrint(cmd, "GET", "/v1/admin/users", nil, &out, func(tw *table) { userTable(tw, out.Users) })
 		},
 	}
 }
 
-func userTable(tw *table, list []*ca.User) {
+func userTable(tw *table, list []*operator.User) {
 	row(tw, "ID", "NAME", "ORGANIZATION", "ENROLLED", "DEVICES", "CREATED")
 	for _, u := range list {
 		enrolled := "no"

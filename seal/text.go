@@ -1,0 +1,514 @@
+package seal
+
+import (
+	"math"
+	"strings"
+	"unicode/utf16"
+
+	"github.com/pdfcpu/pdfcpu/pkg/font"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+)
+
+// matrix is a PDF transformation [a b c d e f].
+type matrix [6]float64
+
+var identity = matrix{1, 0, 0, 1, 0, 0}
+
+// mul returns m × n (m applied first).
+func (m matrix) mul(n matrix) matrix {
+	return matrix{
+		m[0]*n[0] + m[1]*n[2], m[0]*n[1] + m[1]*n[3],
+		m[2]*n[0] + m[3]*n[2], m[2]*n[1] + m[3]*n[3],
+		m[4]*n[0] + m[5]*n[2] + n[4], m[4]*n[1] + m[5]*n[3] + n[5],
+	}
+}
+
+func (m matrix) apply(x, y float64) (float64, float64) {
+	return m[0]*x + m[2]*y + m[4], m[1]*x + m[3]*y + m[5]
+}
+
+// textFont decodes a font's codes to text and gives their widths.
+type textFont struct {
+	codeLen  int               // bytes per code: 1 simple fonts, 2 Type0 (or from the CMap)
+	toUni    map[uint32]string // from /ToUnicode
+	widths   map[uint32]float64
+	dw       float64 // default width (glyph units)
+	coreName string  // a standard 14 font without /Widths
+}
+
+func (f *textFont) width(code uint32, text string) float64 {
+	if w, ok := f.widths[code]; ok {
+		return w
+	}
+	if f.coreName != "" && text != "" {
+		if w, err := font.CharWidth(f.coreName, []rune(text)[0]); err == nil && w > 0 {
+			return float64(w)
+		}
+	}
+	return f.dw
+}
+
+func (f *textFont) decode(code uint32) string {
+	if s, ok := f.toUni[code]; ok {
+		return s
+	}
+	if f.codeLen == 1 {
+		return string(rune(code)) // Latin-1 for WinAnsi's common range
+	}
+	return "\uFFFD"
+}
+
+// glyph is one shown code: its text and where it starts and ends on the
+// page (user space).
+type glyph struct {
+	text       string
+	x, y, xEnd float64
+	size       float64
+}
+
+// textMatch is one occurrence of a keyword.
+type textMatch struct {
+	x0, x1, y, size float64
+}
+
+func (m textMatch) centreX() float64 { return (m.x0 + m.x1) / 2 }
+func (m textMatch) centreY() float64 { return m.y + 0.3*m.size }
+
+// findText returns where keyword is drawn on page p.
+func (d *doc) findText(p *page, keyword string) []textMatch {
+	content, err := d.ctx.PageContent(p.dict, p.nr)
+	if err != nil || len(content) == 0 {
+		return nil
+	}
+	fonts := d.pageFonts(p)
+	glyphs := pageGlyphs(content, func(name string) *textFont { return fonts[name] })
+	return matchGlyphs(glyphs, keyword)
+}
+
+func matchGlyphs(glyphs []glyph, keyword string) []textMatch {
+	if keyword == "" {
+		return nil
+	}
+	var sb strings.Builder
+	var owner []int // byte offset -> glyph index
+	for i, g := range glyphs {
+		sb.WriteString(g.text)
+		for range len(g.text) {
+			owner = append(owner, i)
+		}
+	}
+	text := sb.String()
+	var out []textMatch
+	for from := 0; from < len(text); {
+		k := strings.Index(text[from:], keyword)
+		if k < 0 {
+			break
+		}
+		a, b := owner[from+k], owner[from+k+len(keyword)-1]
+		out = append(out, textMatch{x0: glyphs[a].x, x1: glyphs[b].xEnd, y: glyphs[a].y, size: glyphs[a].size})
+		from += k + len(keyword)
+	}
+	return out
+}
+
+// maxGlyphs bounds the glyphs read from one page.
+const maxGlyphs = 1 << 20
+
+// pageGlyphs follows the graphics and text state through a content stream.
+func pageGlyphs(content []byte, fontFor func(string) *textFont) []glyph {
+	type gstate struct {
+		ctm                    matrix
+		font                   *textFont
+		size, tc, tw, th, lead float64
+	}
+	gs := gstate{ctm: identity, th: 1}
+	var stack []gstate
+	var tm, tlm matrix = identity, identity
+	var out []glyph
+	fallback := &textFont{codeLen: 1, dw: 500}
+
+	show := func(s []byte) {
+		f := gs.font
+		if f == nil {
+			f = fallback
+		}
+		n := f.codeLen
+		if n < 1 || n > 4 {
+			n = 1
+		}
+		for i := 0; i+n <= len(s) && len(out) < maxGlyphs; i += n {
+			var code uint32
+			for k := 0; k < n; k++ {
+				code = code<<8 | uint32(s[i+k])
+			}
+			text := f.decode(code)
+			trm := tm.mul(gs.ctm)
+			x, y := trm.apply(0, 0)
+			w0 := f.width(code, text) / 1000
+			tx := (w0*gs.size + gs.tc) * gs.th
+			if n == 1 && code == 32 {
+				tx += gs.tw * gs.th
+			}
+			tm = matrix{1, 0, 0, 1, tx, 0}.mul(tm)
+			xe, _ := tm.mul(gs.ctm).apply(0, 0)
+			size := abs(gs.size) * math.Hypot(trm[2], trm[3])
+			out = append(out, glyph{text: text, x: x, y: y, xEnd: xe, size: size})
+		}
+	}
+	nums := func(args []operand, n int) ([]float64, bool) {
+		if len(args) < n {
+			return nil, false
+		}
+		v := make([]float64, n)
+		for i := 0; i < n; i++ {
+			a := args[len(args)-n+i]
+			if a.kind != opNumber {
+				return nil, false
+			}
+			v[i] = a.num
+		}
+		return v, true
+	}
+	td := func(tx, ty float64) {
+		tlm = matrix{1, 0, 0, 1, tx, ty}.mul(tlm)
+		tm = tlm
+	}
+	lastString := func(args []operand) ([]byte, bool) {
+		if len(args) == 0 || args[len(args)-1].kind != opString {
+			return nil, false
+		}
+		return args[len(args)-1].str, true
+	}
+	scanContent(content, func(name string, args []operand) {
+		switch name {
+		case "q":
+			if len(stack) < 64 {
+				stack = append(stack, gs)
+			}
+		case "Q":
+			if len(stack) > 0 {
+				gs = stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+			}
+		case "cm":
+			if v, ok := nums(args, 6); ok {
+				gs.ctm = matrix{v[0], v[1], v[2], v[3], v[4], v[5]}.mul(gs.ctm)
+			}
+		case "BT":
+			tm, tlm = identity, identity
+		case "Tf":
+			if len(args) >= 2 && args[len(args)-2].kind == opName && args[len(args)-1].kind == opNumber {
+				gs.font = fontFor(string(args[len(args)-2].str))
+				gs.size = args[len(args)-1].num
+			}
+		case "Tc":
+			if v, ok := nums(args, 1); ok {
+				gs.tc = v[0]
+			}
+		case "Tw":
+			if v, ok := nums(args, 1); ok {
+				gs.tw = v[0]
+			}
+		case "Tz":
+			if v, ok := nums(args, 1); ok {
+				gs.th = v[0] / 100
+			}
+		case "TL":
+			if v, ok := nums(args, 1); ok {
+				gs.lead = v[0]
+			}
+		case "Td":
+			if v, ok := nums(args, 2); ok {
+				td(v[0], v[1])
+			}
+		case "TD":
+			if v, ok := nums(args, 2); ok {
+				gs.lead = -v[1]
+				td(v[0], v[1])
+			}
+		case "Tm":
+			if v, ok := nums(args, 6); ok {
+				tlm = matrix{v[0], v[1], v[2], v[3], v[4], v[5]}
+				tm = tlm
+			}
+		case "T*":
+			td(0, -gs.lead)
+		case "Tj":
+			if s, ok := lastString(args); ok {
+				show(s)
+			}
+		case "'":
+			td(0, -gs.lead)
+			if s, ok := lastString(args); ok {
+				show(s)
+			}
+		case "\"":
+			if len(args) >= 3 {
+				if v, ok := nums(args[:len(args)-1], 2); ok {
+					gs.tw, gs.tc = v[0], v[1]
+				}
+			}
+			td(0, -gs.lead)
+			if s, ok := lastString(args); ok {
+				show(s)
+			}
+		case "TJ":
+			if len(args) == 0 || args[len(args)-1].kind != opArray {
+				return
+			}
+			for _, e := range args[len(args)-1].arr {
+				switch e.kind {
+				case opString:
+					show(e.str)
+				case opNumber:
+					tx := -e.num / 1000 * gs.size * gs.th
+					tm = matrix{1, 0, 0, 1, tx, 0}.mul(tm)
+				}
+			}
+		}
+	})
+	return out
+}
+
+func abs(f float64) float64 {
+	if f < 0 {
+		return -f
+	}
+	return f
+}
+
+// pageFonts reads the fonts of p's resources (inherited from the page tree
+// if the page has none).
+func (d *doc) pageFonts(p *page) map[string]*textFont {
+	out := map[string]*textFont{}
+	dict := p.dict
+	var res types.Dict
+	for i := 0; i < 32 && dict != nil; i++ {
+		if o, ok := dict.Find("Resources"); ok && o != nil {
+			res, _ = d.resolveDict(o)
+			break
+		}
+		parent, ok := dict.Find("Parent")
+		if !ok || parent == nil {
+			break
+		}
+		dict, _ = d.resolveDict(parent)
+	}
+	if res == nil {
+		return out
+	}
+	fo, ok := res.Find("Font")
+	if !ok || fo == nil {
+		return out
+	}
+	fonts, err := d.resolveDict(fo)
+	if err != nil {
+		return out
+	}
+	for name, o := range fonts {
+		fd, err := d.resolveDict(o)
+		if err != nil {
+			continue
+		}
+		out[name] = d.textFont(fd)
+	}
+	return out
+}
+
+func (d *doc) textFont(fd types.Dict) *textFont {
+	f := &textFont{codeLen: 1, dw: 500, widths: map[uint32]float64{}}
+	subtype := fd.NameEntry("Subtype")
+	if subtype != nil && *subtype == "Type0" {
+		f.codeLen, f.dw = 2, 1000
+		if a, err := d.ctx.DereferenceArray(fd["DescendantFonts"]); err == nil && len(a) > 0 {
+			if cid, err := d.resolveDict(a[0]); err == nil {
+				if dw, err := d.ctx.DereferenceNumber(cid["DW"]); err == nil && cid["DW"] != nil {
+					f.dw = dw
+				}
+				if w, err := d.ctx.DereferenceArray(cid["W"]); err == nil {
+					d.cidWidths(f, w)
+				}
+			}
+		}
+	} else {
+		first := 0.0
+		if fc, err := d.ctx.DereferenceNumber(fd["FirstChar"]); err == nil && fd["FirstChar"] != nil {
+			first = fc
+		}
+		if w, err := d.ctx.DereferenceArray(fd["Widths"]); err == nil && len(w) > 0 {
+			for i, o := range w {
+				if i > 256 {
+					break
+				}
+				if v, err := d.ctx.DereferenceNumber(o); err == nil {
+					f.widths[uint32(first)+uint32(i)] = v
+				}
+			}
+		} else if bf := fd.NameEntry("BaseFont"); bf != nil && font.IsCoreFont(*bf) {
+			f.coreName = *bf
+		}
+	}
+	if o, ok := fd.Find("ToUnicode"); ok && o != nil {
+		if sd, _, err := d.ctx.DereferenceStreamDict(o); err == nil && sd != nil {
+			if err := sd.Decode(); err == nil {
+				cm := parseToUnicode(sd.Content)
+				f.toUni = cm.m
+				if cm.codeLen > 0 {
+					f.codeLen = cm.codeLen
+				}
+			}
+		}
+	}
+	return f
+}
+
+// cidWidths reads a CIDFont /W array: c [w1 w2 …] or cfirst clast w.
+func (d *doc) cidWidths(f *textFont, w types.Array) {
+	n := 0
+	for i := 0; i < len(w) && n < 1<<16; {
+		c, err := d.ctx.DereferenceNumber(w[i])
+		if err != nil || i+1 >= len(w) {
+			return
+		}
+		if arr, err := d.ctx.DereferenceArray(w[i+1]); err == nil && arr != nil {
+			for k, o := range arr {
+				if v, err := d.ctx.DereferenceNumber(o); err == nil {
+					f.widths[uint32(c)+uint32(k)] = v
+					n++
+				}
+			}
+			i += 2
+			continue
+		}
+		if i+2 >= len(w) {
+			return
+		}
+		last, err1 := d.ctx.DereferenceNumber(w[i+1])
+		v, err2 := d.ctx.DereferenceNumber(w[i+2])
+		if err1 != nil || err2 != nil || last < c || last-c > 1<<16 {
+			return
+		}
+		for k := uint32(c); k <= uint32(last) && n < 1<<16; k++ {
+			f.widths[k] = v
+			n++
+		}
+		i += 3
+	}
+}
+
+// cmap is a parsed /ToUnicode CMap.
+type cmap struct {
+	codeLen int
+	m       map[uint32]string
+}
+
+// maxCMapEntries bounds a ToUnicode map.
+const maxCMapEntries = 1 << 16
+
+// parseToUnicode reads bfchar and bfrange entries of a ToUnicode CMap.
+func parseToUnicode(b []byte) cmap {
+	out := cmap{m: map[uint32]string{}}
+	var args []operand
+	mode := ""
+	l := &lexer{b: b}
+	for n := 0; n < maxOperations; n++ {
+		t, o, name := l.next(0)
+		if t == tokEOF {
+			break
+		}
+		switch t {
+		case tokOperand:
+			switch mode {
+			case "codespace":
+				if o.kind == opString && out.codeLen == 0 && len(o.str) >= 1 && len(o.str) <= 4 {
+					out.codeLen = len(o.str)
+				}
+			case "bfchar":
+				args = append(args, o)
+				if len(args) == 2 {
+					if args[0].kind == opString && args[1].kind == opString {
+						out.set(codeOf(args[0].str), utf16Text(args[1].str))
+					}
+					args = args[:0]
+				}
+			case "bfrange":
+				args = append(args, o)
+				if len(args) == 3 {
+					out.bfrange(args)
+					args = args[:0]
+				}
+			}
+		case tokOperator:
+			args = args[:0]
+			switch name {
+			case "begincodespacerange":
+				mode = "codespace"
+			case "beginbfchar":
+				mode = "bfchar"
+			case "beginbfrange":
+				mode = "bfrange"
+			default:
+				if strings.HasPrefix(name, "end") {
+					mode = ""
+				}
+			}
+		}
+		if len(out.m) >= maxCMapEntries {
+			break
+		}
+	}
+	return out
+}
+
+func (c *cmap) set(code uint32, s string) {
+	if len(c.m) < maxCMapEntries {
+		c.m[code] = s
+	}
+}
+
+func (c *cmap) bfrange(a []operand) {
+	if a[0].kind != opString || a[1].kind != opString {
+		return
+	}
+	lo, hi := codeOf(a[0].str), codeOf(a[1].str)
+	if hi < lo || hi-lo > maxCMapEntries {
+		return
+	}
+	switch a[2].kind {
+	case opString:
+		dst := []rune(utf16Text(a[2].str))
+		if len(dst) == 0 {
+			return
+		}
+		for k := uint32(0); k <= hi-lo && len(c.m) < maxCMapEntries; k++ {
+			r := append([]rune(nil), dst...)
+			r[len(r)-1] += rune(k)
+			c.set(lo+k, string(r))
+		}
+	case opArray:
+		for k, e := range a[2].arr {
+			if uint32(k) > hi-lo {
+				break
+			}
+			if e.kind == opString {
+				c.set(lo+uint32(k), utf16Text(e.str))
+			}
+		}
+	}
+}
+
+func codeOf(b []byte) uint32 {
+	var c uint32
+	for i := 0; i < len(b) && i < 4; i++ {
+		c = c<<8 | uint32(b[i])
+	}
+	return c
+}
+
+func utf16Text(b []byte) string {
+	u := make([]uint16, 0, len(b)/2)
+	for i := 0; i+1 < len(b); i += 2 {
+		u = append(u, uint16(b[i])<<8|uint16(b[i+1]))
+	}
+	return string(utf16.Decode(u))
+}

@@ -5,10 +5,12 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"math/big"
 	"strings"
 	"sync"
@@ -176,4 +178,29 @@ func sealOptions(t testing.TB, p *testPKI, pl ...Placement) *Options {
 		t.Fatal(err)
 	}
 	return &Options{Image: img, WidthMM: 40, HeightMM: 40, Placements: pl, SES: p.sealDER, Signer: p.signer, Reason: "bid"}
+}
+
+func unhex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func pngEncode(w io.Writer, img image.Image) error { return png.Encode(w, img) }
+
+// toOpaque draws img on white: no transparency left.
+func toOpaque(img *Image) image.Image {
+	b := img.img.Bounds()
+	out := image.NewRGBA(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, a := img.img.At(x, y).RGBA()
+			k := 0xffff - a
+			out.Set(x, y, color.RGBA64{R: uint16(r + k), G: uint16(g + k), B: uint16(bl + k), A: 0xffff})
+		}
+	}
+	return out
 }

@@ -304,7 +304,7 @@ func TestStraddleSeal(t *testing.T) {
 	total := 0
 	for nr := 1; nr <= 3; nr++ {
 		img := renderPage(t, out, nr, renderDPI)
-		in, outside := redPixels(img, renderDPI, mmRect{210-strip, 150-20, 210, 150+20})
+		in, outside := redPixels(img, renderDPI, mmRect{210 - strip, 150 - 20, 210, 150 + 20})
 		if in < 20 || outside != 0 {
 			t.Fatalf("page %d: %d red pixels in the edge strip, %d elsewhere", nr, in, outside)
 		}

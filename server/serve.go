@@ -110,6 +110,9 @@ func (s *Server) serveOn(ctx context.Context, ln net.Listener) error {
 	}
 	s.log.Info("listening", "addr", ln.Addr().String(), "scheme", scheme,
 		"public_url", s.cfg.PublicURL, "storage", s.cfg.Storage.Backend, "demo", s.cfg.Demo)
+	if why := publicURLMismatch(s.cfg.PublicURL, ln.Addr(), s.cfg.TLS.Enabled()); why != "" {
+		s.log.Warn("public_url does not lead to this server", "reason", why, "public_url", s.cfg.PublicURL, "listen", ln.Addr().String())
+	}
 	return s.Serve(ctx, ln)
 }
 

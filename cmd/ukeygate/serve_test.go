@@ -273,3 +273,49 @@ func TestServeFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestServeWarnsWhenPublicURLDisagrees: serve logs a warning when
+// public_url leads to another port than the one it listens on, and none
+// when they agree.
+func TestServeWarnsWhenPublicURLDisagrees(t *testing.T) {
+	dir := initDataDir(t)
+	for _, tc := range []struct {
+		name      string
+		publicURL func(listen string) string
+		warn      bool
+	}{
+		{"agree", func(listen string) string { return "http://" + listen }, false},
+		{"listen port changed", func(string) string { return "http://" + testkit.FreeAddr(t) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			listen := testkit.FreeAddr(t)
+			publicURL := tc.publicURL(listen)
+			p := startProc(t, testEnv("UKEYGATE_DATA_DIR="+dir, "UKEYGATE_LISTEN="+listen, "UKEYGATE_PUBLIC_URL="+publicURL,
+				"UKEYGATE_LOG_FORMAT=json", "UKEYGATE_DEMO=false"), "serve")
+			p.waitListening(t)
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if code := p.wait(t); code != 0 {
+				t.Fatalf("exit %d\n%s", code, p.stderr)
+			}
+			var warning map[string]any
+			for _, line := range strings.Split(p.stderr.String(), "\n") {
+				var rec map[string]any
+				if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "public_url does not lead to this server" {
+					warning = rec
+				}
+			}
+			if !tc.warn {
+				if warning != nil {
+					t.Fatalf("unexpected warning %v", warning)
+				}
+				return
+			}
+			if warning == nil || warning["level"] != "WARN" || warning["listen"] != listen || warning["public_url"] != publicURL ||
+				!strings.Contains(fmt.Sprint(warning["reason"]), "set public_url to http://"+listen) {
+				t.Fatalf("warning %v\n%s", warning, p.stderr)
+			}
+		})
+	}
+}

@@ -1,5 +1,5 @@
 // Package api is the HTTP face of ukeygate: every handler of the v1
-// protocol (DESIGN.md), with
+// protocol (docs/protocol.md), with
 //
 //   - all routes registered in one place, routes.go;
 //   - one function, writeError in errors.go, that turns every error into an

@@ -16,7 +16,7 @@ import (
 )
 
 // A login signs its challenge in the same scheme a raw sign session signs
-// a document (the DESIGN contract). So a sign session, from any app, over
+// a document (the contract of docs/protocol.md). So a sign session, from any app, over
 // a document that is a login challenge would mint a login for the session
 // the challenge names. The gateway refuses such documents; a document
 // given as a digest cannot be checked, which POST /v1/verify's

@@ -16,7 +16,7 @@ import (
 	"github.com/ukeygate/ukeygate/storage"
 )
 
-// The device request headers (DESIGN.md, "Phone — device-signed").
+// The device request headers (docs/protocol.md, "Phone: device-signed requests").
 const (
 	HeaderDevice    = "X-Device"
 	HeaderTimestamp = "X-Timestamp"

@@ -16,7 +16,7 @@ func TestDefaultIsValid(t *testing.T) {
 }
 
 func TestDefaultMatchesDesign(t *testing.T) {
-	// The values DESIGN.md's "Configuration keys" section promises.
+	// The values docs/protocol.md's "Configuration keys" section promises.
 	c := config.Default()
 	if c.Listen != "127.0.0.1:8080" || c.PublicURL != "http://127.0.0.1:8080" ||
 		c.DataDir != "./data" || c.MasterKeyFile != "" || c.AdminToken != "" || !c.Demo ||

@@ -1,9 +1,10 @@
 package crypto
 
 // Interoperability with the OpenSSL 3.0 CLI, the independent reference for
-// RSA CMS. OpenSSL 3.0 cannot handle SM2 in CMS (see /work/shared/NOTES.md
-// and TestCMSOpenSSLSM2EnvelopeUnsupported); the SM2 side is checked with
-// tjfoc/gmsm in cms_gm_test.go.
+// RSA CMS. OpenSSL 3.0 cannot handle SM2 in CMS: `openssl cms -sign` fails
+// with an SM2 key and `-verify` refuses SM2 SignedData with either set of
+// OIDs (TestCMSOpenSSLSM2EnvelopeUnsupported shows the envelope side); the
+// SM2 side is checked with tjfoc/gmsm in cms_gm_test.go.
 
 import (
 	"bytes"

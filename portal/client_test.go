@@ -480,7 +480,7 @@ func TestQRPNG(t *testing.T) {
 }
 
 // TestSessionRequestJSONNames pins the JSON names of POST /v1/sessions to
-// the list in DESIGN.md (the contract: add, never rename).
+// the list in docs/protocol.md (the contract: add, never rename).
 func TestSessionRequestJSONNames(t *testing.T) {
 	req := portal.SessionRequest{
 		Kind: "sign", Issuer: "i", Alg: "SM2", User: "u",

@@ -1,5 +1,5 @@
 // Package session holds the scan sessions of ukeygate: the state machine
-// of DESIGN.md (waiting → scanned → completed | rejected | failed, and
+// of docs/protocol.md (waiting → scanned → completed | rejected | failed, and
 // expired / cancelled from waiting or scanned), the one-time QR nonce, the
 // TTL and the expirer that fires even when nobody watches, the per-session
 // event log, and the hub that pushes events to watchers (websocket and

@@ -23,7 +23,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	d := session.DefaultConfig()
 	if d.TTL != 120*time.Second || d.MaxTTL != 600*time.Second {
-		t.Errorf("defaults TTL %s MaxTTL %s, DESIGN.md says 120s and 600s", d.TTL, d.MaxTTL)
+		t.Errorf("defaults TTL %s MaxTTL %s, docs/protocol.md says 120s and 600s", d.TTL, d.MaxTTL)
 	}
 	tests := []struct {
 		name, key string

@@ -10,7 +10,7 @@ import (
 	"github.com/ukeygate/ukeygate/session"
 )
 
-// The diagram of DESIGN.md, written out independently of the package's
+// The diagram of docs/protocol.md, written out independently of the package's
 // table:
 //
 //	waiting --scan--> scanned --confirm--> completed
@@ -31,7 +31,7 @@ var designEdges = map[[2]session.State]bool{
 func TestTransitionTable(t *testing.T) {
 	all := append([]session.State{"", "unknown"}, session.States...)
 	if len(session.States) != 7 {
-		t.Fatalf("States has %d entries, DESIGN.md has 7", len(session.States))
+		t.Fatalf("States has %d entries, docs/protocol.md has 7", len(session.States))
 	}
 	for _, from := range all {
 		for _, to := range all {

@@ -12,7 +12,7 @@ import (
 // Kind is what a session asks the phone user to do.
 type Kind string
 
-// The kinds of DESIGN.md.
+// The kinds of docs/protocol.md.
 const (
 	KindLogin   Kind = "login"
 	KindSign    Kind = "sign"
@@ -25,7 +25,7 @@ func (k Kind) Valid() bool { return k == KindLogin || k == KindSign || k == Kind
 // State is where a session is in its state machine.
 type State string
 
-// The states of DESIGN.md.
+// The states of docs/protocol.md.
 const (
 	StateWaiting   State = "waiting"
 	StateScanned   State = "scanned"
@@ -39,7 +39,7 @@ const (
 // States lists every state, in the order of the state machine.
 var States = []State{StateWaiting, StateScanned, StateCompleted, StateRejected, StateFailed, StateExpired, StateCancelled}
 
-// transitions is the state machine of DESIGN.md, the only source of truth:
+// transitions is the state machine of docs/protocol.md, the only source of truth:
 //
 //	waiting --scan--> scanned --confirm--> completed
 //	   |                 |--reject-->  rejected

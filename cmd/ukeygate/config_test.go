@@ -37,7 +37,7 @@ func TestConfigKeys(t *testing.T) {
 	for _, k := range configKeys() {
 		names = append(names, k.name)
 	}
-	// The keys DESIGN.md names, plus a sample of the others.
+	// The keys docs/protocol.md names, plus a sample of the others.
 	for _, want := range []string{
 		"listen", "public_url", "data_dir", "master_key_file", "master_key", "admin_token", "demo",
 		"log.level", "log.format", "tls.cert_file", "tls.key_file",

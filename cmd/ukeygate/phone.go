@@ -28,8 +28,10 @@ func newPhoneCmd() *cobra.Command {
 		Use:   "phone",
 		Short: "The reference phone client: enroll a device, request credentials, change the PIN",
 		Long: `The reference phone client. It keeps the device's SM2 key, its device id and
-the server URL in a state file (mode 0600; default ~/.ukeygate/phone.json) and
-signs every request with the device key, as a phone app would.
+the server URL in a state file (mode 0600): --state FILE, else
+$UKEYGATE_PHONE_STATE, else ~/.ukeygate/phone.json. One state file is one
+phone: give a second phone its own file. Every request is signed with the
+device key, as a phone app would.
 
   ukeygate phone enroll --server http://127.0.0.1:8080 --code ACTIVATION-CODE --name "My phone"
   ukeygate phone request --issuer sm2-root --alg SM2 --purpose sign
@@ -42,16 +44,23 @@ input with --pin-stdin (one per line; for "phone pin" the old, then the new).`,
 	addServerFlag(cmd)
 	addOutputFlag(cmd)
 	pf := cmd.PersistentFlags()
-	pf.String("state", "", "phone state file (default ~/.ukeygate/phone.json)")
+	pf.String("state", "", "phone state file (env "+envPhoneState+"; default ~/.ukeygate/phone.json)")
 	pf.String("pin", "", "the PIN (visible to other local users: prefer the prompt or --pin-stdin)")
 	pf.Bool("pin-stdin", false, "read the PIN(s) from standard input, one per line")
 	cmd.AddCommand(newPhoneEnrollCmd(), newPhoneCredentialsCmd(), newPhoneRequestCmd(), newPhonePINCmd())
 	return cmd
 }
 
-// statePath is --state or ~/.ukeygate/phone.json.
+// envPhoneState names the phone state file when --state is not given.
+const envPhoneState = "UKEYGATE_PHONE_STATE"
+
+// statePath is --state, else $UKEYGATE_PHONE_STATE, else
+// ~/.ukeygate/phone.json.
 func statePath(cmd *cobra.Command) (string, error) {
 	if p, _ := cmd.Flags().GetString("state"); p != "" {
+		return p, nil
+	}
+	if p := os.Getenv(envPhoneState); p != "" {
 		return p, nil
 	}
 	home, err := os.UserHomeDir()

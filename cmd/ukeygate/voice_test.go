@@ -58,6 +58,7 @@ func runVoiceCases(t *testing.T, cases []voiceCase) {
 			t.Setenv(envServer, "")
 			t.Setenv(envAdminToken, "")
 			t.Setenv(envAppKey, "")
+			t.Setenv(envPhoneState, "")
 			for k, v := range c.env {
 				t.Setenv(k, v)
 			}
@@ -200,6 +201,10 @@ func TestPhoneChecksBeforeSending(t *testing.T) {
 		{name: "enroll: letters", args: enroll("13579a"), exit: 2, want: []string{"digits only"}},
 		{name: "enroll: good PIN is sent", args: enroll("135790"), exit: 1, want: []string{"cannot reach the server"}},
 		{name: "new PIN weak", args: []string{"phone", "pin", "--pin", "135790", "--new-pin", "987654", "--state", enrolled}, exit: 2, want: []string{"too easy to guess"}},
+		{name: "state file from the environment", args: []string{"phone", "credentials"}, env: map[string]string{envPhoneState: enrolled},
+			exit: 1, want: []string{"cannot reach the server at " + closed}},
+		{name: "--state wins over the environment", args: []string{"phone", "credentials", "--state", fresh}, env: map[string]string{envPhoneState: enrolled},
+			exit: 1, want: []string{"no phone state at " + fresh}},
 		{name: "new PIN weak from stdin", args: []string{"phone", "pin", "--pin-stdin", "--state", enrolled}, stdin: "135790\n000000\n", exit: 2, want: []string{"too easy to guess"}},
 	})
 	if _, err := os.Stat(fresh); err == nil {

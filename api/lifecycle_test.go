@@ -13,7 +13,9 @@ import (
 
 	"github.com/ukeygate/ukeygate/auth"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/seed"
 	"github.com/ukeygate/ukeygate/internal/testkit"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/qrlogin"
 )
@@ -117,24 +119,19 @@ func lcFind(entries []lcAudit, action string) []lcAudit {
 }
 
 // setup registers an internal SM2 issuer "sm2" and an app, and creates a
-// user; it returns the app (id, key) and the user (id, code).
+// user (not enrolled: the tests enroll their phones themselves); it
+// returns the app (id, key) and the user (id, code).
 func (w *lcWorld) setup() (appID, appKey, userID, code string) {
 	w.t.Helper()
-	w.must(w.admin("POST", "/v1/admin/issuers", map[string]any{
-		"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2", "generate": true,
-		"subject": map[string]string{"common_name": "lc SM2 Root"},
-	}), http.StatusCreated)
-	var app struct {
-		ID     string `json:"id"`
-		APIKey string `json:"api_key"`
+	sw := seed.Make(w.t, w.ts.URL, w.ts.AdminToken, seed.Spec{
+		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "lc SM2 Root")},
+		Apps:    []operator.AppRequest{{Name: "招标平台", Origins: []string{lcOrigin}}},
+	})
+	u, err := sw.Op.AddUser(context.Background(), operator.UserRequest{Name: "李四"})
+	if err != nil {
+		w.t.Fatal(err)
 	}
-	w.must(w.admin("POST", "/v1/admin/apps", map[string]any{"name": "招标平台", "origins": []string{lcOrigin}}), http.StatusCreated).decode(w.t, &app)
-	var u struct {
-		ID             string `json:"id"`
-		ActivationCode string `json:"activation_code"`
-	}
-	w.must(w.admin("POST", "/v1/admin/users", map[string]string{"name": "李四"}), http.StatusCreated).decode(w.t, &u)
-	return app.ID, app.APIKey, u.ID, u.ActivationCode
+	return sw.Apps[0].ID, sw.Apps[0].APIKey, u.ID, u.ActivationCode
 }
 
 // lcSession is what the portal gets when it creates a session.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 )
 
@@ -41,48 +43,33 @@ type sxWorld struct {
 
 func sxNew(t *testing.T) *sxWorld {
 	t.Helper()
-	w := &sxWorld{tsWorld: newTSWorld(t), creds: map[string]*phone.Credential{}}
-	admin := map[string]string{"Authorization": "Bearer " + w.ts.AdminToken}
-	for _, req := range []map[string]any{
-		{"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2", "generate": true,
-			"subject": map[string]string{"common_name": "sx SM2 Root"}, "profile": map[string]any{"algs": []string{"SM2"}}},
-		{"id": "rsa", "name": "RSA CA", "mode": "internal", "alg": "RSA", "generate": true,
-			"subject": map[string]string{"common_name": "sx RSA Root"}, "profile": map[string]any{"algs": []string{"RSA"}, "rsa_bits": []int{2048}}},
-	} {
-		w.must(w.do("POST", "/v1/admin/issuers", req, admin), http.StatusCreated)
-	}
-	var app struct {
-		ID     string `json:"id"`
-		APIKey string `json:"api_key"`
-	}
-	w.must(w.do("POST", "/v1/admin/apps", map[string]any{"name": "招标平台", "origins": []string{sxOrigin}}, admin), http.StatusCreated).decode(t, &app)
-	w.appKey, w.appID = app.APIKey, app.ID
-	w.must(w.do("POST", "/v1/admin/apps", map[string]any{"name": "Other", "origins": []string{sxOrigin2}}, admin), http.StatusCreated).decode(t, &app)
-	w.otherKey = app.APIKey
+	return sxSeed(t, seed.Spec{
+		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "sx SM2 Root"), seed.Generated("rsa", "RSA", "sx RSA Root")},
+		Users: []seed.User{
+			{Name: "alice", Credentials: []seed.Credential{seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2"),
+				seed.Sign("rsa", "RSA"), seed.Encrypt("rsa", "RSA")}},
+			{Name: "bob", Credentials: []seed.Credential{seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2")}},
+			{Name: "carol", Credentials: []seed.Credential{seed.Sign("sm2", "SM2")}},
+		},
+	})
+}
 
-	ctx := context.Background()
-	enroll := func(name string, creds ...[3]string) *phone.Client {
-		var u struct {
-			ActivationCode string `json:"activation_code"`
+// sxSeed starts a server with spec's issuers and users (at most alice,
+// bob and carol, in that order) and the two apps of every sxWorld.
+func sxSeed(t *testing.T, spec seed.Spec) *sxWorld {
+	t.Helper()
+	w := &sxWorld{tsWorld: newTSWorld(t), creds: map[string]*phone.Credential{}}
+	spec.Apps = []operator.AppRequest{{Name: "招标平台", Origins: []string{sxOrigin}}, {Name: "Other", Origins: []string{sxOrigin2}}}
+	spec.PIN = sxPIN
+	sw := seed.Make(t, w.ts.URL, w.ts.AdminToken, spec)
+	w.appKey, w.appID, w.otherKey = sw.Apps[0].APIKey, sw.Apps[0].ID, sw.Apps[1].APIKey
+	phones := []**phone.Client{&w.alice, &w.bob, &w.carol}
+	for i, u := range sw.Users {
+		*phones[i] = u.Phone
+		for k, c := range u.Credentials {
+			w.creds[u.Name+"/"+k] = c
 		}
-		w.must(w.do("POST", "/v1/admin/users", map[string]string{"name": name}, admin), http.StatusCreated).decode(t, &u)
-		p := w.newPhone()
-		if _, err := p.Enroll(ctx, u.ActivationCode, name+"'s phone", sxPIN); err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range creds {
-			cr, err := p.RequestCredential(ctx, c[0], c[1], c[2], sxPIN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.creds[name+"/"+c[0]+"/"+c[2]] = cr
-		}
-		return p
 	}
-	w.alice = enroll("alice", [3]string{"sm2", "SM2", "sign"}, [3]string{"sm2", "SM2", "encrypt"},
-		[3]string{"rsa", "RSA", "sign"}, [3]string{"rsa", "RSA", "encrypt"})
-	w.bob = enroll("bob", [3]string{"sm2", "SM2", "sign"}, [3]string{"sm2", "SM2", "encrypt"})
-	w.carol = enroll("carol", [3]string{"sm2", "SM2", "sign"})
 	return w
 }
 

@@ -11,7 +11,8 @@ import (
 	"time"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
-	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/qrlogin"
 )
 
@@ -27,33 +28,10 @@ import (
 // alice with an SM2 sign credential ("alice/sm2/sign").
 func lookalikeWorld(t *testing.T) *sxWorld {
 	t.Helper()
-	w := &sxWorld{tsWorld: newTSWorld(t), creds: map[string]*phone.Credential{}}
-	admin := map[string]string{"Authorization": "Bearer " + w.ts.AdminToken}
-	w.must(w.do("POST", "/v1/admin/issuers", map[string]any{"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2",
-		"generate": true, "subject": map[string]string{"common_name": "lookalike SM2 Root"}}, admin), http.StatusCreated)
-	var app struct {
-		ID     string `json:"id"`
-		APIKey string `json:"api_key"`
-	}
-	w.must(w.do("POST", "/v1/admin/apps", map[string]any{"name": "招标平台", "origins": []string{sxOrigin}}, admin), http.StatusCreated).decode(t, &app)
-	w.appKey, w.appID = app.APIKey, app.ID
-	w.must(w.do("POST", "/v1/admin/apps", map[string]any{"name": "Other", "origins": []string{sxOrigin2}}, admin), http.StatusCreated).decode(t, &app)
-	w.otherKey = app.APIKey
-	var u struct {
-		ActivationCode string `json:"activation_code"`
-	}
-	w.must(w.do("POST", "/v1/admin/users", map[string]string{"name": "alice"}, admin), http.StatusCreated).decode(t, &u)
-	w.alice = w.newPhone()
-	ctx := context.Background()
-	if _, err := w.alice.Enroll(ctx, u.ActivationCode, "alice's phone", sxPIN); err != nil {
-		t.Fatal(err)
-	}
-	cr, err := w.alice.RequestCredential(ctx, "sm2", "SM2", "sign", sxPIN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.creds["alice/sm2/sign"] = cr
-	return w
+	return sxSeed(t, seed.Spec{
+		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "lookalike SM2 Root")},
+		Users:   []seed.User{{Name: "alice", Credentials: []seed.Credential{seed.Sign("sm2", "SM2")}}},
+	})
 }
 
 // storeKeys is every key of the store with its revision, except consumed

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 
 	"github.com/ukeygate/ukeygate/api"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 )
 
@@ -42,41 +45,20 @@ func newPortalWorld(t *testing.T) *portalWorld {
 		env:   newEnvWith(t, envOpts{adminToken: testAdminToken, maxBody: testMaxBody, audit: true}),
 		creds: map[string]*phone.Credential{},
 	}
-	for _, req := range []map[string]any{
-		{"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2", "generate": true,
-			"subject": map[string]string{"common_name": "Verify SM2 Root"}, "profile": map[string]any{"algs": []string{"SM2"}}},
-		{"id": "rsa", "name": "RSA CA", "mode": "internal", "alg": "RSA", "generate": true,
-			"subject": map[string]string{"common_name": "Verify RSA Root"},
-			"profile": map[string]any{"algs": []string{"RSA"}, "rsa_bits": []int{2048}}},
-	} {
-		w.must(w.admin("POST", "/v1/admin/issuers", req), http.StatusCreated)
-	}
-	var app struct {
-		ID     string `json:"id"`
-		APIKey string `json:"api_key"`
-	}
-	w.must(w.admin("POST", "/v1/admin/apps", map[string]any{"name": "Bid portal", "origins": []string{"https://bid.example.cn"}}), http.StatusCreated).decode(t, &app)
-	w.appKey, w.appID = app.APIKey, app.ID
-	var user struct {
-		ID             string `json:"id"`
-		ActivationCode string `json:"activation_code"`
-	}
-	w.must(w.admin("POST", "/v1/admin/users", map[string]string{"name": "王五"}), http.StatusCreated).decode(t, &user)
-	w.userID = user.ID
-	ctx := context.Background()
-	w.phone = w.env.phone()
-	if _, err := w.phone.Enroll(ctx, user.ActivationCode, "phone", testPIN); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []struct{ iss, alg, purpose string }{
-		{"sm2", "SM2", "sign"}, {"sm2", "SM2", "encrypt"}, {"rsa", "RSA", "sign"}, {"rsa", "RSA", "encrypt"},
-	} {
-		w.clock.Advance(time.Second) // distinct creation times: "newest" is well defined
-		c, err := w.phone.RequestCredential(ctx, k.iss, k.alg, k.purpose, testPIN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.creds[k.iss+"-"+k.purpose] = c
+	sw := seed.Make(t, w.url, w.token, seed.Spec{
+		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "Verify SM2 Root"), seed.Generated("rsa", "RSA", "Verify RSA Root")},
+		Apps:    []operator.AppRequest{{Name: "Bid portal", Origins: []string{"https://bid.example.cn"}}},
+		Users: []seed.User{{Name: "王五", DeviceName: "phone", Credentials: []seed.Credential{
+			seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2"), seed.Sign("rsa", "RSA"), seed.Encrypt("rsa", "RSA")}}},
+		PIN:              testPIN,
+		NewPhone:         w.env.phone,
+		BeforeCredential: func() { w.clock.Advance(time.Second) }, // distinct creation times: "newest" is well defined
+	})
+	w.appKey, w.appID = sw.Apps[0].APIKey, sw.Apps[0].ID
+	u := sw.Users[0]
+	w.userID, w.phone = u.ID, u.Phone
+	for k, c := range u.Credentials {
+		w.creds[strings.Replace(k, "/", "-", 1)] = c
 	}
 	return w
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/bench"
 	"github.com/ukeygate/ukeygate/config"
-	"github.com/ukeygate/ukeygate/portal"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/server/servertest"
 )
 
@@ -231,8 +231,8 @@ func TestRunExistingIssuerAndDuration(t *testing.T) {
 	// A wrong admin token too, with the server's code.
 	cfg.Issuer, cfg.AdminToken = "", "wrong"
 	_, err = bench.Run(ctx, cfg)
-	var ae *portal.APIError
-	if !errors.Is(err, bench.ErrSetup) || !errors.As(err, &ae) || ae.Status != 401 {
+	var ae *operator.APIError
+	if !errors.Is(err, bench.ErrSetup) || !errors.As(err, &ae) || ae.Status != 401 || ae.Code != "invalid_token" {
 		t.Fatalf("wrong token: %v, want ErrSetup with a 401 APIError", err)
 	}
 }

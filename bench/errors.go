@@ -31,4 +31,5 @@ var (
 	ErrWatchEnded = errors.New("bench: watch ended without a final event")
 )
 
-// Refusals of the gateway (operator API included) are *portal.APIError.
+// Refusals of the gateway are *portal.APIError (portal calls),
+// *phone.APIError (phone calls) or, during Setup, *operator.APIError.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/server/servertest"
@@ -123,9 +124,9 @@ func TestFailuresCountedByCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &admin{base: ts.URL, token: ts.AdminToken, http: f.http}
+	a := &operator.Client{BaseURL: ts.URL, Token: ts.AdminToken, HTTP: f.http}
 	for _, u := range f.users {
-		if err := a.call(ctx, http.MethodPost, "/v1/admin/devices/"+u.phone.State.DeviceID+"/revoke", map[string]string{"reason": "bench test"}, nil); err != nil {
+		if _, err := a.RevokeDevice(ctx, u.phone.State.DeviceID, "bench test"); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,6 +17,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 )
@@ -100,59 +99,6 @@ func sameHost(u, server *url.URL) bool {
 	return strings.EqualFold(u.Host, server.Host) && strings.EqualFold(u.Scheme, server.Scheme)
 }
 
-// admin is the operator API client of the setup.
-type admin struct {
-	base  string
-	token string
-	http  *http.Client
-}
-
-// call sends in (nil for none) as JSON and decodes a 2xx answer into out.
-func (a *admin) call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader = http.NoBody
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("bench: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return portal.ReadAPIError(resp)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("bench: %s %s: reading the answer: %w", method, path, err)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("bench: %s %s: malformed answer: %w", method, path, err)
-		}
-	}
-	return nil
-}
-
-// issuerInfo is the part of an issuer answer the bench uses.
-type issuerInfo struct {
-	ID             string `json:"id"`
-	Alg            string `json:"alg"`
-	CertificatePEM string `json:"certificate_pem"`
-}
-
 // Setup prepares the server for cfg: it creates an internal issuer of
 // cfg.Alg (unless cfg.Issuer names one), a portal app with Origin, and
 // cfg.Users users (one per worker by default), each enrolled with a
@@ -169,71 +115,89 @@ func Setup(ctx context.Context, cfg Config) (*Fixture, error) {
 	base := server.String()
 	f := &Fixture{cfg: cfg, server: server, http: hc, Users: cfg.users(),
 		payload: bytes.Repeat([]byte("ukeygate bench bid document. "), 128)}
-	a := &admin{base: base, token: cfg.AdminToken, http: hc}
+	a := &operator.Client{BaseURL: base, Token: cfg.AdminToken, HTTP: hc}
 	tag := randomTag()
+	if err := f.issuer(ctx, a, tag); err != nil {
+		return nil, err
+	}
+	if err := f.app(ctx, a, tag); err != nil {
+		return nil, err
+	}
+	if err := f.enrollAll(ctx, a, tag); err != nil {
+		return nil, err
+	}
+	f.SetupTime = time.Since(start)
+	return f, nil
+}
 
-	// The issuer.
-	var iss issuerInfo
-	if cfg.Issuer == "" {
-		profile := map[string]any{"algs": []string{cfg.Alg}}
-		if cfg.Alg == AlgRSA {
-			profile["rsa_bits"] = []int{2048}
+// issuer creates the run's issuer, or finds cfg.Issuer, and keeps its
+// certificate as the root of verify runs.
+func (f *Fixture) issuer(ctx context.Context, a *operator.Client, tag string) error {
+	iss, err := f.findOrCreateIssuer(ctx, a, tag)
+	if err != nil {
+		return err
+	}
+	f.IssuerID = iss.ID
+	if f.cfg.Verify {
+		roots, err := gmcrypto.ParseCertificatesPEM([]byte(iss.CertificatePEM))
+		if err != nil {
+			return fmt.Errorf("%w: the issuer's certificate: %w", ErrSetup, err)
 		}
-		req := map[string]any{
-			"name": "ukeygate bench " + cfg.Alg + " " + tag, "mode": "internal", "alg": cfg.Alg, "generate": true,
-			"subject": map[string]string{"common_name": "ukeygate bench " + cfg.Alg + " CA " + tag,
-				"organization": "ukeygate bench", "country": "CN"},
-			"profile": profile,
+		f.roots = roots
+	}
+	return nil
+}
+
+func (f *Fixture) findOrCreateIssuer(ctx context.Context, a *operator.Client, tag string) (*operator.Issuer, error) {
+	alg := f.cfg.Alg
+	if f.cfg.Issuer == "" {
+		prof := &operator.Profile{Algs: []string{alg}}
+		if alg == AlgRSA {
+			prof.RSABits = []int{2048}
 		}
-		if err := a.call(ctx, http.MethodPost, "/v1/admin/issuers", req, &iss); err != nil {
+		iss, err := a.AddIssuer(ctx, operator.IssuerRequest{
+			Name: "ukeygate bench " + alg + " " + tag, Mode: "internal", Alg: alg, Generate: true,
+			Subject: &operator.IssuerSubject{CommonName: "ukeygate bench " + alg + " CA " + tag,
+				Organization: "ukeygate bench", Country: "CN"},
+			Profile: prof,
+		})
+		if err != nil {
 			return nil, fmt.Errorf("%w: creating the issuer: %w", ErrSetup, err)
 		}
 		if iss.ID == "" {
 			return nil, fmt.Errorf("%w: the issuer answer has no id", ErrSetup)
 		}
 		f.IssuerCreated = true
-	} else {
-		var list struct {
-			Issuers []issuerInfo `json:"issuers"`
-		}
-		if err := a.call(ctx, http.MethodGet, "/v1/admin/issuers", nil, &list); err != nil {
-			return nil, fmt.Errorf("%w: listing the issuers: %w", ErrSetup, err)
-		}
-		found := false
-		for _, i := range list.Issuers {
-			if i.ID == cfg.Issuer {
-				iss, found = i, true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("%w: no issuer %q on the server", ErrSetup, cfg.Issuer)
+		return iss, nil
+	}
+	list, err := a.Issuers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: listing the issuers: %w", ErrSetup, err)
+	}
+	for _, iss := range list {
+		if iss.ID == f.cfg.Issuer {
+			return iss, nil
 		}
 	}
-	f.IssuerID = iss.ID
-	if cfg.Verify {
-		roots, err := gmcrypto.ParseCertificatesPEM([]byte(iss.CertificatePEM))
-		if err != nil {
-			return nil, fmt.Errorf("%w: the issuer's certificate: %w", ErrSetup, err)
-		}
-		f.roots = roots
-	}
+	return nil, fmt.Errorf("%w: no issuer %q on the server", ErrSetup, f.cfg.Issuer)
+}
 
-	// The portal app.
-	var app struct {
-		ID     string `json:"id"`
-		APIKey string `json:"api_key"`
-	}
-	appReq := map[string]any{"name": "ukeygate bench " + tag, "origins": []string{Origin}}
-	if err := a.call(ctx, http.MethodPost, "/v1/admin/apps", appReq, &app); err != nil {
-		return nil, fmt.Errorf("%w: registering the app: %w", ErrSetup, err)
+// app registers the run's portal app with Origin.
+func (f *Fixture) app(ctx context.Context, a *operator.Client, tag string) error {
+	app, err := a.AddApp(ctx, operator.AppRequest{Name: "ukeygate bench " + tag, Origins: []string{Origin}})
+	if err != nil {
+		return fmt.Errorf("%w: registering the app: %w", ErrSetup, err)
 	}
 	if app.ID == "" || app.APIKey == "" {
-		return nil, fmt.Errorf("%w: the app answer has no id or key", ErrSetup)
+		return fmt.Errorf("%w: the app answer has no id or key", ErrSetup)
 	}
 	f.AppID = app.ID
-	f.portal = &portal.Client{BaseURL: base, AppKey: app.APIKey, HTTP: hc, Origin: Origin}
+	f.portal = &portal.Client{BaseURL: f.server.String(), AppKey: app.APIKey, HTTP: f.http, Origin: Origin}
+	return nil
+}
 
-	// The users, a few at a time.
+// enrollAll creates and enrolls the users, a few at a time.
+func (f *Fixture) enrollAll(ctx context.Context, a *operator.Client, tag string) error {
 	f.users = make([]*benchUser, f.Users)
 	errs := make([]error, f.Users)
 	next := make(chan int)
@@ -251,21 +215,16 @@ func Setup(ctx context.Context, cfg Config) (*Fixture, error) {
 	close(next)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+		return fmt.Errorf("%w: %w", ErrSetup, err)
 	}
-	f.SetupTime = time.Since(start)
-	return f, nil
+	return nil
 }
 
 // enroll creates user i, enrolls an in-memory phone for them and gets
 // their credential (and, for decrypt runs, an envelope to it).
-func (f *Fixture) enroll(ctx context.Context, a *admin, tag string, i int) (*benchUser, error) {
-	var u struct {
-		ID             string `json:"id"`
-		ActivationCode string `json:"activation_code"`
-	}
-	name := fmt.Sprintf("bench user %s-%d", tag, i)
-	if err := a.call(ctx, http.MethodPost, "/v1/admin/users", map[string]string{"name": name}, &u); err != nil {
+func (f *Fixture) enroll(ctx context.Context, a *operator.Client, tag string, i int) (*benchUser, error) {
+	u, err := a.AddUser(ctx, operator.UserRequest{Name: fmt.Sprintf("bench user %s-%d", tag, i)})
+	if err != nil {
 		return nil, fmt.Errorf("user %d: %w", i, err)
 	}
 	pc := &phone.Client{BaseURL: f.server.String(), HTTP: f.http, State: &phone.State{}}

@@ -391,12 +391,8 @@ func TestCrossOriginPortal(t *testing.T) {
 			w := newWorld(t, false)
 			srv := httptest.NewUnstartedServer(nil)
 			origin := "http://" + srv.Listener.Addr().String()
-			var app struct {
-				ID     string `json:"id"`
-				APIKey string `json:"api_key"`
-			}
 			const appName = "另一个门户 (cross-origin)"
-			w.admin("/v1/admin/apps", map[string]any{"name": appName, "origins": []string{origin}}, &app)
+			app := w.addApp(appName, origin)
 			cfg := portal.DefaultDemoConfig()
 			cfg.GatewayURL, cfg.AppKey, cfg.AppID, cfg.Origin = w.url, app.APIKey, app.ID, origin
 			cfg.Logger = slog.New(slog.DiscardHandler)

@@ -46,11 +46,7 @@ func TestWidgetCrossOriginErrors(t *testing.T) {
 			if tc.allowPage {
 				origins = []string{page.URL}
 			}
-			var app struct {
-				ID     string `json:"id"`
-				APIKey string `json:"api_key"`
-			}
-			w.admin("/v1/admin/apps", map[string]any{"name": "cross-origin errors", "origins": origins}, &app)
+			app := w.addApp("cross-origin errors", origins...)
 			cl := &portal.Client{BaseURL: w.url, AppKey: app.APIKey}
 
 			var mu syncSessions

@@ -21,6 +21,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/server/servertest"
 )
@@ -51,35 +53,24 @@ func newWorld(t *testing.T, withRSA bool) *world {
 		t.Skip(noBrowser)
 	}
 	ts, proxy := servertest.StartBehindProxy(t, func(c *config.Config) { c.Demo = true })
-	w := &world{t: t, ts: ts, proxy: proxy, url: proxy.URL}
-	w.admin("/v1/admin/issuers", map[string]any{"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2",
-		"generate": true, "subject": map[string]string{"common_name": sm2Root, "organization": "ukeygate test", "country": "CN"}}, nil)
+	sm2 := seed.Generated("sm2", "SM2", sm2Root)
+	sm2.Subject.Organization, sm2.Subject.Country = "ukeygate test", "CN"
+	spec := seed.Spec{
+		Issuers: []operator.IssuerRequest{sm2},
+		Users: []seed.User{{Name: userName, DeviceName: "test phone",
+			Credentials: []seed.Credential{seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2")}}},
+		PIN: testPIN,
+		// The phone talks to the public URL, as a real one would.
+		NewPhone: func() *phone.Client { return &phone.Client{BaseURL: proxy.URL, State: &phone.State{}} },
+	}
 	if withRSA {
-		w.admin("/v1/admin/issuers", map[string]any{"id": "rsa", "name": "RSA CA", "mode": "internal", "alg": "RSA",
-			"generate": true, "subject": map[string]string{"common_name": rsaRoot, "country": "CN"},
-			"profile": map[string]any{"algs": []string{"RSA"}, "rsa_bits": []int{2048}}}, nil)
+		rsa := seed.Generated("rsa", "RSA", rsaRoot)
+		rsa.Subject.Country = "CN"
+		spec.Issuers = append(spec.Issuers, rsa)
+		spec.Users[0].Credentials = append(spec.Users[0].Credentials, seed.Sign("rsa", "RSA"))
 	}
-	var u struct {
-		ID             string `json:"id"`
-		ActivationCode string `json:"activation_code"`
-	}
-	w.admin("/v1/admin/users", map[string]string{"name": userName}, &u)
-	w.user = u.ID
-	ctx := w.ctx()
-	w.phone = &phone.Client{BaseURL: w.url, State: &phone.State{}}
-	if _, err := w.phone.Enroll(ctx, u.ActivationCode, "test phone", testPIN); err != nil {
-		t.Fatal(err)
-	}
-	creds := [][3]string{{"sm2", "SM2", "sign"}, {"sm2", "SM2", "encrypt"}}
-	if withRSA {
-		creds = append(creds, [3]string{"rsa", "RSA", "sign"})
-	}
-	for _, c := range creds {
-		if _, err := w.phone.RequestCredential(ctx, c[0], c[1], c[2], testPIN); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return w
+	u := seed.Make(t, ts.URL, ts.AdminToken, spec).Users[0]
+	return &world{t: t, ts: ts, proxy: proxy, url: proxy.URL, phone: u.Phone, user: u.ID}
 }
 
 // ctx is a context for one gateway call (failure guard).
@@ -89,25 +80,15 @@ func (w *world) ctx() context.Context {
 	return ctx
 }
 
-// admin POSTs to the operator API and decodes the answer into out.
-func (w *world) admin(path string, body, out any) {
+// addApp registers a portal app with the operator API.
+func (w *world) addApp(name string, origins ...string) *operator.App {
 	w.t.Helper()
-	b, _ := json.Marshal(body)
-	r := w.ts.NewAdminRequest("POST", path, string(b))
-	resp, err := http.DefaultClient.Do(r)
+	op := &operator.Client{BaseURL: w.ts.URL, Token: w.ts.AdminToken}
+	app, err := op.AddApp(w.ctx(), operator.AppRequest{Name: name, Origins: origins})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		w.t.Fatalf("POST %s: %d %s", path, resp.StatusCode, raw)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			w.t.Fatal(err)
-		}
-	}
+	return app
 }
 
 // get fetches a public gateway URL.

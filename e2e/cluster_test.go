@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/server/servertest"
 )
@@ -26,22 +28,15 @@ func TestClusterAcrossNodes(t *testing.T) {
 	defer cancel()
 
 	// The operator works on A; everything is visible on B.
-	adminCall(t, a, "POST", "/v1/admin/issuers", map[string]any{
-		"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2", "generate": true,
-		"subject": map[string]string{"common_name": "cluster SM2 Root"},
-	}, nil)
-	var app struct {
-		ID     string `json:"id"`
-		APIKey string `json:"api_key"`
-	}
-	adminCall(t, a, "POST", "/v1/admin/apps", map[string]any{"name": "招标平台 cluster", "origins": []string{testOrigin}}, &app)
+	app := seed.Make(t, a.URL, a.AdminToken, seed.Spec{
+		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "cluster SM2 Root")},
+		Apps:    []operator.AppRequest{{Name: "招标平台 cluster", Origins: []string{testOrigin}}},
+	}).Apps[0]
 
-	// The phone talks to node B only.
-	userID, ph := enrollUser(t, b, "李四")
-	cred, err := ph.RequestCredential(ctx, "sm2", "SM2", "sign", testPIN)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The phone talks to node B only (the operator too, for this user).
+	user := seed.Make(t, b.URL, b.AdminToken, seed.Spec{PIN: testPIN, NewPhone: newPhone(b),
+		Users: []seed.User{{Name: "李四", Credentials: []seed.Credential{seed.Sign("sm2", "SM2")}}}}).Users[0]
+	userID, ph, cred := user.ID, user.Phone, user.Credentials["sm2/sign"]
 
 	pcA := &portal.Client{BaseURL: a.URL, AppKey: app.APIKey, Origin: testOrigin}
 	s, err := pcA.CreateSession(ctx, portal.SessionRequest{

@@ -13,18 +13,9 @@ import (
 // detail".
 func auditOf(t *testing.T, w *world, id string) []string {
 	t.Helper()
-	var log struct {
-		Entries []struct {
-			Action  string `json:"action"`
-			Outcome string `json:"outcome"`
-			Detail  string `json:"detail"`
-			Session string `json:"session"`
-		} `json:"entries"`
-	}
-	adminCall(t, w.ts, "GET", "/v1/admin/audit", nil, &log)
 	var out []string
-	for _, e := range log.Entries {
-		if e.Session == id {
+	for _, e := range auditEntries(t, w.ts) {
+		if e.SessionID == id {
 			out = append(out, e.Action+" "+e.Outcome+" "+e.Detail)
 		}
 	}

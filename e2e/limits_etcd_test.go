@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/server/servertest"
@@ -31,24 +33,16 @@ func newEtcdWorld(t *testing.T) *etcdWorld {
 	t.Helper()
 	endpoint := servertest.StartEtcd(t)
 	ts := servertest.Start(t, servertest.WithEtcd(strings.TrimPrefix(endpoint, "http://"), "/"+t.Name()+"/"))
-	adminCall(t, ts, "POST", "/v1/admin/issuers", map[string]any{
-		"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2", "generate": true,
-		"subject": map[string]string{"common_name": "etcd limits SM2 Root"},
-	}, nil)
-	var app struct {
-		APIKey string `json:"api_key"`
-	}
-	adminCall(t, ts, "POST", "/v1/admin/apps", map[string]any{"name": "招标平台 e2e", "origins": []string{testOrigin}}, &app)
-	w := &etcdWorld{ts: ts, pc: &portal.Client{BaseURL: ts.URL, AppKey: app.APIKey, Origin: testOrigin}}
-	w.userID, w.phone = enrollUser(t, ts, "张三")
-	var err error
-	if w.sign, err = w.phone.RequestCredential(context.Background(), "sm2", "SM2", "sign", testPIN); err != nil {
-		t.Fatal(err)
-	}
-	if w.enc, err = w.phone.RequestCredential(context.Background(), "sm2", "SM2", "encrypt", testPIN); err != nil {
-		t.Fatal(err)
-	}
-	return w
+	sw := seed.Make(t, ts.URL, ts.AdminToken, seed.Spec{
+		Issuers:  []operator.IssuerRequest{seed.Generated("sm2", "SM2", "etcd limits SM2 Root")},
+		Apps:     []operator.AppRequest{{Name: "招标平台 e2e", Origins: []string{testOrigin}}},
+		Users:    []seed.User{{Name: "张三", Credentials: []seed.Credential{seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2")}}},
+		PIN:      testPIN,
+		NewPhone: newPhone(ts),
+	})
+	u := sw.Users[0]
+	return &etcdWorld{ts: ts, pc: &portal.Client{BaseURL: ts.URL, AppKey: sw.Apps[0].APIKey, Origin: testOrigin},
+		userID: u.ID, phone: u.Phone, sign: u.Credentials["sm2/sign"], enc: u.Credentials["sm2/encrypt"]}
 }
 
 // sessionKeys counts the keys of sessions in the store.
@@ -174,15 +168,8 @@ func TestLargestSessionsOnEtcd(t *testing.T) {
 	})
 
 	// Each completed session used the key once and says so once.
-	var audit struct {
-		Entries []struct {
-			Action  string `json:"action"`
-			Outcome string `json:"outcome"`
-		} `json:"entries"`
-	}
-	adminCall(t, w.ts, "GET", "/v1/admin/audit", nil, &audit)
 	var ok []string
-	for _, e := range audit.Entries {
+	for _, e := range auditEntries(t, w.ts) {
 		if e.Action == "sign" || e.Action == "decrypt" {
 			ok = append(ok, e.Action+" "+e.Outcome)
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/server/servertest"
@@ -44,25 +46,25 @@ func TestThousandSessions(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), loadGuard)
 	defer cancel()
-	adminCall(t, ts, "POST", "/v1/admin/issuers", map[string]any{"id": "sm2", "name": "SM2 CA", "mode": "internal",
-		"alg": "SM2", "generate": true, "subject": map[string]string{"common_name": "load SM2 Root"}}, nil)
-	var app struct {
-		APIKey string `json:"api_key"`
+	spec := seed.Spec{
+		Issuers:  []operator.IssuerRequest{seed.Generated("sm2", "SM2", "load SM2 Root")},
+		Apps:     []operator.AppRequest{{Name: "load portal", Origins: []string{testOrigin}}},
+		PIN:      testPIN,
+		NewPhone: newPhone(ts),
 	}
-	adminCall(t, ts, "POST", "/v1/admin/apps", map[string]any{"name": "load portal", "origins": []string{testOrigin}}, &app)
+	for i := range loadUsers {
+		spec.Users = append(spec.Users, seed.User{Name: fmt.Sprintf("user %d", i), Credentials: []seed.Credential{seed.Sign("sm2", "SM2")}})
+	}
+	sw := seed.Make(t, ts.URL, ts.AdminToken, spec)
+	app := sw.Apps[0]
 	type holder struct {
 		id    string
 		phone *phone.Client
 		cred  string
 	}
 	users := make([]holder, loadUsers)
-	for i := range users {
-		id, pc := enrollUser(t, ts, fmt.Sprintf("user %d", i))
-		c, err := pc.RequestCredential(ctx, "sm2", "SM2", "sign", testPIN)
-		if err != nil {
-			t.Fatal(err)
-		}
-		users[i] = holder{id, pc, c.ID}
+	for i, u := range sw.Users {
+		users[i] = holder{u.ID, u.Phone, u.Credentials["sm2/sign"].ID}
 	}
 	httpc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	pc := &portal.Client{BaseURL: ts.URL, AppKey: app.APIKey, Origin: testOrigin, HTTP: httpc}

@@ -64,13 +64,11 @@ func TestScanWrongNonceRevealsNothing(t *testing.T) {
 	}
 
 	// A second app, disabled after its session was created.
-	var other struct {
-		ID     string `json:"id"`
-		APIKey string `json:"api_key"`
-	}
-	adminCall(t, w.ts, "POST", "/v1/admin/apps", map[string]any{"name": "停用的平台", "origins": []string{testOrigin}}, &other)
+	other := addApp(t, w.ts, "停用的平台")
 	disabled := create(&portal.Client{BaseURL: w.ts.URL, AppKey: other.APIKey, Origin: testOrigin}, "")
-	adminCall(t, w.ts, "POST", "/v1/admin/apps/"+other.ID+"/disable", map[string]any{}, nil)
+	if _, err := admin(w.ts).DisableApp(ctx, other.ID); err != nil {
+		t.Fatal(err)
+	}
 
 	forUser := create(w.pc, w.userID) // meant for 张三, not the intruder
 	ended := create(w.pc, "")

@@ -24,10 +24,7 @@ func TestSessionSettingsReachTheServer(t *testing.T) {
 		c.Session.Retention = retention
 		c.Session.MaxDataBytes = maxData
 	})
-	var app struct {
-		APIKey string `json:"api_key"`
-	}
-	adminCall(t, ts, "POST", "/v1/admin/apps", map[string]any{"name": "portal", "origins": []string{testOrigin}}, &app)
+	app := addApp(t, ts, "portal")
 	pc := &portal.Client{BaseURL: ts.URL, AppKey: app.APIKey, Origin: testOrigin}
 	ctx := context.Background()
 

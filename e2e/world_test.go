@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/server/servertest"
@@ -47,82 +47,74 @@ var issuerOf = map[string]string{"SM2": "sm2", "RSA": "rsa"}
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	ts := servertest.Start(t)
-	w := &world{ts: ts, creds: map[string]*phone.Credential{}, issuerPEM: map[string]string{}}
+	var issuers []operator.IssuerRequest
 	for _, alg := range []string{"SM2", "RSA"} {
-		var iss struct {
-			CertificatePEM string `json:"certificate_pem"`
-		}
-		profile := map[string]any{"algs": []string{alg}}
-		if alg == "RSA" {
-			profile["rsa_bits"] = []int{2048}
-		}
-		adminCall(t, ts, "POST", "/v1/admin/issuers", map[string]any{
-			"id": issuerOf[alg], "name": alg + " CA", "mode": "internal", "alg": alg, "generate": true,
-			"subject": map[string]string{"common_name": "e2e " + alg + " Root", "organization": "ukeygate e2e", "country": "CN"},
-			"profile": profile,
-		}, &iss)
-		w.issuerPEM[alg] = iss.CertificatePEM
+		req := seed.Generated(issuerOf[alg], alg, "e2e "+alg+" Root")
+		req.Subject.Organization, req.Subject.Country = "ukeygate e2e", "CN"
+		issuers = append(issuers, req)
 	}
-	var app struct {
-		ID     string `json:"id"`
-		APIKey string `json:"api_key"`
-	}
-	adminCall(t, ts, "POST", "/v1/admin/apps", map[string]any{"name": "招标平台 e2e", "origins": []string{testOrigin}}, &app)
-	w.appID, w.appKey = app.ID, app.APIKey
-	w.pc = &portal.Client{BaseURL: ts.URL, AppKey: app.APIKey, Origin: testOrigin}
-	w.userID, w.phone = enrollUser(t, ts, "张三")
-	ctx := context.Background()
+	var creds []seed.Credential
 	for _, alg := range []string{"SM2", "RSA"} {
+		creds = append(creds, seed.Sign(issuerOf[alg], alg), seed.Encrypt(issuerOf[alg], alg))
+	}
+	sw := seed.Make(t, ts.URL, ts.AdminToken, seed.Spec{
+		Issuers:  issuers,
+		Apps:     []operator.AppRequest{{Name: "招标平台 e2e", Origins: []string{testOrigin}}},
+		Users:    []seed.User{{Name: "张三", Credentials: creds}},
+		PIN:      testPIN,
+		NewPhone: newPhone(ts),
+	})
+	app, user := sw.Apps[0], sw.Users[0]
+	w := &world{ts: ts, appID: app.ID, appKey: app.APIKey, userID: user.ID, phone: user.Phone,
+		pc:    &portal.Client{BaseURL: ts.URL, AppKey: app.APIKey, Origin: testOrigin},
+		creds: map[string]*phone.Credential{}, issuerPEM: map[string]string{}}
+	for _, alg := range []string{"SM2", "RSA"} {
+		w.issuerPEM[alg] = sw.Issuers[issuerOf[alg]].CertificatePEM
 		for _, purpose := range []string{"sign", "encrypt"} {
-			c, err := w.phone.RequestCredential(ctx, issuerOf[alg], alg, purpose, testPIN)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.State != "active" {
-				t.Fatalf("credential %+v", c)
-			}
-			w.creds[alg+"-"+purpose] = c
+			w.creds[alg+"-"+purpose] = user.Credentials[issuerOf[alg]+"/"+purpose]
 		}
 	}
 	return w
 }
 
-// adminCall sends an operator request and decodes its 2xx answer into out.
-func adminCall(t testing.TB, ts *servertest.TS, method, path string, body, out any) {
+// newPhone makes the phones of the e2e tests: on ts, with the flow
+// timeout.
+func newPhone(ts *servertest.TS) func() *phone.Client {
+	return func() *phone.Client {
+		return &phone.Client{BaseURL: ts.URL, State: &phone.State{}, HTTP: &http.Client{Timeout: flowTimeout}}
+	}
+}
+
+// admin is the operator client of ts.
+func admin(ts *servertest.TS) *operator.Client {
+	return &operator.Client{BaseURL: ts.URL, Token: ts.AdminToken}
+}
+
+// addApp registers a portal app on ts with testOrigin.
+func addApp(t testing.TB, ts *servertest.TS, name string) *operator.App {
 	t.Helper()
-	b, err := json.Marshal(body)
+	app, err := admin(ts).AddApp(context.Background(), operator.AppRequest{Name: name, Origins: []string{testOrigin}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(ts.NewAdminRequest(method, path, string(b)))
+	return app
+}
+
+// auditEntries is the whole audit log of ts.
+func auditEntries(t testing.TB, ts *servertest.TS) []operator.AuditEntry {
+	t.Helper()
+	entries, err := admin(ts).AllAudit(context.Background(), operator.AuditFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return entries
 }
 
 // enrollUser adds a user and enrolls a phone for them.
 func enrollUser(t testing.TB, ts *servertest.TS, name string) (string, *phone.Client) {
 	t.Helper()
-	var u struct {
-		ID             string `json:"id"`
-		ActivationCode string `json:"activation_code"`
-	}
-	adminCall(t, ts, "POST", "/v1/admin/users", map[string]string{"name": name}, &u)
-	pc := &phone.Client{BaseURL: ts.URL, State: &phone.State{}, HTTP: &http.Client{Timeout: flowTimeout}}
-	if _, err := pc.Enroll(context.Background(), u.ActivationCode, name+"'s phone", testPIN); err != nil {
-		t.Fatal(err)
-	}
-	return u.ID, pc
+	u := seed.Make(t, ts.URL, ts.AdminToken, seed.Spec{Users: []seed.User{{Name: name}}, PIN: testPIN, NewPhone: newPhone(ts)}).Users[0]
+	return u.ID, u.Phone
 }
 
 // flow runs one session through both reference clients: the portal

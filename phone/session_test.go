@@ -1,62 +1,29 @@
 package phone_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"net/http"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/server/servertest"
 )
 
-// admin sends an operator request and decodes the answer.
-func admin(t *testing.T, ts *servertest.TS, method, path string, body, out any) {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, ts.URL+path, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+ts.AdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		t.Fatalf("%s %s: %d", method, path, resp.StatusCode)
-	}
-	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestScanConfirmReject(t *testing.T) {
 	ts := servertest.Start(t)
 	ctx := context.Background()
-	admin(t, ts, "POST", "/v1/admin/issuers", map[string]any{"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2",
-		"generate": true, "subject": map[string]string{"common_name": "Phone Test Root"}}, nil)
-	var app struct {
-		ID     string `json:"id"`
-		APIKey string `json:"api_key"`
-	}
-	admin(t, ts, "POST", "/v1/admin/apps", map[string]any{"name": "招标平台", "origins": []string{"https://bid.example.cn"}}, &app)
-	c := &phone.Client{BaseURL: ts.URL, State: &phone.State{}}
-	if _, err := c.Enroll(ctx, addUser(t, ts, "张三"), "phone", "135790"); err != nil {
-		t.Fatal(err)
-	}
-	cred, err := c.RequestCredential(ctx, "sm2", "SM2", "sign", "135790")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.RequestCredential(ctx, "sm2", "SM2", "encrypt", "135790"); err != nil {
-		t.Fatal(err)
-	}
+	sw := seed.Make(t, ts.URL, ts.AdminToken, seed.Spec{
+		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "Phone Test Root")},
+		Apps:    []operator.AppRequest{{Name: "招标平台", Origins: []string{"https://bid.example.cn"}}},
+		Users: []seed.User{{Name: "张三", DeviceName: "phone",
+			Credentials: []seed.Credential{seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2")}}},
+		PIN: "135790",
+	})
+	app, c, cred := sw.Apps[0], sw.Users[0].Phone, sw.Users[0].Credentials["sm2/sign"]
 	pc := &portal.Client{BaseURL: ts.URL, AppKey: app.APIKey}
 	newSession := func() *portal.Session {
 		t.Helper()

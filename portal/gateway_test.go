@@ -7,16 +7,14 @@ package portal_test
 // the phone: it scans the QR payload and confirms or rejects.
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/server/servertest"
@@ -48,60 +46,19 @@ type gateway struct {
 func newGateway(t *testing.T) *gateway {
 	t.Helper()
 	ts, proxy := servertest.StartBehindProxy(t)
-	g := &gateway{t: t, ts: ts, proxy: proxy, url: proxy.URL, scans: map[string]*phone.ScanResult{}}
-	g.admin("POST", "/v1/admin/issuers", map[string]any{
-		"id": "sm2", "name": "SM2 CA", "mode": "internal", "alg": "SM2", "generate": true,
-		"subject": map[string]string{"common_name": "portal test SM2 Root", "organization": "ukeygate test", "country": "CN"},
-	}, nil)
-	var app struct {
-		ID     string `json:"id"`
-		APIKey string `json:"api_key"`
-	}
-	g.admin("POST", "/v1/admin/apps", map[string]any{"name": "阳光采购平台", "origins": []string{bidOrigin, demoOrigin}}, &app)
-	g.appKey, g.appID = app.APIKey, app.ID
-	var user struct {
-		ID             string `json:"id"`
-		ActivationCode string `json:"activation_code"`
-	}
-	g.admin("POST", "/v1/admin/users", map[string]string{"name": testUserName}, &user)
-	g.userID = user.ID
-	ctx := testCtx(t)
-	g.phone = &phone.Client{BaseURL: g.url, State: &phone.State{}}
-	if _, err := g.phone.Enroll(ctx, user.ActivationCode, "test phone", testPIN); err != nil {
-		t.Fatal(err)
-	}
-	for _, purpose := range []string{"sign", "encrypt"} {
-		if _, err := g.phone.RequestCredential(ctx, "sm2", "SM2", purpose, testPIN); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return g
-}
-
-// admin calls the operator API and decodes a 2xx answer into out.
-func (g *gateway) admin(method, path string, body, out any) {
-	g.t.Helper()
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequest(method, g.url+path, bytes.NewReader(b))
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+g.ts.AdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		g.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			g.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
+	sm2 := seed.Generated("sm2", "SM2", "portal test SM2 Root")
+	sm2.Subject.Organization, sm2.Subject.Country = "ukeygate test", "CN"
+	// Everything goes through the proxy, the gateway's public URL.
+	sw := seed.Make(t, proxy.URL, ts.AdminToken, seed.Spec{
+		Issuers: []operator.IssuerRequest{sm2},
+		Apps:    []operator.AppRequest{{Name: "阳光采购平台", Origins: []string{bidOrigin, demoOrigin}}},
+		Users: []seed.User{{Name: testUserName, DeviceName: "test phone",
+			Credentials: []seed.Credential{seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2")}}},
+		PIN: testPIN,
+	})
+	u := sw.Users[0]
+	return &gateway{t: t, ts: ts, proxy: proxy, url: proxy.URL, scans: map[string]*phone.ScanResult{},
+		appKey: sw.Apps[0].APIKey, appID: sw.Apps[0].ID, userID: u.ID, phone: u.Phone}
 }
 
 func (g *gateway) client() *portal.Client {

@@ -11,6 +11,7 @@ import (
 	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
 // fillAudit appends n entries alternating between two users, sessions and
@@ -180,17 +181,17 @@ func TestAdminAuditVerify(t *testing.T) {
 			}
 			e.UserID = "usr_mallory"
 			b, _ := json.Marshal(e)
-			if _, err := storage.PutKey(ctx, st, entryKey(3), b, 0); err != nil {
+			if _, err := storagetest.PutKey(ctx, st, entryKey(3), b, 0); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"removed entry", func(t *testing.T, st storage.Store) {
-			if _, err := storage.DeleteKey(ctx, st, entryKey(2)); err != nil {
+			if _, err := storagetest.DeleteKey(ctx, st, entryKey(2)); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"last entry cut off", func(t *testing.T, st storage.Store) {
-			if _, err := storage.DeleteKey(ctx, st, entryKey(5)); err != nil {
+			if _, err := storagetest.DeleteKey(ctx, st, entryKey(5)); err != nil {
 				t.Fatal(err)
 			}
 		}},

@@ -124,7 +124,7 @@ func tamper(t *testing.T, s storage.Store, key string, f func(m map[string]any))
 	}
 	f(m)
 	b, _ := json.Marshal(m)
-	if _, err := storage.PutKey(context.Background(), s, key, b, 0); err != nil {
+	if _, err := storagetest.PutKey(context.Background(), s, key, b, 0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -142,12 +142,12 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			tamper(t, s, "audit/entries/0000000000000002", func(m map[string]any) { m["outcome"] = "failed" })
 		}},
 		{"removed middle entry", func(t *testing.T, s storage.Store) {
-			if _, err := storage.DeleteKey(ctx, s, "audit/entries/0000000000000002"); err != nil {
+			if _, err := storagetest.DeleteKey(ctx, s, "audit/entries/0000000000000002"); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"removed last entry", func(t *testing.T, s storage.Store) {
-			if _, err := storage.DeleteKey(ctx, s, "audit/entries/0000000000000004"); err != nil {
+			if _, err := storagetest.DeleteKey(ctx, s, "audit/entries/0000000000000004"); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -155,14 +155,14 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			e3, _ := s.Get(ctx, "audit/entries/0000000000000003")
 			var m map[string]any
 			json.Unmarshal(e3.Value, &m)
-			storage.DeleteKey(ctx, s, "audit/entries/0000000000000004")
+			storagetest.DeleteKey(ctx, s, "audit/entries/0000000000000004")
 			tamper(t, s, "audit/head", func(h map[string]any) { h["seq"] = 3; h["hash"] = m["hash"] })
 		}},
 		{"swapped entries", func(t *testing.T, s storage.Store) {
 			a, _ := s.Get(ctx, "audit/entries/0000000000000001")
 			b, _ := s.Get(ctx, "audit/entries/0000000000000002")
-			storage.PutKey(ctx, s, "audit/entries/0000000000000001", b.Value, 0)
-			storage.PutKey(ctx, s, "audit/entries/0000000000000002", a.Value, 0)
+			storagetest.PutKey(ctx, s, "audit/entries/0000000000000001", b.Value, 0)
+			storagetest.PutKey(ctx, s, "audit/entries/0000000000000002", a.Value, 0)
 		}},
 	}
 	for _, tc := range cases {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
 // Every key use is appended; Verify recomputes the SM3 chain and the sealed
@@ -47,7 +48,7 @@ func Example() {
 	// Someone with write access to the store changes who signed.
 	kv, _ := store.Get(ctx, "audit/entries/0000000000000002")
 	changed := bytes.Replace(kv.Value, []byte("usr_1"), []byte("usr_2"), 1)
-	storage.PutKey(ctx, store, kv.Key, changed, 0)
+	storagetest.PutKey(ctx, store, kv.Key, changed, 0)
 	_, err = log.Verify(ctx)
 	fmt.Println(errors.Is(err, audit.ErrTampered), err)
 	// Output:

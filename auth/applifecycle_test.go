@@ -200,7 +200,7 @@ func TestVerifyRevokedDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := DeviceKeysFunc(func(_ context.Context, id string) (crypto.PublicKey, string, error) {
+	keys := deviceKeysFunc(func(_ context.Context, id string) (crypto.PublicKey, string, error) {
 		switch id {
 		case "dev_ok":
 			return key.Public(), "usr_a", nil
@@ -251,4 +251,11 @@ func TestVerifyRevokedDevice(t *testing.T) {
 			t.Fatalf("%s: a refused request consumed its nonce", tc.device)
 		}
 	}
+}
+
+// deviceKeysFunc adapts a function to DeviceKeys.
+type deviceKeysFunc func(ctx context.Context, deviceID string) (crypto.PublicKey, string, error)
+
+func (f deviceKeysFunc) DeviceKey(ctx context.Context, id string) (crypto.PublicKey, string, error) {
+	return f(ctx, id)
 }

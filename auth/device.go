@@ -45,14 +45,6 @@ type DeviceKeys interface {
 	DeviceKey(ctx context.Context, deviceID string) (pub crypto.PublicKey, userID string, err error)
 }
 
-// DeviceKeysFunc adapts a function to DeviceKeys.
-type DeviceKeysFunc func(ctx context.Context, deviceID string) (crypto.PublicKey, string, error)
-
-// DeviceKey calls f.
-func (f DeviceKeysFunc) DeviceKey(ctx context.Context, id string) (crypto.PublicKey, string, error) {
-	return f(ctx, id)
-}
-
 // DeviceConfig tunes the device request checks. Start from
 // DefaultDeviceConfig.
 type DeviceConfig struct {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
-	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
 // knownError reports whether err is one of the stable errors a bad PEM
@@ -74,7 +74,7 @@ func FuzzAddIssuerPEM(f *testing.F) {
 				t.Fatalf("stored issuer unreadable: %v", err)
 			}
 			// Make room for the next input.
-			if _, err := storage.DeleteKey(fx.ctx, fx.store, issuerKey(iss.ID)); err != nil {
+			if _, err := storagetest.DeleteKey(fx.ctx, fx.store, issuerKey(iss.ID)); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
-	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
 // TestPINLockout: 5 wrong PINs in a row lock the keys for PINLockBase, each
@@ -219,7 +219,7 @@ func TestChangePINAtomic(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		if _, err := storage.PutKey(f.ctx, f.store, kv.Key, kv.Value, 0); err != nil {
+		if _, err := storagetest.PutKey(f.ctx, f.store, kv.Key, kv.Value, 0); err != nil {
 			t.Error(err)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -262,10 +261,4 @@ func apiError(status int, body []byte) error {
 		return &APIError{Status: status, Code: "http_" + fmt.Sprint(status), Message: msg}
 	}
 	return &APIError{Status: status, Code: e.Error.Code, Message: e.Error.Message}
-}
-
-// IsAPIError reports whether err is a server refusal with code.
-func IsAPIError(err error, code string) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.Code == code
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/ukeygate/ukeygate/config"
 	"github.com/ukeygate/ukeygate/server"
 	"github.com/ukeygate/ukeygate/server/servertest"
-	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
 type demoApp struct {
@@ -99,7 +99,7 @@ func TestDemoApp(t *testing.T) {
 	demoLogin(t, ts)
 
 	// A record that cannot be opened: a new app, and it works.
-	if _, err := storage.PutKey(context.Background(), ts.Server.Store(), "demo/app", []byte(`{"app_id":"app_x","salt":"AAAA","wrapped_key":"AAAA"}`), 0); err != nil {
+	if _, err := storagetest.PutKey(context.Background(), ts.Server.Store(), "demo/app", []byte(`{"app_id":"app_x","salt":"AAAA","wrapped_key":"AAAA"}`), 0); err != nil {
 		t.Fatal(err)
 	}
 	ts.Restart()

@@ -88,22 +88,9 @@ func Listen(cfg config.Config) (net.Listener, error) {
 	return ln, nil
 }
 
-// ListenAndServe listens on the configured address and calls Serve. A
-// failure to listen closes the server too.
-func (s *Server) ListenAndServe(ctx context.Context) error {
-	ln, err := Listen(s.cfg)
-	if err != nil {
-		return errors.Join(err, s.Close())
-	}
-	return s.serveOn(ctx, ln)
-}
-
-// ServeListener serves on ln, a listener from Listen, like ListenAndServe.
+// ServeListener serves on ln, a listener from Listen, after logging where
+// and how it listens; see Serve.
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
-	return s.serveOn(ctx, ln)
-}
-
-func (s *Server) serveOn(ctx context.Context, ln net.Listener) error {
 	scheme := "http"
 	if s.cfg.TLS.Enabled() {
 		scheme = "https"

@@ -18,7 +18,7 @@ import (
 
 // Server is one ukeygate node: the open store, the master key, the
 // metrics registry and the HTTP handler built from them. Make it with New;
-// run it with Serve or ListenAndServe (which close it when they return) or
+// run it with Serve or ServeListener (which close it when they return) or
 // use Handler and call Close yourself.
 type Server struct {
 	cfg    config.Config
@@ -96,13 +96,6 @@ func (s *Server) Config() config.Config { return s.cfg }
 // Store is the open store (for tests and for wiring).
 func (s *Server) Store() storage.Store { return s.store }
 
-// Logger is the server's logger.
-func (s *Server) Logger() *slog.Logger { return s.log }
-
-// Registry is the server's private Prometheus registry, served at
-// /metrics; register further collectors on it.
-func (s *Server) Registry() *prometheus.Registry { return s.reg }
-
 // Stopping is closed when a graceful shutdown begins: long-polls and
 // websockets should return (or send a close frame) when it is, so that
 // shutdown does not wait for them.
@@ -122,7 +115,7 @@ func (s *Server) onClose(f func() error) {
 
 // Close stops background work, runs the closers registered by wire and
 // closes the store. It is safe to call more than once; later calls return
-// nil. Serve and ListenAndServe call it when they return.
+// nil. Serve and ServeListener call it when they return.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {

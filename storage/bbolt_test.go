@@ -43,7 +43,7 @@ func TestMustOpen(t *testing.T) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := storage.PutKey(t.Context(), s, "k", []byte("v"), 0); err != nil {
+	if _, err := storagetest.PutKey(t.Context(), s, "k", []byte("v"), 0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -249,7 +249,7 @@ func TestBoltUnreadableFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := storage.PutKey(context.Background(), s, "k", []byte("v"), 0); err != nil {
+			if _, err := storagetest.PutKey(context.Background(), s, "k", []byte("v"), 0); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.Close(); err != nil {
@@ -332,7 +332,7 @@ func TestBoltDamagedValue(t *testing.T) {
 	}
 	ctx := context.Background()
 	for _, k := range []string{"d/good", "d/bad"} {
-		if _, err := storage.PutKey(ctx, s, k, []byte("v"), 0); err != nil {
+		if _, err := storagetest.PutKey(ctx, s, k, []byte("v"), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -355,7 +355,7 @@ func TestBoltDamagedValue(t *testing.T) {
 	}{
 		{"get", func() error { _, err := s.Get(ctx, "d/bad"); return err }},
 		{"list", func() error { _, _, err := s.List(ctx, "d/"); return err }},
-		{"put over", func() error { _, err := storage.PutKey(ctx, s, "d/bad", []byte("v"), 0); return err }},
+		{"put over", func() error { _, err := storagetest.PutKey(ctx, s, "d/bad", []byte("v"), 0); return err }},
 		{"condition", func() error { _, err := s.Txn(ctx, storage.IfAbsent("d/bad")); return err }},
 	}
 	for _, c := range checks {
@@ -371,7 +371,7 @@ func TestBoltCreatesDirectory(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open in a missing directory: %v", err)
 	}
-	if _, err := storage.PutKey(context.Background(), s, "k", nil, 0); err != nil {
+	if _, err := storagetest.PutKey(context.Background(), s, "k", nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	info, err := os.Stat(cfg.Path)
@@ -396,7 +396,7 @@ func TestBoltSlowWatcherDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 { // never blocks although nobody reads
-		if _, err := storage.PutKey(ctx, s, "k"+strconv.Itoa(i), nil, 0); err != nil {
+		if _, err := storagetest.PutKey(ctx, s, "k"+strconv.Itoa(i), nil, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -412,7 +412,7 @@ func TestBoltSlowWatcherDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev, err := storage.PutKey(ctx, s, "k10", nil, 0)
+	rev, err := storagetest.PutKey(ctx, s, "k10", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +433,7 @@ func TestBoltExpiredBeforeSweep(t *testing.T) {
 	}
 	ctx := t.Context()
 	for _, k := range []string{"a", "b"} {
-		if _, err := storage.PutKey(ctx, s, k, []byte("old"), 100*time.Millisecond); err != nil {
+		if _, err := storagetest.PutKey(ctx, s, k, []byte("old"), 100*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -453,7 +453,7 @@ func TestBoltExpiredBeforeSweep(t *testing.T) {
 	if err != nil {
 		t.Fatalf("create over an expired key: %v", err)
 	}
-	r2, err := storage.DeleteKey(ctx, s, "b")
+	r2, err := storagetest.DeleteKey(ctx, s, "b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -541,7 +541,7 @@ func TestBoltCloseWaitsForWriters(t *testing.T) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for i := 0; ; i++ {
-				_, err := storage.PutKey(ctx, s, fmt.Sprintf("%d/%d", g, i), nil, 0)
+				_, err := storagetest.PutKey(ctx, s, fmt.Sprintf("%d/%d", g, i), nil, 0)
 				switch {
 				case err == nil:
 					ok.Add(1)
@@ -580,7 +580,7 @@ func BenchmarkBoltPutSerial(b *testing.B) {
 	value := bytes.Repeat([]byte("v"), 256)
 	i := 0
 	for b.Loop() {
-		if _, err := storage.PutKey(ctx, s, "bench/"+strconv.Itoa(i), value, 0); err != nil {
+		if _, err := storagetest.PutKey(ctx, s, "bench/"+strconv.Itoa(i), value, 0); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -598,7 +598,7 @@ func BenchmarkBoltPutParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := storage.PutKey(ctx, s, "bench/"+strconv.FormatInt(n.Add(1), 10), value, 0); err != nil {
+			if _, err := storagetest.PutKey(ctx, s, "bench/"+strconv.FormatInt(n.Add(1), 10), value, 0); err != nil {
 				b.Error(err)
 				return
 			}
@@ -633,7 +633,7 @@ func BenchmarkBoltGet(b *testing.B) {
 func BenchmarkBoltCAS(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
-	rev, err := storage.PutKey(ctx, s, "bench/cas", []byte("0"), 0)
+	rev, err := storagetest.PutKey(ctx, s, "bench/cas", []byte("0"), 0)
 	if err != nil {
 		b.Fatal(err)
 	}

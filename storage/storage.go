@@ -105,11 +105,6 @@ type Store interface {
 	Close() error
 }
 
-// PutKey writes one key unconditionally.
-func PutKey(ctx context.Context, s Store, key string, value []byte, ttl time.Duration) (int64, error) {
-	return s.Txn(ctx, Put(key, value, ttl))
-}
-
 // Create writes key only if it does not exist yet (ErrConflict otherwise).
 func Create(ctx context.Context, s Store, key string, value []byte, ttl time.Duration) (int64, error) {
 	return s.Txn(ctx, IfAbsent(key), Put(key, value, ttl))
@@ -119,9 +114,4 @@ func Create(ctx context.Context, s Store, key string, value []byte, ttl time.Dur
 // otherwise).
 func CompareAndSwap(ctx context.Context, s Store, key string, rev int64, value []byte, ttl time.Duration) (int64, error) {
 	return s.Txn(ctx, IfRevision(key, rev), Put(key, value, ttl))
-}
-
-// DeleteKey removes one key.
-func DeleteKey(ctx context.Context, s Store, key string) (int64, error) {
-	return s.Txn(ctx, Delete(key))
 }

@@ -20,7 +20,7 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/server/servertest"
-	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
 // rasterize draws a terminal QR code as a screen would: each character
@@ -336,7 +336,7 @@ func TestTwoTerminals(t *testing.T) {
 		json.Unmarshal(kv.Value, &e)
 		e["outcome"] = "failed"
 		b, _ := json.Marshal(e)
-		if _, err := storage.PutKey(ctx, st, key, b, 0); err != nil {
+		if _, err := storagetest.PutKey(ctx, st, key, b, 0); err != nil {
 			t.Fatal(err)
 		}
 		code, _, errOut := cli(t, "", "audit", "verify", "--server", ts.URL, "--admin-token", ts.AdminToken)

@@ -29,7 +29,7 @@ type TS struct {
 	AdminToken string
 	// Config is the configuration the server runs with.
 	Config config.Config
-	// Server is the running server (Store(), Registry(), …); Restart
+	// Server is the running server (Store(), Config(), …); Restart
 	// replaces it.
 	Server *server.Server
 

@@ -12,7 +12,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/config"
 	"github.com/ukeygate/ukeygate/server/servertest"
-	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
 func TestStart(t *testing.T) {
@@ -56,7 +56,7 @@ func TestPublicURLKept(t *testing.T) {
 func TestRestartKeepsData(t *testing.T) {
 	ts := servertest.Start(t)
 	ctx := context.Background()
-	if _, err := storage.PutKey(ctx, ts.Server.Store(), "test/key", []byte("kept"), 0); err != nil {
+	if _, err := storagetest.PutKey(ctx, ts.Server.Store(), "test/key", []byte("kept"), 0); err != nil {
 		t.Fatal(err)
 	}
 	old := ts.Server
@@ -122,7 +122,7 @@ func TestTwoNodesOnEtcd(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	if _, err := storage.PutKey(ctx, a.Server.Store(), "test/shared", []byte("from a"), 0); err != nil {
+	if _, err := storagetest.PutKey(ctx, a.Server.Store(), "test/shared", []byte("from a"), 0); err != nil {
 		t.Fatal(err)
 	}
 	kv, err := b.Server.Store().Get(ctx, "test/shared")

@@ -51,10 +51,10 @@ func TestEtcd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := storage.PutKey(ctx, b, "k", []byte("b"), 0); err != nil {
+		if _, err := storagetest.PutKey(ctx, b, "k", []byte("b"), 0); err != nil {
 			t.Fatal(err)
 		}
-		ra, err := storage.PutKey(ctx, a, "k", []byte("a"), 0)
+		ra, err := storagetest.PutKey(ctx, a, "k", []byte("a"), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func TestEtcd(t *testing.T) {
 		for name, call := range map[string]func() error{
 			"ping": func() error { return s.Ping(context.Background()) },
 			"get":  func() error { _, err := s.Get(context.Background(), "k"); return err },
-			"put":  func() error { _, err := storage.PutKey(context.Background(), s, "k", nil, 0); return err },
+			"put":  func() error { _, err := storagetest.PutKey(context.Background(), s, "k", nil, 0); return err },
 		} {
 			if err := call(); !errors.Is(err, storage.ErrUnavailable) {
 				t.Errorf("%s with the server gone: %v, want ErrUnavailable", name, err)

@@ -17,6 +17,17 @@ import (
 	"github.com/ukeygate/ukeygate/storage"
 )
 
+// PutKey writes one key unconditionally (tests set up or tamper with
+// records with it).
+func PutKey(ctx context.Context, s storage.Store, key string, value []byte, ttl time.Duration) (int64, error) {
+	return s.Txn(ctx, storage.Put(key, value, ttl))
+}
+
+// DeleteKey removes one key.
+func DeleteKey(ctx context.Context, s storage.Store, key string) (int64, error) {
+	return s.Txn(ctx, storage.Delete(key))
+}
+
 // Deadline bounds every wait of the suite (an event, a TTL expiry, a closed
 // channel). It is a failure guard, not an expectation.
 const Deadline = 30 * time.Second
@@ -109,7 +120,7 @@ func ctxFor(t *testing.T) context.Context {
 
 func mustPut(t *testing.T, s storage.Store, key, value string, ttl time.Duration) int64 {
 	t.Helper()
-	rev, err := storage.PutKey(ctxFor(t), s, key, []byte(value), ttl)
+	rev, err := PutKey(ctxFor(t), s, key, []byte(value), ttl)
 	if err != nil {
 		t.Fatalf("put %q: %v", key, err)
 	}
@@ -228,7 +239,7 @@ func testPutGet(t *testing.T, s storage.Store) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			value := bytes.Clone(tc.value)
-			rev, err := storage.PutKey(ctxFor(t), s, tc.key, value, 0)
+			rev, err := PutKey(ctxFor(t), s, tc.key, value, 0)
 			if err != nil {
 				t.Fatalf("put: %v", err)
 			}
@@ -274,7 +285,7 @@ func testDelete(t *testing.T, s storage.Store) {
 	ctx := ctxFor(t)
 	r1 := mustPut(t, s, "d/1", "x", 0)
 	mustPut(t, s, "d/2", "y", 0)
-	rd, err := storage.DeleteKey(ctx, s, "d/1")
+	rd, err := DeleteKey(ctx, s, "d/1")
 	if err != nil {
 		t.Fatalf("delete: %v", err)
 	}
@@ -285,10 +296,10 @@ func testDelete(t *testing.T, s storage.Store) {
 	if kvs, _ := mustList(t, s, "d/"); len(kvs) != 1 || kvs[0].Key != "d/2" {
 		t.Fatalf("list after delete = %v, want only d/2", kvs)
 	}
-	if _, err := storage.DeleteKey(ctx, s, "d/1"); err != nil {
+	if _, err := DeleteKey(ctx, s, "d/1"); err != nil {
 		t.Fatalf("deleting a missing key: %v, want nil", err)
 	}
-	if _, err := storage.DeleteKey(ctx, s, "never"); err != nil {
+	if _, err := DeleteKey(ctx, s, "never"); err != nil {
 		t.Fatalf("deleting a never written key: %v, want nil", err)
 	}
 	// Deleted keys can be created again.
@@ -486,17 +497,17 @@ func testInvalid(t *testing.T, s storage.Store) {
 		call func() error
 	}{
 		{"empty transaction", func() error { _, err := s.Txn(ctx); return err }},
-		{"empty key", func() error { _, err := storage.PutKey(ctx, s, "", []byte("v"), 0); return err }},
-		{"NUL in key", func() error { _, err := storage.PutKey(ctx, s, "a\x00b", []byte("v"), 0); return err }},
-		{"key too long", func() error { _, err := storage.PutKey(ctx, s, long, []byte("v"), 0); return err }},
-		{"key not UTF-8", func() error { _, err := storage.PutKey(ctx, s, "a\xffb", []byte("v"), 0); return err }},
+		{"empty key", func() error { _, err := PutKey(ctx, s, "", []byte("v"), 0); return err }},
+		{"NUL in key", func() error { _, err := PutKey(ctx, s, "a\x00b", []byte("v"), 0); return err }},
+		{"key too long", func() error { _, err := PutKey(ctx, s, long, []byte("v"), 0); return err }},
+		{"key not UTF-8", func() error { _, err := PutKey(ctx, s, "a\xffb", []byte("v"), 0); return err }},
 		{"value too large", func() error {
-			_, err := storage.PutKey(ctx, s, "big", make([]byte, storage.MaxValueLen+1), 0)
+			_, err := PutKey(ctx, s, "big", make([]byte, storage.MaxValueLen+1), 0)
 			return err
 		}},
-		{"negative TTL", func() error { _, err := storage.PutKey(ctx, s, "neg", []byte("v"), -time.Second); return err }},
+		{"negative TTL", func() error { _, err := PutKey(ctx, s, "neg", []byte("v"), -time.Second); return err }},
 		{"TTL too long", func() error {
-			_, err := storage.PutKey(ctx, s, "long", []byte("v"), storage.MaxTTL+time.Hour)
+			_, err := PutKey(ctx, s, "long", []byte("v"), storage.MaxTTL+time.Hour)
 			return err
 		}},
 		{"zero Op", func() error { _, err := s.Txn(ctx, storage.Op{}); return err }},
@@ -547,7 +558,7 @@ func testLargeValue(t *testing.T, s storage.Store) {
 	for i := range value {
 		value[i] = byte(i * 7)
 	}
-	rev, err := storage.PutKey(ctxFor(t), s, "large", value, 0)
+	rev, err := PutKey(ctxFor(t), s, "large", value, 0)
 	if err != nil {
 		t.Fatalf("put 1 MiB: %v", err)
 	}
@@ -715,11 +726,11 @@ func testWatchOrder(t *testing.T, s storage.Store) {
 	r2 := mustPut(t, s, "w/b", "2", 0)
 	r3 := mustPut(t, s, "x/out", "3", 0)
 	r4 := mustPut(t, s, "w/a", "4", 0)
-	r5, err := storage.DeleteKey(ctx, s, "w/b")
+	r5, err := DeleteKey(ctx, s, "w/b")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := storage.DeleteKey(ctx, s, "w/never"); err != nil {
+	if _, err := DeleteKey(ctx, s, "w/never"); err != nil {
 		t.Fatal(err)
 	}
 	r6, err := s.Txn(ctx, storage.Put("w/d", []byte("6d"), 0), storage.Put("w/c", []byte("6c"), 0), storage.Delete("w/a"))
@@ -777,7 +788,7 @@ func testWatchConcurrentWriters(t *testing.T, s storage.Store) {
 	race(writers, func(g int) {
 		for i := range each {
 			key := fmt.Sprintf("cw/%d/%d", g, i)
-			rev, err := storage.PutKey(ctx, s, key, []byte(key), 0)
+			rev, err := PutKey(ctx, s, key, []byte(key), 0)
 			if err != nil {
 				t.Errorf("put %s: %v", key, err)
 				return
@@ -919,7 +930,7 @@ func testContextCanceled(t *testing.T, s storage.Store) {
 	if _, _, err := s.List(ctx, ""); !errors.Is(err, context.Canceled) {
 		t.Errorf("list: %v, want context.Canceled", err)
 	}
-	if _, err := storage.PutKey(ctx, s, "k", []byte("v"), 0); !errors.Is(err, context.Canceled) {
+	if _, err := PutKey(ctx, s, "k", []byte("v"), 0); !errors.Is(err, context.Canceled) {
 		t.Errorf("put: %v, want context.Canceled", err)
 	}
 	mustMissing(t, s, "k")
@@ -951,7 +962,7 @@ func testClosed(t *testing.T, s storage.Store) {
 	}{
 		{"Get", func() error { _, err := s.Get(ctx, "k"); return err }},
 		{"List", func() error { _, _, err := s.List(ctx, ""); return err }},
-		{"Txn", func() error { _, err := storage.PutKey(ctx, s, "k", []byte("v"), 0); return err }},
+		{"Txn", func() error { _, err := PutKey(ctx, s, "k", []byte("v"), 0); return err }},
 		{"Watch", func() error { _, err := s.Watch(ctx, ""); return err }},
 		{"Ping", func() error { return s.Ping(ctx) }},
 	}
@@ -984,7 +995,7 @@ func RunReopen(t *testing.T, open func(t *testing.T, dir string) storage.Store) 
 		for i := range each {
 			key := fmt.Sprintf("r/%02d/%02d", g, i)
 			value := fmt.Sprintf("value %d.%d", g, i)
-			rev, err := storage.PutKey(ctx, s, key, []byte(value), 0)
+			rev, err := PutKey(ctx, s, key, []byte(value), 0)
 			if err != nil {
 				t.Errorf("put %s: %v", key, err)
 				return
@@ -996,7 +1007,7 @@ func RunReopen(t *testing.T, open func(t *testing.T, dir string) storage.Store) 
 		}
 		// Delete each writer's first key again.
 		key := fmt.Sprintf("r/%02d/00", g)
-		rev, err := storage.DeleteKey(ctx, s, key)
+		rev, err := DeleteKey(ctx, s, key)
 		if err != nil {
 			t.Errorf("delete %s: %v", key, err)
 			return

@@ -255,6 +255,7 @@ func TestExpiry(t *testing.T) {
 		{"refresh button", "?ttl=3&autorefresh=0", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // waits 3 s for the expiry; its own server and tab
 			w := newWorld(t, false)
 			tb := w.newTab()
 			tb.open("/demo/" + tc.query)

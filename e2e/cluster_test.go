@@ -21,6 +21,7 @@ import (
 // etcd's watch. A second session, watched by nobody, expires on time
 // (the expirer of either node fires it) and both nodes say so.
 func TestClusterAcrossNodes(t *testing.T) {
+	t.Parallel() // waits for an expiry; its own etcd and nodes
 	endpoint := servertest.StartEtcd(t)
 	a := servertest.Start(t, servertest.WithEtcd(strings.TrimPrefix(endpoint, "http://"), "/cluster/"))
 	b := servertest.Start(t, a.Peer(), func(c *config.Config) { c.PublicURL = a.Config.PublicURL })

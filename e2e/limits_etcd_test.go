@@ -115,6 +115,7 @@ func (w *etcdWorld) refusedTooLarge(t *testing.T, req portal.SessionRequest) {
 // trimmed, such a confirm used the key, audited "ok" and then failed with
 // 503 on every try.
 func TestLargestSessionsOnEtcd(t *testing.T) {
+	t.Parallel() // waits on etcd round trips; its own etcd and server
 	w := newEtcdWorld(t)
 	limit := session.DefaultConfig().MaxDataBytes
 	if int64(limit) != w.ts.Config.Session.MaxDataBytes {

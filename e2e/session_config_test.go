@@ -18,6 +18,7 @@ import (
 // retention after the session's expiry time, and a request over
 // max_data_bytes is refused (one at it is not).
 func TestSessionSettingsReachTheServer(t *testing.T) {
+	t.Parallel() // its own server
 	const retention = 3 * time.Hour
 	const maxData = 4096
 	ts := servertest.Start(t, func(c *config.Config) {

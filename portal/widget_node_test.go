@@ -71,6 +71,11 @@ func TestWidgetInNode(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.replay || tc.ttl > 0 {
+				// These wait (a replay, an expiry) and leave the phone
+				// alone: they run together after the others.
+				t.Parallel()
+			}
 			var s *portal.Session
 			var rg *replayGateway
 			if tc.replay {

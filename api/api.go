@@ -46,7 +46,7 @@ type Deps struct {
 	// Stopping is closed when a graceful shutdown begins: websockets and
 	// long-polls end then. nil: never.
 	Stopping <-chan struct{}
-	// Demo is the demo portal (portal.NewDemo with Prefix PathDemo),
+	// Demo is the demo portal (demo.New with Prefix PathDemo),
 	// served at PathDemo and below; nil: no demo (config demo: false).
 	Demo http.Handler
 }

@@ -4,7 +4,7 @@ import "net/http"
 
 // The browser-facing files the gateway serves besides the v1 protocol:
 // the embeddable widget (always; qrlogin.WidgetHandler, public, CORS-open)
-// and the demo portal (when configured; portal.NewDemo, built by the
+// and the demo portal (when configured; demo.New, built by the
 // server). The demo sets its own Content-Security-Policy and
 // X-Frame-Options on every answer, replacing the server's default policy;
 // the widget, a script, keeps the default one (a policy on a script
@@ -14,7 +14,7 @@ import "net/http"
 const (
 	// PathWidget is the embeddable widget, qrlogin.WidgetJS.
 	PathWidget = "/sdk/ukeygate.js"
-	// PathDemo is the demo portal's prefix (portal.NewDemo's Prefix).
+	// PathDemo is the demo portal's prefix (demo.New's Prefix).
 	PathDemo = "/demo"
 )
 

@@ -12,13 +12,13 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ukeygate/ukeygate/demo"
 	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/phone"
-	"github.com/ukeygate/ukeygate/portal"
 )
 
-// samples are the demo portal's sample files (portal/demo/samples).
-var samples = filepath.Join("..", "portal", "demo", "samples")
+// samples are the demo portal's sample files (demo/samples).
+var samples = filepath.Join("..", "demo", "samples")
 
 // states are the widget states the demo page logged, in order (one
 // [data-demo=events] <li data-state> per onState call).
@@ -394,10 +394,10 @@ func TestCrossOriginPortal(t *testing.T) {
 			origin := "http://" + srv.Listener.Addr().String()
 			const appName = "另一个门户 (cross-origin)"
 			app := w.addApp(appName, origin)
-			cfg := portal.DefaultDemoConfig()
+			cfg := demo.DefaultConfig()
 			cfg.GatewayURL, cfg.AppKey, cfg.AppID, cfg.Origin = w.url, app.APIKey, app.ID, origin
 			cfg.Logger = slog.New(slog.DiscardHandler)
-			h, err := portal.NewDemo(cfg)
+			h, err := demo.New(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

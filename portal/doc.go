@@ -1,6 +1,7 @@
 // Package portal is the relying-party side of ukeygate: what a portal
 // (an e-procurement site, an e-government service) runs on its backend to
-// use the gateway, and the demo portal served at /demo.
+// use the gateway. (The demo portal served at /demo is package demo, built
+// on this one.)
 //
 //   - Client creates scan sessions (login, sign, decrypt) with the portal's
 //     app key, reads and cancels them, watches their events (websocket with
@@ -12,8 +13,6 @@
 //     the gateway ran a login session (a sign session over the challenge's
 //     digest yields the same signature): take results from the gateway
 //     with the app key, never from the browser.
-//   - NewDemo is a small procurement portal built only on Client and
-//     VerifyLogin, as an integrator would build it.
 //
 // It speaks to the gateway only over its public HTTP protocol (it imports no
 // server-side package), so a Go integrator can copy it. It must never send

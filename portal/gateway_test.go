@@ -23,7 +23,7 @@ import (
 const (
 	testPIN      = "135790"
 	testUserName = "张三"
-	// bidOrigin and demoOrigin are the test app's registered origins.
+	// bidOrigin is the test app's registered origin.
 	bidOrigin = "https://bid.example.com"
 )
 
@@ -51,7 +51,7 @@ func newGateway(t *testing.T) *gateway {
 	// Everything goes through the proxy, the gateway's public URL.
 	sw := seed.Make(t, proxy.URL, ts.AdminToken, seed.Spec{
 		Issuers: []operator.IssuerRequest{sm2},
-		Apps:    []operator.AppRequest{{Name: "阳光采购平台", Origins: []string{bidOrigin, demoOrigin}}},
+		Apps:    []operator.AppRequest{{Name: "阳光采购平台", Origins: []string{bidOrigin}}},
 		Users: []seed.User{{Name: testUserName, DeviceName: "test phone",
 			Credentials: []seed.Credential{seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2")}}},
 		PIN: testPIN,

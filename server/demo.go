@@ -11,7 +11,7 @@ import (
 	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/auth"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
-	"github.com/ukeygate/ukeygate/portal"
+	"github.com/ukeygate/ukeygate/demo"
 	"github.com/ukeygate/ukeygate/storage"
 )
 
@@ -62,7 +62,7 @@ func (s *Server) demoHandler(ctx context.Context, apps *auth.Apps) (http.Handler
 	if err != nil {
 		return nil, err
 	}
-	cfg := portal.DefaultDemoConfig()
+	cfg := demo.DefaultConfig()
 	cfg.GatewayURL = gw
 	cfg.AppKey = key
 	cfg.AppID = appID
@@ -70,7 +70,7 @@ func (s *Server) demoHandler(ctx context.Context, apps *auth.Apps) (http.Handler
 	cfg.Prefix = api.PathDemo
 	cfg.FrameAncestors = s.cfg.HTTP.FrameAncestors
 	cfg.Logger = s.log.With("component", "demo")
-	h, err := portal.NewDemo(cfg)
+	h, err := demo.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("server: demo: %w", err)
 	}

@@ -1,4 +1,4 @@
-package portal
+package demo
 
 import (
 	"embed"
@@ -11,13 +11,15 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/ukeygate/ukeygate/portal"
 )
 
-//go:embed demo/templates/*.html demo/static/* demo/samples/*
+//go:embed templates/*.html static/* samples/*
 var demoFS embed.FS
 
-// DemoConfig configures the demo portal served by NewDemo.
-type DemoConfig struct {
+// Config configures the demo portal served by New.
+type Config struct {
 	// GatewayURL is the gateway's public_url, e.g. "http://127.0.0.1:8080".
 	// The demo's backend calls it over HTTP like any portal would, and the
 	// browser loads the widget, the QR images and the watch stream from it.
@@ -51,15 +53,15 @@ type DemoConfig struct {
 	Logger *slog.Logger
 }
 
-// DefaultDemoConfig returns the defaults; GatewayURL and AppKey must still
+// DefaultConfig returns the defaults; GatewayURL and AppKey must still
 // be set.
-func DefaultDemoConfig() DemoConfig {
-	return DemoConfig{Lang: "zh", FrameAncestors: "'none'", Prefix: "/demo"}
+func DefaultConfig() Config {
+	return Config{Lang: "zh", FrameAncestors: "'none'", Prefix: "/demo"}
 }
 
 // Validate checks c, naming the bad field. Empty optional fields are
-// accepted (NewDemo fills the defaults).
-func (c DemoConfig) Validate() error {
+// accepted (New fills the defaults).
+func (c Config) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, a...)...)
 	}
@@ -99,8 +101,8 @@ func (c DemoConfig) Validate() error {
 }
 
 // withDefaults fills the empty optional fields.
-func (c DemoConfig) withDefaults() DemoConfig {
-	d := DefaultDemoConfig()
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	c.GatewayURL = strings.TrimRight(c.GatewayURL, "/")
 	if c.Lang == "" {
 		c.Lang = d.Lang
@@ -135,8 +137,8 @@ func originOf(raw string) string {
 
 // demo is the demo portal's handler.
 type demo struct {
-	cfg    DemoConfig
-	client *Client
+	cfg    Config
+	client *portal.Client
 	pages  map[string]*template.Template
 	static fs.FS
 	csp    string
@@ -144,30 +146,30 @@ type demo struct {
 	store  *demoStore
 }
 
-// NewDemo returns the demo procurement portal: pages at Prefix + "/" (QR
+// New returns the demo procurement portal: pages at Prefix + "/" (QR
 // login), "/sign" (sign a bid, CMS detached) and "/open" (open a bid
 // encrypted to the logged-in user), their static files under "/static/",
 // and the small JSON backend under "/api/" that creates sessions with
 // AppKey through a Client against GatewayURL and verifies every result
 // (VerifyLogin, gmcrypto and POST /v1/verify) before showing it. Mount it
 // at both Prefix and Prefix + "/".
-func NewDemo(cfg DemoConfig) (http.Handler, error) {
+func New(cfg Config) (http.Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
 	d := &demo{
 		cfg:    cfg,
-		client: &Client{BaseURL: cfg.GatewayURL, AppKey: cfg.AppKey, HTTP: cfg.HTTP, Origin: cfg.Origin},
+		client: &portal.Client{BaseURL: cfg.GatewayURL, AppKey: cfg.AppKey, HTTP: cfg.HTTP, Origin: cfg.Origin},
 		pages:  map[string]*template.Template{},
 		store:  newDemoStore(),
 	}
 	var err error
-	if d.static, err = fs.Sub(demoFS, "demo/static"); err != nil {
+	if d.static, err = fs.Sub(demoFS, "static"); err != nil {
 		return nil, fmt.Errorf("portal: demo static files: %w", err)
 	}
 	for _, p := range []string{"login", "sign", "open"} {
-		t, err := template.New("layout.html").ParseFS(demoFS, "demo/templates/layout.html", "demo/templates/"+p+".html")
+		t, err := template.New("layout.html").ParseFS(demoFS, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("portal: demo template %s: %w", p, err)
 		}
@@ -180,7 +182,7 @@ func NewDemo(cfg DemoConfig) (http.Handler, error) {
 // demoCSP builds the Content-Security-Policy of the demo pages: scripts
 // and styles only from files (no inline code), images and connections to
 // the gateway, framing as configured.
-func demoCSP(cfg DemoConfig) (csp, xfo string) {
+func demoCSP(cfg Config) (csp, xfo string) {
 	gw := originOf(cfg.GatewayURL)
 	scripts := []string{"'self'"}
 	if o := originOf(cfg.SDKURL); o != "" {

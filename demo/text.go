@@ -1,6 +1,6 @@
-package portal
+package demo
 
-// demoSample is a sample file of the demo (under demo/samples/).
+// demoSample is a sample file of the demo (under samples/).
 type demoSample struct {
 	ID   string // what pages send
 	File string // the embedded file name, also the document name

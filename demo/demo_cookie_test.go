@@ -1,4 +1,4 @@
-package portal_test
+package demo_test
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/ukeygate/ukeygate/portal"
+	"github.com/ukeygate/ukeygate/demo"
 )
 
 // cookieCall is one request to the demo with the visitor cookie given
@@ -138,13 +138,13 @@ func TestDemoCookieSecure(t *testing.T) {
 		{"request over TLS", "http://portal.test", true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := portal.DefaultDemoConfig()
+			cfg := demo.DefaultConfig()
 			cfg.GatewayURL, cfg.AppKey, cfg.Origin = "https://gateway.test", pageAppKey, tc.origin
 			cfg.Logger = slog.New(slog.DiscardHandler)
 			if tc.origin == "http://portal.test" {
 				cfg.GatewayURL = "http://gateway.test"
 			}
-			h, err := portal.NewDemo(cfg)
+			h, err := demo.New(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}

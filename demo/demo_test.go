@@ -1,4 +1,4 @@
-package portal_test
+package demo_test
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 	"golang.org/x/net/html"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
-	"github.com/ukeygate/ukeygate/portal"
+	"github.com/ukeygate/ukeygate/demo"
 )
 
 // demoOrigin is where the tests' demo pages claim to be served (one of
@@ -32,9 +32,9 @@ const pageAppKey = "ukg_pages-only-no-gateway-behind-it"
 
 // newDemo serves a demo portal in front of g (nil: a gateway address with
 // nothing behind it, for page rendering only).
-func newDemo(t *testing.T, g *gateway, mod func(*portal.DemoConfig)) *httptest.Server {
+func newDemo(t *testing.T, g *gateway, mod func(*demo.Config)) *httptest.Server {
 	t.Helper()
-	cfg := portal.DefaultDemoConfig()
+	cfg := demo.DefaultConfig()
 	cfg.GatewayURL, cfg.AppKey, cfg.Origin = "http://127.0.0.1:8080", pageAppKey, demoOrigin
 	if g != nil {
 		cfg.GatewayURL, cfg.AppKey, cfg.AppID = g.url, g.appKey, g.appID
@@ -43,7 +43,7 @@ func newDemo(t *testing.T, g *gateway, mod func(*portal.DemoConfig)) *httptest.S
 	if mod != nil {
 		mod(&cfg)
 	}
-	h, err := portal.NewDemo(cfg)
+	h, err := demo.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestDemoPages(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := newDemo(t, nil, func(c *portal.DemoConfig) { c.FrameAncestors = tc.frameAncestors })
+			srv := newDemo(t, nil, func(c *demo.Config) { c.FrameAncestors = tc.frameAncestors })
 			resp, err := http.Get(srv.URL + tc.path)
 			if err != nil {
 				t.Fatal(err)
@@ -232,7 +232,7 @@ func TestDemoJSSyntax(t *testing.T) {
 		}
 		t.Skip("node not installed")
 	}
-	files, _ := filepath.Glob(filepath.Join("demo", "static", "*.js"))
+	files, _ := filepath.Glob(filepath.Join("static", "*.js"))
 	if len(files) == 0 {
 		t.Fatal("no demo scripts")
 	}
@@ -244,26 +244,26 @@ func TestDemoJSSyntax(t *testing.T) {
 }
 
 func TestDemoConfigValidate(t *testing.T) {
-	good := func() portal.DemoConfig {
-		c := portal.DefaultDemoConfig()
+	good := func() demo.Config {
+		c := demo.DefaultConfig()
 		c.GatewayURL, c.AppKey = "http://127.0.0.1:8080", "k"
 		return c
 	}
 	tests := []struct {
 		name     string
-		mod      func(*portal.DemoConfig)
+		mod      func(*demo.Config)
 		wantName string // "" = valid
 	}{
-		{"defaults", func(*portal.DemoConfig) {}, ""},
-		{"framed by a portal", func(c *portal.DemoConfig) { c.FrameAncestors = "https://a.example https://b.example" }, ""},
-		{"no gateway", func(c *portal.DemoConfig) { c.GatewayURL = "" }, "GatewayURL"},
-		{"relative gateway", func(c *portal.DemoConfig) { c.GatewayURL = "/gw" }, "GatewayURL"},
-		{"no app key", func(c *portal.DemoConfig) { c.AppKey = "" }, "AppKey"},
-		{"origin with a path", func(c *portal.DemoConfig) { c.Origin = "https://a.example/login" }, "Origin"},
-		{"unknown language", func(c *portal.DemoConfig) { c.Lang = "fr" }, "Lang"},
-		{"CSP injection", func(c *portal.DemoConfig) { c.FrameAncestors = "*; script-src *" }, "FrameAncestors"},
-		{"prefix with a slash", func(c *portal.DemoConfig) { c.Prefix = "/demo/" }, "Prefix"},
-		{"fractional TTL", func(c *portal.DemoConfig) { c.SessionTTL = 1500 * 1e6 }, "SessionTTL"},
+		{"defaults", func(*demo.Config) {}, ""},
+		{"framed by a portal", func(c *demo.Config) { c.FrameAncestors = "https://a.example https://b.example" }, ""},
+		{"no gateway", func(c *demo.Config) { c.GatewayURL = "" }, "GatewayURL"},
+		{"relative gateway", func(c *demo.Config) { c.GatewayURL = "/gw" }, "GatewayURL"},
+		{"no app key", func(c *demo.Config) { c.AppKey = "" }, "AppKey"},
+		{"origin with a path", func(c *demo.Config) { c.Origin = "https://a.example/login" }, "Origin"},
+		{"unknown language", func(c *demo.Config) { c.Lang = "fr" }, "Lang"},
+		{"CSP injection", func(c *demo.Config) { c.FrameAncestors = "*; script-src *" }, "FrameAncestors"},
+		{"prefix with a slash", func(c *demo.Config) { c.Prefix = "/demo/" }, "Prefix"},
+		{"fractional TTL", func(c *demo.Config) { c.SessionTTL = 1500 * 1e6 }, "SessionTTL"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -274,16 +274,16 @@ func TestDemoConfigValidate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := portal.NewDemo(c); err != nil {
+				if _, err := demo.New(c); err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			if !errors.Is(err, portal.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.wantName) {
+			if !errors.Is(err, demo.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.wantName) {
 				t.Fatalf("err = %v, want ErrInvalidConfig naming %s", err, tc.wantName)
 			}
-			if _, err := portal.NewDemo(c); !errors.Is(err, portal.ErrInvalidConfig) {
-				t.Fatalf("NewDemo accepted a bad config: %v", err)
+			if _, err := demo.New(c); !errors.Is(err, demo.ErrInvalidConfig) {
+				t.Fatalf("New accepted a bad config: %v", err)
 			}
 		})
 	}
@@ -406,7 +406,7 @@ func TestDemoFlows(t *testing.T) {
 	}
 	st, who := b.post("/demo/api/login/finish", map[string]any{"session": id})
 	if st != http.StatusOK || who["name"] != testUserName || who["user"] != g.userID || !strings.Contains(who["subject"].(string), "CN="+testUserName) ||
-		!strings.Contains(who["issuer"].(string), "portal test SM2 Root") || who["alg"] != "SM2" {
+		!strings.Contains(who["issuer"].(string), "demo test SM2 Root") || who["alg"] != "SM2" {
 		t.Fatalf("login finish: %d %v", st, who)
 	}
 	if st, _ := b.post("/demo/api/login/finish", map[string]any{"session": id}); st != http.StatusNotFound {
@@ -437,7 +437,7 @@ func TestDemoFlows(t *testing.T) {
 	if resp.Header.Get("Content-Type") != "application/pkcs7-signature" || disp != "attachment" || params["filename"] != "bid-2026-017.txt.p7s" {
 		t.Fatalf("download headers: %v", resp.Header)
 	}
-	sample, err := os.ReadFile(filepath.Join("demo", "samples", "bid-2026-017.txt"))
+	sample, err := os.ReadFile(filepath.Join("samples", "bid-2026-017.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +475,7 @@ func TestDemoFlows(t *testing.T) {
 	}
 	id = phoneConfirms(t, g, sess)
 	st, opened := b.post("/demo/api/open/finish", map[string]any{"session": id})
-	sealed, _ := os.ReadFile(filepath.Join("demo", "samples", "sealed-bid-042.txt"))
+	sealed, _ := os.ReadFile(filepath.Join("samples", "sealed-bid-042.txt"))
 	if st != http.StatusOK || opened["match"] != true || opened["plaintext"] != string(sealed) {
 		t.Fatalf("open finish: %d %v", st, opened)
 	}
@@ -493,7 +493,7 @@ func TestDemoFlows(t *testing.T) {
 // accepted, whatever the gateway says about the certificate.
 func TestDemoLoginRefused(t *testing.T) {
 	g := newGateway(t)
-	srv := newDemo(t, g, func(c *portal.DemoConfig) { c.AppID = "app_another" })
+	srv := newDemo(t, g, func(c *demo.Config) { c.AppID = "app_another" })
 	b := newBrowser(t, srv.URL, g.appKey)
 	_, sess := b.post("/demo/api/login", map[string]any{})
 	id := phoneConfirms(t, g, sess)

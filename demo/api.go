@@ -1,4 +1,4 @@
-package portal
+package demo
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/portal"
 )
 
 // Demo backend limits.
@@ -137,7 +138,7 @@ func (d *demo) api(w http.ResponseWriter, r *http.Request, name string) {
 // gateway's stable code (never its full message, which may name internals).
 func (d *demo) gatewayFailed(w http.ResponseWriter, step string, err error) {
 	d.cfg.Logger.Warn("demo: gateway call failed", "step", step, "err", err)
-	var ae *APIError
+	var ae *portal.APIError
 	if errors.As(err, &ae) && ae.Code != "" {
 		status := http.StatusBadGateway
 		if ae.Status >= 400 && ae.Status < 500 {
@@ -157,7 +158,7 @@ func (d *demo) ctx(r *http.Request) (context.Context, context.CancelFunc) {
 // certificate (chain, usage, revocation); it answers the failure itself
 // (ok false): a failed call as gatewayFailed, a refusal as 403 code with
 // refused and the gateway's reason.
-func (d *demo) verifyAtGateway(w http.ResponseWriter, r *http.Request, req VerifyRequest, code, refused string) (*VerifyResponse, bool) {
+func (d *demo) verifyAtGateway(w http.ResponseWriter, r *http.Request, req portal.VerifyRequest, code, refused string) (*portal.VerifyResponse, bool) {
 	ctx, cancel := d.ctx(r)
 	defer cancel()
 	vr, err := d.client.Verify(ctx, req)
@@ -186,22 +187,22 @@ func (d *demo) loggedIn(w http.ResponseWriter, v *demoVisitor) *demoIdentity {
 // the creation answer's public part (the watch token is the only secret
 // and is scoped to this session).
 type browserSession struct {
-	ID        string    `json:"id"`
-	State     string    `json:"state"`
-	ExpiresAt time.Time `json:"expires_at"`
-	Code      string    `json:"code"`
-	QR        QR        `json:"qr"`
-	Watch     Watch     `json:"watch"`
+	ID        string       `json:"id"`
+	State     string       `json:"state"`
+	ExpiresAt time.Time    `json:"expires_at"`
+	Code      string       `json:"code"`
+	QR        portal.QR    `json:"qr"`
+	Watch     portal.Watch `json:"watch"`
 }
 
 // createSession creates a session for v and remembers it as pending.
-func (d *demo) createSession(w http.ResponseWriter, r *http.Request, v *demoVisitor, req SessionRequest, ttl int, p *demoPending) {
+func (d *demo) createSession(w http.ResponseWriter, r *http.Request, v *demoVisitor, req portal.SessionRequest, ttl int, p *demoPending) {
 	if ttl == 0 && d.cfg.SessionTTL > 0 {
 		ttl = int(d.cfg.SessionTTL / time.Second)
 	}
 	req.TTLSeconds = ttl
 	req.Origin = d.cfg.Origin
-	req.Desktop = &Desktop{IP: clientIP(r), UserAgent: r.UserAgent()}
+	req.Desktop = &portal.Desktop{IP: clientIP(r), UserAgent: r.UserAgent()}
 	ctx, cancel := d.ctx(r)
 	defer cancel()
 	s, err := d.client.CreateSession(ctx, req)
@@ -229,7 +230,7 @@ func clientIP(r *http.Request) string {
 
 // finishSession looks up a pending session of v by id and kind, and reads
 // it from the gateway; it answers the failure itself (ok false).
-func (d *demo) finishSession(w http.ResponseWriter, r *http.Request, v *demoVisitor, kind string) (*Session, *demoPending, bool) {
+func (d *demo) finishSession(w http.ResponseWriter, r *http.Request, v *demoVisitor, kind string) (*portal.Session, *demoPending, bool) {
 	var body struct {
 		Session string `json:"session"`
 	}
@@ -251,7 +252,7 @@ func (d *demo) finishSession(w http.ResponseWriter, r *http.Request, v *demoVisi
 		d.gatewayFailed(w, "read session", err)
 		return nil, nil, false
 	}
-	if s.State != StateCompleted {
+	if s.State != portal.StateCompleted {
 		demoError(w, http.StatusConflict, "session_not_completed", "session is "+s.State)
 		return nil, nil, false
 	}
@@ -286,12 +287,12 @@ func (d *demo) apiLogin(w http.ResponseWriter, r *http.Request, v *demoVisitor) 
 	if d.langOf(r) == "en" {
 		title, summary = "Log in to the procurement portal (demo)", "QR login instead of a USB key"
 	}
-	d.createSession(w, r, v, SessionRequest{Kind: KindLogin, Display: Display{Title: title, Summary: summary}},
+	d.createSession(w, r, v, portal.SessionRequest{Kind: portal.KindLogin, Display: portal.Display{Title: title, Summary: summary}},
 		body.ttl(), &demoPending{})
 }
 
 func (d *demo) apiLoginFinish(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
-	s, _, ok := d.finishSession(w, r, v, KindLogin)
+	s, _, ok := d.finishSession(w, r, v, portal.KindLogin)
 	if !ok {
 		return
 	}
@@ -301,7 +302,7 @@ func (d *demo) apiLoginFinish(w http.ResponseWriter, r *http.Request, v *demoVis
 		return
 	}
 	// 1. Offline checks any portal can make (challenge, time, signature).
-	vl, err := VerifyLogin(res, LoginExpect{Session: s.ID, App: d.cfg.AppID, Origin: d.cfg.Origin})
+	vl, err := portal.VerifyLogin(res, portal.LoginExpect{Session: s.ID, App: d.cfg.AppID, Origin: d.cfg.Origin})
 	if err != nil {
 		d.cfg.Logger.Warn("demo: login result refused", "session", s.ID, "err", err)
 		demoError(w, http.StatusForbidden, "login_invalid", err.Error())
@@ -309,7 +310,7 @@ func (d *demo) apiLoginFinish(w http.ResponseWriter, r *http.Request, v *demoVis
 	}
 	// 2. The gateway's verdict on the certificate (chain, usage,
 	// revocation), and that this is its login session's very result.
-	vr, ok := d.verifyAtGateway(w, r, VerifyRequest{Data: res.Challenge, Signature: res.Signature, CertificatePEM: res.CertificatePEM},
+	vr, ok := d.verifyAtGateway(w, r, portal.VerifyRequest{Data: res.Challenge, Signature: res.Signature, CertificatePEM: res.CertificatePEM},
 		"login_invalid", "the gateway did not accept the certificate")
 	if !ok {
 		return
@@ -384,10 +385,10 @@ func (d *demo) apiSign(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
 	if d.langOf(r) == "en" {
 		title, summary = "Sign a bid document", fmt.Sprintf("%s (%d bytes, SM3 %s…)", name, len(data), hex.EncodeToString(sum[:8]))
 	}
-	req := SessionRequest{
-		Kind: KindSign, Format: FormatCMSDetached,
-		Documents: []Document{{Name: name, Data: data}},
-		Display:   Display{Title: title, Summary: summary},
+	req := portal.SessionRequest{
+		Kind: portal.KindSign, Format: portal.FormatCMSDetached,
+		Documents: []portal.Document{{Name: name, Data: data}},
+		Display:   portal.Display{Title: title, Summary: summary},
 	}
 	if id := d.store.identity(v); id != nil {
 		req.User = id.User
@@ -417,7 +418,7 @@ func cleanName(n string) string {
 }
 
 func mustSample(file string) []byte {
-	b, err := fs.ReadFile(demoFS, "demo/samples/"+file)
+	b, err := fs.ReadFile(demoFS, "samples/"+file)
 	if err != nil {
 		panic("portal: embedded sample missing: " + file)
 	}
@@ -425,13 +426,13 @@ func mustSample(file string) []byte {
 }
 
 func (d *demo) apiSignFinish(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
-	s, p, ok := d.finishSession(w, r, v, KindSign)
+	s, p, ok := d.finishSession(w, r, v, portal.KindSign)
 	if !ok {
 		return
 	}
 	res, err := s.Sign()
 	if err != nil || len(res.Documents) != 1 || len(res.Documents[0].CMS) == 0 {
-		d.gatewayFailed(w, "sign result", fmt.Errorf("%w: want one CMS document", ErrProtocol))
+		d.gatewayFailed(w, "sign result", fmt.Errorf("%w: want one CMS document", portal.ErrProtocol))
 		return
 	}
 	cms := res.Documents[0].CMS
@@ -441,7 +442,7 @@ func (d *demo) apiSignFinish(w http.ResponseWriter, r *http.Request, v *demoVisi
 		return
 	}
 	// ... and the gateway's verdict on the signer's certificate.
-	vr, ok := d.verifyAtGateway(w, r, VerifyRequest{Data: p.data, CMS: cms},
+	vr, ok := d.verifyAtGateway(w, r, portal.VerifyRequest{Data: p.data, CMS: cms},
 		"signature_invalid", "the gateway did not accept the signature")
 	if !ok {
 		return
@@ -529,14 +530,14 @@ func (d *demo) apiOpen(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
 	if d.langOf(r) == "en" {
 		title, summary = "Bid opening: decrypt the sealed bid", fmt.Sprintf("%s (%d bytes)", b.name, len(b.data))
 	}
-	d.createSession(w, r, v, SessionRequest{
-		Kind: KindDecrypt, User: id.User, Ciphertext: b.cms, CiphertextFormat: CipherCMS,
-		Display: Display{Title: title, Summary: summary},
+	d.createSession(w, r, v, portal.SessionRequest{
+		Kind: portal.KindDecrypt, User: id.User, Ciphertext: b.cms, CiphertextFormat: portal.CipherCMS,
+		Display: portal.Display{Title: title, Summary: summary},
 	}, ttlBody{body.TTLSeconds}.ttl(), &demoPending{bid: body.Bid})
 }
 
 func (d *demo) apiOpenFinish(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
-	s, p, ok := d.finishSession(w, r, v, KindDecrypt)
+	s, p, ok := d.finishSession(w, r, v, portal.KindDecrypt)
 	if !ok {
 		return
 	}

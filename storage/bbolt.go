@@ -317,115 +317,161 @@ func (b *Bolt) Txn(ctx context.Context, ops ...Op) (int64, error) {
 	if err := ValidateTxn(ops); err != nil {
 		return 0, err
 	}
-	// Own copies: the caller may reuse its slices once Txn returns, and the
-	// events carry these.
+	ops = cloneOps(ops)
+	var res txnResult
+	err := b.commits.do(func(tx *bolt.Tx) error {
+		var err error
+		res, err = b.applyTxn(tx, ops) // this function may run more than once
+		return err
+	})
+	if err != nil {
+		return 0, b.backendErr(err)
+	}
+	if res.conflict {
+		return 0, ErrConflict
+	}
+	return res.rev, nil
+}
+
+// cloneOps copies ops and their values: the caller may reuse its slices
+// once Txn returns, and the events carry these.
+func cloneOps(ops []Op) []Op {
 	ops = append([]Op(nil), ops...)
 	for i := range ops {
 		if ops[i].IsPut() {
 			ops[i].Value = append([]byte{}, ops[i].Value...)
 		}
 	}
+	return ops
+}
 
-	var (
-		rev      int64
-		conflict bool
-	)
-	err := b.commits.do(func(tx *bolt.Tx) error {
-		rev, conflict = 0, false // this function may run more than once
-		kvb, ttlb := tx.Bucket(bucketKV), tx.Bucket(bucketTTL)
-		cur, err := readRevision(tx)
-		if err != nil {
-			return b.damaged(err)
-		}
-		now := time.Now().UnixNano()
+// txnResult is the outcome of applyTxn: the revision Txn returns, or a
+// failed condition.
+type txnResult struct {
+	rev      int64
+	conflict bool
+}
 
-		for _, op := range ops {
-			if !op.IsCondition() {
-				continue
-			}
-			var have int64
-			if raw := kvb.Get([]byte(op.Key)); raw != nil {
-				e, err := decodeEnvelope(raw)
-				if err != nil {
-					return b.damaged(err)
-				}
-				if !e.expired(now) {
-					have = e.revision
-				}
-			}
-			if have != op.Revision {
-				conflict = true
-				return nil
-			}
-		}
-
-		next := cur + 1
-		var events []Event
-		for _, op := range ops {
-			if !op.IsWrite() {
-				continue
-			}
-			key := []byte(op.Key)
-			var old *envelope
-			if raw := kvb.Get(key); raw != nil {
-				e, err := decodeEnvelope(raw)
-				if err != nil {
-					return b.damaged(err)
-				}
-				old = &e
-			}
-			if old != nil && old.expiresAt != 0 {
-				if err := ttlb.Delete(ttlIndexKey(old.expiresAt, op.Key)); err != nil {
-					return err
-				}
-			}
-			if op.IsDelete() {
-				if old == nil {
-					continue
-				}
-				if err := kvb.Delete(key); err != nil {
-					return err
-				}
-				events = append(events, Event{Type: EventDelete, KV: KV{Key: op.Key, Revision: next}})
-				continue
-			}
-			if old != nil && old.expired(now) {
-				events = append(events, Event{Type: EventDelete, KV: KV{Key: op.Key, Revision: next}})
-			}
-			var exp int64
-			if op.TTL > 0 {
-				exp = now + int64(op.TTL)
-				if err := ttlb.Put(ttlIndexKey(exp, op.Key), nil); err != nil {
-					return err
-				}
-			}
-			if err := kvb.Put(key, encodeEnvelope(envelope{revision: next, expiresAt: exp, value: op.Value})); err != nil {
-				return err
-			}
-			kv := KV{Key: op.Key, Value: op.Value, Revision: next}
-			if exp != 0 {
-				kv.ExpiresAt = time.Unix(0, exp)
-			}
-			events = append(events, Event{Type: EventPut, KV: kv})
-		}
-		if len(events) == 0 {
-			rev = cur
-			return nil
-		}
-		if err := writeRevision(tx, next); err != nil {
-			return err
-		}
-		rev = next
-		tx.OnCommit(func() { b.hub.publish(next, events) })
-		return nil
-	})
+// applyTxn runs ops in tx: every condition first (a failed one writes
+// nothing), then the writes under the next revision, then the revision
+// counter; the events are published once tx commits.
+func (b *Bolt) applyTxn(tx *bolt.Tx, ops []Op) (txnResult, error) {
+	cur, err := readRevision(tx)
 	if err != nil {
-		return 0, b.backendErr(err)
+		return txnResult{}, b.damaged(err)
 	}
-	if conflict {
-		return 0, ErrConflict
+	now := time.Now().UnixNano()
+	kvb := tx.Bucket(bucketKV)
+	if ok, err := b.conditionsHold(kvb, ops, now); err != nil || !ok {
+		return txnResult{conflict: err == nil}, err
 	}
-	return rev, nil
+	next := cur + 1
+	events, err := b.applyWrites(kvb, tx.Bucket(bucketTTL), ops, next, now)
+	if err != nil {
+		return txnResult{}, err
+	}
+	if len(events) == 0 {
+		return txnResult{rev: cur}, nil
+	}
+	if err := writeRevision(tx, next); err != nil {
+		return txnResult{}, err
+	}
+	tx.OnCommit(func() { b.hub.publish(next, events) })
+	return txnResult{rev: next}, nil
+}
+
+// conditionsHold reports whether every condition of ops holds: the key's
+// live revision (0 when missing or expired) is the one asked for.
+func (b *Bolt) conditionsHold(kvb *bolt.Bucket, ops []Op, now int64) (bool, error) {
+	for _, op := range ops {
+		if !op.IsCondition() {
+			continue
+		}
+		old, err := b.readEnvelope(kvb, op.Key)
+		if err != nil {
+			return false, err
+		}
+		var have int64
+		if old != nil && !old.expired(now) {
+			have = old.revision
+		}
+		if have != op.Revision {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// applyWrites applies the puts and deletes of ops at revision next and
+// returns their events, in the order of ops.
+func (b *Bolt) applyWrites(kvb, ttlb *bolt.Bucket, ops []Op, next, now int64) ([]Event, error) {
+	var events []Event
+	for _, op := range ops {
+		if !op.IsWrite() {
+			continue
+		}
+		evs, err := b.applyWrite(kvb, ttlb, op, next, now)
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, evs...)
+	}
+	return events, nil
+}
+
+// applyWrite applies one put or delete: the old value's TTL index entry
+// goes; a delete of a missing key does nothing; a put over an expired but
+// not yet swept value first reports that value's expiry (EventDelete).
+func (b *Bolt) applyWrite(kvb, ttlb *bolt.Bucket, op Op, next, now int64) ([]Event, error) {
+	old, err := b.readEnvelope(kvb, op.Key)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil && old.expiresAt != 0 {
+		if err := ttlb.Delete(ttlIndexKey(old.expiresAt, op.Key)); err != nil {
+			return nil, err
+		}
+	}
+	deleted := Event{Type: EventDelete, KV: KV{Key: op.Key, Revision: next}}
+	if op.IsDelete() {
+		if old == nil {
+			return nil, nil
+		}
+		return []Event{deleted}, kvb.Delete([]byte(op.Key))
+	}
+	var events []Event
+	if old != nil && old.expired(now) {
+		events = append(events, deleted)
+	}
+	var exp int64
+	if op.TTL > 0 {
+		exp = now + int64(op.TTL)
+		if err := ttlb.Put(ttlIndexKey(exp, op.Key), nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := kvb.Put([]byte(op.Key), encodeEnvelope(envelope{revision: next, expiresAt: exp, value: op.Value})); err != nil {
+		return nil, err
+	}
+	kv := KV{Key: op.Key, Value: op.Value, Revision: next}
+	if exp != 0 {
+		kv.ExpiresAt = time.Unix(0, exp)
+	}
+	return append(events, Event{Type: EventPut, KV: kv}), nil
+}
+
+// readEnvelope reads key's stored envelope, nil when there is none; an
+// undecodable one is damage.
+func (b *Bolt) readEnvelope(kvb *bolt.Bucket, key string) (*envelope, error) {
+	raw := kvb.Get([]byte(key))
+	if raw == nil {
+		return nil, nil
+	}
+	e, err := decodeEnvelope(raw)
+	if err != nil {
+		return nil, b.damaged(err)
+	}
+	return &e, nil
 }
 
 // Watch implements Store. Events are delivered after their transaction is

@@ -322,44 +322,22 @@ func newPortalSignCmd(o *portalOpts) *cobra.Command {
 		Short: "QR signing: the phone signs one or more files; writes FILE.sig or FILE.p7s next to each",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch format {
-			case portal.FormatRaw, portal.FormatCMSDetached, portal.FormatCMSAttached:
-			default:
-				return usageErrorf("--format must be raw, cms-detached or cms-attached")
-			}
-			if len(files) == 0 {
-				return usageErrorf("give at least one --file")
+			if err := checkSignFlags(files, format); err != nil {
+				return err
 			}
 			c, err := o.client(cmd)
 			if err != nil {
 				return err
 			}
-			var names []string
 			req, err := o.request(portal.KindSign, "", "")
 			if err != nil {
 				return err
 			}
-			data := map[string][]byte{}
-			for _, f := range files {
-				b, err := readFile(f)
-				if err != nil {
-					return err
-				}
-				name := filepath.Base(f)
-				if _, dup := data[name]; dup {
-					return usageErrorf("two files are named %s", name)
-				}
-				data[name] = b
-				names = append(names, name)
-				req.Documents = append(req.Documents, portal.Document{Name: name, Data: b})
+			docs, err := readSignFiles(files)
+			if err != nil {
+				return err
 			}
-			req.Format = format
-			if req.Display.Title == "" {
-				req.Display.Title = fmt.Sprintf("Sign %d document(s)", len(files))
-			}
-			if req.Display.Summary == "" {
-				req.Display.Summary = strings.Join(names, ", ")
-			}
+			addDocuments(&req, docs, format)
 			_, final, err := o.runSession(cmd, c, req)
 			if err != nil {
 				return err
@@ -368,68 +346,137 @@ func newPortalSignCmd(o *portalOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			certs, err := gmcrypto.ParseCertificatesPEM([]byte(res.CertificatePEM))
-			if err != nil {
-				return fmt.Errorf("the result's certificate: %w", err)
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "\nSigned by %s (serial %x)\n", certs[0].Subject.String(), certs[0].SerialNumber.Bytes())
-			if len(res.Documents) != len(files) {
-				return fmt.Errorf("%w: %d signed documents for %d files", portal.ErrProtocol, len(res.Documents), len(files))
-			}
-			var failed error
-			for i, d := range res.Documents {
-				file := files[i]
-				if d.Name != names[i] {
-					return fmt.Errorf("%w: document %d is %q, want %q", portal.ErrProtocol, i, d.Name, names[i])
-				}
-				var outFile string
-				var local error
-				var vreq portal.VerifyRequest
-				if format == portal.FormatRaw {
-					outFile = file + ".sig"
-					if err := writeOutput(outFile, d.Signature, 0o644); err != nil {
-						return err
-					}
-					local = gmcrypto.Verify(certs[0].PublicKey, data[d.Name], d.Signature, nil)
-					vreq = portal.VerifyRequest{Data: data[d.Name], Signature: d.Signature, CertificatePEM: res.CertificatePEM}
-				} else {
-					outFile = file + ".p7s"
-					if err := writeOutput(outFile, d.CMS, 0o644); err != nil {
-						return err
-					}
-					content := data[d.Name]
-					if format == portal.FormatCMSAttached {
-						content = nil
-					}
-					sc, err := gmcrypto.VerifyCMS(d.CMS, content)
-					if err == nil && !bytes.Equal(sc.Content, data[d.Name]) {
-						err = errors.New("the signed content is not the file")
-					}
-					local = err
-					vreq = portal.VerifyRequest{CMS: d.CMS, Data: content}
-				}
-				fmt.Fprintf(out, "\n%s → %s\n", file, outFile)
-				if local != nil {
-					fmt.Fprintf(out, "  %-28s FAILED\n", "local check:")
-					failed = fmt.Errorf("%s: local check failed: %w", outFile, local)
-				} else {
-					fmt.Fprintf(out, "  %-28s valid\n", "local check:")
-				}
-				gv, err := c.Verify(cmd.Context(), vreq)
-				if err != nil {
-					return err
-				}
-				if err := verdict(out, "signature", gv); err != nil {
-					failed = err
-				}
-			}
-			return failed
+			return saveSignatures(cmd, c, docs, format, res)
 		},
 	}
 	cmd.Flags().StringArrayVar(&files, "file", nil, "a file to sign (repeat for several: one confirmation signs them all)")
 	cmd.Flags().StringVar(&format, "format", portal.FormatRaw, "raw (DER signature), cms-detached or cms-attached (CMS SignedData)")
 	return cmd
+}
+
+// checkSignFlags checks --format and that there is a --file.
+func checkSignFlags(files []string, format string) error {
+	switch format {
+	case portal.FormatRaw, portal.FormatCMSDetached, portal.FormatCMSAttached:
+	default:
+		return usageErrorf("--format must be raw, cms-detached or cms-attached")
+	}
+	if len(files) == 0 {
+		return usageErrorf("give at least one --file")
+	}
+	return nil
+}
+
+// signFile is one file to sign: its path, its document name (the base
+// name) and its contents.
+type signFile struct {
+	path, name string
+	data       []byte
+}
+
+// readSignFiles reads the files; two with the same base name are a usage
+// error (the documents are named by it).
+func readSignFiles(files []string) ([]signFile, error) {
+	var docs []signFile
+	seen := map[string]bool{}
+	for _, f := range files {
+		b, err := readFile(f)
+		if err != nil {
+			return nil, err
+		}
+		name := filepath.Base(f)
+		if seen[name] {
+			return nil, usageErrorf("two files are named %s", name)
+		}
+		seen[name] = true
+		docs = append(docs, signFile{path: f, name: name, data: b})
+	}
+	return docs, nil
+}
+
+// addDocuments puts docs into req in format, with a default title and
+// summary.
+func addDocuments(req *portal.SessionRequest, docs []signFile, format string) {
+	var names []string
+	for _, d := range docs {
+		names = append(names, d.name)
+		req.Documents = append(req.Documents, portal.Document{Name: d.name, Data: d.data})
+	}
+	req.Format = format
+	if req.Display.Title == "" {
+		req.Display.Title = fmt.Sprintf("Sign %d document(s)", len(docs))
+	}
+	if req.Display.Summary == "" {
+		req.Display.Summary = strings.Join(names, ", ")
+	}
+}
+
+// saveSignatures prints the signer, then writes each signed document next
+// to its file and checks it here and at the gateway. A failed check does
+// not stop the others; the last one is returned.
+func saveSignatures(cmd *cobra.Command, c *portal.Client, docs []signFile, format string, res *portal.SignResult) error {
+	certs, err := gmcrypto.ParseCertificatesPEM([]byte(res.CertificatePEM))
+	if err != nil {
+		return fmt.Errorf("the result's certificate: %w", err)
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "\nSigned by %s (serial %x)\n", certs[0].Subject.String(), certs[0].SerialNumber.Bytes())
+	if len(res.Documents) != len(docs) {
+		return fmt.Errorf("%w: %d signed documents for %d files", portal.ErrProtocol, len(res.Documents), len(docs))
+	}
+	var failed error
+	for i, d := range res.Documents {
+		if d.Name != docs[i].name {
+			return fmt.Errorf("%w: document %d is %q, want %q", portal.ErrProtocol, i, d.Name, docs[i].name)
+		}
+		outFile, local, vreq, err := saveSigned(docs[i], d, format, res.CertificatePEM, certs[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\n%s → %s\n", docs[i].path, outFile)
+		if local != nil {
+			fmt.Fprintf(out, "  %-28s FAILED\n", "local check:")
+			failed = fmt.Errorf("%s: local check failed: %w", outFile, local)
+		} else {
+			fmt.Fprintf(out, "  %-28s valid\n", "local check:")
+		}
+		gv, err := c.Verify(cmd.Context(), vreq)
+		if err != nil {
+			return err
+		}
+		if err := verdict(out, "signature", gv); err != nil {
+			failed = err
+		}
+	}
+	return failed
+}
+
+// saveSigned writes one signed document next to its file (FILE.sig for a
+// raw signature, FILE.p7s for a CMS) and checks it here (local, nil when
+// valid); it returns the file written and the request that has the
+// gateway check it too.
+func saveSigned(f signFile, d portal.SignedDocument, format, certPEM string, cert *smx509.Certificate) (outFile string, local error, vreq portal.VerifyRequest, err error) {
+	if format == portal.FormatRaw {
+		outFile = f.path + ".sig"
+		if err := writeOutput(outFile, d.Signature, 0o644); err != nil {
+			return "", nil, vreq, err
+		}
+		local = gmcrypto.Verify(cert.PublicKey, f.data, d.Signature, nil)
+		return outFile, local, portal.VerifyRequest{Data: f.data, Signature: d.Signature, CertificatePEM: certPEM}, nil
+	}
+	outFile = f.path + ".p7s"
+	if err := writeOutput(outFile, d.CMS, 0o644); err != nil {
+		return "", nil, vreq, err
+	}
+	content := f.data
+	if format == portal.FormatCMSAttached {
+		content = nil
+	}
+	sc, local := gmcrypto.VerifyCMS(d.CMS, content)
+	if local == nil && !bytes.Equal(sc.Content, f.data) {
+		local = errors.New("the signed content is not the file")
+	}
+	return outFile, local, portal.VerifyRequest{CMS: d.CMS, Data: content}, nil
 }
 
 func newPortalDecryptCmd(o *portalOpts) *cobra.Command {

@@ -1,10 +1,11 @@
 package api_test
 
 import (
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ukeygate/ukeygate/internal/seed"
 )
 
 // TestSessionsCORSOnErrors: a page on one of the app's origins may read
@@ -14,14 +15,7 @@ import (
 // origin, or a request for a session or token the gateway does not know
 // (no app to consult), gets no CORS header.
 func TestSessionsCORSOnErrors(t *testing.T) {
-	w := &sxWorld{tsWorld: newTSWorld(t)}
-	admin := map[string]string{"Authorization": "Bearer " + w.ts.AdminToken}
-	var app struct {
-		APIKey string `json:"api_key"`
-	}
-	w.must(w.do("POST", "/v1/admin/apps", map[string]any{"name": "p", "origins": []string{sxOrigin}}, admin), http.StatusCreated).decode(t, &app)
-	w.appKey = app.APIKey
-	w.must(w.do("POST", "/v1/admin/apps", map[string]any{"name": "q", "origins": []string{sxOrigin2}}, admin), http.StatusCreated)
+	w := sxSeed(t, seed.Spec{}) // the apps only: one on sxOrigin, one on sxOrigin2
 
 	c := w.create(map[string]any{"kind": "login"})
 	events, png := c.Watch.EventsURL, c.QR.PNGURL

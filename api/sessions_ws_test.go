@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/ukeygate/ukeygate/internal/seed"
 )
 
 // seqs lists the sequence numbers of evs.
@@ -166,14 +168,8 @@ func TestSessionsWatch(t *testing.T) {
 // TestSessionsWatchShutdown: a graceful shutdown ends the websockets with
 // 1001 (going away) instead of waiting for them.
 func TestSessionsWatchShutdown(t *testing.T) {
-	w := &sxWorld{tsWorld: newTSWorld(t)}
+	w := sxSeed(t, seed.Spec{}) // the apps only
 	ts := w.ts
-	var app struct {
-		APIKey string `json:"api_key"`
-	}
-	w.must(w.do("POST", "/v1/admin/apps", map[string]any{"name": "p", "origins": []string{sxOrigin}},
-		map[string]string{"Authorization": "Bearer " + ts.AdminToken}), http.StatusCreated).decode(t, &app)
-	w.appKey = app.APIKey
 	c := w.create(map[string]any{"kind": "login"})
 	conn, _, err := w.dial(c.Watch.WSURL, 0, nil)
 	if err != nil {

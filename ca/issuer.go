@@ -190,42 +190,94 @@ func (s *Service) generateIssuer(ctx context.Context, rec *issuerRecord, parent 
 		pathLen = *req.PathLen
 	}
 
-	var parentChain []*smx509.Certificate
-	var parentKey crypto.Signer
-	if parent != nil {
-		if parent.Mode != ModeInternal {
-			return nil, fmt.Errorf("%w: parent %s cannot sign an intermediate", ErrIssuerExternal, parent.ID)
-		}
-		chain, err := parseChainDER(parent.Chain)
-		if err != nil {
-			return nil, err
-		}
-		// Parsed certificates carry MaxPathLen -1 when unconstrained.
-		switch limit := chain[0].MaxPathLen; {
-		case limit == 0:
-			return nil, invalid("parent", "the parent's path length constraint (0) forbids intermediates")
-		case limit > 0 && pathLen > limit-1:
-			return nil, invalid("path_len", "must be at most %d under this parent", limit-1)
-		}
-		parentChain = chain
-		k, err := s.issuerSigner(parent)
-		if err != nil {
-			return nil, err
-		}
-		defer gmcrypto.ZeroKey(k)
-		parentKey = k
+	p, err := s.parentCA(parent, pathLen)
+	if err != nil {
+		return nil, err
 	}
-
+	if p != nil {
+		defer gmcrypto.ZeroKey(p.key)
+	}
 	key, err := gmcrypto.GenerateKey(req.Alg, bits)
 	if err != nil {
 		return nil, err
 	}
-	serial, err := newSerial()
+	cert, err := s.newCACert(key, subj, days, pathLen, p)
 	if err != nil {
 		gmcrypto.ZeroKey(key)
 		return nil, err
 	}
-	now := s.now()
+	rec.Alg = req.Alg
+	rec.Chain = [][]byte{cert.Raw}
+	if p != nil {
+		for _, c := range p.chain {
+			rec.Chain = append(rec.Chain, c.Raw)
+		}
+	}
+	return key, nil
+}
+
+// caParent is the registered issuer that signs a new intermediate: its
+// id, its chain (its own certificate first) and its key.
+type caParent struct {
+	id    string
+	chain []*smx509.Certificate
+	key   crypto.Signer
+}
+
+// parentCA loads parent to sign a new CA of path length pathLen under it;
+// nil for a root. The parent must be internal and its path length
+// constraint must leave room. Zero the returned key when done.
+func (s *Service) parentCA(parent *issuerRecord, pathLen int) (*caParent, error) {
+	if parent == nil {
+		return nil, nil
+	}
+	if parent.Mode != ModeInternal {
+		return nil, fmt.Errorf("%w: parent %s cannot sign an intermediate", ErrIssuerExternal, parent.ID)
+	}
+	chain, err := parseChainDER(parent.Chain)
+	if err != nil {
+		return nil, err
+	}
+	// Parsed certificates carry MaxPathLen -1 when unconstrained.
+	switch limit := chain[0].MaxPathLen; {
+	case limit == 0:
+		return nil, invalid("parent", "the parent's path length constraint (0) forbids intermediates")
+	case limit > 0 && pathLen > limit-1:
+		return nil, invalid("path_len", "must be at most %d under this parent", limit-1)
+	}
+	k, err := s.issuerSigner(parent)
+	if err != nil {
+		return nil, err
+	}
+	return &caParent{id: parent.ID, chain: chain, key: k}, nil
+}
+
+// newCACert makes key's CA certificate valid for days (cut at the
+// parent's end), with path length pathLen: signed by p, whose CRL it
+// points to, or self-signed when p is nil.
+func (s *Service) newCACert(key crypto.Signer, subj Subject, days, pathLen int, p *caParent) (*smx509.Certificate, error) {
+	tmpl, err := caTemplate(key.Public(), subj, s.now(), days, pathLen)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return createCert(tmpl, nil, key.Public(), key)
+	}
+	if tmpl.NotAfter.After(p.chain[0].NotAfter) {
+		tmpl.NotAfter = p.chain[0].NotAfter
+	}
+	tmpl.CRLDistributionPoints = []string{s.cfg.crlURL(p.id)}
+	return createCert(tmpl, p.chain[0], key.Public(), p.key)
+}
+
+// caTemplate is the template of a CA certificate for pub: a fresh serial,
+// subj, backdated from now for days, certificate and CRL signing, CA with
+// path length pathLen (-1: none).
+func caTemplate(pub crypto.PublicKey, subj Subject, now time.Time, days, pathLen int) (*smx509.Certificate, error) {
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
 	name := pkix.Name{CommonName: subj.CommonName}
 	if subj.Organization != "" {
 		name.Organization = []string{subj.Organization}
@@ -233,12 +285,11 @@ func (s *Service) generateIssuer(ctx context.Context, rec *issuerRecord, parent 
 	if subj.Country != "" {
 		name.Country = []string{subj.Country}
 	}
-	ski, err := subjectKeyID(key.Public())
+	ski, err := subjectKeyID(pub)
 	if err != nil {
-		gmcrypto.ZeroKey(key)
 		return nil, err
 	}
-	tmpl := &smx509.Certificate{
+	return &smx509.Certificate{
 		SerialNumber:          serial,
 		Subject:               name,
 		NotBefore:             now.Add(-backdate),
@@ -249,27 +300,7 @@ func (s *Service) generateIssuer(ctx context.Context, rec *issuerRecord, parent 
 		MaxPathLen:            pathLen,
 		MaxPathLenZero:        pathLen == 0,
 		SubjectKeyId:          ski,
-	}
-	var cert *smx509.Certificate
-	if parent != nil {
-		if tmpl.NotAfter.After(parentChain[0].NotAfter) {
-			tmpl.NotAfter = parentChain[0].NotAfter
-		}
-		tmpl.CRLDistributionPoints = []string{s.cfg.crlURL(parent.ID)}
-		cert, err = createCert(tmpl, parentChain[0], key.Public(), parentKey)
-	} else {
-		cert, err = createCert(tmpl, nil, key.Public(), key)
-	}
-	if err != nil {
-		gmcrypto.ZeroKey(key)
-		return nil, err
-	}
-	rec.Alg = req.Alg
-	rec.Chain = [][]byte{cert.Raw}
-	for _, c := range parentChain {
-		rec.Chain = append(rec.Chain, c.Raw)
-	}
-	return key, nil
+	}, nil
 }
 
 // importIssuer checks an internal issuer's certificate and key.

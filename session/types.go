@@ -3,6 +3,7 @@ package session
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -287,99 +288,135 @@ func idOK(s string) bool { return s != "" && textOK(s, MaxIDLen) }
 // validate checks p and normalises it (default format, truncated user
 // agent). Errors wrap ErrInvalidRequest and name the field.
 func (p *CreateParams) validate() error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidRequest}, a...)...)
+	if err := p.validateCommon(); err != nil {
+		return err
 	}
+	switch p.Kind {
+	case KindLogin:
+		return p.Request.validateLogin()
+	case KindSign:
+		return p.Request.validateSign()
+	case KindDecrypt:
+		return p.Request.validateDecrypt()
+	}
+	return nil
+}
+
+// badRequest is an ErrInvalidRequest that says what is wrong.
+func badRequest(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidRequest}, a...)...)
+}
+
+// validateCommon checks what every kind has: the kind, app, origin, the
+// optional alg, issuer and user, the display texts and the desktop (whose
+// user agent it cuts to MaxUserAgent).
+func (p *CreateParams) validateCommon() error {
 	r := &p.Request
 	if !p.Kind.Valid() {
-		return bad("kind %q is not login, sign or decrypt", p.Kind)
+		return badRequest("kind %q is not login, sign or decrypt", p.Kind)
 	}
 	if !idOK(p.AppID) {
-		return bad("app id is empty or malformed")
+		return badRequest("app id is empty or malformed")
 	}
 	if p.Origin == "" || !textOK(p.Origin, MaxOriginLen) {
-		return bad("origin is empty, malformed or longer than %d bytes", MaxOriginLen)
+		return badRequest("origin is empty, malformed or longer than %d bytes", MaxOriginLen)
 	}
 	switch r.Alg {
 	case "", AlgSM2, AlgRSA:
 	default:
-		return bad("alg %q is not SM2 or RSA", r.Alg)
+		return badRequest("alg %q is not SM2 or RSA", r.Alg)
 	}
 	if r.Issuer != "" && !idOK(r.Issuer) {
-		return bad("issuer is malformed")
+		return badRequest("issuer is malformed")
 	}
 	if r.User != "" && !idOK(r.User) {
-		return bad("user is malformed")
+		return badRequest("user is malformed")
 	}
 	if !textOK(r.Display.Title, MaxTitleLen) {
-		return bad("display.title is malformed or longer than %d bytes", MaxTitleLen)
+		return badRequest("display.title is malformed or longer than %d bytes", MaxTitleLen)
 	}
 	if !textOK(r.Display.Summary, MaxSummaryLen) {
-		return bad("display.summary is malformed or longer than %d bytes", MaxSummaryLen)
+		return badRequest("display.summary is malformed or longer than %d bytes", MaxSummaryLen)
 	}
 	if !textOK(p.Desktop.IP, maxDesktopIP) {
-		return bad("desktop ip is malformed")
+		return badRequest("desktop ip is malformed")
 	}
 	p.Desktop.UserAgent = truncateUTF8(p.Desktop.UserAgent, MaxUserAgent)
 	if !textOK(p.Desktop.UserAgent, MaxUserAgent) {
-		return bad("desktop user agent is malformed")
+		return badRequest("desktop user agent is malformed")
 	}
-	switch p.Kind {
-	case KindLogin:
-		if len(r.Documents) > 0 || len(r.Ciphertext) > 0 || r.Format != "" || r.CiphertextFormat != "" || r.ReturnKey {
-			return bad("a login takes no documents, format or ciphertext")
+	return nil
+}
+
+// validateLogin: a login carries nothing to sign or decrypt.
+func (r *Request) validateLogin() error {
+	if len(r.Documents) > 0 || len(r.Ciphertext) > 0 || r.Format != "" || r.CiphertextFormat != "" || r.ReturnKey {
+		return badRequest("a login takes no documents, format or ciphertext")
+	}
+	return nil
+}
+
+// validateSign: a sign request has a format (default raw) and 1 to
+// MaxDocuments documents, no ciphertext.
+func (r *Request) validateSign() error {
+	if len(r.Ciphertext) > 0 || r.CiphertextFormat != "" || r.ReturnKey {
+		return badRequest("a sign request takes no ciphertext")
+	}
+	switch r.Format {
+	case "":
+		r.Format = FormatRaw
+	case FormatRaw, FormatCMSDetached, FormatCMSAttached:
+	default:
+		return badRequest("format %q is not raw, cms-detached or cms-attached", r.Format)
+	}
+	if len(r.Documents) == 0 || len(r.Documents) > MaxDocuments {
+		return badRequest("a sign request needs 1 to %d documents", MaxDocuments)
+	}
+	seen := make(map[string]bool, len(r.Documents))
+	for i, d := range r.Documents {
+		if seen[d.Name] { // (a name seen before passed its checks then)
+			return badRequest("documents[%d].name %q appears twice", i, d.Name)
 		}
-	case KindSign:
-		if len(r.Ciphertext) > 0 || r.CiphertextFormat != "" || r.ReturnKey {
-			return bad("a sign request takes no ciphertext")
+		if err := r.validateDocument(i, d); err != nil {
+			return err
 		}
-		switch r.Format {
-		case "":
-			r.Format = FormatRaw
-		case FormatRaw, FormatCMSDetached, FormatCMSAttached:
-		default:
-			return bad("format %q is not raw, cms-detached or cms-attached", r.Format)
-		}
-		if len(r.Documents) == 0 || len(r.Documents) > MaxDocuments {
-			return bad("a sign request needs 1 to %d documents", MaxDocuments)
-		}
-		seen := make(map[string]bool, len(r.Documents))
-		for i, d := range r.Documents {
-			if d.Name == "" || !textOK(d.Name, MaxNameLen) {
-				return bad("documents[%d].name is empty, malformed or longer than %d bytes", i, MaxNameLen)
-			}
-			if seen[d.Name] {
-				return bad("documents[%d].name %q appears twice", i, d.Name)
-			}
-			seen[d.Name] = true
-			switch {
-			case (d.Data == nil) == (d.Digest == nil):
-				return bad("documents[%d] needs exactly one of data and digest", i)
-			case d.Digest != nil && len(d.Digest) != gmcrypto.DigestSize:
-				return bad("documents[%d].digest must be %d bytes (SM3 or SHA-256)", i, gmcrypto.DigestSize)
-			case d.Digest != nil && r.Format == FormatCMSAttached:
-				return bad("documents[%d]: cms-attached needs the data, not a digest", i)
-			case d.Data != nil && len(d.Data) == 0:
-				return bad("documents[%d].data is empty", i)
-			}
-		}
-	case KindDecrypt:
-		if len(r.Documents) > 0 || r.Format != "" {
-			return bad("a decrypt request takes no documents or format")
-		}
-		if len(r.Ciphertext) == 0 {
-			return bad("a decrypt request needs a ciphertext")
-		}
-		ok := false
-		for _, f := range CiphertextFormats {
-			ok = ok || r.CiphertextFormat == f
-		}
-		if !ok {
-			return bad("ciphertext_format %q is not one of %v", r.CiphertextFormat, CiphertextFormats)
-		}
-		if r.ReturnKey && r.CiphertextFormat != "cms" {
-			return bad("return_key needs ciphertext_format cms")
-		}
+		seen[d.Name] = true
+	}
+	return nil
+}
+
+// validateDocument checks document i: a name, and exactly one of data
+// (not empty) and a digest of DigestSize bytes (not with cms-attached).
+func (r *Request) validateDocument(i int, d Document) error {
+	switch {
+	case d.Name == "" || !textOK(d.Name, MaxNameLen):
+		return badRequest("documents[%d].name is empty, malformed or longer than %d bytes", i, MaxNameLen)
+	case (d.Data == nil) == (d.Digest == nil):
+		return badRequest("documents[%d] needs exactly one of data and digest", i)
+	case d.Digest != nil && len(d.Digest) != gmcrypto.DigestSize:
+		return badRequest("documents[%d].digest must be %d bytes (SM3 or SHA-256)", i, gmcrypto.DigestSize)
+	case d.Digest != nil && r.Format == FormatCMSAttached:
+		return badRequest("documents[%d]: cms-attached needs the data, not a digest", i)
+	case d.Data != nil && len(d.Data) == 0:
+		return badRequest("documents[%d].data is empty", i)
+	}
+	return nil
+}
+
+// validateDecrypt: a decrypt request has a ciphertext in one of
+// CiphertextFormats (return_key only with cms), no documents.
+func (r *Request) validateDecrypt() error {
+	if len(r.Documents) > 0 || r.Format != "" {
+		return badRequest("a decrypt request takes no documents or format")
+	}
+	if len(r.Ciphertext) == 0 {
+		return badRequest("a decrypt request needs a ciphertext")
+	}
+	if !slices.Contains(CiphertextFormats, r.CiphertextFormat) {
+		return badRequest("ciphertext_format %q is not one of %v", r.CiphertextFormat, CiphertextFormats)
+	}
+	if r.ReturnKey && r.CiphertextFormat != "cms" {
+		return badRequest("return_key needs ciphertext_format cms")
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/crypto/cosign"
 	"github.com/ukeygate/ukeygate/qrlogin"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
@@ -111,6 +112,12 @@ var errorTable = []errorMapping{
 	{session.ErrOperationFailed, http.StatusUnprocessableEntity, "operation_failed"},
 	{session.ErrConfirmInProgress, http.StatusConflict, "confirm_in_progress"},
 	{session.ErrCredentialMismatch, http.StatusConflict, "credential_mismatch"},
+	{session.ErrCosignNotStarted, http.StatusConflict, "cosign_not_started"},
+	{session.ErrCosignUnsupported, http.StatusConflict, "cosign_unsupported"},
+	{session.ErrPINRequired, http.StatusBadRequest, "invalid_request"},
+	{cosign.ErrTranscript, http.StatusConflict, "cosign_mismatch"},
+	{cosign.ErrMalformed, http.StatusBadRequest, "cosign_malformed"},
+	{cosign.ErrInvalidInput, http.StatusBadRequest, "cosign_malformed"},
 	// after operation_failed: a result too large to store fails the
 	// confirm (reason result_too_large); at create it is the request
 	{session.ErrTooLarge, http.StatusRequestEntityTooLarge, "request_too_large"},
@@ -152,6 +159,8 @@ var errorTable = []errorMapping{
 	{ca.ErrIssuerExists, http.StatusConflict, "issuer_exists"},
 	{ca.ErrIssuerDuplicate, http.StatusConflict, "issuer_duplicate"},
 	{ca.ErrIssuerExternal, http.StatusConflict, "issuer_external"},
+	{ca.ErrNotCosign, http.StatusConflict, "cosign_unsupported"},
+	{ca.ErrIsCosign, http.StatusConflict, "cosign_unsupported"},
 	{ca.ErrAlgNotAllowed, http.StatusBadRequest, "alg_not_allowed"},
 	{ca.ErrPurposeNotAllowed, http.StatusBadRequest, "purpose_not_allowed"},
 	{ca.ErrMalformedPEM, http.StatusBadRequest, "malformed_pem"},

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/crypto/cosign"
 	"github.com/ukeygate/ukeygate/session"
 )
 
@@ -45,6 +48,7 @@ func (k caKeys) Credential(ctx context.Context, userID, credentialID string) (*s
 		ID: cred.ID, UserID: cred.UserID, IssuerID: cred.IssuerID,
 		Alg: string(cred.Alg), Purpose: string(cred.Purpose),
 		Certificate: cred.Certificate, Chain: iss.Chain,
+		Cosign: cred.Mode == ca.CredentialModeCosign,
 	}, nil
 }
 
@@ -109,10 +113,137 @@ func (a *API) confirmer() *session.Confirmer {
 		Sessions: a.sessions,
 		Keys:     caKeys{ca: a.ca, pinLockouts: a.pinLockouts},
 		Audit:    auditRecorder{log: a.audit},
+		Cosign:   caKeys{ca: a.ca, pinLockouts: a.pinLockouts},
 		Admit: func(ctx context.Context, s *session.Session) error {
 			_, err := a.enabledApp(ctx, s.AppID)
 			return err
 		},
 		Log: a.log,
 	}
+}
+
+// CosignStart begins a two-party exchange with the gateway's share of c
+// (refused while the user's PIN is locked).
+func (k caKeys) CosignStart(ctx context.Context, c *session.Credential, sessionID string, w session.CosignWork) ([]byte, json.RawMessage, error) {
+	share, _, err := k.ca.CosignShare(ctx, c.UserID, c.ID)
+	if err != nil {
+		return nil, nil, k.keyError(err)
+	}
+	var ch cosign.Challenge
+	var st cosignState
+	if w.Ciphertext != nil {
+		ds, err := cosign.GatewayDecryptStart(cosign.Binding{Session: sessionID, Credential: c.ID}, share, w.Ciphertext, w.Format)
+		if err != nil {
+			// A C1 that is not a point: the ciphertext cannot be opened.
+			return nil, nil, session.OperationFailed(session.ReasonDecryptionFailed, gmcrypto.ErrDecryption)
+		}
+		ch.Decrypt = ds.Start()
+		if st.Decrypt, err = ds.MarshalBinary(); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, e := range w.Digests {
+		ss, err := cosign.GatewaySignStart(cosign.Binding{Session: sessionID, Credential: c.ID, Digest: e})
+		if err != nil {
+			return nil, nil, err
+		}
+		ch.Sign = append(ch.Sign, ss.Start())
+		b, err := ss.MarshalBinary()
+		if err != nil {
+			return nil, nil, err
+		}
+		st.Sign = append(st.Sign, b)
+	}
+	stb, err := json.Marshal(st)
+	if err != nil {
+		return nil, nil, err
+	}
+	chb, err := json.Marshal(ch)
+	if err != nil {
+		return nil, nil, err
+	}
+	return stb, chb, nil
+}
+
+// cosignState is the gateway's secret state of one exchange (sealed by
+// the session between the two requests).
+type cosignState struct {
+	Sign    [][]byte `json:"sign,omitempty"`
+	Decrypt []byte   `json:"decrypt,omitempty"`
+}
+
+// CosignFinish completes the exchange and verifies every result against
+// the certificate; a result that does not verify counts against the PIN
+// lockout (ca.CosignOutcome) like a wrong PIN, and a verified one resets
+// it.
+func (k caKeys) CosignFinish(ctx context.Context, c *session.Credential, state []byte, answer json.RawMessage) (*session.CosignOutcome, error) {
+	var st cosignState
+	if err := json.Unmarshal(state, &st); err != nil {
+		return nil, fmt.Errorf("api: cosign state: %w", err)
+	}
+	var ans cosign.Answer
+	if err := json.Unmarshal(answer, &ans); err != nil {
+		return nil, cosign.ErrMalformed
+	}
+	if len(ans.Sign) != len(st.Sign) || (ans.Decrypt == nil) != (st.Decrypt == nil) {
+		return nil, fmt.Errorf("%w: the answer does not match the challenge", cosign.ErrTranscript)
+	}
+	share, _, err := k.ca.CosignShare(ctx, c.UserID, c.ID)
+	if err != nil {
+		return nil, k.keyError(err)
+	}
+	pub, ok := c.Certificate.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, gmcrypto.ErrKeyMismatch
+	}
+	var out session.CosignOutcome
+	invalid := false
+	for i, raw := range st.Sign {
+		ss, err := cosign.ParseSignState(raw)
+		if err != nil {
+			return nil, err
+		}
+		sig, err := ss.Finish(share, pub, ans.Sign[i])
+		switch {
+		case errors.Is(err, gmcrypto.ErrVerification):
+			invalid = true
+		case err != nil:
+			return nil, err
+		}
+		out.Signatures = append(out.Signatures, sig)
+	}
+	if st.Decrypt != nil {
+		ds, err := cosign.ParseDecryptState(st.Decrypt)
+		if err != nil {
+			return nil, err
+		}
+		pt, err := ds.Finish(ans.Decrypt)
+		switch {
+		case errors.Is(err, gmcrypto.ErrDecryption):
+			invalid = true
+		case err != nil:
+			return nil, err
+		}
+		out.Plaintext = pt
+	}
+	if err := k.ca.CosignOutcome(ctx, c.UserID, !invalid); err != nil {
+		clear(out.Plaintext)
+		return nil, k.keyError(err)
+	}
+	return &out, nil
+}
+
+// keyError turns a *ca.PINError into the *session.KeyError the confirm
+// audits (and counts a lockout in the metric).
+func (k caKeys) keyError(err error) error {
+	var pe *ca.PINError
+	if errors.As(err, &pe) {
+		reason := "wrong_pin"
+		if pe.Locked {
+			reason = "pin_locked"
+			k.pinLockouts.Inc()
+		}
+		return &session.KeyError{Reason: reason, Err: err}
+	}
+	return err
 }

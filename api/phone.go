@@ -84,6 +84,7 @@ func (a *API) requestCredential(w http.ResponseWriter, r *http.Request) error {
 		RSABits:  req.RSABits,
 		Purpose:  ca.Purpose(req.Purpose),
 		PIN:      req.PIN,
+		Cosign:   req.Cosign,
 	})
 	entry := audit.Entry{Action: actionCredentialCreate, Actor: actorDevice(deviceID), UserID: userID, IssuerID: req.Issuer}
 	if err != nil {

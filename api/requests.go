@@ -6,6 +6,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/crypto/cosign"
 )
 
 // Request bodies of the v1 protocol. Validate checks presence and shape;
@@ -302,6 +303,10 @@ type CredentialRequest struct {
 	// RSABits is the RSA key size; 0 means the profile's default.
 	RSABits int    `json:"rsa_bits,omitempty"`
 	PIN     string `json:"pin"`
+	// Mode "cosign" asks for a two-party SM2 credential; Cosign is then
+	// the phone's key-generation message (docs/cosign.md).
+	Mode   string                `json:"mode,omitempty"`
+	Cosign *cosign.KeyGenRequest `json:"cosign,omitempty"`
 }
 
 // Validate checks the request's shape; the issuer's profile decides on the
@@ -319,6 +324,18 @@ func (q *CredentialRequest) Validate() error {
 	)
 	if err == nil && q.RSABits < 0 {
 		err = invalid("rsa_bits", "must not be negative")
+	}
+	if err == nil {
+		switch {
+		case q.Mode != "" && q.Mode != ca.CredentialModeCosign:
+			err = invalid("mode", `must be "cosign" or absent`)
+		case q.Mode == ca.CredentialModeCosign && q.Cosign == nil:
+			err = invalid("cosign", "required with mode cosign")
+		case q.Mode == "" && q.Cosign != nil:
+			err = invalid("cosign", `only with mode "cosign"`)
+		case q.Cosign != nil && (len(q.Cosign.Point) != cosign.PointSize || len(q.Cosign.ProofT) != cosign.PointSize || len(q.Cosign.ProofZ) != cosign.ScalarSize):
+			err = invalid("cosign", "point, proof_t (65 bytes) and proof_z (32 bytes) are required")
+		}
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/crypto/cosign"
 	"github.com/ukeygate/ukeygate/qrlogin"
 	"github.com/ukeygate/ukeygate/session"
 )
@@ -30,8 +32,13 @@ func (q *ScanRequest) Validate() error {
 // ConfirmRequest is the body of POST /v1/sessions/{id}/confirm.
 type ConfirmRequest struct {
 	Credential string `json:"credential"`
-	PIN        string `json:"pin"`
-	Code       string `json:"code"`
+	// PIN is required for a usual credential and absent for a cosign one
+	// (its PIN is folded into the phone's share).
+	PIN  string `json:"pin,omitempty"`
+	Code string `json:"code"`
+	// Cosign is the phone's answer to the cosign challenge of the first
+	// confirm request of a cosign credential (the second request).
+	Cosign *cosign.Answer `json:"cosign,omitempty"`
 }
 
 // Validate checks the request's shape.
@@ -39,11 +46,19 @@ func (q *ConfirmRequest) Validate() error {
 	return firstError(
 		required("credential", q.Credential),
 		maxBytes("credential", q.Credential, 128),
-		required("pin", q.PIN),
 		maxBytes("pin", q.PIN, maxPINLen),
 		required("code", q.Code),
 		maxBytes("code", q.Code, 8),
 	)
+}
+
+// CosignChallengeResponse answers (202) the first confirm request of a
+// cosign credential: the session stays scanned, and Cosign is the
+// challenge (cosign.Challenge) the phone answers in its second request.
+type CosignChallengeResponse struct {
+	ID     string          `json:"id"`
+	State  session.State   `json:"state"`
+	Cosign json.RawMessage `json:"cosign"`
 }
 
 // RejectRequest is the (optional, empty) body of POST
@@ -236,12 +251,30 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r.Header.Get("Content-Type"), body, &req); err != nil {
 		return err
 	}
-	sess, err := a.confirmer().Confirm(r.Context(), session.ConfirmRequest{
+	if req.Cosign != nil && req.PIN != "" {
+		return invalid("pin", "not with a cosign answer")
+	}
+	creq := session.ConfirmRequest{
 		SessionID: id, DeviceID: deviceID, UserID: userID,
 		CredentialID: req.Credential, PIN: req.PIN, Code: req.Code,
-	})
+	}
+	if req.Cosign != nil {
+		if len(req.Cosign.Sign) > cosign.MaxSignatures {
+			return invalid("cosign", "at most %d signatures", cosign.MaxSignatures)
+		}
+		if creq.Cosign, err = json.Marshal(req.Cosign); err != nil {
+			return err
+		}
+	}
+	sess, challenge, err := a.confirmer().Step(r.Context(), creq)
 	if err != nil {
 		return err
+	}
+	if challenge != nil {
+		// First request of a cosign credential: the phone computes its
+		// half and confirms again with the answer.
+		writeJSON(w, http.StatusAccepted, CosignChallengeResponse{ID: id, State: session.StateScanned, Cosign: challenge})
+		return nil
 	}
 	writeJSON(w, http.StatusOK, SessionState{ID: sess.ID, State: sess.State})
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/crypto/cosign"
 	"github.com/ukeygate/ukeygate/storage"
 )
 
@@ -27,7 +28,11 @@ type credentialRecord struct {
 	PublicKey []byte `json:"public_key"`
 	// WrappedKey is the PKCS#8 private key wrapped under the user's PIN key
 	// with the record key as associated data.
-	WrappedKey       []byte    `json:"wrapped_key"`
+	WrappedKey []byte `json:"wrapped_key"`
+	// Cosign marks a two-party credential: no WrappedKey, and WrappedShare
+	// holds the gateway's share wrapped under the master key (cosign.go).
+	Cosign       bool   `json:"cosign,omitempty"`
+	WrappedShare []byte `json:"wrapped_share,omitempty"`
 	CSR              []byte    `json:"csr,omitempty"`
 	Certificate      []byte    `json:"certificate,omitempty"`
 	Serial           string    `json:"serial,omitempty"`
@@ -59,6 +64,9 @@ func (c *credentialRecord) toCredential(now time.Time) (*Credential, error) {
 		CertificatePEM: pemBlock("CERTIFICATE", c.Certificate), Serial: c.Serial,
 		NotBefore: c.NotBefore, NotAfter: c.NotAfter, CreatedAt: c.CreatedAt,
 		RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
+	}
+	if c.Cosign {
+		out.Mode = CredentialModeCosign
 	}
 	if len(c.Certificate) > 0 {
 		cert, err := gmcrypto.ParseCertificate(c.Certificate)
@@ -100,6 +108,9 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 	}
 	if req.Alg != gmcrypto.AlgSM2 && req.Alg != gmcrypto.AlgRSA {
 		return nil, fmt.Errorf("%w: %q", ErrAlgNotAllowed, req.Alg)
+	}
+	if req.Cosign != nil && req.Alg != gmcrypto.AlgSM2 {
+		return nil, fmt.Errorf("%w: a cosign credential is SM2", ErrAlgNotAllowed)
 	}
 	iss, _, err := s.loadIssuer(ctx, req.IssuerID)
 	if err != nil {
@@ -175,7 +186,7 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 		}
 		defer gmcrypto.Zero(pinKey)
 
-		rec, err := s.newCredential(iss, issChain, u, subject, req.Alg, bits, req.Purpose, pinKey)
+		rec, err := s.newCredential(iss, issChain, u, subject, req.Alg, bits, req.Purpose, pinKey, req.Cosign)
 		if err != nil {
 			return err
 		}
@@ -202,10 +213,13 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 
 // newCredential generates the key, wraps it and issues the certificate
 // (internal issuer) or the CSR (external).
-func (s *Service) newCredential(iss *issuerRecord, issChain []*smx509.Certificate, u *userRecord, subject pkix.Name, alg gmcrypto.Alg, bits int, purpose Purpose, pinKey []byte) (*credentialRecord, error) {
+func (s *Service) newCredential(iss *issuerRecord, issChain []*smx509.Certificate, u *userRecord, subject pkix.Name, alg gmcrypto.Alg, bits int, purpose Purpose, pinKey []byte, kg *cosign.KeyGenRequest) (*credentialRecord, error) {
 	id, err := newID(prefixCredential)
 	if err != nil {
 		return nil, err
+	}
+	if kg != nil {
+		return s.newCosignCredential(id, iss, issChain, u, subject, purpose, kg)
 	}
 	key, err := gmcrypto.GenerateKey(alg, bits)
 	if err != nil {
@@ -240,18 +254,27 @@ func (s *Service) newCredential(iss *issuerRecord, issChain []*smx509.Certificat
 		return rec, nil
 	}
 
+	if err := s.issueCert(rec, iss, issChain, subject, ku, key.Public(), now); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// issueCert issues the certificate of rec's public key pub at an
+// internal issuer and records it in rec.
+func (s *Service) issueCert(rec *credentialRecord, iss *issuerRecord, issChain []*smx509.Certificate, subject pkix.Name, ku smx509.KeyUsage, pub crypto.PublicKey, now time.Time) error {
 	signer, err := s.issuerSigner(iss)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer gmcrypto.ZeroKey(signer)
 	serial, err := newSerial()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ski, err := subjectKeyID(key.Public())
+	ski, err := subjectKeyID(pub)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	notAfter := now.AddDate(0, 0, iss.Profile.ValidityDays)
 	if notAfter.After(issChain[0].NotAfter) {
@@ -267,13 +290,40 @@ func (s *Service) newCredential(iss *issuerRecord, issChain []*smx509.Certificat
 		SubjectKeyId:          ski,
 		CRLDistributionPoints: []string{s.cfg.crlURL(iss.ID)},
 	}
-	cert, err := createCert(tmpl, issChain[0], key.Public(), signer)
+	cert, err := createCert(tmpl, issChain[0], pub, signer)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rec.Certificate = cert.Raw
 	rec.Serial = serialHex(cert.SerialNumber)
 	rec.NotBefore, rec.NotAfter = cert.NotBefore, cert.NotAfter
+	return nil
+}
+
+// newCosignCredential makes a two-party credential: the gateway's half of
+// key generation, then the certificate of the joint public key (internal
+// issuer) or the CSR (external).
+func (s *Service) newCosignCredential(id string, iss *issuerRecord, issChain []*smx509.Certificate, u *userRecord, subject pkix.Name, purpose Purpose, kg *cosign.KeyGenRequest) (*credentialRecord, error) {
+	wrapped, pub, err := s.cosignKeyGen(u.ID, id, kg)
+	if err != nil {
+		return nil, err
+	}
+	pubDER, err := gmcrypto.MarshalPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	rec := &credentialRecord{
+		ID: id, UserID: u.ID, IssuerID: iss.ID, Alg: gmcrypto.AlgSM2, Purpose: purpose,
+		PublicKey: pubDER, Cosign: true, WrappedShare: wrapped, CreatedAt: now,
+	}
+	ku := keyUsageFor(purpose, gmcrypto.AlgSM2)
+	if iss.Mode == ModeExternal {
+		return nil, fmt.Errorf("%w: a cosign credential at an external issuer", ErrIssuerExternal)
+	}
+	if err := s.issueCert(rec, iss, issChain, subject, ku, pub, now); err != nil {
+		return nil, err
+	}
 	return rec, nil
 }
 
@@ -480,6 +530,9 @@ func (s *Service) UnlockKey(ctx context.Context, userID, credentialID, pin strin
 		}
 		if st := c.state(s.now()); st != StateActive {
 			return fmt.Errorf("%w: %s is %s", ErrCredentialNotActive, c.ID, st)
+		}
+		if c.Cosign {
+			return fmt.Errorf("%w: %s has no key at the gateway", ErrIsCosign, c.ID)
 		}
 		u, urev, err := s.loadUser(ctx, userID)
 		if err != nil {

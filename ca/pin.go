@@ -174,6 +174,9 @@ func (s *Service) ChangePIN(ctx context.Context, userID, oldPIN, newPIN string) 
 		var b txnBuilder
 		b.cond(userKey(u.ID), urev)
 		for _, c := range creds {
+			if c.rec.Cosign {
+				continue // its share is not under the PIN (cosign.go)
+			}
 			ad := []byte(credentialKey(c.rec.ID))
 			der, err := gmcrypto.Unwrap(oldKey, c.rec.WrappedKey, ad)
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/crypto/cosign"
 )
 
 // Mode tells whether the gateway holds an issuer's key.
@@ -205,6 +206,11 @@ type CredentialRequest struct {
 	// PIN is the user's PIN: it is checked (with the lockout) and wraps the
 	// new key.
 	PIN string
+	// Cosign, when set, makes a two-party SM2 credential from the phone's
+	// key-generation message (made for CosignKeyGenBinding(UserID)): the
+	// gateway keeps only its share; the PIN still authorises the request
+	// but wraps nothing.
+	Cosign *cosign.KeyGenRequest
 }
 
 // CredentialFilter selects credentials; zero fields match everything.
@@ -225,6 +231,10 @@ type Credential struct {
 	RSABits int     `json:"rsa_bits,omitempty"`
 	Purpose Purpose `json:"purpose"`
 	State   State   `json:"state"`
+	// Mode is "cosign" for a two-party SM2 credential (the phone holds
+	// one share; it cannot be recovered if the phone is lost); empty for
+	// a usual one.
+	Mode string `json:"mode,omitempty"`
 	// CertificatePEM is the certificate (empty while pending).
 	CertificatePEM string `json:"certificate_pem,omitempty"`
 	// CSRPEM is the PKCS#10 request for an external issuer.

@@ -99,6 +99,13 @@ func Encrypt(pub crypto.PublicKey, plaintext []byte, f CipherFormat) ([]byte, er
 func Decrypt(key crypto.Signer, ciphertext []byte, f CipherFormat) ([]byte, error) {
 	switch f {
 	case FormatC1C3C2, FormatC1C2C3, FormatASN1:
+		if e, ok := externalSM2(key); ok {
+			pt, err := e.Decrypt(rand.Reader, ciphertext, &ExternalDecryptOpts{Format: f})
+			if err != nil || len(pt) == 0 {
+				return nil, ErrDecryption
+			}
+			return pt, nil
+		}
 		k, ok := sm2Private(key)
 		if !ok {
 			return nil, ErrDecryption

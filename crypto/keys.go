@@ -101,6 +101,10 @@ func KeyAlg(key any) (Alg, error) {
 		if k != nil && k.N != nil {
 			return AlgRSA, nil
 		}
+	case ExternalSM2:
+		if _, ok := externalSM2(k); ok {
+			return AlgSM2, nil
+		}
 	}
 	return "", ErrUnsupported
 }
@@ -158,6 +162,10 @@ func sm2Public(key any) (*ecdsa.PublicKey, bool) {
 	case *sm2.PrivateKey, *ecdsa.PrivateKey:
 		if s, ok := sm2Private(k); ok {
 			return &s.PublicKey, true
+		}
+	case ExternalSM2:
+		if e, ok := externalSM2(k); ok {
+			return e.SM2PublicKey(), true
 		}
 	}
 	return nil, false

@@ -58,6 +58,13 @@ func SignDigest(key crypto.Signer, digest []byte, opts *SignOpts) ([]byte, error
 		}
 		return sig, nil
 	}
+	if e, ok := externalSM2(key); ok {
+		sig, err := e.Sign(rand.Reader, digest, nil)
+		if err != nil {
+			return nil, fmt.Errorf("crypto: SM2 sign: %w", err)
+		}
+		return sig, nil
+	}
 	// Any RSA signer (an *rsa.PrivateKey or e.g. a hardware key).
 	if _, ok := rsaPublic(PublicKey(key)); ok {
 		var so crypto.SignerOpts = crypto.SHA256

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/auth"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/crypto/cosign"
 )
 
 // Client speaks the phone side of the v1 protocol.
@@ -70,6 +71,8 @@ type (
 		CreatedAt        time.Time `json:"created_at,omitzero"`
 		RevokedAt        time.Time `json:"revoked_at,omitzero"`
 		RevocationReason string    `json:"revocation_reason,omitempty"`
+		// Mode is "cosign" for a two-party credential.
+		Mode string `json:"mode,omitempty"`
 	}
 )
 
@@ -166,6 +169,36 @@ func (c *Client) RequestCredential(ctx context.Context, issuer, alg, purpose, pi
 	if out.Credential == nil {
 		return nil, fmt.Errorf("%w: no credential in the answer", ErrBadResponse)
 	}
+	return out.Credential, nil
+}
+
+// RequestCosignCredential asks issuer for a two-party SM2 credential
+// (purpose "sign" or "encrypt"): the phone makes its half of the key from a
+// fresh seed and pin, the gateway its own; the seed is kept in State.Cosign
+// under the new credential's id (save the state afterwards: without it the
+// credential is lost for good).
+func (c *Client) RequestCosignCredential(ctx context.Context, issuer, purpose, pin string) (*Credential, error) {
+	if !c.State.Enrolled() {
+		return nil, ErrNotEnrolled
+	}
+	sec, kg, err := cosign.PhoneKeyGen(cosign.CredentialRequestBinding(c.State.UserID), pin)
+	if err != nil {
+		return nil, err
+	}
+	req := map[string]any{"issuer": issuer, "alg": "SM2", "purpose": purpose, "pin": pin, "mode": "cosign", "cosign": kg}
+	var out struct {
+		Credential *Credential `json:"credential"`
+	}
+	if err := c.Do(ctx, http.MethodPost, "/v1/me/credentials", req, &out); err != nil {
+		return nil, err
+	}
+	if out.Credential == nil || out.Credential.ID == "" {
+		return nil, fmt.Errorf("%w: no credential in the answer", ErrBadResponse)
+	}
+	if c.State.Cosign == nil {
+		c.State.Cosign = map[string][]byte{}
+	}
+	c.State.Cosign[out.Credential.ID] = sec.Seed
 	return out.Credential, nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/ukeygate/ukeygate/crypto/cosign"
 )
 
 // Wire types of the scan-session endpoints (see docs/openapi.yaml).
@@ -103,11 +105,32 @@ func (c *Client) Confirm(ctx context.Context, sessionID, credentialID, pin, code
 		return "", err
 	}
 	var out struct {
-		State string `json:"state"`
+		State  string            `json:"state"`
+		Cosign *cosign.Challenge `json:"cosign"`
 	}
-	req := map[string]string{"credential": credentialID, "pin": pin, "code": code}
+	seed, isCosign := c.State.Cosign[credentialID]
+	req := map[string]any{"credential": credentialID, "pin": pin, "code": code}
+	if isCosign {
+		// Two requests: the first gets the gateway's challenge, the
+		// second carries the phone's half; the PIN stays on the phone.
+		req = map[string]any{"credential": credentialID, "code": code}
+	}
 	if err := c.Do(ctx, http.MethodPost, p, req, &out); err != nil {
 		return "", err
+	}
+	if isCosign {
+		if out.Cosign == nil {
+			return "", fmt.Errorf("%w: no cosign challenge for a cosign credential", ErrBadResponse)
+		}
+		ans, err := out.Cosign.Answer(&cosign.PhoneSecret{Seed: seed}, pin, cosign.Binding{Session: sessionID, Credential: credentialID})
+		if err != nil {
+			return "", err
+		}
+		req["cosign"] = ans
+		out.State, out.Cosign = "", nil
+		if err := c.Do(ctx, http.MethodPost, p, req, &out); err != nil {
+			return "", err
+		}
 	}
 	if out.State == "" {
 		return "", fmt.Errorf("%w: confirm answer without state", ErrBadResponse)

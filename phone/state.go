@@ -25,6 +25,10 @@ type State struct {
 	// LastScan is the last session scanned (Remember), the default of a
 	// later confirm or reject.
 	LastScan *LastScan `json:"last_scan,omitempty"`
+	// Cosign holds, per cosign credential id, the phone's seed of its
+	// share (docs/cosign.md): with the PIN it gives the phone's half of
+	// the key. Losing it loses the credential; nobody can restore it.
+	Cosign map[string][]byte `json:"cosign,omitempty"`
 
 	key crypto.Signer
 }

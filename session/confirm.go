@@ -54,6 +54,10 @@ type Credential struct {
 	// chain, the issuer's certificate first (may be empty).
 	Certificate *smx509.Certificate
 	Chain       []*smx509.Certificate
+	// Cosign is true for a two-party SM2 credential: it confirms in two
+	// requests through the Confirmer's CosignSide (cosign.go), without a
+	// PIN at the gateway.
+	Cosign bool
 }
 
 // KeyError is an error of KeySide.Use that refused to unlock the key
@@ -122,6 +126,8 @@ type Confirmer struct {
 	// Log gets the audit failures that cannot be returned (the attempt's
 	// own error is); nil discards them.
 	Log *slog.Logger
+	// Cosign, when set, serves two-party credentials (Step).
+	Cosign CosignSide
 }
 
 // ConfirmRequest is one confirm of the phone user: the device and user the
@@ -134,6 +140,9 @@ type ConfirmRequest struct {
 	CredentialID string
 	PIN          string
 	Code         string
+	// Cosign is the phone's answer to a cosign challenge (the second
+	// request of a cosign credential's confirm); empty otherwise.
+	Cosign json.RawMessage
 }
 
 // Confirm runs the whole confirm of req.SessionID with Service.Confirm
@@ -223,6 +232,14 @@ func (c *Confirmer) run(ctx context.Context, s *Session, req ConfirmRequest) (*K
 		}
 		return nil, nil, err
 	}
+	return c.deliver(ctx, s, use, out)
+}
+
+// deliver is the end of a confirm once the key has produced out: the
+// result must still fit the session (CheckConfirm), then the audit record
+// "ok"; it returns the key use to report as discarded if the completion
+// loses.
+func (c *Confirmer) deliver(ctx context.Context, s *Session, use KeyUse, out *Output) (*KeyUse, *Output, error) {
 	if out == nil {
 		return nil, nil, fmt.Errorf("%w: the key side returned no output", ErrInvalidArgument)
 	}

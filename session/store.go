@@ -88,6 +88,10 @@ type record struct {
 	// stays scanned, and no event is written for a claim.
 	ClaimID    string    `json:"confirm_claim,omitempty"`
 	ClaimUntil time.Time `json:"confirm_claim_until,omitzero"`
+	// CosignSealed is the pending two-party exchange between the two
+	// confirm requests of a cosign credential (cosign.go), sealed under
+	// the result key: the key side's secret state and the result template.
+	CosignSealed []byte `json:"cosign_sealed,omitempty"`
 }
 
 // claimedByOther reports whether another confirm than claim holds r at now.

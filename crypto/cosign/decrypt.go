@@ -1,6 +1,7 @@
 package cosign
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"fmt"
 	"sync"
@@ -51,13 +52,22 @@ type DecryptReply struct {
 // DecryptState is the gateway's secret state between its two steps;
 // single use.
 type DecryptState struct {
-	mu     sync.Mutex
-	start  DecryptStart
-	rho    *scalar
-	c1     point
-	c2, c3 []byte
-	used   bool
+	mu    sync.Mutex
+	start DecryptStart
+	rho   *scalar
+	c1    point
+	// alts are the (C2, C3) readings of the ciphertext: one, or two for
+	// FormatAny (C1C3C2 and C1C2C3: the C3 check tells which).
+	alts []split
+	used bool
 }
+
+type split struct{ c2, c3 []byte }
+
+// FormatAny accepts an SM2 ciphertext in any form a CMS key transport
+// may carry: ASN.1, C1C3C2 or C1C2C3 with the 0x04 prefix, or CFCA's
+// C1C2C3 without it.
+const FormatAny gmcrypto.CipherFormat = "sm2-any"
 
 // Start returns the message to send to the phone.
 func (st *DecryptState) Start() *DecryptStart {
@@ -65,35 +75,56 @@ func (st *DecryptState) Start() *DecryptStart {
 	return &s
 }
 
-// splitCiphertext returns C1, C2 and C3 of an SM2 ciphertext in format f
-// (C1C3C2 or C1C2C3 with an uncompressed C1, or GM/T 0009 ASN.1).
-func splitCiphertext(ct []byte, f gmcrypto.CipherFormat) (c1 point, c2, c3 []byte, err error) {
-	plain := ct
+// splitPlain reads a plain ciphertext C1 || (C3 C2 | C2 C3) with an
+// uncompressed C1.
+func splitPlain(plain []byte, c1c2c3 bool) (point, split, error) {
+	if len(plain) < PointSize+sm3.Size+1 || plain[0] != 4 {
+		return point{}, split{}, ErrMalformed
+	}
+	c1, err := parsePoint(plain[:PointSize])
+	if err != nil {
+		return point{}, split{}, err
+	}
+	rest := plain[PointSize:]
+	if c1c2c3 {
+		n := len(rest) - sm3.Size
+		return c1, split{c2: bytes.Clone(rest[:n]), c3: bytes.Clone(rest[n:])}, nil
+	}
+	return c1, split{c2: bytes.Clone(rest[sm3.Size:]), c3: bytes.Clone(rest[:sm3.Size])}, nil
+}
+
+// splitCiphertext returns C1 and the (C2, C3) readings of an SM2
+// ciphertext in format f (C1C3C2 or C1C2C3 with an uncompressed C1, GM/T
+// 0009 ASN.1, or FormatAny).
+func splitCiphertext(ct []byte, f gmcrypto.CipherFormat) (point, []split, error) {
 	switch f {
-	case gmcrypto.FormatC1C3C2:
-	case gmcrypto.FormatC1C2C3:
-		if len(ct) < PointSize+sm3.Size+1 || ct[0] != 4 {
-			return point{}, nil, nil, ErrMalformed
+	case gmcrypto.FormatC1C3C2, gmcrypto.FormatC1C2C3:
+		c1, sp, err := splitPlain(ct, f == gmcrypto.FormatC1C2C3)
+		if err != nil {
+			return point{}, nil, err
 		}
-		plain, err = sm2.AdjustCiphertextSplicingOrder(ct, sm2.C1C2C3, sm2.C1C3C2)
+		return c1, []split{sp}, nil
 	case gmcrypto.FormatASN1:
 		if len(ct) == 0 || ct[0] != 0x30 {
-			return point{}, nil, nil, ErrMalformed
+			return point{}, nil, ErrMalformed
 		}
-		plain, err = sm2.ASN1Ciphertext2Plain(ct, sm2.NewPlainEncrypterOpts(sm2.MarshalUncompressed, sm2.C1C3C2))
-	default:
-		return point{}, nil, nil, fmt.Errorf("%w: cipher format %q", ErrInvalidInput, string(f))
+		plain, err := sm2.ASN1Ciphertext2Plain(ct, sm2.NewPlainEncrypterOpts(sm2.MarshalUncompressed, sm2.C1C3C2))
+		if err != nil {
+			return point{}, nil, ErrMalformed
+		}
+		return splitCiphertext(plain, gmcrypto.FormatC1C3C2)
+	case FormatAny:
+		if len(ct) > 0 && ct[0] == 0x30 {
+			return splitCiphertext(ct, gmcrypto.FormatASN1)
+		}
+		if c1, a, err := splitPlain(ct, false); err == nil {
+			_, b, _ := splitPlain(ct, true)
+			return c1, []split{a, b}, nil
+		}
+		// CFCA: C1C2C3 without the 0x04 prefix.
+		return splitCiphertext(append([]byte{4}, ct...), gmcrypto.FormatC1C2C3)
 	}
-	if err != nil || len(plain) < PointSize+sm3.Size+1 || plain[0] != 4 {
-		return point{}, nil, nil, ErrMalformed
-	}
-	c1, err = parsePoint(plain[:PointSize])
-	if err != nil {
-		return point{}, nil, nil, err
-	}
-	c3 = append([]byte(nil), plain[PointSize:PointSize+sm3.Size]...)
-	c2 = append([]byte(nil), plain[PointSize+sm3.Size:]...)
-	return c1, c2, c3, nil
+	return point{}, nil, fmt.Errorf("%w: cipher format %q", ErrInvalidInput, string(f))
 }
 
 // GatewayDecryptStart begins decrypting ciphertext (format f) for the
@@ -104,7 +135,7 @@ func GatewayDecryptStart(b Binding, g *GatewayShare, ciphertext []byte, f gmcryp
 	if g == nil {
 		return nil, ErrInvalidInput
 	}
-	c1, c2, c3, err := splitCiphertext(ciphertext, f)
+	c1, alts, err := splitCiphertext(ciphertext, f)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +144,7 @@ func GatewayDecryptStart(b Binding, g *GatewayShare, ciphertext []byte, f gmcryp
 		return nil, err
 	}
 	t1 := pointMul(c1, mul(rho, inverse(g.d)))
-	st := &DecryptState{rho: rho, c1: c1, c2: c2, c3: c3, start: DecryptStart{
+	st := &DecryptState{rho: rho, c1: c1, alts: alts, start: DecryptStart{
 		Session: b.Session, Credential: b.Credential,
 		Digest: gmcrypto.SM3(ciphertext), T1: t1.bytes(),
 	}}
@@ -168,19 +199,29 @@ func (st *DecryptState) Finish(reply *DecryptReply) ([]byte, error) {
 		return nil, gmcrypto.ErrDecryption
 	}
 	x2, y2 := v.xBytes(), v.yBytes()
-	t := kdf.Kdf(sm3.New, append(append([]byte(nil), x2...), y2...), len(st.c2))
-	if subtle.ConstantTimeCompare(t, make([]byte, len(t))) == 1 {
-		return nil, gmcrypto.ErrDecryption
+	for _, sp := range st.alts {
+		if msg, ok := openWith(x2, y2, sp); ok {
+			return msg, nil
+		}
 	}
-	msg := make([]byte, len(st.c2))
-	subtle.XORBytes(msg, st.c2, t)
+	return nil, gmcrypto.ErrDecryption
+}
+
+// openWith finishes GB/T 32918.4 decryption with [d]C1 = (x2, y2).
+func openWith(x2, y2 []byte, sp split) ([]byte, bool) {
+	t := kdf.Kdf(sm3.New, append(append([]byte(nil), x2...), y2...), len(sp.c2))
+	if subtle.ConstantTimeCompare(t, make([]byte, len(t))) == 1 {
+		return nil, false
+	}
+	msg := make([]byte, len(sp.c2))
+	subtle.XORBytes(msg, sp.c2, t)
 	h := sm3.New()
 	h.Write(x2)
 	h.Write(msg)
 	h.Write(y2)
-	if subtle.ConstantTimeCompare(h.Sum(nil), st.c3) != 1 {
+	if subtle.ConstantTimeCompare(h.Sum(nil), sp.c3) != 1 {
 		gmcrypto.Zero(msg)
-		return nil, gmcrypto.ErrDecryption
+		return nil, false
 	}
-	return msg, nil
+	return msg, true
 }

@@ -37,6 +37,13 @@ func (b Binding) fields() [][]byte {
 	return [][]byte{[]byte(b.Session), []byte(b.Credential), b.Digest}
 }
 
+// CredentialRequestBinding is the binding of the key-generation message
+// the phone sends with a credential request of user userID: the
+// gateway's GatewayKeyGen checks the proof for it.
+func CredentialRequestBinding(userID string) Binding {
+	return Binding{Session: "credential-request", Credential: userID}
+}
+
 // PhoneSecret is what the phone stores for one credential: a random seed.
 // Its share of the key is derived from the seed and the PIN on each use and
 // never stored, so a wrong PIN gives a wrong (but well-formed) share, and

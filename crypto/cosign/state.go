@@ -55,8 +55,7 @@ type decryptStateWire struct {
 	Start DecryptStart `json:"start"`
 	Rho   []byte       `json:"rho"`
 	C1    []byte       `json:"c1"`
-	C2    []byte       `json:"c2"`
-	C3    []byte       `json:"c3"`
+	Alts  [][2][]byte  `json:"alts"`
 }
 
 // MarshalBinary encodes the state (secret: seal before storing).
@@ -66,8 +65,11 @@ func (st *DecryptState) MarshalBinary() ([]byte, error) {
 	if st.used {
 		return nil, ErrTranscript
 	}
-	return json.Marshal(decryptStateWire{V: stateVersion, Start: st.start, Rho: scalarBytes(st.rho),
-		C1: st.c1.bytes(), C2: st.c2, C3: st.c3})
+	w := decryptStateWire{V: stateVersion, Start: st.start, Rho: scalarBytes(st.rho), C1: st.c1.bytes()}
+	for _, a := range st.alts {
+		w.Alts = append(w.Alts, [2][]byte{a.c2, a.c3})
+	}
+	return json.Marshal(w)
 }
 
 // ParseDecryptState reads a state written by MarshalBinary; anything else
@@ -85,8 +87,15 @@ func ParseDecryptState(b []byte) (*DecryptState, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := parsePoint(w.Start.T1); err != nil || len(w.C3) != 32 || len(w.C2) == 0 {
+	if _, err := parsePoint(w.Start.T1); err != nil || len(w.Alts) == 0 || len(w.Alts) > 2 {
 		return nil, fmt.Errorf("%w: decrypt state", ErrMalformed)
 	}
-	return &DecryptState{start: w.Start, rho: rho, c1: c1, c2: w.C2, c3: w.C3}, nil
+	st := &DecryptState{start: w.Start, rho: rho, c1: c1}
+	for _, a := range w.Alts {
+		if len(a[1]) != 32 || len(a[0]) == 0 {
+			return nil, fmt.Errorf("%w: decrypt state", ErrMalformed)
+		}
+		st.alts = append(st.alts, split{c2: a[0], c3: a[1]})
+	}
+	return st, nil
 }

@@ -31,8 +31,8 @@ type credentialRecord struct {
 	WrappedKey []byte `json:"wrapped_key"`
 	// Cosign marks a two-party credential: no WrappedKey, and WrappedShare
 	// holds the gateway's share wrapped under the master key (cosign.go).
-	Cosign       bool   `json:"cosign,omitempty"`
-	WrappedShare []byte `json:"wrapped_share,omitempty"`
+	Cosign           bool      `json:"cosign,omitempty"`
+	WrappedShare     []byte    `json:"wrapped_share,omitempty"`
 	CSR              []byte    `json:"csr,omitempty"`
 	Certificate      []byte    `json:"certificate,omitempty"`
 	Serial           string    `json:"serial,omitempty"`

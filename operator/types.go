@@ -137,6 +137,9 @@ type Credential struct {
 	RSABits int    `json:"rsa_bits,omitempty"`
 	Purpose string `json:"purpose"`
 	State   string `json:"state"`
+	// Mode is "cosign" for a two-party SM2 credential: the phone holds one
+	// share of the key, so the gateway can never recover it.
+	Mode string `json:"mode,omitempty"`
 	// CertificatePEM is the certificate (empty while pending).
 	CertificatePEM string `json:"certificate_pem,omitempty"`
 	// CSRPEM is the PKCS#10 request of a credential of an external issuer.

@@ -146,7 +146,22 @@ func credentialCall(cmd *cobra.Command, c *opClient, path string, body any) erro
 	})
 }
 
+// cosignNotice is what the CLIs say wherever a cosign credential shows.
+const cosignNotice = "Cosign (two-party SM2) credentials cannot be recovered by the gateway: the phone holds its share of the key.\n" +
+	"If the phone is lost, revoke the credential and the user requests a new one; anything encrypted to it is lost.\n" +
+	"Use escrowed (usual) encryption credentials where encrypted data must survive a lost phone."
+
+// credentialTable lists credentials; a cosign one is marked in ALG, and a
+// note under the table says it cannot be recovered.
 func credentialTable(tw *table, list []*operator.Credential, withUser bool) {
+	defer func() {
+		for _, c := range list {
+			if c != nil && c.Mode == ca.CredentialModeCosign {
+				fmt.Fprintln(tw, "\n"+cosignNotice)
+				return
+			}
+		}
+	}()
 	if withUser {
 		row(tw, "ID", "USER", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER")
 	} else {
@@ -156,7 +171,11 @@ func credentialTable(tw *table, list []*operator.Credential, withUser bool) {
 		if c == nil {
 			continue
 		}
-		cells := []any{c.ID, c.UserID, c.IssuerID, c.Alg, c.Purpose, c.State, c.Serial, c.NotAfter}
+		alg := c.Alg
+		if c.Mode == ca.CredentialModeCosign {
+			alg += " (cosign)"
+		}
+		cells := []any{c.ID, c.UserID, c.IssuerID, alg, c.Purpose, c.State, c.Serial, c.NotAfter}
 		if !withUser {
 			cells = append(cells[:1], cells[2:]...)
 		}

@@ -286,15 +286,20 @@ func phoneCredentialTable(cmd *cobra.Command, list []phone.Credential) error {
 	tw := newTable(cmd.OutOrStdout())
 	row(tw, "ID", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER")
 	for _, c := range list {
-		row(tw, c.ID, c.Issuer, c.Alg, c.Purpose, c.State, c.Serial, c.NotAfter)
+		alg := c.Alg
+		if c.Mode == "cosign" {
+			alg += " (cosign)"
+		}
+		row(tw, c.ID, c.Issuer, alg, c.Purpose, c.State, c.Serial, c.NotAfter)
 	}
 	return tw.Flush()
 }
 
 func newPhoneRequestCmd() *cobra.Command {
 	var issuer, alg, purpose, certOut string
+	var cosignMode bool
 	cmd := &cobra.Command{
-		Use:   "request --issuer ID --alg SM2|RSA [--purpose sign|encrypt]",
+		Use:   "request --issuer ID --alg SM2|RSA [--purpose sign|encrypt] [--cosign]",
 		Short: "Request a new credential (key pair and certificate) from an issuer",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -309,7 +314,26 @@ func newPhoneRequestCmd() *cobra.Command {
 			if err := checkPINForm(pin); err != nil {
 				return err
 			}
-			cred, err := c.RequestCredential(cmd.Context(), issuer, strings.ToUpper(alg), purpose, pin)
+			var cred *phone.Credential
+			if cosignMode {
+				if !strings.EqualFold(alg, "SM2") {
+					return usageErrorf("--cosign makes SM2 credentials only")
+				}
+				cred, err = c.RequestCosignCredential(cmd.Context(), issuer, purpose, pin)
+				if err == nil {
+					// The seed is this credential's half of the key: without
+					// it the credential is lost for good.
+					path, perr := statePath(cmd)
+					if perr == nil {
+						perr = c.State.Save(path)
+					}
+					if perr != nil {
+						return fmt.Errorf("the cosign credential %s was made but its share could not be saved: %w", cred.ID, perr)
+					}
+				}
+			} else {
+				cred, err = c.RequestCredential(cmd.Context(), issuer, strings.ToUpper(alg), purpose, pin)
+			}
 			if err != nil {
 				return err
 			}
@@ -327,6 +351,9 @@ func newPhoneRequestCmd() *cobra.Command {
 			if cred.State == "pending" {
 				fmt.Fprintln(cmd.OutOrStdout(), "\nPending: the operator takes the CSR to the external CA and imports the certificate.")
 			}
+			if cred.Mode == "cosign" {
+				fmt.Fprintln(cmd.OutOrStdout(), "\n"+cosignNotice)
+			}
 			return nil
 		},
 	}
@@ -334,6 +361,7 @@ func newPhoneRequestCmd() *cobra.Command {
 	cmd.Flags().StringVar(&alg, "alg", "SM2", "key algorithm: SM2 or RSA")
 	cmd.Flags().StringVar(&purpose, "purpose", "sign", "sign or encrypt")
 	cmd.Flags().StringVar(&certOut, "cert-out", "", "also write the certificate (PEM) to this file")
+	cmd.Flags().BoolVar(&cosignMode, "cosign", false, "two-party SM2: this phone keeps its share of the key (with the PIN folded in); the gateway alone can never use it, and cannot recover it")
 	_ = cmd.MarkFlagRequired("issuer")
 	return cmd
 }

@@ -107,7 +107,7 @@ func (a *API) changePIN(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	entry := audit.Entry{Action: actionPINChange, Actor: actorDevice(deviceID), UserID: userID}
-	if err := a.ca.ChangePIN(r.Context(), userID, req.OldPIN, req.NewPIN); err != nil {
+	if err := a.ca.ChangePINCosign(r.Context(), userID, req.OldPIN, req.NewPIN, req.Cosign); err != nil {
 		a.auditRefusal(r.Context(), entry, err)
 		return err
 	}

@@ -344,6 +344,9 @@ func (q *CredentialRequest) Validate() error {
 type PINRequest struct {
 	OldPIN string `json:"old_pin"`
 	NewPIN string `json:"new_pin"`
+	// Cosign re-shares each of the user's cosign credentials (credential
+	// id → the phone's message): required for every active one.
+	Cosign map[string]*cosign.ReshareRequest `json:"cosign,omitempty"`
 }
 
 // Validate checks the request's shape.

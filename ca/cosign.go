@@ -160,3 +160,33 @@ func (s *Service) CosignOutcome(ctx context.Context, userID string, ok bool) err
 	}
 	return out
 }
+
+// reshareCredential replaces the wrapped share of cosign credential c with
+// the one req gives, after checking it gives back c's public key.
+func (s *Service) reshareCredential(c *credentialRecord, req *cosign.ReshareRequest) error {
+	if req == nil {
+		return invalid("cosign", "no re-share for cosign credential %s: change the PIN on the phone that holds it", c.ID)
+	}
+	pub, err := gmcrypto.ParsePublicKey(c.PublicKey)
+	if err != nil {
+		return fmt.Errorf("ca: corrupt credential %s: %w", c.ID, err)
+	}
+	ecpub, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("ca: corrupt credential %s: not an SM2 key", c.ID)
+	}
+	g, err := s.unwrapShare(c)
+	if err != nil {
+		return err
+	}
+	next, err := g.Reshare(cosign.ReshareBinding(c.ID), ecpub, req)
+	if err != nil {
+		return invalid("cosign", "the re-share of credential %s does not give back its key (the phone's PIN or share differs)", c.ID)
+	}
+	w, err := s.wrapShare(c.ID, next)
+	if err != nil {
+		return err
+	}
+	c.WrappedShare = w
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm3"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/crypto/cosign"
 )
 
 // PIN policy: 6 to 12 ASCII digits, not all the same digit and not a
@@ -145,6 +146,17 @@ var testHookChangePIN func()
 // of every record it read: either all keys and the verifier are under the
 // new PIN, or (on any failure, including a crash) all stay under the old.
 func (s *Service) ChangePIN(ctx context.Context, userID, oldPIN, newPIN string) error {
+	return s.ChangePINCosign(ctx, userID, oldPIN, newPIN, nil)
+}
+
+// ChangePINCosign is ChangePIN for a user who may hold cosign credentials:
+// reshare holds, per credential id, the phone's re-sharing message
+// (cosign.PhoneChangePIN, bound to cosign.ReshareBinding of the id). Every
+// active or pending cosign credential of the user must have one that gives
+// back its public key, else nothing changes (a *RequestError on field
+// cosign); the new gateway shares are written in the same transaction.
+// Entries for other credentials are ignored.
+func (s *Service) ChangePINCosign(ctx context.Context, userID, oldPIN, newPIN string, reshare map[string]*cosign.ReshareRequest) error {
 	if err := checkPINPolicy(newPIN); err != nil {
 		return err
 	}
@@ -175,7 +187,17 @@ func (s *Service) ChangePIN(ctx context.Context, userID, oldPIN, newPIN string) 
 		b.cond(userKey(u.ID), urev)
 		for _, c := range creds {
 			if c.rec.Cosign {
-				continue // its share is not under the PIN (cosign.go)
+				// Its share is not under the PIN: it is re-shared with the
+				// phone's message (cosign.go), without forming the key.
+				if st := c.rec.state(s.now()); st != StateActive && st != StatePending {
+					continue
+				}
+				if err := s.reshareCredential(c.rec, reshare[c.rec.ID]); err != nil {
+					return err
+				}
+				b.cond(credentialKey(c.rec.ID), c.rev)
+				b.put(credentialKey(c.rec.ID), c.rec, 0)
+				continue
 			}
 			ad := []byte(credentialKey(c.rec.ID))
 			der, err := gmcrypto.Unwrap(oldKey, c.rec.WrappedKey, ad)

@@ -307,3 +307,59 @@ func TestCosignAnswerReplayRefused(t *testing.T) {
 		t.Fatal("a completed session confirmed again")
 	}
 }
+
+// A PIN change re-shares the cosign credentials (the public key and the
+// certificate stay); the new PIN works, the old one no longer does, and
+// a PIN change without the phone's re-share is refused.
+func TestCosignPINChange(t *testing.T) {
+	w := cosignWorld(t)
+	ctx := context.Background()
+	cred := w.creds["CO-sign"]
+	oldSeed := bytes.Clone(w.phone.State.Cosign[cred.ID])
+	// From a phone without the shares (another device), the change is refused.
+	other := &phone.Client{BaseURL: w.phone.BaseURL, HTTP: w.phone.HTTP, State: &phone.State{
+		ServerURL: w.phone.State.ServerURL, DeviceID: w.phone.State.DeviceID, UserID: w.phone.State.UserID,
+		PrivateKeyPEM: w.phone.State.PrivateKeyPEM}}
+	if err := other.ChangePIN(ctx, testPIN, "802461"); phone.Code(err) != "invalid_request" {
+		t.Fatalf("PIN change without the cosign re-share: %v", err)
+	}
+	if err := w.phone.ChangePIN(ctx, testPIN, "802461"); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(oldSeed, w.phone.State.Cosign[cred.ID]) {
+		t.Fatal("the seed did not change")
+	}
+	list, err := w.phone.Credentials(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range list {
+		if c.ID == cred.ID && c.CertificatePEM != cred.CertificatePEM {
+			t.Fatal("the certificate changed")
+		}
+	}
+	s, err := w.pc.CreateSession(ctx, portal.SessionRequest{Kind: portal.KindSign, Issuer: cosignIssuer, Alg: "SM2", Origin: testOrigin,
+		Format: portal.FormatRaw, Documents: []portal.Document{{Name: "after.txt", Data: []byte("signed after the PIN change")}},
+		Display: portal.Display{Title: "e2e cosign", Summary: "PIN change"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.phone.Scan(ctx, s.QR.Payload); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.phone.Confirm(ctx, s.ID, cred.ID, testPIN, s.Code); phone.Code(err) != "wrong_pin" {
+		t.Fatalf("old PIN after the change: %v", err)
+	}
+	if state, err := w.phone.Confirm(ctx, s.ID, cred.ID, "802461", s.Code); err != nil || state != portal.StateCompleted {
+		t.Fatalf("new PIN: %q %v", state, err)
+	}
+	got, err := w.pc.GetSession(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := got.Sign()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.checkRaw(t, "SM2", cred.CertificatePEM, []byte("signed after the PIN change"), res.Documents[0].Signature)
+}

@@ -202,9 +202,31 @@ func (c *Client) RequestCosignCredential(ctx context.Context, issuer, purpose, p
 	return out.Credential, nil
 }
 
-// ChangePIN changes the user's PIN (every key is re-wrapped by the server).
+// ChangePIN changes the user's PIN (every key is re-wrapped by the
+// server). Each cosign credential this phone holds is re-shared with the
+// new PIN (its key never formed); on success the new seeds replace the old
+// ones in State (save it afterwards).
 func (c *Client) ChangePIN(ctx context.Context, oldPIN, newPIN string) error {
-	return c.Do(ctx, http.MethodPut, "/v1/me/pin", map[string]string{"old_pin": oldPIN, "new_pin": newPIN}, nil)
+	req := map[string]any{"old_pin": oldPIN, "new_pin": newPIN}
+	next := map[string][]byte{}
+	if len(c.State.Cosign) > 0 {
+		reshare := map[string]*cosign.ReshareRequest{}
+		for id, seed := range c.State.Cosign {
+			sec, r, err := cosign.PhoneChangePIN(&cosign.PhoneSecret{Seed: seed}, oldPIN, newPIN, cosign.ReshareBinding(id))
+			if err != nil {
+				return err
+			}
+			reshare[id], next[id] = r, sec.Seed
+		}
+		req["cosign"] = reshare
+	}
+	if err := c.Do(ctx, http.MethodPut, "/v1/me/pin", req, nil); err != nil {
+		return err
+	}
+	for id, seed := range next {
+		c.State.Cosign[id] = seed
+	}
+	return nil
 }
 
 // Do sends a device-signed request: body (nil for none) is sent as JSON,

@@ -411,6 +411,16 @@ func newPhonePINCmd() *cobra.Command {
 			if err := c.ChangePIN(cmd.Context(), old, newPIN); err != nil {
 				return err
 			}
+			if len(c.State.Cosign) > 0 {
+				// The cosign shares were re-shared: the new seeds must be kept.
+				path, err := statePath(cmd)
+				if err == nil {
+					err = c.State.Save(path)
+				}
+				if err != nil {
+					return fmt.Errorf("the PIN changed but the new cosign shares could not be saved: %w", err)
+				}
+			}
 			if wantJSON(cmd) {
 				return printJSON(cmd, map[string]string{"status": "ok"})
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"os"
@@ -343,7 +344,12 @@ func TestInvalidScalarsRefused(t *testing.T) {
 		want(t, err, cosign.ErrMalformed)
 		_, err = cosign.ParseGatewayShare(v)
 		want(t, err, cosign.ErrMalformed)
-		_, err = c.g.Reshare(v)
+		_, req2, err := cosign.PhoneChangePIN(c.sec, pin, "135790", cosign.ReshareBinding(c.id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req2.Ratio = v
+		_, err = c.g.Reshare(cosign.ReshareBinding(c.id), c.pub, req2)
 		want(t, err, cosign.ErrMalformed)
 	}
 }
@@ -501,23 +507,20 @@ func TestStatesSurviveTheStore(t *testing.T) {
 }
 
 // changePIN runs the whole PIN change: the phone re-shares, the gateway
-// checks one signature made with the new phone secret and its tentative
-// share, and keeps that share only if it verifies.
+// checks the message against the public key and keeps the new share only
+// if it fits.
 func changePIN(t testing.TB, c *cred, oldPIN, newPIN string) error {
 	t.Helper()
-	next, ratio, err := cosign.PhoneChangePIN(c.sec, oldPIN, newPIN)
+	b := cosign.ReshareBinding(c.id)
+	next, req, err := cosign.PhoneChangePIN(c.sec, oldPIN, newPIN, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tentative, err := c.g.Reshare(ratio)
+	g, err := c.g.Reshare(b, c.pub, req)
 	if err != nil {
-		t.Fatal(err)
-	}
-	trial := &cred{id: c.id, sec: next, g: tentative, pub: c.pub}
-	if _, err := trial.sign(t, "pin-change", newPIN, append([]byte("ukeygate pin change "), ratio...)); err != nil {
 		return err
 	}
-	c.sec, c.g = next, tentative
+	c.sec, c.g = next, g
 	return nil
 }
 
@@ -593,5 +596,106 @@ func TestKeyGenProofChecked(t *testing.T) {
 	}
 	if p1.X.Cmp(p2.X) == 0 {
 		t.Fatal("the gateway share is not fresh")
+	}
+}
+
+func TestReshareBoundToItsCredential(t *testing.T) {
+	c := newCred(t)
+	_, req, err := cosign.PhoneChangePIN(c.sec, pin, "135790", cosign.ReshareBinding("another"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.g.Reshare(cosign.ReshareBinding(c.id), c.pub, req)
+	want(t, err, cosign.ErrMalformed)
+}
+
+// FormatAny reads every form a CMS key transport may take, CFCA's
+// unprefixed C1C2C3 included.
+func TestDecryptFormatAny(t *testing.T) {
+	c := newCred(t)
+	pt := []byte("content-encryption key 16B")
+	for _, f := range []gmcrypto.CipherFormat{gmcrypto.FormatASN1, gmcrypto.FormatC1C3C2, gmcrypto.FormatC1C2C3, "cfca"} {
+		var ct []byte
+		var err error
+		if f == "cfca" {
+			ct, err = gmcrypto.Encrypt(c.pub, pt, gmcrypto.FormatC1C2C3)
+			ct = ct[1:]
+		} else {
+			ct, err = gmcrypto.Encrypt(c.pub, pt, f)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.decrypt(t, "d", pin, ct, cosign.FormatAny)
+		if err != nil || !bytes.Equal(got, pt) {
+			t.Fatalf("%s: %q %v", f, got, err)
+		}
+	}
+}
+
+func TestChallengeAnswer(t *testing.T) {
+	c := newCred(t)
+	b := cosign.Binding{Session: "s", Credential: c.id}
+	var ch cosign.Challenge
+	var states []*cosign.SignState
+	for i := range 3 {
+		bb := b
+		bb.Digest = gmcrypto.SM3([]byte{byte(i)})
+		st, err := cosign.GatewaySignStart(bb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, st)
+		ch.Sign = append(ch.Sign, st.Start())
+	}
+	ans, err := ch.Answer(c.sec, pin, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range states {
+		if _, err := st.Finish(c.g, c.pub, ans.Sign[i]); err != nil {
+			t.Fatalf("signature %d: %v", i, err)
+		}
+	}
+	// A challenge holds signatures or one decryption, not both nor none.
+	_, err = (&cosign.Challenge{}).Answer(c.sec, pin, b)
+	want(t, err, cosign.ErrMalformed)
+	_, err = (&cosign.Challenge{Sign: ch.Sign, Decrypt: &cosign.DecryptStart{}}).Answer(c.sec, pin, b)
+	want(t, err, cosign.ErrMalformed)
+	// The phone refuses starts for another session.
+	_, err = ch.Answer(c.sec, pin, cosign.Binding{Session: "other", Credential: c.id})
+	want(t, err, cosign.ErrTranscript)
+}
+
+func TestReplaceInDER(t *testing.T) {
+	old := bytes.Repeat([]byte{0xAB}, 80)
+	inner, _ := asn1.Marshal(struct {
+		N   int
+		Sig []byte
+	}{7, old})
+	outer, _ := asn1.Marshal(struct {
+		A   asn1.RawValue
+		Tag string
+	}{asn1.RawValue{FullBytes: inner}, "x"})
+	sig := []byte{1, 2, 3}
+	got, ok := cosign.ReplaceInDER(outer, old, sig)
+	if !ok {
+		t.Fatal("not replaced")
+	}
+	var back struct {
+		A struct {
+			N   int
+			Sig []byte
+		}
+		Tag string
+	}
+	if rest, err := asn1.Unmarshal(got, &back); err != nil || len(rest) != 0 || !bytes.Equal(back.A.Sig, sig) || back.A.N != 7 || back.Tag != "x" {
+		t.Fatalf("%+v %v", back, err)
+	}
+	if _, ok := cosign.ReplaceInDER(outer, []byte("absent"), sig); ok {
+		t.Fatal("replaced something absent")
+	}
+	if _, ok := cosign.ReplaceInDER([]byte{0x30, 0x05, 1}, old, sig); ok {
+		t.Fatal("accepted broken DER")
 	}
 }

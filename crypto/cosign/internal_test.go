@@ -124,11 +124,11 @@ func TestPublicKeyIsTheProductKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A PIN change keeps d_g·d_p.
-	next, ratio, err := PhoneChangePIN(sec, "123456", "654321")
+	next, req, err := PhoneChangePIN(sec, "123456", "654321", ReshareBinding("c"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g2, err := g.Reshare(ratio)
+	g2, err := g.Reshare(ReshareBinding("c"), &k.PublicKey, req)
 	if err != nil {
 		t.Fatal(err)
 	}

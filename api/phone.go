@@ -7,6 +7,7 @@ import (
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/crypto/cosign"
 )
 
 // enrollResponse answers POST /v1/enroll.
@@ -94,6 +95,46 @@ func (a *API) requestCredential(w http.ResponseWriter, r *http.Request) error {
 	entry.CredentialID, entry.Detail = c.ID, string(c.Alg)+" "+string(c.Purpose)+" "+string(c.State)
 	a.auditAction(r.Context(), entry)
 	writeJSON(w, http.StatusCreated, credentialResponse{Credential: c})
+	return nil
+}
+
+// CosignCSRRequest is the body of POST /v1/me/credentials/{id}/cosign:
+// the phone's answer to the CSR challenge of a cosign credential at an
+// external issuer.
+type CosignCSRRequest struct {
+	Cosign *cosign.Answer `json:"cosign"`
+}
+
+// Validate checks the request's shape.
+func (q *CosignCSRRequest) Validate() error {
+	if q.Cosign == nil || len(q.Cosign.Sign) != 1 {
+		return invalid("cosign", "one signature answers a CSR challenge")
+	}
+	return nil
+}
+
+func (a *API) cosignCSR(w http.ResponseWriter, r *http.Request) error {
+	body, deviceID, userID, err := a.signedDevice(w, r)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req CosignCSRRequest
+	if err := decodeBody(r.Header.Get("Content-Type"), body, &req); err != nil {
+		return err
+	}
+	c, err := a.ca.FinishCosignCSR(r.Context(), userID, id, req.Cosign)
+	entry := audit.Entry{Action: actionCredentialCreate, Actor: actorDevice(deviceID), UserID: userID, CredentialID: id}
+	if err != nil {
+		a.auditRefusal(r.Context(), entry, err)
+		return err
+	}
+	entry.IssuerID, entry.Detail = c.IssuerID, "cosign CSR signed two-party"
+	a.auditAction(r.Context(), entry)
+	writeJSON(w, http.StatusOK, credentialResponse{Credential: c})
 	return nil
 }
 

@@ -33,6 +33,7 @@ func (a *API) routes() {
 	a.handle("POST /v1/enroll", a.enroll)
 	a.handle("GET /v1/me/credentials", a.myCredentials)
 	a.handle("POST /v1/me/credentials", a.requestCredential)
+	a.handle("POST /v1/me/credentials/{id}/cosign", a.cosignCSR)
 	a.handle("PUT /v1/me/pin", a.changePIN)
 	// Phone, scan sessions (device-signed).
 	a.handle("POST /v1/scan", a.scan)

@@ -1,11 +1,20 @@
 package ca
 
 import (
+	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
+
+	"github.com/emmansun/gmsm/smx509"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
@@ -188,5 +197,201 @@ func (s *Service) reshareCredential(c *credentialRecord, req *cosign.ReshareRequ
 		return err
 	}
 	c.WrappedShare = w
+	return nil
+}
+
+// A cosign credential at an external issuer needs a CSR signed with its
+// key, which only the phone and the gateway together can do: the
+// credential request returns a signing challenge over the CSR's
+// CertificationRequestInfo (Credential.CosignChallenge), and the phone's
+// answer (FinishCosignCSR) completes the CSR. The exchange's state is kept
+// in the record, sealed like the share, and used once.
+
+// purposeCosignCSR separates the sealed CSR exchange from the share.
+const cosignCSRLabel = "/cosign-csr"
+
+type csrPending struct {
+	TBS   []byte `json:"tbs"`
+	State []byte `json:"state"`
+}
+
+// tbsCapture is an SM2 "signer" that only records what smx509 would sign
+// (the DER CertificationRequestInfo) and refuses.
+type tbsCapture struct {
+	pub *ecdsa.PublicKey
+	tbs []byte
+}
+
+var errCaptured = errors.New("ca: captured")
+
+func (k *tbsCapture) Public() crypto.PublicKey { return k.pub }
+func (k *tbsCapture) Sign(_ io.Reader, msg []byte, _ crypto.SignerOpts) ([]byte, error) {
+	k.tbs = bytes.Clone(msg)
+	return nil, errCaptured
+}
+
+// oidSM2WithSM3 is the signature algorithm of an SM2 CSR (GM/T 0006).
+var oidSM2WithSM3 = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 501}
+
+// startCosignCSR prepares the CSR of cosign credential rec (public key
+// pub) and returns the challenge for the phone.
+func (s *Service) startCosignCSR(rec *credentialRecord, subject pkix.Name, ku smx509.KeyUsage, pub *ecdsa.PublicKey) (*cosign.Challenge, error) {
+	ext, err := keyUsageExtension(ku)
+	if err != nil {
+		return nil, err
+	}
+	capture := &tbsCapture{pub: pub}
+	tmpl := &smx509.CertificateRequest{Subject: subject, ExtraExtensions: []pkix.Extension{ext}}
+	if _, err := smx509.CreateCertificateRequest(rand.Reader, tmpl, capture); !errors.Is(err, errCaptured) || capture.tbs == nil {
+		return nil, fmt.Errorf("ca: cosign CSR: %v", err)
+	}
+	e, err := gmcrypto.Digest(pub, capture.tbs, nil)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cosign.GatewaySignStart(cosign.Binding{Session: "csr", Credential: rec.ID, Digest: e})
+	if err != nil {
+		return nil, err
+	}
+	raw, err := st.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.sealCSRPending(rec, &csrPending{TBS: capture.tbs, State: raw}); err != nil {
+		return nil, err
+	}
+	return &cosign.Challenge{Sign: []*cosign.SignStart{st.Start()}}, nil
+}
+
+func (s *Service) sealCSRPending(rec *credentialRecord, p *csrPending) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	kek, err := s.shareKEK()
+	if err != nil {
+		return err
+	}
+	defer gmcrypto.Zero(kek)
+	w, err := gmcrypto.Wrap(kek, b, []byte(credentialKey(rec.ID)+cosignCSRLabel))
+	if err != nil {
+		return err
+	}
+	rec.CSRPending = w
+	return nil
+}
+
+func (s *Service) openCSRPending(rec *credentialRecord) (*csrPending, error) {
+	kek, err := s.shareKEK()
+	if err != nil {
+		return nil, err
+	}
+	defer gmcrypto.Zero(kek)
+	b, err := gmcrypto.Unwrap(kek, rec.CSRPending, []byte(credentialKey(rec.ID)+cosignCSRLabel))
+	if err != nil {
+		return nil, fmt.Errorf("ca: the CSR exchange of %s does not open: %w", rec.ID, err)
+	}
+	var p csrPending
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("ca: the CSR exchange of %s is damaged: %w", rec.ID, err)
+	}
+	return &p, nil
+}
+
+// FinishCosignCSR completes the CSR of the user's pending cosign
+// credential at an external issuer with the phone's answer to the
+// challenge the request returned. The exchange is used once, whatever
+// happens. A signature that does not verify counts against the PIN like a
+// wrong PIN (*PINError); an answer to another challenge is
+// cosign.ErrTranscript. Errors also: ErrCredentialNotFound,
+// ErrCredentialNotPending (no CSR exchange pending), ErrNotCosign.
+func (s *Service) FinishCosignCSR(ctx context.Context, userID, credentialID string, ans *cosign.Answer) (*Credential, error) {
+	var out *Credential
+	var verr error
+	err := retry(ctx, func() error {
+		c, crev, err := s.loadCredential(ctx, credentialID)
+		if err != nil {
+			return err
+		}
+		if c.UserID != userID {
+			return fmt.Errorf("%w: %s", ErrCredentialNotFound, credentialID)
+		}
+		if !c.Cosign {
+			return fmt.Errorf("%w: %s", ErrNotCosign, c.ID)
+		}
+		if c.state(s.now()) != StatePending || len(c.CSRPending) == 0 {
+			return fmt.Errorf("%w: %s has no CSR exchange pending", ErrCredentialNotPending, c.ID)
+		}
+		p, err := s.openCSRPending(c)
+		if err != nil {
+			return err
+		}
+		// Used once: the record loses the exchange in the same write that
+		// stores the CSR, or on its own if the answer fails.
+		c.CSRPending = nil
+		verr = s.completeCSR(c, p, ans)
+		var b txnBuilder
+		b.cond(credentialKey(c.ID), crev)
+		b.put(credentialKey(c.ID), c, 0)
+		if err := b.commit(ctx, s.store); err != nil {
+			return err
+		}
+		out, err = c.toCredential(s.now())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if verr != nil {
+		if errors.Is(verr, gmcrypto.ErrVerification) {
+			return nil, s.CosignOutcome(ctx, userID, false)
+		}
+		return nil, verr
+	}
+	if err := s.CosignOutcome(ctx, userID, true); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// completeCSR finishes the two-party signature over p.TBS and puts the
+// CSR in c; crypto.ErrVerification when the signature does not verify.
+func (s *Service) completeCSR(c *credentialRecord, p *csrPending, ans *cosign.Answer) error {
+	if ans == nil || len(ans.Sign) != 1 || ans.Decrypt != nil {
+		return fmt.Errorf("%w: one signature answers a CSR challenge", cosign.ErrTranscript)
+	}
+	st, err := cosign.ParseSignState(p.State)
+	if err != nil {
+		return err
+	}
+	g, err := s.unwrapShare(c)
+	if err != nil {
+		return err
+	}
+	pubAny, err := gmcrypto.ParsePublicKey(c.PublicKey)
+	if err != nil {
+		return err
+	}
+	pub, ok := pubAny.(*ecdsa.PublicKey)
+	if !ok {
+		return gmcrypto.ErrKeyMismatch
+	}
+	sig, err := st.Finish(g, pub, ans.Sign[0])
+	if err != nil {
+		return err
+	}
+	der, err := asn1.Marshal(struct {
+		TBS asn1.RawValue
+		Alg pkix.AlgorithmIdentifier
+		Sig asn1.BitString
+	}{asn1.RawValue{FullBytes: p.TBS}, pkix.AlgorithmIdentifier{Algorithm: oidSM2WithSM3}, asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
+	if err != nil {
+		return err
+	}
+	csr, err := smx509.ParseCertificateRequest(der)
+	if err != nil || csr.CheckSignature() != nil {
+		return fmt.Errorf("ca: the two-party CSR does not check: %v", err)
+	}
+	c.CSR = der
 	return nil
 }

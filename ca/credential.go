@@ -31,8 +31,14 @@ type credentialRecord struct {
 	WrappedKey []byte `json:"wrapped_key"`
 	// Cosign marks a two-party credential: no WrappedKey, and WrappedShare
 	// holds the gateway's share wrapped under the master key (cosign.go).
-	Cosign           bool      `json:"cosign,omitempty"`
-	WrappedShare     []byte    `json:"wrapped_share,omitempty"`
+	Cosign       bool   `json:"cosign,omitempty"`
+	WrappedShare []byte `json:"wrapped_share,omitempty"`
+	// CSRPending is the sealed two-party signing exchange of the CSR of a
+	// cosign credential at an external issuer (until the phone answers).
+	CSRPending []byte `json:"csr_pending,omitempty"`
+	// challenge is that exchange's first message, returned once by
+	// CreateCredential (not stored).
+	challenge        *cosign.Challenge
 	CSR              []byte    `json:"csr,omitempty"`
 	Certificate      []byte    `json:"certificate,omitempty"`
 	Serial           string    `json:"serial,omitempty"`
@@ -206,6 +212,9 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 			return err
 		}
 		out, err = rec.toCredential(s.now())
+		if out != nil {
+			out.CosignChallenge = rec.challenge
+		}
 		return err
 	})
 	return out, err
@@ -319,7 +328,12 @@ func (s *Service) newCosignCredential(id string, iss *issuerRecord, issChain []*
 	}
 	ku := keyUsageFor(purpose, gmcrypto.AlgSM2)
 	if iss.Mode == ModeExternal {
-		return nil, fmt.Errorf("%w: a cosign credential at an external issuer", ErrIssuerExternal)
+		ch, err := s.startCosignCSR(rec, subject, ku, pub)
+		if err != nil {
+			return nil, err
+		}
+		rec.challenge = ch
+		return rec, nil
 	}
 	if err := s.issueCert(rec, iss, issChain, subject, ku, pub, now); err != nil {
 		return nil, err

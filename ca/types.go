@@ -248,6 +248,10 @@ type Credential struct {
 	RevocationReason string    `json:"revocation_reason,omitempty"`
 	// Certificate is the parsed certificate (nil while pending).
 	Certificate *smx509.Certificate `json:"-"`
+	// CosignChallenge is set only in the answer to the request of a cosign
+	// credential at an external issuer: the phone answers it
+	// (FinishCosignCSR) to sign the CSR together with the gateway.
+	CosignChallenge *cosign.Challenge `json:"cosign,omitempty"`
 }
 
 // Verified describes a certificate Verify accepted.

@@ -73,6 +73,9 @@ type (
 		RevocationReason string    `json:"revocation_reason,omitempty"`
 		// Mode is "cosign" for a two-party credential.
 		Mode string `json:"mode,omitempty"`
+		// Cosign is the CSR challenge of a new cosign credential at an
+		// external issuer (RequestCosignCredential answers it).
+		Cosign *cosign.Challenge `json:"cosign,omitempty"`
 	}
 )
 
@@ -198,7 +201,22 @@ func (c *Client) RequestCosignCredential(ctx context.Context, issuer, purpose, p
 	if c.State.Cosign == nil {
 		c.State.Cosign = map[string][]byte{}
 	}
-	c.State.Cosign[out.Credential.ID] = sec.Seed
+	id := out.Credential.ID
+	c.State.Cosign[id] = sec.Seed
+	if ch := out.Credential.Cosign; ch != nil {
+		// External issuer: the CSR is signed two-party now.
+		ans, err := ch.Answer(sec, pin, cosign.Binding{Session: "csr", Credential: id})
+		if err != nil {
+			return nil, err
+		}
+		out.Credential = nil
+		if err := c.Do(ctx, http.MethodPost, "/v1/me/credentials/"+url.PathEscape(id)+"/cosign", map[string]any{"cosign": ans}, &out); err != nil {
+			return nil, err
+		}
+		if out.Credential == nil {
+			return nil, fmt.Errorf("%w: no credential in the answer", ErrBadResponse)
+		}
+	}
 	return out.Credential, nil
 }
 

@@ -115,6 +115,7 @@ var errorTable = []errorMapping{
 	{session.ErrCosignNotStarted, http.StatusConflict, "cosign_not_started"},
 	{session.ErrCosignUnsupported, http.StatusConflict, "cosign_unsupported"},
 	{session.ErrPINRequired, http.StatusBadRequest, "invalid_request"},
+	{session.ErrPINNotExpected, http.StatusBadRequest, "invalid_request"},
 	{cosign.ErrTranscript, http.StatusConflict, "cosign_mismatch"},
 	{cosign.ErrMalformed, http.StatusBadRequest, "cosign_malformed"},
 	{cosign.ErrInvalidInput, http.StatusBadRequest, "cosign_malformed"},

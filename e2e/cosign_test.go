@@ -363,3 +363,25 @@ func TestCosignPINChange(t *testing.T) {
 	}
 	w.checkRaw(t, "SM2", cred.CertificatePEM, []byte("signed after the PIN change"), res.Documents[0].Signature)
 }
+
+// A confirm that sends the PIN with a cosign credential (a client that
+// does not know the scheme) is refused: the PIN must stay on the phone.
+func TestCosignConfirmWithPINRefused(t *testing.T) {
+	w := cosignWorld(t)
+	ctx := context.Background()
+	s, err := w.pc.CreateSession(ctx, portal.SessionRequest{Kind: portal.KindLogin, Issuer: cosignIssuer, Alg: "SM2", Origin: testOrigin,
+		Display: portal.Display{Title: "e2e cosign", Summary: "PIN sent"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.phone.Scan(ctx, s.QR.Payload); err != nil {
+		t.Fatal(err)
+	}
+	err = w.phone.Do(ctx, "POST", "/v1/sessions/"+s.ID+"/confirm", map[string]any{"credential": w.creds["CO-sign"].ID, "code": s.Code, "pin": testPIN}, nil)
+	if phone.Code(err) != "invalid_request" {
+		t.Fatalf("confirm with a PIN: %v", err)
+	}
+	if got, err := w.pc.GetSession(ctx, s.ID); err != nil || got.State != portal.StateScanned {
+		t.Fatalf("session %+v %v", got, err)
+	}
+}

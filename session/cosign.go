@@ -77,6 +77,9 @@ var (
 	ErrCosignUnsupported = errors.New("session: this credential does not confirm that way")
 	// ErrPINRequired: a usual credential was confirmed without a PIN.
 	ErrPINRequired = errors.New("session: the PIN is required for this credential")
+	// ErrPINNotExpected: a cosign credential was confirmed with a PIN (it
+	// is folded into the phone's share and never sent).
+	ErrPINNotExpected = errors.New("session: a cosign credential is confirmed without the PIN")
 )
 
 // placeholderLen is the length of a signature placeholder: longer than

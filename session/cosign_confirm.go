@@ -34,6 +34,10 @@ func (c *Confirmer) Step(ctx context.Context, req ConfirmRequest) (*Session, jso
 	if c.Cosign == nil {
 		return nil, nil, fmt.Errorf("%w: this gateway does not serve cosign credentials", ErrCosignUnsupported)
 	}
+	if req.PIN != "" {
+		// The PIN of a cosign credential stays on the phone.
+		return nil, nil, ErrPINNotExpected
+	}
 	if len(req.Cosign) == 0 {
 		ch, err := c.cosignBegin(ctx, req)
 		return nil, ch, err

@@ -10,7 +10,9 @@ import (
 	tjsm3 "github.com/tjfoc/gmsm/sm3"
 
 	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/internal/seed"
 	"github.com/ukeygate/ukeygate/internal/testkit"
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 )
@@ -27,10 +29,10 @@ const cosignIssuer = "cosign"
 func cosignWorld(t *testing.T) *world {
 	t.Helper()
 	w := newWorld(t)
-	adminCall(t, w.ts, "POST", "/v1/admin/issuers", map[string]any{
-		"id": cosignIssuer, "name": "Cosign CA", "mode": "internal", "alg": "SM2", "generate": true,
-		"subject": map[string]string{"common_name": "e2e cosign Root", "organization": "ukeygate e2e", "country": "CN"},
-	}, nil)
+	op := &operator.Client{BaseURL: w.ts.URL, Token: w.ts.AdminToken}
+	if _, err := op.AddIssuer(context.Background(), seed.Generated(cosignIssuer, "SM2", "e2e cosign Root")); err != nil {
+		t.Fatal(err)
+	}
 	for _, purpose := range []string{"sign", "encrypt"} {
 		c, err := w.phone.RequestCosignCredential(context.Background(), cosignIssuer, purpose, testPIN)
 		if err != nil {

@@ -1,0 +1,144 @@
+package jsapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/emmansun/gmsm/sm2"
+
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/phone/jsapi"
+)
+
+// phoneHalf is the phone's half, called natively or through WebAssembly.
+type phoneHalf func(t *testing.T, fn string, args ...string) string
+
+func native(t *testing.T, fn string, args ...string) string {
+	t.Helper()
+	var out string
+	var err error
+	switch fn {
+	case "keygen":
+		out, err = jsapi.KeyGen(args[0], args[1])
+	case "answer":
+		out, err = jsapi.Answer(args[0], args[1], args[2], args[3], args[4])
+	case "changePIN":
+		out, err = jsapi.ChangePIN(args[0], args[1], args[2], args[3])
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", fn, err)
+	}
+	return out
+}
+
+// roundTrip makes a credential, signs, decrypts and changes the PIN with
+// the phone's half given by half and the gateway's half of package cosign.
+func roundTrip(t *testing.T, half phoneHalf) {
+	const user, cred, pin = "usr_1", "crd_1", "246810"
+	var kg jsapi.KeyGenResult
+	if err := json.Unmarshal([]byte(half(t, "keygen", user, pin)), &kg); err != nil {
+		t.Fatal(err)
+	}
+	g, pub, err := cosign.GatewayKeyGen(cosign.CredentialRequestBinding(user), kg.Cosign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("signed by the phone web app's half")
+	e, _ := gmcrypto.Digest(pub, msg, nil)
+	st, err := cosign.GatewaySignStart(cosign.Binding{Session: "sess", Credential: cred, Digest: e})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := json.Marshal(cosign.Challenge{Sign: []*cosign.SignStart{st.Start()}})
+	var ans cosign.Answer
+	if err := json.Unmarshal([]byte(half(t, "answer", kg.Seed, pin, string(ch), "sess", cred)), &ans); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := st.Finish(g, pub, ans.Sign[0])
+	if err != nil || !sm2.VerifyASN1WithSM2(pub, nil, msg, sig) {
+		t.Fatalf("signature: %v", err)
+	}
+	ct, _ := gmcrypto.Encrypt(pub, []byte("bid"), gmcrypto.FormatASN1)
+	ds, err := cosign.GatewayDecryptStart(cosign.Binding{Session: "sess", Credential: cred}, g, ct, gmcrypto.FormatASN1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _ = json.Marshal(cosign.Challenge{Decrypt: ds.Start()})
+	ans = cosign.Answer{}
+	if err := json.Unmarshal([]byte(half(t, "answer", kg.Seed, pin, string(ch), "sess", cred)), &ans); err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := ds.Finish(ans.Decrypt); err != nil || string(pt) != "bid" {
+		t.Fatalf("decrypt: %q %v", pt, err)
+	}
+	var cp jsapi.ChangePINResult
+	if err := json.Unmarshal([]byte(half(t, "changePIN", kg.Seed, pin, "802461", cred)), &cp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Reshare(cosign.ReshareBinding(cred), pub, cp.Reshare); err != nil {
+		t.Fatalf("re-share: %v", err)
+	}
+}
+
+func TestNative(t *testing.T) {
+	roundTrip(t, native)
+	if _, err := jsapi.Answer("not base64!", "1", "{}", "s", "c"); !errors.Is(err, cosign.ErrInvalidInput) {
+		t.Fatalf("bad seed: %v", err)
+	}
+	if _, err := jsapi.Answer("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "1", "not json", "s", "c"); !errors.Is(err, cosign.ErrMalformed) {
+		t.Fatalf("bad challenge: %v", err)
+	}
+}
+
+// TestWebAssembly builds cmd/cosign-wasm for js/wasm and runs the same
+// round trip through it under node with Go's wasm_exec.js: the half the
+// phone web app loads. Skipped without node (failed under CI=true).
+func TestWebAssembly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a WebAssembly module")
+	}
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("node is required when CI=true")
+		}
+		t.Skip("node not installed")
+	}
+	dir := t.TempDir()
+	wasm := filepath.Join(dir, "cosign.wasm")
+	build := exec.Command("go", "build", "-o", wasm, "github.com/ukeygate/ukeygate/cmd/cosign-wasm")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build for js/wasm: %v\n%s", err, out)
+	}
+	execJS := filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js")
+	script, err := filepath.Abs(filepath.Join("testdata", "run.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, func(t *testing.T, fn string, args ...string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // failure guard only
+		defer cancel()
+		out, err := exec.CommandContext(ctx, nodeBin, append([]string{script, execJS, wasm, fn}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("node %s: %v", fn, err)
+		}
+		var res struct {
+			OK    string `json:"ok"`
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal(out, &res); err != nil || res.Error != "" {
+			t.Fatalf("%s under node: %s %v", fn, out, err)
+		}
+		return res.OK
+	})
+}

@@ -14,6 +14,7 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
 	"github.com/ukeygate/ukeygate/qrlogin"
+	"github.com/ukeygate/ukeygate/seal"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
 )
@@ -119,6 +120,8 @@ var errorTable = []errorMapping{
 	{cosign.ErrTranscript, http.StatusConflict, "cosign_mismatch"},
 	{cosign.ErrMalformed, http.StatusBadRequest, "cosign_malformed"},
 	{cosign.ErrInvalidInput, http.StatusBadRequest, "cosign_malformed"},
+	{session.ErrSealRequired, http.StatusBadRequest, "seal_required"},
+	{session.ErrSealMismatch, http.StatusConflict, "seal_mismatch"},
 	// after operation_failed: a result too large to store fails the
 	// confirm (reason result_too_large); at create it is the request
 	{session.ErrTooLarge, http.StatusRequestEntityTooLarge, "request_too_large"},
@@ -190,6 +193,17 @@ var errorTable = []errorMapping{
 	{ca.ErrCertificateRevoked, http.StatusBadRequest, "certificate_revoked"},
 	{ca.ErrKeyUsage, http.StatusBadRequest, "key_usage"},
 	{ca.ErrTooManyCertificates, http.StatusBadRequest, "too_many_certificates"},
+	{ca.ErrSealNotFound, http.StatusNotFound, "seal_not_found"},
+	{ca.ErrSealNotActive, http.StatusConflict, "seal_not_active"},
+	{ca.ErrSealAlreadyRevoked, http.StatusConflict, "already_revoked"},
+
+	// seal
+	{seal.ErrBadImage, http.StatusBadRequest, "bad_seal_image"},
+	{seal.ErrBadSeal, http.StatusBadRequest, "invalid_request"},
+	{seal.ErrBadPDF, http.StatusBadRequest, "bad_pdf"},
+	{seal.ErrBadPlacement, http.StatusBadRequest, "bad_placement"},
+	{seal.ErrKeywordNotFound, http.StatusBadRequest, "keyword_not_found"},
+	{seal.ErrTooLarge, http.StatusRequestEntityTooLarge, "request_too_large"},
 
 	// gmcrypto (reached only when no ca error wraps them)
 	{gmcrypto.ErrMalformed, http.StatusBadRequest, "malformed_input"},

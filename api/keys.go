@@ -118,7 +118,8 @@ func (a *API) confirmer() *session.Confirmer {
 			_, err := a.enabledApp(ctx, s.AppID)
 			return err
 		},
-		Log: a.log,
+		Log:   a.log,
+		Seals: caSeals{ca: a.ca},
 	}
 }
 

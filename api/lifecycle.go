@@ -35,6 +35,8 @@ const (
 	actionCredentialImport = "credential.import"
 	actionCredentialRevoke = "credential.revoke"
 	actionPINChange        = "pin.change"
+	actionSealAdd          = "seal.add"
+	actionSealRevoke       = "seal.revoke"
 )
 
 func actorDevice(id string) string { return "device:" + id }

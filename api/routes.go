@@ -21,6 +21,10 @@ func (a *API) routes() {
 	a.handle("GET /v1/admin/credentials", a.adminListCredentials)
 	a.handle("POST /v1/admin/credentials/{id}/certificate", a.adminImportCertificate)
 	a.handle("POST /v1/admin/credentials/{id}/revoke", a.adminRevoke)
+	// Seals (seals.go).
+	a.handle("POST /v1/admin/seals", a.adminAddSeal)
+	a.handle("GET /v1/admin/seals", a.adminListSeals)
+	a.handle("POST /v1/admin/seals/{id}/revoke", a.adminRevokeSeal)
 	a.handle("GET /v1/admin/audit", a.adminAudit)
 	a.handle("GET /v1/admin/audit/verify", a.adminAuditVerify)
 

@@ -13,6 +13,7 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
 	"github.com/ukeygate/ukeygate/qrlogin"
+	"github.com/ukeygate/ukeygate/seal"
 	"github.com/ukeygate/ukeygate/session"
 )
 
@@ -39,6 +40,9 @@ type ConfirmRequest struct {
 	// Cosign is the phone's answer to the cosign challenge of the first
 	// confirm request of a cosign credential (the second request).
 	Cosign *cosign.Answer `json:"cosign,omitempty"`
+	// Seal is the seal chosen for a seal session (one of the scan
+	// answer's seals); empty when the portal named it.
+	Seal string `json:"seal,omitempty"`
 }
 
 // Validate checks the request's shape.
@@ -49,6 +53,7 @@ func (q *ConfirmRequest) Validate() error {
 		maxBytes("pin", q.PIN, maxPINLen),
 		required("code", q.Code),
 		maxBytes("code", q.Code, 8),
+		optionalID("seal", q.Seal),
 	)
 }
 
@@ -75,6 +80,9 @@ type (
 	ScanResponse struct {
 		Session     ScannedSession   `json:"session"`
 		Credentials []*ca.Credential `json:"credentials"`
+		// Seals are the user's active seals a seal session may draw,
+		// bound to one of Credentials (only the portal's, if it named one).
+		Seals []ScannedSeal `json:"seals,omitempty"`
 	}
 	// ScannedSession is the session as the phone sees it.
 	ScannedSession struct {
@@ -92,6 +100,8 @@ type (
 		// Format is the signature format of a sign session.
 		Format    string            `json:"format,omitempty"`
 		Documents []ScannedDocument `json:"documents,omitempty"`
+		// Seal is the seal the portal asked for (empty: the user chooses).
+		Seal string `json:"seal,omitempty"`
 		// Ciphertext describes what a decrypt session opens.
 		Ciphertext *ScannedCiphertext `json:"ciphertext,omitempty"`
 	}
@@ -109,6 +119,11 @@ type (
 		Size      *int   `json:"size,omitempty"`
 		Digest    string `json:"digest"`
 		DigestAlg string `json:"digest_alg"`
+		// Pages, Placements and Straddle: a seal session's PDF, its page
+		// count and where the seal goes.
+		Pages      int              `json:"pages,omitempty"`
+		Placements []seal.Placement `json:"placements,omitempty"`
+		Straddle   *seal.Straddle   `json:"straddle,omitempty"`
 	}
 	// ScannedCiphertext describes the ciphertext of a decrypt session.
 	ScannedCiphertext struct {
@@ -165,6 +180,14 @@ func scannedView(s *session.Session, appName string, choices [3]string) ScannedS
 			}
 			v.Documents = append(v.Documents, sd)
 		}
+	case session.KindSeal:
+		v.Seal = s.Request.Seal
+		for _, d := range s.Request.Documents {
+			n := len(d.PDF)
+			v.Documents = append(v.Documents, ScannedDocument{Name: d.Name, Size: &n,
+				Digest: hex.EncodeToString(session.DocumentDigest(d)), DigestAlg: "sm3",
+				Pages: d.Pages, Placements: d.Placements, Straddle: d.Straddle})
+		}
 	case session.KindDecrypt:
 		v.Ciphertext = &ScannedCiphertext{
 			Format: s.Request.CiphertextFormat, Size: len(s.Request.Ciphertext),
@@ -211,11 +234,17 @@ func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	var seals []ScannedSeal
+	if before.Kind == session.KindSeal {
+		if seals, err = a.usableSeals(r.Context(), before, userID, creds); err != nil {
+			return err
+		}
+	}
 	sess, err := a.sessions.Scan(r.Context(), id, nonce, deviceID, userID)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ScanResponse{Session: scannedView(sess, app.Name, choices), Credentials: creds})
+	writeJSON(w, http.StatusOK, ScanResponse{Session: scannedView(sess, app.Name, choices), Credentials: creds, Seals: seals})
 	return nil
 }
 
@@ -256,7 +285,7 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 	}
 	creq := session.ConfirmRequest{
 		SessionID: id, DeviceID: deviceID, UserID: userID,
-		CredentialID: req.Credential, PIN: req.PIN, Code: req.Code,
+		CredentialID: req.Credential, PIN: req.PIN, Code: req.Code, SealID: req.Seal,
 	}
 	if req.Cosign != nil {
 		if len(req.Cosign.Sign) > cosign.MaxSignatures {

@@ -53,11 +53,19 @@ type SessionRequest struct {
 // rest (ErrInvalidRequest, ErrTTL).
 func (q *SessionRequest) Validate() error {
 	switch session.Kind(q.Kind) {
-	case session.KindLogin, session.KindSign, session.KindDecrypt:
+	case session.KindLogin, session.KindSign, session.KindDecrypt, session.KindSeal:
 	case "":
 		return invalid("kind", "required")
 	default:
-		return invalid("kind", "must be login, sign or decrypt")
+		return invalid("kind", "must be login, sign, decrypt or seal")
+	}
+	if err := optionalID("seal", q.Seal); err != nil {
+		return err
+	}
+	for i, d := range q.Documents {
+		if d.Pages != 0 {
+			return invalid(fmt.Sprintf("documents[%d].pages", i), "is set by the gateway")
+		}
 	}
 	if q.TTLSeconds < 0 || q.TTLSeconds > maxTTLSeconds {
 		return fmt.Errorf("%w: ttl_seconds %d", session.ErrTTL, q.TTLSeconds)
@@ -300,6 +308,23 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	if req.User != "" {
 		if _, err := a.ca.User(r.Context(), req.User); err != nil {
 			return err
+		}
+	}
+	if kind == session.KindSeal {
+		if err := checkSealDocuments(&req.Request); err != nil {
+			return err
+		}
+		if req.Seal != "" {
+			sl, err := a.ca.GetSeal(r.Context(), req.Seal)
+			if err != nil {
+				return err
+			}
+			if sl.State != ca.SealActive {
+				return fmt.Errorf("%w: %s is %s", ca.ErrSealNotActive, sl.ID, sl.State)
+			}
+			if req.User != "" && sl.Owner != req.User {
+				return fmt.Errorf("%w: %s is not the requested user's", ca.ErrSealNotFound, sl.ID)
+			}
 		}
 	}
 	desktop := remoteDesktop(r)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/seal"
 )
 
 // Reasons of a verification that did not succeed (VerifyResponse.Reason):
@@ -67,6 +68,8 @@ type VerifyRequest struct {
 	Digest    []byte `json:"digest,omitempty"`
 	Signature []byte `json:"signature,omitempty"`
 	CMS       []byte `json:"cms,omitempty"`
+	// PDF is a signed (sealed) PDF: every signature in it is checked.
+	PDF []byte `json:"pdf,omitempty"`
 	// CertificatePEM is the signer's certificate, then optionally its
 	// issuers (required with Signature). With CMS it may add intermediates
 	// the CMS does not carry.
@@ -75,9 +78,15 @@ type VerifyRequest struct {
 
 // Validate checks the request's shape.
 func (q *VerifyRequest) Validate() error {
+	if len(q.PDF) > 0 {
+		if len(q.Signature) > 0 || len(q.CMS) > 0 || len(q.Data) > 0 || len(q.Digest) > 0 || q.CertificatePEM != "" {
+			return invalid("pdf", "give pdf alone")
+		}
+		return nil
+	}
 	switch {
 	case len(q.Signature) == 0 && len(q.CMS) == 0:
-		return invalid("signature", "give signature (with certificate_pem) or cms")
+		return invalid("signature", "give signature (with certificate_pem), cms or pdf")
 	case len(q.Signature) > 0 && len(q.CMS) > 0:
 		return invalid("cms", "give signature or cms, not both")
 	case len(q.Data) > 0 && len(q.Digest) > 0:
@@ -140,6 +149,128 @@ type VerifyResponse struct {
 	// challenge made any other way (a sign session of another app over
 	// the same bytes, or over their digest) is false: see LoginSession.
 	LoginSession *bool `json:"login_session,omitempty"`
+	// PDFSignatures lists every signature of a PDF (a pdf request): Valid
+	// is then true when there is at least one and each is valid, trusted
+	// and not followed by unsigned changes.
+	PDFSignatures []PDFSignature `json:"pdf_signatures,omitempty"`
+}
+
+// PDFSignature is one signature of a PDF as /v1/verify reports it.
+type PDFSignature struct {
+	Field     string `json:"field"`
+	SubFilter string `json:"sub_filter,omitempty"`
+	// Time is the claimed signing time (/M).
+	Time time.Time `json:"time,omitzero"`
+	// Valid: the CMS verifies over its byte ranges and the signer's
+	// certificate chains to a registered issuer, is in its validity
+	// period and not revoked; else Reason says why.
+	Valid   bool          `json:"valid"`
+	Reason  string        `json:"reason,omitempty"`
+	Message string        `json:"message,omitempty"`
+	Signer  *VerifySigner `json:"signer,omitempty"`
+	// CoversWholeDocument: the signature covers the file to its end.
+	CoversWholeDocument bool `json:"covers_whole_document"`
+	// Modified: bytes were added after this signature that no later valid
+	// signature covers.
+	Modified             bool     `json:"modified"`
+	SigningCertificateV2 bool     `json:"signing_certificate_v2"`
+	Seal                 *PDFSeal `json:"seal,omitempty"`
+}
+
+// PDFSeal is the GB/T 38540 seal a PDF signature carries.
+type PDFSeal struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Kind string `json:"kind,omitempty"`
+	// Valid: the issuer's signature over the seal verifies, the signer is
+	// one of the seal's, the seal was in its validity period at the
+	// signing time and is not revoked in this gateway's registry.
+	Valid   bool   `json:"valid"`
+	Revoked bool   `json:"revoked,omitempty"`
+	Issuer  string `json:"issuer"`
+}
+
+// Reasons of a PDF signature that is not valid, beyond those above.
+const (
+	// ReasonNoSignature: the PDF carries no signature.
+	ReasonNoSignature = "no_signature"
+	// ReasonModified: bytes were added after a signature that no later
+	// signature covers.
+	ReasonModified = "modified"
+	// ReasonSealRevoked and ReasonSealInvalid: the signature is valid but
+	// the seal it carries is revoked, or not valid (issuer signature,
+	// signer not the seal's, outside the seal's validity).
+	ReasonSealRevoked = "seal_revoked"
+	ReasonSealInvalid = "seal_invalid"
+)
+
+// maxVerifyPDFSignatures bounds the signatures /v1/verify checks in a PDF.
+const maxVerifyPDFSignatures = 32
+
+func (a *API) verifyPDF(ctx context.Context, req *VerifyRequest) (*VerifyResponse, error) {
+	sigs, err := seal.Verify(req.PDF)
+	if err != nil {
+		return nil, err
+	}
+	if len(sigs) > maxVerifyPDFSignatures {
+		return nil, tooMany("pdf", "%d signatures, at most %d", len(sigs), maxVerifyPDFSignatures)
+	}
+	res := &VerifyResponse{Valid: len(sigs) > 0, PDFSignatures: []PDFSignature{}, Signers: len(sigs)}
+	if len(sigs) == 0 {
+		res.Reason, res.Message = ReasonNoSignature, "the PDF carries no signature"
+	}
+	for _, s := range sigs {
+		ps := PDFSignature{Field: s.Field, SubFilter: s.SubFilter, Time: s.Time, Valid: s.Valid,
+			CoversWholeDocument: s.CoversWholeDocument, Modified: s.Modified, SigningCertificateV2: s.SigningCertificateV2}
+		if !s.Valid {
+			ps.Reason, ps.Message = ReasonBadSignature, "the signature does not verify over its byte ranges"
+		}
+		if s.Signer != nil {
+			if len(s.Certificates) > maxVerifyCerts {
+				return nil, tooMany("pdf", "a signature carries %d certificates, at most %d", len(s.Certificates), maxVerifyCerts)
+			}
+			chain := []*smx509.Certificate{s.Signer}
+			for _, c := range s.Certificates {
+				if !bytes.Equal(c.Raw, s.Signer.Raw) {
+					chain = append(chain, c)
+				}
+			}
+			chk, err := a.checkSigner(ctx, chain, describe(s.Signer))
+			if err != nil {
+				return nil, err
+			}
+			ps.Signer = chk.Signer
+			if s.Valid && !chk.Valid {
+				ps.Valid, ps.Reason, ps.Message = false, chk.Reason, chk.Message
+			}
+		}
+		if ps.Valid && s.Modified {
+			ps.Valid, ps.Reason, ps.Message = false, ReasonModified, "bytes were added after this signature that no later signature covers"
+		}
+		if s.Seal != nil {
+			revoked, err := a.ca.SealRevoked(ctx, s.Seal.ID)
+			if err != nil {
+				return nil, err
+			}
+			ps.Seal = &PDFSeal{ID: s.Seal.ID, Name: s.Seal.Name, Kind: string(s.Seal.Kind), Revoked: revoked,
+				Issuer: s.Seal.Issuer.Subject.String(),
+				Valid:  s.SealValid && !revoked && (s.Time.IsZero() || s.Seal.ValidAt(s.Time))}
+		}
+		if !ps.Valid && res.Valid {
+			res.Valid, res.Reason, res.Message = false, ps.Reason, ps.Field+": "+ps.Message
+		}
+		if ps.Valid && ps.Seal != nil && !ps.Seal.Valid && res.Valid {
+			res.Valid, res.Reason, res.Message = false, ReasonSealInvalid, ps.Field+": the seal is not valid"
+			if ps.Seal.Revoked {
+				res.Reason, res.Message = ReasonSealRevoked, ps.Field+": the seal is revoked"
+			}
+		}
+		if res.Signer == nil {
+			res.Signer = ps.Signer
+		}
+		res.PDFSignatures = append(res.PDFSignatures, ps)
+	}
+	return res, nil
 }
 
 func (a *API) verify(w http.ResponseWriter, r *http.Request) error {
@@ -152,6 +283,13 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var res *VerifyResponse
+	if len(req.PDF) > 0 {
+		if res, err = a.verifyPDF(r.Context(), &req); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, res)
+		return nil
+	}
 	if len(req.Signature) > 0 {
 		res, err = a.verifyRaw(r.Context(), &req)
 	} else {

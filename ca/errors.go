@@ -96,6 +96,13 @@ var (
 	// reason names this CA accepts (see Reasons()).
 	ErrInvalidReason = errors.New("ca: invalid revocation reason")
 
+	// ErrSealNotFound: no seal under that id (or not the caller's).
+	ErrSealNotFound = errors.New("ca: seal not found")
+	// ErrSealNotActive: the seal is revoked, expired or not yet valid.
+	ErrSealNotActive = errors.New("ca: seal not active")
+	// ErrSealAlreadyRevoked: the seal is already revoked.
+	ErrSealAlreadyRevoked = errors.New("ca: seal already revoked")
+
 	// ErrUntrusted: the certificate does not chain to a registered issuer
 	// (unknown issuer, bad signature, broken chain, unhandled critical
 	// extension).

@@ -18,6 +18,19 @@ type (
 	ScanResult struct {
 		Session     ScannedSession `json:"session"`
 		Credentials []Credential   `json:"credentials"`
+		// Seals are the user's seals a seal session may draw (each bound
+		// to one of Credentials); the user chooses one unless the portal
+		// named it (Session.Seal).
+		Seals []Seal `json:"seals,omitempty"`
+	}
+	// Seal is one of the user's seals.
+	Seal struct {
+		ID       string  `json:"id"`
+		Name     string  `json:"name"`
+		Kind     string  `json:"kind"`
+		WidthMM  float64 `json:"width_mm"`
+		HeightMM float64 `json:"height_mm"`
+		ImagePNG []byte  `json:"image_png"`
 	}
 	// ScannedSession is a scanned session as the phone sees it.
 	ScannedSession struct {
@@ -47,6 +60,8 @@ type (
 		Format     string             `json:"format,omitempty"`
 		Documents  []ScannedDocument  `json:"documents,omitempty"`
 		Ciphertext *ScannedCiphertext `json:"ciphertext,omitempty"`
+		// Seal is the seal a seal session's portal asked for.
+		Seal string `json:"seal,omitempty"`
 	}
 	// ScannedDocument is one document of a sign session: its size (when
 	// the portal sent the data) and a hex digest to show.
@@ -55,6 +70,24 @@ type (
 		Size      *int   `json:"size,omitempty"`
 		Digest    string `json:"digest"`
 		DigestAlg string `json:"digest_alg"`
+		// Pages, Placements and Straddle: a seal session's PDF.
+		Pages      int         `json:"pages,omitempty"`
+		Placements []Placement `json:"placements,omitempty"`
+		Straddle   *Straddle   `json:"straddle,omitempty"`
+	}
+	// Placement is where a seal goes: a page and the seal's centre in
+	// millimetres from the page's top-left corner, or a keyword.
+	Placement struct {
+		Page    int     `json:"page,omitempty"`
+		XMM     float64 `json:"x_mm,omitempty"`
+		YMM     float64 `json:"y_mm,omitempty"`
+		Keyword string  `json:"keyword,omitempty"`
+	}
+	// Straddle is a seal across the right edges of pages (骑缝章).
+	Straddle struct {
+		YMM       float64 `json:"y_mm"`
+		FirstPage int     `json:"first_page,omitempty"`
+		LastPage  int     `json:"last_page,omitempty"`
 	}
 	// ScannedCiphertext describes what a decrypt session opens.
 	ScannedCiphertext struct {
@@ -100,6 +133,12 @@ func (c *Client) Scan(ctx context.Context, payload string) (*ScanResult, error) 
 // the gateway performs the operation and the portal gets the result. It
 // returns the session's new state ("completed").
 func (c *Client) Confirm(ctx context.Context, sessionID, credentialID, pin, code string) (string, error) {
+	return c.ConfirmSeal(ctx, sessionID, credentialID, "", pin, code)
+}
+
+// ConfirmSeal is Confirm for a seal session, with the seal the user chose
+// (one of the scan's Seals; empty when the portal named it).
+func (c *Client) ConfirmSeal(ctx context.Context, sessionID, credentialID, sealID, pin, code string) (string, error) {
 	p, err := sessionPath(sessionID, "/confirm")
 	if err != nil {
 		return "", err
@@ -114,6 +153,9 @@ func (c *Client) Confirm(ctx context.Context, sessionID, credentialID, pin, code
 		// Two requests: the first gets the gateway's challenge, the
 		// second carries the phone's half; the PIN stays on the phone.
 		req = map[string]any{"credential": credentialID, "code": code}
+	}
+	if sealID != "" {
+		req["seal"] = sealID
 	}
 	if err := c.Do(ctx, http.MethodPost, p, req, &out); err != nil {
 		return "", err
@@ -171,6 +213,10 @@ type LastScan struct {
 	// CodeChoices are the three matching codes the scan offered; a
 	// confirm with any other code would fail the session.
 	CodeChoices []string `json:"code_choices,omitempty"`
+	// Seals are the ids of the seals a seal session offered; Seal the
+	// one its portal named.
+	Seals []string `json:"seals,omitempty"`
+	Seal  string   `json:"seal,omitempty"`
 }
 
 // Remember records r as the state's last scan.
@@ -183,5 +229,9 @@ func (s *State) Remember(r *ScanResult) {
 	for _, c := range r.Credentials {
 		ls.Credentials = append(ls.Credentials, c.ID)
 	}
+	for _, sl := range r.Seals {
+		ls.Seals = append(ls.Seals, sl.ID)
+	}
+	ls.Seal = r.Session.Seal
 	s.LastScan = ls
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/asn1"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,5 +151,17 @@ func TestCheckPNG(t *testing.T) {
 				t.Fatalf("got %v", err)
 			}
 		})
+	}
+}
+
+func TestTextPDF(t *testing.T) {
+	pdf := TextPDF([][]string{{"Bid (lot 3) \\ price", "Café", "中文"}, {"two"}})
+	qpdfCheck(t, pdf)
+	if n, err := PageCount(pdf); err != nil || n != 2 {
+		t.Fatalf("pages %d %v", n, err)
+	}
+	txt, err := runTool(t, "pdftotext", writeTemp(t, "t.pdf", pdf), "-")
+	if err != nil || !strings.Contains(txt, "Bid (lot 3) \\ price") || !strings.Contains(txt, "Café") || !strings.Contains(txt, "??") {
+		t.Fatalf("pdftotext: %v %q", err, txt)
 	}
 }

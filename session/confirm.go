@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/ukeygate/ukeygate/seal"
 )
 
 // The confirm sequence of a scan session, from the phone's "confirm" to the
@@ -128,6 +130,16 @@ type Confirmer struct {
 	Log *slog.Logger
 	// Cosign, when set, serves two-party credentials (Step).
 	Cosign CosignSide
+	// Seals gives the seal a seal session draws; required for seal
+	// sessions only.
+	Seals SealSource
+}
+
+// SealSource gives a user's seal for a seal session. A seal that does not
+// exist and one of another user must give the same error; one that is
+// revoked or expired its own.
+type SealSource interface {
+	Seal(ctx context.Context, userID, sealID string) (*SealMaterial, *seal.SES, error)
 }
 
 // ConfirmRequest is one confirm of the phone user: the device and user the
@@ -143,6 +155,9 @@ type ConfirmRequest struct {
 	// Cosign is the phone's answer to a cosign challenge (the second
 	// request of a cosign credential's confirm); empty otherwise.
 	Cosign json.RawMessage
+	// SealID is the seal the user chose for a seal session whose portal
+	// named none (if it named one, SealID must be empty or the same).
+	SealID string
 }
 
 // Confirm runs the whole confirm of req.SessionID with Service.Confirm
@@ -207,7 +222,13 @@ func (c *Confirmer) run(ctx context.Context, s *Session, req ConfirmRequest) (*K
 		return nil, nil, fmt.Errorf("%w: %s (%s %s %s)", ErrCredentialMismatch, cred.ID, cred.IssuerID, cred.Alg, cred.Purpose)
 	}
 	use.IssuerID = cred.IssuerID
-	if err := c.Sessions.CheckConfirm(ctx, s, ResultBound(s, cred.Certificate, cred.Chain)); err != nil {
+	var mat *SealMaterial
+	if s.Kind == KindSeal {
+		if mat, err = c.seal(ctx, s, req, cred); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := c.Sessions.CheckConfirm(ctx, s, ResultBound(s, cred.Certificate, cred.Chain)+SealImageEstimate(s, mat)); err != nil {
 		if reason, ok := opReason(err); ok {
 			c.recordFailure(ctx, use, reason)
 		}
@@ -215,6 +236,7 @@ func (c *Confirmer) run(ctx context.Context, s *Session, req ConfirmRequest) (*K
 	}
 	now := c.Sessions.now()
 	out, err := c.Keys.Use(ctx, cred, req.PIN, func(k OpKey) (*Output, error) {
+		k.Seal = mat
 		out, err := Perform(s, k, now)
 		if err != nil {
 			detail := defaultOpError
@@ -289,4 +311,31 @@ func (c *Confirmer) recordFailure(ctx context.Context, u KeyUse, detail string) 
 	if err := c.record(ctx, u); err != nil && c.Log != nil {
 		c.Log.ErrorContext(ctx, "audit of a failed confirm", "session", u.Session.ID, "detail", detail, "err", err)
 	}
+}
+
+// seal finds the seal a seal session draws: the portal's choice or the
+// user's, which must be the user's, active, and name the credential's
+// certificate among its signers.
+func (c *Confirmer) seal(ctx context.Context, s *Session, req ConfirmRequest, cred *Credential) (*SealMaterial, error) {
+	id := s.Request.Seal
+	switch {
+	case id != "" && req.SealID != "" && req.SealID != id:
+		return nil, fmt.Errorf("%w: the portal asked for seal %s", ErrSealMismatch, id)
+	case id == "":
+		id = req.SealID
+	}
+	if id == "" {
+		return nil, fmt.Errorf("%w: choose a seal", ErrSealRequired)
+	}
+	if c.Seals == nil {
+		return nil, fmt.Errorf("%w: no seal source", ErrInvalidArgument)
+	}
+	mat, ses, err := c.Seals.Seal(ctx, req.UserID, id)
+	if err != nil {
+		return nil, err
+	}
+	if ses == nil || cred.Certificate == nil || !ses.AllowsSigner(cred.Certificate.Raw) {
+		return nil, fmt.Errorf("%w: seal %s is not bound to credential %s", ErrSealMismatch, id, cred.ID)
+	}
+	return mat, nil
 }

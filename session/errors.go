@@ -70,6 +70,12 @@ var (
 	// ErrCredentialMismatch: the credential chosen at confirm does not fit
 	// the session's request (purpose, issuer or algorithm).
 	ErrCredentialMismatch = errors.New("session: credential does not fit the request")
+	// ErrSealRequired: a seal session's confirm names no seal and the
+	// portal named none either.
+	ErrSealRequired = errors.New("session: a seal must be chosen")
+	// ErrSealMismatch: the seal chosen is not the one the portal asked
+	// for, or it is not bound to the chosen credential's certificate.
+	ErrSealMismatch = errors.New("session: seal does not fit the request")
 )
 
 // OpError is the error of a Confirm operation that failed for good: the

@@ -60,6 +60,22 @@ func sigMax(cert *smx509.Certificate) int {
 	return unknownSigMax
 }
 
+// SealImageEstimate is what ResultBound adds per document of a seal session
+// for the seal image once the seal is known: its RGB and alpha planes as
+// the PDF holds them, deflated, are estimated at 4 × the PNG's size (not a
+// strict bound: the result's real size is checked again before it is
+// delivered).
+func SealImageEstimate(s *Session, m *SealMaterial) int {
+	if s == nil || m == nil || m.Image == nil {
+		return 0
+	}
+	return len(s.Request.Documents) * b64Len(4*len(m.Image.PNG))
+}
+
+// MaxSealStraddlePages bounds the pages a straddle seal adds annotations to
+// in ResultBound (seal.MaxPlacements widgets in all).
+const MaxSealStraddlePages = 100
+
 // ResultBound is an upper bound of the size in bytes of the result JSON
 // Perform can produce for session s with a key certified by cert (issuer
 // chain chain, as Perform gets them in OpKey). It reads only s, cert and
@@ -94,6 +110,24 @@ func ResultBound(s *Session, cert *smx509.Certificate, chain []*smx509.Certifica
 				}
 				n += b64Len(content + certs + sig + len(cert.RawIssuer) + len(cert.SerialNumber.Bytes()) + cmsFixed)
 			}
+		}
+		return n
+	case KindSeal:
+		// Each PDF comes back whole, with one update: the appearance and
+		// annotation objects and the reserved signature space (see
+		// seal.Seal); the image is SealImageEstimate's.
+		certs := 0
+		for _, c := range all {
+			certs += len(c.Raw)
+		}
+		n := pemJSON + jsonFixed
+		for _, d := range s.Request.Documents {
+			widgets := len(d.Placements) + 1
+			if d.Straddle != nil {
+				widgets += MaxSealStraddlePages
+			}
+			update := 2*(8192+certs) + 16<<10 + widgets*512
+			n += jsonLen(d.Name) + jsonFixed + b64Len(len(d.PDF)+update)
 		}
 		return n
 	case KindDecrypt:

@@ -12,6 +12,7 @@ import (
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/qrlogin"
+	"github.com/ukeygate/ukeygate/seal"
 )
 
 // Perform runs the operation a session asks for with a key the caller has
@@ -52,6 +53,32 @@ type OpKey struct {
 	// Chain is the issuer's chain, the issuer's certificate first (may be
 	// empty). Results carry the certificate followed by the chain.
 	Chain []*smx509.Certificate
+	// Seal is what a seal session draws (nil for the other kinds).
+	Seal *SealMaterial
+}
+
+// SealMaterial is a seal as a seal session uses it: its id, checked image,
+// printed size and GB/T 38540 SES_Seal.
+type SealMaterial struct {
+	ID       string
+	Image    *seal.Image
+	WidthMM  float64
+	HeightMM float64
+	SES      []byte
+}
+
+// SealResult is the result of a seal session: the signer's certificate
+// (followed by its issuer chain) and each sealed PDF, in request order.
+type SealResult struct {
+	CertificatePEM string         `json:"certificate_pem"`
+	Documents      []SealedPDFDoc `json:"documents"`
+}
+
+// SealedPDFDoc is one sealed PDF: the original bytes with one incremental
+// update appended.
+type SealedPDFDoc struct {
+	Name string `json:"name"`
+	PDF  []byte `json:"pdf"`
 }
 
 // Output is what a successful Perform produced.
@@ -172,6 +199,9 @@ func DocumentDigest(d Document) []byte {
 	if d.Digest != nil {
 		return bytes.Clone(d.Digest)
 	}
+	if d.PDF != nil {
+		return gmcrypto.SM3(d.PDF)
+	}
 	return gmcrypto.SM3(d.Data)
 }
 
@@ -183,7 +213,7 @@ func DocumentDigest(d Document) []byte {
 // Perform; Output.Digest is SM3 of it).
 func RequestDigest(s *Session) []byte {
 	switch s.Kind {
-	case KindSign:
+	case KindSign, KindSeal:
 		docs := s.Request.Documents
 		if len(docs) == 1 {
 			return DocumentDigest(docs[0])
@@ -226,6 +256,8 @@ func Perform(s *Session, k OpKey, now time.Time) (*Output, error) {
 		return performSign(s, k)
 	case KindDecrypt:
 		return performDecrypt(s, k)
+	case KindSeal:
+		return performSeal(s, k, now)
 	}
 	return nil, OperationFailed(ReasonInvalidRequest, fmt.Errorf("%w: kind %q", ErrInvalidRequest, s.Kind))
 }
@@ -351,4 +383,35 @@ func vague(err, fallback error) error {
 		}
 	}
 	return fallback
+}
+
+// ReasonSealFailed: a PDF could not be sealed (it changed meaning between
+// creation and confirm: unreadable, a placement off its page, a keyword
+// not found).
+const ReasonSealFailed = "seal_failed"
+
+func performSeal(s *Session, k OpKey, now time.Time) (*Output, error) {
+	if k.Seal == nil || k.Seal.Image == nil {
+		return nil, OperationFailed(ReasonInvalidRequest, fmt.Errorf("%w: no seal chosen", ErrInvalidRequest))
+	}
+	res := SealResult{CertificatePEM: chainPEM(k), Documents: make([]SealedPDFDoc, 0, len(s.Request.Documents))}
+	for _, d := range s.Request.Documents {
+		out, err := seal.Seal(d.PDF, &seal.Options{
+			Image: k.Seal.Image, WidthMM: k.Seal.WidthMM, HeightMM: k.Seal.HeightMM,
+			Placements: d.Placements, Straddle: d.Straddle, SES: k.Seal.SES,
+			Signer: seal.Signer{Key: k.Key, Cert: k.Certificate, Chain: k.Chain},
+			Time:   now, Reason: s.Request.Display.Title,
+		})
+		if err != nil {
+			switch {
+			case errors.Is(err, gmcrypto.ErrKeyMismatch):
+				return nil, OperationFailed(ReasonKeyMismatch, gmcrypto.ErrKeyMismatch)
+			case errors.Is(err, seal.ErrBadPDF), errors.Is(err, seal.ErrBadPlacement), errors.Is(err, seal.ErrKeywordNotFound), errors.Is(err, seal.ErrTooLarge):
+				return nil, OperationFailed(ReasonSealFailed, err)
+			}
+			return nil, OperationFailed(ReasonSigningFailed, vague(err, gmcrypto.ErrUnsupported))
+		}
+		res.Documents = append(res.Documents, SealedPDFDoc{Name: d.Name, PDF: out})
+	}
+	return output(res, RequestDigest(s))
 }

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/seal"
 )
 
 // Kind is what a session asks the phone user to do.
@@ -18,10 +19,14 @@ const (
 	KindLogin   Kind = "login"
 	KindSign    Kind = "sign"
 	KindDecrypt Kind = "decrypt"
+	// KindSeal draws a seal on PDFs and signs them (PAdES, see package seal).
+	KindSeal Kind = "seal"
 )
 
 // Valid reports whether k is a known kind.
-func (k Kind) Valid() bool { return k == KindLogin || k == KindSign || k == KindDecrypt }
+func (k Kind) Valid() bool {
+	return k == KindLogin || k == KindSign || k == KindDecrypt || k == KindSeal
+}
 
 // State is where a session is in its state machine.
 type State string
@@ -127,11 +132,20 @@ type Display struct {
 	Summary string `json:"summary,omitempty"`
 }
 
-// Document is one item to sign. Exactly one of Data and Digest is set.
+// Document is one item to sign. Exactly one of Data and Digest is set;
+// a seal session's documents carry PDF and Placements (and optionally a
+// Straddle seal) instead.
 type Document struct {
 	Name   string `json:"name"`
 	Data   []byte `json:"data,omitempty"`
 	Digest []byte `json:"digest,omitempty"`
+	// PDF, Placements, Straddle: a seal session's document.
+	PDF        []byte           `json:"pdf,omitempty"`
+	Placements []seal.Placement `json:"placements,omitempty"`
+	Straddle   *seal.Straddle   `json:"straddle,omitempty"`
+	// Pages is the PDF's page count (set by the api at creation, shown on
+	// the phone).
+	Pages int `json:"pages,omitempty"`
 }
 
 // Request holds what the portal asked for, with the field names of
@@ -146,8 +160,11 @@ type Request struct {
 	CiphertextFormat string     `json:"ciphertext_format,omitempty"`
 	// ReturnKey asks a decrypt of a CMS envelope for the recovered content
 	// key instead of the plaintext.
-	ReturnKey bool    `json:"return_key,omitempty"`
-	Display   Display `json:"display"`
+	ReturnKey bool `json:"return_key,omitempty"`
+	// Seal is the seal a seal session draws; empty: the phone user
+	// chooses among theirs.
+	Seal    string  `json:"seal,omitempty"`
+	Display Display `json:"display"`
 }
 
 // Values of Request fields.
@@ -225,7 +242,7 @@ func (s *Session) Open() bool { return s.State == StateWaiting || s.State == Sta
 func (r *Request) dataBytes() int {
 	n := len(r.Ciphertext)
 	for _, d := range r.Documents {
-		n += len(d.Data)
+		n += len(d.Data) + len(d.PDF)
 	}
 	return n
 }
@@ -238,7 +255,7 @@ func (s *Session) trim() {
 	if len(s.Request.Documents) > 0 {
 		docs := make([]Document, len(s.Request.Documents))
 		for i, d := range s.Request.Documents {
-			docs[i] = Document{Name: d.Name, Digest: DocumentDigest(d)}
+			docs[i] = Document{Name: d.Name, Digest: DocumentDigest(d), Placements: d.Placements, Straddle: d.Straddle, Pages: d.Pages}
 		}
 		s.Request.Documents = docs
 	}
@@ -298,6 +315,8 @@ func (p *CreateParams) validate() error {
 		return p.Request.validateSign()
 	case KindDecrypt:
 		return p.Request.validateDecrypt()
+	case KindSeal:
+		return p.Request.validateSeal()
 	}
 	return nil
 }
@@ -313,7 +332,7 @@ func badRequest(format string, a ...any) error {
 func (p *CreateParams) validateCommon() error {
 	r := &p.Request
 	if !p.Kind.Valid() {
-		return badRequest("kind %q is not login, sign or decrypt", p.Kind)
+		return badRequest("kind %q is not login, sign, decrypt or seal", p.Kind)
 	}
 	if !idOK(p.AppID) {
 		return badRequest("app id is empty or malformed")
@@ -344,6 +363,16 @@ func (p *CreateParams) validateCommon() error {
 	p.Desktop.UserAgent = truncateUTF8(p.Desktop.UserAgent, MaxUserAgent)
 	if !textOK(p.Desktop.UserAgent, MaxUserAgent) {
 		return badRequest("desktop user agent is malformed")
+	}
+	if p.Kind != KindSeal && r.Seal != "" {
+		return badRequest("only a seal session takes a seal")
+	}
+	if p.Kind != KindSeal {
+		for i, d := range r.Documents {
+			if d.PDF != nil || d.Placements != nil || d.Straddle != nil || d.Pages != 0 {
+				return badRequest("documents[%d]: pdf, placements and straddle are for seal sessions", i)
+			}
+		}
 	}
 	return nil
 }
@@ -417,6 +446,54 @@ func (r *Request) validateDecrypt() error {
 	}
 	if r.ReturnKey && r.CiphertextFormat != "cms" {
 		return badRequest("return_key needs ciphertext_format cms")
+	}
+	return nil
+}
+
+// MaxSealDocuments bounds the PDFs of one seal session.
+const MaxSealDocuments = 20
+
+// validateSeal: a seal request has 1 to MaxSealDocuments PDFs, each with
+// placements or a straddle seal, no data, digest, format or ciphertext.
+func (r *Request) validateSeal() error {
+	if len(r.Ciphertext) > 0 || r.CiphertextFormat != "" || r.ReturnKey || r.Format != "" {
+		return badRequest("a seal request takes no ciphertext or format")
+	}
+	if r.Seal != "" && !idOK(r.Seal) {
+		return badRequest("seal is malformed")
+	}
+	if len(r.Documents) == 0 || len(r.Documents) > MaxSealDocuments {
+		return badRequest("a seal request needs 1 to %d documents", MaxSealDocuments)
+	}
+	seen := make(map[string]bool, len(r.Documents))
+	for i, d := range r.Documents {
+		if d.Name == "" || !textOK(d.Name, MaxNameLen) {
+			return badRequest("documents[%d].name is empty, malformed or longer than %d bytes", i, MaxNameLen)
+		}
+		if seen[d.Name] {
+			return badRequest("documents[%d].name %q appears twice", i, d.Name)
+		}
+		seen[d.Name] = true
+		if d.Data != nil || d.Digest != nil {
+			return badRequest("documents[%d]: a seal document has pdf, not data or digest", i)
+		}
+		if len(d.PDF) == 0 {
+			return badRequest("documents[%d].pdf is required", i)
+		}
+		if len(d.Placements) == 0 && d.Straddle == nil {
+			return badRequest("documents[%d] needs placements or a straddle seal", i)
+		}
+		if len(d.Placements) > seal.MaxPlacements {
+			return badRequest("documents[%d] has more than %d placements", i, seal.MaxPlacements)
+		}
+		for j, pl := range d.Placements {
+			if err := pl.Validate(); err != nil {
+				return badRequest("documents[%d].placements[%d]: %v", i, j, err)
+			}
+			if d.Pages > 0 && pl.Page > d.Pages {
+				return badRequest("documents[%d].placements[%d]: page %d, the document has %d", i, j, pl.Page, d.Pages)
+			}
+		}
 	}
 	return nil
 }

@@ -1,0 +1,199 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/seal"
+	"github.com/ukeygate/ukeygate/session"
+)
+
+// Electronic seals: the operator's registry (POST/GET /v1/admin/seals,
+// revoke), the seal source of the confirm of seal sessions, and what the
+// phone sees of the user's seals.
+
+// SealRequest is the body of POST /v1/admin/seals.
+type SealRequest struct {
+	Owner        string  `json:"owner"`
+	Name         string  `json:"name"`
+	Kind         string  `json:"kind"`
+	ImagePNG     []byte  `json:"image_png"`
+	WidthMM      float64 `json:"width_mm"`
+	HeightMM     float64 `json:"height_mm"`
+	Issuer       string  `json:"issuer,omitempty"`
+	ValidityDays int     `json:"validity_days,omitempty"`
+}
+
+// Validate checks the request's shape; package ca checks the image, the
+// size and the owner's credentials.
+func (q *SealRequest) Validate() error {
+	err := firstError(
+		required("owner", q.Owner),
+		optionalID("owner", q.Owner),
+		required("name", q.Name),
+		maxChars("name", q.Name, maxNameLen),
+		optionalID("issuer", q.Issuer),
+	)
+	if err != nil {
+		return err
+	}
+	if !seal.Kind(q.Kind).Valid() {
+		return invalid("kind", "must be official, contract, finance, legal_rep or personal")
+	}
+	if len(q.ImagePNG) == 0 {
+		return invalid("image_png", "required (base64 of a transparent PNG)")
+	}
+	if q.WidthMM == 0 || q.HeightMM == 0 {
+		return invalid("width_mm", "width_mm and height_mm are required")
+	}
+	return nil
+}
+
+type (
+	sealsResponse struct {
+		Seals []*ca.Seal `json:"seals"`
+	}
+	// ScannedSeal is one of the user's seals as the phone shows it.
+	ScannedSeal struct {
+		ID       string    `json:"id"`
+		Name     string    `json:"name"`
+		Kind     seal.Kind `json:"kind"`
+		WidthMM  float64   `json:"width_mm"`
+		HeightMM float64   `json:"height_mm"`
+		ImagePNG []byte    `json:"image_png"`
+	}
+)
+
+func (a *API) adminAddSeal(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	var req SealRequest
+	if err := a.decode(w, r, &req); err != nil {
+		return err
+	}
+	sl, err := a.ca.CreateSeal(r.Context(), ca.SealRequest{
+		Owner: req.Owner, Name: strings.TrimSpace(req.Name), Kind: seal.Kind(req.Kind), ImagePNG: req.ImagePNG,
+		WidthMM: req.WidthMM, HeightMM: req.HeightMM, Issuer: req.Issuer, ValidityDays: req.ValidityDays,
+	})
+	if err != nil {
+		return err
+	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionSealAdd, Actor: actorAdmin, UserID: sl.Owner, IssuerID: sl.IssuerID,
+		Detail: "seal=" + sl.ID + " kind=" + string(sl.Kind)})
+	writeJSON(w, http.StatusCreated, sl)
+	return nil
+}
+
+func (a *API) adminListSeals(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	owner := r.URL.Query().Get("owner")
+	if err := optionalID("owner", owner); err != nil {
+		return err
+	}
+	list, err := a.ca.Seals(r.Context(), owner)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, sealsResponse{Seals: list})
+	return nil
+}
+
+func (a *API) adminRevokeSeal(w http.ResponseWriter, r *http.Request) error {
+	var req RevokeRequest
+	id, err := a.adminPath(w, r, a.decodeOptional, &req)
+	if err != nil {
+		return err
+	}
+	sl, err := a.ca.RevokeSeal(r.Context(), id, req.Reason)
+	if err != nil {
+		return err
+	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionSealRevoke, Actor: actorAdmin, UserID: sl.Owner, IssuerID: sl.IssuerID,
+		Detail: "seal=" + sl.ID + " reason=" + sl.RevocationReason})
+	writeJSON(w, http.StatusOK, sl)
+	return nil
+}
+
+// caSeals is the session.SealSource over the registry.
+type caSeals struct{ ca *ca.Service }
+
+// Seal returns the user's active seal, its checked image and its parsed
+// SES_Seal (whose issuer signature must verify).
+func (k caSeals) Seal(ctx context.Context, userID, sealID string) (*session.SealMaterial, *seal.SES, error) {
+	sl, err := k.ca.SealForUse(ctx, userID, sealID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ses, err := seal.Parse(sl.SESSeal)
+	if err != nil {
+		return nil, nil, fmt.Errorf("api: seal %s: %w", sl.ID, err)
+	}
+	if err := ses.Verify(); err != nil {
+		return nil, nil, fmt.Errorf("api: seal %s: %w", sl.ID, err)
+	}
+	img, err := seal.CheckPNG(ses.PNG)
+	if err != nil {
+		return nil, nil, fmt.Errorf("api: seal %s: %w", sl.ID, err)
+	}
+	return &session.SealMaterial{ID: sl.ID, Image: img, WidthMM: sl.WidthMM, HeightMM: sl.HeightMM, SES: sl.SESSeal}, ses, nil
+}
+
+// usableSeals lists the user's active seals that the portal's choice
+// allows (all, or the one it named) and that name one of creds.
+func (a *API) usableSeals(ctx context.Context, s *session.Session, userID string, creds []*ca.Credential) ([]ScannedSeal, error) {
+	out := []ScannedSeal{}
+	list, err := a.ca.Seals(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	for _, sl := range list {
+		if sl.State != ca.SealActive || (s.Request.Seal != "" && sl.ID != s.Request.Seal) {
+			continue
+		}
+		ses, err := seal.Parse(sl.SESSeal)
+		if err != nil {
+			continue
+		}
+		bound := false
+		for _, c := range creds {
+			bound = bound || (c.Certificate != nil && ses.AllowsSigner(c.Certificate.Raw))
+		}
+		if bound {
+			out = append(out, ScannedSeal{ID: sl.ID, Name: sl.Name, Kind: sl.Kind, WidthMM: sl.WidthMM, HeightMM: sl.HeightMM, ImagePNG: ses.PNG})
+		}
+	}
+	return out, nil
+}
+
+// checkSealDocuments reads each PDF of a seal request once at creation:
+// it must parse, and its placements name its pages; the page count is
+// kept for the phone.
+func checkSealDocuments(req *session.Request) error {
+	for i := range req.Documents {
+		d := &req.Documents[i]
+		if len(d.PDF) == 0 {
+			continue // the session package names the field
+		}
+		n, err := seal.PageCount(d.PDF)
+		if err != nil {
+			return fmt.Errorf("%w (documents[%d])", err, i)
+		}
+		d.Pages = n
+		for j, p := range d.Placements {
+			if p.Keyword == "" && p.Page > n {
+				return fmt.Errorf("%w: documents[%d].placements[%d]: page %d, the document has %d", seal.ErrBadPlacement, i, j, p.Page, n)
+			}
+		}
+		if st := d.Straddle; st != nil && (st.LastPage > n || st.FirstPage > n || n < 2) {
+			return fmt.Errorf("%w: documents[%d].straddle: the document has %d pages", seal.ErrBadPlacement, i, n)
+		}
+	}
+	return nil
+}

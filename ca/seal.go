@@ -1,0 +1,327 @@
+package ca
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/seal"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// Electronic seals (电子签章): the registry of seals the operator makes for
+// users. A seal is a transparent PNG with a printed size and a kind, bound
+// to its owner's signing certificates in a GB/T 38540 SES_Seal that the
+// issuer which made it signs. Records: seals/<id>, and the index
+// userseals/<owner>/<id>.
+
+const (
+	pfxSeals     = "seals/"
+	pfxUserSeals = "userseals/"
+	prefixSeal   = "sel_"
+	// MaxSealImageBytes bounds a seal's PNG in the registry (the record,
+	// base64 in JSON, must fit one etcd write).
+	MaxSealImageBytes = 256 << 10
+	// MaxSealsPerUser bounds a user's seals.
+	MaxSealsPerUser = 32
+	// defaultSealValidityDays is a seal's validity when none is asked; it
+	// never outlasts the owner's last signing certificate.
+	defaultSealValidityDays = 3 * 365
+)
+
+// Seal states.
+const (
+	SealActive  State = "active"
+	SealRevoked State = "revoked"
+	SealExpired State = "expired"
+)
+
+func sealKey(id string) string            { return pfxSeals + id }
+func userSealKey(owner, id string) string { return pfxUserSeals + owner + "/" + id }
+
+// SealRequest asks for a new seal.
+type SealRequest struct {
+	Owner    string    // user id
+	Name     string    // e.g. "某某有限公司 公章"
+	Kind     seal.Kind //
+	ImagePNG []byte    // transparent PNG
+	WidthMM  float64
+	HeightMM float64
+	// Issuer makes (signs) the seal; empty: the issuer of the owner's first
+	// active signing credential. It must be internal (its key is needed).
+	Issuer string
+	// ValidityDays: 0 means 3 years, cut at the owner's last signing
+	// certificate's end.
+	ValidityDays int
+}
+
+// Seal is a registered seal.
+type Seal struct {
+	ID               string    `json:"id"`
+	Owner            string    `json:"owner"`
+	Name             string    `json:"name"`
+	Kind             seal.Kind `json:"kind"`
+	WidthMM          float64   `json:"width_mm"`
+	HeightMM         float64   `json:"height_mm"`
+	IssuerID         string    `json:"issuer"`
+	State            State     `json:"state"`
+	NotBefore        time.Time `json:"not_before"`
+	NotAfter         time.Time `json:"not_after"`
+	CreatedAt        time.Time `json:"created_at"`
+	RevokedAt        time.Time `json:"revoked_at,omitzero"`
+	RevocationReason string    `json:"revocation_reason,omitempty"`
+	// SESSeal is the GB/T 38540 SES_Seal (DER; base64 in JSON); it holds
+	// the PNG.
+	SESSeal []byte `json:"ses_seal"`
+}
+
+type sealRecord struct {
+	Seal
+}
+
+func (r *sealRecord) toSeal(now time.Time) *Seal {
+	out := r.Seal
+	switch {
+	case !r.RevokedAt.IsZero():
+		out.State = SealRevoked
+	case now.After(r.NotAfter):
+		out.State = SealExpired
+	default:
+		out.State = SealActive
+	}
+	return &out
+}
+
+// CreateSeal makes a seal for a user: the PNG is checked (seal.CheckPNG,
+// at most MaxSealImageBytes), the SES_Seal lists the owner's active
+// signing certificates and is signed by the issuer. Errors: a
+// *RequestError, seal.ErrBadImage, seal.ErrBadSeal, ErrUserNotFound,
+// ErrIssuerNotFound, ErrIssuerExternal.
+func (s *Service) CreateSeal(ctx context.Context, req SealRequest) (*Seal, error) {
+	if len(req.ImagePNG) > MaxSealImageBytes {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", seal.ErrBadImage, len(req.ImagePNG), MaxSealImageBytes)
+	}
+	name := strings.TrimSpace(req.Name)
+	switch {
+	case name == "" || len(name) > seal.MaxNameLen:
+		return nil, invalid("name", "required, at most %d bytes", seal.MaxNameLen)
+	case !req.Kind.Valid():
+		return nil, invalid("kind", "must be official, contract, finance, legal_rep or personal")
+	case math.IsNaN(req.WidthMM) || math.IsNaN(req.HeightMM) || req.WidthMM < seal.MinSizeMM || req.WidthMM > seal.MaxSizeMM || req.HeightMM < seal.MinSizeMM || req.HeightMM > seal.MaxSizeMM:
+		return nil, invalid("width_mm", "width_mm and height_mm must be %g to %g", seal.MinSizeMM, seal.MaxSizeMM)
+	case req.ValidityDays < 0 || req.ValidityDays > 36500:
+		return nil, invalid("validity_days", "must be 0 to 36500")
+	}
+	img, err := seal.CheckPNG(req.ImagePNG)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.loadUser(ctx, req.Owner); err != nil {
+		return nil, err
+	}
+	owned, _, err := s.store.List(ctx, pfxUserSeals+req.Owner+"/")
+	if err != nil {
+		return nil, err
+	}
+	if len(owned) >= MaxSealsPerUser {
+		return nil, invalid("owner", "already holds %d seals", MaxSealsPerUser)
+	}
+	creds, err := s.Credentials(ctx, CredentialFilter{UserID: req.Owner, State: StateActive})
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	var certs [][]byte
+	var lastEnd time.Time
+	issuerID := req.Issuer
+	for _, c := range creds {
+		if c.Purpose != PurposeSign || c.Certificate == nil {
+			continue
+		}
+		certs = append(certs, c.Certificate.Raw)
+		if c.NotAfter.After(lastEnd) {
+			lastEnd = c.NotAfter
+		}
+		if issuerID == "" {
+			issuerID = c.IssuerID
+		}
+	}
+	if len(certs) == 0 {
+		return nil, invalid("owner", "has no active signing credential to bind the seal to")
+	}
+	iss, _, err := s.loadIssuer(ctx, issuerID)
+	if err != nil {
+		return nil, err
+	}
+	key, err := s.issuerSigner(iss)
+	if err != nil {
+		return nil, err
+	}
+	defer gmcrypto.ZeroKey(key)
+	chain, err := parseChainDER(iss.Chain)
+	if err != nil || len(chain) == 0 {
+		return nil, fmt.Errorf("ca: corrupt issuer %s", iss.ID)
+	}
+	days := req.ValidityDays
+	if days == 0 {
+		days = defaultSealValidityDays
+	}
+	notAfter := now.AddDate(0, 0, days)
+	if req.ValidityDays == 0 && lastEnd.Before(notAfter) {
+		notAfter = lastEnd.UTC().Truncate(time.Second)
+	}
+	id, err := newID(prefixSeal)
+	if err != nil {
+		return nil, err
+	}
+	der, err := seal.Make(&seal.Spec{
+		ID: id, Name: name, Kind: req.Kind, Image: img, WidthMM: req.WidthMM, HeightMM: req.HeightMM,
+		Created: now, NotBefore: now, NotAfter: notAfter, SignerCerts: certs,
+	}, key, chain[0])
+	if err != nil {
+		return nil, err
+	}
+	rec := &sealRecord{Seal{
+		ID: id, Owner: req.Owner, Name: name, Kind: req.Kind, WidthMM: req.WidthMM, HeightMM: req.HeightMM,
+		IssuerID: iss.ID, NotBefore: now, NotAfter: notAfter, CreatedAt: now, SESSeal: der,
+	}}
+	var b txnBuilder
+	b.cond(sealKey(id), 0)
+	b.put(sealKey(id), rec, 0)
+	b.put(userSealKey(req.Owner, id), struct{}{}, 0)
+	if err := b.commit(ctx, s.store); err != nil {
+		return nil, err
+	}
+	return rec.toSeal(s.now()), nil
+}
+
+func (s *Service) loadSeal(ctx context.Context, id string) (*sealRecord, int64, error) {
+	if !ValidID(id) {
+		return nil, 0, fmt.Errorf("%w: %q", ErrSealNotFound, id)
+	}
+	var rec sealRecord
+	rev, err := s.getJSON(ctx, sealKey(id), &rec)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, 0, fmt.Errorf("%w: %s", ErrSealNotFound, id)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return &rec, rev, nil
+}
+
+// GetSeal returns one seal (ErrSealNotFound if unknown).
+func (s *Service) GetSeal(ctx context.Context, id string) (*Seal, error) {
+	rec, _, err := s.loadSeal(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return rec.toSeal(s.now()), nil
+}
+
+// Seals lists the seals of owner (every seal when owner is empty), sorted
+// by id.
+func (s *Service) Seals(ctx context.Context, owner string) ([]*Seal, error) {
+	out := []*Seal{}
+	if owner != "" && !ValidID(owner) {
+		return out, nil
+	}
+	var ids []string
+	if owner != "" {
+		kvs, _, err := s.store.List(ctx, pfxUserSeals+owner+"/")
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range kvs {
+			ids = append(ids, strings.TrimPrefix(kv.Key, pfxUserSeals+owner+"/"))
+		}
+	} else {
+		kvs, _, err := s.store.List(ctx, pfxSeals)
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range kvs {
+			var rec sealRecord
+			if err := jsonUnmarshal(kv, &rec); err != nil {
+				return nil, err
+			}
+			out = append(out, rec.toSeal(s.now()))
+		}
+		return out, nil
+	}
+	for _, id := range ids {
+		rec, _, err := s.loadSeal(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec.toSeal(s.now()))
+	}
+	return out, nil
+}
+
+// RevokeSeal revokes a seal with an RFC 5280 reason name, like a
+// certificate (see Revoke). Errors: ErrSealNotFound, ErrInvalidReason,
+// ErrSealAlreadyRevoked.
+func (s *Service) RevokeSeal(ctx context.Context, id, reason string) (*Seal, error) {
+	if reason == "" {
+		reason = "unspecified"
+	}
+	if _, ok := reasonCodes[reason]; !ok {
+		return nil, fmt.Errorf("%w: %q (one of %s)", ErrInvalidReason, reason, strings.Join(Reasons(), ", "))
+	}
+	var out *Seal
+	err := retry(ctx, func() error {
+		rec, rev, err := s.loadSeal(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !rec.RevokedAt.IsZero() {
+			return fmt.Errorf("%w: %s", ErrSealAlreadyRevoked, id)
+		}
+		rec.RevokedAt, rec.RevocationReason = s.now().UTC().Truncate(time.Second), reason
+		var b txnBuilder
+		b.cond(sealKey(id), rev)
+		b.put(sealKey(id), rec, 0)
+		if err := b.commit(ctx, s.store); err != nil {
+			return err
+		}
+		out = rec.toSeal(s.now())
+		return nil
+	})
+	return out, err
+}
+
+// SealForUse returns seal id for a seal by user userID: it must be the
+// user's (else ErrSealNotFound, as for an unknown id) and active (else
+// ErrSealNotActive).
+func (s *Service) SealForUse(ctx context.Context, userID, id string) (*Seal, error) {
+	rec, _, err := s.loadSeal(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Owner != userID {
+		return nil, fmt.Errorf("%w: %s", ErrSealNotFound, id)
+	}
+	out := rec.toSeal(s.now())
+	if out.State != SealActive || s.now().Before(rec.NotBefore) {
+		return nil, fmt.Errorf("%w: %s is %s", ErrSealNotActive, id, out.State)
+	}
+	return out, nil
+}
+
+// SealRevoked tells whether the SES_Seal with esID id is revoked in this
+// registry (false for a seal this registry does not know).
+func (s *Service) SealRevoked(ctx context.Context, id string) (bool, error) {
+	rec, _, err := s.loadSeal(ctx, id)
+	if errors.Is(err, ErrSealNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !rec.RevokedAt.IsZero(), nil
+}

@@ -382,3 +382,40 @@ func (c *Client) VerifyAudit(ctx context.Context) (*AuditVerification, error) {
 	}
 	return &v, nil
 }
+
+// AddSeal makes a seal for a user (POST /v1/admin/seals).
+func (c *Client) AddSeal(ctx context.Context, req SealRequest) (*Seal, error) {
+	var out Seal
+	if _, err := c.Do(ctx, http.MethodPost, "/v1/admin/seals", req, &out); err != nil {
+		return nil, err
+	}
+	if out.ID == "" {
+		return nil, fmt.Errorf("%w: no seal in the answer", ErrProtocol)
+	}
+	return &out, nil
+}
+
+// Seals lists the seals of owner, or every seal for "" (GET
+// /v1/admin/seals).
+func (c *Client) Seals(ctx context.Context, owner string) ([]*Seal, error) {
+	var out struct {
+		Seals []*Seal `json:"seals"`
+	}
+	if _, err := c.Do(ctx, http.MethodGet, withQuery("/v1/admin/seals", url.Values{"owner": {owner}}), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Seals, nil
+}
+
+// RevokeSeal revokes a seal; reason is an RFC 5280 reason name, "" for
+// unspecified (POST /v1/admin/seals/{id}/revoke).
+func (c *Client) RevokeSeal(ctx context.Context, id, reason string) (*Seal, error) {
+	var out Seal
+	if err := c.post(ctx, "/v1/admin/seals/", id, "/revoke", map[string]string{"reason": reason}, &out); err != nil {
+		return nil, err
+	}
+	if out.ID == "" {
+		return nil, fmt.Errorf("%w: no seal in the answer", ErrProtocol)
+	}
+	return &out, nil
+}

@@ -210,3 +210,34 @@ type AuditVerification struct {
 	Entries int64  `json:"entries"`
 	Head    string `json:"head"`
 }
+
+// SealRequest is the body of POST /v1/admin/seals.
+type SealRequest struct {
+	Owner        string  `json:"owner"`
+	Name         string  `json:"name"`
+	Kind         string  `json:"kind"`
+	ImagePNG     []byte  `json:"image_png"`
+	WidthMM      float64 `json:"width_mm"`
+	HeightMM     float64 `json:"height_mm"`
+	Issuer       string  `json:"issuer,omitempty"`
+	ValidityDays int     `json:"validity_days,omitempty"`
+}
+
+// Seal is an electronic seal of the registry.
+type Seal struct {
+	ID               string    `json:"id"`
+	Owner            string    `json:"owner"`
+	Name             string    `json:"name"`
+	Kind             string    `json:"kind"`
+	WidthMM          float64   `json:"width_mm"`
+	HeightMM         float64   `json:"height_mm"`
+	IssuerID         string    `json:"issuer"`
+	State            string    `json:"state"`
+	NotBefore        time.Time `json:"not_before"`
+	NotAfter         time.Time `json:"not_after"`
+	CreatedAt        time.Time `json:"created_at"`
+	RevokedAt        time.Time `json:"revoked_at,omitzero"`
+	RevocationReason string    `json:"revocation_reason,omitempty"`
+	// SESSeal is the GB/T 38540 SES_Seal (DER).
+	SESSeal []byte `json:"ses_seal"`
+}

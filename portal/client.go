@@ -194,9 +194,9 @@ func ReadAPIError(resp *http.Response) error {
 // secret) and keep its ID to fetch and verify the result later.
 func (c *Client) CreateSession(ctx context.Context, req SessionRequest) (*Session, error) {
 	switch req.Kind {
-	case KindLogin, KindSign, KindDecrypt:
+	case KindLogin, KindSign, KindDecrypt, KindSeal:
 	default:
-		return nil, fmt.Errorf("%w: kind %q is not login, sign or decrypt", ErrInvalidArgument, req.Kind)
+		return nil, fmt.Errorf("%w: kind %q is not login, sign, decrypt or seal", ErrInvalidArgument, req.Kind)
 	}
 	var s Session
 	if err := c.do(ctx, http.MethodPost, "/v1/sessions", req, &s); err != nil {
@@ -245,6 +245,18 @@ func (c *Client) Verify(ctx context.Context, req VerifyRequest) (*VerifyResponse
 		return nil, err
 	}
 	return &v, nil
+}
+
+// VerifyPDF asks the gateway to check every signature of a signed (sealed)
+// PDF: byte ranges, signer chain, key usage and revocation against its
+// issuers, changes after each signature, and the GB/T 38540 seal each
+// carries, revocation included (POST /v1/verify with pdf). A PDF that is
+// not valid is a VerifyResponse with Valid false, not an error.
+func (c *Client) VerifyPDF(ctx context.Context, pdf []byte) (*VerifyResponse, error) {
+	if len(pdf) == 0 {
+		return nil, fmt.Errorf("%w: empty pdf", ErrInvalidArgument)
+	}
+	return c.Verify(ctx, VerifyRequest{PDF: pdf})
 }
 
 // Encrypt has the gateway build a CMS EnvelopedData of data to the

@@ -3,8 +3,8 @@
 // use the gateway. (The demo portal served at /demo is package demo, built
 // on this one.)
 //
-//   - Client creates scan sessions (login, sign, decrypt) with the portal's
-//     app key, reads and cancels them, watches their events (websocket with
+//   - Client creates scan sessions (login, sign, decrypt, seal) with the
+//     portal's app key, reads and cancels them, watches their events (websocket with
 //     reconnect-with-after, long-poll fallback), verifies signatures and
 //     encrypts to a user through the gateway's v1 HTTP protocol.
 //   - VerifyLogin checks a login result without the gateway: the challenge
@@ -13,6 +13,9 @@
 //     the gateway ran a login session (a sign session over the challenge's
 //     digest yields the same signature): take results from the gateway
 //     with the app key, never from the browser.
+//   - VerifyPDF checks every signature of a sealed PDF without the gateway
+//     (byte ranges, CMS, seal, chain to given roots); Client.VerifyPDF asks
+//     the gateway, which also checks revocation.
 //
 // It speaks to the gateway only over its public HTTP protocol (it imports no
 // server-side package), so a Go integrator can copy it. It must never send

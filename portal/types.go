@@ -13,6 +13,7 @@ const (
 	KindLogin   = "login"
 	KindSign    = "sign"
 	KindDecrypt = "decrypt"
+	KindSeal    = "seal"
 )
 
 // Session states. The last five are final: no event follows them.
@@ -63,7 +64,10 @@ type SessionRequest struct {
 	CiphertextFormat string     `json:"ciphertext_format,omitempty"`
 	// ReturnKey asks a decrypt of a CMS envelope for the recovered content
 	// key instead of the plaintext (the portal decrypts the bulk itself).
-	ReturnKey  bool    `json:"return_key,omitempty"`
+	ReturnKey bool `json:"return_key,omitempty"`
+	// Seal names the seal a seal session draws; empty: the phone user
+	// chooses among theirs.
+	Seal       string  `json:"seal,omitempty"`
 	Display    Display `json:"display"`
 	TTLSeconds int     `json:"ttl_seconds,omitempty"`
 
@@ -81,6 +85,10 @@ type Document struct {
 	Name   string `json:"name"`
 	Data   []byte `json:"data,omitempty"`
 	Digest []byte `json:"digest,omitempty"`
+	// PDF, Placements and Straddle: a seal session's document.
+	PDF        []byte      `json:"pdf,omitempty"`
+	Placements []Placement `json:"placements,omitempty"`
+	Straddle   *Straddle   `json:"straddle,omitempty"`
 }
 
 // Display is what the phone shows about the operation.
@@ -175,6 +183,57 @@ type DecryptResult struct {
 	ContentAlg string `json:"content_alg,omitempty"`
 }
 
+// Placement is where a seal goes: a page (from 1) and the seal's centre
+// in millimetres from the page's top-left corner, or a keyword (every
+// occurrence gets the seal).
+type Placement struct {
+	Page    int     `json:"page,omitempty"`
+	XMM     float64 `json:"x_mm,omitempty"`
+	YMM     float64 `json:"y_mm,omitempty"`
+	Keyword string  `json:"keyword,omitempty"`
+}
+
+// Straddle asks for a 骑缝章 across the right edges of pages.
+type Straddle struct {
+	YMM       float64 `json:"y_mm"`
+	FirstPage int     `json:"first_page,omitempty"`
+	LastPage  int     `json:"last_page,omitempty"`
+}
+
+// SealResult is the result of a seal session: the signer's certificate
+// chain and each sealed PDF (the original bytes and one incremental
+// update), in request order.
+type SealResult struct {
+	CertificatePEM string `json:"certificate_pem"`
+	Documents      []struct {
+		Name string `json:"name"`
+		PDF  []byte `json:"pdf"`
+	} `json:"documents"`
+}
+
+// PDFSignature is one signature of a PDF as the gateway's /v1/verify
+// reports it.
+type PDFSignature struct {
+	Field                string    `json:"field"`
+	SubFilter            string    `json:"sub_filter,omitempty"`
+	Time                 time.Time `json:"time,omitzero"`
+	Valid                bool      `json:"valid"`
+	Reason               string    `json:"reason,omitempty"`
+	Message              string    `json:"message,omitempty"`
+	Signer               *Signer   `json:"signer,omitempty"`
+	CoversWholeDocument  bool      `json:"covers_whole_document"`
+	Modified             bool      `json:"modified"`
+	SigningCertificateV2 bool      `json:"signing_certificate_v2"`
+	Seal                 *struct {
+		ID      string `json:"id"`
+		Name    string `json:"name"`
+		Kind    string `json:"kind,omitempty"`
+		Valid   bool   `json:"valid"`
+		Revoked bool   `json:"revoked,omitempty"`
+		Issuer  string `json:"issuer"`
+	} `json:"seal,omitempty"`
+}
+
 // VerifyRequest is the body of POST /v1/verify: data or its digest, and a
 // raw signature with the signer's certificate, or a CMS SignedData.
 type VerifyRequest struct {
@@ -183,6 +242,8 @@ type VerifyRequest struct {
 	Signature      []byte `json:"signature,omitempty"`
 	CMS            []byte `json:"cms,omitempty"`
 	CertificatePEM string `json:"certificate_pem,omitempty"`
+	// PDF is a signed PDF, given alone: every signature is checked.
+	PDF []byte `json:"pdf,omitempty"`
 }
 
 // VerifyResponse is the gateway's verdict: chain, key usage and revocation
@@ -205,6 +266,8 @@ type VerifyResponse struct {
 	// told apart from one a sign session made over its digest; see
 	// VerifyLogin.
 	LoginSession *bool `json:"login_session,omitempty"`
+	// PDFSignatures lists every signature of a PDF (a pdf request).
+	PDFSignatures []PDFSignature `json:"pdf_signatures,omitempty"`
 }
 
 // Signer names who signed. IssuerID, Credential and User are set when the
@@ -280,6 +343,9 @@ func (e *Event) Login() (*LoginResult, error) { return decodeResult[LoginResult]
 
 // Sign decodes the sign result of a completed event.
 func (e *Event) Sign() (*SignResult, error) { return decodeResult[SignResult](e.Result, e.State) }
+
+// Seal decodes a completed seal session's result.
+func (e *Event) Seal() (*SealResult, error) { return decodeResult[SealResult](e.Result, e.State) }
 
 // Decrypt decodes the decrypt result of a completed event.
 func (e *Event) Decrypt() (*DecryptResult, error) {

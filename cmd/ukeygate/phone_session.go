@@ -123,6 +123,13 @@ func kindText(s *phone.ScannedSession) string {
 			what = fmt.Sprintf("%d documents", n)
 		}
 		return fmt.Sprintf("SIGN %s (%s)", what, s.Format)
+	case "seal":
+		n := len(s.Documents)
+		what := "1 PDF"
+		if n != 1 {
+			what = fmt.Sprintf("%d PDFs", n)
+		}
+		return fmt.Sprintf("SEAL %s (draw your seal and sign)", what)
 	case "decrypt":
 		if s.Ciphertext != nil {
 			what := "DECRYPT"
@@ -175,9 +182,30 @@ func printScan(w io.Writer, r *phone.ScanResult, now time.Time) error {
 				size = fmt.Sprintf("%d bytes", *d.Size)
 			}
 			row(tw, fmt.Sprintf("    %d.", i+1), d.Name, size, d.DigestAlg+" "+d.Digest)
+			if d.Pages > 0 {
+				row(tw, "", fmt.Sprintf("%d pages", d.Pages), placementText(d), "")
+			}
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+	}
+	if s.Kind == "seal" {
+		if s.Seal != "" {
+			fmt.Fprintf(w, "\n  Seal asked for: %s\n", s.Seal)
+		}
+		if len(r.Seals) == 0 {
+			fmt.Fprintln(w, "\nYou have no seal this session may use: reject it ('ukeygate phone reject').")
+		} else {
+			fmt.Fprintln(w, "\nYour seals:")
+			tw = newTable(w)
+			row(tw, "  ID", "NAME", "KIND", "SIZE MM")
+			for _, sl := range r.Seals {
+				row(tw, "  "+sl.ID, sl.Name, sl.Kind, formatSize(sl.WidthMM, sl.HeightMM))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
 		}
 	}
 	fmt.Fprintf(w, "\nWhich code does the desktop page show?   %s\n", "[ "+strings.Join(s.CodeChoices, " ]   [ ")+" ]")
@@ -198,6 +226,9 @@ func printScan(w io.Writer, r *phone.ScanResult, now time.Time) error {
 	cred := ""
 	if len(r.Credentials) > 1 {
 		cred = " --credential ID"
+	}
+	if s.Kind == "seal" && s.Seal == "" && len(r.Seals) > 1 {
+		cred += " --seal ID"
 	}
 	fmt.Fprintf(w, "\nConfirm: ukeygate phone confirm --code NN%s\nReject:  ukeygate phone reject\n", cred)
 	return nil
@@ -233,15 +264,32 @@ func forget(cmd *cobra.Command, c *phone.Client, id string) {
 	}
 }
 
+// placementText says where the seal goes on a document.
+func placementText(d phone.ScannedDocument) string {
+	var parts []string
+	for _, p := range d.Placements {
+		if p.Keyword != "" {
+			parts = append(parts, fmt.Sprintf("at every %q", p.Keyword))
+		} else {
+			parts = append(parts, fmt.Sprintf("page %d at %s,%s mm", p.Page, trimFloat(p.XMM), trimFloat(p.YMM)))
+		}
+	}
+	if d.Straddle != nil {
+		parts = append(parts, fmt.Sprintf("across the page edges at %s mm", trimFloat(d.Straddle.YMM)))
+	}
+	return "seal " + strings.Join(parts, "; ")
+}
+
 func newPhoneConfirmCmd() *cobra.Command {
-	var code, cred string
+	var code, cred, sealID string
 	cmd := &cobra.Command{
-		Use:   "confirm --code NN [--session ID] [--credential ID] [--pin PIN | --pin-stdin]",
+		Use:   "confirm --code NN [--session ID] [--credential ID] [--seal ID] [--pin PIN | --pin-stdin]",
 		Short: "Confirm the scanned session with the matching code and your PIN",
 		Long: `Confirm a scanned session (default: the last one 'phone scan' showed) with the
 matching code the desktop page shows, the credential to use (default: the
-only one that fits) and your PIN. The gateway then logs in, signs or
-decrypts with that credential's key and pushes the result to the page.`,
+only one that fits), for a seal session the seal (default: the portal's, or
+your only one) and your PIN. The gateway then logs in, signs, decrypts or
+seals with that credential's key and pushes the result to the page.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := phoneClient(cmd)
@@ -263,6 +311,16 @@ decrypts with that credential's key and pushes the result to the page.`,
 				}
 				cred = ls.Credentials[0]
 			}
+			if sealID == "" && ls != nil && ls.Kind == "seal" && ls.Seal == "" {
+				switch len(ls.Seals) {
+				case 0:
+					return errors.New("you have no seal this session may use: reject it with 'ukeygate phone reject'")
+				case 1:
+					sealID = ls.Seals[0]
+				default:
+					return usageErrorf("several seals fit (%s): choose one with --seal", strings.Join(ls.Seals, ", "))
+				}
+			}
 			// A wrong code fails the session on the server: check it here,
 			// before the PIN is even asked.
 			code = strings.TrimSpace(code)
@@ -276,7 +334,7 @@ decrypts with that credential's key and pushes the result to the page.`,
 			if err := checkPINForm(pin); err != nil {
 				return err
 			}
-			state, err := c.Confirm(cmd.Context(), id, cred, pin, code)
+			state, err := c.ConfirmSeal(cmd.Context(), id, cred, sealID, pin, code)
 			if err != nil {
 				if ae := (*phone.APIError)(nil); errors.As(err, &ae) {
 					switch ae.Code {
@@ -297,6 +355,7 @@ decrypts with that credential's key and pushes the result to the page.`,
 	cmd.Flags().String("session", "", "the session id (default: the last scanned)")
 	cmd.Flags().StringVar(&code, "code", "", "the matching code the desktop page shows (required)")
 	cmd.Flags().StringVar(&cred, "credential", "", "the credential to use (default: the only one that fits)")
+	cmd.Flags().StringVar(&sealID, "seal", "", "seal sessions: the seal to draw (default: the portal's, or your only one)")
 	_ = cmd.MarkFlagRequired("code")
 	return cmd
 }

@@ -40,7 +40,7 @@ func newPortalCmd() *cobra.Command {
 	o := &portalOpts{}
 	cmd := &cobra.Command{
 		Use:   "portal",
-		Short: "A demo portal backend: QR login, signing and decryption through the gateway",
+		Short: "A demo portal backend: QR login, signing, sealing and decryption through the gateway",
 		Long: `A demo portal backend on the command line, built on the portal package only.
 Each subcommand creates a scan session with the portal's app key, prints the
 QR code in the terminal (and writes it as a PNG), waits on the websocket for
@@ -51,6 +51,7 @@ gateway's POST /v1/verify.
   ukeygate portal sign    --app-key KEY --file bid.pdf --file annex.pdf --format cms-detached
   ukeygate portal encrypt --app-key KEY --user USER_ID --in bid.txt   (→ bid.txt.p7m)
   ukeygate portal decrypt --app-key KEY --in bid.txt.p7m --ciphertext-format cms
+  ukeygate portal seal    --app-key KEY --file bid.pdf --page 1 --x 150 --y 240
 
 In another terminal, the phone: 'ukeygate phone scan FILE.png' (or the
 payload), then 'ukeygate phone confirm --code NN'.`,
@@ -67,7 +68,7 @@ payload), then 'ukeygate phone confirm --code NN'.`,
 	pf.StringVar(&o.summary, "summary", "", "the summary the phone shows")
 	pf.DurationVar(&o.ttl, "ttl", 0, "session lifetime, e.g. 120s (default: the gateway's)")
 	pf.BoolVar(&o.invertQR, "qr-invert", false, "draw the terminal QR code for a light background")
-	cmd.AddCommand(newPortalLoginCmd(o), newPortalSignCmd(o), newPortalDecryptCmd(o), newPortalEncryptCmd(o))
+	cmd.AddCommand(newPortalLoginCmd(o), newPortalSignCmd(o), newPortalDecryptCmd(o), newPortalEncryptCmd(o), newPortalSealCmd(o))
 	return cmd
 }
 

@@ -70,6 +70,7 @@ master key file.`,
 	root.AddCommand(newAppCmd())
 	root.AddCommand(newUserCmd())
 	root.AddCommand(newCredentialCmd())
+	root.AddCommand(newSealCmd())
 	root.AddCommand(newDeviceCmd())
 	root.AddCommand(newPhoneCmd())
 	addPhoneSessionCmds(root)

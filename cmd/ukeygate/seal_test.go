@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/ukeygate/ukeygate/seal"
+	"github.com/ukeygate/ukeygate/server/servertest"
+)
+
+// TestSealTwoTerminals: the operator makes a seal (ukeygate seal add),
+// the portal command asks to seal a PDF at page 1 (150, 240) mm, the
+// phone command scans, sees the seal and confirms; the sealed PDF verifies
+// locally and at the gateway; the operator revokes the seal.
+func TestSealTwoTerminals(t *testing.T) {
+	t.Setenv(envServer, "")
+	t.Setenv(envAdminToken, "")
+	t.Setenv(envAppKey, "")
+	ts := servertest.Start(t)
+	dir := t.TempDir()
+	op := func(args ...string) string {
+		t.Helper()
+		return mustCLI(t, "", append(args, "--server", ts.URL, "--admin-token", ts.AdminToken)...)
+	}
+	state := filepath.Join(dir, "phone.json")
+	ph := func(args ...string) string {
+		t.Helper()
+		return mustCLI(t, "", append(args, "--state", state)...)
+	}
+	op("issuer", "add", "--id", "rsa", "--name", "RSA CA", "--alg", "RSA", "--cn", "Seal RSA Root")
+	var app struct {
+		APIKey string `json:"api_key"`
+	}
+	decode(t, op("app", "add", "--name", "招标平台", "--origin", "https://bid.example.cn", "--json"), &app)
+	var user struct {
+		ID             string `json:"id"`
+		ActivationCode string `json:"activation_code"`
+	}
+	decode(t, op("user", "add", "--name", "张三", "--json"), &user)
+	ph("phone", "enroll", "--server", ts.URL, "--code", user.ActivationCode, "--pin", "135790")
+	ph("phone", "request", "--issuer", "rsa", "--alg", "RSA", "--purpose", "sign", "--pin", "135790")
+
+	// The seal image: a red ring on transparency.
+	img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
+	for y := 0; y < 64; y++ {
+		for x := 0; x < 64; x++ {
+			if d := (x-32)*(x-32) + (y-32)*(y-32); d < 30*30 && d > 24*24 {
+				img.SetNRGBA(x, y, color.NRGBA{R: 220, A: 255})
+			}
+		}
+	}
+	var pngBuf bytes.Buffer
+	if err := png.Encode(&pngBuf, img); err != nil {
+		t.Fatal(err)
+	}
+	pngFile := filepath.Join(dir, "seal.png")
+	os.WriteFile(pngFile, pngBuf.Bytes(), 0o644)
+	var sl struct {
+		ID string `json:"id"`
+	}
+	decode(t, op("seal", "add", "--owner", user.ID, "--name", "某某建设有限公司 公章", "--kind", "official",
+		"--image", pngFile, "--width-mm", "40", "--height-mm", "40", "--json"), &sl)
+	if list := op("seal", "list", "--owner", user.ID); !strings.Contains(list, sl.ID) || !strings.Contains(list, "official") || !strings.Contains(list, "40×40") {
+		t.Fatalf("seal list:\n%s", list)
+	}
+
+	bid := filepath.Join(dir, "bid.pdf")
+	os.WriteFile(bid, seal.TextPDF([][]string{{"Bid for lot 3", "Bidder (seal):"}}), 0o644)
+	p := startPortal(t, "portal", "seal", "--file", bid, "--page", "1", "--x", "150", "--y", "240",
+		"--server", ts.URL, "--app-key", app.APIKey, "--origin", "https://bid.example.cn")
+	scan := ph("phone", "scan", p.header["Payload:"])
+	for _, want := range []string{"SEAL 1 PDF", "bid.pdf", "1 pages", "page 1 at 150,240 mm", sl.ID, "某某建设有限公司 公章"} {
+		if !strings.Contains(scan, want) {
+			t.Fatalf("scan lacks %q:\n%s", want, scan)
+		}
+	}
+	ph("phone", "confirm", "--code", p.header["Code:"], "--pin", "135790")
+	out, err := p.wait(t)
+	if err != nil {
+		t.Fatalf("portal seal: %v\n%s", err, out)
+	}
+	for _, want := range []string{`bid.sealed.pdf`, `local check \(Seal \d+\):\s+valid`, `seal ` + sl.ID, `gateway /v1/verify:\s+valid`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Fatalf("portal output lacks %q:\n%s", want, out)
+		}
+	}
+	sealed, err := os.ReadFile(filepath.Join(dir, "bid.sealed.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs, err := seal.Verify(sealed)
+	if err != nil || len(sigs) != 1 || !sigs[0].Valid || sigs[0].Seal == nil || sigs[0].Seal.ID != sl.ID {
+		t.Fatalf("sealed PDF: %v %+v", err, sigs)
+	}
+	if rev := op("seal", "revoke", sl.ID, "--reason", "superseded"); !strings.Contains(rev, "revoked") {
+		t.Fatalf("revoke:\n%s", rev)
+	}
+}

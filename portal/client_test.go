@@ -412,7 +412,7 @@ func TestClientErrors(t *testing.T) {
 			wantStatus: 502, wantCode: ""},
 		{name: "unknown kind", client: *g.client(),
 			call: func(c *portal.Client) error {
-				_, err := c.CreateSession(ctx, portal.SessionRequest{Kind: "seal"})
+				_, err := c.CreateSession(ctx, portal.SessionRequest{Kind: "stamp"})
 				return err
 			}, wantErr: portal.ErrInvalidArgument},
 		{name: "session id with a slash", client: *g.client(),

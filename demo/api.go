@@ -113,6 +113,8 @@ func (d *demo) api(w http.ResponseWriter, r *http.Request, name string) {
 		"logout":       d.apiLogout,
 		"sign":         d.apiSign,
 		"sign/finish":  d.apiSignFinish,
+		"seal":         d.apiSeal,
+		"seal/finish":  d.apiSealFinish,
 		"open/submit":  d.apiOpenSubmit,
 		"open":         d.apiOpen,
 		"open/finish":  d.apiOpenFinish,
@@ -472,7 +474,11 @@ func (d *demo) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/pkcs7-signature")
+	ct := f.contentType
+	if ct == "" {
+		ct = "application/pkcs7-signature"
+	}
+	h.Set("Content-Type", ct)
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.name}))
 	h.Set("Cache-Control", "no-store")
 	_, _ = w.Write(f.cms)

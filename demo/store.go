@@ -41,9 +41,10 @@ type demoPending struct {
 }
 
 type demoFile struct {
-	name    string
-	cms     []byte
-	created time.Time
+	name        string
+	cms         []byte // the file: a signature, or a sealed PDF
+	contentType string // "" is application/pkcs7-signature
+	created     time.Time
 }
 
 type demoBid struct {

@@ -358,6 +358,9 @@ func (s *Session) Login() (*LoginResult, error) { return decodeResult[LoginResul
 // Sign decodes the sign result of a completed session.
 func (s *Session) Sign() (*SignResult, error) { return decodeResult[SignResult](s.Result, s.State) }
 
+// Seal decodes a completed seal session's result.
+func (s *Session) Seal() (*SealResult, error) { return decodeResult[SealResult](s.Result, s.State) }
+
 // Decrypt decodes the decrypt result of a completed session.
 func (s *Session) Decrypt() (*DecryptResult, error) {
 	return decodeResult[DecryptResult](s.Result, s.State)

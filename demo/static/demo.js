@@ -136,6 +136,7 @@
   }
 
   function signPage() {
+    sealButton();
     var handle = null;
     $('sign-form').addEventListener('submit', function (e) {
       e.preventDefault();
@@ -164,6 +165,32 @@
           });
         });
       }, showError);
+    });
+  }
+
+  // The seal button: a seal session over the demo's sample bid PDF.
+  function sealButton() {
+    var handle = null;
+    $('seal-start').addEventListener('click', function () {
+      showError(null);
+      $('seal-result').hidden = true;
+      $('sign-result').hidden = true;
+      if (handle) { handle.destroy(); }
+      handle = mountWidget(function () {
+        return api('seal', withTTL({}));
+      }, function (session) {
+        return api('seal/finish', { session: session.id }).then(function (res) {
+          var s = res.signer || {};
+          var sl = res.seal || {};
+          $('seal-signer').textContent = s.subject || '';
+          $('seal-name').textContent = (sl.name || '') + ' (' + (sl.kind || '') + ', ' + (sl.id || '') + ')';
+          var a = $('seal-download');
+          a.href = res.download;
+          a.setAttribute('download', res.file);
+          $('seal-result').hidden = false;
+          if (handle) { handle.destroy(); handle = null; }
+        });
+      });
     });
   }
 

@@ -49,6 +49,9 @@ type Deps struct {
 	// Demo is the demo portal (demo.New with Prefix PathDemo),
 	// served at PathDemo and below; nil: no demo (config demo: false).
 	Demo http.Handler
+	// Backup writes a backup of the store (GET /v1/admin/backup); nil
+	// answers that endpoint with 503 "unavailable".
+	Backup Backuper
 }
 
 // DefaultMaxBodyBytes is the body limit when Deps.MaxBodyBytes is 0.
@@ -71,6 +74,7 @@ type API struct {
 	stopping    <-chan struct{}
 	pinLockouts prometheus.Counter
 	demo        http.Handler
+	backup      Backuper
 
 	mux *http.ServeMux
 	// patterns are the registered route patterns, in order (for the
@@ -100,6 +104,7 @@ func New(deps Deps) *API {
 		sessions: deps.Sessions,
 		stopping: deps.Stopping,
 		demo:     deps.Demo,
+		backup:   deps.Backup,
 		pinLockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ukeygate_pin_lockouts_total",
 			Help: "Confirms refused because the user's PIN is locked (the wrong try that locked it included).",

@@ -44,6 +44,8 @@ var (
 	ErrNoEncryptionCredential = errors.New("api: user has no active encryption credential")
 	// ErrAuditUnavailable: the API was built without an audit log.
 	ErrAuditUnavailable = errors.New("api: audit log unavailable")
+	// ErrBackupUnavailable: the API was built without a backup source.
+	ErrBackupUnavailable = errors.New("api: backup unavailable")
 	// ErrSessionsUnavailable: the API was built without a session service.
 	ErrSessionsUnavailable = errors.New("api: scan sessions unavailable")
 	// ErrOriginNotAllowed: the page origin (body field or Origin header)
@@ -96,6 +98,7 @@ var errorTable = []errorMapping{
 	{ErrNoEncryptionCredential, http.StatusNotFound, "no_encryption_credential"},
 	{ErrAuditUnavailable, http.StatusServiceUnavailable, "audit_unavailable"},
 	{ErrSessionsUnavailable, http.StatusServiceUnavailable, "unavailable"},
+	{ErrBackupUnavailable, http.StatusServiceUnavailable, "unavailable"},
 	{ErrOriginNotAllowed, http.StatusForbidden, "origin_not_allowed"},
 
 	// session (before ca and gmcrypto: a failed operation wraps their

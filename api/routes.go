@@ -27,6 +27,7 @@ func (a *API) routes() {
 	a.handle("POST /v1/admin/seals/{id}/revoke", a.adminRevokeSeal)
 	a.handle("GET /v1/admin/audit", a.adminAudit)
 	a.handle("GET /v1/admin/audit/verify", a.adminAuditVerify)
+	a.handle("GET /v1/admin/backup", a.adminBackup)
 
 	// Public: issuers, their certificates and CRLs.
 	a.handle("GET /v1/issuers", a.listIssuers)

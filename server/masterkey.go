@@ -77,28 +77,42 @@ func CreateMasterKey(cfg config.Config) (string, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return "", fmt.Errorf("server: cannot create data_dir %s: %w", cfg.DataDir, unwrapPath(err))
 	}
+	return path, CreateMasterKeyFile(path)
+}
+
+// CreateMasterKeyFile writes a new random 32-byte master key to path
+// (mode 0600, its directory created 0700). It never overwrites an
+// existing file: that fails with ErrMasterKeyExists.
+func CreateMasterKeyFile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", fmt.Errorf("server: cannot create the directory of %s: %w", path, unwrapPath(err))
+		return fmt.Errorf("server: cannot create the directory of %s: %w", path, unwrapPath(err))
 	}
 	key := make([]byte, MasterKeySize)
+	defer clear(key)
 	if _, err := rand.Read(key); err != nil {
-		return "", fmt.Errorf("server: reading random bytes: %w", err)
+		return fmt.Errorf("server: reading random bytes: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return "", fmt.Errorf("%w: %s: refusing to overwrite it (the data encrypted under it would be lost); remove it by hand only if that is what you want", ErrMasterKeyExists, path)
+		return fmt.Errorf("%w: %s: refusing to overwrite it (the data encrypted under it would be lost); remove it by hand only if that is what you want", ErrMasterKeyExists, path)
 	}
 	if err != nil {
-		return "", fmt.Errorf("server: cannot create master key file %s: %w", path, unwrapPath(err))
+		return fmt.Errorf("server: cannot create master key file %s: %w", path, unwrapPath(err))
 	}
 	_, werr := f.Write(key)
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
 		_ = os.Remove(path)
-		return "", fmt.Errorf("server: cannot write master key file %s: %w", path, err)
+		return fmt.Errorf("server: cannot write master key file %s: %w", path, err)
 	}
-	return path, nil
+	return nil
+}
+
+// LoadMasterKeyFile reads a master key file with the rules of
+// LoadMasterKey (exactly 32 raw bytes, mode 0600 or stricter).
+func LoadMasterKeyFile(path string) ([]byte, error) {
+	return LoadMasterKey(config.Config{MasterKeyFile: path})
 }
 
 // unwrapPath drops the *fs.PathError wrapper whose path the caller's

@@ -6,14 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/ukeygate/ukeygate/config"
 	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/vault"
 )
 
 // Server is one ukeygate node: the open store, the master key, the
@@ -21,11 +22,17 @@ import (
 // run it with Serve or ServeListener (which close it when they return) or
 // use Handler and call Close yourself.
 type Server struct {
-	cfg    config.Config
+	cfg config.Config
+	// master is the store's data key (see package vault), which services
+	// derive their keys from; the master key itself only opens the vault.
 	master []byte
 	log    *slog.Logger
-	store  storage.Store
-	reg    *prometheus.Registry
+	// store is the sealed view of raw, the backend as opened (backups
+	// copy raw's sealed values as they are).
+	store storage.Store
+	raw   storage.Store
+	vault vault.Info
+	reg   *prometheus.Registry
 
 	// ctx lives as long as the server; it is cancelled by Close. wire
 	// hands it to background work (sweepers, watchers).
@@ -44,7 +51,13 @@ type Server struct {
 	handler http.Handler
 }
 
-// New validates cfg, checks the master key's length, opens the store,
+// openVaultTimeout bounds opening the vault at start (sealing the values
+// of a store from before the vault included).
+const openVaultTimeout = 10 * time.Minute
+
+// New validates cfg, checks the master key's length, opens the store and
+// its vault (refusing a master key that is not the store's, and a store
+// whose key rotation or restore is unfinished),
 // registers the metrics collectors and builds the whole HTTP handler.
 // A nil log discards logs. On error nothing stays open.
 func New(cfg config.Config, master []byte, log *slog.Logger) (*Server, error) {
@@ -57,16 +70,28 @@ func New(cfg config.Config, master []byte, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := openStore(cfg)
+	raw, err := OpenStore(cfg)
 	if err != nil {
 		return nil, err
+	}
+	octx, ocancel := context.WithTimeout(context.Background(), openVaultTimeout)
+	v, err := vault.Open(octx, raw, master)
+	ocancel()
+	if err != nil {
+		kind := ErrStore
+		if errors.Is(err, vault.ErrWrongKey) {
+			kind = ErrMasterKey
+		}
+		return nil, errors.Join(fmt.Errorf("%w: %w", kind, err), raw.Close())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:      cfg,
-		master:   slices.Clone(master),
+		master:   v.DataKey,
 		log:      log,
-		store:    st,
+		store:    v.Store,
+		raw:      raw,
+		vault:    v.Info,
 		reg:      prometheus.NewRegistry(),
 		ctx:      ctx,
 		cancel:   cancel,

@@ -9,9 +9,11 @@ import (
 	"github.com/ukeygate/ukeygate/storage/etcd"
 )
 
-// openStore opens the backend cfg.Storage.Backend names. Errors wrap
-// ErrStore.
-func openStore(cfg config.Config) (storage.Store, error) {
+// OpenStore opens the backend cfg.Storage.Backend names, as it is: values
+// sealed by the vault stay sealed (server.New opens the vault over it; the
+// offline commands restore and master-key rotate use it directly). Errors
+// wrap ErrStore.
+func OpenStore(cfg config.Config) (storage.Store, error) {
 	switch cfg.Storage.Backend {
 	case config.BackendBolt:
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {

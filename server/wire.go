@@ -97,5 +97,6 @@ func (s *Server) wire() (http.Handler, error) {
 		Sessions:     sessions,
 		Stopping:     s.Stopping(),
 		Demo:         demo,
+		Backup:       storeBackup{s},
 	}), nil
 }

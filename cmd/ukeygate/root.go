@@ -77,6 +77,7 @@ master key file.`,
 	root.AddCommand(newPortalCmd())
 	root.AddCommand(newAuditCmd())
 	root.AddCommand(newBenchCmd())
+	root.AddCommand(newBackupCmd(), newRestoreCmd(), newMasterKeyCmd())
 	// ---- end of subcommands ----
 
 	refuseUnknownSubcommands(root)

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ukeygate/ukeygate/backup"
+	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/server"
+	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/vault"
+)
+
+// backup asks a serving node for a snapshot (operator API); restore writes
+// one into a stopped node's empty store.
+
+func newBackupCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "backup --out FILE",
+		Short: "Write a consistent backup of a serving node's store (operator API)",
+		Long: `backup downloads a consistent snapshot of the serving node's store (bbolt
+or etcd) through the operator API and writes it to FILE (mode 0600; an
+existing FILE is refused). The file carries its format version, the store's
+id, the id of the master key its values are sealed under, and an SM3
+checksum; it is checked before backup reports success.
+
+The master key is never in the file: keep it apart from the backups. A
+backup without its master key cannot be read, by a thief or by you.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return usageErrorf("--out FILE is required")
+			}
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			sum, err := downloadBackup(cmd.Context(), c, out)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "backup written to %s: store %s, %d keys at revision %d, sealed under master key %s, sm3 %s\n",
+				out, sum.StoreID, sum.Records, sum.Revision, sum.KeyID, sum.SM3)
+			return nil
+		},
+	}
+	addServerFlag(cmd)
+	cmd.Flags().String("admin-token", "", "operator API token (env "+envAdminToken+")")
+	cmd.Flags().StringVar(&out, "out", "", "file to write (must not exist)")
+	return cmd
+}
+
+// downloadBackup streams the backup into out+".partial", checks it, and
+// renames it to out.
+func downloadBackup(ctx context.Context, c *opClient, out string) (backup.Summary, error) {
+	if _, err := os.Lstat(out); err == nil {
+		return backup.Summary{}, fmt.Errorf("%s exists: refusing to overwrite a backup", out)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/admin/backup", nil)
+	if err != nil {
+		return backup.Summary{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := (&http.Client{}).Do(req) // no overall timeout: a backup may be large
+	if err != nil {
+		return backup.Summary{}, fmt.Errorf("cannot reach the server: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return backup.Summary{}, decodeServerError(resp.StatusCode, b)
+	}
+	tmp := out + ".partial"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return backup.Summary{}, err
+	}
+	_, cerr := io.Copy(f, resp.Body)
+	serr := f.Sync()
+	if err := errors.Join(cerr, serr, f.Close()); err != nil {
+		_ = os.Remove(tmp)
+		return backup.Summary{}, fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	sum, err := verifyBackupFile(tmp)
+	if err != nil {
+		_ = os.Remove(tmp)
+		return backup.Summary{}, fmt.Errorf("the server's backup is incomplete: %w", err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		_ = os.Remove(tmp)
+		return backup.Summary{}, err
+	}
+	return sum, syncDir(filepath.Dir(out))
+}
+
+func verifyBackupFile(path string) (backup.Summary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return backup.Summary{}, err
+	}
+	defer f.Close()
+	return backup.Verify(f)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func newRestoreCmd() *cobra.Command {
+	var in string
+	cmd := &cobra.Command{
+		Use:   "restore --in FILE",
+		Short: "Restore a backup into a stopped node's empty store",
+		Long: `restore checks FILE completely (format, SM3 checksum, record count), then
+writes it into the configured store, which must be empty: with bbolt,
+data_dir may hold nothing but the master key file (the node must be
+stopped); with etcd, nothing may exist under storage.etcd.prefix.
+
+The configured master key, if present, must be the one the backup was
+sealed under (its id is in the file); if it is missing, restore still runs
+and says which key to install before serve.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if in == "" {
+				return usageErrorf("--in FILE is required")
+			}
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			sum, err := verifyBackupFile(in)
+			if err != nil {
+				return err
+			}
+			keyNote, err := checkRestoreKey(cfg, sum.KeyID)
+			if err != nil {
+				return err
+			}
+			if sum, err = restoreInto(cmd.Context(), cfg, in); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "restored %d keys of store %s (backup of %s, revision %d)\n",
+				sum.Records, sum.StoreID, sum.CreatedAt.Format("2006-01-02T15:04:05Z"), sum.Revision)
+			if keyNote != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), keyNote)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&in, "in", "", "backup file to restore")
+	return cmd
+}
+
+// checkRestoreKey refuses a configured master key that does not open the
+// backup, and returns a note when no key is configured yet.
+func checkRestoreKey(cfg config.Config, want string) (string, error) {
+	master, err := server.LoadMasterKey(cfg)
+	if err != nil {
+		if cfg.MasterKey == "" {
+			if _, serr := os.Stat(cfg.MasterKeyPath()); errors.Is(serr, fs.ErrNotExist) {
+				return fmt.Sprintf("note: no master key at %s yet: install master key %s there (or set UKEYGATE_MASTER_KEY) before serve", cfg.MasterKeyPath(), want), nil
+			}
+		}
+		return "", err
+	}
+	id, err := vault.KeyID(master)
+	clear(master)
+	if err != nil {
+		return "", err
+	}
+	if id != want {
+		return "", fmt.Errorf("the backup is sealed under master key %s, but the configured master key is %s: configure the key of the backup", want, id)
+	}
+	return "", nil
+}
+
+// restoreInto writes the backup into the configured store. With bbolt it
+// builds the data file under a temporary name and renames it at the end,
+// so that an interrupted restore leaves no data file.
+func restoreInto(ctx context.Context, cfg config.Config, in string) (backup.Summary, error) {
+	f, err := os.Open(in)
+	if err != nil {
+		return backup.Summary{}, err
+	}
+	defer f.Close()
+	if cfg.Storage.Backend != config.BackendBolt {
+		st, err := server.OpenStore(cfg)
+		if err != nil {
+			return backup.Summary{}, err
+		}
+		sum, err := backup.Restore(ctx, f, st)
+		return sum, errors.Join(err, st.Close())
+	}
+	tmp := cfg.BoltPath() + ".restoring"
+	if err := checkEmptyDataDir(cfg, filepath.Base(tmp)); err != nil {
+		return backup.Summary{}, err
+	}
+	_ = os.Remove(tmp) // left by an interrupted restore
+	bc := storage.DefaultBoltConfig()
+	bc.Path = tmp
+	bc.Timeout = cfg.Storage.Bolt.Timeout
+	st, err := storage.OpenBolt(bc)
+	if err != nil {
+		return backup.Summary{}, err
+	}
+	sum, err := backup.Restore(ctx, f, st)
+	if err = errors.Join(err, st.Close()); err != nil {
+		_ = os.Remove(tmp)
+		return backup.Summary{}, err
+	}
+	if err := os.Rename(tmp, cfg.BoltPath()); err != nil {
+		return backup.Summary{}, err
+	}
+	return sum, syncDir(cfg.DataDir)
+}
+
+// checkEmptyDataDir refuses a data_dir that holds anything but the master
+// key file (and the leftover of an interrupted restore, named leftover).
+func checkEmptyDataDir(cfg config.Config, leftover string) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	keyPath, _ := filepath.Abs(cfg.MasterKeyPath())
+	for _, e := range entries {
+		p, _ := filepath.Abs(filepath.Join(cfg.DataDir, e.Name()))
+		if p == keyPath || e.Name() == leftover {
+			continue
+		}
+		return fmt.Errorf("%w: data_dir %s holds %s: restore only into an empty data_dir of a stopped node", backup.ErrNotEmpty, cfg.DataDir, e.Name())
+	}
+	return nil
+}

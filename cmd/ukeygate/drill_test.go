@@ -1,0 +1,429 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/portal"
+)
+
+const drillPIN = "135790"
+
+// drill is a serving node (a real process) with what the restore drill
+// and the key-rotation test create on it.
+type drill struct {
+	t      *testing.T
+	dir    string
+	token  string
+	base   string
+	proc   *proc
+	app    *portal.Client
+	phones []*phone.Client
+	creds  []drillCred
+	// revoked is the serial of a revoked credential, by issuer.
+	revoked map[string]string
+	issuer  map[string]string // certificate PEM by issuer id
+}
+
+type drillCred struct {
+	phone int
+	cred  *phone.Credential
+}
+
+func (d *drill) env(extra ...string) []string {
+	return testEnv(append([]string{"UKEYGATE_DATA_DIR=" + d.dir, "UKEYGATE_ADMIN_TOKEN=" + d.token,
+		"UKEYGATE_LISTEN=127.0.0.1:0", "UKEYGATE_LOG_FORMAT=json", "UKEYGATE_DEMO=false"}, extra...)...)
+}
+
+// serve starts `ukeygate serve` on d.dir and points the clients at it.
+func (d *drill) serve(extra ...string) {
+	d.t.Helper()
+	d.proc = startProc(d.t, d.env(extra...), "serve")
+	d.base = "http://" + d.proc.waitListening(d.t)
+	if d.app != nil {
+		d.app.BaseURL = d.base
+	}
+	for _, p := range d.phones {
+		p.BaseURL = d.base
+	}
+}
+
+func (d *drill) stop() {
+	d.t.Helper()
+	_ = d.proc.cmd.Process.Signal(syscall.SIGTERM)
+	if code := d.proc.wait(d.t); code != 0 {
+		d.t.Fatalf("serve exited %d\n%s", code, d.proc.stderr)
+	}
+}
+
+func (d *drill) admin(method, path string, body, out any) {
+	d.t.Helper()
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequest(method, d.base+path, bytes.NewReader(b))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+d.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		d.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			d.t.Fatal(err)
+		}
+	}
+}
+
+// newDrill serves a fresh data dir holding two internal issuers (SM2, RSA),
+// an app, two users with a signing credential of each algorithm, one
+// revoked credential per issuer, and one signature per credential.
+func newDrill(t *testing.T) *drill {
+	d := &drill{t: t, dir: initDataDir(t), token: "drill-admin-token-0123456789", revoked: map[string]string{}, issuer: map[string]string{}}
+	d.serve()
+	for _, alg := range []string{"SM2", "RSA"} {
+		var iss struct {
+			CertificatePEM string `json:"certificate_pem"`
+		}
+		id := strings.ToLower(alg)
+		d.admin("POST", "/v1/admin/issuers", map[string]any{"id": id, "name": alg + " CA", "mode": "internal", "alg": alg,
+			"generate": true, "subject": map[string]string{"common_name": "drill " + alg, "organization": "ukeygate", "country": "CN"}}, &iss)
+		d.issuer[id] = iss.CertificatePEM
+	}
+	var app struct {
+		APIKey string `json:"api_key"`
+	}
+	d.admin("POST", "/v1/admin/apps", map[string]any{"name": "drill portal", "origins": []string{"https://bid.example.cn"}}, &app)
+	d.app = &portal.Client{BaseURL: d.base, AppKey: app.APIKey, Origin: "https://bid.example.cn"}
+	ctx := context.Background()
+	for i, name := range []string{"张三", "李四", "王五"} {
+		var u struct {
+			ActivationCode string `json:"activation_code"`
+		}
+		d.admin("POST", "/v1/admin/users", map[string]string{"name": name}, &u)
+		p := &phone.Client{BaseURL: d.base, State: &phone.State{}, HTTP: &http.Client{Timeout: guard}}
+		if _, err := p.Enroll(ctx, u.ActivationCode, name+"'s phone", drillPIN); err != nil {
+			t.Fatal(err)
+		}
+		d.phones = append(d.phones, p)
+		for _, alg := range []string{"SM2", "RSA"} {
+			c, err := p.RequestCredential(ctx, strings.ToLower(alg), alg, "sign", drillPIN)
+			if err != nil || c.State != "active" {
+				t.Fatalf("credential: %+v, %v", c, err)
+			}
+			if i == 2 { // the third user's credentials are revoked
+				d.admin("POST", "/v1/admin/credentials/"+c.ID+"/revoke", map[string]string{"reason": "keyCompromise"}, nil)
+				d.revoked[c.Issuer] = c.Serial
+				continue
+			}
+			d.creds = append(d.creds, drillCred{phone: i, cred: c})
+		}
+	}
+	for _, c := range d.creds {
+		if err := d.sign(c, "before"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// sign runs one sign session with c and its PIN and checks the signature
+// with the gateway's verify.
+func (d *drill) sign(c drillCred, text string) error {
+	_, err := d.signSession(c, text)
+	return err
+}
+
+// signSession is sign, returning the session id.
+func (d *drill) signSession(c drillCred, text string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	data := []byte("投标文件 " + text + " " + c.cred.ID)
+	s, err := d.app.CreateSession(ctx, portal.SessionRequest{Kind: portal.KindSign, Issuer: c.cred.Issuer, Alg: c.cred.Alg,
+		User: c.cred.User, Format: portal.FormatRaw, Documents: []portal.Document{{Name: "bid.txt", Data: data}},
+		Display: portal.Display{Title: "drill", Summary: text}})
+	if err != nil {
+		return "", err
+	}
+	p := d.phones[c.phone]
+	if _, err := p.Scan(ctx, s.QR.Payload); err != nil {
+		return "", fmt.Errorf("scan: %w", err)
+	}
+	if state, err := p.Confirm(ctx, s.ID, c.cred.ID, drillPIN, s.Code); err != nil || state != portal.StateCompleted {
+		return "", fmt.Errorf("confirm with %s: %q, %v", c.cred.ID, state, err)
+	}
+	got, err := d.app.GetSession(ctx, s.ID)
+	if err != nil {
+		return "", err
+	}
+	ev := portal.Event{State: got.State, Result: got.Result}
+	res, err := ev.Sign()
+	if err != nil || len(res.Documents) != 1 {
+		return "", fmt.Errorf("result %+v, %v", res, err)
+	}
+	v, err := d.app.Verify(ctx, portal.VerifyRequest{Data: data, Signature: res.Documents[0].Signature, CertificatePEM: c.cred.CertificatePEM})
+	if err != nil || !v.Valid || v.Signer == nil || v.Signer.Serial != c.cred.Serial {
+		return "", fmt.Errorf("verify of %s: %+v, %v", c.cred.ID, v, err)
+	}
+	return s.ID, nil
+}
+
+// check signs with every credential and its PIN, checks each issuer's CRL
+// (signature and the revoked serial) and runs `ukeygate audit verify`.
+func (d *drill) check(label string) {
+	d.t.Helper()
+	for _, c := range d.creds {
+		if err := d.sign(c, label); err != nil {
+			d.t.Fatalf("%s: %v", label, err)
+		}
+	}
+	for iss, serial := range d.revoked {
+		resp, err := http.Get(d.base + "/v1/issuers/" + iss + "/crl")
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		der, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			d.t.Fatalf("%s: CRL of %s: %d", label, iss, resp.StatusCode)
+		}
+		if b, _ := pem.Decode(der); b != nil {
+			der = b.Bytes
+		}
+		blk, _ := pem.Decode([]byte(d.issuer[iss]))
+		crl, err := smx509.ParseRevocationList(der)
+		if err != nil {
+			d.t.Fatalf("%s: CRL of %s: %v", label, iss, err)
+		}
+		ca, err := smx509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		if err := crl.CheckSignatureFrom(ca); err != nil {
+			d.t.Fatalf("%s: CRL of %s does not verify: %v", label, iss, err)
+		}
+		found := false
+		for _, e := range crl.RevokedCertificateEntries {
+			found = found || fmt.Sprintf("%x", e.SerialNumber) == strings.ToLower(strings.ReplaceAll(serial, ":", ""))
+		}
+		if !found {
+			d.t.Fatalf("%s: CRL of %s lacks the revoked serial %s", label, iss, serial)
+		}
+	}
+	if out, err := exec.Command(binary(d.t), "audit", "verify", "--server", d.base, "--admin-token", d.token).CombinedOutput(); err != nil {
+		d.t.Fatalf("%s: audit verify: %v\n%s", label, err, out)
+	}
+}
+
+var _ = x509.ParseCertificate // the CRL check uses smx509, which reads RSA and SM2 alike
+
+// TestRestoreDrill: serve, create issuers, users, credentials, sessions and
+// audit entries; back up (a real `ukeygate backup` process) while sessions
+// keep being signed; restore into a new data dir; serve it; every
+// credential still signs with its PIN, the CRLs and audit verify pass.
+func TestRestoreDrill(t *testing.T) {
+	d := newDrill(t)
+
+	// Bounded load during the backup: sign sessions until the backup is
+	// written (at most 200).
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var signed atomic.Int64
+	loadErr := make(chan error, 2)
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load() && i < 100; i++ {
+				if err := d.sign(d.creds[(w+i)%len(d.creds)], fmt.Sprintf("load %d", i)); err != nil {
+					loadErr <- err
+					return
+				}
+				signed.Add(1)
+			}
+		}()
+	}
+	out := filepath.Join(t.TempDir(), "ukeygate.backup")
+	bk, err := exec.Command(binary(t), "backup", "--out", out, "--server", d.base, "--admin-token", d.token).CombinedOutput()
+	stop.Store(true)
+	wg.Wait()
+	close(loadErr)
+	if err != nil {
+		t.Fatalf("backup: %v\n%s", err, bk)
+	}
+	for err := range loadErr {
+		t.Fatalf("load: %v", err)
+	}
+	t.Logf("%s(%d sessions signed during the backup)", bk, signed.Load())
+	fi, err := os.Stat(out)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v, mode %v; want 0600", err, fi.Mode())
+	}
+	if b, err := exec.Command(binary(t), "backup", "--out", out, "--server", d.base, "--admin-token", d.token).CombinedOutput(); err == nil {
+		t.Fatalf("a second backup over the same file was accepted:\n%s", b)
+	}
+	d.stop()
+
+	// Restore into a new data dir holding only the master key.
+	newDir := filepath.Join(t.TempDir(), "restored")
+	if err := os.MkdirAll(newDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(filepath.Join(d.dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(newDir, "master.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := d.dir
+	d.dir = newDir
+	restore := func() ([]byte, error) {
+		c := exec.Command(binary(t), "restore", "--in", out)
+		c.Env = d.env()
+		return c.CombinedOutput()
+	}
+	if b, err := restore(); err != nil {
+		t.Fatalf("restore: %v\n%s", err, b)
+	}
+	if b, err := restore(); err == nil || !strings.Contains(string(b), "not empty") {
+		t.Fatalf("restore into a non-empty data dir: %v\n%s", err, b)
+	}
+	// A damaged backup is refused before anything is written.
+	bad := filepath.Join(t.TempDir(), "bad.backup")
+	raw, _ := os.ReadFile(out)
+	raw[len(raw)/2] ^= 1
+	if err := os.WriteFile(bad, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(binary(t), "restore", "--in", bad)
+	c.Env = testEnv("UKEYGATE_DATA_DIR=" + filepath.Join(t.TempDir(), "x"))
+	if b, err := c.CombinedOutput(); err == nil || !strings.Contains(string(b), "intact") {
+		t.Fatalf("restore of a damaged file: %v\n%s", err, b)
+	}
+	d.serve()
+	d.check("after restore")
+	if old == d.dir {
+		t.Fatal("served the old dir")
+	}
+	d.stop()
+}
+
+// rotateUntilKilled starts `master-key rotate` with one value per
+// transaction and kills it (SIGKILL) once it has reported `after` more
+// batches; it reports whether the process was killed before it finished.
+func (d *drill) rotateUntilKilled(newKey string, after int) bool {
+	d.t.Helper()
+	p := startProc(d.t, d.env(), "master-key", "rotate", "--new-key-file", newKey, "--batch", "1")
+	seen := 0
+	for seen < after {
+		select {
+		case line := <-p.lines:
+			if strings.HasPrefix(line, "re-sealed ") {
+				seen++
+			}
+		case <-p.exited:
+			if p.err != nil {
+				d.t.Fatalf("rotate failed: %v\n%s", p.err, p.stderr)
+			}
+			return false
+		}
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+	return p.err != nil
+}
+
+// serveRefused starts serve with extra env and wants it to exit non-zero
+// saying want.
+func (d *drill) serveRefused(want string, extra ...string) {
+	d.t.Helper()
+	p := startProc(d.t, d.env(extra...), "serve")
+	if code := p.wait(d.t); code == 0 || !strings.Contains(p.stderr.String(), want) {
+		d.t.Fatalf("serve with %v: exit %d, want a refusal saying %q\n%s", extra, code, want, p.stderr)
+	}
+}
+
+// TestMasterKeyRotationKill9: rotate the master key of a real store, kill
+// -9 the rotating process twice mid-way (serve refuses both keys then),
+// resume, and afterwards the old key is refused while with the new one
+// every credential signs with its PIN, a CA issues, a result sealed
+// before the rotation still reads, and the audit log verifies and records
+// the rotation.
+func TestMasterKeyRotationKill9(t *testing.T) {
+	d := newDrill(t)
+	before, err := d.signSession(d.creds[0], "sealed before the rotation")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.stop()
+	newKey := filepath.Join(t.TempDir(), "new.key")
+	if b, err := exec.Command(binary(t), "master-key", "generate", "--out", newKey).CombinedOutput(); err != nil {
+		t.Fatalf("generate: %v\n%s", err, b)
+	}
+	useNew := "UKEYGATE_MASTER_KEY_FILE=" + newKey
+	killed := 0
+	for round, after := range []int{1, 5} {
+		if d.rotateUntilKilled(newKey, after) {
+			killed++
+			d.serveRefused("rotation")
+			d.serveRefused("rotation", useNew)
+		} else {
+			t.Logf("round %d: the rotation finished before the kill", round)
+		}
+	}
+	if killed == 0 {
+		t.Fatal("no rotation was interrupted: the test checked nothing")
+	}
+	c := exec.Command(binary(t), "master-key", "rotate", "--new-key-file", newKey)
+	c.Env = d.env()
+	if b, err := c.CombinedOutput(); err != nil || !strings.Contains(string(b), "rotated") {
+		t.Fatalf("resume: %v\n%s", err, b)
+	}
+	d.serveRefused("sealed under master key")
+
+	d.serve(useNew)
+	d.check("after rotation")
+	ctx := context.Background()
+	got, err := d.app.GetSession(ctx, before)
+	if err != nil || got.State != portal.StateCompleted || len(got.Result) == 0 {
+		t.Fatalf("session sealed before the rotation: %+v, %v", got, err)
+	}
+	c2, err := d.phones[1].RequestCredential(ctx, "sm2", "SM2", "encrypt", drillPIN)
+	if err != nil || c2.State != "active" {
+		t.Fatalf("issuing after the rotation: %+v, %v", c2, err)
+	}
+	var entries struct {
+		Entries []struct {
+			Action string `json:"action"`
+		} `json:"entries"`
+	}
+	d.admin("GET", "/v1/admin/audit?action=master_key.rotate", nil, &entries)
+	if len(entries.Entries) == 0 {
+		t.Fatal("the rotation is not in the audit log")
+	}
+	d.stop()
+}

@@ -2,8 +2,12 @@ package vault
 
 import (
 	"bytes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+
+	"github.com/emmansun/gmsm/sm4"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 )
@@ -11,8 +15,10 @@ import (
 // Sealed-value format, version 1 (a storage format: never change it, add
 // a new version instead):
 //
-//	magic "\xffuk1" || key id (8 bytes) || gmcrypto.Wrap(sealKey, value, ad = storage key)
+//	magic "\xffuk1" || key id (8 bytes) || 0x01 || nonce (12 bytes) || SM4-GCM(sealKey, nonce, value, ad = storage key)
 //
+// (the part after the key id is gmcrypto.Wrap's format; the AEAD is built
+// once per key here, because building it costs more than sealing a value).
 // The magic cannot start a JSON document or UTF-8 text, so a value written
 // before sealing existed is told apart from a sealed one.
 var sealMagic = []byte("\xffuk1")
@@ -38,9 +44,15 @@ func (id keyID) String() string { return hex.EncodeToString(id[:]) }
 // masterKeys are the keys derived from one master key.
 type masterKeys struct {
 	id   keyID
-	seal []byte // seals values
-	kek  []byte // wraps the data key
+	seal cipher.AEAD // SM4-GCM under the seal key: seals values
+	kek  []byte      // wraps the data key
 }
+
+const (
+	wrapVersion = 0x01
+	nonceLen    = 12
+	tagLen      = 16
+)
 
 func deriveKeys(master []byte) (*masterKeys, error) {
 	raw, err := gmcrypto.DeriveKey(master, purposeKeyID, nil)
@@ -49,7 +61,16 @@ func deriveKeys(master []byte) (*masterKeys, error) {
 	}
 	mk := &masterKeys{}
 	copy(mk.id[:], raw)
-	if mk.seal, err = gmcrypto.DeriveKey(master, purposeSeal, nil); err != nil {
+	sk, err := gmcrypto.DeriveKey(master, purposeSeal, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer gmcrypto.Zero(sk)
+	block, err := sm4.NewCipher(sk)
+	if err != nil {
+		return nil, err
+	}
+	if mk.seal, err = cipher.NewGCM(block); err != nil {
 		return nil, err
 	}
 	if mk.kek, err = gmcrypto.DeriveKey(master, purposeDataKEK, nil); err != nil {
@@ -58,8 +79,9 @@ func deriveKeys(master []byte) (*masterKeys, error) {
 	return mk, nil
 }
 
+// zero clears the key-encryption key (the AEAD keeps its own schedule
+// until it is collected).
 func (mk *masterKeys) zero() {
-	gmcrypto.Zero(mk.seal)
 	gmcrypto.Zero(mk.kek)
 }
 
@@ -75,14 +97,16 @@ func KeyID(master []byte) (string, error) {
 }
 
 func (mk *masterKeys) sealValue(key string, value []byte) ([]byte, error) {
-	w, err := gmcrypto.Wrap(mk.seal, value, []byte(key))
-	if err != nil {
-		return nil, err
+	head := len(sealMagic) + keyIDLen + 1 + nonceLen
+	out := make([]byte, head, head+len(value)+tagLen)
+	copy(out, sealMagic)
+	copy(out[len(sealMagic):], mk.id[:])
+	out[head-nonceLen-1] = wrapVersion
+	nonce := out[head-nonceLen : head]
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("vault: random nonce: %w", err)
 	}
-	out := make([]byte, 0, len(sealMagic)+keyIDLen+len(w))
-	out = append(out, sealMagic...)
-	out = append(out, mk.id[:]...)
-	return append(out, w...), nil
+	return mk.seal.Seal(out, nonce, value, []byte(key)), nil
 }
 
 // sealedWith reports the key id a stored value is sealed under; ok is
@@ -108,9 +132,17 @@ func (ks keySet) open(key string, value []byte) ([]byte, error) {
 	if mk == nil {
 		return nil, fmt.Errorf("%w: %s is sealed under master key %s, which this node does not hold", ErrSealed, key, id)
 	}
-	pt, err := gmcrypto.Unwrap(mk.seal, value[len(sealMagic)+keyIDLen:], []byte(key))
+	w := value[len(sealMagic)+keyIDLen:]
+	damaged := fmt.Errorf("%w: %s is damaged or was moved from another key", ErrSealed, key)
+	if len(w) < 1+nonceLen+tagLen || w[0] != wrapVersion {
+		return nil, damaged
+	}
+	pt, err := mk.seal.Open(nil, w[1:1+nonceLen], w[1+nonceLen:], []byte(key))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s is damaged or was moved from another key", ErrSealed, key)
+		return nil, damaged
+	}
+	if pt == nil {
+		pt = []byte{}
 	}
 	return pt, nil
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/ukeygate/ukeygate/vault"
 )
 
-func mustOpenBolt(t *testing.T) *storage.Bolt {
+func mustOpenBolt(t testing.TB) *storage.Bolt {
 	t.Helper()
 	cfg := storage.DefaultBoltConfig()
 	cfg.Path = filepath.Join(t.TempDir(), "ukeygate.db")
@@ -51,6 +51,12 @@ func TestSealedAtRestAndWrongKeyRefused(t *testing.T) {
 	got, err := v.Store.Get(ctx, "users/u1")
 	if err != nil || string(got.Value) != `{"name":"Zhang San"}` {
 		t.Fatalf("Get through the view = %q, %v", got.Value, err)
+	}
+	if _, err := storage.PutKey(ctx, v.Store, "empty", nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if kv, err := v.Store.Get(ctx, "empty"); err != nil || kv.Value == nil || len(kv.Value) != 0 {
+		t.Fatalf("empty value: %q, %v", kv.Value, err)
 	}
 	if _, err := vault.Open(ctx, raw, key(2)); !errors.Is(err, vault.ErrWrongKey) {
 		t.Fatalf("Open with another key: %v, want ErrWrongKey", err)

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 )
 
@@ -32,9 +34,20 @@ func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("%w: the limit is %d bytes", ErrBodyTooLarge, a.maxBody)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading the body: %v", ErrMalformedJSON, err)
+		// The error names the connection's addresses: never repeat it.
+		if isTimeout(err) {
+			return nil, fmt.Errorf("%w: the body did not arrive in time", ErrBodyTimeout)
+		}
+		return nil, fmt.Errorf("%w: the body could not be read to its end", ErrMalformedJSON)
 	}
 	return b, nil
+}
+
+// isTimeout reports whether a body read failed on the connection's read
+// deadline (http.read_timeout).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // decode reads r's body as JSON into v and validates it.

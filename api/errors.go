@@ -21,6 +21,9 @@ import (
 
 // Sentinel errors of package api, checked with errors.Is.
 var (
+	// ErrBodyTimeout: the request body did not arrive within
+	// http.read_timeout (a slow or stalled client).
+	ErrBodyTimeout = errors.New("api: request body timed out")
 	// ErrBodyTooLarge: the request body exceeds the size limit.
 	ErrBodyTooLarge = errors.New("api: request body too large")
 	// ErrUnsupportedMediaType: a JSON body without Content-Type
@@ -89,6 +92,7 @@ const CodeInternal = "internal"
 var errorTable = []errorMapping{
 	// api
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
+	{ErrBodyTimeout, http.StatusRequestTimeout, "body_timeout"},
 	{ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type"},
 	{ErrMalformedJSON, http.StatusBadRequest, "malformed_json"},
 	{ErrUnknownField, http.StatusBadRequest, "unknown_field"},

@@ -123,6 +123,15 @@ func (s *Service) AddIssuer(ctx context.Context, req IssuerRequest) (*Issuer, er
 	if err := s.checkDuplicate(ctx, rec); err != nil {
 		return nil, err
 	}
+	if parent == nil && !req.Generate {
+		field := "cert_pem"
+		if len(req.CertPEM) == 0 {
+			field = "chain_pem"
+		}
+		if err := s.checkChainTop(ctx, field, rec.Chain); err != nil {
+			return nil, err
+		}
+	}
 	if key != nil {
 		if err := s.wrapIssuerKey(rec, key); err != nil {
 			return nil, err
@@ -395,6 +404,9 @@ func (s *Service) checkCAChain(field string, pemBytes []byte, parent *issuerReco
 		}
 		chain = append([]*smx509.Certificate{ca}, pchain...)
 	} else {
+		if err := checkNoRepeats(field, chain); err != nil {
+			return nil, err
+		}
 		for i := 0; i+1 < len(chain); i++ {
 			// Every certificate above the first signs the one below it, so
 			// it must be a CA itself (signedBy checks it too; this names it).
@@ -412,6 +424,46 @@ func (s *Service) checkCAChain(field string, pemBytes []byte, parent *issuerReco
 		return nil, fmt.Errorf("%w: %s: %v", ErrCertificateChain, field, err)
 	}
 	return chain, nil
+}
+
+// checkNoRepeats refuses a chain that names one CA twice (the same
+// certificate, or the same subject and key): C, D, C, D is a loop that a
+// path builder could follow forever, and a repeat is never needed.
+func checkNoRepeats(field string, chain []*smx509.Certificate) error {
+	for i := range chain {
+		for j := i + 1; j < len(chain); j++ {
+			if string(chain[i].Raw) == string(chain[j].Raw) || sameCA(chain[i], chain[j]) {
+				return fmt.Errorf("%w: %s: certificate %d repeats certificate %d (a chain names each CA once)", ErrCertificateChain, field, j+1, i+1)
+			}
+		}
+	}
+	return nil
+}
+
+// checkChainTop requires a chain given without a parent to end at a
+// self-signed root or at a certificate signed by a registered issuer, so
+// that the gateway serves only chains that lead somewhere a verifier can
+// anchor.
+func (s *Service) checkChainTop(ctx context.Context, field string, rawChain [][]byte) error {
+	chain, err := parseChainDER(rawChain)
+	if err != nil {
+		return err
+	}
+	top := chain[len(chain)-1]
+	if string(top.RawIssuer) == string(top.RawSubject) && top.CheckSignatureFrom(top) == nil {
+		return nil
+	}
+	existing, err := s.Issuers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, iss := range existing {
+		if signedBy(top, iss.Certificate) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s: the chain ends at %q, which is neither a self-signed root nor signed by a registered issuer: add its issuers to the chain, or register its issuer first and name it as parent",
+		ErrCertificateChain, field, top.Subject.CommonName)
 }
 
 // checkDuplicate refuses (ErrIssuerDuplicate) a CA certificate whose

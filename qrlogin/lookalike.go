@@ -26,7 +26,8 @@ var challengeKeys = []string{"session", "nonce"}
 // (with or without a byte order mark), UTF-16 or UTF-32, that has a
 // "session" and a "nonce" member, names compared in any letter case (as
 // Go's encoding/json matches struct fields), whatever its other members,
-// their order and the white space. Lenient parsers that accept what is
+// their order and the white space, and whatever follows the object (a
+// stream parser stops after it). Lenient parsers that accept what is
 // not JSON (comments, single quotes) are out of its reach; see
 // docs/threat-model.md for why a portal must take the login from the
 // gateway anyway.
@@ -38,8 +39,12 @@ func LooksLikeChallenge(b []byte) bool {
 	if len(text) == 0 || text[0] != '{' {
 		return false
 	}
+	// Decode the first JSON value only, as a stream parser does
+	// (json.Decoder, JSON.parse of a prefix, line-delimited readers): an
+	// object followed by trailing bytes is still taken for that object by
+	// such a verifier.
 	var m map[string]json.RawMessage
-	if json.Unmarshal(text, &m) != nil {
+	if json.NewDecoder(bytes.NewReader(text)).Decode(&m) != nil {
 		return false
 	}
 	for _, want := range challengeKeys {

@@ -68,7 +68,11 @@ func TestLooksLikeChallenge(t *testing.T) {
 		{"array of a challenge", append(append([]byte("["), canonical...), ']'), false},
 		{"a challenge inside a text", append([]byte("I agree: "), canonical...), false},
 		{"truncated challenge", canonical[:len(canonical)-1], false},
-		{"trailing data", append(bytes.Clone(canonical), []byte(" {}")...), false},
+		// A stream parser (json.Decoder, a prefix reader) stops after the
+		// object and takes it for a challenge.
+		{"trailing data", append(bytes.Clone(canonical), []byte(" {}")...), true},
+		{"loose object, trailing bytes", []byte(`{"session":"AbCdEfGhIjKlMn0_","nonce":"n0nce"} trailing`), true},
+		{"loose object, trailing garbage without a space", []byte(`{"session":"s","nonce":"n"}]]]`), true},
 		{"plain text", []byte("投标文件 bid 2026-017"), false},
 		{"binary", []byte{0x30, 0x82, 0x01, 0x0a, 0x00, 0xff}, false},
 		{"odd-length UTF-16", append(utf16Text(loose, binary.LittleEndian, true), 'x'), false},

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 
@@ -65,26 +63,14 @@ func downloadBackup(ctx context.Context, c *opClient, out string) (backup.Summar
 	if _, err := os.Lstat(out); err == nil {
 		return backup.Summary{}, fmt.Errorf("%s exists: refusing to overwrite a backup", out)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/admin/backup", nil)
-	if err != nil {
-		return backup.Summary{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := (&http.Client{}).Do(req) // no overall timeout: a backup may be large
-	if err != nil {
-		return backup.Summary{}, fmt.Errorf("cannot reach the server: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return backup.Summary{}, decodeServerError(resp.StatusCode, b)
-	}
 	tmp := out + ".partial"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return backup.Summary{}, err
 	}
-	_, cerr := io.Copy(f, resp.Body)
+	bc := *c.Client
+	bc.HTTP = nil // no 60 s limit: a backup may be large; ctx bounds it
+	_, cerr := bc.Backup(ctx, f)
 	serr := f.Sync()
 	if err := errors.Join(cerr, serr, f.Close()); err != nil {
 		_ = os.Remove(tmp)

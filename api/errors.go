@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
@@ -21,6 +22,9 @@ import (
 
 // Sentinel errors of package api, checked with errors.Is.
 var (
+	// ErrRateLimited: a request budget is spent (a *RateLimitError says
+	// when to retry).
+	ErrRateLimited = errors.New("api: rate limited")
 	// ErrBodyTimeout: the request body did not arrive within
 	// http.read_timeout (a slow or stalled client).
 	ErrBodyTimeout = errors.New("api: request body timed out")
@@ -93,6 +97,7 @@ var errorTable = []errorMapping{
 	// api
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
 	{ErrBodyTimeout, http.StatusRequestTimeout, "body_timeout"},
+	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
 	{ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type"},
 	{ErrMalformedJSON, http.StatusBadRequest, "malformed_json"},
 	{ErrUnknownField, http.StatusBadRequest, "unknown_field"},
@@ -243,7 +248,7 @@ type errorDetail struct {
 	Field string `json:"field,omitempty"`
 	// RemainingTries is set on wrong_pin.
 	RemainingTries *int `json:"remaining_tries,omitempty"`
-	// RetryAfterSeconds is set on pin_locked.
+	// RetryAfterSeconds is set on pin_locked and rate_limited.
 	RetryAfterSeconds int `json:"retry_after_seconds,omitempty"`
 	// Reason is set on operation_failed and wrong_code: the failure reason
 	// the session records (e.g. decryption_failed).
@@ -280,7 +285,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var pe *ca.PINError
 	var ue *unknownFieldError
 	var oe *session.OpError
+	var rl *RateLimitError
 	switch {
+	case errors.As(err, &rl):
+		secs := RetryAfterSeconds(rl.RetryAfter)
+		d.RetryAfterSeconds = secs
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	case errors.As(err, &oe):
 		d.Reason = oe.Reason
 	case errors.As(err, &ue):
@@ -312,4 +322,24 @@ func logger(l *slog.Logger) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return l
+}
+
+// RateLimitError is a refusal of a spent budget: Limit names it
+// ("address", "app", "device", "enroll"), RetryAfter is when one more
+// request would be allowed.
+type RateLimitError struct {
+	Limit      string
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("%v: the %s budget is spent; retry in %d s", ErrRateLimited, e.Limit, RetryAfterSeconds(e.RetryAfter))
+}
+
+func (e *RateLimitError) Unwrap() error { return ErrRateLimited }
+
+// RetryAfterSeconds is d rounded up to whole seconds, at least 1 (the
+// Retry-After header's unit).
+func RetryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }

@@ -38,6 +38,36 @@ type Config struct {
 	PIN     PINConfig     `mapstructure:"pin"`
 	HTTP    HTTPConfig    `mapstructure:"http"`
 	Device  DeviceConfig  `mapstructure:"device"`
+	// RateLimit bounds how fast one client address, app key or device may
+	// call the gateway.
+	RateLimit RateLimitConfig `mapstructure:"rate_limit"`
+}
+
+// RateLimitConfig is the request budgets of one node (each node of a
+// cluster counts its own). A budget is a token bucket: Requests at once,
+// refilled at Requests per Per.
+type RateLimitConfig struct {
+	// Enabled turns every budget on or off.
+	Enabled bool `mapstructure:"enabled"`
+	// Address: every request of one client address (except /healthz,
+	// /readyz and /metrics).
+	Address Budget `mapstructure:"address"`
+	// App: portal requests made with one app key.
+	App Budget `mapstructure:"app"`
+	// Device: requests signed by one phone.
+	Device Budget `mapstructure:"device"`
+	// Enroll: enrollment (activation code) attempts of one client address.
+	Enroll Budget `mapstructure:"enroll"`
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
+	// whose X-Forwarded-For names the client; from any other peer the
+	// header is ignored.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+}
+
+// Budget is Requests requests at once, refilled at Requests per Per.
+type Budget struct {
+	Requests int           `mapstructure:"requests"`
+	Per      time.Duration `mapstructure:"per"`
 }
 
 // LogConfig chooses the log level and format of log/slog.
@@ -215,6 +245,15 @@ func Default() Config {
 			FrameAncestors:    "'none'",
 		},
 		Device: DeviceConfig{ClockSkew: 300 * time.Second},
+		RateLimit: RateLimitConfig{
+			Enabled: true,
+			Address: Budget{Requests: 1200, Per: time.Minute},
+			App:     Budget{Requests: 6000, Per: time.Minute},
+			Device:  Budget{Requests: 120, Per: time.Minute},
+			Enroll:  Budget{Requests: 20, Per: time.Hour},
+
+			TrustedProxies: []string{},
+		},
 	}
 }
 

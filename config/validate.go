@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ func (c Config) Validate() error {
 		c.PIN.validate,
 		c.HTTP.validate,
 		func() error { return positive("device.clock_skew", c.Device.ClockSkew) },
+		c.RateLimit.validate,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -248,4 +250,49 @@ func (h HTTPConfig) validate() error {
 		return bad("http.frame_ancestors", h.FrameAncestors, "must be a CSP source list such as 'none' or 'self' https://portal.example.com (no ; or ,)")
 	}
 	return nil
+}
+
+// Bounds of a rate-limit budget.
+const (
+	MaxBudgetRequests = 1_000_000
+	MinBudgetPer      = time.Second
+	MaxBudgetPer      = 24 * time.Hour
+)
+
+func (r RateLimitConfig) validate() error {
+	for _, b := range []struct {
+		key string
+		b   Budget
+	}{
+		{"rate_limit.address", r.Address},
+		{"rate_limit.app", r.App},
+		{"rate_limit.device", r.Device},
+		{"rate_limit.enroll", r.Enroll},
+	} {
+		if b.b.Requests < 1 || b.b.Requests > MaxBudgetRequests {
+			return bad(b.key+".requests", b.b.Requests, fmt.Sprintf("must be within 1..%d", MaxBudgetRequests))
+		}
+		if b.b.Per < MinBudgetPer || b.b.Per > MaxBudgetPer {
+			return bad(b.key+".per", b.b.Per, fmt.Sprintf("must be within %s..%s", MinBudgetPer, MaxBudgetPer))
+		}
+	}
+	for _, p := range r.TrustedProxies {
+		if _, err := ParseProxy(p); err != nil {
+			return bad("rate_limit.trusted_proxies", p, "must be an IP address or a CIDR range (10.0.0.0/8)")
+		}
+	}
+	return nil
+}
+
+// ParseProxy reads one rate_limit.trusted_proxies entry: an IP address or
+// a CIDR range.
+func ParseProxy(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }

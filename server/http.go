@@ -82,6 +82,9 @@ func (s *Server) buildHandler(api http.Handler) http.Handler {
 
 	var h http.Handler = mux
 	h = s.limitBody(h)
+	if s.limits != nil {
+		h = s.limits.middleware(h)
+	}
 	h = s.securityHeaders(h)
 	h = s.recoverPanics(h)
 	h = s.logRequests(h)

@@ -48,6 +48,7 @@ type Server struct {
 	closed  bool
 
 	metrics *httpMetrics
+	limits  *rateLimits // nil when rate_limit.enabled is false
 	handler http.Handler
 }
 
@@ -104,6 +105,11 @@ func New(cfg config.Config, master []byte, log *slog.Logger) (*Server, error) {
 		return nil, errors.Join(fmt.Errorf("server: registering metrics: %w", err), s.Close())
 	}
 	s.metrics = newHTTPMetrics(s.reg)
+	if cfg.RateLimit.Enabled {
+		if s.limits, err = newRateLimits(cfg.RateLimit, s.reg, nil); err != nil {
+			return nil, errors.Join(fmt.Errorf("server: rate limits: %w", err), s.Close())
+		}
+	}
 	api, err := s.wire()
 	if err != nil {
 		return nil, errors.Join(err, s.Close())

@@ -50,6 +50,11 @@ func (s *Server) wire() (http.Handler, error) {
 		return nil, fmt.Errorf("server: building the device verifier: %w", err)
 	}
 
+	var deviceCheck api.DeviceVerifier = devices
+	if s.limits != nil {
+		deviceCheck = limitedDevices{inner: devices, rl: s.limits}
+	}
+
 	sessCfg := session.DefaultConfig()
 	sessCfg.TTL = s.cfg.Session.TTL
 	sessCfg.MaxTTL = s.cfg.Session.MaxTTL
@@ -88,7 +93,7 @@ func (s *Server) wire() (http.Handler, error) {
 		CA:           caSvc,
 		Apps:         apps,
 		Admin:        auth.NewAdmin(s.cfg.AdminToken),
-		Devices:      devices,
+		Devices:      deviceCheck,
 		MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes,
 		PublicURL:    s.cfg.PublicBaseURL(),
 		Logger:       s.log,

@@ -43,7 +43,7 @@ type TS struct {
 
 // Start starts a server and stops it in t.Cleanup. The configuration is
 // config.Default() with a fresh data_dir, a random admin token, a master
-// key file created as `ukeygate init` would, info logs into t.Log, a
+// key file created as `ukeygate init` would, rate limits off, info logs into t.Log, a
 // short bolt lock timeout and shutdown grace, and listen/public_url on a
 // free loopback port; each mutate function may then change it (set
 // PublicURL to keep it from being replaced by the real address). A failure
@@ -57,6 +57,10 @@ func Start(t testing.TB, mutate ...func(*config.Config)) *TS {
 	cfg.Storage.Bolt.Timeout = 2 * time.Second
 	cfg.HTTP.ShutdownTimeout = 5 * time.Second
 	cfg.PublicURL = ""
+	// Tests drive thousands of requests from one loopback address; the
+	// budgets are off unless a mutate function turns them on (the tests of
+	// the budgets do).
+	cfg.RateLimit.Enabled = false
 	for _, m := range mutate {
 		m(&cfg)
 	}

@@ -267,7 +267,7 @@ func Restore(ctx context.Context, r io.Reader, dst storage.Store) (Summary, erro
 	if err != nil {
 		return Summary{}, err
 	}
-	if _, err := storage.DeleteKey(ctx, dst, vault.RestoringKey); err != nil {
+	if _, err := dst.Txn(ctx, storage.Delete(vault.RestoringKey)); err != nil {
 		return Summary{}, err
 	}
 	return sum, nil

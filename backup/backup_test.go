@@ -11,6 +11,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/backup"
 	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/storagetest"
 	"github.com/ukeygate/ukeygate/vault"
 )
 
@@ -41,11 +42,11 @@ func source(t *testing.T) (*storage.Bolt, []byte) {
 		if strings.HasPrefix(k, "sessions/") {
 			ttl = time.Hour
 		}
-		if _, err := storage.PutKey(ctx, v.Store, k, []byte{byte(i), '\n', '{'}, ttl); err != nil {
+		if _, err := storagetest.PutKey(ctx, v.Store, k, []byte{byte(i), '\n', '{'}, ttl); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := storage.PutKey(ctx, v.Store, "sessions/short", []byte("x"), 50*time.Millisecond); err != nil {
+	if _, err := storagetest.PutKey(ctx, v.Store, "sessions/short", []byte("x"), 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	return raw, master

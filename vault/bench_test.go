@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/storagetest"
 	"github.com/ukeygate/ukeygate/vault"
 )
 
@@ -19,10 +20,10 @@ func BenchmarkGet(b *testing.B) {
 		b.Fatal(err)
 	}
 	val := bytes.Repeat([]byte("x"), 1024)
-	if _, err := storage.PutKey(ctx, raw, "plain", val, 0); err != nil {
+	if _, err := storagetest.PutKey(ctx, raw, "plain", val, 0); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := storage.PutKey(ctx, v.Store, "sealed", val, 0); err != nil {
+	if _, err := storagetest.PutKey(ctx, v.Store, "sealed", val, 0); err != nil {
 		b.Fatal(err)
 	}
 	for _, bc := range []struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/storagetest"
 	"github.com/ukeygate/ukeygate/vault"
 )
 
@@ -38,7 +39,7 @@ func TestSealedAtRestAndWrongKeyRefused(t *testing.T) {
 	if bytes.Equal(v.DataKey, key(1)) || len(v.DataKey) != vault.DataKeySize {
 		t.Fatalf("a new store must get a random data key")
 	}
-	if _, err := storage.PutKey(ctx, v.Store, "users/u1", []byte(`{"name":"Zhang San"}`), 0); err != nil {
+	if _, err := storagetest.PutKey(ctx, v.Store, "users/u1", []byte(`{"name":"Zhang San"}`), 0); err != nil {
 		t.Fatal(err)
 	}
 	kv, err := raw.Get(ctx, "users/u1")
@@ -52,7 +53,7 @@ func TestSealedAtRestAndWrongKeyRefused(t *testing.T) {
 	if err != nil || string(got.Value) != `{"name":"Zhang San"}` {
 		t.Fatalf("Get through the view = %q, %v", got.Value, err)
 	}
-	if _, err := storage.PutKey(ctx, v.Store, "empty", nil, 0); err != nil {
+	if _, err := storagetest.PutKey(ctx, v.Store, "empty", nil, 0); err != nil {
 		t.Fatal(err)
 	}
 	if kv, err := v.Store.Get(ctx, "empty"); err != nil || kv.Value == nil || len(kv.Value) != 0 {
@@ -61,11 +62,11 @@ func TestSealedAtRestAndWrongKeyRefused(t *testing.T) {
 	if _, err := vault.Open(ctx, raw, key(2)); !errors.Is(err, vault.ErrWrongKey) {
 		t.Fatalf("Open with another key: %v, want ErrWrongKey", err)
 	}
-	if _, err := storage.PutKey(ctx, v.Store, vault.KeyringKey, []byte("x"), 0); !errors.Is(err, vault.ErrReserved) {
+	if _, err := storagetest.PutKey(ctx, v.Store, vault.KeyringKey, []byte("x"), 0); !errors.Is(err, vault.ErrReserved) {
 		t.Fatalf("write to the keyring through the view: %v, want ErrReserved", err)
 	}
 	// A value moved to another key does not open there.
-	if _, err := storage.PutKey(ctx, raw, "users/u2", kv.Value, 0); err != nil {
+	if _, err := storagetest.PutKey(ctx, raw, "users/u2", kv.Value, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := v.Store.Get(ctx, "users/u2"); !errors.Is(err, vault.ErrSealed) {
@@ -81,7 +82,7 @@ func TestLegacyStoreIsSealedAndKeepsMasterAsDataKey(t *testing.T) {
 	ctx := context.Background()
 	raw := mustOpenBolt(t)
 	for _, k := range []string{"a/1", "a/2", "b/1"} {
-		if _, err := storage.PutKey(ctx, raw, k, []byte("plain "+k), 0); err != nil {
+		if _, err := storagetest.PutKey(ctx, raw, k, []byte("plain "+k), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -119,7 +120,7 @@ func TestRotateResumesAndRefusesOldKey(t *testing.T) {
 		if i%10 == 0 {
 			ttl = time.Hour
 		}
-		if _, err := storage.PutKey(ctx, v.Store, "k/"+string(rune('a'+i%26))+"/"+time.Duration(i).String(), []byte(strconv.Itoa(i)), ttl); err != nil {
+		if _, err := storagetest.PutKey(ctx, v.Store, "k/"+string(rune('a'+i%26))+"/"+time.Duration(i).String(), []byte(strconv.Itoa(i)), ttl); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/ukeygate/ukeygate/config"
 )
 
 // httpServer builds the http.Server with every timeout from the
 // configuration.
-func (s *Server) httpServer() *http.Server {
+func (s *Server) httpServer() (*http.Server, error) {
 	h := s.cfg.HTTP
 	srv := &http.Server{
 		Handler:           s.handler,
@@ -25,9 +26,13 @@ func (s *Server) httpServer() *http.Server {
 		ErrorLog:          newStdLogger(s.log),
 	}
 	if s.cfg.TLS.Enabled() {
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		certs, err := newCertReloader(s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile, s.log)
+		if err != nil {
+			return nil, err
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
 	}
-	return srv
+	return srv, nil
 }
 
 // Serve serves on ln (HTTPS if tls.cert_file and tls.key_file are set)
@@ -38,12 +43,16 @@ func (s *Server) httpServer() *http.Server {
 // shutdown, or the error that stopped it. Serve closes ln and the server
 // in every case; call it once.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := s.httpServer()
+	srv, err := s.httpServer()
+	if err != nil {
+		_ = ln.Close()
+		return errors.Join(err, s.Close())
+	}
 	srv.RegisterOnShutdown(s.beginStopping)
 	done := make(chan error, 1)
 	go func() {
 		if s.cfg.TLS.Enabled() {
-			done <- srv.ServeTLS(ln, s.cfg.TLS.CertFile, s.cfg.TLS.KeyFile)
+			done <- srv.ServeTLS(ln, "", "") // certificates from TLSConfig.GetCertificate
 		} else {
 			done <- srv.Serve(ln)
 		}
@@ -111,4 +120,19 @@ func unwrapOp(err error) error {
 		return oe.Err
 	}
 	return err
+}
+
+// LoopbackListen reports whether a listen address binds loopback only: a
+// loopback IP or "localhost". An empty host (every interface), 0.0.0.0,
+// :: and any other name or address are not.
+func LoopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -318,7 +318,10 @@ func TestHTTPServerTimeouts(t *testing.T) {
 	cfg.HTTP.ReadTimeout = 4 * time.Second
 	cfg.HTTP.WriteTimeout = 45 * time.Second
 	cfg.HTTP.IdleTimeout = 6 * time.Second
-	srv := newServer(t, cfg, nil).httpServer()
+	srv, err := newServer(t, cfg, nil).httpServer()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if srv.ReadHeaderTimeout != 3*time.Second || srv.ReadTimeout != 4*time.Second ||
 		srv.WriteTimeout != 45*time.Second || srv.IdleTimeout != 6*time.Second {
 		t.Fatalf("timeouts not from config: %+v", srv)

@@ -1,23 +1,33 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/ukeygate/ukeygate/server"
 )
 
 func newServeCmd() *cobra.Command {
-	return &cobra.Command{
+	var demoPublic bool
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway server",
 		Long: `serve opens the store, loads the master key and serves the HTTP API until
 SIGINT or SIGTERM; then in-flight requests get http.shutdown_timeout to
-finish and the store is closed. A second signal stops at once.`,
+finish and the store is closed. A second signal stops at once.
+
+With demo: true (the demo portal, whose app key any visitor can use) serve
+refuses a listen address that is not loopback, unless told
+--i-know-demo-is-public.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {
 				return err
+			}
+			if cfg.Demo && !demoPublic && !server.LoopbackListen(cfg.Listen) {
+				return fmt.Errorf("demo: true with listen %s, which is not a loopback address: the demo portal lets anyone run sessions with its app key; set demo: false (UKEYGATE_DEMO=false) for production, or give --i-know-demo-is-public", cfg.Listen)
 			}
 			master, err := server.LoadMasterKey(cfg)
 			if err != nil {
@@ -37,4 +47,6 @@ finish and the store is closed. A second signal stops at once.`,
 			return srv.ServeListener(cmd.Context(), ln)
 		},
 	}
+	cmd.Flags().BoolVar(&demoPublic, "i-know-demo-is-public", false, "serve the demo portal on a non-loopback address anyway")
+	return cmd
 }

@@ -251,8 +251,6 @@ func Default() Config {
 			App:     Budget{Requests: 6000, Per: time.Minute},
 			Device:  Budget{Requests: 120, Per: time.Minute},
 			Enroll:  Budget{Requests: 20, Per: time.Hour},
-
-			TrustedProxies: []string{},
 		},
 	}
 }

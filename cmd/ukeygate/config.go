@@ -224,6 +224,9 @@ func convert(raw any, t reflect.Type) (reflect.Value, error) {
 		return reflect.ValueOf(n).Convert(t), nil
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		list, err := toStrings(raw)
+		if len(list) == 0 {
+			list = nil // an empty list reads the same from a file, the environment or the defaults
+		}
 		return reflect.ValueOf(list), err
 	}
 	return reflect.Value{}, fmt.Errorf("unsupported field type %s", t)

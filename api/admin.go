@@ -65,12 +65,15 @@ func (a *API) adminAddIssuer(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decode(w, r, &req); err != nil {
 		return err
 	}
-	iss, err := a.ca.AddIssuer(r.Context(), req.caRequest())
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		iss := res.(*ca.Issuer)
+		return audit.Entry{Action: actionIssuerAdd, Actor: actorAdmin, IssuerID: iss.ID,
+			Detail: "mode=" + string(iss.Mode) + " alg=" + string(iss.Alg)}
+	})
+	iss, err := a.ca.AddIssuer(ctx, req.caRequest())
 	if err != nil {
 		return err
 	}
-	a.auditAction(r.Context(), audit.Entry{Action: actionIssuerAdd, Actor: actorAdmin, IssuerID: iss.ID,
-		Detail: "mode=" + string(iss.Mode) + " alg=" + string(iss.Alg)})
 	writeJSON(w, http.StatusCreated, iss)
 	return nil
 }
@@ -102,11 +105,13 @@ func (a *API) adminAddApp(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decode(w, r, &req); err != nil {
 		return err
 	}
-	app, key, err := a.apps.Create(r.Context(), req.Name, req.Origins)
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		return audit.Entry{Action: actionAppAdd, Actor: actorAdmin, AppID: res.(*auth.App).ID}
+	})
+	app, key, err := a.apps.Create(ctx, req.Name, req.Origins)
 	if err != nil {
 		return err
 	}
-	a.auditAction(r.Context(), audit.Entry{Action: actionAppAdd, Actor: actorAdmin, AppID: app.ID})
 	writeJSON(w, http.StatusCreated, appResponse(app, key))
 	return nil
 }
@@ -135,7 +140,10 @@ func (a *API) adminAddUser(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decode(w, r, &req); err != nil {
 		return err
 	}
-	u, code, err := a.ca.AddUser(r.Context(), ca.UserRequest{
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		return audit.Entry{Action: actionUserAdd, Actor: actorAdmin, UserID: res.(*ca.User).ID}
+	})
+	u, code, err := a.ca.AddUser(ctx, ca.UserRequest{
 		Name:         strings.TrimSpace(req.Name),
 		IDNumber:     req.IDNumber,
 		Phone:        req.Phone,
@@ -144,7 +152,6 @@ func (a *API) adminAddUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.auditAction(r.Context(), audit.Entry{Action: actionUserAdd, Actor: actorAdmin, UserID: u.ID})
 	writeJSON(w, http.StatusCreated, UserResponse{User: u, ActivationCode: code})
 	return nil
 }
@@ -249,12 +256,15 @@ func (a *API) adminImportCertificate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	c, err := a.ca.ImportCertificate(r.Context(), id, []byte(req.CertificatePEM))
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		c := res.(*ca.Credential)
+		return audit.Entry{Action: actionCredentialImport, Actor: actorAdmin, UserID: c.UserID,
+			CredentialID: c.ID, IssuerID: c.IssuerID, Detail: "serial=" + c.Serial}
+	})
+	c, err := a.ca.ImportCertificate(ctx, id, []byte(req.CertificatePEM))
 	if err != nil {
 		return err
 	}
-	a.auditAction(r.Context(), audit.Entry{Action: actionCredentialImport, Actor: actorAdmin, UserID: c.UserID,
-		CredentialID: c.ID, IssuerID: c.IssuerID, Detail: "serial=" + c.Serial})
 	writeJSON(w, http.StatusOK, credentialResponse{Credential: c})
 	return nil
 }
@@ -265,12 +275,15 @@ func (a *API) adminRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := a.ca.Revoke(r.Context(), id, req.Reason)
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		c := res.(*ca.Credential)
+		return audit.Entry{Action: actionCredentialRevoke, Actor: actorAdmin, UserID: c.UserID,
+			CredentialID: c.ID, IssuerID: c.IssuerID, Detail: "reason=" + c.RevocationReason}
+	})
+	c, err := a.ca.Revoke(ctx, id, req.Reason)
 	if err != nil {
 		return err
 	}
-	a.auditAction(r.Context(), audit.Entry{Action: actionCredentialRevoke, Actor: actorAdmin, UserID: c.UserID,
-		CredentialID: c.ID, IssuerID: c.IssuerID, Detail: "reason=" + c.RevocationReason})
 	writeJSON(w, http.StatusOK, credentialResponse{Credential: c})
 	return nil
 }

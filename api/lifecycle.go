@@ -81,15 +81,27 @@ func (a *API) decodeOptional(w http.ResponseWriter, r *http.Request, v validator
 	return decodeBody(r.Header.Get("Content-Type"), body, v)
 }
 
-// auditAction appends an operator or enrollment action to the audit log
-// (outcome ok unless set). It runs after the action took effect, which it
-// cannot undo: an entry that cannot be written is logged as an error and
-// the answer stays the action's. Entries never carry secrets (codes, PINs,
-// keys). Without an audit log it does nothing.
-// auditTimeout bounds the audit append of an operator action; it runs
-// even if the caller hangs up.
+// audited returns ctx carrying the audit entry of the operator, enrollment
+// or phone action the handler is about to ask for: the service commits
+// the entry, built by build from the action's result, in the same store
+// transaction as the action (audit.Commit), so an action without its entry
+// cannot exist, and a failed write fails the action. Entries never carry
+// secrets (codes, PINs, keys). Without an audit log, ctx is returned as it
+// is.
+func (a *API) audited(ctx context.Context, build func(result any) audit.Entry) context.Context {
+	if a.audit == nil {
+		return ctx
+	}
+	return a.audit.WithAction(ctx, build)
+}
+
+// auditTimeout bounds the audit append of a refused action; it runs even
+// if the caller hangs up.
 const auditTimeout = 10 * time.Second
 
+// auditAction appends the entry of a refused action (nothing changed, so
+// there is no transaction to join); an entry that cannot be written is
+// logged. Without an audit log it does nothing.
 func (a *API) auditAction(ctx context.Context, e audit.Entry) {
 	if a.audit == nil {
 		return
@@ -123,12 +135,15 @@ func (a *API) adminUserActivation(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	u, code, err := a.ca.NewActivationCode(r.Context(), id)
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		u := res.(*ca.User)
+		return audit.Entry{Action: actionUserActivation, Actor: actorAdmin, UserID: u.ID,
+			Detail: "expires_at=" + u.ActivationExpiresAt.UTC().Format(time.RFC3339)}
+	})
+	u, code, err := a.ca.NewActivationCode(ctx, id)
 	if err != nil {
 		return err
 	}
-	a.auditAction(r.Context(), audit.Entry{Action: actionUserActivation, Actor: actorAdmin, UserID: u.ID,
-		Detail: "expires_at=" + u.ActivationExpiresAt.UTC().Format(time.RFC3339)})
 	writeJSON(w, http.StatusCreated, UserResponse{User: u, ActivationCode: code})
 	return nil
 }
@@ -152,15 +167,18 @@ func (a *API) adminRevokeDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d, err := a.ca.RevokeDevice(r.Context(), id, req.Reason)
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		d := res.(*ca.Device)
+		e := audit.Entry{Action: actionDeviceRevoke, Actor: actorAdmin, UserID: d.UserID, Detail: "device=" + d.ID}
+		if d.RevocationReason != "" {
+			e.Detail += " reason=" + d.RevocationReason
+		}
+		return e
+	})
+	d, err := a.ca.RevokeDevice(ctx, id, req.Reason)
 	if err != nil {
 		return err
 	}
-	e := audit.Entry{Action: actionDeviceRevoke, Actor: actorAdmin, UserID: d.UserID, Detail: "device=" + d.ID}
-	if d.RevocationReason != "" {
-		e.Detail += " reason=" + d.RevocationReason
-	}
-	a.auditAction(r.Context(), e)
 	writeJSON(w, http.StatusOK, DeviceResponse{Device: d})
 	return nil
 }
@@ -170,11 +188,13 @@ func (a *API) adminRotateApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	app, key, err := a.apps.RotateKey(r.Context(), id)
+	ctx := a.audited(r.Context(), func(any) audit.Entry {
+		return audit.Entry{Action: actionAppRotate, Actor: actorAdmin, AppID: id}
+	})
+	app, key, err := a.apps.RotateKey(ctx, id)
 	if err != nil {
 		return err
 	}
-	a.auditAction(r.Context(), audit.Entry{Action: actionAppRotate, Actor: actorAdmin, AppID: app.ID})
 	writeJSON(w, http.StatusOK, appResponse(app, key))
 	return nil
 }
@@ -184,11 +204,13 @@ func (a *API) adminDisableApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	app, err := a.apps.Disable(r.Context(), id)
+	ctx := a.audited(r.Context(), func(any) audit.Entry {
+		return audit.Entry{Action: actionAppDisable, Actor: actorAdmin, AppID: id}
+	})
+	app, err := a.apps.Disable(ctx, id)
 	if err != nil {
 		return err
 	}
-	a.auditAction(r.Context(), audit.Entry{Action: actionAppDisable, Actor: actorAdmin, AppID: app.ID})
 	writeJSON(w, http.StatusOK, appResponse(app, ""))
 	return nil
 }

@@ -21,7 +21,15 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decode(w, r, &req); err != nil {
 		return err
 	}
-	u, d, err := a.ca.Enroll(r.Context(), req.ActivationCode, []byte(req.DevicePublicKey), req.DeviceName, req.PIN)
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		e := res.(*ca.Enrolled)
+		detail := "pin=current" // a further device proved the current PIN
+		if e.FirstDevice {
+			detail = "pin=set" // the first device sets the PIN
+		}
+		return audit.Entry{Action: actionDeviceEnroll, Actor: actorDevice(e.DeviceID), UserID: e.UserID, Detail: detail}
+	})
+	u, d, err := a.ca.Enroll(ctx, req.ActivationCode, []byte(req.DevicePublicKey), req.DeviceName, req.PIN)
 	var re *ca.ReenrollError
 	if errors.As(err, &re) {
 		// A wrong current PIN for a further device (the code is valid).
@@ -30,11 +38,6 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	detail := "pin=set" // the first device sets the PIN
-	if len(u.Devices) > 1 {
-		detail = "pin=current" // a further device proved the current PIN
-	}
-	a.auditAction(r.Context(), audit.Entry{Action: actionDeviceEnroll, Actor: actorDevice(d.ID), UserID: u.ID, Detail: detail})
 	writeJSON(w, http.StatusCreated, enrollResponse{User: u, Device: d})
 	return nil
 }
@@ -78,7 +81,12 @@ func (a *API) requestCredential(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r.Header.Get("Content-Type"), body, &req); err != nil {
 		return err
 	}
-	c, err := a.ca.CreateCredential(r.Context(), ca.CredentialRequest{
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		c := res.(*ca.Credential)
+		return audit.Entry{Action: actionCredentialCreate, Actor: actorDevice(deviceID), UserID: userID, IssuerID: req.Issuer,
+			CredentialID: c.ID, Detail: string(c.Alg) + " " + string(c.Purpose) + " " + string(c.State)}
+	})
+	c, err := a.ca.CreateCredential(ctx, ca.CredentialRequest{
 		UserID:   userID,
 		IssuerID: req.Issuer,
 		Alg:      gmcrypto.Alg(req.Alg),
@@ -92,8 +100,6 @@ func (a *API) requestCredential(w http.ResponseWriter, r *http.Request) error {
 		a.auditRefusal(r.Context(), entry, err)
 		return err
 	}
-	entry.CredentialID, entry.Detail = c.ID, string(c.Alg)+" "+string(c.Purpose)+" "+string(c.State)
-	a.auditAction(r.Context(), entry)
 	writeJSON(w, http.StatusCreated, credentialResponse{Credential: c})
 	return nil
 }
@@ -126,14 +132,17 @@ func (a *API) cosignCSR(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r.Header.Get("Content-Type"), body, &req); err != nil {
 		return err
 	}
-	c, err := a.ca.FinishCosignCSR(r.Context(), userID, id, req.Cosign)
 	entry := audit.Entry{Action: actionCredentialCreate, Actor: actorDevice(deviceID), UserID: userID, CredentialID: id}
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		e := entry
+		e.IssuerID, e.Detail = res.(*ca.Credential).IssuerID, "cosign CSR signed two-party"
+		return e
+	})
+	c, err := a.ca.FinishCosignCSR(ctx, userID, id, req.Cosign)
 	if err != nil {
 		a.auditRefusal(r.Context(), entry, err)
 		return err
 	}
-	entry.IssuerID, entry.Detail = c.IssuerID, "cosign CSR signed two-party"
-	a.auditAction(r.Context(), entry)
 	writeJSON(w, http.StatusOK, credentialResponse{Credential: c})
 	return nil
 }
@@ -148,11 +157,11 @@ func (a *API) changePIN(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	entry := audit.Entry{Action: actionPINChange, Actor: actorDevice(deviceID), UserID: userID}
-	if err := a.ca.ChangePINCosign(r.Context(), userID, req.OldPIN, req.NewPIN, req.Cosign); err != nil {
+	ctx := a.audited(r.Context(), func(any) audit.Entry { return entry })
+	if err := a.ca.ChangePINCosign(ctx, userID, req.OldPIN, req.NewPIN, req.Cosign); err != nil {
 		a.auditRefusal(r.Context(), entry, err)
 		return err
 	}
-	a.auditAction(r.Context(), entry)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ukeygate/ukeygate/audit"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/storage"
 )
@@ -100,7 +101,8 @@ func (s *Apps) update(ctx context.Context, id string, change func(rec *appRecord
 			return fmt.Errorf("auth: encode app: %w", err)
 		}
 		ops := append([]storage.Op{storage.IfRevision(key, kv.Revision), storage.Put(key, b, 0)}, extra...)
-		_, err = s.store.Txn(ctx, ops...)
+		app := rec.App
+		_, err = audit.Commit(ctx, s.store, ops, &app)
 		if !errors.Is(err, storage.ErrConflict) {
 			if err != nil {
 				return fmt.Errorf("auth: store app: %w", err)

@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/ukeygate/ukeygate/audit"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/storage"
 )
@@ -135,16 +136,16 @@ func (s *Apps) Create(ctx context.Context, name string, origins []string) (*App,
 	if err != nil {
 		return nil, "", fmt.Errorf("auth: encode app: %w", err)
 	}
-	_, err = s.store.Txn(ctx,
-		storage.IfAbsent(pfxApps+id),
-		storage.IfAbsent(pfxAppsByKey+hash),
+	app := rec.App
+	_, err = audit.Commit(ctx, s.store, []storage.Op{
+		storage.IfAbsent(pfxApps + id),
+		storage.IfAbsent(pfxAppsByKey + hash),
 		storage.Put(pfxApps+id, b, 0),
 		storage.Put(pfxAppsByKey+hash, []byte(id), 0),
-	)
+	}, &app)
 	if err != nil {
 		return nil, "", fmt.Errorf("auth: store app: %w", err)
 	}
-	app := rec.App
 	return &app, key, nil
 }
 

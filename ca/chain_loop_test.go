@@ -20,7 +20,7 @@ type testCA struct {
 	key  crypto.Signer
 }
 
-func caTemplate(cn string, serial int64) *smx509.Certificate {
+func loopCATemplate(cn string, serial int64) *smx509.Certificate {
 	now := time.Now()
 	return &smx509.Certificate{
 		SerialNumber:          big.NewInt(serial),
@@ -38,7 +38,7 @@ func caTemplate(cn string, serial int64) *smx509.Certificate {
 // not made yet).
 func makeCA(t *testing.T, cn string, serial int64, key crypto.Signer, parentTmpl *smx509.Certificate, parentKey crypto.Signer) *testCA {
 	t.Helper()
-	tmpl := caTemplate(cn, serial)
+	tmpl := loopCATemplate(cn, serial)
 	if parentTmpl == nil {
 		parentTmpl, parentKey = tmpl, key
 	}
@@ -78,11 +78,11 @@ func TestExternalChainLoopsAndTops(t *testing.T) {
 	f := newFixture(t)
 	kC, kD, kR, kI := sm2Key(t), sm2Key(t), sm2Key(t), sm2Key(t)
 	// C is signed by D and D by C: a loop.
-	c := makeCA(t, "Loop C", 1, kC, caTemplate("Loop D", 2), kD)
-	d := makeCA(t, "Loop D", 2, kD, caTemplate("Loop C", 1), kC)
+	c := makeCA(t, "Loop C", 1, kC, loopCATemplate("Loop D", 2), kD)
+	d := makeCA(t, "Loop D", 2, kD, loopCATemplate("Loop C", 1), kC)
 	root := makeCA(t, "Registered Root", 3, kR, nil, nil)
 	inter := makeCA(t, "Intermediate under the registered root", 4, kI, root.cert, kR)
-	unregistered := makeCA(t, "Intermediate under nobody known", 5, sm2Key(t), caTemplate("Unknown Root", 6), sm2Key(t))
+	unregistered := makeCA(t, "Intermediate under nobody known", 5, sm2Key(t), loopCATemplate("Unknown Root", 6), sm2Key(t))
 
 	if _, err := f.svc.AddIssuer(f.ctx, IssuerRequest{ID: "root", Name: "root", Mode: ModeExternal, CertPEM: pemOf(root)}); err != nil {
 		t.Fatalf("self-signed root: %v", err)

@@ -18,6 +18,7 @@ import (
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/storage"
 )
 
 // Cosign credentials (two-party SM2, docs/cosign.md): the gateway keeps
@@ -333,11 +334,19 @@ func (s *Service) FinishCosignCSR(ctx context.Context, userID, credentialID stri
 		var b txnBuilder
 		b.cond(credentialKey(c.ID), crev)
 		b.put(credentialKey(c.ID), c, 0)
-		if err := b.commit(ctx, s.store); err != nil {
+		cred, err := c.toCredential(s.now())
+		if err != nil {
 			return err
 		}
-		out, err = c.toCredential(s.now())
-		return err
+		commit := b.commit
+		if verr == nil { // the CSR is signed: the audited action
+			commit = func(ctx context.Context, st storage.Store) error { return b.commitAction(ctx, st, cred) }
+		}
+		if err := commit(ctx, s.store); err != nil {
+			return err
+		}
+		out = cred
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -208,14 +208,16 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 			b.cond(serialKey(iss.ID, rec.Serial), 0)
 			b.put(serialKey(iss.ID, rec.Serial), &serialRecord{CredentialID: rec.ID, UserID: u.ID}, 0)
 		}
-		if err := b.commit(ctx, s.store); err != nil {
+		cred, err := rec.toCredential(s.now())
+		if err != nil {
 			return err
 		}
-		out, err = rec.toCredential(s.now())
-		if out != nil {
-			out.CosignChallenge = rec.challenge
+		cred.CosignChallenge = rec.challenge
+		if err := b.commitAction(ctx, s.store, cred); err != nil {
+			return err
 		}
-		return err
+		out = cred
+		return nil
 	})
 	return out, err
 }
@@ -508,11 +510,15 @@ func (s *Service) ImportCertificate(ctx context.Context, credentialID string, ce
 		b.put(credentialKey(c.ID), c, 0)
 		b.cond(sk, 0)
 		b.put(sk, &serialRecord{CredentialID: c.ID, UserID: c.UserID}, 0)
-		if err := b.commit(ctx, s.store); err != nil {
+		cred, err := c.toCredential(s.now())
+		if err != nil {
 			return err
 		}
-		out, err = c.toCredential(s.now())
-		return err
+		if err := b.commitAction(ctx, s.store, cred); err != nil {
+			return err
+		}
+		out = cred
+		return nil
 	})
 	return out, err
 }

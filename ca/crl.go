@@ -109,11 +109,15 @@ func (s *Service) Revoke(ctx context.Context, credentialID, reason string) (*Cre
 			b.cond(rk, 0)
 			b.put(rk, &revocationRecord{Serial: serial, CredentialID: c.ID, RevokedAt: now, Reason: reason}, 0)
 		}
-		if err := b.commit(ctx, s.store); err != nil {
+		cred, err := c.toCredential(s.now())
+		if err != nil {
 			return err
 		}
-		out, err = c.toCredential(s.now())
-		return err
+		if err := b.commitAction(ctx, s.store, cred); err != nil {
+			return err
+		}
+		out = cred
+		return nil
 	})
 	return out, err
 }

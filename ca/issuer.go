@@ -140,13 +140,17 @@ func (s *Service) AddIssuer(ctx context.Context, req IssuerRequest) (*Issuer, er
 	var b txnBuilder
 	b.cond(issuerKey(rec.ID), 0)
 	b.put(issuerKey(rec.ID), rec, 0)
-	if err := b.commit(ctx, s.store); err != nil {
+	iss, err := rec.toIssuer()
+	if err != nil {
+		return nil, err
+	}
+	if err := b.commitAction(ctx, s.store, iss); err != nil {
 		if errors.Is(err, storage.ErrConflict) {
 			return nil, fmt.Errorf("%w: %s", ErrIssuerExists, rec.ID)
 		}
 		return nil, err
 	}
-	return rec.toIssuer()
+	return iss, nil
 }
 
 // generateIssuer makes a new CA key and certificate: self-signed, or

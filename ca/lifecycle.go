@@ -69,10 +69,11 @@ func (s *Service) NewActivationCode(ctx context.Context, userID string) (*User, 
 		}
 		b.cond(ak, 0)
 		b.put(ak, &activationRecord{UserID: u.ID, ExpiresAt: u.ActivationExpiresAt}, s.cfg.ActivationTTL+activationGrace)
-		if err := b.commit(ctx, s.store); err != nil {
+		user := u.toUser(s.now())
+		if err := b.commitAction(ctx, s.store, user); err != nil {
 			return err
 		}
-		out = u.toUser(s.now())
+		out = user
 		return nil
 	})
 	if err != nil {
@@ -168,11 +169,15 @@ func (s *Service) RevokeDevice(ctx context.Context, deviceID, reason string) (*D
 		var b txnBuilder
 		b.cond(deviceKey(d.ID), rev)
 		b.put(deviceKey(d.ID), d, 0)
-		if err := b.commit(ctx, s.store); err != nil {
+		dev, err := d.toDevice()
+		if err != nil {
 			return err
 		}
-		out, err = d.toDevice()
-		return err
+		if err := b.commitAction(ctx, s.store, dev); err != nil {
+			return err
+		}
+		out = dev
+		return nil
 	})
 	if err != nil {
 		return nil, err

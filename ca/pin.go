@@ -218,6 +218,6 @@ func (s *Service) ChangePINCosign(ctx context.Context, userID, oldPIN, newPIN st
 		if testHookChangePIN != nil {
 			testHookChangePIN()
 		}
-		return b.commit(ctx, s.store)
+		return b.commitAction(ctx, s.store, nil)
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ukeygate/ukeygate/audit"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/storage"
 )
@@ -187,6 +188,17 @@ func (b *txnBuilder) put(key string, v any, ttl time.Duration) {
 }
 
 func (b *txnBuilder) del(key string) { b.ops = append(b.ops, storage.Delete(key)) }
+
+// commitAction commits b with the audit entry of ctx's action
+// (audit.WithAction) built from result, in one transaction: the action
+// and its entry are stored together or not at all.
+func (b *txnBuilder) commitAction(ctx context.Context, s storage.Store, result any) error {
+	if b.err != nil {
+		return b.err
+	}
+	_, err := audit.Commit(ctx, s, b.ops, result)
+	return err
+}
 
 func (b *txnBuilder) commit(ctx context.Context, s storage.Store) error {
 	if b.err != nil {

@@ -178,10 +178,11 @@ func (s *Service) AddUser(ctx context.Context, req UserRequest) (*User, string, 
 	b.cond(ak, 0)
 	b.put(userKey(id), u, 0)
 	b.put(ak, act, s.cfg.ActivationTTL+activationGrace)
-	if err := b.commit(ctx, s.store); err != nil {
+	user := u.toUser(s.now())
+	if err := b.commitAction(ctx, s.store, user); err != nil {
 		return nil, "", err
 	}
-	return u.toUser(s.now()), code, nil
+	return user, code, nil
 }
 
 func checkPhone(p string) error {
@@ -323,7 +324,8 @@ func (s *Service) Enroll(ctx context.Context, code string, devicePublicKeyPEM []
 		b.put(ak, &act, s.cfg.ActivationTTL+activationGrace)
 		b.put(userKey(u.ID), u, 0)
 		b.put(deviceKey(devID), dev, 0)
-		if err := b.commit(ctx, s.store); err != nil {
+		enrolled := &Enrolled{UserID: u.ID, DeviceID: devID, FirstDevice: len(u.Devices) == 1}
+		if err := b.commitAction(ctx, s.store, enrolled); err != nil {
 			return err
 		}
 		user = u
@@ -370,4 +372,13 @@ func (s *Service) Device(ctx context.Context, id string) (*Device, error) {
 		return nil, err
 	}
 	return d.toDevice()
+}
+
+// Enrolled is what Enroll hands to the audit entry of an enrollment
+// (audit.WithAction): the user, the new device, and whether it is the
+// user's first (which set the PIN) or a further one (which proved it).
+type Enrolled struct {
+	UserID      string
+	DeviceID    string
+	FirstDevice bool
 }

@@ -20,12 +20,22 @@ type Etcd struct {
 	// URL is the client endpoint, "http://127.0.0.1:PORT".
 	URL string
 
-	stop func()
+	stop  func()
+	start func(t testing.TB) *Etcd // the same member again: same data and ports
 }
 
 // Stop kills the etcd process and waits for it to exit; calling it again,
 // or letting the test's cleanup call it, is harmless.
 func (e *Etcd) Stop() { e.stop() }
+
+// Restart starts the stopped etcd again on the same data directory and
+// ports (as after a crash) and waits until it is healthy.
+func (e *Etcd) Restart(t testing.TB) {
+	t.Helper()
+	e.stop()
+	n := e.start(t)
+	e.stop = n.stop
+}
 
 // StartEtcd runs a real single-member etcd (Debian's etcd-server) on free
 // loopback ports until the test ends and returns its client URL
@@ -41,12 +51,15 @@ func StartEtcd(t testing.TB) (clientURL string) {
 func RunEtcd(t testing.TB) *Etcd {
 	t.Helper()
 	bin := requireTool(t, "etcd", "apt-get install -y etcd-server")
-	client := "http://" + FreeAddr(t)
-	peer := "http://" + FreeAddr(t)
+	return runEtcd(t, bin, "http://"+FreeAddr(t), "http://"+FreeAddr(t), filepath.Join(t.TempDir(), "etcd"))
+}
+
+func runEtcd(t testing.TB, bin, client, peer, dataDir string) *Etcd {
+	t.Helper()
 	logs := &SyncBuffer{}
 	cmd := exec.Command(bin,
 		"--name", "node1",
-		"--data-dir", filepath.Join(t.TempDir(), "etcd"),
+		"--data-dir", dataDir,
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 		"--initial-cluster", "node1="+peer,
@@ -84,7 +97,7 @@ func RunEtcd(t testing.TB) *Etcd {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"health":"true"`) {
-				return &Etcd{URL: client, stop: stop}
+				return &Etcd{URL: client, stop: stop, start: func(t testing.TB) *Etcd { return runEtcd(t, bin, client, peer, dataDir) }}
 			}
 		}
 		if time.Now().After(deadline) {

@@ -76,15 +76,18 @@ func (a *API) adminAddSeal(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decode(w, r, &req); err != nil {
 		return err
 	}
-	sl, err := a.ca.CreateSeal(r.Context(), ca.SealRequest{
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		sl := res.(*ca.Seal)
+		return audit.Entry{Action: actionSealAdd, Actor: actorAdmin, UserID: sl.Owner, IssuerID: sl.IssuerID,
+			Detail: "seal=" + sl.ID + " kind=" + string(sl.Kind)}
+	})
+	sl, err := a.ca.CreateSeal(ctx, ca.SealRequest{
 		Owner: req.Owner, Name: strings.TrimSpace(req.Name), Kind: seal.Kind(req.Kind), ImagePNG: req.ImagePNG,
 		WidthMM: req.WidthMM, HeightMM: req.HeightMM, Issuer: req.Issuer, ValidityDays: req.ValidityDays,
 	})
 	if err != nil {
 		return err
 	}
-	a.auditAction(r.Context(), audit.Entry{Action: actionSealAdd, Actor: actorAdmin, UserID: sl.Owner, IssuerID: sl.IssuerID,
-		Detail: "seal=" + sl.ID + " kind=" + string(sl.Kind)})
 	writeJSON(w, http.StatusCreated, sl)
 	return nil
 }
@@ -111,12 +114,15 @@ func (a *API) adminRevokeSeal(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sl, err := a.ca.RevokeSeal(r.Context(), id, req.Reason)
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		sl := res.(*ca.Seal)
+		return audit.Entry{Action: actionSealRevoke, Actor: actorAdmin, UserID: sl.Owner, IssuerID: sl.IssuerID,
+			Detail: "seal=" + sl.ID + " reason=" + sl.RevocationReason}
+	})
+	sl, err := a.ca.RevokeSeal(ctx, id, req.Reason)
 	if err != nil {
 		return err
 	}
-	a.auditAction(r.Context(), audit.Entry{Action: actionSealRevoke, Actor: actorAdmin, UserID: sl.Owner, IssuerID: sl.IssuerID,
-		Detail: "seal=" + sl.ID + " reason=" + sl.RevocationReason})
 	writeJSON(w, http.StatusOK, sl)
 	return nil
 }

@@ -193,10 +193,11 @@ func (s *Service) CreateSeal(ctx context.Context, req SealRequest) (*Seal, error
 	b.cond(sealKey(id), 0)
 	b.put(sealKey(id), rec, 0)
 	b.put(userSealKey(req.Owner, id), struct{}{}, 0)
-	if err := b.commit(ctx, s.store); err != nil {
+	out := rec.toSeal(s.now())
+	if err := b.commitAction(ctx, s.store, out); err != nil {
 		return nil, err
 	}
-	return rec.toSeal(s.now()), nil
+	return out, nil
 }
 
 func (s *Service) loadSeal(ctx context.Context, id string) (*sealRecord, int64, error) {
@@ -286,10 +287,11 @@ func (s *Service) RevokeSeal(ctx context.Context, id, reason string) (*Seal, err
 		var b txnBuilder
 		b.cond(sealKey(id), rev)
 		b.put(sealKey(id), rec, 0)
-		if err := b.commit(ctx, s.store); err != nil {
+		sl := rec.toSeal(s.now())
+		if err := b.commitAction(ctx, s.store, sl); err != nil {
 			return err
 		}
-		out = rec.toSeal(s.now())
+		out = sl
 		return nil
 	})
 	return out, err

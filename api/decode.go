@@ -94,7 +94,7 @@ func jsonError(err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return &unknownFieldError{field: strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)}
+		return &FieldError{Field: strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), Reason: "not a field of this request", Err: ErrUnknownField}
 	case errors.As(err, &se):
 		return fmt.Errorf("%w: syntax error at byte %d", ErrMalformedJSON, se.Offset)
 	case errors.As(err, &te):
@@ -109,12 +109,6 @@ func jsonError(err error) error {
 		return fmt.Errorf("%w: %v", ErrMalformedJSON, err)
 	}
 }
-
-// unknownFieldError wraps ErrUnknownField and names the field.
-type unknownFieldError struct{ field string }
-
-func (e *unknownFieldError) Error() string { return fmt.Sprintf("%v: %q", ErrUnknownField, e.field) }
-func (e *unknownFieldError) Unwrap() error { return ErrUnknownField }
 
 // writeJSON renders v with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -11,16 +11,12 @@ import (
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
-// EncryptRequest is the body of POST /v1/encrypt: data to envelope to a
-// user's encryption credential (of Issuer and Alg when given).
-type EncryptRequest struct {
-	User   string `json:"user"`
-	Issuer string `json:"issuer,omitempty"`
-	Alg    string `json:"alg,omitempty"`
-	Data   []byte `json:"data"`
-}
+// EncryptRequest is the body of POST /v1/encrypt
+// (protocol.EncryptRequest).
+type EncryptRequest protocol.EncryptRequest
 
 // Validate checks the request's shape.
 func (q *EncryptRequest) Validate() error {
@@ -36,16 +32,6 @@ func (q *EncryptRequest) Validate() error {
 		return invalid("data", "required (standard base64)")
 	}
 	return nil
-}
-
-// EncryptResponse answers POST /v1/encrypt: the DER CMS EnvelopedData and
-// the credential it is addressed to.
-type EncryptResponse struct {
-	CMS            []byte `json:"cms"`
-	Credential     string `json:"credential"`
-	Issuer         string `json:"issuer"`
-	Alg            string `json:"alg"`
-	CertificatePEM string `json:"certificate_pem"`
 }
 
 func (a *API) encrypt(w http.ResponseWriter, r *http.Request) error {
@@ -80,7 +66,7 @@ func (a *API) encrypt(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, EncryptResponse{
+	writeJSON(w, http.StatusOK, protocol.EncryptResponse{
 		CMS:            der,
 		Credential:     cred.ID,
 		Issuer:         cred.IssuerID,

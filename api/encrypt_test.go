@@ -10,9 +10,9 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
-	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/audit"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 func TestEncrypt(t *testing.T) {
@@ -23,7 +23,7 @@ func TestEncrypt(t *testing.T) {
 	for _, n := range []string{"sm2-encrypt", "rsa-encrypt"} {
 		keys[n], certs[n] = w.key(n)
 	}
-	open := func(t *testing.T, e api.EncryptResponse, want string) {
+	open := func(t *testing.T, e protocol.EncryptResponse, want string) {
 		t.Helper()
 		c := w.creds[want]
 		if e.Credential != c.ID || e.Issuer != c.Issuer || e.Alg != c.Alg || e.CertificatePEM != c.CertificatePEM {
@@ -45,10 +45,10 @@ func TestEncrypt(t *testing.T) {
 			t.Fatalf("%s's key opened an envelope to %s", other, want)
 		}
 	}
-	encrypt := func(req map[string]any) (*resp, api.EncryptResponse) {
+	encrypt := func(req map[string]any) (*resp, protocol.EncryptResponse) {
 		t.Helper()
 		r := w.portal("POST", "/v1/encrypt", req)
-		var e api.EncryptResponse
+		var e protocol.EncryptResponse
 		if r.status == http.StatusOK {
 			r.decode(t, &e)
 		}

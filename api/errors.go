@@ -14,6 +14,7 @@ import (
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
 	"github.com/ukeygate/ukeygate/seal"
 	"github.com/ukeygate/ukeygate/session"
@@ -40,7 +41,7 @@ var (
 	ErrUnknownField = errors.New("api: unknown field")
 	// ErrInvalidRequest: a field is missing or out of range (a *FieldError
 	// names it).
-	ErrInvalidRequest = errors.New("api: invalid request")
+	ErrInvalidRequest = protocol.ErrInvalidRequest
 	// ErrNotFound: no such endpoint.
 	ErrNotFound = errors.New("api: no such endpoint")
 	// ErrMethodNotAllowed: the endpoint exists but not for this method.
@@ -60,22 +61,13 @@ var (
 	ErrOriginNotAllowed = errors.New("api: origin not allowed for this app")
 )
 
-// FieldError names the request field that is wrong. It wraps
-// ErrInvalidRequest.
-type FieldError struct {
-	Field  string
-	Reason string
-}
-
-func (e *FieldError) Error() string {
-	return fmt.Sprintf("%v: %s: %s", ErrInvalidRequest, e.Field, e.Reason)
-}
-
-// Unwrap returns ErrInvalidRequest.
-func (e *FieldError) Unwrap() error { return ErrInvalidRequest }
+// FieldError names the request field that is wrong (protocol.FieldError,
+// the one field error; ca.RequestError is the same type). It wraps
+// ErrInvalidRequest unless its Err says otherwise.
+type FieldError = protocol.FieldError
 
 func invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	return protocol.Invalid(field, format, args...)
 }
 
 // errorMapping is one row of the error table: errors matching err (with
@@ -87,7 +79,7 @@ type errorMapping struct {
 }
 
 // CodeInternal is the code of every error the table does not know.
-const CodeInternal = "internal"
+const CodeInternal = protocol.CodeInternal
 
 // errorTable maps every sentinel the handlers can meet to its HTTP status
 // and stable code. The first match wins, so more specific errors (ca's,
@@ -95,164 +87,145 @@ const CodeInternal = "internal"
 // lists every code (TestOpenAPICoversErrorCodes).
 var errorTable = []errorMapping{
 	// api
-	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
-	{ErrBodyTimeout, http.StatusRequestTimeout, "body_timeout"},
-	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
-	{ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type"},
-	{ErrMalformedJSON, http.StatusBadRequest, "malformed_json"},
-	{ErrUnknownField, http.StatusBadRequest, "unknown_field"},
-	{ErrInvalidRequest, http.StatusBadRequest, "invalid_request"},
-	{ErrNotFound, http.StatusNotFound, "not_found"},
-	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, "method_not_allowed"},
-	{ErrNoEncryptionCredential, http.StatusNotFound, "no_encryption_credential"},
-	{ErrAuditUnavailable, http.StatusServiceUnavailable, "audit_unavailable"},
-	{ErrSessionsUnavailable, http.StatusServiceUnavailable, "unavailable"},
-	{ErrBackupUnavailable, http.StatusServiceUnavailable, "unavailable"},
-	{ErrOriginNotAllowed, http.StatusForbidden, "origin_not_allowed"},
+	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, protocol.CodeBodyTooLarge},
+	{ErrBodyTimeout, http.StatusRequestTimeout, protocol.CodeBodyTimeout},
+	{ErrRateLimited, http.StatusTooManyRequests, protocol.CodeRateLimited},
+	{ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, protocol.CodeUnsupportedMediaType},
+	{ErrMalformedJSON, http.StatusBadRequest, protocol.CodeMalformedJSON},
+	{ErrUnknownField, http.StatusBadRequest, protocol.CodeUnknownField},
+	{ErrInvalidRequest, http.StatusBadRequest, protocol.CodeInvalidRequest},
+	{ErrNotFound, http.StatusNotFound, protocol.CodeNotFound},
+	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, protocol.CodeMethodNotAllowed},
+	{ErrNoEncryptionCredential, http.StatusNotFound, protocol.CodeNoEncryptionCredential},
+	{ErrAuditUnavailable, http.StatusServiceUnavailable, protocol.CodeAuditUnavailable},
+	{ErrSessionsUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
+	{ErrBackupUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
+	{ErrOriginNotAllowed, http.StatusForbidden, protocol.CodeOriginNotAllowed},
 
 	// session (before ca and gmcrypto: a failed operation wraps their
 	// errors; wrong_code before operation_failed, which it also is)
-	{session.ErrNotFound, http.StatusNotFound, "session_not_found"},
-	{session.ErrExpired, http.StatusGone, "session_expired"},
-	{session.ErrAlreadyScanned, http.StatusConflict, "already_scanned"},
-	{session.ErrNonceUsed, http.StatusConflict, "nonce_used"},
-	{session.ErrNotScanned, http.StatusConflict, "not_scanned"},
-	{session.ErrSessionClosed, http.StatusConflict, "session_closed"},
-	{session.ErrInvalidTransition, http.StatusConflict, "session_closed"},
-	{session.ErrWrongDevice, http.StatusForbidden, "wrong_device"},
-	{session.ErrWrongUser, http.StatusForbidden, "wrong_user"},
-	{session.ErrWrongCode, http.StatusForbidden, "wrong_code"},
-	{session.ErrOperationFailed, http.StatusUnprocessableEntity, "operation_failed"},
-	{session.ErrConfirmInProgress, http.StatusConflict, "confirm_in_progress"},
-	{session.ErrCredentialMismatch, http.StatusConflict, "credential_mismatch"},
-	{session.ErrCosignNotStarted, http.StatusConflict, "cosign_not_started"},
-	{session.ErrCosignUnsupported, http.StatusConflict, "cosign_unsupported"},
-	{session.ErrPINRequired, http.StatusBadRequest, "invalid_request"},
-	{session.ErrPINNotExpected, http.StatusBadRequest, "invalid_request"},
-	{cosign.ErrTranscript, http.StatusConflict, "cosign_mismatch"},
-	{cosign.ErrMalformed, http.StatusBadRequest, "cosign_malformed"},
-	{cosign.ErrInvalidInput, http.StatusBadRequest, "cosign_malformed"},
-	{session.ErrSealRequired, http.StatusBadRequest, "seal_required"},
-	{session.ErrSealMismatch, http.StatusConflict, "seal_mismatch"},
+	{session.ErrNotFound, http.StatusNotFound, protocol.CodeSessionNotFound},
+	{session.ErrExpired, http.StatusGone, protocol.CodeSessionExpired},
+	{session.ErrAlreadyScanned, http.StatusConflict, protocol.CodeAlreadyScanned},
+	{session.ErrNonceUsed, http.StatusConflict, protocol.CodeNonceUsed},
+	{session.ErrNotScanned, http.StatusConflict, protocol.CodeNotScanned},
+	{session.ErrSessionClosed, http.StatusConflict, protocol.CodeSessionClosed},
+	{session.ErrInvalidTransition, http.StatusConflict, protocol.CodeSessionClosed},
+	{session.ErrWrongDevice, http.StatusForbidden, protocol.CodeWrongDevice},
+	{session.ErrWrongUser, http.StatusForbidden, protocol.CodeWrongUser},
+	{session.ErrWrongCode, http.StatusForbidden, protocol.CodeWrongCode},
+	{session.ErrOperationFailed, http.StatusUnprocessableEntity, protocol.CodeOperationFailed},
+	{session.ErrConfirmInProgress, http.StatusConflict, protocol.CodeConfirmInProgress},
+	{session.ErrCredentialMismatch, http.StatusConflict, protocol.CodeCredentialMismatch},
+	{session.ErrCosignNotStarted, http.StatusConflict, protocol.CodeCosignNotStarted},
+	{session.ErrCosignUnsupported, http.StatusConflict, protocol.CodeCosignUnsupported},
+	{session.ErrPINRequired, http.StatusBadRequest, protocol.CodeInvalidRequest},
+	{session.ErrPINNotExpected, http.StatusBadRequest, protocol.CodeInvalidRequest},
+	{cosign.ErrTranscript, http.StatusConflict, protocol.CodeCosignMismatch},
+	{cosign.ErrMalformed, http.StatusBadRequest, protocol.CodeCosignMalformed},
+	{cosign.ErrInvalidInput, http.StatusBadRequest, protocol.CodeCosignMalformed},
+	{session.ErrSealRequired, http.StatusBadRequest, protocol.CodeSealRequired},
+	{session.ErrSealMismatch, http.StatusConflict, protocol.CodeSealMismatch},
 	// after operation_failed: a result too large to store fails the
 	// confirm (reason result_too_large); at create it is the request
-	{session.ErrTooLarge, http.StatusRequestEntityTooLarge, "request_too_large"},
-	{session.ErrTTL, http.StatusBadRequest, "invalid_ttl"},
-	{session.ErrInvalidRequest, http.StatusBadRequest, "invalid_request"},
-	{session.ErrInvalidArgument, http.StatusBadRequest, "invalid_request"},
-	{session.ErrInvalidSeq, http.StatusBadRequest, "invalid_seq"},
-	{session.ErrSlowWatcher, http.StatusServiceUnavailable, "unavailable"},
-	{session.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
+	{session.ErrTooLarge, http.StatusRequestEntityTooLarge, protocol.CodeRequestTooLarge},
+	{session.ErrTTL, http.StatusBadRequest, protocol.CodeInvalidTTL},
+	{session.ErrInvalidRequest, http.StatusBadRequest, protocol.CodeInvalidRequest},
+	{session.ErrInvalidArgument, http.StatusBadRequest, protocol.CodeInvalidRequest},
+	{session.ErrInvalidSeq, http.StatusBadRequest, protocol.CodeInvalidSeq},
+	{session.ErrSlowWatcher, http.StatusServiceUnavailable, protocol.CodeUnavailable},
+	{session.ErrClosed, http.StatusServiceUnavailable, protocol.CodeUnavailable},
 
 	// qrlogin
-	{qrlogin.ErrInvalidPayload, http.StatusBadRequest, "invalid_payload"},
-	{qrlogin.ErrSize, http.StatusBadRequest, "invalid_size"},
+	{qrlogin.ErrInvalidPayload, http.StatusBadRequest, protocol.CodeInvalidPayload},
+	{qrlogin.ErrSize, http.StatusBadRequest, protocol.CodeInvalidSize},
 
 	// audit
-	{audit.ErrTampered, http.StatusConflict, "audit_tampered"},
+	{audit.ErrTampered, http.StatusConflict, protocol.CodeAuditTampered},
 
 	// auth
-	{auth.ErrAdminDisabled, http.StatusForbidden, "admin_disabled"},
-	{auth.ErrMissingToken, http.StatusUnauthorized, "missing_token"},
-	{auth.ErrInvalidToken, http.StatusUnauthorized, "invalid_token"},
-	{auth.ErrInvalidApp, http.StatusBadRequest, "invalid_request"},
-	{auth.ErrInvalidOrigin, http.StatusBadRequest, "invalid_origin"},
-	{auth.ErrAppNotFound, http.StatusNotFound, "app_not_found"},
-	{auth.ErrAppDisabled, http.StatusForbidden, "app_disabled"},
-	{auth.ErrAppAlreadyDisabled, http.StatusConflict, "already_disabled"},
-	{auth.ErrMissingHeaders, http.StatusUnauthorized, "missing_device_headers"},
-	{auth.ErrMalformedHeaders, http.StatusUnauthorized, "malformed_device_headers"},
-	{auth.ErrDeviceUnknown, http.StatusUnauthorized, "unknown_device"},
-	{auth.ErrDeviceRevoked, http.StatusForbidden, "device_revoked"},
-	{auth.ErrBadSignature, http.StatusUnauthorized, "bad_signature"},
-	{auth.ErrStaleTimestamp, http.StatusUnauthorized, "stale_timestamp"},
-	{auth.ErrReplayedNonce, http.StatusUnauthorized, "replayed_nonce"},
+	{auth.ErrAdminDisabled, http.StatusForbidden, protocol.CodeAdminDisabled},
+	{auth.ErrMissingToken, http.StatusUnauthorized, protocol.CodeMissingToken},
+	{auth.ErrInvalidToken, http.StatusUnauthorized, protocol.CodeInvalidToken},
+	{auth.ErrInvalidApp, http.StatusBadRequest, protocol.CodeInvalidRequest},
+	{auth.ErrInvalidOrigin, http.StatusBadRequest, protocol.CodeInvalidOrigin},
+	{auth.ErrAppNotFound, http.StatusNotFound, protocol.CodeAppNotFound},
+	{auth.ErrAppDisabled, http.StatusForbidden, protocol.CodeAppDisabled},
+	{auth.ErrAppAlreadyDisabled, http.StatusConflict, protocol.CodeAlreadyDisabled},
+	{auth.ErrMissingHeaders, http.StatusUnauthorized, protocol.CodeMissingDeviceHeaders},
+	{auth.ErrMalformedHeaders, http.StatusUnauthorized, protocol.CodeMalformedDeviceHeaders},
+	{auth.ErrDeviceUnknown, http.StatusUnauthorized, protocol.CodeUnknownDevice},
+	{auth.ErrDeviceRevoked, http.StatusForbidden, protocol.CodeDeviceRevoked},
+	{auth.ErrBadSignature, http.StatusUnauthorized, protocol.CodeBadSignature},
+	{auth.ErrStaleTimestamp, http.StatusUnauthorized, protocol.CodeStaleTimestamp},
+	{auth.ErrReplayedNonce, http.StatusUnauthorized, protocol.CodeReplayedNonce},
 
 	// ca
-	{ca.ErrInvalidRequest, http.StatusBadRequest, "invalid_request"},
-	{ca.ErrConflict, http.StatusConflict, "conflict"},
-	{ca.ErrIssuerNotFound, http.StatusNotFound, "unknown_issuer"},
-	{ca.ErrIssuerExists, http.StatusConflict, "issuer_exists"},
-	{ca.ErrIssuerDuplicate, http.StatusConflict, "issuer_duplicate"},
-	{ca.ErrIssuerExternal, http.StatusConflict, "issuer_external"},
-	{ca.ErrNotCosign, http.StatusConflict, "cosign_unsupported"},
-	{ca.ErrIsCosign, http.StatusConflict, "cosign_unsupported"},
-	{ca.ErrAlgNotAllowed, http.StatusBadRequest, "alg_not_allowed"},
-	{ca.ErrPurposeNotAllowed, http.StatusBadRequest, "purpose_not_allowed"},
-	{ca.ErrMalformedPEM, http.StatusBadRequest, "malformed_pem"},
-	{ca.ErrCertificateMismatch, http.StatusBadRequest, "certificate_mismatch"},
-	{ca.ErrCertificateChain, http.StatusBadRequest, "certificate_chain"},
-	{ca.ErrUserNotFound, http.StatusNotFound, "user_not_found"},
-	{ca.ErrDeviceNotFound, http.StatusNotFound, "device_not_found"},
-	{ca.ErrNotEnrolled, http.StatusConflict, "not_enrolled"},
-	{ca.ErrActivationInvalid, http.StatusBadRequest, "activation_invalid"},
-	{ca.ErrActivationUsed, http.StatusGone, "activation_used"},
-	{ca.ErrActivationExpired, http.StatusGone, "activation_expired"},
-	{ca.ErrDeviceKey, http.StatusBadRequest, "invalid_device_key"},
-	{ca.ErrDeviceAlreadyRevoked, http.StatusConflict, "already_revoked"},
-	{ca.ErrWeakPIN, http.StatusBadRequest, "weak_pin"},
-	{ca.ErrWrongPIN, http.StatusForbidden, "wrong_pin"},
-	{ca.ErrPINLocked, http.StatusLocked, "pin_locked"},
-	{ca.ErrCredentialExists, http.StatusConflict, "credential_exists"},
-	{ca.ErrCredentialLimit, http.StatusConflict, "credential_limit"},
-	{ca.ErrCredentialNotFound, http.StatusNotFound, "credential_not_found"},
-	{ca.ErrCredentialNotActive, http.StatusConflict, "credential_not_active"},
-	{ca.ErrCredentialNotPending, http.StatusConflict, "credential_not_pending"},
-	{ca.ErrAlreadyRevoked, http.StatusConflict, "already_revoked"},
-	{ca.ErrInvalidReason, http.StatusBadRequest, "invalid_reason"},
-	{ca.ErrUntrusted, http.StatusBadRequest, "certificate_untrusted"},
-	{ca.ErrCertificateExpired, http.StatusBadRequest, "certificate_expired"},
-	{ca.ErrCertificateRevoked, http.StatusBadRequest, "certificate_revoked"},
-	{ca.ErrKeyUsage, http.StatusBadRequest, "key_usage"},
-	{ca.ErrTooManyCertificates, http.StatusBadRequest, "too_many_certificates"},
-	{ca.ErrSealNotFound, http.StatusNotFound, "seal_not_found"},
-	{ca.ErrSealNotActive, http.StatusConflict, "seal_not_active"},
-	{ca.ErrSealAlreadyRevoked, http.StatusConflict, "already_revoked"},
+	{ca.ErrInvalidRequest, http.StatusBadRequest, protocol.CodeInvalidRequest},
+	{ca.ErrConflict, http.StatusConflict, protocol.CodeConflict},
+	{ca.ErrIssuerNotFound, http.StatusNotFound, protocol.CodeUnknownIssuer},
+	{ca.ErrIssuerExists, http.StatusConflict, protocol.CodeIssuerExists},
+	{ca.ErrIssuerDuplicate, http.StatusConflict, protocol.CodeIssuerDuplicate},
+	{ca.ErrIssuerExternal, http.StatusConflict, protocol.CodeIssuerExternal},
+	{ca.ErrNotCosign, http.StatusConflict, protocol.CodeCosignUnsupported},
+	{ca.ErrIsCosign, http.StatusConflict, protocol.CodeCosignUnsupported},
+	{ca.ErrAlgNotAllowed, http.StatusBadRequest, protocol.CodeAlgNotAllowed},
+	{ca.ErrPurposeNotAllowed, http.StatusBadRequest, protocol.CodePurposeNotAllowed},
+	{ca.ErrMalformedPEM, http.StatusBadRequest, protocol.CodeMalformedPEM},
+	{ca.ErrCertificateMismatch, http.StatusBadRequest, protocol.CodeCertificateMismatch},
+	{ca.ErrCertificateChain, http.StatusBadRequest, protocol.CodeCertificateChain},
+	{ca.ErrUserNotFound, http.StatusNotFound, protocol.CodeUserNotFound},
+	{ca.ErrDeviceNotFound, http.StatusNotFound, protocol.CodeDeviceNotFound},
+	{ca.ErrNotEnrolled, http.StatusConflict, protocol.CodeNotEnrolled},
+	{ca.ErrActivationInvalid, http.StatusBadRequest, protocol.CodeActivationInvalid},
+	{ca.ErrActivationUsed, http.StatusGone, protocol.CodeActivationUsed},
+	{ca.ErrActivationExpired, http.StatusGone, protocol.CodeActivationExpired},
+	{ca.ErrDeviceKey, http.StatusBadRequest, protocol.CodeInvalidDeviceKey},
+	{ca.ErrDeviceAlreadyRevoked, http.StatusConflict, protocol.CodeAlreadyRevoked},
+	{ca.ErrWeakPIN, http.StatusBadRequest, protocol.CodeWeakPIN},
+	{ca.ErrWrongPIN, http.StatusForbidden, protocol.CodeWrongPIN},
+	{ca.ErrPINLocked, http.StatusLocked, protocol.CodePINLocked},
+	{ca.ErrCredentialExists, http.StatusConflict, protocol.CodeCredentialExists},
+	{ca.ErrCredentialLimit, http.StatusConflict, protocol.CodeCredentialLimit},
+	{ca.ErrCredentialNotFound, http.StatusNotFound, protocol.CodeCredentialNotFound},
+	{ca.ErrCredentialNotActive, http.StatusConflict, protocol.CodeCredentialNotActive},
+	{ca.ErrCredentialNotPending, http.StatusConflict, protocol.CodeCredentialNotPending},
+	{ca.ErrAlreadyRevoked, http.StatusConflict, protocol.CodeAlreadyRevoked},
+	{ca.ErrInvalidReason, http.StatusBadRequest, protocol.CodeInvalidReason},
+	{ca.ErrUntrusted, http.StatusBadRequest, protocol.CodeCertificateUntrusted},
+	{ca.ErrCertificateExpired, http.StatusBadRequest, protocol.CodeCertificateExpired},
+	{ca.ErrCertificateRevoked, http.StatusBadRequest, protocol.CodeCertificateRevoked},
+	{ca.ErrKeyUsage, http.StatusBadRequest, protocol.CodeKeyUsage},
+	{ca.ErrTooManyCertificates, http.StatusBadRequest, protocol.CodeTooManyCertificates},
+	{ca.ErrSealNotFound, http.StatusNotFound, protocol.CodeSealNotFound},
+	{ca.ErrSealNotActive, http.StatusConflict, protocol.CodeSealNotActive},
+	{ca.ErrSealAlreadyRevoked, http.StatusConflict, protocol.CodeAlreadyRevoked},
 
 	// seal
-	{seal.ErrBadImage, http.StatusBadRequest, "bad_seal_image"},
-	{seal.ErrBadSeal, http.StatusBadRequest, "invalid_request"},
-	{seal.ErrBadPDF, http.StatusBadRequest, "bad_pdf"},
-	{seal.ErrBadPlacement, http.StatusBadRequest, "bad_placement"},
-	{seal.ErrKeywordNotFound, http.StatusBadRequest, "keyword_not_found"},
-	{seal.ErrTooLarge, http.StatusRequestEntityTooLarge, "request_too_large"},
+	{seal.ErrBadImage, http.StatusBadRequest, protocol.CodeBadSealImage},
+	{seal.ErrBadSeal, http.StatusBadRequest, protocol.CodeInvalidRequest},
+	{seal.ErrBadPDF, http.StatusBadRequest, protocol.CodeBadPDF},
+	{seal.ErrBadPlacement, http.StatusBadRequest, protocol.CodeBadPlacement},
+	{seal.ErrKeywordNotFound, http.StatusBadRequest, protocol.CodeKeywordNotFound},
+	{seal.ErrTooLarge, http.StatusRequestEntityTooLarge, protocol.CodeRequestTooLarge},
 
 	// gmcrypto (reached only when no ca error wraps them)
-	{gmcrypto.ErrMalformed, http.StatusBadRequest, "malformed_input"},
-	{gmcrypto.ErrUnsupported, http.StatusBadRequest, "unsupported_algorithm"},
-	{gmcrypto.ErrKeyMismatch, http.StatusBadRequest, "key_mismatch"},
-	{gmcrypto.ErrInvalidInput, http.StatusBadRequest, "invalid_input"},
-	{gmcrypto.ErrVerification, http.StatusBadRequest, "verification_failed"},
-	{gmcrypto.ErrDecryption, http.StatusBadRequest, "decryption_failed"},
+	{gmcrypto.ErrMalformed, http.StatusBadRequest, protocol.CodeMalformedInput},
+	{gmcrypto.ErrUnsupported, http.StatusBadRequest, protocol.CodeUnsupportedAlgorithm},
+	{gmcrypto.ErrKeyMismatch, http.StatusBadRequest, protocol.CodeKeyMismatch},
+	{gmcrypto.ErrInvalidInput, http.StatusBadRequest, protocol.CodeInvalidInput},
+	{gmcrypto.ErrVerification, http.StatusBadRequest, protocol.CodeVerificationFailed},
+	{gmcrypto.ErrDecryption, http.StatusBadRequest, protocol.CodeDecryptionFailed},
 
 	// storage
-	{storage.ErrNotFound, http.StatusNotFound, "not_found"},
-	{storage.ErrConflict, http.StatusConflict, "conflict"},
-	{storage.ErrUnavailable, http.StatusServiceUnavailable, "unavailable"},
-	{storage.ErrClosed, http.StatusServiceUnavailable, "unavailable"},
+	{storage.ErrNotFound, http.StatusNotFound, protocol.CodeNotFound},
+	{storage.ErrConflict, http.StatusConflict, protocol.CodeConflict},
+	{storage.ErrUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
+	{storage.ErrClosed, http.StatusServiceUnavailable, protocol.CodeUnavailable},
 
 	// the request's own context
-	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
-	{context.Canceled, http.StatusServiceUnavailable, "cancelled"},
-}
-
-// errorBody is the JSON error of the v1 protocol.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	// Field names the request field at fault, when one is.
-	Field string `json:"field,omitempty"`
-	// RemainingTries is set on wrong_pin.
-	RemainingTries *int `json:"remaining_tries,omitempty"`
-	// RetryAfterSeconds is set on pin_locked and rate_limited.
-	RetryAfterSeconds int `json:"retry_after_seconds,omitempty"`
-	// Reason is set on operation_failed and wrong_code: the failure reason
-	// the session records (e.g. decryption_failed).
-	Reason string `json:"reason,omitempty"`
+	{context.DeadlineExceeded, http.StatusServiceUnavailable, protocol.CodeTimeout},
+	{context.Canceled, http.StatusServiceUnavailable, protocol.CodeCancelled},
 }
 
 // lookupError finds err's row in errorTable.
@@ -271,7 +244,7 @@ func lookupError(err error) (status int, code string, ok bool) {
 // timeout) are logged and answered with their code and a generic message.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, ok := lookupError(err)
-	d := errorDetail{Code: code, Message: err.Error()}
+	d := protocol.ErrorBody{Code: code, Message: err.Error()}
 	if !ok {
 		a.log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 		d.Message = "internal server error"
@@ -281,9 +254,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		d.Message = "the service is temporarily unavailable, try again"
 	}
 	var fe *FieldError
-	var re *ca.RequestError
 	var pe *ca.PINError
-	var ue *unknownFieldError
 	var oe *session.OpError
 	var rl *RateLimitError
 	switch {
@@ -293,12 +264,8 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	case errors.As(err, &oe):
 		d.Reason = oe.Reason
-	case errors.As(err, &ue):
-		d.Field = ue.field
 	case errors.As(err, &fe):
 		d.Field = fe.Field
-	case errors.As(err, &re):
-		d.Field = re.Field
 	case errors.As(err, &pe):
 		if pe.Locked {
 			secs := int(pe.RetryAfter.Seconds() + 0.999)
@@ -313,7 +280,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ukeygate"`)
 	}
 	a.errors.WithLabelValues(code).Inc()
-	writeJSON(w, status, errorBody{Error: d})
+	writeJSON(w, status, protocol.ErrorEnvelope{Error: d})
 }
 
 // logger returns l, or a logger that discards everything.

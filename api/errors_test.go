@@ -16,6 +16,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage"
 )
 
@@ -28,7 +29,7 @@ func TestWriteError(t *testing.T) {
 		msgHas   string // the message contains this
 		msgLacks string // and never this
 		logged   bool
-		check    func(t *testing.T, d errorDetail, h http.Header)
+		check    func(t *testing.T, d protocol.ErrorBody, h http.Header)
 	}{
 		{name: "unknown error", err: errors.New("open /var/lib/ukeygate/secret: permission denied"),
 			status: 500, code: "internal", msgLacks: "/var/lib", logged: true},
@@ -36,37 +37,37 @@ func TestWriteError(t *testing.T) {
 			status: 503, code: "unavailable", msgLacks: "10.0.0.7", logged: true},
 		{name: "ca field error", err: &ca.RequestError{Field: "device_name", Reason: "too long"},
 			status: 400, code: "invalid_request", msgHas: "device_name",
-			check: func(t *testing.T, d errorDetail, _ http.Header) {
+			check: func(t *testing.T, d protocol.ErrorBody, _ http.Header) {
 				if d.Field != "device_name" {
 					t.Errorf("field %q", d.Field)
 				}
 			}},
 		{name: "api field error", err: invalid("name", "required"), status: 400, code: "invalid_request",
-			check: func(t *testing.T, d errorDetail, _ http.Header) {
+			check: func(t *testing.T, d protocol.ErrorBody, _ http.Header) {
 				if d.Field != "name" {
 					t.Errorf("field %q", d.Field)
 				}
 			}},
 		{name: "wrong PIN", err: &ca.PINError{Remaining: 3}, status: 403, code: "wrong_pin",
-			check: func(t *testing.T, d errorDetail, _ http.Header) {
+			check: func(t *testing.T, d protocol.ErrorBody, _ http.Header) {
 				if d.RemainingTries == nil || *d.RemainingTries != 3 {
 					t.Errorf("remaining_tries %v", d.RemainingTries)
 				}
 			}},
 		{name: "wrong PIN, last try", err: &ca.PINError{Remaining: 0}, status: 403, code: "wrong_pin",
-			check: func(t *testing.T, d errorDetail, _ http.Header) {
+			check: func(t *testing.T, d protocol.ErrorBody, _ http.Header) {
 				if d.RemainingTries == nil || *d.RemainingTries != 0 {
 					t.Errorf("remaining_tries %v", d.RemainingTries)
 				}
 			}},
 		{name: "PIN locked", err: &ca.PINError{Locked: true, RetryAfter: 90*time.Second + time.Millisecond}, status: 423, code: "pin_locked",
-			check: func(t *testing.T, d errorDetail, h http.Header) {
+			check: func(t *testing.T, d protocol.ErrorBody, h http.Header) {
 				if d.RetryAfterSeconds != 91 || h.Get("Retry-After") != "91" {
 					t.Errorf("retry after %d / %q", d.RetryAfterSeconds, h.Get("Retry-After"))
 				}
 			}},
 		{name: "missing token", err: auth.ErrMissingToken, status: 401, code: "missing_token",
-			check: func(t *testing.T, _ errorDetail, h http.Header) {
+			check: func(t *testing.T, _ protocol.ErrorBody, h http.Header) {
 				if !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
 					t.Error("no WWW-Authenticate")
 				}
@@ -85,7 +86,7 @@ func TestWriteError(t *testing.T) {
 			}
 			w := httptest.NewRecorder()
 			a.writeError(w, httptest.NewRequest("GET", "/v1/x", nil), tt.err)
-			var body errorBody
+			var body protocol.ErrorEnvelope
 			if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {
 				t.Fatal(err)
 			}

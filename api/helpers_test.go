@@ -25,6 +25,7 @@ import (
 	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/server/servertest"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
@@ -258,7 +259,7 @@ func deviceRequest(t *testing.T, method, url string, body any, dev string, key c
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if err := auth.SignRequest(req, raw, dev, key, at); err != nil {
+	if err := protocol.SignRequest(req, raw, dev, key, at); err != nil {
 		t.Fatal(err)
 	}
 	return req

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // The operator's day after the first enrollment: a new activation code for
@@ -52,11 +53,8 @@ type NoBodyRequest struct{}
 func (q *NoBodyRequest) Validate() error { return nil }
 
 // DeviceRevokeRequest is the (optional) body of
-// POST /v1/admin/devices/{id}/revoke.
-type DeviceRevokeRequest struct {
-	// Reason is free text for the operators ("lost", "stolen", …).
-	Reason string `json:"reason,omitempty"`
-}
+// POST /v1/admin/devices/{id}/revoke (protocol.DeviceRevokeRequest).
+type DeviceRevokeRequest protocol.DeviceRevokeRequest
 
 // Validate checks the request's shape.
 func (q *DeviceRevokeRequest) Validate() error {

@@ -17,7 +17,7 @@ import (
 	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
-	"github.com/ukeygate/ukeygate/qrlogin"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // The lifecycle tests run a whole server (tsWorld: servertest's bbolt
@@ -240,8 +240,8 @@ func TestLostPhone(t *testing.T) {
 		t.Fatalf("B confirms: %q %v", st, err)
 	}
 	var view struct {
-		State  string              `json:"state"`
-		Result qrlogin.LoginResult `json:"result"`
+		State  string               `json:"state"`
+		Result protocol.LoginResult `json:"result"`
 	}
 	w.must(w.do("GET", "/v1/sessions/"+s.ID, nil, map[string]string{"Authorization": "Bearer " + appKey}), http.StatusOK).decode(t, &view)
 	certs, err := gmcrypto.ParseCertificatesPEM([]byte(cred.CertificatePEM))

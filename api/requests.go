@@ -7,6 +7,7 @@ import (
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Request bodies of the v1 protocol. Validate checks presence and shape;
@@ -15,10 +16,10 @@ import (
 
 // Field limits checked before a request reaches the services.
 const (
-	maxNameLen = 200   // characters of a display name
-	maxPINLen  = 64    // bytes of a PIN as typed
-	maxCodeLen = 128   // bytes of an activation code as typed
-	maxPEMLen  = 65536 // bytes of one PEM field
+	maxNameLen = 200                // characters of a display name
+	maxPINLen  = protocol.MaxPINLen // bytes of a PIN as typed
+	maxCodeLen = 128                // bytes of an activation code as typed
+	maxPEMLen  = 65536              // bytes of one PEM field
 )
 
 func required(field, v string) error {
@@ -61,128 +62,15 @@ func firstError(errs ...error) error {
 	return nil
 }
 
-// IssuerSubject is the subject of a generated CA certificate.
-type IssuerSubject struct {
-	CommonName   string `json:"common_name"`
-	Organization string `json:"organization,omitempty"`
-	Country      string `json:"country,omitempty"`
-}
+// IssuerRequest is the body of POST /v1/admin/issuers
+// (protocol.IssuerRequest).
+type IssuerRequest protocol.IssuerRequest
 
-// IssuerProfile is an issuer's profile as the operator gives it.
-type IssuerProfile struct {
-	ValidityDays  int      `json:"validity_days,omitempty"`
-	Algs          []string `json:"algs,omitempty"`
-	RSABits       []int    `json:"rsa_bits,omitempty"`
-	Purposes      []string `json:"purposes,omitempty"`
-	SubjectFields []string `json:"subject_fields,omitempty"`
-}
-
-// IssuerRequest is the body of POST /v1/admin/issuers.
-type IssuerRequest struct {
-	ID           string         `json:"id,omitempty"`
-	Name         string         `json:"name"`
-	Mode         string         `json:"mode"`
-	Alg          string         `json:"alg,omitempty"`
-	Generate     bool           `json:"generate,omitempty"`
-	Subject      *IssuerSubject `json:"subject,omitempty"`
-	ValidityDays int            `json:"validity_days,omitempty"`
-	PathLen      *int           `json:"path_len,omitempty"`
-	RSABits      int            `json:"rsa_bits,omitempty"`
-	CertPEM      string         `json:"cert_pem,omitempty"`
-	KeyPEM       string         `json:"key_pem,omitempty"`
-	ChainPEM     string         `json:"chain_pem,omitempty"`
-	Parent       string         `json:"parent,omitempty"`
-	Profile      *IssuerProfile `json:"profile,omitempty"`
-}
-
-// Validate checks the request's shape.
+// Validate checks the request with the CA's own rules
+// (ca.IssuerRequest.Validate), before anything else happens.
 func (q *IssuerRequest) Validate() error {
-	err := firstError(
-		optionalID("id", q.ID),
-		required("name", q.Name),
-		maxChars("name", q.Name, maxNameLen),
-		optionalID("parent", q.Parent),
-		maxBytes("cert_pem", q.CertPEM, maxPEMLen),
-		maxBytes("key_pem", q.KeyPEM, maxPEMLen),
-		maxBytes("chain_pem", q.ChainPEM, maxPEMLen),
-	)
-	if err != nil {
-		return err
-	}
-	switch ca.Mode(q.Mode) {
-	case ca.ModeInternal:
-		if !q.Generate && (q.CertPEM == "" || q.KeyPEM == "") {
-			return invalid("cert_pem", "an internal issuer is generated (generate: true) or imported (cert_pem and key_pem)")
-		}
-		if q.Generate && (q.CertPEM != "" || q.KeyPEM != "" || q.ChainPEM != "") {
-			return invalid("generate", "a generated issuer takes no cert_pem, key_pem or chain_pem")
-		}
-		if q.Generate && q.Alg == "" {
-			return invalid("alg", "required when generating")
-		}
-	case ca.ModeExternal:
-		if q.Generate {
-			return invalid("generate", "an external issuer's key is not held by the gateway")
-		}
-		if q.ChainPEM == "" && q.CertPEM == "" {
-			return invalid("chain_pem", "an external issuer needs its CA certificate (cert_pem or chain_pem)")
-		}
-		if q.KeyPEM != "" {
-			return invalid("key_pem", "an external issuer's key is not held by the gateway")
-		}
-	default:
-		return invalid("mode", "must be internal or external")
-	}
-	if q.Alg != "" && q.Alg != string(gmcrypto.AlgSM2) && q.Alg != string(gmcrypto.AlgRSA) {
-		return invalid("alg", "must be SM2 or RSA")
-	}
-	if q.ValidityDays < 0 {
-		return invalid("validity_days", "must not be negative")
-	}
-	if q.RSABits < 0 {
-		return invalid("rsa_bits", "must not be negative")
-	}
-	if q.PathLen != nil && *q.PathLen < 0 {
-		return invalid("path_len", "must not be negative")
-	}
-	if q.Subject != nil {
-		if err := firstError(
-			maxChars("subject.common_name", q.Subject.CommonName, maxNameLen),
-			maxChars("subject.organization", q.Subject.Organization, maxNameLen),
-			maxChars("subject.country", q.Subject.Country, 2),
-		); err != nil {
-			return err
-		}
-	}
-	if q.Generate && (q.Subject == nil || strings.TrimSpace(q.Subject.CommonName) == "") {
-		return invalid("subject.common_name", "required when generating")
-	}
-	if p := q.Profile; p != nil {
-		if p.ValidityDays < 0 {
-			return invalid("profile.validity_days", "must not be negative")
-		}
-		for _, alg := range p.Algs {
-			if alg != string(gmcrypto.AlgSM2) && alg != string(gmcrypto.AlgRSA) {
-				return invalid("profile.algs", "%q is not SM2 or RSA", alg)
-			}
-		}
-		for _, b := range p.RSABits {
-			if b <= 0 {
-				return invalid("profile.rsa_bits", "%d is not a key size", b)
-			}
-		}
-		for _, pu := range p.Purposes {
-			if pu != string(ca.PurposeSign) && pu != string(ca.PurposeEncrypt) {
-				return invalid("profile.purposes", "%q is not sign or encrypt", pu)
-			}
-		}
-		for _, f := range p.SubjectFields {
-			if f != ca.SubjectIDNumber && f != ca.SubjectPhone {
-				return invalid("profile.subject_fields", "%q is not %s or %s", f, ca.SubjectIDNumber, ca.SubjectPhone)
-			}
-		}
-	}
-	return nil
+	r := q.caRequest()
+	return r.Validate()
 }
 
 // caRequest converts the request for ca.AddIssuer.
@@ -223,63 +111,42 @@ func (q *IssuerRequest) caRequest() ca.IssuerRequest {
 	return r
 }
 
-// AppRequest is the body of POST /v1/admin/apps.
-type AppRequest struct {
-	Name    string   `json:"name"`
-	Origins []string `json:"origins"`
-}
+// AppRequest is the body of POST /v1/admin/apps (protocol.AppRequest).
+type AppRequest protocol.AppRequest
 
 // Validate checks the request's shape.
 func (q *AppRequest) Validate() error {
 	return firstError(required("name", q.Name), maxChars("name", q.Name, maxNameLen))
 }
 
-// UserRequest is the body of POST /v1/admin/users.
-type UserRequest struct {
-	Name         string `json:"name"`
-	IDNumber     string `json:"id_number,omitempty"`
-	Phone        string `json:"phone,omitempty"`
-	Organization string `json:"organization,omitempty"`
-}
+// UserRequest is the body of POST /v1/admin/users (protocol.UserRequest).
+type UserRequest protocol.UserRequest
 
-// Validate checks the request's shape.
+// Validate checks the request with the CA's own rules
+// (ca.UserRequest.Validate).
 func (q *UserRequest) Validate() error {
-	return firstError(
-		required("name", q.Name),
-		maxChars("name", q.Name, maxNameLen),
-		maxChars("id_number", q.IDNumber, maxNameLen),
-		maxChars("phone", q.Phone, maxNameLen),
-		maxChars("organization", q.Organization, maxNameLen),
-	)
+	r := ca.UserRequest{Name: q.Name, IDNumber: q.IDNumber, Phone: q.Phone, Organization: q.Organization}
+	return r.Validate()
 }
 
-// ImportRequest is the body of POST /v1/admin/credentials/{id}/certificate.
-type ImportRequest struct {
-	CertificatePEM string `json:"certificate_pem"`
-}
+// ImportRequest is the body of POST /v1/admin/credentials/{id}/certificate
+// (protocol.ImportRequest).
+type ImportRequest protocol.ImportRequest
 
 // Validate checks the request's shape.
 func (q *ImportRequest) Validate() error {
 	return firstError(required("certificate_pem", q.CertificatePEM), maxBytes("certificate_pem", q.CertificatePEM, maxPEMLen))
 }
 
-// RevokeRequest is the body of POST /v1/admin/credentials/{id}/revoke.
-type RevokeRequest struct {
-	// Reason is an RFC 5280 reason name (keyCompromise, superseded, …);
-	// empty means unspecified.
-	Reason string `json:"reason"`
-}
+// RevokeRequest is the body of POST /v1/admin/credentials/{id}/revoke
+// (protocol.RevokeRequest).
+type RevokeRequest protocol.RevokeRequest
 
 // Validate checks the request's shape.
 func (q *RevokeRequest) Validate() error { return maxBytes("reason", q.Reason, 64) }
 
-// EnrollRequest is the body of POST /v1/enroll.
-type EnrollRequest struct {
-	ActivationCode  string `json:"activation_code"`
-	DevicePublicKey string `json:"device_public_key"`
-	DeviceName      string `json:"device_name"`
-	PIN             string `json:"pin"`
-}
+// EnrollRequest is the body of POST /v1/enroll (protocol.EnrollRequest).
+type EnrollRequest protocol.EnrollRequest
 
 // Validate checks the request's shape.
 func (q *EnrollRequest) Validate() error {
@@ -295,19 +162,9 @@ func (q *EnrollRequest) Validate() error {
 	)
 }
 
-// CredentialRequest is the body of POST /v1/me/credentials.
-type CredentialRequest struct {
-	Issuer  string `json:"issuer"`
-	Alg     string `json:"alg"`
-	Purpose string `json:"purpose"`
-	// RSABits is the RSA key size; 0 means the profile's default.
-	RSABits int    `json:"rsa_bits,omitempty"`
-	PIN     string `json:"pin"`
-	// Mode "cosign" asks for a two-party SM2 credential; Cosign is then
-	// the phone's key-generation message (docs/cosign.md).
-	Mode   string                `json:"mode,omitempty"`
-	Cosign *cosign.KeyGenRequest `json:"cosign,omitempty"`
-}
+// CredentialRequest is the body of POST /v1/me/credentials
+// (protocol.CredentialRequest).
+type CredentialRequest protocol.CredentialRequest
 
 // Validate checks the request's shape; the issuer's profile decides on the
 // algorithm and purpose.
@@ -340,14 +197,8 @@ func (q *CredentialRequest) Validate() error {
 	return err
 }
 
-// PINRequest is the body of PUT /v1/me/pin.
-type PINRequest struct {
-	OldPIN string `json:"old_pin"`
-	NewPIN string `json:"new_pin"`
-	// Cosign re-shares each of the user's cosign credentials (credential
-	// id → the phone's message): required for every active one.
-	Cosign map[string]*cosign.ReshareRequest `json:"cosign,omitempty"`
-}
+// PINRequest is the body of PUT /v1/me/pin (protocol.PINRequest).
+type PINRequest protocol.PINRequest
 
 // Validate checks the request's shape.
 func (q *PINRequest) Validate() error {

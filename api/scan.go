@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
-	"github.com/ukeygate/ukeygate/seal"
 	"github.com/ukeygate/ukeygate/session"
 )
 
@@ -21,9 +20,7 @@ import (
 // device-signed.
 
 // ScanRequest is the body of POST /v1/scan.
-type ScanRequest struct {
-	Payload string `json:"payload"`
-}
+type ScanRequest protocol.ScanRequest
 
 // Validate checks the request's shape.
 func (q *ScanRequest) Validate() error {
@@ -31,19 +28,7 @@ func (q *ScanRequest) Validate() error {
 }
 
 // ConfirmRequest is the body of POST /v1/sessions/{id}/confirm.
-type ConfirmRequest struct {
-	Credential string `json:"credential"`
-	// PIN is required for a usual credential and absent for a cosign one
-	// (its PIN is folded into the phone's share).
-	PIN  string `json:"pin,omitempty"`
-	Code string `json:"code"`
-	// Cosign is the phone's answer to the cosign challenge of the first
-	// confirm request of a cosign credential (the second request).
-	Cosign *cosign.Answer `json:"cosign,omitempty"`
-	// Seal is the seal chosen for a seal session (one of the scan
-	// answer's seals); empty when the portal named it.
-	Seal string `json:"seal,omitempty"`
-}
+type ConfirmRequest protocol.ConfirmRequest
 
 // Validate checks the request's shape.
 func (q *ConfirmRequest) Validate() error {
@@ -57,82 +42,12 @@ func (q *ConfirmRequest) Validate() error {
 	)
 }
 
-// CosignChallengeResponse answers (202) the first confirm request of a
-// cosign credential: the session stays scanned, and Cosign is the
-// challenge (cosign.Challenge) the phone answers in its second request.
-type CosignChallengeResponse struct {
-	ID     string          `json:"id"`
-	State  session.State   `json:"state"`
-	Cosign json.RawMessage `json:"cosign"`
-}
-
 // RejectRequest is the (optional, empty) body of POST
 // /v1/sessions/{id}/reject.
-type RejectRequest struct{}
+type RejectRequest protocol.RejectRequest
 
 // Validate accepts the empty object.
 func (q *RejectRequest) Validate() error { return nil }
-
-// Answers of the phone endpoints.
-type (
-	// ScanResponse answers POST /v1/scan: what the phone shows before the
-	// user confirms, and the user's credentials that fit.
-	ScanResponse struct {
-		Session     ScannedSession   `json:"session"`
-		Credentials []*ca.Credential `json:"credentials"`
-		// Seals are the user's active seals a seal session may draw,
-		// bound to one of Credentials (only the portal's, if it named one).
-		Seals []ScannedSeal `json:"seals,omitempty"`
-	}
-	// ScannedSession is the session as the phone sees it.
-	ScannedSession struct {
-		ID          string          `json:"id"`
-		Kind        session.Kind    `json:"kind"`
-		App         ScannedApp      `json:"app"`
-		Origin      string          `json:"origin"`
-		Desktop     session.Desktop `json:"desktop"`
-		Display     session.Display `json:"display"`
-		CodeChoices []string        `json:"code_choices"`
-		ExpiresAt   time.Time       `json:"expires_at"`
-		// Issuer and Alg are what the portal asked for (empty: any).
-		Issuer string `json:"issuer,omitempty"`
-		Alg    string `json:"alg,omitempty"`
-		// Format is the signature format of a sign session.
-		Format    string            `json:"format,omitempty"`
-		Documents []ScannedDocument `json:"documents,omitempty"`
-		// Seal is the seal the portal asked for (empty: the user chooses).
-		Seal string `json:"seal,omitempty"`
-		// Ciphertext describes what a decrypt session opens.
-		Ciphertext *ScannedCiphertext `json:"ciphertext,omitempty"`
-	}
-	// ScannedApp names the portal.
-	ScannedApp struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-	}
-	// ScannedDocument is one document to sign: its size (when the portal
-	// sent the data) and a digest to show: hex SM3 of the data
-	// (digest_alg "sm3"), or the digest the portal gave (digest_alg
-	// "given").
-	ScannedDocument struct {
-		Name      string `json:"name"`
-		Size      *int   `json:"size,omitempty"`
-		Digest    string `json:"digest"`
-		DigestAlg string `json:"digest_alg"`
-		// Pages, Placements and Straddle: a seal session's PDF, its page
-		// count and where the seal goes.
-		Pages      int              `json:"pages,omitempty"`
-		Placements []seal.Placement `json:"placements,omitempty"`
-		Straddle   *seal.Straddle   `json:"straddle,omitempty"`
-	}
-	// ScannedCiphertext describes the ciphertext of a decrypt session.
-	ScannedCiphertext struct {
-		Format    string `json:"format"`
-		Size      int    `json:"size"`
-		SM3       string `json:"sm3"`
-		ReturnKey bool   `json:"return_key,omitempty"`
-	}
-)
 
 // signedDevice reads the body and checks the device signature over it.
 func (a *API) signedDevice(w http.ResponseWriter, r *http.Request) (body []byte, deviceID, userID string, err error) {
@@ -162,9 +77,9 @@ func (a *API) fittingCredentials(ctx context.Context, s *session.Session, userID
 	return out, nil
 }
 
-func scannedView(s *session.Session, appName string, choices [3]string) ScannedSession {
-	v := ScannedSession{
-		ID: s.ID, Kind: s.Kind, App: ScannedApp{ID: s.AppID, Name: appName},
+func scannedView(s *session.Session, appName string, choices [3]string) protocol.ScannedSession {
+	v := protocol.ScannedSession{
+		ID: s.ID, Kind: s.Kind, App: protocol.ScannedApp{ID: s.AppID, Name: appName},
 		Origin: s.Origin, Desktop: s.Desktop, Display: s.Request.Display,
 		CodeChoices: choices[:], ExpiresAt: s.ExpiresAt,
 		Issuer: s.Request.Issuer, Alg: s.Request.Alg,
@@ -173,10 +88,10 @@ func scannedView(s *session.Session, appName string, choices [3]string) ScannedS
 	case session.KindSign:
 		v.Format = s.Request.Format
 		for _, d := range s.Request.Documents {
-			sd := ScannedDocument{Name: d.Name, Digest: hex.EncodeToString(session.DocumentDigest(d)), DigestAlg: "given"}
+			sd := protocol.ScannedDocument{Name: d.Name, Digest: hex.EncodeToString(session.DocumentDigest(d)), DigestAlg: protocol.DigestGiven}
 			if d.Data != nil {
 				n := len(d.Data)
-				sd.Size, sd.DigestAlg = &n, "sm3"
+				sd.Size, sd.DigestAlg = &n, protocol.DigestSM3
 			}
 			v.Documents = append(v.Documents, sd)
 		}
@@ -184,12 +99,12 @@ func scannedView(s *session.Session, appName string, choices [3]string) ScannedS
 		v.Seal = s.Request.Seal
 		for _, d := range s.Request.Documents {
 			n := len(d.PDF)
-			v.Documents = append(v.Documents, ScannedDocument{Name: d.Name, Size: &n,
-				Digest: hex.EncodeToString(session.DocumentDigest(d)), DigestAlg: "sm3",
+			v.Documents = append(v.Documents, protocol.ScannedDocument{Name: d.Name, Size: &n,
+				Digest: hex.EncodeToString(session.DocumentDigest(d)), DigestAlg: protocol.DigestSM3,
 				Pages: d.Pages, Placements: d.Placements, Straddle: d.Straddle})
 		}
 	case session.KindDecrypt:
-		v.Ciphertext = &ScannedCiphertext{
+		v.Ciphertext = &protocol.ScannedCiphertext{
 			Format: s.Request.CiphertextFormat, Size: len(s.Request.Ciphertext),
 			SM3: hex.EncodeToString(gmcrypto.SM3(s.Request.Ciphertext)), ReturnKey: s.Request.ReturnKey,
 		}
@@ -234,7 +149,7 @@ func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var seals []ScannedSeal
+	var seals []protocol.ScannedSeal
 	if before.Kind == session.KindSeal {
 		if seals, err = a.usableSeals(r.Context(), before, userID, creds); err != nil {
 			return err
@@ -244,7 +159,7 @@ func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ScanResponse{Session: scannedView(sess, app.Name, choices), Credentials: creds, Seals: seals})
+	writeJSON(w, http.StatusOK, protocol.ScanResponse{Session: scannedView(sess, app.Name, choices), Credentials: wireCredentials(creds), Seals: seals})
 	return nil
 }
 
@@ -302,10 +217,10 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 	if challenge != nil {
 		// First request of a cosign credential: the phone computes its
 		// half and confirms again with the answer.
-		writeJSON(w, http.StatusAccepted, CosignChallengeResponse{ID: id, State: session.StateScanned, Cosign: challenge})
+		writeJSON(w, http.StatusAccepted, protocol.CosignChallengeResponse{ID: id, State: session.StateScanned, Cosign: challenge})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, SessionState{ID: sess.ID, State: sess.State})
+	writeJSON(w, http.StatusOK, protocol.SessionState{ID: sess.ID, State: sess.State})
 	return nil
 }
 
@@ -331,6 +246,6 @@ func (a *API) reject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, SessionState{ID: sess.ID, State: sess.State})
+	writeJSON(w, http.StatusOK, protocol.SessionState{ID: sess.ID, State: sess.State})
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/seal"
 	"github.com/ukeygate/ukeygate/session"
 )
@@ -56,15 +57,6 @@ func (q *SealRequest) Validate() error {
 type (
 	sealsResponse struct {
 		Seals []*ca.Seal `json:"seals"`
-	}
-	// ScannedSeal is one of the user's seals as the phone shows it.
-	ScannedSeal struct {
-		ID       string    `json:"id"`
-		Name     string    `json:"name"`
-		Kind     seal.Kind `json:"kind"`
-		WidthMM  float64   `json:"width_mm"`
-		HeightMM float64   `json:"height_mm"`
-		ImagePNG []byte    `json:"image_png"`
 	}
 )
 
@@ -153,8 +145,8 @@ func (k caSeals) Seal(ctx context.Context, userID, sealID string) (*session.Seal
 
 // usableSeals lists the user's active seals that the portal's choice
 // allows (all, or the one it named) and that name one of creds.
-func (a *API) usableSeals(ctx context.Context, s *session.Session, userID string, creds []*ca.Credential) ([]ScannedSeal, error) {
-	out := []ScannedSeal{}
+func (a *API) usableSeals(ctx context.Context, s *session.Session, userID string, creds []*ca.Credential) ([]protocol.ScannedSeal, error) {
+	out := []protocol.ScannedSeal{}
 	list, err := a.ca.Seals(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -172,7 +164,7 @@ func (a *API) usableSeals(ctx context.Context, s *session.Session, userID string
 			bound = bound || (c.Certificate != nil && ses.AllowsSigner(c.Certificate.Raw))
 		}
 		if bound {
-			out = append(out, ScannedSeal{ID: sl.ID, Name: sl.Name, Kind: sl.Kind, WidthMM: sl.WidthMM, HeightMM: sl.HeightMM, ImagePNG: ses.PNG})
+			out = append(out, protocol.ScannedSeal{ID: sl.ID, Name: sl.Name, Kind: sl.Kind, WidthMM: sl.WidthMM, HeightMM: sl.HeightMM, ImagePNG: ses.PNG})
 		}
 	}
 	return out, nil

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
 	"github.com/ukeygate/ukeygate/session"
 )
@@ -34,25 +34,23 @@ const (
 )
 
 // SessionRequest is the body of POST /v1/sessions: the fields of
-// session.Request (issuer, alg, user, documents, format, ciphertext,
-// ciphertext_format, return_key, display) plus kind, ttl_seconds, the page
-// origin and the desktop the portal backend saw.
-type SessionRequest struct {
-	Kind string `json:"kind"`
-	session.Request
-	TTLSeconds int `json:"ttl_seconds,omitempty"`
-	// Origin is the origin of the page that shows the QR code; empty means
-	// the request's Origin header, or the app's only origin.
-	Origin string `json:"origin,omitempty"`
-	// Desktop is the browser the user sits at, as the portal backend saw
-	// it; nil means this request's remote address and User-Agent.
-	Desktop *session.Desktop `json:"desktop,omitempty"`
+// session.Request plus kind, ttl_seconds, the page origin and the desktop
+// the portal backend saw.
+type SessionRequest protocol.SessionRequest
+
+// sessionRequest is the part of req that the session keeps.
+func (q *SessionRequest) sessionRequest() session.Request {
+	return session.Request{
+		Issuer: q.Issuer, Alg: q.Alg, User: q.User, Documents: q.Documents, Format: q.Format,
+		Ciphertext: q.Ciphertext, CiphertextFormat: q.CiphertextFormat, ReturnKey: q.ReturnKey,
+		Seal: q.Seal, Display: q.Display,
+	}
 }
 
 // Validate checks the request's shape; the session package checks the
 // rest (ErrInvalidRequest, ErrTTL).
 func (q *SessionRequest) Validate() error {
-	switch session.Kind(q.Kind) {
+	switch q.Kind {
 	case session.KindLogin, session.KindSign, session.KindDecrypt, session.KindSeal:
 	case "":
 		return invalid("kind", "required")
@@ -70,66 +68,17 @@ func (q *SessionRequest) Validate() error {
 	if q.TTLSeconds < 0 || q.TTLSeconds > maxTTLSeconds {
 		return fmt.Errorf("%w: ttl_seconds %d", session.ErrTTL, q.TTLSeconds)
 	}
-	if err := session.CheckAlg(&q.Request); err != nil {
+	r := q.sessionRequest()
+	if err := session.CheckAlg(&r); err != nil {
 		return invalid("alg", "%s does not fit ciphertext_format %s", q.Alg, q.CiphertextFormat)
 	}
-	if i := session.LoginLookalike(&q.Request); i >= 0 {
+	if i := session.LoginLookalike(&r); i >= 0 {
 		// Its signature would be a login for the session it names.
 		return invalid(fmt.Sprintf("documents[%d].data", i),
 			"looks like a login challenge (a JSON object with session and nonce members): the gateway never signs one in a sign session")
 	}
 	return nil
 }
-
-// Answers of the portal endpoints.
-type (
-	// SessionCreated answers POST /v1/sessions (201).
-	SessionCreated struct {
-		ID        string        `json:"id"`
-		State     session.State `json:"state"`
-		ExpiresAt time.Time     `json:"expires_at"`
-		Code      string        `json:"code"`
-		QR        QRLinks       `json:"qr"`
-		Watch     WatchLinks    `json:"watch"`
-	}
-	// QRLinks is the QR payload and its images (which take the watch
-	// token, as in these URLs, or the app key).
-	QRLinks struct {
-		Payload string `json:"payload"`
-		PNGURL  string `json:"png_url"`
-		SVGURL  string `json:"svg_url"`
-	}
-	// WatchLinks tells the creator how to follow the session; Token is
-	// given only here.
-	WatchLinks struct {
-		WSURL     string `json:"ws_url"`
-		EventsURL string `json:"events_url"`
-		Token     string `json:"token"`
-	}
-	// SessionView answers GET /v1/sessions/{id}.
-	SessionView struct {
-		ID        string          `json:"id"`
-		Kind      session.Kind    `json:"kind"`
-		State     session.State   `json:"state"`
-		Code      string          `json:"code"`
-		Origin    string          `json:"origin"`
-		CreatedAt time.Time       `json:"created_at"`
-		ExpiresAt time.Time       `json:"expires_at"`
-		EndedAt   time.Time       `json:"ended_at,omitzero"`
-		Reason    string          `json:"reason,omitempty"`
-		Events    []session.Event `json:"events"`
-		Result    json.RawMessage `json:"result,omitempty"`
-	}
-	// SessionState answers DELETE /v1/sessions/{id}, confirm and reject.
-	SessionState struct {
-		ID    string        `json:"id"`
-		State session.State `json:"state"`
-	}
-	// EventList answers the long-poll.
-	EventList struct {
-		Events []session.Event `json:"events"`
-	}
-)
 
 // sessionsReady refuses the session endpoints on an API built without a
 // session service.
@@ -288,7 +237,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decode(w, r, &req); err != nil {
 		return err
 	}
-	kind := session.Kind(req.Kind)
+	kind, sreq := req.Kind, req.sessionRequest()
 	origin, err := sessionOrigin(r, app, req.Origin)
 	if err != nil {
 		return err
@@ -311,7 +260,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if kind == session.KindSeal {
-		if err := checkSealDocuments(&req.Request); err != nil {
+		if err := checkSealDocuments(&sreq); err != nil {
 			return err
 		}
 		if req.Seal != "" {
@@ -335,7 +284,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 		Kind:    kind,
 		AppID:   app.ID,
 		Origin:  origin,
-		Request: req.Request,
+		Request: sreq,
 		Desktop: desktop,
 		TTL:     time.Duration(req.TTLSeconds) * time.Second,
 	})
@@ -344,17 +293,17 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	events := a.sessionURL(sess.ID, "/events", token)
 	w.Header().Set("Location", "/v1/sessions/"+sess.ID)
-	writeJSON(w, http.StatusCreated, SessionCreated{
+	writeJSON(w, http.StatusCreated, protocol.SessionCreated{
 		ID:        sess.ID,
 		State:     sess.State,
 		ExpiresAt: sess.ExpiresAt,
 		Code:      sess.Code,
-		QR: QRLinks{
+		QR: protocol.QRLinks{
 			Payload: a.sessions.Payload(sess.ID, nonce),
 			PNGURL:  a.sessionURL(sess.ID, "/qr.png", token),
 			SVGURL:  a.sessionURL(sess.ID, "/qr.svg", token),
 		},
-		Watch: WatchLinks{
+		Watch: protocol.WatchLinks{
 			WSURL:     wsScheme(a.sessionURL(sess.ID, "/ws", token)),
 			EventsURL: events,
 			Token:     token,
@@ -375,7 +324,7 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {
 	// What changes (state, reason, end time, result) all comes from one
 	// read, the event list, whose last event is the session's state: the
 	// record read above only gave what never changes.
-	v := SessionView{
+	v := protocol.SessionView{
 		ID: sess.ID, Kind: sess.Kind, State: sess.State, Code: sess.Code, Origin: sess.Origin,
 		CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt, Events: evs,
 	}
@@ -406,7 +355,7 @@ func (a *API) cancelSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, SessionState{ID: sess.ID, State: sess.State})
+	writeJSON(w, http.StatusOK, protocol.SessionState{ID: sess.ID, State: sess.State})
 	return nil
 }
 
@@ -542,6 +491,6 @@ func (a *API) pollEvents(w http.ResponseWriter, r *http.Request) error {
 	if evs == nil {
 		evs = []session.Event{}
 	}
-	writeJSON(w, http.StatusOK, EventList{Events: evs})
+	writeJSON(w, http.StatusOK, protocol.EventList{Events: evs})
 	return nil
 }

@@ -43,8 +43,8 @@ func FuzzDecodeSessionRequest(f *testing.F) {
 		}
 		ctx := context.Background()
 		sess, _, _, err := svc.Create(ctx, session.CreateParams{
-			Kind: session.Kind(req.Kind), AppID: "app_fuzz", Origin: "https://fuzz.example",
-			Request: req.Request, TTL: time.Duration(req.TTLSeconds) * time.Second,
+			Kind: req.Kind, AppID: "app_fuzz", Origin: "https://fuzz.example",
+			Request: req.sessionRequest(), TTL: time.Duration(req.TTLSeconds) * time.Second,
 		})
 		if err != nil {
 			if !errors.Is(err, session.ErrInvalidRequest) && !errors.Is(err, session.ErrTTL) {

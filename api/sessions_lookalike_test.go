@@ -13,6 +13,7 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/internal/seed"
 	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
 )
 
@@ -124,7 +125,7 @@ func TestVerifyLoginSession(t *testing.T) {
 	if n := len(v.Events); n == 0 || v.Events[n-1].State != "completed" {
 		t.Fatalf("after confirm: %+v", v)
 	}
-	var login qrlogin.LoginResult
+	var login protocol.LoginResult
 	if err := json.Unmarshal(v.Events[len(v.Events)-1].Result, &login); err != nil || len(login.Signature) == 0 {
 		t.Fatalf("login result: %v %+v", err, login)
 	}

@@ -20,6 +20,7 @@ import (
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
 )
 
@@ -82,7 +83,7 @@ func TestSessionsHappyPaths(t *testing.T) {
 
 		t.Run(alg+"/login", func(t *testing.T) {
 			c, v := w.completeSession(t, map[string]any{"kind": "login", "alg": alg}, w.alice, signCred)
-			var res qrlogin.LoginResult
+			var res protocol.LoginResult
 			if err := json.Unmarshal(v.Result, &res); err != nil {
 				t.Fatal(err)
 			}

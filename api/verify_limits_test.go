@@ -15,6 +15,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/api"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // TestVerifyCertificateLimits (security review finding 5): POST /v1/verify
@@ -86,10 +87,10 @@ func TestVerifyCertificateLimits(t *testing.T) {
 				t.Fatalf("%d %s field %q, want %d %s field %q: %s", r.status, r.code, r.field, tc.status, tc.code, tc.field, r.body)
 			}
 			if r.status == http.StatusOK {
-				var v api.VerifyResponse
+				var v protocol.VerifyResponse
 				r.decode(t, &v)
 				// Nobody registered the signer's CA: a verdict, not an error.
-				if v.Valid || v.Reason != api.ReasonUntrusted {
+				if v.Valid || v.Reason != protocol.ReasonUntrusted {
 					t.Fatalf("verdict %+v, want untrusted", v)
 				}
 			}

@@ -17,11 +17,11 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
-	"github.com/ukeygate/ukeygate/api"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/internal/seed"
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // portalWorld is an API with an audit log, an SM2 and an RSA internal
@@ -84,10 +84,10 @@ func (w *portalWorld) portal(method, path string, body any) *resp {
 	return w.do(method, path, body, map[string]string{"Authorization": "Bearer " + w.appKey})
 }
 
-func (w *portalWorld) verify(req map[string]any) (*resp, api.VerifyResponse) {
+func (w *portalWorld) verify(req map[string]any) (*resp, protocol.VerifyResponse) {
 	w.t.Helper()
 	r := w.portal("POST", "/v1/verify", req)
-	var v api.VerifyResponse
+	var v protocol.VerifyResponse
 	if r.status == http.StatusOK {
 		r.decode(w.t, &v)
 	}
@@ -184,11 +184,11 @@ func TestVerify(t *testing.T) {
 		{"sm2 raw with chain", map[string]any{"data": data, "signature": sign("sm2-sign", data), "certificate_pem": pemOf(s["sm2-sign"].cert) + issuerPEM("sm2")}, true, "", "sm2", true, "sm2-sign"},
 		{"rsa raw over data", map[string]any{"data": data, "signature": sign("rsa-sign", data), "certificate_pem": s["rsa-sign"].cert}, true, "", "rsa", true, "rsa-sign"},
 		{"rsa raw over digest", map[string]any{"digest": sha[:], "signature": sign("rsa-sign", data), "certificate_pem": s["rsa-sign"].cert}, true, "", "rsa", true, "rsa-sign"},
-		{"sm2 raw, other data", map[string]any{"data": []byte("other"), "signature": sign("sm2-sign", data), "certificate_pem": s["sm2-sign"].cert}, false, api.ReasonBadSignature, "", false, "sm2-sign"},
-		{"rsa raw, other key's certificate", map[string]any{"data": data, "signature": sign("rsa-sign", data), "certificate_pem": pemOf(s["sm2-sign"].cert)}, false, api.ReasonBadSignature, "", false, "sm2-sign"},
-		{"sm2 raw, digest of the bare data", map[string]any{"digest": sm3, "signature": sign("sm2-sign", data), "certificate_pem": s["sm2-sign"].cert}, false, api.ReasonBadSignature, "", false, "sm2-sign"},
-		{"unknown CA", map[string]any{"data": data, "signature": strangerSig, "certificate_pem": pemOf(strangerCert)}, false, api.ReasonUntrusted, "", false, ""},
-		{"encryption certificate", map[string]any{"data": data, "signature": sign("sm2-encrypt", data), "certificate_pem": s["sm2-encrypt"].cert}, false, api.ReasonKeyUsage, "", false, "sm2-encrypt"},
+		{"sm2 raw, other data", map[string]any{"data": []byte("other"), "signature": sign("sm2-sign", data), "certificate_pem": s["sm2-sign"].cert}, false, protocol.ReasonBadSignature, "", false, "sm2-sign"},
+		{"rsa raw, other key's certificate", map[string]any{"data": data, "signature": sign("rsa-sign", data), "certificate_pem": pemOf(s["sm2-sign"].cert)}, false, protocol.ReasonBadSignature, "", false, "sm2-sign"},
+		{"sm2 raw, digest of the bare data", map[string]any{"digest": sm3, "signature": sign("sm2-sign", data), "certificate_pem": s["sm2-sign"].cert}, false, protocol.ReasonBadSignature, "", false, "sm2-sign"},
+		{"unknown CA", map[string]any{"data": data, "signature": strangerSig, "certificate_pem": pemOf(strangerCert)}, false, protocol.ReasonUntrusted, "", false, ""},
+		{"encryption certificate", map[string]any{"data": data, "signature": sign("sm2-encrypt", data), "certificate_pem": s["sm2-encrypt"].cert}, false, protocol.ReasonKeyUsage, "", false, "sm2-encrypt"},
 		{"sm2 cms attached", map[string]any{"cms": cms("sm2-sign", false)}, true, "", "sm2", true, "sm2-sign"},
 		{"sm2 cms attached, data matches", map[string]any{"cms": cms("sm2-sign", false), "data": data}, true, "", "sm2", true, "sm2-sign"},
 		{"sm2 cms detached with data", map[string]any{"cms": cms("sm2-sign", true), "data": data}, true, "", "sm2", true, "sm2-sign"},
@@ -196,10 +196,10 @@ func TestVerify(t *testing.T) {
 		{"sm2 cms with the chain as certificate_pem", map[string]any{"cms": cms("sm2-sign", true), "data": data, "certificate_pem": issuerPEM("sm2")}, true, "", "sm2", true, "sm2-sign"},
 		{"rsa cms attached", map[string]any{"cms": cms("rsa-sign", false)}, true, "", "rsa", true, "rsa-sign"},
 		{"rsa cms detached with SHA-256 digest", map[string]any{"cms": cms("rsa-sign", true), "digest": sha[:]}, true, "", "rsa", true, "rsa-sign"},
-		{"cms attached, other data", map[string]any{"cms": cms("sm2-sign", false), "data": []byte("other")}, false, api.ReasonBadSignature, "", false, ""},
-		{"cms detached, other data", map[string]any{"cms": cms("rsa-sign", true), "data": []byte("other")}, false, api.ReasonBadSignature, "", false, ""},
-		{"cms with a flipped signature bit", map[string]any{"cms": tampered}, false, api.ReasonBadSignature, "", false, ""},
-		{"cms by an encryption key", map[string]any{"cms": cms("sm2-encrypt", false)}, false, api.ReasonKeyUsage, "", false, "sm2-encrypt"},
+		{"cms attached, other data", map[string]any{"cms": cms("sm2-sign", false), "data": []byte("other")}, false, protocol.ReasonBadSignature, "", false, ""},
+		{"cms detached, other data", map[string]any{"cms": cms("rsa-sign", true), "data": []byte("other")}, false, protocol.ReasonBadSignature, "", false, ""},
+		{"cms with a flipped signature bit", map[string]any{"cms": tampered}, false, protocol.ReasonBadSignature, "", false, ""},
+		{"cms by an encryption key", map[string]any{"cms": cms("sm2-encrypt", false)}, false, protocol.ReasonKeyUsage, "", false, "sm2-encrypt"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -249,7 +249,7 @@ func TestVerify(t *testing.T) {
 			{"cms": cms("rsa-sign", false)},
 		} {
 			_, v := w.verify(req)
-			if v.Valid || v.Reason != api.ReasonRevoked {
+			if v.Valid || v.Reason != protocol.ReasonRevoked {
 				t.Fatalf("revoked: %+v", v)
 			}
 		}
@@ -258,7 +258,7 @@ func TestVerify(t *testing.T) {
 		sig := sign("sm2-sign", data)
 		w.clock.Advance(time.Until(s["sm2-sign"].cert.NotAfter) + 24*time.Hour)
 		_, v := w.verify(map[string]any{"data": data, "signature": sig, "certificate_pem": pemOf(s["sm2-sign"].cert)})
-		if v.Valid || v.Reason != api.ReasonExpired {
+		if v.Valid || v.Reason != protocol.ReasonExpired {
 			t.Fatalf("expired: %+v", v)
 		}
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
@@ -233,7 +234,7 @@ func TestVerifyRevokedDevice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := SignRequest(req, body, tc.device, tc.signer, time.Now()); err != nil {
+		if err := protocol.SignRequest(req, body, tc.device, tc.signer, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		before := storeSnapshot(t, st)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/audit"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage"
 )
 
@@ -240,17 +241,7 @@ func newAppID() (string, error) {
 	return prefixAppID + keyEncoding.EncodeToString(b), nil
 }
 
-func validAppID(id string) bool {
-	if len(id) == 0 || len(id) > 64 {
-		return false
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func validAppID(id string) bool { return protocol.ValidID(id) }
 
 func validateAppName(name string) error {
 	switch n := utf8.RuneCountInString(name); {

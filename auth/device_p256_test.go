@@ -17,6 +17,7 @@ import (
 	"time"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
@@ -48,10 +49,10 @@ func TestVerifyDeviceRequestP256(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set(HeaderDevice, dev)
-		req.Header.Set(HeaderTimestamp, ts)
-		req.Header.Set(HeaderNonce, nonce)
-		req.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(sig))
+		req.Header.Set(protocol.HeaderDevice, dev)
+		req.Header.Set(protocol.HeaderTimestamp, ts)
+		req.Header.Set(protocol.HeaderNonce, nonce)
+		req.Header.Set(protocol.HeaderSignature, base64.StdEncoding.EncodeToString(sig))
 		_, _, err = v.VerifyDeviceRequest(context.Background(), req, body)
 		return err
 	}
@@ -81,7 +82,7 @@ func TestVerifyDeviceRequestP256(t *testing.T) {
 
 	// SignRequest signs for a P-256 device too, and the nonce is single use.
 	req := httptest.NewRequest("PUT", "http://gw.example/v1/me/pin", bytes.NewReader(body))
-	if err := SignRequest(req, body, "dev_web", p256, now); err != nil {
+	if err := protocol.SignRequest(req, body, "dev_web", p256, now); err != nil {
 		t.Fatal(err)
 	}
 	if dev, user, err := v.VerifyDeviceRequest(context.Background(), req, body); err != nil || dev != "dev_web" || user != "usr_dev_web" {

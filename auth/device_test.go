@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,11 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emmansun/gmsm/sm2"
-	tjsm2 "github.com/tjfoc/gmsm/sm2"
-	tjsm3 "github.com/tjfoc/gmsm/sm3"
-
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
@@ -135,7 +129,7 @@ func TestVerifyDeviceRequest(t *testing.T) {
 		{"missing signature", func(t *testing.T, f *deviceFixture) *http.Request {
 			r := f.request(t, "POST", "/v1/me/credentials", body)
 			mustSign(t, r, body, "dev_phone", f.key, f.clock.t)
-			r.Header.Del(HeaderSignature)
+			r.Header.Del(protocol.HeaderSignature)
 			return r
 		}, ErrMissingHeaders},
 		{"no headers at all", func(t *testing.T, f *deviceFixture) *http.Request {
@@ -154,13 +148,13 @@ func TestVerifyDeviceRequest(t *testing.T) {
 		{"timestamp not a number", func(t *testing.T, f *deviceFixture) *http.Request {
 			r := f.request(t, "GET", "/v1/me/credentials", nil)
 			mustSign(t, r, nil, "dev_phone", f.key, f.clock.t)
-			r.Header.Set(HeaderTimestamp, "+"+r.Header.Get(HeaderTimestamp))
+			r.Header.Set(protocol.HeaderTimestamp, "+"+r.Header.Get(protocol.HeaderTimestamp))
 			return r
 		}, ErrMalformedHeaders},
 		{"signature not base64", func(t *testing.T, f *deviceFixture) *http.Request {
 			r := f.request(t, "GET", "/v1/me/credentials", nil)
 			mustSign(t, r, nil, "dev_phone", f.key, f.clock.t)
-			r.Header.Set(HeaderSignature, "***")
+			r.Header.Set(protocol.HeaderSignature, "***")
 			return r
 		}, ErrMalformedHeaders},
 		{"device id with a slash", func(t *testing.T, f *deviceFixture) *http.Request {
@@ -208,14 +202,14 @@ func TestVerifyDeviceRequest(t *testing.T) {
 		{"timestamp changed", func(t *testing.T, f *deviceFixture) *http.Request {
 			r := f.request(t, "GET", "/v1/me/credentials", nil)
 			mustSign(t, r, nil, "dev_phone", f.key, f.clock.t)
-			r.Header.Set(HeaderTimestamp, fmt.Sprint(f.clock.t.Unix()-1))
+			r.Header.Set(protocol.HeaderTimestamp, fmt.Sprint(f.clock.t.Unix()-1))
 			return r
 		}, ErrBadSignature},
 		{"signature in tjfoc raw r||s instead of DER", func(t *testing.T, f *deviceFixture) *http.Request {
 			r := f.request(t, "GET", "/v1/me/credentials", nil)
 			mustSign(t, r, nil, "dev_phone", f.key, f.clock.t)
-			sig, _ := base64.StdEncoding.DecodeString(r.Header.Get(HeaderSignature))
-			r.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(sig[len(sig)-64:]))
+			sig, _ := base64.StdEncoding.DecodeString(r.Header.Get(protocol.HeaderSignature))
+			r.Header.Set(protocol.HeaderSignature, base64.StdEncoding.EncodeToString(sig[len(sig)-64:]))
 			return r
 		}, ErrBadSignature},
 		{"device enrolled with an RSA key", func(t *testing.T, f *deviceFixture) *http.Request {
@@ -258,7 +252,7 @@ func TestVerifyDeviceRequestReplay(t *testing.T) {
 	// burn the nonce: the genuine request still goes through once.
 	other, _ := gmcrypto.GenerateKey(gmcrypto.AlgSM2, 0)
 	forged := f.request(t, "PUT", "/v1/me/pin", body)
-	resign(t, forged, body, "dev_phone", other, f.clock.t, first.Header.Get(HeaderNonce))
+	resign(t, forged, body, "dev_phone", other, f.clock.t, first.Header.Get(protocol.HeaderNonce))
 	if got := f.do(t, forged); !strings.HasPrefix(got, ErrBadSignature.Error()) {
 		t.Fatalf("forged: %q", got)
 	}
@@ -270,7 +264,7 @@ func TestVerifyDeviceRequestReplay(t *testing.T) {
 	}
 	// Same nonce in upper case is the same nonce.
 	upper := f.request(t, "PUT", "/v1/me/pin", body)
-	resign(t, upper, body, "dev_phone", f.key, f.clock.t, strings.ToUpper(first.Header.Get(HeaderNonce)))
+	resign(t, upper, body, "dev_phone", f.key, f.clock.t, strings.ToUpper(first.Header.Get(protocol.HeaderNonce)))
 	if got := f.do(t, upper); !strings.HasPrefix(got, ErrReplayedNonce.Error()) {
 		t.Fatalf("upper-case replay: %q", got)
 	}
@@ -282,42 +276,6 @@ func TestVerifyDeviceRequestReplay(t *testing.T) {
 	}
 	if ttl := time.Until(kvs[0].ExpiresAt); ttl < 890*time.Second || ttl > 901*time.Second {
 		t.Fatalf("nonce TTL %s, want about 900 s", ttl)
-	}
-}
-
-// TestSignRequestIndependent checks SignRequest's signature with tjfoc/gmsm
-// over a canonical string built here by hand.
-func TestSignRequestIndependent(t *testing.T) {
-	key, err := gmcrypto.GenerateKey(gmcrypto.AlgSM2, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := []byte(`{"a":1}`)
-	req := httptest.NewRequest("POST", "http://gw.example/v1/scan?x=1&y=%20", bytes.NewReader(body))
-	now := time.Unix(1700000000, 0)
-	if err := SignRequest(req, body, "dev_abc", key, now); err != nil {
-		t.Fatal(err)
-	}
-	nonce := req.Header.Get(HeaderNonce)
-	if len(nonce) != 32 || req.Header.Get(HeaderTimestamp) != "1700000000" || req.Header.Get(HeaderDevice) != "dev_abc" {
-		t.Fatalf("headers %v", req.Header)
-	}
-	// Hash and verify with tjfoc to stay independent of our own code.
-	msg := "POST\n/v1/scan?x=1&y=%20\n1700000000\n" + nonce + "\n" + hex.EncodeToString(tjsm3.Sm3Sum(body))
-	sig, err := base64.StdEncoding.DecodeString(req.Header.Get(HeaderSignature))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := key.Public().(*ecdsa.PublicKey)
-	tp := &tjsm2.PublicKey{Curve: tjsm2.P256Sm2(), X: new(big.Int).Set(p.X), Y: new(big.Int).Set(p.Y)}
-	if !tp.Verify([]byte(msg), sig) {
-		t.Fatal("tjfoc/gmsm does not verify the device signature")
-	}
-	if !sm2.VerifyASN1WithSM2(p, nil, []byte(msg), sig) {
-		t.Fatal("emmansun does not verify the device signature")
-	}
-	if err := SignRequest(req, body, "dev_abc", testRSAKey(t), now); !errors.Is(err, gmcrypto.ErrUnsupported) {
-		t.Fatalf("RSA device key: %v", err)
 	}
 }
 
@@ -346,7 +304,7 @@ func testRSAKey(t *testing.T) crypto.Signer {
 
 func mustSign(t *testing.T, r *http.Request, body []byte, dev string, key crypto.Signer, now time.Time) {
 	t.Helper()
-	if err := SignRequest(r, body, dev, key, now); err != nil {
+	if err := protocol.SignRequest(r, body, dev, key, now); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -355,14 +313,14 @@ func mustSign(t *testing.T, r *http.Request, body []byte, dev string, key crypto
 func resign(t *testing.T, r *http.Request, body []byte, dev string, key crypto.Signer, now time.Time, nonce string) {
 	t.Helper()
 	ts := fmt.Sprint(now.Unix())
-	sig, err := gmcrypto.Sign(key, CanonicalRequest(r.Method, r.URL.RequestURI(), ts, nonce, body), nil)
+	sig, err := gmcrypto.Sign(key, protocol.CanonicalRequest(r.Method, r.URL.RequestURI(), ts, nonce, body), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Header.Set(HeaderDevice, dev)
-	r.Header.Set(HeaderTimestamp, ts)
-	r.Header.Set(HeaderNonce, nonce)
-	r.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(sig))
+	r.Header.Set(protocol.HeaderDevice, dev)
+	r.Header.Set(protocol.HeaderTimestamp, ts)
+	r.Header.Set(protocol.HeaderNonce, nonce)
+	r.Header.Set(protocol.HeaderSignature, base64.StdEncoding.EncodeToString(sig))
 }
 
 func clone(t *testing.T, r *http.Request, body []byte) *http.Request {

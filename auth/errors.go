@@ -1,6 +1,10 @@
 package auth
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/ukeygate/ukeygate/protocol"
+)
 
 // Sentinel errors of package auth, checked with errors.Is.
 var (
@@ -25,19 +29,19 @@ var (
 	ErrAppAlreadyDisabled = errors.New("auth: app already disabled")
 
 	// ErrMissingHeaders: a device request lacks one of X-Device,
-	// X-Timestamp, X-Nonce, X-Signature.
-	ErrMissingHeaders = errors.New("auth: missing device signature headers")
+	// X-Timestamp, X-Nonce, X-Signature (protocol.ParseDeviceHeaders).
+	ErrMissingHeaders = protocol.ErrMissingHeaders
 	// ErrMalformedHeaders: a device header is present but not well formed
 	// (timestamp not an integer, nonce not hex of 16 to 64 bytes, bad device
 	// id, signature not base64).
-	ErrMalformedHeaders = errors.New("auth: malformed device signature headers")
+	ErrMalformedHeaders = protocol.ErrMalformedHeaders
 	// ErrDeviceUnknown: no enrolled device under the X-Device id.
 	ErrDeviceUnknown = errors.New("auth: unknown device")
 	// ErrDeviceRevoked: the X-Device device was revoked by the operator.
 	ErrDeviceRevoked = errors.New("auth: device revoked")
 	// ErrBadSignature: the device signature does not verify. Deliberately
 	// vague.
-	ErrBadSignature = errors.New("auth: bad device signature")
+	ErrBadSignature = protocol.ErrBadSignature
 	// ErrStaleTimestamp: X-Timestamp is further from the server clock than
 	// the allowed skew.
 	ErrStaleTimestamp = errors.New("auth: timestamp outside the allowed window")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
@@ -52,7 +53,7 @@ func TestNonceOutlivesSkewedNodes(t *testing.T) {
 			req := httptest.NewRequest("PUT", "/v1/me/pin", bytes.NewReader(body))
 			// Stamped at the future edge of A's window (whole seconds).
 			stamp := time.Now().Add(aheadBy + tc.skew - time.Second).Truncate(time.Second)
-			if err := SignRequest(req, body, "dev_phone", key, stamp); err != nil {
+			if err := protocol.SignRequest(req, body, "dev_phone", key, stamp); err != nil {
 				t.Fatal(err)
 			}
 			if _, _, err := a.VerifyDeviceRequest(ctx, req, body); err != nil {
@@ -61,7 +62,7 @@ func TestNonceOutlivesSkewedNodes(t *testing.T) {
 			if _, _, err := b.VerifyDeviceRequest(ctx, req, body); !errors.Is(err, ErrReplayedNonce) && !errors.Is(err, ErrStaleTimestamp) {
 				t.Fatalf("immediate replay on node B: %v", err)
 			}
-			kv, err := st.Get(ctx, pfxNonces+"dev_phone/"+strings.ToLower(req.Header.Get(HeaderNonce)))
+			kv, err := st.Get(ctx, pfxNonces+"dev_phone/"+strings.ToLower(req.Header.Get(protocol.HeaderNonce)))
 			if err != nil {
 				t.Fatalf("the nonce is not stored: %v", err)
 			}

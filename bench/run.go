@@ -16,6 +16,7 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Sample is the timing of one completed session.
@@ -158,7 +159,7 @@ func (f *Fixture) Flow(ctx context.Context, user int) (Sample, error) {
 	go func() {
 		var r watchResult
 		for ev := range events {
-			r.states = append(r.states, ev.State)
+			r.states = append(r.states, string(ev.State))
 			if ev.Final() {
 				r.at, r.final = time.Now(), &ev
 			}
@@ -224,7 +225,7 @@ func (f *Fixture) Flow(ctx context.Context, user int) (Sample, error) {
 // request is the session request of a run's kind for user u.
 func (f *Fixture) request(u *benchUser) portal.SessionRequest {
 	req := portal.SessionRequest{
-		Kind: f.cfg.Kind, Issuer: f.IssuerID, Alg: f.cfg.Alg, Origin: Origin,
+		Kind: portal.Kind(f.cfg.Kind), Issuer: f.IssuerID, Alg: f.cfg.Alg, Origin: Origin,
 		Display: portal.Display{Title: "ukeygate bench " + f.cfg.Kind, Summary: "a load-test session"},
 	}
 	switch f.cfg.Kind {
@@ -324,13 +325,11 @@ func (f *Fixture) check(u *benchUser, s *portal.Session, ev *portal.Event) error
 // not_offered, unexpected_state, unexpected_events, bad_result,
 // watch_ended or other.
 func ErrorCode(err error) string {
-	var pe *portal.APIError
+	var pe *protocol.APIError
 	var ne net.Error
 	switch {
 	case err == nil:
 		return ""
-	case phone.Code(err) != "":
-		return phone.Code(err)
 	case errors.As(err, &pe):
 		if pe.Code != "" {
 			return pe.Code

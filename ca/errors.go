@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Sentinel errors of package ca, checked with errors.Is. Each bad-input case
@@ -12,7 +14,7 @@ import (
 var (
 	// ErrInvalidRequest: a field of a request is missing, too long or out of
 	// range. The error is a *RequestError naming the field.
-	ErrInvalidRequest = errors.New("ca: invalid request")
+	ErrInvalidRequest = protocol.ErrInvalidRequest
 	// ErrInvalidConfig: Config.Validate or New refused the configuration or
 	// the master key.
 	ErrInvalidConfig = errors.New("ca: invalid configuration")
@@ -121,28 +123,10 @@ var (
 	ErrTooManyCertificates = errors.New("ca: too many certificates")
 )
 
-// RequestError tells which field of a request is wrong and why. It wraps
-// ErrInvalidRequest unless Err says otherwise.
-type RequestError struct {
-	// Field is the request field, spelled as in the HTTP API (snake_case).
-	Field string
-	// Reason says what is wrong, for people.
-	Reason string
-	// Err is the sentinel it wraps; nil means ErrInvalidRequest.
-	Err error
-}
-
-func (e *RequestError) Error() string {
-	return fmt.Sprintf("%v: %s: %s", e.Unwrap(), e.Field, e.Reason)
-}
-
-// Unwrap returns the sentinel (ErrInvalidRequest by default).
-func (e *RequestError) Unwrap() error {
-	if e.Err != nil {
-		return e.Err
-	}
-	return ErrInvalidRequest
-}
+// RequestError tells which field of a request is wrong and why
+// (protocol.FieldError, the gateway's one field error). It wraps
+// ErrInvalidRequest unless its Err says otherwise.
+type RequestError = protocol.FieldError
 
 func invalid(field, format string, args ...any) error {
 	return &RequestError{Field: field, Reason: fmt.Sprintf(format, args...)}

@@ -57,6 +57,9 @@ var allowedRSABits = []int{2048, 3072, 4096}
 // ErrIssuerDuplicate (an issuer with the same certificate subject and
 // public key is registered already).
 func (s *Service) AddIssuer(ctx context.Context, req IssuerRequest) (*Issuer, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
 	rec := &issuerRecord{ID: req.ID, Name: strings.TrimSpace(req.Name), Mode: req.Mode, Parent: req.Parent, CreatedAt: s.now().UTC()}
 	if rec.ID == "" {
 		id, err := newID(prefixIssuer)
@@ -64,19 +67,6 @@ func (s *Service) AddIssuer(ctx context.Context, req IssuerRequest) (*Issuer, er
 			return nil, err
 		}
 		rec.ID = id
-	} else if !ValidID(rec.ID) {
-		return nil, invalid("id", "must be 1 to 64 characters of a-z, 0-9, '-' and '_'")
-	}
-	if err := checkText("name", rec.Name, maxNameLen, true); err != nil {
-		return nil, err
-	}
-	for _, f := range []struct {
-		name string
-		v    []byte
-	}{{"cert_pem", req.CertPEM}, {"key_pem", req.KeyPEM}, {"chain_pem", req.ChainPEM}} {
-		if len(f.v) > maxPEMLen {
-			return nil, invalid(f.name, "longer than %d bytes", maxPEMLen)
-		}
 	}
 	var parent *issuerRecord
 	if req.Parent != "" {
@@ -103,8 +93,6 @@ func (s *Service) AddIssuer(ctx context.Context, req IssuerRequest) (*Issuer, er
 		key, err = s.importIssuer(rec, parent, req)
 	case req.Mode == ModeExternal:
 		err = s.externalIssuer(rec, parent, req)
-	default:
-		err = invalid("mode", "must be %q or %q", ModeInternal, ModeExternal)
 	}
 	if key != nil {
 		defer gmcrypto.ZeroKey(key)
@@ -156,29 +144,11 @@ func (s *Service) AddIssuer(ctx context.Context, req IssuerRequest) (*Issuer, er
 // generateIssuer makes a new CA key and certificate: self-signed, or
 // signed by parent.
 func (s *Service) generateIssuer(ctx context.Context, rec *issuerRecord, parent *issuerRecord, req IssuerRequest) (crypto.Signer, error) {
-	if len(req.CertPEM) > 0 || len(req.KeyPEM) > 0 || len(req.ChainPEM) > 0 {
-		return nil, invalid("generate", "cannot be combined with cert_pem, key_pem or chain_pem")
-	}
-	if req.Alg != gmcrypto.AlgSM2 && req.Alg != gmcrypto.AlgRSA {
-		return nil, invalid("alg", "must be SM2 or RSA")
-	}
+	// req.Validate has checked the fields; here are their defaults.
 	subj := req.Subject
-	for _, f := range []struct{ name, v string }{
-		{"subject.common_name", subj.CommonName}, {"subject.organization", subj.Organization},
-	} {
-		if err := checkText(f.name, f.v, maxNameLen, f.name == "subject.common_name"); err != nil {
-			return nil, err
-		}
-	}
-	if subj.Country != "" && (len(subj.Country) != 2 || strings.ToUpper(subj.Country) != subj.Country || !isASCIILetters(subj.Country)) {
-		return nil, invalid("subject.country", "must be a two-letter ISO 3166 code such as CN")
-	}
 	days := req.ValidityDays
 	if days == 0 {
 		days = defaultCAValidityDays
-	}
-	if days < 1 || days > maxValidityDays {
-		return nil, invalid("validity_days", "must be 1 to %d", maxValidityDays)
 	}
 	bits := 0
 	if req.Alg == gmcrypto.AlgRSA {
@@ -186,20 +156,12 @@ func (s *Service) generateIssuer(ctx context.Context, rec *issuerRecord, parent 
 		if bits == 0 {
 			bits = defaultCARSABits
 		}
-		if !slices.Contains(allowedRSABits, bits) {
-			return nil, invalid("rsa_bits", "must be 2048, 3072 or 4096")
-		}
-	} else if req.RSABits != 0 {
-		return nil, invalid("rsa_bits", "only for RSA")
 	}
 	pathLen := -1
 	if parent != nil {
 		pathLen = 0
 	}
 	if req.PathLen != nil {
-		if *req.PathLen < 0 || *req.PathLen > 8 {
-			return nil, invalid("path_len", "must be 0 to 8")
-		}
 		pathLen = *req.PathLen
 	}
 
@@ -318,15 +280,6 @@ func caTemplate(pub crypto.PublicKey, subj Subject, now time.Time, days, pathLen
 
 // importIssuer checks an internal issuer's certificate and key.
 func (s *Service) importIssuer(rec *issuerRecord, parent *issuerRecord, req IssuerRequest) (crypto.Signer, error) {
-	if len(req.ChainPEM) > 0 {
-		return nil, invalid("chain_pem", "is for external issuers; put the chain after the certificate in cert_pem")
-	}
-	if len(req.CertPEM) == 0 {
-		return nil, invalid("cert_pem", "required (or generate: true)")
-	}
-	if len(req.KeyPEM) == 0 {
-		return nil, invalid("key_pem", "required with cert_pem")
-	}
 	chain, err := s.checkCAChain("cert_pem", req.CertPEM, parent)
 	if err != nil {
 		return nil, err
@@ -353,18 +306,12 @@ func (s *Service) importIssuer(rec *issuerRecord, parent *issuerRecord, req Issu
 
 // externalIssuer checks an external issuer's chain.
 func (s *Service) externalIssuer(rec *issuerRecord, parent *issuerRecord, req IssuerRequest) error {
-	if req.Generate || len(req.KeyPEM) > 0 {
-		return invalid("key_pem", "an external issuer's key is not held by the gateway (no generate, no key_pem)")
-	}
 	// The CA certificate comes as cert_pem (then chain_pem holds its
 	// issuers, if any) or as the first certificate of chain_pem.
 	field, pemChain := "chain_pem", req.ChainPEM
 	if len(req.CertPEM) > 0 {
 		field = "cert_pem"
 		pemChain = append(append(append([]byte{}, req.CertPEM...), '\n'), req.ChainPEM...)
-	}
-	if len(pemChain) == 0 {
-		return invalid("chain_pem", "an external issuer needs its CA certificate (cert_pem or chain_pem)")
 	}
 	chain, err := s.checkCAChain(field, pemChain, parent)
 	if err != nil {
@@ -528,7 +475,8 @@ func rawChain(chain []*smx509.Certificate) [][]byte {
 	return out
 }
 
-// normProfile fills a profile's defaults and checks it.
+// normProfile fills a profile's defaults and checks what depends on them
+// (Profile.validate has checked the values it names).
 func (s *Service) normProfile(in *Profile, alg gmcrypto.Alg) (Profile, error) {
 	var p Profile
 	if in != nil {
@@ -547,20 +495,10 @@ func (s *Service) normProfile(in *Profile, alg gmcrypto.Alg) (Profile, error) {
 	if len(p.Algs) == 0 {
 		p.Algs = []gmcrypto.Alg{alg}
 	}
-	for _, a := range p.Algs {
-		if a != gmcrypto.AlgSM2 && a != gmcrypto.AlgRSA {
-			return p, invalid("profile.algs", "%q is not SM2 or RSA", a)
-		}
-	}
 	p.Algs = dedupe(p.Algs)
 	if slices.Contains(p.Algs, gmcrypto.AlgRSA) {
 		if len(p.RSABits) == 0 {
 			p.RSABits = slices.Clone(allowedRSABits)
-		}
-		for _, b := range p.RSABits {
-			if !slices.Contains(allowedRSABits, b) {
-				return p, invalid("profile.rsa_bits", "%d is not 2048, 3072 or 4096", b)
-			}
 		}
 		p.RSABits = dedupe(p.RSABits)
 	} else if len(p.RSABits) > 0 {
@@ -569,17 +507,7 @@ func (s *Service) normProfile(in *Profile, alg gmcrypto.Alg) (Profile, error) {
 	if len(p.Purposes) == 0 {
 		p.Purposes = []Purpose{PurposeSign, PurposeEncrypt}
 	}
-	for _, pu := range p.Purposes {
-		if pu != PurposeSign && pu != PurposeEncrypt {
-			return p, invalid("profile.purposes", "%q is not sign or encrypt", pu)
-		}
-	}
 	p.Purposes = dedupe(p.Purposes)
-	for _, f := range p.SubjectFields {
-		if f != SubjectIDNumber && f != SubjectPhone {
-			return p, invalid("profile.subject_fields", "%q is not %s or %s", f, SubjectIDNumber, SubjectPhone)
-		}
-	}
 	p.SubjectFields = dedupe(p.SubjectFields)
 	return p, nil
 }

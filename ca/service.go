@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/ukeygate/ukeygate/audit"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage"
 )
 
@@ -88,12 +88,9 @@ func slotKey(userID, issuerID string, alg gmcrypto.Alg, p Purpose) string {
 	return pfxCredSlots + userID + "/" + issuerID + "/" + strings.ToLower(string(alg)) + "/" + string(p)
 }
 
-// idPattern is what every id (generated or given by the operator) matches.
-var idPattern = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
-
-// ValidID reports whether id is a well-formed id: 1 to 64 characters of
-// [a-z0-9_-].
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+// ValidID reports whether id is a well-formed id (generated or given by
+// the operator): 1 to 64 characters of [a-z0-9_-] (protocol.ValidID).
+func ValidID(id string) bool { return protocol.ValidID(id) }
 
 // ID prefixes of generated ids.
 const (

@@ -145,16 +145,7 @@ const (
 // (shown once; only its HMAC is stored) that expires after
 // Config.ActivationTTL. Bad fields are a *RequestError.
 func (s *Service) AddUser(ctx context.Context, req UserRequest) (*User, string, error) {
-	if err := checkText("name", req.Name, maxNameLen, true); err != nil {
-		return nil, "", err
-	}
-	if err := checkText("id_number", req.IDNumber, maxIDNumberLen, false); err != nil {
-		return nil, "", err
-	}
-	if err := checkPhone(req.Phone); err != nil {
-		return nil, "", err
-	}
-	if err := checkText("organization", req.Organization, maxNameLen, false); err != nil {
+	if err := req.Validate(); err != nil {
 		return nil, "", err
 	}
 	id, err := newID(prefixUser)

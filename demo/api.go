@@ -21,6 +21,7 @@ import (
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/portal"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Demo backend limits.
@@ -46,7 +47,7 @@ func parseTTL(s string) (int, bool) {
 
 // demoError is the demo API's error answer, in the gateway's format.
 func demoError(w http.ResponseWriter, status int, code, msg string) {
-	demoJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	demoJSON(w, status, protocol.ErrorEnvelope{Error: protocol.ErrorBody{Code: code, Message: msg}})
 }
 
 func demoJSON(w http.ResponseWriter, status int, v any) {
@@ -185,18 +186,6 @@ func (d *demo) loggedIn(w http.ResponseWriter, v *demoVisitor) *demoIdentity {
 	return id
 }
 
-// browserSession is what the widget gets from the demo's backend: exactly
-// the creation answer's public part (the watch token is the only secret
-// and is scoped to this session).
-type browserSession struct {
-	ID        string       `json:"id"`
-	State     string       `json:"state"`
-	ExpiresAt time.Time    `json:"expires_at"`
-	Code      string       `json:"code"`
-	QR        portal.QR    `json:"qr"`
-	Watch     portal.Watch `json:"watch"`
-}
-
 // createSession creates a session for v and remembers it as pending.
 func (d *demo) createSession(w http.ResponseWriter, r *http.Request, v *demoVisitor, req portal.SessionRequest, ttl int, p *demoPending) {
 	if ttl == 0 && d.cfg.SessionTTL > 0 {
@@ -212,12 +201,14 @@ func (d *demo) createSession(w http.ResponseWriter, r *http.Request, v *demoVisi
 		d.gatewayFailed(w, "create session", err)
 		return
 	}
-	p.kind, p.created = req.Kind, time.Now()
+	p.kind, p.created = string(req.Kind), time.Now()
 	d.store.with(v, func(v *demoVisitor) {
 		limitMap(v.sessions, func(p *demoPending) time.Time { return p.created })
 		v.sessions[s.ID] = p
 	})
-	demoJSON(w, http.StatusCreated, browserSession{
+	// The widget gets exactly the creation answer's public part (the
+	// watch token is the only secret and is scoped to this session).
+	demoJSON(w, http.StatusCreated, protocol.SessionCreated{
 		ID: s.ID, State: s.State, ExpiresAt: s.ExpiresAt, Code: s.Code, QR: s.QR, Watch: s.Watch,
 	})
 }
@@ -255,7 +246,7 @@ func (d *demo) finishSession(w http.ResponseWriter, r *http.Request, v *demoVisi
 		return nil, nil, false
 	}
 	if s.State != portal.StateCompleted {
-		demoError(w, http.StatusConflict, "session_not_completed", "session is "+s.State)
+		demoError(w, http.StatusConflict, "session_not_completed", "session is "+string(s.State))
 		return nil, nil, false
 	}
 	d.store.with(v, func(v *demoVisitor) { delete(v.sessions, body.Session) })
@@ -294,7 +285,7 @@ func (d *demo) apiLogin(w http.ResponseWriter, r *http.Request, v *demoVisitor) 
 }
 
 func (d *demo) apiLoginFinish(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
-	s, _, ok := d.finishSession(w, r, v, portal.KindLogin)
+	s, _, ok := d.finishSession(w, r, v, string(portal.KindLogin))
 	if !ok {
 		return
 	}
@@ -428,7 +419,7 @@ func mustSample(file string) []byte {
 }
 
 func (d *demo) apiSignFinish(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
-	s, p, ok := d.finishSession(w, r, v, portal.KindSign)
+	s, p, ok := d.finishSession(w, r, v, string(portal.KindSign))
 	if !ok {
 		return
 	}
@@ -543,7 +534,7 @@ func (d *demo) apiOpen(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
 }
 
 func (d *demo) apiOpenFinish(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
-	s, p, ok := d.finishSession(w, r, v, portal.KindDecrypt)
+	s, p, ok := d.finishSession(w, r, v, string(portal.KindDecrypt))
 	if !ok {
 		return
 	}

@@ -90,7 +90,7 @@ func (d *demo) apiSeal(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
 // apiSealFinish reads the sealed PDF from the gateway, checks it here and
 // at the gateway, and keeps it for download.
 func (d *demo) apiSealFinish(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
-	s, p, ok := d.finishSession(w, r, v, portal.KindSeal)
+	s, p, ok := d.finishSession(w, r, v, string(portal.KindSeal))
 	if !ok {
 		return
 	}

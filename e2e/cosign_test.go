@@ -298,7 +298,7 @@ func TestCosignAnswerReplayRefused(t *testing.T) {
 	}
 	_ = c2
 	c3 := round1()
-	if state, err := round2(c3, testPIN); err != nil || state != portal.StateCompleted {
+	if state, err := round2(c3, testPIN); err != nil || state != string(portal.StateCompleted) {
 		t.Fatalf("right answer: %q %v", state, err)
 	}
 	if _, err := round2(c3, testPIN); phone.Code(err) != "session_closed" {

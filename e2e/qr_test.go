@@ -37,7 +37,7 @@ func TestQRImageDecodesToPayload(t *testing.T) {
 		{Kind: portal.KindSign, Documents: []portal.Document{{Name: "a", Data: []byte("a")}}},
 		{Kind: portal.KindDecrypt, Ciphertext: []byte("not opened in this test"), CiphertextFormat: portal.CipherC1C3C2},
 	} {
-		t.Run(req.Kind, func(t *testing.T) {
+		t.Run(string(req.Kind), func(t *testing.T) {
 			req.Origin, req.Display = testOrigin, portal.Display{Title: "QR", Summary: "QR test"}
 			s, err := w.pc.CreateSession(ctx, req)
 			if err != nil {

@@ -127,7 +127,7 @@ func (w *world) flow(t *testing.T, req portal.SessionRequest, cred string) (*por
 		req.Origin = testOrigin
 	}
 	if req.Display.Title == "" {
-		req.Display = portal.Display{Title: "e2e " + req.Kind, Summary: "an end-to-end test"}
+		req.Display = portal.Display{Title: "e2e " + string(req.Kind), Summary: "an end-to-end test"}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
@@ -140,7 +140,7 @@ func (w *world) flow(t *testing.T, req portal.SessionRequest, cred string) (*por
 
 // finish watches s, scans and confirms it with cred, and returns the
 // final event after checking the event stream.
-func (w *world) finish(t *testing.T, s *portal.Session, kind, cred string) *portal.Event {
+func (w *world) finish(t *testing.T, s *portal.Session, kind portal.Kind, cred string) *portal.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), flowTimeout)
 	defer cancel()
@@ -174,7 +174,7 @@ func (w *world) finish(t *testing.T, s *portal.Session, kind, cred string) *port
 		if ev.Seq != int64(i+1) {
 			t.Fatalf("event %d has seq %d: %+v", i, ev.Seq, got)
 		}
-		states = append(states, ev.State)
+		states = append(states, string(ev.State))
 	}
 	if strings.Join(states, ",") != "waiting,scanned,completed" {
 		t.Fatalf("events %v, want waiting, scanned, completed", states)

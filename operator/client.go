@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Client calls the operator API of one gateway with the admin token. It is
@@ -27,11 +29,9 @@ type Client struct {
 	HTTP *http.Client
 }
 
-// Limits on what the client reads from the gateway.
-const (
-	maxAnswerBytes = 64 << 20
-	maxErrorBytes  = 64 << 10
-)
+// maxAnswerBytes bounds what the client reads of an answer (an error
+// answer: protocol.MaxErrorBytes).
+const maxAnswerBytes = 64 << 20
 
 var defaultHTTP = &http.Client{Timeout: 60 * time.Second}
 
@@ -114,30 +114,7 @@ func readAnswer(resp *http.Response, out any) ([]byte, error) {
 
 // readAPIError reads the error envelope of a non-2xx answer; a body not
 // in that form becomes the message (cut to 200 bytes).
-func readAPIError(resp *http.Response) *APIError {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
-	e := &APIError{Status: resp.StatusCode}
-	var env struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-			Field   string `json:"field"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(b, &env) == nil && env.Error.Code != "" {
-		e.Code, e.Message, e.Field = env.Error.Code, env.Error.Message, env.Error.Field
-		return e
-	}
-	msg := strings.TrimSpace(string(b))
-	if len(msg) > 200 {
-		msg = msg[:200] + "…"
-	}
-	if msg == "" {
-		msg = http.StatusText(resp.StatusCode)
-	}
-	e.Message = msg
-	return e
-}
+func readAPIError(resp *http.Response) *APIError { return protocol.ReadAPIError(resp) }
 
 // idPath is prefix + id + suffix with id path-escaped, or
 // ErrInvalidArgument for an empty id.
@@ -282,7 +259,7 @@ func (c *Client) NewActivationCode(ctx context.Context, userID string) (*UserAct
 func (c *Client) RevokeDevice(ctx context.Context, id, reason string) (*Device, error) {
 	var in any
 	if reason != "" {
-		in = map[string]string{"reason": reason}
+		in = protocol.DeviceRevokeRequest{Reason: reason}
 	}
 	var out struct {
 		Device *Device `json:"device"`
@@ -313,14 +290,14 @@ func (c *Client) Credentials(ctx context.Context, f CredentialFilter) ([]*Creden
 // with the certificate the CA issued for its CSR
 // (POST /v1/admin/credentials/{id}/certificate).
 func (c *Client) ImportCertificate(ctx context.Context, id, certificatePEM string) (*Credential, error) {
-	return c.credentialAction(ctx, id, "/certificate", map[string]string{"certificate_pem": certificatePEM})
+	return c.credentialAction(ctx, id, "/certificate", protocol.ImportRequest{CertificatePEM: certificatePEM})
 }
 
 // RevokeCredential revokes a credential; reason is an RFC 5280 reason
 // name (keyCompromise, superseded, …), "" for unspecified
 // (POST /v1/admin/credentials/{id}/revoke).
 func (c *Client) RevokeCredential(ctx context.Context, id, reason string) (*Credential, error) {
-	return c.credentialAction(ctx, id, "/revoke", map[string]string{"reason": reason})
+	return c.credentialAction(ctx, id, "/revoke", protocol.RevokeRequest{Reason: reason})
 }
 
 func (c *Client) credentialAction(ctx context.Context, id, suffix string, in any) (*Credential, error) {

@@ -2,7 +2,8 @@ package operator
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Sentinel errors of package operator, checked with errors.Is.
@@ -23,25 +24,10 @@ var (
 
 // APIError is an error answer of the gateway:
 // {"error":{"code":"issuer_exists","message":"…","field":"id"}} with its
-// HTTP status. Code is the stable snake_case code of docs/openapi.yaml; it
-// is empty when the body was not in that form (a proxy's error page).
-type APIError struct {
-	Status  int
-	Code    string
-	Message string
-	// Field names the request field at fault, when the gateway said one.
-	Field string
-}
-
-func (e *APIError) Error() string {
-	if e.Code == "" {
-		return fmt.Sprintf("operator: gateway answered HTTP %d: %s", e.Status, e.Message)
-	}
-	return fmt.Sprintf("operator: gateway answered HTTP %d %s: %s", e.Status, e.Code, e.Message)
-}
+// HTTP status (protocol.APIError). Code is the stable snake_case code of
+// docs/openapi.yaml; it is empty when the body was not in that form (a
+// proxy's error page).
+type APIError = protocol.APIError
 
 // IsCode reports whether err is an *APIError with code.
-func IsCode(err error, code string) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.Code == code
-}
+func IsCode(err error, code string) bool { return protocol.IsCode(err, code) }

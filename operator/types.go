@@ -1,6 +1,10 @@
 package operator
 
-import "time"
+import (
+	"time"
+
+	"github.com/ukeygate/ukeygate/protocol"
+)
 
 // The operator API's request and answer bodies (docs/openapi.yaml). Enum
 // values travel as strings: Mode "internal" or "external"; Alg "SM2" or
@@ -8,45 +12,15 @@ import "time"
 // or "expired".
 
 // IssuerSubject is the subject of a generated CA certificate.
-type IssuerSubject struct {
-	CommonName   string `json:"common_name"`
-	Organization string `json:"organization,omitempty"`
-	Country      string `json:"country,omitempty"`
-}
+type IssuerSubject = protocol.IssuerSubject
 
 // Profile is what an issuer issues to users.
-type Profile struct {
-	// ValidityDays of issued certificates.
-	ValidityDays int `json:"validity_days,omitempty"`
-	// Algs allowed for user keys.
-	Algs []string `json:"algs,omitempty"`
-	// RSABits allowed for user RSA keys; the first is the default.
-	RSABits []int `json:"rsa_bits,omitempty"`
-	// Purposes allowed.
-	Purposes []string `json:"purposes,omitempty"`
-	// SubjectFields a user must have: "id_number", "phone".
-	SubjectFields []string `json:"subject_fields,omitempty"`
-}
+type Profile = protocol.Profile
 
 // IssuerRequest is the body of POST /v1/admin/issuers: an internal issuer
 // generated (Generate, Alg, Subject) or imported (CertPEM, KeyPEM), or an
 // external one (ChainPEM, or CertPEM with ChainPEM holding its issuers).
-type IssuerRequest struct {
-	ID           string         `json:"id,omitempty"`
-	Name         string         `json:"name"`
-	Mode         string         `json:"mode"`
-	Alg          string         `json:"alg,omitempty"`
-	Generate     bool           `json:"generate,omitempty"`
-	Subject      *IssuerSubject `json:"subject,omitempty"`
-	ValidityDays int            `json:"validity_days,omitempty"`
-	PathLen      *int           `json:"path_len,omitempty"`
-	RSABits      int            `json:"rsa_bits,omitempty"`
-	CertPEM      string         `json:"cert_pem,omitempty"`
-	KeyPEM       string         `json:"key_pem,omitempty"`
-	ChainPEM     string         `json:"chain_pem,omitempty"`
-	Parent       string         `json:"parent,omitempty"`
-	Profile      *Profile       `json:"profile,omitempty"`
-}
+type IssuerRequest = protocol.IssuerRequest
 
 // Issuer is a registered issuer.
 type Issuer struct {
@@ -66,10 +40,7 @@ type Issuer struct {
 }
 
 // AppRequest is the body of POST /v1/admin/apps.
-type AppRequest struct {
-	Name    string   `json:"name"`
-	Origins []string `json:"origins"`
-}
+type AppRequest = protocol.AppRequest
 
 // App is a portal app. APIKey is set only in the answers to its creation
 // and to a key rotation.
@@ -84,12 +55,7 @@ type App struct {
 }
 
 // UserRequest is the body of POST /v1/admin/users.
-type UserRequest struct {
-	Name         string `json:"name"`
-	IDNumber     string `json:"id_number,omitempty"`
-	Phone        string `json:"phone,omitempty"`
-	Organization string `json:"organization,omitempty"`
-}
+type UserRequest = protocol.UserRequest
 
 // User is a user.
 type User struct {

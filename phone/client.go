@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ukeygate/ukeygate/auth"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Client speaks the phone side of the v1 protocol.
@@ -32,51 +32,16 @@ type Client struct {
 // maxResponse bounds a response body.
 const maxResponse = 16 << 20
 
-// Wire types of the phone endpoints (see docs/openapi.yaml).
+// Wire types of the phone endpoints (package protocol).
 type (
 	// User is the enrolled user.
-	User struct {
-		ID           string `json:"id"`
-		Name         string `json:"name"`
-		IDNumber     string `json:"id_number,omitempty"`
-		Phone        string `json:"phone,omitempty"`
-		Organization string `json:"organization,omitempty"`
-	}
+	User = protocol.User
 	// Device is the enrolled device.
-	Device struct {
-		ID        string    `json:"id"`
-		User      string    `json:"user"`
-		Name      string    `json:"name"`
-		CreatedAt time.Time `json:"created_at"`
-	}
+	Device = protocol.Device
 	// Enrollment is the answer to Enroll.
-	Enrollment struct {
-		User   User   `json:"user"`
-		Device Device `json:"device"`
-	}
+	Enrollment = protocol.Enrollment
 	// Credential is one of the user's credentials.
-	Credential struct {
-		ID               string    `json:"id"`
-		User             string    `json:"user"`
-		Issuer           string    `json:"issuer"`
-		Alg              string    `json:"alg"`
-		RSABits          int       `json:"rsa_bits,omitempty"`
-		Purpose          string    `json:"purpose"`
-		State            string    `json:"state"`
-		CertificatePEM   string    `json:"certificate_pem,omitempty"`
-		CSRPEM           string    `json:"csr_pem,omitempty"`
-		Serial           string    `json:"serial,omitempty"`
-		NotBefore        time.Time `json:"not_before,omitzero"`
-		NotAfter         time.Time `json:"not_after,omitzero"`
-		CreatedAt        time.Time `json:"created_at,omitzero"`
-		RevokedAt        time.Time `json:"revoked_at,omitzero"`
-		RevocationReason string    `json:"revocation_reason,omitempty"`
-		// Mode is "cosign" for a two-party credential.
-		Mode string `json:"mode,omitempty"`
-		// Cosign is the CSR challenge of a new cosign credential at an
-		// external issuer (RequestCosignCredential answers it).
-		Cosign *cosign.Challenge `json:"cosign,omitempty"`
-	}
+	Credential = protocol.Credential
 )
 
 func (c *Client) base() string {
@@ -126,11 +91,11 @@ func (c *Client) Enroll(ctx context.Context, activationCode, deviceName, pin str
 	if err != nil {
 		return nil, err
 	}
-	req := map[string]string{
-		"activation_code":   activationCode,
-		"device_public_key": string(pubPEM),
-		"device_name":       deviceName,
-		"pin":               pin,
+	req := protocol.EnrollRequest{
+		ActivationCode:  activationCode,
+		DevicePublicKey: string(pubPEM),
+		DeviceName:      deviceName,
+		PIN:             pin,
 	}
 	var out Enrollment
 	if err := c.send(ctx, http.MethodPost, "/v1/enroll", req, &out, false); err != nil {
@@ -149,9 +114,7 @@ func (c *Client) Enroll(ctx context.Context, activationCode, deviceName, pin str
 
 // Credentials lists the user's credentials.
 func (c *Client) Credentials(ctx context.Context) ([]Credential, error) {
-	var out struct {
-		Credentials []Credential `json:"credentials"`
-	}
+	var out protocol.CredentialList
 	if err := c.Do(ctx, http.MethodGet, "/v1/me/credentials", nil, &out); err != nil {
 		return nil, err
 	}
@@ -162,10 +125,8 @@ func (c *Client) Credentials(ctx context.Context) ([]Credential, error) {
 // generates and wraps under the PIN) from issuer: alg "SM2" or "RSA",
 // purpose "sign" or "encrypt".
 func (c *Client) RequestCredential(ctx context.Context, issuer, alg, purpose, pin string) (*Credential, error) {
-	req := map[string]string{"issuer": issuer, "alg": alg, "purpose": purpose, "pin": pin}
-	var out struct {
-		Credential *Credential `json:"credential"`
-	}
+	req := protocol.CredentialRequest{Issuer: issuer, Alg: alg, Purpose: purpose, PIN: pin}
+	var out protocol.CredentialCreated
 	if err := c.Do(ctx, http.MethodPost, "/v1/me/credentials", req, &out); err != nil {
 		return nil, err
 	}
@@ -188,7 +149,7 @@ func (c *Client) RequestCosignCredential(ctx context.Context, issuer, purpose, p
 	if err != nil {
 		return nil, err
 	}
-	req := map[string]any{"issuer": issuer, "alg": "SM2", "purpose": purpose, "pin": pin, "mode": "cosign", "cosign": kg}
+	req := protocol.CredentialRequest{Issuer: issuer, Alg: protocol.AlgSM2, Purpose: purpose, PIN: pin, Mode: protocol.CredentialModeCosign, Cosign: kg}
 	var out struct {
 		Credential *Credential `json:"credential"`
 	}
@@ -225,7 +186,7 @@ func (c *Client) RequestCosignCredential(ctx context.Context, issuer, purpose, p
 // new PIN (its key never formed); on success the new seeds replace the old
 // ones in State (save it afterwards).
 func (c *Client) ChangePIN(ctx context.Context, oldPIN, newPIN string) error {
-	req := map[string]any{"old_pin": oldPIN, "new_pin": newPIN}
+	req := protocol.PINRequest{OldPIN: oldPIN, NewPIN: newPIN}
 	next := map[string][]byte{}
 	if len(c.State.Cosign) > 0 {
 		reshare := map[string]*cosign.ReshareRequest{}
@@ -236,7 +197,7 @@ func (c *Client) ChangePIN(ctx context.Context, oldPIN, newPIN string) error {
 			}
 			reshare[id], next[id] = r, sec.Seed
 		}
-		req["cosign"] = reshare
+		req.Cosign = reshare
 	}
 	if err := c.Do(ctx, http.MethodPut, "/v1/me/pin", req, nil); err != nil {
 		return err
@@ -293,7 +254,7 @@ func (c *Client) send(ctx context.Context, method, path string, body, out any, s
 		if err != nil {
 			return err
 		}
-		if err := auth.SignRequest(req, raw, c.State.DeviceID, key, c.now()); err != nil {
+		if err := protocol.SignRequest(req, raw, c.State.DeviceID, key, c.now()); err != nil {
 			return err
 		}
 	}
@@ -307,7 +268,7 @@ func (c *Client) send(ctx context.Context, method, path string, body, out any, s
 		return fmt.Errorf("phone: reading the answer: %w", err)
 	}
 	if resp.StatusCode >= 300 {
-		return apiError(resp.StatusCode, b)
+		return protocol.ParseAPIError(resp.StatusCode, b)
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil
@@ -316,22 +277,4 @@ func (c *Client) send(ctx context.Context, method, path string, body, out any, s
 		return fmt.Errorf("%w: %v", ErrBadResponse, err)
 	}
 	return nil
-}
-
-// apiError turns an error answer into an *APIError.
-func apiError(status int, body []byte) error {
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(body, &e); err != nil || e.Error.Code == "" {
-		msg := strings.TrimSpace(string(body))
-		if len(msg) > 200 {
-			msg = msg[:200]
-		}
-		return &APIError{Status: status, Code: "http_" + fmt.Sprint(status), Message: msg}
-	}
-	return &APIError{Status: status, Code: e.Error.Code, Message: e.Error.Message}
 }

@@ -2,7 +2,8 @@ package phone
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Sentinel errors of package phone, checked with errors.Is.
@@ -27,23 +28,9 @@ var (
 )
 
 // APIError is an error answered by the server: the HTTP status and the
-// protocol's stable error code and message.
-type APIError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("phone: server refused (%d %s): %s", e.Status, e.Code, e.Message)
-}
+// protocol's stable error code and message (protocol.APIError).
+type APIError = protocol.APIError
 
 // Code returns the server's error code of err ("" if err is not an
 // *APIError).
-func Code(err error) string {
-	var ae *APIError
-	if errors.As(err, &ae) {
-		return ae.Code
-	}
-	return ""
-}
+func Code(err error) string { return protocol.ErrorCode(err) }

@@ -2,6 +2,7 @@ package phone
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,93 +10,28 @@ import (
 	"time"
 
 	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/protocol"
+	"github.com/ukeygate/ukeygate/seal"
 )
 
-// Wire types of the scan-session endpoints (see docs/openapi.yaml).
+// Wire types of the scan-session endpoints (package protocol).
 type (
 	// ScanResult answers Scan: what the phone shows before the user
-	// confirms, and the user's credentials that fit the request.
-	ScanResult struct {
-		Session     ScannedSession `json:"session"`
-		Credentials []Credential   `json:"credentials"`
-		// Seals are the user's seals a seal session may draw (each bound
-		// to one of Credentials); the user chooses one unless the portal
-		// named it (Session.Seal).
-		Seals []Seal `json:"seals,omitempty"`
-	}
+	// confirms, the user's credentials that fit the request and, for a
+	// seal session, the user's seals it may draw.
+	ScanResult = protocol.ScanResponse
 	// Seal is one of the user's seals.
-	Seal struct {
-		ID       string  `json:"id"`
-		Name     string  `json:"name"`
-		Kind     string  `json:"kind"`
-		WidthMM  float64 `json:"width_mm"`
-		HeightMM float64 `json:"height_mm"`
-		ImagePNG []byte  `json:"image_png"`
-	}
+	Seal = protocol.ScannedSeal
 	// ScannedSession is a scanned session as the phone sees it.
-	ScannedSession struct {
-		ID   string `json:"id"`
-		Kind string `json:"kind"`
-		App  struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		} `json:"app"`
-		// Origin is the page the QR code was shown on.
-		Origin  string `json:"origin"`
-		Desktop struct {
-			IP        string `json:"ip,omitempty"`
-			UserAgent string `json:"user_agent,omitempty"`
-		} `json:"desktop"`
-		Display struct {
-			Title   string `json:"title,omitempty"`
-			Summary string `json:"summary,omitempty"`
-		} `json:"display"`
-		// CodeChoices are the three matching codes the user picks from;
-		// the right one is shown on the desktop page.
-		CodeChoices []string  `json:"code_choices"`
-		ExpiresAt   time.Time `json:"expires_at"`
-		// Issuer and Alg are what the portal asked for (empty: any).
-		Issuer     string             `json:"issuer,omitempty"`
-		Alg        string             `json:"alg,omitempty"`
-		Format     string             `json:"format,omitempty"`
-		Documents  []ScannedDocument  `json:"documents,omitempty"`
-		Ciphertext *ScannedCiphertext `json:"ciphertext,omitempty"`
-		// Seal is the seal a seal session's portal asked for.
-		Seal string `json:"seal,omitempty"`
-	}
-	// ScannedDocument is one document of a sign session: its size (when
-	// the portal sent the data) and a hex digest to show.
-	ScannedDocument struct {
-		Name      string `json:"name"`
-		Size      *int   `json:"size,omitempty"`
-		Digest    string `json:"digest"`
-		DigestAlg string `json:"digest_alg"`
-		// Pages, Placements and Straddle: a seal session's PDF.
-		Pages      int         `json:"pages,omitempty"`
-		Placements []Placement `json:"placements,omitempty"`
-		Straddle   *Straddle   `json:"straddle,omitempty"`
-	}
-	// Placement is where a seal goes: a page and the seal's centre in
-	// millimetres from the page's top-left corner, or a keyword.
-	Placement struct {
-		Page    int     `json:"page,omitempty"`
-		XMM     float64 `json:"x_mm,omitempty"`
-		YMM     float64 `json:"y_mm,omitempty"`
-		Keyword string  `json:"keyword,omitempty"`
-	}
+	ScannedSession = protocol.ScannedSession
+	// ScannedDocument is one document of a sign or seal session.
+	ScannedDocument = protocol.ScannedDocument
+	// Placement is where a seal goes (seal.Placement).
+	Placement = seal.Placement
 	// Straddle is a seal across the right edges of pages (骑缝章).
-	Straddle struct {
-		YMM       float64 `json:"y_mm"`
-		FirstPage int     `json:"first_page,omitempty"`
-		LastPage  int     `json:"last_page,omitempty"`
-	}
+	Straddle = seal.Straddle
 	// ScannedCiphertext describes what a decrypt session opens.
-	ScannedCiphertext struct {
-		Format    string `json:"format"`
-		Size      int    `json:"size"`
-		SM3       string `json:"sm3"`
-		ReturnKey bool   `json:"return_key,omitempty"`
-	}
+	ScannedCiphertext = protocol.ScannedCiphertext
 )
 
 // sessionPath is the path of a session endpoint, or an error for an id
@@ -116,7 +52,7 @@ func (c *Client) Scan(ctx context.Context, payload string) (*ScanResult, error) 
 		return nil, fmt.Errorf("%w: empty payload", ErrBadPayload)
 	}
 	var out ScanResult
-	if err := c.Do(ctx, http.MethodPost, "/v1/scan", map[string]string{"payload": payload}, &out); err != nil {
+	if err := c.Do(ctx, http.MethodPost, "/v1/scan", protocol.ScanRequest{Payload: payload}, &out); err != nil {
 		return nil, err
 	}
 	if out.Session.ID == "" || len(out.Session.CodeChoices) == 0 {
@@ -132,44 +68,39 @@ func (c *Client) Scan(ctx context.Context, payload string) (*ScanResult, error) 
 // the chosen credential, the PIN and the matching code the user picked;
 // the gateway performs the operation and the portal gets the result. It
 // returns the session's new state ("completed").
-func (c *Client) Confirm(ctx context.Context, sessionID, credentialID, pin, code string) (string, error) {
+func (c *Client) Confirm(ctx context.Context, sessionID, credentialID, pin, code string) (protocol.State, error) {
 	return c.ConfirmSeal(ctx, sessionID, credentialID, "", pin, code)
 }
 
 // ConfirmSeal is Confirm for a seal session, with the seal the user chose
 // (one of the scan's Seals; empty when the portal named it).
-func (c *Client) ConfirmSeal(ctx context.Context, sessionID, credentialID, sealID, pin, code string) (string, error) {
+func (c *Client) ConfirmSeal(ctx context.Context, sessionID, credentialID, sealID, pin, code string) (protocol.State, error) {
 	p, err := sessionPath(sessionID, "/confirm")
 	if err != nil {
 		return "", err
 	}
-	var out struct {
-		State  string            `json:"state"`
-		Cosign *cosign.Challenge `json:"cosign"`
-	}
+	var out protocol.CosignChallengeResponse // or the plain state (200)
 	seed, isCosign := c.State.Cosign[credentialID]
-	req := map[string]any{"credential": credentialID, "pin": pin, "code": code}
+	req := protocol.ConfirmRequest{Credential: credentialID, PIN: pin, Code: code, Seal: sealID}
 	if isCosign {
 		// Two requests: the first gets the gateway's challenge, the
 		// second carries the phone's half; the PIN stays on the phone.
-		req = map[string]any{"credential": credentialID, "code": code}
-	}
-	if sealID != "" {
-		req["seal"] = sealID
+		req.PIN = ""
 	}
 	if err := c.Do(ctx, http.MethodPost, p, req, &out); err != nil {
 		return "", err
 	}
 	if isCosign {
-		if out.Cosign == nil {
+		var ch cosign.Challenge
+		if len(out.Cosign) == 0 || string(out.Cosign) == "null" || json.Unmarshal(out.Cosign, &ch) != nil {
 			return "", fmt.Errorf("%w: no cosign challenge for a cosign credential", ErrBadResponse)
 		}
-		ans, err := out.Cosign.Answer(&cosign.PhoneSecret{Seed: seed}, pin, cosign.Binding{Session: sessionID, Credential: credentialID})
+		ans, err := ch.Answer(&cosign.PhoneSecret{Seed: seed}, pin, cosign.Binding{Session: sessionID, Credential: credentialID})
 		if err != nil {
 			return "", err
 		}
-		req["cosign"] = ans
-		out.State, out.Cosign = "", nil
+		req.Cosign = ans
+		out = protocol.CosignChallengeResponse{}
 		if err := c.Do(ctx, http.MethodPost, p, req, &out); err != nil {
 			return "", err
 		}
@@ -182,15 +113,13 @@ func (c *Client) ConfirmSeal(ctx context.Context, sessionID, credentialID, sealI
 
 // Reject refuses a scanned session (POST /v1/sessions/{id}/reject) and
 // returns its new state ("rejected").
-func (c *Client) Reject(ctx context.Context, sessionID string) (string, error) {
+func (c *Client) Reject(ctx context.Context, sessionID string) (protocol.State, error) {
 	p, err := sessionPath(sessionID, "/reject")
 	if err != nil {
 		return "", err
 	}
-	var out struct {
-		State string `json:"state"`
-	}
-	if err := c.Do(ctx, http.MethodPost, p, struct{}{}, &out); err != nil {
+	var out protocol.SessionState
+	if err := c.Do(ctx, http.MethodPost, p, protocol.RejectRequest{}, &out); err != nil {
 		return "", err
 	}
 	if out.State == "" {
@@ -222,7 +151,7 @@ type LastScan struct {
 // Remember records r as the state's last scan.
 func (s *State) Remember(r *ScanResult) {
 	ls := &LastScan{
-		SessionID: r.Session.ID, Kind: r.Session.Kind, AppName: r.Session.App.Name,
+		SessionID: r.Session.ID, Kind: string(r.Session.Kind), AppName: r.Session.App.Name,
 		Origin: r.Session.Origin, ExpiresAt: r.Session.ExpiresAt,
 		CodeChoices: append([]string(nil), r.Session.CodeChoices...),
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Client talks to a gateway on behalf of one portal (one app key). It is
@@ -38,11 +40,9 @@ type Client struct {
 	Transport string
 }
 
-// Limits on what the client reads from the gateway.
-const (
-	maxResponseBytes = 64 << 20
-	maxErrorBytes    = 64 << 10
-)
+// maxResponseBytes bounds what the client reads of an answer (an error
+// answer: protocol.MaxErrorBytes).
+const maxResponseBytes = 64 << 20
 
 var defaultHTTP = &http.Client{Timeout: 60 * time.Second}
 
@@ -146,7 +146,7 @@ func decodeResponse(resp *http.Response, out any) error {
 		return ReadAPIError(resp)
 	}
 	if out == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBytes))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, protocol.MaxErrorBytes))
 		return nil
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
@@ -164,30 +164,8 @@ func decodeResponse(resp *http.Response, out any) error {
 
 // ReadAPIError builds the *APIError of a failed answer of any gateway
 // endpoint (the error envelope is the same everywhere), for callers that
-// make their own requests, such as an operator-API client.
-func ReadAPIError(resp *http.Response) error {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
-	e := &APIError{Status: resp.StatusCode}
-	var env struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(b, &env) == nil && env.Error.Code != "" {
-		e.Code, e.Message = env.Error.Code, env.Error.Message
-	} else {
-		msg := strings.TrimSpace(string(b))
-		if len(msg) > 200 {
-			msg = msg[:200] + "…"
-		}
-		if msg == "" {
-			msg = http.StatusText(resp.StatusCode)
-		}
-		e.Message = msg
-	}
-	return e
-}
+// make their own requests.
+func ReadAPIError(resp *http.Response) error { return protocol.ReadAPIError(resp) }
 
 // CreateSession asks the gateway for a new scan session (POST /v1/sessions).
 // Hand the browser widget the returned Session as JSON (it holds no app
@@ -266,14 +244,8 @@ func (c *Client) Encrypt(ctx context.Context, user, issuer string, data []byte) 
 	if user == "" {
 		return nil, fmt.Errorf("%w: empty user", ErrInvalidArgument)
 	}
-	in := struct {
-		User   string `json:"user"`
-		Issuer string `json:"issuer,omitempty"`
-		Data   []byte `json:"data"`
-	}{user, issuer, data}
-	var out struct {
-		CMS []byte `json:"cms"`
-	}
+	in := protocol.EncryptRequest{User: user, Issuer: issuer, Data: data}
+	var out protocol.EncryptResponse
 	if err := c.do(ctx, http.MethodPost, "/v1/encrypt", in, &out); err != nil {
 		return nil, err
 	}

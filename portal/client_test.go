@@ -110,7 +110,7 @@ func TestWatch(t *testing.T) {
 				if ev.Seq != int64(i+1) {
 					t.Errorf("event %d has seq %d", i, ev.Seq)
 				}
-				states = append(states, ev.State)
+				states = append(states, string(ev.State))
 			}
 			if want := []string{"waiting", "scanned", "completed"}; !slices.Equal(states, want) {
 				t.Fatalf("states = %v, want %v", states, want)
@@ -243,7 +243,7 @@ func TestWatchDedupesReplays(t *testing.T) {
 			}
 			var states []string
 			for ev := range ch {
-				states = append(states, ev.State)
+				states = append(states, string(ev.State))
 			}
 			if want := []string{"waiting", "scanned", "completed"}; !slices.Equal(states, want) {
 				t.Fatalf("states = %v, want %v", states, want)
@@ -266,7 +266,7 @@ func TestWaitFinalStates(t *testing.T) {
 	tests := []struct {
 		name  string
 		end   func(c *portal.Client, s *portal.Session) error
-		state string
+		state portal.State
 	}{
 		{"rejected", func(_ *portal.Client, s *portal.Session) error {
 			g.reject(g.scan(s.QR.Payload))
@@ -515,7 +515,7 @@ func TestSessionRequestJSONNames(t *testing.T) {
 	}
 	// A login request sends only what is set.
 	b, _ = json.Marshal(portal.SessionRequest{Kind: "login", Display: portal.Display{Title: "t"}})
-	if string(b) != `{"kind":"login","display":{"title":"t","summary":""}}` {
+	if string(b) != `{"kind":"login","display":{"title":"t"}}` {
 		t.Fatalf("login request = %s", b)
 	}
 }

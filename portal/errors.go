@@ -3,6 +3,8 @@ package portal
 import (
 	"errors"
 	"fmt"
+
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Sentinel errors of package portal, checked with errors.Is.
@@ -15,13 +17,13 @@ var (
 	ErrInvalidArgument = errors.New("portal: invalid argument")
 	// ErrProtocol: the gateway answered something that is not the v1
 	// protocol (not JSON, missing fields).
-	ErrProtocol = errors.New("portal: unexpected answer from the gateway")
+	ErrProtocol = protocol.ErrProtocol
 	// ErrWatchEnded: a watch stopped before the session reached a final
 	// state (the context ended or the gateway refused the watch).
 	ErrWatchEnded = errors.New("portal: watch ended before a final state")
 	// ErrNoResult: the session has no result of the asked kind (it did not
 	// complete, or is of another kind).
-	ErrNoResult = errors.New("portal: session has no such result")
+	ErrNoResult = protocol.ErrNoResult
 
 	// ErrLoginInvalid: a login result failed verification. Every cause
 	// (malformed result, signature that does not verify, challenge that does
@@ -43,24 +45,8 @@ var (
 )
 
 // APIError is an error answer of the gateway:
-// {"error":{"code":"session_expired","message":"…"}} with its HTTP status.
-// Code is the stable snake_case code of docs/openapi.yaml; it is empty when
-// the body was not in that form (a proxy's error page, say).
-type APIError struct {
-	Status  int
-	Code    string
-	Message string
-}
-
-func (e *APIError) Error() string {
-	if e.Code == "" {
-		return fmt.Sprintf("portal: gateway answered HTTP %d: %s", e.Status, e.Message)
-	}
-	return fmt.Sprintf("portal: gateway answered HTTP %d %s: %s", e.Status, e.Code, e.Message)
-}
-
-// Temporary reports whether retrying the same request later may succeed
-// (a 5xx, 408 or 429).
-func (e *APIError) Temporary() bool {
-	return e.Status >= 500 || e.Status == 408 || e.Status == 429
-}
+// {"error":{"code":"session_expired","message":"…"}} with its HTTP status
+// (protocol.APIError). Code is the stable snake_case code of
+// docs/openapi.yaml; it is empty when the body was not in that form (a
+// proxy's error page, say).
+type APIError = protocol.APIError

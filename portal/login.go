@@ -1,16 +1,13 @@
 package portal
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"math"
-	"strconv"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/qrlogin"
 )
 
 // Login verification defaults.
@@ -21,77 +18,26 @@ const (
 	DefaultLoginMaxAge = 5 * time.Minute
 	// LoginClockSkew is how far in the future a challenge time may lie
 	// (the gateway's clock ahead of the portal's).
-	LoginClockSkew = time.Minute
+	LoginClockSkew = qrlogin.MaxClockSkew
 	// MaxChallengeBytes bounds the challenge a portal accepts to parse.
-	MaxChallengeBytes = 4096
+	MaxChallengeBytes = qrlogin.MaxChallengeLen
 )
 
-// LoginChallenge is the parsed login challenge: the JSON object
-// {"session", "app", "origin", "nonce", "time"} whose exact bytes the
-// user's key signed.
-type LoginChallenge struct {
-	Session string
-	App     string
-	Origin  string
-	Nonce   string
-	Time    time.Time
-}
+// LoginChallenge is the parsed login challenge (qrlogin.Challenge): the
+// JSON object {"session", "app", "origin", "nonce", "time"} whose exact
+// bytes the user's key signed.
+type LoginChallenge = qrlogin.Challenge
 
-// ParseLoginChallenge parses the challenge bytes of a login result. The
-// time may be an RFC 3339 string or Unix seconds. Fields other than the five
-// are ignored (the gateway may add some); session, app, nonce and time must
-// be present.
+// ParseLoginChallenge parses the challenge bytes of a login result with
+// the gateway's own parser (qrlogin.ParseChallenge): the five members in
+// their canonical order and form, nothing else. Anything else wraps
+// ErrLoginChallenge.
 func ParseLoginChallenge(b []byte) (*LoginChallenge, error) {
-	if len(b) == 0 || len(b) > MaxChallengeBytes {
-		return nil, fmt.Errorf("%w: challenge of %d bytes", ErrLoginChallenge, len(b))
-	}
-	var raw struct {
-		Session *string         `json:"session"`
-		App     *string         `json:"app"`
-		Origin  *string         `json:"origin"`
-		Nonce   *string         `json:"nonce"`
-		Time    json.RawMessage `json:"time"`
-	}
-	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '{' {
-		return nil, fmt.Errorf("%w: not a JSON object", ErrLoginChallenge)
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	c, err := qrlogin.ParseChallenge(b)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrLoginChallenge, err)
 	}
-	if raw.Session == nil || *raw.Session == "" || raw.App == nil || *raw.App == "" ||
-		raw.Nonce == nil || *raw.Nonce == "" || len(raw.Time) == 0 {
-		return nil, fmt.Errorf("%w: session, app, nonce and time are required", ErrLoginChallenge)
-	}
-	t, err := parseChallengeTime(raw.Time)
-	if err != nil {
-		return nil, err
-	}
-	c := &LoginChallenge{Session: *raw.Session, App: *raw.App, Nonce: *raw.Nonce, Time: t}
-	if raw.Origin != nil {
-		c.Origin = *raw.Origin
-	}
-	return c, nil
-}
-
-func parseChallengeTime(v json.RawMessage) (time.Time, error) {
-	bad := fmt.Errorf("%w: time is neither RFC 3339 nor Unix seconds", ErrLoginChallenge)
-	if len(v) > 0 && v[0] == '"' {
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return time.Time{}, bad
-		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil || t.Unix() <= 0 {
-			return time.Time{}, bad
-		}
-		return t, nil
-	}
-	f, err := strconv.ParseFloat(string(v), 64)
-	if err != nil || f <= 0 || f > 1e11 || math.IsNaN(f) {
-		return time.Time{}, bad
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), nil
+	return &c, nil
 }
 
 // LoginExpect is what the portal knows independently of the login result

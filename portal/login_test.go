@@ -22,6 +22,7 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/portal"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
 )
 
@@ -96,14 +97,30 @@ func genKey(t *testing.T, alg gmcrypto.Alg) crypto.Signer {
 	return k
 }
 
-// challenge builds challenge bytes as a gateway would.
+// challenge builds challenge bytes as a gateway would: the members in
+// the canonical order (session, app, origin, nonce, time), no white
+// space; a member left out of fields is left out.
 func challenge(t *testing.T, fields map[string]any) []byte {
 	t.Helper()
-	b, err := json.Marshal(fields)
-	if err != nil {
-		t.Fatal(err)
+	var b []byte
+	for _, k := range []string{"session", "app", "origin", "nonce", "time"} {
+		v, ok := fields[k]
+		if !ok {
+			continue
+		}
+		kv, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b == nil {
+			b = append(b, '{')
+		} else {
+			b = append(b, ',')
+		}
+		b = append(append(append(b, '"'), k...), '"', ':')
+		b = append(b, kv...)
 	}
-	return b
+	return append(b, '}')
 }
 
 func baseFields() map[string]any {
@@ -222,8 +239,8 @@ func TestVerifyLogin(t *testing.T) {
 		{name: "SM2 gmcrypto signer", certPEM: pemOf(sm2Cert), sign: signGM(sm2Key), wantCN: "张三"},
 		{name: "SM2 tjfoc signer", certPEM: pemOf(tjCert, sm2Cert), sign: signTjfoc, wantCN: "tjfoc user"},
 		{name: "RSA PKCS#1 v1.5 SHA-256", certPEM: pemOf(rsaCert), sign: signRSA, wantCN: "Li Si"},
-		{name: "time as Unix seconds", certPEM: pemOf(sm2Cert), sign: signGM(sm2Key),
-			fields: with(baseFields(), "time", testNow.Add(-time.Minute).Unix()), wantCN: "张三"},
+		{name: "time as Unix seconds refused (not the canonical form)", certPEM: pemOf(sm2Cert), sign: signGM(sm2Key),
+			fields: with(baseFields(), "time", testNow.Add(-time.Minute).Unix()), wantErr: portal.ErrLoginChallenge},
 		{name: "app and origin not checked when not expected", certPEM: pemOf(sm2Cert), sign: signGM(sm2Key),
 			fields: with(with(baseFields(), "app", "x"), "origin", "https://evil.example"),
 			expect: func(e *portal.LoginExpect) { e.App, e.Origin = "", "" }, wantCN: "张三"},
@@ -431,7 +448,7 @@ func TestVerifyLoginGatewayChallenge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wire, err := json.Marshal(qrlogin.LoginResult{
+			wire, err := json.Marshal(protocol.LoginResult{
 				User: "u-1", Credential: "c-1", CertificatePEM: pemOf(cert), Challenge: ch.Bytes(), Signature: sig,
 			})
 			if err != nil {

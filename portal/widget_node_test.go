@@ -218,7 +218,7 @@ func TestWidgetInNode(t *testing.T) {
 			if d := read(); d.Destroyed == nil || !*d.Destroyed {
 				t.Errorf("destroy left the DOM: %+v", d)
 			}
-			if tc.wantStates[len(tc.wantStates)-1] == portal.StateCompleted {
+			if tc.wantStates[len(tc.wantStates)-1] == string(portal.StateCompleted) {
 				r := read()
 				var res portal.LoginResult
 				if err := json.Unmarshal(r.Result, &res); err != nil {

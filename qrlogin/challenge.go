@@ -138,17 +138,3 @@ func (c Challenge) Check(expectSession, expectApp, expectOrigin string, now time
 	}
 	return nil
 }
-
-// LoginResult is the result of a completed login session, as the portal
-// receives it (session result and final event): who logged in, with which
-// credential and certificate chain, the exact challenge bytes that were
-// signed and the signature (SM2: SM3 with Z of the default user id, DER;
-// RSA: PKCS#1 v1.5 with SHA-256). Challenge and Signature are standard
-// base64 in JSON.
-type LoginResult struct {
-	User           string `json:"user"`
-	Credential     string `json:"credential"`
-	CertificatePEM string `json:"certificate_pem"`
-	Challenge      []byte `json:"challenge"`
-	Signature      []byte `json:"signature"`
-}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Paths served by the server itself; everything else goes to the handler
@@ -28,16 +29,6 @@ const (
 // readyTimeout bounds the store ping of /readyz.
 const readyTimeout = 3 * time.Second
 
-// errorBody is the JSON error shape of the v1 protocol.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 // writeJSON writes v as JSON with the given status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -47,7 +38,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeError writes {"error":{"code":…,"message":…}}.
 func writeError(w http.ResponseWriter, status int, code, message string) {
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: message}})
+	writeJSON(w, status, protocol.ErrorEnvelope{Error: protocol.ErrorBody{Code: code, Message: message}})
 }
 
 // routeFinder is what *http.ServeMux offers to tell the pattern a request
@@ -99,14 +90,14 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-s.stopping:
-		writeError(w, http.StatusServiceUnavailable, "not_ready", "the server is shutting down")
+		writeError(w, http.StatusServiceUnavailable, protocol.CodeNotReady, "the server is shutting down")
 		return
 	default:
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "not_ready", "store: "+err.Error())
+		writeError(w, http.StatusServiceUnavailable, protocol.CodeNotReady, "store: "+err.Error())
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -190,7 +181,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				"method", r.Method, "path", r.URL.Path,
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if !rec.wroteHeader && !rec.hijacked {
-				writeError(rec, http.StatusInternalServerError, "internal", "internal server error")
+				writeError(rec, http.StatusInternalServerError, protocol.CodeInternal, "internal server error")
 			}
 		}()
 		next.ServeHTTP(rec, r)
@@ -220,7 +211,7 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 	limit := s.cfg.HTTP.MaxBodyBytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > limit {
-			writeError(w, http.StatusRequestEntityTooLarge, "body_too_large",
+			writeError(w, http.StatusRequestEntityTooLarge, protocol.CodeBodyTooLarge,
 				fmt.Sprintf("the request body is larger than %d bytes", limit))
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
 	"github.com/ukeygate/ukeygate/session"
 )
@@ -165,7 +166,7 @@ func TestConfirmerLogin(t *testing.T) {
 	if done.State != session.StateCompleted {
 		t.Fatalf("state %s", done.State)
 	}
-	var res qrlogin.LoginResult
+	var res protocol.LoginResult
 	if err := json.Unmarshal(done.Result, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +308,7 @@ func TestConfirmerDecrypt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Confirm: %v", err)
 	}
-	var res session.DecryptResult
+	var res protocol.DecryptResult
 	if err := json.Unmarshal(done.Result, &res); err != nil || string(res.Plaintext) != "标书 2026-17" {
 		t.Fatalf("result %s: %v", done.Result, err)
 	}
@@ -364,5 +365,47 @@ func TestConfirmerNeedsParts(t *testing.T) {
 	_, err := (&session.Confirmer{}).Confirm(context.Background(), session.ConfirmRequest{})
 	if !errors.Is(err, session.ErrInvalidArgument) {
 		t.Fatalf("Confirm: %v", err)
+	}
+}
+
+// TestLoginProof: only the exact result of a completed login session of
+// the asking app proves a login; a challenge naming another app is not
+// answered at all.
+func TestLoginProof(t *testing.T) {
+	ce := newConfirmEnv(t, loginParams())
+	done, err := ce.conf.Confirm(ce.ctx, ce.request(credSign, testPIN, ce.sess.Code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res protocol.LoginResult
+	if err := json.Unmarshal(done.Result, &res); err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(res.Signature)
+	flipped[len(flipped)-1] ^= 1
+	tests := []struct {
+		name      string
+		app       string
+		data, sig []byte
+		want      string
+	}{
+		{"the login's result", app, res.Challenge, res.Signature, "true"},
+		{"another signature", app, res.Challenge, flipped, "false"},
+		{"another app asks", "app_2", res.Challenge, res.Signature, "nil"},
+		{"not a challenge", app, []byte("bid"), res.Signature, "nil"},
+		{"no signature", app, res.Challenge, nil, "nil"},
+	}
+	for _, tt := range tests {
+		got, err := ce.svc.LoginProof(ce.ctx, tt.app, tt.data, tt.sig)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		s := "nil"
+		if got != nil {
+			s = fmt.Sprint(*got)
+		}
+		if s != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, s, tt.want)
+		}
 	}
 }

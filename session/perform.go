@@ -11,6 +11,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
 	"github.com/ukeygate/ukeygate/seal"
 )
@@ -23,8 +24,8 @@ import (
 
 // Credential purposes, as package ca spells them.
 const (
-	PurposeSign    = "sign"
-	PurposeEncrypt = "encrypt"
+	PurposeSign    = protocol.PurposeSign
+	PurposeEncrypt = protocol.PurposeEncrypt
 )
 
 // Failure reasons Perform records in a failed session (OpError.Reason).
@@ -67,54 +68,14 @@ type SealMaterial struct {
 	SES      []byte
 }
 
-// SealResult is the result of a seal session: the signer's certificate
-// (followed by its issuer chain) and each sealed PDF, in request order.
-type SealResult struct {
-	CertificatePEM string         `json:"certificate_pem"`
-	Documents      []SealedPDFDoc `json:"documents"`
-}
-
-// SealedPDFDoc is one sealed PDF: the original bytes with one incremental
-// update appended.
-type SealedPDFDoc struct {
-	Name string `json:"name"`
-	PDF  []byte `json:"pdf"`
-}
-
 // Output is what a successful Perform produced.
 type Output struct {
-	// Result is the session result (JSON), see LoginResult, SignResult and
-	// DecryptResult.
+	// Result is the session result (JSON): protocol.LoginResult,
+	// SignResult or DecryptResult.
 	Result json.RawMessage
 	// Digest is what the audit log records of what was signed or
 	// decrypted; see RequestDigest (for a login, SM3 of the challenge).
 	Digest []byte
-}
-
-// SignResult is the result of a sign session: the signer's certificate
-// (followed by its issuer chain) and one entry per requested document, in
-// request order.
-type SignResult struct {
-	CertificatePEM string           `json:"certificate_pem"`
-	Documents      []SignedDocument `json:"documents"`
-}
-
-// SignedDocument is one signed document: Signature for format raw (SM2:
-// DER SEQUENCE{r, s}; RSA: PKCS#1 v1.5 with SHA-256), CMS (DER
-// ContentInfo of a SignedData) for cms-detached and cms-attached.
-type SignedDocument struct {
-	Name      string `json:"name"`
-	Signature []byte `json:"signature,omitempty"`
-	CMS       []byte `json:"cms,omitempty"`
-}
-
-// DecryptResult is the result of a decrypt session: the plaintext, or,
-// when the request asked return_key for a CMS envelope, the recovered
-// content-encryption key and the dotted OID of its algorithm.
-type DecryptResult struct {
-	Plaintext  []byte `json:"plaintext,omitempty"`
-	ContentKey []byte `json:"content_key,omitempty"`
-	ContentAlg string `json:"content_alg,omitempty"`
 }
 
 // CredentialPurpose returns the credential purpose a session of kind k
@@ -285,7 +246,7 @@ func performLogin(s *Session, k OpKey, now time.Time) (*Output, error) {
 	if err != nil {
 		return nil, OperationFailed(ReasonSigningFailed, vague(err, gmcrypto.ErrUnsupported))
 	}
-	return output(qrlogin.LoginResult{
+	return output(protocol.LoginResult{
 		User:           k.UserID,
 		Credential:     k.CredentialID,
 		CertificatePEM: chainPEM(k),
@@ -298,9 +259,9 @@ func performSign(s *Session, k OpKey) (*Output, error) {
 	if i := LoginLookalike(&s.Request); i >= 0 {
 		return nil, OperationFailed(ReasonInvalidRequest, fmt.Errorf("%w: document %d looks like a login challenge", ErrInvalidRequest, i))
 	}
-	res := SignResult{CertificatePEM: chainPEM(k), Documents: make([]SignedDocument, 0, len(s.Request.Documents))}
+	res := protocol.SignResult{CertificatePEM: chainPEM(k), Documents: make([]protocol.SignedDocument, 0, len(s.Request.Documents))}
 	for i, d := range s.Request.Documents {
-		out := SignedDocument{Name: d.Name}
+		out := protocol.SignedDocument{Name: d.Name}
 		var err error
 		switch format := s.Request.Format; {
 		case (format == FormatRaw || format == "") && d.Digest != nil:
@@ -332,7 +293,7 @@ func performDecrypt(s *Session, k OpKey) (*Output, error) {
 	fail := func() (*Output, error) {
 		return nil, OperationFailed(ReasonDecryptionFailed, gmcrypto.ErrDecryption)
 	}
-	var res DecryptResult
+	var res protocol.DecryptResult
 	if r.CiphertextFormat == "cms" {
 		if r.ReturnKey {
 			cek, oid, err := gmcrypto.OpenCMSKey(r.Ciphertext, k.Certificate, k.Key)
@@ -394,7 +355,7 @@ func performSeal(s *Session, k OpKey, now time.Time) (*Output, error) {
 	if k.Seal == nil || k.Seal.Image == nil {
 		return nil, OperationFailed(ReasonInvalidRequest, fmt.Errorf("%w: no seal chosen", ErrInvalidRequest))
 	}
-	res := SealResult{CertificatePEM: chainPEM(k), Documents: make([]SealedPDFDoc, 0, len(s.Request.Documents))}
+	res := protocol.SealResult{CertificatePEM: chainPEM(k), Documents: make([]protocol.SealedPDFDoc, 0, len(s.Request.Documents))}
 	for _, d := range s.Request.Documents {
 		out, err := seal.Seal(d.PDF, &seal.Options{
 			Image: k.Seal.Image, WidthMM: k.Seal.WidthMM, HeightMM: k.Seal.HeightMM,
@@ -411,7 +372,7 @@ func performSeal(s *Session, k OpKey, now time.Time) (*Output, error) {
 			}
 			return nil, OperationFailed(ReasonSigningFailed, vague(err, gmcrypto.ErrUnsupported))
 		}
-		res.Documents = append(res.Documents, SealedPDFDoc{Name: d.Name, PDF: out})
+		res.Documents = append(res.Documents, protocol.SealedPDFDoc{Name: d.Name, PDF: out})
 	}
 	return output(res, RequestDigest(s))
 }

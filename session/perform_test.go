@@ -19,6 +19,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
 	"github.com/ukeygate/ukeygate/session"
 )
@@ -63,7 +64,7 @@ func TestPerformLogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var res qrlogin.LoginResult
+			var res protocol.LoginResult
 			if err := json.Unmarshal(out.Result, &res); err != nil {
 				t.Fatal(err)
 			}
@@ -116,14 +117,14 @@ func TestPerformSign(t *testing.T) {
 		for _, tc := range []struct {
 			format string
 			docs   []session.Document
-			check  func(d session.SignedDocument) error
+			check  func(d protocol.SignedDocument) error
 		}{
 			{session.FormatRaw, []session.Document{{Name: "data", Data: data}, {Name: "digest", Digest: rawDigest}},
-				func(d session.SignedDocument) error { return gmcrypto.Verify(pub, data, d.Signature, nil) }},
+				func(d protocol.SignedDocument) error { return gmcrypto.Verify(pub, data, d.Signature, nil) }},
 			{session.FormatCMSDetached, []session.Document{{Name: "data", Data: data}, {Name: "digest", Digest: contentDigest}},
-				func(d session.SignedDocument) error { _, err := gmcrypto.VerifyCMS(d.CMS, data); return err }},
+				func(d protocol.SignedDocument) error { _, err := gmcrypto.VerifyCMS(d.CMS, data); return err }},
 			{session.FormatCMSAttached, []session.Document{{Name: "data", Data: data}},
-				func(d session.SignedDocument) error {
+				func(d protocol.SignedDocument) error {
 					s, err := gmcrypto.VerifyCMS(d.CMS, nil)
 					if err == nil && !bytes.Equal(s.Content, data) {
 						err = errors.New("attached content differs")
@@ -137,7 +138,7 @@ func TestPerformSign(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var res session.SignResult
+				var res protocol.SignResult
 				if err := json.Unmarshal(out.Result, &res); err != nil {
 					t.Fatal(err)
 				}
@@ -199,7 +200,7 @@ func TestPerformDecrypt(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					var res session.DecryptResult
+					var res protocol.DecryptResult
 					if err := json.Unmarshal(out.Result, &res); err != nil {
 						t.Fatal(err)
 					}

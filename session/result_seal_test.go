@@ -9,6 +9,7 @@ import (
 	"time"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
@@ -62,7 +63,7 @@ func TestResultSealedAtRest(t *testing.T) {
 			}); err != nil {
 				t.Fatalf("Confirm: %v", err)
 			}
-			var dr session.DecryptResult
+			var dr protocol.DecryptResult
 			if err := json.Unmarshal(result, &dr); err != nil {
 				t.Fatal(err)
 			}

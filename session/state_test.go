@@ -73,6 +73,17 @@ func TestTransitionTable(t *testing.T) {
 	if session.State("").Final() || session.State("nope").Final() {
 		t.Error("unknown states must not be final")
 	}
+	// The wire's Final (protocol.State) agrees with the transition table:
+	// a state is final exactly when no transition leaves it.
+	for _, s := range session.States {
+		leaves := false
+		for _, to := range session.States {
+			leaves = leaves || session.CanTransition(s, to)
+		}
+		if s.Final() == leaves {
+			t.Errorf("%q: Final() = %v, but a transition leaves it: %v", s, s.Final(), leaves)
+		}
+	}
 }
 
 // TestServiceTransitions drives every operation from every state through a

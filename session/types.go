@@ -8,42 +8,39 @@ import (
 	"unicode/utf8"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/seal"
 )
 
-// Kind is what a session asks the phone user to do.
-type Kind string
+// Kind is what a session asks the phone user to do (protocol.Kind).
+type Kind = protocol.Kind
 
 // The kinds of docs/protocol.md.
 const (
-	KindLogin   Kind = "login"
-	KindSign    Kind = "sign"
-	KindDecrypt Kind = "decrypt"
+	KindLogin   = protocol.KindLogin
+	KindSign    = protocol.KindSign
+	KindDecrypt = protocol.KindDecrypt
 	// KindSeal draws a seal on PDFs and signs them (PAdES, see package seal).
-	KindSeal Kind = "seal"
+	KindSeal = protocol.KindSeal
 )
 
-// Valid reports whether k is a known kind.
-func (k Kind) Valid() bool {
-	return k == KindLogin || k == KindSign || k == KindDecrypt || k == KindSeal
-}
-
-// State is where a session is in its state machine.
-type State string
+// State is where a session is in its state machine (protocol.State; its
+// Final method agrees with transitions, TestTransitionTable).
+type State = protocol.State
 
 // The states of docs/protocol.md.
 const (
-	StateWaiting   State = "waiting"
-	StateScanned   State = "scanned"
-	StateCompleted State = "completed"
-	StateRejected  State = "rejected"
-	StateFailed    State = "failed"
-	StateExpired   State = "expired"
-	StateCancelled State = "cancelled"
+	StateWaiting   = protocol.StateWaiting
+	StateScanned   = protocol.StateScanned
+	StateCompleted = protocol.StateCompleted
+	StateRejected  = protocol.StateRejected
+	StateFailed    = protocol.StateFailed
+	StateExpired   = protocol.StateExpired
+	StateCancelled = protocol.StateCancelled
 )
 
 // States lists every state, in the order of the state machine.
-var States = []State{StateWaiting, StateScanned, StateCompleted, StateRejected, StateFailed, StateExpired, StateCancelled}
+var States = protocol.States
 
 // transitions is the state machine of docs/protocol.md, the only source of truth:
 //
@@ -55,19 +52,6 @@ var transitions = map[State][]State{
 	StateWaiting: {StateScanned, StateExpired, StateCancelled},
 	StateScanned: {StateCompleted, StateRejected, StateFailed, StateExpired, StateCancelled},
 }
-
-// Valid reports whether s is a known state.
-func (s State) Valid() bool {
-	for _, v := range States {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
-
-// Final reports whether s is an end state (no transition leaves it).
-func (s State) Final() bool { return s.Valid() && len(transitions[s]) == 0 }
 
 // CanTransition reports whether the state machine allows from → to.
 func CanTransition(from, to State) bool {
@@ -102,51 +86,24 @@ func CheckTransition(from, to State) error {
 }
 
 // EventTypeState is the type of every event so far: a state change.
-const EventTypeState = "state"
+const EventTypeState = protocol.EventTypeState
 
-// Event is one entry of a session's event stream (the v1 protocol's event
-// object). Seq starts at 1 (the "waiting" event written at creation) and
-// grows by exactly 1 per transition.
-type Event struct {
-	Seq   int64     `json:"seq"`
-	Type  string    `json:"type"`
-	State State     `json:"state"`
-	At    time.Time `json:"at"`
-	// Result is set only on the completed event.
-	Result json.RawMessage `json:"result,omitempty"`
-	// Reason is set on the failed event (and on cancelled/rejected when a
-	// reason was given).
-	Reason string `json:"reason,omitempty"`
-}
+// Event is one entry of a session's event stream (protocol.Event). Seq
+// starts at 1 (the "waiting" event written at creation) and grows by
+// exactly 1 per transition.
+type Event = protocol.Event
 
 // Desktop describes the browser that shows the QR code, as seen by the
 // gateway when the portal created the session (the portal forwards it).
-type Desktop struct {
-	IP        string `json:"ip,omitempty"`
-	UserAgent string `json:"user_agent,omitempty"`
-}
+type Desktop = protocol.Desktop
 
 // Display is the text the phone shows for the operation.
-type Display struct {
-	Title   string `json:"title,omitempty"`
-	Summary string `json:"summary,omitempty"`
-}
+type Display = protocol.Display
 
-// Document is one item to sign. Exactly one of Data and Digest is set;
-// a seal session's documents carry PDF and Placements (and optionally a
-// Straddle seal) instead.
-type Document struct {
-	Name   string `json:"name"`
-	Data   []byte `json:"data,omitempty"`
-	Digest []byte `json:"digest,omitempty"`
-	// PDF, Placements, Straddle: a seal session's document.
-	PDF        []byte           `json:"pdf,omitempty"`
-	Placements []seal.Placement `json:"placements,omitempty"`
-	Straddle   *seal.Straddle   `json:"straddle,omitempty"`
-	// Pages is the PDF's page count (set by the api at creation, shown on
-	// the phone).
-	Pages int `json:"pages,omitempty"`
-}
+// Document is one item to sign (protocol.Document). Exactly one of Data
+// and Digest is set; a seal session's documents carry PDF and Placements
+// (and optionally a Straddle seal) instead.
+type Document = protocol.Document
 
 // Request holds what the portal asked for, with the field names of
 // POST /v1/sessions (binary values are standard base64 in JSON).
@@ -169,16 +126,16 @@ type Request struct {
 
 // Values of Request fields.
 const (
-	AlgSM2 = "SM2"
-	AlgRSA = "RSA"
+	AlgSM2 = protocol.AlgSM2
+	AlgRSA = protocol.AlgRSA
 
-	FormatRaw         = "raw"
-	FormatCMSDetached = "cms-detached"
-	FormatCMSAttached = "cms-attached"
+	FormatRaw         = protocol.FormatRaw
+	FormatCMSDetached = protocol.FormatCMSDetached
+	FormatCMSAttached = protocol.FormatCMSAttached
 )
 
 // CiphertextFormats are the accepted Request.CiphertextFormat values.
-var CiphertextFormats = []string{"c1c3c2", "c1c2c3", "asn1", "rsa-oaep", "rsa-pkcs1", "cms"}
+var CiphertextFormats = protocol.CiphertextFormats
 
 // Limits on a Request (the api package bounds the request body as a whole).
 const (

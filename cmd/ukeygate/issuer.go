@@ -8,6 +8,7 @@ import (
 	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // addOperatorFlags adds the flags every operator command has.
@@ -72,7 +73,7 @@ external (the gateway makes CSRs for it):
 				req.Generate = true
 			}
 			if subject.cn != "" || subject.org != "" || subject.country != "" {
-				req.Subject = &api.IssuerSubject{CommonName: subject.cn, Organization: subject.org, Country: subject.country}
+				req.Subject = &protocol.IssuerSubject{CommonName: subject.cn, Organization: subject.org, Country: subject.country}
 			}
 			if req.Generate && req.Subject == nil {
 				return usageErrorf("a generated issuer needs --cn (its certificate's common name)")
@@ -82,7 +83,7 @@ external (the gateway makes CSRs for it):
 			}
 			req.Alg = strings.ToUpper(req.Alg)
 			if len(profAlgs) > 0 || len(profPurposes) > 0 || len(profSubjFields) > 0 || len(profBits) > 0 || profDays > 0 {
-				req.Profile = &api.IssuerProfile{ValidityDays: profDays, Algs: upper(profAlgs), RSABits: profBits,
+				req.Profile = &protocol.Profile{ValidityDays: profDays, Algs: upper(profAlgs), RSABits: profBits,
 					Purposes: profPurposes, SubjectFields: profSubjFields}
 			}
 			if err := req.Validate(); err != nil {

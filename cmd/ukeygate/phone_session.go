@@ -140,7 +140,7 @@ func kindText(s *phone.ScannedSession) string {
 		}
 		return "DECRYPT"
 	}
-	return strings.ToUpper(s.Kind)
+	return strings.ToUpper(string(s.Kind))
 }
 
 // printScan shows a scan the way a phone app would before the user
@@ -346,7 +346,7 @@ seals with that credential's key and pushes the result to the page.`,
 			}
 			forget(cmd, c, id)
 			if wantJSON(cmd) {
-				return printJSON(cmd, map[string]string{"id": id, "state": state})
+				return printJSON(cmd, map[string]string{"id": id, "state": string(state)})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Session %s: %s. The desktop page has the result.\n", id, state)
 			return nil
@@ -397,7 +397,7 @@ func newPhoneRejectCmd() *cobra.Command {
 			}
 			forget(cmd, c, id)
 			if wantJSON(cmd) {
-				return printJSON(cmd, map[string]string{"id": id, "state": state})
+				return printJSON(cmd, map[string]string{"id": id, "state": string(state)})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Session %s: %s.\n", id, state)
 			return nil

@@ -89,7 +89,7 @@ func (o *portalOpts) client(cmd *cobra.Command) (*portal.Client, error) {
 }
 
 // request fills the fields every kind shares.
-func (o *portalOpts) request(kind, title, summary string) (portal.SessionRequest, error) {
+func (o *portalOpts) request(kind portal.Kind, title, summary string) (portal.SessionRequest, error) {
 	alg := strings.ToUpper(o.alg)
 	if alg != "" && alg != "SM2" && alg != "RSA" {
 		return portal.SessionRequest{}, usageErrorf("--alg must be SM2 or RSA")

@@ -12,10 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/ukeygate/ukeygate/operator"
-	"github.com/ukeygate/ukeygate/phone"
-	"github.com/ukeygate/ukeygate/portal"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // The one voice of the command line: every command returns its error and
@@ -87,25 +84,19 @@ func (r refusal) String() string {
 	return fmt.Sprintf("the server refused: %s [%s, HTTP %d]", msg, code, r.status)
 }
 
-// asRefusal finds a server refusal in err: the operator client's, the
-// phone SDK's or the portal SDK's error answer.
+// asRefusal finds a server refusal in err: the error answer of the
+// operator client, the phone SDK or the portal SDK (all a
+// protocol.APIError).
 func asRefusal(err error) (refusal, bool) {
-	var oe *operator.APIError
-	var pe *phone.APIError
-	var qe *portal.APIError
-	switch {
-	case errors.As(err, &oe):
-		msg := oe.Message
-		if oe.Field != "" && !strings.Contains(msg, oe.Field) {
-			msg = oe.Field + ": " + msg
-		}
-		return refusal{oe.Status, oe.Code, msg, oe.Error()}, true
-	case errors.As(err, &pe):
-		return refusal{pe.Status, pe.Code, pe.Message, pe.Error()}, true
-	case errors.As(err, &qe):
-		return refusal{qe.Status, qe.Code, qe.Message, qe.Error()}, true
+	var ae *protocol.APIError
+	if !errors.As(err, &ae) {
+		return refusal{}, false
 	}
-	return refusal{}, false
+	msg := ae.Message
+	if ae.Field != "" && !strings.Contains(msg, ae.Field) {
+		msg = ae.Field + ": " + msg
+	}
+	return refusal{ae.Status, ae.Code, msg, ae.Error()}, true
 }
 
 // refusalCode is the server's error code in err ("" if err is no refusal).

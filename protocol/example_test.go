@@ -1,15 +1,15 @@
-package auth_test
+package protocol_test
 
 import (
 	"fmt"
 
-	"github.com/ukeygate/ukeygate/auth"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // The string a phone signs for a request. The last line is SM3("abc"),
 // the example of GB/T 32905-2016.
 func ExampleCanonicalRequest() {
-	msg := auth.CanonicalRequest("POST", "/v1/me/credentials?x=1", "1700000000", "00112233445566778899aabbccddeeff", []byte("abc"))
+	msg := protocol.CanonicalRequest("POST", "/v1/me/credentials?x=1", "1700000000", "00112233445566778899aabbccddeeff", []byte("abc"))
 	fmt.Println(string(msg))
 	// Output:
 	// POST

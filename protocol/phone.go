@@ -1,0 +1,118 @@
+package protocol
+
+import (
+	"time"
+
+	"github.com/ukeygate/ukeygate/crypto/cosign"
+)
+
+// The phone's own endpoints: enrollment, the user's credentials, the PIN.
+
+// EnrollRequest is the body of POST /v1/enroll.
+type EnrollRequest struct {
+	ActivationCode  string `json:"activation_code"`
+	DevicePublicKey string `json:"device_public_key"`
+	DeviceName      string `json:"device_name"`
+	PIN             string `json:"pin"`
+}
+
+// User is an enrolled user as the phone sees it.
+type User struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	IDNumber     string `json:"id_number,omitempty"`
+	Phone        string `json:"phone,omitempty"`
+	Organization string `json:"organization,omitempty"`
+}
+
+// Device is an enrolled device.
+type Device struct {
+	ID        string    `json:"id"`
+	User      string    `json:"user"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Enrollment answers POST /v1/enroll (201).
+type Enrollment struct {
+	User   User   `json:"user"`
+	Device Device `json:"device"`
+}
+
+// Credential states.
+const (
+	CredentialPending = "pending"
+	CredentialActive  = "active"
+	CredentialRevoked = "revoked"
+	CredentialExpired = "expired"
+)
+
+// Credential purposes.
+const (
+	PurposeSign    = "sign"
+	PurposeEncrypt = "encrypt"
+)
+
+// Credential is one of a user's credentials: a key the gateway holds
+// wrapped under the user's PIN and its certificate.
+type Credential struct {
+	ID               string    `json:"id"`
+	User             string    `json:"user"`
+	Issuer           string    `json:"issuer"`
+	Alg              string    `json:"alg"`
+	RSABits          int       `json:"rsa_bits,omitempty"`
+	Purpose          string    `json:"purpose"`
+	State            string    `json:"state"`
+	CertificatePEM   string    `json:"certificate_pem,omitempty"`
+	CSRPEM           string    `json:"csr_pem,omitempty"`
+	Serial           string    `json:"serial,omitempty"`
+	NotBefore        time.Time `json:"not_before,omitzero"`
+	NotAfter         time.Time `json:"not_after,omitzero"`
+	CreatedAt        time.Time `json:"created_at,omitzero"`
+	RevokedAt        time.Time `json:"revoked_at,omitzero"`
+	RevocationReason string    `json:"revocation_reason,omitempty"`
+	// Mode is CredentialModeCosign for a two-party credential.
+	Mode string `json:"mode,omitempty"`
+	// Cosign is the CSR challenge of a new cosign credential at an
+	// external issuer.
+	Cosign *cosign.Challenge `json:"cosign,omitempty"`
+}
+
+// CredentialModeCosign is the mode of a two-party SM2 credential
+// (docs/cosign.md).
+const CredentialModeCosign = "cosign"
+
+// CredentialList answers GET /v1/me/credentials.
+type CredentialList struct {
+	Credentials []Credential `json:"credentials"`
+}
+
+// CredentialRequest is the body of POST /v1/me/credentials: a new key pair
+// from Issuer, Alg AlgSM2 or AlgRSA, Purpose PurposeSign or
+// PurposeEncrypt.
+type CredentialRequest struct {
+	Issuer  string `json:"issuer"`
+	Alg     string `json:"alg"`
+	Purpose string `json:"purpose"`
+	// RSABits is the RSA key size; 0 means the profile's default.
+	RSABits int    `json:"rsa_bits,omitempty"`
+	PIN     string `json:"pin"`
+	// Mode CredentialModeCosign asks for a two-party SM2 credential;
+	// Cosign is then the phone's key-generation message.
+	Mode   string                `json:"mode,omitempty"`
+	Cosign *cosign.KeyGenRequest `json:"cosign,omitempty"`
+}
+
+// CredentialCreated answers POST /v1/me/credentials.
+type CredentialCreated struct {
+	Credential *Credential `json:"credential"`
+}
+
+// PINRequest is the body of PUT /v1/me/pin.
+type PINRequest struct {
+	OldPIN string `json:"old_pin"`
+	NewPIN string `json:"new_pin"`
+	// Cosign re-shares each of the user's cosign credentials (credential
+	// id → the phone's message): required for every active one.
+	Cosign map[string]*cosign.ReshareRequest `json:"cosign,omitempty"`
+}

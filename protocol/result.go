@@ -1,0 +1,143 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+)
+
+// LoginResult is the result of a completed login session: what a UKEY
+// login produced. Challenge holds the exact bytes that were signed (the
+// JSON object of package qrlogin's Challenge); CertificatePEM the signer's
+// certificate followed by its issuer chain; Signature is SM2 (DER
+// SEQUENCE{r, s} over SM3 with Z of the default user id) or RSA (PKCS#1
+// v1.5 with SHA-256) over Challenge.
+type LoginResult struct {
+	User           string `json:"user"`
+	Credential     string `json:"credential"`
+	CertificatePEM string `json:"certificate_pem"`
+	Challenge      Raw    `json:"challenge"`
+	Signature      []byte `json:"signature"`
+}
+
+// SignResult is the result of a completed sign session: the signer's
+// certificate (followed by its issuer chain) and one entry per requested
+// document, in request order.
+type SignResult struct {
+	CertificatePEM string           `json:"certificate_pem"`
+	Documents      []SignedDocument `json:"documents"`
+}
+
+// SignedDocument is one signed document of a SignResult: Signature for
+// format raw (SM2: DER SEQUENCE{r, s}; RSA: PKCS#1 v1.5 with SHA-256), CMS
+// (DER ContentInfo of a SignedData) for cms-detached and cms-attached.
+type SignedDocument struct {
+	Name      string `json:"name"`
+	Signature []byte `json:"signature,omitempty"`
+	CMS       []byte `json:"cms,omitempty"`
+}
+
+// DecryptResult is the result of a completed decrypt session: the
+// plaintext, or, when the request asked ReturnKey for a CMS envelope, the
+// recovered content-encryption key and the dotted OID of its algorithm.
+type DecryptResult struct {
+	Plaintext  []byte `json:"plaintext,omitempty"`
+	ContentKey []byte `json:"content_key,omitempty"`
+	ContentAlg string `json:"content_alg,omitempty"`
+}
+
+// SealResult is the result of a completed seal session: the signer's
+// certificate (followed by its issuer chain) and each sealed PDF (the
+// original bytes with one incremental update appended), in request order.
+type SealResult struct {
+	CertificatePEM string         `json:"certificate_pem"`
+	Documents      []SealedPDFDoc `json:"documents"`
+}
+
+// SealedPDFDoc is one sealed PDF of a SealResult.
+type SealedPDFDoc struct {
+	Name string `json:"name"`
+	PDF  []byte `json:"pdf"`
+}
+
+// Raw is a byte string that travels as standard base64 in JSON. Decoding
+// is lenient about how a gateway might embed a JSON document (such as the
+// login challenge): a base64 string, a string holding the JSON text, or
+// the JSON object itself (kept byte for byte).
+type Raw []byte
+
+// MarshalJSON encodes r as a standard base64 string.
+func (r Raw) MarshalJSON() ([]byte, error) {
+	return json.Marshal([]byte(r))
+}
+
+// UnmarshalJSON accepts a base64 string, a string starting with "{" (the
+// text itself) or a JSON object (its exact bytes).
+func (r *Raw) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) > 0 && b[0] == '{':
+		*r = append(Raw(nil), b...)
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		if len(s) > 0 && s[0] == '{' { // '{' is not in the base64 alphabet
+			*r = Raw(s)
+			return nil
+		}
+		d, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return fmt.Errorf("%w: not base64: %v", ErrProtocol, err)
+		}
+		*r = d
+		return nil
+	case string(b) == "null":
+		*r = nil
+		return nil
+	}
+	return fmt.Errorf("%w: want a base64 string", ErrProtocol)
+}
+
+// decodeResult decodes a session result of the given shape.
+func decodeResult[T any](raw json.RawMessage, state State) (*T, error) {
+	if state != StateCompleted || len(raw) == 0 || string(raw) == "null" {
+		return nil, fmt.Errorf("%w (state %q)", ErrNoResult, state)
+	}
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, fmt.Errorf("%w: result: %v", ErrProtocol, err)
+	}
+	return v, nil
+}
+
+// Login decodes the login result of a completed event.
+func (e *Event) Login() (*LoginResult, error) { return decodeResult[LoginResult](e.Result, e.State) }
+
+// Sign decodes the sign result of a completed event.
+func (e *Event) Sign() (*SignResult, error) { return decodeResult[SignResult](e.Result, e.State) }
+
+// Seal decodes the seal result of a completed event.
+func (e *Event) Seal() (*SealResult, error) { return decodeResult[SealResult](e.Result, e.State) }
+
+// Decrypt decodes the decrypt result of a completed event.
+func (e *Event) Decrypt() (*DecryptResult, error) {
+	return decodeResult[DecryptResult](e.Result, e.State)
+}
+
+// Login decodes the login result of a completed session.
+func (s *Session) Login() (*LoginResult, error) { return decodeResult[LoginResult](s.Result, s.State) }
+
+// Sign decodes the sign result of a completed session.
+func (s *Session) Sign() (*SignResult, error) { return decodeResult[SignResult](s.Result, s.State) }
+
+// Seal decodes a completed seal session's result.
+func (s *Session) Seal() (*SealResult, error) { return decodeResult[SealResult](s.Result, s.State) }
+
+// Decrypt decodes the decrypt result of a completed session.
+func (s *Session) Decrypt() (*DecryptResult, error) {
+	return decodeResult[DecryptResult](s.Result, s.State)
+}

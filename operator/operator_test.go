@@ -215,7 +215,8 @@ func TestErrors(t *testing.T) {
 }
 
 // TestNoServerDeps: the client links nothing of the server (the wire
-// types of package protocol and the crypto they use are not the server).
+// types of package protocol, and the crypto and seal types they use, are
+// not the server).
 func TestNoServerDeps(t *testing.T) {
 	t.Parallel()
 	goTool, err := exec.LookPath("go")
@@ -228,7 +229,7 @@ func TestNoServerDeps(t *testing.T) {
 	}
 	for _, dep := range strings.Fields(string(out)) {
 		if strings.Contains(dep, "bbolt") || strings.Contains(dep, "etcd") || strings.HasPrefix(dep, "github.com/ukeygate/ukeygate/") &&
-			!slices.Contains([]string{"operator", "protocol", "crypto"}, strings.TrimPrefix(dep, "github.com/ukeygate/ukeygate/")) {
+			!slices.Contains([]string{"operator", "protocol", "crypto", "crypto/cosign", "seal"}, strings.TrimPrefix(dep, "github.com/ukeygate/ukeygate/")) {
 			t.Errorf("operator links %s", dep)
 		}
 	}

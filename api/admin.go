@@ -8,6 +8,7 @@ import (
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/webapp"
 )
 
 // Responses of the operator endpoints.
@@ -32,10 +33,12 @@ type (
 		Apps []AppResponse `json:"apps"`
 	}
 	// UserResponse is a user; ActivationCode is set only in the answer to
-	// its creation.
+	// its creation (or a new code), with EnrollmentURL: the link (or QR
+	// content) that opens the phone web app with the code filled in.
 	UserResponse struct {
 		*ca.User
 		ActivationCode string `json:"activation_code,omitempty"`
+		EnrollmentURL  string `json:"enrollment_url,omitempty"`
 	}
 	usersResponse struct {
 		Users []*ca.User `json:"users"`
@@ -152,7 +155,7 @@ func (a *API) adminAddUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, UserResponse{User: u, ActivationCode: code})
+	writeJSON(w, http.StatusCreated, a.withCode(u, code))
 	return nil
 }
 
@@ -286,4 +289,10 @@ func (a *API) adminRevoke(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, credentialResponse{Credential: c})
 	return nil
+}
+
+// withCode is the answer that hands out an activation code, with its
+// enrollment link under the public URL.
+func (a *API) withCode(u *ca.User, code string) UserResponse {
+	return UserResponse{User: u, ActivationCode: code, EnrollmentURL: webapp.EnrollmentURL(a.publicURL, code)}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/session"
+	"github.com/ukeygate/ukeygate/webapp"
 )
 
 // DeviceVerifier checks a device-signed request (auth.DeviceVerifier).
@@ -75,6 +76,7 @@ type API struct {
 	pinLockouts prometheus.Counter
 	demo        http.Handler
 	backup      Backuper
+	webapp      *webapp.Handler
 
 	mux *http.ServeMux
 	// patterns are the registered route patterns, in order (for the
@@ -105,6 +107,7 @@ func New(deps Deps) *API {
 		stopping: deps.Stopping,
 		demo:     deps.Demo,
 		backup:   deps.Backup,
+		webapp:   webapp.New(),
 		pinLockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ukeygate_pin_lockouts_total",
 			Help: "Confirms refused because the user's PIN is locked (the wrong try that locked it included).",

@@ -142,7 +142,7 @@ func (a *API) adminUserActivation(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, UserResponse{User: u, ActivationCode: code})
+	writeJSON(w, http.StatusCreated, a.withCode(u, code))
 	return nil
 }
 

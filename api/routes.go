@@ -1,6 +1,11 @@
 package api
 
-import "github.com/ukeygate/ukeygate/qrlogin"
+import (
+	"strings"
+
+	"github.com/ukeygate/ukeygate/qrlogin"
+	"github.com/ukeygate/ukeygate/webapp"
+)
 
 // routes registers every endpoint of the API. This is the only place routes
 // are added; docs/openapi.yaml must list each (TestOpenAPICoversRoutes).
@@ -40,6 +45,7 @@ func (a *API) routes() {
 	a.handle("POST /v1/me/credentials", a.requestCredential)
 	a.handle("POST /v1/me/credentials/{id}/cosign", a.cosignCSR)
 	a.handle("PUT /v1/me/pin", a.changePIN)
+	a.handle("GET /v1/me/history", a.myHistory)
 	// Phone, scan sessions (device-signed).
 	a.handle("POST /v1/scan", a.scan)
 	a.handle("POST /v1/sessions/{id}/confirm", a.confirm)
@@ -60,6 +66,11 @@ func (a *API) routes() {
 	// Browser-facing files (web.go): the widget, always; the demo portal
 	// (pages, static files, its JSON backend) when configured.
 	a.handleHTTP("GET "+PathWidget, qrlogin.WidgetHandler())
+	// The phone web app (webapp): the app at /m/, and the QR payload URL
+	// /q/<id>.<nonce> opening it on that session.
+	a.handleHTTP("GET "+webapp.PathApp, a.webapp)
+	a.handleHTTP("GET "+webapp.PathQR+"{payload}", a.webapp)
+	a.handleHTTP(strings.TrimSuffix(webapp.PathApp, "/"), a.webapp)
 	if a.demo != nil {
 		a.handleHTTP(PathDemo, a.demo)
 		a.handleHTTP(PathDemo+"/", a.demo)

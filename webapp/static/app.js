@@ -1,0 +1,1883 @@
+/*!
+ * ukeygate phone web app. Plain ES2017, no build step, no third-party
+ * origin. It talks only the device-signed phone API of the gateway that
+ * served it:
+ *
+ *   X-Device, X-Timestamp, X-Nonce, X-Signature over
+ *   METHOD \n PATH \n TIMESTAMP \n NONCE \n hex(SHA-256(body))
+ *
+ * signed ECDSA P-256 / SHA-256 by a non-extractable WebCrypto key kept in
+ * IndexedDB (WebCrypto returns r||s; the gateway wants DER).
+ *
+ * The PIN is typed on the page's own keypad (no <input>, so no browser
+ * remembers it), kept in a local variable only while it is typed, and
+ * leaves the page only inside the one request that needs it.
+ *
+ * Test hooks: body[data-view] names the screen; elements carry data-t
+ * names; body[data-busy] is set while a request runs.
+ */
+(function () {
+  'use strict';
+
+  // ---------------------------------------------------------------------
+  // Text (zh, en)
+  // ---------------------------------------------------------------------
+  var TEXT = {
+    zh: {
+      appName: 'ukeygate 手机盾',
+      tagline: '用手机代替 U 盾：扫码登录、签名、开标',
+      loading: '正在加载…',
+      langSwitch: 'English',
+      langSwitchLabel: 'Switch to English',
+      back: '返回',
+      close: '关闭',
+      cancel: '取消',
+      next: '下一步',
+      done: '完成',
+      retry: '重试',
+      home: '首页',
+      tabHome: '首页', tabCerts: '证书', tabScan: '扫一扫', tabHistory: '记录', tabMe: '我的',
+      tabsLabel: '主菜单',
+      // unsupported
+      unsupportedTitle: '此浏览器无法使用手机盾',
+      unsupportedInsecure: '手机盾需要安全连接（HTTPS）。请通过 https:// 地址打开此页面，或联系网站管理员。',
+      unsupportedApis: '此浏览器缺少所需功能（WebCrypto、IndexedDB）。请用系统浏览器（Safari、Chrome）或微信打开。',
+      // welcome
+      welcomeTitle: '欢迎使用手机盾',
+      welcomeLead: '激活后，这部手机就是您的数字证书钥匙，无需 U 盾、无需安装应用。',
+      feat1: '扫码登录', feat1d: '扫描网站上的二维码，输入 PIN 即可登录。',
+      feat2: '签名与开标', feat2d: '投标文件签名、加密标书解密，一步完成。',
+      feat3: '私钥不出服务器', feat3d: '没有您的 PIN，任何人都无法使用您的证书。',
+      activate: '激活本机',
+      scanActivation: '扫描激活二维码',
+      // enroll
+      enrollTitle: '激活本机',
+      enrollCodeLead: '请输入证书服务机构提供的激活码（20 位，不区分大小写）。',
+      codeLabel: '激活码',
+      codeHint: '例如 ABCDE-FGHJK-MNPQR-STVWX',
+      codeBad: '激活码应为 20 位字母和数字，请核对。',
+      nameTitle: '为这部手机命名',
+      nameLead: '证书服务机构会看到这个名称，便于您日后管理设备。',
+      nameLabel: '设备名称',
+      nameBad: '请输入设备名称（最多 64 个字符）。',
+      pinSetTitle: '设置 PIN',
+      pinSetLead: '每次确认登录、签名或解密都需要输入 PIN。',
+      pinAgainTitle: '再次输入 PIN',
+      pinAgainLead: '请再输入一次刚才设置的 PIN。',
+      pinMismatch: '两次输入的 PIN 不一致，请重新设置。',
+      ruleLen: '6–12 位数字', ruleSame: '不能全部相同', ruleRun: '不能是连续数字',
+      pinReenrollNote: '如果您曾在其他手机上激活过，请输入您当前的 PIN。',
+      enrolling: '正在生成密钥并激活…',
+      enrolledTitle: '激活成功',
+      enrolledLead: '{name}，这部手机已成为您的手机盾。',
+      alreadyEnrolled: '这部手机已为 {name} 激活。如需为其他人激活，请使用另一部手机或另一个浏览器。',
+      // credentials
+      offerTitle: '申请数字证书',
+      offerLead: '需要签名证书才能登录和签名，需要加密证书才能开标解密。',
+      offerNone: '暂时没有可申请证书的机构，请稍后在“证书”页申请。',
+      purpose_sign: '签名证书', purpose_encrypt: '加密证书',
+      purposeSignDesc: '用于登录和签名', purposeEncryptDesc: '用于解密（开标）',
+      requestCerts: '申请证书',
+      later: '稍后再说',
+      startUsing: '开始使用',
+      certsRequested: '证书已申请',
+      requestFor: '申请 {issuer} 证书',
+      chooseIssuer: '证书机构',
+      choosePurpose: '证书用途',
+      chooseAlg: '算法',
+      requestNew: '申请新证书',
+      myCerts: '我的证书',
+      certsEmpty: '您还没有证书。',
+      state_active: '有效', state_pending: '待签发', state_revoked: '已吊销', state_expired: '已过期',
+      validity: '有效期', serial: '序列号', issuer: '颁发机构', algorithm: '算法', purpose: '用途', state: '状态',
+      validTo: '{from} 至 {to}',
+      pendingNote: '已提交证书请求，等待机构签发。',
+      // home
+      hello: '您好，{name}',
+      homeSub: '本机：{device}',
+      scanTitle: '扫一扫',
+      scanSub: '扫描网页上的二维码',
+      tileCerts: '我的证书', tileCertsSub: '{n} 张有效证书',
+      tileHistory: '使用记录', tileHistorySub: '登录、签名、解密',
+      tilePin: '修改 PIN', tilePinSub: '定期更换更安全',
+      tileDevice: '本机与挂失', tileDeviceSub: '手机丢失怎么办',
+      // scan (camera)
+      cameraTitle: '扫一扫',
+      cameraHint: '将二维码放入框内，即可自动扫描',
+      cameraStarting: '正在打开相机…',
+      cameraDenied: '无法使用相机。请在浏览器设置中允许本网站使用相机，或直接用手机相机、微信“扫一扫”扫描电脑上的二维码。',
+      cameraNone: '未找到可用的相机。请直接用手机相机或微信“扫一扫”扫描电脑上的二维码。',
+      notOurCode: '这不是手机盾的二维码。',
+      otherGateway: '这个二维码属于另一个服务（{origin}），本机未在该服务激活。',
+      // session
+      reading: '正在读取请求…',
+      kind_login: '登录请求', kind_sign: '签名请求', kind_decrypt: '解密请求', kind_seal: '盖章请求',
+      kindLead_login: '申请用您的证书登录', kindLead_sign: '申请用您的证书签名', kindLead_decrypt: '申请用您的证书解密', kindLead_seal: '申请加盖您的电子印章',
+      from: '网站',
+      computer: '电脑',
+      computerValue: '{browser} · IP {ip}',
+      documents: '待签名文件',
+      digest: 'SM3 摘要',
+      givenDigest: '摘要（由网站提供）',
+      bytes: '{n} 字节',
+      ciphertext: '待解密数据',
+      ciphertextValue: '{format} · {size}',
+      pickCode: '请选择电脑屏幕上显示的匹配码',
+      pickCodeLabel: '匹配码',
+      codeOption: '匹配码 {code}',
+      useCred: '使用证书',
+      chooseCred: '选择证书',
+      noCred: '您没有适合此请求的有效证书。请先在“证书”页申请。',
+      confirm: '确认',
+      reject: '拒绝',
+      timeLeft: '剩余 {t}',
+      timeLeftLabel: '剩余时间 {t}',
+      pinTitle: '输入 PIN',
+      pinFor_login: '确认登录 {app}', pinFor_sign: '确认签名（{app}）', pinFor_decrypt: '确认解密（{app}）', pinFor_seal: '确认盖章（{app}）',
+      pinForCert: '申请证书需要验证 PIN',
+      pinForEnrollCert: '请输入刚刚设置的 PIN',
+      pinOld: '输入当前 PIN', pinOldLead: '修改 PIN 前请先验证当前 PIN。',
+      pinNew: '设置新 PIN', pinNewLead: '新的 PIN 将用于所有证书。',
+      pinNewAgain: '再次输入新 PIN',
+      pinChanged: 'PIN 已修改',
+      pinChangedLead: '下次确认时请使用新的 PIN。',
+      pinDots: '已输入 {n} 位',
+      pinOk: '确定',
+      pinDelete: '删除',
+      pinCancel: '取消',
+      working: '正在处理…',
+      wrongPin: 'PIN 错误，还可以再试 {n} 次。',
+      wrongPinLast: 'PIN 错误，再错一次将被锁定。',
+      doneTitle_login: '已登录', doneTitle_sign: '已签名', doneTitle_decrypt: '已解密', doneTitle_seal: '已盖章',
+      doneLead: '请回到电脑继续操作（{app}）。',
+      rejectedTitle: '已拒绝',
+      rejectedLead: '电脑上的请求已被拒绝，未使用您的证书。',
+      expiredTitle: '请求已过期',
+      expiredLead: '二维码的有效时间已过。请在电脑上刷新二维码后重新扫描。',
+      // refusals (one sentence each)
+      err_session_expired: '这个二维码已过期。请在电脑上刷新二维码后重新扫描。',
+      err_session_not_found: '这个二维码无效或已失效。请在电脑上刷新二维码后重新扫描。',
+      err_already_scanned: '这个二维码已经被扫描过。请在电脑上刷新二维码后重新扫描。',
+      err_nonce_used: '这个二维码已经被扫描过。请在电脑上刷新二维码后重新扫描。',
+      err_invalid_payload: '这不是本服务的二维码。',
+      err_wrong_code: '匹配码不正确，本次请求已取消，未使用您的证书。请在电脑上重新发起。',
+      err_wrong_device: '这个请求已在另一部手机上扫描。',
+      err_wrong_user: '这个请求指定了其他用户，不能用您的证书确认。',
+      err_session_closed: '这个请求已经结束（已完成、已取消或已过期）。',
+      err_app_disabled: '该网站的扫码服务已被停用。',
+      err_pin_locked: 'PIN 已被锁定，请于 {time} 后再试。',
+      err_pin_locked_soon: 'PIN 已被锁定，请稍后再试。',
+      err_device_revoked: '这部手机已被停用。如有疑问，请联系证书服务机构。',
+      err_unknown_device: '服务器不认识这部手机（可能已被移除）。请重新激活。',
+      err_activation_invalid: '激活码无效，请核对后重新输入。',
+      err_activation_used: '这个激活码已经使用过。请联系证书服务机构获取新的激活码。',
+      err_activation_expired: '激活码已过期。请联系证书服务机构获取新的激活码。',
+      err_weak_pin: 'PIN 太简单：需为 6–12 位数字，不能全部相同，也不能是连续数字。',
+      err_wrong_pin_enroll: '您已在其他手机上激活过，请输入当前 PIN（还可以再试 {n} 次）。',
+      err_credential_exists: '您已经有这家机构的同类证书。',
+      err_alg_not_allowed: '该机构不签发这种算法的证书。',
+      err_purpose_not_allowed: '该机构不签发这种用途的证书。',
+      err_credential_limit: '证书数量已达上限。',
+      err_credential_mismatch: '所选证书不适合这个请求。',
+      err_credential_not_active: '所选证书当前不可用。',
+      err_stale_timestamp: '手机时间不准确，请校准时间后重试。',
+      err_network: '网络连接失败，请检查网络后重试。',
+      err_operation_failed: '操作未能完成，未返回结果。请在电脑上重新发起。',
+      err_generic: '操作未能完成（{code}），请稍后再试。',
+      refusedTitle: '无法完成',
+      notEnrolledTitle: '这部手机还没有激活',
+      notEnrolledLead: '要确认电脑上的请求，请先用证书服务机构提供的激活码激活这部手机，只需一次。',
+      notEnrolledAfter: '激活后将继续处理这个二维码。',
+      // history
+      history: '使用记录',
+      historyEmpty: '还没有使用记录。',
+      act_login: '登录', act_sign: '签名', act_decrypt: '解密', act_seal: '盖章',
+      'act_credential.create': '申请证书', 'act_pin.change': '修改 PIN', 'act_device.enroll': '激活设备',
+      outcome_ok: '成功', outcome_failed: '未完成',
+      reason_wrong_pin: 'PIN 错误', reason_pin_locked: 'PIN 已锁定', reason_wrong_code: '匹配码错误',
+      today: '今天', yesterday: '昨天',
+      // me
+      me: '我的',
+      thisDevice: '本机',
+      deviceName: '设备名称',
+      deviceId: '设备编号',
+      deviceKey: '设备密钥',
+      deviceKeyValue: 'ECDSA P-256 · 不可导出',
+      enrolledAt: '激活时间',
+      changePin: '修改 PIN',
+      language: '语言',
+      lost: '手机丢失怎么办？',
+      lostTitle: '手机丢失或更换',
+      lostP1: '请立即联系您的证书服务机构，告知下面的设备编号，他们会停用这部手机。',
+      lostP2: '您的证书私钥不保存在手机上：没有您的 PIN，捡到手机的人也无法使用您的证书。',
+      lostP3: '换新手机时，向机构索取新的激活码，在新手机上用当前 PIN 激活即可继续使用原有证书。',
+      userId: '用户编号',
+      footer: '由 ukeygate 提供安全保护'
+    },
+    en: {
+      appName: 'ukeygate Mobile Key',
+      tagline: 'Your phone instead of a USB key: scan to log in, sign and open bids',
+      loading: 'Loading…',
+      langSwitch: '中文',
+      langSwitchLabel: '切换到中文',
+      back: 'Back',
+      close: 'Close',
+      cancel: 'Cancel',
+      next: 'Next',
+      done: 'Done',
+      retry: 'Try again',
+      home: 'Home',
+      tabHome: 'Home', tabCerts: 'Certificates', tabScan: 'Scan', tabHistory: 'History', tabMe: 'Me',
+      tabsLabel: 'Main menu',
+      unsupportedTitle: 'This browser cannot run the Mobile Key',
+      unsupportedInsecure: 'The Mobile Key needs a secure connection (HTTPS). Open this page at its https:// address, or ask the site’s administrator.',
+      unsupportedApis: 'This browser lacks WebCrypto or IndexedDB. Open the link in the phone’s own browser (Safari, Chrome) or in WeChat.',
+      welcomeTitle: 'Welcome to the Mobile Key',
+      welcomeLead: 'Once activated, this phone is the key to your digital certificates: no USB key, nothing to install.',
+      feat1: 'Scan to log in', feat1d: 'Scan the QR code on a website and enter your PIN.',
+      feat2: 'Sign and open bids', feat2d: 'Sign tender documents and decrypt sealed bids in one step.',
+      feat3: 'Your key stays safe', feat3d: 'Without your PIN nobody can use your certificates.',
+      activate: 'Activate this phone',
+      scanActivation: 'Scan an activation QR code',
+      enrollTitle: 'Activate this phone',
+      enrollCodeLead: 'Enter the activation code your certificate provider gave you (20 characters, any case).',
+      codeLabel: 'Activation code',
+      codeHint: 'For example ABCDE-FGHJK-MNPQR-STVWX',
+      codeBad: 'An activation code has 20 letters and digits. Please check it.',
+      nameTitle: 'Name this phone',
+      nameLead: 'Your certificate provider sees this name; it helps you manage your devices.',
+      nameLabel: 'Device name',
+      nameBad: 'Enter a device name (at most 64 characters).',
+      pinSetTitle: 'Choose a PIN',
+      pinSetLead: 'You enter it every time you confirm a login, a signature or a decryption.',
+      pinAgainTitle: 'Enter the PIN again',
+      pinAgainLead: 'Type the PIN you just chose once more.',
+      pinMismatch: 'The two PINs differ. Please choose your PIN again.',
+      ruleLen: '6–12 digits', ruleSame: 'not all the same', ruleRun: 'not a run like 123456',
+      pinReenrollNote: 'If you activated another phone before, enter your current PIN.',
+      enrolling: 'Creating your key and activating…',
+      enrolledTitle: 'Activated',
+      enrolledLead: '{name}, this phone is now your Mobile Key.',
+      alreadyEnrolled: 'This phone is already activated for {name}. To activate someone else, use another phone or browser.',
+      offerTitle: 'Request certificates',
+      offerLead: 'A signing certificate lets you log in and sign; an encryption certificate lets you open encrypted bids.',
+      offerNone: 'No certificate provider is available yet. You can request certificates later on the Certificates page.',
+      purpose_sign: 'Signing certificate', purpose_encrypt: 'Encryption certificate',
+      purposeSignDesc: 'To log in and sign', purposeEncryptDesc: 'To decrypt (open bids)',
+      requestCerts: 'Request certificates',
+      later: 'Not now',
+      startUsing: 'Start',
+      certsRequested: 'Certificates requested',
+      requestFor: 'Request a certificate from {issuer}',
+      chooseIssuer: 'Certificate provider',
+      choosePurpose: 'Purpose',
+      chooseAlg: 'Algorithm',
+      requestNew: 'Request a certificate',
+      myCerts: 'My certificates',
+      certsEmpty: 'You have no certificates yet.',
+      state_active: 'Valid', state_pending: 'Pending', state_revoked: 'Revoked', state_expired: 'Expired',
+      validity: 'Valid', serial: 'Serial', issuer: 'Issuer', algorithm: 'Algorithm', purpose: 'Purpose', state: 'State',
+      validTo: '{from} to {to}',
+      pendingNote: 'Request sent; waiting for the provider to issue it.',
+      hello: 'Hello, {name}',
+      homeSub: 'This phone: {device}',
+      scanTitle: 'Scan',
+      scanSub: 'Scan the QR code on a web page',
+      tileCerts: 'My certificates', tileCertsSub: '{n} valid',
+      tileHistory: 'History', tileHistorySub: 'Logins, signatures, decryptions',
+      tilePin: 'Change PIN', tilePinSub: 'Change it now and then',
+      tileDevice: 'This phone', tileDeviceSub: 'If you lose it',
+      cameraTitle: 'Scan',
+      cameraHint: 'Hold the QR code inside the frame',
+      cameraStarting: 'Starting the camera…',
+      cameraDenied: 'The camera is not available. Allow this site to use the camera in the browser’s settings, or scan the QR code with the phone’s camera app or WeChat.',
+      cameraNone: 'No camera found. Scan the QR code with the phone’s camera app or WeChat instead.',
+      notOurCode: 'This is not a Mobile Key QR code.',
+      otherGateway: 'This QR code belongs to another service ({origin}), where this phone is not activated.',
+      reading: 'Reading the request…',
+      kind_login: 'Login request', kind_sign: 'Signature request', kind_decrypt: 'Decryption request', kind_seal: 'Seal request',
+      kindLead_login: 'asks to log you in with your certificate', kindLead_sign: 'asks you to sign with your certificate', kindLead_decrypt: 'asks to decrypt with your certificate', kindLead_seal: 'asks to apply your electronic seal',
+      from: 'Website',
+      computer: 'Computer',
+      computerValue: '{browser} · IP {ip}',
+      documents: 'Documents to sign',
+      digest: 'SM3 digest',
+      givenDigest: 'Digest (given by the website)',
+      bytes: '{n} bytes',
+      ciphertext: 'Data to decrypt',
+      ciphertextValue: '{format} · {size}',
+      pickCode: 'Pick the code shown on the computer screen',
+      pickCodeLabel: 'Matching code',
+      codeOption: 'Code {code}',
+      useCred: 'Certificate',
+      chooseCred: 'Choose a certificate',
+      noCred: 'You have no valid certificate for this request. Request one on the Certificates page first.',
+      confirm: 'Confirm',
+      reject: 'Reject',
+      timeLeft: '{t} left',
+      timeLeftLabel: 'Time left {t}',
+      pinTitle: 'Enter your PIN',
+      pinFor_login: 'Log in to {app}', pinFor_sign: 'Sign for {app}', pinFor_decrypt: 'Decrypt for {app}', pinFor_seal: 'Seal for {app}',
+      pinForCert: 'Requesting a certificate needs your PIN',
+      pinForEnrollCert: 'Enter the PIN you just chose',
+      pinOld: 'Enter your current PIN', pinOldLead: 'Confirm your current PIN first.',
+      pinNew: 'Choose a new PIN', pinNewLead: 'The new PIN protects all your certificates.',
+      pinNewAgain: 'Enter the new PIN again',
+      pinChanged: 'PIN changed',
+      pinChangedLead: 'Use your new PIN from now on.',
+      pinDots: '{n} digits entered',
+      pinOk: 'OK',
+      pinDelete: 'Delete',
+      pinCancel: 'Cancel',
+      working: 'Working…',
+      wrongPin: 'Wrong PIN. {n} tries left.',
+      wrongPinLast: 'Wrong PIN. One more wrong try locks it.',
+      doneTitle_login: 'Logged in', doneTitle_sign: 'Signed', doneTitle_decrypt: 'Decrypted', doneTitle_seal: 'Sealed',
+      doneLead: 'Continue on your computer ({app}).',
+      rejectedTitle: 'Rejected',
+      rejectedLead: 'The request on the computer was rejected; your certificate was not used.',
+      expiredTitle: 'The request has expired',
+      expiredLead: 'The QR code is no longer valid. Refresh it on the computer and scan again.',
+      err_session_expired: 'This QR code has expired. Refresh it on the computer and scan again.',
+      err_session_not_found: 'This QR code is not valid any more. Refresh it on the computer and scan again.',
+      err_already_scanned: 'This QR code has already been scanned. Refresh it on the computer and scan again.',
+      err_nonce_used: 'This QR code has already been scanned. Refresh it on the computer and scan again.',
+      err_invalid_payload: 'This is not a QR code of this service.',
+      err_wrong_code: 'That was not the matching code: the request was cancelled and your certificate was not used. Start again on the computer.',
+      err_wrong_device: 'This request was scanned by another phone.',
+      err_wrong_user: 'This request is for another user; your certificate cannot confirm it.',
+      err_session_closed: 'This request has already ended (done, cancelled or expired).',
+      err_app_disabled: 'This website’s QR service has been turned off.',
+      err_pin_locked: 'Your PIN is locked until {time}. Try again then.',
+      err_pin_locked_soon: 'Your PIN is locked. Try again later.',
+      err_device_revoked: 'This phone has been disabled. Contact your certificate provider if this is unexpected.',
+      err_unknown_device: 'The server does not know this phone any more. Please activate it again.',
+      err_activation_invalid: 'This activation code is not valid. Please check it.',
+      err_activation_used: 'This activation code has been used already. Ask your certificate provider for a new one.',
+      err_activation_expired: 'This activation code has expired. Ask your certificate provider for a new one.',
+      err_weak_pin: 'That PIN is too easy: use 6 to 12 digits, not all the same and not a run.',
+      err_wrong_pin_enroll: 'You activated another phone before: enter your current PIN ({n} tries left).',
+      err_credential_exists: 'You already hold this kind of certificate from this provider.',
+      err_alg_not_allowed: 'This provider does not issue certificates for that algorithm.',
+      err_purpose_not_allowed: 'This provider does not issue certificates for that purpose.',
+      err_credential_limit: 'You hold the largest number of certificates allowed.',
+      err_credential_mismatch: 'The chosen certificate does not fit this request.',
+      err_credential_not_active: 'The chosen certificate is not usable now.',
+      err_stale_timestamp: 'The phone’s clock is wrong. Set the time and try again.',
+      err_network: 'No connection. Check your network and try again.',
+      err_operation_failed: 'The operation could not be completed. Start again on the computer.',
+      err_generic: 'That did not work ({code}). Please try again later.',
+      refusedTitle: 'Could not continue',
+      notEnrolledTitle: 'This phone is not activated yet',
+      notEnrolledLead: 'To confirm requests from your computer, activate this phone once with the activation code from your certificate provider.',
+      notEnrolledAfter: 'After activation this QR code is handled right away.',
+      history: 'History',
+      historyEmpty: 'Nothing here yet.',
+      act_login: 'Login', act_sign: 'Signature', act_decrypt: 'Decryption', act_seal: 'Seal',
+      'act_credential.create': 'Certificate request', 'act_pin.change': 'PIN change', 'act_device.enroll': 'Phone activated',
+      outcome_ok: 'Done', outcome_failed: 'Not done',
+      reason_wrong_pin: 'wrong PIN', reason_pin_locked: 'PIN locked', reason_wrong_code: 'wrong code',
+      today: 'Today', yesterday: 'Yesterday',
+      me: 'Me',
+      thisDevice: 'This phone',
+      deviceName: 'Name',
+      deviceId: 'Device ID',
+      deviceKey: 'Device key',
+      deviceKeyValue: 'ECDSA P-256 · not exportable',
+      enrolledAt: 'Activated',
+      changePin: 'Change PIN',
+      language: 'Language',
+      lost: 'Lost your phone?',
+      lostTitle: 'Lost or new phone',
+      lostP1: 'Call your certificate provider at once and give them the device ID below: they disable this phone.',
+      lostP2: 'Your certificates’ private keys are not on the phone: without your PIN, whoever finds it cannot use them.',
+      lostP3: 'For a new phone, ask for a new activation code and activate with your current PIN: your certificates carry over.',
+      userId: 'User ID',
+      footer: 'Protected by ukeygate'
+    }
+  };
+
+  var LANG = pickLang();
+  function pickLang() {
+    var q = /[?&]lang=(zh|en)\b/.exec(location.search);
+    if (q) { return q[1]; }
+    try {
+      var s = localStorage.getItem('ukeygate.lang');
+      if (s === 'zh' || s === 'en') { return s; }
+    } catch (e) { /* storage off */ }
+    var langs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || 'zh'];
+    for (var i = 0; i < langs.length; i++) {
+      if (/^zh/i.test(langs[i])) { return 'zh'; }
+      if (/^en/i.test(langs[i])) { return 'en'; }
+    }
+    return 'zh';
+  }
+
+  function t(key, vars) {
+    var s = TEXT[LANG][key];
+    if (s === undefined) { s = TEXT.en[key]; }
+    if (s === undefined) { return key; }
+    if (vars) {
+      s = s.replace(/\{(\w+)\}/g, function (m, k) { return vars[k] === undefined ? m : String(vars[k]); });
+    }
+    return s;
+  }
+
+  function setLang(l) {
+    LANG = l;
+    try { localStorage.setItem('ukeygate.lang', l); } catch (e) { /* storage off */ }
+    applyLang();
+    rerender();
+  }
+
+  function applyLang() {
+    document.documentElement.lang = LANG === 'zh' ? 'zh-CN' : 'en';
+    document.title = t('appName');
+  }
+
+  // ---------------------------------------------------------------------
+  // Paths: the app may sit under a path prefix (public_url with a path).
+  // ---------------------------------------------------------------------
+  var loc = /^(.*)\/(m|q)\/([^/]*)$/.exec(location.pathname) || [null, '', 'm', ''];
+  var ROOT = loc[1];                       // '' or '/prefix'
+  var QR_PAYLOAD = loc[2] === 'q' && loc[3] ? location.origin + location.pathname : '';
+
+  // ---------------------------------------------------------------------
+  // Small DOM helpers (never HTML from strings: every text goes through textContent)
+  // ---------------------------------------------------------------------
+  var SVGNS = 'http://www.w3.org/2000/svg';
+  var ICONS = {
+    shield: 'M12 2l8 3v6c0 5-3.4 9.4-8 11-4.6-1.6-8-6-8-11V5l8-3zm-1 13.2l6-6-1.4-1.4-4.6 4.6-2.1-2.1L7.5 11.7l3.5 3.5z',
+    scan: 'M3 7V4a1 1 0 0 1 1-1h3v2H5v2H3zm14-4h3a1 1 0 0 1 1 1v3h-2V5h-2V3zM5 17v2h2v2H4a1 1 0 0 1-1-1v-3h2zm14 0h2v3a1 1 0 0 1-1 1h-3v-2h2v-2zM3 11h18v2H3z',
+    cert: 'M4 3h16a1 1 0 0 1 1 1v12a1 1 0 0 1-1 1h-5v-2h4V5H5v10h2v2H4a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1zm3 4h10v2H7V7zm0 3h6v2H7v-2zm4 3.5a3 3 0 1 1 4 2.83V22l-1-.8-1 .8v-5.67a3 3 0 0 1-2-2.83z',
+    history: 'M13 3a9 9 0 1 1-8.95 10h2.02A7 7 0 1 0 8 7.1V10H2V4h2v2.05A9 9 0 0 1 13 3zm-1 5h2v4.6l3.2 1.9-1 1.7L12 13.7V8z',
+    user: 'M12 12a4.5 4.5 0 1 1 0-9 4.5 4.5 0 0 1 0 9zm0 2c4.4 0 8 2.2 8 5v2H4v-2c0-2.8 3.6-5 8-5z',
+    home: 'M12 3l9 7.5-1.3 1.5L18 10.6V20a1 1 0 0 1-1 1h-4v-6h-2v6H7a1 1 0 0 1-1-1v-9.4L4.3 12 3 10.5 12 3z',
+    key: 'M7 14a3 3 0 1 1 0-6 3 3 0 0 1 0 6zm5.65-4A6 6 0 1 0 12.65 14H15v3h3v-3h3v-4h-8.35z',
+    lock: 'M12 2a5 5 0 0 1 5 5v3h1a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V11a1 1 0 0 1 1-1h1V7a5 5 0 0 1 5-5zm0 2a3 3 0 0 0-3 3v3h6V7a3 3 0 0 0-3-3zm0 10a2 2 0 0 0-1 3.73V19h2v-1.27A2 2 0 0 0 12 14z',
+    phone: 'M7 2h10a2 2 0 0 1 2 2v16a2 2 0 0 1-2 2H7a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2zm0 3v13h10V5H7zm4 14v1h2v-1h-2z',
+    back: 'M15.4 5.4L14 4l-8 8 8 8 1.4-1.4L8.8 12z',
+    chev: 'M8.6 5.4L10 4l8 8-8 8-1.4-1.4L15.2 12z',
+    close: 'M6.4 5L12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z',
+    check: 'M9.5 16.2L5.3 12l-1.4 1.4 5.6 5.6L20.1 8.4 18.7 7z',
+    cross: 'M6.4 5L12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4-5.6-5.6L6.4 19 5 17.6l5.6-5.6L5 6.4z',
+    clock: 'M12 2a10 10 0 1 1 0 20 10 10 0 0 1 0-20zm0 2a8 8 0 1 0 0 16 8 8 0 0 0 0-16zm-1 3h2v5.6l3.7 2.2-1 1.7L11 13.7V7z',
+    alert: 'M12 2l10.4 18H1.6L12 2zm-1 7v5h2V9h-2zm0 7v2h2v-2h-2z',
+    globe: 'M12 2a10 10 0 1 1 0 20 10 10 0 0 1 0-20zm6.9 9a8 8 0 0 0-3.5-5.7c.6 1.6 1 3.5 1.1 5.7h2.4zm-4.4 0C14.3 7.6 13.2 4.9 12 4.1c-1.2.8-2.3 3.5-2.5 6.9h5zm-7 0c.1-2.2.5-4.1 1.1-5.7A8 8 0 0 0 5.1 11h2.4zm-2.4 2a8 8 0 0 0 3.5 5.7c-.6-1.6-1-3.5-1.1-5.7H5.1zm4.4 0c.2 3.4 1.3 6.1 2.5 6.9 1.2-.8 2.3-3.5 2.5-6.9h-5zm7 0c-.1 2.2-.5 4.1-1.1 5.7a8 8 0 0 0 3.5-5.7h-2.4z',
+    desktop: 'M3 4h18a1 1 0 0 1 1 1v11a1 1 0 0 1-1 1h-7v2h3v2H7v-2h3v-2H3a1 1 0 0 1-1-1V5a1 1 0 0 1 1-1zm1 2v9h16V6H4z',
+    doc: 'M6 2h8l6 6v13a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V3a1 1 0 0 1 1-1zm7 1.5V9h5.5L13 3.5zM8 12v2h8v-2H8zm0 4v2h8v-2H8z',
+    login: 'M10 3h9a1 1 0 0 1 1 1v16a1 1 0 0 1-1 1h-9v-2h8V5h-8V3zm1.6 4.4L16.2 12l-4.6 4.6-1.4-1.4 2.2-2.2H3v-2h9.4l-2.2-2.2 1.4-1.4z',
+    sign: 'M14.1 3.5l6.4 6.4-10.6 10.6H3.5v-6.4L14.1 3.5zm0 2.8l-8.6 8.6V18.5h3.6l8.6-8.6-3.6-3.6zM13 20h8v2h-8v-2z',
+    unlock: 'M12 2a5 5 0 0 1 5 5h-2a3 3 0 0 0-6 0v3h9a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V11a1 1 0 0 1 1-1h1V7a5 5 0 0 1 5-5zm0 12a2 2 0 0 0-1 3.73V19h2v-1.27A2 2 0 0 0 12 14z',
+    backspace: 'M8 5h12a1 1 0 0 1 1 1v12a1 1 0 0 1-1 1H8l-6-7 6-7zm.9 2l-4.3 5 4.3 5H19V7H8.9zm2.5 1.6l2.1 2.1 2.1-2.1 1.4 1.4-2.1 2.1 2.1 2.1-1.4 1.4-2.1-2.1-2.1 2.1-1.4-1.4 2.1-2.1-2.1-2.1 1.4-1.4z',
+    lang: 'M12 2a10 10 0 1 1 0 20 10 10 0 0 1 0-20zm0 2a8 8 0 0 0-1 15.94V4.06A8 8 0 0 0 12 4zm1 .06v15.88A8 8 0 0 0 13 4.06z',
+    help: 'M12 2a10 10 0 1 1 0 20 10 10 0 0 1 0-20zm-1 14v2h2v-2h-2zm1-10a4 4 0 0 0-4 4h2a2 2 0 1 1 2 2 1 1 0 0 0-1 1v2h2v-1.1A4 4 0 0 0 12 6z'
+  };
+
+  function icon(name, cls) {
+    var s = document.createElementNS(SVGNS, 'svg');
+    s.setAttribute('viewBox', '0 0 24 24');
+    s.setAttribute('aria-hidden', 'true');
+    s.setAttribute('focusable', 'false');
+    if (cls) { s.setAttribute('class', cls); }
+    var p = document.createElementNS(SVGNS, 'path');
+    p.setAttribute('d', ICONS[name] || ICONS.help);
+    p.setAttribute('fill', 'currentColor');
+    s.appendChild(p);
+    return s;
+  }
+
+  // h('tag.class', {attrs, on: {click: fn}, text: '…'}, children…)
+  function h(spec, props) {
+    var parts = spec.split('.');
+    var e = document.createElement(parts[0] || 'div');
+    if (parts.length > 1) { e.className = parts.slice(1).join(' '); }
+    var kids = Array.prototype.slice.call(arguments, 2);
+    if (props && (typeof props !== 'object' || props.nodeType || Array.isArray(props))) {
+      kids.unshift(props);
+      props = null;
+    }
+    if (props) {
+      Object.keys(props).forEach(function (k) {
+        var v = props[k];
+        if (v === undefined || v === null || v === false) { return; }
+        if (k === 'text') { e.textContent = v; } else if (k === 'on') {
+          Object.keys(v).forEach(function (ev) { e.addEventListener(ev, v[ev]); });
+        } else if (k === 'hidden') { e.hidden = !!v; } else if (k === 'disabled') { e.disabled = !!v; } else {
+          e.setAttribute(k, v === true ? '' : String(v));
+        }
+      });
+    }
+    append(e, kids);
+    return e;
+  }
+  function append(e, kids) {
+    kids.forEach(function (k) {
+      if (k === null || k === undefined || k === false) { return; }
+      if (Array.isArray(k)) { append(e, k); return; }
+      e.appendChild(typeof k === 'string' || typeof k === 'number' ? document.createTextNode(String(k)) : k);
+    });
+  }
+
+  function clear(e) { while (e.firstChild) { e.removeChild(e.firstChild); } }
+
+  // ---------------------------------------------------------------------
+  // Bytes, hashes, the device key
+  // ---------------------------------------------------------------------
+  var enc = new TextEncoder();
+  function hex(buf) {
+    var b = new Uint8Array(buf), s = '';
+    for (var i = 0; i < b.length; i++) { s += (b[i] < 16 ? '0' : '') + b[i].toString(16); }
+    return s;
+  }
+  function b64(buf) {
+    var b = new Uint8Array(buf), s = '';
+    for (var i = 0; i < b.length; i++) { s += String.fromCharCode(b[i]); }
+    return btoa(s);
+  }
+  function randomHex(n) {
+    var b = new Uint8Array(n);
+    crypto.getRandomValues(b);
+    return hex(b);
+  }
+  function sha256hex(bytes) {
+    return crypto.subtle.digest('SHA-256', bytes).then(hex);
+  }
+
+  // derInt encodes one big-endian unsigned integer as DER INTEGER.
+  function derInt(b) {
+    var i = 0;
+    while (i < b.length - 1 && b[i] === 0) { i++; }
+    var v = Array.prototype.slice.call(b, i);
+    if (v[0] & 0x80) { v.unshift(0); }
+    return [0x02, v.length].concat(v);
+  }
+  // rawToDER turns WebCrypto's r||s into an ASN.1 SEQUENCE { r, s }.
+  function rawToDER(raw) {
+    var b = new Uint8Array(raw);
+    var half = b.length / 2;
+    var body = derInt(b.subarray(0, half)).concat(derInt(b.subarray(half)));
+    return new Uint8Array([0x30, body.length].concat(body));
+  }
+
+  function pem(spki) {
+    var s = b64(spki).replace(/(.{64})/g, '$1\n');
+    if (s[s.length - 1] !== '\n') { s += '\n'; }
+    return '-----BEGIN PUBLIC KEY-----\n' + s + '-----END PUBLIC KEY-----\n';
+  }
+
+  function newDeviceKey() {
+    return crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+  }
+
+  // ---------------------------------------------------------------------
+  // IndexedDB: one record, the device (its key pair is a non-extractable
+  // CryptoKey: the browser stores it, the page can only sign with it).
+  // ---------------------------------------------------------------------
+  var DB_NAME = 'ukeygate';
+  var DEVICE_KEY = 'device:' + (ROOT || '/');
+  function db() {
+    return new Promise(function (resolve, reject) {
+      var r = indexedDB.open(DB_NAME, 1);
+      r.onupgradeneeded = function () { r.result.createObjectStore('kv'); };
+      r.onsuccess = function () { resolve(r.result); };
+      r.onerror = function () { reject(r.error); };
+    });
+  }
+  function dbDo(mode, fn) {
+    return db().then(function (d) {
+      return new Promise(function (resolve, reject) {
+        var tx = d.transaction('kv', mode);
+        var req = fn(tx.objectStore('kv'));
+        tx.oncomplete = function () { d.close(); resolve(req && req.result); };
+        tx.onerror = tx.onabort = function () { d.close(); reject(tx.error); };
+      });
+    });
+  }
+  function loadDevice() { return dbDo('readonly', function (s) { return s.get(DEVICE_KEY); }); }
+  function saveDevice(d) { return dbDo('readwrite', function (s) { return s.put(d, DEVICE_KEY); }); }
+  function forgetDevice() { return dbDo('readwrite', function (s) { return s.delete(DEVICE_KEY); }); }
+
+  // ---------------------------------------------------------------------
+  // The phone API
+  // ---------------------------------------------------------------------
+  var skewMs = 0; // server clock minus ours, learned from Date headers
+
+  function ApiError(status, body) {
+    var e = (body && body.error) || {};
+    this.status = status;
+    this.code = e.code || (status ? 'http_' + status : 'network');
+    this.message = e.message || '';
+    this.remaining = e.remaining_tries;
+    this.retryAfter = e.retry_after_seconds;
+    this.reason = e.reason;
+  }
+
+  function api(method, path, body, signed) {
+    return send(method, path, body, signed, true);
+  }
+
+  function send(method, path, body, signed, mayRetry) {
+    var raw = body === undefined ? '' : JSON.stringify(body);
+    var url = ROOT + path;
+    var headers = { Accept: 'application/json' };
+    if (raw) { headers['Content-Type'] = 'application/json'; }
+    var ready = Promise.resolve();
+    if (signed) {
+      if (!S.device) { return Promise.reject(new ApiError(0, { error: { code: 'not_enrolled' } })); }
+      var ts = String(Math.floor((Date.now() + skewMs) / 1000));
+      var nonce = randomHex(16);
+      ready = sha256hex(enc.encode(raw)).then(function (bodyHash) {
+        var msg = method + '\n' + url + '\n' + ts + '\n' + nonce + '\n' + bodyHash;
+        return crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, S.device.privateKey, enc.encode(msg));
+      }).then(function (sig) {
+        headers['X-Device'] = S.device.deviceId;
+        headers['X-Timestamp'] = ts;
+        headers['X-Nonce'] = nonce;
+        headers['X-Signature'] = b64(rawToDER(sig));
+      });
+    }
+    busy(1);
+    return ready.then(function () {
+      return fetch(url, { method: method, headers: headers, body: raw || undefined, credentials: 'omit', cache: 'no-store', redirect: 'error' });
+    }).then(function (r) {
+      var date = Date.parse(r.headers.get('Date') || '');
+      if (!isNaN(date)) {
+        var d = date - Date.now();
+        skewMs = Math.abs(d) > 2000 ? d : 0;
+      }
+      if (r.status === 204) { return null; }
+      return r.json().catch(function () { return null; }).then(function (j) {
+        if (!r.ok) { throw new ApiError(r.status, j); }
+        return j;
+      });
+    }, function (err) {
+      if (err instanceof ApiError) { throw err; }
+      throw new ApiError(0, { error: { code: 'network', message: String(err) } });
+    }).then(function (v) { busy(-1); return v; }, function (err) {
+      busy(-1);
+      // A wrong phone clock: the Date header taught us the offset; once.
+      if (signed && mayRetry && err.code === 'stale_timestamp') {
+        return send(method, path, body, signed, false);
+      }
+      throw err;
+    });
+  }
+
+  var busyCount = 0;
+  function busy(d) {
+    busyCount += d;
+    if (busyCount > 0) { document.body.setAttribute('data-busy', '1'); } else { document.body.removeAttribute('data-busy'); }
+  }
+
+  // errText turns an API error into one sentence in the user's language.
+  function errText(err) {
+    if (!err || !err.code) { return t('err_generic', { code: '?' }); }
+    if (err.code === 'pin_locked') {
+      if (err.retryAfter) {
+        var until = new Date(Date.now() + err.retryAfter * 1000);
+        return t('err_pin_locked', { time: fmtTime(until, err.retryAfter > 20 * 3600) });
+      }
+      return t('err_pin_locked_soon');
+    }
+    if (err.code === 'operation_failed' && err.reason === 'wrong_code') { return t('err_wrong_code'); }
+    if (err.code === 'network' || err.code === 'http_0') { return t('err_network'); }
+    var k = 'err_' + err.code;
+    if (TEXT[LANG][k]) { return t(k); }
+    return t('err_generic', { code: err.code });
+  }
+
+  // ---------------------------------------------------------------------
+  // Formatting
+  // ---------------------------------------------------------------------
+  function pad(n) { return (n < 10 ? '0' : '') + n; }
+  function fmtDate(d) { return d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate()); }
+  function fmtTime(d, withDate) {
+    var s = pad(d.getHours()) + ':' + pad(d.getMinutes());
+    return withDate ? fmtDate(d) + ' ' + s : s;
+  }
+  function fmtSize(n) {
+    if (n < 1024) { return t('bytes', { n: n }); }
+    if (n < 1024 * 1024) { return (n / 1024).toFixed(1) + ' KB'; }
+    return (n / 1024 / 1024).toFixed(1) + ' MB';
+  }
+  function fmtRemaining(s) { return Math.floor(s / 60) + ':' + pad(s % 60); }
+  function shortDigest(d) { return d.length > 20 ? d.slice(0, 8) + '…' + d.slice(-8) : d; }
+  function groupDigest(d) { return d.replace(/(.{8})/g, '$1 ').trim(); }
+
+  // browserOf summarises a user agent: "Chrome on Windows".
+  function browserOf(ua) {
+    if (!ua) { return '—'; }
+    var b = /Edg\//.test(ua) ? 'Edge' : /MicroMessenger/.test(ua) ? (LANG === 'zh' ? '微信' : 'WeChat') :
+      /Firefox\//.test(ua) ? 'Firefox' : /(Chrome|Chromium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : '';
+    var os = /Windows/.test(ua) ? 'Windows' : /Android/.test(ua) ? 'Android' : /(iPhone|iPad)/.test(ua) ? 'iOS' :
+      /Mac OS X/.test(ua) ? 'macOS' : /Linux/.test(ua) ? 'Linux' : '';
+    if (!b && !os) { return ua.length > 40 ? ua.slice(0, 40) + '…' : ua; }
+    if (!b) { return os; }
+    if (!os) { return b; }
+    return LANG === 'zh' ? os + ' 上的 ' + b : b + ' on ' + os;
+  }
+
+  function guessDeviceName() {
+    var ua = navigator.userAgent;
+    var m = /Android [\d.]+; ([^;)]+?)(?: Build|\))/.exec(ua);
+    var model = /iPhone/.test(ua) ? 'iPhone' : /iPad/.test(ua) ? 'iPad' : m && m[1] && m[1] !== 'K' ? m[1] : /Android/.test(ua) ? 'Android' : '';
+    var b = browserOf(ua);
+    if (model) { return (model + ' · ' + b.split(' ')[0]).slice(0, 64); }
+    return (LANG === 'zh' ? '手机浏览器' : 'Phone browser');
+  }
+
+  // Activation codes: Crockford base32, 20 characters, shown in groups.
+  function normCode(s) {
+    return String(s || '').toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
+  }
+  function validCode(s) { return /^[0-9A-HJKMNP-TV-Z]{20}$/.test(normCode(s)); }
+  function groupCode(s) { return normCode(s).slice(0, 20).replace(/(.{5})(?=.)/g, '$1-'); }
+
+  // PIN policy, as the gateway checks it (ca: 6 to 12 digits, not all the
+  // same, not a run up or down).
+  function pinRules(pin) {
+    var same = true, up = true, down = true;
+    for (var i = 1; i < pin.length; i++) {
+      var d = pin.charCodeAt(i) - pin.charCodeAt(i - 1);
+      same = same && d === 0;
+      up = up && (d === 1 || d === -9);
+      down = down && (d === -1 || d === 9);
+    }
+    var long = pin.length >= 6 && pin.length <= 12;
+    return { len: long, same: pin.length < 2 ? null : !same, run: pin.length < 3 ? null : !(up || down), ok: long && !same && !(up || down) };
+  }
+
+  // ---------------------------------------------------------------------
+  // State and screens
+  // ---------------------------------------------------------------------
+  var S = {
+    device: null,       // {deviceId, deviceName, userId, userName, privateKey, publicKeyPem, enrolledAt}
+    view: '',
+    render: null,       // re-renders the current screen (language switch)
+    pendingPayload: QR_PAYLOAD,
+    pendingCode: '',
+    issuers: null,
+    timers: []
+  };
+
+  var main;
+  function clearTimers() {
+    S.timers.forEach(function (id) { clearInterval(id); clearTimeout(id); });
+    S.timers = [];
+  }
+
+  // screen shows a new screen: view names it (body[data-view]); build
+  // returns its nodes; opts: tabs (the tab to mark), actions (a bottom bar).
+  function screen(view, build, opts) {
+    opts = opts || {};
+    closeSheet();
+    stopCamera();
+    clearTimers();
+    S.view = view;
+    S.render = function () { screen(view, build, opts); };
+    document.body.setAttribute('data-view', view);
+    document.body.classList.toggle('has-tabs', !!opts.tab);
+    document.body.classList.toggle('has-actions', !!opts.actions);
+    clear(main);
+    append(main, [build()]);
+    var old = document.querySelectorAll('.tabbar, .actions');
+    Array.prototype.forEach.call(old, function (n) { n.parentNode.removeChild(n); });
+    if (opts.actions) { document.getElementById('app').appendChild(opts.actions); }
+    if (opts.tab) { document.getElementById('app').appendChild(tabbar(opts.tab)); }
+    if (!opts.keepScroll) { window.scrollTo(0, 0); }
+    var h1 = main.querySelector('h1');
+    if (h1 && opts.focus !== false && S.focusOnRender) {
+      h1.setAttribute('tabindex', '-1');
+      h1.focus({ preventScroll: true });
+    }
+    S.focusOnRender = true;
+  }
+
+  function rerender() {
+    if (S.render) {
+      S.focusOnRender = false;
+      S.render();
+    }
+  }
+
+  function topbar(title, onBack, extra) {
+    return h('header.topbar' + (onBack ? '' : '.center'),
+      onBack ? h('button.icon-btn', { type: 'button', 'aria-label': t('back'), 'data-t': 'back', on: { click: onBack } }, icon('back')) : h('span.spacer'),
+      h('h1', { text: title }),
+      extra || h('span.spacer'));
+  }
+
+  function langButton(dark) {
+    return h('button.lang-btn' + (dark ? '.dark' : ''), {
+      type: 'button', lang: LANG === 'zh' ? 'en' : 'zh', 'aria-label': t('langSwitchLabel'), 'data-t': 'lang',
+      on: { click: function () { setLang(LANG === 'zh' ? 'en' : 'zh'); } }
+    }, t('langSwitch'));
+  }
+
+  function tabbar(active) {
+    function tab(name, label, ic, go) {
+      return h('button', { type: 'button', 'data-t': 'tab-' + name, 'aria-current': active === name ? 'page' : null, on: { click: go } },
+        icon(ic), h('span', { text: label }));
+    }
+    return h('nav.tabbar', { 'aria-label': t('tabsLabel') },
+      tab('home', t('tabHome'), 'home', showHome),
+      tab('certs', t('tabCerts'), 'cert', showCerts),
+      h('button.tab-scan', { type: 'button', 'data-t': 'tab-scan', on: { click: function () { showCamera(); } } },
+        h('span.tab-scan-icon', icon('scan')), h('span', { text: t('tabScan') })),
+      tab('history', t('tabHistory'), 'history', showHistory),
+      tab('me', t('tabMe'), 'user', showMe));
+  }
+
+  var toastTimer = null;
+  function toast(msg) {
+    var old = document.querySelector('.toast');
+    if (old) { old.parentNode.removeChild(old); }
+    var e = h('div.toast', { role: 'status', 'aria-live': 'polite', 'data-t': 'toast', text: msg });
+    document.body.appendChild(e);
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(function () { if (e.parentNode) { e.parentNode.removeChild(e); } }, 3500);
+  }
+
+  function loadingScreen(view, text) {
+    screen(view, function () {
+      return h('div.boot', { role: 'status', 'aria-live': 'polite' }, h('div.spinner', { 'aria-hidden': 'true' }), h('p', { text: text }));
+    });
+  }
+
+  // outcome shows a result screen: kind ok|bad|warn|info.
+  function outcome(view, kind, ic, title, lead, buttons) {
+    screen(view, function () {
+      return h('section.outcome', { 'data-t': 'outcome', 'data-kind': kind },
+        h('div.badge.' + kind, icon(ic)),
+        h('h1', { text: title }),
+        h('p', { 'data-t': 'message', text: lead }));
+    }, {
+      actions: h('div.actions', buttons || h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('done')))
+    });
+  }
+
+  function refusal(err, view) {
+    var ic = err && (err.code === 'session_expired' || err.code === 'pin_locked') ? 'clock' : 'alert';
+    var buttons = [];
+    if (err && err.code === 'unknown_device') {
+      buttons.push(h('button.btn.btn-primary', { type: 'button', 'data-t': 'reactivate', on: { click: function () {
+        forgetDevice().then(function () { S.device = null; showEnrollCode(); });
+      } } }, t('activate')));
+    } else {
+      buttons.push(h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, S.device ? t('home') : t('done')));
+    }
+    outcome(view || 'refused', err && err.code === 'session_expired' ? 'warn' : 'bad', ic, t('refusedTitle'), errText(err), buttons);
+    document.body.setAttribute('data-error', err && err.code || '');
+  }
+
+  function showStart() {
+    document.body.removeAttribute('data-error');
+    if (S.device) { showHome(); } else { showWelcome(); }
+  }
+
+  // ---------------------------------------------------------------------
+  // Welcome, unsupported
+  // ---------------------------------------------------------------------
+  function showUnsupported(insecure) {
+    screen('unsupported', function () {
+      return h('section.outcome',
+        h('div.badge.warn', icon('lock')),
+        h('h1', { text: t('unsupportedTitle') }),
+        h('p', { 'data-t': 'message', text: insecure ? t('unsupportedInsecure') : t('unsupportedApis') }),
+        h('p.footer-note', langButton(true)));
+    });
+  }
+
+  function showWelcome() {
+    screen('welcome', function () {
+      return h('div',
+        h('header.hero.welcome-hero',
+          h('div.hero-top', h('div.brand', icon('shield'), h('span', { text: t('appName') })), langButton()),
+          icon('shield', 'shield'),
+          h('h1', { text: t('welcomeTitle') }),
+          h('p', { text: t('welcomeLead') })),
+        h('div.section',
+          h('div.card',
+            h('ul.features',
+              feature('scan', t('feat1'), t('feat1d')),
+              feature('sign', t('feat2'), t('feat2d')),
+              feature('lock', t('feat3'), t('feat3d'))))),
+        h('p.footer-note', { text: t('footer') }));
+    }, {
+      actions: h('div.actions',
+        h('button.btn.btn-secondary', { type: 'button', 'data-t': 'scan-activation', on: { click: function () { showCamera(); } } }, icon('scan'), h('span.sr-only', { text: t('scanActivation') })),
+        h('button.btn.btn-primary', { type: 'button', 'data-t': 'activate', on: { click: function () { showEnrollCode(); } } }, t('activate')))
+    });
+  }
+
+  function feature(ic, title, text) {
+    return h('li', h('span.f-icon', icon(ic)), h('div', h('strong', { text: title }), h('span.muted', { text: text })));
+  }
+
+  // ---------------------------------------------------------------------
+  // Enrollment: code -> name -> PIN -> PIN again -> POST /v1/enroll
+  // ---------------------------------------------------------------------
+  var E = {}; // the enrollment being typed: code, name, pin (cleared after)
+
+  function steps(n) {
+    return h('ol.steps', { 'aria-hidden': 'true' }, [1, 2, 3].map(function (i) { return h('li' + (i <= n ? '.done' : '')); }));
+  }
+
+  function showEnrollCode(err) {
+    if (!E.code && S.pendingCode) { E.code = S.pendingCode; }
+    var input, alert;
+    screen('enroll-code', function () {
+      input = h('input.code-input', {
+        id: 'code', name: 'activation-code', type: 'text', inputmode: 'text', autocomplete: 'off', autocapitalize: 'characters',
+        spellcheck: 'false', 'aria-describedby': 'code-hint', maxlength: '29', 'data-t': 'code', value: E.code ? groupCode(E.code) : ''
+      });
+      input.addEventListener('input', function () {
+        var caret = input.selectionStart === input.value.length;
+        var g = groupCode(input.value);
+        if (caret && g !== input.value && normCode(input.value).length <= 20) { input.value = g; }
+      });
+      input.addEventListener('keydown', function (e) { if (e.key === 'Enter') { go(); } });
+      alert = h('div.alert', { role: 'alert', 'data-t': 'error', text: err || '' });
+      return h('div',
+        topbar(t('enrollTitle'), S.device ? showMe : showWelcome),
+        h('div.section',
+          steps(1),
+          h('p.page-lead', { text: t('enrollCodeLead') }),
+          h('div.field', h('label', { for: 'code', text: t('codeLabel') }), input, h('div.hint', { id: 'code-hint', text: t('codeHint') })),
+          alert,
+          h('p', h('button.btn-link', { type: 'button', 'data-t': 'scan-activation', on: { click: function () { showCamera(); } } }, t('scanActivation')))));
+    }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'next', on: { click: go } }, t('next'))) });
+    function go() {
+      if (!validCode(input.value)) {
+        alert.textContent = t('codeBad');
+        input.setAttribute('aria-invalid', 'true');
+        input.focus();
+        return;
+      }
+      E.code = normCode(input.value);
+      showEnrollName();
+    }
+  }
+
+  function showEnrollName() {
+    var input, alert;
+    screen('enroll-name', function () {
+      input = h('input', { id: 'device-name', type: 'text', autocomplete: 'off', maxlength: '64', 'data-t': 'device-name', value: E.name || guessDeviceName() });
+      input.addEventListener('keydown', function (e) { if (e.key === 'Enter') { go(); } });
+      alert = h('div.alert', { role: 'alert', 'data-t': 'error' });
+      return h('div',
+        topbar(t('nameTitle'), function () { showEnrollCode(); }),
+        h('div.section', steps(2),
+          h('p.page-lead', { text: t('nameLead') }),
+          h('div.field', h('label', { for: 'device-name', text: t('nameLabel') }), input),
+          alert));
+    }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'next', on: { click: go } }, t('next'))) });
+    function go() {
+      var v = input.value.trim();
+      if (!v || v.length > 64) { alert.textContent = t('nameBad'); input.focus(); return; }
+      E.name = v;
+      showEnrollPIN();
+    }
+  }
+
+  function showEnrollPIN(msg) {
+    screen('enroll-pin', function () {
+      return h('div', topbar(t('pinSetTitle'), function () { showEnrollName(); }), h('div.section', steps(3), h('p.page-lead', { text: t('pinReenrollNote') })));
+    });
+    pinSheet({
+      title: t('pinSetTitle'), lead: t('pinSetLead'), rules: true, message: msg, dismissible: true,
+      onCancel: function () { showEnrollName(); },
+      onSubmit: function (pin) {
+        E.pin = pin;
+        showEnrollPIN2();
+        return Promise.resolve();
+      }
+    });
+  }
+
+  function showEnrollPIN2() {
+    screen('enroll-pin2', function () {
+      return h('div', topbar(t('pinAgainTitle'), function () { showEnrollPIN(); }), h('div.section', steps(3)));
+    });
+    pinSheet({
+      title: t('pinAgainTitle'), lead: t('pinAgainLead'), dismissible: true,
+      onCancel: function () { E.pin = ''; showEnrollPIN(); },
+      onSubmit: function (pin) {
+        if (pin !== E.pin) {
+          E.pin = '';
+          showEnrollPIN(t('pinMismatch'));
+          return Promise.resolve();
+        }
+        return enroll();
+      }
+    });
+  }
+
+  function enroll() {
+    var pin = E.pin;
+    E.pin = '';
+    var keys;
+    loadingScreen('enrolling', t('enrolling'));
+    return newDeviceKey().then(function (k) {
+      keys = k;
+      return crypto.subtle.exportKey('spki', k.publicKey);
+    }).then(function (spki) {
+      var pub = pem(spki);
+      return api('POST', '/v1/enroll', { activation_code: E.code, device_public_key: pub, device_name: E.name, pin: pin }, false).then(function (res) {
+        var d = {
+          deviceId: res.device.id, deviceName: res.device.name, userId: res.user.id, userName: res.user.name,
+          privateKey: keys.privateKey, publicKeyPem: pub, enrolledAt: res.device.created_at || new Date().toISOString()
+        };
+        return saveDevice(d).then(function () { return d; });
+      });
+    }).then(function (d) {
+      S.device = d;
+      S.pendingCode = '';
+      E = {};
+      pin = '';
+      showEnrolled();
+    }, function (err) {
+      pin = '';
+      var c = err && err.code;
+      if (c === 'activation_invalid' || c === 'activation_used' || c === 'activation_expired') {
+        showEnrollCode(errText(err));
+      } else if (c === 'weak_pin') {
+        showEnrollPIN(errText(err));
+      } else if (c === 'wrong_pin') {
+        showEnrollPIN(t('err_wrong_pin_enroll', { n: err.remaining }));
+      } else if (c === 'pin_locked') {
+        refusal(err);
+      } else {
+        showEnrollCode(errText(err));
+      }
+    });
+  }
+
+  // showEnrolled: success, then the first certificates (or the QR code
+  // that brought the user here).
+  function showEnrolled() {
+    fetchIssuers().then(function (issuers) {
+      var usable = issuers.filter(function (i) { return i.mode === 'internal' || i.mode === 'external'; });
+      screen('enrolled', function () {
+        return h('div',
+          h('section.outcome',
+            h('div.badge.ok', icon('check')),
+            h('h1', { text: t('enrolledTitle') }),
+            h('p', { 'data-t': 'message', text: t('enrolledLead', { name: S.device.userName }) })),
+          h('div.section', certRequestForm(usable, true)));
+      }, {});
+    }, function (err) { refusal(err); });
+  }
+
+  function fetchIssuers() {
+    if (S.issuers) { return Promise.resolve(S.issuers); }
+    return api('GET', '/v1/issuers', undefined, false).then(function (r) {
+      S.issuers = (r && r.issuers) || [];
+      return S.issuers;
+    });
+  }
+
+  function issuerName(id) {
+    var list = S.issuers || [];
+    for (var i = 0; i < list.length; i++) { if (list[i].id === id) { return list[i].name; } }
+    return id;
+  }
+
+  // certRequestForm: pick an issuer, the algorithm and the purposes, then
+  // the PIN. first: right after enrollment (offers both purposes).
+  function certRequestForm(issuers, first) {
+    var wrap = h('div.card', { 'data-t': 'cert-form' });
+    if (!issuers.length) {
+      append(wrap, [h('h2', { text: t('offerTitle') }), h('p.muted', { text: t('offerNone') })]);
+      if (first) { setTimeout(function () { setActions(h('button.btn.btn-primary', { type: 'button', 'data-t': 'start', on: { click: afterEnrollment } }, t('startUsing'))); }); }
+      return wrap;
+    }
+    var sel = { issuer: issuers[0], purposes: { sign: true, encrypt: first }, alg: '' };
+    var body = h('div');
+    append(wrap, [h('h2', { text: t('offerTitle') }), h('p.muted', { text: t('offerLead') }), body]);
+    function algsOf(iss) {
+      var a = (iss.profile && iss.profile.algs && iss.profile.algs.length) ? iss.profile.algs : [iss.alg];
+      return a;
+    }
+    function purposesOf(iss) {
+      return (iss.profile && iss.profile.purposes && iss.profile.purposes.length) ? iss.profile.purposes : ['sign', 'encrypt'];
+    }
+    function draw() {
+      clear(body);
+      if (issuers.length > 1) {
+        append(body, [h('h3.section-title', { id: 'iss-label', text: t('chooseIssuer') }),
+          h('div', { role: 'radiogroup', 'aria-labelledby': 'iss-label' }, issuers.map(function (iss) {
+            return h('button.cred-option', { type: 'button', role: 'radio', 'aria-checked': String(iss === sel.issuer), 'data-t': 'issuer-' + iss.id,
+              on: { click: function () { sel.issuer = iss; sel.alg = ''; draw(); } } },
+            h('span.radio-dot'), h('span.row-main', h('span.row-title', { text: iss.name }), h('span.row-sub', { text: algsOf(iss).join(' / ') })));
+          }))]);
+      }
+      var algs = algsOf(sel.issuer);
+      if (algs.indexOf(sel.alg) < 0) { sel.alg = algs[0]; }
+      if (algs.length > 1) {
+        append(body, [h('h3.section-title', { id: 'alg-label', text: t('chooseAlg') }),
+          h('div', { role: 'radiogroup', 'aria-labelledby': 'alg-label' }, algs.map(function (a) {
+            return h('button.cred-option', { type: 'button', role: 'radio', 'aria-checked': String(a === sel.alg), 'data-t': 'alg-' + a,
+              on: { click: function () { sel.alg = a; draw(); } } }, h('span.radio-dot'), h('span.row-title', { text: a }));
+          }))]);
+      }
+      var purposes = purposesOf(sel.issuer);
+      append(body, [h('h3.section-title', { id: 'purpose-label', text: t('choosePurpose') }),
+        h('div', { role: 'group', 'aria-labelledby': 'purpose-label' }, purposes.map(function (p) {
+          return h('button.cred-option', { type: 'button', role: 'checkbox', 'aria-checked': String(!!sel.purposes[p]), 'data-t': 'purpose-' + p,
+            on: { click: function () { sel.purposes[p] = !sel.purposes[p]; draw(); } } },
+          h('span.check-box', icon('check')),
+          h('span.row-main', h('span.row-title', { text: t('purpose_' + p) }), h('span.row-sub', { text: p === 'sign' ? t('purposeSignDesc') : t('purposeEncryptDesc') })));
+        }))]);
+      var chosen = purposes.filter(function (p) { return sel.purposes[p]; });
+      var buttons = [];
+      if (first) { buttons.push(h('button.btn.btn-secondary', { type: 'button', 'data-t': 'later', on: { click: afterEnrollment } }, t('later'))); }
+      buttons.push(h('button.btn.btn-primary', { type: 'button', 'data-t': 'request', disabled: !chosen.length, on: { click: function () { request(chosen); } } }, t('requestCerts')));
+      setActions(h('div.actions', buttons));
+    }
+    function request(purposes) {
+      pinSheet({
+        title: t('pinTitle'), lead: first ? t('pinForEnrollCert') : t('pinForCert'), dismissible: true,
+        onSubmit: function (pin) {
+          var made = [];
+          var chain = Promise.resolve();
+          purposes.forEach(function (p) {
+            chain = chain.then(function () {
+              return api('POST', '/v1/me/credentials', { issuer: sel.issuer.id, alg: sel.alg, purpose: p, pin: pin }, true).then(function (r) {
+                made.push(r.credential);
+              }, function (err) {
+                if (err.code === 'credential_exists') { return; }
+                throw err;
+              });
+            });
+          });
+          return chain.then(function () {
+            pin = '';
+            closeSheet();
+            toast(t('certsRequested'));
+            if (first) { afterEnrollment(); } else { showCerts(); }
+          }, function (err) {
+            pin = '';
+            return pinError(err, made.length === 0);
+          });
+        }
+      });
+    }
+    setTimeout(draw);
+    return wrap;
+  }
+
+  function setActions(bar) {
+    var old = document.querySelector('.actions');
+    if (old) { old.parentNode.removeChild(old); }
+    if (bar.classList && !bar.classList.contains('actions')) { bar = h('div.actions', bar); }
+    document.body.classList.add('has-actions');
+    document.getElementById('app').appendChild(bar);
+  }
+
+  // afterEnrollment goes on with the QR code that brought the user here,
+  // or home.
+  function afterEnrollment() {
+    if (S.pendingPayload) {
+      var p = S.pendingPayload;
+      S.pendingPayload = '';
+      showSession(p);
+    } else {
+      showHome();
+    }
+  }
+
+  // pinError handles a refused PIN request inside the open sheet: a wrong
+  // PIN keeps the sheet open; anything else closes it with the sentence.
+  function pinError(err, sheetMayStay) {
+    if (err.code === 'wrong_pin' && sheetMayStay) {
+      return { message: err.remaining === 1 ? t('wrongPinLast') : t('wrongPin', { n: err.remaining }) };
+    }
+    closeSheet();
+    refusal(err);
+    return null;
+  }
+
+  // ---------------------------------------------------------------------
+  // The PIN keypad sheet
+  // ---------------------------------------------------------------------
+  var sheet = null;
+  function closeSheet() {
+    if (!sheet) { return; }
+    document.removeEventListener('keydown', sheet.onKey, true);
+    if (sheet.el.parentNode) { sheet.el.parentNode.removeChild(sheet.el); }
+    var back = sheet.returnFocus;
+    sheet.clear();
+    sheet = null;
+    document.body.removeAttribute('data-sheet');
+    if (back && back.focus && document.contains(back)) { back.focus(); }
+  }
+
+  // pinSheet opens the keypad. o: title, lead, rules (show the policy as
+  // the user types), message (an error to show), dismissible, onCancel,
+  // onSubmit(pin) -> Promise resolving to {message} to stay open with an
+  // error, or anything else once done.
+  function pinSheet(o) {
+    closeSheet();
+    var digits = '';
+    var dots = h('div.pin-dots', { role: 'img', 'data-t': 'pin-dots' });
+    var msg = h('p.pin-msg', { role: 'alert', 'data-t': 'pin-message', text: o.message || '' });
+    var status = h('div.sheet-busy', { role: 'status', 'aria-live': 'polite' });
+    var rules = o.rules ? h('ul.pin-rules', { 'data-t': 'pin-rules' }) : null;
+    var okKey = h('button.key.ok', { type: 'button', 'data-t': 'pin-ok', disabled: true, text: t('pinOk') });
+    var working = false;
+    function draw() {
+      clear(dots);
+      var n = Math.max(6, digits.length);
+      for (var i = 0; i < n; i++) { dots.appendChild(h('span' + (i < digits.length ? '.on' : ''))); }
+      dots.setAttribute('aria-label', t('pinDots', { n: digits.length }));
+      dots.setAttribute('data-count', String(digits.length));
+      var r = pinRules(digits);
+      okKey.disabled = working || !(o.rules ? r.ok : digits.length >= 6);
+      if (rules) {
+        clear(rules);
+        [['len', 'ruleLen'], ['same', 'ruleSame'], ['run', 'ruleRun']].forEach(function (x) {
+          var v = r[x[0]];
+          var cls = digits.length === 0 || v === null ? '' : v ? '.met' : '.broken';
+          rules.appendChild(h('li' + cls, { 'data-rule': x[0], 'data-met': v === null ? '' : String(v) }, icon(v ? 'check' : 'cross'), t(x[1])));
+        });
+      }
+    }
+    function press(d) {
+      if (working || digits.length >= 12) { return; }
+      digits += d;
+      msg.textContent = '';
+      draw();
+    }
+    function del() {
+      if (working) { return; }
+      digits = digits.slice(0, -1);
+      draw();
+    }
+    function submit() {
+      if (okKey.disabled) { return; }
+      var pin = digits;
+      working = true;
+      status.appendChild(h('div.spinner', { 'aria-hidden': 'true' }));
+      status.appendChild(h('span', { text: t('working') }));
+      draw();
+      Promise.resolve(o.onSubmit(pin)).then(function (res) {
+        pin = '';
+        if (!sheet || sheet.id !== id) { return; }
+        working = false;
+        clear(status);
+        digits = '';
+        if (res && res.message) { msg.textContent = res.message; }
+        draw();
+      }, function (err) {
+        pin = '';
+        if (!sheet || sheet.id !== id) { return; }
+        working = false;
+        clear(status);
+        digits = '';
+        msg.textContent = errText(err);
+        draw();
+      });
+    }
+    function cancel() {
+      if (working) { return; }
+      closeSheet();
+      if (o.onCancel) { o.onCancel(); }
+    }
+    var keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9'].map(function (d) {
+      return h('button.key', { type: 'button', 'data-key': d, on: { click: function () { press(d); } } }, d);
+    });
+    keys.push(h('button.key.fn', { type: 'button', 'data-key': 'del', 'aria-label': t('pinDelete'), on: { click: del } }, icon('backspace')));
+    keys.push(h('button.key', { type: 'button', 'data-key': '0', on: { click: function () { press('0'); } } }, '0'));
+    okKey.addEventListener('click', submit);
+    keys.push(okKey);
+    var titleId = 'sheet-title';
+    var el = h('div.sheet-backdrop', { 'data-t': 'pin-sheet' },
+      h('div.sheet', { role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': titleId },
+        h('div.sheet-grip', { 'aria-hidden': 'true' }),
+        h('div.sheet-head',
+          h('div.sheet-titles', h('h2', { id: titleId, text: o.title }), o.lead ? h('p.muted', { text: o.lead }) : null),
+          o.dismissible !== false ? h('button.icon-btn', { type: 'button', 'aria-label': t('pinCancel'), 'data-t': 'pin-cancel', on: { click: cancel } }, icon('close')) : null),
+        dots, rules, msg, status,
+        h('div.keypad', keys)));
+    var id = Math.random();
+    var returnFocus = document.activeElement;
+    sheet = {
+      id: id, el: el, returnFocus: returnFocus,
+      clear: function () { digits = ''; },
+      onKey: function (e) {
+        if (/^[0-9]$/.test(e.key)) { press(e.key); e.preventDefault(); } else if (e.key === 'Backspace') { del(); e.preventDefault(); } else if (e.key === 'Enter') {
+          if (e.target && e.target.classList && e.target.classList.contains('key')) { return; }
+          submit(); e.preventDefault();
+        } else if (e.key === 'Escape' && o.dismissible !== false) { cancel(); } else if (e.key === 'Tab') { trapFocus(e, el); }
+      }
+    };
+    document.addEventListener('keydown', sheet.onKey, true);
+    document.body.appendChild(el);
+    document.body.setAttribute('data-sheet', 'pin');
+    draw();
+    var first = el.querySelector('h2');
+    first.setAttribute('tabindex', '-1');
+    first.focus();
+  }
+
+  function trapFocus(e, container) {
+    var f = Array.prototype.filter.call(container.querySelectorAll('button, [tabindex="-1"]'), function (x) { return !x.disabled; });
+    if (!f.length) { return; }
+    var i = f.indexOf(document.activeElement);
+    if (e.shiftKey && i <= 0) { f[f.length - 1].focus(); e.preventDefault(); } else if (!e.shiftKey && i === f.length - 1) { f[0].focus(); e.preventDefault(); }
+  }
+
+  // ---------------------------------------------------------------------
+  // Home
+  // ---------------------------------------------------------------------
+  function showHome() {
+    var credCount = h('span.muted', { 'data-t': 'cert-count', text: '…' });
+    screen('home', function () {
+      return h('div',
+        h('header.hero',
+          h('div.hero-top', h('div.brand', icon('shield'), h('span', { text: t('appName') })), langButton()),
+          h('h1.hello', { 'data-t': 'user-name', text: t('hello', { name: S.device.userName }) }),
+          h('p.sub', { text: t('homeSub', { device: S.device.deviceName }) })),
+        h('div.section',
+          h('button.scan-card', { type: 'button', 'data-t': 'scan', on: { click: function () { showCamera(); } } },
+            h('span.scan-icon', icon('scan')),
+            h('span', h('strong', { text: t('scanTitle') }), h('span.muted', { text: t('scanSub') })))),
+        h('div.section',
+          h('div.tiles',
+            tile('cert', t('tileCerts'), credCount, showCerts, 'tile-certs'),
+            tile('history', t('tileHistory'), h('span.muted', { text: t('tileHistorySub') }), showHistory, 'tile-history'),
+            tile('key', t('tilePin'), h('span.muted', { text: t('tilePinSub') }), showChangePIN, 'tile-pin'),
+            tile('phone', t('tileDevice'), h('span.muted', { text: t('tileDeviceSub') }), showLost, 'tile-device'))),
+        h('p.footer-note', { text: t('footer') }));
+    }, { tab: 'home' });
+    api('GET', '/v1/me/credentials', undefined, true).then(function (r) {
+      var n = (r.credentials || []).filter(function (c) { return c.state === 'active'; }).length;
+      credCount.textContent = t('tileCertsSub', { n: n });
+    }, function (err) {
+      if (err.code === 'device_revoked' || err.code === 'unknown_device') { refusal(err); }
+    });
+  }
+
+  function tile(ic, title, sub, go, hook) {
+    return h('button.tile', { type: 'button', 'data-t': hook, on: { click: go } }, h('span.tile-icon', icon(ic)), h('span', h('strong', { text: title }), h('br'), sub));
+  }
+
+  // ---------------------------------------------------------------------
+  // Camera: getUserMedia, BarcodeDetector where there is one, else jsQR
+  // ---------------------------------------------------------------------
+  var cam = null;
+  function stopCamera() {
+    if (!cam) { return; }
+    cam.stopped = true;
+    clearTimeout(cam.timer);
+    if (cam.stream) { cam.stream.getTracks().forEach(function (tr) { tr.stop(); }); }
+    cam = null;
+  }
+
+  function showCamera() {
+    var video, msg, canvas;
+    var back = S.device ? showHome : showWelcome;
+    screen('scan', function () {
+      video = h('video', { playsinline: true, muted: true, autoplay: true, 'aria-hidden': 'true' });
+      video.muted = true;
+      canvas = h('canvas');
+      msg = h('div.cam-msg', { role: 'status', 'aria-live': 'polite', 'data-t': 'camera-message', text: t('cameraStarting') });
+      return h('div.camera', { 'data-t': 'camera' },
+        video, canvas,
+        h('div.frame', { 'aria-hidden': 'true' }, h('span.corner.c1'), h('span.corner.c2'), h('span.corner.c3'), h('span.corner.c4'), h('span.laser')),
+        h('div.cam-top', h('button.icon-btn', { type: 'button', 'aria-label': t('close'), 'data-t': 'close', on: { click: back } }, icon('close')),
+          h('h1', { text: t('cameraTitle') }), h('span.spacer')),
+        h('p.cam-hint', { text: t('cameraHint') }),
+        msg);
+    });
+    var me = { stopped: false, stream: null, timer: null };
+    cam = me;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      msg.textContent = t('cameraNone');
+      document.body.setAttribute('data-camera', 'none');
+      return;
+    }
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false }).then(function (stream) {
+      if (me.stopped) { stream.getTracks().forEach(function (tr) { tr.stop(); }); return; }
+      me.stream = stream;
+      video.srcObject = stream;
+      return video.play().catch(function () { /* autoplay: muted video plays */ }).then(function () {
+        msg.hidden = true;
+        document.body.setAttribute('data-camera', 'on');
+        return detector();
+      }).then(function (detect) { loop(me, video, canvas, detect); });
+    }).catch(function (err) {
+      if (me.stopped) { return; }
+      var denied = err && (err.name === 'NotAllowedError' || err.name === 'SecurityError');
+      msg.textContent = denied ? t('cameraDenied') : t('cameraNone');
+      msg.hidden = false;
+      document.body.setAttribute('data-camera', denied ? 'denied' : 'none');
+    });
+  }
+
+  // detector returns a function(video, canvas) -> Promise<string|null>.
+  function detector() {
+    var viaJsQR = function (video, canvas) {
+      var w = video.videoWidth, hgt = video.videoHeight;
+      if (!w || !hgt || typeof window.jsQR !== 'function') { return Promise.resolve(null); }
+      var scale = Math.min(1, 800 / Math.max(w, hgt));
+      canvas.width = Math.round(w * scale);
+      canvas.height = Math.round(hgt * scale);
+      var ctx = canvas.getContext('2d', { willReadFrequently: true });
+      ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+      var img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      var code = window.jsQR(img.data, img.width, img.height, { inversionAttempts: 'attemptBoth' });
+      return Promise.resolve(code && code.data ? code.data : null);
+    };
+    if (typeof window.BarcodeDetector !== 'function' || !window.BarcodeDetector.getSupportedFormats) {
+      document.body.setAttribute('data-decoder', 'jsqr');
+      return Promise.resolve(viaJsQR);
+    }
+    return window.BarcodeDetector.getSupportedFormats().then(function (formats) {
+      if (formats.indexOf('qr_code') < 0) {
+        document.body.setAttribute('data-decoder', 'jsqr');
+        return viaJsQR;
+      }
+      document.body.setAttribute('data-decoder', 'barcodedetector');
+      var bd = new window.BarcodeDetector({ formats: ['qr_code'] });
+      return function (video, canvas) {
+        return bd.detect(video).then(function (codes) {
+          return codes && codes.length ? codes[0].rawValue : null;
+        }, function () { return viaJsQR(video, canvas); });
+      };
+    }, function () {
+      document.body.setAttribute('data-decoder', 'jsqr');
+      return viaJsQR;
+    });
+  }
+
+  function loop(me, video, canvas, detect) {
+    if (me.stopped || cam !== me) { return; }
+    detect(video, canvas).then(function (text) {
+      if (me.stopped || cam !== me) { return; }
+      if (text && handleScanned(text)) { return; }
+      me.timer = setTimeout(function () { loop(me, video, canvas, detect); }, 120);
+    }, function () {
+      me.timer = setTimeout(function () { loop(me, video, canvas, detect); }, 250);
+    });
+  }
+
+  var lastRefused = '';
+  // handleScanned acts on a decoded QR code; false keeps scanning.
+  function handleScanned(text) {
+    var u;
+    try { u = new URL(text); } catch (e) { u = null; }
+    if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:')) {
+      // A bare activation code (20 characters in groups) is accepted too.
+      if (!S.device && validCode(text)) { stopCamera(); S.pendingCode = normCode(text); E = {}; showEnrollCode(); return true; }
+      if (lastRefused !== text) { lastRefused = text; toast(t('notOurCode')); }
+      return false;
+    }
+    var m = /^(.*)\/(m|q)\/([^/]*)$/.exec(u.pathname);
+    if (u.origin !== location.origin || !m || m[1] !== ROOT) {
+      if (lastRefused !== text) { lastRefused = text; toast(m ? t('otherGateway', { origin: u.origin }) : t('notOurCode')); }
+      return false;
+    }
+    stopCamera();
+    document.body.setAttribute('data-scanned', text);
+    if (m[2] === 'q') {
+      var payload = u.origin + u.pathname;
+      if (S.device) { showSession(payload); } else { S.pendingPayload = payload; showNotEnrolled(); }
+      return true;
+    }
+    var code = /activate=([^&]+)/.exec(u.hash);
+    if (code) {
+      if (S.device) {
+        outcome('already-enrolled', 'info', 'phone', t('enrolledTitle'), t('alreadyEnrolled', { name: S.device.userName }));
+      } else {
+        S.pendingCode = normCode(decodeURIComponent(code[1]));
+        E = {};
+        showEnrollCode();
+      }
+      return true;
+    }
+    showStart();
+    return true;
+  }
+
+  // ---------------------------------------------------------------------
+  // A scanned session: what is asked, the code, the credential, PIN
+  // ---------------------------------------------------------------------
+  function showNotEnrolled() {
+    screen('not-enrolled', function () {
+      return h('div',
+        h('div.topbar.center', h('span.spacer'), h('span'), langButton(true)),
+        h('section.outcome',
+          h('div.badge.info', icon('phone')),
+          h('h1', { text: t('notEnrolledTitle') }),
+          h('p', { 'data-t': 'message', text: t('notEnrolledLead') }),
+          h('p.small.muted', { text: t('notEnrolledAfter') })));
+    }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'activate', on: { click: function () { showEnrollCode(); } } }, t('activate'))) });
+  }
+
+  function showSession(payload) {
+    loadingScreen('session-loading', t('reading'));
+    api('POST', '/v1/scan', { payload: payload }, true).then(function (res) {
+      showRequest(res);
+    }, function (err) { refusal(err); });
+  }
+
+  function showRequest(res) {
+    var s = res.session;
+    var creds = res.credentials || [];
+    var appName = (s.app && s.app.name) || s.origin;
+    var choice = { code: '', cred: creds.length ? creds[0].id : '' };
+    var expires = Date.parse(String(s.expires_at).replace(/(\.\d{3})\d+/, '$1'));
+    var countdown = h('span.countdown', { 'data-t': 'countdown', role: 'timer' });
+    var confirmBtn, codeButtons = [];
+    var kind = s.kind || 'login';
+
+    function remaining() { return Math.max(0, Math.ceil((expires - (Date.now() + skewMs)) / 1000)); }
+    function tick() {
+      var r = remaining();
+      countdown.textContent = t('timeLeft', { t: fmtRemaining(r) });
+      countdown.setAttribute('aria-label', t('timeLeftLabel', { t: fmtRemaining(r) }));
+      countdown.setAttribute('data-remaining', String(r));
+      countdown.classList.toggle('low', r <= 20);
+      if (r <= 0 && !isNaN(expires)) {
+        clearTimers();
+        outcome('expired', 'warn', 'clock', t('expiredTitle'), t('expiredLead'));
+      }
+    }
+
+    function refresh() {
+      codeButtons.forEach(function (b) { b.setAttribute('aria-checked', String(b.getAttribute('data-code') === choice.code)); b.tabIndex = (b.getAttribute('data-code') === choice.code || (!choice.code && b === codeButtons[0])) ? 0 : -1; });
+      if (confirmBtn) { confirmBtn.disabled = !choice.code || !choice.cred; }
+    }
+
+    screen('session', function () {
+      var parts = [];
+      parts.push(h('div.card', { 'data-t': 'request' },
+        h('div.req-head', h('span.op-badge', icon(kind === 'login' ? 'login' : kind === 'decrypt' ? 'unlock' : 'sign'), h('span', { 'data-t': 'kind', text: t('kind_' + kind) })), countdown),
+        h('h1.app-name', { 'data-t': 'app-name', text: appName }),
+        h('p.muted', { text: t('kindLead_' + kind) }),
+        h('dl.kv',
+          h('dt', { text: t('from') }), h('dd', h('span.origin', { 'data-t': 'origin' }, icon(/^https:/.test(s.origin) ? 'lock' : 'globe'), s.origin)),
+          h('dt', { text: t('computer') }), h('dd', { 'data-t': 'desktop', text: t('computerValue', { browser: browserOf(s.desktop && s.desktop.user_agent), ip: (s.desktop && s.desktop.ip) || '—' }) }))));
+      if (s.display && (s.display.title || s.display.summary)) {
+        parts.push(h('div.card', { 'data-t': 'display' },
+          s.display.title ? h('p.display-title', { text: s.display.title }) : null,
+          s.display.summary ? h('p.display-summary', { text: s.display.summary }) : null));
+      }
+      if (s.documents && s.documents.length) {
+        parts.push(h('h2.section-title', { text: t('documents') }));
+        parts.push(h('div.card', { 'data-t': 'documents' }, s.documents.map(function (d) {
+          return h('div.doc', { 'data-t': 'document' },
+            h('span.doc-icon', icon('doc')),
+            h('div.row-main',
+              h('div.doc-name', { text: d.name }),
+              h('div.muted.small', { text: (d.size !== undefined && d.size !== null ? fmtSize(d.size) + ' · ' : '') + (d.digest_alg === 'sm3' ? t('digest') : t('givenDigest')) + ' ' + shortDigest(d.digest) }),
+              h('details.digest', h('summary', { text: d.digest_alg === 'sm3' ? t('digest') : t('givenDigest') }), h('p.mono', { text: groupDigest(d.digest) }))));
+        })));
+      }
+      if (s.ciphertext) {
+        parts.push(h('h2.section-title', { text: t('ciphertext') }));
+        parts.push(h('div.card', { 'data-t': 'ciphertext' },
+          h('div.doc', h('span.doc-icon', icon('lock')), h('div.row-main',
+            h('div.doc-name', { text: t('ciphertextValue', { format: String(s.ciphertext.format || '').toUpperCase(), size: fmtSize(s.ciphertext.size || 0) }) }),
+            h('div.muted.small', { text: 'SM3 ' + shortDigest(s.ciphertext.sm3 || '') })))));
+      }
+      // The matching code: three choices, one is on the computer's screen.
+      codeButtons = (s.code_choices || []).map(function (c) {
+        return h('button.code-choice', { type: 'button', role: 'radio', 'aria-checked': 'false', 'aria-label': t('codeOption', { code: c.split('').join(' ') }), 'data-code': c, 'data-t': 'code-choice',
+          on: { click: function () { choice.code = c; refresh(); } } }, c);
+      });
+      var group = h('div.code-choices', { role: 'radiogroup', 'aria-labelledby': 'code-label' }, codeButtons);
+      group.addEventListener('keydown', function (e) {
+        var i = codeButtons.indexOf(document.activeElement);
+        if (i < 0) { return; }
+        var d = e.key === 'ArrowRight' || e.key === 'ArrowDown' ? 1 : e.key === 'ArrowLeft' || e.key === 'ArrowUp' ? -1 : 0;
+        if (!d) { return; }
+        e.preventDefault();
+        var n = codeButtons[(i + d + codeButtons.length) % codeButtons.length];
+        choice.code = n.getAttribute('data-code');
+        refresh();
+        n.focus();
+      });
+      parts.push(h('h2.section-title', { id: 'code-label', text: t('pickCode') }));
+      parts.push(h('div.card', group));
+      // The credential.
+      if (!creds.length) {
+        parts.push(h('div.section-title'));
+        parts.push(h('div.notice.warn', { role: 'alert', 'data-t': 'no-credential', text: t('noCred') }));
+      } else if (creds.length === 1) {
+        parts.push(h('h2.section-title', { text: t('useCred') }));
+        parts.push(h('div.card', { 'data-t': 'credential' }, credLine(creds[0])));
+      } else {
+        var credButtons = creds.map(function (c) {
+          return h('button.cred-option', { type: 'button', role: 'radio', 'aria-checked': String(c.id === choice.cred), 'data-cred': c.id, 'data-alg': c.alg, 'data-t': 'cred-choice',
+            on: { click: function () {
+              choice.cred = c.id;
+              credButtons.forEach(function (b) { b.setAttribute('aria-checked', String(b.getAttribute('data-cred') === c.id)); });
+              refresh();
+            } } }, h('span.radio-dot'), credLine(c));
+        });
+        parts.push(h('h2.section-title', { id: 'cred-label', text: t('chooseCred') }));
+        parts.push(h('div', { role: 'radiogroup', 'aria-labelledby': 'cred-label' }, credButtons));
+      }
+      return h('div', h('div.topbar.center', h('span.spacer'), h('span'), langButton(true)), h('div.section', parts));
+    }, {
+      actions: h('div.actions',
+        h('button.btn.btn-secondary', { type: 'button', 'data-t': 'reject', on: { click: reject } }, t('reject')),
+        confirmBtn = h('button.btn.btn-primary', { type: 'button', 'data-t': 'confirm', disabled: true, on: { click: confirm } }, t('confirm')))
+    });
+    refresh();
+    tick();
+    S.timers.push(setInterval(tick, 1000));
+    document.body.setAttribute('data-session', s.id);
+
+    function reject() {
+      api('POST', '/v1/sessions/' + encodeURIComponent(s.id) + '/reject', {}, true).then(function () {
+        outcome('rejected', 'info', 'cross', t('rejectedTitle'), t('rejectedLead'));
+      }, function (err) { refusal(err); });
+    }
+
+    function confirm() {
+      if (!choice.code || !choice.cred) { return; }
+      pinSheet({
+        title: t('pinTitle'), lead: t('pinFor_' + kind, { app: appName }), dismissible: true,
+        onSubmit: function (pin) {
+          var body = { credential: choice.cred, pin: pin, code: choice.code };
+          pin = '';
+          var req = api('POST', '/v1/sessions/' + encodeURIComponent(s.id) + '/confirm', body, true);
+          body.pin = '';
+          return req.then(function () {
+            clearTimers();
+            closeSheet();
+            outcome('done', 'ok', 'check', t('doneTitle_' + kind), t('doneLead', { app: appName }));
+          }, function (err) {
+            return pinError(err, remaining() > 0);
+          });
+        }
+      });
+    }
+  }
+
+  function credLine(c) {
+    return h('span.row-main',
+      h('span.row-title', { text: issuerName(c.issuer) }),
+      h('span.row-sub', { text: c.alg + ' · ' + t('purpose_' + c.purpose) + (c.not_after ? ' · ' + fmtDate(new Date(c.not_after)) : '') }));
+  }
+
+  // ---------------------------------------------------------------------
+  // Certificates
+  // ---------------------------------------------------------------------
+  function showCerts() {
+    var list = h('div', { 'data-t': 'cert-list' }, h('div.boot', h('div.spinner', { 'aria-hidden': 'true' })));
+    screen('certs', function () {
+      return h('div', topbar(t('myCerts')), h('div.section', list));
+    }, {
+      tab: 'certs',
+      actions: null
+    });
+    Promise.all([fetchIssuers(), api('GET', '/v1/me/credentials', undefined, true)]).then(function (r) {
+      var creds = r[1].credentials || [];
+      clear(list);
+      if (!creds.length) {
+        list.appendChild(h('div.empty', icon('cert'), h('p', { text: t('certsEmpty') })));
+      }
+      creds.forEach(function (c) {
+        var st = c.state === 'active' && c.not_after && Date.parse(c.not_after) < Date.now() ? 'expired' : c.state;
+        var chipCls = st === 'active' ? '.ok' : st === 'pending' ? '.warn' : '.bad';
+        list.appendChild(h('div.card', { 'data-t': 'cert', 'data-state': st, 'data-purpose': c.purpose, 'data-alg': c.alg },
+          h('div.req-head', h('h2', { text: issuerName(c.issuer) }), h('span.chip' + chipCls, { text: t('state_' + st) })),
+          h('div.chips', h('span.chip', { text: c.alg + (c.rsa_bits ? ' ' + c.rsa_bits : '') }), h('span.chip.grey', { text: t('purpose_' + c.purpose) })),
+          h('dl.kv',
+            c.not_after ? [h('dt', { text: t('validity') }), h('dd', { text: t('validTo', { from: fmtDate(new Date(c.not_before)), to: fmtDate(new Date(c.not_after)) }) })] : null,
+            c.serial ? [h('dt', { text: t('serial') }), h('dd.mono', { text: c.serial })] : null,
+            st === 'pending' ? [h('dt', { text: t('state') }), h('dd', { text: t('pendingNote') })] : null)));
+      });
+      list.appendChild(h('div.section-title'));
+      list.appendChild(h('button.btn.btn-primary', { type: 'button', 'data-t': 'request-new', on: { click: showRequestCert } }, t('requestNew')));
+    }, function (err) { refusal(err); });
+  }
+
+  function showRequestCert() {
+    fetchIssuers().then(function (issuers) {
+      screen('request-cert', function () {
+        return h('div', topbar(t('requestNew'), showCerts), h('div.section', certRequestForm(issuers, false)));
+      }, {});
+    }, function (err) { refusal(err); });
+  }
+
+  // ---------------------------------------------------------------------
+  // History (GET /v1/me/history)
+  // ---------------------------------------------------------------------
+  function showHistory() {
+    var list = h('div', { 'data-t': 'history-list' }, h('div.boot', h('div.spinner', { 'aria-hidden': 'true' })));
+    screen('history', function () {
+      return h('div', topbar(t('history')), h('div.section', list));
+    }, { tab: 'history' });
+    api('GET', '/v1/me/history?limit=100', undefined, true).then(function (r) {
+      var entries = r.entries || [];
+      clear(list);
+      if (!entries.length) {
+        list.appendChild(h('div.empty', icon('history'), h('p', { text: t('historyEmpty') })));
+        return;
+      }
+      var day = '', ul = null;
+      var today = fmtDate(new Date()), yesterday = fmtDate(new Date(Date.now() - 864e5));
+      entries.forEach(function (e) {
+        var when = new Date(e.time);
+        var d = fmtDate(when);
+        if (d !== day) {
+          day = d;
+          list.appendChild(h('h2.day', { text: d === today ? t('today') : d === yesterday ? t('yesterday') : d }));
+          ul = h('ul.list');
+          list.appendChild(ul);
+        }
+        var ok = e.outcome === 'ok';
+        var what = t('act_' + e.action);
+        var who = e.app && e.app.name ? e.app.name : (e.issuer ? issuerName(e.issuer) : '');
+        var reason = !ok && e.reason ? (TEXT[LANG]['reason_' + e.reason] ? t('reason_' + e.reason) : e.reason) : '';
+        ul.appendChild(h('li', { 'data-t': 'history-entry', 'data-action': e.action, 'data-outcome': e.outcome },
+          h('div.row',
+            h('span.row-icon', icon(e.action === 'login' ? 'login' : e.action === 'decrypt' ? 'unlock' : e.action === 'sign' ? 'sign' : e.action === 'pin.change' ? 'key' : e.action === 'device.enroll' ? 'phone' : 'cert')),
+            h('span.row-main', h('span.row-title', { text: what + (who ? ' · ' + who : '') }), h('span.row-sub', { text: fmtTime(when) + (reason ? ' · ' + reason : '') })),
+            h('span.chip' + (ok ? '.ok' : '.bad'), { text: t('outcome_' + (ok ? 'ok' : 'failed')) }))));
+      });
+    }, function (err) { refusal(err); });
+  }
+
+  // ---------------------------------------------------------------------
+  // Me: this device, language, PIN, lost phone
+  // ---------------------------------------------------------------------
+  function showMe() {
+    screen('me', function () {
+      var d = S.device;
+      return h('div', topbar(t('me')),
+        h('div.section',
+          h('div.card', h('div.profile', h('span.avatar', { 'aria-hidden': 'true', text: (d.userName || '?').slice(0, 1) }),
+            h('div', h('strong', { text: d.userName }), h('span.muted.small', { text: t('userId') + ' ' + d.userId })))),
+          h('h2.section-title', { text: t('thisDevice') }),
+          h('div.card', h('dl.kv', { 'data-t': 'device' },
+            h('dt', { text: t('deviceName') }), h('dd', { text: d.deviceName }),
+            h('dt', { text: t('deviceId') }), h('dd.mono', { 'data-t': 'device-id', text: d.deviceId }),
+            h('dt', { text: t('deviceKey') }), h('dd', { text: t('deviceKeyValue') }),
+            h('dt', { text: t('enrolledAt') }), h('dd', { text: fmtTime(new Date(d.enrolledAt), true) }))),
+          h('h2.section-title', { text: t('language') }),
+          h('div.card', h('div.segmented', { role: 'group', 'aria-label': t('language') },
+            h('button', { type: 'button', lang: 'zh', 'aria-pressed': String(LANG === 'zh'), 'data-t': 'lang-zh', on: { click: function () { setLang('zh'); } } }, '中文'),
+            h('button', { type: 'button', lang: 'en', 'aria-pressed': String(LANG === 'en'), 'data-t': 'lang-en', on: { click: function () { setLang('en'); } } }, 'English'))),
+          h('div.section-title'),
+          h('ul.list',
+            h('li', h('button.row', { type: 'button', 'data-t': 'change-pin', on: { click: showChangePIN } }, h('span.row-icon', icon('key')), h('span.row-main', h('span.row-title', { text: t('changePin') })), icon('chev', 'chev'))),
+            h('li', h('button.row', { type: 'button', 'data-t': 'lost', on: { click: showLost } }, h('span.row-icon', icon('help')), h('span.row-main', h('span.row-title', { text: t('lost') })), icon('chev', 'chev'))))),
+        h('p.footer-note', { text: t('footer') }));
+    }, { tab: 'me' });
+  }
+
+  function showLost() {
+    screen('lost', function () {
+      return h('div', topbar(t('lostTitle'), showMe),
+        h('div.section', h('div.card',
+          h('p', { text: t('lostP1') }),
+          h('p.notice', h('span', { text: t('deviceId') + ' ' }), h('strong.mono', { 'data-t': 'device-id', text: S.device.deviceId })),
+          h('p', { text: t('lostP2') }),
+          h('p', { text: t('lostP3') }))));
+    }, { tab: 'me' });
+  }
+
+  function showChangePIN() {
+    var oldPin = '';
+    screen('change-pin', function () { return h('div', topbar(t('changePin'), showMe)); }, { tab: 'me' });
+    askOld();
+    function askOld(msg) {
+      pinSheet({
+        title: t('pinOld'), lead: t('pinOldLead'), message: msg, dismissible: true, onCancel: showMe,
+        onSubmit: function (pin) { oldPin = pin; askNew(); return Promise.resolve(); }
+      });
+    }
+    function askNew(msg) {
+      pinSheet({
+        title: t('pinNew'), lead: t('pinNewLead'), rules: true, message: msg, dismissible: true, onCancel: function () { oldPin = ''; showMe(); },
+        onSubmit: function (pin) { askAgain(pin); return Promise.resolve(); }
+      });
+    }
+    function askAgain(first) {
+      pinSheet({
+        title: t('pinNewAgain'), dismissible: true, onCancel: function () { oldPin = ''; showMe(); },
+        onSubmit: function (pin) {
+          if (pin !== first) { first = ''; askNew(t('pinMismatch')); return Promise.resolve(); }
+          var body = { old_pin: oldPin, new_pin: pin };
+          oldPin = '';
+          first = '';
+          var req = api('PUT', '/v1/me/pin', body, true);
+          body.old_pin = body.new_pin = '';
+          return req.then(function () {
+            closeSheet();
+            outcome('pin-changed', 'ok', 'check', t('pinChanged'), t('pinChangedLead'), h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
+          }, function (err) {
+            if (err.code === 'wrong_pin') {
+              askOld(err.remaining === 1 ? t('wrongPinLast') : t('wrongPin', { n: err.remaining }));
+              return null;
+            }
+            if (err.code === 'weak_pin') { askNew(errText(err)); return null; }
+            closeSheet();
+            refusal(err);
+            return null;
+          });
+        }
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------------
+  // Start
+  // ---------------------------------------------------------------------
+  function registerServiceWorker() {
+    if (!('serviceWorker' in navigator) || !window.isSecureContext) { return; }
+    navigator.serviceWorker.register(ROOT + '/m/sw.js', { scope: ROOT + '/m/' }).catch(function () { /* the app works without it */ });
+  }
+
+  function start() {
+    main = document.getElementById('main');
+    applyLang();
+    var hash = /[#&]activate=([^&]+)/.exec(location.hash);
+    if (hash) {
+      S.pendingCode = normCode(decodeURIComponent(hash[1]));
+      // The code leaves the address bar and the history at once.
+      history.replaceState(null, '', location.pathname + location.search);
+    }
+    if (!window.isSecureContext) { showUnsupported(true); return; }
+    if (!window.crypto || !crypto.subtle || !window.indexedDB) { showUnsupported(false); return; }
+    registerServiceWorker();
+    loadDevice().then(function (d) {
+      S.device = d && d.privateKey && d.deviceId ? d : null;
+    }, function () { S.device = null; }).then(function () {
+      S.focusOnRender = false;
+      if (S.pendingPayload) {
+        if (S.device) {
+          var p = S.pendingPayload;
+          S.pendingPayload = '';
+          showSession(p);
+        } else {
+          showNotEnrolled();
+        }
+      } else if (S.pendingCode) {
+        if (S.device) {
+          S.pendingCode = '';
+          outcome('already-enrolled', 'info', 'phone', t('enrolledTitle'), t('alreadyEnrolled', { name: S.device.userName }));
+        } else {
+          showEnrollCode();
+        }
+      } else {
+        showStart();
+      }
+      document.body.setAttribute('data-ready', '1');
+    });
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', start);
+  } else {
+    start();
+  }
+})();

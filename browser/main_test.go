@@ -24,6 +24,9 @@ const (
 var (
 	browserCtx context.Context
 	noBrowser  string
+	// cameraFile is the browser's fake camera: a Y4M video it reads each
+	// time a page opens the camera (phone_camera_test.go writes it).
+	cameraFile string
 )
 
 // chromiumPaths are where Debian puts Chromium; the first skips the
@@ -72,6 +75,11 @@ func run(m *testing.M) int {
 			return 1
 		}
 	}
+	cameraFile = scratch + "/camera.y4m"
+	if err := writeBlankY4M(cameraFile); err != nil {
+		fmt.Fprintln(os.Stderr, "browser:", err)
+		return 1
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),
 		chromedp.Headless,
@@ -85,6 +93,11 @@ func run(m *testing.M) int {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// The phone web app's camera: no permission prompt, frames from
+		// cameraFile.
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-file-for-fake-video-capture", cameraFile),
 		chromedp.WindowSize(1280, 900),
 		chromedp.Env("TMPDIR="+tmp),
 	)

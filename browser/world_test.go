@@ -177,9 +177,16 @@ const cspRecorder = `document.addEventListener('securitypolicyviolation', functi
 
 func (w *world) newTab() *tab {
 	w.t.Helper()
-	tctx, cancel := chromedp.NewContext(browserCtx, chromedp.WithNewBrowserContext())
+	return w.newTabIn(browserCtx, tabTimeout, chromedp.WithNewBrowserContext())
+}
+
+// newTabIn opens a tab under parent (the browser, or another tab: then in
+// that tab's browser context) that lives at most timeout.
+func (w *world) newTabIn(parent context.Context, timeout time.Duration, opts ...chromedp.ContextOption) *tab {
+	w.t.Helper()
+	tctx, cancel := chromedp.NewContext(parent, opts...)
 	w.t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(tctx, tabTimeout)
+	ctx, cancelTimeout := context.WithTimeout(tctx, timeout)
 	w.t.Cleanup(cancelTimeout)
 	tb := &tab{t: w.t, w: w, ctx: ctx, base: w.url}
 	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
@@ -307,7 +314,8 @@ func (tb *tab) state() string {
   var r = document.querySelector('[data-ukg=root]'), d = document.getElementById('demo');
   var st = document.querySelector('[data-ukg=status]'), e = document.querySelector('[data-demo=error]');
   var ev = Array.prototype.map.call(document.querySelectorAll('[data-demo=events] li'), function (li) { return li.textContent; });
-  return JSON.stringify({url: location.href,
+  return JSON.stringify({url: location.href, view: document.body && document.body.dataset.view,
+    sheet: document.body && document.body.dataset.sheet, busy: document.body && document.body.dataset.busy,
     widget: r && {state: r.dataset.state, transport: r.dataset.transport, seq: r.dataset.seq, session: r.dataset.session},
     status: st && st.textContent, error: e && !e.hidden && e.textContent, demo: d && Object.assign({}, d.dataset), events: ev});
 })()`))

@@ -13,7 +13,8 @@
  *     lang: 'zh',                                    // or 'en'
  *     autoRefresh: true,                             // new QR when one expires
  *     onResult: function (result, session) { ... }, // then verify on the backend
- *     onState: function (state, event) { ... }
+ *     onState: function (state, event) { ... },
+ *     sameDevice: 'auto'                             // true, false: see below
  *   });
  *   handle.refresh(); handle.destroy();
  *
@@ -27,6 +28,16 @@
  *   [data-ukg=countdown] data-remaining = whole seconds left
  *   [data-ukg=status]    role=status, aria-live=polite: the state in plain words
  *   [data-ukg=refresh]   <button>, shown on expired/rejected/failed/cancelled/error
+ *   [data-ukg=open]      <a href=QR payload>, "open on this phone", shown instead of
+ *                        the QR code when the page itself runs on a phone
+ *                        (root data-mode="link"; "qr" otherwise)
+ *
+ * Same device: a QR code on a phone's own screen cannot be scanned by that
+ * phone. With sameDevice 'auto' (the default) the widget tells a phone by
+ * its user agent (mobile browsers, WeChat, Alipay) and shows a link to the
+ * QR payload URL instead, which opens the gateway's phone web app on the
+ * session in a new tab; the page keeps waiting for the result as usual.
+ * sameDevice: true always shows the link, false always the QR code.
  * The widget styles itself through the CSSOM (element.style), which a strict
  * Content-Security-Policy allows without 'unsafe-inline'; pass styles: false
  * and style the ukg-* classes yourself to opt out.
@@ -45,9 +56,12 @@
       codeHint: '请在手机上选择相同的匹配码',
       left: '剩余',
       refresh: '刷新二维码',
+      open: '在本机打开',
+      openHint: '在手机盾中确认，然后回到此页',
       states: {
         loading: '正在生成二维码…',
         waiting: '请用手机扫描二维码',
+        waitingLink: '请在本机打开手机盾确认',
         scanned: '已扫码，请在手机上确认',
         completed: '已完成',
         rejected: '已在手机上拒绝',
@@ -63,9 +77,12 @@
       codeHint: 'Pick the same code on your phone',
       left: 'Time left',
       refresh: 'Refresh QR code',
+      open: 'Open on this phone',
+      openHint: 'Confirm in the Mobile Key, then come back here',
       states: {
         loading: 'Preparing the QR code…',
         waiting: 'Waiting for you to scan the QR code',
+        waitingLink: 'Open the Mobile Key on this phone to confirm',
         scanned: 'Scanned: confirm on your phone',
         completed: 'Done',
         rejected: 'Rejected on the phone',
@@ -128,6 +145,15 @@
     return Math.max(128, Math.min(1024, Math.round(QR_CSS_PX * dpr)));
   }
 
+  // onPhone tells whether the page runs on a phone (or in a phone app's
+  // browser), where the QR code on the screen cannot be scanned.
+  function onPhone() {
+    var nav = global.navigator;
+    if (!nav) { return false; }
+    if (nav.userAgentData && nav.userAgentData.mobile) { return true; }
+    return /Android.+Mobile|iPhone|iPod|Windows Phone|HarmonyOS|OpenHarmony|MicroMessenger|AlipayClient|DingTalk|Mobile Safari/i.test(nav.userAgent || '');
+  }
+
   function addParams(raw, base, params) {
     var u = new URL(raw, base);
     Object.keys(params).forEach(function (k) {
@@ -173,6 +199,7 @@
     var maxAuto = typeof opts.maxAutoRefresh === 'number' ? opts.maxAutoRefresh : 10;
     var autoDelay = typeof opts.autoRefreshDelay === 'number' ? opts.autoRefreshDelay : 1500;
     var base = opts.baseURL || document.baseURI || global.location.href;
+    var linkMode = opts.sameDevice === true || (opts.sameDevice !== false && onPhone());
 
     var st = {
       gen: 0,            // bumps on every load and on destroy; stale callbacks compare it
@@ -194,10 +221,18 @@
     };
 
     // ---- DOM -----------------------------------------------------------
-    var root = el('div', 'ukg', { 'data-ukg': 'root', 'data-state': 'loading', 'data-lang': lang, lang: lang });
+    var root = el('div', 'ukg', { 'data-ukg': 'root', 'data-state': 'loading', 'data-lang': lang, lang: lang, 'data-mode': linkMode ? 'link' : 'qr' });
     var qrBox = el('div', 'ukg-qr-box');
     var qr = el('img', 'ukg-qr', { 'data-ukg': 'qr', alt: T.qrAlt, width: String(QR_CSS_PX), height: String(QR_CSS_PX), decoding: 'async' });
-    qrBox.appendChild(qr);
+    var openLink = el('a', 'ukg-open', { 'data-ukg': 'open', target: '_blank', rel: 'noopener noreferrer' });
+    var openText = el('span', 'ukg-open-text');
+    openText.textContent = T.open;
+    var openHint = el('span', 'ukg-open-hint');
+    openHint.textContent = T.openHint;
+    openLink.appendChild(openText);
+    openLink.appendChild(openHint);
+    openLink.hidden = true;
+    qrBox.appendChild(linkMode ? openLink : qr);
     var codeBox = el('div', 'ukg-code-box');
     var codeLabel = el('div', 'ukg-code-label', { 'aria-hidden': 'true' });
     codeLabel.textContent = T.codeLabel;
@@ -224,7 +259,12 @@
       border: '1px solid #d0d7de', borderRadius: '12px', padding: '16px',
       maxWidth: '260px', margin: '0 auto', boxSizing: 'border-box'
     });
-    css(styled, qrBox, { minHeight: QR_CSS_PX + 'px' });
+    css(styled, qrBox, { minHeight: linkMode ? '0' : QR_CSS_PX + 'px' });
+    css(styled, openLink, {
+      display: 'block', padding: '14px 16px', margin: '4px 0 6px', borderRadius: '12px', background: '#0969da',
+      color: '#ffffff', textDecoration: 'none', fontSize: '18px', fontWeight: '700', lineHeight: '1.3'
+    });
+    css(styled, openHint, { display: 'block', fontSize: '13px', fontWeight: '400', marginTop: '4px', color: '#eaf2ff' });
     css(styled, qr, { width: QR_CSS_PX + 'px', height: QR_CSS_PX + 'px', imageRendering: 'pixelated', transition: 'opacity .2s' });
     css(styled, codeLabel, { fontSize: '13px', color: '#59636e', marginTop: '8px' });
     css(styled, code, {
@@ -283,7 +323,7 @@
       st.state = state;
       root.setAttribute('data-state', state);
       if (changed) {
-        status.textContent = T.states[state] || state;
+        status.textContent = (linkMode && state === 'waiting' ? T.states.waitingLink : T.states[state]) || state;
       }
       var final = FINAL[state] || state === 'error';
       refreshBtn.hidden = !RETRY[state];
@@ -291,6 +331,7 @@
       countdown.hidden = final || state === 'loading';
       qrBox.hidden = state === 'completed';
       css(styled, qr, { opacity: final || state === 'scanned' ? '0.25' : '1' });
+      openLink.hidden = final || state !== 'waiting' || !openLink.getAttribute('href');
       if (changed) { call(opts.onState, [state, event || { type: 'local', state: state }]); }
     }
 
@@ -539,6 +580,15 @@
         root.removeAttribute('data-seq');
         var src = addParams(s.qr.png_url || s.qr.svg_url, base, { token: s.watch.token });
         if (s.qr.png_url) { src.searchParams.set('size', String(opts.qrSize || qrPixels())); }
+        if (linkMode && s.qr.payload) {
+          openLink.setAttribute('href', String(s.qr.payload));
+        } else if (linkMode) {
+          // No payload to link to: show the QR code after all.
+          linkMode = false;
+          root.setAttribute('data-mode', 'qr');
+          qrBox.replaceChild(qr, openLink);
+          css(styled, qrBox, { minHeight: QR_CSS_PX + 'px' });
+        }
         qr.src = src.toString();
         var digits = String(s.code);
         code.textContent = digits;

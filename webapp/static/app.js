@@ -50,6 +50,7 @@
       feat3: '私钥不出服务器', feat3d: '没有您的 PIN，任何人都无法使用您的证书。',
       activate: '激活本机',
       scanActivation: '扫描激活二维码',
+      scanShort: '扫码激活',
       // enroll
       enrollTitle: '激活本机',
       enrollCodeLead: '请输入证书服务机构提供的激活码（20 位，不区分大小写）。',
@@ -239,6 +240,7 @@
       feat3: 'Your key stays safe', feat3d: 'Without your PIN nobody can use your certificates.',
       activate: 'Activate this phone',
       scanActivation: 'Scan an activation QR code',
+      scanShort: 'Scan',
       enrollTitle: 'Activate this phone',
       enrollCodeLead: 'Enter the activation code your certificate provider gave you (20 characters, any case).',
       codeLabel: 'Activation code',
@@ -906,7 +908,7 @@
         h('p.footer-note', { text: t('footer') }));
     }, {
       actions: h('div.actions',
-        h('button.btn.btn-secondary', { type: 'button', 'data-t': 'scan-activation', on: { click: function () { showCamera(); } } }, icon('scan'), h('span.sr-only', { text: t('scanActivation') })),
+        h('button.btn.btn-secondary', { type: 'button', 'data-t': 'scan-activation', 'aria-label': t('scanActivation'), on: { click: function () { showCamera(); } } }, icon('scan'), h('span', { text: t('scanShort') })),
         h('button.btn.btn-primary', { type: 'button', 'data-t': 'activate', on: { click: function () { showEnrollCode(); } } }, t('activate')))
     });
   }

@@ -44,9 +44,9 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 
 // asset is one embedded file, ready to serve.
 type asset struct {
-	body []byte
+	body  []byte
 	ctype string
-	etag string
+	etag  string
 }
 
 // Handler serves the app: the page at PathApp (and PathApp+"index.html")

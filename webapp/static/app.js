@@ -186,6 +186,9 @@
       err_operation_failed: '操作未能完成，未返回结果。请在电脑上重新发起。',
       err_generic: '操作未能完成（{code}），请稍后再试。',
       refusedTitle: '无法完成',
+      title_session_expired: '二维码已过期', title_pin_locked: 'PIN 已锁定', title_wrong_code: '匹配码不正确',
+      title_already_scanned: '二维码已使用', title_nonce_used: '二维码已使用', title_session_closed: '请求已结束',
+      title_session_not_found: '二维码无效', title_device_revoked: '本机已停用', title_network: '网络不可用',
       notEnrolledTitle: '这部手机还没有激活',
       notEnrolledLead: '要确认电脑上的请求，请先用证书服务机构提供的激活码激活这部手机，只需一次。',
       notEnrolledAfter: '激活后将继续处理这个二维码。',
@@ -370,6 +373,9 @@
       err_operation_failed: 'The operation could not be completed. Start again on the computer.',
       err_generic: 'That did not work ({code}). Please try again later.',
       refusedTitle: 'Could not continue',
+      title_session_expired: 'QR code expired', title_pin_locked: 'PIN locked', title_wrong_code: 'Wrong matching code',
+      title_already_scanned: 'QR code already used', title_nonce_used: 'QR code already used', title_session_closed: 'Request ended',
+      title_session_not_found: 'QR code not valid', title_device_revoked: 'Phone disabled', title_network: 'No connection',
       notEnrolledTitle: 'This phone is not activated yet',
       notEnrolledLead: 'To confirm requests from your computer, activate this phone once with the activation code from your certificate provider.',
       notEnrolledAfter: 'After activation this QR code is handled right away.',
@@ -724,8 +730,9 @@
     var ua = navigator.userAgent;
     var m = /Android [\d.]+; ([^;)]+?)(?: Build|\))/.exec(ua);
     var model = /iPhone/.test(ua) ? 'iPhone' : /iPad/.test(ua) ? 'iPad' : m && m[1] && m[1] !== 'K' ? m[1] : /Android/.test(ua) ? 'Android' : '';
-    var b = browserOf(ua);
-    if (model) { return (model + ' · ' + b.split(' ')[0]).slice(0, 64); }
+    var b = /Edg\//.test(ua) ? 'Edge' : /MicroMessenger/.test(ua) ? 'WeChat' : /Firefox\//.test(ua) ? 'Firefox' :
+      /(Chrome|Chromium)\//.test(ua) ? 'Chrome' : /Safari\//.test(ua) ? 'Safari' : '';
+    if (model) { return (model + (b ? ' · ' + b : '')).slice(0, 64); }
     return (LANG === 'zh' ? '手机浏览器' : 'Phone browser');
   }
 
@@ -810,6 +817,12 @@
       extra || h('span.spacer'));
   }
 
+  // brandbar: the app's name and the language switch, for the screens a
+  // QR code opens (no tab bar there).
+  function brandbar() {
+    return h('header.brandbar', h('div.brand', icon('shield'), h('span', { text: t('appName') })), langButton(true));
+  }
+
   function langButton(dark) {
     return h('button.lang-btn' + (dark ? '.dark' : ''), {
       type: 'button', lang: LANG === 'zh' ? 'en' : 'zh', 'aria-label': t('langSwitchLabel'), 'data-t': 'lang',
@@ -869,7 +882,9 @@
     } else {
       buttons.push(h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, S.device ? t('home') : t('done')));
     }
-    outcome(view || 'refused', err && err.code === 'session_expired' ? 'warn' : 'bad', ic, t('refusedTitle'), errText(err), buttons);
+    var c = err && err.code === 'operation_failed' && err.reason === 'wrong_code' ? 'wrong_code' : err && err.code;
+    var title = TEXT[LANG]['title_' + c] ? t('title_' + c) : t('refusedTitle');
+    outcome(view || 'refused', c === 'session_expired' ? 'warn' : 'bad', ic, title, errText(err), buttons);
     document.body.setAttribute('data-error', err && err.code || '');
   }
 
@@ -1510,7 +1525,7 @@
   function showNotEnrolled() {
     screen('not-enrolled', function () {
       return h('div',
-        h('div.topbar.center', h('span.spacer'), h('span'), langButton(true)),
+        brandbar(),
         h('section.outcome',
           h('div.badge.info', icon('phone')),
           h('h1', { text: t('notEnrolledTitle') }),
@@ -1521,7 +1536,10 @@
 
   function showSession(payload) {
     loadingScreen('session-loading', t('reading'));
-    api('POST', '/v1/scan', { payload: payload }, true).then(function (res) {
+    // The issuers' names (public) are read first: the credentials show them.
+    fetchIssuers().catch(function () { return []; }).then(function () {
+      return api('POST', '/v1/scan', { payload: payload }, true);
+    }).then(function (res) {
       showRequest(res);
     }, function (err) { refusal(err); });
   }
@@ -1624,7 +1642,7 @@
         parts.push(h('h2.section-title', { id: 'cred-label', text: t('chooseCred') }));
         parts.push(h('div', { role: 'radiogroup', 'aria-labelledby': 'cred-label' }, credButtons));
       }
-      return h('div', h('div.topbar.center', h('span.spacer'), h('span'), langButton(true)), h('div.section', parts));
+      return h('div', brandbar(), h('div.section', parts));
     }, {
       actions: h('div.actions',
         h('button.btn.btn-secondary', { type: 'button', 'data-t': 'reject', on: { click: reject } }, t('reject')),
@@ -1717,7 +1735,9 @@
     screen('history', function () {
       return h('div', topbar(t('history')), h('div.section', list));
     }, { tab: 'history' });
-    api('GET', '/v1/me/history?limit=100', undefined, true).then(function (r) {
+    fetchIssuers().catch(function () { return []; }).then(function () {
+      return api('GET', '/v1/me/history?limit=100', undefined, true);
+    }).then(function (r) {
       var entries = r.entries || [];
       clear(list);
       if (!entries.length) {
@@ -1739,10 +1759,11 @@
         var what = t('act_' + e.action);
         var who = e.app && e.app.name ? e.app.name : (e.issuer ? issuerName(e.issuer) : '');
         var reason = !ok && e.reason ? (TEXT[LANG]['reason_' + e.reason] ? t('reason_' + e.reason) : e.reason) : '';
+        var sub = [who, fmtTime(when), reason].filter(function (x) { return x; }).join(' · ');
         ul.appendChild(h('li', { 'data-t': 'history-entry', 'data-action': e.action, 'data-outcome': e.outcome },
           h('div.row',
             h('span.row-icon', icon(e.action === 'login' ? 'login' : e.action === 'decrypt' ? 'unlock' : e.action === 'sign' ? 'sign' : e.action === 'pin.change' ? 'key' : e.action === 'device.enroll' ? 'phone' : 'cert')),
-            h('span.row-main', h('span.row-title', { text: what + (who ? ' · ' + who : '') }), h('span.row-sub', { text: fmtTime(when) + (reason ? ' · ' + reason : '') })),
+            h('span.row-main', h('span.row-title', { text: what }), h('span.row-sub', { text: sub })),
             h('span.chip' + (ok ? '.ok' : '.bad'), { text: t('outcome_' + (ok ? 'ok' : 'failed')) }))));
       });
     }, function (err) { refusal(err); });

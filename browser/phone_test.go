@@ -1,7 +1,6 @@
 package browser_test
 
 import (
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/qrlogin"
 )
 
@@ -53,16 +53,18 @@ type user struct {
 // activation code and its enrollment link.
 func (w *world) newUser(t *testing.T, name string) user {
 	t.Helper()
-	var u struct {
-		ID             string `json:"id"`
-		ActivationCode string `json:"activation_code"`
-		EnrollmentURL  string `json:"enrollment_url"`
+	u, err := w.operator().AddUser(w.ctx(), operator.UserRequest{Name: name})
+	if err != nil {
+		t.Fatal(err)
 	}
-	w.admin("/v1/admin/users", map[string]string{"name": name}, &u)
 	if u.EnrollmentURL != w.url+"/m/#activate="+u.ActivationCode {
 		t.Fatalf("enrollment_url %q", u.EnrollmentURL)
 	}
 	return user{id: u.ID, code: u.ActivationCode, link: u.EnrollmentURL}
+}
+
+func (w *world) operator() *operator.Client {
+	return &operator.Client{BaseURL: w.ts.URL, Token: w.ts.AdminToken}
 }
 
 // step runs one step of a story as a subtest; a failed step ends the
@@ -144,19 +146,8 @@ func (p *handset) checkDevice(u user, name string) {
 	if d.Type != "private" || d.Extractable || d.Alg != "ECDSA" || d.Curve != "P-256" || d.UserName != name || d.DeviceID == "" {
 		p.t.Fatalf("stored device %+v", d)
 	}
-	var got struct {
-		Devices []struct {
-			ID     string `json:"id"`
-			KeyAlg string `json:"key_alg"`
-		} `json:"devices"`
-	}
-	r := p.w.ts.NewAdminRequest("GET", "/v1/admin/users/"+u.id, "")
-	resp, err := http.DefaultClient.Do(r)
+	got, err := p.w.operator().User(p.w.ctx(), u.id)
 	if err != nil {
-		p.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := decodeJSON(resp, &got); err != nil {
 		p.t.Fatal(err)
 	}
 	found := false
@@ -164,7 +155,7 @@ func (p *handset) checkDevice(u user, name string) {
 		found = found || (dv.ID == d.DeviceID && dv.KeyAlg == "P-256")
 	}
 	if !found {
-		p.t.Fatalf("the gateway lists devices %+v, not %s as P-256", got.Devices, d.DeviceID)
+		p.t.Fatalf("the gateway lists devices %v, not %s as P-256", got.Devices, d.DeviceID)
 	}
 }
 

@@ -3,7 +3,6 @@ package browser_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,12 +253,4 @@ func (p *handset) axe(screen string) {
 	if res.N == 0 && len(res.V) == 0 {
 		p.t.Errorf("axe on %s checked nothing", screen)
 	}
-}
-
-// decodeJSON decodes a 200 answer.
-func decodeJSON(resp *http.Response, v any) error {
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", resp.Request.URL.Path, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }

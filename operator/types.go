@@ -80,6 +80,9 @@ type User struct {
 type UserActivation struct {
 	User
 	ActivationCode string `json:"activation_code"`
+	// EnrollmentURL opens the phone web app with the code filled in
+	// (<public_url>/m/#activate=<code>): give it as a link or a QR code.
+	EnrollmentURL string `json:"enrollment_url,omitempty"`
 }
 
 // Device is an enrolled phone.
@@ -88,6 +91,7 @@ type Device struct {
 	UserID           string    `json:"user"`
 	Name             string    `json:"name"`
 	PublicKeyPEM     string    `json:"public_key_pem"`
+	KeyAlg           string    `json:"key_alg,omitempty"` // SM2 or P-256 (the phone web app)
 	CreatedAt        time.Time `json:"created_at"`
 	RevokedAt        time.Time `json:"revoked_at,omitzero"`
 	RevocationReason string    `json:"revocation_reason,omitempty"`

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/asn1"
 	"encoding/json"
+	"image"
+	"image/draw"
+	"image/png"
 	"io"
 	"math/big"
 	"net/http"
@@ -13,8 +16,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ukeygate/ukeygate/internal/testkit"
+	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/server/servertest"
 )
 
@@ -111,12 +116,23 @@ func TestWalkthrough(t *testing.T) {
 	if user.ActivationCode == "" {
 		t.Fatal("no activation code")
 	}
-	if out := op("user", "add", "--name", "李四"); !strings.Contains(out, "Activation code") {
+	out := op("user", "add", "--name", "李四")
+	code := regexp.MustCompile(`Activation code \(one use, until [^)]*\): (\S+)`).FindStringSubmatch(out)
+	if code == nil {
 		t.Fatalf("user add:\n%s", out)
+	}
+	// The enrollment link, and the same link as a QR code a phone can scan
+	// off the terminal.
+	link := ts.URL + "/m/#activate=" + code[1]
+	if !strings.Contains(out, "Enrollment link (open it on the phone, or scan the QR code below): "+link+"\n") {
+		t.Fatalf("user add prints no enrollment link %s:\n%s", link, out)
+	}
+	if got := readTerminalQR(t, out); got != link {
+		t.Fatalf("the terminal QR code reads %q, want %q", got, link)
 	}
 
 	// The phone enrolls; its state file is private.
-	out := ph("135790\n", "phone", "enroll", "--server", ts.URL, "--code", user.ActivationCode, "--name", "walkthrough phone", "--pin-stdin")
+	out = ph("135790\n", "phone", "enroll", "--server", ts.URL, "--code", user.ActivationCode, "--name", "walkthrough phone", "--pin-stdin")
 	if !strings.Contains(out, "Enrolled device dev_") || !strings.Contains(out, user.ID) {
 		t.Fatalf("enroll:\n%s", out)
 	}
@@ -271,4 +287,54 @@ func crlListsSerial(text, serial string) bool {
 		}
 	}
 	return false
+}
+
+// readTerminalQR decodes the QR code terminalQR printed in out (half
+// blocks: each character is one module wide and two high).
+func readTerminalQR(t *testing.T, out string) string {
+	t.Helper()
+	var rows []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.ContainsAny(l, "█▀▄") && strings.Trim(l, " █▀▄") == "" {
+			rows = append(rows, l)
+		}
+	}
+	if len(rows) == 0 {
+		t.Fatal("no QR code printed")
+	}
+	const px = 6 // pixels per module
+	width := 0
+	for _, r := range rows {
+		width = max(width, utf8.RuneCountInString(r))
+	}
+	// A light quiet zone around it, as on a screen.
+	img := image.NewGray(image.Rect(0, 0, (width+8)*px, (2*len(rows)+8)*px))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	dot := func(x, y int) {
+		draw.Draw(img, image.Rect((x+4)*px, (y+4)*px, (x+5)*px, (y+5)*px), image.Black, image.Point{}, draw.Src)
+	}
+	for y, r := range rows {
+		// An odd last bitmap row is printed alone, as upper halves.
+		half := y == len(rows)-1 && !strings.ContainsAny(r, "█▄")
+		for x, c := range []rune(r) {
+			// terminalQR(…, false) draws the light modules: a printed half
+			// is light, a blank one dark.
+			top, bottom := c == '█' || c == '▀', c == '█' || c == '▄'
+			if !top {
+				dot(x, 2*y)
+			}
+			if !bottom && !half {
+				dot(x, 2*y+1)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	text, err := phone.DecodeQR(buf.Bytes())
+	if err != nil {
+		t.Fatalf("the terminal QR code does not decode: %v", err)
+	}
+	return text
 }

@@ -33,6 +33,7 @@ old phone stays enrolled until "ukeygate device revoke".`,
 				}
 				fmt.Fprintf(tw, "\nActivation code (one use, until %s; %s): %s\n",
 					u.ActivationExpiresAt.Local().Format("2006-01-02 15:04"), pin, u.ActivationCode)
+				printEnrollment(tw, u.EnrollmentURL)
 			})
 		},
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -34,6 +35,7 @@ func newUserAddCmd() *cobra.Command {
 				userTable(tw, []*operator.User{&u.User})
 				fmt.Fprintf(tw, "\nActivation code (one use, until %s): %s\n",
 					u.ActivationExpiresAt.Local().Format("2006-01-02 15:04"), u.ActivationCode)
+				printEnrollment(tw, u.EnrollmentURL)
 			})
 		},
 	}
@@ -68,5 +70,18 @@ func userTable(tw *table, list []*operator.User) {
 			enrolled = "yes"
 		}
 		row(tw, u.ID, u.Name, u.Organization, enrolled, len(u.Devices), u.CreatedAt)
+	}
+}
+
+// printEnrollment prints the enrollment link of an activation code and its
+// QR code: the phone's camera (or WeChat) opens the phone web app with the
+// code filled in.
+func printEnrollment(w io.Writer, link string) {
+	if link == "" {
+		return
+	}
+	fmt.Fprintf(w, "Enrollment link (open it on the phone, or scan the QR code below): %s\n", link)
+	if q, err := terminalQR(link, false); err == nil {
+		fmt.Fprint(w, q)
 	}
 }

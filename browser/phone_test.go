@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ukeygate/ukeygate/internal/seed"
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/qrlogin"
 )
@@ -31,6 +32,13 @@ import (
 // Every screen is photographed; axe-core checks the main ones.
 func TestPhoneApp(t *testing.T) {
 	w := newWorld(t, false)
+	// A second SM2 issuer: the app offers a choice of issuer, and of
+	// credential when two fit a session.
+	gov := seed.Generated("gov", "SM2", govRoot)
+	gov.Name = "政务 CA"
+	if _, err := w.operator().AddIssuer(w.ctx(), gov); err != nil {
+		t.Fatal(err)
+	}
 	t.Run("zh, enrolled by link", func(t *testing.T) { t.Parallel(); storyLink(t, w) })
 	t.Run("en, enrolled by code", func(t *testing.T) { t.Parallel(); storyCode(t, w) })
 	t.Run("zh, QR URL before enrollment", func(t *testing.T) { t.Parallel(); storyNotEnrolled(t, w) })
@@ -39,6 +47,8 @@ func TestPhoneApp(t *testing.T) {
 
 // pinA and pinB are the phones' PINs; wrongPIN fits the policy but is no
 // one's PIN.
+const govRoot = "browser test government SM2 Root"
+
 const (
 	pinA     = "260817"
 	pinA2    = "731902"
@@ -419,6 +429,34 @@ func storyLink(t *testing.T, w *world) {
 		p.wait(`document.documentElement.lang === 'zh-CN'`, "Chinese again")
 	})
 
+	step(t, p, "installable, and no API answer cached", func(t *testing.T) {
+		if m := eval[string](p.tab, `fetch(document.querySelector('link[rel=manifest]').href).then(function (r) { return r.json(); })
+  .then(function (m) { return m.display + ' ' + m.start_url + ' ' + m.icons.length; })`); m != "standalone ./ 3" {
+			t.Errorf("manifest: %s", m)
+		}
+		scope := eval[string](p.tab, `navigator.serviceWorker.ready.then(function (r) { return r.scope; })`)
+		if scope != w.url+"/m/" {
+			t.Fatalf("service worker scope %q", scope)
+		}
+		p.wait(`navigator.serviceWorker.controller !== null`, "the service worker to control the page")
+		// The app works through the service worker (API calls included).
+		p.visit("/m/")
+		p.waitView("home")
+		p.tap("tab-certs")
+		p.waitView("certs")
+		cached := eval[[]string](p.tab, `caches.keys().then(function (keys) {
+  return Promise.all(keys.map(function (k) { return caches.open(k).then(function (c) { return c.keys(); }); }));
+}).then(function (lists) { var out = []; lists.forEach(function (l) { l.forEach(function (r) { out.push(r.url); }); }); return out; })`)
+		if !slices.Contains(cached, w.url+"/m/app.js") {
+			t.Errorf("the shell is not cached: %v", cached)
+		}
+		for _, u := range cached {
+			if !strings.HasPrefix(u, w.url+"/m/") {
+				t.Errorf("the service worker cached %s", u)
+			}
+		}
+	})
+
 	step(t, p, "same-device link", func(t *testing.T) {
 		// The portal page itself on this phone: a link, not a QR code.
 		portal := p.sameBrowser(t, "zh-portal", "zh-CN,zh;q=0.9")
@@ -451,6 +489,7 @@ func storyLink(t *testing.T, w *world) {
 		loggedIn(t, portal.tab, "李四")
 		portal.clean(nil)
 		app.clean(phoneProblems)
+		app.onlyGateway()
 	})
 
 	step(t, p, "change PIN", func(t *testing.T) {
@@ -476,6 +515,7 @@ func storyLink(t *testing.T, w *world) {
 		p.shot("pin-changed")
 	})
 	p.clean(phoneProblems)
+	p.onlyGateway()
 }
 
 func storyCode(t *testing.T, w *world) {
@@ -521,6 +561,7 @@ func storyCode(t *testing.T, w *world) {
 		p.waitView("request-cert")
 		p.wait(`document.querySelector('[data-t=request]') !== null`, "the form")
 		p.shot("request-cert")
+		p.tap("issuer-gov")
 		p.tap("request")
 		p.enterPIN(pinA)
 		p.waitView("certs")
@@ -528,7 +569,34 @@ func storyCode(t *testing.T, w *world) {
 		if got := eval[string](p.tab, `document.querySelector('[data-t=cert]').dataset.purpose`); got != "sign" {
 			t.Errorf("requested a %s certificate", got)
 		}
+		// A second one, from the other issuer.
+		p.tap("request-new")
+		p.waitView("request-cert")
+		p.tap("issuer-sm2")
+		p.tap("request")
+		p.enterPIN(pinA)
+		p.waitView("certs")
+		p.wait(`document.querySelectorAll('[data-t=cert]').length === 2`, "the second certificate")
 		p.shot("certs")
+	})
+
+	step(t, p, "login with the chosen certificate", func(t *testing.T) {
+		d := w.desktop(t, "/demo/?lang=en")
+		p.openSession(d.qrFromScreenshot(), d, "login")
+		if n := eval[int](p.tab, `document.querySelectorAll('[data-t=cred-choice]').length`); n != 2 {
+			t.Fatalf("%d certificates offered, want 2", n)
+		}
+		p.tap(`[data-t=cred-choice][data-issuer=sm2]`)
+		if got := eval[string](p.tab, `document.querySelector('[data-t=cred-choice][data-issuer=sm2]').getAttribute('aria-checked')`); got != "true" {
+			t.Errorf("the chosen certificate shows aria-checked=%q", got)
+		}
+		p.shot("session-two-certs")
+		p.confirmWith(d.code(), pinA)
+		p.waitView("done")
+		loggedIn(t, d, "Wang Wu")
+		if got := d.text("[data-demo=issuer]"); !strings.Contains(got, sm2Root) {
+			t.Errorf("logged in with a certificate of %q, want %q", got, sm2Root)
+		}
 	})
 
 	step(t, p, "expiry while looking", func(t *testing.T) {
@@ -581,6 +649,7 @@ func storyCode(t *testing.T, w *world) {
 		d.clean(nil)
 	})
 	p.clean(phoneProblems)
+	p.onlyGateway()
 }
 
 func storyNotEnrolled(t *testing.T, w *world) {
@@ -621,6 +690,7 @@ func storyNotEnrolled(t *testing.T, w *world) {
 		p.shot("used-qr")
 	})
 	p.clean(phoneProblems)
+	p.onlyGateway()
 }
 
 func storyCamera(t *testing.T, w *world) {
@@ -685,4 +755,5 @@ func storyCamera(t *testing.T, w *world) {
 		loggedIn(t, d, "孙七")
 	})
 	p.clean(phoneProblems)
+	p.onlyGateway()
 }

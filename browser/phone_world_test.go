@@ -6,10 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -27,10 +29,13 @@ const (
 	phoneTimeout = 6 * time.Minute
 )
 
-// phone is one phone's browser tab.
+// handset is one phone's browser tab.
 type handset struct {
 	*tab
 	name string // for screenshots
+
+	reqMu    sync.Mutex
+	requests []string // every URL the page asked for
 }
 
 // newPhone opens a phone: a new browser context with mobile emulation,
@@ -41,7 +46,40 @@ func (w *world) newPhone(t *testing.T, name, acceptLang string) *handset {
 	tb.t = t
 	p := &handset{tab: tb, name: name}
 	p.emulate(acceptLang)
+	p.record()
 	return p
+}
+
+// record notes every request the tab sends (the app must reach nothing
+// but the gateway).
+func (p *handset) record() {
+	reqs := chromedp.Events(p.ctx, network.RequestWillBeSent)
+	go func() {
+		for ev, err := range reqs {
+			if err != nil {
+				return
+			}
+			p.reqMu.Lock()
+			p.requests = append(p.requests, ev.Request.URL)
+			p.reqMu.Unlock()
+		}
+	}()
+}
+
+// onlyGateway fails the test if the tab asked any origin but the
+// gateway's for anything.
+func (p *handset) onlyGateway() {
+	p.t.Helper()
+	p.reqMu.Lock()
+	defer p.reqMu.Unlock()
+	if len(p.requests) == 0 {
+		p.t.Error("no request recorded")
+	}
+	for _, u := range p.requests {
+		if !strings.HasPrefix(u, p.w.url+"/") && !strings.HasPrefix(u, "data:") && !strings.HasPrefix(u, "blob:") {
+			p.t.Errorf("the page asked %s for something", u)
+		}
+	}
 }
 
 // sameBrowser opens another tab of the same phone (the same browser
@@ -52,6 +90,7 @@ func (p *handset) sameBrowser(t *testing.T, name, acceptLang string) *handset {
 	tb.t = t
 	q := &handset{tab: tb, name: name}
 	q.emulate(acceptLang)
+	q.record()
 	return q
 }
 

@@ -1632,7 +1632,7 @@
         parts.push(h('div.card', { 'data-t': 'credential' }, credLine(creds[0])));
       } else {
         var credButtons = creds.map(function (c) {
-          return h('button.cred-option', { type: 'button', role: 'radio', 'aria-checked': String(c.id === choice.cred), 'data-cred': c.id, 'data-alg': c.alg, 'data-t': 'cred-choice',
+          return h('button.cred-option', { type: 'button', role: 'radio', 'aria-checked': String(c.id === choice.cred), 'data-cred': c.id, 'data-alg': c.alg, 'data-issuer': c.issuer, 'data-t': 'cred-choice',
             on: { click: function () {
               choice.cred = c.id;
               credButtons.forEach(function (b) { b.setAttribute('aria-checked', String(b.getAttribute('data-cred') === c.id)); });

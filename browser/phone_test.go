@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -95,7 +96,7 @@ func step(t *testing.T, p *handset, name string, f func(t *testing.T)) {
 // its own and waits for the widget's QR code.
 func (w *world) desktop(t *testing.T, path string) *tab {
 	t.Helper()
-	d := w.newTab()
+	d := w.newTabIn(browserCtx, deskTimeout, chromedp.WithNewBrowserContext())
 	d.t = t
 	d.open(path)
 	d.waitState("waiting")
@@ -600,18 +601,21 @@ func storyCode(t *testing.T, w *world) {
 	})
 
 	step(t, p, "expiry while looking", func(t *testing.T) {
-		d := w.desktop(t, "/demo/?lang=en&ttl=10&autorefresh=0")
+		// Long enough to be scanned on a loaded machine; the phone then
+		// watches it run out.
+		d := w.desktop(t, "/demo/?lang=en&ttl=45&autorefresh=0")
 		payload := d.qrFromScreenshot()
 		p.openSession(payload, d, "login")
 		if got := p.txt("confirm"); got != "Confirm" {
 			t.Errorf("confirm button %q", got)
 		}
 		p.shot("session")
-		p.waitView("expired")
+		p.waitLong(`document.body.dataset.view === 'expired'`, "the phone to show the expiry", 90*time.Second)
 		if got := p.message(); !strings.Contains(got, "Refresh it on the computer") {
 			t.Errorf("expiry sentence %q", got)
 		}
 		p.shot("expired")
+		d.t = t
 		d.waitState("expired")
 		// The same QR code again: a sentence, not JSON.
 		p.visit(payload)

@@ -25,8 +25,10 @@ const (
 		"Chrome/156.0.0.0 Mobile Safari/537.36"
 	phoneW, phoneH = 390, 844
 	// phoneTimeout guards one phone's whole story (several flows in a
-	// row on a slow shared machine); failure guard only.
-	phoneTimeout = 6 * time.Minute
+	// row on a slow shared machine); deskTimeout one desktop page's
+	// flows. Failure guards only.
+	phoneTimeout = 12 * time.Minute
+	deskTimeout  = 5 * time.Minute
 )
 
 // handset is one phone's browser tab.
@@ -132,6 +134,23 @@ func (p *handset) visit(url string) {
 
 // view is the screen the app shows (body[data-view]).
 func (p *handset) view() string { return eval[string](p.tab, `document.body.dataset.view || ''`) }
+
+// waitLong is wait with a longer guard, for a wait that includes a
+// session's lifetime.
+func (p *handset) waitLong(cond, what string, guard time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(guard)
+	for {
+		ok, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`!!(`+cond+`)`))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) || p.ctx.Err() != nil {
+			p.t.Fatalf("waiting %s for %s: %v\npage: %s", guard, what, err, p.state())
+		}
+		time.Sleep(200 * time.Millisecond) // polling interval, not a synchronisation
+	}
+}
 
 // waitView waits for screen v and for no request in flight.
 func (p *handset) waitView(v string) {

@@ -4,9 +4,9 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // A phone user's own history: GET /v1/me/history (device-signed) reads the
@@ -26,28 +26,10 @@ var historyActions = []string{
 	actionCredentialCreate, actionPINChange, actionDeviceEnroll,
 }
 
+// The answer's types live in package protocol.
 type (
-	// HistoryResponse answers GET /v1/me/history: entries newest first;
-	// NextBefore, when set, is the before= of the next (older) page.
-	HistoryResponse struct {
-		Entries    []HistoryEntry `json:"entries"`
-		NextBefore int64          `json:"next_before,omitempty"`
-	}
-	// HistoryEntry is one audit entry as its user sees it: when, what,
-	// through which app, and the outcome (with the reason of a failure).
-	HistoryEntry struct {
-		Seq        int64       `json:"seq"`
-		Time       time.Time   `json:"time"`
-		Action     string      `json:"action"`
-		App        *ScannedApp `json:"app,omitempty"`
-		Session    string      `json:"session,omitempty"`
-		Credential string      `json:"credential,omitempty"`
-		Issuer     string      `json:"issuer,omitempty"`
-		Digest     string      `json:"digest,omitempty"`
-		Outcome    string      `json:"outcome"`
-		// Reason is why a failed entry failed (e.g. wrong_pin).
-		Reason string `json:"reason,omitempty"`
-	}
+	HistoryResponse = protocol.HistoryResponse
+	HistoryEntry    = protocol.HistoryEntry
 )
 
 // historyQuery reads ?limit=&before= .
@@ -119,7 +101,7 @@ func (a *API) myHistory(w http.ResponseWriter, r *http.Request) error {
 				}
 				names[e.AppID] = name
 			}
-			h.App = &ScannedApp{ID: e.AppID, Name: name}
+			h.App = &protocol.ScannedApp{ID: e.AppID, Name: name}
 		}
 		out.Entries = append(out.Entries, h)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // The audit log through the operator API: list entries, and verify the
@@ -101,7 +102,7 @@ either check fails.`,
 			ctx := cmd.Context()
 			entries, err := fetchAudit(ctx, c)
 			var fe *operator.APIError
-			if errors.As(err, &fe) && fe.Code == "audit_tampered" {
+			if errors.As(err, &fe) && fe.Code == protocol.CodeAuditTampered {
 				return fmt.Errorf("%w: the server cannot even list the entries: %s", errAuditTampered, fe.Message)
 			}
 			if err != nil {
@@ -113,7 +114,7 @@ either check fails.`,
 				srv = &operator.AuditVerification{}
 			}
 			var se *operator.APIError
-			if serverErr != nil && !(errors.As(serverErr, &se) && se.Code == "audit_tampered") {
+			if serverErr != nil && !(errors.As(serverErr, &se) && se.Code == protocol.CodeAuditTampered) {
 				return serverErr
 			}
 			switch {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // The phone's side of a scan session on the command line: scan a QR code
@@ -338,7 +339,8 @@ seals with that credential's key and pushes the result to the page.`,
 			if err != nil {
 				if ae := (*phone.APIError)(nil); errors.As(err, &ae) {
 					switch ae.Code {
-					case "wrong_code", "session_expired", "session_closed", "session_not_found", "operation_failed":
+					case protocol.CodeWrongCode, protocol.CodeSessionExpired, protocol.CodeSessionClosed,
+						protocol.CodeSessionNotFound, protocol.CodeOperationFailed:
 						forget(cmd, c, id) // the session has ended
 					}
 				}

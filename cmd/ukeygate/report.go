@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/ukeygate/ukeygate/protocol"
@@ -95,6 +96,15 @@ func asRefusal(err error) (refusal, bool) {
 	msg := ae.Message
 	if ae.Field != "" && !strings.Contains(msg, ae.Field) {
 		msg = ae.Field + ": " + msg
+	}
+	if ae.RemainingTries != nil {
+		msg += fmt.Sprintf(" (%d tries left before the PIN locks)", *ae.RemainingTries)
+	}
+	if ae.RetryAfterSeconds > 0 {
+		msg += fmt.Sprintf(" (try again in %s)", time.Duration(ae.RetryAfterSeconds)*time.Second)
+	}
+	if ae.Reason != "" && !strings.Contains(msg, ae.Reason) {
+		msg += " (" + ae.Reason + ")"
 	}
 	return refusal{ae.Status, ae.Code, msg, ae.Error()}, true
 }

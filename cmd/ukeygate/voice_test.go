@@ -168,6 +168,10 @@ func TestOneVoice(t *testing.T) {
 		{name: "no scheme/portal", args: []string{"portal", "login", "--app-key", "k"}, env: map[string]string{envServer: "localhost:8080"}, exit: 2, want: []string{"has no scheme"}},
 		{name: "no scheme/flag", args: []string{"audit", "list", "--server", "localhost:8080", "--admin-token", "t"}, exit: 2, want: []string{`--server is "localhost:8080"`}},
 		{name: "other scheme", args: []string{"audit", "list", "--server", "ftp://gw", "--admin-token", "t"}, exit: 2, want: []string{"http or https"}},
+
+		// A refusal says what the envelope adds: the PIN tries left.
+		{name: "refused/wrong PIN", args: []string{"phone", "pin", "--state", state, "--pin", "975318", "--new-pin", "246813"}, exit: 1,
+			want: []string{"4 tries left before the PIN locks"}, match: regexp.MustCompile(`^ukeygate: the server refused: .+ \[wrong_pin, HTTP \d{3}\]\n$`)},
 	})
 }
 

@@ -128,20 +128,37 @@ func PhoneKeyGen(b Binding, pin string) (*PhoneSecret, *KeyGenRequest, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := sec.share(pin)
+	pr, err := proveShare(sec, pin, b)
 	if err != nil {
 		return nil, nil, err
+	}
+	return sec, &KeyGenRequest{Point: pr.point, ProofT: pr.t, ProofZ: pr.z}, nil
+}
+
+// shareProof is the phone's point P_p = [x]G for x = d_p⁻¹ with a Schnorr
+// proof of x bound to b: the part key generation and re-sharing share.
+type shareProof struct {
+	x        *scalar
+	point, t []byte
+	z        []byte
+}
+
+// proveShare derives the share of sec with pin and proves knowledge of its
+// inverse.
+func proveShare(sec *PhoneSecret, pin string, b Binding) (*shareProof, error) {
+	d, err := sec.share(pin)
+	if err != nil {
+		return nil, err
 	}
 	x := inverse(d)
 	p := baseMul(x).bytes()
 	t, err := newRandomScalar()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	tp := baseMul(t).bytes()
 	c := keyGenChallenge(b, p, tp)
-	z := add(t, mul(c, x))
-	return sec, &KeyGenRequest{Point: p, ProofT: tp, ProofZ: scalarBytes(z)}, nil
+	return &shareProof{x: x, point: p, t: tp, z: scalarBytes(add(t, mul(c, x)))}, nil
 }
 
 // GatewayKeyGen checks the phone's message (points valid, proof correct

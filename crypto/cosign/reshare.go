@@ -46,20 +46,11 @@ func PhoneChangePIN(sec *PhoneSecret, oldPIN, newPIN string, b Binding) (*PhoneS
 	if err != nil {
 		return nil, nil, err
 	}
-	d2, err := next.share(newPIN)
+	pr, err := proveShare(next, newPIN, b)
 	if err != nil {
 		return nil, nil, err
 	}
-	x := inverse(d2)
-	p := baseMul(x).bytes()
-	t, err := newRandomScalar()
-	if err != nil {
-		return nil, nil, err
-	}
-	tp := baseMul(t).bytes()
-	c := keyGenChallenge(b, p, tp)
-	z := add(t, mul(c, x))
-	return next, &ReshareRequest{Ratio: scalarBytes(mul(d, x)), Point: p, ProofT: tp, ProofZ: scalarBytes(z)}, nil
+	return next, &ReshareRequest{Ratio: scalarBytes(mul(d, pr.x)), Point: pr.point, ProofT: pr.t, ProofZ: pr.z}, nil
 }
 
 // Reshare checks req against the credential's public key pub and returns

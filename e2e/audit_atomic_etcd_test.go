@@ -80,7 +80,10 @@ func TestAuditAtomicWithEtcdStopped(t *testing.T) {
 		return n >= 20
 	})
 	etcd.Stop()
-	time.Sleep(500 * time.Millisecond) // requests fail against the dead etcd meanwhile
+	// Keep etcd down until a change has failed against it: a fixed pause
+	// is too short on a fast machine, where the client rides out a brief
+	// outage by retrying and every change still succeeds.
+	waitFor(t, func() bool { return failed.Load() > 0 })
 	etcd.Restart(t)
 	waitFor(t, func() bool {
 		n := 0

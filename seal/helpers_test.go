@@ -124,6 +124,13 @@ func sealPNG(t testing.TB, size int) []byte {
 // that many bytes (for size benchmarks).
 func testPDF(t testing.TB, pages [][]string, pad int) []byte {
 	t.Helper()
+	return testPDFBox(t, pages, pad, "/MediaBox[0 0 595.276 841.89]")
+}
+
+// testPDFBox is testPDF with pageBox (for example "/MediaBox[…]/Rotate 90")
+// in every page dictionary.
+func testPDFBox(t testing.TB, pages [][]string, pad int, pageBox string) []byte {
+	t.Helper()
 	var b bytes.Buffer
 	var offsets []int
 	obj := func(body string) {
@@ -141,7 +148,7 @@ func testPDF(t testing.TB, pages [][]string, pad int) []byte {
 	obj(fmt.Sprintf("<</Type/Pages/Count %d/Kids[%s]>>", n, strings.Join(kids, " ")))
 	obj("<</Type/Font/Subtype/Type1/BaseFont/Helvetica/Encoding/WinAnsiEncoding>>")
 	for i, lines := range pages {
-		obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R>>>>/Contents %d 0 R>>", 5+2*i))
+		obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R%s/Resources<</Font<</F1 3 0 R>>>>/Contents %d 0 R>>", pageBox, 5+2*i))
 		var c strings.Builder
 		c.WriteString("BT /F1 12 Tf 56.7 785 Td 16 TL\n")
 		for _, l := range lines {

@@ -76,6 +76,56 @@ type page struct {
 	dict types.Dict
 	ref  types.IndirectRef
 	box  types.Rectangle // CropBox, else MediaBox, in default user space
+	rot  int             // /Rotate normalised to 0, 90, 180 or 270 (clockwise when shown)
+}
+
+// visualSize is the page's width and height as a reader sees it (after
+// /Rotate), in points.
+func (p *page) visualSize() (w, h float64) {
+	if p.rot == 90 || p.rot == 270 {
+		return p.box.Height(), p.box.Width()
+	}
+	return p.box.Width(), p.box.Height()
+}
+
+// toUser maps a point given in points from the top-left corner of the page
+// as shown (x to the right, y down, after /Rotate) to default user space.
+// /Rotate turns the page clockwise when shown: at 90 the box's lower-left
+// corner is shown top left, at 180 its upper-right, at 270 its lower-right.
+func (p *page) toUser(vx, vy float64) (x, y float64) {
+	b := p.box
+	switch p.rot {
+	case 90:
+		return b.LL.X + vy, b.LL.Y + vx
+	case 180:
+		return b.UR.X - vx, b.LL.Y + vy
+	case 270:
+		return b.UR.X - vy, b.UR.Y - vx
+	default:
+		return b.LL.X + vx, b.UR.Y - vy
+	}
+}
+
+// userRect maps a rectangle given as shown (points from the top-left
+// corner, x0 < x1, y0 < y1) to a user-space rectangle llx lly urx ury.
+func (p *page) userRect(x0, y0, x1, y1 float64) [4]float64 {
+	ax, ay := p.toUser(x0, y0)
+	bx, by := p.toUser(x1, y1)
+	return [4]float64{math.Min(ax, bx), math.Min(ay, by), math.Max(ax, bx), math.Max(ay, by)}
+}
+
+// rotMatrix is the form matrix that turns an appearance drawn upright in
+// its own box so that it shows upright on a page rotated by rot.
+func rotMatrix(rot int) string {
+	switch rot {
+	case 90:
+		return "/Matrix[0 1 -1 0 0 0]"
+	case 180:
+		return "/Matrix[-1 0 0 -1 0 0]"
+	case 270:
+		return "/Matrix[0 -1 1 0 0 0]"
+	}
+	return ""
 }
 
 func (d *doc) page(nr int) (*page, error) {
@@ -86,8 +136,12 @@ func (d *doc) page(nr int) (*page, error) {
 	if err != nil || dict == nil || ref == nil || inh == nil {
 		return nil, fmt.Errorf("%w: page %d cannot be read", ErrBadPDF, nr)
 	}
-	if inh.Rotate%360 != 0 {
-		return nil, fmt.Errorf("%w: page %d is rotated; rotated pages cannot be sealed", ErrBadPlacement, nr)
+	rot := inh.Rotate % 360
+	if rot < 0 {
+		rot += 360
+	}
+	if rot%90 != 0 {
+		return nil, fmt.Errorf("%w: page %d has /Rotate %d, not a multiple of 90", ErrBadPDF, nr, inh.Rotate)
 	}
 	box := inh.MediaBox
 	if inh.CropBox != nil {
@@ -96,7 +150,7 @@ func (d *doc) page(nr int) (*page, error) {
 	if box == nil || box.Width() <= 0 || box.Height() <= 0 || math.IsInf(box.Width(), 0) {
 		return nil, fmt.Errorf("%w: page %d has no usable media box", ErrBadPDF, nr)
 	}
-	return &page{nr: nr, dict: dict, ref: *ref, box: *box}, nil
+	return &page{nr: nr, dict: dict, ref: *ref, box: *box, rot: rot}, nil
 }
 
 // resolveDict returns the dictionary o is or refers to.

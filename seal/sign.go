@@ -23,8 +23,8 @@ import (
 
 // Placement is where a seal goes: a page and the position of the seal's
 // centre in millimetres from the top-left corner of the page's visible box
-// (x to the right, y down), or a keyword whose every occurrence gets the
-// seal centred on it.
+// as the page is shown, after its /Rotate (x to the right, y down), or a
+// keyword whose every occurrence gets the seal centred on it.
 type Placement struct {
 	Page    int     `json:"page,omitempty"`
 	XMM     float64 `json:"x_mm,omitempty"`
@@ -155,8 +155,14 @@ func (d *doc) widgets(o *Options) ([]widget, error) {
 		}
 		return p, err
 	}
+	// centred is the user-space rectangle of a seal w×h (as shown) centred
+	// on the user-space point cx, cy.
 	centred := func(p *page, cx, cy float64) ([4]float64, error) {
-		r := [4]float64{cx - w/2, cy - h/2, cx + w/2, cy + h/2}
+		uw, uh := w, h
+		if p.rot == 90 || p.rot == 270 {
+			uw, uh = h, w
+		}
+		r := [4]float64{cx - uw/2, cy - uh/2, cx + uw/2, cy + uh/2}
 		const slack = 0.5 // points, rounding
 		if r[0] < p.box.LL.X-slack || r[1] < p.box.LL.Y-slack || r[2] > p.box.UR.X+slack || r[3] > p.box.UR.Y+slack {
 			return r, fmt.Errorf("%w: the seal would not fit on page %d at that position", ErrBadPlacement, p.nr)
@@ -169,9 +175,6 @@ func (d *doc) widgets(o *Options) ([]widget, error) {
 			for nr := 1; nr <= d.ctx.PageCount; nr++ {
 				p, err := getPage(nr)
 				if err != nil {
-					if nr > 0 && isPlacementErr(err) {
-						continue // a rotated page cannot take a keyword seal
-					}
 					return nil, err
 				}
 				for _, m := range d.findText(p, pl.Keyword) {
@@ -196,7 +199,8 @@ func (d *doc) widgets(o *Options) ([]widget, error) {
 		if err != nil {
 			return nil, err
 		}
-		r, err := centred(p, p.box.LL.X+pl.XMM*ptPerMM, p.box.UR.Y-pl.YMM*ptPerMM)
+		cx, cy := p.toUser(pl.XMM*ptPerMM, pl.YMM*ptPerMM)
+		r, err := centred(p, cx, cy)
 		if err != nil {
 			return nil, err
 		}
@@ -226,19 +230,16 @@ func (d *doc) widgets(o *Options) ([]widget, error) {
 			if err != nil {
 				return nil, err
 			}
-			cy := p.box.UR.Y - s.YMM*ptPerMM
-			r := [4]float64{p.box.UR.X - sw, cy - h/2, p.box.UR.X, cy + h/2}
-			if r[1] < p.box.LL.Y || r[3] > p.box.UR.Y {
+			vw, vh := p.visualSize()
+			cy := s.YMM * ptPerMM
+			if cy-h/2 < 0 || cy+h/2 > vh {
 				return nil, fmt.Errorf("%w: the straddle seal would not fit on page %d at that height", ErrBadPlacement, p.nr)
 			}
+			r := p.userRect(vw-sw, cy-h/2, vw, cy+h/2)
 			out = append(out, widget{page: p, rect: r, strip: i, nOf: n})
 		}
 	}
 	return out, nil
-}
-
-func isPlacementErr(err error) bool {
-	return err != nil && strings.Contains(err.Error(), ErrBadPlacement.Error())
 }
 
 func clampRect(r [4]float64, box types.Rectangle) [4]float64 {
@@ -340,12 +341,12 @@ func (u *update) imageObjects(img *Image) int {
 }
 
 // appearance writes a form XObject w points wide and h high showing strip
-// i of n of the image.
-func (u *update) appearance(imageNr int, w, h float64, i, n int) int {
+// i of n of the image, turned to show upright on a page rotated by rot.
+func (u *update) appearance(imageNr int, w, h float64, i, n, rot int) int {
 	full := w * float64(n)
 	content := fmt.Sprintf("q %s 0 0 %s %s 0 cm /Seal Do Q", num(full), num(h), num(-float64(i)*w))
 	nr := u.alloc()
-	u.put(nr, 0, stream(fmt.Sprintf("/Type/XObject/Subtype/Form/BBox[0 0 %s %s]/Resources<</XObject<</Seal %s>>>>", num(w), num(h), ref(imageNr)), []byte(content)))
+	u.put(nr, 0, stream(fmt.Sprintf("/Type/XObject/Subtype/Form/BBox[0 0 %s %s]%s/Resources<</XObject<</Seal %s>>>>", num(w), num(h), rotMatrix(rot), ref(imageNr)), []byte(content)))
 	return nr
 }
 
@@ -393,7 +394,10 @@ func (d *doc) appendSignature(o *Options, widgets []widget) ([]byte, error) {
 	var pageOrder []*page
 	for i, w := range widgets {
 		aw, ah := w.rect[2]-w.rect[0], w.rect[3]-w.rect[1]
-		ap := u.appearance(imageNr, aw, ah, w.strip, w.nOf)
+		if w.page.rot == 90 || w.page.rot == 270 {
+			aw, ah = ah, aw // the appearance is drawn upright, then turned
+		}
+		ap := u.appearance(imageNr, aw, ah, w.strip, w.nOf, w.page.rot)
 		common := fmt.Sprintf("/Rect[%s %s %s %s]/P %d %d R/AP<</N %s>>",
 			num(w.rect[0]), num(w.rect[1]), num(w.rect[2]), num(w.rect[3]),
 			w.page.ref.ObjectNumber.Value(), w.page.ref.GenerationNumber.Value(), ref(ap))

@@ -313,7 +313,7 @@ func mustSign(t *testing.T, r *http.Request, body []byte, dev string, key crypto
 func resign(t *testing.T, r *http.Request, body []byte, dev string, key crypto.Signer, now time.Time, nonce string) {
 	t.Helper()
 	ts := fmt.Sprint(now.Unix())
-	sig, err := gmcrypto.Sign(key, protocol.CanonicalRequest(r.Method, r.URL.RequestURI(), ts, nonce, body), nil)
+	sig, err := gmcrypto.Sign(key, protocol.CanonicalRequestHash(r.Method, r.URL.RequestURI(), ts, nonce, gmcrypto.SM3(body)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,9 +132,6 @@ func (p *handset) visit(url string) {
 	p.wait(`document.body.dataset.ready === '1'`, "the app to start")
 }
 
-// view is the screen the app shows (body[data-view]).
-func (p *handset) view() string { return eval[string](p.tab, `document.body.dataset.view || ''`) }
-
 // waitLong is wait with a longer guard, for a wait that includes a
 // session's lifetime.
 func (p *handset) waitLong(cond, what string, guard time.Duration) {

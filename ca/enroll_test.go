@@ -144,7 +144,7 @@ func rsaPublicPEM(t *testing.T) []byte {
 
 func mustPublic(t *testing.T, p []byte) any {
 	t.Helper()
-	k, err := gmcrypto.ParsePublicKeyPEM(p)
+	k, err := gmcrypto.ParseDevicePublicKeyPEM(p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -435,21 +435,6 @@ func MarshalPublicKeyPEM(pub crypto.PublicKey) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: pemPublicKey, Bytes: der}), nil
 }
 
-// ParsePublicKeyPEM parses the first "PUBLIC KEY" block of pemBytes.
-func ParsePublicKeyPEM(pemBytes []byte) (crypto.PublicKey, error) {
-	rest := pemBytes
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			return nil, fmt.Errorf("%w: no PUBLIC KEY PEM block", ErrMalformed)
-		}
-		if b.Type == pemPublicKey {
-			return ParsePublicKey(b.Bytes)
-		}
-	}
-}
-
 // ParseCertificate parses one DER certificate (SM2 or RSA).
 func ParseCertificate(der []byte) (*smx509.Certificate, error) {
 	c, err := smx509.ParseCertificate(der)

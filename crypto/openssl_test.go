@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"encoding/hex"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,7 +158,11 @@ func TestWeVerifyOpenSSLSignatures(t *testing.T) {
 	}
 	// The public key as openssl exports it.
 	o.run("pkey", "-in", "sm2.pem", "-pubout", "-out", "sm2pub.pem")
-	pub, err := gmcrypto.ParsePublicKeyPEM(o.read("sm2pub.pem"))
+	pb, _ := pem.Decode(o.read("sm2pub.pem"))
+	if pb == nil || pb.Type != "PUBLIC KEY" {
+		t.Fatal("openssl wrote no PUBLIC KEY PEM")
+	}
+	pub, err := gmcrypto.ParsePublicKey(pb.Bytes)
 	if err != nil {
 		t.Fatal(err)
 	}

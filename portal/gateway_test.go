@@ -7,8 +7,6 @@ package portal_test
 // the phone: it scans the QR payload and confirms or rejects.
 
 import (
-	"context"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,22 +104,6 @@ func (g *gateway) reject(id string) {
 func (g *gateway) scanConfirm(s *portal.Session) {
 	g.t.Helper()
 	g.confirm(g.scan(s.QR.Payload), s.Code)
-}
-
-// sessionCount is the number of sessions in the gateway's store.
-func (g *gateway) sessionCount() int {
-	g.t.Helper()
-	kvs, _, err := g.ts.Server.Store().List(context.Background(), "sessions/")
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	n := 0
-	for _, kv := range kvs {
-		if !strings.Contains(strings.TrimPrefix(kv.Key, "sessions/"), "/") { // not an event
-			n++
-		}
-	}
-	return n
 }
 
 // waitFor guards a wait on a channel (failure guard only).

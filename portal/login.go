@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -157,16 +158,11 @@ func VerifyLogin(result *LoginResult, expect LoginExpect) (*VerifiedLogin, error
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case ch.Session != expect.Session:
-		return nil, fmt.Errorf("%w: another session", ErrLoginChallenge)
-	case expect.App != "" && ch.App != expect.App:
-		return nil, fmt.Errorf("%w: another app", ErrLoginChallenge)
-	case expect.Origin != "" && ch.Origin != expect.Origin:
-		return nil, fmt.Errorf("%w: origin %q, want %q", ErrLoginChallenge, ch.Origin, expect.Origin)
-	}
-	if ch.Time.Before(now.Add(-maxAge)) || ch.Time.After(now.Add(LoginClockSkew)) {
-		return nil, fmt.Errorf("%w: challenge time %s", ErrLoginExpired, ch.Time.UTC().Format(time.RFC3339))
+	if err := ch.Check(expect.Session, expect.App, expect.Origin, now, maxAge); err != nil {
+		if errors.Is(err, qrlogin.ErrChallengeExpired) {
+			return nil, fmt.Errorf("%w: %v", ErrLoginExpired, err)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrLoginChallenge, err)
 	}
 	return &VerifiedLogin{
 		User:        result.User,

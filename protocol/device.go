@@ -50,13 +50,6 @@ var (
 	ErrBadSignature = errors.New("protocol: bad device signature")
 )
 
-// CanonicalRequest is the string an SM2 device signs:
-// METHOD "\n" PATH "\n" TIMESTAMP "\n" NONCE "\n" hex(SM3(body)), where PATH
-// is the request URI (path and query string, as sent).
-func CanonicalRequest(method, requestURI, timestamp, nonce string, body []byte) []byte {
-	return CanonicalRequestHash(method, requestURI, timestamp, nonce, gmcrypto.SM3(body))
-}
-
 // CanonicalRequestHash is the string a device signs, given the hash of the
 // body: SM3 for an SM2 device key, SHA-256 for a P-256 one
 // (gmcrypto.DeviceBodyHash).

@@ -3,13 +3,15 @@ package protocol_test
 import (
 	"fmt"
 
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/protocol"
 )
 
-// The string a phone signs for a request. The last line is SM3("abc"),
-// the example of GB/T 32905-2016.
-func ExampleCanonicalRequest() {
-	msg := protocol.CanonicalRequest("POST", "/v1/me/credentials?x=1", "1700000000", "00112233445566778899aabbccddeeff", []byte("abc"))
+// The string an SM2 device signs for a request: the body hash is SM3 (a
+// P-256 device uses SHA-256). The last line is SM3("abc"), the example of
+// GB/T 32905-2016.
+func ExampleCanonicalRequestHash() {
+	msg := protocol.CanonicalRequestHash("POST", "/v1/me/credentials?x=1", "1700000000", "00112233445566778899aabbccddeeff", gmcrypto.SM3([]byte("abc")))
 	fmt.Println(string(msg))
 	// Output:
 	// POST

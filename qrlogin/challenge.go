@@ -114,21 +114,22 @@ func ParseChallenge(b []byte) (Challenge, error) {
 	return c, nil
 }
 
-// Check is what a portal does before it trusts a login signature: the
-// challenge must name the session it created, its own app id and the
-// origin of its page (ErrChallengeMismatch), and be at most maxAge old at
-// now and not more than MaxClockSkew in the future (ErrChallengeExpired).
-// maxAge must be positive.
+// Check is what a portal does before it trusts a login signature (the
+// portal SDK's VerifyLogin calls it): the challenge must name the session
+// it created (required), its own app id and the origin of its page (each
+// checked when not empty) (ErrChallengeMismatch), and be at most maxAge
+// old at now and not more than MaxClockSkew in the future
+// (ErrChallengeExpired). maxAge must be positive.
 func (c Challenge) Check(expectSession, expectApp, expectOrigin string, now time.Time, maxAge time.Duration) error {
 	switch {
 	case maxAge <= 0:
 		return fmt.Errorf("%w: maxAge must be positive", ErrChallengeExpired)
 	case c.Session != expectSession || expectSession == "":
-		return fmt.Errorf("%w: session", ErrChallengeMismatch)
-	case c.App != expectApp || expectApp == "":
-		return fmt.Errorf("%w: app", ErrChallengeMismatch)
-	case c.Origin != expectOrigin || expectOrigin == "":
-		return fmt.Errorf("%w: origin", ErrChallengeMismatch)
+		return fmt.Errorf("%w: another session", ErrChallengeMismatch)
+	case expectApp != "" && c.App != expectApp:
+		return fmt.Errorf("%w: another app", ErrChallengeMismatch)
+	case expectOrigin != "" && c.Origin != expectOrigin:
+		return fmt.Errorf("%w: origin %q, want %q", ErrChallengeMismatch, c.Origin, expectOrigin)
 	case c.Nonce == "":
 		return fmt.Errorf("%w: no nonce", ErrInvalidChallenge)
 	case now.Sub(c.Time) > maxAge:

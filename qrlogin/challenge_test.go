@@ -124,6 +124,7 @@ func TestChallengeCheck(t *testing.T) {
 		{"other app", s, "app2", o, t0, time.Minute, qrlogin.ErrChallengeMismatch},
 		{"other origin", s, a, "https://evil.example.com", t0, time.Minute, qrlogin.ErrChallengeMismatch},
 		{"empty expectations", "", "", "", t0, time.Minute, qrlogin.ErrChallengeMismatch},
+		{"app and origin not checked", s, "", "", t0, time.Minute, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -109,12 +109,6 @@ func asRefusal(err error) (refusal, bool) {
 	return refusal{ae.Status, ae.Code, msg, ae.Error()}, true
 }
 
-// refusalCode is the server's error code in err ("" if err is no refusal).
-func refusalCode(err error) string {
-	r, _ := asRefusal(err)
-	return r.code
-}
-
 // unreachable says in one sentence why the server could not be reached,
 // when err is a failure to connect rather than an answer.
 func unreachable(err error) (string, bool) {

@@ -165,15 +165,3 @@ func (w *World) enroll(t testing.TB, ctx context.Context, spec Spec, u User) *En
 	}
 	return eu
 }
-
-// User is the seeded user named name; an unknown name stops the test.
-func (w *World) User(t testing.TB, name string) *EnrolledUser {
-	t.Helper()
-	for _, u := range w.Users {
-		if u.Name == name {
-			return u
-		}
-	}
-	t.Fatalf("seed: no user %q", name)
-	return nil
-}

@@ -6,7 +6,9 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"encoding/asn1"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -210,6 +212,11 @@ func fillTemplate(tmpl json.RawMessage, placeholders, sigs [][]byte) (json.RawMe
 						used[i] = true
 						b = nb
 					}
+				default:
+					if nb, ok := fillHexSlot(b, ph, sigs[i]); ok {
+						used[i] = true
+						b = nb
+					}
 				}
 			}
 			return base64.StdEncoding.EncodeToString(b)
@@ -223,6 +230,49 @@ func fillTemplate(tmpl json.RawMessage, placeholders, sigs [][]byte) (json.RawMe
 		}
 	}
 	return json.Marshal(v)
+}
+
+// fillHexSlot handles a document that carries a CMS SignedData as
+// hexadecimal in a fixed-size slot padded with zeros (a PDF signature's
+// /Contents<…>, package seal): the slot holding the hex of placeholder
+// ph is decoded, the signature spliced into its CMS (ReplaceInDER), and
+// the slot rewritten at the same size, so every byte outside it (and the
+// digest the CMS signed) stays as it was. ok is false when there is no
+// such slot or the new CMS does not fit.
+func fillHexSlot(doc, ph, sig []byte) ([]byte, bool) {
+	at := bytes.Index(doc, []byte(hex.EncodeToString(ph)))
+	if at < 0 {
+		return nil, false
+	}
+	isHex := func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+	start, end := at, at
+	for start > 0 && isHex(doc[start-1]) {
+		start--
+	}
+	for end < len(doc) && isHex(doc[end]) {
+		end++
+	}
+	if start == 0 || doc[start-1] != '<' || end == len(doc) || doc[end] != '>' || (end-start)%2 != 0 {
+		return nil, false
+	}
+	raw := make([]byte, (end-start)/2)
+	if _, err := hex.Decode(raw, doc[start:end]); err != nil {
+		return nil, false
+	}
+	var outer asn1.RawValue
+	if _, err := asn1.Unmarshal(raw, &outer); err != nil {
+		return nil, false
+	}
+	cms, ok := cosign.ReplaceInDER(outer.FullBytes, ph, sig)
+	if !ok || 2*len(cms) > end-start {
+		return nil, false
+	}
+	out := bytes.Clone(doc)
+	n := hex.Encode(out[start:], cms)
+	for i := start + n; i < end; i++ {
+		out[i] = '0'
+	}
+	return out, true
 }
 
 // sealPending / openPending keep the pending exchange under the result key.

@@ -49,38 +49,46 @@ func (c *Confirmer) Step(ctx context.Context, req ConfirmRequest) (*Session, jso
 // prepare is what both rounds check first: the app still served, the
 // matching code, the credential (a fitting cosign one) and that a result
 // of the largest size can still be stored.
-func (c *Confirmer) prepare(ctx context.Context, s *Session, req ConfirmRequest, use *KeyUse) (*Credential, *ecdsa.PublicKey, error) {
+func (c *Confirmer) prepare(ctx context.Context, s *Session, req ConfirmRequest, use *KeyUse) (*Credential, *ecdsa.PublicKey, *SealMaterial, error) {
 	if c.Admit != nil {
 		if err := c.Admit(ctx, s); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if err := CheckCode(s, req.Code); err != nil {
 		c.recordFailure(ctx, *use, DetailWrongCode)
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cred, err := c.Keys.Credential(ctx, req.UserID, req.CredentialID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if !cred.Cosign {
-		return nil, nil, fmt.Errorf("%w: %s is no longer a cosign credential", ErrCosignUnsupported, cred.ID)
+		return nil, nil, nil, fmt.Errorf("%w: %s is no longer a cosign credential", ErrCosignUnsupported, cred.ID)
 	}
 	if !CredentialFits(s, cred.IssuerID, cred.Alg, cred.Purpose) {
-		return nil, nil, fmt.Errorf("%w: %s (%s %s %s)", ErrCredentialMismatch, cred.ID, cred.IssuerID, cred.Alg, cred.Purpose)
+		return nil, nil, nil, fmt.Errorf("%w: %s (%s %s %s)", ErrCredentialMismatch, cred.ID, cred.IssuerID, cred.Alg, cred.Purpose)
 	}
 	use.IssuerID = cred.IssuerID
 	pub, ok := cred.Certificate.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, nil, OperationFailed(ReasonKeyMismatch, fmt.Errorf("%w: a cosign credential needs an SM2 certificate", ErrCredentialMismatch))
+		return nil, nil, nil, OperationFailed(ReasonKeyMismatch, fmt.Errorf("%w: a cosign credential needs an SM2 certificate", ErrCredentialMismatch))
 	}
-	if err := c.Sessions.CheckConfirm(ctx, s, ResultBound(s, cred.Certificate, cred.Chain)); err != nil {
+	// A seal session draws the seal the portal or the user chose, checked
+	// in both rounds (a seal revoked in between is refused).
+	var mat *SealMaterial
+	if s.Kind == KindSeal {
+		if mat, err = c.seal(ctx, s, req, cred); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if err := c.Sessions.CheckConfirm(ctx, s, ResultBound(s, cred.Certificate, cred.Chain)+SealImageEstimate(s, mat)); err != nil {
 		if reason, ok := opReason(err); ok {
 			c.recordFailure(ctx, *use, reason)
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return cred, pub, nil
+	return cred, pub, mat, nil
 }
 
 // keyFailure audits a refusal of the key side (wrong or locked PIN).
@@ -98,12 +106,12 @@ func (c *Confirmer) cosignBegin(ctx context.Context, req ConfirmRequest) (json.R
 	var challenge json.RawMessage
 	err := c.Sessions.hold(ctx, req.SessionID, req.DeviceID, func(s *Session) (*cosignPending, error) {
 		use := KeyUse{Session: s, DeviceID: req.DeviceID, CredentialID: req.CredentialID}
-		cred, pub, err := c.prepare(ctx, s, req, &use)
+		cred, pub, mat, err := c.prepare(ctx, s, req, &use)
 		if err != nil {
 			return nil, err
 		}
 		capture := &captureKey{pub: pub}
-		out, perr := Perform(s, OpKey{CredentialID: cred.ID, UserID: cred.UserID, Key: capture, Certificate: cred.Certificate, Chain: cred.Chain}, c.Sessions.now())
+		out, perr := Perform(s, OpKey{CredentialID: cred.ID, UserID: cred.UserID, Key: capture, Certificate: cred.Certificate, Chain: cred.Chain, Seal: mat}, c.Sessions.now())
 		p := &cosignPending{Credential: cred.ID}
 		var work CosignWork
 		if s.Kind == KindDecrypt {
@@ -158,7 +166,7 @@ func (c *Confirmer) cosignFinish(ctx context.Context, req ConfirmRequest) (*Sess
 	var delivered *KeyUse
 	sess, err := c.Sessions.Confirm(ctx, req.SessionID, req.DeviceID, func(s *Session) (json.RawMessage, error) {
 		use := KeyUse{Session: s, DeviceID: req.DeviceID, CredentialID: req.CredentialID}
-		cred, pub, err := c.prepare(ctx, s, req, &use)
+		cred, pub, _, err := c.prepare(ctx, s, req, &use)
 		if err != nil {
 			return nil, err
 		}

@@ -2,7 +2,10 @@ package session
 
 import (
 	"bytes"
+	"encoding/asn1"
+	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -36,5 +39,36 @@ func TestFillTemplate(t *testing.T) {
 	}
 	if _, err := fillTemplate(tmpl, [][]byte{ph1}, nil); err == nil {
 		t.Fatal("a count mismatch went unnoticed")
+	}
+}
+
+// TestFillHexSlot: a PDF-like document with a DER value written as hex in
+// a zero-padded /Contents<…> slot gets the signature spliced in at the
+// same size; a slot too small or a malformed slot is refused.
+func TestFillHexSlot(t *testing.T) {
+	ph := bytes.Repeat([]byte{7}, placeholderLen)
+	der, _ := asn1.Marshal(struct{ A, B []byte }{[]byte("attrs"), ph})
+	mk := func(slot int) []byte {
+		h := hex.EncodeToString(der)
+		return []byte("%PDF head /Contents<" + h + strings.Repeat("0", slot-len(h)) + "> tail")
+	}
+	doc := mk(400)
+	out, ok := fillHexSlot(doc, ph, []byte("sig"))
+	if !ok || len(out) != len(doc) || !bytes.HasPrefix(out, []byte("%PDF head /Contents<")) || !bytes.HasSuffix(out, []byte("> tail")) {
+		t.Fatalf("filled %q %v", out, ok)
+	}
+	raw, _ := hex.DecodeString(strings.TrimRight(string(out[len("%PDF head /Contents<"):len(out)-len("> tail")]), "0"))
+	var got struct{ A, B []byte }
+	if _, err := asn1.Unmarshal(raw, &got); err != nil || string(got.B) != "sig" || string(got.A) != "attrs" {
+		t.Fatalf("slot holds %x: %v", raw, err)
+	}
+	if _, ok := fillHexSlot(doc, ph, bytes.Repeat([]byte{1}, 200)); ok {
+		t.Fatal("a CMS larger than its slot was written")
+	}
+	if _, ok := fillHexSlot(bytes.Replace(doc, []byte("<"), []byte("("), 1), ph, []byte("sig")); ok {
+		t.Fatal("a slot without its opening < was filled")
+	}
+	if _, ok := fillHexSlot(doc, bytes.Repeat([]byte{8}, placeholderLen), []byte("sig")); ok {
+		t.Fatal("another placeholder was filled")
 	}
 }

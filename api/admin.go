@@ -3,62 +3,13 @@ package api
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/webapp"
 )
-
-// Responses of the operator endpoints.
-type (
-	issuersResponse struct {
-		Issuers []*ca.Issuer `json:"issuers"`
-	}
-	// AppResponse is an app; APIKey is set only in the answer to its
-	// creation.
-	AppResponse struct {
-		ID        string    `json:"id"`
-		Name      string    `json:"name"`
-		Origins   []string  `json:"origins"`
-		CreatedAt time.Time `json:"created_at"`
-		APIKey    string    `json:"api_key,omitempty"`
-		// KeyRotatedAt and DisabledAt: see POST /v1/admin/apps/{id}/rotate
-		// and …/disable.
-		KeyRotatedAt time.Time `json:"key_rotated_at,omitzero"`
-		DisabledAt   time.Time `json:"disabled_at,omitzero"`
-	}
-	appsResponse struct {
-		Apps []AppResponse `json:"apps"`
-	}
-	// UserResponse is a user; ActivationCode is set only in the answer to
-	// its creation (or a new code), with EnrollmentURL: the link (or QR
-	// content) that opens the phone web app with the code filled in.
-	UserResponse struct {
-		*ca.User
-		ActivationCode string `json:"activation_code,omitempty"`
-		EnrollmentURL  string `json:"enrollment_url,omitempty"`
-	}
-	usersResponse struct {
-		Users []*ca.User `json:"users"`
-	}
-	credentialsResponse struct {
-		Credentials []*ca.Credential `json:"credentials"`
-	}
-	credentialResponse struct {
-		Credential *ca.Credential `json:"credential"`
-	}
-)
-
-func appResponse(app *auth.App, key string) AppResponse {
-	origins := app.Origins
-	if origins == nil {
-		origins = []string{}
-	}
-	return AppResponse{ID: app.ID, Name: app.Name, Origins: origins, CreatedAt: app.CreatedAt, APIKey: key,
-		KeyRotatedAt: app.KeyRotatedAt, DisabledAt: app.DisabledAt}
-}
 
 func (a *API) adminAddIssuer(w http.ResponseWriter, r *http.Request) error {
 	if err := a.admin.Authorize(r); err != nil {
@@ -77,7 +28,7 @@ func (a *API) adminAddIssuer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, iss)
+	writeJSON(w, http.StatusCreated, wireIssuer(iss))
 	return nil
 }
 
@@ -93,10 +44,11 @@ func (a *API) renderIssuers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []*ca.Issuer{}
+	out := protocol.IssuerList{Issuers: make([]protocol.Issuer, 0, len(list))}
+	for _, iss := range list {
+		out.Issuers = append(out.Issuers, wireIssuer(iss))
 	}
-	writeJSON(w, http.StatusOK, issuersResponse{Issuers: list})
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -115,7 +67,7 @@ func (a *API) adminAddApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, appResponse(app, key))
+	writeJSON(w, http.StatusCreated, wireApp(app, key))
 	return nil
 }
 
@@ -127,9 +79,9 @@ func (a *API) adminListApps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := appsResponse{Apps: make([]AppResponse, 0, len(list))}
+	resp := protocol.AppList{Apps: make([]protocol.App, 0, len(list))}
 	for _, app := range list {
-		resp.Apps = append(resp.Apps, appResponse(app, ""))
+		resp.Apps = append(resp.Apps, wireApp(app, ""))
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -167,10 +119,11 @@ func (a *API) adminListUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []*ca.User{}
+	out := protocol.UserList{Users: make([]protocol.User, 0, len(list))}
+	for _, u := range list {
+		out.Users = append(out.Users, wireUser(u))
 	}
-	writeJSON(w, http.StatusOK, usersResponse{Users: list})
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -215,10 +168,7 @@ func (a *API) renderCredentials(w http.ResponseWriter, r *http.Request, f ca.Cre
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []*ca.Credential{}
-	}
-	writeJSON(w, http.StatusOK, credentialsResponse{Credentials: list})
+	writeJSON(w, http.StatusOK, protocol.CredentialList{Credentials: wireCredentials(list)})
 	return nil
 }
 
@@ -268,7 +218,7 @@ func (a *API) adminImportCertificate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, credentialResponse{Credential: c})
+	writeJSON(w, http.StatusOK, wireCredentialCreated(c))
 	return nil
 }
 
@@ -287,12 +237,12 @@ func (a *API) adminRevoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, credentialResponse{Credential: c})
+	writeJSON(w, http.StatusOK, wireCredentialCreated(c))
 	return nil
 }
 
 // withCode is the answer that hands out an activation code, with its
 // enrollment link under the public URL.
-func (a *API) withCode(u *ca.User, code string) UserResponse {
-	return UserResponse{User: u, ActivationCode: code, EnrollmentURL: webapp.EnrollmentURL(a.publicURL, code)}
+func (a *API) withCode(u *ca.User, code string) protocol.UserActivation {
+	return protocol.UserActivation{User: wireUser(u), ActivationCode: code, EnrollmentURL: webapp.EnrollmentURL(a.publicURL, code)}
 }

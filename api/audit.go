@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Paging of GET /v1/admin/audit.
@@ -18,22 +19,6 @@ const (
 	// maxAuditFilterLen bounds each text filter.
 	maxAuditFilterLen = 128
 )
-
-// AuditResponse answers GET /v1/admin/audit: entries oldest first. When
-// the answer is full (limit entries), NextAfter is the seq to pass as
-// after= for the next page; it is 0 when there is nothing more.
-type AuditResponse struct {
-	Entries   []audit.Entry `json:"entries"`
-	NextAfter int64         `json:"next_after,omitempty"`
-}
-
-// AuditVerifyResponse answers GET /v1/admin/audit/verify: the chain of
-// every entry and the sealed head verified.
-type AuditVerifyResponse struct {
-	Valid   bool   `json:"valid"`
-	Entries int64  `json:"entries"`
-	Head    string `json:"head"`
-}
 
 // auditFilter reads ?user=&session=&app=&action=&after=&limit= .
 func auditFilter(r *http.Request) (audit.Filter, error) {
@@ -112,7 +97,7 @@ func (a *API) adminAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp := AuditResponse{Entries: list}
+	resp := protocol.AuditPage{Entries: list}
 	if resp.Entries == nil {
 		resp.Entries = []audit.Entry{}
 	}
@@ -140,6 +125,6 @@ func (a *API) adminAuditVerify(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, AuditVerifyResponse{Valid: true, Entries: rep.Entries, Head: rep.Head})
+	writeJSON(w, http.StatusOK, protocol.AuditVerification{Valid: true, Entries: rep.Entries, Head: rep.Head})
 	return nil
 }

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
@@ -48,10 +48,10 @@ func TestAdminAudit(t *testing.T) {
 	w := newPortalWorld(t)
 	base := auditBase(t, w.log)
 	fillAudit(t, w.log, 7)
-	list := func(query string) (*resp, api.AuditResponse) {
+	list := func(query string) (*resp, protocol.AuditPage) {
 		t.Helper()
 		r := w.admin("GET", "/v1/admin/audit"+query, nil)
-		var a api.AuditResponse
+		var a protocol.AuditPage
 		if r.status == http.StatusOK {
 			r.decode(t, &a)
 		}
@@ -139,9 +139,9 @@ func TestAdminAudit(t *testing.T) {
 
 func TestAdminAuditVerify(t *testing.T) {
 	ctx := context.Background()
-	verify := func(w *portalWorld) (*resp, api.AuditVerifyResponse) {
+	verify := func(w *portalWorld) (*resp, protocol.AuditVerification) {
 		r := w.admin("GET", "/v1/admin/audit/verify", nil)
-		var v api.AuditVerifyResponse
+		var v protocol.AuditVerification
 		if r.status == http.StatusOK {
 			r.decode(t, &v)
 		}

@@ -61,11 +61,6 @@ func (q *DeviceRevokeRequest) Validate() error {
 	return maxChars("reason", q.Reason, maxDeviceReasonLen)
 }
 
-// DeviceResponse answers POST /v1/admin/devices/{id}/revoke.
-type DeviceResponse struct {
-	Device *ca.Device `json:"device"`
-}
-
 // decodeOptional decodes the body into v when there is one; an absent or
 // empty body is v's zero value. Either way v is validated.
 func (a *API) decodeOptional(w http.ResponseWriter, r *http.Request, v validator) error {
@@ -155,7 +150,7 @@ func (a *API) adminGetUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, wireUserDetail(d))
 	return nil
 }
 
@@ -177,7 +172,8 @@ func (a *API) adminRevokeDevice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, DeviceResponse{Device: d})
+	dev := wireDevice(d)
+	writeJSON(w, http.StatusOK, protocol.DeviceRevoked{Device: &dev})
 	return nil
 }
 
@@ -193,7 +189,7 @@ func (a *API) adminRotateApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, appResponse(app, key))
+	writeJSON(w, http.StatusOK, wireApp(app, key))
 	return nil
 }
 
@@ -209,6 +205,6 @@ func (a *API) adminDisableApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, appResponse(app, ""))
+	writeJSON(w, http.StatusOK, wireApp(app, ""))
 	return nil
 }

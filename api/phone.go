@@ -8,13 +8,8 @@ import (
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/protocol"
 )
-
-// enrollResponse answers POST /v1/enroll.
-type enrollResponse struct {
-	User   *ca.User   `json:"user"`
-	Device *ca.Device `json:"device"`
-}
 
 func (a *API) enroll(w http.ResponseWriter, r *http.Request) error {
 	var req EnrollRequest
@@ -38,7 +33,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, enrollResponse{User: u, Device: d})
+	writeJSON(w, http.StatusCreated, protocol.Enrollment{User: wireUser(u), Device: wireDevice(d)})
 	return nil
 }
 
@@ -100,7 +95,7 @@ func (a *API) requestCredential(w http.ResponseWriter, r *http.Request) error {
 		a.auditRefusal(r.Context(), entry, err)
 		return err
 	}
-	writeJSON(w, http.StatusCreated, credentialResponse{Credential: c})
+	writeJSON(w, http.StatusCreated, wireCredentialCreated(c))
 	return nil
 }
 
@@ -143,7 +138,7 @@ func (a *API) cosignCSR(w http.ResponseWriter, r *http.Request) error {
 		a.auditRefusal(r.Context(), entry, err)
 		return err
 	}
-	writeJSON(w, http.StatusOK, credentialResponse{Credential: c})
+	writeJSON(w, http.StatusOK, wireCredentialCreated(c))
 	return nil
 }
 

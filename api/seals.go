@@ -17,17 +17,8 @@ import (
 // revoke), the seal source of the confirm of seal sessions, and what the
 // phone sees of the user's seals.
 
-// SealRequest is the body of POST /v1/admin/seals.
-type SealRequest struct {
-	Owner        string  `json:"owner"`
-	Name         string  `json:"name"`
-	Kind         string  `json:"kind"`
-	ImagePNG     []byte  `json:"image_png"`
-	WidthMM      float64 `json:"width_mm"`
-	HeightMM     float64 `json:"height_mm"`
-	Issuer       string  `json:"issuer,omitempty"`
-	ValidityDays int     `json:"validity_days,omitempty"`
-}
+// SealRequest is the body of POST /v1/admin/seals (protocol.SealRequest).
+type SealRequest protocol.SealRequest
 
 // Validate checks the request's shape; package ca checks the image, the
 // size and the owner's credentials.
@@ -54,12 +45,6 @@ func (q *SealRequest) Validate() error {
 	return nil
 }
 
-type (
-	sealsResponse struct {
-		Seals []*ca.Seal `json:"seals"`
-	}
-)
-
 func (a *API) adminAddSeal(w http.ResponseWriter, r *http.Request) error {
 	if err := a.admin.Authorize(r); err != nil {
 		return err
@@ -80,7 +65,7 @@ func (a *API) adminAddSeal(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, sl)
+	writeJSON(w, http.StatusCreated, wireSeal(sl))
 	return nil
 }
 
@@ -96,7 +81,11 @@ func (a *API) adminListSeals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sealsResponse{Seals: list})
+	out := protocol.SealList{Seals: make([]protocol.Seal, 0, len(list))}
+	for _, sl := range list {
+		out.Seals = append(out.Seals, wireSeal(sl))
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -115,7 +104,7 @@ func (a *API) adminRevokeSeal(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sl)
+	writeJSON(w, http.StatusOK, wireSeal(sl))
 	return nil
 }
 

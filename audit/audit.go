@@ -15,6 +15,7 @@ import (
 	"github.com/emmansun/gmsm/sm3"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage"
 )
 
@@ -31,30 +32,17 @@ const (
 	OutcomeFailed = "failed"
 )
 
-// Entry is one line of the audit log. The fields set by the caller say who
-// did what with which key; Seq, Time, Prev and Hash are set by the log.
-type Entry struct {
-	Seq  int64     `json:"seq"`
-	Time time.Time `json:"time"`
-	// Action names what happened: "login", "sign", "decrypt",
-	// "credential.create", "credential.revoke", "issuer.add", "pin.change", …
-	Action       string `json:"action"`
-	Actor        string `json:"actor,omitempty"` // "admin", "app:ID", "device:ID"
-	UserID       string `json:"user,omitempty"`
-	CredentialID string `json:"credential,omitempty"`
-	AppID        string `json:"app,omitempty"`
-	SessionID    string `json:"session,omitempty"`
-	IssuerID     string `json:"issuer,omitempty"`
-	// Digest is the hex digest of what was signed or decrypted, never the
-	// data itself.
-	Digest  string `json:"digest,omitempty"`
-	Outcome string `json:"outcome"`
-	Detail  string `json:"detail,omitempty"`
-	// Prev is the hex SM3 chain value of the entry before (64 zeros for the
-	// first); Hash = SM3(Prev || canonical JSON of the entry without Hash).
-	Prev string `json:"prev"`
-	Hash string `json:"hash"`
-}
+// Entry is one line of the audit log (protocol.AuditEntry: the stored
+// entry, the hashed entry and the wire entry of GET /v1/admin/audit are
+// one definition, so that anyone can check the chain). The fields set by
+// the caller say who did what with which key: Action names what happened
+// ("login", "sign", "decrypt", "credential.create", "issuer.add", …);
+// Actor is "admin", "app:ID" or "device:ID"; Digest is the hex digest of
+// what was signed or decrypted, never the data itself. Seq, Time, Prev
+// and Hash are set by the log: Prev is the hex SM3 chain value of the
+// entry before (64 zeros for the first); Hash = SM3(Prev || canonical
+// JSON of the entry without Hash).
+type Entry = protocol.AuditEntry
 
 // head is the record that names the last entry, sealed with a key derived
 // from the master key so that cutting entries off the end is detected too.

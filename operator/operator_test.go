@@ -112,7 +112,7 @@ func TestOperatorAPI(t *testing.T) {
 	}
 
 	creds, err := op.Credentials(ctx, operator.CredentialFilter{UserID: u.ID, State: "active"})
-	if err != nil || len(creds) != 1 || creds[0].ID != cred.ID || creds[0].IssuerID != "sm2" || creds[0].Purpose != "sign" ||
+	if err != nil || len(creds) != 1 || creds[0].ID != cred.ID || creds[0].Issuer != "sm2" || creds[0].Purpose != "sign" ||
 		!strings.Contains(creds[0].CertificatePEM, "BEGIN CERTIFICATE") {
 		t.Fatalf("credentials %+v %v", creds, err)
 	}
@@ -127,7 +127,7 @@ func TestOperatorAPI(t *testing.T) {
 		t.Fatal("importing garbage into an active credential succeeded")
 	}
 	dev, err := op.RevokeDevice(ctx, p.State.DeviceID, "lost on the metro")
-	if err != nil || dev.ID != p.State.DeviceID || dev.UserID != u.ID || dev.RevocationReason != "lost on the metro" || dev.RevokedAt.IsZero() {
+	if err != nil || dev.ID != p.State.DeviceID || dev.User != u.ID || dev.RevocationReason != "lost on the metro" || dev.RevokedAt.IsZero() {
 		t.Fatalf("revoked device %+v %v", dev, err)
 	}
 	if _, err := op.RevokeDevice(ctx, p.State.DeviceID, ""); !operator.IsCode(err, "already_revoked") {

@@ -16,21 +16,39 @@ type EnrollRequest struct {
 	PIN             string `json:"pin"`
 }
 
-// User is an enrolled user as the phone sees it.
+// User is a user, as the enrollment answer (POST /v1/enroll) and the
+// operator API show it.
 type User struct {
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	IDNumber     string `json:"id_number,omitempty"`
-	Phone        string `json:"phone,omitempty"`
-	Organization string `json:"organization,omitempty"`
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	IDNumber     string    `json:"id_number,omitempty"`
+	Phone        string    `json:"phone,omitempty"`
+	Organization string    `json:"organization,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	// Enrolled is true once a device has enrolled and set the PIN.
+	Enrolled bool `json:"enrolled"`
+	// ActivationExpiresAt is when the latest activation code expires.
+	ActivationExpiresAt time.Time `json:"activation_expires_at"`
+	// Devices are the ids of the user's enrolled devices.
+	Devices []string `json:"devices,omitempty"`
+	// PINLockedUntil is the end of the current PIN lock (zero: none).
+	PINLockedUntil time.Time `json:"pin_locked_until,omitzero"`
 }
 
-// Device is an enrolled device.
+// Device is an enrolled device (phone). KeyAlg is its key's algorithm:
+// "SM2" (the reference phone client) or "P-256" (the phone web app's
+// WebCrypto key).
 type Device struct {
-	ID        string    `json:"id"`
-	User      string    `json:"user"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
+	ID           string    `json:"id"`
+	User         string    `json:"user"`
+	Name         string    `json:"name"`
+	PublicKeyPEM string    `json:"public_key_pem"`
+	KeyAlg       string    `json:"key_alg"`
+	CreatedAt    time.Time `json:"created_at"`
+	// RevokedAt is when the operator revoked the device (zero: not
+	// revoked); a revoked device can no longer sign requests.
+	RevokedAt        time.Time `json:"revoked_at,omitzero"`
+	RevocationReason string    `json:"revocation_reason,omitempty"`
 }
 
 // Enrollment answers POST /v1/enroll (201).

@@ -143,7 +143,7 @@ func fetchAudit(ctx context.Context, c *opClient) ([]audit.Entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		var page api.AuditResponse
+		var page operator.AuditPage
 		if err := json.Unmarshal(raw, &page); err != nil {
 			return nil, fmt.Errorf("the server answered malformed JSON: %w", err)
 		}

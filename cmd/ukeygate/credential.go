@@ -79,7 +79,7 @@ to the CA, then give the certificate back with 'ukeygate credential import'.
 				if err := writeOutput(out, []byte(cred.CSRPEM), 0o644); err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "CSR of %s (user %s, issuer %s, %s %s) written to %s\n", cred.ID, cred.UserID, cred.IssuerID, cred.Alg, cred.Purpose, out)
+				fmt.Fprintf(cmd.OutOrStdout(), "CSR of %s (user %s, issuer %s, %s %s) written to %s\n", cred.ID, cred.User, cred.Issuer, cred.Alg, cred.Purpose, out)
 				return nil
 			}
 			_, err = io.WriteString(cmd.OutOrStdout(), cred.CSRPEM)
@@ -175,7 +175,7 @@ func credentialTable(tw *table, list []*operator.Credential, withUser bool) {
 		if c.Mode == ca.CredentialModeCosign {
 			alg += " (cosign)"
 		}
-		cells := []any{c.ID, c.UserID, c.IssuerID, alg, c.Purpose, c.State, c.Serial, c.NotAfter}
+		cells := []any{c.ID, c.User, c.Issuer, alg, c.Purpose, c.State, c.Serial, c.NotAfter}
 		if !withUser {
 			cells = append(cells[:1], cells[2:]...)
 		}

@@ -99,7 +99,7 @@ func deviceTable(tw *table, list []*operator.Device) {
 		if !d.RevokedAt.IsZero() {
 			state = "revoked"
 		}
-		row(tw, d.ID, d.UserID, d.Name, state, d.CreatedAt, d.RevokedAt, d.RevocationReason)
+		row(tw, d.ID, d.User, d.Name, state, d.CreatedAt, d.RevokedAt, d.RevocationReason)
 	}
 }
 

@@ -103,7 +103,7 @@ func sealTable(tw *table, list []*operator.Seal) {
 		if s == nil {
 			continue
 		}
-		row(tw, s.ID, s.Owner, s.Name, s.Kind, formatSize(s.WidthMM, s.HeightMM), s.IssuerID, s.State, s.NotAfter)
+		row(tw, s.ID, s.Owner, s.Name, s.Kind, formatSize(s.WidthMM, s.HeightMM), s.Issuer, s.State, s.NotAfter)
 	}
 }
 

@@ -1,0 +1,153 @@
+package protocol
+
+import "time"
+
+// Answers of the operator API (/v1/admin/*), written by the server (api)
+// and read by the operator client (operator) from these one definitions.
+// Enum values travel as strings: Mode ModeInternal or ModeExternal; Alg
+// AlgSM2 or AlgRSA; Purpose PurposeSign or PurposeEncrypt; State
+// CredentialPending, CredentialActive, CredentialRevoked or
+// CredentialExpired (a seal: active, revoked or expired).
+
+// Issuer is a registered issuer (POST /v1/admin/issuers; the lists of
+// GET /v1/admin/issuers and GET /v1/issuers).
+type Issuer struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	Mode string `json:"mode"`
+	// Alg is the algorithm of the CA key.
+	Alg string `json:"alg"`
+	// CertificatePEM is the chain, the issuer's certificate first.
+	CertificatePEM string    `json:"certificate_pem"`
+	Parent         string    `json:"parent,omitempty"`
+	Profile        Profile   `json:"profile"`
+	Subject        string    `json:"subject"`
+	NotBefore      time.Time `json:"not_before"`
+	NotAfter       time.Time `json:"not_after"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// IssuerList answers GET /v1/admin/issuers and GET /v1/issuers.
+type IssuerList struct {
+	Issuers []Issuer `json:"issuers"`
+}
+
+// App is a portal app. APIKey is set only in the answers to its creation
+// and to a key rotation.
+type App struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Origins   []string  `json:"origins"`
+	CreatedAt time.Time `json:"created_at"`
+	APIKey    string    `json:"api_key,omitempty"`
+	// KeyRotatedAt and DisabledAt: see POST /v1/admin/apps/{id}/rotate
+	// and …/disable.
+	KeyRotatedAt time.Time `json:"key_rotated_at,omitzero"`
+	DisabledAt   time.Time `json:"disabled_at,omitzero"`
+}
+
+// AppList answers GET /v1/admin/apps.
+type AppList struct {
+	Apps []App `json:"apps"`
+}
+
+// UserActivation answers the creation of a user and a new activation code
+// (POST /v1/admin/users, POST /v1/admin/users/{id}/activation): the user,
+// the one-time code (shown only here) and EnrollmentURL, which opens the
+// phone web app with the code filled in (<public_url>/m/#activate=<code>):
+// give it as a link or a QR code.
+type UserActivation struct {
+	User
+	ActivationCode string `json:"activation_code,omitempty"`
+	EnrollmentURL  string `json:"enrollment_url,omitempty"`
+}
+
+// UserList answers GET /v1/admin/users.
+type UserList struct {
+	Users []User `json:"users"`
+}
+
+// UserDetail answers GET /v1/admin/users/{id}.
+type UserDetail struct {
+	User        *User         `json:"user"`
+	Devices     []*Device     `json:"devices"`
+	Credentials []*Credential `json:"credentials"`
+}
+
+// DeviceRevoked answers POST /v1/admin/devices/{id}/revoke.
+type DeviceRevoked struct {
+	Device *Device `json:"device"`
+}
+
+// AuditEntry is one entry of the audit log. Its fields are those of the
+// server's entry in the same order, so that the hash chain can be checked
+// by the caller (Hash = SM3(Prev || canonical JSON without Hash)).
+type AuditEntry struct {
+	Seq          int64     `json:"seq"`
+	Time         time.Time `json:"time"`
+	Action       string    `json:"action"`
+	Actor        string    `json:"actor,omitempty"`
+	UserID       string    `json:"user,omitempty"`
+	CredentialID string    `json:"credential,omitempty"`
+	AppID        string    `json:"app,omitempty"`
+	SessionID    string    `json:"session,omitempty"`
+	IssuerID     string    `json:"issuer,omitempty"`
+	Digest       string    `json:"digest,omitempty"`
+	Outcome      string    `json:"outcome"`
+	Detail       string    `json:"detail,omitempty"`
+	Prev         string    `json:"prev"`
+	Hash         string    `json:"hash"`
+}
+
+// AuditPage answers GET /v1/admin/audit: entries oldest first. When the
+// answer is full (limit entries), NextAfter is the seq to pass as after=
+// for the next page; it is 0 when there is nothing more.
+type AuditPage struct {
+	Entries   []AuditEntry `json:"entries"`
+	NextAfter int64        `json:"next_after,omitempty"`
+}
+
+// AuditVerification answers GET /v1/admin/audit/verify: the chain of every
+// entry and the sealed head verified.
+type AuditVerification struct {
+	Valid   bool   `json:"valid"`
+	Entries int64  `json:"entries"`
+	Head    string `json:"head"`
+}
+
+// SealRequest is the body of POST /v1/admin/seals. Kind is "official",
+// "contract", "finance", "legal_rep" or "personal".
+type SealRequest struct {
+	Owner        string  `json:"owner"`
+	Name         string  `json:"name"`
+	Kind         string  `json:"kind"`
+	ImagePNG     []byte  `json:"image_png"`
+	WidthMM      float64 `json:"width_mm"`
+	HeightMM     float64 `json:"height_mm"`
+	Issuer       string  `json:"issuer,omitempty"`
+	ValidityDays int     `json:"validity_days,omitempty"`
+}
+
+// Seal is an electronic seal of the registry.
+type Seal struct {
+	ID               string    `json:"id"`
+	Owner            string    `json:"owner"`
+	Name             string    `json:"name"`
+	Kind             string    `json:"kind"`
+	WidthMM          float64   `json:"width_mm"`
+	HeightMM         float64   `json:"height_mm"`
+	Issuer           string    `json:"issuer"`
+	State            string    `json:"state"`
+	NotBefore        time.Time `json:"not_before"`
+	NotAfter         time.Time `json:"not_after"`
+	CreatedAt        time.Time `json:"created_at"`
+	RevokedAt        time.Time `json:"revoked_at,omitzero"`
+	RevocationReason string    `json:"revocation_reason,omitempty"`
+	// SESSeal is the GB/T 38540 SES_Seal (DER).
+	SESSeal []byte `json:"ses_seal"`
+}
+
+// SealList answers GET /v1/admin/seals.
+type SealList struct {
+	Seals []Seal `json:"seals"`
+}

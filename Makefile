@@ -11,7 +11,7 @@ LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME  ?= 10s
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: build run test lint bench fuzz clean
+.PHONY: build run test node-deps lint bench fuzz clean
 
 ## build: compile bin/ukeygate with the version stamped in
 build:
@@ -25,9 +25,18 @@ run: build
 		echo "admin token written to $(DATA_DIR)/admin.token (export UKEYGATE_ADMIN_TOKEN=\$$(cat $(DATA_DIR)/admin.token))"; }
 	UKEYGATE_DATA_DIR=$(DATA_DIR) UKEYGATE_ADMIN_TOKEN=$$(cat $(DATA_DIR)/admin.token) ./$(BIN) --config $(CONFIG) serve
 
-## test: every test of every package, with the race detector
-test:
+## test: every test of every package, with the race detector (first the
+##       pinned npm packages the node tests and examples/node run)
+test: node-deps
 	$(GO) test $(TESTFLAGS) ./...
+
+## node-deps: npm ci of examples/node (sm-crypto, gm-crypto) when its lock
+##            file changed; without npm the node tests skip (CI installs it)
+NODE_DEPS := examples/node/node_modules/.package-lock.json
+node-deps: $(NODE_DEPS)
+$(NODE_DEPS): examples/node/package-lock.json examples/node/package.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix examples/node --no-audit --no-fund; \
+	else echo "npm not found: the tests that run npm sm-crypto/gm-crypto will skip (apt-get install npm)"; fi
 
 ## lint: go.mod and go.sum tidy (go mod tidy -diff shows what tidy would
 ##       change), gofmt (lists unformatted files) and go vet; CI runs it

@@ -127,8 +127,11 @@ var errorTable = []errorMapping{
 	{session.ErrSealRequired, http.StatusBadRequest, protocol.CodeSealRequired},
 	{session.ErrSealMismatch, http.StatusConflict, protocol.CodeSealMismatch},
 	// after operation_failed: a result too large to store fails the
-	// confirm (reason result_too_large); at create it is the request
+	// confirm (reason result_too_large); at create it is the request,
+	// or the result the request would produce
+	{session.ErrResultTooLarge, http.StatusRequestEntityTooLarge, protocol.CodeResultTooLarge},
 	{session.ErrTooLarge, http.StatusRequestEntityTooLarge, protocol.CodeRequestTooLarge},
+	{session.ErrBadCiphertext, http.StatusBadRequest, protocol.CodeMalformedCiphertext},
 	{session.ErrTTL, http.StatusBadRequest, protocol.CodeInvalidTTL},
 	{session.ErrInvalidRequest, http.StatusBadRequest, protocol.CodeInvalidRequest},
 	{session.ErrInvalidArgument, http.StatusBadRequest, protocol.CodeInvalidRequest},

@@ -280,13 +280,18 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	if req.Desktop != nil {
 		desktop = *req.Desktop
 	}
+	chainBytes, err := a.issuerChainBytes(r.Context(), req.Issuer)
+	if err != nil {
+		return err
+	}
 	sess, token, nonce, err := a.sessions.Create(r.Context(), session.CreateParams{
-		Kind:    kind,
-		AppID:   app.ID,
-		Origin:  origin,
-		Request: sreq,
-		Desktop: desktop,
-		TTL:     time.Duration(req.TTLSeconds) * time.Second,
+		Kind:       kind,
+		AppID:      app.ID,
+		Origin:     origin,
+		Request:    sreq,
+		Desktop:    desktop,
+		TTL:        time.Duration(req.TTLSeconds) * time.Second,
+		ChainBytes: chainBytes,
 	})
 	if err != nil {
 		return err
@@ -310,6 +315,34 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 		},
 	})
 	return nil
+}
+
+// issuerChainBytes is the DER size of issuer id's chain, or, without an
+// id, of the longest registered chain: what a session's result may carry
+// besides the signer's own certificate (session.CreationBound).
+func (a *API) issuerChainBytes(ctx context.Context, id string) (int, error) {
+	var list []*ca.Issuer
+	if id != "" {
+		iss, err := a.ca.Issuer(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		list = []*ca.Issuer{iss}
+	} else {
+		var err error
+		if list, err = a.ca.Issuers(ctx); err != nil {
+			return 0, err
+		}
+	}
+	most := 0
+	for _, iss := range list {
+		n := 0
+		for _, c := range iss.Chain {
+			n += len(c.Raw)
+		}
+		most = max(most, n)
+	}
+	return most, nil
 }
 
 func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {

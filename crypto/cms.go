@@ -31,8 +31,11 @@ package crypto
 //
 // Opening also accepts RSA PKCS#1 v1.5 key transport (rsaEncryption), OAEP
 // with SHA-1/224/384/512, AES-128/192-CBC, SM4 (1.2.156.10197.1.104 with an
-// IV), the plain C1C3C2 and C1C2C3 SM2 ciphertexts and CFCA's C1C2C3 without
-// the 0x04 prefix. BER input (indefinite lengths, constructed strings) is
+// IV), SM2 key transport named 1.2.156.10197.1.301.2 (GmSSL 3), and the raw
+// C1C3C2 and C1C2C3 SM2 ciphertexts with or without the 0x04 prefix (CFCA).
+// Verification also accepts GmSSL 3's SignedData: signature algorithm
+// SM2-with-SM3 1.2.156.10197.1.501, no signed attributes, and an SM2
+// signature over SM3 of the content without Z (see cmsCheckSignature). BER input (indefinite lengths, constructed strings) is
 // normalised to DER before parsing.
 //
 // This file holds the OIDs and what every part shares (ContentInfo
@@ -91,6 +94,7 @@ var (
 	cmsOIDSM2                = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 301}
 	cmsOIDSM2Sign            = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 301, 1}
 	cmsOIDSM2Encrypt         = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 301, 3}
+	cmsOIDSM2KeyExchange     = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 301, 2}
 	cmsOIDSM2WithSM3         = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 501}
 	cmsOIDECPublicKey        = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
 	cmsOIDSM4                = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 104}

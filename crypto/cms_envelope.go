@@ -288,7 +288,7 @@ func cmsDecryptKey(key crypto.Signer, ri *cmsKeyTransRecipientInfo) ([]byte, err
 		// SM2-3 is GM/T 0010's OID; some producers write the SM2 or EC
 		// public-key OID, and gmsm writes rsaEncryption when the recipient
 		// certificate was not signed with SM2: the key decides.
-		if !alg.Equal(cmsOIDSM2Encrypt) && !alg.Equal(cmsOIDSM2) && !alg.Equal(cmsOIDECPublicKey) && !alg.Equal(cmsOIDRSA) {
+		if !cmsSM2KeyTransport(alg) {
 			return nil, ErrDecryption
 		}
 		return cmsSM2Decrypt(key, ek)
@@ -320,19 +320,20 @@ func cmsSM2Decrypt(key crypto.Signer, ek []byte) ([]byte, error) {
 	if len(ek) == 0 {
 		return nil, ErrDecryption
 	}
-	if pt, err := dec.Decrypt(rand.Reader, ek, nil); err == nil {
-		return pt, nil
-	}
-	c1c2c3 := sm2.NewPlainDecrypterOpts(sm2.C1C2C3)
-	if ek[0] == 0x04 {
-		if pt, err := dec.Decrypt(rand.Reader, ek, c1c2c3); err == nil {
+	if ek[0] == 0x30 {
+		if pt, err := dec.Decrypt(rand.Reader, ek, sm2.ASN1DecrypterOpts); err == nil {
 			return pt, nil
 		}
 	}
-	// CFCA's form drops the 0x04 prefix, so its first byte is X's first
-	// byte, which may itself be 0x04 or 0x30: always try it last.
-	if pt, err := dec.Decrypt(rand.Reader, append([]byte{0x04}, ek...), c1c2c3); err == nil {
-		return pt, nil
+	// The raw forms, C1 prefixed or not (CFCA and sm-crypto drop the 04);
+	// the reading is decided by the curve (SM2RawReadings), the order by
+	// the C3 hash.
+	for _, ct := range SM2RawReadings(ek) {
+		for _, opts := range []*sm2.DecrypterOpts{sm2.NewPlainDecrypterOpts(sm2.C1C3C2), sm2.NewPlainDecrypterOpts(sm2.C1C2C3)} {
+			if pt, err := dec.Decrypt(rand.Reader, ct, opts); err == nil {
+				return pt, nil
+			}
+		}
 	}
 	return nil, ErrDecryption
 }
@@ -466,4 +467,63 @@ func cmsUnpad(b []byte, blockSize int) (int, bool) {
 		return 0, false
 	}
 	return len(b) - n, true
+}
+
+// cmsSM2KeyTransport reports whether alg may name SM2 key transport:
+// SM2-3 (1.2.156.10197.1.301.3, GM/T 0010), SM2-2 (…301.2, what GmSSL 3
+// writes), the SM2 or EC public-key OIDs some producers write, and
+// rsaEncryption, which gmsm writes when the recipient certificate was not
+// signed with SM2: the recipient's key decides.
+func cmsSM2KeyTransport(alg asn1.ObjectIdentifier) bool {
+	return alg.Equal(cmsOIDSM2Encrypt) || alg.Equal(cmsOIDSM2KeyExchange) || alg.Equal(cmsOIDSM2) ||
+		alg.Equal(cmsOIDECPublicKey) || alg.Equal(cmsOIDRSA)
+}
+
+// CheckEnvelope reports whether der (DER, BER or PEM) has the shape of an
+// EnvelopedData this package can open, without a key: the PKCS#7 or GM/T
+// 0010 content type, a known content-encryption algorithm with an IV of
+// its block size, encrypted content of whole blocks, and at least one
+// key-transport recipient (by issuer and serial or by subject key id)
+// whose key-encryption algorithm is RSA, RSA-OAEP or an SM2 one. Anything
+// else is ErrMalformed. Passing does not mean the envelope opens.
+func CheckEnvelope(der []byte) error {
+	ci, err := cmsDecode(der)
+	if err != nil {
+		return err
+	}
+	if !ci.ContentType.Equal(cmsOIDEnvelopedData) && !ci.ContentType.Equal(cmsOIDGMEnvelopedData) {
+		return cmsMalformed("is not an EnvelopedData")
+	}
+	var ed cmsEnvelopedData
+	if rest, err := asn1.Unmarshal(ci.Content.Bytes, &ed); err != nil || len(rest) != 0 {
+		return cmsMalformed("EnvelopedData cannot be parsed")
+	}
+	eci := ed.EncryptedContentInfo
+	if _, ok := cmsContentKeyLen(eci.ContentEncryptionAlgorithm.Algorithm); !ok {
+		return cmsMalformed("content encryption algorithm " + eci.ContentEncryptionAlgorithm.Algorithm.String() + " is not supported")
+	}
+	iv, ok := cmsIV(eci.ContentEncryptionAlgorithm)
+	if !ok || len(iv) != 16 {
+		return cmsMalformed("content encryption IV is missing or not 16 bytes")
+	}
+	ct, ok := cmsEncryptedContent(eci.EncryptedContent)
+	if !ok || len(ct) == 0 || len(ct)%16 != 0 {
+		return cmsMalformed("encrypted content is missing or not whole blocks")
+	}
+	for _, raw := range ed.RecipientInfos {
+		if raw.Class != asn1.ClassUniversal || raw.Tag != asn1.TagSequence {
+			continue
+		}
+		var ri cmsKeyTransRecipientInfo
+		if rest, err := asn1.Unmarshal(raw.FullBytes, &ri); err != nil || len(rest) != 0 || len(ri.EncryptedKey) == 0 {
+			continue
+		}
+		sidOK := ri.RID.Class == asn1.ClassUniversal && ri.RID.Tag == asn1.TagSequence ||
+			ri.RID.Class == asn1.ClassContextSpecific && ri.RID.Tag == 0
+		alg := ri.KeyEncryptionAlgorithm.Algorithm
+		if sidOK && (cmsSM2KeyTransport(alg) || alg.Equal(cmsOIDRSAOAEP)) {
+			return nil
+		}
+	}
+	return cmsMalformed("no key-transport recipient with a supported algorithm")
 }

@@ -257,8 +257,9 @@ func cmsVerifySigner(p *cmsParsedSigned, si *cmsSignerInfo, content, digest []by
 		}
 		signed, alternative = cmsAttrsToSign(si.SignedAttrs.Bytes)
 	} else {
-		if content == nil && stdHash == 0 {
-			// SM2 signs SM3(Z || message); the content's digest alone is not enough.
+		if content == nil && stdHash == 0 && !si.SignatureAlgorithm.Algorithm.Equal(cmsOIDSM2WithSM3) {
+			// SM2 signs SM3(Z || message); the content's digest alone is
+			// not enough (except for GmSSL's signatures without Z, below).
 			return nil, signingTime, fmt.Errorf("%w: signature over the content needs the content", ErrVerification)
 		}
 		signed = content
@@ -285,10 +286,21 @@ func cmsCheckSignature(cert *smx509.Certificate, si *cmsSignerInfo, stdHash cryp
 		if !alg.Equal(cmsOIDSM2Sign) && !alg.Equal(cmsOIDSM2WithSM3) && !alg.Equal(cmsOIDSM2) && !alg.Equal(cmsOIDECPublicKey) {
 			return false
 		}
-		if msg == nil {
+		if msg != nil && sm2.VerifyASN1WithSM2(pub, nil, msg, si.Signature) {
+			return true
+		}
+		// GmSSL 3 names its signatures SM2-with-SM3 (…1.501) and signs
+		// SM3(message) without Z: accepted under that OID only. digest,
+		// when set, is SM3 of the content (no signed attributes).
+		if !alg.Equal(cmsOIDSM2WithSM3) {
 			return false
 		}
-		return sm2.VerifyASN1WithSM2(pub, nil, msg, si.Signature)
+		e := digest
+		if msg != nil {
+			sum := sm3.Sum(msg)
+			e = sum[:]
+		}
+		return len(e) == sm3.Size && sm2.VerifyASN1(pub, e, si.Signature)
 	case *rsa.PublicKey:
 		if stdHash == 0 {
 			return false

@@ -18,9 +18,11 @@ import (
 // CipherFormat names a public-key ciphertext encoding.
 type CipherFormat string
 
-// The supported ciphertext formats. The SM2 ones (GB/T 32918.4) always carry
-// C1 as an uncompressed point 04||X||Y; FormatASN1 is the GM/T 0009
-// SEQUENCE{x, y, C3, C2} that OpenSSL uses.
+// The supported ciphertext formats. Encrypt writes the raw SM2 ones (GB/T
+// 32918.4) with C1 as an uncompressed point 04||X||Y; Decrypt also reads
+// them with C1 as X||Y, without the 04 prefix (what npm sm-crypto and
+// gm-crypto write by default; see SM2RawReadings). FormatASN1 is the GM/T
+// 0009 SEQUENCE{x, y, C3, C2} that OpenSSL uses.
 const (
 	FormatC1C3C2   CipherFormat = "c1c3c2"
 	FormatC1C2C3   CipherFormat = "c1c2c3"
@@ -100,40 +102,45 @@ func Decrypt(key crypto.Signer, ciphertext []byte, f CipherFormat) ([]byte, erro
 	switch f {
 	case FormatC1C3C2, FormatC1C2C3, FormatASN1:
 		if e, ok := externalSM2(key); ok {
-			pt, err := e.Decrypt(rand.Reader, ciphertext, &ExternalDecryptOpts{Format: f})
-			if err != nil || len(pt) == 0 {
-				return nil, ErrDecryption
+			readings := [][]byte{ciphertext}
+			if f != FormatASN1 {
+				readings = SM2RawReadings(ciphertext)
 			}
-			return pt, nil
+			for _, ct := range readings {
+				if pt, err := e.Decrypt(rand.Reader, ct, &ExternalDecryptOpts{Format: f}); err == nil && len(pt) > 0 {
+					return pt, nil
+				}
+			}
+			return nil, ErrDecryption
 		}
 		k, ok := sm2Private(key)
 		if !ok {
 			return nil, ErrDecryption
 		}
-		var opts *sm2.DecrypterOpts
-		switch f {
-		case FormatC1C3C2, FormatC1C2C3:
-			// gmsm also accepts compressed points and sniffs ASN.1; we take
-			// only what the format says.
-			if len(ciphertext) < sm2MinPlain || ciphertext[0] != 0x04 {
-				return nil, ErrDecryption
-			}
-			order := sm2.C1C3C2
-			if f == FormatC1C2C3 {
-				order = sm2.C1C2C3
-			}
-			opts = sm2.NewPlainDecrypterOpts(order)
-		default:
+		if f == FormatASN1 {
 			if len(ciphertext) == 0 || ciphertext[0] != 0x30 {
 				return nil, ErrDecryption
 			}
-			opts = sm2.ASN1DecrypterOpts
+			pt, err := k.Decrypt(nil, ciphertext, sm2.ASN1DecrypterOpts)
+			if err != nil || len(pt) == 0 {
+				return nil, ErrDecryption
+			}
+			return pt, nil
 		}
-		pt, err := k.Decrypt(nil, ciphertext, opts)
-		if err != nil || len(pt) == 0 {
-			return nil, ErrDecryption
+		// gmsm also accepts compressed points and sniffs ASN.1; we take
+		// only what the format says, with C1 as 04||X||Y or X||Y (see
+		// SM2RawReadings).
+		order := sm2.C1C3C2
+		if f == FormatC1C2C3 {
+			order = sm2.C1C2C3
 		}
-		return pt, nil
+		opts := sm2.NewPlainDecrypterOpts(order)
+		for _, ct := range SM2RawReadings(ciphertext) {
+			if pt, err := k.Decrypt(nil, ct, opts); err == nil && len(pt) > 0 {
+				return pt, nil
+			}
+		}
+		return nil, ErrDecryption
 	case FormatRSAOAEP, FormatRSAPKCS1:
 		if _, ok := rsaPublic(PublicKey(key)); !ok {
 			return nil, ErrDecryption

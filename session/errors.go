@@ -63,6 +63,15 @@ var (
 	// could not be stored fails with an *OpError of reason
 	// ReasonResultTooLarge that wraps it.
 	ErrTooLarge = errors.New("session: too large to store")
+	// ErrResultTooLarge: a new session's result could be too large to
+	// store (CreationBound: a cms-attached signature holds its data again),
+	// so its confirm could only fail; nothing is stored. It wraps
+	// ErrTooLarge.
+	ErrResultTooLarge = fmt.Errorf("%w: the result would be too large", ErrTooLarge)
+	// ErrBadCiphertext: a decrypt session's ciphertext does not have the
+	// shape its ciphertext_format says (gmcrypto.CheckCiphertext,
+	// CheckEnvelope), so its confirm could only fail; nothing is stored.
+	ErrBadCiphertext = errors.New("session: ciphertext does not have the shape of its format")
 	// ErrConfirmInProgress: another confirm of the session holds its claim
 	// (it is unlocking the key or performing the operation); this one is
 	// refused without touching the key.

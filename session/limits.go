@@ -86,17 +86,66 @@ func ResultBound(s *Session, cert *smx509.Certificate, chain []*smx509.Certifica
 		return NoResultFits
 	}
 	all := append([]*smx509.Certificate{cert}, chain...)
-	pemJSON := jsonLen(string(gmcrypto.EncodeCertificatesPEM(all...)))
-	sig := sigMax(cert)
+	certs := 0
+	for _, c := range all {
+		certs += len(c.Raw)
+	}
+	return resultBound(s, signerSizes{
+		pemJSON: jsonLen(string(gmcrypto.EncodeCertificatesPEM(all...))),
+		certs:   certs,
+		sig:     sigMax(cert),
+		sid:     len(cert.RawIssuer) + len(cert.SerialNumber.Bytes()),
+	})
+}
+
+// signerSizes are the sizes of what a result holds of its signer: the
+// certificate and chain as a JSON string of PEM, their DER, the largest
+// signature, the signer identifier (issuer name and serial).
+type signerSizes struct {
+	pemJSON, certs, sig, sid int
+}
+
+// LeafAllowance is the DER size CreationBound assumes for the signer's
+// own certificate (an RSA-4096 key and signature, long names and
+// extensions fit), beside its issuer's chain, which the caller knows.
+const LeafAllowance = 2 << 10
+
+// Allowances for a signature and a signer identifier not known yet.
+const (
+	maxSigBytes = 4096 / 8
+	maxSIDBytes = 1024
+)
+
+// CreationBound is ResultBound before anyone has scanned: the signer's
+// certificate is not known, so it assumes one of LeafAllowance bytes
+// issued under a chain of chainBytes (DER; the caller gives the longest
+// chain of the issuers that may serve the session) and an RSA-4096
+// signature. Service.Create refuses a session whose completion with a
+// result this large could not be stored (ErrResultTooLarge): a user must
+// never confirm a session that can only fail. Seal sessions (whose size
+// depends on the seal image) are checked at confirm only: it returns 0
+// for them.
+func CreationBound(s *Session, chainBytes int) int {
+	if s == nil || chainBytes < 0 {
+		return NoResultFits
+	}
+	if s.Kind == KindSeal {
+		return 0
+	}
+	der := LeafAllowance + chainBytes
+	// PEM: base64 of the DER, a 64-character line and its "\n" escape per
+	// 48 bytes, BEGIN/END lines for up to 9 certificates.
+	pem := b64Len(der) + (der/48+1)*2 + 9*64
+	return resultBound(s, signerSizes{pemJSON: pem + 2, certs: der, sig: maxSigBytes, sid: maxSIDBytes})
+}
+
+func resultBound(s *Session, z signerSizes) int {
+	pemJSON, sig := z.pemJSON, z.sig
 	switch s.Kind {
 	case KindLogin:
 		challenge := jsonLen(s.ID) + jsonLen(s.AppID) + jsonLen(s.Origin) + challengeFixed
 		return 2*(6*MaxIDLen+2) + pemJSON + b64Len(challenge) + b64Len(sig) + jsonFixed
 	case KindSign:
-		certs := 0
-		for _, c := range all {
-			certs += len(c.Raw)
-		}
 		n := pemJSON + jsonFixed
 		for _, d := range s.Request.Documents {
 			n += jsonLen(d.Name) + jsonFixed
@@ -108,7 +157,7 @@ func ResultBound(s *Session, cert *smx509.Certificate, chain []*smx509.Certifica
 				if s.Request.Format == FormatCMSAttached {
 					content = len(d.Data)
 				}
-				n += b64Len(content + certs + sig + len(cert.RawIssuer) + len(cert.SerialNumber.Bytes()) + cmsFixed)
+				n += b64Len(content + z.certs + sig + z.sid + cmsFixed)
 			}
 		}
 		return n
@@ -116,10 +165,7 @@ func ResultBound(s *Session, cert *smx509.Certificate, chain []*smx509.Certifica
 		// Each PDF comes back whole, with one update: the appearance and
 		// annotation objects and the reserved signature space (see
 		// seal.Seal); the image is SealImageEstimate's.
-		certs := 0
-		for _, c := range all {
-			certs += len(c.Raw)
-		}
+		certs := z.certs
 		n := pemJSON + jsonFixed
 		for _, d := range s.Request.Documents {
 			widgets := len(d.Placements) + 1

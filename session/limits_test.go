@@ -69,8 +69,8 @@ func TestCreateDataCap(t *testing.T) {
 		{"digests do not count", signParams("raw",
 			session.Document{Name: "a", Data: randomBytes(t, limit)},
 			session.Document{Name: "b", Digest: randomBytes(t, 32)}), true},
-		{"ciphertext at the cap", decryptParams("cms", randomBytes(t, limit)), true},
-		{"ciphertext over the cap", decryptParams("asn1", randomBytes(t, limit+1)), false},
+		{"ciphertext at the cap", decryptParams("cms", shapedCT(t, "cms", limit)), true},
+		{"ciphertext over the cap", decryptParams("asn1", shapedCT(t, "asn1", limit+1)), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.storeSize(t)
@@ -91,7 +91,7 @@ func TestCreateDataCap(t *testing.T) {
 // its record keeps the documents' names and digests and the ciphertext's
 // SM3, never the data or the ciphertext themselves.
 func TestEndedSessionTrimmed(t *testing.T) {
-	data, ct := randomBytes(t, 3000), randomBytes(t, 2000)
+	data, ct := randomBytes(t, 3000), shapedCT(t, "asn1", 2000)
 	given := randomBytes(t, 32)
 	ends := map[string]func(e *env, c created){
 		"completed": func(e *env, c created) {

@@ -100,7 +100,9 @@ func (s *Service) Config() Config { return s.cfg }
 // creator; only its SM3 hash is stored) and the one-time QR nonce (see
 // Payload). Bad parameters are ErrInvalidRequest, a bad TTL ErrTTL, binary
 // inputs (documents' data and ciphertext) over Config.MaxDataBytes
-// ErrTooLarge; nothing is stored then.
+// ErrTooLarge, a result that could not be stored (CreationBound)
+// ErrResultTooLarge, a ciphertext not of its format's shape
+// ErrBadCiphertext; nothing is stored then.
 func (s *Service) Create(ctx context.Context, p CreateParams) (*Session, string, string, error) {
 	if err := p.validate(); err != nil {
 		return nil, "", "", err
@@ -151,6 +153,9 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Session, string,
 		return nil, "", "", err
 	}
 	if err := s.checkWrite(id, len(val)+len(evVal)); err != nil {
+		return nil, "", "", err
+	}
+	if err := s.checkCompletion(r, p.ChainBytes, now); err != nil {
 		return nil, "", "", err
 	}
 	kttl := s.keyTTL(r, now)
@@ -497,6 +502,22 @@ func (s *Service) CheckConfirm(ctx context.Context, sess *Session, maxResult int
 	}
 	if err := s.checkWrite(r.ID, n); err != nil {
 		return OperationFailed(ReasonResultTooLarge, err)
+	}
+	return nil
+}
+
+// checkCompletion refuses a new session whose completion with the largest
+// result it may produce (CreationBound) could not be stored: it would
+// only fail at confirm (ErrResultTooLarge).
+func (s *Service) checkCompletion(r *record, chainBytes int, now time.Time) error {
+	bound := CreationBound(&r.Session, chainBytes)
+	n, err := s.completionSize(r, bound, now)
+	if err != nil {
+		return err
+	}
+	if bound > s.cfg.MaxWriteBytes || n > s.cfg.MaxWriteBytes {
+		return fmt.Errorf("%w: its result may take %d bytes and its completion %d, a write holds at most %d: send a digest, use cms-detached or split the documents",
+			ErrResultTooLarge, bound, n, s.cfg.MaxWriteBytes)
 	}
 	return nil
 }

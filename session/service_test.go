@@ -232,8 +232,8 @@ func TestCreateRejects(t *testing.T) {
 	ok := []session.CreateParams{
 		{Kind: session.KindSign, AppID: app, Origin: origin, Request: session.Request{Alg: "SM2", Documents: []session.Document{doc, {Name: "b", Digest: digest}}}},
 		{Kind: session.KindSign, AppID: app, Origin: origin, Request: session.Request{Format: "cms-attached", Documents: []session.Document{doc}}},
-		{Kind: session.KindDecrypt, AppID: app, Origin: origin, Request: session.Request{Alg: "RSA", Ciphertext: []byte{1, 2}, CiphertextFormat: "rsa-oaep"}},
-		{Kind: session.KindDecrypt, AppID: app, Origin: origin, Request: session.Request{Ciphertext: []byte{1, 2}, CiphertextFormat: "cms", ReturnKey: true}},
+		{Kind: session.KindDecrypt, AppID: app, Origin: origin, Request: session.Request{Alg: "RSA", Ciphertext: shapedCT(t, "rsa-oaep", 256), CiphertextFormat: "rsa-oaep"}},
+		{Kind: session.KindDecrypt, AppID: app, Origin: origin, Request: session.Request{Ciphertext: shapedCT(t, "cms", 1000), CiphertextFormat: "cms", ReturnKey: true}},
 		{Kind: session.KindLogin, AppID: app, Origin: origin, TTL: 600 * time.Second, Desktop: session.Desktop{UserAgent: strings.Repeat("é", 400)}},
 	}
 	for i, p := range ok {

@@ -242,6 +242,12 @@ type CreateParams struct {
 	// TTL of the session; 0 means Config.TTL. Must be whole seconds within
 	// [MinTTL, Config.MaxTTL], else ErrTTL.
 	TTL time.Duration
+	// ChainBytes is the DER size of the longest issuer chain whose
+	// credentials may serve the session (the requested issuer's, or the
+	// largest registered); Create bounds the result with it
+	// (CreationBound). 0 when unknown: the result is then bounded with
+	// the signer's own certificate only.
+	ChainBytes int
 }
 
 func textOK(s string, max int) bool {
@@ -390,7 +396,8 @@ func (r *Request) validateDocument(i int, d Document) error {
 }
 
 // validateDecrypt: a decrypt request has a ciphertext in one of
-// CiphertextFormats (return_key only with cms), no documents.
+// CiphertextFormats (return_key only with cms), no documents, and the
+// ciphertext has that format's shape (else ErrBadCiphertext).
 func (r *Request) validateDecrypt() error {
 	if len(r.Documents) > 0 || r.Format != "" {
 		return badRequest("a decrypt request takes no documents or format")
@@ -403,6 +410,15 @@ func (r *Request) validateDecrypt() error {
 	}
 	if r.ReturnKey && r.CiphertextFormat != "cms" {
 		return badRequest("return_key needs ciphertext_format cms")
+	}
+	var err error
+	if r.CiphertextFormat == protocol.CipherCMS {
+		err = gmcrypto.CheckEnvelope(r.Ciphertext)
+	} else {
+		err = gmcrypto.CheckCiphertext(r.Ciphertext, gmcrypto.CipherFormat(r.CiphertextFormat))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: ciphertext_format %s: %v", ErrBadCiphertext, r.CiphertextFormat, err)
 	}
 	return nil
 }

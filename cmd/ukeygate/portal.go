@@ -3,17 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
 	qrcode "github.com/skip2/go-qrcode"
 	"github.com/spf13/cobra"
@@ -318,13 +322,29 @@ func newPortalLoginCmd(o *portalOpts) *cobra.Command {
 func newPortalSignCmd(o *portalOpts) *cobra.Command {
 	var files []string
 	var format string
+	var byDigest bool
 	cmd := &cobra.Command{
-		Use:   "sign --file FILE [--file FILE…] [--format raw|cms-detached|cms-attached]",
+		Use:   "sign --file FILE [--file FILE…] [--format raw|cms-detached|cms-attached] [--digest]",
 		Short: "QR signing: the phone signs one or more files; writes FILE.sig or FILE.p7s next to each",
-		Args:  cobra.NoArgs,
+		Long: `QR signing: the phone signs one or more files; writes FILE.sig or FILE.p7s next to each.
+
+--digest sends each file's digest instead of its bytes, for files of any
+size (the gateway caps the data of a session, not digests): the result is a
+detached CMS whose messageDigest is that digest. The digest depends on the
+key's algorithm (SM3 for SM2, SHA-256 for RSA), so --digest asks for
+--format cms-detached (the default with --digest) and one --alg (default
+SM2). A raw SM2 signature cannot be made from a digest the portal computes
+alone: it signs SM3(Z || data), and Z needs the signer's public key.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if byDigest && !cmd.Flags().Changed("format") {
+				format = portal.FormatCMSDetached
+			}
 			if err := checkSignFlags(files, format); err != nil {
 				return err
+			}
+			if byDigest && format != portal.FormatCMSDetached {
+				return usageErrorf("--digest makes a detached CMS: use --format cms-detached")
 			}
 			c, err := o.client(cmd)
 			if err != nil {
@@ -334,7 +354,15 @@ func newPortalSignCmd(o *portalOpts) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			docs, err := readSignFiles(files)
+			if byDigest && req.Alg == "" {
+				req.Alg = "SM2"
+			}
+			var docs []signFile
+			if byDigest {
+				docs, err = digestSignFiles(files, req.Alg)
+			} else {
+				docs, err = readSignFiles(files)
+			}
 			if err != nil {
 				return err
 			}
@@ -352,7 +380,48 @@ func newPortalSignCmd(o *portalOpts) *cobra.Command {
 	}
 	cmd.Flags().StringArrayVar(&files, "file", nil, "a file to sign (repeat for several: one confirmation signs them all)")
 	cmd.Flags().StringVar(&format, "format", portal.FormatRaw, "raw (DER signature), cms-detached or cms-attached (CMS SignedData)")
+	cmd.Flags().BoolVar(&byDigest, "digest", false, "send each file's digest, not its bytes (large files; detached CMS; SM3 for --alg SM2, the default, SHA-256 for RSA)")
 	return cmd
+}
+
+// digestSignFiles is readSignFiles for --digest: each file is hashed as
+// it is read (SM3 for SM2, SHA-256 for RSA), never held whole.
+func digestSignFiles(files []string, alg string) ([]signFile, error) {
+	var docs []signFile
+	seen := map[string]bool{}
+	for _, f := range files {
+		name := filepath.Base(f)
+		if seen[name] {
+			return nil, usageErrorf("two files are named %s", name)
+		}
+		seen[name] = true
+		d, err := digestFile(f, alg)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, signFile{path: f, name: name, digest: d})
+	}
+	return docs, nil
+}
+
+// digestFile hashes a file: SM3 for SM2, SHA-256 for RSA.
+func digestFile(path, alg string) ([]byte, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", errFileNotFound, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var h hash.Hash = sm3.New()
+	if alg == "RSA" {
+		h = sha256.New()
+	}
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("cannot read %s: %v", path, err)
+	}
+	return h.Sum(nil), nil
 }
 
 // checkSignFlags checks --format and that there is a --file.
@@ -369,10 +438,11 @@ func checkSignFlags(files []string, format string) error {
 }
 
 // signFile is one file to sign: its path, its document name (the base
-// name) and its contents.
+// name) and its contents (or, with --digest, its digest).
 type signFile struct {
 	path, name string
 	data       []byte
+	digest     []byte // --digest: the file's digest instead of data
 }
 
 // readSignFiles reads the files; two with the same base name are a usage
@@ -401,6 +471,10 @@ func addDocuments(req *portal.SessionRequest, docs []signFile, format string) {
 	var names []string
 	for _, d := range docs {
 		names = append(names, d.name)
+		if d.digest != nil {
+			req.Documents = append(req.Documents, portal.Document{Name: d.name, Digest: d.digest})
+			continue
+		}
 		req.Documents = append(req.Documents, portal.Document{Name: d.name, Data: d.data})
 	}
 	req.Format = format
@@ -468,6 +542,10 @@ func saveSigned(f signFile, d portal.SignedDocument, format, certPEM string, cer
 	outFile = f.path + ".p7s"
 	if err := writeOutput(outFile, d.CMS, 0o644); err != nil {
 		return "", nil, vreq, err
+	}
+	if f.digest != nil {
+		_, local = gmcrypto.VerifyCMSDigest(d.CMS, f.digest)
+		return outFile, local, portal.VerifyRequest{CMS: d.CMS, Digest: f.digest}, nil
 	}
 	content := f.data
 	if format == portal.FormatCMSAttached {

@@ -248,6 +248,35 @@ func TestTwoTerminals(t *testing.T) {
 		}
 	})
 
+	t.Run("sign a file by its digest", func(t *testing.T) {
+		big := filepath.Join(dir, "tender.bin")
+		content := bytes.Repeat([]byte("大文件 large tender file "), 40000) // ~1 MiB: over the data cap
+		os.WriteFile(big, content, 0o644)
+		p := startPortal(t, portalArgs("portal", "sign", "--file", big, "--digest")...)
+		scan := ph("phone", "scan", p.header["Payload:"])
+		if !strings.Contains(scan, "(cms-detached)") || !strings.Contains(scan, "tender.bin") {
+			t.Fatalf("scan:\n%s", scan)
+		}
+		ph("phone", "confirm", "--code", p.header["Code:"], "--pin", "135790", "--credential", signCred.Credential.ID)
+		out, err := p.wait(t)
+		if err != nil {
+			t.Fatalf("portal sign --digest: %v\n%s", err, out)
+		}
+		if !regexp.MustCompile(`(?m)^\s+gateway /v1/verify:\s+valid`).MatchString(out) || !regexp.MustCompile(`local check:\s+valid`).MatchString(out) {
+			t.Fatalf("no valid verdicts:\n%s", out)
+		}
+		p7s, err := os.ReadFile(big + ".p7s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := gmcrypto.VerifyCMS(p7s, content); err != nil {
+			t.Fatalf("tender.bin.p7s against the whole file: %v", err)
+		}
+		if code, _, errOut := cli(t, "", portalArgs("portal", "sign", "--file", big, "--digest", "--format", "raw")...); code != 2 || !strings.Contains(errOut, "--digest") {
+			t.Fatalf("--digest --format raw: exit %d: %s", code, errOut)
+		}
+	})
+
 	t.Run("decrypt, rejected then confirmed", func(t *testing.T) {
 		certs, err := gmcrypto.ParseCertificatesPEM([]byte(cryptCred.Credential.CertificatePEM))
 		if err != nil {

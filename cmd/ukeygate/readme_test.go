@@ -140,6 +140,9 @@ func TestRepoStandsAlone(t *testing.T) {
 			case ".git", "bin", "data", "node_modules":
 				return filepath.SkipDir
 			}
+			if d.Name() == "node_modules" { // npm packages (examples/node)
+				return filepath.SkipDir
+			}
 			return nil
 		}
 		switch filepath.Ext(path) {

@@ -1,0 +1,69 @@
+package api_test
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"testing"
+
+	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/internal/testkit"
+	"github.com/ukeygate/ukeygate/operator"
+)
+
+// TestDecryptSessionNodeCiphertexts: a portal that encrypts with npm
+// sm-crypto or gm-crypto (C1 without the 04 prefix, both orders) gets its
+// plaintext back from a decrypt session; a ciphertext that does not have
+// its format's shape is refused at creation (malformed_ciphertext) and
+// nothing is stored.
+func TestDecryptSessionNodeCiphertexts(t *testing.T) {
+	w := sxSeed(t, seed.Spec{
+		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "fmt SM2 Root")},
+		Users:   []seed.User{{Name: "alice", Credentials: []seed.Credential{seed.Encrypt("sm2", "SM2")}}},
+	})
+	cred := "alice/sm2/encrypt"
+	pub := certOf(t, w.creds[cred]).PublicKey.(*ecdsa.PublicKey)
+	plain := []byte("开标: 报价 1,234,567.89 元")
+	in, _ := json.Marshal(map[string]string{
+		"public_key": hex.EncodeToString(elliptic.Marshal(pub.Curve, pub.X, pub.Y)), //nolint:staticcheck // the uncompressed point
+		"message":    hex.EncodeToString(plain),
+	})
+	script := filepath.Join(testkit.RepoRoot(t), "crypto", "testdata", "node", "sm2_encrypt.js")
+	var cts map[string]string
+	if err := json.Unmarshal(testkit.RunNode(t, in, script), &cts); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"sm-crypto/c1c3c2", "gm-crypto/c1c2c3"} {
+		t.Run(name, func(t *testing.T) {
+			ct, err := hex.DecodeString(cts[name])
+			if err != nil || len(ct) != 64+32+len(plain) {
+				t.Fatalf("ciphertext of %d bytes (%v)", len(ct), err)
+			}
+			_, v := w.completeSession(t, map[string]any{"kind": "decrypt", "ciphertext": ct, "ciphertext_format": name[len(name)-6:]}, w.alice, cred)
+			var res struct {
+				Plaintext []byte `json:"plaintext"`
+			}
+			if err := json.Unmarshal(v.Result, &res); err != nil || !bytes.Equal(res.Plaintext, plain) {
+				t.Fatalf("plaintext %q (%v)", res.Plaintext, err)
+			}
+		})
+	}
+	ct, _ := hex.DecodeString(cts["sm-crypto/c1c3c2"])
+	for name, req := range map[string]map[string]any{
+		"X altered":   {"ciphertext": append([]byte{ct[0] ^ 1}, ct[1:]...), "ciphertext_format": "c1c3c2"},
+		"raw as asn1": {"ciphertext": ct, "ciphertext_format": "asn1"},
+		"raw as cms":  {"ciphertext": ct, "ciphertext_format": "cms"},
+		"short rsa":   {"ciphertext": ct[:64], "ciphertext_format": "rsa-oaep"},
+	} {
+		req["kind"] = "decrypt"
+		req["display"] = map[string]string{"title": "开标"}
+		r := w.refused(w.app("POST", "/v1/sessions", req), http.StatusBadRequest, "malformed_ciphertext")
+		if r.status != http.StatusBadRequest {
+			t.Fatalf("%s: %d", name, r.status)
+		}
+	}
+}

@@ -62,19 +62,50 @@ func (a *API) signedDevice(w http.ResponseWriter, r *http.Request) (body []byte,
 	return body, deviceID, userID, nil
 }
 
-// fittingCredentials lists userID's active credentials that can serve s.
-func (a *API) fittingCredentials(ctx context.Context, s *session.Session, userID string) ([]*ca.Credential, error) {
-	all, err := a.ca.Credentials(ctx, ca.CredentialFilter{UserID: userID, State: ca.StateActive})
+// scanOffer is what the phone may confirm a scanned session with: the
+// user's active credentials that fit it and, for a seal session, the
+// seals it may draw.
+type scanOffer struct {
+	creds []*ca.Credential
+	seals []protocol.ScannedSeal
+}
+
+// scanSide is the session.ScanSide of the api: the app registry and the
+// CA.
+type scanSide struct{ a *API }
+
+// AppName is the name of an app that has not been disabled.
+func (k scanSide) AppName(ctx context.Context, appID string) (string, error) {
+	app, err := k.a.enabledApp(ctx, appID)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	out := []*ca.Credential{}
+	return app.Name, nil
+}
+
+// Offer lists userID's active credentials that can serve s and, for a
+// seal session, the seals they can draw.
+func (k scanSide) Offer(ctx context.Context, s *session.Session, userID string) (scanOffer, error) {
+	all, err := k.a.ca.Credentials(ctx, ca.CredentialFilter{UserID: userID, State: ca.StateActive})
+	if err != nil {
+		return scanOffer{}, err
+	}
+	o := scanOffer{creds: []*ca.Credential{}}
 	for _, c := range all {
 		if session.CredentialFits(s, c.IssuerID, string(c.Alg), string(c.Purpose)) {
-			out = append(out, c)
+			o.creds = append(o.creds, c)
 		}
 	}
-	return out, nil
+	if s.Kind == session.KindSeal {
+		if o.seals, err = k.a.usableSeals(ctx, s, userID, o.creds); err != nil {
+			return scanOffer{}, err
+		}
+	}
+	return o, nil
+}
+
+func (a *API) scanner() *session.Scanner[scanOffer] {
+	return &session.Scanner[scanOffer]{Sessions: a.sessions, Side: scanSide{a: a}}
 }
 
 func scannedView(s *session.Session, appName string, choices [3]string) protocol.ScannedSession {
@@ -124,42 +155,15 @@ func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r.Header.Get("Content-Type"), body, &req); err != nil {
 		return err
 	}
-	id, nonce, err := qrlogin.Parse(req.Payload, a.sessions.Config().PublicURL)
+	sc, err := a.scanner().Scan(r.Context(), session.ScanRequest{Payload: req.Payload, DeviceID: deviceID, UserID: userID})
 	if err != nil {
 		return err
 	}
-	// The nonce is checked first: a payload with a made-up nonce learns
-	// nothing about the session (its app, its user, its state), only the
-	// not-found of an unknown id. Then everything the answer needs is read
-	// before the scan binds the session, so that a failure here leaves it
-	// scannable.
-	before, err := a.sessions.CheckNonce(r.Context(), id, nonce)
-	if err != nil {
-		return err
-	}
-	app, err := a.enabledApp(r.Context(), before.AppID)
-	if err != nil {
-		return err
-	}
-	creds, err := a.fittingCredentials(r.Context(), before, userID)
-	if err != nil {
-		return err
-	}
-	choices, err := session.CodeChoices(before.Code)
-	if err != nil {
-		return err
-	}
-	var seals []protocol.ScannedSeal
-	if before.Kind == session.KindSeal {
-		if seals, err = a.usableSeals(r.Context(), before, userID, creds); err != nil {
-			return err
-		}
-	}
-	sess, err := a.sessions.Scan(r.Context(), id, nonce, deviceID, userID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, protocol.ScanResponse{Session: scannedView(sess, app.Name, choices), Credentials: wireCredentials(creds), Seals: seals})
+	writeJSON(w, http.StatusOK, protocol.ScanResponse{
+		Session:     scannedView(sc.Session, sc.AppName, sc.CodeChoices),
+		Credentials: wireCredentials(sc.Offer.creds),
+		Seals:       sc.Offer.seals,
+	})
 	return nil
 }
 

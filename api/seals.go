@@ -158,29 +158,3 @@ func (a *API) usableSeals(ctx context.Context, s *session.Session, userID string
 	}
 	return out, nil
 }
-
-// checkSealDocuments reads each PDF of a seal request once at creation:
-// it must parse, and its placements name its pages; the page count is
-// kept for the phone.
-func checkSealDocuments(req *session.Request) error {
-	for i := range req.Documents {
-		d := &req.Documents[i]
-		if len(d.PDF) == 0 {
-			continue // the session package names the field
-		}
-		n, err := seal.PageCount(d.PDF)
-		if err != nil {
-			return fmt.Errorf("%w (documents[%d])", err, i)
-		}
-		d.Pages = n
-		for j, p := range d.Placements {
-			if p.Keyword == "" && p.Page > n {
-				return fmt.Errorf("%w: documents[%d].placements[%d]: page %d, the document has %d", seal.ErrBadPlacement, i, j, p.Page, n)
-			}
-		}
-		if st := d.Straddle; st != nil && (st.LastPage > n || st.FirstPage > n || n < 2) {
-			return fmt.Errorf("%w: documents[%d].straddle: the document has %d pages", seal.ErrBadPlacement, i, n)
-		}
-	}
-	return nil
-}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -225,6 +224,30 @@ func wsScheme(u string) string {
 	return u
 }
 
+// caRegistry is the session.Registry of the api: package ca.
+type caRegistry struct{ ca *ca.Service }
+
+func (k caRegistry) CheckIssuer(ctx context.Context, issuer, alg, purpose string) error {
+	return k.ca.CheckIssuerFor(ctx, issuer, gmcrypto.Alg(alg), ca.Purpose(purpose))
+}
+
+func (k caRegistry) CheckUser(ctx context.Context, user string) error {
+	_, err := k.ca.User(ctx, user)
+	return err
+}
+
+func (k caRegistry) CheckSeal(ctx context.Context, sealID, user string) error {
+	return k.ca.CheckSealFor(ctx, sealID, user)
+}
+
+func (k caRegistry) ChainBytes(ctx context.Context, issuer string) (int, error) {
+	return k.ca.ChainBytes(ctx, issuer)
+}
+
+func (a *API) creator() *session.Creator {
+	return &session.Creator{Sessions: a.sessions, Registry: caRegistry{ca: a.ca}}
+}
+
 func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := a.sessionsReady(); err != nil {
 		return err
@@ -237,65 +260,26 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decode(w, r, &req); err != nil {
 		return err
 	}
-	kind, sreq := req.Kind, req.sessionRequest()
 	origin, err := sessionOrigin(r, app, req.Origin)
 	if err != nil {
 		return err
-	}
-	if req.Issuer != "" {
-		iss, err := a.ca.Issuer(r.Context(), req.Issuer)
-		if err != nil {
-			return err
-		}
-		if req.Alg != "" && !slices.Contains(iss.Profile.Algs, gmcrypto.Alg(req.Alg)) {
-			return fmt.Errorf("%w: issuer %s does not issue %s keys", ca.ErrAlgNotAllowed, iss.ID, req.Alg)
-		}
-		if p := ca.Purpose(session.CredentialPurpose(kind)); !slices.Contains(iss.Profile.Purposes, p) {
-			return fmt.Errorf("%w: issuer %s does not issue %s credentials", ca.ErrPurposeNotAllowed, iss.ID, p)
-		}
-	}
-	if req.User != "" {
-		if _, err := a.ca.User(r.Context(), req.User); err != nil {
-			return err
-		}
-	}
-	if kind == session.KindSeal {
-		if err := checkSealDocuments(&sreq); err != nil {
-			return err
-		}
-		if req.Seal != "" {
-			sl, err := a.ca.GetSeal(r.Context(), req.Seal)
-			if err != nil {
-				return err
-			}
-			if sl.State != ca.SealActive {
-				return fmt.Errorf("%w: %s is %s", ca.ErrSealNotActive, sl.ID, sl.State)
-			}
-			if req.User != "" && sl.Owner != req.User {
-				return fmt.Errorf("%w: %s is not the requested user's", ca.ErrSealNotFound, sl.ID)
-			}
-		}
 	}
 	desktop := remoteDesktop(r)
 	if req.Desktop != nil {
 		desktop = *req.Desktop
 	}
-	chainBytes, err := a.issuerChainBytes(r.Context(), req.Issuer)
-	if err != nil {
-		return err
-	}
-	sess, token, nonce, err := a.sessions.Create(r.Context(), session.CreateParams{
-		Kind:       kind,
-		AppID:      app.ID,
-		Origin:     origin,
-		Request:    sreq,
-		Desktop:    desktop,
-		TTL:        time.Duration(req.TTLSeconds) * time.Second,
-		ChainBytes: chainBytes,
+	c, err := a.creator().Create(r.Context(), session.CreateParams{
+		Kind:    req.Kind,
+		AppID:   app.ID,
+		Origin:  origin,
+		Request: req.sessionRequest(),
+		Desktop: desktop,
+		TTL:     time.Duration(req.TTLSeconds) * time.Second,
 	})
 	if err != nil {
 		return err
 	}
+	sess, token := c.Session, c.Token
 	events := a.sessionURL(sess.ID, "/events", token)
 	w.Header().Set("Location", "/v1/sessions/"+sess.ID)
 	writeJSON(w, http.StatusCreated, protocol.SessionCreated{
@@ -304,7 +288,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 		ExpiresAt: sess.ExpiresAt,
 		Code:      sess.Code,
 		QR: protocol.QRLinks{
-			Payload: a.sessions.Payload(sess.ID, nonce),
+			Payload: c.Payload,
 			PNGURL:  a.sessionURL(sess.ID, "/qr.png", token),
 			SVGURL:  a.sessionURL(sess.ID, "/qr.svg", token),
 		},
@@ -315,34 +299,6 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 		},
 	})
 	return nil
-}
-
-// issuerChainBytes is the DER size of issuer id's chain, or, without an
-// id, of the longest registered chain: what a session's result may carry
-// besides the signer's own certificate (session.CreationBound).
-func (a *API) issuerChainBytes(ctx context.Context, id string) (int, error) {
-	var list []*ca.Issuer
-	if id != "" {
-		iss, err := a.ca.Issuer(ctx, id)
-		if err != nil {
-			return 0, err
-		}
-		list = []*ca.Issuer{iss}
-	} else {
-		var err error
-		if list, err = a.ca.Issuers(ctx); err != nil {
-			return 0, err
-		}
-	}
-	most := 0
-	for _, iss := range list {
-		n := 0
-		for _, c := range iss.Chain {
-			n += len(c.Raw)
-		}
-		most = max(most, n)
-	}
-	return most, nil
 }
 
 func (a *API) getSession(w http.ResponseWriter, r *http.Request) error {

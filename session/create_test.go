@@ -1,0 +1,112 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/ukeygate/ukeygate/seal"
+	"github.com/ukeygate/ukeygate/session"
+)
+
+// The creation sequence (session.Creator) without HTTP.
+
+var errRefused = errors.New("test: refused by the registry")
+
+// registry is a session.Registry that records its calls and refuses the
+// one named by refuse.
+type registry struct {
+	refuse string
+	calls  []string
+}
+
+func (g *registry) call(what string) error {
+	g.calls = append(g.calls, what)
+	if what == g.refuse {
+		return errRefused
+	}
+	return nil
+}
+
+func (g *registry) CheckIssuer(_ context.Context, issuer, alg, purpose string) error {
+	return g.call("issuer " + issuer + " " + alg + " " + purpose)
+}
+
+func (g *registry) CheckUser(_ context.Context, user string) error { return g.call("user " + user) }
+
+func (g *registry) ChainBytes(_ context.Context, issuer string) (int, error) {
+	return 0, g.call("chain " + issuer)
+}
+
+func (g *registry) CheckSeal(_ context.Context, sealID, user string) error {
+	return g.call("seal " + sealID + " " + user)
+}
+
+func TestCreator(t *testing.T) {
+	e := newEnv(t)
+	g := &registry{}
+	cr := &session.Creator{Sessions: e.svc, Registry: g}
+	p := loginParams()
+	p.Request.Issuer, p.Request.Alg, p.Request.User = "sm2", "SM2", user
+	c, err := cr.Create(e.ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Session.State != session.StateWaiting || c.Token == "" || c.Payload != e.svc.Payload(c.Session.ID, c.Nonce) {
+		t.Fatalf("created %+v", c)
+	}
+	if want := []string{"issuer sm2 SM2 sign", "user " + user, "chain sm2"}; !slices.Equal(g.calls, want) {
+		t.Fatalf("calls %q, want %q", g.calls, want)
+	}
+	// The payload scans: it holds the session's nonce.
+	if _, err := e.svc.Scan(e.ctx, c.Session.ID, c.Nonce, device, user); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCreatorRefusals(t *testing.T) {
+	sealParams := func() session.CreateParams {
+		p := loginParams()
+		p.Kind = session.KindSeal
+		p.Request.Seal = "seal_1"
+		p.Request.Documents = []session.Document{{Name: "bid.pdf", PDF: []byte("%PDF-1.7 not really")}}
+		return p
+	}
+	tests := []struct {
+		name   string
+		params func() session.CreateParams
+		refuse string
+		want   error
+	}{
+		{"issuer", func() session.CreateParams {
+			p := loginParams()
+			p.Request.Issuer = "rsa"
+			return p
+		}, "issuer rsa  sign", errRefused},
+		{"user", func() session.CreateParams {
+			p := loginParams()
+			p.Request.User = "user_2"
+			return p
+		}, "user user_2", errRefused},
+		{"unreadable PDF", sealParams, "", seal.ErrBadPDF},
+		{"bad request", func() session.CreateParams {
+			p := loginParams()
+			p.Origin = ""
+			return p
+		}, "", session.ErrInvalidRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			cr := &session.Creator{Sessions: e.svc, Registry: &registry{refuse: tt.refuse}}
+			before := e.storeSize(t)
+			if _, err := cr.Create(e.ctx, tt.params()); !errors.Is(err, tt.want) {
+				t.Fatalf("Create: %v, want %v", err, tt.want)
+			}
+			if after := e.storeSize(t); after != before {
+				t.Fatalf("a refused creation stored something: %d keys, then %d", before, after)
+			}
+		})
+	}
+}

@@ -7,7 +7,11 @@
 // Apache-2.0, static/vendor/), confirms or rejects sessions with a PIN typed
 // on an on-screen keypad, lists and requests credentials, changes the PIN
 // and shows the user's own history. It talks only the device-signed phone
-// API of the same origin.
+// API of the same origin. For two-party SM2 credentials (cosign.js) it
+// loads the phone's half of the scheme, cmd/cosign-wasm compiled to
+// WebAssembly (static/cosign.wasm.gz, generated reproducibly by
+// `go generate`, with Go's wasm_exec.js), and keeps each seed encrypted
+// under a non-extractable WebCrypto AES-GCM key.
 //
 // Handler serves the files with a strict Content-Security-Policy (no inline
 // script or style, connections to the same origin only) and

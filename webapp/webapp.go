@@ -2,9 +2,11 @@ package webapp
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
@@ -38,7 +40,12 @@ func EnrollmentURL(publicURL, code string) string {
 // CSP is the Content-Security-Policy of every answer: code and styles only
 // from the app's own files (no inline script or style), connections to
 // the gateway itself, the camera's stream as media, never framed.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+//
+// 'wasm-unsafe-eval' lets the page compile WebAssembly, and only that
+// (no eval, no Function, no inline script): the phone's half of two-party
+// SM2 is a WebAssembly module (cosign.wasm), which connect-src 'self'
+// restricts to the gateway's own copy.
+const CSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; " +
 	"connect-src 'self'; media-src 'self' blob: mediastream:; worker-src 'self'; manifest-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
@@ -47,6 +54,10 @@ type asset struct {
 	body  []byte
 	ctype string
 	etag  string
+	// gz is the body gzip-compressed, for a file stored compressed
+	// (NAME.gz in static/, served as NAME): sent as it is to clients that
+	// accept gzip, body (decompressed once) to the others.
+	gz []byte
 }
 
 // Handler serves the app: the page at PathApp (and PathApp+"index.html")
@@ -65,6 +76,7 @@ var contentTypes = map[string]string{
 	".svg":         "image/svg+xml",
 	".png":         "image/png",
 	".txt":         "text/plain; charset=utf-8",
+	".wasm":        "application/wasm",
 }
 
 // New loads the embedded files. The service worker's cache name carries a
@@ -90,6 +102,17 @@ func New() *Handler {
 		if err != nil {
 			panic("webapp: embedded files: " + err.Error())
 		}
+		a := &asset{body: b}
+		if strings.HasSuffix(n, ".gz") {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				panic("webapp: " + n + ": " + err.Error())
+			}
+			if a.body, err = io.ReadAll(zr); err != nil {
+				panic("webapp: " + n + ": " + err.Error())
+			}
+			a.gz, n = b, strings.TrimSuffix(n, ".gz")
+		}
 		ct, ok := contentTypes[path.Ext(n)]
 		if !ok {
 			panic("webapp: no content type for " + n)
@@ -98,7 +121,8 @@ func New() *Handler {
 			version.Write([]byte(n))
 			version.Write(b)
 		}
-		h.assets[n] = &asset{body: b, ctype: ct}
+		a.ctype = ct
+		h.assets[n] = a
 	}
 	sw := h.assets["sw.js"]
 	sw.body = bytes.ReplaceAll(sw.body, []byte("__VERSION__"), []byte(hex.EncodeToString(version.Sum(nil))[:16]))
@@ -163,6 +187,25 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, name, cache stri
 	hd := w.Header()
 	hd.Set("Content-Type", a.ctype)
 	hd.Set("Cache-Control", cache)
-	hd.Set("ETag", a.etag)
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(a.body))
+	body, etag := a.body, a.etag
+	if a.gz != nil {
+		hd.Add("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			hd.Set("Content-Encoding", "gzip")
+			body, etag = a.gz, strings.TrimSuffix(a.etag, `"`)+`-gz"`
+		}
+	}
+	hd.Set("ETag", etag)
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(body))
+}
+
+// acceptsGzip tells whether an Accept-Encoding header admits gzip.
+func acceptsGzip(ae string) bool {
+	for _, part := range strings.Split(ae, ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") {
+			return strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0"
+		}
+	}
+	return false
 }

@@ -405,6 +405,16 @@
     }
   };
 
+  // Two-party SM2 (cosign.js): its texts join these; CO is made once the
+  // API is defined (start).
+  var CO = null;
+  if (window.ukeygateCosignApp) {
+    ['zh', 'en'].forEach(function (l) {
+      var x = window.ukeygateCosignApp.TEXT[l];
+      Object.keys(x).forEach(function (k) { if (TEXT[l][k] === undefined) { TEXT[l][k] = x[k]; } });
+    });
+  }
+
   var LANG = pickLang();
   function pickLang() {
     var q = /[?&]lang=(zh|en)\b/.exec(location.search);
@@ -1110,7 +1120,7 @@
       if (first) { setTimeout(function () { setActions(h('button.btn.btn-primary', { type: 'button', 'data-t': 'start', on: { click: afterEnrollment } }, t('startUsing'))); }); }
       return wrap;
     }
-    var sel = { issuer: issuers[0], purposes: { sign: true, encrypt: first }, alg: '' };
+    var sel = { issuer: issuers[0], purposes: { sign: true, encrypt: first }, alg: '', mode: 'usual' };
     var body = h('div');
     append(wrap, [h('h2', { text: t('offerTitle') }), h('p.muted', { text: t('offerLead') }), body]);
     function algsOf(iss) {
@@ -1147,6 +1157,18 @@
           h('span.check-box', icon('check')),
           h('span.row-main', h('span.row-title', { text: t('purpose_' + p) }), h('span.row-sub', { text: p === 'sign' ? t('purposeSignDesc') : t('purposeEncryptDesc') })));
         }))]);
+      // SM2 keys may be two-party (cosign.js): the key split between this
+      // phone and the gateway.
+      if (sel.alg !== 'SM2' || !CO || !CO.available()) { sel.mode = 'usual'; } else {
+        append(body, [h('h3.section-title', { id: 'mode-label', text: t('keyModeTitle') }),
+          h('div', { role: 'radiogroup', 'aria-labelledby': 'mode-label' }, ['usual', 'cosign'].map(function (m) {
+            var name = m === 'usual' ? 'keyModeUsual' : 'keyModeCosign';
+            return h('button.cred-option', { type: 'button', role: 'radio', 'aria-checked': String(sel.mode === m), 'data-t': 'mode-' + m,
+              on: { click: function () { sel.mode = m; draw(); } } },
+            h('span.radio-dot'), h('span.row-main', h('span.row-title', { text: t(name) }), h('span.row-sub', { text: t(name + 'Desc') })));
+          })),
+          sel.mode === 'cosign' ? h('p.notice.warn', { 'data-t': 'cosign-loss', text: t('keyModeCosignLoss') }) : null]);
+      }
       var chosen = purposes.filter(function (p) { return sel.purposes[p]; });
       var buttons = [];
       if (first) { buttons.push(h('button.btn.btn-secondary', { type: 'button', 'data-t': 'later', on: { click: afterEnrollment } }, t('later'))); }
@@ -1161,7 +1183,9 @@
           var chain = Promise.resolve();
           purposes.forEach(function (p) {
             chain = chain.then(function () {
-              return api('POST', '/v1/me/credentials', { issuer: sel.issuer.id, alg: sel.alg, purpose: p, pin: pin }, true).then(function (r) {
+              var req = sel.mode === 'cosign' ? CO.request(S.device.userId, sel.issuer.id, p, pin) :
+                api('POST', '/v1/me/credentials', { issuer: sel.issuer.id, alg: sel.alg, purpose: p, pin: pin }, true);
+              return req.then(function (r) {
                 made.push(r.credential);
               }, function (err) {
                 if (err.code === 'credential_exists') { return; }
@@ -1652,6 +1676,7 @@
     tick();
     S.timers.push(setInterval(tick, 1000));
     document.body.setAttribute('data-session', s.id);
+    if (CO && creds.some(CO.isCosign)) { CO.preload(); }
 
     function reject() {
       api('POST', '/v1/sessions/' + encodeURIComponent(s.id) + '/reject', {}, true).then(function () {
@@ -1666,7 +1691,8 @@
         onSubmit: function (pin) {
           var body = { credential: choice.cred, pin: pin, code: choice.code };
           pin = '';
-          var req = api('POST', '/v1/sessions/' + encodeURIComponent(s.id) + '/confirm', body, true);
+          var cosign = CO && CO.isCosign(creds.filter(function (c) { return c.id === choice.cred; })[0]);
+          var req = cosign ? CO.confirm(s.id, body) : api('POST', '/v1/sessions/' + encodeURIComponent(s.id) + '/confirm', body, true);
           body.pin = '';
           return req.then(function () {
             clearTimers();
@@ -1683,7 +1709,7 @@
   function credLine(c) {
     return h('span.row-main',
       h('span.row-title', { text: issuerName(c.issuer) }),
-      h('span.row-sub', { text: c.alg + ' · ' + t('purpose_' + c.purpose) + (c.not_after ? ' · ' + fmtDate(new Date(c.not_after)) : '') }));
+      h('span.row-sub', { text: c.alg + (CO && CO.isCosign(c) ? ' ' + t('cosignChip') : '') + ' · ' + t('purpose_' + c.purpose) + (c.not_after ? ' · ' + fmtDate(new Date(c.not_after)) : '') }));
   }
 
   // ---------------------------------------------------------------------
@@ -1708,7 +1734,8 @@
         var chipCls = st === 'active' ? '.ok' : st === 'pending' ? '.warn' : '.bad';
         list.appendChild(h('div.card', { 'data-t': 'cert', 'data-state': st, 'data-purpose': c.purpose, 'data-alg': c.alg },
           h('div.req-head', h('h2', { text: issuerName(c.issuer) }), h('span.chip' + chipCls, { text: t('state_' + st) })),
-          h('div.chips', h('span.chip', { text: c.alg + (c.rsa_bits ? ' ' + c.rsa_bits : '') }), h('span.chip.grey', { text: t('purpose_' + c.purpose) })),
+          h('div.chips', h('span.chip', { text: c.alg + (c.rsa_bits ? ' ' + c.rsa_bits : '') }), h('span.chip.grey', { text: t('purpose_' + c.purpose) }),
+            CO && CO.isCosign(c) ? h('span.chip', { 'data-t': 'cosign-chip', text: t('cosignChip') }) : null),
           h('dl.kv',
             c.not_after ? [h('dt', { text: t('validity') }), h('dd', { text: t('validTo', { from: fmtDate(new Date(c.not_before)), to: fmtDate(new Date(c.not_after)) }) })] : null,
             c.serial ? [h('dt', { text: t('serial') }), h('dd.mono', { text: c.serial })] : null,
@@ -1804,7 +1831,8 @@
           h('p', { text: t('lostP1') }),
           h('p.notice', h('span', { text: t('deviceId') + ' ' }), h('strong.mono', { 'data-t': 'device-id', text: S.device.deviceId })),
           h('p', { text: t('lostP2') }),
-          h('p', { text: t('lostP3') }))));
+          h('p', { text: t('lostP3') }),
+          h('p', { 'data-t': 'lost-cosign', text: t('lostCosign') }))));
     }, { tab: 'me' });
   }
 
@@ -1832,12 +1860,19 @@
           var body = { old_pin: oldPin, new_pin: pin };
           oldPin = '';
           first = '';
-          var req = api('PUT', '/v1/me/pin', body, true);
-          body.old_pin = body.new_pin = '';
+          // Cosign credentials held here are re-shared with the new PIN;
+          // their new seeds are kept once the gateway took the change.
+          var rs = CO ? CO.reshare(body.old_pin, body.new_pin) : Promise.resolve(null);
+          var req = rs.then(function (r) {
+            if (r && r.cosign) { body.cosign = r.cosign; }
+            return api('PUT', '/v1/me/pin', body, true).then(function () { return r && r.commit(); });
+          });
           return req.then(function () {
+            body.old_pin = body.new_pin = '';
             closeSheet();
             outcome('pin-changed', 'ok', 'check', t('pinChanged'), t('pinChangedLead'), h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
           }, function (err) {
+            body.old_pin = body.new_pin = '';
             if (err.code === 'wrong_pin') {
               askOld(err.remaining === 1 ? t('wrongPinLast') : t('wrongPin', { n: err.remaining }));
               return null;
@@ -1862,6 +1897,7 @@
 
   function start() {
     main = document.getElementById('main');
+    if (window.ukeygateCosignApp) { CO = window.ukeygateCosignApp({ api: api, dbDo: dbDo, root: ROOT }); }
     applyLang();
     var hash = /[#&]activate=([^&]+)/.exec(location.hash);
     if (hash) {

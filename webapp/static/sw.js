@@ -8,7 +8,7 @@
 'use strict';
 
 var CACHE = 'ukeygate-shell-__VERSION__';
-var SHELL = ['./', 'app.js', 'app.css', 'vendor/jsQR.js', 'manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png'];
+var SHELL = ['./', 'app.js', 'cosign.js', 'app.css', 'vendor/jsQR.js', 'manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png'];
 
 self.addEventListener('install', function (e) {
   e.waitUntil(caches.open(CACHE).then(function (c) { return c.addAll(SHELL); }).then(function () { return self.skipWaiting(); }));

@@ -60,6 +60,15 @@ func (a *API) adminAddApp(w http.ResponseWriter, r *http.Request) error {
 	if err := a.decode(w, r, &req); err != nil {
 		return err
 	}
+	if req.Webhook != nil {
+		// Refuse a webhook that cannot be registered before the app exists.
+		if err := a.webhooksReady(); err != nil {
+			return err
+		}
+		if err := a.webhooks.Check(r.Context(), req.Webhook.URL); err != nil {
+			return err
+		}
+	}
 	ctx := a.audited(r.Context(), func(res any) audit.Entry {
 		return audit.Entry{Action: actionAppAdd, Actor: actorAdmin, AppID: res.(*auth.App).ID}
 	})
@@ -67,7 +76,13 @@ func (a *API) adminAddApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, wireApp(app, key))
+	resp := wireApp(app, key)
+	if req.Webhook != nil {
+		if resp.Webhook, err = a.setWebhook(r.Context(), app.ID, req.Webhook.URL); err != nil {
+			return err
+		}
+	}
+	writeJSON(w, http.StatusCreated, resp)
 	return nil
 }
 

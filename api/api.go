@@ -16,6 +16,7 @@ import (
 	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/webapp"
+	"github.com/ukeygate/ukeygate/webhook"
 )
 
 // DeviceVerifier checks a device-signed request (auth.DeviceVerifier).
@@ -53,6 +54,9 @@ type Deps struct {
 	// Backup writes a backup of the store (GET /v1/admin/backup); nil
 	// answers that endpoint with 503 "unavailable".
 	Backup Backuper
+	// Webhooks keeps the apps' webhooks and their deliveries; nil answers
+	// the webhook endpoints with 503 "unavailable".
+	Webhooks *webhook.Service
 }
 
 // DefaultMaxBodyBytes is the body limit when Deps.MaxBodyBytes is 0.
@@ -77,6 +81,7 @@ type API struct {
 	demo        http.Handler
 	backup      Backuper
 	webapp      *webapp.Handler
+	webhooks    *webhook.Service
 
 	mux *http.ServeMux
 	// patterns are the registered route patterns, in order (for the
@@ -107,6 +112,7 @@ func New(deps Deps) *API {
 		stopping: deps.Stopping,
 		demo:     deps.Demo,
 		backup:   deps.Backup,
+		webhooks: deps.Webhooks,
 		webapp:   webapp.New(),
 		pinLockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ukeygate_pin_lockouts_total",

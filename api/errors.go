@@ -19,6 +19,7 @@ import (
 	"github.com/ukeygate/ukeygate/seal"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/webhook"
 )
 
 // Sentinel errors of package api, checked with errors.Is.
@@ -101,6 +102,15 @@ var errorTable = []errorMapping{
 	{ErrSessionsUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
 	{ErrBackupUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
 	{ErrOriginNotAllowed, http.StatusForbidden, protocol.CodeOriginNotAllowed},
+	{ErrWebhooksUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
+
+	// webhook
+	{webhook.ErrInvalidURL, http.StatusBadRequest, protocol.CodeWebhookURL},
+	{webhook.ErrTargetNotAllowed, http.StatusBadRequest, protocol.CodeWebhookTarget},
+	{webhook.ErrNotFound, http.StatusNotFound, protocol.CodeWebhookNotFound},
+	{webhook.ErrDeliveryNotFound, http.StatusNotFound, protocol.CodeDeliveryNotFound},
+	{webhook.ErrInvalidCursor, http.StatusBadRequest, protocol.CodeInvalidCursor},
+	{webhook.ErrInvalidArgument, http.StatusBadRequest, protocol.CodeInvalidRequest},
 
 	// session (before ca and gmcrypto: a failed operation wraps their
 	// errors; wrong_code before operation_failed, which it also is)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"strings"
 	"unicode/utf8"
 
@@ -116,7 +117,16 @@ type AppRequest protocol.AppRequest
 
 // Validate checks the request's shape.
 func (q *AppRequest) Validate() error {
-	return firstError(required("name", q.Name), maxChars("name", q.Name, maxNameLen))
+	err := firstError(required("name", q.Name), maxChars("name", q.Name, maxNameLen))
+	if err == nil && q.Webhook != nil {
+		if err = (*WebhookRequest)(q.Webhook).Validate(); err != nil {
+			var fe *protocol.FieldError
+			if errors.As(err, &fe) {
+				err = &protocol.FieldError{Field: "webhook." + fe.Field, Reason: fe.Reason, Err: fe.Err}
+			}
+		}
+	}
+	return err
 }
 
 // UserRequest is the body of POST /v1/admin/users (protocol.UserRequest).

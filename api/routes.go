@@ -23,6 +23,12 @@ func (a *API) routes() {
 	a.handle("POST /v1/admin/devices/{id}/revoke", a.adminRevokeDevice)
 	a.handle("POST /v1/admin/apps/{id}/rotate", a.adminRotateApp)
 	a.handle("POST /v1/admin/apps/{id}/disable", a.adminDisableApp)
+	// Webhooks (webhooks.go): the operator's side, then the app's.
+	a.handle("PUT /v1/admin/apps/{id}/webhook", a.adminSetWebhook)
+	a.handle("GET /v1/admin/apps/{id}/webhook", a.adminGetWebhook)
+	a.handle("DELETE /v1/admin/apps/{id}/webhook", a.adminRemoveWebhook)
+	a.handle("GET /v1/webhook/deliveries", a.listDeliveries)
+	a.handle("POST /v1/webhook/deliveries/{id}/redeliver", a.redeliver)
 	a.handle("GET /v1/admin/credentials", a.adminListCredentials)
 	a.handle("POST /v1/admin/credentials/{id}/certificate", a.adminImportCertificate)
 	a.handle("POST /v1/admin/credentials/{id}/revoke", a.adminRevoke)

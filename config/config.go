@@ -41,6 +41,8 @@ type Config struct {
 	// RateLimit bounds how fast one client address, app key or device may
 	// call the gateway.
 	RateLimit RateLimitConfig `mapstructure:"rate_limit"`
+	// Webhook sets the delivery of session events to the apps' webhooks.
+	Webhook WebhookConfig `mapstructure:"webhook"`
 }
 
 // RateLimitConfig is the request budgets of one node (each node of a
@@ -252,6 +254,7 @@ func Default() Config {
 			Device:  Budget{Requests: 120, Per: time.Minute},
 			Enroll:  Budget{Requests: 20, Per: time.Hour},
 		},
+		Webhook: DefaultWebhook(),
 	}
 }
 

@@ -38,6 +38,7 @@ func (c Config) Validate() error {
 		c.HTTP.validate,
 		func() error { return positive("device.clock_skew", c.Device.ClockSkew) },
 		c.RateLimit.validate,
+		c.Webhook.validate,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {

@@ -42,6 +42,18 @@ var (
 	// ErrLoginCertificate: the certificate is malformed, outside its
 	// validity period, not for signing, or does not chain to the given roots.
 	ErrLoginCertificate = fmt.Errorf("%w: certificate not acceptable", ErrLoginInvalid)
+
+	// ErrWebhookInvalid: a webhook delivery failed VerifyWebhook; every
+	// cause below wraps it.
+	ErrWebhookInvalid = errors.New("portal: webhook delivery invalid")
+	// ErrWebhookSignature: the signature does not match the body and
+	// timestamp under the secret (or is missing a v1= value).
+	ErrWebhookSignature = fmt.Errorf("%w: signature does not verify", ErrWebhookInvalid)
+	// ErrWebhookExpired: the signed timestamp is outside the window.
+	ErrWebhookExpired = fmt.Errorf("%w: timestamp outside the window", ErrWebhookInvalid)
+	// ErrWebhookMalformed: missing headers, a bad timestamp, a body that
+	// is not a webhook event or names another delivery.
+	ErrWebhookMalformed = fmt.Errorf("%w: malformed delivery", ErrWebhookInvalid)
 )
 
 // APIError is an error answer of the gateway:

@@ -55,6 +55,9 @@ type IssuerRequest struct {
 type AppRequest struct {
 	Name    string   `json:"name"`
 	Origins []string `json:"origins"`
+	// Webhook, when set, registers the app's webhook at once (its secret
+	// is in the answer's webhook).
+	Webhook *WebhookRequest `json:"webhook,omitempty"`
 }
 
 // UserRequest is the body of POST /v1/admin/users.

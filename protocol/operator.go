@@ -44,6 +44,9 @@ type App struct {
 	// and …/disable.
 	KeyRotatedAt time.Time `json:"key_rotated_at,omitzero"`
 	DisabledAt   time.Time `json:"disabled_at,omitzero"`
+	// Webhook is the webhook registered with the app's creation, with its
+	// secret (shown once).
+	Webhook *Webhook `json:"webhook,omitempty"`
 }
 
 // AppList answers GET /v1/admin/apps.

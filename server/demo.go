@@ -13,6 +13,7 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/demo"
 	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/webhook"
 )
 
 // The demo portal (config demo: true) is a portal like any other: it
@@ -48,7 +49,7 @@ type demoAppRecord struct {
 
 // demoHandler registers (or finds) the demo app and builds the demo
 // portal over it.
-func (s *Server) demoHandler(ctx context.Context, apps *auth.Apps) (http.Handler, error) {
+func (s *Server) demoHandler(ctx context.Context, apps *auth.Apps, _ *webhook.Service) (http.Handler, error) {
 	gw := s.cfg.PublicBaseURL()
 	u, err := url.Parse(gw)
 	if err != nil || u.Host == "" {

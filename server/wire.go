@@ -8,8 +8,10 @@ import (
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/config"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/session"
+	"github.com/ukeygate/ukeygate/webhook"
 )
 
 // wire builds the product's services and the API handler from the open
@@ -55,6 +57,12 @@ func (s *Server) wire() (http.Handler, error) {
 		deviceCheck = limitedDevices{inner: devices, rl: s.limits}
 	}
 
+	hooks, err := webhook.New(s.store, s.webhookConfig())
+	if err != nil {
+		return nil, fmt.Errorf("server: building the webhook outbox: %w", err)
+	}
+	s.onClose(hooks.Close)
+
 	sessCfg := session.DefaultConfig()
 	sessCfg.TTL = s.cfg.Session.TTL
 	sessCfg.MaxTTL = s.cfg.Session.MaxTTL
@@ -62,6 +70,7 @@ func (s *Server) wire() (http.Handler, error) {
 	sessCfg.MaxDataBytes = int(s.cfg.Session.MaxDataBytes)
 	sessCfg.PublicURL = s.cfg.PublicBaseURL()
 	sessCfg.Registerer = s.reg
+	sessCfg.Outbox = hooks
 	// Completed results (decrypted plaintexts, content keys) are sealed at
 	// rest under a key derived from the master key.
 	sessCfg.ResultKey, err = gmcrypto.DeriveKey(s.master, session.ResultKeyPurpose, nil)
@@ -74,6 +83,7 @@ func (s *Server) wire() (http.Handler, error) {
 		return nil, fmt.Errorf("server: building the session service: %w", err)
 	}
 	s.onClose(sessions.Close)
+	hooks.Start()
 
 	auditLog, err := audit.New(s.store, s.master, nil)
 	if err != nil {
@@ -84,7 +94,7 @@ func (s *Server) wire() (http.Handler, error) {
 	apps := auth.NewApps(s.store)
 	var demo http.Handler
 	if s.cfg.Demo {
-		if demo, err = s.demoHandler(s.ctx, apps); err != nil {
+		if demo, err = s.demoHandler(s.ctx, apps, hooks); err != nil {
 			return nil, err
 		}
 	}
@@ -103,5 +113,23 @@ func (s *Server) wire() (http.Handler, error) {
 		Stopping:     s.Stopping(),
 		Demo:         demo,
 		Backup:       storeBackup{s},
+		Webhooks:     hooks,
 	}), nil
+}
+
+// webhookConfig is the webhook section of the configuration for package
+// webhook. Demo mode allows private targets (the demo portal receives its
+// webhook on this gateway); a bbolt store has one node, which sends
+// without a lease.
+func (s *Server) webhookConfig() webhook.Config {
+	w := s.cfg.Webhook
+	c := webhook.DefaultConfig()
+	c.AllowPrivate = w.AllowPrivate || s.cfg.Demo
+	c.Timeout, c.RetryMin, c.RetryMax, c.RetryFor = w.Timeout, w.RetryMin, w.RetryMax, w.RetryFor
+	c.Retention, c.LeaseTTL, c.PollInterval = w.Retention, w.LeaseTTL, w.PollInterval
+	c.Workers, c.MaxResponseBytes = w.Workers, w.MaxResponseBytes
+	c.SingleNode = s.cfg.Storage.Backend == config.BackendBolt
+	c.Registerer = s.reg
+	c.Logger = s.log.With("component", "webhook")
+	return c
 }

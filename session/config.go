@@ -59,6 +59,10 @@ type Config struct {
 	// out.
 	ResultKey []byte
 
+	// Outbox, when set, queues every event for delivery in the event's
+	// own transaction (package webhook); nil: no outbox.
+	Outbox Outbox
+
 	// Now is the clock (nil: time.Now). Tests inject their own.
 	Now func() time.Time
 	// Registerer receives the Service's metrics (nil: no metrics).

@@ -148,25 +148,39 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Session, string,
 	if err != nil {
 		return nil, "", "", err
 	}
-	evVal, err := s.encodeEvent(id, Event{Seq: 1, Type: EventTypeState, State: StateWaiting, At: now})
+	ev := Event{Seq: 1, Type: EventTypeState, State: StateWaiting, At: now}
+	evVal, err := s.encodeEvent(id, ev)
 	if err != nil {
 		return nil, "", "", err
 	}
-	if err := s.checkWrite(id, len(val)+len(evVal)); err != nil {
-		return nil, "", "", err
-	}
-	if err := s.checkCompletion(r, p.ChainBytes, now); err != nil {
+	if err := s.checkCompletion(ctx, r, p.ChainBytes, now); err != nil {
 		return nil, "", "", err
 	}
 	kttl := s.keyTTL(r, now)
-	_, err = s.store.Txn(ctx,
-		storage.IfAbsent(sessionKey(id)),
-		storage.Put(sessionKey(id), val, kttl),
-		storage.Put(eventKey(id, 1), evVal, kttl),
-		storage.Put(expiryKey(r.ExpiresAt, id), nil, kttl),
-	)
-	if err != nil {
-		return nil, "", "", fmt.Errorf("session: create: %w", err)
+	// The outbox's conditions may fail (a webhook changed meanwhile): ask
+	// it again; the session id is fresh, so that is the only conflict.
+	for try := 1; ; try++ {
+		outOps, outBytes, err := s.outboxOps(ctx, r, ev)
+		if err != nil {
+			return nil, "", "", err
+		}
+		if err := s.checkWrite(id, len(val)+len(evVal)+outBytes); err != nil {
+			return nil, "", "", err
+		}
+		ops := append([]storage.Op{
+			storage.IfAbsent(sessionKey(id)),
+			storage.Put(sessionKey(id), val, kttl),
+			storage.Put(eventKey(id, 1), evVal, kttl),
+			storage.Put(expiryKey(r.ExpiresAt, id), nil, kttl),
+		}, outOps...)
+		_, err = s.store.Txn(ctx, ops...)
+		if errors.Is(err, storage.ErrConflict) && len(outOps) > 0 && try < maxConflictRetries {
+			continue
+		}
+		if err != nil {
+			return nil, "", "", fmt.Errorf("session: create: %w", err)
+		}
+		break
 	}
 	s.metrics.created(p.Kind)
 	return r.Session.clone(), token, nonce, nil
@@ -496,7 +510,7 @@ func (s *Service) CheckConfirm(ctx context.Context, sess *Session, maxResult int
 	if maxResult > s.cfg.MaxWriteBytes {
 		return OperationFailed(ReasonResultTooLarge, fmt.Errorf("%w: a result of %d bytes exceeds a write of %d", ErrTooLarge, maxResult, s.cfg.MaxWriteBytes))
 	}
-	n, err := s.completionSize(r, maxResult, now)
+	n, err := s.completionSize(ctx, r, maxResult, now)
 	if err != nil {
 		return err
 	}
@@ -509,9 +523,9 @@ func (s *Service) CheckConfirm(ctx context.Context, sess *Session, maxResult int
 // checkCompletion refuses a new session whose completion with the largest
 // result it may produce (CreationBound) could not be stored: it would
 // only fail at confirm (ErrResultTooLarge).
-func (s *Service) checkCompletion(r *record, chainBytes int, now time.Time) error {
+func (s *Service) checkCompletion(ctx context.Context, r *record, chainBytes int, now time.Time) error {
 	bound := CreationBound(&r.Session, chainBytes)
-	n, err := s.completionSize(r, bound, now)
+	n, err := s.completionSize(ctx, r, bound, now)
 	if err != nil {
 		return err
 	}
@@ -525,7 +539,7 @@ func (s *Service) checkCompletion(r *record, chainBytes int, now time.Time) erro
 // completionSize is the exact size of the values the completion of r with
 // a result of resultLen bytes writes (the sealed result's bytes do not
 // change the size of its encoding, so none is sealed here).
-func (s *Service) completionSize(r *record, resultLen int, now time.Time) (int, error) {
+func (s *Service) completionSize(ctx context.Context, r *record, resultLen int, now time.Time) (int, error) {
 	c := *r
 	c.Result = nil
 	c.Session = *r.Session.clone()
@@ -546,7 +560,11 @@ func (s *Service) completionSize(r *record, resultLen int, now time.Time) (int, 
 	if err != nil {
 		return 0, fmt.Errorf("session: encode event of %s: %w", r.ID, err)
 	}
-	return len(val) + len(ev) - b64Len(1) + b64Len(resultLen+s.sealOverhead), nil
+	out, err := s.outboxSize(ctx, &c, resultLen, se.Event)
+	if err != nil {
+		return 0, err
+	}
+	return len(val) + len(ev) - b64Len(1) + b64Len(resultLen+s.sealOverhead) + out, nil
 }
 
 // Fail moves scanned session id to failed with reason (a snake_case code,

@@ -167,14 +167,14 @@ const maxConflictRetries = 16
 // record's inputs and drops the confirm claim; a completion's result
 // (r.Result) goes only into the event, sealed. r is changed in place and
 // keeps Result for the caller.
-func (s *Service) transition(r *record, to State, now time.Time) (val, evVal []byte, err error) {
+func (s *Service) transition(r *record, to State, now time.Time) (val, evVal []byte, ev Event, err error) {
 	if to == r.State {
 		val, err = s.encodeRecord(r)
-		return val, nil, err
+		return val, nil, Event{}, err
 	}
 	r.State = to
 	r.Seq++
-	ev := Event{Seq: r.Seq, Type: EventTypeState, State: to, At: now}
+	ev = Event{Seq: r.Seq, Type: EventTypeState, State: to, At: now}
 	if to.Final() {
 		r.EndedAt = now
 		ev.Reason = r.FailReason
@@ -185,12 +185,12 @@ func (s *Service) transition(r *record, to State, now time.Time) (val, evVal []b
 		ev.Result = r.Result
 	}
 	if val, err = s.encodeRecord(r); err != nil {
-		return nil, nil, err
+		return nil, nil, Event{}, err
 	}
 	if evVal, err = s.encodeEvent(r.ID, ev); err != nil {
-		return nil, nil, err
+		return nil, nil, Event{}, err
 	}
-	return val, evVal, nil
+	return val, evVal, ev, nil
 }
 
 // checkWrite refuses a transition whose values exceed Config.MaxWriteBytes.
@@ -234,11 +234,18 @@ func (s *Service) change(ctx context.Context, id string, decide decideFunc) (*Se
 			}
 		}
 		prev := r.State
-		val, evVal, err := s.transition(r, to, now)
+		val, evVal, ev, err := s.transition(r, to, now)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.checkWrite(id, len(val)+len(evVal)); err != nil {
+		var outOps []storage.Op
+		outBytes := 0
+		if evVal != nil {
+			if outOps, outBytes, err = s.outboxOps(ctx, r, ev); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.checkWrite(id, len(val)+len(evVal)+outBytes); err != nil {
 			return nil, err
 		}
 		ttl := s.keyTTL(r, now)
@@ -252,6 +259,7 @@ func (s *Service) change(ctx context.Context, id string, decide decideFunc) (*Se
 		if to != prev && to.Final() {
 			ops = append(ops, storage.Delete(expiryKey(r.ExpiresAt, id)))
 		}
+		ops = append(ops, outOps...)
 		_, err = s.store.Txn(ctx, ops...)
 		if errors.Is(err, storage.ErrConflict) {
 			continue

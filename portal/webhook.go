@@ -1,0 +1,111 @@
+package portal
+
+import (
+	"crypto/hmac"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ukeygate/ukeygate/protocol"
+)
+
+// WebhookEvent is the body of a webhook delivery (protocol.WebhookEvent):
+// the session event plus the delivery id, the app and the session.
+type WebhookEvent = protocol.WebhookEvent
+
+// Webhook checks.
+const (
+	// DefaultWebhookWindow is how far X-Ukeygate-Timestamp may be from the
+	// receiver's clock.
+	DefaultWebhookWindow = 5 * time.Minute
+	// MaxWebhookBody caps the body VerifyWebhook reads (a completed
+	// event's result included).
+	MaxWebhookBody = 4 << 20
+)
+
+// VerifyWebhook checks a webhook delivery the gateway POSTed to the
+// portal with secret (the app's webhook secret): the signature
+// X-Ukeygate-Signature over X-Ukeygate-Timestamp and the exact body
+// (compared in constant time), a timestamp within DefaultWebhookWindow of
+// now, and a body whose delivery id matches X-Ukeygate-Delivery. It
+// reads r.Body (at most MaxWebhookBody) and returns the event. Errors
+// wrap ErrWebhookInvalid. A receiver must still ignore an id it has
+// already handled: a delivery can come more than once.
+func VerifyWebhook(secret string, r *http.Request) (WebhookEvent, error) {
+	return WebhookVerifier{Secret: secret}.Verify(r)
+}
+
+// WebhookVerifier is VerifyWebhook with its knobs.
+type WebhookVerifier struct {
+	Secret string
+	// Window bounds the timestamp's distance from Now (0:
+	// DefaultWebhookWindow).
+	Window time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// Verify checks r as VerifyWebhook does.
+func (v WebhookVerifier) Verify(r *http.Request) (WebhookEvent, error) {
+	if r == nil || r.Body == nil {
+		return WebhookEvent{}, fmt.Errorf("%w: no request body", ErrWebhookMalformed)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxWebhookBody+1))
+	if err != nil {
+		return WebhookEvent{}, fmt.Errorf("%w: reading the body: %v", ErrWebhookMalformed, err)
+	}
+	if len(body) > MaxWebhookBody {
+		return WebhookEvent{}, fmt.Errorf("%w: body over %d bytes", ErrWebhookMalformed, MaxWebhookBody)
+	}
+	return v.VerifyPayload(r.Header.Get(protocol.HeaderWebhookDelivery), r.Header.Get(protocol.HeaderWebhookTimestamp),
+		r.Header.Get(protocol.HeaderWebhookSignature), body)
+}
+
+// VerifyPayload checks a delivery given its three headers and its body.
+func (v WebhookVerifier) VerifyPayload(delivery, timestamp, signature string, body []byte) (WebhookEvent, error) {
+	if v.Secret == "" {
+		return WebhookEvent{}, fmt.Errorf("%w: empty webhook secret", ErrInvalidConfig)
+	}
+	if timestamp == "" || signature == "" || delivery == "" {
+		return WebhookEvent{}, fmt.Errorf("%w: missing %s, %s or %s", ErrWebhookMalformed,
+			protocol.HeaderWebhookDelivery, protocol.HeaderWebhookTimestamp, protocol.HeaderWebhookSignature)
+	}
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil || ts <= 0 || len(timestamp) > 12 {
+		return WebhookEvent{}, fmt.Errorf("%w: timestamp %q is not unix seconds", ErrWebhookMalformed, timestamp)
+	}
+	// The signature first: nothing else of an unsigned request is trusted.
+	want := protocol.SignWebhook(v.Secret, ts, body)
+	ok := false
+	for _, sig := range strings.Split(signature, ",") { // several when a secret is being replaced
+		if hmac.Equal([]byte(strings.TrimSpace(sig)), []byte(want)) {
+			ok = true
+		}
+	}
+	if !ok {
+		return WebhookEvent{}, ErrWebhookSignature
+	}
+	now := time.Now()
+	if v.Now != nil {
+		now = v.Now()
+	}
+	window := v.Window
+	if window <= 0 {
+		window = DefaultWebhookWindow
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > window || d < -window {
+		return WebhookEvent{}, fmt.Errorf("%w: signed %s from now (window %s)", ErrWebhookExpired, d.Round(time.Second), window)
+	}
+	var ev WebhookEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return WebhookEvent{}, fmt.Errorf("%w: body: %v", ErrWebhookMalformed, err)
+	}
+	if ev.ID != delivery || ev.Session == "" || ev.Seq < 1 || ev.State == "" {
+		return WebhookEvent{}, fmt.Errorf("%w: the body is not the delivery its headers name", ErrWebhookMalformed)
+	}
+	return ev, nil
+}

@@ -1,0 +1,428 @@
+package webhook
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/protocol"
+	"github.com/ukeygate/ukeygate/session"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// Service keeps the apps' webhooks and their outbox, and (after Start)
+// sends the deliveries when this node holds the sender lease.
+type Service struct {
+	store  Store
+	cfg    Config
+	now    func() time.Time
+	client *http.Client
+	log    *slog.Logger
+	m      *metrics
+	node   string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	wake   chan struct{}
+
+	startOnce  sync.Once
+	mu         sync.Mutex
+	leader     bool
+	leaseUntil time.Time
+	inflight   map[string]bool // sessions with an attempt in flight
+}
+
+var _ session.Outbox = (*Service)(nil)
+
+// New validates cfg and registers the metrics. Start begins sending.
+func New(store Store, cfg Config) (*Service, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrInvalidConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	node, err := randomHex(8)
+	if err != nil {
+		return nil, err
+	}
+	clock := cfg.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	s := &Service{
+		store: store, cfg: cfg, client: newClient(cfg), node: node,
+		now:      func() time.Time { return clock().UTC() },
+		wake:     make(chan struct{}, 1),
+		inflight: map[string]bool{},
+		log:      cfg.Logger,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.m, err = newMetrics(cfg.Registerer, s); err != nil {
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Config is the Service's configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// Start starts the sender (once).
+func (s *Service) Start() {
+	s.startOnce.Do(func() {
+		s.wg.Add(2)
+		go s.leaseLoop()
+		go s.sendLoop()
+	})
+}
+
+// Close stops the sender and waits for attempts in flight (each bounded
+// by Config.Timeout); it gives the lease up so another node takes over at
+// once. Later calls do nothing.
+func (s *Service) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	s.releaseLease()
+	return nil
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("webhook: random: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+func newDeliveryID(t time.Time) (string, error) {
+	r, err := randomHex(5)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%012x-%s", t.UnixMilli(), r), nil
+}
+
+func validApp(app string) error {
+	if !protocol.ValidID(app) {
+		return fmt.Errorf("%w: malformed app id", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// Set registers or replaces app's webhook and returns it with its new
+// secret (the only time the secret is handed out). The caller has checked
+// that the app exists.
+func (s *Service) Set(ctx context.Context, app, rawURL string) (*protocol.Webhook, error) {
+	if err := validApp(app); err != nil {
+		return nil, err
+	}
+	u, err := CheckURL(rawURL, s.cfg.AllowPrivate)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckTarget(ctx, u, s.cfg.AllowPrivate); err != nil {
+		return nil, err
+	}
+	secret, err := randomHex(32)
+	if err != nil {
+		return nil, err
+	}
+	rec := hookRecord{App: app, URL: u.String(), Secret: "whsec_" + secret, CreatedAt: s.now()}
+	out := &protocol.Webhook{App: app, URL: rec.URL, Secret: rec.Secret, CreatedAt: rec.CreatedAt}
+	// With the audit entry of ctx (if any) in the same transaction.
+	if _, err := audit.Commit(ctx, storeTxn{s.store}, []storage.Op{storage.Put(hookKey(app), mustJSON(rec), 0)}, out); err != nil {
+		return nil, fmt.Errorf("webhook: storing the webhook of %s: %w", app, err)
+	}
+	return out, nil
+}
+
+// Ensure makes app's webhook point at rawURL, keeping the stored secret
+// when it already does, and returns the secret (for the gateway's own
+// demo portal, which every node of a cluster configures at boot).
+func (s *Service) Ensure(ctx context.Context, app, rawURL string) (string, error) {
+	rec, _, err := s.hook(ctx, app)
+	if err == nil && rec.URL == rawURL {
+		return rec.Secret, nil
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", err
+	}
+	h, err := s.Set(ctx, app, rawURL)
+	if err != nil {
+		return "", err
+	}
+	return h.Secret, nil
+}
+
+// Remove drops app's webhook (ErrNotFound if it has none). Deliveries
+// still pending fail at their next attempt.
+func (s *Service) Remove(ctx context.Context, app string) error {
+	if err := validApp(app); err != nil {
+		return err
+	}
+	_, rev, err := s.hook(ctx, app)
+	if err != nil {
+		return err
+	}
+	_, err = audit.Commit(ctx, storeTxn{s.store}, []storage.Op{storage.IfRevision(hookKey(app), rev), storage.Delete(hookKey(app))}, app)
+	if errors.Is(err, storage.ErrConflict) {
+		return s.Remove(ctx, app)
+	}
+	if err != nil {
+		return fmt.Errorf("webhook: removing the webhook of %s: %w", app, err)
+	}
+	return nil
+}
+
+// Get returns app's webhook without its secret.
+func (s *Service) Get(ctx context.Context, app string) (*protocol.Webhook, error) {
+	if err := validApp(app); err != nil {
+		return nil, err
+	}
+	rec, _, err := s.hook(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	return &protocol.Webhook{App: app, URL: rec.URL, CreatedAt: rec.CreatedAt}, nil
+}
+
+func (s *Service) hook(ctx context.Context, app string) (*hookRecord, int64, error) {
+	kv, err := s.store.Get(ctx, hookKey(app))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("webhook: reading the webhook of %s: %w", app, err)
+	}
+	rec, err := decode[hookRecord](kv)
+	if err != nil {
+		return nil, 0, err
+	}
+	return rec, kv.Revision, nil
+}
+
+// pendingTTL keeps a pending delivery until it has surely failed and been
+// listed for Retention.
+func (s *Service) pendingTTL() time.Duration { return s.cfg.RetryFor + s.cfg.Retention }
+
+// EventOps (session.Outbox) returns, for an app with a webhook, the writes
+// that queue event e of session sess: the delivery record, its body and
+// its pending entry, conditioned on the webhook record's revision; for an
+// app without one, the condition that it still has none.
+func (s *Service) EventOps(ctx context.Context, sess *session.Session, e session.Event) ([]storage.Op, error) {
+	if sess == nil || !protocol.ValidID(sess.AppID) {
+		return nil, nil // sessions of no app (none today) have no webhook
+	}
+	kv, err := s.store.Get(ctx, hookKey(sess.AppID))
+	if errors.Is(err, storage.ErrNotFound) {
+		return []storage.Op{storage.IfAbsent(hookKey(sess.AppID))}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("webhook: reading the webhook of %s: %w", sess.AppID, err)
+	}
+	now := s.now()
+	id, err := newDeliveryID(now)
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(protocol.WebhookEvent{ID: id, App: sess.AppID, Session: sess.ID, Event: e})
+	if err != nil {
+		return nil, fmt.Errorf("webhook: encoding event %d of %s: %w", e.Seq, sess.ID, err)
+	}
+	rec := deliveryRecord{App: sess.AppID, Delivery: protocol.Delivery{
+		ID: id, Session: sess.ID, Seq: e.Seq, EventState: e.State, State: protocol.DeliveryPending,
+		CreatedAt: now, NextTryAt: now,
+	}}
+	return s.queueOps(kv.Revision, &rec, body), nil
+}
+
+// queueOps are the writes of a new pending delivery (conditioned on the
+// webhook record's revision hookRev).
+func (s *Service) queueOps(hookRev int64, rec *deliveryRecord, body []byte) []storage.Op {
+	dk, _ := deliveryKey(rec.App, rec.ID)
+	ttl := s.pendingTTL()
+	return []storage.Op{
+		storage.IfRevision(hookKey(rec.App), hookRev),
+		storage.Put(dk, mustJSON(rec), ttl),
+		storage.Put(bodyKey(rec.ID), body, ttl),
+		storage.Put(pendingKey(rec.Session, rec.Seq, rec.ID),
+			mustJSON(pendingRef{App: rec.App, ID: rec.ID, CreatedAt: rec.CreatedAt, NextTryAt: rec.NextTryAt}), ttl),
+	}
+}
+
+// MaxListLimit bounds one page of List.
+const MaxListLimit = 500
+
+// List returns up to limit deliveries of app created after the delivery
+// id after ("" from the oldest still kept), oldest first, and whether
+// more follow.
+func (s *Service) List(ctx context.Context, app, after string, limit int) ([]protocol.Delivery, bool, error) {
+	if err := validApp(app); err != nil {
+		return nil, false, err
+	}
+	if limit < 1 || limit > MaxListLimit {
+		return nil, false, fmt.Errorf("%w: limit must be from 1 to %d", ErrInvalidArgument, MaxListLimit)
+	}
+	now := s.now()
+	first := hourOf(now.Add(-s.pendingTTL()))
+	if after != "" {
+		t, ok := idTime(after)
+		if !ok {
+			return nil, false, ErrInvalidCursor
+		}
+		first = max(first, hourOf(t))
+	}
+	var out []protocol.Delivery
+	for h := first; h <= hourOf(now)+1; h++ {
+		kvs, _, err := s.store.List(ctx, hourPrefix(app, h))
+		if err != nil {
+			return nil, false, fmt.Errorf("webhook: listing deliveries of %s: %w", app, err)
+		}
+		for _, kv := range kvs {
+			rec, err := decode[deliveryRecord](kv)
+			if err != nil {
+				return nil, false, err
+			}
+			if rec.ID <= after {
+				continue
+			}
+			if len(out) == limit {
+				return out, true, nil
+			}
+			out = append(out, rec.Delivery)
+		}
+	}
+	return out, false, nil
+}
+
+// Delivery returns app's delivery id.
+func (s *Service) Delivery(ctx context.Context, app, id string) (*protocol.Delivery, error) {
+	rec, _, err := s.delivery(ctx, app, id)
+	if err != nil {
+		return nil, err
+	}
+	return &rec.Delivery, nil
+}
+
+func (s *Service) delivery(ctx context.Context, app, id string) (*deliveryRecord, int64, error) {
+	if err := validApp(app); err != nil {
+		return nil, 0, err
+	}
+	dk, ok := deliveryKey(app, id)
+	if !ok {
+		return nil, 0, ErrDeliveryNotFound
+	}
+	kv, err := s.store.Get(ctx, dk)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, 0, ErrDeliveryNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("webhook: reading delivery %s: %w", id, err)
+	}
+	rec, err := decode[deliveryRecord](kv)
+	if err != nil {
+		return nil, 0, err
+	}
+	if rec.App != app || rec.ID != id {
+		return nil, 0, ErrDeliveryNotFound
+	}
+	return rec, kv.Revision, nil
+}
+
+// Redeliver asks for delivery id of app again: a pending one is tried at
+// once; a delivered or failed one is queued again as a new delivery (a
+// new id, RedeliveryOf set, the same event), which is returned. The app
+// must have a webhook (ErrNotFound).
+func (s *Service) Redeliver(ctx context.Context, app, id string) (*protocol.Delivery, error) {
+	for range 8 {
+		rec, rev, err := s.delivery(ctx, app, id)
+		if err != nil {
+			return nil, err
+		}
+		_, hookRev, err := s.hook(ctx, app)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now()
+		var ops []storage.Op
+		var out deliveryRecord
+		if rec.State == protocol.DeliveryPending {
+			rec.NextTryAt = now
+			dk, _ := deliveryKey(app, id)
+			ops = []storage.Op{
+				storage.IfRevision(dk, rev),
+				storage.Put(dk, mustJSON(rec), s.pendingTTL()),
+				storage.Put(pendingKey(rec.Session, rec.Seq, rec.ID),
+					mustJSON(pendingRef{App: app, ID: id, CreatedAt: rec.CreatedAt, NextTryAt: now}), s.pendingTTL()),
+			}
+			out = *rec
+		} else {
+			bkv, err := s.store.Get(ctx, bodyKey(id))
+			if errors.Is(err, storage.ErrNotFound) {
+				return nil, ErrDeliveryNotFound
+			}
+			if err != nil {
+				return nil, fmt.Errorf("webhook: reading the body of %s: %w", id, err)
+			}
+			var ev protocol.WebhookEvent
+			if err := json.Unmarshal(bkv.Value, &ev); err != nil {
+				return nil, fmt.Errorf("%w: body of %s: %v", ErrDamaged, id, err)
+			}
+			nid, err := newDeliveryID(now)
+			if err != nil {
+				return nil, err
+			}
+			ev.ID = nid
+			body, err := json.Marshal(ev)
+			if err != nil {
+				return nil, err
+			}
+			out = deliveryRecord{App: app, Delivery: protocol.Delivery{
+				ID: nid, Session: rec.Session, Seq: rec.Seq, EventState: rec.EventState,
+				State: protocol.DeliveryPending, CreatedAt: now, NextTryAt: now, RedeliveryOf: id,
+			}}
+			ops = s.queueOps(hookRev, &out, body)
+		}
+		_, err = s.store.Txn(ctx, ops...)
+		if errors.Is(err, storage.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("webhook: queueing %s again: %w", id, err)
+		}
+		s.kick()
+		return &out.Delivery, nil
+	}
+	return nil, fmt.Errorf("webhook: delivery %s kept changing: %w", id, storage.ErrConflict)
+}
+
+// kick wakes the sender.
+func (s *Service) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Check tells whether rawURL would be accepted by Set now (its shape and,
+// unless private targets are allowed, its addresses), without storing
+// anything.
+func (s *Service) Check(ctx context.Context, rawURL string) error {
+	u, err := CheckURL(rawURL, s.cfg.AllowPrivate)
+	if err != nil {
+		return err
+	}
+	return CheckTarget(ctx, u, s.cfg.AllowPrivate)
+}

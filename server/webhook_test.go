@@ -221,13 +221,24 @@ func TestWebhookEndpoints(t *testing.T) {
 		t.Fatalf("redelivered %+v", ev)
 	}
 
-	// Metrics.
-	st, raw = call(t, "GET", ts.URL+"/metrics", "", nil)
-	for _, m := range []string{"ukeygate_webhook_deliveries_queued 0", "ukeygate_webhook_deliveries_delivered_total 3",
-		"ukeygate_webhook_oldest_pending_age_seconds 0", "ukeygate_webhook_sender 1"} {
-		if !strings.Contains(string(raw), m) {
-			t.Errorf("/metrics lacks %q", m)
+	// Metrics (the acknowledgement is recorded just after the answer).
+	deadline = time.Now().Add(hookGuard)
+	for {
+		_, raw = call(t, "GET", ts.URL+"/metrics", "", nil)
+		missing := ""
+		for _, m := range []string{"ukeygate_webhook_deliveries_queued 0", "ukeygate_webhook_deliveries_delivered_total 3",
+			"ukeygate_webhook_oldest_pending_age_seconds 0", "ukeygate_webhook_sender 1"} {
+			if !strings.Contains(string(raw), m) {
+				missing = m
+			}
 		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %q", missing)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	// Remove, then nothing is there.

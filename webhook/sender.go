@@ -241,9 +241,12 @@ func (s *Service) backoff(attempt int) time.Duration {
 	return half + rand.N(d-half+1)
 }
 
-// attempt sends the delivery of pending entry key once.
+// attempt sends the delivery of pending entry key once. It runs to its
+// end even when the Service closes meanwhile (bounded by the timeout), so
+// that a graceful stop does not leave an answered delivery unrecorded.
 func (s *Service) attempt(key string, ref *pendingRef) {
-	ctx := s.ctx
+	ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.Timeout+s.cfg.LeaseTTL)
+	defer cancel()
 	rec, rev, err := s.delivery(ctx, ref.App, ref.ID)
 	if errors.Is(err, ErrDeliveryNotFound) {
 		_, _ = s.store.Txn(ctx, storage.Delete(key)) // an entry without its record

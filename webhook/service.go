@@ -88,9 +88,9 @@ func (s *Service) Start() {
 	})
 }
 
-// Close stops the sender and waits for attempts in flight (each bounded
-// by Config.Timeout); it gives the lease up so another node takes over at
-// once. Later calls do nothing.
+// Close stops the sender and waits for the attempts in flight to end
+// (each bounded by Config.Timeout); it gives the lease up so another node
+// takes over at once. Later calls do nothing.
 func (s *Service) Close() error {
 	s.cancel()
 	s.wg.Wait()

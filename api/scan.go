@@ -32,8 +32,22 @@ type ConfirmRequest protocol.ConfirmRequest
 
 // Validate checks the request's shape.
 func (q *ConfirmRequest) Validate() error {
+	if len(q.Credentials) > 0 {
+		if q.Credential != "" {
+			return invalid("credential", "not with credentials")
+		}
+		if len(q.Credentials) > session.MaxHandover {
+			return invalid("credentials", "at most %d", session.MaxHandover)
+		}
+		for i, c := range q.Credentials {
+			if err := firstError(required(fmt.Sprintf("credentials[%d]", i), c), maxBytes(fmt.Sprintf("credentials[%d]", i), c, 128)); err != nil {
+				return err
+			}
+		}
+	} else if err := required("credential", q.Credential); err != nil {
+		return err
+	}
 	return firstError(
-		required("credential", q.Credential),
 		maxBytes("credential", q.Credential, 128),
 		maxBytes("pin", q.PIN, maxPINLen),
 		required("code", q.Code),
@@ -204,7 +218,7 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 	}
 	creq := session.ConfirmRequest{
 		SessionID: id, DeviceID: deviceID, UserID: userID,
-		CredentialID: req.Credential, PIN: req.PIN, Code: req.Code, SealID: req.Seal,
+		CredentialID: req.Credential, CredentialIDs: req.Credentials, PIN: req.PIN, Code: req.Code, SealID: req.Seal,
 	}
 	if req.Cosign != nil {
 		if len(req.Cosign.Sign) > cosign.MaxSignatures {

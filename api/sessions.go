@@ -50,11 +50,11 @@ func (q *SessionRequest) sessionRequest() session.Request {
 // rest (ErrInvalidRequest, ErrTTL).
 func (q *SessionRequest) Validate() error {
 	switch q.Kind {
-	case session.KindLogin, session.KindSign, session.KindDecrypt, session.KindSeal:
+	case session.KindLogin, session.KindSign, session.KindDecrypt, session.KindSeal, session.KindCertificate:
 	case "":
 		return invalid("kind", "required")
 	default:
-		return invalid("kind", "must be login, sign, decrypt or seal")
+		return invalid("kind", "must be login, sign, decrypt, seal or certificate")
 	}
 	if err := optionalID("seal", q.Seal); err != nil {
 		return err

@@ -12,8 +12,9 @@ import (
 // session is created (the api's session.Registry).
 
 // CheckIssuerFor checks that issuer id exists (else ErrIssuerNotFound)
-// and issues credentials of purpose (else ErrPurposeNotAllowed) with alg
-// keys (else ErrAlgNotAllowed; an empty alg is any).
+// and issues credentials of purpose (else ErrPurposeNotAllowed; an empty
+// purpose is any) with alg keys (else ErrAlgNotAllowed; an empty alg is
+// any).
 func (s *Service) CheckIssuerFor(ctx context.Context, id string, alg gmcrypto.Alg, purpose Purpose) error {
 	iss, err := s.Issuer(ctx, id)
 	if err != nil {
@@ -22,7 +23,7 @@ func (s *Service) CheckIssuerFor(ctx context.Context, id string, alg gmcrypto.Al
 	if alg != "" && !slices.Contains(iss.Profile.Algs, alg) {
 		return fmt.Errorf("%w: issuer %s does not issue %s keys", ErrAlgNotAllowed, iss.ID, alg)
 	}
-	if !slices.Contains(iss.Profile.Purposes, purpose) {
+	if purpose != "" && !slices.Contains(iss.Profile.Purposes, purpose) {
 		return fmt.Errorf("%w: issuer %s does not issue %s credentials", ErrPurposeNotAllowed, iss.ID, purpose)
 	}
 	return nil

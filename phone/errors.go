@@ -25,6 +25,8 @@ var (
 	ErrBadSessionID = errors.New("phone: malformed session id")
 	// ErrBadPayload: an empty QR payload, or an image that holds no QR code.
 	ErrBadPayload = errors.New("phone: no QR payload")
+	// ErrNoChoice: a certificate session confirmed without a certificate.
+	ErrNoChoice = errors.New("phone: no certificate chosen")
 )
 
 // APIError is an error answered by the server: the HTTP status and the

@@ -111,6 +111,30 @@ func (c *Client) ConfirmSeal(ctx context.Context, sessionID, credentialID, sealI
 	return out.State, nil
 }
 
+// HandOver confirms a scanned certificate session: the certificates of
+// the chosen credentials (1 to 8, any of the scan's Credentials) go to the
+// portal, with the user's id. No PIN: no key is used; the request is
+// signed by the device like every other. It returns the session's new
+// state ("completed").
+func (c *Client) HandOver(ctx context.Context, sessionID string, credentialIDs []string, code string) (protocol.State, error) {
+	p, err := sessionPath(sessionID, "/confirm")
+	if err != nil {
+		return "", err
+	}
+	if len(credentialIDs) == 0 {
+		return "", ErrNoChoice
+	}
+	var out protocol.SessionState
+	req := protocol.ConfirmRequest{Credentials: credentialIDs, Code: code}
+	if err := c.Do(ctx, http.MethodPost, p, req, &out); err != nil {
+		return "", err
+	}
+	if out.State == "" {
+		return "", fmt.Errorf("%w: confirm answer without state", ErrBadResponse)
+	}
+	return out.State, nil
+}
+
 // Reject refuses a scanned session (POST /v1/sessions/{id}/reject) and
 // returns its new state ("rejected").
 func (c *Client) Reject(ctx context.Context, sessionID string) (protocol.State, error) {

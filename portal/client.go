@@ -172,9 +172,9 @@ func ReadAPIError(resp *http.Response) error { return protocol.ReadAPIError(resp
 // secret) and keep its ID to fetch and verify the result later.
 func (c *Client) CreateSession(ctx context.Context, req SessionRequest) (*Session, error) {
 	switch req.Kind {
-	case KindLogin, KindSign, KindDecrypt, KindSeal:
+	case KindLogin, KindSign, KindDecrypt, KindSeal, KindCertificate:
 	default:
-		return nil, fmt.Errorf("%w: kind %q is not login, sign, decrypt or seal", ErrInvalidArgument, req.Kind)
+		return nil, fmt.Errorf("%w: kind %q is not login, sign, decrypt, seal or certificate", ErrInvalidArgument, req.Kind)
 	}
 	var s Session
 	if err := c.do(ctx, http.MethodPost, "/v1/sessions", req, &s); err != nil {

@@ -17,6 +17,8 @@ const (
 	KindSign    = protocol.KindSign
 	KindDecrypt = protocol.KindDecrypt
 	KindSeal    = protocol.KindSeal
+	// KindCertificate: the phone user hands over certificates (no PIN).
+	KindCertificate = protocol.KindCertificate
 )
 
 // State is a session state.
@@ -87,6 +89,11 @@ type (
 	Placement = seal.Placement
 	// Straddle asks for a 骑缝章 across the right edges of pages.
 	Straddle = seal.Straddle
+	// CertificateResult is the result of a certificate session: the
+	// user's id and the certificates the user chose to hand over.
+	CertificateResult = protocol.CertificateResult
+	// HandedCertificate is one certificate of a CertificateResult.
+	HandedCertificate = protocol.HandedCertificate
 	// SealResult is the result of a seal session.
 	SealResult = protocol.SealResult
 	// PDFSignature is one signature of a PDF as /v1/verify reports it.

@@ -61,6 +61,26 @@ type SealedPDFDoc struct {
 	PDF  []byte `json:"pdf"`
 }
 
+// CertificateResult is the result of a completed certificate session:
+// the id of the phone user (the same id the portal's login results carry)
+// and the certificates the user chose to hand over, in the order chosen.
+type CertificateResult struct {
+	User         string              `json:"user"`
+	Certificates []HandedCertificate `json:"certificates"`
+}
+
+// HandedCertificate is one certificate of a CertificateResult: the
+// credential it belongs to, its issuer, algorithm (AlgSM2, AlgRSA) and
+// purpose (PurposeSign, PurposeEncrypt), and the certificate followed by
+// its issuer chain (PEM).
+type HandedCertificate struct {
+	Credential     string `json:"credential"`
+	Issuer         string `json:"issuer"`
+	Alg            string `json:"alg"`
+	Purpose        string `json:"purpose"`
+	CertificatePEM string `json:"certificate_pem"`
+}
+
 // Raw is a byte string that travels as standard base64 in JSON. Decoding
 // is lenient about how a gateway might embed a JSON document (such as the
 // login challenge): a base64 string, a string holding the JSON text, or
@@ -126,6 +146,16 @@ func (e *Event) Seal() (*SealResult, error) { return decodeResult[SealResult](e.
 // Decrypt decodes the decrypt result of a completed event.
 func (e *Event) Decrypt() (*DecryptResult, error) {
 	return decodeResult[DecryptResult](e.Result, e.State)
+}
+
+// Certificate decodes the certificate result of a completed event.
+func (e *Event) Certificate() (*CertificateResult, error) {
+	return decodeResult[CertificateResult](e.Result, e.State)
+}
+
+// Certificate decodes a completed certificate session's result.
+func (s *Session) Certificate() (*CertificateResult, error) {
+	return decodeResult[CertificateResult](s.Result, s.State)
 }
 
 // Login decodes the login result of a completed session.

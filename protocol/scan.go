@@ -106,7 +106,11 @@ type ScannedCiphertext struct {
 // ConfirmRequest is the body of POST /v1/sessions/{id}/confirm: the chosen
 // credential, the PIN and the matching code the user picked.
 type ConfirmRequest struct {
-	Credential string `json:"credential"`
+	Credential string `json:"credential,omitempty"`
+	// Credentials are the credentials whose certificates a certificate
+	// session hands over (one or more, in the order chosen); no PIN. The
+	// other kinds take Credential.
+	Credentials []string `json:"credentials,omitempty"`
 	// PIN is required for a usual credential and absent for a cosign one
 	// (its PIN is folded into the phone's share).
 	PIN  string `json:"pin,omitempty"`

@@ -18,11 +18,14 @@ const (
 	// KindSeal draws a seal on PDFs and signs them (PAdES, see package
 	// seal).
 	KindSeal Kind = "seal"
+	// KindCertificate hands the phone user's chosen certificates (and the
+	// user's id) to the portal: no key is used, no PIN is asked.
+	KindCertificate Kind = "certificate"
 )
 
 // Valid reports whether k is a known kind.
 func (k Kind) Valid() bool {
-	return k == KindLogin || k == KindSign || k == KindDecrypt || k == KindSeal
+	return k == KindLogin || k == KindSign || k == KindDecrypt || k == KindSeal || k == KindCertificate
 }
 
 // State is where a session is in its state machine:

@@ -150,8 +150,11 @@ type ConfirmRequest struct {
 	DeviceID     string
 	UserID       string
 	CredentialID string
-	PIN          string
-	Code         string
+	// CredentialIDs are the credentials a certificate session hands over
+	// (CredentialID alone counts as one).
+	CredentialIDs []string
+	PIN           string
+	Code          string
 	// Cosign is the phone's answer to a cosign challenge (the second
 	// request of a cosign credential's confirm); empty otherwise.
 	Cosign json.RawMessage
@@ -202,8 +205,15 @@ func (c *Confirmer) Confirm(ctx context.Context, req ConfirmRequest) (*Session, 
 	return sess, err
 }
 
-// run is the operation Confirm hands to Service.Confirm: steps 1 to 6.
+// run is the operation Confirm hands to Service.Confirm: steps 1 to 6
+// (a certificate session uses no key: handOver).
 func (c *Confirmer) run(ctx context.Context, s *Session, req ConfirmRequest) (*KeyUse, *Output, error) {
+	if s.Kind == KindCertificate {
+		return c.handOver(ctx, s, req)
+	}
+	if len(req.CredentialIDs) > 0 {
+		return nil, nil, fmt.Errorf("%w: only a certificate session takes several credentials", ErrInvalidArgument)
+	}
 	use := KeyUse{Session: s, DeviceID: req.DeviceID, CredentialID: req.CredentialID}
 	if c.Admit != nil {
 		if err := c.Admit(ctx, s); err != nil {

@@ -18,6 +18,19 @@ func (c *Confirmer) Step(ctx context.Context, req ConfirmRequest) (*Session, jso
 	if c.Sessions == nil || c.Keys == nil || c.Audit == nil {
 		return nil, nil, fmt.Errorf("%w: a Confirmer needs Sessions, Keys and Audit", ErrInvalidArgument)
 	}
+	// A certificate session (several credentials, or none of a PIN and a
+	// cosign answer for one) uses no key: Confirm hands the certificates
+	// over, or refuses several credentials for another kind.
+	if len(req.CredentialIDs) > 0 {
+		s, err := c.Confirm(ctx, req)
+		return s, nil, err
+	}
+	if req.PIN == "" && len(req.Cosign) == 0 {
+		if s, err := c.Sessions.Get(ctx, req.SessionID); err == nil && s.Kind == KindCertificate {
+			s, err := c.Confirm(ctx, req)
+			return s, nil, err
+		}
+	}
 	cred, err := c.Keys.Credential(ctx, req.UserID, req.CredentialID)
 	if err != nil || !cred.Cosign {
 		// Unknown or usual credentials take the usual path, which checks

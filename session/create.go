@@ -63,7 +63,11 @@ func (c *Creator) Create(ctx context.Context, p CreateParams) (*Created, error) 
 	}
 	req := &p.Request
 	if req.Issuer != "" {
-		if err := c.Registry.CheckIssuer(ctx, req.Issuer, req.Alg, CredentialPurpose(p.Kind)); err != nil {
+		purpose := CredentialPurpose(p.Kind)
+		if p.Kind == KindCertificate {
+			purpose = "" // either purpose may be handed over
+		}
+		if err := c.Registry.CheckIssuer(ctx, req.Issuer, req.Alg, purpose); err != nil {
 			return nil, err
 		}
 	}

@@ -176,6 +176,10 @@ func resultBound(s *Session, z signerSizes) int {
 			n += jsonLen(d.Name) + jsonFixed + b64Len(len(d.PDF)+update)
 		}
 		return n
+	case KindCertificate:
+		// Up to MaxHandover certificates, each with its chain, ids and
+		// names.
+		return jsonFixed + 2*(6*MaxIDLen+2) + MaxHandover*(pemJSON+jsonFixed+4*(6*MaxIDLen+2))
 	case KindDecrypt:
 		// No plaintext is longer than its ciphertext; a content key and
 		// its algorithm's OID are short.

@@ -79,7 +79,8 @@ type Output struct {
 }
 
 // CredentialPurpose returns the credential purpose a session of kind k
-// needs: encrypt for decrypt, sign for login and sign.
+// needs: encrypt for decrypt, sign for login and sign (a certificate
+// session takes either: see CredentialFits).
 func CredentialPurpose(k Kind) string {
 	if k == KindDecrypt {
 		return PurposeEncrypt
@@ -126,8 +127,8 @@ func CheckAlg(r *Request) error {
 // (if any) and the required algorithm (if any). The caller also checks
 // that the credential is the scanning user's and active.
 func CredentialFits(s *Session, issuer, alg, purpose string) bool {
-	if purpose != CredentialPurpose(s.Kind) {
-		return false
+	if s.Kind != KindCertificate && purpose != CredentialPurpose(s.Kind) {
+		return false // a certificate session hands over either purpose
 	}
 	if s.Request.Issuer != "" && issuer != s.Request.Issuer {
 		return false

@@ -22,6 +22,9 @@ const (
 	KindDecrypt = protocol.KindDecrypt
 	// KindSeal draws a seal on PDFs and signs them (PAdES, see package seal).
 	KindSeal = protocol.KindSeal
+	// KindCertificate hands the user's chosen certificates to the portal
+	// (handover.go): no key, no PIN.
+	KindCertificate = protocol.KindCertificate
 )
 
 // State is where a session is in its state machine (protocol.State; its
@@ -280,6 +283,8 @@ func (p *CreateParams) validate() error {
 		return p.Request.validateDecrypt()
 	case KindSeal:
 		return p.Request.validateSeal()
+	case KindCertificate:
+		return p.Request.validateCertificate()
 	}
 	return nil
 }
@@ -295,7 +300,7 @@ func badRequest(format string, a ...any) error {
 func (p *CreateParams) validateCommon() error {
 	r := &p.Request
 	if !p.Kind.Valid() {
-		return badRequest("kind %q is not login, sign, decrypt or seal", p.Kind)
+		return badRequest("kind %q is not login, sign, decrypt, seal or certificate", p.Kind)
 	}
 	if !idOK(p.AppID) {
 		return badRequest("app id is empty or malformed")
@@ -336,6 +341,15 @@ func (p *CreateParams) validateCommon() error {
 				return badRequest("documents[%d]: pdf, placements and straddle are for seal sessions", i)
 			}
 		}
+	}
+	return nil
+}
+
+// validateCertificate: a certificate session carries nothing to sign or
+// decrypt (issuer and alg narrow the certificates offered).
+func (r *Request) validateCertificate() error {
+	if len(r.Documents) > 0 || len(r.Ciphertext) > 0 || r.Format != "" || r.CiphertextFormat != "" || r.ReturnKey {
+		return badRequest("a certificate session takes no documents, format or ciphertext")
 	}
 	return nil
 }

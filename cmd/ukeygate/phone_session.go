@@ -131,6 +131,8 @@ func kindText(s *phone.ScannedSession) string {
 			what = fmt.Sprintf("%d PDFs", n)
 		}
 		return fmt.Sprintf("SEAL %s (draw your seal and sign)", what)
+	case "certificate":
+		return "HAND OVER the certificates you choose (no key is used, no PIN)"
 	case "decrypt":
 		if s.Ciphertext != nil {
 			what := "DECRYPT"
@@ -225,7 +227,10 @@ func printScan(w io.Writer, r *phone.ScanResult, now time.Time) error {
 		return err
 	}
 	cred := ""
-	if len(r.Credentials) > 1 {
+	switch {
+	case s.Kind == "certificate" && len(r.Credentials) > 1:
+		cred = " --credential ID [--credential ID…]"
+	case len(r.Credentials) > 1:
 		cred = " --credential ID"
 	}
 	if s.Kind == "seal" && s.Seal == "" && len(r.Seals) > 1 {
@@ -283,14 +288,19 @@ func placementText(d phone.ScannedDocument) string {
 
 func newPhoneConfirmCmd() *cobra.Command {
 	var code, cred, sealID string
+	var creds []string
 	cmd := &cobra.Command{
-		Use:   "confirm --code NN [--session ID] [--credential ID] [--seal ID] [--pin PIN | --pin-stdin]",
+		Use:   "confirm --code NN [--session ID] [--credential ID…] [--seal ID] [--pin PIN | --pin-stdin]",
 		Short: "Confirm the scanned session with the matching code and your PIN",
 		Long: `Confirm a scanned session (default: the last one 'phone scan' showed) with the
 matching code the desktop page shows, the credential to use (default: the
 only one that fits), for a seal session the seal (default: the portal's, or
 your only one) and your PIN. The gateway then logs in, signs, decrypts or
-seals with that credential's key and pushes the result to the page.`,
+seals with that credential's key and pushes the result to the page.
+
+A certificate session hands the certificates of the credentials you name
+(repeat --credential; default: the only one that fits) to the portal, with
+your user id: no key is used and no PIN is asked.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := phoneClient(cmd)
@@ -300,6 +310,12 @@ seals with that credential's key and pushes the result to the page.`,
 			id, ls, err := sessionTarget(cmd, c.State)
 			if err != nil {
 				return err
+			}
+			if ls != nil && ls.Kind == "certificate" || len(creds) > 1 {
+				return handOver(cmd, c, id, ls, creds, strings.TrimSpace(code))
+			}
+			if len(creds) == 1 {
+				cred = creds[0]
 			}
 			if cred == "" {
 				switch {
@@ -356,10 +372,46 @@ seals with that credential's key and pushes the result to the page.`,
 	}
 	cmd.Flags().String("session", "", "the session id (default: the last scanned)")
 	cmd.Flags().StringVar(&code, "code", "", "the matching code the desktop page shows (required)")
-	cmd.Flags().StringVar(&cred, "credential", "", "the credential to use (default: the only one that fits)")
+	cmd.Flags().StringArrayVar(&creds, "credential", nil, "the credential to use (default: the only one that fits); certificate sessions: repeat to hand over several")
 	cmd.Flags().StringVar(&sealID, "seal", "", "seal sessions: the seal to draw (default: the portal's, or your only one)")
 	_ = cmd.MarkFlagRequired("code")
 	return cmd
+}
+
+// handOver confirms a certificate session with the chosen credentials
+// (default: the only one that fits), without a PIN.
+func handOver(cmd *cobra.Command, c *phone.Client, id string, ls *phone.LastScan, creds []string, code string) error {
+	if len(creds) == 0 {
+		switch {
+		case ls == nil:
+			return usageErrorf("give --credential (the session was not scanned by 'phone scan' with this state file)")
+		case len(ls.Credentials) == 0:
+			return errors.New("you have no certificate this session may take: reject it with 'ukeygate phone reject'")
+		case len(ls.Credentials) > 1:
+			return usageErrorf("several certificates fit (%s): choose with --credential (repeat it to hand over several)", strings.Join(ls.Credentials, ", "))
+		}
+		creds = ls.Credentials
+	}
+	if err := checkMatchingCode(code, ls); err != nil {
+		return err
+	}
+	state, err := c.HandOver(cmd.Context(), id, creds, code)
+	if err != nil {
+		if ae := (*phone.APIError)(nil); errors.As(err, &ae) {
+			switch ae.Code {
+			case protocol.CodeWrongCode, protocol.CodeSessionExpired, protocol.CodeSessionClosed,
+				protocol.CodeSessionNotFound, protocol.CodeOperationFailed:
+				forget(cmd, c, id)
+			}
+		}
+		return err
+	}
+	forget(cmd, c, id)
+	if wantJSON(cmd) {
+		return printJSON(cmd, map[string]string{"id": id, "state": string(state)})
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Session %s: %s. The portal has your %d certificate(s).\n", id, state, len(creds))
+	return nil
 }
 
 // checkMatchingCode refuses a --code that is not one of the three codes

@@ -56,6 +56,7 @@ gateway's POST /v1/verify.
   ukeygate portal encrypt --app-key KEY --user USER_ID --in bid.txt   (→ bid.txt.p7m)
   ukeygate portal decrypt --app-key KEY --in bid.txt.p7m --ciphertext-format cms
   ukeygate portal seal    --app-key KEY --file bid.pdf --page 1 --x 150 --y 240
+  ukeygate portal certificate --app-key KEY --out certs/   (the user picks; no PIN)
 
 In another terminal, the phone: 'ukeygate phone scan FILE.png' (or the
 payload), then 'ukeygate phone confirm --code NN'.`,
@@ -72,7 +73,7 @@ payload), then 'ukeygate phone confirm --code NN'.`,
 	pf.StringVar(&o.summary, "summary", "", "the summary the phone shows")
 	pf.DurationVar(&o.ttl, "ttl", 0, "session lifetime, e.g. 120s (default: the gateway's)")
 	pf.BoolVar(&o.invertQR, "qr-invert", false, "draw the terminal QR code for a light background")
-	cmd.AddCommand(newPortalLoginCmd(o), newPortalSignCmd(o), newPortalDecryptCmd(o), newPortalEncryptCmd(o), newPortalSealCmd(o))
+	cmd.AddCommand(newPortalLoginCmd(o), newPortalSignCmd(o), newPortalDecryptCmd(o), newPortalEncryptCmd(o), newPortalSealCmd(o), newPortalCertificateCmd(o))
 	return cmd
 }
 
@@ -271,6 +272,52 @@ func verdict(w io.Writer, what string, v *portal.VerifyResponse) error {
 	fmt.Fprintf(w, "  %-28s valid — %s, serial %s, issuer %s, until %s\n", "gateway /v1/verify:",
 		s.Subject, s.Serial, s.Issuer, s.NotAfter.Local().Format("2006-01-02"))
 	return nil
+}
+
+func newPortalCertificateCmd(o *portalOpts) *cobra.Command {
+	var outDir string
+	cmd := &cobra.Command{
+		Use:   "certificate [--out DIR]",
+		Short: "QR certificate handover: the phone user picks certificates to give the portal (no PIN)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client(cmd)
+			if err != nil {
+				return err
+			}
+			req, err := o.request(portal.KindCertificate, "提供证书", "Hand over your certificates")
+			if err != nil {
+				return err
+			}
+			_, final, err := o.runSession(cmd, c, req)
+			if err != nil {
+				return err
+			}
+			res, err := final.Certificate()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "\nUser %s handed over %d certificate(s):\n", res.User, len(res.Certificates))
+			for _, hc := range res.Certificates {
+				certs, err := gmcrypto.ParseCertificatesPEM([]byte(hc.CertificatePEM))
+				if err != nil || len(certs) == 0 {
+					return fmt.Errorf("%w: certificate of %s: %v", portal.ErrProtocol, hc.Credential, err)
+				}
+				fmt.Fprintf(out, "  %s  %s %s %s  %s (serial %x)\n", hc.Credential, hc.Issuer, hc.Alg, hc.Purpose, certs[0].Subject.String(), certs[0].SerialNumber.Bytes())
+				if outDir != "" {
+					f := filepath.Join(outDir, hc.Credential+".pem")
+					if err := writeOutput(f, []byte(hc.CertificatePEM), 0o644); err != nil {
+						return err
+					}
+					fmt.Fprintf(out, "    → %s\n", f)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&outDir, "out", "", "write each certificate (PEM, with its chain) to DIR/CREDENTIAL.pem")
+	return cmd
 }
 
 func newPortalLoginCmd(o *portalOpts) *cobra.Command {

@@ -248,6 +248,34 @@ func TestTwoTerminals(t *testing.T) {
 		}
 	})
 
+	t.Run("hand over two certificates, no PIN", func(t *testing.T) {
+		certDir := t.TempDir()
+		p := startPortal(t, portalArgs("portal", "certificate", "--out", certDir)...)
+		scan := ph("phone", "scan", p.header["Payload:"])
+		if !strings.Contains(scan, "HAND OVER") || !strings.Contains(scan, signCred.Credential.ID) || !strings.Contains(scan, cryptCred.Credential.ID) {
+			t.Fatalf("scan:\n%s", scan)
+		}
+		// Two fit: the CLI asks which.
+		if code, _, errOut := cli(t, "", "phone", "confirm", "--code", p.header["Code:"], "--state", state); code != 2 || !strings.Contains(errOut, "several certificates fit") {
+			t.Fatalf("confirm without --credential: exit %d: %s", code, errOut)
+		}
+		conf := ph("phone", "confirm", "--code", p.header["Code:"], "--credential", cryptCred.Credential.ID, "--credential", signCred.Credential.ID)
+		if !strings.Contains(conf, "completed") || !strings.Contains(conf, "2 certificate(s)") {
+			t.Fatalf("confirm:\n%s", conf)
+		}
+		out, err := p.wait(t)
+		if err != nil {
+			t.Fatalf("portal certificate: %v\n%s", err, out)
+		}
+		if !strings.Contains(out, "User "+user.ID+" handed over 2 certificate(s)") {
+			t.Fatalf("portal output:\n%s", out)
+		}
+		got, err := os.ReadFile(filepath.Join(certDir, cryptCred.Credential.ID+".pem"))
+		if err != nil || !strings.HasPrefix(string(got), strings.TrimSpace(cryptCred.Credential.CertificatePEM)) {
+			t.Fatalf("%s.pem: %v\n%s", cryptCred.Credential.ID, err, got)
+		}
+	})
+
 	t.Run("sign a file by its digest", func(t *testing.T) {
 		big := filepath.Join(dir, "tender.bin")
 		content := bytes.Repeat([]byte("大文件 large tender file "), 40000) // ~1 MiB: over the data cap

@@ -17,7 +17,7 @@ import (
 // returned as they are; nothing is stored then.
 type Registry interface {
 	// CheckIssuer: the issuer exists and issues credentials of purpose
-	// ("sign", "encrypt") with alg keys ("SM2", "RSA"; "" is any).
+	// ("sign", "encrypt"; "" is any) with alg keys ("SM2", "RSA"; "" is any).
 	CheckIssuer(ctx context.Context, issuer, alg, purpose string) error
 	// CheckUser: the user exists.
 	CheckUser(ctx context.Context, user string) error

@@ -103,10 +103,11 @@ func (a *API) adminRemoveWebhook(w http.ResponseWriter, r *http.Request) error {
 	ctx := a.audited(r.Context(), func(any) audit.Entry {
 		return audit.Entry{Action: actionWebhookRemove, Actor: actorAdmin, AppID: id}
 	})
-	if err := a.webhooks.Remove(ctx, id); err != nil {
+	h, err := a.webhooks.Remove(ctx, id)
+	if err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	writeJSON(w, http.StatusOK, h)
 	return nil
 }
 

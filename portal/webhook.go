@@ -1,11 +1,13 @@
 package portal
 
 import (
+	"context"
 	"crypto/hmac"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -108,4 +110,49 @@ func (v WebhookVerifier) VerifyPayload(delivery, timestamp, signature string, bo
 		return WebhookEvent{}, fmt.Errorf("%w: the body is not the delivery its headers name", ErrWebhookMalformed)
 	}
 	return ev, nil
+}
+
+// Delivery is one webhook delivery as the gateway lists it
+// (protocol.Delivery); DeliveryList is one page of them.
+type (
+	Delivery     = protocol.Delivery
+	DeliveryList = protocol.DeliveryList
+)
+
+// Deliveries lists the app's webhook deliveries created after the
+// delivery id after ("" from the oldest kept), oldest first, at most limit
+// (0: the gateway's default) (GET /v1/webhook/deliveries). The answer's
+// Next, when set, is the after of the next page.
+func (c *Client) Deliveries(ctx context.Context, after string, limit int) (*DeliveryList, error) {
+	q := url.Values{}
+	if after != "" {
+		q.Set("after", after)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	ref := "/v1/webhook/deliveries"
+	if len(q) > 0 {
+		ref += "?" + q.Encode()
+	}
+	var out DeliveryList
+	if err := c.do(ctx, http.MethodGet, ref, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Redeliver asks for delivery id again
+// (POST /v1/webhook/deliveries/{id}/redeliver): a pending one is tried at
+// once, a finished one is queued again under a new id, which the answer
+// carries.
+func (c *Client) Redeliver(ctx context.Context, id string) (*Delivery, error) {
+	if id == "" || strings.ContainsAny(id, "/?#") {
+		return nil, fmt.Errorf("%w: delivery id %q", ErrInvalidArgument, id)
+	}
+	var d Delivery
+	if err := c.do(ctx, http.MethodPost, "/v1/webhook/deliveries/"+url.PathEscape(id)+"/redeliver", nil, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
 }

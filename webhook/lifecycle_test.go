@@ -74,10 +74,10 @@ func TestFailRedeliverRemove(t *testing.T) {
 		t.Fatalf("replace: %+v, %v", h2, err)
 	}
 	// Remove: pending deliveries fail, new events queue nothing.
-	if err := n.hooks.Remove(ctx, appID); err != nil {
+	if _, err := n.hooks.Remove(ctx, appID); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.hooks.Remove(ctx, appID); !errors.Is(err, webhook.ErrNotFound) {
+	if _, err := n.hooks.Remove(ctx, appID); !errors.Is(err, webhook.ErrNotFound) {
 		t.Fatalf("second Remove: %v", err)
 	}
 	before, _, _ := n.hooks.List(ctx, appID, "", 100)

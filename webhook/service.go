@@ -166,24 +166,28 @@ func (s *Service) Ensure(ctx context.Context, app, rawURL string) (string, error
 	return h.Secret, nil
 }
 
-// Remove drops app's webhook (ErrNotFound if it has none). Deliveries
-// still pending fail at their next attempt.
-func (s *Service) Remove(ctx context.Context, app string) error {
+// Remove drops app's webhook (ErrNotFound if it has none) and returns it
+// without its secret. Deliveries still pending fail at their next attempt.
+func (s *Service) Remove(ctx context.Context, app string) (*protocol.Webhook, error) {
 	if err := validApp(app); err != nil {
-		return err
+		return nil, err
 	}
-	_, rev, err := s.hook(ctx, app)
-	if err != nil {
-		return err
+	for range 8 {
+		rec, rev, err := s.hook(ctx, app)
+		if err != nil {
+			return nil, err
+		}
+		out := &protocol.Webhook{App: app, URL: rec.URL, CreatedAt: rec.CreatedAt}
+		_, err = audit.Commit(ctx, storeTxn{s.store}, []storage.Op{storage.IfRevision(hookKey(app), rev), storage.Delete(hookKey(app))}, out)
+		if errors.Is(err, storage.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("webhook: removing the webhook of %s: %w", app, err)
+		}
+		return out, nil
 	}
-	_, err = audit.Commit(ctx, storeTxn{s.store}, []storage.Op{storage.IfRevision(hookKey(app), rev), storage.Delete(hookKey(app))}, app)
-	if errors.Is(err, storage.ErrConflict) {
-		return s.Remove(ctx, app)
-	}
-	if err != nil {
-		return fmt.Errorf("webhook: removing the webhook of %s: %w", app, err)
-	}
-	return nil
+	return nil, fmt.Errorf("webhook: the webhook of %s kept changing: %w", app, storage.ErrConflict)
 }
 
 // Get returns app's webhook without its secret.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 func newAppCmd() *cobra.Command {
@@ -16,7 +17,7 @@ func newAppCmd() *cobra.Command {
 		Short: "Register, list, rotate the keys of and disable portals (relying parties) (operator API)",
 	}
 	addOperatorFlags(cmd)
-	cmd.AddCommand(newAppAddCmd(), newAppListCmd(), newAppRotateCmd(), newAppDisableCmd())
+	cmd.AddCommand(newAppAddCmd(), newAppListCmd(), newAppRotateCmd(), newAppDisableCmd(), newAppWebhookCmd())
 	return cmd
 }
 
@@ -34,11 +35,18 @@ func newAppAddCmd() *cobra.Command {
 			return opPrint(cmd, "POST", "/v1/admin/apps", req, &app, func(tw *table) {
 				appTable(tw, []*operator.App{&app})
 				fmt.Fprintf(tw, "\nApp key (shown once, keep it secret): %s\n", app.APIKey)
+				if app.Webhook != nil {
+					fmt.Fprintf(tw, "Webhook %s, secret (shown once, keep it secret): %s\n", app.Webhook.URL, app.Webhook.Secret)
+				}
 			})
 		},
 	}
 	cmd.Flags().StringVar(&req.Name, "name", "", "the portal's name, shown on the phone (required)")
 	cmd.Flags().StringArrayVar(&req.Origins, "origin", nil, "an allowed page origin, scheme://host[:port] (repeatable)")
+	cmd.Flags().Func("webhook", "register this webhook URL with the app (its secret is printed once)", func(s string) error {
+		req.Webhook = &protocol.WebhookRequest{URL: s}
+		return nil
+	})
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }

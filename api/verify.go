@@ -1,10 +1,7 @@
 package api
 
 import (
-	"bytes"
-	"context"
 	"encoding/hex"
-	"fmt"
 	"net/http"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -12,7 +9,6 @@ import (
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/protocol"
-	"github.com/ukeygate/ukeygate/seal"
 )
 
 // Limits of the verify request's fields (beyond the body limit; the CA
@@ -62,81 +58,26 @@ func (q *VerifyRequest) Validate() error {
 	return nil
 }
 
-// maxVerifyPDFSignatures bounds the signatures /v1/verify checks in a PDF.
-const maxVerifyPDFSignatures = 32
-
-// tooMany refuses a PDF that carries more signatures or certificates than
-// /v1/verify takes.
-func tooMany(field, format string, args ...any) error {
-	return &ca.RequestError{Field: field, Reason: fmt.Sprintf(format, args...), Err: ca.ErrTooManyCertificates}
-}
-
-// verifyPDF checks every signature of a PDF: its bytes (package seal), its
-// signer (the CA, as for any signature) and the seal it carries.
-func (a *API) verifyPDF(ctx context.Context, pdf []byte) (*protocol.VerifyResponse, error) {
-	sigs, err := seal.Verify(pdf)
-	if err != nil {
-		return nil, err
+// pdfAnswer renders the CA's verdict on a PDF.
+func pdfAnswer(v *ca.PDFVerdict) protocol.VerifyResponse {
+	res := protocol.VerifyResponse{Valid: v.Valid, Reason: v.Reason, Message: v.Message,
+		PDFSignatures: []protocol.PDFSignature{}, Signers: len(v.Signatures)}
+	if v.Signer != nil {
+		res.Signer = verifyAnswer(v.Signer).Signer
 	}
-	if len(sigs) > maxVerifyPDFSignatures {
-		return nil, tooMany("pdf", "%d signatures, at most %d", len(sigs), maxVerifyPDFSignatures)
-	}
-	res := &protocol.VerifyResponse{Valid: len(sigs) > 0, PDFSignatures: []protocol.PDFSignature{}, Signers: len(sigs)}
-	if len(sigs) == 0 {
-		res.Reason, res.Message = protocol.ReasonNoSignature, "the PDF carries no signature"
-	}
-	for _, s := range sigs {
+	for _, s := range v.Signatures {
 		ps := protocol.PDFSignature{Field: s.Field, SubFilter: s.SubFilter, Time: s.Time, Valid: s.Valid,
-			CoversWholeDocument: s.CoversWholeDocument, Modified: s.Modified, SigningCertificateV2: s.SigningCertificateV2}
-		if !s.Valid {
-			ps.Reason, ps.Message = protocol.ReasonBadSignature, "the signature does not verify over its byte ranges"
-		}
+			Reason: s.Reason, Message: s.Message, CoversWholeDocument: s.CoversWholeDocument, Modified: s.Modified,
+			SigningCertificateV2: s.SigningCertificateV2}
 		if s.Signer != nil {
-			if len(s.Certificates) > ca.MaxSignatureCerts {
-				return nil, tooMany("pdf", "a signature carries %d certificates, at most %d", len(s.Certificates), ca.MaxSignatureCerts)
-			}
-			chain := []*smx509.Certificate{s.Signer}
-			for _, c := range s.Certificates {
-				if !bytes.Equal(c.Raw, s.Signer.Raw) {
-					chain = append(chain, c)
-				}
-			}
-			chk, err := a.ca.CheckSigner(ctx, chain)
-			if err != nil {
-				return nil, err
-			}
-			ps.Signer = verifyAnswer(chk).Signer
-			if s.Valid && !chk.Valid {
-				ps.Valid, ps.Reason, ps.Message = false, chk.Reason, chk.Message
-			}
+			ps.Signer = verifyAnswer(s.Signer).Signer
 		}
-		if ps.Valid && s.Modified {
-			ps.Valid, ps.Reason, ps.Message = false, protocol.ReasonModified, "bytes were added after this signature that no later signature covers"
-		}
-		if s.Seal != nil {
-			revoked, err := a.ca.SealRevoked(ctx, s.Seal.ID)
-			if err != nil {
-				return nil, err
-			}
-			ps.Seal = &protocol.PDFSeal{ID: s.Seal.ID, Name: s.Seal.Name, Kind: string(s.Seal.Kind), Revoked: revoked,
-				Issuer: s.Seal.Issuer.Subject.String(),
-				Valid:  s.SealValid && !revoked && (s.Time.IsZero() || s.Seal.ValidAt(s.Time))}
-		}
-		if !ps.Valid && res.Valid {
-			res.Valid, res.Reason, res.Message = false, ps.Reason, ps.Field+": "+ps.Message
-		}
-		if ps.Valid && ps.Seal != nil && !ps.Seal.Valid && res.Valid {
-			res.Valid, res.Reason, res.Message = false, protocol.ReasonSealInvalid, ps.Field+": the seal is not valid"
-			if ps.Seal.Revoked {
-				res.Reason, res.Message = protocol.ReasonSealRevoked, ps.Field+": the seal is revoked"
-			}
-		}
-		if res.Signer == nil {
-			res.Signer = ps.Signer
+		if sl := s.Seal; sl != nil {
+			ps.Seal = &protocol.PDFSeal{ID: sl.ID, Name: sl.Name, Kind: sl.Kind, Revoked: sl.Revoked, Issuer: sl.Issuer, Valid: sl.Valid}
 		}
 		res.PDFSignatures = append(res.PDFSignatures, ps)
 	}
-	return res, nil
+	return res
 }
 
 func (a *API) verify(w http.ResponseWriter, r *http.Request) error {
@@ -149,26 +90,25 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if len(req.PDF) > 0 {
-		res, err := a.verifyPDF(r.Context(), req.PDF)
+		v, err := a.ca.CheckPDF(r.Context(), req.PDF)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, res)
+		writeJSON(w, http.StatusOK, pdfAnswer(v))
 		return nil
 	}
-	v, err := a.ca.CheckSignature(r.Context(), ca.SignatureCheck{
+	check := ca.SignatureCheck{
 		Data: req.Data, Digest: req.Digest, Signature: req.Signature, CMS: req.CMS, CertificatePEM: req.CertificatePEM,
-	})
+		AppID: app.ID,
+	}
+	if a.sessions != nil {
+		check.Logins = a.sessions
+	}
+	v, err := a.ca.CheckSignature(r.Context(), check)
 	if err != nil {
 		return err
 	}
-	res := verifyAnswer(v)
-	if a.sessions != nil && len(req.Signature) > 0 {
-		if res.LoginSession, err = a.sessions.LoginProof(r.Context(), app.ID, req.Data, req.Signature); err != nil {
-			return err
-		}
-	}
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, verifyAnswer(v))
 	return nil
 }
 
@@ -176,7 +116,7 @@ func (a *API) verify(w http.ResponseWriter, r *http.Request) error {
 func verifyAnswer(v *ca.SignatureVerdict) protocol.VerifyResponse {
 	res := protocol.VerifyResponse{
 		Valid: v.Valid, Reason: v.Reason, Message: v.Message,
-		SigningTime: v.SigningTime, Signers: v.Signers,
+		SigningTime: v.SigningTime, Signers: v.Signers, LoginSession: v.LoginSession,
 	}
 	if v.Signer != nil {
 		res.Signer = describe(v.Signer)

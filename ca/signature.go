@@ -40,6 +40,18 @@ type SignatureCheck struct {
 	Signature      []byte
 	CMS            []byte
 	CertificatePEM string
+	// Logins, when set, is asked whether a raw Signature over Data is a
+	// login of app AppID (SignatureVerdict.LoginSession).
+	Logins LoginProver
+	AppID  string
+}
+
+// LoginProver tells whether a raw signature over data is a login of app
+// appID: nil when data is not a login challenge naming appID; else
+// whether data and signature are exactly the result of one of its
+// completed login sessions (session.Service.LoginProof).
+type LoginProver interface {
+	LoginProof(ctx context.Context, appID string, data, signature []byte) (*bool, error)
 }
 
 // SignatureVerdict is the outcome of a signature check that could be
@@ -60,6 +72,10 @@ type SignatureVerdict struct {
 	// counts the CMS signers (all must be valid).
 	SigningTime time.Time
 	Signers     int
+	// LoginSession is the answer of SignatureCheck.Logins for a raw
+	// signature (nil without Logins, or when the data is no login
+	// challenge of the app).
+	LoginSession *bool
 }
 
 // CheckSignature checks c at the CA's clock. A signature that does not
@@ -70,10 +86,17 @@ type SignatureVerdict struct {
 // SM2 nor RSA (gmcrypto.ErrUnsupported), an EnvelopedData or a detached
 // CMS without data (ErrInvalidRequest), more certificates or signers than
 // MaxSignatureCerts and MaxSigners (ErrTooManyCertificates), each a
-// *RequestError naming the field; or the store failing.
+// *RequestError naming the field; or the store (or Logins) failing.
 func (s *Service) CheckSignature(ctx context.Context, c SignatureCheck) (*SignatureVerdict, error) {
 	if len(c.Signature) > 0 {
-		return s.checkRaw(ctx, c)
+		v, err := s.checkRaw(ctx, c)
+		if err != nil || c.Logins == nil {
+			return v, err
+		}
+		if v.LoginSession, err = c.Logins.LoginProof(ctx, c.AppID, c.Data, c.Signature); err != nil {
+			return nil, err
+		}
+		return v, nil
 	}
 	return s.checkCMS(ctx, c)
 }

@@ -89,6 +89,7 @@ func (a *API) requestCredential(w http.ResponseWriter, r *http.Request) error {
 		Purpose:  ca.Purpose(req.Purpose),
 		PIN:      req.PIN,
 		Cosign:   req.Cosign,
+		DeviceID: deviceID,
 	})
 	entry := audit.Entry{Action: actionCredentialCreate, Actor: actorDevice(deviceID), UserID: userID, IssuerID: req.Issuer}
 	if err != nil {

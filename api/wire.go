@@ -18,7 +18,7 @@ func wireCredential(c *ca.Credential) protocol.Credential {
 		CertificatePEM: c.CertificatePEM, CSRPEM: c.CSRPEM, Serial: c.Serial,
 		NotBefore: c.NotBefore, NotAfter: c.NotAfter, CreatedAt: c.CreatedAt,
 		RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
-		Mode: c.Mode, Cosign: c.CosignChallenge,
+		Mode: c.Mode, HolderDevice: c.HolderDevice, Cosign: c.CosignChallenge,
 	}
 }
 

@@ -33,6 +33,9 @@ type credentialRecord struct {
 	// holds the gateway's share wrapped under the master key (cosign.go).
 	Cosign       bool   `json:"cosign,omitempty"`
 	WrappedShare []byte `json:"wrapped_share,omitempty"`
+	// HolderDevice is the device that made a cosign credential (it holds
+	// the phone's share).
+	HolderDevice string `json:"holder_device,omitempty"`
 	// CSRPending is the sealed two-party signing exchange of the CSR of a
 	// cosign credential at an external issuer (until the phone answers).
 	CSRPending []byte `json:"csr_pending,omitempty"`
@@ -72,7 +75,7 @@ func (c *credentialRecord) toCredential(now time.Time) (*Credential, error) {
 		RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
 	}
 	if c.Cosign {
-		out.Mode = CredentialModeCosign
+		out.Mode, out.HolderDevice = CredentialModeCosign, c.HolderDevice
 	}
 	if len(c.Certificate) > 0 {
 		cert, err := gmcrypto.ParseCertificate(c.Certificate)
@@ -195,6 +198,9 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 		rec, err := s.newCredential(iss, issChain, u, subject, req.Alg, bits, req.Purpose, pinKey, req.Cosign)
 		if err != nil {
 			return err
+		}
+		if rec.Cosign {
+			rec.HolderDevice = req.DeviceID
 		}
 		var b txnBuilder
 		b.cond(userKey(u.ID), urev)

@@ -211,6 +211,9 @@ type CredentialRequest struct {
 	// gateway keeps only its share; the PIN still authorises the request
 	// but wraps nothing.
 	Cosign *cosign.KeyGenRequest
+	// DeviceID is the device that asks; a cosign credential records it
+	// as the holder of the phone's share (Credential.HolderDevice).
+	DeviceID string
 }
 
 // CredentialFilter selects credentials; zero fields match everything.
@@ -235,6 +238,9 @@ type Credential struct {
 	// one share; it cannot be recovered if the phone is lost); empty for
 	// a usual one.
 	Mode string `json:"mode,omitempty"`
+	// HolderDevice is, for a cosign credential, the device that made it
+	// (and so holds the phone's share), when known.
+	HolderDevice string `json:"holder_device,omitempty"`
 	// CertificatePEM is the certificate (empty while pending).
 	CertificatePEM string `json:"certificate_pem,omitempty"`
 	// CSRPEM is the PKCS#10 request for an external issuer.

@@ -91,6 +91,10 @@ type Credential struct {
 	RevocationReason string    `json:"revocation_reason,omitempty"`
 	// Mode is CredentialModeCosign for a two-party credential.
 	Mode string `json:"mode,omitempty"`
+	// HolderDevice is, for a cosign credential, the device that made it
+	// and holds the phone's share: if that device is lost, so is the
+	// credential.
+	HolderDevice string `json:"holder_device,omitempty"`
 	// Cosign is the CSR challenge of a new cosign credential at an
 	// external issuer.
 	Cosign *cosign.Challenge `json:"cosign,omitempty"`

@@ -149,7 +149,8 @@ func credentialCall(cmd *cobra.Command, c *opClient, path string, body any) erro
 // cosignNotice is what the CLIs say wherever a cosign credential shows.
 const cosignNotice = "Cosign (two-party SM2) credentials cannot be recovered by the gateway: the phone holds its share of the key.\n" +
 	"If the phone is lost, revoke the credential and the user requests a new one; anything encrypted to it is lost.\n" +
-	"Use escrowed (usual) encryption credentials where encrypted data must survive a lost phone."
+	"Use usual (gateway-held) encryption credentials where encrypted data must survive a lost phone (docs/cosign.md).\n" +
+	"When a phone is lost, 'ukeygate device revoke DEVICE --revoke-cosign' revokes the cosign credentials it holds."
 
 // credentialTable lists credentials; a cosign one is marked in ALG, and a
 // note under the table says it cannot be recovered.

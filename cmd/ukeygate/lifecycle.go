@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ukeygate/ukeygate/api"
+	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/operator"
 )
 
@@ -71,22 +73,86 @@ func newDeviceCmd() *cobra.Command {
 
 func newDeviceRevokeCmd() *cobra.Command {
 	var req api.DeviceRevokeRequest
+	var revokeCosign bool
 	cmd := &cobra.Command{
-		Use:   "revoke DEVICE_ID [--reason TEXT]",
-		Short: "Revoke a device: it can no longer sign requests (the user keeps PIN and credentials)",
+		Use:   "revoke DEVICE_ID [--reason TEXT] [--revoke-cosign]",
+		Short: "Revoke a device: it can no longer sign requests (the user keeps PIN and usual credentials; cosign credentials it holds are lost)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := req.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
 			var out struct {
 				Device *operator.Device `json:"device"`
 			}
-			return opPrint(cmd, "POST", "/v1/admin/devices/"+url.PathEscape(args[0])+"/revoke", req, &out, func(tw *table) { deviceTable(tw, []*operator.Device{out.Device}) })
+			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/devices/"+url.PathEscape(args[0])+"/revoke", req)
+			if err != nil {
+				return err
+			}
+			if err := render(cmd, raw, &out, func(tw *table) { deviceTable(tw, []*operator.Device{out.Device}) }); err != nil {
+				return err
+			}
+			if err := json.Unmarshal(raw, &out); err != nil || out.Device == nil {
+				return fmt.Errorf("the server answered malformed JSON: %v", err)
+			}
+			return lostCosign(cmd, c, out.Device, revokeCosign)
 		},
 	}
 	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (free text, e.g. lost, stolen)")
+	cmd.Flags().BoolVar(&revokeCosign, "revoke-cosign", false, "also revoke (keyCompromise) the cosign credentials this device holds the share of: they cannot be used or recovered without it")
 	return cmd
+}
+
+// lostCosign tells the operator which cosign credentials died with device
+// d (they were made on it: it holds the phone's share), and revokes them
+// when asked. Nobody, the gateway included, can recover them; the user
+// requests new ones from another device.
+func lostCosign(cmd *cobra.Command, c *opClient, d *operator.Device, revoke bool) error {
+	creds, err := c.Credentials(cmd.Context(), operator.CredentialFilter{UserID: d.User})
+	if err != nil {
+		return err
+	}
+	var lost []*operator.Credential
+	for _, cr := range creds {
+		if cr.Mode == ca.CredentialModeCosign && cr.HolderDevice == d.ID && (cr.State == string(ca.StateActive) || cr.State == string(ca.StatePending)) {
+			lost = append(lost, cr)
+		}
+	}
+	if len(lost) == 0 {
+		return nil
+	}
+	w := cmd.OutOrStdout()
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		w = cmd.ErrOrStderr()
+	}
+	if revoke {
+		for i, cr := range lost {
+			var out struct {
+				Credential *operator.Credential `json:"credential"`
+			}
+			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/credentials/"+url.PathEscape(cr.ID)+"/revoke", api.RevokeRequest{Reason: "keyCompromise"})
+			if err != nil {
+				return fmt.Errorf("revoking cosign credential %s: %w", cr.ID, err)
+			}
+			if err := json.Unmarshal(raw, &out); err != nil || out.Credential == nil {
+				return fmt.Errorf("revoking cosign credential %s: the server answered malformed JSON", cr.ID)
+			}
+			lost[i] = out.Credential
+		}
+		fmt.Fprintf(w, "\nRevoked (keyCompromise) the %d cosign credential(s) this device held the share of:\n", len(lost))
+	} else {
+		fmt.Fprintf(w, "\nThis device made, and holds the phone's share of, %d cosign credential(s). They cannot be used or recovered without it:\n", len(lost))
+	}
+	tw := newTable(w)
+	credentialTable(tw, lost, false)
+	if !revoke {
+		fmt.Fprintln(tw, "Revoke them: ukeygate credential revoke ID --reason keyCompromise (or this command with --revoke-cosign).")
+	}
+	return tw.Flush()
 }
 
 func deviceTable(tw *table, list []*operator.Device) {

@@ -1,13 +1,18 @@
 package jsapi_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,4 +146,78 @@ func TestWebAssembly(t *testing.T) {
 		}
 		return res.OK
 	})
+}
+
+// BenchmarkWebAssembly times the phone's half as the phone web app runs
+// it: the committed module (webapp/static/cosign.wasm.gz) under node's V8,
+// loaded once, answering a signing and a decryption challenge and making
+// a key. The metric wasm-ns/op counts the calls alone (node's own clock);
+// the usual ns/op also holds node's start and the module's compilation.
+func BenchmarkWebAssembly(b *testing.B) {
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		b.Skip("node not installed")
+	}
+	gz, err := os.ReadFile(filepath.Join("..", "..", "webapp", "static", "cosign.wasm.gz"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mod, err := io.ReadAll(zr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	wasm := filepath.Join(dir, "cosign.wasm")
+	if err := os.WriteFile(wasm, mod, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	execJS, _ := filepath.Abs(filepath.Join("..", "..", "webapp", "static", "vendor", "wasm_exec.js"))
+	script, _ := filepath.Abs(filepath.Join("testdata", "bench.js"))
+
+	const user, cred, pin = "usr_1", "crd_1", "246810"
+	kgOut, err := jsapi.KeyGen(user, pin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var kg jsapi.KeyGenResult
+	if err := json.Unmarshal([]byte(kgOut), &kg); err != nil {
+		b.Fatal(err)
+	}
+	g, pub, err := cosign.GatewayKeyGen(cosign.CredentialRequestBinding(user), kg.Cosign)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, _ := gmcrypto.Digest(pub, []byte("bench"), nil)
+	st, err := cosign.GatewaySignStart(cosign.Binding{Session: "sess", Credential: cred, Digest: e})
+	if err != nil {
+		b.Fatal(err)
+	}
+	signCh, _ := json.Marshal(cosign.Challenge{Sign: []*cosign.SignStart{st.Start()}})
+	ct, _ := gmcrypto.Encrypt(pub, make([]byte, 32), gmcrypto.FormatC1C3C2)
+	ds, err := cosign.GatewayDecryptStart(cosign.Binding{Session: "sess", Credential: cred}, g, ct, gmcrypto.FormatC1C3C2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	decCh, _ := json.Marshal(cosign.Challenge{Decrypt: ds.Start()})
+
+	run := func(b *testing.B, fn string, args ...string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // failure guard only
+		defer cancel()
+		out, err := exec.CommandContext(ctx, nodeBin, append([]string{script, execJS, wasm, strconv.Itoa(b.N), fn}, args...)...).Output()
+		if err != nil {
+			b.Fatalf("node: %v", err)
+		}
+		ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+		if err != nil {
+			b.Fatalf("node printed %q", out)
+		}
+		b.ReportMetric(ns/float64(b.N), "wasm-ns/op")
+	}
+	b.Run("answer-sign", func(b *testing.B) { run(b, "answer", kg.Seed, pin, string(signCh), "sess", cred) })
+	b.Run("answer-decrypt", func(b *testing.B) { run(b, "answer", kg.Seed, pin, string(decCh), "sess", cred) })
+	b.Run("keygen", func(b *testing.B) { run(b, "keygen", user, pin) })
 }

@@ -119,8 +119,10 @@ func TestWebAssembly(t *testing.T) {
 	}
 	dir := t.TempDir()
 	wasm := filepath.Join(dir, "cosign.wasm")
-	build := exec.Command("go", "build", "-o", wasm, "github.com/ukeygate/ukeygate/cmd/cosign-wasm")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	// The flags and environment of webapp's generator (wasmbuild), so that
+	// its up-to-date check reuses the packages compiled here.
+	build := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", wasm, "github.com/ukeygate/ukeygate/cmd/cosign-wasm")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build for js/wasm: %v\n%s", err, out)
 	}

@@ -238,12 +238,22 @@ func (d *demo) finishSession(w http.ResponseWriter, r *http.Request, v *demoVisi
 	}
 	ctx, cancel := d.ctx(r)
 	defer cancel()
-	// The result is read from the gateway with the app key, never taken
-	// from the browser.
-	s, err := d.client.GetSession(ctx, body.Session)
-	if err != nil {
-		d.gatewayFailed(w, "read session", err)
-		return nil, nil, false
+	// The result is never taken from the browser: it comes from the
+	// webhook (webhook.go) once the gateway says the session completed,
+	// else it is read from the gateway with the app key.
+	s, ok := d.hooks.get(body.Session)
+	if !ok {
+		var err error
+		if s, err = d.client.GetSession(ctx, body.Session); err != nil {
+			d.gatewayFailed(w, "read session", err)
+			return nil, nil, false
+		}
+		if s.State == portal.StateCompleted {
+			// Completed, and the webhook is on its way.
+			if hs, ok := d.resultFromWebhook(ctx, body.Session); ok {
+				s = hs
+			}
+		}
 	}
 	if s.State != portal.StateCompleted {
 		demoError(w, http.StatusConflict, "session_not_completed", "session is "+string(s.State))

@@ -15,11 +15,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/demo"
+	"github.com/ukeygate/ukeygate/internal/testkit"
+	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/portal"
 )
 
 // demoOrigin is where the tests' demo pages claim to be served (one of
@@ -31,24 +35,33 @@ const demoOrigin = "http://portal.test"
 const pageAppKey = "ukg_pages-only-no-gateway-behind-it"
 
 // newDemo serves a demo portal in front of g (nil: a gateway address with
-// nothing behind it, for page rendering only).
+// nothing behind it, for page rendering only). In front of a gateway, the
+// demo app's webhook points at the demo (its results come from there).
 func newDemo(t *testing.T, g *gateway, mod func(*demo.Config)) *httptest.Server {
 	t.Helper()
 	cfg := demo.DefaultConfig()
 	cfg.GatewayURL, cfg.AppKey, cfg.Origin = "http://127.0.0.1:8080", pageAppKey, demoOrigin
+	var h http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
 	if g != nil {
 		cfg.GatewayURL, cfg.AppKey, cfg.AppID = g.url, g.appKey, g.appID
+		op := &operator.Client{BaseURL: g.url, Token: g.ts.AdminToken}
+		hook, err := op.SetWebhook(testCtx(t), g.appID, srv.URL+"/demo/webhook")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.WebhookSecret = hook.Secret
+		cfg.WebhookWait = time.Minute // a failure guard: the webhook must bring every result
 	}
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	if mod != nil {
 		mod(&cfg)
 	}
-	h, err := demo.New(cfg)
-	if err != nil {
+	var err error
+	if h, err = demo.New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
 	return srv
 }
 
@@ -376,7 +389,39 @@ func phoneConfirms(t *testing.T, g *gateway, sess map[string]any) string {
 // what the page would show.
 func TestDemoFlows(t *testing.T) {
 	g := newGateway(t)
-	srv := newDemo(t, g, nil)
+	logs := &testkit.SyncBuffer{}
+	srv := newDemo(t, g, func(c *demo.Config) { c.Logger = slog.New(slog.NewTextHandler(logs, nil)) })
+	defer func() {
+		// Every result came from the webhook: none was refused, none late.
+		for _, bad := range []string{"webhook delivery refused", "no result in time"} {
+			if strings.Contains(logs.String(), bad) {
+				t.Errorf("demo log: %s\n%s", bad, logs)
+			}
+		}
+		// The gateway records the last acknowledgement just after the
+		// demo's answer: wait for it.
+		pc := &portal.Client{BaseURL: g.url, AppKey: g.appKey}
+		deadline := time.Now().Add(time.Minute)
+		for {
+			list, err := pc.Deliveries(testCtx(t), "", 500)
+			if err != nil {
+				t.Fatal(err)
+			}
+			completed := 0
+			for _, d := range list.Deliveries {
+				if d.EventState == portal.StateCompleted && d.State == "delivered" && d.LastStatus == http.StatusNoContent {
+					completed++
+				}
+			}
+			if completed == 4 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d completed events delivered to the demo's webhook, want 4: %+v", completed, list.Deliveries)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 	b := newBrowser(t, srv.URL, g.appKey)
 
 	// Open needs a login first.

@@ -51,6 +51,13 @@ type Config struct {
 	HTTP *http.Client
 	// Logger receives one line per failed backend step; nil = slog.Default().
 	Logger *slog.Logger
+	// WebhookSecret, when set, is the demo app's webhook secret: the
+	// gateway POSTs the app's session events to Prefix + "/webhook", and
+	// the backend takes each result from there (webhook.go).
+	WebhookSecret string
+	// WebhookWait is how long a finish waits for the webhook's result
+	// before reading the session from the gateway; default 10 s.
+	WebhookWait time.Duration
 }
 
 // DefaultConfig returns the defaults; GatewayURL and AppKey must still
@@ -120,6 +127,9 @@ func (c Config) withDefaults() Config {
 	if c.SDKURL == "" {
 		c.SDKURL = c.GatewayURL + "/sdk/ukeygate.js"
 	}
+	if c.WebhookWait <= 0 {
+		c.WebhookWait = 10 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -144,6 +154,7 @@ type demo struct {
 	csp    string
 	xfo    string
 	store  *demoStore
+	hooks  *hookInbox
 }
 
 // New returns the demo procurement portal: pages at Prefix + "/" (QR
@@ -163,6 +174,7 @@ func New(cfg Config) (http.Handler, error) {
 		client: &portal.Client{BaseURL: cfg.GatewayURL, AppKey: cfg.AppKey, HTTP: cfg.HTTP, Origin: cfg.Origin},
 		pages:  map[string]*template.Template{},
 		store:  newDemoStore(),
+		hooks:  newHookInbox(),
 	}
 	var err error
 	if d.static, err = fs.Sub(demoFS, "static"); err != nil {
@@ -259,6 +271,8 @@ func (d *demo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		d.serveFile(w, r, d.static, strings.TrimPrefix(rest, "static/"))
 	case strings.HasPrefix(rest, "api/"):
 		d.api(w, r, strings.TrimPrefix(rest, "api/"))
+	case rest == "webhook":
+		d.webhook(w, r)
 	default:
 		http.NotFound(w, r)
 	}

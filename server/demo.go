@@ -49,7 +49,7 @@ type demoAppRecord struct {
 
 // demoHandler registers (or finds) the demo app and builds the demo
 // portal over it.
-func (s *Server) demoHandler(ctx context.Context, apps *auth.Apps, _ *webhook.Service) (http.Handler, error) {
+func (s *Server) demoHandler(ctx context.Context, apps *auth.Apps, hooks *webhook.Service) (http.Handler, error) {
 	gw := s.cfg.PublicBaseURL()
 	u, err := url.Parse(gw)
 	if err != nil || u.Host == "" {
@@ -71,6 +71,11 @@ func (s *Server) demoHandler(ctx context.Context, apps *auth.Apps, _ *webhook.Se
 	cfg.Prefix = api.PathDemo
 	cfg.FrameAncestors = s.cfg.HTTP.FrameAncestors
 	cfg.Logger = s.log.With("component", "demo")
+	// The demo takes its results from its webhook, on this gateway.
+	hookURL := gw + api.PathDemo + "/webhook"
+	if cfg.WebhookSecret, err = hooks.Ensure(ctx, appID, hookURL); err != nil {
+		s.log.Warn("demo: no webhook; the demo reads results from the gateway", "url", hookURL, "err", err)
+	}
 	h, err := demo.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("server: demo: %w", err)

@@ -151,19 +151,39 @@ func (s *Service) Set(ctx context.Context, app, rawURL string) (*protocol.Webhoo
 // Ensure makes app's webhook point at rawURL, keeping the stored secret
 // when it already does, and returns the secret (for the gateway's own
 // demo portal, which every node of a cluster configures at boot).
+// Nodes booting at once agree: a webhook is only written over the
+// revision read, and a node that loses the race takes the winner's.
 func (s *Service) Ensure(ctx context.Context, app, rawURL string) (string, error) {
-	rec, _, err := s.hook(ctx, app)
-	if err == nil && rec.URL == rawURL {
-		return rec.Secret, nil
-	}
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err := validApp(app); err != nil {
 		return "", err
 	}
-	h, err := s.Set(ctx, app, rawURL)
+	u, err := CheckURL(rawURL, s.cfg.AllowPrivate)
 	if err != nil {
 		return "", err
 	}
-	return h.Secret, nil
+	for range 8 {
+		rec, rev, err := s.hook(ctx, app)
+		if err == nil && rec.URL == u.String() {
+			return rec.Secret, nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+		secret, err := randomHex(32)
+		if err != nil {
+			return "", err
+		}
+		nrec := hookRecord{App: app, URL: u.String(), Secret: "whsec_" + secret, CreatedAt: s.now()}
+		_, err = s.store.Txn(ctx, storage.IfRevision(hookKey(app), rev), storage.Put(hookKey(app), mustJSON(nrec), 0))
+		if errors.Is(err, storage.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("webhook: storing the webhook of %s: %w", app, err)
+		}
+		return nrec.Secret, nil
+	}
+	return "", fmt.Errorf("webhook: the webhook of %s kept changing: %w", app, storage.ErrConflict)
 }
 
 // Remove drops app's webhook (ErrNotFound if it has none) and returns it

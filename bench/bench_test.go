@@ -39,6 +39,7 @@ func TestConfigValidate(t *testing.T) {
 		{"server with credentials", func(c *bench.Config) { c.Server = "http://u:p@127.0.0.1:8080" }, "server"},
 		{"kind", func(c *bench.Config) { c.Kind = "seal" }, "kind"},
 		{"alg", func(c *bench.Config) { c.Alg = "sm2" }, "alg"},
+		{"cosign with RSA", func(c *bench.Config) { c.Alg, c.Cosign = "RSA", true }, "cosign"},
 		{"issuer with a slash", func(c *bench.Config) { c.Issuer = "a/b" }, "issuer"},
 		{"negative sessions", func(c *bench.Config) { c.Sessions = -1 }, "sessions"},
 		{"too many sessions", func(c *bench.Config) { c.Sessions = bench.MaxSessions + 1 }, "sessions"},
@@ -165,21 +166,28 @@ func TestRunAgainstServer(t *testing.T) {
 		sessions    int
 		concurrency int
 		users       int
+		cosign      bool
 	}{
-		{bench.KindLogin, bench.AlgSM2, 20, 4, 0},
-		{bench.KindSign, bench.AlgSM2, 12, 4, 2}, // two workers per user
-		{bench.KindDecrypt, bench.AlgSM2, 12, 3, 0},
-		{bench.KindLogin, bench.AlgRSA, 6, 2, 0},
+		{bench.KindLogin, bench.AlgSM2, 20, 4, 0, false},
+		{bench.KindSign, bench.AlgSM2, 12, 4, 2, false}, // two workers per user
+		{bench.KindDecrypt, bench.AlgSM2, 12, 3, 0, false},
+		{bench.KindLogin, bench.AlgRSA, 6, 2, 0, false},
+		{bench.KindSign, bench.AlgSM2, 8, 2, 0, true},
+		{bench.KindDecrypt, bench.AlgSM2, 8, 2, 0, true},
 	}
 	for _, tc := range tests {
-		t.Run(tc.kind+"-"+tc.alg, func(t *testing.T) {
+		name := tc.kind + "-" + tc.alg
+		if tc.cosign {
+			name += "-cosign"
+		}
+		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), runGuard)
 			defer cancel()
 			cfg := bench.DefaultConfig()
 			cfg.Server, cfg.AdminToken = ts.URL, ts.AdminToken
 			cfg.Kind, cfg.Alg = tc.kind, tc.alg
 			cfg.Sessions, cfg.Concurrency, cfg.Users = tc.sessions, tc.concurrency, tc.users
-			cfg.Verify = true
+			cfg.Verify, cfg.Cosign = true, tc.cosign
 			r, err := bench.Run(ctx, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -189,7 +197,7 @@ func TestRunAgainstServer(t *testing.T) {
 			if wantUsers == 0 {
 				wantUsers = tc.concurrency
 			}
-			if r.Users != wantUsers || !r.IssuerCreated || r.Issuer == "" || r.Kind != tc.kind || r.Alg != tc.alg {
+			if r.Users != wantUsers || !r.IssuerCreated || r.Issuer == "" || r.Kind != tc.kind || r.Alg != tc.alg || r.Cosign != tc.cosign {
 				t.Fatalf("report header %+v", r)
 			}
 		})

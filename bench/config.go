@@ -69,6 +69,10 @@ type Config struct {
 	// the server then does not get. Decrypt results are always compared
 	// with the plaintext.
 	Verify bool
+	// Cosign gives the users two-party SM2 (cosign) credentials: every
+	// confirm is then the two-request exchange of docs/cosign.md, the
+	// phone's half computed by the client.
+	Cosign bool
 }
 
 // DefaultConfig returns a login run of DefaultSessions SM2 sessions with
@@ -112,6 +116,9 @@ func (c Config) Validate() error {
 	case AlgSM2, AlgRSA:
 	default:
 		return invalid("alg", "%q is not SM2 or RSA", c.Alg)
+	}
+	if c.Cosign && c.Alg != AlgSM2 {
+		return invalid("cosign", "two-party credentials are SM2 only")
 	}
 	if c.Issuer != "" && (len(c.Issuer) > 64 || strings.ContainsAny(c.Issuer, "/?#% ")) {
 		return invalid("issuer", "%q is not an issuer id", c.Issuer)

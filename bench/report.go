@@ -61,18 +61,20 @@ type PhaseStats struct {
 
 // Report is the outcome of a run.
 type Report struct {
-	Server        string    `json:"server"`
-	Kind          string    `json:"kind"`
-	Alg           string    `json:"alg"`
-	Issuer        string    `json:"issuer"`
-	IssuerCreated bool      `json:"issuer_created"`
-	App           string    `json:"app"`
-	Users         int       `json:"users"`
-	Concurrency   int       `json:"concurrency"`
-	SetupTime     Duration  `json:"setup_ms"`
-	Started       time.Time `json:"started"`
-	Elapsed       Duration  `json:"elapsed_ms"`
-	StoppedBy     string    `json:"stopped_by"`
+	Server        string `json:"server"`
+	Kind          string `json:"kind"`
+	Alg           string `json:"alg"`
+	Issuer        string `json:"issuer"`
+	IssuerCreated bool   `json:"issuer_created"`
+	// Cosign: the run used two-party SM2 credentials.
+	Cosign      bool      `json:"cosign,omitempty"`
+	App         string    `json:"app"`
+	Users       int       `json:"users"`
+	Concurrency int       `json:"concurrency"`
+	SetupTime   Duration  `json:"setup_ms"`
+	Started     time.Time `json:"started"`
+	Elapsed     Duration  `json:"elapsed_ms"`
+	StoppedBy   string    `json:"stopped_by"`
 	// Sessions = Completed + Failed: every session started.
 	Sessions  int `json:"sessions"`
 	Completed int `json:"completed"`
@@ -93,7 +95,7 @@ type Report struct {
 func (f *Fixture) report(start time.Time, elapsed time.Duration, stoppedBy string, samples []Sample, failures map[string]int, examples map[string]string) *Report {
 	r := &Report{
 		Server: f.server.String(), Kind: f.cfg.Kind, Alg: f.cfg.Alg,
-		Issuer: f.IssuerID, IssuerCreated: f.IssuerCreated, App: f.AppID,
+		Issuer: f.IssuerID, IssuerCreated: f.IssuerCreated, App: f.AppID, Cosign: f.cfg.Cosign,
 		Users: f.Users, Concurrency: f.cfg.Concurrency, SetupTime: Duration(f.SetupTime),
 		Started: start, Elapsed: Duration(elapsed), StoppedBy: stoppedBy,
 		Completed: len(samples), Errors: failures, ErrorExamples: examples,
@@ -176,7 +178,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.IssuerCreated {
 		issuer += " (created)"
 	}
-	fmt.Fprintf(w, "ukeygate bench: %s %s against %s\n", r.Kind, r.Alg, r.Server)
+	alg := r.Alg
+	if r.Cosign {
+		alg += " (cosign, two-party)"
+	}
+	fmt.Fprintf(w, "ukeygate bench: %s %s against %s\n", r.Kind, alg, r.Server)
 	fmt.Fprintf(w, "setup: issuer %s, app %s, %d users in %s ms\n", issuer, r.App, r.Users, ms(r.SetupTime))
 	fmt.Fprintf(w, "run: %d sessions (%d completed, %d failed) in %.2f s with %d workers, stopped by %s\n",
 		r.Sessions, r.Completed, r.Failed, time.Duration(r.Elapsed).Seconds(), r.Concurrency, r.StoppedBy)

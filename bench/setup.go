@@ -235,7 +235,12 @@ func (f *Fixture) enroll(ctx context.Context, a *operator.Client, tag string, i 
 	if f.cfg.Kind == KindDecrypt {
 		purpose = "encrypt"
 	}
-	cred, err := pc.RequestCredential(ctx, f.IssuerID, f.cfg.Alg, purpose, f.cfg.PIN)
+	var cred *phone.Credential
+	if f.cfg.Cosign {
+		cred, err = pc.RequestCosignCredential(ctx, f.IssuerID, purpose, f.cfg.PIN)
+	} else {
+		cred, err = pc.RequestCredential(ctx, f.IssuerID, f.cfg.Alg, purpose, f.cfg.PIN)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("user %d: credential: %w", i, err)
 	}

@@ -82,5 +82,6 @@ when a session failed.
 	fl.IntVar(&cfg.Users, "users", 0, "enrolled users the workers take in turn (default: one per worker)")
 	fl.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "bound on one session's whole flow")
 	fl.BoolVar(&cfg.Verify, "verify", false, "verify every login/sign result's signature on the client (costs client CPU)")
+	fl.BoolVar(&cfg.Cosign, "cosign", false, "two-party SM2 credentials (SM2 only): each confirm is two requests, the phone's half computed here")
 	return cmd
 }

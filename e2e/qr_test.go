@@ -32,10 +32,14 @@ func decodeQR(t *testing.T, img []byte) string {
 func TestQRImageDecodesToPayload(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
+	envelope, err := w.pc.Encrypt(ctx, w.userID, "sm2", []byte("not opened in this test"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, req := range []portal.SessionRequest{
 		{Kind: portal.KindLogin},
 		{Kind: portal.KindSign, Documents: []portal.Document{{Name: "a", Data: []byte("a")}}},
-		{Kind: portal.KindDecrypt, Ciphertext: []byte("not opened in this test"), CiphertextFormat: portal.CipherC1C3C2},
+		{Kind: portal.KindDecrypt, Ciphertext: envelope, CiphertextFormat: "cms"},
 	} {
 		t.Run(string(req.Kind), func(t *testing.T) {
 			req.Origin, req.Display = testOrigin, portal.Display{Title: "QR", Summary: "QR test"}

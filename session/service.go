@@ -104,12 +104,14 @@ func (s *Service) Config() Config { return s.cfg }
 // ErrResultTooLarge, a ciphertext not of its format's shape
 // ErrBadCiphertext; nothing is stored then.
 func (s *Service) Create(ctx context.Context, p CreateParams) (*Session, string, string, error) {
-	if err := p.validate(); err != nil {
-		return nil, "", "", err
-	}
+	// The size first: an oversized input is refused as such, before its
+	// shape is parsed.
 	if n := p.Request.dataBytes(); n > s.cfg.MaxDataBytes {
 		return nil, "", "", fmt.Errorf("%w: the documents' data and the ciphertext hold %d bytes, at most %d (session.max_data_bytes)",
 			ErrTooLarge, n, s.cfg.MaxDataBytes)
+	}
+	if err := p.validate(); err != nil {
+		return nil, "", "", err
 	}
 	ttl := p.TTL
 	if ttl == 0 {

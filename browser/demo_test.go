@@ -199,16 +199,28 @@ func TestSignBid(t *testing.T) {
 	tb.clean(nil)
 }
 
-// TestOpenBid: log in, seal the sample bid to the user (POST
-// /v1/encrypt), open it with a decrypt session; the page shows the
-// plaintext, which matches the file.
+// TestOpenBid: log in, submit the sample bid (a certificate session: the
+// phone hands over the encryption certificate, the demo seals the bid to
+// it), open it with a decrypt session; the page shows the plaintext,
+// which matches the file.
 func TestOpenBid(t *testing.T) {
 	w := newWorld(t, false)
 	tb := w.newTab()
 	tb.login("/demo/?lang=en", tb.qrFromImageBytes)
 	tb.open("/demo/open?lang=en")
 	tb.click("[data-demo=submit]")
+	// The bidder hands over the encryption certificate by scanning.
+	tb.waitState("waiting")
+	cert := w.scan(tb.qrFromImageBytes())
+	if cert.Session.Kind != "certificate" {
+		t.Fatalf("the submission asks the phone for a %s session", cert.Session.Kind)
+	}
+	tb.waitState("scanned")
+	w.confirm(cert, "SM2", tb.code())
 	tb.wait(`!document.querySelector('[data-demo=bid]').hidden && !document.querySelector('[data-demo=start]').disabled`, "the sealed bid")
+	if got := tb.text("[data-demo=bid-cert]"); !strings.Contains(got, "CN=") {
+		t.Errorf("sealed to %q", got)
+	}
 	tb.click("[data-demo=start]")
 	tb.waitState("waiting")
 	res := w.scan(tb.qrFromImageBytes())

@@ -322,11 +322,43 @@ func storyLink(t *testing.T, w *world) {
 		}
 	})
 
-	step(t, p, "decrypt", func(t *testing.T) {
+	step(t, p, "hand over the encryption certificate", func(t *testing.T) {
 		desk.t = t
 		desk.open("/demo/open")
 		desk.click("[data-demo=submit]")
+		desk.waitState("waiting")
+		p.openSession(desk.qrFromImageBytes(), desk, "certificate")
+		// A choice list of the user's certificates, none chosen yet (two
+		// fit); no PIN will be asked.
+		choices := eval[[]string](p.tab, `Array.prototype.map.call(document.querySelectorAll('[data-t=cert-choice]'), function (b) { return b.dataset.purpose + ':' + b.getAttribute('aria-checked'); })`)
+		slices.Sort(choices)
+		if !slices.Equal(choices, []string{"encrypt:false", "sign:false"}) {
+			t.Errorf("certificate choices %v", choices)
+		}
+		if !p.has("no-pin-note") {
+			t.Error("no word that no PIN is asked")
+		}
+		p.tap(`[data-t=code-choice][data-code="` + desk.code() + `"]`)
+		if !eval[bool](p.tab, `document.querySelector('[data-t=confirm]').disabled`) {
+			t.Error("confirm is enabled before a certificate is chosen")
+		}
+		p.tap(`[data-t=cert-choice][data-purpose=encrypt]`)
+		p.shot("session-certificate")
+		p.axe("session-certificate")
+		p.tap("confirm")
+		p.waitView("done")
+		if eval[bool](p.tab, `document.querySelector('[data-t=pin-sheet]') !== null`) {
+			t.Error("a PIN sheet for a certificate session")
+		}
+		p.shot("done-certificate")
 		desk.wait(`!document.querySelector('[data-demo=bid]').hidden && !document.querySelector('[data-demo=start]').disabled`, "the sealed bid")
+		if got := desk.text("[data-demo=bid-cert]"); !strings.Contains(got, "李四") {
+			t.Errorf("the bid is sealed to %q", got)
+		}
+	})
+
+	step(t, p, "decrypt", func(t *testing.T) {
+		desk.t = t
 		desk.click("[data-demo=start]")
 		desk.waitState("waiting")
 		p.openSession(desk.qrFromImageBytes(), desk, "decrypt")

@@ -141,14 +141,25 @@ func (w *world) confirm(res *phone.ScanResult, alg, code string) {
 		w.t.Fatalf("the page shows code %q, the phone offers %v", code, res.Session.CodeChoices)
 	}
 	cred := ""
+	var enc []string // a certificate session: the encryption certificates
 	for _, c := range res.Credentials {
 		if alg == "" || c.Alg == alg {
-			cred = c.ID
-			break
+			if c.Purpose == "encrypt" {
+				enc = append(enc, c.ID)
+			}
+			if cred == "" {
+				cred = c.ID
+			}
 		}
 	}
 	if cred == "" {
 		w.t.Fatalf("no %s credential fits session %s: %+v", alg, res.Session.ID, res.Credentials)
+	}
+	if res.Session.Kind == "certificate" {
+		if st, err := w.phone.HandOver(w.ctx(), res.Session.ID, enc, code); err != nil || st != "completed" {
+			w.t.Fatalf("phone hand over: %q %v", st, err)
+		}
+		return
 	}
 	if st, err := w.phone.Confirm(w.ctx(), res.Session.ID, cred, testPIN, code); err != nil || st != "completed" {
 		w.t.Fatalf("phone confirm: %q %v", st, err)

@@ -19,6 +19,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/emmansun/gmsm/smx509"
+
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/protocol"
@@ -109,16 +111,17 @@ func (d *demo) api(w http.ResponseWriter, r *http.Request, name string) {
 		return
 	}
 	handlers := map[string]func(http.ResponseWriter, *http.Request, *demoVisitor){
-		"login":        d.apiLogin,
-		"login/finish": d.apiLoginFinish,
-		"logout":       d.apiLogout,
-		"sign":         d.apiSign,
-		"sign/finish":  d.apiSignFinish,
-		"seal":         d.apiSeal,
-		"seal/finish":  d.apiSealFinish,
-		"open/submit":  d.apiOpenSubmit,
-		"open":         d.apiOpen,
-		"open/finish":  d.apiOpenFinish,
+		"login":              d.apiLogin,
+		"login/finish":       d.apiLoginFinish,
+		"logout":             d.apiLogout,
+		"sign":               d.apiSign,
+		"sign/finish":        d.apiSignFinish,
+		"seal":               d.apiSeal,
+		"seal/finish":        d.apiSealFinish,
+		"open/submit":        d.apiOpenSubmit,
+		"open/submit/finish": d.apiOpenSubmitFinish,
+		"open":               d.apiOpen,
+		"open/finish":        d.apiOpenFinish,
 	}
 	h, ok := handlers[name]
 	if !ok {
@@ -485,32 +488,71 @@ func (d *demo) download(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(f.cms)
 }
 
-// apiOpenSubmit seals the sample bid to the logged-in user (what a portal
-// does when a bidder submits).
+// apiOpenSubmit starts a bid submission the way bidding portals do: a
+// certificate session in which the bidder hands over their encryption
+// certificate by scanning (no operator-given user id, no PIN);
+// apiOpenSubmitFinish then seals the bid to it.
 func (d *demo) apiOpenSubmit(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
-	var body struct{}
+	var body ttlBody
 	if !decodeBody(w, r, demoSmallBody, &body) {
 		return
 	}
-	id := d.loggedIn(w, v)
-	if id == nil {
+	if d.loggedIn(w, v) == nil {
+		return
+	}
+	title, summary := "提交投标：提供加密证书", "投标文件将用您的加密证书加密（数字信封），开标时由您解密。"
+	if d.langOf(r) == "en" {
+		title, summary = "Bid submission: hand over your encryption certificate", "The bid is sealed to your encryption certificate (a digital envelope); you open it at the bid opening."
+	}
+	d.createSession(w, r, v, portal.SessionRequest{
+		Kind: portal.KindCertificate, Display: portal.Display{Title: title, Summary: summary},
+	}, body.ttl(), &demoPending{})
+}
+
+// apiOpenSubmitFinish seals the sample bid to the encryption certificate
+// the bidder handed over (an EnvelopedData made here, at the portal, from
+// the certificate alone), and remembers who may open it.
+func (d *demo) apiOpenSubmitFinish(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
+	s, _, ok := d.finishSession(w, r, v, string(portal.KindCertificate))
+	if !ok {
+		return
+	}
+	res, err := s.Certificate()
+	if err != nil {
+		d.gatewayFailed(w, "certificate result", err)
+		return
+	}
+	var cert *smx509.Certificate
+	for _, hc := range res.Certificates {
+		if hc.Purpose != protocol.PurposeEncrypt {
+			continue
+		}
+		certs, err := gmcrypto.ParseCertificatesPEM([]byte(hc.CertificatePEM))
+		if err != nil || len(certs) == 0 {
+			d.gatewayFailed(w, "certificate result", fmt.Errorf("%w: certificate of %s: %v", portal.ErrProtocol, hc.Credential, err))
+			return
+		}
+		cert = certs[0]
+		break
+	}
+	if cert == nil {
+		demoError(w, http.StatusUnprocessableEntity, "no_encryption_certificate", "no encryption certificate was handed over")
 		return
 	}
 	data := mustSample(demoSealedBid.File)
-	ctx, cancel := d.ctx(r)
-	defer cancel()
-	cms, err := d.client.Encrypt(ctx, id.User, "", data)
+	cms, err := gmcrypto.EnvelopeCMS(data, cert)
 	if err != nil {
-		d.gatewayFailed(w, "encrypt", err)
+		demoError(w, http.StatusUnprocessableEntity, "seal_failed", "cannot seal to this certificate: "+err.Error())
 		return
 	}
 	bidID := randomID()
 	d.store.with(v, func(v *demoVisitor) {
 		limitMap(v.bids, func(b *demoBid) time.Time { return b.created })
-		v.bids[bidID] = &demoBid{name: demoSealedBid.File, data: data, cms: cms, created: time.Now()}
+		v.bids[bidID] = &demoBid{name: demoSealedBid.File, data: data, cms: cms, user: res.User, created: time.Now()}
 	})
 	demoJSON(w, http.StatusCreated, map[string]any{
 		"bid": bidID, "name": demoSealedBid.File, "size": len(data), "cms_size": len(cms),
+		"user": res.User, "certificate": cert.Subject.String(),
 	})
 }
 
@@ -538,7 +580,7 @@ func (d *demo) apiOpen(w http.ResponseWriter, r *http.Request, v *demoVisitor) {
 		title, summary = "Bid opening: decrypt the sealed bid", fmt.Sprintf("%s (%d bytes)", b.name, len(b.data))
 	}
 	d.createSession(w, r, v, portal.SessionRequest{
-		Kind: portal.KindDecrypt, User: id.User, Ciphertext: b.cms, CiphertextFormat: portal.CipherCMS,
+		Kind: portal.KindDecrypt, User: b.user, Ciphertext: b.cms, CiphertextFormat: portal.CipherCMS,
 		Display: portal.Display{Title: title, Summary: summary},
 	}, ttlBody{body.TTLSeconds}.ttl(), &demoPending{bid: body.Bid})
 }

@@ -509,10 +509,16 @@ func TestDemoFlows(t *testing.T) {
 		t.Fatalf("sign upload finish: %d %v", st, m)
 	}
 
-	// Open a sealed bid.
-	st, bid := b.post("/demo/api/open/submit", map[string]any{})
-	if st != http.StatusCreated || bid["bid"] == "" {
-		t.Fatalf("submit: %d %v", st, bid)
+	// Submit a bid: the bidder hands over the encryption certificate by
+	// scanning (a certificate session), the demo seals the bid to it.
+	st, sess = b.post("/demo/api/open/submit", map[string]any{})
+	if st != http.StatusCreated {
+		t.Fatalf("submit: %d %v", st, sess)
+	}
+	id = phoneConfirms(t, g, sess)
+	st, bid := b.post("/demo/api/open/submit/finish", map[string]any{"session": id})
+	if st != http.StatusCreated || bid["bid"] == "" || bid["user"] != g.userID || !strings.Contains(bid["certificate"].(string), testUserName) {
+		t.Fatalf("submit finish: %d %v", st, bid)
 	}
 	st, sess = b.post("/demo/api/open", map[string]any{"bid": bid["bid"]})
 	if st != http.StatusCreated {

@@ -84,6 +84,20 @@ func (g *gateway) confirm(id, code string) {
 	if res == nil || len(res.Credentials) == 0 {
 		g.t.Fatalf("session %s: not scanned, or no credential fits", id)
 	}
+	if res.Session.Kind == portal.KindCertificate {
+		// Hand over the encryption certificate(s), no PIN.
+		var enc []string
+		for _, c := range res.Credentials {
+			if c.Purpose == "encrypt" {
+				enc = append(enc, c.ID)
+			}
+		}
+		st, err := g.phone.HandOver(testCtx(g.t), id, enc, code)
+		if err != nil || st != portal.StateCompleted {
+			g.t.Fatalf("phone hand over: %q, %v", st, err)
+		}
+		return
+	}
 	st, err := g.phone.Confirm(testCtx(g.t), id, res.Credentials[0].ID, testPIN, code)
 	if err != nil || st != portal.StateCompleted {
 		g.t.Fatalf("phone confirm: %q, %v", st, err)

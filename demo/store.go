@@ -51,6 +51,7 @@ type demoBid struct {
 	name    string
 	data    []byte
 	cms     []byte
+	user    string // the bidder, as the certificate session named them
 	created time.Time
 }
 

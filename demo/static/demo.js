@@ -201,20 +201,30 @@
     var start = $('start');
     var bid = null;
     var handle = null;
+    // ① The bidder scans to hand over their encryption certificate (a
+    // certificate session, no PIN); the backend seals the bid to it.
     submit.addEventListener('click', function () {
       showError(null);
       submit.disabled = true;
-      api('open/submit').then(function (res) {
-        bid = res.bid;
-        $('bid-name').textContent = res.name;
-        $('bid-size').textContent = String(res.size);
-        $('bid-cms-size').textContent = String(res.cms_size);
-        $('bid').hidden = false;
-        start.disabled = false;
-      }, function (err) {
-        submit.disabled = false;
-        showError(err);
+      if (handle) { handle.destroy(); }
+      handle = mountWidget(function () {
+        return api('open/submit', withTTL({}));
+      }, function (session) {
+        return api('open/submit/finish', { session: session.id }).then(function (res) {
+          bid = res.bid;
+          $('bid-name').textContent = res.name;
+          $('bid-size').textContent = String(res.size);
+          $('bid-cms-size').textContent = String(res.cms_size);
+          $('bid-cert').textContent = res.certificate;
+          $('bid').hidden = false;
+          start.disabled = false;
+          if (handle) { handle.destroy(); handle = null; }
+        }, function (err) {
+          submit.disabled = false;
+          throw err;
+        });
       });
+      if (!handle) { submit.disabled = false; }
     });
     start.addEventListener('click', function () {
       if (!bid) { return; }

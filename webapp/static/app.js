@@ -405,6 +405,21 @@
     }
   };
 
+  // Certificate sessions: the user hands over certificates (no PIN).
+  [['zh', {
+    kind_certificate: '提供证书', kindLead_certificate: '申请获取您选择的证书（不使用私钥，无需 PIN）',
+    doneTitle_certificate: '已提供证书', act_certificate: '提供证书', pinFor_certificate: '提供证书（{app}）',
+    chooseCerts: '选择要提供的证书', certsNoPin: '只提供证书（公开信息），不使用私钥，确认时无需输入 PIN。',
+    handOver: '提供 {n} 张证书'
+  }], ['en', {
+    kind_certificate: 'Certificate request', kindLead_certificate: 'asks for the certificates you choose (no key is used, no PIN)',
+    doneTitle_certificate: 'Certificates handed over', act_certificate: 'Certificate handover', pinFor_certificate: 'Certificates for {app}',
+    chooseCerts: 'Choose the certificates to hand over', certsNoPin: 'Only the certificates (public) are handed over: no key is used and no PIN is asked.',
+    handOver: 'Hand over {n}'
+  }]].forEach(function (x) {
+    Object.keys(x[1]).forEach(function (k) { if (TEXT[x[0]][k] === undefined) { TEXT[x[0]][k] = x[1][k]; } });
+  });
+
   // Two-party SM2 (cosign.js): its texts join these; CO is made once the
   // API is defined (start).
   var CO = null;
@@ -1572,7 +1587,8 @@
     var s = res.session;
     var creds = res.credentials || [];
     var appName = (s.app && s.app.name) || s.origin;
-    var choice = { code: '', cred: creds.length ? creds[0].id : '' };
+    var choice = { code: '', cred: creds.length ? creds[0].id : '', certs: [] };
+    if (s.kind === 'certificate' && creds.length === 1) { choice.certs = [creds[0].id]; }
     var expires = Date.parse(String(s.expires_at).replace(/(\.\d{3})\d+/, '$1'));
     var countdown = h('span.countdown', { 'data-t': 'countdown', role: 'timer' });
     var confirmBtn, codeButtons = [];
@@ -1593,13 +1609,13 @@
 
     function refresh() {
       codeButtons.forEach(function (b) { b.setAttribute('aria-checked', String(b.getAttribute('data-code') === choice.code)); b.tabIndex = (b.getAttribute('data-code') === choice.code || (!choice.code && b === codeButtons[0])) ? 0 : -1; });
-      if (confirmBtn) { confirmBtn.disabled = !choice.code || !choice.cred; }
+      if (confirmBtn) { confirmBtn.disabled = !choice.code || (kind === 'certificate' ? !choice.certs.length : !choice.cred); }
     }
 
     screen('session', function () {
       var parts = [];
       parts.push(h('div.card', { 'data-t': 'request' },
-        h('div.req-head', h('span.op-badge', icon(kind === 'login' ? 'login' : kind === 'decrypt' ? 'unlock' : 'sign'), h('span', { 'data-t': 'kind', text: t('kind_' + kind) })), countdown),
+        h('div.req-head', h('span.op-badge', icon(kind === 'login' ? 'login' : kind === 'decrypt' ? 'unlock' : kind === 'certificate' ? 'cert' : 'sign'), h('span', { 'data-t': 'kind', text: t('kind_' + kind) })), countdown),
         h('h1.app-name', { 'data-t': 'app-name', text: appName }),
         h('p.muted', { text: t('kindLead_' + kind) }),
         h('dl.kv',
@@ -1647,8 +1663,21 @@
       });
       parts.push(h('h2.section-title', { id: 'code-label', text: t('pickCode') }));
       parts.push(h('div.card', group));
-      // The credential.
-      if (!creds.length) {
+      // The credential (a certificate session: the certificates, any number).
+      if (kind === 'certificate' && creds.length) {
+        var certButtons = creds.map(function (c) {
+          return h('button.cred-option', { type: 'button', role: 'checkbox', 'aria-checked': String(choice.certs.indexOf(c.id) >= 0), 'data-cred': c.id, 'data-purpose': c.purpose, 'data-issuer': c.issuer, 'data-t': 'cert-choice',
+            on: { click: function (e) {
+              var i = choice.certs.indexOf(c.id);
+              if (i >= 0) { choice.certs.splice(i, 1); } else { choice.certs.push(c.id); }
+              e.currentTarget.setAttribute('aria-checked', String(i < 0));
+              refresh();
+            } } }, h('span.check-box', icon('check')), credLine(c));
+        });
+        parts.push(h('h2.section-title', { id: 'cert-label', text: t('chooseCerts') }));
+        parts.push(h('div', { role: 'group', 'aria-labelledby': 'cert-label', 'data-t': 'cert-choices' }, certButtons));
+        parts.push(h('p.muted.small', { 'data-t': 'no-pin-note', text: t('certsNoPin') }));
+      } else if (!creds.length) {
         parts.push(h('div.section-title'));
         parts.push(h('div.notice.warn', { role: 'alert', 'data-t': 'no-credential', text: t('noCred') }));
       } else if (creds.length === 1) {
@@ -1685,6 +1714,7 @@
     }
 
     function confirm() {
+      if (kind === 'certificate') { handOver(); return; }
       if (!choice.code || !choice.cred) { return; }
       pinSheet({
         title: t('pinTitle'), lead: t('pinFor_' + kind, { app: appName }), dismissible: true,
@@ -1703,6 +1733,15 @@
           });
         }
       });
+    }
+
+    // A certificate session: no key, no PIN; the request is device-signed.
+    function handOver() {
+      if (!choice.code || !choice.certs.length) { return; }
+      api('POST', '/v1/sessions/' + encodeURIComponent(s.id) + '/confirm', { credentials: choice.certs.slice(), code: choice.code }, true).then(function () {
+        clearTimers();
+        outcome('done', 'ok', 'check', t('doneTitle_' + kind), t('doneLead', { app: appName }));
+      }, function (err) { refusal(err); });
     }
   }
 

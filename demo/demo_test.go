@@ -413,11 +413,12 @@ func TestDemoFlows(t *testing.T) {
 					completed++
 				}
 			}
-			if completed == 4 {
+			// login, two signatures, the certificate handover, the opening
+			if completed == 5 {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%d completed events delivered to the demo's webhook, want 4: %+v", completed, list.Deliveries)
+				t.Fatalf("%d completed events delivered to the demo's webhook, want 5: %+v", completed, list.Deliveries)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

@@ -134,6 +134,58 @@ func TestPhoneCosign(t *testing.T) {
 		}
 	})
 
+	step(t, p, "two-party certificate at an external CA: the CSR signed two-party", func(t *testing.T) {
+		// An external SM2 CA made by OpenSSL: the credential stays pending
+		// with a CSR the phone and the gateway signed together.
+		dir := t.TempDir()
+		distid := "distid:1234567812345678"
+		testkit.RunOpenSSL(t, dir, "genpkey", "-algorithm", "SM2", "-out", "ca.key")
+		testkit.RunOpenSSL(t, dir, "req", "-x509", "-key", "ca.key", "-sm3", "-sigopt", distid, "-out", "ca.pem",
+			"-days", "30", "-subj", "/CN=Browser External SM2 CA/O=ukeygate tests",
+			"-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+		caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.operator().AddIssuer(ctx(), operator.IssuerRequest{ID: "ext", Name: "外部 CA", Mode: "external", ChainPEM: string(caPEM)}); err != nil {
+			t.Fatal(err)
+		}
+		p.visit("/m/")
+		p.waitView("home")
+		p.tap("tab-certs")
+		p.waitView("certs")
+		p.tap("request-new")
+		p.waitView("request-cert")
+		// The form is longer with two issuers: what is tapped is brought
+		// to the middle of the screen, above the action bar.
+		p.center("issuer-ext")
+		p.tap("issuer-ext")
+		p.center("mode-cosign")
+		p.tap("mode-cosign")
+		p.wait(`document.querySelector('[data-t=issuer-ext]').getAttribute('aria-checked') === 'true' &&
+  document.querySelector('[data-t=mode-cosign]').getAttribute('aria-checked') === 'true' &&
+  document.querySelector('[data-t=purpose-sign]').getAttribute('aria-checked') === 'true' &&
+  document.querySelector('[data-t=purpose-encrypt]').getAttribute('aria-checked') === 'false'`, "a two-party signing certificate at the external CA")
+		p.tap("request")
+		p.enterPIN(pinA)
+		p.waitView("certs")
+		p.wait(`document.querySelectorAll('[data-t=cosign-chip]').length === 3 && document.querySelector('[data-t=cert][data-state=pending]') !== null`, "the pending two-party certificate")
+		p.shot("cosign-pending")
+		pending, err := w.operator().Credentials(ctx(), operator.CredentialFilter{UserID: u.id, IssuerID: "ext"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) != 1 || pending[0].Mode != "cosign" || pending[0].State != "pending" || pending[0].CSRPEM == "" {
+			t.Fatalf("external credentials %+v", pending)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "user.csr"), []byte(pending[0].CSRPEM), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out := testkit.RunOpenSSL(t, dir, "req", "-in", "user.csr", "-verify", "-noout", "-vfyopt", distid); !strings.Contains(out, "verify OK") {
+			t.Fatalf("openssl req -verify: %s", out)
+		}
+	})
+
 	// signSession makes a raw SM2 sign session of the app.
 	doc := []byte("投标文件 第 7 标段：总价 ¥2,345,678.00")
 	signSession := func(t *testing.T) *portal.Session {
@@ -276,6 +328,14 @@ func TestPhoneCosign(t *testing.T) {
 	})
 	p.clean(phoneProblems)
 	p.onlyGateway()
+}
+
+// center scrolls the element of data-t name to the middle of the screen
+// once it exists.
+func (p *handset) center(name string) {
+	p.t.Helper()
+	p.wait(`(function () { var e = document.querySelector(`+jsString(sel(name))+`); if (!e) { return false; }
+  e.scrollIntoView({block: 'center'}); return true; })()`, "element "+name)
 }
 
 // tjfocKey is the SM2 public key of a certificate, as tjfoc reads it.

@@ -125,3 +125,24 @@ func FuzzUnwrap(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckCiphertext: the creation-time shape check never panics, refuses
+// only with ErrMalformed, and never refuses what decrypts (a session it
+// lets through may still fail; one it refuses could never have opened).
+func FuzzCheckCiphertext(f *testing.F) {
+	key := fuzzKey(f)
+	f.Add([]byte{0x04}, uint8(0))
+	f.Fuzz(func(t *testing.T, ct []byte, format uint8) {
+		ff := sm2Formats[int(format)%len(sm2Formats)]
+		err := gmcrypto.CheckCiphertext(ct, ff)
+		if err != nil && !errors.Is(err, gmcrypto.ErrMalformed) {
+			t.Fatalf("unexpected error %v", err)
+		}
+		if ff != gmcrypto.FormatASN1 && (err == nil) != (len(gmcrypto.SM2RawReadings(ct)) > 0) {
+			t.Fatalf("CheckCiphertext %v disagrees with %d readings", err, len(gmcrypto.SM2RawReadings(ct)))
+		}
+		if _, derr := gmcrypto.Decrypt(key, ct, ff); derr == nil && err != nil {
+			t.Fatalf("refused a ciphertext that opens: %v", err)
+		}
+	})
+}

@@ -165,6 +165,9 @@ func TestSM2PublishedCiphertext(t *testing.T) {
 	}{
 		{gmcrypto.FormatC1C3C2, bytes.Join([][]byte{c1, c3, c2}, nil)},
 		{gmcrypto.FormatC1C2C3, bytes.Join([][]byte{c1, c2, c3}, nil)},
+		// C1 without the 04 prefix (npm sm-crypto, gm-crypto, CFCA).
+		{gmcrypto.FormatC1C3C2, bytes.Join([][]byte{c1[1:], c3, c2}, nil)},
+		{gmcrypto.FormatC1C2C3, bytes.Join([][]byte{c1[1:], c2, c3}, nil)},
 		{gmcrypto.FormatASN1, der},
 	} {
 		got, err := gmcrypto.Decrypt(key, tc.ct, tc.f)

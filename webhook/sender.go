@@ -152,20 +152,45 @@ func (s *Service) watchLoop() {
 	}
 }
 
-// sendLoop looks at the outbox when woken, when the next delivery falls
-// due, and every PollInterval, and starts the attempts that are due.
+// scanGap bounds how often the sender lists the outbox while changes
+// keep waking it (each attempt writes to the outbox, and a listing opens
+// every pending entry): at most one listing per scanGap, the due entries
+// it found handed out as attempts end.
+const scanGap = 50 * time.Millisecond
+
+// due is a pending entry found due by a listing.
+type due struct {
+	key, sess string
+	ref       *pendingRef
+}
+
+// sendLoop looks at the outbox when woken (a change of the outbox, an
+// attempt ended), when the next delivery falls due, and every
+// PollInterval, and starts the attempts that are due.
 func (s *Service) sendLoop() {
 	defer s.wg.Done()
 	s.wg.Add(1)
 	go s.watchLoop()
 	timer := time.NewTimer(s.cfg.PollInterval)
 	defer timer.Stop()
+	var queue []due
+	var lastScan time.Time
 	for {
-		next := s.cfg.PollInterval
+		wait := s.cfg.PollInterval
 		if s.isLeader() {
-			next = min(next, s.dispatch())
+			if since := time.Since(lastScan); since >= scanGap {
+				var next time.Duration
+				queue, next = s.scan()
+				lastScan = time.Now()
+				wait = min(wait, next)
+			} else {
+				wait = min(wait, scanGap-since) // look again once the gap has passed
+			}
+			queue = s.start(queue)
+		} else {
+			queue = nil
 		}
-		timer.Reset(max(next, time.Millisecond))
+		timer.Reset(max(wait, time.Millisecond))
 		select {
 		case <-s.ctx.Done():
 			return
@@ -175,10 +200,10 @@ func (s *Service) sendLoop() {
 	}
 }
 
-// dispatch lists the pending entries and starts an attempt for the first
-// entry of each session that is due and has no attempt in flight, up to
-// Workers in flight. It returns how long until the next entry falls due.
-func (s *Service) dispatch() time.Duration {
+// scan lists the pending entries and returns the first entry of each
+// session that is due, oldest session first, and how long until the next
+// entry falls due.
+func (s *Service) scan() ([]due, time.Duration) {
 	wait := s.cfg.PollInterval
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.LeaseTTL)
 	kvs, _, err := s.store.List(ctx, pendingPrefix)
@@ -187,21 +212,17 @@ func (s *Service) dispatch() time.Duration {
 		if s.ctx.Err() == nil {
 			s.log.Warn("webhook: listing the outbox", "err", err)
 		}
-		return min(wait, time.Second)
+		return nil, min(wait, time.Second)
 	}
 	now := s.now()
 	seen := map[string]bool{}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	var out []due
 	for _, kv := range kvs {
 		sess, _, _ := strings.Cut(strings.TrimPrefix(kv.Key, pendingPrefix), "/")
 		if seen[sess] {
 			continue // only the first pending event of a session is sent
 		}
 		seen[sess] = true
-		if s.inflight[sess] {
-			continue
-		}
 		ref, err := decode[pendingRef](kv)
 		if err != nil {
 			s.log.Warn("webhook: damaged outbox entry", "key", kv.Key)
@@ -211,21 +232,34 @@ func (s *Service) dispatch() time.Duration {
 			wait = min(wait, d)
 			continue
 		}
-		if len(s.inflight) >= s.cfg.Workers {
-			break
+		out = append(out, due{key: kv.Key, sess: sess, ref: ref})
+	}
+	return out, wait
+}
+
+// start starts attempts for the queued entries, up to Workers in flight
+// and one per session, and returns the entries left for later.
+func (s *Service) start(queue []due) []due {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(queue) > 0 && len(s.inflight) < s.cfg.Workers {
+		d := queue[0]
+		queue = queue[1:]
+		if s.inflight[d.sess] {
+			continue // the next listing finds it again
 		}
-		s.inflight[sess] = true
+		s.inflight[d.sess] = true
 		s.wg.Add(1)
-		go func(key string, ref *pendingRef) {
+		go func() {
 			defer s.wg.Done()
-			s.attempt(key, ref)
+			s.attempt(d.key, d.ref)
 			s.mu.Lock()
-			delete(s.inflight, sess)
+			delete(s.inflight, d.sess)
 			s.mu.Unlock()
 			s.kick()
-		}(kv.Key, ref)
+		}()
 	}
-	return wait
+	return queue
 }
 
 // backoff is the delay after the attempt-th attempt: RetryMin doubled per

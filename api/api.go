@@ -15,6 +15,7 @@ import (
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/session"
+	"github.com/ukeygate/ukeygate/upload"
 	"github.com/ukeygate/ukeygate/webapp"
 	"github.com/ukeygate/ukeygate/webhook"
 )
@@ -57,6 +58,10 @@ type Deps struct {
 	// Webhooks keeps the apps' webhooks and their deliveries; nil answers
 	// the webhook endpoints with 503 "unavailable".
 	Webhooks *webhook.Service
+	// Uploads holds the PDFs portals upload before a seal session
+	// (POST /v1/uploads); nil answers that endpoint with 503
+	// "unavailable" and refuses seal documents given as uploads.
+	Uploads *upload.Service
 }
 
 // DefaultMaxBodyBytes is the body limit when Deps.MaxBodyBytes is 0.
@@ -82,6 +87,7 @@ type API struct {
 	backup      Backuper
 	webapp      *webapp.Handler
 	webhooks    *webhook.Service
+	uploads     *upload.Service
 
 	mux *http.ServeMux
 	// patterns are the registered route patterns, in order (for the
@@ -113,6 +119,7 @@ func New(deps Deps) *API {
 		demo:     deps.Demo,
 		backup:   deps.Backup,
 		webhooks: deps.Webhooks,
+		uploads:  deps.Uploads,
 		webapp:   webapp.New(),
 		pinLockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ukeygate_pin_lockouts_total",

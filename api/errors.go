@@ -20,6 +20,7 @@ import (
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/webhook"
+	"github.com/ukeygate/ukeygate/upload"
 )
 
 // Sentinel errors of package api, checked with errors.Is.
@@ -57,6 +58,8 @@ var (
 	ErrBackupUnavailable = errors.New("api: backup unavailable")
 	// ErrSessionsUnavailable: the API was built without a session service.
 	ErrSessionsUnavailable = errors.New("api: scan sessions unavailable")
+	// ErrUploadsUnavailable: the API was built without an upload store.
+	ErrUploadsUnavailable = errors.New("api: uploads unavailable")
 	// ErrOriginNotAllowed: the page origin (body field or Origin header)
 	// is not one of the app's registered origins.
 	ErrOriginNotAllowed = errors.New("api: origin not allowed for this app")
@@ -100,6 +103,7 @@ var errorTable = []errorMapping{
 	{ErrNoEncryptionCredential, http.StatusNotFound, protocol.CodeNoEncryptionCredential},
 	{ErrAuditUnavailable, http.StatusServiceUnavailable, protocol.CodeAuditUnavailable},
 	{ErrSessionsUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
+	{ErrUploadsUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
 	{ErrBackupUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
 	{ErrOriginNotAllowed, http.StatusForbidden, protocol.CodeOriginNotAllowed},
 	{ErrWebhooksUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
@@ -221,6 +225,12 @@ var errorTable = []errorMapping{
 	{seal.ErrBadPlacement, http.StatusBadRequest, protocol.CodeBadPlacement},
 	{seal.ErrKeywordNotFound, http.StatusBadRequest, protocol.CodeKeywordNotFound},
 	{seal.ErrTooLarge, http.StatusRequestEntityTooLarge, protocol.CodeRequestTooLarge},
+	// upload
+	{upload.ErrNotFound, http.StatusNotFound, protocol.CodeUploadNotFound},
+	{upload.ErrExpired, http.StatusGone, protocol.CodeUploadExpired},
+	{upload.ErrUsed, http.StatusConflict, protocol.CodeUploadUsed},
+	{upload.ErrTooLarge, http.StatusRequestEntityTooLarge, protocol.CodeRequestTooLarge},
+	{upload.ErrEmpty, http.StatusBadRequest, protocol.CodeBadPDF},
 
 	// gmcrypto (reached only when no ca error wraps them)
 	{gmcrypto.ErrMalformed, http.StatusBadRequest, protocol.CodeMalformedInput},

@@ -118,8 +118,9 @@ func (a *API) confirmer() *session.Confirmer {
 			_, err := a.enabledApp(ctx, s.AppID)
 			return err
 		},
-		Log:   a.log,
-		Seals: caSeals{ca: a.ca},
+		Log:     a.log,
+		Seals:   caSeals{ca: a.ca},
+		Uploads: uploadSource{a.uploads},
 	}
 }
 

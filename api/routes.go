@@ -66,6 +66,7 @@ func (a *API) routes() {
 	a.handle("GET /v1/sessions/{id}/qr.svg", a.qrImage(true))
 	a.handle("GET /v1/sessions/{id}/ws", a.watchSocket)
 	a.handle("GET /v1/sessions/{id}/events", a.pollEvents)
+	a.handle("POST "+PathUploads, a.createUpload)
 	a.handle("POST /v1/verify", a.verify)
 	a.handle("POST /v1/encrypt", a.encrypt)
 

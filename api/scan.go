@@ -144,6 +144,9 @@ func scannedView(s *session.Session, appName string, choices [3]string) protocol
 		v.Seal = s.Request.Seal
 		for _, d := range s.Request.Documents {
 			n := len(d.PDF)
+			if d.Upload != "" {
+				n = int(d.Size)
+			}
 			v.Documents = append(v.Documents, protocol.ScannedDocument{Name: d.Name, Size: &n,
 				Digest: hex.EncodeToString(session.DocumentDigest(d)), DigestAlg: protocol.DigestSM3,
 				Pages: d.Pages, Placements: d.Placements, Straddle: d.Straddle})

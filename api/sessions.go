@@ -63,6 +63,9 @@ func (q *SessionRequest) Validate() error {
 		if d.Pages != 0 {
 			return invalid(fmt.Sprintf("documents[%d].pages", i), "is set by the gateway")
 		}
+		if d.Size != 0 || d.SM3 != nil {
+			return invalid(fmt.Sprintf("documents[%d].size", i), "size and sm3 are set by the gateway")
+		}
 	}
 	if q.TTLSeconds < 0 || q.TTLSeconds > maxTTLSeconds {
 		return fmt.Errorf("%w: ttl_seconds %d", session.ErrTTL, q.TTLSeconds)
@@ -245,7 +248,7 @@ func (k caRegistry) ChainBytes(ctx context.Context, issuer string) (int, error) 
 }
 
 func (a *API) creator() *session.Creator {
-	return &session.Creator{Sessions: a.sessions, Registry: caRegistry{ca: a.ca}}
+	return &session.Creator{Sessions: a.sessions, Registry: caRegistry{ca: a.ca}, Uploads: uploadSource{a.uploads}}
 }
 
 func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {

@@ -34,6 +34,7 @@ type Config struct {
 	TLS     TLSConfig     `mapstructure:"tls"`
 	Storage StorageConfig `mapstructure:"storage"`
 	Session SessionConfig `mapstructure:"session"`
+	Seals   SealsConfig   `mapstructure:"seals"`
 	CA      CAConfig      `mapstructure:"ca"`
 	PIN     PINConfig     `mapstructure:"pin"`
 	HTTP    HTTPConfig    `mapstructure:"http"`
@@ -145,6 +146,23 @@ const (
 	MaxMaxDataBytes     = 640 << 10
 )
 
+// SealsConfig sets what seal sessions accept beyond session.max_data_bytes.
+type SealsConfig struct {
+	// UploadMaxBytes caps one PDF a portal uploads (POST /v1/uploads)
+	// to name in a seal session.
+	UploadMaxBytes int64 `mapstructure:"upload_max_bytes"`
+	// UploadTTL is how long an upload waits for the session that uses it.
+	UploadTTL time.Duration `mapstructure:"upload_ttl"`
+}
+
+// Bounds of the seals keys (package upload enforces the same).
+const (
+	MinUploadMaxBytes = 1 << 10
+	MaxUploadMaxBytes = 64 << 20
+	MinUploadTTL      = time.Minute
+	MaxUploadTTL      = 7 * 24 * time.Hour
+)
+
 // CAConfig holds defaults of the certificate authority side.
 type CAConfig struct {
 	// ActivationTTL is how long a user's activation code stays valid.
@@ -230,6 +248,10 @@ func Default() Config {
 			MaxTTL:       600 * time.Second,
 			Retention:    10 * time.Minute,
 			MaxDataBytes: 512 << 10,
+		},
+		Seals: SealsConfig{
+			UploadMaxBytes: 32 << 20,
+			UploadTTL:      time.Hour,
 		},
 		CA: CAConfig{
 			ActivationTTL:       72 * time.Hour,

@@ -33,6 +33,7 @@ func (c Config) Validate() error {
 		c.TLS.validate,
 		c.Storage.validate,
 		c.Session.validate,
+		c.Seals.validate,
 		c.CA.validate,
 		c.PIN.validate,
 		c.HTTP.validate,
@@ -189,6 +190,16 @@ func (s SessionConfig) validate() error {
 	if s.MaxDataBytes < MinMaxDataBytes || s.MaxDataBytes > MaxMaxDataBytes {
 		return bad("session.max_data_bytes", s.MaxDataBytes, fmt.Sprintf(
 			"must be from %d (1 KiB) to %d (640 KiB): a completed session holds its input again and must fit one store write", MinMaxDataBytes, MaxMaxDataBytes))
+	}
+	return nil
+}
+
+func (s SealsConfig) validate() error {
+	if s.UploadMaxBytes < MinUploadMaxBytes || s.UploadMaxBytes > MaxUploadMaxBytes {
+		return bad("seals.upload_max_bytes", s.UploadMaxBytes, fmt.Sprintf("must be from %d (1 KiB) to %d (64 MiB, the largest PDF a seal reads)", MinUploadMaxBytes, MaxUploadMaxBytes))
+	}
+	if s.UploadTTL < MinUploadTTL || s.UploadTTL > MaxUploadTTL {
+		return bad("seals.upload_ttl", s.UploadTTL, fmt.Sprintf("must be from %s to %s", MinUploadTTL, MaxUploadTTL))
 	}
 	return nil
 }

@@ -38,7 +38,17 @@ type Client struct {
 	// (websocket, falling back to long-poll when it cannot connect) or
 	// "longpoll".
 	Transport string
+	// InlinePDFBytes is how many bytes of PDF a seal session request may
+	// carry inline: when its documents' PDFs together hold more,
+	// CreateSession uploads them first (Upload) and names them by id.
+	// 0 means DefaultInlinePDFBytes (under the gateway's default
+	// session.max_data_bytes, 512 KiB); set it to that setting if it
+	// differs.
+	InlinePDFBytes int
 }
+
+// DefaultInlinePDFBytes is Client.InlinePDFBytes when it is 0.
+const DefaultInlinePDFBytes = 384 << 10
 
 // maxResponseBytes bounds what the client reads of an answer (an error
 // answer: protocol.MaxErrorBytes).
@@ -175,6 +185,13 @@ func (c *Client) CreateSession(ctx context.Context, req SessionRequest) (*Sessio
 	case KindLogin, KindSign, KindDecrypt, KindSeal, KindCertificate:
 	default:
 		return nil, fmt.Errorf("%w: kind %q is not login, sign, decrypt, seal or certificate", ErrInvalidArgument, req.Kind)
+	}
+	if req.Kind == KindSeal {
+		docs, err := c.uploadLarge(ctx, req.Documents)
+		if err != nil {
+			return nil, err
+		}
+		req.Documents = docs
 	}
 	var s Session
 	if err := c.do(ctx, http.MethodPost, "/v1/sessions", req, &s); err != nil {

@@ -17,6 +17,10 @@ var (
 	// ErrNoResult: the session or event has no result of the asked kind
 	// (it did not complete, or is of another kind).
 	ErrNoResult = errors.New("protocol: session has no such result")
+	// ErrAssemble: a sealed PDF cannot be put together from an upload's
+	// bytes and its update (other bytes than those uploaded, or a result
+	// without either form).
+	ErrAssemble = errors.New("protocol: the sealed PDF does not assemble")
 )
 
 // The stable error codes of the v1 protocol (ErrorBody.Code). The server
@@ -124,6 +128,9 @@ const (
 	CodeSealNotActive     = "seal_not_active"
 	CodeSealNotFound      = "seal_not_found"
 	CodeSealRequired      = "seal_required"
+	CodeUploadExpired     = "upload_expired"
+	CodeUploadNotFound    = "upload_not_found"
+	CodeUploadUsed        = "upload_used"
 )
 
 // ErrorEnvelope is the body of every error answer:

@@ -2,7 +2,9 @@ package protocol
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 )
@@ -55,10 +57,37 @@ type SealResult struct {
 	Documents      []SealedPDFDoc `json:"documents"`
 }
 
-// SealedPDFDoc is one sealed PDF of a SealResult.
+// SealedPDFDoc is one sealed PDF of a SealResult: the whole sealed PDF
+// (PDF) for a document sent inline, or, for a document sent as an upload
+// (Upload), only the bytes the seal appended to it (Update), with the
+// SHA-256 (hex) and size of the whole sealed PDF: the sealed PDF is the
+// uploaded bytes followed by Update (Assemble).
 type SealedPDFDoc struct {
-	Name string `json:"name"`
-	PDF  []byte `json:"pdf"`
+	Name   string `json:"name"`
+	PDF    []byte `json:"pdf,omitempty"`
+	Upload string `json:"upload,omitempty"`
+	Update []byte `json:"update,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+}
+
+// Assemble returns the sealed PDF: PDF when the document was sent inline,
+// else original (the uploaded bytes) followed by Update, checked against
+// Size and SHA256.
+func (d SealedPDFDoc) Assemble(original []byte) ([]byte, error) {
+	if d.PDF != nil {
+		return d.PDF, nil
+	}
+	if d.Upload == "" || d.Update == nil {
+		return nil, fmt.Errorf("%w: %s has neither pdf nor upload and update", ErrAssemble, d.Name)
+	}
+	out := make([]byte, 0, len(original)+len(d.Update))
+	out = append(append(out, original...), d.Update...)
+	sum := sha256.Sum256(out)
+	if int64(len(out)) != d.Size || hex.EncodeToString(sum[:]) != d.SHA256 {
+		return nil, fmt.Errorf("%w: %s: the original is not the uploaded document", ErrAssemble, d.Name)
+	}
+	return out, nil
 }
 
 // CertificateResult is the result of a completed certificate session:

@@ -104,12 +104,21 @@ type Document struct {
 	Data   []byte `json:"data,omitempty"`
 	Digest []byte `json:"digest,omitempty"`
 	// PDF, Placements, Straddle: a seal session's document.
-	PDF        []byte           `json:"pdf,omitempty"`
+	PDF []byte `json:"pdf,omitempty"`
+	// Upload names an upload (POST /v1/uploads) of the same app holding
+	// the PDF, instead of PDF, for documents over session.max_data_bytes.
+	// The sealed result then holds only the bytes the seal appends
+	// (SealedPDFDoc.Update).
+	Upload     string           `json:"upload,omitempty"`
 	Placements []seal.Placement `json:"placements,omitempty"`
 	Straddle   *seal.Straddle   `json:"straddle,omitempty"`
 	// Pages is the PDF's page count (set by the gateway at creation,
 	// shown on the phone).
 	Pages int `json:"pages,omitempty"`
+	// Size and SM3 are an uploaded PDF's length and SM3 hash (set by the
+	// gateway at creation from the upload).
+	Size int64  `json:"size,omitempty"`
+	SM3  []byte `json:"sm3,omitempty"`
 }
 
 // Display is what the phone shows about the operation.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/protocol"
 )
 
@@ -208,8 +210,12 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 
 // limitBody caps every request body at http.max_body_bytes.
 func (s *Server) limitBody(next http.Handler) http.Handler {
-	limit := s.cfg.HTTP.MaxBodyBytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := s.cfg.HTTP.MaxBodyBytes
+		if r.Method == http.MethodPost && r.URL.Path == api.PathUploads {
+			// An upload streams up to its own cap (the API enforces it).
+			limit = max(limit, s.cfg.Seals.UploadMaxBytes)
+		}
 		if r.ContentLength > limit {
 			writeError(w, http.StatusRequestEntityTooLarge, protocol.CodeBodyTooLarge,
 				fmt.Sprintf("the request body is larger than %d bytes", limit))

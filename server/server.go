@@ -50,6 +50,9 @@ type Server struct {
 	metrics *httpMetrics
 	limits  *rateLimits // nil when rate_limit.enabled is false
 	handler http.Handler
+	// sweepUploads deletes the uploads whose seal session has ended (set
+	// by wire; see SweepUploads).
+	sweepUploads func(context.Context) (int, error)
 }
 
 // openVaultTimeout bounds opening the vault at start (sealing the values

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/audit"
@@ -12,7 +14,21 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/webhook"
+	"github.com/ukeygate/ukeygate/upload"
 )
+
+// uploadSweepInterval is how often the uploads of ended seal sessions are
+// looked for.
+const uploadSweepInterval = 30 * time.Second
+
+// SweepUploads deletes now the uploads whose seal session has ended, as
+// the background sweeper does every 30 s; it returns how many.
+func (s *Server) SweepUploads(ctx context.Context) (int, error) {
+	if s.sweepUploads == nil {
+		return 0, nil
+	}
+	return s.sweepUploads(ctx)
+}
 
 // wire builds the product's services and the API handler from the open
 // store (s.store), the master key (s.master), the configuration (s.cfg),
@@ -85,6 +101,23 @@ func (s *Server) wire() (http.Handler, error) {
 	s.onClose(sessions.Close)
 	hooks.Start()
 
+	upCfg := upload.DefaultConfig()
+	upCfg.MaxBytes = s.cfg.Seals.UploadMaxBytes
+	upCfg.TTL = s.cfg.Seals.UploadTTL
+	upCfg.Hold = max(upCfg.Hold, s.cfg.Session.MaxTTL+time.Minute)
+	if upCfg.Key, err = gmcrypto.DeriveKey(s.master, upload.KeyPurpose, nil); err != nil {
+		return nil, fmt.Errorf("server: deriving the upload key: %w", err)
+	}
+	uploads, err := upload.New(s.store, upCfg)
+	gmcrypto.Zero(upCfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("server: building the upload store: %w", err)
+	}
+	// Uploads go once their session has ended (or they expired unused).
+	ended := api.UploadSessionEnded(sessions)
+	s.sweepUploads = func(ctx context.Context) (int, error) { return uploads.Sweep(ctx, ended) }
+	go uploads.Run(s.ctx, uploadSweepInterval, ended)
+
 	auditLog, err := audit.New(s.store, s.master, nil)
 	if err != nil {
 		return nil, fmt.Errorf("server: building the audit log: %w", err)
@@ -114,6 +147,7 @@ func (s *Server) wire() (http.Handler, error) {
 		Demo:         demo,
 		Backup:       storeBackup{s},
 		Webhooks:     hooks,
+		Uploads:      uploads,
 	}), nil
 }
 

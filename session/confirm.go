@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/seal"
 )
 
@@ -133,6 +135,46 @@ type Confirmer struct {
 	// Seals gives the seal a seal session draws; required for seal
 	// sessions only.
 	Seals SealSource
+	// Uploads gives the PDFs of seal documents sent as uploads; required
+	// for those only.
+	Uploads UploadSource
+}
+
+// UploadSource reads the uploaded PDF of a seal document: upload uploadID
+// of app appID, bound to session sessionID.
+type UploadSource interface {
+	ReadUpload(ctx context.Context, appID, sessionID, uploadID string) ([]byte, error)
+}
+
+// withUploads returns s with the PDF of every uploaded document read from
+// c.Uploads and checked against the SM3 the session recorded at creation
+// (s itself is not changed). A document that cannot be read fails the
+// session: it will not come back.
+func (c *Confirmer) withUploads(ctx context.Context, s *Session) (*Session, error) {
+	var out *Session
+	for i, d := range s.Request.Documents {
+		if d.Upload == "" {
+			continue
+		}
+		if c.Uploads == nil {
+			return nil, fmt.Errorf("%w: no upload source", ErrInvalidArgument)
+		}
+		pdf, err := c.Uploads.ReadUpload(ctx, s.AppID, s.ID, d.Upload)
+		if err == nil && !bytes.Equal(gmcrypto.SM3(pdf), d.SM3) {
+			err = fmt.Errorf("upload %s changed since the session was created", d.Upload)
+		}
+		if err != nil {
+			return nil, OperationFailed(ReasonUploadUnavailable, err)
+		}
+		if out == nil {
+			out = s.clone()
+		}
+		out.Request.Documents[i].PDF = pdf
+	}
+	if out == nil {
+		return s, nil
+	}
+	return out, nil
 }
 
 // SealSource gives a user's seal for a seal session. A seal that does not
@@ -235,6 +277,12 @@ func (c *Confirmer) run(ctx context.Context, s *Session, req ConfirmRequest) (*K
 	var mat *SealMaterial
 	if s.Kind == KindSeal {
 		if mat, err = c.seal(ctx, s, req, cred); err != nil {
+			return nil, nil, err
+		}
+		if s, err = c.withUploads(ctx, s); err != nil {
+			if reason, ok := opReason(err); ok {
+				c.recordFailure(ctx, use, reason)
+			}
 			return nil, nil, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/seal"
 )
 
@@ -30,6 +31,22 @@ type Registry interface {
 	ChainBytes(ctx context.Context, issuer string) (int, error)
 }
 
+// UploadStore holds the PDFs portals upload before a seal session (the
+// api implements it over package upload). Its errors are returned as they
+// are.
+type UploadStore interface {
+	// OpenUpload returns the bytes of app's upload id, which must not be
+	// claimed or expired.
+	OpenUpload(ctx context.Context, appID, uploadID string) ([]byte, error)
+	// ClaimUpload takes app's upload id for a session being created
+	// (single use), with a claim token the caller made.
+	ClaimUpload(ctx context.Context, appID, uploadID, claim string) error
+	// BindUpload ties the claimed upload to the created session.
+	BindUpload(ctx context.Context, appID, uploadID, claim, sessionID string) error
+	// ReleaseUpload gives back a claim whose session was not created.
+	ReleaseUpload(ctx context.Context, appID, uploadID, claim string) error
+}
+
 // Created is a new session with what only its creator gets.
 type Created struct {
 	Session *Session
@@ -42,6 +59,9 @@ type Created struct {
 type Creator struct {
 	Sessions *Service
 	Registry Registry
+	// Uploads gives the seal documents sent as uploads; required for
+	// those only.
+	Uploads UploadStore
 }
 
 // Create creates the session p describes (p.Origin decided and checked
@@ -50,13 +70,17 @@ type Creator struct {
 //  1. the issuer the request names, if any (Registry.CheckIssuer, for
 //     the purpose of the kind and the requested algorithm);
 //  2. the user it names, if any (Registry.CheckUser);
-//  3. for a seal session: each PDF parses and its placements name its
-//     pages (its page count is kept for the phone; else seal's errors),
-//     and the seal it names, if any, is active and the user's
+//  3. for a seal session: each PDF (inline, or read from its upload, whose
+//     size and SM3 are kept) parses and its placements name its pages
+//     (its page count is kept for the phone; else seal's errors), and the
+//     seal it names, if any, is active and the user's
 //     (Registry.CheckSeal);
 //  4. the chain size a result may carry (Registry.ChainBytes, into
 //     p.ChainBytes);
-//  5. Service.Create, with its own checks of p.
+//  5. the uploads claimed (UploadStore.ClaimUpload: single use);
+//  6. Service.Create, with its own checks of p; the uploads are then bound
+//     to the session (released if it was not created; the session is
+//     cancelled if they cannot be bound).
 func (c *Creator) Create(ctx context.Context, p CreateParams) (*Created, error) {
 	if c.Sessions == nil || c.Registry == nil {
 		return nil, fmt.Errorf("%w: a Creator needs Sessions and Registry", ErrInvalidArgument)
@@ -77,6 +101,9 @@ func (c *Creator) Create(ctx context.Context, p CreateParams) (*Created, error) 
 		}
 	}
 	if p.Kind == KindSeal {
+		if err := c.readUploads(ctx, p.AppID, req); err != nil {
+			return nil, err
+		}
 		if err := readSealDocuments(req); err != nil {
 			return nil, err
 		}
@@ -90,9 +117,20 @@ func (c *Creator) Create(ctx context.Context, p CreateParams) (*Created, error) 
 	if p.ChainBytes, err = c.Registry.ChainBytes(ctx, req.Issuer); err != nil {
 		return nil, err
 	}
-	s, token, nonce, err := c.Sessions.Create(ctx, p)
+	claims, err := c.claimUploads(ctx, p.AppID, req)
 	if err != nil {
 		return nil, err
+	}
+	s, token, nonce, err := c.Sessions.Create(ctx, p)
+	if err != nil {
+		c.releaseUploads(ctx, p.AppID, claims)
+		return nil, err
+	}
+	for _, cl := range claims {
+		if err := c.Uploads.BindUpload(ctx, p.AppID, cl.id, cl.token, s.ID); err != nil {
+			_, _ = c.Sessions.Cancel(context.WithoutCancel(ctx), s.ID, p.AppID)
+			return nil, err
+		}
 	}
 	return &Created{Session: s, Token: token, Nonce: nonce, Payload: c.Sessions.Payload(s.ID, nonce)}, nil
 }
@@ -107,19 +145,87 @@ func readSealDocuments(req *Request) error {
 		if len(d.PDF) == 0 {
 			continue
 		}
-		n, err := seal.PageCount(d.PDF)
-		if err != nil {
-			return fmt.Errorf("%w (documents[%d])", err, i)
-		}
-		d.Pages = n
-		for j, pl := range d.Placements {
-			if pl.Keyword == "" && pl.Page > n {
-				return fmt.Errorf("%w: documents[%d].placements[%d]: page %d, the document has %d", seal.ErrBadPlacement, i, j, pl.Page, n)
-			}
-		}
-		if st := d.Straddle; st != nil && (st.LastPage > n || st.FirstPage > n || n < 2) {
-			return fmt.Errorf("%w: documents[%d].straddle: the document has %d pages", seal.ErrBadPlacement, i, n)
+		if err := readSealPDF(i, d, d.PDF); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// readSealPDF checks document i's PDF (inline or uploaded) and keeps its
+// page count.
+func readSealPDF(i int, d *Document, pdf []byte) error {
+	n, err := seal.PageCount(pdf)
+	if err != nil {
+		return fmt.Errorf("%w (documents[%d])", err, i)
+	}
+	d.Pages = n
+	for j, pl := range d.Placements {
+		if pl.Keyword == "" && pl.Page > n {
+			return fmt.Errorf("%w: documents[%d].placements[%d]: page %d, the document has %d", seal.ErrBadPlacement, i, j, pl.Page, n)
+		}
+	}
+	if st := d.Straddle; st != nil && (st.LastPage > n || st.FirstPage > n || n < 2) {
+		return fmt.Errorf("%w: documents[%d].straddle: the document has %d pages", seal.ErrBadPlacement, i, n)
+	}
+	return nil
+}
+
+// readUploads reads each uploaded PDF of a seal request (the app's, not
+// claimed, not expired), checks it as readSealDocuments checks inline
+// ones, and records its size and SM3 in the request.
+func (c *Creator) readUploads(ctx context.Context, appID string, req *Request) error {
+	for i := range req.Documents {
+		d := &req.Documents[i]
+		if d.Upload == "" {
+			continue
+		}
+		if len(d.PDF) > 0 {
+			return badRequest("documents[%d] has pdf and upload: give one", i)
+		}
+		if c.Uploads == nil {
+			return fmt.Errorf("%w: no upload store", ErrInvalidArgument)
+		}
+		pdf, err := c.Uploads.OpenUpload(ctx, appID, d.Upload)
+		if err != nil {
+			return fmt.Errorf("%w (documents[%d])", err, i)
+		}
+		if err := readSealPDF(i, d, pdf); err != nil {
+			return err
+		}
+		d.Size, d.SM3 = int64(len(pdf)), gmcrypto.SM3(pdf)
+	}
+	return nil
+}
+
+// uploadClaim is one upload claimed for a session being created.
+type uploadClaim struct{ id, token string }
+
+// claimUploads claims each upload a seal request names.
+func (c *Creator) claimUploads(ctx context.Context, appID string, req *Request) ([]uploadClaim, error) {
+	var claims []uploadClaim
+	for i, d := range req.Documents {
+		if d.Upload == "" {
+			continue
+		}
+		tok, err := randomToken(16)
+		if err != nil {
+			c.releaseUploads(ctx, appID, claims)
+			return nil, err
+		}
+		if err := c.Uploads.ClaimUpload(ctx, appID, d.Upload, tok); err != nil {
+			c.releaseUploads(ctx, appID, claims)
+			return nil, fmt.Errorf("%w (documents[%d])", err, i)
+		}
+		claims = append(claims, uploadClaim{id: d.Upload, token: tok})
+	}
+	return claims, nil
+}
+
+// releaseUploads gives back claims whose session was not created (one
+// that cannot be given back lapses: the upload sweeper frees it).
+func (c *Creator) releaseUploads(ctx context.Context, appID string, claims []uploadClaim) {
+	for _, cl := range claims {
+		_ = c.Uploads.ReleaseUpload(context.WithoutCancel(ctx), appID, cl.id, cl.token)
+	}
 }

@@ -173,6 +173,12 @@ func resultBound(s *Session, z signerSizes) int {
 				widgets += MaxSealStraddlePages
 			}
 			update := 2*(8192+certs) + 16<<10 + widgets*512
+			if d.Upload != "" {
+				// Only the update comes back, with the upload id and a
+				// SHA-256.
+				n += jsonLen(d.Name) + 2*jsonFixed + jsonLen(d.Upload) + b64Len(update)
+				continue
+			}
 			n += jsonLen(d.Name) + jsonFixed + b64Len(len(d.PDF)+update)
 		}
 		return n

@@ -3,6 +3,8 @@ package session
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,6 +165,9 @@ func DocumentDigest(d Document) []byte {
 	}
 	if d.PDF != nil {
 		return gmcrypto.SM3(d.PDF)
+	}
+	if d.Upload != "" {
+		return bytes.Clone(d.SM3) // the upload's, checked when it is read
 	}
 	return gmcrypto.SM3(d.Data)
 }
@@ -352,12 +357,19 @@ func vague(err, fallback error) error {
 // not found).
 const ReasonSealFailed = "seal_failed"
 
+// ReasonUploadUnavailable: a seal document's upload could not be read at
+// confirm (swept, expired in the store, damaged).
+const ReasonUploadUnavailable = "upload_unavailable"
+
 func performSeal(s *Session, k OpKey, now time.Time) (*Output, error) {
 	if k.Seal == nil || k.Seal.Image == nil {
 		return nil, OperationFailed(ReasonInvalidRequest, fmt.Errorf("%w: no seal chosen", ErrInvalidRequest))
 	}
 	res := protocol.SealResult{CertificatePEM: chainPEM(k), Documents: make([]protocol.SealedPDFDoc, 0, len(s.Request.Documents))}
 	for _, d := range s.Request.Documents {
+		if d.Upload != "" && (d.PDF == nil || !bytes.Equal(gmcrypto.SM3(d.PDF), d.SM3)) {
+			return nil, OperationFailed(ReasonUploadUnavailable, fmt.Errorf("%w: upload %s was not read", ErrInvalidRequest, d.Upload))
+		}
 		out, err := seal.Seal(d.PDF, &seal.Options{
 			Image: k.Seal.Image, WidthMM: k.Seal.WidthMM, HeightMM: k.Seal.HeightMM,
 			Placements: d.Placements, Straddle: d.Straddle, SES: k.Seal.SES,
@@ -372,6 +384,14 @@ func performSeal(s *Session, k OpKey, now time.Time) (*Output, error) {
 				return nil, OperationFailed(ReasonSealFailed, err)
 			}
 			return nil, OperationFailed(ReasonSigningFailed, vague(err, gmcrypto.ErrUnsupported))
+		}
+		if d.Upload != "" {
+			// The portal has the uploaded bytes: it gets what the seal
+			// appended, and the hash of the whole.
+			sum := sha256.Sum256(out)
+			res.Documents = append(res.Documents, protocol.SealedPDFDoc{Name: d.Name, Upload: d.Upload,
+				Update: out[len(d.PDF):], SHA256: hex.EncodeToString(sum[:]), Size: int64(len(out))})
+			continue
 		}
 		res.Documents = append(res.Documents, protocol.SealedPDFDoc{Name: d.Name, PDF: out})
 	}

@@ -215,7 +215,8 @@ func (s *Session) trim() {
 	if len(s.Request.Documents) > 0 {
 		docs := make([]Document, len(s.Request.Documents))
 		for i, d := range s.Request.Documents {
-			docs[i] = Document{Name: d.Name, Digest: DocumentDigest(d), Placements: d.Placements, Straddle: d.Straddle, Pages: d.Pages}
+			docs[i] = Document{Name: d.Name, Digest: DocumentDigest(d), Placements: d.Placements, Straddle: d.Straddle, Pages: d.Pages,
+				Upload: d.Upload, Size: d.Size}
 		}
 		s.Request.Documents = docs
 	}
@@ -464,8 +465,15 @@ func (r *Request) validateSeal() error {
 		if d.Data != nil || d.Digest != nil {
 			return badRequest("documents[%d]: a seal document has pdf, not data or digest", i)
 		}
-		if len(d.PDF) == 0 {
-			return badRequest("documents[%d].pdf is required", i)
+		switch {
+		case len(d.PDF) == 0 && d.Upload == "":
+			return badRequest("documents[%d].pdf or documents[%d].upload is required", i, i)
+		case len(d.PDF) > 0 && d.Upload != "":
+			return badRequest("documents[%d] has pdf and upload: give one", i)
+		case d.Upload != "" && !idOK(d.Upload):
+			return badRequest("documents[%d].upload is malformed", i)
+		case d.Upload == "" && (d.Size != 0 || d.SM3 != nil):
+			return badRequest("documents[%d]: size and sm3 belong to uploads", i)
 		}
 		if len(d.Placements) == 0 && d.Straddle == nil {
 			return badRequest("documents[%d] needs placements or a straddle seal", i)

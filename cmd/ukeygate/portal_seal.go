@@ -84,7 +84,12 @@ corner.`,
 			if len(res.Documents) != 1 || res.Documents[0].Name != name {
 				return fmt.Errorf("%w: the result does not hold %s", portal.ErrProtocol, name)
 			}
-			sealed := res.Documents[0].PDF
+			// A large PDF went as an upload: the result holds what the
+			// seal appended, checked against the whole's SHA-256.
+			sealed, err := res.Documents[0].Assemble(pdf)
+			if err != nil {
+				return err
+			}
 			if out == "" {
 				out = strings.TrimSuffix(file, filepath.Ext(file)) + ".sealed.pdf"
 			}
@@ -93,6 +98,9 @@ corner.`,
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "\n%s → %s (%d bytes, %d added)\n", file, out, len(sealed), len(sealed)-len(pdf))
+			if up := res.Documents[0].Upload; up != "" {
+				fmt.Fprintf(w, "  sent as upload %s (over the inline limit); the result held only the %d bytes the seal added\n", up, len(res.Documents[0].Update))
+			}
 			local, err := portal.VerifyPDF(sealed, roots)
 			if err != nil {
 				return err

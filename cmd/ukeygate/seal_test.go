@@ -99,6 +99,31 @@ func TestSealTwoTerminals(t *testing.T) {
 	if err != nil || len(sigs) != 1 || !sigs[0].Valid || sigs[0].Seal == nil || sigs[0].Seal.ID != sl.ID {
 		t.Fatalf("sealed PDF: %v %+v", err, sigs)
 	}
+	// A PDF over the inline limit goes as an upload, by itself.
+	var pages [][]string
+	for i := 0; i < 120; i++ {
+		var lines []string
+		for j := 0; j < 50; j++ {
+			lines = append(lines, "Bill of quantities: reinforced concrete C30, 12.5 m3 at 480.00 CNY, item "+strings.Repeat("x", 10))
+		}
+		pages = append(pages, lines)
+	}
+	large := filepath.Join(dir, "large.pdf")
+	os.WriteFile(large, seal.TextPDF(pages), 0o644)
+	p = startPortal(t, "portal", "seal", "--file", large, "--page", "120", "--x", "150", "--y", "240", "--seal", sl.ID,
+		"--server", ts.URL, "--app-key", app.APIKey, "--origin", "https://bid.example.cn")
+	if scan := ph("phone", "scan", p.header["Payload:"]); !strings.Contains(scan, "120 pages") {
+		t.Fatalf("scan of the large PDF:\n%s", scan)
+	}
+	ph("phone", "confirm", "--code", p.header["Code:"], "--pin", "135790")
+	if out, err := p.wait(t); err != nil || !regexp.MustCompile(`sent as upload upl_\w+`).MatchString(out) ||
+		!regexp.MustCompile(`gateway /v1/verify:\s+valid`).MatchString(out) {
+		t.Fatalf("portal seal of a large PDF: %v\n%s", err, out)
+	}
+	if sealed, err := os.ReadFile(filepath.Join(dir, "large.sealed.pdf")); err != nil || !bytes.HasPrefix(sealed, seal.TextPDF(pages)) {
+		t.Fatalf("large.sealed.pdf: %v", err)
+	}
+
 	if rev := op("seal", "revoke", sl.ID, "--reason", "superseded"); !strings.Contains(rev, "revoked") {
 		t.Fatalf("revoke:\n%s", rev)
 	}

@@ -1,0 +1,165 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ukeygate/ukeygate/protocol"
+	"github.com/ukeygate/ukeygate/seal"
+)
+
+// largeBid is a bid PDF over the default session.max_data_bytes (512 KiB).
+func largeBid(t *testing.T) []byte {
+	t.Helper()
+	pages := make([][]string, 150)
+	for i := range pages {
+		for j := 0; j < 50; j++ {
+			pages[i] = append(pages[i], fmt.Sprintf("Bill of quantities, page %d item %d: reinforced concrete, C30, 12.5 m3 at 480.00 CNY", i+1, j+1))
+		}
+	}
+	pages[149] = append(pages[149], "Bidder (seal): [SEAL HERE]")
+	pdf := seal.TextPDF(pages)
+	if len(pdf) <= 512<<10 {
+		t.Fatalf("the large bid is only %d bytes", len(pdf))
+	}
+	return pdf
+}
+
+func (w *sxWorld) upload(key string, body []byte) *resp {
+	w.t.Helper()
+	return w.do("POST", "/v1/uploads", rawBody(body), map[string]string{"Authorization": "Bearer " + key, "Content-Type": "application/pdf"})
+}
+
+func TestSealByUpload(t *testing.T) {
+	w := sxNew(t)
+	ctx := context.Background()
+	alice := w.creds["alice/sm2/sign"].User
+	cred := w.creds["alice/sm2/sign"].ID
+	var company sxSeal
+	w.must(w.adminDo("POST", "/v1/admin/seals", map[string]any{"owner": alice, "name": "某某建设有限公司 公章", "kind": "official",
+		"image_png": sealTestPNG(t), "width_mm": 40, "height_mm": 40, "issuer": "sm2"}), http.StatusCreated).decode(t, &company)
+	bid := largeBid(t)
+	placements := []map[string]any{{"page": 150, "x_mm": 150, "y_mm": 240}}
+
+	// Inline, it is over the session cap: the reason uploads exist.
+	w.refused(w.app("POST", "/v1/sessions", map[string]any{"kind": "seal", "display": map[string]string{"title": "x"},
+		"documents": []map[string]any{{"name": "bid.pdf", "pdf": bid, "placements": placements}}}), http.StatusRequestEntityTooLarge, "request_too_large")
+
+	// Refused uploads.
+	w.refused(w.do("POST", "/v1/uploads", rawBody(bid), map[string]string{"Content-Type": "application/pdf"}), http.StatusUnauthorized, "missing_token")
+	w.refused(w.upload(w.appKey, []byte("GIF89a not a PDF")), http.StatusBadRequest, "bad_pdf")
+	w.refused(w.upload(w.appKey, nil), http.StatusBadRequest, "bad_pdf")
+
+	var up protocol.UploadCreated
+	w.must(w.upload(w.appKey, bid), http.StatusCreated).decode(t, &up)
+	sum := sha256.Sum256(bid)
+	if up.SHA256 != hex.EncodeToString(sum[:]) || up.Size != int64(len(bid)) || !strings.HasPrefix(up.ID, "upl_") || up.ExpiresAt.IsZero() {
+		t.Fatalf("upload answer %+v", up)
+	}
+
+	sealReq := func(uploadID string) map[string]any {
+		return map[string]any{"kind": "seal", "alg": "SM2", "display": map[string]string{"title": "投标文件盖章"},
+			"documents": []map[string]any{{"name": "bid.pdf", "upload": uploadID, "placements": placements}}}
+	}
+	// Unknown, another app's, both pdf and upload, gateway-set fields.
+	w.refused(w.app("POST", "/v1/sessions", sealReq("upl_"+strings.Repeat("a", 26))), http.StatusNotFound, "upload_not_found")
+	w.refused(w.do("POST", "/v1/sessions", sealReq(up.ID), map[string]string{"Authorization": "Bearer " + w.otherKey}), http.StatusNotFound, "upload_not_found")
+	both := sealReq(up.ID)
+	both["documents"].([]map[string]any)[0]["pdf"] = []byte("%PDF-1.7")
+	w.refused(w.app("POST", "/v1/sessions", both), http.StatusBadRequest, "invalid_request")
+	given := sealReq(up.ID)
+	given["documents"].([]map[string]any)[0]["sm3"] = make([]byte, 32)
+	w.refused(w.app("POST", "/v1/sessions", given), http.StatusBadRequest, "invalid_request")
+	// A placement off the document: refused, and the upload stays usable.
+	off := sealReq(up.ID)
+	off["documents"].([]map[string]any)[0]["placements"] = []map[string]any{{"page": 151, "x_mm": 100, "y_mm": 100}}
+	w.refused(w.app("POST", "/v1/sessions", off), http.StatusBadRequest, "bad_placement")
+
+	c := w.create(sealReq(up.ID))
+	// Single use: a second session cannot name it.
+	w.refused(w.app("POST", "/v1/sessions", sealReq(up.ID)), http.StatusConflict, "upload_used")
+
+	var sc struct {
+		Session struct {
+			Documents []struct {
+				Name   string `json:"name"`
+				Size   int64  `json:"size"`
+				Pages  int    `json:"pages"`
+				Digest string `json:"digest"`
+			} `json:"documents"`
+		} `json:"session"`
+	}
+	if err := w.alice.Do(ctx, "POST", "/v1/scan", map[string]string{"payload": c.QR.Payload}, &sc); err != nil {
+		t.Fatal(err)
+	}
+	if d := sc.Session.Documents; len(d) != 1 || d[0].Size != int64(len(bid)) || d[0].Pages != 150 || d[0].Digest == "" {
+		t.Fatalf("the phone sees %+v", sc.Session.Documents)
+	}
+	if _, err := w.alice.ConfirmSeal(ctx, c.ID, cred, company.ID, sxPIN, c.Code); err != nil {
+		t.Fatal(err)
+	}
+	v := w.view(c.ID)
+	var res protocol.SealResult
+	if err := json.Unmarshal(v.Result, &res); err != nil || len(res.Documents) != 1 {
+		t.Fatalf("result %s: %v", v.Result, err)
+	}
+	d := res.Documents[0]
+	if d.PDF != nil || d.Upload != up.ID || len(d.Update) == 0 || len(d.Update) > 256<<10 {
+		t.Fatalf("an uploaded document's result: upload %q, pdf %d bytes, update %d bytes", d.Upload, len(d.PDF), len(d.Update))
+	}
+	sealed, err := d.Assemble(bid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Assemble(bid[1:]); err == nil {
+		t.Fatal("assembled with other bytes")
+	}
+	sigs, err := seal.Verify(sealed)
+	if err != nil || len(sigs) != 1 || !sigs[0].Valid || !sigs[0].CoversWholeDocument || sigs[0].Seal == nil || sigs[0].Seal.ID != company.ID {
+		t.Fatalf("the assembled PDF: %v %+v", err, sigs)
+	}
+
+	// The session has ended: the sweeper deletes the upload's chunks.
+	st := w.ts.Server.Store()
+	chunks := func() int {
+		kvs, _, err := st.List(ctx, "uploads/c/"+up.ID+"/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(kvs)
+	}
+	if chunks() == 0 {
+		t.Fatal("no chunks before the sweep: the check is void")
+	}
+	if _, err := w.ts.Server.SweepUploads(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := chunks(); n != 0 {
+		t.Fatalf("%d chunks left after the session ended", n)
+	}
+	w.refused(w.app("POST", "/v1/sessions", sealReq(up.ID)), http.StatusConflict, "upload_used")
+
+	// A session that is cancelled frees nothing for reuse, and its upload
+	// is swept too; an upload no session claimed stays.
+	var up2, up3 protocol.UploadCreated
+	w.must(w.upload(w.appKey, bid), http.StatusCreated).decode(t, &up2)
+	w.must(w.upload(w.appKey, bid), http.StatusCreated).decode(t, &up3)
+	c2 := w.create(sealReq(up2.ID))
+	w.must(w.app("DELETE", "/v1/sessions/"+c2.ID, nil), http.StatusOK)
+	if n, err := w.ts.Server.SweepUploads(ctx); err != nil || n != 1 {
+		t.Fatalf("sweep after a cancel: %d %v", n, err)
+	}
+	if kvs, _, _ := st.List(ctx, "uploads/c/"+up3.ID+"/"); len(kvs) == 0 {
+		t.Fatal("an unclaimed upload was swept before its TTL")
+	}
+	if !bytes.HasPrefix(sealed, bid) {
+		t.Fatal("the sealed PDF does not start with the upload")
+	}
+}

@@ -1,0 +1,13 @@
+package protocol
+
+import "time"
+
+// UploadCreated is the answer of POST /v1/uploads: the upload's id (name
+// it as a seal document's "upload"), the SHA-256 (hex) and size of the
+// bytes received, and when it expires unless a session claims it first.
+type UploadCreated struct {
+	ID        string    `json:"id"`
+	SHA256    string    `json:"sha256"`
+	Size      int64     `json:"size"`
+	ExpiresAt time.Time `json:"expires_at"`
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/sealimage"
 )
 
 // testPKI is an issuer (CA) and a user certificate it issued.
@@ -96,8 +97,22 @@ func newPKI(t testing.TB, alg gmcrypto.Alg) *testPKI {
 	return p
 }
 
-// sealPNG draws a red ring with a star-ish centre on a transparent square.
+// sealPNG is a realistic round 公章 (package sealimage: border, star,
+// the company's name on the upper arc, 投标专用章 below), size pixels a
+// side, drawn once per size.
 func sealPNG(t testing.TB, size int) []byte {
+	t.Helper()
+	if size < 120 || size > 2048 {
+		return ringPNG(t, size)
+	}
+	return drawOnce(t, fmt.Sprint("round", size), func() ([]byte, error) {
+		return sealimage.Round("某某建设有限公司", "投标专用章", size)
+	})
+}
+
+// ringPNG draws a red ring with a dot in the centre on a transparent square
+// (any size: for the limits of CheckPNG).
+func ringPNG(t testing.TB, size int) []byte {
 	t.Helper()
 	img := image.NewNRGBA(image.Rect(0, 0, size, size))
 	red := color.NRGBA{R: 220, G: 20, B: 20, A: 255}
@@ -117,6 +132,27 @@ func sealPNG(t testing.TB, size int) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// legalRepPNG is a square 法人章 of 张三.
+func legalRepPNG(t testing.TB, size int) []byte {
+	t.Helper()
+	return drawOnce(t, fmt.Sprint("square", size), func() ([]byte, error) { return sealimage.Square("张三", size) })
+}
+
+var drawn sync.Map
+
+func drawOnce(t testing.TB, key string, draw func() ([]byte, error)) []byte {
+	t.Helper()
+	if b, ok := drawn.Load(key); ok {
+		return b.([]byte)
+	}
+	b, err := draw()
+	if err != nil {
+		t.Fatalf("drawing the seal picture (CI installs fonts-wqy-zenhei): %v", err)
+	}
+	drawn.Store(key, b)
+	return b
 }
 
 // testPDF writes a plain PDF (classic xref table, Helvetica) of A4 pages;

@@ -25,7 +25,7 @@ func sealRectMM(x, y, w, h float64) mmRect {
 // UKEYGATE_SEAL_DOCS=1, into docs/ as the kept examples).
 func keepRender(t *testing.T, pdf []byte, pageNr int, name string, example bool) {
 	t.Helper()
-	img := renderPage(t, pdf, pageNr, 60)
+	img := renderPage(t, pdf, pageNr, 90)
 	dir := t.TempDir()
 	if example && os.Getenv("UKEYGATE_SEAL_DOCS") == "1" {
 		dir = filepath.Join("..", "docs", "img")
@@ -219,6 +219,9 @@ func TestSecondSealKeepsFirstValid(t *testing.T) {
 	}
 	o := sealOptions(t, legal, Placement{Page: 2, XMM: 150, YMM: 120})
 	o.WidthMM, o.HeightMM = 25, 25
+	if o.Image, err = CheckPNG(legalRepPNG(t, 200)); err != nil {
+		t.Fatal(err)
+	}
 	second, err := Seal(first, o)
 	if err != nil {
 		t.Fatal(err)

@@ -91,6 +91,13 @@ func (c *Confirmer) prepare(ctx context.Context, s *Session, req ConfirmRequest,
 	// in both rounds (a seal revoked in between is refused).
 	var mat *SealMaterial
 	if s.Kind == KindSeal {
+		for _, d := range s.Request.Documents {
+			if d.Upload != "" {
+				// The result's SHA-256 of an uploaded PDF would be the
+				// template's: not served two-party yet.
+				return nil, nil, nil, fmt.Errorf("%w: sealing an uploaded PDF", ErrCosignUnsupported)
+			}
+		}
 		if mat, err = c.seal(ctx, s, req, cred); err != nil {
 			return nil, nil, nil, err
 		}

@@ -19,8 +19,8 @@ import (
 	"github.com/ukeygate/ukeygate/seal"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
-	"github.com/ukeygate/ukeygate/webhook"
 	"github.com/ukeygate/ukeygate/upload"
+	"github.com/ukeygate/ukeygate/webhook"
 )
 
 // Sentinel errors of package api, checked with errors.Is.

@@ -13,8 +13,8 @@ import (
 	"github.com/ukeygate/ukeygate/config"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/session"
-	"github.com/ukeygate/ukeygate/webhook"
 	"github.com/ukeygate/ukeygate/upload"
+	"github.com/ukeygate/ukeygate/webhook"
 )
 
 // uploadSweepInterval is how often the uploads of ended seal sessions are

@@ -2,14 +2,22 @@ package api_test
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
+	"math/big"
 	"net/http"
 	"path/filepath"
 	"testing"
 
+	"github.com/emmansun/gmsm/sm4"
+
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/internal/seed"
 	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/operator"
@@ -65,5 +73,72 @@ func TestDecryptSessionNodeCiphertexts(t *testing.T) {
 		if r.status != http.StatusBadRequest {
 			t.Fatalf("%s: %d", name, r.status)
 		}
+	}
+}
+
+// TestDecryptSessionGmSSLEnvelope: an EnvelopedData shaped as GmSSL 3's
+// cmsencrypt writes it (GM/T 0010 OIDs, SM2 key transport named
+// 1.2.156.10197.1.301.2, the ASN.1 SM2 ciphertext of an SM4-CBC key),
+// built by hand here because GmSSL has no Debian package, opens in a
+// decrypt session.
+func TestDecryptSessionGmSSLEnvelope(t *testing.T) {
+	w := sxSeed(t, seed.Spec{
+		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "gmssl SM2 Root")},
+		Users:   []seed.User{{Name: "alice", Credentials: []seed.Credential{seed.Encrypt("sm2", "SM2")}}},
+	})
+	cert := certOf(t, w.creds["alice/sm2/encrypt"])
+	plain := []byte("GmSSL 3 sealed bid 投标文件")
+	cek, iv := make([]byte, 16), make([]byte, 16)
+	rand.Read(cek)
+	rand.Read(iv)
+	ek, err := gmcrypto.Encrypt(cert.PublicKey, cek, gmcrypto.FormatASN1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := sm4.NewCipher(cek)
+	n := 16 - len(plain)%16
+	padded := append(bytes.Clone(plain), bytes.Repeat([]byte{byte(n)}, n)...)
+	ct := make([]byte, len(padded))
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, padded)
+	ivDER, _ := asn1.Marshal(iv)
+	type issuerSerial struct {
+		Issuer asn1.RawValue
+		Serial *big.Int
+	}
+	type keyTrans struct {
+		Version int
+		RID     issuerSerial
+		Alg     pkix.AlgorithmIdentifier
+		Key     []byte
+	}
+	type encContent struct {
+		Type asn1.ObjectIdentifier
+		Alg  pkix.AlgorithmIdentifier
+		Data []byte `asn1:"tag:0"`
+	}
+	inner, err := asn1.Marshal(struct {
+		Version    int
+		Recipients []keyTrans `asn1:"set"`
+		Content    encContent
+	}{0, []keyTrans{{0, issuerSerial{asn1.RawValue{FullBytes: cert.RawIssuer}, cert.SerialNumber},
+		pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 301, 2}}, ek}},
+		encContent{asn1.ObjectIdentifier{1, 2, 156, 10197, 6, 1, 4, 2, 1},
+			pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 104, 2}, Parameters: asn1.RawValue{FullBytes: ivDER}}, ct}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := asn1.Marshal(struct {
+		Type    asn1.ObjectIdentifier
+		Content asn1.RawValue
+	}{asn1.ObjectIdentifier{1, 2, 156, 10197, 6, 1, 4, 2, 3}, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, v := w.completeSession(t, map[string]any{"kind": "decrypt", "ciphertext": env, "ciphertext_format": "cms"}, w.alice, "alice/sm2/encrypt")
+	var res struct {
+		Plaintext []byte `json:"plaintext"`
+	}
+	if err := json.Unmarshal(v.Result, &res); err != nil || !bytes.Equal(res.Plaintext, plain) {
+		t.Fatalf("plaintext %q (%v)", res.Plaintext, err)
 	}
 }

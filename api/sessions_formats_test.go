@@ -13,14 +13,20 @@ import (
 	"math/big"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/sm4"
+	"github.com/emmansun/gmsm/smx509"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/internal/seed"
 	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // TestDecryptSessionNodeCiphertexts: a portal that encrypts with npm
@@ -140,5 +146,89 @@ func TestDecryptSessionGmSSLEnvelope(t *testing.T) {
 	}
 	if err := json.Unmarshal(v.Result, &res); err != nil || !bytes.Equal(res.Plaintext, plain) {
 		t.Fatalf("plaintext %q (%v)", res.Plaintext, err)
+	}
+}
+
+// TestVerifyGmSSLSignedData: POST /v1/verify accepts GmSSL 3's SM2 CMS
+// (signature algorithm 1.2.156.10197.1.501, no signed attributes, SM2 over
+// SM3 of the content without Z), built by hand, signed by a certificate
+// of a registered external issuer whose key this test holds.
+func TestVerifyGmSSLSignedData(t *testing.T) {
+	w := sxSeed(t, seed.Spec{})
+	caKey, _ := sm2.GenerateKey(rand.Reader)
+	leafKey, _ := sm2.GenerateKey(rand.Reader)
+	now := time.Now()
+	caTmpl := &smx509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "GmSSL-shaped Root"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: smx509.KeyUsageCertSign | smx509.KeyUsageCRLSign}
+	caDER, err := smx509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := smx509.ParseCertificate(caDER)
+	leafTmpl := &smx509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "投标人 GmSSL"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: smx509.KeyUsageDigitalSignature}
+	leafDER, err := smx509.CreateCertificate(rand.Reader, leafTmpl, ca, &leafKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := smx509.ParseCertificate(leafDER)
+	w.must(w.do("POST", "/v1/admin/issuers", map[string]any{"id": "gmssl", "name": "GmSSL CA", "mode": "external",
+		"chain_pem": string(gmcrypto.EncodeCertificatesPEM(ca))}, map[string]string{"Authorization": "Bearer " + w.ts.AdminToken}), http.StatusCreated)
+
+	content := []byte("GmSSL 3 cmssign: 投标文件")
+	e := sm3.Sum(content)
+	sig, err := sm2.SignASN1(rand.Reader, leafKey, e[:], nil) // SM3(content), no Z
+	if err != nil {
+		t.Fatal(err)
+	}
+	type issuerSerial struct {
+		Issuer asn1.RawValue
+		Serial *big.Int
+	}
+	type signerInfo struct {
+		Version   int
+		SID       issuerSerial
+		DigestAlg pkix.AlgorithmIdentifier
+		SigAlg    pkix.AlgorithmIdentifier
+		Signature []byte
+	}
+	type encap struct {
+		Type asn1.ObjectIdentifier
+	}
+	sm3OID := pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 401}}
+	certs, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: leaf.Raw})
+	inner, err := asn1.Marshal(struct {
+		Version     int
+		DigestAlgs  []pkix.AlgorithmIdentifier `asn1:"set"`
+		Encap       encap
+		Certs       asn1.RawValue
+		SignerInfos []signerInfo `asn1:"set"`
+	}{1, []pkix.AlgorithmIdentifier{sm3OID}, encap{asn1.ObjectIdentifier{1, 2, 156, 10197, 6, 1, 4, 2, 1}}, asn1.RawValue{FullBytes: certs},
+		[]signerInfo{{1, issuerSerial{asn1.RawValue{FullBytes: leaf.RawIssuer}, leaf.SerialNumber}, sm3OID,
+			pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 501}}, sig}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cms, err := asn1.Marshal(struct {
+		Type    asn1.ObjectIdentifier
+		Content asn1.RawValue
+	}{asn1.ObjectIdentifier{1, 2, 156, 10197, 6, 1, 4, 2, 2}, asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		body  map[string]any
+		valid bool
+	}{
+		"content":       {map[string]any{"cms": cms, "data": content}, true},
+		"digest":        {map[string]any{"cms": cms, "digest": e[:]}, true},
+		"other content": {map[string]any{"cms": cms, "data": []byte("another bid")}, false},
+	} {
+		var v protocol.VerifyResponse
+		w.must(w.app("POST", "/v1/verify", tc.body), http.StatusOK).decode(t, &v)
+		if v.Valid != tc.valid || tc.valid && (v.Signer == nil || !strings.Contains(v.Signer.Subject, "GmSSL")) || !tc.valid && v.Reason != "bad_signature" {
+			t.Fatalf("%s: %+v, want valid %v", name, v, tc.valid)
+		}
 	}
 }

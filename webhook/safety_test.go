@@ -137,3 +137,63 @@ func TestRedirectNotFollowed(t *testing.T) {
 		t.Fatal("the redirect was followed")
 	}
 }
+
+// An answer is read up to MaxResponseBytes and no further: a receiver
+// that answers 200 with an endless body still acknowledges at once.
+func TestResponseReadingCapped(t *testing.T) {
+	ctx := ctxFor(t)
+	st := storagetest.MustOpen(t)
+	var sent atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 4096)
+		for r.Context().Err() == nil {
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	cfg := fastConfig()
+	cfg.SingleNode = true
+	cfg.MaxResponseBytes = 8 << 10
+	n := newNode(t, st, cfg)
+	if _, err := n.hooks.Set(ctx, appID, srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	n.hooks.Start()
+	n.run(t, ctx)
+	waitFor(t, "three deliveries acknowledged", func() bool {
+		list, _, _ := n.hooks.List(ctx, appID, "", 10)
+		done := 0
+		for _, d := range list {
+			if d.State == protocol.DeliveryDelivered && d.LastStatus == 200 {
+				done++
+			}
+		}
+		return done == 3
+	})
+}
+
+func FuzzCheckURL(f *testing.F) {
+	for _, s := range []string{"https://hooks.example.cn/x", "http://127.0.0.1:1/", "http://[::ffff:10.0.0.1]/", "ftp://a", "//a/b",
+		"https://a.example/#x", "http://%31%32%37.0.0.1/", "http://0x7f.1/", "https://user@a.example/", "http://[fe80::1%25eth0]/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := webhook.CheckURL(raw, false)
+		if err != nil {
+			if !errors.Is(err, webhook.ErrInvalidURL) && !errors.Is(err, webhook.ErrTargetNotAllowed) {
+				t.Fatalf("CheckURL(%q): unexpected error %v", raw, err)
+			}
+			return
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || u.Fragment != "" {
+			t.Fatalf("CheckURL accepted %q (%+v)", raw, u)
+		}
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !webhook.PublicAddr(ip) {
+			t.Fatalf("CheckURL accepted the private address literal of %q", raw)
+		}
+	})
+}

@@ -62,6 +62,9 @@ type Deps struct {
 	// (POST /v1/uploads); nil answers that endpoint with 503
 	// "unavailable" and refuses seal documents given as uploads.
 	Uploads *upload.Service
+	// DrawnSeals is the policy for hand-drawn signatures (POST
+	// /v1/me/seals); the zero value forbids them.
+	DrawnSeals DrawnSealConfig
 }
 
 // DefaultMaxBodyBytes is the body limit when Deps.MaxBodyBytes is 0.
@@ -88,6 +91,7 @@ type API struct {
 	webapp      *webapp.Handler
 	webhooks    *webhook.Service
 	uploads     *upload.Service
+	drawn       DrawnSealConfig
 
 	mux *http.ServeMux
 	// patterns are the registered route patterns, in order (for the
@@ -120,6 +124,7 @@ func New(deps Deps) *API {
 		backup:   deps.Backup,
 		webhooks: deps.Webhooks,
 		uploads:  deps.Uploads,
+		drawn:    deps.DrawnSeals,
 		webapp:   webapp.New(),
 		pinLockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ukeygate_pin_lockouts_total",

@@ -58,6 +58,9 @@ var (
 	ErrBackupUnavailable = errors.New("api: backup unavailable")
 	// ErrSessionsUnavailable: the API was built without a session service.
 	ErrSessionsUnavailable = errors.New("api: scan sessions unavailable")
+	// ErrDrawnSealsDisabled: the operator's policy forbids hand-drawn
+	// signatures (seals.drawn_signatures is false).
+	ErrDrawnSealsDisabled = errors.New("api: hand-drawn signatures are not allowed")
 	// ErrUploadsUnavailable: the API was built without an upload store.
 	ErrUploadsUnavailable = errors.New("api: uploads unavailable")
 	// ErrOriginNotAllowed: the page origin (body field or Origin header)
@@ -104,6 +107,7 @@ var errorTable = []errorMapping{
 	{ErrAuditUnavailable, http.StatusServiceUnavailable, protocol.CodeAuditUnavailable},
 	{ErrSessionsUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
 	{ErrUploadsUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
+	{ErrDrawnSealsDisabled, http.StatusForbidden, protocol.CodeDrawnSealDisabled},
 	{ErrBackupUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
 	{ErrOriginNotAllowed, http.StatusForbidden, protocol.CodeOriginNotAllowed},
 	{ErrWebhooksUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},

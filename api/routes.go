@@ -52,6 +52,7 @@ func (a *API) routes() {
 	a.handle("POST /v1/me/credentials/{id}/cosign", a.cosignCSR)
 	a.handle("PUT /v1/me/pin", a.changePIN)
 	a.handle("GET /v1/me/history", a.myHistory)
+	a.handle("POST /v1/me/seals", a.addDrawnSeal)
 	// Phone, scan sessions (device-signed).
 	a.handle("POST /v1/scan", a.scan)
 	a.handle("POST /v1/sessions/{id}/confirm", a.confirm)

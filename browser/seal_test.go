@@ -1,11 +1,7 @@
 package browser_test
 
 import (
-	"bytes"
 	"context"
-	"image"
-	"image/color"
-	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukeygate/ukeygate/internal/sealimage"
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/seal"
 )
@@ -25,20 +22,13 @@ import (
 func TestSealBid(t *testing.T) {
 	w := newWorld(t, true)
 	op := &operator.Client{BaseURL: w.ts.URL, Token: w.ts.AdminToken}
-	img := image.NewNRGBA(image.Rect(0, 0, 96, 96))
-	for y := 0; y < 96; y++ {
-		for x := 0; x < 96; x++ {
-			if d := (x-48)*(x-48) + (y-48)*(y-48); d < 46*46 && d > 39*39 || d < 12*12 {
-				img.SetNRGBA(x, y, color.NRGBA{R: 220, G: 20, B: 20, A: 255})
-			}
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
+	// A realistic 公章 (package sealimage), as an operator would register.
+	pic, err := sealimage.Round("示例建设有限公司", "投标专用章", 400)
+	if err != nil {
+		t.Fatalf("drawing the seal (CI installs fonts-wqy-zenhei): %v", err)
 	}
 	sl, err := op.AddSeal(w.ctx(), operator.SealRequest{Owner: w.user, Name: "示例建设有限公司 投标专用章", Kind: "official",
-		ImagePNG: b.Bytes(), WidthMM: 40, HeightMM: 40, Issuer: "rsa"})
+		ImagePNG: pic, WidthMM: 40, HeightMM: 40, Issuer: "rsa"})
 	if err != nil {
 		t.Fatal(err)
 	}

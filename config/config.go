@@ -153,6 +153,11 @@ type SealsConfig struct {
 	UploadMaxBytes int64 `mapstructure:"upload_max_bytes"`
 	// UploadTTL is how long an upload waits for the session that uses it.
 	UploadTTL time.Duration `mapstructure:"upload_ttl"`
+	// DrawnSignatures lets phone users add a signature drawn with a
+	// finger in the phone web app as a personal seal (POST /v1/me/seals).
+	DrawnSignatures bool `mapstructure:"drawn_signatures"`
+	// DrawnWidthMM is the printed width of a drawn signature (10 to 80).
+	DrawnWidthMM float64 `mapstructure:"drawn_width_mm"`
 }
 
 // Bounds of the seals keys (package upload enforces the same).
@@ -252,6 +257,7 @@ func Default() Config {
 		Seals: SealsConfig{
 			UploadMaxBytes: 32 << 20,
 			UploadTTL:      time.Hour,
+			DrawnWidthMM:   40,
 		},
 		CA: CAConfig{
 			ActivationTTL:       72 * time.Hour,

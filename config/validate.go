@@ -201,6 +201,9 @@ func (s SealsConfig) validate() error {
 	if s.UploadTTL < MinUploadTTL || s.UploadTTL > MaxUploadTTL {
 		return bad("seals.upload_ttl", s.UploadTTL, fmt.Sprintf("must be from %s to %s", MinUploadTTL, MaxUploadTTL))
 	}
+	if s.DrawnWidthMM < 10 || s.DrawnWidthMM > 80 {
+		return bad("seals.drawn_width_mm", s.DrawnWidthMM, "must be from 10 to 80")
+	}
 	return nil
 }
 

@@ -11,3 +11,11 @@ type UploadCreated struct {
 	Size      int64     `json:"size"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
+
+// DrawnSealRequest is the body of POST /v1/me/seals: a signature the
+// phone user drew (a trimmed PNG with a transparent background) and,
+// optionally, the seal's name (default "<user name> 手写签名").
+type DrawnSealRequest struct {
+	ImagePNG []byte `json:"image_png"`
+	Name     string `json:"name,omitempty"`
+}

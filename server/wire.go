@@ -108,6 +108,10 @@ func (s *Server) wire() (http.Handler, error) {
 	if upCfg.Key, err = gmcrypto.DeriveKey(s.master, upload.KeyPurpose, nil); err != nil {
 		return nil, fmt.Errorf("server: deriving the upload key: %w", err)
 	}
+	drawn := api.DrawnSealConfig{Allow: s.cfg.Seals.DrawnSignatures, WidthMM: s.cfg.Seals.DrawnWidthMM}
+	if err := drawn.Validate(); err != nil {
+		return nil, fmt.Errorf("server: seals: %w", err)
+	}
 	uploads, err := upload.New(s.store, upCfg)
 	gmcrypto.Zero(upCfg.Key)
 	if err != nil {
@@ -148,6 +152,7 @@ func (s *Server) wire() (http.Handler, error) {
 		Backup:       storeBackup{s},
 		Webhooks:     hooks,
 		Uploads:      uploads,
+		DrawnSeals:   drawn,
 	}), nil
 }
 

@@ -16,7 +16,7 @@ func newSealCmd() *cobra.Command {
 		Short: "Make, list and revoke users' electronic seals (电子签章; operator API)",
 	}
 	addOperatorFlags(cmd)
-	cmd.AddCommand(newSealAddCmd(), newSealListCmd(), newSealRevokeCmd())
+	cmd.AddCommand(newSealAddCmd(), newSealListCmd(), newSealRevokeCmd(), newSealImageCmd())
 	return cmd
 }
 

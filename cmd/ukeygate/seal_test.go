@@ -2,9 +2,6 @@ package main
 
 import (
 	"bytes"
-	"image"
-	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -47,21 +44,11 @@ func TestSealTwoTerminals(t *testing.T) {
 	ph("phone", "enroll", "--server", ts.URL, "--code", user.ActivationCode, "--pin", "135790")
 	ph("phone", "request", "--issuer", "rsa", "--alg", "RSA", "--purpose", "sign", "--pin", "135790")
 
-	// The seal image: a red ring on transparency.
-	img := image.NewNRGBA(image.Rect(0, 0, 64, 64))
-	for y := 0; y < 64; y++ {
-		for x := 0; x < 64; x++ {
-			if d := (x-32)*(x-32) + (y-32)*(y-32); d < 30*30 && d > 24*24 {
-				img.SetNRGBA(x, y, color.NRGBA{R: 220, A: 255})
-			}
-		}
-	}
-	var pngBuf bytes.Buffer
-	if err := png.Encode(&pngBuf, img); err != nil {
-		t.Fatal(err)
-	}
+	// The seal picture: a round 公章 drawn by "seal image".
 	pngFile := filepath.Join(dir, "seal.png")
-	os.WriteFile(pngFile, pngBuf.Bytes(), 0o644)
+	if out := mustCLI(t, "", "seal", "image", "--org", "某某建设有限公司", "--title", "投标专用章", "--out", pngFile); !strings.Contains(out, "480×480") {
+		t.Fatalf("seal image: %s", out)
+	}
 	var sl struct {
 		ID string `json:"id"`
 	}

@@ -209,6 +209,17 @@
       deviceKeyValue: 'ECDSA P-256 · 不可导出',
       enrolledAt: '激活时间',
       changePin: '修改 PIN',
+      // hand-drawn signature
+      signRow: '手写签名', signTitle: '手写签名',
+      signLead: '请用手指在下面的框内写下您的签名。保存后，它会成为您的个人签名章，盖章时可以选用。',
+      signPadLabel: '签名区：用手指书写',
+      signUndo: '撤销一笔', signClear: '清除', signSave: '保存签名',
+      signEmpty: '请先在框内签名。',
+      signSavedTitle: '签名已保存',
+      signSavedLead: '您的手写签名已成为个人签名章（{id}），盖章时可以选用。',
+      err_drawn_seal_disabled: '您的证书服务机构不允许使用手写签名。如需个人签名章，请联系证书服务机构登记。',
+      title_drawn_seal_disabled: '不能使用手写签名',
+      err_bad_seal_image: '这个签名无法使用（太小、太细长或是空白），请重新书写。',
       language: '语言',
       lost: '手机丢失怎么办？',
       lostTitle: '手机丢失或更换',
@@ -394,6 +405,17 @@
       deviceKeyValue: 'ECDSA P-256 · not exportable',
       enrolledAt: 'Activated',
       changePin: 'Change PIN',
+      // hand-drawn signature
+      signRow: 'My signature', signTitle: 'Hand-drawn signature',
+      signLead: 'Write your signature with your finger in the box below. Once saved it becomes your personal signature seal, which you can choose when you seal a document.',
+      signPadLabel: 'Signature pad: write with your finger',
+      signUndo: 'Undo stroke', signClear: 'Clear', signSave: 'Save signature',
+      signEmpty: 'Please sign in the box first.',
+      signSavedTitle: 'Signature saved',
+      signSavedLead: 'Your signature is now a personal seal ({id}); choose it when you seal a document.',
+      err_drawn_seal_disabled: 'Your certificate provider does not allow hand-drawn signatures. Ask them to register a personal seal for you.',
+      title_drawn_seal_disabled: 'Hand-drawn signatures are not allowed',
+      err_bad_seal_image: 'This signature cannot be used (too small, too long and thin, or empty). Please write it again.',
       language: 'Language',
       lost: 'Lost your phone?',
       lostTitle: 'Lost or new phone',
@@ -1858,9 +1880,155 @@
           h('div.section-title'),
           h('ul.list',
             h('li', h('button.row', { type: 'button', 'data-t': 'change-pin', on: { click: showChangePIN } }, h('span.row-icon', icon('key')), h('span.row-main', h('span.row-title', { text: t('changePin') })), icon('chev', 'chev'))),
+            h('li', h('button.row', { type: 'button', 'data-t': 'signature', on: { click: showSignature } }, h('span.row-icon', icon('sign')), h('span.row-main', h('span.row-title', { text: t('signRow') })), icon('chev', 'chev'))),
             h('li', h('button.row', { type: 'button', 'data-t': 'lost', on: { click: showLost } }, h('span.row-icon', icon('help')), h('span.row-main', h('span.row-title', { text: t('lost') })), icon('chev', 'chev'))))),
         h('p.footer-note', { text: t('footer') }));
     }, { tab: 'me' });
+  }
+
+  // ---------------------------------------------------------------------
+  // Hand-drawn signature: strokes drawn with a finger (pointer events) on
+  // a canvas, undone or cleared, then trimmed to their bounding box and
+  // posted as a transparent PNG (POST /v1/me/seals), where the issuer
+  // makes it a personal seal if the operator allows it.
+  // ---------------------------------------------------------------------
+  var INK = '#16213e';
+  var INK_WIDTH = 3.2; // CSS pixels
+
+  function drawStrokes(ctx, strokes, scale, dx, dy) {
+    ctx.lineCap = 'round';
+    ctx.lineJoin = 'round';
+    ctx.strokeStyle = INK;
+    ctx.fillStyle = INK;
+    ctx.lineWidth = INK_WIDTH * scale;
+    strokes.forEach(function (st) {
+      var x = function (i) { return (st[i][0] - dx) * scale; };
+      var y = function (i) { return (st[i][1] - dy) * scale; };
+      if (st.length === 1) {
+        ctx.beginPath();
+        ctx.arc(x(0), y(0), ctx.lineWidth / 2, 0, 2 * Math.PI);
+        ctx.fill();
+        return;
+      }
+      // Smooth: quadratic curves through the midpoints.
+      ctx.beginPath();
+      ctx.moveTo(x(0), y(0));
+      for (var i = 1; i < st.length - 1; i++) {
+        ctx.quadraticCurveTo(x(i), y(i), (x(i) + x(i + 1)) / 2, (y(i) + y(i + 1)) / 2);
+      }
+      ctx.lineTo(x(st.length - 1), y(st.length - 1));
+      ctx.stroke();
+    });
+  }
+
+  // trimmedPNG renders the strokes, cut to their bounding box with a small
+  // margin, at 2× on a transparent background.
+  function trimmedPNG(strokes) {
+    var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    strokes.forEach(function (st) {
+      st.forEach(function (p) {
+        x0 = Math.min(x0, p[0]); y0 = Math.min(y0, p[1]); x1 = Math.max(x1, p[0]); y1 = Math.max(y1, p[1]);
+      });
+    });
+    var m = INK_WIDTH * 2;
+    x0 -= m; y0 -= m; x1 += m; y1 += m;
+    var scale = Math.min(2, 1600 / Math.max(x1 - x0, y1 - y0));
+    var c = document.createElement('canvas');
+    c.width = Math.max(16, Math.ceil((x1 - x0) * scale));
+    c.height = Math.max(16, Math.ceil((y1 - y0) * scale));
+    drawStrokes(c.getContext('2d'), strokes, scale, x0, y0);
+    return new Promise(function (resolve, reject) {
+      c.toBlob(function (b) { b ? resolve(b) : reject(new Error('toBlob')); }, 'image/png');
+    }).then(function (b) { return b.arrayBuffer(); });
+  }
+
+  function showSignature() {
+    var strokes = [];
+    var current = null;
+    var pad = h('canvas.sign-pad', { 'data-t': 'sign-pad', role: 'img', 'aria-label': t('signPadLabel') });
+    var msg = h('p.sign-msg', { 'data-t': 'sign-message', role: 'status', 'aria-live': 'polite' });
+    var undo = h('button.btn.btn-secondary', { type: 'button', 'data-t': 'sign-undo', disabled: true, on: { click: function () { strokes.pop(); redraw(); } } }, t('signUndo'));
+    var wipe = h('button.btn.btn-secondary', { type: 'button', 'data-t': 'sign-clear', disabled: true, on: { click: function () { strokes = []; redraw(); } } }, t('signClear'));
+    var save = h('button.btn.btn-primary', { type: 'button', 'data-t': 'sign-save', disabled: true, on: { click: submit } }, t('signSave'));
+    screen('signature', function () {
+      return h('div', topbar(t('signTitle'), showMe),
+        h('div.section', h('div.card', h('p', { text: t('signLead') }), h('div.sign-wrap', pad), msg, h('div.sign-tools', undo, wipe))));
+    }, { actions: h('div.actions', save) });
+
+    var ctx = pad.getContext('2d');
+    function fit() {
+      var r = pad.getBoundingClientRect();
+      var dpr = window.devicePixelRatio || 1;
+      pad.width = Math.round(r.width * dpr);
+      pad.height = Math.round(r.height * dpr);
+      redraw();
+    }
+    function redraw() {
+      var dpr = pad.width / (pad.getBoundingClientRect().width || 1);
+      ctx.clearRect(0, 0, pad.width, pad.height);
+      drawStrokes(ctx, strokes, dpr, 0, 0);
+      var empty = !strokes.length;
+      undo.disabled = wipe.disabled = save.disabled = empty;
+      pad.setAttribute('data-strokes', String(strokes.length));
+    }
+    function at(e) {
+      var r = pad.getBoundingClientRect();
+      return [e.clientX - r.left, e.clientY - r.top];
+    }
+    pad.addEventListener('pointerdown', function (e) {
+      if (current) { return; }
+      e.preventDefault();
+      pad.setPointerCapture(e.pointerId);
+      current = { id: e.pointerId, pts: [at(e)] };
+      strokes.push(current.pts);
+      msg.textContent = '';
+      redraw();
+    });
+    pad.addEventListener('pointermove', function (e) {
+      if (!current || e.pointerId !== current.id) { return; }
+      e.preventDefault();
+      var evs = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+      (evs.length ? evs : [e]).forEach(function (ev) { current.pts.push(at(ev)); });
+      redraw();
+    });
+    function end(e) {
+      if (!current || e.pointerId !== current.id) { return; }
+      current = null;
+      redraw();
+    }
+    pad.addEventListener('pointerup', end);
+    pad.addEventListener('pointercancel', end);
+    fit();
+    window.addEventListener('resize', function onResize() {
+      if (S.view !== 'signature') { window.removeEventListener('resize', onResize); return; }
+      fit();
+    });
+
+    function submit() {
+      if (!strokes.length) { msg.textContent = t('signEmpty'); return; }
+      save.disabled = true;
+      trimmedPNG(strokes).then(function (buf) {
+        return api('POST', '/v1/me/seals', { image_png: b64(buf) }, true).then(function (sl) {
+          var url = URL.createObjectURL(new Blob([buf], { type: 'image/png' }));
+          screen('signature-saved', function () {
+            return h('section.outcome', { 'data-t': 'outcome', 'data-kind': 'ok' },
+              h('div.badge.ok', icon('check')),
+              h('h1', { text: t('signSavedTitle') }),
+              h('img.sign-saved', { src: url, alt: t('signRow'), 'data-t': 'sign-saved' }),
+              h('p', { 'data-t': 'message', text: t('signSavedLead', { id: sl.id }) }));
+          }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done'))) });
+        });
+      }).catch(function (err) {
+        if (err && err.code === 'drawn_seal_disabled') {
+          outcome('refused', 'warn', 'alert', t('title_drawn_seal_disabled'), errText(err),
+            h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
+          document.body.setAttribute('data-error', err.code);
+          return;
+        }
+        save.disabled = false;
+        msg.textContent = err instanceof ApiError ? errText(err) : t('err_generic', { code: 'png' });
+      });
+    }
   }
 
   function showLost() {

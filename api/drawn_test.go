@@ -1,0 +1,108 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"net/http"
+	"testing"
+
+	"github.com/ukeygate/ukeygate/protocol"
+	"github.com/ukeygate/ukeygate/seal"
+)
+
+// drawingPNG is a w×h transparent picture with a dark diagonal stroke.
+func drawingPNG(t *testing.T, w, h int, alpha bool) []byte {
+	t.Helper()
+	var img image.Image
+	if alpha {
+		m := image.NewNRGBA(image.Rect(0, 0, w, h))
+		for x := 0; x < w; x++ {
+			y := x * (h - 1) / max(w-1, 1)
+			for d := -2; d <= 2; d++ {
+				if y+d >= 0 && y+d < h {
+					m.SetNRGBA(x, y+d, color.NRGBA{R: 22, G: 33, B: 62, A: 255})
+				}
+			}
+		}
+		img = m
+	} else {
+		m := image.NewRGBA(image.Rect(0, 0, w, h))
+		for i := range m.Pix {
+			m.Pix[i] = 255
+		}
+		img = m
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestDrawnSignature(t *testing.T) {
+	w := sxNew(t)
+	ctx := context.Background()
+	alice := w.creds["alice/sm2/sign"].User
+	drawing := drawingPNG(t, 600, 240, true)
+	post := func(body any) error {
+		var out protocol.Seal
+		return w.alice.Do(ctx, "POST", "/v1/me/seals", body, &out)
+	}
+
+	// The default policy forbids it: a stable code, nothing stored.
+	mustRefuse(t, post(map[string]any{"image_png": drawing}), "drawn_seal_disabled")
+	w.refused(w.do("POST", "/v1/me/seals", map[string]any{"image_png": drawing}, nil), http.StatusUnauthorized, "missing_device_headers")
+	if list, _, err := w.ts.Server.Store().List(ctx, "seals/"); err != nil || len(list) != 0 {
+		t.Fatalf("seals stored after a refusal: %d %v", len(list), err)
+	}
+
+	// The operator allows it.
+	w.ts.Config.Seals.DrawnSignatures = true
+	w.ts.Restart()
+
+	mustRefuse(t, post(map[string]any{"image_png": drawingPNG(t, 600, 240, false)}), "bad_seal_image") // no transparency
+	mustRefuse(t, post(map[string]any{"image_png": drawingPNG(t, 2000, 40, true)}), "bad_seal_image")  // a line, not a signature
+	mustRefuse(t, post(map[string]any{"image_png": []byte("not a png")}), "bad_seal_image")
+	mustRefuse(t, post(map[string]any{}), "invalid_request")
+
+	var first protocol.Seal
+	if err := w.alice.Do(ctx, "POST", "/v1/me/seals", map[string]any{"image_png": drawing}, &first); err != nil {
+		t.Fatal(err)
+	}
+	if first.Kind != "personal" || first.Owner != alice || first.State != "active" || first.WidthMM != 40 || first.HeightMM != 16 || (first.Issuer != "sm2" && first.Issuer != "rsa") {
+		t.Fatalf("drawn seal %s: kind %s owner %s state %s %g×%g mm issuer %q", first.ID, first.Kind, first.Owner, first.State, first.WidthMM, first.HeightMM, first.Issuer)
+	}
+	ses, err := seal.Parse(first.SESSeal)
+	if err != nil || ses.Verify() != nil || !bytes.Equal(ses.PNG, drawing) || ses.Kind != seal.KindPersonal {
+		t.Fatalf("SES_Seal: %v", err)
+	}
+	// A new drawing supersedes the earlier one.
+	var second protocol.Seal
+	if err := w.alice.Do(ctx, "POST", "/v1/me/seals", map[string]any{"image_png": drawingPNG(t, 400, 400, true)}, &second); err != nil {
+		t.Fatal(err)
+	}
+	var list protocol.SealList
+	w.must(w.adminDo("GET", "/v1/admin/seals?owner="+alice, nil), http.StatusOK).decode(t, &list)
+	states := map[string]string{}
+	for _, s := range list.Seals {
+		states[s.ID] = string(s.State)
+	}
+	if len(list.Seals) != 2 || states[first.ID] != "revoked" || states[second.ID] != "active" {
+		t.Fatalf("after a second drawing: %v", states)
+	}
+	// The audit log says who did it.
+	var page protocol.AuditPage
+	w.must(w.adminDo("GET", "/v1/admin/audit?user="+alice, nil), http.StatusOK).decode(t, &page)
+	adds := 0
+	for _, e := range page.Entries {
+		if e.Action == "seal.add" && e.Outcome == "ok" {
+			adds++
+		}
+	}
+	if adds != 2 {
+		t.Errorf("%d seal.add entries", adds)
+	}
+}

@@ -1,0 +1,161 @@
+package browser_test
+
+import (
+	"bytes"
+	"image/png"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+
+	"github.com/ukeygate/ukeygate/seal"
+)
+
+// TestPhoneSignature: a phone user draws a signature with a finger in the
+// phone web app (touch strokes synthesized through the DevTools input
+// domain, which the page receives as pointer events). While the operator's
+// policy forbids drawn signatures the app explains the refusal; once the
+// operator allows them (seals.drawn_signatures, server restarted) the
+// drawing becomes a personal seal made by the issuer: a trimmed PNG with a
+// transparent background, the ink where the finger went.
+func TestPhoneSignature(t *testing.T) {
+	w := newWorld(t, false)
+	u := w.newUser(t, "赵六")
+	p := w.newPhone(t, "sig", "zh-CN,zh;q=0.9")
+
+	step(t, p, "enroll with a certificate", func(t *testing.T) {
+		p.visit("/m/#activate=" + u.code)
+		p.enrollOnScreens("", pinA, true, false)
+		p.waitView("home")
+	})
+
+	// stroke draws one finger stroke through pts (CSS pixels relative to
+	// the pad's top-left corner).
+	stroke := func(t *testing.T, pts [][2]float64) {
+		t.Helper()
+		r := eval[[]float64](p.tab, `(function () { var r = document.querySelector('[data-t=sign-pad]').getBoundingClientRect(); return [r.left, r.top]; })()`)
+		tp := func(x, y float64) []*input.TouchPoint {
+			one, rad, force := 1.0, 2.0, 0.5
+			return []*input.TouchPoint{{X: r[0] + x, Y: r[1] + y, ID: &one, RadiusX: &rad, RadiusY: &rad, Force: &force}}
+		}
+		before := eval[int](p.tab, `+document.querySelector('[data-t=sign-pad]').dataset.strokes || 0`)
+		touch := func(typ input.DispatchTouchEventType, pts []*input.TouchPoint) {
+			t.Helper()
+			if _, err := chromedp.Call(p.ctx, input.DispatchTouchEvent, input.DispatchTouchEventParams{Type: typ, TouchPoints: pts}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		touch(input.DispatchTouchEventTypeTouchStart, tp(pts[0][0], pts[0][1]))
+		for _, q := range pts[1:] {
+			touch(input.DispatchTouchEventTypeTouchMove, tp(q[0], q[1]))
+		}
+		touch(input.DispatchTouchEventTypeTouchEnd, []*input.TouchPoint{})
+		p.wait(`+document.querySelector('[data-t=sign-pad]').dataset.strokes === `+strconv.Itoa(before+1), "the stroke on the pad")
+	}
+	// A signature: a looping line across the pad, then an underline.
+	var loop [][2]float64
+	for i := 0; i <= 60; i++ {
+		a := float64(i) / 60
+		loop = append(loop, [2]float64{40 + 260*a, 110 - 50*math.Sin(a*3*math.Pi) + 15*math.Cos(a*9*math.Pi)})
+	}
+	underline := [][2]float64{{60, 175}, {140, 172}, {220, 170}, {290, 168}}
+	draw := func(t *testing.T) {
+		p.tap("tab-me")
+		p.waitView("me")
+		p.tap("signature")
+		p.waitView("signature")
+		if p.has("[data-t=sign-save]:not([disabled])") {
+			t.Error("save is offered before anything is drawn")
+		}
+		stroke(t, loop)
+		stroke(t, underline)
+	}
+
+	step(t, p, "refused while the operator forbids it", func(t *testing.T) {
+		draw(t)
+		p.tap("sign-save")
+		p.waitView("refused")
+		if e := eval[string](p.tab, `document.body.dataset.error`); e != "drawn_seal_disabled" {
+			t.Fatalf("data-error %q", e)
+		}
+		if m := p.message(); !strings.Contains(m, "不允许使用手写签名") {
+			t.Errorf("the refusal says %q", m)
+		}
+		p.shot("signature-refused")
+		p.axe("signature-refused")
+	})
+
+	// The operator allows drawn signatures.
+	w.ts.Config.Seals.DrawnSignatures = true
+	w.ts.Restart()
+
+	step(t, p, "drawn, undone, saved", func(t *testing.T) {
+		p.tap("done")
+		draw(t)
+		stroke(t, [][2]float64{{320, 30}, {330, 200}}) // a slip of the finger …
+		p.tap("sign-undo")                             // … taken back
+		p.wait(`document.querySelector('[data-t=sign-pad]').dataset.strokes === '2'`, "the undo")
+		p.shot("signature-drawn")
+		p.axe("signature")
+		p.tap("sign-save")
+		p.waitView("signature-saved")
+		p.wait(`document.querySelector('[data-t=sign-saved]').complete && document.querySelector('[data-t=sign-saved]').naturalWidth > 0`, "the saved picture")
+		p.shot("signature-saved")
+	})
+
+	step(t, p, "a personal seal from the issuer", func(t *testing.T) {
+		seals, err := w.operator().Seals(w.ctx(), u.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seals) != 1 || seals[0].Kind != "personal" || seals[0].State != "active" || seals[0].Issuer != "sm2" || !strings.Contains(seals[0].Name, "赵六") {
+			t.Fatalf("seals %+v", seals)
+		}
+		if !strings.Contains(p.message(), seals[0].ID) {
+			t.Errorf("the app says %q, not the seal id %s", p.message(), seals[0].ID)
+		}
+		ses, err := seal.Parse(seals[0].SESSeal)
+		if err != nil || ses.Verify() != nil {
+			t.Fatalf("SES_Seal: %v", err)
+		}
+		img, err := png.Decode(bytes.NewReader(ses.PNG))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := img.Bounds()
+		// Trimmed: the ink reaches within a few pixels of every edge; the
+		// background is transparent; the picture is as wide and high as
+		// what was drawn (about 260×140 CSS pixels, drawn at 2×).
+		x0, y0, x1, y1, ink := b.Max.X, b.Max.Y, -1, -1, 0
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				r, g, bl, a := img.At(x, y).RGBA()
+				if a>>8 < 128 {
+					continue
+				}
+				if r>>8 > 90 || g>>8 > 90 || bl>>8 > 120 {
+					t.Fatalf("pixel %d,%d is not ink: %d %d %d", x, y, r>>8, g>>8, bl>>8)
+				}
+				ink++
+				x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
+			}
+		}
+		if _, _, _, a := img.At(b.Min.X, b.Min.Y).RGBA(); a != 0 {
+			t.Error("the corner is not transparent")
+		}
+		const edge = 24
+		if x0 > edge || y0 > edge || b.Max.X-1-x1 > edge || b.Max.Y-1-y1 > edge {
+			t.Errorf("not trimmed: ink in %d,%d..%d,%d of %v", x0, y0, x1, y1, b)
+		}
+		if w, h := b.Dx(), b.Dy(); w < 2*240 || w > 2*300 || h < 2*120 || h > 2*180 || ink < 2000 {
+			t.Errorf("picture %d×%d with %d ink pixels", w, h, ink)
+		}
+		if ratio := seals[0].HeightMM / seals[0].WidthMM; math.Abs(ratio-float64(b.Dy())/float64(b.Dx())) > 0.02 || seals[0].WidthMM != 40 {
+			t.Errorf("printed %g×%g mm for %v", seals[0].WidthMM, seals[0].HeightMM, b)
+		}
+		p.onlyGateway()
+	})
+}

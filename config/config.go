@@ -156,8 +156,9 @@ type SealsConfig struct {
 	// DrawnSignatures lets phone users add a signature drawn with a
 	// finger in the phone web app as a personal seal (POST /v1/me/seals).
 	DrawnSignatures bool `mapstructure:"drawn_signatures"`
-	// DrawnWidthMM is the printed width of a drawn signature (10 to 80).
-	DrawnWidthMM float64 `mapstructure:"drawn_width_mm"`
+	// DrawnWidthMM is the printed width of a drawn signature in whole
+	// millimetres (10 to 80).
+	DrawnWidthMM int `mapstructure:"drawn_width_mm"`
 }
 
 // Bounds of the seals keys (package upload enforces the same).

@@ -108,7 +108,7 @@ func (s *Server) wire() (http.Handler, error) {
 	if upCfg.Key, err = gmcrypto.DeriveKey(s.master, upload.KeyPurpose, nil); err != nil {
 		return nil, fmt.Errorf("server: deriving the upload key: %w", err)
 	}
-	drawn := api.DrawnSealConfig{Allow: s.cfg.Seals.DrawnSignatures, WidthMM: s.cfg.Seals.DrawnWidthMM}
+	drawn := api.DrawnSealConfig{Allow: s.cfg.Seals.DrawnSignatures, WidthMM: float64(s.cfg.Seals.DrawnWidthMM)}
 	if err := drawn.Validate(); err != nil {
 		return nil, fmt.Errorf("server: seals: %w", err)
 	}

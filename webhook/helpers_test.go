@@ -40,7 +40,9 @@ func ctxFor(t testing.TB) context.Context {
 func fastConfig() webhook.Config {
 	cfg := webhook.DefaultConfig()
 	cfg.AllowPrivate = true
-	cfg.Timeout = 2 * time.Second
+	// Generous: an answer slower than this is retried, so a too short
+	// timeout would make duplicates on a loaded machine.
+	cfg.Timeout = 15 * time.Second
 	cfg.RetryMin = 10 * time.Millisecond
 	cfg.RetryMax = 100 * time.Millisecond
 	cfg.RetryFor = time.Hour
@@ -112,13 +114,13 @@ func (n *node) run(t testing.TB, ctx context.Context) string {
 
 // receiver is a webhook endpoint on loopback that verifies each delivery
 // with portal.VerifyWebhook and answers by a plan: the answer to the n-th
-// attempt (counted per delivery id) is plan(n); "hang" holds the request
+// attempt (counted per delivery id) of event ev is plan(n, ev); "hang" holds the request
 // until the sender gives up.
 type receiver struct {
 	t      testing.TB
 	srv    *httptest.Server
 	secret string
-	plan   func(attempt int) string
+	plan   func(attempt int, ev portal.WebhookEvent) string
 
 	mu       sync.Mutex
 	attempts map[string]int
@@ -128,7 +130,7 @@ type receiver struct {
 	changed  chan struct{}
 }
 
-func newReceiver(t testing.TB, plan func(int) string) *receiver {
+func newReceiver(t testing.TB, plan func(int, portal.WebhookEvent) string) *receiver {
 	rc := &receiver{t: t, plan: plan, attempts: map[string]int{}, ackedBy: map[string]int{}, changed: make(chan struct{}, 1)}
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
 	t.Cleanup(rc.srv.Close)
@@ -155,7 +157,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	n := rc.attempts[ev.ID]
 	answer := "ok"
 	if rc.plan != nil {
-		answer = rc.plan(n)
+		answer = rc.plan(n, ev)
 	}
 	if answer == "ok" {
 		rc.acked = append(rc.acked, ev)

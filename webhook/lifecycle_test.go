@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 	"github.com/ukeygate/ukeygate/webhook"
@@ -18,7 +19,7 @@ func TestFailRedeliverRemove(t *testing.T) {
 	st := storagetest.MustOpen(t)
 	var failing = true
 	rc := newReceiver(t, nil)
-	rc.plan = func(int) string {
+	rc.plan = func(int, portal.WebhookEvent) string {
 		if failing {
 			return "500"
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 	"github.com/ukeygate/ukeygate/webhook"
@@ -18,14 +19,19 @@ func TestDeliveryRetriesUntilAcknowledged(t *testing.T) {
 	st := storagetest.MustOpen(t)
 	cfg := fastConfig()
 	cfg.SingleNode = true
-	cfg.Timeout = 300 * time.Millisecond
+	// The hang lasts this long (once per session: the first event's second
+	// attempt; the other events get a second 500), and an answer slower
+	// than this would be retried: generous.
+	cfg.Timeout = 3 * time.Second
 	n := newNode(t, st, cfg)
-	rc := newReceiver(t, func(attempt int) string {
-		switch attempt {
-		case 1:
+	rc := newReceiver(t, func(attempt int, ev portal.WebhookEvent) string {
+		switch {
+		case attempt == 1:
 			return "500"
-		case 2:
+		case attempt == 2 && ev.Seq == 1:
 			return "hang"
+		case attempt == 2:
+			return "500"
 		}
 		return "ok"
 	})

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -161,5 +162,43 @@ func TestSealByUpload(t *testing.T) {
 	}
 	if !bytes.HasPrefix(sealed, bid) {
 		t.Fatal("the sealed PDF does not start with the upload")
+	}
+}
+
+// TestUploadLimits: an upload may exceed http.max_body_bytes (1 MiB) up to
+// seals.upload_max_bytes, whose limit holds whether the length is
+// announced or the body is streamed without one.
+func TestUploadLimits(t *testing.T) {
+	w := sxNew(t)
+	big := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("% filler line of a large scanned bid\n"), 34000)...) // about 1.2 MB
+	if len(big) <= 1<<20 {
+		t.Fatalf("%d bytes is not over http.max_body_bytes", len(big))
+	}
+	var up protocol.UploadCreated
+	w.must(w.upload(w.appKey, big), http.StatusCreated).decode(t, &up)
+	if up.Size != int64(len(big)) {
+		t.Fatalf("stored %d of %d bytes", up.Size, len(big))
+	}
+
+	w.ts.Config.Seals.UploadMaxBytes = 1 << 20
+	w.ts.Restart()
+	w.refused(w.upload(w.appKey, big), http.StatusRequestEntityTooLarge, "request_too_large")
+	// Without Content-Length (chunked): cut off at the limit all the same.
+	req, err := http.NewRequest("POST", w.url+"/v1/uploads", io.MultiReader(bytes.NewReader(big)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = -1
+	req.Header.Set("Authorization", "Bearer "+w.appKey)
+	req.Header.Set("Content-Type", "application/pdf")
+	w.refused(w.send(req), http.StatusRequestEntityTooLarge, "request_too_large")
+	// Nothing of the refused uploads is left in the store.
+	kvs, _, err := w.ts.Server.Store().List(context.Background(), "uploads/m/")
+	if err != nil || len(kvs) != 1 {
+		t.Fatalf("%d manifests (want the first upload's only): %v", len(kvs), err)
+	}
+	chunks, _, _ := w.ts.Server.Store().List(context.Background(), "uploads/c/")
+	if want := (len(big) + 512<<10 - 1) / (512 << 10); len(chunks) != want {
+		t.Fatalf("%d chunks in the store, want the first upload's %d", len(chunks), want)
 	}
 }

@@ -212,11 +212,13 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := s.cfg.HTTP.MaxBodyBytes
-		if r.Method == http.MethodPost && r.URL.Path == api.PathUploads {
-			// An upload streams up to its own cap (the API enforces it).
-			limit = max(limit, s.cfg.Seals.UploadMaxBytes)
+		upload := r.Method == http.MethodPost && r.URL.Path == api.PathUploads
+		if upload {
+			// An upload streams up to its own cap, which the API enforces
+			// with its own code (request_too_large): this is a backstop.
+			limit = s.cfg.Seals.UploadMaxBytes + 1
 		}
-		if r.ContentLength > limit {
+		if r.ContentLength > limit && !upload {
 			writeError(w, http.StatusRequestEntityTooLarge, protocol.CodeBodyTooLarge,
 				fmt.Sprintf("the request body is larger than %d bytes", limit))
 			return

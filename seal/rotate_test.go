@@ -92,6 +92,19 @@ func TestSealOnRotatedPages(t *testing.T) {
 			}
 		})
 	}
+	// The kept example: a portrait page turned to landscape by /Rotate 90
+	// (its text runs up the page as shown), sealed at (240, 150) mm as
+	// shown: the seal stands upright.
+	ex := testPDFBox(t, bidPages(), 0, "/MediaBox[0 0 595.276 841.89]/Rotate 90")
+	exOut, err := Seal(ex, sealOptions(t, p, Placement{Page: 2, XMM: 240, YMM: 150}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, outside := redPixels(renderPage(t, exOut, 2, renderDPI), renderDPI, sealRectMM(240, 150, 40, 40)); in < 200 || outside != 0 {
+		t.Fatalf("example: %d red pixels in the seal's square, %d outside", in, outside)
+	}
+	keepRender(t, exOut, 2, "seal-example-rotated.png", true)
+
 	// A seal that fits on the page as shown but not sideways is refused.
 	pdf := testPDFBox(t, [][]string{{"x"}}, 0, "/MediaBox[0 0 841.89 595.276]/Rotate 90")
 	if _, err := Seal(pdf, sealOptions(t, p, Placement{Page: 1, XMM: 195, YMM: 30})); !errors.Is(err, ErrBadPlacement) {

@@ -148,12 +148,14 @@ func (a *API) usableSeals(ctx context.Context, s *session.Session, userID string
 		if err != nil {
 			continue
 		}
-		bound := false
+		var bound []string
 		for _, c := range creds {
-			bound = bound || (c.Certificate != nil && ses.AllowsSigner(c.Certificate.Raw))
+			if c.Certificate != nil && ses.AllowsSigner(c.Certificate.Raw) {
+				bound = append(bound, c.ID)
+			}
 		}
-		if bound {
-			out = append(out, protocol.ScannedSeal{ID: sl.ID, Name: sl.Name, Kind: sl.Kind, WidthMM: sl.WidthMM, HeightMM: sl.HeightMM, ImagePNG: ses.PNG})
+		if len(bound) > 0 {
+			out = append(out, protocol.ScannedSeal{ID: sl.ID, Name: sl.Name, Kind: sl.Kind, WidthMM: sl.WidthMM, HeightMM: sl.HeightMM, ImagePNG: ses.PNG, Credentials: bound})
 		}
 	}
 	return out, nil

@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/png"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,6 +121,10 @@ func TestSealRegistryAndSession(t *testing.T) {
 		t.Fatalf("scan shows %+v", sc)
 	}
 	cred := w.creds["alice/sm2/sign"].ID
+	// The seal names the credential that may sign with it.
+	if !slices.Equal(sc.Seals[0].Credentials, []string{cred}) {
+		t.Errorf("seal credentials %v, want [%s]", sc.Seals[0].Credentials, cred)
+	}
 	// No seal chosen: refused, the session stays scanned.
 	mustRefuse(t, w.confirm(w.alice, c.ID, cred, sxPIN, c.Code), "seal_required")
 	if _, err := w.alice.ConfirmSeal(ctx, c.ID, cred, company.ID, sxPIN, c.Code); err != nil {

@@ -38,6 +38,9 @@ type ScannedSeal struct {
 	WidthMM  float64   `json:"width_mm"`
 	HeightMM float64   `json:"height_mm"`
 	ImagePNG []byte    `json:"image_png"`
+	// Credentials are the ids of Credentials whose certificate the seal
+	// names as a signer: the credential to confirm with.
+	Credentials []string `json:"credentials,omitempty"`
 }
 
 // ScannedSession is a scanned session as the phone sees it.

@@ -442,6 +442,31 @@
     Object.keys(x[1]).forEach(function (k) { if (TEXT[x[0]][k] === undefined) { TEXT[x[0]][k] = x[1][k]; } });
   });
 
+  // Seal sessions: the PDFs, where the seal goes, which seal.
+  [['zh', {
+    documents_seal: '待盖章文件', pagesN: '共 {n} 页',
+    placeAt: '第 {page} 页 · x {x} mm / y {y} mm', placeKeyword: '文字“{k}”处（每处一枚）',
+    placeNote: '位置为印章中心，从页面左上角量起。',
+    straddleAt: '骑缝章：第 {from}–{to} 页右边缘，距上 {y} mm',
+    chooseSeal: '选择印章', useSeal: '使用印章', sealSize: '{w} × {h} mm', sealImage: '印章图样：{name}',
+    sealKind_official: '公章', sealKind_contract: '合同章', sealKind_finance: '财务章', sealKind_legal_rep: '法人章', sealKind_personal: '个人签名',
+    noSeal: '您没有可用于此请求的有效印章。请联系证书服务机构制作印章。',
+    err_seal_required: '请先选择印章。', err_seal_mismatch: '所选印章不能与所选证书一起使用。',
+    err_seal_not_found: '所选印章不存在。', err_seal_not_active: '所选印章已失效（已吊销或已过期）。'
+  }], ['en', {
+    documents_seal: 'Documents to seal', pagesN: '{n} pages',
+    placeAt: 'page {page} · x {x} mm / y {y} mm', placeKeyword: 'at the text “{k}” (one seal each)',
+    placeNote: 'Positions are the seal’s centre, from the page’s top-left corner.',
+    straddleAt: 'Straddle seal (骑缝章): right edges of pages {from}–{to}, {y} mm from the top',
+    chooseSeal: 'Choose a seal', useSeal: 'Seal', sealSize: '{w} × {h} mm', sealImage: 'Seal image: {name}',
+    sealKind_official: 'Official seal', sealKind_contract: 'Contract seal', sealKind_finance: 'Finance seal', sealKind_legal_rep: 'Legal representative', sealKind_personal: 'Personal signature',
+    noSeal: 'You have no valid seal for this request. Ask your certificate provider to make one.',
+    err_seal_required: 'Choose a seal first.', err_seal_mismatch: 'The chosen seal cannot be used with the chosen certificate.',
+    err_seal_not_found: 'The chosen seal does not exist.', err_seal_not_active: 'The chosen seal is no longer valid (revoked or expired).'
+  }]].forEach(function (x) {
+    Object.keys(x[1]).forEach(function (k) { if (TEXT[x[0]][k] === undefined) { TEXT[x[0]][k] = x[1][k]; } });
+  });
+
   // Two-party SM2 (cosign.js): its texts join these; CO is made once the
   // API is defined (start).
   var CO = null;
@@ -526,6 +551,7 @@
     unlock: 'M12 2a5 5 0 0 1 5 5h-2a3 3 0 0 0-6 0v3h9a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H6a1 1 0 0 1-1-1V11a1 1 0 0 1 1-1h1V7a5 5 0 0 1 5-5zm0 12a2 2 0 0 0-1 3.73V19h2v-1.27A2 2 0 0 0 12 14z',
     backspace: 'M8 5h12a1 1 0 0 1 1 1v12a1 1 0 0 1-1 1H8l-6-7 6-7zm.9 2l-4.3 5 4.3 5H19V7H8.9zm2.5 1.6l2.1 2.1 2.1-2.1 1.4 1.4-2.1 2.1 2.1 2.1-1.4 1.4-2.1-2.1-2.1 2.1-1.4-1.4 2.1-2.1-2.1-2.1 1.4-1.4z',
     lang: 'M12 2a10 10 0 1 1 0 20 10 10 0 0 1 0-20zm0 2a8 8 0 0 0-1 15.94V4.06A8 8 0 0 0 12 4zm1 .06v15.88A8 8 0 0 0 13 4.06z',
+    seal: 'M9 2h6v6.5l-1.5 1.5v2H19a2 2 0 0 1 2 2v3H3v-3a2 2 0 0 1 2-2h5.5v-2L9 8.5V2zm-6 17h18v3H3v-3z',
     help: 'M12 2a10 10 0 1 1 0 20 10 10 0 0 1 0-20zm-1 14v2h2v-2h-2zm1-10a4 4 0 0 0-4 4h2a2 2 0 1 1 2 2 1 1 0 0 0-1 1v2h2v-1.1A4 4 0 0 0 12 6z'
   };
 
@@ -1609,8 +1635,31 @@
     var s = res.session;
     var creds = res.credentials || [];
     var appName = (s.app && s.app.name) || s.origin;
-    var choice = { code: '', cred: creds.length ? creds[0].id : '', certs: [] };
+    var seals = res.seals || [];
+    var choice = { code: '', cred: creds.length ? creds[0].id : '', certs: [], seal: '' };
     if (s.kind === 'certificate' && creds.length === 1) { choice.certs = [creds[0].id]; }
+    // A seal session: the portal's seal, or the only one, is preselected;
+    // the credential follows the seal (the seal names its signers).
+    var credButtons = [], sealButtons = [];
+    function sealCreds(id) {
+      var sl = seals.filter(function (x) { return x.id === id; })[0];
+      return sl && sl.credentials && sl.credentials.length ? sl.credentials : creds.map(function (c) { return c.id; });
+    }
+    function pickSeal(id) {
+      choice.seal = id;
+      var ok = sealCreds(id);
+      if (ok.indexOf(choice.cred) < 0) { choice.cred = ok[0] || ''; }
+      sealButtons.forEach(function (b) { b.setAttribute('aria-checked', String(b.getAttribute('data-seal') === id)); });
+      credButtons.forEach(function (b) {
+        var c = b.getAttribute('data-cred');
+        b.hidden = ok.indexOf(c) < 0;
+        b.setAttribute('aria-checked', String(c === choice.cred));
+      });
+    }
+    if (s.kind === 'seal') {
+      var named = s.seal && seals.some(function (x) { return x.id === s.seal; }) ? s.seal : '';
+      if (named || seals.length === 1) { pickSeal(named || seals[0].id); } else { choice.cred = ''; }
+    }
     var expires = Date.parse(String(s.expires_at).replace(/(\.\d{3})\d+/, '$1'));
     var countdown = h('span.countdown', { 'data-t': 'countdown', role: 'timer' });
     var confirmBtn, codeButtons = [];
@@ -1631,13 +1680,13 @@
 
     function refresh() {
       codeButtons.forEach(function (b) { b.setAttribute('aria-checked', String(b.getAttribute('data-code') === choice.code)); b.tabIndex = (b.getAttribute('data-code') === choice.code || (!choice.code && b === codeButtons[0])) ? 0 : -1; });
-      if (confirmBtn) { confirmBtn.disabled = !choice.code || (kind === 'certificate' ? !choice.certs.length : !choice.cred); }
+      if (confirmBtn) { confirmBtn.disabled = !choice.code || (kind === 'certificate' ? !choice.certs.length : !choice.cred) || (kind === 'seal' && !choice.seal); }
     }
 
     screen('session', function () {
       var parts = [];
       parts.push(h('div.card', { 'data-t': 'request' },
-        h('div.req-head', h('span.op-badge', icon(kind === 'login' ? 'login' : kind === 'decrypt' ? 'unlock' : kind === 'certificate' ? 'cert' : 'sign'), h('span', { 'data-t': 'kind', text: t('kind_' + kind) })), countdown),
+        h('div.req-head', h('span.op-badge', icon(kind === 'login' ? 'login' : kind === 'decrypt' ? 'unlock' : kind === 'certificate' ? 'cert' : kind === 'seal' ? 'seal' : 'sign'), h('span', { 'data-t': 'kind', text: t('kind_' + kind) })), countdown),
         h('h1.app-name', { 'data-t': 'app-name', text: appName }),
         h('p.muted', { text: t('kindLead_' + kind) }),
         h('dl.kv',
@@ -1649,13 +1698,14 @@
           s.display.summary ? h('p.display-summary', { text: s.display.summary }) : null));
       }
       if (s.documents && s.documents.length) {
-        parts.push(h('h2.section-title', { text: t('documents') }));
+        parts.push(h('h2.section-title', { text: t(kind === 'seal' ? 'documents_seal' : 'documents') }));
         parts.push(h('div.card', { 'data-t': 'documents' }, s.documents.map(function (d) {
           return h('div.doc', { 'data-t': 'document' },
             h('span.doc-icon', icon('doc')),
             h('div.row-main',
               h('div.doc-name', { text: d.name }),
-              h('div.muted.small', { text: (d.size !== undefined && d.size !== null ? fmtSize(d.size) + ' · ' : '') + (d.digest_alg === 'sm3' ? t('digest') : t('givenDigest')) + ' ' + shortDigest(d.digest) }),
+              h('div.muted.small', { text: (d.pages ? t('pagesN', { n: d.pages }) + ' · ' : '') + (d.size !== undefined && d.size !== null ? fmtSize(d.size) + ' · ' : '') + (d.digest_alg === 'sm3' ? t('digest') : t('givenDigest')) + ' ' + shortDigest(d.digest) }),
+              kind === 'seal' ? placements(d) : null,
               h('details.digest', h('summary', { text: d.digest_alg === 'sm3' ? t('digest') : t('givenDigest') }), h('p.mono', { text: groupDigest(d.digest) }))));
         })));
       }
@@ -1665,6 +1715,21 @@
           h('div.doc', h('span.doc-icon', icon('lock')), h('div.row-main',
             h('div.doc-name', { text: t('ciphertextValue', { format: String(s.ciphertext.format || '').toUpperCase(), size: fmtSize(s.ciphertext.size || 0) }) }),
             h('div.muted.small', { text: 'SM3 ' + shortDigest(s.ciphertext.sm3 || '') })))));
+      }
+      // The seal: the portal's (or the only one), or a choice.
+      if (kind === 'seal' && seals.length) {
+        if (seals.length === 1 && choice.seal) {
+          sealButtons = [];
+          parts.push(h('h2.section-title', { text: t('useSeal') }));
+          parts.push(h('div.card', { 'data-t': 'seal', 'data-seal': seals[0].id, 'data-kind': seals[0].kind }, h('div.seal-row', sealLine(seals[0]))));
+        } else {
+          sealButtons = seals.map(function (sl) {
+            return h('button.cred-option.seal-option', { type: 'button', role: 'radio', 'aria-checked': String(sl.id === choice.seal), 'data-seal': sl.id, 'data-kind': sl.kind, 'data-t': 'seal-choice',
+              on: { click: function () { pickSeal(sl.id); refresh(); } } }, h('span.radio-dot'), sealLine(sl));
+          });
+          parts.push(h('h2.section-title', { id: 'seal-label', text: t('chooseSeal') }));
+          parts.push(h('div', { role: 'radiogroup', 'aria-labelledby': 'seal-label', 'data-t': 'seal-choices' }, sealButtons));
+        }
       }
       // The matching code: three choices, one is on the computer's screen.
       codeButtons = (s.code_choices || []).map(function (c) {
@@ -1699,6 +1764,9 @@
         parts.push(h('h2.section-title', { id: 'cert-label', text: t('chooseCerts') }));
         parts.push(h('div', { role: 'group', 'aria-labelledby': 'cert-label', 'data-t': 'cert-choices' }, certButtons));
         parts.push(h('p.muted.small', { 'data-t': 'no-pin-note', text: t('certsNoPin') }));
+      } else if (kind === 'seal' && !seals.length) {
+        parts.push(h('div.section-title'));
+        parts.push(h('div.notice.warn', { role: 'alert', 'data-t': 'no-seal', text: creds.length ? t('noSeal') : t('noCred') }));
       } else if (!creds.length) {
         parts.push(h('div.section-title'));
         parts.push(h('div.notice.warn', { role: 'alert', 'data-t': 'no-credential', text: t('noCred') }));
@@ -1706,8 +1774,10 @@
         parts.push(h('h2.section-title', { text: t('useCred') }));
         parts.push(h('div.card', { 'data-t': 'credential' }, credLine(creds[0])));
       } else {
-        var credButtons = creds.map(function (c) {
+        var fit = kind === 'seal' && choice.seal ? sealCreds(choice.seal) : null;
+        credButtons = creds.map(function (c) {
           return h('button.cred-option', { type: 'button', role: 'radio', 'aria-checked': String(c.id === choice.cred), 'data-cred': c.id, 'data-alg': c.alg, 'data-issuer': c.issuer, 'data-t': 'cred-choice',
+            hidden: fit && fit.indexOf(c.id) < 0,
             on: { click: function () {
               choice.cred = c.id;
               credButtons.forEach(function (b) { b.setAttribute('aria-checked', String(b.getAttribute('data-cred') === c.id)); });
@@ -1742,6 +1812,7 @@
         title: t('pinTitle'), lead: t('pinFor_' + kind, { app: appName }), dismissible: true,
         onSubmit: function (pin) {
           var body = { credential: choice.cred, pin: pin, code: choice.code };
+          if (kind === 'seal') { body.seal = choice.seal; }
           pin = '';
           var cosign = CO && CO.isCosign(creds.filter(function (c) { return c.id === choice.cred; })[0]);
           var req = cosign ? CO.confirm(s.id, body) : api('POST', '/v1/sessions/' + encodeURIComponent(s.id) + '/confirm', body, true);
@@ -1765,6 +1836,28 @@
         outcome('done', 'ok', 'check', t('doneTitle_' + kind), t('doneLead', { app: appName }));
       }, function (err) { refusal(err); });
     }
+  }
+
+  // sealLine: a seal's image (the PNG the scan answer carries, as a data:
+  // URL: the CSP allows img-src data:), its name, kind and printed size.
+  function sealLine(sl) {
+    return [h('img.seal-img', { src: 'data:image/png;base64,' + sl.image_png, alt: t('sealImage', { name: sl.name }), 'data-t': 'seal-img' }),
+      h('span.row-main',
+        h('span.row-title', { text: sl.name }),
+        h('span.row-sub', { text: (TEXT[LANG]['sealKind_' + sl.kind] ? t('sealKind_' + sl.kind) : sl.kind) + ' · ' + t('sealSize', { w: fmtMM(sl.width_mm), h: fmtMM(sl.height_mm) }) }))];
+  }
+  function fmtMM(v) { return String(Math.round((+v || 0) * 10) / 10); }
+
+  // placements lists where a seal session's seal goes on document d.
+  function placements(d) {
+    var items = (d.placements || []).map(function (p) {
+      return h('li', { 'data-t': 'placement', text: p.keyword ? t('placeKeyword', { k: p.keyword }) : t('placeAt', { page: p.page, x: fmtMM(p.x_mm), y: fmtMM(p.y_mm) }) });
+    });
+    if (d.straddle) {
+      items.push(h('li', { 'data-t': 'straddle', text: t('straddleAt', { from: d.straddle.first_page || 1, to: d.straddle.last_page || d.pages || '?', y: fmtMM(d.straddle.y_mm) }) }));
+    }
+    if (!items.length) { return null; }
+    return h('div', h('ul.placements', { 'data-t': 'placements' }, items), h('p.muted.small', { text: t('placeNote') }));
   }
 
   function credLine(c) {
@@ -1850,7 +1943,7 @@
         var sub = [who, fmtTime(when), reason].filter(function (x) { return x; }).join(' · ');
         ul.appendChild(h('li', { 'data-t': 'history-entry', 'data-action': e.action, 'data-outcome': e.outcome },
           h('div.row',
-            h('span.row-icon', icon(e.action === 'login' ? 'login' : e.action === 'decrypt' ? 'unlock' : e.action === 'sign' ? 'sign' : e.action === 'pin.change' ? 'key' : e.action === 'device.enroll' ? 'phone' : 'cert')),
+            h('span.row-icon', icon(e.action === 'login' ? 'login' : e.action === 'decrypt' ? 'unlock' : e.action === 'sign' ? 'sign' : e.action === 'seal' ? 'seal' : e.action === 'pin.change' ? 'key' : e.action === 'device.enroll' ? 'phone' : 'cert')),
             h('span.row-main', h('span.row-title', { text: what }), h('span.row-sub', { text: sub })),
             h('span.chip' + (ok ? '.ok' : '.bad'), { text: t('outcome_' + (ok ? 'ok' : 'failed')) }))));
       });

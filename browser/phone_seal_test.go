@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/seal"
 )
 
@@ -167,6 +168,72 @@ func TestPhoneSeal(t *testing.T) {
 		}
 		pdfsigValid(t, pdf)
 		d.clean(nil)
+	})
+	step(t, p, "the portal names the seal; a keyword and a 骑缝章 (en)", func(t *testing.T) {
+		app := w.addApp("合同门户", "https://contract.example")
+		pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://contract.example"}
+		contract := seal.TextPDF([][]string{{"Contract 2026-88", "", "Party A: [SEAL HERE]"}})
+		annex := seal.TextPDF([][]string{{"Annex, page 1"}, {"Annex, page 2"}, {"Annex, page 3"}})
+		s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSeal, Issuer: "rsa", Seal: official.ID,
+			Display: portal.Display{Title: "Contract 2026-88"},
+			Documents: []portal.Document{
+				{Name: "contract.pdf", PDF: contract, Placements: []portal.Placement{{Keyword: "[SEAL HERE]"}}},
+				{Name: "annex.pdf", PDF: annex, Placements: []portal.Placement{{Page: 3, XMM: 100, YMM: 200.5}}, Straddle: &portal.Straddle{YMM: 150}},
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.visit(s.QR.Payload)
+		p.waitView("session")
+		p.tap("lang")
+		p.wait(`document.documentElement.lang === 'en' && document.querySelector('[data-t=kind]').textContent === 'Seal request'`, "English")
+		docs := eval[[]string](p.tab, `Array.prototype.map.call(document.querySelectorAll('[data-t=document]'), function (e) { return e.textContent; })`)
+		if len(docs) != 2 || !strings.Contains(docs[0], "contract.pdf") || !strings.Contains(docs[0], "1 page ·") ||
+			!strings.Contains(docs[0], "at the text “[SEAL HERE]”") || !strings.Contains(docs[1], "annex.pdf") || !strings.Contains(docs[1], "3 pages") ||
+			!strings.Contains(docs[1], "page 3 · x 100 mm / y 200.5 mm") || !strings.Contains(docs[1], "right edges of pages 1–3, 150 mm from the top") {
+			t.Errorf("documents %q", docs)
+		}
+		// The portal's seal, shown, not chosen; the one credential it fits.
+		if p.has("seal-choice") || eval[string](p.tab, `document.querySelector('[data-t=seal]').dataset.seal`) != official.ID {
+			t.Error("the portal's seal is not the one shown")
+		}
+		if got := p.txt("seal"); got != "示例建设有限公司 公章Official seal · 40 × 40 mm" {
+			t.Errorf("seal %q", got)
+		}
+		p.wait(`document.querySelector('[data-t=seal] img').complete && document.querySelector('[data-t=seal] img').naturalWidth === 96`, "the seal image")
+		if got := p.txt("credential"); !strings.Contains(got, "RSA") {
+			t.Errorf("credential %q", got)
+		}
+		// The language switch rebuilt the screen: the action bar follows,
+		// and the countdown still runs.
+		if got := p.txt("confirm"); got != "Confirm" {
+			t.Errorf("confirm button %q after the switch to English", got)
+		}
+		left := eval[string](p.tab, `document.querySelector('[data-t=countdown]').dataset.remaining`)
+		p.wait(`document.querySelector('[data-t=countdown]').dataset.remaining !== `+jsString(left), "the countdown to go on")
+		p.center("seal")
+		p.shot("seal-named-en")
+		code := `[data-t=code-choice][data-code="` + s.Code + `"]`
+		p.center(code)
+		p.tap(code)
+		p.tap("confirm")
+		p.enterPIN(pinA)
+		p.waitView("done")
+		got, err := pc.GetSession(ctx(), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := got.Seal()
+		if err != nil || len(res.Documents) != 2 {
+			t.Fatalf("seal result %+v %v", res, err)
+		}
+		for _, doc := range res.Documents {
+			sigs, err := seal.Verify(doc.PDF)
+			if err != nil || len(sigs) != 1 || !sigs[0].Valid || !sigs[0].CoversWholeDocument || sigs[0].Seal == nil || sigs[0].Seal.ID != official.ID {
+				t.Fatalf("%s: %v %+v", doc.Name, err, sigs)
+			}
+			pdfsigValid(t, doc.PDF)
+		}
 	})
 	p.clean(phoneProblems)
 	p.onlyGateway()

@@ -444,7 +444,7 @@
 
   // Seal sessions: the PDFs, where the seal goes, which seal.
   [['zh', {
-    documents_seal: '待盖章文件', pagesN: '共 {n} 页',
+    documents_seal: '待盖章文件', pagesN: '共 {n} 页', pagesOne: '共 1 页',
     placeAt: '第 {page} 页 · x {x} mm / y {y} mm', placeKeyword: '文字“{k}”处（每处一枚）',
     placeNote: '位置为印章中心，从页面左上角量起。',
     straddleAt: '骑缝章：第 {from}–{to} 页右边缘，距上 {y} mm',
@@ -454,7 +454,7 @@
     err_seal_required: '请先选择印章。', err_seal_mismatch: '所选印章不能与所选证书一起使用。',
     err_seal_not_found: '所选印章不存在。', err_seal_not_active: '所选印章已失效（已吊销或已过期）。'
   }], ['en', {
-    documents_seal: 'Documents to seal', pagesN: '{n} pages',
+    documents_seal: 'Documents to seal', pagesN: '{n} pages', pagesOne: '1 page',
     placeAt: 'page {page} · x {x} mm / y {y} mm', placeKeyword: 'at the text “{k}” (one seal each)',
     placeNote: 'Positions are the seal’s centre, from the page’s top-left corner.',
     straddleAt: 'Straddle seal (骑缝章): right edges of pages {from}–{to}, {y} mm from the top',
@@ -1683,7 +1683,16 @@
       if (confirmBtn) { confirmBtn.disabled = !choice.code || (kind === 'certificate' ? !choice.certs.length : !choice.cred) || (kind === 'seal' && !choice.seal); }
     }
 
+    var rejectBtn;
     screen('session', function () {
+      // Built again on a language switch (which stops the timers): the
+      // action bar is kept, so its labels follow here, and so does the
+      // countdown.
+      if (confirmBtn) {
+        confirmBtn.textContent = t('confirm');
+        rejectBtn.textContent = t('reject');
+        S.timers.push(setInterval(tick, 1000));
+      }
       var parts = [];
       parts.push(h('div.card', { 'data-t': 'request' },
         h('div.req-head', h('span.op-badge', icon(kind === 'login' ? 'login' : kind === 'decrypt' ? 'unlock' : kind === 'certificate' ? 'cert' : kind === 'seal' ? 'seal' : 'sign'), h('span', { 'data-t': 'kind', text: t('kind_' + kind) })), countdown),
@@ -1704,7 +1713,7 @@
             h('span.doc-icon', icon('doc')),
             h('div.row-main',
               h('div.doc-name', { text: d.name }),
-              h('div.muted.small', { text: (d.pages ? t('pagesN', { n: d.pages }) + ' · ' : '') + (d.size !== undefined && d.size !== null ? fmtSize(d.size) + ' · ' : '') + (d.digest_alg === 'sm3' ? t('digest') : t('givenDigest')) + ' ' + shortDigest(d.digest) }),
+              h('div.muted.small', { text: (d.pages ? t(d.pages === 1 ? 'pagesOne' : 'pagesN', { n: d.pages }) + ' · ' : '') + (d.size !== undefined && d.size !== null ? fmtSize(d.size) + ' · ' : '') + (d.digest_alg === 'sm3' ? t('digest') : t('givenDigest')) + ' ' + shortDigest(d.digest) }),
               kind === 'seal' ? placements(d) : null,
               h('details.digest', h('summary', { text: d.digest_alg === 'sm3' ? t('digest') : t('givenDigest') }), h('p.mono', { text: groupDigest(d.digest) }))));
         })));
@@ -1790,7 +1799,7 @@
       return h('div', brandbar(), h('div.section', parts));
     }, {
       actions: h('div.actions',
-        h('button.btn.btn-secondary', { type: 'button', 'data-t': 'reject', on: { click: reject } }, t('reject')),
+        rejectBtn = h('button.btn.btn-secondary', { type: 'button', 'data-t': 'reject', on: { click: reject } }, t('reject')),
         confirmBtn = h('button.btn.btn-primary', { type: 'button', 'data-t': 'confirm', disabled: true, on: { click: confirm } }, t('confirm')))
     });
     refresh();

@@ -1685,13 +1685,12 @@
 
     var rejectBtn;
     screen('session', function () {
-      // Built again on a language switch (which stops the timers): the
-      // action bar is kept, so its labels follow here, and so does the
-      // countdown.
+      // Built again on a language switch (screen stops the timers): the
+      // countdown starts here, and the kept action bar's labels follow.
+      S.timers.push(setInterval(tick, 1000));
       if (confirmBtn) {
         confirmBtn.textContent = t('confirm');
         rejectBtn.textContent = t('reject');
-        S.timers.push(setInterval(tick, 1000));
       }
       var parts = [];
       parts.push(h('div.card', { 'data-t': 'request' },
@@ -1804,7 +1803,6 @@
     });
     refresh();
     tick();
-    S.timers.push(setInterval(tick, 1000));
     document.body.setAttribute('data-session', s.id);
     if (CO && creds.some(CO.isCosign)) { CO.preload(); }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/qrlogin"
+	"github.com/ukeygate/ukeygate/seal"
 )
 
 // TestPhoneCosign: the phone web app holds two-party SM2 (cosign)
@@ -25,8 +26,9 @@ import (
 // CSP), makes a signing and an encryption credential, keeps their seeds
 // wrapped by a non-extractable AES-GCM key, and confirms a sign session
 // scanned with the camera (a wrong PIN first: counted by the gateway, the
-// keypad says so), a decrypt session, a login at the demo portal, and a
-// PIN change after which it still signs. Signatures are ordinary SM2,
+// keypad says so), a decrypt session, a login at the demo portal, a seal
+// session (the confirm's seal passes through cosign.js; the sealed PDF's
+// SM2 signature verifies), and a PIN change after which it still signs. Signatures are ordinary SM2,
 // checked with tjfoc and OpenSSL; the plaintext is the one encrypted.
 func TestPhoneCosign(t *testing.T) {
 	w := newWorld(t, false)
@@ -293,6 +295,40 @@ func TestPhoneCosign(t *testing.T) {
 		p.confirmWith(d.code(), pinA)
 		p.waitView("done")
 		loggedIn(t, d, "周八")
+	})
+
+	step(t, p, "seal a PDF with the two-party key", func(t *testing.T) {
+		sl, err := w.operator().AddSeal(ctx(), operator.SealRequest{Owner: u.id, Name: "周八 个人章", Kind: "personal",
+			ImagePNG: sealPNG(t, true), WidthMM: 20, HeightMM: 20, Issuer: "sm2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pdf := seal.TextPDF([][]string{{"Bid 7", "", "Bidder: [SEAL]"}})
+		s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSeal, Issuer: "sm2", Alg: "SM2",
+			Documents: []portal.Document{{Name: "bid-7.pdf", PDF: pdf, Placements: []portal.Placement{{Keyword: "[SEAL]"}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.visit(s.QR.Payload)
+		p.waitView("session")
+		if got := eval[string](p.tab, `document.querySelector('[data-t=seal]').dataset.seal`); got != sl.ID {
+			t.Fatalf("the phone shows seal %q, want %s", got, sl.ID)
+		}
+		p.center(`[data-t=code-choice][data-code="` + s.Code + `"]`)
+		p.confirmWith(s.Code, pinA)
+		p.waitView("done")
+		got, err := pc.GetSession(ctx(), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := got.Seal()
+		if err != nil || len(res.Documents) != 1 {
+			t.Fatalf("seal result %+v %v", res, err)
+		}
+		sigs, err := seal.Verify(res.Documents[0].PDF)
+		if err != nil || len(sigs) != 1 || !sigs[0].Valid || sigs[0].Seal == nil || sigs[0].Seal.ID != sl.ID {
+			t.Fatalf("sealed PDF: %v %+v", err, sigs)
+		}
 	})
 
 	step(t, p, "PIN change re-shares, then signs with the new PIN", func(t *testing.T) {

@@ -60,6 +60,32 @@ func TestPhoneSeal(t *testing.T) {
 		rsaCred = creds[0].ID
 	})
 
+	app := w.addApp("合同门户", "https://contract.example")
+	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://contract.example"}
+	step(t, p, "no seal yet: the phone says so and cannot confirm", func(t *testing.T) {
+		s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSeal,
+			Documents: []portal.Document{{Name: "a.pdf", PDF: seal.TextPDF([][]string{{"A"}}), Placements: []portal.Placement{{Page: 1, XMM: 50, YMM: 50}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.visit(s.QR.Payload)
+		p.waitView("session")
+		if got := p.txt("no-seal"); !strings.Contains(got, "没有可用于此请求的有效印章") {
+			t.Errorf("no-seal notice %q", got)
+		}
+		code := `[data-t=code-choice][data-code="` + s.Code + `"]`
+		p.center(code)
+		p.tap(code)
+		if !eval[bool](p.tab, `document.querySelector('[data-t=confirm]').disabled`) {
+			t.Error("confirm is enabled without a seal")
+		}
+		p.tap("reject")
+		p.waitView("rejected")
+		if got, err := pc.GetSession(ctx(), s.ID); err != nil || got.State != portal.StateRejected {
+			t.Fatalf("after reject the session is %+v %v", got, err)
+		}
+	})
+
 	// The operator makes the user two seals.
 	official, err := w.operator().AddSeal(ctx(), operator.SealRequest{Owner: u.id, Name: "示例建设有限公司 公章", Kind: "official",
 		ImagePNG: sealPNG(t, false), WidthMM: 40, HeightMM: 40, Issuer: "rsa"})
@@ -170,8 +196,6 @@ func TestPhoneSeal(t *testing.T) {
 		d.clean(nil)
 	})
 	step(t, p, "the portal names the seal; a keyword and a 骑缝章 (en)", func(t *testing.T) {
-		app := w.addApp("合同门户", "https://contract.example")
-		pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://contract.example"}
 		contract := seal.TextPDF([][]string{{"Contract 2026-88", "", "Party A: [SEAL HERE]"}})
 		annex := seal.TextPDF([][]string{{"Annex, page 1"}, {"Annex, page 2"}, {"Annex, page 3"}})
 		s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSeal, Issuer: "rsa", Seal: official.ID,

@@ -49,6 +49,7 @@ func (tb *tab) login(path string, qr func() string) *phone.ScanResult {
 // rendered page and scanned by the reference phone client, over the
 // websocket and over long-poll, in Chinese and English.
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, query, lang, transport string
 	}{
@@ -128,6 +129,7 @@ func TestLogin(t *testing.T) {
 // an uploaded file; the downloaded .p7s verifies with OpenSSL over the
 // signed file, and not over another.
 func TestSignBid(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, true)
 	tb := w.newTab()
 	dir := t.TempDir()
@@ -204,6 +206,7 @@ func TestSignBid(t *testing.T) {
 // it), open it with a decrypt session; the page shows the plaintext,
 // which matches the file.
 func TestOpenBid(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, false)
 	tb := w.newTab()
 	tb.login("/demo/?lang=en", tb.qrFromImageBytes)
@@ -309,6 +312,7 @@ func TestExpiry(t *testing.T) {
 // TestRejected: the user rejects on the phone; the page says so and
 // offers a new QR code.
 func TestRejected(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, false)
 	tb := w.newTab()
 	tb.open("/demo/?lang=en")
@@ -336,6 +340,7 @@ func TestRejected(t *testing.T) {
 // upgrades; the widget falls back to long-poll by itself and the login
 // completes.
 func TestWebsocketBlocked(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, false)
 	w.proxy.BlockWebsockets(true)
 	tb := w.newTab()
@@ -362,6 +367,7 @@ func TestWebsocketBlocked(t *testing.T) {
 // violation: inline script and inline style injected into the demo page
 // are refused by its policy and reported.
 func TestCSPRecorder(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, false)
 	tb := w.newTab()
 	tb.open("/demo/")
@@ -396,6 +402,7 @@ func TestCSPRecorder(t *testing.T) {
 // long-poll (CORS) work across origins, and its CSP lets only these
 // through.
 func TestCrossOriginPortal(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, query, transport string }{
 		{"websocket", "?lang=en", "websocket"},
 		{"long-poll (CORS)", "?lang=en&transport=longpoll", "longpoll"},

@@ -45,8 +45,23 @@ func findChromium() string {
 	return ""
 }
 
+// parallel is how many tests (and phone stories) run at once unless
+// -parallel says otherwise: they wait on the browser and the gateway (other
+// processes and goroutines), not on this test process's CPU, so more than
+// GOMAXPROCS of them overlap their waits. The test whose timing matters
+// (TestWidgetCrossOriginErrors: how soon the widget gives up) runs alone.
+const parallel = 4
+
 func TestMain(m *testing.M) {
 	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		if err := flag.Set("test.parallel", fmt.Sprint(parallel)); err != nil {
+			fmt.Fprintln(os.Stderr, "browser:", err)
+			os.Exit(1)
+		}
+	}
 	os.Exit(run(m))
 }
 

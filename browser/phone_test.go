@@ -1,6 +1,7 @@
 package browser_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,6 +33,7 @@ import (
 //
 // Every screen is photographed; axe-core checks the main ones.
 func TestPhoneApp(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, false)
 	// A second SM2 issuer: the app offers a choice of issuer, and of
 	// credential when two fit a session.
@@ -199,6 +201,27 @@ func (p *handset) openSession(payload string, desk *tab, kind string) {
 		p.t.Error("no operation shown")
 	}
 	desk.waitState("scanned")
+}
+
+// lookAtSession opens the QR payload URL on the phone and photographs the
+// session screen with its confirm button; it reports false when the
+// session had ended before that was done (the screen is then not the
+// session's).
+func (p *handset) lookAtSession(payload string) bool {
+	p.t.Helper()
+	p.visit(payload)
+	const view = `document.body.dataset.view`
+	p.wait(`['session', 'expired', 'refused'].includes(`+view+`) && !document.body.dataset.busy`, "the session or its end")
+	if eval[string](p.tab, view) != "session" {
+		return false
+	}
+	if got := p.txt("confirm"); got != "Confirm" && eval[string](p.tab, view) == "session" {
+		p.t.Errorf("confirm button %q", got)
+	}
+	p.shot("session")
+	// The session cannot come back once ended: if it is still shown
+	// now, the photograph shows it.
+	return eval[string](p.tab, view) == "session"
 }
 
 // loggedIn waits for the desktop's welcome after a QR login: the widget
@@ -633,16 +656,25 @@ func storyCode(t *testing.T, w *world) {
 	})
 
 	step(t, p, "expiry while looking", func(t *testing.T) {
-		// Long enough to be scanned on a loaded machine; the phone then
-		// watches it run out.
-		d := w.desktop(t, "/demo/?lang=en&ttl=45&autorefresh=0")
-		payload := d.qrFromScreenshot()
-		p.openSession(payload, d, "login")
-		if got := p.txt("confirm"); got != "Confirm" {
-			t.Errorf("confirm button %q", got)
+		// The phone must show the session and then watch it run out. A
+		// short lifetime first (the wait is the lifetime); when the
+		// machine was too slow to show the session and photograph it
+		// before it ended, again with a longer one.
+		var d *tab
+		var payload string
+		for _, ttl := range []int{15, 30, 60, 120} {
+			d = w.desktop(t, fmt.Sprintf("/demo/?lang=en&ttl=%d&autorefresh=0", ttl))
+			payload = d.qrFromScreenshot()
+			if p.lookAtSession(payload) {
+				break
+			}
+			t.Logf("a %d s session ended before the phone showed it: again with a longer one", ttl)
+			d = nil
 		}
-		p.shot("session")
-		p.waitLong(`document.body.dataset.view === 'expired'`, "the phone to show the expiry", 90*time.Second)
+		if d == nil {
+			t.Fatal("no session lived long enough for the phone to show it")
+		}
+		p.waitLong(`document.body.dataset.view === 'expired'`, "the phone to show the expiry", 3*time.Minute)
 		if got := p.message(); !strings.Contains(got, "Refresh it on the computer") {
 			t.Errorf("expiry sentence %q", got)
 		}

@@ -20,6 +20,7 @@ import (
 // credential; the page shows the signer and the seal and offers the
 // sealed PDF, which poppler's pdfsig calls valid over the whole document.
 func TestSealBid(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, true)
 	op := &operator.Client{BaseURL: w.ts.URL, Token: w.ts.AdminToken}
 	// A realistic 公章 (package sealimage), as an operator would register.

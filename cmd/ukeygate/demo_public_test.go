@@ -9,6 +9,7 @@ import (
 // TestServeRefusesPublicDemo: demo: true on a non-loopback address is
 // refused before anything is opened, unless --i-know-demo-is-public.
 func TestServeRefusesPublicDemo(t *testing.T) {
+	t.Parallel()
 	dir := initDataDir(t)
 	env := testEnv("UKEYGATE_DATA_DIR="+dir, "UKEYGATE_LISTEN=0.0.0.0:0", "UKEYGATE_LOG_FORMAT=json", "UKEYGATE_DEMO=true")
 	p := startProc(t, env, "serve")

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -103,8 +104,90 @@ func (d *drill) admin(method, path string, body, out any) {
 // newDrill serves a fresh data dir holding two internal issuers (SM2, RSA),
 // an app, two users with a signing credential of each algorithm, one
 // revoked credential per issuer, and one signature per credential.
+//
+// The world is made once per test run (the first test that asks makes it,
+// then stops its server); each test gets a copy of its data dir, served by
+// a process of its own, and of its clients.
 func newDrill(t *testing.T) *drill {
-	d := &drill{t: t, dir: initDataDir(t), token: "drill-admin-token-0123456789", revoked: map[string]string{}, issuer: map[string]string{}}
+	t.Helper()
+	seed.once.Do(func() {
+		// Made in a folder of the run, not of the first test (whose
+		// temporary folders go when it ends).
+		seed.dir, seed.err = os.MkdirTemp("", "ukeygate-drill-")
+		if seed.err != nil {
+			return
+		}
+		// A step that fails ends this test (t.Fatal) and leaves this
+		// error for the others.
+		seed.err = fmt.Errorf("making it failed in %s", t.Name())
+		seed.d, seed.err = makeDrill(t, filepath.Join(seed.dir, "data"))
+	})
+	if seed.err != nil {
+		t.Fatalf("the drill world: %v", seed.err)
+	}
+	s := seed.d
+	d := &drill{t: t, dir: filepath.Join(t.TempDir(), "data"), token: s.token, revoked: map[string]string{}, issuer: map[string]string{},
+		creds: s.creds}
+	if err := copyDir(s.dir, d.dir); err != nil {
+		t.Fatal(err)
+	}
+	maps.Copy(d.revoked, s.revoked)
+	maps.Copy(d.issuer, s.issuer)
+	app := *s.app
+	d.app = &app
+	for _, p := range s.phones {
+		st := *p.State
+		d.phones = append(d.phones, &phone.Client{State: &st, HTTP: &http.Client{Timeout: guard}})
+	}
+	d.serve()
+	return d
+}
+
+// seed is the drill world of the test run (newDrill).
+var seed struct {
+	once sync.Once
+	dir  string // removed by TestMain
+	d    *drill
+	err  error
+}
+
+// copyDir copies the files of a data dir (no subfolders), keeping their
+// modes.
+func copyDir(from, to string) error {
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("copy %s: %s is not a plain file", from, e.Name())
+		}
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, fi.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeDrill seeds a fresh data dir at dir (see newDrill) and stops its
+// server. A failed step ends t's test (t.Fatal).
+func makeDrill(t *testing.T, dir string) (*drill, error) {
+	p := startProc(t, testEnv("UKEYGATE_DATA_DIR="+dir), "init")
+	if code := p.wait(t); code != 0 {
+		return nil, fmt.Errorf("init: exit %d\n%s", code, p.stderr)
+	}
+	d := &drill{t: t, dir: dir, token: "drill-admin-token-0123456789", revoked: map[string]string{}, issuer: map[string]string{}}
 	d.serve()
 	for _, alg := range []string{"SM2", "RSA"} {
 		var iss struct {
@@ -149,7 +232,8 @@ func newDrill(t *testing.T) *drill {
 			t.Fatal(err)
 		}
 	}
-	return d
+	d.stop()
+	return d, nil
 }
 
 // sign runs one sign session with c and its PIN and checks the signature
@@ -247,6 +331,7 @@ var _ = x509.ParseCertificate // the CRL check uses smx509, which reads RSA and 
 // keep being signed; restore into a new data dir; serve it; every
 // credential still signs with its PIN, the CRLs and audit verify pass.
 func TestRestoreDrill(t *testing.T) {
+	t.Parallel()
 	d := newDrill(t)
 
 	// Bounded load during the backup: sign sessions until the backup is
@@ -376,6 +461,7 @@ func (d *drill) serveRefused(want string, extra ...string) {
 // before the rotation still reads, and the audit log verifies and records
 // the rotation.
 func TestMasterKeyRotationKill9(t *testing.T) {
+	t.Parallel()
 	d := newDrill(t)
 	before, err := d.signSession(d.creds[0], "sealed before the rotation")
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 // one a change in flight at the kill set), and audit verify passes.
 // Bounded (3 rounds); it asserts outcomes, not timings.
 func TestKill9Durability(t *testing.T) {
+	t.Parallel()
 	d := &drill{t: t, dir: initDataDir(t), token: "durability-admin-token-0123", revoked: map[string]string{}, issuer: map[string]string{}}
 	d.serve()
 	op := func() *operator.Client { return &operator.Client{BaseURL: d.base, Token: d.token} }

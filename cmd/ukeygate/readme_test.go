@@ -127,6 +127,7 @@ func TestShellWords(t *testing.T) {
 // is docs/protocol.md), and every relative link of the README and docs/
 // leads to a file of the repository.
 func TestRepoStandsAlone(t *testing.T) {
+	t.Parallel()
 	root := "../.."
 	outside := regexp.MustCompile(`DESIGN\.md|/work/shared|\.\./shared/`)
 	link := regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -33,9 +34,22 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// Build the binary while the in-process tests run, unless -run picks
+	// tests (which may not need it) or -short skips the binary's tests:
+	// the subprocess tests, which run in parallel once the others are
+	// done, then find it built.
+	if f := flag.Lookup("test.run"); f != nil && f.Value.String() == "" && !testing.Short() {
+		go buildOnce.Do(buildBinary)
+	}
 	code := m.Run()
+	buildOnce.Do(func() {}) // waits for a build still running
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
+	}
+	seed.once.Do(func() {})
+	if seed.dir != "" {
+		os.RemoveAll(seed.dir)
 	}
 	os.Exit(code)
 }
@@ -46,30 +60,34 @@ func binary(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "ukeygate-bin-")
-		if buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(buildDir, "ukeygate")
-		args := []string{"build", "-o", binPath,
-			"-ldflags", "-X main.version=" + testVersion + " -X main.commit=abc123"}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		goCmd, err := exec.LookPath("go")
-		if err != nil {
-			goCmd = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
-		}
-		out, err := exec.Command(goCmd, append(args, ".")...).CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
+	buildOnce.Do(buildBinary)
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// buildBinary builds the binary (with -race when the tests run with it)
+// into buildDir; binary() runs it once.
+func buildBinary() {
+	buildDir, buildErr = os.MkdirTemp("", "ukeygate-bin-")
+	if buildErr != nil {
+		return
+	}
+	binPath = filepath.Join(buildDir, "ukeygate")
+	args := []string{"build", "-o", binPath,
+		"-ldflags", "-X main.version=" + testVersion + " -X main.commit=abc123"}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		goCmd = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	}
+	out, err := exec.Command(goCmd, append(args, ".")...).CombinedOutput()
+	if err != nil {
+		buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+	}
 }
 
 // proc is a running ukeygate subprocess.
@@ -173,7 +191,11 @@ func initDataDir(t *testing.T) string {
 	return dir
 }
 
+// The tests that run the binary as a subprocess run in parallel: they
+// wait on other processes, and set no environment of their own.
+
 func TestBinaryVersion(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command(binary(t), "version").Output()
 	if err != nil || !strings.HasPrefix(string(out), "ukeygate "+testVersion+" (commit abc123,") {
 		t.Fatalf("version: %q, %v", out, err)
@@ -181,6 +203,7 @@ func TestBinaryVersion(t *testing.T) {
 }
 
 func TestServeAndStop(t *testing.T) {
+	t.Parallel()
 	dir := initDataDir(t)
 	p := startProc(t, testEnv("UKEYGATE_DATA_DIR="+dir, "UKEYGATE_LISTEN=127.0.0.1:0",
 		"UKEYGATE_LOG_FORMAT=json", "UKEYGATE_SESSION_TTL=30s"), "serve")
@@ -219,6 +242,7 @@ func TestServeAndStop(t *testing.T) {
 }
 
 func TestServeFailures(t *testing.T) {
+	t.Parallel()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -278,6 +302,7 @@ func TestServeFailures(t *testing.T) {
 // public_url leads to another port than the one it listens on, and none
 // when they agree.
 func TestServeWarnsWhenPublicURLDisagrees(t *testing.T) {
+	t.Parallel()
 	dir := initDataDir(t)
 	for _, tc := range []struct {
 		name      string

@@ -48,10 +48,6 @@ var (
 	ErrNotFound = errors.New("api: no such endpoint")
 	// ErrMethodNotAllowed: the endpoint exists but not for this method.
 	ErrMethodNotAllowed = errors.New("api: method not allowed")
-	// ErrNoEncryptionCredential: POST /v1/encrypt found no active
-	// encryption credential of the user (at the issuer, for the algorithm
-	// asked).
-	ErrNoEncryptionCredential = errors.New("api: user has no active encryption credential")
 	// ErrAuditUnavailable: the API was built without an audit log.
 	ErrAuditUnavailable = errors.New("api: audit log unavailable")
 	// ErrBackupUnavailable: the API was built without a backup source.
@@ -103,7 +99,7 @@ var errorTable = []errorMapping{
 	{ErrInvalidRequest, http.StatusBadRequest, protocol.CodeInvalidRequest},
 	{ErrNotFound, http.StatusNotFound, protocol.CodeNotFound},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, protocol.CodeMethodNotAllowed},
-	{ErrNoEncryptionCredential, http.StatusNotFound, protocol.CodeNoEncryptionCredential},
+	{ca.ErrNoEncryptionCredential, http.StatusNotFound, protocol.CodeNoEncryptionCredential},
 	{ErrAuditUnavailable, http.StatusServiceUnavailable, protocol.CodeAuditUnavailable},
 	{ErrSessionsUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
 	{ErrUploadsUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},

@@ -38,6 +38,17 @@ func ActionCommitted(ctx context.Context) bool {
 	return a != nil && a.done
 }
 
+// CommitEntry commits the entry of ctx's action (WithAction) alone, for
+// an action that changes nothing in the store (an encryption, say);
+// without an action in ctx, or once it is committed, it does nothing.
+func CommitEntry(ctx context.Context, st storage.Store, result any) error {
+	if a, _ := ctx.Value(actionKey{}).(*action); a == nil || a.done {
+		return nil
+	}
+	_, err := Commit(ctx, st, nil, result)
+	return err
+}
+
 // maxHeadRetries bounds how often Commit rebuilds the entry because
 // another writer extended the log between its read of the head and its
 // transaction.

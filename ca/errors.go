@@ -121,6 +121,9 @@ var (
 	// MaxIntermediates (or a CMS more certificates or signers than the API
 	// accepts); refused before any signature is checked.
 	ErrTooManyCertificates = errors.New("ca: too many certificates")
+	// ErrNoEncryptionCredential: Encrypt found no active encryption
+	// credential of the user (at the issuer, for the algorithm asked).
+	ErrNoEncryptionCredential = errors.New("ca: user has no active encryption credential")
 )
 
 // RequestError tells which field of a request is wrong and why

@@ -2,6 +2,7 @@ package seal
 
 import (
 	"bytes"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"os"
@@ -108,12 +109,15 @@ func pdfSignatureParts(t *testing.T, pdf []byte) (cms, signed []byte) {
 	b, _ := strconv.Atoi(string(last[2]))
 	c, _ := strconv.Atoi(string(last[3]))
 	signed = append(append([]byte{}, pdf[:a]...), pdf[b:b+c]...)
-	h := strings.TrimRight(string(pdf[a+1:b-1]), "0")
-	if len(h)%2 == 1 {
-		h += "0"
+	// The whole slot, then the DER's own length: trimming the zero
+	// padding as text would also cut a CMS ending in a 0x00 byte.
+	cms = unhex(t, string(pdf[a+1:b-1]))
+	var rv asn1.RawValue
+	rest, err := asn1.Unmarshal(cms, &rv)
+	if err != nil {
+		t.Fatalf("the signature slot holds no DER: %v", err)
 	}
-	cms = unhex(t, h)
-	return cms, signed
+	return cms[:len(cms)-len(rest)], signed
 }
 
 func TestSealSM2CMSIndependent(t *testing.T) {

@@ -168,19 +168,9 @@ func (d *doc) signature(field string, v types.Dict) Signature {
 	if gap[0] != '<' || gap[len(gap)-1] != '>' || !bytes.HasSuffix(bytes.TrimRight(raw[:r[1]], " \r\n\t"), []byte("/Contents")) {
 		return fail("byte range gap is not the signature")
 	}
-	cmsHex := bytes.TrimRight(gap[1:len(gap)-1], "0")
-	if len(cmsHex)%2 == 1 {
-		cmsHex = gap[1 : len(cmsHex)+2]
-	}
-	cms := make([]byte, hex.DecodedLen(len(cmsHex)))
-	if _, err := hex.Decode(cms, cmsHex); err != nil {
-		return fail("signature is not hex")
-	}
-	var rv asn1.RawValue
-	if rest, err := asn1.Unmarshal(cms, &rv); err == nil {
-		cms = cms[:len(cms)-len(rest)]
-	} else {
-		return fail("signature is not DER")
+	cms, why := slotDER(gap[1 : len(gap)-1])
+	if why != "" {
+		return fail(why)
 	}
 	signed := make([]byte, 0, r[1]+r[3])
 	signed = append(signed, raw[:r[1]]...)
@@ -238,4 +228,24 @@ func digestFor(cert *smx509.Certificate, parts ...[]byte) []byte {
 		h.Write(p)
 	}
 	return h.Sum(nil)
+}
+
+// slotDER returns the DER value at the start of a /Contents hex string
+// (without its < >), or why there is none. The whole slot is decoded and
+// the DER's own length says where the CMS ends: trimming the zero
+// padding as text would also cut a CMS whose last byte is 0x00.
+func slotDER(slot []byte) ([]byte, string) {
+	if len(slot)%2 == 1 { // a PDF hex string's odd last digit is followed by 0
+		slot = append(bytes.Clone(slot), '0')
+	}
+	der := make([]byte, hex.DecodedLen(len(slot)))
+	if _, err := hex.Decode(der, slot); err != nil {
+		return nil, "signature is not hex"
+	}
+	var rv asn1.RawValue
+	rest, err := asn1.Unmarshal(der, &rv)
+	if err != nil {
+		return nil, "signature is not DER"
+	}
+	return der[:len(der)-len(rest)], ""
 }

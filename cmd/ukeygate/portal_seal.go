@@ -115,7 +115,11 @@ corner.`,
 				if s.Seal != nil {
 					seal = fmt.Sprintf("seal %s %q (%s), valid %v", s.Seal.ID, s.Seal.Name, s.Seal.Kind, s.SealValid)
 				}
-				fmt.Fprintf(w, "  %-28s %s — %s; %s\n", "local check ("+s.Field+"):", state, s.Signer.Subject.String(), seal)
+				signer := "signer unknown"
+				if s.Signer != nil {
+					signer = s.Signer.Subject.String()
+				}
+				fmt.Fprintf(w, "  %-28s %s — %s; %s\n", "local check ("+s.Field+"):", state, signer, seal)
 			}
 			gv, err := c.VerifyPDF(cmd.Context(), sealed)
 			if err != nil {

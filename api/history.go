@@ -1,8 +1,8 @@
 package api
 
 import (
+	"context"
 	"net/http"
-	"slices"
 	"strconv"
 
 	"github.com/ukeygate/ukeygate/audit"
@@ -71,40 +71,19 @@ func (a *API) myHistory(w http.ResponseWriter, r *http.Request) error {
 	if a.audit == nil {
 		return ErrAuditUnavailable
 	}
-	all, err := a.audit.List(r.Context(), audit.Filter{UserID: userID})
+	out, err := a.audit.History(r.Context(), audit.HistoryQuery{UserID: userID, Actions: historyActions, Limit: limit, Before: before}, a.appName)
 	if err != nil {
 		return err
 	}
-	out := HistoryResponse{Entries: []HistoryEntry{}}
-	names := map[string]string{}
-	for i := len(all) - 1; i >= 0; i-- {
-		e := all[i]
-		if e.UserID != userID || !slices.Contains(historyActions, e.Action) || (before > 0 && e.Seq >= before) {
-			continue
-		}
-		if len(out.Entries) == limit {
-			out.NextBefore = out.Entries[limit-1].Seq
-			break
-		}
-		h := HistoryEntry{
-			Seq: e.Seq, Time: e.Time, Action: e.Action, Session: e.SessionID,
-			Credential: e.CredentialID, Issuer: e.IssuerID, Digest: e.Digest, Outcome: e.Outcome,
-		}
-		if e.Outcome != audit.OutcomeOK {
-			h.Reason = e.Detail
-		}
-		if e.AppID != "" {
-			name, ok := names[e.AppID]
-			if !ok {
-				if app, err := a.apps.Get(r.Context(), e.AppID); err == nil {
-					name = app.Name
-				}
-				names[e.AppID] = name
-			}
-			h.App = &protocol.ScannedApp{ID: e.AppID, Name: name}
-		}
-		out.Entries = append(out.Entries, h)
-	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// appName is an app's display name, or "" when it is gone.
+func (a *API) appName(ctx context.Context, id string) string {
+	app, err := a.apps.Get(ctx, id)
+	if err != nil {
+		return ""
+	}
+	return app.Name
 }

@@ -235,3 +235,15 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// waitHubOpen waits until the Service's store watch is open (the hub
+// starts it in the background on the first Watch), so that the events a
+// test commits next reach its watchers live rather than by a re-list.
+func waitHubOpen(t *testing.T, svc *session.Service) {
+	t.Helper()
+	select {
+	case <-session.HubOpen(svc):
+	case <-time.After(time.Minute):
+		t.Fatal("the hub's store watch did not open")
+	}
+}

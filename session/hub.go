@@ -23,6 +23,10 @@ type hub struct {
 	subs    map[string]map[*sub]struct{}
 	started bool
 	closed  bool
+	// open is closed once the store watch has first opened: from then on
+	// every committed event reaches dispatch (tests wait on it).
+	open     chan struct{}
+	openOnce sync.Once
 }
 
 // sub is one watcher's registration.
@@ -39,6 +43,7 @@ func newHub(s *Service) *hub {
 		svc:    s,
 		buffer: s.cfg.WatchBuffer,
 		subs:   make(map[string]map[*sub]struct{}),
+		open:   make(chan struct{}),
 	}
 }
 
@@ -156,6 +161,7 @@ func (h *hub) run() {
 			continue
 		}
 		backoff = 50 * time.Millisecond
+		h.openOnce.Do(func() { close(h.open) })
 		// Events committed before this watch opened are not in ch: every
 		// subscriber re-lists now (its List happens after the open).
 		h.resyncAll()

@@ -703,6 +703,7 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitHubOpen(t, e.svc) // the final event must come live
 	next(t, w)
 	next(t, w)
 	if _, err := e.svc.Confirm(e.ctx, a.ID, device, resultOf("r")); err != nil {

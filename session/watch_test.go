@@ -129,6 +129,10 @@ func TestSlowWatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The hub opens its store watch in the background on the first Watch:
+	// wait for it, or on a loaded machine the events below come by a
+	// re-list, which never drops anyone.
+	waitHubOpen(t, e.svc)
 	var fastGot []session.Event
 	var fastErr error
 	done := make(chan struct{})

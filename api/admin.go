@@ -136,7 +136,7 @@ func (a *API) adminListUsers(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := protocol.UserList{Users: make([]protocol.User, 0, len(list))}
 	for _, u := range list {
-		out.Users = append(out.Users, wireUser(u))
+		out.Users = append(out.Users, *u)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -259,5 +259,5 @@ func (a *API) adminRevoke(w http.ResponseWriter, r *http.Request) error {
 // withCode is the answer that hands out an activation code, with its
 // enrollment link under the public URL.
 func (a *API) withCode(u *ca.User, code string) protocol.UserActivation {
-	return protocol.UserActivation{User: wireUser(u), ActivationCode: code, EnrollmentURL: webapp.EnrollmentURL(a.publicURL, code)}
+	return protocol.UserActivation{User: *u, ActivationCode: code, EnrollmentURL: webapp.EnrollmentURL(a.publicURL, code)}
 }

@@ -33,7 +33,7 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, protocol.Enrollment{User: wireUser(u), Device: wireDevice(d)})
+	writeJSON(w, http.StatusCreated, protocol.Enrollment{User: *u, Device: wireDevice(d)})
 	return nil
 }
 

@@ -65,15 +65,6 @@ func wireApp(app *auth.App, key string) protocol.App {
 		KeyRotatedAt: app.KeyRotatedAt, DisabledAt: app.DisabledAt}
 }
 
-// wireUser is a user as the API answers it.
-func wireUser(u *ca.User) protocol.User {
-	return protocol.User{
-		ID: u.ID, Name: u.Name, IDNumber: u.IDNumber, Phone: u.Phone, Organization: u.Organization,
-		CreatedAt: u.CreatedAt, Enrolled: u.Enrolled, ActivationExpiresAt: u.ActivationExpiresAt,
-		Devices: u.Devices, PINLockedUntil: u.PINLockedUntil,
-	}
-}
-
 // wireDevice is a device as the API answers it.
 func wireDevice(d *ca.Device) protocol.Device {
 	return protocol.Device{
@@ -93,7 +84,7 @@ func wireUserDetail(d *ca.UserDetail) protocol.UserDetail {
 		out.Credentials = []*protocol.Credential{}
 	}
 	if d.User != nil {
-		u := wireUser(d.User)
+		u := *d.User
 		out.User = &u
 	}
 	for _, dev := range d.Devices {

@@ -77,11 +77,11 @@ func sameJSON(t *testing.T, name string, a, b any) {
 }
 
 // The answers moved from the domain types' JSON to package protocol's
-// types: the JSON is the same, for values with every field set and for
+// types (a user is protocol.User itself, ca.User being its alias): the JSON is the same, for values with every field set and for
 // values with every field empty that ca can give.
 func TestWireAnswersKeepTheirJSON(t *testing.T) {
 	for _, full := range []bool{true, false} {
-		iss, app, u, d := &ca.Issuer{}, &auth.App{Origins: []string{}}, &ca.User{}, &ca.Device{}
+		iss, app, d := &ca.Issuer{}, &auth.App{Origins: []string{}}, &ca.Device{}
 		c, sl, det := &ca.Credential{}, &ca.Seal{}, &ca.UserDetail{}
 		// What ca always sets (normProfile fills the profile; every
 		// credential has its creation time) is set in the empty values too:
@@ -89,12 +89,11 @@ func TestWireAnswersKeepTheirJSON(t *testing.T) {
 		iss.Profile = *filled[ca.Profile]()
 		c.CreatedAt = time.Now()
 		if full {
-			iss, app, u, d = filled[ca.Issuer](), filled[auth.App](), filled[ca.User](), filled[ca.Device]()
+			iss, app, d = filled[ca.Issuer](), filled[auth.App](), filled[ca.Device]()
 			c, sl, det = filled[ca.Credential](), filled[ca.Seal](), filled[ca.UserDetail]()
 		}
 		sameJSON(t, "issuer", iss, wireIssuer(iss))
 		sameJSON(t, "app", app, wireApp(app, ""))
-		sameJSON(t, "user", u, wireUser(u))
 		sameJSON(t, "device", d, wireDevice(d))
 		sameJSON(t, "credential", c, wireCredential(c))
 		sameJSON(t, "seal", sl, wireSeal(sl))

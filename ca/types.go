@@ -7,6 +7,7 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // Mode tells whether the gateway holds an issuer's key.
@@ -155,25 +156,9 @@ type UserRequest struct {
 	Organization string // optional, for corporate users (the certificate O)
 }
 
-// User is a user as the API shows it.
-type User struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	IDNumber     string    `json:"id_number,omitempty"`
-	Phone        string    `json:"phone,omitempty"`
-	Organization string    `json:"organization,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	// Enrolled is true once a device has enrolled and set the PIN.
-	Enrolled bool `json:"enrolled"`
-	// ActivationExpiresAt is when the activation code given at creation
-	// expires.
-	ActivationExpiresAt time.Time `json:"activation_expires_at"`
-	// Devices are the ids of the user's enrolled devices.
-	Devices []string `json:"devices,omitempty"`
-	// PINLockedUntil is the end of the current PIN lock (zero: not locked
-	// now).
-	PINLockedUntil time.Time `json:"pin_locked_until,omitzero"`
-}
+// User is a user as the API shows it: the wire type itself (the view is
+// built from the stored record by userRecord.toUser).
+type User = protocol.User
 
 // Device is an enrolled phone: its SM2 public key verifies its requests.
 type Device struct {

@@ -118,6 +118,8 @@ func (a *API) adminAddUser(w http.ResponseWriter, r *http.Request) error {
 		IDNumber:     req.IDNumber,
 		Phone:        req.Phone,
 		Organization: req.Organization,
+		Kind:         req.Kind,
+		CreditCode:   req.CreditCode,
 	})
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"encoding/hex"
 	"encoding/json"
@@ -34,7 +35,9 @@ func (k caKeys) Credential(ctx context.Context, userID, credentialID string) (*s
 	cred, err := k.ca.Credential(ctx, credentialID)
 	switch {
 	case errors.Is(err, ca.ErrCredentialNotFound), err == nil && cred.UserID != userID:
-		return nil, fmt.Errorf("%w: %s", ca.ErrCredentialNotFound, credentialID)
+		// An organisation's credential the user may use through a
+		// delegation; else not found, like an unknown one.
+		return k.delegated(ctx, userID, credentialID)
 	case err != nil:
 		return nil, err
 	case cred.State != ca.StateActive || cred.Certificate == nil:
@@ -52,11 +55,45 @@ func (k caKeys) Credential(ctx context.Context, userID, credentialID string) (*s
 	}, nil
 }
 
-// Use unwraps the key with the PIN (ca.UnlockKey), runs op and zeroes the
-// key. A wrong or locked PIN is a *session.KeyError around the
+// delegated is the organisation's credential credentialID as delegate
+// userID may use it (ca.DelegatedCredential), with the delegation.
+func (k caKeys) delegated(ctx context.Context, userID, credentialID string) (*session.Credential, error) {
+	dc, err := k.ca.DelegatedCredential(ctx, userID, credentialID)
+	if err != nil {
+		return nil, err
+	}
+	iss, err := k.ca.Issuer(ctx, dc.Credential.IssuerID)
+	if err != nil {
+		return nil, err
+	}
+	cred, d := dc.Credential, dc.Delegation
+	return &session.Credential{
+		ID: cred.ID, UserID: cred.UserID, IssuerID: cred.IssuerID,
+		Alg: string(cred.Alg), Purpose: string(cred.Purpose),
+		Certificate: cred.Certificate, Chain: iss.Chain,
+		Delegation: &session.Delegation{ID: d.ID, DelegateID: userID, Kinds: d.Kinds, Apps: d.Apps},
+	}, nil
+}
+
+// Use unwraps the key with the PIN (ca.UnlockKey; through a delegation,
+// ca.UnlockDelegatedKey with the delegate's own PIN), runs op and zeroes
+// the key. A wrong or locked PIN is a *session.KeyError around the
 // *ca.PINError.
 func (k caKeys) Use(ctx context.Context, c *session.Credential, pin string, op func(session.OpKey) (*session.Output, error)) (*session.Output, error) {
-	key, unlocked, err := k.ca.UnlockKey(ctx, c.UserID, c.ID, pin)
+	var key crypto.Signer
+	var unlocked *ca.Credential
+	var err error
+	delegate := ""
+	if c.Delegation != nil {
+		delegate = c.Delegation.DelegateID
+		key, unlocked, err = k.ca.UnlockDelegatedKey(ctx, delegate, c.Delegation.ID, pin)
+		if err == nil && unlocked.ID != c.ID {
+			gmcrypto.ZeroKey(key)
+			return nil, fmt.Errorf("%w: %s", ca.ErrCredentialNotFound, c.ID)
+		}
+	} else {
+		key, unlocked, err = k.ca.UnlockKey(ctx, c.UserID, c.ID, pin)
+	}
 	if err != nil {
 		var pe *ca.PINError
 		if errors.As(err, &pe) {
@@ -72,7 +109,7 @@ func (k caKeys) Use(ctx context.Context, c *session.Credential, pin string, op f
 	defer gmcrypto.ZeroKey(key)
 	return op(session.OpKey{
 		CredentialID: unlocked.ID, UserID: unlocked.UserID, Key: key,
-		Certificate: unlocked.Certificate, Chain: c.Chain,
+		Certificate: unlocked.Certificate, Chain: c.Chain, Delegate: delegate,
 	})
 }
 
@@ -92,6 +129,8 @@ func (r auditRecorder) RecordKeyUse(ctx context.Context, u session.KeyUse) error
 		IssuerID:     u.IssuerID,
 		Outcome:      audit.OutcomeFailed,
 		Detail:       u.Detail,
+		OnBehalfOf:   u.OnBehalfOf,
+		Delegation:   u.DelegationID,
 	}
 	if u.OK {
 		e.Outcome, e.Detail = audit.OutcomeOK, ""

@@ -135,7 +135,7 @@ type UserRequest protocol.UserRequest
 // Validate checks the request with the CA's own rules
 // (ca.UserRequest.Validate).
 func (q *UserRequest) Validate() error {
-	r := ca.UserRequest{Name: q.Name, IDNumber: q.IDNumber, Phone: q.Phone, Organization: q.Organization}
+	r := ca.UserRequest{Name: q.Name, IDNumber: q.IDNumber, Phone: q.Phone, Organization: q.Organization, Kind: q.Kind, CreditCode: q.CreditCode}
 	return r.Validate()
 }
 

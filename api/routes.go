@@ -20,6 +20,9 @@ func (a *API) routes() {
 	// Lifecycle (lifecycle.go): lost or new phones, devices, app keys.
 	a.handle("GET /v1/admin/users/{id}", a.adminGetUser)
 	a.handle("POST /v1/admin/users/{id}/activation", a.adminUserActivation)
+	a.handle("POST /v1/admin/users/{id}/delegations", a.adminAddDelegation)
+	a.handle("GET /v1/admin/users/{id}/delegations", a.adminListDelegations)
+	a.handle("DELETE /v1/admin/users/{id}/delegations/{delegation}", a.adminRevokeDelegation)
 	a.handle("POST /v1/admin/devices/{id}/revoke", a.adminRevokeDevice)
 	a.handle("POST /v1/admin/apps/{id}/rotate", a.adminRotateApp)
 	a.handle("POST /v1/admin/apps/{id}/disable", a.adminDisableApp)
@@ -53,6 +56,9 @@ func (a *API) routes() {
 	a.handle("PUT /v1/me/pin", a.changePIN)
 	a.handle("GET /v1/me/history", a.myHistory)
 	a.handle("POST /v1/me/seals", a.addDrawnSeal)
+	a.handle("GET /v1/me/delegations", a.myDelegations)
+	a.handle("POST /v1/me/delegations/{id}/accept", a.delegationStep(false))
+	a.handle("POST /v1/me/delegations/{id}/approve", a.delegationStep(true))
 	// Phone, scan sessions (device-signed).
 	a.handle("POST /v1/scan", a.scan)
 	a.handle("POST /v1/sessions/{id}/confirm", a.confirm)

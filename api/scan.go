@@ -81,7 +81,22 @@ func (a *API) signedDevice(w http.ResponseWriter, r *http.Request) (body []byte,
 // seals it may draw.
 type scanOffer struct {
 	creds []*ca.Credential
-	seals []protocol.ScannedSeal
+	// delegated are organisations' credentials the user may use for this
+	// session through a delegation (listed after creds).
+	delegated []*ca.DelegatedCredential
+	seals     []protocol.ScannedSeal
+}
+
+// wire is the offer's credentials as the scan answers them: the user's
+// own, then the delegated ones labelled with their organisation.
+func (o scanOffer) wire() []protocol.Credential {
+	out := wireCredentials(o.creds)
+	for _, dc := range o.delegated {
+		w := wireCredential(dc.Credential)
+		w.OnBehalfOf, w.OrganizationName, w.Delegation = dc.Delegation.Organization, dc.Delegation.OrganizationName, dc.Delegation.ID
+		out = append(out, w)
+	}
+	return out
 }
 
 // scanSide is the session.ScanSide of the api: the app registry and the
@@ -110,9 +125,28 @@ func (k scanSide) Offer(ctx context.Context, s *session.Session, userID string) 
 			o.creds = append(o.creds, c)
 		}
 	}
+	dels, err := k.a.ca.DelegatedCredentials(ctx, userID)
+	if err != nil {
+		return scanOffer{}, err
+	}
+	for _, dc := range dels {
+		c := dc.Credential
+		if session.CredentialFits(s, c.IssuerID, string(c.Alg), string(c.Purpose)) && s.Kind != session.KindCertificate &&
+			dc.Allows(string(s.Kind), s.AppID) {
+			o.delegated = append(o.delegated, dc)
+		}
+	}
 	if s.Kind == session.KindSeal {
 		if o.seals, err = k.a.usableSeals(ctx, s, userID, o.creds); err != nil {
 			return scanOffer{}, err
+		}
+		// The organisations' seals bound to the delegated credentials.
+		for _, dc := range o.delegated {
+			more, err := k.a.usableSeals(ctx, s, dc.Credential.UserID, []*ca.Credential{dc.Credential})
+			if err != nil {
+				return scanOffer{}, err
+			}
+			o.seals = append(o.seals, more...)
 		}
 	}
 	return o, nil
@@ -178,7 +212,7 @@ func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, protocol.ScanResponse{
 		Session:     scannedView(sc.Session, sc.AppName, sc.CodeChoices),
-		Credentials: wireCredentials(sc.Offer.creds),
+		Credentials: sc.Offer.wire(),
 		Seals:       sc.Offer.seals,
 	})
 	return nil

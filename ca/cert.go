@@ -96,6 +96,14 @@ func userSubject(u *userRecord, p Profile) (pkix.Name, error) {
 	if u.Organization != "" {
 		n.Organization = []string{u.Organization}
 	}
+	if u.organization() {
+		// The organisation policy: O names the organisation and
+		// serialNumber (2.5.4.5) carries its 统一社会信用代码, whatever the
+		// profile asks (an organisation has no ID number or phone of its
+		// own to put there).
+		n.SerialNumber = u.CreditCode
+		return n, nil
+	}
 	for _, f := range p.SubjectFields {
 		switch f {
 		case SubjectIDNumber:

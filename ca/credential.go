@@ -182,12 +182,10 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 				return err
 			}
 		}
-		idx, _, err := s.store.List(ctx, pfxUserCreds+u.ID+"/")
-		if err != nil {
+		// Credentials and delegations granted to the user: a PIN change
+		// re-wraps them all in one transaction.
+		if err := s.checkRewrapLimit(ctx, u.ID, 1); err != nil {
 			return err
-		}
-		if len(idx) >= maxCredentialsPerUser {
-			return fmt.Errorf("%w: %d", ErrCredentialLimit, len(idx))
 		}
 		pinKey, err := s.checkPIN(ctx, u, urev, req.PIN)
 		if err != nil {

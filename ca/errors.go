@@ -98,6 +98,23 @@ var (
 	// reason names this CA accepts (see Reasons()).
 	ErrInvalidReason = errors.New("ca: invalid revocation reason")
 
+	// ErrNotOrganization: a delegation was asked of a user who is not an
+	// organisation, or for a delegate who is one.
+	ErrNotOrganization = errors.New("ca: not an organisation")
+	// ErrDelegationNotFound: no delegation under that id (or not the
+	// caller's).
+	ErrDelegationNotFound = errors.New("ca: delegation not found")
+	// ErrDelegationRevoked: the delegation has been revoked.
+	ErrDelegationRevoked = errors.New("ca: delegation revoked")
+	// ErrDelegationExpired: the delegation is past its not_after.
+	ErrDelegationExpired = errors.New("ca: delegation expired")
+	// ErrDelegationNotActive: the delegation waits for the delegate's
+	// acceptance or the organisation's approval.
+	ErrDelegationNotActive = errors.New("ca: delegation not active yet")
+	// ErrDelegationState: an acceptance or approval out of turn (already
+	// done, or approval before acceptance).
+	ErrDelegationState = errors.New("ca: delegation is not in the state this step needs")
+
 	// ErrSealNotFound: no seal under that id (or not the caller's).
 	ErrSealNotFound = errors.New("ca: seal not found")
 	// ErrSealNotActive: the seal is revoked, expired or not yet valid.

@@ -213,6 +213,9 @@ func (s *Service) ChangePINCosign(ctx context.Context, userID, oldPIN, newPIN st
 			b.cond(credentialKey(c.rec.ID), c.rev)
 			b.put(credentialKey(c.rec.ID), c.rec, 0)
 		}
+		if err := s.rewrapDelegations(ctx, &b, u.ID, oldKey, newKey); err != nil {
+			return err
+		}
 		u.PINSalt, u.PINVerifier = salt, pinVerifier(newKey)
 		b.put(userKey(u.ID), u, 0)
 		if testHookChangePIN != nil {

@@ -154,7 +154,20 @@ type UserRequest struct {
 	IDNumber     string // optional identity document number
 	Phone        string // optional
 	Organization string // optional, for corporate users (the certificate O)
+	// Kind is UserKindPerson (empty means person) or UserKindOrganization.
+	// An organisation's Name is its registered name and CreditCode its
+	// 统一社会信用代码 (required, GB 32100 checksum); its certificates carry
+	// O=Organization (default: Name) and serialNumber=CreditCode
+	// (organisationSubject).
+	Kind       string
+	CreditCode string
 }
+
+// User kinds (protocol.UserKindPerson, protocol.UserKindOrganization).
+const (
+	UserKindPerson       = protocol.UserKindPerson
+	UserKindOrganization = protocol.UserKindOrganization
+)
 
 // User is a user as the API shows it: the wire type itself (the view is
 // built from the stored record by userRecord.toUser).

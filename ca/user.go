@@ -21,6 +21,8 @@ type userRecord struct {
 	IDNumber            string    `json:"id_number,omitempty"`
 	Phone               string    `json:"phone,omitempty"`
 	Organization        string    `json:"organization,omitempty"`
+	Kind                string    `json:"kind,omitempty"`
+	CreditCode          string    `json:"credit_code,omitempty"`
 	CreatedAt           time.Time `json:"created_at"`
 	ActivationExpiresAt time.Time `json:"activation_expires_at"`
 	Devices             []string  `json:"devices,omitempty"`
@@ -37,10 +39,13 @@ type userRecord struct {
 
 func (u *userRecord) enrolled() bool { return len(u.PINVerifier) > 0 }
 
+// organization reports whether u is an organisation user.
+func (u *userRecord) organization() bool { return u.Kind == UserKindOrganization }
+
 func (u *userRecord) toUser(now time.Time) *User {
 	out := &User{
 		ID: u.ID, Name: u.Name, IDNumber: u.IDNumber, Phone: u.Phone, Organization: u.Organization,
-		CreatedAt: u.CreatedAt, Enrolled: u.enrolled(), ActivationExpiresAt: u.ActivationExpiresAt,
+		Kind: u.Kind, CreditCode: u.CreditCode, CreatedAt: u.CreatedAt, Enrolled: u.enrolled(), ActivationExpiresAt: u.ActivationExpiresAt,
 		Devices: append([]string(nil), u.Devices...),
 	}
 	if now.Before(u.LockedUntil) {
@@ -148,6 +153,12 @@ func (s *Service) AddUser(ctx context.Context, req UserRequest) (*User, string, 
 	if err := req.Validate(); err != nil {
 		return nil, "", err
 	}
+	if req.Kind == UserKindPerson {
+		req.Kind = "" // the default, stored as before
+	}
+	if req.Kind == UserKindOrganization && req.Organization == "" {
+		req.Organization = req.Name
+	}
 	id, err := newID(prefixUser)
 	if err != nil {
 		return nil, "", err
@@ -160,7 +171,7 @@ func (s *Service) AddUser(ctx context.Context, req UserRequest) (*User, string, 
 	now := s.now().UTC()
 	u := &userRecord{
 		ID: id, Name: req.Name, IDNumber: req.IDNumber, Phone: req.Phone, Organization: req.Organization,
-		CreatedAt: now, ActivationExpiresAt: now.Add(s.cfg.ActivationTTL),
+		Kind: req.Kind, CreditCode: strings.ToUpper(req.CreditCode), CreatedAt: now, ActivationExpiresAt: now.Add(s.cfg.ActivationTTL),
 	}
 	act := &activationRecord{UserID: id, ExpiresAt: u.ActivationExpiresAt}
 	ak := s.activationStoreKey(norm)

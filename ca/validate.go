@@ -158,5 +158,52 @@ func (r *UserRequest) Validate() error {
 	if err := checkPhone(r.Phone); err != nil {
 		return err
 	}
-	return checkText("organization", r.Organization, maxNameLen, false)
+	if err := checkText("organization", r.Organization, maxNameLen, false); err != nil {
+		return err
+	}
+	switch r.Kind {
+	case "", UserKindPerson:
+		if r.CreditCode != "" {
+			return invalid("credit_code", "only for kind %s", UserKindOrganization)
+		}
+	case UserKindOrganization:
+		if r.CreditCode == "" {
+			return invalid("credit_code", "required for kind %s", UserKindOrganization)
+		}
+		if r.IDNumber != "" {
+			return invalid("id_number", "not for kind %s (the credit code identifies it)", UserKindOrganization)
+		}
+		if !ValidCreditCode(r.CreditCode) {
+			return invalid("credit_code", "not a 统一社会信用代码: 18 characters of 0-9 and A-Y without I, O, S, V, Z, with the GB 32100 check character last")
+		}
+	default:
+		return invalid("kind", "must be %s or %s", UserKindPerson, UserKindOrganization)
+	}
+	return nil
+}
+
+// creditCodeAlphabet is GB 32100's 31 characters, in the order of their
+// values 0 to 30.
+const creditCodeAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+// ValidCreditCode reports whether s is a well-formed 统一社会信用代码 (GB
+// 32100-2015): 18 characters of creditCodeAlphabet (lowercase letters are
+// accepted), the last being the check character: 31 − (Σ value(cᵢ)·3ⁱ mod
+// 31) mod 31 over the first 17 (weights 3ⁱ mod 31).
+func ValidCreditCode(s string) bool {
+	if len(s) != 18 {
+		return false
+	}
+	s = strings.ToUpper(s)
+	sum, w := 0, 1
+	for i := range 17 {
+		v := strings.IndexByte(creditCodeAlphabet, s[i])
+		if v < 0 {
+			return false
+		}
+		sum += v * w
+		w = w * 3 % 31
+	}
+	check := (31 - sum%31) % 31
+	return s[17] == creditCodeAlphabet[check]
 }

@@ -66,7 +66,17 @@ type UserRequest struct {
 	IDNumber     string `json:"id_number,omitempty"`
 	Phone        string `json:"phone,omitempty"`
 	Organization string `json:"organization,omitempty"`
+	// Kind is UserKindPerson (the default) or UserKindOrganization; an
+	// organisation needs CreditCode (its 统一社会信用代码, GB 32100).
+	Kind       string `json:"kind,omitempty"`
+	CreditCode string `json:"credit_code,omitempty"`
 }
+
+// User kinds (UserRequest.Kind, User.Kind).
+const (
+	UserKindPerson       = "person"
+	UserKindOrganization = "organization"
+)
 
 // ImportRequest is the body of POST /v1/admin/credentials/{id}/certificate:
 // the certificate an external CA issued for the credential's CSR.

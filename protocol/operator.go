@@ -98,8 +98,13 @@ type AuditEntry struct {
 	Digest       string    `json:"digest,omitempty"`
 	Outcome      string    `json:"outcome"`
 	Detail       string    `json:"detail,omitempty"`
-	Prev         string    `json:"prev"`
-	Hash         string    `json:"hash"`
+	// OnBehalfOf is, for a key use through a delegation, the organisation
+	// whose credential was used (UserID is then the delegate, the staff
+	// member who confirmed), and Delegation the delegation's id.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	Delegation string `json:"delegation,omitempty"`
+	Prev       string `json:"prev"`
+	Hash       string `json:"hash"`
 }
 
 // AuditPage answers GET /v1/admin/audit: entries oldest first. When the

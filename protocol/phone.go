@@ -19,12 +19,17 @@ type EnrollRequest struct {
 // User is a user, as the enrollment answer (POST /v1/enroll) and the
 // operator API show it.
 type User struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	IDNumber     string    `json:"id_number,omitempty"`
-	Phone        string    `json:"phone,omitempty"`
-	Organization string    `json:"organization,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	IDNumber     string `json:"id_number,omitempty"`
+	Phone        string `json:"phone,omitempty"`
+	Organization string `json:"organization,omitempty"`
+	// Kind is UserKindOrganization for an organisation (its credentials'
+	// subjects name it: O= and the credit code in serialNumber), empty or
+	// UserKindPerson for a person.
+	Kind       string    `json:"kind,omitempty"`
+	CreditCode string    `json:"credit_code,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
 	// Enrolled is true once a device has enrolled and set the PIN.
 	Enrolled bool `json:"enrolled"`
 	// ActivationExpiresAt is when the latest activation code expires.
@@ -98,6 +103,14 @@ type Credential struct {
 	// Cosign is the CSR challenge of a new cosign credential at an
 	// external issuer.
 	Cosign *cosign.Challenge `json:"cosign,omitempty"`
+	// OnBehalfOf, OrganizationName and Delegation are set in a scan answer
+	// on an organisation's credential offered through a delegation: the
+	// organisation's user id and name, and the delegation (the phone
+	// labels it "for <OrganizationName>" and confirms with its user's own
+	// PIN).
+	OnBehalfOf       string `json:"on_behalf_of,omitempty"`
+	OrganizationName string `json:"organization_name,omitempty"`
+	Delegation       string `json:"delegation,omitempty"`
 }
 
 // CredentialModeCosign is the mode of a two-party SM2 credential

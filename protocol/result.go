@@ -21,6 +21,12 @@ type LoginResult struct {
 	CertificatePEM string `json:"certificate_pem"`
 	Challenge      Raw    `json:"challenge"`
 	Signature      []byte `json:"signature"`
+	// OnBehalfOf and Delegate are set when a staff member confirmed with
+	// an organisation's credential through a delegation: OnBehalfOf is the
+	// organisation's user id (also User, the credential's owner), Delegate
+	// the staff member's. The same two fields are in every result.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	Delegate   string `json:"delegate,omitempty"`
 }
 
 // SignResult is the result of a completed sign session: the signer's
@@ -29,6 +35,9 @@ type LoginResult struct {
 type SignResult struct {
 	CertificatePEM string           `json:"certificate_pem"`
 	Documents      []SignedDocument `json:"documents"`
+	// OnBehalfOf and Delegate: see LoginResult.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	Delegate   string `json:"delegate,omitempty"`
 }
 
 // SignedDocument is one signed document of a SignResult: Signature for
@@ -47,6 +56,9 @@ type DecryptResult struct {
 	Plaintext  []byte `json:"plaintext,omitempty"`
 	ContentKey []byte `json:"content_key,omitempty"`
 	ContentAlg string `json:"content_alg,omitempty"`
+	// OnBehalfOf and Delegate: see LoginResult.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	Delegate   string `json:"delegate,omitempty"`
 }
 
 // SealResult is the result of a completed seal session: the signer's
@@ -55,6 +67,9 @@ type DecryptResult struct {
 type SealResult struct {
 	CertificatePEM string         `json:"certificate_pem"`
 	Documents      []SealedPDFDoc `json:"documents"`
+	// OnBehalfOf and Delegate: see LoginResult.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	Delegate   string `json:"delegate,omitempty"`
 }
 
 // SealedPDFDoc is one sealed PDF of a SealResult: the whole sealed PDF

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -62,6 +63,26 @@ type Credential struct {
 	// requests through the Confirmer's CosignSide (cosign.go), without a
 	// PIN at the gateway.
 	Cosign bool
+	// Delegation is set when the credential is an organisation's (UserID)
+	// and the confirming user may use it through a delegation: KeySide.Use
+	// then checks the confirming user's own PIN.
+	Delegation *Delegation
+}
+
+// Delegation is the delegation through which a phone user confirms with
+// an organisation's credential: its id, the delegate (the phone user),
+// and its scope (empty lists: every kind, every app).
+type Delegation struct {
+	ID         string
+	DelegateID string
+	Kinds      []string
+	Apps       []string
+}
+
+// Covers reports whether d's scope admits session s (its kind and app).
+func (d *Delegation) Covers(s *Session) bool {
+	return (len(d.Kinds) == 0 || slices.Contains(d.Kinds, string(s.Kind))) &&
+		(len(d.Apps) == 0 || slices.Contains(d.Apps, s.AppID))
 }
 
 // KeyError is an error of KeySide.Use that refused to unlock the key
@@ -95,6 +116,11 @@ type KeyUse struct {
 	// (empty when the attempt failed before the credential was read).
 	CredentialID string
 	IssuerID     string
+	// OnBehalfOf and DelegationID are set for a use of an organisation's
+	// credential through a delegation: the organisation and the
+	// delegation (the session's UserID is the delegate).
+	OnBehalfOf   string
+	DelegationID string
 	// Digest is what was (or would have been) signed or decrypted: the
 	// Output's Digest once the key was used, else RequestDigest (nil for a
 	// login that did not run).
@@ -273,6 +299,12 @@ func (c *Confirmer) run(ctx context.Context, s *Session, req ConfirmRequest) (*K
 	if !CredentialFits(s, cred.IssuerID, cred.Alg, cred.Purpose) {
 		return nil, nil, fmt.Errorf("%w: %s (%s %s %s)", ErrCredentialMismatch, cred.ID, cred.IssuerID, cred.Alg, cred.Purpose)
 	}
+	if d := cred.Delegation; d != nil {
+		if !d.Covers(s) {
+			return nil, nil, fmt.Errorf("%w: delegation %s (kind %s, app %s)", ErrDelegationScope, d.ID, s.Kind, s.AppID)
+		}
+		use.OnBehalfOf, use.DelegationID = cred.UserID, d.ID
+	}
 	use.IssuerID = cred.IssuerID
 	var mat *SealMaterial
 	if s.Kind == KindSeal {
@@ -388,7 +420,9 @@ func (c *Confirmer) seal(ctx context.Context, s *Session, req ConfirmRequest, cr
 	if c.Seals == nil {
 		return nil, fmt.Errorf("%w: no seal source", ErrInvalidArgument)
 	}
-	mat, ses, err := c.Seals.Seal(ctx, req.UserID, id)
+	// A delegate draws the organisation's seal: the seal's owner is the
+	// credential's.
+	mat, ses, err := c.Seals.Seal(ctx, cred.UserID, id)
 	if err != nil {
 		return nil, err
 	}

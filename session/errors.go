@@ -79,6 +79,9 @@ var (
 	// ErrCredentialMismatch: the credential chosen at confirm does not fit
 	// the session's request (purpose, issuer or algorithm).
 	ErrCredentialMismatch = errors.New("session: credential does not fit the request")
+	// ErrDelegationScope: the credential is an organisation's, used
+	// through a delegation that does not cover the session's kind or app.
+	ErrDelegationScope = errors.New("session: the delegation does not cover this session")
 	// ErrSealRequired: a seal session's confirm names no seal and the
 	// portal named none either.
 	ErrSealRequired = errors.New("session: a seal must be chosen")

@@ -59,6 +59,9 @@ func (c *Confirmer) handOver(ctx context.Context, s *Session, req ConfirmRequest
 		if err != nil {
 			return nil, nil, err
 		}
+		if cred.Delegation != nil {
+			return nil, nil, fmt.Errorf("%w: a delegation does not hand over certificates", ErrDelegationScope)
+		}
 		if !CredentialFits(s, cred.IssuerID, cred.Alg, cred.Purpose) {
 			return nil, nil, fmt.Errorf("%w: %s (%s %s %s)", ErrCredentialMismatch, cred.ID, cred.IssuerID, cred.Alg, cred.Purpose)
 		}

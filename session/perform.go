@@ -58,6 +58,19 @@ type OpKey struct {
 	Chain []*smx509.Certificate
 	// Seal is what a seal session draws (nil for the other kinds).
 	Seal *SealMaterial
+	// Delegate is set when a delegate (this user id) confirmed with an
+	// organisation's credential (UserID is then the organisation): every
+	// result names both (delegate, on_behalf_of).
+	Delegate string
+}
+
+// onBehalf returns the result fields of a delegated use: the
+// organisation and the delegate (both empty otherwise).
+func (k OpKey) onBehalf() (onBehalfOf, delegate string) {
+	if k.Delegate == "" {
+		return "", ""
+	}
+	return k.UserID, k.Delegate
 }
 
 // SealMaterial is a seal as a seal session uses it: its id, checked image,
@@ -252,13 +265,15 @@ func performLogin(s *Session, k OpKey, now time.Time) (*Output, error) {
 	if err != nil {
 		return nil, OperationFailed(ReasonSigningFailed, vague(err, gmcrypto.ErrUnsupported))
 	}
-	return output(protocol.LoginResult{
+	res := protocol.LoginResult{
 		User:           k.UserID,
 		Credential:     k.CredentialID,
 		CertificatePEM: chainPEM(k),
 		Challenge:      msg,
 		Signature:      sig,
-	}, gmcrypto.SM3(msg))
+	}
+	res.OnBehalfOf, res.Delegate = k.onBehalf()
+	return output(res, gmcrypto.SM3(msg))
 }
 
 func performSign(s *Session, k OpKey) (*Output, error) {
@@ -266,6 +281,7 @@ func performSign(s *Session, k OpKey) (*Output, error) {
 		return nil, OperationFailed(ReasonInvalidRequest, fmt.Errorf("%w: document %d looks like a login challenge", ErrInvalidRequest, i))
 	}
 	res := protocol.SignResult{CertificatePEM: chainPEM(k), Documents: make([]protocol.SignedDocument, 0, len(s.Request.Documents))}
+	res.OnBehalfOf, res.Delegate = k.onBehalf()
 	for i, d := range s.Request.Documents {
 		out := protocol.SignedDocument{Name: d.Name}
 		var err error
@@ -300,6 +316,7 @@ func performDecrypt(s *Session, k OpKey) (*Output, error) {
 		return nil, OperationFailed(ReasonDecryptionFailed, gmcrypto.ErrDecryption)
 	}
 	var res protocol.DecryptResult
+	res.OnBehalfOf, res.Delegate = k.onBehalf()
 	if r.CiphertextFormat == "cms" {
 		if r.ReturnKey {
 			cek, oid, err := gmcrypto.OpenCMSKey(r.Ciphertext, k.Certificate, k.Key)
@@ -328,12 +345,15 @@ func performDecrypt(s *Session, k OpKey) (*Output, error) {
 	var v any = res
 	if !r.ReturnKey {
 		// {"plaintext": ""} even for an empty plaintext.
-		v = struct {
-			Plaintext []byte `json:"plaintext"`
-		}{res.Plaintext}
-		if res.Plaintext == nil {
-			v = map[string]string{"plaintext": ""}
+		pt := res.Plaintext
+		if pt == nil {
+			pt = []byte{} // {"plaintext": ""} for an empty plaintext
 		}
+		v = struct {
+			Plaintext  []byte `json:"plaintext"`
+			OnBehalfOf string `json:"on_behalf_of,omitempty"`
+			Delegate   string `json:"delegate,omitempty"`
+		}{pt, res.OnBehalfOf, res.Delegate}
 	}
 	out, err := output(v, RequestDigest(s))
 	clear(res.Plaintext)
@@ -366,6 +386,7 @@ func performSeal(s *Session, k OpKey, now time.Time) (*Output, error) {
 		return nil, OperationFailed(ReasonInvalidRequest, fmt.Errorf("%w: no seal chosen", ErrInvalidRequest))
 	}
 	res := protocol.SealResult{CertificatePEM: chainPEM(k), Documents: make([]protocol.SealedPDFDoc, 0, len(s.Request.Documents))}
+	res.OnBehalfOf, res.Delegate = k.onBehalf()
 	for _, d := range s.Request.Documents {
 		if d.Upload != "" && (d.PDF == nil || !bytes.Equal(gmcrypto.SM3(d.PDF), d.SM3)) {
 			return nil, OperationFailed(ReasonUploadUnavailable, fmt.Errorf("%w: upload %s was not read", ErrInvalidRequest, d.Upload))

@@ -23,7 +23,7 @@ func newUserCmd() *cobra.Command {
 func newUserAddCmd() *cobra.Command {
 	var req api.UserRequest
 	cmd := &cobra.Command{
-		Use:   "add --name NAME [--id-number N] [--phone P] [--org O]",
+		Use:   "add --name NAME [--id-number N] [--phone P] [--org O] [--kind organization --credit-code C]",
 		Short: "Create a user and print their one-time activation code",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -43,7 +43,9 @@ func newUserAddCmd() *cobra.Command {
 	f.StringVar(&req.Name, "name", "", "real name, the certificates' common name (required)")
 	f.StringVar(&req.IDNumber, "id-number", "", "identity document number")
 	f.StringVar(&req.Phone, "phone", "", "phone number")
-	f.StringVar(&req.Organization, "org", "", "organization, for corporate users")
+	f.StringVar(&req.Organization, "org", "", "organization, for corporate users (kind organization: default --name)")
+	f.StringVar(&req.Kind, "kind", "", "person (default) or organization")
+	f.StringVar(&req.CreditCode, "credit-code", "", "统一社会信用代码 of an organization (GB 32100, checksum-checked)")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }

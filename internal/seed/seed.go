@@ -7,6 +7,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 // DefaultPIN is the PIN of seeded users unless Spec.PIN says otherwise.
@@ -37,6 +38,9 @@ type User struct {
 	Name string
 	// Phone and IDNumber are optional real-name data.
 	Phone, IDNumber string
+	// CreditCode makes the user an organisation (kind organization, Name
+	// its registered name) with this 统一社会信用代码.
+	CreditCode string
 	// DeviceName is the enrolled phone's name; "" is Name + "'s phone".
 	DeviceName  string
 	Credentials []Credential
@@ -138,7 +142,11 @@ func (w *World) addApps(t testing.TB, ctx context.Context, reqs []operator.AppRe
 // credentials, each of which must come back active.
 func (w *World) enroll(t testing.TB, ctx context.Context, spec Spec, u User) *EnrolledUser {
 	t.Helper()
-	created, err := w.Op.AddUser(ctx, operator.UserRequest{Name: u.Name, Phone: u.Phone, IDNumber: u.IDNumber})
+	req := operator.UserRequest{Name: u.Name, Phone: u.Phone, IDNumber: u.IDNumber}
+	if u.CreditCode != "" {
+		req.Kind, req.CreditCode = protocol.UserKindOrganization, u.CreditCode
+	}
+	created, err := w.Op.AddUser(ctx, req)
 	if err != nil {
 		t.Fatalf("seed: user %q: %v", u.Name, err)
 	}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	seedpkg "github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/server/servertest"
+)
+
+// TestDelegationCLI: an organisation created with user add's flags, a
+// delegation granted, listed and revoked with the delegation commands
+// (accepted and approved in between by the two phones).
+func TestDelegationCLI(t *testing.T) {
+	t.Setenv(envServer, "")
+	t.Setenv(envAdminToken, "")
+	ts := servertest.Start(t)
+	op := func(args ...string) string {
+		t.Helper()
+		return mustCLI(t, "", append(args, "--server", ts.URL, "--admin-token", ts.AdminToken)...)
+	}
+	w := seedpkg.Make(t, ts.URL, ts.AdminToken, seedpkg.Spec{
+		Issuers: []operator.IssuerRequest{seedpkg.Generated("sm2", "SM2", "CLI SM2 Root")},
+		Users: []seedpkg.User{
+			{Name: "某某建设有限公司", CreditCode: "91350100M000100Y43", Credentials: []seedpkg.Credential{seedpkg.Sign("sm2", "SM2")}},
+			{Name: "李四"},
+		},
+	})
+	org, staff := w.Users[0], w.Users[1]
+	cred := org.Credentials["sm2/sign"]
+
+	var created struct{ ID, Kind, CreditCode, Organization string }
+	decode(t, op("user", "add", "--name", "另一建设有限公司", "--kind", "organization", "--credit-code", "91110000802100433B", "--json"), &created)
+	if created.Kind != "organization" || created.Organization != "另一建设有限公司" {
+		t.Fatalf("user add --kind organization: %+v", created)
+	}
+	code, _, errOut := cli(t, "", "user", "add", "--name", "坏公司", "--kind", "organization", "--credit-code", "91350100M000100Y44",
+		"--server", ts.URL, "--admin-token", ts.AdminToken)
+	if code == 0 || !strings.Contains(errOut, "credit_code") {
+		t.Fatalf("a bad credit code: exit %d: %s", code, errOut)
+	}
+
+	out := op("delegation", "add", "--org", org.ID, "--user", staff.ID, "--credential", cred.ID, "--kind", "sign", "--days", "30")
+	m := regexp.MustCompile(`(dlg_\S+)\s+.*pending_acceptance`).FindStringSubmatch(out)
+	if m == nil || !strings.Contains(out, "某某建设有限公司") || !strings.Contains(out, "李四") {
+		t.Fatalf("delegation add:\n%s", out)
+	}
+	id := m[1]
+	ctx := context.Background()
+	if _, err := staff.Phone.AcceptDelegation(ctx, id, w.PIN); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := org.Phone.ApproveDelegation(ctx, id, w.PIN); err != nil {
+		t.Fatal(err)
+	}
+	if out := op("delegation", "list", org.ID); !regexp.MustCompile(id + `\s+.*\s+sign\s+all\s+active`).MatchString(out) {
+		t.Fatalf("delegation list:\n%s", out)
+	}
+	if out := op("delegation", "rm", org.ID, id); !strings.Contains(out, "revoked") {
+		t.Fatalf("delegation rm:\n%s", out)
+	}
+	code, _, errOut = cli(t, "", "delegation", "rm", org.ID, id, "--server", ts.URL, "--admin-token", ts.AdminToken)
+	if code == 0 || !strings.Contains(errOut, "delegation_revoked") {
+		t.Fatalf("second rm: exit %d: %s", code, errOut)
+	}
+	code, _, errOut = cli(t, "", "delegation", "add", "--org", org.ID, "--user", staff.ID, "--credential", cred.ID,
+		"--server", ts.URL, "--admin-token", ts.AdminToken)
+	if code == 0 || !strings.Contains(errOut, "--days") {
+		t.Fatalf("add without an end: exit %d: %s", code, errOut)
+	}
+}

@@ -181,6 +181,17 @@
       err_credential_limit: '证书数量已达上限。',
       err_credential_mismatch: '所选证书不适合这个请求。',
       err_credential_not_active: '所选证书当前不可用。',
+      err_delegation_revoked: '这项授权已被撤销。',
+      err_delegation_expired: '这项授权已过期。',
+      err_delegation_not_active: '这项授权尚未生效（需经办人接受、单位批准）。',
+      err_delegation_scope: '这项授权不包括此类请求或此平台。',
+      err_delegation_state: '这项授权当前不能执行此步骤。',
+      err_delegation_not_found: '找不到这项授权。',
+      forOrg: '代表 {org}', pinOwnFor: '请输入您本人的 PIN（代表 {org}）',
+      delegations: '单位授权', delegationsLead: '单位证书授权给经办人使用：经办人用本人 PIN 接受，单位用单位 PIN 批准后生效。',
+      dlgToMe: '{org} 授权给您', dlgFromOrg: '授权给 {user}', dlgKinds: '用途', dlgAllKinds: '全部', dlgKind_login: '登录', dlgKind_sign: '签名', dlgKind_decrypt: '解密', dlgKind_seal: '盖章', dlgKindSep: '、', dlgUntil: '有效期至 {date}',
+      dlgAccept: '接受授权', dlgApprove: '批准授权', dlgAcceptLead: '用您本人的 PIN 接受 {org} 的授权', dlgApproveLead: '用单位 PIN 批准 {user} 使用单位证书',
+      dlgState_pending_acceptance: '待接受', dlgState_pending_approval: '待单位批准', dlgState_active: '生效中', dlgState_revoked: '已撤销', dlgState_expired: '已过期',
       err_stale_timestamp: '手机时间不准确，请校准时间后重试。',
       err_network: '网络连接失败，请检查网络后重试。',
       err_operation_failed: '操作未能完成，未返回结果。请在电脑上重新发起。',
@@ -379,6 +390,17 @@
       err_credential_limit: 'You hold the largest number of certificates allowed.',
       err_credential_mismatch: 'The chosen certificate does not fit this request.',
       err_credential_not_active: 'The chosen certificate is not usable now.',
+      err_delegation_revoked: 'This delegation has been revoked.',
+      err_delegation_expired: 'This delegation has expired.',
+      err_delegation_not_active: 'This delegation is not in force yet (the staff member accepts it, then the organisation approves it).',
+      err_delegation_scope: 'This delegation does not cover this kind of request or this site.',
+      err_delegation_state: 'This step cannot be taken on this delegation now.',
+      err_delegation_not_found: 'This delegation was not found.',
+      forOrg: 'for {org}', pinOwnFor: 'Enter your own PIN (acting for {org})',
+      delegations: 'Delegations', delegationsLead: 'An organisation\'s certificate used by its staff: the staff member accepts with their own PIN, then the organisation approves with its PIN.',
+      dlgToMe: 'From {org} to you', dlgFromOrg: 'To {user}', dlgKinds: 'For', dlgAllKinds: 'everything', dlgKind_login: 'login', dlgKind_sign: 'signing', dlgKind_decrypt: 'decryption', dlgKind_seal: 'sealing', dlgKindSep: ', ', dlgUntil: 'Until {date}',
+      dlgAccept: 'Accept', dlgApprove: 'Approve', dlgAcceptLead: 'Accept {org}\'s delegation with your own PIN', dlgApproveLead: 'Approve {user} using the organisation\'s certificate',
+      dlgState_pending_acceptance: 'To accept', dlgState_pending_approval: 'Awaiting approval', dlgState_active: 'In force', dlgState_revoked: 'Revoked', dlgState_expired: 'Expired',
       err_stale_timestamp: 'The phone’s clock is wrong. Set the time and try again.',
       err_network: 'No connection. Check your network and try again.',
       err_operation_failed: 'The operation could not be completed. Start again on the computer.',
@@ -1815,8 +1837,9 @@
     function confirm() {
       if (kind === 'certificate') { handOver(); return; }
       if (!choice.code || !choice.cred) { return; }
+      var chosen = creds.filter(function (c) { return c.id === choice.cred; })[0];
       pinSheet({
-        title: t('pinTitle'), lead: t('pinFor_' + kind, { app: appName }), dismissible: true,
+        title: t('pinTitle'), lead: t('pinFor_' + kind, { app: appName }) + (chosen && chosen.on_behalf_of ? ' · ' + t('pinOwnFor', { org: chosen.organization_name || chosen.on_behalf_of }) : ''), dismissible: true,
         onSubmit: function (pin) {
           var body = { credential: choice.cred, pin: pin, code: choice.code };
           if (kind === 'seal') { body.seal = choice.seal; }
@@ -1869,6 +1892,7 @@
 
   function credLine(c) {
     return h('span.row-main',
+      c.on_behalf_of ? h('span.chip.org', { 'data-t': 'on-behalf', 'data-org': c.on_behalf_of, text: t('forOrg', { org: c.organization_name || c.on_behalf_of }) }) : null,
       h('span.row-title', { text: issuerName(c.issuer) }),
       h('span.row-sub', { text: c.alg + (CO && CO.isCosign(c) ? ' ' + t('cosignChip') : '') + ' · ' + t('purpose_' + c.purpose) + (c.not_after ? ' · ' + fmtDate(new Date(c.not_after)) : '') }));
   }
@@ -1904,7 +1928,45 @@
       });
       list.appendChild(h('div.section-title'));
       list.appendChild(h('button.btn.btn-primary', { type: 'button', 'data-t': 'request-new', on: { click: showRequestCert } }, t('requestNew')));
+      return api('GET', '/v1/me/delegations', undefined, true).then(function (r) {
+        var dels = r.delegations || [];
+        if (!dels.length) { return; }
+        list.appendChild(h('h2.section-title', { text: t('delegations') }));
+        list.appendChild(h('p.muted.small', { text: t('delegationsLead') }));
+        dels.forEach(function (d) { list.appendChild(delegationCard(d)); });
+      });
     }, function (err) { refusal(err); });
+  }
+
+  // delegationCard: a delegation as this phone's user sees it (granted to
+  // them, or of their organisation's certificate), with the step that is
+  // theirs to take: accept (the staff member, own PIN) or approve (the
+  // organisation, its PIN).
+  function delegationCard(d) {
+    var me = S.device && S.device.userId;
+    var toMe = d.user === me;
+    var org = d.organization_name || d.organization;
+    var st = d.state;
+    var chipCls = st === 'active' ? '.ok' : /^pending/.test(st) ? '.warn' : '.bad';
+    var step = toMe && st === 'pending_acceptance' ? 'accept' : !toMe && st === 'pending_approval' ? 'approve' : '';
+    var btn = step ? h('button.btn.btn-primary', { type: 'button', 'data-t': 'delegation-' + step, on: { click: function () {
+      pinSheet({
+        title: t('pinTitle'), dismissible: true,
+        lead: step === 'accept' ? t('dlgAcceptLead', { org: org }) : t('dlgApproveLead', { user: d.user_name || d.user }),
+        onSubmit: function (pin) {
+          var req = api('POST', '/v1/me/delegations/' + encodeURIComponent(d.id) + '/' + step, { pin: pin }, true);
+          pin = '';
+          return req.then(function () { closeSheet(); showCerts(); }, function (err) { return pinError(err, true); });
+        }
+      });
+    } } }, t(step === 'accept' ? 'dlgAccept' : 'dlgApprove')) : null;
+    return h('div.card', { 'data-t': 'delegation', 'data-state': st, 'data-delegation': d.id },
+      h('div.req-head', h('h2', { text: toMe ? t('dlgToMe', { org: org }) : t('dlgFromOrg', { user: d.user_name || d.user }) }),
+        h('span.chip' + chipCls, { 'data-t': 'delegation-state', text: t('dlgState_' + st) })),
+      h('div.chips', toMe ? h('span.chip.org', { text: t('forOrg', { org: org }) }) : null,
+        h('span.chip.grey', { text: t('dlgKinds') + ' ' + (d.kinds && d.kinds.length ? d.kinds.map(function (k) { return t('dlgKind_' + k); }).join(t('dlgKindSep')) : t('dlgAllKinds')) })),
+      h('p.muted.small', { text: t('dlgUntil', { date: fmtDate(new Date(d.not_after)) }) }),
+      btn);
   }
 
   function showRequestCert() {

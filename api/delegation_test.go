@@ -32,7 +32,7 @@ type dlgWorld struct {
 
 func newDlgWorld(t *testing.T) *dlgWorld {
 	w := sxSeed(t, seed.Spec{
-		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "dlg SM2 Root")},
+		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "dlg SM2 Root"), seed.Generated("sm2b", "SM2", "dlg SM2 Root B")},
 		Users: []seed.User{
 			{Name: "alice", Credentials: []seed.Credential{seed.Sign("sm2", "SM2")}},
 			{Name: dlgOrgName, CreditCode: dlgCreditCode, Credentials: []seed.Credential{seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2")}},
@@ -319,6 +319,18 @@ func TestDelegationAdminRefusals(t *testing.T) {
 				t.Fatal("a refused grant changed the store")
 			}
 		})
+	}
+	// A two-party credential cannot be delegated: its phone share is the
+	// organisation's holder's alone.
+	cos, err := w.bob.RequestCosignCredential(context.Background(), "sm2b", "sign", sxPIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := state(t)
+	w.refused(w.do("POST", "/v1/admin/users/"+w.orgID+"/delegations", map[string]any{"user": w.aliceID, "credential": cos.ID, "not_after": later}, admin),
+		http.StatusConflict, protocol.CodeCosignUnsupported)
+	if state(t) != before {
+		t.Fatal("a refused cosign grant changed the store")
 	}
 	w.refused(w.do("POST", "/v1/admin/users/"+w.orgID+"/delegations", map[string]any{"user": w.aliceID, "credential": w.orgSignCred.ID, "not_after": later}, nil),
 		http.StatusUnauthorized, protocol.CodeMissingToken)

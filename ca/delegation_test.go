@@ -446,3 +446,33 @@ func TestDeleteDelegationsOf(t *testing.T) {
 		t.Fatalf("second DeleteDelegationsOf = %d, %v", n, err)
 	}
 }
+
+// FuzzValidCreditCode: the check never panics, accepts only 18 characters
+// of the GB 32100 alphabet (either case), and any one-character change of
+// a valid code is refused (the check character catches every single
+// substitution: 3 is invertible modulo the prime 31).
+func FuzzValidCreditCode(f *testing.F) {
+	for _, s := range []string{testCreditCode, testBadCreditCode, "91110000802100433B", "", "\x00", strings.Repeat("Z", 18)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ok := ValidCreditCode(s)
+		if !ok {
+			return
+		}
+		up := strings.ToUpper(s)
+		if len(s) != 18 || strings.Trim(up, creditCodeAlphabet) != "" {
+			t.Fatalf("%q accepted", s)
+		}
+		for i := range 18 {
+			for _, c := range creditCodeAlphabet {
+				if byte(c) == up[i] {
+					continue
+				}
+				if m := up[:i] + string(c) + up[i+1:]; ValidCreditCode(m) {
+					t.Fatalf("%q and %q both pass", up, m)
+				}
+			}
+		}
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/protocol"
+	"github.com/ukeygate/ukeygate/seal"
 )
 
 const (
@@ -335,4 +336,50 @@ func TestDelegationAdminRefusals(t *testing.T) {
 	w.refused(w.do("POST", "/v1/admin/users/"+w.orgID+"/delegations", map[string]any{"user": w.aliceID, "credential": w.orgSignCred.ID, "not_after": later}, nil),
 		http.StatusUnauthorized, protocol.CodeMissingToken)
 	w.refused(w.do("DELETE", "/v1/admin/users/"+w.orgID+"/delegations/dlg_nothing", nil, admin), http.StatusNotFound, protocol.CodeDelegationNotFound)
+}
+
+// TestDelegateSealsForOrganisation: a seal delegation offers the
+// organisation's seal bound to its credential; the staff member seals a
+// PDF with it and their own PIN; the PDF's signature verifies with the
+// organisation's seal, and the result names both.
+func TestDelegateSealsForOrganisation(t *testing.T) {
+	w := newDlgWorld(t)
+	ctx := context.Background()
+	var company sxSeal
+	w.must(w.adminDo("POST", "/v1/admin/seals", map[string]any{"owner": w.orgID, "name": dlgOrgName + " 公章", "kind": "official",
+		"image_png": sealTestPNG(t), "width_mm": 40, "height_mm": 40, "issuer": "sm2"}), http.StatusCreated).decode(t, &company)
+	w.grantActive(t, []string{"seal"}, nil)
+	bid := seal.TextPDF([][]string{{"投标文件", "Bidder (seal): [SEAL HERE]"}})
+	c := w.create(map[string]any{"kind": "seal", "alg": "SM2", "display": map[string]string{"title": "投标文件盖章"},
+		"documents": []map[string]any{{"name": "bid.pdf", "pdf": bid, "placements": []map[string]any{{"keyword": "[SEAL HERE]"}}}}})
+	var sc sxScannedSeal
+	if err := w.alice.Do(ctx, "POST", "/v1/scan", map[string]string{"payload": c.QR.Payload}, &sc); err != nil {
+		t.Fatal(err)
+	}
+	var offeredSeal *phone.Seal
+	for i := range sc.Seals {
+		if sc.Seals[i].ID == company.ID {
+			offeredSeal = &sc.Seals[i]
+		}
+	}
+	if offeredSeal == nil || len(offeredSeal.Credentials) != 1 || offeredSeal.Credentials[0] != w.orgSignCred.ID {
+		t.Fatalf("the organisation's seal is not offered with its credential: %+v", sc.Seals)
+	}
+	if _, err := w.alice.ConfirmSeal(ctx, c.ID, w.orgSignCred.ID, company.ID, dlgStaffPIN, c.Code); err != nil {
+		t.Fatal(err)
+	}
+	var res protocol.SealResult
+	if err := json.Unmarshal(w.view(c.ID).Result, &res); err != nil || res.OnBehalfOf != w.orgID || res.Delegate != w.aliceID {
+		t.Fatalf("seal result names %q / %q: %v", res.OnBehalfOf, res.Delegate, err)
+	}
+	sigs, err := seal.Verify(res.Documents[0].PDF)
+	if err != nil || len(sigs) != 1 || !sigs[0].Valid || !sigs[0].SealValid || sigs[0].Seal.ID != company.ID {
+		t.Fatalf("sealed PDF: %v %+v", err, sigs)
+	}
+	// A sign session is not covered by a seal-only delegation.
+	c2, _ := w.signSession(t, w.appKey)
+	if _, err := w.scan(w.alice, c2.QR.Payload); err != nil {
+		t.Fatal(err)
+	}
+	mustRefuse(t, w.confirm(w.alice, c2.ID, w.orgSignCred.ID, dlgStaffPIN, c2.Code), protocol.CodeDelegationScope)
 }

@@ -20,7 +20,7 @@ const (
 	maxAuditFilterLen = 128
 )
 
-// auditFilter reads ?user=&session=&app=&action=&after=&limit= .
+// auditFilter reads ?user=&session=&app=&action=&on_behalf_of=&after=&limit= .
 func auditFilter(r *http.Request) (audit.Filter, error) {
 	q := r.URL.Query()
 	f := audit.Filter{Limit: DefaultAuditLimit}
@@ -30,7 +30,7 @@ func auditFilter(r *http.Request) (audit.Filter, error) {
 		}
 		val := v[0]
 		switch k {
-		case "user", "session", "app", "action":
+		case "user", "session", "app", "action", "on_behalf_of":
 			if len(val) > maxAuditFilterLen || !printableASCII(val) {
 				return f, invalid(k, "must be at most %d printable ASCII characters", maxAuditFilterLen)
 			}
@@ -43,6 +43,8 @@ func auditFilter(r *http.Request) (audit.Filter, error) {
 				f.AppID = val
 			case "action":
 				f.Action = val
+			case "on_behalf_of":
+				f.OnBehalfOf = val
 			}
 		case "after":
 			n, err := strconv.ParseInt(val, 10, 64)

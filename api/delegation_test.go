@@ -190,6 +190,38 @@ func TestDelegateSignsForOrganisation(t *testing.T) {
 			t.Fatalf("audit entry %s: %v", name, e)
 		}
 	}
+	// The operator finds the organisation's delegated uses; the
+	// organisation's holder sees them in their history, naming the staff
+	// member; carol sees nothing of it.
+	var byOrg struct{ Entries []protocol.AuditEntry }
+	w.must(w.do("GET", "/v1/admin/audit?on_behalf_of="+w.orgID, nil, map[string]string{"Authorization": "Bearer " + w.ts.AdminToken}), http.StatusOK).decode(t, &byOrg)
+	if len(byOrg.Entries) < 2 {
+		t.Fatalf("audit on_behalf_of=%s: %d entries", w.orgID, len(byOrg.Entries))
+	}
+	for _, e := range byOrg.Entries {
+		if e.OnBehalfOf != w.orgID {
+			t.Fatalf("audit on_behalf_of filter let through %+v", e)
+		}
+	}
+	hasUse := func(p *phone.Client) bool {
+		var h protocol.HistoryResponse
+		if err := p.Do(ctx, "GET", "/v1/me/history", nil, &h); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range h.Entries {
+			if e.Session == c.ID && e.Outcome == "ok" {
+				if e.OnBehalfOf != w.orgID || e.Delegate != w.aliceID {
+					t.Fatalf("history entry %+v", e)
+				}
+				return true
+			}
+		}
+		return false
+	}
+	if !hasUse(w.bob) || !hasUse(w.alice) || hasUse(w.carol) {
+		t.Fatal("the delegated use is not in the organisation's and the delegate's histories only")
+	}
+
 	// The organisation's own PIN still works at once (its counter is 0).
 	c2, _ := w.signSession(t, w.appKey)
 	if _, err := w.scan(w.bob, c2.QR.Payload); err != nil {

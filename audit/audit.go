@@ -245,7 +245,14 @@ func (l *Log) readHead(ctx context.Context) (head, int64, error) {
 
 // Filter selects entries for List. Zero fields match everything.
 type Filter struct {
-	UserID    string
+	UserID string
+	// OnBehalfOf selects the key uses through a delegation of that
+	// organisation's credentials (Entry.OnBehalfOf).
+	OnBehalfOf string
+	// Party selects the entries whose user or on-behalf-of is Party: a
+	// user's own actions and, for an organisation, its staff's uses of
+	// its credentials.
+	Party     string
 	SessionID string
 	AppID     string
 	Action    string
@@ -256,6 +263,8 @@ type Filter struct {
 func (f Filter) match(e Entry) bool {
 	return e.Seq > f.AfterSeq &&
 		(f.UserID == "" || e.UserID == f.UserID) &&
+		(f.OnBehalfOf == "" || e.OnBehalfOf == f.OnBehalfOf) &&
+		(f.Party == "" || e.UserID == f.Party || e.OnBehalfOf == f.Party) &&
 		(f.SessionID == "" || e.SessionID == f.SessionID) &&
 		(f.AppID == "" || e.AppID == f.AppID) &&
 		(f.Action == "" || e.Action == f.Action)

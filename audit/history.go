@@ -18,12 +18,14 @@ type HistoryQuery struct {
 }
 
 // History answers a phone user's history page (GET /v1/me/history): only
-// the user's own entries of the asked actions, each naming its app by
+// the user's own entries of the asked actions (for an organisation, also
+// its staff's uses of its credentials through delegations; such entries
+// carry OnBehalfOf and Delegate), each naming its app by
 // appName (an app that is gone answers ""), a refusal's reason from the
 // entry's detail, and NextBefore set when older entries remain. It never
 // returns another user's entry.
 func (l *Log) History(ctx context.Context, q HistoryQuery, appName func(ctx context.Context, appID string) string) (protocol.HistoryResponse, error) {
-	all, err := l.List(ctx, Filter{UserID: q.UserID})
+	all, err := l.List(ctx, Filter{Party: q.UserID})
 	if err != nil {
 		return protocol.HistoryResponse{}, err
 	}
@@ -31,7 +33,7 @@ func (l *Log) History(ctx context.Context, q HistoryQuery, appName func(ctx cont
 	names := map[string]string{}
 	for i := len(all) - 1; i >= 0; i-- {
 		e := all[i]
-		if e.UserID != q.UserID || !slices.Contains(q.Actions, e.Action) || (q.Before > 0 && e.Seq >= q.Before) {
+		if (e.UserID != q.UserID && e.OnBehalfOf != q.UserID) || !slices.Contains(q.Actions, e.Action) || (q.Before > 0 && e.Seq >= q.Before) {
 			continue
 		}
 		if len(out.Entries) == q.Limit {
@@ -44,6 +46,9 @@ func (l *Log) History(ctx context.Context, q HistoryQuery, appName func(ctx cont
 		}
 		if e.Outcome != OutcomeOK {
 			h.Reason = e.Detail
+		}
+		if e.OnBehalfOf != "" {
+			h.OnBehalfOf, h.Delegate = e.OnBehalfOf, e.UserID
 		}
 		if e.AppID != "" {
 			name, ok := names[e.AppID]

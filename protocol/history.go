@@ -23,5 +23,10 @@ type (
 		Outcome    string      `json:"outcome"`
 		// Reason is why a failed entry failed (e.g. wrong_pin).
 		Reason string `json:"reason,omitempty"`
+		// OnBehalfOf and Delegate are set on a key use through a
+		// delegation: the organisation and the staff member who
+		// confirmed (the organisation sees its staff's uses too).
+		OnBehalfOf string `json:"on_behalf_of,omitempty"`
+		Delegate   string `json:"delegate,omitempty"`
 	}
 )

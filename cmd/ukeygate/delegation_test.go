@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -49,12 +49,28 @@ func TestDelegationCLI(t *testing.T) {
 		t.Fatalf("delegation add:\n%s", out)
 	}
 	id := m[1]
-	ctx := context.Background()
-	if _, err := staff.Phone.AcceptDelegation(ctx, id, w.PIN); err != nil {
+	// The two phones, as state files of the reference phone client.
+	dir := t.TempDir()
+	staffState, orgState := filepath.Join(dir, "staff.json"), filepath.Join(dir, "org.json")
+	if err := staff.Phone.State.Save(staffState); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := org.Phone.ApproveDelegation(ctx, id, w.PIN); err != nil {
+	if err := org.Phone.State.Save(orgState); err != nil {
 		t.Fatal(err)
+	}
+	// Approval before acceptance is out of turn.
+	code, _, errOut = cli(t, w.PIN+"\n", "phone", "delegation", "approve", id, "--state", orgState, "--pin-stdin")
+	if code == 0 || !strings.Contains(errOut, "delegation_state") {
+		t.Fatalf("approve before accept: exit %d: %s", code, errOut)
+	}
+	if out := mustCLI(t, w.PIN+"\n", "phone", "delegation", "accept", id, "--state", staffState, "--pin-stdin"); !strings.Contains(out, "Delegation "+id+" is pending_approval.") {
+		t.Fatalf("phone delegation accept:\n%s", out)
+	}
+	if out := mustCLI(t, w.PIN+"\n", "phone", "delegation", "approve", id, "--state", orgState, "--pin-stdin"); !strings.Contains(out, "Delegation "+id+" is active.") {
+		t.Fatalf("phone delegation approve:\n%s", out)
+	}
+	if out := mustCLI(t, "", "phone", "delegation", "list", "--state", staffState); !strings.Contains(out, id) || !strings.Contains(out, "active") {
+		t.Fatalf("phone delegation list:\n%s", out)
 	}
 	if out := op("delegation", "list", org.ID); !regexp.MustCompile(id + `\s+.*\s+sign\s+all\s+active`).MatchString(out) {
 		t.Fatalf("delegation list:\n%s", out)

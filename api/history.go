@@ -24,6 +24,7 @@ const (
 var historyActions = []string{
 	"login", "sign", "decrypt", "seal",
 	actionCredentialCreate, actionPINChange, actionDeviceEnroll,
+	actionDelegationAccept, actionDelegationApprove,
 }
 
 // The answer's types live in package protocol.

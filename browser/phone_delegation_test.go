@@ -155,6 +155,20 @@ func TestPhoneDelegation(t *testing.T) {
 			t.Fatalf("the signature does not verify under the organisation's certificate: %v", err)
 		}
 	})
+	step(t, p, "the history says the signature was for the organisation", func(t *testing.T) {
+		p.tap("done")
+		p.waitView("home")
+		p.tap("tab-history")
+		p.waitView("history")
+		p.wait(`document.querySelector('[data-t=history-entry][data-action=sign][data-outcome=ok]') !== null`, "the signature in the history")
+		if got := p.text(`[data-t=history-entry][data-action=sign][data-outcome=ok]`); !strings.Contains(got, "代表 "+orgName) {
+			t.Errorf("history entry %q", got)
+		}
+		if !p.has(`[data-t=history-entry][data-action="delegation.accept"][data-outcome=failed]`) || !p.has(`[data-t=history-entry][data-action="delegation.accept"][data-outcome=ok]`) {
+			t.Error("the history lacks the refused and the accepted acceptance")
+		}
+		p.shot("history-for-organisation")
+	})
 	p.clean(phoneProblems)
 	p.onlyGateway()
 }

@@ -187,7 +187,7 @@
       err_delegation_scope: '这项授权不包括此类请求或此平台。',
       err_delegation_state: '这项授权当前不能执行此步骤。',
       err_delegation_not_found: '找不到这项授权。',
-      forOrg: '代表 {org}', pinOwnFor: '请输入您本人的 PIN（代表 {org}）',
+      forOrg: '代表 {org}', byStaff: '经办人 {user}', pinOwnFor: '请输入您本人的 PIN（代表 {org}）',
       delegations: '单位授权', delegationsLead: '单位证书授权给经办人使用：经办人用本人 PIN 接受，单位用单位 PIN 批准后生效。',
       dlgToMe: '{org} 授权给您', dlgFromOrg: '授权给 {user}', dlgKinds: '用途', dlgAllKinds: '全部', dlgKind_login: '登录', dlgKind_sign: '签名', dlgKind_decrypt: '解密', dlgKind_seal: '盖章', dlgKindSep: '、', dlgUntil: '有效期至 {date}',
       dlgAccept: '接受授权', dlgApprove: '批准授权', dlgAcceptLead: '用您本人的 PIN 接受 {org} 的授权', dlgApproveLead: '用单位 PIN 批准 {user} 使用单位证书',
@@ -207,7 +207,7 @@
       history: '使用记录',
       historyEmpty: '还没有使用记录。',
       act_login: '登录', act_sign: '签名', act_decrypt: '解密', act_seal: '盖章',
-      'act_credential.create': '申请证书', 'act_pin.change': '修改 PIN', 'act_device.enroll': '激活设备',
+      'act_delegation.accept': '接受单位授权', 'act_delegation.approve': '批准单位授权', 'act_credential.create': '申请证书', 'act_pin.change': '修改 PIN', 'act_device.enroll': '激活设备',
       outcome_ok: '成功', outcome_failed: '未完成',
       reason_wrong_pin: 'PIN 错误', reason_pin_locked: 'PIN 已锁定', reason_wrong_code: '匹配码错误',
       today: '今天', yesterday: '昨天',
@@ -396,7 +396,7 @@
       err_delegation_scope: 'This delegation does not cover this kind of request or this site.',
       err_delegation_state: 'This step cannot be taken on this delegation now.',
       err_delegation_not_found: 'This delegation was not found.',
-      forOrg: 'for {org}', pinOwnFor: 'Enter your own PIN (acting for {org})',
+      forOrg: 'for {org}', byStaff: 'by {user}', pinOwnFor: 'Enter your own PIN (acting for {org})',
       delegations: 'Delegations', delegationsLead: 'An organisation\'s certificate used by its staff: the staff member accepts with their own PIN, then the organisation approves with its PIN.',
       dlgToMe: 'From {org} to you', dlgFromOrg: 'To {user}', dlgKinds: 'For', dlgAllKinds: 'everything', dlgKind_login: 'login', dlgKind_sign: 'signing', dlgKind_decrypt: 'decryption', dlgKind_seal: 'sealing', dlgKindSep: ', ', dlgUntil: 'Until {date}',
       dlgAccept: 'Accept', dlgApprove: 'Approve', dlgAcceptLead: 'Accept {org}\'s delegation with your own PIN', dlgApproveLead: 'Approve {user} using the organisation\'s certificate',
@@ -415,7 +415,7 @@
       history: 'History',
       historyEmpty: 'Nothing here yet.',
       act_login: 'Login', act_sign: 'Signature', act_decrypt: 'Decryption', act_seal: 'Seal',
-      'act_credential.create': 'Certificate request', 'act_pin.change': 'PIN change', 'act_device.enroll': 'Phone activated',
+      'act_delegation.accept': 'Delegation accepted', 'act_delegation.approve': 'Delegation approved', 'act_credential.create': 'Certificate request', 'act_pin.change': 'PIN change', 'act_device.enroll': 'Phone activated',
       outcome_ok: 'Done', outcome_failed: 'Not done',
       reason_wrong_pin: 'wrong PIN', reason_pin_locked: 'PIN locked', reason_wrong_code: 'wrong code',
       today: 'Today', yesterday: 'Yesterday',
@@ -1985,7 +1985,17 @@
     screen('history', function () {
       return h('div', topbar(t('history')), h('div.section', list));
     }, { tab: 'history' });
+    // The delegations give the names of the organisations and staff
+    // members that delegated uses name by id.
+    var names = {};
     fetchIssuers().catch(function () { return []; }).then(function () {
+      return api('GET', '/v1/me/delegations', undefined, true).then(function (r) {
+        (r.delegations || []).forEach(function (d) {
+          names[d.organization] = d.organization_name || d.organization;
+          names[d.user] = d.user_name || d.user;
+        });
+      }, function () {});
+    }).then(function () {
       return api('GET', '/v1/me/history?limit=100', undefined, true);
     }).then(function (r) {
       var entries = r.entries || [];
@@ -2009,7 +2019,9 @@
         var what = t('act_' + e.action);
         var who = e.app && e.app.name ? e.app.name : (e.issuer ? issuerName(e.issuer) : '');
         var reason = !ok && e.reason ? (TEXT[LANG]['reason_' + e.reason] ? t('reason_' + e.reason) : e.reason) : '';
-        var sub = [who, fmtTime(when), reason].filter(function (x) { return x; }).join(' · ');
+        var me = S.device && S.device.userId;
+        var party = !e.on_behalf_of ? '' : e.on_behalf_of === me ? t('byStaff', { user: names[e.delegate] || e.delegate }) : t('forOrg', { org: names[e.on_behalf_of] || e.on_behalf_of });
+        var sub = [who, party, fmtTime(when), reason].filter(function (x) { return x; }).join(' · ');
         ul.appendChild(h('li', { 'data-t': 'history-entry', 'data-action': e.action, 'data-outcome': e.outcome },
           h('div.row',
             h('span.row-icon', icon(e.action === 'login' ? 'login' : e.action === 'decrypt' ? 'unlock' : e.action === 'sign' ? 'sign' : e.action === 'seal' ? 'seal' : e.action === 'pin.change' ? 'key' : e.action === 'device.enroll' ? 'phone' : 'cert')),

@@ -476,3 +476,37 @@ func FuzzValidCreditCode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDelegatedCredentials is what every scan adds for a user:
+// looking for delegations granted to them (none, and one active).
+func BenchmarkDelegatedCredentials(b *testing.B) {
+	f := newFixture(b)
+	iss := f.generated(b, "bench", gmcrypto.AlgSM2, nil)
+	org := f.enrolled(b, UserRequest{Name: "某某建设有限公司", Kind: UserKindOrganization, CreditCode: testCreditCode})
+	cred := f.credential(b, org, iss.ID, gmcrypto.AlgSM2, PurposeSign)
+	none := f.enrolled(b, UserRequest{Name: "王五"})
+	staff := f.enrolled(b, UserRequest{Name: "李四"})
+	d, err := f.svc.AddDelegation(f.ctx, DelegationRequest{OrgID: org, DelegateID: staff, CredentialID: cred.ID, NotAfter: f.clock.Now().Add(time.Hour)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.svc.AcceptDelegation(f.ctx, staff, d.ID, testPIN); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := f.svc.ApproveDelegation(f.ctx, org, d.ID, testPIN); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, user string
+		want       int
+	}{{"none", none, 0}, {"one", staff, 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				list, err := f.svc.DelegatedCredentials(f.ctx, c.user)
+				if err != nil || len(list) != c.want {
+					b.Fatalf("%d %v", len(list), err)
+				}
+			}
+		})
+	}
+}

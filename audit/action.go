@@ -106,6 +106,9 @@ func Commit(ctx context.Context, st storage.Store, ops []storage.Op, result any)
 // condition on the head, the entry and the new head.
 func (l *Log) entryOps(e Entry, h head, rev int64) ([]storage.Op, error) {
 	e.Seq, e.Time, e.Prev = h.Seq+1, l.now().UTC(), h.Hash
+	if err := stamp(&e); err != nil {
+		return nil, err
+	}
 	var err error
 	if e.Hash, err = chainHash(e); err != nil {
 		return nil, err

@@ -56,6 +56,10 @@ var zeroHash = strings.Repeat("0", 64)
 
 // chainHash computes an entry's Hash from its other fields.
 func chainHash(e Entry) (string, error) {
+	e, err := hashForm(e)
+	if err != nil {
+		return "", err
+	}
 	e.Hash = ""
 	body, err := json.Marshal(e)
 	if err != nil {
@@ -209,6 +213,9 @@ func (l *Log) tryWrite(ctx context.Context, batch []*pending) error {
 	for _, p := range batch {
 		seq++
 		p.e.Seq, p.e.Time, p.e.Prev = seq, now, prev
+		if err := stamp(&p.e); err != nil {
+			return err
+		}
 		if p.e.Hash, err = chainHash(p.e); err != nil {
 			return err
 		}
@@ -336,6 +343,9 @@ func VerifyChain(entries []Entry) (string, error) {
 		}
 		h, err := chainHash(e)
 		if err != nil {
+			return "", err
+		}
+		if err := checkSubject(e); err != nil {
 			return "", err
 		}
 		if h != e.Hash {

@@ -56,5 +56,5 @@ func Example() {
 	// 2 sign
 	// 3 decrypt
 	// entries: 3 error: <nil>
-	// true audit: log has been tampered with: entry 2 has been changed
+	// true audit: log has been tampered with: entry 2 names another user or actor than it committed to
 }

@@ -103,8 +103,18 @@ type AuditEntry struct {
 	// member who confirmed), and Delegation the delegation's id.
 	OnBehalfOf string `json:"on_behalf_of,omitempty"`
 	Delegation string `json:"delegation,omitempty"`
-	Prev       string `json:"prev"`
-	Hash       string `json:"hash"`
+	// V is the entry's format: 0 (absent) for entries written before
+	// version 2, whose hash covers user, actor and on_behalf_of as they
+	// are; 2 for entries whose hash covers, instead of them (the actor's
+	// kind stays), the commitment Subject = hex HMAC-SM3(Salt, user,
+	// actor, on_behalf_of). Erasing a user removes Salt and replaces
+	// their id (and their devices' ids) by a pseudonym; the chain still
+	// verifies (docs/privacy.md).
+	V       int    `json:"v,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Salt    string `json:"salt,omitempty"`
+	Prev    string `json:"prev"`
+	Hash    string `json:"hash"`
 }
 
 // AuditPage answers GET /v1/admin/audit: entries oldest first. When the

@@ -1,0 +1,219 @@
+package audit
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/emmansun/gmsm/sm3"
+
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// Entry format version 2 (a storage format: never change it, add a
+// version instead). The personal fields of an entry, the user's id and
+// the actor's id ("device:ID"), are not hashed into the chain as they
+// are: the entry carries a random Salt and the commitment
+//
+//	Subject = hex HMAC-SM3(Salt, "ukeygate/audit/subject/v2" 0x00 user 0x00 actor)
+//
+// and the chain hashes the entry with user, Salt and the actor's id
+// removed (the actor's kind, "admin", "device", "app", stays hashed) and
+// Subject kept. While Salt is there anyone can check that user and actor
+// are the ones committed to (VerifyChain does). Erasing a user
+// (Pseudonymise) removes Salt and replaces the user's id and the device
+// ids by a pseudonym: the chain verifies as before, and nothing left in
+// the entry leads back to the person.
+//
+// Entries written before version 2 (V absent) hash user and actor as
+// they are; they cannot be changed without breaking the chain, so an
+// erasure leaves them as they are and reports how many it left.
+const (
+	entryVersion   = 2
+	subjectLabel   = "ukeygate/audit/subject/v2"
+	saltLen        = 16
+	pseudonymBytes = 8
+)
+
+// personal reports whether e names a person: a user or a device actor.
+func personal(e *Entry) bool {
+	return e.UserID != "" || strings.HasPrefix(e.Actor, "device:")
+}
+
+// actorKind is the part of an actor before its id ("device:ID" → "device").
+func actorKind(actor string) string {
+	if i := strings.IndexByte(actor, ':'); i >= 0 {
+		return actor[:i]
+	}
+	return actor
+}
+
+func subjectOf(salt []byte, user, actor string) string {
+	m := hmac.New(sm3.New, salt)
+	m.Write([]byte(subjectLabel))
+	m.Write([]byte{0})
+	m.Write([]byte(user))
+	m.Write([]byte{0})
+	m.Write([]byte(actor))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// stamp makes a new entry a version-2 entry: a fresh salt and the
+// commitment to its personal fields, when it has any.
+func stamp(e *Entry) error {
+	e.V, e.Subject, e.Salt = entryVersion, "", ""
+	if !personal(e) {
+		return nil
+	}
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return fmt.Errorf("audit: random salt: %w", err)
+	}
+	e.Salt, e.Subject = hex.EncodeToString(salt), subjectOf(salt, e.UserID, e.Actor)
+	return nil
+}
+
+// hashForm is what the chain hashes of e: a version-2 entry with a
+// commitment loses its personal fields and its salt.
+func hashForm(e Entry) (Entry, error) {
+	switch e.V {
+	case 0:
+		if e.Subject != "" || e.Salt != "" {
+			return e, fmt.Errorf("%w: entry %d has a commitment but no version", ErrTampered, e.Seq)
+		}
+		return e, nil
+	case entryVersion:
+	default:
+		return e, fmt.Errorf("%w: entry %d has unknown version %d", ErrTampered, e.Seq, e.V)
+	}
+	if e.Subject == "" {
+		if personal(&e) || e.Salt != "" {
+			return e, fmt.Errorf("%w: entry %d names a person without a commitment", ErrTampered, e.Seq)
+		}
+		return e, nil
+	}
+	e.UserID, e.Salt, e.Actor = "", "", actorKind(e.Actor)
+	return e, nil
+}
+
+// checkSubject checks the personal fields of an entry that still has its
+// salt against its commitment.
+func checkSubject(e Entry) error {
+	if e.V != entryVersion || e.Salt == "" {
+		return nil
+	}
+	salt, err := hex.DecodeString(e.Salt)
+	if err != nil || len(salt) != saltLen {
+		return fmt.Errorf("%w: entry %d has a malformed salt", ErrTampered, e.Seq)
+	}
+	if !hmac.Equal([]byte(subjectOf(salt, e.UserID, e.Actor)), []byte(e.Subject)) {
+		return fmt.Errorf("%w: entry %d names another user or actor than it committed to", ErrTampered, e.Seq)
+	}
+	return nil
+}
+
+// Erasure is what Pseudonymise did.
+type Erasure struct {
+	// Pseudonym replaced the user's id (and, after "device:", the ids of
+	// the user's devices) in the entries erased.
+	Pseudonym string `json:"pseudonym"`
+	// Erased counts the entries rewritten; Legacy the entries about the
+	// user written before version 2, left as they are (their hash covers
+	// the user's id).
+	Erased int `json:"erased"`
+	Legacy int `json:"legacy"`
+}
+
+// maxEraseBatch bounds the entries rewritten in one transaction (a
+// condition and a put each).
+const maxEraseBatch = 60
+
+// Pseudonymise erases a user from the log: every version-2 entry about
+// userID or made by one of deviceIDs loses its salt, and the user's id
+// and the devices' ids are replaced by one fresh pseudonym ("anon_…",
+// the same in every entry, so the entries still read as one person's,
+// but nothing leads from it to the person). The chain and the sealed
+// head verify as before. It is idempotent; an entry changed meanwhile
+// makes it start over.
+func (l *Log) Pseudonymise(ctx context.Context, userID string, deviceIDs []string) (Erasure, error) {
+	if userID == "" {
+		return Erasure{}, fmt.Errorf("%w: no user to erase", ErrInvalidEntry)
+	}
+	p := make([]byte, pseudonymBytes)
+	if _, err := rand.Read(p); err != nil {
+		return Erasure{}, fmt.Errorf("audit: random pseudonym: %w", err)
+	}
+	out := Erasure{Pseudonym: "anon_" + hex.EncodeToString(p)}
+	devices := map[string]bool{}
+	for _, d := range deviceIDs {
+		devices["device:"+d] = true
+	}
+	for attempt := 0; attempt < maxHeadRetries; attempt++ {
+		erased, legacy, err := l.erasePass(ctx, userID, devices, out.Pseudonym)
+		out.Erased += erased
+		out.Legacy = legacy
+		if errors.Is(err, storage.ErrConflict) {
+			continue
+		}
+		return out, err
+	}
+	return out, fmt.Errorf("audit: entries kept changing during erasure: %w", storage.ErrConflict)
+}
+
+func (l *Log) erasePass(ctx context.Context, userID string, devices map[string]bool, pseudonym string) (erased, legacy int, err error) {
+	kvs, _, err := l.store.List(ctx, entryPrefix)
+	if err != nil {
+		return 0, 0, err
+	}
+	var ops []storage.Op
+	pending := 0
+	flush := func() error {
+		if len(ops) == 0 {
+			return nil
+		}
+		if _, err := l.store.Txn(ctx, ops...); err != nil {
+			return err
+		}
+		erased += pending
+		ops, pending = ops[:0], 0
+		return nil
+	}
+	for _, kv := range kvs {
+		var e Entry
+		if err := json.Unmarshal(kv.Value, &e); err != nil {
+			return erased, legacy, fmt.Errorf("%w: entry %s is malformed", ErrTampered, kv.Key)
+		}
+		mine, byDevice := e.UserID == userID, devices[e.Actor]
+		if !mine && !byDevice {
+			continue
+		}
+		if e.V < entryVersion || e.Subject == "" {
+			legacy++
+			continue
+		}
+		if mine {
+			e.UserID = pseudonym
+		}
+		if byDevice {
+			e.Actor = "device:" + pseudonym
+		}
+		e.Salt = ""
+		b, err := json.Marshal(e)
+		if err != nil {
+			return erased, legacy, err
+		}
+		ops = append(ops, storage.IfRevision(kv.Key, kv.Revision), storage.Put(kv.Key, b, 0))
+		pending++
+		if pending == maxEraseBatch {
+			if err := flush(); err != nil {
+				return erased, legacy, err
+			}
+		}
+	}
+	return erased, legacy, flush()
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/privacy"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/upload"
 	"github.com/ukeygate/ukeygate/webapp"
@@ -65,6 +66,10 @@ type Deps struct {
 	// DrawnSeals is the policy for hand-drawn signatures (POST
 	// /v1/me/seals); the zero value forbids them.
 	DrawnSeals DrawnSealConfig
+	// Privacy exports and deletes accounts (GET /v1/me/data, DELETE
+	// /v1/me, GET /v1/admin/users/{id}/data); nil answers them with 503
+	// "unavailable".
+	Privacy *privacy.Service
 }
 
 // DefaultMaxBodyBytes is the body limit when Deps.MaxBodyBytes is 0.
@@ -92,6 +97,7 @@ type API struct {
 	webhooks    *webhook.Service
 	uploads     *upload.Service
 	drawn       DrawnSealConfig
+	privacy     *privacy.Service
 
 	mux *http.ServeMux
 	// patterns are the registered route patterns, in order (for the
@@ -125,6 +131,7 @@ func New(deps Deps) *API {
 		webhooks: deps.Webhooks,
 		uploads:  deps.Uploads,
 		drawn:    deps.DrawnSeals,
+		privacy:  deps.Privacy,
 		webapp:   webapp.New(),
 		pinLockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ukeygate_pin_lockouts_total",

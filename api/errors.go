@@ -14,6 +14,7 @@ import (
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/privacy"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
 	"github.com/ukeygate/ukeygate/seal"
@@ -59,6 +60,9 @@ var (
 	ErrDrawnSealsDisabled = errors.New("api: hand-drawn signatures are not allowed")
 	// ErrUploadsUnavailable: the API was built without an upload store.
 	ErrUploadsUnavailable = errors.New("api: uploads unavailable")
+	// ErrPrivacyUnavailable: the API was built without the privacy
+	// service (GET /v1/me/data, DELETE /v1/me).
+	ErrPrivacyUnavailable = errors.New("api: privacy rights unavailable")
 	// ErrOriginNotAllowed: the page origin (body field or Origin header)
 	// is not one of the app's registered origins.
 	ErrOriginNotAllowed = errors.New("api: origin not allowed for this app")
@@ -107,6 +111,8 @@ var errorTable = []errorMapping{
 	{ErrBackupUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
 	{ErrOriginNotAllowed, http.StatusForbidden, protocol.CodeOriginNotAllowed},
 	{ErrWebhooksUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
+	{ErrPrivacyUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
+	{privacy.ErrIncomplete, http.StatusServiceUnavailable, protocol.CodeDeletionIncomplete},
 
 	// webhook
 	{webhook.ErrInvalidURL, http.StatusBadRequest, protocol.CodeWebhookURL},

@@ -219,3 +219,12 @@ func (q *PINRequest) Validate() error {
 		maxBytes("new_pin", q.NewPIN, maxPINLen),
 	)
 }
+
+// AccountDeleteRequest is the body of DELETE /v1/me
+// (protocol.AccountDeleteRequest).
+type AccountDeleteRequest protocol.AccountDeleteRequest
+
+// Validate checks the request's shape.
+func (q *AccountDeleteRequest) Validate() error {
+	return firstError(required("pin", q.PIN), maxBytes("pin", q.PIN, maxPINLen))
+}

@@ -19,6 +19,7 @@ func (a *API) routes() {
 	a.handle("GET /v1/admin/users", a.adminListUsers)
 	// Lifecycle (lifecycle.go): lost or new phones, devices, app keys.
 	a.handle("GET /v1/admin/users/{id}", a.adminGetUser)
+	a.handle("GET /v1/admin/users/{id}/data", a.adminUserData)
 	a.handle("POST /v1/admin/users/{id}/activation", a.adminUserActivation)
 	a.handle("POST /v1/admin/users/{id}/delegations", a.adminAddDelegation)
 	a.handle("GET /v1/admin/users/{id}/delegations", a.adminListDelegations)
@@ -59,6 +60,9 @@ func (a *API) routes() {
 	a.handle("GET /v1/me/delegations", a.myDelegations)
 	a.handle("POST /v1/me/delegations/{id}/accept", a.delegationStep(false))
 	a.handle("POST /v1/me/delegations/{id}/approve", a.delegationStep(true))
+	// Privacy rights (privacy.go).
+	a.handle("GET /v1/me/data", a.myData)
+	a.handle("DELETE /v1/me", a.deleteAccount)
 	// Phone, scan sessions (device-signed).
 	a.handle("POST /v1/scan", a.scan)
 	a.handle("POST /v1/sessions/{id}/confirm", a.confirm)

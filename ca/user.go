@@ -35,6 +35,10 @@ type userRecord struct {
 	FailedPINs  int       `json:"failed_pins,omitempty"`
 	LockedUntil time.Time `json:"locked_until,omitzero"`
 	LastPINAt   time.Time `json:"last_pin_at,omitzero"`
+	// DeletedAt marks the record of a user who deleted their account
+	// (erase.go): every other field but ID and Devices is already erased,
+	// and the user is unknown to everything but the erasure.
+	DeletedAt time.Time `json:"deleted_at,omitzero"`
 }
 
 func (u *userRecord) enrolled() bool { return len(u.PINVerifier) > 0 }
@@ -207,7 +211,7 @@ func (s *Service) loadUser(ctx context.Context, id string) (*userRecord, int64, 
 	}
 	var u userRecord
 	rev, err := s.getJSON(ctx, userKey(id), &u)
-	if errors.Is(err, storage.ErrNotFound) {
+	if errors.Is(err, storage.ErrNotFound) || (err == nil && !u.DeletedAt.IsZero()) {
 		return nil, 0, fmt.Errorf("%w: %s", ErrUserNotFound, id)
 	}
 	if err != nil {
@@ -236,6 +240,9 @@ func (s *Service) Users(ctx context.Context) ([]*User, error) {
 		var u userRecord
 		if err := jsonUnmarshal(kv, &u); err != nil {
 			return nil, err
+		}
+		if !u.DeletedAt.IsZero() {
+			continue // being erased (erase.go)
 		}
 		out = append(out, u.toUser(s.now()))
 	}

@@ -44,7 +44,26 @@ type Config struct {
 	RateLimit RateLimitConfig `mapstructure:"rate_limit"`
 	// Webhook sets the delivery of session events to the apps' webhooks.
 	Webhook WebhookConfig `mapstructure:"webhook"`
+	// Privacy sets what is kept after a user deletes their account
+	// (docs/privacy.md).
+	Privacy PrivacyConfig `mapstructure:"privacy"`
 }
+
+// PrivacyConfig is the retention of what the law asks a CA to keep after
+// an account is deleted.
+type PrivacyConfig struct {
+	// CertificateRetention is how long after a deleted user's certificate
+	// ends its retained record (issuer, serial, fingerprint, validity,
+	// revocation; no name, no key) is kept; 0 keeps none. Default five
+	// years (1826 days: the Electronic Signature Law, article 24).
+	CertificateRetention time.Duration `mapstructure:"certificate_retention"`
+	// Compact compacts the store after each account deletion (bbolt file
+	// rewritten, etcd history compacted) so no old copy stays readable.
+	Compact bool `mapstructure:"compact"`
+}
+
+// MaxCertificateRetention bounds privacy.certificate_retention (30 years).
+const MaxCertificateRetention = 30 * 366 * 24 * time.Hour
 
 // RateLimitConfig is the request budgets of one node (each node of a
 // cluster counts its own). A budget is a token bucket: Requests at once,
@@ -284,6 +303,7 @@ func Default() Config {
 			Enroll:  Budget{Requests: 20, Per: time.Hour},
 		},
 		Webhook: DefaultWebhook(),
+		Privacy: PrivacyConfig{CertificateRetention: 1826 * 24 * time.Hour, Compact: true},
 	}
 }
 

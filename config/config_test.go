@@ -27,7 +27,7 @@ func TestDefaultMatchesDesign(t *testing.T) {
 		c.CA.ActivationTTL != 72*time.Hour || c.CA.CRLNextUpdate != 24*time.Hour ||
 		c.CA.DefaultValidityDays != 730 || c.PIN.MaxTries != 5 || c.PIN.LockBase != 30*time.Second ||
 		c.PIN.LockMax != time.Hour || c.HTTP.MaxBodyBytes != 1<<20 || c.HTTP.FrameAncestors != "'none'" ||
-		c.Device.ClockSkew != 300*time.Second {
+		c.Device.ClockSkew != 300*time.Second || c.Privacy.CertificateRetention != 1826*24*time.Hour || !c.Privacy.Compact {
 		t.Fatalf("Default() differs from the design: %+v", c)
 	}
 }
@@ -57,6 +57,9 @@ func TestValidate(t *testing.T) {
 		{"data_dir empty", func(c *config.Config) { c.DataDir = " " }, "config: data_dir"},
 		{"admin token short", func(c *config.Config) { c.AdminToken = "short" }, "config: admin_token: must be empty"},
 		{"admin token ok", func(c *config.Config) { c.AdminToken = strings.Repeat("a", 16) }, ""},
+		{"certificate retention none", func(c *config.Config) { c.Privacy.CertificateRetention = 0 }, ""},
+		{"certificate retention negative", func(c *config.Config) { c.Privacy.CertificateRetention = -time.Hour }, "config: privacy.certificate_retention -1h0m0s: must be from 0"},
+		{"certificate retention too long", func(c *config.Config) { c.Privacy.CertificateRetention = config.MaxCertificateRetention + time.Hour }, "config: privacy.certificate_retention"},
 		{"log level", func(c *config.Config) { c.Log.Level = "verbose" }, `config: log.level "verbose": must be debug, info, warn or error`},
 		{"log format", func(c *config.Config) { c.Log.Format = "xml" }, `config: log.format "xml": must be text or json`},
 		{"log json debug", func(c *config.Config) { c.Log.Level, c.Log.Format = "debug", "json" }, ""},

@@ -40,6 +40,7 @@ func (c Config) Validate() error {
 		func() error { return positive("device.clock_skew", c.Device.ClockSkew) },
 		c.RateLimit.validate,
 		c.Webhook.validate,
+		c.Privacy.validate,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -310,4 +311,11 @@ func ParseProxy(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+func (p PrivacyConfig) validate() error {
+	if p.CertificateRetention < 0 || p.CertificateRetention > MaxCertificateRetention {
+		return bad("privacy.certificate_retention", p.CertificateRetention, fmt.Sprintf("must be from 0 (keep nothing) to %s (30 years)", MaxCertificateRetention))
+	}
+	return nil
 }

@@ -241,3 +241,8 @@ func ErrorCode(err error) string {
 func IsCode(err error, code string) bool {
 	return code != "" && ErrorCode(err) == code
 }
+
+// CodeDeletionIncomplete: DELETE /v1/me erased the account's personal
+// fields and PIN but a later step failed; the gateway finishes it at its
+// next start (the account is already unusable).
+const CodeDeletionIncomplete = "deletion_incomplete"

@@ -12,6 +12,7 @@ import (
 	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/config"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/privacy"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/upload"
 	"github.com/ukeygate/ukeygate/webhook"
@@ -128,6 +129,21 @@ func (s *Server) wire() (http.Handler, error) {
 	}
 	s.onClose(auditLog.Close)
 
+	privCfg := privacy.DefaultConfig()
+	privCfg.CertificateRetention, privCfg.Compact = s.cfg.Privacy.CertificateRetention, s.cfg.Privacy.Compact
+	priv, err := privacy.New(privCfg, privacy.Deps{CA: caSvc, Audit: auditLog, Sessions: sessions, Devices: devices, Store: s.store})
+	if err != nil {
+		return nil, fmt.Errorf("server: building the privacy service: %w", err)
+	}
+	// Account deletions a crash or an outage interrupted are finished now.
+	go func() {
+		if n, err := priv.Resume(s.ctx); err != nil {
+			s.log.Error("finishing interrupted account deletions", "err", err)
+		} else if n > 0 {
+			s.log.Info("finished interrupted account deletions", "accounts", n)
+		}
+	}()
+
 	apps := auth.NewApps(s.store)
 	var demo http.Handler
 	if s.cfg.Demo {
@@ -153,6 +169,7 @@ func (s *Server) wire() (http.Handler, error) {
 		Webhooks:     hooks,
 		Uploads:      uploads,
 		DrawnSeals:   drawn,
+		Privacy:      priv,
 	}), nil
 }
 

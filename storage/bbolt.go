@@ -76,6 +76,7 @@ const sweepBatch = 1000
 type Bolt struct {
 	db      *bolt.DB
 	path    string
+	timeout time.Duration // of the file lock, for Compact's reopen
 	commits *committer
 	hub     *hub
 
@@ -117,6 +118,7 @@ func OpenBolt(cfg BoltConfig) (*Bolt, error) {
 	b := &Bolt{
 		db:        db,
 		path:      cfg.Path,
+		timeout:   cfg.Timeout,
 		commits:   &committer{db: db},
 		hub:       newHub(rev, cfg.WatchBuffer),
 		stopSweep: make(chan struct{}),
@@ -558,6 +560,10 @@ func (b *Bolt) sweepLoop(every time.Duration) {
 // sweep deletes up to sweepBatch expired keys in one transaction, sending
 // their EventDelete, and returns how many TTL index entries it handled.
 func (b *Bolt) sweep() (int, error) {
+	if err := b.enter(); err != nil {
+		return 0, err
+	}
+	defer b.life.RUnlock()
 	now := time.Now().UnixNano()
 	due := false
 	err := b.db.View(func(tx *bolt.Tx) error {

@@ -251,4 +251,3 @@ func (s *Service) finish(ctx context.Context, d *ca.Deletion) (*Report, error) {
 
 // IsIncomplete reports whether err is a deletion that must be resumed.
 func IsIncomplete(err error) bool { return errors.Is(err, ErrIncomplete) }
-

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -88,6 +90,32 @@ func TestLostPhoneCLI(t *testing.T) {
 		t.Fatalf("user show --json: %+v", detail)
 	}
 	refused("user_not_found", "user", "show", "usr_nobody")
+
+	// The operator's copy of a data request: a summary, the whole export
+	// in a file only the operator reads.
+	dataFile := filepath.Join(t.TempDir(), "data.json")
+	out = op("user", "data", user.ID, "--out", dataFile)
+	for _, want := range []string{user.ID, "devices", "2", "credentials", "audit entries", dataFile} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("user data lacks %q:\n%s", want, out)
+		}
+	}
+	var export struct {
+		User    struct{ ID string }     `json:"user"`
+		Devices []struct{ ID string }   `json:"devices"`
+		Audit   []struct{ User string } `json:"audit"`
+	}
+	raw, err := os.ReadFile(dataFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(dataFile); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("export file mode %v", fi.Mode())
+	}
+	if err := json.Unmarshal(raw, &export); err != nil || export.User.ID != user.ID || len(export.Devices) != 2 || len(export.Audit) == 0 {
+		t.Fatalf("user data --out: %v %s", err, raw)
+	}
+	refused("user_not_found", "user", "data", "usr_nobody")
 	refused("user_not_found", "user", "activate", "usr_nobody")
 
 	// App keys.

@@ -16,7 +16,7 @@ func newUserCmd() *cobra.Command {
 		Short: "Create, list and show users; give them one-time activation codes (operator API)",
 	}
 	addOperatorFlags(cmd)
-	cmd.AddCommand(newUserAddCmd(), newUserListCmd(), newUserActivateCmd(), newUserShowCmd())
+	cmd.AddCommand(newUserAddCmd(), newUserListCmd(), newUserActivateCmd(), newUserShowCmd(), newUserDataCmd())
 	return cmd
 }
 

@@ -73,6 +73,9 @@ func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	// The one trace of the user id outside the store: a restore from a
+	// backup older than this must redo the deletion (docs/privacy.md).
+	a.log.Info("account deleted", "user", rep.Deletion.UserID, "pseudonym", rep.Audit.Pseudonym)
 	writeJSON(w, http.StatusAccepted, protocol.AccountDeleted{
 		User: rep.Deletion.UserID, DeletedAt: rep.Deletion.DeletedAt,
 		Revoked: rep.Erased.Revoked, AlreadyRevoked: rep.Erased.AlreadyRevoked,

@@ -79,7 +79,7 @@ func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusAccepted, protocol.AccountDeleted{
 		User: rep.Deletion.UserID, DeletedAt: rep.Deletion.DeletedAt,
 		Revoked: rep.Erased.Revoked, AlreadyRevoked: rep.Erased.AlreadyRevoked,
-		Credentials: rep.Erased.Credentials, Seals: rep.Erased.Seals, Devices: rep.Erased.Devices,
+		Credentials: rep.Erased.Credentials, Delegations: rep.Erased.Delegations, Seals: rep.Erased.Seals, Devices: rep.Erased.Devices,
 		Sessions: rep.Sessions, AuditErased: rep.Audit.Erased, AuditLegacy: rep.Audit.Legacy,
 		Pseudonym: rep.Audit.Pseudonym, Compacted: rep.Compacted,
 	})
@@ -91,8 +91,10 @@ func wirePersonalData(ex *privacy.Export) protocol.PersonalData {
 	d := wireUserDetail(ex.Detail)
 	out := protocol.PersonalData{
 		ExportedAt: ex.ExportedAt, User: d.User, Devices: d.Devices, Credentials: d.Credentials,
-		Seals: []protocol.Seal{}, Sessions: []protocol.PersonalSession{}, Audit: ex.Audit, Other: ex.Other,
+		Seals: []protocol.Seal{}, Delegations: []*protocol.Delegation{}, Sessions: []protocol.PersonalSession{},
+		Audit: ex.Audit, Other: ex.Other,
 	}
+	out.Delegations = append(out.Delegations, ex.Delegations...)
 	if out.Devices == nil {
 		out.Devices = []*protocol.Device{}
 	}

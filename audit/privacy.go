@@ -16,19 +16,20 @@ import (
 )
 
 // Entry format version 2 (a storage format: never change it, add a
-// version instead). The personal fields of an entry, the user's id and
-// the actor's id ("device:ID"), are not hashed into the chain as they
-// are: the entry carries a random Salt and the commitment
+// version instead). The personal fields of an entry, the user's id, the
+// actor's id ("device:ID") and the organisation a delegate acted for
+// (OnBehalfOf), are not hashed into the chain as they are: the entry
+// carries a random Salt and the commitment
 //
-//	Subject = hex HMAC-SM3(Salt, "ukeygate/audit/subject/v2" 0x00 user 0x00 actor)
+//	Subject = hex HMAC-SM3(Salt, "ukeygate/audit/subject/v2" 0x00 user 0x00 actor 0x00 on_behalf_of)
 //
-// and the chain hashes the entry with user, Salt and the actor's id
-// removed (the actor's kind, "admin", "device", "app", stays hashed) and
-// Subject kept. While Salt is there anyone can check that user and actor
-// are the ones committed to (VerifyChain does). Erasing a user
-// (Pseudonymise) removes Salt and replaces the user's id and the device
-// ids by a pseudonym: the chain verifies as before, and nothing left in
-// the entry leads back to the person.
+// and the chain hashes the entry with user, on_behalf_of, Salt and the
+// actor's id removed (the actor's kind, "admin", "device", "app", stays
+// hashed) and Subject kept. While Salt is there anyone can check that
+// those fields are the ones committed to (VerifyChain does). Erasing a
+// user (Pseudonymise) removes Salt and replaces the user's id (wherever
+// it is) and their device ids by a pseudonym: the chain verifies as
+// before, and nothing left in the entry leads back to the person.
 //
 // Entries written before version 2 (V absent) hash user and actor as
 // they are; they cannot be changed without breaking the chain, so an
@@ -42,7 +43,7 @@ const (
 
 // personal reports whether e names a person: a user or a device actor.
 func personal(e *Entry) bool {
-	return e.UserID != "" || strings.HasPrefix(e.Actor, "device:")
+	return e.UserID != "" || e.OnBehalfOf != "" || strings.HasPrefix(e.Actor, "device:")
 }
 
 // actorKind is the part of an actor before its id ("device:ID" → "device").
@@ -53,13 +54,13 @@ func actorKind(actor string) string {
 	return actor
 }
 
-func subjectOf(salt []byte, user, actor string) string {
+func subjectOf(salt []byte, e *Entry) string {
 	m := hmac.New(sm3.New, salt)
 	m.Write([]byte(subjectLabel))
-	m.Write([]byte{0})
-	m.Write([]byte(user))
-	m.Write([]byte{0})
-	m.Write([]byte(actor))
+	for _, f := range []string{e.UserID, e.Actor, e.OnBehalfOf} {
+		m.Write([]byte{0})
+		m.Write([]byte(f))
+	}
 	return hex.EncodeToString(m.Sum(nil))
 }
 
@@ -74,7 +75,7 @@ func stamp(e *Entry) error {
 	if _, err := rand.Read(salt); err != nil {
 		return fmt.Errorf("audit: random salt: %w", err)
 	}
-	e.Salt, e.Subject = hex.EncodeToString(salt), subjectOf(salt, e.UserID, e.Actor)
+	e.Salt, e.Subject = hex.EncodeToString(salt), subjectOf(salt, e)
 	return nil
 }
 
@@ -97,7 +98,7 @@ func hashForm(e Entry) (Entry, error) {
 		}
 		return e, nil
 	}
-	e.UserID, e.Salt, e.Actor = "", "", actorKind(e.Actor)
+	e.UserID, e.OnBehalfOf, e.Salt, e.Actor = "", "", "", actorKind(e.Actor)
 	return e, nil
 }
 
@@ -111,7 +112,7 @@ func checkSubject(e Entry) error {
 	if err != nil || len(salt) != saltLen {
 		return fmt.Errorf("%w: entry %d has a malformed salt", ErrTampered, e.Seq)
 	}
-	if !hmac.Equal([]byte(subjectOf(salt, e.UserID, e.Actor)), []byte(e.Subject)) {
+	if !hmac.Equal([]byte(subjectOf(salt, &e)), []byte(e.Subject)) {
 		return fmt.Errorf("%w: entry %d names another user or actor than it committed to", ErrTampered, e.Seq)
 	}
 	return nil
@@ -134,8 +135,9 @@ type Erasure struct {
 const maxEraseBatch = 60
 
 // Pseudonymise erases a user from the log: every version-2 entry about
-// userID or made by one of deviceIDs loses its salt, and the user's id
-// and the devices' ids are replaced by one fresh pseudonym ("anon_…",
+// userID (as user or as the organisation a delegate acted for) or made by
+// one of deviceIDs loses its salt, and the user's id and the devices' ids
+// are replaced by one fresh pseudonym ("anon_…",
 // the same in every entry, so the entries still read as one person's,
 // but nothing leads from it to the person). The chain and the sealed
 // head verify as before. It is idempotent; an entry changed meanwhile
@@ -188,8 +190,8 @@ func (l *Log) erasePass(ctx context.Context, userID string, devices map[string]b
 		if err := json.Unmarshal(kv.Value, &e); err != nil {
 			return erased, legacy, fmt.Errorf("%w: entry %s is malformed", ErrTampered, kv.Key)
 		}
-		mine, byDevice := e.UserID == userID, devices[e.Actor]
-		if !mine && !byDevice {
+		mine, byDevice, forMe := e.UserID == userID, devices[e.Actor], e.OnBehalfOf == userID
+		if !mine && !byDevice && !forMe {
 			continue
 		}
 		if e.V < entryVersion || e.Subject == "" {
@@ -201,6 +203,9 @@ func (l *Log) erasePass(ctx context.Context, userID string, devices map[string]b
 		}
 		if byDevice {
 			e.Actor = "device:" + pseudonym
+		}
+		if forMe {
+			e.OnBehalfOf = pseudonym
 		}
 		e.Salt = ""
 		b, err := json.Marshal(e)

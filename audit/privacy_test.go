@@ -62,6 +62,7 @@ func TestPseudonymiseKeepsTheChain(t *testing.T) {
 		{Action: "device.revoke", Actor: "admin", UserID: "usr_gone", Detail: "device=dev_gone2", Outcome: OutcomeOK},
 		{Action: "pin.change", Actor: "device:dev_gone2", UserID: "usr_gone", Outcome: OutcomeFailed},
 		{Action: "issuer.add", Actor: "admin", IssuerID: "iss_1", Outcome: OutcomeOK},
+		{Action: "sign", Actor: "device:dev_keep", UserID: "usr_keep", OnBehalfOf: "usr_gone", Delegation: "dlg_1", Outcome: OutcomeOK},
 	} {
 		if _, err := l.Append(ctx, e); err != nil {
 			t.Fatal(err)
@@ -88,11 +89,11 @@ func TestPseudonymiseKeepsTheChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if er.Erased != 5 || er.Legacy != 1 || !strings.HasPrefix(er.Pseudonym, "anon_") {
+	if er.Erased != 6 || er.Legacy != 1 || !strings.HasPrefix(er.Pseudonym, "anon_") {
 		t.Fatalf("erasure = %+v, want 5 erased, 1 legacy", er)
 	}
 	rep, err := l.Verify(ctx)
-	if err != nil || rep.Entries != 8 {
+	if err != nil || rep.Entries != 9 {
 		t.Fatalf("after: %v %+v", err, rep)
 	}
 	after, _ := l.List(ctx, Filter{})
@@ -124,8 +125,13 @@ func TestPseudonymiseKeepsTheChain(t *testing.T) {
 		}
 	}
 	kept, _ := l.List(ctx, Filter{UserID: "usr_keep"})
-	if len(kept) != 1 || kept[0].Salt == "" || kept[0].Actor != "device:dev_keep" {
+	if len(kept) != 2 || kept[0].Salt == "" || kept[0].Actor != "device:dev_keep" {
 		t.Fatalf("another user's entry changed: %+v", kept)
+	}
+	// The delegate's entry for the erased organisation: the organisation
+	// is pseudonymised, the delegate stays named.
+	if d := kept[1]; d.OnBehalfOf != er.Pseudonym || d.UserID != "usr_keep" || d.Salt != "" {
+		t.Fatalf("delegated entry: %+v", d)
 	}
 	// Again: nothing left to erase.
 	if er2, err := l.Pseudonymise(ctx, "usr_gone", []string{"dev_gone1"}); err != nil || er2.Erased != 0 {
@@ -142,6 +148,7 @@ func TestSubjectTampering(t *testing.T) {
 		"user changed":        func(e *Entry) { e.UserID = "usr_other" },
 		"actor changed":       func(e *Entry) { e.Actor = "device:dev_other" },
 		"actor kind changed":  func(e *Entry) { e.Actor = "admin" },
+		"on behalf changed":   func(e *Entry) { e.OnBehalfOf = "usr_org" },
 		"salt changed":        func(e *Entry) { e.Salt = strings.Repeat("00", saltLen) },
 		"salt malformed":      func(e *Entry) { e.Salt = "zz" },
 		"subject dropped":     func(e *Entry) { e.Subject, e.Salt = "", "" },

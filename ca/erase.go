@@ -30,6 +30,8 @@ import (
 //     kept is the CRL entry and, for Retention after the certificate's
 //     end, a retained/<issuer>/<serial> record: serial, validity, SM3
 //     fingerprint, revocation: no name, no key (docs/privacy.md);
+//   - each delegation where the user is the organisation or the
+//     delegate, with its wraps of the organisation's key;
 //   - each seal: its record becomes a revoked stub (id, kind, issuer,
 //     validity, revocation) so that a document sealed with it still shows
 //     it revoked; the owner, name and picture are deleted;
@@ -69,8 +71,10 @@ type Erased struct {
 	// enter their issuers' CRLs; AlreadyRevoked those revoked before.
 	Revoked        []string `json:"revoked"`
 	AlreadyRevoked []string `json:"already_revoked"`
-	// Credentials, Seals, Devices and Activations count the records erased.
+	// Credentials, Delegations (either side, with their key wraps), Seals,
+	// Devices and Activations count the records erased.
 	Credentials int `json:"credentials"`
+	Delegations int `json:"delegations"`
 	Seals       int `json:"seals"`
 	Devices     int `json:"devices"`
 	Activations int `json:"activations"`
@@ -140,7 +144,8 @@ func (s *Service) FinishDeletion(ctx context.Context, userID string, retention t
 		return nil, fmt.Errorf("%w: %q", ErrUserNotFound, userID)
 	}
 	var tomb userRecord
-	if _, err := s.getJSON(ctx, userKey(userID), &tomb); errors.Is(err, storage.ErrNotFound) {
+	_, err := s.getJSON(ctx, userKey(userID), &tomb)
+	if errors.Is(err, storage.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrUserNotFound, userID)
 	} else if err != nil {
 		return nil, err
@@ -149,6 +154,11 @@ func (s *Service) FinishDeletion(ctx context.Context, userID string, retention t
 		return nil, fmt.Errorf("%w: %s is not being deleted", ErrUserNotFound, userID)
 	}
 	out := &Erased{Revoked: []string{}, AlreadyRevoked: []string{}}
+	// Delegations first (either side): their wraps of an organisation's
+	// key must not outlive the organisation or the delegate.
+	if out.Delegations, err = s.DeleteDelegationsOf(ctx, userID); err != nil {
+		return nil, err
+	}
 	creds, err := s.userCredentials(ctx, userID)
 	if err != nil {
 		return nil, err

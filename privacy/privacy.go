@@ -18,6 +18,7 @@ import (
 type CA interface {
 	UserDetail(ctx context.Context, userID string) (*ca.UserDetail, error)
 	Seals(ctx context.Context, owner string) ([]*ca.Seal, error)
+	UserDelegations(ctx context.Context, userID string) ([]*ca.Delegation, error)
 	BeginDeletion(ctx context.Context, userID, pin string) (*ca.Deletion, error)
 	FinishDeletion(ctx context.Context, userID string, retention time.Duration) (*ca.Erased, error)
 	Deleting(ctx context.Context) ([]*ca.Deletion, error)
@@ -107,9 +108,12 @@ type Export struct {
 	ExportedAt time.Time
 	Detail     *ca.UserDetail
 	Seals      []*ca.Seal
-	Sessions   []*session.Session
-	Audit      []audit.Entry
-	Other      map[string]json.RawMessage
+	// Delegations are those where the user is the organisation or the
+	// delegate.
+	Delegations []*ca.Delegation
+	Sessions    []*session.Session
+	Audit       []audit.Entry
+	Other       map[string]json.RawMessage
 }
 
 // Export gathers every personal record about userID. Errors:
@@ -121,6 +125,9 @@ func (s *Service) Export(ctx context.Context, userID string) (*Export, error) {
 	}
 	out := &Export{ExportedAt: s.now().UTC(), Detail: d, Sessions: []*session.Session{}, Audit: []audit.Entry{}}
 	if out.Seals, err = s.ca.Seals(ctx, userID); err != nil {
+		return nil, err
+	}
+	if out.Delegations, err = s.ca.UserDelegations(ctx, userID); err != nil {
 		return nil, err
 	}
 	if s.sessions != nil {
@@ -138,7 +145,7 @@ func (s *Service) Export(ctx context.Context, userID string) (*Export, error) {
 			return nil, err
 		}
 		for _, e := range all {
-			if e.UserID == userID || devices[e.Actor] {
+			if e.UserID == userID || e.OnBehalfOf == userID || devices[e.Actor] {
 				out.Audit = append(out.Audit, e)
 			}
 		}

@@ -20,6 +20,9 @@ type PersonalData struct {
 	Credentials []*Credential `json:"credentials"`
 	// Seals are the user's electronic seals (with their pictures).
 	Seals []Seal `json:"seals"`
+	// Delegations are those where the user is the organisation or the
+	// delegate (never a key).
+	Delegations []*Delegation `json:"delegations"`
 	// Sessions are the scan sessions the user scanned that are still
 	// stored (each is deleted session.retention after it expires).
 	Sessions []PersonalSession `json:"sessions"`
@@ -63,6 +66,7 @@ type AccountDeleted struct {
 	Revoked        []string  `json:"revoked"`
 	AlreadyRevoked []string  `json:"already_revoked"`
 	Credentials    int       `json:"credentials"`
+	Delegations    int       `json:"delegations"`
 	Seals          int       `json:"seals"`
 	Devices        int       `json:"devices"`
 	Sessions       int       `json:"sessions"`

@@ -36,18 +36,18 @@ envelope made for a portal, each entry chained to the one before by SM3.
 }
 
 func newAuditListCmd() *cobra.Command {
-	var user, sess, app, action string
+	var user, sess, app, action, onBehalfOf string
 	var after int64
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "list [--user ID] [--session ID] [--app ID] [--action ACTION] [--after SEQ] [--limit N]",
+		Use:   "list [--user ID] [--session ID] [--app ID] [--action ACTION] [--on-behalf-of ORG] [--after SEQ] [--limit N]",
 		Short: "List audit entries, oldest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if after < 0 || limit < 0 || limit > api.MaxAuditLimit {
 				return usageErrorf("--after must be ≥ 0 and --limit within 1..%d", api.MaxAuditLimit)
 			}
-			params := map[string]string{"user": user, "session": sess, "app": app, "action": action}
+			params := map[string]string{"user": user, "session": sess, "app": app, "action": action, "on_behalf_of": onBehalfOf}
 			if after > 0 {
 				params["after"] = strconv.FormatInt(after, 10)
 			}
@@ -62,7 +62,11 @@ func newAuditListCmd() *cobra.Command {
 					if len(digest) > 16 {
 						digest = digest[:16] + "…"
 					}
-					row(tw, e.Seq, e.Time, e.Action, e.Outcome, e.UserID, e.CredentialID, e.AppID, e.SessionID, digest, e.Detail)
+					who := e.UserID
+					if e.OnBehalfOf != "" {
+						who += " for " + e.OnBehalfOf // a staff member's use through a delegation
+					}
+					row(tw, e.Seq, e.Time, e.Action, e.Outcome, who, e.CredentialID, e.AppID, e.SessionID, digest, e.Detail)
 				}
 				if out.NextAfter > 0 {
 					fmt.Fprintf(tw, "\nMore entries follow: --after %d\n", out.NextAfter)
@@ -75,6 +79,7 @@ func newAuditListCmd() *cobra.Command {
 	f.StringVar(&sess, "session", "", "only this session's entries")
 	f.StringVar(&app, "app", "", "only this app's entries")
 	f.StringVar(&action, "action", "", "only this action (login, sign, decrypt, encrypt, …)")
+	f.StringVar(&onBehalfOf, "on-behalf-of", "", "only the uses of this organisation's credentials by its staff (delegations)")
 	f.Int64Var(&after, "after", 0, "only entries after this sequence number")
 	f.IntVar(&limit, "limit", 0, fmt.Sprintf("at most this many entries (default %d)", api.DefaultAuditLimit))
 	return cmd

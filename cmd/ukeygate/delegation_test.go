@@ -75,6 +75,9 @@ func TestDelegationCLI(t *testing.T) {
 	if out := op("delegation", "list", org.ID); !regexp.MustCompile(id + `\s+.*\s+sign\s+all\s+active`).MatchString(out) {
 		t.Fatalf("delegation list:\n%s", out)
 	}
+	if out := op("audit", "list", "--on-behalf-of", org.ID); !strings.Contains(out, staff.ID+" for "+org.ID) || !strings.Contains(out, "delegation.approve") {
+		t.Fatalf("audit list --on-behalf-of:\n%s", out)
+	}
 	if out := op("delegation", "rm", org.ID, id); !strings.Contains(out, "revoked") {
 		t.Fatalf("delegation rm:\n%s", out)
 	}

@@ -489,6 +489,41 @@
     Object.keys(x[1]).forEach(function (k) { if (TEXT[x[0]][k] === undefined) { TEXT[x[0]][k] = x[1][k]; } });
   });
 
+  // Privacy rights: my data (export) and account deletion.
+  [['zh', {
+    dataSummary: '已下载的数据概览', dataName: '姓名', myData: '我的数据', myDataSub: '查看并下载我们保存的您的个人信息',
+    myDataLead: '下载的文件（JSON）包含我们保存的关于您的全部个人信息：实名信息、设备及其公钥、证书（不含私钥）、印章、授权、尚未删除的扫码记录，以及与您有关的审计日志。',
+    downloadData: '下载我的数据', dataReady: '已生成下载文件 {file}',
+    dataCount_devices: '设备', dataCount_credentials: '证书', dataCount_seals: '印章', dataCount_delegations: '授权', dataCount_sessions: '扫码记录', dataCount_audit: '审计日志条目',
+    deleteAccount: '注销账户', deleteAccountSub: '吊销证书、销毁密钥、删除个人信息',
+    deleteWarnTitle: '注销后无法恢复',
+    deleteWarn1: '您的全部证书将被吊销（原因：停止使用），并列入证书吊销列表。',
+    deleteWarn2: '您的私钥将被销毁：用您的加密证书加密的文件（例如尚未开标的投标文件）将永远无法解密。',
+    deleteWarn3: '您的姓名、证件号码、手机号、设备和印章将被删除，本手机将无法再使用。',
+    deleteKeep: '依法保留：证书吊销记录、证书序列号及有效期（证书失效后保留 5 年，不含姓名），以及去标识化的操作记录。',
+    deleteUnderstand: '我已了解，确认注销账户',
+    deleteGo: '输入 PIN 码注销', deletePinTitle: '输入 PIN 码以注销账户', deletePinLead: '注销后无法恢复。',
+    deletedTitle: '账户已注销', deletedLead: '已吊销 {n} 张证书，密钥已销毁，您的个人信息已删除。',
+    err_deletion_incomplete: '账户已停用，其余清理将由服务器稍后完成。'
+  }], ['en', {
+    dataSummary: 'What you downloaded', dataName: 'Name', myData: 'My data', myDataSub: 'See and download what is kept about you',
+    myDataLead: 'The file (JSON) holds every personal record kept about you: your real-name data, devices with their public keys, certificates (never a private key), seals, delegations, the scan sessions not yet deleted, and the audit entries about you.',
+    downloadData: 'Download my data', dataReady: 'Download ready: {file}',
+    dataCount_devices: 'Devices', dataCount_credentials: 'Certificates', dataCount_seals: 'Seals', dataCount_delegations: 'Delegations', dataCount_sessions: 'Scan sessions', dataCount_audit: 'Audit entries',
+    deleteAccount: 'Delete my account', deleteAccountSub: 'Revoke certificates, destroy keys, erase personal data',
+    deleteWarnTitle: 'This cannot be undone',
+    deleteWarn1: 'All your certificates are revoked (reason: cessation of operation) and listed on the revocation list.',
+    deleteWarn2: 'Your private keys are destroyed: files encrypted to your encryption certificate (bids not yet opened, say) can never be decrypted again.',
+    deleteWarn3: 'Your name, ID number, phone, devices and seals are deleted; this phone can no longer be used.',
+    deleteKeep: 'Kept, as the law requires: the revocation entries, certificate serials and validity (5 years after the certificate ends, without your name), and audit entries under a pseudonym.',
+    deleteUnderstand: 'I understand: delete my account',
+    deleteGo: 'Enter PIN to delete', deletePinTitle: 'Enter your PIN to delete your account', deletePinLead: 'This cannot be undone.',
+    deletedTitle: 'Account deleted', deletedLead: '{n} certificates revoked, your keys destroyed, your personal data erased.',
+    err_deletion_incomplete: 'Your account is disabled; the server finishes the clean-up later.'
+  }]].forEach(function (x) {
+    Object.keys(x[1]).forEach(function (k) { if (TEXT[x[0]][k] === undefined) { TEXT[x[0]][k] = x[1][k]; } });
+  });
+
   // Two-party SM2 (cosign.js): its texts join these; CO is made once the
   // API is defined (start).
   var CO = null;
@@ -2055,7 +2090,9 @@
           h('ul.list',
             h('li', h('button.row', { type: 'button', 'data-t': 'change-pin', on: { click: showChangePIN } }, h('span.row-icon', icon('key')), h('span.row-main', h('span.row-title', { text: t('changePin') })), icon('chev', 'chev'))),
             h('li', h('button.row', { type: 'button', 'data-t': 'signature', on: { click: showSignature } }, h('span.row-icon', icon('sign')), h('span.row-main', h('span.row-title', { text: t('signRow') })), icon('chev', 'chev'))),
-            h('li', h('button.row', { type: 'button', 'data-t': 'lost', on: { click: showLost } }, h('span.row-icon', icon('help')), h('span.row-main', h('span.row-title', { text: t('lost') })), icon('chev', 'chev'))))),
+            h('li', h('button.row', { type: 'button', 'data-t': 'lost', on: { click: showLost } }, h('span.row-icon', icon('help')), h('span.row-main', h('span.row-title', { text: t('lost') })), icon('chev', 'chev'))),
+            h('li', h('button.row', { type: 'button', 'data-t': 'my-data', on: { click: showMyData } }, h('span.row-icon', icon('doc')), h('span.row-main', h('span.row-title', { text: t('myData') }), h('span.row-sub', { text: t('myDataSub') })), icon('chev', 'chev'))),
+            h('li', h('button.row.row-danger', { type: 'button', 'data-t': 'delete-account', on: { click: showDeleteAccount } }, h('span.row-icon', icon('alert')), h('span.row-main', h('span.row-title', { text: t('deleteAccount') }), h('span.row-sub', { text: t('deleteAccountSub') })), icon('chev', 'chev'))))),
         h('p.footer-note', { text: t('footer') }));
     }, { tab: 'me' });
   }
@@ -2215,6 +2252,79 @@
           h('p', { text: t('lostP3') }),
           h('p', { 'data-t': 'lost-cosign', text: t('lostCosign') }))));
     }, { tab: 'me' });
+  }
+
+  // My data: GET /v1/me/data, saved as a file, with a summary.
+  function showMyData() {
+    var summary = h('div', { 'data-t': 'data-summary' });
+    screen('my-data', function () {
+      return h('div', topbar(t('myData'), showMe),
+        h('div.section',
+          h('div.card', h('p', { text: t('myDataLead') }),
+            h('button.btn.btn-primary.btn-block', { type: 'button', 'data-t': 'download-data', on: { click: download } }, t('downloadData'))),
+          summary));
+    }, { tab: 'me' });
+    function download() {
+      api('GET', '/v1/me/data', undefined, true).then(function (data) {
+        var file = 'ukeygate-my-data-' + fmtDate(new Date()) + '.json';
+        var url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' }));
+        var a = h('a', { href: url, download: file, 'data-t': 'data-file' });
+        document.body.appendChild(a);
+        a.click();
+        a.parentNode.removeChild(a);
+        setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
+        clear(summary);
+        var u = data.user || {};
+        var kv = h('dl.kv',
+          h('dt', { text: t('dataName') }), h('dd', { 'data-t': 'data-name', text: u.name || '' }),
+          h('dt', { text: t('userId') }), h('dd.mono', { text: u.id || '' }));
+        ['devices', 'credentials', 'seals', 'delegations', 'sessions', 'audit'].forEach(function (k) {
+          append(kv, [h('dt', { text: t('dataCount_' + k) }), h('dd', { 'data-t': 'data-count-' + k, text: String((data[k] || []).length) })]);
+        });
+        append(summary, [h('h2.section-title', { text: t('dataSummary') }), h('div.card', kv)]);
+        toast(t('dataReady', { file: file }));
+      }, function (err) { refusal(err); });
+    }
+  }
+
+  // Account deletion: a clear warning, a check, then the PIN.
+  function showDeleteAccount() {
+    var check = h('input', { type: 'checkbox', id: 'delete-understand', 'data-t': 'delete-understand' });
+    var go = h('button.btn.btn-destroy', { type: 'button', 'data-t': 'delete-go', disabled: true, on: { click: askPin } }, t('deleteGo'));
+    check.addEventListener('change', function () { go.disabled = !check.checked; });
+    screen('delete-account', function () {
+      return h('div', topbar(t('deleteAccount'), showMe),
+        h('div.section',
+          h('div.card.card-danger', { 'data-t': 'delete-warning' },
+            h('h2.danger-title', icon('alert'), h('span', { text: t('deleteWarnTitle') })),
+            h('ul.warn-list', h('li', { text: t('deleteWarn1') }), h('li', { text: t('deleteWarn2') }), h('li', { text: t('deleteWarn3') }))),
+          h('p.keep-note.muted.small', { 'data-t': 'delete-keep', text: t('deleteKeep') }),
+          h('label.check-row', { 'for': 'delete-understand' }, check, h('span', { text: t('deleteUnderstand') })),
+          h('div.danger-actions', go)));
+    }, { tab: 'me' });
+    function askPin(msg) {
+      pinSheet({
+        title: t('deletePinTitle'), lead: t('deletePinLead'), message: typeof msg === 'string' ? msg : '', dismissible: true, onCancel: showDeleteAccount,
+        onSubmit: function (pin) {
+          return api('DELETE', '/v1/me', { pin: pin }, true).then(function (res) {
+            closeSheet();
+            return forgetDevice().then(function () {
+              S.device = null;
+              outcome('account-deleted', 'ok', 'check', t('deletedTitle'), t('deletedLead', { n: (res.revoked || []).length }),
+                h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('done')));
+            });
+          }, function (err) {
+            if (err.code === 'wrong_pin') {
+              askPin(err.remaining === 1 ? t('wrongPinLast') : t('wrongPin', { n: err.remaining }));
+              return null;
+            }
+            closeSheet();
+            refusal(err);
+            return null;
+          });
+        }
+      });
+    }
   }
 
   function showChangePIN() {

@@ -80,7 +80,7 @@ func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 		User: rep.Deletion.UserID, DeletedAt: rep.Deletion.DeletedAt,
 		Revoked: rep.Erased.Revoked, AlreadyRevoked: rep.Erased.AlreadyRevoked,
 		Credentials: rep.Erased.Credentials, Delegations: rep.Erased.Delegations, Seals: rep.Erased.Seals, Devices: rep.Erased.Devices,
-		Sessions: rep.Sessions, AuditErased: rep.Audit.Erased, AuditLegacy: rep.Audit.Legacy,
+		Sessions: rep.Sessions, Deliveries: rep.Deliveries, AuditErased: rep.Audit.Erased, AuditLegacy: rep.Audit.Legacy,
 		Pseudonym: rep.Audit.Pseudonym, Compacted: rep.Compacted,
 	})
 	return nil

@@ -42,6 +42,12 @@ type Devices interface {
 	ForgetDevice(ctx context.Context, deviceID string) error
 }
 
+// Webhooks is what the service needs of the webhook outbox: the
+// deliveries of a user's sessions hold their events.
+type Webhooks interface {
+	ForgetSessions(ctx context.Context, sessions []string) (int, error)
+}
+
 // Deps are the services that hold a user's records. CA is required; the
 // others may be nil (nothing of theirs is exported or erased). Store is
 // compacted after deletions when Config.Compact is set and it is a
@@ -51,6 +57,7 @@ type Deps struct {
 	Audit    Audit
 	Sessions Sessions
 	Devices  Devices
+	Webhooks Webhooks
 	Store    storage.Store
 }
 
@@ -72,6 +79,7 @@ type Service struct {
 	audit    Audit
 	sessions Sessions
 	devices  Devices
+	webhooks Webhooks
 	store    storage.Store
 	now      func() time.Time
 
@@ -87,7 +95,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.CA == nil {
 		return nil, fmt.Errorf("%w: no CA", ErrInvalidConfig)
 	}
-	return &Service{cfg: cfg, ca: d.CA, audit: d.Audit, sessions: d.Sessions, devices: d.Devices, store: d.Store, now: time.Now}, nil
+	return &Service{cfg: cfg, ca: d.CA, audit: d.Audit, sessions: d.Sessions, devices: d.Devices, webhooks: d.Webhooks, store: d.Store, now: time.Now}, nil
 }
 
 // AddPart plugs in another package's personal records.
@@ -169,11 +177,14 @@ func (s *Service) Export(ctx context.Context, userID string) (*Export, error) {
 
 // Report is what a deletion did.
 type Report struct {
-	Deletion  ca.Deletion
-	Erased    ca.Erased
-	Sessions  int
-	Audit     audit.Erasure
-	Compacted bool
+	Deletion ca.Deletion
+	Erased   ca.Erased
+	Sessions int
+	// Deliveries counts the webhook deliveries of the user's sessions
+	// deleted.
+	Deliveries int
+	Audit      audit.Erasure
+	Compacted  bool
 }
 
 // Delete deletes userID's account after checking pin: ctx may carry the
@@ -217,6 +228,19 @@ func (s *Service) finish(ctx context.Context, d *ca.Deletion) (*Report, error) {
 	for _, p := range s.partList() {
 		if err := p.Erase(ctx, d.UserID); err != nil {
 			return fail("erasure in "+p.Name(), err)
+		}
+	}
+	if s.sessions != nil && s.webhooks != nil {
+		list, err := s.sessions.UserSessions(ctx, d.UserID)
+		if err != nil {
+			return fail("sessions", err)
+		}
+		ids := make([]string, 0, len(list))
+		for _, sess := range list {
+			ids = append(ids, sess.ID)
+		}
+		if rep.Deliveries, err = s.webhooks.ForgetSessions(ctx, ids); err != nil {
+			return fail("webhook deliveries", err)
 		}
 	}
 	if s.sessions != nil {

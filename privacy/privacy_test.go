@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -50,13 +51,17 @@ type world struct {
 
 func makeWorld(t *testing.T, mutate ...func(*config.Config)) *world {
 	t.Helper()
-	mutate = append([]func(*config.Config){func(c *config.Config) { c.Demo = false }}, mutate...)
+	// The app has a webhook: the outbox keeps each session event (a
+	// completed login holds the certificate) for webhook.retention.
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.Copy(io.Discard, r.Body) }))
+	t.Cleanup(sink.Close)
+	mutate = append([]func(*config.Config){func(c *config.Config) { c.Demo, c.Webhook.AllowPrivate = false, true }}, mutate...)
 	ts := servertest.Start(t, mutate...)
 	iss := seed.Generated("sm2", "SM2", "Privacy Test SM2 CA")
 	iss.Profile.SubjectFields = []string{"id_number", "phone"}
 	w := seed.Make(t, ts.URL, ts.AdminToken, seed.Spec{
 		Issuers: []operator.IssuerRequest{iss},
-		Apps:    []operator.AppRequest{{Name: "招标平台", Origins: []string{origin}}},
+		Apps:    []operator.AppRequest{{Name: "招标平台", Origins: []string{origin}, Webhook: &operator.WebhookRequest{URL: sink.URL + "/hook"}}},
 		Users: []seed.User{
 			{Name: "欧阳明月", Phone: "13912345678", IDNumber: "11010519491231002X", DeviceName: "欧阳明月的华为手机",
 				Credentials: []seed.Credential{seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2")}},
@@ -370,7 +375,7 @@ func deleteAccount(t *testing.T, wd *world) []string {
 		t.Fatal(err)
 	}
 	if out.User != wd.gone.ID || len(out.Revoked) != 2 || out.Credentials != 2 || out.Seals != 1 || out.Devices != 1 ||
-		out.Sessions != 1 || out.AuditErased == 0 || out.AuditLegacy != 0 || !strings.HasPrefix(out.Pseudonym, "anon_") || !out.Compacted {
+		out.Sessions != 1 || out.Deliveries != 3 || out.AuditErased == 0 || out.AuditLegacy != 0 || !strings.HasPrefix(out.Pseudonym, "anon_") || !out.Compacted {
 		t.Fatalf("deletion: %+v", out)
 	}
 	return out.Revoked

@@ -70,7 +70,10 @@ type AccountDeleted struct {
 	Seals          int       `json:"seals"`
 	Devices        int       `json:"devices"`
 	Sessions       int       `json:"sessions"`
-	AuditErased    int       `json:"audit_erased"`
+	// Deliveries counts the webhook deliveries of those sessions deleted
+	// from the outbox (with the events they carried).
+	Deliveries  int `json:"deliveries"`
+	AuditErased int `json:"audit_erased"`
 	// AuditLegacy counts the user's audit entries written before audit
 	// entry version 2, which keep the user's id (docs/privacy.md).
 	AuditLegacy int    `json:"audit_legacy"`

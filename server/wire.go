@@ -131,7 +131,7 @@ func (s *Server) wire() (http.Handler, error) {
 
 	privCfg := privacy.DefaultConfig()
 	privCfg.CertificateRetention, privCfg.Compact = s.cfg.Privacy.CertificateRetention, s.cfg.Privacy.Compact
-	priv, err := privacy.New(privCfg, privacy.Deps{CA: caSvc, Audit: auditLog, Sessions: sessions, Devices: devices, Store: s.store})
+	priv, err := privacy.New(privCfg, privacy.Deps{CA: caSvc, Audit: auditLog, Sessions: sessions, Devices: devices, Webhooks: hooks, Store: s.store})
 	if err != nil {
 		return nil, fmt.Errorf("server: building the privacy service: %w", err)
 	}

@@ -98,6 +98,8 @@ type API struct {
 	uploads     *upload.Service
 	drawn       DrawnSealConfig
 	privacy     *privacy.Service
+	// qr caches rendered QR images (qrcache.go).
+	qr *qrCache
 
 	mux *http.ServeMux
 	// patterns are the registered route patterns, in order (for the
@@ -138,6 +140,7 @@ func New(deps Deps) *API {
 			Help: "Confirms refused because the user's PIN is locked (the wrong try that locked it included).",
 		}),
 		mux: http.NewServeMux(),
+		qr:  newQRCache(qrCacheEntries, qrCacheBytes),
 	}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes

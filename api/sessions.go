@@ -380,16 +380,23 @@ func (a *API) qrImage(svg bool) func(w http.ResponseWriter, r *http.Request) err
 		if err != nil {
 			return err
 		}
-		var img []byte
 		ctype := "image/png"
 		if svg {
-			img, err = qrlogin.SVG(payload)
 			ctype = "image/svg+xml"
-		} else {
-			img, err = qrlogin.PNG(payload, size)
+			size = 0
 		}
-		if err != nil {
-			return err
+		key := qrKey{payload: payload, svg: svg, size: size}
+		img := a.qr.get(key)
+		if img == nil {
+			if svg {
+				img, err = qrlogin.SVG(payload)
+			} else {
+				img, err = qrlogin.PNG(payload, size)
+			}
+			if err != nil {
+				return err
+			}
+			a.qr.put(key, img)
 		}
 		h := w.Header()
 		h.Set("Content-Type", ctype)

@@ -324,6 +324,13 @@ func TestSessionsHappyPaths(t *testing.T) {
 		if got != c.QR.Payload {
 			t.Fatalf("QR decodes to %q, want %q", got, c.QR.Payload)
 		}
+		// A second request is served from the cache: the same bytes as a
+		// fresh rendering of the payload.
+		again := w.must(w.do("GET", c.QR.PNGURL, nil, nil), http.StatusOK)
+		fresh, err := qrlogin.PNG(c.QR.Payload, qrlogin.DefaultSize)
+		if err != nil || !bytes.Equal(again.body, r.body) || !bytes.Equal(fresh, r.body) || again.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("second QR answer differs from the first or from a fresh rendering (%v)", err)
+		}
 		r = w.must(w.app("GET", "/v1/sessions/"+c.ID+"/qr.png?size=512", nil), http.StatusOK)
 		if img, err := png.Decode(bytes.NewReader(r.body)); err != nil || img.Bounds().Dx() != 512 {
 			t.Fatalf("size=512: %v", err)

@@ -29,6 +29,9 @@ var (
 	ErrNotOffered = errors.New("bench: scan answer does not offer the code or the credential")
 	// ErrWatchEnded: the watcher stopped without a final event.
 	ErrWatchEnded = errors.New("bench: watch ended without a final event")
+	// ErrMetrics: the server's /metrics could not be read or lacks the
+	// process figures (waiting-clients mode).
+	ErrMetrics = errors.New("bench: server metrics unavailable")
 )
 
 // Refusals of the gateway are *portal.APIError (portal calls),

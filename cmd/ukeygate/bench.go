@@ -12,6 +12,7 @@ import (
 // newBenchCmd is `ukeygate bench`: the load generator (package bench).
 func newBenchCmd() *cobra.Command {
 	cfg := bench.DefaultConfig()
+	wc := bench.DefaultWatchConfig()
 	cmd := &cobra.Command{
 		Use:   "bench [--server URL] --admin-token T [--kind login|sign|decrypt] [--alg SM2|RSA] [--sessions N | --duration D] [--concurrency C]",
 		Short: "Load-test a gateway with whole scan sessions (portal, websocket watcher and phone)",
@@ -27,6 +28,15 @@ Then --concurrency workers run sessions until --sessions are done or
 stops after --time-limit): the portal creates a session and opens its
 websocket, the phone scans the payload and confirms with the matching code and
 the PIN, and the watcher receives the completed event with the result.
+With --watchers N (the waiting-clients mode) it instead creates N sessions,
+each followed by a waiting client (--transport websocket or longpoll), reads
+the server's own /metrics (process_resident_memory_bytes,
+process_cpu_seconds_total) idle, while they wait and after they leave,
+confirms --confirms of them and reports the RSS per waiter, the server's CPU
+while they wait and the confirm→event percentiles at the waiters. The
+process's open-files soft limit is raised to its hard limit (ulimit -Hn);
+N must stay below it. The server's rate limits must allow N creates.
+
 Reported: sessions/s and p50/p90/p99/max of each phase, failures by error
 code. Every request goes to --server and nowhere else; the exit status is 1
 when a session failed.
@@ -45,6 +55,9 @@ when a session failed.
 			cfg.Server, cfg.AdminToken = op.BaseURL, op.Token
 			if err := cfg.Validate(); err != nil {
 				return usageErrorf("%v", err)
+			}
+			if cmd.Flags().Changed("watchers") {
+				return runWatchBench(cmd, cfg, wc)
 			}
 			r, err := bench.Run(cmd.Context(), cfg)
 			if err != nil {
@@ -83,5 +96,34 @@ when a session failed.
 	fl.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "bound on one session's whole flow")
 	fl.BoolVar(&cfg.Verify, "verify", false, "verify every login/sign result's signature on the client (costs client CPU)")
 	fl.BoolVar(&cfg.Cosign, "cosign", false, "two-party SM2 credentials (SM2 only): each confirm is two requests, the phone's half computed here")
+	fl.IntVar(&wc.Watchers, "watchers", wc.Watchers, "waiting-clients mode: open this many waiting clients (see --transport) instead of running sessions")
+	fl.StringVar(&wc.Transport, "transport", wc.Transport, "waiting-clients mode: websocket or longpoll")
+	fl.IntVar(&wc.Confirms, "confirms", wc.Confirms, "waiting-clients mode: waiting sessions to confirm for the confirm→event latency")
+	fl.DurationVar(&wc.Settle, "settle", wc.Settle, "waiting-clients mode: wait this long after the clients opened and after they left before reading the server's memory")
+	fl.DurationVar(&wc.IdleWindow, "idle-window", wc.IdleWindow, "waiting-clients mode: measure the server's CPU over this long while every client waits")
 	return cmd
+}
+
+// runWatchBench is `ukeygate bench --watchers N`.
+func runWatchBench(cmd *cobra.Command, cfg bench.Config, wc bench.WatchConfig) error {
+	if err := wc.Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	r, err := bench.RunWatchers(cmd.Context(), cfg, wc)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return err
+		}
+		if _, err := out.Write(append(b, '\n')); err != nil {
+			return err
+		}
+	} else if err := r.WriteText(out); err != nil {
+		return err
+	}
+	return r.Failed()
 }

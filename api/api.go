@@ -100,6 +100,11 @@ type API struct {
 	privacy     *privacy.Service
 	// qr caches rendered QR images (qrcache.go).
 	qr *qrCache
+	// stopCtx ends when a graceful shutdown begins (Deps.Stopping);
+	// waiting clients hang on it with context.AfterFunc.
+	stopCtx context.Context
+	// wheel pings the open websockets (ws.go).
+	wheel wsWheel
 
 	mux *http.ServeMux
 	// patterns are the registered route patterns, in order (for the
@@ -141,6 +146,12 @@ func New(deps Deps) *API {
 		}),
 		mux: http.NewServeMux(),
 		qr:  newQRCache(qrCacheEntries, qrCacheBytes),
+	}
+	a.stopCtx = context.Background()
+	if deps.Stopping != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		a.stopCtx = ctx
+		go func() { <-deps.Stopping; cancel() }()
 	}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBodyBytes

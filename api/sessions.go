@@ -438,16 +438,8 @@ func waitParam(r *http.Request) (time.Duration, error) {
 // shutdown begins.
 func (a *API) untilStopping(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
-	if a.stopping != nil {
-		go func() {
-			select {
-			case <-a.stopping:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-	}
-	return ctx, cancel
+	stop := context.AfterFunc(a.stopCtx, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // pollEvents is the long-poll: the events after ?after=, waiting up to

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -14,14 +15,19 @@ import (
 // The websocket of a session (GET /v1/sessions/{id}/ws?token=T&after=SEQ):
 // every event after SEQ, then each later one, as one JSON text frame each
 // (the Event object), in order, exactly once; after the final event the
-// server sends a normal close (1000). Per connection there is one reader
-// goroutine, which only answers pings and notices the close (clients send
-// nothing else; anything they send is discarded, with a small read
-// limit), and one writer, the handler itself, which takes events from the
-// session watcher (buffered by the session hub: a watcher that falls
-// WatchBuffer events behind is dropped, never blocking the confirm or
-// other watchers), pings every wsPingPeriod and puts a deadline on every
-// write.
+// server sends a normal close (1000).
+//
+// A waiting socket costs one goroutine, its reader, which only answers
+// pings and notices the close (clients send nothing else; anything they
+// send is discarded, with a small read limit and a small read buffer).
+// There is no writer goroutine while nothing is to be written: the
+// session's Follower (one pending slot in the session hub, coalescing to
+// the latest event; a lagging socket re-lists, it is never dropped)
+// notifies the socket, which then starts a short-lived flush goroutine
+// that writes what is due and ends. Pings come from one shared timer
+// wheel (wsWheel) for all sockets, the server's shutdown reaches the
+// socket through context.AfterFunc, and write buffers are pooled
+// (gorilla's WriteBufferPool), so that an idle socket holds no buffer.
 
 // Websocket timing and limits.
 const (
@@ -51,8 +57,11 @@ const (
 
 var upgrader = websocket.Upgrader{
 	HandshakeTimeout: 10 * time.Second,
-	ReadBufferSize:   1024,
-	WriteBufferSize:  4096,
+	// Clients only send control frames (at most 125 bytes of payload).
+	ReadBufferSize:  256,
+	WriteBufferSize: 4096,
+	// A buffer only while a frame is written.
+	WriteBufferPool: &sync.Pool{},
 	// The handler checks the Origin against the app's origins before
 	// upgrading, and answers a refusal as a JSON error.
 	CheckOrigin: func(*http.Request) bool { return true },
@@ -89,58 +98,242 @@ func (a *API) watchSocket(w http.ResponseWriter, r *http.Request) error {
 	if !websocket.IsWebSocketUpgrade(r) {
 		return invalid("upgrade", "a websocket upgrade is required (or use the long-poll events endpoint)")
 	}
-	ctx, cancel := a.untilStopping(r.Context())
-	defer cancel()
-	// Watch before the upgrade, so that a refusal is a JSON error.
-	watcher, err := a.sessions.Watch(ctx, id, after)
+	c := &wsConn{a: a}
+	// Follow before the upgrade, so that a refusal is a JSON error.
+	f, err := a.sessions.Follow(r.Context(), id, after, c.notify)
 	if err != nil {
 		return err
 	}
-	defer watcher.Close()
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		f.Close()
 		return nil // Upgrade has answered the client
 	}
-	defer conn.Close()
+	c.start(conn, f)
+	return nil
+}
 
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		conn.SetReadLimit(wsReadLimit)
-		_ = conn.SetReadDeadline(time.Now().Add(wsPongWait))
-		conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wsPongWait)) })
-		for {
-			if _, _, err := conn.NextReader(); err != nil {
+// wsConn is one open websocket.
+type wsConn struct {
+	a    *API
+	conn *websocket.Conn
+	f    *session.Follower
+
+	mu       sync.Mutex
+	started  bool // start has run: flushes may write
+	flushing bool // a flush goroutine runs
+	events   bool // the follower has notified since the last Next
+	ping     bool // the wheel asked for a ping
+	closing  bool // a close frame is sent or the socket is finished
+	finished bool
+	stop     func() bool // stops the shutdown AfterFunc
+	grace    *time.Timer // finishes the socket if the client does not answer the close
+	slot     int         // the ping wheel's slot
+}
+
+// start runs after the upgrade: the reader, the ping, the shutdown hook,
+// and a first flush (the listed events).
+func (c *wsConn) start(conn *websocket.Conn, f *session.Follower) {
+	c.mu.Lock()
+	c.conn, c.f = conn, f
+	c.mu.Unlock()
+	c.a.wheel.add(c)
+	stop := context.AfterFunc(c.a.stopCtx, func() {
+		c.close(wsCloseGoingAway, "server going away: reconnect with after")
+	})
+	c.mu.Lock()
+	c.stop, c.started, c.events = stop, true, true
+	c.mu.Unlock()
+	c.kick()
+	go c.read()
+}
+
+// notify is the follower's: something may be due. It runs with the hub's
+// lock held and must not block.
+func (c *wsConn) notify() {
+	c.mu.Lock()
+	c.events = true
+	c.mu.Unlock()
+	c.kick()
+}
+
+// pingNow is the wheel's.
+func (c *wsConn) pingNow() {
+	c.mu.Lock()
+	c.ping = true
+	c.mu.Unlock()
+	c.kick()
+}
+
+// kick starts a flush goroutine unless one runs (or the socket is not
+// started yet or is closing).
+func (c *wsConn) kick() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.started || c.flushing || c.closing || !(c.events || c.ping) {
+		return
+	}
+	c.flushing = true
+	go c.flush()
+}
+
+// flush writes what is due and ends.
+func (c *wsConn) flush() {
+	for {
+		c.mu.Lock()
+		events, ping := c.events, c.ping
+		c.events, c.ping = false, false
+		if c.closing || (!events && !ping) {
+			c.flushing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if ping {
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteWait)); err != nil {
+				c.finish()
 				return
 			}
 		}
-	}()
+		if !events {
+			continue
+		}
+		evs, done, err := c.f.Next(c.a.stopCtx)
+		for _, ev := range evs {
+			_ = c.conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
+			if err := c.conn.WriteJSON(ev); err != nil {
+				c.finish()
+				return
+			}
+		}
+		if done {
+			code, text := wsClose(err)
+			c.close(code, text)
+		}
+	}
+}
 
-	ping := time.NewTicker(wsPingPeriod)
-	defer ping.Stop()
+// close sends a close frame (once) and finishes the socket when the
+// client answers (the reader sees it) or after wsCloseGrace.
+func (c *wsConn) close(code int, text string) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.mu.Unlock()
+	if err := c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(wsWriteWait)); err != nil {
+		c.finish()
+		return
+	}
+	t := time.AfterFunc(wsCloseGrace, c.finish)
+	c.mu.Lock()
+	c.grace = t
+	c.mu.Unlock()
+}
+
+// read is the socket's one goroutine: it answers pings, notices the
+// client's close or silence, and then finishes the socket.
+func (c *wsConn) read() {
+	conn := c.conn
+	conn.SetReadLimit(wsReadLimit)
+	_ = conn.SetReadDeadline(time.Now().Add(wsPongWait))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(wsPongWait)) })
 	for {
-		select {
-		case ev, ok := <-watcher.Events():
-			if !ok {
-				code, text := wsClose(watcher.Err())
-				if err := conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(wsWriteWait)); err == nil {
-					select {
-					case <-readDone:
-					case <-time.After(wsCloseGrace):
-					}
-				}
-				return nil
-			}
-			_ = conn.SetWriteDeadline(time.Now().Add(wsWriteWait))
-			if err := conn.WriteJSON(ev); err != nil {
-				return nil
-			}
-		case <-ping.C:
-			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteWait)); err != nil {
-				return nil
-			}
-		case <-readDone:
-			return nil
+		if _, _, err := conn.NextReader(); err != nil {
+			c.finish()
+			return
+		}
+	}
+}
+
+// finish releases everything the socket holds (once).
+func (c *wsConn) finish() {
+	c.mu.Lock()
+	if c.finished {
+		c.mu.Unlock()
+		return
+	}
+	c.finished, c.closing = true, true
+	grace, stop := c.grace, c.stop
+	c.mu.Unlock()
+	if grace != nil {
+		grace.Stop()
+	}
+	if stop != nil {
+		stop()
+	}
+	c.a.wheel.remove(c)
+	c.f.Close()
+	_ = c.conn.Close()
+}
+
+// wsWheel pings every open socket once per wsPingPeriod from one ticker:
+// the period is cut into wsWheelSlots slots and a socket joins the slot
+// the ticker reaches last, so that its first ping comes about a period
+// after it opened. The ticker runs only while there are sockets.
+type wsWheel struct {
+	mu      sync.Mutex
+	slots   [wsWheelSlots]map[*wsConn]struct{}
+	cur     int
+	n       int
+	running bool
+}
+
+const wsWheelSlots = 54 // one tick per wsPingPeriod / wsWheelSlots
+
+func (w *wsWheel) add(c *wsConn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c.slot = (w.cur + wsWheelSlots - 1) % wsWheelSlots
+	if w.slots[c.slot] == nil {
+		w.slots[c.slot] = make(map[*wsConn]struct{})
+	}
+	w.slots[c.slot][c] = struct{}{}
+	w.n++
+	if !w.running {
+		w.running = true
+		go w.run()
+	}
+}
+
+func (w *wsWheel) remove(c *wsConn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	m := w.slots[c.slot]
+	if _, ok := m[c]; !ok {
+		return
+	}
+	delete(m, c)
+	w.n--
+	if len(m) == 0 {
+		w.slots[c.slot] = nil // a map never shrinks: drop it
+	}
+}
+
+func (w *wsWheel) run() {
+	t := time.NewTicker(wsPingPeriod / wsWheelSlots)
+	defer t.Stop()
+	var due []*wsConn
+	for range t.C {
+		w.mu.Lock()
+		if w.n == 0 {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
+		w.cur = (w.cur + 1) % wsWheelSlots
+		due = due[:0]
+		for c := range w.slots[w.cur] {
+			due = append(due, c)
+		}
+		w.mu.Unlock()
+		for _, c := range due {
+			c.pingNow()
+		}
+		if cap(due) > 4096 && len(due) < cap(due)/4 {
+			due = nil
 		}
 	}
 }

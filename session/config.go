@@ -40,8 +40,10 @@ type Config struct {
 	// instead of only the seconds that passed since its last run (catches
 	// entries written by a node whose clock is behind).
 	SweepInterval time.Duration
-	// WatchBuffer is how many events a watcher may lag behind before it is
-	// dropped (its channel closed with ErrSlowWatcher).
+	// WatchBuffer is kept for configuration compatibility (it must be at
+	// least 1) and no longer used: the hub holds one pending slot per
+	// watcher and a watcher that lags re-lists the stored events instead
+	// of being dropped.
 	WatchBuffer int
 	// MaxWriteBytes bounds the values one transition writes (the record
 	// and the new event) in one store transaction. The default fits etcd's

@@ -52,6 +52,8 @@ var (
 	ErrOperationFailed = errors.New("session: operation failed")
 	// ErrSlowWatcher: a watcher fell too far behind and was dropped; the
 	// client reconnects with after= the last sequence number it received.
+	// The hub no longer drops watchers (a lagging one re-lists); kept so
+	// that callers mapping it still compile.
 	ErrSlowWatcher = errors.New("session: watcher too slow, reconnect with after")
 	// ErrClosed: the Service or the Watcher was closed.
 	ErrClosed = errors.New("session: closed")

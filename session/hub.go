@@ -2,6 +2,9 @@ package session
 
 import (
 	"errors"
+	"maps"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -10,47 +13,80 @@ import (
 )
 
 // hub keeps ONE store watch on "sessions/" per Service and fans its events
-// out to the subscribers of each session. It never blocks on a subscriber:
-// a subscriber whose buffer is full is dropped (stopped with
-// ErrSlowWatcher). When the store watch ends (the store dropped the hub for
+// out to the subscribers of each session. It never blocks on a subscriber
+// and never queues for one: each subscriber has ONE pending slot holding
+// the latest event (highest seq) it has not taken yet, and a notify
+// function the hub calls (under its lock; it must not block) whenever the
+// slot changes, a re-list is due or the subscriber is stopped. A subscriber
+// that finds the pending seq beyond the next one re-lists the stored
+// events (see Follower.Next), so that coalescing loses nothing and the
+// final state is always seen. When the store watch ends (the store dropped the hub for
 // falling behind, or the backend hiccuped) the hub opens a new one and then
 // tells every subscriber to re-list, so that no event is missed.
 type hub struct {
-	svc    *Service
-	buffer int
+	svc *Service
 
-	mu      sync.Mutex
-	subs    map[string]map[*sub]struct{}
-	started bool
-	closed  bool
+	mu   sync.Mutex
+	subs map[string][]*sub // a session has few subscribers
+	// peak is the most sessions subs has held since it was last rebuilt:
+	// a Go map never gives its buckets back, so after a mass departure
+	// remove rebuilds it (see shrinkRatio).
+	peak int
+	// n is the number of subscribers, npeak its peak since the last
+	// trim (see trimAfterDeparture).
+	n, npeak int
+	trimming bool
+	started  bool
+	closed   bool
 	// open is closed once the store watch has first opened: from then on
 	// every committed event reaches dispatch (tests wait on it).
 	open     chan struct{}
 	openOnce sync.Once
 }
 
-// sub is one watcher's registration.
+// sub is one watcher's registration. Its fields after notify are guarded
+// by the hub's mutex.
 type sub struct {
-	id      string
-	in      chan Event    // events of the session, in store order
-	resync  chan struct{} // capacity 1: "re-list, you may have missed events"
-	stopped chan struct{} // closed by stop
-	err     error         // why it was stopped; set before stopped closes
+	id     string
+	notify func() // called with h.mu held; must not block
+
+	pending Event // the latest event not taken yet (when has)
+	has     bool
+	resync  bool  // "re-list, you may have missed events"
+	stopped bool  // removed from the hub; err says why
+	err     error // why it was stopped
+}
+
+// taken is what a subscriber takes from its slot.
+type taken struct {
+	pending Event
+	has     bool
+	resync  bool
+	stopped bool
+	err     error
 }
 
 func newHub(s *Service) *hub {
 	return &hub{
-		svc:    s,
-		buffer: s.cfg.WatchBuffer,
-		subs:   make(map[string]map[*sub]struct{}),
-		open:   make(chan struct{}),
+		svc:  s,
+		subs: make(map[string][]*sub),
+		open: make(chan struct{}),
 	}
+}
+
+// take empties sb's slot and returns what it held.
+func (h *hub) take(sb *sub) taken {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := taken{pending: sb.pending, has: sb.has, resync: sb.resync, stopped: sb.stopped, err: sb.err}
+	sb.pending, sb.has, sb.resync = Event{}, false, false
+	return t
 }
 
 // subscribe registers a subscriber for session id, starting the hub's
 // store watch on first use. A subscriber registered before the watch is
 // open is told to re-list once it is.
-func (h *hub) subscribe(id string) (*sub, error) {
+func (h *hub) subscribe(id string, notify func()) (*sub, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -61,18 +97,11 @@ func (h *hub) subscribe(id string) (*sub, error) {
 		h.svc.wg.Add(1)
 		go h.run()
 	}
-	sb := &sub{
-		id:      id,
-		in:      make(chan Event, h.buffer),
-		resync:  make(chan struct{}, 1),
-		stopped: make(chan struct{}),
-	}
-	m := h.subs[id]
-	if m == nil {
-		m = make(map[*sub]struct{})
-		h.subs[id] = m
-	}
-	m[sb] = struct{}{}
+	sb := &sub{id: id, notify: notify}
+	h.subs[id] = append(h.subs[id], sb)
+	h.n++
+	h.npeak = max(h.npeak, h.n)
+	h.peak = max(h.peak, len(h.subs))
 	return sb, nil
 }
 
@@ -86,21 +115,69 @@ func (h *hub) unsubscribe(sb *sub) {
 // remove deletes sb from the map. h.mu is held.
 func (h *hub) remove(sb *sub) bool {
 	m := h.subs[sb.id]
-	if _, ok := m[sb]; !ok {
+	i := slices.Index(m, sb)
+	if i < 0 {
 		return false
 	}
-	delete(m, sb)
-	if len(m) == 0 {
+	h.n--
+	h.trimAfterDeparture()
+	if len(m) == 1 {
 		delete(h.subs, sb.id)
+		if h.peak >= shrinkMin && len(h.subs) < h.peak/shrinkRatio {
+			h.subs = maps.Clone(h.subs)
+			h.peak = len(h.subs)
+		}
+		return true
 	}
+	h.subs[sb.id] = slices.Delete(slices.Clone(m), i, i+1)
 	return true
 }
+
+// trimAfterDeparture gives the memory of a mass departure back to the
+// system: when the subscribers fall below 1/trimRatio of a peak of at least
+// trimMin, it schedules one debug.FreeOSMemory (a full GC, then every free
+// page returned) trimDelay later, so that the rest of the departure is
+// included. Without it the goroutine stacks and buffers of thousands of
+// waiting clients stay in the process (the heap goal only falls at the next
+// GC, which an idle server runs every two minutes, and the background
+// scavenger then returns pages slowly). A full GC of the small live heap
+// left costs a few milliseconds, and it runs at most once per trimDelay.
+// h.mu is held.
+func (h *hub) trimAfterDeparture() {
+	if h.npeak < trimMin || h.n >= h.npeak/trimRatio || h.trimming {
+		return
+	}
+	h.trimming = true
+	h.npeak = h.n
+	time.AfterFunc(trimDelay, func() {
+		debug.FreeOSMemory()
+		h.mu.Lock()
+		h.trimming = false
+		h.npeak = max(h.npeak, h.n)
+		h.mu.Unlock()
+	})
+}
+
+// Mass departure: from at least trimMin subscribers to fewer than
+// 1/trimRatio of the peak.
+const (
+	trimMin   = 2048
+	trimRatio = 4
+	trimDelay = 5 * time.Second
+)
+
+// The subscriber map is rebuilt when it falls below 1/shrinkRatio of its
+// peak, once that peak was at least shrinkMin sessions.
+const (
+	shrinkRatio = 8
+	shrinkMin   = 1024
+)
 
 // stop removes sb and ends it with err. h.mu is held.
 func (h *hub) stop(sb *sub, err error) {
 	if h.remove(sb) {
-		sb.err = err
-		close(sb.stopped)
+		sb.stopped, sb.err = true, err
+		sb.notify()
 	}
 }
 
@@ -115,7 +192,7 @@ func (h *hub) close() {
 
 func (h *hub) stopAll(err error) {
 	for _, m := range h.subs {
-		for sb := range m {
+		for _, sb := range m {
 			h.stop(sb, err)
 		}
 	}
@@ -125,11 +202,9 @@ func (h *hub) resyncAll() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, m := range h.subs {
-		for sb := range m {
-			select {
-			case sb.resync <- struct{}{}:
-			default: // a resync is already pending
-			}
+		for _, sb := range m {
+			sb.resync = true
+			sb.notify()
 		}
 	}
 }
@@ -190,7 +265,7 @@ func (h *hub) dispatch(ev storage.Event) {
 	if !hasTail {
 		if ev.Type == storage.EventDelete {
 			// The session's retention ended: nothing more will come.
-			for sb := range subs {
+			for _, sb := range subs {
 				h.stop(sb, ErrNotFound)
 			}
 		}
@@ -202,20 +277,16 @@ func (h *hub) dispatch(ev storage.Event) {
 	e, err := h.svc.decodeEvent(id, ev.KV.Key, ev.KV.Value)
 	if err != nil {
 		// A damaged event: let the subscribers re-list and fail there.
-		for sb := range subs {
-			select {
-			case sb.resync <- struct{}{}:
-			default:
-			}
+		for _, sb := range subs {
+			sb.resync = true
+			sb.notify()
 		}
 		return
 	}
-	for sb := range subs {
-		select {
-		case sb.in <- e:
-		default:
-			h.stop(sb, ErrSlowWatcher)
-			h.svc.metrics.dropped()
+	for _, sb := range subs {
+		if !sb.has || e.Seq > sb.pending.Seq {
+			sb.pending, sb.has = e, true
 		}
+		sb.notify()
 	}
 }

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -50,16 +49,96 @@ func (w *Watcher) Close() { w.once.Do(func() { close(w.closeCh) }) }
 // is ErrInvalidSeq; a negative after is ErrInvalidArgument. The caller has
 // checked the watch token (CheckWatchToken) or the app key.
 //
+// It is a Follower with a goroutine feeding a channel; a server that
+// keeps many waiting clients uses Follow directly, without the goroutine.
+func (s *Service) Watch(ctx context.Context, id string, after int64) (*Watcher, error) {
+	wake := make(chan struct{}, 1)
+	f, err := s.Follow(ctx, id, after, func() {
+		select {
+		case wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	w := &Watcher{c: make(chan Event), closeCh: make(chan struct{})}
+	go s.runWatcher(ctx, w, f, wake)
+	return w, nil
+}
+
+func (s *Service) runWatcher(ctx context.Context, w *Watcher, f *Follower, wake <-chan struct{}) {
+	defer f.Close()
+	var err error
+loop:
+	for {
+		evs, done, ferr := f.Next(ctx)
+		for _, e := range evs {
+			select {
+			case w.c <- e:
+			case <-ctx.Done():
+				err = ctx.Err()
+				break loop
+			case <-w.closeCh:
+				err = ErrClosed
+				break loop
+			}
+		}
+		if done {
+			err = ferr
+			break
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break loop
+		case <-w.closeCh:
+			err = ErrClosed
+			break loop
+		}
+	}
+	w.mu.Lock()
+	w.err = err
+	w.mu.Unlock()
+	close(w.c)
+}
+
+// Follower follows the events of one session without a goroutine of its
+// own: the hub calls its notify function when there may be something new,
+// and the owner then calls Next (from one goroutine at a time; a notify may
+// come before Follow returns). A websocket or a long-poll parks on it with
+// nothing but its registration in the hub (one pending slot).
+type Follower struct {
+	s      *Service
+	sb     *sub
+	last   int64
+	listed []Event
+	first  bool
+	done   bool
+	err    error
+	once   sync.Once
+}
+
+// Follow registers a follower of session id's events with Seq > after
+// (0: from the first); the refusals are Watch's. notify is called, from
+// the hub, without blocking, whenever Next may return something or end:
+// it must be quick and must not call the Follower (typically it wakes the
+// goroutine that will). Close the follower when done with it.
+//
 // It subscribes to the hub before listing the stored events, and dedupes
 // by Seq: an event is either listed or arrives through the hub (or both).
-func (s *Service) Watch(ctx context.Context, id string, after int64) (*Watcher, error) {
+func (s *Service) Follow(ctx context.Context, id string, after int64, notify func()) (*Follower, error) {
 	if after < 0 {
 		return nil, fmt.Errorf("%w: after=%d is negative", ErrInvalidArgument, after)
 	}
 	if !ValidID(id) {
 		return nil, ErrNotFound
 	}
-	sb, err := s.hub.subscribe(id)
+	if notify == nil {
+		notify = func() {}
+	}
+	sb, err := s.hub.subscribe(id, notify)
 	if err != nil {
 		return nil, err
 	}
@@ -74,131 +153,132 @@ func (s *Service) Watch(ctx context.Context, id string, after int64) (*Watcher, 
 		s.hub.unsubscribe(sb)
 		return nil, err
 	}
-	w := &Watcher{c: make(chan Event), closeCh: make(chan struct{})}
 	s.metrics.watcherOpened()
-	go s.runWatcher(ctx, w, sb, after, evs)
-	return w, nil
+	return &Follower{s: s, sb: sb, last: after, listed: evs, first: true}, nil
 }
 
-// errFinal ends a watcher normally.
-var errFinal = errors.New("session: final event delivered")
-
-func (s *Service) runWatcher(ctx context.Context, w *Watcher, sb *sub, last int64, listed []Event) {
-	defer s.metrics.watcherClosed()
-	defer s.hub.unsubscribe(sb)
-
-	// deliver sends e unless it is old; live events also feed the
+// Next returns the events after the last one it returned, in Seq order,
+// each exactly once (possibly none: call it again after the next notify).
+// done reports that the follower has ended, after the events returned with
+// it: err is then nil when the final event was delivered (or had been
+// before: after was the final event's Seq), else why it ended (ErrNotFound
+// when the session's records were deleted, ErrClosed, a store error). A
+// reader that reconnects with after = the last Seq received loses
+// nothing and repeats nothing.
+func (f *Follower) Next(ctx context.Context) (evs []Event, done bool, err error) {
+	if f.done {
+		return nil, true, f.err
+	}
+	t := f.s.hub.take(f.sb)
+	var out []Event
+	final := false
+	// add appends e unless it is old; live events also feed the
 	// commit-to-push latency.
-	deliver := func(e Event, live bool) error {
-		if e.Seq <= last {
-			return nil
+	add := func(e Event, live bool) {
+		if final || e.Seq <= f.last {
+			return
 		}
-		select {
-		case w.c <- e:
-		case <-sb.stopped:
-			return sb.err
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-w.closeCh:
-			return ErrClosed
-		}
-		last = e.Seq
+		out = append(out, e)
+		f.last = e.Seq
 		if live {
-			s.metrics.pushed(e.State, s.now().Sub(e.At))
+			f.s.metrics.pushed(e.State, f.s.now().Sub(e.At))
 		}
-		if e.State.Final() {
-			return errFinal
-		}
-		return nil
+		final = e.State.Final()
 	}
-	// catchUp delivers stored events after last.
-	catchUp := func(evs []Event) error {
+	catchUp := func(evs []Event) {
 		for _, e := range evs {
-			if err := deliver(e, false); err != nil {
-				return err
-			}
+			add(e, false)
 		}
-		if n := len(evs); n > 0 && evs[n-1].State.Final() && evs[n-1].Seq <= last {
-			return errFinal // nothing can follow a final event
+		if n := len(evs); n > 0 && evs[n-1].State.Final() && evs[n-1].Seq <= f.last {
+			final = true // nothing can follow a final event
 		}
-		return nil
 	}
-	relist := func() error {
-		evs, err := s.listEvents(ctx, sb.id)
+	if f.first {
+		f.first = false
+		catchUp(f.listed)
+		f.listed = nil
+	}
+	switch {
+	case final:
+	case t.resync || (t.has && t.pending.Seq > f.last+1):
+		// A re-opened store watch, or events coalesced in the slot:
+		// the store has them all, in order.
+		evs, err := f.s.listEvents(ctx, f.sb.id)
+		if err == nil && len(evs) == 0 {
+			err = ErrNotFound
+		}
 		if err != nil {
-			return err
+			return f.end(out, err)
 		}
-		if len(evs) == 0 {
-			return ErrNotFound
-		}
-		return catchUp(evs)
+		catchUp(evs)
+	case t.has && t.pending.Seq == f.last+1:
+		add(t.pending, true)
 	}
+	if final {
+		return f.end(out, nil)
+	}
+	if t.stopped {
+		return f.end(out, t.err)
+	}
+	return out, false, nil
+}
 
-	err := catchUp(listed)
-	for err == nil {
-		select {
-		case e := <-sb.in:
-			switch {
-			case e.Seq <= last:
-			case e.Seq == last+1:
-				err = deliver(e, true)
-			default: // a gap: the hub's watch was re-opened; re-list
-				err = relist()
-			}
-		case <-sb.resync:
-			err = relist()
-		case <-sb.stopped:
-			err = sb.err
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-w.closeCh:
-			err = ErrClosed
-		}
-	}
-	if err == errFinal {
-		err = nil
-	}
-	w.mu.Lock()
-	w.err = err
-	w.mu.Unlock()
-	close(w.c)
+func (f *Follower) end(out []Event, err error) ([]Event, bool, error) {
+	f.done, f.err = true, err
+	f.Close()
+	return out, true, err
+}
+
+// Close ends the follower's registration; safe to call more than once and
+// concurrently with a notify (not with Next).
+func (f *Follower) Close() {
+	f.once.Do(func() {
+		f.s.hub.unsubscribe(f.sb)
+		f.s.metrics.watcherClosed()
+	})
 }
 
 // Poll is the long-poll form of Watch: it returns the stored events of
 // session id with Seq > after at once if there are any; otherwise it waits
 // up to wait for the next ones and returns what arrived (an empty slice on
 // timeout, or at once if the session has ended and after is its final
-// event). The caller bounds wait.
+// event). The caller bounds wait. It waits on a Follower: no goroutine of
+// its own, one store listing per call.
 func (s *Service) Poll(ctx context.Context, id string, after int64, wait time.Duration) ([]Event, error) {
-	evs, err := s.Events(ctx, id, after)
-	if err != nil || len(evs) > 0 || wait <= 0 {
-		return evs, err
-	}
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	w, err := s.Watch(wctx, id, after)
+	wake := make(chan struct{}, 1)
+	f, err := s.Follow(ctx, id, after, func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer w.Close()
-	out := []Event{}
-	e, ok := <-w.Events()
-	if !ok {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return out, nil
-	}
-	out = append(out, e)
+	defer f.Close()
+	var timeout <-chan time.Time
 	for {
-		select {
-		case e, ok := <-w.Events():
-			if !ok {
-				return out, nil
+		evs, done, _ := f.Next(ctx)
+		if len(evs) > 0 {
+			return evs, nil
+		}
+		if done || wait <= 0 {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
-			out = append(out, e)
-		default:
-			return out, nil
+			return []Event{}, nil
+		}
+		if timeout == nil {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-wake:
+		case <-timeout:
+			return []Event{}, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 }

@@ -196,6 +196,33 @@ func TestBadInput(t *testing.T) {
 			return w.signed("GET", "/v1/me/credentials", nil, signedOpts{device: "dev_0000000000000000"})
 		}, status: 401, code: "unknown_device"},
 
+		// Privacy rights: refused before any PIN is looked at.
+		{name: "my data without signature", send: func() *resp { return w.do("GET", "/v1/me/data", nil, nil) },
+			status: 401, code: "missing_device_headers"},
+		{name: "delete account without signature", send: func() *resp { return w.do("DELETE", "/v1/me", map[string]string{"pin": testPIN2}, nil) },
+			status: 401, code: "missing_device_headers"},
+		{name: "delete account with wrong device signature", send: func() *resp {
+			return w.signed("DELETE", "/v1/me", map[string]string{"pin": testPIN2}, signedOpts{key: otherKey})
+		}, status: 401, code: "bad_signature"},
+		{name: "delete account with stale timestamp", send: func() *resp {
+			return w.signed("DELETE", "/v1/me", map[string]string{"pin": testPIN2}, signedOpts{skew: -301 * time.Second})
+		}, status: 401, code: "stale_timestamp"},
+		{name: "delete account without PIN", send: func() *resp { return w.signed("DELETE", "/v1/me", map[string]string{}, signedOpts{}) },
+			status: 400, code: "invalid_request", field: "pin"},
+		{name: "delete account with PIN too long", send: func() *resp {
+			return w.signed("DELETE", "/v1/me", map[string]string{"pin": strings.Repeat("1", 200)}, signedOpts{})
+		}, status: 400, code: "invalid_request", field: "pin"},
+		{name: "delete account with unknown field", send: func() *resp {
+			return w.signed("DELETE", "/v1/me", map[string]string{"pin": testPIN2, "force": "1"}, signedOpts{})
+		}, status: 400, code: "unknown_field", field: "force"},
+		{name: "delete account with PIN as a number", send: func() *resp {
+			return w.signed("DELETE", "/v1/me", map[string]int{"pin": 135790}, signedOpts{})
+		}, status: 400, code: "malformed_json"},
+		{name: "operator's export of an unknown user", send: func() *resp { return w.admin("GET", "/v1/admin/users/usr_nobody00000000/data", nil) },
+			status: 404, code: "user_not_found"},
+		{name: "operator's export without token", send: func() *resp { return w.do("GET", "/v1/admin/users/usr_nobody00000000/data", nil, nil) },
+			status: 401, code: "missing_token"},
+
 		// Credentials. The PIN is testPIN2 since the replay case.
 		{name: "unknown issuer", send: func() *resp {
 			return w.signed("POST", "/v1/me/credentials", map[string]string{"issuer": "nothere", "alg": "SM2", "purpose": "sign", "pin": testPIN2}, signedOpts{})

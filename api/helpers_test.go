@@ -28,6 +28,7 @@ import (
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/server/servertest"
 	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/privacy"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
@@ -116,7 +117,16 @@ func newEnvWith(t *testing.T, o envOpts) *env {
 		}
 		t.Cleanup(func() { _ = log.Close() })
 	}
+	pd := privacy.Deps{CA: svc, Devices: dv, Store: st}
+	if log != nil {
+		pd.Audit = log
+	}
+	priv, err := privacy.New(privacy.DefaultConfig(), pd)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := api.New(api.Deps{
+		Privacy:      priv,
 		CA:           svc,
 		Apps:         auth.NewApps(st),
 		Admin:        auth.NewAdmin(o.adminToken),

@@ -25,10 +25,10 @@ import (
 	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/phone"
+	"github.com/ukeygate/ukeygate/privacy"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/server/servertest"
 	"github.com/ukeygate/ukeygate/storage"
-	"github.com/ukeygate/ukeygate/privacy"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 

@@ -301,17 +301,33 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 
 // Report is the outcome of a successful verification.
 type Report struct {
+	// Entries is the sequence number of the last entry (the number of
+	// entries ever written).
 	Entries int64  `json:"entries"`
 	Head    string `json:"head"`
+	// FirstSeq is the first entry still in the live store; Archived the
+	// last entry of the last exported segment (0: none).
+	FirstSeq int64 `json:"first_seq"`
+	Archived int64 `json:"archived"`
 }
 
-// Verify walks the whole log and checks the chain and the sealed head.
+// Verify walks the live log and checks the chain from the pruned marker
+// (where exported entries left the store), the sealed head, and the last
+// archived anchor against the live entry (or the pruned marker) it names.
 func (l *Log) Verify(ctx context.Context) (Report, error) {
+	p, _, err := l.readPruned(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	last, _, err := l.lastAnchor(ctx)
+	if err != nil {
+		return Report{}, err
+	}
 	entries, err := l.List(ctx, Filter{})
 	if err != nil {
 		return Report{}, err
 	}
-	last, err := VerifyChain(entries)
+	tail, err := VerifyChainFrom(p.Seq+1, p.Hash, entries)
 	if err != nil {
 		return Report{}, err
 	}
@@ -319,13 +335,29 @@ func (l *Log) Verify(ctx context.Context) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	if h.Seq != int64(len(entries)) || h.Hash != last {
-		return Report{}, fmt.Errorf("%w: head names entry %d but the log ends at %d", ErrTampered, h.Seq, len(entries))
+	if h.Seq != p.Seq+int64(len(entries)) || h.Hash != tail {
+		return Report{}, fmt.Errorf("%w: head names entry %d but the log ends at %d", ErrTampered, h.Seq, p.Seq+int64(len(entries)))
 	}
-	if len(entries) > 0 && !hmac.Equal([]byte(h.Seal), []byte(l.seal(h.Seq, h.Hash))) {
+	if h.Seq > 0 && !hmac.Equal([]byte(h.Seal), []byte(l.seal(h.Seq, h.Hash))) {
 		return Report{}, fmt.Errorf("%w: head seal does not verify", ErrTampered)
 	}
-	return Report{Entries: h.Seq, Head: h.Hash}, nil
+	switch {
+	case last.LastSeq == 0:
+		if p.Seq != 0 {
+			return Report{}, fmt.Errorf("%w: entries up to %d were removed but none was archived", ErrTampered, p.Seq)
+		}
+	case last.LastSeq < p.Seq || last.LastSeq > h.Seq:
+		return Report{}, fmt.Errorf("%w: the last anchor ends at %d, outside the log (%d..%d)", ErrTampered, last.LastSeq, p.Seq, h.Seq)
+	case last.LastSeq == p.Seq:
+		if last.Head != p.Hash {
+			return Report{}, fmt.Errorf("%w: the last anchor's head is not the last removed entry's hash", ErrTampered)
+		}
+	default:
+		if e := entries[last.LastSeq-p.Seq-1]; e.Hash != last.Head {
+			return Report{}, fmt.Errorf("%w: entry %d is not the one the last anchor names", ErrTampered, e.Seq)
+		}
+	}
+	return Report{Entries: h.Seq, Head: h.Hash, FirstSeq: p.Seq + 1, Archived: last.LastSeq}, nil
 }
 
 // VerifyChain checks that entries, oldest first, form an unbroken chain
@@ -333,10 +365,19 @@ func (l *Log) Verify(ctx context.Context) (Report, error) {
 // the one before, each Hash recomputed. It returns the last Hash. It needs
 // no key, so anyone holding an export of the log can run it.
 func VerifyChain(entries []Entry) (string, error) {
-	prev := zeroHash
+	return VerifyChainFrom(1, zeroHash, entries)
+}
+
+// ZeroHash is the Prev of the first entry.
+const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// VerifyChainFrom is VerifyChain for a part of the log: entries start at
+// seq first, whose Prev must be prev (the hash of the entry before, from
+// a segment's anchor or the pruned marker).
+func VerifyChainFrom(first int64, prev string, entries []Entry) (string, error) {
 	for i, e := range entries {
-		if e.Seq != int64(i)+1 {
-			return "", fmt.Errorf("%w: entry %d found where %d was expected (removed or inserted entry)", ErrTampered, e.Seq, i+1)
+		if e.Seq != first+int64(i) {
+			return "", fmt.Errorf("%w: entry %d found where %d was expected (removed or inserted entry)", ErrTampered, e.Seq, first+int64(i))
 		}
 		if e.Prev != prev {
 			return "", fmt.Errorf("%w: entry %d does not follow entry %d", ErrTampered, e.Seq, e.Seq-1)

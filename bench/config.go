@@ -31,6 +31,8 @@ const (
 	MaxConcurrency = 1024
 	MaxUsers       = 1024
 	MaxDuration    = 24 * time.Hour
+	// MaxRate bounds Config.Rate (sessions/s).
+	MaxRate = 100_000
 )
 
 // Config is one load run.
@@ -54,6 +56,10 @@ type Config struct {
 	Duration time.Duration
 	// TimeLimit bounds the load phase when Duration is 0.
 	TimeLimit time.Duration
+	// Rate, when above 0, paces the run: session starts are spread at
+	// this many per second across the workers (steady load for a soak);
+	// 0 means each worker starts its next session at once.
+	Rate float64
 	// Concurrency is the number of workers, each running one session at
 	// a time.
 	Concurrency int
@@ -134,6 +140,9 @@ func (c Config) Validate() error {
 	}
 	if c.Duration == 0 && (c.TimeLimit <= 0 || c.TimeLimit > MaxDuration) {
 		return invalid("time_limit", "%s is outside (0, %s]", c.TimeLimit, MaxDuration)
+	}
+	if c.Rate < 0 || c.Rate > MaxRate || c.Rate != c.Rate {
+		return invalid("rate", "%g is outside 0..%d sessions/s", c.Rate, MaxRate)
 	}
 	if c.Concurrency < 1 || c.Concurrency > MaxConcurrency {
 		return invalid("concurrency", "%d is outside 1..%d", c.Concurrency, MaxConcurrency)

@@ -93,9 +93,13 @@ func (f *Fixture) Load(ctx context.Context) (*Report, error) {
 					}
 					return
 				}
-				if started.Add(1) > int64(limit) {
+				i := started.Add(1)
+				if i > int64(limit) {
 					stop(StopCount)
 					return
+				}
+				if cfg.Rate > 0 && !pace(ctx, start.Add(time.Duration(float64(i-1)/cfg.Rate*float64(time.Second))), deadline) {
+					continue // the deadline or ctx ended the wait: the checks above stop
 				}
 				// Worker w takes the users w, w+C, w+2C, … in turn.
 				s, err := f.Flow(flowCtx, w+n*cfg.Concurrency)
@@ -117,6 +121,32 @@ func (f *Fixture) Load(ctx context.Context) (*Report, error) {
 	elapsed := time.Since(start)
 	reason, _ := stopping.Load().(string)
 	return f.report(start, elapsed, reason, samples, failures, examples), nil
+}
+
+// pace waits until the session's start slot at (Config.Rate); it reports
+// false when ctx ends or the slot lies beyond deadline first.
+func pace(ctx context.Context, at, deadline time.Time) bool {
+	if !at.Before(deadline) {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		return false
+	}
+	d := time.Until(at)
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // Flow runs one whole session for user (taken modulo the number of

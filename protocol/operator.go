@@ -131,6 +131,49 @@ type AuditVerification struct {
 	Valid   bool   `json:"valid"`
 	Entries int64  `json:"entries"`
 	Head    string `json:"head"`
+	// FirstSeq is the first entry still in the live store (entries before
+	// it were exported and removed; they are checked offline against
+	// their segment files); Archived is the last exported entry.
+	FirstSeq int64 `json:"first_seq,omitempty"`
+	Archived int64 `json:"archived,omitempty"`
+}
+
+// AuditAnchor names one exported segment of the audit log: the entries
+// FirstSeq..LastSeq, Prev the hash of the entry before FirstSeq (64 zeros
+// when FirstSeq is 1) and Head the hash of entry LastSeq. Seal is the hex
+// HMAC-SM3 of the other fields under a key derived from the gateway's
+// master key, so only the gateway makes anchors; the gateway keeps every
+// anchor it accepted (GET /v1/admin/audit/archive), so a holder of a
+// segment file checks it without any key by comparing its anchor.
+type AuditAnchor struct {
+	FirstSeq   int64     `json:"first_seq"`
+	LastSeq    int64     `json:"last_seq"`
+	Prev       string    `json:"prev"`
+	Head       string    `json:"head"`
+	ExportedAt time.Time `json:"exported_at"`
+	Seal       string    `json:"seal"`
+}
+
+// AuditSegmentFormat is the Format of an audit segment file.
+const AuditSegmentFormat = "ukeygate-audit-segment/1"
+
+// AuditSegment answers GET /v1/admin/audit/segment and is the content of
+// a segment file (`ukeygate audit export`): the entries of the anchor, as
+// the log holds them, oldest first.
+type AuditSegment struct {
+	Format  string       `json:"format"`
+	Anchor  AuditAnchor  `json:"anchor"`
+	Entries []AuditEntry `json:"entries"`
+}
+
+// AuditArchive answers GET and POST /v1/admin/audit/archive: the anchors
+// of the exported segments, oldest first, and how far entries have left
+// the live store: PrunedSeq is the last entry removed (0: none) and
+// PrunedHash its hash (the first live entry's prev).
+type AuditArchive struct {
+	Anchors    []AuditAnchor `json:"anchors"`
+	PrunedSeq  int64         `json:"pruned_seq"`
+	PrunedHash string        `json:"pruned_hash"`
 }
 
 // SealRequest is the body of POST /v1/admin/seals. Kind is "official",

@@ -100,9 +100,16 @@ func (r *record) claimedByOther(claim string, now time.Time) bool {
 }
 
 // keyTTL is the store TTL for a key of session r written at now: until
-// ExpiresAt + Retention, in whole seconds, at least one second.
+// ExpiresAt + Retention, or EndedAt + Retention once the session has
+// ended (a session that ends early leaves the store early: its record
+// holds the result, the largest part of it), in whole seconds, at least
+// one second.
 func (s *Service) keyTTL(r *record, now time.Time) time.Duration {
-	d := r.ExpiresAt.Add(s.cfg.Retention).Sub(now)
+	until := r.ExpiresAt
+	if r.State.Final() && !r.EndedAt.IsZero() && r.EndedAt.Before(until) {
+		until = r.EndedAt
+	}
+	d := until.Add(s.cfg.Retention).Sub(now)
 	d = (d + time.Second - 1).Truncate(time.Second)
 	if d < time.Second {
 		d = time.Second

@@ -14,7 +14,7 @@ func newBenchCmd() *cobra.Command {
 	cfg := bench.DefaultConfig()
 	wc := bench.DefaultWatchConfig()
 	cmd := &cobra.Command{
-		Use:   "bench [--server URL] --admin-token T [--kind login|sign|decrypt] [--alg SM2|RSA] [--sessions N | --duration D] [--concurrency C]",
+		Use:   "bench [--server URL] --admin-token T [--kind login|sign|decrypt] [--alg SM2|RSA] [--sessions N | --duration D] [--rate R] [--concurrency C]",
 		Short: "Load-test a gateway with whole scan sessions (portal, websocket watcher and phone)",
 		Long: `Load-test a running gateway through its public protocol only.
 
@@ -91,6 +91,7 @@ when a session failed.
 	fl.IntVar(&cfg.Sessions, "sessions", cfg.Sessions, fmt.Sprintf("sessions to run (at most %d)", bench.MaxSessions))
 	fl.DurationVar(&cfg.Duration, "duration", 0, "run for this long instead of a session count (with --sessions: whichever comes first)")
 	fl.DurationVar(&cfg.TimeLimit, "time-limit", cfg.TimeLimit, "stop starting sessions after this long when --duration is not given")
+	fl.Float64Var(&cfg.Rate, "rate", 0, "start at most this many sessions per second, spread evenly (steady load for a soak; 0: as fast as the workers go)")
 	fl.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "workers, each running one session at a time")
 	fl.IntVar(&cfg.Users, "users", 0, "enrolled users the workers take in turn (default: one per worker)")
 	fl.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "bound on one session's whole flow")

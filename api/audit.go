@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -127,6 +128,114 @@ func (a *API) adminAuditVerify(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, protocol.AuditVerification{Valid: true, Entries: rep.Entries, Head: rep.Head})
+	writeJSON(w, http.StatusOK, protocol.AuditVerification{Valid: true, Entries: rep.Entries, Head: rep.Head, FirstSeq: rep.FirstSeq, Archived: rep.Archived})
+	return nil
+}
+
+// DefaultSegmentEntries is the size of a segment when the request names
+// none.
+const DefaultSegmentEntries = 10_000
+
+// noQuery refuses any query parameter.
+func noQuery(r *http.Request) error {
+	for k := range r.URL.Query() {
+		return invalid(k, "unknown query parameter")
+	}
+	return nil
+}
+
+// adminAuditSegment is GET /v1/admin/audit/segment?limit=N: the next
+// segment to export (nothing is recorded; see adminAuditArchiveAdd).
+func (a *API) adminAuditSegment(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	limit := DefaultSegmentEntries
+	for k, v := range r.URL.Query() {
+		if k != "limit" || len(v) != 1 {
+			return invalid(k, "unknown or repeated query parameter")
+		}
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 1 || n > audit.MaxSegmentEntries {
+			return invalid(k, "must be 1 to %d", audit.MaxSegmentEntries)
+		}
+		limit = n
+	}
+	log, err := a.auditLog()
+	if err != nil {
+		return err
+	}
+	seg, err := log.Segment(r.Context(), limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, seg)
+	return nil
+}
+
+// adminAuditArchive is GET /v1/admin/audit/archive: the recorded anchors
+// and where the live log starts.
+func (a *API) adminAuditArchive(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	log, err := a.auditLog()
+	if err != nil {
+		return err
+	}
+	arch, err := log.Archived(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, arch)
+	return nil
+}
+
+// anchorRequest is the body of POST /v1/admin/audit/archive.
+type anchorRequest protocol.AuditAnchor
+
+func (q *anchorRequest) Validate() error {
+	switch {
+	case q.FirstSeq < 1 || q.LastSeq < q.FirstSeq:
+		return invalid("first_seq", "first_seq must be 1 or more and last_seq at least first_seq")
+	case !isHex(q.Prev, 64) || !isHex(q.Head, 64) || !isHex(q.Seal, 64):
+		return invalid("anchor", "prev, head and seal must be 64 hex digits")
+	case q.ExportedAt.IsZero():
+		return invalid("exported_at", "required")
+	}
+	return nil
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// adminAuditArchiveAdd is POST /v1/admin/audit/archive: the anchor of a
+// segment that has been stored; its entries may now leave the live store
+// once older than audit.retention.
+func (a *API) adminAuditArchiveAdd(w http.ResponseWriter, r *http.Request) error {
+	if err := a.admin.Authorize(r); err != nil {
+		return err
+	}
+	var q anchorRequest
+	if err := a.decode(w, r, &q); err != nil {
+		return err
+	}
+	log, err := a.auditLog()
+	if err != nil {
+		return err
+	}
+	arch, err := log.Archive(r.Context(), protocol.AuditAnchor(q))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, arch)
 	return nil
 }

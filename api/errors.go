@@ -166,6 +166,8 @@ var errorTable = []errorMapping{
 
 	// audit
 	{audit.ErrTampered, http.StatusConflict, protocol.CodeAuditTampered},
+	{audit.ErrNothingToExport, http.StatusConflict, protocol.CodeAuditNothingToExport},
+	{audit.ErrAnchor, http.StatusConflict, protocol.CodeAuditAnchorRefused},
 
 	// auth
 	{auth.ErrAdminDisabled, http.StatusForbidden, protocol.CodeAdminDisabled},

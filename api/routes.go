@@ -42,6 +42,9 @@ func (a *API) routes() {
 	a.handle("POST /v1/admin/seals/{id}/revoke", a.adminRevokeSeal)
 	a.handle("GET /v1/admin/audit", a.adminAudit)
 	a.handle("GET /v1/admin/audit/verify", a.adminAuditVerify)
+	a.handle("GET /v1/admin/audit/segment", a.adminAuditSegment)
+	a.handle("GET /v1/admin/audit/archive", a.adminAuditArchive)
+	a.handle("POST /v1/admin/audit/archive", a.adminAuditArchiveAdd)
 	a.handle("GET /v1/admin/backup", a.adminBackup)
 
 	// Public: issuers, their certificates and CRLs.

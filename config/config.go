@@ -47,7 +47,31 @@ type Config struct {
 	// Privacy sets what is kept after a user deletes their account
 	// (docs/privacy.md).
 	Privacy PrivacyConfig `mapstructure:"privacy"`
+	// Audit sets how long exported audit entries stay in the live store.
+	Audit AuditConfig `mapstructure:"audit"`
 }
+
+// AuditConfig is the archiving of the audit log (docs/operations.md,
+// "Store growth"): entries leave the live store once they are exported in
+// a segment (`ukeygate audit export`) AND older than Retention; entries
+// never exported stay, whatever their age.
+type AuditConfig struct {
+	// Retention is how long an exported entry stays in the live store
+	// (0: it leaves at the next prune after its export). Default 90 days.
+	Retention time.Duration `mapstructure:"retention"`
+	// PruneInterval is how often the gateway removes the exported entries
+	// older than Retention (at most MaxAuditPrunePerRun per run).
+	PruneInterval time.Duration `mapstructure:"prune_interval"`
+}
+
+// Bounds of the audit section.
+const (
+	MaxAuditRetention = 30 * 366 * 24 * time.Hour
+	MinAuditPrune     = time.Second
+	MaxAuditPrune     = 24 * time.Hour
+	// MaxAuditPrunePerRun bounds the entries one prune run removes.
+	MaxAuditPrunePerRun = 10_000
+)
 
 // PrivacyConfig is the retention of what the law asks a CA to keep after
 // an account is deleted.
@@ -304,6 +328,7 @@ func Default() Config {
 		},
 		Webhook: DefaultWebhook(),
 		Privacy: PrivacyConfig{CertificateRetention: 1826 * 24 * time.Hour, Compact: true},
+		Audit:   AuditConfig{Retention: 90 * 24 * time.Hour, PruneInterval: time.Minute},
 	}
 }
 

@@ -41,6 +41,7 @@ func (c Config) Validate() error {
 		c.RateLimit.validate,
 		c.Webhook.validate,
 		c.Privacy.validate,
+		c.Audit.validate,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -316,6 +317,16 @@ func ParseProxy(s string) (netip.Prefix, error) {
 func (p PrivacyConfig) validate() error {
 	if p.CertificateRetention < 0 || p.CertificateRetention > MaxCertificateRetention {
 		return bad("privacy.certificate_retention", p.CertificateRetention, fmt.Sprintf("must be from 0 (keep nothing) to %s (30 years)", MaxCertificateRetention))
+	}
+	return nil
+}
+
+func (a AuditConfig) validate() error {
+	if a.Retention < 0 || a.Retention > MaxAuditRetention {
+		return bad("audit.retention", a.Retention, fmt.Sprintf("must be from 0 (leave once exported) to %s (30 years)", MaxAuditRetention))
+	}
+	if a.PruneInterval < MinAuditPrune || a.PruneInterval > MaxAuditPrune {
+		return bad("audit.prune_interval", a.PruneInterval, fmt.Sprintf("must be from %s to %s", MinAuditPrune, MaxAuditPrune))
 	}
 	return nil
 }

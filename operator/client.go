@@ -360,6 +360,36 @@ func (c *Client) VerifyAudit(ctx context.Context) (*AuditVerification, error) {
 	return &v, nil
 }
 
+// AuditSegment fetches the next audit segment to export, at most limit
+// entries (GET /v1/admin/audit/segment); nothing is recorded until its
+// anchor is handed to ArchiveAudit.
+func (c *Client) AuditSegment(ctx context.Context, limit int) (*AuditSegment, error) {
+	var out AuditSegment
+	if _, err := c.Do(ctx, http.MethodGet, fmt.Sprintf("/v1/admin/audit/segment?limit=%d", limit), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ArchiveAudit records a stored segment's anchor (POST /v1/admin/audit/archive).
+func (c *Client) ArchiveAudit(ctx context.Context, a AuditAnchor) (*AuditArchive, error) {
+	var out AuditArchive
+	if _, err := c.Do(ctx, http.MethodPost, "/v1/admin/audit/archive", a, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// AuditArchived lists the recorded anchors and the pruned marker (GET
+// /v1/admin/audit/archive).
+func (c *Client) AuditArchived(ctx context.Context) (*AuditArchive, error) {
+	var out AuditArchive
+	if _, err := c.Do(ctx, http.MethodGet, "/v1/admin/audit/archive", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // AddSeal makes a seal for a user (POST /v1/admin/seals).
 func (c *Client) AddSeal(ctx context.Context, req SealRequest) (*Seal, error) {
 	var out Seal

@@ -73,6 +73,14 @@ type AuditFilter struct {
 // AuditPage answers GET /v1/admin/audit (protocol.AuditPage).
 type AuditPage = protocol.AuditPage
 
+// AuditSegment, AuditAnchor and AuditArchive are the audit archive's
+// wire types (GET /v1/admin/audit/segment, /v1/admin/audit/archive).
+type (
+	AuditSegment = protocol.AuditSegment
+	AuditAnchor  = protocol.AuditAnchor
+	AuditArchive = protocol.AuditArchive
+)
+
 // AuditVerification answers GET /v1/admin/audit/verify
 // (protocol.AuditVerification).
 type AuditVerification = protocol.AuditVerification

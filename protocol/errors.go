@@ -26,18 +26,23 @@ var (
 // The stable error codes of the v1 protocol (ErrorBody.Code). The server
 // maps every error to one of them; docs/openapi.yaml lists them all.
 const (
-	CodeActivationExpired    = "activation_expired"
-	CodeActivationInvalid    = "activation_invalid"
-	CodeActivationUsed       = "activation_used"
-	CodeAdminDisabled        = "admin_disabled"
-	CodeAlgNotAllowed        = "alg_not_allowed"
-	CodeAlreadyDisabled      = "already_disabled"
-	CodeAlreadyRevoked       = "already_revoked"
-	CodeAlreadyScanned       = "already_scanned"
-	CodeAppDisabled          = "app_disabled"
-	CodeAppNotFound          = "app_not_found"
-	CodeAuditTampered        = "audit_tampered"
-	CodeAuditUnavailable     = "audit_unavailable"
+	CodeActivationExpired = "activation_expired"
+	CodeActivationInvalid = "activation_invalid"
+	CodeActivationUsed    = "activation_used"
+	CodeAdminDisabled     = "admin_disabled"
+	CodeAlgNotAllowed     = "alg_not_allowed"
+	CodeAlreadyDisabled   = "already_disabled"
+	CodeAlreadyRevoked    = "already_revoked"
+	CodeAlreadyScanned    = "already_scanned"
+	CodeAppDisabled       = "app_disabled"
+	CodeAppNotFound       = "app_not_found"
+	CodeAuditTampered     = "audit_tampered"
+	CodeAuditUnavailable  = "audit_unavailable"
+	// CodeAuditNothingToExport: no audit entry follows the last exported
+	// segment. CodeAuditAnchorRefused: an anchor handed back is not this
+	// gateway's or does not follow the last archived segment.
+	CodeAuditNothingToExport = "audit_nothing_to_export"
+	CodeAuditAnchorRefused   = "audit_anchor_refused"
 	CodeBadSignature         = "bad_signature"
 	CodeBodyTimeout          = "body_timeout"
 	CodeBodyTooLarge         = "body_too_large"

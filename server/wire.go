@@ -128,6 +128,7 @@ func (s *Server) wire() (http.Handler, error) {
 		return nil, fmt.Errorf("server: building the audit log: %w", err)
 	}
 	s.onClose(auditLog.Close)
+	go s.pruneAudit(auditLog)
 
 	privCfg := privacy.DefaultConfig()
 	privCfg.CertificateRetention, privCfg.Compact = s.cfg.Privacy.CertificateRetention, s.cfg.Privacy.Compact
@@ -188,4 +189,27 @@ func (s *Server) webhookConfig() webhook.Config {
 	c.Registerer = s.reg
 	c.Logger = s.log.With("component", "webhook")
 	return c
+}
+
+// pruneAudit removes, every audit.prune_interval, the exported audit
+// entries older than audit.retention (bounded per run; entries never
+// exported stay). On etcd every node runs it: the prune transaction is
+// conditional, so two nodes never remove twice.
+func (s *Server) pruneAudit(l *audit.Log) {
+	t := time.NewTicker(s.cfg.Audit.PruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := l.Prune(s.ctx, time.Now().Add(-s.cfg.Audit.Retention), config.MaxAuditPrunePerRun)
+		switch {
+		case err != nil && s.ctx.Err() == nil:
+			s.log.Error("pruning exported audit entries", "err", err)
+		case n > 0:
+			s.log.Info("exported audit entries left the live store", "entries", n)
+		}
+	}
 }

@@ -642,17 +642,28 @@ func TestRejectFailCancel(t *testing.T) {
 func TestRetention(t *testing.T) {
 	e := newEnv(t)
 	c := e.scanned(t)
-	if _, err := e.svc.Confirm(e.ctx, c.ID, device, resultOf("r")); err != nil {
+	done, err := e.svc.Confirm(e.ctx, c.ID, device, resultOf("r"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	kvs, _, err := e.st.List(e.ctx, "sessions/"+c.ID)
 	if err != nil || len(kvs) != 4 {
 		t.Fatalf("want the record and 3 events, got %d keys (%v)", len(kvs), err)
 	}
-	// Every key ends Retention after the session's expiry time (the store
-	// keeps time with the real clock; the injected one started from it).
-	want := c.ExpiresAt.Add(session.DefaultConfig().Retention)
+	// The keys written while the session was open end Retention after its
+	// expiry time; the record (with the result) and the final event,
+	// written when it ended, end Retention after its end, which comes
+	// before its expiry (the store keeps time with the real clock; the
+	// injected one started from it).
+	retention := session.DefaultConfig().Retention
+	if !done.EndedAt.Before(c.ExpiresAt) {
+		t.Fatalf("ended at %s, not before the expiry %s", done.EndedAt, c.ExpiresAt)
+	}
 	for _, kv := range kvs {
+		want := c.ExpiresAt.Add(retention)
+		if kv.Key == "sessions/"+c.ID || strings.HasSuffix(kv.Key, "/0000000000000003") {
+			want = done.EndedAt.Add(retention)
+		}
 		if d := kv.ExpiresAt.Sub(want); d < -2*time.Second || d > 2*time.Second {
 			t.Errorf("%s expires at %s, want about %s", kv.Key, kv.ExpiresAt, want)
 		}

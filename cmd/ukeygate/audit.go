@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -28,10 +31,11 @@ sign, decrypt, with the digest of what was signed or decrypted) and per
 envelope made for a portal, each entry chained to the one before by SM3.
 
   ukeygate audit list [--user ID] [--session ID] [--app ID] [--action sign] [--after SEQ] [--limit N]
-  ukeygate audit verify`,
+  ukeygate audit export --out FILE [--limit N]
+  ukeygate audit verify [SEGMENT-FILE...]`,
 	}
 	addOperatorFlags(cmd)
-	cmd.AddCommand(newAuditListCmd(), newAuditVerifyCmd())
+	cmd.AddCommand(newAuditListCmd(), newAuditVerifyCmd(), newAuditExportCmd())
 	return cmd
 }
 
@@ -90,30 +94,50 @@ var errAuditTampered = errors.New("AUDIT LOG TAMPERED")
 
 func newAuditVerifyCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "verify",
-		Short: "Verify the audit log: the SM3 chain here, and the chain and sealed head on the server",
-		Long: `Fetch every entry and check the SM3 chain locally (consecutive sequence
+		Use:   "verify [SEGMENT-FILE...]",
+		Short: "Verify the audit log: the SM3 chain here, the sealed head on the server, and exported segments",
+		Long: `Fetch every live entry and check the SM3 chain locally (consecutive sequence
 numbers, each entry's prev = the hash of the one before, each hash
-recomputed), then ask the server to verify too: it also checks the head
-record sealed with a key derived from the master key, which detects entries
-cut off the end. Exits 1 with a message naming the first bad entry if
-either check fails.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+recomputed) from where the live log starts (entries before it were
+exported and removed), then ask the server to verify too: it also checks
+the head record sealed with a key derived from the master key, which
+detects entries cut off the end, and the last exported segment's anchor
+against the live log.
+
+Given segment files (from ukeygate audit export), each is checked here
+without any key: its entries chain from its anchor's prev to its head,
+the segments follow each other, each anchor is one the gateway recorded
+(same seal), and the chain runs on into the live log (the last removed
+entry is the one the first live entry follows; entries in both agree).
+Exits 1 with a message naming the first bad entry if any check fails.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, files []string) error {
+			segs, err := readSegments(files)
+			if err != nil {
+				return err
+			}
 			c, err := newOpClient(cmd)
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			entries, err := fetchAudit(ctx, c)
+			arch, err := c.AuditArchived(ctx)
 			var fe *operator.APIError
+			if errors.As(err, &fe) && fe.Code == protocol.CodeAuditTampered {
+				return fmt.Errorf("%w: the server cannot read its archive records: %s", errAuditTampered, fe.Message)
+			}
+			if err != nil {
+				return err
+			}
+			entries, err := fetchAudit(ctx, c)
 			if errors.As(err, &fe) && fe.Code == protocol.CodeAuditTampered {
 				return fmt.Errorf("%w: the server cannot even list the entries: %s", errAuditTampered, fe.Message)
 			}
 			if err != nil {
 				return err
 			}
-			last, localErr := audit.VerifyChain(entries)
+			last, localErr := audit.VerifyChainFrom(arch.PrunedSeq+1, arch.PrunedHash, entries)
+			lastSeq := arch.PrunedSeq + int64(len(entries))
 			srv, serverErr := c.VerifyAudit(ctx)
 			if srv == nil {
 				srv = &operator.AuditVerification{}
@@ -124,19 +148,181 @@ either check fails.`,
 			}
 			switch {
 			case localErr != nil:
-				return fmt.Errorf("%w: local check of %d entries: %v", errAuditTampered, len(entries), localErr)
+				return fmt.Errorf("%w: local check of %d live entries: %v", errAuditTampered, len(entries), localErr)
 			case serverErr != nil:
-				return fmt.Errorf("%w: the chain fetched here verifies (%d entries), but the server's check fails: %s", errAuditTampered, len(entries), se.Message)
-			case !srv.Valid || srv.Entries != int64(len(entries)) || srv.Head != last:
-				return fmt.Errorf("%w: the server verified %d entries ending in %s, but %d entries ending in %s were fetched", errAuditTampered, srv.Entries, srv.Head, len(entries), last)
+				return fmt.Errorf("%w: the chain fetched here verifies (%d live entries), but the server's check fails: %s", errAuditTampered, len(entries), se.Message)
+			case !srv.Valid || srv.Entries != lastSeq || srv.Head != last:
+				return fmt.Errorf("%w: the server verified entries up to %d ending in %s, but entries up to %d ending in %s were fetched", errAuditTampered, srv.Entries, srv.Head, lastSeq, last)
+			}
+			segNote, err := checkSegments(segs, arch, entries)
+			if err != nil {
+				return fmt.Errorf("%w: %v", errAuditTampered, err)
 			}
 			if wantJSON(cmd) {
-				return printJSON(cmd, map[string]any{"valid": true, "entries": len(entries), "head": last})
+				return printJSON(cmd, map[string]any{"valid": true, "entries": lastSeq, "first_live": arch.PrunedSeq + 1, "head": last, "segments": len(segs), "anchors": len(arch.Anchors)})
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Audit log OK: %d entries, chain verified here and on the server (sealed head).\nHead: %s\n", len(entries), last)
+			fmt.Fprintf(cmd.OutOrStdout(), "Audit log OK: %d entries (%d..%d live), chain verified here and on the server (sealed head).\nHead: %s\n%s", lastSeq, arch.PrunedSeq+1, lastSeq, last, segNote)
 			return nil
 		},
 	}
+}
+
+// readSegments reads segment files (strict JSON).
+func readSegments(files []string) ([]audit.Segment, error) {
+	var segs []audit.Segment
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		var s audit.Segment
+		if err := dec.Decode(&s); err != nil {
+			return nil, fmt.Errorf("%w: %s is not a segment file: %v", errAuditTampered, f, err)
+		}
+		segs = append(segs, s)
+	}
+	return segs, nil
+}
+
+// checkSegments checks segment files against the gateway's archive and
+// the live entries, and says what it checked.
+func checkSegments(segs []audit.Segment, arch *operator.AuditArchive, live []audit.Entry) (string, error) {
+	if len(segs) == 0 {
+		if arch.PrunedSeq > 0 {
+			return fmt.Sprintf("Entries 1..%d were exported and left the live store: give their segment files to check them.\n", arch.PrunedSeq), nil
+		}
+		return "", nil
+	}
+	anchors, err := audit.VerifySegments(segs)
+	if err != nil {
+		return "", err
+	}
+	known := map[int64]audit.Anchor{}
+	for _, a := range arch.Anchors {
+		known[a.LastSeq] = a
+	}
+	for _, a := range anchors {
+		k, ok := known[a.LastSeq]
+		if !ok || k.Seal != a.Seal || k.FirstSeq != a.FirstSeq || k.Prev != a.Prev || k.Head != a.Head {
+			return "", fmt.Errorf("segment %d..%d: its anchor is not one the gateway recorded", a.FirstSeq, a.LastSeq)
+		}
+	}
+	first, end := anchors[0].FirstSeq, anchors[len(anchors)-1].LastSeq
+	// Into the live log: the segments must reach the last removed entry
+	// and hold it with the hash the live log follows; entries in both
+	// must agree.
+	if arch.PrunedSeq > 0 {
+		if end < arch.PrunedSeq || first > arch.PrunedSeq {
+			return "", fmt.Errorf("the segments hold %d..%d but entries up to %d left the live store: a segment is missing", first, end, arch.PrunedSeq)
+		}
+	}
+	bySeq := map[int64]string{}
+	for _, s := range segs {
+		for _, e := range s.Entries {
+			bySeq[e.Seq] = e.Hash
+		}
+	}
+	if arch.PrunedSeq > 0 && bySeq[arch.PrunedSeq] != arch.PrunedHash {
+		return "", fmt.Errorf("entry %d in the segments is not the one the live log follows", arch.PrunedSeq)
+	}
+	for _, e := range live {
+		if h, ok := bySeq[e.Seq]; ok && h != e.Hash {
+			return "", fmt.Errorf("entry %d differs between its segment and the live log", e.Seq)
+		}
+	}
+	note := fmt.Sprintf("Segments OK: %d files, entries %d..%d, each anchor recorded by the gateway, the chain continues into the live log.\n", len(segs), first, end)
+	if first > 1 {
+		note += fmt.Sprintf("(entries 1..%d: no segment given)\n", first-1)
+	}
+	return note, nil
+}
+
+func newAuditExportCmd() *cobra.Command {
+	var out string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "export --out FILE [--limit N]",
+		Short: "Write the next sealed audit segment to a file, then record it so its entries may leave the live store",
+		Long: `Fetch the entries after the last exported segment (at most --limit) with their
+anchor (first and last seq, the hash going in and coming out, sealed with
+HMAC-SM3 under a key derived from the master key), check their chain here,
+write them to --out (0600, synced, renamed into place; an existing file is
+never overwritten), and only then tell the gateway the segment is stored.
+From then on its entries leave the live store once older than
+audit.retention. Keep segment files safe: they are the only copy of the
+entries that left. Exits 0 without writing when there is nothing new.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return usageErrorf("--out FILE is required")
+			}
+			if limit < 1 || limit > audit.MaxSegmentEntries {
+				return usageErrorf("--limit must be within 1..%d", audit.MaxSegmentEntries)
+			}
+			if _, err := os.Lstat(out); err == nil {
+				return fmt.Errorf("%s exists: refusing to overwrite a segment", out)
+			}
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			seg, err := c.AuditSegment(ctx, limit)
+			var fe *operator.APIError
+			if errors.As(err, &fe) && fe.Code == protocol.CodeAuditNothingToExport {
+				fmt.Fprintln(cmd.OutOrStdout(), "Nothing to export: every entry is in a segment already.")
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := audit.VerifySegments([]audit.Segment{*seg}); err != nil {
+				return fmt.Errorf("%w: the segment the server sent does not verify: %v", errAuditTampered, err)
+			}
+			if err := writeSegment(out, seg); err != nil {
+				return err
+			}
+			arch, err := c.ArchiveAudit(ctx, seg.Anchor)
+			if err != nil {
+				return fmt.Errorf("%s is written but the gateway did not record it (run export again to retry with a new file; entries stay live): %w", out, err)
+			}
+			a := seg.Anchor
+			if wantJSON(cmd) {
+				return printJSON(cmd, map[string]any{"file": out, "anchor": a, "entries": len(seg.Entries), "pruned_seq": arch.PrunedSeq})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Segment %d..%d (%d entries) written to %s and recorded.\nHead: %s\nIts entries leave the live store once older than audit.retention.\n", a.FirstSeq, a.LastSeq, len(seg.Entries), out, a.Head)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "segment file to write (must not exist)")
+	cmd.Flags().IntVar(&limit, "limit", api.DefaultSegmentEntries, "at most this many entries in the segment")
+	return cmd
+}
+
+// writeSegment writes seg to out: a 0600 temporary file, synced, renamed
+// into place, the directory synced.
+func writeSegment(out string, seg *audit.Segment) error {
+	b, err := json.MarshalIndent(seg, "", " ")
+	if err != nil {
+		return err
+	}
+	tmp := out + ".partial"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(append(b, '\n'))
+	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(out))
 }
 
 // fetchAudit reads every entry, page by page.

@@ -78,7 +78,7 @@ master key file.`,
 	root.AddCommand(newPortalCmd())
 	root.AddCommand(newAuditCmd())
 	root.AddCommand(newBenchCmd())
-	root.AddCommand(newBackupCmd(), newRestoreCmd(), newMasterKeyCmd())
+	root.AddCommand(newBackupCmd(), newRestoreCmd(), newMasterKeyCmd(), newCompactCmd())
 	// ---- end of subcommands ----
 
 	refuseUnknownSubcommands(root)

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/server/servertest"
+	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/storagetest"
+)
+
+// TestAuditExportPruneVerify: audit export writes sealed segments, the
+// gateway then removes the exported entries (retention 0) and only them,
+// and audit verify checks the live log and the segment files, failing on
+// a changed segment, a missing segment or a changed live entry.
+func TestAuditExportPruneVerify(t *testing.T) {
+	ts := servertest.Start(t, func(c *config.Config) {
+		c.Audit.Retention, c.Audit.PruneInterval = 0, time.Second
+	})
+	ctx := context.Background()
+	oc := &operator.Client{BaseURL: ts.URL, Token: ts.AdminToken}
+	users := 0
+	add := func(n int) { // each user added is one audit entry
+		for range n {
+			users++
+			if _, err := oc.Do(ctx, "POST", "/v1/admin/users", map[string]string{"name": fmt.Sprintf("用户%d", users)}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	op := func(args ...string) (int, string, string) {
+		return cli(t, "", append(args, "--server", ts.URL, "--admin-token", ts.AdminToken)...)
+	}
+	waitPruned := func(seq int64) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			arch, err := oc.AuditArchived(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if arch.PrunedSeq == seq {
+				return
+			}
+			if arch.PrunedSeq > seq || time.Now().After(deadline) {
+				t.Fatalf("pruned up to %d, want %d", arch.PrunedSeq, seq)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	dir := t.TempDir()
+	seg1, seg2 := filepath.Join(dir, "seg1.json"), filepath.Join(dir, "seg2.json")
+
+	add(20)
+	base := mustSeq(t, oc) // entries the server itself wrote at start, if any
+	code, out, errOut := op("audit", "export", "--out", seg1, "--limit", "12")
+	if code != 0 || !strings.Contains(out, "Segment 1..12 (12 entries)") {
+		t.Fatalf("export: %d %s %s", code, out, errOut)
+	}
+	if fi, err := os.Stat(seg1); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("segment file: %v %v", fi, err)
+	}
+	waitPruned(12)
+	// Entries 13.. were never exported: they stay, however old.
+	live := mustLive(t, oc)
+	if len(live) == 0 || live[0].Seq != 13 || int64(len(live)) != base-12 {
+		t.Fatalf("live after prune starts at %v (%d entries), want 13..%d", live[0].Seq, len(live), base)
+	}
+	if code, out, errOut := op("audit", "verify", seg1); code != 0 || !strings.Contains(out, "Segments OK: 1 files, entries 1..12") {
+		t.Fatalf("verify with seg1: %d %s %s", code, out, errOut)
+	}
+	if code, out, _ := op("audit", "verify"); code != 0 || !strings.Contains(out, "Entries 1..12 were exported") {
+		t.Fatalf("verify without segments: %d %s", code, out)
+	}
+
+	add(3)
+	if code, out, errOut := op("audit", "export", "--out", seg2); code != 0 || !strings.Contains(out, fmt.Sprintf("Segment 13..%d", base+3)) {
+		t.Fatalf("export 2: %d %s %s", code, out, errOut)
+	}
+	waitPruned(base + 3)
+	if code, out, _ := op("audit", "export", "--out", filepath.Join(dir, "seg3.json")); code != 0 || !strings.Contains(out, "Nothing to export") {
+		t.Fatalf("export with nothing new: %d %s", code, out)
+	}
+	if code, _, errOut := op("audit", "export", "--out", seg1); code != 1 || !strings.Contains(errOut, "exists") {
+		t.Fatalf("export over an existing file: %d %s", code, errOut)
+	}
+	if code, out, errOut := op("audit", "verify", seg2, seg1); code != 0 || !strings.Contains(out, fmt.Sprintf("entries 1..%d", base+3)) {
+		t.Fatalf("verify with both: %d %s %s", code, out, errOut)
+	}
+	// Older segments left out: checked from where the given ones start,
+	// and said so.
+	if code, out, _ := op("audit", "verify", seg2); code != 0 || !strings.Contains(out, "entries 1..12: no segment given") {
+		t.Fatalf("verify without seg1: %d %s", code, out)
+	}
+	// A missing segment between the given ones and the live log.
+	if code, _, errOut := op("audit", "verify", seg1); code != 1 || !strings.Contains(errOut, "AUDIT LOG TAMPERED") || !strings.Contains(errOut, "missing") {
+		t.Fatalf("verify without seg2: %d %s", code, errOut)
+	}
+	// A changed entry in a segment file.
+	changed := filepath.Join(dir, "changed.json")
+	rewriteSegment(t, seg1, changed, func(s *audit.Segment) { s.Entries[4].Digest = "cd" })
+	if code, _, errOut := op("audit", "verify", changed, seg2); code != 1 || !strings.Contains(errOut, "entry 5 has been changed") {
+		t.Fatalf("verify with a changed entry: %d %s", code, errOut)
+	}
+	// A removed entry, the chain re-made from there and the anchor moved:
+	// the anchor is no longer one the gateway recorded.
+	removed := filepath.Join(dir, "removed.json")
+	rewriteSegment(t, seg1, removed, func(s *audit.Segment) {
+		s.Entries = s.Entries[:len(s.Entries)-1]
+		s.Anchor.LastSeq--
+		s.Anchor.Head = s.Entries[len(s.Entries)-1].Hash
+	})
+	if code, _, errOut := op("audit", "verify", removed); code != 1 || !strings.Contains(errOut, "AUDIT LOG TAMPERED") {
+		t.Fatalf("verify with a removed entry: %d %s", code, errOut)
+	}
+
+	// A changed live entry.
+	add(2)
+	key := fmt.Sprintf("audit/entries/%016d", base+4)
+	kv, err := ts.Server.Store().Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e map[string]any
+	_ = json.Unmarshal(kv.Value, &e)
+	e["digest"] = "ee"
+	b, _ := json.Marshal(e)
+	if _, err := storagetest.PutKey(ctx, ts.Server.Store(), key, b, 0); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := op("audit", "verify", seg1, seg2); code != 1 || !strings.Contains(errOut, fmt.Sprintf("entry %d has been changed", base+4)) {
+		t.Fatalf("verify with a changed live entry: %d %s", code, errOut)
+	}
+}
+
+func mustSeq(t *testing.T, oc *operator.Client) int64 {
+	t.Helper()
+	v, err := oc.VerifyAudit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Entries
+}
+
+func mustLive(t *testing.T, oc *operator.Client) []audit.Entry {
+	t.Helper()
+	var page operator.AuditPage
+	if _, err := oc.Do(context.Background(), "GET", "/v1/admin/audit?limit=10000", nil, &page); err != nil {
+		t.Fatal(err)
+	}
+	return page.Entries
+}
+
+func rewriteSegment(t *testing.T, from, to string, f func(*audit.Segment)) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s audit.Segment
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	f(&s)
+	if b, err = json.Marshal(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCompact: ukeygate compact keeps every record (the dump before and
+// after are equal, revisions and expiries too), shrinks the file, keeps
+// mode 0600, and refuses while a node holds the file.
+func TestCompact(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	t.Setenv("UKEYGATE_DATA_DIR", dir)
+	t.Setenv("UKEYGATE_STORAGE_BOLT_TIMEOUT", "200ms")
+	path := filepath.Join(dir, "ukeygate.db")
+	ctx := context.Background()
+	bc := storage.DefaultBoltConfig()
+	bc.Path = path
+	st, err := storage.OpenBolt(bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 4000)
+	for i := range 2000 {
+		if _, err := st.Txn(ctx, storage.Put(fmt.Sprintf("k/%05d", i), []byte(big), 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 2000 {
+		if i%10 == 0 {
+			continue
+		}
+		if _, err := st.Txn(ctx, storage.Delete(fmt.Sprintf("k/%05d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Txn(ctx, storage.Put("ttl/one", []byte("v"), time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// While a node holds the file, compact refuses.
+	if code, _, errOut := cli(t, "", "compact"); code != 1 || !strings.Contains(errOut, "stop the node first") {
+		t.Fatalf("compact on an open file: %d %s", code, errOut)
+	}
+	dump := func(s storage.Store) string {
+		kvs, rev, err := s.List(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sb strings.Builder
+		fmt.Fprintf(&sb, "rev %d\n", rev)
+		for _, kv := range kvs {
+			fmt.Fprintf(&sb, "%s %d %d %x\n", kv.Key, kv.Revision, kv.ExpiresAt.Unix(), kv.Value)
+		}
+		return sb.String()
+	}
+	before := dump(st)
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	code, out, errOut := cli(t, "", "compact", "--json")
+	if code != 0 {
+		t.Fatalf("compact: %d %s", code, errOut)
+	}
+	var sizes struct {
+		BytesBefore int64 `json:"bytes_before"`
+		BytesAfter  int64 `json:"bytes_after"`
+	}
+	if err := json.Unmarshal([]byte(out), &sizes); err != nil {
+		t.Fatalf("%q: %v", out, err)
+	}
+	fa, err := os.Stat(path)
+	if err != nil || fa.Mode().Perm() != 0o600 {
+		t.Fatalf("compacted file: %v %v", fa, err)
+	}
+	if sizes.BytesBefore != fi.Size() || sizes.BytesAfter != fa.Size() || fa.Size()*3 > fi.Size() {
+		t.Fatalf("sizes %+v; file %d → %d: want at least 3× smaller", sizes, fi.Size(), fa.Size())
+	}
+	st, err = storage.OpenBolt(bc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if after := dump(st); after != before {
+		t.Fatalf("records differ after compact:\nbefore %.300s\nafter  %.300s", before, after)
+	}
+	if _, err := os.Stat(path + ".compact"); !os.IsNotExist(err) {
+		t.Fatalf("temporary file left: %v", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
 	"github.com/ukeygate/ukeygate/session"
+	"github.com/ukeygate/ukeygate/storage"
 )
 
 // Phone side of the scan sessions: scan, confirm, reject. Every request is
@@ -198,16 +199,21 @@ func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
 	if err := a.sessionsReady(); err != nil {
 		return err
 	}
-	body, deviceID, userID, err := a.signedDevice(w, r)
-	if err != nil {
-		return err
-	}
-	var req ScanRequest
-	if err := decodeBody(r.Header.Get("Content-Type"), body, &req); err != nil {
-		return err
-	}
-	sc, err := a.scanner().Scan(r.Context(), session.ScanRequest{Payload: req.Payload, DeviceID: deviceID, UserID: userID})
-	if err != nil {
+	// The device nonce is consumed in the scan's own transaction.
+	ctx, once := storage.DeferOnce(r.Context())
+	r = r.WithContext(ctx)
+	sc, err := func() (*session.Scanned[scanOffer], error) {
+		body, deviceID, userID, err := a.signedDevice(w, r)
+		if err != nil {
+			return nil, err
+		}
+		var req ScanRequest
+		if err := decodeBody(r.Header.Get("Content-Type"), body, &req); err != nil {
+			return nil, err
+		}
+		return a.scanner().Scan(ctx, session.ScanRequest{Payload: req.Payload, DeviceID: deviceID, UserID: userID})
+	}()
+	if err := once.Settle(ctx, err); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, protocol.ScanResponse{
@@ -238,35 +244,41 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 	if a.audit == nil {
 		return ErrAuditUnavailable
 	}
-	body, deviceID, userID, err := a.signedDevice(w, r)
-	if err != nil {
-		return err
-	}
-	id, err := sessionPathID(r)
-	if err != nil {
-		return err
-	}
-	var req ConfirmRequest
-	if err := decodeBody(r.Header.Get("Content-Type"), body, &req); err != nil {
-		return err
-	}
-	if req.Cosign != nil && req.PIN != "" {
-		return invalid("pin", "not with a cosign answer")
-	}
-	creq := session.ConfirmRequest{
-		SessionID: id, DeviceID: deviceID, UserID: userID,
-		CredentialID: req.Credential, CredentialIDs: req.Credentials, PIN: req.PIN, Code: req.Code, SealID: req.Seal,
-	}
-	if req.Cosign != nil {
-		if len(req.Cosign.Sign) > cosign.MaxSignatures {
-			return invalid("cosign", "at most %d signatures", cosign.MaxSignatures)
+	// The device nonce is consumed in the confirm's first transaction
+	// (the claim).
+	ctx, once := storage.DeferOnce(r.Context())
+	r = r.WithContext(ctx)
+	var id string
+	sess, challenge, err := func() (*session.Session, json.RawMessage, error) {
+		body, deviceID, userID, err := a.signedDevice(w, r)
+		if err != nil {
+			return nil, nil, err
 		}
-		if creq.Cosign, err = json.Marshal(req.Cosign); err != nil {
-			return err
+		if id, err = sessionPathID(r); err != nil {
+			return nil, nil, err
 		}
-	}
-	sess, challenge, err := a.confirmer().Step(r.Context(), creq)
-	if err != nil {
+		var req ConfirmRequest
+		if err := decodeBody(r.Header.Get("Content-Type"), body, &req); err != nil {
+			return nil, nil, err
+		}
+		if req.Cosign != nil && req.PIN != "" {
+			return nil, nil, invalid("pin", "not with a cosign answer")
+		}
+		creq := session.ConfirmRequest{
+			SessionID: id, DeviceID: deviceID, UserID: userID,
+			CredentialID: req.Credential, CredentialIDs: req.Credentials, PIN: req.PIN, Code: req.Code, SealID: req.Seal,
+		}
+		if req.Cosign != nil {
+			if len(req.Cosign.Sign) > cosign.MaxSignatures {
+				return nil, nil, invalid("cosign", "at most %d signatures", cosign.MaxSignatures)
+			}
+			if creq.Cosign, err = json.Marshal(req.Cosign); err != nil {
+				return nil, nil, err
+			}
+		}
+		return a.confirmer().Step(ctx, creq)
+	}()
+	if err := once.Settle(ctx, err); err != nil {
 		return err
 	}
 	if challenge != nil {

@@ -97,7 +97,9 @@ func NewDeviceVerifier(store storage.Store, keys DeviceKeys, cfg DeviceConfig) (
 // ErrMalformedHeaders), timestamp within the skew (ErrStaleTimestamp),
 // device known (ErrDeviceUnknown), signature (ErrBadSignature), device
 // not revoked (ErrDeviceRevoked), and only then the nonce is consumed
-// (ErrReplayedNonce if it was used before).
+// (ErrReplayedNonce if it was used before) — unless ctx carries a slot of
+// storage.DeferOnce: then the nonce is put in it, to be consumed in the
+// transaction of the request's action (storage.TxnOnce, Once.Settle).
 func (v *DeviceVerifier) VerifyDeviceRequest(ctx context.Context, r *http.Request, body []byte) (deviceID, userID string, err error) {
 	h, err := protocol.ParseDeviceHeaders(r.Header)
 	if err != nil {
@@ -124,7 +126,13 @@ func (v *DeviceVerifier) VerifyDeviceRequest(ctx context.Context, r *http.Reques
 	if revoked {
 		return "", "", ErrDeviceRevoked
 	}
-	_, err = storage.Create(ctx, v.store, pfxNonces+h.Device+"/"+strings.ToLower(h.Nonce), []byte(h.TimestampRaw), v.cfg.NonceTTL())
+	nonceKey := pfxNonces + h.Device + "/" + strings.ToLower(h.Nonce)
+	if storage.SetOnce(ctx, v.store, nonceKey, []byte(h.TimestampRaw), v.cfg.NonceTTL(), ErrReplayedNonce) {
+		// The request's action consumes the nonce in its own transaction
+		// (storage.TxnOnce), or its handler alone (Once.Settle).
+		return h.Device, userID, nil
+	}
+	_, err = storage.Create(ctx, v.store, nonceKey, []byte(h.TimestampRaw), v.cfg.NonceTTL())
 	if errors.Is(err, storage.ErrConflict) {
 		return "", "", ErrReplayedNonce
 	}

@@ -567,9 +567,14 @@ func (s *Service) UnlockKey(ctx context.Context, userID, credentialID, pin strin
 			return err
 		}
 		defer gmcrypto.Zero(pinKey)
+		// A use that changes nothing in the user record only checks the
+		// revisions (no write: storage answers a transaction of
+		// conditions alone without a durable commit).
 		var b txnBuilder
 		b.cond(userKey(u.ID), urev)
-		b.put(userKey(u.ID), u, 0)
+		if !u.pinUnchanged {
+			b.put(userKey(u.ID), u, 0)
+		}
 		b.cond(credentialKey(c.ID), crev)
 		if err := b.commit(ctx, s.store); err != nil {
 			return err

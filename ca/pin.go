@@ -81,6 +81,13 @@ func (s *Service) lockFor(n int) time.Duration {
 	return min(d, s.cfg.PINLockMax)
 }
 
+// LastPINAtResolution is how stale a user's LastPINAt may be: a
+// successful PIN use rewrites the user record only when the try counter or
+// a lock must be reset or LastPINAt is older than this. Otherwise the use
+// writes nothing; its transaction is only conditioned on the record's
+// revision, which still makes it lose against a concurrent wrong PIN.
+const LastPINAtResolution = time.Hour
+
 // checkPIN checks pin against the snapshot u (at revision rev).
 //
 // A wrong PIN (or any try while locked, which is not counted) returns a
@@ -90,7 +97,8 @@ func (s *Service) lockFor(n int) time.Duration {
 //
 // On success it returns the PIN key (the caller zeroes it) and updates u in
 // memory (counter reset, LastPINAt): the caller MUST commit u with
-// IfRevision(userKey, rev) in the transaction that uses the PIN. That write
+// IfRevision(userKey, rev) in the transaction that uses the PIN (the put
+// may be left out when u.pinUnchanged, the condition never). That check
 // is what makes a success lose against a concurrent failure that locked the
 // user, so a burst of parallel guesses cannot get past the lock.
 func (s *Service) checkPIN(ctx context.Context, u *userRecord, rev int64, pin string) ([]byte, error) {
@@ -115,7 +123,10 @@ func (s *Service) checkPIN(ctx context.Context, u *userRecord, rev int64, pin st
 		}
 	}
 	if ok {
-		u.FailedPINs, u.LockedUntil, u.LastPINAt = 0, time.Time{}, now
+		u.pinUnchanged = u.FailedPINs == 0 && u.LockedUntil.IsZero() && now.Sub(u.LastPINAt) < LastPINAtResolution && !now.Before(u.LastPINAt)
+		if !u.pinUnchanged {
+			u.FailedPINs, u.LockedUntil, u.LastPINAt = 0, time.Time{}, now
+		}
 		return key, nil
 	}
 	u.FailedPINs++

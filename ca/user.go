@@ -31,10 +31,17 @@ type userRecord struct {
 	PINSalt     []byte `json:"pin_salt,omitempty"`
 	PINVerifier []byte `json:"pin_verifier,omitempty"`
 	// FailedPINs counts wrong PINs in a row; LockedUntil is the end of the
-	// current lock; LastPINAt the last successful PIN use.
+	// current lock; LastPINAt the last successful PIN use, to within
+	// LastPINAtResolution (a success refreshes it only when it is older,
+	// so a PIN use whose counter is already 0 writes nothing).
 	FailedPINs  int       `json:"failed_pins,omitempty"`
 	LockedUntil time.Time `json:"locked_until,omitzero"`
 	LastPINAt   time.Time `json:"last_pin_at,omitzero"`
+	// pinUnchanged is set by a successful checkPIN that changed nothing
+	// worth storing (counter already 0, no lock, LastPINAt recent): the
+	// caller then only conditions its transaction on the record's
+	// revision instead of rewriting it. Never stored.
+	pinUnchanged bool
 	// DeletedAt marks the record of a user who deleted their account
 	// (erase.go): every other field but ID and Devices is already erased,
 	// and the user is unknown to everything but the erasure.

@@ -267,7 +267,9 @@ func (s *Service) change(ctx context.Context, id string, decide decideFunc) (*Se
 			ops = append(ops, storage.Delete(expiryKey(r.ExpiresAt, id)))
 		}
 		ops = append(ops, outOps...)
-		_, err = s.store.Txn(ctx, ops...)
+		// A device request's nonce (storage.DeferOnce) is consumed with
+		// the first write the request makes.
+		_, err = storage.TxnOnce(ctx, s.store, ops...)
 		if errors.Is(err, storage.ErrConflict) {
 			continue
 		}

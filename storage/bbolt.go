@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -321,7 +322,13 @@ func (b *Bolt) Txn(ctx context.Context, ops ...Op) (int64, error) {
 	}
 	ops = cloneOps(ops)
 	var res txnResult
-	err := b.commits.do(func(tx *bolt.Tx) error {
+	run := b.commits.do
+	if !slices.ContainsFunc(ops, Op.IsWrite) {
+		// Conditions alone write nothing: a read transaction checks them
+		// against the last commit without a durable commit of its own.
+		run = b.db.View
+	}
+	err := run(func(tx *bolt.Tx) error {
 		var err error
 		res, err = b.applyTxn(tx, ops) // this function may run more than once
 		return err

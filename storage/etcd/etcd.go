@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -85,7 +86,10 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 	done      chan struct{}  // closed by Close: forwarders stop
-	bg        sync.WaitGroup // watch forwarders and lease revocations
+	bg        sync.WaitGroup // watch forwarders
+
+	leases   leaseBuckets // shared leases of puts with a TTL
+	expiries expiryCache  // the expiry of (key, revision)s read or written
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -112,6 +116,8 @@ func Open(cfg Config) (*Store, error) {
 		buffer:  cfg.WatchBuffer,
 		done:    make(chan struct{}),
 	}
+	s.leases.init()
+	s.expiries.init()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.DialTimeout)
 	defer cancel()
 	if _, err := s.cli.Get(ctx, s.pingKey(), clientv3.WithCountOnly()); err != nil {
@@ -168,6 +174,7 @@ func (s *Store) toKV(key string, raw []byte, modRev int64, now int64) (kv storag
 	if exp != 0 && now >= exp {
 		return storage.KV{}, true, nil
 	}
+	s.expiries.put(key, modRev, exp)
 	return storage.KV{Key: key, Value: value, Revision: modRev, ExpiresAt: expiryTime(exp)}, false, nil
 }
 
@@ -236,11 +243,17 @@ func (s *Store) List(ctx context.Context, prefix string) ([]storage.KV, int64, e
 	return kvs, resp.Header.Revision, nil
 }
 
-// Txn implements storage.Store. Conditions are checked on a read of their
-// keys (so that an expired key counts as absent even before etcd revokes
-// its lease), then the writes are committed in an etcd transaction that
-// also asserts none of those keys changed since that read; if one did, the
-// read is repeated.
+// Txn implements storage.Store in one etcd transaction when it can: the
+// conditions are etcd comparisons of the keys' revisions inside the write
+// transaction itself, and its Else branch reads the condition keys, so
+// that a failed comparison is told apart from an expired key (absent to
+// conditions, though etcd deletes it only when its lease ends) without
+// another round trip. A key's expiry is known for the revisions this
+// store has read or written (expiries); a condition on a revision whose
+// expiry is not known compares that the key has no lease, and on a key
+// with a TTL the comparison also asserts it has not expired (its stored
+// envelope sorts after the current time). Puts with a TTL share one lease
+// per expiry bucket (leases.go).
 func (s *Store) Txn(ctx context.Context, ops ...storage.Op) (int64, error) {
 	if err := s.enter(); err != nil {
 		return 0, err
@@ -255,118 +268,154 @@ func (s *Store) Txn(ctx context.Context, ops ...storage.Op) (int64, error) {
 	rctx, cancel := s.reqCtx(ctx)
 	defer cancel()
 
-	// Leases, one per distinct TTL.
-	leases := map[time.Duration]clientv3.LeaseID{}
-	var granted []clientv3.LeaseID
-	release := func() { s.revoke(granted) }
-	for _, op := range ops {
-		if !op.IsPut() || op.TTL == 0 {
-			continue
-		}
-		if _, ok := leases[op.TTL]; ok {
-			continue
-		}
-		secs := int64((op.TTL + time.Second - 1) / time.Second)
-		lease, err := s.cli.Grant(rctx, secs)
-		if err != nil {
-			release()
-			return 0, s.backendErr(ctx, "grant lease", err)
-		}
-		leases[op.TTL] = lease.ID
-		granted = append(granted, lease.ID)
-	}
-	now := time.Now().UnixNano()
-	var writes []clientv3.Op
-	for _, op := range ops {
-		switch {
-		case op.IsPut():
-			var exp int64
-			var opts []clientv3.OpOption
-			if op.TTL > 0 {
-				exp = now + int64(op.TTL)
-				opts = append(opts, clientv3.WithLease(leases[op.TTL]))
-			}
-			writes = append(writes, clientv3.OpPut(s.prefix+op.Key, encodeValue(op.Value, exp), opts...))
-		case op.IsDelete():
-			writes = append(writes, clientv3.OpDelete(s.prefix+op.Key))
-		}
-	}
 	var conds []storage.Op
 	for _, op := range ops {
 		if op.IsCondition() {
 			conds = append(conds, op)
 		}
 	}
-
+	elseGets := make([]clientv3.Op, len(conds))
+	for i, c := range conds {
+		elseGets[i] = clientv3.OpGet(s.prefix + c.Key)
+	}
+	now := time.Now().UnixNano()
+	cmps, err := s.guessConditions(conds, now)
+	if err != nil {
+		return 0, err
+	}
+	leaseRetried := false
 	for range maxTxnAttempts {
-		cmps, err := s.checkConditions(ctx, rctx, conds)
+		writes, exps, err := s.writeOps(ctx, rctx, ops, now)
 		if err != nil {
-			release()
 			return 0, err
 		}
-		resp, err := s.cli.Txn(rctx).If(cmps...).Then(writes...).Commit()
+		resp, err := s.cli.Txn(rctx).If(cmps...).Then(writes...).Else(elseGets...).Commit()
 		if err != nil {
-			release()
+			if isLeaseNotFound(err) && !leaseRetried {
+				// A bucket lease ended early (or was revoked): forget the
+				// leases of this transaction and try once with new ones.
+				leaseRetried = true
+				s.leases.forget()
+				continue
+			}
 			return 0, s.backendErr(ctx, "txn", err)
 		}
 		if resp.Succeeded {
+			for i, op := range ops {
+				if op.IsPut() {
+					s.expiries.put(op.Key, resp.Header.Revision, exps[i])
+				}
+			}
 			return resp.Header.Revision, nil
 		}
-		// A condition key changed between the read and the commit: read again.
+		// A comparison failed: decide from the Else reads whether a
+		// condition really fails, or whether the comparison was too
+		// strict (an expired key still in etcd, a key whose expiry was
+		// not known); then compare exactly against what was read.
+		now = time.Now().UnixNano()
+		if cmps, err = s.exactConditions(conds, resp.Responses, now); err != nil {
+			return 0, err
+		}
 	}
-	release()
 	return 0, storage.ErrConflict
 }
 
-// checkConditions reads the condition keys in one snapshot, returns
-// ErrConflict if a condition does not hold there, and otherwise the etcd
-// comparisons asserting that none of the keys changed since.
-func (s *Store) checkConditions(ctx, rctx context.Context, conds []storage.Op) ([]clientv3.Cmp, error) {
-	if len(conds) == 0 {
-		return nil, nil
+// guessConditions returns the comparisons of conds for a first attempt,
+// from what the store knows of the revisions asked for, or ErrConflict for
+// a revision known to have expired.
+func (s *Store) guessConditions(conds []storage.Op, now int64) ([]clientv3.Cmp, error) {
+	var cmps []clientv3.Cmp
+	for _, c := range conds {
+		key := s.prefix + c.Key
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", c.Revision))
+		if c.Revision == 0 {
+			continue // absent: an expired key fails this; the Else read tells
+		}
+		exp, known := s.expiries.get(c.Key, c.Revision)
+		switch {
+		case !known:
+			// Only a key without a lease can be taken as unexpired.
+			cmps = append(cmps, clientv3.Compare(clientv3.LeaseValue(key), "=", clientv3.NoLease))
+		case exp == 0:
+		case now >= exp:
+			return nil, storage.ErrConflict
+		default:
+			cmps = append(cmps, notExpired(key, now))
+		}
 	}
-	gets := make([]clientv3.Op, len(conds))
+	return cmps, nil
+}
+
+// exactConditions checks conds against the Else reads of a failed attempt
+// (ErrConflict if one does not hold there) and returns the comparisons
+// asserting that none of the keys changed since, nor expired.
+func (s *Store) exactConditions(conds []storage.Op, reads []*etcdserverpb.ResponseOp, now int64) ([]clientv3.Cmp, error) {
+	if len(reads) != len(conds) {
+		return nil, fmt.Errorf("etcd: txn: %d reads for %d conditions: %w", len(reads), len(conds), storage.ErrUnavailable)
+	}
+	var cmps []clientv3.Cmp
 	for i, c := range conds {
-		gets[i] = clientv3.OpGet(s.prefix + c.Key)
-	}
-	resp, err := s.cli.Txn(rctx).Then(gets...).Commit()
-	if err != nil {
-		return nil, s.backendErr(ctx, "read conditions", err)
-	}
-	now := time.Now().UnixNano()
-	cmps := make([]clientv3.Cmp, len(conds))
-	for i, c := range conds {
-		var seen, effective int64 // seen: etcd's ModRevision; effective: 0 if expired
-		if kvs := resp.Responses[i].GetResponseRange().GetKvs(); len(kvs) > 0 {
+		key := s.prefix + c.Key
+		var seen, effective, exp int64 // seen: etcd's ModRevision; effective: 0 if expired
+		if kvs := reads[i].GetResponseRange().GetKvs(); len(kvs) > 0 {
 			seen = kvs[0].ModRevision
-			_, expired, err := s.toKV(c.Key, kvs[0].Value, seen, now)
+			kv, expired, err := s.toKV(c.Key, kvs[0].Value, seen, now)
 			if err != nil {
 				return nil, err
 			}
 			if !expired {
 				effective = seen
+				if !kv.ExpiresAt.IsZero() {
+					exp = kv.ExpiresAt.UnixNano()
+				}
 			}
 		}
 		if effective != c.Revision {
 			return nil, storage.ErrConflict
 		}
-		cmps[i] = clientv3.Compare(clientv3.ModRevision(s.prefix+c.Key), "=", seen)
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", seen))
+		if exp != 0 {
+			cmps = append(cmps, notExpired(key, now))
+		}
 	}
 	return cmps, nil
 }
 
-// revoke drops leases a failed transaction granted, in the background.
-func (s *Store) revoke(ids []clientv3.LeaseID) {
-	if len(ids) == 0 {
-		return
-	}
-	s.bg.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		defer cancel()
-		for _, id := range ids {
-			_, _ = s.cli.Revoke(ctx, id) // best effort: it expires anyway
+// notExpired compares that key's stored envelope sorts after one expiring
+// at now: the envelope starts with its version and its expiry big-endian,
+// so for a key with a TTL that holds exactly while it has not expired.
+func notExpired(key string, now int64) clientv3.Cmp {
+	return clientv3.Compare(clientv3.Value(key), ">", encodeValue(nil, now))
+}
+
+// writeOps returns the etcd writes of ops (puts with a TTL on their
+// expiry bucket's lease) and each op's expiry (0: none).
+func (s *Store) writeOps(ctx, rctx context.Context, ops []storage.Op, now int64) ([]clientv3.Op, []int64, error) {
+	writes := make([]clientv3.Op, 0, len(ops))
+	exps := make([]int64, len(ops))
+	for i, op := range ops {
+		switch {
+		case op.IsPut():
+			var opts []clientv3.OpOption
+			if op.TTL > 0 {
+				exps[i] = now + int64(op.TTL)
+				id, err := s.leases.forExpiry(rctx, s.cli, s.timeout, exps[i], op.TTL)
+				if err != nil {
+					return nil, nil, s.backendErr(ctx, "grant lease", err)
+				}
+				opts = append(opts, clientv3.WithLease(id))
+			}
+			writes = append(writes, clientv3.OpPut(s.prefix+op.Key, encodeValue(op.Value, exps[i]), opts...))
+		case op.IsDelete():
+			writes = append(writes, clientv3.OpDelete(s.prefix+op.Key))
 		}
-	})
+	}
+	return writes, exps, nil
+}
+
+func isLeaseNotFound(err error) bool {
+	return errors.Is(err, rpctypes.ErrLeaseNotFound) || errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) ||
+		strings.Contains(err.Error(), rpctypes.ErrGRPCLeaseNotFound.Error())
 }
 
 // Watch implements storage.Store with an etcd prefix watch from the

@@ -3,9 +3,13 @@ package etcd_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/storage"
@@ -149,5 +153,90 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Open with a bad config: %v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+// TestCostPerWrite counts, with etcd's own metrics, what a session-like
+// write pattern costs the cluster: create a key with a TTL only if absent,
+// read it, then replace it only if unchanged (still with a TTL), as a
+// session is created, read and claimed. Conditions are compared inside the
+// write transaction (no read round trip of their own) and the TTLs share
+// bucket leases (no grant per write), so each conditional write is one
+// proposal and no range read beyond the caller's Get.
+func TestCostPerWrite(t *testing.T) {
+	own := testkit.RunEtcd(t)
+	s := openStore(t, own.URL, "cost/")
+	ctx := t.Context()
+	const n = 100
+	ttl := 2 * time.Minute
+	before := testkit.ReadEtcdCounters(t, own.URL)
+	for i := range n {
+		key := fmt.Sprintf("sessions/%03d", i)
+		if _, err := storage.Create(ctx, s, key, []byte("waiting"), ttl); err != nil {
+			t.Fatal(err)
+		}
+		kv, err := s.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := storage.CompareAndSwap(ctx, s, key, kv.Revision, []byte("claimed"), ttl); err != nil {
+			t.Fatal(err)
+		}
+		// A stale revision still conflicts, without writing.
+		if _, err := storage.CompareAndSwap(ctx, s, key, kv.Revision, []byte("again"), ttl); !errors.Is(err, storage.ErrConflict) {
+			t.Fatalf("CAS on a stale revision: %v, want ErrConflict", err)
+		}
+		if kv, err := s.Get(ctx, key); err != nil || string(kv.Value) != "claimed" {
+			t.Fatalf("after the refused CAS: %q, %v", kv.Value, err)
+		}
+	}
+	c := testkit.ReadEtcdCounters(t, own.URL).Sub(before).Per(n)
+	t.Logf("per create + get + CAS + refused CAS + get: %s", c)
+	// Three write transactions (the refused CAS is one too: a transaction
+	// with comparisons goes through raft whatever its outcome); a bucket's
+	// lease is granted once per 10 s bucket of expiries, so a handful in all.
+	if c.Proposals > 3.1 {
+		t.Errorf("%.2f proposals per round, want at most 3 (a lease grant or a condition read per write is back?)", c.Proposals)
+	}
+	if c.LeaseGrants*n > 5 {
+		t.Errorf("%.0f lease grants for %d rounds, want one per expiry bucket", c.LeaseGrants*n, n)
+	}
+	// Round trips: the two Gets, and one transaction per write (no read of
+	// the conditions before it).
+	if c.RangeRPCs > 2.01 || c.TxnRPCs > 3.01 {
+		t.Errorf("%.2f Range and %.2f Txn calls per round, want 2 and 3", c.RangeRPCs, c.TxnRPCs)
+	}
+}
+
+// TestLeaseGoneEarly: when a bucket's shared lease is revoked by hand
+// (etcdctl lease revoke), the next write with a TTL gets a new lease
+// instead of failing.
+func TestLeaseGoneEarly(t *testing.T) {
+	own := testkit.RunEtcd(t)
+	s := openStore(t, own.URL, "gone/")
+	ctx := t.Context()
+	if _, err := storagetest.PutKey(ctx, s, "a", []byte("1"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{own.URL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	leases, err := cli.Leases(ctx)
+	if err != nil || len(leases.Leases) != 1 {
+		t.Fatalf("leases: %+v, %v; want the one bucket lease", leases, err)
+	}
+	if _, err := cli.Revoke(ctx, leases.Leases[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "a"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("a after its lease was revoked: %v, want ErrNotFound", err)
+	}
+	if _, err := storagetest.PutKey(ctx, s, "b", []byte("2"), time.Minute); err != nil {
+		t.Fatalf("put after the lease was revoked: %v", err)
+	}
+	if kv, err := s.Get(ctx, "b"); err != nil || string(kv.Value) != "2" || kv.ExpiresAt.IsZero() {
+		t.Fatalf("b: %+v, %v", kv, err)
 	}
 }

@@ -780,3 +780,54 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map
 	}
 	return 0
 }
+
+// TestEndedSessionsLeave: with a short retention, an ended session's keys
+// all leave the store (record and final event Retention after its end, the
+// events written while it was open Retention after its expiry), while an
+// open session's keys all stay. The store's own sweeper removes them; the
+// test waits for that (with a generous guard), it does not time it.
+func TestEndedSessionsLeave(t *testing.T) {
+	e := newEnv(t, func(c *session.Config) { c.Retention = time.Second })
+	p := loginParams()
+	p.TTL = 2 * time.Second
+	ended := e.create(t, p)
+	if _, err := e.svc.Scan(e.ctx, ended.ID, ended.nonce, device, user); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Confirm(e.ctx, ended.ID, device, resultOf("r")); err != nil {
+		t.Fatal(err)
+	}
+	p.TTL = 120 * time.Second
+	open := e.create(t, p)
+	keys := func(id string) []string {
+		kvs, _, err := e.st.List(e.ctx, "sessions/"+id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, kv := range kvs {
+			out = append(out, kv.Key)
+		}
+		return out
+	}
+	openKeys := keys(open.ID)
+	if len(openKeys) != 2 || len(keys(ended.ID)) != 4 {
+		t.Fatalf("keys before: open %v, ended %v", openKeys, keys(ended.ID))
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(keys(ended.ID)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the ended session's keys stayed: %v", keys(ended.ID))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := e.svc.Get(e.ctx, ended.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("the ended session after its retention: %v", err)
+	}
+	if got := keys(open.ID); strings.Join(got, " ") != strings.Join(openKeys, " ") {
+		t.Fatalf("the open session's keys changed: %v, want %v", got, openKeys)
+	}
+	if s := e.get(t, open.ID); s.State != session.StateWaiting {
+		t.Fatalf("the open session: %+v", s)
+	}
+}

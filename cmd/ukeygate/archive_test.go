@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -121,6 +122,33 @@ func TestAuditExportPruneVerify(t *testing.T) {
 	})
 	if code, _, errOut := op("audit", "verify", removed); code != 1 || !strings.Contains(errOut, "AUDIT LOG TAMPERED") {
 		t.Fatalf("verify with a removed entry: %d %s", code, errOut)
+	}
+
+	// A recording whose answer was lost: the file stays a segment when the
+	// gateway has the anchor, and is removed when it has not.
+	var s1 audit.Segment
+	b1, _ := os.ReadFile(seg1)
+	if err := json.Unmarshal(b1, &s1); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(dir, "kept.json")
+	if err := os.WriteFile(kept, b1, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oc2 := &opClient{oc}
+	if _, err := settleExport(ctx, oc2, kept, s1.Anchor, errors.New("answer lost")); err != nil {
+		t.Fatalf("recorded anchor: %v", err)
+	}
+	if _, err := os.Stat(kept); err != nil {
+		t.Fatalf("the recorded segment's file: %v", err)
+	}
+	unrec := s1.Anchor
+	unrec.Seal = strings.Repeat("0", 64)
+	if _, err := settleExport(ctx, oc2, kept, unrec, errors.New("refused")); err == nil || !strings.Contains(err.Error(), "was removed") {
+		t.Fatalf("unrecorded anchor: %v", err)
+	}
+	if _, err := os.Stat(kept); !os.IsNotExist(err) {
+		t.Fatalf("the unrecorded segment's file stayed: %v", err)
 	}
 
 	// A changed live entry.

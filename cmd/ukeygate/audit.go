@@ -195,19 +195,22 @@ func checkSegments(segs []audit.Segment, arch *operator.AuditArchive, live []aud
 		}
 		return "", nil
 	}
-	anchors, err := audit.VerifySegments(segs)
-	if err != nil {
-		return "", err
-	}
 	known := map[int64]audit.Anchor{}
 	for _, a := range arch.Anchors {
 		known[a.LastSeq] = a
 	}
-	for _, a := range anchors {
+	// Each anchor first: a file that is no recorded segment is named as
+	// such, not as a break in the chain.
+	for _, s := range segs {
+		a := s.Anchor
 		k, ok := known[a.LastSeq]
 		if !ok || k.Seal != a.Seal || k.FirstSeq != a.FirstSeq || k.Prev != a.Prev || k.Head != a.Head {
 			return "", fmt.Errorf("segment %d..%d: its anchor is not one the gateway recorded", a.FirstSeq, a.LastSeq)
 		}
+	}
+	anchors, err := audit.VerifySegments(segs)
+	if err != nil {
+		return "", err
 	}
 	first, end := anchors[0].FirstSeq, anchors[len(anchors)-1].LastSeq
 	// Into the live log: the segments must reach the last removed entry
@@ -286,7 +289,10 @@ entries that left. Exits 0 without writing when there is nothing new.`,
 			}
 			arch, err := c.ArchiveAudit(ctx, seg.Anchor)
 			if err != nil {
-				return fmt.Errorf("%s is written but the gateway did not record it (run export again to retry with a new file; entries stay live): %w", out, err)
+				arch, err = settleExport(ctx, c, out, seg.Anchor, err)
+				if err != nil {
+					return err
+				}
 			}
 			a := seg.Anchor
 			if wantJSON(cmd) {
@@ -299,6 +305,27 @@ entries that left. Exits 0 without writing when there is nothing new.`,
 	cmd.Flags().StringVar(&out, "out", "", "segment file to write (must not exist)")
 	cmd.Flags().IntVar(&limit, "limit", api.DefaultSegmentEntries, "at most this many entries in the segment")
 	return cmd
+}
+
+// settleExport decides what a failed recording of anchor a means: the
+// request may have been recorded with its answer lost (then the file is a
+// segment like any other), or refused (then the file is no segment: it
+// is removed, and its entries stay live for the next export). When the
+// gateway cannot say, the file stays and the error says so.
+func settleExport(ctx context.Context, c *opClient, out string, a audit.Anchor, recErr error) (*operator.AuditArchive, error) {
+	arch, err := c.AuditArchived(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s is written, but whether the gateway recorded it is unknown (%v; then %v): keep the file and run audit verify with it", out, recErr, err)
+	}
+	for _, k := range arch.Anchors {
+		if k.LastSeq == a.LastSeq && k.Seal == a.Seal {
+			return arch, nil
+		}
+	}
+	if err := os.Remove(out); err != nil {
+		return nil, fmt.Errorf("the gateway did not record the segment (%v), and %s could not be removed: delete it, it is no segment: %w", recErr, out, err)
+	}
+	return nil, fmt.Errorf("the gateway did not record the segment, so %s was removed and its entries stay live (run export again): %w", out, recErr)
 }
 
 // writeSegment writes seg to out: a 0600 temporary file, synced, renamed

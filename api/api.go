@@ -189,7 +189,18 @@ func (a *API) Handler(r *http.Request) (http.Handler, string) { return a.mux.Han
 // handle registers one route; h returns the error to answer, if any.
 func (a *API) handle(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
 	a.patterns = append(a.patterns, pattern)
+	operator := strings.Contains(pattern, " /v1/admin/")
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if operator {
+			// Every operator route authenticates first; the operator's
+			// name rides in the context into the audit entries.
+			name, err := a.admin.Authenticate(r)
+			if err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+			r = r.WithContext(auth.WithOperator(r.Context(), name))
+		}
 		if err := h(w, r); err != nil {
 			a.writeError(w, r, err)
 		}

@@ -129,7 +129,7 @@ func newEnvWith(t *testing.T, o envOpts) *env {
 		Privacy:      priv,
 		CA:           svc,
 		Apps:         auth.NewApps(st),
-		Admin:        auth.NewAdmin(o.adminToken),
+		Admin:        auth.NewAdmin(o.adminToken).UseStore(st),
 		Devices:      dv,
 		MaxBodyBytes: o.maxBody,
 		PublicURL:    "http://gw.example.test",

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/protocol"
 )
@@ -20,6 +21,8 @@ import (
 // Audit actors and actions of the operator and enrollment endpoints.
 const (
 	actorAdmin = "admin"
+	// actorOperatorPrefix + NAME is the actor of a named operator.
+	actorOperatorPrefix = "operator:"
 	// actorActivation is the actor of a refused enrollment: the caller
 	// holds a valid activation code but no device exists.
 	actorActivation = "activation"
@@ -85,7 +88,28 @@ func (a *API) audited(ctx context.Context, build func(result any) audit.Entry) c
 	if a.audit == nil {
 		return ctx
 	}
-	return a.audit.WithAction(ctx, build)
+	return a.audit.WithAction(ctx, func(res any) audit.Entry {
+		return withOperator(ctx, build(res))
+	})
+}
+
+// withOperator names, in an operator action's entry (Actor "admin"), the
+// operator who made the request: "admin" stays for the bootstrap
+// operator (the admin token), a named operator is "operator:NAME".
+func withOperator(ctx context.Context, e audit.Entry) audit.Entry {
+	if e.Actor == actorAdmin {
+		e.Actor = operatorActor(ctx)
+	}
+	return e
+}
+
+// operatorActor is the audit actor of the operator of ctx's request.
+func operatorActor(ctx context.Context) string {
+	name := auth.OperatorFrom(ctx)
+	if name == "" || name == auth.BootstrapOperator {
+		return actorAdmin
+	}
+	return actorOperatorPrefix + name
 }
 
 // auditTimeout bounds the audit append of a refused action; it runs even
@@ -102,6 +126,7 @@ func (a *API) auditAction(ctx context.Context, e audit.Entry) {
 	if e.Outcome == "" {
 		e.Outcome = audit.OutcomeOK
 	}
+	e = withOperator(ctx, e)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
 	if _, err := a.audit.Append(ctx, e); err != nil {

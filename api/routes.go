@@ -46,6 +46,9 @@ func (a *API) routes() {
 	a.handle("GET /v1/admin/audit/archive", a.adminAuditArchive)
 	a.handle("POST /v1/admin/audit/archive", a.adminAuditArchiveAdd)
 	a.handle("GET /v1/admin/backup", a.adminBackup)
+	a.handle("POST /v1/admin/operators", a.adminAddOperator)
+	a.handle("GET /v1/admin/operators", a.adminListOperators)
+	a.handle("DELETE /v1/admin/operators/{name}", a.adminRemoveOperator)
 
 	// Public: issuers, their certificates and CRLs.
 	a.handle("GET /v1/issuers", a.listIssuers)

@@ -37,7 +37,8 @@ const (
 // one definition, so that anyone can check the chain). The fields set by
 // the caller say who did what with which key: Action names what happened
 // ("login", "sign", "decrypt", "credential.create", "issuer.add", …);
-// Actor is "admin", "app:ID" or "device:ID"; Digest is the hex digest of
+// Actor is "admin" (the bootstrap operator), "operator:NAME" (a named
+// operator), "app:ID" or "device:ID"; Digest is the hex digest of
 // what was signed or decrypted, never the data itself. Seq, Time, Prev
 // and Hash are set by the log: Prev is the hex SM3 chain value of the
 // entry before (64 zeros for the first); Hash = SM3(Prev || canonical

@@ -5,12 +5,16 @@ import (
 	"strings"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/storage"
 )
 
 // Admin checks the operator's admin token. It keeps only the token's SM3
 // hash.
 type Admin struct {
 	hash []byte // nil: the operator API is off
+	// store keeps the named operators (operators.go); nil: only the
+	// admin token is known.
+	store storage.Store
 }
 
 // NewAdmin returns an Admin for token; an empty token turns the operator
@@ -34,20 +38,12 @@ func (a *Admin) Check(presented string) bool {
 	return gmcrypto.Equal(gmcrypto.SM3([]byte(presented)), a.hash)
 }
 
-// Authorize checks the request's "Authorization: Bearer <token>" header. It
-// returns nil, ErrAdminDisabled, ErrMissingToken or ErrInvalidToken.
+// Authorize checks the request's "Authorization: Bearer <token>" header:
+// the admin token or a named operator's (Authenticate). It returns nil,
+// ErrAdminDisabled, ErrMissingToken or ErrInvalidToken.
 func (a *Admin) Authorize(r *http.Request) error {
-	if !a.Enabled() {
-		return ErrAdminDisabled
-	}
-	tok, ok := BearerToken(r)
-	if !ok {
-		return ErrMissingToken
-	}
-	if !a.Check(tok) {
-		return ErrInvalidToken
-	}
-	return nil
+	_, err := a.Authenticate(r)
+	return err
 }
 
 // BearerToken returns the token of an "Authorization: Bearer <token>"

@@ -15,6 +15,16 @@ var (
 	// ErrInvalidToken: the admin token or app key presented is wrong.
 	ErrInvalidToken = errors.New("auth: invalid token")
 
+	// ErrInvalidOperator: a named operator's name is not well formed.
+	ErrInvalidOperator = errors.New("auth: invalid operator name")
+	// ErrOperatorExists: an operator with that name exists already.
+	ErrOperatorExists = errors.New("auth: operator exists")
+	// ErrOperatorNotFound: no named operator with that name.
+	ErrOperatorNotFound = errors.New("auth: operator not found")
+	// ErrOperatorForbidden: the operator may not do this (only the
+	// bootstrap operator "admin" adds and removes operators).
+	ErrOperatorForbidden = errors.New("auth: operator not allowed to do this")
+
 	// ErrInvalidApp: an app's name is missing or unfit.
 	ErrInvalidApp = errors.New("auth: invalid app")
 	// ErrInvalidOrigin: an origin is not scheme://host[:port] (http or

@@ -156,7 +156,7 @@ func (s *Server) wire() (http.Handler, error) {
 	return api.New(api.Deps{
 		CA:           caSvc,
 		Apps:         apps,
-		Admin:        auth.NewAdmin(s.cfg.AdminToken),
+		Admin:        auth.NewAdmin(s.cfg.AdminToken).UseStore(s.store),
 		Devices:      deviceCheck,
 		MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes,
 		PublicURL:    s.cfg.PublicBaseURL(),

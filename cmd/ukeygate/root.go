@@ -70,6 +70,7 @@ master key file.`,
 	root.AddCommand(newAppCmd())
 	root.AddCommand(newUserCmd())
 	root.AddCommand(newDelegationCmd())
+	root.AddCommand(newOperatorCmd())
 	root.AddCommand(newCredentialCmd())
 	root.AddCommand(newSealCmd())
 	root.AddCommand(newDeviceCmd())

@@ -1,0 +1,35 @@
+package protocol
+
+import "time"
+
+// Named operators (docs/protocol.md, "Named operators"). The admin token
+// is the bootstrap operator "admin"; it adds named operators, each with a
+// token of its own.
+
+// OperatorRequest is the body of POST /v1/admin/operators.
+type OperatorRequest struct {
+	Name string `json:"name"`
+}
+
+// Operator is a named operator. Token is set only in the answer of
+// POST /v1/admin/operators: it is shown once and stored as its hash.
+type Operator struct {
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	Token     string    `json:"token,omitempty"`
+}
+
+// OperatorList answers GET /v1/admin/operators (named operators only;
+// the bootstrap "admin" is not stored).
+type OperatorList struct {
+	Operators []Operator `json:"operators"`
+}
+
+// Error codes of named operators.
+const (
+	CodeInvalidOperator   = "invalid_operator"
+	CodeOperatorExists    = "operator_exists"
+	CodeOperatorNotFound  = "operator_not_found"
+	CodeOperatorForbidden = "operator_forbidden"
+)

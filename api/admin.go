@@ -1,8 +1,11 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
@@ -149,7 +152,7 @@ func credentialFilter(r *http.Request) (ca.CredentialFilter, error) {
 	q := r.URL.Query()
 	for k := range q {
 		switch k {
-		case "state", "user", "issuer":
+		case "state", "user", "issuer", "expiring":
 			if len(q[k]) > 1 {
 				return ca.CredentialFilter{}, invalid(k, "given more than once")
 			}
@@ -166,7 +169,27 @@ func credentialFilter(r *http.Request) (ca.CredentialFilter, error) {
 	if err := firstError(optionalID("user", f.UserID), optionalID("issuer", f.IssuerID)); err != nil {
 		return f, err
 	}
+	if v := q.Get("expiring"); v != "" {
+		d, err := parseDays(v)
+		if err != nil {
+			return f, invalid("expiring", "%v", err)
+		}
+		f.ExpiringWithin = d
+	}
 	return f, nil
+}
+
+// maxExpiringDays bounds the expiring= filter.
+const maxExpiringDays = 3660
+
+// parseDays reads a number of days ("30d" or "30") as a duration, 1 to
+// maxExpiringDays days.
+func parseDays(v string) (time.Duration, error) {
+	n, err := strconv.Atoi(strings.TrimSuffix(v, "d"))
+	if err != nil || n < 1 || n > maxExpiringDays || len(v) > 5 {
+		return 0, fmt.Errorf("must be a number of days, 1 to %d (like 30d)", maxExpiringDays)
+	}
+	return time.Duration(n) * 24 * time.Hour, nil
 }
 
 func (a *API) adminListCredentials(w http.ResponseWriter, r *http.Request) error {

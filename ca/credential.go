@@ -435,6 +435,9 @@ func (s *Service) Credentials(ctx context.Context, f CredentialFilter) ([]*Crede
 		if (f.IssuerID != "" && c.IssuerID != f.IssuerID) || (f.State != "" && c.state(now) != f.State) {
 			continue
 		}
+		if f.ExpiringWithin > 0 && (c.state(now) != StateActive || c.NotAfter.After(now.Add(f.ExpiringWithin))) {
+			continue
+		}
 		cr, err := c.toCredential(now)
 		if err != nil {
 			return nil, err

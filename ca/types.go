@@ -219,6 +219,10 @@ type CredentialFilter struct {
 	UserID   string
 	IssuerID string
 	State    State
+	// ExpiringWithin, when positive, keeps only the active credentials
+	// whose certificate ends within that time from now (the renewal
+	// reminder list: credential list --expiring 30d).
+	ExpiringWithin time.Duration
 }
 
 // Credential is a user's key pair and certificate (or CSR) as the API shows

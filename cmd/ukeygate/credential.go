@@ -23,13 +23,13 @@ func newCredentialCmd() *cobra.Command {
 }
 
 func newCredentialListCmd() *cobra.Command {
-	var state, user, issuer string
+	var state, user, issuer, expiring string
 	cmd := &cobra.Command{
-		Use:   "list [--state pending|active|revoked|expired] [--user ID] [--issuer ID]",
+		Use:   "list [--state pending|active|revoked|expired] [--user ID] [--issuer ID] [--expiring 30d]",
 		Short: "List credentials (--json shows the CSRs of pending ones)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			path := withQuery("/v1/admin/credentials", map[string]string{"state": state, "user": user, "issuer": issuer})
+			path := withQuery("/v1/admin/credentials", map[string]string{"state": state, "user": user, "issuer": issuer, "expiring": expiring})
 			var out struct {
 				Credentials []*operator.Credential `json:"credentials"`
 			}
@@ -39,6 +39,7 @@ func newCredentialListCmd() *cobra.Command {
 	cmd.Flags().StringVar(&state, "state", "", "only credentials in this state")
 	cmd.Flags().StringVar(&user, "user", "", "only this user's credentials")
 	cmd.Flags().StringVar(&issuer, "issuer", "", "only this issuer's credentials")
+	cmd.Flags().StringVar(&expiring, "expiring", "", "only active credentials whose certificate ends within this many days (30d): who should renew")
 	return cmd
 }
 

@@ -315,7 +315,33 @@ type Report struct {
 // Verify walks the live log and checks the chain from the pruned marker
 // (where exported entries left the store), the sealed head, and the last
 // archived anchor against the live entry (or the pruned marker) it names.
+//
+// The reads are not one snapshot: when a check fails while the head or the
+// pruned marker moved (an append or a prune on another node), it is run
+// again, a few times.
 func (l *Log) Verify(ctx context.Context) (Report, error) {
+	var rep Report
+	var err error
+	for range 5 {
+		_, pruneRev, perr := l.readPruned(ctx)
+		_, headRev, herr := l.readHead(ctx)
+		if perr != nil || herr != nil {
+			return Report{}, errors.Join(perr, herr)
+		}
+		rep, err = l.verifyOnce(ctx)
+		if !errors.Is(err, ErrTampered) {
+			return rep, err
+		}
+		_, pruneNow, perr := l.readPruned(ctx)
+		_, headNow, herr := l.readHead(ctx)
+		if perr != nil || herr != nil || (pruneNow == pruneRev && headNow == headRev) {
+			return rep, err
+		}
+	}
+	return rep, err
+}
+
+func (l *Log) verifyOnce(ctx context.Context) (Report, error) {
 	p, _, err := l.readPruned(ctx)
 	if err != nil {
 		return Report{}, err

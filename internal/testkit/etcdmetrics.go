@@ -25,6 +25,8 @@ type EtcdCounters struct {
 	RangeRPCs, TxnRPCs float64
 	// LeaseGrants and LeaseRevokes (an ended lease is revoked by the leader).
 	LeaseGrants, LeaseRevokes float64
+	// CPUSeconds is the CPU time the etcd process has used.
+	CPUSeconds float64
 }
 
 // Sub returns c − before, field by field.
@@ -37,6 +39,7 @@ func (c EtcdCounters) Sub(before EtcdCounters) EtcdCounters {
 		TxnRPCs:      c.TxnRPCs - before.TxnRPCs,
 		LeaseGrants:  c.LeaseGrants - before.LeaseGrants,
 		LeaseRevokes: c.LeaseRevokes - before.LeaseRevokes,
+		CPUSeconds:   c.CPUSeconds - before.CPUSeconds,
 	}
 }
 
@@ -47,12 +50,13 @@ func (c EtcdCounters) Per(n int) EtcdCounters {
 		Proposals: c.Proposals / f, Ranges: c.Ranges / f, Txns: c.Txns / f,
 		RangeRPCs: c.RangeRPCs / f, TxnRPCs: c.TxnRPCs / f,
 		LeaseGrants: c.LeaseGrants / f, LeaseRevokes: c.LeaseRevokes / f,
+		CPUSeconds: c.CPUSeconds / f,
 	}
 }
 
 func (c EtcdCounters) String() string {
-	return fmt.Sprintf("%.2f proposals, %.2f Range calls, %.2f Txn calls, %.2f key reads in etcd, %.2f lease grants, %.2f lease revocations",
-		c.Proposals, c.RangeRPCs, c.TxnRPCs, c.Ranges, c.LeaseGrants, c.LeaseRevokes)
+	return fmt.Sprintf("%.2f proposals, %.2f Range calls, %.2f Txn calls, %.2f key reads in etcd, %.2f lease grants, %.2f lease revocations, %.2f ms etcd CPU",
+		c.Proposals, c.RangeRPCs, c.TxnRPCs, c.Ranges, c.LeaseGrants, c.LeaseRevokes, c.CPUSeconds*1000)
 }
 
 // ReadEtcdCounters reads the counters of the etcd at clientURL.
@@ -70,6 +74,7 @@ func ReadEtcdCounters(t testing.TB, clientURL string) EtcdCounters {
 	want["etcd_mvcc_txn_total"] = &c.Txns
 	want["etcd_debugging_lease_granted_total"] = &c.LeaseGrants
 	want["etcd_debugging_lease_revoked_total"] = &c.LeaseRevokes
+	want["process_cpu_seconds_total"] = &c.CPUSeconds
 	found := 0
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {

@@ -162,9 +162,9 @@ func credentialFilter(r *http.Request) (ca.CredentialFilter, error) {
 	}
 	f := ca.CredentialFilter{UserID: q.Get("user"), IssuerID: q.Get("issuer"), State: ca.State(q.Get("state"))}
 	switch f.State {
-	case "", ca.StatePending, ca.StateActive, ca.StateRevoked, ca.StateExpired:
+	case "", ca.StatePending, ca.StateActive, ca.StateRevoked, ca.StateExpired, ca.StateSuperseded:
 	default:
-		return f, invalid("state", "must be pending, active, revoked or expired")
+		return f, invalid("state", "must be pending, active, revoked, expired or superseded")
 	}
 	if err := firstError(optionalID("user", f.UserID), optionalID("issuer", f.IssuerID)); err != nil {
 		return f, err

@@ -50,6 +50,9 @@ type credentialRecord struct {
 	CreatedAt        time.Time `json:"created_at"`
 	RevokedAt        time.Time `json:"revoked_at,omitzero"`
 	RevocationReason string    `json:"revocation_reason,omitempty"`
+	// SupersededBy is the credential that renewed this one.
+	SupersededBy string    `json:"superseded_by,omitempty"`
+	SupersededAt time.Time `json:"superseded_at,omitzero"`
 }
 
 // state computes the credential's state at now.
@@ -57,6 +60,8 @@ func (c *credentialRecord) state(now time.Time) State {
 	switch {
 	case !c.RevokedAt.IsZero():
 		return StateRevoked
+	case c.SupersededBy != "":
+		return StateSuperseded
 	case len(c.Certificate) == 0:
 		return StatePending
 	case now.After(c.NotAfter):
@@ -400,9 +405,9 @@ func (s *Service) userCredentials(ctx context.Context, userID string) ([]credAtR
 // State other than the four known ones is a *RequestError (field "state").
 func (s *Service) Credentials(ctx context.Context, f CredentialFilter) ([]*Credential, error) {
 	switch f.State {
-	case "", StatePending, StateActive, StateRevoked, StateExpired:
+	case "", StatePending, StateActive, StateRevoked, StateExpired, StateSuperseded:
 	default:
-		return nil, invalid("state", "must be pending, active, revoked or expired")
+		return nil, invalid("state", "must be pending, active, revoked, expired or superseded")
 	}
 	var recs []*credentialRecord
 	if f.UserID != "" {

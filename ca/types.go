@@ -46,6 +46,10 @@ const (
 	StateRevoked State = "revoked"
 	// StateExpired: past the certificate's notAfter.
 	StateExpired State = "expired"
+	// StateSuperseded: renewed (RenewCredential); the renewal holds the
+	// slot. A superseded encryption key still decrypts what was made for
+	// it.
+	StateSuperseded State = "superseded"
 )
 
 // Usage is what Verify checks a certificate's key usage for.

@@ -138,15 +138,45 @@ func (a *API) watchedSession(r *http.Request) (*session.Session, error) {
 	return a.sessions.CheckWatchToken(r.Context(), id, tok)
 }
 
+// watchedRef is watchedSession for a waiting client (long-poll,
+// websocket): with the watch token it is answered from the session hub's
+// memory when the hub knows the session (session.CheckWatch).
+func (a *API) watchedRef(r *http.Request) (session.WatchRef, error) {
+	if r.Header.Get("Authorization") != "" {
+		sess, err := a.watchedSession(r)
+		if err != nil {
+			return session.WatchRef{}, err
+		}
+		return session.WatchRef{ID: sess.ID, AppID: sess.AppID}, nil
+	}
+	if err := a.sessionsReady(); err != nil {
+		return session.WatchRef{}, err
+	}
+	id, err := sessionPathID(r)
+	if err != nil {
+		return session.WatchRef{}, err
+	}
+	tok := r.URL.Query().Get("token")
+	if tok == "" || len(tok) > 4*session.WatchTokenLen {
+		return session.WatchRef{}, session.ErrNotFound
+	}
+	return a.sessions.CheckWatch(r.Context(), id, tok)
+}
+
 // checkOrigin refuses a browser request (one with an Origin header) from
 // an origin the session's app does not allow; a request without Origin is
 // not a browser's and passes. It returns the allowed origin ("" if none).
 func (a *API) checkOrigin(r *http.Request, s *session.Session) (string, error) {
+	return a.checkAppOrigin(r, s.AppID)
+}
+
+// checkAppOrigin is checkOrigin for a session of app appID.
+func (a *API) checkAppOrigin(r *http.Request, appID string) (string, error) {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return "", nil
 	}
-	app, err := a.apps.Get(r.Context(), s.AppID)
+	app, err := a.apps.Get(r.Context(), appID)
 	if err != nil && !errors.Is(err, auth.ErrAppNotFound) {
 		return "", err
 	}
@@ -450,12 +480,12 @@ func (a *API) untilStopping(ctx context.Context) (context.Context, context.Cance
 // origins could be consulted: that answer carries no CORS header (the
 // widget gives up after a few unreadable answers).
 func (a *API) pollEvents(w http.ResponseWriter, r *http.Request) error {
-	sess, err := a.watchedSession(r)
+	ref, err := a.watchedRef(r)
 	if err != nil {
 		return err
 	}
-	id := sess.ID
-	origin, err := a.checkOrigin(r, sess)
+	id := ref.ID
+	origin, err := a.checkAppOrigin(r, ref.AppID)
 	allowCORS(w, origin)
 	if err != nil {
 		return err

@@ -83,12 +83,12 @@ func wsClose(err error) (int, string) {
 }
 
 func (a *API) watchSocket(w http.ResponseWriter, r *http.Request) error {
-	sess, err := a.watchedSession(r)
+	ref, err := a.watchedRef(r)
 	if err != nil {
 		return err
 	}
-	id := sess.ID
-	if _, err := a.checkOrigin(r, sess); err != nil {
+	id := ref.ID
+	if _, err := a.checkAppOrigin(r, ref.AppID); err != nil {
 		return err
 	}
 	after, err := afterParam(r)

@@ -36,8 +36,14 @@ type hub struct {
 	// trim (see trimAfterDeparture).
 	n, npeak int
 	trimming bool
-	started  bool
-	closed   bool
+	// watchOpen: the store watch is open, so dispatch sees every commit
+	// and known (known.go) can be trusted.
+	watchOpen bool
+	known     map[string]*known
+	knownPeak int
+	fills     map[string]*fill
+	started   bool
+	closed    bool
 	// open is closed once the store watch has first opened: from then on
 	// every committed event reaches dispatch (tests wait on it).
 	open     chan struct{}
@@ -68,9 +74,11 @@ type taken struct {
 
 func newHub(s *Service) *hub {
 	return &hub{
-		svc:  s,
-		subs: make(map[string][]*sub),
-		open: make(chan struct{}),
+		svc:   s,
+		subs:  make(map[string][]*sub),
+		known: make(map[string]*known),
+		fills: make(map[string]*fill),
+		open:  make(chan struct{}),
 	}
 }
 
@@ -87,8 +95,25 @@ func (h *hub) take(sb *sub) taken {
 // store watch on first use. A subscriber registered before the watch is
 // open is told to re-list once it is.
 func (h *hub) subscribe(id string, notify func()) (*sub, error) {
+	sb, _, _, err := h.subscribeKnown(id, notify)
+	return sb, err
+}
+
+// subscribeKnown is subscribe that also returns the seq of the session's
+// last event if the hub knows it (known.go), read under the same lock: an
+// event after it reaches the new subscriber.
+func (h *hub) subscribeKnown(id string, notify func()) (sb *sub, last int64, isKnown bool, err error) {
+	sb, err = h.subscribeLocked(id, notify)
+	if err == nil {
+		last, isKnown = h.knownLast(id)
+	}
+	h.mu.Unlock()
+	return sb, last, isKnown, err
+}
+
+// subscribeLocked registers the subscriber and returns with h.mu held.
+func (h *hub) subscribeLocked(id string, notify func()) (*sub, error) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.closed {
 		return nil, ErrClosed
 	}
@@ -236,6 +261,7 @@ func (h *hub) run() {
 			continue
 		}
 		backoff = 50 * time.Millisecond
+		h.setWatchOpen(true)
 		h.openOnce.Do(func() { close(h.open) })
 		// Events committed before this watch opened are not in ch: every
 		// subscriber re-lists now (its List happens after the open).
@@ -243,6 +269,8 @@ func (h *hub) run() {
 		for ev := range ch {
 			h.dispatch(ev)
 		}
+		// Commits from now until the next open may be missed.
+		h.setWatchOpen(false)
 		if ctx.Err() != nil {
 			return
 		}
@@ -258,6 +286,7 @@ func (h *hub) dispatch(ev storage.Event) {
 	id, tail, hasTail := strings.Cut(rest, "/")
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.observe(id, hasTail, tail, ev)
 	subs := h.subs[id]
 	if len(subs) == 0 {
 		return

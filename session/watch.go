@@ -138,9 +138,15 @@ func (s *Service) Follow(ctx context.Context, id string, after int64, notify fun
 	if notify == nil {
 		notify = func() {}
 	}
-	sb, err := s.hub.subscribe(id, notify)
+	sb, last, isKnown, err := s.hub.subscribeKnown(id, notify)
 	if err != nil {
 		return nil, err
+	}
+	if isKnown && after == last {
+		// The client has every event (the hub knows the last one): park
+		// without reading the store.
+		s.metrics.watcherOpened()
+		return &Follower{s: s, sb: sb, last: after}, nil
 	}
 	evs, err := s.listEvents(ctx, id)
 	if err == nil && len(evs) == 0 {

@@ -1,0 +1,161 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ukeygate/ukeygate/session"
+)
+
+// A waiting client's re-poll is answered from the hub's memory, and what
+// it remembers follows the session: the token is still checked, every
+// event still arrives, and an ended session is read from the store again.
+func TestCheckWatchKnown(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(t, loginParams())
+	if _, err := e.svc.Poll(e.ctx, c.ID, 0, 0); err != nil { // starts the hub
+		t.Fatal(err)
+	}
+	waitHubOpen(t, e.svc)
+	for _, tc := range []struct{ id, token string }{{c.ID, "wrong"}, {c.ID, ""}, {"nope", c.token}, {c.ID + "x", c.token}} {
+		if _, err := e.svc.CheckWatch(e.ctx, tc.id, tc.token); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("CheckWatch(%q, %q) = %v, want ErrNotFound", tc.id, tc.token, err)
+		}
+	}
+	ref, err := e.svc.CheckWatch(e.ctx, c.ID, c.token)
+	if err != nil || ref.ID != c.ID || ref.AppID != app || ref.Last != 1 {
+		t.Fatalf("CheckWatch = %+v, %v", ref, err)
+	}
+	if last, ok := session.Known(e.svc, c.ID); !ok || last != 1 {
+		t.Fatalf("after a read the hub knows %v (last %d)", ok, last)
+	}
+	// From memory now: the token is still checked.
+	if _, err := e.svc.CheckWatch(e.ctx, c.ID, c.token+"x"); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("a wrong token on a known session: %v", err)
+	}
+	// A parked poll gets the scan; the hub's memory follows it.
+	got := make(chan []session.Event, 1)
+	go func() {
+		evs, err := e.svc.Poll(e.ctx, c.ID, 1, deadline)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- evs
+	}()
+	if _, err := e.svc.Scan(e.ctx, c.ID, c.nonce, device, user); err != nil {
+		t.Fatal(err)
+	}
+	if evs := <-got; len(evs) != 1 || evs[0].Seq != 2 || evs[0].State != session.StateScanned {
+		t.Fatalf("parked poll got %+v", evs)
+	}
+	waitFor(t, "the hub to see the scan", func() bool { last, ok := session.Known(e.svc, c.ID); return ok && last == 2 })
+	if ref, err := e.svc.CheckWatch(e.ctx, c.ID, c.token); err != nil || ref.Last != 2 {
+		t.Fatalf("CheckWatch after the scan = %+v, %v", ref, err)
+	}
+	// A poll that is behind still gets the stored events.
+	if evs, err := e.svc.Poll(e.ctx, c.ID, 0, 0); err != nil || len(evs) != 2 {
+		t.Fatalf("Poll after 0 = %d events, %v", len(evs), err)
+	}
+	// Nothing new: an empty answer.
+	if evs, err := e.svc.Poll(e.ctx, c.ID, 2, 10*time.Millisecond); err != nil || evs == nil || len(evs) != 0 {
+		t.Fatalf("Poll after 2 = %+v, %v", evs, err)
+	}
+	if _, err := e.svc.Confirm(e.ctx, c.ID, device, resultOf("r")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the hub to forget the ended session", func() bool { _, ok := session.Known(e.svc, c.ID); return !ok })
+	evs, err := e.svc.Poll(e.ctx, c.ID, 2, deadline)
+	if err != nil || len(evs) != 1 || evs[0].State != session.StateCompleted {
+		t.Fatalf("Poll after the confirm = %+v, %v", evs, err)
+	}
+	if _, ok := session.Known(e.svc, c.ID); ok {
+		t.Fatal("an ended session became known again")
+	}
+}
+
+// BenchmarkParkedPoll is the server-side cost of one long-poll re-poll of
+// a waiting session the hub knows (check the token, park, time out, with
+// nothing listed from the store); allocs/op is what each re-poll leaves
+// for the GC.
+func BenchmarkParkedPoll(b *testing.B) {
+	e := newEnv(b)
+	c := e.create(b, loginParams())
+	ctx := context.Background()
+	if _, err := e.svc.Poll(ctx, c.ID, 0, 0); err != nil {
+		b.Fatal(err)
+	}
+	<-session.HubOpen(e.svc)
+	if _, err := e.svc.CheckWatch(ctx, c.ID, c.token); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ref, err := e.svc.CheckWatch(ctx, c.ID, c.token)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.svc.Poll(ctx, ref.ID, ref.Last, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFanOut is the cost of one event's delivery to many parked
+// followers of one session (the hub's dispatch: one pending slot each,
+// then each follower's Next).
+func BenchmarkFanOut(b *testing.B) {
+	e := newEnv(b)
+	const followers = 1000
+	c0 := e.create(b, loginParams())
+	if _, err := e.svc.Poll(e.ctx, c0.ID, 0, 0); err != nil { // starts the hub
+		b.Fatal(err)
+	}
+	<-session.HubOpen(e.svc)
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		c := e.create(b, loginParams())
+		woke := make([]chan struct{}, followers)
+		fs := make([]*session.Follower, followers)
+		for i := range fs {
+			ch := make(chan struct{}, 1)
+			woke[i] = ch
+			f, err := e.svc.Follow(e.ctx, c.ID, 0, func() {
+				select {
+				case ch <- struct{}{}:
+				default:
+				}
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if evs, _, err := f.Next(e.ctx); err != nil || len(evs) != 1 {
+				b.Fatal(len(evs), err)
+			}
+			fs[i] = f
+		}
+		b.StartTimer()
+		if _, err := e.svc.Scan(e.ctx, c.ID, c.nonce, device, user); err != nil {
+			b.Fatal(err)
+		}
+		for i, f := range fs {
+			for {
+				evs, _, err := f.Next(e.ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(evs) == 1 {
+					break
+				}
+				<-woke[i]
+			}
+		}
+		b.StopTimer()
+		for _, f := range fs {
+			f.Close()
+		}
+		b.StartTimer()
+	}
+}

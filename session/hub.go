@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"maps"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -165,8 +166,8 @@ func (h *hub) remove(sb *sub) bool {
 // included. Without it the goroutine stacks and buffers of thousands of
 // waiting clients stay in the process (the heap goal only falls at the next
 // GC, which an idle server runs every two minutes, and the background
-// scavenger then returns pages slowly). A full GC of the small live heap
-// left costs a few milliseconds, and it runs at most once per trimDelay.
+// scavenger then returns pages slowly). Two full GCs of the small live heap
+// left cost a few milliseconds, and they run at most once per trimDelay.
 // h.mu is held.
 func (h *hub) trimAfterDeparture() {
 	if h.npeak < trimMin || h.n >= h.npeak/trimRatio || h.trimming {
@@ -175,6 +176,11 @@ func (h *hub) trimAfterDeparture() {
 	h.trimming = true
 	h.npeak = h.n
 	time.AfterFunc(trimDelay, func() {
+		// The first GC moves what the departed clients' connections put
+		// in sync.Pools (net/http's bufio buffers of closed long-poll
+		// connections) to the pools' victim caches, the second (in
+		// FreeOSMemory) frees them and returns the pages.
+		runtime.GC()
 		debug.FreeOSMemory()
 		h.mu.Lock()
 		h.trimming = false

@@ -14,7 +14,7 @@ import (
 //	ukeygate_sessions_finished_total{kind,state,reason}  state: completed, rejected, failed, expired, cancelled
 //	ukeygate_session_push_latency_seconds{state}         commit of an event → handed to a watcher
 //	ukeygate_session_watchers                            open watchers on this node
-//	ukeygate_session_watchers_dropped_total              watchers dropped for falling behind
+//	ukeygate_session_watchers_dropped_total              watchers dropped for falling behind (0 since the hub coalesces into one slot; kept for dashboards)
 type metrics struct {
 	createdC  *prometheus.CounterVec
 	finishedC *prometheus.CounterVec

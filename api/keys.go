@@ -16,6 +16,7 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
 	"github.com/ukeygate/ukeygate/session"
+	"github.com/ukeygate/ukeygate/storage"
 )
 
 // The confirm of a scan session runs in package session
@@ -119,6 +120,24 @@ type auditRecorder struct{ log *audit.Log }
 // RecordKeyUse appends the key use: outcome ok or failed, the digest and,
 // on failure, the short reason.
 func (r auditRecorder) RecordKeyUse(ctx context.Context, u session.KeyUse) error {
+	if _, err := r.log.Append(ctx, keyUseEntry(u)); err != nil {
+		return fmt.Errorf("api: audit: %w", err)
+	}
+	return nil
+}
+
+// RecordKeyUseWith appends the key use in the transaction of ops (the
+// session's completion); a failed condition of ops is storage.ErrConflict.
+func (r auditRecorder) RecordKeyUseWith(ctx context.Context, u session.KeyUse, ops []storage.Op) error {
+	_, err := r.log.AppendWith(ctx, keyUseEntry(u), ops)
+	if err != nil && !errors.Is(err, storage.ErrConflict) {
+		return fmt.Errorf("api: audit: %w", err)
+	}
+	return err
+}
+
+// keyUseEntry is the audit entry of u.
+func keyUseEntry(u session.KeyUse) audit.Entry {
 	e := audit.Entry{
 		Action:       string(u.Session.Kind),
 		Actor:        "device:" + u.DeviceID,
@@ -138,10 +157,7 @@ func (r auditRecorder) RecordKeyUse(ctx context.Context, u session.KeyUse) error
 	if u.Digest != nil {
 		e.Digest = hex.EncodeToString(u.Digest)
 	}
-	if _, err := r.log.Append(ctx, e); err != nil {
-		return fmt.Errorf("api: audit: %w", err)
-	}
-	return nil
+	return e
 }
 
 // confirmer is the confirm sequence over the CA's keys and the audit log;

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,7 +103,14 @@ type Log struct {
 type pending struct {
 	e   Entry
 	res chan error
+	// ops (AppendWith) commit in the entry's transaction; a failed
+	// condition among them fails this entry alone with ErrConflict.
+	ops []storage.Op
 }
+
+// maxAppendOps bounds the caller operations of one AppendWith (a batch
+// holds at most maxBatch entries and operations together).
+const maxAppendOps = 64
 
 // maxBatch bounds the entries written in one transaction (a transaction
 // holds at most 128 operations: the entries, the head condition and the
@@ -155,6 +163,32 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 	}
 }
 
+// AppendWith adds e to the log in the same transaction as ops (writes
+// and conditions of the caller: a session's completion, say): both are
+// stored or neither. If a condition of ops fails it returns
+// storage.ErrConflict and writes nothing (the caller re-reads and tries
+// again). Once queued it waits for the outcome even if ctx ends (bounded
+// by the log's own write timeout), so the caller always knows whether
+// ops were committed.
+func (l *Log) AppendWith(ctx context.Context, e Entry, ops []storage.Op) (Entry, error) {
+	if e.Action == "" || (e.Outcome != OutcomeOK && e.Outcome != OutcomeFailed) {
+		return Entry{}, fmt.Errorf("%w: action and outcome (ok|failed) are required", ErrInvalidEntry)
+	}
+	if len(ops) > maxAppendOps {
+		return Entry{}, fmt.Errorf("%w: %d operations with one entry, at most %d", ErrInvalidEntry, len(ops), maxAppendOps)
+	}
+	p := &pending{e: e, res: make(chan error, 1), ops: ops}
+	select {
+	case l.queue <- p:
+	case <-l.done:
+		return Entry{}, ErrClosed
+	case <-ctx.Done():
+		return Entry{}, ctx.Err()
+	}
+	err := <-p.res
+	return p.e, err
+}
+
 func (l *Log) run() {
 	defer l.wg.Done()
 	for {
@@ -173,41 +207,84 @@ func (l *Log) run() {
 				}
 			}
 		}
+		n := 1 + len(batch[0].ops)
+		var next *pending
 	fill:
-		for len(batch) < maxBatch {
+		for n < maxBatch {
 			select {
 			case p := <-l.queue:
+				if n+1+len(p.ops) > maxBatch {
+					next = p
+					break fill
+				}
 				batch = append(batch, p)
+				n += 1 + len(p.ops)
 			default:
 				break fill
 			}
 		}
 		l.write(batch)
+		if next != nil {
+			l.write([]*pending{next})
+		}
 	}
 }
 
 // write chains batch onto the current head and commits it in one
-// transaction, retrying when another writer moved the head.
+// transaction, retrying when another writer moved the head. When a
+// condition of an entry's own operations (AppendWith) fails, that entry
+// fails with ErrConflict and the others are written without it.
 func (l *Log) write(batch []*pending) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	l.writeCtx(ctx, batch)
+}
+
+func (l *Log) writeCtx(ctx context.Context, batch []*pending) {
 	var err error
 	for attempt := 0; attempt < 50; attempt++ {
-		err = l.tryWrite(ctx, batch)
+		var rev int64
+		rev, err = l.tryWrite(ctx, batch)
 		if !errors.Is(err, storage.ErrConflict) {
 			break
 		}
+		if !slices.ContainsFunc(batch, func(p *pending) bool { return len(p.ops) > 0 }) {
+			continue // only the head can have moved
+		}
+		_, now, herr := l.readHead(ctx)
+		if herr != nil {
+			err = herr
+			break
+		}
+		if now != rev {
+			continue // the head moved: rebuild
+		}
+		// A caller's condition failed: that entry fails alone.
+		if len(batch) == 1 {
+			break
+		}
+		for _, p := range batch {
+			l.writeCtx(ctx, []*pending{p})
+		}
+		return
 	}
 	for _, p := range batch {
 		p.res <- err
 	}
 }
 
-func (l *Log) tryWrite(ctx context.Context, batch []*pending) error {
+// tryWrite writes batch after the head it reads, whose revision it
+// returns.
+func (l *Log) tryWrite(ctx context.Context, batch []*pending) (int64, error) {
 	h, rev, err := l.readHead(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	return rev, l.tryWriteAt(ctx, batch, h, rev)
+}
+
+func (l *Log) tryWriteAt(ctx context.Context, batch []*pending, h head, rev int64) error {
+	var err error
 	ops := []storage.Op{storage.IfRevision(headKey, rev)}
 	seq, prev := h.Seq, h.Hash
 	now := l.now().UTC()
@@ -225,6 +302,7 @@ func (l *Log) tryWrite(ctx context.Context, batch []*pending) error {
 			return err
 		}
 		ops = append(ops, storage.Put(entryKey(seq), b, 0))
+		ops = append(ops, p.ops...)
 		prev = p.e.Hash
 	}
 	nh, err := json.Marshal(head{Seq: seq, Hash: prev, Seal: l.seal(seq, prev)})

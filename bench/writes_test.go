@@ -16,7 +16,7 @@ import (
 // MaxWritesPerSession is the most write transactions one whole session
 // (create, scan, confirm with its device nonces, PIN check and audit
 // entry, completion) may cost on bbolt.
-const MaxWritesPerSession = 5
+const MaxWritesPerSession = 4
 
 // TestWriteTxnsPerSession counts the write transactions of whole sessions
 // on bbolt: every write transaction raises the store revision by one and

@@ -14,6 +14,7 @@ import (
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/seal"
+	"github.com/ukeygate/ukeygate/storage"
 )
 
 // The confirm sequence of a scan session, from the phone's "confirm" to the
@@ -104,6 +105,52 @@ type Recorder interface {
 	// RecordKeyUse appends u. An error means the use could not be recorded:
 	// a successful key use that cannot be recorded does not complete.
 	RecordKeyUse(ctx context.Context, u KeyUse) error
+}
+
+// AtomicRecorder is a Recorder that can also commit a key use's entry in
+// the same transaction as the caller's store operations. With one, a
+// confirm commits its "ok" entry with the session's completion (one write
+// instead of two), so a result is audited as delivered exactly when it is.
+type AtomicRecorder interface {
+	Recorder
+	// RecordKeyUseWith appends u in the transaction of ops; if a
+	// condition of ops fails it returns storage.ErrConflict and writes
+	// nothing. It returns only once the outcome is known.
+	RecordKeyUseWith(ctx context.Context, u KeyUse, ops []storage.Op) error
+}
+
+// atomicAudit carries, in a confirm's context, the "ok" key use that the
+// completion commits (AtomicRecorder).
+type atomicAudit struct {
+	rec AtomicRecorder
+	use *KeyUse
+}
+
+type atomicAuditKey struct{}
+
+// withAtomicAudit returns ctx ready for deliver to leave its "ok" entry
+// to the completion, when c.Audit is an AtomicRecorder.
+func (c *Confirmer) withAtomicAudit(ctx context.Context) context.Context {
+	if ar, ok := c.Audit.(AtomicRecorder); ok {
+		return context.WithValue(ctx, atomicAuditKey{}, &atomicAudit{rec: ar})
+	}
+	return ctx
+}
+
+// completionCommit is the commit function of the completion of a confirm
+// whose ctx holds a delivered key use (withAtomicAudit, deliver), or nil.
+func completionCommit(ctx context.Context) func(context.Context, []storage.Op) error {
+	a, _ := ctx.Value(atomicAuditKey{}).(*atomicAudit)
+	if a == nil || a.use == nil {
+		return nil
+	}
+	u := *a.use
+	if u.Digest == nil {
+		u.Digest = RequestDigest(u.Session)
+	}
+	return func(ctx context.Context, ops []storage.Op) error {
+		return a.rec.RecordKeyUseWith(ctx, u, ops)
+	}
 }
 
 // KeyUse is one confirm attempt, as the audit log records it.
@@ -250,6 +297,10 @@ type ConfirmRequest struct {
 //     cancelled or expired in the last instant) the audited result is
 //     recorded as discarded.
 //
+// With an AtomicRecorder, steps 6 and 7 are one transaction: the "ok"
+// entry is committed with the completion, and a completion that loses
+// leaves only the "result_discarded" entry.
+//
 // It returns the completed session, or the first error; errors of
 // KeySide and Admit are returned as they are.
 func (c *Confirmer) Confirm(ctx context.Context, req ConfirmRequest) (*Session, error) {
@@ -259,6 +310,7 @@ func (c *Confirmer) Confirm(ctx context.Context, req ConfirmRequest) (*Session, 
 	// delivered is the key use audited "ok"; if the session then does not
 	// complete, a "failed" entry follows.
 	var delivered *KeyUse
+	ctx = c.withAtomicAudit(ctx)
 	sess, err := c.Sessions.Confirm(ctx, req.SessionID, req.DeviceID, func(s *Session) (json.RawMessage, error) {
 		use, out, err := c.run(ctx, s, req)
 		if err != nil {
@@ -365,6 +417,11 @@ func (c *Confirmer) deliver(ctx context.Context, s *Session, use KeyUse, out *Ou
 		return nil, nil, err
 	}
 	use.OK = true
+	if a, _ := ctx.Value(atomicAuditKey{}).(*atomicAudit); a != nil {
+		// Committed with the completion (Service.Confirm).
+		a.use = &use
+		return &use, out, nil
+	}
 	if err := c.record(ctx, use); err != nil {
 		return nil, nil, err
 	}

@@ -184,6 +184,7 @@ func (c *Confirmer) cosignFinish(ctx context.Context, req ConfirmRequest) (*Sess
 		return nil, fmt.Errorf("%w: the first round was for another credential", ErrCosignNotStarted)
 	}
 	var delivered *KeyUse
+	ctx = c.withAtomicAudit(ctx)
 	sess, err := c.Sessions.Confirm(ctx, req.SessionID, req.DeviceID, func(s *Session) (json.RawMessage, error) {
 		use := KeyUse{Session: s, DeviceID: req.DeviceID, CredentialID: req.CredentialID}
 		cred, pub, _, err := c.prepare(ctx, s, req, &use)

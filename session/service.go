@@ -443,7 +443,13 @@ func (s *Service) Confirm(ctx context.Context, id, deviceID string, op func(*Ses
 		s.release(wctx, id, claim)
 		return nil, fmt.Errorf("%w: the operation's result is not valid JSON", ErrInvalidArgument)
 	}
-	done, err := s.change(wctx, id, func(r *record, now time.Time) (State, error) {
+	// The audit entry of the delivered result (AtomicRecorder) commits
+	// with the completion.
+	cctx := wctx
+	if commit := completionCommit(ctx); commit != nil {
+		cctx = context.WithValue(wctx, commitViaKey{}, commit)
+	}
+	done, err := s.change(cctx, id, func(r *record, now time.Time) (State, error) {
 		if err := held(r, now); err != nil {
 			return "", err
 		}

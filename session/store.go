@@ -215,6 +215,11 @@ func (s *Service) checkWrite(id string, n int) error {
 // On a lost race it re-reads and asks decide again. It returns the session
 // after the change (or unchanged when decide returned ""). A write over
 // Config.MaxWriteBytes is ErrTooLarge and never reaches the store.
+// commitViaKey holds, in a change's context, the function that commits
+// its operations instead of the store's Txn (a confirm's completion with
+// its audit entry, AtomicRecorder).
+type commitViaKey struct{}
+
 func (s *Service) change(ctx context.Context, id string, decide decideFunc) (*Session, error) {
 	for range maxConflictRetries {
 		r, rev, err := s.load(ctx, id)
@@ -269,7 +274,11 @@ func (s *Service) change(ctx context.Context, id string, decide decideFunc) (*Se
 		ops = append(ops, outOps...)
 		// A device request's nonce (storage.DeferOnce) is consumed with
 		// the first write the request makes.
-		_, err = storage.TxnOnce(ctx, s.store, ops...)
+		if commit, ok := ctx.Value(commitViaKey{}).(func(context.Context, []storage.Op) error); ok {
+			err = commit(ctx, ops)
+		} else {
+			_, err = storage.TxnOnce(ctx, s.store, ops...)
+		}
 		if errors.Is(err, storage.ErrConflict) {
 			continue
 		}

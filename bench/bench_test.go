@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +118,14 @@ func checkReport(t *testing.T, r *bench.Report, n int) {
 	}
 	if r.Sessions != n || r.Completed != n {
 		t.Fatalf("sessions %d, completed %d, want %d", r.Sessions, r.Completed, n)
+	}
+	if c := r.CryptoLimit; c == nil || c.SessionsPerSecond <= 0 || c.CPUs < 1 || r.CryptoRatio <= 0 ||
+		math.Abs(r.CryptoRatio-r.Throughput/c.SessionsPerSecond) > 1e-9 {
+		t.Fatalf("crypto limit %+v, ratio %v", c, r.CryptoRatio)
+	}
+	var ctext strings.Builder
+	if err := r.WriteText(&ctext); err != nil || !strings.Contains(ctext.String(), "x the crypto limit") {
+		t.Fatalf("report text without the crypto-limit ratio: %v\n%s", err, ctext.String())
 	}
 	if r.StoppedBy != bench.StopCount {
 		t.Fatalf("stopped by %q, want %q", r.StoppedBy, bench.StopCount)
@@ -290,4 +300,37 @@ func BenchmarkLoginFlow(b *testing.B) {
 	}
 	b.ReportMetric(float64(confirm.Microseconds())/float64(b.N), "confirm-µs/op")
 	b.ReportMetric(float64(push.Microseconds())/float64(b.N), "push-µs/op")
+}
+
+// BenchmarkCryptoLimit measures the crypto limit of a flow on this
+// machine with every core busy: one op is one session's cryptography
+// (bench.CryptoWork: two device-signature verifications, the PIN key
+// derivation, the unwrap, the parse and the signature), so the limit in
+// sessions/s is 1e9 / ns/op.
+//
+//	go test -run='^$' -bench=CryptoLimit -benchtime=2s ./bench/
+func BenchmarkCryptoLimit(b *testing.B) {
+	for _, alg := range []string{bench.AlgSM2, bench.AlgRSA} {
+		b.Run(alg, func(b *testing.B) {
+			works := make(chan *bench.CryptoWork, runtime.GOMAXPROCS(0))
+			for range cap(works) {
+				w, err := bench.NewCryptoWork(alg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				works <- w
+			}
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				w := <-works
+				for pb.Next() {
+					if err := w.Run(); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
+		})
+	}
 }

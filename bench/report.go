@@ -81,6 +81,11 @@ type Report struct {
 	Failed    int `json:"failed"`
 	// Throughput is completed sessions per second of Elapsed.
 	Throughput float64 `json:"sessions_per_second"`
+	// CryptoLimit is the flow's crypto limit on this machine, timed by the
+	// bench before the load (MeasureCryptoLimit); CryptoRatio is
+	// Throughput divided by its SessionsPerSecond.
+	CryptoLimit *CryptoLimit `json:"crypto_limit,omitempty"`
+	CryptoRatio float64      `json:"crypto_limit_ratio"`
 	// EventFirst counts sessions whose completed event reached the
 	// watcher before the confirm answer reached the phone (push 0).
 	EventFirst int          `json:"event_before_confirm_answer"`
@@ -187,6 +192,14 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "run: %d sessions (%d completed, %d failed) in %.2f s with %d workers, stopped by %s\n",
 		r.Sessions, r.Completed, r.Failed, time.Duration(r.Elapsed).Seconds(), r.Concurrency, r.StoppedBy)
 	fmt.Fprintf(w, "throughput: %.1f sessions/s\n", r.Throughput)
+	if c := r.CryptoLimit; c != nil {
+		note := ""
+		if r.Cosign {
+			note = "; the limit is of the PIN-at-gateway flow"
+		}
+		fmt.Fprintf(w, "crypto limit: %.0f sessions/s (%s ms of crypto per session × %d CPUs, timed in the bench process%s): throughput = %.2fx the crypto limit\n",
+			c.SessionsPerSecond, ms(c.PerSession), c.CPUs, note, r.CryptoRatio)
+	}
 	fmt.Fprintln(w, "latency (ms) of completed sessions; push: confirm answer to completed event at the watcher,")
 	fmt.Fprintln(w, "confirm_to_event: confirm request sent to completed event at the watcher, total: create to that event")
 	fmt.Fprintf(w, "  %-17s %7s %9s %9s %9s %9s %9s\n", "phase", "n", "mean", "p50", "p90", "p99", "max")

@@ -61,6 +61,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // code, never retried.
 func (f *Fixture) Load(ctx context.Context) (*Report, error) {
 	cfg := f.cfg
+	// The crypto limit is timed before the load, in this process.
+	climit, err := MeasureCryptoLimit(cfg.Alg, cryptoLimitTime)
+	if err != nil {
+		return nil, err
+	}
 	limit := cfg.sessionLimit()
 	start := time.Now()
 	deadline := start.Add(cfg.timeLimit())
@@ -120,8 +125,16 @@ func (f *Fixture) Load(ctx context.Context) (*Report, error) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	reason, _ := stopping.Load().(string)
-	return f.report(start, elapsed, reason, samples, failures, examples), nil
+	r := f.report(start, elapsed, reason, samples, failures, examples)
+	r.CryptoLimit = &climit
+	if climit.SessionsPerSecond > 0 {
+		r.CryptoRatio = r.Throughput / climit.SessionsPerSecond
+	}
+	return r, nil
 }
+
+// cryptoLimitTime is how long Load times the flow's crypto (CryptoWork).
+const cryptoLimitTime = 300 * time.Millisecond
 
 // pace waits until the session's start slot at (Config.Rate); it reports
 // false when ctx ends or the slot lies beyond deadline first.

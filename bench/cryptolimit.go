@@ -1,0 +1,149 @@
+package bench
+
+import (
+	"bytes"
+	"crypto"
+	"fmt"
+	"net/http"
+	"runtime"
+	"time"
+
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
+)
+
+// The crypto limit of a flow is the rate at which this machine could run
+// nothing but the flow's cryptography, every core busy: per session, the
+// two device-signature verifications (scan and confirm), the PIN key
+// derivation (at the gateway's cost: the security margin), the unwrap of
+// the credential key, its parse and one signature. A run's Throughput
+// divided by it says how much the gateway spends beyond the crypto.
+//
+// CryptoWork does exactly those steps once; MeasureCryptoLimit times it on
+// one goroutine and scales by the number of CPUs (the steps are CPU-bound
+// and independent); BenchmarkCryptoLimit measures the same with every core
+// busy.
+
+// CryptoWork is the cryptography of one session of a flow, ready to run.
+type CryptoWork struct {
+	devKey  crypto.Signer
+	devReq  *http.Request
+	devBody []byte
+	master  []byte
+	salt    []byte
+	pin     string
+	wrapped []byte
+	ad      []byte
+	msg     []byte
+}
+
+// NewCryptoWork prepares the crypto of a session of alg ("SM2", "RSA"):
+// a device key and a signed request, a PIN-wrapped credential key and a
+// login challenge to sign.
+func NewCryptoWork(alg string) (*CryptoWork, error) {
+	dev, err := gmcrypto.GenerateKey(gmcrypto.AlgSM2, 0)
+	if err != nil {
+		return nil, err
+	}
+	bits := 0
+	if alg == AlgRSA {
+		bits = 2048
+	}
+	key, err := gmcrypto.GenerateKey(gmcrypto.Alg(alg), bits)
+	if err != nil {
+		return nil, err
+	}
+	der, err := gmcrypto.MarshalPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	master, err := gmcrypto.RandomBytes(32)
+	if err != nil {
+		return nil, err
+	}
+	salt, err := gmcrypto.RandomBytes(gmcrypto.MinSaltLen)
+	if err != nil {
+		return nil, err
+	}
+	w := &CryptoWork{devKey: dev, master: master, salt: salt, pin: "246813", ad: []byte("credentials/cred_bench"),
+		msg: bytes.Repeat([]byte("ukeygate login challenge "), 8)}
+	pk, err := gmcrypto.DerivePINKey(master, salt, w.pin)
+	if err != nil {
+		return nil, err
+	}
+	defer gmcrypto.Zero(pk)
+	if w.wrapped, err = gmcrypto.Wrap(pk, der, w.ad); err != nil {
+		return nil, err
+	}
+	w.devBody = []byte(`{"credential":"cred_bench","pin":"246813","code":"42"}`)
+	w.devReq, err = http.NewRequest(http.MethodPost, "http://gw.test/v1/sessions/s1/confirm", bytes.NewReader(w.devBody))
+	if err != nil {
+		return nil, err
+	}
+	if err := protocol.SignRequest(w.devReq, w.devBody, "dev_bench", dev, time.Now()); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Run does one session's cryptography.
+func (w *CryptoWork) Run() error {
+	for range 2 { // scan and confirm are signed device requests
+		h, err := protocol.ParseDeviceHeaders(w.devReq.Header)
+		if err != nil {
+			return err
+		}
+		if err := h.Verify(w.devKey.Public(), w.devReq.Method, w.devReq.URL.RequestURI(), w.devBody); err != nil {
+			return err
+		}
+	}
+	pk, err := gmcrypto.DerivePINKey(w.master, w.salt, w.pin)
+	if err != nil {
+		return err
+	}
+	der, err := gmcrypto.Unwrap(pk, w.wrapped, w.ad)
+	gmcrypto.Zero(pk)
+	if err != nil {
+		return err
+	}
+	key, err := gmcrypto.ParsePrivateKey(der)
+	gmcrypto.Zero(der)
+	if err != nil {
+		return err
+	}
+	defer gmcrypto.ZeroKey(key)
+	_, err = gmcrypto.Sign(key, w.msg, nil)
+	return err
+}
+
+// CryptoLimit is a flow's crypto limit as measured by MeasureCryptoLimit.
+type CryptoLimit struct {
+	// PerSession is the time of one session's crypto on one core.
+	PerSession Duration `json:"per_session_ms"`
+	// CPUs is the number of CPUs it is scaled by.
+	CPUs int `json:"cpus"`
+	// SessionsPerSecond is CPUs / PerSession.
+	SessionsPerSecond float64 `json:"sessions_per_second"`
+}
+
+// MeasureCryptoLimit times CryptoWork of alg on one goroutine for about
+// d (at least 5 sessions) and scales by runtime.NumCPU.
+func MeasureCryptoLimit(alg string, d time.Duration) (CryptoLimit, error) {
+	w, err := NewCryptoWork(alg)
+	if err != nil {
+		return CryptoLimit{}, fmt.Errorf("crypto limit: %w", err)
+	}
+	if err := w.Run(); err != nil { // warm up
+		return CryptoLimit{}, fmt.Errorf("crypto limit: %w", err)
+	}
+	n, start := 0, time.Now()
+	for n < 5 || time.Since(start) < d {
+		if err := w.Run(); err != nil {
+			return CryptoLimit{}, fmt.Errorf("crypto limit: %w", err)
+		}
+		n++
+	}
+	per := time.Since(start) / time.Duration(n)
+	cpus := runtime.NumCPU()
+	return CryptoLimit{PerSession: Duration(per), CPUs: cpus, SessionsPerSecond: float64(cpus) / per.Seconds()}, nil
+}

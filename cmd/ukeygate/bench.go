@@ -37,8 +37,11 @@ while they wait and the confirm→event percentiles at the waiters. The
 process's open-files soft limit is raised to its hard limit (ulimit -Hn);
 N must stay below it. The server's rate limits must allow N creates.
 
-Reported: sessions/s and p50/p90/p99/max of each phase, failures by error
-code. Every request goes to --server and nowhere else; the exit status is 1
+Reported: sessions/s beside the flow's crypto limit and their ratio (the
+limit: two device-signature verifications, the PIN key derivation, the key
+unwrap and parse and one signature per session, timed in this process
+before the load and scaled by its CPUs), p50/p90/p99/max of each phase,
+failures by error code. Every request goes to --server and nowhere else; the exit status is 1
 when a session failed.
 
   ukeygate bench --server http://127.0.0.1:8080 --admin-token T --sessions 500 --concurrency 16

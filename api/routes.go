@@ -60,6 +60,7 @@ func (a *API) routes() {
 	a.handle("GET /v1/me/credentials", a.myCredentials)
 	a.handle("POST /v1/me/credentials", a.requestCredential)
 	a.handle("POST /v1/me/credentials/{id}/cosign", a.cosignCSR)
+	a.handle("POST /v1/me/credentials/{id}/renew", a.renewCredential)
 	a.handle("PUT /v1/me/pin", a.changePIN)
 	a.handle("GET /v1/me/history", a.myHistory)
 	a.handle("POST /v1/me/seals", a.addDrawnSeal)

@@ -33,3 +33,16 @@ const (
 	CodeOperatorNotFound  = "operator_not_found"
 	CodeOperatorForbidden = "operator_forbidden"
 )
+
+// RenewRequest is the body of POST /v1/me/credentials/{id}/renew.
+type RenewRequest struct {
+	PIN string `json:"pin"`
+	// NewKey asks for a new key pair; not supported yet (the renewal
+	// keeps the key).
+	NewKey bool `json:"new_key,omitempty"`
+}
+
+// Renewed answers POST /v1/me/credentials/{id}/renew.
+type Renewed struct {
+	Credential Credential `json:"credential"`
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/privacy"
+	"github.com/ukeygate/ukeygate/ra"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/upload"
 	"github.com/ukeygate/ukeygate/webapp"
@@ -70,6 +71,10 @@ type Deps struct {
 	// /v1/me, GET /v1/admin/users/{id}/data); nil answers them with 503
 	// "unavailable".
 	Privacy *privacy.Service
+	// Registrations is the registration authority (POST /v1/register, the
+	// operator's queue, POST /v1/me/corrections); nil answers them with
+	// 503 "unavailable".
+	Registrations *ra.Service
 }
 
 // DefaultMaxBodyBytes is the body limit when Deps.MaxBodyBytes is 0.
@@ -98,6 +103,7 @@ type API struct {
 	uploads     *upload.Service
 	drawn       DrawnSealConfig
 	privacy     *privacy.Service
+	ra          *ra.Service
 	// qr caches rendered QR images (qrcache.go).
 	qr *qrCache
 	// stopCtx ends when a graceful shutdown begins (Deps.Stopping);
@@ -139,6 +145,7 @@ func New(deps Deps) *API {
 		uploads:  deps.Uploads,
 		drawn:    deps.DrawnSeals,
 		privacy:  deps.Privacy,
+		ra:       deps.Registrations,
 		webapp:   webapp.New(),
 		pinLockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ukeygate_pin_lockouts_total",

@@ -17,6 +17,7 @@ import (
 	"github.com/ukeygate/ukeygate/privacy"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
+	"github.com/ukeygate/ukeygate/ra"
 	"github.com/ukeygate/ukeygate/seal"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
@@ -63,6 +64,9 @@ var (
 	// ErrPrivacyUnavailable: the API was built without the privacy
 	// service (GET /v1/me/data, DELETE /v1/me).
 	ErrPrivacyUnavailable = errors.New("api: privacy rights unavailable")
+	// ErrRegistrationUnavailable: the API was built without the
+	// registration authority (Deps.Registrations).
+	ErrRegistrationUnavailable = errors.New("api: registration unavailable")
 	// ErrOriginNotAllowed: the page origin (body field or Origin header)
 	// is not one of the app's registered origins.
 	ErrOriginNotAllowed = errors.New("api: origin not allowed for this app")
@@ -112,6 +116,14 @@ var errorTable = []errorMapping{
 	{ErrOriginNotAllowed, http.StatusForbidden, protocol.CodeOriginNotAllowed},
 	{ErrWebhooksUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
 	{ErrPrivacyUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
+	{ErrRegistrationUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
+	{ra.ErrNotFound, http.StatusNotFound, protocol.CodeRegistrationNotFound},
+	{ra.ErrDecided, http.StatusConflict, protocol.CodeRegistrationDecided},
+	{ra.ErrPending, http.StatusConflict, protocol.CodeRegistrationPending},
+	{ra.ErrIDNumber, http.StatusBadRequest, protocol.CodeInvalidIDNumber},
+	{ra.ErrCreditCode, http.StatusBadRequest, protocol.CodeInvalidCreditCode},
+	{ra.ErrPolicyVersion, http.StatusBadRequest, protocol.CodePolicyVersion},
+	{ra.ErrLicence, http.StatusBadRequest, protocol.CodeInvalidLicence},
 	{privacy.ErrIncomplete, http.StatusServiceUnavailable, protocol.CodeDeletionIncomplete},
 
 	// webhook

@@ -49,6 +49,11 @@ func (a *API) routes() {
 	a.handle("POST /v1/admin/operators", a.adminAddOperator)
 	a.handle("GET /v1/admin/operators", a.adminListOperators)
 	a.handle("DELETE /v1/admin/operators/{name}", a.adminRemoveOperator)
+	// Registration with RA review (registrations.go): the operator's queue.
+	a.handle("GET /v1/admin/registrations", a.adminListRegistrations)
+	a.handle("GET /v1/admin/registrations/{id}", a.adminGetRegistration)
+	a.handle("POST /v1/admin/registrations/{id}/approve", a.adminApproveRegistration)
+	a.handle("POST /v1/admin/registrations/{id}/reject", a.adminRejectRegistration)
 
 	// Public: issuers, their certificates and CRLs.
 	a.handle("GET /v1/issuers", a.listIssuers)
@@ -57,6 +62,9 @@ func (a *API) routes() {
 
 	// Phone: enrollment (unsigned), then device-signed requests.
 	a.handle("POST /v1/enroll", a.enroll)
+	a.handle("POST /v1/register", a.register)
+	a.handle("GET /v1/register/policy", a.registrationPolicy)
+	a.handle("POST /v1/me/corrections", a.submitCorrection)
 	a.handle("GET /v1/me/credentials", a.myCredentials)
 	a.handle("POST /v1/me/credentials", a.requestCredential)
 	a.handle("POST /v1/me/credentials/{id}/cosign", a.cosignCSR)

@@ -165,6 +165,13 @@ type UserRequest struct {
 	// (organisationSubject).
 	Kind       string
 	CreditCode string
+	// Registration is the id of the approved registration (ra) the user
+	// comes from, recorded on the user; empty for a user added directly.
+	Registration string
+	// ID presets the new user's id (from NewUserID), so that a caller can
+	// name the user in the writes it commits with it (AddUserWith); empty
+	// means a fresh one.
+	ID string
 }
 
 // User kinds (protocol.UserKindPerson, protocol.UserKindOrganization).

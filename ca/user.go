@@ -16,13 +16,16 @@ import (
 
 // userRecord is what users/<id> holds.
 type userRecord struct {
-	ID                  string    `json:"id"`
-	Name                string    `json:"name"`
-	IDNumber            string    `json:"id_number,omitempty"`
-	Phone               string    `json:"phone,omitempty"`
-	Organization        string    `json:"organization,omitempty"`
-	Kind                string    `json:"kind,omitempty"`
-	CreditCode          string    `json:"credit_code,omitempty"`
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	IDNumber     string `json:"id_number,omitempty"`
+	Phone        string `json:"phone,omitempty"`
+	Organization string `json:"organization,omitempty"`
+	Kind         string `json:"kind,omitempty"`
+	CreditCode   string `json:"credit_code,omitempty"`
+	// Registration is the id of the approved registration the user came
+	// from (ra); empty for users the operator added directly.
+	Registration        string    `json:"registration,omitempty"`
 	CreatedAt           time.Time `json:"created_at"`
 	ActivationExpiresAt time.Time `json:"activation_expires_at"`
 	Devices             []string  `json:"devices,omitempty"`
@@ -56,7 +59,7 @@ func (u *userRecord) organization() bool { return u.Kind == UserKindOrganization
 func (u *userRecord) toUser(now time.Time) *User {
 	out := &User{
 		ID: u.ID, Name: u.Name, IDNumber: u.IDNumber, Phone: u.Phone, Organization: u.Organization,
-		Kind: u.Kind, CreditCode: u.CreditCode, CreatedAt: u.CreatedAt, Enrolled: u.enrolled(), ActivationExpiresAt: u.ActivationExpiresAt,
+		Kind: u.Kind, CreditCode: u.CreditCode, Registration: u.Registration, CreatedAt: u.CreatedAt, Enrolled: u.enrolled(), ActivationExpiresAt: u.ActivationExpiresAt,
 		Devices: append([]string(nil), u.Devices...),
 	}
 	if now.Before(u.LockedUntil) {
@@ -161,6 +164,13 @@ const (
 // (shown once; only its HMAC is stored) that expires after
 // Config.ActivationTTL. Bad fields are a *RequestError.
 func (s *Service) AddUser(ctx context.Context, req UserRequest) (*User, string, error) {
+	return s.AddUserWith(ctx, req)
+}
+
+// AddUserWith is AddUser committing extra (conditions and writes of the
+// caller, such as the registration the user comes from) in the same
+// transaction as the user, its activation code and the audit entry.
+func (s *Service) AddUserWith(ctx context.Context, req UserRequest, extra ...storage.Op) (*User, string, error) {
 	if err := req.Validate(); err != nil {
 		return nil, "", err
 	}
@@ -170,9 +180,14 @@ func (s *Service) AddUser(ctx context.Context, req UserRequest) (*User, string, 
 	if req.Kind == UserKindOrganization && req.Organization == "" {
 		req.Organization = req.Name
 	}
-	id, err := newID(prefixUser)
-	if err != nil {
-		return nil, "", err
+	id := req.ID
+	if id == "" {
+		var err error
+		if id, err = NewUserID(); err != nil {
+			return nil, "", err
+		}
+	} else if !strings.HasPrefix(id, prefixUser) || !ValidID(id) {
+		return nil, "", invalid("id", "not a user id from NewUserID")
 	}
 	code, err := newActivationCode()
 	if err != nil {
@@ -182,7 +197,7 @@ func (s *Service) AddUser(ctx context.Context, req UserRequest) (*User, string, 
 	now := s.now().UTC()
 	u := &userRecord{
 		ID: id, Name: req.Name, IDNumber: req.IDNumber, Phone: req.Phone, Organization: req.Organization,
-		Kind: req.Kind, CreditCode: strings.ToUpper(req.CreditCode), CreatedAt: now, ActivationExpiresAt: now.Add(s.cfg.ActivationTTL),
+		Kind: req.Kind, CreditCode: strings.ToUpper(req.CreditCode), Registration: req.Registration, CreatedAt: now, ActivationExpiresAt: now.Add(s.cfg.ActivationTTL),
 	}
 	act := &activationRecord{UserID: id, ExpiresAt: u.ActivationExpiresAt}
 	ak := s.activationStoreKey(norm)
@@ -191,12 +206,16 @@ func (s *Service) AddUser(ctx context.Context, req UserRequest) (*User, string, 
 	b.cond(ak, 0)
 	b.put(userKey(id), u, 0)
 	b.put(ak, act, s.cfg.ActivationTTL+activationGrace)
+	b.ops = append(b.ops, extra...)
 	user := u.toUser(s.now())
 	if err := b.commitAction(ctx, s.store, user); err != nil {
 		return nil, "", err
 	}
 	return user, code, nil
 }
+
+// NewUserID returns a fresh user id (for UserRequest.ID).
+func NewUserID() (string, error) { return newID(prefixUser) }
 
 func checkPhone(p string) error {
 	if len(p) > maxPhoneLen {

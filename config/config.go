@@ -49,6 +49,26 @@ type Config struct {
 	Privacy PrivacyConfig `mapstructure:"privacy"`
 	// Audit sets how long exported audit entries stay in the live store.
 	Audit AuditConfig `mapstructure:"audit"`
+	// Registration sets self-registration with RA review
+	// (docs/registration.md).
+	Registration RegistrationConfig `mapstructure:"registration"`
+}
+
+// RegistrationConfig is the policy of self-registration (POST
+// /v1/register).
+type RegistrationConfig struct {
+	// PolicyVersion is the current privacy policy version every
+	// registration must consent to.
+	PolicyVersion string `mapstructure:"policy_version"`
+	// PolicyURL is where applicants read that policy (the phone app links
+	// it).
+	PolicyURL string `mapstructure:"policy_url"`
+	// Verifier is the identity verifier run on each application: "manual"
+	// (RA review only) or "test" (a deterministic rule for demos and
+	// tests; never in production).
+	Verifier string `mapstructure:"verifier"`
+	// MaxLicenceBytes bounds a licence image (PNG or JPEG).
+	MaxLicenceBytes int `mapstructure:"max_licence_bytes"`
 }
 
 // AuditConfig is the archiving of the audit log (docs/operations.md,
@@ -329,6 +349,8 @@ func Default() Config {
 		Webhook: DefaultWebhook(),
 		Privacy: PrivacyConfig{CertificateRetention: 1826 * 24 * time.Hour, Compact: true},
 		Audit:   AuditConfig{Retention: 90 * 24 * time.Hour, PruneInterval: time.Minute},
+		Registration: RegistrationConfig{PolicyVersion: "2026-01", PolicyURL: "/m/privacy.html", Verifier: "manual",
+			MaxLicenceBytes: 512 << 10},
 	}
 }
 

@@ -42,6 +42,7 @@ func (c Config) Validate() error {
 		c.Webhook.validate,
 		c.Privacy.validate,
 		c.Audit.validate,
+		c.Registration.validate,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -327,6 +328,18 @@ func (a AuditConfig) validate() error {
 	}
 	if a.PruneInterval < MinAuditPrune || a.PruneInterval > MaxAuditPrune {
 		return bad("audit.prune_interval", a.PruneInterval, fmt.Sprintf("must be from %s to %s", MinAuditPrune, MaxAuditPrune))
+	}
+	return nil
+}
+
+func (r RegistrationConfig) validate() error {
+	switch {
+	case strings.TrimSpace(r.PolicyVersion) == "" || len(r.PolicyVersion) > 64:
+		return bad("registration.policy_version", r.PolicyVersion, "must be 1 to 64 characters")
+	case r.Verifier != "manual" && r.Verifier != "test":
+		return bad("registration.verifier", r.Verifier, "must be manual or test")
+	case r.MaxLicenceBytes <= 0 || r.MaxLicenceBytes > 4<<20:
+		return bad("registration.max_licence_bytes", r.MaxLicenceBytes, "must be from 1 to 4194304")
 	}
 	return nil
 }

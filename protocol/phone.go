@@ -27,9 +27,12 @@ type User struct {
 	// Kind is UserKindOrganization for an organisation (its credentials'
 	// subjects name it: O= and the credit code in serialNumber), empty or
 	// UserKindPerson for a person.
-	Kind       string    `json:"kind,omitempty"`
-	CreditCode string    `json:"credit_code,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
+	Kind       string `json:"kind,omitempty"`
+	CreditCode string `json:"credit_code,omitempty"`
+	// Registration is the id of the approved registration the user came
+	// from (POST /v1/register); empty for a user the operator added.
+	Registration string    `json:"registration,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
 	// Enrolled is true once a device has enrolled and set the PIN.
 	Enrolled bool `json:"enrolled"`
 	// ActivationExpiresAt is when the latest activation code expires.

@@ -13,6 +13,7 @@ import (
 	"github.com/ukeygate/ukeygate/config"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/privacy"
+	"github.com/ukeygate/ukeygate/ra"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/upload"
 	"github.com/ukeygate/ukeygate/webhook"
@@ -145,6 +146,15 @@ func (s *Server) wire() (http.Handler, error) {
 		}
 	}()
 
+	raCfg := ra.DefaultConfig()
+	raCfg.PolicyVersion, raCfg.PolicyURL, raCfg.MaxLicenceBytes = s.cfg.Registration.PolicyVersion, s.cfg.Registration.PolicyURL, s.cfg.Registration.MaxLicenceBytes
+	verifier, _ := ra.VerifierByName(s.cfg.Registration.Verifier)
+	registrations, err := ra.New(raCfg, s.store, caSvc, verifier)
+	if err != nil {
+		return nil, fmt.Errorf("server: building the registration authority: %w", err)
+	}
+	priv.AddPart(registrations)
+
 	apps := auth.NewApps(s.store)
 	var demo http.Handler
 	if s.cfg.Demo {
@@ -154,23 +164,24 @@ func (s *Server) wire() (http.Handler, error) {
 	}
 
 	return api.New(api.Deps{
-		CA:           caSvc,
-		Apps:         apps,
-		Admin:        auth.NewAdmin(s.cfg.AdminToken).UseStore(s.store),
-		Devices:      deviceCheck,
-		MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes,
-		PublicURL:    s.cfg.PublicBaseURL(),
-		Logger:       s.log,
-		Registerer:   s.reg,
-		Audit:        auditLog,
-		Sessions:     sessions,
-		Stopping:     s.Stopping(),
-		Demo:         demo,
-		Backup:       storeBackup{s},
-		Webhooks:     hooks,
-		Uploads:      uploads,
-		DrawnSeals:   drawn,
-		Privacy:      priv,
+		CA:            caSvc,
+		Apps:          apps,
+		Admin:         auth.NewAdmin(s.cfg.AdminToken).UseStore(s.store),
+		Devices:       deviceCheck,
+		MaxBodyBytes:  s.cfg.HTTP.MaxBodyBytes,
+		PublicURL:     s.cfg.PublicBaseURL(),
+		Logger:        s.log,
+		Registerer:    s.reg,
+		Audit:         auditLog,
+		Sessions:      sessions,
+		Stopping:      s.Stopping(),
+		Demo:          demo,
+		Backup:        storeBackup{s},
+		Webhooks:      hooks,
+		Uploads:       uploads,
+		DrawnSeals:    drawn,
+		Privacy:       priv,
+		Registrations: registrations,
 	}), nil
 }
 

@@ -142,8 +142,9 @@ func (a *API) adminGetRegistration(w http.ResponseWriter, r *http.Request) error
 }
 
 // operatorName is the deciding operator as the audit and the
-// registration record name it.
-func operatorName(*http.Request) string { return actorAdmin }
+// registration record name it: "admin" (the admin token) or
+// "operator:NAME" (a named operator).
+func operatorName(r *http.Request) string { return operatorActor(r.Context()) }
 
 func (a *API) adminApproveRegistration(w http.ResponseWriter, r *http.Request) error {
 	var req DecisionRequest

@@ -147,9 +147,15 @@ func TestRegistrationRejectWithReason(t *testing.T) {
 		w.refused(w.admin("POST", "/v1/admin/registrations/"+g.ID+"/reject", body), http.StatusBadRequest, protocol.CodeInvalidRequest)
 	}
 	w.unchanged(before, "reject without a reason")
+	// A named operator decides: the record and the audit entry name them.
+	var opr struct {
+		Token string `json:"token"`
+	}
+	w.must(w.admin("POST", "/v1/admin/operators", map[string]string{"name": "ra-li"}), http.StatusCreated).decode(t, &opr)
 	var out protocol.Registration
-	w.must(w.admin("POST", "/v1/admin/registrations/"+g.ID+"/reject", map[string]string{"reason": "ID card photo unreadable"}), http.StatusOK).decode(t, &out)
-	if out.State != protocol.RegistrationRejected || out.Reason != "ID card photo unreadable" || out.DecidedAt.IsZero() {
+	w.must(w.do("POST", "/v1/admin/registrations/"+g.ID+"/reject", map[string]string{"reason": "ID card photo unreadable"},
+		map[string]string{"Authorization": "Bearer " + opr.Token}), http.StatusOK).decode(t, &out)
+	if out.State != protocol.RegistrationRejected || out.Reason != "ID card photo unreadable" || out.DecidedAt.IsZero() || out.DecidedBy != "operator:ra-li" {
 		t.Fatalf("rejected: %+v", out)
 	}
 	w.refused(w.admin("POST", "/v1/admin/registrations/"+g.ID+"/approve", nil), http.StatusConflict, protocol.CodeRegistrationDecided)
@@ -162,7 +168,7 @@ func TestRegistrationRejectWithReason(t *testing.T) {
 	w.register(person("赵六", "440524188001010014", "13900001111"))
 	entries, _ := w.audit()
 	rej := lcFind(entries, "registration.reject")
-	if len(rej) != 1 || !strings.Contains(rej[0].Detail, "reason=ID card photo unreadable") {
+	if len(rej) != 1 || !strings.Contains(rej[0].Detail, "reason=ID card photo unreadable") || rej[0].Actor != "operator:ra-li" {
 		t.Fatalf("audit: %+v", rej)
 	}
 }

@@ -69,6 +69,7 @@ master key file.`,
 	root.AddCommand(newIssuerCmd())
 	root.AddCommand(newAppCmd())
 	root.AddCommand(newUserCmd())
+	root.AddCommand(newRACmd())
 	root.AddCommand(newDelegationCmd())
 	root.AddCommand(newOperatorCmd())
 	root.AddCommand(newCredentialCmd())

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"testing"
 
 	"github.com/ukeygate/ukeygate/ca"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/ra"
+	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
@@ -132,7 +134,9 @@ func (bankCard) Verify(_ context.Context, a ra.Application) (ra.Check, error) {
 }
 
 func ExampleVerifier() {
-	st := storagetest.MustOpen(&testing.T{})
+	dir, _ := os.MkdirTemp("", "ra-example-")
+	defer os.RemoveAll(dir)
+	st, _ := storage.OpenBolt(storagetest.TestBoltConfig(dir))
 	defer st.Close()
 	c, _ := ca.New(st, bytes.Repeat([]byte{7}, 32), ca.DefaultConfig())
 	s, _ := ra.New(ra.DefaultConfig(), st, c, bankCard{}, ra.Manual{})

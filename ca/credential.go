@@ -355,18 +355,7 @@ func (s *Service) newCosignCredential(id string, iss *issuerRecord, issChain []*
 // loadCredential reads a credential record; an unknown or malformed id is
 // ErrCredentialNotFound.
 func (s *Service) loadCredential(ctx context.Context, id string) (*credentialRecord, int64, error) {
-	if !ValidID(id) {
-		return nil, 0, fmt.Errorf("%w: %q", ErrCredentialNotFound, id)
-	}
-	var c credentialRecord
-	rev, err := s.getJSON(ctx, credentialKey(id), &c)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, 0, fmt.Errorf("%w: %s", ErrCredentialNotFound, id)
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	return &c, rev, nil
+	return loadRecord[credentialRecord](ctx, s, credentialKey(id), id, ErrCredentialNotFound)
 }
 
 // Credential returns one credential (ErrCredentialNotFound if unknown).

@@ -285,18 +285,7 @@ func (s *Service) delegationView(ctx context.Context, rec *delegationRecord) *De
 }
 
 func (s *Service) loadDelegation(ctx context.Context, id string) (*delegationRecord, int64, error) {
-	if !ValidID(id) {
-		return nil, 0, fmt.Errorf("%w: %q", ErrDelegationNotFound, id)
-	}
-	var d delegationRecord
-	rev, err := s.getJSON(ctx, delegationKey(id), &d)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, 0, fmt.Errorf("%w: %s", ErrDelegationNotFound, id)
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	return &d, rev, nil
+	return loadRecord[delegationRecord](ctx, s, delegationKey(id), id, ErrDelegationNotFound)
 }
 
 type delegationAtRev struct {

@@ -567,18 +567,7 @@ func (s *Service) issuerSigner(rec *issuerRecord) (crypto.Signer, error) {
 // loadIssuer reads an issuer record; an unknown or malformed id is
 // ErrIssuerNotFound.
 func (s *Service) loadIssuer(ctx context.Context, id string) (*issuerRecord, int64, error) {
-	if !ValidID(id) {
-		return nil, 0, fmt.Errorf("%w: %q", ErrIssuerNotFound, id)
-	}
-	var rec issuerRecord
-	rev, err := s.getJSON(ctx, issuerKey(id), &rec)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, 0, fmt.Errorf("%w: %s", ErrIssuerNotFound, id)
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	return &rec, rev, nil
+	return loadRecord[issuerRecord](ctx, s, issuerKey(id), id, ErrIssuerNotFound)
 }
 
 // Issuer returns one issuer (ErrIssuerNotFound if unknown).

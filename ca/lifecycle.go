@@ -132,18 +132,7 @@ func (s *Service) enrollPIN(ctx context.Context, u *userRecord, urev int64, pin 
 // loadDevice reads a device record; an unknown or malformed id is
 // ErrDeviceNotFound.
 func (s *Service) loadDevice(ctx context.Context, id string) (*deviceRecord, int64, error) {
-	if !ValidID(id) {
-		return nil, 0, fmt.Errorf("%w: %q", ErrDeviceNotFound, id)
-	}
-	var d deviceRecord
-	rev, err := s.getJSON(ctx, deviceKey(id), &d)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, 0, fmt.Errorf("%w: %s", ErrDeviceNotFound, id)
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	return &d, rev, nil
+	return loadRecord[deviceRecord](ctx, s, deviceKey(id), id, ErrDeviceNotFound)
 }
 
 // RevokeDevice revokes an enrolled device, for good: it can no longer sign

@@ -10,7 +10,6 @@ import (
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/seal"
-	"github.com/ukeygate/ukeygate/storage"
 )
 
 // Electronic seals (电子签章): the registry of seals the operator makes for
@@ -201,18 +200,7 @@ func (s *Service) CreateSeal(ctx context.Context, req SealRequest) (*Seal, error
 }
 
 func (s *Service) loadSeal(ctx context.Context, id string) (*sealRecord, int64, error) {
-	if !ValidID(id) {
-		return nil, 0, fmt.Errorf("%w: %q", ErrSealNotFound, id)
-	}
-	var rec sealRecord
-	rev, err := s.getJSON(ctx, sealKey(id), &rec)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, 0, fmt.Errorf("%w: %s", ErrSealNotFound, id)
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	return &rec, rev, nil
+	return loadRecord[sealRecord](ctx, s, sealKey(id), id, ErrSealNotFound)
 }
 
 // GetSeal returns one seal (ErrSealNotFound if unknown).

@@ -149,6 +149,23 @@ func (s *Service) getJSON(ctx context.Context, key string, v any) (int64, error)
 	return kv.Revision, nil
 }
 
+// loadRecord reads the record of id stored at key into a new T: an id
+// that is not well formed, or has no record, is notFound.
+func loadRecord[T any](ctx context.Context, s *Service, key, id string, notFound error) (*T, int64, error) {
+	if !ValidID(id) {
+		return nil, 0, fmt.Errorf("%w: %q", notFound, id)
+	}
+	var rec T
+	rev, err := s.getJSON(ctx, key, &rec)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, 0, fmt.Errorf("%w: %s", notFound, id)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return &rec, rev, nil
+}
+
 // putJSON is a storage.Put of v's JSON encoding.
 func putJSON(key string, v any, ttl time.Duration) (storage.Op, error) {
 	b, err := json.Marshal(v)

@@ -232,18 +232,11 @@ func checkPhone(p string) error {
 // loadUser reads a user record; an unknown or malformed id is
 // ErrUserNotFound.
 func (s *Service) loadUser(ctx context.Context, id string) (*userRecord, int64, error) {
-	if !ValidID(id) {
-		return nil, 0, fmt.Errorf("%w: %q", ErrUserNotFound, id)
-	}
-	var u userRecord
-	rev, err := s.getJSON(ctx, userKey(id), &u)
-	if errors.Is(err, storage.ErrNotFound) || (err == nil && !u.DeletedAt.IsZero()) {
+	u, rev, err := loadRecord[userRecord](ctx, s, userKey(id), id, ErrUserNotFound)
+	if err == nil && !u.DeletedAt.IsZero() {
 		return nil, 0, fmt.Errorf("%w: %s", ErrUserNotFound, id)
 	}
-	if err != nil {
-		return nil, 0, err
-	}
-	return &u, rev, nil
+	return u, rev, err
 }
 
 // User returns one user (ErrUserNotFound if unknown).

@@ -22,9 +22,9 @@ const maxDeviceReasonLen = 200
 // UserDetail is a user with their devices (revoked ones included) and
 // credentials, as the operator sees them.
 type UserDetail struct {
-	User        *User         `json:"user"`
-	Devices     []*Device     `json:"devices"`
-	Credentials []*Credential `json:"credentials"`
+	User        *User
+	Devices     []*Device
+	Credentials []*Credential
 }
 
 // NewActivationCode gives an existing user a fresh one-time activation

@@ -132,24 +132,25 @@ type IssuerRequest struct {
 	Profile      *Profile
 }
 
-// Issuer is a registered issuer as the API shows it.
+// Issuer is a registered issuer (the API answers protocol.Issuer, filled
+// from it).
 type Issuer struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-	Mode Mode   `json:"mode"`
+	ID   string
+	Name string
+	Mode Mode
 	// Alg is the algorithm of the CA key (and so of its signatures).
-	Alg gmcrypto.Alg `json:"alg"`
+	Alg gmcrypto.Alg
 	// CertificatePEM is the chain: the issuer's certificate first.
-	CertificatePEM string    `json:"certificate_pem"`
-	Parent         string    `json:"parent,omitempty"`
-	Profile        Profile   `json:"profile"`
-	Subject        string    `json:"subject"`
-	NotBefore      time.Time `json:"not_before"`
-	NotAfter       time.Time `json:"not_after"`
-	CreatedAt      time.Time `json:"created_at"`
+	CertificatePEM string
+	Parent         string
+	Profile        Profile
+	Subject        string
+	NotBefore      time.Time
+	NotAfter       time.Time
+	CreatedAt      time.Time
 	// Certificate is the issuer's certificate, Chain the whole chain.
-	Certificate *smx509.Certificate   `json:"-"`
-	Chain       []*smx509.Certificate `json:"-"`
+	Certificate *smx509.Certificate
+	Chain       []*smx509.Certificate
 }
 
 // UserRequest creates a user from their real-name data.
@@ -186,19 +187,19 @@ type User = protocol.User
 
 // Device is an enrolled phone: its SM2 public key verifies its requests.
 type Device struct {
-	ID           string           `json:"id"`
-	UserID       string           `json:"user"`
-	Name         string           `json:"name"`
-	PublicKey    crypto.PublicKey `json:"-"`
-	PublicKeyPEM string           `json:"public_key_pem"`
+	ID           string
+	UserID       string
+	Name         string
+	PublicKey    crypto.PublicKey
+	PublicKeyPEM string
 	// KeyAlg is the device key's algorithm: "SM2" (the reference phone
 	// client) or "P-256" (the phone web app's WebCrypto key).
-	KeyAlg    string    `json:"key_alg"`
-	CreatedAt time.Time `json:"created_at"`
+	KeyAlg    string
+	CreatedAt time.Time
 	// RevokedAt is when the operator revoked the device (zero: not
 	// revoked); a revoked device can no longer sign requests.
-	RevokedAt        time.Time `json:"revoked_at,omitzero"`
-	RevocationReason string    `json:"revocation_reason,omitempty"`
+	RevokedAt        time.Time
+	RevocationReason string
 }
 
 // Revoked reports whether the device has been revoked.
@@ -236,58 +237,58 @@ type CredentialFilter struct {
 	ExpiringWithin time.Duration
 }
 
-// Credential is a user's key pair and certificate (or CSR) as the API shows
-// it. The private key never leaves the package except through UnlockKey.
+// Credential is a user's key pair and certificate (or CSR); the API answers
+// protocol.Credential, filled from it. The private key never leaves the package except through UnlockKey.
 type Credential struct {
-	ID       string       `json:"id"`
-	UserID   string       `json:"user"`
-	IssuerID string       `json:"issuer"`
-	Alg      gmcrypto.Alg `json:"alg"`
+	ID       string
+	UserID   string
+	IssuerID string
+	Alg      gmcrypto.Alg
 	// RSABits is the RSA key size (0 for SM2).
-	RSABits int     `json:"rsa_bits,omitempty"`
-	Purpose Purpose `json:"purpose"`
-	State   State   `json:"state"`
+	RSABits int
+	Purpose Purpose
+	State   State
 	// Mode is "cosign" for a two-party SM2 credential (the phone holds
 	// one share; it cannot be recovered if the phone is lost); empty for
 	// a usual one.
-	Mode string `json:"mode,omitempty"`
+	Mode string
 	// HolderDevice is, for a cosign credential, the device that made it
 	// (and so holds the phone's share), when known.
-	HolderDevice string `json:"holder_device,omitempty"`
+	HolderDevice string
 	// CertificatePEM is the certificate (empty while pending).
-	CertificatePEM string `json:"certificate_pem,omitempty"`
+	CertificatePEM string
 	// CSRPEM is the PKCS#10 request for an external issuer.
-	CSRPEM string `json:"csr_pem,omitempty"`
+	CSRPEM string
 	// Serial is the certificate serial number in lowercase hex.
-	Serial           string    `json:"serial,omitempty"`
-	NotBefore        time.Time `json:"not_before,omitzero"`
-	NotAfter         time.Time `json:"not_after,omitzero"`
-	CreatedAt        time.Time `json:"created_at"`
-	RevokedAt        time.Time `json:"revoked_at,omitzero"`
-	RevocationReason string    `json:"revocation_reason,omitempty"`
+	Serial           string
+	NotBefore        time.Time
+	NotAfter         time.Time
+	CreatedAt        time.Time
+	RevokedAt        time.Time
+	RevocationReason string
 	// Certificate is the parsed certificate (nil while pending).
-	Certificate *smx509.Certificate `json:"-"`
+	Certificate *smx509.Certificate
 	// CosignChallenge is set only in the answer to the request of a cosign
 	// credential at an external issuer: the phone answers it
 	// (FinishCosignCSR) to sign the CSR together with the gateway.
-	CosignChallenge *cosign.Challenge `json:"cosign,omitempty"`
+	CosignChallenge *cosign.Challenge
 }
 
 // Verified describes a certificate Verify accepted.
 type Verified struct {
 	// Subject and Issuer are the distinguished names, RFC 2253-like.
-	Subject string `json:"subject"`
-	Issuer  string `json:"issuer"`
+	Subject string
+	Issuer  string
 	// IssuerID is the registered issuer the certificate chains to: the one
 	// that signed it when registered, else the registered anchor reached
 	// through the intermediates given.
-	IssuerID string    `json:"issuer_id"`
-	Serial   string    `json:"serial"`
-	NotAfter time.Time `json:"not_after"`
+	IssuerID string
+	Serial   string
+	NotAfter time.Time
 	// CredentialID and UserID are set when the certificate is one of ours.
-	CredentialID string `json:"credential,omitempty"`
-	UserID       string `json:"user,omitempty"`
+	CredentialID string
+	UserID       string
 	// Chain is the verified path: the certificate first, the registered
 	// issuer's chain last.
-	Chain []*smx509.Certificate `json:"-"`
+	Chain []*smx509.Certificate
 }

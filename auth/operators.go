@@ -42,6 +42,21 @@ func ValidOperatorName(name string) bool {
 	return len(name) <= maxOperatorNameLen && operatorNameRE.MatchString(name) && name != BootstrapOperator
 }
 
+// ParseOperatorToken returns the operator name of a token of the form
+// "op." NAME "." SECRET: at most 256 bytes, NAME a valid operator name
+// (ValidOperatorName) and SECRET not empty. It reads nothing and checks
+// no secret: a token of that form may still be wrong.
+func ParseOperatorToken(tok string) (string, bool) {
+	if len(tok) > maxTokenLen || !strings.HasPrefix(tok, OperatorTokenPrefix) {
+		return "", false
+	}
+	name, secret, found := strings.Cut(strings.TrimPrefix(tok, OperatorTokenPrefix), ".")
+	if !found || secret == "" || !ValidOperatorName(name) {
+		return "", false
+	}
+	return name, true
+}
+
 // Operator is a named operator as listed (never its token).
 type Operator struct {
 	Name      string    `json:"name"`
@@ -90,11 +105,8 @@ func (a *Admin) Authenticate(r *http.Request) (string, error) {
 	if a.Check(tok) {
 		return BootstrapOperator, nil
 	}
-	if a.store == nil || !strings.HasPrefix(tok, OperatorTokenPrefix) || len(tok) > maxTokenLen {
-		return "", ErrInvalidToken
-	}
-	name, _, found := strings.Cut(strings.TrimPrefix(tok, OperatorTokenPrefix), ".")
-	if !found || !ValidOperatorName(name) {
+	name, ok := ParseOperatorToken(tok)
+	if a.store == nil || !ok {
 		return "", ErrInvalidToken
 	}
 	rec, err := a.getOperator(r.Context(), name)

@@ -53,6 +53,13 @@ func TestConfigValidate(t *testing.T) {
 		{"negative users", func(c *bench.Config) { c.Users = -1 }, "users"},
 		{"no session timeout", func(c *bench.Config) { c.SessionTimeout = 0 }, "session_timeout"},
 		{"no PIN", func(c *bench.Config) { c.PIN = "" }, "pin"},
+		{"profile without a duration", func(c *bench.Config) { c.CPUProfileFrom = "http://127.0.0.1:6060" }, "cpuprofile_from"},
+		{"profile of a short run", func(c *bench.Config) {
+			c.CPUProfileFrom, c.Duration = "http://127.0.0.1:6060", 500*time.Millisecond
+		}, "cpuprofile_from"},
+		{"profile URL without a scheme", func(c *bench.Config) {
+			c.CPUProfileFrom, c.Duration = "127.0.0.1:6060", time.Minute
+		}, "cpuprofile_from"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

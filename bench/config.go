@@ -79,6 +79,14 @@ type Config struct {
 	// confirm is then the two-request exchange of docs/cosign.md, the
 	// phone's half computed by the client.
 	Cosign bool
+	// CPUProfileFrom, when set, is the server's pprof listener
+	// (debug.pprof_listen: "http://127.0.0.1:6060") or its
+	// /debug/pprof/profile URL: the bench fetches a CPU profile of the
+	// server covering the load (whole seconds of Duration, which must be
+	// set) and reports it per completed session by category
+	// (Report.CPUProfile). It is the one URL besides Server the bench
+	// talks to.
+	CPUProfileFrom string
 }
 
 // DefaultConfig returns a login run of DefaultSessions SM2 sessions with
@@ -155,6 +163,14 @@ func (c Config) Validate() error {
 	}
 	if c.PIN == "" {
 		return invalid("pin", "required")
+	}
+	if c.CPUProfileFrom != "" {
+		if _, err := ProfileURL(c.CPUProfileFrom, 1); err != nil {
+			return err
+		}
+		if c.Duration < time.Second {
+			return invalid("cpuprofile_from", "needs a duration of at least 1s (the profile covers the load's whole seconds)")
+		}
 	}
 	return nil
 }

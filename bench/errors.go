@@ -32,6 +32,9 @@ var (
 	// ErrMetrics: the server's /metrics could not be read or lacks the
 	// process figures (waiting-clients mode).
 	ErrMetrics = errors.New("bench: server metrics unavailable")
+	// ErrProfile: the server's CPU profile (Config.CPUProfileFrom) could
+	// not be fetched or is not a CPU profile.
+	ErrProfile = errors.New("bench: server CPU profile unavailable")
 )
 
 // Refusals of the gateway are *portal.APIError (portal calls),

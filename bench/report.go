@@ -94,6 +94,11 @@ type Report struct {
 	// first message of each code.
 	Errors        map[string]int    `json:"errors"`
 	ErrorExamples map[string]string `json:"error_examples,omitempty"`
+	// CPUProfile is the server's CPU profile over the load by category,
+	// per completed session (Config.CPUProfileFrom); CPUProfileRaw the
+	// profile as fetched (gzipped protobuf, for go tool pprof).
+	CPUProfile    *ProfileReport `json:"cpu_profile,omitempty"`
+	CPUProfileRaw []byte         `json:"-"`
 }
 
 // report builds the run's Report.
@@ -208,6 +213,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if r.EventFirst > 0 {
 		fmt.Fprintf(w, "the completed event beat the confirm answer in %d sessions (push counted as 0)\n", r.EventFirst)
+	}
+	if r.CPUProfile != nil {
+		if err := r.CPUProfile.WriteText(w); err != nil {
+			return err
+		}
 	}
 	if len(r.Errors) == 0 {
 		_, err := fmt.Fprintln(w, "errors: none")

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/pprof/profile"
+
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
@@ -36,6 +38,8 @@ type Sample struct {
 	// EventFirst: the watcher had the completed event before the phone
 	// had the confirm answer.
 	EventFirst bool
+
+	done time.Time // when the worker had the whole flow (the profile window counts by it)
 }
 
 // watchResult is what the watcher saw.
@@ -67,6 +71,14 @@ func (f *Fixture) Load(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	limit := cfg.sessionLimit()
+	// The server's CPU profile, when asked for, covers the load's whole
+	// seconds from here.
+	var prof *profileFetch
+	if cfg.CPUProfileFrom != "" {
+		if prof, err = startProfileFetch(ctx, cfg.CPUProfileFrom, int(cfg.Duration/time.Second)); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	deadline := start.Add(cfg.timeLimit())
 	// Sessions in flight finish after ctx ends (with their own timeout),
@@ -108,6 +120,7 @@ func (f *Fixture) Load(ctx context.Context) (*Report, error) {
 				}
 				// Worker w takes the users w, w+C, w+2C, … in turn.
 				s, err := f.Flow(flowCtx, w+n*cfg.Concurrency)
+				s.done = time.Now()
 				mu.Lock()
 				if err != nil {
 					code := ErrorCode(err)
@@ -130,7 +143,58 @@ func (f *Fixture) Load(ctx context.Context) (*Report, error) {
 	if climit.SessionsPerSecond > 0 {
 		r.CryptoRatio = r.Throughput / climit.SessionsPerSecond
 	}
+	if prof != nil {
+		if err := prof.finish(r, samples); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// profileFetch is a CPU profile of the server being taken during the load.
+type profileFetch struct {
+	start   time.Time
+	seconds int
+	done    chan struct{}
+	raw     []byte
+	p       *profile.Profile
+	err     error
+}
+
+// startProfileFetch asks the server for a CPU profile of seconds, now.
+func startProfileFetch(ctx context.Context, from string, seconds int) (*profileFetch, error) {
+	u, err := ProfileURL(from, seconds)
+	if err != nil {
+		return nil, err
+	}
+	pf := &profileFetch{start: time.Now(), seconds: seconds, done: make(chan struct{})}
+	go func() {
+		defer close(pf.done)
+		pf.raw, pf.p, pf.err = FetchCPUProfile(ctx, u)
+	}()
+	return pf, nil
+}
+
+// finish waits for the profile and sets r.CPUProfile: the sessions counted
+// are those that completed inside the profile's window.
+func (pf *profileFetch) finish(r *Report, samples []Sample) error {
+	<-pf.done
+	if pf.err != nil {
+		return pf.err
+	}
+	end := pf.start.Add(time.Duration(pf.seconds) * time.Second)
+	n := 0
+	for i := range samples {
+		if d := samples[i].done; !d.Before(pf.start) && !d.After(end) {
+			n++
+		}
+	}
+	pr, err := ClassifyProfile(pf.p, n)
+	if err != nil {
+		return err
+	}
+	r.CPUProfile, r.CPUProfileRaw = pr, pf.raw
+	return nil
 }
 
 // cryptoLimitTime is how long Load times the flow's crypto (CryptoWork).

@@ -52,6 +52,24 @@ type Config struct {
 	// Registration sets self-registration with RA review
 	// (docs/registration.md).
 	Registration RegistrationConfig `mapstructure:"registration"`
+	// Debug holds the operator's profiling switch (off by default).
+	Debug DebugConfig `mapstructure:"debug"`
+}
+
+// DebugConfig is what an operator turns on to look inside a running node
+// (docs/operations.md, "Profiling a running node").
+type DebugConfig struct {
+	// PprofListen is the host:port of a second listener that serves only
+	// Go's net/http/pprof handlers (/debug/pprof/…); empty (the default)
+	// serves none. They are never on the public listener. It must be a
+	// loopback address unless PprofAllowNonLoopback is set: profiles and
+	// goroutine dumps show the server's internals, and the listener has no
+	// authentication.
+	PprofListen string `mapstructure:"pprof_listen"`
+	// PprofAllowNonLoopback lets PprofListen bind an address other
+	// than loopback (a private management network, on the operator's
+	// word).
+	PprofAllowNonLoopback bool `mapstructure:"pprof_allow_non_loopback"`
 }
 
 // RegistrationConfig is the policy of self-registration (POST

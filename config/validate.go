@@ -43,6 +43,7 @@ func (c Config) Validate() error {
 		c.Privacy.validate,
 		c.Audit.validate,
 		c.Registration.validate,
+		c.checkDebug,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -342,4 +343,51 @@ func (r RegistrationConfig) validate() error {
 		return bad("registration.max_licence_bytes", r.MaxLicenceBytes, "must be from 1 to 4194304")
 	}
 	return nil
+}
+
+func (c Config) checkDebug() error {
+	const key = "debug.pprof_listen"
+	d := c.Debug
+	if d.PprofListen == "" {
+		return nil
+	}
+	if err := checkHostPort(key, d.PprofListen); err != nil {
+		return err
+	}
+	if !d.PprofAllowNonLoopback && !loopbackHostPort(d.PprofListen) {
+		return bad(key, d.PprofListen, "must be a loopback address (127.0.0.1:6060, [::1]:6060 or localhost:6060): "+
+			"profiles show the server's internals to anyone who reaches the port; set debug.pprof_allow_non_loopback: true to bind another address anyway")
+	}
+	if samePort(d.PprofListen, c.Listen) {
+		return bad(key, d.PprofListen, "must not be the listen address: the profiling handlers are never served on the public listener")
+	}
+	return nil
+}
+
+// loopbackHostPort reports whether host:port binds loopback only: a
+// loopback IP or "localhost". An empty host (every interface), 0.0.0.0,
+// :: and any other name or address are not.
+func loopbackHostPort(s string) bool {
+	host, _, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// samePort reports whether two host:port addresses would clash: the same
+// non-zero port on the same host, or on a host that binds every
+// interface.
+func samePort(a, b string) bool {
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return strings.EqualFold(ha, hb) || wild(ha) || wild(hb)
 }

@@ -53,6 +53,8 @@ type Server struct {
 	// sweepUploads deletes the uploads whose seal session has ended (set
 	// by wire; see SweepUploads).
 	sweepUploads func(context.Context) (int, error)
+	// pprofAddr is where the profiling handlers listen ("" when off).
+	pprofAddr string
 }
 
 // openVaultTimeout bounds opening the vault at start (sealing the values
@@ -62,7 +64,9 @@ const openVaultTimeout = 10 * time.Minute
 // New validates cfg, checks the master key's length, opens the store and
 // its vault (refusing a master key that is not the store's, and a store
 // whose key rotation or restore is unfinished),
-// registers the metrics collectors and builds the whole HTTP handler.
+// registers the metrics collectors, builds the whole HTTP handler and,
+// when debug.pprof_listen is set, binds and serves the profiling handlers
+// there (see PprofAddr; Close stops them).
 // A nil log discards logs. On error nothing stays open.
 func New(cfg config.Config, master []byte, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
@@ -118,6 +122,9 @@ func New(cfg config.Config, master []byte, log *slog.Logger) (*Server, error) {
 		return nil, errors.Join(err, s.Close())
 	}
 	s.handler = s.buildHandler(api)
+	if err := s.startPprof(); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
 	return s, nil
 }
 

@@ -3,6 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+
+	"github.com/google/pprof/profile"
 
 	"github.com/spf13/cobra"
 
@@ -37,6 +40,14 @@ while they wait and the confirm→event percentiles at the waiters. The
 process's open-files soft limit is raised to its hard limit (ulimit -Hn);
 N must stay below it. The server's rate limits must allow N creates.
 
+With --cpuprofile-from (the server's debug.pprof_listen) and --duration, the
+bench also fetches /debug/pprof/profile for the load's whole seconds and
+prints the server's CPU per completed session by category (kdf, crypto,
+storage, http, json, logging, gc_runtime, other; docs/benchmarks.md says how
+a sample is classified); --cpuprofile-out keeps the profile. That URL is the
+one request that does not go to --server. ` + "`ukeygate bench profile FILE --sessions N`" + `
+classifies a saved profile.
+
 Reported: sessions/s beside the flow's crypto limit and their ratio (the
 limit: two device-signature verifications, the PIN key derivation, the key
 unwrap and parse and one signature per session, timed in this process
@@ -65,6 +76,11 @@ when a session failed.
 			r, err := bench.Run(cmd.Context(), cfg)
 			if err != nil {
 				return err
+			}
+			if out, _ := cmd.Flags().GetString("cpuprofile-out"); out != "" && r.CPUProfileRaw != nil {
+				if err := os.WriteFile(out, r.CPUProfileRaw, 0o600); err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
@@ -100,11 +116,63 @@ when a session failed.
 	fl.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "bound on one session's whole flow")
 	fl.BoolVar(&cfg.Verify, "verify", false, "verify every login/sign result's signature on the client (costs client CPU)")
 	fl.BoolVar(&cfg.Cosign, "cosign", false, "two-party SM2 credentials (SM2 only): each confirm is two requests, the phone's half computed here")
+	fl.StringVar(&cfg.CPUProfileFrom, "cpuprofile-from", "", "the server's pprof listener (debug.pprof_listen, e.g. http://127.0.0.1:6060): take a CPU profile of the server over the load (needs --duration) and print CPU ms per completed session by category")
+	fl.String("cpuprofile-out", "", "with --cpuprofile-from: also save the profile to this file (for go tool pprof or bench profile)")
 	fl.IntVar(&wc.Watchers, "watchers", wc.Watchers, "waiting-clients mode: open this many waiting clients (see --transport) instead of running sessions")
 	fl.StringVar(&wc.Transport, "transport", wc.Transport, "waiting-clients mode: websocket or longpoll")
 	fl.IntVar(&wc.Confirms, "confirms", wc.Confirms, "waiting-clients mode: waiting sessions to confirm for the confirm→event latency")
 	fl.DurationVar(&wc.Settle, "settle", wc.Settle, "waiting-clients mode: wait this long after the clients opened and after they left before reading the server's memory")
 	fl.DurationVar(&wc.IdleWindow, "idle-window", wc.IdleWindow, "waiting-clients mode: measure the server's CPU over this long while every client waits")
+	cmd.AddCommand(newBenchProfileCmd())
+	return cmd
+}
+
+// newBenchProfileCmd is `ukeygate bench profile FILE`: the classifier of
+// --cpuprofile-from, on a saved CPU profile.
+func newBenchProfileCmd() *cobra.Command {
+	var sessions int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "profile FILE --sessions N",
+		Short: "Split a saved server CPU profile into categories per completed session",
+		Long: `profile reads a Go CPU profile of the server (go tool pprof's format, as
+/debug/pprof/profile or --cpuprofile-out writes it), sorts each sample into
+kdf, crypto, storage, http, json, logging, gc_runtime or other (walking its
+stack from the leaf up, the first recognised frame decides; docs/benchmarks.md)
+and prints each category's CPU divided by --sessions, the sessions the
+server completed while the profile was taken.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if sessions < 0 {
+				return usageErrorf("--sessions must be ≥ 0")
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			p, err := profile.Parse(f)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			r, err := bench.ClassifyProfile(p, sessions)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				b, err := json.MarshalIndent(r, "", "  ")
+				if err != nil {
+					return err
+				}
+				_, err = out.Write(append(b, '\n'))
+				return err
+			}
+			return r.WriteText(out)
+		},
+	}
+	cmd.Flags().IntVar(&sessions, "sessions", 0, "sessions completed while the profile was taken (0: no per-session figures)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 

@@ -108,6 +108,8 @@ func TestExitCodes(t *testing.T) {
 		{"missing config file", []string{"--config", "/nonexistent/ukeygate.yaml", "serve"}, nil, 1, "config: cannot read config file"},
 		{"missing master key", []string{"serve"}, nil, 1, "run `ukeygate init`"},
 		{"bad env master key", []string{"serve"}, map[string]string{"UKEYGATE_MASTER_KEY": "abcd"}, 1, "UKEYGATE_MASTER_KEY) must be 32 bytes"},
+		{"pprof on every interface", []string{"serve"}, map[string]string{"UKEYGATE_DEBUG_PPROF_LISTEN": "0.0.0.0:6060"}, 1,
+			`config: debug.pprof_listen "0.0.0.0:6060": must be a loopback address`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -103,7 +105,7 @@ var kdfFuncs = []string{"github.com/ukeygate/ukeygate/crypto.DerivePINKey"}
 // neutral and count for their caller). Prefixes of the name after
 // "runtime.".
 var runtimeFuncs = []string{
-	"mallocgc", "gc", "bgsweep", "bgscavenge", "sweepone", "scanobject", "scanblock", "scanstack", "scanframeworker",
+	"mallocgc", "gc", "bgsweep", "bgscavenge", "sweepone", "scanobject", "scanblock", "scanObject", "scanstack", "scanframeworker",
 	"scanSpan", "markroot", "greyobject", "tryDeferToSpanScan", "wbBufFlush", "bulkBarrier",
 	"(*gcWork)", "(*gcControllerState)", "(*scavengerState)", "(*mheap)", "(*mcache)", "(*mcentral)",
 	"(*mspan)", "(*pageAlloc)", "(*sweepLocked)", "(*spanQueue)", "(*spanInlineMarkBits)", "(*gcBits)",
@@ -180,13 +182,30 @@ func FrameCategory(name string) string {
 // ClassifyStack returns the category of a stack given leaf first (the
 // first deciding frame; CatOther when none decides).
 func ClassifyStack(funcs []string) string {
+	c, _ := classify(funcs)
+	return c
+}
+
+// classify is ClassifyStack that also returns the deciding frame ("" when
+// none decided).
+func classify(funcs []string) (cat, frame string) {
 	for _, f := range funcs {
 		if c := FrameCategory(f); c != "" {
-			return c
+			return c, f
 		}
 	}
-	return CatOther
+	return CatOther, ""
 }
+
+// FrameShare is the CPU of the samples one frame decided.
+type FrameShare struct {
+	Frame      string  `json:"frame"`
+	Samples    int64   `json:"samples"`
+	PerSession float64 `json:"ms_per_session"`
+}
+
+// topFrames is how many deciding frames each category lists.
+const topFrames = 5
 
 // ProfileShare is one category's part of a CPU profile.
 type ProfileShare struct {
@@ -199,6 +218,10 @@ type ProfileShare struct {
 	PerSession float64 `json:"ms_per_session"`
 	// Share is CPU divided by the profile's whole CPU time.
 	Share float64 `json:"share"`
+	// Top are the frames that decided most of the category's samples
+	// (at most 5, most CPU first; "(none)" for stacks where no frame
+	// decided).
+	Top []FrameShare `json:"top,omitempty"`
 }
 
 // ProfileReport is a server CPU profile taken over a steady run,
@@ -257,6 +280,11 @@ func ClassifyProfile(p *profile.Profile, sessions int) (*ProfileReport, error) {
 	var total time.Duration
 	var samples int64
 	var funcs []string
+	type frameKey struct {
+		cat   int
+		frame string
+	}
+	byFrame := map[frameKey][2]int64{} // samples, CPU
 	for _, s := range p.Sample {
 		funcs = funcs[:0]
 		for _, loc := range s.Location {
@@ -271,7 +299,14 @@ func ClassifyProfile(p *profile.Profile, sessions int) (*ProfileReport, error) {
 			n = s.Value[count]
 		}
 		v := time.Duration(s.Value[vi])
-		sh := &shares[idx[ClassifyStack(funcs)]]
+		cat, frame := classify(funcs)
+		if frame == "" {
+			frame = "(none)"
+		}
+		k := frameKey{idx[cat], frame}
+		fv := byFrame[k]
+		byFrame[k] = [2]int64{fv[0] + n, fv[1] + int64(v)}
+		sh := &shares[idx[cat]]
 		sh.Samples += n
 		sh.CPU += Duration(v)
 		total += v
@@ -285,6 +320,21 @@ func ClassifyProfile(p *profile.Profile, sessions int) (*ProfileReport, error) {
 		return float64(d) / float64(time.Millisecond) / float64(sessions)
 	}
 	r.PerSession = perSession(r.CPU)
+	tops := make([][]FrameShare, len(shares))
+	cpus := map[frameKey]int64{}
+	for k, fv := range byFrame {
+		tops[k.cat] = append(tops[k.cat], FrameShare{Frame: k.frame, Samples: fv[0], PerSession: perSession(Duration(fv[1]))})
+		cpus[k] = fv[1]
+	}
+	for i, t := range tops {
+		slices.SortFunc(t, func(a, b FrameShare) int {
+			if c := cmp.Compare(cpus[frameKey{i, b.Frame}], cpus[frameKey{i, a.Frame}]); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Frame, b.Frame)
+		})
+		shares[i].Top = t[:min(len(t), topFrames)]
+	}
 	for i := range shares {
 		shares[i].PerSession = perSession(shares[i].CPU)
 		if total > 0 {
@@ -356,4 +406,21 @@ func (r *ProfileReport) WriteText(w io.Writer) error {
 	}
 	_, err := fmt.Fprintln(w, "  (each sample counts for the first category walking its stack from the leaf up; docs/benchmarks.md)")
 	return err
+}
+
+// WriteTop prints, for each category with samples, the frames that
+// decided most of them.
+func (r *ProfileReport) WriteTop(w io.Writer) error {
+	for _, c := range r.Categories {
+		if c.Samples == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s (%d samples):\n", c.Category, c.Samples)
+		for _, f := range c.Top {
+			if _, err := fmt.Fprintf(w, "  %8d %10.3f ms/session  %s\n", f.Samples, f.PerSession, f.Frame); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

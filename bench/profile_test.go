@@ -169,6 +169,21 @@ func TestClassifyProfile(t *testing.T) {
 		}
 	}
 
+	// The deciding frames: the KDF's is pbkdf2's inner Key (sm3 and hmac
+	// are plumbing), the plumbing-only stack has none.
+	// (stack 0: one sample decided by pbkdf2; stack 1: two by DerivePINKey).
+	if top := r.Category(bench.CatKDF).Top; len(top) != 2 || top[0].Frame != mod+"crypto.DerivePINKey" || top[0].Samples != 2 ||
+		top[1].Frame != fips+"pbkdf2.Key[go.shape.func() hash.Hash]" || top[1].Samples != 1 {
+		t.Errorf("kdf top frames %+v", top)
+	}
+	found := false
+	for _, f := range r.Category(bench.CatOther).Top {
+		found = found || f.Frame == "(none)"
+	}
+	if !found {
+		t.Errorf("other's top frames lack (none): %+v", r.Category(bench.CatOther).Top)
+	}
+
 	// No sessions: no per-session figures, the shares still.
 	r, err = bench.ClassifyProfile(synthetic(t, stacks[:1], counts[:1]), 0)
 	if err != nil || r.PerSession != 0 || r.Category(stackCases[0].want).Share != 1 {

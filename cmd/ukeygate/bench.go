@@ -131,7 +131,7 @@ when a session failed.
 // --cpuprofile-from, on a saved CPU profile.
 func newBenchProfileCmd() *cobra.Command {
 	var sessions int
-	var asJSON bool
+	var asJSON, top bool
 	cmd := &cobra.Command{
 		Use:   "profile FILE --sessions N",
 		Short: "Split a saved server CPU profile into categories per completed session",
@@ -168,9 +168,13 @@ server completed while the profile was taken.`,
 				_, err = out.Write(append(b, '\n'))
 				return err
 			}
-			return r.WriteText(out)
+			if err := r.WriteText(out); err != nil || !top {
+				return err
+			}
+			return r.WriteTop(out)
 		},
 	}
+	cmd.Flags().BoolVar(&top, "top", false, "also list, per category, the frames that decided most of its samples")
 	cmd.Flags().IntVar(&sessions, "sessions", 0, "sessions completed while the profile was taken (0: no per-session figures)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd

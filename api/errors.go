@@ -238,6 +238,8 @@ var errorTable = []errorMapping{
 	{ca.ErrCredentialNotFound, http.StatusNotFound, protocol.CodeCredentialNotFound},
 	{ca.ErrCredentialNotActive, http.StatusConflict, protocol.CodeCredentialNotActive},
 	{ca.ErrCredentialNotPending, http.StatusConflict, protocol.CodeCredentialNotPending},
+	{ca.ErrNewKeyNotAllowed, http.StatusConflict, protocol.CodeNewKeyNotAllowed},
+	{ca.ErrRenewalPending, http.StatusConflict, protocol.CodeRenewalPending},
 	{ca.ErrAlreadyRevoked, http.StatusConflict, protocol.CodeAlreadyRevoked},
 	{ca.ErrInvalidReason, http.StatusBadRequest, protocol.CodeInvalidReason},
 	{ca.ErrUntrusted, http.StatusBadRequest, protocol.CodeCertificateUntrusted},

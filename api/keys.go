@@ -15,6 +15,7 @@ import (
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
 )
@@ -30,8 +31,10 @@ type caKeys struct {
 	pinLockouts prometheus.Counter
 }
 
-// Credential returns the user's active credential with its issuer's chain.
-// Another user's credential is not found, like an unknown one.
+// Credential returns the user's active credential with its issuer's chain,
+// or a superseded encryption credential (marked Superseded: it serves
+// decrypt sessions only). Another user's credential is not found, like an
+// unknown one.
 func (k caKeys) Credential(ctx context.Context, userID, credentialID string) (*session.Credential, error) {
 	cred, err := k.ca.Credential(ctx, credentialID)
 	switch {
@@ -41,7 +44,7 @@ func (k caKeys) Credential(ctx context.Context, userID, credentialID string) (*s
 		return k.delegated(ctx, userID, credentialID)
 	case err != nil:
 		return nil, err
-	case cred.State != ca.StateActive || cred.Certificate == nil:
+	case !(cred.State == ca.StateActive || supersededEncryption(cred)) || cred.Certificate == nil:
 		return nil, fmt.Errorf("%w: %s is %s", ca.ErrCredentialNotActive, cred.ID, cred.State)
 	}
 	iss, err := k.ca.Issuer(ctx, cred.IssuerID)
@@ -52,8 +55,37 @@ func (k caKeys) Credential(ctx context.Context, userID, credentialID string) (*s
 		ID: cred.ID, UserID: cred.UserID, IssuerID: cred.IssuerID,
 		Alg: string(cred.Alg), Purpose: string(cred.Purpose),
 		Certificate: cred.Certificate, Chain: iss.Chain,
-		Cosign: cred.Mode == ca.CredentialModeCosign,
+		Cosign:     cred.Mode == ca.CredentialModeCosign,
+		Superseded: cred.State == ca.StateSuperseded,
 	}, nil
+}
+
+// supersededEncryption reports whether c is a renewed encryption
+// credential (its key still decrypts).
+func supersededEncryption(c *ca.Credential) bool {
+	return c.State == ca.StateSuperseded && c.Purpose == ca.PurposeEncrypt && c.Mode != ca.CredentialModeCosign
+}
+
+// ChooseRecipient is the credential a CMS envelope of decrypt session s is
+// addressed to: c if the envelope names c's certificate, else the newest
+// of the credentials c renewed whose certificate it names (still
+// decryptable: superseded, not revoked), else c. A raw ciphertext names no
+// one: c.
+func (k caKeys) ChooseRecipient(ctx context.Context, s *session.Session, c *session.Credential) (*session.Credential, error) {
+	ct := s.Request.Ciphertext
+	if s.Request.CiphertextFormat != protocol.CipherCMS || len(ct) == 0 || gmcrypto.CMSAddressedTo(ct, c.Certificate) {
+		return c, nil
+	}
+	preds, err := k.ca.Predecessors(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range preds {
+		if supersededEncryption(p) && p.UserID == c.UserID && gmcrypto.CMSAddressedTo(ct, p.Certificate) {
+			return k.Credential(ctx, c.UserID, p.ID)
+		}
+	}
+	return c, nil
 }
 
 // delegated is the organisation's credential credentialID as delegate
@@ -92,6 +124,9 @@ func (k caKeys) Use(ctx context.Context, c *session.Credential, pin string, op f
 			gmcrypto.ZeroKey(key)
 			return nil, fmt.Errorf("%w: %s", ca.ErrCredentialNotFound, c.ID)
 		}
+	} else if c.Purpose == string(ca.PurposeEncrypt) {
+		// An encryption key only decrypts: a renewed one still may.
+		key, unlocked, err = k.ca.UnlockDecryptKey(ctx, c.UserID, c.ID, pin)
 	} else {
 		key, unlocked, err = k.ca.UnlockKey(ctx, c.UserID, c.ID, pin)
 	}

@@ -15,17 +15,13 @@ type RenewRequest protocol.RenewRequest
 
 // Validate checks the request's shape.
 func (q *RenewRequest) Validate() error {
-	if q.PIN == "" {
-		return invalid("pin", "required")
-	}
-	if q.NewKey {
-		return invalid("new_key", "not supported yet: a renewal keeps the key")
-	}
-	return nil
+	return firstError(required("pin", q.PIN), maxBytes("pin", q.PIN, maxPINLen))
 }
 
-// renewCredential renews one of the caller's active credentials with a
-// new certificate for the same key; the old one becomes superseded.
+// renewCredential renews one of the caller's active credentials: a new
+// certificate for the same key or a new one (ca.RenewCredential); at an
+// internal issuer the old one becomes superseded at once, at an external
+// one when the successor's certificate is imported.
 func (a *API) renewCredential(w http.ResponseWriter, r *http.Request) error {
 	body, deviceID, userID, err := a.signedDevice(w, r)
 	if err != nil {
@@ -43,14 +39,29 @@ func (a *API) renewCredential(w http.ResponseWriter, r *http.Request) error {
 	ctx := a.audited(r.Context(), func(res any) audit.Entry {
 		c := res.(*ca.Credential)
 		e := entry
-		e.IssuerID, e.Detail = c.IssuerID, "renewed as "+c.ID+" serial="+c.Serial
+		e.IssuerID, e.Detail = c.IssuerID, renewDetail(c, req.NewKey)
 		return e
 	})
-	c, err := a.ca.RenewCredential(ctx, userID, id, req.PIN)
+	c, err := a.ca.RenewCredential(ctx, userID, id, req.PIN, req.NewKey)
 	if err != nil {
 		a.auditRefusal(r.Context(), entry, err)
 		return err
 	}
 	writeJSON(w, http.StatusCreated, protocol.Renewed{Credential: wireCredential(c)})
 	return nil
+}
+
+// renewDetail is the audit detail of a renewal: the successor, its serial
+// (or "pending" at an external issuer) and whether a new key was asked.
+func renewDetail(c *ca.Credential, newKey bool) string {
+	d := "renewed as " + c.ID
+	if c.Serial != "" {
+		d += " serial=" + c.Serial
+	} else {
+		d += " state=" + string(c.State)
+	}
+	if newKey {
+		d += " new_key"
+	}
+	return d
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
@@ -126,6 +127,11 @@ func (k scanSide) Offer(ctx context.Context, s *session.Session, userID string) 
 			o.creds = append(o.creds, c)
 		}
 	}
+	if s.Kind == session.KindDecrypt {
+		if o.creds, err = k.withSuperseded(ctx, s, userID, o.creds); err != nil {
+			return scanOffer{}, err
+		}
+	}
 	dels, err := k.a.ca.DelegatedCredentials(ctx, userID)
 	if err != nil {
 		return scanOffer{}, err
@@ -151,6 +157,45 @@ func (k scanSide) Offer(ctx context.Context, s *session.Session, userID string) 
 		}
 	}
 	return o, nil
+}
+
+// withSuperseded is the offer of a decrypt session: the active
+// credentials creds, then the user's superseded encryption credentials
+// that fit (renewed keys still open what was sealed to them); for a CMS
+// envelope only the superseded ones it is addressed to, and the
+// credentials it is addressed to come first (the phone's default choice).
+func (k scanSide) withSuperseded(ctx context.Context, s *session.Session, userID string, creds []*ca.Credential) ([]*ca.Credential, error) {
+	old, err := k.a.ca.Credentials(ctx, ca.CredentialFilter{UserID: userID, State: ca.StateSuperseded})
+	if err != nil {
+		return nil, err
+	}
+	cms := s.Request.CiphertextFormat == protocol.CipherCMS
+	addressed := map[string]bool{}
+	for _, c := range creds {
+		addressed[c.ID] = cms && gmcrypto.CMSAddressedTo(s.Request.Ciphertext, c.Certificate)
+	}
+	for _, c := range old {
+		if !supersededEncryption(c) || !session.CredentialFits(s, c.IssuerID, string(c.Alg), string(c.Purpose)) {
+			continue
+		}
+		addressed[c.ID] = cms && gmcrypto.CMSAddressedTo(s.Request.Ciphertext, c.Certificate)
+		if !cms || addressed[c.ID] {
+			creds = append(creds, c)
+		}
+	}
+	if cms {
+		slices.SortStableFunc(creds, func(x, y *ca.Credential) int {
+			ax, ay := addressed[x.ID], addressed[y.ID]
+			switch {
+			case ax == ay:
+				return 0
+			case ax:
+				return -1
+			}
+			return 1
+		})
+	}
+	return creds, nil
 }
 
 func (a *API) scanner() *session.Scanner[scanOffer] {

@@ -19,6 +19,8 @@ func wireCredential(c *ca.Credential) protocol.Credential {
 		NotBefore: c.NotBefore, NotAfter: c.NotAfter, CreatedAt: c.CreatedAt,
 		RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
 		Mode: c.Mode, HolderDevice: c.HolderDevice, Cosign: c.CosignChallenge,
+		Supersedes: c.Supersedes, SupersededBy: c.SupersededBy, SupersededAt: c.SupersededAt,
+		RenewalPending: c.RenewalPending,
 	}
 }
 
@@ -40,7 +42,7 @@ func wireCredentialCreated(c *ca.Credential) protocol.CredentialCreated {
 // wireIssuer is an issuer as the API answers it.
 func wireIssuer(iss *ca.Issuer) protocol.Issuer {
 	p := iss.Profile
-	prof := protocol.Profile{ValidityDays: p.ValidityDays, RSABits: p.RSABits, SubjectFields: p.SubjectFields}
+	prof := protocol.Profile{ValidityDays: p.ValidityDays, RSABits: p.RSABits, SubjectFields: p.SubjectFields, RenewalKey: p.RenewalKey}
 	for _, a := range p.Algs {
 		prof.Algs = append(prof.Algs, string(a))
 	}

@@ -53,6 +53,11 @@ type credentialRecord struct {
 	// SupersededBy is the credential that renewed this one.
 	SupersededBy string    `json:"superseded_by,omitempty"`
 	SupersededAt time.Time `json:"superseded_at,omitzero"`
+	// Supersedes is the credential this one renews (renew.go); while this
+	// one is pending at an external issuer, that one's RenewalPending names
+	// it.
+	Supersedes     string `json:"supersedes,omitempty"`
+	RenewalPending string `json:"renewal_pending,omitempty"`
 }
 
 // state computes the credential's state at now.
@@ -78,6 +83,8 @@ func (c *credentialRecord) toCredential(now time.Time) (*Credential, error) {
 		CertificatePEM: pemBlock("CERTIFICATE", c.Certificate), Serial: c.Serial,
 		NotBefore: c.NotBefore, NotAfter: c.NotAfter, CreatedAt: c.CreatedAt,
 		RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
+		Supersedes: c.Supersedes, SupersededBy: c.SupersededBy, SupersededAt: c.SupersededAt,
+		RenewalPending: c.RenewalPending,
 	}
 	if c.Cosign {
 		out.Mode, out.HolderDevice = CredentialModeCosign, c.HolderDevice
@@ -511,6 +518,9 @@ func (s *Service) ImportCertificate(ctx context.Context, credentialID string, ce
 		b.put(credentialKey(c.ID), c, 0)
 		b.cond(sk, 0)
 		b.put(sk, &serialRecord{CredentialID: c.ID, UserID: c.UserID}, 0)
+		if err := s.supersedeOnImport(ctx, &b, c); err != nil {
+			return err
+		}
 		cred, err := c.toCredential(s.now())
 		if err != nil {
 			return err
@@ -539,6 +549,12 @@ func usageOf(p Purpose) Usage {
 // expired; checked before the PIN), ErrUserNotFound, ErrNotEnrolled and the
 // PIN errors (*PINError).
 func (s *Service) UnlockKey(ctx context.Context, userID, credentialID, pin string) (crypto.Signer, *Credential, error) {
+	return s.unlockKey(ctx, userID, credentialID, pin, false)
+}
+
+// unlockKey is UnlockKey; with decrypt, a superseded encryption
+// credential is accepted too (UnlockDecryptKey).
+func (s *Service) unlockKey(ctx context.Context, userID, credentialID, pin string, decrypt bool) (crypto.Signer, *Credential, error) {
 	var key crypto.Signer
 	var out *Credential
 	err := retry(ctx, func() error {
@@ -549,7 +565,7 @@ func (s *Service) UnlockKey(ctx context.Context, userID, credentialID, pin strin
 		if c.UserID != userID {
 			return fmt.Errorf("%w: %s", ErrCredentialNotFound, credentialID)
 		}
-		if st := c.state(s.now()); st != StateActive {
+		if st := c.state(s.now()); st != StateActive && !(decrypt && st == StateSuperseded && c.Purpose == PurposeEncrypt) {
 			return fmt.Errorf("%w: %s is %s", ErrCredentialNotActive, c.ID, st)
 		}
 		if c.Cosign {

@@ -64,6 +64,9 @@ type delegationRecord struct {
 	// (set at approval).
 	SealedKEK    []byte `json:"sealed_kek,omitempty"`
 	SealedOrgKey []byte `json:"sealed_org_key,omitempty"`
+	// Next is the move to the renewal of the credential that waits for its
+	// certificate at an external issuer (renew.go), done at its import.
+	Next *delegationNext `json:"next,omitempty"`
 }
 
 func (d *delegationRecord) state(now time.Time) string {
@@ -379,7 +382,7 @@ func (s *Service) RevokeDelegation(ctx context.Context, orgID, id string) (*Dele
 }
 
 func (d *delegationRecord) eraseKeys() {
-	d.PublicKey, d.WrappedKey, d.SealedKEK, d.SealedOrgKey = nil, nil, nil, nil
+	d.PublicKey, d.WrappedKey, d.SealedKEK, d.SealedOrgKey, d.Next = nil, nil, nil, nil, nil
 }
 
 // usable reports why d cannot be used now (nil: it can).

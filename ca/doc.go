@@ -14,7 +14,13 @@
 //   - credentials: a user's private key wrapped under a key derived from the
 //     master key, a per-user salt and the PIN, plus its certificate (or CSR),
 //     one signing and one encryption credential per issuer and algorithm;
-//     the PIN verifier, the PIN lockout and PIN change.
+//     the PIN verifier, the PIN lockout and PIN change;
+//   - renewal (renew.go): a successor credential for the same or a new key
+//     as the issuer's profile says (at an external issuer pending until its
+//     certificate is imported), the old one superseded but keeping its
+//     wrapped key, so that an encryption key still decrypts
+//     (UnlockDecryptKey) while signing stays refused; an organisation's
+//     delegations move to the successor.
 //
 // Every state change is one storage.Store transaction guarded by revision
 // conditions, so that concurrent calls (on one node or many) never lose an

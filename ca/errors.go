@@ -92,6 +92,12 @@ var (
 	// ErrCredentialNotPending: a certificate is imported for a credential
 	// that is not waiting for one.
 	ErrCredentialNotPending = errors.New("ca: credential is not pending")
+	// ErrNewKeyNotAllowed: a renewal asked for a new key pair but the
+	// issuer's profile renews with the same key (renewal_key same).
+	ErrNewKeyNotAllowed = errors.New("ca: the issuer's profile does not allow a new key at renewal")
+	// ErrRenewalPending: the credential's renewal at an external issuer
+	// still waits for its certificate.
+	ErrRenewalPending = errors.New("ca: a renewal of this credential waits for its certificate")
 	// ErrAlreadyRevoked: the credential is already revoked.
 	ErrAlreadyRevoked = errors.New("ca: credential already revoked")
 	// ErrInvalidReason: the revocation reason is not one of the RFC 5280

@@ -509,6 +509,7 @@ func (s *Service) normProfile(in *Profile, alg gmcrypto.Alg) (Profile, error) {
 	}
 	p.Purposes = dedupe(p.Purposes)
 	p.SubjectFields = dedupe(p.SubjectFields)
+	p.RenewalKey = p.renewalKey()
 	return p, nil
 }
 

@@ -29,18 +29,18 @@ func TestRenewCredential(t *testing.T) {
 				{"another user's", other, old.ID, ErrCredentialNotFound},
 				{"unknown", user, "crd_aaaaaaaaaaaaaaaaaaaa", ErrCredentialNotFound},
 			} {
-				_, err := f.svc.RenewCredential(f.ctx, tt.user, tt.cred, testPIN)
+				_, err := f.svc.RenewCredential(f.ctx, tt.user, tt.cred, testPIN, false)
 				wantErr(t, tt.name, err, tt.want)
 			}
 			if f.snapshot(t) != before {
 				t.Fatal("a refused renewal changed the store")
 			}
 			var pe *PINError
-			if _, err := f.svc.RenewCredential(f.ctx, user, old.ID, "135799"); !errors.As(err, &pe) {
+			if _, err := f.svc.RenewCredential(f.ctx, user, old.ID, "135799", false); !errors.As(err, &pe) {
 				t.Fatalf("wrong PIN: %v", err)
 			}
 
-			renewed, err := f.svc.RenewCredential(f.ctx, user, old.ID, testPIN)
+			renewed, err := f.svc.RenewCredential(f.ctx, user, old.ID, testPIN, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,7 +62,7 @@ func TestRenewCredential(t *testing.T) {
 			}
 			// The superseded one cannot be renewed again; nothing changes.
 			before = f.snapshot(t)
-			_, err = f.svc.RenewCredential(f.ctx, user, old.ID, testPIN)
+			_, err = f.svc.RenewCredential(f.ctx, user, old.ID, testPIN, false)
 			wantErr(t, "superseded", err, ErrCredentialNotActive)
 			if f.snapshot(t) != before {
 				t.Fatal("renewing a superseded credential changed the store")

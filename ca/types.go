@@ -90,6 +90,27 @@ type Profile struct {
 	// users): SubjectIDNumber, SubjectPhone. A user lacking one cannot get a
 	// credential from this issuer.
 	SubjectFields []string `json:"subject_fields,omitempty"`
+	// RenewalKey says which key a renewal certifies: RenewalKeySame (the
+	// default: the same key; a request for a new one is ErrNewKeyNotAllowed),
+	// RenewalKeyNew (every renewal makes a new key pair) or RenewalKeyEither
+	// (the request chooses with new_key).
+	RenewalKey string `json:"renewal_key,omitempty"`
+}
+
+// Values of Profile.RenewalKey.
+const (
+	RenewalKeySame   = "same"
+	RenewalKeyNew    = "new"
+	RenewalKeyEither = "either"
+)
+
+// renewalKey is p.RenewalKey, "" (a profile stored before the field
+// existed) read as RenewalKeySame.
+func (p *Profile) renewalKey() string {
+	if p.RenewalKey == "" {
+		return RenewalKeySame
+	}
+	return p.RenewalKey
 }
 
 // Subject is the distinguished name of a generated CA certificate.
@@ -268,6 +289,14 @@ type Credential struct {
 	RevocationReason string
 	// Certificate is the parsed certificate (nil while pending).
 	Certificate *smx509.Certificate
+	// Supersedes is the credential this one renewed; SupersededBy the one
+	// that renewed this one (state superseded) and SupersededAt when;
+	// RenewalPending the renewal at an external issuer that waits for its
+	// certificate (this one stays active until it arrives).
+	Supersedes     string
+	SupersededBy   string
+	SupersededAt   time.Time
+	RenewalPending string
 	// CosignChallenge is set only in the answer to the request of a cosign
 	// credential at an external issuer: the phone answers it
 	// (FinishCosignCSR) to sign the CSR together with the gateway.

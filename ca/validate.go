@@ -144,6 +144,11 @@ func (p *Profile) validate() error {
 			return invalid("profile.subject_fields", "%q is not %s or %s", f, SubjectIDNumber, SubjectPhone)
 		}
 	}
+	switch p.RenewalKey {
+	case "", RenewalKeySame, RenewalKeyNew, RenewalKeyEither:
+	default:
+		return invalid("profile.renewal_key", "%q is not %s, %s or %s", p.RenewalKey, RenewalKeySame, RenewalKeyNew, RenewalKeyEither)
+	}
 	return nil
 }
 

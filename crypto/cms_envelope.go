@@ -527,3 +527,34 @@ func CheckEnvelope(der []byte) error {
 	}
 	return cmsMalformed("no key-transport recipient with a supported algorithm")
 }
+
+// CMSAddressedTo reports whether the EnvelopedData der (DER, BER or PEM)
+// has a key-transport recipient that names cert, by issuer and serial
+// number or by subject key identifier. It decrypts nothing; a malformed
+// input names no one (false).
+func CMSAddressedTo(der []byte, cert *smx509.Certificate) bool {
+	if cert == nil {
+		return false
+	}
+	ci, err := cmsDecode(der)
+	if err != nil || (!ci.ContentType.Equal(cmsOIDEnvelopedData) && !ci.ContentType.Equal(cmsOIDGMEnvelopedData)) {
+		return false
+	}
+	var ed cmsEnvelopedData
+	if rest, err := asn1.Unmarshal(ci.Content.Bytes, &ed); err != nil || len(rest) != 0 {
+		return false
+	}
+	for _, raw := range ed.RecipientInfos {
+		if raw.Class != asn1.ClassUniversal || raw.Tag != asn1.TagSequence {
+			continue
+		}
+		var ri cmsKeyTransRecipientInfo
+		if rest, err := asn1.Unmarshal(raw.FullBytes, &ri); err != nil || len(rest) != 0 {
+			continue
+		}
+		if cmsIsRecipient(cert, ri.RID) {
+			return true
+		}
+	}
+	return false
+}

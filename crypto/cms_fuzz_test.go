@@ -170,6 +170,10 @@ func FuzzOpenCMS(f *testing.F) {
 			if err == nil && (len(cek) == 0 || len(alg) == 0) {
 				t.Fatalf("OpenCMSKey succeeded with key %x, alg %v", cek, alg)
 			}
+			// An envelope that opens for r names r among its recipients.
+			if addressed := CMSAddressedTo(der, r.cert); err == nil && !addressed {
+				t.Fatal("an envelope that opens does not name its recipient (CMSAddressedTo)")
+			}
 		}
 	})
 }

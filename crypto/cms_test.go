@@ -822,3 +822,22 @@ func TestCMSWithPackageKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestCMSAddressedTo: an envelope names its recipients by issuer and
+// serial (not another certificate), and a
+// malformed input names no one.
+func TestCMSAddressedTo(t *testing.T) {
+	for _, isSM2 := range []bool{true, false} {
+		p := cmsPKI(t, isSM2)
+		env, err := EnvelopeCMS([]byte("bid"), p.leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !CMSAddressedTo(env, p.leaf) || CMSAddressedTo(env, p.other) || CMSAddressedTo(env, nil) {
+			t.Fatal("CMSAddressedTo misreads the recipients")
+		}
+		if CMSAddressedTo(env[:len(env)/2], p.leaf) || CMSAddressedTo([]byte("not cms"), p.leaf) {
+			t.Fatal("a malformed envelope names a recipient")
+		}
+	}
+}

@@ -136,6 +136,21 @@ func (c *Client) RequestCredential(ctx context.Context, issuer, alg, purpose, pi
 	return out.Credential, nil
 }
 
+// RenewCredential renews the active credential credentialID (POST
+// /v1/me/credentials/{id}/renew): a new certificate for the same key, or
+// with newKey a new key pair where the issuer's profile allows it. The
+// answer is the successor (pending at an external issuer).
+func (c *Client) RenewCredential(ctx context.Context, credentialID, pin string, newKey bool) (*Credential, error) {
+	var out protocol.Renewed
+	if err := c.Do(ctx, http.MethodPost, "/v1/me/credentials/"+url.PathEscape(credentialID)+"/renew", protocol.RenewRequest{PIN: pin, NewKey: newKey}, &out); err != nil {
+		return nil, err
+	}
+	if out.Credential.ID == "" {
+		return nil, fmt.Errorf("%w: no credential in the answer", ErrBadResponse)
+	}
+	return &out.Credential, nil
+}
+
 // RequestCosignCredential asks issuer for a two-party SM2 credential
 // (purpose "sign" or "encrypt"): the phone makes its half of the key from a
 // fresh seed and pin, the gateway its own; the seed is kept in State.Cosign

@@ -29,6 +29,9 @@ type Profile struct {
 	Purposes []string `json:"purposes,omitempty"`
 	// SubjectFields a user must have: "id_number", "phone".
 	SubjectFields []string `json:"subject_fields,omitempty"`
+	// RenewalKey is the key a renewal certifies: "same" (the default),
+	// "new" (always a new key pair) or "either" (the request's new_key).
+	RenewalKey string `json:"renewal_key,omitempty"`
 }
 
 // IssuerRequest is the body of POST /v1/admin/issuers: an internal issuer

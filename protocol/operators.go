@@ -37,8 +37,9 @@ const (
 // RenewRequest is the body of POST /v1/me/credentials/{id}/renew.
 type RenewRequest struct {
 	PIN string `json:"pin"`
-	// NewKey asks for a new key pair; not supported yet (the renewal
-	// keeps the key).
+	// NewKey asks for a new key pair of the same algorithm and size; the
+	// issuer's profile must allow it (renewal_key "either"; "new" makes a
+	// new key anyway; "same" answers new_key_not_allowed).
 	NewKey bool `json:"new_key,omitempty"`
 }
 
@@ -46,3 +47,13 @@ type RenewRequest struct {
 type Renewed struct {
 	Credential Credential `json:"credential"`
 }
+
+// Error codes of renewal.
+const (
+	// CodeNewKeyNotAllowed: new_key asked of an issuer whose profile
+	// renews with the same key.
+	CodeNewKeyNotAllowed = "new_key_not_allowed"
+	// CodeRenewalPending: the credential's renewal at an external issuer
+	// waits for its certificate.
+	CodeRenewalPending = "renewal_pending"
+)

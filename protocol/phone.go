@@ -71,6 +71,9 @@ const (
 	CredentialActive  = "active"
 	CredentialRevoked = "revoked"
 	CredentialExpired = "expired"
+	// CredentialSuperseded: renewed; an encryption credential still opens
+	// what was sealed to it (decrypt sessions only).
+	CredentialSuperseded = "superseded"
 )
 
 // Credential purposes.
@@ -97,6 +100,14 @@ type Credential struct {
 	CreatedAt        time.Time `json:"created_at,omitzero"`
 	RevokedAt        time.Time `json:"revoked_at,omitzero"`
 	RevocationReason string    `json:"revocation_reason,omitempty"`
+	// Supersedes is the credential this one renewed; SupersededBy the
+	// renewal of this one (state superseded) and SupersededAt when;
+	// RenewalPending a renewal at an external issuer still waiting for its
+	// certificate (this one stays active until then).
+	Supersedes     string    `json:"supersedes,omitempty"`
+	SupersededBy   string    `json:"superseded_by,omitempty"`
+	SupersededAt   time.Time `json:"superseded_at,omitzero"`
+	RenewalPending string    `json:"renewal_pending,omitempty"`
 	// Mode is CredentialModeCosign for a two-party credential.
 	Mode string `json:"mode,omitempty"`
 	// HolderDevice is, for a cosign credential, the device that made it

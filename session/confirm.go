@@ -68,6 +68,30 @@ type Credential struct {
 	// and the confirming user may use it through a delegation: KeySide.Use
 	// then checks the confirming user's own PIN.
 	Delegation *Delegation
+	// Superseded is set for a renewed encryption credential: its key still
+	// opens what was sealed to it, so it serves decrypt sessions only.
+	Superseded bool
+}
+
+// RecipientChooser is a KeySide that can also pick, for a decrypt
+// session, the credential the ciphertext is addressed to among the chosen
+// credential and those it renewed (a CMS envelope names its recipient's
+// certificate; a phone offered the current credential may confirm with it
+// an envelope made for its predecessor). It returns c itself when it
+// knows no better one.
+type RecipientChooser interface {
+	ChooseRecipient(ctx context.Context, s *Session, c *Credential) (*Credential, error)
+}
+
+// chooseRecipient is KeySide's RecipientChooser answer for a decrypt
+// session (c itself for other kinds, delegated credentials and a KeySide
+// that cannot choose).
+func (c *Confirmer) chooseRecipient(ctx context.Context, s *Session, cred *Credential) (*Credential, error) {
+	rc, ok := c.Keys.(RecipientChooser)
+	if !ok || s.Kind != KindDecrypt || cred.Delegation != nil {
+		return cred, nil
+	}
+	return rc.ChooseRecipient(ctx, s, cred)
 }
 
 // Delegation is the delegation through which a phone user confirms with
@@ -348,8 +372,15 @@ func (c *Confirmer) run(ctx context.Context, s *Session, req ConfirmRequest) (*K
 	if err != nil {
 		return nil, nil, err
 	}
+	if cred, err = c.chooseRecipient(ctx, s, cred); err != nil {
+		return nil, nil, err
+	}
+	use.CredentialID = cred.ID
 	if !CredentialFits(s, cred.IssuerID, cred.Alg, cred.Purpose) {
 		return nil, nil, fmt.Errorf("%w: %s (%s %s %s)", ErrCredentialMismatch, cred.ID, cred.IssuerID, cred.Alg, cred.Purpose)
+	}
+	if cred.Superseded && s.Kind != KindDecrypt {
+		return nil, nil, fmt.Errorf("%w: %s is superseded: it only decrypts", ErrCredentialMismatch, cred.ID)
 	}
 	if d := cred.Delegation; d != nil {
 		if !d.Covers(s) {

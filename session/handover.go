@@ -62,7 +62,7 @@ func (c *Confirmer) handOver(ctx context.Context, s *Session, req ConfirmRequest
 		if cred.Delegation != nil {
 			return nil, nil, fmt.Errorf("%w: a delegation does not hand over certificates", ErrDelegationScope)
 		}
-		if !CredentialFits(s, cred.IssuerID, cred.Alg, cred.Purpose) {
+		if !CredentialFits(s, cred.IssuerID, cred.Alg, cred.Purpose) || cred.Superseded {
 			return nil, nil, fmt.Errorf("%w: %s (%s %s %s)", ErrCredentialMismatch, cred.ID, cred.IssuerID, cred.Alg, cred.Purpose)
 		}
 		res.Certificates = append(res.Certificates, protocol.HandedCertificate{

@@ -25,7 +25,7 @@ func newCredentialCmd() *cobra.Command {
 func newCredentialListCmd() *cobra.Command {
 	var state, user, issuer, expiring string
 	cmd := &cobra.Command{
-		Use:   "list [--state pending|active|revoked|expired] [--user ID] [--issuer ID] [--expiring 30d]",
+		Use:   "list [--state pending|active|revoked|expired|superseded] [--user ID] [--issuer ID] [--expiring 30d]",
 		Short: "List credentials (--json shows the CSRs of pending ones)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -165,9 +165,9 @@ func credentialTable(tw *table, list []*operator.Credential, withUser bool) {
 		}
 	}()
 	if withUser {
-		row(tw, "ID", "USER", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER")
+		row(tw, "ID", "USER", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER", "RENEWAL")
 	} else {
-		row(tw, "ID", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER")
+		row(tw, "ID", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER", "RENEWAL")
 	}
 	for _, c := range list {
 		if c == nil {
@@ -177,10 +177,25 @@ func credentialTable(tw *table, list []*operator.Credential, withUser bool) {
 		if c.Mode == ca.CredentialModeCosign {
 			alg += " (cosign)"
 		}
-		cells := []any{c.ID, c.User, c.Issuer, alg, c.Purpose, c.State, c.Serial, c.NotAfter}
+		cells := []any{c.ID, c.User, c.Issuer, alg, c.Purpose, c.State, c.Serial, c.NotAfter, renewalLink(c)}
 		if !withUser {
 			cells = append(cells[:1], cells[2:]...)
 		}
 		row(tw, cells...)
 	}
+}
+
+// renewalLink is a credential's renewal links as a table shows them: the
+// credential that superseded it, the renewal waiting for its certificate,
+// or the one it renewed ("" for none).
+func renewalLink(c *operator.Credential) string {
+	switch {
+	case c.SupersededBy != "":
+		return "superseded by " + c.SupersededBy
+	case c.RenewalPending != "":
+		return "renewal " + c.RenewalPending + " pending"
+	case c.Supersedes != "":
+		return "renews " + c.Supersedes
+	}
+	return ""
 }

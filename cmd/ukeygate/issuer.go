@@ -37,6 +37,7 @@ func newIssuerAddCmd() *cobra.Command {
 		profAlgs, profPurposes, profSubjFields []string
 		profBits                               []int
 		profDays                               int
+		profRenewalKey                         string
 	)
 	cmd := &cobra.Command{
 		Use:   "add --name NAME --mode internal|external [flags]",
@@ -82,9 +83,9 @@ external (the gateway makes CSRs for it):
 				req.PathLen = &pathLen
 			}
 			req.Alg = strings.ToUpper(req.Alg)
-			if len(profAlgs) > 0 || len(profPurposes) > 0 || len(profSubjFields) > 0 || len(profBits) > 0 || profDays > 0 {
+			if len(profAlgs) > 0 || len(profPurposes) > 0 || len(profSubjFields) > 0 || len(profBits) > 0 || profDays > 0 || profRenewalKey != "" {
 				req.Profile = &protocol.Profile{ValidityDays: profDays, Algs: upper(profAlgs), RSABits: profBits,
-					Purposes: profPurposes, SubjectFields: profSubjFields}
+					Purposes: profPurposes, SubjectFields: profSubjFields, RenewalKey: profRenewalKey}
 			}
 			if err := req.Validate(); err != nil {
 				return usageErrorf("%v", err)
@@ -115,6 +116,7 @@ external (the gateway makes CSRs for it):
 	f.StringSliceVar(&profPurposes, "profile-purposes", nil, "purposes allowed (sign,encrypt)")
 	f.StringSliceVar(&profSubjFields, "profile-subject-fields", nil, "user subject fields required (id_number,phone)")
 	f.IntVar(&profDays, "profile-validity-days", 0, "validity of issued user certificates")
+	f.StringVar(&profRenewalKey, "renewal-key", "", "key of a renewal: same (default), new (always a new key pair) or either (the phone's --new-key)")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }

@@ -36,6 +36,7 @@ device key, as a phone app would.
   ukeygate phone enroll --server http://127.0.0.1:8080 --code ACTIVATION-CODE --name "My phone"
   ukeygate phone request --issuer sm2-root --alg SM2 --purpose sign
   ukeygate phone credentials
+  ukeygate phone renew CREDENTIAL_ID [--new-key]
   ukeygate phone pin
 
 PINs are asked on the terminal, or given with --pin, or read from standard
@@ -47,7 +48,7 @@ input with --pin-stdin (one per line; for "phone pin" the old, then the new).`,
 	pf.String("state", "", "phone state file (env "+envPhoneState+"; default ~/.ukeygate/phone.json)")
 	pf.String("pin", "", "the PIN (visible to other local users: prefer the prompt or --pin-stdin)")
 	pf.Bool("pin-stdin", false, "read the PIN(s) from standard input, one per line")
-	cmd.AddCommand(newPhoneEnrollCmd(), newPhoneCredentialsCmd(), newPhoneRequestCmd(), newPhonePINCmd(), newPhoneDelegationCmd())
+	cmd.AddCommand(newPhoneEnrollCmd(), newPhoneCredentialsCmd(), newPhoneRequestCmd(), newPhoneRenewCmd(), newPhonePINCmd(), newPhoneDelegationCmd())
 	return cmd
 }
 
@@ -284,13 +285,13 @@ func newPhoneCredentialsCmd() *cobra.Command {
 
 func phoneCredentialTable(cmd *cobra.Command, list []phone.Credential) error {
 	tw := newTable(cmd.OutOrStdout())
-	row(tw, "ID", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER")
+	row(tw, "ID", "ISSUER", "ALG", "PURPOSE", "STATE", "SERIAL", "NOT AFTER", "RENEWAL")
 	for _, c := range list {
 		alg := c.Alg
 		if c.Mode == "cosign" {
 			alg += " (cosign)"
 		}
-		row(tw, c.ID, c.Issuer, alg, c.Purpose, c.State, c.Serial, c.NotAfter)
+		row(tw, c.ID, c.Issuer, alg, c.Purpose, c.State, c.Serial, c.NotAfter, renewalLink(&c))
 	}
 	return tw.Flush()
 }
@@ -363,6 +364,50 @@ func newPhoneRequestCmd() *cobra.Command {
 	cmd.Flags().StringVar(&certOut, "cert-out", "", "also write the certificate (PEM) to this file")
 	cmd.Flags().BoolVar(&cosignMode, "cosign", false, "two-party SM2: this phone keeps its share of the key (with the PIN folded in); the gateway alone can never use it, and cannot recover it")
 	_ = cmd.MarkFlagRequired("issuer")
+	return cmd
+}
+
+func newPhoneRenewCmd() *cobra.Command {
+	var newKey bool
+	cmd := &cobra.Command{
+		Use:   "renew CREDENTIAL_ID [--new-key]",
+		Short: "Renew an active credential before it expires (new certificate; the old one becomes superseded)",
+		Long: `Renew an active credential: a new certificate from the same issuer, for the
+same key or (--new-key, where the issuer's profile allows it) a new key pair
+of the same algorithm and size. The old credential becomes superseded: it no
+longer signs or logs in, but an encryption key still opens what was sealed
+to it. At an external issuer the renewal is pending until the operator
+imports its certificate; the old credential stays active until then.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := phoneClient(cmd)
+			if err != nil {
+				return err
+			}
+			pin, err := (&pinReader{cmd: cmd}).read("PIN: ")
+			if err != nil {
+				return err
+			}
+			if err := checkPINForm(pin); err != nil {
+				return err
+			}
+			cred, err := c.RenewCredential(cmd.Context(), args[0], pin, newKey)
+			if err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd, map[string]any{"credential": cred})
+			}
+			if err := phoneCredentialTable(cmd, []phone.Credential{*cred}); err != nil {
+				return err
+			}
+			if cred.State == "pending" {
+				fmt.Fprintf(cmd.OutOrStdout(), "\nPending: the operator takes the CSR to the external CA and imports the certificate; %s stays active until then.\n", args[0])
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&newKey, "new-key", false, "make a new key pair (the issuer's profile must allow it: renewal_key either or new)")
 	return cmd
 }
 

@@ -98,16 +98,3 @@ func TestRenewExternalEndpoint(t *testing.T) {
 		t.Fatalf("superseded %+v", list.Credentials)
 	}
 }
-
-// sameSnapshot compares two store snapshots.
-func sameSnapshot(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}

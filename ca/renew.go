@@ -382,4 +382,3 @@ func (s *Service) Predecessors(ctx context.Context, credentialID string) ([]*Cre
 func (s *Service) UnlockDecryptKey(ctx context.Context, userID, credentialID, pin string) (crypto.Signer, *Credential, error) {
 	return s.unlockKey(ctx, userID, credentialID, pin, true)
 }
-

@@ -272,11 +272,11 @@ func TestRenewCarriesDelegations(t *testing.T) {
 			f := w.f
 			iss := f.generated(t, "orgca2", gmcrypto.AlgSM2, &Profile{RenewalKey: RenewalKeyEither})
 			w.iss, w.cred = iss.ID, f.credential(t, w.org, iss.ID, gmcrypto.AlgSM2, PurposeSign)
-			active := w.active(t)
 			revoked := w.grant(t)
 			if _, err := f.svc.RevokeDelegation(f.ctx, w.org, revoked.ID); err != nil {
 				t.Fatal(err)
 			}
+			active := w.active(t)
 			// A second delegate's delegation still waits for acceptance.
 			u, code, err := f.svc.AddUser(f.ctx, UserRequest{Name: "王五"})
 			if err != nil {

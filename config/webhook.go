@@ -2,6 +2,9 @@ package config
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -33,6 +36,13 @@ type WebhookConfig struct {
 	Workers int `mapstructure:"workers"`
 	// MaxResponseBytes caps how much of a receiver's answer is read.
 	MaxResponseBytes int64 `mapstructure:"max_response_bytes"`
+	// ExpiryReminders are the days before a certificate's end ("30d" or
+	// "30") at which each app that has served its owner gets a
+	// credential.expiring event; empty: no reminders.
+	ExpiryReminders []string `mapstructure:"expiry_reminders"`
+	// ReminderInterval is how often the sending node looks for
+	// certificates that reached a reminder.
+	ReminderInterval time.Duration `mapstructure:"reminder_interval"`
 }
 
 // DefaultWebhook is the default webhook section.
@@ -47,6 +57,8 @@ func DefaultWebhook() WebhookConfig {
 		PollInterval:     5 * time.Second,
 		Workers:          16,
 		MaxResponseBytes: 64 << 10,
+		ExpiryReminders:  []string{"30d", "7d", "1d"},
+		ReminderInterval: time.Hour,
 	}
 }
 
@@ -55,7 +67,31 @@ const (
 	MaxWebhookTimeout  = 5 * time.Minute
 	MaxWebhookRetryFor = 30 * 24 * time.Hour
 	MaxWebhookWorkers  = 1024
+	// MaxReminderDay bounds a day of webhook.expiry_reminders, MaxReminders
+	// their number; webhook.reminder_interval is from 1s to 24h.
+	MaxReminderDay = 3660
+	MaxReminders   = 10
 )
+
+// ReminderDays parses ExpiryReminders: each "N" or "Nd", N from 1 to
+// MaxReminderDay days, no day twice, at most MaxReminders of them.
+func (w WebhookConfig) ReminderDays() ([]int, error) {
+	if len(w.ExpiryReminders) > MaxReminders {
+		return nil, bad("webhook.expiry_reminders", strings.Join(w.ExpiryReminders, ","), fmt.Sprintf("at most %d reminders", MaxReminders))
+	}
+	out := make([]int, 0, len(w.ExpiryReminders))
+	for _, v := range w.ExpiryReminders {
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), "d"))
+		if err != nil || n < 1 || n > MaxReminderDay || len(v) > 6 {
+			return nil, bad("webhook.expiry_reminders", v, fmt.Sprintf("each must be a number of days, 1 to %d (like 30d)", MaxReminderDay))
+		}
+		if slices.Contains(out, n) {
+			return nil, bad("webhook.expiry_reminders", v, "given twice")
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
 
 func (w WebhookConfig) validate() error {
 	switch {
@@ -77,6 +113,9 @@ func (w WebhookConfig) validate() error {
 		return bad("webhook.workers", w.Workers, fmt.Sprintf("must be from 1 to %d", MaxWebhookWorkers))
 	case w.MaxResponseBytes < 0:
 		return bad("webhook.max_response_bytes", w.MaxResponseBytes, "must be ≥ 0")
+	case w.ReminderInterval < time.Second || w.ReminderInterval > 24*time.Hour:
+		return bad("webhook.reminder_interval", w.ReminderInterval, "must be from 1s to 24h")
 	}
-	return nil
+	_, err := w.ReminderDays()
+	return err
 }

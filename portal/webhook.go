@@ -15,6 +15,15 @@ import (
 	"github.com/ukeygate/ukeygate/protocol"
 )
 
+// EventCredentialExpiring is the Type of the session-less reminder event
+// (v1.1): WebhookEvent.CredentialExpiring says which certificate of which
+// user ends when. Every other event is a session's (Type "state").
+const EventCredentialExpiring = protocol.EventTypeCredentialExpiring
+
+// CredentialExpiring is a credential.expiring event's reminder
+// (protocol.CredentialExpiring).
+type CredentialExpiring = protocol.CredentialExpiring
+
 // WebhookEvent is the body of a webhook delivery (protocol.WebhookEvent):
 // the session event plus the delivery id, the app and the session.
 type WebhookEvent = protocol.WebhookEvent
@@ -106,10 +115,22 @@ func (v WebhookVerifier) VerifyPayload(delivery, timestamp, signature string, bo
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return WebhookEvent{}, fmt.Errorf("%w: body: %v", ErrWebhookMalformed, err)
 	}
-	if ev.ID != delivery || ev.Session == "" || ev.Seq < 1 || ev.State == "" {
+	if ev.ID != delivery || !wellFormed(&ev) {
 		return WebhookEvent{}, fmt.Errorf("%w: the body is not the delivery its headers name", ErrWebhookMalformed)
 	}
 	return ev, nil
+}
+
+// wellFormed reports whether ev has what its type needs: a session event
+// its session, seq and state; a credential.expiring event its credential,
+// user and end, and no session.
+func wellFormed(ev *WebhookEvent) bool {
+	if ev.Type == EventCredentialExpiring {
+		c := ev.CredentialExpiring
+		return c != nil && ev.Session == "" && ev.Seq == 0 && ev.State == "" &&
+			c.Credential != "" && c.User != "" && !c.NotAfter.IsZero() && c.ReminderDays > 0
+	}
+	return ev.CredentialExpiring == nil && ev.Session != "" && ev.Seq >= 1 && ev.State != ""
 }
 
 // Delivery is one webhook delivery as the gateway lists it

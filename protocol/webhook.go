@@ -30,12 +30,53 @@ const (
 // websocket carries (Event), plus the delivery id, the app and the
 // session. A receiver may see one id more than once and must ignore the
 // repeats.
+//
+// A session-less event (v1.1) decodes into the same type: Type is then
+// EventTypeCredentialExpiring, Session, Seq and State are empty, and
+// CredentialExpiring is set (see CredentialExpiringEvent for the body as
+// sent). A receiver switches on Type.
 type WebhookEvent struct {
 	// ID is the delivery id, also in HeaderWebhookDelivery.
 	ID      string `json:"id"`
 	App     string `json:"app"`
 	Session string `json:"session"`
 	Event
+	// CredentialExpiring is set for a credential.expiring event.
+	*CredentialExpiring
+}
+
+// EventTypeCredentialExpiring is the type of the session-less webhook
+// event that reminds an app that a certificate of a user it has served
+// ends soon (v1.1).
+const EventTypeCredentialExpiring = "credential.expiring"
+
+// CredentialExpiring is what a credential.expiring event says: a
+// credential of User (the user id the app's login and certificate results
+// carry) ends at NotAfter, DaysLeft days from the event (rounded up), and
+// ReminderDays is the reminder (one of webhook.expiry_reminders) this
+// event is: each app that has had a completed session with the user gets
+// each reminder of each credential once. Nothing else about the user is
+// in it.
+type CredentialExpiring struct {
+	Credential   string    `json:"credential"`
+	User         string    `json:"user"`
+	Issuer       string    `json:"issuer"`
+	Purpose      string    `json:"purpose"`
+	NotAfter     time.Time `json:"not_after"`
+	DaysLeft     int       `json:"days_left"`
+	ReminderDays int       `json:"reminder_days"`
+}
+
+// CredentialExpiringEvent is the body of a credential.expiring delivery as
+// the gateway sends it: the delivery id, the app, Type
+// (EventTypeCredentialExpiring), when the reminder was made, and the
+// reminder. WebhookEvent decodes it as well.
+type CredentialExpiringEvent struct {
+	ID   string    `json:"id"`
+	App  string    `json:"app"`
+	Type string    `json:"type"`
+	At   time.Time `json:"at"`
+	CredentialExpiring
 }
 
 // WebhookRequest is the body of PUT /v1/admin/apps/{id}/webhook, and the
@@ -66,12 +107,18 @@ const (
 	DeliveryFailed = "failed"
 )
 
-// Delivery is one delivery of one session event, as
-// GET /v1/webhook/deliveries lists it.
+// Delivery is one delivery of one session event (or of one session-less
+// event: Type), as GET /v1/webhook/deliveries lists it.
 type Delivery struct {
 	ID      string `json:"id"`
 	Session string `json:"session"`
 	Seq     int64  `json:"seq"`
+	// Type is set for a session-less event (v1.1):
+	// EventTypeCredentialExpiring, whose Session, Seq and EventState are
+	// empty and Credential names the credential. Absent for the events of
+	// a session.
+	Type       string `json:"type,omitempty"`
+	Credential string `json:"credential,omitempty"`
 	// State is the event's state (waiting, scanned, completed…).
 	EventState State `json:"event_state"`
 	// State is DeliveryPending, DeliveryDelivered or DeliveryFailed.

@@ -154,6 +154,11 @@ func (s *Server) wire() (http.Handler, error) {
 		return nil, fmt.Errorf("server: building the registration authority: %w", err)
 	}
 	priv.AddPart(registrations)
+	// Expiry reminders (credential.expiring) to the apps that served each
+	// user; the webhook outbox's records about a user are part of the
+	// account.
+	hooks.UseReminders(expiringCredentials{caSvc}, auditLog)
+	priv.AddPart(hooks)
 
 	apps := auth.NewApps(s.store)
 	var demo http.Handler
@@ -196,6 +201,8 @@ func (s *Server) webhookConfig() webhook.Config {
 	c.Timeout, c.RetryMin, c.RetryMax, c.RetryFor = w.Timeout, w.RetryMin, w.RetryMax, w.RetryFor
 	c.Retention, c.LeaseTTL, c.PollInterval = w.Retention, w.LeaseTTL, w.PollInterval
 	c.Workers, c.MaxResponseBytes = w.Workers, w.MaxResponseBytes
+	c.ReminderDays, _ = w.ReminderDays() // checked by config.Validate
+	c.ReminderInterval = w.ReminderInterval
 	c.SingleNode = s.cfg.Storage.Backend == config.BackendBolt
 	c.Registerer = s.reg
 	c.Logger = s.log.With("component", "webhook")
@@ -223,4 +230,21 @@ func (s *Server) pruneAudit(l *audit.Log) {
 			s.log.Info("exported audit entries left the live store", "entries", n)
 		}
 	}
+}
+
+// expiringCredentials lists the CA's expiring credentials for the webhook
+// reminders.
+type expiringCredentials struct{ ca *ca.Service }
+
+func (e expiringCredentials) ExpiringCredentials(ctx context.Context, within time.Duration) ([]webhook.ExpiringCredential, error) {
+	list, err := e.ca.ExpiringCredentials(ctx, within)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]webhook.ExpiringCredential, 0, len(list))
+	for _, c := range list {
+		out = append(out, webhook.ExpiringCredential{ID: c.ID, User: c.UserID, Issuer: c.IssuerID,
+			Purpose: string(c.Purpose), NotAfter: c.NotAfter, Guards: c.Guards})
+	}
+	return out, nil
 }

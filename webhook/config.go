@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Config configures a Service. The first ten fields come from the
+// Config configures a Service. The first twelve fields come from the
 // configuration file (webhook.…); the rest are wiring and test hooks.
 type Config struct {
 	// AllowPrivate lets webhooks target loopback, private and link-local
@@ -37,6 +37,13 @@ type Config struct {
 	Workers int
 	// MaxResponseBytes caps how much of an answer is read.
 	MaxResponseBytes int64
+	// ReminderDays are the days before a certificate's end at which each
+	// app that has had a completed session with its owner gets a
+	// credential.expiring event (reminders.go); empty: no reminders.
+	ReminderDays []int
+	// ReminderInterval is how often the sending node looks for
+	// certificates that reached a reminder.
+	ReminderInterval time.Duration
 
 	// SingleNode says that no other node shares the store (bbolt): the
 	// node sends without a lease.
@@ -63,6 +70,7 @@ const (
 	DefaultPollInterval     = 5 * time.Second
 	DefaultWorkers          = 16
 	DefaultMaxResponseBytes = 64 << 10
+	DefaultReminderInterval = time.Hour
 
 	MaxTimeout  = 5 * time.Minute
 	MaxRetryFor = 30 * 24 * time.Hour
@@ -70,12 +78,23 @@ const (
 	MaxWorkers  = 1024
 	// MaxURLLen bounds a webhook URL.
 	MaxURLLen = 2048
+	// MaxReminderDay bounds a reminder day; MaxReminders the reminders.
+	MaxReminderDay = 3660
+	MaxReminders   = 10
+	// MinReminderInterval and MaxReminderInterval bound ReminderInterval.
+	MinReminderInterval = time.Second
+	MaxReminderInterval = 24 * time.Hour
 )
+
+// DefaultReminderDays returns the default reminders: 30, 7 and 1 days
+// before a certificate ends.
+func DefaultReminderDays() []int { return []int{30, 7, 1} }
 
 // DefaultConfig returns the production defaults: private targets refused,
 // 10 s per attempt, retries from 10 s doubling to 1 h for 25 h, finished
 // deliveries listed for 72 h, a 10 s lease, a poll every 5 s, 16 attempts
-// in flight, 64 KiB of an answer read.
+// in flight, 64 KiB of an answer read, expiry reminders 30, 7 and 1 days
+// before a certificate ends, looked for every hour.
 func DefaultConfig() Config {
 	return Config{
 		Timeout:          DefaultTimeout,
@@ -87,6 +106,8 @@ func DefaultConfig() Config {
 		PollInterval:     DefaultPollInterval,
 		Workers:          DefaultWorkers,
 		MaxResponseBytes: DefaultMaxResponseBytes,
+		ReminderDays:     DefaultReminderDays(),
+		ReminderInterval: DefaultReminderInterval,
 	}
 }
 
@@ -114,6 +135,20 @@ func (c Config) Validate() error {
 		return bad("webhook.workers %d must be from 1 to %d", c.Workers, MaxWorkers)
 	case c.MaxResponseBytes < 0:
 		return bad("webhook.max_response_bytes %d must be ≥ 0", c.MaxResponseBytes)
+	case len(c.ReminderDays) > MaxReminders:
+		return bad("webhook.expiry_reminders has %d days, at most %d", len(c.ReminderDays), MaxReminders)
+	case c.ReminderInterval < MinReminderInterval || c.ReminderInterval > MaxReminderInterval:
+		return bad("webhook.reminder_interval %s must be from %s to %s", c.ReminderInterval, MinReminderInterval, MaxReminderInterval)
+	}
+	seen := map[int]bool{}
+	for _, d := range c.ReminderDays {
+		if d < 1 || d > MaxReminderDay {
+			return bad("webhook.expiry_reminders: %d days must be from 1 to %d", d, MaxReminderDay)
+		}
+		if seen[d] {
+			return bad("webhook.expiry_reminders: %d days given twice", d)
+		}
+		seen[d] = true
 	}
 	return nil
 }

@@ -41,6 +41,7 @@ func (s *Service) setLeader(on bool, until time.Time) {
 	if on && !was {
 		s.log.Info("webhook: this node sends the deliveries", "node", s.node)
 		s.kick()
+		s.kickReminders()
 	}
 }
 

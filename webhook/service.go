@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -39,6 +40,11 @@ type Service struct {
 	leader     bool
 	leaseUntil time.Time
 	inflight   map[string]bool // sessions with an attempt in flight
+
+	// The expiry reminders (reminders.go), under mu.
+	src        ExpiringSource
+	auditor    Auditor
+	remindWake chan struct{}
 }
 
 var _ session.Outbox = (*Service)(nil)
@@ -61,10 +67,11 @@ func New(store Store, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: store, cfg: cfg, client: newClient(cfg), node: node,
-		now:      func() time.Time { return clock().UTC() },
-		wake:     make(chan struct{}, 1),
-		inflight: map[string]bool{},
-		log:      cfg.Logger,
+		now:        func() time.Time { return clock().UTC() },
+		wake:       make(chan struct{}, 1),
+		remindWake: make(chan struct{}, 1),
+		inflight:   map[string]bool{},
+		log:        cfg.Logger,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -82,9 +89,10 @@ func (s *Service) Config() Config { return s.cfg }
 // Start starts the sender (once).
 func (s *Service) Start() {
 	s.startOnce.Do(func() {
-		s.wg.Add(2)
+		s.wg.Add(3)
 		go s.leaseLoop()
 		go s.sendLoop()
+		go s.remindLoop()
 	})
 }
 
@@ -245,18 +253,23 @@ func (s *Service) pendingTTL() time.Duration { return s.cfg.RetryFor + s.cfg.Ret
 // that queue event e of session sess: the delivery record, its body and
 // its pending entry, conditioned on the webhook record's revision; for an
 // app without one, the condition that it still has none.
+//
+// A completed event also records that the app has served the session's
+// user (and, for a use through a delegation, the organisation): the apps
+// that get that user's credential.expiring reminders.
 func (s *Service) EventOps(ctx context.Context, sess *session.Session, e session.Event) ([]storage.Op, error) {
 	if sess == nil || !protocol.ValidID(sess.AppID) {
 		return nil, nil // sessions of no app (none today) have no webhook
 	}
+	now := s.now()
+	served := servedOps(sess, e, now)
 	kv, err := s.store.Get(ctx, hookKey(sess.AppID))
 	if errors.Is(err, storage.ErrNotFound) {
-		return []storage.Op{storage.IfAbsent(hookKey(sess.AppID))}, nil
+		return append(served, storage.IfAbsent(hookKey(sess.AppID))), nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("webhook: reading the webhook of %s: %w", sess.AppID, err)
 	}
-	now := s.now()
 	id, err := newDeliveryID(now)
 	if err != nil {
 		return nil, err
@@ -269,7 +282,26 @@ func (s *Service) EventOps(ctx context.Context, sess *session.Session, e session
 		ID: id, Session: sess.ID, Seq: e.Seq, EventState: e.State, State: protocol.DeliveryPending,
 		CreatedAt: now, NextTryAt: now,
 	}}
-	return s.queueOps(kv.Revision, &rec, body), nil
+	return append(served, s.queueOps(kv.Revision, &rec, body)...), nil
+}
+
+// servedOps are, for the completed event e of sess, the writes that record
+// that sess's app served its user and, for a use through a delegation, the
+// organisation the result names (on_behalf_of).
+func servedOps(sess *session.Session, e session.Event, now time.Time) []storage.Op {
+	if e.State != protocol.StateCompleted || !protocol.ValidID(sess.UserID) {
+		return nil
+	}
+	ops := []storage.Op{storage.Put(servedKey(sess.UserID, sess.AppID), mustJSON(servedRecord{App: sess.AppID, User: sess.UserID, At: now}), 0)}
+	if bytes.Contains(e.Result, []byte(`"on_behalf_of"`)) {
+		var r struct {
+			OnBehalfOf string `json:"on_behalf_of"`
+		}
+		if json.Unmarshal(e.Result, &r) == nil && protocol.ValidID(r.OnBehalfOf) && r.OnBehalfOf != sess.UserID {
+			ops = append(ops, storage.Put(servedKey(r.OnBehalfOf, sess.AppID), mustJSON(servedRecord{App: sess.AppID, User: r.OnBehalfOf, At: now}), 0))
+		}
+	}
+	return ops
 }
 
 // queueOps are the writes of a new pending delivery (conditioned on the
@@ -281,7 +313,7 @@ func (s *Service) queueOps(hookRev int64, rec *deliveryRecord, body []byte) []st
 		storage.IfRevision(hookKey(rec.App), hookRev),
 		storage.Put(dk, mustJSON(rec), ttl),
 		storage.Put(bodyKey(rec.ID), body, ttl),
-		storage.Put(pendingKey(rec.Session, rec.Seq, rec.ID),
+		storage.Put(rec.pendingKey(),
 			mustJSON(pendingRef{App: rec.App, ID: rec.ID, CreatedAt: rec.CreatedAt, NextTryAt: rec.NextTryAt}), ttl),
 	}
 }
@@ -388,7 +420,7 @@ func (s *Service) Redeliver(ctx context.Context, app, id string) (*protocol.Deli
 			ops = []storage.Op{
 				storage.IfRevision(dk, rev),
 				storage.Put(dk, mustJSON(rec), s.pendingTTL()),
-				storage.Put(pendingKey(rec.Session, rec.Seq, rec.ID),
+				storage.Put(rec.pendingKey(),
 					mustJSON(pendingRef{App: app, ID: id, CreatedAt: rec.CreatedAt, NextTryAt: now}), s.pendingTTL()),
 			}
 			out = *rec
@@ -400,21 +432,17 @@ func (s *Service) Redeliver(ctx context.Context, app, id string) (*protocol.Deli
 			if err != nil {
 				return nil, fmt.Errorf("webhook: reading the body of %s: %w", id, err)
 			}
-			var ev protocol.WebhookEvent
-			if err := json.Unmarshal(bkv.Value, &ev); err != nil {
-				return nil, fmt.Errorf("%w: body of %s: %v", ErrDamaged, id, err)
-			}
 			nid, err := newDeliveryID(now)
 			if err != nil {
 				return nil, err
 			}
-			ev.ID = nid
-			body, err := json.Marshal(ev)
+			body, err := withID(rec.Type, bkv.Value, nid)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%w: body of %s: %v", ErrDamaged, id, err)
 			}
-			out = deliveryRecord{App: app, Delivery: protocol.Delivery{
+			out = deliveryRecord{App: app, User: rec.User, Group: rec.Group, Delivery: protocol.Delivery{
 				ID: nid, Session: rec.Session, Seq: rec.Seq, EventState: rec.EventState,
+				Type: rec.Type, Credential: rec.Credential,
 				State: protocol.DeliveryPending, CreatedAt: now, NextTryAt: now, RedeliveryOf: id,
 			}}
 			ops = s.queueOps(hookRev, &out, body)
@@ -430,6 +458,25 @@ func (s *Service) Redeliver(ctx context.Context, app, id string) (*protocol.Deli
 		return &out.Delivery, nil
 	}
 	return nil, fmt.Errorf("webhook: delivery %s kept changing: %w", id, storage.ErrConflict)
+}
+
+// withID is the body of a delivery of type typ (empty: a session event)
+// with the delivery id changed to id.
+func withID(typ string, body []byte, id string) ([]byte, error) {
+	if typ == protocol.EventTypeCredentialExpiring {
+		var ev protocol.CredentialExpiringEvent
+		if err := json.Unmarshal(body, &ev); err != nil {
+			return nil, err
+		}
+		ev.ID = id
+		return json.Marshal(ev)
+	}
+	var ev protocol.WebhookEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return nil, err
+	}
+	ev.ID = id
+	return json.Marshal(ev)
 }
 
 // kick wakes the sender.

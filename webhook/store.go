@@ -28,6 +28,15 @@ type Store interface {
 //	webhook-bodies/ID                         the body POSTed
 //	webhook-pending/SESSION/%016d(SEQ)/ID     pendingRef, while pending
 //	webhook-sender                            the sender lease (store TTL)
+//	webhook-served/USER/APP                   servedRecord: APP had a
+//	                                          completed session with USER
+//	webhook-reminded/USER/CRED/DAYS/APP       remindedRecord: the reminder
+//	                                          of CRED at DAYS went to APP
+//
+// A session-less event (credential.expiring) has no session: its pending
+// entry's SESSION is its group, "expiring~CRED~APP" (no id holds "~"),
+// so that the reminders of one credential reach one app in order, and
+// its SEQ is 0.
 //
 // HOUR is the delivery's creation hour (%010d, unix seconds / 3600), so
 // that a listing after a cursor starts at the cursor's hour. An ID is
@@ -43,7 +52,17 @@ const (
 	bodiesPrefix     = "webhook-bodies/"
 	pendingPrefix    = "webhook-pending/"
 	leaseKey         = "webhook-sender"
+	servedPrefix     = "webhook-served/"
+	remindedPrefix   = "webhook-reminded/"
 )
+
+func servedKey(user, app string) string { return servedPrefix + user + "/" + app }
+
+func remindedKey(user, cred string, days int, app string) string {
+	return fmt.Sprintf("%s%s/%s/%d/%s", remindedPrefix, user, cred, days, app)
+}
+
+func expiringGroup(cred, app string) string { return "expiring~" + cred + "~" + app }
 
 func hookKey(app string) string { return hooksPrefix + app }
 func bodyKey(id string) string  { return bodiesPrefix + id }
@@ -102,10 +121,41 @@ type hookRecord struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// deliveryRecord is what webhook-deliveries/… holds.
+// deliveryRecord is what webhook-deliveries/… holds. User and Group are
+// set for a session-less event: the user it is about (whose account's
+// deletion deletes it) and its pending entries' group.
 type deliveryRecord struct {
-	App string `json:"app"`
+	App   string `json:"app"`
+	User  string `json:"user,omitempty"`
+	Group string `json:"group,omitempty"`
 	protocol.Delivery
+}
+
+// group is what orders rec's pending entry: its session, or its Group.
+func (rec *deliveryRecord) group() string {
+	if rec.Group != "" {
+		return rec.Group
+	}
+	return rec.Session
+}
+
+// pendingKey is rec's pending entry.
+func (rec *deliveryRecord) pendingKey() string { return pendingKey(rec.group(), rec.Seq, rec.ID) }
+
+// servedRecord is what webhook-served/… holds.
+type servedRecord struct {
+	App  string    `json:"app"`
+	User string    `json:"user"`
+	At   time.Time `json:"at"`
+}
+
+// remindedRecord is what webhook-reminded/… holds.
+type remindedRecord struct {
+	App          string    `json:"app"`
+	Credential   string    `json:"credential"`
+	ReminderDays int       `json:"reminder_days"`
+	Delivery     string    `json:"delivery"`
+	At           time.Time `json:"at"`
 }
 
 // pendingRef is what webhook-pending/… holds.

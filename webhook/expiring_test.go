@@ -18,6 +18,7 @@ import (
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/storagetest"
 	"github.com/ukeygate/ukeygate/webhook"
 )
 
@@ -399,5 +400,85 @@ func TestReminderConfig(t *testing.T) {
 		if err := cfg.Validate(); (err == nil) != tc.ok {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// On one node (bbolt), the sending node's own loop queues the reminders
+// (no explicit call): a credential first seen 6 days before its end gets
+// the 7-day reminder only, never the 30-day one late. An organisation
+// whose credential a delegate used at an app (the result's on_behalf_of)
+// counts as served by that app.
+func TestRemindersQueuedByTheSendingNode(t *testing.T) {
+	ctx := ctxFor(t)
+	clk := &testClock{t: time.Now()}
+	st := storagetest.MustOpen(t)
+	cfg := fastConfig()
+	cfg.Now, cfg.SingleNode, cfg.ReminderInterval = clk.Now, true, time.Second
+	n := &remNode{node: newNode(t, st, cfg)}
+	caCfg := ca.DefaultConfig()
+	caCfg.Now = clk.Now
+	var err error
+	if n.ca, err = ca.New(st, remMaster, caCfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.ca.AddIssuer(ctx, ca.IssuerRequest{ID: "sm2", Name: "SM2", Mode: ca.ModeInternal, Alg: gmcrypto.AlgSM2, Generate: true,
+		Subject: ca.Subject{CommonName: "Reminder Loop Root"}}); err != nil {
+		t.Fatal(err)
+	}
+	rc := newReceiver(t, nil)
+	hook, err := n.hooks.Set(ctx, "app_org", rc.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.mu.Lock()
+	rc.secret, rc.now = hook.Secret, clk.Now
+	rc.mu.Unlock()
+	org, c := n.user(t, ctx, "某某科技有限公司")
+	staff, sc := n.user(t, ctx, "经办人")
+	// The staff member confirms with the organisation's credential.
+	s, _, nonce, err := n.sess.Create(ctx, session.CreateParams{Kind: session.KindLogin, AppID: "app_org", Origin: origin,
+		Request: session.Request{Display: session.Display{Title: "登录"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.sess.Scan(ctx, s.ID, nonce, "dev_staff", staff.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.sess.Confirm(ctx, s.ID, "dev_staff", func(*session.Session) (json.RawMessage, error) {
+		return json.RawMessage(`{"user":"` + org.ID + `","on_behalf_of":"` + org.ID + `","delegate":"` + staff.ID + `"}`), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	clk.Set(c.NotAfter.Add(-6 * 24 * time.Hour))
+	n.hooks.UseReminders(caSource{n.ca}, nil)
+	n.hooks.Start()
+	// The app saw both: the organisation (on_behalf_of) and the delegate
+	// (the session's user); each one's credential is reminded once.
+	waitFor(t, "the reminders", func() bool { return len(rc.expiring()) >= 2 })
+	got := map[string]portal.CredentialExpiring{}
+	for _, ev := range rc.expiring() {
+		got[ev.User] = *ev.CredentialExpiring
+	}
+	for user, cred := range map[string]*ca.Credential{org.ID: c, staff.ID: sc} {
+		if r, ok := got[user]; !ok || r.Credential != cred.ID || r.ReminderDays != 7 || r.DaysLeft != 6 {
+			t.Fatalf("reminders %+v: none right for %s", got, user)
+		}
+	}
+	// Later looks (every second) queue nothing more at this reminder.
+	if k, err := n.hooks.RemindExpiring(ctx); err != nil || k != 0 {
+		t.Fatalf("a second look queued %d (%v)", k, err)
+	}
+	for _, u := range []string{org.ID, staff.ID} {
+		ex, err := n.hooks.Export(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec := ex.(*webhook.UserRecords); len(rec.Served) != 1 || rec.Served[0].App != "app_org" || len(rec.Reminders) != 1 || rec.Reminders[0].ReminderDays != 7 {
+			t.Fatalf("the records of %s: %+v", u, rec)
+		}
+	}
+	if len(rc.expiring()) != 2 {
+		t.Fatalf("reminders %+v", rc.expiring())
 	}
 }

@@ -219,9 +219,9 @@ func printScan(w io.Writer, r *phone.ScanResult, now time.Time) error {
 	}
 	fmt.Fprintln(w, "\nYour credentials that fit:")
 	tw = newTable(w)
-	row(tw, "  ID", "ISSUER", "ALG", "PURPOSE", "SERIAL", "NOT AFTER")
+	row(tw, "  ID", "ISSUER", "ALG", "PURPOSE", "SERIAL", "NOT AFTER", "RENEWAL")
 	for _, c := range r.Credentials {
-		row(tw, "  "+c.ID, c.Issuer, c.Alg, c.Purpose, c.Serial, c.NotAfter)
+		row(tw, "  "+c.ID, c.Issuer, c.Alg, c.Purpose, c.Serial, c.NotAfter, renewalLink(&c))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -3,10 +3,15 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
+
+	tjsm2 "github.com/tjfoc/gmsm/sm2"
+	tjx509 "github.com/tjfoc/gmsm/x509"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/internal/seed"
@@ -20,11 +25,12 @@ import (
 // credentials with a new key over HTTP; then, in real decrypt sessions, a
 // CMS envelope and a raw ciphertext made for the OLD certificate (the RSA
 // envelope and the SM2 raw ciphertext made by OpenSSL) open with her PIN,
+// as does an SM2 raw ciphertext tjfoc/gmsm made for the old certificate,
 // and so do ones made for the new certificate. For the CMS envelope the
 // scan offers the superseded credential first and the gateway picks it by
 // the recipient even when the phone confirms with the new one; the raw
-// ciphertext is opened by naming the superseded credential. Sign and
-// login with a superseded credential stay refused.
+// ciphertext is opened by naming the superseded credential. Sign, login
+// and certificate handover with a superseded credential stay refused.
 func TestRenewedKeyStillDecrypts(t *testing.T) {
 	dir := t.TempDir()
 	testkit.OpenSSL(t)
@@ -112,6 +118,24 @@ func TestRenewedKeyStillDecrypts(t *testing.T) {
 			t.Run("old CMS, phone picks the new credential", func(t *testing.T) { decrypt(t, env, "cms", succ.ID, old.ID) })
 			t.Run("old CMS, phone picks the old credential", func(t *testing.T) { decrypt(t, env, "cms", old.ID, old.ID) })
 			t.Run("old raw", func(t *testing.T) { decrypt(t, raw, rawFormat, old.ID, old.ID) })
+			if alg == "SM2" {
+				// tjfoc/gmsm reads the old certificate and encrypts to it.
+				t.Run("old raw by tjfoc", func(t *testing.T) {
+					tc, err := tjx509.ParseCertificate(oldCert.Raw)
+					if err != nil {
+						t.Fatal(err)
+					}
+					ecp, ok := tc.PublicKey.(*ecdsa.PublicKey)
+					if !ok {
+						t.Fatalf("tjfoc reads a %T", tc.PublicKey)
+					}
+					ct, err := tjsm2.Encrypt(&tjsm2.PublicKey{Curve: ecp.Curve, X: ecp.X, Y: ecp.Y}, plain, rand.Reader, tjsm2.C1C3C2)
+					if err != nil {
+						t.Fatal(err)
+					}
+					decrypt(t, ct, "c1c3c2", old.ID, old.ID)
+				})
+			}
 			t.Run("new CMS", func(t *testing.T) {
 				env, err := gmcrypto.EnvelopeCMS(plain, newCert)
 				if err != nil {

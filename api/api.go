@@ -71,6 +71,11 @@ type Deps struct {
 	// /v1/me, GET /v1/admin/users/{id}/data); nil answers them with 503
 	// "unavailable".
 	Privacy *privacy.Service
+	// Keepalive, when the http.Server's listener is wrapped with it, lets
+	// the API park long-polls without a goroutine (park.go) and hand their
+	// connections back after answering; nil: long-polls are held by their
+	// handler.
+	Keepalive *Keepalive
 	// Registrations is the registration authority (POST /v1/register, the
 	// operator's queue, POST /v1/me/corrections); nil answers them with
 	// 503 "unavailable".
@@ -111,6 +116,12 @@ type API struct {
 	stopCtx context.Context
 	// wheel pings the open websockets (ws.go).
 	wheel wsWheel
+	// keep and park: the parked long-polls (park.go).
+	keep          *Keepalive
+	park          parker
+	parkedAnswers *prometheus.CounterVec
+	// origins caches the origin checks of waiting clients (origins.go).
+	origins originCache
 
 	mux *http.ServeMux
 	// patterns are the registered route patterns, in order (for the
@@ -151,9 +162,15 @@ func New(deps Deps) *API {
 			Name: "ukeygate_pin_lockouts_total",
 			Help: "Confirms refused because the user's PIN is locked (the wrong try that locked it included).",
 		}),
-		mux: http.NewServeMux(),
-		qr:  newQRCache(qrCacheEntries, qrCacheBytes),
+		mux:  http.NewServeMux(),
+		qr:   newQRCache(qrCacheEntries, qrCacheBytes),
+		keep: deps.Keepalive,
+		parkedAnswers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ukeygate_longpoll_parked_total",
+			Help: "Parked long-polls (answered later on their own connection, counted as 101 in ukeygate_http_requests_total), by outcome: events, empty, gone (the client left), shutdown.",
+		}, []string{"outcome"}),
 	}
+	a.park.a = a
 	a.stopCtx = context.Background()
 	if deps.Stopping != nil {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -170,6 +187,23 @@ func New(deps Deps) *API {
 				panic(fmt.Sprintf("api: registering metrics: %v", err))
 			}
 			a.errors = are.ExistingCollector.(*prometheus.CounterVec)
+		}
+		parkedNow := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ukeygate_longpoll_parked",
+			Help: "Long-polls parked now: taken from net/http, waiting without a goroutine (or being answered).",
+		}, func() float64 { return float64(a.park.count()) })
+		if err := deps.Registerer.Register(parkedNow); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(fmt.Sprintf("api: registering metrics: %v", err))
+			}
+		}
+		if err := deps.Registerer.Register(a.parkedAnswers); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(fmt.Sprintf("api: registering metrics: %v", err))
+			}
+			a.parkedAnswers = are.ExistingCollector.(*prometheus.CounterVec)
 		}
 		if err := deps.Registerer.Register(a.pinLockouts); err != nil {
 			var are prometheus.AlreadyRegisteredError

@@ -176,6 +176,9 @@ func (a *API) checkAppOrigin(r *http.Request, appID string) (string, error) {
 	if origin == "" {
 		return "", nil
 	}
+	if a.origins.allowed(appID, origin) {
+		return origin, nil
+	}
 	app, err := a.apps.Get(r.Context(), appID)
 	if err != nil && !errors.Is(err, auth.ErrAppNotFound) {
 		return "", err
@@ -183,6 +186,7 @@ func (a *API) checkAppOrigin(r *http.Request, appID string) (string, error) {
 	if app == nil || !app.AllowsOrigin(origin) {
 		return "", fmt.Errorf("%w: %q", ErrOriginNotAllowed, origin)
 	}
+	a.origins.add(appID, strings.Clone(origin))
 	return origin, nil
 }
 
@@ -498,6 +502,15 @@ func (a *API) pollEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if a.canPark(r, wait) {
+		return a.parkPoll(w, r, id, after, wait)
+	}
+	return a.holdPoll(w, r, id, after, wait)
+}
+
+// holdPoll is the long-poll held by its handler (when it cannot be
+// parked, park.go).
+func (a *API) holdPoll(w http.ResponseWriter, r *http.Request, id string, after int64, wait time.Duration) error {
 	ctx, cancel := a.untilStopping(r.Context())
 	defer cancel()
 	evs, err := a.sessions.Poll(ctx, id, after, wait)
@@ -509,9 +522,58 @@ func (a *API) pollEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if evs == nil {
+	answerPoll(w, r, evs)
+	return nil
+}
+
+// answerPoll writes a long-poll's answer; one without news is not worth a
+// line of the request log each (quietLog).
+func answerPoll(w http.ResponseWriter, r *http.Request, evs []session.Event) {
+	if len(evs) == 0 {
 		evs = []session.Event{}
+		quietLog(r)
 	}
 	writeJSON(w, http.StatusOK, protocol.EventList{Events: evs})
+}
+
+// parkPoll answers at once if there is news, else parks the connection
+// (park.go); if it cannot be taken from net/http, the handler holds it.
+func (a *API) parkPoll(w http.ResponseWriter, r *http.Request, id string, after int64, wait time.Duration) error {
+	p := &parked{pk: &a.park}
+	f, err := a.sessions.Follow(r.Context(), id, after, p.notify)
+	if err != nil {
+		return err
+	}
+	evs, done, _ := f.Next(r.Context())
+	if len(evs) > 0 || done {
+		f.Close()
+		answerPoll(w, r, evs)
+		return nil
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	head := parkHead(h)
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		f.Close()
+		h.Del("Content-Type")
+		h.Del("Cache-Control")
+		return a.holdPoll(w, r, id, after, wait)
+	}
+	quietLog(r) // the answer is logged when it is written
+	a.park.begin()
+	p.conn, p.f, p.head = conn, f, head
+	p.path, p.remote, p.start = strings.Clone(r.URL.Path), strings.Clone(r.RemoteAddr), time.Now()
+	if brw.Reader.Buffered() > 0 {
+		// The client sent more after its request, which net/http has
+		// read: answer now and close, so that nothing is misread.
+		p.mu.Lock()
+		p.armed, p.busy, p.expired, p.closeAfter = true, true, true, true
+		p.mu.Unlock()
+		go p.run()
+		return nil
+	}
+	a.park.add(p, wait)
 	return nil
 }

@@ -143,16 +143,24 @@ func (s *Server) instrument(route func(*http.Request) string, next http.Handler)
 	})
 }
 
-// logRequests logs one line per request. The query string is left out: it
-// may carry watch tokens.
+// logRequests logs one line per request (at debug level for health checks,
+// metrics scrapes and the routine requests the API marks quiet). The query
+// string is left out: it may carry watch tokens.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := wrapWriter(w)
-		next.ServeHTTP(rec, r)
+		ctx, note := api.WithRequestLog(r.Context())
+		next.ServeHTTP(rec, r.WithContext(ctx))
 		lvl := slog.LevelInfo
 		switch r.URL.Path {
 		case PathHealth, PathReady, PathMetrics:
+			lvl = slog.LevelDebug
+		}
+		if note.Quiet {
+			// A long-poll answered without news (or parked: the API logs
+			// its answer): routine, thousands a minute with many waiting
+			// portals. Errors are never quiet.
 			lvl = slog.LevelDebug
 		}
 		s.log.Log(r.Context(), lvl, "http request",

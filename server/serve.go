@@ -54,7 +54,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if s.cfg.TLS.Enabled() {
 			done <- srv.ServeTLS(ln, "", "") // certificates from TLSConfig.GetCertificate
 		} else {
-			done <- srv.Serve(ln)
+			// Parked long-polls' connections come back through it.
+			done <- srv.Serve(s.keep.Wrap(ln))
 		}
 	}()
 

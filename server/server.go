@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/config"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/vault"
@@ -50,6 +51,9 @@ type Server struct {
 	metrics *httpMetrics
 	limits  *rateLimits // nil when rate_limit.enabled is false
 	handler http.Handler
+	// keep takes back the connections of answered parked long-polls
+	// (api.Keepalive); Serve wraps a plain-TCP listener with it.
+	keep *api.Keepalive
 	// sweepUploads deletes the uploads whose seal session has ended (set
 	// by wire; see SweepUploads).
 	sweepUploads func(context.Context) (int, error)
@@ -104,6 +108,7 @@ func New(cfg config.Config, master []byte, log *slog.Logger) (*Server, error) {
 		ctx:      ctx,
 		cancel:   cancel,
 		stopping: make(chan struct{}),
+		keep:     api.NewKeepalive(),
 	}
 	if err := s.reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, errors.Join(fmt.Errorf("server: registering metrics: %w", err), s.Close())
@@ -120,6 +125,11 @@ func New(cfg config.Config, master []byte, log *slog.Logger) (*Server, error) {
 	api, err := s.wire()
 	if err != nil {
 		return nil, errors.Join(err, s.Close())
+	}
+	if d, ok := api.(interface{ DrainParked(time.Duration) }); ok {
+		// Parked long-polls are answered when stopping begins; their
+		// answers need the store.
+		s.onClose(func() error { d.DrainParked(s.cfg.HTTP.ShutdownTimeout); return nil })
 	}
 	s.handler = s.buildHandler(api)
 	if err := s.startPprof(); err != nil {

@@ -187,6 +187,7 @@ func (s *Server) wire() (http.Handler, error) {
 		DrawnSeals:    drawn,
 		Privacy:       priv,
 		Registrations: registrations,
+		Keepalive:     s.keep,
 	}), nil
 }
 

@@ -1,0 +1,524 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ukeygate/ukeygate/protocol"
+	"github.com/ukeygate/ukeygate/session"
+)
+
+// Parked long-polls. A long-poll that finds nothing new waits up to
+// ?wait= seconds; net/http would keep a goroutine (and a background
+// reader goroutine) and about 10 KiB of buffers for it all that time. On a
+// plain HTTP/1.1 connection the API instead takes the connection from
+// net/http (Hijack) and parks the bare net.Conn on the session's Follower:
+// no goroutine and no buffer while it waits. The answer — the events, or
+// an empty list at the end of the wait — is written from the event or
+// timer path as a complete HTTP/1.1 response, byte for byte what net/http
+// would have sent (same headers, same body), and the connection then goes
+// back to the http.Server through its listener (Keepalive), so that the
+// client's keep-alive connection lives on and the v1 protocol does not
+// change. Where the connection cannot be taken (HTTP/2, TLS terminated by
+// the gateway, a client that asked to close, no Keepalive wired) the
+// request is held by its handler as before.
+//
+// A parked connection whose client went away is noticed by a sweep that
+// peeks at every parked socket once per parkSweepRound (a non-blocking
+// MSG_PEEK: end of stream or an error means gone) and is then closed
+// without an answer; the wait itself bounds the park in any case. When a
+// graceful shutdown begins every parked long-poll is answered with an
+// empty list and "Connection: close", as the held handler does.
+
+// Parking timing.
+const (
+	// parkSlots × parkTick is how often each parked socket is peeked.
+	parkSlots = 5
+	parkTick  = time.Second
+	// parkWriteWait bounds writing a parked long-poll's answer.
+	parkWriteWait = 10 * time.Second
+	// keepaliveQueue is how many answered connections may wait for the
+	// http.Server's accept loop.
+	keepaliveQueue = 1024
+)
+
+// Outcomes of a parked long-poll (the label of ukeygate_longpoll_parked_total).
+const (
+	parkEvents   = "events"   // answered with events
+	parkEmpty    = "empty"    // answered with none: the wait ended (or the session did)
+	parkGone     = "gone"     // the client went away: closed unanswered
+	parkShutdown = "shutdown" // a graceful shutdown began: answered with none, connection closed
+)
+
+// Keepalive hands the connections of answered parked long-polls back to
+// the http.Server: wrap the server's listener with Wrap and give the same
+// Keepalive to the API (Deps.Keepalive). The zero value is not usable;
+// make one with NewKeepalive.
+type Keepalive struct {
+	mu     sync.Mutex
+	back   chan net.Conn
+	closed bool
+	wrap   bool
+}
+
+// NewKeepalive returns a Keepalive for one listener.
+func NewKeepalive() *Keepalive {
+	return &Keepalive{back: make(chan net.Conn, keepaliveQueue)}
+}
+
+// Wrap returns ln whose Accept also returns the connections given back
+// (call it once, for a plain-TCP listener: a connection handed back is
+// served as a new connection by the http.Server). Closing the returned
+// listener closes ln and every connection still queued.
+func (k *Keepalive) Wrap(ln net.Listener) net.Listener {
+	k.mu.Lock()
+	k.wrap = true
+	k.mu.Unlock()
+	l := &keepaliveListener{Listener: ln, k: k, acc: make(chan accepted), done: make(chan struct{})}
+	go l.pump()
+	return l
+}
+
+// wrapped reports whether a listener takes the connections back.
+func (k *Keepalive) wrapped() bool {
+	if k == nil {
+		return false
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.wrap && !k.closed
+}
+
+// give queues c for the listener's Accept; false: the listener is closed
+// (or the queue full) and the caller closes c.
+func (k *Keepalive) give(c net.Conn) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return false
+	}
+	select {
+	case k.back <- c:
+		return true
+	default:
+		return false
+	}
+}
+
+// close refuses further connections and closes the queued ones.
+func (k *Keepalive) close() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.closed = true
+	for {
+		select {
+		case c := <-k.back:
+			_ = c.Close()
+		default:
+			return
+		}
+	}
+}
+
+type accepted struct {
+	c   net.Conn
+	err error
+}
+
+type keepaliveListener struct {
+	net.Listener
+	k    *Keepalive
+	acc  chan accepted
+	done chan struct{}
+	once sync.Once
+}
+
+// pump accepts from the wrapped listener until it fails for good.
+func (l *keepaliveListener) pump() {
+	for {
+		c, err := l.Listener.Accept()
+		select {
+		case l.acc <- accepted{c, err}:
+		case <-l.done:
+			if c != nil {
+				_ = c.Close()
+			}
+			return
+		}
+		if err != nil {
+			if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+				return // permanent: Serve returns with it
+			}
+		}
+	}
+}
+
+func (l *keepaliveListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.k.back: // an answered long-poll's connection first
+		return c, nil
+	default:
+	}
+	select {
+	case c := <-l.k.back:
+		return c, nil
+	case a := <-l.acc:
+		return a.c, a.err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *keepaliveListener) Close() error {
+	var err error
+	l.once.Do(func() {
+		l.k.close()
+		close(l.done)
+		err = l.Listener.Close()
+	})
+	return err
+}
+
+// canPark reports whether r's long-poll may be parked: a GET without a
+// body on plain HTTP/1.1 that keeps its connection, with a listener to
+// give it back to.
+func (a *API) canPark(r *http.Request, wait time.Duration) bool {
+	return wait > 0 && r.Method == http.MethodGet && r.ProtoMajor == 1 && r.ProtoMinor >= 1 &&
+		r.TLS == nil && !r.Close && r.ContentLength == 0 && a.keep.wrapped()
+}
+
+// parker keeps the parked long-polls: a sweep wheel of parkSlots lists
+// (one slot is peeked per parkTick), and the shutdown hook.
+type parker struct {
+	a       *API
+	mu      sync.Mutex
+	slots   [parkSlots]*parked // heads of doubly linked lists
+	cur     int
+	n       int
+	running bool
+	stopped bool
+	hook    sync.Once
+	// active counts the long-polls taken from net/http and not yet
+	// answered or closed (DrainParked waits for them).
+	active int
+}
+
+// begin counts a long-poll taken from net/http; finish ends it.
+func (pk *parker) begin() {
+	pk.mu.Lock()
+	pk.active++
+	pk.mu.Unlock()
+}
+
+func (pk *parker) end() {
+	pk.mu.Lock()
+	pk.active--
+	pk.mu.Unlock()
+}
+
+func (pk *parker) count() int {
+	pk.mu.Lock()
+	defer pk.mu.Unlock()
+	return pk.active
+}
+
+// DrainParked waits, up to timeout, until every parked long-poll has been
+// answered or closed; the server calls it after a graceful shutdown began
+// (which answers them), before it closes the store.
+func (a *API) DrainParked(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for {
+		a.park.mu.Lock()
+		n := a.park.active
+		a.park.mu.Unlock()
+		if n == 0 || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// parked is one parked long-poll.
+type parked struct {
+	pk     *parker
+	conn   net.Conn
+	f      *session.Follower
+	head   []byte // status line and headers, without Date, Content-Length, Connection
+	path   string
+	remote string
+	start  time.Time
+	timer  *time.Timer
+
+	// list links, guarded by pk.mu
+	slot       int
+	prev, next *parked
+	listed     bool
+
+	mu       sync.Mutex
+	armed    bool // parked and timed: triggers may run it
+	busy     bool // a run is under way
+	done     bool // answered or closed
+	news     bool // the follower notified
+	expired  bool // the wait is over
+	stopping bool // a graceful shutdown began
+	gone     bool // the client went away
+	// closeAfter: answer with Connection: close (set before armed).
+	closeAfter bool
+}
+
+// notify is the follower's; it runs under the session hub's lock.
+func (p *parked) notify() {
+	p.mu.Lock()
+	p.news = true
+	run := p.claimLocked()
+	p.mu.Unlock()
+	if run {
+		go p.run()
+	}
+}
+
+// claimLocked takes the right to run p if it has something to do and no
+// run is under way. p.mu is held.
+func (p *parked) claimLocked() bool {
+	if !p.armed || p.busy || p.done || !(p.news || p.expired || p.stopping || p.gone) {
+		return false
+	}
+	p.busy = true
+	return true
+}
+
+// trigger sets one of the flags and runs p here (timer, sweep) if due.
+func (p *parked) trigger(set func(p *parked)) {
+	p.mu.Lock()
+	set(p)
+	run := p.claimLocked()
+	p.mu.Unlock()
+	if run {
+		p.run()
+	}
+}
+
+// run does what is due; one run at a time (busy).
+func (p *parked) run() {
+	for {
+		p.mu.Lock()
+		news, expired, stopping, gone := p.news, p.expired, p.stopping, p.gone
+		p.news = false
+		if p.done || !(news || expired || stopping || gone) {
+			p.busy = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		if gone {
+			p.finish(parkGone, nil, true)
+			return
+		}
+		evs, done, _ := p.f.Next(p.pk.a.stopCtx)
+		closing := stopping || p.closeAfter
+		switch {
+		case len(evs) > 0:
+			p.finish(parkEvents, evs, closing)
+			return
+		case stopping:
+			p.finish(parkShutdown, nil, true)
+			return
+		case done || expired:
+			p.finish(parkEmpty, nil, closing)
+			return
+		}
+	}
+}
+
+// finish ends the park: the answer (unless the client is gone), then the
+// connection back to the http.Server, or closed (closing).
+func (p *parked) finish(outcome string, evs []session.Event, closing bool) {
+	p.mu.Lock()
+	p.done = true
+	timer := p.timer
+	p.mu.Unlock()
+	if timer != nil {
+		timer.Stop()
+	}
+	p.pk.remove(p)
+	defer p.pk.end()
+	p.f.Close()
+	p.pk.a.parkedAnswers.WithLabelValues(outcome).Inc()
+	if outcome == parkGone {
+		_ = p.conn.Close()
+		p.pk.a.log.Debug("parked long-poll: the client went away", "path", p.path, "remote", p.remote,
+			"duration_ms", msSince(p.start))
+		return
+	}
+	if evs == nil {
+		evs = []session.Event{}
+	}
+	body, err := json.Marshal(protocol.EventList{Events: evs})
+	if err != nil { // cannot happen with the wire types; close rather than lie
+		_ = p.conn.Close()
+		return
+	}
+	body = append(body, '\n')
+	n, err := p.write(body, closing)
+	lvl := slog.LevelDebug // an answer without news is not worth a line each
+	if outcome == parkEvents {
+		lvl = slog.LevelInfo
+	}
+	p.pk.a.log.Log(context.Background(), lvl, "http request",
+		"method", http.MethodGet, "path", p.path, "status", http.StatusOK, "bytes", n,
+		"duration_ms", msSince(p.start), "remote", p.remote, "parked", true)
+	if err != nil || closing || !p.pk.a.keep.give(p.conn) {
+		_ = p.conn.Close()
+	}
+}
+
+// write sends the answer with body; closing adds Connection: close.
+func (p *parked) write(body []byte, closing bool) (int, error) {
+	buf := make([]byte, 0, len(p.head)+len(body)+128)
+	buf = append(buf, p.head...)
+	buf = append(buf, "Date: "...)
+	buf = time.Now().UTC().AppendFormat(buf, http.TimeFormat)
+	buf = append(buf, "\r\nContent-Length: "...)
+	buf = strconv.AppendInt(buf, int64(len(body)), 10)
+	buf = append(buf, "\r\n"...)
+	if closing {
+		buf = append(buf, "Connection: close\r\n"...)
+	}
+	buf = append(buf, "\r\n"...)
+	buf = append(buf, body...)
+	_ = p.conn.SetWriteDeadline(time.Now().Add(parkWriteWait))
+	_, err := p.conn.Write(buf)
+	_ = p.conn.SetWriteDeadline(time.Time{})
+	return len(body), err
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
+
+// parkHead is the status line and the headers h holds (what the
+// middleware and the handler set), as net/http would write them.
+func parkHead(h http.Header) []byte {
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = h.WriteSubset(&b, map[string]bool{"Date": true, "Content-Length": true, "Connection": true, "Transfer-Encoding": true})
+	return b.Bytes()
+}
+
+// add parks p for wait; after a shutdown began it is answered at once.
+func (pk *parker) add(p *parked, wait time.Duration) {
+	pk.hook.Do(func() {
+		context.AfterFunc(pk.a.stopCtx, pk.stopAll)
+	})
+	pk.mu.Lock()
+	stopped := pk.stopped
+	if !stopped {
+		// The slot the sweep reaches last: the first peek comes about a
+		// round after parking.
+		p.slot = pk.cur
+		p.next = pk.slots[p.slot]
+		if p.next != nil {
+			p.next.prev = p
+		}
+		pk.slots[p.slot] = p
+		p.listed = true
+		pk.n++
+		if !pk.running {
+			pk.running = true
+			go pk.sweep()
+		}
+	}
+	pk.mu.Unlock()
+	p.mu.Lock()
+	p.timer = time.AfterFunc(wait, func() { p.trigger(func(p *parked) { p.expired = true }) })
+	p.armed = true
+	p.stopping = p.stopping || stopped
+	run := p.claimLocked()
+	p.mu.Unlock()
+	if run {
+		go p.run()
+	}
+}
+
+// remove unlinks p (once).
+func (pk *parker) remove(p *parked) {
+	pk.mu.Lock()
+	defer pk.mu.Unlock()
+	if !p.listed {
+		return
+	}
+	p.listed = false
+	if p.prev != nil {
+		p.prev.next = p.next
+	} else {
+		pk.slots[p.slot] = p.next
+	}
+	if p.next != nil {
+		p.next.prev = p.prev
+	}
+	p.prev, p.next = nil, nil
+	pk.n--
+}
+
+// stopAll answers every parked long-poll: a graceful shutdown began.
+func (pk *parker) stopAll() {
+	pk.mu.Lock()
+	pk.stopped = true
+	var all []*parked
+	for _, p := range pk.slots {
+		for ; p != nil; p = p.next {
+			all = append(all, p)
+		}
+	}
+	pk.mu.Unlock()
+	for _, p := range all {
+		p.mu.Lock()
+		p.stopping = true
+		run := p.claimLocked()
+		p.mu.Unlock()
+		if run {
+			go p.run()
+		}
+	}
+}
+
+// sweep peeks at one slot's sockets per parkTick while anything is parked.
+func (pk *parker) sweep() {
+	t := time.NewTicker(parkTick)
+	defer t.Stop()
+	var due []*parked
+	for range t.C {
+		pk.mu.Lock()
+		if pk.n == 0 {
+			pk.running = false
+			pk.mu.Unlock()
+			return
+		}
+		pk.cur = (pk.cur + 1) % parkSlots
+		due = due[:0]
+		for p := pk.slots[pk.cur]; p != nil; p = p.next {
+			due = append(due, p)
+		}
+		pk.mu.Unlock()
+		for i, p := range due {
+			due[i] = nil
+			if peerGone(p.conn) {
+				p.trigger(func(p *parked) { p.gone = true })
+			}
+		}
+		if cap(due) > 4096 && pk.size() < cap(due)/4 {
+			due = nil
+		}
+	}
+}
+
+func (pk *parker) size() int {
+	pk.mu.Lock()
+	defer pk.mu.Unlock()
+	return pk.n
+}

@@ -311,3 +311,33 @@ func TestRenewCarriesDelegations(t *testing.T) {
 		})
 	}
 }
+
+// TestSupersededKeySurvivesPINChange: a PIN change re-wraps the
+// superseded encryption key with the others, so the old ciphertext opens
+// under the new PIN (and not under the old one).
+func TestSupersededKeySurvivesPINChange(t *testing.T) {
+	f := newFixture(t)
+	iss := f.generated(t, "pc", gmcrypto.AlgSM2, &Profile{RenewalKey: RenewalKeyNew})
+	user := f.enrolled(t, UserRequest{Name: "张三"})
+	old := f.credential(t, user, iss.ID, gmcrypto.AlgSM2, PurposeEncrypt)
+	ct, format := encryptTo(t, old, []byte("sealed last year"))
+	if _, err := f.svc.RenewCredential(f.ctx, user, old.ID, testPIN, false); err != nil {
+		t.Fatal(err)
+	}
+	const newPIN = "975318"
+	if err := f.svc.ChangePIN(f.ctx, user, testPIN, newPIN); err != nil {
+		t.Fatal(err)
+	}
+	var pe *PINError
+	if _, _, err := f.svc.UnlockDecryptKey(f.ctx, user, old.ID, testPIN); !errors.As(err, &pe) {
+		t.Fatalf("the old PIN: %v", err)
+	}
+	k, _, err := f.svc.UnlockDecryptKey(f.ctx, user, old.ID, newPIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gmcrypto.ZeroKey(k)
+	if pt, err := gmcrypto.Decrypt(k, ct, format); err != nil || string(pt) != "sealed last year" {
+		t.Fatalf("after the PIN change: %q %v", pt, err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/internal/seed"
 	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/server/servertest"
 )
@@ -142,10 +143,31 @@ func TestRegistrationExportedThenDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	userID := appr.User.ID
+	// A portal the user logs in to: it has served them (and would get
+	// their credentials' expiry reminders).
+	app := addApp(t, ts, "登记门户")
+	pc := &portal.Client{BaseURL: ts.URL, AppKey: app.APIKey, Origin: testOrigin}
+	sess, err := pc.CreateSession(ctx, portal.SessionRequest{Kind: portal.KindLogin, Origin: testOrigin,
+		Display: portal.Display{Title: "登录", Summary: "e2e"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ph.Scan(ctx, sess.QR.Payload); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := ph.Confirm(ctx, sess.ID, cred.ID, testPIN, sess.Code); err != nil || st != portal.StateCompleted {
+		t.Fatalf("login: %q %v", st, err)
+	}
 
 	mine, err := ph.MyData(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var hooks struct {
+		Served []struct{ App string } `json:"served"`
+	}
+	if err := json.Unmarshal(mine.Other["webhooks"], &hooks); err != nil || len(hooks.Served) != 1 || hooks.Served[0].App != app.ID {
+		t.Fatalf("the apps that served the user, in the export: %v %s", err, mine.Other["webhooks"])
 	}
 	var regs []protocol.Registration
 	if err := json.Unmarshal(mine.Other["registrations"], &regs); err != nil || len(regs) != 1 {
@@ -214,6 +236,12 @@ func TestRegistrationExportedThenDeleted(t *testing.T) {
 	}
 	if found := find(storeDump(t, ts)); len(found) > 0 {
 		t.Fatalf("after DELETE /v1/me the store still holds the %s", strings.Join(found, ", "))
+	}
+	// Nor which apps served the user.
+	for _, p := range []string{"webhook-served/" + userID + "/", "webhook-reminded/" + userID + "/"} {
+		if kvs, _, err := ts.Server.Store().List(ctx, p); err != nil || len(kvs) > 0 {
+			t.Fatalf("after DELETE /v1/me, under %s: %d keys (%v)", p, len(kvs), err)
+		}
 	}
 	if st := call(t, ts, "GET", "/v1/admin/registrations/"+created.ID, true, nil, nil); st != http.StatusNotFound {
 		t.Fatalf("the registration after the deletion: %d", st)

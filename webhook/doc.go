@@ -22,8 +22,14 @@
 //     retried with growing delays and jitter until Config.RetryFor has
 //     passed since the event, then the delivery fails.
 //   - Apps list their deliveries (List) and ask for one again (Redeliver).
+//   - Expiry reminders (reminders.go): the session-less event
+//     credential.expiring, queued by the sending node every
+//     Config.ReminderInterval for the apps that have had a completed
+//     session with the credential's owner (recorded with the completed
+//     event), once per credential, reminder day and app.
 //
 // It must never follow a redirect, read more than Config.MaxResponseBytes
-// of an answer, log or return a secret except from Set, or send a
-// delivery that another node's attempt still holds.
+// of an answer, log or return a secret except from Set, send a delivery
+// that another node's attempt still holds, or tell an app about a user it
+// has not served.
 package webhook

@@ -46,16 +46,23 @@ func TestRenewEndpoint(t *testing.T) {
 // renewal makes a pending successor whose CSR the operator has signed and
 // imports; the old credential stays active until then (a second renewal
 // is renewal_pending, a replayed request replayed_nonce, new_key at a
-// same-key profile new_key_not_allowed, all without a change), then the
-// operator list shows the old one superseded by the successor.
+// same-key profile new_key_not_allowed, another user's phone
+// credential_not_found, an unsigned request missing_device_headers, all
+// without a change), then the operator list shows the old one superseded
+// by the successor.
 func TestRenewExternalEndpoint(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	cert := w.ext.signCSR(w.extCrypt.CSRPEM, "critical,keyEncipherment,dataEncipherment")
 	w.must(w.admin("POST", "/v1/admin/credentials/"+w.extCrypt.ID+"/certificate", map[string]string{"certificate_pem": cert}), http.StatusOK)
 	path := "/v1/me/credentials/" + w.extCrypt.ID + "/renew"
+	other := w.env.phone()
+	if _, err := other.Enroll(ctx, w.secondKey, "another phone", testPIN); err != nil {
+		t.Fatal(err)
+	}
 
 	before := w.snapshot()
+	mustRefuse(t, other.Do(ctx, "POST", path, map[string]any{"pin": testPIN}, nil), "credential_not_found")
 	mustRefuse(t, w.phone.Do(ctx, "POST", path, map[string]any{"pin": testPIN, "new_key": true}, nil), "new_key_not_allowed")
 	mustRefuse(t, w.phone.Do(ctx, "POST", path, map[string]any{"pin": testPIN, "extra": 1}, nil), "unknown_field")
 	mustRefuse(t, w.phone.Do(ctx, "POST", path, map[string]any{}, nil), "invalid_request")

@@ -57,6 +57,29 @@ func (a *API) registrationPolicy(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// registrationStatus answers the applicant's question "where does my
+// request stand" (unsigned: the id is the applicant's handle). No personal
+// field is answered; the reason only of a rejection.
+func (a *API) registrationStatus(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if a.ra == nil {
+		return ErrRegistrationUnavailable
+	}
+	g, err := a.ra.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	out := protocol.RegistrationStatus{ID: g.ID, Type: g.Type, State: g.State, Kind: g.Kind, CreatedAt: g.CreatedAt, DecidedAt: g.DecidedAt}
+	if g.State == protocol.RegistrationRejected {
+		out.Reason = g.Reason
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
 func (a *API) register(w http.ResponseWriter, r *http.Request) error {
 	var req RegisterRequest
 	if err := a.decode(w, r, &req); err != nil {

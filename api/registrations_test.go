@@ -318,3 +318,47 @@ func TestCorrectionThroughRAReview(t *testing.T) {
 		t.Fatalf("%d correction.submit entries", n)
 	}
 }
+
+// TestRegistrationStatus: the applicant asks where the request stands
+// with the id the registration answered (unsigned): pending, then
+// approved (no activation code, no personal field in the answer), or
+// rejected with the RA's reason. Unknown and malformed ids are refused
+// with their codes and change nothing.
+func TestRegistrationStatus(t *testing.T) {
+	w := lcNew(t)
+	status := func(id string) (protocol.RegistrationStatus, string) {
+		t.Helper()
+		var out protocol.RegistrationStatus
+		var raw map[string]any
+		rs := w.must(w.do("GET", "/v1/register/"+id, nil, nil), http.StatusOK)
+		rs.decode(t, &out)
+		rs.decode(t, &raw)
+		for _, k := range []string{"name", "id_number", "phone", "credit_code", "licence", "activation_code", "checks"} {
+			if _, ok := raw[k]; ok {
+				t.Errorf("the status answers %s: %v", k, raw)
+			}
+		}
+		return out, string(rs.body)
+	}
+	a := w.register(person("周九", "440524188001010014", "13800000009"))
+	b := w.register(person("吴十", regIDNumber, "13800000010"))
+	if s, raw := status(a.ID); s.ID != a.ID || s.Type != "register" || s.State != protocol.RegistrationPending || s.Kind != "person" ||
+		s.CreatedAt.IsZero() || !s.DecidedAt.IsZero() || s.Reason != "" {
+		t.Fatalf("pending: %s", raw)
+	}
+	w.approve(a.ID, "checked at the counter")
+	if s, raw := status(a.ID); s.State != protocol.RegistrationApproved || s.DecidedAt.IsZero() || s.Reason != "" ||
+		strings.Contains(raw, "counter") {
+		t.Fatalf("approved: %s", raw)
+	}
+	w.must(w.admin("POST", "/v1/admin/registrations/"+b.ID+"/reject", map[string]string{"reason": "身份证照片不清晰"}), http.StatusOK)
+	if s, raw := status(b.ID); s.State != protocol.RegistrationRejected || s.Reason != "身份证照片不清晰" || s.DecidedAt.IsZero() {
+		t.Fatalf("rejected: %s", raw)
+	}
+	before := w.snapshot()
+	w.refused(w.do("GET", "/v1/register/reg_0000000000000000", nil, nil), http.StatusNotFound, protocol.CodeRegistrationNotFound)
+	w.refused(w.do("GET", "/v1/register/usr_0000000000000000", nil, nil), http.StatusNotFound, protocol.CodeRegistrationNotFound)
+	w.refused(w.do("GET", "/v1/register/"+strings.Repeat("a", 200), nil, nil), http.StatusBadRequest, protocol.CodeInvalidRequest)
+	w.refused(w.do("GET", "/v1/register/a%20b", nil, nil), http.StatusBadRequest, protocol.CodeInvalidRequest)
+	w.unchanged(before, "status reads")
+}

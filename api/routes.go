@@ -64,6 +64,7 @@ func (a *API) routes() {
 	a.handle("POST /v1/enroll", a.enroll)
 	a.handle("POST /v1/register", a.register)
 	a.handle("GET /v1/register/policy", a.registrationPolicy)
+	a.handle("GET /v1/register/{id}", a.registrationStatus)
 	a.handle("POST /v1/me/corrections", a.submitCorrection)
 	a.handle("GET /v1/me/credentials", a.myCredentials)
 	a.handle("POST /v1/me/credentials", a.requestCredential)

@@ -47,6 +47,22 @@ type RegistrationCreated struct {
 	State string `json:"state"`
 }
 
+// RegistrationStatus answers GET /v1/register/{id}: where an applicant's
+// request stands. The id (80 random bits, answered only to the applicant
+// by POST /v1/register) is the applicant's handle on it; the answer holds
+// no personal field, only the state and, for a rejection, the RA's (or
+// the identity verifier's) reason. An approval's activation code is never
+// in it: the operator hands it out as for any new user.
+type RegistrationStatus struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"` // register or correction
+	State     string    `json:"state"`
+	Kind      string    `json:"kind,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	DecidedAt time.Time `json:"decided_at,omitzero"`
+}
+
 // RegistrationPolicy answers GET /v1/register/policy: the privacy policy
 // version a registration must consent to, and where to read it.
 type RegistrationPolicy struct {

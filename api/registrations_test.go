@@ -72,7 +72,7 @@ func TestRegistrationReviewEnrollCredential(t *testing.T) {
 	})
 	var pol protocol.RegistrationPolicy
 	w.must(w.do("GET", "/v1/register/policy", nil, nil), http.StatusOK).decode(t, &pol)
-	if pol.PolicyVersion != regPolicy {
+	if pol.PolicyVersion != regPolicy || pol.MaxLicenceBytes != 512<<10 || pol.MaxLicencePixels != 16_000_000 {
 		t.Fatalf("policy %+v", pol)
 	}
 

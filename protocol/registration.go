@@ -68,6 +68,11 @@ type RegistrationStatus struct {
 type RegistrationPolicy struct {
 	PolicyVersion string `json:"policy_version"`
 	PolicyURL     string `json:"policy_url,omitempty"`
+	// MaxLicenceBytes and MaxLicencePixels are the limits of a licence
+	// image (registration.max_licence_bytes), so that an app can check a
+	// picture before it uploads it.
+	MaxLicenceBytes  int `json:"max_licence_bytes,omitempty"`
+	MaxLicencePixels int `json:"max_licence_pixels,omitempty"`
 }
 
 // RegistrationCheck is one identity verifier's result on a registration.

@@ -85,7 +85,8 @@ func New(cfg Config, store storage.Store, caSvc *ca.Service, verifiers ...Verifi
 
 // Policy returns the current privacy policy version and its URL.
 func (s *Service) Policy() protocol.RegistrationPolicy {
-	return protocol.RegistrationPolicy{PolicyVersion: s.cfg.PolicyVersion, PolicyURL: s.cfg.PolicyURL}
+	return protocol.RegistrationPolicy{PolicyVersion: s.cfg.PolicyVersion, PolicyURL: s.cfg.PolicyURL,
+		MaxLicenceBytes: s.cfg.MaxLicenceBytes, MaxLicencePixels: s.cfg.MaxLicencePixels}
 }
 
 // Storage keys.

@@ -58,6 +58,11 @@ func TestHandler(t *testing.T) {
 	if r := get(t, h, "GET", "/m/app.js", map[string]string{"If-None-Match": etag}); r.StatusCode != http.StatusNotModified {
 		t.Errorf("If-None-Match: %d", r.StatusCode)
 	}
+	// The sample privacy policy, where registration.policy_url points by
+	// default.
+	if r := get(t, h, "GET", "/m/privacy.html", nil); r.StatusCode != http.StatusOK || !strings.Contains(body(t, r), "隐私政策") {
+		t.Errorf("GET /m/privacy.html: %d", r.StatusCode)
+	}
 	sw := body(t, get(t, h, "GET", "/m/sw.js", nil))
 	if strings.Contains(sw, "__VERSION__") || !regexp.MustCompile(`ukeygate-shell-[0-9a-f]{16}'`).MatchString(sw) {
 		t.Error("the service worker's cache name carries no version")
@@ -84,12 +89,14 @@ func TestHandler(t *testing.T) {
 // handler attribute (the CSP would refuse them), and the app never builds
 // HTML from strings.
 func TestNoInlineCode(t *testing.T) {
-	page, err := os.ReadFile(filepath.Join("static", "index.html"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m := regexp.MustCompile(`<script(?:\s[^>]*)?>\s*[^<\s]|<style|\sstyle=|\son[a-z]+=`).Find(page); m != nil {
-		t.Errorf("index.html has inline code: %q", m)
+	for _, f := range []string{"index.html", "privacy.html"} {
+		page, err := os.ReadFile(filepath.Join("static", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := regexp.MustCompile(`<script(?:\s[^>]*)?>\s*[^<\s]|<style|\sstyle=|\son[a-z]+=`).Find(page); m != nil {
+			t.Errorf("%s has inline code: %q", f, m)
+		}
 	}
 	for _, f := range []string{"app.js", "cosign.js"} {
 		app, err := os.ReadFile(filepath.Join("static", f))

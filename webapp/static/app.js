@@ -524,6 +524,144 @@
     Object.keys(x[1]).forEach(function (k) { if (TEXT[x[0]][k] === undefined) { TEXT[x[0]][k] = x[1][k]; } });
   });
 
+  // Self-registration (POST /v1/register, GET /v1/register/{id}) and
+  // renewal (POST /v1/me/credentials/{id}/renew).
+  [['zh', {
+    regEntry: '还没有账户？', regEntrySub: '提交实名信息，经证书服务机构审核后即可激活本机', regStart: '自助注册',
+    regMine: '我的注册申请', regMineSub: '查看审核进度',
+    regTitle: '自助注册', regKindLead: '请选择注册类型。提交后由证书服务机构审核，审核通过后您会收到激活码。',
+    regPerson: '个人用户', regPersonSub: '用居民身份证号码注册',
+    regOrg: '单位用户', regOrgSub: '用统一社会信用代码和营业执照注册',
+    regPersonTitle: '个人注册', regOrgTitle: '单位注册',
+    regName: '姓名', regOrgName: '单位名称', regOrgNameHint: '与营业执照上的名称一致',
+    regIDNumber: '居民身份证号码', regIDNumberHint: '18 位，最后一位可能是 X',
+    regCreditCode: '统一社会信用代码', regCreditCodeHint: '18 位，见营业执照',
+    regPhone: '手机号码', regOrgPhone: '联系电话', regPhoneHint: '审核结果和激活码会通过它通知您',
+    regLegalRep: '法定代表人', regLegalRepHint: '选填，与营业执照一致',
+    regLicence: '营业执照', regLicencePick: '选择营业执照照片', regLicenceChange: '更换照片',
+    regLicenceHint: 'PNG 或 JPEG，不超过 {size}', regLicencePreview: '营业执照预览：{name}',
+    regLicenceType: '请选择 PNG 或 JPEG 格式的图片。', regLicenceSize: '图片太大（{size}），请选择不超过 {max} 的图片。',
+    regLicencePixels: '图片分辨率太高（{n} 万像素），请选择不超过 {max} 万像素的图片。', regLicenceBroken: '无法读取这张图片，请换一张。',
+    regLicenceNeeded: '请上传营业执照照片。',
+    hintIDChecksum: '校验位不符，请核对号码（以提交后的审核结果为准）。', hintIDShape: '身份证号码应为 17 位数字加 1 位数字或 X。',
+    hintCreditChecksum: '校验位不符，请核对代码（以提交后的审核结果为准）。', hintCreditShape: '统一社会信用代码应为 18 位数字或大写字母（不含 I、O、S、V、Z）。',
+    hintChecksumOk: '格式正确',
+    regRequired: '请填写此项。',
+    policyTitle: '隐私政策', policyVersion: '版本 {v}',
+    policy1: '收集：姓名、证件号码（居民身份证号码或统一社会信用代码）、电话；单位另收集营业执照照片和法定代表人姓名。',
+    policy2: '用途：仅用于实名审核和签发数字证书，证书上会载明您的姓名或单位名称。',
+    policy3: '共享：只提供给证书服务机构的审核人员，不用于营销，不出售。',
+    policy4: '保存：账户存续期间保存；注销后删除个人信息，证书吊销记录依法保留（不含姓名）。',
+    policy5: '您的权利：可在“我的 → 我的数据”查看、下载个人信息，申请更正，或随时注销账户。',
+    policyRead: '阅读完整隐私政策',
+    consent: '我已阅读并同意《隐私政策》（版本 {v}）',
+    regSubmit: '提交注册申请',
+    regSending: '正在提交…',
+    err_invalid_id_number: '身份证号码不正确（校验位不符），请核对。',
+    err_invalid_credit_code: '统一社会信用代码不正确（校验位不符），请核对。',
+    err_invalid_licence: '营业执照图片无法使用：需为完整的 PNG 或 JPEG 图片，且不超过大小限制。',
+    err_policy_version: '隐私政策已更新，请阅读新版本后重新勾选同意。',
+    err_registration_pending: '这个证件号码已有一份正在审核的申请，请等待审核结果。',
+    err_registration_not_found: '找不到这份注册申请。',
+    err_invalid_request: '请检查填写的内容。',
+    fieldBad: '请检查此项。',
+    regStatusTitle: '注册申请',
+    regNo: '申请编号', regKind: '类型', regSubmitted: '提交时间', regDecided: '审核时间',
+    regState_pending_review: '审核中', regState_approved: '已通过', regState_rejected: '未通过',
+    regPendingTitle: '正在审核', regPendingLead: '证书服务机构正在审核您的注册申请。审核通过后，您会收到激活码或激活链接。',
+    regApprovedTitle: '审核已通过', regApprovedLead: '证书服务机构会把激活码（或激活链接）交给您。收到后，用它激活这部手机。',
+    regRejectedTitle: '申请未通过', regRejectedLead: '请根据原因修改后重新提交。',
+    regReason: '原因', regRefresh: '刷新', regHaveCode: '我已收到激活码', regEnterCode: '输入激活码激活',
+    regAgain: '修改后重新申请', regAbandon: '删除这份申请记录', regGone: '这份申请已不存在，请重新注册。',
+    regCheckedAt: '更新于 {time}',
+    // corrections
+    corrRow: '更正个人信息', corrRowSub: '姓名、身份证号码、手机号码（需审核）',
+    corrTitle: '更正个人信息', corrLead: '只填写需要更正的项目。更正经证书服务机构审核后生效，已签发的证书不变，之后签发的证书使用更正后的信息。',
+    corrSubmit: '提交更正申请', corrEmpty: '请至少填写一项需要更正的内容。',
+    corrSentTitle: '更正申请已提交', corrSentLead: '证书服务机构审核后生效（申请编号 {id}）。',
+    // renewal
+    state_superseded: '已续期',
+    expBannerOne: '您有 1 张证书即将到期', expBannerN: '您有 {n} 张证书即将到期',
+    expBannerLead: '请在到期前续期，否则将无法用它登录、签名或解密。',
+    expIn: '{date} 到期，还剩 {n} 天', expToday: '今天到期', expChip: '即将到期',
+    renew: '续期', renewTitle: '证书续期',
+    renewLead: '续期将签发一张新证书，替换这张证书。已用它加密的文件仍可解密。',
+    renewKeyTitle: '密钥', renewSameKey: '沿用原密钥', renewSameKeySub: '新证书使用同一个密钥',
+    renewNewKey: '生成新密钥', renewNewKeySub: '更安全：新证书使用新的密钥，原密钥仍可解密旧文件',
+    renewNewKeyForced: '该机构续期时会生成新的密钥；原密钥仍可解密旧文件。',
+    renewGo: '输入 PIN 续期', renewPinLead: '续期 {issuer} {purpose}',
+    renewedTitle: '续期成功', renewedLead: '新证书有效期至 {date}。',
+    err_new_key_not_allowed: '该机构续期时不能更换密钥。',
+    err_renewal_pending: '这张证书的续期正在等待机构签发。'
+  }], ['en', {
+    regEntry: 'No account yet?', regEntrySub: 'Send your real-name details; once your certificate provider approves, activate this phone', regStart: 'Register',
+    regMine: 'My registration', regMineSub: 'See where it stands',
+    regTitle: 'Register', regKindLead: 'Choose how you register. Your certificate provider reviews the request; once approved you receive an activation code.',
+    regPerson: 'Person', regPersonSub: 'With your citizen ID number',
+    regOrg: 'Organisation', regOrgSub: 'With the unified social credit code and the business licence',
+    regPersonTitle: 'Register as a person', regOrgTitle: 'Register an organisation',
+    regName: 'Name', regOrgName: 'Organisation name', regOrgNameHint: 'As on the business licence',
+    regIDNumber: 'Citizen ID number', regIDNumberHint: '18 characters; the last may be X',
+    regCreditCode: 'Unified social credit code', regCreditCodeHint: '18 characters, on the business licence',
+    regPhone: 'Mobile number', regOrgPhone: 'Phone', regPhoneHint: 'Where you hear about the review and your activation code',
+    regLegalRep: 'Legal representative', regLegalRepHint: 'Optional, as on the business licence',
+    regLicence: 'Business licence', regLicencePick: 'Choose a photo of the licence', regLicenceChange: 'Choose another photo',
+    regLicenceHint: 'PNG or JPEG, at most {size}', regLicencePreview: 'Business licence preview: {name}',
+    regLicenceType: 'Choose a PNG or JPEG picture.', regLicenceSize: 'The picture is too large ({size}); choose one of at most {max}.',
+    regLicencePixels: 'The picture has too many pixels ({n} × 10⁴); at most {max} × 10⁴.', regLicenceBroken: 'This picture cannot be read; choose another.',
+    regLicenceNeeded: 'Add a photo of the business licence.',
+    hintIDChecksum: 'The check character does not match: please check the number (the review decides).', hintIDShape: 'An ID number is 17 digits and a digit or X.',
+    hintCreditChecksum: 'The check character does not match: please check the code (the review decides).', hintCreditShape: 'A credit code is 18 digits or capital letters (no I, O, S, V, Z).',
+    hintChecksumOk: 'Looks right',
+    regRequired: 'Please fill this in.',
+    policyTitle: 'Privacy policy', policyVersion: 'Version {v}',
+    policy1: 'Collected: name, ID number (citizen ID or credit code), phone; for an organisation also the licence photo and the legal representative.',
+    policy2: 'Use: real-name review and issuing your certificates only; a certificate names you or your organisation.',
+    policy3: 'Sharing: only with your certificate provider’s reviewers; never for marketing, never sold.',
+    policy4: 'Storage: while the account exists; deleting it erases your personal data (revocation records are kept as the law requires, without your name).',
+    policy5: 'Your rights: see and download your data under “Me → My data”, ask for corrections, delete your account at any time.',
+    policyRead: 'Read the full privacy policy',
+    consent: 'I have read and agree to the privacy policy (version {v})',
+    regSubmit: 'Send my registration',
+    regSending: 'Sending…',
+    err_invalid_id_number: 'This ID number is not valid (its check character does not match).',
+    err_invalid_credit_code: 'This credit code is not valid (its check character does not match).',
+    err_invalid_licence: 'The licence picture cannot be used: it must be a whole PNG or JPEG within the size limit.',
+    err_policy_version: 'The privacy policy has changed: read the new version and agree again.',
+    err_registration_pending: 'A registration with this number is already being reviewed. Please wait for the result.',
+    err_registration_not_found: 'This registration was not found.',
+    err_invalid_request: 'Please check what you entered.',
+    fieldBad: 'Please check this.',
+    regStatusTitle: 'Registration',
+    regNo: 'Request', regKind: 'Kind', regSubmitted: 'Sent', regDecided: 'Decided',
+    regState_pending_review: 'In review', regState_approved: 'Approved', regState_rejected: 'Not approved',
+    regPendingTitle: 'Being reviewed', regPendingLead: 'Your certificate provider is reviewing your registration. Once approved you receive an activation code or link.',
+    regApprovedTitle: 'Approved', regApprovedLead: 'Your certificate provider gives you an activation code (or link). Use it to activate this phone.',
+    regRejectedTitle: 'Not approved', regRejectedLead: 'Correct what the reason says and send it again.',
+    regReason: 'Reason', regRefresh: 'Refresh', regHaveCode: 'I have my activation code', regEnterCode: 'Enter the activation code',
+    regAgain: 'Correct and send again', regAbandon: 'Forget this request', regGone: 'This request no longer exists. Please register again.',
+    regCheckedAt: 'Checked {time}',
+    corrRow: 'Correct my details', corrRowSub: 'Name, ID number, phone (reviewed)',
+    corrTitle: 'Correct my details', corrLead: 'Fill in only what needs correcting. The correction applies once your certificate provider approves it; issued certificates stay as they are, later ones carry the corrected details.',
+    corrSubmit: 'Send the correction', corrEmpty: 'Fill in at least one thing to correct.',
+    corrSentTitle: 'Correction sent', corrSentLead: 'It applies once your certificate provider approves it (request {id}).',
+    state_superseded: 'Renewed',
+    expBannerOne: '1 certificate expires soon', expBannerN: '{n} certificates expire soon',
+    expBannerLead: 'Renew before it ends, or you can no longer log in, sign or decrypt with it.',
+    expIn: 'Ends {date}, {n} days left', expToday: 'Ends today', expChip: 'Expires soon',
+    renew: 'Renew', renewTitle: 'Renew a certificate',
+    renewLead: 'Renewing issues a new certificate that replaces this one. Files encrypted to it can still be opened.',
+    renewKeyTitle: 'Key', renewSameKey: 'Keep the key', renewSameKeySub: 'The new certificate certifies the same key',
+    renewNewKey: 'New key', renewNewKeySub: 'Safer: a new key; the old one still opens old files',
+    renewNewKeyForced: 'This provider makes a new key at each renewal; the old key still opens old files.',
+    renewGo: 'Enter PIN to renew', renewPinLead: 'Renew {issuer} {purpose}',
+    renewedTitle: 'Renewed', renewedLead: 'The new certificate is valid until {date}.',
+    err_new_key_not_allowed: 'This provider does not change the key at renewal.',
+    err_renewal_pending: 'The renewal of this certificate waits for the provider.'
+  }]].forEach(function (x) {
+    Object.keys(x[1]).forEach(function (k) { if (TEXT[x[0]][k] === undefined) { TEXT[x[0]][k] = x[1][k]; } });
+  });
+
   // Two-party SM2 (cosign.js): its texts join these; CO is made once the
   // API is defined (start).
   var CO = null;
@@ -749,6 +887,7 @@
     this.remaining = e.remaining_tries;
     this.retryAfter = e.retry_after_seconds;
     this.reason = e.reason;
+    this.field = e.field || '';
   }
 
   function api(method, path, body, signed) {
@@ -897,6 +1036,8 @@
     pendingPayload: QR_PAYLOAD,
     pendingCode: '',
     issuers: null,
+    registration: null, // the self-registration this browser sent: {id, kind, state, fields, reason, …}
+    regPolicy: null,    // GET /v1/register/policy
     timers: []
   };
 
@@ -1050,6 +1191,13 @@
               feature('scan', t('feat1'), t('feat1d')),
               feature('sign', t('feat2'), t('feat2d')),
               feature('lock', t('feat3'), t('feat3d'))))),
+        h('div.section', S.registration ?
+          h('ul.list', h('li', h('button.row', { type: 'button', 'data-t': 'reg-mine', on: { click: showRegStatus } },
+            h('span.row-icon', icon('doc')), h('span.row-main', h('span.row-title', { text: t('regMine') }),
+              h('span.row-sub', { text: t('regState_' + (S.registration.state || 'pending_review')) + ' · ' + S.registration.id })), icon('chev', 'chev')))) :
+          [h('h2.section-title', { text: t('regEntry') }),
+            h('ul.list', h('li', h('button.row', { type: 'button', 'data-t': 'reg-start', on: { click: showRegister } },
+              h('span.row-icon', icon('user')), h('span.row-main', h('span.row-title', { text: t('regStart') }), h('span.row-sub', { text: t('regEntrySub') })), icon('chev', 'chev'))))]),
         h('p.footer-note', { text: t('footer') }));
     }, {
       actions: h('div.actions',
@@ -1183,6 +1331,8 @@
       S.pendingCode = '';
       E = {};
       pin = '';
+      // Enrolled: a registration that led here is done.
+      if (S.registration) { forgetRegistration().catch(function () { /* kept: harmless */ }); }
       showEnrolled();
     }, function (err) {
       pin = '';
@@ -1515,7 +1665,9 @@
     }, { tab: 'home' });
     api('GET', '/v1/me/credentials', undefined, true).then(function (r) {
       var n = (r.credentials || []).filter(function (c) { return c.state === 'active'; }).length;
-      credCount.textContent = t('tileCertsSub', { n: n });
+      var soon = (r.credentials || []).filter(expiringSoon).length;
+      credCount.textContent = t('tileCertsSub', { n: n }) + (soon ? ' · ' + t('expChip') : '');
+      if (soon) { credCount.classList.add('warn-text'); }
     }, function (err) {
       if (err.code === 'device_revoked' || err.code === 'unknown_device') { refusal(err); }
     });
@@ -1946,14 +2098,20 @@
     Promise.all([fetchIssuers(), api('GET', '/v1/me/credentials', undefined, true)]).then(function (r) {
       var creds = r[1].credentials || [];
       clear(list);
+      var banner = expiryBanner(creds);
+      if (banner) { list.appendChild(banner); }
+      // Renewed (superseded) certificates go after the others.
+      creds = creds.filter(function (c) { return c.state !== 'superseded'; }).concat(creds.filter(function (c) { return c.state === 'superseded'; }));
       if (!creds.length) {
         list.appendChild(h('div.empty', icon('cert'), h('p', { text: t('certsEmpty') })));
       }
       creds.forEach(function (c) {
         var st = c.state === 'active' && c.not_after && Date.parse(c.not_after) < Date.now() ? 'expired' : c.state;
-        var chipCls = st === 'active' ? '.ok' : st === 'pending' ? '.warn' : '.bad';
-        list.appendChild(h('div.card', { 'data-t': 'cert', 'data-state': st, 'data-purpose': c.purpose, 'data-alg': c.alg },
-          h('div.req-head', h('h2', { text: issuerName(c.issuer) }), h('span.chip' + chipCls, { text: t('state_' + st) })),
+        var chipCls = st === 'active' ? '.ok' : st === 'pending' ? '.warn' : st === 'superseded' ? '.grey' : '.bad';
+        list.appendChild(h('div.card' + (st === 'superseded' ? '.card-old' : ''), { 'data-t': 'cert', 'data-state': st, 'data-purpose': c.purpose, 'data-alg': c.alg, 'data-cred': c.id },
+          h('div.req-head', h('h2', { text: issuerName(c.issuer) }), h('span.chips-end',
+            expiringSoon(c) ? h('span.chip.warn', { 'data-t': 'expiring-chip', text: t('expChip') }) : null,
+            h('span.chip' + chipCls, { text: t('state_' + st) }))),
           h('div.chips', h('span.chip', { text: c.alg + (c.rsa_bits ? ' ' + c.rsa_bits : '') }), h('span.chip.grey', { text: t('purpose_' + c.purpose) }),
             CO && CO.isCosign(c) ? h('span.chip', { 'data-t': 'cosign-chip', text: t('cosignChip') }) : null),
           h('dl.kv',
@@ -2091,6 +2249,7 @@
             h('li', h('button.row', { type: 'button', 'data-t': 'change-pin', on: { click: showChangePIN } }, h('span.row-icon', icon('key')), h('span.row-main', h('span.row-title', { text: t('changePin') })), icon('chev', 'chev'))),
             h('li', h('button.row', { type: 'button', 'data-t': 'signature', on: { click: showSignature } }, h('span.row-icon', icon('sign')), h('span.row-main', h('span.row-title', { text: t('signRow') })), icon('chev', 'chev'))),
             h('li', h('button.row', { type: 'button', 'data-t': 'lost', on: { click: showLost } }, h('span.row-icon', icon('help')), h('span.row-main', h('span.row-title', { text: t('lost') })), icon('chev', 'chev'))),
+            h('li', h('button.row', { type: 'button', 'data-t': 'correction', on: { click: showCorrection } }, h('span.row-icon', icon('user')), h('span.row-main', h('span.row-title', { text: t('corrRow') }), h('span.row-sub', { text: t('corrRowSub') })), icon('chev', 'chev'))),
             h('li', h('button.row', { type: 'button', 'data-t': 'my-data', on: { click: showMyData } }, h('span.row-icon', icon('doc')), h('span.row-main', h('span.row-title', { text: t('myData') }), h('span.row-sub', { text: t('myDataSub') })), icon('chev', 'chev'))),
             h('li', h('button.row.row-danger', { type: 'button', 'data-t': 'delete-account', on: { click: showDeleteAccount } }, h('span.row-icon', icon('alert')), h('span.row-main', h('span.row-title', { text: t('deleteAccount') }), h('span.row-sub', { text: t('deleteAccountSub') })), icon('chev', 'chev'))))),
         h('p.footer-note', { text: t('footer') }));
@@ -2379,6 +2538,498 @@
   }
 
   // ---------------------------------------------------------------------
+  // Self-registration: kind -> form with the privacy policy and consent ->
+  // POST /v1/register -> status (GET /v1/register/{id}). The request's id
+  // (the applicant's handle) is kept in IndexedDB beside the device, so the
+  // status survives a reload; it is forgotten once the phone is enrolled.
+  // ---------------------------------------------------------------------
+  ICONS.org = 'M3 21V4a1 1 0 0 1 1-1h10a1 1 0 0 1 1 1v5h5a1 1 0 0 1 1 1v11h1v2H1v-2h2zm2 0h4v-4h2v4h2V5H5v16zm10 0h4V11h-4v10zM7 7h2v2H7V7zm0 4h2v2H7v-2zm4-4h2v2h-2V7zm0 4h2v2h-2v-2zm6 2h2v2h-2v-2zm0 4h2v2h-2v-2z';
+  var REG_KEY = 'registration:' + (ROOT || '/');
+  function loadRegistration() { return dbDo('readonly', function (s) { return s.get(REG_KEY); }); }
+  function saveRegistration(r) { return dbDo('readwrite', function (s) { return s.put(r, REG_KEY); }); }
+  function forgetRegistration() {
+    S.registration = null;
+    return dbDo('readwrite', function (s) { return s.delete(REG_KEY); });
+  }
+
+  // idNumberCheck: GB 11643 (17 digits, weights 2^(17-i) mod 11, the
+  // check character 0-9 or X). '' while it cannot tell yet.
+  function idNumberCheck(s) {
+    s = String(s || '').trim().toUpperCase();
+    if (s.length < 18) { return /^\d*$/.test(s) ? '' : 'shape'; }
+    if (!/^\d{17}[\dX]$/.test(s)) { return 'shape'; }
+    var w = 1, weights = [], sum = 0, i;
+    for (i = 16; i >= 0; i--) { w = w * 2 % 11; weights[i] = w; }
+    for (i = 0; i < 17; i++) { sum += (s.charCodeAt(i) - 48) * weights[i]; }
+    var c = (12 - sum % 11) % 11;
+    return s[17] === (c === 10 ? 'X' : String(c)) ? 'ok' : 'checksum';
+  }
+
+  // creditCodeCheck: GB 32100 (18 of 0-9 A-Y without I O S V Z, weights
+  // 3^i mod 31, the check character last).
+  var CREDIT_ALPHABET = '0123456789ABCDEFGHJKLMNPQRTUWXY';
+  function creditCodeCheck(s) {
+    s = String(s || '').trim().toUpperCase();
+    for (var i = 0; i < s.length; i++) { if (CREDIT_ALPHABET.indexOf(s[i]) < 0) { return 'shape'; } }
+    if (s.length < 18) { return ''; }
+    if (s.length > 18) { return 'shape'; }
+    var sum = 0, w = 1;
+    for (i = 0; i < 17; i++) { sum += CREDIT_ALPHABET.indexOf(s[i]) * w; w = w * 3 % 31; }
+    return s[17] === CREDIT_ALPHABET[(31 - sum % 31) % 31] ? 'ok' : 'checksum';
+  }
+
+  function fetchPolicy() {
+    return api('GET', '/v1/register/policy', undefined, false).then(function (p) { S.regPolicy = p; return p; });
+  }
+
+  // policyHref: the full policy's address, when it is one the app may link
+  // (a path on the gateway, or http(s)).
+  function policyHref(u) {
+    if (!u) { return ''; }
+    if (/^\/[^/\\]/.test(u)) { return ROOT + u; }
+    return /^https?:\/\//i.test(u) ? u : '';
+  }
+
+  // form is a set of labelled fields with their hints and errors (the
+  // client's checks, then the server's answer, which decides), shared by
+  // the registration and the correction forms. values: the typed values
+  // (kept across re-renders).
+  function form(values) {
+    var f = { inputs: {}, errs: {}, checks: {} };
+    f.field = function (name, label, o) {
+      o = o || {};
+      var id = 'f-' + name.replace(/_/g, '-');
+      var described = (o.hint ? id + '-hint ' : '') + id + '-err';
+      var input = h('input', {
+        id: id, name: name, type: o.type || 'text', autocomplete: o.autocomplete || 'off', inputmode: o.inputmode || null,
+        maxlength: String(o.max || 64), 'data-t': 'reg-' + name.replace(/_/g, '-'), 'aria-describedby': described,
+        autocapitalize: o.caps ? 'characters' : null, spellcheck: 'false', value: values[name] || ''
+      });
+      var err = h('p.field-error', { id: id + '-err', 'data-t': 'err-' + name, 'aria-live': 'polite' });
+      f.inputs[name] = input;
+      f.errs[name] = err;
+      if (o.check) { f.checks[name] = o.check; }
+      input.addEventListener('input', function () {
+        values[name] = input.value;
+        f.clear(name);
+        if (o.check) { o.check(input.value, false); }
+      });
+      input.addEventListener('blur', function () { if (o.check) { o.check(input.value, true); } });
+      return h('div.field', h('label', { for: id, text: label }), input,
+        o.hint ? h('div.hint', { id: id + '-hint', text: o.hint }) : null, err);
+    };
+    // set shows text beside the field: kind 'bad' (an error, from the
+    // client or the server) or 'ok'.
+    f.set = function (name, text, source, kind) {
+      var e = f.errs[name];
+      if (!e) { return false; }
+      e.textContent = text;
+      e.className = 'field-error' + (kind === 'ok' ? ' ok' : '');
+      e.setAttribute('data-source', source);
+      if (f.inputs[name]) {
+        if (kind === 'ok') { f.inputs[name].removeAttribute('aria-invalid'); } else { f.inputs[name].setAttribute('aria-invalid', 'true'); }
+      }
+      return true;
+    };
+    f.clear = function (name) {
+      var e = f.errs[name];
+      if (!e) { return; }
+      e.textContent = '';
+      e.removeAttribute('data-source');
+      if (f.inputs[name]) { f.inputs[name].removeAttribute('aria-invalid'); }
+    };
+    // server shows an API refusal beside its field (the code's sentence,
+    // Chinese first as everywhere), or answers false when it names none.
+    f.server = function (err, fieldOf) {
+      var name = (fieldOf && fieldOf[err.code]) || err.field || '';
+      if (!f.errs[name]) { return false; }
+      var text = err.code !== 'invalid_request' && TEXT[LANG]['err_' + err.code] ? t('err_' + err.code) :
+        t('fieldBad') + (LANG === 'en' && err.message ? ' (' + err.message + ')' : '');
+      f.set(name, text, 'server', 'bad');
+      var input = f.inputs[name];
+      if (input && input.type !== 'file' && input.type !== 'checkbox') { input.focus(); }
+      if (f.errs[name].scrollIntoView) { f.errs[name].scrollIntoView({ block: 'center' }); }
+      return true;
+    };
+    return f;
+  }
+
+  function checker(f, name, check, shapeKey, sumKey) {
+    return function (v, final) {
+      var r = check(v);
+      if (r === 'ok') { f.set(name, t('hintChecksumOk'), 'client', 'ok'); } else if (r === 'checksum') {
+        f.set(name, t(sumKey), 'client', 'bad');
+      } else if (r === 'shape' && (final || String(v).trim().length >= 18)) {
+        f.set(name, t(shapeKey), 'client', 'bad');
+      } else if (final || r === '') { f.clear(name); }
+    };
+  }
+
+  // REG is the registration being typed: kept while the app runs (and
+  // refilled from the stored request to correct a rejected one).
+  var REG = { kind: '', fields: {}, licence: null, consent: false };
+
+  function showRegister() {
+    screen('register', function () {
+      function kindRow(kind, ic, title, sub) {
+        return h('li', h('button.row', { type: 'button', 'data-t': 'reg-kind-' + kind, on: { click: function () { showRegisterForm(kind); } } },
+          h('span.row-icon', icon(ic)), h('span.row-main', h('span.row-title', { text: t(title) }), h('span.row-sub', { text: t(sub) })), icon('chev', 'chev')));
+      }
+      return h('div', topbar(t('regTitle'), showWelcome),
+        h('div.section', h('p.page-lead', { text: t('regKindLead') }),
+          h('ul.list', kindRow('person', 'user', 'regPerson', 'regPersonSub'), kindRow('organization', 'org', 'regOrg', 'regOrgSub'))));
+    });
+  }
+
+  function showRegisterForm(kind) {
+    if (REG.kind !== kind) { REG = { kind: kind, fields: {}, licence: null, consent: false }; }
+    if (!S.regPolicy) {
+      loadingScreen('register-loading', t('loading'));
+      fetchPolicy().then(function () { showRegisterForm(kind); }, function (err) { refusal(err); });
+      return;
+    }
+    var pol = S.regPolicy;
+    var org = kind === 'organization';
+    var F = REG.fields;
+    var f = form(F);
+    var consent = h('input', { type: 'checkbox', id: 'reg-consent', 'data-t': 'reg-consent', 'aria-describedby': 'f-consent-err' });
+    consent.checked = !!REG.consent;
+    var submit = h('button.btn.btn-primary', { type: 'button', 'data-t': 'reg-submit', disabled: !REG.consent, on: { click: send } }, t('regSubmit'));
+    consent.addEventListener('change', function () {
+      REG.consent = consent.checked;
+      submit.disabled = !consent.checked;
+      f.clear('consent');
+    });
+    var formAlert = h('div.alert', { role: 'alert', 'data-t': 'reg-error' });
+    var preview = h('div.licence-preview', { 'data-t': 'reg-licence-preview' });
+    var pickLabel = h('span', { text: '' });
+    var fileInput = h('input.file-input', { id: 'f-licence-png', type: 'file', accept: 'image/png,image/jpeg', 'data-t': 'reg-licence', 'aria-describedby': 'f-licence-png-hint f-licence-png-err' });
+    f.inputs.licence_png = fileInput;
+    f.errs.licence_png = h('p.field-error', { id: 'f-licence-png-err', 'data-t': 'err-licence_png', 'aria-live': 'polite' });
+    f.errs.consent = h('p.field-error', { id: 'f-consent-err', 'data-t': 'err-consent', 'aria-live': 'polite' });
+    function drawLicence() {
+      clear(preview);
+      var l = REG.licence;
+      pickLabel.textContent = l ? t('regLicenceChange') : t('regLicencePick');
+      if (l) {
+        append(preview, [h('img', { src: l.url, alt: t('regLicencePreview', { name: l.name }), 'data-t': 'reg-licence-img' }),
+          h('p.muted.small', { 'data-t': 'reg-licence-info', text: l.name + ' · ' + l.w + '×' + l.h + ' · ' + fmtSize(l.size) })]);
+      }
+    }
+    fileInput.addEventListener('change', function () {
+      var file = fileInput.files && fileInput.files[0];
+      if (!file) { return; }
+      f.clear('licence_png');
+      readLicence(file).then(function (l) {
+        if (REG.licence) { URL.revokeObjectURL(REG.licence.url); }
+        REG.licence = l;
+        drawLicence();
+      }, function (msg) {
+        f.set('licence_png', typeof msg === 'string' ? msg : t('regLicenceBroken'), 'client', 'bad');
+      });
+    });
+    var href = policyHref(pol.policy_url);
+    screen('register-' + (org ? 'organization' : 'person'), function () {
+      drawLicence();
+      var fields = org ? [
+        f.field('name', t('regOrgName'), { hint: t('regOrgNameHint'), autocomplete: 'organization', max: 200 }),
+        f.field('credit_code', t('regCreditCode'), { hint: t('regCreditCodeHint'), caps: true, max: 18,
+          check: checker(f, 'credit_code', creditCodeCheck, 'hintCreditShape', 'hintCreditChecksum') }),
+        f.field('legal_rep', t('regLegalRep'), { hint: t('regLegalRepHint'), autocomplete: 'name', max: 200 }),
+        f.field('phone', t('regOrgPhone'), { hint: t('regPhoneHint'), type: 'tel', inputmode: 'tel', autocomplete: 'tel', max: 32 }),
+        h('div.field', h('span.field-label', { id: 'f-licence-png-label', text: t('regLicence') }),
+          h('label.licence-pick', { for: 'f-licence-png', 'data-t': 'reg-licence-pick' }, fileInput, icon('doc'), pickLabel),
+          h('div.hint', { id: 'f-licence-png-hint', text: t('regLicenceHint', { size: fmtSize(pol.max_licence_bytes || 512 * 1024) }) }),
+          f.errs.licence_png, preview)
+      ] : [
+        f.field('name', t('regName'), { autocomplete: 'name', max: 200 }),
+        f.field('id_number', t('regIDNumber'), { hint: t('regIDNumberHint'), caps: true, max: 18,
+          check: checker(f, 'id_number', idNumberCheck, 'hintIDShape', 'hintIDChecksum') }),
+        f.field('phone', t('regPhone'), { hint: t('regPhoneHint'), type: 'tel', inputmode: 'tel', autocomplete: 'tel', max: 32 })
+      ];
+      return h('div', topbar(t(org ? 'regOrgTitle' : 'regPersonTitle'), showRegister),
+        h('div.section', fields,
+          h('section.card.policy', { 'data-t': 'reg-policy', 'data-version': pol.policy_version, 'aria-labelledby': 'policy-title' },
+            h('div.req-head', h('h2', { id: 'policy-title', text: t('policyTitle') }), h('span.chip.grey', { 'data-t': 'policy-version', text: t('policyVersion', { v: pol.policy_version }) })),
+            h('ul.policy-list', ['policy1', 'policy2', 'policy3', 'policy4', 'policy5'].map(function (k) { return h('li', { text: t(k) }); })),
+            href ? h('a.btn-link.policy-link', { href: href, target: '_blank', rel: 'noopener noreferrer', 'data-t': 'policy-link' }, t('policyRead')) : null),
+          h('label.check-row.consent-row', { for: 'reg-consent' }, consent, h('span', { text: t('consent', { v: pol.policy_version }) })),
+          f.errs.consent,
+          formAlert));
+    }, { actions: h('div.actions', submit) });
+    Object.keys(f.checks).forEach(function (n) { if (F[n]) { f.checks[n](F[n], true); } });
+
+    function send() {
+      if (!consent.checked) { return; }
+      formAlert.textContent = '';
+      var need = org ? ['name', 'credit_code', 'phone'] : ['name', 'id_number', 'phone'];
+      var first = null;
+      need.forEach(function (n) {
+        if (!String(F[n] || '').trim()) { f.set(n, t('regRequired'), 'client', 'bad'); first = first || f.inputs[n]; }
+      });
+      if (org && !REG.licence) { f.set('licence_png', t('regLicenceNeeded'), 'client', 'bad'); first = first || fileInput; }
+      if (first) {
+        if (first.type === 'file') { f.errs.licence_png.scrollIntoView({ block: 'center' }); } else { first.focus(); }
+        return;
+      }
+      var fields = { name: F.name.trim(), phone: F.phone.trim() };
+      var body = { kind: kind, name: fields.name, phone: fields.phone, consent: { policy_version: pol.policy_version } };
+      if (org) {
+        body.credit_code = fields.credit_code = F.credit_code.trim().toUpperCase();
+        if (String(F.legal_rep || '').trim()) { body.legal_rep = fields.legal_rep = F.legal_rep.trim(); }
+        body.licence_png = REG.licence.b64;
+      } else {
+        body.id_number = fields.id_number = F.id_number.trim().toUpperCase();
+      }
+      submit.disabled = true;
+      submit.textContent = t('regSending');
+      api('POST', '/v1/register', body, false).then(function (res) {
+        var rec = { id: res.id, kind: kind, state: res.state, fields: fields, createdAt: new Date(Date.now() + skewMs).toISOString() };
+        return saveRegistration(rec).then(function () {
+          S.registration = rec;
+          if (REG.licence) { URL.revokeObjectURL(REG.licence.url); }
+          REG = { kind: '', fields: {}, licence: null, consent: false };
+          showRegStatus();
+        });
+      }, function (err) {
+        submit.textContent = t('regSubmit');
+        if (err.code === 'policy_version') {
+          // A new policy: it is shown again and must be agreed to again.
+          REG.consent = false;
+          fetchPolicy().then(function () { showRegisterForm(kind); formAlertOf().textContent = t('err_policy_version'); }, function (e) { refusal(e); });
+          return;
+        }
+        submit.disabled = !consent.checked;
+        if (!f.server(err, { invalid_id_number: 'id_number', invalid_credit_code: 'credit_code', invalid_licence: 'licence_png', 'consent.policy_version': 'consent' })) {
+          formAlert.textContent = errText(err);
+        }
+        document.body.setAttribute('data-error', err.code || '');
+      });
+    }
+    function formAlertOf() { return document.querySelector('[data-t=reg-error]') || formAlert; }
+  }
+
+  // readLicence checks a picked picture before anything is sent: size
+  // within the gateway's limit, a PNG or JPEG by its first bytes (not by
+  // its name), a picture the browser can decode, within the pixel limit.
+  function readLicence(file) {
+    var max = (S.regPolicy && S.regPolicy.max_licence_bytes) || 512 * 1024;
+    var maxPx = (S.regPolicy && S.regPolicy.max_licence_pixels) || 16000000;
+    if (file.size > max) { return Promise.reject(t('regLicenceSize', { size: fmtSize(file.size), max: fmtSize(max) })); }
+    return file.arrayBuffer().then(function (buf) {
+      var b = new Uint8Array(buf);
+      var png = b.length > 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
+      var jpeg = b.length > 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
+      if (!png && !jpeg) { throw t('regLicenceType'); }
+      var url = URL.createObjectURL(new Blob([buf], { type: png ? 'image/png' : 'image/jpeg' }));
+      return new Promise(function (resolve, reject) {
+        var img = new Image();
+        img.onload = function () {
+          var px = img.naturalWidth * img.naturalHeight;
+          if (px > maxPx) {
+            URL.revokeObjectURL(url);
+            reject(t('regLicencePixels', { n: Math.round(px / 1e4), max: Math.round(maxPx / 1e4) }));
+            return;
+          }
+          resolve({ name: file.name, size: file.size, w: img.naturalWidth, h: img.naturalHeight, url: url, b64: b64(buf) });
+        };
+        img.onerror = function () { URL.revokeObjectURL(url); reject(t('regLicenceBroken')); };
+        img.src = url;
+      });
+    });
+  }
+
+  // showRegStatus asks the gateway where the kept request stands.
+  function showRegStatus() {
+    var r = S.registration;
+    if (!r) { showWelcome(); return; }
+    loadingScreen('reg-status-loading', t('loading'));
+    api('GET', '/v1/register/' + encodeURIComponent(r.id), undefined, false).then(function (st) {
+      r.state = st.state;
+      r.reason = st.reason || '';
+      r.decidedAt = st.decided_at || '';
+      r.createdAt = st.created_at || r.createdAt;
+      r.checkedAt = new Date().toISOString();
+      saveRegistration(r).catch(function () { /* shown anyway */ });
+      drawRegStatus(r, null);
+    }, function (err) {
+      if (err.code === 'registration_not_found') {
+        forgetRegistration().then(function () {
+          outcome('reg-gone', 'warn', 'alert', t('regStatusTitle'), t('regGone'),
+            h('button.btn.btn-primary', { type: 'button', 'data-t': 'reg-start', on: { click: showRegister } }, t('regStart')));
+        });
+        return;
+      }
+      drawRegStatus(r, err);
+    });
+  }
+
+  function drawRegStatus(r, err) {
+    var st = r.state;
+    var kind = st === 'approved' ? 'ok' : st === 'rejected' ? 'bad' : 'info';
+    var ic = st === 'approved' ? 'check' : st === 'rejected' ? 'alert' : 'clock';
+    var key = st === 'approved' ? 'regApproved' : st === 'rejected' ? 'regRejected' : 'regPending';
+    var buttons = [];
+    if (st === 'rejected') {
+      buttons.push(h('button.btn.btn-primary', { type: 'button', 'data-t': 'reg-again', on: { click: function () {
+        REG = { kind: r.kind, fields: Object.assign({}, r.fields || {}), licence: null, consent: false };
+        showRegisterForm(r.kind);
+      } } }, t('regAgain')));
+    } else {
+      if (st !== 'approved') {
+        buttons.push(h('button.btn.btn-secondary', { type: 'button', 'data-t': 'reg-refresh', on: { click: showRegStatus } }, t('regRefresh')));
+      }
+      buttons.push(h('button.btn.btn-primary', { type: 'button', 'data-t': 'reg-enroll', on: { click: function () { showEnrollCode(); } } },
+        t(st === 'approved' ? 'regEnterCode' : 'regHaveCode')));
+    }
+    var fields = r.fields || {};
+    screen('reg-status', function () {
+      return h('div', topbar(t('regStatusTitle'), showWelcome),
+        h('section.outcome.outcome-compact', { 'data-t': 'reg-state', 'data-state': st },
+          h('div.badge.' + kind, icon(ic)),
+          h('h2', { text: t(key + 'Title') }),
+          h('p', { 'data-t': 'message', text: t(key + 'Lead') })),
+        st === 'rejected' && r.reason ? h('div.section', h('div.card.card-reason', { 'data-t': 'reg-reason-card' },
+          h('h2', { text: t('regReason') }), h('p', { 'data-t': 'reg-reason', text: r.reason }))) : null,
+        h('div.section', h('div.card', h('dl.kv', { 'data-t': 'reg-facts' },
+          h('dt', { text: t('regNo') }), h('dd.mono', { 'data-t': 'reg-id', text: r.id }),
+          h('dt', { text: t('regKind') }), h('dd', { text: t(r.kind === 'organization' ? 'regOrg' : 'regPerson') }),
+          fields.name ? [h('dt', { text: t(r.kind === 'organization' ? 'regOrgName' : 'regName') }), h('dd', { text: fields.name })] : null,
+          h('dt', { text: t('state') }), h('dd', h('span.chip' + (kind === 'ok' ? '.ok' : kind === 'bad' ? '.bad' : '.warn'), { text: t('regState_' + st) })),
+          h('dt', { text: t('regSubmitted') }), h('dd', { text: r.createdAt ? fmtTime(new Date(r.createdAt), true) : '—' }),
+          r.decidedAt ? [h('dt', { text: t('regDecided') }), h('dd', { text: fmtTime(new Date(r.decidedAt), true) })] : null)),
+          err ? h('div.alert', { role: 'alert', 'data-t': 'error', text: errText(err) }) : null,
+          h('p.center', h('button.btn-link', { type: 'button', 'data-t': 'reg-abandon', on: { click: function () {
+            forgetRegistration().then(showWelcome);
+          } } }, t('regAbandon')))),
+        r.checkedAt ? h('p.footer-note', { text: t('regCheckedAt', { time: fmtTime(new Date(r.checkedAt), true) }) }) : null);
+    }, { actions: h('div.actions', buttons) });
+    document.body.setAttribute('data-reg-state', st);
+  }
+
+  // Corrections of the user's own personal fields (POST /v1/me/corrections):
+  // queued for RA review like a registration.
+  function showCorrection() {
+    var values = {};
+    var f = form(values);
+    var formAlert = h('div.alert', { role: 'alert', 'data-t': 'reg-error' });
+    var submit = h('button.btn.btn-primary', { type: 'button', 'data-t': 'corr-submit', on: { click: send } }, t('corrSubmit'));
+    screen('correction', function () {
+      return h('div', topbar(t('corrTitle'), showMe),
+        h('div.section', h('p.page-lead', { text: t('corrLead') }),
+          f.field('name', t('regName'), { autocomplete: 'name', max: 200 }),
+          f.field('id_number', t('regIDNumber'), { hint: t('regIDNumberHint'), caps: true, max: 18,
+            check: checker(f, 'id_number', idNumberCheck, 'hintIDShape', 'hintIDChecksum') }),
+          f.field('phone', t('regPhone'), { type: 'tel', inputmode: 'tel', autocomplete: 'tel', max: 32 }),
+          formAlert));
+    }, { tab: 'me', actions: h('div.actions', submit) });
+    function send() {
+      formAlert.textContent = '';
+      var body = {};
+      ['name', 'id_number', 'phone'].forEach(function (n) {
+        var v = String(values[n] || '').trim();
+        if (v) { body[n] = n === 'id_number' ? v.toUpperCase() : v; }
+      });
+      if (!Object.keys(body).length) { formAlert.textContent = t('corrEmpty'); return; }
+      submit.disabled = true;
+      api('POST', '/v1/me/corrections', body, true).then(function (res) {
+        outcome('correction-sent', 'ok', 'check', t('corrSentTitle'), t('corrSentLead', { id: res.id }),
+          h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
+      }, function (err) {
+        submit.disabled = false;
+        if (!f.server(err, { invalid_id_number: 'id_number' })) { formAlert.textContent = errText(err); }
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------------
+  // Renewal: the certificates that end within RENEW_DAYS get a banner and
+  // a renew button (POST /v1/me/credentials/{id}/renew with the PIN; a new
+  // key when the issuer's profile lets the user choose, renewal_key
+  // "either").
+  // ---------------------------------------------------------------------
+  var RENEW_DAYS = 30;
+  function daysLeft(c) {
+    return Math.ceil((Date.parse(c.not_after) - (Date.now() + skewMs)) / 864e5);
+  }
+  function issuerOf(id) {
+    return (S.issuers || []).filter(function (i) { return i.id === id; })[0] || null;
+  }
+  // renewable: an active certificate of an internal issuer, held here as
+  // an ordinary (not two-party) credential, ending within RENEW_DAYS.
+  function expiringSoon(c) {
+    if (c.state !== 'active' || !c.not_after || c.on_behalf_of) { return false; }
+    var n = daysLeft(c);
+    return n > 0 && n <= RENEW_DAYS;
+  }
+  function renewable(c) {
+    var iss = issuerOf(c.issuer);
+    return expiringSoon(c) && !(CO && CO.isCosign(c)) && !c.renewal_pending && (!iss || iss.mode !== 'external');
+  }
+
+  function expiryBanner(creds) {
+    var soon = creds.filter(expiringSoon);
+    if (!soon.length) { return null; }
+    return h('section.card.expiry-banner', { 'data-t': 'expiry-banner', 'data-count': String(soon.length), 'aria-labelledby': 'exp-title' },
+      h('div.exp-head', icon('clock'), h('h2', { id: 'exp-title', text: soon.length === 1 ? t('expBannerOne') : t('expBannerN', { n: soon.length }) })),
+      h('p.small', { text: t('expBannerLead') }),
+      soon.map(function (c) {
+        var n = daysLeft(c);
+        return h('div.exp-row', { 'data-t': 'expiring', 'data-cred': c.id },
+          h('span.row-main', h('span.row-title', { text: issuerName(c.issuer) + ' · ' + t('purpose_' + c.purpose) }),
+            h('span.row-sub', { text: n <= 1 ? t('expToday') : t('expIn', { date: fmtDate(new Date(c.not_after)), n: n }) })),
+          renewable(c) ? h('button.btn.btn-primary.btn-sm', { type: 'button', 'data-t': 'renew', 'data-cred': c.id,
+            'aria-label': t('renew') + ' ' + issuerName(c.issuer) + ' ' + t('purpose_' + c.purpose), on: { click: function () { showRenew(c); } } }, t('renew')) : null);
+      }));
+  }
+
+  function showRenew(c) {
+    var iss = issuerOf(c.issuer);
+    var rk = (iss && iss.profile && iss.profile.renewal_key) || 'same';
+    var sel = { newKey: rk === 'new' };
+    var opts = [];
+    screen('renew', function () {
+      var n = daysLeft(c);
+      opts = rk !== 'either' ? [] : [['same', 'renewSameKey'], ['new', 'renewNewKey']].map(function (o) {
+        return h('button.cred-option', { type: 'button', role: 'radio', 'aria-checked': String((o[0] === 'new') === sel.newKey), 'data-t': 'renew-' + o[0],
+          on: { click: function () { sel.newKey = o[0] === 'new'; opts.forEach(function (b) { b.setAttribute('aria-checked', String((b.getAttribute('data-t') === 'renew-new') === sel.newKey)); }); } } },
+        h('span.radio-dot'), h('span.row-main', h('span.row-title', { text: t(o[1]) }), h('span.row-sub', { text: t(o[1] + 'Sub') })));
+      });
+      return h('div', topbar(t('renewTitle'), showCerts),
+        h('div.section',
+          h('div.card', { 'data-t': 'renew-cert' },
+            h('div.req-head', h('h2', { text: issuerName(c.issuer) }), h('span.chip.warn', { text: t('expChip') })),
+            h('div.chips', h('span.chip', { text: c.alg + (c.rsa_bits ? ' ' + c.rsa_bits : '') }), h('span.chip.grey', { text: t('purpose_' + c.purpose) })),
+            h('dl.kv',
+              h('dt', { text: t('validity') }), h('dd', { text: t('validTo', { from: fmtDate(new Date(c.not_before)), to: fmtDate(new Date(c.not_after)) }) }),
+              h('dt', { text: t('state') }), h('dd', { text: n <= 1 ? t('expToday') : t('expIn', { date: fmtDate(new Date(c.not_after)), n: n }) }),
+              c.serial ? [h('dt', { text: t('serial') }), h('dd.mono', { text: c.serial })] : null)),
+          h('p.notice', { text: t('renewLead') }),
+          opts.length ? [h('h2.section-title', { id: 'renew-key-label', text: t('renewKeyTitle') }),
+            h('div', { role: 'radiogroup', 'aria-labelledby': 'renew-key-label' }, opts)] : null,
+          rk === 'new' ? h('p.notice.warn', { 'data-t': 'renew-new-key', text: t('renewNewKeyForced') }) : null));
+    }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'renew-go', on: { click: askPin } }, t('renewGo'))) });
+    function askPin() {
+      pinSheet({
+        title: t('pinTitle'), lead: t('renewPinLead', { issuer: issuerName(c.issuer), purpose: t('purpose_' + c.purpose) }), dismissible: true,
+        onSubmit: function (pin) {
+          var body = { pin: pin };
+          if (rk === 'either' && sel.newKey) { body.new_key = true; }
+          pin = '';
+          var req = api('POST', '/v1/me/credentials/' + encodeURIComponent(c.id) + '/renew', body, true);
+          body.pin = '';
+          return req.then(function (res) {
+            closeSheet();
+            var nc = (res && res.credential) || {};
+            outcome('renewed', 'ok', 'check', t('renewedTitle'), t('renewedLead', { date: nc.not_after ? fmtDate(new Date(nc.not_after)) : '—' }),
+              h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showCerts } }, t('done')));
+          }, function (err) { return pinError(err, true); });
+        }
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------------
   // Start
   // ---------------------------------------------------------------------
   function registerServiceWorker() {
@@ -2402,6 +3053,8 @@
     loadDevice().then(function (d) {
       S.device = d && d.privateKey && d.deviceId ? d : null;
     }, function () { S.device = null; }).then(function () {
+      return S.device ? null : loadRegistration().then(function (r) { S.registration = r && r.id ? r : null; }, function () { S.registration = null; });
+    }).then(function () {
       S.focusOnRender = false;
       if (S.pendingPayload) {
         if (S.device) {
@@ -2418,6 +3071,8 @@
         } else {
           showEnrollCode();
         }
+      } else if (!S.device && S.registration) {
+        showRegStatus();
       } else {
         showStart();
       }

@@ -38,9 +38,11 @@ import (
 //     the operator finds the very picture in the queue and rejects it with
 //     a reason, which the phone shows;
 //   - a certificate of an issuer with a 20-day profile raises the expiry
-//     banner; a wrong PIN is refused in the keypad; renewal (after the
-//     operator's profile went to two years) makes a new certificate for
-//     the same key, the old one superseded, and the banner goes.
+//     banner; the issuer lets the user choose the key at renewal (same by
+//     default, a new one chosen); a wrong PIN is refused in the keypad;
+//     renewal (after the operator's profile went to two years) makes a new
+//     certificate for a new key, the old one superseded, and the banner
+//     goes.
 //
 // Every new screen is photographed and axe-core checks them.
 func TestPhoneRegistration(t *testing.T) {
@@ -49,6 +51,7 @@ func TestPhoneRegistration(t *testing.T) {
 	short := seed.Generated("short", "SM2", "browser test short-lived SM2 Root")
 	short.Name = "短期 CA"
 	short.Profile.ValidityDays = 20
+	short.Profile.RenewalKey = "either" // the user chooses the key at renewal
 	if _, err := w.operator().AddIssuer(w.ctx(), short); err != nil {
 		t.Fatal(err)
 	}
@@ -402,6 +405,12 @@ func storyRenewal(t *testing.T, w *world) {
 		p.waitView("certs")
 		p.tap("renew")
 		p.waitView("renew")
+		if eval[string](p.tab, `document.querySelector('[data-t=renew-same]').getAttribute('aria-checked')`) != "true" {
+			t.Error("the same key is not the default")
+		}
+		p.tap("renew-new")
+		p.wait(`document.querySelector('[data-t=renew-new]').getAttribute('aria-checked') === 'true' &&
+  document.querySelector('[data-t=renew-same]').getAttribute('aria-checked') === 'false'`, "a new key chosen")
 		p.shot("renew")
 		p.axe("renew")
 		p.tap("renew-go")
@@ -412,6 +421,9 @@ func storyRenewal(t *testing.T, w *world) {
 		p.shot("renew-wrong-pin")
 		p.enterPIN(pinA)
 		p.waitView("renewed")
+		if msg := p.message(); !strings.Contains(msg, "新的密钥") {
+			t.Errorf("renewed message %q", msg)
+		}
 		p.shot("renewed")
 		p.tap("done")
 		p.waitView("certs")
@@ -433,11 +445,11 @@ func storyRenewal(t *testing.T, w *world) {
 				renewed = c
 			}
 		}
-		if old == nil || renewed == nil || old.State != "superseded" || renewed.NotAfter.Sub(old.NotAfter) < 600*24*3600e9 {
+		if old == nil || renewed == nil || old.State != "superseded" || renewed.Supersedes != oldID || renewed.NotAfter.Sub(old.NotAfter) < 600*24*3600e9 {
 			t.Fatalf("after renewal: old %+v new %+v", old, renewed)
 		}
-		if pubKey(t, old.CertificatePEM) != pubKey(t, renewed.CertificatePEM) {
-			t.Error("a same-key renewal changed the key")
+		if pubKey(t, old.CertificatePEM) == pubKey(t, renewed.CertificatePEM) {
+			t.Error("a renewal with a new key kept the key")
 		}
 		p.onlyGateway()
 		p.clean(phoneProblems)

@@ -592,7 +592,9 @@
     renewGo: '输入 PIN 续期', renewPinLead: '续期 {issuer} {purpose}',
     renewedTitle: '续期成功', renewedLead: '新证书有效期至 {date}。',
     err_new_key_not_allowed: '该机构续期时不能更换密钥。',
-    err_renewal_pending: '这张证书的续期正在等待机构签发。'
+    err_renewal_pending: '这张证书的续期正在等待机构签发。',
+    renewalPending: '已申请续期，等待机构签发', renewSentTitle: '续期申请已提交', renewSentLead: '证书服务机构签发新证书后即可使用；在此之前原证书仍可使用。',
+    renewedKeyNew: '新证书使用新的密钥。'
   }], ['en', {
     regEntry: 'No account yet?', regEntrySub: 'Send your real-name details; once your certificate provider approves, activate this phone', regStart: 'Register',
     regMine: 'My registration', regMineSub: 'See where it stands',
@@ -657,7 +659,9 @@
     renewGo: 'Enter PIN to renew', renewPinLead: 'Renew {issuer} {purpose}',
     renewedTitle: 'Renewed', renewedLead: 'The new certificate is valid until {date}.',
     err_new_key_not_allowed: 'This provider does not change the key at renewal.',
-    err_renewal_pending: 'The renewal of this certificate waits for the provider.'
+    err_renewal_pending: 'The renewal of this certificate waits for the provider.',
+    renewalPending: 'Renewal requested, waiting for the provider', renewSentTitle: 'Renewal requested', renewSentLead: 'The new certificate is usable once the provider issues it; until then the old one goes on working.',
+    renewedKeyNew: 'The new certificate has a new key.'
   }]].forEach(function (x) {
     Object.keys(x[1]).forEach(function (k) { if (TEXT[x[0]][k] === undefined) { TEXT[x[0]][k] = x[1][k]; } });
   });
@@ -2955,16 +2959,16 @@
   function issuerOf(id) {
     return (S.issuers || []).filter(function (i) { return i.id === id; })[0] || null;
   }
-  // renewable: an active certificate of an internal issuer, held here as
-  // an ordinary (not two-party) credential, ending within RENEW_DAYS.
+  // expiringSoon: an active certificate of the user's own ending within
+  // RENEW_DAYS; renewable: one the gateway renews (not two-party, no
+  // renewal already waiting for an external CA's certificate).
   function expiringSoon(c) {
     if (c.state !== 'active' || !c.not_after || c.on_behalf_of) { return false; }
     var n = daysLeft(c);
     return n > 0 && n <= RENEW_DAYS;
   }
   function renewable(c) {
-    var iss = issuerOf(c.issuer);
-    return expiringSoon(c) && !(CO && CO.isCosign(c)) && !c.renewal_pending && (!iss || iss.mode !== 'external');
+    return expiringSoon(c) && !(CO && CO.isCosign(c)) && !c.renewal_pending;
   }
 
   function expiryBanner(creds) {
@@ -2977,7 +2981,8 @@
         var n = daysLeft(c);
         return h('div.exp-row', { 'data-t': 'expiring', 'data-cred': c.id },
           h('span.row-main', h('span.row-title', { text: issuerName(c.issuer) + ' · ' + t('purpose_' + c.purpose) }),
-            h('span.row-sub', { text: n <= 1 ? t('expToday') : t('expIn', { date: fmtDate(new Date(c.not_after)), n: n }) })),
+            h('span.row-sub', { text: n <= 1 ? t('expToday') : t('expIn', { date: fmtDate(new Date(c.not_after)), n: n }) }),
+            c.renewal_pending ? h('span.row-sub', { 'data-t': 'renewal-pending', text: t('renewalPending') }) : null),
           renewable(c) ? h('button.btn.btn-primary.btn-sm', { type: 'button', 'data-t': 'renew', 'data-cred': c.id,
             'aria-label': t('renew') + ' ' + issuerName(c.issuer) + ' ' + t('purpose_' + c.purpose), on: { click: function () { showRenew(c); } } }, t('renew')) : null);
       }));
@@ -3021,7 +3026,11 @@
           return req.then(function (res) {
             closeSheet();
             var nc = (res && res.credential) || {};
-            outcome('renewed', 'ok', 'check', t('renewedTitle'), t('renewedLead', { date: nc.not_after ? fmtDate(new Date(nc.not_after)) : '—' }),
+            // At an external issuer the successor waits for the CA's
+            // certificate; the old one stays in use until then.
+            var waiting = nc.state === 'pending';
+            outcome('renewed', waiting ? 'info' : 'ok', waiting ? 'clock' : 'check', t(waiting ? 'renewSentTitle' : 'renewedTitle'),
+              waiting ? t('renewSentLead') : t('renewedLead', { date: nc.not_after ? fmtDate(new Date(nc.not_after)) : '—' }) + (sel.newKey ? ' ' + t('renewedKeyNew') : ''),
               h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showCerts } }, t('done')));
           }, function (err) { return pinError(err, true); });
         }

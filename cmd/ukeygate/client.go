@@ -220,14 +220,23 @@ func readInput(cmd *cobra.Command, path string) ([]byte, error) {
 	return readFile(path)
 }
 
-// stdin is the input of commands that read it (PINs, PEM from "-"). The
-// root command's input is an empty reader, so it is os.Stdin unless a
-// test set one on the command.
-var stdinOverride io.Reader
-
-func stdin(*cobra.Command) io.Reader {
-	if stdinOverride != nil {
-		return stdinOverride
+// stdin is the input of commands that read it (PINs, PEM from "-"):
+// os.Stdin, unless the command runs with a context made by withStdin (the
+// in-process tests, several at once, each with its own input).
+func stdin(cmd *cobra.Command) io.Reader {
+	if ctx := cmd.Context(); ctx != nil {
+		if r, ok := ctx.Value(stdinKey{}).(io.Reader); ok {
+			return r
+		}
 	}
 	return os.Stdin
+}
+
+// stdinKey is the context key of withStdin's reader.
+type stdinKey struct{}
+
+// withStdin returns ctx carrying r as the input of the commands run with
+// it.
+func withStdin(ctx context.Context, r io.Reader) context.Context {
+	return context.WithValue(ctx, stdinKey{}, r)
 }

@@ -27,10 +27,8 @@ import (
 // --pin-stdin and "-" files.
 func cli(t *testing.T, stdinText string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	stdinOverride = strings.NewReader(stdinText)
-	defer func() { stdinOverride = nil }()
 	var out, errb bytes.Buffer
-	code = run(context.Background(), args, &out, &errb)
+	code = run(withStdin(context.Background(), strings.NewReader(stdinText)), args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -65,9 +63,8 @@ func fetch(t *testing.T, url, file string) {
 // with the reference phone client, obtain one credential from each issuer,
 // revoke one and find it in the CRL — with openssl checking every step.
 func TestWalkthrough(t *testing.T) {
+	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	testkit.OpenSSL(t)
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
 	ts := servertest.Start(t)
 	dir := t.TempDir()
 	op := func(args ...string) string {

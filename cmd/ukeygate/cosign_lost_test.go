@@ -13,8 +13,7 @@ import (
 // cosign credentials died with it (those it made: it holds their phone
 // share), and only those; --revoke-cosign revokes them (keyCompromise).
 func TestLostPhoneCosignCLI(t *testing.T) {
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
+	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	ts := servertest.Start(t)
 	dir := t.TempDir()
 	admin := []string{"--server", ts.URL, "--admin-token", ts.AdminToken}

@@ -16,9 +16,8 @@ import (
 // signs it; the operator CLI marks the credential and says plainly that it
 // cannot be recovered, also when it revokes it.
 func TestCosignCredentialExternalCA(t *testing.T) {
+	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	testkit.OpenSSL(t)
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
 	ts := servertest.Start(t)
 	dir := t.TempDir()
 	distid := "distid:1234567812345678"

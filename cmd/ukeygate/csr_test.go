@@ -13,9 +13,8 @@ import (
 // TestCredentialCSR: an external CA's pending credential, its CSR printed
 // by 'credential csr' and checked and signed by openssl, then imported.
 func TestCredentialCSR(t *testing.T) {
+	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	testkit.OpenSSL(t)
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
 	ts := servertest.Start(t)
 	dir := t.TempDir()
 	testkit.RunOpenSSL(t, dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",

@@ -15,8 +15,7 @@ import (
 // delegation granted, listed and revoked with the delegation commands
 // (accepted and approved in between by the two phones).
 func TestDelegationCLI(t *testing.T) {
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
+	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	ts := servertest.Start(t)
 	op := func(args ...string) string {
 		t.Helper()

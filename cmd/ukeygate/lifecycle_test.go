@@ -14,8 +14,7 @@ import (
 // TestLostPhoneCLI: the operator's side of a lost phone and of app keys,
 // through the command line against a real server.
 func TestLostPhoneCLI(t *testing.T) {
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
+	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	ts := servertest.Start(t)
 	dir := t.TempDir()
 	opArgs := func(args ...string) []string { return append(args, "--server", ts.URL, "--admin-token", ts.AdminToken) }

@@ -147,9 +147,7 @@ func (p *portalProc) wait(t *testing.T) (string, error) {
 // TestTwoTerminals is the README's walkthrough: the portal command in one
 // process, the phone commands in another, over a real server.
 func TestTwoTerminals(t *testing.T) {
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
-	t.Setenv(envAppKey, "")
+	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	ts := servertest.Start(t)
 	dir := t.TempDir()
 	op := func(args ...string) string {

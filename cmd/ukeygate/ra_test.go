@@ -17,8 +17,7 @@ import (
 // (with the licence written out), one approved (the activation code
 // printed), one rejected with its reason (refused without one).
 func TestRACLI(t *testing.T) {
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
+	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	ts := servertest.Start(t)
 	op := func(args ...string) string {
 		t.Helper()

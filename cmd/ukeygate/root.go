@@ -11,6 +11,11 @@ import (
 // before that is a usage error (exit code 2).
 type runState struct{ started bool }
 
+// cobra runs the root's persistent hooks before a subcommand's own (a
+// setting of the cobra package: set once, as the in-process tests build
+// command trees side by side).
+func init() { cobra.EnableTraverseRunHooks = true }
+
 // newRootCmd builds the whole command tree.
 //
 // To add a subcommand, write cmd/ukeygate/NAME.go with
@@ -22,7 +27,6 @@ type runState struct{ started bool }
 // Do not set SilenceUsage/SilenceErrors or Persistent*Run hooks of your own
 // that skip the root's (cobra.EnableTraverseRunHooks is on).
 func newRootCmd() (*cobra.Command, *runState) {
-	cobra.EnableTraverseRunHooks = true
 	state := &runState{}
 	root := &cobra.Command{
 		Use:   "ukeygate",

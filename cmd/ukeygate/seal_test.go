@@ -17,9 +17,7 @@ import (
 // phone command scans, sees the seal and confirms; the sealed PDF verifies
 // locally and at the gateway; the operator revokes the seal.
 func TestSealTwoTerminals(t *testing.T) {
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
-	t.Setenv(envAppKey, "")
+	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	ts := servertest.Start(t)
 	dir := t.TempDir()
 	op := func(args ...string) string {

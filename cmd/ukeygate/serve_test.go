@@ -33,8 +33,33 @@ var (
 	buildDir  string
 )
 
+// parallel is how many tests run at once unless -parallel says otherwise.
+// The parallel tests wait, most of the time, on other processes (the
+// binary they start, openssl, the portal command) and on the disk (each
+// bbolt commit is an fsync), not on this process's CPU: more of them than
+// GOMAXPROCS (go test's default, 2 here) overlap those waits.
+const parallel = 4
+
 func TestMain(m *testing.M) {
 	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		if err := flag.Set("test.parallel", fmt.Sprint(parallel)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	// No UKEYGATE_* setting of the developer's shell reaches the tests
+	// (server URL, tokens, phone state, config keys). The tests that run
+	// in parallel rely on this, as they cannot t.Setenv; the others set
+	// what they need with t.Setenv (clearEnv), and the subprocesses get
+	// testEnv.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "UKEYGATE_") {
+			os.Unsetenv(name)
+		}
+	}
 	// Build the binary while the in-process tests run, unless -run picks
 	// tests (which may not need it) or -short skips the binary's tests:
 	// the subprocess tests, which run in parallel once the others are
@@ -247,7 +272,7 @@ func TestServeFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer busy.Close()
+	t.Cleanup(func() { busy.Close() }) // after the parallel cases
 
 	tests := []struct {
 		name    string
@@ -283,6 +308,7 @@ func TestServeFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each case has its own data dir and process
 			env, args := tt.setup(t)
 			args = append(args, "serve")
 			env = append(env, "UKEYGATE_LOG_FORMAT=json")

@@ -72,8 +72,7 @@ func columnAt(line, word string) int {
 // from the real binary's command tree against a real server, line up
 // columns after Chinese names.
 func TestTablesLineUpChineseNames(t *testing.T) {
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
+	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	ts := servertest.Start(t)
 	op := func(args ...string) string {
 		t.Helper()

@@ -221,8 +221,7 @@ func TestPhoneChecksBeforeSending(t *testing.T) {
 // session can still be confirmed with the right code (the server would
 // have failed it).
 func TestConfirmWrongCodeKeepsSession(t *testing.T) {
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
+	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	ts := servertest.Start(t)
 	op := func(args ...string) string {
 		t.Helper()

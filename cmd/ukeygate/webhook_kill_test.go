@@ -18,6 +18,7 @@ import (
 // is killed with kill -9; after a restart on the same data, the delivery
 // is sent again and acknowledged, followed by the session's next event.
 func TestWebhookSurvivesKill9(t *testing.T) {
+	t.Parallel()
 	d := &drill{t: t, dir: initDataDir(t), token: "webhook-kill9-admin-token-01"}
 	env := []string{"UKEYGATE_WEBHOOK_ALLOW_PRIVATE=true", "UKEYGATE_WEBHOOK_RETRY_MIN=100ms",
 		"UKEYGATE_WEBHOOK_RETRY_MAX=500ms", "UKEYGATE_WEBHOOK_POLL_INTERVAL=200ms"}

@@ -13,8 +13,7 @@ import (
 // TestAppWebhookCLI: `ukeygate app add --webhook` and `app webhook
 // set|show|rm` against a real server.
 func TestAppWebhookCLI(t *testing.T) {
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
+	t.Parallel()              // its own server; TestMain cleared UKEYGATE_*
 	ts := servertest.Start(t) // demo mode: loopback receivers are allowed
 	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	t.Cleanup(rs.Close)

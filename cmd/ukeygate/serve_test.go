@@ -33,23 +33,8 @@ var (
 	buildDir  string
 )
 
-// parallel is how many tests run at once unless -parallel says otherwise.
-// The parallel tests wait, most of the time, on other processes (the
-// binary they start, openssl, the portal command) and on the disk (each
-// bbolt commit is an fsync), not on this process's CPU: more of them than
-// GOMAXPROCS (go test's default, 2 here) overlap those waits.
-const parallel = 4
-
 func TestMain(m *testing.M) {
 	flag.Parse()
-	given := false
-	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
-	if !given {
-		if err := flag.Set("test.parallel", fmt.Sprint(parallel)); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
 	// No UKEYGATE_* setting of the developer's shell reaches the tests
 	// (server URL, tokens, phone state, config keys). The tests that run
 	// in parallel rely on this, as they cannot t.Setenv; the others set

@@ -122,6 +122,7 @@ func newWorld(t *testing.T) *world {
 }
 
 func TestAPIHappyPath(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 
@@ -322,6 +323,7 @@ func TestAPIHappyPath(t *testing.T) {
 
 // TestActivationExpired: an expired code is refused and changes nothing.
 func TestActivationExpired(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, testAdminToken)
 	var user struct {
 		ActivationCode string `json:"activation_code"`
@@ -342,6 +344,7 @@ func TestActivationExpired(t *testing.T) {
 
 // TestAdminDisabled: with no admin token every operator call is refused.
 func TestAdminDisabled(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, "")
 	for _, tok := range []string{"", "Bearer x", "Bearer " + testAdminToken} {
 		before := e.snapshot()

@@ -11,6 +11,7 @@ import (
 // TestAdminAuditArchive: segment, archive and the refusals of bad input,
 // each with its stable code and nothing recorded.
 func TestAdminAuditArchive(t *testing.T) {
+	t.Parallel()
 	w := newPortalWorld(t)
 	fillAudit(t, w.log, 5)
 	archive := func() protocol.AuditArchive {

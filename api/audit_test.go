@@ -45,6 +45,7 @@ func auditBase(t *testing.T, log *audit.Log) int64 {
 }
 
 func TestAdminAudit(t *testing.T) {
+	t.Parallel()
 	w := newPortalWorld(t)
 	base := auditBase(t, w.log)
 	fillAudit(t, w.log, 7)
@@ -138,6 +139,7 @@ func TestAdminAudit(t *testing.T) {
 }
 
 func TestAdminAuditVerify(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	verify := func(w *portalWorld) (*resp, protocol.AuditVerification) {
 		r := w.admin("GET", "/v1/admin/audit/verify", nil)
@@ -211,6 +213,7 @@ func TestAdminAuditVerify(t *testing.T) {
 }
 
 func TestAuditUnavailable(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, testAdminToken) // built without an audit log
 	for _, path := range []string{"/v1/admin/audit", "/v1/admin/audit/verify"} {
 		r := e.admin("GET", path, nil)

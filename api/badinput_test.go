@@ -51,6 +51,7 @@ func (w *world) resend(req *http.Request) *resp {
 }
 
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	otherKey, err := gmcrypto.GenerateKey(gmcrypto.AlgSM2, 0)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestDecodeBody(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, contentType, body string
 		want                    error

@@ -94,6 +94,7 @@ func offered(sc *sxScanned, credID string) *phone.Credential {
 // so the webhook) and the audit log name both; the organisation's PIN
 // counter is untouched by the staff member's wrong PIN.
 func TestDelegateSignsForOrganisation(t *testing.T) {
+	t.Parallel()
 	w := newDlgWorld(t)
 	ctx := context.Background()
 
@@ -244,6 +245,7 @@ func TestDelegateSignsForOrganisation(t *testing.T) {
 // another app, and a revoked one serves nothing; each refusal has its
 // code and leaves the session scanned.
 func TestDelegationRefusals(t *testing.T) {
+	t.Parallel()
 	w := newDlgWorld(t)
 	ctx := context.Background()
 	d := w.grantActive(t, []string{"sign"}, []string{w.appID})
@@ -307,6 +309,7 @@ func TestDelegationRefusals(t *testing.T) {
 // TestDelegationAdminRefusals: the operator's grant refuses what it must
 // with stable codes and changes nothing.
 func TestDelegationAdminRefusals(t *testing.T) {
+	t.Parallel()
 	w := newDlgWorld(t)
 	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 	admin := map[string]string{"Authorization": "Bearer " + w.ts.AdminToken}
@@ -375,6 +378,7 @@ func TestDelegationAdminRefusals(t *testing.T) {
 // PDF with it and their own PIN; the PDF's signature verifies with the
 // organisation's seal, and the result names both.
 func TestDelegateSealsForOrganisation(t *testing.T) {
+	t.Parallel()
 	w := newDlgWorld(t)
 	ctx := context.Background()
 	var company sxSeal

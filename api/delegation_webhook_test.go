@@ -64,6 +64,7 @@ func (s *dlgSink) result(t *testing.T, session string) json.RawMessage {
 // organisation (on_behalf_of; a login's user is the organisation) and
 // the staff member (delegate).
 func TestDelegatedDecryptAndLogin(t *testing.T) {
+	t.Parallel()
 	sink := &dlgSink{done: map[string]json.RawMessage{}}
 	rs := httptest.NewServer(sink)
 	t.Cleanup(rs.Close)

@@ -43,6 +43,7 @@ func drawingPNG(t *testing.T, w, h int, alpha bool) []byte {
 }
 
 func TestDrawnSignature(t *testing.T) {
+	t.Parallel()
 	w := sxNew(t)
 	ctx := context.Background()
 	alice := w.creds["alice/sm2/sign"].User

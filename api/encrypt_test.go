@@ -16,6 +16,7 @@ import (
 )
 
 func TestEncrypt(t *testing.T) {
+	t.Parallel()
 	w := newPortalWorld(t)
 	data := []byte("开标密钥 bid-opening secret")
 	keys := map[string]crypto.Signer{}

@@ -21,6 +21,7 @@ import (
 )
 
 func TestWriteError(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		err      error

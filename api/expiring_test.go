@@ -13,6 +13,7 @@ import (
 // certificate ends within N days (the renewal reminder list), and only
 // those; malformed values are refused.
 func TestCredentialsExpiring(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ids := func(q string) []string {
 		var list protocol.CredentialList

@@ -19,6 +19,7 @@ import (
 // its own history: newest first, with the app's name and the failure's
 // reason, paged, and without another user's entries.
 func TestBrowserDeviceAndHistory(t *testing.T) {
+	t.Parallel()
 	w := sxNew(t)
 	admin := map[string]string{"Authorization": "Bearer " + w.ts.AdminToken}
 	var u struct {
@@ -139,6 +140,7 @@ func TestBrowserDeviceAndHistory(t *testing.T) {
 // TestWebAppRoutes: the gateway serves the phone web app at /m/ and at
 // the QR payload URL, with its strict policy, instead of a JSON 404.
 func TestWebAppRoutes(t *testing.T) {
+	t.Parallel()
 	w := newTSWorld(t)
 	for _, tc := range []struct {
 		path, ctype, cache string

@@ -158,6 +158,7 @@ func (w *lcWorld) createLogin(appKey string) *lcSession {
 // credential; A is revoked and its signed requests are refused, also on a
 // session it had scanned.
 func TestLostPhone(t *testing.T) {
+	t.Parallel()
 	w := lcNew(t)
 	ctx := context.Background()
 	_, appKey, userID, code := w.setup()
@@ -355,6 +356,7 @@ func TestLostPhone(t *testing.T) {
 // TestLifecycleRefusals: bad input to the lifecycle endpoints is refused
 // with a stable code and changes nothing.
 func TestLifecycleRefusals(t *testing.T) {
+	t.Parallel()
 	w := lcNew(t)
 	ctx := context.Background()
 	appID, _, userID, code := w.setup()
@@ -419,6 +421,7 @@ func TestLifecycleRefusals(t *testing.T) {
 // TestAppRotateDisable: a rotated key replaces the old one at once; a
 // disabled app's key is refused with app_disabled; both are audited.
 func TestAppRotateDisable(t *testing.T) {
+	t.Parallel()
 	w := lcNew(t)
 	appID, oldKey, _, _ := w.setup()
 	bearer := func(k string) map[string]string { return map[string]string{"Authorization": "Bearer " + k} }
@@ -502,6 +505,7 @@ func TestAppRotateDisable(t *testing.T) {
 // entry with the right actor and ids, refused PIN changes as failed; the
 // chain verifies.
 func TestOperatorAudit(t *testing.T) {
+	t.Parallel()
 	testkit.OpenSSL(t)
 	w := lcNew(t)
 	ctx := context.Background()

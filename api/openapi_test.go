@@ -81,6 +81,7 @@ func registeredRoutes(t *testing.T) []string {
 // TestOpenAPICoversRoutes: every route of routes.go is described, and
 // nothing else is.
 func TestOpenAPICoversRoutes(t *testing.T) {
+	t.Parallel()
 	doc, _ := loadOpenAPI(t)
 	routes := registeredRoutes(t)
 	for _, r := range routes {
@@ -108,6 +109,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 // the status writeError answers, and every operation lists its codes from
 // the enum.
 func TestOpenAPICoversErrorCodes(t *testing.T) {
+	t.Parallel()
 	doc, _ := loadOpenAPI(t)
 	schema, ok := doc.Components.Schemas["ErrorCode"]
 	if !ok {
@@ -165,6 +167,7 @@ func TestOpenAPICoversErrorCodes(t *testing.T) {
 
 // TestOpenAPIRefsResolve: every $ref points at a defined component.
 func TestOpenAPIRefsResolve(t *testing.T) {
+	t.Parallel()
 	_, raw := loadOpenAPI(t)
 	var tree map[string]any
 	if err := yaml.Unmarshal(raw, &tree); err != nil {

@@ -13,6 +13,7 @@ import (
 // operators itself, and stops working when removed; bad input changes
 // nothing.
 func TestNamedOperators(t *testing.T) {
+	t.Parallel()
 	e := newEnvWith(t, envOpts{adminToken: testAdminToken, maxBody: testMaxBody, audit: true})
 	as := func(tok, method, path string, body any) *resp {
 		return e.do(method, path, body, map[string]string{"Authorization": "Bearer " + tok})

@@ -12,6 +12,7 @@ import (
 // the operator API and change nothing; the parser itself is fuzzed in
 // package auth (FuzzOperatorToken).
 func TestOperatorTokenMalformedOverHTTP(t *testing.T) {
+	t.Parallel()
 	e := newEnvWith(t, envOpts{adminToken: testAdminToken, maxBody: testMaxBody, audit: true})
 	var op protocol.Operator
 	e.must(e.admin("POST", "/v1/admin/operators", map[string]string{"name": "alice"}), http.StatusCreated).decode(t, &op)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestQRCacheBounds(t *testing.T) {
+	t.Parallel()
 	c := newQRCache(3, 100)
 	img := func(n int) []byte { return bytes.Repeat([]byte{'x'}, n) }
 	for i := range 4 {

@@ -65,6 +65,7 @@ func (w *lcWorld) approve(id, reason string) protocol.RegistrationApproval {
 }
 
 func TestRegistrationReviewEnrollCredential(t *testing.T) {
+	t.Parallel()
 	w := lcNew(t)
 	ctx := context.Background()
 	seed.Make(t, w.ts.URL, w.ts.AdminToken, seed.Spec{
@@ -139,6 +140,7 @@ func TestRegistrationReviewEnrollCredential(t *testing.T) {
 }
 
 func TestRegistrationRejectWithReason(t *testing.T) {
+	t.Parallel()
 	w := lcNew(t)
 	g := w.register(person("赵六", "440524188001010014", "13900001111"))
 	before := w.snapshot()
@@ -176,6 +178,7 @@ func TestRegistrationRejectWithReason(t *testing.T) {
 // TestRegistrationBadInput: every refused registration has its stable
 // code and leaves the store as it was.
 func TestRegistrationBadInput(t *testing.T) {
+	t.Parallel()
 	w := lcNew(t)
 	w.register(person("钱七", regIDNumber, "13800000001"))
 	notImage := []byte("\x89PNG\r\n\x1a\n but not really a PNG")
@@ -250,6 +253,7 @@ func mustRequest(t *testing.T, method, url, body string) *http.Request {
 // TestRegistrationOperatorOnly: the queue and its decisions need the
 // operator's token; unknown ids are registration_not_found.
 func TestRegistrationOperatorOnly(t *testing.T) {
+	t.Parallel()
 	w := lcNew(t)
 	g := w.register(person("周九", regIDNumber, "13800000003"))
 	before := w.snapshot()
@@ -273,6 +277,7 @@ func TestRegistrationOperatorOnly(t *testing.T) {
 // TestCorrectionThroughRAReview: a user's correction waits for the RA;
 // approval applies it, a replayed request is refused.
 func TestCorrectionThroughRAReview(t *testing.T) {
+	t.Parallel()
 	w := lcNew(t)
 	ctx := context.Background()
 	a := w.approve(w.register(person("吴十", regIDNumber, "13800000004")).ID, "")

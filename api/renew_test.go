@@ -13,6 +13,7 @@ import (
 // serial; the old one superseded); renewing it again, another user's
 // credential and new_key are refused.
 func TestRenewEndpoint(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	var out protocol.Renewed

@@ -68,6 +68,7 @@ type sxScannedSeal struct {
 }
 
 func TestSealRegistryAndSession(t *testing.T) {
+	t.Parallel()
 	w := sxNew(t)
 	ctx := context.Background()
 	alice := w.creds["alice/sm2/sign"].User

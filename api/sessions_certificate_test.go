@@ -17,6 +17,7 @@ import (
 // the user's id; each handover is audited; what does not fit is refused
 // with a stable code and leaves the session scanned.
 func TestCertificateSession(t *testing.T) {
+	t.Parallel()
 	w := sxNew(t)
 	ctx := context.Background()
 	enc, sign := w.creds["alice/sm2/encrypt"], w.creds["alice/rsa/sign"]

@@ -15,6 +15,7 @@ import (
 // origin, or a request for a session or token the gateway does not know
 // (no app to consult), gets no CORS header.
 func TestSessionsCORSOnErrors(t *testing.T) {
+	t.Parallel()
 	w := sxSeed(t, seed.Spec{}) // the apps only: one on sxOrigin, one on sxOrigin2
 
 	c := w.create(map[string]any{"kind": "login"})

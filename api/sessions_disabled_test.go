@@ -11,6 +11,7 @@ import (
 // disabled their app can neither be scanned nor confirmed afterwards, and
 // the refusals leave them as they were.
 func TestDisabledAppSessionsNotServed(t *testing.T) {
+	t.Parallel()
 	w := sxNew(t)
 	ctx := context.Background()
 	raw := func(id string) []byte {

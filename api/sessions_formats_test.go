@@ -35,6 +35,7 @@ import (
 // its format's shape is refused at creation (malformed_ciphertext) and
 // nothing is stored.
 func TestDecryptSessionNodeCiphertexts(t *testing.T) {
+	t.Parallel()
 	w := sxSeed(t, seed.Spec{
 		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "fmt SM2 Root")},
 		Users:   []seed.User{{Name: "alice", Credentials: []seed.Credential{seed.Encrypt("sm2", "SM2")}}},
@@ -88,6 +89,7 @@ func TestDecryptSessionNodeCiphertexts(t *testing.T) {
 // built by hand here because GmSSL has no Debian package, opens in a
 // decrypt session.
 func TestDecryptSessionGmSSLEnvelope(t *testing.T) {
+	t.Parallel()
 	w := sxSeed(t, seed.Spec{
 		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "gmssl SM2 Root")},
 		Users:   []seed.User{{Name: "alice", Credentials: []seed.Credential{seed.Encrypt("sm2", "SM2")}}},
@@ -154,6 +156,7 @@ func TestDecryptSessionGmSSLEnvelope(t *testing.T) {
 // SM3 of the content without Z), built by hand, signed by a certificate
 // of a registered external issuer whose key this test holds.
 func TestVerifyGmSSLSignedData(t *testing.T) {
+	t.Parallel()
 	w := sxSeed(t, seed.Spec{})
 	caKey, _ := sm2.GenerateKey(rand.Reader)
 	leafKey, _ := sm2.GenerateKey(rand.Reader)

@@ -57,6 +57,7 @@ func (w *sxWorld) storeKeys(t *testing.T) map[string]int64 {
 // with invalid_request naming the document, and nothing is stored; a
 // JSON document that only shares one member name is signed as usual.
 func TestSessionsRefuseLoginLookalike(t *testing.T) {
+	t.Parallel()
 	w := lookalikeWorld(t)
 	login := w.create(map[string]any{"kind": "login"}) // its id is public to any page that shows it
 	now := time.Now().UTC().Truncate(time.Second)
@@ -112,6 +113,7 @@ func TestSessionsRefuseLoginLookalike(t *testing.T) {
 // app's session (the one path the document check cannot close) verifies,
 // but is not.
 func TestVerifyLoginSession(t *testing.T) {
+	t.Parallel()
 	w := lookalikeWorld(t)
 	cred := w.creds["alice/sm2/sign"]
 	l := w.create(map[string]any{"kind": "login"})

@@ -51,6 +51,7 @@ func wrongCode(code string) string {
 }
 
 func TestSessionsRefusals(t *testing.T) {
+	t.Parallel()
 	w := sxNew(t)
 	cred := func(k string) string { return w.creds[k].ID }
 

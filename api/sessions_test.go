@@ -75,6 +75,7 @@ func (w *sxWorld) auditOf(t *testing.T, id string) []map[string]any {
 }
 
 func TestSessionsHappyPaths(t *testing.T) {
+	t.Parallel()
 	w := sxNew(t)
 	for _, alg := range []string{"SM2", "RSA"} {
 		iss := strings.ToLower(alg)

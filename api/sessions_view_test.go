@@ -54,6 +54,7 @@ func (s *interleavingStore) after(key string, then func()) {
 // (on another node) between the handler's read of the session and its
 // read of the events.
 func TestGetSessionOneRead(t *testing.T) {
+	t.Parallel()
 	raw := storagetest.MustOpen(t)
 	st := &interleavingStore{Store: raw}
 	master := bytes.Repeat([]byte{0x42}, 32)

@@ -22,6 +22,7 @@ func seqs(evs []sxEvent) []int64 {
 }
 
 func TestSessionsWatch(t *testing.T) {
+	t.Parallel()
 	w := sxNew(t)
 	cred := w.creds["alice/sm2/sign"].ID
 
@@ -168,6 +169,7 @@ func TestSessionsWatch(t *testing.T) {
 // TestSessionsWatchShutdown: a graceful shutdown ends the websockets with
 // 1001 (going away) instead of waiting for them.
 func TestSessionsWatchShutdown(t *testing.T) {
+	t.Parallel()
 	w := sxSeed(t, seed.Spec{}) // the apps only
 	ts := w.ts
 	c := w.create(map[string]any{"kind": "login"})

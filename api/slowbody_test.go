@@ -19,6 +19,7 @@ import (
 // the body is answered, once http.read_timeout has passed, 408
 // body_timeout, with no socket address in the message.
 func TestSlowBodyIs408(t *testing.T) {
+	t.Parallel()
 	ts := servertest.Start(t, func(c *config.Config) { c.HTTP.ReadTimeout = 500 * time.Millisecond })
 	conn, err := net.Dial("tcp", ts.Config.Listen)
 	if err != nil {

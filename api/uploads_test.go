@@ -39,6 +39,7 @@ func (w *sxWorld) upload(key string, body []byte) *resp {
 }
 
 func TestSealByUpload(t *testing.T) {
+	t.Parallel()
 	w := sxNew(t)
 	ctx := context.Background()
 	alice := w.creds["alice/sm2/sign"].User
@@ -169,6 +170,7 @@ func TestSealByUpload(t *testing.T) {
 // seals.upload_max_bytes, whose limit holds whether the length is
 // announced or the body is streamed without one.
 func TestUploadLimits(t *testing.T) {
+	t.Parallel()
 	w := sxNew(t)
 	big := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("% filler line of a large scanned bid\n"), 34000)...) // about 1.2 MB
 	if len(big) <= 1<<20 {

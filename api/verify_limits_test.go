@@ -26,6 +26,7 @@ import (
 // the limit the request is answered normally. The body limit here is the
 // server's default (1 MiB), so the refusal is the count's, not the size's.
 func TestVerifyCertificateLimits(t *testing.T) {
+	t.Parallel()
 	e := newLimitsEnv(t)
 	var app struct {
 		APIKey string `json:"api_key"`

@@ -120,6 +120,7 @@ func pemOf(certs ...*smx509.Certificate) string {
 }
 
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	w := newPortalWorld(t)
 	data := []byte("投标文件 bid document v1")
 	type signer struct {
@@ -265,6 +266,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestVerifyRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	w := newPortalWorld(t)
 	k, cert := w.key("sm2-sign")
 	data := []byte("data")

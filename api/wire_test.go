@@ -113,6 +113,7 @@ func keepsMembers(t *testing.T, path string, want, got any) {
 // be there with the same value. go test ./api -run TestWireAnswersKeepTheirJSON -update-wire
 // records new members after an addition.
 func TestWireAnswersKeepTheirJSON(t *testing.T) {
+	t.Parallel()
 	for _, full := range []bool{true, false} {
 		iss, app, d := &ca.Issuer{}, &auth.App{Origins: []string{}}, &ca.Device{}
 		c, sl, det := &ca.Credential{}, &ca.Seal{}, &ca.UserDetail{}

@@ -108,6 +108,7 @@ func (rp *rawPoll) read(t *testing.T) (*http.Response, []sxEvent) {
 }
 
 func TestParkedLongPoll(t *testing.T) {
+	t.Parallel()
 	w := sxNew(t)
 	cred := w.creds["alice/sm2/sign"].ID
 
@@ -273,6 +274,7 @@ func TestParkedLongPoll(t *testing.T) {
 // TestParkedLongPollShutdown: a graceful shutdown answers every parked
 // poll (empty, Connection: close) before the server stops.
 func TestParkedLongPollShutdown(t *testing.T) {
+	t.Parallel()
 	w := sxNew(t)
 	c := w.create(map[string]any{"kind": "login"})
 	var polls []*rawPoll

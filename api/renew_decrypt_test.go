@@ -32,6 +32,7 @@ import (
 // ciphertext is opened by naming the superseded credential. Sign, login
 // and certificate handover with a superseded credential stay refused.
 func TestRenewedKeyStillDecrypts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	testkit.OpenSSL(t)
 	var issuers []operator.IssuerRequest

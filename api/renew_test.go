@@ -52,6 +52,7 @@ func TestRenewEndpoint(t *testing.T) {
 // without a change), then the operator list shows the old one superseded
 // by the successor.
 func TestRenewExternalEndpoint(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	cert := w.ext.signCSR(w.extCrypt.CSRPEM, "critical,keyEncipherment,dataEncipherment")

@@ -88,3 +88,55 @@ func TestAppendWith(t *testing.T) {
 		t.Fatalf("Verify = %+v, %v, want 41 entries", rep, err)
 	}
 }
+
+// Entries whose operations write the same key never share a transaction:
+// concurrent appends that all put one key (a session's "app served this
+// user" record) all succeed, and concurrent compare-and-swaps from one
+// revision have exactly one winner (the others ErrConflict), as they would
+// one after the other.
+func TestAppendWithSameKeyConcurrently(t *testing.T) {
+	s := storagetest.MustOpen(t)
+	l := newLog(t, s)
+	ctx := context.Background()
+	e := audit.Entry{Action: "sign", UserID: "usr_a", Outcome: audit.OutcomeOK}
+
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = l.AppendWith(ctx, e, []storage.Op{storage.Put("served/usr_a/app_1", []byte(fmt.Sprint(i)), 0)})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("append %d putting the shared key: %v", i, err)
+		}
+	}
+
+	kv, err := s.Get(ctx, "served/usr_a/app_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = l.AppendWith(ctx, e, []storage.Op{storage.IfRevision(kv.Key, kv.Revision), storage.Put(kv.Key, []byte("cas"), 0)})
+		})
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, storage.ErrConflict):
+			t.Fatalf("compare-and-swap %d: %v, want nil or ErrConflict", i, err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d compare-and-swaps from one revision succeeded, want exactly 1", won)
+	}
+	if _, err := l.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -208,16 +208,19 @@ func (l *Log) run() {
 			}
 		}
 		n := 1 + len(batch[0].ops)
+		var touched batchKeys
+		touched.add(batch[0].ops)
 		var next *pending
 	fill:
 		for n < maxBatch {
 			select {
 			case p := <-l.queue:
-				if n+1+len(p.ops) > maxBatch {
+				if n+1+len(p.ops) > maxBatch || touched.conflicts(p.ops) {
 					next = p
 					break fill
 				}
 				batch = append(batch, p)
+				touched.add(p.ops)
 				n += 1 + len(p.ops)
 			default:
 				break fill
@@ -228,6 +231,40 @@ func (l *Log) run() {
 			l.write([]*pending{next})
 		}
 	}
+}
+
+// batchKeys are the keys the operations of a batch's entries write and
+// the keys they only check. Two entries whose operations share a key that
+// either of them writes are never committed in one transaction: a store
+// refuses a key written twice, and a condition checked beside another
+// entry's write of the same key would be checked against the value before
+// that write (a lost update). Conditions on the same key alone (many
+// sessions of one app checking its webhook record) batch freely.
+type batchKeys struct {
+	written, checked map[string]bool
+}
+
+func (b *batchKeys) add(ops []storage.Op) {
+	for _, op := range ops {
+		m := &b.checked
+		if op.IsWrite() {
+			m = &b.written
+		}
+		if *m == nil {
+			*m = map[string]bool{}
+		}
+		(*m)[op.Key] = true
+	}
+}
+
+// conflicts reports whether ops cannot join the batch (see batchKeys).
+func (b *batchKeys) conflicts(ops []storage.Op) bool {
+	for _, op := range ops {
+		if b.written[op.Key] || (op.IsWrite() && b.checked[op.Key]) {
+			return true
+		}
+	}
+	return false
 }
 
 // write chains batch onto the current head and commits it in one

@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/ca"
@@ -21,6 +22,9 @@ func (a *API) enroll(w http.ResponseWriter, r *http.Request) error {
 		detail := "pin=current" // a further device proved the current PIN
 		if e.FirstDevice {
 			detail = "pin=set" // the first device sets the PIN
+		}
+		if len(e.Reissued) > 0 {
+			detail += " reissued=" + strings.Join(e.Reissued, ",") // after a PIN reset
 		}
 		return audit.Entry{Action: actionDeviceEnroll, Actor: actorDevice(e.DeviceID), UserID: e.UserID, Detail: detail}
 	})

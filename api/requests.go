@@ -100,7 +100,7 @@ func (q *IssuerRequest) caRequest() ca.IssuerRequest {
 		r.ChainPEM = []byte(q.ChainPEM)
 	}
 	if p := q.Profile; p != nil {
-		prof := &ca.Profile{ValidityDays: p.ValidityDays, RSABits: p.RSABits, SubjectFields: p.SubjectFields, RenewalKey: p.RenewalKey}
+		prof := &ca.Profile{ValidityDays: p.ValidityDays, RSABits: p.RSABits, SubjectFields: p.SubjectFields, RenewalKey: p.RenewalKey, Escrow: p.Escrow}
 		for _, alg := range p.Algs {
 			prof.Algs = append(prof.Algs, gmcrypto.Alg(alg))
 		}

@@ -54,6 +54,14 @@ func (a *API) routes() {
 	a.handle("GET /v1/admin/registrations/{id}", a.adminGetRegistration)
 	a.handle("POST /v1/admin/registrations/{id}/approve", a.adminApproveRegistration)
 	a.handle("POST /v1/admin/registrations/{id}/reject", a.adminRejectRegistration)
+	// Key escrow and forgotten PINs (escrow.go).
+	a.handle("POST /v1/admin/escrow", a.adminEscrowInit)
+	a.handle("GET /v1/admin/escrow", a.adminGetEscrow)
+	a.handle("POST /v1/admin/escrow/recoveries", a.adminOpenRecovery)
+	a.handle("GET /v1/admin/escrow/recoveries", a.adminListRecoveries)
+	a.handle("GET /v1/admin/escrow/recoveries/{id}", a.adminGetRecovery)
+	a.handle("POST /v1/admin/escrow/recoveries/{id}/shares", a.adminSubmitShare)
+	a.handle("POST /v1/admin/users/{id}/reset-pin", a.adminResetPIN)
 
 	// Public: issuers, their certificates and CRLs.
 	a.handle("GET /v1/issuers", a.listIssuers)
@@ -78,6 +86,7 @@ func (a *API) routes() {
 	a.handle("POST /v1/me/delegations/{id}/approve", a.delegationStep(true))
 	// Privacy rights (privacy.go).
 	a.handle("GET /v1/me/data", a.myData)
+	a.handle("POST /v1/me/recovery", a.myRecovery)
 	a.handle("DELETE /v1/me", a.deleteAccount)
 	// Phone, scan sessions (device-signed).
 	a.handle("POST /v1/scan", a.scan)

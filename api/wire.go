@@ -21,6 +21,7 @@ func wireCredential(c *ca.Credential) protocol.Credential {
 		Mode: c.Mode, HolderDevice: c.HolderDevice, Cosign: c.CosignChallenge,
 		Supersedes: c.Supersedes, SupersededBy: c.SupersededBy, SupersededAt: c.SupersededAt,
 		RenewalPending: c.RenewalPending,
+		Escrowed: c.Escrowed, AwaitingRecovery: c.AwaitingRecovery,
 	}
 }
 
@@ -42,7 +43,7 @@ func wireCredentialCreated(c *ca.Credential) protocol.CredentialCreated {
 // wireIssuer is an issuer as the API answers it.
 func wireIssuer(iss *ca.Issuer) protocol.Issuer {
 	p := iss.Profile
-	prof := protocol.Profile{ValidityDays: p.ValidityDays, RSABits: p.RSABits, SubjectFields: p.SubjectFields, RenewalKey: p.RenewalKey}
+	prof := protocol.Profile{ValidityDays: p.ValidityDays, RSABits: p.RSABits, SubjectFields: p.SubjectFields, RenewalKey: p.RenewalKey, Escrow: p.Escrow}
 	for _, a := range p.Algs {
 		prof.Algs = append(prof.Algs, string(a))
 	}

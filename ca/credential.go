@@ -58,6 +58,15 @@ type credentialRecord struct {
 	// it.
 	Supersedes     string `json:"supersedes,omitempty"`
 	RenewalPending string `json:"renewal_pending,omitempty"`
+	// Escrow is the escrow copy (escrow.go): the PKCS#8 key bound to the
+	// id, SM2-encrypted to the escrow key EscrowID. Nothing in the store
+	// opens it.
+	Escrow   []byte `json:"escrow,omitempty"`
+	EscrowID string `json:"escrow_id,omitempty"`
+	// AwaitingRecovery: after a PIN reset (ResetPIN) WrappedKey is under a
+	// PIN that no longer exists; the key comes back from its escrow copy
+	// (FinishRecovery).
+	AwaitingRecovery bool `json:"awaiting_recovery,omitempty"`
 }
 
 // state computes the credential's state at now.
@@ -85,6 +94,7 @@ func (c *credentialRecord) toCredential(now time.Time) (*Credential, error) {
 		RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
 		Supersedes: c.Supersedes, SupersededBy: c.SupersededBy, SupersededAt: c.SupersededAt,
 		RenewalPending: c.RenewalPending,
+		Escrowed: len(c.Escrow) > 0, AwaitingRecovery: c.AwaitingRecovery,
 	}
 	if c.Cosign {
 		out.Mode, out.HolderDevice = CredentialModeCosign, c.HolderDevice
@@ -163,6 +173,15 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 	if s.now().After(issChain[0].NotAfter) {
 		return nil, fmt.Errorf("%w: the issuer's own certificate has expired", ErrCertificateExpired)
 	}
+	var esc *escrowKeyRecord
+	if req.Purpose == PurposeEncrypt && prof.Escrow {
+		if req.Cosign != nil {
+			return nil, fmt.Errorf("%w: issuer %s escrows encryption keys", ErrEscrowCosign, iss.ID)
+		}
+		if esc, err = s.loadEscrow(ctx); err != nil {
+			return nil, fmt.Errorf("%w: issuer %s escrows encryption keys", err, iss.ID)
+		}
+	}
 
 	var out *Credential
 	err = retry(ctx, func() error {
@@ -205,7 +224,7 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 		}
 		defer gmcrypto.Zero(pinKey)
 
-		rec, err := s.newCredential(iss, issChain, u, subject, req.Alg, bits, req.Purpose, pinKey, req.Cosign)
+		rec, err := s.newCredential(iss, issChain, u, subject, req.Alg, bits, req.Purpose, pinKey, req.Cosign, esc)
 		if err != nil {
 			return err
 		}
@@ -240,7 +259,9 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 
 // newCredential generates the key, wraps it and issues the certificate
 // (internal issuer) or the CSR (external).
-func (s *Service) newCredential(iss *issuerRecord, issChain []*smx509.Certificate, u *userRecord, subject pkix.Name, alg gmcrypto.Alg, bits int, purpose Purpose, pinKey []byte, kg *cosign.KeyGenRequest) (*credentialRecord, error) {
+//
+// With esc set, the key is also escrowed (escrowCopy).
+func (s *Service) newCredential(iss *issuerRecord, issChain []*smx509.Certificate, u *userRecord, subject pkix.Name, alg gmcrypto.Alg, bits int, purpose Purpose, pinKey []byte, kg *cosign.KeyGenRequest, esc *escrowKeyRecord) (*credentialRecord, error) {
 	id, err := newID(prefixCredential)
 	if err != nil {
 		return nil, err
@@ -262,8 +283,8 @@ func (s *Service) newCredential(iss *issuerRecord, issChain []*smx509.Certificat
 		return nil, err
 	}
 	wrapped, err := gmcrypto.Wrap(pinKey, der, []byte(credentialKey(id)))
-	gmcrypto.Zero(der)
 	if err != nil {
+		gmcrypto.Zero(der)
 		return nil, err
 	}
 	now := s.now().UTC()
@@ -271,6 +292,14 @@ func (s *Service) newCredential(iss *issuerRecord, issChain []*smx509.Certificat
 		ID: id, UserID: u.ID, IssuerID: iss.ID, Alg: alg, RSABits: bits, Purpose: purpose,
 		PublicKey: pubDER, WrappedKey: wrapped, CreatedAt: now,
 	}
+	if esc != nil {
+		if rec.Escrow, err = escrowCopy(esc, id, der); err != nil {
+			gmcrypto.Zero(der)
+			return nil, err
+		}
+		rec.EscrowID = esc.ID
+	}
+	gmcrypto.Zero(der)
 	ku := keyUsageFor(purpose, alg)
 	if iss.Mode == ModeExternal {
 		csr, err := createCSR(subject, ku, key)
@@ -570,6 +599,9 @@ func (s *Service) unlockKey(ctx context.Context, userID, credentialID, pin strin
 		}
 		if c.Cosign {
 			return fmt.Errorf("%w: %s has no key at the gateway", ErrIsCosign, c.ID)
+		}
+		if c.AwaitingRecovery {
+			return fmt.Errorf("%w: %s", ErrAwaitingRecovery, c.ID)
 		}
 		u, urev, err := s.loadUser(ctx, userID)
 		if err != nil {

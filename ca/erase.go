@@ -159,6 +159,11 @@ func (s *Service) FinishDeletion(ctx context.Context, userID string, retention t
 	if out.Delegations, err = s.DeleteDelegationsOf(ctx, userID); err != nil {
 		return nil, err
 	}
+	// Recovered keys waiting for the PIN and recovery requests (with their
+	// pending shares); the escrow copies go with the credential records.
+	if err := s.eraseEscrowOf(ctx, userID); err != nil {
+		return nil, err
+	}
 	creds, err := s.userCredentials(ctx, userID)
 	if err != nil {
 		return nil, err

@@ -144,6 +144,37 @@ var (
 	// MaxIntermediates (or a CMS more certificates or signers than the API
 	// accepts); refused before any signature is checked.
 	ErrTooManyCertificates = errors.New("ca: too many certificates")
+	// ErrEscrowExists: the escrow key is already initialized (InitEscrow
+	// runs once per deployment).
+	ErrEscrowExists = errors.New("ca: escrow key already initialized")
+	// ErrEscrowNotInitialized: escrow is asked for (a profile with escrow,
+	// a recovery) but no escrow key was initialized.
+	ErrEscrowNotInitialized = errors.New("ca: escrow key not initialized")
+	// ErrEscrowCosign: a cosign credential cannot be escrowed (the gateway
+	// never holds its key), and its issuer's profile asks for escrow.
+	ErrEscrowCosign = errors.New("ca: a cosign credential cannot be escrowed")
+	// ErrNothingToRecover: no escrowed key of the user waits for recovery
+	// (or no recovered key waits for the user's PIN).
+	ErrNothingToRecover = errors.New("ca: nothing to recover")
+	// ErrAwaitingRecovery: the credential's key waits for escrow recovery
+	// after a PIN reset and cannot be used yet.
+	ErrAwaitingRecovery = errors.New("ca: credential waits for key recovery")
+	// ErrRecoveryNotFound: no recovery request under that id.
+	ErrRecoveryNotFound = errors.New("ca: recovery not found")
+	// ErrRecoveryExpired: the recovery request is past its expiry.
+	ErrRecoveryExpired = errors.New("ca: recovery request expired")
+	// ErrRecoveryClosed: the recovery request has already recovered its
+	// keys.
+	ErrRecoveryClosed = errors.New("ca: recovery request already completed")
+	// ErrCustodianForbidden: the operator is not a custodian of the
+	// escrow key, or is the one who opened the recovery (dual control).
+	ErrCustodianForbidden = errors.New("ca: operator may not approve this recovery")
+	// ErrShareDuplicate: this custodian's share is already in.
+	ErrShareDuplicate = errors.New("ca: custodian already approved this recovery")
+	// ErrShareInvalid: the share file is malformed, another custodian's or
+	// another escrow key's, altered, or its passphrase is wrong.
+	ErrShareInvalid = errors.New("ca: invalid escrow share")
+
 	// ErrNoEncryptionCredential: Encrypt found no active encryption
 	// credential of the user (at the issuer, for the algorithm asked).
 	ErrNoEncryptionCredential = errors.New("ca: user has no active encryption credential")

@@ -210,6 +210,12 @@ func (s *Service) ChangePINCosign(ctx context.Context, userID, oldPIN, newPIN st
 				b.put(credentialKey(c.rec.ID), c.rec, 0)
 				continue
 			}
+			if c.rec.AwaitingRecovery || len(c.rec.WrappedKey) == 0 {
+				// Under the PIN before a reset: its key comes back from
+				// escrow (FinishRecovery), under the PIN of that day; or
+				// erased by the reset (lost with the old PIN).
+				continue
+			}
 			ad := []byte(credentialKey(c.rec.ID))
 			der, err := gmcrypto.Unwrap(oldKey, c.rec.WrappedKey, ad)
 			if err != nil {

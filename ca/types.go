@@ -95,6 +95,11 @@ type Profile struct {
 	// RenewalKeyNew (every renewal makes a new key pair) or RenewalKeyEither
 	// (the request chooses with new_key).
 	RenewalKey string `json:"renewal_key,omitempty"`
+	// Escrow: every new encryption credential's key is also escrowed under
+	// the deployment's escrow key (escrow.go), so that a forgotten PIN
+	// does not lose what was encrypted to it. Needs InitEscrow first; a
+	// cosign encryption credential is then refused.
+	Escrow bool `json:"escrow,omitempty"`
 }
 
 // Values of Profile.RenewalKey.
@@ -287,6 +292,11 @@ type Credential struct {
 	CreatedAt        time.Time
 	RevokedAt        time.Time
 	RevocationReason string
+	// Escrowed: an escrow copy of the key exists (never its bytes).
+	Escrowed bool
+	// AwaitingRecovery: after a PIN reset, the key waits for its escrow
+	// recovery and cannot be used.
+	AwaitingRecovery bool
 	// Certificate is the parsed certificate (nil while pending).
 	Certificate *smx509.Certificate
 	// Supersedes is the credential this one renewed; SupersededBy the one

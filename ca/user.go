@@ -49,6 +49,9 @@ type userRecord struct {
 	// (erase.go): every other field but ID and Devices is already erased,
 	// and the user is unknown to everything but the erasure.
 	DeletedAt time.Time `json:"deleted_at,omitzero"`
+	// Reissue lists the signing credentials a PIN reset revoked, to be
+	// issued again at the next enrollment (resetpin.go).
+	Reissue []reissueSpec `json:"reissue,omitempty"`
 }
 
 func (u *userRecord) enrolled() bool { return len(u.PINVerifier) > 0 }
@@ -338,21 +341,29 @@ func (s *Service) Enroll(ctx context.Context, code string, devicePublicKeyPEM []
 		}
 		// A first enrollment sets the PIN; a later one (a code from
 		// NewActivationCode) checks the current PIN (see enrollPIN).
+		first := !u.enrolled()
 		if err := s.enrollPIN(ctx, u, urev, pin); err != nil {
 			return err
+		}
+		var b txnBuilder
+		var reissued []string
+		if first {
+			// After a PIN reset: the revoked signing credentials again.
+			if reissued, err = s.reissue(ctx, &b, u, pin); err != nil {
+				return err
+			}
 		}
 		u.Devices = append(u.Devices, devID)
 		dev = &deviceRecord{ID: devID, UserID: u.ID, Name: deviceName, PublicKey: pubDER, CreatedAt: now}
 		act.UsedAt, act.DeviceID = now, devID
 
-		var b txnBuilder
 		b.cond(ak, arev)
 		b.cond(userKey(u.ID), urev)
 		b.cond(deviceKey(devID), 0)
 		b.put(ak, &act, s.cfg.ActivationTTL+activationGrace)
 		b.put(userKey(u.ID), u, 0)
 		b.put(deviceKey(devID), dev, 0)
-		enrolled := &Enrolled{UserID: u.ID, DeviceID: devID, FirstDevice: len(u.Devices) == 1}
+		enrolled := &Enrolled{UserID: u.ID, DeviceID: devID, FirstDevice: first, Reissued: reissued}
 		if err := b.commitAction(ctx, s.store, enrolled); err != nil {
 			return err
 		}
@@ -409,4 +420,7 @@ type Enrolled struct {
 	UserID      string
 	DeviceID    string
 	FirstDevice bool
+	// Reissued are the signing credentials issued again by the first
+	// enrollment after a PIN reset (ResetPIN).
+	Reissued []string
 }

@@ -32,6 +32,9 @@ type Profile struct {
 	// RenewalKey is the key a renewal certifies: "same" (the default),
 	// "new" (always a new key pair) or "either" (the request's new_key).
 	RenewalKey string `json:"renewal_key,omitempty"`
+	// Escrow: new encryption keys are also escrowed under the
+	// deployment's escrow key (POST /v1/admin/escrow first).
+	Escrow bool `json:"escrow,omitempty"`
 }
 
 // IssuerRequest is the body of POST /v1/admin/issuers: an internal issuer

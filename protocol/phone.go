@@ -125,6 +125,11 @@ type Credential struct {
 	OnBehalfOf       string `json:"on_behalf_of,omitempty"`
 	OrganizationName string `json:"organization_name,omitempty"`
 	Delegation       string `json:"delegation,omitempty"`
+	// Escrowed: an escrow copy of the key exists (never its bytes).
+	// AwaitingRecovery: after a PIN reset the key waits for its escrow
+	// recovery; POST /v1/me/recovery finishes it.
+	Escrowed         bool `json:"escrowed,omitempty"`
+	AwaitingRecovery bool `json:"awaiting_recovery,omitempty"`
 }
 
 // CredentialModeCosign is the mode of a two-party SM2 credential

@@ -1,0 +1,144 @@
+package protocol
+
+import "time"
+
+// Key escrow and forgotten PINs (docs/protocol.md, "Key escrow and
+// forgotten PINs").
+
+// EscrowCustodianRequest names a custodian of the escrow key (a named
+// operator) and the passphrase their share file is sealed under.
+type EscrowCustodianRequest struct {
+	Name       string `json:"name"`
+	Passphrase string `json:"passphrase"`
+}
+
+// EscrowInitRequest is the body of POST /v1/admin/escrow (admin only).
+type EscrowInitRequest struct {
+	Custodians []EscrowCustodianRequest `json:"custodians"`
+	// Threshold of distinct custodians a recovery needs (default 2).
+	Threshold int `json:"threshold,omitempty"`
+	// Iterations of the share files' PBKDF2-SM3 (default 200000).
+	Iterations int `json:"iterations,omitempty"`
+}
+
+// EscrowCustodian is a custodian as the escrow key records it.
+type EscrowCustodian struct {
+	Name        string `json:"name"`
+	Index       int    `json:"index"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// Escrow is the deployment's escrow key (GET /v1/admin/escrow).
+type Escrow struct {
+	ID           string            `json:"id"`
+	PublicKeyPEM string            `json:"public_key_pem"`
+	Threshold    int               `json:"threshold"`
+	Custodians   []EscrowCustodian `json:"custodians"`
+	CreatedAt    time.Time         `json:"created_at"`
+	CreatedBy    string            `json:"created_by"`
+}
+
+// EscrowShare is one share file, in the answer of POST /v1/admin/escrow
+// only: hand it to its custodian; the gateway keeps no copy.
+type EscrowShare struct {
+	Custodian string `json:"custodian"`
+	Index     int    `json:"index"`
+	File      string `json:"file"`
+}
+
+// EscrowCreated answers POST /v1/admin/escrow.
+type EscrowCreated struct {
+	Escrow Escrow        `json:"escrow"`
+	Shares []EscrowShare `json:"shares"`
+}
+
+// RecoveryRequest is the body of POST /v1/admin/escrow/recoveries.
+type RecoveryRequest struct {
+	User string `json:"user"`
+	// Credentials to recover; empty: every escrowed credential of the
+	// user waiting for recovery.
+	Credentials []string `json:"credentials,omitempty"`
+	Reason      string   `json:"reason"`
+	// TTL of the request, a Go duration ("24h"); default 24h, at most
+	// 168h.
+	TTL string `json:"ttl,omitempty"`
+}
+
+// ShareRequest is the body of POST /v1/admin/escrow/recoveries/{id}/shares:
+// the custodian's share file and its passphrase.
+type ShareRequest struct {
+	Share      string `json:"share"`
+	Passphrase string `json:"passphrase"`
+}
+
+// RecoveryApproval is one custodian's accepted share.
+type RecoveryApproval struct {
+	Custodian string    `json:"custodian"`
+	At        time.Time `json:"at"`
+}
+
+// Recovery is a recovery request. State is open, recovered or expired.
+type Recovery struct {
+	ID          string             `json:"id"`
+	Escrow      string             `json:"escrow"`
+	User        string             `json:"user"`
+	Credentials []string           `json:"credentials"`
+	Reason      string             `json:"reason"`
+	RequestedBy string             `json:"requested_by"`
+	Threshold   int                `json:"threshold"`
+	Approvals   []RecoveryApproval `json:"approvals"`
+	State       string             `json:"state"`
+	CreatedAt   time.Time          `json:"created_at"`
+	ExpiresAt   time.Time          `json:"expires_at"`
+	CompletedAt time.Time          `json:"completed_at,omitzero"`
+}
+
+// RecoveryList answers GET /v1/admin/escrow/recoveries.
+type RecoveryList struct {
+	Recoveries []Recovery `json:"recoveries"`
+}
+
+// PINResetRequest is the body of POST /v1/admin/users/{id}/reset-pin.
+type PINResetRequest struct {
+	// Reason: how the user's identity was verified again (required).
+	Reason string `json:"reason"`
+}
+
+// PINReset answers POST /v1/admin/users/{id}/reset-pin: the new
+// activation code (shown once) and what the reset did. Lost lists the
+// encryption credentials whose keys are lost with the old PIN (no escrow
+// copy): tell the user.
+type PINReset struct {
+	UserActivation
+	RevokedDevices   []string `json:"revoked_devices"`
+	Revoked          []string `json:"revoked"`
+	Reissue          int      `json:"reissue"`
+	AwaitingRecovery []string `json:"awaiting_recovery"`
+	Lost             []string `json:"lost"`
+	Delegations      int      `json:"delegations"`
+}
+
+// MyRecoveryRequest is the body of POST /v1/me/recovery.
+type MyRecoveryRequest struct {
+	PIN string `json:"pin"`
+}
+
+// Recovered answers POST /v1/me/recovery: the credentials whose keys are
+// now wrapped under the PIN.
+type Recovered struct {
+	Credentials []Credential `json:"credentials"`
+}
+
+// Error codes of key escrow and PIN resets.
+const (
+	CodeEscrowExists         = "escrow_exists"
+	CodeEscrowNotInitialized = "escrow_not_initialized"
+	CodeNothingToRecover     = "nothing_to_recover"
+	CodeAwaitingRecovery     = "awaiting_recovery"
+	CodeRecoveryNotFound     = "recovery_not_found"
+	CodeRecoveryExpired      = "recovery_expired"
+	CodeRecoveryClosed       = "recovery_closed"
+	CodeCustodianForbidden   = "custodian_forbidden"
+	CodeShareDuplicate       = "share_duplicate"
+	CodeShareInvalid         = "share_invalid"
+)

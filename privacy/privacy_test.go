@@ -59,6 +59,10 @@ func makeWorld(t *testing.T, mutate ...func(*config.Config)) *world {
 	ts := servertest.Start(t, mutate...)
 	iss := seed.Generated("sm2", "SM2", "Privacy Test SM2 CA")
 	iss.Profile.SubjectFields = []string{"id_number", "phone"}
+	// Encryption keys are escrowed: the escrow copy must go with the
+	// account too.
+	iss.Profile.Escrow = true
+	initEscrow(t, ts)
 	w := seed.Make(t, ts.URL, ts.AdminToken, seed.Spec{
 		Issuers: []operator.IssuerRequest{iss},
 		Apps:    []operator.AppRequest{{Name: "招标平台", Origins: []string{origin}, Webhook: &operator.WebhookRequest{URL: sink.URL + "/hook"}}},
@@ -111,6 +115,9 @@ func makeWorld(t *testing.T, mutate ...func(*config.Config)) *world {
 		wd.personal["device key (base64)"] = []byte(base64.StdEncoding.EncodeToString(blk.Bytes)[:40])
 	}
 	for _, c := range det.Credentials {
+		if c.Purpose == "encrypt" {
+			wd.personal["escrow copy"] = escrowCopy(t, ts, c.ID)
+		}
 		blk, _ := pem.Decode([]byte(c.CertificatePEM))
 		cert, err := smx509.ParseCertificate(blk.Bytes)
 		if err != nil {
@@ -120,6 +127,41 @@ func makeWorld(t *testing.T, mutate ...func(*config.Config)) *world {
 		wd.personal["certificate "+c.Purpose] = blk.Bytes[:64]
 	}
 	return wd
+}
+
+// initEscrow makes the escrow key with two named operators as custodians.
+func initEscrow(t *testing.T, ts *servertest.TS) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	op := &operator.Client{BaseURL: ts.URL, Token: ts.AdminToken}
+	var custodians []protocol.EscrowCustodianRequest
+	for _, name := range []string{"custodian-a", "custodian-b"} {
+		if _, err := op.Do(ctx, http.MethodPost, "/v1/admin/operators", protocol.OperatorRequest{Name: name}, nil); err != nil {
+			t.Fatal(err)
+		}
+		custodians = append(custodians, protocol.EscrowCustodianRequest{Name: name, Passphrase: "passphrase of " + name})
+	}
+	if _, err := op.Do(ctx, http.MethodPost, "/v1/admin/escrow", protocol.EscrowInitRequest{Custodians: custodians, Iterations: 4096}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// escrowCopy reads the first 64 bytes of a credential's escrow copy from
+// the store.
+func escrowCopy(t *testing.T, ts *servertest.TS, credID string) []byte {
+	t.Helper()
+	kv, err := ts.Server.Store().Get(context.Background(), "credentials/"+credID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Escrow []byte `json:"escrow"`
+	}
+	if err := json.Unmarshal(kv.Value, &rec); err != nil || len(rec.Escrow) < 64 {
+		t.Fatalf("credential %s has no escrow copy (%v)", credID, err)
+	}
+	return rec.Escrow[:64]
 }
 
 // findPersonal returns the names of the personal fields found in b.
@@ -244,6 +286,15 @@ func checkExport(t *testing.T, wd *world) {
 	}
 	if len(mine.Credentials) != 2 || mine.Credentials[0].CertificatePEM == "" {
 		t.Fatalf("export credentials: %+v", mine.Credentials)
+	}
+	for _, c := range mine.Credentials {
+		// The export says an escrow copy exists, never its bytes.
+		if c.Escrowed != (c.Purpose == "encrypt") {
+			t.Fatalf("export credential %s (%s): escrowed %v", c.ID, c.Purpose, c.Escrowed)
+		}
+	}
+	if raw, _ := json.Marshal(mine); bytes.Contains(expand(raw), wd.personal["escrow copy"]) {
+		t.Fatal("the export holds the escrow copy's bytes")
 	}
 	if len(mine.Seals) != 1 || mine.Seals[0].Name != "欧阳明月印" || len(mine.Seals[0].SESSeal) == 0 {
 		t.Fatalf("export seals: %+v", mine.Seals)

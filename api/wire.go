@@ -21,7 +21,7 @@ func wireCredential(c *ca.Credential) protocol.Credential {
 		Mode: c.Mode, HolderDevice: c.HolderDevice, Cosign: c.CosignChallenge,
 		Supersedes: c.Supersedes, SupersededBy: c.SupersededBy, SupersededAt: c.SupersededAt,
 		RenewalPending: c.RenewalPending,
-		Escrowed: c.Escrowed, AwaitingRecovery: c.AwaitingRecovery,
+		Escrowed:       c.Escrowed, AwaitingRecovery: c.AwaitingRecovery,
 	}
 }
 

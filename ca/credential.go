@@ -94,7 +94,7 @@ func (c *credentialRecord) toCredential(now time.Time) (*Credential, error) {
 		RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
 		Supersedes: c.Supersedes, SupersededBy: c.SupersededBy, SupersededAt: c.SupersededAt,
 		RenewalPending: c.RenewalPending,
-		Escrowed: len(c.Escrow) > 0, AwaitingRecovery: c.AwaitingRecovery,
+		Escrowed:       len(c.Escrow) > 0, AwaitingRecovery: c.AwaitingRecovery,
 	}
 	if c.Cosign {
 		out.Mode, out.HolderDevice = CredentialModeCosign, c.HolderDevice

@@ -339,6 +339,23 @@ func TestForgottenPIN(t *testing.T) {
 	}
 }
 
+// TestEscrowRenewal: a renewed escrowed encryption credential (same key
+// and new key) is escrowed too; one waiting for recovery is not renewed.
+func TestEscrowRenewal(t *testing.T) {
+	w := newEscrowWorld(t)
+	same, err := w.svc.RenewCredential(w.ctx, w.user, w.enc.ID, testPIN, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !same.Escrowed {
+		t.Fatal("renewal (same key) not escrowed")
+	}
+	w.reset(t)
+	if _, err := w.svc.RenewCredential(w.ctx, w.user, same.ID, newPIN, false); !errors.Is(err, ErrAwaitingRecovery) {
+		t.Fatalf("renewal of a key awaiting recovery: %v", err)
+	}
+}
+
 func TestEscrowRecoveryExpired(t *testing.T) {
 	w := newEscrowWorld(t)
 	w.reset(t)

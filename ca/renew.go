@@ -68,6 +68,9 @@ func (s *Service) RenewCredential(ctx context.Context, userID, credentialID, pin
 		if old.Cosign {
 			return fmt.Errorf("%w: %s: a two-party credential is renewed by making a new one", ErrIsCosign, old.ID)
 		}
+		if old.AwaitingRecovery {
+			return fmt.Errorf("%w: %s", ErrAwaitingRecovery, old.ID)
+		}
 		if old.RenewalPending != "" {
 			p, _, err := s.loadCredential(ctx, old.RenewalPending)
 			switch {
@@ -151,6 +154,17 @@ func (s *Service) RenewCredential(ctx context.Context, userID, credentialID, pin
 		rec := &credentialRecord{
 			ID: id, UserID: u.ID, IssuerID: iss.ID, Alg: old.Alg, RSABits: old.RSABits, Purpose: old.Purpose,
 			PublicKey: pubDER, WrappedKey: wrapped, CreatedAt: now, Supersedes: old.ID,
+		}
+		if old.Purpose == PurposeEncrypt && iss.Profile.Escrow {
+			// The renewal's key is escrowed too (escrow.go).
+			esc, err := s.loadEscrow(ctx)
+			if err != nil {
+				return err
+			}
+			if rec.Escrow, err = escrowCopy(esc, id, der); err != nil {
+				return err
+			}
+			rec.EscrowID = esc.ID
 		}
 		ku := keyUsageFor(old.Purpose, old.Alg)
 		var b txnBuilder

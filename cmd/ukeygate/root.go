@@ -76,6 +76,7 @@ master key file.`,
 	root.AddCommand(newRACmd())
 	root.AddCommand(newDelegationCmd())
 	root.AddCommand(newOperatorCmd())
+	root.AddCommand(newEscrowCmd())
 	root.AddCommand(newCredentialCmd())
 	root.AddCommand(newSealCmd())
 	root.AddCommand(newDeviceCmd())

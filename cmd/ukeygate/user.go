@@ -17,6 +17,7 @@ func newUserCmd() *cobra.Command {
 	}
 	addOperatorFlags(cmd)
 	cmd.AddCommand(newUserAddCmd(), newUserListCmd(), newUserActivateCmd(), newUserShowCmd(), newUserDataCmd())
+	cmd.AddCommand(newUserResetPINCmd())
 	return cmd
 }
 

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ukeygate/ukeygate/ca"
+	"github.com/ukeygate/ukeygate/protocol"
+)
+
+// ukeygate escrow: the custodian ceremony and dual-control recoveries of
+// escrowed encryption keys (docs/operations.md, "Key escrow"); ukeygate
+// user reset-pin: the forgotten-PIN reset.
+
+func newEscrowCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "escrow",
+		Short: "Escrow key ceremony and dual-control recovery of escrowed encryption keys (operator API)",
+		Long: `The escrow key is split among custodians (named operators): a recovery needs
+shares from a threshold of distinct custodians, none of them the operator
+who asked for it. Each custodian's share is written once to a file sealed
+under a passphrase the custodian types; the gateway keeps no copy.
+
+  escrow init     the ceremony (admin token; custodians present)
+  escrow show     the escrow key, threshold, custodians, share fingerprints
+  escrow recover  open a recovery for a user whose PIN was reset
+  escrow approve  a custodian submits their share (with their own token)
+  escrow status   one recovery; escrow list: all of them`,
+	}
+	addOperatorFlags(cmd)
+	cmd.AddCommand(newEscrowInitCmd(), newEscrowShowCmd(), newEscrowRecoverCmd(), newEscrowApproveCmd(),
+		newEscrowStatusCmd(), newEscrowListCmd())
+	return cmd
+}
+
+// secretReader reads passphrases: lines of standard input with
+// --passphrase-stdin, else prompts on the terminal without echo.
+type secretReader struct {
+	cmd  *cobra.Command
+	in   *bufio.Reader
+	pipe bool
+}
+
+func newSecretReader(cmd *cobra.Command) *secretReader {
+	pipe, _ := cmd.Flags().GetBool("passphrase-stdin")
+	return &secretReader{cmd: cmd, in: bufio.NewReader(stdin(cmd)), pipe: pipe}
+}
+
+func (s *secretReader) read(prompt string) (string, error) {
+	if s.pipe {
+		line, err := s.in.ReadString('\n')
+		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+			return "", usageErrorf("no passphrase on standard input")
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	}
+	f, ok := stdin(s.cmd).(*os.File)
+	if !ok || !isTerminal(f) {
+		return "", usageErrorf("no passphrase: run in a terminal or give --passphrase-stdin")
+	}
+	fmt.Fprint(s.cmd.ErrOrStderr(), prompt)
+	off := exec.Command("stty", "-echo")
+	off.Stdin = f
+	if off.Run() == nil {
+		defer func() {
+			on := exec.Command("stty", "echo")
+			on.Stdin = f
+			_ = on.Run()
+		}()
+	}
+	line, err := s.in.ReadString('\n')
+	fmt.Fprintln(s.cmd.ErrOrStderr())
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func newEscrowInitCmd() *cobra.Command {
+	var custodians []string
+	var threshold, iterations int
+	var outDir string
+	cmd := &cobra.Command{
+		Use:   "init --custodian NAME --custodian NAME [...] [--threshold K] --out DIR",
+		Short: "Create the escrow key and write each custodian's share file (once per deployment; admin token)",
+		Long: `Each custodian types a passphrase (twice) in turn; their share is written to
+DIR/<custodian>.share sealed under it. Hand each file to its custodian
+(removable medium, then delete it here): the gateway keeps no copy, and a
+lost share file or passphrase cannot be replaced. With --passphrase-stdin
+the passphrases are read one per line, each once, in custodian order.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(custodians) < 2 {
+				return usageErrorf("give at least two --custodian (named operators)")
+			}
+			if outDir == "" {
+				return usageErrorf("--out DIR is required: where the share files are written")
+			}
+			for _, c := range custodians {
+				if _, err := os.Stat(filepath.Join(outDir, c+".share")); err == nil {
+					return usageErrorf("%s already exists: move it away first", filepath.Join(outDir, c+".share"))
+				}
+			}
+			req := protocol.EscrowInitRequest{Threshold: threshold, Iterations: iterations}
+			sr := newSecretReader(cmd)
+			for _, c := range custodians {
+				p, err := sr.read("Passphrase of custodian " + c + ": ")
+				if err != nil {
+					return err
+				}
+				if !sr.pipe {
+					again, err := sr.read("Again: ")
+					if err != nil {
+						return err
+					}
+					if again != p {
+						return usageErrorf("the two passphrases of %s differ", c)
+					}
+				}
+				if len(p) < ca.MinPassphraseLen || len(p) > ca.MaxPassphraseLen {
+					return usageErrorf("the passphrase of %s must be %d to %d bytes", c, ca.MinPassphraseLen, ca.MaxPassphraseLen)
+				}
+				req.Custodians = append(req.Custodians, protocol.EscrowCustodianRequest{Name: c, Passphrase: p})
+			}
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/escrow", req)
+			if err != nil {
+				return err
+			}
+			var out protocol.EscrowCreated
+			if err := render(cmd, raw, &out, func(tw *table) {}); err != nil {
+				return err
+			}
+			if err := os.MkdirAll(outDir, 0o700); err != nil {
+				return err
+			}
+			for _, s := range out.Shares {
+				file := filepath.Join(outDir, s.Custodian+".share")
+				if err := os.WriteFile(file, []byte(s.File), 0o600); err != nil {
+					return fmt.Errorf("the escrow key exists but share %s was not written (%w): its custodian has no share", file, err)
+				}
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				return nil
+			}
+			tw := newTable(cmd.OutOrStdout())
+			escrowTable(tw, &out.Escrow)
+			fmt.Fprintf(tw, "\nShare files written to %s (one per custodian, sealed under their passphrase).\n", outDir)
+			fmt.Fprintln(tw, "Hand each to its custodian and delete it here: the gateway keeps no copy.")
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&custodians, "custodian", nil, "a custodian (named operator); repeat for each")
+	f.IntVar(&threshold, "threshold", 0, "distinct custodians a recovery needs (default 2)")
+	f.IntVar(&iterations, "iterations", 0, "PBKDF2-SM3 iterations of the share files (default 200000)")
+	f.StringVar(&outDir, "out", "", "directory to write the share files to")
+	f.Bool("passphrase-stdin", false, "read the passphrases from standard input, one per line")
+	return cmd
+}
+
+func escrowTable(tw *table, e *protocol.Escrow) {
+	fmt.Fprintf(tw, "Escrow key %s: %d of %d custodians (created %s by %s)\n", e.ID, e.Threshold, len(e.Custodians),
+		e.CreatedAt.UTC().Format(time.RFC3339), e.CreatedBy)
+	row(tw, "INDEX", "CUSTODIAN", "SHARE FINGERPRINT")
+	for _, c := range e.Custodians {
+		row(tw, c.Index, c.Name, c.Fingerprint)
+	}
+}
+
+func newEscrowShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show",
+		Short: "Show the escrow key: threshold, custodians and their share fingerprints",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var out protocol.Escrow
+			return opPrint(cmd, "GET", "/v1/admin/escrow", nil, &out, func(tw *table) { escrowTable(tw, &out) })
+		},
+	}
+}
+
+func recoveryTable(tw *table, list []protocol.Recovery) {
+	row(tw, "ID", "USER", "STATE", "APPROVALS", "REQUESTED BY", "EXPIRES", "CREDENTIALS", "REASON")
+	for _, r := range list {
+		var names []string
+		for _, a := range r.Approvals {
+			names = append(names, a.Custodian)
+		}
+		row(tw, r.ID, r.User, r.State, fmt.Sprintf("%d/%d %s", len(r.Approvals), r.Threshold, strings.Join(names, ",")),
+			r.RequestedBy, r.ExpiresAt.UTC().Format(time.RFC3339), strings.Join(r.Credentials, ","), cellText(r.Reason))
+	}
+}
+
+func newEscrowRecoverCmd() *cobra.Command {
+	var req protocol.RecoveryRequest
+	cmd := &cobra.Command{
+		Use:   "recover USER --reason TEXT [--credential ID]... [--ttl 24h]",
+		Short: "Open a recovery of a user's escrowed encryption keys (after user reset-pin)",
+		Long: `Two other operators who are custodians then run "escrow approve" with their
+share files. The recovered keys wait (7 days) for the user to prove their new
+PIN on the phone ("phone recover" or the phone app).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.User = args[0]
+			if strings.TrimSpace(req.Reason) == "" {
+				return usageErrorf("--reason is required (it is audited)")
+			}
+			var out protocol.Recovery
+			return opPrint(cmd, "POST", "/v1/admin/escrow/recoveries", req, &out, func(tw *table) {
+				recoveryTable(tw, []protocol.Recovery{out})
+				fmt.Fprintf(tw, "\n%d custodians other than %s must now run: ukeygate escrow approve %s --share FILE\n", out.Threshold, out.RequestedBy, out.ID)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&req.Reason, "reason", "", "why (audited; required)")
+	cmd.Flags().StringArrayVar(&req.Credentials, "credential", nil, "a credential to recover (default: all waiting)")
+	cmd.Flags().StringVar(&req.TTL, "ttl", "", "how long the request waits for shares (default 24h, at most 168h)")
+	return cmd
+}
+
+func newEscrowApproveCmd() *cobra.Command {
+	var shareFile string
+	cmd := &cobra.Command{
+		Use:   "approve RECOVERY --share FILE",
+		Short: "Submit your share to a recovery (custodians only, with their own operator token)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if shareFile == "" {
+				return usageErrorf("--share FILE is required: your share file")
+			}
+			b, err := readFile(shareFile)
+			if err != nil {
+				return err
+			}
+			if _, err := ca.ParseShareFile(b); err != nil {
+				return usageErrorf("%s is not a share file: %v", shareFile, err)
+			}
+			p, err := newSecretReader(cmd).read("Passphrase of your share: ")
+			if err != nil {
+				return err
+			}
+			var out protocol.Recovery
+			return opPrint(cmd, "POST", "/v1/admin/escrow/recoveries/"+url.PathEscape(args[0])+"/shares",
+				protocol.ShareRequest{Share: string(b), Passphrase: p}, &out, func(tw *table) {
+					recoveryTable(tw, []protocol.Recovery{out})
+					if out.State == "recovered" {
+						fmt.Fprintln(tw, "\nRecovered: the keys wait for the user's PIN on their phone.")
+					}
+				})
+		},
+	}
+	cmd.Flags().StringVar(&shareFile, "share", "", "your share file")
+	cmd.Flags().Bool("passphrase-stdin", false, "read the passphrase from standard input")
+	return cmd
+}
+
+func newEscrowStatusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status RECOVERY",
+		Short: "Show one recovery request",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out protocol.Recovery
+			return opPrint(cmd, "GET", "/v1/admin/escrow/recoveries/"+url.PathEscape(args[0]), nil, &out,
+				func(tw *table) { recoveryTable(tw, []protocol.Recovery{out}) })
+		},
+	}
+}
+
+func newEscrowListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the recovery requests, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var out protocol.RecoveryList
+			return opPrint(cmd, "GET", "/v1/admin/escrow/recoveries", nil, &out, func(tw *table) { recoveryTable(tw, out.Recoveries) })
+		},
+	}
+}
+
+func newUserResetPINCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "reset-pin USER --reason TEXT",
+		Short: "Forgotten PIN: after re-verifying the user's identity, reset devices and PIN and print a new activation code",
+		Long: `Revokes the user's devices and signing credentials (re-issued when the user
+enrolls again with a new PIN), keeps escrowed encryption keys for a
+dual-control recovery ("escrow recover"), and revokes encryption credentials
+without escrow: their keys are LOST, and what was encrypted to them can no
+longer be opened. Tell the user which ones (listed as LOST).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(reason) == "" {
+				return usageErrorf("--reason is required: how the user's identity was verified again (audited)")
+			}
+			var out protocol.PINReset
+			return opPrint(cmd, "POST", "/v1/admin/users/"+url.PathEscape(args[0])+"/reset-pin", protocol.PINResetRequest{Reason: reason}, &out,
+				func(tw *table) {
+					fmt.Fprintf(tw, "PIN of %s (%s) reset.\n", out.User.ID, out.User.Name)
+					fmt.Fprintf(tw, "Devices revoked: %s\n", orNone(out.RevokedDevices))
+					fmt.Fprintf(tw, "Signing credentials revoked: %s (%d re-issued at the next enrollment)\n", orNone(out.Revoked), out.Reissue)
+					fmt.Fprintf(tw, "Escrowed, awaiting recovery: %s\n", orNone(out.AwaitingRecovery))
+					fmt.Fprintf(tw, "LOST (no escrow; revoked): %s\n", orNone(out.Lost))
+					fmt.Fprintf(tw, "\nActivation code (shown once): %s\nEnrollment link: %s\n", out.ActivationCode, out.EnrollmentURL)
+				})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "how the identity was verified again (audited; required)")
+	return cmd
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, ", ")
+}

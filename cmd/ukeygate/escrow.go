@@ -330,3 +330,32 @@ func orNone(list []string) string {
 	}
 	return strings.Join(list, ", ")
 }
+
+func newPhoneRecoverCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "recover",
+		Short: "After a PIN reset and an escrow recovery: take the recovered encryption keys under your PIN",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := phoneClient(cmd)
+			if err != nil {
+				return err
+			}
+			pin, err := (&pinReader{cmd: cmd}).read("PIN: ")
+			if err != nil {
+				return err
+			}
+			if err := checkPINForm(pin); err != nil {
+				return err
+			}
+			var out protocol.Recovered
+			if err := c.Do(cmd.Context(), "POST", "/v1/me/recovery", protocol.MyRecoveryRequest{PIN: pin}, &out); err != nil {
+				return err
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd, out)
+			}
+			return phoneCredentialTable(cmd, out.Credentials)
+		},
+	}
+}

@@ -38,6 +38,7 @@ func newIssuerAddCmd() *cobra.Command {
 		profBits                               []int
 		profDays                               int
 		profRenewalKey                         string
+		profEscrow                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "add --name NAME --mode internal|external [flags]",
@@ -83,9 +84,9 @@ external (the gateway makes CSRs for it):
 				req.PathLen = &pathLen
 			}
 			req.Alg = strings.ToUpper(req.Alg)
-			if len(profAlgs) > 0 || len(profPurposes) > 0 || len(profSubjFields) > 0 || len(profBits) > 0 || profDays > 0 || profRenewalKey != "" {
+			if len(profAlgs) > 0 || len(profPurposes) > 0 || len(profSubjFields) > 0 || len(profBits) > 0 || profDays > 0 || profRenewalKey != "" || profEscrow {
 				req.Profile = &protocol.Profile{ValidityDays: profDays, Algs: upper(profAlgs), RSABits: profBits,
-					Purposes: profPurposes, SubjectFields: profSubjFields, RenewalKey: profRenewalKey}
+					Purposes: profPurposes, SubjectFields: profSubjFields, RenewalKey: profRenewalKey, Escrow: profEscrow}
 			}
 			if err := req.Validate(); err != nil {
 				return usageErrorf("%v", err)
@@ -116,6 +117,7 @@ external (the gateway makes CSRs for it):
 	f.StringSliceVar(&profPurposes, "profile-purposes", nil, "purposes allowed (sign,encrypt)")
 	f.StringSliceVar(&profSubjFields, "profile-subject-fields", nil, "user subject fields required (id_number,phone)")
 	f.IntVar(&profDays, "profile-validity-days", 0, "validity of issued user certificates")
+	f.BoolVar(&profEscrow, "escrow", false, "escrow new encryption keys under the escrow key (ukeygate escrow init first)")
 	f.StringVar(&profRenewalKey, "renewal-key", "", "key of a renewal: same (default), new (always a new key pair) or either (the phone's --new-key)")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd

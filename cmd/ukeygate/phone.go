@@ -49,6 +49,7 @@ input with --pin-stdin (one per line; for "phone pin" the old, then the new).`,
 	pf.String("pin", "", "the PIN (visible to other local users: prefer the prompt or --pin-stdin)")
 	pf.Bool("pin-stdin", false, "read the PIN(s) from standard input, one per line")
 	cmd.AddCommand(newPhoneEnrollCmd(), newPhoneCredentialsCmd(), newPhoneRequestCmd(), newPhoneRenewCmd(), newPhonePINCmd(), newPhoneDelegationCmd())
+	cmd.AddCommand(newPhoneRecoverCmd())
 	return cmd
 }
 

@@ -36,6 +36,7 @@ var escPass = map[string]string{"alice": "alice passphrase 1", "bob": "bob's pas
 // made for the old encryption certificate opened in a decrypt session,
 // and the audit chain verifying with both operators named.
 func TestEscrowForgottenPINEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := &sxWorld{tsWorld: newTSWorld(t), creds: map[string]*phone.Credential{}}
 	ctx := context.Background()
 	admin := map[string]string{"Authorization": "Bearer " + w.ts.AdminToken}

@@ -31,6 +31,7 @@ import (
 // SM2 signature verifies), and a PIN change after which it still signs. Signatures are ordinary SM2,
 // checked with tjfoc and OpenSSL; the plaintext is the one encrypted.
 func TestPhoneCosign(t *testing.T) {
+	t.Parallel() // its own world and tab; the camera step holds cameraMu
 	w := newWorld(t, false)
 	app := w.addApp("协同签名测试门户", "https://bid.example")
 	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://bid.example"}

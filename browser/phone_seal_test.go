@@ -28,6 +28,7 @@ import (
 // confirms with the PIN, and the desktop offers the sealed PDF, which
 // carries that seal and which poppler's pdfsig calls valid.
 func TestPhoneSeal(t *testing.T) {
+	t.Parallel() // its own world and tab; the camera step holds cameraMu
 	w := newWorld(t, true)
 	u := w.newUser(t, "王五")
 	p := w.newPhone(t, "zh-seal", "zh-CN,zh;q=0.9")

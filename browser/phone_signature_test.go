@@ -22,6 +22,7 @@ import (
 // drawing becomes a personal seal made by the issuer: a trimmed PNG with a
 // transparent background, the ink where the finger went.
 func TestPhoneSignature(t *testing.T) {
+	t.Parallel() // its own world (restarted) and tab
 	w := newWorld(t, false)
 	u := w.newUser(t, "赵六")
 	p := w.newPhone(t, "sig", "zh-CN,zh;q=0.9")

@@ -23,6 +23,7 @@ import (
 // change without its entry, breaks the parity), and the audit log
 // verifies.
 func TestAuditAtomicWithEtcdStopped(t *testing.T) {
+	t.Parallel()
 	etcd := testkit.RunEtcd(t)
 	ts := servertest.Start(t, servertest.WithEtcd(etcd.URL, "/"+t.Name()+"/"), func(c *config.Config) {
 		c.Storage.Etcd.DialTimeout = 2 * time.Second

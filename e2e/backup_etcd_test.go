@@ -21,6 +21,7 @@ import (
 // PIN (a PIN change re-wraps each of them), the CA issues, the audit log
 // verifies, and restoring over data is refused.
 func TestBackupRestoreOnEtcd(t *testing.T) {
+	t.Parallel()
 	endpoint := servertest.StartEtcd(t)
 	ts := servertest.Start(t, servertest.WithEtcd(endpoint, "/"+t.Name()+"/a/"))
 	w := seed.Make(t, ts.URL, ts.AdminToken, seed.Spec{

@@ -31,6 +31,7 @@ func auditOf(t *testing.T, w *world, id string) []string {
 // and audited "ok". Rounds repeat (up to a bound) until a confirm was
 // refused in progress, so that the code itself is seen over HTTP.
 func TestConfirmOnce(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cred := w.creds["SM2-sign"]
 	const confirms, maxRounds = 4, 10

@@ -24,6 +24,7 @@ import (
 // ASN.1 walked and the SM2 signature verified with tjfoc (OpenSSL 3.0
 // cannot verify SM2 CMS). A wrong PIN is counted and changes nothing.
 func TestCosignSeal(t *testing.T) {
+	t.Parallel()
 	w := cosignWorld(t)
 	ctx := context.Background()
 	cred := w.creds["CO-sign"]

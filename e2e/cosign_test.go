@@ -50,6 +50,7 @@ func cosignWorld(t *testing.T) *world {
 }
 
 func TestCosignLoginAndSign(t *testing.T) {
+	t.Parallel()
 	w := cosignWorld(t)
 	cred := "CO-sign"
 	certPEM := w.creds[cred].CertificatePEM
@@ -121,6 +122,7 @@ func TestCosignLoginAndSign(t *testing.T) {
 }
 
 func TestCosignDecrypt(t *testing.T) {
+	t.Parallel()
 	w := cosignWorld(t)
 	cred := "CO-encrypt"
 	certPEM := w.creds[cred].CertificatePEM
@@ -193,6 +195,7 @@ func TestCosignDecrypt(t *testing.T) {
 // the same lockout as a PIN typed at the gateway, and the session stays
 // scanned; the right PIN still works until the lock.
 func TestCosignWrongPINCountsAndLocks(t *testing.T) {
+	t.Parallel()
 	w := cosignWorld(t)
 	ctx := context.Background()
 	s, err := w.pc.CreateSession(ctx, portal.SessionRequest{Kind: portal.KindLogin, Issuer: cosignIssuer, Alg: "SM2", Origin: testOrigin,
@@ -243,6 +246,7 @@ func TestCosignWrongPINCountsAndLocks(t *testing.T) {
 // The second request cannot be replayed, and an answer cannot be sent
 // without a first round.
 func TestCosignAnswerReplayRefused(t *testing.T) {
+	t.Parallel()
 	w := cosignWorld(t)
 	ctx := context.Background()
 	s, err := w.pc.CreateSession(ctx, portal.SessionRequest{Kind: portal.KindLogin, Issuer: cosignIssuer, Alg: "SM2", Origin: testOrigin,
@@ -314,6 +318,7 @@ func TestCosignAnswerReplayRefused(t *testing.T) {
 // certificate stay); the new PIN works, the old one no longer does, and
 // a PIN change without the phone's re-share is refused.
 func TestCosignPINChange(t *testing.T) {
+	t.Parallel()
 	w := cosignWorld(t)
 	ctx := context.Background()
 	cred := w.creds["CO-sign"]
@@ -369,6 +374,7 @@ func TestCosignPINChange(t *testing.T) {
 // A confirm that sends the PIN with a cosign credential (a client that
 // does not know the scheme) is refused: the PIN must stay on the phone.
 func TestCosignConfirmWithPINRefused(t *testing.T) {
+	t.Parallel()
 	w := cosignWorld(t)
 	ctx := context.Background()
 	s, err := w.pc.CreateSession(ctx, portal.SessionRequest{Kind: portal.KindLogin, Issuer: cosignIssuer, Alg: "SM2", Origin: testOrigin,

@@ -40,6 +40,7 @@ const (
 // and every watcher must receive its own session's completed event with
 // its result, in order after waiting and scanned.
 func TestThousandSessions(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("1,000 sessions")
 	}

@@ -95,6 +95,7 @@ func (w *world) checkCMS(t *testing.T, alg, certPEM string, der, content, digest
 }
 
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	for _, alg := range algs {
 		t.Run(alg, func(t *testing.T) {
@@ -146,6 +147,7 @@ type doc struct {
 }
 
 func TestSign(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	one := []doc{{"bid.pdf", []byte("投标文件：总价 ¥1,234,567.00"), false}}
 	oneDigest := []doc{{"bid.pdf", []byte("投标文件：总价 ¥7,654,321.00"), true}}
@@ -247,6 +249,7 @@ type ciphertext struct {
 }
 
 func TestDecrypt(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	pt := []byte("开标：投标报价 ¥1,234,567.00 — bid-opening secret")
 	tjfocEnc := func(mode int) func(*testing.T, *world, []byte) []byte {

@@ -30,6 +30,7 @@ func decodeQR(t *testing.T, img []byte) string {
 // key or with the watch token in its png_url, at several sizes, decodes to
 // exactly the payload, and that payload is what the phone scans.
 func TestQRImageDecodesToPayload(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	envelope, err := w.pc.Encrypt(ctx, w.userID, "sm2", []byte("not opened in this test"))

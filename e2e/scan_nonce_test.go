@@ -41,6 +41,7 @@ func forged(t *testing.T, payload string, newID bool) string {
 // session stays scannable by its real QR code. Before the nonce was
 // checked first, a disabled app answered 403 app_disabled.
 func TestScanWrongNonceRevealsNothing(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	_, intruder := enrollUser(t, w.ts, "李四")

@@ -106,6 +106,7 @@ func storeDump(t *testing.T, ts *servertest.TS) []byte {
 // type and size) — and the operator's copy says the same; DELETE /v1/me
 // then leaves none of it in a dump of the store.
 func TestRegistrationExportedThenDeleted(t *testing.T) {
+	t.Parallel()
 	ts := servertest.Start(t)
 	seed.Make(t, ts.URL, ts.AdminToken, seed.Spec{Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "e2e registration Root")}})
 	var pol protocol.RegistrationPolicy

@@ -40,7 +40,9 @@ const (
 // and every watcher must receive its own session's completed event with
 // its result, in order after waiting and scanned.
 func TestThousandSessions(t *testing.T) {
-	t.Parallel()
+	// Not in parallel: it is CPU-bound (1,000 PIN checks and signatures),
+	// so it gains nothing beside other tests, and its one-minute request
+	// guard was crossed on a loaded machine when it ran beside them.
 	if testing.Short() {
 		t.Skip("1,000 sessions")
 	}

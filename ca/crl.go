@@ -83,31 +83,11 @@ func (s *Service) Revoke(ctx context.Context, credentialID, reason string) (*Cre
 		if !c.RevokedAt.IsZero() {
 			return fmt.Errorf("%w: %s at %s", ErrAlreadyRevoked, c.ID, c.RevokedAt.Format(time.RFC3339))
 		}
-		now := s.now().UTC().Truncate(time.Second)
-		c.RevokedAt, c.RevocationReason = now, reason
 		var b txnBuilder
-		b.cond(credentialKey(c.ID), crev)
-		b.put(credentialKey(c.ID), c, 0)
-		sk := slotKey(c.UserID, c.IssuerID, c.Alg, c.Purpose)
-		var slot slotRecord
-		srev, err := s.getJSON(ctx, sk, &slot)
-		switch {
-		case err == nil && slot.CredentialID == c.ID:
-			b.cond(sk, srev)
-			b.del(sk)
-		case err != nil && !errors.Is(err, storage.ErrNotFound):
-			return err
-		}
 		// A credential is certified when it holds a certificate, whatever
 		// its recorded serial: its revocation is always recorded.
-		if len(c.Certificate) > 0 {
-			serial, err := c.certSerial()
-			if err != nil {
-				return err
-			}
-			rk := revocationKey(c.IssuerID, serial)
-			b.cond(rk, 0)
-			b.put(rk, &revocationRecord{Serial: serial, CredentialID: c.ID, RevokedAt: now, Reason: reason}, 0)
+		if err := s.revokeOps(ctx, &b, c, crev, reason, s.now().UTC().Truncate(time.Second)); err != nil {
+			return err
 		}
 		cred, err := c.toCredential(s.now())
 		if err != nil {

@@ -213,8 +213,9 @@ func (s *Service) ResetPIN(ctx context.Context, userID, reason string) (*PINRese
 	return out, code, nil
 }
 
-// revokeOps adds to b the revocation of credential c (at revision rev),
-// as Revoke does it.
+// revokeOps adds to b the revocation of credential c (at revision rev):
+// the record, the release of its slot, and its revocation entry (the CRL's
+// source). Revoke and the PIN reset use it.
 func (s *Service) revokeOps(ctx context.Context, b *txnBuilder, c *credentialRecord, rev int64, reason string, now time.Time) error {
 	c.RevokedAt, c.RevocationReason = now, reason
 	b.cond(credentialKey(c.ID), rev)

@@ -54,7 +54,56 @@ type Config struct {
 	Registration RegistrationConfig `mapstructure:"registration"`
 	// Debug holds the operator's profiling switch (off by default).
 	Debug DebugConfig `mapstructure:"debug"`
+	// Memory sets when the node gives memory back to the operating system
+	// after a mass departure of waiting clients.
+	Memory MemoryConfig `mapstructure:"memory"`
 }
+
+// MemoryConfig is the node's memory release policy (docs/operations.md,
+// "Memory sizing"). Every CheckInterval the node looks at the number of
+// clients waiting on sessions and at the Go heap; it releases (a full
+// garbage collection, then every free page of the heap returned to the
+// system, and bbolt's mapped pages unmapped) at most once per MinInterval,
+// when either
+//   - the waiting clients had reached at least MinWaiters and fell to half
+//     of that peak or fewer, and stopped falling (the departure is over), or
+//   - the heap holds at least MinFreeBytes of free pages not yet returned,
+//     and more than twice its live bytes (something big has gone).
+//
+// Go's own background scavenger returns such pages too, but slowly (it
+// keeps about the heap goal and gives the rest back at about 1 % of a CPU).
+type MemoryConfig struct {
+	// Release turns the policy on (default true).
+	Release bool `mapstructure:"release"`
+	// CheckInterval is how often the node looks (default 2 s).
+	CheckInterval time.Duration `mapstructure:"check_interval"`
+	// MinWaiters is the peak of waiting clients below which a departure
+	// is not worth a release (default 2048).
+	MinWaiters int `mapstructure:"min_waiters"`
+	// MinFreeBytes is the free, not yet returned heap that is worth a
+	// release on its own (default 64 MiB).
+	MinFreeBytes int64 `mapstructure:"min_free_bytes"`
+	// MinInterval is the least time between two releases (default 30 s).
+	MinInterval time.Duration `mapstructure:"min_interval"`
+}
+
+// DefaultMemory is the memory section of Default.
+func DefaultMemory() MemoryConfig {
+	return MemoryConfig{
+		Release:       true,
+		CheckInterval: 2 * time.Second,
+		MinWaiters:    2048,
+		MinFreeBytes:  64 << 20,
+		MinInterval:   30 * time.Second,
+	}
+}
+
+// Bounds of the memory section.
+const (
+	MinMemoryCheck    = 100 * time.Millisecond
+	MaxMemoryCheck    = time.Hour
+	MaxMemoryInterval = 24 * time.Hour
+)
 
 // DebugConfig is what an operator turns on to look inside a running node
 // (docs/operations.md, "Profiling a running node").
@@ -369,6 +418,7 @@ func Default() Config {
 		Audit:   AuditConfig{Retention: 90 * 24 * time.Hour, PruneInterval: time.Minute},
 		Registration: RegistrationConfig{PolicyVersion: "2026-01", PolicyURL: "/m/privacy.html", Verifier: "manual",
 			MaxLicenceBytes: 512 << 10},
+		Memory: DefaultMemory(),
 	}
 }
 

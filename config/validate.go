@@ -44,6 +44,7 @@ func (c Config) Validate() error {
 		c.Audit.validate,
 		c.Registration.validate,
 		c.checkDebug,
+		c.Memory.Validate,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -390,4 +391,20 @@ func samePort(a, b string) bool {
 	}
 	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
 	return strings.EqualFold(ha, hb) || wild(ha) || wild(hb)
+}
+
+// Validate names the first bad key of the memory section (a *FieldError).
+// With release off the other keys are not used, but must still be sane.
+func (m MemoryConfig) Validate() error {
+	switch {
+	case m.CheckInterval < MinMemoryCheck || m.CheckInterval > MaxMemoryCheck:
+		return bad("memory.check_interval", m.CheckInterval, fmt.Sprintf("must be between %s and %s", MinMemoryCheck, MaxMemoryCheck))
+	case m.MinWaiters < 1:
+		return bad("memory.min_waiters", m.MinWaiters, "must be ≥ 1")
+	case m.MinFreeBytes < 1<<20:
+		return bad("memory.min_free_bytes", m.MinFreeBytes, "must be ≥ 1048576 (1 MiB): a release costs a full garbage collection")
+	case m.MinInterval < m.CheckInterval || m.MinInterval > MaxMemoryInterval:
+		return bad("memory.min_interval", m.MinInterval, fmt.Sprintf("must be between memory.check_interval (%s) and %s", m.CheckInterval, MaxMemoryInterval))
+	}
+	return nil
 }

@@ -102,6 +102,9 @@ func (s *Server) wire() (http.Handler, error) {
 	}
 	s.onClose(sessions.Close)
 	hooks.Start()
+	if err := s.startMemoryPolicy(sessions); err != nil {
+		return nil, fmt.Errorf("server: memory policy: %w", err)
+	}
 
 	upCfg := upload.DefaultConfig()
 	upCfg.MaxBytes = s.cfg.Seals.UploadMaxBytes

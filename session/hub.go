@@ -2,9 +2,6 @@ package session
 
 import (
 	"errors"
-	"maps"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -33,10 +30,8 @@ type hub struct {
 	// a Go map never gives its buckets back, so after a mass departure
 	// remove rebuilds it (see shrinkRatio).
 	peak int
-	// n is the number of subscribers, npeak its peak since the last
-	// trim (see trimAfterDeparture).
-	n, npeak int
-	trimming bool
+	// n is the number of subscribers (see Service.Waiting).
+	n int
 	// watchOpen: the store watch is open, so dispatch sees every commit
 	// and known (known.go) can be trusted.
 	watchOpen bool
@@ -123,12 +118,23 @@ func (h *hub) subscribeLocked(id string, notify func()) (*sub, error) {
 		h.svc.wg.Add(1)
 		go h.run()
 	}
+	// A copy: id is usually a substring of the request line (path
+	// values are), which the map would otherwise keep whole.
+	id = strings.Clone(id)
 	sb := &sub{id: id, notify: notify}
 	h.subs[id] = append(h.subs[id], sb)
 	h.n++
-	h.npeak = max(h.npeak, h.n)
 	h.peak = max(h.peak, len(h.subs))
 	return sb, nil
+}
+
+// Waiting is the number of clients following a session on this node
+// right now (websockets and long-polls, parked or in a request). The
+// server's memory policy watches it for a mass departure.
+func (s *Service) Waiting() int {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return s.hub.n
 }
 
 // unsubscribe removes sb (if still registered).
@@ -146,11 +152,10 @@ func (h *hub) remove(sb *sub) bool {
 		return false
 	}
 	h.n--
-	h.trimAfterDeparture()
 	if len(m) == 1 {
 		delete(h.subs, sb.id)
 		if h.peak >= shrinkMin && len(h.subs) < h.peak/shrinkRatio {
-			h.subs = maps.Clone(h.subs)
+			h.subs = rebuilt(h.subs)
 			h.peak = len(h.subs)
 		}
 		return true
@@ -159,43 +164,16 @@ func (h *hub) remove(sb *sub) bool {
 	return true
 }
 
-// trimAfterDeparture gives the memory of a mass departure back to the
-// system: when the subscribers fall below 1/trimRatio of a peak of at least
-// trimMin, it schedules one debug.FreeOSMemory (a full GC, then every free
-// page returned) trimDelay later, so that the rest of the departure is
-// included. Without it the goroutine stacks and buffers of thousands of
-// waiting clients stay in the process (the heap goal only falls at the next
-// GC, which an idle server runs every two minutes, and the background
-// scavenger then returns pages slowly). Two full GCs of the small live heap
-// left cost a few milliseconds, and they run at most once per trimDelay.
-// h.mu is held.
-func (h *hub) trimAfterDeparture() {
-	if h.npeak < trimMin || h.n >= h.npeak/trimRatio || h.trimming {
-		return
+// rebuilt returns a new map holding m's entries, sized for them. A Go map
+// never gives back the space of deleted entries, and maps.Clone copies the
+// tables as they are (same capacity), so only a fresh map shrinks.
+func rebuilt[K comparable, V any](m map[K]V) map[K]V {
+	n := make(map[K]V, len(m))
+	for k, v := range m {
+		n[k] = v
 	}
-	h.trimming = true
-	h.npeak = h.n
-	time.AfterFunc(trimDelay, func() {
-		// The first GC moves what the departed clients' connections put
-		// in sync.Pools (net/http's bufio buffers of closed long-poll
-		// connections) to the pools' victim caches, the second (in
-		// FreeOSMemory) frees them and returns the pages.
-		runtime.GC()
-		debug.FreeOSMemory()
-		h.mu.Lock()
-		h.trimming = false
-		h.npeak = max(h.npeak, h.n)
-		h.mu.Unlock()
-	})
+	return n
 }
-
-// Mass departure: from at least trimMin subscribers to fewer than
-// 1/trimRatio of the peak.
-const (
-	trimMin   = 2048
-	trimRatio = 4
-	trimDelay = 5 * time.Second
-)
 
 // The subscriber map is rebuilt when it falls below 1/shrinkRatio of its
 // peak, once that peak was at least shrinkMin sessions.

@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"maps"
 	"strings"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
@@ -92,7 +91,8 @@ func (s *Service) CheckWatch(ctx context.Context, id, token string) (WatchRef, e
 			last = evs[len(evs)-1]
 		}
 		if err == nil && !f.dirty && h.watchOpen && !last.State.Final() && len(h.known) < maxKnown {
-			h.known[id] = &known{appID: r.AppID, tokenHash: r.WatchTokenHash, last: last.Seq}
+			// id is copied out of the request line it came from.
+			h.known[strings.Clone(id)] = &known{appID: r.AppID, tokenHash: r.WatchTokenHash, last: last.Seq}
 			h.knownPeak = max(h.knownPeak, len(h.known))
 		}
 	}
@@ -166,12 +166,36 @@ func (h *hub) observe(id string, hasTail bool, tail string, ev storage.Event) {
 	k.last = e.Seq
 }
 
+// ForgetUnwatched drops what the hub remembers (known) of the sessions
+// nobody follows right now, and returns how many it dropped. After a
+// mass departure of waiting clients that memory would otherwise stay until
+// each session ends. It is only a cache: a client that comes back (a
+// long-poll between two polls) costs one store read and is remembered
+// again.
+func (s *Service) ForgetUnwatched() int {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for id := range h.known {
+		if len(h.subs[id]) == 0 {
+			delete(h.known, id)
+			n++
+		}
+	}
+	if n > 0 {
+		h.known = rebuilt(h.known) // a Go map keeps its buckets
+		h.knownPeak = len(h.known)
+	}
+	return n
+}
+
 // forget drops session id from known, rebuilding the map after a mass
 // departure (a Go map never gives its buckets back). h.mu is held.
 func (h *hub) forget(id string) {
 	delete(h.known, id)
 	if h.knownPeak >= shrinkMin && len(h.known) < h.knownPeak/shrinkRatio {
-		h.known = maps.Clone(h.known)
+		h.known = rebuilt(h.known)
 		h.knownPeak = len(h.known)
 	}
 }

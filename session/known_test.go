@@ -159,3 +159,52 @@ func BenchmarkFanOut(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// ForgetUnwatched drops what the hub remembers of the sessions nobody
+// follows, keeps the followed ones, and a forgotten session is read from
+// the store again (and remembered) on its client's next request.
+func TestForgetUnwatched(t *testing.T) {
+	e := newEnv(t)
+	a, b := e.create(t, loginParams()), e.create(t, loginParams())
+	if _, err := e.svc.Poll(e.ctx, a.ID, 0, 0); err != nil { // starts the hub
+		t.Fatal(err)
+	}
+	waitHubOpen(t, e.svc)
+	for _, c := range []created{a, b} {
+		if _, err := e.svc.CheckWatch(e.ctx, c.ID, c.token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := e.svc.Follow(e.ctx, b.ID, 1, func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.svc.Waiting(); n != 1 {
+		t.Fatalf("Waiting = %d with one follower, want 1", n)
+	}
+	if n := e.svc.ForgetUnwatched(); n != 1 {
+		t.Fatalf("ForgetUnwatched = %d, want 1 (the unfollowed session)", n)
+	}
+	if _, ok := session.Known(e.svc, a.ID); ok {
+		t.Error("the unfollowed session is still known")
+	}
+	if last, ok := session.Known(e.svc, b.ID); !ok || last != 1 {
+		t.Errorf("the followed session: known %v (last %d), want known at 1", ok, last)
+	}
+	if ref, err := e.svc.CheckWatch(e.ctx, a.ID, a.token); err != nil || ref.Last != 1 || ref.AppID != app {
+		t.Fatalf("CheckWatch of the forgotten session = %+v, %v", ref, err)
+	}
+	if _, ok := session.Known(e.svc, a.ID); !ok {
+		t.Error("the forgotten session was not remembered again")
+	}
+	if _, err := e.svc.CheckWatch(e.ctx, a.ID, b.token); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("another session's token: %v, want ErrNotFound", err)
+	}
+	f.Close()
+	if n := e.svc.Waiting(); n != 0 {
+		t.Fatalf("Waiting = %d after the follower closed, want 0", n)
+	}
+	if n := e.svc.ForgetUnwatched(); n != 2 {
+		t.Fatalf("ForgetUnwatched = %d, want 2", n)
+	}
+}

@@ -3,8 +3,9 @@
 # server from BIN (logs at info, the default), then ukeygate bench
 # --watchers N (19,500 unless given) over TRANSPORT (websocket|longpoll).
 # Prints the bench's figures, the load average before and after, and the
-# server's RssAnon/RssFile (/proc/PID/status) idle and after the clients
-# left. Usage: watchers-round.sh BIN TRANSPORT LABEL [N]
+# server's RssAnon/RssFile (/proc/PID/status; of RssFile, the bbolt
+# file's mapping from /proc/PID/smaps) idle and after the clients left.
+# Usage: watchers-round.sh BIN TRANSPORT LABEL [N]
 BIN=$1; TRANSPORT=$2; LABEL=$3; N=${4:-19500}
 # The server and the bench each hold one socket per client.
 ulimit -n "$(ulimit -Hn)"
@@ -16,7 +17,12 @@ $BIN init > /dev/null 2>&1
 $BIN serve > $D/serve.log 2>&1 &
 SP=$!
 for i in $(seq 50); do curl -sf http://127.0.0.1:$HP/readyz >/dev/null && break; sleep 0.2; done
-rss() { awk '/^RssAnon|^RssFile/ {printf "%s %d MiB ", $1, $2/1024}' /proc/$SP/status; }
+# RssAnon and RssFile, and the part of RssFile that is the bbolt file's
+# mapping (the rest is mostly the binary's pages).
+rss() {
+  awk '/^RssAnon|^RssFile/ {printf "%s %d MiB ", $1, $2/1024}' /proc/$SP/status
+  awk -v db="$D/data/ukeygate.db" '/^[0-9a-f]+-[0-9a-f]+ / {in_db = ($6 == db)} in_db && /^Rss:/ {kb += $2} END {printf "(db %d MiB) ", kb/1024}' /proc/$SP/smaps
+}
 IDLE=$(rss)
 L0=$(cut -d' ' -f1-3 /proc/loadavg)
 $BIN bench --server http://127.0.0.1:$HP --admin-token $UKEYGATE_ADMIN_TOKEN --json \

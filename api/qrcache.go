@@ -84,3 +84,22 @@ func (c *qrCache) len() int {
 	defer c.mu.Unlock()
 	return c.lru.Len()
 }
+
+// clear drops every cached image and returns how many there were; the
+// map is made anew (a Go map keeps the space of deleted entries).
+func (c *qrCache) clear() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.lru.Len()
+	c.lru.Init()
+	c.byKey = make(map[qrKey]*list.Element)
+	c.bytes = 0
+	return n
+}
+
+// ForgetQRImages drops every cached QR image and returns how many there
+// were. The server's memory policy calls it after a mass departure of
+// waiting clients, whose sessions' images would otherwise stay until newer
+// ones push them out (up to 4,096 images); an image asked for again is
+// rendered again.
+func (a *API) ForgetQRImages() int { return a.qr.clear() }

@@ -34,3 +34,23 @@ func TestQRCacheBounds(t *testing.T) {
 		t.Fatal("another size or format hit the cache")
 	}
 }
+
+// TestQRCacheClear: clear empties the cache and its byte count, and the
+// cache works as before afterwards.
+func TestQRCacheClear(t *testing.T) {
+	t.Parallel()
+	c := newQRCache(3, 100)
+	for i := range 3 {
+		c.put(qrKey{payload: fmt.Sprint(i)}, []byte("img"))
+	}
+	if n := c.clear(); n != 3 || c.len() != 0 || c.bytes != 0 || c.get(qrKey{payload: "0"}) != nil {
+		t.Fatalf("clear = %d; then %d entries, %d bytes", n, c.len(), c.bytes)
+	}
+	c.put(qrKey{payload: "a"}, []byte("img"))
+	if c.get(qrKey{payload: "a"}) == nil || c.len() != 1 || c.bytes != 3 {
+		t.Fatalf("after clear and a put: %d entries, %d bytes", c.len(), c.bytes)
+	}
+	if n := c.clear(); n != 1 {
+		t.Fatalf("second clear = %d, want 1", n)
+	}
+}

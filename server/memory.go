@@ -24,15 +24,16 @@ import (
 // returns only slowly (it keeps about the heap goal and returns the rest
 // at about 1 % of a CPU). The policy notices the departure, drops the
 // session hub's memory of the sessions nobody follows any more
-// (session.Service.ForgetUnwatched), then runs one full GC and returns
+// (session.Service.ForgetUnwatched) and the cached QR images
+// (api.API.ForgetQRImages), then runs one full GC and returns
 // every free page at once (debug.FreeOSMemory), and unmaps the store's
 // mapped file pages (storage.Bolt.ReleaseMappedPages).
 
 // memStats is what the policy looks at.
 type memStats struct {
-	// Waiting is the number of clients following a session
-	// (session.Service.Waiting).
-	Waiting int
+	// Waiting is the number of clients following a session, Peak the
+	// most there were since the previous check (session.Service.Waiting).
+	Waiting, Peak int
 	// HeapLive is the live heap at the end of the last GC.
 	HeapLive uint64
 	// HeapFree is the heap's free pages not yet returned to the system.
@@ -74,7 +75,7 @@ type memPolicy struct {
 func (p *memPolicy) decide(now time.Time, st memStats) releaseReason {
 	prev := p.prev
 	p.prev = st.Waiting
-	p.peak = max(p.peak, st.Waiting)
+	p.peak = max(p.peak, st.Peak, st.Waiting)
 	if !p.last.IsZero() && now.Sub(p.last) < p.cfg.MinInterval {
 		return releaseNone
 	}
@@ -104,7 +105,7 @@ type memWatcher struct {
 	stats   func() memStats
 	release func()                // a full GC and every free page returned
 	unmap   func() (int64, error) // nil when the store maps nothing
-	forget  func() int            // session.Service.ForgetUnwatched; nil: none
+	forget  func() int            // drops the caches of departed clients (entries); nil: none
 	heapRet func() uint64         // heap bytes returned to the system so far
 	gate    *releaseGate          // processReleases, or a test's own
 	log     *slog.Logger
@@ -198,7 +199,7 @@ func (w *memWatcher) check() releaseReason {
 	w.m.releases.WithLabelValues(string(why)).Inc()
 	w.m.returned.Add(float64(returned))
 	w.m.seconds.Add(took.Seconds())
-	attrs := []any{"reason", why, "waiting", st.Waiting, "sessions_forgotten", forgotten, "heap_live_mib", st.HeapLive >> 20,
+	attrs := []any{"reason", why, "waiting", st.Waiting, "cache_entries_dropped", forgotten, "heap_live_mib", st.HeapLive >> 20,
 		"heap_returned_mib", returned >> 20, "store_unmapped_mib", unmapped >> 20, "took", took.Round(time.Millisecond)}
 	if uerr != nil && !errors.Is(uerr, storage.ErrClosed) {
 		w.log.Warn("memory released; unmapping the store's pages failed", append(attrs, "err", uerr)...)
@@ -210,11 +211,12 @@ func (w *memWatcher) check() releaseReason {
 
 // runtimeStats reads HeapLive and HeapFree from runtime/metrics (no
 // stop-the-world, unlike runtime.ReadMemStats).
-func runtimeStats(waiting func() int) func() memStats {
+func runtimeStats(waiting func() (int, int)) func() memStats {
 	return func() memStats {
 		s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/memory/classes/heap/free:bytes"}}
 		metrics.Read(s)
-		return memStats{Waiting: waiting(), HeapLive: sampleUint(s[0]), HeapFree: sampleUint(s[1])}
+		now, peak := waiting()
+		return memStats{Waiting: now, Peak: peak, HeapLive: sampleUint(s[0]), HeapFree: sampleUint(s[1])}
 	}
 }
 
@@ -244,15 +246,21 @@ func releaseMemory() {
 
 // waitingClients is what the policy needs of the session service.
 type waitingClients interface {
-	// Waiting counts the clients following a session now.
-	Waiting() int
+	// Waiting counts the clients following a session now, and their
+	// peak since the previous call.
+	Waiting() (now, peak int)
 	// ForgetUnwatched drops the hub's memory of sessions nobody follows.
 	ForgetUnwatched() int
 }
 
+// qrImages is the API's cache of rendered QR images.
+type qrImages interface {
+	ForgetQRImages() int
+}
+
 // startMemoryPolicy runs the memory policy every memory.check_interval
 // until the server closes, when memory.release is on.
-func (s *Server) startMemoryPolicy(sessions waitingClients) error {
+func (s *Server) startMemoryPolicy(sessions waitingClients, qr qrImages) error {
 	mc := s.cfg.Memory
 	if !mc.Release {
 		return nil
@@ -265,7 +273,7 @@ func (s *Server) startMemoryPolicy(sessions waitingClients) error {
 		policy:  memPolicy{cfg: mc},
 		now:     time.Now,
 		stats:   runtimeStats(sessions.Waiting),
-		forget:  sessions.ForgetUnwatched,
+		forget:  func() int { return sessions.ForgetUnwatched() + qr.ForgetQRImages() },
 		release: releaseMemory,
 		heapRet: heapReturned,
 		gate:    processReleases,

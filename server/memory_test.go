@@ -84,6 +84,10 @@ func TestMemPolicyDecide(t *testing.T) {
 			{tick, memStats{HeapLive: 1 * mib, HeapFree: 600 * mib}, releaseNone}, // within min_interval
 			{30 * time.Second, memStats{HeapLive: 1 * mib, HeapFree: 600 * mib}, releaseIdleHeap},
 		}},
+		{"a peak between two checks counts", []memStep{
+			{tick, waiting(0), releaseNone},
+			{tick, memStats{Waiting: 0, Peak: 5000, HeapLive: 40 * mib}, releaseDeparture}, // came and went within 2 s
+		}},
 		{"free heap releases while a departure is still falling", []memStep{
 			{tick, waiting(3000), releaseNone},
 			{tick, memStats{Waiting: 0, HeapLive: 1 * mib, HeapFree: 600 * mib}, releaseIdleHeap},

@@ -102,9 +102,6 @@ func (s *Server) wire() (http.Handler, error) {
 	}
 	s.onClose(sessions.Close)
 	hooks.Start()
-	if err := s.startMemoryPolicy(sessions); err != nil {
-		return nil, fmt.Errorf("server: memory policy: %w", err)
-	}
 
 	upCfg := upload.DefaultConfig()
 	upCfg.MaxBytes = s.cfg.Seals.UploadMaxBytes
@@ -171,7 +168,7 @@ func (s *Server) wire() (http.Handler, error) {
 		}
 	}
 
-	return api.New(api.Deps{
+	h := api.New(api.Deps{
 		CA:            caSvc,
 		Apps:          apps,
 		Admin:         auth.NewAdmin(s.cfg.AdminToken).UseStore(s.store),
@@ -191,7 +188,11 @@ func (s *Server) wire() (http.Handler, error) {
 		Privacy:       priv,
 		Registrations: registrations,
 		Keepalive:     s.keep,
-	}), nil
+	})
+	if err := s.startMemoryPolicy(sessions, h); err != nil {
+		return nil, fmt.Errorf("server: memory policy: %w", err)
+	}
+	return h, nil
 }
 
 // webhookConfig is the webhook section of the configuration for package

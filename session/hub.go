@@ -30,8 +30,9 @@ type hub struct {
 	// a Go map never gives its buckets back, so after a mass departure
 	// remove rebuilds it (see shrinkRatio).
 	peak int
-	// n is the number of subscribers (see Service.Waiting).
-	n int
+	// n is the number of subscribers, npeak their most since the last
+	// Service.Waiting (which resets it).
+	n, npeak int
 	// watchOpen: the store watch is open, so dispatch sees every commit
 	// and known (known.go) can be trusted.
 	watchOpen bool
@@ -124,17 +125,23 @@ func (h *hub) subscribeLocked(id string, notify func()) (*sub, error) {
 	sb := &sub{id: id, notify: notify}
 	h.subs[id] = append(h.subs[id], sb)
 	h.n++
+	h.npeak = max(h.npeak, h.n)
 	h.peak = max(h.peak, len(h.subs))
 	return sb, nil
 }
 
-// Waiting is the number of clients following a session on this node
-// right now (websockets and long-polls, parked or in a request). The
-// server's memory policy watches it for a mass departure.
-func (s *Service) Waiting() int {
-	s.hub.mu.Lock()
-	defer s.hub.mu.Unlock()
-	return s.hub.n
+// Waiting returns the number of clients following a session on this node
+// right now (websockets and long-polls, parked or in a request) and the
+// most there were since the previous call (so that a caller who looks
+// now and then misses no peak). The server's memory policy watches it
+// for a mass departure.
+func (s *Service) Waiting() (now, peak int) {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now, peak = h.n, max(h.npeak, h.n)
+	h.npeak = h.n
+	return now, peak
 }
 
 // unsubscribe removes sb (if still registered).

@@ -179,8 +179,8 @@ func TestForgetUnwatched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := e.svc.Waiting(); n != 1 {
-		t.Fatalf("Waiting = %d with one follower, want 1", n)
+	if n, peak := e.svc.Waiting(); n != 1 || peak != 1 {
+		t.Fatalf("Waiting = %d, %d with one follower, want 1, 1", n, peak)
 	}
 	if n := e.svc.ForgetUnwatched(); n != 1 {
 		t.Fatalf("ForgetUnwatched = %d, want 1 (the unfollowed session)", n)
@@ -201,8 +201,11 @@ func TestForgetUnwatched(t *testing.T) {
 		t.Fatalf("another session's token: %v, want ErrNotFound", err)
 	}
 	f.Close()
-	if n := e.svc.Waiting(); n != 0 {
-		t.Fatalf("Waiting = %d after the follower closed, want 0", n)
+	if n, peak := e.svc.Waiting(); n != 0 || peak != 1 {
+		t.Fatalf("Waiting = %d, %d after the follower closed, want 0 now and the peak 1 since the last look", n, peak)
+	}
+	if n, peak := e.svc.Waiting(); n != 0 || peak != 0 {
+		t.Fatalf("Waiting = %d, %d looked at again, want 0, 0", n, peak)
 	}
 	if n := e.svc.ForgetUnwatched(); n != 2 {
 		t.Fatalf("ForgetUnwatched = %d, want 2", n)

@@ -12,6 +12,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -79,11 +80,19 @@ var contentTypes = map[string]string{
 	".wasm":        "application/wasm",
 }
 
-// New loads the embedded files. The service worker's cache name carries a
-// digest of every other file, so a new gateway version replaces the
-// cached shell.
+// New returns a handler of the embedded files. They are read, unpacked
+// and digested once per process (loadAssets) and shared, read-only, by
+// every handler: a process that serves several gateways (the tests start
+// hundreds) pays for it once.
 func New() *Handler {
-	h := &Handler{assets: map[string]*asset{}}
+	return &Handler{assets: loadAssets()}
+}
+
+// loadAssets loads the embedded files. The service worker's cache name
+// carries a digest of every other file, so a new gateway version replaces
+// the cached shell.
+var loadAssets = sync.OnceValue(func() map[string]*asset {
+	assets := map[string]*asset{}
 	var names []string
 	err := fs.WalkDir(files, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -122,16 +131,16 @@ func New() *Handler {
 			version.Write(b)
 		}
 		a.ctype = ct
-		h.assets[n] = a
+		assets[n] = a
 	}
-	sw := h.assets["sw.js"]
+	sw := assets["sw.js"]
 	sw.body = bytes.ReplaceAll(sw.body, []byte("__VERSION__"), []byte(hex.EncodeToString(version.Sum(nil))[:16]))
-	for _, a := range h.assets {
+	for _, a := range assets {
 		sum := sha256.Sum256(a.body)
 		a.etag = `"` + hex.EncodeToString(sum[:12]) + `"`
 	}
-	return h
-}
+	return assets
+})
 
 // securityHeaders are sent with every answer of the app.
 func securityHeaders(h http.Header) {

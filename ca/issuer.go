@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509/pkix"
@@ -572,12 +573,46 @@ func (s *Service) loadIssuer(ctx context.Context, id string) (*issuerRecord, int
 }
 
 // Issuer returns one issuer (ErrIssuerNotFound if unknown).
+//
+// The stored record is read every time; what it decodes to (JSON, the
+// parsed chain, its PEM) is kept per issuer with the record's bytes and
+// reused while the stored bytes are the same (a confirm asks for its
+// issuer three times). Each call returns its own copy of the Issuer.
 func (s *Service) Issuer(ctx context.Context, id string) (*Issuer, error) {
-	rec, _, err := s.loadIssuer(ctx, id)
+	if !ValidID(id) {
+		return nil, fmt.Errorf("%w: %q", ErrIssuerNotFound, id)
+	}
+	kv, err := s.store.Get(ctx, issuerKey(id))
+	if errors.Is(err, storage.ErrNotFound) {
+		s.issuerMemo.Delete(id)
+		return nil, fmt.Errorf("%w: %s", ErrIssuerNotFound, id)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return rec.toIssuer()
+	if m, ok := s.issuerMemo.Load(id); ok {
+		if m := m.(*issuerMemo); bytes.Equal(m.raw, kv.Value) {
+			cp := m.iss
+			return &cp, nil
+		}
+	}
+	var rec issuerRecord
+	if err := jsonUnmarshal(kv, &rec); err != nil {
+		return nil, err
+	}
+	iss, err := rec.toIssuer()
+	if err != nil {
+		return nil, err
+	}
+	s.issuerMemo.Store(id, &issuerMemo{raw: bytes.Clone(kv.Value), iss: *iss})
+	return iss, nil
+}
+
+// issuerMemo is an issuer record's stored bytes and the Issuer they
+// decode to (Service.Issuer).
+type issuerMemo struct {
+	raw []byte
+	iss Issuer
 }
 
 // Issuers lists every issuer, sorted by id.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ukeygate/ukeygate/audit"
@@ -23,6 +24,8 @@ type Service struct {
 	master []byte
 	// activationKey is the HMAC-SM3 key activation codes are hashed with.
 	activationKey []byte
+	// issuerMemo maps an issuer id to its *issuerMemo (Issuer).
+	issuerMemo sync.Map
 }
 
 // New returns a Service over store. masterKey (at least 32 bytes) wraps

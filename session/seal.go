@@ -72,9 +72,12 @@ func (s *Service) encodeRecord(r *record) ([]byte, error) {
 
 // decodeRecord parses a stored record of session id and opens its result.
 func (s *Service) decodeRecord(id string, val []byte) (*record, error) {
-	var sr storedRecord
-	if err := json.Unmarshal(val, &sr); err != nil || sr.ID != id || len(sr.Result) > 0 {
-		return nil, fmt.Errorf("session: record %s is damaged: %w", id, storage.ErrInvalid)
+	sr, ok := s.recMemo.get(id, val)
+	if !ok {
+		if err := json.Unmarshal(val, &sr); err != nil || sr.ID != id || len(sr.Result) > 0 {
+			return nil, fmt.Errorf("session: record %s is damaged: %w", id, storage.ErrInvalid)
+		}
+		s.recMemo.put(id, val, sr)
 	}
 	r := sr.record
 	if len(sr.SealedResult) > 0 {

@@ -30,8 +30,10 @@ type Store interface {
 // the hub that fans the store's watch out to watchers. Close stops them.
 type Service struct {
 	store Store
-	cfg   Config
-	now   func() time.Time
+	// recMemo keeps recently decoded records (decodememo.go).
+	recMemo recordMemo
+	cfg     Config
+	now     func() time.Time
 	// resultKey seals completed results at rest (seal.go); sealing adds
 	// sealOverhead bytes.
 	resultKey    []byte

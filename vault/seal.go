@@ -123,6 +123,11 @@ func sealedWith(value []byte) (id keyID, ok bool) {
 type keySet map[keyID]*masterKeys
 
 // open returns the plaintext of the sealed value stored at key.
+// damagedSeal is the error of a sealed value of key that does not open.
+func damagedSeal(key string) error {
+	return fmt.Errorf("%w: %s is damaged or was moved from another key", ErrSealed, key)
+}
+
 func (ks keySet) open(key string, value []byte) ([]byte, error) {
 	id, ok := sealedWith(value)
 	if !ok {
@@ -133,13 +138,12 @@ func (ks keySet) open(key string, value []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s is sealed under master key %s, which this node does not hold", ErrSealed, key, id)
 	}
 	w := value[len(sealMagic)+keyIDLen:]
-	damaged := fmt.Errorf("%w: %s is damaged or was moved from another key", ErrSealed, key)
 	if len(w) < 1+nonceLen+tagLen || w[0] != wrapVersion {
-		return nil, damaged
+		return nil, damagedSeal(key)
 	}
 	pt, err := mk.seal.Open(nil, w[1:1+nonceLen], w[1+nonceLen:], []byte(key))
 	if err != nil {
-		return nil, damaged
+		return nil, damagedSeal(key)
 	}
 	if pt == nil {
 		pt = []byte{}

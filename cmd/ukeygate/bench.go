@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/pprof"
 
 	"github.com/google/pprof/profile"
 
@@ -73,7 +74,18 @@ when a session failed.
 			if cmd.Flags().Changed("watchers") {
 				return runWatchBench(cmd, cfg, wc)
 			}
+			if self, _ := cmd.Flags().GetString("self-cpuprofile"); self != "" {
+				f, err := os.Create(self)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
 			r, err := bench.Run(cmd.Context(), cfg)
+			pprof.StopCPUProfile() // a no-op without --self-cpuprofile
 			if err != nil {
 				return err
 			}
@@ -118,6 +130,8 @@ when a session failed.
 	fl.BoolVar(&cfg.Cosign, "cosign", false, "two-party SM2 credentials (SM2 only): each confirm is two requests, the phone's half computed here")
 	fl.StringVar(&cfg.CPUProfileFrom, "cpuprofile-from", "", "the server's pprof listener (debug.pprof_listen, e.g. http://127.0.0.1:6060): take a CPU profile of the server over the load (needs --duration) and print CPU ms per completed session by category")
 	fl.String("cpuprofile-out", "", "with --cpuprofile-from: also save the profile to this file (for go tool pprof or bench profile)")
+	fl.String("self-cpuprofile", "", "write the bench client's own CPU profile (setup and load) to this file")
+	_ = fl.MarkHidden("self-cpuprofile")
 	fl.IntVar(&wc.Watchers, "watchers", wc.Watchers, "waiting-clients mode: open this many waiting clients (see --transport) instead of running sessions")
 	fl.StringVar(&wc.Transport, "transport", wc.Transport, "waiting-clients mode: websocket or longpoll")
 	fl.IntVar(&wc.Confirms, "confirms", wc.Confirms, "waiting-clients mode: waiting sessions to confirm for the confirm→event latency")

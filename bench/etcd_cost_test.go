@@ -14,11 +14,21 @@ import (
 // of lease grants, lease ends and the webhook sender's lease renewals).
 const MaxProposalsPerSession = 6
 
+// MaxRangeCallsPerSession is the most etcd Range calls (read round trips)
+// one whole login session may cost. Before the nodes cached their hot
+// records (package storage/readcache) a session cost about 34: the issuer,
+// credential, user, device, app and webhook records on each request. What
+// is left are the session record itself and its events, the audit log's
+// head and the expiry listing (about 10; the guard leaves room for a slow
+// run's extra background reads).
+const MaxRangeCallsPerSession = 12
+
 // TestEtcdCostPerSession runs whole login sessions against a gateway on its
 // own real etcd and counts, with etcd's own metrics, what each cost the
 // cluster: raft proposals, client round trips (Range and Txn calls), lease
 // grants. It fails when a session needs more than MaxProposalsPerSession
-// proposals or more than one lease grant per four sessions (the leases are
+// proposals, more than MaxRangeCallsPerSession Range calls, or more than
+// one lease grant per four sessions (the leases are
 // shared per expiry bucket of each TTL: a short run pays a grant for each
 // TTL in use, a long one one per bucket; before, every write with a TTL
 // granted its own, six per session). Counting, not
@@ -57,6 +67,9 @@ func TestEtcdCostPerSession(t *testing.T) {
 			t.Logf("per login session (%s, etcd): %s", alg, c)
 			if c.Proposals > MaxProposalsPerSession {
 				t.Errorf("%.2f raft proposals per session, want at most %d", c.Proposals, MaxProposalsPerSession)
+			}
+			if c.RangeRPCs > MaxRangeCallsPerSession {
+				t.Errorf("%.2f Range calls per session, want at most %d (are the hot records still cached?)", c.RangeRPCs, MaxRangeCallsPerSession)
 			}
 			if c.LeaseGrants > 0.25 {
 				t.Errorf("%.2f lease grants per session, want the shared bucket leases (at most one per four sessions)", c.LeaseGrants)

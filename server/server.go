@@ -15,6 +15,7 @@ import (
 	"github.com/ukeygate/ukeygate/api"
 	"github.com/ukeygate/ukeygate/config"
 	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/readcache"
 	"github.com/ukeygate/ukeygate/vault"
 )
 
@@ -96,12 +97,19 @@ func New(cfg config.Config, master []byte, log *slog.Logger) (*Server, error) {
 		}
 		return nil, errors.Join(fmt.Errorf("%w: %w", kind, err), raw.Close())
 	}
+	// Hot records (issuers, credentials, users, devices, apps, webhooks)
+	// are read from memory, invalidated by local writes and the store's
+	// watch (package storage/readcache).
+	cached, err := readcache.New(v.Store, readcache.DefaultConfig())
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("%w: %w", ErrStore, err), raw.Close())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:      cfg,
 		master:   v.DataKey,
 		log:      log,
-		store:    v.Store,
+		store:    cached,
 		raw:      raw,
 		vault:    v.Info,
 		reg:      prometheus.NewRegistry(),
@@ -114,6 +122,9 @@ func New(cfg config.Config, master []byte, log *slog.Logger) (*Server, error) {
 		return nil, errors.Join(fmt.Errorf("server: registering metrics: %w", err), s.Close())
 	}
 	if err := s.reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, errors.Join(fmt.Errorf("server: registering metrics: %w", err), s.Close())
+	}
+	if err := registerCacheMetrics(s.reg, cached); err != nil {
 		return nil, errors.Join(fmt.Errorf("server: registering metrics: %w", err), s.Close())
 	}
 	s.metrics = newHTTPMetrics(s.reg)

@@ -19,9 +19,11 @@ const MaxProposalsPerSession = 6
 // records (package storage/readcache) a session cost about 34: the issuer,
 // credential, user, device, app and webhook records on each request. What
 // is left are the session record itself and its events, the audit log's
-// head and the expiry listing (about 10; the guard leaves room for a slow
-// run's extra background reads).
-const MaxRangeCallsPerSession = 12
+// head, the expiry listing and the device record of each of the phone's
+// signed requests (devices are not cached: a revocation must hold on
+// every node at once): about 12; the guard leaves room for a slow run's
+// extra background reads.
+const MaxRangeCallsPerSession = 14
 
 // TestEtcdCostPerSession runs whole login sessions against a gateway on its
 // own real etcd and counts, with etcd's own metrics, what each cost the

@@ -95,35 +95,53 @@ func (s *Service) cosignKeyGen(userID, id string, req *cosign.KeyGenRequest) ([]
 // CosignShare returns the gateway's share of one of the user's active
 // cosign credentials, unless the user's PIN is locked (a *PINError with
 // Locked). Errors as UnlockKey, and ErrNotCosign.
+//
+// The credential's state and the user's lock are confirmed against the
+// store by a transaction of conditions alone on the revisions read (as a
+// key use does): a copy of either record that is out of date, such as a
+// node's cached copy of a record another node just revoked or locked
+// (package storage/readcache), fails it and is read again.
 func (s *Service) CosignShare(ctx context.Context, userID, credentialID string) (*cosign.GatewayShare, *Credential, error) {
-	c, _, err := s.loadCredential(ctx, credentialID)
-	if err != nil {
-		return nil, nil, err
-	}
-	if c.UserID != userID {
-		return nil, nil, fmt.Errorf("%w: %s", ErrCredentialNotFound, credentialID)
-	}
-	if !c.Cosign {
-		return nil, nil, fmt.Errorf("%w: %s", ErrNotCosign, c.ID)
-	}
-	if st := c.state(s.now()); st != StateActive {
-		return nil, nil, fmt.Errorf("%w: %s is %s", ErrCredentialNotActive, c.ID, st)
-	}
-	u, _, err := s.loadUser(ctx, userID)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !u.enrolled() {
-		return nil, nil, ErrNotEnrolled
-	}
-	if now := s.now().UTC(); now.Before(u.LockedUntil) {
-		return nil, nil, &PINError{Locked: true, RetryAfter: u.LockedUntil.Sub(now)}
-	}
-	g, err := s.unwrapShare(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	cr, err := c.toCredential(s.now())
+	var (
+		g  *cosign.GatewayShare
+		cr *Credential
+	)
+	err := retry(ctx, func() error {
+		c, crev, err := s.loadCredential(ctx, credentialID)
+		if err != nil {
+			return err
+		}
+		if c.UserID != userID {
+			return fmt.Errorf("%w: %s", ErrCredentialNotFound, credentialID)
+		}
+		if !c.Cosign {
+			return fmt.Errorf("%w: %s", ErrNotCosign, c.ID)
+		}
+		if st := c.state(s.now()); st != StateActive {
+			return fmt.Errorf("%w: %s is %s", ErrCredentialNotActive, c.ID, st)
+		}
+		u, urev, err := s.loadUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if !u.enrolled() {
+			return ErrNotEnrolled
+		}
+		if now := s.now().UTC(); now.Before(u.LockedUntil) {
+			return &PINError{Locked: true, RetryAfter: u.LockedUntil.Sub(now)}
+		}
+		var b txnBuilder
+		b.cond(credentialKey(c.ID), crev)
+		b.cond(userKey(u.ID), urev)
+		if err := b.commit(ctx, s.store); err != nil {
+			return err
+		}
+		if g, err = s.unwrapShare(c); err != nil {
+			return err
+		}
+		cr, err = c.toCredential(s.now())
+		return err
+	})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,14 +1,17 @@
 package ca
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/emmansun/gmsm/sm2"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/crypto/cosign"
+	"github.com/ukeygate/ukeygate/storage"
 )
 
 // cosignCredential makes a cosign credential for userID at issuer; it
@@ -184,5 +187,88 @@ func TestChangePINReshares(t *testing.T) {
 	}
 	if err := f.cosignSign(t, uid, c, g, sec, testPIN, e); !errors.Is(err, gmcrypto.ErrVerification) {
 		t.Fatalf("old seed and PIN after the change: %v", err)
+	}
+}
+
+// staleStore is another node's view of the store through a record cache
+// whose watch has not delivered yet: pinned keys answer the copy taken
+// when pinned; a failed transaction drops the keys it named (as
+// storage/readcache does), so a retry reads the store.
+type staleStore struct {
+	storage.Store
+	mu     sync.Mutex
+	pinned map[string]storage.KV
+}
+
+func (s *staleStore) pin(t testing.TB, ctx context.Context, keys ...string) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pinned == nil {
+		s.pinned = make(map[string]storage.KV)
+	}
+	for _, k := range keys {
+		kv, err := s.Store.Get(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.pinned[k] = kv
+	}
+}
+
+func (s *staleStore) Get(ctx context.Context, key string) (storage.KV, error) {
+	s.mu.Lock()
+	kv, ok := s.pinned[key]
+	s.mu.Unlock()
+	if ok {
+		return kv, nil
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func (s *staleStore) Txn(ctx context.Context, ops ...storage.Op) (int64, error) {
+	rev, err := s.Store.Txn(ctx, ops...)
+	s.mu.Lock()
+	for _, op := range ops {
+		if op.IsWrite() || err != nil {
+			delete(s.pinned, op.Key)
+		}
+	}
+	s.mu.Unlock()
+	return rev, err
+}
+
+// CosignShare does not hand out a share on an out-of-date copy of the
+// credential or the user: a credential revoked, or a user locked, on
+// another node is refused at once by a node whose copies are stale.
+func TestCosignShareChecksStaleCopies(t *testing.T) {
+	f := newFixture(t)
+	f.generated(t, "sm2", gmcrypto.AlgSM2, nil)
+	uid := f.enrolled(t, UserRequest{Name: "钱七"})
+	_, revoked := f.cosignCredential(t, uid, "sm2", PurposeSign)
+	_, other := f.cosignCredential(t, uid, "sm2", PurposeEncrypt)
+	stale := &staleStore{Store: f.store}
+	nodeB, err := New(stale, testMasterKey(), f.svc.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := nodeB.CosignShare(f.ctx, uid, revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	stale.pin(t, f.ctx, credentialKey(revoked.ID), userKey(uid))
+	if _, err := f.svc.Revoke(f.ctx, revoked.ID, "keyCompromise"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = nodeB.CosignShare(f.ctx, uid, revoked.ID)
+	wantErr(t, "share of a credential revoked on another node", err, ErrCredentialNotActive)
+
+	stale.pin(t, f.ctx, credentialKey(other.ID), userKey(uid))
+	for range f.svc.cfg.PINMaxTries {
+		_ = f.svc.CosignOutcome(f.ctx, uid, false)
+	}
+	var pe *PINError
+	if _, _, err := nodeB.CosignShare(f.ctx, uid, other.ID); !errors.As(err, &pe) || !pe.Locked {
+		t.Fatalf("share for a user locked on another node: %v", err)
 	}
 }

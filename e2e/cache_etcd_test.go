@@ -17,7 +17,7 @@ import (
 
 // TestRecordCacheAcrossNodes checks the record cache (package
 // storage/readcache) of two nodes on one real etcd. Node B serves the
-// phones and portals, so its cache holds their credentials, devices and
+// phones and portals, so its cache holds their users, credentials and
 // apps; the changes are made on B itself and on A:
 //
 //   - on the same node, a revoked credential, a disabled app and a removed
@@ -25,8 +25,10 @@ import (
 //   - a credential revoked on A is refused by the next confirm on B at
 //     once (the key use's transaction checks the credential's revision; a
 //     stale cached copy fails it and is read again);
-//   - an app disabled, an issuer removed and a device revoked on A are
-//     refused on B as soon
+//   - so is a cosign credential revoked on A (its share is handed out
+//     only after a transaction checked the revisions read), and a device
+//     revoked on A (devices are not cached);
+//   - an app disabled and an issuer removed on A are refused on B as soon
 //     as B's watch has delivered the change (waited for, never slept);
 //   - after etcd is restarted (the watches break or resume), a change made
 //     on A still reaches B's cache.
@@ -40,7 +42,8 @@ func TestRecordCacheAcrossNodes(t *testing.T) {
 
 	w := seed.Make(t, a.URL, a.AdminToken, seed.Spec{
 		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "cache SM2 Root"),
-			seed.Generated("gone1", "SM2", "cache removed here"), seed.Generated("gone2", "SM2", "cache removed on A")},
+			seed.Generated("gone1", "SM2", "cache removed here"), seed.Generated("gone2", "SM2", "cache removed on A"),
+			seed.Generated("co", "SM2", "cache cosign Root")},
 		Apps: []operator.AppRequest{
 			{Name: "cache same node", Origins: []string{testOrigin}},
 			{Name: "cache across nodes", Origins: []string{testOrigin}},
@@ -62,7 +65,7 @@ func TestRecordCacheAcrossNodes(t *testing.T) {
 	create := func(app *operator.App) (*portal.Session, error) { return createFor(app, "") }
 	// login runs a whole login on B (filling B's cache) and returns the
 	// confirm's error.
-	login := func(app *operator.App, u *seed.EnrolledUser) error {
+	loginWith := func(app *operator.App, u *seed.EnrolledUser, credID string) error {
 		s, err := create(app)
 		if err != nil {
 			t.Fatalf("create on B: %v", err)
@@ -70,8 +73,11 @@ func TestRecordCacheAcrossNodes(t *testing.T) {
 		if _, err := u.Phone.Scan(ctx, s.QR.Payload); err != nil {
 			return err
 		}
-		_, err = u.Phone.Confirm(ctx, s.ID, u.Credentials["sm2/sign"].ID, testPIN, s.Code)
+		_, err = u.Phone.Confirm(ctx, s.ID, credID, testPIN, s.Code)
 		return err
+	}
+	login := func(app *operator.App, u *seed.EnrolledUser) error {
+		return loginWith(app, u, u.Credentials["sm2/sign"].ID)
 	}
 	for _, u := range users {
 		for _, app := range w.Apps {
@@ -79,6 +85,15 @@ func TestRecordCacheAcrossNodes(t *testing.T) {
 				t.Fatalf("login of %s on B: %v", u.ID, err)
 			}
 		}
+	}
+	// A cosign credential, used on B (its record and the user's are then
+	// in B's cache).
+	co, err := users[1].Phone.RequestCosignCredential(ctx, "co", "sign", testPIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := loginWith(w.Apps[2], users[1], co.ID); err != nil {
+		t.Fatalf("cosign login on B: %v", err)
 	}
 	for _, iss := range []string{"gone1", "gone2"} {
 		if _, err := createFor(w.Apps[2], iss); err != nil {
@@ -126,6 +141,14 @@ func TestRecordCacheAcrossNodes(t *testing.T) {
 	if err := login(w.Apps[1], users[1]); !protocol.IsCode(err, protocol.CodeCredentialNotActive) {
 		t.Fatalf("confirm on B right after the revocation on A: %v", err)
 	}
+	// Across nodes: a cosign credential revoked on A is refused by B's
+	// next confirm at once (ca.CosignShare checks the revisions it read).
+	if _, err := opA.RevokeCredential(ctx, co.ID, "keyCompromise"); err != nil {
+		t.Fatal(err)
+	}
+	if err := loginWith(w.Apps[2], users[1], co.ID); !protocol.IsCode(err, protocol.CodeCredentialNotActive) {
+		t.Fatalf("cosign confirm on B right after the revocation on A: %v", err)
+	}
 	// Across nodes: disabled on A, refused on B once B's watch delivered it.
 	if _, err := opA.DisableApp(ctx, w.Apps[1].ID); err != nil {
 		t.Fatal(err)
@@ -134,15 +157,16 @@ func TestRecordCacheAcrossNodes(t *testing.T) {
 		_, err := create(w.Apps[1])
 		return protocol.IsCode(err, protocol.CodeAppDisabled)
 	})
-	// Across nodes: a device revoked on A is refused on B.
+	// Across nodes: a device revoked on A is refused by B's next request
+	// at once (device records are not cached: nothing conditions a
+	// device's request on its record's revision).
 	dev := users[2].Phone.State.DeviceID
 	if _, err := opA.RevokeDevice(ctx, dev, "lost"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
-		_, err := users[2].Phone.Credentials(ctx)
-		return protocol.IsCode(err, protocol.CodeDeviceRevoked) || protocol.IsCode(err, protocol.CodeDeviceNotFound)
-	})
+	if _, err := users[2].Phone.Credentials(ctx); !protocol.IsCode(err, protocol.CodeDeviceRevoked) {
+		t.Fatalf("request on B right after the device's revocation on A: %v", err)
+	}
 
 	// etcd restarts: B's watches break or resume; either way a change on
 	// A reaches B afterwards.

@@ -97,7 +97,7 @@ func New(cfg config.Config, master []byte, log *slog.Logger) (*Server, error) {
 		}
 		return nil, errors.Join(fmt.Errorf("%w: %w", kind, err), raw.Close())
 	}
-	// Hot records (issuers, credentials, users, devices, apps, webhooks)
+	// Hot records (issuers, credentials, users, apps, webhooks)
 	// are read from memory, invalidated by local writes and the store's
 	// watch (package storage/readcache).
 	cached, err := readcache.New(v.Store, readcache.DefaultConfig())

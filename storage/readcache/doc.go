@@ -1,6 +1,6 @@
 // Package readcache holds a read-through cache in front of a storage.Store
 // for the records a session reads on every request but that rarely change
-// (issuers, credentials, users, devices, apps, webhooks, and the small
+// (issuers, credentials, users, apps, webhooks, and the small
 // per-user indexes of credentials and delegations).
 //
 // The cache keeps each key's value exactly as the store answered it: the
@@ -24,6 +24,45 @@
 //   - a read that raced with an invalidation of its key is not cached.
 //
 // The cache is bounded (least recently used entries leave first).
+//
+// What can be stale, and why the security checks hold:
+//
+//   - Across nodes a cached record can be behind the store for the watch's
+//     lag: from the commit of another node's write (or of a tool writing
+//     to the store directly) until this node's watch delivers it, usually
+//     milliseconds. There is no other bound: a watch that falls behind
+//     (its buffer fills), loses the etcd leader (watches require one) or
+//     is compacted ends, and then the prefix is flushed and read from the
+//     store. On one node there is no lag: a write through the cache drops
+//     its keys before Txn returns.
+//   - Every check whose decision must hold across nodes is conditioned on
+//     the revision it read, in the same transaction that acts on it: the
+//     PIN counter and lock (a wrong PIN is counted by a compare-and-swap of
+//     the user record; a right one is used in a transaction conditioned on
+//     that record's revision, so it loses against a lock committed
+//     elsewhere), a key use (conditioned on the user's and the
+//     credential's revisions, so a revoked or re-wrapped credential
+//     fails it), a cosign share (handed out only after a transaction of
+//     conditions alone on the credential's and the user's revisions). On
+//     a stale copy the condition fails with storage.ErrConflict, the
+//     failed transaction drops the keys it named, and the caller's retry
+//     reads the store: the stale copy decides nothing.
+//   - Single-use values (device request nonces, QR nonces, activation
+//     codes), sessions, revocation entries and CRLs are not cached: they
+//     are checked and consumed in one transaction against the store.
+//   - Devices are not cached: a device's signed request is checked against
+//     its record without a condition, so a cached copy would accept a
+//     device revoked on another node for the watch's lag.
+//   - A cached listing of a user's credential or delegation index can
+//     miss, or still show, an entry changed on another node for the lag;
+//     each entry is then read (delegation records are not cached) and
+//     checked as above before it is used.
+//   - What may lag is harmless by construction: an app disabled or its key
+//     rotated on another node lets that portal create sessions for the
+//     lag, but nothing is signed, decrypted or logged in without the
+//     user's phone and PIN; a webhook changed elsewhere may get one more
+//     delivery at its old address, signed with its old secret; an issuer
+//     record (changed by operators only) is read at its old state.
 //
 // This package must never know a record type, log a value or keep
 // anything on disk: it sits above the vault and holds plaintext in memory

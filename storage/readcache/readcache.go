@@ -31,12 +31,16 @@ type Config struct {
 }
 
 // DefaultConfig caches the records a login, sign or decrypt session reads
-// on every request: issuers, credentials, users, devices, apps (and the
-// key-hash index), webhooks, and the users' credential and delegation
-// indexes; 20,000 entries; watches re-opened after 50 ms to 2 s.
+// on every request: issuers, credentials, users, apps (and the key-hash
+// index), webhooks, and the users' credential and delegation indexes;
+// 20,000 entries; watches re-opened after 50 ms to 2 s. Devices are not
+// cached (a device's signed request is not conditioned on its record's
+// revision, so a cached copy could outlive a revocation on another node;
+// see doc.go), nor single-use values (nonces, activation codes, QR
+// nonces), sessions, revocations and CRLs.
 func DefaultConfig() Config {
 	return Config{
-		GetPrefixes: []string{"issuers/", "credentials/", "users/", "devices/", "apps/", "apps-by-key/", "webhooks/"},
+		GetPrefixes: []string{"issuers/", "credentials/", "users/", "apps/", "apps-by-key/", "webhooks/"},
 		ListRoots:   []string{"usercreds/", "userdelegations/"},
 		MaxEntries:  20000,
 		RetryMin:    50 * time.Millisecond,

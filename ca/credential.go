@@ -89,7 +89,7 @@ func (c *credentialRecord) toCredential(now time.Time) (*Credential, error) {
 	out := &Credential{
 		ID: c.ID, UserID: c.UserID, IssuerID: c.IssuerID, Alg: c.Alg, RSABits: c.RSABits, Purpose: c.Purpose,
 		State: c.state(now), CSRPEM: pemBlock("CERTIFICATE REQUEST", c.CSR),
-		CertificatePEM: pemBlock("CERTIFICATE", c.Certificate), Serial: c.Serial,
+		Serial:    c.Serial,
 		NotBefore: c.NotBefore, NotAfter: c.NotAfter, CreatedAt: c.CreatedAt,
 		RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
 		Supersedes: c.Supersedes, SupersededBy: c.SupersededBy, SupersededAt: c.SupersededAt,
@@ -100,11 +100,11 @@ func (c *credentialRecord) toCredential(now time.Time) (*Credential, error) {
 		out.Mode, out.HolderDevice = CredentialModeCosign, c.HolderDevice
 	}
 	if len(c.Certificate) > 0 {
-		cert, err := gmcrypto.ParseCertificate(c.Certificate)
+		cert, certPEM, err := parseCertMemo(c.Certificate)
 		if err != nil {
 			return nil, fmt.Errorf("ca: corrupt credential %s: %w", c.ID, err)
 		}
-		out.Certificate = cert
+		out.Certificate, out.CertificatePEM = cert, certPEM
 	}
 	return out, nil
 }

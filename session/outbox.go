@@ -1,10 +1,11 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
+	"sync"
 
 	"github.com/ukeygate/ukeygate/storage"
 )
@@ -43,10 +44,33 @@ func (s *Service) outboxSize(ctx context.Context, r *record, resultLen int, ev E
 	if s.cfg.Outbox == nil {
 		return 0, nil
 	}
-	if resultLen < 2 {
-		resultLen = 2
-	}
-	ev.Result = json.RawMessage(`"` + strings.Repeat("a", resultLen-2) + `"`)
+	ev.Result = placeholderResult(resultLen)
 	_, n, err := s.outboxOps(ctx, r, ev)
 	return n, err
+}
+
+// placeholderMax is the length up to which placeholderResult shares one
+// read-only buffer instead of allocating.
+const placeholderMax = 64 << 10
+
+// placeholderDigits is "1" and placeholderMax-1 zeros: each prefix of it
+// is a JSON number, written as is wherever a result is embedded.
+var placeholderDigits = sync.OnceValue(func() []byte {
+	b := bytes.Repeat([]byte{'0'}, placeholderMax)
+	b[0] = '1'
+	return b
+})
+
+// placeholderResult is a JSON value of exactly n bytes (at least 2) that
+// no encoder escapes or reformats (a number: "1" then zeros), so that it
+// takes a result's place when only the size of what embeds it counts.
+// It may be shared: callers must not change it.
+func placeholderResult(n int) json.RawMessage {
+	n = max(n, 2) // as the string placeholder it replaces: at least ""
+	if n <= placeholderMax {
+		return placeholderDigits()[:n:n]
+	}
+	b := bytes.Repeat([]byte{'0'}, n)
+	b[0] = '1'
+	return b
 }

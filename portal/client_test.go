@@ -63,6 +63,7 @@ func afterOf(t *testing.T, req string) int {
 // every event arrives exactly once, in order, and that (re)connects ask
 // for after=<last seq>.
 func TestWatch(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		transport string
@@ -80,6 +81,7 @@ func TestWatch(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // its own gateway and proxy
 			g := newGateway(t)
 			g.proxy.BlockWebsockets(tc.blockWS)
 			c := g.client()
@@ -228,6 +230,7 @@ func (rg *replayGateway) call(what string) int {
 // (after a reconnect, or by a gateway that ignores after=) delivers each
 // event once.
 func TestWatchDedupesReplays(t *testing.T) {
+	t.Parallel()
 	_, events := recordSession(t, newGateway(t))
 	for _, transport := range []string{"auto", "longpoll"} {
 		t.Run(transport, func(t *testing.T) {
@@ -262,6 +265,7 @@ func TestWatchDedupesReplays(t *testing.T) {
 }
 
 func TestWaitFinalStates(t *testing.T) {
+	t.Parallel()
 	g := newGateway(t)
 	tests := []struct {
 		name  string
@@ -323,6 +327,7 @@ func TestWaitFinalStates(t *testing.T) {
 }
 
 func TestWaitContextEnds(t *testing.T) {
+	t.Parallel()
 	g := newGateway(t)
 	c := g.client()
 	s, err := c.CreateSession(testCtx(t), loginRequest())
@@ -343,6 +348,7 @@ func TestWaitContextEnds(t *testing.T) {
 }
 
 func TestWatchRefused(t *testing.T) {
+	t.Parallel()
 	g := newGateway(t)
 	c := g.client()
 	ctx := testCtx(t)
@@ -376,6 +382,7 @@ func TestWatchRefused(t *testing.T) {
 }
 
 func TestClientErrors(t *testing.T) {
+	t.Parallel()
 	g := newGateway(t)
 	// What a proxy in front of a gateway answers when the gateway is down.
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -448,6 +455,7 @@ func TestClientErrors(t *testing.T) {
 }
 
 func TestQRPNG(t *testing.T) {
+	t.Parallel()
 	g := newGateway(t)
 	c := g.client()
 	ctx := testCtx(t)
@@ -482,6 +490,7 @@ func TestQRPNG(t *testing.T) {
 // TestSessionRequestJSONNames pins the JSON names of POST /v1/sessions to
 // the list in docs/protocol.md (the contract: add, never rename).
 func TestSessionRequestJSONNames(t *testing.T) {
+	t.Parallel()
 	req := portal.SessionRequest{
 		Kind: "sign", Issuer: "i", Alg: "SM2", User: "u",
 		Documents:  []portal.Document{{Name: "a", Data: []byte("x"), Digest: make([]byte, 32)}},

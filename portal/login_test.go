@@ -160,6 +160,7 @@ func pemOf(certs ...*smx509.Certificate) string {
 }
 
 func TestVerifyLogin(t *testing.T) {
+	t.Parallel()
 	sm2Key := genKey(t, gmcrypto.AlgSM2)
 	sm2Cert := makeCert(t, sm2Key, sm2Key.Public(), certOpts{})
 	rsaKey := genKey(t, gmcrypto.AlgRSA)
@@ -345,6 +346,7 @@ func TestVerifyLogin(t *testing.T) {
 // TestLoginResultJSON decodes a login result in each form a gateway could
 // use for the challenge bytes and checks that the signed bytes survive.
 func TestLoginResultJSON(t *testing.T) {
+	t.Parallel()
 	key := genKey(t, gmcrypto.AlgSM2)
 	cert := makeCert(t, key, key.Public(), certOpts{})
 	chal := challenge(t, baseFields())
@@ -394,6 +396,7 @@ func TestLoginResultJSON(t *testing.T) {
 // docs/integration.md gives integrators, on a signature made the way the
 // gateway makes it, so that the guide stays true.
 func TestLoginVerifyWithOpenSSL(t *testing.T) {
+	t.Parallel()
 	testkit.OpenSSL(t)
 	for _, alg := range []gmcrypto.Alg{gmcrypto.AlgSM2, gmcrypto.AlgRSA} {
 		t.Run(string(alg), func(t *testing.T) {
@@ -436,6 +439,7 @@ func TestLoginVerifyWithOpenSSL(t *testing.T) {
 // (qrlogin's canonical challenge and LoginResult JSON) is what VerifyLogin
 // accepts, so that the portal side and the gateway side cannot drift.
 func TestVerifyLoginGatewayChallenge(t *testing.T) {
+	t.Parallel()
 	for _, alg := range []gmcrypto.Alg{gmcrypto.AlgSM2, gmcrypto.AlgRSA} {
 		t.Run(string(alg), func(t *testing.T) {
 			key := genKey(t, alg)

@@ -17,6 +17,7 @@ import (
 )
 
 func TestVerifyPDFLocal(t *testing.T) {
+	t.Parallel()
 	pdf, err := os.ReadFile("../seal/testdata/sealed-SM2.pdf")
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ const expiringBody = `{"id":"018f0e3a1b2c-a1b2c3d4e6","app":"app_1","type":"cred
 // A credential.expiring delivery decodes with its reminder; one that
 // lacks what its type needs, or mixes in a session, is malformed.
 func TestVerifyWebhookCredentialExpiring(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	id := "018f0e3a1b2c-a1b2c3d4e6"
 	ev, err := portal.VerifyWebhook(hookSecret, hookRequest(hookSecret, id, now.Unix(), expiringBody))

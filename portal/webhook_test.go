@@ -32,6 +32,7 @@ func hookRequest(secret, id string, ts int64, body string) *http.Request {
 // The signature format checked against an independent HMAC (openssl dgst):
 // hex(HMAC-SHA256(secret, TIMESTAMP + "." + body)).
 func TestSignWebhookMatchesOpenSSL(t *testing.T) {
+	t.Parallel()
 	if !testkit.HaveOpenSSL(t) {
 		return
 	}
@@ -49,6 +50,7 @@ func TestSignWebhookMatchesOpenSSL(t *testing.T) {
 }
 
 func TestVerifyWebhook(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	id := "018f0e3a1b2c-a1b2c3d4e5"
 	ev, err := portal.VerifyWebhook(hookSecret, hookRequest(hookSecret, id, now.Unix(), hookBody))

@@ -36,6 +36,7 @@ type widgetLine struct {
 // the widget's logic without a browser; package browser runs it in
 // Chromium.
 func TestWidgetInNode(t *testing.T) {
+	t.Parallel()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		if os.Getenv("CI") == "true" {

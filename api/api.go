@@ -198,6 +198,44 @@ func New(deps Deps) *API {
 				panic(fmt.Sprintf("api: registering metrics: %v", err))
 			}
 		}
+		keep := a.keep
+		lotKept := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ukeygate_longpoll_kept_connections",
+			Help: "Connections of answered parked long-polls kept by the API (Linux epoll lot), parked or waiting for their next request.",
+		}, func() float64 {
+			if keep == nil {
+				return 0
+			}
+			return float64(keep.kept())
+		})
+		lotRequests := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "ukeygate_longpoll_kept_requests_total",
+			Help:        "Requests read on the kept connections of answered parked long-polls: by=api served by the API itself (re-polls), by=http handed back to net/http with the bytes read replayed.",
+			ConstLabels: prometheus.Labels{"by": "api"},
+		}, func() float64 {
+			if keep == nil {
+				return 0
+			}
+			return float64(keep.served.Load())
+		})
+		lotHanded := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "ukeygate_longpoll_kept_requests_total",
+			Help:        "Requests read on the kept connections of answered parked long-polls: by=api served by the API itself (re-polls), by=http handed back to net/http with the bytes read replayed.",
+			ConstLabels: prometheus.Labels{"by": "http"},
+		}, func() float64 {
+			if keep == nil {
+				return 0
+			}
+			return float64(keep.handedBack.Load())
+		})
+		for _, c := range []prometheus.Collector{lotKept, lotRequests, lotHanded} {
+			if err := deps.Registerer.Register(c); err != nil {
+				var are prometheus.AlreadyRegisteredError
+				if !errors.As(err, &are) {
+					panic(fmt.Sprintf("api: registering metrics: %v", err))
+				}
+			}
+		}
 		if err := deps.Registerer.Register(a.parkedAnswers); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

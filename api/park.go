@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ukeygate/ukeygate/protocol"
@@ -66,6 +69,61 @@ type Keepalive struct {
 	back   chan net.Conn
 	closed bool
 	wrap   bool
+	// lot keeps answered connections with the API (park_lot.go); nil
+	// until Serve, or where epoll is not available.
+	lot    *lot
+	logger *slog.Logger
+	// Requests read in the lot: served there, or handed back to net/http.
+	served, handedBack atomic.Int64
+}
+
+// kept is how many connections the lot holds now (parked or idle).
+func (k *Keepalive) kept() int {
+	l := k.lotOf()
+	if l == nil {
+		return 0
+	}
+	return l.size()
+}
+
+// Serve lets the API keep the connections of answered parked long-polls
+// and serve their next requests itself (Linux), with h — the same handler
+// the http.Server serves — and idle, the http.Server's idle timeout (0:
+// none). Call it before the listener from Wrap serves; without it the
+// connections go back to the http.Server.
+func (k *Keepalive) Serve(h http.Handler, idle time.Duration, log *slog.Logger) {
+	l := startLot(k, h, idle)
+	k.mu.Lock()
+	k.lot, k.logger = l, log
+	k.mu.Unlock()
+}
+
+func (k *Keepalive) lotOf() *lot {
+	if k == nil {
+		return nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed || !k.wrap {
+		return nil
+	}
+	return k.lot
+}
+
+func (k *Keepalive) log() *slog.Logger {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.logger == nil {
+		return slog.Default()
+	}
+	return k.logger
+}
+
+// stopLot: a graceful shutdown began; idle connections in the lot close.
+func (k *Keepalive) stopLot() {
+	if l := k.lotOf(); l != nil {
+		l.stop()
+	}
 }
 
 // NewKeepalive returns a Keepalive for one listener.
@@ -115,16 +173,46 @@ func (k *Keepalive) give(c net.Conn) bool {
 // close refuses further connections and closes the queued ones.
 func (k *Keepalive) close() {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	l := k.lot
 	k.closed = true
-	for {
+	for done := false; !done; {
 		select {
 		case c := <-k.back:
 			_ = c.Close()
 		default:
-			return
+			done = true
 		}
 	}
+	k.mu.Unlock()
+	if l != nil {
+		l.close()
+	}
+}
+
+// replayConn is a connection handed back to net/http with the bytes
+// already read from it in front.
+type replayConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (c *replayConn) Read(b []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(b, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	return c.Conn.Read(b)
+}
+
+// SyscallConn lets the lot watch the connection again once net/http has
+// read what was replayed.
+func (c *replayConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
 }
 
 type accepted struct {
@@ -202,6 +290,7 @@ type parker struct {
 	slots   [parkSlots]*parked // heads of doubly linked lists
 	cur     int
 	n       int
+	swept   int // parked polls the sweep must peek at (not in the lot)
 	running bool
 	stopped bool
 	hook    sync.Once
@@ -255,6 +344,9 @@ type parked struct {
 	remote string
 	start  time.Time
 	timer  *time.Timer
+	// lc: the connection is in the lot (park_lot.go), which notices a
+	// client that goes away; nil: the sweep peeks.
+	lc *lotConn
 
 	// list links, guarded by pk.mu
 	slot       int
@@ -352,7 +444,7 @@ func (p *parked) finish(outcome string, evs []session.Event, closing bool) {
 	p.f.Close()
 	p.pk.a.parkedAnswers.WithLabelValues(outcome).Inc()
 	if outcome == parkGone {
-		_ = p.conn.Close()
+		p.closeConn()
 		p.pk.a.log.Debug("parked long-poll: the client went away", "path", p.path, "remote", p.remote,
 			"duration_ms", msSince(p.start))
 		return
@@ -362,7 +454,7 @@ func (p *parked) finish(outcome string, evs []session.Event, closing bool) {
 	}
 	body, err := json.Marshal(protocol.EventList{Events: evs})
 	if err != nil { // cannot happen with the wire types; close rather than lie
-		_ = p.conn.Close()
+		p.closeConn()
 		return
 	}
 	body = append(body, '\n')
@@ -374,29 +466,97 @@ func (p *parked) finish(outcome string, evs []session.Event, closing bool) {
 	p.pk.a.log.Log(context.Background(), lvl, "http request",
 		"method", http.MethodGet, "path", p.path, "status", http.StatusOK, "bytes", n,
 		"duration_ms", msSince(p.start), "remote", p.remote, "parked", true)
-	if err != nil || closing || !p.pk.a.keep.give(p.conn) {
+	switch {
+	case p.lc != nil:
+		p.lc.release(err != nil || closing)
+	case err != nil || closing || !p.pk.a.keep.give(p.conn):
 		_ = p.conn.Close()
 	}
+}
+
+func (p *parked) closeConn() {
+	if p.lc != nil {
+		p.lc.drop()
+		return
+	}
+	_ = p.conn.Close()
 }
 
 // write sends the answer with body; closing adds Connection: close.
 func (p *parked) write(body []byte, closing bool) (int, error) {
 	buf := make([]byte, 0, len(p.head)+len(body)+128)
 	buf = append(buf, p.head...)
-	buf = append(buf, "Date: "...)
-	buf = time.Now().UTC().AppendFormat(buf, http.TimeFormat)
-	buf = append(buf, "\r\nContent-Length: "...)
-	buf = strconv.AppendInt(buf, int64(len(body)), 10)
-	buf = append(buf, "\r\n"...)
-	if closing {
-		buf = append(buf, "Connection: close\r\n"...)
-	}
-	buf = append(buf, "\r\n"...)
-	buf = append(buf, body...)
+	buf = appendTail(buf, nil, body, true, closing)
 	_ = p.conn.SetWriteDeadline(time.Now().Add(parkWriteWait))
 	_, err := p.conn.Write(buf)
 	_ = p.conn.SetWriteDeadline(time.Time{})
 	return len(body), err
+}
+
+// appendTail appends what net/http writes after the handler's headers
+// (h, those already written; nil: none of Date, Content-Length,
+// Content-Type among them): Date, Content-Length, a sniffed Content-Type,
+// Connection: close; then the blank line and body.
+func appendTail(buf []byte, h http.Header, body []byte, bodyOK, closing bool) []byte {
+	if h["Date"] == nil {
+		buf = append(buf, "Date: "...)
+		buf = time.Now().UTC().AppendFormat(buf, http.TimeFormat)
+		buf = append(buf, "\r\n"...)
+	}
+	if h["Content-Length"] == nil && bodyOK {
+		buf = append(buf, "Content-Length: "...)
+		buf = strconv.AppendInt(buf, int64(len(body)), 10)
+		buf = append(buf, "\r\n"...)
+	}
+	if h != nil && h["Content-Type"] == nil && bodyOK && len(body) > 0 {
+		buf = append(buf, "Content-Type: "...)
+		buf = append(buf, http.DetectContentType(body)...)
+		buf = append(buf, "\r\n"...)
+	}
+	if closing {
+		buf = append(buf, "Connection: close\r\n"...)
+	}
+	buf = append(buf, "\r\n"...)
+	if bodyOK {
+		buf = append(buf, body...)
+	}
+	return buf
+}
+
+// renderAnswer appends a whole HTTP/1.1 response as net/http writes it
+// for a handler that set h, status and wrote body in full (net/http would
+// send a body past its 2 KiB buffer chunked; this sends Content-Length,
+// as the parked answers always have).
+func renderAnswer(buf []byte, status int, h http.Header, body []byte, closing bool) []byte {
+	buf = append(buf, "HTTP/1.1 "...)
+	buf = strconv.AppendInt(buf, int64(status), 10)
+	buf = append(buf, ' ')
+	if text := http.StatusText(status); text != "" {
+		buf = append(buf, text...)
+	} else {
+		buf = append(buf, "status code "...)
+		buf = strconv.AppendInt(buf, int64(status), 10)
+	}
+	buf = append(buf, "\r\n"...)
+	aw := appendWriter{buf}
+	_ = h.WriteSubset(&aw, headerSkip)
+	bodyOK := status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+	return appendTail(aw.b, h, body, bodyOK, closing)
+}
+
+// headerSkip: headers net/http writes itself.
+var headerSkip = map[string]bool{"Connection": true, "Transfer-Encoding": true}
+
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+func (w *appendWriter) WriteString(s string) (int, error) {
+	w.b = append(w.b, s...)
+	return len(s), nil
 }
 
 func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
@@ -415,6 +575,7 @@ func (pk *parker) add(p *parked, wait time.Duration) {
 	pk.hook.Do(func() {
 		context.AfterFunc(pk.a.stopCtx, pk.stopAll)
 	})
+	p.lc = pk.a.keep.watch(p)
 	pk.mu.Lock()
 	stopped := pk.stopped
 	if !stopped {
@@ -428,7 +589,10 @@ func (pk *parker) add(p *parked, wait time.Duration) {
 		pk.slots[p.slot] = p
 		p.listed = true
 		pk.n++
-		if !pk.running {
+		if p.lc == nil {
+			pk.swept++
+		}
+		if !pk.running && pk.swept > 0 {
 			pk.running = true
 			go pk.sweep()
 		}
@@ -463,6 +627,9 @@ func (pk *parker) remove(p *parked) {
 	}
 	p.prev, p.next = nil, nil
 	pk.n--
+	if p.lc == nil {
+		pk.swept--
+	}
 }
 
 // stopAll answers every parked long-poll: a graceful shutdown began.
@@ -485,6 +652,7 @@ func (pk *parker) stopAll() {
 			go p.run()
 		}
 	}
+	pk.a.keep.stopLot()
 }
 
 // sweep peeks at one slot's sockets per parkTick while anything is parked.
@@ -494,7 +662,7 @@ func (pk *parker) sweep() {
 	var due []*parked
 	for range t.C {
 		pk.mu.Lock()
-		if pk.n == 0 {
+		if pk.swept == 0 {
 			pk.running = false
 			pk.mu.Unlock()
 			return
@@ -507,7 +675,7 @@ func (pk *parker) sweep() {
 		pk.mu.Unlock()
 		for i, p := range due {
 			due[i] = nil
-			if peerGone(p.conn) {
+			if p.lc == nil && peerGone(p.conn) {
 				p.trigger(func(p *parked) { p.gone = true })
 			}
 		}

@@ -54,7 +54,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if s.cfg.TLS.Enabled() {
 			done <- srv.ServeTLS(ln, "", "") // certificates from TLSConfig.GetCertificate
 		} else {
-			// Parked long-polls' connections come back through it.
+			// Parked long-polls' connections stay with the API, which
+			// serves their re-polls with the same handler (Linux), or
+			// come back through the wrapped listener.
+			idle := srv.IdleTimeout
+			if idle == 0 {
+				idle = srv.ReadTimeout // as net/http does
+			}
+			s.keep.Serve(s.handler, idle, s.log)
 			done <- srv.Serve(s.keep.Wrap(ln))
 		}
 	}()

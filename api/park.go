@@ -26,15 +26,17 @@ import (
 // no goroutine and no buffer while it waits. The answer — the events, or
 // an empty list at the end of the wait — is written from the event or
 // timer path as a complete HTTP/1.1 response, byte for byte what net/http
-// would have sent (same headers, same body), and the connection then goes
-// back to the http.Server through its listener (Keepalive), so that the
-// client's keep-alive connection lives on and the v1 protocol does not
-// change. Where the connection cannot be taken (HTTP/2, TLS terminated by
+// would have sent (same headers, same body), and the client's keep-alive
+// connection lives on, so the v1 protocol does not change. On Linux the
+// connection then stays in the API's parking lot (park_lot.go), which
+// reads the next request and serves a plain re-poll itself; elsewhere it
+// goes back to the http.Server through its listener (Keepalive). Where the connection cannot be taken (HTTP/2, TLS terminated by
 // the gateway, a client that asked to close, no Keepalive wired) the
 // request is held by its handler as before.
 //
-// A parked connection whose client went away is noticed by a sweep that
-// peeks at every parked socket once per parkSweepRound (a non-blocking
+// A parked connection whose client went away is noticed by the lot's
+// epoll set (Linux) or by a sweep that peeks at every other parked socket
+// once per parkSweepRound (a non-blocking
 // MSG_PEEK: end of stream or an error means gone) and is then closed
 // without an answer; the wait itself bounds the park in any case. When a
 // graceful shutdown begins every parked long-poll is answered with an

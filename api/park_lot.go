@@ -59,7 +59,7 @@ type lot struct {
 
 	mu       sync.Mutex
 	conns    map[net.Conn]*lotConn
-	fds      map[int32]*lotConn
+	fds      map[int32]lotMember
 	gen      int32
 	closed   bool // the listener closed: the epoll set is gone
 	stopping bool // a graceful shutdown began
@@ -67,6 +67,15 @@ type lot struct {
 	// work hands a connection whose request came to an idle worker.
 	work chan *lotConn
 }
+
+// lotMember is what the epoll set reports to: a kept HTTP connection
+// (lotConn) or a websocket (wsMember, ws_lot.go).
+type lotMember interface {
+	event(ev uint32)
+	generation() int32
+}
+
+func (lc *lotConn) generation() int32 { return lc.gen }
 
 type lotConn struct {
 	l      *lot
@@ -104,7 +113,7 @@ func startLot(k *Keepalive, h http.Handler, idle time.Duration) *lot {
 		return nil
 	}
 	l := &lot{k: k, handler: h, idle: idle, epfd: epfd,
-		conns: make(map[net.Conn]*lotConn), fds: make(map[int32]*lotConn), work: make(chan *lotConn)}
+		conns: make(map[net.Conn]*lotConn), fds: make(map[int32]lotMember), work: make(chan *lotConn)}
 	go l.loop()
 	return l
 }
@@ -112,7 +121,7 @@ func startLot(k *Keepalive, h http.Handler, idle time.Duration) *lot {
 // loop is the one goroutine that waits on the epoll set.
 func (l *lot) loop() {
 	evs := make([]unix.EpollEvent, 256)
-	lcs := make([]*lotConn, 0, len(evs))
+	lcs := make([]lotMember, 0, len(evs))
 	for {
 		n, err := unix.EpollWait(l.epfd, evs, 1000)
 		l.mu.Lock()
@@ -124,7 +133,7 @@ func (l *lot) loop() {
 		lcs = lcs[:0]
 		for i := 0; i < n; i++ {
 			lc := l.fds[evs[i].Fd]
-			if lc == nil || lc.gen != evs[i].Pad {
+			if lc != nil && lc.generation() != evs[i].Pad {
 				lc = nil
 			}
 			lcs = append(lcs, lc)

@@ -17,9 +17,13 @@ import (
 // (the Event object), in order, exactly once; after the final event the
 // server sends a normal close (1000).
 //
-// A waiting socket costs one goroutine, its reader, which only answers
-// pings and notices the close (clients send nothing else; anything they
-// send is discarded, with a small read limit and a small read buffer).
+// A waiting socket costs no goroutine on Linux over plain TCP: the API's
+// parking lot (park_lot.go, ws_lot.go) watches it with epoll and reads
+// what the client sends when there is something, with a strict frame
+// reader (ws_frame.go). Elsewhere it costs one goroutine, its reader.
+// Either way the reader only answers pings and notices the close or
+// silence (clients send nothing else; anything they send is discarded,
+// with a small read limit and a small read buffer).
 // There is no writer goroutine while nothing is to be written: the
 // session's Follower (one pending slot in the session hub, coalescing to
 // the latest event; a lagging socket re-lists, it is never dropped)
@@ -127,6 +131,7 @@ type wsConn struct {
 	closing  bool // a close frame is sent or the socket is finished
 	finished bool
 	stop     func() bool // stops the shutdown AfterFunc
+	unwatch  func()      // takes the socket out of the parking lot (ws_lot.go); nil: a reader goroutine reads it
 	grace    *time.Timer // finishes the socket if the client does not answer the close
 	slot     int         // the ping wheel's slot
 }
@@ -144,8 +149,10 @@ func (c *wsConn) start(conn *websocket.Conn, f *session.Follower) {
 	c.mu.Lock()
 	c.stop, c.started, c.events = stop, true, true
 	c.mu.Unlock()
+	if !c.a.watchWS(c) {
+		go c.read()
+	}
 	c.kick()
-	go c.read()
 }
 
 // notify is the follower's: something may be due. It runs with the hub's
@@ -256,8 +263,11 @@ func (c *wsConn) finish() {
 		return
 	}
 	c.finished, c.closing = true, true
-	grace, stop := c.grace, c.stop
+	grace, stop, unwatch := c.grace, c.stop, c.unwatch
 	c.mu.Unlock()
+	if unwatch != nil {
+		unwatch() // before the close: the descriptor may be reused
+	}
 	if grace != nil {
 		grace.Stop()
 	}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -277,11 +280,31 @@ func TestParkedLongPollShutdown(t *testing.T) {
 	t.Parallel()
 	w := sxNew(t)
 	c := w.create(map[string]any{"kind": "login"})
+	u, _ := url.Parse(c.Watch.EventsURL)
 	var polls []*rawPoll
 	for range 5 {
 		polls = append(polls, w.rawPoll(c.Watch.EventsURL, 1, 30, ""))
 	}
-	w.waitMetric(parkedNow, 5)
+	// Connections the API kept after a first parked poll (Linux): three
+	// park again, through the lot; two wait idle for their next request.
+	var idle []*rawPoll
+	if runtime.GOOS == "linux" {
+		var kept []*rawPoll
+		for range 5 {
+			kept = append(kept, w.rawPoll(c.Watch.EventsURL, 1, 1, ""))
+		}
+		for _, rp := range kept {
+			if _, evs := rp.read(t); len(evs) != 0 {
+				t.Fatalf("%+v", evs)
+			}
+		}
+		w.waitMetric(keptNow, 10) // the first five are parked in the lot too
+		for _, rp := range kept[:3] {
+			rp.send(u, 1, 30, "")
+		}
+		polls, idle = append(polls, kept[:3]...), kept[3:]
+	}
+	w.waitMetric(parkedNow, float64(len(polls)))
 	start := time.Now()
 	w.ts.Stop()
 	for _, rp := range polls {
@@ -290,7 +313,273 @@ func TestParkedLongPollShutdown(t *testing.T) {
 			t.Fatalf("%d %+v close=%v", resp.StatusCode, evs, resp.Close)
 		}
 	}
+	for _, rp := range idle {
+		_ = rp.conn.SetReadDeadline(time.Now().Add(sxWaitGuard))
+		if b, err := rp.br.ReadByte(); err != io.EOF {
+			t.Fatalf("an idle kept connection read %q, %v: want it closed", b, err)
+		}
+	}
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("shutdown took %s: the parked polls held it up", d)
 	}
+}
+
+// rawConn is an HTTP/1.1 client connection written by hand that keeps the
+// bytes of every answer, to compare them with net/http's.
+type rawConn struct {
+	t    *testing.T
+	conn net.Conn
+	rec  *bytes.Buffer
+	br   *bufio.Reader
+}
+
+func dialRaw(t *testing.T, host string) *rawConn {
+	t.Helper()
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	rec := &bytes.Buffer{}
+	return &rawConn{t: t, conn: conn, rec: rec, br: bufio.NewReader(io.TeeReader(conn, rec))}
+}
+
+var dateLine = regexp.MustCompile(`\r\nDate: [^\r]*\r\n`)
+
+// next reads one answer and returns its bytes (the Date value blanked).
+func (rc *rawConn) next() string {
+	rc.t.Helper()
+	_ = rc.conn.SetReadDeadline(time.Now().Add(sxWaitGuard + 30*time.Second))
+	resp, err := http.ReadResponse(rc.br, nil)
+	if err != nil {
+		rc.t.Fatalf("reading an answer: %v", err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		rc.t.Fatal(err)
+	}
+	resp.Body.Close()
+	n := rc.rec.Len() - rc.br.Buffered() // the rest belongs to the next answer
+	raw := string(rc.rec.Next(n))
+	return dateLine.ReplaceAllString(raw, "\r\nDate: -\r\n")
+}
+
+// send writes raw request bytes.
+func (rc *rawConn) send(req string) {
+	rc.t.Helper()
+	if _, err := io.WriteString(rc.conn, req); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+// closed waits until the server closed the connection (without
+// answering anything more).
+func (rc *rawConn) closed() {
+	rc.t.Helper()
+	_ = rc.conn.SetReadDeadline(time.Now().Add(sxWaitGuard))
+	if b, err := rc.br.ReadByte(); err != io.EOF {
+		rc.t.Fatalf("read %q, %v: want the end of the stream", b, err)
+	}
+}
+
+// netHTTP is what net/http answers to req on a fresh connection: the
+// reference the kept connections must match byte for byte (but Date).
+func netHTTP(t *testing.T, host, req string, answers int) []string {
+	t.Helper()
+	rc := dialRaw(t, host)
+	rc.send(req)
+	var out []string
+	for range answers {
+		out = append(out, rc.next())
+	}
+	return out
+}
+
+const (
+	keptNow    = "ukeygate_longpoll_kept_connections"
+	keptServed = `ukeygate_longpoll_kept_requests_total{by="api"}`
+	keptHanded = `ukeygate_longpoll_kept_requests_total{by="http"}`
+)
+
+// TestParkedConnectionKept: after its parked poll is answered, the
+// connection stays with the API (Linux), which serves plain re-polls
+// itself and hands anything else back to net/http; the answers are
+// net/http's, byte for byte.
+func TestParkedConnectionKept(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the lot needs epoll")
+	}
+	t.Parallel()
+	w := sxNew(t)
+	c := w.create(map[string]any{"kind": "login"})
+	u, _ := url.Parse(c.Watch.EventsURL)
+	host := u.Host
+	poll := func(path, query, hdr string) string {
+		return "GET " + path + "?" + query + " HTTP/1.1\r\nHost: " + host + "\r\n" + hdr + "\r\n"
+	}
+	events := func(after, wait, hdr string) string {
+		return poll(u.Path, u.RawQuery+"&after="+after+"&wait="+wait, hdr)
+	}
+	// quiet is a session nothing happens to: a poll after=1 on it waits.
+	q, _ := url.Parse(w.create(map[string]any{"kind": "login"}).Watch.EventsURL)
+	quiet := func(wait string) string {
+		return poll(q.Path, q.RawQuery+"&after=1&wait="+wait, "")
+	}
+	// kept opens a connection and parks a 1 s poll on it, which ends
+	// empty: the connection is then kept by the API.
+	kept := func(t *testing.T) *rawConn {
+		t.Helper()
+		before := w.sxMetric(keptNow)
+		rc := dialRaw(t, host)
+		rc.send(quiet("1"))
+		if a := rc.next(); !strings.Contains(a, "\r\n\r\n{\"events\":[]}\n") {
+			t.Fatalf("first answer %q", a)
+		}
+		w.waitMetric(keptNow, before+1)
+		return rc
+	}
+
+	t.Run("re-polls on a kept connection get net/http's answers", func(t *testing.T) {
+		rc := kept(t)
+		reqs := []string{
+			events("0", "25", "Origin: "+sxOrigin+"\r\n"), // news at once
+			events("0", "0", "User-Agent: x\r\nAccept: application/json\r\n"),
+			events("1", "999", ""),                               // wait out of range
+			events("x", "1", "Origin: "+sxOrigin+"\r\n"),         // bad after
+			events("0", "1", "Origin: https://evil.example\r\n"), // refused origin
+			events("0", "1", "Origin: "+sxOrigin2+"\r\n"),        // the other app's origin
+			poll(u.Path, "token=bad&after=0&wait=1", ""),         // wrong token
+			poll("/v1/sessions/nosuchsession/events", u.RawQuery+"&after=0&wait=1", ""),
+		}
+		for round := range 3 {
+			for i, req := range reqs {
+				want := netHTTP(t, host, req, 1)[0]
+				served := w.sxMetric(keptServed)
+				rc.send(req)
+				if got := rc.next(); got != want {
+					t.Fatalf("round %d request %d:\n got %q\nwant %q", round, i, got, want)
+				}
+				if got := w.sxMetric(keptServed); got != served+1 {
+					t.Fatalf("round %d request %d: served in the lot %v, want %v", round, i, got, served+1)
+				}
+			}
+		}
+		// A re-poll parks again on the kept connection and gets the
+		// next event with the same headers as a fresh connection's.
+		served := w.sxMetric(keptServed)
+		rc.send(events("1", "25", "Origin: "+sxOrigin+"\r\n"))
+		w.waitMetric(parkedNow, 1)
+		if got := w.sxMetric(keptServed); got != served+1 {
+			t.Fatalf("served in the lot %v, want %v", got, served+1)
+		}
+		if _, err := w.scan(w.alice, c.QR.Payload); err != nil {
+			t.Fatal(err)
+		}
+		got := rc.next()
+		want := netHTTP(t, host, events("1", "25", "Origin: "+sxOrigin+"\r\n"), 1)[0]
+		if got != want {
+			t.Fatalf("parked answer:\n got %q\nwant %q", got, want)
+		}
+		w.waitMetric(keptNow, 1)
+		rc.conn.Close()
+		w.waitMetric(keptNow, 0)
+	})
+
+	t.Run("another request on a kept connection is served by net/http", func(t *testing.T) {
+		rc := kept(t)
+		for i, req := range []string{
+			"GET /healthz HTTP/1.1\r\nHost: " + host + "\r\n\r\n",
+			"POST " + u.Path + "?" + u.RawQuery + " HTTP/1.1\r\nHost: " + host + "\r\nContent-Length: 2\r\n\r\n{}",
+			"HEAD " + u.Path + "?" + u.RawQuery + "&after=0 HTTP/1.1\r\nHost: " + host + "\r\n\r\n",
+			poll(u.Path+"/", u.RawQuery, ""),
+			poll("/v1/sessions/%2e%2e/events", u.RawQuery, ""),
+			events("0", "0", "Expect: 100-continue\r\n"),
+		} {
+			if strings.HasPrefix(req, "HEAD") {
+				continue // a HEAD answer has no body for ReadResponse to find; covered by net/http itself
+			}
+			want := netHTTP(t, host, req, 1)[0]
+			handed := w.sxMetric(keptHanded)
+			rc.send(req)
+			if got := rc.next(); got != want {
+				t.Fatalf("request %d:\n got %q\nwant %q", i, got, want)
+			}
+			if got := w.sxMetric(keptHanded); got != handed+1 {
+				t.Fatalf("request %d: handed back %v, want %v", i, got, handed+1)
+			}
+			// net/http has it now; a poll that parks brings it back.
+			rc.send(quiet("1"))
+			if a := rc.next(); !strings.Contains(a, "\r\n\r\n{\"events\":[]}\n") {
+				t.Fatalf("request %d: then %q", i, a)
+			}
+			w.waitMetric(keptNow, 1)
+		}
+		// A poll that asks to close goes to net/http and is held there.
+		req := events("0", "0", "Connection: close\r\n")
+		want := netHTTP(t, host, req, 1)[0]
+		rc.send(req)
+		if got := rc.next(); got != want || !strings.Contains(got, "Connection: close\r\n") {
+			t.Fatalf("got %q\nwant %q", got, want)
+		}
+		rc.closed()
+		w.waitMetric(keptNow, 0)
+	})
+
+	t.Run("pipelined, split and malformed requests get net/http's answers", func(t *testing.T) {
+		two := events("0", "0", "") + events("1", "0", "")
+		rc := kept(t)
+		want := netHTTP(t, host, two, 2)
+		rc.send(two)
+		for i := range 2 {
+			if got := rc.next(); got != want[i] {
+				t.Fatalf("pipelined %d:\n got %q\nwant %q", i, got, want[i])
+			}
+		}
+		// A request that comes in two pieces.
+		one := events("0", "0", "")
+		want = netHTTP(t, host, one, 1)
+		w.waitMetric(keptNow, 0) // net/http has it
+		rc.send(quiet("1"))
+		rc.next()
+		w.waitMetric(keptNow, 1)
+		// Either way is right: the lot may read a part (net/http then
+		// reads the rest) or all of it.
+		rc.send(one[:20])
+		rc.send(one[20:])
+		if got := rc.next(); got != want[0] {
+			t.Fatalf("split:\n got %q\nwant %q", got, want[0])
+		}
+		rc.conn.Close()
+		w.waitMetric(keptNow, 0)
+		for i, bad := range []string{
+			"GET " + u.Path + "?" + u.RawQuery + " HTTP/1.1\r\nHost: " + host + "\r\nNo-Colon\r\n\r\n",
+			"GET " + u.Path + "?" + u.RawQuery + " HTTP/1.1\r\n\r\n", // no Host
+			"GET " + u.Path + "?" + u.RawQuery + " HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+			"GET " + u.Path + "?" + u.RawQuery + " HTTP/1.1\r\nHost: " + host + "\r\nX: a\x01b\r\n\r\n",
+			"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n",
+			"GET " + u.Path + " HTTP/9.9\r\nHost: " + host + "\r\n\r\n",
+		} {
+			want := netHTTP(t, host, bad, 1)[0]
+			rc := kept(t)
+			rc.send(bad)
+			if got := rc.next(); got != want {
+				t.Fatalf("malformed %d:\n got %q\nwant %q", i, got, want)
+			}
+			rc.closed()
+			w.waitMetric(keptNow, 0)
+		}
+	})
+
+	t.Run("a client that leaves is freed, idle or parked", func(t *testing.T) {
+		rc := kept(t)
+		rc.conn.Close()
+		w.waitMetric(keptNow, 0)
+		gone := w.sxMetric(parkedTotal("gone"))
+		rc = kept(t)
+		rc.send(quiet("30"))
+		w.waitMetric(parkedNow, 1)
+		rc.conn.Close()
+		w.waitMetric(parkedTotal("gone"), gone+1)
+		w.waitMetric(parkedNow, 0)
+		w.waitMetric(keptNow, 0)
+	})
 }

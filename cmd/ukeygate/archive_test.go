@@ -212,10 +212,9 @@ func rewriteSegment(t *testing.T, from, to string, f func(*audit.Segment)) {
 // after are equal, revisions and expiries too), shrinks the file, keeps
 // mode 0600, and refuses while a node holds the file.
 func TestCompact(t *testing.T) {
-	clearEnv(t)
+	t.Parallel() // TestMain cleared UKEYGATE_*; the settings come in a config file
 	dir := t.TempDir()
-	t.Setenv("UKEYGATE_DATA_DIR", dir)
-	t.Setenv("UKEYGATE_STORAGE_BOLT_TIMEOUT", "200ms")
+	cfg := writeFile(t, "ukeygate.yaml", "data_dir: "+dir+"\nstorage:\n  bolt:\n    timeout: 200ms\n")
 	path := filepath.Join(dir, "ukeygate.db")
 	ctx := context.Background()
 	bc := storage.DefaultBoltConfig()
@@ -259,7 +258,7 @@ func TestCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	// While a node holds the file, compact refuses.
-	if code, _, errOut := cli(t, "", "compact"); code != 1 || !strings.Contains(errOut, "stop the node first") {
+	if code, _, errOut := cli(t, "", "compact", "--config", cfg); code != 1 || !strings.Contains(errOut, "stop the node first") {
 		t.Fatalf("compact on an open file: %d %s", code, errOut)
 	}
 	dump := func(s storage.Store) string {
@@ -279,7 +278,7 @@ func TestCompact(t *testing.T) {
 		t.Fatal(err)
 	}
 	fi, _ := os.Stat(path)
-	code, out, errOut := cli(t, "", "compact", "--json")
+	code, out, errOut := cli(t, "", "compact", "--json", "--config", cfg)
 	if code != 0 {
 		t.Fatalf("compact: %d %s", code, errOut)
 	}

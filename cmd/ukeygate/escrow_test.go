@@ -16,8 +16,7 @@ import (
 // a forgotten-PIN reset, a recovery opened by one operator, refused for
 // the requester, and completed by two other custodians.
 func TestEscrowCLI(t *testing.T) {
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
+	t.Parallel() // TestMain cleared UKEYGATE_*; the server and token go as flags
 	ts := servertest.Start(t)
 	as := func(token string, stdin string, args ...string) (int, string, string) {
 		t.Helper()

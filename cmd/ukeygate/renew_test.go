@@ -14,8 +14,7 @@ import (
 // same-key issuer --new-key is refused (new_key_not_allowed) and nothing
 // changes in the lists.
 func TestPhoneRenewCLI(t *testing.T) {
-	t.Setenv(envServer, "")
-	t.Setenv(envAdminToken, "")
+	t.Parallel() // TestMain cleared UKEYGATE_*; the server and token go as flags
 	ts := servertest.Start(t)
 	state := filepath.Join(t.TempDir(), "phone.json")
 	op := func(args ...string) string {

@@ -48,9 +48,13 @@ func findChromium() string {
 // parallel is how many tests (and phone stories) run at once unless
 // -parallel says otherwise: they wait on the browser and the gateway (other
 // processes and goroutines), not on this test process's CPU, so more than
-// GOMAXPROCS of them overlap their waits. The test whose timing matters
-// (TestWidgetCrossOriginErrors: how soon the widget gives up) runs alone.
-const parallel = 4
+// GOMAXPROCS of them overlap their waits. Six rather than four: the
+// package takes as long as its last long phone story (TestPhoneApp's,
+// TestPhoneCosign, TestPhoneRegistration's), and with four slots some of
+// them started only after a round of short tests. The test whose timing matters
+// (TestWidgetCrossOriginErrors: how soon the widget gives up) runs before
+// the others, its two cases beside each other only.
+const parallel = 6
 
 func TestMain(m *testing.M) {
 	flag.Parse()

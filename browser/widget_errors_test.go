@@ -38,6 +38,10 @@ func TestWidgetCrossOriginErrors(t *testing.T) {
 		{"origin the app does not allow", false, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// The two cases run side by side, and only with each other: the
+			// test itself is not parallel, so the package's parallel tests
+			// start only after both end (the timing check stays unloaded).
+			t.Parallel()
 			w := newWorld(t, false)
 			mux := http.NewServeMux()
 			page := httptest.NewServer(mux)

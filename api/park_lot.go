@@ -398,33 +398,7 @@ func (lc *lotConn) serve() {
 }
 
 // readNow reads what lc's socket holds without waiting (EAGAIN: nothing).
-func (lc *lotConn) readNow(buf []byte) (int, error) {
-	c := lc.conn
-	if rc, ok := c.(*replayConn); ok {
-		c = rc.Conn
-	}
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return 0, errors.ErrUnsupported
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	var rerr error
-	if err := raw.Read(func(fd uintptr) bool {
-		for {
-			n, rerr = unix.Read(int(fd), buf)
-			if rerr != unix.EINTR {
-				return true
-			}
-		}
-	}); err != nil {
-		return 0, err
-	}
-	return n, rerr
-}
+func (lc *lotConn) readNow(buf []byte) (int, error) { return readNow(lc.conn, buf) }
 
 // handBack gives lc's connection back to net/http, which reads data
 // first.

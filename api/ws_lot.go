@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -152,7 +153,7 @@ func (m *wsMember) read() {
 // (the client closed, an error, or a frame refused).
 func (m *wsMember) drain(buf []byte) bool {
 	for {
-		n, err := wsReadNow(m.c.conn.NetConn(), buf)
+		n, err := readNow(m.c.conn.NetConn(), buf)
 		if errors.Is(err, unix.EAGAIN) {
 			return true
 		}
@@ -215,16 +216,18 @@ func (m *wsMember) refuse(code int) {
 	_ = m.c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(wsWriteWait))
 }
 
-// wsReadNow reads what c holds without waiting (EAGAIN: nothing).
-func wsReadNow(c net.Conn, buf []byte) (int, error) {
+// readNow reads what c's socket holds without waiting (EAGAIN:
+// nothing); a connection handed back with bytes to replay is read
+// underneath them.
+func readNow(c net.Conn, buf []byte) (int, error) {
 	if rc, ok := c.(*replayConn); ok {
 		c = rc.Conn
 	}
-	tc, ok := c.(*net.TCPConn)
+	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return 0, errors.ErrUnsupported
 	}
-	raw, err := tc.SyscallConn()
+	raw, err := sc.SyscallConn()
 	if err != nil {
 		return 0, err
 	}

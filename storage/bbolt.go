@@ -104,7 +104,7 @@ func OpenBolt(cfg BoltConfig) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("storage: cannot create the directory of data file %s: %w: %w", cfg.Path, ErrUnavailable, err)
 	}
-	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.Timeout})
+	db, err := bolt.Open(cfg.Path, 0o600, boltOptions(cfg.Timeout))
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("storage: data file %s is locked by another process (waited %s): %w", cfg.Path, cfg.Timeout, ErrUnavailable)
@@ -127,6 +127,22 @@ func OpenBolt(cfg BoltConfig) (*Bolt, error) {
 	}
 	go b.sweepLoop(cfg.SweepInterval)
 	return b, nil
+}
+
+// boltOptions are the options every open of the data file uses: the
+// freelist is not written to the file (NoFreelistSync) but rebuilt by a
+// scan of the file's pages when it is opened, and kept in memory as a
+// hashmap, as etcd runs bbolt. Without it every commit rewrites the whole
+// freelist (on a store under load, most of the ~110 KB a session wrote);
+// the price is the scan at open (docs/operations.md gives its time).
+// Files written either way open either way (without the option, bbolt
+// rebuilds a missing freelist and writes it at open).
+func boltOptions(timeout time.Duration) *bolt.Options {
+	return &bolt.Options{
+		Timeout:        timeout,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	}
 }
 
 // initFile creates the buckets of a new file, checks the format of an

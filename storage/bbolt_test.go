@@ -643,3 +643,94 @@ func BenchmarkBoltCAS(b *testing.B) {
 		}
 	}
 }
+
+// TestBoltFreelistNotSynced: the data file's commits do not write the
+// freelist (boltOptions: NoFreelistSync), and files open either way — one
+// written by OpenBolt opens with bbolt's defaults (an older ukeygate) and
+// the reverse — with every key intact.
+func TestBoltFreelistNotSynced(t *testing.T) {
+	dir := t.TempDir()
+	cfg := storagetest.TestBoltConfig(dir)
+	ctx := context.Background()
+	val := bytes.Repeat([]byte("v"), 1000)
+	s, err := storage.OpenBolt(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if _, err := s.Txn(ctx, storage.Put(fmt.Sprintf("k/%03d", i), val, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 200; i += 2 { // free pages for the freelist
+		if _, err := s.Txn(ctx, storage.Delete(fmt.Sprintf("k/%03d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fl := metaFreelist(t, cfg.Path); fl != ^uint64(0) {
+		t.Fatalf("the last meta page names freelist page %d, want none (not synced)", fl)
+	}
+
+	// bbolt's defaults: it rebuilds the freelist, writes it, and commits.
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("open with bbolt's defaults: %v", err)
+	}
+	if fl := metaFreelist(t, cfg.Path); fl == ^uint64(0) {
+		t.Fatal("bbolt's defaults did not write the freelist at open")
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = storage.OpenBolt(cfg)
+	if err != nil {
+		t.Fatalf("reopen a file with a synced freelist: %v", err)
+	}
+	defer s.Close()
+	kvs, _, err := s.List(ctx, "k/")
+	if err != nil || len(kvs) != 100 {
+		t.Fatalf("after the reopens: %d keys, %v; want 100", len(kvs), err)
+	}
+	for i := 0; i < 200; i += 2 { // freed pages are found and reused
+		if _, err := s.Txn(ctx, storage.Put(fmt.Sprintf("k/%03d", i), val, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kvs, _, err = s.List(ctx, "k/"); err != nil || len(kvs) != 200 {
+		t.Fatalf("after rewriting: %d keys, %v; want 200", len(kvs), err)
+	}
+}
+
+// metaFreelist reads the freelist page id of the data file's current meta
+// page (the one with the higher transaction id): bbolt's page header is 16
+// bytes, then the meta's magic, version, page size, flags (4 bytes each),
+// the root bucket (16), the freelist page id, the high-water page id and
+// the transaction id (8 bytes each), in the machine's byte order (little
+// endian on every platform CI runs).
+func metaFreelist(t *testing.T, path string) uint64 {
+	t.Helper()
+	f, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	le := func(b []byte) uint64 {
+		var v uint64
+		for i := 7; i >= 0; i-- {
+			v = v<<8 | uint64(b[i])
+		}
+		return v
+	}
+	pageSize := int(uint32(f[24]) | uint32(f[25])<<8 | uint32(f[26])<<16 | uint32(f[27])<<24)
+	best, fl := uint64(0), uint64(0)
+	for _, off := range []int{0, pageSize} {
+		m := f[off+16:]
+		if txid := le(m[48:]); txid >= best {
+			best, fl = txid, le(m[32:])
+		}
+	}
+	return fl
+}

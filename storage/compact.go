@@ -36,7 +36,7 @@ func (b *Bolt) Compact(ctx context.Context) error {
 	}
 	tmp := b.path + ".compact"
 	_ = os.Remove(tmp)
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: b.timeout})
+	dst, err := bolt.Open(tmp, 0o600, boltOptions(b.timeout))
 	if err != nil {
 		return b.backendErr(err)
 	}
@@ -61,7 +61,7 @@ func (b *Bolt) Compact(ctx context.Context) error {
 	}
 	// Reopen whichever file is now the data file (the old one if the
 	// rename failed).
-	db, err := bolt.Open(b.path, 0o600, &bolt.Options{Timeout: b.timeout})
+	db, err := bolt.Open(b.path, 0o600, boltOptions(b.timeout))
 	if err != nil {
 		b.closed = true
 		b.hub.close()

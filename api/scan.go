@@ -16,6 +16,7 @@ import (
 	"github.com/ukeygate/ukeygate/qrlogin"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
+	"github.com/ukeygate/ukeygate/storage/readcache"
 )
 
 // Phone side of the scan sessions: scan, confirm, reject. Every request is
@@ -244,8 +245,10 @@ func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
 	if err := a.sessionsReady(); err != nil {
 		return err
 	}
-	// The device nonce is consumed in the scan's own transaction.
-	ctx, once := storage.DeferOnce(r.Context())
+	// The device nonce is consumed in the scan's own transaction; the
+	// session record is read from the store once per request
+	// (readcache.WithMemo).
+	ctx, once := storage.DeferOnce(readcache.WithMemo(r.Context()))
 	r = r.WithContext(ctx)
 	sc, err := func() (*session.Scanned[scanOffer], error) {
 		body, deviceID, userID, err := a.signedDevice(w, r)
@@ -290,8 +293,9 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 		return ErrAuditUnavailable
 	}
 	// The device nonce is consumed in the confirm's first transaction
-	// (the claim).
-	ctx, once := storage.DeferOnce(r.Context())
+	// (the claim); the session record is read from the store once per
+	// request (readcache.WithMemo).
+	ctx, once := storage.DeferOnce(readcache.WithMemo(r.Context()))
 	r = r.WithContext(ctx)
 	var id string
 	sess, challenge, err := func() (*session.Session, json.RawMessage, error) {

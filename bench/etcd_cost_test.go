@@ -17,13 +17,14 @@ const MaxProposalsPerSession = 6
 // MaxRangeCallsPerSession is the most etcd Range calls (read round trips)
 // one whole login session may cost. Before the nodes cached their hot
 // records (package storage/readcache) a session cost about 34: the issuer,
-// credential, user, device, app and webhook records on each request. What
-// is left are the session record itself and its events, the audit log's
-// head, the expiry listing and the device record of each of the phone's
-// signed requests (devices are not cached: a revocation must hold on
-// every node at once): about 12; the guard leaves room for a slow run's
-// extra background reads.
-const MaxRangeCallsPerSession = 14
+// credential, user, device, app and webhook records on each request. With
+// them about 12; with the per-request memo of the session record
+// (readcache.WithMemo: the scan and the confirm read it once each) 8: the
+// session record once per phone request and once for the portal's watch,
+// the watch's two event listings, the audit log's head, and the device
+// record of each of the phone's signed requests. The guard leaves room
+// for a slow run's extra background reads.
+const MaxRangeCallsPerSession = 10
 
 // TestEtcdCostPerSession runs whole login sessions against a gateway on its
 // own real etcd and counts, with etcd's own metrics, what each cost the

@@ -25,6 +25,11 @@
 //
 // The cache is bounded (least recently used entries leave first).
 //
+// Session records (Config.MemoPrefixes) are not cached across requests:
+// a request whose context comes from WithMemo reads each of them from the
+// store once and sees its own writes (memo.go); nothing outlives the
+// request.
+//
 // What can be stale, and why the security checks hold:
 //
 //   - Across nodes a cached record can be behind the store for the watch's
@@ -49,7 +54,11 @@
 //     reads the store: the stale copy decides nothing.
 //   - Single-use values (device request nonces, QR nonces, activation
 //     codes), sessions, revocation entries and CRLs are not cached: they
-//     are checked and consumed in one transaction against the store.
+//     are checked and consumed in one transaction against the store. A
+//     request's memo can hold a session record that another node changed
+//     while the request ran; every session transition is conditioned on
+//     the revision read, so it fails, drops the key, and the retry reads
+//     the store (as with a read just before that change).
 //   - Devices are not cached: a device's signed request is checked against
 //     its record without a condition, so a cached copy would accept a
 //     device revoked on another node for the watch's lag.

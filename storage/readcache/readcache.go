@@ -21,6 +21,10 @@ type Config struct {
 	// ListRoots: List of a prefix ROOT + ID + "/" (one record's index,
 	// such as "usercreds/USER/") is cached. End each with "/".
 	ListRoots []string
+	// MemoPrefixes: Get of a key under one of them, in a request's
+	// context made by WithMemo, reads the store at most once per request
+	// (memo.go). These keys are not cached across requests.
+	MemoPrefixes []string
 	// MaxEntries bounds the cached keys and listings together.
 	MaxEntries int
 	// RetryMin and RetryMax bound the wait before a watch that ended, or
@@ -40,11 +44,12 @@ type Config struct {
 // nonces), sessions, revocations and CRLs.
 func DefaultConfig() Config {
 	return Config{
-		GetPrefixes: []string{"issuers/", "credentials/", "users/", "apps/", "apps-by-key/", "webhooks/"},
-		ListRoots:   []string{"usercreds/", "userdelegations/"},
-		MaxEntries:  20000,
-		RetryMin:    50 * time.Millisecond,
-		RetryMax:    2 * time.Second,
+		GetPrefixes:  []string{"issuers/", "credentials/", "users/", "apps/", "apps-by-key/", "webhooks/"},
+		ListRoots:    []string{"usercreds/", "userdelegations/"},
+		MemoPrefixes: []string{"sessions/"},
+		MaxEntries:   20000,
+		RetryMin:     50 * time.Millisecond,
+		RetryMax:     2 * time.Second,
 	}
 }
 
@@ -61,6 +66,16 @@ func (c Config) Validate() error {
 		for j, q := range all {
 			if i != j && strings.HasPrefix(p, q) {
 				return fmt.Errorf("%w: readcache: prefix %q lies under %q", storage.ErrInvalid, p, q)
+			}
+		}
+	}
+	for _, p := range c.MemoPrefixes {
+		if err := storage.ValidatePrefix(p); err != nil {
+			return fmt.Errorf("readcache: memo prefix %q: %w", p, err)
+		}
+		for _, q := range all {
+			if strings.HasPrefix(p, q) || strings.HasPrefix(q, p) {
+				return fmt.Errorf("%w: readcache: memo prefix %q overlaps the cached prefix %q", storage.ErrInvalid, p, q)
 			}
 		}
 	}
@@ -201,6 +216,18 @@ func (s *Store) prefixFor(key string, isList bool) *prefixState {
 
 // Get implements storage.Store.
 func (s *Store) Get(ctx context.Context, key string) (storage.KV, error) {
+	if m := memoFrom(ctx); m != nil && s.memoized(key) {
+		if err := ctx.Err(); err != nil {
+			return storage.KV{}, err
+		}
+		return s.memoGet(ctx, m, key)
+	}
+	return s.get(ctx, key)
+}
+
+func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
+
+func (s *Store) get(ctx context.Context, key string) (storage.KV, error) {
 	p := s.prefixFor(key, false)
 	if p == nil {
 		return s.inner.Get(ctx, key)
@@ -381,7 +408,11 @@ func (s *Store) flushLocked(p *prefixState) {
 // returns; when it fails (a condition that did not hold, or an outcome
 // not known), the keys of its conditions too, so a retry reads the store.
 func (s *Store) Txn(ctx context.Context, ops ...storage.Op) (int64, error) {
+	start := s.cfg.Now()
 	rev, err := s.inner.Txn(ctx, ops...)
+	if m := memoFrom(ctx); m != nil {
+		s.memoTxn(m, ops, rev, err, start)
+	}
 	s.mu.Lock()
 	for _, op := range ops {
 		if op.IsWrite() || err != nil {

@@ -96,7 +96,7 @@ func get(t *testing.T, s storage.Store, key string) (string, int64) {
 // and again with the listings of the suite's prefixes cached.
 func TestConformance(t *testing.T) {
 	for name, set := range map[string]func(*readcache.Config){
-		"gets":  func(c *readcache.Config) { c.GetPrefixes, c.ListRoots = []string{""}, nil },
+		"gets":  func(c *readcache.Config) { c.GetPrefixes, c.ListRoots, c.MemoPrefixes = []string{""}, nil, nil },
 		"lists": func(c *readcache.Config) { c.GetPrefixes, c.ListRoots = nil, []string{"a/", "d/", "t/", "w/"} },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -122,6 +122,8 @@ func TestConfigValidate(t *testing.T) {
 		"zero entries":  func(c *readcache.Config) { c.MaxEntries = 0 },
 		"retry order":   func(c *readcache.Config) { c.RetryMax = c.RetryMin / 2 },
 		"NUL":           func(c *readcache.Config) { c.GetPrefixes = []string{"a\x00/"} },
+		"memo overlap":  func(c *readcache.Config) { c.MemoPrefixes = []string{"users/x/"} },
+		"memo NUL":      func(c *readcache.Config) { c.MemoPrefixes = []string{"s\x00/"} },
 	} {
 		c := readcache.DefaultConfig()
 		mutate(&c)

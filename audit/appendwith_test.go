@@ -12,11 +12,35 @@ import (
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
+// batchedOnly hides the bbolt store's Update, so that the log writes as it
+// does on etcd: queued batches chained by the head's revision.
+type batchedOnly struct{ storage.Store }
+
+// bothModes runs f on a bbolt store through each of the log's two write
+// paths: one Update per append, and the batches of a store without one.
+func bothModes(t *testing.T, f func(t *testing.T, s storage.Store)) {
+	t.Run("update", func(t *testing.T) {
+		s := storagetest.MustOpen(t)
+		if !storage.CanUpdate(s) {
+			t.Fatal("the bbolt store runs no Update")
+		}
+		f(t, s)
+	})
+	t.Run("batched", func(t *testing.T) {
+		s := batchedOnly{storagetest.MustOpen(t)}
+		if storage.CanUpdate(s) {
+			t.Fatal("batchedOnly still runs Update")
+		}
+		f(t, s)
+	})
+}
+
 // AppendWith commits the entry with the caller's operations, or neither;
 // a failed condition of one caller fails that entry alone, and concurrent
 // appends (some failing) still form one verified chain.
-func TestAppendWith(t *testing.T) {
-	s := storagetest.MustOpen(t)
+func TestAppendWith(t *testing.T) { bothModes(t, testAppendWith) }
+
+func testAppendWith(t *testing.T, s storage.Store) {
 	l := newLog(t, s)
 	ctx := context.Background()
 	e := func(u string) audit.Entry { return audit.Entry{Action: "sign", UserID: u, Outcome: audit.OutcomeOK} }
@@ -95,7 +119,10 @@ func TestAppendWith(t *testing.T) {
 // revision have exactly one winner (the others ErrConflict), as they would
 // one after the other.
 func TestAppendWithSameKeyConcurrently(t *testing.T) {
-	s := storagetest.MustOpen(t)
+	bothModes(t, testAppendWithSameKeyConcurrently)
+}
+
+func testAppendWithSameKeyConcurrently(t *testing.T, s storage.Store) {
 	l := newLog(t, s)
 	ctx := context.Background()
 	e := audit.Entry{Action: "sign", UserID: "usr_a", Outcome: audit.OutcomeOK}

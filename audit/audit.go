@@ -85,14 +85,26 @@ func (l *Log) seal(seq int64, hash string) string {
 
 func entryKey(seq int64) string { return fmt.Sprintf("%s%016d", entryPrefix, seq) }
 
-// Log is the audit log over a store. Appends from many goroutines are
-// queued and written in batches, each batch one transaction that extends the
-// chain; the head's revision guards against a concurrent writer on another
-// node (the batch is re-chained and retried).
+// Log is the audit log over a store. On a store that runs a
+// read-modify-write in one transaction (storage.Updater: the embedded
+// bbolt store, one process) each append is its own update: it reads the
+// head inside the store's write transaction and chains on it, and the
+// store's group commit puts concurrent appends (and the other writes) in
+// one commit. On any other store (etcd: several nodes) appends from many
+// goroutines are queued and written in batches, each batch one
+// transaction that extends the chain; the head's revision guards against a
+// concurrent writer on another node (the batch is re-chained and retried).
 type Log struct {
 	store   storage.Store
 	sealKey []byte
 	now     func() time.Time
+
+	// direct: appends are Updates of the store (no queue, no writer).
+	direct bool
+	// life is held for reading by a direct append and for writing by
+	// Close, so Close waits for them and later ones see closed.
+	life   sync.RWMutex
+	closed bool
 
 	queue chan *pending
 	done  chan struct{}
@@ -127,17 +139,48 @@ func New(store storage.Store, masterKey []byte, now func() time.Time) (*Log, err
 	if now == nil {
 		now = time.Now
 	}
-	l := &Log{store: store, sealKey: key, now: now, queue: make(chan *pending, 1024), done: make(chan struct{})}
-	l.wg.Add(1)
-	go l.run()
+	l := &Log{store: store, sealKey: key, now: now, done: make(chan struct{}), direct: storage.CanUpdate(store)}
+	if !l.direct {
+		l.queue = make(chan *pending, 1024)
+		l.wg.Add(1)
+		go l.run()
+	}
 	return l, nil
 }
 
-// Close stops the appender after the queued entries are written.
+// Close stops the appender after the queued entries are written (direct
+// appends: after those in flight); later appends fail with ErrClosed.
 func (l *Log) Close() error {
-	l.once.Do(func() { close(l.done) })
+	l.once.Do(func() {
+		l.life.Lock()
+		l.closed = true
+		l.life.Unlock()
+		close(l.done)
+	})
 	l.wg.Wait()
 	return nil
+}
+
+// appendDirect writes p alone as one Update of the store (Log.direct).
+func (l *Log) appendDirect(ctx context.Context, p *pending) error {
+	l.life.RLock()
+	defer l.life.RUnlock()
+	if l.closed {
+		return ErrClosed
+	}
+	// The salt and the commitment do not depend on the place in the
+	// chain: made before the store's writer is held.
+	if err := stamp(&p.e); err != nil {
+		return err
+	}
+	_, err := l.store.(storage.Updater).Update(ctx, func(get storage.ReadFunc) ([]storage.Op, error) {
+		h, _, err := headOf(get(headKey))
+		if err != nil {
+			return nil, err
+		}
+		return l.chainOps([]*pending{p}, h)
+	})
+	return err
 }
 
 // Append adds e to the log and returns once it is durably written, with
@@ -147,6 +190,12 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 		return Entry{}, fmt.Errorf("%w: action and outcome (ok|failed) are required", ErrInvalidEntry)
 	}
 	p := &pending{e: e, res: make(chan error, 1)}
+	if l.direct {
+		if err := l.appendDirect(ctx, p); err != nil {
+			return Entry{}, err
+		}
+		return p.e, nil
+	}
 	select {
 	case l.queue <- p:
 	case <-l.done:
@@ -178,6 +227,10 @@ func (l *Log) AppendWith(ctx context.Context, e Entry, ops []storage.Op) (Entry,
 		return Entry{}, fmt.Errorf("%w: %d operations with one entry, at most %d", ErrInvalidEntry, len(ops), maxAppendOps)
 	}
 	p := &pending{e: e, res: make(chan error, 1), ops: ops}
+	if l.direct {
+		err := l.appendDirect(ctx, p)
+		return p.e, err
+	}
 	select {
 	case l.queue <- p:
 	case <-l.done:
@@ -321,22 +374,37 @@ func (l *Log) tryWrite(ctx context.Context, batch []*pending) (int64, error) {
 }
 
 func (l *Log) tryWriteAt(ctx context.Context, batch []*pending, h head, rev int64) error {
-	var err error
-	ops := []storage.Op{storage.IfRevision(headKey, rev)}
+	for _, p := range batch {
+		if err := stamp(&p.e); err != nil {
+			return err
+		}
+	}
+	ops, err := l.chainOps(batch, h)
+	if err != nil {
+		return err
+	}
+	_, err = l.store.Txn(ctx, append([]storage.Op{storage.IfRevision(headKey, rev)}, ops...)...)
+	return err
+}
+
+// chainOps chains the stamped entries of batch after h, filling in their
+// Seq, Time, Prev and Hash, and returns the writes of the entries, of
+// their callers' operations and of the new head. It sets every field anew
+// on each call (an Update may run it more than once).
+func (l *Log) chainOps(batch []*pending, h head) ([]storage.Op, error) {
+	ops := make([]storage.Op, 0, 1+len(batch)+len(batch[0].ops))
 	seq, prev := h.Seq, h.Hash
 	now := l.now().UTC()
 	for _, p := range batch {
 		seq++
-		p.e.Seq, p.e.Time, p.e.Prev = seq, now, prev
-		if err := stamp(&p.e); err != nil {
-			return err
-		}
+		p.e.Seq, p.e.Time, p.e.Prev, p.e.Hash = seq, now, prev, ""
+		var err error
 		if p.e.Hash, err = chainHash(p.e); err != nil {
-			return err
+			return nil, err
 		}
 		b, err := json.Marshal(p.e)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ops = append(ops, storage.Put(entryKey(seq), b, 0))
 		ops = append(ops, p.ops...)
@@ -344,15 +412,18 @@ func (l *Log) tryWriteAt(ctx context.Context, batch []*pending, h head, rev int6
 	}
 	nh, err := json.Marshal(head{Seq: seq, Hash: prev, Seal: l.seal(seq, prev)})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ops = append(ops, storage.Put(headKey, nh, 0))
-	_, err = l.store.Txn(ctx, ops...)
-	return err
+	return append(ops, storage.Put(headKey, nh, 0)), nil
 }
 
 func (l *Log) readHead(ctx context.Context) (head, int64, error) {
-	kv, err := l.store.Get(ctx, headKey)
+	return headOf(l.store.Get(ctx, headKey))
+}
+
+// headOf decodes the head record read from the store (the zero head of an
+// empty log when there is none) and returns it with its revision.
+func headOf(kv storage.KV, err error) (head, int64, error) {
 	if errors.Is(err, storage.ErrNotFound) {
 		return head{Hash: zeroHash}, 0, nil
 	}

@@ -70,7 +70,10 @@ func TestAppendRefusesIncompleteEntry(t *testing.T) {
 // two Log instances over one store, as two nodes would) and checks the
 // result is one unbroken chain holding every entry exactly once.
 func TestConcurrentAppendsFormOneChain(t *testing.T) {
-	s := storagetest.MustOpen(t)
+	bothModes(t, testConcurrentAppendsFormOneChain)
+}
+
+func testConcurrentAppendsFormOneChain(t *testing.T, s storage.Store) {
 	a, b := newLog(t, s), newLog(t, s)
 	const n = 200
 	var wg sync.WaitGroup

@@ -65,22 +65,57 @@ func (s *sealedStore) Txn(ctx context.Context, ops ...storage.Op) (int64, error)
 	if err := storage.ValidateTxn(ops); err != nil {
 		return 0, err
 	}
+	sealed, err := s.seal(ops)
+	if err != nil {
+		return 0, err
+	}
+	return s.inner.Txn(ctx, sealed...)
+}
+
+// seal returns ops with every put's value sealed; a write of a reserved
+// key fails with ErrReserved.
+func (s *sealedStore) seal(ops []storage.Op) ([]storage.Op, error) {
 	sealed := make([]storage.Op, len(ops))
 	for i, op := range ops {
 		if op.IsWrite() && reserved(op.Key) {
-			return 0, fmt.Errorf("%w: %s", ErrReserved, op.Key)
+			return nil, fmt.Errorf("%w: %s", ErrReserved, op.Key)
 		}
 		if op.IsPut() {
 			v, err := s.write.sealValue(op.Key, op.Value)
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
 			op = storage.Put(op.Key, v, op.TTL)
 		}
 		sealed[i] = op
 	}
-	return s.inner.Txn(ctx, sealed...)
+	return sealed, nil
 }
+
+// Update implements storage.Updater when the store below is one: fn reads
+// opened values and its puts are sealed, as through Get and Txn.
+func (s *sealedStore) Update(ctx context.Context, fn storage.UpdateFunc) (int64, error) {
+	u, ok := s.inner.(storage.Updater)
+	if !ok || !u.CanUpdate() {
+		return 0, storage.ErrNoUpdate(s.inner)
+	}
+	return u.Update(ctx, func(get storage.ReadFunc) ([]storage.Op, error) {
+		ops, err := fn(func(key string) (storage.KV, error) {
+			kv, err := get(key)
+			if err != nil {
+				return kv, err
+			}
+			return s.openKV(kv)
+		})
+		if err != nil {
+			return nil, err
+		}
+		return s.seal(ops)
+	})
+}
+
+// CanUpdate implements storage.Updater.
+func (s *sealedStore) CanUpdate() bool { return storage.CanUpdate(s.inner) }
 
 // Watch implements storage.Store. A value that cannot be opened ends the
 // watch (the channel closes, as for a watcher that fell behind): the

@@ -192,3 +192,43 @@ func TestRotateResumesAndRefusesOldKey(t *testing.T) {
 		t.Fatalf("rotate again: %+v, %v", res, err)
 	}
 }
+
+// An Update through the sealed view reads opened values and seals what it
+// writes, as Get and Txn do; reserved keys stay unwritable.
+func TestSealedUpdate(t *testing.T) {
+	ctx := context.Background()
+	raw := mustOpenBolt(t)
+	v, err := vault.Open(ctx, raw, key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ok := v.Store.(storage.Updater)
+	if !ok || !storage.CanUpdate(v.Store) {
+		t.Fatal("the sealed view over bbolt runs no Update")
+	}
+	if _, err := storagetest.PutKey(ctx, v.Store, "users/u1", []byte("Zhang San"), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err = u.Update(ctx, func(get storage.ReadFunc) ([]storage.Op, error) {
+		kv, err := get("users/u1")
+		if err != nil {
+			return nil, err
+		}
+		return []storage.Op{storage.Put("users/u2", append(kv.Value, " II"...), 0)}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kv, err := raw.Get(ctx, "users/u2"); err != nil || bytes.Contains(kv.Value, []byte("Zhang")) {
+		t.Fatalf("update stored %q, %v: want it sealed", kv.Value, err)
+	}
+	if kv, err := v.Store.Get(ctx, "users/u2"); err != nil || string(kv.Value) != "Zhang San II" {
+		t.Fatalf("read back %q, %v", kv.Value, err)
+	}
+	_, err = u.Update(ctx, func(storage.ReadFunc) ([]storage.Op, error) {
+		return []storage.Op{storage.Put(vault.ReservedPrefix+"x", nil, 0)}, nil
+	})
+	if !errors.Is(err, vault.ErrReserved) {
+		t.Fatalf("update of a reserved key: %v, want ErrReserved", err)
+	}
+}

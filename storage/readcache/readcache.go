@@ -423,6 +423,33 @@ func (s *Store) Txn(ctx context.Context, ops ...storage.Op) (int64, error) {
 	return rev, err
 }
 
+// Update implements storage.Updater when the store below is one, dropping
+// keys as Txn does (fn's reads go to the store's transaction, not the
+// cache).
+func (s *Store) Update(ctx context.Context, fn storage.UpdateFunc) (int64, error) {
+	u, ok := s.inner.(storage.Updater)
+	if !ok || !u.CanUpdate() {
+		return 0, storage.ErrNoUpdate(s.inner)
+	}
+	var last []storage.Op
+	rev, err := u.Update(ctx, func(get storage.ReadFunc) ([]storage.Op, error) {
+		ops, err := fn(get)
+		last = ops
+		return ops, err
+	})
+	s.mu.Lock()
+	for _, op := range last {
+		if op.IsWrite() || err != nil {
+			s.invalidateKeyLocked(op.Key)
+		}
+	}
+	s.mu.Unlock()
+	return rev, err
+}
+
+// CanUpdate implements storage.Updater.
+func (s *Store) CanUpdate() bool { return storage.CanUpdate(s.inner) }
+
 // watch keeps a watch open on p and drops what it reports; when the
 // watch ends it stops and flushes p's cache and opens a new one.
 func (s *Store) watch(p *prefixState) {

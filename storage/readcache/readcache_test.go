@@ -445,3 +445,45 @@ func TestConcurrentReadersWriters(t *testing.T) {
 		}
 	}
 }
+
+// An Update through the cache is the store's Update (the cache over a
+// store without one cannot), and the keys it writes are read anew at once.
+func TestUpdateDropsWrittenKeys(t *testing.T) {
+	inner := storagetest.MustOpenBolt(t)
+	c := open(t, inner, testConfig())
+	if !storage.CanUpdate(c) {
+		t.Fatal("the cache over bbolt runs no Update")
+	}
+	put(t, c, "issuers/a", "v1")
+	waitFor(t, "a cached read", func() bool {
+		before := c.Stats().Hits
+		get(t, c, "issuers/a")
+		return c.Stats().Hits > before
+	})
+	for i := 2; i < 20; i++ {
+		want := fmt.Sprintf("v%d", i)
+		rev, err := c.Update(context.Background(), func(read storage.ReadFunc) ([]storage.Op, error) {
+			kv, err := read("issuers/a")
+			if err != nil {
+				return nil, err
+			}
+			if string(kv.Value) != fmt.Sprintf("v%d", i-1) {
+				return nil, fmt.Errorf("update read %q", kv.Value)
+			}
+			return []storage.Op{storage.Put("issuers/a", []byte(want), 0)}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, r := get(t, c, "issuers/a"); v != want || r != rev {
+			t.Fatalf("after updating to %q at %d: read %q at %d", want, rev, v, r)
+		}
+	}
+	plain := open(t, struct{ storage.Store }{inner}, testConfig())
+	if storage.CanUpdate(plain) {
+		t.Fatal("the cache over a store without Update claims one")
+	}
+	if _, err := plain.Update(context.Background(), func(storage.ReadFunc) ([]storage.Op, error) { return nil, nil }); !errors.Is(err, storage.ErrInvalid) {
+		t.Fatalf("Update over a store without one: %v, want ErrInvalid", err)
+	}
+}

@@ -137,13 +137,23 @@ func OpenBolt(cfg BoltConfig) (*Bolt, error) {
 // the price is the scan at open (docs/operations.md gives its time).
 // Files written either way open either way (without the option, bbolt
 // rebuilds a missing freelist and writes it at open).
+//
+// The file is mapped initialMmapSize bytes long from the start (address
+// space only: a page is resident once read): bbolt otherwise doubles the
+// mapping each time the file outgrows it, and every remap waits for all
+// readers and stops every read and write until it is done.
 func boltOptions(timeout time.Duration) *bolt.Options {
 	return &bolt.Options{
-		Timeout:        timeout,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		Timeout:         timeout,
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: initialMmapSize,
 	}
 }
+
+// initialMmapSize is the bbolt file's first mapping (1 GiB; past it bbolt
+// grows the mapping 1 GiB at a time).
+const initialMmapSize = 1 << 30
 
 // initFile creates the buckets of a new file, checks the format of an
 // existing one and returns its revision. A panic of bbolt on a damaged page

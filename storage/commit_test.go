@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -130,5 +132,31 @@ func TestHubOrdersRevisions(t *testing.T) {
 	}
 	if _, err := h.add(t.Context(), ""); !errors.Is(err, ErrClosed) {
 		t.Fatalf("add after close: %v", err)
+	}
+}
+
+// The data file's mapping is made once, initialMmapSize long: a file that
+// grows (here past 8 MiB from a few KiB) is not remapped, so no commit
+// waits for every reader to leave while the mapping is replaced.
+func TestBoltMappedOnce(t *testing.T) {
+	b, err := OpenBolt(BoltConfig{Path: filepath.Join(t.TempDir(), "m.db"), Timeout: time.Second, SweepInterval: time.Minute, WatchBuffer: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	first := b.db.Info().Data
+	val := make([]byte, 64<<10)
+	for i := range 130 {
+		if _, err := b.Txn(context.Background(), Put(fmt.Sprintf("big/%03d", i), val, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var size int64
+	_ = b.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	if size < 8<<20 {
+		t.Fatalf("the file is only %d bytes", size)
+	}
+	if now := b.db.Info().Data; now != first {
+		t.Fatalf("the file was remapped while it grew to %d bytes", size)
 	}
 }

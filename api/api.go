@@ -228,7 +228,16 @@ func New(deps Deps) *API {
 			}
 			return float64(keep.handedBack.Load())
 		})
-		for _, c := range []prometheus.Collector{lotKept, lotRequests, lotHanded} {
+		lotFast := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "ukeygate_longpoll_fast_repolls_total",
+			Help: "Re-polls on kept connections that matched the memo of the long-poll before them and were parked without running the handler chain (also counted in ukeygate_longpoll_kept_requests_total{by=\"api\"}).",
+		}, func() float64 {
+			if keep == nil {
+				return 0
+			}
+			return float64(keep.fast.Load())
+		})
+		for _, c := range []prometheus.Collector{lotKept, lotRequests, lotHanded, lotFast} {
 			if err := deps.Registerer.Register(c); err != nil {
 				var are prometheus.AlreadyRegisteredError
 				if !errors.As(err, &are) {

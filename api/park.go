@@ -75,8 +75,11 @@ type Keepalive struct {
 	// until Serve, or where epoll is not available.
 	lot    *lot
 	logger *slog.Logger
-	// Requests read in the lot: served there, or handed back to net/http.
-	served, handedBack atomic.Int64
+	// Requests read in the lot: served there, or handed back to net/http;
+	// of the served, the re-polls parked by the fast path (park_fast.go).
+	served, handedBack, fast atomic.Int64
+	// gate: the server's part in the fast path; nil: no fast path.
+	gate RepollGate
 }
 
 // kept is how many connections the lot holds now (parked or idle).
@@ -349,6 +352,9 @@ type parked struct {
 	// lc: the connection is in the lot (park_lot.go), which notices a
 	// client that goes away; nil: the sweep peeks.
 	lc *lotConn
+	// memo stands for the request that parked p in its later identical
+	// re-polls (park_fast.go); nil: none.
+	memo *repollMemo
 
 	// list links, guarded by pk.mu
 	slot       int
@@ -451,23 +457,25 @@ func (p *parked) finish(outcome string, evs []session.Event, closing bool) {
 			"duration_ms", msSince(p.start))
 		return
 	}
-	if evs == nil {
-		evs = []session.Event{}
+	body := emptyEventList
+	if len(evs) > 0 {
+		b, err := json.Marshal(protocol.EventList{Events: evs})
+		if err != nil { // cannot happen with the wire types; close rather than lie
+			p.closeConn()
+			return
+		}
+		body = append(b, '\n')
 	}
-	body, err := json.Marshal(protocol.EventList{Events: evs})
-	if err != nil { // cannot happen with the wire types; close rather than lie
-		p.closeConn()
-		return
-	}
-	body = append(body, '\n')
 	n, err := p.write(body, closing)
 	lvl := slog.LevelDebug // an answer without news is not worth a line each
 	if outcome == parkEvents {
 		lvl = slog.LevelInfo
 	}
-	p.pk.a.log.Log(context.Background(), lvl, "http request",
-		"method", http.MethodGet, "path", p.path, "status", http.StatusOK, "bytes", n,
-		"duration_ms", msSince(p.start), "remote", p.remote, "parked", true)
+	if log := p.pk.a.log; log.Enabled(context.Background(), lvl) {
+		log.Log(context.Background(), lvl, "http request",
+			"method", http.MethodGet, "path", p.path, "status", http.StatusOK, "bytes", n,
+			"duration_ms", msSince(p.start), "remote", p.remote, "parked", true)
+	}
 	switch {
 	case p.lc != nil:
 		p.lc.release(err != nil || closing)
@@ -484,14 +492,31 @@ func (p *parked) closeConn() {
 	_ = p.conn.Close()
 }
 
+// emptyEventList is the body of an answer without events, as
+// json.Marshal writes protocol.EventList{Events: []session.Event{}}.
+var emptyEventList = func() []byte {
+	b, err := json.Marshal(protocol.EventList{Events: []session.Event{}})
+	if err != nil {
+		panic(err)
+	}
+	return append(b, '\n')
+}()
+
+// parkWrites are the buffers answers are rendered into.
+var parkWrites = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
 // write sends the answer with body; closing adds Connection: close.
 func (p *parked) write(body []byte, closing bool) (int, error) {
-	buf := make([]byte, 0, len(p.head)+len(body)+128)
-	buf = append(buf, p.head...)
+	bp := parkWrites.Get().(*[]byte)
+	buf := append((*bp)[:0], p.head...)
 	buf = appendTail(buf, nil, body, true, closing)
 	_ = p.conn.SetWriteDeadline(time.Now().Add(parkWriteWait))
 	_, err := p.conn.Write(buf)
 	_ = p.conn.SetWriteDeadline(time.Time{})
+	if cap(buf) <= 16<<10 {
+		*bp = buf[:0]
+		parkWrites.Put(bp)
+	}
 	return len(body), err
 }
 

@@ -91,6 +91,9 @@ type lotConn struct {
 	idleAt time.Time
 	timer  *time.Timer
 	brw    *bufio.ReadWriter
+	// memo: the last long-poll the whole chain parked from this
+	// connection, which its identical re-polls match (park_fast.go).
+	memo *repollMemo
 }
 
 var lotBufs = sync.Pool{New: func() any { b := make([]byte, lotRead); return &b }}
@@ -232,6 +235,9 @@ func (k *Keepalive) watch(p *parked) *lotConn {
 	l.mu.Unlock()
 	lc.mu.Lock()
 	lc.state, lc.p = lcParked, p
+	if p.memo != nil {
+		lc.memo = p.memo
+	}
 	hup := lc.pend&lotHup != 0
 	lc.mu.Unlock()
 	if hup {
@@ -385,6 +391,16 @@ func (lc *lotConn) serve() {
 		return
 	}
 	data := buf[:n]
+	lc.mu.Lock()
+	m := lc.memo
+	lc.mu.Unlock()
+	if m != nil {
+		if after, ok := m.match(data); ok && m.a.repoll(lc.conn, lc.remote, m, after) {
+			lc.l.k.served.Add(1)
+			lc.l.k.fast.Add(1)
+			return
+		}
+	}
 	ps := lotParsers.Get().(*lotParser)
 	req := ps.parse(data)
 	lotParsers.Put(ps)
@@ -394,7 +410,7 @@ func (lc *lotConn) serve() {
 		return
 	}
 	lc.l.k.served.Add(1)
-	lc.answer(req)
+	lc.answer(req, data)
 }
 
 // readNow reads what lc's socket holds without waiting (EAGAIN: nothing).
@@ -500,9 +516,9 @@ func plainValue(s string) bool {
 	return true
 }
 
-// answer runs the server's handler for req on lc.
-func (lc *lotConn) answer(req *http.Request) {
-	ctx, cancel := context.WithCancel(context.Background())
+// answer runs the server's handler for req, read from data, on lc.
+func (lc *lotConn) answer(req *http.Request, data []byte) {
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), lotRequestKey{}, data))
 	defer cancel()
 	req = req.WithContext(ctx)
 	req.RemoteAddr = lc.remote

@@ -583,3 +583,109 @@ func TestParkedConnectionKept(t *testing.T) {
 		w.waitMetric(keptNow, 0)
 	})
 }
+
+const keptFast = "ukeygate_longpoll_fast_repolls_total"
+
+// TestRepollFastPath: a re-poll that repeats, but for after=, a long-poll
+// the whole chain parked from the same kept connection is parked without
+// the chain (Linux), and every answer is still net/http's, byte for byte;
+// anything that is not a plain "nothing new yet" goes through the chain.
+func TestRepollFastPath(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the lot needs epoll")
+	}
+	t.Parallel()
+	w := sxNew(t)
+	c := w.create(map[string]any{"kind": "login"})
+	u, _ := url.Parse(c.Watch.EventsURL)
+	host := u.Host
+	events := func(after, wait, hdr string) string {
+		return "GET " + u.Path + "?" + u.RawQuery + "&after=" + after + "&wait=" + wait + " HTTP/1.1\r\nHost: " + host + "\r\n" + hdr + "\r\n"
+	}
+	origin := "Origin: " + sxOrigin + "\r\n"
+	rc := dialRaw(t, host)
+	kept := w.sxMetric(keptNow)
+	// 1. net/http parks the first poll; its empty answer leaves the
+	// connection in the lot.
+	rc.send(events("1", "1", origin))
+	empty := rc.next()
+	if !strings.HasSuffix(empty, "\r\n\r\n{\"events\":[]}\n") {
+		t.Fatalf("first answer %q", empty)
+	}
+	w.waitMetric(keptNow, kept+1)
+	// 2. The lot reads the second; the chain parks it and leaves a memo.
+	fast := w.sxMetric(keptFast)
+	rc.send(events("1", "1", origin))
+	if got := rc.next(); got != empty {
+		t.Fatalf("chain's parked answer:\n got %q\nwant %q", got, empty)
+	}
+	if got := w.sxMetric(keptFast); got != fast {
+		t.Fatalf("fast re-polls %v, want %v (the chain parked it)", got, fast)
+	}
+	// 3. The same request again: parked by the fast path, answered
+	// exactly as the chain answered. (A number beyond the last event is
+	// refused by the chain: the fast path leaves it there.)
+	for i, after := range []string{"1", "1", "1"} {
+		rc.send(events(after, "1", origin))
+		if got := rc.next(); got != empty {
+			t.Fatalf("fast re-poll %d:\n got %q\nwant %q", i, got, empty)
+		}
+		if got := w.sxMetric(keptFast); got != fast+float64(i+1) {
+			t.Fatalf("fast re-polls %v, want %v", got, fast+float64(i+1))
+		}
+	}
+	fast += 3
+	// 4. Not the memo's request: another header, a non-canonical or
+	// missing number, news already there (after=0). The chain answers,
+	// as net/http would.
+	for i, req := range []string{
+		events("1", "1", origin+"User-Agent: other\r\n"),
+		events("01", "1", origin),
+		events("", "1", origin),
+		events("0", "1", origin),
+		events("7", "1", origin),
+	} {
+		want := netHTTP(t, host, req, 1)[0]
+		rc.send(req)
+		if got := rc.next(); got != want {
+			t.Fatalf("request %d:\n got %q\nwant %q", i, got, want)
+		}
+		if got := w.sxMetric(keptFast); got != fast {
+			t.Fatalf("request %d: fast re-polls %v, want %v", i, got, fast)
+		}
+	}
+	// 5. Parked re-polls hear the news with net/http's headers: the
+	// chain parks a wait=25 poll (a new memo), the scan answers it; the
+	// re-poll after it is fast-parked and the confirm answers it; the
+	// one after the end goes through the chain.
+	rc.send(events("1", "25", origin))
+	w.waitMetric(parkedNow, 1)
+	if _, err := w.scan(w.alice, c.QR.Payload); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rc.next(), netHTTP(t, host, events("1", "25", origin), 1)[0]; got != want {
+		t.Fatalf("the scan's answer:\n got %q\nwant %q", got, want)
+	}
+	rc.send(events("2", "25", origin))
+	w.waitMetric(keptFast, fast+1)
+	w.waitMetric(parkedNow, 1)
+	if err := w.confirm(w.alice, c.ID, w.creds["alice/sm2/sign"].ID, sxPIN, c.Code); err != nil {
+		t.Fatal(err)
+	}
+	got := rc.next()
+	if want := netHTTP(t, host, events("2", "25", origin), 1)[0]; got != want {
+		t.Fatalf("the confirm's answer to a fast-parked re-poll:\n got %q\nwant %q", got, want)
+	}
+	if !strings.Contains(got, `"state":"completed"`) {
+		t.Fatalf("the confirm's answer %q has no completed event", got)
+	}
+	req := events("3", "25", origin)
+	want := netHTTP(t, host, req, 1)[0]
+	rc.send(req)
+	if got := rc.next(); got != want {
+		t.Fatalf("after the end:\n got %q\nwant %q", got, want)
+	}
+	if got := w.sxMetric(keptFast); got != fast+1 {
+		t.Fatalf("fast re-polls %v, want %v (an ended session goes through the chain)", got, fast+1)
+	}
+}

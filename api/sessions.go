@@ -503,7 +503,7 @@ func (a *API) pollEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if a.canPark(r, wait) {
-		return a.parkPoll(w, r, id, after, wait)
+		return a.parkPoll(w, r, ref, origin, after, wait)
 	}
 	return a.holdPoll(w, r, id, after, wait)
 }
@@ -538,7 +538,8 @@ func answerPoll(w http.ResponseWriter, r *http.Request, evs []session.Event) {
 
 // parkPoll answers at once if there is news, else parks the connection
 // (park.go); if it cannot be taken from net/http, the handler holds it.
-func (a *API) parkPoll(w http.ResponseWriter, r *http.Request, id string, after int64, wait time.Duration) error {
+func (a *API) parkPoll(w http.ResponseWriter, r *http.Request, ref session.WatchRef, origin string, after int64, wait time.Duration) error {
+	id := ref.ID
 	p := &parked{pk: &a.park}
 	f, err := a.sessions.Follow(r.Context(), id, after, p.notify)
 	if err != nil {
@@ -565,6 +566,7 @@ func (a *API) parkPoll(w http.ResponseWriter, r *http.Request, id string, after 
 	a.park.begin()
 	p.conn, p.f, p.head = conn, f, head
 	p.path, p.remote, p.start = strings.Clone(r.URL.Path), strings.Clone(r.RemoteAddr), time.Now()
+	p.memo = a.newRepollMemo(r, id, r.URL.Query().Get("token"), ref.AppID, origin, head, wait)
 	if brw.Reader.Buffered() > 0 {
 		// The client sent more after its request, which net/http has
 		// read: answer now and close, so that nothing is misread.

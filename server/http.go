@@ -73,6 +73,8 @@ func (s *Server) buildHandler(api http.Handler) http.Handler {
 		return p
 	}
 
+	s.keep.SetGate(repollGate{s: s, route: route})
+
 	var h http.Handler = mux
 	h = s.limitBody(h)
 	if s.limits != nil {
@@ -302,3 +304,29 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// repollGate is the middleware's part in the re-polls the API's parking
+// lot parks without running the chain (api.RepollGate): the same rate
+// limits and the same request metrics (a parked long-poll is counted as
+// instrument counts it, with the status of a hijacked connection).
+type repollGate struct {
+	s     *Server
+	route func(*http.Request) string
+}
+
+func (g repollGate) Gate(r *http.Request) (func() bool, func(time.Duration)) {
+	label := g.route(r)
+	code := strconv.Itoa(http.StatusSwitchingProtocols)
+	requests := g.s.metrics.requests.WithLabelValues(label, code)
+	duration := g.s.metrics.duration.WithLabelValues(label, code)
+	served := func(d time.Duration) {
+		requests.Inc()
+		duration.Observe(d.Seconds())
+	}
+	rl := g.s.limits
+	if rl == nil {
+		return nil, served
+	}
+	keys := rl.keysOf(r)
+	return func() bool { return rl.spend(keys) == nil }, served
+}

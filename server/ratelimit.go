@@ -177,6 +177,34 @@ func (rl *rateLimits) clientAddr(r *http.Request) string {
 	return peer.String()
 }
 
+// limitKeys are the budgets one request spends.
+type limitKeys struct {
+	addr   string
+	enroll bool
+	app    string // the hash of the app key; "": none
+}
+
+// keysOf names the budgets r spends.
+func (rl *rateLimits) keysOf(r *http.Request) limitKeys {
+	k := limitKeys{addr: rl.clientAddr(r), enroll: enrollPaths[r.URL.Path]}
+	if tok, ok := auth.BearerToken(r); ok && !strings.HasPrefix(r.URL.Path, "/v1/admin/") {
+		k.app = hex.EncodeToString(gmcrypto.SM3([]byte(tok)))
+	}
+	return k
+}
+
+// spend spends k's budgets in order, stopping at the first refused.
+func (rl *rateLimits) spend(k limitKeys) *api.RateLimitError {
+	refusal := rl.take(rl.address, k.addr)
+	if refusal == nil && k.enroll {
+		refusal = rl.take(rl.enroll, k.addr)
+	}
+	if refusal == nil && k.app != "" {
+		refusal = rl.take(rl.app, k.app)
+	}
+	return refusal
+}
+
 // middleware spends the address budget of every request but the health
 // and metrics endpoints, the enroll budget of enrollments, and the app
 // budget of requests carrying an app key (a bearer token outside the
@@ -188,15 +216,7 @@ func (rl *rateLimits) middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		addr := rl.clientAddr(r)
-		refusal := rl.take(rl.address, addr)
-		if refusal == nil && enrollPaths[r.URL.Path] {
-			refusal = rl.take(rl.enroll, addr)
-		}
-		if tok, ok := auth.BearerToken(r); refusal == nil && ok && !strings.HasPrefix(r.URL.Path, "/v1/admin/") {
-			refusal = rl.take(rl.app, hex.EncodeToString(gmcrypto.SM3([]byte(tok))))
-		}
-		if refusal != nil {
+		if refusal := rl.spend(rl.keysOf(r)); refusal != nil {
 			secs := api.RetryAfterSeconds(refusal.RetryAfter)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": map[string]any{

@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -167,4 +171,88 @@ func TestRateLimitPerAddress(t *testing.T) {
 	if got := metric(t, ts, "address"); got != "1" {
 		t.Fatalf("address refusals %s, want 1", got)
 	}
+}
+
+// TestRateLimitedRepolls: the re-polls the API's parking lot parks
+// without the handler chain (Linux) spend the address budget as every
+// other request does, are counted in the request metrics, and the one
+// past the budget is refused with 429 rate_limited.
+func TestRateLimitedRepolls(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the fast path lives in the epoll lot")
+	}
+	t.Parallel()
+	const budget = 8
+	ts := servertest.Start(t, func(c *config.Config) {
+		c.RateLimit.Enabled = true
+		c.RateLimit.Address = config.Budget{Requests: budget, Per: time.Hour}
+	})
+	admin := map[string]string{"Authorization": "Bearer " + ts.AdminToken}
+	resp := do(t, "POST", ts.URL+"/v1/admin/apps", `{"name":"portal","origins":["https://bid.example.cn"]}`, admin) // 1
+	var app struct {
+		APIKey string `json:"api_key"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&app)
+	resp.Body.Close()
+	pc := &portal.Client{BaseURL: ts.URL, AppKey: app.APIKey}
+	s, err := pc.CreateSession(context.Background(), portal.SessionRequest{Kind: portal.KindLogin, Display: portal.Display{Title: "t", Summary: "s"}}) // 2
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(s.Watch.EventsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	req := "GET " + u.Path + "?" + u.RawQuery + "&after=1&wait=1 HTTP/1.1\r\nHost: " + u.Host + "\r\n\r\n"
+	poll := func() *http.Response {
+		t.Helper()
+		if _, err := io.WriteString(conn, req); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for i := range budget - 2 { // the first by net/http, the second by the chain, the rest fast
+		resp := poll()
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "{\"events\":[]}\n" {
+			t.Fatalf("poll %d: %d %q", i+1, resp.StatusCode, body)
+		}
+	}
+	if got := metricSample(t, ts, "ukeygate_longpoll_fast_repolls_total"); got != budget-4 {
+		t.Fatalf("fast re-polls %v, want %d", got, budget-4)
+	}
+	refusedWith429(t, "the re-poll past the budget", poll())
+	if got := metricSample(t, ts, `ukeygate_http_requests_total{code="101",route="GET /v1/sessions/{id}/events"}`); got != budget-2 {
+		t.Fatalf("parked polls counted %v, want %d", got, budget-2)
+	}
+}
+
+// metricSample is one sample of the server's /metrics (-1 if absent).
+func metricSample(t *testing.T, ts *servertest.TS, sample string) float64 {
+	t.Helper()
+	resp := do(t, "GET", ts.URL+"/metrics", "", nil)
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %q", sample, line)
+			}
+			return f
+		}
+	}
+	return -1
 }

@@ -343,15 +343,24 @@ type caDevices struct{ ca *ca.Service }
 func DeviceKeys(svc *ca.Service) auth.DeviceKeys { return caDevices{svc} }
 
 func (d caDevices) DeviceKey(ctx context.Context, id string) (crypto.PublicKey, string, error) {
-	dev, err := d.ca.Device(ctx, id)
+	pub, user, _, err := d.DeviceRecord(ctx, id)
+	return pub, user, err
+}
+
+// DeviceRecord implements auth.DeviceRecords: the device's record may
+// come from the node's record cache, and the verifier consumes the
+// request's nonce only while it is unchanged.
+func (d caDevices) DeviceRecord(ctx context.Context, id string) (crypto.PublicKey, string, auth.RecordRef, error) {
+	dev, key, rev, err := d.ca.DeviceRecord(ctx, id)
 	if errors.Is(err, ca.ErrDeviceNotFound) {
-		return nil, "", fmt.Errorf("%w: %s", auth.ErrDeviceUnknown, id)
+		return nil, "", auth.RecordRef{}, fmt.Errorf("%w: %s", auth.ErrDeviceUnknown, id)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", auth.RecordRef{}, err
 	}
+	ref := auth.RecordRef{Key: key, Revision: rev}
 	if dev.Revoked() {
-		return dev.PublicKey, "", fmt.Errorf("%w: %s", auth.ErrDeviceRevoked, id)
+		return dev.PublicKey, "", ref, fmt.Errorf("%w: %s", auth.ErrDeviceRevoked, id)
 	}
-	return dev.PublicKey, dev.UserID, nil
+	return dev.PublicKey, dev.UserID, ref, nil
 }

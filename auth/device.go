@@ -25,6 +25,24 @@ type DeviceKeys interface {
 	DeviceKey(ctx context.Context, deviceID string) (pub crypto.PublicKey, userID string, err error)
 }
 
+// DeviceRecords is a DeviceKeys that also names the stored record each
+// answer came from. The verifier then consumes a request's nonce only
+// while that record is still at the revision it answered from (a
+// condition in the nonce's own transaction, or in the transaction of the
+// request's action: storage.Guard), so an answer from a cached copy of a
+// device revoked on another node lets nothing through. A DeviceKeys whose
+// answers may come from a cache must be one.
+type DeviceRecords interface {
+	DeviceKeys
+	DeviceRecord(ctx context.Context, deviceID string) (pub crypto.PublicKey, userID string, rec RecordRef, err error)
+}
+
+// RecordRef names a stored record at one revision.
+type RecordRef struct {
+	Key      string
+	Revision int64
+}
+
 // DeviceConfig tunes the device request checks. Start from
 // DefaultDeviceConfig.
 type DeviceConfig struct {
@@ -109,7 +127,7 @@ func (v *DeviceVerifier) VerifyDeviceRequest(ctx context.Context, r *http.Reques
 	if d := now.Sub(h.Timestamp); d > v.cfg.ClockSkew || d < -v.cfg.ClockSkew {
 		return "", "", ErrStaleTimestamp
 	}
-	pub, userID, err := v.keys.DeviceKey(ctx, h.Device)
+	pub, userID, rec, err := v.lookup(ctx, h.Device)
 	revoked := errors.Is(err, ErrDeviceRevoked)
 	switch {
 	case revoked && pub == nil:
@@ -127,17 +145,80 @@ func (v *DeviceVerifier) VerifyDeviceRequest(ctx context.Context, r *http.Reques
 		return "", "", ErrDeviceRevoked
 	}
 	nonceKey := pfxNonces + h.Device + "/" + strings.ToLower(h.Nonce)
-	if storage.SetOnce(ctx, v.store, nonceKey, []byte(h.TimestampRaw), v.cfg.NonceTTL(), ErrReplayedNonce) {
+	guard := v.guard(h.Device, pub, userID, rec)
+	if storage.SetOnceGuarded(ctx, v.store, nonceKey, []byte(h.TimestampRaw), v.cfg.NonceTTL(), ErrReplayedNonce, guard) {
 		// The request's action consumes the nonce in its own transaction
-		// (storage.TxnOnce), or its handler alone (Once.Settle).
+		// (storage.TxnOnce), or its handler alone (Once.Settle), under
+		// the guard.
 		return h.Device, userID, nil
 	}
-	_, err = storage.Create(ctx, v.store, nonceKey, []byte(h.TimestampRaw), v.cfg.NonceTTL())
-	if errors.Is(err, storage.ErrConflict) {
-		return "", "", ErrReplayedNonce
+	for range maxGuardAttempts {
+		ops := []storage.Op{storage.IfAbsent(nonceKey)}
+		if guard != nil {
+			ops = append(ops, storage.IfRevision(guard.Key, guard.Revision))
+		}
+		ops = append(ops, storage.Put(nonceKey, []byte(h.TimestampRaw), v.cfg.NonceTTL()))
+		_, err = v.store.Txn(ctx, ops...)
+		if err == nil {
+			return h.Device, userID, nil
+		}
+		if !errors.Is(err, storage.ErrConflict) {
+			return "", "", fmt.Errorf("auth: recording nonce: %w", err)
+		}
+		if guard == nil {
+			return "", "", ErrReplayedNonce
+		}
+		if _, gerr := v.store.Get(ctx, nonceKey); gerr == nil {
+			return "", "", ErrReplayedNonce
+		}
+		if guard.Revision, err = guard.Recheck(ctx); err != nil {
+			return "", "", err
+		}
 	}
-	if err != nil {
-		return "", "", fmt.Errorf("auth: recording nonce: %w", err)
+	return "", "", fmt.Errorf("auth: recording nonce: the device record kept changing: %w", storage.ErrConflict)
+}
+
+// maxGuardAttempts bounds the attempts to record a nonce while the
+// device's record keeps changing (each change is read and checked again).
+const maxGuardAttempts = 5
+
+// lookup asks v.keys for the device, with the record it answered from
+// when it can tell (DeviceRecords).
+func (v *DeviceVerifier) lookup(ctx context.Context, id string) (crypto.PublicKey, string, RecordRef, error) {
+	if dr, ok := v.keys.(DeviceRecords); ok {
+		return dr.DeviceRecord(ctx, id)
 	}
-	return h.Device, userID, nil
+	pub, userID, err := v.keys.DeviceKey(ctx, id)
+	return pub, userID, RecordRef{}, err
+}
+
+// guard is the condition a verified request of device id is consumed
+// under: its record unchanged since rec, or, once it changed, a device
+// still enrolled for the same user with the same key (nil when the
+// lookup named no record). Anything else refuses the request: revoked
+// (ErrDeviceRevoked), gone (ErrDeviceUnknown), a new key or user
+// (ErrBadSignature: the request was checked against the old key).
+func (v *DeviceVerifier) guard(id string, pub crypto.PublicKey, userID string, rec RecordRef) *storage.Guard {
+	if rec.Key == "" {
+		return nil
+	}
+	return &storage.Guard{Key: rec.Key, Revision: rec.Revision, Recheck: func(ctx context.Context) (int64, error) {
+		pub2, user2, rec2, err := v.lookup(ctx, id)
+		switch {
+		case errors.Is(err, ErrDeviceRevoked):
+			return 0, ErrDeviceRevoked
+		case errors.Is(err, ErrDeviceUnknown):
+			return 0, ErrDeviceUnknown
+		case err != nil:
+			return 0, fmt.Errorf("auth: device lookup: %w", err)
+		case rec2.Key != rec.Key || user2 != userID || !samePublicKey(pub, pub2):
+			return 0, ErrBadSignature
+		}
+		return rec2.Revision, nil
+	}}
+}
+
+func samePublicKey(a, b crypto.PublicKey) bool {
+	ea, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && b != nil && ea.Equal(b)
 }

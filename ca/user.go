@@ -399,18 +399,31 @@ func (d *deviceRecord) toDevice() (*Device, error) {
 // Device returns an enrolled device (ErrDeviceNotFound if unknown): its
 // public key verifies the device's signed requests.
 func (s *Service) Device(ctx context.Context, id string) (*Device, error) {
+	d, _, _, err := s.DeviceRecord(ctx, id)
+	return d, err
+}
+
+// DeviceRecord is Device with the store key and revision of the record
+// it was read from, for a transaction conditioned on that record (a
+// device request's nonce is consumed only while the device record is
+// unchanged: auth.DeviceRecords).
+func (s *Service) DeviceRecord(ctx context.Context, id string) (*Device, string, int64, error) {
 	if !ValidID(id) {
-		return nil, fmt.Errorf("%w: %q", ErrDeviceNotFound, id)
+		return nil, "", 0, fmt.Errorf("%w: %q", ErrDeviceNotFound, id)
 	}
 	var d deviceRecord
-	_, err := s.getJSON(ctx, deviceKey(id), &d)
+	rev, err := s.getJSON(ctx, deviceKey(id), &d)
 	if errors.Is(err, storage.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s", ErrDeviceNotFound, id)
+		return nil, "", 0, fmt.Errorf("%w: %s", ErrDeviceNotFound, id)
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", 0, err
 	}
-	return d.toDevice()
+	dev, err := d.toDevice()
+	if err != nil {
+		return nil, "", 0, err
+	}
+	return dev, deviceKey(id), rev, nil
 }
 
 // Enrolled is what Enroll hands to the audit entry of an enrollment

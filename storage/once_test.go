@@ -79,3 +79,65 @@ func TestOnceConsumedWithTheAction(t *testing.T) {
 		t.Fatalf("condition alone = %d, %v, want %d", rev, err, r1)
 	}
 }
+
+// A guarded key is consumed only while its guard's record is unchanged:
+// a changed record is checked again (Recheck) and either refuses the
+// request (nothing written, the key not consumed) or, still admitting
+// it, gives its new revision, and the caller's retry goes through.
+func TestOnceGuard(t *testing.T) {
+	errRefused := errors.New("refused")
+	for _, tc := range []struct {
+		name   string
+		admit  bool
+		action bool // the action writes (TxnOnce) rather than Settle alone
+	}{
+		{"changed, still admits, action", true, true},
+		{"changed, refuses, action", false, true},
+		{"changed, still admits, settle", true, false},
+		{"changed, refuses, settle", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := storagetest.MustOpen(t)
+			ctx := context.Background()
+			rev, err := storage.Create(ctx, st, "rec", []byte("v1"), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Txn(ctx, storage.IfRevision("rec", rev), storage.Put("rec", []byte("v2"), 0)); err != nil {
+				t.Fatal(err) // the record changes after the request was checked
+			}
+			rechecks := 0
+			guard := &storage.Guard{Key: "rec", Revision: rev, Recheck: func(ctx context.Context) (int64, error) {
+				rechecks++
+				if !tc.admit {
+					return 0, errRefused
+				}
+				kv, err := st.Get(ctx, "rec")
+				return kv.Revision, err
+			}}
+			rctx, once := storage.DeferOnce(ctx)
+			if !storage.SetOnceGuarded(rctx, st, "n/1", []byte("t"), time.Minute, errReplayed, guard) {
+				t.Fatal("slot not filled")
+			}
+			var actErr error
+			if tc.action {
+				for range 3 {
+					if _, actErr = storage.TxnOnce(rctx, st, storage.Put("a", []byte("x"), 0)); !errors.Is(actErr, storage.ErrConflict) {
+						break
+					}
+				}
+			}
+			err = once.Settle(rctx, actErr)
+			_, nerr := st.Get(ctx, "n/1")
+			_, aerr := st.Get(ctx, "a")
+			switch {
+			case rechecks != 1:
+				t.Fatalf("%d rechecks, want 1", rechecks)
+			case tc.admit && (err != nil || nerr != nil || (tc.action && aerr != nil)):
+				t.Fatalf("admitted: %v; nonce %v, action %v", err, nerr, aerr)
+			case !tc.admit && (!errors.Is(err, errRefused) || nerr == nil || aerr == nil):
+				t.Fatalf("refused: %v (want errRefused); nonce %v, action %v (want neither written)", err, nerr, aerr)
+			}
+		})
+	}
+}

@@ -1,6 +1,6 @@
 // Package readcache holds a read-through cache in front of a storage.Store
 // for the records a session reads on every request but that rarely change
-// (issuers, credentials, users, apps, webhooks, and the small
+// (issuers, credentials, users, devices, apps, webhooks, and the small
 // per-user indexes of credentials and delegations).
 //
 // The cache keeps each key's value exactly as the store answered it: the
@@ -59,9 +59,12 @@
 //     while the request ran; every session transition is conditioned on
 //     the revision read, so it fails, drops the key, and the retry reads
 //     the store (as with a read just before that change).
-//   - Devices are not cached: a device's signed request is checked against
-//     its record without a condition, so a cached copy would accept a
-//     device revoked on another node for the watch's lag.
+//   - A device's signed request is checked against its (possibly cached)
+//     record, and its nonce is consumed only in a transaction conditioned
+//     on that record's revision (auth.DeviceRecords, storage.Guard): a
+//     copy of a device revoked on another node fails the condition, the
+//     failed transaction drops it, and the verifier reads the record
+//     again and refuses the request.
 //   - A cached listing of a user's credential or delegation index can
 //     miss, or still show, an entry changed on another node for the lag;
 //     each entry is then read (delegation records are not cached) and

@@ -35,16 +35,17 @@ type Config struct {
 }
 
 // DefaultConfig caches the records a login, sign or decrypt session reads
-// on every request: issuers, credentials, users, apps (and the key-hash
-// index), webhooks, and the users' credential and delegation indexes;
-// 20,000 entries; watches re-opened after 50 ms to 2 s. Devices are not
-// cached (a device's signed request is not conditioned on its record's
-// revision, so a cached copy could outlive a revocation on another node;
-// see doc.go), nor single-use values (nonces, activation codes, QR
-// nonces), sessions, revocations and CRLs.
+// on every request: issuers, credentials, users, devices, apps (and the
+// key-hash index), webhooks, and the users' credential and delegation
+// indexes; 20,000 entries; watches re-opened after 50 ms to 2 s. Devices
+// are cached because a device's signed request is consumed only while
+// the device record is at the revision it was checked against
+// (auth.DeviceRecords); single-use values (nonces, activation codes, QR
+// nonces), revocations and CRLs are not cached, and session records only
+// within one request (MemoPrefixes).
 func DefaultConfig() Config {
 	return Config{
-		GetPrefixes:  []string{"issuers/", "credentials/", "users/", "apps/", "apps-by-key/", "webhooks/"},
+		GetPrefixes:  []string{"issuers/", "credentials/", "users/", "devices/", "apps/", "apps-by-key/", "webhooks/"},
 		ListRoots:    []string{"usercreds/", "userdelegations/"},
 		MemoPrefixes: []string{"sessions/"},
 		MaxEntries:   20000,

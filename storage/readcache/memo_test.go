@@ -149,3 +149,29 @@ func TestMemoExpiry(t *testing.T) {
 		t.Fatalf("%d store reads after the expiry, want 1", n)
 	}
 }
+
+// An Update (bbolt) in a request with a memo puts what it wrote into the
+// memo, as Txn does.
+func TestMemoSeesOwnUpdate(t *testing.T) {
+	raw := storagetest.MustOpenBolt(t)
+	inner := &countingStore{Store: raw}
+	c := open(t, struct {
+		storage.Store
+		storage.Updater
+	}{inner, raw}, memoConfig())
+	put(t, raw, "sessions/u", "v1")
+	ctx := readcache.WithMemo(context.Background())
+	getCtx(t, ctx, c, "sessions/u")
+	rev, err := c.Update(ctx, func(storage.ReadFunc) ([]storage.Op, error) {
+		return []storage.Op{storage.Put("sessions/u", []byte("v2"), 0)}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, r := getCtx(t, ctx, c, "sessions/u"); v != "v2" || r != rev {
+		t.Fatalf("after the request's Update: %q@%d, want v2@%d", v, r, rev)
+	}
+	if n := inner.gets.Load(); n != 1 {
+		t.Fatalf("%d store reads, want 1", n)
+	}
+}

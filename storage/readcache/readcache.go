@@ -433,11 +433,15 @@ func (s *Store) Update(ctx context.Context, fn storage.UpdateFunc) (int64, error
 		return 0, storage.ErrNoUpdate(s.inner)
 	}
 	var last []storage.Op
+	start := s.cfg.Now()
 	rev, err := u.Update(ctx, func(get storage.ReadFunc) ([]storage.Op, error) {
 		ops, err := fn(get)
 		last = ops
 		return ops, err
 	})
+	if m := memoFrom(ctx); m != nil {
+		s.memoTxn(m, last, rev, err, start)
+	}
 	s.mu.Lock()
 	for _, op := range last {
 		if op.IsWrite() || err != nil {

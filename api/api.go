@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -35,6 +36,11 @@ type Deps struct {
 	Devices DeviceVerifier
 	// MaxBodyBytes caps every request body (default 1 MiB).
 	MaxBodyBytes int64
+	// PollWait is the long-poll wait= the session creation answer advises
+	// (watch.poll_wait); 0: DefaultPollWait. MaxHold is the longest a
+	// long-poll is held (a longer wait= is answered, empty, after it, as
+	// a wait may always end early); 0: MaxPollWait.
+	PollWait, MaxHold time.Duration
 	// PublicURL is the gateway's external base URL.
 	PublicURL string
 	// Logger gets internal errors; nil discards.
@@ -122,6 +128,8 @@ type API struct {
 	parkedAnswers *prometheus.CounterVec
 	// origins caches the origin checks of waiting clients (origins.go).
 	origins originCache
+	// pollWait and maxHold: Deps.PollWait and Deps.MaxHold, defaulted.
+	pollWait, maxHold time.Duration
 
 	mux *http.ServeMux
 	// patterns are the registered route patterns, in order (for the
@@ -171,6 +179,7 @@ func New(deps Deps) *API {
 		}, []string{"outcome"}),
 	}
 	a.park.a = a
+	a.pollWait, a.maxHold = pollBounds(deps.PollWait, deps.MaxHold)
 	a.stopCtx = context.Background()
 	if deps.Stopping != nil {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -55,6 +55,20 @@ func (k *Keepalive) gateOf() RepollGate {
 	return k.gate
 }
 
+// pollBounds defaults Deps.PollWait and Deps.MaxHold: the wait a session
+// advises (whole seconds, not beyond the hold) and the longest hold.
+func pollBounds(pollWait, maxHold time.Duration) (advised, hold time.Duration) {
+	hold = MaxPollWait
+	if maxHold > 0 {
+		hold = min(maxHold, MaxPollWait)
+	}
+	advised = DefaultPollWait
+	if pollWait > 0 {
+		advised = pollWait
+	}
+	return min(advised.Truncate(time.Second), hold.Truncate(time.Second)), hold
+}
+
 // repollMemo is what the whole chain decided for a parked long-poll read
 // in the lot, for the identical re-polls after it.
 type repollMemo struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func TestAfterSpanAndMatch(t *testing.T) {
@@ -95,4 +96,27 @@ func FuzzRepollMemo(f *testing.F) {
 			t.Fatalf("matched %q as after=%d of %q", other, n, data)
 		}
 	})
+}
+
+// TestPollWaitBounds: the wait a session advises and the longest hold
+// follow the server's settings, within MaxPollWait.
+func TestPollWaitBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		pollWait, maxHold     time.Duration
+		wantAdvised, wantHold time.Duration
+	}{
+		{"v1 defaults", 0, 0, DefaultPollWait, MaxPollWait},
+		{"configured", 55 * time.Second, 0, 55 * time.Second, MaxPollWait},
+		{"held shorter by a write timeout", 55 * time.Second, 30 * time.Second, 30 * time.Second, 30 * time.Second},
+		{"hold beyond the bound", 0, 5 * time.Minute, DefaultPollWait, MaxPollWait},
+		{"whole seconds", 1500 * time.Millisecond, 0, time.Second, MaxPollWait},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			advised, hold := pollBounds(tc.pollWait, tc.maxHold)
+			if advised != tc.wantAdvised || hold != tc.wantHold {
+				t.Fatalf("advised %s, hold %s; want %s, %s", advised, hold, tc.wantAdvised, tc.wantHold)
+			}
+		})
+	}
 }

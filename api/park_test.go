@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ukeygate/ukeygate/config"
 )
 
 // The parked long-polls (park.go): the server of these tests (servertest)
@@ -597,6 +599,9 @@ func TestRepollFastPath(t *testing.T) {
 	t.Parallel()
 	w := sxNew(t)
 	c := w.create(map[string]any{"kind": "login"})
+	if want := int(config.DefaultLongPollWait / time.Second); c.Watch.PollWait != want {
+		t.Fatalf("watch.poll_wait %d, want the default %d", c.Watch.PollWait, want)
+	}
 	u, _ := url.Parse(c.Watch.EventsURL)
 	host := u.Host
 	events := func(after, wait, hdr string) string {

@@ -24,9 +24,12 @@ import (
 
 // Bounds of the session query parameters.
 const (
-	// MaxPollWait bounds the long-poll's ?wait= (seconds); it stays well
-	// under http.write_timeout.
-	MaxPollWait = 30 * time.Second
+	// MaxPollWait bounds the long-poll's ?wait= (seconds; 30 in v1,
+	// 60 since v1.1). A poll is held at most Deps.MaxHold.
+	MaxPollWait = 60 * time.Second
+	// DefaultPollWait is the wait= a session's creation answer advises
+	// (watch.poll_wait) when Deps.PollWait is 0: the v1 clients' 25 s.
+	DefaultPollWait = 25 * time.Second
 	// maxTTLSeconds guards the conversion of ttl_seconds (the session
 	// package checks the configured maximum).
 	maxTTLSeconds = 1 << 20
@@ -333,6 +336,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 			WSURL:     wsScheme(a.sessionURL(sess.ID, "/ws", token)),
 			EventsURL: events,
 			Token:     token,
+			PollWait:  int(a.pollWait / time.Second),
 		},
 	})
 	return nil
@@ -502,6 +506,9 @@ func (a *API) pollEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A wait is the longest the client will wait: answering sooner, with
+	// nothing, keeps the contract; a write timeout must not cut it.
+	wait = min(wait, a.maxHold)
 	if a.canPark(r, wait) {
 		return a.parkPoll(w, r, ref, origin, after, wait)
 	}

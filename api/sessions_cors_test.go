@@ -36,7 +36,7 @@ func TestSessionsCORSOnErrors(t *testing.T) {
 		{"events ok", events, sxOrigin, 200, "", true},
 		{"events after the last seq", events + "&after=99", sxOrigin, 400, "invalid_seq", true},
 		{"events negative after", events + "&after=-1", sxOrigin, 400, "invalid_request", true},
-		{"events wait too long", events + "&wait=31", sxOrigin, 400, "invalid_request", true},
+		{"events wait too long", events + "&wait=61", sxOrigin, 400, "invalid_request", true},
 		{"events, origin of another app", events, sxOrigin2, 403, "origin_not_allowed", false},
 		{"events, opaque origin", events, "null", 403, "origin_not_allowed", false},
 		{"events, error without Origin", events + "&after=99", "", 400, "invalid_seq", false},

@@ -94,6 +94,7 @@ type sxCreated struct {
 		WSURL     string `json:"ws_url"`
 		EventsURL string `json:"events_url"`
 		Token     string `json:"token"`
+		PollWait  int    `json:"poll_wait"`
 	} `json:"watch"`
 }
 

@@ -383,7 +383,7 @@ func TestSessionsRefusals(t *testing.T) {
 		w.must(w.do("GET", base+"?token="+c1.Watch.Token, nil, nil), http.StatusOK)
 		w.refused(w.do("GET", c1.Watch.EventsURL+"&after=2", nil, nil), 400, "invalid_seq")
 		w.refused(w.do("GET", c1.Watch.EventsURL+"&after=-1", nil, nil), 400, "invalid_request")
-		w.refused(w.do("GET", c1.Watch.EventsURL+"&wait=31", nil, nil), 400, "invalid_request")
+		w.refused(w.do("GET", c1.Watch.EventsURL+"&wait=61", nil, nil), 400, "invalid_request")
 		w.unchanged(t, c1.ID, before)
 	})
 

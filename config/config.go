@@ -334,6 +334,12 @@ type HTTPConfig struct {
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
 	// IdleTimeout closes idle keep-alive connections; 0 means no limit.
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// LongPollWait is the long-poll wait a session's creation answer
+	// advises its clients (watch.poll_wait), whole seconds from 1 s to
+	// MaxPollWait. Behind a proxy that cuts requests idle for less, set it
+	// below the proxy's timeout. A poll is held at most write_timeout
+	// minus PollMargin (when write_timeout is set).
+	LongPollWait time.Duration `mapstructure:"long_poll_wait"`
 	// ShutdownTimeout is how long in-flight requests may run after a stop
 	// signal before connections are closed.
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
@@ -346,12 +352,17 @@ type HTTPConfig struct {
 const (
 	// MaxPollWait is the longest long-poll wait (?wait= of
 	// GET /v1/sessions/{id}/events; the api's MaxPollWait).
-	MaxPollWait = 30 * time.Second
+	MaxPollWait = 60 * time.Second
 	// PollMargin is the time a long-poll answer needs beside its wait
 	// (reading the events, writing the answer on a slow link).
 	PollMargin = 10 * time.Second
-	// MinWriteTimeout is the shortest http.write_timeout other than 0.
-	MinWriteTimeout = MaxPollWait + PollMargin
+	// MinWriteTimeout is the shortest http.write_timeout other than 0:
+	// room for the v1 long-poll's 30 s and the margin. Longer waits are
+	// held at most write_timeout minus PollMargin.
+	MinWriteTimeout = 30*time.Second + PollMargin
+	// DefaultLongPollWait is http.long_poll_wait's default: under the
+	// 60 s idle timeout common proxies default to.
+	DefaultLongPollWait = 55 * time.Second
 )
 
 // DeviceConfig sets the phone request checks.
@@ -401,6 +412,7 @@ func Default() Config {
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      90 * time.Second,
+			LongPollWait:      DefaultLongPollWait,
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   15 * time.Second,
 			FrameAncestors:    "'none'",

@@ -259,8 +259,12 @@ func (h HTTPConfig) validate() error {
 	}
 	if h.WriteTimeout != 0 && h.WriteTimeout < MinWriteTimeout {
 		return bad("http.write_timeout", h.WriteTimeout, fmt.Sprintf(
-			"must be 0 (no limit) or at least %s: longer than the longest long-poll wait (%s) plus a %s margin, else long-polls are cut off",
-			MinWriteTimeout, MaxPollWait, PollMargin))
+			"must be 0 (no limit) or at least %s: longer than the v1 long-poll wait (%s) plus a %s margin, else long-polls are cut off",
+			MinWriteTimeout, MinWriteTimeout-PollMargin, PollMargin))
+	}
+	if h.LongPollWait < time.Second || h.LongPollWait > MaxPollWait || h.LongPollWait%time.Second != 0 {
+		return bad("http.long_poll_wait", h.LongPollWait, fmt.Sprintf(
+			"must be whole seconds from 1s to %s (the wait clients are told to use on the events long-poll)", MaxPollWait))
 	}
 	if err := positive("http.shutdown_timeout", h.ShutdownTimeout); err != nil {
 		return err

@@ -17,13 +17,18 @@ import (
 
 // Watch timing.
 const (
-	longPollWait     = 25 * time.Second // the events endpoint's wait=
-	wsReadTimeout    = 90 * time.Second // no message or ping for this long: reconnect
-	wsHandshake      = 10 * time.Second
-	maxBackoff       = 15 * time.Second
-	maxEventMessage  = 64 << 20
-	watchChannelSize = 16
-	minPollGap       = time.Second // never re-poll an empty answer faster
+	// The events endpoint's wait=: the session's watch.poll_wait, at most
+	// maxLongPollWait (under the default client's 60 s timeout: a custom
+	// Client.HTTP must allow the wait plus a margin), or
+	// defaultLongPollWait from a server that does not say (v1).
+	defaultLongPollWait = 25 * time.Second
+	maxLongPollWait     = 55 * time.Second
+	wsReadTimeout       = 90 * time.Second // no message or ping for this long: reconnect
+	wsHandshake         = 10 * time.Second
+	maxBackoff          = 15 * time.Second
+	maxEventMessage     = 64 << 20
+	watchChannelSize    = 16
+	minPollGap          = time.Second // never re-poll an empty answer faster
 )
 
 // Watch follows the events of s (created by this client: it needs
@@ -99,6 +104,7 @@ type watcher struct {
 	conn      *websocket.Conn // the open socket between start and run
 	pending   []Event         // events the first long-poll fetched
 	failures  int
+	wait      time.Duration // the long-poll's wait=
 }
 
 func (c *Client) newWatcher(s *Session) (*watcher, error) {
@@ -108,7 +114,10 @@ func (c *Client) newWatcher(s *Session) (*watcher, error) {
 	if s == nil || s.Watch.Token == "" {
 		return nil, fmt.Errorf("%w: session without watch token", ErrInvalidArgument)
 	}
-	w := &watcher{c: c, longPoll: c.Transport == "longpoll"}
+	w := &watcher{c: c, longPoll: c.Transport == "longpoll", wait: defaultLongPollWait}
+	if pw := time.Duration(s.Watch.PollWait) * time.Second; pw > 0 {
+		w.wait = min(pw, maxLongPollWait)
+	}
 	withToken := func(ref string) (*url.URL, error) {
 		u, err := c.resolve(ref)
 		if err != nil {
@@ -223,7 +232,7 @@ func (w *watcher) run(ctx context.Context, emit func(Event) bool) error {
 			continue
 		}
 		started, before := time.Now(), w.last
-		evs, err := w.poll(ctx, longPollWait)
+		evs, err := w.poll(ctx, w.wait)
 		if err != nil {
 			var ae *APIError
 			if errors.As(err, &ae) && !ae.Temporary() {

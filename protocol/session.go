@@ -176,6 +176,10 @@ type WatchLinks struct {
 	WSURL     string `json:"ws_url"`
 	EventsURL string `json:"events_url"`
 	Token     string `json:"token"`
+	// PollWait is the wait= (seconds) this server holds a long-poll on
+	// EventsURL: the longest it promises to keep a request open (added in
+	// v1.1; absent from older servers, whose clients use 25).
+	PollWait int `json:"poll_wait,omitempty"`
 }
 
 // SessionCreated answers POST /v1/sessions (201).

@@ -174,6 +174,8 @@ func (s *Server) wire() (http.Handler, error) {
 		Admin:         auth.NewAdmin(s.cfg.AdminToken).UseStore(s.store),
 		Devices:       deviceCheck,
 		MaxBodyBytes:  s.cfg.HTTP.MaxBodyBytes,
+		PollWait:      s.cfg.HTTP.LongPollWait,
+		MaxHold:       maxHold(s.cfg.HTTP.WriteTimeout),
 		PublicURL:     s.cfg.PublicBaseURL(),
 		Logger:        s.log,
 		Registerer:    s.reg,
@@ -252,4 +254,13 @@ func (e expiringCredentials) ExpiringCredentials(ctx context.Context, within tim
 			Purpose: string(c.Purpose), NotAfter: c.NotAfter, Guards: c.Guards})
 	}
 	return out, nil
+}
+
+// maxHold is the longest a long-poll may be held under write timeout wt
+// (0: no limit, the API's own bound).
+func maxHold(wt time.Duration) time.Duration {
+	if wt == 0 {
+		return 0
+	}
+	return wt - config.PollMargin
 }

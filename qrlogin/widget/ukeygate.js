@@ -98,7 +98,7 @@
   var WS_OPEN_TIMEOUT = 8000;     // a socket not open by then counts as blocked
   var LOCAL_EXPIRY_GRACE = 8000;  // wait this long past expires_at for the server's word
   var MAX_BACKOFF = 15000;
-  var LONG_POLL_WAIT = 25;        // seconds, the events endpoint's wait=
+  var LONG_POLL_WAIT = 25;        // seconds, the events endpoint's wait= when the session does not say (watch.poll_wait)
   var MIN_POLL_GAP = 1000;        // never re-poll an empty answer faster than this
   var SKEW_TOLERANCE = 3000;      // ignore clock differences below this
   var QUICK_FAILURE = 5000;       // a long-poll failing sooner than this was refused, not cut
@@ -152,6 +152,13 @@
     if (!nav) { return false; }
     if (nav.userAgentData && nav.userAgentData.mobile) { return true; }
     return /Android.+Mobile|iPhone|iPod|Windows Phone|HarmonyOS|OpenHarmony|MicroMessenger|AlipayClient|DingTalk|Mobile Safari/i.test(nav.userAgent || '');
+  }
+
+  // pollWait is the long-poll wait= the session's server advises
+  // (watch.poll_wait, whole seconds 1-60), else LONG_POLL_WAIT.
+  function pollWait(w) {
+    var s = w && w.poll_wait;
+    return (typeof s === 'number' && s >= 1 && s <= 60 && Math.floor(s) === s) ? s : LONG_POLL_WAIT;
   }
 
   function addParams(raw, base, params) {
@@ -496,7 +503,7 @@
       var url;
       try {
         url = addParams(w.events_url || String(w.ws_url).replace(/\/ws(\?|$)/, '/events$1'), base,
-          { token: w.token, after: after(), wait: LONG_POLL_WAIT });
+          { token: w.token, after: after(), wait: pollWait(w) });
         if (url.protocol === 'wss:') { url.protocol = 'https:'; }
         if (url.protocol === 'ws:') { url.protocol = 'http:'; }
       } catch (e) {

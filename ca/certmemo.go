@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"crypto"
 	"sync"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -46,4 +47,48 @@ func parseCertMemo(der []byte) (*smx509.Certificate, string, error) {
 	certMemo.m[string(der)] = p
 	certMemo.mu.Unlock()
 	return p.cert, p.pem, nil
+}
+
+// A device's public key is parsed, checked and PEM-encoded every time its
+// record becomes a Device: on every signed phone request (twice per
+// session). deviceKeyMemo keeps what recent keys parsed to, keyed by their
+// exact DER bytes, like certMemo; the record itself (and so a revocation)
+// is still read from the store every time. The parsed key is shared
+// read-only, which also lets gmsm reuse what it derives per key object.
+type deviceKeyParsed struct {
+	pub crypto.PublicKey
+	alg gmcrypto.Alg
+	pem string
+}
+
+var deviceKeyMemo struct {
+	mu sync.Mutex
+	m  map[string]deviceKeyParsed
+}
+
+// parseDeviceKeyMemo is gmcrypto.ParseDevicePublicKey(der), its
+// algorithm and its PEM block, from the memo when der was parsed recently.
+func parseDeviceKeyMemo(der []byte) (deviceKeyParsed, error) {
+	deviceKeyMemo.mu.Lock()
+	p, ok := deviceKeyMemo.m[string(der)]
+	deviceKeyMemo.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	pub, err := gmcrypto.ParseDevicePublicKey(der)
+	if err != nil {
+		return deviceKeyParsed{}, err
+	}
+	alg, err := gmcrypto.DeviceKeyAlg(pub)
+	if err != nil {
+		return deviceKeyParsed{}, err
+	}
+	p = deviceKeyParsed{pub: pub, alg: alg, pem: pemBlock("PUBLIC KEY", der)}
+	deviceKeyMemo.mu.Lock()
+	if deviceKeyMemo.m == nil || len(deviceKeyMemo.m) >= certMemoEntries {
+		deviceKeyMemo.m = make(map[string]deviceKeyParsed) // start again when full
+	}
+	deviceKeyMemo.m[string(der)] = p
+	deviceKeyMemo.mu.Unlock()
+	return p, nil
 }

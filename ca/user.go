@@ -381,17 +381,13 @@ func (s *Service) Enroll(ctx context.Context, code string, devicePublicKeyPEM []
 }
 
 func (d *deviceRecord) toDevice() (*Device, error) {
-	pub, err := gmcrypto.ParseDevicePublicKey(d.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("ca: corrupt device %s: %w", d.ID, err)
-	}
-	alg, err := gmcrypto.DeviceKeyAlg(pub)
+	k, err := parseDeviceKeyMemo(d.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("ca: corrupt device %s: %w", d.ID, err)
 	}
 	return &Device{
-		ID: d.ID, UserID: d.UserID, Name: d.Name, PublicKey: pub, KeyAlg: string(alg),
-		PublicKeyPEM: pemBlock("PUBLIC KEY", d.PublicKey), CreatedAt: d.CreatedAt,
+		ID: d.ID, UserID: d.UserID, Name: d.Name, PublicKey: k.pub, KeyAlg: string(k.alg),
+		PublicKeyPEM: k.pem, CreatedAt: d.CreatedAt,
 		RevokedAt: d.RevokedAt, RevocationReason: d.RevocationReason,
 	}, nil
 }

@@ -106,6 +106,23 @@ func (s *Service) CheckWatch(ctx context.Context, id, token string) (WatchRef, e
 	return WatchRef{ID: id, AppID: r.AppID, Last: evs[len(evs)-1].Seq}, nil
 }
 
+// created remembers a session this node has just created (its first
+// event, seq 1, committed), so that its portal's first watch request is
+// answered from memory like a re-poll. Only while the store watch is
+// open (it then dispatches every later commit to the session, or ends
+// and forgets everything) and when no reader is filling the entry. No
+// other commit to the session can precede this call: its QR nonce and
+// watch token leave the node only when Create returns.
+func (h *hub) created(id, appID string, tokenHash []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.watchOpen || h.fills[id] != nil || h.known[id] != nil || len(h.known) >= maxKnown {
+		return
+	}
+	h.known[id] = &known{appID: appID, tokenHash: tokenHash, last: 1}
+	h.knownPeak = max(h.knownPeak, len(h.known))
+}
+
 // knownLast returns the seq of the last event of session id if the hub
 // knows it. h.mu is held.
 func (h *hub) knownLast(id string) (int64, bool) {
@@ -157,6 +174,9 @@ func (h *hub) observe(id string, hasTail bool, tail string, ev storage.Event) {
 		return
 	}
 	e, err := h.svc.decodeEvent(id, ev.KV.Key, ev.KV.Value)
+	if err == nil && e.Seq <= k.last && !e.State.Final() {
+		return // already counted (a session created here: its first event)
+	}
 	if err != nil || e.Seq != k.last+1 || e.State.Final() {
 		// Damaged, out of order, or the end: nobody waits long on an
 		// ended session, read it from the store again.

@@ -211,3 +211,39 @@ func TestForgetUnwatched(t *testing.T) {
 		t.Fatalf("ForgetUnwatched = %d, want 2", n)
 	}
 }
+
+// A session this node creates is known at once (its portal's first watch
+// request needs no store read); the token is still checked, and a session
+// another node created is read from the store first.
+func TestCreatedSessionKnown(t *testing.T) {
+	e := newEnv(t)
+	warm := e.create(t, loginParams())
+	if _, err := e.svc.Poll(e.ctx, warm.ID, 0, 0); err != nil { // starts the hub
+		t.Fatal(err)
+	}
+	waitHubOpen(t, e.svc)
+	c := e.create(t, loginParams())
+	if last, ok := session.Known(e.svc, c.ID); !ok || last != 1 {
+		t.Fatalf("a session just created here: known %v (last %d), want known at 1", ok, last)
+	}
+	if _, err := e.svc.CheckWatch(e.ctx, c.ID, c.token+"x"); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("a wrong token on a session created here: %v", err)
+	}
+	if ref, err := e.svc.CheckWatch(e.ctx, c.ID, c.token); err != nil || ref.Last != 1 || ref.AppID != app {
+		t.Fatalf("CheckWatch = %+v, %v", ref, err)
+	}
+	// The memory follows the session's events (the store watch).
+	if _, err := e.svc.Scan(e.ctx, c.ID, c.nonce, device, user); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the hub to see the scan", func() bool { last, ok := session.Known(e.svc, c.ID); return ok && last == 2 })
+
+	other := newService(t, e.st, testConfig(e.clock)) // another node
+	s, _, _, err := other.Create(e.ctx, loginParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := session.Known(e.svc, s.ID); ok {
+		t.Fatal("a session created on another node is known here before any read")
+	}
+}

@@ -186,6 +186,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Session, string,
 		}
 		break
 	}
+	s.hub.created(id, r.AppID, r.WatchTokenHash)
 	s.metrics.created(p.Kind)
 	return r.Session.clone(), token, nonce, nil
 }

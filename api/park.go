@@ -49,6 +49,9 @@ const (
 	parkTick  = time.Second
 	// parkWriteWait bounds writing a parked long-poll's answer.
 	parkWriteWait = 10 * time.Second
+	// parkWheelTick is the expiry wheel's step: a wait ends up to one
+	// step after its wait= (never before).
+	parkWheelTick = 200 * time.Millisecond
 	// keepaliveQueue is how many answered connections may wait for the
 	// http.Server's accept loop.
 	keepaliveQueue = 1024
@@ -302,6 +305,10 @@ type parker struct {
 	// active counts the long-polls taken from net/http and not yet
 	// answered or closed (DrainParked waits for them).
 	active int
+	// expiries: the parked polls by the wheel tick their wait ends at
+	// (an answered one stays until then: its trigger finds it done).
+	expiries map[int64][]*parked
+	wheelOn  bool
 }
 
 // begin counts a long-poll taken from net/http; finish ends it.
@@ -348,7 +355,6 @@ type parked struct {
 	path   string
 	remote string
 	start  time.Time
-	timer  *time.Timer
 	// lc: the connection is in the lot (park_lot.go), which notices a
 	// client that goes away; nil: the sweep peeks.
 	lc *lotConn
@@ -442,11 +448,7 @@ func (p *parked) run() {
 func (p *parked) finish(outcome string, evs []session.Event, closing bool) {
 	p.mu.Lock()
 	p.done = true
-	timer := p.timer
 	p.mu.Unlock()
-	if timer != nil {
-		timer.Stop()
-	}
 	p.pk.remove(p)
 	defer p.pk.end()
 	p.f.Close()
@@ -510,9 +512,14 @@ func (p *parked) write(body []byte, closing bool) (int, error) {
 	bp := parkWrites.Get().(*[]byte)
 	buf := append((*bp)[:0], p.head...)
 	buf = appendTail(buf, nil, body, true, closing)
-	_ = p.conn.SetWriteDeadline(time.Now().Add(parkWriteWait))
-	_, err := p.conn.Write(buf)
-	_ = p.conn.SetWriteDeadline(time.Time{})
+	// Almost always the socket takes the answer at once; only a client
+	// that does not read makes the write wait (up to parkWriteWait).
+	n, err := writeNow(p.conn, buf)
+	if n < len(buf) && (err == nil || errors.Is(err, syscall.EAGAIN) || errors.Is(err, errors.ErrUnsupported)) {
+		_ = p.conn.SetWriteDeadline(time.Now().Add(parkWriteWait))
+		_, err = p.conn.Write(buf[max(n, 0):])
+		_ = p.conn.SetWriteDeadline(time.Time{})
+	}
 	if cap(buf) <= 16<<10 {
 		*bp = buf[:0]
 		parkWrites.Put(bp)
@@ -625,14 +632,68 @@ func (pk *parker) add(p *parked, wait time.Duration) {
 		}
 	}
 	pk.mu.Unlock()
+	pk.expireAt(p, time.Now().Add(wait))
 	p.mu.Lock()
-	p.timer = time.AfterFunc(wait, func() { p.trigger(func(p *parked) { p.expired = true }) })
 	p.armed = true
 	p.stopping = p.stopping || stopped
 	run := p.claimLocked()
 	p.mu.Unlock()
 	if run {
 		go p.run()
+	}
+}
+
+// expireAt ends p's wait at the first tick of the expiry wheel at or
+// after due: one goroutine for every parked poll's wait instead of a
+// timer each (a timer runs its function on a new goroutine).
+func (pk *parker) expireAt(p *parked, due time.Time) {
+	tick := (due.UnixNano() + int64(parkWheelTick) - 1) / int64(parkWheelTick)
+	pk.mu.Lock()
+	if pk.expiries == nil {
+		pk.expiries = make(map[int64][]*parked)
+	}
+	pk.expiries[tick] = append(pk.expiries[tick], p)
+	if !pk.wheelOn {
+		pk.wheelOn = true
+		go pk.wheel()
+	}
+	pk.mu.Unlock()
+}
+
+// wheel ends the waits that are due, once per parkWheelTick, while any
+// is pending. The answers of one tick are written on one goroutine (a
+// write that cannot finish at once waits there, up to parkWriteWait).
+func (pk *parker) wheel() {
+	t := time.NewTicker(parkWheelTick)
+	defer t.Stop()
+	for now := range t.C {
+		cur := now.UnixNano() / int64(parkWheelTick)
+		var due []*parked
+		pk.mu.Lock()
+		for tick, ps := range pk.expiries {
+			if tick <= cur {
+				due = append(due, ps...)
+				delete(pk.expiries, tick)
+			}
+		}
+		if pk.stopped {
+			// A graceful shutdown answered every parked poll.
+			clear(pk.expiries)
+			due = nil
+		}
+		if len(pk.expiries) == 0 && len(due) == 0 {
+			pk.wheelOn = false
+			pk.mu.Unlock()
+			return
+		}
+		pk.mu.Unlock()
+		if len(due) > 0 {
+			go func() {
+				for _, p := range due {
+					p.trigger(func(p *parked) { p.expired = true })
+				}
+			}()
+		}
 	}
 }
 

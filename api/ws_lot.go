@@ -245,3 +245,32 @@ func readNow(c net.Conn, buf []byte) (int, error) {
 	}
 	return n, rerr
 }
+
+// writeNow writes what c's socket takes of b without waiting (EAGAIN:
+// nothing; a short count: part).
+func writeNow(c net.Conn, b []byte) (int, error) {
+	if rc, ok := c.(*replayConn); ok {
+		c = rc.Conn
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return 0, errors.ErrUnsupported
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var werr error
+	if err := raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = unix.Write(int(fd), b)
+			if werr != unix.EINTR {
+				return true
+			}
+		}
+	}); err != nil {
+		return 0, err
+	}
+	return n, werr
+}

@@ -152,8 +152,9 @@ func boltOptions(timeout time.Duration) *bolt.Options {
 }
 
 // initialMmapSize is the bbolt file's first mapping (1 GiB; past it bbolt
-// grows the mapping 1 GiB at a time).
-const initialMmapSize = 1 << 30
+// grows the mapping 1 GiB at a time). On a 32-bit platform, whose address
+// space is too small to reserve that much, bbolt's own growth is kept.
+const initialMmapSize = (1 << 30) * (strconv.IntSize / 64)
 
 // initFile creates the buckets of a new file, checks the format of an
 // existing one and returns its revision. A panic of bbolt on a damaged page

@@ -133,28 +133,17 @@ func OpenBolt(cfg BoltConfig) (*Bolt, error) {
 // freelist is not written to the file (NoFreelistSync) but rebuilt by a
 // scan of the file's pages when it is opened, and kept in memory as a
 // hashmap, as etcd runs bbolt. Without it every commit rewrites the whole
-// freelist (on a store under load, most of the ~110 KB a session wrote);
-// the price is the scan at open (docs/operations.md gives its time).
-// Files written either way open either way (without the option, bbolt
-// rebuilds a missing freelist and writes it at open).
-//
-// The file is mapped initialMmapSize bytes long from the start (address
-// space only: a page is resident once read): bbolt otherwise doubles the
-// mapping each time the file outgrows it, and every remap waits for all
-// readers and stops every read and write until it is done.
+// freelist (on an aged file with many free pages, a large part of what a
+// commit writes); the price is the scan at open (docs/operations.md gives
+// its time). Files written either way open either way (without the
+// option, bbolt rebuilds a missing freelist and writes it at open).
 func boltOptions(timeout time.Duration) *bolt.Options {
 	return &bolt.Options{
-		Timeout:         timeout,
-		NoFreelistSync:  true,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: initialMmapSize,
+		Timeout:        timeout,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
 	}
 }
-
-// initialMmapSize is the bbolt file's first mapping (1 GiB; past it bbolt
-// grows the mapping 1 GiB at a time). On a 32-bit platform, whose address
-// space is too small to reserve that much, bbolt's own growth is kept.
-const initialMmapSize = (1 << 30) * (strconv.IntSize / 64)
 
 // initFile creates the buckets of a new file, checks the format of an
 // existing one and returns its revision. A panic of bbolt on a damaged page

@@ -1,9 +1,7 @@
 package storage
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -132,78 +130,5 @@ func TestHubOrdersRevisions(t *testing.T) {
 	}
 	if _, err := h.add(t.Context(), ""); !errors.Is(err, ErrClosed) {
 		t.Fatalf("add after close: %v", err)
-	}
-}
-
-// The data file's mapping is made once, initialMmapSize long: a file that
-// grows (here past 8 MiB from a few KiB) is not remapped, so no commit
-// waits for every reader to leave while the mapping is replaced.
-func TestBoltMappedOnce(t *testing.T) {
-	if initialMmapSize == 0 {
-		t.Skip("32-bit: bbolt grows its mapping itself")
-	}
-	b, err := OpenBolt(BoltConfig{Path: filepath.Join(t.TempDir(), "m.db"), Timeout: time.Second, SweepInterval: time.Minute, WatchBuffer: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	first := b.db.Info().Data
-	val := make([]byte, 64<<10)
-	for i := range 130 {
-		if _, err := b.Txn(context.Background(), Put(fmt.Sprintf("big/%03d", i), val, 0)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var size int64
-	_ = b.db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
-	if size < 8<<20 {
-		t.Fatalf("the file is only %d bytes", size)
-	}
-	if now := b.db.Info().Data; now != first {
-		t.Fatalf("the file was remapped while it grew to %d bytes", size)
-	}
-}
-
-// TestCommitterLeadsOn: calls that queue while a batch commits are
-// committed by the same leader, maxLeadBatches batches in a row at most;
-// then the oldest queued call is told to lead.
-func TestCommitterLeadsOn(t *testing.T) {
-	db := openRawBolt(t)
-	c := &committer{db: db}
-	var calls []*commitCall
-	commits := 0
-	var enqueue func()
-	enqueue = func() {
-		call := &commitCall{done: make(chan commitResult, 1)}
-		queued := false
-		call.fn = func(tx *bolt.Tx) error {
-			tx.OnCommit(func() { commits++ })
-			if !queued { // a call arrives while this batch commits
-				queued = true
-				c.mu.Lock()
-				enqueue()
-				c.mu.Unlock()
-			}
-			return nil
-		}
-		calls = append(calls, call)
-		c.queue = append(c.queue, call)
-	}
-	enqueue()
-	c.busy = true
-	c.runBatch()
-	if commits != maxLeadBatches {
-		t.Fatalf("the leader committed %d batches, want %d", commits, maxLeadBatches)
-	}
-	for i, call := range calls[:maxLeadBatches] {
-		if r := <-call.done; r.err != nil || r.lead {
-			t.Fatalf("call %d: %+v, want committed", i, r)
-		}
-	}
-	if r := <-calls[maxLeadBatches].done; !r.lead {
-		t.Fatalf("the next queued call got %+v, want the lead", r)
-	}
-	if !c.busy || len(c.queue) != 1 {
-		t.Fatalf("busy=%t with %d queued, want busy with the new leader's call", c.busy, len(c.queue))
 	}
 }

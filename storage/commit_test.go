@@ -132,3 +132,47 @@ func TestHubOrdersRevisions(t *testing.T) {
 		t.Fatalf("add after close: %v", err)
 	}
 }
+
+// TestCommitterLeadsOn: calls that queue while a batch commits are
+// committed by the same leader, maxLeadBatches batches in a row at most;
+// then the oldest queued call is told to lead.
+func TestCommitterLeadsOn(t *testing.T) {
+	db := openRawBolt(t)
+	c := &committer{db: db}
+	var calls []*commitCall
+	commits := 0
+	var enqueue func()
+	enqueue = func() {
+		call := &commitCall{done: make(chan commitResult, 1)}
+		queued := false
+		call.fn = func(tx *bolt.Tx) error {
+			tx.OnCommit(func() { commits++ })
+			if !queued { // a call arrives while this batch commits
+				queued = true
+				c.mu.Lock()
+				enqueue()
+				c.mu.Unlock()
+			}
+			return nil
+		}
+		calls = append(calls, call)
+		c.queue = append(c.queue, call)
+	}
+	enqueue()
+	c.busy = true
+	c.runBatch()
+	if commits != maxLeadBatches {
+		t.Fatalf("the leader committed %d batches, want %d", commits, maxLeadBatches)
+	}
+	for i, call := range calls[:maxLeadBatches] {
+		if r := <-call.done; r.err != nil || r.lead {
+			t.Fatalf("call %d: %+v, want committed", i, r)
+		}
+	}
+	if r := <-calls[maxLeadBatches].done; !r.lead {
+		t.Fatalf("the next queued call got %+v, want the lead", r)
+	}
+	if !c.busy || len(c.queue) != 1 {
+		t.Fatalf("busy=%t with %d queued, want busy with the new leader's call", c.busy, len(c.queue))
+	}
+}

@@ -7,6 +7,9 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/session"
 )
 
 // The re-poll fast path. A portal waiting on a session sends the same
@@ -75,6 +78,7 @@ type repollMemo struct {
 	a         *API
 	pre, post []byte // the request's bytes before and after the after= digits
 	id, token string
+	tokenHash []byte // SM3 of token, as the session hub keeps it
 	appID     string
 	origin    string // the allowed Origin the request carried ("": none)
 	head      []byte // the answer's status line and headers (parkHead)
@@ -167,7 +171,7 @@ func (a *API) newRepollMemo(r *http.Request, id, token, appID, origin string, he
 	}
 	buf := bytes.Clone(data)
 	m := &repollMemo{a: a, pre: buf[:start], post: buf[end:], id: id, token: token, appID: appID, origin: origin,
-		head: head, path: r.URL.Path, wait: wait}
+		head: head, path: r.URL.Path, wait: wait, tokenHash: gmcrypto.SM3([]byte(token))}
 	m.admit, m.served = g.Gate(r)
 	return m
 }
@@ -201,6 +205,36 @@ func (a *API) repoll(conn net.Conn, remote string, m *repollMemo, after int64) b
 		f.Close()
 		return false
 	}
+	a.parkRepoll(p, f, conn, remote, m, start)
+	return true
+}
+
+// repollKnown is repoll from memory alone (session.FollowKnown): it never
+// waits, so the lot's goroutine may call it; false: nothing was done.
+func (a *API) repollKnown(conn net.Conn, remote string, m *repollMemo, after int64) bool {
+	start := time.Now()
+	if a.stopCtx.Err() != nil || a.sessionsReady() != nil {
+		return false
+	}
+	if m.origin != "" && !a.origins.allowed(m.appID, m.origin) {
+		return false
+	}
+	p := &parked{pk: &a.park, memo: m}
+	f, ok := a.sessions.FollowKnown(m.id, m.tokenHash, m.appID, after, p.notify)
+	if !ok {
+		return false
+	}
+	if m.admit != nil && !m.admit() {
+		f.Close()
+		return false
+	}
+	a.parkRepoll(p, f, conn, remote, m, start)
+	return true
+}
+
+// parkRepoll parks p, a re-poll m stands for, following f.
+func (a *API) parkRepoll(p *parked, f *session.Follower, conn net.Conn, remote string, m *repollMemo, start time.Time) {
+	ctx := context.Background()
 	a.park.begin()
 	p.conn, p.f, p.head = conn, f, m.head
 	p.path, p.remote, p.start = m.path, remote, start
@@ -214,5 +248,4 @@ func (a *API) repoll(conn net.Conn, remote string, m *repollMemo, after int64) b
 		a.log.Debug("http request", "method", http.MethodGet, "path", m.path, "status", http.StatusSwitchingProtocols,
 			"bytes", 0, "duration_ms", float64(d.Microseconds())/1000, "remote", remote)
 	}
-	return true
 }

@@ -94,6 +94,10 @@ type lotConn struct {
 	// memo: the last long-poll the whole chain parked from this
 	// connection, which its identical re-polls match (park_fast.go).
 	memo *repollMemo
+	// pre: a request the lot's goroutine read but could not serve from
+	// memory (preN bytes), for the worker that serves it.
+	pre  *[]byte
+	preN int
 }
 
 var lotBufs = sync.Pool{New: func() any { b := make([]byte, lotRead); return &b }}
@@ -279,7 +283,11 @@ func (lc *lotConn) event(ev uint32) {
 		if lc.timer != nil {
 			lc.timer.Stop()
 		}
+		m := lc.memo
 		lc.mu.Unlock()
+		if m != nil && lc.serveKnown(m) {
+			return
+		}
 		lc.l.dispatch(lc)
 		return
 	case lcParked:
@@ -374,14 +382,52 @@ func (lc *lotConn) idleOver() {
 	}
 }
 
-// serve reads and serves lc's next request: one non-blocking read of
-// what is there (an edge may announce bytes an earlier read already
-// took: then lc waits again).
-func (lc *lotConn) serve() {
+// serveKnown serves lc's next request on the lot's goroutine if it is a
+// re-poll m stands for that the session hub answers from memory
+// (repollKnown: nothing waits); false: the bytes read are left in lc.pre
+// for the worker.
+func (lc *lotConn) serveKnown(m *repollMemo) bool {
 	bp := lotBufs.Get().(*[]byte)
-	defer lotBufs.Put(bp)
 	buf := (*bp)[:lotRead]
 	n, err := lc.readNow(buf)
+	switch {
+	case errors.Is(err, unix.EAGAIN):
+		lotBufs.Put(bp)
+		lc.idleNext()
+		return true
+	case n <= 0:
+		lotBufs.Put(bp)
+		lc.drop() // end of stream or reset: the client is gone
+		return true
+	}
+	if after, ok := m.match(buf[:n]); ok && m.a.repollKnown(lc.conn, lc.remote, m, after) {
+		lotBufs.Put(bp)
+		lc.l.k.served.Add(1)
+		lc.l.k.fast.Add(1)
+		return true
+	}
+	lc.pre, lc.preN = bp, n
+	return false
+}
+
+// serve reads and serves lc's next request: one non-blocking read of
+// what is there (an edge may announce bytes an earlier read already
+// took: then lc waits again), or the bytes the lot's goroutine read.
+func (lc *lotConn) serve() {
+	var (
+		bp  *[]byte
+		n   int
+		err error
+	)
+	if lc.pre != nil {
+		bp, n = lc.pre, lc.preN
+		lc.pre = nil
+	} else {
+		bp = lotBufs.Get().(*[]byte)
+		n, err = lc.readNow((*bp)[:lotRead])
+	}
+	defer lotBufs.Put(bp)
+	buf := (*bp)[:lotRead]
 	switch {
 	case errors.Is(err, unix.EAGAIN):
 		lc.idleNext()

@@ -219,3 +219,30 @@ func (h *hub) forget(id string) {
 		h.knownPeak = len(h.known)
 	}
 }
+
+// FollowKnown is CheckWatch and Follow in one step, from the hub's memory
+// alone, for a waiting client that has every event: the session is known
+// to the hub, of app appID, tokenHash is the SM3 hash of its watch token
+// and after is its last event's seq. It never reads the store (the
+// parking lot calls it on its one goroutine); ok false: nothing was done
+// and the caller takes the general path (CheckWatch, Follow).
+func (s *Service) FollowKnown(id string, tokenHash []byte, appID string, after int64, notify func()) (f *Follower, ok bool) {
+	h := s.hub
+	h.mu.Lock()
+	k := h.known[id]
+	match := k != nil && k.appID == appID && k.last == after && gmcrypto.Equal(k.tokenHash, tokenHash)
+	h.mu.Unlock()
+	if !match {
+		return nil, false
+	}
+	sb, last, isKnown, err := h.subscribeKnown(id, notify)
+	if err != nil {
+		return nil, false
+	}
+	if !isKnown || last != after {
+		h.unsubscribe(sb)
+		return nil, false
+	}
+	s.metrics.watcherOpened()
+	return &Follower{s: s, sb: sb, last: after}, true
+}

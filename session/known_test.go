@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/session"
 )
 
@@ -245,5 +246,64 @@ func TestCreatedSessionKnown(t *testing.T) {
 	}
 	if _, ok := session.Known(e.svc, s.ID); ok {
 		t.Fatal("a session created on another node is known here before any read")
+	}
+}
+
+// FollowKnown follows a session from the hub's memory alone, only when
+// everything matches (session, app, token hash, after = the last seq),
+// and the follower then hears the next event.
+func TestFollowKnown(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(t, loginParams())
+	hash := gmcrypto.SM3([]byte(c.token))
+	if _, ok := e.svc.FollowKnown(c.ID, hash, app, 1, nil); ok {
+		t.Fatal("followed a session the hub does not know yet")
+	}
+	if _, err := e.svc.Poll(e.ctx, c.ID, 0, 0); err != nil { // starts the hub
+		t.Fatal(err)
+	}
+	waitHubOpen(t, e.svc)
+	if _, err := e.svc.CheckWatch(e.ctx, c.ID, c.token); err != nil { // the hub learns it
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, id, app string
+		hash          []byte
+		after         int64
+	}{
+		{"wrong token", c.ID, app, gmcrypto.SM3([]byte(c.token + "x")), 1},
+		{"no token", c.ID, app, nil, 1},
+		{"other app", c.ID, "app_other", hash, 1},
+		{"behind", c.ID, app, hash, 0},
+		{"ahead", c.ID, app, hash, 2},
+		{"unknown session", c.ID + "x", app, hash, 1},
+	} {
+		if f, ok := e.svc.FollowKnown(tc.id, tc.hash, tc.app, tc.after, nil); ok {
+			f.Close()
+			t.Fatalf("%s: followed", tc.name)
+		}
+	}
+	notified := make(chan struct{}, 1)
+	f, ok := e.svc.FollowKnown(c.ID, hash, app, 1, func() {
+		select {
+		case notified <- struct{}{}:
+		default:
+		}
+	})
+	if !ok {
+		t.Fatal("FollowKnown refused a known session with its token")
+	}
+	defer f.Close()
+	if _, err := e.svc.Scan(e.ctx, c.ID, c.nonce, device, user); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-notified:
+	case <-time.After(deadline):
+		t.Fatal("no notify for the scan")
+	}
+	evs, done, err := f.Next(e.ctx)
+	if err != nil || done || len(evs) != 1 || evs[0].Seq != 2 || evs[0].State != session.StateScanned {
+		t.Fatalf("Next = %+v, %v, %v", evs, done, err)
 	}
 }

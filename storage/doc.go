@@ -6,7 +6,10 @@
 // ValidateTxn, MaxKeyLen, MaxValueLen), and the embedded implementation on
 // a bbolt file (OpenBolt). The etcd implementation for clusters is in
 // storage/etcd, and storage/storagetest holds the conformance suite both
-// pass.
+// pass. Optional interfaces a Store may add: Compactor (give freed space
+// back) and Updater (a read-modify-write in one transaction: the bbolt
+// store runs the function inside the group commit's transaction; the
+// audit log chains its entries with it).
 //
 // Semantics shared by every implementation:
 //

@@ -25,13 +25,6 @@
 //
 // The cache is bounded (least recently used entries leave first).
 //
-// The audit log's head (Config.WriteThrough) stays cached after this
-// node's own write of it, at the revision the store gave that write; a
-// watch event at or below a cached entry's revision (that same write,
-// delivered later) keeps the entry. Every append is conditioned on the
-// head's revision, so a head another node moved fails the append, which
-// drops it; audit.Verify reads the store (Fresh).
-//
 // Session records (Config.MemoPrefixes) are not cached across requests:
 // a request whose context comes from WithMemo reads each of them from the
 // store once and sees its own writes (memo.go); nothing outlives the

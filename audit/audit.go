@@ -18,7 +18,6 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage"
-	"github.com/ukeygate/ukeygate/storage/readcache"
 )
 
 // Storage layout: entries under "audit/entries/%016d" (seq from 1), the head
@@ -507,10 +506,6 @@ type Report struct {
 // pruned marker moved (an append or a prune on another node), it is run
 // again, a few times.
 func (l *Log) Verify(ctx context.Context) (Report, error) {
-	// The head may be cached on this node (readcache: written through by
-	// this node's appends, dropped by the store watch for other nodes'):
-	// read it, like the entries, from the store.
-	ctx = readcache.Fresh(ctx)
 	var rep Report
 	var err error
 	for range 5 {

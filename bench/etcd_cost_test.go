@@ -23,11 +23,10 @@ const MaxProposalsPerSession = 6
 // device records cached (the nonce is consumed under a condition on the
 // device record's revision: auth.DeviceRecords) 6; with the session hub
 // knowing the sessions its node created (the portal's first watch request
-// reads nothing) 4; with the audit log's head cached as this node wrote it
-// (readcache.Config.WriteThrough) 3: the session record once per phone
-// request and the watch's event listing. The guard leaves room for a slow
-// run's extra background reads.
-const MaxRangeCallsPerSession = 5
+// reads nothing) about 5: the session record once per phone request, the
+// watch's event listing and the audit log's head. The guard leaves room
+// for a slow run's extra background reads.
+const MaxRangeCallsPerSession = 7
 
 // TestEtcdCostPerSession runs whole login sessions against a gateway on its
 // own real etcd and counts, with etcd's own metrics, what each cost the

@@ -132,19 +132,3 @@ func (s *Store) memoTxn(m *memo, ops []storage.Op, rev int64, err error, start t
 		}
 	}
 }
-
-type freshKey struct{}
-
-// Fresh returns ctx whose reads through a Store go to the store below:
-// nothing is served from the cache or the request's memo, nor added to
-// them. For a check that compares records that different nodes write and
-// that must see them at one moment (the audit log's verification reads
-// the head beside the entries).
-func Fresh(ctx context.Context) context.Context {
-	return context.WithValue(ctx, freshKey{}, true)
-}
-
-func isFresh(ctx context.Context) bool {
-	v, _ := ctx.Value(freshKey{}).(bool)
-	return v
-}

@@ -21,12 +21,6 @@ type Config struct {
 	// ListRoots: List of a prefix ROOT + ID + "/" (one record's index,
 	// such as "usercreds/USER/") is cached. End each with "/".
 	ListRoots []string
-	// WriteThrough: a Txn through the cache that commits a put without a
-	// TTL of a key under one of these (each under one of GetPrefixes)
-	// leaves the value it wrote cached, at the revision the store
-	// returned, instead of dropping the key: for a record whose writer
-	// reads it back before each write (the audit log's head).
-	WriteThrough []string
 	// MemoPrefixes: Get of a key under one of them, in a request's
 	// context made by WithMemo, reads the store at most once per request
 	// (memo.go). These keys are not cached across requests.
@@ -51,9 +45,8 @@ type Config struct {
 // within one request (MemoPrefixes).
 func DefaultConfig() Config {
 	return Config{
-		GetPrefixes:  []string{"issuers/", "credentials/", "users/", "devices/", "apps/", "apps-by-key/", "webhooks/", "audit/head"},
+		GetPrefixes:  []string{"issuers/", "credentials/", "users/", "devices/", "apps/", "apps-by-key/", "webhooks/"},
 		ListRoots:    []string{"usercreds/", "userdelegations/"},
-		WriteThrough: []string{"audit/head"},
 		MemoPrefixes: []string{"sessions/"},
 		MaxEntries:   20000,
 		RetryMin:     50 * time.Millisecond,
@@ -75,15 +68,6 @@ func (c Config) Validate() error {
 			if i != j && strings.HasPrefix(p, q) {
 				return fmt.Errorf("%w: readcache: prefix %q lies under %q", storage.ErrInvalid, p, q)
 			}
-		}
-	}
-	for _, w := range c.WriteThrough {
-		under := false
-		for _, p := range c.GetPrefixes {
-			under = under || strings.HasPrefix(w, p)
-		}
-		if !under {
-			return fmt.Errorf("%w: readcache: write-through prefix %q is not under a cached prefix", storage.ErrInvalid, w)
 		}
 	}
 	for _, p := range c.MemoPrefixes {
@@ -145,7 +129,6 @@ type prefixState struct {
 	list   bool   // a list root, not a get prefix
 	live   bool   // its watch is open: entries may be served and added
 	epoch  uint64 // bumped at every flush
-	seen   int64  // the highest revision its watch delivered
 }
 
 type entry struct {
@@ -234,9 +217,6 @@ func (s *Store) prefixFor(key string, isList bool) *prefixState {
 
 // Get implements storage.Store.
 func (s *Store) Get(ctx context.Context, key string) (storage.KV, error) {
-	if isFresh(ctx) {
-		return s.inner.Get(ctx, key)
-	}
 	if m := memoFrom(ctx); m != nil && s.memoized(key) {
 		if err := ctx.Err(); err != nil {
 			return storage.KV{}, err
@@ -289,7 +269,7 @@ func (s *Store) get(ctx context.Context, key string) (storage.KV, error) {
 // List implements storage.Store.
 func (s *Store) List(ctx context.Context, prefix string) ([]storage.KV, int64, error) {
 	p := s.prefixFor(prefix, true)
-	if p == nil || isFresh(ctx) || !strings.HasSuffix(prefix, "/") || len(prefix) <= len(p.prefix) ||
+	if p == nil || !strings.HasSuffix(prefix, "/") || len(prefix) <= len(p.prefix) ||
 		strings.Contains(prefix[len(p.prefix):len(prefix)-1], "/") {
 		return s.inner.List(ctx, prefix)
 	}
@@ -438,36 +418,10 @@ func (s *Store) Txn(ctx context.Context, ops ...storage.Op) (int64, error) {
 	for _, op := range ops {
 		if op.IsWrite() || err != nil {
 			s.invalidateKeyLocked(op.Key)
-			if err == nil && op.IsPut() && op.TTL == 0 {
-				s.writeThroughLocked(op, rev)
-			}
 		}
 	}
 	s.mu.Unlock()
 	return rev, err
-}
-
-// writeThroughLocked caches what a committed put of a WriteThrough key
-// wrote at rev: only while the prefix's watch is open and has delivered
-// nothing after rev (a later write by another node, were it already
-// delivered, would have dropped the key before this; one delivered later
-// drops it then, as its revision is above rev).
-func (s *Store) writeThroughLocked(op storage.Op, rev int64) {
-	through := false
-	for _, w := range s.cfg.WriteThrough {
-		through = through || strings.HasPrefix(op.Key, w)
-	}
-	p := s.prefixFor(op.Key, false)
-	if !through || p == nil || !p.live || p.seen > rev {
-		return
-	}
-	id := "g" + op.Key
-	e := &entry{id: id, found: true, kv: storage.KV{Key: op.Key, Value: bytes.Clone(op.Value), Revision: rev}}
-	e.elem = s.lru.PushFront(e)
-	s.entries[id] = e
-	for len(s.entries) > s.cfg.MaxEntries {
-		s.removeLocked(s.lru.Back().Value.(*entry))
-	}
 }
 
 // Update implements storage.Updater when the store below is one, dropping
@@ -516,17 +470,7 @@ func (s *Store) watch(p *prefixState) {
 			s.mu.Unlock()
 			for ev := range ch {
 				s.mu.Lock()
-				p.seen = max(p.seen, ev.KV.Revision)
-				if e := s.entries["g"+ev.KV.Key]; e != nil && e.found && ev.KV.Revision <= e.kv.Revision {
-					// A change the cached value already holds (this
-					// node's own write, cached by WriteThrough): keep it,
-					// but spoil the reads in flight.
-					if l := s.loads[e.id]; l != nil {
-						l.gen++
-					}
-				} else {
-					s.invalidateKeyLocked(ev.KV.Key)
-				}
+				s.invalidateKeyLocked(ev.KV.Key)
 				s.mu.Unlock()
 			}
 			s.mu.Lock()

@@ -33,7 +33,6 @@ func testConfig() readcache.Config {
 	c := readcache.DefaultConfig()
 	c.GetPrefixes = []string{"issuers/", "apps/"}
 	c.ListRoots = []string{"usercreds/"}
-	c.WriteThrough = nil
 	c.RetryMin, c.RetryMax = time.Millisecond, 20*time.Millisecond
 	return c
 }

@@ -305,9 +305,10 @@ type parker struct {
 	// active counts the long-polls taken from net/http and not yet
 	// answered or closed (DrainParked waits for them).
 	active int
-	// expiries: the parked polls by the wheel tick their wait ends at
-	// (an answered one stays until then: its trigger finds it done).
-	expiries map[int64][]*parked
+	// expiries: the heads of the lists of parked polls by the wheel tick
+	// their wait ends at; a poll leaves its list when it is answered or
+	// closed (remove), so that the wheel keeps nothing alive.
+	expiries map[int64]*parked
 	wheelOn  bool
 }
 
@@ -366,6 +367,10 @@ type parked struct {
 	slot       int
 	prev, next *parked
 	listed     bool
+	// the expiry wheel's list links, guarded by pk.mu
+	wtick        int64
+	wprev, wnext *parked
+	wlisted      bool
 
 	mu       sync.Mutex
 	armed    bool // parked and timed: triggers may run it
@@ -650,9 +655,15 @@ func (pk *parker) expireAt(p *parked, due time.Time) {
 	tick := (due.UnixNano() + int64(parkWheelTick) - 1) / int64(parkWheelTick)
 	pk.mu.Lock()
 	if pk.expiries == nil {
-		pk.expiries = make(map[int64][]*parked)
+		pk.expiries = make(map[int64]*parked)
 	}
-	pk.expiries[tick] = append(pk.expiries[tick], p)
+	if !p.wlisted { // p is not armed yet: nothing has answered it
+		p.wtick, p.wprev, p.wnext, p.wlisted = tick, nil, pk.expiries[tick], true
+		if p.wnext != nil {
+			p.wnext.wprev = p
+		}
+		pk.expiries[tick] = p
+	}
 	if !pk.wheelOn {
 		pk.wheelOn = true
 		go pk.wheel()
@@ -670,15 +681,22 @@ func (pk *parker) wheel() {
 		cur := now.UnixNano() / int64(parkWheelTick)
 		var due []*parked
 		pk.mu.Lock()
-		for tick, ps := range pk.expiries {
-			if tick <= cur {
-				due = append(due, ps...)
-				delete(pk.expiries, tick)
+		for tick, p := range pk.expiries {
+			if tick > cur && !pk.stopped {
+				continue
 			}
+			for ; p != nil; p = p.wnext {
+				p.wlisted = false
+				p.wprev = nil
+				due = append(due, p)
+			}
+			delete(pk.expiries, tick)
+		}
+		for _, p := range due {
+			p.wnext = nil
 		}
 		if pk.stopped {
 			// A graceful shutdown answered every parked poll.
-			clear(pk.expiries)
 			due = nil
 		}
 		if len(pk.expiries) == 0 && len(due) == 0 {
@@ -697,10 +715,24 @@ func (pk *parker) wheel() {
 	}
 }
 
-// remove unlinks p (once).
+// remove unlinks p (once) from the sweep's list and the expiry wheel.
 func (pk *parker) remove(p *parked) {
 	pk.mu.Lock()
 	defer pk.mu.Unlock()
+	if p.wlisted {
+		p.wlisted = false
+		if p.wprev != nil {
+			p.wprev.wnext = p.wnext
+		} else if p.wnext != nil {
+			pk.expiries[p.wtick] = p.wnext
+		} else {
+			delete(pk.expiries, p.wtick)
+		}
+		if p.wnext != nil {
+			p.wnext.wprev = p.wprev
+		}
+		p.wprev, p.wnext = nil, nil
+	}
 	if !p.listed {
 		return
 	}

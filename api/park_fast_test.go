@@ -120,3 +120,40 @@ func TestPollWaitBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestExpiryWheelLists: a poll answered before its wait ends leaves the
+// expiry wheel at once (the wheel keeps nothing alive), whatever its
+// place in its tick's list.
+func TestExpiryWheelLists(t *testing.T) {
+	pk := &parker{}
+	due := time.Now().Add(time.Hour)
+	ps := make([]*parked, 6)
+	for i := range ps {
+		ps[i] = &parked{pk: pk}
+		pk.expireAt(ps[i], due.Add(time.Duration(i%2)*time.Minute)) // two ticks, three each
+	}
+	count := func() int {
+		pk.mu.Lock()
+		defer pk.mu.Unlock()
+		n := 0
+		for _, p := range pk.expiries {
+			for ; p != nil; p = p.wnext {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(); n != 6 || len(pk.expiries) != 2 {
+		t.Fatalf("%d listed in %d ticks, want 6 in 2", n, len(pk.expiries))
+	}
+	for i, j := range []int{2, 4, 0, 5, 1, 3} { // middle, head, tail, ...
+		pk.remove(ps[j])
+		pk.remove(ps[j]) // twice: a no-op
+		if n := count(); n != 5-i {
+			t.Fatalf("after removing %d: %d listed, want %d", j, n, 5-i)
+		}
+	}
+	if len(pk.expiries) != 0 {
+		t.Fatalf("%d ticks left", len(pk.expiries))
+	}
+}

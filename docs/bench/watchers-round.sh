@@ -5,7 +5,10 @@
 # Prints the bench's figures, the load average before and after, and the
 # server's RssAnon/RssFile (/proc/PID/status; of RssFile, the bbolt
 # file's mapping from /proc/PID/smaps) idle and after the clients left.
-# Usage: watchers-round.sh BIN TRANSPORT LABEL [N]
+# SETTLE and WINDOW (defaults 15s and 30s) are the bench's --settle and
+# --idle-window: the window should cover at least one long-poll wait (the
+# server's http.long_poll_wait, 55s by default since round 7).
+# Usage: [SETTLE=120s WINDOW=60s] watchers-round.sh BIN TRANSPORT LABEL [N]
 BIN=$1; TRANSPORT=$2; LABEL=$3; N=${4:-19500}
 # The server and the bench each hold one socket per client.
 ulimit -n "$(ulimit -Hn)"
@@ -26,7 +29,7 @@ rss() {
 IDLE=$(rss)
 L0=$(cut -d' ' -f1-3 /proc/loadavg)
 $BIN bench --server http://127.0.0.1:$HP --admin-token $UKEYGATE_ADMIN_TOKEN --json \
-  --watchers "$N" --transport "$TRANSPORT" --settle 15s --idle-window 30s --confirms 100 > $D/out.json 2> $D/bench.err
+  --watchers "$N" --transport "$TRANSPORT" --settle "${SETTLE:-15s}" --idle-window "${WINDOW:-30s}" --confirms 100 > $D/out.json 2> $D/bench.err
 LEFT=$(rss)
 L1=$(cut -d' ' -f1-3 /proc/loadavg)
 kill $SP; wait $SP 2>/dev/null || true

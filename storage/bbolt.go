@@ -130,18 +130,18 @@ func OpenBolt(cfg BoltConfig) (*Bolt, error) {
 }
 
 // boltOptions are the options every open of the data file uses: the
-// freelist is not written to the file (NoFreelistSync) but rebuilt by a
-// scan of the file's pages when it is opened, and kept in memory as a
-// hashmap, as etcd runs bbolt. Without it every commit rewrites the whole
-// freelist (on an aged file with many free pages, a large part of what a
-// commit writes); the price is the scan at open (docs/operations.md gives
-// its time). Files written either way open either way (without the
-// option, bbolt rebuilds a missing freelist and writes it at open).
+// freelist is kept in memory as a hashmap (as etcd runs bbolt) and
+// written with every commit. Not NoFreelistSync: without a stored
+// freelist bbolt rebuilds it after every rolled-back write transaction by
+// scanning every page of the file (Tx.rollback), and a write transaction
+// rolls back whenever a condition fails — a replayed nonce, a lost
+// compare-and-swap — so any client could make the gateway read its whole
+// file per request. A file written without its freelist (by round 7's
+// interim builds) gets it rebuilt and written when it is opened.
 func boltOptions(timeout time.Duration) *bolt.Options {
 	return &bolt.Options{
-		Timeout:        timeout,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
+		Timeout:      timeout,
+		FreelistType: bolt.FreelistMapType,
 	}
 }
 

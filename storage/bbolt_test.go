@@ -644,11 +644,10 @@ func BenchmarkBoltCAS(b *testing.B) {
 	}
 }
 
-// TestBoltFreelistNotSynced: the data file's commits do not write the
-// freelist (boltOptions: NoFreelistSync), and files open either way — one
-// written by OpenBolt opens with bbolt's defaults (an older ukeygate) and
-// the reverse — with every key intact.
-func TestBoltFreelistNotSynced(t *testing.T) {
+// TestBoltFreelistSynced: the data file stores its freelist (boltOptions:
+// a rolled-back write never makes bbolt scan the whole file), and a file
+// written without it opens, gets it written, and reuses its free pages.
+func TestBoltFreelistSynced(t *testing.T) {
 	dir := t.TempDir()
 	cfg := storagetest.TestBoltConfig(dir)
 	ctx := context.Background()
@@ -670,27 +669,32 @@ func TestBoltFreelistNotSynced(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if fl := metaFreelist(t, cfg.Path); fl != ^uint64(0) {
-		t.Fatalf("the last meta page names freelist page %d, want none (not synced)", fl)
+	if fl := metaFreelist(t, cfg.Path); fl == ^uint64(0) {
+		t.Fatal("the last meta page names no freelist page: the freelist is not stored")
 	}
 
-	// bbolt's defaults: it rebuilds the freelist, writes it, and commits.
-	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: time.Second})
+	// A file written without its freelist (NoFreelistSync).
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: time.Second, NoFreelistSync: true})
 	if err != nil {
-		t.Fatalf("open with bbolt's defaults: %v", err)
+		t.Fatal(err)
 	}
-	if fl := metaFreelist(t, cfg.Path); fl == ^uint64(0) {
-		t.Fatal("bbolt's defaults did not write the freelist at open")
+	if err := db.Update(func(tx *bolt.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-
+	if fl := metaFreelist(t, cfg.Path); fl != ^uint64(0) {
+		t.Fatalf("NoFreelistSync still names freelist page %d", fl)
+	}
 	s, err = storage.OpenBolt(cfg)
 	if err != nil {
-		t.Fatalf("reopen a file with a synced freelist: %v", err)
+		t.Fatalf("open a file without a stored freelist: %v", err)
 	}
 	defer s.Close()
+	if fl := metaFreelist(t, cfg.Path); fl == ^uint64(0) {
+		t.Fatal("opening did not write the freelist back")
+	}
 	kvs, _, err := s.List(ctx, "k/")
 	if err != nil || len(kvs) != 100 {
 		t.Fatalf("after the reopens: %d keys, %v; want 100", len(kvs), err)

@@ -157,3 +157,29 @@ func TestFailuresCountedByCode(t *testing.T) {
 		t.Fatalf("text report:\n%s", text.String())
 	}
 }
+
+// TestWatchConfigValidate names the first bad field of a waiting-clients
+// run.
+func TestWatchConfigValidate(t *testing.T) {
+	if err := DefaultWatchConfig().Validate(); err != nil {
+		t.Fatalf("the default: %v", err)
+	}
+	for _, tc := range []struct {
+		field string
+		bad   func(*WatchConfig)
+	}{
+		{"watchers", func(c *WatchConfig) { c.Watchers = 0 }},
+		{"transport", func(c *WatchConfig) { c.Transport = "carrier-pigeon" }},
+		{"confirms", func(c *WatchConfig) { c.Confirms = c.Watchers + 1 }},
+		{"settle", func(c *WatchConfig) { c.Settle = -time.Second }},
+		{"left_settle", func(c *WatchConfig) { c.LeftSettle = 2 * time.Hour }},
+		{"idle_window", func(c *WatchConfig) { c.IdleWindow = 0 }},
+		{"open_parallel", func(c *WatchConfig) { c.OpenParallel = 0 }},
+	} {
+		c := DefaultWatchConfig()
+		tc.bad(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: %v", tc.field, err)
+		}
+	}
+}

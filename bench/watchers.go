@@ -51,8 +51,11 @@ type WatchConfig struct {
 	// Watchers), with Config.Concurrency phones at a time.
 	Confirms int
 	// Settle is how long the run waits after the clients opened (and
-	// after they left) before reading the server's memory.
+	// after they left, unless LeftSettle is set) before reading the
+	// server's memory.
 	Settle time.Duration
+	// LeftSettle, if positive, is the wait after the clients left.
+	LeftSettle time.Duration
 	// IdleWindow is how long the server's CPU is measured while every
 	// client waits.
 	IdleWindow time.Duration
@@ -79,6 +82,8 @@ func (c WatchConfig) Validate() error {
 		return invalid("confirms", "%d is outside 0..watchers (%d)", c.Confirms, c.Watchers)
 	case c.Settle < 0 || c.Settle > time.Hour:
 		return invalid("settle", "%s is outside 0..1h", c.Settle)
+	case c.LeftSettle < 0 || c.LeftSettle > time.Hour:
+		return invalid("left_settle", "%s is outside 0..1h", c.LeftSettle)
 	case c.IdleWindow <= 0 || c.IdleWindow > time.Hour:
 		return invalid("idle_window", "%s is outside (0, 1h]", c.IdleWindow)
 	case c.OpenParallel < 1 || c.OpenParallel > MaxConcurrency:
@@ -268,7 +273,11 @@ func (f *Fixture) Watchers(ctx context.Context, wc WatchConfig) (*WatchReport, e
 		}
 	}
 	tr.CloseIdleConnections()
-	if err := sleepCtx(ctx, wc.Settle); err != nil {
+	left := wc.Settle
+	if wc.LeftSettle > 0 {
+		left = wc.LeftSettle
+	}
+	if err := sleepCtx(ctx, left); err != nil {
 		return nil, err
 	}
 	if r.Left, err = f.serverFigures(ctx); err != nil {

@@ -136,6 +136,7 @@ when a session failed.
 	fl.StringVar(&wc.Transport, "transport", wc.Transport, "waiting-clients mode: websocket or longpoll")
 	fl.IntVar(&wc.Confirms, "confirms", wc.Confirms, "waiting-clients mode: waiting sessions to confirm for the confirm→event latency")
 	fl.DurationVar(&wc.Settle, "settle", wc.Settle, "waiting-clients mode: wait this long after the clients opened and after they left before reading the server's memory")
+	fl.DurationVar(&wc.LeftSettle, "left-settle", 0, "waiting-clients mode: wait this long after the clients left instead of --settle (0: --settle)")
 	fl.DurationVar(&wc.IdleWindow, "idle-window", wc.IdleWindow, "waiting-clients mode: measure the server's CPU over this long while every client waits")
 	cmd.AddCommand(newBenchProfileCmd())
 	return cmd

@@ -8,7 +8,8 @@
 # SETTLE and WINDOW (defaults 15s and 30s) are the bench's --settle and
 # --idle-window: the window should cover at least one long-poll wait (the
 # server's http.long_poll_wait, 55s by default since round 7).
-# Usage: [SETTLE=120s WINDOW=60s] watchers-round.sh BIN TRANSPORT LABEL [N]
+# LEFT (default: SETTLE) is the wait after the clients left.
+# Usage: [SETTLE=120s WINDOW=60s LEFT=15s] watchers-round.sh BIN TRANSPORT LABEL [N]
 BIN=$1; TRANSPORT=$2; LABEL=$3; N=${4:-19500}
 # The server and the bench each hold one socket per client.
 ulimit -n "$(ulimit -Hn)"
@@ -29,7 +30,7 @@ rss() {
 IDLE=$(rss)
 L0=$(cut -d' ' -f1-3 /proc/loadavg)
 $BIN bench --server http://127.0.0.1:$HP --admin-token $UKEYGATE_ADMIN_TOKEN --json \
-  --watchers "$N" --transport "$TRANSPORT" --settle "${SETTLE:-15s}" --idle-window "${WINDOW:-30s}" --confirms 100 > $D/out.json 2> $D/bench.err
+  --watchers "$N" --transport "$TRANSPORT" --settle "${SETTLE:-15s}" --idle-window "${WINDOW:-30s}" --left-settle "${LEFT:-0s}" --confirms 100 > $D/out.json 2> $D/bench.err
 LEFT=$(rss)
 L1=$(cut -d' ' -f1-3 /proc/loadavg)
 kill $SP; wait $SP 2>/dev/null || true

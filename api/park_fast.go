@@ -177,53 +177,40 @@ func (a *API) newRepollMemo(r *http.Request, id, token, appID, origin string, he
 }
 
 // repoll parks the re-poll m stands for, with after; false: the whole
-// chain must answer it (nothing has changed).
-func (a *API) repoll(conn net.Conn, remote string, m *repollMemo, after int64) bool {
+// chain must answer it (nothing has changed). known: from the session
+// hub's memory alone (session.FollowKnown), which never waits, so the
+// lot's goroutine may call it; else the token check and the follower may
+// read the store.
+func (a *API) repoll(conn net.Conn, remote string, m *repollMemo, after int64, known bool) bool {
 	start := time.Now()
 	if a.stopCtx.Err() != nil || a.sessionsReady() != nil {
-		return false
-	}
-	ctx := context.Background()
-	ref, err := a.sessions.CheckWatch(ctx, m.id, m.token)
-	if err != nil || ref.AppID != m.appID {
 		return false
 	}
 	if m.origin != "" && !a.origins.allowed(m.appID, m.origin) {
 		return false
 	}
 	p := &parked{pk: &a.park, memo: m}
-	f, err := a.sessions.Follow(ctx, m.id, after, p.notify)
-	if err != nil {
-		return false
-	}
-	if evs, done, _ := f.Next(ctx); len(evs) > 0 || done {
-		f.Close()
-		return false
+	var f *session.Follower
+	if known {
+		var ok bool
+		if f, ok = a.sessions.FollowKnown(m.id, m.tokenHash, m.appID, after, p.notify); !ok {
+			return false
+		}
+	} else {
+		ctx := context.Background()
+		ref, err := a.sessions.CheckWatch(ctx, m.id, m.token)
+		if err != nil || ref.AppID != m.appID {
+			return false
+		}
+		if f, err = a.sessions.Follow(ctx, m.id, after, p.notify); err != nil {
+			return false
+		}
+		if evs, done, _ := f.Next(ctx); len(evs) > 0 || done {
+			f.Close()
+			return false
+		}
 	}
 	// The budgets are spent last: a re-poll the chain answers spends them there.
-	if m.admit != nil && !m.admit() {
-		f.Close()
-		return false
-	}
-	a.parkRepoll(p, f, conn, remote, m, start)
-	return true
-}
-
-// repollKnown is repoll from memory alone (session.FollowKnown): it never
-// waits, so the lot's goroutine may call it; false: nothing was done.
-func (a *API) repollKnown(conn net.Conn, remote string, m *repollMemo, after int64) bool {
-	start := time.Now()
-	if a.stopCtx.Err() != nil || a.sessionsReady() != nil {
-		return false
-	}
-	if m.origin != "" && !a.origins.allowed(m.appID, m.origin) {
-		return false
-	}
-	p := &parked{pk: &a.park, memo: m}
-	f, ok := a.sessions.FollowKnown(m.id, m.tokenHash, m.appID, after, p.notify)
-	if !ok {
-		return false
-	}
 	if m.admit != nil && !m.admit() {
 		f.Close()
 		return false

@@ -384,7 +384,7 @@ func (lc *lotConn) idleOver() {
 
 // serveKnown serves lc's next request on the lot's goroutine if it is a
 // re-poll m stands for that the session hub answers from memory
-// (repollKnown: nothing waits); false: the bytes read are left in lc.pre
+// (repoll from memory: nothing waits); false: the bytes read are left in lc.pre
 // for the worker.
 func (lc *lotConn) serveKnown(m *repollMemo) bool {
 	bp := lotBufs.Get().(*[]byte)
@@ -400,7 +400,7 @@ func (lc *lotConn) serveKnown(m *repollMemo) bool {
 		lc.drop() // end of stream or reset: the client is gone
 		return true
 	}
-	if after, ok := m.match(buf[:n]); ok && m.a.repollKnown(lc.conn, lc.remote, m, after) {
+	if after, ok := m.match(buf[:n]); ok && m.a.repoll(lc.conn, lc.remote, m, after, true) {
 		lotBufs.Put(bp)
 		lc.l.k.served.Add(1)
 		lc.l.k.fast.Add(1)
@@ -441,7 +441,7 @@ func (lc *lotConn) serve() {
 	m := lc.memo
 	lc.mu.Unlock()
 	if m != nil {
-		if after, ok := m.match(data); ok && m.a.repoll(lc.conn, lc.remote, m, after) {
+		if after, ok := m.match(data); ok && m.a.repoll(lc.conn, lc.remote, m, after, false) {
 			lc.l.k.served.Add(1)
 			lc.l.k.fast.Add(1)
 			return

@@ -220,35 +220,18 @@ func (m *wsMember) refuse(code int) {
 // nothing); a connection handed back with bytes to replay is read
 // underneath them.
 func readNow(c net.Conn, buf []byte) (int, error) {
-	if rc, ok := c.(*replayConn); ok {
-		c = rc.Conn
-	}
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return 0, errors.ErrUnsupported
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	var rerr error
-	if err := raw.Read(func(fd uintptr) bool {
-		for {
-			n, rerr = unix.Read(int(fd), buf)
-			if rerr != unix.EINTR {
-				return true
-			}
-		}
-	}); err != nil {
-		return 0, err
-	}
-	return n, rerr
+	return rawNow(c, false, func(fd int) (int, error) { return unix.Read(fd, buf) })
 }
 
 // writeNow writes what c's socket takes of b without waiting (EAGAIN:
 // nothing; a short count: part).
 func writeNow(c net.Conn, b []byte) (int, error) {
+	return rawNow(c, true, func(fd int) (int, error) { return unix.Write(fd, b) })
+}
+
+// rawNow runs op once on c's socket (again after EINTR), in the runtime's
+// read or write lock, without waiting for readiness.
+func rawNow(c net.Conn, write bool, op func(fd int) (int, error)) (int, error) {
 	if rc, ok := c.(*replayConn); ok {
 		c = rc.Conn
 	}
@@ -261,16 +244,22 @@ func writeNow(c net.Conn, b []byte) (int, error) {
 		return 0, err
 	}
 	n := 0
-	var werr error
-	if err := raw.Write(func(fd uintptr) bool {
+	var oerr error
+	f := func(fd uintptr) bool {
 		for {
-			n, werr = unix.Write(int(fd), b)
-			if werr != unix.EINTR {
+			n, oerr = op(int(fd))
+			if oerr != unix.EINTR {
 				return true
 			}
 		}
-	}); err != nil {
+	}
+	if write {
+		err = raw.Write(f)
+	} else {
+		err = raw.Read(f)
+	}
+	if err != nil {
 		return 0, err
 	}
-	return n, werr
+	return n, oerr
 }

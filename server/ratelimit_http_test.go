@@ -60,16 +60,11 @@ func do(t *testing.T, method, url, body string, hdr map[string]string) *http.Res
 
 func metric(t *testing.T, ts *servertest.TS, limit string) string {
 	t.Helper()
-	resp := do(t, "GET", ts.URL+"/metrics", "", nil)
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(raw), "\n") {
-		if strings.HasPrefix(line, `ukeygate_rate_limited_total{limit="`+limit+`"}`) {
-			return strings.Fields(line)[1]
-		}
+	v := metricSample(t, ts, `ukeygate_rate_limited_total{limit="`+limit+`"}`)
+	if v < 0 {
+		t.Fatalf("no ukeygate_rate_limited_total for %s", limit)
 	}
-	t.Fatalf("no ukeygate_rate_limited_total for %s", limit)
-	return ""
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // TestRateLimitsPerAppDeviceEnroll: the app, device and enroll budgets

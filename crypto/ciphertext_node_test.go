@@ -6,7 +6,11 @@ import (
 	"crypto/elliptic"
 	"encoding/hex"
 	"encoding/json"
+	"math/big"
 	"testing"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/sm3"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/internal/testkit"
@@ -41,8 +45,21 @@ func TestDecryptNodeLibraries(t *testing.T) {
 				t.Fatalf("%s: %d bytes, want %d (C1 without 04, C3, C2): the library's default changed", name, len(ct), want)
 			}
 			f, wrong := gmcrypto.FormatC1C3C2, gmcrypto.FormatC1C2C3
+			c2 := ct[64+32:]
 			if name[len(name)-6:] == "c1c2c3" {
 				f, wrong = wrong, f
+				c2 = ct[64 : 64+len(msg)]
+			}
+			if len(msg) == 1 && bytes.Equal(c2, msg) {
+				// C2 = M ^ t with t = 00: the key stream is all zero, and
+				// GM/T 0003.4 has the sender pick another k then. These
+				// libraries do not (1 in 256 one-byte messages), and the
+				// standard has the receiver refuse it, which we do; see
+				// TestDecryptRefusesZeroKeyStream.
+				if _, err := gmcrypto.Decrypt(key, ct, f); err != gmcrypto.ErrDecryption {
+					t.Fatalf("%s: a ciphertext with an all-zero key stream opened (%v)", name, err)
+				}
+				continue
 			}
 			if err := gmcrypto.CheckCiphertext(ct, f); err != nil {
 				t.Fatalf("%s: CheckCiphertext: %v", name, err)
@@ -118,4 +135,40 @@ func TestCheckCiphertext(t *testing.T) {
 		}
 	}
 	wantIs(t, gmcrypto.CheckCiphertext(good[gmcrypto.FormatASN1], "cms"), gmcrypto.ErrUnsupported)
+}
+
+// TestDecryptRefusesZeroKeyStream keeps one such ciphertext that npm
+// sm-crypto 0.5.8 wrote for the one-byte message 42: its key stream t =
+// KDF(x2 || y2, 8) is 00, so C2 equals the message. GM/T 0003.4 (decryption,
+// step B4) says the receiver must refuse it; sm-crypto opens it.
+func TestDecryptRefusesZeroKeyStream(t *testing.T) {
+	d := unhex(t, "e088e01615ff87d3d2a420f7c18c26881d8fbe3edc5b9ee5e074ea4cc81a9151")
+	key, err := sm2.NewPrivateKey(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := unhex(t, "cb1e1ab3150d3f1da9882201267b69c4462721cb42701638397b0e618b5d5477"+
+		"bfb47c83aba1d456a658668631ee02f5ef5100cb5623eb9048da18f4812b9533"+
+		"7e248e9708c01fa8c0b33589f6463bfc40d7684ac645ba4812684ca0b9014579"+
+		"42")
+	// Check the reason independently of the code under test: (x2, y2) =
+	// d·C1, and the first byte of SM3(x2 || y2 || 00000001) is 00.
+	curve := sm2.P256()
+	x1, y1 := new(big.Int).SetBytes(ct[:32]), new(big.Int).SetBytes(ct[32:64])
+	if !curve.IsOnCurve(x1, y1) {
+		t.Fatal("C1 is not on the curve")
+	}
+	x2, y2 := curve.ScalarMult(x1, y1, d) //nolint:staticcheck // an independent check of the point
+	h := sm3.New()
+	h.Write(x2.FillBytes(make([]byte, 32)))
+	h.Write(y2.FillBytes(make([]byte, 32)))
+	h.Write([]byte{0, 0, 0, 1})
+	if k := h.Sum(nil)[0]; k != 0 {
+		t.Fatalf("the key stream is %02x, not 00: the vector is wrong", k)
+	}
+	for _, c := range [][]byte{ct, append([]byte{4}, ct...)} {
+		if _, err := gmcrypto.Decrypt(key, c, gmcrypto.FormatC1C3C2); err != gmcrypto.ErrDecryption {
+			t.Fatalf("Decrypt = %v, want %v", err, gmcrypto.ErrDecryption)
+		}
+	}
 }

@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +45,25 @@ func (s *Service) expireLoop() {
 	}
 }
 
+// duePrefixes returns the key prefixes that together cover the expiry
+// buckets 0 to last and no other (a bucket is written with 12 digits), in
+// key order: for each digit of last, the smaller digits after the same
+// leading ones, then last's own bucket. They are at most 9 per digit.
+func duePrefixes(last int64) []string {
+	d := strconv.FormatInt(last, 10)
+	if last < 0 || len(d) > bucketDigits {
+		return []string{expiryPrefix} // outside the index's key format: list it all
+	}
+	d = strings.Repeat("0", bucketDigits-len(d)) + d
+	var out []string
+	for i := range len(d) {
+		for c := byte('0'); c < d[i]; c++ {
+			out = append(out, expiryPrefix+d[:i]+string(c))
+		}
+	}
+	return append(out, expiryBucketPrefix(last))
+}
+
 // ExpireDue expires every open session whose expiry time has passed
 // (a full pass over the expiry index, at the Service's clock) and returns
 // how many it expired. The background expirer does the same on its own;
@@ -60,11 +81,16 @@ func (s *Service) expirePass(ctx context.Context, full bool) (int, error) {
 	full = full || !st.swept || now.Sub(st.lastSweep) >= s.cfg.SweepInterval || cur-st.cursor > maxBucketStep
 	var kvs []storage.KV
 	if full {
-		l, _, err := s.store.List(ctx, expiryPrefix)
-		if err != nil {
-			return 0, err
+		// Every due bucket, and none of the open sessions' later ones: a
+		// sweep that read the whole index would read (and page in) every
+		// waiting session's entry once a minute.
+		for _, p := range duePrefixes(cur + 1) {
+			l, _, err := s.store.List(ctx, p)
+			if err != nil {
+				return 0, err
+			}
+			kvs = append(kvs, l...)
 		}
-		kvs = l
 		st.swept, st.lastSweep = true, now
 	} else {
 		for b := st.cursor; b <= cur+1; b++ {

@@ -50,7 +50,10 @@ func expiryBucket(t time.Time) int64 {
 	return s
 }
 
-func expiryBucketPrefix(b int64) string { return fmt.Sprintf("%s%012d/", expiryPrefix, b) }
+// bucketDigits is the width of an expiry bucket in its index key.
+const bucketDigits = 12
+
+func expiryBucketPrefix(b int64) string { return fmt.Sprintf("%s%0*d/", expiryPrefix, bucketDigits, b) }
 func expiryKey(t time.Time, id string) string {
 	return expiryBucketPrefix(expiryBucket(t)) + id
 }

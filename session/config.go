@@ -36,9 +36,9 @@ type Config struct {
 	// ExpiryInterval is how often the background expirer looks for
 	// sessions past their expiry time.
 	ExpiryInterval time.Duration
-	// SweepInterval is how often the expirer rescans the whole expiry index
-	// instead of only the seconds that passed since its last run (catches
-	// entries written by a node whose clock is behind).
+	// SweepInterval is how often the expirer rescans every due second of
+	// the expiry index instead of only the seconds that passed since its
+	// last run (catches entries written by a node whose clock is behind).
 	SweepInterval time.Duration
 	// WatchBuffer is kept for configuration compatibility (it must be at
 	// least 1) and no longer used: the hub holds one pending slot per

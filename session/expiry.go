@@ -15,9 +15,10 @@ import (
 // when nobody watches them. Open sessions are indexed by the whole second
 // they expire in (session-expiry/%012d/ID). Each run lists only the
 // buckets of the seconds that passed since the previous run (an empty
-// prefix list when there is nothing to do); a full listing of the index is
-// done at the first run, every Config.SweepInterval, and after a long
-// pause. Several nodes may race on one session: the compare-and-swap makes
+// prefix list when there is nothing to do); a full sweep lists every due
+// second since the epoch (duePrefixes; not the later seconds of sessions
+// still waiting) at the first run, every Config.SweepInterval, and after a
+// long pause. Several nodes may race on one session: the compare-and-swap makes
 // exactly one of them write the expired event.
 
 // maxBucketStep: beyond this many seconds since the last run, list the

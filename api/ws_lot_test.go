@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -180,4 +181,33 @@ func TestSessionsWatchClientFrames(t *testing.T) {
 		}
 		_, _ = w.wsRaw(t)
 	})
+}
+
+// TestWebsocketsWaitInTheLot checks that a waiting websocket is parked in
+// the lot on Linux and holds no goroutine of its own (issue 14: memory
+// per waiting client). Forty more sockets may add a few goroutines in
+// all; gorilla's reader would add at least one per socket. Not parallel:
+// it counts the process's goroutines.
+func TestWebsocketsWaitInTheLot(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the lot is Linux-only; elsewhere gorilla's reader holds each socket")
+	}
+	w := sxNew(t)
+	w.wsRaw(t) // the first socket starts the lot's own goroutines
+	const n = 40
+	before := runtime.NumGoroutine()
+	for range n {
+		w.wsRaw(t)
+	}
+	deadline := time.Now().Add(sxWaitGuard)
+	for {
+		grown := runtime.NumGoroutine() - before
+		if grown < n/4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d waiting websockets added %d goroutines: they are not parked in the lot", n, grown)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -239,7 +239,18 @@ type BoltConfig struct {
 	// Timeout is how long opening waits for the file lock held by another
 	// process before giving up.
 	Timeout time.Duration `mapstructure:"timeout"`
+	// ExtraProcs is how many Go processors (GOMAXPROCS) a serving node
+	// adds to Go's default while it serves from bbolt: the store's one
+	// writer spends most of each commit blocked in file system calls
+	// (pwrite, fdatasync), and Go keeps a processor with a blocked call
+	// until its monitor takes it back, so without one more the other
+	// goroutines run one processor short during every commit. 0 keeps
+	// Go's default; the GOMAXPROCS environment variable, when set, wins.
+	ExtraProcs int `mapstructure:"extra_procs"`
 }
+
+// MaxExtraProcs bounds storage.bolt.extra_procs.
+const MaxExtraProcs = 8
 
 // EtcdConfig configures the etcd cluster store.
 type EtcdConfig struct {
@@ -383,7 +394,7 @@ func Default() Config {
 		Log:       LogConfig{Level: "info", Format: "text"},
 		Storage: StorageConfig{
 			Backend: BackendBolt,
-			Bolt:    BoltConfig{Timeout: time.Second},
+			Bolt:    BoltConfig{Timeout: time.Second, ExtraProcs: 1},
 			Etcd: EtcdConfig{
 				Endpoints:   []string{"127.0.0.1:2379"},
 				Prefix:      "/ukeygate/",

@@ -91,6 +91,8 @@ func TestValidate(t *testing.T) {
 		{"tls both", func(c *config.Config) { c.TLS = config.TLSConfig{CertFile: "c.pem", KeyFile: "k.pem"} }, ""},
 		{"backend unknown", func(c *config.Config) { c.Storage.Backend = "redis" }, `config: storage.backend "redis": must be bbolt or etcd`},
 		{"bolt timeout", func(c *config.Config) { c.Storage.Bolt.Timeout = 0 }, "config: storage.bolt.timeout 0s: must be > 0"},
+		{"bolt extra procs negative", func(c *config.Config) { c.Storage.Bolt.ExtraProcs = -1 }, "config: storage.bolt.extra_procs -1: must be from 0 to 8"},
+		{"bolt extra procs too many", func(c *config.Config) { c.Storage.Bolt.ExtraProcs = 9 }, "config: storage.bolt.extra_procs 9: must be from 0 to 8"},
 		{"etcd ok", func(c *config.Config) {
 			c.Storage.Backend = "etcd"
 			c.Storage.Etcd.Endpoints = []string{"10.0.0.1:2379", "https://etcd.example:2379"}

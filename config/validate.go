@@ -145,6 +145,9 @@ func (s StorageConfig) validate() error {
 	if err := positive("storage.bolt.timeout", s.Bolt.Timeout); err != nil {
 		return err
 	}
+	if s.Bolt.ExtraProcs < 0 || s.Bolt.ExtraProcs > MaxExtraProcs {
+		return bad("storage.bolt.extra_procs", s.Bolt.ExtraProcs, fmt.Sprintf("must be from 0 to %d", MaxExtraProcs))
+	}
 	switch s.Backend {
 	case BackendBolt:
 		return nil

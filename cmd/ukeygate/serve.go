@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"runtime"
 
 	"github.com/spf13/cobra"
 
@@ -39,10 +41,18 @@ refuses a listen address that is not loopback, unless told
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(cfg, master, server.NewLogger(cfg.Log, cmd.ErrOrStderr()))
+			log := server.NewLogger(cfg.Log, cmd.ErrOrStderr())
+			procs := server.Procs(cfg, os.Getenv("GOMAXPROCS"), goProcs)
+			if procs > 0 {
+				runtime.GOMAXPROCS(procs)
+			}
+			srv, err := server.New(cfg, master, log)
 			if err != nil {
 				ln.Close()
 				return err
+			}
+			if procs > 0 {
+				log.Info("Go processors: Go's default plus storage.bolt.extra_procs for the store's writer", "gomaxprocs", procs, "default", goProcs)
 			}
 			return srv.ServeListener(cmd.Context(), ln)
 		},
@@ -50,3 +60,9 @@ refuses a listen address that is not loopback, unless told
 	cmd.Flags().BoolVar(&demoPublic, "i-know-demo-is-public", false, "serve the demo portal on a non-loopback address anyway")
 	return cmd
 }
+
+// goProcs is Go's GOMAXPROCS when the process started (its default for
+// the machine or container, or the GOMAXPROCS variable): serve adds
+// storage.bolt.extra_procs to it once, however often it runs in one
+// process.
+var goProcs = runtime.GOMAXPROCS(0)

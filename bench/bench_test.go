@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"runtime"
 	"strings"
@@ -50,6 +51,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no time limit", func(c *bench.Config) { c.TimeLimit = 0 }, "time_limit"},
 		{"no workers", func(c *bench.Config) { c.Concurrency = 0 }, "concurrency"},
 		{"too many workers", func(c *bench.Config) { c.Concurrency = bench.MaxConcurrency + 1 }, "concurrency"},
+		{"negative procs", func(c *bench.Config) { c.LoadProcs = -1 }, "procs"},
+		{"too many procs", func(c *bench.Config) { c.LoadProcs = bench.MaxLoadProcs + 1 }, "procs"},
 		{"negative users", func(c *bench.Config) { c.Users = -1 }, "users"},
 		{"no session timeout", func(c *bench.Config) { c.SessionTimeout = 0 }, "session_timeout"},
 		{"no PIN", func(c *bench.Config) { c.PIN = "" }, "pin"},
@@ -340,4 +343,12 @@ func BenchmarkCryptoLimit(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
 		})
 	}
+}
+
+func ExampleDefaultLoadProcs() {
+	for _, cpus := range []int{1, 2, 4, 8, 16} {
+		fmt.Print(bench.DefaultLoadProcs(cpus), " ")
+	}
+	fmt.Println()
+	// Output: 1 1 1 2 4
 }

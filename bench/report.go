@@ -67,14 +67,16 @@ type Report struct {
 	Issuer        string `json:"issuer"`
 	IssuerCreated bool   `json:"issuer_created"`
 	// Cosign: the run used two-party SM2 credentials.
-	Cosign      bool      `json:"cosign,omitempty"`
-	App         string    `json:"app"`
-	Users       int       `json:"users"`
-	Concurrency int       `json:"concurrency"`
-	SetupTime   Duration  `json:"setup_ms"`
-	Started     time.Time `json:"started"`
-	Elapsed     Duration  `json:"elapsed_ms"`
-	StoppedBy   string    `json:"stopped_by"`
+	Cosign      bool   `json:"cosign,omitempty"`
+	App         string `json:"app"`
+	Users       int    `json:"users"`
+	Concurrency int    `json:"concurrency"`
+	// LoadProcs is Config.LoadProcs (0: Go's own setting).
+	LoadProcs int       `json:"load_procs,omitempty"`
+	SetupTime Duration  `json:"setup_ms"`
+	Started   time.Time `json:"started"`
+	Elapsed   Duration  `json:"elapsed_ms"`
+	StoppedBy string    `json:"stopped_by"`
 	// Sessions = Completed + Failed: every session started.
 	Sessions  int `json:"sessions"`
 	Completed int `json:"completed"`
@@ -106,7 +108,7 @@ func (f *Fixture) report(start time.Time, elapsed time.Duration, stoppedBy strin
 	r := &Report{
 		Server: f.server.String(), Kind: f.cfg.Kind, Alg: f.cfg.Alg,
 		Issuer: f.IssuerID, IssuerCreated: f.IssuerCreated, App: f.AppID, Cosign: f.cfg.Cosign,
-		Users: f.Users, Concurrency: f.cfg.Concurrency, SetupTime: Duration(f.SetupTime),
+		Users: f.Users, Concurrency: f.cfg.Concurrency, LoadProcs: f.cfg.LoadProcs, SetupTime: Duration(f.SetupTime),
 		Started: start, Elapsed: Duration(elapsed), StoppedBy: stoppedBy,
 		Completed: len(samples), Errors: failures, ErrorExamples: examples,
 	}

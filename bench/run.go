@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -69,6 +70,9 @@ func (f *Fixture) Load(ctx context.Context) (*Report, error) {
 	climit, err := MeasureCryptoLimit(cfg.Alg, cryptoLimitTime)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.LoadProcs > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(cfg.LoadProcs))
 	}
 	limit := cfg.sessionLimit()
 	// The server's CPU profile, when asked for, covers the load's whole

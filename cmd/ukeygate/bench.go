@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/google/pprof/profile"
@@ -53,6 +54,8 @@ Reported: sessions/s beside the flow's crypto limit and their ratio (the
 limit: two device-signature verifications, the PIN key derivation, the key
 unwrap and parse and one signature per session, timed in this process
 before the load and scaled by its CPUs), p50/p90/p99/max of each phase,
+the Go processors the load ran with (--procs: the bench then gives up
+the rest of the CPUs to the server it usually shares the machine with),
 failures by error code. Every request goes to --server and nowhere else; the exit status is 1
 when a session failed.
 
@@ -124,6 +127,7 @@ when a session failed.
 	fl.DurationVar(&cfg.TimeLimit, "time-limit", cfg.TimeLimit, "stop starting sessions after this long when --duration is not given")
 	fl.Float64Var(&cfg.Rate, "rate", 0, "start at most this many sessions per second, spread evenly (steady load for a soak; 0: as fast as the workers go)")
 	fl.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "workers, each running one session at a time")
+	fl.IntVar(&cfg.LoadProcs, "procs", bench.DefaultLoadProcs(runtime.NumCPU()), "Go processors (GOMAXPROCS) the bench runs the load with, after timing the crypto limit with Go's default: a quarter of the CPUs, at least 1, since it usually shares the machine with the server; 0 = Go's default")
 	fl.IntVar(&cfg.Users, "users", 0, "enrolled users the workers take in turn (default: one per worker)")
 	fl.DurationVar(&cfg.SessionTimeout, "session-timeout", cfg.SessionTimeout, "bound on one session's whole flow")
 	fl.BoolVar(&cfg.Verify, "verify", false, "verify every login/sign result's signature on the client (costs client CPU)")

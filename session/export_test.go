@@ -10,5 +10,15 @@ func HubOpen(s *Service) <-chan struct{} { return s.hub.open }
 func Known(s *Service, id string) (int64, bool) {
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
-	return s.hub.knownLast(id)
+	last, _, ok := s.hub.knownLast(id)
+	return last, ok
+}
+
+// KnownFirst reports whether the hub would answer session id's first
+// event from memory (known.go: a session made here, at its first event).
+func KnownFirst(s *Service, id string) bool {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	_, at, _ := s.hub.knownLast(id)
+	return !at.IsZero()
 }

@@ -92,20 +92,21 @@ func (h *hub) take(sb *sub) taken {
 // store watch on first use. A subscriber registered before the watch is
 // open is told to re-list once it is.
 func (h *hub) subscribe(id string, notify func()) (*sub, error) {
-	sb, _, _, err := h.subscribeKnown(id, notify)
+	sb, _, _, _, err := h.subscribeKnown(id, notify)
 	return sb, err
 }
 
 // subscribeKnown is subscribe that also returns the seq of the session's
-// last event if the hub knows it (known.go), read under the same lock: an
-// event after it reaches the new subscriber.
-func (h *hub) subscribeKnown(id string, notify func()) (sb *sub, last int64, isKnown bool, err error) {
+// last event if the hub knows it (known.go), and the time of its first
+// event while that is the only one and was made here, read under the same
+// lock: an event after it reaches the new subscriber.
+func (h *hub) subscribeKnown(id string, notify func()) (sb *sub, last int64, firstAt time.Time, isKnown bool, err error) {
 	sb, err = h.subscribeLocked(id, notify)
 	if err == nil {
-		last, isKnown = h.knownLast(id)
+		last, firstAt, isKnown = h.knownLast(id)
 	}
 	h.mu.Unlock()
-	return sb, last, isKnown, err
+	return sb, last, firstAt, isKnown, err
 }
 
 // subscribeLocked registers the subscriber and returns with h.mu held.

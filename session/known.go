@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"strings"
+	"time"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/storage"
@@ -24,6 +25,17 @@ type known struct {
 	appID     string
 	tokenHash []byte
 	last      int64 // seq of the last event
+	// firstAt is the time of the first event (waiting) of a session this
+	// node created, while it is the only one (zero otherwise): that event
+	// is then rebuilt from it (firstEvent) for the portal's first watch
+	// request, without listing the stored events.
+	firstAt time.Time
+}
+
+// firstEvent is the first event of a session whose hub entry has firstAt:
+// what Create stored (TestFirstEventFromMemory compares them).
+func firstEvent(at time.Time) Event {
+	return Event{Seq: 1, Type: EventTypeState, State: StateWaiting, At: at}
 }
 
 // fill marks a session being read from the store to become known.
@@ -113,24 +125,28 @@ func (s *Service) CheckWatch(ctx context.Context, id, token string) (WatchRef, e
 // and forgets everything) and when no reader is filling the entry. No
 // other commit to the session can precede this call: its QR nonce and
 // watch token leave the node only when Create returns.
-func (h *hub) created(id, appID string, tokenHash []byte) {
+func (h *hub) created(id, appID string, tokenHash []byte, firstAt time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.watchOpen || h.fills[id] != nil || h.known[id] != nil || len(h.known) >= maxKnown {
 		return
 	}
-	h.known[id] = &known{appID: appID, tokenHash: tokenHash, last: 1}
+	h.known[id] = &known{appID: appID, tokenHash: tokenHash, last: 1, firstAt: firstAt}
 	h.knownPeak = max(h.knownPeak, len(h.known))
 }
 
 // knownLast returns the seq of the last event of session id if the hub
-// knows it. h.mu is held.
-func (h *hub) knownLast(id string) (int64, bool) {
+// knows it, and the time of its first event while that is the only one
+// and was made here (zero otherwise). h.mu is held.
+func (h *hub) knownLast(id string) (last int64, firstAt time.Time, ok bool) {
 	k := h.known[id]
 	if k == nil {
-		return 0, false
+		return 0, time.Time{}, false
 	}
-	return k.last, true
+	if k.last == 1 {
+		firstAt = k.firstAt
+	}
+	return k.last, firstAt, true
 }
 
 // setWatchOpen records whether the store watch is open; when it is not,
@@ -183,7 +199,7 @@ func (h *hub) observe(id string, hasTail bool, tail string, ev storage.Event) {
 		h.forget(id)
 		return
 	}
-	k.last = e.Seq
+	k.last, k.firstAt = e.Seq, time.Time{}
 }
 
 // ForgetUnwatched drops what the hub remembers (known) of the sessions
@@ -235,7 +251,7 @@ func (s *Service) FollowKnown(id string, tokenHash []byte, appID string, after i
 	if !match {
 		return nil, false
 	}
-	sb, last, isKnown, err := h.subscribeKnown(id, notify)
+	sb, last, _, isKnown, err := h.subscribeKnown(id, notify)
 	if err != nil {
 		return nil, false
 	}

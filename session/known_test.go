@@ -3,6 +3,7 @@ package session_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -305,5 +306,50 @@ func TestFollowKnown(t *testing.T) {
 	evs, done, err := f.Next(e.ctx)
 	if err != nil || done || len(evs) != 1 || evs[0].Seq != 2 || evs[0].State != session.StateScanned {
 		t.Fatalf("Next = %+v, %v, %v", evs, done, err)
+	}
+}
+
+// The portal's first watch request on a session made here gets its first
+// event from the hub's memory, exactly as the store holds it (another
+// node, which does not know the session, reads it); once the session has
+// moved on, the events come from the store again.
+func TestFirstEventFromMemory(t *testing.T) {
+	e := newEnv(t)
+	warm := e.create(t, loginParams())
+	if _, err := e.svc.Poll(e.ctx, warm.ID, 0, 0); err != nil { // starts the hub
+		t.Fatal(err)
+	}
+	waitHubOpen(t, e.svc)
+	c := e.create(t, loginParams())
+	if !session.KnownFirst(e.svc, c.ID) {
+		t.Fatal("the first event of a session made here is not remembered")
+	}
+	other := newService(t, e.st, testConfig(e.clock)) // reads the store
+	first := func(svc *session.Service) []session.Event {
+		t.Helper()
+		f, err := svc.Follow(e.ctx, c.ID, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		evs, _, err := f.Next(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	mem, stored := first(e.svc), first(other)
+	if len(mem) != 1 || !reflect.DeepEqual(mem, stored) {
+		t.Fatalf("from memory %+v, from the store %+v", mem, stored)
+	}
+	if _, err := e.svc.Scan(e.ctx, c.ID, c.nonce, device, user); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the hub to see the scan", func() bool { last, ok := session.Known(e.svc, c.ID); return ok && last == 2 })
+	if session.KnownFirst(e.svc, c.ID) {
+		t.Fatal("the first event is still answered from memory after the scan")
+	}
+	if evs := first(e.svc); len(evs) != 2 || evs[1].State != session.StateScanned {
+		t.Fatalf("after the scan: %+v", evs)
 	}
 }

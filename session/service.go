@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -186,7 +187,11 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Session, string,
 		}
 		break
 	}
-	s.hub.created(id, r.AppID, r.WatchTokenHash)
+	var firstAt time.Time // the first event exactly as a store read would return it
+	if first, err := s.decodeEvent(id, eventKey(id, 1), evVal); err == nil && reflect.DeepEqual(first, firstEvent(first.At)) {
+		firstAt = first.At
+	}
+	s.hub.created(id, r.AppID, r.WatchTokenHash, firstAt)
 	s.metrics.created(p.Kind)
 	return r.Session.clone(), token, nonce, nil
 }

@@ -138,7 +138,7 @@ func (s *Service) Follow(ctx context.Context, id string, after int64, notify fun
 	if notify == nil {
 		notify = func() {}
 	}
-	sb, last, isKnown, err := s.hub.subscribeKnown(id, notify)
+	sb, last, firstAt, isKnown, err := s.hub.subscribeKnown(id, notify)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +147,12 @@ func (s *Service) Follow(ctx context.Context, id string, after int64, notify fun
 		// without reading the store.
 		s.metrics.watcherOpened()
 		return &Follower{s: s, sb: sb, last: after}, nil
+	}
+	if isKnown && after == 0 && last == 1 && !firstAt.IsZero() {
+		// A session made here, still at its first event (the portal's
+		// first watch request): that event from memory.
+		s.metrics.watcherOpened()
+		return &Follower{s: s, sb: sb, last: after, listed: []Event{firstEvent(firstAt)}, first: true}, nil
 	}
 	evs, err := s.listEvents(ctx, id)
 	if err == nil && len(evs) == 0 {

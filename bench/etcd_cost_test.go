@@ -22,11 +22,12 @@ const MaxProposalsPerSession = 6
 // (readcache.WithMemo: the scan and the confirm read it once each) 8; with
 // device records cached (the nonce is consumed under a condition on the
 // device record's revision: auth.DeviceRecords) 6; with the session hub
-// knowing the sessions its node created (the portal's first watch request
-// reads nothing) about 5: the session record once per phone request, the
-// watch's event listing and the audit log's head. The guard leaves room
-// for a slow run's extra background reads.
-const MaxRangeCallsPerSession = 7
+// knowing the sessions its node created (its token check reads nothing)
+// about 5; with the hub rebuilding a fresh session's first event from
+// memory (no event listing for the portal's first watch request) about 3:
+// the session record once per phone request and the audit log's head.
+// The guard leaves room for a slow run's extra background reads.
+const MaxRangeCallsPerSession = 5
 
 // TestEtcdCostPerSession runs whole login sessions against a gateway on its
 // own real etcd and counts, with etcd's own metrics, what each cost the

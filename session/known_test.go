@@ -218,12 +218,7 @@ func TestForgetUnwatched(t *testing.T) {
 // request needs no store read); the token is still checked, and a session
 // another node created is read from the store first.
 func TestCreatedSessionKnown(t *testing.T) {
-	e := newEnv(t)
-	warm := e.create(t, loginParams())
-	if _, err := e.svc.Poll(e.ctx, warm.ID, 0, 0); err != nil { // starts the hub
-		t.Fatal(err)
-	}
-	waitHubOpen(t, e.svc)
+	e := newEnvHubOpen(t)
 	c := e.create(t, loginParams())
 	if last, ok := session.Known(e.svc, c.ID); !ok || last != 1 {
 		t.Fatalf("a session just created here: known %v (last %d), want known at 1", ok, last)
@@ -314,12 +309,7 @@ func TestFollowKnown(t *testing.T) {
 // node, which does not know the session, reads it); once the session has
 // moved on, the events come from the store again.
 func TestFirstEventFromMemory(t *testing.T) {
-	e := newEnv(t)
-	warm := e.create(t, loginParams())
-	if _, err := e.svc.Poll(e.ctx, warm.ID, 0, 0); err != nil { // starts the hub
-		t.Fatal(err)
-	}
-	waitHubOpen(t, e.svc)
+	e := newEnvHubOpen(t)
 	c := e.create(t, loginParams())
 	if !session.KnownFirst(e.svc, c.ID) {
 		t.Fatal("the first event of a session made here is not remembered")
@@ -352,4 +342,17 @@ func TestFirstEventFromMemory(t *testing.T) {
 	if evs := first(e.svc); len(evs) != 2 || evs[1].State != session.StateScanned {
 		t.Fatalf("after the scan: %+v", evs)
 	}
+}
+
+// newEnvHubOpen is newEnv with the session hub started (a first poll) and
+// its store watch open, so that what this node creates is known at once.
+func newEnvHubOpen(t *testing.T) *env {
+	t.Helper()
+	e := newEnv(t)
+	warm := e.create(t, loginParams())
+	if _, err := e.svc.Poll(e.ctx, warm.ID, 0, 0); err != nil { // starts the hub
+		t.Fatal(err)
+	}
+	waitHubOpen(t, e.svc)
+	return e
 }

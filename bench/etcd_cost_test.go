@@ -29,11 +29,19 @@ const MaxProposalsPerSession = 6
 // The guard leaves room for a slow run's extra background reads.
 const MaxRangeCallsPerSession = 5
 
+// MaxReadTxnsPerSession bounds the transactions of conditions alone (a
+// linearizable read round trip each) per session: the Txn calls that are
+// not write proposals. A key use's check of the user's and the
+// credential's revisions was one per session until it moved into the
+// completion's transaction (storage.DeferGuards); now there is none.
+const MaxReadTxnsPerSession = 0.5
+
 // TestEtcdCostPerSession runs whole login sessions against a gateway on its
 // own real etcd and counts, with etcd's own metrics, what each cost the
 // cluster: raft proposals, client round trips (Range and Txn calls), lease
 // grants. It fails when a session needs more than MaxProposalsPerSession
-// proposals, more than MaxRangeCallsPerSession Range calls, or more than
+// proposals, more than MaxRangeCallsPerSession Range calls, more than
+// MaxReadTxnsPerSession transactions of conditions alone, or more than
 // one lease grant per four sessions (the leases are
 // shared per expiry bucket of each TTL: a short run pays a grant for each
 // TTL in use, a long one one per bucket; before, every write with a TTL
@@ -76,6 +84,9 @@ func TestEtcdCostPerSession(t *testing.T) {
 			}
 			if c.RangeRPCs > MaxRangeCallsPerSession {
 				t.Errorf("%.2f Range calls per session, want at most %d (are the hot records still cached?)", c.RangeRPCs, MaxRangeCallsPerSession)
+			}
+			if reads := c.TxnRPCs - c.Proposals; reads > MaxReadTxnsPerSession {
+				t.Errorf("%.2f Txn calls per session beyond the proposals (transactions of conditions alone), want at most %.1f (does the key use's check still make its own round trip?)", reads, MaxReadTxnsPerSession)
 			}
 			if c.LeaseGrants > 0.25 {
 				t.Errorf("%.2f lease grants per session, want the shared bucket leases (at most one per four sessions)", c.LeaseGrants)

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509/pkix"
@@ -594,14 +595,8 @@ func (s *Service) unlockKey(ctx context.Context, userID, credentialID, pin strin
 		if c.UserID != userID {
 			return fmt.Errorf("%w: %s", ErrCredentialNotFound, credentialID)
 		}
-		if st := c.state(s.now()); st != StateActive && !(decrypt && st == StateSuperseded && c.Purpose == PurposeEncrypt) {
-			return fmt.Errorf("%w: %s is %s", ErrCredentialNotActive, c.ID, st)
-		}
-		if c.Cosign {
-			return fmt.Errorf("%w: %s has no key at the gateway", ErrIsCosign, c.ID)
-		}
-		if c.AwaitingRecovery {
-			return fmt.Errorf("%w: %s", ErrAwaitingRecovery, c.ID)
+		if err := c.unlockable(s.now(), decrypt); err != nil {
+			return err
 		}
 		u, urev, err := s.loadUser(ctx, userID)
 		if err != nil {
@@ -613,16 +608,21 @@ func (s *Service) unlockKey(ctx context.Context, userID, credentialID, pin strin
 		}
 		defer gmcrypto.Zero(pinKey)
 		// A use that changes nothing in the user record only checks the
-		// revisions (no write: storage answers a transaction of
-		// conditions alone without a durable commit).
-		var b txnBuilder
-		b.cond(userKey(u.ID), urev)
-		if !u.pinUnchanged {
-			b.put(userKey(u.ID), u, 0)
-		}
-		b.cond(credentialKey(c.ID), crev)
-		if err := b.commit(ctx, s.store); err != nil {
-			return err
+		// revisions: in the transaction that delivers the key's result
+		// when the caller collects guards (storage.DeferGuards: a key
+		// use of a session, checked in its completion), else now, in a
+		// transaction of conditions alone (no durable commit; on etcd a
+		// linearizable read).
+		if !u.pinUnchanged || !storage.AddGuards(ctx, s.userGuard(u, urev), s.credentialGuard(c, crev, decrypt)) {
+			var b txnBuilder
+			b.cond(userKey(u.ID), urev)
+			if !u.pinUnchanged {
+				b.put(userKey(u.ID), u, 0)
+			}
+			b.cond(credentialKey(c.ID), crev)
+			if err := b.commit(ctx, s.store); err != nil {
+				return err
+			}
 		}
 		der, err := gmcrypto.Unwrap(pinKey, c.WrappedKey, []byte(credentialKey(c.ID)))
 		if err != nil {
@@ -645,4 +645,64 @@ func (s *Service) unlockKey(ctx context.Context, userID, credentialID, pin strin
 		return nil, nil, err
 	}
 	return key, out, nil
+}
+
+// unlockable checks that c's key may be unwrapped at now: active (or, for
+// a decryption, a superseded encryption credential), not a cosign
+// credential, not awaiting recovery.
+func (c *credentialRecord) unlockable(now time.Time, decrypt bool) error {
+	if st := c.state(now); st != StateActive && !(decrypt && st == StateSuperseded && c.Purpose == PurposeEncrypt) {
+		return fmt.Errorf("%w: %s is %s", ErrCredentialNotActive, c.ID, st)
+	}
+	if c.Cosign {
+		return fmt.Errorf("%w: %s has no key at the gateway", ErrIsCosign, c.ID)
+	}
+	if c.AwaitingRecovery {
+		return fmt.Errorf("%w: %s", ErrAwaitingRecovery, c.ID)
+	}
+	return nil
+}
+
+// credentialGuard is the guard of a key use on credential record c, read
+// at revision rev: once the record changed, the use still stands only if
+// the credential is still unlockable with the same wrapped key (a key
+// re-wrapped under a new PIN, or handed to another user, refuses it with
+// ErrConflict: the PIN that opened it is no longer the one).
+func (s *Service) credentialGuard(c *credentialRecord, rev int64, decrypt bool) storage.Guard {
+	return storage.Guard{Key: credentialKey(c.ID), Revision: rev, Recheck: func(ctx context.Context) (int64, error) {
+		c2, rev2, err := s.loadCredential(ctx, c.ID)
+		if err != nil {
+			return 0, err
+		}
+		if err := c2.unlockable(s.now(), decrypt); err != nil {
+			return 0, err
+		}
+		if c2.UserID != c.UserID || !bytes.Equal(c2.WrappedKey, c.WrappedKey) {
+			return 0, fmt.Errorf("%w: credential %s changed while its key was in use", ErrConflict, c.ID)
+		}
+		return rev2, nil
+	}}
+}
+
+// userGuard is the guard of a key use whose PIN was checked against user
+// record u at revision rev (a check that changed nothing: u.pinUnchanged).
+// Once the record changed, the use still stands only if the PIN is still
+// the same and nothing was counted against it since: a lock refuses it
+// with a *PINError, a wrong PIN counted meanwhile or a new PIN with
+// ErrConflict (a success must not slip past a concurrent failure; the
+// phone confirms again).
+func (s *Service) userGuard(u *userRecord, rev int64) storage.Guard {
+	return storage.Guard{Key: userKey(u.ID), Revision: rev, Recheck: func(ctx context.Context) (int64, error) {
+		u2, rev2, err := s.loadUser(ctx, u.ID)
+		if err != nil {
+			return 0, err
+		}
+		if now := s.now().UTC(); now.Before(u2.LockedUntil) {
+			return 0, &PINError{Locked: true, RetryAfter: u2.LockedUntil.Sub(now)}
+		}
+		if u2.FailedPINs != 0 || !bytes.Equal(u2.PINSalt, u.PINSalt) || !bytes.Equal(u2.PINVerifier, u.PINVerifier) {
+			return 0, fmt.Errorf("%w: the PIN of user %s changed or failed while its key was in use", ErrConflict, u.ID)
+		}
+		return rev2, nil
+	}}
 }

@@ -148,6 +148,10 @@ type AtomicRecorder interface {
 type atomicAudit struct {
 	rec AtomicRecorder
 	use *KeyUse
+	// guards are the records the key use relied on (the user's PIN state,
+	// the credential: storage.AddGuards in package ca), checked in the
+	// completion's transaction rather than before the key was used.
+	guards *storage.Guards
 }
 
 type atomicAuditKey struct{}
@@ -156,7 +160,8 @@ type atomicAuditKey struct{}
 // to the completion, when c.Audit is an AtomicRecorder.
 func (c *Confirmer) withAtomicAudit(ctx context.Context) context.Context {
 	if ar, ok := c.Audit.(AtomicRecorder); ok {
-		return context.WithValue(ctx, atomicAuditKey{}, &atomicAudit{rec: ar})
+		ctx, guards := storage.DeferGuards(ctx)
+		return context.WithValue(ctx, atomicAuditKey{}, &atomicAudit{rec: ar, guards: guards})
 	}
 	return ctx
 }
@@ -165,7 +170,17 @@ func (c *Confirmer) withAtomicAudit(ctx context.Context) context.Context {
 // whose ctx holds a delivered key use (withAtomicAudit, deliver), or nil.
 func completionCommit(ctx context.Context) func(context.Context, []storage.Op) error {
 	a, _ := ctx.Value(atomicAuditKey{}).(*atomicAudit)
-	if a == nil || a.use == nil {
+	if a == nil {
+		return nil
+	}
+	if a.use == nil {
+		if a.guards.Len() > 0 {
+			// A key was unlocked under guards but no result was
+			// delivered through deliver: complete nothing (fail closed).
+			return func(context.Context, []storage.Op) error {
+				return fmt.Errorf("%w: a key use without its audit entry", ErrInvalidArgument)
+			}
+		}
 		return nil
 	}
 	u := *a.use
@@ -173,7 +188,17 @@ func completionCommit(ctx context.Context) func(context.Context, []storage.Op) e
 		u.Digest = RequestDigest(u.Session)
 	}
 	return func(ctx context.Context, ops []storage.Op) error {
-		return a.rec.RecordKeyUseWith(ctx, u, ops)
+		conds := a.guards.Conds()
+		err := a.rec.RecordKeyUseWith(ctx, u, append(ops[:len(ops):len(ops)], conds...))
+		if errors.Is(err, storage.ErrConflict) && len(conds) > 0 {
+			// The session or a guarded record changed: a record that
+			// now refuses the key use ends the completion (the result
+			// is discarded); else the change is retried.
+			if rerr := a.guards.Recheck(ctx); rerr != nil {
+				return rerr
+			}
+		}
+		return err
 	}
 }
 

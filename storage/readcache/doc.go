@@ -47,7 +47,10 @@
 //     that record's revision, so it loses against a lock committed
 //     elsewhere), a key use (conditioned on the user's and the
 //     credential's revisions, so a revoked or re-wrapped credential
-//     fails it), a cosign share (handed out only after a transaction of
+//     fails it; a session's key use carries these conditions in the
+//     transaction that completes the session, storage.DeferGuards, so a
+//     result made from a stale copy is discarded, never delivered), a
+//     cosign share (handed out only after a transaction of
 //     conditions alone on the credential's and the user's revisions). On
 //     a stale copy the condition fails with storage.ErrConflict, the
 //     failed transaction drops the keys it named, and the caller's retry

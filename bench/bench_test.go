@@ -130,7 +130,9 @@ func checkReport(t *testing.T, r *bench.Report, n int) {
 		t.Fatalf("sessions %d, completed %d, want %d", r.Sessions, r.Completed, n)
 	}
 	if c := r.CryptoLimit; c == nil || c.SessionsPerSecond <= 0 || c.CPUs < 1 || r.CryptoRatio <= 0 ||
-		math.Abs(r.CryptoRatio-r.Throughput/c.SessionsPerSecond) > 1e-9 {
+		math.Abs(r.CryptoRatio-r.Throughput/c.SessionsPerSecond) > 1e-9 ||
+		c.OneCore <= 0 || math.Abs(c.OneCoreScaled-float64(c.CPUs)/time.Duration(c.OneCore).Seconds()) > 1e-6*c.OneCoreScaled ||
+		math.Abs(float64(c.CPUs)/c.SessionsPerSecond-time.Duration(c.PerSession).Seconds()) > 1e-6 {
 		t.Fatalf("crypto limit %+v, ratio %v", c, r.CryptoRatio)
 	}
 	var ctext strings.Builder

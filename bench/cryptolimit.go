@@ -22,8 +22,9 @@ import (
 //
 // CryptoWork does exactly those steps once; MeasureCryptoLimit runs it on
 // every CPU at once and counts what they complete (and, for reference,
-// times it on one goroutine: scaling that by the CPUs overstates the limit
-// by about 10 % on the 2-core VM of docs/benchmarks.md);
+// times it on one goroutine: scaling that by the CPUs assumes the cores
+// scale perfectly; on the quiet 2-core VM of docs/benchmarks.md the two
+// agree within 1 %, with anything else running the scaled one is higher);
 // BenchmarkCryptoLimit measures the same with the testing package.
 
 // CryptoWork is the cryptography of one session of a flow, ready to run.

@@ -135,6 +135,20 @@ type CryptoLimit struct {
 	// the measured one where the cores share caches, power or a host).
 	OneCore       Duration `json:"one_core_ms"`
 	OneCoreScaled float64  `json:"one_core_scaled_per_second"`
+	// Timed lists each timing's limit (sessions/s) when the figures above
+	// are the mean of several (before and after a long load).
+	Timed []float64 `json:"timed_per_second,omitempty"`
+}
+
+// meanLimit is the mean of two timings of the same flow's limit.
+func meanLimit(a, b CryptoLimit) CryptoLimit {
+	rate := (a.SessionsPerSecond + b.SessionsPerSecond) / 2
+	one := (time.Duration(a.OneCore) + time.Duration(b.OneCore)) / 2
+	return CryptoLimit{
+		PerSession: Duration(time.Duration(float64(a.CPUs) / rate * float64(time.Second))), CPUs: a.CPUs, SessionsPerSecond: rate,
+		OneCore: Duration(one), OneCoreScaled: float64(a.CPUs) / one.Seconds(),
+		Timed: []float64{a.SessionsPerSecond, b.SessionsPerSecond},
+	}
 }
 
 // MeasureCryptoLimit times CryptoWork of alg on one goroutine for about

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -181,5 +182,39 @@ func TestWatchConfigValidate(t *testing.T) {
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: %v", tc.field, err)
 		}
+	}
+}
+
+// TestCryptoLimitTimedAgain: a load long enough (here: any, the bound
+// lowered) has its crypto limit timed before and after it, and the
+// report's limit, per-session time and ratio are the mean of the two.
+func TestCryptoLimitTimedAgain(t *testing.T) {
+	ts := servertest.Start(t, quietServer)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := DefaultConfig()
+	cfg.Server, cfg.AdminToken = ts.URL, ts.AdminToken
+	cfg.Sessions, cfg.Concurrency, cfg.Users = 4, 2, 2
+	f, err := Setup(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(d time.Duration) { cryptoLimitAgainAfter = d }(cryptoLimitAgainAfter)
+	cryptoLimitAgainAfter = 0
+	r, err := f.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := r.CryptoLimit
+	if c == nil || len(c.Timed) != 2 || c.Timed[0] <= 0 || c.Timed[1] <= 0 {
+		t.Fatalf("crypto limit %+v, want two timings", c)
+	}
+	if mean := (c.Timed[0] + c.Timed[1]) / 2; math.Abs(c.SessionsPerSecond-mean) > 1e-9*mean ||
+		math.Abs(r.CryptoRatio-r.Throughput/mean) > 1e-9 ||
+		math.Abs(time.Duration(c.PerSession).Seconds()-float64(c.CPUs)/mean) > 1e-6 {
+		t.Fatalf("crypto limit %+v and ratio %v are not the mean of the timings", c, r.CryptoRatio)
+	}
+	if c.OneCore <= 0 || math.Abs(c.OneCoreScaled-float64(c.CPUs)/time.Duration(c.OneCore).Seconds()) > 1e-6*c.OneCoreScaled {
+		t.Fatalf("one-core figures %+v", c)
 	}
 }

@@ -201,8 +201,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "throughput: %.1f sessions/s\n", r.Throughput)
 	if c := r.CryptoLimit; c != nil {
 		note := ""
+		if len(c.Timed) > 1 {
+			note = fmt.Sprintf(", the mean of %.0f/s before and %.0f/s after the load", c.Timed[0], c.Timed[1])
+		}
 		if r.Cosign {
-			note = "; the limit is of the PIN-at-gateway flow"
+			note += "; the limit is of the PIN-at-gateway flow"
 		}
 		fmt.Fprintf(w, "crypto limit: %.0f sessions/s (%d CPUs busy at once, %s ms of crypto per session on each; one core alone %s ms, ×%d = %.0f/s; timed in the bench process%s): throughput = %.2fx the crypto limit\n",
 			c.SessionsPerSecond, c.CPUs, ms(c.PerSession), ms(c.OneCore), c.CPUs, c.OneCoreScaled, note, r.CryptoRatio)

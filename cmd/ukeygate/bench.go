@@ -53,8 +53,9 @@ classifies a saved profile.
 Reported: sessions/s beside the flow's crypto limit and their ratio (the
 limit: two device-signature verifications, the PIN key derivation, the key
 unwrap and parse and one signature per session, run on every CPU at once
-in this process before the load; the one-core time scaled by the CPUs is
-shown beside it), p50/p90/p99/max of each phase,
+in this process before the load, and again after a load of 5 s or more,
+the limit then being the mean of the two; the one-core time scaled by the
+CPUs is shown beside it), p50/p90/p99/max of each phase,
 the Go processors the load ran with (--procs: the bench then gives up
 the rest of the CPUs to the server it usually shares the machine with),
 failures by error code. Every request goes to --server and nowhere else; the exit status is 1

@@ -348,7 +348,11 @@ type ConfirmRequest struct {
 //
 // With an AtomicRecorder, steps 6 and 7 are one transaction: the "ok"
 // entry is committed with the completion, and a completion that loses
-// leaves only the "result_discarded" entry.
+// leaves only the "result_discarded" entry. The records the key side
+// relied on and left to the completion (storage.AddGuards: in package ca
+// the user's PIN state and the credential) are conditions of that
+// transaction too; one that changed so that it refuses the key use ends
+// the confirm with its refusal, the result discarded.
 //
 // It returns the completed session, or the first error; errors of
 // KeySide and Admit are returned as they are.

@@ -114,12 +114,34 @@ func randomHex(n int) (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
+// idSeq numbers the delivery ids this process makes within one
+// millisecond, so that they sort in the order they were made (List is
+// oldest first: a session's events created in the same millisecond, as a
+// scan right after its creation often is, must not swap).
+var idSeq struct {
+	mu sync.Mutex
+	ms int64
+	n  uint32
+}
+
+// newDeliveryID is %012x of t in unix milliseconds, "-", then 3 hex digits
+// numbering the ids of that millisecond made by this process (4,096 before
+// they wrap) and 7 random ones (ids of other nodes stay apart).
 func newDeliveryID(t time.Time) (string, error) {
-	r, err := randomHex(5)
+	r, err := randomHex(4)
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%012x-%s", t.UnixMilli(), r), nil
+	ms := t.UnixMilli()
+	idSeq.mu.Lock()
+	if ms != idSeq.ms {
+		idSeq.ms, idSeq.n = ms, 0
+	} else {
+		idSeq.n++
+	}
+	n := idSeq.n & 0xfff
+	idSeq.mu.Unlock()
+	return fmt.Sprintf("%012x-%03x%s", ms, n, r[:7]), nil
 }
 
 func validApp(app string) error {

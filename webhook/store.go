@@ -40,8 +40,9 @@ type Store interface {
 //
 // HOUR is the delivery's creation hour (%010d, unix seconds / 3600), so
 // that a listing after a cursor starts at the cursor's hour. An ID is
-// %012x of its creation in unix milliseconds, "-", 10 random hex digits:
-// ids sort by creation. The pending entries sort by session, then event:
+// %012x of its creation in unix milliseconds, "-", 3 hex digits numbering
+// the ids its node made in that millisecond and 7 random ones: ids sort by
+// creation (on one node exactly, across nodes to the millisecond). The pending entries sort by session, then event:
 // the sender sends the first of each session only.
 //
 // The store (package vault) seals every value at rest, the secrets and

@@ -21,6 +21,23 @@ import (
 
 func quietServer(c *config.Config) { c.Log.Level = "warn" }
 
+// quietFixture starts a quiet server and sets up the bench configured by
+// edit against it, with a context bounded for the test.
+func quietFixture(t *testing.T, edit func(*Config)) (*servertest.TS, context.Context, *Fixture) {
+	t.Helper()
+	ts := servertest.Start(t, quietServer)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	cfg := DefaultConfig()
+	cfg.Server, cfg.AdminToken = ts.URL, ts.AdminToken
+	edit(&cfg)
+	f, err := Setup(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts, ctx, f
+}
+
 func TestPinWatch(t *testing.T) {
 	tests := []struct {
 		server, ws, events string
@@ -115,16 +132,7 @@ func TestErrorCode(t *testing.T) {
 // Failed sessions are counted by the server's error code, and the counts
 // still add up.
 func TestFailuresCountedByCode(t *testing.T) {
-	ts := servertest.Start(t, quietServer)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cfg := DefaultConfig()
-	cfg.Server, cfg.AdminToken = ts.URL, ts.AdminToken
-	cfg.Sessions, cfg.Concurrency = 6, 2
-	f, err := Setup(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ts, ctx, f := quietFixture(t, func(c *Config) { c.Sessions, c.Concurrency = 6, 2 })
 	a := &operator.Client{BaseURL: ts.URL, Token: ts.AdminToken, HTTP: f.http}
 	for _, u := range f.users {
 		if _, err := a.RevokeDevice(ctx, u.phone.State.DeviceID, "bench test"); err != nil {
@@ -189,16 +197,7 @@ func TestWatchConfigValidate(t *testing.T) {
 // lowered) has its crypto limit timed before and after it, and the
 // report's limit, per-session time and ratio are the mean of the two.
 func TestCryptoLimitTimedAgain(t *testing.T) {
-	ts := servertest.Start(t, quietServer)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cfg := DefaultConfig()
-	cfg.Server, cfg.AdminToken = ts.URL, ts.AdminToken
-	cfg.Sessions, cfg.Concurrency, cfg.Users = 4, 2, 2
-	f, err := Setup(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ctx, f := quietFixture(t, func(c *Config) { c.Sessions, c.Concurrency, c.Users = 4, 2, 2 })
 	defer func(d time.Duration) { cryptoLimitAgainAfter = d }(cryptoLimitAgainAfter)
 	cryptoLimitAgainAfter = 0
 	r, err := f.Load(ctx)

@@ -115,7 +115,11 @@ func splitCiphertext(ct []byte, f gmcrypto.CipherFormat) (point, []split, error)
 		return splitCiphertext(plain, gmcrypto.FormatC1C3C2)
 	case FormatAny:
 		if len(ct) > 0 && ct[0] == 0x30 {
-			return splitCiphertext(ct, gmcrypto.FormatASN1)
+			if c1, alts, err := splitCiphertext(ct, gmcrypto.FormatASN1); err == nil {
+				return c1, alts, nil
+			}
+			// Not ASN.1: a CFCA ciphertext whose C1 x starts with 0x30
+			// (1 in 256) is read below.
 		}
 		if c1, a, err := splitPlain(ct, false); err == nil {
 			_, b, _ := splitPlain(ct, true)

@@ -120,6 +120,12 @@ func TestConfirmCompletionChecksTheGuards(t *testing.T) {
 			if err != nil || len(kvs) != 0 {
 				t.Fatalf("audit keys in the store after a refused completion: %v %v", kvs, err)
 			}
+			// The refused confirm let its claim go: the phone confirms
+			// again at once (not confirm_in_progress for ClaimTTL).
+			ce.keys.during, tc.refuse = nil, false
+			if done, err := conf.Confirm(ce.ctx, ce.request(credSign, testPIN, ce.sess.Code)); err != nil || done.State != session.StateCompleted {
+				t.Fatalf("confirm after a refused completion: %v (%+v)", err, done)
+			}
 		})
 	}
 }

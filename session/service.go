@@ -471,6 +471,13 @@ func (s *Service) Confirm(ctx context.Context, id, deviceID string, op func(*Ses
 		}
 		return nil, opErr
 	}
+	if err != nil {
+		// Refused (a record the key use relied on changed meanwhile) or
+		// failed: this confirm is over, so its claim goes and the phone
+		// may confirm again at once (release leaves a session that moved
+		// on, or a completion that did commit, as it is).
+		s.release(wctx, id, claim)
+	}
 	return done, err
 }
 

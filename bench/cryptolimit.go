@@ -144,11 +144,9 @@ type CryptoLimit struct {
 func meanLimit(a, b CryptoLimit) CryptoLimit {
 	rate := (a.SessionsPerSecond + b.SessionsPerSecond) / 2
 	one := (time.Duration(a.OneCore) + time.Duration(b.OneCore)) / 2
-	return CryptoLimit{
-		PerSession: Duration(time.Duration(float64(a.CPUs) / rate * float64(time.Second))), CPUs: a.CPUs, SessionsPerSecond: rate,
-		OneCore: Duration(one), OneCoreScaled: float64(a.CPUs) / one.Seconds(),
-		Timed: []float64{a.SessionsPerSecond, b.SessionsPerSecond},
-	}
+	l := newLimit(a.CPUs, rate, one)
+	l.Timed = []float64{a.SessionsPerSecond, b.SessionsPerSecond}
+	return l
 }
 
 // MeasureCryptoLimit times CryptoWork of alg on one goroutine for about
@@ -210,8 +208,14 @@ func MeasureCryptoLimit(alg string, d time.Duration) (CryptoLimit, error) {
 		return CryptoLimit{}, fmt.Errorf("crypto limit: %w", first)
 	}
 	rate := float64(total) / elapsed.Seconds()
+	return newLimit(cpus, rate, one), nil
+}
+
+// newLimit is the limit of rate sessions/s on cpus CPUs at once, with the
+// one-core time one.
+func newLimit(cpus int, rate float64, one time.Duration) CryptoLimit {
 	return CryptoLimit{
 		PerSession: Duration(time.Duration(float64(cpus) / rate * float64(time.Second))), CPUs: cpus, SessionsPerSecond: rate,
 		OneCore: Duration(one), OneCoreScaled: float64(cpus) / one.Seconds(),
-	}, nil
+	}
 }

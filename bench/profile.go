@@ -68,7 +68,8 @@ var neutralPrefixes = []string{
 // categoryPrefixes map package path prefixes to categories; the longest
 // matching prefix wins (crypto/tls over crypto/).
 var categoryPrefixes = map[string]string{
-	// KDF: the standard PBKDF2 that DerivePINKey runs (and the older x/crypto one).
+	// KDF: the standard PBKDF2 that DerivePINKey ran until round 10 (and
+	// the older x/crypto one), for profiles of older servers.
 	"crypto/pbkdf2":                        CatKDF,
 	"crypto/internal/fips140/pbkdf2":       CatKDF,
 	"golang.org/x/crypto/pbkdf2":           CatKDF,
@@ -97,8 +98,13 @@ var categoryPrefixes = map[string]string{
 	"go.uber.org/zap":                      CatLog,
 }
 
-// kdfFuncs are functions that are the KDF whatever their package.
-var kdfFuncs = []string{"github.com/ukeygate/ukeygate/crypto.DerivePINKey"}
+// kdfFuncs are functions that are the KDF whatever their package: the
+// PIN derivation and its own PBKDF2 (with its closures and helpers).
+var kdfFuncs = []string{
+	"github.com/ukeygate/ukeygate/crypto.DerivePINKey", "github.com/ukeygate/ukeygate/crypto.pbkdf2HMACSM3",
+	"github.com/ukeygate/ukeygate/crypto.keyedSM3", "github.com/ukeygate/ukeygate/crypto.restoreSM3",
+	"github.com/ukeygate/ukeygate/crypto.wipeSM3",
+}
 
 // runtimeFuncs are the runtime functions that decide gc_runtime (other
 // runtime frames, such as memmove, map and channel operations, are

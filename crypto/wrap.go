@@ -4,7 +4,6 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/hmac"
-	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/subtle"
 	"fmt"
@@ -136,16 +135,10 @@ func DerivePINKey(master, salt []byte, pin string) ([]byte, error) {
 	m.Write([]byte(pin))
 	password := m.Sum(nil)
 	defer Zero(password)
-	// Known gap (security review, finding 7): the stdlib pbkdf2.Key takes
-	// the password as a string, so string(password) is an immutable copy
-	// that Zero cannot clear; it stays in memory until the GC reuses it.
-	// With the salt it gives the PIN key without the PIN. Accepted for now
-	// (closing it means a []byte PBKDF2-HMAC-SM3 of our own).
-	k, err := pbkdf2.Key(sm3.New, string(password), salt, PINIterations, KeySize)
-	if err != nil {
-		return nil, fmt.Errorf("crypto: PBKDF2: %w", err)
-	}
-	return k, nil
+	// Our own PBKDF2 takes the password as bytes, so the defer above
+	// clears it (security review, finding 7: the standard library's
+	// pbkdf2.Key takes a string, a copy nothing can clear).
+	return pbkdf2HMACSM3(password, salt, PINIterations, KeySize), nil
 }
 
 // Equal reports whether a and b are equal, in time that depends only on

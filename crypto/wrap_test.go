@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/cipher"
 	"crypto/hmac"
+	"encoding/hex"
 	"testing"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -234,6 +235,22 @@ func TestDerivePINKey(t *testing.T) {
 	password := hmacSM3(master, []byte("ukeygate/pin/v1123456"))
 	if want := pbkdf2SM3(password, salt, gmcrypto.PINIterations, 16); !bytes.Equal(k, want) {
 		t.Fatalf("construction differs from the documented one")
+	}
+	// A known answer, computed with the standard library's pbkdf2.Key
+	// before DerivePINKey had its own PBKDF2: stored credentials depend
+	// on it never changing.
+	km, ks := make([]byte, 32), make([]byte, 16)
+	for i := range km {
+		km[i] = byte(i)
+	}
+	for i := range ks {
+		ks[i] = byte(0xa0 + i)
+	}
+	for pin, want := range map[string]string{"123456": "cb959862010623998fd5e8be5c0d0a0e", "８６４２": "fc99a77337266092c48db6a444fbc677"} {
+		got, err := gmcrypto.DerivePINKey(km, ks, pin)
+		if err != nil || hex.EncodeToString(got) != want {
+			t.Fatalf("DerivePINKey(0x00…1f, 0xa0…af, %q) = %x, %v; want %s", pin, got, err, want)
+		}
 	}
 	if gmcrypto.PINIterations != 4096 {
 		t.Fatal("PINIterations is a storage format constant")

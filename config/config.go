@@ -85,6 +85,16 @@ type MemoryConfig struct {
 	MinFreeBytes int64 `mapstructure:"min_free_bytes"`
 	// MinInterval is the least time between two releases (default 30 s).
 	MinInterval time.Duration `mapstructure:"min_interval"`
+	// GCHeadroom is the least allocation between two garbage collections
+	// (default 32 MiB; 0 leaves Go's pace alone). Go collects each time
+	// the heap has grown by GOGC % (100) of what was live, so a node whose
+	// live heap is small (a login load keeps about 14 MiB) collects many
+	// times a second; after every GC the node raises the GC percent so
+	// that the next one comes no sooner than GCHeadroom bytes later, and
+	// never lowers it below Go's own. A large live heap (thousands of
+	// waiting clients) already has that much headroom and is paced as
+	// before. The GOGC environment variable, when set, wins.
+	GCHeadroom int64 `mapstructure:"gc_headroom"`
 }
 
 // DefaultMemory is the memory section of Default.
@@ -95,6 +105,7 @@ func DefaultMemory() MemoryConfig {
 		MinWaiters:    2048,
 		MinFreeBytes:  64 << 20,
 		MinInterval:   30 * time.Second,
+		GCHeadroom:    32 << 20,
 	}
 }
 
@@ -103,6 +114,8 @@ const (
 	MinMemoryCheck    = 100 * time.Millisecond
 	MaxMemoryCheck    = time.Hour
 	MaxMemoryInterval = 24 * time.Hour
+	// MaxGCHeadroom bounds memory.gc_headroom.
+	MaxGCHeadroom = 1 << 30
 )
 
 // DebugConfig is what an operator turns on to look inside a running node

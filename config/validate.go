@@ -412,6 +412,8 @@ func (m MemoryConfig) Validate() error {
 		return bad("memory.min_free_bytes", m.MinFreeBytes, "must be ≥ 1048576 (1 MiB): a release costs a full garbage collection")
 	case m.MinInterval < m.CheckInterval || m.MinInterval > MaxMemoryInterval:
 		return bad("memory.min_interval", m.MinInterval, fmt.Sprintf("must be between memory.check_interval (%s) and %s", m.CheckInterval, MaxMemoryInterval))
+	case m.GCHeadroom < 0 || m.GCHeadroom > MaxGCHeadroom:
+		return bad("memory.gc_headroom", m.GCHeadroom, fmt.Sprintf("must be from 0 (off) to %d (1 GiB)", MaxGCHeadroom))
 	}
 	return nil
 }

@@ -194,6 +194,7 @@ func (s *Server) wire() (http.Handler, error) {
 	if err := s.startMemoryPolicy(sessions, h); err != nil {
 		return nil, fmt.Errorf("server: memory policy: %w", err)
 	}
+	s.startGCPacer()
 	return h, nil
 }
 

@@ -42,6 +42,9 @@ refuses a listen address that is not loopback, unless told
 				return err
 			}
 			log := server.NewLogger(cfg.Log, cmd.ErrOrStderr())
+			if os.Getenv("GOGC") != "" {
+				cfg.Memory.GCHeadroom = 0 // the operator's GOGC wins
+			}
 			procs := server.Procs(cfg, os.Getenv("GOMAXPROCS"), goProcs)
 			if procs > 0 {
 				runtime.GOMAXPROCS(procs)

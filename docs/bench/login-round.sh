@@ -10,6 +10,12 @@
 #   BENCH=...  the ukeygate binary whose bench runs (default BIN)
 #   PROF=1     also take the node's CPU profile over the load and print
 #              its categories (bench --cpuprofile-from)
+#   PHASES=1   also print every phase's p50/p90
+#   CONC=N     workers (default 16, the figure)
+#   PROCS=N    the bench's --procs (default: the bench's own)
+#   SELFPROF=F write the bench client's own CPU profile to F
+#   KEEPLOG=F  copy the node's log to F (with GODEBUG=gctrace=1 in a
+#              wrapper BIN: the collections)
 set -u
 backend=$1; bin=$2; label=$3; dur=${4:-20s}
 d=$(mktemp -d /tmp/login-round.XXXX)
@@ -40,7 +46,7 @@ prof=""
 [ -n "${PROF:-}" ] && prof="--cpuprofile-from http://127.0.0.1:$dp"
 # shellcheck disable=SC2086
 "${BENCH:-$bin}" bench --server "http://127.0.0.1:$hp" --admin-token "$UKEYGATE_ADMIN_TOKEN" --kind login --alg SM2 \
-  --concurrency 16 --duration "$dur" --json $prof > "$d/report.json" 2> "$d/bench.err"
+  --concurrency ${CONC:-16} ${PROCS:+--procs $PROCS} --duration "$dur" --json $prof ${SELFPROF:+--self-cpuprofile $SELFPROF} > "$d/report.json" 2> "$d/bench.err"
 g1=$(cpu $sp); e1=$(cpu "$ep"); p1=$(proposals)
 kill $sp; wait $sp 2>/dev/null
 [ -n "$ep" ] && { kill "$ep"; wait "$ep" 2>/dev/null; }
@@ -57,7 +63,10 @@ if float(e["P"]) > 0:
     line += ", etcd %.2f ms/session, %.2f proposals/session" % (int(e["E"]) * tick_ms / n, float(e["P"]) / n)
 line += ", confirm p50 %.1f ms, session p50 %.1f ms" % (ph["confirm"]["p50_ms"], ph["total"]["p50_ms"])
 print(line)
+if e.get("PHASES"):
+    print("  phases p50/p90 ms: " + ", ".join("%s %.1f/%.1f" % (k, v["p50_ms"], v.get("p90_ms", 0)) for k, v in ph.items()))
 for cat in r.get("cpu_profile", {}).get("categories", []):
     print("  %-10s %.3f ms/session (%.0f %%)" % (cat["category"], cat["ms_per_session"], 100 * cat["share"]))
 EOF
+[ -n "${KEEPLOG:-}" ] && cp "$d/serve.log" "$KEEPLOG"
 rm -rf "$d"

@@ -108,6 +108,15 @@ func (w *world) desktop(t *testing.T, path string) *tab {
 // enrollOnScreens walks the enrollment screens from the code screen: the
 // code (typed unless already filled in), the device name, the PIN twice;
 // then requests both certificates (or not).
+// noForgotPIN fails the test if the open keypad offers "Forgot your
+// PIN?": a prompt for a PIN being chosen has nothing to forget.
+func (p *handset) noForgotPIN(prompt string) {
+	p.t.Helper()
+	if p.has("pin-forgot") {
+		p.t.Errorf("the keypad for %s offers \"Forgot your PIN?\"", prompt)
+	}
+}
+
 func (p *handset) enrollOnScreens(code, pin string, certs bool, shots bool) {
 	p.t.Helper()
 	p.waitView("enroll-code")
@@ -129,8 +138,12 @@ func (p *handset) enrollOnScreens(code, pin string, certs bool, shots bool) {
 	}
 	p.tap("next")
 	p.waitView("enroll-pin")
+	p.waitSheet()
+	p.noForgotPIN("a new PIN")
 	p.enterPIN(pin)
 	p.waitView("enroll-pin2")
+	p.waitSheet()
+	p.noForgotPIN("a new PIN again")
 	p.enterPIN(pin)
 	p.waitView("enrolled")
 	p.wait(`document.querySelector('[data-t=request]') !== null`, "the certificate offer")
@@ -698,6 +711,22 @@ func storyCode(t *testing.T, w *world) {
 			t.Errorf("first wrong PIN: %q", got)
 		}
 		p.shot("wrong-pin")
+		// "Forgot your PIN?" unfolds how to get a new one, in the sheet.
+		if !eval[bool](p.tab, `document.querySelector('[data-t=pin-help]').hidden`) {
+			t.Error("the PIN recovery help shows before it was asked for")
+		}
+		p.tap("pin-forgot")
+		p.wait(`!document.querySelector('[data-t=pin-help]').hidden`, "the PIN recovery help")
+		if got := p.txt("pin-help"); !strings.Contains(got, "new activation code") {
+			t.Errorf("PIN recovery help %q", got)
+		}
+		if got := eval[string](p.tab, `document.querySelector('[data-t=pin-forgot]').getAttribute('aria-expanded')`); got != "true" {
+			t.Errorf("aria-expanded %q after unfolding", got)
+		}
+		p.shot("forgot-pin")
+		p.axe("PIN recovery help")
+		p.tap("pin-forgot")
+		p.wait(`document.querySelector('[data-t=pin-help]').hidden`, "the PIN recovery help folded")
 		for i := 0; i < 3; i++ {
 			p.enterPIN(wrongPIN)
 			p.pinMessage()
@@ -713,7 +742,11 @@ func storyCode(t *testing.T, w *world) {
 		if got := p.message(); !strings.HasPrefix(got, "Your PIN is locked until ") {
 			t.Errorf("lockout sentence %q", got)
 		}
+		if got := p.txt("pin-recovery"); !strings.Contains(got, "No longer know your PIN?") || !strings.Contains(got, "new activation code") {
+			t.Errorf("the lockout screen does not say how to get a new PIN: %q", got)
+		}
 		p.shot("locked")
+		p.axe("PIN locked")
 		d.clean(nil)
 	})
 	p.clean(phoneProblems)

@@ -146,6 +146,9 @@
       pinOk: '确定',
       pinDelete: '删除',
       pinCancel: '取消',
+      pinForgot: '忘记 PIN？',
+      pinRecoveryTitle: '不记得 PIN 了？',
+      pinRecovery: 'PIN 无法找回，您的 CA 也不能。请联系 CA 重置：核实您的身份后，他们会给您一个新的激活码。用它重新激活本机并设置新 PIN。签名证书会重新签发；加密给您的文件，只有 CA 托管了您的加密密钥时才能继续打开。',
       working: '正在处理…',
       wrongPin: 'PIN 错误，还可以再试 {n} 次。',
       wrongPinLast: 'PIN 错误，再错一次将被锁定。',
@@ -356,6 +359,9 @@
       pinOk: 'OK',
       pinDelete: 'Delete',
       pinCancel: 'Cancel',
+      pinForgot: 'Forgot your PIN?',
+      pinRecoveryTitle: 'No longer know your PIN?',
+      pinRecovery: 'Nobody can read your PIN back, not even your certificate authority. Ask them to reset it: they check who you are again and give you a new activation code. Activate this phone with it and choose a new PIN. Your signing certificates are issued anew; documents encrypted to you stay readable only if your authority keeps a copy of your encryption key.',
       working: 'Working…',
       wrongPin: 'Wrong PIN. {n} tries left.',
       wrongPinLast: 'Wrong PIN. One more wrong try locks it.',
@@ -1135,13 +1141,15 @@
     });
   }
 
-  // outcome shows a result screen: kind ok|bad|warn|info.
-  function outcome(view, kind, ic, title, lead, buttons) {
+  // outcome shows a result screen: kind ok|bad|warn|info; extra, if
+  // given, goes under the sentence.
+  function outcome(view, kind, ic, title, lead, buttons, extra) {
     screen(view, function () {
       return h('section.outcome', { 'data-t': 'outcome', 'data-kind': kind },
         h('div.badge.' + kind, icon(ic)),
         h('h1', { text: title }),
-        h('p', { 'data-t': 'message', text: lead }));
+        h('p', { 'data-t': 'message', text: lead }),
+        extra || null);
     }, {
       actions: h('div.actions', buttons || h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('done')))
     });
@@ -1159,7 +1167,10 @@
     }
     var c = err && err.code === 'operation_failed' && err.reason === 'wrong_code' ? 'wrong_code' : err && err.code;
     var title = TEXT[LANG]['title_' + c] ? t('title_' + c) : t('refusedTitle');
-    outcome(view || 'refused', c === 'session_expired' ? 'warn' : 'bad', ic, title, errText(err), buttons);
+    // A locked PIN may be a forgotten one: say how to get a new one.
+    var extra = c === 'pin_locked' ? h('div.pin-recovery', { 'data-t': 'pin-recovery' },
+      h('h2', { text: t('pinRecoveryTitle') }), h('p', { text: t('pinRecovery') })) : null;
+    outcome(view || 'refused', c === 'session_expired' ? 'warn' : 'bad', ic, title, errText(err), buttons, extra);
     document.body.setAttribute('data-error', err && err.code || '');
   }
 
@@ -1300,7 +1311,7 @@
       return h('div', topbar(t('pinAgainTitle'), function () { showEnrollPIN(); }), h('div.section', steps(3)));
     });
     pinSheet({
-      title: t('pinAgainTitle'), lead: t('pinAgainLead'), dismissible: true,
+      title: t('pinAgainTitle'), lead: t('pinAgainLead'), repeat: true, dismissible: true,
       onCancel: function () { E.pin = ''; showEnrollPIN(); },
       onSubmit: function (pin) {
         if (pin !== E.pin) {
@@ -1530,9 +1541,12 @@
   }
 
   // pinSheet opens the keypad. o: title, lead, rules (show the policy as
-  // the user types), message (an error to show), dismissible, onCancel,
-  // onSubmit(pin) -> Promise resolving to {message} to stay open with an
-  // error, or anything else once done.
+  // the user types: a new PIN), repeat (a new PIN typed again), message
+  // (an error to show), dismissible, onCancel, onSubmit(pin) -> Promise
+  // resolving to {message} to stay open with an error, or anything else
+  // once done. A prompt for the PIN the user already has (neither rules
+  // nor repeat) offers "Forgot your PIN?", which unfolds how to get a new
+  // one.
   function pinSheet(o) {
     closeSheet();
     var digits = '';
@@ -1607,6 +1621,17 @@
     keys.push(h('button.key', { type: 'button', 'data-key': '0', on: { click: function () { press('0'); } } }, '0'));
     okKey.addEventListener('click', submit);
     keys.push(okKey);
+    var forgot = null;
+    if (!o.rules && !o.repeat) {
+      var help = h('p.pin-help', { id: 'pin-help', 'data-t': 'pin-help', hidden: true, text: t('pinRecovery') });
+      var forgotBtn = h('button.btn-link.pin-forgot', { type: 'button', 'data-t': 'pin-forgot', 'aria-expanded': 'false', 'aria-controls': 'pin-help', on: { click: function () {
+        var open = help.hidden;
+        help.hidden = !open;
+        forgotBtn.setAttribute('aria-expanded', String(open));
+        if (open && help.scrollIntoView) { help.scrollIntoView({ block: 'nearest' }); }
+      } } }, t('pinForgot'));
+      forgot = h('div.pin-forgot-box', forgotBtn, help);
+    }
     var titleId = 'sheet-title';
     var el = h('div.sheet-backdrop', { 'data-t': 'pin-sheet' },
       h('div.sheet', { role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': titleId },
@@ -1615,7 +1640,7 @@
           h('div.sheet-titles', h('h2', { id: titleId, text: o.title }), o.lead ? h('p.muted', { text: o.lead }) : null),
           o.dismissible !== false ? h('button.icon-btn', { type: 'button', 'aria-label': t('pinCancel'), 'data-t': 'pin-cancel', on: { click: cancel } }, icon('close')) : null),
         dots, rules, msg, status,
-        h('div.keypad', keys)));
+        h('div.keypad', keys), forgot));
     var id = Math.random();
     var returnFocus = document.activeElement;
     sheet = {
@@ -2508,7 +2533,7 @@
     }
     function askAgain(first) {
       pinSheet({
-        title: t('pinNewAgain'), dismissible: true, onCancel: function () { oldPin = ''; showMe(); },
+        title: t('pinNewAgain'), repeat: true, dismissible: true, onCancel: function () { oldPin = ''; showMe(); },
         onSubmit: function (pin) {
           if (pin !== first) { first = ''; askNew(t('pinMismatch')); return Promise.resolve(); }
           var body = { old_pin: oldPin, new_pin: pin };

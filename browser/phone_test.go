@@ -575,10 +575,19 @@ func storyLink(t *testing.T, w *world) {
 		if got := p.pinMessage(); !strings.Contains(got, "PIN 错误") {
 			t.Errorf("wrong old PIN message %q", got)
 		}
+		// The old PIN's keypad offers the way to a new one, in Chinese.
+		p.tap("pin-forgot")
+		p.wait(`!document.querySelector('[data-t=pin-help]').hidden`, "the PIN recovery help")
+		if got := p.txt("pin-help"); !strings.Contains(got, "新的激活码") {
+			t.Errorf("PIN recovery help %q", got)
+		}
+		p.shot("forgot-pin")
 		p.enterPIN(pinA)
 		p.waitSheet()
+		p.noForgotPIN("the new PIN")
 		p.enterPIN(pinA2)
 		p.waitSheet()
+		p.noForgotPIN("the new PIN again")
 		p.enterPIN(pinA2)
 		p.waitView("pin-changed")
 		p.shot("pin-changed")

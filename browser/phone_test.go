@@ -734,8 +734,25 @@ func storyCode(t *testing.T, w *world) {
 		}
 		p.shot("forgot-pin")
 		p.axe("PIN recovery help")
-		p.tap("pin-forgot")
+		// From the keyboard too, with digits typed: Enter on the focused
+		// link folds the help and submits nothing (the keypad's Enter
+		// submits only when no button has the focus).
+		for _, d := range "135790" {
+			p.tap(`[data-t=pin-sheet] [data-key="` + string(d) + `"]`)
+		}
+		eval[bool](p.tab, `(function () { var b = document.querySelector('[data-t=pin-forgot]'); b.focus(); return document.activeElement === b; })()`)
+		if _, err := chromedp.Run(p.ctx, chromedp.KeyEvent("\r")); err != nil {
+			t.Fatal(err)
+		}
 		p.wait(`document.querySelector('[data-t=pin-help]').hidden`, "the PIN recovery help folded")
+		// A submission starts at once with the keypad's spinner.
+		if got := eval[string](p.tab, `document.querySelector('[data-t=pin-message]').textContent + '|' +
+  document.querySelector('[data-t=pin-dots]').dataset.count + '|' + !!document.querySelector('[data-t=pin-sheet] .spinner')`); got != "|6|false" {
+			t.Errorf("after Enter on the link the keypad shows %q (message|digits|busy), want no message (typing cleared it), the 6 digits and no submission", got)
+		}
+		for range 6 {
+			p.tap(`[data-t=pin-sheet] [data-key="del"]`)
+		}
 		for i := 0; i < 3; i++ {
 			p.enterPIN(wrongPIN)
 			p.pinMessage()

@@ -1648,7 +1648,8 @@
       clear: function () { digits = ''; },
       onKey: function (e) {
         if (/^[0-9]$/.test(e.key)) { press(e.key); e.preventDefault(); } else if (e.key === 'Backspace') { del(); e.preventDefault(); } else if (e.key === 'Enter') {
-          if (e.target && e.target.classList && e.target.classList.contains('key')) { return; }
+          // Enter on a focused button (a key, Forgot your PIN?, close) presses it.
+          if (e.target && e.target.tagName === 'BUTTON') { return; }
           submit(); e.preventDefault();
         } else if (e.key === 'Escape' && o.dismissible !== false) { cancel(); } else if (e.key === 'Tab') { trapFocus(e, el); }
       }

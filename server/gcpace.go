@@ -70,8 +70,7 @@ func (p *gcPacer) start(headroom int64) (stop func()) {
 	defer p.mu.Unlock()
 	if p.users == 0 {
 		p.gen++
-		p.base = debug.SetGCPercent(gcPercentFloor)
-		debug.SetGCPercent(p.base)
+		p.base = gcPercent()
 		p.headroom = 0
 		p.armLocked(p.gen)
 	}
@@ -112,6 +111,14 @@ func (p *gcPacer) afterGC(gen uint64) {
 	}
 	debug.SetGCPercent(gcPercentFor(scannableBytes(), p.headroom))
 	p.armLocked(gen)
+}
+
+// gcPercent is the process's GC percent now (GOGC, or what
+// debug.SetGCPercent last set).
+func gcPercent() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64())
 }
 
 // gcScanMetrics are what the Go runtime's heap goal is computed from.

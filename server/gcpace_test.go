@@ -3,7 +3,6 @@ package server
 import (
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"testing"
 	"time"
 )
@@ -28,13 +27,6 @@ func TestGCPercentFor(t *testing.T) {
 			t.Errorf("%s: gcPercentFor(%d, %d) = %d, want %d", tt.name, tt.scannable, tt.headroom, got, tt.want)
 		}
 	}
-}
-
-// gcPercent is the process's GC percent now.
-func gcPercent() int {
-	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-	metrics.Read(s)
-	return int(s[0].Value.Uint64())
 }
 
 // waitPercent runs collections until the GC percent satisfies ok (the

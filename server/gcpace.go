@@ -72,7 +72,9 @@ func (p *gcPacer) start(headroom int64) (stop func()) {
 		p.gen++
 		p.base = gcPercent()
 		p.headroom = 0
-		p.armLocked(p.gen)
+		if p.base >= 0 { // collection turned off (GOGC=off) stays off
+			p.armLocked(p.gen)
+		}
 	}
 	p.users++
 	p.headroom = max(p.headroom, headroom)
@@ -106,7 +108,7 @@ func (p *gcPacer) armLocked(gen uint64) {
 func (p *gcPacer) afterGC(gen uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if gen != p.gen || p.users == 0 {
+	if gen != p.gen || p.users == 0 || p.base < 0 {
 		return
 	}
 	debug.SetGCPercent(gcPercentFor(scannableBytes(), p.headroom))

@@ -3,6 +3,7 @@ package server
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 )
@@ -78,5 +79,25 @@ func TestGCPacer(t *testing.T) {
 	}
 	if got := gcPercent(); got != base {
 		t.Fatalf("a cleanup armed before the stop changed the GC percent to %d (want %d)", got, base)
+	}
+}
+
+// TestGCPacerLeavesCollectionOff: with collection turned off the pacer
+// turns nothing on, even across explicit collections.
+func TestGCPacerLeavesCollectionOff(t *testing.T) {
+	prev := debug.SetGCPercent(-1)
+	defer debug.SetGCPercent(prev)
+	p := &gcPacer{}
+	stop := p.start(256 * mib)
+	for range 3 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := gcPercent(); got != -1 {
+		t.Errorf("GC percent %d with collection turned off, want -1", got)
+	}
+	stop()
+	if got := gcPercent(); got != -1 {
+		t.Errorf("GC percent %d after the stop, want -1", got)
 	}
 }

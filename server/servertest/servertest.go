@@ -143,6 +143,14 @@ func (ts *TS) Stop() {
 	case <-time.After(stopTimeout):
 		ts.t.Errorf("servertest: server did not stop within %s", stopTimeout)
 	}
+	// The tests' default client keeps idle keep-alive connections to the
+	// stopped server in its pool. Its reader notices the server's close
+	// only when scheduled: a request right after a Restart could still take
+	// such a connection and fail writing a large body ("broken pipe"; a
+	// POST is not retried). Dropping them makes the next request dial.
+	if tr, ok := http.DefaultTransport.(*http.Transport); ok {
+		tr.CloseIdleConnections()
+	}
 }
 
 // Restart stops the server and starts a new one on the same address, data

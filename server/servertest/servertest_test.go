@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
 	"os"
 	"strings"
 	"testing"
@@ -81,6 +83,43 @@ func TestRestartKeepsData(t *testing.T) {
 	}
 	ts.Stop()
 	ts.Stop() // idempotent; Cleanup calls it again
+}
+
+// TestStopEmptiesTheClientPool: Stop (and so Restart) drops the default
+// client's idle keep-alive connections, so that the first request after
+// a Restart dials the new server instead of taking a pooled connection
+// to the stopped one (one such POST with a large body failed with
+// "broken pipe" in CI: the client's reader had not yet seen the close).
+// Whether the client would have noticed in time is a race, so the test
+// watches a connection to another server, which stays open: it is
+// reused until Stop, and not after.
+func TestStopEmptiesTheClientPool(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer other.Close()
+	get := func() (reused bool) {
+		t.Helper()
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", other.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return reused
+	}
+	ts := servertest.Start(t)
+	get()
+	if !get() {
+		t.Fatal("the second request did not reuse the first one's connection: the check below would prove nothing")
+	}
+	ts.Restart()
+	if get() {
+		t.Fatal("a pooled connection survived Restart")
+	}
 }
 
 func TestParallelServers(t *testing.T) {

@@ -127,6 +127,11 @@ func New(cfg config.Config, master []byte, log *slog.Logger) (*Server, error) {
 	if err := registerCacheMetrics(s.reg, cached); err != nil {
 		return nil, errors.Join(fmt.Errorf("server: registering metrics: %w", err), s.Close())
 	}
+	if cs, ok := raw.(commitStatser); ok {
+		if err := registerCommitMetrics(s.reg, cs); err != nil {
+			return nil, errors.Join(fmt.Errorf("server: registering metrics: %w", err), s.Close())
+		}
+	}
 	s.metrics = newHTTPMetrics(s.reg)
 	if cfg.RateLimit.Enabled {
 		if s.limits, err = newRateLimits(cfg.RateLimit, s.reg, nil); err != nil {

@@ -19,6 +19,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -282,6 +283,11 @@ func TestRequestLogAndMetrics(t *testing.T) {
 		`ukeygate_http_request_duration_seconds_count{code="200",route="GET /healthz"} 2`,
 		"go_goroutines ",
 		"process_open_fds ",
+		"ukeygate_store_committed_transactions_total ",
+		"ukeygate_store_commit_rollbacks_total 0\n",
+		"ukeygate_store_commit_seconds_total ",
+		"ukeygate_store_commit_disk_seconds_total ",
+		"ukeygate_store_commit_pages_total ",
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -289,6 +295,10 @@ func TestRequestLogAndMetrics(t *testing.T) {
 	}
 	if strings.Contains(string(body), "s1") {
 		t.Errorf("/metrics labels a raw path")
+	}
+	// The bbolt file's commits: opening the vault wrote at least once.
+	if m := regexp.MustCompile(`(?m)^ukeygate_store_commits_total (\d+)$`).FindStringSubmatch(string(body)); m == nil || m[1] == "0" {
+		t.Errorf("/metrics: ukeygate_store_commits_total %v, want a count above 0", m)
 	}
 	// info level: the /v1 request is logged, without its query string.
 	var found bool

@@ -554,6 +554,10 @@ func (b *Bolt) Close() error {
 }
 
 // String names the store for logs.
+// CommitStats reports the data file's commits since it was opened (see
+// CommitStats), the sweeper's deletions among them.
+func (b *Bolt) CommitStats() CommitStats { return b.commits.stats() }
+
 func (b *Bolt) String() string { return "bbolt:" + strconv.Quote(b.path) }
 
 func (b *Bolt) sweepLoop(every time.Duration) {

@@ -738,3 +738,60 @@ func metaFreelist(t *testing.T, path string) uint64 {
 	}
 	return fl
 }
+
+// TestBoltCommitStats: concurrent writes share commits and are counted
+// once each, with their time and pages; a transaction of conditions alone
+// commits nothing. (Rollbacks: TestCommitterFailingCallIsolated.)
+func TestBoltCommitStats(t *testing.T) {
+	s := storagetest.MustOpenBolt(t)
+	ctx := t.Context()
+	before := s.CommitStats()
+	const writers, each = 8, 25
+	done := make(chan error, writers)
+	for g := range writers {
+		go func() {
+			for i := range each {
+				if _, err := storagetest.PutKey(ctx, s, fmt.Sprintf("stats/%d/%d", g, i), []byte("v"), time.Minute); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range writers {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.CommitStats()
+	txns := st.Transactions - before.Transactions
+	commits := st.Commits - before.Commits
+	if txns != writers*each {
+		t.Fatalf("%d transactions counted, want %d", txns, writers*each)
+	}
+	if commits == 0 || commits > txns {
+		t.Fatalf("%d commits for %d transactions", commits, txns)
+	}
+	if st.CommitTime <= before.CommitTime || st.DiskTime <= before.DiskTime || st.DiskTime > st.CommitTime {
+		t.Fatalf("commit time %v, disk time %v (before %v, %v)", st.CommitTime, st.DiskTime, before.CommitTime, before.DiskTime)
+	}
+	if pages := st.PagesWritten - before.PagesWritten; pages < commits {
+		t.Fatalf("%d pages written by %d commits", pages, commits)
+	}
+	if st.Rollbacks != before.Rollbacks {
+		t.Fatalf("%d rollbacks without a failure", st.Rollbacks-before.Rollbacks)
+	}
+
+	// Conditions alone: a read transaction, no commit.
+	kv, err := s.Get(ctx, "stats/0/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Txn(ctx, storage.IfRevision("stats/0/0", kv.Revision)); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CommitStats(); got.Commits != st.Commits || got.Transactions != st.Transactions {
+		t.Fatalf("a transaction of conditions alone counted: %+v after %+v", got, st)
+	}
+}

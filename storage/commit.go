@@ -2,6 +2,8 @@ package storage
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -31,6 +33,31 @@ type committer struct {
 	mu    sync.Mutex
 	queue []*commitCall
 	busy  bool // a leader is running
+
+	// What CommitStats reports, kept by the leader.
+	commits, txns, rollbacks atomic.Uint64
+	commitNanos              atomic.Int64
+}
+
+// CommitStats counts the data file's durable commits since it was opened:
+// what the group commit shares between callers and how long the commits
+// (page writes and their fsyncs) held the file's one write path. Commit
+// time close to the wall-clock time means the disk bounds the writes.
+type CommitStats struct {
+	Commits      uint64        // bbolt write transactions committed (each one or more fsyncs)
+	Transactions uint64        // Txn calls (and other writes) those commits carried
+	Rollbacks    uint64        // batches rolled back and re-run because one of their calls failed
+	CommitTime   time.Duration // spent inside the write transactions, fsyncs included
+	DiskTime     time.Duration // of CommitTime, writing the dirty pages and the meta page, fsyncs included
+	PagesWritten uint64        // pages those commits wrote (bbolt's count)
+}
+
+func (c *committer) stats() CommitStats {
+	tx := c.db.Stats().TxStats
+	return CommitStats{
+		Commits: c.commits.Load(), Transactions: c.txns.Load(), Rollbacks: c.rollbacks.Load(),
+		CommitTime: time.Duration(c.commitNanos.Load()), DiskTime: tx.GetWriteTime(), PagesWritten: uint64(tx.GetWrite()),
+	}
 }
 
 type commitCall struct {
@@ -109,6 +136,7 @@ func (c *committer) commitBatch() {
 	for len(batch) > 0 {
 		failed := -1
 		var failErr error
+		start := time.Now()
 		err := c.db.Update(func(tx *bolt.Tx) error {
 			for i, call := range batch {
 				if err := call.fn(tx); err != nil {
@@ -118,12 +146,18 @@ func (c *committer) commitBatch() {
 			}
 			return nil
 		})
+		c.commitNanos.Add(int64(time.Since(start)))
 		if failed >= 0 {
+			c.rollbacks.Add(1)
 			// Roll back happened; report the failure to its caller alone and
 			// re-run the others without it.
 			batch[failed].done <- commitResult{err: failErr}
 			batch = append(batch[:failed], batch[failed+1:]...)
 			continue
+		}
+		if err == nil {
+			c.commits.Add(1)
+			c.txns.Add(uint64(len(batch)))
 		}
 		for _, call := range batch {
 			call.done <- commitResult{err: err}

@@ -56,6 +56,9 @@ func TestCommitterFailingCallIsolated(t *testing.T) {
 	if c.busy || len(c.queue) != 0 {
 		t.Fatalf("committer still busy=%t with %d queued", c.busy, len(c.queue))
 	}
+	if st := c.stats(); st.Commits != 1 || st.Transactions != 2 || st.Rollbacks != 1 || st.CommitTime <= 0 {
+		t.Fatalf("stats %+v, want one commit of two transactions after one rollback", st)
+	}
 	if got := len(handlers); got != 2 || handlers[0] != "first" || handlers[1] != "third" {
 		t.Fatalf("commit handlers ran %v, want [first third]", handlers)
 	}

@@ -142,6 +142,9 @@ func checkReport(t *testing.T, r *bench.Report, n int) {
 	if r.StoppedBy != bench.StopCount {
 		t.Fatalf("stopped by %q, want %q", r.StoppedBy, bench.StopCount)
 	}
+	if l := r.ServerLoad; l == nil || l.CPUPerSession < 0 || r.ServerLoadError != "" || !strings.Contains(ctext.String(), "\nserver: ") {
+		t.Fatalf("server figures %+v (%s)\n%s", l, r.ServerLoadError, ctext.String())
+	}
 	names := []string{bench.PhaseCreate, bench.PhaseWatch, bench.PhaseScan, bench.PhaseConfirm, bench.PhasePush, bench.PhaseEvent, bench.PhaseTotal}
 	if len(r.Phases) != len(names) {
 		t.Fatalf("phases %+v", r.Phases)
@@ -215,6 +218,9 @@ func TestRunAgainstServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkReport(t, r, tc.sessions)
+			if tc.kind == bench.KindLogin && tc.alg == bench.AlgSM2 {
+				checkStoreLoad(t, r)
+			}
 			wantUsers := tc.users
 			if wantUsers == 0 {
 				wantUsers = tc.concurrency
@@ -223,6 +229,23 @@ func TestRunAgainstServer(t *testing.T) {
 				t.Fatalf("report header %+v", r)
 			}
 		})
+	}
+}
+
+// checkStoreLoad checks the server figures of a run against a bbolt node:
+// CPU was spent, every session wrote, each commit carried at least one
+// transaction and wrote pages, and the write path was busy for a share of
+// the time, of which the disk a part.
+func checkStoreLoad(t *testing.T, r *bench.Report) {
+	t.Helper()
+	l := r.ServerLoad
+	if l.CPUPerSession <= 0 || l.CommitsPerSession <= 0 || l.CommitsPerSession > 8 || l.TransactionsPerCommit < 1 ||
+		l.PagesPerCommit < 1 || l.MsPerCommit <= 0 || l.CommitBusy <= 0 || l.CommitBusy > 1.05 || l.DiskBusy <= 0 || l.DiskBusy > l.CommitBusy {
+		t.Fatalf("server figures of a bbolt node: %+v", l)
+	}
+	var text strings.Builder
+	if err := r.WriteText(&text); err != nil || !strings.Contains(text.String(), "\nstore: ") {
+		t.Fatalf("report text without the store's figures: %v\n%s", err, text.String())
 	}
 }
 

@@ -217,3 +217,55 @@ func TestCryptoLimitTimedAgain(t *testing.T) {
 		t.Fatalf("one-core figures %+v", c)
 	}
 }
+
+// TestServerLoad: the server figures of a load, from two /metrics
+// expositions: CPU per session always, the store's commits when the
+// node has them (bbolt), nothing without completed sessions.
+func TestServerLoad(t *testing.T) {
+	parse := func(s string) ServerFigures {
+		t.Helper()
+		sf, seen := parseFigures(strings.NewReader(s))
+		if !seen {
+			t.Fatalf("no resident memory in %q", s)
+		}
+		return sf
+	}
+	const proc = "# HELP process_resident_memory_bytes x\nprocess_resident_memory_bytes 5e+07\n"
+	etcdBefore := parse(proc + "process_cpu_seconds_total 10\n")
+	etcdAfter := parse(proc + "process_cpu_seconds_total 12.5\n")
+	if etcdBefore.Store != nil {
+		t.Fatalf("store figures without ukeygate_store_commit*: %+v", etcdBefore.Store)
+	}
+	l := serverLoad(etcdBefore, etcdAfter, 5*time.Second, 1000)
+	if l == nil || math.Abs(l.CPUPerSession-2.5) > 1e-9 || l.CommitsPerSession != 0 || l.CommitBusy != 0 {
+		t.Fatalf("etcd node: %+v", l)
+	}
+
+	store := func(cpu, commits, txns, secs, disk, pages float64) string {
+		return proc + fmt.Sprintf("process_cpu_seconds_total %g\nukeygate_store_commits_total %g\nukeygate_store_committed_transactions_total %g\n"+
+			"ukeygate_store_commit_seconds_total %g\nukeygate_store_commit_disk_seconds_total %g\nukeygate_store_commit_pages_total %g\n"+
+			"ukeygate_store_commit_rollbacks_total 0\n", cpu, commits, txns, secs, disk, pages)
+	}
+	before := parse(store(1, 100, 400, 0.5, 0.4, 3000))
+	after := parse(store(5, 900, 4400, 4.5, 3.6, 33000))
+	l = serverLoad(before, after, 5*time.Second, 1000)
+	want := ServerLoad{CPUPerSession: 4, CommitsPerSession: 0.8, TransactionsPerCommit: 5, PagesPerCommit: 37.5, MsPerCommit: 5, CommitBusy: 0.8, DiskBusy: 0.64}
+	if l == nil {
+		t.Fatal("no figures")
+	}
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"cpu", l.CPUPerSession, want.CPUPerSession}, {"commits", l.CommitsPerSession, want.CommitsPerSession},
+		{"transactions", l.TransactionsPerCommit, want.TransactionsPerCommit}, {"pages", l.PagesPerCommit, want.PagesPerCommit},
+		{"ms", l.MsPerCommit, want.MsPerCommit}, {"busy", l.CommitBusy, want.CommitBusy}, {"disk", l.DiskBusy, want.DiskBusy},
+	} {
+		if math.Abs(c.got-c.want) > 1e-9 {
+			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if l := serverLoad(before, after, 5*time.Second, 0); l != nil {
+		t.Fatalf("figures without a completed session: %+v", l)
+	}
+}

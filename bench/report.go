@@ -101,6 +101,10 @@ type Report struct {
 	// profile as fetched (gzipped protobuf, for go tool pprof).
 	CPUProfile    *ProfileReport `json:"cpu_profile,omitempty"`
 	CPUProfileRaw []byte         `json:"-"`
+	// ServerLoad is what the server's /metrics said about the load; nil
+	// when /metrics could not be read (ServerLoadError says why).
+	ServerLoad      *ServerLoad `json:"server_load,omitempty"`
+	ServerLoadError string      `json:"server_load_error,omitempty"`
 }
 
 // report builds the run's Report.
@@ -219,6 +223,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.EventFirst > 0 {
 		fmt.Fprintf(w, "the completed event beat the confirm answer in %d sessions (push counted as 0)\n", r.EventFirst)
 	}
+	if l := r.ServerLoad; l != nil {
+		fmt.Fprintf(w, "server: %.2f ms of CPU per completed session (its process_cpu_seconds_total over the load)\n", l.CPUPerSession)
+		if l.CommitsPerSession > 0 {
+			fmt.Fprintf(w, "store: %.2f commits per session, %.2f transactions and %.1f pages per commit, %.2f ms per commit; write path busy %.0f %% of the time (disk %.0f %%)\n",
+				l.CommitsPerSession, l.TransactionsPerCommit, l.PagesPerCommit, l.MsPerCommit, 100*l.CommitBusy, 100*l.DiskBusy)
+		}
+	} else if r.ServerLoadError != "" {
+		fmt.Fprintf(w, "server: no figures (%s)\n", r.ServerLoadError)
+	}
 	if r.CPUProfile != nil {
 		if err := r.CPUProfile.WriteText(w); err != nil {
 			return err
@@ -233,4 +246,41 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "  %-20s %6d  e.g. %s\n", code, r.Errors[code], r.ErrorExamples[code])
 	}
 	return nil
+}
+
+// ServerLoad is the server's own account of a load, from its /metrics
+// before and after: CPU per completed session and, on bbolt, the store's
+// commits (see docs/operations.md, "Is the disk the bound?"). It counts
+// everything the server did meanwhile, other clients' requests too.
+type ServerLoad struct {
+	CPUPerSession         float64 `json:"cpu_ms_per_session"`
+	CommitsPerSession     float64 `json:"commits_per_session,omitempty"`
+	TransactionsPerCommit float64 `json:"transactions_per_commit,omitempty"`
+	PagesPerCommit        float64 `json:"pages_per_commit,omitempty"`
+	MsPerCommit           float64 `json:"ms_per_commit,omitempty"`
+	// CommitBusy and DiskBusy are the shares of the elapsed time the
+	// store's write path spent committing, and of that on the disk.
+	CommitBusy float64 `json:"commit_busy,omitempty"`
+	DiskBusy   float64 `json:"commit_disk_busy,omitempty"`
+}
+
+// serverLoad computes a ServerLoad from the figures before and after a
+// load of completed sessions that took elapsed; nil without sessions.
+func serverLoad(before, after ServerFigures, elapsed time.Duration, completed int) *ServerLoad {
+	if completed <= 0 || elapsed <= 0 {
+		return nil
+	}
+	n := float64(completed)
+	l := &ServerLoad{CPUPerSession: 1000 * (after.CPUSeconds - before.CPUSeconds) / n}
+	if b, a := before.Store, after.Store; b != nil && a != nil {
+		if commits := a.Commits - b.Commits; commits > 0 {
+			l.CommitsPerSession = commits / n
+			l.TransactionsPerCommit = (a.Transactions - b.Transactions) / commits
+			l.PagesPerCommit = (a.Pages - b.Pages) / commits
+			l.MsPerCommit = 1000 * (a.CommitSeconds - b.CommitSeconds) / commits
+			l.CommitBusy = (a.CommitSeconds - b.CommitSeconds) / elapsed.Seconds()
+			l.DiskBusy = (a.CommitDiskSeconds - b.CommitDiskSeconds) / elapsed.Seconds()
+		}
+	}
+	return l
 }

@@ -88,6 +88,9 @@ func (f *Fixture) Load(ctx context.Context) (*Report, error) {
 			return nil, err
 		}
 	}
+	// The server's own figures before and after (its /metrics); a
+	// server that does not show them still gets its load.
+	figsBefore, figsErr := f.serverFigures(ctx)
 	start := time.Now()
 	deadline := start.Add(cfg.timeLimit())
 	// Sessions in flight finish after ctx ends (with their own timeout),
@@ -146,6 +149,10 @@ func (f *Fixture) Load(ctx context.Context) (*Report, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	var figsAfter ServerFigures
+	if figsErr == nil {
+		figsAfter, figsErr = f.serverFigures(flowCtx)
+	}
 	restoreProcs()
 	if elapsed >= cryptoLimitAgainAfter {
 		after, err := MeasureCryptoLimit(cfg.Alg, cryptoLimitTime)
@@ -157,6 +164,11 @@ func (f *Fixture) Load(ctx context.Context) (*Report, error) {
 	reason, _ := stopping.Load().(string)
 	r := f.report(start, elapsed, reason, samples, failures, examples)
 	r.CryptoLimit = &climit
+	if figsErr != nil {
+		r.ServerLoadError = figsErr.Error()
+	} else {
+		r.ServerLoad = serverLoad(figsBefore, figsAfter, elapsed, r.Completed)
+	}
 	if climit.SessionsPerSecond > 0 {
 		r.CryptoRatio = r.Throughput / climit.SessionsPerSecond
 	}

@@ -99,6 +99,18 @@ type ServerFigures struct {
 	Goroutines int     `json:"goroutines"`
 	HeapInuse  int64   `json:"heap_inuse_bytes,omitempty"`
 	Stack      int64   `json:"stack_inuse_bytes,omitempty"`
+	// Store is the bbolt file's commit counters, nil on a node whose
+	// store has none (etcd).
+	Store *StoreFigures `json:"store,omitempty"`
+}
+
+// StoreFigures are a bbolt node's ukeygate_store_commit* counters.
+type StoreFigures struct {
+	Commits           float64 `json:"commits"`
+	Transactions      float64 `json:"transactions"`
+	CommitSeconds     float64 `json:"commit_seconds"`
+	CommitDiskSeconds float64 `json:"commit_disk_seconds"`
+	Pages             float64 `json:"pages"`
 }
 
 // WatchReport is the outcome of a waiting-clients run.
@@ -375,6 +387,12 @@ func (f *Fixture) serverFigures(ctx context.Context) (ServerFigures, error) {
 // parseFigures reads the process and Go figures from a Prometheus text
 // exposition; seen tells whether the resident memory was there.
 func parseFigures(r io.Reader) (sf ServerFigures, seen bool) {
+	store := func() *StoreFigures {
+		if sf.Store == nil {
+			sf.Store = &StoreFigures{}
+		}
+		return sf.Store
+	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -397,6 +415,16 @@ func parseFigures(r io.Reader) (sf ServerFigures, seen bool) {
 			sf.HeapInuse = int64(v)
 		case "go_memstats_stack_inuse_bytes":
 			sf.Stack = int64(v)
+		case "ukeygate_store_commits_total":
+			store().Commits = v
+		case "ukeygate_store_committed_transactions_total":
+			store().Transactions = v
+		case "ukeygate_store_commit_seconds_total":
+			store().CommitSeconds = v
+		case "ukeygate_store_commit_disk_seconds_total":
+			store().CommitDiskSeconds = v
+		case "ukeygate_store_commit_pages_total":
+			store().Pages = v
 		}
 	}
 	return sf, seen

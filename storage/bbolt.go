@@ -555,8 +555,14 @@ func (b *Bolt) Close() error {
 
 // String names the store for logs.
 // CommitStats reports the data file's commits since it was opened (see
-// CommitStats), the sweeper's deletions among them.
-func (b *Bolt) CommitStats() CommitStats { return b.commits.stats() }
+// CommitStats), the sweeper's deletions among them; a compaction keeps
+// the counts.
+func (b *Bolt) CommitStats() CommitStats {
+	b.life.RLock() // a compaction replaces the committer
+	c := b.commits
+	b.life.RUnlock()
+	return c.stats()
+}
 
 func (b *Bolt) String() string { return "bbolt:" + strconv.Quote(b.path) }
 

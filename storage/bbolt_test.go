@@ -741,7 +741,8 @@ func metaFreelist(t *testing.T, path string) uint64 {
 
 // TestBoltCommitStats: concurrent writes share commits and are counted
 // once each, with their time and pages; a transaction of conditions alone
-// commits nothing. (Rollbacks: TestCommitterFailingCallIsolated.)
+// commits nothing; a compaction keeps the counts. (Rollbacks:
+// TestCommitterFailingCallIsolated.)
 func TestBoltCommitStats(t *testing.T) {
 	s := storagetest.MustOpenBolt(t)
 	ctx := t.Context()
@@ -793,5 +794,32 @@ func TestBoltCommitStats(t *testing.T) {
 	}
 	if got := s.CommitStats(); got.Commits != st.Commits || got.Transactions != st.Transactions {
 		t.Fatalf("a transaction of conditions alone counted: %+v after %+v", got, st)
+	}
+
+	// A compaction (online, with a scrape running) keeps the counts.
+	stop := make(chan struct{})
+	scraped := make(chan struct{})
+	go func() {
+		defer close(scraped)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_ = s.CommitStats()
+			}
+		}
+	}()
+	err = s.Compact(ctx)
+	close(stop)
+	<-scraped
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := storagetest.PutKey(ctx, s, "stats/after", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CommitStats(); got.Commits != st.Commits+1 || got.Transactions != st.Transactions+1 || got.PagesWritten <= st.PagesWritten || got.CommitTime <= st.CommitTime {
+		t.Fatalf("after a compaction and one write: %+v, before %+v", got, st)
 	}
 }

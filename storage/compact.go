@@ -67,7 +67,9 @@ func (b *Bolt) Compact(ctx context.Context) error {
 		b.hub.close()
 		return fmt.Errorf("storage: reopen %s after compaction: %w: %w", b.path, ErrUnavailable, err)
 	}
-	b.db, b.commits = db, &committer{db: db}
+	commits := &committer{db: db}
+	commits.carryStats(b.commits)
+	b.db, b.commits = db, commits
 	if renameErr != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("storage: replace %s: %w: %w", b.path, ErrUnavailable, renameErr)

@@ -2,7 +2,6 @@ package ca
 
 import (
 	"bytes"
-	"crypto/pbkdf2"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
@@ -125,8 +124,14 @@ func (sf *ShareFile) ad() []byte {
 	return []byte(shareLabel + "|" + sf.EscrowID + "|" + sf.Custodian + "|" + strconv.Itoa(sf.Index) + "|" + strconv.Itoa(sf.Threshold))
 }
 
+// shareKEK derives a share file's key from its custodian's passphrase
+// (PBKDF2-HMAC-SM3, as in files written before gmcrypto had it); the
+// byte copy of the passphrase and everything the derivation held are
+// cleared (the string itself, from JSON or the terminal, cannot be).
 func shareKEK(pass string, salt []byte, iter int) ([]byte, error) {
-	return pbkdf2.Key(sm3.New, pass, salt, iter, gmcrypto.KeySize)
+	p := []byte(pass)
+	defer gmcrypto.Zero(p)
+	return gmcrypto.DerivePassphraseKey(p, salt, iter)
 }
 
 // Open returns the share under passphrase; a wrong passphrase (or a file

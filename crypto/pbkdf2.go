@@ -15,12 +15,18 @@ import (
 // (an immutable copy nothing can clear) and its HMAC keeps the padded key
 // in memory the caller cannot reach; here the password stays the
 // caller's slice, and the padded keys, the HMAC's saved inner and outer
-// states and the intermediate blocks are cleared before it returns. The
-// password must be at most one SM3 block (64 bytes; DerivePINKey's is
-// 32); iter and keyLen must be positive (callers pass constants).
+// states and the intermediate blocks are cleared before it returns. A
+// password longer than one SM3 block (64 bytes) is hashed first, as HMAC
+// says; that digest is cleared too. iter and keyLen must be positive
+// (callers pass constants or checked values).
 func pbkdf2HMACSM3(password, salt []byte, iter, keyLen int) []byte {
-	if len(password) > sm3.BlockSize || iter < 1 || keyLen < 1 {
-		panic("crypto: pbkdf2HMACSM3: password longer than a block, or a count below 1")
+	if iter < 1 || keyLen < 1 {
+		panic("crypto: pbkdf2HMACSM3: a count below 1")
+	}
+	if len(password) > sm3.BlockSize {
+		sum := sm3.Sum(password)
+		defer clear(sum[:])
+		password = sum[:]
 	}
 	var pad [sm3.BlockSize]byte
 	inner, istate := keyedSM3(&pad, password, 0x36)

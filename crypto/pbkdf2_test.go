@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/pbkdf2"
 	"encoding"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // TestPBKDF2HMACSM3 compares pbkdf2HMACSM3 with the standard library's
 // PBKDF2 (tjfoc's SM3 cannot serve there: its Sum does not append), at key
 // lengths of less than, exactly and more than one SM3 output, and with
-// passwords up to a whole block.
+// passwords up to a whole block and beyond (hashed first, as HMAC says).
 func TestPBKDF2HMACSM3(t *testing.T) {
 	for _, c := range []struct {
 		password, salt string
@@ -26,6 +27,8 @@ func TestPBKDF2HMACSM3(t *testing.T) {
 		{"password", "saltsaltsaltsalt", 4096, 16},
 		{"", "salt", 3, 16},
 		{strings.Repeat("p", 64), "NaCl", 10, 70}, // exactly one SM3 block
+		{strings.Repeat("q", 65), "NaCl", 10, 32}, // one byte more: hashed
+		{strings.Repeat("custodian passphrase ", 12), "salt", 5, 32},
 		{"pw", "", 7, 33},
 	} {
 		name := fmt.Sprintf("%q/%q/%d/%d", c.password, c.salt, c.iter, c.keyLen)
@@ -43,13 +46,39 @@ func TestPBKDF2HMACSM3(t *testing.T) {
 	}
 }
 
-func TestPBKDF2HMACSM3RefusesLongPasswords(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Fatal("a 65-byte password did not panic")
+func TestPBKDF2HMACSM3RefusesZeroCounts(t *testing.T) {
+	for _, c := range [][2]int{{0, 16}, {1, 0}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatalf("iter %d keyLen %d did not panic", c[0], c[1])
+				}
+			}()
+			pbkdf2HMACSM3([]byte("pw"), []byte("salt"), c[0], c[1])
+		}()
+	}
+}
+
+// TestDerivePassphraseKey: the escrow share files' key derivation is the
+// standard library's PBKDF2-HMAC-SM3 (so files written before it still
+// open), for passphrases of the lengths the share files allow (12 to 256
+// bytes); zero iterations is refused.
+func TestDerivePassphraseKey(t *testing.T) {
+	salt := []byte("0123456789abcdef")
+	for _, n := range []int{12, 64, 65, 256} {
+		pass := strings.Repeat("z", n)
+		got, err := DerivePassphraseKey([]byte(pass), salt, 1000)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	pbkdf2HMACSM3(make([]byte, 65), []byte("salt"), 1, 16)
+		want, _ := pbkdf2.Key(sm3.New, pass, salt, 1000, KeySize)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%d bytes: %x, crypto/pbkdf2 gives %x", n, got, want)
+		}
+	}
+	if _, err := DerivePassphraseKey([]byte("long enough pass"), salt, 0); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("0 iterations: %v", err)
+	}
 }
 
 // TestWipeSM3 checks that a wiped hash holds none of the bytes it was

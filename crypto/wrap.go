@@ -141,6 +141,19 @@ func DerivePINKey(master, salt []byte, pin string) ([]byte, error) {
 	return pbkdf2HMACSM3(password, salt, PINIterations, KeySize), nil
 }
 
+// DerivePassphraseKey derives a KeySize key from a person's passphrase
+// with PBKDF2-HMAC-SM3 and iter iterations (at least 1): the escrow
+// custodians' share files use it. The same function as the standard
+// library's pbkdf2.Key(sm3.New, …), but nothing derived from the
+// passphrase outlives the call (see pbkdf2HMACSM3); the caller clears
+// passphrase when done.
+func DerivePassphraseKey(passphrase, salt []byte, iter int) ([]byte, error) {
+	if iter < 1 {
+		return nil, fmt.Errorf("%w: passphrase key: %d iterations", ErrInvalidInput, iter)
+	}
+	return pbkdf2HMACSM3(passphrase, salt, iter, KeySize), nil
+}
+
 // Equal reports whether a and b are equal, in time that depends only on
 // their lengths.
 func Equal(a, b []byte) bool {

@@ -118,6 +118,95 @@ func checkSubject(e Entry) error {
 	return nil
 }
 
+// eraseEntry erases userID (and the actors in devices, "device:…") from
+// e: a version-2 entry about the user, by one of the devices or for the
+// user as an organisation loses its salt and gets pseudonym in their
+// place (changed); such an entry written before version 2 stays as it
+// is (legacy: its hash covers the ids).
+func eraseEntry(e *Entry, userID string, devices map[string]bool, pseudonym string) (changed, legacy bool) {
+	mine, byDevice, forMe := e.UserID == userID, devices[e.Actor], e.OnBehalfOf == userID
+	if !mine && !byDevice && !forMe {
+		return false, false
+	}
+	if e.V < entryVersion || e.Subject == "" {
+		return false, true
+	}
+	if mine {
+		e.UserID = pseudonym
+	}
+	if byDevice {
+		e.Actor = "device:" + pseudonym
+	}
+	if forMe {
+		e.OnBehalfOf = pseudonym
+	}
+	e.Salt = ""
+	return true, false
+}
+
+// ValidPseudonym reports whether p has the form Pseudonymise gives
+// ("anon_" and 16 lower-case hex digits).
+func ValidPseudonym(p string) bool {
+	h, ok := strings.CutPrefix(p, "anon_")
+	if !ok || len(h) != 2*pseudonymBytes {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil && strings.ToLower(h) == h
+}
+
+// PseudonymiseSegments carries an erasure the live log already had
+// (Pseudonymise, which gave pseudonym) into exported segments, in place:
+// their entries about userID are erased exactly as the live log's were,
+// so each segment still verifies against the anchor the gateway recorded.
+// The user's devices are the device actors of the segments' entries about
+// the user. It changes nothing and fails when a segment does not verify
+// before, or (which would be a bug) after. Running it again erases
+// nothing more.
+func PseudonymiseSegments(segs []Segment, userID, pseudonym string) (Erasure, error) {
+	out := Erasure{Pseudonym: pseudonym}
+	if userID == "" || ValidPseudonym(userID) {
+		return out, fmt.Errorf("%w: no user to erase (%q)", ErrInvalidEntry, userID)
+	}
+	if !ValidPseudonym(pseudonym) {
+		return out, fmt.Errorf("%w: %q is not a pseudonym the gateway gives (anon_ and 16 hex digits)", ErrInvalidEntry, pseudonym)
+	}
+	devices := map[string]bool{}
+	for i := range segs {
+		if _, err := VerifySegments(segs[i : i+1]); err != nil {
+			return out, err
+		}
+		for _, e := range segs[i].Entries {
+			if e.UserID == userID && strings.HasPrefix(e.Actor, "device:") {
+				devices[e.Actor] = true
+			}
+		}
+	}
+	erased := make([][]Entry, len(segs))
+	for i, s := range segs {
+		entries := append([]Entry(nil), s.Entries...)
+		for j := range entries {
+			changed, legacy := eraseEntry(&entries[j], userID, devices, pseudonym)
+			if changed {
+				out.Erased++
+			}
+			if legacy {
+				out.Legacy++
+			}
+		}
+		check := s
+		check.Entries = entries
+		if _, err := VerifySegments([]Segment{check}); err != nil {
+			return Erasure{Pseudonym: pseudonym}, fmt.Errorf("audit: the erased segment %d..%d no longer verifies: %w", s.Anchor.FirstSeq, s.Anchor.LastSeq, err)
+		}
+		erased[i] = entries
+	}
+	for i := range segs {
+		segs[i].Entries = erased[i]
+	}
+	return out, nil
+}
+
 // Erasure is what Pseudonymise did.
 type Erasure struct {
 	// Pseudonym replaced the user's id (and, after "device:", the ids of
@@ -190,24 +279,13 @@ func (l *Log) erasePass(ctx context.Context, userID string, devices map[string]b
 		if err := json.Unmarshal(kv.Value, &e); err != nil {
 			return erased, legacy, fmt.Errorf("%w: entry %s is malformed", ErrTampered, kv.Key)
 		}
-		mine, byDevice, forMe := e.UserID == userID, devices[e.Actor], e.OnBehalfOf == userID
-		if !mine && !byDevice && !forMe {
-			continue
-		}
-		if e.V < entryVersion || e.Subject == "" {
+		changed, old := eraseEntry(&e, userID, devices, pseudonym)
+		if old {
 			legacy++
+		}
+		if !changed {
 			continue
 		}
-		if mine {
-			e.UserID = pseudonym
-		}
-		if byDevice {
-			e.Actor = "device:" + pseudonym
-		}
-		if forMe {
-			e.OnBehalfOf = pseudonym
-		}
-		e.Salt = ""
 		b, err := json.Marshal(e)
 		if err != nil {
 			return erased, legacy, err

@@ -185,3 +185,86 @@ func TestSubjectTampering(t *testing.T) {
 		})
 	}
 }
+
+// TestPseudonymiseSegments: an erasure carried into an exported segment
+// gives exactly the entries the live log has after it (so the segment
+// still verifies against its anchor), derives the user's devices from the
+// segment, erases nothing more when run again, and refuses bad input and
+// a segment that does not verify, changing nothing.
+func TestPseudonymiseSegments(t *testing.T) {
+	ctx := context.Background()
+	s := storagetest.MustOpen(t)
+	l, err := New(s, bytes.Repeat([]byte{7}, 32), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	putLegacy(t, l, s, Entry{Action: "user.add", Actor: "admin", UserID: "usr_gone", Outcome: OutcomeOK})
+	for _, e := range []Entry{
+		{Action: "device.enroll", Actor: "device:dev_gone1", UserID: "usr_gone", Outcome: OutcomeOK},
+		{Action: "sign", Actor: "device:dev_keep", UserID: "usr_keep", Digest: "cd", Outcome: OutcomeOK},
+		{Action: "pin.change", Actor: "device:dev_gone2", UserID: "usr_gone", Outcome: OutcomeFailed},
+		{Action: "issuer.add", Actor: "admin", IssuerID: "iss_1", Outcome: OutcomeOK},
+		{Action: "sign", Actor: "device:dev_keep", UserID: "usr_keep", OnBehalfOf: "usr_gone", Delegation: "dlg_1", Outcome: OutcomeOK},
+		{Action: "login", Actor: "device:dev_gone1", UserID: "usr_gone", AppID: "app_1", Outcome: OutcomeOK},
+	} {
+		if _, err := l.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seg, err := l.Segment(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	encode := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	exported := encode(seg)
+
+	er, err := l.Pseudonymise(ctx, "usr_gone", []string{"dev_gone1", "dev_gone2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Refusals change nothing.
+	for _, c := range []struct{ user, pseudonym string }{
+		{"", er.Pseudonym}, {er.Pseudonym, er.Pseudonym}, {"usr_gone", "anon_12"}, {"usr_gone", "anon_0123456789ABCDEF"}, {"usr_gone", "usr_other"},
+	} {
+		segs := []Segment{seg}
+		if _, err := PseudonymiseSegments(segs, c.user, c.pseudonym); !errors.Is(err, ErrInvalidEntry) || encode(segs[0]) != exported {
+			t.Fatalf("user %q pseudonym %q: %v", c.user, c.pseudonym, err)
+		}
+	}
+	tampered := []Segment{seg}
+	tampered[0].Entries = append([]Entry(nil), seg.Entries...)
+	tampered[0].Entries[2].Digest = "ce"
+	before := encode(tampered[0])
+	if _, err := PseudonymiseSegments(tampered, "usr_gone", er.Pseudonym); !errors.Is(err, ErrTampered) || encode(tampered[0]) != before {
+		t.Fatalf("a changed segment: %v", err)
+	}
+
+	segs := []Segment{seg}
+	got, err := PseudonymiseSegments(segs, "usr_gone", er.Pseudonym)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Erased != er.Erased || got.Legacy != er.Legacy || got.Erased != 4 {
+		t.Fatalf("segment erasure %+v, the live log's %+v", got, er)
+	}
+	live, _ := l.List(ctx, Filter{})
+	if encode(segs[0].Entries) != encode(live) {
+		t.Fatalf("the segment's entries differ from the live log's after the erasure:\n%s\n%s", encode(segs[0].Entries), encode(live))
+	}
+	if anchors, err := VerifySegments(segs); err != nil || anchors[0] != seg.Anchor {
+		t.Fatalf("the erased segment: %v %+v", err, anchors)
+	}
+	if raw := encode(segs[0].Entries[1:]); strings.Contains(raw, "usr_gone") || strings.Contains(raw, "dev_gone") {
+		t.Fatalf("the segment still names the user: %s", raw)
+	}
+	if again, err := PseudonymiseSegments(segs, "usr_gone", er.Pseudonym); err != nil || again.Erased != 0 || again.Legacy != 1 {
+		t.Fatalf("a second run: %+v %v", again, err)
+	}
+}

@@ -308,3 +308,79 @@ func TestCompact(t *testing.T) {
 		t.Fatalf("temporary file left: %v", err)
 	}
 }
+
+// TestAuditEraseSegments: audit erase carries an account deletion into
+// exported segment files: the user's entries lose the user's id, the
+// segment still verifies against the gateway's anchors, a second run and
+// refusals (a bad pseudonym, a changed file) leave the files as they are.
+func TestAuditEraseSegments(t *testing.T) {
+	t.Parallel()
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	oc := &operator.Client{BaseURL: ts.URL, Token: ts.AdminToken}
+	var ids []string
+	for i := range 3 {
+		var u struct {
+			ID string `json:"id"`
+		}
+		if _, err := oc.Do(ctx, "POST", "/v1/admin/users", map[string]string{"name": fmt.Sprintf("用户%d", i)}, &u); err != nil || u.ID == "" {
+			t.Fatalf("add user: %v %+v", err, u)
+		}
+		ids = append(ids, u.ID)
+	}
+	op := func(args ...string) (int, string, string) {
+		return cli(t, "", append(args, "--server", ts.URL, "--admin-token", ts.AdminToken)...)
+	}
+	seg := filepath.Join(t.TempDir(), "seg.json")
+	if code, out, errOut := op("audit", "export", "--out", seg); code != 0 {
+		t.Fatalf("export: %d %s %s", code, out, errOut)
+	}
+	exported, err := os.ReadFile(seg)
+	if err != nil || !strings.Contains(string(exported), ids[0]) {
+		t.Fatalf("the segment does not name %s: %v", ids[0], err)
+	}
+	const pseudonym = "anon_0123456789abcdef"
+	for _, args := range [][]string{
+		{"--user", ids[0], "--pseudonym", "anon_xyz", seg},
+		{"--user", ids[0], seg},
+		{"--user", pseudonym, "--pseudonym", pseudonym, seg},
+	} {
+		if code, _, errOut := cli(t, "", append([]string{"audit", "erase"}, args...)...); code == 0 || errOut == "" {
+			t.Fatalf("%v: exit %d", args, code)
+		}
+		if b, _ := os.ReadFile(seg); string(b) != string(exported) {
+			t.Fatalf("%v changed the file", args)
+		}
+	}
+	changed := filepath.Join(t.TempDir(), "changed.json")
+	if err := os.WriteFile(changed, []byte(strings.Replace(string(exported), ids[1], ids[2], 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := cli(t, "", "audit", "erase", "--user", ids[0], "--pseudonym", pseudonym, seg, changed); code != 1 || !strings.Contains(errOut, "AUDIT LOG TAMPERED") {
+		t.Fatalf("with a changed file: %d %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(seg); string(b) != string(exported) {
+		t.Fatal("a refused run rewrote the good file")
+	}
+
+	code, out, errOut := cli(t, "", "audit", "erase", "--user", ids[0], "--pseudonym", pseudonym, seg)
+	if code != 0 || !strings.Contains(out, "Erased 1 entries of "+ids[0]+" in 1 of 1 segment files") {
+		t.Fatalf("erase: %d %s %s", code, out, errOut)
+	}
+	b, err := os.ReadFile(seg)
+	if err != nil || strings.Contains(string(b), ids[0]) || !strings.Contains(string(b), pseudonym) || !strings.Contains(string(b), ids[1]) {
+		t.Fatalf("after the erasure the segment holds %s", b)
+	}
+	if fi, err := os.Stat(seg); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("rewritten file: %v %v", fi, err)
+	}
+	if code, out, errOut := op("audit", "verify", seg); code != 0 || !strings.Contains(out, "Segments OK: 1 files") {
+		t.Fatalf("verify after the erasure: %d %s %s", code, out, errOut)
+	}
+	if code, out, _ := cli(t, "", "audit", "erase", "--user", ids[0], "--pseudonym", pseudonym, seg); code != 0 || !strings.Contains(out, "Erased 0 entries of "+ids[0]+" in 0 of 1 segment files") {
+		t.Fatalf("a second run: %d %s", code, out)
+	}
+	if b2, _ := os.ReadFile(seg); string(b2) != string(b) {
+		t.Fatal("a second run rewrote the file")
+	}
+}

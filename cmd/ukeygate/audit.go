@@ -32,10 +32,11 @@ envelope made for a portal, each entry chained to the one before by SM3.
 
   ukeygate audit list [--user ID] [--session ID] [--app ID] [--action sign] [--after SEQ] [--limit N]
   ukeygate audit export --out FILE [--limit N]
-  ukeygate audit verify [SEGMENT-FILE...]`,
+  ukeygate audit verify [SEGMENT-FILE...]
+  ukeygate audit erase --user ID --pseudonym anon_… SEGMENT-FILE...`,
 	}
 	addOperatorFlags(cmd)
-	cmd.AddCommand(newAuditListCmd(), newAuditVerifyCmd(), newAuditExportCmd())
+	cmd.AddCommand(newAuditListCmd(), newAuditVerifyCmd(), newAuditExportCmd(), newAuditEraseCmd())
 	return cmd
 }
 
@@ -165,6 +166,81 @@ Exits 1 with a message naming the first bad entry if any check fails.`,
 			return nil
 		},
 	}
+}
+
+func newAuditEraseCmd() *cobra.Command {
+	var user, pseudonym string
+	cmd := &cobra.Command{
+		Use:   "erase --user ID --pseudonym anon_… SEGMENT-FILE...",
+		Short: "Carry an account deletion into exported audit segments (offline, in place)",
+		Long: `An account deletion pseudonymises the user's entries in the live audit log
+only; segment files exported before still carry the user's id and device
+ids. Give the user's id and the pseudonym the deletion answered (and
+logged: "account deleted" with user and pseudonym), and every segment file
+you keep: each entry about the user, by one of the user's devices (those
+the segments show acting for the user), or for the user as an
+organisation loses its salt and gets the pseudonym in place of the ids,
+exactly as in the live log, so the segments still verify against the
+anchors the gateway recorded (ukeygate audit verify). Entries written
+before format version 2 stay as they are (their hash covers the ids) and
+are counted. A file is checked before and after and rewritten only when
+something changed (a synced temporary file renamed over it); running it
+again changes nothing. Needs no server; do it for every copy of the
+segments (the offline one too).`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if user == "" || pseudonym == "" {
+				return usageErrorf("--user and --pseudonym are required")
+			}
+			segs, err := readSegments(files)
+			if err != nil {
+				return err
+			}
+			before := make([][]byte, len(segs))
+			for i := range segs {
+				if before[i], err = json.Marshal(segs[i]); err != nil {
+					return err
+				}
+			}
+			er, err := audit.PseudonymiseSegments(segs, user, pseudonym)
+			if errors.Is(err, audit.ErrInvalidEntry) {
+				return usageErrorf("%v", err)
+			}
+			if errors.Is(err, audit.ErrTampered) {
+				return fmt.Errorf("%w: %v (no file was changed)", errAuditTampered, err)
+			}
+			if err != nil {
+				return err
+			}
+			var written []string
+			for i := range segs {
+				after, err := json.Marshal(segs[i])
+				if err != nil {
+					return err
+				}
+				if bytes.Equal(before[i], after) {
+					continue
+				}
+				if err := writeSegment(files[i], &segs[i]); err != nil {
+					return fmt.Errorf("rewriting %s (files before it in this list are already rewritten; run again): %w", files[i], err)
+				}
+				written = append(written, files[i])
+			}
+			if wantJSON(cmd) {
+				return printJSON(cmd, map[string]any{"erased": er.Erased, "legacy": er.Legacy, "pseudonym": er.Pseudonym, "files": len(files), "rewritten": written})
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "Erased %d entries of %s in %d of %d segment files (pseudonym %s).\n", er.Erased, user, len(written), len(files), er.Pseudonym)
+			if er.Legacy > 0 {
+				fmt.Fprintf(w, "%d entries written before format version 2 still name the user: their hash covers the ids.\n", er.Legacy)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&user, "user", "", "the deleted user's id (usr_…)")
+	f.StringVar(&pseudonym, "pseudonym", "", "the pseudonym the deletion answered (anon_…)")
+	return cmd
 }
 
 // readSegments reads segment files (strict JSON).

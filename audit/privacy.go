@@ -159,11 +159,12 @@ func ValidPseudonym(p string) bool {
 // (Pseudonymise, which gave pseudonym) into exported segments, in place:
 // their entries about userID are erased exactly as the live log's were,
 // so each segment still verifies against the anchor the gateway recorded.
-// The user's devices are the device actors of the segments' entries about
-// the user. It changes nothing and fails when a segment does not verify
-// before, or (which would be a bug) after. Running it again erases
-// nothing more.
-func PseudonymiseSegments(segs []Segment, userID, pseudonym string) (Erasure, error) {
+// The user's devices are deviceIDs and the device actors of the
+// segments' entries about the user (every device's enrollment is such an
+// entry, so given every segment from the first, none is missed). It
+// changes nothing and fails when a segment does not verify before, or
+// (which would be a bug) after. Running it again erases nothing more.
+func PseudonymiseSegments(segs []Segment, userID string, deviceIDs []string, pseudonym string) (Erasure, error) {
 	out := Erasure{Pseudonym: pseudonym}
 	if userID == "" || ValidPseudonym(userID) {
 		return out, fmt.Errorf("%w: no user to erase (%q)", ErrInvalidEntry, userID)
@@ -172,6 +173,12 @@ func PseudonymiseSegments(segs []Segment, userID, pseudonym string) (Erasure, er
 		return out, fmt.Errorf("%w: %q is not a pseudonym the gateway gives (anon_ and 16 hex digits)", ErrInvalidEntry, pseudonym)
 	}
 	devices := map[string]bool{}
+	for _, d := range deviceIDs {
+		if d == "" || strings.HasPrefix(d, "device:") {
+			return out, fmt.Errorf("%w: device id %q", ErrInvalidEntry, d)
+		}
+		devices["device:"+d] = true
+	}
 	for i := range segs {
 		if _, err := VerifySegments(segs[i : i+1]); err != nil {
 			return out, err

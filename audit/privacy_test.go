@@ -189,8 +189,9 @@ func TestSubjectTampering(t *testing.T) {
 // TestPseudonymiseSegments: an erasure carried into an exported segment
 // gives exactly the entries the live log has after it (so the segment
 // still verifies against its anchor), derives the user's devices from the
-// segment, erases nothing more when run again, and refuses bad input and
-// a segment that does not verify, changing nothing.
+// segment and takes the ones given, erases nothing more when run again,
+// and refuses bad input and a segment that does not verify, changing
+// nothing.
 func TestPseudonymiseSegments(t *testing.T) {
 	ctx := context.Background()
 	s := storagetest.MustOpen(t)
@@ -207,6 +208,10 @@ func TestPseudonymiseSegments(t *testing.T) {
 		{Action: "issuer.add", Actor: "admin", IssuerID: "iss_1", Outcome: OutcomeOK},
 		{Action: "sign", Actor: "device:dev_keep", UserID: "usr_keep", OnBehalfOf: "usr_gone", Delegation: "dlg_1", Outcome: OutcomeOK},
 		{Action: "login", Actor: "device:dev_gone1", UserID: "usr_gone", AppID: "app_1", Outcome: OutcomeOK},
+		// The organisation's device approving a staff member's delegation:
+		// the entry names the staff member as user, so nothing in the
+		// segment ties dev_gone3 to usr_gone but this entry's OnBehalfOf.
+		{Action: "delegation.approve", Actor: "device:dev_gone3", UserID: "usr_keep", OnBehalfOf: "usr_gone", Delegation: "dlg_2", Outcome: OutcomeOK},
 	} {
 		if _, err := l.Append(ctx, e); err != nil {
 			t.Fatal(err)
@@ -225,16 +230,21 @@ func TestPseudonymiseSegments(t *testing.T) {
 	}
 	exported := encode(seg)
 
-	er, err := l.Pseudonymise(ctx, "usr_gone", []string{"dev_gone1", "dev_gone2"})
+	er, err := l.Pseudonymise(ctx, "usr_gone", []string{"dev_gone1", "dev_gone2", "dev_gone3"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Refusals change nothing.
-	for _, c := range []struct{ user, pseudonym string }{
-		{"", er.Pseudonym}, {er.Pseudonym, er.Pseudonym}, {"usr_gone", "anon_12"}, {"usr_gone", "anon_0123456789ABCDEF"}, {"usr_gone", "usr_other"},
+	for _, c := range []struct {
+		user      string
+		devices   []string
+		pseudonym string
+	}{
+		{"", nil, er.Pseudonym}, {er.Pseudonym, nil, er.Pseudonym}, {"usr_gone", nil, "anon_12"}, {"usr_gone", nil, "anon_0123456789ABCDEF"},
+		{"usr_gone", nil, "usr_other"}, {"usr_gone", []string{""}, er.Pseudonym}, {"usr_gone", []string{"device:dev_x"}, er.Pseudonym},
 	} {
 		segs := []Segment{seg}
-		if _, err := PseudonymiseSegments(segs, c.user, c.pseudonym); !errors.Is(err, ErrInvalidEntry) || encode(segs[0]) != exported {
+		if _, err := PseudonymiseSegments(segs, c.user, c.devices, c.pseudonym); !errors.Is(err, ErrInvalidEntry) || encode(segs[0]) != exported {
 			t.Fatalf("user %q pseudonym %q: %v", c.user, c.pseudonym, err)
 		}
 	}
@@ -242,19 +252,24 @@ func TestPseudonymiseSegments(t *testing.T) {
 	tampered[0].Entries = append([]Entry(nil), seg.Entries...)
 	tampered[0].Entries[2].Digest = "ce"
 	before := encode(tampered[0])
-	if _, err := PseudonymiseSegments(tampered, "usr_gone", er.Pseudonym); !errors.Is(err, ErrTampered) || encode(tampered[0]) != before {
+	if _, err := PseudonymiseSegments(tampered, "usr_gone", nil, er.Pseudonym); !errors.Is(err, ErrTampered) || encode(tampered[0]) != before {
 		t.Fatalf("a changed segment: %v", err)
 	}
 
+	live, _ := l.List(ctx, Filter{})
+	// Without the device only the approval names, its id stays.
+	short := []Segment{seg}
+	if _, err := PseudonymiseSegments(short, "usr_gone", nil, er.Pseudonym); err != nil || !strings.Contains(encode(short[0].Entries), "dev_gone3") {
+		t.Fatalf("without --device: %v", err)
+	}
 	segs := []Segment{seg}
-	got, err := PseudonymiseSegments(segs, "usr_gone", er.Pseudonym)
+	got, err := PseudonymiseSegments(segs, "usr_gone", []string{"dev_gone3"}, er.Pseudonym)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Erased != er.Erased || got.Legacy != er.Legacy || got.Erased != 4 {
+	if got.Erased != er.Erased || got.Legacy != er.Legacy || got.Erased != 5 {
 		t.Fatalf("segment erasure %+v, the live log's %+v", got, er)
 	}
-	live, _ := l.List(ctx, Filter{})
 	if encode(segs[0].Entries) != encode(live) {
 		t.Fatalf("the segment's entries differ from the live log's after the erasure:\n%s\n%s", encode(segs[0].Entries), encode(live))
 	}
@@ -264,7 +279,7 @@ func TestPseudonymiseSegments(t *testing.T) {
 	if raw := encode(segs[0].Entries[1:]); strings.Contains(raw, "usr_gone") || strings.Contains(raw, "dev_gone") {
 		t.Fatalf("the segment still names the user: %s", raw)
 	}
-	if again, err := PseudonymiseSegments(segs, "usr_gone", er.Pseudonym); err != nil || again.Erased != 0 || again.Legacy != 1 {
+	if again, err := PseudonymiseSegments(segs, "usr_gone", []string{"dev_gone3"}, er.Pseudonym); err != nil || again.Erased != 0 || again.Legacy != 1 {
 		t.Fatalf("a second run: %+v %v", again, err)
 	}
 }

@@ -344,6 +344,7 @@ func TestAuditEraseSegments(t *testing.T) {
 		{"--user", ids[0], "--pseudonym", "anon_xyz", seg},
 		{"--user", ids[0], seg},
 		{"--user", pseudonym, "--pseudonym", pseudonym, seg},
+		{"--user", ids[0], "--pseudonym", pseudonym, "--device", "device:dev_x", seg},
 	} {
 		if code, _, errOut := cli(t, "", append([]string{"audit", "erase"}, args...)...); code == 0 || errOut == "" {
 			t.Fatalf("%v: exit %d", args, code)

@@ -33,7 +33,7 @@ envelope made for a portal, each entry chained to the one before by SM3.
   ukeygate audit list [--user ID] [--session ID] [--app ID] [--action sign] [--after SEQ] [--limit N]
   ukeygate audit export --out FILE [--limit N]
   ukeygate audit verify [SEGMENT-FILE...]
-  ukeygate audit erase --user ID --pseudonym anon_… SEGMENT-FILE...`,
+  ukeygate audit erase --user ID --pseudonym anon_… [--device ID]... SEGMENT-FILE...`,
 	}
 	addOperatorFlags(cmd)
 	cmd.AddCommand(newAuditListCmd(), newAuditVerifyCmd(), newAuditExportCmd(), newAuditEraseCmd())
@@ -170,23 +170,29 @@ Exits 1 with a message naming the first bad entry if any check fails.`,
 
 func newAuditEraseCmd() *cobra.Command {
 	var user, pseudonym string
+	var devices []string
 	cmd := &cobra.Command{
-		Use:   "erase --user ID --pseudonym anon_… SEGMENT-FILE...",
+		Use:   "erase --user ID --pseudonym anon_… [--device ID]... SEGMENT-FILE...",
 		Short: "Carry an account deletion into exported audit segments (offline, in place)",
 		Long: `An account deletion pseudonymises the user's entries in the live audit log
 only; segment files exported before still carry the user's id and device
 ids. Give the user's id and the pseudonym the deletion answered (and
 logged: "account deleted" with user and pseudonym), and every segment file
-you keep: each entry about the user, by one of the user's devices (those
-the segments show acting for the user), or for the user as an
-organisation loses its salt and gets the pseudonym in place of the ids,
+you keep: each entry about the user, by one of the user's devices, or
+for the user as an organisation loses its salt and gets the pseudonym in
+place of the ids,
 exactly as in the live log, so the segments still verify against the
 anchors the gateway recorded (ukeygate audit verify). Entries written
 before format version 2 stay as they are (their hash covers the ids) and
 are counted. A file is checked before and after and rewritten only when
 something changed (a synced temporary file renamed over it); running it
 again changes nothing. Needs no server; do it for every copy of the
-segments (the offline one too).`,
+segments (the offline one too).
+
+The user's devices are those the segments show acting for the user
+(every enrollment is such an entry, so given every segment from the
+first, none is missed) and any named with --device (ukeygate user show
+ID lists them, before the deletion).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if user == "" || pseudonym == "" {
@@ -202,7 +208,7 @@ segments (the offline one too).`,
 					return err
 				}
 			}
-			er, err := audit.PseudonymiseSegments(segs, user, pseudonym)
+			er, err := audit.PseudonymiseSegments(segs, user, devices, pseudonym)
 			if errors.Is(err, audit.ErrInvalidEntry) {
 				return usageErrorf("%v", err)
 			}
@@ -240,6 +246,7 @@ segments (the offline one too).`,
 	f := cmd.Flags()
 	f.StringVar(&user, "user", "", "the deleted user's id (usr_…)")
 	f.StringVar(&pseudonym, "pseudonym", "", "the pseudonym the deletion answered (anon_…)")
+	f.StringSliceVar(&devices, "device", nil, "a device id of the user (dev_…), besides those the segments show; repeatable")
 	return cmd
 }
 

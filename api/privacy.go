@@ -75,13 +75,13 @@ func (a *API) deleteAccount(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The one trace of the user id outside the store: a restore from a
 	// backup older than this must redo the deletion (docs/privacy.md).
-	a.log.Info("account deleted", "user", rep.Deletion.UserID, "pseudonym", rep.Audit.Pseudonym)
+	a.log.Info("account deleted", "user", rep.Deletion.UserID, "pseudonym", rep.Audit.Pseudonym, "devices", rep.Deletion.Devices)
 	writeJSON(w, http.StatusAccepted, protocol.AccountDeleted{
 		User: rep.Deletion.UserID, DeletedAt: rep.Deletion.DeletedAt,
 		Revoked: rep.Erased.Revoked, AlreadyRevoked: rep.Erased.AlreadyRevoked,
 		Credentials: rep.Erased.Credentials, Delegations: rep.Erased.Delegations, Seals: rep.Erased.Seals, Devices: rep.Erased.Devices,
 		Sessions: rep.Sessions, Deliveries: rep.Deliveries, AuditErased: rep.Audit.Erased, AuditLegacy: rep.Audit.Legacy,
-		Pseudonym: rep.Audit.Pseudonym, Compacted: rep.Compacted,
+		Pseudonym: rep.Audit.Pseudonym, Compacted: rep.Compacted, DeviceIDs: append([]string{}, rep.Deletion.Devices...),
 	})
 	return nil
 }

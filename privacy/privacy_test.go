@@ -426,7 +426,8 @@ func deleteAccount(t *testing.T, wd *world) []string {
 		t.Fatal(err)
 	}
 	if out.User != wd.gone.ID || len(out.Revoked) != 2 || out.Credentials != 2 || out.Seals != 1 || out.Devices != 1 ||
-		out.Sessions != 1 || out.Deliveries != 3 || out.AuditErased == 0 || out.AuditLegacy != 0 || !strings.HasPrefix(out.Pseudonym, "anon_") || !out.Compacted {
+		out.Sessions != 1 || out.Deliveries != 3 || out.AuditErased == 0 || out.AuditLegacy != 0 || !strings.HasPrefix(out.Pseudonym, "anon_") || !out.Compacted ||
+		len(out.DeviceIDs) != 1 || out.DeviceIDs[0] != wd.deviceID {
 		t.Fatalf("deletion: %+v", out)
 	}
 	return out.Revoked

@@ -80,4 +80,8 @@ type AccountDeleted struct {
 	Pseudonym   string `json:"pseudonym"`
 	// Compacted is true when the store's old copies were dropped too.
 	Compacted bool `json:"compacted"`
+	// DeviceIDs are the user's devices the audit log's pseudonym now
+	// stands for too: with User and Pseudonym, what ukeygate audit erase
+	// needs to erase the user from exported audit segments.
+	DeviceIDs []string `json:"device_ids"`
 }

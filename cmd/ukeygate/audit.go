@@ -191,8 +191,8 @@ segments (the offline one too).
 
 The user's devices are those the segments show acting for the user
 (every enrollment is such an entry, so given every segment from the
-first, none is missed) and any named with --device (ukeygate user show
-ID lists them, before the deletion).`,
+first, none is missed) and any named with --device: the deletion's answer
+lists them (device_ids), and so does its log line.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
 			if user == "" || pseudonym == "" {

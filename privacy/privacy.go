@@ -202,20 +202,22 @@ func (s *Service) Delete(ctx context.Context, userID, pin string) (*Report, erro
 }
 
 // Resume finishes the deletions that began and did not finish (a crash,
-// a store outage) and returns how many it finished.
-func (s *Service) Resume(ctx context.Context) (int, error) {
+// a store outage) and returns the reports of those it finished (what
+// Delete would have answered: the caller logs them like a deletion).
+func (s *Service) Resume(ctx context.Context) ([]*Report, error) {
 	list, err := s.ca.Deleting(ctx)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	var done []*Report
 	for _, d := range list {
-		if _, err := s.finish(ctx, d); err != nil {
-			return n, err
+		rep, err := s.finish(ctx, d)
+		if err != nil {
+			return done, err
 		}
-		n++
+		done = append(done, rep)
 	}
-	return n, nil
+	return done, nil
 }
 
 func (s *Service) finish(ctx context.Context, d *ca.Deletion) (*Report, error) {

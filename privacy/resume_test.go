@@ -86,8 +86,8 @@ func TestInterruptedDeletionIsResumed(t *testing.T) {
 	if _, err := p.Delete(ctx, u.ID, "000000"); !errors.Is(err, ca.ErrWrongPIN) {
 		t.Fatalf("wrong PIN: %v", err)
 	}
-	if n, err := p.Resume(ctx); err != nil || n != 0 {
-		t.Fatalf("Resume with nothing to resume: %d %v", n, err)
+	if reps, err := p.Resume(ctx); err != nil || len(reps) != 0 {
+		t.Fatalf("Resume with nothing to resume: %d %v", len(reps), err)
 	}
 	if _, err := p.Delete(ctx, u.ID, pin); !errors.Is(err, privacy.ErrIncomplete) {
 		t.Fatalf("Delete with a failing part: %v, want ErrIncomplete", err)
@@ -106,12 +106,13 @@ func TestInterruptedDeletionIsResumed(t *testing.T) {
 			t.Fatal("the interrupted deletion left the personal fields")
 		}
 	}
-	if n, err := p.Resume(ctx); err == nil || n != 0 {
-		t.Fatalf("Resume while the part still fails: %d %v", n, err)
+	if reps, err := p.Resume(ctx); err == nil || len(reps) != 0 {
+		t.Fatalf("Resume while the part still fails: %d %v", len(reps), err)
 	}
 	part.fail = false
-	if n, err := p.Resume(ctx); err != nil || n != 1 {
-		t.Fatalf("Resume: %d %v", n, err)
+	reps, err := p.Resume(ctx)
+	if err != nil || len(reps) != 1 || reps[0].Deletion.UserID != u.ID || !strings.HasPrefix(reps[0].Audit.Pseudonym, "anon_") || len(reps[0].Deletion.Devices) != 1 {
+		t.Fatalf("Resume: %+v %v", reps, err)
 	}
 	if len(part.erased) != 1 || part.erased[0] != u.ID {
 		t.Fatalf("the part erased %v", part.erased)
@@ -125,7 +126,7 @@ func TestInterruptedDeletionIsResumed(t *testing.T) {
 	if _, err := log.Verify(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := p.Resume(ctx); err != nil || n != 0 {
-		t.Fatalf("Resume after it finished: %d %v", n, err)
+	if reps, err := p.Resume(ctx); err != nil || len(reps) != 0 {
+		t.Fatalf("Resume after it finished: %d %v", len(reps), err)
 	}
 }

@@ -139,10 +139,14 @@ func (s *Server) wire() (http.Handler, error) {
 	}
 	// Account deletions a crash or an outage interrupted are finished now.
 	go func() {
-		if n, err := priv.Resume(s.ctx); err != nil {
-			s.log.Error("finishing interrupted account deletions", "err", err)
-		} else if n > 0 {
-			s.log.Info("finished interrupted account deletions", "accounts", n)
+		done, err := priv.Resume(s.ctx)
+		for _, rep := range done {
+			// As for a deletion answered at once (api): the one trace of
+			// the user id outside the store, and what audit erase needs.
+			s.log.Info("account deleted", "user", rep.Deletion.UserID, "pseudonym", rep.Audit.Pseudonym, "devices", rep.Deletion.Devices, "resumed", true)
+		}
+		if err != nil {
+			s.log.Error("finishing interrupted account deletions", "err", err, "finished", len(done))
 		}
 	}()
 

@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
 // FuzzVerifyChain: any export of entries (version 1, version 2, erased)
@@ -63,22 +61,11 @@ func TestWriteChainSeed(t *testing.T) {
 		t.Skip("UPDATE_SEEDS=1 rewrites the fuzz seed")
 	}
 	ctx := context.Background()
-	s := storagetest.MustOpen(t)
-	l, err := New(s, bytes.Repeat([]byte{7}, 32), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	putLegacy(t, l, s, Entry{Action: "user.add", Actor: "admin", UserID: "usr_a", Outcome: OutcomeOK})
-	for _, e := range []Entry{
-		{Action: "sign", Actor: "device:dev_a", UserID: "usr_a", Digest: "ab", Outcome: OutcomeOK},
-		{Action: "sign", Actor: "device:dev_b", UserID: "usr_b", OnBehalfOf: "usr_org", Delegation: "dlg_1", Outcome: OutcomeOK},
-		{Action: "issuer.add", Actor: "admin", IssuerID: "sm2", Outcome: OutcomeOK},
-	} {
-		if _, err := l.Append(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l, _ := chainedLog(t, Entry{Action: "user.add", Actor: "admin", UserID: "usr_a", Outcome: OutcomeOK},
+		Entry{Action: "sign", Actor: "device:dev_a", UserID: "usr_a", Digest: "ab", Outcome: OutcomeOK},
+		Entry{Action: "sign", Actor: "device:dev_b", UserID: "usr_b", OnBehalfOf: "usr_org", Delegation: "dlg_1", Outcome: OutcomeOK},
+		Entry{Action: "issuer.add", Actor: "admin", IssuerID: "sm2", Outcome: OutcomeOK},
+	)
 	if _, err := l.Pseudonymise(ctx, "usr_b", []string{"dev_b"}); err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,25 @@ func putLegacy(t *testing.T, l *Log, s storage.Store, e Entry) {
 	}
 }
 
+// chainedLog opens a log on a fresh store with a version-1 entry (legacy,
+// written by hand) followed by entries appended as the log writes them.
+func chainedLog(t *testing.T, legacy Entry, entries ...Entry) (*Log, storage.Store) {
+	t.Helper()
+	s := storagetest.MustOpen(t)
+	l, err := New(s, bytes.Repeat([]byte{7}, 32), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	putLegacy(t, l, s, legacy)
+	for _, e := range entries {
+		if _, err := l.Append(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l, s
+}
+
 func rawEntries(t *testing.T, s storage.Store) []string {
 	t.Helper()
 	kvs, _, err := s.List(context.Background(), entryPrefix)
@@ -48,26 +67,15 @@ func rawEntries(t *testing.T, s storage.Store) []string {
 
 func TestPseudonymiseKeepsTheChain(t *testing.T) {
 	ctx := context.Background()
-	s := storagetest.MustOpen(t)
-	l, err := New(s, bytes.Repeat([]byte{7}, 32), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	putLegacy(t, l, s, Entry{Action: "user.add", Actor: "admin", UserID: "usr_gone", Outcome: OutcomeOK})
-	for _, e := range []Entry{
-		{Action: "device.enroll", Actor: "device:dev_gone1", UserID: "usr_gone", Outcome: OutcomeOK},
-		{Action: "sign", Actor: "device:dev_gone1", UserID: "usr_gone", AppID: "app_1", Digest: "ab", Outcome: OutcomeOK},
-		{Action: "sign", Actor: "device:dev_keep", UserID: "usr_keep", Digest: "cd", Outcome: OutcomeOK},
-		{Action: "device.revoke", Actor: "admin", UserID: "usr_gone", Detail: "device=dev_gone2", Outcome: OutcomeOK},
-		{Action: "pin.change", Actor: "device:dev_gone2", UserID: "usr_gone", Outcome: OutcomeFailed},
-		{Action: "issuer.add", Actor: "admin", IssuerID: "iss_1", Outcome: OutcomeOK},
-		{Action: "sign", Actor: "device:dev_keep", UserID: "usr_keep", OnBehalfOf: "usr_gone", Delegation: "dlg_1", Outcome: OutcomeOK},
-	} {
-		if _, err := l.Append(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-	}
+	l, s := chainedLog(t, Entry{Action: "user.add", Actor: "admin", UserID: "usr_gone", Outcome: OutcomeOK},
+		Entry{Action: "device.enroll", Actor: "device:dev_gone1", UserID: "usr_gone", Outcome: OutcomeOK},
+		Entry{Action: "sign", Actor: "device:dev_gone1", UserID: "usr_gone", AppID: "app_1", Digest: "ab", Outcome: OutcomeOK},
+		Entry{Action: "sign", Actor: "device:dev_keep", UserID: "usr_keep", Digest: "cd", Outcome: OutcomeOK},
+		Entry{Action: "device.revoke", Actor: "admin", UserID: "usr_gone", Detail: "device=dev_gone2", Outcome: OutcomeOK},
+		Entry{Action: "pin.change", Actor: "device:dev_gone2", UserID: "usr_gone", Outcome: OutcomeFailed},
+		Entry{Action: "issuer.add", Actor: "admin", IssuerID: "iss_1", Outcome: OutcomeOK},
+		Entry{Action: "sign", Actor: "device:dev_keep", UserID: "usr_keep", OnBehalfOf: "usr_gone", Delegation: "dlg_1", Outcome: OutcomeOK},
+	)
 	// A committed action's entry is a version-2 entry too.
 	actx := l.WithAction(ctx, func(any) Entry {
 		return Entry{Action: "credential.revoke", Actor: "admin", UserID: "usr_gone", CredentialID: "crd_1"}
@@ -194,29 +202,18 @@ func TestSubjectTampering(t *testing.T) {
 // nothing.
 func TestPseudonymiseSegments(t *testing.T) {
 	ctx := context.Background()
-	s := storagetest.MustOpen(t)
-	l, err := New(s, bytes.Repeat([]byte{7}, 32), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	putLegacy(t, l, s, Entry{Action: "user.add", Actor: "admin", UserID: "usr_gone", Outcome: OutcomeOK})
-	for _, e := range []Entry{
-		{Action: "device.enroll", Actor: "device:dev_gone1", UserID: "usr_gone", Outcome: OutcomeOK},
-		{Action: "sign", Actor: "device:dev_keep", UserID: "usr_keep", Digest: "cd", Outcome: OutcomeOK},
-		{Action: "pin.change", Actor: "device:dev_gone2", UserID: "usr_gone", Outcome: OutcomeFailed},
-		{Action: "issuer.add", Actor: "admin", IssuerID: "iss_1", Outcome: OutcomeOK},
-		{Action: "sign", Actor: "device:dev_keep", UserID: "usr_keep", OnBehalfOf: "usr_gone", Delegation: "dlg_1", Outcome: OutcomeOK},
-		{Action: "login", Actor: "device:dev_gone1", UserID: "usr_gone", AppID: "app_1", Outcome: OutcomeOK},
+	l, _ := chainedLog(t, Entry{Action: "user.add", Actor: "admin", UserID: "usr_gone", Outcome: OutcomeOK},
+		Entry{Action: "device.enroll", Actor: "device:dev_gone1", UserID: "usr_gone", Outcome: OutcomeOK},
+		Entry{Action: "sign", Actor: "device:dev_keep", UserID: "usr_keep", Digest: "cd", Outcome: OutcomeOK},
+		Entry{Action: "pin.change", Actor: "device:dev_gone2", UserID: "usr_gone", Outcome: OutcomeFailed},
+		Entry{Action: "issuer.add", Actor: "admin", IssuerID: "iss_1", Outcome: OutcomeOK},
+		Entry{Action: "sign", Actor: "device:dev_keep", UserID: "usr_keep", OnBehalfOf: "usr_gone", Delegation: "dlg_1", Outcome: OutcomeOK},
+		Entry{Action: "login", Actor: "device:dev_gone1", UserID: "usr_gone", AppID: "app_1", Outcome: OutcomeOK},
 		// The organisation's device approving a staff member's delegation:
 		// the entry names the staff member as user, so nothing in the
 		// segment ties dev_gone3 to usr_gone but this entry's OnBehalfOf.
-		{Action: "delegation.approve", Actor: "device:dev_gone3", UserID: "usr_keep", OnBehalfOf: "usr_gone", Delegation: "dlg_2", Outcome: OutcomeOK},
-	} {
-		if _, err := l.Append(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-	}
+		Entry{Action: "delegation.approve", Actor: "device:dev_gone3", UserID: "usr_keep", OnBehalfOf: "usr_gone", Delegation: "dlg_2", Outcome: OutcomeOK},
+	)
 	seg, err := l.Segment(ctx, 100)
 	if err != nil {
 		t.Fatal(err)

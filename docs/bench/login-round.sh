@@ -18,7 +18,7 @@
 #              wrapper BIN: the collections)
 # On bbolt the line also gives the node's durable commits per session, the
 # transactions each commit carried, and the share of the run's wall-clock
-# time the file's write path spent committing (ukeygate_store_commit*).
+# time the file's write path spent committing (the bench's server_load).
 set -u
 backend=$1; bin=$2; label=$3; dur=${4:-20s}
 d=$(mktemp -d /tmp/login-round.XXXX)
@@ -44,11 +44,6 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$hp/readyz" >/dev/null && brea
 cpu() { if [ -n "$1" ]; then awk '{print $14+$15}' "/proc/$1/stat"; else echo 0; fi; }
 proposals() { if [ -n "$ep" ]; then curl -s "http://127.0.0.1:$cp/metrics" | awk '/^etcd_server_proposals_committed_total/ {print $2}'; else echo 0; fi; }
 load=$(cut -d' ' -f1 /proc/loadavg)
-# bbolt's commits: "commits transactions seconds disk-seconds pages" (empty on etcd)
-commits() { curl -s "http://127.0.0.1:$hp/metrics" | awk '$1 == "ukeygate_store_commits_total" {c = $2} $1 == "ukeygate_store_committed_transactions_total" {t = $2}
-  $1 == "ukeygate_store_commit_seconds_total" {s = $2} $1 == "ukeygate_store_commit_disk_seconds_total" {d = $2} $1 == "ukeygate_store_commit_pages_total" {p = $2}
-  END {if (c != "") print c, t, s, d, p}'; }
-c0=$(commits); t0=$(date +%s.%N)
 p0=$(proposals); g0=$(cpu $sp); e0=$(cpu "$ep")
 prof=""
 [ -n "${PROF:-}" ] && prof="--cpuprofile-from http://127.0.0.1:$dp"
@@ -56,10 +51,9 @@ prof=""
 "${BENCH:-$bin}" bench --server "http://127.0.0.1:$hp" --admin-token "$UKEYGATE_ADMIN_TOKEN" --kind login --alg SM2 \
   --concurrency ${CONC:-16} ${PROCS:+--procs $PROCS} --duration "$dur" --json $prof ${SELFPROF:+--self-cpuprofile $SELFPROF} > "$d/report.json" 2> "$d/bench.err"
 g1=$(cpu $sp); e1=$(cpu "$ep"); p1=$(proposals)
-c1=$(commits); t1=$(date +%s.%N)
 kill $sp; wait $sp 2>/dev/null
 [ -n "$ep" ] && { kill "$ep"; wait "$ep" 2>/dev/null; }
-C0="$c0" C1="$c1" T0=$t0 T1=$t1 LABEL=$label LOAD=$load G=$((g1-g0)) E=$((e1-e0)) P=$(python3 -c "print(float('$p1')-float('$p0'))") python3 - "$d/report.json" <<'EOF'
+LABEL=$label LOAD=$load G=$((g1-g0)) E=$((e1-e0)) P=$(python3 -c "print(float('$p1')-float('$p0'))") python3 - "$d/report.json" <<'EOF'
 import json, os, sys
 r = json.load(open(sys.argv[1])); e = os.environ; n = r["completed"]
 tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
@@ -71,13 +65,11 @@ line = "%s load %s: %.1f sessions/s, limit %.0f/s (one core x CPUs %.0f/s), rati
 if float(e["P"]) > 0:
     line += ", etcd %.2f ms/session, %.2f proposals/session" % (int(e["E"]) * tick_ms / n, float(e["P"]) / n)
 line += ", confirm p50 %.1f ms, session p50 %.1f ms" % (ph["confirm"]["p50_ms"], ph["total"]["p50_ms"])
-c0, c1 = e["C0"].split(), e["C1"].split()
-if len(c0) == 5 and len(c1) == 5:  # bbolt: commits, transactions, seconds, disk seconds, pages
-    dc, dt, ds, dd, dp = (float(b) - float(a) for a, b in zip(c0, c1))
-    if dc > 0:
-        wall = float(e["T1"]) - float(e["T0"])
-        line += ", %.2f commits/session, %.2f transactions and %.1f pages/commit, commit busy %.0f %% (disk %.0f %%), %.2f ms/commit" % (
-            dc / n, dt / dc, dp / dc, 100 * ds / wall, 100 * dd / wall, 1000 * ds / dc)
+sl = r.get("server_load") or {}
+if sl.get("commits_per_session"):  # bbolt: the store's commits, as the bench read them from /metrics
+    line += ", %.2f commits/session, %.2f transactions and %.1f pages/commit, commit busy %.0f %% (disk %.0f %%), %.2f ms/commit" % (
+        sl["commits_per_session"], sl["transactions_per_commit"], sl["pages_per_commit"],
+        100 * sl["commit_busy"], 100 * sl["commit_disk_busy"], sl["ms_per_commit"])
 print(line)
 if e.get("PHASES"):
     print("  phases p50/p90 ms: " + ", ".join("%s %.1f/%.1f" % (k, v["p50_ms"], v.get("p90_ms", 0)) for k, v in ph.items()))

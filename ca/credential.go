@@ -174,18 +174,20 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 	if s.now().After(issChain[0].NotAfter) {
 		return nil, fmt.Errorf("%w: the issuer's own certificate has expired", ErrCertificateExpired)
 	}
-	var esc *escrowKeyRecord
-	if req.Purpose == PurposeEncrypt && prof.Escrow {
-		if req.Cosign != nil {
-			return nil, fmt.Errorf("%w: issuer %s escrows encryption keys", ErrEscrowCosign, iss.ID)
-		}
-		if esc, err = s.loadEscrow(ctx); err != nil {
-			return nil, fmt.Errorf("%w: issuer %s escrows encryption keys", err, iss.ID)
-		}
+	escrowed := req.Purpose == PurposeEncrypt && prof.Escrow
+	if escrowed && req.Cosign != nil {
+		return nil, fmt.Errorf("%w: issuer %s escrows encryption keys", ErrEscrowCosign, iss.ID)
 	}
 
 	var out *Credential
 	err = retry(ctx, func() error {
+		var esc *escrowKeyRecord
+		var escRev int64
+		if escrowed {
+			if esc, escRev, err = s.loadEscrowRev(ctx); err != nil {
+				return fmt.Errorf("%w: issuer %s escrows encryption keys", err, iss.ID)
+			}
+		}
 		u, urev, err := s.loadUser(ctx, req.UserID)
 		if err != nil {
 			return err
@@ -233,6 +235,9 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 			rec.HolderDevice = req.DeviceID
 		}
 		var b txnBuilder
+		if esc != nil {
+			b.cond(escrowKeyKey, escRev) // a rotation in between: again, under the new key
+		}
 		b.cond(userKey(u.ID), urev)
 		b.put(userKey(u.ID), u, 0)
 		b.cond(sk, slotRev)

@@ -166,11 +166,23 @@ var (
 	// ErrRecoveryClosed: the recovery request has already recovered its
 	// keys.
 	ErrRecoveryClosed = errors.New("ca: recovery request already completed")
+	// ErrRotationNotFound: no escrow key rotation under that id.
+	ErrRotationNotFound = errors.New("ca: escrow rotation not found")
+	// ErrRotationExpired: the rotation is past its expiry without having
+	// switched the key.
+	ErrRotationExpired = errors.New("ca: escrow rotation expired")
+	// ErrRotationClosed: the rotation is done, or the escrow key it was
+	// to replace is no longer the current one.
+	ErrRotationClosed = errors.New("ca: escrow rotation closed")
+	// ErrRotationPending: another rotation is open or still moving
+	// escrow copies; it must finish or expire first.
+	ErrRotationPending = errors.New("ca: another escrow rotation is pending")
 	// ErrCustodianForbidden: the operator is not a custodian of the
-	// escrow key, or is the one who opened the recovery (dual control).
-	ErrCustodianForbidden = errors.New("ca: operator may not approve this recovery")
+	// escrow key, or is the one who opened the recovery or the rotation
+	// (dual control).
+	ErrCustodianForbidden = errors.New("ca: operator may not approve this request")
 	// ErrShareDuplicate: this custodian's share is already in.
-	ErrShareDuplicate = errors.New("ca: custodian already approved this recovery")
+	ErrShareDuplicate = errors.New("ca: custodian already approved this request")
 	// ErrShareInvalid: the share file is malformed, another custodian's or
 	// another escrow key's, altered, or its passphrase is wrong.
 	ErrShareInvalid = errors.New("ca: invalid escrow share")

@@ -153,75 +153,18 @@ type EscrowShare struct {
 // after) and returns it with the share files. Bad input is a
 // *RequestError; nothing is stored then.
 func (s *Service) InitEscrow(ctx context.Context, req EscrowInit) (*Escrow, []EscrowShare, error) {
-	n := len(req.Custodians)
-	if n < 2 || n > maxCustodians {
-		return nil, nil, invalid("custodians", "2 to %d custodians", maxCustodians)
-	}
-	k := req.Threshold
-	if k == 0 {
-		k = 2
-	}
-	if k < 2 || k > n {
-		return nil, nil, invalid("threshold", "2 to the number of custodians (%d)", n)
-	}
-	iter := req.Iterations
-	if iter == 0 {
-		iter = DefaultShareIterations
-	}
-	if iter < MinShareIterations || iter > MaxShareIterations {
-		return nil, nil, invalid("iterations", "%d to %d", MinShareIterations, MaxShareIterations)
-	}
-	seen := map[string]bool{}
-	for _, c := range req.Custodians {
-		if !ValidID(c.Name) || seen[c.Name] {
-			return nil, nil, invalid("custodians", "custodian names must be distinct operator names")
-		}
-		if c.Name == req.By {
-			// The ceremony's operator sees the request; a custodian
-			// holds a share alone.
-			return nil, nil, invalid("custodians", "the operator running init cannot be a custodian")
-		}
-		seen[c.Name] = true
-		if len(c.Passphrase) < MinPassphraseLen || len(c.Passphrase) > MaxPassphraseLen {
-			return nil, nil, invalid("custodians", "passphrase of %s: %d to %d bytes", c.Name, MinPassphraseLen, MaxPassphraseLen)
-		}
+	k, iter, err := checkCustodians(req.Custodians, req.Threshold, req.Iterations, req.By)
+	if err != nil {
+		return nil, nil, err
 	}
 	if _, err := s.store.Get(ctx, escrowKeyKey); err == nil {
 		return nil, nil, ErrEscrowExists
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return nil, nil, err
 	}
-	id, err := newID(prefixEscrow)
+	rec, shares, err := s.newEscrowKey(req.Custodians, k, iter, req.By)
 	if err != nil {
 		return nil, nil, err
-	}
-	key, err := sm2.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer key.D.SetInt64(0)
-	pub, err := gmcrypto.MarshalPublicKey(&key.PublicKey)
-	if err != nil {
-		return nil, nil, err
-	}
-	ys, err := splitScalar(key.D, k, n)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer func() {
-		for _, y := range ys {
-			gmcrypto.Zero(y)
-		}
-	}()
-	rec := &escrowKeyRecord{ID: id, PublicKey: pub, Threshold: k, CreatedAt: s.now().UTC(), CreatedBy: req.By}
-	shares := make([]EscrowShare, n)
-	for i, c := range req.Custodians {
-		file, err := encodeShareFile(id, c.Name, i+1, k, iter, ys[i], c.Passphrase)
-		if err != nil {
-			return nil, nil, err
-		}
-		rec.Custodians = append(rec.Custodians, EscrowCustodian{Name: c.Name, Index: i + 1, Fingerprint: shareFingerprint(id, c.Name, i+1, ys[i])})
-		shares[i] = EscrowShare{Custodian: c.Name, Index: i + 1, File: file}
 	}
 	var b txnBuilder
 	b.cond(escrowKeyKey, 0)
@@ -236,14 +179,105 @@ func (s *Service) InitEscrow(ctx context.Context, req EscrowInit) (*Escrow, []Es
 	return out, shares, nil
 }
 
-func (s *Service) loadEscrow(ctx context.Context) (*escrowKeyRecord, error) {
-	var rec escrowKeyRecord
-	if _, err := s.getJSON(ctx, escrowKeyKey, &rec); errors.Is(err, storage.ErrNotFound) {
-		return nil, ErrEscrowNotInitialized
-	} else if err != nil {
-		return nil, err
+// checkCustodians checks a ceremony's custodians, threshold (0 means 2)
+// and share-file iterations (0 means DefaultShareIterations) and returns
+// the threshold and iterations to use. by is the operator running the
+// ceremony, who cannot be a custodian.
+func checkCustodians(custodians []CustodianPassphrase, threshold, iterations int, by string) (k, iter int, err error) {
+	n := len(custodians)
+	if n < 2 || n > maxCustodians {
+		return 0, 0, invalid("custodians", "2 to %d custodians", maxCustodians)
 	}
-	return &rec, nil
+	k = threshold
+	if k == 0 {
+		k = 2
+	}
+	if k < 2 || k > n {
+		return 0, 0, invalid("threshold", "2 to the number of custodians (%d)", n)
+	}
+	iter = iterations
+	if iter == 0 {
+		iter = DefaultShareIterations
+	}
+	if iter < MinShareIterations || iter > MaxShareIterations {
+		return 0, 0, invalid("iterations", "%d to %d", MinShareIterations, MaxShareIterations)
+	}
+	seen := map[string]bool{}
+	for _, c := range custodians {
+		if !ValidID(c.Name) || seen[c.Name] {
+			return 0, 0, invalid("custodians", "custodian names must be distinct operator names")
+		}
+		if c.Name == by {
+			// The ceremony's operator sees the request; a custodian
+			// holds a share alone.
+			return 0, 0, invalid("custodians", "the operator running the ceremony cannot be a custodian")
+		}
+		seen[c.Name] = true
+		if len(c.Passphrase) < MinPassphraseLen || len(c.Passphrase) > MaxPassphraseLen {
+			return 0, 0, invalid("custodians", "passphrase of %s: %d to %d bytes", c.Name, MinPassphraseLen, MaxPassphraseLen)
+		}
+	}
+	return k, iter, nil
+}
+
+// newEscrowKey makes an escrow key pair, splits its private scalar into
+// one share per custodian (k of them recover it) and seals each share
+// file under its custodian's passphrase. It returns the record to store
+// (public key and fingerprints only) and the share files; the private
+// key and the shares are cleared before it returns.
+func (s *Service) newEscrowKey(custodians []CustodianPassphrase, k, iter int, by string) (*escrowKeyRecord, []EscrowShare, error) {
+	id, err := newID(prefixEscrow)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := sm2.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer key.D.SetInt64(0)
+	pub, err := gmcrypto.MarshalPublicKey(&key.PublicKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	ys, err := splitScalar(key.D, k, len(custodians))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		for _, y := range ys {
+			gmcrypto.Zero(y)
+		}
+	}()
+	rec := &escrowKeyRecord{ID: id, PublicKey: pub, Threshold: k, CreatedAt: s.now().UTC(), CreatedBy: by}
+	shares := make([]EscrowShare, len(custodians))
+	for i, c := range custodians {
+		file, err := encodeShareFile(id, c.Name, i+1, k, iter, ys[i], c.Passphrase)
+		if err != nil {
+			return nil, nil, err
+		}
+		rec.Custodians = append(rec.Custodians, EscrowCustodian{Name: c.Name, Index: i + 1, Fingerprint: shareFingerprint(id, c.Name, i+1, ys[i])})
+		shares[i] = EscrowShare{Custodian: c.Name, Index: i + 1, File: file}
+	}
+	return rec, shares, nil
+}
+
+func (s *Service) loadEscrow(ctx context.Context) (*escrowKeyRecord, error) {
+	rec, _, err := s.loadEscrowRev(ctx)
+	return rec, err
+}
+
+// loadEscrowRev is loadEscrow with the record's revision: a write that
+// makes an escrow copy conditions on it, so that a rotation switching
+// the key in between makes the write retry under the new key.
+func (s *Service) loadEscrowRev(ctx context.Context) (*escrowKeyRecord, int64, error) {
+	var rec escrowKeyRecord
+	rev, err := s.getJSON(ctx, escrowKeyKey, &rec)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, 0, ErrEscrowNotInitialized
+	} else if err != nil {
+		return nil, 0, err
+	}
+	return &rec, rev, nil
 }
 
 // Escrow returns the escrow key (ErrEscrowNotInitialized before InitEscrow).
@@ -404,7 +438,11 @@ func (s *Service) OpenRecovery(ctx context.Context, req RecoveryRequest) (*Recov
 		if named && !want[c.rec.ID] {
 			continue
 		}
-		if !c.rec.AwaitingRecovery || len(c.rec.Escrow) == 0 || c.rec.EscrowID != esc.ID {
+		if c.rec.AwaitingRecovery && len(c.rec.Escrow) > 0 && c.rec.EscrowID != esc.ID {
+			// Left under a retired key by an interrupted rotation.
+			return nil, fmt.Errorf("%w: %s is escrowed under the retired key %s: approve escrow rotation again to finish it first", ErrNothingToRecover, c.rec.ID, c.rec.EscrowID)
+		}
+		if !c.rec.AwaitingRecovery || len(c.rec.Escrow) == 0 {
 			if named {
 				return nil, fmt.Errorf("%w: %s has no escrow copy waiting for recovery", ErrNothingToRecover, c.rec.ID)
 			}
@@ -505,8 +543,11 @@ func (s *Service) SubmitShare(ctx context.Context, recoveryID, custodian string,
 		if err != nil {
 			return err
 		}
+		if esc.ID != r.EscrowID {
+			return fmt.Errorf("%w: %s: the escrow key was rotated since it was opened; open a new recovery", ErrRecoveryClosed, r.ID)
+		}
 		i := slices.IndexFunc(esc.Custodians, func(c EscrowCustodian) bool { return c.Name == custodian })
-		if i < 0 || custodian == r.RequestedBy || esc.ID != r.EscrowID {
+		if i < 0 || custodian == r.RequestedBy {
 			return fmt.Errorf("%w: %q may not approve recovery %s", ErrCustodianForbidden, custodian, r.ID)
 		}
 		if slices.ContainsFunc(r.Approvals, func(a RecoveryApproval) bool { return a.Custodian == custodian }) {

@@ -398,11 +398,54 @@ func TestEscrowStoreAndMasterCannotOpen(t *testing.T) {
 	if _, err := w.submit(t, rec.ID, "bob", "bob", passBob); err != nil {
 		t.Fatal(err)
 	}
-	esc, err := w.svc.loadEscrow(w.ctx)
-	if err != nil {
+	kek, _ := w.svc.pendingShareKEK(rec.ID)
+	isEscrowKey := w.notInStoreOrMaster(t, w.escrow.ID, pfxRecoveryShares, kek)
+	// Control: two shares (the store's pending one and carol's) give it.
+	sf, _ := ParseShareFile([]byte(w.shares["carol"].File))
+	yc, _ := sf.Open(passCarol)
+	sfb, _ := ParseShareFile([]byte(w.shares["bob"].File))
+	yb, _ := sfb.Open(passBob)
+	d := combineShares(map[int][]byte{sf.Index: yc, sfb.Index: yb})
+	if !isEscrowKey(d.FillBytes(make([]byte, 32))) {
+		t.Fatal("control: two shares do not give the escrow key")
+	}
+}
+
+// notInStoreOrMaster fails t if the private key of escrow key escrowID
+// (current or retired) is among the 32-byte strings of the store's values
+// (raw or base64-decoded), the master key, kek, and the pending shares
+// under sharePrefix opened with kek (what a holder of store and master key
+// can read). It returns the test that a scalar is that private key.
+func (w *escrowWorld) notInStoreOrMaster(t *testing.T, escrowID, sharePrefix string, kek []byte) func([]byte) bool {
+	t.Helper()
+	var rec escrowKeyRecord
+	if _, err := w.svc.getJSON(w.ctx, escrowKeyKey, &rec); err != nil {
 		t.Fatal(err)
 	}
-	pub, _ := gmcrypto.ParsePublicKey(esc.PublicKey)
+	if rec.ID != escrowID {
+		// A retired key, or the next key of a rotation.
+		var old retiredEscrowRecord
+		if _, err := w.svc.getJSON(w.ctx, pfxEscrowKeys+escrowID, &old); err == nil {
+			rec = old.escrowKeyRecord
+		}
+		rots, _, err := w.store.List(w.ctx, pfxRotations)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range rots {
+			var r rotationRecord
+			if err := jsonUnmarshal(kv, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Next.ID == escrowID {
+				rec = r.Next
+			}
+		}
+		if rec.ID != escrowID {
+			t.Fatalf("no escrow key %s", escrowID)
+		}
+	}
+	pub, _ := gmcrypto.ParsePublicKey(rec.PublicKey)
 	isEscrowKey := func(b []byte) bool {
 		d := new(big.Int).SetBytes(b)
 		if d.Sign() == 0 || d.Cmp(groupOrder()) >= 0 {
@@ -423,12 +466,9 @@ func TestEscrowStoreAndMasterCannotOpen(t *testing.T) {
 			collectDecoded(v, &corpus)
 		}
 	}
-	// What the master key derives for escrow, and the sealed pending
-	// share opened with it (a holder of store and master key can do that).
-	kek, _ := w.svc.pendingShareKEK(rec.ID)
 	corpus = append(corpus, testMasterKey(), kek)
 	for _, kv := range kvs {
-		if strings.HasPrefix(kv.Key, pfxRecoveryShares) {
+		if strings.HasPrefix(kv.Key, sharePrefix) {
 			y, err := gmcrypto.Unwrap(kek, kv.Value, []byte(kv.Key))
 			if err != nil {
 				t.Fatal(err)
@@ -447,22 +487,14 @@ func TestEscrowStoreAndMasterCannotOpen(t *testing.T) {
 			seen[w] = true
 			tries++
 			if isEscrowKey([]byte(w)) {
-				t.Fatalf("the escrow private key is in the store or derivable from the master key")
+				t.Fatalf("the private key of escrow key %s is in the store or derivable from the master key", escrowID)
 			}
 		}
 	}
 	if tries < 1000 {
 		t.Fatalf("only %d candidates tried", tries)
 	}
-	// Control: two shares (the store's pending one and carol's) give it.
-	sf, _ := ParseShareFile([]byte(w.shares["carol"].File))
-	yc, _ := sf.Open(passCarol)
-	sfb, _ := ParseShareFile([]byte(w.shares["bob"].File))
-	yb, _ := sfb.Open(passBob)
-	d := combineShares(map[int][]byte{sf.Index: yc, sfb.Index: yb})
-	if !isEscrowKey(d.FillBytes(make([]byte, 32))) {
-		t.Fatal("control: two shares do not give the escrow key")
-	}
+	return isEscrowKey
 }
 
 // collectDecoded appends every string of v that decodes as base64, and

@@ -155,9 +155,10 @@ func (s *Service) RenewCredential(ctx context.Context, userID, credentialID, pin
 			ID: id, UserID: u.ID, IssuerID: iss.ID, Alg: old.Alg, RSABits: old.RSABits, Purpose: old.Purpose,
 			PublicKey: pubDER, WrappedKey: wrapped, CreatedAt: now, Supersedes: old.ID,
 		}
+		var b txnBuilder
 		if old.Purpose == PurposeEncrypt && iss.Profile.Escrow {
 			// The renewal's key is escrowed too (escrow.go).
-			esc, err := s.loadEscrow(ctx)
+			esc, escRev, err := s.loadEscrowRev(ctx)
 			if err != nil {
 				return err
 			}
@@ -165,9 +166,9 @@ func (s *Service) RenewCredential(ctx context.Context, userID, credentialID, pin
 				return err
 			}
 			rec.EscrowID = esc.ID
+			b.cond(escrowKeyKey, escRev) // a rotation in between: again, under the new key
 		}
 		ku := keyUsageFor(old.Purpose, old.Alg)
-		var b txnBuilder
 		b.cond(userKey(u.ID), urev)
 		b.put(userKey(u.ID), u, 0)
 		b.cond(credentialKey(rec.ID), 0)

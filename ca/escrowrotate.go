@@ -1,0 +1,529 @@
+package ca
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/sm2"
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// Rotation of the escrow key (a custodian leaves, a share or passphrase
+// is lost or suspected), under the same dual control as a recovery:
+//
+//   - RotateEscrow (the ceremony, run by the admin with the NEW
+//     custodians present) makes the next escrow key and hands out its
+//     share files, exactly as InitEscrow; the key is stored inside the
+//     rotation request and is not used yet.
+//   - Threshold custodians of the CURRENT key, none of them the
+//     requester, approve with their share files (ApproveRotation). Shares
+//     below the threshold wait sealed under a key derived from the master
+//     key, as a recovery's do. The share that reaches the threshold
+//     rebuilds the current key in memory and checks it, then in one
+//     transaction makes the next key current and keeps the old one as
+//     retired (escrow/keys/<id>: public key and custodians only, for the
+//     record), and erases the pending shares; then it re-encrypts every
+//     escrow copy still under the old key to the new one, in batches, each
+//     credential on the revision it was read at. The old key leaves memory
+//     when the call returns; its old shares open nothing new after that.
+//   - A credential made or renewed while the key switches conditions on
+//     the escrow record, so it is written again under the new key.
+//   - If the moving stops half-way (a crash, a store error), the rotation
+//     stays "moving": its custodians approve it again (the old key's
+//     shares, threshold again) and the rest is moved. Until then a
+//     recovery of a key left under the retired key is refused with that
+//     advice.
+//
+// Open recoveries of the old key are closed by the switch (their shares
+// were for the old key): a new recovery is opened under the new one.
+
+// Storage keys, states and limits of escrow rotation (storage format).
+const (
+	pfxEscrowKeys         = "escrow/keys/"            // escrow/keys/<id>: a retired escrow key
+	pfxRotations          = "escrow/rotations/"       // escrow/rotations/<id>
+	pfxRotationShares     = "escrow/rotation-shares/" // escrow/rotation-shares/<rotation>/<index>: sealed pending share
+	prefixRotation        = "rot_"
+	purposeRotationShare  = "ukeygate/ca/escrow-rotation-share/v1"
+	RotationStateOpen     = "open"
+	RotationStateMoving   = "moving"
+	RotationStateDone     = "rotated"
+	RotationStateExpired  = "expired"
+	DefaultRotationTTL    = 24 * time.Hour
+	MaxRotationTTL        = 7 * 24 * time.Hour
+	maxRotationReasonLen  = 200
+	rotationGrace         = 30 * 24 * time.Hour
+	rotationMoveBatchSize = 32
+)
+
+func rotationKey(id string) string { return pfxRotations + id }
+func rotationShareKey(id string, index int) string {
+	return pfxRotationShares + id + "/" + strconv.Itoa(index)
+}
+
+// retiredEscrowRecord is what escrow/keys/<id> holds.
+type retiredEscrowRecord struct {
+	escrowKeyRecord
+	RetiredAt    time.Time `json:"retired_at"`
+	SupersededBy string    `json:"superseded_by"`
+	Rotation     string    `json:"rotation"`
+}
+
+// rotationRecord is what escrow/rotations/<id> holds.
+type rotationRecord struct {
+	ID          string             `json:"id"`
+	From        string             `json:"from"` // the escrow key being replaced
+	Next        escrowKeyRecord    `json:"next"` // public key and fingerprints of the new one
+	Reason      string             `json:"reason"`
+	RequestedBy string             `json:"requested_by"`
+	Threshold   int                `json:"threshold"` // of the key being replaced
+	Approvals   []RecoveryApproval `json:"approvals"` // of the current round
+	Approved    []RecoveryApproval `json:"approved,omitempty"`
+	CreatedAt   time.Time          `json:"created_at"`
+	ExpiresAt   time.Time          `json:"expires_at"`
+	SwitchedAt  time.Time          `json:"switched_at,omitzero"`
+	CompletedAt time.Time          `json:"completed_at,omitzero"`
+	Moved       int                `json:"moved"`
+}
+
+// Rotation is an escrow key rotation as operators see it. Approvals are
+// the current round's (a moving rotation approved again starts a new
+// round); Approved are the approvals that switched the key.
+type Rotation struct {
+	ID          string
+	From        string
+	Next        *Escrow
+	Reason      string
+	RequestedBy string
+	Threshold   int
+	Approvals   []RecoveryApproval
+	Approved    []RecoveryApproval
+	State       string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	SwitchedAt  time.Time
+	CompletedAt time.Time
+	// Moved counts the escrow copies re-encrypted to the new key so far.
+	Moved int
+}
+
+func (r *rotationRecord) state(now time.Time) string {
+	switch {
+	case !r.CompletedAt.IsZero():
+		return RotationStateDone
+	case !r.SwitchedAt.IsZero():
+		return RotationStateMoving
+	case !now.Before(r.ExpiresAt):
+		return RotationStateExpired
+	}
+	return RotationStateOpen
+}
+
+func (r *rotationRecord) toRotation(now time.Time) *Rotation {
+	return &Rotation{ID: r.ID, From: r.From, Next: r.Next.toEscrow(), Reason: r.Reason, RequestedBy: r.RequestedBy,
+		Threshold: r.Threshold, Approvals: slices.Clone(r.Approvals), Approved: slices.Clone(r.Approved),
+		State: r.state(now), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, SwitchedAt: r.SwitchedAt,
+		CompletedAt: r.CompletedAt, Moved: r.Moved}
+}
+
+// EscrowRotate asks for a rotation of the escrow key.
+type EscrowRotate struct {
+	// Custodians, Threshold and Iterations of the NEW key, as in
+	// EscrowInit (they may include custodians of the current key).
+	Custodians []CustodianPassphrase
+	Threshold  int
+	Iterations int
+	// Reason is recorded (required).
+	Reason string
+	// By is the operator who runs the ceremony: not a custodian of the new
+	// key, and it cannot approve the rotation.
+	By string
+	// TTL of the request; 0 means DefaultRotationTTL.
+	TTL time.Duration
+}
+
+// RotateEscrow opens a rotation of the escrow key and returns it with the
+// new key's share files (handed out once, as InitEscrow's). The new key
+// replaces the current one when threshold custodians of the current key
+// approve (ApproveRotation). Errors: ErrEscrowNotInitialized,
+// ErrRotationPending (another rotation is open or moving), a
+// *RequestError; nothing is stored then.
+func (s *Service) RotateEscrow(ctx context.Context, req EscrowRotate) (*Rotation, []EscrowShare, error) {
+	if strings.TrimSpace(req.Reason) == "" {
+		return nil, nil, invalid("reason", "required")
+	}
+	if err := checkText("reason", req.Reason, maxRotationReasonLen, false); err != nil {
+		return nil, nil, err
+	}
+	ttl := req.TTL
+	if ttl == 0 {
+		ttl = DefaultRotationTTL
+	}
+	if ttl < time.Minute || ttl > MaxRotationTTL {
+		return nil, nil, invalid("ttl", "1m to %s", MaxRotationTTL)
+	}
+	if req.By == "" {
+		return nil, nil, invalid("by", "required")
+	}
+	k, iter, err := checkCustodians(req.Custodians, req.Threshold, req.Iterations, req.By)
+	if err != nil {
+		return nil, nil, err
+	}
+	esc, err := s.loadEscrow(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	pending, err := s.Rotations(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range pending {
+		if p.State == RotationStateOpen || p.State == RotationStateMoving {
+			return nil, nil, fmt.Errorf("%w: %s is %s", ErrRotationPending, p.ID, p.State)
+		}
+	}
+	next, shares, err := s.newEscrowKey(req.Custodians, k, iter, req.By)
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := newID(prefixRotation)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.now().UTC()
+	rec := &rotationRecord{ID: id, From: esc.ID, Next: *next, Reason: req.Reason, RequestedBy: req.By,
+		Threshold: esc.Threshold, Approvals: []RecoveryApproval{}, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	var b txnBuilder
+	b.cond(rotationKey(id), 0)
+	b.put(rotationKey(id), rec, ttl+rotationGrace)
+	out := rec.toRotation(now)
+	if err := b.commitAction(ctx, s.store, out); err != nil {
+		return nil, nil, err
+	}
+	return out, shares, nil
+}
+
+func (s *Service) loadRotation(ctx context.Context, id string) (*rotationRecord, int64, error) {
+	return loadRecord[rotationRecord](ctx, s, rotationKey(id), id, ErrRotationNotFound)
+}
+
+// Rotation returns a rotation (ErrRotationNotFound).
+func (s *Service) Rotation(ctx context.Context, id string) (*Rotation, error) {
+	r, _, err := s.loadRotation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.toRotation(s.now()), nil
+}
+
+// Rotations lists the escrow key rotations, newest first.
+func (s *Service) Rotations(ctx context.Context) ([]*Rotation, error) {
+	kvs, _, err := s.store.List(ctx, pfxRotations)
+	if err != nil {
+		return nil, err
+	}
+	out := []*Rotation{}
+	for _, kv := range kvs {
+		var r rotationRecord
+		if err := jsonUnmarshal(kv, &r); err != nil {
+			return nil, err
+		}
+		out = append(out, r.toRotation(s.now()))
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	return out, nil
+}
+
+// rotationFrom is the key a rotation replaces, as stored now: the current
+// escrow key while the rotation is open (its revision for the switch), the
+// retired record once it has switched.
+func (s *Service) rotationFrom(ctx context.Context, r *rotationRecord, now time.Time) (*escrowKeyRecord, int64, error) {
+	switch r.state(now) {
+	case RotationStateDone:
+		return nil, 0, fmt.Errorf("%w: %s", ErrRotationClosed, r.ID)
+	case RotationStateExpired:
+		return nil, 0, fmt.Errorf("%w: %s at %s", ErrRotationExpired, r.ID, r.ExpiresAt.Format(time.RFC3339))
+	case RotationStateMoving:
+		var old retiredEscrowRecord
+		if _, err := s.getJSON(ctx, pfxEscrowKeys+r.From, &old); err != nil {
+			return nil, 0, err
+		}
+		return &old.escrowKeyRecord, 0, nil
+	}
+	esc, rev, err := s.loadEscrowRev(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if esc.ID != r.From {
+		return nil, 0, fmt.Errorf("%w: %s: the escrow key is no longer %s", ErrRotationClosed, r.ID, r.From)
+	}
+	return esc, rev, nil
+}
+
+// ApproveRotation is one custodian of the key being replaced approving a
+// rotation with their share file and its passphrase. Refusals, each
+// changing nothing: ErrRotationNotFound, ErrRotationExpired,
+// ErrRotationClosed (rotated already, or the key changed), ErrCustodianForbidden
+// (not a custodian of the key being replaced, or the requester),
+// ErrShareDuplicate, ErrShareInvalid. The share that reaches the
+// threshold switches the key and moves the escrow copies (see the top of
+// this file); an error while moving leaves the rotation "moving", to be
+// approved again.
+func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian string, file []byte, passphrase string) (*Rotation, error) {
+	sf, err := ParseShareFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var out *Rotation
+	var oldKey *sm2.PrivateKey
+	defer func() {
+		if oldKey != nil {
+			oldKey.D.SetInt64(0)
+		}
+	}()
+	var r *rotationRecord
+	var rrev int64
+	err = retry(ctx, func() error {
+		if r, rrev, err = s.loadRotation(ctx, rotationID); err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		from, fromRev, err := s.rotationFrom(ctx, r, now)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(from.Custodians, func(c EscrowCustodian) bool { return c.Name == custodian })
+		if i < 0 || custodian == r.RequestedBy {
+			return fmt.Errorf("%w: %q may not approve rotation %s", ErrCustodianForbidden, custodian, r.ID)
+		}
+		if slices.ContainsFunc(r.Approvals, func(a RecoveryApproval) bool { return a.Custodian == custodian }) {
+			return fmt.Errorf("%w: %s", ErrShareDuplicate, custodian)
+		}
+		cust := from.Custodians[i]
+		if sf.EscrowID != from.ID || sf.Custodian != custodian || sf.Index != cust.Index || sf.Threshold != from.Threshold {
+			return fmt.Errorf("%w: not %s's share of escrow key %s", ErrShareInvalid, custodian, from.ID)
+		}
+		y, err := sf.Open(passphrase)
+		if err != nil {
+			return err
+		}
+		defer gmcrypto.Zero(y)
+		if !gmcrypto.Equal([]byte(shareFingerprint(from.ID, custodian, cust.Index, y)), []byte(cust.Fingerprint)) {
+			return fmt.Errorf("%w: fingerprint", ErrShareInvalid)
+		}
+		kek, err := gmcrypto.DeriveKey(s.master, purposeRotationShare, []byte(r.ID))
+		if err != nil {
+			return err
+		}
+		defer gmcrypto.Zero(kek)
+		r.Approvals = append(r.Approvals, RecoveryApproval{Custodian: custodian, At: now})
+		var b txnBuilder
+		b.cond(rotationKey(r.ID), rrev)
+		if len(r.Approvals) < r.Threshold {
+			// A pending share waits as long as the request does; a moving
+			// rotation's record has no end, its pending shares a week.
+			left, recTTL := r.ExpiresAt.Sub(now), r.ExpiresAt.Sub(now)+rotationGrace
+			if r.state(now) == RotationStateMoving {
+				left, recTTL = DefaultRecoveryTTL*7, 0
+			}
+			sealed, err := gmcrypto.Wrap(kek, y, []byte(rotationShareKey(r.ID, cust.Index)))
+			if err != nil {
+				return err
+			}
+			b.put(rotationKey(r.ID), r, recTTL)
+			b.cond(rotationShareKey(r.ID, cust.Index), 0)
+			b.ops = append(b.ops, storage.Put(rotationShareKey(r.ID, cust.Index), sealed, left))
+			out = r.toRotation(now)
+			return b.commitAction(ctx, s.store, out)
+		}
+		key, err := s.rebuildRotationKey(ctx, &b, r, from, kek, cust.Index, y)
+		if err != nil {
+			return err
+		}
+		if r.SwitchedAt.IsZero() {
+			// The switch: the next key becomes current, the old one retired.
+			b.cond(escrowKeyKey, fromRev)
+			next := r.Next
+			next.CreatedAt = now
+			b.put(escrowKeyKey, &next, 0)
+			b.cond(pfxEscrowKeys+from.ID, 0)
+			b.put(pfxEscrowKeys+from.ID, &retiredEscrowRecord{escrowKeyRecord: *from, RetiredAt: now, SupersededBy: next.ID, Rotation: r.ID}, 0)
+			r.SwitchedAt = now
+		}
+		r.Approved, r.Approvals = r.Approvals, []RecoveryApproval{}
+		b.put(rotationKey(r.ID), r, 0)
+		out = r.toRotation(now)
+		if err := b.commitAction(ctx, s.store, out); err != nil {
+			key.D.SetInt64(0)
+			return err
+		}
+		oldKey = key
+		return nil
+	})
+	if err != nil || oldKey == nil {
+		return out, err
+	}
+	moved, err := s.moveEscrowCopies(ctx, oldKey, r.From, &r.Next)
+	return s.finishRotation(ctx, r.ID, moved, err)
+}
+
+// rebuildRotationKey adds to b the erasure of the rotation's pending
+// shares and returns the key being replaced, rebuilt from them and y and
+// checked against its public key.
+func (s *Service) rebuildRotationKey(ctx context.Context, b *txnBuilder, r *rotationRecord, from *escrowKeyRecord, kek []byte, index int, y []byte) (*sm2.PrivateKey, error) {
+	shares := map[int][]byte{index: y}
+	defer func() {
+		for i, v := range shares {
+			if i != index {
+				gmcrypto.Zero(v)
+			}
+		}
+	}()
+	prefix := pfxRotationShares + r.ID + "/"
+	kvs, _, err := s.store.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range kvs {
+		i, err := strconv.Atoi(strings.TrimPrefix(kv.Key, prefix))
+		if err != nil {
+			return nil, fmt.Errorf("ca: corrupt pending share %s", kv.Key)
+		}
+		v, err := gmcrypto.Unwrap(kek, kv.Value, []byte(kv.Key))
+		if err != nil {
+			return nil, fmt.Errorf("ca: pending share %s does not open: %w", kv.Key, err)
+		}
+		shares[i] = v
+		b.cond(kv.Key, kv.Revision)
+		b.del(kv.Key)
+	}
+	if len(shares) < r.Threshold {
+		// The pending shares expired from the store before the request.
+		return nil, fmt.Errorf("%w: %s (pending shares gone)", ErrRotationExpired, r.ID)
+	}
+	d := combineShares(shares)
+	defer d.SetInt64(0)
+	return escrowPrivateKey(d, from.PublicKey)
+}
+
+// moveEscrowCopies re-encrypts, from the escrow key fromID (key) to next,
+// every escrow copy still under fromID, in batches, and returns how many
+// it moved (also when it stops on an error).
+func (s *Service) moveEscrowCopies(ctx context.Context, key *sm2.PrivateKey, fromID string, next *escrowKeyRecord) (int, error) {
+	kvs, _, err := s.store.List(ctx, pfxCredentials)
+	if err != nil {
+		return 0, err
+	}
+	var ids []string
+	for _, kv := range kvs {
+		var c credentialRecord
+		if err := jsonUnmarshal(kv, &c); err != nil {
+			return 0, err
+		}
+		if c.EscrowID == fromID && len(c.Escrow) > 0 {
+			ids = append(ids, c.ID)
+		}
+	}
+	moved := 0
+	for batch := range slices.Chunk(ids, rotationMoveBatchSize) {
+		n := 0
+		err := retry(ctx, func() error {
+			var b txnBuilder
+			n = 0
+			for _, id := range batch {
+				c, crev, err := s.loadCredential(ctx, id)
+				if errors.Is(err, ErrCredentialNotFound) {
+					continue // erased meanwhile
+				} else if err != nil {
+					return err
+				}
+				if c.EscrowID != fromID || len(c.Escrow) == 0 {
+					continue // moved by another approval meanwhile
+				}
+				der, err := openEscrowCopy(key, c.ID, c.Escrow)
+				if err != nil {
+					return err
+				}
+				cp, err := escrowCopy(next, c.ID, der)
+				gmcrypto.Zero(der)
+				if err != nil {
+					return err
+				}
+				c.Escrow, c.EscrowID = cp, next.ID
+				b.cond(credentialKey(c.ID), crev)
+				b.put(credentialKey(c.ID), c, 0)
+				n++
+			}
+			if n == 0 {
+				return nil
+			}
+			return b.commit(ctx, s.store)
+		})
+		if err != nil {
+			return moved, fmt.Errorf("ca: moving escrow copies from %s: %w", fromID, err)
+		}
+		moved += n
+	}
+	return moved, nil
+}
+
+// finishRotation records what the move did: the rotation is done when
+// nothing was left behind (moveErr nil), and stays moving otherwise; it
+// returns the rotation and moveErr.
+func (s *Service) finishRotation(ctx context.Context, id string, moved int, moveErr error) (*Rotation, error) {
+	var out *Rotation
+	err := retry(ctx, func() error {
+		r, rrev, err := s.loadRotation(ctx, id)
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		r.Moved += moved
+		ttl := time.Duration(0) // moving: kept until approved again
+		if moveErr == nil {
+			r.CompletedAt, ttl = now, rotationGrace
+		}
+		var b txnBuilder
+		b.cond(rotationKey(r.ID), rrev)
+		b.put(rotationKey(r.ID), r, ttl)
+		out = r.toRotation(now)
+		return b.commitAction(ctx, s.store, out)
+	})
+	if moveErr != nil {
+		return out, moveErr
+	}
+	return out, err
+}
+
+// RetiredEscrows lists the escrow keys that rotations replaced, newest
+// first, with the rotation that retired each.
+func (s *Service) RetiredEscrows(ctx context.Context) ([]*RetiredEscrow, error) {
+	kvs, _, err := s.store.List(ctx, pfxEscrowKeys)
+	if err != nil {
+		return nil, err
+	}
+	out := []*RetiredEscrow{}
+	for _, kv := range kvs {
+		var r retiredEscrowRecord
+		if err := jsonUnmarshal(kv, &r); err != nil {
+			return nil, err
+		}
+		out = append(out, &RetiredEscrow{Escrow: r.toEscrow(), RetiredAt: r.RetiredAt, SupersededBy: r.SupersededBy, Rotation: r.Rotation})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].RetiredAt.After(out[j].RetiredAt) })
+	return out, nil
+}
+
+// RetiredEscrow is an escrow key a rotation replaced.
+type RetiredEscrow struct {
+	*Escrow
+	RetiredAt    time.Time
+	SupersededBy string
+	Rotation     string
+}

@@ -1,0 +1,359 @@
+package ca
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+const (
+	passDave      = "dave's own passphrase 4"
+	passBobNew    = "bob's new passphrase 55"
+	rotateReason  = "alice left the company, ticket 77"
+	passCarolNext = "carol next passphrase 6"
+)
+
+// rotate opens a rotation to bob, carol and dave (2 of 3) as admin and
+// returns it with the new share files by custodian.
+func (w *escrowWorld) rotate(t *testing.T) (*Rotation, map[string]EscrowShare) {
+	t.Helper()
+	rot, shares, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{
+		Custodians: []CustodianPassphrase{{"bob", passBobNew}, {"carol", passCarolNext}, {"dave", passDave}},
+		Iterations: testIter, Reason: rotateReason, By: "admin",
+	})
+	if err != nil {
+		t.Fatalf("RotateEscrow: %v", err)
+	}
+	next := map[string]EscrowShare{}
+	for _, s := range shares {
+		next[s.Custodian] = s
+	}
+	return rot, next
+}
+
+func (w *escrowWorld) approve(t *testing.T, id, as, file, pass string) (*Rotation, error) {
+	t.Helper()
+	return w.svc.ApproveRotation(w.ctx, id, as, []byte(file), pass)
+}
+
+// escrowIDs maps every credential with an escrow copy to its escrow key.
+func (w *escrowWorld) escrowIDs(t *testing.T) map[string]string {
+	t.Helper()
+	kvs, _, err := w.store.List(w.ctx, pfxCredentials)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, kv := range kvs {
+		var c credentialRecord
+		if err := jsonUnmarshal(kv, &c); err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Escrow) > 0 {
+			out[c.ID] = c.EscrowID
+		}
+	}
+	return out
+}
+
+// TestEscrowRotation: refused rotations and approvals change nothing; one
+// custodian of the current key does not switch it; the second does, and
+// every escrow copy moves to the new key. Afterwards the new custodians
+// recover a key escrowed before the rotation (it opens a CMS made for it
+// then), the old share files are refused, and a new credential is escrowed
+// under the new key.
+func TestEscrowRotation(t *testing.T) {
+	w := newEscrowWorld(t)
+	other := w.enrolled(t, UserRequest{Name: "赵六"})
+	otherEnc := w.credential(t, other, escrowIssuer, gmcrypto.AlgSM2, PurposeEncrypt)
+	plain := []byte("sealed bid before the rotation")
+	env, err := gmcrypto.EnvelopeCMS(plain, w.enc.Certificate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := w.escrow.ID
+
+	before := w.snapshot(t)
+	three := []CustodianPassphrase{{"bob", passBobNew}, {"carol", passCarolNext}, {"dave", passDave}}
+	for name, req := range map[string]EscrowRotate{
+		"no reason":          {Custodians: three, By: "admin"},
+		"one custodian":      {Custodians: three[:1], Reason: rotateReason, By: "admin"},
+		"operator custodian": {Custodians: three, Reason: rotateReason, By: "dave"},
+		"short passphrase":   {Custodians: []CustodianPassphrase{{"bob", "short"}, {"dave", passDave}}, Reason: rotateReason, By: "admin"},
+		"ttl too long":       {Custodians: three, Reason: rotateReason, By: "admin", TTL: MaxRotationTTL + time.Hour},
+	} {
+		if _, _, err := w.svc.RotateEscrow(w.ctx, req); !errors.Is(err, ErrInvalidRequest) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if w.snapshot(t) != before {
+		t.Fatal("a refused rotation changed the store")
+	}
+
+	rot, next := w.rotate(t)
+	if rot.State != RotationStateOpen || rot.From != old || rot.Next.ID == old || rot.Threshold != 2 || len(next) != 3 {
+		t.Fatalf("rotation %+v", rot)
+	}
+	if _, _, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{Custodians: three, Iterations: testIter, Reason: rotateReason, By: "admin"}); !errors.Is(err, ErrRotationPending) {
+		t.Fatalf("second rotation while one is open: %v", err)
+	}
+	if esc, _ := w.svc.Escrow(w.ctx); esc.ID != old {
+		t.Fatalf("the key switched before any approval: %s", esc.ID)
+	}
+
+	before = w.snapshot(t)
+	for _, r := range []struct {
+		name, id, as, file, pass string
+		want                     error
+	}{
+		{"unknown rotation", "rot_nope", "bob", w.shares["bob"].File, passBob, ErrRotationNotFound},
+		{"the requester", rot.ID, "admin", w.shares["bob"].File, passBob, ErrCustodianForbidden},
+		{"a custodian of the new key only", rot.ID, "dave", next["dave"].File, passDave, ErrCustodianForbidden},
+		{"a new share for the old key", rot.ID, "bob", next["bob"].File, passBobNew, ErrShareInvalid},
+		{"wrong passphrase", rot.ID, "bob", w.shares["bob"].File, passBobNew, ErrShareInvalid},
+		{"another custodian's file", rot.ID, "bob", w.shares["carol"].File, passCarol, ErrShareInvalid},
+	} {
+		if _, err := w.approve(t, r.id, r.as, r.file, r.pass); !errors.Is(err, r.want) {
+			t.Errorf("%s: %v, want %v", r.name, err, r.want)
+		}
+	}
+	if w.snapshot(t) != before {
+		t.Fatal("a refused approval changed the store")
+	}
+
+	got, err := w.approve(t, rot.ID, "bob", w.shares["bob"].File, passBob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != RotationStateOpen || len(got.Approvals) != 1 {
+		t.Fatalf("after one share: %+v", got)
+	}
+	if esc, _ := w.svc.Escrow(w.ctx); esc.ID != old {
+		t.Fatal("one custodian switched the key")
+	}
+	if pending, _, _ := w.store.List(w.ctx, pfxRotationShares); len(pending) != 1 {
+		t.Fatalf("%d pending shares", len(pending))
+	}
+	if _, err := w.approve(t, rot.ID, "bob", w.shares["bob"].File, passBob); !errors.Is(err, ErrShareDuplicate) {
+		t.Fatalf("bob twice: %v", err)
+	}
+
+	got, err = w.approve(t, rot.ID, "alice", w.shares["alice"].File, passAlice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != RotationStateDone || got.Moved != 2 || len(got.Approved) != 2 || got.SwitchedAt.IsZero() || got.CompletedAt.IsZero() {
+		t.Fatalf("after two shares: %+v", got)
+	}
+	esc, err := w.svc.Escrow(w.ctx)
+	if err != nil || esc.ID != rot.Next.ID || len(esc.Custodians) != 3 || esc.Custodians[2].Name != "dave" {
+		t.Fatalf("escrow after the rotation: %+v %v", esc, err)
+	}
+	for cred, id := range w.escrowIDs(t) {
+		if id != esc.ID {
+			t.Errorf("%s still escrowed under %s", cred, id)
+		}
+	}
+	if pending, _, _ := w.store.List(w.ctx, pfxRotationShares); len(pending) != 0 {
+		t.Fatalf("%d pending shares left", len(pending))
+	}
+	retired, err := w.svc.RetiredEscrows(w.ctx)
+	if err != nil || len(retired) != 1 || retired[0].ID != old || retired[0].SupersededBy != esc.ID || retired[0].Rotation != rot.ID {
+		t.Fatalf("retired %+v %v", retired, err)
+	}
+	if _, err := w.approve(t, rot.ID, "carol", w.shares["carol"].File, passCarol); !errors.Is(err, ErrRotationClosed) {
+		t.Fatalf("approval after the rotation: %v", err)
+	}
+
+	// A recovery now takes the new custodians' shares; the old ones are refused.
+	w.reset(t)
+	rec, err := w.svc.OpenRecovery(w.ctx, RecoveryRequest{UserID: w.user, Reason: "forgotten PIN after rotation", By: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.EscrowID != esc.ID {
+		t.Fatalf("recovery under %s", rec.EscrowID)
+	}
+	if _, err := w.svc.SubmitShare(w.ctx, rec.ID, "carol", []byte(w.shares["carol"].File), passCarol); !errors.Is(err, ErrShareInvalid) {
+		t.Fatalf("an old share after the rotation: %v", err)
+	}
+	for _, c := range []struct{ as, pass string }{{"dave", passDave}, {"bob", passBobNew}} {
+		if _, err := w.svc.SubmitShare(w.ctx, rec.ID, c.as, []byte(next[c.as].File), c.pass); err != nil {
+			t.Fatalf("%s's new share: %v", c.as, err)
+		}
+	}
+	if _, err := w.svc.FinishRecovery(w.ctx, w.user, newPIN); err != nil {
+		t.Fatal(err)
+	}
+	key, cred, err := w.svc.UnlockKey(w.ctx, w.user, w.enc.ID, newPIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gmcrypto.ZeroKey(key)
+	if out, err := gmcrypto.OpenCMS(env, cred.Certificate, key); err != nil || !bytes.Equal(out, plain) {
+		t.Fatalf("OpenCMS after rotation and recovery: %v %q", err, out)
+	}
+
+	// New escrow copies go to the new key; another rotation may be opened.
+	if _, err := w.svc.Revoke(w.ctx, otherEnc.ID, "superseded"); err != nil {
+		t.Fatal(err)
+	}
+	fresh := w.credential(t, other, escrowIssuer, gmcrypto.AlgSM2, PurposeEncrypt)
+	if id := w.escrowIDs(t)[fresh.ID]; id != esc.ID {
+		t.Fatalf("new credential escrowed under %q", id)
+	}
+	if _, _, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{Custodians: three, Iterations: testIter, Reason: "yearly", By: "admin"}); err != nil {
+		t.Fatalf("a rotation after a finished one: %v", err)
+	}
+}
+
+// TestEscrowRotationExpiredAndSuperseded: an expired rotation refuses
+// approvals and changes nothing; an open recovery of the old key is closed
+// by a rotation.
+func TestEscrowRotationExpiredAndSuperseded(t *testing.T) {
+	w := newEscrowWorld(t)
+	rot, err := func() (*Rotation, error) {
+		r, _, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{
+			Custodians: []CustodianPassphrase{{"bob", passBobNew}, {"dave", passDave}},
+			Iterations: testIter, Reason: rotateReason, By: "admin", TTL: time.Hour,
+		})
+		return r, err
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.approve(t, rot.ID, "bob", w.shares["bob"].File, passBob); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(time.Hour + time.Second)
+	before := w.snapshot(t)
+	if _, err := w.approve(t, rot.ID, "carol", w.shares["carol"].File, passCarol); !errors.Is(err, ErrRotationExpired) {
+		t.Fatalf("expired: %v", err)
+	}
+	if w.snapshot(t) != before {
+		t.Fatal("an approval of an expired rotation changed the store")
+	}
+	if r, _ := w.svc.Rotation(w.ctx, rot.ID); r.State != RotationStateExpired {
+		t.Fatalf("state %s", r.State)
+	}
+
+	// A recovery opened under the old key, then a rotation.
+	w.reset(t)
+	rec, err := w.svc.OpenRecovery(w.ctx, RecoveryRequest{UserID: w.user, Reason: "ticket 8", By: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot2, _ := w.rotate(t)
+	for _, c := range []struct{ as, pass string }{{"bob", passBob}, {"carol", passCarol}} {
+		if _, err := w.approve(t, rot2.ID, c.as, w.shares[c.as].File, c.pass); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.submit(t, rec.ID, "bob", "bob", passBob); !errors.Is(err, ErrRecoveryClosed) {
+		t.Fatalf("a recovery of the retired key: %v", err)
+	}
+}
+
+// movingFailStore fails, while fail is set, every transaction that writes
+// a credential (as a store that goes away in the middle of the move).
+type movingFailStore struct {
+	storage.Store
+	fail atomic.Bool
+}
+
+func (s *movingFailStore) Txn(ctx context.Context, ops ...storage.Op) (int64, error) {
+	if s.fail.Load() {
+		for _, op := range ops {
+			if op.IsPut() && strings.HasPrefix(op.Key, pfxCredentials) {
+				return 0, storage.ErrUnavailable
+			}
+		}
+	}
+	return s.Store.Txn(ctx, ops...)
+}
+
+// TestEscrowRotationInterrupted: when the move stops after the switch the
+// rotation stays moving, a recovery of a key left behind is refused with
+// that advice, and approving the rotation again (threshold custodians of
+// the old key) moves the rest.
+func TestEscrowRotationInterrupted(t *testing.T) {
+	w := newEscrowWorld(t)
+	fs := &movingFailStore{Store: w.store}
+	cfg := DefaultConfig()
+	cfg.PublicURL = "https://gw.example.test"
+	cfg.Now = w.clock.Now
+	svc, err := New(fs, testMasterKey(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.reset(t) // the encryption key waits for recovery
+	rot, _ := w.rotate(t)
+	if _, err := svc.ApproveRotation(w.ctx, rot.ID, "bob", []byte(w.shares["bob"].File), passBob); err != nil {
+		t.Fatal(err)
+	}
+	fs.fail.Store(true)
+	got, err := svc.ApproveRotation(w.ctx, rot.ID, "carol", []byte(w.shares["carol"].File), passCarol)
+	if !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("the move did not fail: %v", err)
+	}
+	fs.fail.Store(false)
+	if got == nil || got.State != RotationStateMoving || got.Moved != 0 || len(got.Approvals) != 0 {
+		t.Fatalf("interrupted rotation %+v", got)
+	}
+	esc, _ := w.svc.Escrow(w.ctx)
+	if esc.ID != rot.Next.ID || w.escrowIDs(t)[w.enc.ID] != rot.From {
+		t.Fatalf("after the interruption: current %s, copy under %s", esc.ID, w.escrowIDs(t)[w.enc.ID])
+	}
+	if _, err := w.svc.OpenRecovery(w.ctx, RecoveryRequest{UserID: w.user, Reason: "ticket 9", By: "alice"}); !errors.Is(err, ErrNothingToRecover) || !strings.Contains(err.Error(), "retired") {
+		t.Fatalf("a recovery of a key left under the retired key: %v", err)
+	}
+	if _, _, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{Custodians: []CustodianPassphrase{{"bob", passBobNew}, {"dave", passDave}}, Iterations: testIter, Reason: "x", By: "admin"}); !errors.Is(err, ErrRotationPending) {
+		t.Fatalf("a rotation while one is moving: %v", err)
+	}
+	// Approved again, a week later: the old key's shares still count.
+	w.clock.Advance(DefaultRotationTTL + 7*24*time.Hour)
+	if got, err = w.approve(t, rot.ID, "carol", w.shares["carol"].File, passCarol); err != nil || got.State != RotationStateMoving {
+		t.Fatalf("first share of the second round: %+v %v", got, err)
+	}
+	if got, err = w.approve(t, rot.ID, "alice", w.shares["alice"].File, passAlice); err != nil || got.State != RotationStateDone || got.Moved != 1 {
+		t.Fatalf("second round: %+v %v", got, err)
+	}
+	if w.escrowIDs(t)[w.enc.ID] != rot.Next.ID {
+		t.Fatal("the copy left behind was not moved")
+	}
+	if _, err := w.svc.OpenRecovery(w.ctx, RecoveryRequest{UserID: w.user, Reason: "ticket 9", By: "alice"}); err != nil {
+		t.Fatalf("recovery after the rotation finished: %v", err)
+	}
+}
+
+// TestEscrowRotationStoreAndMasterCannotOpen: with one old share pending,
+// and again after the switch, neither the old nor the new escrow private
+// key is in the store or derivable from the master key.
+func TestEscrowRotationStoreAndMasterCannotOpen(t *testing.T) {
+	w := newEscrowWorld(t)
+	rot, _ := w.rotate(t)
+	if _, err := w.approve(t, rot.ID, "bob", w.shares["bob"].File, passBob); err != nil {
+		t.Fatal(err)
+	}
+	kek, err := gmcrypto.DeriveKey(testMasterKey(), purposeRotationShare, []byte(rot.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending, _, _ := w.store.List(w.ctx, pfxRotationShares); len(pending) != 1 {
+		t.Fatalf("%d pending shares", len(pending))
+	}
+	w.notInStoreOrMaster(t, rot.From, pfxRotationShares, kek)
+	w.notInStoreOrMaster(t, rot.Next.ID, pfxRotationShares, kek)
+	if _, err := w.approve(t, rot.ID, "carol", w.shares["carol"].File, passCarol); err != nil {
+		t.Fatal(err)
+	}
+	w.notInStoreOrMaster(t, rot.From, pfxRotationShares, kek)
+	w.notInStoreOrMaster(t, rot.Next.ID, pfxRotationShares, kek)
+}

@@ -20,7 +20,11 @@
 //     certificate is imported), the old one superseded but keeping its
 //     wrapped key, so that an encryption key still decrypts
 //     (UnlockDecryptKey) while signing stays refused; an organisation's
-//     delegations move to the successor.
+//     delegations move to the successor;
+//   - key escrow of encryption keys under dual control (escrow.go): the
+//     escrow key's share ceremony, recoveries after a forgotten PIN, and
+//     the escrow key's rotation (escrowrotate.go), none of which leaves
+//     the escrow private key anywhere but in memory for one call.
 //
 // Every state change is one storage.Store transaction guarded by revision
 // conditions, so that concurrent calls (on one node or many) never lose an

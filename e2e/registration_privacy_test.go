@@ -232,8 +232,13 @@ func TestRegistrationExportedThenDeleted(t *testing.T) {
 		t.Fatalf("the dump before the deletion finds only %v: it cannot see the fields", found)
 	}
 	out, err := ph.DeleteAccount(ctx, testPIN)
-	if err != nil || out.User != userID || out.Credentials != 1 {
+	if err != nil || out.User != userID || out.Credentials != 1 || len(out.DeviceIDs) != 1 {
 		t.Fatalf("delete: %+v %v", out, err)
+	}
+	// The one trace of the user id outside the store, with what `audit
+	// erase` needs (docs/privacy.md): logged once, as answered.
+	if l := ts.LogLines(`msg="account deleted"`, "user="+userID, "pseudonym="+out.Pseudonym, out.DeviceIDs[0]); len(l) != 1 || strings.Contains(l[0], "resumed") {
+		t.Fatalf("the deletion's log line: %q", l)
 	}
 	if found := find(storeDump(t, ts)); len(found) > 0 {
 		t.Fatalf("after DELETE /v1/me the store still holds the %s", strings.Join(found, ", "))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -209,20 +210,44 @@ func randomHex(t testing.TB, n int) string {
 
 // logWriter sends the server's log lines to t.Log until the test's cleanup
 // ends; later lines (a websocket goroutine outliving the test) are dropped
-// instead of panicking.
+// instead of panicking. It also keeps the last maxKeptLogLines lines for
+// LogLines.
 type logWriter struct {
 	mu     sync.Mutex
 	t      testing.TB
 	closed bool
+	kept   []string
 }
+
+// maxKeptLogLines bounds what a logWriter keeps for LogLines.
+const maxKeptLogLines = 4096
 
 func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.closed {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
+		line := strings.TrimRight(string(p), "\n")
+		w.t.Log(line)
+		if len(w.kept) == maxKeptLogLines {
+			w.kept = slices.Delete(w.kept, 0, maxKeptLogLines/4)
+		}
+		w.kept = append(w.kept, line)
 	}
 	return len(p), nil
+}
+
+// LogLines returns the server's log lines so far (the last few thousand,
+// across restarts) that contain every one of parts, oldest first.
+func (ts *TS) LogLines(parts ...string) []string {
+	ts.logw.mu.Lock()
+	defer ts.logw.mu.Unlock()
+	var out []string
+	for _, l := range ts.logw.kept {
+		if !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(l, p) }) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func (w *logWriter) close() {

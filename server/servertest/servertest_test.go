@@ -81,8 +81,18 @@ func TestRestartKeepsData(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("readyz after restart: %d", resp.StatusCode)
 	}
+	// The log lines are kept across the restart.
+	if l := ts.LogLines("level=INFO", "msg=stopped"); len(l) != 1 {
+		t.Fatalf("LogLines found %d stopped lines: %q", len(l), l)
+	}
+	if l := ts.LogLines("msg=stopped", "no such text"); len(l) != 0 {
+		t.Fatalf("LogLines matched a line without every part: %q", l)
+	}
 	ts.Stop()
 	ts.Stop() // idempotent; Cleanup calls it again
+	if l := ts.LogLines("msg=stopped"); len(l) != 2 {
+		t.Fatalf("LogLines found %d stopped lines after Stop: %q", len(l), l)
+	}
 }
 
 // TestStopEmptiesTheClientPool: Stop (and so Restart) drops the default

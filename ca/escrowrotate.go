@@ -369,8 +369,12 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 	if err != nil || oldKey == nil {
 		return out, err
 	}
-	moved, err := s.moveEscrowCopies(ctx, oldKey, r.From, &r.Next)
-	return s.finishRotation(ctx, r.ID, moved, err)
+	// The key has switched: the move goes on if the approving client goes
+	// away (a large store takes a while); only the process's end stops it
+	// (the rotation then stays moving, to be approved again).
+	mctx := context.WithoutCancel(ctx)
+	moved, err := s.moveEscrowCopies(mctx, oldKey, r.From, &r.Next)
+	return s.finishRotation(mctx, r.ID, moved, err)
 }
 
 // rebuildRotationKey adds to b the erasure of the rotation's pending

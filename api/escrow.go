@@ -113,7 +113,16 @@ func (a *API) adminGetEscrow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, wireEscrow(esc))
+	retired, err := a.ca.RetiredEscrows(r.Context())
+	if err != nil {
+		return err
+	}
+	out := protocol.EscrowDetail{Escrow: wireEscrow(esc), Retired: []protocol.RetiredEscrow{}}
+	for _, re := range retired {
+		out.Retired = append(out.Retired, protocol.RetiredEscrow{Escrow: wireEscrow(re.Escrow), RetiredAt: re.RetiredAt,
+			SupersededBy: re.SupersededBy, Rotation: re.Rotation})
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

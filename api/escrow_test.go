@@ -37,23 +37,10 @@ var escPass = map[string]string{"alice": "alice passphrase 1", "bob": "bob's pas
 // and the audit chain verifying with both operators named.
 func TestEscrowForgottenPINEndToEnd(t *testing.T) {
 	t.Parallel()
-	w := &sxWorld{tsWorld: newTSWorld(t), creds: map[string]*phone.Credential{}}
+	w := newEscWorld(t, "alice", "bob", "carol")
 	ctx := context.Background()
-	admin := map[string]string{"Authorization": "Bearer " + w.ts.AdminToken}
-	tokens := map[string]string{}
-	for _, name := range []string{"alice", "bob", "carol"} {
-		var op protocol.Operator
-		w.must(w.do("POST", "/v1/admin/operators", map[string]string{"name": name}, admin), http.StatusCreated).decode(t, &op)
-		tokens[name] = op.Token
-	}
-	as := func(name string) map[string]string {
-		if name == "admin" {
-			return admin
-		}
-		return map[string]string{"Authorization": "Bearer " + tokens[name]}
-	}
-	initReq := map[string]any{"iterations": escIter, "custodians": []map[string]string{
-		{"name": "alice", "passphrase": escPass["alice"]}, {"name": "bob", "passphrase": escPass["bob"]}, {"name": "carol", "passphrase": escPass["carol"]}}}
+	admin, as := w.admin, w.as
+	initReq := escCeremony(escPass, "alice", "bob", "carol")
 	w.refused(w.do("POST", "/v1/admin/escrow", initReq, as("alice")), http.StatusForbidden, protocol.CodeOperatorForbidden)
 	w.refused(w.do("GET", "/v1/admin/escrow", nil, admin), http.StatusConflict, protocol.CodeEscrowNotInitialized)
 	bad := map[string]any{"custodians": []map[string]string{{"name": "alice", "passphrase": escPass["alice"]}, {"name": "nobody", "passphrase": escPass["bob"]}}}
@@ -63,10 +50,7 @@ func TestEscrowForgottenPINEndToEnd(t *testing.T) {
 	if created.Escrow.Threshold != 2 || len(created.Shares) != 3 || !strings.Contains(created.Shares[1].File, "UKEYGATE ESCROW SHARE") {
 		t.Fatalf("escrow %+v", created.Escrow)
 	}
-	files := map[string]string{}
-	for _, s := range created.Shares {
-		files[s.Custodian] = s.File
-	}
+	files := shareFiles(created.Shares)
 	var shown protocol.Escrow
 	w.must(w.do("GET", "/v1/admin/escrow", nil, as("bob")), http.StatusOK).decode(t, &shown)
 	if shown.ID != created.Escrow.ID || strings.Contains(string(w.do("GET", "/v1/admin/escrow", nil, admin).body), "SHARE") {
@@ -74,33 +58,13 @@ func TestEscrowForgottenPINEndToEnd(t *testing.T) {
 	}
 	w.refused(w.do("POST", "/v1/admin/escrow", initReq, admin), http.StatusConflict, protocol.CodeEscrowExists)
 
-	iss := seed.Generated("sm2", "SM2", "Escrow Test SM2 CA")
-	iss.Profile.Escrow = true
-	sw := seed.Make(t, w.ts.URL, w.ts.AdminToken, seed.Spec{
-		Issuers: []operator.IssuerRequest{iss},
-		Apps:    []operator.AppRequest{{Name: "招标平台", Origins: []string{sxOrigin}}},
-		Users:   []seed.User{{Name: "alice", Credentials: []seed.Credential{seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2")}}},
-		PIN:     sxPIN,
-	})
-	w.appKey = sw.Apps[0].APIKey
-	user := sw.Users[0]
-	oldSign, enc := user.Credentials["sm2/sign"], user.Credentials["sm2/encrypt"]
-	if !enc.Escrowed || oldSign.Escrowed {
-		t.Fatalf("escrowed: enc %v sign %v", enc.Escrowed, oldSign.Escrowed)
-	}
-	encCert := certOf(t, enc)
-	plain := []byte("sealed bid: 1,234,567.89 CNY")
-	envelope, err := gmcrypto.EnvelopeCMS(plain, encCert)
-	if err != nil {
-		t.Fatal(err)
-	}
+	u := w.seedEscrowed()
+	user, oldSign, enc := u.user, u.oldSign, u.enc
 
 	// Forgotten PIN: the operator re-verified the user and resets.
 	w.refused(w.do("POST", "/v1/admin/users/"+user.ID+"/reset-pin", map[string]string{}, admin), http.StatusBadRequest, protocol.CodeInvalidRequest)
-	var reset protocol.PINReset
-	w.must(w.do("POST", "/v1/admin/users/"+user.ID+"/reset-pin", map[string]string{"reason": "ID card checked at the counter"}, as("carol")), http.StatusOK).decode(t, &reset)
-	if reset.ActivationCode == "" || reset.Reissue != 1 || !slices.Equal(reset.Revoked, []string{oldSign.ID}) ||
-		!slices.Equal(reset.AwaitingRecovery, []string{enc.ID}) || len(reset.Lost) != 0 {
+	reset, p2, newSign := w.resetPIN(u, "carol")
+	if reset.Reissue != 1 || !slices.Equal(reset.Revoked, []string{oldSign.ID}) || len(reset.Lost) != 0 {
 		t.Fatalf("reset %+v", reset)
 	}
 	if _, err := user.Phone.Credentials(ctx); err == nil {
@@ -116,25 +80,8 @@ func TestEscrowForgottenPINEndToEnd(t *testing.T) {
 	}) {
 		t.Fatal("the old signing certificate is not on the CRL")
 	}
-	p2 := w.newPhone()
-	if _, err := p2.Enroll(ctx, reset.ActivationCode, "new phone", escNewPIN); err != nil {
-		t.Fatal(err)
-	}
-	creds, err := p2.Credentials(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var newSign *phone.Credential
-	for i, c := range creds {
-		switch {
-		case c.Purpose == "sign" && c.State == "active":
-			newSign = &creds[i]
-		case c.ID == enc.ID && !c.AwaitingRecovery:
-			t.Fatal("the encryption credential does not show it waits for recovery")
-		}
-	}
-	if newSign == nil || newSign.ID == oldSign.ID {
-		t.Fatalf("no re-issued signing credential in %+v", creds)
+	if newSign.ID == oldSign.ID {
+		t.Fatalf("the signing credential %s was not re-issued", newSign.ID)
 	}
 	w.creds["new/sign"], w.creds["enc"] = newSign, enc
 	c := w.create(map[string]any{"kind": "login", "alg": "SM2"})
@@ -180,42 +127,13 @@ func TestEscrowForgottenPINEndToEnd(t *testing.T) {
 	if after.State != "recovered" || len(after.Approvals) != 2 {
 		t.Fatalf("after two custodians: %+v", after)
 	}
-	var recovered protocol.Recovered
-	if err := p2.Do(ctx, "POST", "/v1/me/recovery", map[string]string{"pin": escNewPIN}, &recovered); err != nil {
-		t.Fatal(err)
-	}
-	if len(recovered.Credentials) != 1 || recovered.Credentials[0].ID != enc.ID || recovered.Credentials[0].AwaitingRecovery {
-		t.Fatalf("recovered %+v", recovered.Credentials)
-	}
-
-	// The bid sealed to the old encryption certificate opens.
-	c = w.create(map[string]any{"kind": "decrypt", "ciphertext": envelope, "ciphertext_format": "cms"})
-	if _, err := w.scan(p2, c.QR.Payload); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.confirm(p2, c.ID, enc.ID, escNewPIN, c.Code); err != nil {
-		t.Fatal(err)
-	}
-	v := w.view(c.ID)
-	var res struct {
-		Plaintext []byte `json:"plaintext"`
-	}
-	if err := json.Unmarshal(v.Result, &res); v.State != "completed" || err != nil || !bytes.Equal(res.Plaintext, plain) {
-		t.Fatalf("decrypt session %s: %q %v", v.State, res.Plaintext, err)
-	}
+	// The new PIN takes the key; the bid sealed to the old encryption
+	// certificate opens.
+	w.recoveredOpens(u, p2)
 
 	// The audit chain verifies; the share entries name both operators.
-	var ver protocol.AuditVerification
-	w.must(w.do("GET", "/v1/admin/audit/verify", nil, admin), http.StatusOK).decode(t, &ver)
-	if !ver.Valid || ver.Entries < 10 {
-		t.Fatalf("audit does not verify: %+v", ver)
-	}
-	var page struct {
-		Entries []protocol.AuditEntry `json:"entries"`
-	}
-	w.must(w.do("GET", "/v1/admin/audit?limit=1000", nil, admin), http.StatusOK).decode(t, &page)
 	var shares, refusedShares int
-	for _, e := range page.Entries {
+	for _, e := range w.escAudit() {
 		switch {
 		case e.Action == "escrow.recovery.share" && e.Outcome == "ok":
 			shares++
@@ -231,6 +149,167 @@ func TestEscrowForgottenPINEndToEnd(t *testing.T) {
 	if shares != 2 || refusedShares < 5 {
 		t.Fatalf("%d share entries, %d refused", shares, refusedShares)
 	}
+}
+
+// escWorld is a server with named operators (their tokens), the base of
+// the escrow tests.
+type escWorld struct {
+	*sxWorld
+	admin  map[string]string
+	tokens map[string]string
+}
+
+// newEscWorld starts a server and adds the named operators.
+func newEscWorld(t *testing.T, operators ...string) *escWorld {
+	t.Helper()
+	w := &escWorld{sxWorld: &sxWorld{tsWorld: newTSWorld(t), creds: map[string]*phone.Credential{}}, tokens: map[string]string{}}
+	w.admin = map[string]string{"Authorization": "Bearer " + w.ts.AdminToken}
+	for _, name := range operators {
+		var op protocol.Operator
+		w.must(w.do("POST", "/v1/admin/operators", map[string]string{"name": name}, w.admin), http.StatusCreated).decode(t, &op)
+		w.tokens[name] = op.Token
+	}
+	return w
+}
+
+// as is the Authorization header of an operator ("admin": the admin token).
+func (w *escWorld) as(name string) map[string]string {
+	if name == "admin" {
+		return w.admin
+	}
+	return map[string]string{"Authorization": "Bearer " + w.tokens[name]}
+}
+
+// escCeremony is the body of an escrow ceremony (init or rotation): the
+// custodians in order, each with their passphrase in pass.
+func escCeremony(pass map[string]string, custodians ...string) map[string]any {
+	list := []map[string]string{}
+	for _, c := range custodians {
+		list = append(list, map[string]string{"name": c, "passphrase": pass[c]})
+	}
+	return map[string]any{"iterations": escIter, "custodians": list}
+}
+
+// shareFiles maps each custodian to their share file.
+func shareFiles(shares []protocol.EscrowShare) map[string]string {
+	files := map[string]string{}
+	for _, s := range shares {
+		files[s.Custodian] = s.File
+	}
+	return files
+}
+
+// escUser is a user with an escrowed SM2 encryption credential and a CMS
+// envelope made for it.
+type escUser struct {
+	user            *seed.EnrolledUser
+	oldSign, enc    *phone.Credential
+	plain, envelope []byte
+}
+
+// seedEscrowed makes an issuer with escrow, the app, and a user with a
+// signing and an escrowed encryption credential (escrow init first).
+func (w *escWorld) seedEscrowed() *escUser {
+	t := w.t
+	t.Helper()
+	iss := seed.Generated("sm2", "SM2", "Escrow Test SM2 CA")
+	iss.Profile.Escrow = true
+	sw := seed.Make(t, w.ts.URL, w.ts.AdminToken, seed.Spec{
+		Issuers: []operator.IssuerRequest{iss},
+		Apps:    []operator.AppRequest{{Name: "招标平台", Origins: []string{sxOrigin}}},
+		Users:   []seed.User{{Name: "alice", Credentials: []seed.Credential{seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2")}}},
+		PIN:     sxPIN,
+	})
+	w.appKey = sw.Apps[0].APIKey
+	u := &escUser{user: sw.Users[0], plain: []byte("sealed bid: 1,234,567.89 CNY")}
+	u.oldSign, u.enc = u.user.Credentials["sm2/sign"], u.user.Credentials["sm2/encrypt"]
+	if !u.enc.Escrowed || u.oldSign.Escrowed {
+		t.Fatalf("escrowed: enc %v sign %v", u.enc.Escrowed, u.oldSign.Escrowed)
+	}
+	var err error
+	if u.envelope, err = gmcrypto.EnvelopeCMS(u.plain, certOf(t, u.enc)); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// resetPIN resets u's PIN as operator by and enrolls a new phone with
+// escNewPIN: the reset, the phone and its re-issued signing credential.
+// The encryption credential waits for recovery.
+func (w *escWorld) resetPIN(u *escUser, by string) (protocol.PINReset, *phone.Client, *phone.Credential) {
+	t := w.t
+	t.Helper()
+	ctx := context.Background()
+	var reset protocol.PINReset
+	w.must(w.do("POST", "/v1/admin/users/"+u.user.ID+"/reset-pin", map[string]string{"reason": "ID card checked at the counter"}, w.as(by)), http.StatusOK).decode(t, &reset)
+	if reset.ActivationCode == "" || !slices.Equal(reset.AwaitingRecovery, []string{u.enc.ID}) {
+		t.Fatalf("reset %+v", reset)
+	}
+	p2 := w.newPhone()
+	if _, err := p2.Enroll(ctx, reset.ActivationCode, "new phone", escNewPIN); err != nil {
+		t.Fatal(err)
+	}
+	creds, err := p2.Credentials(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newSign *phone.Credential
+	for i, c := range creds {
+		switch {
+		case c.Purpose == "sign" && c.State == "active":
+			newSign = &creds[i]
+		case c.ID == u.enc.ID && !c.AwaitingRecovery:
+			t.Fatal("the encryption credential does not show it waits for recovery")
+		}
+	}
+	if newSign == nil {
+		t.Fatalf("no re-issued signing credential in %+v", creds)
+	}
+	return reset, p2, newSign
+}
+
+// recoveredOpens takes the recovered key under p2's new PIN and opens
+// u's envelope in a decrypt session.
+func (w *escWorld) recoveredOpens(u *escUser, p2 *phone.Client) {
+	t := w.t
+	t.Helper()
+	var recovered protocol.Recovered
+	if err := p2.Do(context.Background(), "POST", "/v1/me/recovery", map[string]string{"pin": escNewPIN}, &recovered); err != nil {
+		t.Fatal(err)
+	}
+	if len(recovered.Credentials) != 1 || recovered.Credentials[0].ID != u.enc.ID || recovered.Credentials[0].AwaitingRecovery {
+		t.Fatalf("recovered %+v", recovered.Credentials)
+	}
+	c := w.create(map[string]any{"kind": "decrypt", "ciphertext": u.envelope, "ciphertext_format": "cms"})
+	if _, err := w.scan(p2, c.QR.Payload); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.confirm(p2, c.ID, u.enc.ID, escNewPIN, c.Code); err != nil {
+		t.Fatal(err)
+	}
+	v := w.view(c.ID)
+	var res struct {
+		Plaintext []byte `json:"plaintext"`
+	}
+	if err := json.Unmarshal(v.Result, &res); v.State != "completed" || err != nil || !bytes.Equal(res.Plaintext, u.plain) {
+		t.Fatalf("decrypt session %s: %q %v", v.State, res.Plaintext, err)
+	}
+}
+
+// escAudit is the audit log, after checking that it verifies.
+func (w *escWorld) escAudit() []protocol.AuditEntry {
+	t := w.t
+	t.Helper()
+	var ver protocol.AuditVerification
+	w.must(w.do("GET", "/v1/admin/audit/verify", nil, w.admin), http.StatusOK).decode(t, &ver)
+	if !ver.Valid || ver.Entries < 10 {
+		t.Fatalf("audit does not verify: %+v", ver)
+	}
+	var page struct {
+		Entries []protocol.AuditEntry `json:"entries"`
+	}
+	w.must(w.do("GET", "/v1/admin/audit?limit=1000", nil, w.admin), http.StatusOK).decode(t, &page)
+	return page.Entries
 }
 
 // storeSnapshot is every key of the store with its revision, except

@@ -61,6 +61,12 @@ func (a *API) routes() {
 	a.handle("GET /v1/admin/escrow/recoveries", a.adminListRecoveries)
 	a.handle("GET /v1/admin/escrow/recoveries/{id}", a.adminGetRecovery)
 	a.handle("POST /v1/admin/escrow/recoveries/{id}/shares", a.adminSubmitShare)
+	// Rotation of the escrow key (escrowrotate.go).
+	a.handle("POST /v1/admin/escrow/rotations", a.adminOpenRotation)
+	a.handle("GET /v1/admin/escrow/rotations", a.adminListRotations)
+	a.handle("GET /v1/admin/escrow/rotations/{id}", a.adminGetRotation)
+	a.handle("POST /v1/admin/escrow/rotations/{id}/shares", a.adminApproveRotation)
+	a.handle("POST /v1/admin/escrow/rotations/{id}/cancel", a.adminCancelRotation)
 	a.handle("POST /v1/admin/users/{id}/reset-pin", a.adminResetPIN)
 
 	// Public: issuers, their certificates and CRLs.

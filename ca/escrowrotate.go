@@ -49,12 +49,17 @@ const (
 	pfxEscrowKeys         = "escrow/keys/"            // escrow/keys/<id>: a retired escrow key
 	pfxRotations          = "escrow/rotations/"       // escrow/rotations/<id>
 	pfxRotationShares     = "escrow/rotation-shares/" // escrow/rotation-shares/<rotation>/<index>: sealed pending share
+	rotationPendingKey    = "escrow/rotation"         // the id of the rotation open or moving, if any
 	prefixRotation        = "rot_"
 	purposeRotationShare  = "ukeygate/ca/escrow-rotation-share/v1"
 	RotationStateOpen     = "open"
 	RotationStateMoving   = "moving"
 	RotationStateDone     = "rotated"
 	RotationStateExpired  = "expired"
+	RotationStateCanceled = "canceled"
+	// MovingRoundTTL is how long an approval of a moving rotation (one
+	// approved again after an interrupted move) waits for the others.
+	MovingRoundTTL        = 7 * 24 * time.Hour
 	DefaultRotationTTL    = 24 * time.Hour
 	MaxRotationTTL        = 7 * 24 * time.Hour
 	maxRotationReasonLen  = 200
@@ -89,7 +94,13 @@ type rotationRecord struct {
 	ExpiresAt   time.Time          `json:"expires_at"`
 	SwitchedAt  time.Time          `json:"switched_at,omitzero"`
 	CompletedAt time.Time          `json:"completed_at,omitzero"`
+	CanceledAt  time.Time          `json:"canceled_at,omitzero"`
+	CanceledBy  string             `json:"canceled_by,omitempty"`
 	Moved       int                `json:"moved"`
+	// Unopened lists the credentials whose escrow copy did not open under
+	// the old key (damaged): they were unrecoverable before the rotation
+	// and are left as they are.
+	Unopened []string `json:"unopened,omitempty"`
 }
 
 // Rotation is an escrow key rotation as operators see it. Approvals are
@@ -109,14 +120,21 @@ type Rotation struct {
 	ExpiresAt   time.Time
 	SwitchedAt  time.Time
 	CompletedAt time.Time
+	CanceledAt  time.Time
+	CanceledBy  string
 	// Moved counts the escrow copies re-encrypted to the new key so far.
 	Moved int
+	// Unopened lists the credentials whose escrow copy did not open under
+	// the old key (damaged before the rotation; left as they were).
+	Unopened []string
 }
 
 func (r *rotationRecord) state(now time.Time) string {
 	switch {
 	case !r.CompletedAt.IsZero():
 		return RotationStateDone
+	case !r.CanceledAt.IsZero():
+		return RotationStateCanceled
 	case !r.SwitchedAt.IsZero():
 		return RotationStateMoving
 	case !now.Before(r.ExpiresAt):
@@ -129,7 +147,17 @@ func (r *rotationRecord) toRotation(now time.Time) *Rotation {
 	return &Rotation{ID: r.ID, From: r.From, Next: r.Next.toEscrow(), Reason: r.Reason, RequestedBy: r.RequestedBy,
 		Threshold: r.Threshold, Approvals: slices.Clone(r.Approvals), Approved: slices.Clone(r.Approved),
 		State: r.state(now), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, SwitchedAt: r.SwitchedAt,
-		CompletedAt: r.CompletedAt, Moved: r.Moved}
+		CompletedAt: r.CompletedAt, CanceledAt: r.CanceledAt, CanceledBy: r.CanceledBy, Moved: r.Moved,
+		Unopened: slices.Clone(r.Unopened)}
+}
+
+// liveApprovals drops from r's approvals those of a moving round older
+// than MovingRoundTTL: their pending shares have left the store.
+func (r *rotationRecord) liveApprovals(now time.Time) {
+	if r.SwitchedAt.IsZero() {
+		return
+	}
+	r.Approvals = slices.DeleteFunc(r.Approvals, func(a RecoveryApproval) bool { return !now.Before(a.At.Add(MovingRoundTTL)) })
 }
 
 // EscrowRotate asks for a rotation of the escrow key.
@@ -179,14 +207,9 @@ func (s *Service) RotateEscrow(ctx context.Context, req EscrowRotate) (*Rotation
 	if err != nil {
 		return nil, nil, err
 	}
-	pending, err := s.Rotations(ctx)
+	ptrRev, err := s.checkNoPendingRotation(ctx)
 	if err != nil {
 		return nil, nil, err
-	}
-	for _, p := range pending {
-		if p.State == RotationStateOpen || p.State == RotationStateMoving {
-			return nil, nil, fmt.Errorf("%w: %s is %s", ErrRotationPending, p.ID, p.State)
-		}
 	}
 	next, shares, err := s.newEscrowKey(req.Custodians, k, iter, req.By)
 	if err != nil {
@@ -200,13 +223,80 @@ func (s *Service) RotateEscrow(ctx context.Context, req EscrowRotate) (*Rotation
 	rec := &rotationRecord{ID: id, From: esc.ID, Next: *next, Reason: req.Reason, RequestedBy: req.By,
 		Threshold: esc.Threshold, Approvals: []RecoveryApproval{}, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	var b txnBuilder
+	b.cond(rotationPendingKey, ptrRev)
+	b.put(rotationPendingKey, id, 0)
 	b.cond(rotationKey(id), 0)
 	b.put(rotationKey(id), rec, ttl+rotationGrace)
 	out := rec.toRotation(now)
 	if err := b.commitAction(ctx, s.store, out); err != nil {
+		if errors.Is(err, storage.ErrConflict) {
+			return nil, nil, fmt.Errorf("%w: another rotation was opened meanwhile", ErrRotationPending)
+		}
 		return nil, nil, err
 	}
 	return out, shares, nil
+}
+
+// checkNoPendingRotation returns the revision of the pending-rotation
+// pointer (0: none) when no rotation is open or moving, and
+// ErrRotationPending otherwise. Opening a rotation conditions on that
+// revision, so two opens at once cannot both succeed.
+func (s *Service) checkNoPendingRotation(ctx context.Context) (int64, error) {
+	var id string
+	rev, err := s.getJSON(ctx, rotationPendingKey, &id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	r, _, err := s.loadRotation(ctx, id)
+	if errors.Is(err, ErrRotationNotFound) {
+		return rev, nil // ended and gone from the store
+	} else if err != nil {
+		return 0, err
+	}
+	if st := r.state(s.now()); st == RotationStateOpen || st == RotationStateMoving {
+		return 0, fmt.Errorf("%w: %s is %s", ErrRotationPending, r.ID, st)
+	}
+	return rev, nil
+}
+
+// CancelRotation ends an open rotation that has not switched the key (a
+// share file was lost at the ceremony, the wrong custodians were named):
+// its pending shares are erased and its new key's share files open
+// nothing. Errors: ErrRotationNotFound, ErrRotationClosed (it has switched
+// the key, or is done or canceled), ErrRotationExpired.
+func (s *Service) CancelRotation(ctx context.Context, id, by string) (*Rotation, error) {
+	var out *Rotation
+	err := retry(ctx, func() error {
+		r, rrev, err := s.loadRotation(ctx, id)
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		switch st := r.state(now); st {
+		case RotationStateExpired:
+			return fmt.Errorf("%w: %s at %s", ErrRotationExpired, r.ID, r.ExpiresAt.Format(time.RFC3339))
+		case RotationStateOpen:
+		default:
+			return fmt.Errorf("%w: %s is %s", ErrRotationClosed, r.ID, st)
+		}
+		var b txnBuilder
+		b.cond(rotationKey(r.ID), rrev)
+		kvs, _, err := s.store.List(ctx, pfxRotationShares+r.ID+"/")
+		if err != nil {
+			return err
+		}
+		for _, kv := range kvs {
+			b.cond(kv.Key, kv.Revision)
+			b.del(kv.Key)
+		}
+		r.CanceledAt, r.CanceledBy = now, by
+		b.put(rotationKey(r.ID), r, rotationGrace)
+		out = r.toRotation(now)
+		return b.commitAction(ctx, s.store, out)
+	})
+	return out, err
 }
 
 func (s *Service) loadRotation(ctx context.Context, id string) (*rotationRecord, int64, error) {
@@ -244,9 +334,9 @@ func (s *Service) Rotations(ctx context.Context) ([]*Rotation, error) {
 // escrow key while the rotation is open (its revision for the switch), the
 // retired record once it has switched.
 func (s *Service) rotationFrom(ctx context.Context, r *rotationRecord, now time.Time) (*escrowKeyRecord, int64, error) {
-	switch r.state(now) {
-	case RotationStateDone:
-		return nil, 0, fmt.Errorf("%w: %s", ErrRotationClosed, r.ID)
+	switch st := r.state(now); st {
+	case RotationStateDone, RotationStateCanceled:
+		return nil, 0, fmt.Errorf("%w: %s is %s", ErrRotationClosed, r.ID, st)
 	case RotationStateExpired:
 		return nil, 0, fmt.Errorf("%w: %s at %s", ErrRotationExpired, r.ID, r.ExpiresAt.Format(time.RFC3339))
 	case RotationStateMoving:
@@ -298,6 +388,7 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 		if err != nil {
 			return err
 		}
+		r.liveApprovals(now)
 		i := slices.IndexFunc(from.Custodians, func(c EscrowCustodian) bool { return c.Name == custodian })
 		if i < 0 || custodian == r.RequestedBy {
 			return fmt.Errorf("%w: %q may not approve rotation %s", ErrCustodianForbidden, custodian, r.ID)
@@ -330,15 +421,23 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 			// rotation's record has no end, its pending shares a week.
 			left, recTTL := r.ExpiresAt.Sub(now), r.ExpiresAt.Sub(now)+rotationGrace
 			if r.state(now) == RotationStateMoving {
-				left, recTTL = DefaultRecoveryTTL*7, 0
+				left, recTTL = MovingRoundTTL, 0
 			}
 			sealed, err := gmcrypto.Wrap(kek, y, []byte(rotationShareKey(r.ID, cust.Index)))
 			if err != nil {
 				return err
 			}
 			b.put(rotationKey(r.ID), r, recTTL)
-			b.cond(rotationShareKey(r.ID, cust.Index), 0)
-			b.ops = append(b.ops, storage.Put(rotationShareKey(r.ID, cust.Index), sealed, left))
+			// A lapsed approval's share may still be in the store: replace it.
+			sk := rotationShareKey(r.ID, cust.Index)
+			var prev int64
+			if kv, err := s.store.Get(ctx, sk); err == nil {
+				prev = kv.Revision
+			} else if !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+			b.cond(sk, prev)
+			b.ops = append(b.ops, storage.Put(sk, sealed, left))
 			out = r.toRotation(now)
 			return b.commitAction(ctx, s.store, out)
 		}
@@ -354,6 +453,10 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 			b.put(escrowKeyKey, &next, 0)
 			b.cond(pfxEscrowKeys+from.ID, 0)
 			b.put(pfxEscrowKeys+from.ID, &retiredEscrowRecord{escrowKeyRecord: *from, RetiredAt: now, SupersededBy: next.ID, Rotation: r.ID}, 0)
+			if err := s.closeRecoveriesOf(ctx, &b, from.ID, now); err != nil {
+				key.D.SetInt64(0)
+				return err
+			}
 			r.SwitchedAt = now
 		}
 		r.Approved, r.Approvals = r.Approvals, []RecoveryApproval{}
@@ -373,8 +476,51 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 	// away (a large store takes a while); only the process's end stops it
 	// (the rotation then stays moving, to be approved again).
 	mctx := context.WithoutCancel(ctx)
-	moved, err := s.moveEscrowCopies(mctx, oldKey, r.From, &r.Next)
-	return s.finishRotation(mctx, r.ID, moved, err)
+	moved, unopened, err := s.moveEscrowCopies(mctx, oldKey, r.From, &r.Next)
+	return s.finishRotation(mctx, r.ID, moved, unopened, err)
+}
+
+// closeRecoveriesOf adds to b the end of every open recovery under the
+// escrow key escrowID, which a rotation retires: their pending shares
+// (of the old key) are erased and they expire now; a new recovery is
+// opened under the new key.
+func (s *Service) closeRecoveriesOf(ctx context.Context, b *txnBuilder, escrowID string, now time.Time) error {
+	kvs, _, err := s.store.List(ctx, pfxRecoveries)
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		var rc recoveryRecord
+		if err := jsonUnmarshal(kv, &rc); err != nil {
+			return err
+		}
+		if rc.EscrowID != escrowID || rc.state(now) != RecoveryStateOpen {
+			continue
+		}
+		shares, _, err := s.store.List(ctx, pfxRecoveryShares+rc.ID+"/")
+		if err != nil {
+			return err
+		}
+		for _, sh := range shares {
+			b.cond(sh.Key, sh.Revision)
+			b.del(sh.Key)
+		}
+		rc.ExpiresAt = now
+		b.cond(kv.Key, kv.Revision)
+		b.put(kv.Key, &rc, recoveryGrace)
+	}
+	return nil
+}
+
+type rotationFinishKey struct{}
+
+// WithRotationFinish returns ctx with audited, which ApproveRotation
+// applies to the context of the transaction that finishes a rotation
+// (state rotated), so that the caller's audit entry of the finish
+// (audit.WithAction) commits with it, as the approving share's entry
+// commits with the switch.
+func WithRotationFinish(ctx context.Context, audited func(context.Context) context.Context) context.Context {
+	return context.WithValue(ctx, rotationFinishKey{}, audited)
 }
 
 // rebuildRotationKey adds to b the erasure of the rotation's pending
@@ -389,6 +535,14 @@ func (s *Service) rebuildRotationKey(ctx context.Context, b *txnBuilder, r *rota
 			}
 		}
 	}()
+	// Only the shares of the round's live approvals count (a lapsed one
+	// may linger in the store until its TTL is swept); all are erased.
+	live := map[int]bool{}
+	for _, a := range r.Approvals {
+		if j := slices.IndexFunc(from.Custodians, func(c EscrowCustodian) bool { return c.Name == a.Custodian }); j >= 0 {
+			live[from.Custodians[j].Index] = true
+		}
+	}
 	prefix := pfxRotationShares + r.ID + "/"
 	kvs, _, err := s.store.List(ctx, prefix)
 	if err != nil {
@@ -399,13 +553,16 @@ func (s *Service) rebuildRotationKey(ctx context.Context, b *txnBuilder, r *rota
 		if err != nil {
 			return nil, fmt.Errorf("ca: corrupt pending share %s", kv.Key)
 		}
+		b.cond(kv.Key, kv.Revision)
+		b.del(kv.Key)
+		if i == index || !live[i] {
+			continue
+		}
 		v, err := gmcrypto.Unwrap(kek, kv.Value, []byte(kv.Key))
 		if err != nil {
 			return nil, fmt.Errorf("ca: pending share %s does not open: %w", kv.Key, err)
 		}
 		shares[i] = v
-		b.cond(kv.Key, kv.Revision)
-		b.del(kv.Key)
 	}
 	if len(shares) < r.Threshold {
 		// The pending shares expired from the store before the request.
@@ -418,28 +575,31 @@ func (s *Service) rebuildRotationKey(ctx context.Context, b *txnBuilder, r *rota
 
 // moveEscrowCopies re-encrypts, from the escrow key fromID (key) to next,
 // every escrow copy still under fromID, in batches, and returns how many
-// it moved (also when it stops on an error).
-func (s *Service) moveEscrowCopies(ctx context.Context, key *sm2.PrivateKey, fromID string, next *escrowKeyRecord) (int, error) {
+// it moved (also when it stops on an error) and the credentials whose
+// copy does not open under key (damaged: left as they are).
+func (s *Service) moveEscrowCopies(ctx context.Context, key *sm2.PrivateKey, fromID string, next *escrowKeyRecord) (int, []string, error) {
 	kvs, _, err := s.store.List(ctx, pfxCredentials)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	var ids []string
 	for _, kv := range kvs {
 		var c credentialRecord
 		if err := jsonUnmarshal(kv, &c); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		if c.EscrowID == fromID && len(c.Escrow) > 0 {
 			ids = append(ids, c.ID)
 		}
 	}
 	moved := 0
+	var unopened []string
 	for batch := range slices.Chunk(ids, rotationMoveBatchSize) {
 		n := 0
+		var bad []string
 		err := retry(ctx, func() error {
 			var b txnBuilder
-			n = 0
+			n, bad = 0, nil
 			for _, id := range batch {
 				c, crev, err := s.loadCredential(ctx, id)
 				if errors.Is(err, ErrCredentialNotFound) {
@@ -452,7 +612,8 @@ func (s *Service) moveEscrowCopies(ctx context.Context, key *sm2.PrivateKey, fro
 				}
 				der, err := openEscrowCopy(key, c.ID, c.Escrow)
 				if err != nil {
-					return err
+					bad = append(bad, c.ID)
+					continue
 				}
 				cp, err := escrowCopy(next, c.ID, der)
 				gmcrypto.Zero(der)
@@ -470,18 +631,23 @@ func (s *Service) moveEscrowCopies(ctx context.Context, key *sm2.PrivateKey, fro
 			return b.commit(ctx, s.store)
 		})
 		if err != nil {
-			return moved, fmt.Errorf("ca: moving escrow copies from %s: %w", fromID, err)
+			return moved, unopened, fmt.Errorf("ca: moving escrow copies from %s: %w", fromID, err)
 		}
 		moved += n
+		unopened = append(unopened, bad...)
 	}
-	return moved, nil
+	return moved, unopened, nil
 }
 
 // finishRotation records what the move did: the rotation is done when
 // nothing was left behind (moveErr nil), and stays moving otherwise; it
 // returns the rotation and moveErr.
-func (s *Service) finishRotation(ctx context.Context, id string, moved int, moveErr error) (*Rotation, error) {
+func (s *Service) finishRotation(ctx context.Context, id string, moved int, unopened []string, moveErr error) (*Rotation, error) {
 	var out *Rotation
+	cctx := ctx
+	if audited, ok := ctx.Value(rotationFinishKey{}).(func(context.Context) context.Context); ok && moveErr == nil {
+		cctx = audited(ctx)
+	}
 	err := retry(ctx, func() error {
 		r, rrev, err := s.loadRotation(ctx, id)
 		if err != nil {
@@ -489,15 +655,27 @@ func (s *Service) finishRotation(ctx context.Context, id string, moved int, move
 		}
 		now := s.now().UTC()
 		r.Moved += moved
-		ttl := time.Duration(0) // moving: kept until approved again
-		if moveErr == nil {
-			r.CompletedAt, ttl = now, rotationGrace
+		for _, c := range unopened {
+			if !slices.Contains(r.Unopened, c) {
+				r.Unopened = append(r.Unopened, c)
+			}
 		}
+		ttl := time.Duration(0) // moving: kept until approved again
 		var b txnBuilder
 		b.cond(rotationKey(r.ID), rrev)
+		if moveErr == nil {
+			r.CompletedAt, ttl = now, rotationGrace
+			var ptr string
+			if prev, err := s.getJSON(ctx, rotationPendingKey, &ptr); err == nil && ptr == r.ID {
+				b.cond(rotationPendingKey, prev)
+				b.del(rotationPendingKey)
+			} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+		}
 		b.put(rotationKey(r.ID), r, ttl)
 		out = r.toRotation(now)
-		return b.commitAction(ctx, s.store, out)
+		return b.commitAction(cctx, s.store, out)
 	})
 	if moveErr != nil {
 		return out, moveErr

@@ -244,20 +244,95 @@ func TestEscrowRotationExpiredAndSuperseded(t *testing.T) {
 		t.Fatalf("state %s", r.State)
 	}
 
-	// A recovery opened under the old key, then a rotation.
+	// A canceled rotation: refused afterwards, its pending share erased,
+	// and a new one may be opened.
+	rot3, _ := w.rotate(t)
+	if _, err := w.approve(t, rot3.ID, "bob", w.shares["bob"].File, passBob); err != nil {
+		t.Fatal(err)
+	}
+	c, err := w.svc.CancelRotation(w.ctx, rot3.ID, "admin")
+	if err != nil || c.State != RotationStateCanceled || c.CanceledBy != "admin" {
+		t.Fatalf("cancel: %+v %v", c, err)
+	}
+	if pending, _, _ := w.store.List(w.ctx, pfxRotationShares+rot3.ID+"/"); len(pending) != 0 {
+		t.Fatal("a canceled rotation kept its pending share")
+	}
+	before = w.snapshot(t)
+	if _, err := w.approve(t, rot3.ID, "carol", w.shares["carol"].File, passCarol); !errors.Is(err, ErrRotationClosed) {
+		t.Fatalf("approving a canceled rotation: %v", err)
+	}
+	if _, err := w.svc.CancelRotation(w.ctx, rot3.ID, "admin"); !errors.Is(err, ErrRotationClosed) {
+		t.Fatalf("canceling twice: %v", err)
+	}
+	if _, err := w.svc.CancelRotation(w.ctx, rot.ID, "admin"); !errors.Is(err, ErrRotationExpired) {
+		t.Fatalf("canceling an expired rotation: %v", err)
+	}
+	if w.snapshot(t) != before {
+		t.Fatal("a refused approval or cancel changed the store")
+	}
+
+	// A recovery opened (and half approved) under the old key, then a
+	// rotation: the switch ends the recovery and erases its pending share.
 	w.reset(t)
 	rec, err := w.svc.OpenRecovery(w.ctx, RecoveryRequest{UserID: w.user, Reason: "ticket 8", By: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := w.submit(t, rec.ID, "carol", "carol", passCarol); err != nil {
+		t.Fatal(err)
+	}
 	rot2, _ := w.rotate(t)
+	if _, err := w.svc.CancelRotation(w.ctx, rot2.ID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	rot2, _ = w.rotate(t)
 	for _, c := range []struct{ as, pass string }{{"bob", passBob}, {"carol", passCarol}} {
 		if _, err := w.approve(t, rot2.ID, c.as, w.shares[c.as].File, c.pass); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := w.submit(t, rec.ID, "bob", "bob", passBob); !errors.Is(err, ErrRecoveryClosed) {
+	if r, _ := w.svc.Recovery(w.ctx, rec.ID); r.State != RecoveryStateExpired {
+		t.Fatalf("the old key's recovery is %s", r.State)
+	}
+	if pending, _, _ := w.store.List(w.ctx, pfxRecoveryShares); len(pending) != 0 {
+		t.Fatal("the old key's pending recovery share is still stored")
+	}
+	if _, err := w.submit(t, rec.ID, "bob", "bob", passBob); !errors.Is(err, ErrRecoveryExpired) {
 		t.Fatalf("a recovery of the retired key: %v", err)
+	}
+}
+
+// TestEscrowRotationDamagedCopy: a copy that does not open under the old
+// key (damaged before the rotation) does not stop it: the others move, and
+// the rotation lists it.
+func TestEscrowRotationDamagedCopy(t *testing.T) {
+	w := newEscrowWorld(t)
+	other := w.enrolled(t, UserRequest{Name: "赵六"})
+	otherEnc := w.credential(t, other, escrowIssuer, gmcrypto.AlgSM2, PurposeEncrypt)
+	c, rev, err := w.svc.loadCredential(w.ctx, w.enc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Escrow[len(c.Escrow)-1] ^= 1
+	var b txnBuilder
+	b.cond(credentialKey(c.ID), rev)
+	b.put(credentialKey(c.ID), c, 0)
+	if err := b.commit(w.ctx, w.store); err != nil {
+		t.Fatal(err)
+	}
+	rot, _ := w.rotate(t)
+	for _, c := range []struct{ as, pass string }{{"bob", passBob}, {"carol", passCarol}} {
+		if _, err := w.approve(t, rot.ID, c.as, w.shares[c.as].File, c.pass); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := w.svc.Rotation(w.ctx, rot.ID)
+	if err != nil || got.State != RotationStateDone || got.Moved != 1 || len(got.Unopened) != 1 || got.Unopened[0] != w.enc.ID {
+		t.Fatalf("rotation with a damaged copy: %+v %v", got, err)
+	}
+	ids := w.escrowIDs(t)
+	if ids[otherEnc.ID] != rot.Next.ID || ids[w.enc.ID] != rot.From {
+		t.Fatalf("escrow keys after the rotation: %v", ids)
 	}
 }
 
@@ -317,10 +392,16 @@ func TestEscrowRotationInterrupted(t *testing.T) {
 	if _, _, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{Custodians: []CustodianPassphrase{{"bob", passBobNew}, {"dave", passDave}}, Iterations: testIter, Reason: "x", By: "admin"}); !errors.Is(err, ErrRotationPending) {
 		t.Fatalf("a rotation while one is moving: %v", err)
 	}
-	// Approved again, a week later: the old key's shares still count.
+	// Approved again, a week later: the old key's shares still count. An
+	// approval of the round that waited longer than MovingRoundTTL lapses
+	// (its custodian may approve again).
 	w.clock.Advance(DefaultRotationTTL + 7*24*time.Hour)
-	if got, err = w.approve(t, rot.ID, "carol", w.shares["carol"].File, passCarol); err != nil || got.State != RotationStateMoving {
+	if got, err = w.approve(t, rot.ID, "bob", w.shares["bob"].File, passBob); err != nil || got.State != RotationStateMoving || len(got.Approvals) != 1 {
 		t.Fatalf("first share of the second round: %+v %v", got, err)
+	}
+	w.clock.Advance(MovingRoundTTL)
+	if got, err = w.approve(t, rot.ID, "carol", w.shares["carol"].File, passCarol); err != nil || got.State != RotationStateMoving || len(got.Approvals) != 1 {
+		t.Fatalf("after a lapsed approval: %+v %v", got, err)
 	}
 	if got, err = w.approve(t, rot.ID, "alice", w.shares["alice"].File, passAlice); err != nil || got.State != RotationStateDone || got.Moved != 1 {
 		t.Fatalf("second round: %+v %v", got, err)

@@ -38,8 +38,26 @@ type Escrow struct {
 	CreatedBy    string            `json:"created_by"`
 }
 
-// EscrowShare is one share file, in the answer of POST /v1/admin/escrow
-// only: hand it to its custodian; the gateway keeps no copy.
+// EscrowDetail answers GET /v1/admin/escrow: the escrow key, and the
+// keys rotations replaced (Retired, newest first; v1.1, an added field).
+type EscrowDetail struct {
+	Escrow
+	Retired []RetiredEscrow `json:"retired"`
+}
+
+// RetiredEscrow is an escrow key a rotation replaced: its public key and
+// custodians, for the record (once the rotation is rotated, its share
+// files open nothing the store still holds).
+type RetiredEscrow struct {
+	Escrow
+	RetiredAt    time.Time `json:"retired_at"`
+	SupersededBy string    `json:"superseded_by"`
+	Rotation     string    `json:"rotation"`
+}
+
+// EscrowShare is one share file, in the answers of POST /v1/admin/escrow
+// and POST /v1/admin/escrow/rotations only: hand it to its custodian; the
+// gateway keeps no copy.
 type EscrowShare struct {
 	Custodian string `json:"custodian"`
 	Index     int    `json:"index"`
@@ -98,6 +116,62 @@ type RecoveryList struct {
 	Recoveries []Recovery `json:"recoveries"`
 }
 
+// EscrowRotationRequest is the body of POST /v1/admin/escrow/rotations
+// (admin only): the ceremony of the NEW escrow key, as EscrowInitRequest,
+// with the reason (recorded) and how long the rotation waits for the
+// approvals of the current key's custodians.
+type EscrowRotationRequest struct {
+	Custodians []EscrowCustodianRequest `json:"custodians"`
+	// Threshold of the new key (default 2).
+	Threshold int `json:"threshold,omitempty"`
+	// Iterations of the new share files' PBKDF2-SM3 (default 200000).
+	Iterations int    `json:"iterations,omitempty"`
+	Reason     string `json:"reason"`
+	// TTL of the request, a Go duration ("24h"); default 24h, at most
+	// 168h.
+	TTL string `json:"ttl,omitempty"`
+}
+
+// EscrowRotation is a rotation of the escrow key. State is open, moving
+// (the key has switched, escrow copies are being re-encrypted; one that
+// stays moving is approved again), rotated, expired or canceled. Threshold and
+// Approvals are those of the key being replaced (From): Approvals are the
+// current round's, Approved those that switched the key.
+type EscrowRotation struct {
+	ID          string             `json:"id"`
+	From        string             `json:"from"`
+	Next        Escrow             `json:"next"`
+	Reason      string             `json:"reason"`
+	RequestedBy string             `json:"requested_by"`
+	Threshold   int                `json:"threshold"`
+	Approvals   []RecoveryApproval `json:"approvals"`
+	Approved    []RecoveryApproval `json:"approved"`
+	State       string             `json:"state"`
+	CreatedAt   time.Time          `json:"created_at"`
+	ExpiresAt   time.Time          `json:"expires_at"`
+	SwitchedAt  time.Time          `json:"switched_at,omitzero"`
+	CompletedAt time.Time          `json:"completed_at,omitzero"`
+	CanceledAt  time.Time          `json:"canceled_at,omitzero"`
+	CanceledBy  string             `json:"canceled_by,omitempty"`
+	// Moved counts the escrow copies re-encrypted to the new key so far.
+	Moved int `json:"moved"`
+	// Unopened lists the credentials whose escrow copy did not open under
+	// the old key (damaged before the rotation): left as they were.
+	Unopened []string `json:"unopened,omitempty"`
+}
+
+// EscrowRotationCreated answers POST /v1/admin/escrow/rotations: the
+// rotation and the new key's share files (shown once).
+type EscrowRotationCreated struct {
+	Rotation EscrowRotation `json:"rotation"`
+	Shares   []EscrowShare  `json:"shares"`
+}
+
+// EscrowRotationList answers GET /v1/admin/escrow/rotations.
+type EscrowRotationList struct {
+	Rotations []EscrowRotation `json:"rotations"`
+}
+
 // PINResetRequest is the body of POST /v1/admin/users/{id}/reset-pin.
 type PINResetRequest struct {
 	// Reason: how the user's identity was verified again (required).
@@ -129,7 +203,7 @@ type Recovered struct {
 	Credentials []Credential `json:"credentials"`
 }
 
-// Error codes of key escrow and PIN resets.
+// Error codes of key escrow, its rotation and PIN resets.
 const (
 	CodeEscrowExists         = "escrow_exists"
 	CodeEscrowNotInitialized = "escrow_not_initialized"
@@ -141,4 +215,8 @@ const (
 	CodeCustodianForbidden   = "custodian_forbidden"
 	CodeShareDuplicate       = "share_duplicate"
 	CodeShareInvalid         = "share_invalid"
+	CodeRotationNotFound     = "rotation_not_found"
+	CodeRotationExpired      = "rotation_expired"
+	CodeRotationClosed       = "rotation_closed"
+	CodeRotationPending      = "rotation_pending"
 )

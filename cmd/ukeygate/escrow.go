@@ -33,13 +33,18 @@ under a passphrase the custodian types; the gateway keeps no copy.
 
   escrow init     the ceremony (admin token; custodians present)
   escrow show     the escrow key, threshold, custodians, share fingerprints
+                  (and the keys rotations retired)
   escrow recover  open a recovery for a user whose PIN was reset
   escrow approve  a custodian submits their share (with their own token)
-  escrow status   one recovery; escrow list: all of them`,
+  escrow status   one recovery; escrow list: all of them
+  escrow rotate   the ceremony for a new key (a custodian leaves, a share
+                  or passphrase is lost or suspected; admin token)
+  escrow rotation approve|status|list
+                  custodians of the current key approve the rotation`,
 	}
 	addOperatorFlags(cmd)
 	cmd.AddCommand(newEscrowInitCmd(), newEscrowShowCmd(), newEscrowRecoverCmd(), newEscrowApproveCmd(),
-		newEscrowStatusCmd(), newEscrowListCmd())
+		newEscrowStatusCmd(), newEscrowListCmd(), newEscrowRotateCmd(), newEscrowRotationCmd())
 	return cmd
 }
 
@@ -100,37 +105,13 @@ lost share file or passphrase cannot be replaced. With --passphrase-stdin
 the passphrases are read one per line, each once, in custodian order.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(custodians) < 2 {
-				return usageErrorf("give at least two --custodian (named operators)")
-			}
-			if outDir == "" {
-				return usageErrorf("--out DIR is required: where the share files are written")
-			}
-			for _, c := range custodians {
-				if _, err := os.Stat(filepath.Join(outDir, c+".share")); err == nil {
-					return usageErrorf("%s already exists: move it away first", filepath.Join(outDir, c+".share"))
-				}
+			if err := checkCeremony(custodians, outDir); err != nil {
+				return err
 			}
 			req := protocol.EscrowInitRequest{Threshold: threshold, Iterations: iterations}
-			sr := newSecretReader(cmd)
-			for _, c := range custodians {
-				p, err := sr.read("Passphrase of custodian " + c + ": ")
-				if err != nil {
-					return err
-				}
-				if !sr.pipe {
-					again, err := sr.read("Again: ")
-					if err != nil {
-						return err
-					}
-					if again != p {
-						return usageErrorf("the two passphrases of %s differ", c)
-					}
-				}
-				if len(p) < ca.MinPassphraseLen || len(p) > ca.MaxPassphraseLen {
-					return usageErrorf("the passphrase of %s must be %d to %d bytes", c, ca.MinPassphraseLen, ca.MaxPassphraseLen)
-				}
-				req.Custodians = append(req.Custodians, protocol.EscrowCustodianRequest{Name: c, Passphrase: p})
+			var err error
+			if req.Custodians, err = readCustodianPassphrases(cmd, custodians); err != nil {
+				return err
 			}
 			c, err := newOpClient(cmd)
 			if err != nil {
@@ -144,14 +125,8 @@ the passphrases are read one per line, each once, in custodian order.`,
 			if err := render(cmd, raw, &out, func(tw *table) {}); err != nil {
 				return err
 			}
-			if err := os.MkdirAll(outDir, 0o700); err != nil {
+			if err := writeShareFiles(outDir, out.Shares, "the escrow key exists"); err != nil {
 				return err
-			}
-			for _, s := range out.Shares {
-				file := filepath.Join(outDir, s.Custodian+".share")
-				if err := os.WriteFile(file, []byte(s.File), 0o600); err != nil {
-					return fmt.Errorf("the escrow key exists but share %s was not written (%w): its custodian has no share", file, err)
-				}
 			}
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 				return nil
@@ -172,6 +147,65 @@ the passphrases are read one per line, each once, in custodian order.`,
 	return cmd
 }
 
+// checkCeremony checks a ceremony's custodians and that none of their
+// share files exists in outDir yet.
+func checkCeremony(custodians []string, outDir string) error {
+	if len(custodians) < 2 {
+		return usageErrorf("give at least two --custodian (named operators)")
+	}
+	if outDir == "" {
+		return usageErrorf("--out DIR is required: where the share files are written")
+	}
+	for _, c := range custodians {
+		if _, err := os.Stat(filepath.Join(outDir, c+".share")); err == nil {
+			return usageErrorf("%s already exists: move it away first", filepath.Join(outDir, c+".share"))
+		}
+	}
+	return nil
+}
+
+// readCustodianPassphrases has each custodian type the passphrase of their
+// share file (twice on a terminal), in turn.
+func readCustodianPassphrases(cmd *cobra.Command, custodians []string) ([]protocol.EscrowCustodianRequest, error) {
+	var out []protocol.EscrowCustodianRequest
+	sr := newSecretReader(cmd)
+	for _, c := range custodians {
+		p, err := sr.read("Passphrase of custodian " + c + ": ")
+		if err != nil {
+			return nil, err
+		}
+		if !sr.pipe {
+			again, err := sr.read("Again: ")
+			if err != nil {
+				return nil, err
+			}
+			if again != p {
+				return nil, usageErrorf("the two passphrases of %s differ", c)
+			}
+		}
+		if len(p) < ca.MinPassphraseLen || len(p) > ca.MaxPassphraseLen {
+			return nil, usageErrorf("the passphrase of %s must be %d to %d bytes", c, ca.MinPassphraseLen, ca.MaxPassphraseLen)
+		}
+		out = append(out, protocol.EscrowCustodianRequest{Name: c, Passphrase: p})
+	}
+	return out, nil
+}
+
+// writeShareFiles writes each share to outDir/<custodian>.share (0600);
+// done says what exists already when one cannot be written.
+func writeShareFiles(outDir string, shares []protocol.EscrowShare, done string) error {
+	if err := os.MkdirAll(outDir, 0o700); err != nil {
+		return err
+	}
+	for _, s := range shares {
+		file := filepath.Join(outDir, s.Custodian+".share")
+		if err := os.WriteFile(file, []byte(s.File), 0o600); err != nil {
+			return fmt.Errorf("%s but share %s was not written (%w): its custodian has no share", done, file, err)
+		}
+	}
+	return nil
+}
+
 func escrowTable(tw *table, e *protocol.Escrow) {
 	fmt.Fprintf(tw, "Escrow key %s: %d of %d custodians (created %s by %s)\n", e.ID, e.Threshold, len(e.Custodians),
 		e.CreatedAt.UTC().Format(time.RFC3339), e.CreatedBy)
@@ -187,8 +221,22 @@ func newEscrowShowCmd() *cobra.Command {
 		Short: "Show the escrow key: threshold, custodians and their share fingerprints",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var out protocol.Escrow
-			return opPrint(cmd, "GET", "/v1/admin/escrow", nil, &out, func(tw *table) { escrowTable(tw, &out) })
+			var out protocol.EscrowDetail
+			return opPrint(cmd, "GET", "/v1/admin/escrow", nil, &out, func(tw *table) {
+				escrowTable(tw, &out.Escrow)
+				if len(out.Retired) == 0 {
+					return
+				}
+				fmt.Fprintf(tw, "\nRetired escrow keys (destroy their share files once their rotation is rotated):\n")
+				row(tw, "ID", "RETIRED", "SUPERSEDED BY", "ROTATION", "CUSTODIANS")
+				for _, r := range out.Retired {
+					var names []string
+					for _, c := range r.Custodians {
+						names = append(names, c.Name)
+					}
+					row(tw, r.ID, r.RetiredAt, r.SupersededBy, r.Rotation, fmt.Sprintf("%d of %s", r.Threshold, strings.Join(names, ",")))
+				}
+			})
 		},
 	}
 }
@@ -289,6 +337,187 @@ func newEscrowListCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out protocol.RecoveryList
 			return opPrint(cmd, "GET", "/v1/admin/escrow/recoveries", nil, &out, func(tw *table) { recoveryTable(tw, out.Recoveries) })
+		},
+	}
+}
+
+func newEscrowRotateCmd() *cobra.Command {
+	var custodians []string
+	var threshold, iterations int
+	var outDir string
+	var req protocol.EscrowRotationRequest
+	cmd := &cobra.Command{
+		Use:   "rotate --custodian NAME --custodian NAME [...] [--threshold K] --reason TEXT [--ttl 24h] --out DIR",
+		Short: "Rotate the escrow key: the ceremony for the new key and its custodians (admin token)",
+		Long: `When a custodian leaves, or a share file or passphrase is lost or suspected.
+The ceremony runs as "escrow init" does, for the NEW key: each new custodian
+types a passphrase (twice) in turn and their new share is written to
+DIR/<custodian>.share (use another DIR than the current shares'). The new key
+replaces the current one when custodians of the CURRENT key (its threshold,
+not the admin) approve with their current share files:
+
+  ukeygate escrow rotation approve rot_… --share FILE
+
+The last approval re-encrypts every escrow copy to the new key; then destroy
+the old share files. With --passphrase-stdin the passphrases are read one per
+line, each once, in custodian order.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if strings.TrimSpace(req.Reason) == "" {
+				return usageErrorf("--reason is required (it is audited)")
+			}
+			if err := checkCeremony(custodians, outDir); err != nil {
+				return err
+			}
+			req.Threshold, req.Iterations = threshold, iterations
+			var err error
+			if req.Custodians, err = readCustodianPassphrases(cmd, custodians); err != nil {
+				return err
+			}
+			c, err := newOpClient(cmd)
+			if err != nil {
+				return err
+			}
+			raw, err := c.call(cmd.Context(), "POST", "/v1/admin/escrow/rotations", req)
+			if err != nil {
+				return err
+			}
+			var out protocol.EscrowRotationCreated
+			if err := render(cmd, raw, &out, func(tw *table) {}); err != nil {
+				return err
+			}
+			rot := out.Rotation
+			if err := writeShareFiles(outDir, out.Shares, "rotation "+rot.ID+" is open"); err != nil {
+				return fmt.Errorf("%w; do not approve it: cancel it (ukeygate escrow rotation cancel %s), then rotate again", err, rot.ID)
+			}
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+				return nil
+			}
+			tw := newTable(cmd.OutOrStdout())
+			rotationTable(tw, []protocol.EscrowRotation{rot})
+			fmt.Fprintln(tw)
+			escrowTable(tw, &rot.Next)
+			fmt.Fprintf(tw, "\nShare files of the new key written to %s (one per custodian, sealed under their passphrase).\n", outDir)
+			fmt.Fprintln(tw, "Hand each to its custodian and delete it here: the gateway keeps no copy.")
+			fmt.Fprintf(tw, "%d custodians of the current key %s must now run: ukeygate escrow rotation approve %s --share FILE\n",
+				rot.Threshold, rot.From, rot.ID)
+			return tw.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&custodians, "custodian", nil, "a custodian of the new key (named operator); repeat for each")
+	f.IntVar(&threshold, "threshold", 0, "distinct custodians a recovery with the new key needs (default 2)")
+	f.IntVar(&iterations, "iterations", 0, "PBKDF2-SM3 iterations of the new share files (default 200000)")
+	f.StringVar(&req.Reason, "reason", "", "why (audited; required)")
+	f.StringVar(&req.TTL, "ttl", "", "how long the rotation waits for approvals (default 24h, at most 168h)")
+	f.StringVar(&outDir, "out", "", "directory to write the new share files to")
+	f.Bool("passphrase-stdin", false, "read the passphrases from standard input, one per line")
+	return cmd
+}
+
+func newEscrowRotationCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rotation",
+		Short: "Approve and follow escrow key rotations (escrow rotate opens one)",
+	}
+	cmd.AddCommand(newEscrowRotationApproveCmd(), newEscrowRotationStatusCmd(), newEscrowRotationListCmd(), newEscrowRotationCancelCmd())
+	return cmd
+}
+
+func rotationTable(tw *table, list []protocol.EscrowRotation) {
+	row(tw, "ID", "STATE", "FROM", "TO", "APPROVALS", "REQUESTED BY", "EXPIRES", "MOVED", "REASON")
+	for _, r := range list {
+		approvals := r.Approvals
+		if len(approvals) == 0 {
+			approvals = r.Approved
+		}
+		var names []string
+		for _, a := range approvals {
+			names = append(names, a.Custodian)
+		}
+		row(tw, r.ID, r.State, r.From, r.Next.ID, fmt.Sprintf("%d/%d %s", len(approvals), r.Threshold, strings.Join(names, ",")),
+			r.RequestedBy, r.ExpiresAt.UTC().Format(time.RFC3339), r.Moved, cellText(r.Reason))
+	}
+}
+
+func newEscrowRotationApproveCmd() *cobra.Command {
+	var shareFile string
+	cmd := &cobra.Command{
+		Use:   "approve ROTATION --share FILE",
+		Short: "Approve a rotation with your share of the CURRENT key (its custodians only, with their own operator token)",
+		Long: `The threshold-th approval switches the escrow key and re-encrypts every
+escrow copy to the new one. A rotation that stays "moving" (the move stopped
+half-way) is approved again the same way, with the same share files.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if shareFile == "" {
+				return usageErrorf("--share FILE is required: your share file of the current escrow key")
+			}
+			b, err := readFile(shareFile)
+			if err != nil {
+				return err
+			}
+			if _, err := ca.ParseShareFile(b); err != nil {
+				return usageErrorf("%s is not a share file: %v", shareFile, err)
+			}
+			p, err := newSecretReader(cmd).read("Passphrase of your share: ")
+			if err != nil {
+				return err
+			}
+			var out protocol.EscrowRotation
+			return opPrint(cmd, "POST", "/v1/admin/escrow/rotations/"+url.PathEscape(args[0])+"/shares",
+				protocol.ShareRequest{Share: string(b), Passphrase: p}, &out, func(tw *table) {
+					rotationTable(tw, []protocol.EscrowRotation{out})
+					if out.State == "rotated" {
+						fmt.Fprintf(tw, "\nRotated: %s is the escrow key (%d escrow copies moved). Destroy the share files of %s.\n",
+							out.Next.ID, out.Moved, out.From)
+					}
+					if len(out.Unopened) > 0 {
+						fmt.Fprintf(tw, "These escrow copies did not open under %s (damaged before the rotation) and stay as they were: %s\n",
+							out.From, strings.Join(out.Unopened, ", "))
+					}
+				})
+		},
+	}
+	cmd.Flags().StringVar(&shareFile, "share", "", "your share file of the current escrow key")
+	cmd.Flags().Bool("passphrase-stdin", false, "read the passphrase from standard input")
+	return cmd
+}
+
+func newEscrowRotationStatusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status ROTATION",
+		Short: "Show one escrow key rotation",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out protocol.EscrowRotation
+			return opPrint(cmd, "GET", "/v1/admin/escrow/rotations/"+url.PathEscape(args[0]), nil, &out,
+				func(tw *table) { rotationTable(tw, []protocol.EscrowRotation{out}) })
+		},
+	}
+}
+
+func newEscrowRotationCancelCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel ROTATION",
+		Short: "Cancel an open rotation that has not switched the key (admin token): its share files then open nothing",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out protocol.EscrowRotation
+			return opPrint(cmd, "POST", "/v1/admin/escrow/rotations/"+url.PathEscape(args[0])+"/cancel", nil, &out,
+				func(tw *table) { rotationTable(tw, []protocol.EscrowRotation{out}) })
+		},
+	}
+}
+
+func newEscrowRotationListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the escrow key rotations, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var out protocol.EscrowRotationList
+			return opPrint(cmd, "GET", "/v1/admin/escrow/rotations", nil, &out, func(tw *table) { rotationTable(tw, out.Rotations) })
 		},
 	}
 }

@@ -102,3 +102,134 @@ func TestEscrowCLI(t *testing.T) {
 		t.Fatalf("escrow list:\n%s", out)
 	}
 }
+
+// TestEscrowRotationCLI: alice leaves; the admin rotates the escrow key to
+// bob, carol and dave (new share files written 0600, not over existing
+// ones); a named operator cannot, a second rotation waits for the first;
+// dave (new key only) and a new share cannot approve; bob and carol, with
+// their current shares, rotate it; escrow show names the new key and the
+// retired one; a recovery then needs the new shares.
+func TestEscrowRotationCLI(t *testing.T) {
+	t.Parallel()
+	ts := servertest.Start(t)
+	as := func(token string, stdin string, args ...string) (int, string, string) {
+		t.Helper()
+		return cli(t, stdin, append(args, "--server", ts.URL, "--admin-token", token)...)
+	}
+	admin := func(args ...string) string {
+		t.Helper()
+		return mustCLI(t, "", append(args, "--server", ts.URL, "--admin-token", ts.AdminToken)...)
+	}
+	tokens := map[string]string{}
+	tokenRE := regexp.MustCompile(`op\.[a-z-]+\.[A-Za-z0-9_-]+`)
+	for _, name := range []string{"alice", "bob", "carol", "dave"} {
+		tokens[name] = tokenRE.FindString(admin("operator", "add", name))
+		if tokens[name] == "" {
+			t.Fatalf("no token for %s", name)
+		}
+	}
+	oldDir, newDir := t.TempDir(), t.TempDir()
+	mustCLI(t, "alice passphrase 1\nbob's passphrase 22\ncarol passphrase 333\n", "escrow", "init", "--custodian", "alice", "--custodian", "bob",
+		"--custodian", "carol", "--out", oldDir, "--passphrase-stdin", "--iterations", "4096", "--server", ts.URL, "--admin-token", ts.AdminToken)
+	oldID := regexp.MustCompile(`esc_[0-9a-z]+`).FindString(admin("escrow", "show"))
+	if oldID == "" {
+		t.Fatal("escrow show names no key")
+	}
+	iss := seedpkg.Generated("sm2", "SM2", "CLI Escrow CA")
+	iss.Profile.Escrow = true
+	sw := seedpkg.Make(t, ts.URL, ts.AdminToken, seedpkg.Spec{
+		Issuers: []operator.IssuerRequest{iss},
+		Users:   []seedpkg.User{{Name: "赵六", Credentials: []seedpkg.Credential{seedpkg.Sign("sm2", "SM2"), seedpkg.Encrypt("sm2", "SM2")}}},
+	})
+	user := sw.Users[0].ID
+
+	newPass := "bob's new passphrase 55\ncarol next passphrase 6\ndave's own passphrase 4\n"
+	rotateArgs := func(dir string) []string {
+		return []string{"escrow", "rotate", "--custodian", "bob", "--custodian", "carol", "--custodian", "dave",
+			"--reason", "alice left, ticket 77", "--ttl", "2h", "--out", dir, "--passphrase-stdin", "--iterations", "4096"}
+	}
+	if code, _, errOut := as(ts.AdminToken, newPass, "escrow", "rotate", "--custodian", "bob", "--custodian", "dave", "--out", newDir, "--passphrase-stdin"); code != 2 || !strings.Contains(errOut, "--reason") {
+		t.Fatalf("rotate without a reason: %d %s", code, errOut)
+	}
+	if code, _, errOut := as(ts.AdminToken, newPass, rotateArgs(oldDir)...); code != 2 || !strings.Contains(errOut, "already exists") {
+		t.Fatalf("rotate over the current shares: %d %s", code, errOut)
+	}
+	if code, _, errOut := as(tokens["alice"], newPass, rotateArgs(newDir)...); code == 0 || !strings.Contains(errOut, "operator_forbidden") {
+		t.Fatalf("a named operator rotated: %d %s", code, errOut)
+	}
+	out := mustCLI(t, newPass, append(rotateArgs(newDir), "--server", ts.URL, "--admin-token", ts.AdminToken)...)
+	id := regexp.MustCompile(`rot_[0-9a-z]+`).FindString(out)
+	if id == "" || !strings.Contains(out, "open") || !strings.Contains(out, "2 of 3 custodians") || !strings.Contains(out, "escrow rotation approve "+id) {
+		t.Fatalf("escrow rotate:\n%s", out)
+	}
+	for _, c := range []string{"bob", "carol", "dave"} {
+		fi, err := os.Stat(filepath.Join(newDir, c+".share"))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("new share file of %s: %v %v", c, err, fi)
+		}
+	}
+	if code, _, errOut := as(ts.AdminToken, newPass, rotateArgs(t.TempDir())...); code == 0 || !strings.Contains(errOut, "rotation_pending") {
+		t.Fatalf("second rotation: %d %s", code, errOut)
+	}
+
+	approve := func(who, dir, file, passphrase string) (int, string, string) {
+		return as(tokens[who], passphrase+"\n", "escrow", "rotation", "approve", id, "--share", filepath.Join(dir, file+".share"), "--passphrase-stdin")
+	}
+	if code, _, errOut := approve("dave", newDir, "dave", "dave's own passphrase 4"); code == 0 || !strings.Contains(errOut, "custodian_forbidden") {
+		t.Fatalf("a custodian of the new key only approved: %d %s", code, errOut)
+	}
+	if code, _, errOut := approve("bob", newDir, "bob", "bob's new passphrase 55"); code == 0 || !strings.Contains(errOut, "share_invalid") {
+		t.Fatalf("a new share approved: %d %s", code, errOut)
+	}
+	if code, out, errOut := approve("bob", oldDir, "bob", "bob's passphrase 22"); code != 0 || !strings.Contains(out, "1/2 bob") {
+		t.Fatalf("bob: %d %s %s", code, out, errOut)
+	}
+	if code, out, errOut := approve("carol", oldDir, "carol", "carol passphrase 333"); code != 0 || !strings.Contains(out, "Rotated") || !strings.Contains(out, "1 escrow copies moved") {
+		t.Fatalf("carol: %d %s %s", code, out, errOut)
+	}
+	if out := admin("escrow", "rotation", "status", id); !strings.Contains(out, "rotated") || !strings.Contains(out, "2/2 bob,carol") {
+		t.Fatalf("escrow rotation status:\n%s", out)
+	}
+	if out := admin("escrow", "rotation", "list"); !strings.Contains(out, id) {
+		t.Fatalf("escrow rotation list:\n%s", out)
+	}
+	out = admin("escrow", "show")
+	if !strings.Contains(out, "dave") || !strings.Contains(out, "Retired escrow keys") || !strings.Contains(out, oldID) || !strings.Contains(out, id) {
+		t.Fatalf("escrow show:\n%s", out)
+	}
+	// A ceremony that went wrong is canceled; a rotated one cannot be.
+	out = mustCLI(t, newPass, append(rotateArgs(t.TempDir()), "--server", ts.URL, "--admin-token", ts.AdminToken)...)
+	second := regexp.MustCompile(`rot_[0-9a-z]+`).FindString(out)
+	if code, _, errOut := as(tokens["bob"], "", "escrow", "rotation", "cancel", second); code == 0 || !strings.Contains(errOut, "operator_forbidden") {
+		t.Fatalf("a named operator canceled: %d %s", code, errOut)
+	}
+	if out := admin("escrow", "rotation", "cancel", second); !strings.Contains(out, "canceled") {
+		t.Fatalf("escrow rotation cancel:\n%s", out)
+	}
+	if code, _, errOut := as(ts.AdminToken, "", "escrow", "rotation", "cancel", id); code == 0 || !strings.Contains(errOut, "rotation_closed") {
+		t.Fatalf("canceling a rotated rotation: %d %s", code, errOut)
+	}
+
+	// A recovery now takes the new shares.
+	admin("user", "reset-pin", user, "--reason", "ID card checked")
+	code, out, errOut := as(tokens["alice"], "", "escrow", "recover", user, "--reason", "forgotten PIN")
+	if code != 0 {
+		t.Fatalf("escrow recover: %s", errOut)
+	}
+	rcv := regexp.MustCompile(`rcv_[0-9a-z]+`).FindString(out)
+	if rcv == "" {
+		t.Fatalf("escrow recover:\n%s", out)
+	}
+	recoverWith := func(who, dir, passphrase string) (int, string, string) {
+		return as(tokens[who], passphrase+"\n", "escrow", "approve", rcv, "--share", filepath.Join(dir, who+".share"), "--passphrase-stdin")
+	}
+	if code, _, errOut := recoverWith("bob", oldDir, "bob's passphrase 22"); code == 0 || !strings.Contains(errOut, "share_invalid") {
+		t.Fatalf("an old share in a recovery: %d %s", code, errOut)
+	}
+	if code, out, errOut := recoverWith("dave", newDir, "dave's own passphrase 4"); code != 0 || !strings.Contains(out, "1/2 dave") {
+		t.Fatalf("dave: %d %s %s", code, out, errOut)
+	}
+	if code, out, errOut := recoverWith("bob", newDir, "bob's new passphrase 55"); code != 0 || !strings.Contains(out, "Recovered") {
+		t.Fatalf("bob: %d %s %s", code, out, errOut)
+	}
+}

@@ -262,7 +262,6 @@ func (tb *tab) firstSession() (id, payload string) {
 // by itself with auto-refresh, or when the button is pressed. The new one
 // scans; the old one is refused.
 func TestExpiry(t *testing.T) {
-	t.Parallel() // its subtests wait on timers; the rest of the package runs meanwhile
 	for _, tc := range []struct {
 		name, query string
 		button      bool

@@ -28,7 +28,6 @@ const widgetErrorsTTL = 60
 // allowed origin the page reads the gateway's error answers (CORS on
 // errors too).
 func TestWidgetCrossOriginErrors(t *testing.T) {
-	t.Parallel() // its subtests wait on timers; the rest of the package runs meanwhile
 	for _, tc := range []struct {
 		name        string
 		allowPage   bool // the app allows the page's origin

@@ -217,6 +217,7 @@ var errorTable = []errorMapping{
 	{ca.ErrRotationExpired, http.StatusGone, protocol.CodeRotationExpired},
 	{ca.ErrRotationClosed, http.StatusConflict, protocol.CodeRotationClosed},
 	{ca.ErrRotationPending, http.StatusConflict, protocol.CodeRotationPending},
+	{ca.ErrSharesPending, http.StatusConflict, protocol.CodeSharesPending},
 	{ca.ErrCustodianForbidden, http.StatusForbidden, protocol.CodeCustodianForbidden},
 	{ca.ErrShareDuplicate, http.StatusConflict, protocol.CodeShareDuplicate},
 	{ca.ErrShareInvalid, http.StatusBadRequest, protocol.CodeShareInvalid},

@@ -146,6 +146,8 @@ func TestEscrowRotationEndToEnd(t *testing.T) {
 		{"another custodian's file", func() *resp { return approve("bob", oldFiles["carol"], escPass["carol"]) }, http.StatusBadRequest, protocol.CodeShareInvalid},
 		{"not a share file", func() *resp { return approve("bob", "garbage", "x") }, http.StatusBadRequest, protocol.CodeShareInvalid},
 		{"no passphrase", func() *resp { return approve("bob", oldFiles["bob"], "") }, http.StatusBadRequest, protocol.CodeInvalidRequest},
+		// bob's share waits in the recovery: carol's may not wait too (2 of 3).
+		{"a second custodian's pending share", func() *resp { return approve("carol", oldFiles["carol"], escPass["carol"]) }, http.StatusConflict, protocol.CodeSharesPending},
 	}
 	snap = storeSnapshot(t, st)
 	for _, r := range refusals {
@@ -242,7 +244,7 @@ func TestEscrowRotationEndToEnd(t *testing.T) {
 			refused++
 			if !strings.Contains(e.Detail, " "+protocol.CodeCustodianForbidden) && !strings.Contains(e.Detail, " "+protocol.CodeShareInvalid) &&
 				!strings.Contains(e.Detail, " "+protocol.CodeShareDuplicate) && !strings.Contains(e.Detail, " "+protocol.CodeRotationNotFound) &&
-				!strings.Contains(e.Detail, " "+protocol.CodeRotationClosed) {
+				!strings.Contains(e.Detail, " "+protocol.CodeRotationClosed) && !strings.Contains(e.Detail, " "+protocol.CodeSharesPending) {
 				t.Errorf("refused share entry %+v", e)
 			}
 		case e.Action == "escrow.rotation.finish":
@@ -254,9 +256,10 @@ func TestEscrowRotationEndToEnd(t *testing.T) {
 		}
 	}
 	// Refused: unknown id, the requester, dave, a new share, a wrong
-	// passphrase, another's file, garbage, bob twice, alice after the
-	// switch (the empty passphrase never reached the rotation).
-	if opens != 1 || shares != 2 || refused != 9 || finishes != 1 {
+	// passphrase, another's file, garbage, carol beside bob's recovery
+	// share, bob twice, alice after the switch (the empty passphrase never
+	// reached the rotation).
+	if opens != 1 || shares != 2 || refused != 10 || finishes != 1 {
 		t.Fatalf("audit: %d opens, %d shares, %d refused, %d finishes", opens, shares, refused, finishes)
 	}
 }

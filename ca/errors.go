@@ -166,6 +166,11 @@ var (
 	// ErrRecoveryClosed: the recovery request has already recovered its
 	// keys.
 	ErrRecoveryClosed = errors.New("ca: recovery request already completed")
+	// ErrSharesPending: keeping this custodian's share pending would give
+	// the escrow key's threshold of distinct custodians a share waiting in
+	// the store (escrowpending.go); approve one of the open requests
+	// instead, or wait until they complete or expire.
+	ErrSharesPending = errors.New("ca: too many custodians have a pending share of this escrow key")
 	// ErrRotationNotFound: no escrow key rotation under that id.
 	ErrRotationNotFound = errors.New("ca: escrow rotation not found")
 	// ErrRotationExpired: the rotation is past its expiry without having

@@ -439,8 +439,10 @@ func (s *Service) OpenRecovery(ctx context.Context, req RecoveryRequest) (*Recov
 			continue
 		}
 		if c.rec.AwaitingRecovery && len(c.rec.Escrow) > 0 && c.rec.EscrowID != esc.ID {
-			// Left under a retired key by an interrupted rotation.
-			return nil, fmt.Errorf("%w: %s is escrowed under the retired key %s: approve escrow rotation again to finish it first", ErrNothingToRecover, c.rec.ID, c.rec.EscrowID)
+			// Left under a retired key by a rotation: its move has not
+			// finished (approve that rotation again), or the copy did not
+			// open under the retired key (listed in the rotation's unopened).
+			return nil, fmt.Errorf("%w: %s is escrowed under the retired key %s: finish the rotation that retired it (approve it again), or see its unopened copies", ErrNothingToRecover, c.rec.ID, c.rec.EscrowID)
 		}
 		if !c.rec.AwaitingRecovery || len(c.rec.Escrow) == 0 {
 			if named {
@@ -579,10 +581,15 @@ func (s *Service) SubmitShare(ctx context.Context, recoveryID, custodian string,
 			if err != nil {
 				return err
 			}
+			if err := s.addPending(ctx, &b, esc.ID, r.Threshold, custodian, r.ID, r.ExpiresAt, now); err != nil {
+				return err
+			}
 			b.put(recoveryKey(r.ID), r, left+recoveryGrace)
 			b.cond(recoveryShareKey(r.ID, cust.Index), 0)
 			b.ops = append(b.ops, storage.Put(recoveryShareKey(r.ID, cust.Index), sealed, left))
 		} else if err := s.recoverKeys(ctx, &b, r, esc, kek, cust.Index, y); err != nil {
+			return err
+		} else if err := s.dropPending(ctx, &b, esc.ID, r.ID, now); err != nil {
 			return err
 		} else {
 			r.CompletedAt = now
@@ -805,11 +812,17 @@ func (s *Service) eraseEscrowOf(ctx context.Context, userID string) error {
 		if err != nil {
 			return err
 		}
-		ops := []storage.Op{storage.Delete(kv.Key)}
+		var b txnBuilder
+		b.del(kv.Key)
 		for _, sh := range shares {
-			ops = append(ops, storage.Delete(sh.Key))
+			b.del(sh.Key)
 		}
-		if _, err := s.store.Txn(ctx, ops...); err != nil {
+		if len(shares) > 0 {
+			if err := s.dropPending(ctx, &b, r.EscrowID, r.ID, s.now()); err != nil {
+				return err
+			}
+		}
+		if err := b.commit(ctx, s.store); err != nil {
 			return err
 		}
 	}

@@ -203,7 +203,7 @@ func (s *Service) RotateEscrow(ctx context.Context, req EscrowRotate) (*Rotation
 	if err != nil {
 		return nil, nil, err
 	}
-	esc, err := s.loadEscrow(ctx)
+	esc, escRev, err := s.loadEscrowRev(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -223,6 +223,7 @@ func (s *Service) RotateEscrow(ctx context.Context, req EscrowRotate) (*Rotation
 	rec := &rotationRecord{ID: id, From: esc.ID, Next: *next, Reason: req.Reason, RequestedBy: req.By,
 		Threshold: esc.Threshold, Approvals: []RecoveryApproval{}, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	var b txnBuilder
+	b.cond(escrowKeyKey, escRev)
 	b.cond(rotationPendingKey, ptrRev)
 	b.put(rotationPendingKey, id, 0)
 	b.cond(rotationKey(id), 0)
@@ -290,6 +291,9 @@ func (s *Service) CancelRotation(ctx context.Context, id, by string) (*Rotation,
 		for _, kv := range kvs {
 			b.cond(kv.Key, kv.Revision)
 			b.del(kv.Key)
+		}
+		if err := s.dropPending(ctx, &b, r.From, r.ID, now); err != nil {
+			return err
 		}
 		r.CanceledAt, r.CanceledBy = now, by
 		b.put(rotationKey(r.ID), r, rotationGrace)
@@ -379,11 +383,20 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 	}()
 	var r *rotationRecord
 	var rrev int64
+	firstState := ""
 	err = retry(ctx, func() error {
 		if r, rrev, err = s.loadRotation(ctx, rotationID); err != nil {
 			return err
 		}
 		now := s.now().UTC()
+		st := r.state(now)
+		if firstState == "" {
+			firstState = st
+		} else if firstState == RotationStateOpen && st == RotationStateMoving {
+			// Another approval switched the key meanwhile: this share is
+			// not needed, and must not start a round of its own.
+			return fmt.Errorf("%w: %s switched the key meanwhile (another approval reached the threshold)", ErrRotationClosed, r.ID)
+		}
 		from, fromRev, err := s.rotationFrom(ctx, r, now)
 		if err != nil {
 			return err
@@ -413,6 +426,11 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 			return err
 		}
 		defer gmcrypto.Zero(kek)
+		// Opening the share took a while: an open rotation must still be
+		// open now (nothing below reads the clock again).
+		if now = s.now().UTC(); r.state(now) == RotationStateExpired {
+			return fmt.Errorf("%w: %s at %s", ErrRotationExpired, r.ID, r.ExpiresAt.Format(time.RFC3339))
+		}
 		r.Approvals = append(r.Approvals, RecoveryApproval{Custodian: custodian, At: now})
 		var b txnBuilder
 		b.cond(rotationKey(r.ID), rrev)
@@ -422,6 +440,9 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 			left, recTTL := r.ExpiresAt.Sub(now), r.ExpiresAt.Sub(now)+rotationGrace
 			if r.state(now) == RotationStateMoving {
 				left, recTTL = MovingRoundTTL, 0
+			}
+			if err := s.addPending(ctx, &b, from.ID, r.Threshold, custodian, r.ID, now.Add(left), now); err != nil {
+				return err
 			}
 			sealed, err := gmcrypto.Wrap(kek, y, []byte(rotationShareKey(r.ID, cust.Index)))
 			if err != nil {
@@ -441,25 +462,38 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 			out = r.toRotation(now)
 			return b.commitAction(ctx, s.store, out)
 		}
+		if err := s.dropPending(ctx, &b, from.ID, r.ID, now); err != nil {
+			return err
+		}
+		if r.SwitchedAt.IsZero() {
+			// The switch conditions: the key is still the one to replace,
+			// and this is still the one rotation opened.
+			var ptr string
+			ptrRev, err := s.getJSON(ctx, rotationPendingKey, &ptr)
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return err
+			}
+			if ptr != r.ID {
+				return fmt.Errorf("%w: %s is no longer the rotation in progress", ErrRotationClosed, r.ID)
+			}
+			b.cond(rotationPendingKey, ptrRev)
+			b.cond(escrowKeyKey, fromRev)
+		}
 		key, err := s.rebuildRotationKey(ctx, &b, r, from, kek, cust.Index, y)
 		if err != nil {
 			return err
 		}
 		if r.SwitchedAt.IsZero() {
 			// The switch: the next key becomes current, the old one retired.
-			b.cond(escrowKeyKey, fromRev)
 			next := r.Next
 			next.CreatedAt = now
 			b.put(escrowKeyKey, &next, 0)
 			b.cond(pfxEscrowKeys+from.ID, 0)
 			b.put(pfxEscrowKeys+from.ID, &retiredEscrowRecord{escrowKeyRecord: *from, RetiredAt: now, SupersededBy: next.ID, Rotation: r.ID}, 0)
-			if err := s.closeRecoveriesOf(ctx, &b, from.ID, now); err != nil {
-				key.D.SetInt64(0)
-				return err
-			}
 			r.SwitchedAt = now
+			r.Approved = r.Approvals // who switched the key; later rounds only move
 		}
-		r.Approved, r.Approvals = r.Approvals, []RecoveryApproval{}
+		r.Approvals = []RecoveryApproval{}
 		b.put(rotationKey(r.ID), r, 0)
 		out = r.toRotation(now)
 		if err := b.commitAction(ctx, s.store, out); err != nil {
@@ -476,15 +510,20 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 	// away (a large store takes a while); only the process's end stops it
 	// (the rotation then stays moving, to be approved again).
 	mctx := context.WithoutCancel(ctx)
-	moved, unopened, err := s.moveEscrowCopies(mctx, oldKey, r.From, &r.Next)
+	moved, unopened, err := 0, []string(nil), s.closeRecoveriesOf(mctx, r.From)
+	if err == nil {
+		moved, unopened, err = s.moveEscrowCopies(mctx, oldKey, r.From, &r.Next)
+	}
 	return s.finishRotation(mctx, r.ID, moved, unopened, err)
 }
 
-// closeRecoveriesOf adds to b the end of every open recovery under the
-// escrow key escrowID, which a rotation retires: their pending shares
-// (of the old key) are erased and they expire now; a new recovery is
-// opened under the new key.
-func (s *Service) closeRecoveriesOf(ctx context.Context, b *txnBuilder, escrowID string, now time.Time) error {
+// closeRecoveriesOf ends, once a rotation has retired the escrow key
+// escrowID, every open recovery under it, each in a transaction of its
+// own: its pending shares (of the old key) are erased with their ledger
+// entries and it expires now; a new recovery is opened under the new key.
+// (A share for one not ended yet is refused anyway: SubmitShare checks
+// the recovery's key against the current one.)
+func (s *Service) closeRecoveriesOf(ctx context.Context, escrowID string) error {
 	kvs, _, err := s.store.List(ctx, pfxRecoveries)
 	if err != nil {
 		return err
@@ -494,20 +533,40 @@ func (s *Service) closeRecoveriesOf(ctx context.Context, b *txnBuilder, escrowID
 		if err := jsonUnmarshal(kv, &rc); err != nil {
 			return err
 		}
-		if rc.EscrowID != escrowID || rc.state(now) != RecoveryStateOpen {
+		if rc.EscrowID != escrowID || rc.state(s.now()) != RecoveryStateOpen {
 			continue
 		}
-		shares, _, err := s.store.List(ctx, pfxRecoveryShares+rc.ID+"/")
-		if err != nil {
-			return err
+		err := retry(ctx, func() error {
+			r, rev, err := s.loadRecovery(ctx, rc.ID)
+			if err != nil {
+				return err
+			}
+			now := s.now().UTC()
+			if r.state(now) != RecoveryStateOpen {
+				return nil
+			}
+			var b txnBuilder
+			shares, _, err := s.store.List(ctx, pfxRecoveryShares+r.ID+"/")
+			if err != nil {
+				return err
+			}
+			for _, sh := range shares {
+				b.cond(sh.Key, sh.Revision)
+				b.del(sh.Key)
+			}
+			if err := s.dropPending(ctx, &b, escrowID, r.ID, now); err != nil {
+				return err
+			}
+			r.ExpiresAt = now
+			b.cond(recoveryKey(r.ID), rev)
+			b.put(recoveryKey(r.ID), r, recoveryGrace)
+			return b.commit(ctx, s.store)
+		})
+		if errors.Is(err, ErrRecoveryNotFound) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("ca: ending recovery %s of the retired escrow key %s: %w", rc.ID, escrowID, err)
 		}
-		for _, sh := range shares {
-			b.cond(sh.Key, sh.Revision)
-			b.del(sh.Key)
-		}
-		rc.ExpiresAt = now
-		b.cond(kv.Key, kv.Revision)
-		b.put(kv.Key, &rc, recoveryGrace)
 	}
 	return nil
 }
@@ -565,8 +624,8 @@ func (s *Service) rebuildRotationKey(ctx context.Context, b *txnBuilder, r *rota
 		shares[i] = v
 	}
 	if len(shares) < r.Threshold {
-		// The pending shares expired from the store before the request.
-		return nil, fmt.Errorf("%w: %s (pending shares gone)", ErrRotationExpired, r.ID)
+		// The pending shares left the store before their approvals did.
+		return nil, fmt.Errorf("%w: %s: the other approvals' shares are gone from the store; approve it again", ErrRotationExpired, r.ID)
 	}
 	d := combineShares(shares)
 	defer d.SetInt64(0)
@@ -665,6 +724,19 @@ func (s *Service) finishRotation(ctx context.Context, id string, moved int, unop
 		b.cond(rotationKey(r.ID), rrev)
 		if moveErr == nil {
 			r.CompletedAt, ttl = now, rotationGrace
+			// A share of a round that started while the move ran is not
+			// needed any more.
+			left, _, err := s.store.List(ctx, pfxRotationShares+r.ID+"/")
+			if err != nil {
+				return err
+			}
+			for _, kv := range left {
+				b.cond(kv.Key, kv.Revision)
+				b.del(kv.Key)
+			}
+			if err := s.dropPending(ctx, &b, r.From, r.ID, now); err != nil {
+				return err
+			}
 			var ptr string
 			if prev, err := s.getJSON(ctx, rotationPendingKey, &ptr); err == nil && ptr == r.ID {
 				b.cond(rotationPendingKey, prev)

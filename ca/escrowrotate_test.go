@@ -222,12 +222,16 @@ func TestEscrowRotationExpiredAndSuperseded(t *testing.T) {
 	rot, err := func() (*Rotation, error) {
 		r, _, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{
 			Custodians: []CustodianPassphrase{{"bob", passBobNew}, {"dave", passDave}},
-			Iterations: testIter, Reason: rotateReason, By: "admin", TTL: time.Hour,
+			Iterations: testIter, Reason: rotateReason, By: "alice", TTL: time.Hour,
 		})
 		return r, err
 	}()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// alice, a custodian of the current key, opened it: she cannot approve.
+	if _, err := w.approve(t, rot.ID, "alice", w.shares["alice"].File, passAlice); !errors.Is(err, ErrCustodianForbidden) {
+		t.Fatalf("the requester approved: %v", err)
 	}
 	if _, err := w.approve(t, rot.ID, "bob", w.shares["bob"].File, passBob); err != nil {
 		t.Fatal(err)
@@ -273,6 +277,7 @@ func TestEscrowRotationExpiredAndSuperseded(t *testing.T) {
 
 	// A recovery opened (and half approved) under the old key, then a
 	// rotation: the switch ends the recovery and erases its pending share.
+	w.clock.Advance(pendingSweepMargin) // the expired rotation's bob share has gone
 	w.reset(t)
 	rec, err := w.svc.OpenRecovery(w.ctx, RecoveryRequest{UserID: w.user, Reason: "ticket 8", By: "alice"})
 	if err != nil {
@@ -286,7 +291,17 @@ func TestEscrowRotationExpiredAndSuperseded(t *testing.T) {
 		t.Fatal(err)
 	}
 	rot2, _ = w.rotate(t)
-	for _, c := range []struct{ as, pass string }{{"bob", passBob}, {"carol", passCarol}} {
+	// carol's share waits in the recovery: bob's may not wait too (the
+	// store and the master key would then hold two shares of a 2-of-3
+	// key); carol's may, and bob's then completes the rotation.
+	before = w.snapshot(t)
+	if _, err := w.approve(t, rot2.ID, "bob", w.shares["bob"].File, passBob); !errors.Is(err, ErrSharesPending) {
+		t.Fatalf("a second custodian's pending share: %v", err)
+	}
+	if w.snapshot(t) != before {
+		t.Fatal("a refused pending share changed the store")
+	}
+	for _, c := range []struct{ as, pass string }{{"carol", passCarol}, {"bob", passBob}} {
 		if _, err := w.approve(t, rot2.ID, c.as, w.shares[c.as].File, c.pass); err != nil {
 			t.Fatal(err)
 		}
@@ -399,7 +414,7 @@ func TestEscrowRotationInterrupted(t *testing.T) {
 	if got, err = w.approve(t, rot.ID, "bob", w.shares["bob"].File, passBob); err != nil || got.State != RotationStateMoving || len(got.Approvals) != 1 {
 		t.Fatalf("first share of the second round: %+v %v", got, err)
 	}
-	w.clock.Advance(MovingRoundTTL)
+	w.clock.Advance(MovingRoundTTL + pendingSweepMargin)
 	if got, err = w.approve(t, rot.ID, "carol", w.shares["carol"].File, passCarol); err != nil || got.State != RotationStateMoving || len(got.Approvals) != 1 {
 		t.Fatalf("after a lapsed approval: %+v %v", got, err)
 	}
@@ -437,4 +452,63 @@ func TestEscrowRotationStoreAndMasterCannotOpen(t *testing.T) {
 	}
 	w.notInStoreOrMaster(t, rot.From, pfxRotationShares, kek)
 	w.notInStoreOrMaster(t, rot.Next.ID, pfxRotationShares, kek)
+}
+
+// TestEscrowPendingSharesStayBelowThreshold: across every open request of
+// an escrow key (recoveries and rotations), fewer than threshold distinct
+// custodians have a share waiting in the store, so the store and the
+// master key never hold enough to rebuild the key. The same custodian may
+// wait in several; a completed request takes its entries out; an expired
+// one's count no more.
+func TestEscrowPendingSharesStayBelowThreshold(t *testing.T) {
+	w := newEscrowWorld(t)
+	other := w.enrolled(t, UserRequest{Name: "赵六"})
+	w.credential(t, other, escrowIssuer, gmcrypto.AlgSM2, PurposeEncrypt)
+	w.reset(t)
+	if _, _, err := w.svc.ResetPIN(w.ctx, other, resetReason); err != nil {
+		t.Fatal(err)
+	}
+	a, err := w.svc.OpenRecovery(w.ctx, RecoveryRequest{UserID: w.user, Reason: "ticket 1", By: "admin", TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := w.svc.OpenRecovery(w.ctx, RecoveryRequest{UserID: other, Reason: "ticket 2", By: "admin", TTL: 2 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.submit(t, a.ID, "bob", "bob", passBob); err != nil {
+		t.Fatal(err)
+	}
+	before := w.snapshot(t)
+	if _, err := w.submit(t, b.ID, "carol", "carol", passCarol); !errors.Is(err, ErrSharesPending) {
+		t.Fatalf("carol's share pending beside bob's: %v", err)
+	}
+	if w.snapshot(t) != before {
+		t.Fatal("a refused pending share changed the store")
+	}
+	if _, err := w.submit(t, b.ID, "bob", "bob", passBob); err != nil {
+		t.Fatalf("bob waiting in two recoveries: %v", err)
+	}
+	// carol completes a: a's entry leaves the ledger, b's stays.
+	if r, err := w.submit(t, a.ID, "carol", "carol", passCarol); err != nil || r.State != RecoveryStateDone {
+		t.Fatalf("completing a: %+v %v", r, err)
+	}
+	l, _, err := w.svc.loadPendingLedger(w.ctx, w.escrow.ID, w.clock.Now())
+	if err != nil || len(l.Entries) != 1 || l.Entries[0].Request != b.ID || l.Entries[0].Custodian != "bob" {
+		t.Fatalf("ledger after a completed: %+v %v", l, err)
+	}
+	// b expires: its entry still counts while the store may not have swept
+	// its share, then no more, and a new request's share may wait.
+	w.clock.Advance(2*time.Hour + time.Second)
+	c, err := w.svc.OpenRecovery(w.ctx, RecoveryRequest{UserID: other, Reason: "ticket 3", By: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.submit(t, c.ID, "carol", "carol", passCarol); !errors.Is(err, ErrSharesPending) {
+		t.Fatalf("just after b expired: %v", err)
+	}
+	w.clock.Advance(pendingSweepMargin)
+	if _, err := w.submit(t, c.ID, "carol", "carol", passCarol); err != nil {
+		t.Fatalf("after b expired and was swept: %v", err)
+	}
 }

@@ -219,4 +219,5 @@ const (
 	CodeRotationExpired      = "rotation_expired"
 	CodeRotationClosed       = "rotation_closed"
 	CodeRotationPending      = "rotation_pending"
+	CodeSharesPending        = "shares_pending"
 )

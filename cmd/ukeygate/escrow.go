@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -388,7 +389,12 @@ line, each once, in custodian order.`,
 			}
 			rot := out.Rotation
 			if err := writeShareFiles(outDir, out.Shares, "rotation "+rot.ID+" is open"); err != nil {
-				return fmt.Errorf("%w; do not approve it: cancel it (ukeygate escrow rotation cancel %s), then rotate again", err, rot.ID)
+				// Without its share files the new key must never become
+				// current: cancel the rotation at once.
+				if _, cerr := c.call(context.WithoutCancel(cmd.Context()), "POST", "/v1/admin/escrow/rotations/"+url.PathEscape(rot.ID)+"/cancel", nil); cerr != nil {
+					return fmt.Errorf("%w; canceling it failed too (%v): cancel it (ukeygate escrow rotation cancel %s) before anyone approves it", err, cerr, rot.ID)
+				}
+				return fmt.Errorf("%w; rotation %s was canceled: rotate again", err, rot.ID)
 			}
 			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 				return nil

@@ -209,10 +209,23 @@ func TestEscrowRotationCLI(t *testing.T) {
 	if code, _, errOut := as(ts.AdminToken, "", "escrow", "rotation", "cancel", id); code == 0 || !strings.Contains(errOut, "rotation_closed") {
 		t.Fatalf("canceling a rotated rotation: %d %s", code, errOut)
 	}
+	// Share files that cannot be written: the rotation is canceled at once.
+	notDir := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := as(ts.AdminToken, newPass, rotateArgs(filepath.Join(notDir, "shares"))...)
+	unwritten := regexp.MustCompile(`rot_[0-9a-z]+`).FindString(errOut)
+	if code == 0 || unwritten == "" || !strings.Contains(errOut, "was canceled") {
+		t.Fatalf("rotate with unwritable share files: %d %s", code, errOut)
+	}
+	if out := admin("escrow", "rotation", "status", unwritten); !strings.Contains(out, "canceled") {
+		t.Fatalf("the rotation whose files were not written:\n%s", out)
+	}
 
 	// A recovery now takes the new shares.
 	admin("user", "reset-pin", user, "--reason", "ID card checked")
-	code, out, errOut := as(tokens["alice"], "", "escrow", "recover", user, "--reason", "forgotten PIN")
+	code, out, errOut = as(tokens["alice"], "", "escrow", "recover", user, "--reason", "forgotten PIN")
 	if code != 0 {
 		t.Fatalf("escrow recover: %s", errOut)
 	}

@@ -641,18 +641,20 @@ func (s *Service) moveEscrowCopies(ctx context.Context, key *sm2.PrivateKey, fro
 	if err != nil {
 		return 0, nil, err
 	}
-	var ids []string
+	var ids, unopened []string
 	for _, kv := range kvs {
 		var c credentialRecord
 		if err := jsonUnmarshal(kv, &c); err != nil {
-			return 0, nil, err
+			// A damaged record: its copy cannot be moved either; say so
+			// rather than stop every approval on it.
+			unopened = append(unopened, strings.TrimPrefix(kv.Key, pfxCredentials))
+			continue
 		}
 		if c.EscrowID == fromID && len(c.Escrow) > 0 {
 			ids = append(ids, c.ID)
 		}
 	}
 	moved := 0
-	var unopened []string
 	for batch := range slices.Chunk(ids, rotationMoveBatchSize) {
 		n := 0
 		var bad []string

@@ -556,17 +556,11 @@ func (s *Service) SubmitShare(ctx context.Context, recoveryID, custodian string,
 			return fmt.Errorf("%w: %s", ErrShareDuplicate, custodian)
 		}
 		cust := esc.Custodians[i]
-		if sf.EscrowID != esc.ID || sf.Custodian != custodian || sf.Index != cust.Index || sf.Threshold != esc.Threshold {
-			return fmt.Errorf("%w: not %s's share of escrow key %s", ErrShareInvalid, custodian, esc.ID)
-		}
-		y, err := sf.Open(passphrase)
+		y, err := openCustodianShare(esc, cust, sf, passphrase)
 		if err != nil {
 			return err
 		}
 		defer gmcrypto.Zero(y)
-		if !gmcrypto.Equal([]byte(shareFingerprint(esc.ID, custodian, cust.Index, y)), []byte(cust.Fingerprint)) {
-			return fmt.Errorf("%w: fingerprint", ErrShareInvalid)
-		}
 		kek, err := s.pendingShareKEK(r.ID)
 		if err != nil {
 			return err
@@ -601,44 +595,34 @@ func (s *Service) SubmitShare(ctx context.Context, recoveryID, custodian string,
 	return out, err
 }
 
+// openCustodianShare opens share file sf of custodian cust of escrow key
+// esc with its passphrase and checks it against the stored fingerprint
+// (ErrShareInvalid: another key's or custodian's file, an altered one, a
+// wrong passphrase). The caller clears the share.
+func openCustodianShare(esc *escrowKeyRecord, cust EscrowCustodian, sf *ShareFile, passphrase string) ([]byte, error) {
+	if sf.EscrowID != esc.ID || sf.Custodian != cust.Name || sf.Index != cust.Index || sf.Threshold != esc.Threshold {
+		return nil, fmt.Errorf("%w: not %s's share of escrow key %s", ErrShareInvalid, cust.Name, esc.ID)
+	}
+	y, err := sf.Open(passphrase)
+	if err != nil {
+		return nil, err
+	}
+	if !gmcrypto.Equal([]byte(shareFingerprint(esc.ID, cust.Name, cust.Index, y)), []byte(cust.Fingerprint)) {
+		gmcrypto.Zero(y)
+		return nil, fmt.Errorf("%w: fingerprint", ErrShareInvalid)
+	}
+	return y, nil
+}
+
 // recoverKeys adds to b what the threshold-th share does: rebuild the
 // escrow key from the sealed pending shares and y, decrypt the escrow copy
 // of each credential of r, seal it for its user, and erase the pending
 // shares.
 func (s *Service) recoverKeys(ctx context.Context, b *txnBuilder, r *recoveryRecord, esc *escrowKeyRecord, kek []byte, index int, y []byte) error {
-	shares := map[int][]byte{index: y}
-	defer func() {
-		for i, v := range shares {
-			if i != index {
-				gmcrypto.Zero(v)
-			}
-		}
-	}()
-	kvs, _, err := s.store.List(ctx, pfxRecoveryShares+r.ID+"/")
-	if err != nil {
-		return err
-	}
-	for _, kv := range kvs {
-		i, err := strconv.Atoi(strings.TrimPrefix(kv.Key, pfxRecoveryShares+r.ID+"/"))
-		if err != nil {
-			return fmt.Errorf("ca: corrupt pending share %s", kv.Key)
-		}
-		v, err := gmcrypto.Unwrap(kek, kv.Value, []byte(kv.Key))
-		if err != nil {
-			return fmt.Errorf("ca: pending share %s does not open: %w", kv.Key, err)
-		}
-		shares[i] = v
-		b.cond(kv.Key, kv.Revision)
-		b.del(kv.Key)
-	}
-	if len(shares) < r.Threshold {
-		// The pending shares expired from the store before the request.
+	key, err := s.rebuildFromPending(ctx, b, pfxRecoveryShares+r.ID+"/", esc, kek, index, y, nil)
+	if errors.Is(err, errPendingGone) {
 		return fmt.Errorf("%w: %s (pending shares gone)", ErrRecoveryExpired, r.ID)
-	}
-	d := combineShares(shares)
-	defer d.SetInt64(0)
-	key, err := escrowPrivateKey(d, esc.PublicKey)
-	if err != nil {
+	} else if err != nil {
 		return err
 	}
 	defer key.D.SetInt64(0)
@@ -669,6 +653,53 @@ func (s *Service) recoverKeys(ctx context.Context, b *txnBuilder, r *recoveryRec
 		b.put(rk, &recoveredRecord{CredentialID: c.ID, RecoveryID: r.ID, Sealed: sealed, ExpiresAt: s.now().UTC().Add(RecoveredKeyTTL)}, RecoveredKeyTTL)
 	}
 	return nil
+}
+
+// errPendingGone: fewer pending shares are left in the store than the
+// request's approvals say (they expired before it).
+var errPendingGone = errors.New("ca: pending shares gone")
+
+// rebuildFromPending adds to b the erasure of every pending share under
+// prefix (sealed under kek) and returns escrow key esc rebuilt from the
+// shares and y, custodian index's share, checked against its public key.
+// When live is not nil only the indexes it holds count besides index (a
+// lapsed approval's share may linger until the store sweeps it).
+// errPendingGone when fewer than the threshold are left.
+func (s *Service) rebuildFromPending(ctx context.Context, b *txnBuilder, prefix string, esc *escrowKeyRecord, kek []byte, index int, y []byte, live map[int]bool) (*sm2.PrivateKey, error) {
+	shares := map[int][]byte{index: y}
+	defer func() {
+		for i, v := range shares {
+			if i != index {
+				gmcrypto.Zero(v)
+			}
+		}
+	}()
+	kvs, _, err := s.store.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range kvs {
+		i, err := strconv.Atoi(strings.TrimPrefix(kv.Key, prefix))
+		if err != nil {
+			return nil, fmt.Errorf("ca: corrupt pending share %s", kv.Key)
+		}
+		b.cond(kv.Key, kv.Revision)
+		b.del(kv.Key)
+		if i == index || (live != nil && !live[i]) {
+			continue
+		}
+		v, err := gmcrypto.Unwrap(kek, kv.Value, []byte(kv.Key))
+		if err != nil {
+			return nil, fmt.Errorf("ca: pending share %s does not open: %w", kv.Key, err)
+		}
+		shares[i] = v
+	}
+	if len(shares) < esc.Threshold {
+		return nil, errPendingGone
+	}
+	d := combineShares(shares)
+	defer d.SetInt64(0)
+	return escrowPrivateKey(d, esc.PublicKey)
 }
 
 // escrowPrivateKey makes the SM2 key of scalar d, checked against the

@@ -410,17 +410,11 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 			return fmt.Errorf("%w: %s", ErrShareDuplicate, custodian)
 		}
 		cust := from.Custodians[i]
-		if sf.EscrowID != from.ID || sf.Custodian != custodian || sf.Index != cust.Index || sf.Threshold != from.Threshold {
-			return fmt.Errorf("%w: not %s's share of escrow key %s", ErrShareInvalid, custodian, from.ID)
-		}
-		y, err := sf.Open(passphrase)
+		y, err := openCustodianShare(from, cust, sf, passphrase)
 		if err != nil {
 			return err
 		}
 		defer gmcrypto.Zero(y)
-		if !gmcrypto.Equal([]byte(shareFingerprint(from.ID, custodian, cust.Index, y)), []byte(cust.Fingerprint)) {
-			return fmt.Errorf("%w: fingerprint", ErrShareInvalid)
-		}
 		kek, err := gmcrypto.DeriveKey(s.master, purposeRotationShare, []byte(r.ID))
 		if err != nil {
 			return err
@@ -584,52 +578,20 @@ func WithRotationFinish(ctx context.Context, audited func(context.Context) conte
 
 // rebuildRotationKey adds to b the erasure of the rotation's pending
 // shares and returns the key being replaced, rebuilt from them and y and
-// checked against its public key.
+// checked against its public key. Only the shares of the round's live
+// approvals count.
 func (s *Service) rebuildRotationKey(ctx context.Context, b *txnBuilder, r *rotationRecord, from *escrowKeyRecord, kek []byte, index int, y []byte) (*sm2.PrivateKey, error) {
-	shares := map[int][]byte{index: y}
-	defer func() {
-		for i, v := range shares {
-			if i != index {
-				gmcrypto.Zero(v)
-			}
-		}
-	}()
-	// Only the shares of the round's live approvals count (a lapsed one
-	// may linger in the store until its TTL is swept); all are erased.
 	live := map[int]bool{}
 	for _, a := range r.Approvals {
 		if j := slices.IndexFunc(from.Custodians, func(c EscrowCustodian) bool { return c.Name == a.Custodian }); j >= 0 {
 			live[from.Custodians[j].Index] = true
 		}
 	}
-	prefix := pfxRotationShares + r.ID + "/"
-	kvs, _, err := s.store.List(ctx, prefix)
-	if err != nil {
-		return nil, err
-	}
-	for _, kv := range kvs {
-		i, err := strconv.Atoi(strings.TrimPrefix(kv.Key, prefix))
-		if err != nil {
-			return nil, fmt.Errorf("ca: corrupt pending share %s", kv.Key)
-		}
-		b.cond(kv.Key, kv.Revision)
-		b.del(kv.Key)
-		if i == index || !live[i] {
-			continue
-		}
-		v, err := gmcrypto.Unwrap(kek, kv.Value, []byte(kv.Key))
-		if err != nil {
-			return nil, fmt.Errorf("ca: pending share %s does not open: %w", kv.Key, err)
-		}
-		shares[i] = v
-	}
-	if len(shares) < r.Threshold {
-		// The pending shares left the store before their approvals did.
+	key, err := s.rebuildFromPending(ctx, b, pfxRotationShares+r.ID+"/", from, kek, index, y, live)
+	if errors.Is(err, errPendingGone) {
 		return nil, fmt.Errorf("%w: %s: the other approvals' shares are gone from the store; approve it again", ErrRotationExpired, r.ID)
 	}
-	d := combineShares(shares)
-	defer d.SetInt64(0)
-	return escrowPrivateKey(d, from.PublicKey)
+	return key, err
 }
 
 // moveEscrowCopies re-encrypts, from the escrow key fromID (key) to next,

@@ -288,23 +288,13 @@ func newEscrowApproveCmd() *cobra.Command {
 		Short: "Submit your share to a recovery (custodians only, with their own operator token)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if shareFile == "" {
-				return usageErrorf("--share FILE is required: your share file")
-			}
-			b, err := readFile(shareFile)
-			if err != nil {
-				return err
-			}
-			if _, err := ca.ParseShareFile(b); err != nil {
-				return usageErrorf("%s is not a share file: %v", shareFile, err)
-			}
-			p, err := newSecretReader(cmd).read("Passphrase of your share: ")
+			req, err := readShareRequest(cmd, shareFile, "your share file")
 			if err != nil {
 				return err
 			}
 			var out protocol.Recovery
 			return opPrint(cmd, "POST", "/v1/admin/escrow/recoveries/"+url.PathEscape(args[0])+"/shares",
-				protocol.ShareRequest{Share: string(b), Passphrase: p}, &out, func(tw *table) {
+				req, &out, func(tw *table) {
 					recoveryTable(tw, []protocol.Recovery{out})
 					if out.State == "recovered" {
 						fmt.Fprintln(tw, "\nRecovered: the keys wait for the user's PIN on their phone.")
@@ -315,6 +305,26 @@ func newEscrowApproveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&shareFile, "share", "", "your share file")
 	cmd.Flags().Bool("passphrase-stdin", false, "read the passphrase from standard input")
 	return cmd
+}
+
+// readShareRequest reads a custodian's share file (what names what the
+// file must be when --share is missing) and has them type its passphrase.
+func readShareRequest(cmd *cobra.Command, shareFile, what string) (protocol.ShareRequest, error) {
+	if shareFile == "" {
+		return protocol.ShareRequest{}, usageErrorf("--share FILE is required: %s", what)
+	}
+	b, err := readFile(shareFile)
+	if err != nil {
+		return protocol.ShareRequest{}, err
+	}
+	if _, err := ca.ParseShareFile(b); err != nil {
+		return protocol.ShareRequest{}, usageErrorf("%s is not a share file: %v", shareFile, err)
+	}
+	p, err := newSecretReader(cmd).read("Passphrase of your share: ")
+	if err != nil {
+		return protocol.ShareRequest{}, err
+	}
+	return protocol.ShareRequest{Share: string(b), Passphrase: p}, nil
 }
 
 func newEscrowStatusCmd() *cobra.Command {
@@ -456,23 +466,13 @@ escrow copy to the new one. A rotation that stays "moving" (the move stopped
 half-way) is approved again the same way, with the same share files.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if shareFile == "" {
-				return usageErrorf("--share FILE is required: your share file of the current escrow key")
-			}
-			b, err := readFile(shareFile)
-			if err != nil {
-				return err
-			}
-			if _, err := ca.ParseShareFile(b); err != nil {
-				return usageErrorf("%s is not a share file: %v", shareFile, err)
-			}
-			p, err := newSecretReader(cmd).read("Passphrase of your share: ")
+			req, err := readShareRequest(cmd, shareFile, "your share file of the current escrow key")
 			if err != nil {
 				return err
 			}
 			var out protocol.EscrowRotation
 			return opPrint(cmd, "POST", "/v1/admin/escrow/rotations/"+url.PathEscape(args[0])+"/shares",
-				protocol.ShareRequest{Share: string(b), Passphrase: p}, &out, func(tw *table) {
+				req, &out, func(tw *table) {
 					rotationTable(tw, []protocol.EscrowRotation{out})
 					if out.State == "rotated" {
 						fmt.Fprintf(tw, "\nRotated: %s is the escrow key (%d escrow copies moved). Destroy the share files of %s.\n",

@@ -46,6 +46,8 @@
     var seq = ev && typeof ev.seq === 'number' ? '#' + ev.seq + ' ' : '';
     li.textContent = seq + state + (ev && ev.at ? ' ' + ev.at : '') + (ev && ev.reason ? ' (' + ev.reason + ')' : '');
     li.setAttribute('data-state', state);
+    var root = document.querySelector('[data-ukg=root]');
+    if (root && root.getAttribute('data-session')) { li.setAttribute('data-session', root.getAttribute('data-session')); }
     list.appendChild(li);
   }
 

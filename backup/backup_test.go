@@ -15,7 +15,7 @@ import (
 	"github.com/ukeygate/ukeygate/vault"
 )
 
-func mustOpenBolt(t *testing.T) *storage.Bolt {
+func mustOpenBolt(t testing.TB) *storage.Bolt {
 	t.Helper()
 	cfg := storage.DefaultBoltConfig()
 	cfg.Path = filepath.Join(t.TempDir(), "ukeygate.db")
@@ -28,7 +28,7 @@ func mustOpenBolt(t *testing.T) *storage.Bolt {
 }
 
 // source is a vault-opened store with plain, TTL and already-expired keys.
-func source(t *testing.T) (*storage.Bolt, []byte) {
+func source(t testing.TB) (*storage.Bolt, []byte) {
 	t.Helper()
 	ctx := context.Background()
 	raw := mustOpenBolt(t)

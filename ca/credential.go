@@ -612,28 +612,39 @@ func (s *Service) unlockKey(ctx context.Context, userID, credentialID, pin strin
 			return err
 		}
 		defer gmcrypto.Zero(pinKey)
+		der, err := gmcrypto.Unwrap(pinKey, c.WrappedKey, []byte(credentialKey(c.ID)))
+		if err != nil {
+			return fmt.Errorf("ca: credential %s does not open under the verified PIN: %w", c.ID, err)
+		}
+		defer gmcrypto.Zero(der)
+		// An escrow copy left under a retired escrow key (an abandoned or
+		// unfinished rotation, a copy that did not open) is made again
+		// under the current key now that the PIN has opened the key.
+		reEscrow, err := s.reEscrowCopy(ctx, c, der)
+		if err != nil {
+			return err
+		}
 		// A use that changes nothing in the user record only checks the
 		// revisions: in the transaction that delivers the key's result
 		// when the caller collects guards (storage.DeferGuards: a key
 		// use of a session, checked in its completion), else now, in a
 		// transaction of conditions alone (no durable commit; on etcd a
 		// linearizable read).
-		if !u.pinUnchanged || !storage.AddGuards(ctx, s.userGuard(u, urev), s.credentialGuard(c, crev, decrypt)) {
+		if reEscrow != nil || !u.pinUnchanged || !storage.AddGuards(ctx, s.userGuard(u, urev), s.credentialGuard(c, crev, decrypt)) {
 			var b txnBuilder
 			b.cond(userKey(u.ID), urev)
 			if !u.pinUnchanged {
 				b.put(userKey(u.ID), u, 0)
 			}
 			b.cond(credentialKey(c.ID), crev)
+			if reEscrow != nil {
+				b.ops = append(b.ops, reEscrow.ops...)
+				b.put(credentialKey(c.ID), c, 0)
+			}
 			if err := b.commit(ctx, s.store); err != nil {
 				return err
 			}
 		}
-		der, err := gmcrypto.Unwrap(pinKey, c.WrappedKey, []byte(credentialKey(c.ID)))
-		if err != nil {
-			return fmt.Errorf("ca: credential %s does not open under the verified PIN: %w", c.ID, err)
-		}
-		defer gmcrypto.Zero(der)
 		k, err := gmcrypto.ParsePrivateKey(der)
 		if err != nil {
 			return fmt.Errorf("ca: corrupt credential %s: %w", c.ID, err)

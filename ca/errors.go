@@ -182,6 +182,13 @@ var (
 	// ErrRotationPending: another rotation is open or still moving
 	// escrow copies; it must finish or expire first.
 	ErrRotationPending = errors.New("ca: another escrow rotation is pending")
+	// ErrRotationUnconfirmed: an approval of an open rotation before every
+	// custodian of the new key has confirmed their new share file
+	// (ConfirmRotation).
+	ErrRotationUnconfirmed = errors.New("ca: escrow rotation not confirmed by every new custodian")
+	// ErrRotationNotMoving: only a moving rotation (the key switched, the
+	// move stopped half-way) can be abandoned; an open one is canceled.
+	ErrRotationNotMoving = errors.New("ca: escrow rotation is not moving")
 	// ErrCustodianForbidden: the operator is not a custodian of the
 	// escrow key, or is the one who opened the recovery or the rotation
 	// (dual control).

@@ -440,9 +440,11 @@ func (s *Service) OpenRecovery(ctx context.Context, req RecoveryRequest) (*Recov
 		}
 		if c.rec.AwaitingRecovery && len(c.rec.Escrow) > 0 && c.rec.EscrowID != esc.ID {
 			// Left under a retired key by a rotation: its move has not
-			// finished (approve that rotation again), or the copy did not
-			// open under the retired key (listed in the rotation's unopened).
-			return nil, fmt.Errorf("%w: %s is escrowed under the retired key %s: finish the rotation that retired it (approve it again), or see its unopened copies", ErrNothingToRecover, c.rec.ID, c.rec.EscrowID)
+			// finished (approve that rotation again), the copy did not
+			// open under the retired key (listed in the rotation's
+			// unopened), or the rotation was abandoned (the current
+			// custodians cannot recover it).
+			return nil, fmt.Errorf("%w: %s is escrowed under the retired key %s: finish the rotation that retired it (approve it again); if that rotation was abandoned or lists it as unopened, the key cannot be recovered by the current custodians", ErrNothingToRecover, c.rec.ID, c.rec.EscrowID)
 		}
 		if !c.rec.AwaitingRecovery || len(c.rec.Escrow) == 0 {
 			if named {

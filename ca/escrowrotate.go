@@ -57,6 +57,9 @@ const (
 	RotationStateDone     = "rotated"
 	RotationStateExpired  = "expired"
 	RotationStateCanceled = "canceled"
+	// RotationStateAbandoned: a moving rotation ended by AbandonRotation;
+	// the escrow copies it had not moved stay under the retired key.
+	RotationStateAbandoned = "abandoned"
 	// MovingRoundTTL is how long an approval of a moving rotation (one
 	// approved again after an interrupted move) waits for the others.
 	MovingRoundTTL        = 7 * 24 * time.Hour
@@ -65,6 +68,9 @@ const (
 	maxRotationReasonLen  = 200
 	rotationGrace         = 30 * 24 * time.Hour
 	rotationMoveBatchSize = 32
+	// maxStrandedListed bounds the credential ids a rotation record or a
+	// retired key's listing names (the count is always given).
+	maxStrandedListed = 1000
 )
 
 func rotationKey(id string) string { return pfxRotations + id }
@@ -101,6 +107,37 @@ type rotationRecord struct {
 	// the old key (damaged): they were unrecoverable before the rotation
 	// and are left as they are.
 	Unopened []string `json:"unopened,omitempty"`
+	// Confirmations: the new key's custodians who proved, before the
+	// switch, that their new share file opens under their passphrase
+	// (ConfirmRotation). Only that they did and when; never the share.
+	Confirmations []RotationConfirmation `json:"confirmations,omitempty"`
+	AbandonedAt   time.Time              `json:"abandoned_at,omitzero"`
+	AbandonedBy   string                 `json:"abandoned_by,omitempty"`
+	AbandonReason string                 `json:"abandon_reason,omitempty"`
+	// Stranded (at most maxStrandedListed, sorted) and StrandedCount: the
+	// credentials whose escrow copy was still under the retired key when
+	// the rotation was abandoned.
+	Stranded      []string `json:"stranded,omitempty"`
+	StrandedCount int      `json:"stranded_count,omitempty"`
+}
+
+// RotationConfirmation is a new custodian's confirmation of their new
+// share file.
+type RotationConfirmation struct {
+	Custodian string    `json:"custodian"`
+	At        time.Time `json:"at"`
+}
+
+// unconfirmed lists the new key's custodians who have not confirmed, in
+// share-index order.
+func (r *rotationRecord) unconfirmed() []string {
+	out := []string{}
+	for _, c := range r.Next.Custodians {
+		if !slices.ContainsFunc(r.Confirmations, func(cf RotationConfirmation) bool { return cf.Custodian == c.Name }) {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }
 
 // Rotation is an escrow key rotation as operators see it. Approvals are
@@ -127,6 +164,17 @@ type Rotation struct {
 	// Unopened lists the credentials whose escrow copy did not open under
 	// the old key (damaged before the rotation; left as they were).
 	Unopened []string
+	// Confirmations of the new custodians so far; Unconfirmed, those of
+	// the new key's custodians who have not confirmed (share-index order).
+	Confirmations []RotationConfirmation
+	Unconfirmed   []string
+	AbandonedAt   time.Time
+	AbandonedBy   string
+	AbandonReason string
+	// Stranded (at most 1000) and StrandedCount: the credentials whose
+	// escrow copy stayed under the retired key when it was abandoned.
+	Stranded      []string
+	StrandedCount int
 }
 
 func (r *rotationRecord) state(now time.Time) string {
@@ -135,6 +183,8 @@ func (r *rotationRecord) state(now time.Time) string {
 		return RotationStateDone
 	case !r.CanceledAt.IsZero():
 		return RotationStateCanceled
+	case !r.AbandonedAt.IsZero():
+		return RotationStateAbandoned
 	case !r.SwitchedAt.IsZero():
 		return RotationStateMoving
 	case !now.Before(r.ExpiresAt):
@@ -148,7 +198,9 @@ func (r *rotationRecord) toRotation(now time.Time) *Rotation {
 		Threshold: r.Threshold, Approvals: slices.Clone(r.Approvals), Approved: slices.Clone(r.Approved),
 		State: r.state(now), CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, SwitchedAt: r.SwitchedAt,
 		CompletedAt: r.CompletedAt, CanceledAt: r.CanceledAt, CanceledBy: r.CanceledBy, Moved: r.Moved,
-		Unopened: slices.Clone(r.Unopened)}
+		Unopened: slices.Clone(r.Unopened), Confirmations: slices.Clone(r.Confirmations), Unconfirmed: r.unconfirmed(),
+		AbandonedAt: r.AbandonedAt, AbandonedBy: r.AbandonedBy, AbandonReason: r.AbandonReason,
+		Stranded: slices.Clone(r.Stranded), StrandedCount: r.StrandedCount}
 }
 
 // liveApprovals drops from r's approvals those of a moving round older
@@ -339,7 +391,7 @@ func (s *Service) Rotations(ctx context.Context) ([]*Rotation, error) {
 // retired record once it has switched.
 func (s *Service) rotationFrom(ctx context.Context, r *rotationRecord, now time.Time) (*escrowKeyRecord, int64, error) {
 	switch st := r.state(now); st {
-	case RotationStateDone, RotationStateCanceled:
+	case RotationStateDone, RotationStateCanceled, RotationStateAbandoned:
 		return nil, 0, fmt.Errorf("%w: %s is %s", ErrRotationClosed, r.ID, st)
 	case RotationStateExpired:
 		return nil, 0, fmt.Errorf("%w: %s at %s", ErrRotationExpired, r.ID, r.ExpiresAt.Format(time.RFC3339))
@@ -408,6 +460,12 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 		}
 		if slices.ContainsFunc(r.Approvals, func(a RecoveryApproval) bool { return a.Custodian == custodian }) {
 			return fmt.Errorf("%w: %s", ErrShareDuplicate, custodian)
+		}
+		if missing := r.unconfirmed(); r.SwitchedAt.IsZero() && len(missing) > 0 {
+			// The new key becomes current only once each of its
+			// custodians has shown a working share file.
+			return fmt.Errorf("%w: %s: %s must first confirm their new share files (escrow rotation confirm)",
+				ErrRotationUnconfirmed, r.ID, strings.Join(missing, ", "))
 		}
 		cust := from.Custodians[i]
 		y, err := openCustodianShare(from, cust, sf, passphrase)
@@ -686,6 +744,13 @@ func (s *Service) finishRotation(ctx context.Context, id string, moved int, unop
 		ttl := time.Duration(0) // moving: kept until approved again
 		var b txnBuilder
 		b.cond(rotationKey(r.ID), rrev)
+		if !r.AbandonedAt.IsZero() {
+			// Abandoned while this move ran: it stays abandoned (the
+			// copies moved meanwhile are under the current key anyway).
+			b.put(rotationKey(r.ID), r, rotationGrace)
+			out = r.toRotation(now)
+			return b.commit(ctx, s.store)
+		}
 		if moveErr == nil {
 			r.CompletedAt, ttl = now, rotationGrace
 			// A share of a round that started while the move ran is not
@@ -720,19 +785,29 @@ func (s *Service) finishRotation(ctx context.Context, id string, moved int, unop
 }
 
 // RetiredEscrows lists the escrow keys that rotations replaced, newest
-// first, with the rotation that retired each.
+// first, with the rotation that retired each and the credentials whose
+// escrow copy is still under it.
 func (s *Service) RetiredEscrows(ctx context.Context) ([]*RetiredEscrow, error) {
 	kvs, _, err := s.store.List(ctx, pfxEscrowKeys)
 	if err != nil {
 		return nil, err
 	}
 	out := []*RetiredEscrow{}
+	if len(kvs) == 0 {
+		return out, nil
+	}
+	under, err := s.escrowedUnder(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, kv := range kvs {
 		var r retiredEscrowRecord
 		if err := jsonUnmarshal(kv, &r); err != nil {
 			return nil, err
 		}
-		out = append(out, &RetiredEscrow{Escrow: r.toEscrow(), RetiredAt: r.RetiredAt, SupersededBy: r.SupersededBy, Rotation: r.Rotation})
+		ids := under[r.ID]
+		out = append(out, &RetiredEscrow{Escrow: r.toEscrow(), RetiredAt: r.RetiredAt, SupersededBy: r.SupersededBy, Rotation: r.Rotation,
+			Stranded: slices.Clone(ids[:min(len(ids), maxStrandedListed)]), StrandedCount: len(ids)})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].RetiredAt.After(out[j].RetiredAt) })
 	return out, nil
@@ -744,4 +819,188 @@ type RetiredEscrow struct {
 	RetiredAt    time.Time
 	SupersededBy string
 	Rotation     string
+	// Stranded (at most 1000, sorted) and StrandedCount: the credentials
+	// whose escrow copy is still under this key, so that the current
+	// custodians cannot recover them (a rotation still moving, a copy that
+	// did not open, an abandoned rotation). Such a copy moves to the
+	// current key the next time its owner's PIN unlocks the key.
+	Stranded      []string
+	StrandedCount int
+}
+
+// escrowedUnder maps each escrow key id to the credentials (sorted) whose
+// escrow copy is under it. Records that do not decode are left out.
+func (s *Service) escrowedUnder(ctx context.Context) (map[string][]string, error) {
+	kvs, _, err := s.store.List(ctx, pfxCredentials)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, kv := range kvs {
+		var c credentialRecord
+		if jsonUnmarshal(kv, &c) != nil || len(c.Escrow) == 0 {
+			continue
+		}
+		out[c.EscrowID] = append(out[c.EscrowID], c.ID)
+	}
+	for _, ids := range out {
+		slices.Sort(ids)
+	}
+	return out, nil
+}
+
+// ConfirmRotation is a custodian of the NEW key of an open rotation
+// proving, before old custodians' approvals make that key current, that
+// their new share file opens under their passphrase: the share is opened
+// and checked against the fingerprint the rotation recorded at the
+// ceremony, then cleared; only the confirmation (who, when) is stored.
+// Confirming again answers the rotation unchanged (the file is checked
+// again; nothing is written). Refusals, each changing nothing:
+// ErrRotationNotFound, ErrRotationExpired, ErrRotationClosed (not open
+// any more), ErrCustodianForbidden (not a custodian of the new key),
+// ErrShareInvalid (another key's or custodian's file, altered, wrong
+// passphrase).
+func (s *Service) ConfirmRotation(ctx context.Context, rotationID, custodian string, file []byte, passphrase string) (*Rotation, error) {
+	sf, err := ParseShareFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var out *Rotation
+	err = retry(ctx, func() error {
+		r, rrev, err := s.loadRotation(ctx, rotationID)
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		switch st := r.state(now); st {
+		case RotationStateOpen:
+		case RotationStateExpired:
+			return fmt.Errorf("%w: %s at %s", ErrRotationExpired, r.ID, r.ExpiresAt.Format(time.RFC3339))
+		default:
+			return fmt.Errorf("%w: %s is %s", ErrRotationClosed, r.ID, st)
+		}
+		i := slices.IndexFunc(r.Next.Custodians, func(c EscrowCustodian) bool { return c.Name == custodian })
+		if i < 0 {
+			return fmt.Errorf("%w: %q is not a custodian of the new key of rotation %s", ErrCustodianForbidden, custodian, r.ID)
+		}
+		y, err := openCustodianShare(&r.Next, r.Next.Custodians[i], sf, passphrase)
+		if err != nil {
+			return err
+		}
+		gmcrypto.Zero(y)
+		// Opening the share took a while.
+		if now = s.now().UTC(); r.state(now) == RotationStateExpired {
+			return fmt.Errorf("%w: %s at %s", ErrRotationExpired, r.ID, r.ExpiresAt.Format(time.RFC3339))
+		}
+		if slices.ContainsFunc(r.Confirmations, func(cf RotationConfirmation) bool { return cf.Custodian == custodian }) {
+			out = r.toRotation(now)
+			return nil
+		}
+		r.Confirmations = append(r.Confirmations, RotationConfirmation{Custodian: custodian, At: now})
+		var b txnBuilder
+		b.cond(rotationKey(r.ID), rrev)
+		b.put(rotationKey(r.ID), r, r.ExpiresAt.Sub(now)+rotationGrace)
+		out = r.toRotation(now)
+		return b.commitAction(ctx, s.store, out)
+	})
+	return out, err
+}
+
+// AbandonRotation ends a moving rotation whose move cannot be finished
+// (the old key's custodians cannot approve it again): its pending shares
+// are erased, it becomes abandoned, and a new rotation may be opened. The
+// escrow copies still under the retired key stay there (listed in the
+// answer, and by RetiredEscrows while they remain): the current custodians
+// cannot recover them; each moves to the current key the next time its
+// owner's PIN unlocks the key. Errors: ErrRotationNotFound,
+// ErrRotationNotMoving (open: cancel it instead), ErrRotationExpired,
+// ErrRotationClosed (rotated, canceled or abandoned), a *RequestError
+// (reason, by).
+func (s *Service) AbandonRotation(ctx context.Context, id, by, reason string) (*Rotation, error) {
+	if strings.TrimSpace(reason) == "" {
+		return nil, invalid("reason", "required")
+	}
+	if err := checkText("reason", reason, maxRotationReasonLen, false); err != nil {
+		return nil, err
+	}
+	if by == "" {
+		return nil, invalid("by", "required")
+	}
+	var out *Rotation
+	err := retry(ctx, func() error {
+		r, rrev, err := s.loadRotation(ctx, id)
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		switch st := r.state(now); st {
+		case RotationStateMoving:
+		case RotationStateOpen:
+			return fmt.Errorf("%w: %s is open (cancel it instead)", ErrRotationNotMoving, r.ID)
+		case RotationStateExpired:
+			return fmt.Errorf("%w: %s at %s", ErrRotationExpired, r.ID, r.ExpiresAt.Format(time.RFC3339))
+		default:
+			return fmt.Errorf("%w: %s is %s", ErrRotationClosed, r.ID, st)
+		}
+		under, err := s.escrowedUnder(ctx)
+		if err != nil {
+			return err
+		}
+		var b txnBuilder
+		b.cond(rotationKey(r.ID), rrev)
+		shares, _, err := s.store.List(ctx, pfxRotationShares+r.ID+"/")
+		if err != nil {
+			return err
+		}
+		for _, kv := range shares {
+			b.cond(kv.Key, kv.Revision)
+			b.del(kv.Key)
+		}
+		if err := s.dropPending(ctx, &b, r.From, r.ID, now); err != nil {
+			return err
+		}
+		var ptr string
+		if prev, err := s.getJSON(ctx, rotationPendingKey, &ptr); err == nil && ptr == r.ID {
+			b.cond(rotationPendingKey, prev)
+			b.del(rotationPendingKey)
+		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+		ids := under[r.From]
+		r.AbandonedAt, r.AbandonedBy, r.AbandonReason = now, by, reason
+		r.Stranded, r.StrandedCount = slices.Clone(ids[:min(len(ids), maxStrandedListed)]), len(ids)
+		r.Approvals = []RecoveryApproval{}
+		b.put(rotationKey(r.ID), r, rotationGrace)
+		out = r.toRotation(now)
+		return b.commitAction(ctx, s.store, out)
+	})
+	return out, err
+}
+
+// reEscrowCopy, for credential c whose PKCS#8 key der its owner's PIN has
+// just opened, returns nil when c has no escrow copy or its copy is under
+// the current escrow key; else it sets c's copy to one under the current
+// key and returns the condition the write must carry (the escrow key's
+// revision, so that a switch in between makes the write retry).
+func (s *Service) reEscrowCopy(ctx context.Context, c *credentialRecord, der []byte) (*txnBuilder, error) {
+	if len(c.Escrow) == 0 {
+		return nil, nil
+	}
+	esc, rev, err := s.loadEscrowRev(ctx)
+	if errors.Is(err, ErrEscrowNotInitialized) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	if esc.ID == c.EscrowID {
+		return nil, nil
+	}
+	cp, err := escrowCopy(esc, c.ID, der)
+	if err != nil {
+		return nil, err
+	}
+	c.Escrow, c.EscrowID = cp, esc.ID
+	var b txnBuilder
+	b.cond(escrowKeyKey, rev)
+	return &b, nil
 }

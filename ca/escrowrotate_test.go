@@ -3,6 +3,8 @@ package ca
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"slices"
 	"strings"
@@ -21,9 +23,31 @@ const (
 	passCarolNext = "carol next passphrase 6"
 )
 
-// rotate opens a rotation to bob, carol and dave (2 of 3) as admin and
-// returns it with the new share files by custodian.
+// newPasses are the passphrases of the new key's custodians (rotate).
+var newPasses = map[string]string{"bob": passBobNew, "carol": passCarolNext, "dave": passDave}
+
+// rotate opens a rotation to bob, carol and dave (2 of 3) as admin, has
+// each of them confirm their new share file, and returns it with the new
+// share files by custodian.
 func (w *escrowWorld) rotate(t *testing.T) (*Rotation, map[string]EscrowShare) {
+	t.Helper()
+	rot, next := w.rotateUnconfirmed(t)
+	w.confirmAll(t, rot.ID, next)
+	return rot, next
+}
+
+// confirmAll has every custodian of next confirm their share file.
+func (w *escrowWorld) confirmAll(t *testing.T, id string, next map[string]EscrowShare) {
+	t.Helper()
+	for name, sh := range next {
+		if _, err := w.svc.ConfirmRotation(w.ctx, id, name, []byte(sh.File), newPasses[name]); err != nil {
+			t.Fatalf("ConfirmRotation %s: %v", name, err)
+		}
+	}
+}
+
+// rotateUnconfirmed is rotate without the confirmations.
+func (w *escrowWorld) rotateUnconfirmed(t *testing.T) (*Rotation, map[string]EscrowShare) {
 	t.Helper()
 	rot, shares, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{
 		Custodians: []CustodianPassphrase{{"bob", passBobNew}, {"carol", passCarolNext}, {"dave", passDave}},
@@ -98,8 +122,9 @@ func TestEscrowRotation(t *testing.T) {
 		t.Fatal("a refused rotation changed the store")
 	}
 
-	rot, next := w.rotate(t)
-	if rot.State != RotationStateOpen || rot.From != old || rot.Next.ID == old || rot.Threshold != 2 || len(next) != 3 {
+	rot, next := w.rotateUnconfirmed(t)
+	if rot.State != RotationStateOpen || rot.From != old || rot.Next.ID == old || rot.Threshold != 2 || len(next) != 3 ||
+		len(rot.Confirmations) != 0 || !slices.Equal(rot.Unconfirmed, []string{"bob", "carol", "dave"}) {
 		t.Fatalf("rotation %+v", rot)
 	}
 	if _, _, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{Custodians: three, Iterations: testIter, Reason: rotateReason, By: "admin"}); !errors.Is(err, ErrRotationPending) {
@@ -107,6 +132,65 @@ func TestEscrowRotation(t *testing.T) {
 	}
 	if esc, _ := w.svc.Escrow(w.ctx); esc.ID != old {
 		t.Fatalf("the key switched before any approval: %s", esc.ID)
+	}
+
+	// The new custodians confirm their new share files before any
+	// approval counts; refused confirmations change nothing.
+	before = w.snapshot(t)
+	for _, r := range []struct {
+		name, id, as, file, pass string
+		want                     error
+	}{
+		{"unknown rotation", "rot_nope", "bob", next["bob"].File, passBobNew, ErrRotationNotFound},
+		{"not a new custodian", rot.ID, "alice", next["bob"].File, passBobNew, ErrCustodianForbidden},
+		{"the requester", rot.ID, "admin", next["bob"].File, passBobNew, ErrCustodianForbidden},
+		{"a share of the current key", rot.ID, "bob", w.shares["bob"].File, passBob, ErrShareInvalid},
+		{"wrong passphrase", rot.ID, "bob", next["bob"].File, passBob, ErrShareInvalid},
+		{"another custodian's new file", rot.ID, "bob", next["carol"].File, passCarolNext, ErrShareInvalid},
+		{"not a share file", rot.ID, "bob", "garbage", passBobNew, ErrShareInvalid},
+		{"altered file", rot.ID, "bob", strings.Replace(next["bob"].File, "Index: 1", "Index: 2", 1), passBobNew, ErrShareInvalid},
+	} {
+		if _, err := w.svc.ConfirmRotation(w.ctx, r.id, r.as, []byte(r.file), r.pass); !errors.Is(err, r.want) {
+			t.Errorf("confirm, %s: %v, want %v", r.name, err, r.want)
+		}
+	}
+	if _, err := w.approve(t, rot.ID, "bob", w.shares["bob"].File, passBob); !errors.Is(err, ErrRotationUnconfirmed) || !strings.Contains(err.Error(), "bob, carol, dave") {
+		t.Fatalf("approval before any confirmation: %v", err)
+	}
+	if w.snapshot(t) != before {
+		t.Fatal("a refused confirmation or an unconfirmed approval changed the store")
+	}
+	for _, name := range []string{"bob", "carol"} {
+		if _, err := w.svc.ConfirmRotation(w.ctx, rot.ID, name, []byte(next[name].File), newPasses[name]); err != nil {
+			t.Fatalf("confirm %s: %v", name, err)
+		}
+	}
+	before = w.snapshot(t)
+	if _, err := w.approve(t, rot.ID, "carol", w.shares["carol"].File, passCarol); !errors.Is(err, ErrRotationUnconfirmed) || !strings.Contains(err.Error(), "dave") {
+		t.Fatalf("approval with dave unconfirmed: %v", err)
+	}
+	if w.snapshot(t) != before {
+		t.Fatal("an unconfirmed approval changed the store")
+	}
+	got, err := w.svc.ConfirmRotation(w.ctx, rot.ID, "dave", []byte(next["dave"].File), passDave)
+	if err != nil || len(got.Confirmations) != 3 || len(got.Unconfirmed) != 0 || got.Confirmations[2].Custodian != "dave" || got.Confirmations[2].At.IsZero() {
+		t.Fatalf("after every confirmation: %+v %v", got, err)
+	}
+	before = w.snapshot(t)
+	again, err := w.svc.ConfirmRotation(w.ctx, rot.ID, "bob", []byte(next["bob"].File), passBobNew)
+	if err != nil || len(again.Confirmations) != 3 || !again.Confirmations[0].At.Equal(got.Confirmations[0].At) {
+		t.Fatalf("confirming twice: %+v %v", again, err)
+	}
+	if _, err := w.svc.ConfirmRotation(w.ctx, rot.ID, "bob", []byte(next["bob"].File), passBob); !errors.Is(err, ErrShareInvalid) {
+		t.Fatalf("confirming again with a wrong passphrase: %v", err)
+	}
+	if w.snapshot(t) != before {
+		t.Fatal("confirming twice changed the store")
+	}
+	for _, sh := range next {
+		if blk, _ := pem.Decode([]byte(sh.File)); blk == nil || strings.Contains(before, base64.StdEncoding.EncodeToString(blk.Bytes)) {
+			t.Fatalf("the store holds %s's new share file", sh.Custodian)
+		}
 	}
 
 	before = w.snapshot(t)
@@ -129,7 +213,7 @@ func TestEscrowRotation(t *testing.T) {
 		t.Fatal("a refused approval changed the store")
 	}
 
-	got, err := w.approve(t, rot.ID, "bob", w.shares["bob"].File, passBob)
+	got, err = w.approve(t, rot.ID, "bob", w.shares["bob"].File, passBob)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +255,9 @@ func TestEscrowRotation(t *testing.T) {
 	}
 	if _, err := w.approve(t, rot.ID, "carol", w.shares["carol"].File, passCarol); !errors.Is(err, ErrRotationClosed) {
 		t.Fatalf("approval after the rotation: %v", err)
+	}
+	if _, err := w.svc.ConfirmRotation(w.ctx, rot.ID, "bob", []byte(next["bob"].File), passBobNew); !errors.Is(err, ErrRotationClosed) {
+		t.Fatalf("confirmation after the rotation: %v", err)
 	}
 
 	// A recovery now takes the new custodians' shares; the old ones are refused.
@@ -220,16 +307,14 @@ func TestEscrowRotation(t *testing.T) {
 // by a rotation.
 func TestEscrowRotationExpiredAndSuperseded(t *testing.T) {
 	w := newEscrowWorld(t)
-	rot, err := func() (*Rotation, error) {
-		r, _, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{
-			Custodians: []CustodianPassphrase{{"bob", passBobNew}, {"dave", passDave}},
-			Iterations: testIter, Reason: rotateReason, By: "alice", TTL: time.Hour,
-		})
-		return r, err
-	}()
+	rot, shares, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{
+		Custodians: []CustodianPassphrase{{"bob", passBobNew}, {"dave", passDave}},
+		Iterations: testIter, Reason: rotateReason, By: "alice", TTL: time.Hour,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.confirmAll(t, rot.ID, map[string]EscrowShare{"bob": shares[0], "dave": shares[1]})
 	// alice, a custodian of the current key, opened it: she cannot approve.
 	if _, err := w.approve(t, rot.ID, "alice", w.shares["alice"].File, passAlice); !errors.Is(err, ErrCustodianForbidden) {
 		t.Fatalf("the requester approved: %v", err)
@@ -242,6 +327,9 @@ func TestEscrowRotationExpiredAndSuperseded(t *testing.T) {
 	if _, err := w.approve(t, rot.ID, "carol", w.shares["carol"].File, passCarol); !errors.Is(err, ErrRotationExpired) {
 		t.Fatalf("expired: %v", err)
 	}
+	if _, err := w.svc.ConfirmRotation(w.ctx, rot.ID, "bob", []byte(shares[0].File), passBobNew); !errors.Is(err, ErrRotationExpired) {
+		t.Fatalf("confirming an expired rotation: %v", err)
+	}
 	if w.snapshot(t) != before {
 		t.Fatal("an approval of an expired rotation changed the store")
 	}
@@ -251,7 +339,7 @@ func TestEscrowRotationExpiredAndSuperseded(t *testing.T) {
 
 	// A canceled rotation: refused afterwards, its pending share erased,
 	// and a new one may be opened.
-	rot3, _ := w.rotate(t)
+	rot3, next3 := w.rotate(t)
 	if _, err := w.approve(t, rot3.ID, "bob", w.shares["bob"].File, passBob); err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +356,9 @@ func TestEscrowRotationExpiredAndSuperseded(t *testing.T) {
 	}
 	if _, err := w.svc.CancelRotation(w.ctx, rot3.ID, "admin"); !errors.Is(err, ErrRotationClosed) {
 		t.Fatalf("canceling twice: %v", err)
+	}
+	if _, err := w.svc.ConfirmRotation(w.ctx, rot3.ID, "dave", []byte(next3["dave"].File), passDave); !errors.Is(err, ErrRotationClosed) {
+		t.Fatalf("confirming a canceled rotation: %v", err)
 	}
 	if _, err := w.svc.CancelRotation(w.ctx, rot.ID, "admin"); !errors.Is(err, ErrRotationExpired) {
 		t.Fatalf("canceling an expired rotation: %v", err)

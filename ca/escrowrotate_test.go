@@ -606,3 +606,138 @@ func TestEscrowPendingSharesStayBelowThreshold(t *testing.T) {
 		t.Fatalf("after b expired and was swept: %v", err)
 	}
 }
+
+// TestEscrowRotationAbandon: a rotation left moving (the move stopped)
+// whose old custodians are gone is abandoned: refusals change nothing
+// (unknown, no reason, open, twice), the abandoned rotation lists the
+// credential left under the retired key, as does the retired key, and a
+// new rotation may open. When its owner's PIN next unlocks the key, the
+// copy is escrowed again under the current key (once: a second unlock
+// writes nothing), and the new custodians recover it.
+func TestEscrowRotationAbandon(t *testing.T) {
+	w := newEscrowWorld(t)
+	fs := &movingFailStore{Store: w.store}
+	cfg := DefaultConfig()
+	cfg.PublicURL = "https://gw.example.test"
+	cfg.Now = w.clock.Now
+	svc, err := New(fs, testMasterKey(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, next := w.rotate(t)
+	if _, err := svc.ApproveRotation(w.ctx, rot.ID, "bob", []byte(w.shares["bob"].File), passBob); err != nil {
+		t.Fatal(err)
+	}
+	fs.fail.Store(true)
+	if _, err := svc.ApproveRotation(w.ctx, rot.ID, "carol", []byte(w.shares["carol"].File), passCarol); !errors.Is(err, storage.ErrUnavailable) {
+		t.Fatalf("the move did not fail: %v", err)
+	}
+	fs.fail.Store(false)
+	// A round of approvals started again, then the old custodians left.
+	if got, err := w.approve(t, rot.ID, "bob", w.shares["bob"].File, passBob); err != nil || got.State != RotationStateMoving {
+		t.Fatalf("a new round: %+v %v", got, err)
+	}
+
+	before := w.snapshot(t)
+	for _, r := range []struct {
+		name, id, by, reason string
+		want                 error
+	}{
+		{"unknown rotation", "rot_nope", "admin", "custodians gone", ErrRotationNotFound},
+		{"no reason", rot.ID, "admin", " ", ErrInvalidRequest},
+		{"reason too long", rot.ID, "admin", strings.Repeat("x", maxRotationReasonLen+1), ErrInvalidRequest},
+		{"no operator", rot.ID, "", "custodians gone", ErrInvalidRequest},
+	} {
+		if _, err := w.svc.AbandonRotation(w.ctx, r.id, r.by, r.reason); !errors.Is(err, r.want) {
+			t.Errorf("%s: %v, want %v", r.name, err, r.want)
+		}
+	}
+	if w.snapshot(t) != before {
+		t.Fatal("a refused abandon changed the store")
+	}
+
+	got, err := w.svc.AbandonRotation(w.ctx, rot.ID, "admin", "alice and carol left, ticket 80")
+	if err != nil || got.State != RotationStateAbandoned || got.AbandonedBy != "admin" || got.AbandonedAt.IsZero() ||
+		got.AbandonReason != "alice and carol left, ticket 80" || !slices.Equal(got.Stranded, []string{w.enc.ID}) || got.StrandedCount != 1 {
+		t.Fatalf("abandoned: %+v %v", got, err)
+	}
+	if kvs, _, _ := w.store.List(w.ctx, pfxRotationShares); len(kvs) != 0 {
+		t.Fatalf("%d pending shares left after the abandon", len(kvs))
+	}
+	if _, err := w.store.Get(w.ctx, rotationPendingKey); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("the pending-rotation pointer after the abandon: %v", err)
+	}
+	if l, _, err := w.svc.loadPendingLedger(w.ctx, rot.From, w.clock.Now()); err != nil || len(l.Entries) != 0 {
+		t.Fatalf("ledger after the abandon: %+v %v", l, err)
+	}
+	retired, err := w.svc.RetiredEscrows(w.ctx)
+	if err != nil || len(retired) != 1 || !slices.Equal(retired[0].Stranded, []string{w.enc.ID}) || retired[0].StrandedCount != 1 {
+		t.Fatalf("retired after the abandon: %+v %v", retired, err)
+	}
+	before = w.snapshot(t)
+	if _, err := w.svc.AbandonRotation(w.ctx, rot.ID, "admin", "again"); !errors.Is(err, ErrRotationClosed) {
+		t.Fatalf("abandoning twice: %v", err)
+	}
+	if _, err := w.approve(t, rot.ID, "carol", w.shares["carol"].File, passCarol); !errors.Is(err, ErrRotationClosed) {
+		t.Fatalf("approving an abandoned rotation: %v", err)
+	}
+	if _, err := w.svc.CancelRotation(w.ctx, rot.ID, "admin"); !errors.Is(err, ErrRotationClosed) {
+		t.Fatalf("canceling an abandoned rotation: %v", err)
+	}
+	if w.snapshot(t) != before {
+		t.Fatal("a refusal after the abandon changed the store")
+	}
+
+	// A new rotation opens; an open one is canceled, not abandoned.
+	rot2, _, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{Custodians: []CustodianPassphrase{{"bob", passBobNew}, {"dave", passDave}},
+		Iterations: testIter, Reason: "after the abandon", By: "admin"})
+	if err != nil {
+		t.Fatalf("a rotation after the abandon: %v", err)
+	}
+	before = w.snapshot(t)
+	if _, err := w.svc.AbandonRotation(w.ctx, rot2.ID, "admin", "x"); !errors.Is(err, ErrRotationNotMoving) {
+		t.Fatalf("abandoning an open rotation: %v", err)
+	}
+	if w.snapshot(t) != before {
+		t.Fatal("abandoning an open rotation changed the store")
+	}
+	if _, err := w.svc.CancelRotation(w.ctx, rot2.ID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The owner's PIN unlocks the key: the copy moves to the current key,
+	// once.
+	key, _, err := w.svc.UnlockKey(w.ctx, w.user, w.enc.ID, testPIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gmcrypto.ZeroKey(key)
+	if id := w.escrowIDs(t)[w.enc.ID]; id != rot.Next.ID {
+		t.Fatalf("after the unlock the copy is under %s", id)
+	}
+	if retired, _ := w.svc.RetiredEscrows(w.ctx); len(retired[0].Stranded) != 0 || retired[0].StrandedCount != 0 {
+		t.Fatalf("retired after the re-escrow: %+v", retired[0])
+	}
+	before = w.snapshot(t)
+	key, _, err = w.svc.UnlockKey(w.ctx, w.user, w.enc.ID, testPIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gmcrypto.ZeroKey(key)
+	if w.snapshot(t) != before {
+		t.Fatal("a second unlock wrote again")
+	}
+	w.reset(t)
+	rec, err := w.svc.OpenRecovery(w.ctx, RecoveryRequest{UserID: w.user, Reason: "after the abandon", By: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"dave", "carol"} {
+		if _, err := w.svc.SubmitShare(w.ctx, rec.ID, c, []byte(next[c].File), newPasses[c]); err != nil {
+			t.Fatalf("%s's new share: %v", c, err)
+		}
+	}
+	if _, err := w.svc.FinishRecovery(w.ctx, w.user, newPIN); err != nil {
+		t.Fatalf("recovering the re-escrowed key: %v", err)
+	}
+}

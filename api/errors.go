@@ -217,6 +217,8 @@ var errorTable = []errorMapping{
 	{ca.ErrRotationExpired, http.StatusGone, protocol.CodeRotationExpired},
 	{ca.ErrRotationClosed, http.StatusConflict, protocol.CodeRotationClosed},
 	{ca.ErrRotationPending, http.StatusConflict, protocol.CodeRotationPending},
+	{ca.ErrRotationUnconfirmed, http.StatusConflict, protocol.CodeRotationUnconfirmed},
+	{ca.ErrRotationNotMoving, http.StatusConflict, protocol.CodeRotationNotMoving},
 	{ca.ErrSharesPending, http.StatusConflict, protocol.CodeSharesPending},
 	{ca.ErrCustodianForbidden, http.StatusForbidden, protocol.CodeCustodianForbidden},
 	{ca.ErrShareDuplicate, http.StatusConflict, protocol.CodeShareDuplicate},

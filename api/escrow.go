@@ -120,7 +120,7 @@ func (a *API) adminGetEscrow(w http.ResponseWriter, r *http.Request) error {
 	out := protocol.EscrowDetail{Escrow: wireEscrow(esc), Retired: []protocol.RetiredEscrow{}}
 	for _, re := range retired {
 		out.Retired = append(out.Retired, protocol.RetiredEscrow{Escrow: wireEscrow(re.Escrow), RetiredAt: re.RetiredAt,
-			SupersededBy: re.SupersededBy, Rotation: re.Rotation})
+			SupersededBy: re.SupersededBy, Rotation: re.Rotation, Stranded: append([]string{}, re.Stranded...), StrandedCount: re.StrandedCount})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

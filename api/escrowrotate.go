@@ -21,10 +21,12 @@ import (
 // each step is audited with the operator's name.
 
 const (
-	actionRotationOpen   = "escrow.rotation.open"
-	actionRotationShare  = "escrow.rotation.share"
-	actionRotationFinish = "escrow.rotation.finish"
-	actionRotationCancel = "escrow.rotation.cancel"
+	actionRotationOpen    = "escrow.rotation.open"
+	actionRotationShare   = "escrow.rotation.share"
+	actionRotationFinish  = "escrow.rotation.finish"
+	actionRotationCancel  = "escrow.rotation.cancel"
+	actionRotationConfirm = "escrow.rotation.confirm"
+	actionRotationAbandon = "escrow.rotation.abandon"
 )
 
 // EscrowRotationRequest is the body of POST /v1/admin/escrow/rotations.
@@ -61,11 +63,17 @@ func wireApprovals(list []ca.RecoveryApproval) []protocol.RecoveryApproval {
 }
 
 func wireRotation(r *ca.Rotation) protocol.EscrowRotation {
-	return protocol.EscrowRotation{ID: r.ID, From: r.From, Next: wireEscrow(r.Next), Reason: r.Reason,
+	out := protocol.EscrowRotation{ID: r.ID, From: r.From, Next: wireEscrow(r.Next), Reason: r.Reason,
 		RequestedBy: r.RequestedBy, Threshold: r.Threshold, Approvals: wireApprovals(r.Approvals),
 		Approved: wireApprovals(r.Approved), State: r.State, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt,
 		SwitchedAt: r.SwitchedAt, CompletedAt: r.CompletedAt, CanceledAt: r.CanceledAt, CanceledBy: r.CanceledBy,
-		Moved: r.Moved, Unopened: slices.Clone(r.Unopened)}
+		Moved: r.Moved, Unopened: slices.Clone(r.Unopened), Confirmations: []protocol.RotationConfirmation{},
+		Unconfirmed: append([]string{}, r.Unconfirmed...), AbandonedAt: r.AbandonedAt, AbandonedBy: r.AbandonedBy,
+		AbandonReason: r.AbandonReason, Stranded: slices.Clone(r.Stranded), StrandedCount: r.StrandedCount}
+	for _, c := range r.Confirmations {
+		out.Confirmations = append(out.Confirmations, protocol.RotationConfirmation{Custodian: c.Custodian, At: c.At})
+	}
+	return out
 }
 
 // finishDetail is the audit detail of a rotation's finish.
@@ -225,6 +233,83 @@ func (a *API) adminCancelRotation(w http.ResponseWriter, r *http.Request) error 
 		return audit.Entry{Action: actionRotationCancel, Actor: actorAdmin, Detail: "rotation=" + rt.ID + " from=" + rt.From + " next=" + rt.Next.ID}
 	})
 	rt, err := a.ca.CancelRotation(ctx, id, auth.OperatorFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, wireRotation(rt))
+	return nil
+}
+
+// confirmDetail is the audit detail of a new custodian's confirmation.
+func confirmDetail(r *ca.Rotation) string {
+	names := make([]string, 0, len(r.Confirmations))
+	for _, c := range r.Confirmations {
+		names = append(names, c.Custodian)
+	}
+	return "rotation=" + r.ID + " next=" + r.Next.ID + " confirmed=" + strconv.Itoa(len(r.Confirmations)) + "/" +
+		strconv.Itoa(len(r.Next.Custodians)) + " custodians=" + strings.Join(names, ",") +
+		" unconfirmed=" + strings.Join(r.Unconfirmed, ",")
+}
+
+// adminConfirmRotation is a custodian of a rotation's NEW key proving,
+// with their new share file and its passphrase (a share request's body),
+// that they hold it, before the old custodians' approvals count.
+func (a *API) adminConfirmRotation(w http.ResponseWriter, r *http.Request) error {
+	var req ShareRequest
+	id, err := a.adminPath(w, r, a.decode, &req)
+	if err != nil {
+		return err
+	}
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		return audit.Entry{Action: actionRotationConfirm, Actor: actorAdmin, Detail: confirmDetail(res.(*ca.Rotation))}
+	})
+	rt, err := a.ca.ConfirmRotation(ctx, id, auth.OperatorFrom(r.Context()), []byte(req.Share), req.Passphrase)
+	if err != nil {
+		// Every refused confirmation is audited (nothing changed).
+		if _, code, known := lookupError(err); known {
+			a.auditAction(r.Context(), audit.Entry{Action: actionRotationConfirm, Actor: actorAdmin,
+				Outcome: audit.OutcomeFailed, Detail: "rotation=" + id + " " + code})
+		}
+		return err
+	}
+	if !audit.ActionCommitted(ctx) {
+		// Confirmed before: nothing was written, the file checked again.
+		a.auditAction(r.Context(), audit.Entry{Action: actionRotationConfirm, Actor: actorAdmin, Detail: confirmDetail(rt) + " again"})
+	}
+	writeJSON(w, http.StatusOK, wireRotation(rt))
+	return nil
+}
+
+// RotationAbandonRequest is the body of POST
+// /v1/admin/escrow/rotations/{id}/abandon.
+type RotationAbandonRequest protocol.RotationAbandonRequest
+
+// Validate checks the request's shape.
+func (q *RotationAbandonRequest) Validate() error {
+	if strings.TrimSpace(q.Reason) == "" {
+		return invalid("reason", "required")
+	}
+	return maxChars("reason", q.Reason, maxRecoveryReasonLen)
+}
+
+// adminAbandonRotation ends a moving rotation whose move cannot be
+// finished (bootstrap admin only, as its opening and cancel).
+func (a *API) adminAbandonRotation(w http.ResponseWriter, r *http.Request) error {
+	if auth.OperatorFrom(r.Context()) != auth.BootstrapOperator {
+		return auth.ErrOperatorForbidden
+	}
+	var req RotationAbandonRequest
+	id, err := a.adminPath(w, r, a.decode, &req)
+	if err != nil {
+		return err
+	}
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		rt := res.(*ca.Rotation)
+		return audit.Entry{Action: actionRotationAbandon, Actor: actorAdmin,
+			Detail: "rotation=" + rt.ID + " from=" + rt.From + " to=" + rt.Next.ID + " moved=" + strconv.Itoa(rt.Moved) +
+				" stranded=" + strconv.Itoa(rt.StrandedCount) + " credentials=" + strings.Join(rt.Stranded, ",") + " reason=" + rt.AbandonReason}
+	})
+	rt, err := a.ca.AbandonRotation(ctx, id, auth.OperatorFrom(r.Context()), req.Reason)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,8 @@ func (a *API) routes() {
 	a.handle("GET /v1/admin/escrow/rotations/{id}", a.adminGetRotation)
 	a.handle("POST /v1/admin/escrow/rotations/{id}/shares", a.adminApproveRotation)
 	a.handle("POST /v1/admin/escrow/rotations/{id}/cancel", a.adminCancelRotation)
+	a.handle("POST /v1/admin/escrow/rotations/{id}/confirmations", a.adminConfirmRotation)
+	a.handle("POST /v1/admin/escrow/rotations/{id}/abandon", a.adminAbandonRotation)
 	a.handle("POST /v1/admin/users/{id}/reset-pin", a.adminResetPIN)
 
 	// Public: issuers, their certificates and CRLs.

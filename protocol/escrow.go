@@ -53,6 +53,13 @@ type RetiredEscrow struct {
 	RetiredAt    time.Time `json:"retired_at"`
 	SupersededBy string    `json:"superseded_by"`
 	Rotation     string    `json:"rotation"`
+	// Stranded (added): the credentials (at most 1000, sorted) whose
+	// escrow copy is still under this retired key, so that the current
+	// custodians cannot recover them; StrandedCount how many in all. Such
+	// a copy moves to the current key the next time its owner's PIN
+	// unlocks the key.
+	Stranded      []string `json:"stranded"`
+	StrandedCount int      `json:"stranded_count"`
 }
 
 // EscrowShare is one share file, in the answers of POST /v1/admin/escrow
@@ -158,6 +165,33 @@ type EscrowRotation struct {
 	// Unopened lists the credentials whose escrow copy did not open under
 	// the old key (damaged before the rotation): left as they were.
 	Unopened []string `json:"unopened,omitempty"`
+	// Confirmations (added): the new key's custodians who proved their
+	// new share file opens (POST …/{id}/confirmations); Unconfirmed those
+	// who have not yet. Approvals are refused (rotation_unconfirmed)
+	// until Unconfirmed is empty.
+	Confirmations []RotationConfirmation `json:"confirmations"`
+	Unconfirmed   []string               `json:"unconfirmed"`
+	// Abandoned (added; state abandoned): who ended the moving rotation,
+	// when and why, and the credentials (at most 1000; StrandedCount in
+	// all) whose escrow copy stayed under the retired key.
+	AbandonedAt   time.Time `json:"abandoned_at,omitzero"`
+	AbandonedBy   string    `json:"abandoned_by,omitempty"`
+	AbandonReason string    `json:"abandon_reason,omitempty"`
+	Stranded      []string  `json:"stranded,omitempty"`
+	StrandedCount int       `json:"stranded_count,omitempty"`
+}
+
+// RotationConfirmation is a new custodian's confirmation of their new
+// share file (never the share).
+type RotationConfirmation struct {
+	Custodian string    `json:"custodian"`
+	At        time.Time `json:"at"`
+}
+
+// RotationAbandonRequest is the body of POST
+// /v1/admin/escrow/rotations/{id}/abandon.
+type RotationAbandonRequest struct {
+	Reason string `json:"reason"`
 }
 
 // EscrowRotationCreated answers POST /v1/admin/escrow/rotations: the
@@ -219,5 +253,7 @@ const (
 	CodeRotationExpired      = "rotation_expired"
 	CodeRotationClosed       = "rotation_closed"
 	CodeRotationPending      = "rotation_pending"
+	CodeRotationUnconfirmed  = "rotation_unconfirmed"
+	CodeRotationNotMoving    = "rotation_not_moving"
 	CodeSharesPending        = "shares_pending"
 )

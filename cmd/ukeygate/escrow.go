@@ -40,7 +40,8 @@ under a passphrase the custodian types; the gateway keeps no copy.
   escrow status   one recovery; escrow list: all of them
   escrow rotate   the ceremony for a new key (a custodian leaves, a share
                   or passphrase is lost or suspected; admin token)
-  escrow rotation approve|status|list
+  escrow rotation confirm|approve|status|list|cancel|abandon
+                  new custodians confirm their new share files, then
                   custodians of the current key approve the rotation`,
 	}
 	addOperatorFlags(cmd)
@@ -229,13 +230,20 @@ func newEscrowShowCmd() *cobra.Command {
 					return
 				}
 				fmt.Fprintf(tw, "\nRetired escrow keys (destroy their share files once their rotation is rotated):\n")
-				row(tw, "ID", "RETIRED", "SUPERSEDED BY", "ROTATION", "CUSTODIANS")
+				row(tw, "ID", "RETIRED", "SUPERSEDED BY", "ROTATION", "CUSTODIANS", "STRANDED")
 				for _, r := range out.Retired {
 					var names []string
 					for _, c := range r.Custodians {
 						names = append(names, c.Name)
 					}
-					row(tw, r.ID, r.RetiredAt, r.SupersededBy, r.Rotation, fmt.Sprintf("%d of %s", r.Threshold, strings.Join(names, ",")))
+					row(tw, r.ID, r.RetiredAt, r.SupersededBy, r.Rotation, fmt.Sprintf("%d of %s", r.Threshold, strings.Join(names, ",")), r.StrandedCount)
+				}
+				for _, r := range out.Retired {
+					if r.StrandedCount > 0 {
+						fmt.Fprintf(tw, "\n%d credentials are still escrowed under the retired key %s: the current custodians cannot recover them\n"+
+							"(each moves to the current key the next time its owner's PIN unlocks it; else renew it): %s\n",
+							r.StrandedCount, r.ID, strandedList(r.Stranded, r.StrandedCount))
+					}
 				}
 			})
 		},
@@ -415,7 +423,9 @@ line, each once, in custodian order.`,
 			escrowTable(tw, &rot.Next)
 			fmt.Fprintf(tw, "\nShare files of the new key written to %s (one per custodian, sealed under their passphrase).\n", outDir)
 			fmt.Fprintln(tw, "Hand each to its custodian and delete it here: the gateway keeps no copy.")
-			fmt.Fprintf(tw, "%d custodians of the current key %s must now run: ukeygate escrow rotation approve %s --share FILE\n",
+			fmt.Fprintf(tw, "Each new custodian (%s) must now confirm their new share file: ukeygate escrow rotation confirm %s --share FILE\n",
+				strings.Join(rot.Unconfirmed, ", "), rot.ID)
+			fmt.Fprintf(tw, "Then %d custodians of the current key %s run: ukeygate escrow rotation approve %s --share FILE\n",
 				rot.Threshold, rot.From, rot.ID)
 			return tw.Flush()
 		},
@@ -436,7 +446,8 @@ func newEscrowRotationCmd() *cobra.Command {
 		Use:   "rotation",
 		Short: "Approve and follow escrow key rotations (escrow rotate opens one)",
 	}
-	cmd.AddCommand(newEscrowRotationApproveCmd(), newEscrowRotationStatusCmd(), newEscrowRotationListCmd(), newEscrowRotationCancelCmd())
+	cmd.AddCommand(newEscrowRotationConfirmCmd(), newEscrowRotationApproveCmd(), newEscrowRotationStatusCmd(), newEscrowRotationListCmd(),
+		newEscrowRotationCancelCmd(), newEscrowRotationAbandonCmd())
 	return cmd
 }
 
@@ -454,6 +465,98 @@ func rotationTable(tw *table, list []protocol.EscrowRotation) {
 		row(tw, r.ID, r.State, r.From, r.Next.ID, fmt.Sprintf("%d/%d %s", len(approvals), r.Threshold, strings.Join(names, ",")),
 			r.RequestedBy, r.ExpiresAt.UTC().Format(time.RFC3339), r.Moved, cellText(r.Reason))
 	}
+}
+
+// rotationDetails prints, under a rotation's table, who of the new
+// custodians confirmed their share file and who has not, and what an
+// abandoned rotation left behind.
+func rotationDetails(tw *table, r protocol.EscrowRotation) {
+	if r.State == "open" || len(r.Confirmations) > 0 {
+		var done []string
+		for _, c := range r.Confirmations {
+			done = append(done, c.Custodian+" ("+c.At.UTC().Format(time.RFC3339)+")")
+		}
+		fmt.Fprintf(tw, "\nConfirmed new share files: %s\n", orNone(done))
+		if r.State == "open" {
+			fmt.Fprintf(tw, "Not confirmed yet: %s\n", orNone(r.Unconfirmed))
+		}
+	}
+	if r.State == "abandoned" {
+		fmt.Fprintf(tw, "\nAbandoned %s by %s: %s\n", r.AbandonedAt.UTC().Format(time.RFC3339), r.AbandonedBy, cellText(r.AbandonReason))
+		fmt.Fprintf(tw, "Escrow copies left under the retired key %s (not recoverable by the current custodians): %s\n",
+			r.From, strandedList(r.Stranded, r.StrandedCount))
+	}
+}
+
+// strandedList names the credentials listed, saying how many more there are.
+func strandedList(ids []string, count int) string {
+	s := orNone(ids)
+	if count > len(ids) {
+		s += fmt.Sprintf(" and %d more", count-len(ids))
+	}
+	return s
+}
+
+func newEscrowRotationConfirmCmd() *cobra.Command {
+	var shareFile string
+	cmd := &cobra.Command{
+		Use:   "confirm ROTATION --share FILE",
+		Short: "Confirm your share file of the NEW key (its custodians only, with their own operator token)",
+		Long: `Each custodian of the new key proves, before the current key's custodians
+approve, that their new share file opens under their passphrase. The gateway
+opens it, checks it against the fingerprint recorded at the ceremony, and
+keeps only the fact that you confirmed. Approvals are refused
+(rotation_unconfirmed) until every new custodian has confirmed. Confirming
+again does no harm.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, err := readShareRequest(cmd, shareFile, "your share file of the NEW escrow key")
+			if err != nil {
+				return err
+			}
+			var out protocol.EscrowRotation
+			return opPrint(cmd, "POST", "/v1/admin/escrow/rotations/"+url.PathEscape(args[0])+"/confirmations",
+				req, &out, func(tw *table) {
+					rotationTable(tw, []protocol.EscrowRotation{out})
+					rotationDetails(tw, out)
+					if len(out.Unconfirmed) == 0 {
+						fmt.Fprintf(tw, "\nEvery new custodian has confirmed: %d custodians of %s may now approve (ukeygate escrow rotation approve %s --share FILE).\n",
+							out.Threshold, out.From, out.ID)
+					}
+				})
+		},
+	}
+	cmd.Flags().StringVar(&shareFile, "share", "", "your share file of the new escrow key")
+	cmd.Flags().Bool("passphrase-stdin", false, "read the passphrase from standard input")
+	return cmd
+}
+
+func newEscrowRotationAbandonCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "abandon ROTATION --reason TEXT",
+		Short: "Abandon a moving rotation whose move cannot be finished (admin token)",
+		Long: `Only for a rotation left "moving" (its move stopped half-way) when the
+custodians of the retired key can no longer approve it again. The escrow
+copies not yet moved stay under the retired key: the current custodians
+cannot recover them. Each moves to the current key the next time its owner's
+PIN unlocks the key; a credential whose owner cannot (a forgotten PIN) must
+be renewed to be escrowed again. "escrow show" lists them.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(reason) == "" {
+				return usageErrorf("--reason is required (it is audited)")
+			}
+			var out protocol.EscrowRotation
+			return opPrint(cmd, "POST", "/v1/admin/escrow/rotations/"+url.PathEscape(args[0])+"/abandon",
+				protocol.RotationAbandonRequest{Reason: reason}, &out, func(tw *table) {
+					rotationTable(tw, []protocol.EscrowRotation{out})
+					rotationDetails(tw, out)
+				})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (audited; required)")
+	return cmd
 }
 
 func newEscrowRotationApproveCmd() *cobra.Command {
@@ -498,7 +601,10 @@ func newEscrowRotationStatusCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out protocol.EscrowRotation
 			return opPrint(cmd, "GET", "/v1/admin/escrow/rotations/"+url.PathEscape(args[0]), nil, &out,
-				func(tw *table) { rotationTable(tw, []protocol.EscrowRotation{out}) })
+				func(tw *table) {
+					rotationTable(tw, []protocol.EscrowRotation{out})
+					rotationDetails(tw, out)
+				})
 		},
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +12,7 @@ import (
 	seedpkg "github.com/ukeygate/ukeygate/internal/seed"
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/server/servertest"
+	"github.com/ukeygate/ukeygate/storage"
 )
 
 // TestEscrowCLI: the ceremony (share files written 0600, not twice),
@@ -159,7 +162,8 @@ func TestEscrowRotationCLI(t *testing.T) {
 	}
 	out := mustCLI(t, newPass, append(rotateArgs(newDir), "--server", ts.URL, "--admin-token", ts.AdminToken)...)
 	id := regexp.MustCompile(`rot_[0-9a-z]+`).FindString(out)
-	if id == "" || !strings.Contains(out, "open") || !strings.Contains(out, "2 of 3 custodians") || !strings.Contains(out, "escrow rotation approve "+id) {
+	if id == "" || !strings.Contains(out, "open") || !strings.Contains(out, "2 of 3 custodians") || !strings.Contains(out, "escrow rotation approve "+id) ||
+		!strings.Contains(out, "(bob, carol, dave) must now confirm") || !strings.Contains(out, "escrow rotation confirm "+id) {
 		t.Fatalf("escrow rotate:\n%s", out)
 	}
 	for _, c := range []string{"bob", "carol", "dave"} {
@@ -174,6 +178,41 @@ func TestEscrowRotationCLI(t *testing.T) {
 
 	approve := func(who, dir, file, passphrase string) (int, string, string) {
 		return as(tokens[who], passphrase+"\n", "escrow", "rotation", "approve", id, "--share", filepath.Join(dir, file+".share"), "--passphrase-stdin")
+	}
+	// The new custodians confirm their new share files first.
+	confirm := func(who, dir, file, passphrase string) (int, string, string) {
+		return as(tokens[who], passphrase+"\n", "escrow", "rotation", "confirm", id, "--share", filepath.Join(dir, file+".share"), "--passphrase-stdin")
+	}
+	if code, _, errOut := approve("bob", oldDir, "bob", "bob's passphrase 22"); code == 0 || !strings.Contains(errOut, "rotation_unconfirmed") {
+		t.Fatalf("an approval before the confirmations: %d %s", code, errOut)
+	}
+	if code, _, errOut := as(tokens["bob"], "", "escrow", "rotation", "confirm", id); code != 2 || !strings.Contains(errOut, "--share") {
+		t.Fatalf("confirm without --share: %d %s", code, errOut)
+	}
+	for _, r := range []struct{ who, dir, file, pass, code string }{
+		{"alice", newDir, "bob", "bob's new passphrase 55", "custodian_forbidden"},
+		{"bob", newDir, "bob", "bob's passphrase 22", "share_invalid"},
+		{"bob", oldDir, "bob", "bob's passphrase 22", "share_invalid"},
+		{"bob", newDir, "carol", "carol next passphrase 6", "share_invalid"},
+	} {
+		if code, _, errOut := confirm(r.who, r.dir, r.file, r.pass); code == 0 || !strings.Contains(errOut, r.code) {
+			t.Fatalf("confirm %+v: %d %s", r, code, errOut)
+		}
+	}
+	if code, out, errOut := confirm("bob", newDir, "bob", "bob's new passphrase 55"); code != 0 || !strings.Contains(out, "Confirmed new share files: bob (") ||
+		!strings.Contains(out, "Not confirmed yet: carol, dave") {
+		t.Fatalf("bob confirms: %d %s %s", code, out, errOut)
+	}
+	if out := admin("escrow", "rotation", "status", id); !strings.Contains(out, "Confirmed new share files: bob (") || !strings.Contains(out, "Not confirmed yet: carol, dave") {
+		t.Fatalf("escrow rotation status before every confirmation:\n%s", out)
+	}
+	mustCLI(t, "carol next passphrase 6\n", "escrow", "rotation", "confirm", id, "--share", filepath.Join(newDir, "carol.share"), "--passphrase-stdin",
+		"--server", ts.URL, "--admin-token", tokens["carol"])
+	for range 2 { // confirming twice does no harm
+		if code, out, errOut := confirm("dave", newDir, "dave", "dave's own passphrase 4"); code != 0 || !strings.Contains(out, "Every new custodian has confirmed") ||
+			!strings.Contains(out, "Not confirmed yet: none") {
+			t.Fatalf("dave confirms: %d %s %s", code, out, errOut)
+		}
 	}
 	if code, _, errOut := approve("dave", newDir, "dave", "dave's own passphrase 4"); code == 0 || !strings.Contains(errOut, "custodian_forbidden") {
 		t.Fatalf("a custodian of the new key only approved: %d %s", code, errOut)
@@ -244,5 +283,102 @@ func TestEscrowRotationCLI(t *testing.T) {
 	}
 	if code, out, errOut := recoverWith("bob", newDir, "bob's new passphrase 55"); code != 0 || !strings.Contains(out, "Recovered") {
 		t.Fatalf("bob: %d %s %s", code, out, errOut)
+	}
+}
+
+// TestEscrowRotationAbandonCLI: a rotation whose move stopped (made here
+// by putting the escrow copy and the rotation record back, through the
+// store, as they were before the move finished) is abandoned by the admin
+// with a reason; the answer and escrow show name the credential left under
+// the retired key; a named operator, a missing reason, an open rotation
+// and a second abandon are refused.
+func TestEscrowRotationAbandonCLI(t *testing.T) {
+	t.Parallel()
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	st := ts.Server.Store()
+	as := func(token string, stdin string, args ...string) (int, string, string) {
+		t.Helper()
+		return cli(t, stdin, append(args, "--server", ts.URL, "--admin-token", token)...)
+	}
+	admin := func(args ...string) string {
+		t.Helper()
+		return mustCLI(t, "", append(args, "--server", ts.URL, "--admin-token", ts.AdminToken)...)
+	}
+	tokens := map[string]string{}
+	tokenRE := regexp.MustCompile(`op\.[a-z-]+\.[A-Za-z0-9_-]+`)
+	for _, name := range []string{"alice", "bob", "carol", "dave"} {
+		tokens[name] = tokenRE.FindString(admin("operator", "add", name))
+	}
+	oldDir, newDir := t.TempDir(), t.TempDir()
+	mustCLI(t, "alice passphrase 1\nbob's passphrase 22\ncarol passphrase 333\n", "escrow", "init", "--custodian", "alice", "--custodian", "bob",
+		"--custodian", "carol", "--out", oldDir, "--passphrase-stdin", "--iterations", "4096", "--server", ts.URL, "--admin-token", ts.AdminToken)
+	iss := seedpkg.Generated("sm2", "SM2", "CLI Escrow CA")
+	iss.Profile.Escrow = true
+	sw := seedpkg.Make(t, ts.URL, ts.AdminToken, seedpkg.Spec{
+		Issuers: []operator.IssuerRequest{iss},
+		Users:   []seedpkg.User{{Name: "赵六", Credentials: []seedpkg.Credential{seedpkg.Encrypt("sm2", "SM2")}}},
+	})
+	enc := sw.Users[0].Credentials["sm2/encrypt"].ID
+	saved, err := st.Get(ctx, "credentials/"+enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotate := func(dir string) string {
+		out := mustCLI(t, "bob's new passphrase 55\ncarol next passphrase 6\ndave's own passphrase 4\n", "escrow", "rotate", "--custodian", "bob",
+			"--custodian", "carol", "--custodian", "dave", "--reason", "alice left", "--out", dir, "--passphrase-stdin", "--iterations", "4096",
+			"--server", ts.URL, "--admin-token", ts.AdminToken)
+		return regexp.MustCompile(`rot_[0-9a-z]+`).FindString(out)
+	}
+	id := rotate(newDir)
+	for who, pass := range map[string]string{"bob": "bob's new passphrase 55", "carol": "carol next passphrase 6", "dave": "dave's own passphrase 4"} {
+		mustCLI(t, pass+"\n", "escrow", "rotation", "confirm", id, "--share", filepath.Join(newDir, who+".share"), "--passphrase-stdin",
+			"--server", ts.URL, "--admin-token", tokens[who])
+	}
+	for who, pass := range map[string]string{"bob": "bob's passphrase 22", "carol": "carol passphrase 333"} {
+		mustCLI(t, pass+"\n", "escrow", "rotation", "approve", id, "--share", filepath.Join(oldDir, who+".share"), "--passphrase-stdin",
+			"--server", ts.URL, "--admin-token", tokens[who])
+	}
+	// The move "stopped" before this copy.
+	kv, err := st.Get(ctx, "escrow/rotations/"+id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(kv.Value, &rec); err != nil {
+		t.Fatal(err)
+	}
+	delete(rec, "completed_at")
+	moving, _ := json.Marshal(rec)
+	ptr, _ := json.Marshal(id)
+	if _, err := st.Txn(ctx, storage.Put("credentials/"+enc, saved.Value, 0), storage.Put("escrow/rotations/"+id, moving, 0), storage.Put("escrow/rotation", ptr, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if out := admin("escrow", "show"); !strings.Contains(out, "STRANDED") || !strings.Contains(out, "1 credentials are still escrowed under the retired key") || !strings.Contains(out, enc) {
+		t.Fatalf("escrow show with a moving rotation:\n%s", out)
+	}
+
+	if code, _, errOut := as(ts.AdminToken, "", "escrow", "rotation", "abandon", id); code != 2 || !strings.Contains(errOut, "--reason") {
+		t.Fatalf("abandon without a reason: %d %s", code, errOut)
+	}
+	if code, _, errOut := as(tokens["bob"], "", "escrow", "rotation", "abandon", id, "--reason", "x"); code == 0 || !strings.Contains(errOut, "operator_forbidden") {
+		t.Fatalf("a named operator abandoned: %d %s", code, errOut)
+	}
+	out := admin("escrow", "rotation", "abandon", id, "--reason", "alice and carol left, ticket 80")
+	if !strings.Contains(out, "abandoned") || !strings.Contains(out, "alice and carol left, ticket 80") || !strings.Contains(out, "not recoverable by the current custodians): "+enc) {
+		t.Fatalf("escrow rotation abandon:\n%s", out)
+	}
+	if out := admin("escrow", "rotation", "status", id); !strings.Contains(out, "Abandoned") || !strings.Contains(out, enc) {
+		t.Fatalf("escrow rotation status of the abandoned one:\n%s", out)
+	}
+	if code, _, errOut := as(ts.AdminToken, "", "escrow", "rotation", "abandon", id, "--reason", "again"); code == 0 || !strings.Contains(errOut, "rotation_closed") {
+		t.Fatalf("abandoning twice: %d %s", code, errOut)
+	}
+	next := rotate(t.TempDir())
+	if next == "" {
+		t.Fatal("no rotation after the abandon")
+	}
+	if code, _, errOut := as(ts.AdminToken, "", "escrow", "rotation", "abandon", next, "--reason", "x"); code == 0 || !strings.Contains(errOut, "rotation_not_moving") {
+		t.Fatalf("abandoning an open rotation: %d %s", code, errOut)
 	}
 }

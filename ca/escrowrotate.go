@@ -22,6 +22,10 @@ import (
 //     custodians present) makes the next escrow key and hands out its
 //     share files, exactly as InitEscrow; the key is stored inside the
 //     rotation request and is not used yet.
+//   - Each custodian of the NEW key confirms that their new share file
+//     opens under their passphrase (ConfirmRotation: checked against the
+//     fingerprint recorded at the ceremony; only who and when is kept).
+//     Until all have, approvals are refused (ErrRotationUnconfirmed).
 //   - Threshold custodians of the CURRENT key, none of them the
 //     requester, approve with their share files (ApproveRotation). Shares
 //     below the threshold wait sealed under a key derived from the master
@@ -40,6 +44,11 @@ import (
 //     shares, threshold again) and the rest is moved. Until then a
 //     recovery of a key left under the retired key is refused with that
 //     advice.
+//
+// A moving rotation whose old custodians are gone is abandoned
+// (AbandonRotation): the copies not moved stay under the retired key,
+// listed by RetiredEscrows, and each is escrowed again under the current
+// key the next time its owner's PIN unlocks the key (reEscrowCopy).
 //
 // Open recoveries of the old key are closed by the switch (their shares
 // were for the old key): a new recovery is opened under the new one.

@@ -110,18 +110,6 @@ type Log struct {
 	done  chan struct{}
 	wg    sync.WaitGroup
 	once  sync.Once
-
-	// known is the head the appender last wrote or read, with its
-	// revision (queued appends only; the run goroutine alone uses it):
-	// the next batch chains on it without reading the head again, which
-	// on etcd is a linearizable read, as slow under load as the write
-	// itself. Every batch is conditioned on the head's revision, so a
-	// head moved meanwhile (another node, an operator action) fails the
-	// write with ErrConflict and is read again: a stale copy costs one
-	// retry, never a fork of the chain.
-	known     head
-	knownRev  int64
-	haveKnown bool
 }
 
 type pending struct {
@@ -190,8 +178,7 @@ func (l *Log) appendDirect(ctx context.Context, p *pending) error {
 		if err != nil {
 			return nil, err
 		}
-		ops, _, err := l.chainOps([]*pending{p}, h)
-		return ops, err
+		return l.chainOps([]*pending{p}, h)
 	})
 	return err
 }
@@ -354,12 +341,11 @@ func (l *Log) writeCtx(ctx context.Context, batch []*pending) {
 		if !slices.ContainsFunc(batch, func(p *pending) bool { return len(p.ops) > 0 }) {
 			continue // only the head can have moved
 		}
-		h, now, herr := l.readHead(ctx)
+		_, now, herr := l.readHead(ctx)
 		if herr != nil {
 			err = herr
 			break
 		}
-		l.known, l.knownRev, l.haveKnown = h, now, true
 		if now != rev {
 			continue // the head moved: rebuild
 		}
@@ -377,41 +363,35 @@ func (l *Log) writeCtx(ctx context.Context, batch []*pending) {
 	}
 }
 
-// tryWrite writes batch after the head the appender knows (Log.known),
-// or else reads, and returns that head's revision. After a failed write
-// the head is no longer known: the write may have been applied or not.
+// tryWrite writes batch after the head it reads, whose revision it
+// returns.
 func (l *Log) tryWrite(ctx context.Context, batch []*pending) (int64, error) {
-	h, rev, ok := l.known, l.knownRev, l.haveKnown
-	l.haveKnown = false
-	if !ok {
-		var err error
-		if h, rev, err = l.readHead(ctx); err != nil {
-			return 0, err
-		}
+	h, rev, err := l.readHead(ctx)
+	if err != nil {
+		return 0, err
 	}
+	return rev, l.tryWriteAt(ctx, batch, h, rev)
+}
+
+func (l *Log) tryWriteAt(ctx context.Context, batch []*pending, h head, rev int64) error {
 	for _, p := range batch {
 		if err := stamp(&p.e); err != nil {
-			return rev, err
+			return err
 		}
 	}
-	ops, nh, err := l.chainOps(batch, h)
+	ops, err := l.chainOps(batch, h)
 	if err != nil {
-		return rev, err
+		return err
 	}
-	wrote, err := l.store.Txn(ctx, append([]storage.Op{storage.IfRevision(headKey, rev)}, ops...)...)
-	if err == nil {
-		// Every key of a transaction has the transaction's revision.
-		l.known, l.knownRev, l.haveKnown = nh, wrote, true
-	}
-	return rev, err
+	_, err = l.store.Txn(ctx, append([]storage.Op{storage.IfRevision(headKey, rev)}, ops...)...)
+	return err
 }
 
 // chainOps chains the stamped entries of batch after h, filling in their
 // Seq, Time, Prev and Hash, and returns the writes of the entries, of
 // their callers' operations and of the new head. It sets every field anew
-// on each call (an Update may run it more than once). It also returns the
-// new head.
-func (l *Log) chainOps(batch []*pending, h head) ([]storage.Op, head, error) {
+// on each call (an Update may run it more than once).
+func (l *Log) chainOps(batch []*pending, h head) ([]storage.Op, error) {
 	ops := make([]storage.Op, 0, 1+len(batch)+len(batch[0].ops))
 	seq, prev := h.Seq, h.Hash
 	now := l.now().UTC()
@@ -420,22 +400,21 @@ func (l *Log) chainOps(batch []*pending, h head) ([]storage.Op, head, error) {
 		p.e.Seq, p.e.Time, p.e.Prev, p.e.Hash = seq, now, prev, ""
 		var err error
 		if p.e.Hash, err = chainHash(p.e); err != nil {
-			return nil, head{}, err
+			return nil, err
 		}
 		b, err := json.Marshal(p.e)
 		if err != nil {
-			return nil, head{}, err
+			return nil, err
 		}
 		ops = append(ops, storage.Put(entryKey(seq), b, 0))
 		ops = append(ops, p.ops...)
 		prev = p.e.Hash
 	}
-	nh := head{Seq: seq, Hash: prev, Seal: l.seal(seq, prev)}
-	b, err := json.Marshal(nh)
+	nh, err := json.Marshal(head{Seq: seq, Hash: prev, Seal: l.seal(seq, prev)})
 	if err != nil {
-		return nil, head{}, err
+		return nil, err
 	}
-	return append(ops, storage.Put(headKey, b, 0)), nh, nil
+	return append(ops, storage.Put(headKey, nh, 0)), nil
 }
 
 func (l *Log) readHead(ctx context.Context) (head, int64, error) {

@@ -18,22 +18,6 @@ import (
 func TestArchiveTwoNodesOnEtcd(t *testing.T) {
 	url := testkit.StartEtcd(t)
 	ctx := context.Background()
-	// On etcd, as on a bbolt store without Update, sequential appends read
-	// the head once: a transaction's revision is its keys' revision.
-	{
-		cfg := etcd.DefaultConfig()
-		cfg.Endpoints, cfg.Prefix = []string{url}, "/audit-head/"
-		st, err := etcd.Open(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = st.Close() })
-		w := &headReads{batchedOnly: batchedOnly{st}}
-		appendN(t, newLog(t, w), 8)
-		if n := w.reads(); n != 1 {
-			t.Fatalf("8 appends on etcd read the head %d times, want once", n)
-		}
-	}
 	c := &clock{t: time.Now().UTC()}
 	var logs []*audit.Log
 	for range 2 {

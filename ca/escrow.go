@@ -577,13 +577,13 @@ func (s *Service) SubmitShare(ctx context.Context, recoveryID, custodian string,
 			if err != nil {
 				return err
 			}
-			if err := s.addPending(ctx, &b, esc.ID, r.Threshold, custodian, r.ID, r.ExpiresAt, now); err != nil {
+			if err := s.addPending(ctx, &b, esc.ID, r.Threshold, custodian, r.ID, recoveryKey(r.ID), rrev, r.ExpiresAt, now); err != nil {
 				return err
 			}
 			b.put(recoveryKey(r.ID), r, left+recoveryGrace)
 			b.cond(recoveryShareKey(r.ID, cust.Index), 0)
 			b.ops = append(b.ops, storage.Put(recoveryShareKey(r.ID, cust.Index), sealed, left))
-		} else if err := s.recoverKeys(ctx, &b, r, esc, kek, cust.Index, y); err != nil {
+		} else if err := s.recoverKeys(ctx, &b, r, rrev, esc, kek, cust.Index, y); err != nil {
 			return err
 		} else if err := s.dropPending(ctx, &b, esc.ID, r.ID, now); err != nil {
 			return err
@@ -620,9 +620,16 @@ func openCustodianShare(esc *escrowKeyRecord, cust EscrowCustodian, sf *ShareFil
 // escrow key from the sealed pending shares and y, decrypt the escrow copy
 // of each credential of r, seal it for its user, and erase the pending
 // shares.
-func (s *Service) recoverKeys(ctx context.Context, b *txnBuilder, r *recoveryRecord, esc *escrowKeyRecord, kek []byte, index int, y []byte) error {
+func (s *Service) recoverKeys(ctx context.Context, b *txnBuilder, r *recoveryRecord, rrev int64, esc *escrowKeyRecord, kek []byte, index int, y []byte) error {
 	key, err := s.rebuildFromPending(ctx, b, pfxRecoveryShares+r.ID+"/", esc, kek, index, y, nil)
 	if errors.Is(err, errPendingGone) {
+		// Ended (canceled, closed) while this share was checked: read it
+		// again and refuse on what it is now.
+		if moved, merr := s.moved(ctx, recoveryKey(r.ID), rrev); merr != nil {
+			return merr
+		} else if moved {
+			return fmt.Errorf("%w: %s changed while its share was checked", storage.ErrConflict, r.ID)
+		}
 		return fmt.Errorf("%w: %s (pending shares gone)", ErrRecoveryExpired, r.ID)
 	} else if err != nil {
 		return err

@@ -62,8 +62,11 @@ func (s *Service) loadPendingLedger(ctx context.Context, escrowID string, now ti
 // addPending adds to b, for a share of custodian kept pending in request
 // until expires, the ledger's update, or refuses with ErrSharesPending
 // when that would give threshold distinct custodians a pending share of
-// escrowID.
-func (s *Service) addPending(ctx context.Context, b *txnBuilder, escrowID string, threshold int, custodian, request string, expires, now time.Time) error {
+// escrowID. reqKey and reqRev are the request's record as the caller read
+// it: a refusal made on a record that has moved since (another approval
+// of the same request committed meanwhile, its entry in the ledger) is
+// storage.ErrConflict instead, and the caller reads again.
+func (s *Service) addPending(ctx context.Context, b *txnBuilder, escrowID string, threshold int, custodian, request, reqKey string, reqRev int64, expires, now time.Time) error {
 	l, rev, err := s.loadPendingLedger(ctx, escrowID, now)
 	if err != nil {
 		return err
@@ -73,6 +76,11 @@ func (s *Service) addPending(ctx context.Context, b *txnBuilder, escrowID string
 		holders[e.Custodian] = true
 	}
 	if len(holders) >= threshold {
+		if moved, err := s.moved(ctx, reqKey, reqRev); err != nil {
+			return err
+		} else if moved {
+			return fmt.Errorf("%w: %s changed while its share was checked", storage.ErrConflict, request)
+		}
 		return fmt.Errorf("%w: %d custodians of escrow key %s already have a share waiting in another request; approve one of those instead, or wait until it completes or expires",
 			ErrSharesPending, len(holders)-1, escrowID)
 	}
@@ -80,6 +88,20 @@ func (s *Service) addPending(ctx context.Context, b *txnBuilder, escrowID string
 	b.cond(pendingLedgerKey(escrowID), rev)
 	b.put(pendingLedgerKey(escrowID), l, 0)
 	return nil
+}
+
+// moved reports whether key's record is no longer at revision rev (or is
+// gone): what the caller read with it may be stale, so it retries
+// (storage.ErrConflict) rather than refuse on it.
+func (s *Service) moved(ctx context.Context, key string, rev int64) (bool, error) {
+	kv, err := s.store.Get(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return kv.Revision != rev, nil
 }
 
 // dropPending adds to b the removal of request's entries from escrowID's

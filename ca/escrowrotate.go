@@ -502,7 +502,7 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 			if r.state(now) == RotationStateMoving {
 				left, recTTL = MovingRoundTTL, 0
 			}
-			if err := s.addPending(ctx, &b, from.ID, r.Threshold, custodian, r.ID, now.Add(left), now); err != nil {
+			if err := s.addPending(ctx, &b, from.ID, r.Threshold, custodian, r.ID, rotationKey(r.ID), rrev, now.Add(left), now); err != nil {
 				return err
 			}
 			sealed, err := gmcrypto.Wrap(kek, y, []byte(rotationShareKey(r.ID, cust.Index)))
@@ -540,7 +540,7 @@ func (s *Service) ApproveRotation(ctx context.Context, rotationID, custodian str
 			b.cond(rotationPendingKey, ptrRev)
 			b.cond(escrowKeyKey, fromRev)
 		}
-		key, err := s.rebuildRotationKey(ctx, &b, r, from, kek, cust.Index, y)
+		key, err := s.rebuildRotationKey(ctx, &b, r, rrev, from, kek, cust.Index, y)
 		if err != nil {
 			return err
 		}
@@ -647,7 +647,7 @@ func WithRotationFinish(ctx context.Context, audited func(context.Context) conte
 // shares and returns the key being replaced, rebuilt from them and y and
 // checked against its public key. Only the shares of the round's live
 // approvals count.
-func (s *Service) rebuildRotationKey(ctx context.Context, b *txnBuilder, r *rotationRecord, from *escrowKeyRecord, kek []byte, index int, y []byte) (*sm2.PrivateKey, error) {
+func (s *Service) rebuildRotationKey(ctx context.Context, b *txnBuilder, r *rotationRecord, rrev int64, from *escrowKeyRecord, kek []byte, index int, y []byte) (*sm2.PrivateKey, error) {
 	live := map[int]bool{}
 	for _, a := range r.Approvals {
 		if j := slices.IndexFunc(from.Custodians, func(c EscrowCustodian) bool { return c.Name == a.Custodian }); j >= 0 {
@@ -656,6 +656,13 @@ func (s *Service) rebuildRotationKey(ctx context.Context, b *txnBuilder, r *rota
 	}
 	key, err := s.rebuildFromPending(ctx, b, pfxRotationShares+r.ID+"/", from, kek, index, y, live)
 	if errors.Is(err, errPendingGone) {
+		// Canceled or ended while this share was checked: read it again
+		// and refuse on what it is now.
+		if moved, merr := s.moved(ctx, rotationKey(r.ID), rrev); merr != nil {
+			return nil, merr
+		} else if moved {
+			return nil, fmt.Errorf("%w: %s changed while its share was checked", storage.ErrConflict, r.ID)
+		}
 		return nil, fmt.Errorf("%w: %s: the other approvals' shares are gone from the store; approve it again", ErrRotationExpired, r.ID)
 	}
 	return key, err

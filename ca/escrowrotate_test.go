@@ -741,3 +741,167 @@ func TestEscrowRotationAbandon(t *testing.T) {
 		t.Fatalf("recovering the re-escrowed key: %v", err)
 	}
 }
+
+// TestEscrowRotationRaces: the steps that end a rotation's open phase
+// race safely. (1) The threshold-th approval against the admin's cancel:
+// exactly one of them succeeds, and the store agrees with the winner
+// (switched and every copy moved, or canceled with the old key in force
+// and no pending share left). (2) The two approvals of a 2-of-3 key at
+// once: both succeed, the key switches exactly once, and every copy
+// moves; the same for a recovery's two shares. Each case runs on fresh
+// worlds a few times; the invariants hold whichever side wins.
+func TestEscrowRotationRaces(t *testing.T) {
+	t.Run("approval against cancel", func(t *testing.T) {
+		t.Parallel()
+		wins := map[string]int{}
+		for range 5 {
+			w := newEscrowWorld(t)
+			old := w.escrow.ID
+			rot, _ := w.rotate(t)
+			if _, err := w.approve(t, rot.ID, "bob", w.shares["bob"].File, passBob); err != nil {
+				t.Fatal(err)
+			}
+			start := make(chan struct{})
+			var approveErr, cancelErr error
+			var approved *Rotation
+			done := make(chan struct{}, 2)
+			go func() {
+				<-start
+				approved, approveErr = w.svc.ApproveRotation(w.ctx, rot.ID, "alice", []byte(w.shares["alice"].File), passAlice)
+				done <- struct{}{}
+			}()
+			go func() {
+				<-start
+				_, cancelErr = w.svc.CancelRotation(w.ctx, rot.ID, "admin")
+				done <- struct{}{}
+			}()
+			close(start)
+			<-done
+			<-done
+			esc, err := w.svc.Escrow(w.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			final, err := w.svc.Rotation(w.ctx, rot.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending, _, _ := w.store.List(w.ctx, pfxRotationShares)
+			switch {
+			case approveErr == nil && cancelErr != nil:
+				wins["approval"]++
+				if !errors.Is(cancelErr, ErrRotationClosed) {
+					t.Errorf("the losing cancel: %v", cancelErr)
+				}
+				if approved.State != RotationStateDone || final.State != RotationStateDone || esc.ID != rot.Next.ID {
+					t.Fatalf("approval won: answer %s, stored %s, escrow %s", approved.State, final.State, esc.ID)
+				}
+				for cred, id := range w.escrowIDs(t) {
+					if id != esc.ID {
+						t.Errorf("%s still escrowed under %s", cred, id)
+					}
+				}
+			case cancelErr == nil && approveErr != nil:
+				wins["cancel"]++
+				if !errors.Is(approveErr, ErrRotationClosed) {
+					t.Errorf("the losing approval: %v", approveErr)
+				}
+				if final.State != RotationStateCanceled || esc.ID != old {
+					t.Fatalf("cancel won: stored %s, escrow %s (old %s)", final.State, esc.ID, old)
+				}
+				for cred, id := range w.escrowIDs(t) {
+					if id != old {
+						t.Errorf("%s escrowed under %s after a cancel", cred, id)
+					}
+				}
+			default:
+				t.Fatalf("approval %v and cancel %v: exactly one must succeed", approveErr, cancelErr)
+			}
+			if len(pending) != 0 {
+				t.Fatalf("%d pending shares left", len(pending))
+			}
+		}
+		t.Logf("winners over 5 races: %v", wins)
+	})
+	t.Run("two recovery shares at once", func(t *testing.T) {
+		t.Parallel()
+		for range 5 {
+			w := newEscrowWorld(t)
+			w.reset(t)
+			rec, err := w.svc.OpenRecovery(w.ctx, RecoveryRequest{UserID: w.user, Reason: "forgotten PIN", By: "alice"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := make(chan struct{})
+			errs := make(chan error, 2)
+			for _, c := range []struct{ as, pass string }{{"bob", passBob}, {"carol", passCarol}} {
+				go func() {
+					<-start
+					_, err := w.submit(t, rec.ID, c.as, c.as, c.pass)
+					errs <- err
+				}()
+			}
+			close(start)
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatalf("a share of two at once: %v", err)
+				}
+			}
+			if _, err := w.svc.FinishRecovery(w.ctx, w.user, newPIN); err != nil {
+				t.Fatalf("FinishRecovery after two shares at once: %v", err)
+			}
+			if pending, _, _ := w.store.List(w.ctx, pfxRecoveryShares); len(pending) != 0 {
+				t.Fatalf("%d pending recovery shares left", len(pending))
+			}
+		}
+	})
+	t.Run("two approvals at once", func(t *testing.T) {
+		t.Parallel()
+		for range 5 {
+			w := newEscrowWorld(t)
+			rot, _ := w.rotate(t)
+			start := make(chan struct{})
+			type res struct {
+				r   *Rotation
+				err error
+			}
+			out := make(chan res, 2)
+			for _, c := range []struct{ as, pass string }{{"alice", passAlice}, {"carol", passCarol}} {
+				go func() {
+					<-start
+					r, err := w.svc.ApproveRotation(w.ctx, rot.ID, c.as, []byte(w.shares[c.as].File), c.pass)
+					out <- res{r, err}
+				}()
+			}
+			close(start)
+			states := map[string]int{}
+			for range 2 {
+				r := <-out
+				if r.err != nil {
+					t.Fatalf("an approval of two at once: %v", r.err)
+				}
+				states[r.r.State]++
+			}
+			if states[RotationStateOpen] != 1 || states[RotationStateDone] != 1 {
+				t.Fatalf("answers %v: want one open (the first share) and one rotated", states)
+			}
+			final, err := w.svc.Rotation(w.ctx, rot.ID)
+			if err != nil || final.State != RotationStateDone || len(final.Approved) != 2 {
+				t.Fatalf("stored %+v %v", final, err)
+			}
+			esc, _ := w.svc.Escrow(w.ctx)
+			if esc.ID != rot.Next.ID {
+				t.Fatalf("escrow %s, want %s", esc.ID, rot.Next.ID)
+			}
+			for cred, id := range w.escrowIDs(t) {
+				if id != esc.ID {
+					t.Errorf("%s still escrowed under %s", cred, id)
+				}
+			}
+			retired, err := w.svc.RetiredEscrows(w.ctx)
+			if err != nil || len(retired) != 1 {
+				t.Fatalf("retired %+v %v: the key must switch once", retired, err)
+			}
+		}
+	})
+}

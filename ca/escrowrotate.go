@@ -325,7 +325,8 @@ func (s *Service) checkNoPendingRotation(ctx context.Context) (int64, error) {
 
 // CancelRotation ends an open rotation that has not switched the key (a
 // share file was lost at the ceremony, the wrong custodians were named):
-// its pending shares are erased and its new key's share files open
+// its pending shares are erased (and the pending-rotation pointer cleared)
+// and its new key's share files open
 // nothing. Errors: ErrRotationNotFound, ErrRotationClosed (it has switched
 // the key, or is done or canceled), ErrRotationExpired.
 func (s *Service) CancelRotation(ctx context.Context, id, by string) (*Rotation, error) {
@@ -345,15 +346,7 @@ func (s *Service) CancelRotation(ctx context.Context, id, by string) (*Rotation,
 		}
 		var b txnBuilder
 		b.cond(rotationKey(r.ID), rrev)
-		kvs, _, err := s.store.List(ctx, pfxRotationShares+r.ID+"/")
-		if err != nil {
-			return err
-		}
-		for _, kv := range kvs {
-			b.cond(kv.Key, kv.Revision)
-			b.del(kv.Key)
-		}
-		if err := s.dropPending(ctx, &b, r.From, r.ID, now); err != nil {
+		if err := s.closeRotationOps(ctx, &b, r, now); err != nil {
 			return err
 		}
 		r.CanceledAt, r.CanceledBy = now, by
@@ -771,22 +764,7 @@ func (s *Service) finishRotation(ctx context.Context, id string, moved int, unop
 			r.CompletedAt, ttl = now, rotationGrace
 			// A share of a round that started while the move ran is not
 			// needed any more.
-			left, _, err := s.store.List(ctx, pfxRotationShares+r.ID+"/")
-			if err != nil {
-				return err
-			}
-			for _, kv := range left {
-				b.cond(kv.Key, kv.Revision)
-				b.del(kv.Key)
-			}
-			if err := s.dropPending(ctx, &b, r.From, r.ID, now); err != nil {
-				return err
-			}
-			var ptr string
-			if prev, err := s.getJSON(ctx, rotationPendingKey, &ptr); err == nil && ptr == r.ID {
-				b.cond(rotationPendingKey, prev)
-				b.del(rotationPendingKey)
-			} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			if err := s.closeRotationOps(ctx, &b, r, now); err != nil {
 				return err
 			}
 		}
@@ -798,6 +776,32 @@ func (s *Service) finishRotation(ctx context.Context, id string, moved int, unop
 		return out, moveErr
 	}
 	return out, err
+}
+
+// closeRotationOps adds to b what ends rotation r's waiting (a cancel, the
+// end of its move, an abandon): its pending shares are erased, its entries
+// leave the pending-share ledger, and the pending-rotation pointer, if it
+// names r, is cleared so that a new rotation may open.
+func (s *Service) closeRotationOps(ctx context.Context, b *txnBuilder, r *rotationRecord, now time.Time) error {
+	shares, _, err := s.store.List(ctx, pfxRotationShares+r.ID+"/")
+	if err != nil {
+		return err
+	}
+	for _, kv := range shares {
+		b.cond(kv.Key, kv.Revision)
+		b.del(kv.Key)
+	}
+	if err := s.dropPending(ctx, b, r.From, r.ID, now); err != nil {
+		return err
+	}
+	var ptr string
+	if prev, err := s.getJSON(ctx, rotationPendingKey, &ptr); err == nil && ptr == r.ID {
+		b.cond(rotationPendingKey, prev)
+		b.del(rotationPendingKey)
+	} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // RetiredEscrows lists the escrow keys that rotations replaced, newest
@@ -964,22 +968,7 @@ func (s *Service) AbandonRotation(ctx context.Context, id, by, reason string) (*
 		}
 		var b txnBuilder
 		b.cond(rotationKey(r.ID), rrev)
-		shares, _, err := s.store.List(ctx, pfxRotationShares+r.ID+"/")
-		if err != nil {
-			return err
-		}
-		for _, kv := range shares {
-			b.cond(kv.Key, kv.Revision)
-			b.del(kv.Key)
-		}
-		if err := s.dropPending(ctx, &b, r.From, r.ID, now); err != nil {
-			return err
-		}
-		var ptr string
-		if prev, err := s.getJSON(ctx, rotationPendingKey, &ptr); err == nil && ptr == r.ID {
-			b.cond(rotationPendingKey, prev)
-			b.del(rotationPendingKey)
-		} else if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		if err := s.closeRotationOps(ctx, &b, r, now); err != nil {
 			return err
 		}
 		ids := under[r.From]

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
@@ -64,9 +65,57 @@ type delegationRecord struct {
 	// (set at approval).
 	SealedKEK    []byte `json:"sealed_kek,omitempty"`
 	SealedOrgKey []byte `json:"sealed_org_key,omitempty"`
+	// Superseded are the copies of the organisation's superseded
+	// encryption keys (credentials renewed from CredentialID, following
+	// supersedes), newest first, at most MaxDelegationSuperseded: each
+	// sealed to PublicKey like SealedOrgKey (kept at a renewal, or made
+	// at approval), so a delegate opens ciphertexts made for last year's
+	// certificate with their own PIN (renew.go).
+	Superseded []delegationCopy `json:"superseded,omitempty"`
 	// Next is the move to the renewal of the credential that waits for its
 	// certificate at an external issuer (renew.go), done at its import.
 	Next *delegationNext `json:"next,omitempty"`
+}
+
+// delegationCopy is a delegation's copy of one of the organisation's
+// superseded encryption keys: a random SM4 key encrypted to the
+// delegation's public key (SealedKEK) and the credential's PKCS#8 key
+// wrapped under it (SealedOrgKey, associated data orgWrapAD).
+type delegationCopy struct {
+	CredentialID string `json:"credential"`
+	SealedKEK    []byte `json:"sealed_kek"`
+	SealedOrgKey []byte `json:"sealed_org_key"`
+}
+
+// MaxDelegationSuperseded bounds the copies of superseded encryption keys
+// one delegation keeps (the newest): with yearly renewals, four years of
+// ciphertexts. The organisation's own phone opens older ones. The copies
+// live in the delegation's record, so they add no record to a PIN change
+// (which re-wraps only the delegation's private key) and no operation to
+// a renewal's write.
+const MaxDelegationSuperseded = 4
+
+// supersededCopy is d's copy of superseded credential credentialID, or nil.
+func (d *delegationRecord) supersededCopy(credentialID string) *delegationCopy {
+	for i := range d.Superseded {
+		if d.Superseded[i].CredentialID == credentialID {
+			return &d.Superseded[i]
+		}
+	}
+	return nil
+}
+
+// keepSuperseded puts the copy (kek, org) of credential credentialID's
+// key first among d's superseded copies (replacing an older copy of the
+// same credential) and drops the oldest beyond MaxDelegationSuperseded.
+func (d *delegationRecord) keepSuperseded(credentialID string, kek, org []byte) {
+	out := []delegationCopy{{CredentialID: credentialID, SealedKEK: kek, SealedOrgKey: org}}
+	for _, c := range d.Superseded {
+		if c.CredentialID != credentialID && len(out) < MaxDelegationSuperseded {
+			out = append(out, c)
+		}
+	}
+	d.Superseded = out
 }
 
 func (d *delegationRecord) state(now time.Time) string {
@@ -382,7 +431,7 @@ func (s *Service) RevokeDelegation(ctx context.Context, orgID, id string) (*Dele
 }
 
 func (d *delegationRecord) eraseKeys() {
-	d.PublicKey, d.WrappedKey, d.SealedKEK, d.SealedOrgKey, d.Next = nil, nil, nil, nil, nil
+	d.PublicKey, d.WrappedKey, d.SealedKEK, d.SealedOrgKey, d.Superseded, d.Next = nil, nil, nil, nil, nil, nil
 }
 
 // usable reports why d cannot be used now (nil: it can).
@@ -509,25 +558,18 @@ func (s *Service) ApproveDelegation(ctx context.Context, orgID, id, pin string) 
 			return fmt.Errorf("ca: credential %s does not open under the verified PIN: %w", c.ID, err)
 		}
 		defer gmcrypto.Zero(der)
-		pub, err := gmcrypto.ParsePublicKey(d.PublicKey)
-		if err != nil {
-			return fmt.Errorf("ca: corrupt delegation %s: %w", d.ID, err)
-		}
-		kek, err := gmcrypto.RandomBytes(gmcrypto.KeySize)
+		sealedKEK, sealedOrg, err := d.seal(der)
 		if err != nil {
 			return err
 		}
-		defer gmcrypto.Zero(kek)
-		sealedOrg, err := gmcrypto.Wrap(kek, der, orgWrapAD(id))
-		if err != nil {
-			return err
-		}
-		sealedKEK, err := gmcrypto.Encrypt(pub, kek, gmcrypto.FormatASN1)
-		if err != nil {
+		var b txnBuilder
+		// The superseded encryption keys that still decrypt, sealed too
+		// (the same PIN opens them), so a delegation approved after a
+		// renewal opens what a delegation carried over by it opens.
+		if d.Superseded, err = s.sealSuperseded(ctx, &b, d, c, pinKey); err != nil {
 			return err
 		}
 		d.SealedKEK, d.SealedOrgKey, d.ApprovedAt = sealedKEK, sealedOrg, s.now().UTC()
-		var b txnBuilder
 		b.cond(userKey(u.ID), urev)
 		b.put(userKey(u.ID), u, 0)
 		b.cond(credentialKey(c.ID), crev)
@@ -537,6 +579,72 @@ func (s *Service) ApproveDelegation(ctx context.Context, orgID, id, pin string) 
 		return b.commitAction(ctx, s.store, out)
 	})
 	return out, err
+}
+
+// seal makes a copy of the organisation key der (PKCS#8) for d: a fresh
+// SM4 key wraps der (associated data orgWrapAD) and is encrypted to d's
+// public key (SM2, GM/T 0009 ASN.1). It returns the encrypted SM4 key and
+// the wrapped organisation key.
+func (d *delegationRecord) seal(der []byte) (sealedKEK, sealedOrg []byte, err error) {
+	pub, err := gmcrypto.ParsePublicKey(d.PublicKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ca: corrupt delegation %s: %w", d.ID, err)
+	}
+	kek, err := gmcrypto.RandomBytes(gmcrypto.KeySize)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer gmcrypto.Zero(kek)
+	if sealedOrg, err = gmcrypto.Wrap(kek, der, orgWrapAD(d.ID)); err != nil {
+		return nil, nil, err
+	}
+	if sealedKEK, err = gmcrypto.Encrypt(pub, kek, gmcrypto.FormatASN1); err != nil {
+		return nil, nil, err
+	}
+	return sealedKEK, sealedOrg, nil
+}
+
+// sealSuperseded returns, for the approval of d (of the organisation's
+// credential c, whose holder's PIN key is pinKey), copies sealed to d of
+// the keys of the encryption credentials c renewed (following
+// Supersedes, newest first, at most MaxDelegationSuperseded) that still
+// decrypt: superseded, not revoked, not awaiting recovery. It adds to b
+// the condition on each credential read. Nil for a signing credential.
+func (s *Service) sealSuperseded(ctx context.Context, b *txnBuilder, d *delegationRecord, c *credentialRecord, pinKey []byte) ([]delegationCopy, error) {
+	if c.Purpose != PurposeEncrypt {
+		return nil, nil
+	}
+	now := s.now()
+	var out []delegationCopy
+	seen := map[string]bool{c.ID: true}
+	for next, steps := c.Supersedes, 0; next != "" && !seen[next] && steps < maxRenewalChain && len(out) < MaxDelegationSuperseded; steps++ {
+		p, prev, err := s.loadCredential(ctx, next)
+		if errors.Is(err, ErrCredentialNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p.UserID != c.UserID {
+			break
+		}
+		seen[p.ID], next = true, p.Supersedes
+		if p.state(now) != StateSuperseded || p.Purpose != PurposeEncrypt || p.unlockable(now, true) != nil {
+			continue // revoked: never decrypts again
+		}
+		der, err := gmcrypto.Unwrap(pinKey, p.WrappedKey, []byte(credentialKey(p.ID)))
+		if err != nil {
+			return nil, fmt.Errorf("ca: credential %s does not open under the verified PIN: %w", p.ID, err)
+		}
+		kek, org, err := d.seal(der)
+		gmcrypto.Zero(der)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, delegationCopy{CredentialID: p.ID, SealedKEK: kek, SealedOrgKey: org})
+		b.cond(credentialKey(p.ID), prev)
+	}
+	return out, nil
 }
 
 // DelegatedCredential is an organisation's credential as a delegate may
@@ -555,6 +663,19 @@ func (dc *DelegatedCredential) Allows(kind, app string) bool {
 // delegate may use now through an active delegation, with the
 // delegation (organisation name filled in).
 func (s *Service) DelegatedCredentials(ctx context.Context, delegateID string) ([]*DelegatedCredential, error) {
+	return s.delegatedCredentials(ctx, delegateID, false)
+}
+
+// DelegatedSuperseded lists the organisations' superseded encryption
+// credentials that delegate may decrypt with now: those whose copy an
+// active delegation of an active credential keeps (newest first within
+// each delegation) and that still decrypt (superseded, not revoked, not
+// awaiting recovery), with the delegation.
+func (s *Service) DelegatedSuperseded(ctx context.Context, delegateID string) ([]*DelegatedCredential, error) {
+	return s.delegatedCredentials(ctx, delegateID, true)
+}
+
+func (s *Service) delegatedCredentials(ctx context.Context, delegateID string, superseded bool) ([]*DelegatedCredential, error) {
 	if !ValidID(delegateID) {
 		return nil, nil
 	}
@@ -565,7 +686,7 @@ func (s *Service) DelegatedCredentials(ctx context.Context, delegateID string) (
 	var out []*DelegatedCredential
 	now := s.now()
 	for _, d := range ds {
-		if d.rec.usable(now) != nil {
+		if d.rec.usable(now) != nil || (superseded && len(d.rec.Superseded) == 0) {
 			continue
 		}
 		c, _, err := s.loadCredential(ctx, d.rec.CredentialID)
@@ -578,13 +699,52 @@ func (s *Service) DelegatedCredentials(ctx context.Context, delegateID string) (
 		if c.state(now) != StateActive || c.UserID != d.rec.OrgID {
 			continue
 		}
-		cred, err := c.toCredential(now)
-		if err != nil {
-			return nil, err
+		var creds []*credentialRecord
+		if !superseded {
+			creds = append(creds, c)
 		}
-		out = append(out, &DelegatedCredential{Credential: cred, Delegation: s.delegationView(ctx, d.rec)})
+		for _, cp := range d.rec.Superseded {
+			if !superseded {
+				break
+			}
+			p, _, err := s.loadCredential(ctx, cp.CredentialID)
+			if errors.Is(err, ErrCredentialNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if p.delegatedDecryptable(now, d.rec) == nil {
+				creds = append(creds, p)
+			}
+		}
+		if len(creds) == 0 {
+			continue
+		}
+		view := s.delegationView(ctx, d.rec)
+		for _, c := range creds {
+			cred, err := c.toCredential(now)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, &DelegatedCredential{Credential: cred, Delegation: view})
+		}
 	}
 	return out, nil
+}
+
+// delegatedDecryptable reports why superseded credential p's copy in
+// delegation d cannot decrypt now (nil: it can): p must be the
+// organisation's, a superseded encryption credential whose key still
+// decrypts (the owner's rule: not revoked, not awaiting recovery).
+func (p *credentialRecord) delegatedDecryptable(now time.Time, d *delegationRecord) error {
+	if p.UserID != d.OrgID || d.supersededCopy(p.ID) == nil {
+		return fmt.Errorf("%w: %s", ErrCredentialNotFound, p.ID)
+	}
+	if st := p.state(now); st != StateSuperseded || p.Purpose != PurposeEncrypt {
+		return fmt.Errorf("%w: %s is %s", ErrCredentialNotActive, p.ID, st)
+	}
+	return p.unlockable(now, true)
 }
 
 // DelegatedCredential returns the organisation credential credentialID as
@@ -593,7 +753,9 @@ func (s *Service) DelegatedCredentials(ctx context.Context, delegateID string) (
 // (ErrDelegationRevoked, ErrDelegationExpired, ErrDelegationNotActive),
 // else ErrCredentialNotFound (no delegation at all: the phone must not
 // learn whose credential it is). The credential must be active
-// (ErrCredentialNotActive).
+// (ErrCredentialNotActive), or a superseded encryption credential whose
+// copy the delegation keeps and that still decrypts (the delegation's
+// own credential active).
 func (s *Service) DelegatedCredential(ctx context.Context, delegateID, credentialID string) (*DelegatedCredential, error) {
 	if !ValidID(delegateID) || !ValidID(credentialID) {
 		return nil, fmt.Errorf("%w: %s", ErrCredentialNotFound, credentialID)
@@ -605,7 +767,7 @@ func (s *Service) DelegatedCredential(ctx context.Context, delegateID, credentia
 	now := s.now()
 	var refusal error
 	for _, d := range ds {
-		if d.rec.CredentialID != credentialID {
+		if d.rec.CredentialID != credentialID && d.rec.supersededCopy(credentialID) == nil {
 			continue
 		}
 		if err := d.rec.usable(now); err != nil {
@@ -614,12 +776,20 @@ func (s *Service) DelegatedCredential(ctx context.Context, delegateID, credentia
 			}
 			continue
 		}
-		c, _, err := s.loadCredential(ctx, credentialID)
+		c, _, err := s.loadCredential(ctx, d.rec.CredentialID)
 		if err != nil {
 			return nil, err
 		}
 		if st := c.state(now); st != StateActive || c.UserID != d.rec.OrgID {
 			return nil, fmt.Errorf("%w: %s is %s", ErrCredentialNotActive, c.ID, st)
+		}
+		if c.ID != credentialID {
+			if c, _, err = s.loadCredential(ctx, credentialID); err != nil {
+				return nil, err
+			}
+			if err := c.delegatedDecryptable(now, d.rec); err != nil {
+				return nil, err
+			}
 		}
 		cred, err := c.toCredential(now)
 		if err != nil {
@@ -640,6 +810,22 @@ func (s *Service) DelegatedCredential(ctx context.Context, delegateID, credentia
 // active credential; it is re-read here, so a revocation that came after
 // the scan is refused. The caller zeroes the key (gmcrypto.ZeroKey).
 func (s *Service) UnlockDelegatedKey(ctx context.Context, delegateID, id, pin string) (crypto.Signer, *Credential, error) {
+	return s.unlockDelegated(ctx, delegateID, id, "", pin)
+}
+
+// UnlockDelegatedDecryptKey is UnlockDelegatedKey for a decryption with
+// credential credentialID: the delegation's own credential, or one of the
+// organisation's superseded encryption credentials whose copy the
+// delegation keeps and that still decrypts (else ErrCredentialNotFound
+// for no copy, ErrCredentialNotActive for a revoked one; checked before
+// the PIN).
+func (s *Service) UnlockDelegatedDecryptKey(ctx context.Context, delegateID, id, credentialID, pin string) (crypto.Signer, *Credential, error) {
+	return s.unlockDelegated(ctx, delegateID, id, credentialID, pin)
+}
+
+// unlockDelegated is UnlockDelegatedKey ("" credentialID: the
+// delegation's credential) and UnlockDelegatedDecryptKey.
+func (s *Service) unlockDelegated(ctx context.Context, delegateID, id, credentialID, pin string) (crypto.Signer, *Credential, error) {
 	var key crypto.Signer
 	var out *Credential
 	err := retry(ctx, func() error {
@@ -661,6 +847,21 @@ func (s *Service) UnlockDelegatedKey(ctx context.Context, delegateID, id, pin st
 		if st := c.state(now); st != StateActive || c.UserID != d.OrgID {
 			return fmt.Errorf("%w: %s is %s", ErrCredentialNotActive, c.ID, st)
 		}
+		target, sealedKEK, sealedOrg := c, d.SealedKEK, d.SealedOrgKey
+		var trev int64
+		if credentialID != "" && credentialID != c.ID {
+			cp := d.supersededCopy(credentialID)
+			if cp == nil {
+				return fmt.Errorf("%w: %s", ErrCredentialNotFound, credentialID)
+			}
+			if target, trev, err = s.loadCredential(ctx, credentialID); err != nil {
+				return err
+			}
+			if err := target.delegatedDecryptable(now, d); err != nil {
+				return err
+			}
+			sealedKEK, sealedOrg = cp.SealedKEK, cp.SealedOrgKey
+		}
 		u, urev, err := s.loadUser(ctx, delegateID)
 		if err != nil {
 			return err
@@ -674,15 +875,22 @@ func (s *Service) UnlockDelegatedKey(ctx context.Context, delegateID, id, pin st
 		b.cond(userKey(u.ID), urev)
 		b.put(userKey(u.ID), u, 0)
 		b.cond(credentialKey(c.ID), crev)
+		if target != c {
+			b.cond(credentialKey(target.ID), trev)
+		}
 		b.cond(delegationKey(id), drev)
 		if err := b.commit(ctx, s.store); err != nil {
 			return err
 		}
-		k, err := d.open(pinKey)
+		k, err := d.open(pinKey, sealedKEK, sealedOrg)
 		if err != nil {
 			return err
 		}
-		cr, err := c.toCredential(now)
+		if pub, err := gmcrypto.MarshalPublicKey(k.Public()); err != nil || !bytes.Equal(pub, target.PublicKey) {
+			gmcrypto.ZeroKey(k)
+			return fmt.Errorf("ca: corrupt delegation %s: its copy is not the key of %s", d.ID, target.ID)
+		}
+		cr, err := target.toCredential(now)
 		if err != nil {
 			gmcrypto.ZeroKey(k)
 			return err
@@ -697,8 +905,9 @@ func (s *Service) UnlockDelegatedKey(ctx context.Context, delegateID, id, pin st
 }
 
 // open unwraps the delegation's private key with the delegate's PIN key,
-// decrypts the KEK and unwraps the organisation's key.
-func (d *delegationRecord) open(pinKey []byte) (crypto.Signer, error) {
+// decrypts the KEK sealedKEK and unwraps the organisation's key sealedOrg
+// (the current copy, or one of the superseded ones).
+func (d *delegationRecord) open(pinKey, sealedKEK, sealedOrg []byte) (crypto.Signer, error) {
 	der, err := gmcrypto.Unwrap(pinKey, d.WrappedKey, delegateWrapAD(d.ID))
 	if err != nil {
 		return nil, fmt.Errorf("ca: delegation %s does not open under the verified PIN: %w", d.ID, err)
@@ -709,12 +918,12 @@ func (d *delegationRecord) open(pinKey []byte) (crypto.Signer, error) {
 		return nil, fmt.Errorf("ca: corrupt delegation %s: %w", d.ID, err)
 	}
 	defer gmcrypto.ZeroKey(dk)
-	kek, err := gmcrypto.Decrypt(dk, d.SealedKEK, gmcrypto.FormatASN1)
+	kek, err := gmcrypto.Decrypt(dk, sealedKEK, gmcrypto.FormatASN1)
 	if err != nil {
 		return nil, fmt.Errorf("ca: corrupt delegation %s: %w", d.ID, err)
 	}
 	defer gmcrypto.Zero(kek)
-	orgDER, err := gmcrypto.Unwrap(kek, d.SealedOrgKey, orgWrapAD(d.ID))
+	orgDER, err := gmcrypto.Unwrap(kek, sealedOrg, orgWrapAD(d.ID))
 	if err != nil {
 		return nil, fmt.Errorf("ca: corrupt delegation %s: %w", d.ID, err)
 	}

@@ -225,7 +225,7 @@ func TestDelegationLifecycle(t *testing.T) {
 	if len(rec.SealedOrgKey) == 0 || len(rec.SealedKEK) == 0 {
 		t.Fatal("approval: no sealed organisation key")
 	}
-	if _, err := rec.open(make([]byte, gmcrypto.KeySize)); err == nil {
+	if _, err := rec.open(make([]byte, gmcrypto.KeySize), rec.SealedKEK, rec.SealedOrgKey); err == nil {
 		t.Fatal("the delegation opened without the delegate's PIN key")
 	}
 

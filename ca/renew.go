@@ -197,7 +197,7 @@ func (s *Service) RenewCredential(ctx context.Context, userID, credentialID, pin
 		}
 		// The delegations move now at an internal issuer; at an external
 		// one they are prepared (Next) and move with the certificate.
-		if err := carryDelegations(&b, dels, rec.ID, der, fresh, iss.Mode == ModeExternal); err != nil {
+		if err := carryDelegations(&b, dels, rec.ID, der, fresh, old.Purpose == PurposeEncrypt, iss.Mode == ModeExternal); err != nil {
 			return err
 		}
 		if len(b.ops) > storage.MaxTxnOps-8 {
@@ -239,21 +239,24 @@ func (s *Service) delegationsOf(ctx context.Context, c *credentialRecord) ([]del
 // successor credential succ whose private key (PKCS#8) is der. A
 // delegation already approved holds a copy of the organisation's key: for
 // a new key (fresh) a new copy is sealed to the delegation's public key
-// (no delegate PIN needed); for the same key the copy stays. With later,
-// the move is only prepared in the delegation's Next (the successor still
-// waits for its certificate: ImportCertificate completes it).
-func carryDelegations(b *txnBuilder, dels []delegationAtRev, succ string, der []byte, fresh, later bool) error {
+// (no delegate PIN needed); for the same key the copy stays. For an
+// encryption credential (encrypt) the copy of the old key is kept among
+// the delegation's superseded copies (moveTo). With later, the move is
+// only prepared in the delegation's Next (the successor still waits for
+// its certificate: ImportCertificate completes it).
+func carryDelegations(b *txnBuilder, dels []delegationAtRev, succ string, der []byte, fresh, encrypt, later bool) error {
 	for _, d := range dels {
 		next := &delegationNext{CredentialID: succ, NewKey: fresh}
 		if fresh && len(d.rec.SealedKEK) > 0 {
-			if err := next.seal(d.rec, der); err != nil {
+			var err error
+			if next.SealedKEK, next.SealedOrgKey, err = d.rec.seal(der); err != nil {
 				return err
 			}
 		}
 		if later {
 			d.rec.Next = next
 		} else {
-			d.rec.moveTo(next)
+			d.rec.moveTo(next, encrypt)
 		}
 		b.cond(delegationKey(d.rec.ID), d.rev)
 		b.put(delegationKey(d.rec.ID), d.rec, 0)
@@ -270,39 +273,31 @@ type delegationNext struct {
 	SealedOrgKey []byte `json:"sealed_org_key,omitempty"`
 }
 
-// seal makes n's copy of the organisation key der for delegation d: a
-// fresh SM4 key wraps der and is encrypted to d's public key, as
-// ApproveDelegation does.
-func (n *delegationNext) seal(d *delegationRecord, der []byte) error {
-	pub, err := gmcrypto.ParsePublicKey(d.PublicKey)
-	if err != nil {
-		return fmt.Errorf("ca: corrupt delegation %s: %w", d.ID, err)
-	}
-	kek, err := gmcrypto.RandomBytes(gmcrypto.KeySize)
-	if err != nil {
-		return err
-	}
-	defer gmcrypto.Zero(kek)
-	if n.SealedOrgKey, err = gmcrypto.Wrap(kek, der, orgWrapAD(d.ID)); err != nil {
-		return err
-	}
-	n.SealedKEK, err = gmcrypto.Encrypt(pub, kek, gmcrypto.FormatASN1)
-	return err
-}
-
 // moveTo points d at n's credential, with n's copy of the key if it has
 // one. Without one, the copy d holds stays when the key is the same; for a
-// new key it is erased and d goes back to pending_approval (approved
-// while the move waited for the certificate: the organisation approves
-// again).
-func (d *delegationRecord) moveTo(n *delegationNext) {
-	d.CredentialID = n.CredentialID
+// new key it is erased with the superseded copies and d goes back to
+// pending_approval (approved while the move waited for the certificate:
+// the organisation approves again, which seals the current key and the
+// superseded ones). When the credential d leaves is an encryption
+// credential (encrypt), its copy stays first among d's superseded copies
+// (still sealed to d's public key; the oldest beyond
+// MaxDelegationSuperseded dropped), so the delegate keeps opening what
+// was sealed to it.
+func (d *delegationRecord) moveTo(n *delegationNext, encrypt bool) {
 	switch {
 	case n.SealedKEK != nil:
+		if encrypt {
+			d.keepSuperseded(d.CredentialID, d.SealedKEK, d.SealedOrgKey)
+		}
 		d.SealedKEK, d.SealedOrgKey = n.SealedKEK, n.SealedOrgKey
 	case n.NewKey && d.SealedKEK != nil:
-		d.SealedKEK, d.SealedOrgKey, d.ApprovedAt = nil, nil, time.Time{}
+		d.SealedKEK, d.SealedOrgKey, d.Superseded, d.ApprovedAt = nil, nil, nil, time.Time{}
+	case encrypt && d.SealedKEK != nil:
+		// The same key: the old certificate's ciphertexts open with the
+		// same copy, kept under the old credential's id too.
+		d.keepSuperseded(d.CredentialID, d.SealedKEK, d.SealedOrgKey)
 	}
+	d.CredentialID = n.CredentialID
 	d.Next = nil
 }
 
@@ -349,7 +344,7 @@ func (s *Service) supersedeOnImport(ctx context.Context, b *txnBuilder, c *crede
 		if st := d.rec.state(now); st == protocol.DelegationRevoked || st == protocol.DelegationExpired {
 			continue
 		}
-		d.rec.moveTo(d.rec.Next)
+		d.rec.moveTo(d.rec.Next, old.Purpose == PurposeEncrypt)
 		b.cond(delegationKey(d.rec.ID), d.rev)
 		b.put(delegationKey(d.rec.ID), d.rec, 0)
 	}

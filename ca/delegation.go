@@ -83,8 +83,8 @@ type delegationRecord struct {
 // wrapped under it (SealedOrgKey, associated data orgWrapAD).
 type delegationCopy struct {
 	CredentialID string `json:"credential"`
-	SealedKEK    []byte `json:"sealed_kek"`
-	SealedOrgKey []byte `json:"sealed_org_key"`
+	SealedKEK    []byte `json:"sealed_kek,omitempty"`
+	SealedOrgKey []byte `json:"sealed_org_key,omitempty"`
 }
 
 // MaxDelegationSuperseded bounds the copies of superseded encryption keys
@@ -430,8 +430,15 @@ func (s *Service) RevokeDelegation(ctx context.Context, orgID, id string) (*Dele
 	return out, err
 }
 
+// eraseKeys erases every key of d: its key pair, its copy of the
+// organisation's key and every copy of a superseded one (of those, only
+// the credential ids stay, so a confirm naming one is told the delegation
+// is revoked).
 func (d *delegationRecord) eraseKeys() {
-	d.PublicKey, d.WrappedKey, d.SealedKEK, d.SealedOrgKey, d.Superseded, d.Next = nil, nil, nil, nil, nil, nil
+	d.PublicKey, d.WrappedKey, d.SealedKEK, d.SealedOrgKey, d.Next = nil, nil, nil, nil, nil
+	for i := range d.Superseded {
+		d.Superseded[i].SealedKEK, d.Superseded[i].SealedOrgKey = nil, nil
+	}
 }
 
 // usable reports why d cannot be used now (nil: it can).
@@ -851,7 +858,7 @@ func (s *Service) unlockDelegated(ctx context.Context, delegateID, id, credentia
 		var trev int64
 		if credentialID != "" && credentialID != c.ID {
 			cp := d.supersededCopy(credentialID)
-			if cp == nil {
+			if cp == nil || cp.SealedKEK == nil {
 				return fmt.Errorf("%w: %s", ErrCredentialNotFound, credentialID)
 			}
 			if target, trev, err = s.loadCredential(ctx, credentialID); err != nil {

@@ -123,8 +123,12 @@ func TestDelegateOpensSupersededKey(t *testing.T) {
 			if _, err := f.svc.RevokeDelegation(f.ctx, w.org, d.ID); err != nil {
 				t.Fatal(err)
 			}
-			if rec := w.record(t, d.ID); rec.SealedKEK != nil || rec.SealedOrgKey != nil || rec.Superseded != nil || rec.WrappedKey != nil {
+			rec = w.record(t, d.ID)
+			if rec.SealedKEK != nil || rec.SealedOrgKey != nil || rec.WrappedKey != nil || rec.PublicKey != nil || len(rec.Superseded) != 1 {
 				t.Fatalf("revoked delegation keeps key material: %+v", rec)
+			}
+			if cp := rec.Superseded[0]; cp.CredentialID != old.ID || cp.SealedKEK != nil || cp.SealedOrgKey != nil {
+				t.Fatalf("revoked delegation keeps a superseded copy: %+v", cp)
 			}
 			_, err := w.decryptAs(t, d, old.ID, newPIN, oldCT, format)
 			wantErr(t, "revoked delegation", err, ErrDelegationRevoked)

@@ -70,7 +70,9 @@ func supersededEncryption(c *ca.Credential) bool {
 // addressed to: c if the envelope names c's certificate, else the newest
 // of the credentials c renewed whose certificate it names (still
 // decryptable: superseded, not revoked), else c. A raw ciphertext names no
-// one: c.
+// one: c. Through a delegation, the one chosen must be one whose copy the
+// same delegation keeps (ca.DelegatedCredential); the others are passed
+// over as the owner's revoked ones are.
 func (k caKeys) ChooseRecipient(ctx context.Context, s *session.Session, c *session.Credential) (*session.Credential, error) {
 	ct := s.Request.Ciphertext
 	if s.Request.CiphertextFormat != protocol.CipherCMS || len(ct) == 0 || gmcrypto.CMSAddressedTo(ct, c.Certificate) {
@@ -81,9 +83,22 @@ func (k caKeys) ChooseRecipient(ctx context.Context, s *session.Session, c *sess
 		return nil, err
 	}
 	for _, p := range preds {
-		if supersededEncryption(p) && p.UserID == c.UserID && gmcrypto.CMSAddressedTo(ct, p.Certificate) {
+		if !supersededEncryption(p) || p.UserID != c.UserID || !gmcrypto.CMSAddressedTo(ct, p.Certificate) {
+			continue
+		}
+		if c.Delegation == nil {
 			return k.Credential(ctx, c.UserID, p.ID)
 		}
+		dc, err := k.delegated(ctx, c.Delegation.DelegateID, p.ID)
+		switch {
+		case errors.Is(err, ca.ErrCredentialNotFound), errors.Is(err, ca.ErrCredentialNotActive):
+			continue
+		case err != nil:
+			return nil, err
+		case dc.Delegation == nil || dc.Delegation.ID != c.Delegation.ID:
+			continue
+		}
+		return dc, nil
 	}
 	return c, nil
 }
@@ -105,11 +120,14 @@ func (k caKeys) delegated(ctx context.Context, userID, credentialID string) (*se
 		Alg: string(cred.Alg), Purpose: string(cred.Purpose),
 		Certificate: cred.Certificate, Chain: iss.Chain,
 		Delegation: &session.Delegation{ID: d.ID, DelegateID: userID, Kinds: d.Kinds, Apps: d.Apps},
+		Superseded: cred.State == ca.StateSuperseded,
 	}, nil
 }
 
 // Use unwraps the key with the PIN (ca.UnlockKey; through a delegation,
-// ca.UnlockDelegatedKey with the delegate's own PIN), runs op and zeroes
+// ca.UnlockDelegatedKey with the delegate's own PIN, or for an encryption
+// credential ca.UnlockDelegatedDecryptKey, which also opens the
+// delegation's copies of superseded keys), runs op and zeroes
 // the key. A wrong or locked PIN is a *session.KeyError around the
 // *ca.PINError.
 func (k caKeys) Use(ctx context.Context, c *session.Credential, pin string, op func(session.OpKey) (*session.Output, error)) (*session.Output, error) {
@@ -119,7 +137,11 @@ func (k caKeys) Use(ctx context.Context, c *session.Credential, pin string, op f
 	delegate := ""
 	if c.Delegation != nil {
 		delegate = c.Delegation.DelegateID
-		key, unlocked, err = k.ca.UnlockDelegatedKey(ctx, delegate, c.Delegation.ID, pin)
+		if c.Purpose == string(ca.PurposeEncrypt) {
+			key, unlocked, err = k.ca.UnlockDelegatedDecryptKey(ctx, delegate, c.Delegation.ID, c.ID, pin)
+		} else {
+			key, unlocked, err = k.ca.UnlockDelegatedKey(ctx, delegate, c.Delegation.ID, pin)
+		}
 		if err == nil && unlocked.ID != c.ID {
 			gmcrypto.ZeroKey(key)
 			return nil, fmt.Errorf("%w: %s", ca.ErrCredentialNotFound, c.ID)

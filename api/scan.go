@@ -144,6 +144,11 @@ func (k scanSide) Offer(ctx context.Context, s *session.Session, userID string) 
 			o.delegated = append(o.delegated, dc)
 		}
 	}
+	if s.Kind == session.KindDecrypt {
+		if o.delegated, err = k.withDelegatedSuperseded(ctx, s, userID, o.delegated); err != nil {
+			return scanOffer{}, err
+		}
+	}
 	if s.Kind == session.KindSeal {
 		if o.seals, err = k.a.usableSeals(ctx, s, userID, o.creds); err != nil {
 			return scanOffer{}, err
@@ -185,18 +190,57 @@ func (k scanSide) withSuperseded(ctx context.Context, s *session.Session, userID
 		}
 	}
 	if cms {
-		slices.SortStableFunc(creds, func(x, y *ca.Credential) int {
-			ax, ay := addressed[x.ID], addressed[y.ID]
-			switch {
-			case ax == ay:
-				return 0
-			case ax:
-				return -1
-			}
-			return 1
-		})
+		addressedFirst(creds, func(c *ca.Credential) bool { return addressed[c.ID] })
 	}
 	return creds, nil
+}
+
+// withDelegatedSuperseded is withSuperseded for the organisations'
+// credentials the user may use through a delegation: after the active
+// ones (dels), the organisations' superseded encryption credentials whose
+// copy an active delegation keeps (ca.DelegatedSuperseded) that fit the
+// session and the delegation's scope; for a CMS envelope only those it is
+// addressed to, and the addressed ones first.
+func (k scanSide) withDelegatedSuperseded(ctx context.Context, s *session.Session, userID string, dels []*ca.DelegatedCredential) ([]*ca.DelegatedCredential, error) {
+	old, err := k.a.ca.DelegatedSuperseded(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	cms := s.Request.CiphertextFormat == protocol.CipherCMS
+	addressed := map[string]bool{}
+	for _, dc := range dels {
+		addressed[dc.Credential.ID] = cms && gmcrypto.CMSAddressedTo(s.Request.Ciphertext, dc.Credential.Certificate)
+	}
+	for _, dc := range old {
+		c := dc.Credential
+		if !supersededEncryption(c) || !session.CredentialFits(s, c.IssuerID, string(c.Alg), string(c.Purpose)) ||
+			!dc.Allows(string(s.Kind), s.AppID) {
+			continue
+		}
+		addressed[c.ID] = cms && gmcrypto.CMSAddressedTo(s.Request.Ciphertext, c.Certificate)
+		if !cms || addressed[c.ID] {
+			dels = append(dels, dc)
+		}
+	}
+	if cms {
+		addressedFirst(dels, func(dc *ca.DelegatedCredential) bool { return addressed[dc.Credential.ID] })
+	}
+	return dels, nil
+}
+
+// addressedFirst moves the elements of list that addressed reports first,
+// keeping the order otherwise.
+func addressedFirst[T any](list []T, addressed func(T) bool) {
+	slices.SortStableFunc(list, func(x, y T) int {
+		ax, ay := addressed(x), addressed(y)
+		switch {
+		case ax == ay:
+			return 0
+		case ax:
+			return -1
+		}
+		return 1
+	})
 }
 
 func (a *API) scanner() *session.Scanner[scanOffer] {

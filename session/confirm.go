@@ -84,11 +84,12 @@ type RecipientChooser interface {
 }
 
 // chooseRecipient is KeySide's RecipientChooser answer for a decrypt
-// session (c itself for other kinds, delegated credentials and a KeySide
-// that cannot choose).
+// session (c itself for other kinds and a KeySide that cannot choose). A
+// delegated credential is chosen among too: the answer keeps the same
+// delegation, whose scope the confirm then checks.
 func (c *Confirmer) chooseRecipient(ctx context.Context, s *Session, cred *Credential) (*Credential, error) {
 	rc, ok := c.Keys.(RecipientChooser)
-	if !ok || s.Kind != KindDecrypt || cred.Delegation != nil {
+	if !ok || s.Kind != KindDecrypt {
 		return cred, nil
 	}
 	return rc.ChooseRecipient(ctx, s, cred)

@@ -81,7 +81,9 @@ func (w *dlgWorld) keyRecords(t *testing.T) string {
 // for it, where the phone confirms with the current credential and the
 // gateway follows supersedes; the scan offers the superseded credential
 // labelled with the organisation, and the result and the audit entry name
-// the credential used, the organisation and the delegate. Refusals
+// the credential used, the organisation and the delegate; for the CMS
+// envelope the addressed credential comes first, before alice's own
+// encryption credential. Refusals
 // (another app, a revoked delegation) change no key record; revocation
 // erases the old copies; a revoked credential's ciphertexts are not
 // opened.
@@ -93,7 +95,7 @@ func TestDelegateDecryptsSuperseded(t *testing.T) {
 	sx := sxSeed(t, seed.Spec{
 		Issuers: []operator.IssuerRequest{iss},
 		Users: []seed.User{
-			{Name: "alice", Credentials: []seed.Credential{seed.Sign("sm2", "SM2")}},
+			{Name: "alice", Credentials: []seed.Credential{seed.Sign("sm2", "SM2"), seed.Encrypt("sm2", "SM2")}},
 			{Name: dlgOrgName, CreditCode: dlgCreditCode, Credentials: []seed.Credential{seed.Encrypt("sm2", "SM2")}},
 			{Name: "carol", Credentials: []seed.Credential{seed.Sign("sm2", "SM2")}},
 		},
@@ -165,16 +167,13 @@ func TestDelegateDecryptsSuperseded(t *testing.T) {
 		if oc == nil || oc.OnBehalfOf != w.orgID || oc.OrganizationName != dlgOrgName || oc.Delegation != x.d.ID {
 			t.Fatalf("scan offers %+v, want %s for the organisation", sc.Credentials, wantCred)
 		}
-		if format == "cms" {
-			// Addressed first among the organisation's credentials.
-			for _, o := range sc.Credentials {
-				if o.OnBehalfOf != "" {
-					if o.ID != wantCred {
-						t.Fatalf("the CMS scan offers %s before %s", o.ID, wantCred)
-					}
-					break
-				}
-			}
+		if format == "cms" && sc.Credentials[0].ID != wantCred {
+			// The addressed one first, before alice's own (not addressed)
+			// encryption credential: the phone's default choice.
+			t.Fatalf("the CMS scan offers %s first, want %s", sc.Credentials[0].ID, wantCred)
+		}
+		if own := w.creds["alice/sm2/encrypt"]; format != "cms" && x.p == w.alice && offered(sc, own.ID) == nil {
+			t.Fatal("alice's own encryption credential is not offered")
 		}
 		if err := w.confirm(x.p, c.ID, confirmWith, x.pin, c.Code); err != nil {
 			t.Fatal(err)

@@ -88,16 +88,24 @@ type scanOffer struct {
 	// session through a delegation (listed after creds).
 	delegated []*ca.DelegatedCredential
 	seals     []protocol.ScannedSeal
+	// addressed is set for a CMS envelope: the credentials of the offer
+	// it is addressed to (by id).
+	addressed map[string]bool
 }
 
 // wire is the offer's credentials as the scan answers them: the user's
-// own, then the delegated ones labelled with their organisation.
+// own, then the delegated ones labelled with their organisation; for a
+// CMS envelope, those it is addressed to (the user's own or an
+// organisation's) first, so that the phone's default choice opens it.
 func (o scanOffer) wire() []protocol.Credential {
 	out := wireCredentials(o.creds)
 	for _, dc := range o.delegated {
 		w := wireCredential(dc.Credential)
 		w.OnBehalfOf, w.OrganizationName, w.Delegation = dc.Delegation.Organization, dc.Delegation.OrganizationName, dc.Delegation.ID
 		out = append(out, w)
+	}
+	if o.addressed != nil {
+		addressedFirst(out, func(c protocol.Credential) bool { return o.addressed[c.ID] })
 	}
 	return out
 }
@@ -128,8 +136,11 @@ func (k scanSide) Offer(ctx context.Context, s *session.Session, userID string) 
 			o.creds = append(o.creds, c)
 		}
 	}
+	if s.Kind == session.KindDecrypt && s.Request.CiphertextFormat == protocol.CipherCMS {
+		o.addressed = map[string]bool{}
+	}
 	if s.Kind == session.KindDecrypt {
-		if o.creds, err = k.withSuperseded(ctx, s, userID, o.creds); err != nil {
+		if o.creds, err = k.withSuperseded(ctx, s, userID, o.creds, o.addressed); err != nil {
 			return scanOffer{}, err
 		}
 	}
@@ -145,7 +156,7 @@ func (k scanSide) Offer(ctx context.Context, s *session.Session, userID string) 
 		}
 	}
 	if s.Kind == session.KindDecrypt {
-		if o.delegated, err = k.withDelegatedSuperseded(ctx, s, userID, o.delegated); err != nil {
+		if o.delegated, err = k.withDelegatedSuperseded(ctx, s, userID, o.delegated, o.addressed); err != nil {
 			return scanOffer{}, err
 		}
 	}
@@ -167,30 +178,25 @@ func (k scanSide) Offer(ctx context.Context, s *session.Session, userID string) 
 
 // withSuperseded is the offer of a decrypt session: the active
 // credentials creds, then the user's superseded encryption credentials
-// that fit (renewed keys still open what was sealed to them); for a CMS
-// envelope only the superseded ones it is addressed to, and the
-// credentials it is addressed to come first (the phone's default choice).
-func (k scanSide) withSuperseded(ctx context.Context, s *session.Session, userID string, creds []*ca.Credential) ([]*ca.Credential, error) {
+// that fit (renewed keys still open what was sealed to them). For a CMS
+// envelope (addressed not nil) only the superseded ones it is addressed
+// to, and addressed gets every credential it is addressed to (the wire
+// answer puts those first: the phone's default choice).
+func (k scanSide) withSuperseded(ctx context.Context, s *session.Session, userID string, creds []*ca.Credential, addressed map[string]bool) ([]*ca.Credential, error) {
 	old, err := k.a.ca.Credentials(ctx, ca.CredentialFilter{UserID: userID, State: ca.StateSuperseded})
 	if err != nil {
 		return nil, err
 	}
-	cms := s.Request.CiphertextFormat == protocol.CipherCMS
-	addressed := map[string]bool{}
 	for _, c := range creds {
-		addressed[c.ID] = cms && gmcrypto.CMSAddressedTo(s.Request.Ciphertext, c.Certificate)
+		markAddressed(s, c, addressed)
 	}
 	for _, c := range old {
 		if !supersededEncryption(c) || !session.CredentialFits(s, c.IssuerID, string(c.Alg), string(c.Purpose)) {
 			continue
 		}
-		addressed[c.ID] = cms && gmcrypto.CMSAddressedTo(s.Request.Ciphertext, c.Certificate)
-		if !cms || addressed[c.ID] {
+		if markAddressed(s, c, addressed) || addressed == nil {
 			creds = append(creds, c)
 		}
-	}
-	if cms {
-		addressedFirst(creds, func(c *ca.Credential) bool { return addressed[c.ID] })
 	}
 	return creds, nil
 }
@@ -200,16 +206,14 @@ func (k scanSide) withSuperseded(ctx context.Context, s *session.Session, userID
 // ones (dels), the organisations' superseded encryption credentials whose
 // copy an active delegation keeps (ca.DelegatedSuperseded) that fit the
 // session and the delegation's scope; for a CMS envelope only those it is
-// addressed to, and the addressed ones first.
-func (k scanSide) withDelegatedSuperseded(ctx context.Context, s *session.Session, userID string, dels []*ca.DelegatedCredential) ([]*ca.DelegatedCredential, error) {
+// addressed to.
+func (k scanSide) withDelegatedSuperseded(ctx context.Context, s *session.Session, userID string, dels []*ca.DelegatedCredential, addressed map[string]bool) ([]*ca.DelegatedCredential, error) {
 	old, err := k.a.ca.DelegatedSuperseded(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
-	cms := s.Request.CiphertextFormat == protocol.CipherCMS
-	addressed := map[string]bool{}
 	for _, dc := range dels {
-		addressed[dc.Credential.ID] = cms && gmcrypto.CMSAddressedTo(s.Request.Ciphertext, dc.Credential.Certificate)
+		markAddressed(s, dc.Credential, addressed)
 	}
 	for _, dc := range old {
 		c := dc.Credential
@@ -217,15 +221,23 @@ func (k scanSide) withDelegatedSuperseded(ctx context.Context, s *session.Sessio
 			!dc.Allows(string(s.Kind), s.AppID) {
 			continue
 		}
-		addressed[c.ID] = cms && gmcrypto.CMSAddressedTo(s.Request.Ciphertext, c.Certificate)
-		if !cms || addressed[c.ID] {
+		if markAddressed(s, c, addressed) || addressed == nil {
 			dels = append(dels, dc)
 		}
 	}
-	if cms {
-		addressedFirst(dels, func(dc *ca.DelegatedCredential) bool { return addressed[dc.Credential.ID] })
-	}
 	return dels, nil
+}
+
+// markAddressed records in addressed (a CMS envelope's; nil for a raw
+// ciphertext: false) whether s's envelope is addressed to c, and reports
+// it.
+func markAddressed(s *session.Session, c *ca.Credential, addressed map[string]bool) bool {
+	if addressed == nil {
+		return false
+	}
+	a := gmcrypto.CMSAddressedTo(s.Request.Ciphertext, c.Certificate)
+	addressed[c.ID] = a
+	return a
 }
 
 // addressedFirst moves the elements of list that addressed reports first,

@@ -251,6 +251,17 @@ func TestDelegationSupersededCap(t *testing.T) {
 	if pt, err := gmcrypto.Decrypt(k, cts[0], gmcrypto.FormatASN1); err != nil || string(pt) != "a" {
 		t.Fatalf("the organisation opens the oldest: %q %v", pt, err)
 	}
+	// Account deletion of a delegate removes their delegation with every
+	// copy; the other delegate's stays whole.
+	if n, err := f.svc.DeleteDelegationsOf(f.ctx, w.delegate); err != nil || n != 1 {
+		t.Fatalf("DeleteDelegationsOf: %d %v", n, err)
+	}
+	if _, _, err := f.svc.loadDelegation(f.ctx, carried.ID); !errors.Is(err, ErrDelegationNotFound) {
+		t.Fatalf("the deleted delegation: %v", err)
+	}
+	if rec := w.record(t, late.ID); len(rec.Superseded) != MaxDelegationSuperseded {
+		t.Fatalf("the other delegation lost its copies: %d", len(rec.Superseded))
+	}
 }
 
 // TestDelegateSupersededExternal: at an external issuer (openssl) a new-key

@@ -20,7 +20,8 @@
 //     certificate is imported), the old one superseded but keeping its
 //     wrapped key, so that an encryption key still decrypts
 //     (UnlockDecryptKey) while signing stays refused; an organisation's
-//     delegations move to the successor;
+//     delegations move to the successor, keeping for an encryption key
+//     their sealed copy of the old one (UnlockDelegatedDecryptKey);
 //   - key escrow of encryption keys under dual control (escrow.go): the
 //     escrow key's share ceremony, recoveries after a forgotten PIN, and
 //     the escrow key's rotation (escrowrotate.go), none of which leaves

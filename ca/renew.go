@@ -34,7 +34,11 @@ import (
 // The organisation's delegations of the old credential move to the
 // successor in the renewal's write (carryDelegations): no delegate has to
 // be present, because a delegation's copy of the organisation key is
-// sealed to the delegation's own public key, which the gateway keeps.
+// sealed to the delegation's own public key, which the gateway keeps. For
+// an encryption credential the delegation keeps its copy of the old key
+// too (delegationRecord.Superseded, at most MaxDelegationSuperseded), so
+// a delegate opens what was sealed to the old certificate
+// (UnlockDelegatedDecryptKey) as the owner does.
 
 // maxRenewalChain bounds how far back Predecessors walks.
 const maxRenewalChain = 32

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/protocol"
+	"github.com/ukeygate/ukeygate/storage"
 )
 
 const dlgCarolPIN = "357913" // carol's own PIN when she is a delegate
@@ -85,8 +87,8 @@ func (w *dlgWorld) keyRecords(t *testing.T) string {
 // envelope the addressed credential comes first, before alice's own
 // encryption credential. Refusals
 // (another app, a revoked delegation) change no key record; revocation
-// erases the old copies; a revoked credential's ciphertexts are not
-// opened.
+// erases the old copies, as does the delegate's account deletion; a
+// revoked credential's ciphertexts are not opened.
 func TestDelegateDecryptsSuperseded(t *testing.T) {
 	t.Parallel()
 	testkit.OpenSSL(t)
@@ -316,6 +318,19 @@ func TestDelegateDecryptsSuperseded(t *testing.T) {
 		}
 		if e := w.auditOf(t, c.ID); len(e) != 1 || e[0]["outcome"] != "failed" || e[0]["credential"] != succ.ID {
 			t.Fatalf("audit %v", e)
+		}
+	})
+	t.Run("the delegate's account deletion removes every copy", func(t *testing.T) {
+		kv, err := w.ts.Server.Store().Get(ctx, "delegations/"+carol.d.ID)
+		if err != nil || !bytes.Contains(kv.Value, []byte(`"superseded"`)) {
+			t.Fatalf("carol's delegation before the deletion: %v %s", err, kv.Value)
+		}
+		var del protocol.AccountDeleted
+		if err := w.carol.Do(ctx, "DELETE", "/v1/me", map[string]string{"pin": dlgCarolPIN}, &del); err != nil || del.Delegations != 1 {
+			t.Fatalf("account deletion: %+v %v", del, err)
+		}
+		if _, err := w.ts.Server.Store().Get(ctx, "delegations/"+carol.d.ID); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("carol's delegation after the deletion: %v", err)
 		}
 	})
 }

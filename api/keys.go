@@ -91,7 +91,10 @@ func (k caKeys) ChooseRecipient(ctx context.Context, s *session.Session, c *sess
 		}
 		dc, err := k.delegated(ctx, c.Delegation.DelegateID, p.ID)
 		switch {
-		case errors.Is(err, ca.ErrCredentialNotFound), errors.Is(err, ca.ErrCredentialNotActive):
+		case errors.Is(err, ca.ErrCredentialNotFound), errors.Is(err, ca.ErrCredentialNotActive),
+			errors.Is(err, ca.ErrDelegationRevoked), errors.Is(err, ca.ErrDelegationExpired), errors.Is(err, ca.ErrDelegationNotActive):
+			// No usable copy of p (another, revoked delegation's story
+			// included): as for the owner's revoked ones.
 			continue
 		case err != nil:
 			return nil, err

@@ -267,7 +267,8 @@ func TestDelegationSupersededCap(t *testing.T) {
 // TestDelegateSupersededExternal: at an external issuer (openssl) a new-key
 // renewal keeps the delegation's copy of the old key at the certificate's
 // import; a delegation approved while the import waited goes back to
-// pending_approval and its new approval seals both keys.
+// pending_approval and its new approval seals both keys, and so does one
+// granted (and approved) only while the renewal waited.
 func TestDelegateSupersededExternal(t *testing.T) {
 	testkit.OpenSSL(t)
 	w := newOrgWorld(t)
@@ -320,6 +321,22 @@ func TestDelegateSupersededExternal(t *testing.T) {
 	if rec := w.record(t, between.ID); rec.CredentialID != old.ID || len(rec.Superseded) != 0 {
 		t.Fatalf("approved in between: %s %+v", rec.CredentialID, rec.Superseded)
 	}
+	// A third delegate is granted the old credential only now, while the
+	// renewal waits, and is accepted and approved before the import: no
+	// move was prepared for that delegation.
+	u3, code3, err := f.svc.AddUser(f.ctx, UserRequest{Name: "赵六"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Enroll(f.ctx, code3, devicePEM(t), "phone", delegatePIN); err != nil {
+		t.Fatal(err)
+	}
+	w3 := *w
+	w3.delegate, w3.cred = u3.ID, old
+	late := w3.active(t)
+	if rec := w.record(t, late.ID); rec.CredentialID != old.ID || rec.Next != nil {
+		t.Fatalf("granted while the renewal waits: %s %+v", rec.CredentialID, rec.Next)
+	}
 
 	writeFile(t, dir, "succ.csr", []byte(succ.CSRPEM))
 	opensslSignCSR(t, dir, gmcrypto.AlgSM2, "extca", "succ.csr", "succ.pem")
@@ -356,6 +373,25 @@ func TestDelegateSupersededExternal(t *testing.T) {
 	}{{old, oldCT, "bid 2025"}, {succ, newCT, "bid 2026"}} {
 		if pt, err := w2.decryptAs(t, between, tc.cred.ID, delegatePIN, tc.ct, format); err != nil || string(pt) != tc.want {
 			t.Fatalf("re-approved, %s: %q %v", tc.cred.ID, pt, err)
+		}
+	}
+	// The delegation granted while the renewal waited moved with the
+	// import as well (it is not left on the superseded credential): back
+	// to pending_approval, and the new approval seals both keys.
+	rec = w.record(t, late.ID)
+	if rec.CredentialID != succ.ID || rec.state(f.clock.Now()) != protocol.DelegationPendingApproval || rec.SealedKEK != nil {
+		t.Fatalf("granted while the renewal waited, after the import: %s %s", rec.CredentialID, rec.state(f.clock.Now()))
+	}
+	if _, err := f.svc.ApproveDelegation(f.ctx, w.org, late.ID, testPIN); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		cred *Credential
+		ct   []byte
+		want string
+	}{{old, oldCT, "bid 2025"}, {succ, newCT, "bid 2026"}} {
+		if pt, err := w3.decryptAs(t, late, tc.cred.ID, delegatePIN, tc.ct, format); err != nil || string(pt) != tc.want {
+			t.Fatalf("granted while the renewal waited, re-approved, %s: %q %v", tc.cred.ID, pt, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
@@ -307,8 +308,10 @@ func (d *delegationRecord) moveTo(n *delegationNext, encrypt bool) {
 
 // supersedeOnImport adds to b, when c (just certified by
 // ImportCertificate) renews another credential, that one's supersession,
-// the slot's move to c and the move of the delegations prepared for c. A
-// predecessor revoked or gone in the meantime is left as it is.
+// the slot's move to c and the move of its delegations: those prepared for
+// c at the renewal, and those granted on it while c waited for this
+// certificate. A predecessor revoked or gone in the meantime is left as
+// it is.
 func (s *Service) supersedeOnImport(ctx context.Context, b *txnBuilder, c *credentialRecord) error {
 	if c.Supersedes == "" {
 		return nil
@@ -341,14 +344,24 @@ func (s *Service) supersedeOnImport(ctx context.Context, b *txnBuilder, c *crede
 	if err != nil {
 		return err
 	}
+	fresh := !bytes.Equal(c.PublicKey, old.PublicKey)
 	for _, d := range ds {
-		if d.rec.Next == nil || d.rec.Next.CredentialID != c.ID {
+		next := d.rec.Next
+		switch {
+		case next != nil && next.CredentialID == c.ID:
+		case next == nil && d.rec.CredentialID == old.ID:
+			// Granted while the renewal waited for this certificate: it
+			// moves too. No copy of a new key was prepared for it, so an
+			// approved one goes back to pending_approval (moveTo) and the
+			// organisation's approval seals the new key and the old.
+			next = &delegationNext{CredentialID: c.ID, NewKey: fresh}
+		default:
 			continue
 		}
 		if st := d.rec.state(now); st == protocol.DelegationRevoked || st == protocol.DelegationExpired {
 			continue
 		}
-		d.rec.moveTo(d.rec.Next, old.Purpose == PurposeEncrypt)
+		d.rec.moveTo(next, old.Purpose == PurposeEncrypt)
 		b.cond(delegationKey(d.rec.ID), d.rev)
 		b.put(delegationKey(d.rec.ID), d.rec, 0)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -155,6 +156,17 @@ func TestDelegateDecryptsSuperseded(t *testing.T) {
 	}
 	carol := &dlgDecryptor{name: "approved after", p: w.carol, id: w.carol.State.UserID, pin: dlgCarolPIN}
 	carol.d = w.grantEncrypt(t, w.carol, succ.ID, dlgCarolPIN)
+	// The operator sees, per delegation, which renewed certificates it
+	// still opens (superseded_credentials, added).
+	list, err := w.op.Delegations(ctx, w.orgID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range list {
+		if (d.ID == alice.d.ID || d.ID == carol.d.ID) && (d.Credential != succ.ID || !slices.Equal(d.SupersededCredentials, []string{old.ID})) {
+			t.Fatalf("delegation %s on %s opens %v, want %s and %s", d.ID, d.Credential, d.SupersededCredentials, succ.ID, old.ID)
+		}
+	}
 
 	// decrypt runs a decrypt session of ct for delegate x, confirmed with
 	// confirmWith; the gateway must use wantCred.

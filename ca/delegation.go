@@ -141,7 +141,18 @@ func (d *delegationRecord) toDelegation(now time.Time) *Delegation {
 		ID: d.ID, Organization: d.OrgID, User: d.DelegateID, Credential: d.CredentialID,
 		Kinds: slices.Clone(d.Kinds), Apps: slices.Clone(d.Apps), NotAfter: d.NotAfter, State: d.state(now),
 		CreatedAt: d.CreatedAt, AcceptedAt: d.AcceptedAt, ApprovedAt: d.ApprovedAt, RevokedAt: d.RevokedAt,
+		SupersededCredentials: d.supersededIDs(),
 	}
+}
+
+// supersededIDs lists the credentials of d's superseded copies, newest
+// first (nil when none).
+func (d *delegationRecord) supersededIDs() []string {
+	var ids []string
+	for _, c := range d.Superseded {
+		ids = append(ids, c.CredentialID)
+	}
+	return ids
 }
 
 // Allows reports whether a delegation's scope admits a session of kind

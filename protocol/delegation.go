@@ -56,6 +56,12 @@ type Delegation struct {
 	AcceptedAt       time.Time `json:"accepted_at,omitzero"`
 	ApprovedAt       time.Time `json:"approved_at,omitzero"`
 	RevokedAt        time.Time `json:"revoked_at,omitzero"`
+	// SupersededCredentials (v1.1, added) are the organisation's
+	// superseded (renewed) encryption credentials whose keys this
+	// delegation also opens, newest first: what a delegate can still
+	// decrypt that was sealed to an older certificate. A revoked
+	// delegation keeps the list (no key) for the record.
+	SupersededCredentials []string `json:"superseded_credentials,omitempty"`
 }
 
 // DelegationList answers GET /v1/admin/users/{org}/delegations and GET

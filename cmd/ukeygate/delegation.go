@@ -124,6 +124,11 @@ func delegationTable(tw *table, list []operator.Delegation) {
 		if d.UserName != "" {
 			staff += " (" + d.UserName + ")"
 		}
-		row(tw, d.ID, org, staff, d.Credential, kinds, apps, d.State, d.NotAfter)
+		cred := d.Credential
+		if len(d.SupersededCredentials) > 0 {
+			// The renewed certificates whose ciphertexts it still opens.
+			cred += " (also " + strings.Join(d.SupersededCredentials, ",") + ")"
+		}
+		row(tw, d.ID, org, staff, cred, kinds, apps, d.State, d.NotAfter)
 	}
 }

@@ -219,6 +219,8 @@ var errorTable = []errorMapping{
 	{ca.ErrRotationPending, http.StatusConflict, protocol.CodeRotationPending},
 	{ca.ErrRotationUnconfirmed, http.StatusConflict, protocol.CodeRotationUnconfirmed},
 	{ca.ErrRotationNotMoving, http.StatusConflict, protocol.CodeRotationNotMoving},
+	// Before storage's errors: the move's cause is one of them.
+	{ca.ErrRotationMoveIncomplete, http.StatusServiceUnavailable, protocol.CodeRotationMoveIncomplete},
 	{ca.ErrSharesPending, http.StatusConflict, protocol.CodeSharesPending},
 	{ca.ErrCustodianForbidden, http.StatusForbidden, protocol.CodeCustodianForbidden},
 	{ca.ErrShareDuplicate, http.StatusConflict, protocol.CodeShareDuplicate},

@@ -75,6 +75,8 @@ func TestWriteError(t *testing.T) {
 			}},
 		{name: "ca error wrapping a storage conflict", err: fmt.Errorf("%w: %w", ca.ErrConflict, storage.ErrConflict),
 			status: 409, code: "conflict"},
+		{name: "a rotation's move stopped by the store", err: fmt.Errorf("%w: rot_x is moving: %w: dial 10.0.0.7:2379", ca.ErrRotationMoveIncomplete, storage.ErrUnavailable),
+			status: 503, code: "rotation_move_incomplete", msgLacks: "10.0.0.7", logged: true},
 		{name: "malformed PEM also wrapping gmcrypto", err: fmt.Errorf("%w: x: %w", ca.ErrMalformedPEM, errors.New("crypto: malformed")),
 			status: 400, code: "malformed_pem"},
 	}

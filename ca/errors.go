@@ -189,6 +189,11 @@ var (
 	// ErrRotationNotMoving: only a moving rotation (the key switched, the
 	// move stopped half-way) can be abandoned; an open one is canceled.
 	ErrRotationNotMoving = errors.New("ca: escrow rotation is not moving")
+	// ErrRotationMoveIncomplete: the approval switched the escrow key (or
+	// approved a moving rotation again) but the move of the escrow copies
+	// stopped (the store failed, the node stopped): the rotation stays
+	// moving, and approving it again moves the rest. It wraps the cause.
+	ErrRotationMoveIncomplete = errors.New("ca: escrow rotation's move stopped")
 	// ErrCustodianForbidden: the operator is not a custodian of the
 	// escrow key, or is the one who opened the recovery or the rotation
 	// (dual control).

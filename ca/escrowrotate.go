@@ -773,9 +773,19 @@ func (s *Service) finishRotation(ctx context.Context, id string, moved int, unop
 		return b.commitAction(cctx, s.store, out)
 	})
 	if moveErr != nil {
-		return out, moveErr
+		return out, fmt.Errorf("%w: %s is moving (%d escrow copies moved in all); approve it again to move the rest: %w",
+			ErrRotationMoveIncomplete, id, movedSoFar(out), moveErr)
 	}
 	return out, err
+}
+
+// movedSoFar is how many copies rotation r has moved (0 when its record
+// could not be read back).
+func movedSoFar(r *Rotation) int {
+	if r == nil {
+		return 0
+	}
+	return r.Moved
 }
 
 // closeRotationOps adds to b what ends rotation r's waiting (a cancel, the

@@ -484,7 +484,7 @@ func TestEscrowRotationInterrupted(t *testing.T) {
 	}
 	fs.fail.Store(true)
 	got, err := svc.ApproveRotation(w.ctx, rot.ID, "carol", []byte(w.shares["carol"].File), passCarol)
-	if !errors.Is(err, storage.ErrUnavailable) {
+	if !errors.Is(err, storage.ErrUnavailable) || !errors.Is(err, ErrRotationMoveIncomplete) || !strings.Contains(err.Error(), "approve it again") {
 		t.Fatalf("the move did not fail: %v", err)
 	}
 	fs.fail.Store(false)

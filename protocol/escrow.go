@@ -255,5 +255,9 @@ const (
 	CodeRotationPending      = "rotation_pending"
 	CodeRotationUnconfirmed  = "rotation_unconfirmed"
 	CodeRotationNotMoving    = "rotation_not_moving"
-	CodeSharesPending        = "shares_pending"
+	// CodeRotationMoveIncomplete (503): the key switched but the move of
+	// the escrow copies stopped; the rotation stays moving: approve it
+	// again to move the rest.
+	CodeRotationMoveIncomplete = "rotation_move_incomplete"
+	CodeSharesPending          = "shares_pending"
 )

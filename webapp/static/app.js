@@ -2107,9 +2107,16 @@
     return h('div', h('ul.placements', { 'data-t': 'placements' }, items), h('p.muted.small', { text: t('placeNote') }));
   }
 
+  // credLine: a credential in a session's chooser. Chips above the
+  // issuer: whose it is (a delegation's organisation) and whether it is a
+  // renewed (superseded) one, which still decrypts what was made for it.
   function credLine(c) {
-    return h('span.row-main',
+    var chips = [
       c.on_behalf_of ? h('span.chip.org', { 'data-t': 'on-behalf', 'data-org': c.on_behalf_of, text: t('forOrg', { org: c.organization_name || c.on_behalf_of }) }) : null,
+      c.state === 'superseded' ? h('span.chip.grey', { 'data-t': 'renewed', text: t('state_superseded') }) : null
+    ].filter(Boolean);
+    return h('span.row-main',
+      chips.length ? h('span.row-chips', chips) : null,
       h('span.row-title', { text: issuerName(c.issuer) }),
       h('span.row-sub', { text: c.alg + (CO && CO.isCosign(c) ? ' ' + t('cosignChip') : '') + ' · ' + t('purpose_' + c.purpose) + (c.not_after ? ' · ' + fmtDate(new Date(c.not_after)) : '') }));
   }

@@ -148,6 +148,9 @@ func TestPhoneRenewedChooser(t *testing.T) {
 		if got := p.text(oldSel + " [data-t=renewed]"); got != "Renewed" {
 			t.Errorf("in English the chip says %q", got)
 		}
+		if got := eval[string](p.tab, `document.querySelector('[data-t=code-choice][data-code="`+s.Code+`"]').getAttribute('aria-checked')`); got != "true" {
+			t.Errorf("after the language switch the picked code is not shown picked (aria-checked %q)", got)
+		}
 		p.center(oldSel)
 		p.shot("session-renewed-en")
 		p.tap("lang")

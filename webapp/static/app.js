@@ -1979,8 +1979,10 @@
         }
       }
       // The matching code: three choices, one is on the computer's screen.
-      codeButtons = (s.code_choices || []).map(function (c) {
-        return h('button.code-choice', { type: 'button', role: 'radio', 'aria-checked': 'false', 'aria-label': t('codeOption', { code: c.split('').join(' ') }), 'data-code': c, 'data-t': 'code-choice',
+      // Built again on a language switch: a code already picked stays so.
+      codeButtons = (s.code_choices || []).map(function (c, i) {
+        return h('button.code-choice', { type: 'button', role: 'radio', 'aria-checked': String(c === choice.code),
+          tabindex: (choice.code ? c === choice.code : i === 0) ? '0' : '-1', 'aria-label': t('codeOption', { code: c.split('').join(' ') }), 'data-code': c, 'data-t': 'code-choice',
           on: { click: function () { choice.code = c; refresh(); } } }, c);
       });
       var group = h('div.code-choices', { role: 'radiogroup', 'aria-labelledby': 'code-label' }, codeButtons);

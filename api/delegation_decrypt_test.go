@@ -181,6 +181,12 @@ func TestDelegateDecryptsSuperseded(t *testing.T) {
 		if oc == nil || oc.OnBehalfOf != w.orgID || oc.OrganizationName != dlgOrgName || oc.Delegation != x.d.ID {
 			t.Fatalf("scan offers %+v, want %s for the organisation", sc.Credentials, wantCred)
 		}
+		for _, c := range sc.Credentials {
+			// addressed (added): exactly the credentials the envelope names.
+			if want := format == "cms" && c.ID == wantCred; c.Addressed != want {
+				t.Fatalf("the scan marks %s addressed=%v, want %v", c.ID, c.Addressed, want)
+			}
+		}
 		if format == "cms" && sc.Credentials[0].ID != wantCred {
 			// The addressed one first, before alice's own (not addressed)
 			// encryption credential: the phone's default choice.

@@ -105,7 +105,10 @@ func (o scanOffer) wire() []protocol.Credential {
 		out = append(out, w)
 	}
 	if o.addressed != nil {
-		addressedFirst(out, func(c protocol.Credential) bool { return o.addressed[c.ID] })
+		for i := range out {
+			out[i].Addressed = o.addressed[out[i].ID]
+		}
+		addressedFirst(out, func(c protocol.Credential) bool { return c.Addressed })
 	}
 	return out
 }

@@ -124,6 +124,14 @@ func TestPhoneRenewedChooser(t *testing.T) {
 		if n := eval[int](p.tab, `document.querySelectorAll('[data-t=renewed]').length`); n != 1 {
 			t.Errorf("%d certificates labelled renewed, want 1", n)
 		}
+		// The envelope names the old certificate: the phone says so on it
+		// (the scan's addressed flag), and on no other.
+		if got := p.text(oldSel + " [data-t=sealed-to]"); got != "数据加密给此证书" {
+			t.Errorf("the old certificate's sealed-to chip says %q", got)
+		}
+		if n := eval[int](p.tab, `document.querySelectorAll('[data-t=sealed-to]').length`); n != 1 {
+			t.Errorf("%d certificates labelled sealed-to, want 1", n)
+		}
 		if got := eval[string](p.tab, `document.querySelector(`+jsString(oldSel)+`).getAttribute('aria-checked')`); got != "true" {
 			t.Errorf("the certificate the envelope is addressed to is not chosen (aria-checked %q)", got)
 		}
@@ -147,6 +155,9 @@ func TestPhoneRenewedChooser(t *testing.T) {
 		p.wait(`document.documentElement.lang === 'en' && document.querySelector(`+jsString(oldSel+" [data-t=renewed]")+`) !== null`, "the session in English")
 		if got := p.text(oldSel + " [data-t=renewed]"); got != "Renewed" {
 			t.Errorf("in English the chip says %q", got)
+		}
+		if got := p.text(oldSel + " [data-t=sealed-to]"); got != "Sealed to this certificate" {
+			t.Errorf("in English the sealed-to chip says %q", got)
 		}
 		if got := eval[string](p.tab, `document.querySelector('[data-t=code-choice][data-code="`+s.Code+`"]').getAttribute('aria-checked')`); got != "true" {
 			t.Errorf("after the language switch the picked code is not shown picked (aria-checked %q)", got)

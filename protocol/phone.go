@@ -130,6 +130,10 @@ type Credential struct {
 	// recovery; POST /v1/me/recovery finishes it.
 	Escrowed         bool `json:"escrowed,omitempty"`
 	AwaitingRecovery bool `json:"awaiting_recovery,omitempty"`
+	// Addressed (v1.1, added) is set in the scan answer of a cms decrypt
+	// session on each credential whose certificate the envelope names as
+	// a recipient (the phone labels it: the data was sealed to it).
+	Addressed bool `json:"addressed,omitempty"`
 }
 
 // CredentialModeCosign is the mode of a two-party SM2 credential

@@ -587,6 +587,7 @@
     corrSentTitle: '更正申请已提交', corrSentLead: '证书服务机构审核后生效（申请编号 {id}）。',
     // renewal
     state_superseded: '已续期',
+    sealedTo: '数据加密给此证书',
     expBannerOne: '您有 1 张证书即将到期', expBannerN: '您有 {n} 张证书即将到期',
     expBannerLead: '请在到期前续期，否则将无法用它登录、签名或解密。',
     expIn: '{date} 到期，还剩 {n} 天', expToday: '今天到期', expChip: '即将到期',
@@ -654,6 +655,7 @@
     corrSubmit: 'Send the correction', corrEmpty: 'Fill in at least one thing to correct.',
     corrSentTitle: 'Correction sent', corrSentLead: 'It applies once your certificate provider approves it (request {id}).',
     state_superseded: 'Renewed',
+    sealedTo: 'Sealed to this certificate',
     expBannerOne: '1 certificate expires soon', expBannerN: '{n} certificates expire soon',
     expBannerLead: 'Renew before it ends, or you can no longer log in, sign or decrypt with it.',
     expIn: 'Ends {date}, {n} days left', expToday: 'Ends today', expChip: 'Expires soon',
@@ -2115,7 +2117,9 @@
   function credLine(c) {
     var chips = [
       c.on_behalf_of ? h('span.chip.org', { 'data-t': 'on-behalf', 'data-org': c.on_behalf_of, text: t('forOrg', { org: c.organization_name || c.on_behalf_of }) }) : null,
-      c.state === 'superseded' ? h('span.chip.grey', { 'data-t': 'renewed', text: t('state_superseded') }) : null
+      c.state === 'superseded' ? h('span.chip.grey', { 'data-t': 'renewed', text: t('state_superseded') }) : null,
+      // A CMS envelope names this certificate as a recipient.
+      c.addressed ? h('span.chip.ok', { 'data-t': 'sealed-to', text: t('sealedTo') }) : null
     ].filter(Boolean);
     return h('span.row-main',
       chips.length ? h('span.row-chips', chips) : null,

@@ -742,6 +742,64 @@ func TestEscrowRotationAbandon(t *testing.T) {
 	}
 }
 
+// TestChangePINReEscrows: a PIN change opens every key of the user, so
+// an escrow copy left under a retired escrow key (stranded, as after an
+// abandoned rotation) is made again under the current key in the same
+// write; a second change leaves the escrow copies alone.
+func TestChangePINReEscrows(t *testing.T) {
+	w := newEscrowWorld(t)
+	stale, err := w.store.Get(w.ctx, credentialKey(w.enc.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, _ := w.rotate(t)
+	for _, c := range []struct{ as, pass string }{{"bob", passBob}, {"alice", passAlice}} {
+		if _, err := w.approve(t, rot.ID, c.as, w.shares[c.as].File, c.pass); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The credential's record as it was before the move: its copy under
+	// the retired key.
+	if _, err := w.store.Txn(w.ctx, storage.Put(stale.Key, stale.Value, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if id := w.escrowIDs(t)[w.enc.ID]; id != rot.From {
+		t.Fatalf("set-up: the copy is under %s, want the retired %s", id, rot.From)
+	}
+	if err := w.svc.ChangePIN(w.ctx, w.user, testPIN, newPIN); err != nil {
+		t.Fatal(err)
+	}
+	if id := w.escrowIDs(t)[w.enc.ID]; id != rot.Next.ID {
+		t.Fatalf("after the PIN change the copy is under %s, want %s", id, rot.Next.ID)
+	}
+	if retired, err := w.svc.RetiredEscrows(w.ctx); err != nil || len(retired) != 1 || retired[0].StrandedCount != 0 {
+		t.Fatalf("retired after the PIN change: %+v %v", retired, err)
+	}
+	before := map[string][]byte{}
+	kvs, _, _ := w.store.List(w.ctx, pfxCredentials)
+	for _, kv := range kvs {
+		var c credentialRecord
+		if jsonUnmarshal(kv, &c) == nil {
+			before[c.ID] = c.Escrow
+		}
+	}
+	if err := w.svc.ChangePIN(w.ctx, w.user, newPIN, testPIN); err != nil {
+		t.Fatal(err)
+	}
+	kvs, _, _ = w.store.List(w.ctx, pfxCredentials)
+	for _, kv := range kvs {
+		var c credentialRecord
+		if jsonUnmarshal(kv, &c) == nil && !bytes.Equal(before[c.ID], c.Escrow) {
+			t.Errorf("a second PIN change rewrote %s's escrow copy", c.ID)
+		}
+	}
+	key, _, err := w.svc.UnlockKey(w.ctx, w.user, w.enc.ID, testPIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gmcrypto.ZeroKey(key)
+}
+
 // TestEscrowRotationRaces: the steps that end a rotation's open phase
 // race safely. (1) The threshold-th approval against the admin's cancel:
 // exactly one of them succeeds, and the store agrees with the winner

@@ -196,6 +196,7 @@ func (s *Service) ChangePINCosign(ctx context.Context, userID, oldPIN, newPIN st
 		}
 		var b txnBuilder
 		b.cond(userKey(u.ID), urev)
+		escrowChecked := false
 		for _, c := range creds {
 			if c.rec.Cosign {
 				// Its share is not under the PIN: it is re-shared with the
@@ -220,6 +221,17 @@ func (s *Service) ChangePINCosign(ctx context.Context, userID, oldPIN, newPIN st
 			der, err := gmcrypto.Unwrap(oldKey, c.rec.WrappedKey, ad)
 			if err != nil {
 				return fmt.Errorf("ca: credential %s does not open under the current PIN: %w", c.rec.ID, err)
+			}
+			// An escrow copy left under a retired escrow key is made again
+			// under the current one while the key is open (as at an unlock;
+			// one condition on the escrow key for the whole write).
+			re, err := s.reEscrowCopy(ctx, c.rec, der)
+			if err != nil {
+				gmcrypto.Zero(der)
+				return err
+			}
+			if re != nil && !escrowChecked {
+				b.ops, escrowChecked = append(b.ops, re.ops...), true
 			}
 			w, err := gmcrypto.Wrap(newKey, der, ad)
 			gmcrypto.Zero(der)

@@ -169,6 +169,47 @@ func TestPhoneDelegation(t *testing.T) {
 		}
 		p.shot("history-for-organisation")
 	})
+	step(t, p, "a delegated encryption certificate, renewed: the card says the old one's data still opens", func(t *testing.T) {
+		orgEnc, err := orgPhone.RequestCredential(ctx(), "sm2", "SM2", "encrypt", testPIN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := w.operator().AddDelegation(ctx(), orgUser.ID, operator.DelegationRequest{User: u.id, Credential: orgEnc.ID,
+			Kinds: []string{"decrypt"}, NotAfter: time.Now().Add(90 * 24 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.tap("tab-home")
+		p.waitView("home")
+		p.tap("tab-certs")
+		p.waitView("certs")
+		card := `[data-t=delegation][data-delegation="` + d.ID + `"]`
+		p.wait(`document.querySelector(`+jsString(card+` [data-t=delegation-accept]`)+`) !== null`, "the decryption delegation to accept")
+		if p.has(card + " [data-t=delegation-superseded]") {
+			t.Error("a renewed-certificate line before any renewal")
+		}
+		p.center(card + " [data-t=delegation-accept]")
+		p.tap(card + " [data-t=delegation-accept]")
+		p.enterPIN(pinA)
+		p.waitView("certs")
+		if _, err := orgPhone.ApproveDelegation(ctx(), d.ID, testPIN); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := orgPhone.RenewCredential(ctx(), orgEnc.ID, testPIN, false); err != nil {
+			t.Fatal(err)
+		}
+		p.tap("tab-home")
+		p.waitView("home")
+		p.tap("tab-certs")
+		p.waitView("certs")
+		p.wait(`document.querySelector(`+jsString(card+` [data-t=delegation-superseded]`)+`) !== null`, "the renewed-certificate line")
+		if got := p.text(card + " [data-t=delegation-superseded]"); got != "也能解密加密给已续期旧证书的数据" {
+			t.Errorf("the card says %q", got)
+		}
+		p.center(card)
+		p.shot("delegation-renewed")
+		p.axe("certs with a renewed delegated certificate")
+	})
 	p.clean(phoneProblems)
 	p.onlyGateway()
 }

@@ -193,6 +193,7 @@
       forOrg: '代表 {org}', byStaff: '经办人 {user}', pinOwnFor: '请输入您本人的 PIN（代表 {org}）',
       delegations: '单位授权', delegationsLead: '单位证书授权给经办人使用：经办人用本人 PIN 接受，单位用单位 PIN 批准后生效。',
       dlgToMe: '{org} 授权给您', dlgFromOrg: '授权给 {user}', dlgKinds: '用途', dlgAllKinds: '全部', dlgKind_login: '登录', dlgKind_sign: '签名', dlgKind_decrypt: '解密', dlgKind_seal: '盖章', dlgKindSep: '、', dlgUntil: '有效期至 {date}',
+      dlgSupersededOne: '也能解密加密给已续期旧证书的数据', dlgSupersededN: '也能解密加密给 {n} 张已续期旧证书的数据',
       dlgAccept: '接受授权', dlgApprove: '批准授权', dlgAcceptLead: '用您本人的 PIN 接受 {org} 的授权', dlgApproveLead: '用单位 PIN 批准 {user} 使用单位证书',
       dlgState_pending_acceptance: '待接受', dlgState_pending_approval: '待单位批准', dlgState_active: '生效中', dlgState_revoked: '已撤销', dlgState_expired: '已过期',
       err_stale_timestamp: '手机时间不准确，请校准时间后重试。',
@@ -405,6 +406,7 @@
       forOrg: 'for {org}', byStaff: 'by {user}', pinOwnFor: 'Enter your own PIN (acting for {org})',
       delegations: 'Delegations', delegationsLead: 'An organisation\'s certificate used by its staff: the staff member accepts with their own PIN, then the organisation approves with its PIN.',
       dlgToMe: 'From {org} to you', dlgFromOrg: 'To {user}', dlgKinds: 'For', dlgAllKinds: 'everything', dlgKind_login: 'login', dlgKind_sign: 'signing', dlgKind_decrypt: 'decryption', dlgKind_seal: 'sealing', dlgKindSep: ', ', dlgUntil: 'Until {date}',
+      dlgSupersededOne: 'Also opens data sealed to the renewed certificate', dlgSupersededN: 'Also opens data sealed to {n} renewed certificates',
       dlgAccept: 'Accept', dlgApprove: 'Approve', dlgAcceptLead: 'Accept {org}\'s delegation with your own PIN', dlgApproveLead: 'Approve {user} using the organisation\'s certificate',
       dlgState_pending_acceptance: 'To accept', dlgState_pending_approval: 'Awaiting approval', dlgState_active: 'In force', dlgState_revoked: 'Revoked', dlgState_expired: 'Expired',
       err_stale_timestamp: 'The phone’s clock is wrong. Set the time and try again.',
@@ -2202,6 +2204,10 @@
       h('div.chips', toMe ? h('span.chip.org', { text: t('forOrg', { org: org }) }) : null,
         h('span.chip.grey', { text: t('dlgKinds') + ' ' + (d.kinds && d.kinds.length ? d.kinds.map(function (k) { return t('dlgKind_' + k); }).join(t('dlgKindSep')) : t('dlgAllKinds')) })),
       h('p.muted.small', { text: t('dlgUntil', { date: fmtDate(new Date(d.not_after)) }) }),
+      // The organisation's renewed encryption certificates whose keys this
+      // delegation keeps (superseded_credentials).
+      (d.superseded_credentials || []).length && st !== 'revoked' ? h('p.muted.small', { 'data-t': 'delegation-superseded',
+        text: d.superseded_credentials.length === 1 ? t('dlgSupersededOne') : t('dlgSupersededN', { n: d.superseded_credentials.length }) }) : null,
       btn);
   }
 

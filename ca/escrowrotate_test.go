@@ -800,6 +800,99 @@ func TestChangePINReEscrows(t *testing.T) {
 	gmcrypto.ZeroKey(key)
 }
 
+// pausingStore holds the first transaction that writes a credential
+// record once armed, until released.
+type pausingStore struct {
+	storage.Store
+	armed   atomic.Bool
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (s *pausingStore) Txn(ctx context.Context, ops ...storage.Op) (int64, error) {
+	for _, op := range ops {
+		if op.IsPut() && strings.HasPrefix(op.Key, pfxCredentials) && s.armed.CompareAndSwap(true, false) {
+			close(s.reached)
+			<-s.release
+			break
+		}
+	}
+	return s.Store.Txn(ctx, ops...)
+}
+
+// TestEscrowRotationAbandonDuringMove: an abandon that lands while the
+// move is running wins: the rotation ends abandoned whatever the move
+// does next, its record names the copies that were under the retired key
+// at the abandon, the live listing names exactly those still there, and a
+// new rotation may open.
+func TestEscrowRotationAbandonDuringMove(t *testing.T) {
+	w := newEscrowWorld(t)
+	other := w.enrolled(t, UserRequest{Name: "赵六"})
+	otherEnc := w.credential(t, other, escrowIssuer, gmcrypto.AlgSM2, PurposeEncrypt)
+	ps := &pausingStore{Store: w.store, reached: make(chan struct{}), release: make(chan struct{})}
+	cfg := DefaultConfig()
+	cfg.PublicURL = "https://gw.example.test"
+	cfg.Now = w.clock.Now
+	svc, err := New(ps, testMasterKey(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, _ := w.rotate(t)
+	if _, err := svc.ApproveRotation(w.ctx, rot.ID, "bob", []byte(w.shares["bob"].File), passBob); err != nil {
+		t.Fatal(err)
+	}
+	ps.armed.Store(true)
+	type res struct {
+		r   *Rotation
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		r, err := svc.ApproveRotation(w.ctx, rot.ID, "carol", []byte(w.shares["carol"].File), passCarol)
+		done <- res{r, err}
+	}()
+	<-ps.reached // switched, the move's first write held
+	got, err := w.svc.AbandonRotation(w.ctx, rot.ID, "admin", "custodians left mid-move")
+	if err != nil {
+		close(ps.release)
+		t.Fatalf("abandon during the move: %v", err)
+	}
+	want := []string{w.enc.ID, otherEnc.ID}
+	slices.Sort(want)
+	if got.State != RotationStateAbandoned || !slices.Equal(got.Stranded, want) || got.StrandedCount != 2 {
+		close(ps.release)
+		t.Fatalf("abandoned: %s %v %d", got.State, got.Stranded, got.StrandedCount)
+	}
+	close(ps.release)
+	r := <-done
+	if r.err != nil && !errors.Is(r.err, ErrRotationMoveIncomplete) {
+		t.Fatalf("the approval whose move was abandoned: %v", r.err)
+	}
+	final, err := w.svc.Rotation(w.ctx, rot.ID)
+	if err != nil || final.State != RotationStateAbandoned || !slices.Equal(final.Stranded, want) {
+		t.Fatalf("after the move: %+v %v", final, err)
+	}
+	var left []string
+	for cred, id := range w.escrowIDs(t) {
+		switch id {
+		case rot.From:
+			left = append(left, cred)
+		case rot.Next.ID:
+		default:
+			t.Errorf("%s escrowed under %s", cred, id)
+		}
+	}
+	slices.Sort(left)
+	retired, err := w.svc.RetiredEscrows(w.ctx)
+	if err != nil || len(retired) != 1 || !slices.Equal(retired[0].Stranded, left) || retired[0].StrandedCount != len(left) {
+		t.Fatalf("retired %+v %v, want stranded %v", retired, err, left)
+	}
+	if _, _, err := w.svc.RotateEscrow(w.ctx, EscrowRotate{Custodians: []CustodianPassphrase{{"bob", passBobNew}, {"dave", passDave}},
+		Iterations: testIter, Reason: "after the abandon", By: "admin"}); err != nil {
+		t.Fatalf("a rotation after the abandon: %v", err)
+	}
+}
+
 // TestEscrowRotationRaces: the steps that end a rotation's open phase
 // race safely. (1) The threshold-th approval against the admin's cancel:
 // exactly one of them succeeds, and the store agrees with the winner

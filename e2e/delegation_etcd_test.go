@@ -10,6 +10,7 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/internal/seed"
 	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/server/servertest"
@@ -28,33 +29,9 @@ func TestDelegationAcrossNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*flowTimeout)
 	defer cancel()
 
-	app := seed.Make(t, a.URL, a.AdminToken, seed.Spec{
-		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "delegation SM2 Root")},
-		Apps:    []operator.AppRequest{{Name: "招标平台 delegation", Origins: []string{testOrigin}}},
-	}).Apps[0]
-	users := seed.Make(t, b.URL, b.AdminToken, seed.Spec{PIN: testPIN, NewPhone: newPhone(b), Users: []seed.User{
-		{Name: "某某建设有限公司", CreditCode: "91350100M000100Y43", Credentials: []seed.Credential{seed.Sign("sm2", "SM2")}},
-		{Name: "李四"},
-	}}).Users
-	org, staff := users[0], users[1]
-	cred := org.Credentials["sm2/sign"]
-	const staffPIN = "246813"
-	if err := staff.Phone.ChangePIN(ctx, testPIN, staffPIN); err != nil {
-		t.Fatal(err)
-	}
-
-	opA := &operator.Client{BaseURL: a.URL, Token: a.AdminToken}
-	d, err := opA.AddDelegation(ctx, org.ID, operator.DelegationRequest{User: staff.ID, Credential: cred.ID,
-		Kinds: []string{"sign"}, NotAfter: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := staff.Phone.AcceptDelegation(ctx, d.ID, staffPIN); err != nil {
-		t.Fatalf("accept on B: %v", err)
-	}
-	if _, err := org.Phone.ApproveDelegation(ctx, d.ID, testPIN); err != nil {
-		t.Fatalf("approve on B: %v", err)
-	}
+	dw := newDelegationWorld(ctx, t, a, b, seed.Generated("sm2", "SM2", "delegation SM2 Root"), "招标平台 delegation", seed.Sign("sm2", "SM2"), "sign")
+	app, org, staff, cred, d, opA := dw.app, dw.org, dw.staff, dw.cred, dw.d, dw.opA
+	const staffPIN = delegateStaffPIN
 
 	pcA := &portal.Client{BaseURL: a.URL, AppKey: app.APIKey, Origin: testOrigin}
 	data := []byte("投标函 · delegation across nodes")
@@ -112,4 +89,56 @@ func TestDelegationAcrossNodes(t *testing.T) {
 	if v, err := pcA.GetSession(ctx, s2.ID); err != nil || v.State != portal.StateScanned {
 		t.Fatalf("the refused session: %+v %v", v, err)
 	}
+}
+
+// delegateStaffPIN is the staff member's own PIN in newDelegationWorld.
+const delegateStaffPIN = "246813"
+
+// delegationWorld is an organisation and its staff member enrolled on
+// node B of a two-node cluster, with an issuer and an app made on node A,
+// and a delegation of the organisation's credential granted on A and
+// accepted and approved on B.
+type delegationWorld struct {
+	app        *operator.App
+	org, staff *seed.EnrolledUser
+	cred       *phone.Credential
+	d          *operator.Delegation
+	opA        *operator.Client
+}
+
+// newDelegationWorld makes a delegationWorld: iss and an app named appName
+// on A; on B the organisation with credential c (its "issuer/purpose"
+// credential is delegated for kinds) and the staff member, whose PIN is
+// then delegateStaffPIN.
+func newDelegationWorld(ctx context.Context, t *testing.T, a, b *servertest.TS, iss operator.IssuerRequest, appName string, c seed.Credential, kinds ...string) *delegationWorld {
+	t.Helper()
+	app := seed.Make(t, a.URL, a.AdminToken, seed.Spec{
+		Issuers: []operator.IssuerRequest{iss},
+		Apps:    []operator.AppRequest{{Name: appName, Origins: []string{testOrigin}}},
+	}).Apps[0]
+	users := seed.Make(t, b.URL, b.AdminToken, seed.Spec{PIN: testPIN, NewPhone: newPhone(b), Users: []seed.User{
+		{Name: "某某建设有限公司", CreditCode: "91350100M000100Y43", Credentials: []seed.Credential{c}},
+		{Name: "李四"},
+	}}).Users
+	org, staff := users[0], users[1]
+	var cred *phone.Credential
+	for _, v := range org.Credentials {
+		cred = v
+	}
+	if err := staff.Phone.ChangePIN(ctx, testPIN, delegateStaffPIN); err != nil {
+		t.Fatal(err)
+	}
+	opA := &operator.Client{BaseURL: a.URL, Token: a.AdminToken}
+	d, err := opA.AddDelegation(ctx, org.ID, operator.DelegationRequest{User: staff.ID, Credential: cred.ID,
+		Kinds: kinds, NotAfter: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := staff.Phone.AcceptDelegation(ctx, d.ID, delegateStaffPIN); err != nil {
+		t.Fatalf("accept on B: %v", err)
+	}
+	if _, err := org.Phone.ApproveDelegation(ctx, d.ID, testPIN); err != nil {
+		t.Fatalf("approve on B: %v", err)
+	}
+	return &delegationWorld{app: app, org: org, staff: staff, cred: cred, d: d, opA: opA}
 }

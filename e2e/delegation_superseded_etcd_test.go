@@ -5,7 +5,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ukeygate/ukeygate/config"
 	"github.com/ukeygate/ukeygate/internal/seed"
@@ -33,32 +32,9 @@ func TestDelegationSupersededAcrossNodes(t *testing.T) {
 
 	iss := seed.Generated("sm2", "SM2", "delegation renewal SM2 Root")
 	iss.Profile.RenewalKey = "either"
-	app := seed.Make(t, a.URL, a.AdminToken, seed.Spec{
-		Issuers: []operator.IssuerRequest{iss},
-		Apps:    []operator.AppRequest{{Name: "招标平台 renewal", Origins: []string{testOrigin}}},
-	}).Apps[0]
-	users := seed.Make(t, b.URL, b.AdminToken, seed.Spec{PIN: testPIN, NewPhone: newPhone(b), Users: []seed.User{
-		{Name: "某某建设有限公司", CreditCode: "91350100M000100Y43", Credentials: []seed.Credential{seed.Encrypt("sm2", "SM2")}},
-		{Name: "李四"},
-	}}).Users
-	org, staff := users[0], users[1]
-	old := org.Credentials["sm2/encrypt"]
-	const staffPIN = "246813"
-	if err := staff.Phone.ChangePIN(ctx, testPIN, staffPIN); err != nil {
-		t.Fatal(err)
-	}
-	opA := &operator.Client{BaseURL: a.URL, Token: a.AdminToken}
-	d, err := opA.AddDelegation(ctx, org.ID, operator.DelegationRequest{User: staff.ID, Credential: old.ID,
-		Kinds: []string{"decrypt"}, NotAfter: time.Now().Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := staff.Phone.AcceptDelegation(ctx, d.ID, staffPIN); err != nil {
-		t.Fatalf("accept on B: %v", err)
-	}
-	if _, err := org.Phone.ApproveDelegation(ctx, d.ID, testPIN); err != nil {
-		t.Fatalf("approve on B: %v", err)
-	}
+	dw := newDelegationWorld(ctx, t, a, b, iss, "招标平台 renewal", seed.Encrypt("sm2", "SM2"), "decrypt")
+	app, org, staff, old, d, opA := dw.app, dw.org, dw.staff, dw.cred, dw.d, dw.opA
+	const staffPIN = delegateStaffPIN
 
 	pcA := &portal.Client{BaseURL: a.URL, AppKey: app.APIKey, Origin: testOrigin}
 	plain := []byte("投标文件 · sealed before the renewal")

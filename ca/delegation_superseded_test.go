@@ -344,19 +344,25 @@ func TestDelegateSupersededExternal(t *testing.T) {
 		t.Fatal(err)
 	}
 	newCT, _ := encryptTo(t, succ, []byte("bid 2026"))
+	// opensBoth: delegation d of world v opens the bids for the old and
+	// the new certificate with the delegate's own PIN.
+	opensBoth := func(v *orgWorld, d *Delegation, what string) {
+		t.Helper()
+		for _, tc := range []struct {
+			cred *Credential
+			ct   []byte
+			want string
+		}{{old, oldCT, "bid 2025"}, {succ, newCT, "bid 2026"}} {
+			if pt, err := v.decryptAs(t, d, tc.cred.ID, delegatePIN, tc.ct, format); err != nil || string(pt) != tc.want {
+				t.Fatalf("%s%s: %q %v", what, tc.cred.ID, pt, err)
+			}
+		}
+	}
 	rec := w.record(t, before.ID)
 	if rec.CredentialID != succ.ID || len(rec.Superseded) != 1 || rec.Superseded[0].CredentialID != old.ID || rec.Next != nil {
 		t.Fatalf("after the import: %s %+v", rec.CredentialID, rec.Superseded)
 	}
-	for _, tc := range []struct {
-		cred *Credential
-		ct   []byte
-		want string
-	}{{old, oldCT, "bid 2025"}, {succ, newCT, "bid 2026"}} {
-		if pt, err := w.decryptAs(t, before, tc.cred.ID, delegatePIN, tc.ct, format); err != nil || string(pt) != tc.want {
-			t.Fatalf("%s: %q %v", tc.cred.ID, pt, err)
-		}
-	}
+	opensBoth(w, before, "")
 	// The delegation approved in between approves again, and then opens
 	// both.
 	rec = w.record(t, between.ID)
@@ -366,15 +372,7 @@ func TestDelegateSupersededExternal(t *testing.T) {
 	if _, err := f.svc.ApproveDelegation(f.ctx, w.org, between.ID, testPIN); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		cred *Credential
-		ct   []byte
-		want string
-	}{{old, oldCT, "bid 2025"}, {succ, newCT, "bid 2026"}} {
-		if pt, err := w2.decryptAs(t, between, tc.cred.ID, delegatePIN, tc.ct, format); err != nil || string(pt) != tc.want {
-			t.Fatalf("re-approved, %s: %q %v", tc.cred.ID, pt, err)
-		}
-	}
+	opensBoth(&w2, between, "re-approved, ")
 	// The delegation granted while the renewal waited moved with the
 	// import as well (it is not left on the superseded credential): back
 	// to pending_approval, and the new approval seals both keys.
@@ -385,15 +383,7 @@ func TestDelegateSupersededExternal(t *testing.T) {
 	if _, err := f.svc.ApproveDelegation(f.ctx, w.org, late.ID, testPIN); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		cred *Credential
-		ct   []byte
-		want string
-	}{{old, oldCT, "bid 2025"}, {succ, newCT, "bid 2026"}} {
-		if pt, err := w3.decryptAs(t, late, tc.cred.ID, delegatePIN, tc.ct, format); err != nil || string(pt) != tc.want {
-			t.Fatalf("granted while the renewal waited, re-approved, %s: %q %v", tc.cred.ID, pt, err)
-		}
-	}
+	opensBoth(&w3, late, "granted while the renewal waited, re-approved, ")
 }
 
 // TestDelegationSameKeyRenewal: a same-key renewal of an encryption

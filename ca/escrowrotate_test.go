@@ -470,13 +470,7 @@ func (s *movingFailStore) Txn(ctx context.Context, ops ...storage.Op) (int64, er
 func TestEscrowRotationInterrupted(t *testing.T) {
 	w := newEscrowWorld(t)
 	fs := &movingFailStore{Store: w.store}
-	cfg := DefaultConfig()
-	cfg.PublicURL = "https://gw.example.test"
-	cfg.Now = w.clock.Now
-	svc, err := New(fs, testMasterKey(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := newServiceOver(t, fs, w.clock.Now)
 	w.reset(t) // the encryption key waits for recovery
 	rot, _ := w.rotate(t)
 	if _, err := svc.ApproveRotation(w.ctx, rot.ID, "bob", []byte(w.shares["bob"].File), passBob); err != nil {
@@ -617,13 +611,7 @@ func TestEscrowPendingSharesStayBelowThreshold(t *testing.T) {
 func TestEscrowRotationAbandon(t *testing.T) {
 	w := newEscrowWorld(t)
 	fs := &movingFailStore{Store: w.store}
-	cfg := DefaultConfig()
-	cfg.PublicURL = "https://gw.example.test"
-	cfg.Now = w.clock.Now
-	svc, err := New(fs, testMasterKey(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := newServiceOver(t, fs, w.clock.Now)
 	rot, next := w.rotate(t)
 	if _, err := svc.ApproveRotation(w.ctx, rot.ID, "bob", []byte(w.shares["bob"].File), passBob); err != nil {
 		t.Fatal(err)
@@ -830,13 +818,7 @@ func TestEscrowRotationAbandonDuringMove(t *testing.T) {
 	other := w.enrolled(t, UserRequest{Name: "赵六"})
 	otherEnc := w.credential(t, other, escrowIssuer, gmcrypto.AlgSM2, PurposeEncrypt)
 	ps := &pausingStore{Store: w.store, reached: make(chan struct{}), release: make(chan struct{})}
-	cfg := DefaultConfig()
-	cfg.PublicURL = "https://gw.example.test"
-	cfg.Now = w.clock.Now
-	svc, err := New(ps, testMasterKey(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := newServiceOver(t, ps, w.clock.Now)
 	rot, _ := w.rotate(t)
 	if _, err := svc.ApproveRotation(w.ctx, rot.ID, "bob", []byte(w.shares["bob"].File), passBob); err != nil {
 		t.Fatal(err)

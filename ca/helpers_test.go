@@ -55,16 +55,25 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	st := storagetest.MustOpen(t)
 	clk := newClock()
+	svc := newServiceOver(t, st, clk.Now)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return &fixture{svc: svc, store: st, clock: clk, ctx: ctx}
+}
+
+// newServiceOver is a Service of the tests' master key and public URL over
+// st, on clock now (a fixture's, or a store wrapper's that fails or holds
+// some writes over the fixture's store).
+func newServiceOver(t testing.TB, st storage.Store, now func() time.Time) *Service {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.PublicURL = "https://gw.example.test"
-	cfg.Now = clk.Now
+	cfg.Now = now
 	svc, err := New(st, testMasterKey(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return &fixture{svc: svc, store: st, clock: clk, ctx: ctx}
+	return svc
 }
 
 // generated registers a generated internal root.

@@ -202,6 +202,20 @@ func (r *rotationRecord) state(now time.Time) string {
 	return RotationStateOpen
 }
 
+// requireOpen is nil while r is open, else ErrRotationExpired (past its
+// TTL before the switch) or ErrRotationClosed (moving, rotated, canceled
+// or abandoned).
+func (r *rotationRecord) requireOpen(now time.Time) error {
+	switch st := r.state(now); st {
+	case RotationStateOpen:
+		return nil
+	case RotationStateExpired:
+		return fmt.Errorf("%w: %s at %s", ErrRotationExpired, r.ID, r.ExpiresAt.Format(time.RFC3339))
+	default:
+		return fmt.Errorf("%w: %s is %s", ErrRotationClosed, r.ID, st)
+	}
+}
+
 func (r *rotationRecord) toRotation(now time.Time) *Rotation {
 	return &Rotation{ID: r.ID, From: r.From, Next: r.Next.toEscrow(), Reason: r.Reason, RequestedBy: r.RequestedBy,
 		Threshold: r.Threshold, Approvals: slices.Clone(r.Approvals), Approved: slices.Clone(r.Approved),
@@ -337,12 +351,8 @@ func (s *Service) CancelRotation(ctx context.Context, id, by string) (*Rotation,
 			return err
 		}
 		now := s.now().UTC()
-		switch st := r.state(now); st {
-		case RotationStateExpired:
-			return fmt.Errorf("%w: %s at %s", ErrRotationExpired, r.ID, r.ExpiresAt.Format(time.RFC3339))
-		case RotationStateOpen:
-		default:
-			return fmt.Errorf("%w: %s is %s", ErrRotationClosed, r.ID, st)
+		if err := r.requireOpen(now); err != nil {
+			return err
 		}
 		var b txnBuilder
 		b.cond(rotationKey(r.ID), rrev)
@@ -902,12 +912,8 @@ func (s *Service) ConfirmRotation(ctx context.Context, rotationID, custodian str
 			return err
 		}
 		now := s.now().UTC()
-		switch st := r.state(now); st {
-		case RotationStateOpen:
-		case RotationStateExpired:
-			return fmt.Errorf("%w: %s at %s", ErrRotationExpired, r.ID, r.ExpiresAt.Format(time.RFC3339))
-		default:
-			return fmt.Errorf("%w: %s is %s", ErrRotationClosed, r.ID, st)
+		if err := r.requireOpen(now); err != nil {
+			return err
 		}
 		i := slices.IndexFunc(r.Next.Custodians, func(c EscrowCustodian) bool { return c.Name == custodian })
 		if i < 0 {

@@ -3,8 +3,6 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -14,9 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	tjsm2 "github.com/tjfoc/gmsm/sm2"
-	tjx509 "github.com/tjfoc/gmsm/x509"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/internal/seed"
@@ -123,18 +118,7 @@ func TestDelegateDecryptsSuperseded(t *testing.T) {
 	testkit.RunOpenSSL(t, dir, "x509", "-in", "old.pem", "-pubkey", "-noout", "-out", "old.pub")
 	testkit.RunOpenSSL(t, dir, "pkeyutl", "-encrypt", "-pubin", "-inkey", "old.pub", "-in", "plain", "-out", "old.ct")
 	rawOpenSSL := readBytes(t, filepath.Join(dir, "old.ct"))
-	tc, err := tjx509.ParseCertificate(oldCert.Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecp, ok := tc.PublicKey.(*ecdsa.PublicKey)
-	if !ok {
-		t.Fatalf("tjfoc reads a %T", tc.PublicKey)
-	}
-	rawTjfoc, err := tjsm2.Encrypt(&tjsm2.PublicKey{Curve: ecp.Curve, X: ecp.X, Y: ecp.Y}, plain, rand.Reader, tjsm2.C1C3C2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rawTjfoc := tjfocEncrypt(t, oldCert.Raw, plain)
 	env, err := gmcrypto.EnvelopeCMS(plain, oldCert)
 	if err != nil {
 		t.Fatal(err)

@@ -122,19 +122,7 @@ func TestRenewedKeyStillDecrypts(t *testing.T) {
 			if alg == "SM2" {
 				// tjfoc/gmsm reads the old certificate and encrypts to it.
 				t.Run("old raw by tjfoc", func(t *testing.T) {
-					tc, err := tjx509.ParseCertificate(oldCert.Raw)
-					if err != nil {
-						t.Fatal(err)
-					}
-					ecp, ok := tc.PublicKey.(*ecdsa.PublicKey)
-					if !ok {
-						t.Fatalf("tjfoc reads a %T", tc.PublicKey)
-					}
-					ct, err := tjsm2.Encrypt(&tjsm2.PublicKey{Curve: ecp.Curve, X: ecp.X, Y: ecp.Y}, plain, rand.Reader, tjsm2.C1C3C2)
-					if err != nil {
-						t.Fatal(err)
-					}
-					decrypt(t, ct, "c1c3c2", old.ID, old.ID)
+					decrypt(t, tjfocEncrypt(t, oldCert.Raw, plain), "c1c3c2", old.ID, old.ID)
 				})
 			}
 			t.Run("new CMS", func(t *testing.T) {
@@ -207,4 +195,23 @@ func mustMarshalPub(t *testing.T, pub any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// tjfocEncrypt is plain encrypted (C1C3C2) by tjfoc/gmsm, an independent
+// SM2 library, to the public key of the certificate der as it reads it.
+func tjfocEncrypt(t *testing.T, der, plain []byte) []byte {
+	t.Helper()
+	tc, err := tjx509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecp, ok := tc.PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		t.Fatalf("tjfoc reads a %T", tc.PublicKey)
+	}
+	ct, err := tjsm2.Encrypt(&tjsm2.PublicKey{Curve: ecp.Curve, X: ecp.X, Y: ecp.Y}, plain, rand.Reader, tjsm2.C1C3C2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ct
 }

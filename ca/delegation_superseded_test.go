@@ -45,6 +45,22 @@ func (w *orgWorld) renewNew(t *testing.T) *Credential {
 	return succ
 }
 
+// withDelegate is w with another staff member, name, enrolled with
+// delegatePIN as its delegate.
+func (w *orgWorld) withDelegate(t *testing.T, name string) orgWorld {
+	t.Helper()
+	u, code, err := w.f.svc.AddUser(w.f.ctx, UserRequest{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.f.svc.Enroll(w.f.ctx, code, devicePEM(t), "phone", delegatePIN); err != nil {
+		t.Fatal(err)
+	}
+	out := *w
+	out.delegate = u.ID
+	return out
+}
+
 func supersededIDs(t *testing.T, w *orgWorld) []string {
 	t.Helper()
 	list, err := w.f.svc.DelegatedSuperseded(w.f.ctx, w.delegate)
@@ -211,15 +227,7 @@ func TestDelegationSupersededCap(t *testing.T) {
 		creds = append(creds, w.renewNew(t))
 	}
 	// A second delegate, approved after every renewal.
-	u, code, err := f.svc.AddUser(f.ctx, UserRequest{Name: "王五"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := f.svc.Enroll(f.ctx, code, devicePEM(t), "phone", delegatePIN); err != nil {
-		t.Fatal(err)
-	}
-	w2 := *w
-	w2.delegate = u.ID
+	w2 := w.withDelegate(t, "王五")
 	late := w2.active(t)
 	for _, tc := range []struct {
 		w *orgWorld
@@ -291,17 +299,9 @@ func TestDelegateSupersededExternal(t *testing.T) {
 	before := w.active(t)
 	// A second delegate has accepted; the organisation approves only
 	// while the renewal waits for its certificate.
-	u, code, err := f.svc.AddUser(f.ctx, UserRequest{Name: "王五"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := f.svc.Enroll(f.ctx, code, devicePEM(t), "phone", delegatePIN); err != nil {
-		t.Fatal(err)
-	}
-	w2 := *w
-	w2.delegate = u.ID
+	w2 := w.withDelegate(t, "王五")
 	between := w2.grant(t)
-	if _, err := f.svc.AcceptDelegation(f.ctx, u.ID, between.ID, delegatePIN); err != nil {
+	if _, err := f.svc.AcceptDelegation(f.ctx, w2.delegate, between.ID, delegatePIN); err != nil {
 		t.Fatal(err)
 	}
 
@@ -324,15 +324,8 @@ func TestDelegateSupersededExternal(t *testing.T) {
 	// A third delegate is granted the old credential only now, while the
 	// renewal waits, and is accepted and approved before the import: no
 	// move was prepared for that delegation.
-	u3, code3, err := f.svc.AddUser(f.ctx, UserRequest{Name: "赵六"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := f.svc.Enroll(f.ctx, code3, devicePEM(t), "phone", delegatePIN); err != nil {
-		t.Fatal(err)
-	}
-	w3 := *w
-	w3.delegate, w3.cred = u3.ID, old
+	w3 := w.withDelegate(t, "赵六")
+	w3.cred = old
 	late := w3.active(t)
 	if rec := w.record(t, late.ID); rec.CredentialID != old.ID || rec.Next != nil {
 		t.Fatalf("granted while the renewal waits: %s %+v", rec.CredentialID, rec.Next)

@@ -1,6 +1,7 @@
 package browser_test
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -195,6 +196,12 @@ func TestPhoneDelegation(t *testing.T) {
 		if _, err := orgPhone.ApproveDelegation(ctx(), d.ID, testPIN); err != nil {
 			t.Fatal(err)
 		}
+		// A bid sealed to the organisation's certificate before its renewal.
+		bid := []byte("投标文件：某某建设有限公司 第 3 标段")
+		env, err := pc.Encrypt(ctx(), orgUser.ID, "sm2", bid)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if _, err := orgPhone.RenewCredential(ctx(), orgEnc.ID, testPIN, false); err != nil {
 			t.Fatal(err)
 		}
@@ -209,6 +216,45 @@ func TestPhoneDelegation(t *testing.T) {
 		p.center(card)
 		p.shot("delegation-renewed")
 		p.axe("certs with a renewed delegated certificate")
+
+		// The staff member opens the bid on the phone: the organisation's
+		// old certificate is offered for the organisation, labelled
+		// renewed and sealed-to, and chosen.
+		s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindDecrypt, Ciphertext: env, CiphertextFormat: "cms",
+			Display: portal.Display{Title: "开标", Summary: "某某建设有限公司的投标文件"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.visit(s.QR.Payload)
+		p.waitView("session")
+		oldSel := `[data-t=cred-choice][data-cred="` + orgEnc.ID + `"]`
+		p.wait(`document.querySelector(`+jsString(oldSel)+`) !== null`, "the organisation's renewed certificate offered")
+		for sel, want := range map[string]string{"on-behalf": "代表 " + orgName, "renewed": "已续期", "sealed-to": "数据加密给此证书"} {
+			if got := p.text(oldSel + " [data-t=" + sel + "]"); got != want {
+				t.Errorf("the organisation's old certificate's %s chip says %q, want %q", sel, got, want)
+			}
+		}
+		if got := eval[string](p.tab, `document.querySelector(`+jsString(oldSel)+`).getAttribute('aria-checked')`); got != "true" {
+			t.Errorf("the certificate the bid is sealed to is not chosen (aria-checked %q)", got)
+		}
+		code := `[data-t=code-choice][data-code="` + s.Code + `"]`
+		p.center(code)
+		p.tap(code)
+		p.center(oldSel)
+		p.shot("session-organisation-renewed")
+		p.axe("session with the organisation's renewed certificate")
+		p.tap("confirm")
+		p.waitSheet()
+		p.enterPIN(pinA)
+		p.waitView("done")
+		done, err := pc.Wait(ctx(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := done.Decrypt()
+		if err != nil || !bytes.Equal(res.Plaintext, bid) || res.OnBehalfOf != orgUser.ID || res.Delegate != u.id {
+			t.Fatalf("decrypt result %+v %v", res, err)
+		}
 	})
 	p.clean(phoneProblems)
 	p.onlyGateway()

@@ -126,18 +126,7 @@ func TestDelegateDecryptsSuperseded(t *testing.T) {
 
 	alice := &dlgDecryptor{name: "approved before", p: w.alice, id: w.aliceID, pin: dlgStaffPIN}
 	alice.d = w.grantEncrypt(t, w.alice, old.ID, dlgStaffPIN)
-	var out protocol.Renewed
-	if err := w.bob.Do(ctx, "POST", "/v1/me/credentials/"+old.ID+"/renew", map[string]any{"pin": sxPIN, "new_key": true}, &out); err != nil {
-		t.Fatal(err)
-	}
-	succ := out.Credential
-	if succ.State != "active" || succ.Supersedes != old.ID {
-		t.Fatalf("renewed %+v", succ)
-	}
-	newCert := certOf(t, &phone.Credential{ID: succ.ID, CertificatePEM: succ.CertificatePEM})
-	if bytes.Equal(mustMarshalPub(t, oldCert.PublicKey), mustMarshalPub(t, newCert.PublicKey)) {
-		t.Fatal("new_key renewal kept the key")
-	}
+	succ, newCert := renewNewKey(ctx, t, w.bob, old.ID, oldCert)
 	carol := &dlgDecryptor{name: "approved after", p: w.carol, id: w.carol.State.UserID, pin: dlgCarolPIN}
 	carol.d = w.grantEncrypt(t, w.carol, succ.ID, dlgCarolPIN)
 	// The operator sees, per delegation, which renewed certificates it

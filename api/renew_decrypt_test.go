@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/emmansun/gmsm/smx509"
 	tjsm2 "github.com/tjfoc/gmsm/sm2"
 	tjx509 "github.com/tjfoc/gmsm/x509"
 
@@ -79,18 +80,7 @@ func TestRenewedKeyStillDecrypts(t *testing.T) {
 				}
 			}
 
-			var out protocol.Renewed
-			if err := w.alice.Do(ctx, "POST", "/v1/me/credentials/"+old.ID+"/renew", map[string]any{"pin": sxPIN, "new_key": true}, &out); err != nil {
-				t.Fatal(err)
-			}
-			succ := out.Credential
-			if succ.State != "active" || succ.Supersedes != old.ID {
-				t.Fatalf("renewed %+v", succ)
-			}
-			newCert := certOf(t, &phone.Credential{ID: succ.ID, CertificatePEM: succ.CertificatePEM})
-			if op, _ := gmcrypto.MarshalPublicKey(oldCert.PublicKey); bytes.Equal(op, mustMarshalPub(t, newCert.PublicKey)) {
-				t.Fatal("new_key renewal kept the key")
-			}
+			succ, newCert := renewNewKey(ctx, t, w.alice, old.ID, oldCert)
 
 			decrypt := func(t *testing.T, ct []byte, format, confirmWith, wantCred string) {
 				t.Helper()
@@ -186,6 +176,26 @@ func readBytes(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// renewNewKey renews credential old (certificate oldCert) of phone p with
+// a new key (PIN sxPIN) and returns the active successor and its
+// certificate, whose key must differ.
+func renewNewKey(ctx context.Context, t *testing.T, p *phone.Client, old string, oldCert *smx509.Certificate) (protocol.Credential, *smx509.Certificate) {
+	t.Helper()
+	var out protocol.Renewed
+	if err := p.Do(ctx, "POST", "/v1/me/credentials/"+old+"/renew", map[string]any{"pin": sxPIN, "new_key": true}, &out); err != nil {
+		t.Fatal(err)
+	}
+	succ := out.Credential
+	if succ.State != "active" || succ.Supersedes != old {
+		t.Fatalf("renewed %+v", succ)
+	}
+	newCert := certOf(t, &phone.Credential{ID: succ.ID, CertificatePEM: succ.CertificatePEM})
+	if bytes.Equal(mustMarshalPub(t, oldCert.PublicKey), mustMarshalPub(t, newCert.PublicKey)) {
+		t.Fatal("new_key renewal kept the key")
+	}
+	return succ, newCert
 }
 
 func mustMarshalPub(t *testing.T, pub any) []byte {

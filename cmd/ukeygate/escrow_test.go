@@ -111,29 +111,42 @@ func TestEscrowCLI(t *testing.T) {
 // ones); a named operator cannot, a second rotation waits for the first;
 // dave (new key only) and a new share cannot approve; bob and carol, with
 // their current shares, rotate it; escrow show names the new key and the
-// retired one; a recovery then needs the new shares.
-func TestEscrowRotationCLI(t *testing.T) {
-	t.Parallel()
-	ts := servertest.Start(t)
-	as := func(token string, stdin string, args ...string) (int, string, string) {
+
+// newEscrowCLIWorld starts a server with the named operators alice, bob,
+// carol and dave and an escrow key of alice, bob and carol made with the
+// CLI (share files in oldDir), and returns it with CLI runners: as (a
+// token, stdin) and admin (the admin token, must succeed), and the
+// operators' tokens.
+func newEscrowCLIWorld(t *testing.T) (ts *servertest.TS, as func(token, stdin string, args ...string) (int, string, string),
+	admin func(args ...string) string, tokens map[string]string, oldDir string) {
+	t.Helper()
+	ts = servertest.Start(t)
+	as = func(token string, stdin string, args ...string) (int, string, string) {
 		t.Helper()
 		return cli(t, stdin, append(args, "--server", ts.URL, "--admin-token", token)...)
 	}
-	admin := func(args ...string) string {
+	admin = func(args ...string) string {
 		t.Helper()
 		return mustCLI(t, "", append(args, "--server", ts.URL, "--admin-token", ts.AdminToken)...)
 	}
-	tokens := map[string]string{}
+	tokens = map[string]string{}
 	tokenRE := regexp.MustCompile(`op\.[a-z-]+\.[A-Za-z0-9_-]+`)
 	for _, name := range []string{"alice", "bob", "carol", "dave"} {
-		tokens[name] = tokenRE.FindString(admin("operator", "add", name))
-		if tokens[name] == "" {
+		if tokens[name] = tokenRE.FindString(admin("operator", "add", name)); tokens[name] == "" {
 			t.Fatalf("no token for %s", name)
 		}
 	}
-	oldDir, newDir := t.TempDir(), t.TempDir()
+	oldDir = t.TempDir()
 	mustCLI(t, "alice passphrase 1\nbob's passphrase 22\ncarol passphrase 333\n", "escrow", "init", "--custodian", "alice", "--custodian", "bob",
 		"--custodian", "carol", "--out", oldDir, "--passphrase-stdin", "--iterations", "4096", "--server", ts.URL, "--admin-token", ts.AdminToken)
+	return ts, as, admin, tokens, oldDir
+}
+
+// retired one; a recovery then needs the new shares.
+func TestEscrowRotationCLI(t *testing.T) {
+	t.Parallel()
+	ts, as, admin, tokens, oldDir := newEscrowCLIWorld(t)
+	newDir := t.TempDir()
 	oldID := regexp.MustCompile(`esc_[0-9a-z]+`).FindString(admin("escrow", "show"))
 	if oldID == "" {
 		t.Fatal("escrow show names no key")
@@ -294,25 +307,10 @@ func TestEscrowRotationCLI(t *testing.T) {
 // and a second abandon are refused.
 func TestEscrowRotationAbandonCLI(t *testing.T) {
 	t.Parallel()
-	ts := servertest.Start(t)
+	ts, as, admin, tokens, oldDir := newEscrowCLIWorld(t)
+	newDir := t.TempDir()
 	ctx := context.Background()
 	st := ts.Server.Store()
-	as := func(token string, stdin string, args ...string) (int, string, string) {
-		t.Helper()
-		return cli(t, stdin, append(args, "--server", ts.URL, "--admin-token", token)...)
-	}
-	admin := func(args ...string) string {
-		t.Helper()
-		return mustCLI(t, "", append(args, "--server", ts.URL, "--admin-token", ts.AdminToken)...)
-	}
-	tokens := map[string]string{}
-	tokenRE := regexp.MustCompile(`op\.[a-z-]+\.[A-Za-z0-9_-]+`)
-	for _, name := range []string{"alice", "bob", "carol", "dave"} {
-		tokens[name] = tokenRE.FindString(admin("operator", "add", name))
-	}
-	oldDir, newDir := t.TempDir(), t.TempDir()
-	mustCLI(t, "alice passphrase 1\nbob's passphrase 22\ncarol passphrase 333\n", "escrow", "init", "--custodian", "alice", "--custodian", "bob",
-		"--custodian", "carol", "--out", oldDir, "--passphrase-stdin", "--iterations", "4096", "--server", ts.URL, "--admin-token", ts.AdminToken)
 	iss := seedpkg.Generated("sm2", "SM2", "CLI Escrow CA")
 	iss.Profile.Escrow = true
 	sw := seedpkg.Make(t, ts.URL, ts.AdminToken, seedpkg.Spec{

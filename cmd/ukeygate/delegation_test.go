@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	seedpkg "github.com/ukeygate/ukeygate/internal/seed"
 	"github.com/ukeygate/ukeygate/operator"
@@ -88,5 +89,30 @@ func TestDelegationCLI(t *testing.T) {
 		"--server", ts.URL, "--admin-token", ts.AdminToken)
 	if code == 0 || !strings.Contains(errOut, "--days") {
 		t.Fatalf("add without an end: exit %d: %s", code, errOut)
+	}
+}
+
+// TestDelegationTableSuperseded: a delegation that still opens ciphertexts
+// sealed to the organisation's renewed certificates names them after its
+// credential; one without renewals shows the credential alone.
+func TestDelegationTableSuperseded(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	tw := newTable(&b)
+	end := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	delegationTable(tw, []operator.Delegation{
+		{ID: "dlg_a", Organization: "usr_org", User: "usr_staff", Credential: "crd_new", Kinds: []string{"decrypt"},
+			State: "active", NotAfter: end, SupersededCredentials: []string{"crd_old1", "crd_old2"}},
+		{ID: "dlg_b", Organization: "usr_org", User: "usr_staff", Credential: "crd_sign", State: "active", NotAfter: end},
+	})
+	if err := tw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !regexp.MustCompile(`dlg_a\s+usr_org\s+usr_staff\s+crd_new \(also crd_old1,crd_old2\)\s+decrypt\s+all\s+active`).MatchString(out) {
+		t.Errorf("the renewed certificates are not named after the credential:\n%s", out)
+	}
+	if !regexp.MustCompile(`dlg_b\s+usr_org\s+usr_staff\s+crd_sign\s+all\s+all\s+active`).MatchString(out) || strings.Count(out, "also") != 1 {
+		t.Errorf("a delegation without renewals:\n%s", out)
 	}
 }

@@ -79,6 +79,21 @@ func TestAdminAuditArchive(t *testing.T) {
 	if seg.Anchor.FirstSeq != 4 {
 		t.Fatalf("next segment starts at %d, want 4", seg.Anchor.FirstSeq)
 	}
+	// Who recorded a segment (and who was refused) is in the log: the
+	// two refused anchors, then the recorded one; the replay adds nothing.
+	var got struct{ Entries []protocol.AuditEntry }
+	w.admin("GET", "/v1/admin/audit?action=audit.archive", nil).decode(t, &got)
+	want := []struct{ outcome, detail string }{
+		{"failed", "seq=1-3 audit_anchor_refused"}, {"failed", "seq=1-5 audit_anchor_refused"}, {"ok", "seq=1-3"},
+	}
+	if len(got.Entries) != len(want) {
+		t.Fatalf("audit.archive entries %+v, want %d", got.Entries, len(want))
+	}
+	for i, e := range got.Entries {
+		if e.Actor != "admin" || e.Outcome != want[i].outcome || e.Detail != want[i].detail {
+			t.Errorf("audit.archive entry %d: %+v, want %+v", i, e, want[i])
+		}
+	}
 	for _, path := range []string{"/v1/admin/audit/segment", "/v1/admin/audit/archive"} {
 		if r := w.do("GET", path, nil, nil); r.status != 401 || r.code != "missing_token" {
 			t.Errorf("%s without token: %d %s", path, r.status, r.code)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -232,10 +233,30 @@ func (a *API) adminAuditArchiveAdd(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	arch, err := log.Archive(r.Context(), protocol.AuditAnchor(q))
+	// Recording a segment lets its entries leave the live store: who did
+	// it is in the log, with the anchor's write.
+	ctx := a.audited(r.Context(), func(res any) audit.Entry {
+		an := res.(audit.Anchor)
+		return audit.Entry{Action: actionAuditArchive, Actor: actorAdmin, Detail: archiveDetail(an)}
+	})
+	arch, err := log.Archive(ctx, protocol.AuditAnchor(q))
+	if errors.Is(err, audit.ErrAnchor) {
+		_, code, _ := lookupError(err)
+		a.auditAction(r.Context(), audit.Entry{Action: actionAuditArchive, Actor: actorAdmin,
+			Outcome: audit.OutcomeFailed, Detail: archiveDetail(audit.Anchor(q)) + " " + code})
+	}
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, arch)
 	return nil
+}
+
+// actionAuditArchive is the audit action of recording an exported
+// segment (POST /v1/admin/audit/archive).
+const actionAuditArchive = audit.ActionArchive
+
+// archiveDetail names a segment in its audit entry: the seqs it covers.
+func archiveDetail(an audit.Anchor) string {
+	return fmt.Sprintf("seq=%d-%d", an.FirstSeq, an.LastSeq)
 }

@@ -2,9 +2,12 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/ukeygate/ukeygate/audit"
 )
 
 // Backuper writes a consistent backup of the store to w (package backup's
@@ -36,12 +39,24 @@ func (a *API) adminBackup(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Cache-Control", "no-store")
 	}}
 	err := a.backup.WriteBackup(r.Context(), cw)
+	// A backup is a copy of every record (sealed): who took one, and
+	// whether it was whole, is in the audit log.
+	e := audit.Entry{Action: actionBackupExport, Actor: actorAdmin, Detail: fmt.Sprintf("bytes=%d", cw.n)}
+	if err != nil {
+		_, code, _ := lookupError(err)
+		e.Outcome, e.Detail = audit.OutcomeFailed, e.Detail+" "+code
+	}
+	a.auditAction(r.Context(), e)
 	if err != nil && cw.n > 0 {
 		a.log.Error("backup stopped after its first bytes", "err", err)
 		return nil
 	}
 	return err
 }
+
+// actionBackupExport is the audit action of a backup download
+// (GET /v1/admin/backup).
+const actionBackupExport = "backup.export"
 
 // countingWriter counts what it writes and calls header before the first
 // byte.

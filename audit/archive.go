@@ -112,7 +112,10 @@ func (l *Log) readPruned(ctx context.Context) (pruned, int64, error) {
 // Segment returns the next segment to export: at most max entries (1 to
 // MaxSegmentEntries) after the last archived anchor, chained and anchored.
 // Nothing is recorded: hand the anchor to Archive once the segment is
-// stored. ErrNothingToExport when no entry follows the last anchor.
+// stored. ErrNothingToExport when no entry follows the last anchor, or
+// only entries of ActionArchive (the recording of the last segments
+// itself: they go with the next segment that holds anything else, so that
+// "export until there is nothing to export" ends).
 func (l *Log) Segment(ctx context.Context, max int) (Segment, error) {
 	if max < 1 || max > MaxSegmentEntries {
 		return Segment{}, fmt.Errorf("%w: a segment holds 1 to %d entries", ErrInvalidEntry, MaxSegmentEntries)
@@ -125,8 +128,19 @@ func (l *Log) Segment(ctx context.Context, max int) (Segment, error) {
 	if err != nil {
 		return Segment{}, err
 	}
-	if len(entries) == 0 {
-		return Segment{}, ErrNothingToExport
+	if onlyArchiveEntries(entries) {
+		// Nothing but the recording of earlier segments, unless more
+		// entries follow beyond max.
+		if len(entries) < max {
+			return Segment{}, ErrNothingToExport
+		}
+		more, err := l.List(ctx, Filter{AfterSeq: entries[len(entries)-1].Seq, Limit: 1})
+		if err != nil {
+			return Segment{}, err
+		}
+		if len(more) == 0 {
+			return Segment{}, ErrNothingToExport
+		}
 	}
 	head, err := VerifyChainFrom(last.LastSeq+1, last.Head, entries)
 	if err != nil {
@@ -142,8 +156,10 @@ func (l *Log) Segment(ctx context.Context, max int) (Segment, error) {
 
 // Archive records anchor a (made by Segment) as exported: from now on
 // Prune may remove its entries once they are older than the retention.
-// Recording the same anchor again is not an error. ErrAnchor when a is
-// not one of this gateway's anchors or does not follow the last one.
+// Recording the same anchor again is not an error (and commits nothing).
+// ErrAnchor when a is not one of this gateway's anchors or does not follow
+// the last one. An action entry in ctx (WithAction) commits with the
+// anchor; it gets the Anchor as its result.
 func (l *Log) Archive(ctx context.Context, a Anchor) (Archive, error) {
 	if !hmac.Equal([]byte(a.Seal), []byte(l.anchorSeal(a))) || a.FirstSeq < 1 || a.LastSeq < a.FirstSeq {
 		return Archive{}, fmt.Errorf("%w: its seal does not verify", ErrAnchor)
@@ -168,9 +184,11 @@ func (l *Log) Archive(ctx context.Context, a Anchor) (Archive, error) {
 		if err != nil {
 			return Archive{}, err
 		}
-		_, err = l.store.Txn(ctx,
+		// With ctx's action (WithAction), the entry that says who recorded
+		// the segment commits with it.
+		_, err = Commit(ctx, l.store, []storage.Op{
 			storage.IfRevision(archiveKey, rev), storage.IfAbsent(anchorKey(a.LastSeq)),
-			storage.Put(anchorKey(a.LastSeq), b, 0), storage.Put(archiveKey, b, 0))
+			storage.Put(anchorKey(a.LastSeq), b, 0), storage.Put(archiveKey, b, 0)}, a)
 		if errors.Is(err, storage.ErrConflict) {
 			continue
 		}
@@ -180,6 +198,22 @@ func (l *Log) Archive(ctx context.Context, a Anchor) (Archive, error) {
 		return l.Archived(ctx)
 	}
 	return Archive{}, fmt.Errorf("audit: the archive kept moving: %w", storage.ErrConflict)
+}
+
+// ActionArchive is the action of the entry that records who archived a
+// segment (the operator API's POST /v1/admin/audit/archive, with
+// WithAction around Archive).
+const ActionArchive = "audit.archive"
+
+// onlyArchiveEntries reports whether entries holds nothing but
+// ActionArchive entries (or nothing at all).
+func onlyArchiveEntries(entries []Entry) bool {
+	for _, e := range entries {
+		if e.Action != ActionArchive {
+			return false
+		}
+	}
+	return true
 }
 
 // Archived returns every recorded anchor, oldest first, and the pruned

@@ -290,3 +290,62 @@ func TestPrunedLiveLogTampering(t *testing.T) {
 		})
 	}
 }
+
+// TestArchiveEntry: with an action in its context, Archive commits the
+// entry saying who recorded the segment with the anchor (and nothing for
+// a refused or a repeated anchor); entries that only record earlier
+// segments are not a segment of their own, so exporting until there is
+// nothing to export ends, and they go with the next entries.
+func TestArchiveEntry(t *testing.T) {
+	ctx := context.Background()
+	s := storagetest.MustOpen(t)
+	l, _ := newClockLog(t, s)
+	appendN(t, l, 3) // 1..3
+	withAction := func() context.Context {
+		return l.WithAction(ctx, func(res any) audit.Entry {
+			a := res.(audit.Anchor)
+			return audit.Entry{Action: audit.ActionArchive, Actor: "admin", Detail: fmt.Sprintf("seq=%d-%d", a.FirstSeq, a.LastSeq)}
+		})
+	}
+	seg, err := l.Segment(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := seg.Anchor
+	bad.LastSeq = 2
+	if _, err := l.Archive(withAction(), bad); !errors.Is(err, audit.ErrAnchor) {
+		t.Fatalf("a forged anchor: %v", err)
+	}
+	if got := liveSeqs(t, l); fmt.Sprint(got) != "[1 2 3]" {
+		t.Fatalf("a refused anchor wrote an entry: %v", got)
+	}
+	if _, err := l.Archive(withAction(), seg.Anchor); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Archive(withAction(), seg.Anchor); err != nil { // repeated: no entry
+		t.Fatal(err)
+	}
+	es, err := l.List(ctx, audit.Filter{AfterSeq: 3})
+	if err != nil || len(es) != 1 || es[0].Action != audit.ActionArchive || es[0].Detail != "seq=1-3" || es[0].Actor != "admin" {
+		t.Fatalf("entries after the segment: %+v %v", es, err)
+	}
+	for _, max := range []int{1, 10} {
+		if _, err := l.Segment(ctx, max); !errors.Is(err, audit.ErrNothingToExport) {
+			t.Fatalf("segment(%d) of the archive entry alone: %v", max, err)
+		}
+	}
+	appendN(t, l, 2) // 5..6
+	if seg, err := l.Segment(ctx, 1); err != nil || seg.Anchor.FirstSeq != 4 || seg.Anchor.LastSeq != 4 {
+		t.Fatalf("segment(1) with entries after the archive entry: %+v %v", seg.Anchor, err)
+	}
+	seg2, err := l.Segment(ctx, 10)
+	if err != nil || seg2.Anchor.FirstSeq != 4 || seg2.Anchor.LastSeq != 6 {
+		t.Fatalf("the next segment: %+v %v", seg2.Anchor, err)
+	}
+	if _, err := audit.VerifySegments([]audit.Segment{seg, seg2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

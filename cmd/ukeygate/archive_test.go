@@ -72,10 +72,14 @@ func TestAuditExportPruneVerify(t *testing.T) {
 		t.Fatalf("segment file: %v %v", fi, err)
 	}
 	waitPruned(12)
-	// Entries 13.. were never exported: they stay, however old.
+	// Entries 13.. were never exported: they stay, however old; after
+	// them the entry that says who recorded the segment.
 	live := mustLive(t, oc)
-	if len(live) == 0 || live[0].Seq != 13 || int64(len(live)) != base-12 {
-		t.Fatalf("live after prune starts at %v (%d entries), want 13..%d", live[0].Seq, len(live), base)
+	if len(live) == 0 || live[0].Seq != 13 || int64(len(live)) != base-12+1 {
+		t.Fatalf("live after prune starts at %v (%d entries), want 13..%d", live[0].Seq, len(live), base+1)
+	}
+	if e := live[len(live)-1]; e.Action != "audit.archive" || e.Actor != "admin" || e.Detail != "seq=1-12" {
+		t.Fatalf("the recording's entry: %+v", e)
 	}
 	if code, out, errOut := op("audit", "verify", seg1); code != 0 || !strings.Contains(out, "Segments OK: 1 files, entries 1..12") {
 		t.Fatalf("verify with seg1: %d %s %s", code, out, errOut)
@@ -85,17 +89,20 @@ func TestAuditExportPruneVerify(t *testing.T) {
 	}
 
 	add(3)
-	if code, out, errOut := op("audit", "export", "--out", seg2); code != 0 || !strings.Contains(out, fmt.Sprintf("Segment 13..%d", base+3)) {
+	// The second segment carries the first one's audit.archive entry.
+	last := base + 1 + 3
+	if code, out, errOut := op("audit", "export", "--out", seg2); code != 0 || !strings.Contains(out, fmt.Sprintf("Segment 13..%d", last)) {
 		t.Fatalf("export 2: %d %s %s", code, out, errOut)
 	}
-	waitPruned(base + 3)
+	waitPruned(last)
+	// Only the second recording's entry is new: nothing to export.
 	if code, out, _ := op("audit", "export", "--out", filepath.Join(dir, "seg3.json")); code != 0 || !strings.Contains(out, "Nothing to export") {
 		t.Fatalf("export with nothing new: %d %s", code, out)
 	}
 	if code, _, errOut := op("audit", "export", "--out", seg1); code != 1 || !strings.Contains(errOut, "exists") {
 		t.Fatalf("export over an existing file: %d %s", code, errOut)
 	}
-	if code, out, errOut := op("audit", "verify", seg2, seg1); code != 0 || !strings.Contains(out, fmt.Sprintf("entries 1..%d", base+3)) {
+	if code, out, errOut := op("audit", "verify", seg2, seg1); code != 0 || !strings.Contains(out, fmt.Sprintf("entries 1..%d", last)) {
 		t.Fatalf("verify with both: %d %s %s", code, out, errOut)
 	}
 	// Older segments left out: checked from where the given ones start,
@@ -152,9 +159,9 @@ func TestAuditExportPruneVerify(t *testing.T) {
 		t.Fatalf("the unrecorded segment's file stayed: %v", err)
 	}
 
-	// A changed live entry.
+	// A changed live entry (after the second recording's entry).
 	add(2)
-	key := fmt.Sprintf("audit/entries/%016d", base+4)
+	key := fmt.Sprintf("audit/entries/%016d", last+2)
 	kv, err := ts.Server.Store().Get(ctx, key)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +173,7 @@ func TestAuditExportPruneVerify(t *testing.T) {
 	if _, err := storagetest.PutKey(ctx, ts.Server.Store(), key, b, 0); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := op("audit", "verify", seg1, seg2); code != 1 || !strings.Contains(errOut, fmt.Sprintf("entry %d has been changed", base+4)) {
+	if code, _, errOut := op("audit", "verify", seg1, seg2); code != 1 || !strings.Contains(errOut, fmt.Sprintf("entry %d has been changed", last+2)) {
 		t.Fatalf("verify with a changed live entry: %d %s", code, errOut)
 	}
 }

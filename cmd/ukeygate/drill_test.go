@@ -21,6 +21,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/portal"
 )
@@ -371,6 +372,16 @@ func TestRestoreDrill(t *testing.T) {
 	}
 	if b, err := exec.Command(binary(t), "backup", "--out", out, "--server", d.base, "--admin-token", d.token).CombinedOutput(); err == nil {
 		t.Fatalf("a second backup over the same file was accepted:\n%s", b)
+	}
+	// The audit log says who took the backup and how big it was (the
+	// refused second one never reached the gateway).
+	var page operator.AuditPage
+	if _, err := (&operator.Client{BaseURL: d.base, Token: d.token}).Do(context.Background(), "GET", "/v1/admin/audit?action=backup.export", nil, &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Entries) != 1 || page.Entries[0].Actor != "admin" || page.Entries[0].Outcome != "ok" ||
+		page.Entries[0].Detail != fmt.Sprintf("bytes=%d", fi.Size()) {
+		t.Fatalf("backup.export entries %+v, want one of %d bytes", page.Entries, fi.Size())
 	}
 	d.stop()
 

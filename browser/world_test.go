@@ -52,7 +52,14 @@ func newWorld(t *testing.T, withRSA bool) *world {
 	if noBrowser != "" {
 		t.Skip(noBrowser)
 	}
-	ts, proxy := servertest.StartBehindProxy(t, func(c *config.Config) { c.Demo = true })
+	ts, proxy := servertest.StartBehindProxy(t, func(c *config.Config) {
+		c.Demo = true
+		// Sessions that do not ask for a TTL get 5 minutes, not the 2 of
+		// the default: on a loaded machine the camera's scan and a few
+		// screens took longer than 2 and the session ended under the PIN
+		// keypad. The tests about expiry ask for their TTL.
+		c.Session.TTL = 5 * time.Minute
+	})
 	sm2 := seed.Generated("sm2", "SM2", sm2Root)
 	sm2.Subject.Organization, sm2.Subject.Country = "ukeygate test", "CN"
 	spec := seed.Spec{

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
@@ -403,7 +404,7 @@ func (a *API) reject(w http.ResponseWriter, r *http.Request) error {
 	if err := a.sessionsReady(); err != nil {
 		return err
 	}
-	body, deviceID, _, err := a.signedDevice(w, r)
+	body, deviceID, userID, err := a.signedDevice(w, r)
 	if err != nil {
 		return err
 	}
@@ -421,6 +422,31 @@ func (a *API) reject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The user's refusal outlives the session's events: a dispute over
+	// "I refused to sign that" is answered from the audit log.
+	a.auditAction(r.Context(), sessionEndEntry(actionSessionReject, actorDevice(deviceID), userID, sess))
 	writeJSON(w, http.StatusOK, protocol.SessionState{ID: sess.ID, State: sess.State})
 	return nil
+}
+
+// The audit actions of a session ended without a key use: the phone
+// user refused it, the portal cancelled it.
+const (
+	actionSessionReject = "session.reject"
+	actionSessionCancel = "session.cancel"
+)
+
+// sessionEndEntry is the audit entry of a session that action ended: the
+// user (when bound), app, session, what it asked to be signed or
+// decrypted (its digest) and its kind.
+func sessionEndEntry(action, actor, userID string, s *session.Session) audit.Entry {
+	if userID == "" {
+		userID = s.UserID
+	}
+	e := audit.Entry{Action: action, Actor: actor, UserID: userID, AppID: s.AppID, SessionID: s.ID,
+		Outcome: audit.OutcomeOK, Detail: "kind=" + string(s.Kind)}
+	if d := session.RequestDigest(s); d != nil {
+		e.Digest = hex.EncodeToString(d)
+	}
+	return e
 }

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -134,6 +135,25 @@ func TestSessionsRefusals(t *testing.T) {
 		w.unchanged(t, c.ID, before)
 		if v := w.view(c.ID); v.State != "rejected" {
 			t.Fatalf("state %s", v.State)
+		}
+		// The refusal is audited (once: the refused scans add nothing).
+		if e := w.auditOf(t, c.ID); len(e) != 1 || e[0]["action"] != "session.reject" || e[0]["actor"] != "device:"+w.alice.State.DeviceID ||
+			e[0]["user"] != w.alice.State.UserID || e[0]["app"] != w.appID || e[0]["detail"] != "kind=login" || e[0]["outcome"] != "ok" {
+			t.Fatalf("audit %v", e)
+		}
+	})
+
+	t.Run("a refused signature is audited with its document's digest", func(t *testing.T) {
+		c := w.create(map[string]any{"kind": "sign", "documents": []map[string]any{{"name": "bid.txt", "data": []byte("bid for lot 7")}}})
+		if _, err := w.scan(w.alice, c.QR.Payload); err != nil {
+			t.Fatal(err)
+		}
+		w.refused(w.signed(w.bob, "POST", "/v1/sessions/"+c.ID+"/reject", nil), 403, "wrong_device")
+		w.must(w.signed(w.alice, "POST", "/v1/sessions/"+c.ID+"/reject", nil), http.StatusOK)
+		w.refused(w.signed(w.alice, "POST", "/v1/sessions/"+c.ID+"/reject", nil), 409, "session_closed")
+		if e := w.auditOf(t, c.ID); len(e) != 1 || e[0]["action"] != "session.reject" || e[0]["detail"] != "kind=sign" ||
+			e[0]["digest"] != hex.EncodeToString(gmcrypto.SM3([]byte("bid for lot 7"))) {
+			t.Fatalf("audit %v", e)
 		}
 	})
 
@@ -426,6 +446,10 @@ func TestSessionsRefusals(t *testing.T) {
 		w.refused(w.app("DELETE", "/v1/sessions/"+c.ID, nil), 409, "session_closed")
 		_, err := w.scan(w.alice, c.QR.Payload)
 		mustRefuse(t, err, "session_closed")
+		if e := w.auditOf(t, c.ID); len(e) != 1 || e[0]["action"] != "session.cancel" || e[0]["actor"] != "app:"+w.appID ||
+			e[0]["app"] != w.appID || e[0]["detail"] != "kind=login" || e[0]["user"] != nil {
+			t.Fatalf("audit %v", e)
+		}
 	})
 
 	t.Run("expiry", func(t *testing.T) {

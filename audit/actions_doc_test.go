@@ -41,6 +41,9 @@ var dynamicActions = map[string]string{
 	// delegationEntry's parameter and delegationStep's variable hold the
 	// actionDelegation… constants, which are collected as constants.
 	"api/delegations.go: action": "constants",
+	// sessionEndEntry's parameter: actionSessionReject or
+	// actionSessionCancel, collected as constants.
+	"api/scan.go: action": "constants",
 	// The audit filter of GET /v1/admin/audit, not an entry.
 	"api/audit.go: f.Action = val": "not an entry",
 }

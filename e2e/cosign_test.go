@@ -3,7 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/asn1"
+	"math/big"
 	"slices"
+	"strings"
 	"testing"
 
 	tjsm2 "github.com/tjfoc/gmsm/sm2"
@@ -392,4 +395,66 @@ func TestCosignConfirmWithPINRefused(t *testing.T) {
 	if got, err := w.pc.GetSession(ctx, s.ID); err != nil || got.State != portal.StateScanned {
 		t.Fatalf("session %+v %v", got, err)
 	}
+}
+
+// TestCosignDecryptNotAPoint: a CMS envelope whose SM2-encrypted key has
+// a C1 that is not a curve point (raw formats are refused at creation)
+// fails a cosign decrypt in its first round, as decryption_failed, and
+// the audit log records the failed attempt as it does for any other key.
+func TestCosignDecryptNotAPoint(t *testing.T) {
+	t.Parallel()
+	w := cosignWorld(t)
+	ctx := context.Background()
+	cred := w.creds["CO-encrypt"]
+	der, err := w.pc.Encrypt(ctx, w.userID, cosignIssuer, []byte("a bid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	offCurveC1(t, der)
+	s, err := w.pc.CreateSession(ctx, portal.SessionRequest{Kind: portal.KindDecrypt, Issuer: cosignIssuer, Alg: "SM2",
+		Ciphertext: der, CiphertextFormat: portal.CipherCMS, Origin: testOrigin, Display: portal.Display{Title: "bid", Summary: "open"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.phone.Scan(ctx, s.QR.Payload); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.phone.Confirm(ctx, s.ID, cred.ID, testPIN, s.Code); phone.Code(err) != "operation_failed" || !strings.Contains(err.Error(), "decryption_failed") {
+		t.Fatalf("confirm: %v, want operation_failed (decryption_failed)", err)
+	}
+	var page operator.AuditPage
+	if _, err := (&operator.Client{BaseURL: w.ts.URL, Token: w.ts.AdminToken}).Do(ctx, "GET", "/v1/admin/audit?session="+s.ID, nil, &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Entries) != 1 || page.Entries[0].Action != "decrypt" || page.Entries[0].Outcome != "failed" ||
+		page.Entries[0].Detail != "decryption_failed" || page.Entries[0].CredentialID != cred.ID {
+		t.Fatalf("audit %+v", page.Entries)
+	}
+}
+
+// offCurveC1 changes, in CMS envelope der, the last byte of the y
+// coordinate of the SM2 ciphertext (GM/T 0009 ASN.1: x, y, hash,
+// ciphertext) that carries the content key, so that C1 is no point.
+func offCurveC1(t *testing.T, der []byte) {
+	t.Helper()
+	var ct struct {
+		X, Y       *big.Int
+		Hash, Data []byte
+	}
+	for i := range der {
+		if der[i] != 0x30 {
+			continue
+		}
+		if _, err := asn1.Unmarshal(der[i:], &ct); err != nil || len(ct.Hash) != 32 || ct.Y == nil || ct.Y.BitLen() < 200 || ct.Y.BitLen() > 256 {
+			continue
+		}
+		y := ct.Y.Bytes()
+		j := bytes.Index(der[i:], y)
+		if j < 0 {
+			t.Fatal("y not found")
+		}
+		der[i+j+len(y)-1] ^= 1
+		return
+	}
+	t.Fatal("no SM2 ciphertext in the envelope")
 }

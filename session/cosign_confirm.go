@@ -111,11 +111,16 @@ func (c *Confirmer) prepare(ctx context.Context, s *Session, req ConfirmRequest,
 	return cred, pub, mat, nil
 }
 
-// keyFailure audits a refusal of the key side (wrong or locked PIN).
+// keyFailure audits a refusal of the key side (wrong or locked PIN, or
+// an operation it cannot run).
 func (c *Confirmer) keyFailure(ctx context.Context, use KeyUse, err error) {
 	var ke *KeyError
 	if errors.As(err, &ke) {
 		c.recordFailure(ctx, use, ke.Reason)
+	} else if reason, ok := opReason(err); ok {
+		// The key side refused the operation itself (a C1 that is not a
+		// point): audited as the same failure with any other key is.
+		c.recordFailure(ctx, use, reason)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/protocol"
@@ -22,7 +23,7 @@ const (
 	maxAuditFilterLen = 128
 )
 
-// auditFilter reads ?user=&session=&app=&action=&on_behalf_of=&after=&limit= .
+// auditFilter reads ?user=&session=&app=&action=&actor=&on_behalf_of=&since=&until=&after=&limit= .
 func auditFilter(r *http.Request) (audit.Filter, error) {
 	q := r.URL.Query()
 	f := audit.Filter{Limit: DefaultAuditLimit}
@@ -32,7 +33,7 @@ func auditFilter(r *http.Request) (audit.Filter, error) {
 		}
 		val := v[0]
 		switch k {
-		case "user", "session", "app", "action", "on_behalf_of":
+		case "user", "session", "app", "action", "actor", "on_behalf_of":
 			if len(val) > maxAuditFilterLen || !printableASCII(val) {
 				return f, invalid(k, "must be at most %d printable ASCII characters", maxAuditFilterLen)
 			}
@@ -45,8 +46,20 @@ func auditFilter(r *http.Request) (audit.Filter, error) {
 				f.AppID = val
 			case "action":
 				f.Action = val
+			case "actor":
+				f.Actor = val
 			case "on_behalf_of":
 				f.OnBehalfOf = val
+			}
+		case "since", "until":
+			at, err := time.Parse(time.RFC3339, val)
+			if err != nil {
+				return f, invalid(k, "must be an RFC 3339 time (2026-01-02T15:04:05Z)")
+			}
+			if k == "since" {
+				f.Since = at
+			} else {
+				f.Until = at
 			}
 		case "after":
 			n, err := strconv.ParseInt(val, 10, 64)
@@ -63,6 +76,9 @@ func auditFilter(r *http.Request) (audit.Filter, error) {
 		default:
 			return f, invalid(k, "unknown query parameter")
 		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return f, invalid("until", "must be after since")
 	}
 	return f, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/protocol"
@@ -118,10 +119,35 @@ func TestAdminAudit(t *testing.T) {
 		}
 	}
 
+	// By actor and by time.
+	for _, actor := range []string{"operator:alice", "admin", "operator:alice"} {
+		if _, err := w.log.Append(context.Background(), audit.Entry{Action: "user.add", Actor: actor, UserID: "usr_9", Outcome: audit.OutcomeOK}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past, future := "2000-01-01T00:00:00Z", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	for _, tc := range []struct{ query, want string }{
+		{"?actor=operator:alice", "8,10"},
+		{"?actor=admin&user=usr_9", "9"},
+		{"?actor=operator:bob", ""},
+		{"?since=" + future, ""},
+		{"?until=" + past, ""},
+		{"?app=app_1&since=" + past + "&until=" + future, "1,2,3,4,5,6,7"},
+		{"?user=usr_9&since=2000-01-01T08:00:00%2B08:00", "8,9,10"},
+	} {
+		r, a := list(tc.query)
+		w.must(r, http.StatusOK)
+		if got := seqs(a.Entries); got != tc.want {
+			t.Errorf("%s: entries %q, want %q", tc.query, got, tc.want)
+		}
+	}
+
 	for _, tc := range []struct{ query, field string }{
 		{"?limit=0", "limit"}, {"?limit=abc", "limit"}, {"?limit=10001", "limit"},
 		{"?after=-1", "after"}, {"?after=x", "after"}, {"?user=a&user=b", "user"},
-		{"?actor=admin", "actor"}, {"?action=" + strings.Repeat("a", 200), "action"}, {"?user=%00", "user"},
+		{"?who=admin", "who"}, {"?action=" + strings.Repeat("a", 200), "action"}, {"?user=%00", "user"},
+		{"?actor=" + strings.Repeat("a", 200), "actor"}, {"?since=yesterday", "since"}, {"?until=2026-01-02", "until"},
+		{"?since=" + future + "&until=" + past, "until"}, {"?since=" + past + "&until=" + past, "until"},
 	} {
 		r, _ := list(tc.query)
 		if r.status != 400 || r.code != "invalid_request" || r.field != tc.field {

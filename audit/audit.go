@@ -450,8 +450,14 @@ type Filter struct {
 	SessionID string
 	AppID     string
 	Action    string
-	AfterSeq  int64
-	Limit     int // 0 = all
+	// Actor selects the entries of one actor ("operator:alice",
+	// "device:dev_…", "admin").
+	Actor string
+	// Since and Until, when set, select the entries written at or after
+	// Since and before Until.
+	Since, Until time.Time
+	AfterSeq     int64
+	Limit        int // 0 = all
 }
 
 func (f Filter) match(e Entry) bool {
@@ -461,7 +467,10 @@ func (f Filter) match(e Entry) bool {
 		(f.Party == "" || e.UserID == f.Party || e.OnBehalfOf == f.Party) &&
 		(f.SessionID == "" || e.SessionID == f.SessionID) &&
 		(f.AppID == "" || e.AppID == f.AppID) &&
-		(f.Action == "" || e.Action == f.Action)
+		(f.Action == "" || e.Action == f.Action) &&
+		(f.Actor == "" || e.Actor == f.Actor) &&
+		(f.Since.IsZero() || !e.Time.Before(f.Since)) &&
+		(f.Until.IsZero() || e.Time.Before(f.Until))
 }
 
 // List returns the entries that match f, oldest first.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -30,7 +31,8 @@ func newAuditCmd() *cobra.Command {
 sign, decrypt, with the digest of what was signed or decrypted) and per
 envelope made for a portal, each entry chained to the one before by SM3.
 
-  ukeygate audit list [--user ID] [--session ID] [--app ID] [--action sign] [--after SEQ] [--limit N]
+  ukeygate audit list [--user ID] [--session ID] [--app ID] [--action sign] [--actor operator:NAME]
+                      [--since TIME] [--until TIME] [--after SEQ] [--limit N]
   ukeygate audit export --out FILE [--limit N]
   ukeygate audit verify [SEGMENT-FILE...]
   ukeygate audit erase --user ID --pseudonym anon_… [--device ID]... SEGMENT-FILE...`,
@@ -41,18 +43,28 @@ envelope made for a portal, each entry chained to the one before by SM3.
 }
 
 func newAuditListCmd() *cobra.Command {
-	var user, sess, app, action, onBehalfOf string
+	var user, sess, app, action, actor, since, until, onBehalfOf string
 	var after int64
 	var limit int
 	cmd := &cobra.Command{
-		Use:   "list [--user ID] [--session ID] [--app ID] [--action ACTION] [--on-behalf-of ORG] [--after SEQ] [--limit N]",
+		Use:   "list [--user ID] [--session ID] [--app ID] [--action ACTION] [--actor ACTOR] [--on-behalf-of ORG] [--since TIME] [--until TIME] [--after SEQ] [--limit N]",
 		Short: "List audit entries, oldest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if after < 0 || limit < 0 || limit > api.MaxAuditLimit {
 				return usageErrorf("--after must be ≥ 0 and --limit within 1..%d", api.MaxAuditLimit)
 			}
-			params := map[string]string{"user": user, "session": sess, "app": app, "action": action, "on_behalf_of": onBehalfOf}
+			params := map[string]string{"user": user, "session": sess, "app": app, "action": action, "actor": actor, "on_behalf_of": onBehalfOf}
+			for name, v := range map[string]string{"since": since, "until": until} {
+				if v == "" {
+					continue
+				}
+				at, err := parseAuditTime(v)
+				if err != nil {
+					return usageErrorf("--%s: %v", name, err)
+				}
+				params[name] = at.Format(time.RFC3339)
+			}
 			if after > 0 {
 				params["after"] = strconv.FormatInt(after, 10)
 			}
@@ -61,7 +73,7 @@ func newAuditListCmd() *cobra.Command {
 			}
 			var out operator.AuditPage
 			return opPrint(cmd, "GET", withQuery("/v1/admin/audit", params), nil, &out, func(tw *table) {
-				row(tw, "SEQ", "TIME", "ACTION", "OUTCOME", "USER", "CREDENTIAL", "APP", "SESSION", "DIGEST", "DETAIL")
+				row(tw, "SEQ", "TIME", "ACTION", "ACTOR", "OUTCOME", "USER", "CREDENTIAL", "APP", "SESSION", "DIGEST", "DETAIL")
 				for _, e := range out.Entries {
 					digest := e.Digest
 					if len(digest) > 16 {
@@ -71,7 +83,7 @@ func newAuditListCmd() *cobra.Command {
 					if e.OnBehalfOf != "" {
 						who += " for " + e.OnBehalfOf // a staff member's use through a delegation
 					}
-					row(tw, e.Seq, e.Time, e.Action, e.Outcome, who, e.CredentialID, e.AppID, e.SessionID, digest, e.Detail)
+					row(tw, e.Seq, e.Time, e.Action, e.Actor, e.Outcome, who, e.CredentialID, e.AppID, e.SessionID, digest, e.Detail)
 				}
 				if out.NextAfter > 0 {
 					fmt.Fprintf(tw, "\nMore entries follow: --after %d\n", out.NextAfter)
@@ -84,10 +96,25 @@ func newAuditListCmd() *cobra.Command {
 	f.StringVar(&sess, "session", "", "only this session's entries")
 	f.StringVar(&app, "app", "", "only this app's entries")
 	f.StringVar(&action, "action", "", "only this action (login, sign, decrypt, encrypt, …)")
+	f.StringVar(&actor, "actor", "", "only this actor's entries (admin, operator:NAME, device:dev_…, app:app_…)")
+	f.StringVar(&since, "since", "", "only entries written at or after this time (RFC 3339, or a date: 2026-01-02, UTC)")
+	f.StringVar(&until, "until", "", "only entries written before this time (RFC 3339, or a date: 2026-01-02, UTC)")
 	f.StringVar(&onBehalfOf, "on-behalf-of", "", "only the uses of this organisation's credentials by its staff (delegations)")
 	f.Int64Var(&after, "after", 0, "only entries after this sequence number")
 	f.IntVar(&limit, "limit", 0, fmt.Sprintf("at most this many entries (default %d)", api.DefaultAuditLimit))
 	return cmd
+}
+
+// parseAuditTime reads --since/--until: an RFC 3339 time, or a date
+// (midnight UTC).
+func parseAuditTime(v string) (time.Time, error) {
+	if at, err := time.Parse(time.RFC3339, v); err == nil {
+		return at, nil
+	}
+	if at, err := time.Parse(time.DateOnly, v); err == nil {
+		return at, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a date (2026-01-02)", v)
 }
 
 // errAuditTampered is what audit verify returns when either check fails.

@@ -376,6 +376,17 @@ func TestTwoTerminals(t *testing.T) {
 		if len(entries.Entries) != 1 || entries.Entries[0].Action != "login" {
 			t.Fatalf("audit list --action login: %+v", entries)
 		}
+		// Who did what, and when: the actor column and filters.
+		if out := op("audit", "list", "--actor", "admin", "--since", "2000-01-01", "--until", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)); !regexp.MustCompile(`(?m)^SEQ\s+TIME\s+ACTION\s+ACTOR\s+OUTCOME`).MatchString(out) ||
+			!regexp.MustCompile(`(?m)^\d+\s+\S+ \S+\s+user\.add\s+admin\s+ok`).MatchString(out) || strings.Contains(out, "device:") {
+			t.Fatalf("audit list --actor admin:\n%s", out)
+		}
+		if out := op("audit", "list", "--since", "2999-01-01"); strings.Count(strings.TrimSpace(out), "\n") != 0 {
+			t.Fatalf("audit list --since in the future:\n%s", out)
+		}
+		if code, _, errOut := cli(t, "", "audit", "list", "--since", "last week", "--server", ts.URL, "--admin-token", ts.AdminToken); code == 0 || !strings.Contains(errOut, "--since") {
+			t.Fatalf("audit list --since 'last week': exit %d: %s", code, errOut)
+		}
 		if out := op("audit", "verify"); !regexp.MustCompile(`Audit log OK: \d+ entries`).MatchString(out) {
 			t.Fatalf("audit verify:\n%s", out)
 		}

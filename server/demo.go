@@ -9,9 +9,11 @@ import (
 	"net/url"
 
 	"github.com/ukeygate/ukeygate/api"
+	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/auth"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/demo"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/webhook"
 )
@@ -38,6 +40,10 @@ const (
 	demoAppTries = 3
 )
 
+// demoActor is the audit actor of what the gateway registers for the
+// demo on its own (the demo app and its webhook).
+const demoActor = "gateway"
+
 // demoAppRecord is what is stored under demoAppKey.
 type demoAppRecord struct {
 	AppID string `json:"app_id"`
@@ -49,7 +55,7 @@ type demoAppRecord struct {
 
 // demoHandler registers (or finds) the demo app and builds the demo
 // portal over it.
-func (s *Server) demoHandler(ctx context.Context, apps *auth.Apps, hooks *webhook.Service) (http.Handler, error) {
+func (s *Server) demoHandler(ctx context.Context, apps *auth.Apps, hooks *webhook.Service, alog *audit.Log) (http.Handler, error) {
 	gw := s.cfg.PublicBaseURL()
 	u, err := url.Parse(gw)
 	if err != nil || u.Host == "" {
@@ -59,7 +65,7 @@ func (s *Server) demoHandler(ctx context.Context, apps *auth.Apps, hooks *webhoo
 	if err != nil {
 		return nil, fmt.Errorf("server: demo: public_url origin: %w", err)
 	}
-	appID, key, err := s.demoApp(ctx, apps, origin)
+	appID, key, err := s.demoApp(ctx, apps, origin, alog)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +79,10 @@ func (s *Server) demoHandler(ctx context.Context, apps *auth.Apps, hooks *webhoo
 	cfg.Logger = s.log.With("component", "demo")
 	// The demo takes its results from its webhook, on this gateway.
 	hookURL := gw + api.PathDemo + "/webhook"
-	if cfg.WebhookSecret, err = hooks.Ensure(ctx, appID, hookURL); err != nil {
+	hctx := alog.WithAction(ctx, func(res any) audit.Entry {
+		return audit.Entry{Action: "app.webhook.set", Actor: demoActor, AppID: appID, Detail: "url=" + res.(*protocol.Webhook).URL + " demo"}
+	})
+	if cfg.WebhookSecret, err = hooks.Ensure(hctx, appID, hookURL); err != nil {
 		s.log.Warn("demo: no webhook; the demo reads results from the gateway", "url", hookURL, "err", err)
 	}
 	h, err := demo.New(cfg)
@@ -85,7 +94,7 @@ func (s *Server) demoHandler(ctx context.Context, apps *auth.Apps, hooks *webhoo
 
 // demoApp returns the id and key of the demo app allowed on origin,
 // registering it (and remembering its wrapped key) when needed.
-func (s *Server) demoApp(ctx context.Context, apps *auth.Apps, origin string) (id, key string, err error) {
+func (s *Server) demoApp(ctx context.Context, apps *auth.Apps, origin string, alog *audit.Log) (id, key string, err error) {
 	for range demoAppTries {
 		kv, err := s.store.Get(ctx, demoAppKey)
 		var rev int64
@@ -101,7 +110,11 @@ func (s *Server) demoApp(ctx context.Context, apps *auth.Apps, origin string) (i
 		default:
 			return "", "", fmt.Errorf("server: demo: reading the demo app: %w", err)
 		}
-		app, key, err := apps.Create(ctx, DemoAppName, []string{origin})
+		// Audited like an operator's app.add, the gateway as its actor.
+		actx := alog.WithAction(ctx, func(res any) audit.Entry {
+			return audit.Entry{Action: "app.add", Actor: demoActor, AppID: res.(*auth.App).ID, Detail: "demo"}
+		})
+		app, key, err := apps.Create(actx, DemoAppName, []string{origin})
 		if err != nil {
 			return "", "", fmt.Errorf("server: demo: registering the demo app: %w", err)
 		}

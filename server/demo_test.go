@@ -72,6 +72,28 @@ func get(t *testing.T, url string) (*http.Response, string) {
 	return resp, string(body)
 }
 
+// gatewayEntries returns the audit entries of action written by the
+// gateway itself, as "app detail" strings.
+func gatewayEntries(t *testing.T, ts *servertest.TS, action string) []string {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(ts.NewAdminRequest("GET", "/v1/admin/audit?actor=gateway&action="+action, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var page struct {
+		Entries []struct{ App, Detail string } `json:"entries"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range page.Entries {
+		out = append(out, e.App+" "+e.Detail)
+	}
+	return out
+}
+
 // TestDemoApp: the demo runs as one app whose key the server keeps
 // wrapped; a restart reuses it, an unusable record or a new public_url
 // origin registers a new one.
@@ -91,12 +113,22 @@ func TestDemoApp(t *testing.T) {
 	if strings.Contains(string(kv.Value), "ukg_") {
 		t.Fatal("the demo app key is stored in clear")
 	}
+	// The gateway's own registrations are audited, once.
+	if got := gatewayEntries(t, ts, "app.add"); len(got) != 1 || got[0] != first+" demo" {
+		t.Fatalf("app.add by the gateway: %q", got)
+	}
+	if got := gatewayEntries(t, ts, "app.webhook.set"); len(got) != 1 || got[0] != first+" url="+ts.URL+"/demo/webhook demo" {
+		t.Fatalf("app.webhook.set by the gateway: %q", got)
+	}
 
 	ts.Restart()
 	if apps := demoApps(t, ts); len(apps) != 1 || apps[0].ID != first {
 		t.Fatalf("after a restart: demo apps %+v, want only %s", apps, first)
 	}
 	demoLogin(t, ts)
+	if got := gatewayEntries(t, ts, "app.add"); len(got) != 1 {
+		t.Fatalf("after a restart, app.add by the gateway: %q", got)
+	}
 
 	// A record that cannot be opened: a new app, and it works.
 	if _, err := storagetest.PutKey(context.Background(), ts.Server.Store(), "demo/app", []byte(`{"app_id":"app_x","salt":"AAAA","wrapped_key":"AAAA"}`), 0); err != nil {
@@ -106,6 +138,9 @@ func TestDemoApp(t *testing.T) {
 	apps = demoApps(t, ts)
 	if len(apps) != 2 {
 		t.Fatalf("after a broken record: demo apps %+v, want a second one", apps)
+	}
+	if got := gatewayEntries(t, ts, "app.add"); len(got) != 2 {
+		t.Fatalf("after a broken record, app.add by the gateway: %q", got)
 	}
 	demoLogin(t, ts)
 

@@ -167,7 +167,7 @@ func (s *Server) wire() (http.Handler, error) {
 	apps := auth.NewApps(s.store)
 	var demo http.Handler
 	if s.cfg.Demo {
-		if demo, err = s.demoHandler(s.ctx, apps, hooks); err != nil {
+		if demo, err = s.demoHandler(s.ctx, apps, hooks, auditLog); err != nil {
 			return nil, err
 		}
 	}

@@ -204,7 +204,10 @@ func (s *Service) Ensure(ctx context.Context, app, rawURL string) (string, error
 			return "", err
 		}
 		nrec := hookRecord{App: app, URL: u.String(), Secret: "whsec_" + secret, CreatedAt: s.now()}
-		_, err = s.store.Txn(ctx, storage.IfRevision(hookKey(app), rev), storage.Put(hookKey(app), mustJSON(nrec), 0))
+		// With the audit entry of ctx (if any) in the same transaction.
+		out := &protocol.Webhook{App: app, URL: nrec.URL, CreatedAt: nrec.CreatedAt}
+		_, err = audit.Commit(ctx, storeTxn{s.store}, []storage.Op{
+			storage.IfRevision(hookKey(app), rev), storage.Put(hookKey(app), mustJSON(nrec), 0)}, out)
 		if errors.Is(err, storage.ErrConflict) {
 			continue
 		}

@@ -62,6 +62,25 @@ func (q *SessionRequest) Validate() error {
 	if err := optionalID("seal", q.Seal); err != nil {
 		return err
 	}
+	// What the phone shows as the reason for the PIN must read as it is
+	// drawn (protocol.HiddenRune): the field named, so that the portal's
+	// developer finds it.
+	if err := shownText("display.title", q.Display.Title); err != nil {
+		return err
+	}
+	if err := shownText("display.summary", q.Display.Summary); err != nil {
+		return err
+	}
+	for i, d := range q.Documents {
+		if err := shownText(fmt.Sprintf("documents[%d].name", i), d.Name); err != nil {
+			return err
+		}
+		for j, pl := range d.Placements {
+			if err := shownText(fmt.Sprintf("documents[%d].placements[%d].keyword", i, j), pl.Keyword); err != nil {
+				return err
+			}
+		}
+	}
 	for i, d := range q.Documents {
 		if d.Pages != 0 {
 			return invalid(fmt.Sprintf("documents[%d].pages", i), "is set by the gateway")
@@ -585,5 +604,14 @@ func (a *API) parkPoll(w http.ResponseWriter, r *http.Request, ref session.Watch
 		return nil
 	}
 	a.park.add(p, wait)
+	return nil
+}
+
+// shownText refuses text for the phone's screen that holds an invisible
+// or direction-changing character (invalid_request naming field).
+func shownText(field, s string) error {
+	if r, hidden := protocol.HiddenIn(s); hidden {
+		return invalid(field, "%s", protocol.HiddenReason(r))
+	}
 	return nil
 }

@@ -257,6 +257,10 @@ func validateAppName(name string) error {
 			return fmt.Errorf("%w: name: contains a control character", ErrInvalidApp)
 		}
 	}
+	// The phone shows the name as who asks for the PIN.
+	if r, hidden := protocol.HiddenIn(name); hidden {
+		return fmt.Errorf("%w: name: %s", ErrInvalidApp, protocol.HiddenReason(r))
+	}
 	return nil
 }
 

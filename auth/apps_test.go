@@ -141,6 +141,8 @@ func TestAppsCreateRefusedChangesNothing(t *testing.T) {
 	}{
 		{"empty name", "  ", nil, ErrInvalidApp},
 		{"long name", strings.Repeat("名", MaxAppNameLen+1), nil, ErrInvalidApp},
+		{"bidi override in the name", "招标\u202e台平", nil, ErrInvalidApp},
+		{"zero-width space in the name", "招标\u200b平台", nil, ErrInvalidApp},
 		{"control character", "a\x00b", nil, ErrInvalidApp},
 		{"origin with path", "ok", []string{"https://a.cn/x"}, ErrInvalidOrigin},
 		{"one bad origin among good", "ok", []string{"https://a.cn", "a.cn"}, ErrInvalidOrigin},

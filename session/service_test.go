@@ -173,6 +173,11 @@ func TestCreateRejects(t *testing.T) {
 		{"bad alg", func(p *session.CreateParams) { p.Request.Alg = "ECDSA" }, session.ErrInvalidRequest},
 		{"control char in title", func(p *session.CreateParams) { p.Request.Display.Title = "a\x00b" }, session.ErrInvalidRequest},
 		{"long summary", func(p *session.CreateParams) { p.Request.Display.Summary = strings.Repeat("x", 2001) }, session.ErrInvalidRequest},
+		{"bidi override in title", func(p *session.CreateParams) { p.Request.Display.Title = "\u202e已验证" }, session.ErrInvalidRequest},
+		{"zero-width space in summary", func(p *session.CreateParams) { p.Request.Display.Summary = "1\u200b000" }, session.ErrInvalidRequest},
+		{"bidi isolate in a document name", func(p *session.CreateParams) {
+			p.Kind, p.Request.Documents = session.KindSign, []session.Document{{Name: "bid\u2067txt.exe", Data: []byte("x")}}
+		}, session.ErrInvalidRequest},
 		{"login with documents", func(p *session.CreateParams) { p.Request.Documents = []session.Document{doc} }, session.ErrInvalidRequest},
 		{"login with ciphertext", func(p *session.CreateParams) { p.Request.Ciphertext = []byte{1} }, session.ErrInvalidRequest},
 		{"sign without documents", func(p *session.CreateParams) { p.Kind = session.KindSign }, session.ErrInvalidRequest},

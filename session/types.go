@@ -266,6 +266,18 @@ func textOK(s string, max int) bool {
 	return true
 }
 
+// displayOK checks text the phone shows the user as what a PIN is asked
+// for (display title and summary, document names, placement keywords):
+// textOK, and no invisible or direction-changing character
+// (protocol.HiddenRune).
+func displayOK(s string, max int) bool {
+	if !textOK(s, max) {
+		return false
+	}
+	_, hidden := protocol.HiddenIn(s)
+	return !hidden
+}
+
 // idOK checks an id supplied by another package (app, device, user, issuer).
 func idOK(s string) bool { return s != "" && textOK(s, MaxIDLen) }
 
@@ -320,10 +332,10 @@ func (p *CreateParams) validateCommon() error {
 	if r.User != "" && !idOK(r.User) {
 		return badRequest("user is malformed")
 	}
-	if !textOK(r.Display.Title, MaxTitleLen) {
+	if !displayOK(r.Display.Title, MaxTitleLen) {
 		return badRequest("display.title is malformed or longer than %d bytes", MaxTitleLen)
 	}
-	if !textOK(r.Display.Summary, MaxSummaryLen) {
+	if !displayOK(r.Display.Summary, MaxSummaryLen) {
 		return badRequest("display.summary is malformed or longer than %d bytes", MaxSummaryLen)
 	}
 	if !textOK(p.Desktop.IP, maxDesktopIP) {
@@ -396,7 +408,7 @@ func (r *Request) validateSign() error {
 // (not empty) and a digest of DigestSize bytes (not with cms-attached).
 func (r *Request) validateDocument(i int, d Document) error {
 	switch {
-	case d.Name == "" || !textOK(d.Name, MaxNameLen):
+	case d.Name == "" || !displayOK(d.Name, MaxNameLen):
 		return badRequest("documents[%d].name is empty, malformed or longer than %d bytes", i, MaxNameLen)
 	case (d.Data == nil) == (d.Digest == nil):
 		return badRequest("documents[%d] needs exactly one of data and digest", i)
@@ -455,7 +467,7 @@ func (r *Request) validateSeal() error {
 	}
 	seen := make(map[string]bool, len(r.Documents))
 	for i, d := range r.Documents {
-		if d.Name == "" || !textOK(d.Name, MaxNameLen) {
+		if d.Name == "" || !displayOK(d.Name, MaxNameLen) {
 			return badRequest("documents[%d].name is empty, malformed or longer than %d bytes", i, MaxNameLen)
 		}
 		if seen[d.Name] {
@@ -484,6 +496,9 @@ func (r *Request) validateSeal() error {
 		for j, pl := range d.Placements {
 			if err := pl.Validate(); err != nil {
 				return badRequest("documents[%d].placements[%d]: %v", i, j, err)
+			}
+			if pl.Keyword != "" && !displayOK(pl.Keyword, seal.MaxKeywordLen) {
+				return badRequest("documents[%d].placements[%d].keyword is malformed", i, j)
 			}
 			if d.Pages > 0 && pl.Page > d.Pages {
 				return badRequest("documents[%d].placements[%d]: page %d, the document has %d", i, j, pl.Page, d.Pages)

@@ -115,6 +115,8 @@
       kind_login: '登录请求', kind_sign: '签名请求', kind_decrypt: '解密请求', kind_seal: '盖章请求',
       kindLead_login: '申请用您的证书登录', kindLead_sign: '申请用您的证书签名', kindLead_decrypt: '申请用您的证书解密', kindLead_seal: '申请加盖您的电子印章',
       from: '网站',
+      displayLabel: '网站自述（网关未核实）',
+      displayNote: '以下文字由网站填写，网关无法核实。',
       computer: '电脑',
       computerValue: '{browser} · IP {ip}',
       documents: '待签名文件',
@@ -168,6 +170,12 @@
       err_wrong_device: '这个请求已在另一部手机上扫描。',
       err_wrong_user: '这个请求指定了其他用户，不能用您的证书确认。',
       err_session_closed: '这个请求已经结束（已完成、已取消或已过期）。',
+      err_confirm_in_progress: '这个请求正在确认中（可能在本机的另一个页面）。请看电脑上的结果，不要重复操作。',
+      title_confirm_in_progress: '正在确认中',
+      unsureTitle: '不确定是否已完成',
+      unsureLead: '网络中断，无法确认网关是否收到了您的确认。请看电脑上的页面：显示已完成就是已办妥，不要重复操作；否则请在电脑上刷新二维码后重新扫描。',
+      unsureReject: '网络中断，无法确认拒绝是否已送达。电脑上的请求若仍在等待，到期后会自动失效，不会使用您的证书。',
+      unsureHistory: '查看使用记录',
       err_app_disabled: '该网站的扫码服务已被停用。',
       err_pin_locked: 'PIN 已被锁定，请于 {time} 后再试。',
       err_pin_locked_soon: 'PIN 已被锁定，请稍后再试。',
@@ -329,6 +337,8 @@
       kind_login: 'Login request', kind_sign: 'Signature request', kind_decrypt: 'Decryption request', kind_seal: 'Seal request',
       kindLead_login: 'asks to log you in with your certificate', kindLead_sign: 'asks you to sign with your certificate', kindLead_decrypt: 'asks to decrypt with your certificate', kindLead_seal: 'asks to apply your electronic seal',
       from: 'Website',
+      displayLabel: 'In the website’s own words (not checked)',
+      displayNote: 'The website wrote the text below; the gateway cannot check it.',
       computer: 'Computer',
       computerValue: '{browser} · IP {ip}',
       documents: 'Documents to sign',
@@ -381,6 +391,12 @@
       err_wrong_device: 'This request was scanned by another phone.',
       err_wrong_user: 'This request is for another user; your certificate cannot confirm it.',
       err_session_closed: 'This request has already ended (done, cancelled or expired).',
+      err_confirm_in_progress: 'This request is already being confirmed (perhaps in another tab on this phone). Check the result on the computer; do not repeat it.',
+      title_confirm_in_progress: 'Already being confirmed',
+      unsureTitle: 'Not sure it went through',
+      unsureLead: 'The connection dropped, so the phone cannot tell whether the gateway got your confirmation. Look at the computer: if it shows done, it is done; do not repeat it. If not, refresh the QR code there and scan again.',
+      unsureReject: 'The connection dropped, so the phone cannot tell whether your refusal arrived. If the request on the computer still waits, it lapses when its time runs out, without your certificate.',
+      unsureHistory: 'See my history',
       err_app_disabled: 'This website’s QR service has been turned off.',
       err_pin_locked: 'Your PIN is locked until {time}. Try again then.',
       err_pin_locked_soon: 'Your PIN is locked. Try again later.',
@@ -1864,17 +1880,45 @@
     }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'activate', on: { click: function () { showEnrollCode(); } } }, t('activate'))) });
   }
 
+  // A scanned session survives a reload of its tab (a phone browser
+  // that reloads a page put in the background, a user who pulls to
+  // refresh): the gateway answers a scan once, so the app keeps the
+  // scan's answer (no PIN, no key: what the screen shows) in this tab's
+  // sessionStorage until the session's screen ends, and shows it again
+  // for the same QR URL, by the same device, before the session expires.
+  function scanKey(payload) { return 'scan:' + payload; }
+  function keptScan(payload) {
+    try {
+      var k = JSON.parse(sessionStorage.getItem(scanKey(payload)) || 'null');
+      if (k && S.device && k.device === S.device.deviceId && k.res && k.res.session &&
+          Date.parse(String(k.res.session.expires_at).replace(/(\.\d{3})\d+/, '$1')) > Date.now() + skewMs) { return k.res; }
+    } catch (e) { /* no storage: scan as usual */ }
+    forgetScan(payload);
+    return null;
+  }
+  function keepScan(payload, res) {
+    try { sessionStorage.setItem(scanKey(payload), JSON.stringify({ device: S.device.deviceId, res: res })); } catch (e) { /* too big or no storage */ }
+  }
+  function forgetScan(payload) {
+    try { sessionStorage.removeItem(scanKey(payload)); } catch (e) { /* no storage */ }
+  }
+
   function showSession(payload) {
     loadingScreen('session-loading', t('reading'));
     // The issuers' names (public) are read first: the credentials show them.
     fetchIssuers().catch(function () { return []; }).then(function () {
-      return api('POST', '/v1/scan', { payload: payload }, true);
+      var kept = keptScan(payload);
+      if (kept) { return kept; }
+      return api('POST', '/v1/scan', { payload: payload }, true).then(function (res) {
+        keepScan(payload, res);
+        return res;
+      });
     }).then(function (res) {
-      showRequest(res);
+      showRequest(res, payload);
     }, function (err) { refusal(err); });
   }
 
-  function showRequest(res) {
+  function showRequest(res, payload) {
     var s = res.session;
     var creds = res.credentials || [];
     var appName = (s.app && s.app.name) || s.origin;
@@ -1915,18 +1959,40 @@
       countdown.setAttribute('aria-label', t('timeLeftLabel', { t: fmtRemaining(r) }));
       countdown.setAttribute('data-remaining', String(r));
       countdown.classList.toggle('low', r <= 20);
-      if (r <= 0 && !isNaN(expires)) {
+      // A confirm on its way: its answer says how it ended (done, or
+      // session_expired), not the phone's clock.
+      if (r <= 0 && !isNaN(expires) && !inFlight) {
         clearTimers();
+        ended();
         outcome('expired', 'warn', 'clock', t('expiredTitle'), t('expiredLead'));
       }
     }
 
     function refresh() {
       codeButtons.forEach(function (b) { b.setAttribute('aria-checked', String(b.getAttribute('data-code') === choice.code)); b.tabIndex = (b.getAttribute('data-code') === choice.code || (!choice.code && b === codeButtons[0])) ? 0 : -1; });
-      if (confirmBtn) { confirmBtn.disabled = !choice.code || (kind === 'certificate' ? !choice.certs.length : !choice.cred) || (kind === 'seal' && !choice.seal); }
+      if (confirmBtn) { confirmBtn.disabled = acting || !choice.code || (kind === 'certificate' ? !choice.certs.length : !choice.cred) || (kind === 'seal' && !choice.seal); }
+      if (rejectBtn) { rejectBtn.disabled = acting; }
     }
 
-    var rejectBtn;
+    // acting: a reject or hand-over sent (a double tap sends one);
+    // inFlight: a confirm sent and not answered.
+    var rejectBtn, acting = false, inFlight = false;
+    // ended: the session's screen is over; a reload scans again (and is
+    // told the QR code was used).
+    function ended() { if (payload) { forgetScan(payload); } }
+    // unsure: the request may or may not have reached the gateway.
+    function unsure(lead) {
+      clearTimers();
+      closeSheet();
+      ended();
+      outcome('unsure', 'warn', 'alert', t('unsureTitle'), lead, [
+        h('button.btn.btn-secondary', { type: 'button', 'data-t': 'unsure-history', on: { click: showHistory } }, t('unsureHistory')),
+        h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('home'))]);
+    }
+    function refused(err) {
+      ended();
+      if (err && err.code === 'network') { unsure(t('unsureLead')); } else { refusal(err); }
+    }
     screen('session', function () {
       // Built again on a language switch (screen stops the timers): the
       // countdown starts here, and the kept action bar's labels follow.
@@ -1943,10 +2009,16 @@
         h('dl.kv',
           h('dt', { text: t('from') }), h('dd', h('span.origin', { 'data-t': 'origin' }, icon(/^https:/.test(s.origin) ? 'lock' : 'globe'), s.origin)),
           h('dt', { text: t('computer') }), h('dd', { 'data-t': 'desktop', text: t('computerValue', { browser: browserOf(s.desktop && s.desktop.user_agent), ip: (s.desktop && s.desktop.ip) || '—' }) }))));
+      // The portal's own words, marked as such: a title that reads like
+      // the app's (已验证, an amount, another portal's name) is not the
+      // gateway's say-so. The registered name and the checked origin
+      // above are.
       if (s.display && (s.display.title || s.display.summary)) {
-        parts.push(h('div.card', { 'data-t': 'display' },
-          s.display.title ? h('p.display-title', { text: s.display.title }) : null,
-          s.display.summary ? h('p.display-summary', { text: s.display.summary }) : null));
+        parts.push(h('h2.section-title', { id: 'display-label', 'data-t': 'display-label', text: t('displayLabel') }));
+        parts.push(h('div.card.portal-words', { 'data-t': 'display', role: 'group', 'aria-labelledby': 'display-label' },
+          h('p.muted.small.portal-note', { 'data-t': 'display-note', text: t('displayNote') }),
+          s.display.title ? h('p.display-title', { 'data-t': 'display-title', text: s.display.title }) : null,
+          s.display.summary ? h('p.display-summary', { 'data-t': 'display-summary', text: s.display.summary }) : null));
       }
       if (s.documents && s.documents.length) {
         parts.push(h('h2.section-title', { text: t(kind === 'seal' ? 'documents_seal' : 'documents') }));
@@ -2052,14 +2124,20 @@
     if (CO && creds.some(CO.isCosign)) { CO.preload(); }
 
     function reject() {
+      if (acting) { return; }
+      acting = true;
+      refresh();
       api('POST', '/v1/sessions/' + encodeURIComponent(s.id) + '/reject', {}, true).then(function () {
+        ended();
         outcome('rejected', 'info', 'cross', t('rejectedTitle'), t('rejectedLead'));
-      }, function (err) { refusal(err); });
+      }, function (err) {
+        if (err.code === 'network') { unsure(t('unsureReject')); } else { ended(); refusal(err); }
+      });
     }
 
     function confirm() {
       if (kind === 'certificate') { handOver(); return; }
-      if (!choice.code || !choice.cred) { return; }
+      if (acting || !choice.code || !choice.cred) { return; }
       var chosen = creds.filter(function (c) { return c.id === choice.cred; })[0];
       pinSheet({
         title: t('pinTitle'), lead: t('pinFor_' + kind, { app: appName }) + (chosen && chosen.on_behalf_of ? ' · ' + t('pinOwnFor', { org: chosen.organization_name || chosen.on_behalf_of }) : ''), dismissible: true,
@@ -2068,13 +2146,21 @@
           if (kind === 'seal') { body.seal = choice.seal; }
           pin = '';
           var cosign = CO && CO.isCosign(creds.filter(function (c) { return c.id === choice.cred; })[0]);
+          inFlight = true;
           var req = cosign ? CO.confirm(s.id, body) : api('POST', '/v1/sessions/' + encodeURIComponent(s.id) + '/confirm', body, true);
           body.pin = '';
           return req.then(function () {
+            inFlight = false;
             clearTimers();
             closeSheet();
+            ended();
             outcome('done', 'ok', 'check', t('doneTitle_' + kind), t('doneLead', { app: appName }));
           }, function (err) {
+            inFlight = false;
+            // A confirm whose answer was lost may have been done: say so,
+            // not "try again".
+            if (err.code === 'network') { unsure(t('unsureLead')); return null; }
+            if (err.code !== 'wrong_pin' || remaining() <= 0) { ended(); }
             return pinError(err, remaining() > 0);
           });
         }
@@ -2083,11 +2169,14 @@
 
     // A certificate session: no key, no PIN; the request is device-signed.
     function handOver() {
-      if (!choice.code || !choice.certs.length) { return; }
+      if (acting || !choice.code || !choice.certs.length) { return; }
+      acting = true;
+      refresh();
       api('POST', '/v1/sessions/' + encodeURIComponent(s.id) + '/confirm', { credentials: choice.certs.slice(), code: choice.code }, true).then(function () {
         clearTimers();
+        ended();
         outcome('done', 'ok', 'check', t('doneTitle_' + kind), t('doneLead', { app: appName }));
-      }, function (err) { refusal(err); });
+      }, refused);
     }
   }
 

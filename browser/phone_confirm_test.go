@@ -250,8 +250,8 @@ func (p *handset) countRequests(suffix string) int {
 
 // loseAnswers makes every later request of the page matching pattern
 // reach the gateway, and its answer fail on the way back (a connection
-// reset), until the test ends.
-func (p *handset) loseAnswers(t *testing.T, pattern string) {
+// reset), until stop is called or the test ends.
+func (p *handset) loseAnswers(t *testing.T, pattern string) (stop func()) {
 	t.Helper()
 	paused := chromedp.Events(p.ctx, fetch.RequestPaused)
 	if _, err := chromedp.Call(p.ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{
@@ -266,5 +266,7 @@ func (p *handset) loseAnswers(t *testing.T, pattern string) {
 			_, _ = chromedp.Call(p.ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonConnectionReset})
 		}
 	}()
-	t.Cleanup(func() { _, _ = chromedp.Call(p.ctx, fetch.Disable, cdp.Empty{}) })
+	stop = func() { _, _ = chromedp.Call(p.ctx, fetch.Disable, cdp.Empty{}) }
+	t.Cleanup(stop)
+	return stop
 }

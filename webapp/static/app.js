@@ -144,6 +144,11 @@
       pinNewAgain: '再次输入新 PIN',
       pinChanged: 'PIN 已修改',
       pinChangedLead: '下次确认时请使用新的 PIN。',
+      pinUnsureTitle: '不确定 PIN 是否已修改',
+      pinUnsureLead: '网络中断，无法确认网关是否已修改 PIN。网络恢复后点“核对”：应用会查看使用记录，告诉您现在该用哪个 PIN。核对之前请不要再次修改 PIN。',
+      pinCheck: '核对',
+      pinNotChanged: 'PIN 未修改',
+      pinNotChangedLead: '网关没有收到这次修改，请继续使用原来的 PIN。',
       pinDots: '已输入 {n} 位',
       pinOk: '确定',
       pinDelete: '删除',
@@ -366,6 +371,11 @@
       pinNewAgain: 'Enter the new PIN again',
       pinChanged: 'PIN changed',
       pinChangedLead: 'Use your new PIN from now on.',
+      pinUnsureTitle: 'Not sure the PIN changed',
+      pinUnsureLead: 'The connection dropped, so the phone cannot tell whether the gateway changed your PIN. When you are online again, tap Check: the app looks at your history and tells you which PIN to use. Do not change the PIN again before that.',
+      pinCheck: 'Check',
+      pinNotChanged: 'PIN not changed',
+      pinNotChangedLead: 'The gateway did not get the change. Keep using your old PIN.',
       pinDots: '{n} digits entered',
       pinOk: 'OK',
       pinDelete: 'Delete',
@@ -1906,7 +1916,7 @@
   function showSession(payload) {
     loadingScreen('session-loading', t('reading'));
     // The issuers' names (public) are read first: the credentials show them.
-    fetchIssuers().catch(function () { return []; }).then(function () {
+    fetchIssuers().catch(function () { return []; }).then(settlePending).then(function () {
       var kept = keptScan(payload);
       if (kept) { return kept; }
       return api('POST', '/v1/scan', { payload: payload }, true).then(function (res) {
@@ -2649,30 +2659,94 @@
           oldPin = '';
           first = '';
           // Cosign credentials held here are re-shared with the new PIN;
-          // their new seeds are kept once the gateway took the change.
-          var rs = CO ? CO.reshare(body.old_pin, body.new_pin) : Promise.resolve(null);
+          // their new seeds are kept aside (pending) before the change is
+          // sent, and become the seeds once the gateway took it.
+          var sentAt = Date.now() + skewMs, staged = null, sent = false;
+          var rs = CO ? CO.reshare(body.old_pin, body.new_pin, sentAt) : Promise.resolve(null);
           var req = rs.then(function (r) {
+            staged = r;
             if (r && r.cosign) { body.cosign = r.cosign; }
-            return api('PUT', '/v1/me/pin', body, true).then(function () { return r && r.commit(); });
+            return api('PUT', '/v1/me/pin', body, true);
+          }).then(function () {
+            sent = true;
+            body.old_pin = body.new_pin = '';
+            // (If keeping the seeds fails, they stay pending: the next
+            // start settles them from the history.)
+            return Promise.resolve(staged && staged.commit()).catch(function () {});
           });
           return req.then(function () {
-            body.old_pin = body.new_pin = '';
             closeSheet();
             outcome('pin-changed', 'ok', 'check', t('pinChanged'), t('pinChangedLead'), h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
           }, function (err) {
             body.old_pin = body.new_pin = '';
-            if (err.code === 'wrong_pin') {
-              askOld(err.remaining === 1 ? t('wrongPinLast') : t('wrongPin', { n: err.remaining }));
+            // The answer lost: the gateway may have changed the PIN (and
+            // the two-party shares); the pending seeds stay until the
+            // history tells.
+            if (err.code === 'network') {
+              closeSheet();
+              pinUnsure(sentAt);
               return null;
             }
-            if (err.code === 'weak_pin') { askNew(errText(err)); return null; }
-            closeSheet();
-            refusal(err);
-            return null;
+            // Refused (or not sent): the gateway changed nothing.
+            return Promise.resolve(!sent && staged && staged.drop()).catch(function () {}).then(function () { return changeRefused(err); });
           });
         }
       });
     }
+    function changeRefused(err) {
+      if (err.code === 'wrong_pin') {
+        askOld(err.remaining === 1 ? t('wrongPinLast') : t('wrongPin', { n: err.remaining }));
+        return null;
+      }
+      if (err.code === 'weak_pin') { askNew(errText(err)); return null; }
+      closeSheet();
+      refusal(err);
+      return null;
+    }
+  }
+
+  // pinChangeTaken asks the history whether a PIN change sent at sentAt
+  // (gateway clock, ms) was taken: a pin.change that succeeded since
+  // (a minute's slack for the clocks). Resolves true or false; rejects
+  // when the gateway cannot be asked.
+  function pinChangeTaken(sentAt) {
+    return api('GET', '/v1/me/history?limit=100', undefined, true).then(function (r) {
+      return (r.entries || []).some(function (e) {
+        return e.action === 'pin.change' && e.outcome === 'ok' && Date.parse(e.time) >= sentAt - 60000;
+      });
+    });
+  }
+
+  // settlePINChange ends a PIN change of unknown outcome: the pending
+  // two-party seeds become the seeds if it was taken, else are dropped.
+  function settlePINChange(sentAt) {
+    return pinChangeTaken(sentAt).then(function (taken) {
+      return (CO ? CO.settle(taken) : Promise.resolve()).then(function () { return taken; });
+    });
+  }
+
+  // settlePending settles a PIN change of unknown outcome, if there is
+  // one (quietly: when the gateway cannot be asked, it stays pending).
+  function settlePending() {
+    if (!S.device || !CO) { return Promise.resolve(); }
+    return CO.pendingSince().then(function (since) {
+      return since ? settlePINChange(since) : null;
+    }).catch(function () { /* offline: settled later */ });
+  }
+
+  // pinUnsure: the PIN change's answer was lost.
+  function pinUnsure(sentAt) {
+    var check = h('button.btn.btn-primary', { type: 'button', 'data-t': 'pin-check', on: { click: function () {
+      settlePINChange(sentAt).then(function (taken) {
+        if (taken) {
+          outcome('pin-changed', 'ok', 'check', t('pinChanged'), t('pinChangedLead'), h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
+        } else {
+          outcome('pin-not-changed', 'info', 'alert', t('pinNotChanged'), t('pinNotChangedLead'), h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
+        }
+      }, function (err) { toast(errText(err)); });
+    } } }, t('pinCheck'));
+    outcome('pin-unsure', 'warn', 'alert', t('pinUnsureTitle'), t('pinUnsureLead'), [
+      h('button.btn.btn-secondary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('home')), check]);
   }
 
   // ---------------------------------------------------------------------
@@ -3197,6 +3271,10 @@
       S.device = d && d.privateKey && d.deviceId ? d : null;
     }, function () { S.device = null; }).then(function () {
       return S.device ? null : loadRegistration().then(function (r) { S.registration = r && r.id ? r : null; }, function () { S.registration = null; });
+    }).then(function () {
+      // A PIN change of unknown outcome (its answer lost): settled from
+      // the history before any two-party certificate is used.
+      return settlePending();
     }).then(function () {
       S.focusOnRender = false;
       if (S.pendingPayload) {

@@ -53,6 +53,8 @@
     var enc = new TextEncoder();
     var WRAP_KEY = 'cosign-wrap-key:' + (root || '/');
     var SEED_PREFIX = 'cosign-seed:' + (root || '/') + ':';
+    // A PIN change's new seeds, kept before it is sent (see reshare).
+    var PENDING_PREFIX = 'cosign-pending:' + (root || '/') + ':';
 
     function CosignError(code) { this.code = code; this.message = ''; }
 
@@ -124,7 +126,7 @@
       for (var i = 0; i < b.length; i++) { s += String.fromCharCode(b[i]); }
       return btoa(s);
     }
-    function saveSeed(cred, seed) {
+    function saveSeed(cred, seed, prefix, extra) {
       var iv = crypto.getRandomValues(new Uint8Array(12));
       var raw = b64d(seed);
       return wrapKey().then(function (k) {
@@ -132,11 +134,12 @@
       }).then(function (ct) {
         raw.fill(0);
         var rec = { iv: iv, ct: new Uint8Array(ct), credential: cred, savedAt: new Date().toISOString() };
-        return dbDo('readwrite', function (s) { return s.put(rec, SEED_PREFIX + cred); });
+        if (extra) { Object.keys(extra).forEach(function (k) { rec[k] = extra[k]; }); }
+        return dbDo('readwrite', function (s) { return s.put(rec, (prefix || SEED_PREFIX) + cred); });
       });
     }
-    function loadSeed(cred) {
-      return dbDo('readonly', function (s) { return s.get(SEED_PREFIX + cred); }).then(function (rec) {
+    function loadSeed(cred, prefix) {
+      return dbDo('readonly', function (s) { return s.get((prefix || SEED_PREFIX) + cred); }).then(function (rec) {
         if (!rec) { throw new CosignError('cosign_seed_missing'); }
         return wrapKey().then(function (k) {
           return crypto.subtle.decrypt({ name: 'AES-GCM', iv: rec.iv, additionalData: ad(cred) }, k, rec.ct);
@@ -147,11 +150,12 @@
         }, function () { throw new CosignError('cosign_seed_missing'); });
       });
     }
-    function heldCredentials() {
+    function heldCredentials(prefix) {
+      prefix = prefix || SEED_PREFIX;
       return dbDo('readonly', function (s) {
-        return s.getAllKeys(IDBKeyRange.bound(SEED_PREFIX, SEED_PREFIX + '\uffff'));
+        return s.getAllKeys(IDBKeyRange.bound(prefix, prefix + '\uffff'));
       }).then(function (keys) {
-        return (keys || []).map(function (k) { return String(k).slice(SEED_PREFIX.length); });
+        return (keys || []).map(function (k) { return String(k).slice(prefix.length); });
       });
     }
 
@@ -216,11 +220,17 @@
 
     // reshare prepares a PIN change for every cosign credential this
     // phone holds: {cosign: {credential: message} | undefined,
-    // commit(): Promise} — commit keeps the new seeds once the gateway
-    // accepted the change.
-    function reshare(oldPIN, newPIN) {
+    // commit(): Promise, drop(): Promise}. The new seeds are kept aside
+    // (pending, wrapped like the others, with the time the change was
+    // sent) before reshare answers: a change the gateway took but whose
+    // answer was lost must not leave the phone with old seeds only, which
+    // no longer fit the gateway's new shares (the credentials would be
+    // lost). commit makes them the seeds once the gateway accepted the
+    // change; drop forgets them once it refused it; after neither,
+    // settle decides later.
+    function reshare(oldPIN, newPIN, sentAt) {
       return heldCredentials().then(function (ids) {
-        if (!ids.length) { return { cosign: undefined, commit: function () { return Promise.resolve(); } }; }
+        if (!ids.length) { return { cosign: undefined, commit: function () { return Promise.resolve(); }, drop: function () { return Promise.resolve(); } }; }
         var msgs = {}, seeds = {};
         var chain = Promise.resolve();
         ids.forEach(function (id) {
@@ -232,13 +242,45 @@
           });
         });
         return chain.then(function () {
+          return Promise.all(ids.map(function (id) { return saveSeed(id, seeds[id], PENDING_PREFIX, { sentAt: sentAt }); }));
+        }).then(function () {
           return {
             cosign: msgs,
             commit: function () {
-              return Promise.all(ids.map(function (id) { return saveSeed(id, seeds[id]); })).then(function () { seeds = {}; });
-            }
+              return Promise.all(ids.map(function (id) { return saveSeed(id, seeds[id]); })).then(function () {
+                seeds = {};
+                return dropPending(ids);
+              });
+            },
+            drop: function () { seeds = {}; return dropPending(ids); }
           };
         });
+      });
+    }
+    function dropPending(ids) {
+      return Promise.all(ids.map(function (id) { return dbDo('readwrite', function (s) { return s.delete(PENDING_PREFIX + id); }); }));
+    }
+
+    // pendingSince is the earliest time a PIN change whose outcome the
+    // phone does not know was sent (ms since the epoch, gateway clock), or
+    // 0 when there is none.
+    function pendingSince() {
+      return heldCredentials(PENDING_PREFIX).then(function (ids) {
+        return Promise.all(ids.map(function (id) { return dbDo('readonly', function (s) { return s.get(PENDING_PREFIX + id); }); }));
+      }).then(function (recs) {
+        return recs.reduce(function (m, r) { return r && r.sentAt && (!m || r.sentAt < m) ? r.sentAt : m; }, 0);
+      });
+    }
+
+    // settle ends a PIN change of unknown outcome: taken (the gateway has
+    // the new shares) makes the pending seeds the seeds; else they are
+    // forgotten.
+    function settle(taken) {
+      return heldCredentials(PENDING_PREFIX).then(function (ids) {
+        if (!taken) { return dropPending(ids); }
+        return Promise.all(ids.map(function (id) {
+          return loadSeed(id, PENDING_PREFIX).then(function (seed) { return saveSeed(id, seed); });
+        })).then(function () { return dropPending(ids); });
       });
     }
 
@@ -251,7 +293,9 @@
       request: request,
       confirm: confirm,
       reshare: reshare,
-      held: heldCredentials
+      pendingSince: pendingSince,
+      settle: settle,
+      held: function () { return heldCredentials(); }
     };
   }
 

@@ -15,6 +15,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
+
 	"github.com/ukeygate/ukeygate/audit"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/protocol"
@@ -264,6 +266,15 @@ func validateAppName(name string) error {
 	return nil
 }
 
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // NormalizeOrigin checks that origin is scheme://host[:port] with scheme
 // http or https and nothing after the authority, and returns it with the
 // scheme and host in lowercase and a default port (80, 443) dropped.
@@ -292,6 +303,18 @@ func NormalizeOrigin(origin string) (string, error) {
 	host := strings.ToLower(u.Hostname())
 	if host == "" || strings.ContainsAny(host, " %") {
 		return "", bad("bad host")
+	}
+	// An internationalised host becomes its ASCII (punycode) form, as a
+	// browser sends it in the Origin header, and as the phone then shows
+	// it: a host that mixes lookalike letters of other scripts
+	// ("bіd.example" with a Cyrillic і) reads "xn--…", not as the site it
+	// imitates.
+	if !isASCII(host) {
+		a, err := idna.Lookup.ToASCII(host)
+		if err != nil || !isASCII(a) {
+			return "", bad("not a valid internationalised host name")
+		}
+		host = a
 	}
 	port := u.Port()
 	if strings.HasSuffix(u.Host, ":") {

@@ -22,6 +22,11 @@ func TestNormalizeOrigin(t *testing.T) {
 		{"http://127.0.0.1:8443", "http://127.0.0.1:8443"},
 		{"https://[::1]:9000", "https://[::1]:9000"},
 		{"https://[::1]", "https://[::1]"},
+		// internationalised hosts: the ASCII form a browser sends (and
+		// the phone shows), so that a lookalike reads xn--…
+		{"https://例子.测试", "https://xn--fsqu00a.xn--0zwm56d"},
+		{"https://b\u0456d.example", "https://xn--bd-hoc.example"},
+		{"https://B\u0456D.example:8443", "https://xn--bd-hoc.example:8443"},
 		// refused
 		{"", ""},
 		{"null", ""},

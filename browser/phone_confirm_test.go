@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
@@ -32,6 +33,9 @@ import (
 //   - A reload of the page on the session screen shows the same session
 //     again (the gateway answers a scan once), and the confirm works;
 //     once done, a reload is told the QR code was used.
+//   - The session running out while the keypad is open with digits
+//     typed: the keypad goes (the digits with it), the expiry is said,
+//     the tab keeps nothing of the session.
 //   - A confirm whose answer is lost on the way back (the gateway did
 //     it): the phone says it cannot tell whether it went through and
 //     where to look, not "try again"; the portal has its result.
@@ -192,6 +196,50 @@ func TestPhoneConfirmScreen(t *testing.T) {
 		if e := eval[string](p.tab, `document.body.dataset.error`); e != "nonce_used" && e != "already_scanned" {
 			t.Errorf("a reload after the confirm: data-error %q", e)
 		}
+	})
+
+	step(t, p, "expiry with the keypad open", func(t *testing.T) {
+		// The session must run out while the keypad is open with digits
+		// typed: a short lifetime first; when the machine was too slow to
+		// get there before it ended, again with a longer one.
+		opened := false
+		for _, ttl := range []int{15, 30, 60, 120} {
+			s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSign, Format: "raw", TTLSeconds: ttl,
+				Display:   portal.Display{Title: "签署投标文件", Summary: "第 4 标段"},
+				Documents: []portal.Document{{Name: "bid-4.txt", Data: []byte("投标总价 4 元")}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.visit(s.QR.Payload)
+			p.wait(`['session', 'expired', 'refused'].includes(document.body.dataset.view) && !document.body.dataset.busy`, "the session or its end")
+			if eval[string](p.tab, `document.body.dataset.view`) == "session" {
+				p.pickCode(s.Code)
+				p.tap("confirm")
+				p.waitSheet()
+				for _, d := range "260" {
+					p.tap(`[data-t=pin-sheet] [data-key="` + string(d) + `"]`)
+				}
+				if eval[string](p.tab, `document.body.dataset.view + ' ' + (document.querySelector('[data-t=pin-dots]') || {dataset: {}}).dataset.count`) == "session 3" {
+					opened = true
+					break
+				}
+			}
+			t.Logf("a %d s session ended before the keypad had digits: again with a longer one", ttl)
+		}
+		if !opened {
+			t.Fatal("no session lived long enough to type on its keypad")
+		}
+		p.waitLong(`document.body.dataset.view === 'expired'`, "the phone to show the expiry", 3*time.Minute)
+		if p.has("[data-t=pin-sheet]") || eval[string](p.tab, `document.body.dataset.sheet || ''`) != "" {
+			t.Error("the keypad stays open over the expiry")
+		}
+		if got := p.message(); !strings.Contains(got, "刷新二维码") {
+			t.Errorf("the expiry says %q", got)
+		}
+		if n := eval[int](p.tab, `Object.keys(sessionStorage).filter(function (k) { return k.indexOf('scan:') === 0; }).length`); n != 0 {
+			t.Errorf("%d scanned sessions kept after the expiry", n)
+		}
+		p.shot("expired-on-keypad")
 	})
 
 	step(t, p, "a confirm whose answer is lost", func(t *testing.T) {

@@ -146,6 +146,20 @@ func TestPhoneConfirmScreen(t *testing.T) {
 		p.center("display")
 		p.shot("session-zoom-130")
 		eval[bool](p.tab, `document.documentElement.style.zoom = ''; true`)
+		// In English (longer words): the same.
+		p.tap("lang")
+		p.wait(`document.documentElement.lang === 'en' && document.querySelector('[data-t=display-label]').textContent === 'In the website’s own words (not checked)'`, "the English session screen")
+		if got := p.txt("countdown"); !strings.HasSuffix(got, " left") {
+			t.Errorf("after the switch to English the countdown says %q", got)
+		}
+		if lines := eval[float64](p.tab, `(function () { var e = document.querySelector('[data-t=countdown]'); return e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight); })()`); lines > 1.9 {
+			t.Errorf("the countdown takes %.1f lines", lines)
+		}
+		noOverflow(t, "the English session screen")
+		p.shot("session-en")
+		p.axe("the English session screen at 320 px")
+		p.tap("lang")
+		p.wait(`document.documentElement.lang === 'zh-CN'`, "the Chinese session screen")
 
 		before := p.countRequests("/reject")
 		eval[bool](p.tab, `(function () { var b = document.querySelector('[data-t=reject]'); b.click(); b.click(); return true; })()`)

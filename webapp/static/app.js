@@ -1963,12 +1963,15 @@
     var kind = s.kind || 'login';
 
     function remaining() { return Math.max(0, Math.ceil((expires - (Date.now() + skewMs)) / 1000)); }
-    function tick() {
-      var r = remaining();
+    function paint(r) {
       countdown.textContent = t('timeLeft', { t: fmtRemaining(r) });
       countdown.setAttribute('aria-label', t('timeLeftLabel', { t: fmtRemaining(r) }));
       countdown.setAttribute('data-remaining', String(r));
       countdown.classList.toggle('low', r <= 20);
+    }
+    function tick() {
+      var r = remaining();
+      paint(r);
       // A confirm on its way: its answer says how it ended (done, or
       // session_expired), not the phone's clock.
       if (r <= 0 && !isNaN(expires) && !inFlight) {
@@ -2007,6 +2010,7 @@
       // Built again on a language switch (screen stops the timers): the
       // countdown starts here, and the kept action bar's labels follow.
       S.timers.push(setInterval(tick, 1000));
+      paint(remaining()); // in the language just chosen, at once
       if (confirmBtn) {
         confirmBtn.textContent = t('confirm');
         rejectBtn.textContent = t('reject');

@@ -30,6 +30,8 @@ func TestAddUserValidation(t *testing.T) {
 		{"bad phone", UserRequest{Name: "a", Phone: "call me"}, "phone"},
 		{"plus inside phone", UserRequest{Name: "a", Phone: "86+1"}, "phone"},
 		{"bad utf8", UserRequest{Name: "a", Organization: "\xff"}, "organization"},
+		{"bidi override in the name", UserRequest{Name: "某某\u202e司公限有"}, "name"},
+		{"zero-width space in the organisation", UserRequest{Name: "a", Organization: "某某\u200b建设"}, "organization"},
 		{"long id", UserRequest{Name: "a", IDNumber: strings.Repeat("1", maxIDNumberLen+1)}, "id_number"},
 	}
 	for _, tc := range tests {

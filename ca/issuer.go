@@ -16,6 +16,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/storage"
 )
 
@@ -678,6 +679,11 @@ func checkText(field, v string, max int, required bool) error {
 		if unicode.IsControl(r) {
 			return invalid(field, "contains a control character")
 		}
+	}
+	// Names reach the phone's screen (a user's, an organisation's on a
+	// delegated certificate, an issuer's on every certificate).
+	if r, hidden := protocol.HiddenIn(v); hidden {
+		return invalid(field, "%s", protocol.HiddenReason(r))
 	}
 	return nil
 }

@@ -7,8 +7,10 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/seal"
 )
 
@@ -108,6 +110,11 @@ func (s *Service) CreateSeal(ctx context.Context, req SealRequest) (*Seal, error
 	switch {
 	case name == "" || len(name) > seal.MaxNameLen:
 		return nil, invalid("name", "required, at most %d bytes", seal.MaxNameLen)
+	case !utf8.ValidString(name):
+		return nil, invalid("name", "not valid UTF-8")
+	case hiddenRune(name) >= 0:
+		// The phone shows the name beside the seal's picture.
+		return nil, invalid("name", "%s", protocol.HiddenReason(hiddenRune(name)))
 	case !req.Kind.Valid():
 		return nil, invalid("kind", "must be official, contract, finance, legal_rep or personal")
 	case math.IsNaN(req.WidthMM) || math.IsNaN(req.HeightMM) || req.WidthMM < seal.MinSizeMM || req.WidthMM > seal.MaxSizeMM || req.HeightMM < seal.MinSizeMM || req.HeightMM > seal.MaxSizeMM:
@@ -314,4 +321,13 @@ func (s *Service) SealRevoked(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	return !rec.RevokedAt.IsZero(), nil
+}
+
+// hiddenRune is the first rune of s that the phone would not show as it
+// reads (protocol.HiddenRune), or -1.
+func hiddenRune(s string) rune {
+	if r, hidden := protocol.HiddenIn(s); hidden {
+		return r
+	}
+	return -1
 }

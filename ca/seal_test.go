@@ -51,6 +51,15 @@ func TestSealRegistry(t *testing.T) {
 	if _, err := f.svc.CreateSeal(ctx, bad); !errors.Is(err, seal.ErrBadImage) {
 		t.Fatalf("bad image: %v", err)
 	}
+	// A name the phone would not show as it reads: refused.
+	for _, name := range []string{"公\u202e章同合", "公\u200b章", "\xff章"} {
+		hidden := req
+		hidden.Name = name
+		var re *RequestError
+		if _, err := f.svc.CreateSeal(ctx, hidden); !errors.As(err, &re) || re.Field != "name" {
+			t.Fatalf("seal name %q: %v", name, err)
+		}
+	}
 	sl, err := f.svc.CreateSeal(ctx, req)
 	if err != nil {
 		t.Fatal(err)

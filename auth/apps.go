@@ -52,6 +52,13 @@ func (a *App) AllowsOrigin(origin string) bool {
 		if allowed == o {
 			return true
 		}
+		// An origin registered before hosts were kept in their ASCII
+		// form (an internationalised one stored as typed) still matches.
+		if !isASCII(allowed) {
+			if n, err := NormalizeOrigin(allowed); err == nil && n == o {
+				return true
+			}
+		}
 	}
 	return false
 }

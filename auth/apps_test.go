@@ -128,6 +128,14 @@ func TestAppsCreateAuthenticate(t *testing.T) {
 		app.AllowsOrigin("http://zfcg.example.cn") {
 		t.Error("AllowsOrigin wrong")
 	}
+	// An app registered before internationalised hosts were stored in
+	// their ASCII form keeps working, from a browser (ASCII) or a
+	// backend that sends the host as typed; a lookalike does not match.
+	old := &App{ID: "app_old", Origins: []string{"https://例子.测试"}}
+	if !old.AllowsOrigin("https://xn--fsqu00a.xn--0zwm56d") || !old.AllowsOrigin("https://例子.测试") ||
+		old.AllowsOrigin("https://xn--bd-hoc.example") || old.AllowsOrigin("https://例子.example") {
+		t.Error("AllowsOrigin of an origin stored as typed")
+	}
 }
 
 func TestAppsCreateRefusedChangesNothing(t *testing.T) {

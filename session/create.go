@@ -181,7 +181,7 @@ func (c *Creator) readUploads(ctx context.Context, appID string, req *Request) e
 			continue
 		}
 		if len(d.PDF) > 0 {
-			return badRequest("documents[%d] has pdf and upload: give one", i)
+			return badRequest(fmt.Sprintf("documents[%d].upload", i), "has pdf and upload: give one")
 		}
 		if c.Uploads == nil {
 			return fmt.Errorf("%w: no upload store", ErrInvalidArgument)

@@ -302,9 +302,15 @@ func (p *CreateParams) validate() error {
 	return nil
 }
 
-// badRequest is an ErrInvalidRequest that says what is wrong.
-func badRequest(format string, a ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidRequest}, a...)...)
+// badRequest is an ErrInvalidRequest that says what is wrong with the
+// request field named field (spelled as on the wire, "documents[2].data";
+// "" when no one field is at fault): a *protocol.FieldError, so that the
+// error answer names the field.
+func badRequest(field, format string, a ...any) error {
+	if field == "" {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidRequest}, a...)...)
+	}
+	return &protocol.FieldError{Field: field, Reason: fmt.Sprintf(format, a...), Err: ErrInvalidRequest}
 }
 
 // validateCommon checks what every kind has: the kind, app, origin, the
@@ -313,56 +319,80 @@ func badRequest(format string, a ...any) error {
 func (p *CreateParams) validateCommon() error {
 	r := &p.Request
 	if !p.Kind.Valid() {
-		return badRequest("kind %q is not login, sign, decrypt, seal or certificate", p.Kind)
+		return badRequest("kind", "%q is not login, sign, decrypt, seal or certificate", p.Kind)
 	}
 	if !idOK(p.AppID) {
-		return badRequest("app id is empty or malformed")
+		return badRequest("", "app id is empty or malformed")
 	}
 	if p.Origin == "" || !textOK(p.Origin, MaxOriginLen) {
-		return badRequest("origin is empty, malformed or longer than %d bytes", MaxOriginLen)
+		return badRequest("origin", "empty, malformed or longer than %d bytes", MaxOriginLen)
 	}
 	switch r.Alg {
 	case "", AlgSM2, AlgRSA:
 	default:
-		return badRequest("alg %q is not SM2 or RSA", r.Alg)
+		return badRequest("alg", "%q is not SM2 or RSA", r.Alg)
 	}
 	if r.Issuer != "" && !idOK(r.Issuer) {
-		return badRequest("issuer is malformed")
+		return badRequest("issuer", "malformed")
 	}
 	if r.User != "" && !idOK(r.User) {
-		return badRequest("user is malformed")
+		return badRequest("user", "malformed")
 	}
 	if !displayOK(r.Display.Title, MaxTitleLen) {
-		return badRequest("display.title is malformed or longer than %d bytes", MaxTitleLen)
+		return badRequest("display.title", "malformed or longer than %d bytes", MaxTitleLen)
 	}
 	if !displayOK(r.Display.Summary, MaxSummaryLen) {
-		return badRequest("display.summary is malformed or longer than %d bytes", MaxSummaryLen)
+		return badRequest("display.summary", "malformed or longer than %d bytes", MaxSummaryLen)
 	}
 	if !textOK(p.Desktop.IP, maxDesktopIP) {
-		return badRequest("desktop ip is malformed")
+		return badRequest("desktop.ip", "malformed")
 	}
 	p.Desktop.UserAgent = truncateUTF8(p.Desktop.UserAgent, MaxUserAgent)
 	if !textOK(p.Desktop.UserAgent, MaxUserAgent) {
-		return badRequest("desktop user agent is malformed")
+		return badRequest("desktop.user_agent", "malformed")
 	}
 	if p.Kind != KindSeal && r.Seal != "" {
-		return badRequest("only a seal session takes a seal")
+		return badRequest("seal", "only a seal session takes a seal")
 	}
 	if p.Kind != KindSeal {
 		for i, d := range r.Documents {
 			if d.PDF != nil || d.Placements != nil || d.Straddle != nil || d.Pages != 0 {
-				return badRequest("documents[%d]: pdf, placements and straddle are for seal sessions", i)
+				return badRequest(fmt.Sprintf("documents[%d]", i), "pdf, placements and straddle are for seal sessions")
 			}
 		}
 	}
 	return nil
 }
 
+// firstSet names the first of the request fields names that is set ("" if
+// none is): the field a kind that takes none of them is refused for.
+func (r *Request) firstSet(names ...string) string {
+	for _, n := range names {
+		set := false
+		switch n {
+		case "documents":
+			set = len(r.Documents) > 0
+		case "format":
+			set = r.Format != ""
+		case "ciphertext":
+			set = len(r.Ciphertext) > 0
+		case "ciphertext_format":
+			set = r.CiphertextFormat != ""
+		case "return_key":
+			set = r.ReturnKey
+		}
+		if set {
+			return n
+		}
+	}
+	return ""
+}
+
 // validateCertificate: a certificate session carries nothing to sign or
 // decrypt (issuer and alg narrow the certificates offered).
 func (r *Request) validateCertificate() error {
 	if len(r.Documents) > 0 || len(r.Ciphertext) > 0 || r.Format != "" || r.CiphertextFormat != "" || r.ReturnKey {
-		return badRequest("a certificate session takes no documents, format or ciphertext")
+		return badRequest(r.firstSet("documents", "format", "ciphertext", "ciphertext_format", "return_key"), "a certificate session takes no documents, format or ciphertext")
 	}
 	return nil
 }
@@ -370,7 +400,7 @@ func (r *Request) validateCertificate() error {
 // validateLogin: a login carries nothing to sign or decrypt.
 func (r *Request) validateLogin() error {
 	if len(r.Documents) > 0 || len(r.Ciphertext) > 0 || r.Format != "" || r.CiphertextFormat != "" || r.ReturnKey {
-		return badRequest("a login takes no documents, format or ciphertext")
+		return badRequest(r.firstSet("documents", "format", "ciphertext", "ciphertext_format", "return_key"), "a login takes no documents, format or ciphertext")
 	}
 	return nil
 }
@@ -379,22 +409,22 @@ func (r *Request) validateLogin() error {
 // MaxDocuments documents, no ciphertext.
 func (r *Request) validateSign() error {
 	if len(r.Ciphertext) > 0 || r.CiphertextFormat != "" || r.ReturnKey {
-		return badRequest("a sign request takes no ciphertext")
+		return badRequest(r.firstSet("ciphertext", "ciphertext_format", "return_key"), "a sign request takes no ciphertext")
 	}
 	switch r.Format {
 	case "":
 		r.Format = FormatRaw
 	case FormatRaw, FormatCMSDetached, FormatCMSAttached:
 	default:
-		return badRequest("format %q is not raw, cms-detached or cms-attached", r.Format)
+		return badRequest("format", "%q is not raw, cms-detached or cms-attached", r.Format)
 	}
 	if len(r.Documents) == 0 || len(r.Documents) > MaxDocuments {
-		return badRequest("a sign request needs 1 to %d documents", MaxDocuments)
+		return badRequest("documents", "a sign request needs 1 to %d documents", MaxDocuments)
 	}
 	seen := make(map[string]bool, len(r.Documents))
 	for i, d := range r.Documents {
 		if seen[d.Name] { // (a name seen before passed its checks then)
-			return badRequest("documents[%d].name %q appears twice", i, d.Name)
+			return badRequest(fmt.Sprintf("documents[%d].name", i), "%q appears twice", d.Name)
 		}
 		if err := r.validateDocument(i, d); err != nil {
 			return err
@@ -409,15 +439,15 @@ func (r *Request) validateSign() error {
 func (r *Request) validateDocument(i int, d Document) error {
 	switch {
 	case d.Name == "" || !displayOK(d.Name, MaxNameLen):
-		return badRequest("documents[%d].name is empty, malformed or longer than %d bytes", i, MaxNameLen)
+		return badRequest(fmt.Sprintf("documents[%d].name", i), "empty, malformed or longer than %d bytes", MaxNameLen)
 	case (d.Data == nil) == (d.Digest == nil):
-		return badRequest("documents[%d] needs exactly one of data and digest", i)
+		return badRequest(fmt.Sprintf("documents[%d]", i), "needs exactly one of data and digest")
 	case d.Digest != nil && len(d.Digest) != gmcrypto.DigestSize:
-		return badRequest("documents[%d].digest must be %d bytes (SM3 or SHA-256)", i, gmcrypto.DigestSize)
+		return badRequest(fmt.Sprintf("documents[%d].digest", i), "must be %d bytes (SM3 or SHA-256)", gmcrypto.DigestSize)
 	case d.Digest != nil && r.Format == FormatCMSAttached:
-		return badRequest("documents[%d]: cms-attached needs the data, not a digest", i)
+		return badRequest(fmt.Sprintf("documents[%d].digest", i), "cms-attached needs the data, not a digest")
 	case d.Data != nil && len(d.Data) == 0:
-		return badRequest("documents[%d].data is empty", i)
+		return badRequest(fmt.Sprintf("documents[%d].data", i), "empty")
 	}
 	return nil
 }
@@ -427,16 +457,16 @@ func (r *Request) validateDocument(i int, d Document) error {
 // ciphertext has that format's shape (else ErrBadCiphertext).
 func (r *Request) validateDecrypt() error {
 	if len(r.Documents) > 0 || r.Format != "" {
-		return badRequest("a decrypt request takes no documents or format")
+		return badRequest(r.firstSet("documents", "format"), "a decrypt request takes no documents or format")
 	}
 	if len(r.Ciphertext) == 0 {
-		return badRequest("a decrypt request needs a ciphertext")
+		return badRequest("ciphertext", "a decrypt request needs a ciphertext")
 	}
 	if !slices.Contains(CiphertextFormats, r.CiphertextFormat) {
-		return badRequest("ciphertext_format %q is not one of %v", r.CiphertextFormat, CiphertextFormats)
+		return badRequest("ciphertext_format", "%q is not one of %v", r.CiphertextFormat, CiphertextFormats)
 	}
 	if r.ReturnKey && r.CiphertextFormat != "cms" {
-		return badRequest("return_key needs ciphertext_format cms")
+		return badRequest("return_key", "needs ciphertext_format cms")
 	}
 	var err error
 	if r.CiphertextFormat == protocol.CipherCMS {
@@ -457,51 +487,51 @@ const MaxSealDocuments = 20
 // placements or a straddle seal, no data, digest, format or ciphertext.
 func (r *Request) validateSeal() error {
 	if len(r.Ciphertext) > 0 || r.CiphertextFormat != "" || r.ReturnKey || r.Format != "" {
-		return badRequest("a seal request takes no ciphertext or format")
+		return badRequest(r.firstSet("ciphertext", "ciphertext_format", "return_key", "format"), "a seal request takes no ciphertext or format")
 	}
 	if r.Seal != "" && !idOK(r.Seal) {
-		return badRequest("seal is malformed")
+		return badRequest("seal", "malformed")
 	}
 	if len(r.Documents) == 0 || len(r.Documents) > MaxSealDocuments {
-		return badRequest("a seal request needs 1 to %d documents", MaxSealDocuments)
+		return badRequest("documents", "a seal request needs 1 to %d documents", MaxSealDocuments)
 	}
 	seen := make(map[string]bool, len(r.Documents))
 	for i, d := range r.Documents {
 		if d.Name == "" || !displayOK(d.Name, MaxNameLen) {
-			return badRequest("documents[%d].name is empty, malformed or longer than %d bytes", i, MaxNameLen)
+			return badRequest(fmt.Sprintf("documents[%d].name", i), "empty, malformed or longer than %d bytes", MaxNameLen)
 		}
 		if seen[d.Name] {
-			return badRequest("documents[%d].name %q appears twice", i, d.Name)
+			return badRequest(fmt.Sprintf("documents[%d].name", i), "%q appears twice", d.Name)
 		}
 		seen[d.Name] = true
 		if d.Data != nil || d.Digest != nil {
-			return badRequest("documents[%d]: a seal document has pdf, not data or digest", i)
+			return badRequest(fmt.Sprintf("documents[%d]", i), "a seal document has pdf, not data or digest")
 		}
 		switch {
 		case len(d.PDF) == 0 && d.Upload == "":
-			return badRequest("documents[%d].pdf or documents[%d].upload is required", i, i)
+			return badRequest(fmt.Sprintf("documents[%d].pdf", i), "required (or documents[%d].upload)", i)
 		case len(d.PDF) > 0 && d.Upload != "":
-			return badRequest("documents[%d] has pdf and upload: give one", i)
+			return badRequest(fmt.Sprintf("documents[%d].upload", i), "has pdf and upload: give one")
 		case d.Upload != "" && !idOK(d.Upload):
-			return badRequest("documents[%d].upload is malformed", i)
+			return badRequest(fmt.Sprintf("documents[%d].upload", i), "malformed")
 		case d.Upload == "" && (d.Size != 0 || d.SM3 != nil):
-			return badRequest("documents[%d]: size and sm3 belong to uploads", i)
+			return badRequest(fmt.Sprintf("documents[%d].size", i), "size and sm3 belong to uploads")
 		}
 		if len(d.Placements) == 0 && d.Straddle == nil {
-			return badRequest("documents[%d] needs placements or a straddle seal", i)
+			return badRequest(fmt.Sprintf("documents[%d].placements", i), "needs placements or a straddle seal")
 		}
 		if len(d.Placements) > seal.MaxPlacements {
-			return badRequest("documents[%d] has more than %d placements", i, seal.MaxPlacements)
+			return badRequest(fmt.Sprintf("documents[%d].placements", i), "more than %d placements", seal.MaxPlacements)
 		}
 		for j, pl := range d.Placements {
 			if err := pl.Validate(); err != nil {
-				return badRequest("documents[%d].placements[%d]: %v", i, j, err)
+				return badRequest(fmt.Sprintf("documents[%d].placements[%d]", i, j), "%v", err)
 			}
 			if pl.Keyword != "" && !displayOK(pl.Keyword, seal.MaxKeywordLen) {
-				return badRequest("documents[%d].placements[%d].keyword is malformed", i, j)
+				return badRequest(fmt.Sprintf("documents[%d].placements[%d].keyword", i, j), "malformed")
 			}
 			if d.Pages > 0 && pl.Page > d.Pages {
-				return badRequest("documents[%d].placements[%d]: page %d, the document has %d", i, j, pl.Page, d.Pages)
+				return badRequest(fmt.Sprintf("documents[%d].placements[%d]", i, j), "page %d, the document has %d", pl.Page, d.Pages)
 			}
 		}
 	}

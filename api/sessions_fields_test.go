@@ -1,0 +1,60 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ukeygate/ukeygate/internal/seed"
+)
+
+// TestSessionCreateRefusalsNameTheField: every invalid_request answer to
+// POST /v1/sessions names the request field at fault (error.field), as the
+// integration guide promises, whichever layer refuses it (the api's
+// shape check or the session service's), and nothing is created.
+func TestSessionCreateRefusalsNameTheField(t *testing.T) {
+	t.Parallel()
+	w := sxSeed(t, seed.Spec{})
+	before := w.sessionKeys(t)
+	one := func(m map[string]any) []map[string]any { return []map[string]any{m} }
+	doc := map[string]any{"name": "bid.txt", "data": []byte("bid")}
+	digest := make([]byte, 32)
+	for _, tc := range []struct {
+		name  string
+		body  map[string]any
+		field string
+	}{
+		{"no kind", map[string]any{}, "kind"},
+		{"lower-case alg", map[string]any{"kind": "login", "alg": "sm2"}, "alg"},
+		{"malformed origin", map[string]any{"kind": "login", "origin": "bid.example.cn\n"}, "origin"},
+		{"title too long", map[string]any{"kind": "login", "display": map[string]any{"title": strings.Repeat("标", 100)}}, "display.title"},
+		{"summary with a control character", map[string]any{"kind": "login", "display": map[string]any{"summary": "a\x00b"}}, "display.summary"},
+		{"desktop ip", map[string]any{"kind": "login", "desktop": map[string]any{"ip": "1.2.3.4\n"}}, "desktop.ip"},
+		{"seal on a login", map[string]any{"kind": "login", "seal": "seal_x"}, "seal"},
+		{"login with documents", map[string]any{"kind": "login", "documents": one(doc)}, "documents"},
+		{"login with a format", map[string]any{"kind": "login", "format": "raw"}, "format"},
+		{"sign with a ciphertext", map[string]any{"kind": "sign", "documents": one(doc), "ciphertext": []byte("x")}, "ciphertext"},
+		{"sign without documents", map[string]any{"kind": "sign"}, "documents"},
+		{"unknown format", map[string]any{"kind": "sign", "format": "pdf", "documents": one(doc)}, "format"},
+		{"document without a name", map[string]any{"kind": "sign", "documents": one(map[string]any{"data": []byte("x")})}, "documents[0].name"},
+		{"document name twice", map[string]any{"kind": "sign", "documents": []map[string]any{doc, doc}}, "documents[1].name"},
+		{"data and digest", map[string]any{"kind": "sign", "documents": one(map[string]any{"name": "a", "data": []byte("x"), "digest": digest})}, "documents[0]"},
+		{"short digest", map[string]any{"kind": "sign", "documents": one(map[string]any{"name": "a", "digest": digest[:31]})}, "documents[0].digest"},
+		{"attached digest", map[string]any{"kind": "sign", "format": "cms-attached", "documents": one(map[string]any{"name": "a", "digest": digest})}, "documents[0].digest"},
+		{"pdf in a sign session", map[string]any{"kind": "sign", "documents": one(map[string]any{"name": "a", "data": []byte("x"), "pdf": []byte("%PDF-")})}, "documents[0]"},
+		{"decrypt with documents", map[string]any{"kind": "decrypt", "documents": one(doc)}, "documents"},
+		{"decrypt without ciphertext", map[string]any{"kind": "decrypt", "ciphertext_format": "asn1"}, "ciphertext"},
+		{"unknown ciphertext format", map[string]any{"kind": "decrypt", "ciphertext": []byte("x"), "ciphertext_format": "pkcs7"}, "ciphertext_format"},
+		{"return_key without cms", map[string]any{"kind": "decrypt", "ciphertext": []byte("x"), "ciphertext_format": "asn1", "return_key": true}, "return_key"},
+		{"certificate with a ciphertext format", map[string]any{"kind": "certificate", "ciphertext_format": "cms"}, "ciphertext_format"},
+		{"seal without documents", map[string]any{"kind": "seal"}, "documents"},
+		{"seal document without pdf", map[string]any{"kind": "seal", "documents": one(map[string]any{"name": "a.pdf"})}, "documents[0].pdf"},
+	} {
+		r := w.app("POST", "/v1/sessions", tc.body)
+		if r.status != 400 || r.code != "invalid_request" || r.field != tc.field {
+			t.Errorf("%s: got %d %q field %q, want 400 invalid_request field %q: %s", tc.name, r.status, r.code, r.field, tc.field, r.body)
+		}
+	}
+	if after := w.sessionKeys(t); after != before {
+		t.Fatalf("refused creations left %d session records", after-before)
+	}
+}

@@ -2,14 +2,19 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
 	"os"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -80,6 +85,16 @@ func unmarshalStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var ce base64.CorruptInputError
+		if errors.As(err, &ce) {
+			// encoding/json names no field for a []byte member that is not
+			// base64: find it, so that the answer says which one.
+			const why = "not standard base64 (RFC 4648 section 4: + and / with = padding; base64url is not accepted)"
+			if f := base64Field(body, reflect.TypeOf(v)); f != "" {
+				return &FieldError{Field: f, Err: ErrMalformedJSON, Reason: why}
+			}
+			return fmt.Errorf("%w: a binary member is %s", ErrMalformedJSON, why)
+		}
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -102,12 +117,102 @@ func jsonError(err error) error {
 		if field == "" {
 			return fmt.Errorf("%w: want a JSON object", ErrMalformedJSON)
 		}
-		return fmt.Errorf("%w: field %s: want %s, got %s", ErrMalformedJSON, field, te.Type, te.Value)
+		return &FieldError{Field: field, Err: ErrMalformedJSON, Reason: fmt.Sprintf("want %s, got %s", te.Type, te.Value)}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("%w: unexpected end of input", ErrMalformedJSON)
 	default:
 		return fmt.Errorf("%w: %v", ErrMalformedJSON, err)
 	}
+}
+
+// base64Field finds, in body (JSON that decoded but for a []byte member),
+// the first member of typ's shape that holds a string standard base64
+// does not decode, and names it as on the wire ("documents[1].data"); ""
+// if it cannot tell.
+func base64Field(body []byte, typ reflect.Type) string {
+	var tree any
+	if json.Unmarshal(body, &tree) != nil {
+		return ""
+	}
+	return findBase64(tree, typ, "")
+}
+
+// findBase64 is base64Field's walk of the decoded value v of type typ at
+// path.
+func findBase64(v any, typ reflect.Type, path string) string {
+	for typ.Kind() == reflect.Pointer {
+		typ = typ.Elem()
+	}
+	switch {
+	case typ.Kind() == reflect.Slice && typ.Elem().Kind() == reflect.Uint8:
+		if s, ok := v.(string); ok {
+			if _, err := base64.StdEncoding.DecodeString(s); err != nil {
+				return path
+			}
+		}
+	case typ.Kind() == reflect.Slice || typ.Kind() == reflect.Array:
+		items, _ := v.([]any)
+		for i, item := range items {
+			if f := findBase64(item, typ.Elem(), path+"["+strconv.Itoa(i)+"]"); f != "" {
+				return f
+			}
+		}
+	case typ.Kind() == reflect.Struct:
+		members, _ := v.(map[string]any)
+		for _, name := range slices.Sorted(maps.Keys(members)) {
+			val := members[name]
+			ft, ok := memberType(typ, name)
+			if !ok {
+				continue
+			}
+			p := name
+			if path != "" {
+				p = path + "." + name
+			}
+			if f := findBase64(val, ft, p); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
+}
+
+// memberType is the type of struct typ's JSON member name (matched as
+// encoding/json matches it: exactly, else case-insensitively; embedded
+// structs included).
+func memberType(typ reflect.Type, name string) (reflect.Type, bool) {
+	var folded reflect.Type
+	for f := range typ.Fields() {
+		if !f.IsExported() && !f.Anonymous {
+			continue
+		}
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" {
+			continue
+		}
+		if f.Anonymous && tag == "" {
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				if t, ok := memberType(et, name); ok {
+					return t, true
+				}
+				continue
+			}
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if tag == name {
+			return f.Type, true
+		}
+		if folded == nil && strings.EqualFold(tag, name) {
+			folded = f.Type
+		}
+	}
+	return folded, folded != nil
 }
 
 // writeJSON renders v with status.

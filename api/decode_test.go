@@ -94,3 +94,37 @@ func normalize(r IssuerRequest) IssuerRequest {
 	}
 	return r
 }
+
+// TestDecodeBodyNamesTheField: a member of the wrong JSON type, and a
+// binary member that is not standard base64 (encoding/json says neither
+// which member), are malformed_json naming the member as on the wire.
+func TestDecodeBodyNamesTheField(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body, field string
+		into              func() validator
+	}{
+		{"base64url data", `{"data":"-_-_","signature":"AAAA"}`, "data", func() validator { return &VerifyRequest{} }},
+		{"unpadded signature", `{"data":"aGk=","signature":"aGk"}`, "signature", func() validator { return &VerifyRequest{} }},
+		{"plain text", `{"user":"usr_x","data":"hello world"}`, "data", func() validator { return &EncryptRequest{} }},
+		{"case-folded member", `{"DATA":"a b"}`, "DATA", func() validator { return &VerifyRequest{} }},
+		{"nested document", `{"kind":"sign","documents":[{"name":"a","data":"YQ=="},{"name":"b","digest":"not base64!"}]}`,
+			"documents[1].digest", func() validator { return &SessionRequest{} }},
+		{"ciphertext", `{"kind":"decrypt","ciphertext":"%%%","ciphertext_format":"cms"}`, "ciphertext", func() validator { return &SessionRequest{} }},
+		{"number for a string", `{"kind":"login","display":{"title":7}}`, "display.title", func() validator { return &SessionRequest{} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := decodeBody("application/json", []byte(tc.body), tc.into())
+			if !errors.Is(err, ErrMalformedJSON) {
+				t.Fatalf("decodeBody = %v, want malformed JSON", err)
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Field != tc.field {
+				t.Fatalf("decodeBody = %v, want it to name field %q", err, tc.field)
+			}
+			if _, code, _ := lookupError(err); code != "malformed_json" {
+				t.Fatalf("%v maps to %q", err, code)
+			}
+		})
+	}
+}

@@ -58,3 +58,27 @@ func TestSessionCreateRefusalsNameTheField(t *testing.T) {
 		t.Fatalf("refused creations left %d session records", after-before)
 	}
 }
+
+// TestBinaryMembersNotBase64NameTheField: the portal endpoints answer a
+// binary member that is not standard base64 (base64url, no padding, plain
+// text: the usual slips) with malformed_json naming that member.
+func TestBinaryMembersNotBase64NameTheField(t *testing.T) {
+	t.Parallel()
+	w := sxSeed(t, seed.Spec{})
+	for _, tc := range []struct {
+		path  string
+		body  rawBody
+		field string
+	}{
+		{"/v1/verify", `{"data":"aGk=","signature":"MEUCIQD-_w"}`, "signature"},
+		{"/v1/verify", `{"cms":"aGk=","digest":"aGk"}`, "digest"},
+		{"/v1/encrypt", `{"user":"usr_x","data":"Price: 987,654 CNY"}`, "data"},
+		{"/v1/sessions", `{"kind":"sign","documents":[{"name":"a","data":"YQ=="},{"name":"b","data":"YQ"}]}`, "documents[1].data"},
+		{"/v1/sessions", `{"kind":"decrypt","ciphertext":"BAB_-w","ciphertext_format":"c1c3c2"}`, "ciphertext"},
+	} {
+		r := w.app("POST", tc.path, tc.body)
+		if r.status != 400 || r.code != "malformed_json" || r.field != tc.field {
+			t.Errorf("%s %s: got %d %q field %q, want 400 malformed_json field %q: %s", tc.path, tc.body, r.status, r.code, r.field, tc.field, r.body)
+		}
+	}
+}

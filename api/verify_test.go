@@ -309,7 +309,7 @@ func TestVerifyRefusesBadInput(t *testing.T) {
 		{"cms detached without content", map[string]any{"cms": detached}, nil, 400, "invalid_request", "data"},
 		{"cms with malformed extra certificates", map[string]any{"cms": detached, "data": data, "certificate_pem": "x"}, nil, 400, "malformed_pem", "certificate_pem"},
 		{"unknown field", map[string]any{"data": data, "signature": sig, "certificate_pem": good, "signer": "me"}, nil, 400, "unknown_field", "signer"},
-		{"signature not base64", rawBody(`{"data":"ZGF0YQ==","signature":"%%%","certificate_pem":"x"}`), nil, 400, "malformed_json", ""},
+		{"signature not base64", rawBody(`{"data":"ZGF0YQ==","signature":"%%%","certificate_pem":"x"}`), nil, 400, "malformed_json", "signature"},
 		{"not JSON", rawBody(`data=1`), nil, 400, "malformed_json", ""},
 		{"too large", map[string]any{"data": make([]byte, testMaxBody), "signature": sig, "certificate_pem": good}, nil, 413, "body_too_large", ""},
 	}

@@ -28,7 +28,9 @@ type Client struct {
 	// AppKey is the portal's API key (Authorization: Bearer).
 	AppKey string
 	// HTTP is the client used for every request; nil means a client with a
-	// 60 s timeout (long-polls wait up to 25 s).
+	// 60 s timeout. A long-poll waits the session's watch.poll_wait (at
+	// most 55 s; 25 s from a server that does not give it), so a client
+	// of your own must allow that plus a margin.
 	HTTP *http.Client
 	// Origin, when set, is sent as the Origin header of websocket and
 	// long-poll watches (the gateway may check it against the app's

@@ -90,7 +90,7 @@ func (q *SessionRequest) Validate() error {
 		}
 	}
 	if q.TTLSeconds < 0 || q.TTLSeconds > maxTTLSeconds {
-		return fmt.Errorf("%w: ttl_seconds %d", session.ErrTTL, q.TTLSeconds)
+		return &FieldError{Field: "ttl_seconds", Err: session.ErrTTL, Reason: fmt.Sprintf("%d is out of range", q.TTLSeconds)}
 	}
 	r := q.sessionRequest()
 	if err := session.CheckAlg(&r); err != nil {

@@ -54,6 +54,12 @@ func TestSessionCreateRefusalsNameTheField(t *testing.T) {
 			t.Errorf("%s: got %d %q field %q, want 400 invalid_request field %q: %s", tc.name, r.status, r.code, r.field, tc.field, r.body)
 		}
 	}
+	for _, ttl := range []int{-1, 601, 1 << 30} {
+		r := w.app("POST", "/v1/sessions", map[string]any{"kind": "login", "ttl_seconds": ttl})
+		if r.status != 400 || r.code != "invalid_ttl" || r.field != "ttl_seconds" {
+			t.Errorf("ttl_seconds %d: got %d %q field %q, want 400 invalid_ttl field ttl_seconds: %s", ttl, r.status, r.code, r.field, r.body)
+		}
+	}
 	if after := w.sessionKeys(t); after != before {
 		t.Fatalf("refused creations left %d session records", after-before)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
 	"github.com/ukeygate/ukeygate/storage"
 )
@@ -121,7 +122,8 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Session, string,
 		ttl = s.cfg.TTL
 	}
 	if ttl < MinTTL || ttl > s.cfg.MaxTTL || ttl%time.Second != 0 {
-		return nil, "", "", fmt.Errorf("%w: %s is not whole seconds between %s and %s", ErrTTL, ttl, MinTTL, s.cfg.MaxTTL)
+		return nil, "", "", &protocol.FieldError{Field: "ttl_seconds", Err: ErrTTL,
+			Reason: fmt.Sprintf("%s is not whole seconds between %s and %s", ttl, MinTTL, s.cfg.MaxTTL)}
 	}
 	id, err := randomToken(idBytes)
 	if err != nil {

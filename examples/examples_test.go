@@ -170,6 +170,18 @@ func TestExamplesAgainstLiveGateway(t *testing.T) {
 	bad["webhook.body"] = bytes.Replace(art["webhook.body"], []byte(`"completed"`), []byte(`"cancelled"`), 1)
 	tampered := filepath.Join(dir, "tampered.properties")
 	writeProps(t, tampered, bad)
+	// Only a login's artefacts (what a backend has after one login): that
+	// check runs, the others are skipped by name; nothing at all fails.
+	loginOnly := map[string][]byte{}
+	for k, v := range art {
+		if strings.HasPrefix(k, "login.") || k == "ca.sm2.pem" {
+			loginOnly[k] = v
+		}
+	}
+	partial := filepath.Join(dir, "login.properties")
+	writeProps(t, partial, loginOnly)
+	empty := filepath.Join(dir, "empty.properties")
+	writeProps(t, empty, nil)
 
 	javaDir := filepath.Join(testkit.RepoRoot(t), "examples", "java")
 	classes := filepath.Join(dir, "classes")
@@ -203,6 +215,25 @@ func TestExamplesAgainstLiveGateway(t *testing.T) {
 				if !strings.Contains(out, "FAIL "+c+":") {
 					t.Errorf("%s: altered artefacts, no \"FAIL %s\":\n%s", name, c, out)
 				}
+			}
+			out, err = examples[name](partial)
+			if err != nil {
+				t.Fatalf("%s on a login's artefacts only: %v\n%s", name, err, out)
+			}
+			for _, c := range checks {
+				want := "skip " + c + ": no "
+				if c == "login-sm2" {
+					want = "ok " + c + "\n"
+				}
+				if !strings.Contains(out, want) {
+					t.Errorf("%s: a login's artefacts only, no %q:\n%s", name, want, out)
+				}
+			}
+			if !strings.Contains(out, "skip cms-rsa: no cms_rsa.cms, cms_rsa.data, ca.rsa.pem in ") {
+				t.Errorf("%s: the skip does not name the missing keys:\n%s", name, out)
+			}
+			if out, err = examples[name](empty); err == nil || !strings.Contains(out, "FAIL: nothing to check") {
+				t.Errorf("%s on a file without artefacts: %v\n%s", name, err, out)
 			}
 		})
 	}

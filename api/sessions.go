@@ -430,7 +430,8 @@ func (a *API) qrImage(svg bool) func(w http.ResponseWriter, r *http.Request) err
 			}
 			n, err := strconv.Atoi(s)
 			if err != nil || n < qrlogin.MinSize || n > qrlogin.MaxSize {
-				return fmt.Errorf("%w: size %q is not an integer within [%d, %d]", qrlogin.ErrSize, s, qrlogin.MinSize, qrlogin.MaxSize)
+				return &FieldError{Field: "size", Err: qrlogin.ErrSize,
+					Reason: fmt.Sprintf("%q is not an integer within [%d, %d]", s, qrlogin.MinSize, qrlogin.MaxSize)}
 			}
 			size = n
 		}

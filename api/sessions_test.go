@@ -341,7 +341,9 @@ func TestSessionsHappyPaths(t *testing.T) {
 			t.Fatalf("svg %s", r.header)
 		}
 		for _, size := range []string{"100", "1025", "abc", "-1", "256.5"} {
-			w.refused(w.do("GET", c.QR.PNGURL+"&size="+size, nil, nil), http.StatusBadRequest, "invalid_size")
+			if r := w.refused(w.do("GET", c.QR.PNGURL+"&size="+size, nil, nil), http.StatusBadRequest, "invalid_size"); r.field != "size" {
+				t.Fatalf("size=%s: error.field %q, want size", size, r.field)
+			}
 		}
 	})
 }

@@ -170,3 +170,34 @@ func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAPINoEmptyKeys: no key of the description is empty (YAML null).
+// An unquoted flow-style description with a comma — {description: a, b} —
+// parses as description "a" plus a key "b" with no value: the text is cut
+// and the schema gets a keyword no OpenAPI tool knows.
+func TestOpenAPINoEmptyKeys(t *testing.T) {
+	t.Parallel()
+	_, raw := loadOpenAPI(t)
+	var tree yaml.Node
+	if err := yaml.Unmarshal(raw, &tree); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if v.Tag == "!!null" {
+					t.Errorf("%s line %d: %s/%s has no value (a comma in an unquoted flow-style value? quote it)", openAPIPath, k.Line, path, k.Value)
+				}
+				walk(v, path+"/"+k.Value)
+			}
+		}
+	}
+	walk(&tree, "")
+}

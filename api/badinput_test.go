@@ -158,7 +158,10 @@ func TestBadInput(t *testing.T) {
 		// Apps.
 		{name: "app origin with a path", send: func() *resp {
 			return w.admin("POST", "/v1/admin/apps", map[string]any{"name": "x", "origins": []string{"https://a.example.cn/login"}})
-		}, status: 400, code: "invalid_origin"},
+		}, status: 400, code: "invalid_origin", field: "origins[0]"},
+		{name: "app origin with a trailing slash", send: func() *resp {
+			return w.admin("POST", "/v1/admin/apps", map[string]any{"name": "x", "origins": []string{"https://a.example.cn", "https://b.example.cn/"}})
+		}, status: 400, code: "invalid_origin", field: "origins[1]"},
 
 		// Enrollment.
 		{name: "reused activation code", send: func() *resp {

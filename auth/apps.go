@@ -118,10 +118,11 @@ func (s *Apps) Create(ctx context.Context, name string, origins []string) (*App,
 	}
 	norm := make([]string, 0, len(origins))
 	seen := map[string]bool{}
-	for _, o := range origins {
+	for i, o := range origins {
 		n, err := NormalizeOrigin(o)
 		if err != nil {
-			return nil, "", err
+			return nil, "", &protocol.FieldError{Field: fmt.Sprintf("origins[%d]", i), Err: ErrInvalidOrigin,
+				Reason: strings.TrimPrefix(err.Error(), ErrInvalidOrigin.Error()+": ")}
 		}
 		if !seen[n] {
 			seen[n] = true
@@ -302,6 +303,8 @@ func NormalizeOrigin(origin string) (string, error) {
 		return "", bad("no host")
 	case u.User != nil:
 		return "", bad("must not carry user info")
+	case u.Path == "/" && u.RawPath == "":
+		return "", bad(`must not carry a path: an origin is scheme://host[:port], without the trailing "/"`)
 	case u.Path != "" || u.RawPath != "":
 		return "", bad("must not carry a path")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(origin, "?#"):

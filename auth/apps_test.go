@@ -55,6 +55,10 @@ func TestNormalizeOrigin(t *testing.T) {
 			t.Errorf("NormalizeOrigin(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
+	// The slip of an origin copied from the address bar is named as such.
+	if _, err := NormalizeOrigin("https://portal.example.cn/"); err == nil || !strings.Contains(err.Error(), `without the trailing "/"`) {
+		t.Errorf("a trailing slash: %v, want it named", err)
+	}
 }
 
 func TestAppsCreateAuthenticate(t *testing.T) {

@@ -63,6 +63,7 @@ func TestWidgetDocSnippets(t *testing.T) {
 				io.WriteString(rw, `<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>登录</title></head><body>`+
 					strings.ReplaceAll(html, "https://ukey.example.com", w.url)+`</body></html>`)
 			})
+			mux.HandleFunc("GET /favicon.ico", func(rw http.ResponseWriter, r *http.Request) { rw.WriteHeader(http.StatusNoContent) })
 			mux.HandleFunc("GET /js/login.js", func(rw http.ResponseWriter, r *http.Request) {
 				rw.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 				io.WriteString(rw, js)

@@ -249,6 +249,30 @@ func sessionOrigin(r *http.Request, app *auth.App, body string) (string, error) 
 	return norm, nil
 }
 
+// refusalField names the request field a creation refusal about the
+// session's issuer, user or algorithm is about (error.field), as the
+// shape checks name theirs; other errors pass unchanged.
+func refusalField(err error) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return err
+	}
+	for _, f := range []struct {
+		sentinel error
+		field    string
+	}{
+		{ca.ErrIssuerNotFound, "issuer"},
+		{ca.ErrUserNotFound, "user"},
+		{ca.ErrAlgNotAllowed, "alg"},
+		{ca.ErrPurposeNotAllowed, "issuer"},
+	} {
+		if errors.Is(err, f.sentinel) {
+			return &FieldError{Field: f.field, Err: f.sentinel, Reason: strings.TrimPrefix(err.Error(), f.sentinel.Error()+": ")}
+		}
+	}
+	return err
+}
+
 // remoteDesktop is the desktop as this request shows it.
 func remoteDesktop(r *http.Request) session.Desktop {
 	ip := r.RemoteAddr
@@ -336,7 +360,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) error {
 		TTL:     time.Duration(req.TTLSeconds) * time.Second,
 	})
 	if err != nil {
-		return err
+		return refusalField(err)
 	}
 	sess, token := c.Session, c.Token
 	events := a.sessionURL(sess.ID, "/events", token)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
 )
 
 // TestSessionCreateRefusalsNameTheField: every invalid_request answer to
@@ -13,7 +14,7 @@ import (
 // shape check or the session service's), and nothing is created.
 func TestSessionCreateRefusalsNameTheField(t *testing.T) {
 	t.Parallel()
-	w := sxSeed(t, seed.Spec{})
+	w := sxSeed(t, seed.Spec{Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "fields SM2 Root")}})
 	before := w.sessionKeys(t)
 	one := func(m map[string]any) []map[string]any { return []map[string]any{m} }
 	doc := map[string]any{"name": "bid.txt", "data": []byte("bid")}
@@ -52,6 +53,22 @@ func TestSessionCreateRefusalsNameTheField(t *testing.T) {
 		r := w.app("POST", "/v1/sessions", tc.body)
 		if r.status != 400 || r.code != "invalid_request" || r.field != tc.field {
 			t.Errorf("%s: got %d %q field %q, want 400 invalid_request field %q: %s", tc.name, r.status, r.code, r.field, tc.field, r.body)
+		}
+	}
+	// Refusals of what the request names: the issuer, the user, an alg
+	// the issuer does not issue.
+	for _, tc := range []struct {
+		body        map[string]any
+		status      int
+		code, field string
+	}{
+		{map[string]any{"kind": "login", "issuer": "nope"}, 404, "unknown_issuer", "issuer"},
+		{map[string]any{"kind": "login", "user": "usr_nope"}, 404, "user_not_found", "user"},
+		{map[string]any{"kind": "login", "issuer": "sm2", "alg": "RSA"}, 400, "alg_not_allowed", "alg"},
+	} {
+		r := w.app("POST", "/v1/sessions", tc.body)
+		if r.status != tc.status || r.code != tc.code || r.field != tc.field {
+			t.Errorf("%v: got %d %q field %q, want %d %s field %q: %s", tc.body, r.status, r.code, r.field, tc.status, tc.code, tc.field, r.body)
 		}
 	}
 	for _, ttl := range []int{-1, 601, 1 << 30} {

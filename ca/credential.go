@@ -123,6 +123,26 @@ type serialRecord struct {
 	UserID       string `json:"user"`
 }
 
+// checkRenewalWaiting is ErrCredentialExists when the user's slot
+// (issuer, alg, purpose) holds a renewal successor that waits for its
+// certificate at an external issuer: its predecessor, revoked or expired
+// meanwhile, no longer holds the slot, but the successor takes it when
+// its certificate is imported.
+func (s *Service) checkRenewalWaiting(ctx context.Context, userID, issuerID string, alg gmcrypto.Alg, purpose Purpose) error {
+	creds, err := s.userCredentials(ctx, userID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	for _, c := range creds {
+		if c.rec.Supersedes != "" && c.rec.IssuerID == issuerID && c.rec.Alg == alg && c.rec.Purpose == purpose &&
+			c.rec.state(now) == StatePending {
+			return fmt.Errorf("%w: %s (pending renewal of %s)", ErrCredentialExists, c.rec.ID, c.rec.Supersedes)
+		}
+	}
+	return nil
+}
+
 // maxCredentialsPerUser keeps a PIN change (2 ops per credential plus 2)
 // within one storage transaction (storage.MaxTxnOps).
 const maxCredentialsPerUser = (storage.MaxTxnOps - 8) / 2
@@ -215,6 +235,9 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 			} else if !errors.Is(err, ErrCredentialNotFound) {
 				return err
 			}
+		}
+		if err := s.checkRenewalWaiting(ctx, u.ID, iss.ID, req.Alg, req.Purpose); err != nil {
+			return err
 		}
 		// Credentials and delegations granted to the user: a PIN change
 		// re-wraps them all in one transaction.

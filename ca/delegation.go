@@ -536,8 +536,9 @@ func (s *Service) AcceptDelegation(ctx context.Context, delegateID, id, pin stri
 // credential's key is unwrapped and sealed to the delegation's public key.
 // Errors: ErrDelegationNotFound (also another organisation's),
 // ErrDelegationRevoked, ErrDelegationExpired, ErrDelegationState (not
-// accepted yet, or already approved), ErrCredentialNotActive, the PIN
-// errors. Audited by the caller's action.
+// accepted yet, or already approved), ErrCredentialNotActive,
+// ErrAwaitingRecovery (after a PIN reset, until the escrow recovery;
+// checked before the PIN), the PIN errors. Audited by the caller's action.
 func (s *Service) ApproveDelegation(ctx context.Context, orgID, id, pin string) (*Delegation, error) {
 	var out *Delegation
 	err := retry(ctx, func() error {
@@ -561,6 +562,11 @@ func (s *Service) ApproveDelegation(ctx context.Context, orgID, id, pin string) 
 		}
 		if st := c.state(s.now()); st != StateActive || c.UserID != orgID || c.Cosign {
 			return fmt.Errorf("%w: %s is %s", ErrCredentialNotActive, c.ID, st)
+		}
+		if c.AwaitingRecovery {
+			// After a PIN reset its key is under no PIN anyone knows
+			// until the escrow recovery wraps it under the new one.
+			return fmt.Errorf("%w: %s", ErrAwaitingRecovery, c.ID)
 		}
 		u, urev, err := s.loadUser(ctx, orgID)
 		if err != nil {

@@ -93,7 +93,7 @@ func delegationList(list []*ca.Delegation) protocol.DelegationList {
 }
 
 func (a *API) adminRevokeDelegation(w http.ResponseWriter, r *http.Request) error {
-	org, err := a.adminPath(w, r, nil, nil)
+	org, err := a.adminPath(w, r, a.decodeOptional, &NoBodyRequest{})
 	if err != nil {
 		return err
 	}

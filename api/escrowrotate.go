@@ -224,7 +224,7 @@ func (a *API) adminCancelRotation(w http.ResponseWriter, r *http.Request) error 
 	if auth.OperatorFrom(r.Context()) != auth.BootstrapOperator {
 		return auth.ErrOperatorForbidden
 	}
-	id, err := a.adminPath(w, r, nil, nil)
+	id, err := a.adminPath(w, r, a.decodeOptional, &NoBodyRequest{})
 	if err != nil {
 		return err
 	}

@@ -74,6 +74,9 @@ func (a *API) adminRemoveOperator(w http.ResponseWriter, r *http.Request) error 
 	if !auth.ValidOperatorName(name) {
 		return auth.ErrOperatorNotFound
 	}
+	if err := a.decodeOptional(w, r, &NoBodyRequest{}); err != nil {
+		return err
+	}
 	ctx := a.audited(r.Context(), func(res any) audit.Entry {
 		return audit.Entry{Action: actionOperatorRemove, Actor: actorAdmin, Detail: "operator=" + res.(*auth.Operator).Name}
 	})

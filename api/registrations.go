@@ -129,7 +129,11 @@ func (a *API) adminListRegistrations(w http.ResponseWriter, r *http.Request) err
 	if err := a.admin.Authorize(r); err != nil {
 		return err
 	}
-	state := r.URL.Query().Get("state")
+	q, err := queryParams(r, "state")
+	if err != nil {
+		return err
+	}
+	state := q.Get("state")
 	switch state {
 	case "pending":
 		state = protocol.RegistrationPending

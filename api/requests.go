@@ -2,6 +2,9 @@ package api
 
 import (
 	"errors"
+	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -52,6 +55,22 @@ func optionalID(field, v string) error {
 		return invalid(field, "must be 1 to 64 characters of a-z, 0-9, _ and -")
 	}
 	return nil
+}
+
+// queryParams is r's query when each parameter is one of known and given
+// at most once; else invalid_request naming one that is not (a listing
+// never answers as if a mistyped filter were absent).
+func queryParams(r *http.Request, known ...string) (url.Values, error) {
+	q := r.URL.Query()
+	for k, v := range q {
+		if !slices.Contains(known, k) {
+			return nil, invalid(k, "unknown query parameter")
+		}
+		if len(v) > 1 {
+			return nil, invalid(k, "given more than once")
+		}
+	}
+	return q, nil
 }
 
 func firstError(errs ...error) error {

@@ -73,7 +73,11 @@ func (a *API) adminListSeals(w http.ResponseWriter, r *http.Request) error {
 	if err := a.admin.Authorize(r); err != nil {
 		return err
 	}
-	owner := r.URL.Query().Get("owner")
+	q, err := queryParams(r, "owner")
+	if err != nil {
+		return err
+	}
+	owner := q.Get("owner")
 	if err := optionalID("owner", owner); err != nil {
 		return err
 	}

@@ -126,7 +126,10 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
+	q, err := queryParams(r, "after", "limit")
+	if err != nil {
+		return err
+	}
 	after := q.Get("after")
 	if after != "" && !webhook.ValidDeliveryID(after) {
 		return &protocol.FieldError{Field: "after", Reason: "not a delivery id", Err: webhook.ErrInvalidCursor}

@@ -56,16 +56,7 @@ func loadOpenAPI(t *testing.T) (*openAPIDoc, []byte) {
 // (catch-alls left out).
 func registeredRoutes(t *testing.T) []string {
 	t.Helper()
-	st := storagetest.MustOpen(t)
-	svc, err := ca.New(st, bytes.Repeat([]byte{1}, 32), ca.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dv, err := auth.NewDeviceVerifier(st, DeviceKeys(svc), auth.DefaultDeviceConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := New(Deps{CA: svc, Apps: auth.NewApps(st), Admin: auth.NewAdmin(""), Devices: dv})
+	a := bareAPI(t)
 	var routes []string
 	for _, p := range a.patterns {
 		if strings.Contains(p, " ") {
@@ -76,6 +67,22 @@ func registeredRoutes(t *testing.T) []string {
 		t.Fatal("no routes registered")
 	}
 	return routes
+}
+
+// bareAPI is the API over a fresh store with only its required
+// dependencies (the operator API off).
+func bareAPI(t *testing.T) *API {
+	t.Helper()
+	st := storagetest.MustOpen(t)
+	svc, err := ca.New(st, bytes.Repeat([]byte{1}, 32), ca.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dv, err := auth.NewDeviceVerifier(st, DeviceKeys(svc), auth.DefaultDeviceConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(Deps{CA: svc, Apps: auth.NewApps(st), Admin: auth.NewAdmin(""), Devices: dv})
 }
 
 // TestOpenAPICoversRoutes: every route of routes.go is described, and

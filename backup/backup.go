@@ -169,7 +169,8 @@ func strictDecode(line []byte, v any) error {
 }
 
 // scan reads a whole backup, calling each for every record, and checks the
-// header, the count and the checksum. each may be nil.
+// header, the keys (in increasing order, each once), the count and the
+// checksum. each may be nil.
 func scan(r io.Reader, each func(record) error) (Summary, error) {
 	rd := newReader(r)
 	line, end, err := rd.next()
@@ -183,6 +184,7 @@ func scan(r io.Reader, each func(record) error) (Summary, error) {
 	if sum.StoreID == "" || sum.KeyID == "" {
 		return Summary{}, fmt.Errorf("%w: the header has no store_id or key_id", ErrFormat)
 	}
+	var prev string
 	for {
 		line, end, err := rd.next()
 		if err != nil {
@@ -205,6 +207,13 @@ func scan(r io.Reader, each func(record) error) (Summary, error) {
 		if err := storage.ValidateKey(rec.Key); err != nil || len(rec.Value) > storage.MaxValueLen {
 			return Summary{}, fmt.Errorf("%w: line %d: bad key or value", ErrFormat, rd.line)
 		}
+		// Write lists the store sorted by key: a key repeated (which
+		// Restore could not write twice in one transaction) or out of
+		// order is not its output.
+		if sum.Records > 0 && rec.Key <= prev {
+			return Summary{}, fmt.Errorf("%w: line %d: key %q repeated or out of order", ErrFormat, rd.line, rec.Key)
+		}
+		prev = rec.Key
 		sum.Records++
 		if each != nil {
 			if err := each(rec); err != nil {

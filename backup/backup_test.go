@@ -3,11 +3,15 @@ package backup_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emmansun/gmsm/sm3"
 
 	"github.com/ukeygate/ukeygate/backup"
 	"github.com/ukeygate/ukeygate/storage"
@@ -129,6 +133,10 @@ func TestDamagedBackupsRefused(t *testing.T) {
 		"line removed":     append(append([]byte{}, bytes.Join(lines[:2], nil)...), bytes.Join(lines[3:], nil)...),
 		"trailing garbage": append(append([]byte{}, good...), "x"...),
 		"not a backup":     []byte("{\"format\":\"other\"}\n"),
+		// Intact checksums over records Write never makes: Restore would
+		// stop half-way on a key written twice in one transaction.
+		"a key twice":       resealed(lines[0], lines[1], lines[2], lines[2], lines[3]),
+		"keys out of order": resealed(lines[0], lines[2], lines[1], lines[3]),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -137,6 +145,14 @@ func TestDamagedBackupsRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// resealed is a backup file of the header and record lines given (each
+// with its newline) and an end line whose count and SM3 match them.
+func resealed(lines ...[]byte) []byte {
+	body := bytes.Join(lines, nil)
+	sum := sm3.Sum(body)
+	return fmt.Appendf(body, "{\"end\":true,\"records\":%d,\"sm3\":\"%s\"}\n", len(lines)-1, hex.EncodeToString(sum[:]))
 }
 
 func flip(b []byte, i int) []byte {

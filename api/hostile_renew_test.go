@@ -72,3 +72,51 @@ func TestRenewPendingSlotAfterRevoke(t *testing.T) {
 		t.Fatal("a refused credential request changed the store")
 	}
 }
+
+// TestRenewConcurrent: two renewals of one credential at once (two
+// requests of the same phone) make exactly one successor; the other is
+// credential_not_active, and the slot holds the one successor.
+func TestRenewConcurrent(t *testing.T) {
+	t.Parallel()
+	w := sxNew(t)
+	ctx := context.Background()
+	cred := w.creds["alice/sm2/sign"]
+	type result struct {
+		out protocol.Renewed
+		err error
+	}
+	got := make(chan result, 2)
+	for range 2 {
+		go func() {
+			var r result
+			r.err = w.alice.Do(ctx, "POST", "/v1/me/credentials/"+cred.ID+"/renew", map[string]any{"pin": sxPIN}, &r.out)
+			got <- r
+		}()
+	}
+	a, b := <-got, <-got
+	if a.err != nil {
+		a, b = b, a
+	}
+	if a.err != nil {
+		t.Fatalf("no renewal went through: %v / %v", a.err, b.err)
+	}
+	mustRefuse(t, b.err, protocol.CodeCredentialNotActive)
+	list, err := w.alice.Credentials(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := 0
+	for _, c := range list {
+		if c.Issuer == cred.Issuer && c.Purpose == "sign" && c.Alg == cred.Alg && c.State == "active" {
+			active++
+			if c.ID != a.out.Credential.ID {
+				t.Errorf("active %s, want the successor %s", c.ID, a.out.Credential.ID)
+			}
+		}
+	}
+	if active != 1 {
+		t.Fatalf("%d active signing credentials after two renewals at once", active)
+	}
+	_, err = w.alice.RequestCredential(ctx, cred.Issuer, cred.Alg, "sign", sxPIN)
+	mustRefuse(t, err, protocol.CodeCredentialExists)
+}

@@ -524,7 +524,10 @@ func (s *Service) pendingShareKEK(recoveryID string) ([]byte, error) {
 // requester), ErrShareDuplicate (this custodian's share is already in),
 // ErrShareInvalid (not this custodian's share of this escrow key, wrong
 // passphrase, altered file). The share that reaches the threshold
-// recovers the keys (see the top of this file).
+// recovers the keys (see the top of this file) of those credentials that
+// still wait for recovery (another recovery may have given some back);
+// when none does, it is refused with ErrNothingToRecover and the request
+// ends (expired now, its pending shares erased).
 func (s *Service) SubmitShare(ctx context.Context, recoveryID, custodian string, file []byte, passphrase string) (*Recovery, error) {
 	sf, err := ParseShareFile(file)
 	if err != nil {
@@ -583,7 +586,21 @@ func (s *Service) SubmitShare(ctx context.Context, recoveryID, custodian string,
 			b.put(recoveryKey(r.ID), r, left+recoveryGrace)
 			b.cond(recoveryShareKey(r.ID, cust.Index), 0)
 			b.ops = append(b.ops, storage.Put(recoveryShareKey(r.ID, cust.Index), sealed, left))
-		} else if err := s.recoverKeys(ctx, &b, r, rrev, esc, kek, cust.Index, y); err != nil {
+		} else if err := s.recoverKeys(ctx, &b, r, rrev, esc, kek, cust.Index, y); errors.Is(err, errNothingLeft) {
+			// The request can never recover anything: it ends now, its
+			// pending shares erased (b holds their erasure) and its
+			// ledger entries dropped, rather than hold them until it
+			// expires; the share is refused.
+			if err := s.dropPending(ctx, &b, esc.ID, r.ID, now); err != nil {
+				return err
+			}
+			r.Approvals, r.ExpiresAt = r.Approvals[:len(r.Approvals)-1], now
+			b.put(recoveryKey(r.ID), r, recoveryGrace)
+			if cerr := b.commit(ctx, s.store); cerr != nil {
+				return cerr
+			}
+			return err
+		} else if err != nil {
 			return err
 		} else if err := s.dropPending(ctx, &b, esc.ID, r.ID, now); err != nil {
 			return err
@@ -640,14 +657,19 @@ func (s *Service) recoverKeys(ctx context.Context, b *txnBuilder, r *recoveryRec
 		return err
 	}
 	defer gmcrypto.Zero(rkek)
+	left := 0
 	for _, id := range r.Credentials {
 		c, crev, err := s.loadCredential(ctx, id)
-		if err != nil {
+		if errors.Is(err, ErrCredentialNotFound) {
+			continue // erased meanwhile
+		} else if err != nil {
 			return err
 		}
+		b.cond(credentialKey(c.ID), crev)
 		if c.UserID != r.UserID || !c.AwaitingRecovery || len(c.Escrow) == 0 {
-			return fmt.Errorf("%w: %s no longer waits for recovery", ErrNothingToRecover, id)
+			continue // another recovery gave it back meanwhile
 		}
+		left++
 		der, err := openEscrowCopy(key, c.ID, c.Escrow)
 		if err != nil {
 			return err
@@ -658,11 +680,17 @@ func (s *Service) recoverKeys(ctx context.Context, b *txnBuilder, r *recoveryRec
 		if err != nil {
 			return err
 		}
-		b.cond(credentialKey(c.ID), crev)
 		b.put(rk, &recoveredRecord{CredentialID: c.ID, RecoveryID: r.ID, Sealed: sealed, ExpiresAt: s.now().UTC().Add(RecoveredKeyTTL)}, RecoveredKeyTTL)
+	}
+	if left == 0 {
+		return fmt.Errorf("%w: none of the credentials of %s waits for recovery any more", errNothingLeft, r.ID)
 	}
 	return nil
 }
+
+// errNothingLeft: none of a recovery's credentials waits any more (given
+// back by another recovery, or erased). It is ErrNothingToRecover.
+var errNothingLeft = fmt.Errorf("%w: nothing left", ErrNothingToRecover)
 
 // errPendingGone: fewer pending shares are left in the store than the
 // request's approvals say (they expired before it).

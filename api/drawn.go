@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/png"
 	"net/http"
+	"strings"
 
 	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/ca"
@@ -99,7 +100,9 @@ func (a *API) addDrawnSeal(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name := req.Name
+	// As stored (CreateSeal trims it), so that an earlier drawing of the
+	// same name is found below.
+	name := strings.TrimSpace(req.Name)
 	if name == "" {
 		name = u.Name + " 手写签名"
 	}

@@ -16,7 +16,8 @@ import (
 
 // TestWebhookRefusals: the operator's webhook registration and an app's
 // delivery listing and redelivery refuse bad input, the wrong credentials
-// and another app's delivery, each with its code and without a change.
+// and another app's delivery, each with its code and without a change;
+// a disabled app gets no webhook.
 func TestWebhookRefusals(t *testing.T) {
 	t.Parallel()
 	rs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
@@ -91,5 +92,13 @@ func TestWebhookRefusals(t *testing.T) {
 	w.must(w.do("GET", "/v1/webhook/deliveries", nil, asApp(b.APIKey)), http.StatusOK).decode(t, &bl)
 	if len(bl.Deliveries) != 0 {
 		t.Fatalf("B lists A's deliveries: %+v", bl.Deliveries)
+	}
+
+	// A disabled app gets no webhook (no secret), as it gets no new key.
+	w.must(w.do("POST", "/v1/admin/apps/"+b.ID+"/disable", nil, admin), http.StatusOK)
+	snap = storeSnapshot(t, st)
+	w.refused(w.do("PUT", "/v1/admin/apps/"+b.ID+"/webhook", map[string]string{"url": rs.URL}, admin), http.StatusConflict, protocol.CodeAlreadyDisabled)
+	if !maps.Equal(snap, storeSnapshot(t, st)) {
+		t.Fatal("a webhook refused to a disabled app changed the store")
 	}
 }

@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/ukeygate/ukeygate/audit"
+	"github.com/ukeygate/ukeygate/auth"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/webhook"
 )
@@ -57,8 +59,13 @@ func (a *API) adminSetWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err := a.webhooksReady(); err != nil {
 		return err
 	}
-	if _, err := a.apps.Get(r.Context(), id); err != nil {
+	app, err := a.apps.Get(r.Context(), id)
+	if err != nil {
 		return err
+	}
+	if app.Disabled() {
+		// Disabled for good: no new secret, as no new key.
+		return fmt.Errorf("%w: %s: it gets no webhook", auth.ErrAppAlreadyDisabled, id)
 	}
 	h, err := a.setWebhook(r.Context(), id, req.URL)
 	if err != nil {

@@ -315,7 +315,14 @@ func (c *Client) credentialAction(ctx context.Context, id, suffix string, in any
 
 // Audit reads one page of the audit log (GET /v1/admin/audit).
 func (c *Client) Audit(ctx context.Context, f AuditFilter) (*AuditPage, error) {
-	q := url.Values{"user": {f.UserID}, "session": {f.SessionID}, "app": {f.AppID}, "action": {f.Action}}
+	q := url.Values{"user": {f.UserID}, "session": {f.SessionID}, "app": {f.AppID}, "action": {f.Action},
+		"actor": {f.Actor}, "on_behalf_of": {f.OnBehalfOf}}
+	if !f.Since.IsZero() {
+		q.Set("since", f.Since.UTC().Format(time.RFC3339))
+	}
+	if !f.Until.IsZero() {
+		q.Set("until", f.Until.UTC().Format(time.RFC3339))
+	}
 	if f.AfterSeq > 0 {
 		q.Set("after", strconv.FormatInt(f.AfterSeq, 10))
 	}

@@ -1,6 +1,10 @@
 package operator
 
-import "github.com/ukeygate/ukeygate/protocol"
+import (
+	"time"
+
+	"github.com/ukeygate/ukeygate/protocol"
+)
 
 // The operator API's request and answer bodies (docs/openapi.yaml). Enum
 // values travel as strings: Mode "internal" or "external"; Alg "SM2" or
@@ -66,8 +70,16 @@ type AuditFilter struct {
 	SessionID string
 	AppID     string
 	Action    string
-	AfterSeq  int64
-	Limit     int
+	// Actor selects one actor's entries ("operator:alice", "device:dev_…").
+	Actor string
+	// OnBehalfOf selects the key uses through delegations of that
+	// organisation's credentials.
+	OnBehalfOf string
+	// Since and Until, when set, select the entries written at or after
+	// Since and before Until.
+	Since, Until time.Time
+	AfterSeq     int64
+	Limit        int
 }
 
 // AuditPage answers GET /v1/admin/audit (protocol.AuditPage).

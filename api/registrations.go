@@ -17,6 +17,7 @@ import (
 const (
 	actionRegistrationSubmit  = "registration.submit"
 	actionRegistrationApprove = "registration.approve"
+	actionRegistrationView    = "registration.view"
 	actionRegistrationReject  = "registration.reject"
 	actionCorrectionSubmit    = "correction.submit"
 	actorApplicant            = "applicant"
@@ -164,6 +165,13 @@ func (a *API) adminGetRegistration(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	// The one answer that hands out the licence image (and the applicant's
+	// numbers): who looked at it is in the audit log, as a data export is.
+	detail := "registration=" + g.ID
+	if len(g.Licence) > 0 {
+		detail += " licence=" + g.LicenceType
+	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionRegistrationView, Actor: actorAdmin, UserID: g.User, Outcome: audit.OutcomeOK, Detail: detail})
 	writeJSON(w, http.StatusOK, g)
 	return nil
 }

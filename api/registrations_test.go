@@ -137,6 +137,11 @@ func TestRegistrationReviewEnrollCredential(t *testing.T) {
 		!strings.Contains(sub[0].Detail, "policy="+regPolicy) {
 		t.Fatalf("audit: %+v %+v", sub, appr)
 	}
+	// Looking at one registration (the licence image) is audited; the
+	// list (no images) is not.
+	if v := lcFind(entries, "registration.view"); len(v) != 1 || v[0].Actor != "admin" || v[0].Detail != "registration="+org.ID+" licence=image/png" {
+		t.Fatalf("registration.view entries %+v", v)
+	}
 }
 
 func TestRegistrationRejectWithReason(t *testing.T) {

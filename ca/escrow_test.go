@@ -40,7 +40,12 @@ type escrowWorld struct {
 
 func newEscrowWorld(t *testing.T, algs ...gmcrypto.Alg) *escrowWorld {
 	t.Helper()
-	f := newFixture(t)
+	return newEscrowWorldOn(t, newFixture(t), algs...)
+}
+
+// newEscrowWorldOn is newEscrowWorld on fixture f.
+func newEscrowWorldOn(t *testing.T, f *fixture, algs ...gmcrypto.Alg) *escrowWorld {
+	t.Helper()
 	esc, shares, err := f.svc.InitEscrow(f.ctx, EscrowInit{
 		Custodians: []CustodianPassphrase{{"alice", passAlice}, {"bob", passBob}, {"carol", passCarol}},
 		Iterations: testIter, By: "admin",

@@ -1,7 +1,8 @@
 // Package readcache holds a read-through cache in front of a storage.Store
 // for the records a session reads on every request but that rarely change
-// (issuers, credentials, users, devices, apps, webhooks, and the small
-// per-user indexes of credentials and delegations).
+// (issuers, credentials, users, devices, apps, webhooks, the escrow key's
+// public record, and the small per-user indexes of credentials and
+// delegations).
 //
 // The cache keeps each key's value exactly as the store answered it: the
 // plaintext bytes, the revision and the expiry, or the fact that the key
@@ -77,7 +78,12 @@
 //     lag, but nothing is signed, decrypted or logged in without the
 //     user's phone and PIN; a webhook changed elsewhere may get one more
 //     delivery at its old address, signed with its old secret; an issuer
-//     record (changed by operators only) is read at its old state.
+//     record (changed by operators only) is read at its old state; an
+//     unlock that sees the escrow key's record from before a rotation
+//     committed elsewhere leaves the credential's escrow copy where it is
+//     for that unlock (the rotation's own move, or the next unlock, moves
+//     it; a move is conditioned on the record's revision, so a stale copy
+//     never writes an escrow copy under a retired key).
 //
 // This package must never know a record type, log a value or keep
 // anything on disk: it sits above the vault and holds plaintext in memory

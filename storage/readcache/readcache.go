@@ -36,7 +36,10 @@ type Config struct {
 
 // DefaultConfig caches the records a login, sign or decrypt session reads
 // on every request: issuers, credentials, users, devices, apps (and the
-// key-hash index), webhooks, and the users' credential and delegation
+// key-hash index), webhooks, the escrow key's public record ("escrow/key",
+// read by every unlock of an escrowed credential to see whether its copy
+// must move to a rotated key; the prefix also covers the retired keys
+// under "escrow/keys/"), and the users' credential and delegation
 // indexes; 20,000 entries; watches re-opened after 50 ms to 2 s. Devices
 // are cached because a device's signed request is consumed only while
 // the device record is at the revision it was checked against
@@ -45,7 +48,7 @@ type Config struct {
 // within one request (MemoPrefixes).
 func DefaultConfig() Config {
 	return Config{
-		GetPrefixes:  []string{"issuers/", "credentials/", "users/", "devices/", "apps/", "apps-by-key/", "webhooks/"},
+		GetPrefixes:  []string{"issuers/", "credentials/", "users/", "devices/", "apps/", "apps-by-key/", "webhooks/", "escrow/key"},
 		ListRoots:    []string{"usercreds/", "userdelegations/"},
 		MemoPrefixes: []string{"sessions/"},
 		MaxEntries:   20000,

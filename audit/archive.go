@@ -337,3 +337,19 @@ func VerifySegments(segs []Segment) ([]Anchor, error) {
 	}
 	return out, nil
 }
+
+// Backlog returns how many entries follow the last archived anchor (not
+// yet in a recorded segment, so they cannot leave the live store) and when
+// that anchor's segment was exported (the zero time when nothing was ever
+// archived). It reads the head and the archive record, for monitoring.
+func (l *Log) Backlog(ctx context.Context) (int64, time.Time, error) {
+	h, _, err := l.readHead(ctx)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	a, _, err := l.lastAnchor(ctx)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return max(h.Seq-a.LastSeq, 0), a.ExportedAt, nil
+}

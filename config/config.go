@@ -57,6 +57,20 @@ type Config struct {
 	// Memory sets when the node gives memory back to the operating system
 	// after a mass departure of waiting clients.
 	Memory MemoryConfig `mapstructure:"memory"`
+	// Monitoring sets the sampling of the CA's state into /metrics
+	// (docs/operations.md "Monitoring and alerts").
+	Monitoring MonitoringConfig `mapstructure:"monitoring"`
+}
+
+// MonitoringConfig is how often the node samples the CA's state (issuer
+// certificates, expiring credentials, the RA queue, escrow recoveries, the
+// audit log's archive backlog) into gauges on /metrics.
+type MonitoringConfig struct {
+	// Interval between two samples (the first at start). Each lists the
+	// credentials and registrations: minutes, not seconds, on a large CA.
+	Interval time.Duration `mapstructure:"interval"`
+	// ExpiringWithin is the window of ukeygate_credentials_expiring.
+	ExpiringWithin time.Duration `mapstructure:"expiring_within"`
 }
 
 // MemoryConfig is the node's memory release policy (docs/operations.md,
@@ -163,6 +177,13 @@ type AuditConfig struct {
 	// older than Retention (at most MaxAuditPrunePerRun per run).
 	PruneInterval time.Duration `mapstructure:"prune_interval"`
 }
+
+// Bounds of the monitoring section (those of package monitor).
+const (
+	MinMonitoringInterval = time.Second
+	MaxMonitoringInterval = 24 * time.Hour
+	MaxMonitoringWindow   = 366 * 24 * time.Hour
+)
 
 // Bounds of the audit section.
 const (
@@ -454,7 +475,8 @@ func Default() Config {
 		Audit:   AuditConfig{Retention: 90 * 24 * time.Hour, PruneInterval: time.Minute},
 		Registration: RegistrationConfig{PolicyVersion: "2026-01", PolicyURL: "/m/privacy.html", Verifier: "manual",
 			MaxLicenceBytes: 512 << 10},
-		Memory: DefaultMemory(),
+		Memory:     DefaultMemory(),
+		Monitoring: MonitoringConfig{Interval: 5 * time.Minute, ExpiringWithin: 30 * 24 * time.Hour},
 	}
 }
 

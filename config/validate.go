@@ -45,6 +45,7 @@ func (c Config) Validate() error {
 		c.Registration.validate,
 		c.checkDebug,
 		c.Memory.Validate,
+		c.Monitoring.validate,
 	}
 	for _, check := range checks {
 		if err := check(); err != nil {
@@ -327,6 +328,16 @@ func ParseProxy(s string) (netip.Prefix, error) {
 func (p PrivacyConfig) validate() error {
 	if p.CertificateRetention < 0 || p.CertificateRetention > MaxCertificateRetention {
 		return bad("privacy.certificate_retention", p.CertificateRetention, fmt.Sprintf("must be from 0 (keep nothing) to %s (30 years)", MaxCertificateRetention))
+	}
+	return nil
+}
+
+func (m MonitoringConfig) validate() error {
+	if m.Interval < MinMonitoringInterval || m.Interval > MaxMonitoringInterval {
+		return bad("monitoring.interval", m.Interval, fmt.Sprintf("must be from %s to %s", MinMonitoringInterval, MaxMonitoringInterval))
+	}
+	if m.ExpiringWithin < time.Hour || m.ExpiringWithin > MaxMonitoringWindow {
+		return bad("monitoring.expiring_within", m.ExpiringWithin, fmt.Sprintf("must be from 1h to %s (366 days)", MaxMonitoringWindow))
 	}
 	return nil
 }

@@ -199,6 +199,9 @@ func (s *Server) wire() (http.Handler, error) {
 		return nil, fmt.Errorf("server: memory policy: %w", err)
 	}
 	s.startGCPacer()
+	if err := s.startMonitor(caSvc, registrations, auditLog); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 

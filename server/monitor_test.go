@@ -1,0 +1,179 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ukeygate/ukeygate/config"
+	"github.com/ukeygate/ukeygate/protocol"
+	"github.com/ukeygate/ukeygate/server/servertest"
+)
+
+// TestMonitoringMetrics: a node samples the CA's state into /metrics: an
+// issuer's certificate end, a registration waiting for the RA and since
+// when, the audit log's entries not yet archived, and each source's last
+// success; nothing failed.
+func TestMonitoringMetrics(t *testing.T) {
+	ts := servertest.Start(t, func(c *config.Config) { c.Monitoring.Interval = time.Second })
+	raw := addIssuer(t, ts)
+	var iss struct {
+		NotAfter time.Time `json:"not_after"`
+	}
+	if err := json.Unmarshal(raw, &iss); err != nil || iss.NotAfter.IsZero() {
+		t.Fatalf("issuer answer %s: %v", raw, err)
+	}
+	before := time.Now()
+	st, raw := call(t, "POST", ts.URL+"/v1/register", "", protocol.RegisterRequest{Kind: "person", Name: "张三",
+		IDNumber: "440524188001010014", Phone: "13900001111", Consent: protocol.Consent{PolicyVersion: ts.Config.Registration.PolicyVersion}})
+	if st != 201 {
+		t.Fatalf("register: %d %s", st, raw)
+	}
+
+	want := map[string]func(float64) bool{
+		`ukeygate_issuer_not_after_timestamp_seconds{issuer="sm2"}`: func(v float64) bool { return int64(v) == iss.NotAfter.Unix() },
+		`ukeygate_registrations_pending`:                            func(v float64) bool { return v == 1 },
+		`ukeygate_registrations_pending_oldest_timestamp_seconds`: func(v float64) bool {
+			return v >= float64(before.Add(-time.Second).Unix()) && v <= float64(time.Now().Unix()+1)
+		},
+		`ukeygate_escrow_recoveries_open`:                                       func(v float64) bool { return v == 0 },
+		`ukeygate_credentials_expiring`:                                         func(v float64) bool { return v == 0 },
+		`ukeygate_audit_unarchived_entries`:                                     func(v float64) bool { return v >= 1 }, // the issuer's and the registration's entries
+		`ukeygate_audit_last_archive_timestamp_seconds`:                         func(v float64) bool { return v == 0 },
+		`ukeygate_monitor_errors_total{source="issuers"}`:                       func(v float64) bool { return v == 0 },
+		`ukeygate_monitor_errors_total{source="audit"}`:                         func(v float64) bool { return v == 0 },
+		`ukeygate_monitor_last_success_timestamp_seconds{source="credentials"}`: func(v float64) bool { return v > 0 },
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		bad := ""
+		for sample, ok := range want {
+			if v := metricSample(t, ts, sample); v < 0 || !ok(v) {
+				bad = fmt.Sprintf("%s = %v", sample, v)
+				break
+			}
+		}
+		if bad == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics after 60 s: %s (-1: absent)", bad)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// addIssuer registers a generated SM2 issuer "sm2" and returns the answer.
+func addIssuer(t *testing.T, ts *servertest.TS) []byte {
+	t.Helper()
+	st, raw := call(t, "POST", ts.URL+"/v1/admin/issuers", ts.AdminToken, map[string]any{
+		"id": "sm2", "name": "SM2 根 CA", "mode": "internal", "alg": "SM2", "generate": true,
+		"subject": map[string]string{"common_name": "ukeygate SM2 Monitor Root", "country": "CN"},
+		"profile": map[string]any{"algs": []string{"SM2"}}})
+	if st != 201 {
+		t.Fatalf("issuer: %d %s", st, raw)
+	}
+	return raw
+}
+
+// TestAlertRules: docs/alerts.yml is a rule file of named alerts, each
+// with a severity and a summary, every ukeygate_ metric its expressions
+// name is on a running node's /metrics, and docs/operations.md's alert
+// table lists exactly its alerts.
+func TestAlertRules(t *testing.T) {
+	raw, err := os.ReadFile("../docs/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				For         string            `yaml:"for"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&file); err != nil {
+		t.Fatalf("docs/alerts.yml: %v", err)
+	}
+	ts := servertest.Start(t, func(c *config.Config) { c.Monitoring.Interval = time.Second })
+	addIssuer(t, ts) // an issuer's gauge, and a request counted
+	metricName := regexp.MustCompile(`\bukeygate_[a-z_]+`)
+	var scrape string
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(scrape, `ukeygate_issuer_not_after_timestamp_seconds{issuer="sm2"}`) {
+		if time.Now().After(deadline) {
+			t.Fatal("no monitoring sample 60 s after the start")
+		}
+		time.Sleep(50 * time.Millisecond)
+		_, body := call(t, "GET", ts.URL+"/metrics", "", nil)
+		scrape = string(body)
+	}
+	exported := map[string]bool{}
+	for _, line := range strings.Split(scrape, "\n") {
+		if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			exported[strings.Fields(name)[0]] = true
+		}
+	}
+	ops, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(ops)
+	if i := strings.Index(section, "## Monitoring and alerts"); i < 0 {
+		t.Fatal(`docs/operations.md has no "Monitoring and alerts" section`)
+	} else {
+		section = section[i:]
+		if j := strings.Index(section[3:], "\n## "); j >= 0 {
+			section = section[:j+3]
+		}
+	}
+	seen := map[string]bool{}
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			switch {
+			case r.Alert == "" || r.Expr == "":
+				t.Errorf("group %s: a rule without an alert name or expression: %+v", g.Name, r)
+			case seen[r.Alert]:
+				t.Errorf("alert %s twice", r.Alert)
+			case r.Labels["severity"] != "warning" && r.Labels["severity"] != "critical":
+				t.Errorf("alert %s: severity %q", r.Alert, r.Labels["severity"])
+			case r.Annotations["summary"] == "":
+				t.Errorf("alert %s: no summary", r.Alert)
+			}
+			seen[r.Alert] = true
+			if _, err := time.ParseDuration(r.For); r.For != "" && err != nil {
+				t.Errorf("alert %s: for %q", r.Alert, r.For)
+			}
+			for _, m := range metricName.FindAllString(r.Expr, -1) {
+				if !exported[m] {
+					t.Errorf("alert %s: %s is not on a node's /metrics", r.Alert, m)
+				}
+			}
+			if !strings.Contains(section, "`"+r.Alert+"`") && !strings.Contains(section, "`"+strings.TrimSuffix(r.Alert, "Soon")+"` / `…Soon`") {
+				t.Errorf("alert %s is not in docs/operations.md's alert table", r.Alert)
+			}
+		}
+	}
+	for _, name := range regexp.MustCompile("`(Ukeygate[A-Za-z]+)`").FindAllStringSubmatch(section, -1) {
+		if !seen[name[1]] {
+			t.Errorf("docs/operations.md lists %s, which docs/alerts.yml does not define", name[1])
+		}
+	}
+	if len(seen) < 5 {
+		t.Fatalf("only %d alerts read from docs/alerts.yml", len(seen))
+	}
+}

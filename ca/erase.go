@@ -34,7 +34,8 @@ import (
 //     delegate, with its wraps of the organisation's key;
 //   - each seal: its record becomes a revoked stub (id, kind, issuer,
 //     validity, revocation) so that a document sealed with it still shows
-//     it revoked; the owner, name and picture are deleted;
+//     it revoked; the owner, name and picture are deleted (and its
+//     versions' history); the markers of seal re-issues still due go;
 //   - each device record (its public key), each activation record;
 //   - last the tombstone itself.
 //
@@ -184,6 +185,15 @@ func (s *Service) FinishDeletion(ctx context.Context, userID string, retention t
 			return nil, err
 		}
 		out.Seals++
+	}
+	marks, _, err := s.store.List(ctx, pfxSealReissues+userID+"/")
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range marks {
+		if _, err := s.store.Txn(ctx, storage.Delete(kv.Key)); err != nil {
+			return nil, err
+		}
 	}
 	for _, id := range tomb.Devices {
 		if _, err := s.store.Txn(ctx, storage.Delete(deviceKey(id))); err != nil {

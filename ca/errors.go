@@ -127,6 +127,11 @@ var (
 	ErrSealNotActive = errors.New("ca: seal not active")
 	// ErrSealAlreadyRevoked: the seal is already revoked.
 	ErrSealAlreadyRevoked = errors.New("ca: seal already revoked")
+	// ErrSealLimit: the owner already holds MaxSealsPerUser active seals.
+	ErrSealLimit = errors.New("ca: too many active seals")
+	// ErrSealCurrent: ReissueSeal found nothing to change (the seal is not
+	// active, or none of its signer certificates was renewed).
+	ErrSealCurrent = errors.New("ca: seal is current")
 
 	// ErrUntrusted: the certificate does not chain to a registered issuer
 	// (unknown issuer, bad signature, broken chain, unhandled critical

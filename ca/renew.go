@@ -40,6 +40,11 @@ import (
 // too (delegationRecord.Superseded, at most MaxDelegationSuperseded), so
 // a delegate opens what was sealed to the old certificate
 // (UnlockDelegatedDecryptKey) as the owner does.
+//
+// The owner's seals bound to the old certificate of a signing credential
+// are re-issued for the successor once it is certified (the supersession
+// writes a marker: sealreissue.go); delegates draw the organisation's
+// seals with the delegated credential, so they follow too.
 
 // maxRenewalChain bounds how far back Predecessors walks.
 const maxRenewalChain = 32
@@ -199,6 +204,11 @@ func (s *Service) RenewCredential(ctx context.Context, userID, credentialID, pin
 			b.put(sk, &slotRecord{CredentialID: rec.ID}, 0)
 			b.cond(serialKey(iss.ID, rec.Serial), 0)
 			b.put(serialKey(iss.ID, rec.Serial), &serialRecord{CredentialID: rec.ID, UserID: u.ID}, 0)
+			// The seals bound to the old certificate are re-issued
+			// (sealreissue.go).
+			if err := s.markSealReissue(ctx, &b, old, rec.ID, now); err != nil {
+				return err
+			}
 		}
 		// The delegations move now at an internal issuer; at an external
 		// one they are prepared (Next) and move with the certificate.
@@ -340,6 +350,9 @@ func (s *Service) supersedeOnImport(ctx context.Context, b *txnBuilder, c *crede
 	old.SupersededBy, old.SupersededAt, old.RenewalPending = c.ID, now, ""
 	b.cond(credentialKey(old.ID), orev)
 	b.put(credentialKey(old.ID), old, 0)
+	if err := s.markSealReissue(ctx, b, old, c.ID, now); err != nil {
+		return err
+	}
 	ds, err := s.indexedDelegations(ctx, pfxOrgDelegations+c.UserID+"/")
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -19,6 +20,13 @@ import (
 // to its owner's signing certificates in a GB/T 38540 SES_Seal that the
 // issuer which made it signs. Records: seals/<id>, and the index
 // userseals/<owner>/<id>.
+//
+// A seal record is never removed while its owner exists, revoked or not:
+// /v1/verify looks a document's seal up by its id (SealRevoked), and a
+// revoked seal whose record were gone would verify as a seal this
+// registry does not know instead of a revoked one. Only active seals
+// count against MaxSealsPerUser. When the owner's signing credential is
+// renewed the seal is re-issued under the same id (sealreissue.go).
 
 const (
 	pfxSeals     = "seals/"
@@ -27,7 +35,8 @@ const (
 	// MaxSealImageBytes bounds a seal's PNG in the registry (the record,
 	// base64 in JSON, must fit one etcd write).
 	MaxSealImageBytes = 256 << 10
-	// MaxSealsPerUser bounds a user's seals.
+	// MaxSealsPerUser bounds a user's active seals (revoked and expired
+	// ones do not count).
 	MaxSealsPerUser = 32
 	// defaultSealValidityDays is a seal's validity when none is asked; it
 	// never outlasts the owner's last signing certificate.
@@ -56,8 +65,14 @@ type SealRequest struct {
 	// active signing credential. It must be internal (its key is needed).
 	Issuer string
 	// ValidityDays: 0 means 3 years, cut at the owner's last signing
-	// certificate's end.
+	// certificate's end (and moved with it when a renewal re-issues the
+	// seal).
 	ValidityDays int
+	// Replaces are seals of the owner that the new one supersedes: those
+	// still active are revoked (reason "superseded") in the write that
+	// stores the new seal, and do not count against MaxSealsPerUser (a
+	// hand-drawn signature drawn again).
+	Replaces []string
 }
 
 // Seal is a registered seal.
@@ -76,8 +91,37 @@ type Seal struct {
 	RevokedAt        time.Time `json:"revoked_at,omitzero"`
 	RevocationReason string    `json:"revocation_reason,omitempty"`
 	// SESSeal is the GB/T 38540 SES_Seal (DER; base64 in JSON); it holds
-	// the PNG.
+	// the PNG. It is the current version: a re-issue replaces it.
 	SESSeal []byte `json:"ses_seal"`
+	// Version is the SES_Seal's version: 1 as made, one more for each
+	// re-issue (0 in a record from before versions: read as 1).
+	Version int `json:"version,omitempty"`
+	// ReissuedAt is when the current version was made by a re-issue.
+	ReissuedAt time.Time `json:"reissued_at,omitzero"`
+	// SignerCredentials are the owner's credentials whose certificates the
+	// current SES_Seal lists (empty in a record from before it was kept).
+	SignerCredentials []string `json:"signer_credentials,omitempty"`
+	// DefaultValidity: no validity was asked, so the seal ends with the
+	// owner's last signing certificate, at most 3 years after CreatedAt;
+	// a re-issue moves NotAfter with the renewed certificates.
+	DefaultValidity bool `json:"default_validity,omitempty"`
+	// Previous are the earlier versions, newest first (at most
+	// maxSealVersions): what a document sealed with one of them carries.
+	Previous []SealVersion `json:"previous_versions,omitempty"`
+	// Superseded names, in CreateSeal's answer only, the seals it revoked
+	// as superseded (SealRequest.Replaces).
+	Superseded []string `json:"-"`
+}
+
+// SealVersion is an earlier version of a seal's SES_Seal.
+type SealVersion struct {
+	Version  int       `json:"version"`
+	IssuedAt time.Time `json:"issued_at"`
+	NotAfter time.Time `json:"not_after"`
+	// SESSM3 is the hex SM3 of that SES_Seal's DER, the one a document
+	// sealed with this version carries.
+	SESSM3            string   `json:"ses_sm3"`
+	SignerCredentials []string `json:"signer_credentials,omitempty"`
 }
 
 type sealRecord struct {
@@ -86,6 +130,7 @@ type sealRecord struct {
 
 func (r *sealRecord) toSeal(now time.Time) *Seal {
 	out := r.Seal
+	out.Version = r.version()
 	switch {
 	case !r.RevokedAt.IsZero():
 		out.State = SealRevoked
@@ -97,11 +142,16 @@ func (r *sealRecord) toSeal(now time.Time) *Seal {
 	return &out
 }
 
+// version is the record's version (1 for a record from before versions).
+func (r *sealRecord) version() int { return max(r.Version, 1) }
+
 // CreateSeal makes a seal for a user: the PNG is checked (seal.CheckPNG,
 // at most MaxSealImageBytes), the SES_Seal lists the owner's active
-// signing certificates and is signed by the issuer. Errors: a
-// *RequestError, seal.ErrBadImage, seal.ErrBadSeal, ErrUserNotFound,
-// ErrIssuerNotFound, ErrIssuerExternal.
+// signing certificates and is signed by the issuer. The seals of
+// req.Replaces still active are revoked as superseded in the same write.
+// Errors: a *RequestError, seal.ErrBadImage, seal.ErrBadSeal,
+// ErrUserNotFound, ErrIssuerNotFound, ErrIssuerExternal, ErrSealLimit
+// (the owner holds MaxSealsPerUser active seals besides those replaced).
 func (s *Service) CreateSeal(ctx context.Context, req SealRequest) (*Seal, error) {
 	if len(req.ImagePNG) > MaxSealImageBytes {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", seal.ErrBadImage, len(req.ImagePNG), MaxSealImageBytes)
@@ -129,12 +179,9 @@ func (s *Service) CreateSeal(ctx context.Context, req SealRequest) (*Seal, error
 	if _, _, err := s.loadUser(ctx, req.Owner); err != nil {
 		return nil, err
 	}
-	owned, _, err := s.store.List(ctx, pfxUserSeals+req.Owner+"/")
-	if err != nil {
+	// Checked before the issuer signs, and again in the write.
+	if _, _, err := s.sealsToReplace(ctx, req.Owner, req.Replaces); err != nil {
 		return nil, err
-	}
-	if len(owned) >= MaxSealsPerUser {
-		return nil, invalid("owner", "already holds %d seals", MaxSealsPerUser)
 	}
 	creds, err := s.Credentials(ctx, CredentialFilter{UserID: req.Owner, State: StateActive})
 	if err != nil {
@@ -142,6 +189,7 @@ func (s *Service) CreateSeal(ctx context.Context, req SealRequest) (*Seal, error
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	var certs [][]byte
+	var signers []string
 	var lastEnd time.Time
 	issuerID := req.Issuer
 	for _, c := range creds {
@@ -149,6 +197,7 @@ func (s *Service) CreateSeal(ctx context.Context, req SealRequest) (*Seal, error
 			continue
 		}
 		certs = append(certs, c.Certificate.Raw)
+		signers = append(signers, c.ID)
 		if c.NotAfter.After(lastEnd) {
 			lastEnd = c.NotAfter
 		}
@@ -194,16 +243,72 @@ func (s *Service) CreateSeal(ctx context.Context, req SealRequest) (*Seal, error
 	rec := &sealRecord{Seal{
 		ID: id, Owner: req.Owner, Name: name, Kind: req.Kind, WidthMM: req.WidthMM, HeightMM: req.HeightMM,
 		IssuerID: iss.ID, NotBefore: now, NotAfter: notAfter, CreatedAt: now, SESSeal: der,
+		Version: 1, SignerCredentials: signers, DefaultValidity: req.ValidityDays == 0,
 	}}
-	var b txnBuilder
-	b.cond(sealKey(id), 0)
-	b.put(sealKey(id), rec, 0)
-	b.put(userSealKey(req.Owner, id), struct{}{}, 0)
-	out := rec.toSeal(s.now())
-	if err := b.commitAction(ctx, s.store, out); err != nil {
+	var out *Seal
+	err = retry(ctx, func() error {
+		replaced, revs, err := s.sealsToReplace(ctx, req.Owner, req.Replaces)
+		if err != nil {
+			return err
+		}
+		var b txnBuilder
+		b.cond(sealKey(id), 0)
+		b.put(sealKey(id), rec, 0)
+		b.put(userSealKey(req.Owner, id), struct{}{}, 0)
+		sl := rec.toSeal(s.now())
+		for i, r := range replaced {
+			r.RevokedAt, r.RevocationReason = now, "superseded"
+			b.cond(sealKey(r.ID), revs[i])
+			b.put(sealKey(r.ID), r, 0)
+			sl.Superseded = append(sl.Superseded, r.ID)
+		}
+		if err := b.commitAction(ctx, s.store, sl); err != nil {
+			return err
+		}
+		out = sl
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// sealsToReplace checks the cap on owner's active seals for one more and
+// returns, with their revisions, the active seals of replace (the
+// owner's; others and unknown ids are left alone), which make room.
+// ErrSealLimit when there is none.
+func (s *Service) sealsToReplace(ctx context.Context, owner string, replace []string) ([]*sealRecord, []int64, error) {
+	owned, _, err := s.store.List(ctx, pfxUserSeals+owner+"/")
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.now()
+	active := 0
+	var out []*sealRecord
+	var revs []int64
+	for _, kv := range owned {
+		id := strings.TrimPrefix(kv.Key, pfxUserSeals+owner+"/")
+		rec, rev, err := s.loadSeal(ctx, id)
+		if errors.Is(err, ErrSealNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if rec.Owner != owner || rec.toSeal(now).State != SealActive {
+			continue
+		}
+		if slices.Contains(replace, id) {
+			out, revs = append(out, rec), append(revs, rev)
+			continue
+		}
+		active++
+	}
+	if active >= MaxSealsPerUser {
+		return nil, nil, fmt.Errorf("%w: %s already holds %d active seals, the most one may hold; revoke one first", ErrSealLimit, owner, MaxSealsPerUser)
+	}
+	return out, revs, nil
 }
 
 func (s *Service) loadSeal(ctx context.Context, id string) (*sealRecord, int64, error) {

@@ -258,6 +258,10 @@ func (a *API) adminImportCertificate(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	if c.Supersedes != "" {
+		// A renewal's successor: the renewal is in effect now.
+		a.reissueSeals(r.Context(), c.UserID, c.Supersedes, reissueAfterImport)
+	}
 	writeJSON(w, http.StatusOK, wireCredentialCreated(c))
 	return nil
 }

@@ -106,34 +106,32 @@ func (a *API) addDrawnSeal(w http.ResponseWriter, r *http.Request) error {
 	if name == "" {
 		name = u.Name + " 手写签名"
 	}
-	// The new drawing supersedes the user's earlier one of the same name.
+	// The new drawing supersedes the user's earlier one of the same name,
+	// revoked in the write that stores it (so it makes room under the cap
+	// of active seals).
 	earlier, err := a.ca.Seals(r.Context(), userID)
 	if err != nil {
 		return err
 	}
+	var replaces []string
+	for _, e := range earlier {
+		if e.Kind == seal.KindPersonal && e.Name == name && e.State == ca.SealActive {
+			replaces = append(replaces, e.ID)
+		}
+	}
 	ctx := a.audited(r.Context(), func(res any) audit.Entry {
 		sl := res.(*ca.Seal)
-		return audit.Entry{Action: actionSealAdd, Actor: actorDevice(deviceID), UserID: userID, IssuerID: sl.IssuerID,
-			Detail: "seal=" + sl.ID + " kind=personal drawn"}
+		d := "seal=" + sl.ID + " kind=personal drawn"
+		if len(sl.Superseded) > 0 {
+			d += " supersedes=" + strings.Join(sl.Superseded, ",")
+		}
+		return audit.Entry{Action: actionSealAdd, Actor: actorDevice(deviceID), UserID: userID, IssuerID: sl.IssuerID, Detail: d}
 	})
 	sl, err := a.ca.CreateSeal(ctx, ca.SealRequest{Owner: userID, Name: name, Kind: seal.KindPersonal,
-		ImagePNG: req.ImagePNG, WidthMM: wmm, HeightMM: hmm})
+		ImagePNG: req.ImagePNG, WidthMM: wmm, HeightMM: hmm, Replaces: replaces})
 	if err != nil {
 		a.auditRefusal(r.Context(), entry, err)
 		return err
-	}
-	for _, e := range earlier {
-		if e.Kind != seal.KindPersonal || e.Name != name || e.State != ca.SealActive {
-			continue
-		}
-		rctx := a.audited(r.Context(), func(res any) audit.Entry {
-			s := res.(*ca.Seal)
-			return audit.Entry{Action: actionSealRevoke, Actor: actorDevice(deviceID), UserID: userID, IssuerID: s.IssuerID,
-				Detail: "seal=" + s.ID + " reason=superseded by " + sl.ID}
-		})
-		if _, err := a.ca.RevokeSeal(rctx, e.ID, "superseded"); err != nil {
-			a.log.WarnContext(r.Context(), "revoking a superseded drawn signature", "seal", e.ID, "err", err)
-		}
 	}
 	writeJSON(w, http.StatusCreated, wireSeal(sl))
 	return nil

@@ -270,6 +270,7 @@ var errorTable = []errorMapping{
 	{ca.ErrSealNotFound, http.StatusNotFound, protocol.CodeSealNotFound},
 	{ca.ErrSealNotActive, http.StatusConflict, protocol.CodeSealNotActive},
 	{ca.ErrSealAlreadyRevoked, http.StatusConflict, protocol.CodeAlreadyRevoked},
+	{ca.ErrSealLimit, http.StatusConflict, protocol.CodeSealLimit},
 
 	// seal
 	{seal.ErrBadImage, http.StatusBadRequest, protocol.CodeBadSealImage},

@@ -234,7 +234,7 @@ func (a *API) confirmer() *session.Confirmer {
 			return err
 		},
 		Log:     a.log,
-		Seals:   caSeals{ca: a.ca},
+		Seals:   caSeals{a: a},
 		Uploads: uploadSource{a.uploads},
 	}
 }

@@ -21,7 +21,8 @@ func (q *RenewRequest) Validate() error {
 // renewCredential renews one of the caller's active credentials: a new
 // certificate for the same key or a new one (ca.RenewCredential); at an
 // internal issuer the old one becomes superseded at once, at an external
-// one when the successor's certificate is imported.
+// one when the successor's certificate is imported; then the seals bound
+// to the old certificate are re-issued for the new one.
 func (a *API) renewCredential(w http.ResponseWriter, r *http.Request) error {
 	body, deviceID, userID, err := a.signedDevice(w, r)
 	if err != nil {
@@ -46,6 +47,11 @@ func (a *API) renewCredential(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		a.auditRefusal(r.Context(), entry, err)
 		return err
+	}
+	if c.State == ca.StateActive {
+		// In effect now: the seals bound to the old certificate follow
+		// (sealreissue.go) before the answer.
+		a.reissueSeals(r.Context(), userID, id, reissueAfterRenew)
 	}
 	writeJSON(w, http.StatusCreated, protocol.Renewed{Credential: wireCredential(c)})
 	return nil

@@ -85,9 +85,23 @@ func (a *API) adminListSeals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// For one owner, the seals a renewal left bound to a superseded
+	// certificate are shown (re-issued at the next start, scan or confirm).
+	due := map[string]bool{}
+	if owner != "" {
+		ids, err := a.ca.SealsToReissue(r.Context(), owner)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			due[id] = true
+		}
+	}
 	out := protocol.SealList{Seals: make([]protocol.Seal, 0, len(list))}
 	for _, sl := range list {
-		out.Seals = append(out.Seals, wireSeal(sl))
+		ws := wireSeal(sl)
+		ws.ReissuePending = due[sl.ID]
+		out.Seals = append(out.Seals, ws)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -113,14 +127,20 @@ func (a *API) adminRevokeSeal(w http.ResponseWriter, r *http.Request) error {
 }
 
 // caSeals is the session.SealSource over the registry.
-type caSeals struct{ ca *ca.Service }
+type caSeals struct{ a *API }
 
 // Seal returns the user's active seal, its checked image and its parsed
-// SES_Seal (whose issuer signature must verify).
+// SES_Seal (whose issuer signature must verify). A seal still bound to a
+// certificate a renewal superseded is re-issued first (currentSeal).
 func (k caSeals) Seal(ctx context.Context, userID, sealID string) (*session.SealMaterial, *seal.SES, error) {
-	sl, err := k.ca.SealForUse(ctx, userID, sealID)
+	sl, err := k.a.ca.SealForUse(ctx, userID, sealID)
 	if err != nil {
 		return nil, nil, err
+	}
+	if cur := k.a.currentSeal(ctx, sl); cur != sl {
+		if sl, err = k.a.ca.SealForUse(ctx, userID, sealID); err != nil {
+			return nil, nil, err
+		}
 	}
 	ses, err := seal.Parse(sl.SESSeal)
 	if err != nil {
@@ -146,6 +166,10 @@ func (a *API) usableSeals(ctx context.Context, s *session.Session, userID string
 	}
 	for _, sl := range list {
 		if sl.State != ca.SealActive || (s.Request.Seal != "" && sl.ID != s.Request.Seal) {
+			continue
+		}
+		// Still bound to a certificate a renewal superseded: re-issued now.
+		if sl = a.currentSeal(ctx, sl); sl.State != ca.SealActive {
 			continue
 		}
 		ses, err := seal.Parse(sl.SESSeal)

@@ -103,9 +103,15 @@ func wireUserDetail(d *ca.UserDetail) protocol.UserDetail {
 
 // wireSeal is a seal of the registry as the operator API answers it.
 func wireSeal(s *ca.Seal) protocol.Seal {
-	return protocol.Seal{
+	out := protocol.Seal{
 		ID: s.ID, Owner: s.Owner, Name: s.Name, Kind: string(s.Kind), WidthMM: s.WidthMM, HeightMM: s.HeightMM,
 		Issuer: s.IssuerID, State: string(s.State), NotBefore: s.NotBefore, NotAfter: s.NotAfter,
 		CreatedAt: s.CreatedAt, RevokedAt: s.RevokedAt, RevocationReason: s.RevocationReason, SESSeal: s.SESSeal,
+		Version: s.Version, ReissuedAt: s.ReissuedAt, SignerCredentials: s.SignerCredentials,
 	}
+	for _, v := range s.Previous {
+		out.PreviousVersions = append(out.PreviousVersions, protocol.SealVersion{Version: v.Version, IssuedAt: v.IssuedAt,
+			NotAfter: v.NotAfter, SESSM3: v.SESSM3, SignerCredentials: v.SignerCredentials})
+	}
+	return out
 }

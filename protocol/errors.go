@@ -148,6 +148,7 @@ const (
 	CodeSealNotActive     = "seal_not_active"
 	CodeSealNotFound      = "seal_not_found"
 	CodeSealRequired      = "seal_required"
+	CodeSealLimit         = "seal_limit"
 	CodeDrawnSealDisabled = "drawn_seal_disabled"
 	CodeUploadExpired     = "upload_expired"
 	CodeUploadNotFound    = "upload_not_found"

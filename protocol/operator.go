@@ -204,8 +204,35 @@ type Seal struct {
 	CreatedAt        time.Time `json:"created_at"`
 	RevokedAt        time.Time `json:"revoked_at,omitzero"`
 	RevocationReason string    `json:"revocation_reason,omitempty"`
-	// SESSeal is the GB/T 38540 SES_Seal (DER).
+	// SESSeal is the GB/T 38540 SES_Seal (DER): the current version.
 	SESSeal []byte `json:"ses_seal"`
+	// Version is the SES_Seal's version: 1 as made, one more each time a
+	// renewal of a signing credential it is bound to re-issued it (same
+	// id, the successor's certificate instead of the superseded one).
+	Version int `json:"version"`
+	// ReissuedAt is when the current version was made by a re-issue.
+	ReissuedAt time.Time `json:"reissued_at,omitzero"`
+	// SignerCredentials are the owner's credentials whose certificates the
+	// current SES_Seal lists (absent for a seal made before this field,
+	// until its first re-issue).
+	SignerCredentials []string `json:"signer_credentials,omitempty"`
+	// ReissuePending: the seal is still bound to a certificate a renewal
+	// superseded (a re-issue failed or was interrupted); it is re-issued
+	// at the next start, scan or confirm. Only in GET /v1/admin/seals?owner=.
+	ReissuePending bool `json:"reissue_pending,omitempty"`
+	// PreviousVersions are the earlier versions, newest first: what a
+	// document sealed with one of them carries.
+	PreviousVersions []SealVersion `json:"previous_versions,omitempty"`
+}
+
+// SealVersion is an earlier version of a seal's SES_Seal.
+type SealVersion struct {
+	Version  int       `json:"version"`
+	IssuedAt time.Time `json:"issued_at"`
+	NotAfter time.Time `json:"not_after"`
+	// SESSM3 is the hex SM3 of that version's SES_Seal (DER).
+	SESSM3            string   `json:"ses_sm3"`
+	SignerCredentials []string `json:"signer_credentials,omitempty"`
 }
 
 // SealList answers GET /v1/admin/seals.

@@ -195,6 +195,13 @@ func (s *Server) wire() (http.Handler, error) {
 		Registrations: registrations,
 		Keepalive:     s.keep,
 	})
+	// The seal re-issues a crash or an error left after a renewal are
+	// finished before the node serves (api/sealreissue.go).
+	if n, err := h.ResumeSealReissues(s.ctx); err != nil {
+		s.log.Error("finishing seal re-issues after renewals", "err", err)
+	} else if n > 0 {
+		s.log.Info("seals re-issued after renewals", "seals", n)
+	}
 	if err := s.startMemoryPolicy(sessions, h); err != nil {
 		return nil, fmt.Errorf("server: memory policy: %w", err)
 	}

@@ -362,3 +362,90 @@ func TestSealReissueAfterCrash(t *testing.T) {
 	w.verifySealed(t, before, sl.ID, cred.ID, true)
 	w.verifySealed(t, after, sl.ID, renewed.ID, true)
 }
+
+// TestDrawnSignatureCap: the cap of 32 seals counts active seals only: a
+// phone user draws their signature again and again, far beyond 32 times
+// (each drawing supersedes the earlier one in its own write, audited in
+// its seal.add), with one drawing active at a time; at 32 active seals a
+// drawing of the same name still replaces the earlier one, while a new
+// name, and the operator's new seal, are seal_limit (409) naming no
+// field, nothing stored.
+func TestDrawnSignatureCap(t *testing.T) {
+	t.Parallel()
+	w := sxNew(t)
+	ctx := context.Background()
+	w.ts.Config.Seals.DrawnSignatures = true
+	w.ts.Restart()
+	alice := w.creds["alice/sm2/sign"].User
+	draw := func(name string) (rnSeal, error) {
+		var out rnSeal
+		body := map[string]any{"image_png": drawingPNG(t, 600, 240, true)}
+		if name != "" {
+			body["name"] = name
+		}
+		err := w.alice.Do(ctx, "POST", "/v1/me/seals", body, &out)
+		return out, err
+	}
+	countActive := func() (active, all int) {
+		var list struct{ Seals []rnSeal }
+		w.must(w.adminDo("GET", "/v1/admin/seals?owner="+alice, nil), http.StatusOK).decode(t, &list)
+		for _, s := range list.Seals {
+			if s.State == "active" {
+				active++
+			}
+		}
+		return active, len(list.Seals)
+	}
+	var last rnSeal
+	const redraws = 34 // the 33rd was refused when revoked seals counted
+	for i := range redraws {
+		sl, err := draw("")
+		if err != nil {
+			t.Fatalf("drawing %d: %v", i+1, err)
+		}
+		last = sl
+	}
+	if active, all := countActive(); active != 1 || all != redraws {
+		t.Fatalf("after %d drawings: %d active of %d", redraws, active, all)
+	}
+	es := w.actionAudit(t, alice, "seal.add")
+	if len(es) != redraws || !strings.Contains(es[len(es)-1].Detail, "supersedes=sel_") || strings.Contains(es[0].Detail, "supersedes") {
+		t.Fatalf("%d seal.add entries: first %q, last %q", len(es), es[0].Detail, es[len(es)-1].Detail)
+	}
+
+	// The operator fills the cap.
+	for i := range 31 {
+		w.must(w.adminDo("POST", "/v1/admin/seals", map[string]any{"owner": alice, "name": "合同章 " + string(rune('A'+i)), "kind": "contract",
+			"image_png": sealTestPNG(t), "width_mm": 40, "height_mm": 40, "issuer": "sm2"}), http.StatusCreated)
+	}
+	if active, _ := countActive(); active != 32 {
+		t.Fatalf("%d active seals", active)
+	}
+	again, err := draw("")
+	if err != nil {
+		t.Fatalf("drawing again at the cap: %v", err)
+	}
+	if got := w.adminSeal(t, alice, last.ID); got.State != "revoked" || again.State != "active" {
+		t.Fatalf("at the cap: the earlier drawing is %s, the new one %s", got.State, again.State)
+	}
+	before, _, _ := w.ts.Server.Store().List(ctx, "seals/")
+	_, err = draw("另一个签名")
+	ae := mustRefuse(t, err, protocol.CodeSealLimit)
+	if ae.Field != "" || !strings.Contains(ae.Message, "32 active seals") {
+		t.Fatalf("the refusal: field %q message %q", ae.Field, ae.Message)
+	}
+	r := w.adminDo("POST", "/v1/admin/seals", map[string]any{"owner": alice, "name": "财务章", "kind": "finance",
+		"image_png": sealTestPNG(t), "width_mm": 40, "height_mm": 40, "issuer": "sm2"})
+	w.refused(r, http.StatusConflict, protocol.CodeSealLimit)
+	if r.field != "" {
+		t.Errorf("the operator's refusal names field %q", r.field)
+	}
+	if after, _, _ := w.ts.Server.Store().List(ctx, "seals/"); len(after) != len(before) {
+		t.Fatalf("refusals stored seals: %d, then %d", len(before), len(after))
+	}
+	// Revoking one makes room.
+	w.must(w.adminDo("POST", "/v1/admin/seals/"+again.ID+"/revoke", nil), http.StatusOK)
+	if _, err := draw("另一个签名"); err != nil {
+		t.Fatalf("after a revocation: %v", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
+	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/seal"
 )
 
@@ -158,5 +159,50 @@ func TestPhoneSignature(t *testing.T) {
 			t.Errorf("printed %g×%g mm for %v", seals[0].WidthMM, seals[0].HeightMM, b)
 		}
 		p.onlyGateway()
+	})
+
+	// The cap counts active seals: drawing again replaces the drawing;
+	// once the operator has revoked it and given the user 32 other seals,
+	// a drawing is refused with a screen that says why and what to do.
+	step(t, p, "drawn again, then refused at the cap of active seals", func(t *testing.T) {
+		op := w.operator()
+		p.tap("done")
+		draw(t)
+		p.tap("sign-save")
+		p.waitView("signature-saved")
+		seals, err := op.Seals(w.ctx(), u.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		active := 0
+		for _, sl := range seals {
+			if sl.State == "active" {
+				active++
+				if _, err := op.RevokeSeal(w.ctx(), sl.ID, "superseded"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if len(seals) != 2 || active != 1 {
+			t.Fatalf("after drawing again: %d seals, %d active", len(seals), active)
+		}
+		for i := range 32 {
+			if _, err := op.AddSeal(w.ctx(), operator.SealRequest{Owner: u.id, Name: "合同章 " + strconv.Itoa(i+1), Kind: "contract",
+				ImagePNG: sealPNG(t, false), WidthMM: 40, HeightMM: 40, Issuer: "sm2"}); err != nil {
+				t.Fatalf("seal %d: %v", i+1, err)
+			}
+		}
+		p.tap("done")
+		draw(t)
+		p.tap("sign-save")
+		p.waitView("refused")
+		if e := eval[string](p.tab, `document.body.dataset.error`); e != "seal_limit" {
+			t.Fatalf("data-error %q", e)
+		}
+		if m := p.message(); !strings.Contains(m, "32") || !strings.Contains(m, "撤销") {
+			t.Errorf("the refusal says %q", m)
+		}
+		p.shot("signature-seal-limit")
+		p.axe("signature-seal-limit")
 	})
 }

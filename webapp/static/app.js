@@ -247,6 +247,8 @@
       signSavedLead: '您的手写签名已成为个人签名章（{id}），盖章时可以选用。',
       err_drawn_seal_disabled: '您的证书服务机构不允许使用手写签名。如需个人签名章，请联系证书服务机构登记。',
       title_drawn_seal_disabled: '不能使用手写签名',
+      err_seal_limit: '您已有 32 个有效的印章和签名，已达上限。请联系证书服务机构撤销不再使用的印章后再试。',
+      title_seal_limit: '印章数量已达上限',
       err_bad_seal_image: '这个签名无法使用（太小、太细长或是空白），请重新书写。',
       language: '语言',
       lost: '手机丢失怎么办？',
@@ -471,6 +473,8 @@
       signSavedLead: 'Your signature is now a personal seal ({id}); choose it when you seal a document.',
       err_drawn_seal_disabled: 'Your certificate provider does not allow hand-drawn signatures. Ask them to register a personal seal for you.',
       title_drawn_seal_disabled: 'Hand-drawn signatures are not allowed',
+      err_seal_limit: 'You already hold 32 valid seals and signatures, the most allowed. Ask your certificate provider to revoke one you no longer use, then try again.',
+      title_seal_limit: 'Too many seals',
       err_bad_seal_image: 'This signature cannot be used (too small, too long and thin, or empty). Please write it again.',
       language: 'Language',
       lost: 'Lost your phone?',
@@ -2541,8 +2545,8 @@
           }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done'))) });
         });
       }).catch(function (err) {
-        if (err && err.code === 'drawn_seal_disabled') {
-          outcome('refused', 'warn', 'alert', t('title_drawn_seal_disabled'), errText(err),
+        if (err && (err.code === 'drawn_seal_disabled' || err.code === 'seal_limit')) {
+          outcome('refused', 'warn', 'alert', t('title_' + err.code), errText(err),
             h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
           document.body.setAttribute('data-error', err.code);
           return;

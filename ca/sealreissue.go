@@ -109,7 +109,18 @@ func (s *Service) ClearSealReissue(ctx context.Context, owner, credential string
 	if !ValidID(owner) || !ValidID(credential) {
 		return true, nil
 	}
-	if _, err := s.store.Txn(ctx, storage.Delete(sealReissueKey(owner, credential))); err != nil {
+	key := sealReissueKey(owner, credential)
+	kv, err := s.store.Get(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	// A marker written again meanwhile stays, for the next start.
+	if _, err := s.store.Txn(ctx, storage.IfRevision(key, kv.Revision), storage.Delete(key)); errors.Is(err, storage.ErrConflict) {
+		return false, nil
+	} else if err != nil {
 		return false, err
 	}
 	return true, nil

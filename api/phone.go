@@ -100,7 +100,13 @@ func (a *API) requestCredential(w http.ResponseWriter, r *http.Request) error {
 		a.auditRefusal(r.Context(), entry, err)
 		return err
 	}
-	writeJSON(w, http.StatusCreated, wireCredentialCreated(c))
+	status := http.StatusCreated
+	if c.Repeated {
+		// A cosign request repeated by the phone whose first answer was
+		// lost: the same credential, nothing new (nor audited).
+		status = http.StatusOK
+	}
+	writeJSON(w, status, wireCredentialCreated(c))
 	return nil
 }
 

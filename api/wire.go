@@ -18,7 +18,7 @@ func wireCredential(c *ca.Credential) protocol.Credential {
 		CertificatePEM: c.CertificatePEM, CSRPEM: c.CSRPEM, Serial: c.Serial,
 		NotBefore: c.NotBefore, NotAfter: c.NotAfter, CreatedAt: c.CreatedAt,
 		RevokedAt: c.RevokedAt, RevocationReason: c.RevocationReason,
-		Mode: c.Mode, HolderDevice: c.HolderDevice, Cosign: c.CosignChallenge,
+		Mode: c.Mode, HolderDevice: c.HolderDevice, KeyGenCommit: c.KeyGenCommit, Cosign: c.CosignChallenge,
 		Supersedes: c.Supersedes, SupersededBy: c.SupersededBy, SupersededAt: c.SupersededAt,
 		RenewalPending: c.RenewalPending,
 		Escrowed:       c.Escrowed, AwaitingRecovery: c.AwaitingRecovery,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
@@ -37,6 +38,11 @@ type credentialRecord struct {
 	// HolderDevice is the device that made a cosign credential (it holds
 	// the phone's share).
 	HolderDevice string `json:"holder_device,omitempty"`
+	// KeyGenCommit is the proof commitment T of the key-generation
+	// message that made a cosign credential: a random point, nothing of
+	// either share, by which a phone whose answer was lost finds the
+	// credential its seed belongs to.
+	KeyGenCommit []byte `json:"keygen_commit,omitempty"`
 	// CSRPending is the sealed two-party signing exchange of the CSR of a
 	// cosign credential at an external issuer (until the phone answers).
 	CSRPending []byte `json:"csr_pending,omitempty"`
@@ -98,7 +104,7 @@ func (c *credentialRecord) toCredential(now time.Time) (*Credential, error) {
 		Escrowed:       len(c.Escrow) > 0, AwaitingRecovery: c.AwaitingRecovery,
 	}
 	if c.Cosign {
-		out.Mode, out.HolderDevice = CredentialModeCosign, c.HolderDevice
+		out.Mode, out.HolderDevice, out.KeyGenCommit = CredentialModeCosign, c.HolderDevice, c.KeyGenCommit
 	}
 	if len(c.Certificate) > 0 {
 		cert, certPEM, err := parseCertMemo(c.Certificate)
@@ -228,8 +234,13 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 		if err == nil {
 			// The slot is free again once its credential has expired (revoke
 			// deletes the slot).
-			if c, _, err := s.loadCredential(ctx, slot.CredentialID); err == nil {
+			if c, crev, err := s.loadCredential(ctx, slot.CredentialID); err == nil {
 				if st := c.state(s.now()); st == StateActive || st == StatePending {
+					if repeatsCosignCreation(c, req) {
+						cred, err := s.repeatCosignCreation(ctx, c, crev, u, urev, subject, req)
+						out = cred
+						return err
+					}
 					return fmt.Errorf("%w: %s (%s)", ErrCredentialExists, c.ID, st)
 				}
 			} else if !errors.Is(err, ErrCredentialNotFound) {
@@ -255,7 +266,7 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 			return err
 		}
 		if rec.Cosign {
-			rec.HolderDevice = req.DeviceID
+			rec.HolderDevice, rec.KeyGenCommit = req.DeviceID, bytes.Clone(req.Cosign.ProofT)
 		}
 		var b txnBuilder
 		if esc != nil {
@@ -284,6 +295,72 @@ func (s *Service) CreateCredential(ctx context.Context, req CredentialRequest) (
 		return nil
 	})
 	return out, err
+}
+
+// repeatsCosignCreation reports whether req may be the repeat of the
+// request that made c, a cosign credential holding the slot req asks for:
+// a cosign request from the device that made c (c no renewal). Whether it
+// is (the same phone share) is repeatCosignCreation's to check.
+func repeatsCosignCreation(c *credentialRecord, req CredentialRequest) bool {
+	return req.Cosign != nil && c.Cosign && req.DeviceID != "" && c.HolderDevice == req.DeviceID && c.Supersedes == ""
+}
+
+// repeatCosignCreation answers a cosign credential request repeated by
+// the phone that made c (its first answer lost): after the PIN check
+// (a wrong PIN is refused and counted as for any request), a message
+// from the phone share c was made with (cosign.GatewayShare.MadeFrom)
+// gets c again, marked Repeated; any other is ErrCredentialExists, with
+// nothing changed. At an external issuer whose CSR the phone has not
+// signed yet, the answer carries a new CSR challenge (the lost one's
+// exchange, or one a failed answer used up, is replaced). Nothing is
+// audited: c's creation was.
+func (s *Service) repeatCosignCreation(ctx context.Context, c *credentialRecord, crev int64, u *userRecord, urev int64, subject pkix.Name, req CredentialRequest) (*Credential, error) {
+	pinKey, err := s.checkPIN(ctx, u, urev, req.PIN)
+	if err != nil {
+		return nil, err
+	}
+	gmcrypto.Zero(pinKey)
+	pubAny, err := gmcrypto.ParsePublicKey(c.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("ca: corrupt credential %s: %w", c.ID, err)
+	}
+	pub, ok := pubAny.(*ecdsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("ca: corrupt credential %s: not an SM2 key", c.ID)
+	}
+	g, err := s.unwrapShare(c)
+	if err != nil {
+		return nil, err
+	}
+	err = g.MadeFrom(CosignKeyGenBinding(u.ID), pub, req.Cosign)
+	switch {
+	case errors.Is(err, gmcrypto.ErrVerification), errors.Is(err, cosign.ErrMalformed):
+		return nil, fmt.Errorf("%w: %s (%s)", ErrCredentialExists, c.ID, c.state(s.now()))
+	case err != nil:
+		return nil, err
+	}
+	var b txnBuilder
+	b.cond(userKey(u.ID), urev)
+	if !u.pinUnchanged {
+		b.put(userKey(u.ID), u, 0) // the PIN check's reset of the count
+	}
+	b.cond(credentialKey(c.ID), crev)
+	var ch *cosign.Challenge
+	if len(c.Certificate) == 0 && len(c.CSR) == 0 {
+		if ch, err = s.startCosignCSR(c, subject, keyUsageFor(c.Purpose, gmcrypto.AlgSM2), pub); err != nil {
+			return nil, err
+		}
+		b.put(credentialKey(c.ID), c, 0)
+	}
+	if err := b.commit(ctx, s.store); err != nil {
+		return nil, err
+	}
+	cred, err := c.toCredential(s.now())
+	if err != nil {
+		return nil, err
+	}
+	cred.CosignChallenge, cred.Repeated = ch, true
+	return cred, nil
 }
 
 // newCredential generates the key, wraps it and issues the certificate

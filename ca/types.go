@@ -281,6 +281,15 @@ type Credential struct {
 	// HolderDevice is, for a cosign credential, the device that made it
 	// (and so holds the phone's share), when known.
 	HolderDevice string
+	// KeyGenCommit is, for a cosign credential, the proof commitment of
+	// the key-generation message that made it (a random point): the phone
+	// that sent that message finds its credential by it after a lost
+	// answer.
+	KeyGenCommit []byte
+	// Repeated is set in the answer of CreateCredential to a repeated
+	// cosign request (the same phone share, its first answer lost): the
+	// credential existed already, nothing was created.
+	Repeated bool
 	// CertificatePEM is the certificate (empty while pending).
 	CertificatePEM string
 	// CSRPEM is the PKCS#10 request for an external issuer.

@@ -114,6 +114,12 @@ type Credential struct {
 	// and holds the phone's share: if that device is lost, so is the
 	// credential.
 	HolderDevice string `json:"holder_device,omitempty"`
+	// KeyGenCommit is, for a cosign credential, the proof commitment
+	// (proof_t) of the key-generation message that made it: a random
+	// point that says nothing of either share, by which the phone that
+	// sent the message finds the credential its seed belongs to when the
+	// answer was lost.
+	KeyGenCommit []byte `json:"keygen_commit,omitempty"`
 	// Cosign is the CSR challenge of a new cosign credential at an
 	// external issuer.
 	Cosign *cosign.Challenge `json:"cosign,omitempty"`

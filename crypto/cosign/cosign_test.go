@@ -718,3 +718,64 @@ func TestReplaceInDER(t *testing.T) {
 		t.Fatal("accepted broken DER")
 	}
 }
+
+// TestMadeFrom: the gateway recognises a key-generation message repeated
+// from the same seed and PIN (a fresh proof), also after a PIN change,
+// and nothing else: another seed, another PIN, another binding, a broken
+// proof.
+func TestMadeFrom(t *testing.T) {
+	b := cosign.CredentialRequestBinding("usr_1")
+	sec, req, err := cosign.PhoneKeyGen(b, pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, pub, err := cosign.GatewayKeyGen(b, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := cosign.PhoneKeyGenAgain(sec, b, pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(again.ProofT, req.ProofT) || !bytes.Equal(again.Point, req.Point) {
+		t.Fatal("a repeated message has the same point and a fresh proof")
+	}
+	for _, r := range []*cosign.KeyGenRequest{req, again} {
+		if err := g.MadeFrom(b, pub, r); err != nil {
+			t.Fatalf("the same share is not recognised: %v", err)
+		}
+	}
+	_, other, err := cosign.PhoneKeyGen(b, pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, g.MadeFrom(b, pub, other), gmcrypto.ErrVerification)
+	wrongPIN, err := cosign.PhoneKeyGenAgain(sec, b, "999999")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, g.MadeFrom(b, pub, wrongPIN), gmcrypto.ErrVerification)
+	otherUser, err := cosign.PhoneKeyGenAgain(sec, cosign.CredentialRequestBinding("usr_2"), pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, g.MadeFrom(b, pub, otherUser), cosign.ErrMalformed)
+	broken := *again
+	broken.ProofZ = bytes.Clone(again.ProofZ)
+	broken.ProofZ[31] ^= 1
+	want(t, g.MadeFrom(b, pub, &broken), cosign.ErrMalformed)
+	want(t, g.MadeFrom(b, pub, nil), cosign.ErrMalformed)
+	// After a PIN change the new seed with the new PIN is recognised.
+	c := &cred{id: "cred-1", sec: sec, g: g, pub: pub}
+	if err := changePIN(t, c, pin, "135790"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := cosign.PhoneKeyGenAgain(c.sec, b, "135790")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.g.MadeFrom(b, pub, after); err != nil {
+		t.Fatalf("after a PIN change: %v", err)
+	}
+	want(t, c.g.MadeFrom(b, pub, req), gmcrypto.ErrVerification)
+}

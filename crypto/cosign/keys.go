@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/emmansun/gmsm/sm3"
+
+	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 )
 
 // SeedSize is the length of the random seed the phone stores per credential.
@@ -128,11 +130,23 @@ func PhoneKeyGen(b Binding, pin string) (*PhoneSecret, *KeyGenRequest, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	pr, err := proveShare(sec, pin, b)
+	req, err := PhoneKeyGenAgain(sec, b, pin)
 	if err != nil {
 		return nil, nil, err
 	}
-	return sec, &KeyGenRequest{Point: pr.point, ProofT: pr.t, ProofZ: pr.z}, nil
+	return sec, req, nil
+}
+
+// PhoneKeyGenAgain is the key-generation message of a seed PhoneKeyGen
+// made, with a fresh proof: what a phone sends when it repeats a
+// credential request whose answer it never got (the same share, so the
+// gateway recognises it, GatewayShare.MadeFrom).
+func PhoneKeyGenAgain(sec *PhoneSecret, b Binding, pin string) (*KeyGenRequest, error) {
+	pr, err := proveShare(sec, pin, b)
+	if err != nil {
+		return nil, err
+	}
+	return &KeyGenRequest{Point: pr.point, ProofT: pr.t, ProofZ: pr.z}, nil
 }
 
 // shareProof is the phone's point P_p = [x]G for x = d_p⁻¹ with a Schnorr
@@ -180,11 +194,8 @@ func GatewayKeyGen(b Binding, req *KeyGenRequest) (*GatewayShare, *ecdsa.PublicK
 	if err != nil {
 		return nil, nil, err
 	}
-	// [z]G == T + [c]P_p, checked as [z]G + [−c]P_p == T.
-	c := keyGenChallenge(b, req.Point, req.ProofT)
-	lhs := pointAdd(baseMul(z), pointMul(pp, neg(c)))
-	if lhs.isIdentity() || !bytes.Equal(lhs.bytes(), tp.bytes()) {
-		return nil, nil, ErrMalformed
+	if err := checkKeyGenProof(b, req, pp, tp, z); err != nil {
+		return nil, nil, err
 	}
 	for range 64 {
 		dg, err := newRandomScalar()
@@ -198,4 +209,53 @@ func GatewayKeyGen(b Binding, req *KeyGenRequest) (*GatewayShare, *ecdsa.PublicK
 		return &GatewayShare{d: dg}, publicKey(pub), nil
 	}
 	return nil, nil, fmt.Errorf("cosign: no gateway share found")
+}
+
+// checkKeyGenProof checks the Schnorr proof of req (parsed: pp, tp, z) for
+// binding b: [z]G == T + [c]P_p, checked as [z]G + [−c]P_p == T.
+func checkKeyGenProof(b Binding, req *KeyGenRequest, pp, tp point, z *scalar) error {
+	c := keyGenChallenge(b, req.Point, req.ProofT)
+	lhs := pointAdd(baseMul(z), pointMul(pp, neg(c)))
+	if lhs.isIdentity() || !bytes.Equal(lhs.bytes(), tp.bytes()) {
+		return ErrMalformed
+	}
+	return nil
+}
+
+// MadeFrom reports whether req, a key-generation message checked as
+// GatewayKeyGen checks it, comes from the phone share this share g was
+// made with for public key pub: [d_g⁻¹]P_p − G == pub. It lets the
+// gateway recognise a credential request repeated by a phone whose first
+// answer was lost (same seed and PIN, a fresh proof). The phone's point
+// stays valid across PIN changes (re-sharing keeps d_g·d_p). A malformed
+// message is ErrMalformed; a well-formed one from another share is
+// crypto.ErrVerification.
+func (g *GatewayShare) MadeFrom(b Binding, pub *ecdsa.PublicKey, req *KeyGenRequest) error {
+	if req == nil {
+		return ErrMalformed
+	}
+	want, err := pointOf(pub)
+	if err != nil {
+		return err
+	}
+	pp, err := parsePoint(req.Point)
+	if err != nil {
+		return err
+	}
+	tp, err := parsePoint(req.ProofT)
+	if err != nil {
+		return err
+	}
+	z, err := parseScalar(req.ProofZ)
+	if err != nil {
+		return err
+	}
+	if err := checkKeyGenProof(b, req, pp, tp, z); err != nil {
+		return err
+	}
+	got := pointAdd(pointMul(pp, inverse(g.d)), pointNeg(generator()))
+	if got.isIdentity() || !equalPoints(got, want) {
+		return gmcrypto.ErrVerification
+	}
+	return nil
 }

@@ -6,9 +6,10 @@
 //	GOOS=js GOARCH=wasm go build -o cosign.wasm ./cmd/cosign-wasm
 //
 // Loaded with Go's wasm_exec.js, it sets globalThis.ukeygateCosign with
-// three functions that take and return strings (JSON, package
-// phone/jsapi): keygen(userID, pin), answer(seed, pin, challengeJSON,
-// session, credential) and changePIN(seed, oldPIN, newPIN, credential).
+// four functions that take and return strings (JSON, package
+// phone/jsapi): keygen(userID, pin), keygenAgain(seed, userID, pin),
+// answer(seed, pin, challengeJSON, session, credential) and
+// changePIN(seed, oldPIN, newPIN, credential).
 // Each returns {"ok": result} or {"error": message}. The seed stays with
 // the caller (wrapped by a non-extractable WebCrypto key); nothing is kept
 // here between calls.
@@ -43,6 +44,9 @@ func wrap(f func(args []string) (string, error), n int) js.Func {
 func main() {
 	js.Global().Set("ukeygateCosign", js.ValueOf(map[string]any{
 		"keygen": wrap(func(a []string) (string, error) { return jsapi.KeyGen(a[0], a[1]) }, 2),
+		"keygenAgain": wrap(func(a []string) (string, error) {
+			return jsapi.KeyGenAgain(a[0], a[1], a[2])
+		}, 3),
 		"answer": wrap(func(a []string) (string, error) { return jsapi.Answer(a[0], a[1], a[2], a[3], a[4]) }, 5),
 		"changePIN": wrap(func(a []string) (string, error) {
 			return jsapi.ChangePIN(a[0], a[1], a[2], a[3])

@@ -32,6 +32,22 @@ func KeyGen(userID, pin string) (string, error) {
 	return marshal(KeyGenResult{Seed: base64.StdEncoding.EncodeToString(sec.Seed), Cosign: req})
 }
 
+// KeyGenAgain is the `cosign` member of a credential request repeated
+// with the seed KeyGen gave (its first answer lost): the same share, a
+// fresh proof, so that the gateway answers the credential it made then.
+// The result is KeyGenResult with the same seed.
+func KeyGenAgain(seed, userID, pin string) (string, error) {
+	sec, err := secret(seed)
+	if err != nil {
+		return "", err
+	}
+	req, err := cosign.PhoneKeyGenAgain(sec, cosign.CredentialRequestBinding(userID), pin)
+	if err != nil {
+		return "", err
+	}
+	return marshal(KeyGenResult{Seed: seed, Cosign: req})
+}
+
 // Answer computes the `cosign` member of the second confirm request from
 // the challenge (the `cosign` member of the first answer, JSON), for the
 // session and credential being confirmed. For the CSR challenge of a new

@@ -33,6 +33,8 @@ func native(t *testing.T, fn string, args ...string) string {
 	switch fn {
 	case "keygen":
 		out, err = jsapi.KeyGen(args[0], args[1])
+	case "keygenAgain":
+		out, err = jsapi.KeyGenAgain(args[0], args[1], args[2])
 	case "answer":
 		out, err = jsapi.Answer(args[0], args[1], args[2], args[3], args[4])
 	case "changePIN":
@@ -55,6 +57,14 @@ func roundTrip(t *testing.T, half phoneHalf) {
 	g, pub, err := cosign.GatewayKeyGen(cosign.CredentialRequestBinding(user), kg.Cosign)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The request repeated after a lost answer: the same share.
+	var again jsapi.KeyGenResult
+	if err := json.Unmarshal([]byte(half(t, "keygenAgain", kg.Seed, user, pin)), &again); err != nil {
+		t.Fatal(err)
+	}
+	if again.Seed != kg.Seed || g.MadeFrom(cosign.CredentialRequestBinding(user), pub, again.Cosign) != nil {
+		t.Fatalf("the repeated request is not the same share's: %+v", again)
 	}
 	msg := []byte("signed by the phone web app's half")
 	e, _ := gmcrypto.Digest(pub, msg, nil)

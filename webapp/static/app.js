@@ -2734,11 +2734,16 @@
   }
 
   // settlePending settles a PIN change of unknown outcome, if there is
-  // one (quietly: when the gateway cannot be asked, it stays pending).
+  // one, then two-party credential requests whose answer was lost (the
+  // kept seed goes to the credential the gateway made, cosign.js
+  // settleNew); quietly: when the gateway cannot be asked, they stay
+  // pending.
   function settlePending() {
     if (!S.device || !CO) { return Promise.resolve(); }
     return CO.pendingSince().then(function (since) {
       return since ? settlePINChange(since) : null;
+    }).catch(function () { /* offline: settled later */ }).then(function () {
+      return CO.settleNew(S.device.deviceId);
     }).catch(function () { /* offline: settled later */ });
   }
 

@@ -55,6 +55,13 @@
     var SEED_PREFIX = 'cosign-seed:' + (root || '/') + ':';
     // A PIN change's new seeds, kept before it is sent (see reshare).
     var PENDING_PREFIX = 'cosign-pending:' + (root || '/') + ':';
+    // A credential request's new seed, kept before it is sent (see
+    // request), under a random tag until the credential's id is known.
+    var NEW_PREFIX = 'cosign-new:' + (root || '/') + ':';
+    // A kept request whose credential the gateway does not show is
+    // forgotten only once it is this old (ms): an answer may still be on
+    // its way to another tab.
+    var NEW_GRACE = 120000;
 
     function CosignError(code) { this.code = code; this.message = ''; }
 
@@ -159,24 +166,108 @@
       });
     }
 
+    // ---- requests whose answer was lost --------------------------------
+    // pendingNew lists the kept requests: {tag, user, issuer, purpose,
+    // sentAt, commits: [proof_t, …]} (the seed stays wrapped).
+    function pendingNew() {
+      return heldCredentials(NEW_PREFIX).then(function (tags) {
+        return Promise.all(tags.map(function (tag) {
+          return dbDo('readonly', function (s) { return s.get(NEW_PREFIX + tag); }).then(function (rec) {
+            return rec ? { tag: tag, user: rec.user, issuer: rec.issuer, purpose: rec.purpose, sentAt: rec.sentAt || 0, commits: rec.commits || [] } : null;
+          });
+        }));
+      }).then(function (l) { return l.filter(Boolean); });
+    }
+    function dropNew(tag) {
+      return dbDo('readwrite', function (s) { return s.delete(NEW_PREFIX + tag); });
+    }
+    function newTag() {
+      var b = crypto.getRandomValues(new Uint8Array(12)), s = '';
+      for (var i = 0; i < b.length; i++) { s += ('0' + b[i].toString(16)).slice(-2); }
+      return s;
+    }
+
+    // settleNew ends the credential requests whose answer was lost: the
+    // gateway's cosign credential made by one of a kept request's
+    // messages (its keygen_commit, the random proof_t the phone sent:
+    // nothing the PIN could be tested against is kept here) gets the kept
+    // seed; a request the gateway shows nothing of is forgotten (after
+    // NEW_GRACE). A credential whose CSR at an external issuer is still to
+    // be signed keeps its request: requesting it again (request) signs
+    // it. Resolves the credentials settled; rejects when the gateway
+    // cannot be asked (nothing changes).
+    function settleNew(deviceId) {
+      return pendingNew().then(function (list) {
+        if (!list.length) { return []; }
+        return api('GET', '/v1/me/credentials', undefined, true).then(function (r) {
+          var creds = (r && r.credentials) || [];
+          return Promise.all(list.map(function (rec) {
+            var c = creds.filter(function (c) {
+              return isCosign(c) && c.keygen_commit && rec.commits.indexOf(c.keygen_commit) >= 0 &&
+                c.issuer === rec.issuer && c.purpose === rec.purpose && (!deviceId || c.holder_device === deviceId);
+            })[0];
+            if (!c) {
+              return Date.now() - rec.sentAt < NEW_GRACE ? null : dropNew(rec.tag).then(function () { return null; });
+            }
+            if (c.state === 'pending' && !c.csr_pem) { return null; }
+            return loadSeed(rec.tag, NEW_PREFIX).then(function (seed) { return saveSeed(c.id, seed); }).then(function () {
+              return dropNew(rec.tag);
+            }).then(function () { return c; });
+          }));
+        });
+      }).then(function (l) { return l.filter(Boolean); });
+    }
+
     // ---- the flows ---------------------------------------------------------
     // request makes a cosign credential at issuer for purpose (POST
     // /v1/me/credentials, mode cosign). An external issuer's CSR is
     // signed two-party at once (POST /v1/me/credentials/{id}/cosign).
+    //
+    // The new seed is kept aside (wrapped like the others, with the
+    // random proof_t of each message sent) before the request goes: an
+    // answer lost on the way back must not lose the credential the
+    // gateway made. Asked again for the same user, issuer and purpose,
+    // the kept seed makes the message again (keygenAgain: the same share,
+    // which the gateway recognises and answers with the credential it
+    // made, 200); settleNew finds the credential without the PIN.
     function request(userId, issuer, purpose, pin) {
-      var kg;
-      return call('keygen', [userId, pin]).then(function (r) {
+      var kg, tag = '', earlier = null;
+      return pendingNew().then(function (list) {
+        earlier = list.filter(function (r) { return r.user === userId && r.issuer === issuer && r.purpose === purpose; })[0] || null;
+        if (!earlier) { return call('keygen', [userId, pin]); }
+        return loadSeed(earlier.tag, NEW_PREFIX).then(function (seed) {
+          return call('keygenAgain', [seed, userId, pin]);
+        }, function () {
+          // Unreadable: forgotten, and a new key.
+          return dropNew(earlier.tag).then(function () { earlier = null; return call('keygen', [userId, pin]); });
+        });
+      }).then(function (r) {
         kg = r;
-        return api('POST', '/v1/me/credentials', { issuer: issuer, alg: 'SM2', purpose: purpose, pin: pin, mode: 'cosign', cosign: kg.cosign }, true);
+        tag = earlier ? earlier.tag : newTag();
+        var commits = (earlier ? earlier.commits : []).concat([kg.cosign.proof_t]);
+        return saveSeed(tag, kg.seed, NEW_PREFIX, { user: userId, issuer: issuer, purpose: purpose, sentAt: Date.now(), commits: commits });
+      }).then(function () {
+        return api('POST', '/v1/me/credentials', { issuer: issuer, alg: 'SM2', purpose: purpose, pin: pin, mode: 'cosign', cosign: kg.cosign }, true).catch(function (err) {
+          // Refused, the gateway made nothing now: a first request's
+          // seed is forgotten, and an earlier one's when the slot is
+          // another key's. A lost answer (network) keeps it.
+          if (err.code !== 'network' && (!earlier || err.code === 'credential_exists')) {
+            return dropNew(tag).catch(function () {}).then(function () { throw err; });
+          }
+          throw err;
+        });
       }).then(function (r) {
         var c = r.credential;
-        // The seed is kept before anything else: without it the new
-        // credential is lost.
+        // The seed is kept under the credential before anything else;
+        // the request is kept until the CSR, if any, is signed (asked
+        // again, the gateway gives a new challenge).
         return saveSeed(c.id, kg.seed).then(function () {
           if (!c.cosign) { return r; }
           return call('answer', [kg.seed, pin, JSON.stringify(c.cosign), 'csr', c.id]).then(function (ans) {
             return api('POST', '/v1/me/credentials/' + encodeURIComponent(c.id) + '/cosign', { cosign: ans }, true);
           });
+        }).then(function (done) {
+          return dropNew(tag).then(function () { return done; });
         });
       }).then(function (r) {
         kg = null;
@@ -295,6 +386,7 @@
       reshare: reshare,
       pendingSince: pendingSince,
       settle: settle,
+      settleNew: settleNew,
       held: function () { return heldCredentials(); }
     };
   }

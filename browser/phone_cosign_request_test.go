@@ -1,0 +1,146 @@
+package browser_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/portal"
+)
+
+// TestPhoneCosignRequestAnswerLost: a phone user requests a two-party
+// (cosign) signing certificate; the gateway makes it but its answer is
+// lost on the way back. The phone kept the new half aside before sending:
+// the next scan finds the credential the gateway made (by the random
+// proof commitment the phone sent) and keeps the half for it, and the
+// certificate signs. Then an encryption certificate's answer is lost and
+// the user simply asks again: the kept half makes the same request
+// again, the gateway answers the credential it made (200), nothing twice.
+func TestPhoneCosignRequestAnswerLost(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, false)
+	app := w.addApp("协同签名测试门户", "https://bid.example")
+	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://bid.example"}
+	u := w.newUser(t, "郑十")
+	p := w.newPhone(t, "zh-cosign-request", "zh-CN,zh;q=0.9")
+	ctx := func() context.Context { return w.ctx() }
+	count := func(prefix string) int {
+		return eval[int](p.tab, `new Promise(function (resolve, reject) {
+  var r = indexedDB.open('ukeygate');
+  r.onerror = function () { reject(r.error); };
+  r.onsuccess = function () {
+    var c = r.result.transaction('kv', 'readonly').objectStore('kv').count(IDBKeyRange.bound('`+prefix+`', '`+prefix+`\uffff'));
+    c.onsuccess = function () { resolve(c.result); };
+  };
+})`)
+	}
+	seeds := func() int { return count("cosign-seed:/:") }
+	kept := func() int { return count("cosign-new:/:") }
+	// requestCosign requests a two-party certificate for purpose from
+	// home; with lose, the answer to the request is lost.
+	requestCosign := func(t *testing.T, purpose string, lose bool) {
+		p.tap("tab-certs")
+		p.waitView("certs")
+		p.tap("request-new")
+		p.waitView("request-cert")
+		p.tap("mode-cosign")
+		p.wait(`document.querySelector('[data-t=mode-cosign]').getAttribute('aria-checked') === 'true'`, "the two-party choice")
+		if purpose == "encrypt" {
+			p.tap("purpose-sign")
+			p.tap("purpose-encrypt")
+			p.wait(`document.querySelector('[data-t=purpose-sign]').getAttribute('aria-checked') === 'false' &&
+  document.querySelector('[data-t=purpose-encrypt]').getAttribute('aria-checked') === 'true'`, "encryption alone")
+		}
+		if lose {
+			stop := p.loseAnswers(t, "*/v1/me/credentials")
+			defer stop()
+		}
+		p.tap("request")
+		p.enterPIN(pinA)
+		if lose {
+			p.waitView("refused")
+		}
+	}
+	cosignCreds := func(purpose string) []*operator.Credential {
+		creds, err := w.operator().Credentials(ctx(), operator.CredentialFilter{UserID: u.id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []*operator.Credential
+		for _, c := range creds {
+			if c.Mode == "cosign" && c.Purpose == purpose {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
+
+	step(t, p, "the request's answer is lost", func(t *testing.T) {
+		p.visit(u.link)
+		p.enrollOnScreens("", pinA, false, false)
+		p.waitView("home")
+		requestCosign(t, "sign", true)
+		p.shot("cosign-request-lost")
+		if c := cosignCreds("sign"); len(c) != 1 || c[0].State != "active" {
+			t.Fatalf("the gateway holds %+v, want the one credential it made", c)
+		}
+		if n, k := seeds(), kept(); n != 0 || k != 1 {
+			t.Errorf("%d seeds and %d kept aside, want 0 and 1", n, k) // the signature below tells what it costs
+		}
+	})
+
+	step(t, p, "the next scan settles it and the certificate signs", func(t *testing.T) {
+		s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSign, Format: portal.FormatRaw,
+			Display: portal.Display{Title: "投标文件签名", Summary: "第 10 标段"}, Documents: []portal.Document{{Name: "bid-10.txt", Data: []byte("投标总价 1000 元")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.visit(s.QR.Payload)
+		p.waitView("session")
+		if n, k := seeds(), kept(); n != 1 || k != 0 {
+			t.Fatalf("after the scan %d seeds and %d kept aside, want 1 and 0", n, k)
+		}
+		p.pickCode(s.Code)
+		p.tap("confirm")
+		p.enterPIN(pinA)
+		p.waitView("done")
+		ev, err := pc.Wait(ctx(), s)
+		if err != nil || ev.State != "completed" {
+			t.Fatalf("the portal sees %+v, %v", ev, err)
+		}
+		got, err := pc.GetSession(ctx(), s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := got.Sign()
+		if err != nil || len(res.Documents) != 1 || !strings.HasPrefix(res.CertificatePEM, cosignCreds("sign")[0].CertificatePEM) {
+			t.Fatalf("sign result %+v %v", res, err)
+		}
+		checkSM2Signature(t, res.CertificatePEM, []byte("投标总价 1000 元"), res.Documents[0].Signature)
+	})
+
+	step(t, p, "asked again after a lost answer: the same credential", func(t *testing.T) {
+		p.visit("/m/")
+		p.waitView("home")
+		requestCosign(t, "encrypt", true)
+		if n, k := seeds(), kept(); n != 1 || k != 1 {
+			t.Fatalf("%d seeds and %d kept aside, want 1 and 1", n, k)
+		}
+		// Home, and the same request again (no restart in between: the
+		// kept half makes the request again).
+		p.tap("done")
+		p.waitView("home")
+		requestCosign(t, "encrypt", false)
+		p.waitView("certs")
+		p.wait(`document.querySelectorAll('[data-t=cosign-chip]').length === 2`, "two two-party certificates")
+		if c := cosignCreds("encrypt"); len(c) != 1 || c[0].State != "active" {
+			t.Fatalf("the gateway holds %+v, want one encryption credential", c)
+		}
+		if n, k := seeds(), kept(); n != 2 || k != 0 {
+			t.Fatalf("%d seeds and %d kept aside, want 2 and 0", n, k)
+		}
+	})
+	p.clean(func(s string) bool { return phoneProblems(s) || strings.Contains(s, "ERR_CONNECTION_RESET") })
+	p.onlyGateway()
+}

@@ -14,8 +14,9 @@ var (
 	ErrNotFound = errors.New("session: not found")
 	// ErrExpired: the session's TTL has passed.
 	ErrExpired = errors.New("session: expired")
-	// ErrAlreadyScanned: the session was scanned already (by this or another
-	// device); a session is bound to the first device that scans it.
+	// ErrAlreadyScanned: the session was scanned already by another device
+	// (or user); a session is bound to the first device that scans it,
+	// whose own repeated scan is answered again (Service.ScanShown).
 	ErrAlreadyScanned = errors.New("session: already scanned")
 	// ErrNonceUsed: the QR nonce was consumed by a scan of a session that has
 	// since ended; the QR code must not be scanned again.

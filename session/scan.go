@@ -63,10 +63,12 @@ type Scanner[O any] struct {
 //  2. the nonce (CheckNonce): a payload with a made-up nonce learns
 //     nothing about the session (its app, its user, its state), only the
 //     not-found of an unknown id;
-//  3. the app (ScanSide.AppName), the offer (ScanSide.Offer) and the code
-//     choices are read before the binding, so that a failure there leaves
-//     the session scannable;
-//  4. the binding (Service.Scan), with its refusals.
+//  3. the app (ScanSide.AppName) and the offer (ScanSide.Offer) are read
+//     before the binding, so that a failure there leaves the session
+//     scannable;
+//  4. the binding (Service.ScanShown), with its refusals, and the code
+//     choices drawn with it: the same device scanning again while the
+//     session is still scanned (a second tab) gets the same answer.
 func (c *Scanner[O]) Scan(ctx context.Context, req ScanRequest) (*Scanned[O], error) {
 	if c.Sessions == nil || c.Side == nil {
 		return nil, fmt.Errorf("%w: a Scanner needs Sessions and Side", ErrInvalidArgument)
@@ -86,10 +88,7 @@ func (c *Scanner[O]) Scan(ctx context.Context, req ScanRequest) (*Scanned[O], er
 	if out.Offer, err = c.Side.Offer(ctx, before, req.UserID); err != nil {
 		return nil, err
 	}
-	if out.CodeChoices, err = CodeChoices(before.Code); err != nil {
-		return nil, err
-	}
-	if out.Session, err = c.Sessions.Scan(ctx, id, nonce, req.DeviceID, req.UserID); err != nil {
+	if out.Session, out.CodeChoices, err = c.Sessions.ScanShown(ctx, id, nonce, req.DeviceID, req.UserID); err != nil {
 		return nil, err
 	}
 	return out, nil

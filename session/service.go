@@ -302,22 +302,36 @@ func (s *Service) Events(ctx context.Context, id string, after int64) ([]Event, 
 func due(r *record, now time.Time) bool { return r.Open() && !now.Before(r.ExpiresAt) }
 
 // Scan binds session id to the scanning device and user, consuming the QR
-// nonce: the check and the binding are one compare-and-swap. Refusals
+// nonce: the check and the binding are one compare-and-swap. The same
+// device (and user) scanning the session again while it is still scanned
+// (a second tab, a reload in another tab) gets the session as it is,
+// nothing changed (ScanShown: with the same code choices). Refusals
 // (nothing changes):
 //   - no such session or a wrong nonce: ErrNotFound (which one is not told);
 //   - expired: ErrExpired;
-//   - scanned already (by any device): ErrAlreadyScanned;
+//   - scanned already by another device: ErrAlreadyScanned;
 //   - the nonce was consumed and the session has ended since: ErrNonceUsed;
 //   - cancelled before any scan: ErrSessionClosed;
 //   - the portal asked for another user: ErrWrongUser.
 func (s *Service) Scan(ctx context.Context, id, nonce, deviceID, userID string) (*Session, error) {
+	sess, _, err := s.ScanShown(ctx, id, nonce, deviceID, userID)
+	return sess, err
+}
+
+// ScanShown is Scan, and also returns the three matching code choices the
+// phone shows (CodeChoices): drawn at the binding and kept with the
+// session, so that a repeated scan by the same device shows the very same
+// three (other decoys would give the code away: it is the one choice the
+// answers share).
+func (s *Service) ScanShown(ctx context.Context, id, nonce, deviceID, userID string) (*Session, [3]string, error) {
+	var choices [3]string
 	if !idOK(deviceID) || !idOK(userID) {
-		return nil, fmt.Errorf("%w: device and user ids must be non-empty and at most %d bytes", ErrInvalidArgument, MaxIDLen)
+		return nil, choices, fmt.Errorf("%w: device and user ids must be non-empty and at most %d bytes", ErrInvalidArgument, MaxIDLen)
 	}
 	if !isToken(nonce, IDLen) {
-		return nil, ErrNotFound
+		return nil, choices, ErrNotFound
 	}
-	return s.change(ctx, id, func(r *record, now time.Time) (State, error) {
+	sess, err := s.change(ctx, id, func(r *record, now time.Time) (State, error) {
 		if !gmcrypto.Equal([]byte(nonce), []byte(r.Nonce)) {
 			return "", ErrNotFound
 		}
@@ -328,8 +342,28 @@ func (s *Service) Scan(ctx context.Context, id, nonce, deviceID, userID string) 
 			if r.Request.User != "" && r.Request.User != userID {
 				return "", ErrWrongUser
 			}
-			r.DeviceID, r.UserID, r.NonceUsed = deviceID, userID, true
+			c, err := CodeChoices(r.Code)
+			if err != nil {
+				return "", err
+			}
+			r.DeviceID, r.UserID, r.NonceUsed, r.CodeChoices = deviceID, userID, true, c
+			choices = c
 			return StateScanned, nil
+		case r.State == StateScanned && r.DeviceID == deviceID && r.UserID == userID:
+			// The same phone again: the same answer, nothing changes
+			// (a session bound before the choices were kept gets
+			// them now, without an event).
+			if r.CodeChoices == ([3]string{}) {
+				c, err := CodeChoices(r.Code)
+				if err != nil {
+					return "", err
+				}
+				r.CodeChoices = c
+				choices = c
+				return StateScanned, nil
+			}
+			choices = r.CodeChoices
+			return "", nil
 		case r.State == StateScanned:
 			return "", ErrAlreadyScanned
 		case r.State == StateExpired:
@@ -339,6 +373,10 @@ func (s *Service) Scan(ctx context.Context, id, nonce, deviceID, userID string) 
 		}
 		return "", ErrSessionClosed
 	})
+	if err != nil {
+		return nil, [3]string{}, err
+	}
+	return sess, choices, nil
 }
 
 // bound checks that r is scanned by deviceID and not expired at now.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -280,7 +281,6 @@ func TestScan(t *testing.T) {
 	waiting := func(t *testing.T) (string, string) { c := e.create(t, loginParams()); return c.ID, c.nonce }
 	scanned := func(t *testing.T) (string, string) { c := e.scanned(t); return c.ID, c.nonce }
 	refusals := []refusal{
-		{"second scan, same device", scanned, device, session.ErrAlreadyScanned},
 		{"second scan, other device", scanned, device2, session.ErrAlreadyScanned},
 		{"replayed nonce after completion", func(t *testing.T) (string, string) {
 			c := e.scanned(t)
@@ -340,6 +340,42 @@ func TestScan(t *testing.T) {
 			}
 		})
 	}
+	t.Run("second scan, same device: the same answer", func(t *testing.T) {
+		c := e.create(t, loginParams())
+		first, choices, err := e.svc.ScanShown(e.ctx, c.ID, c.nonce, device, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(choices[:], first.Code) {
+			t.Fatalf("choices %v without the code %s", choices, first.Code)
+		}
+		for range 3 {
+			again, same, err := e.svc.ScanShown(e.ctx, c.ID, c.nonce, device, user)
+			if err != nil {
+				t.Fatalf("the same device again: %v", err)
+			}
+			if same != choices || again.State != session.StateScanned || again.Seq != first.Seq || again.DeviceID != device {
+				t.Fatalf("again %+v %v, first %+v %v", again, same, first, choices)
+			}
+		}
+		if got := states(t, e.events(t, c.ID), 1); len(got) != 2 {
+			t.Fatalf("events %v", got)
+		}
+		// Another device, or the device under another user, is still
+		// refused; so is the same device once the session has ended.
+		if _, _, err := e.svc.ScanShown(e.ctx, c.ID, c.nonce, device2, user); !errors.Is(err, session.ErrAlreadyScanned) {
+			t.Fatalf("another device: %v", err)
+		}
+		if _, _, err := e.svc.ScanShown(e.ctx, c.ID, c.nonce, device, "user_9"); !errors.Is(err, session.ErrAlreadyScanned) {
+			t.Fatalf("another user: %v", err)
+		}
+		if _, err := e.svc.Confirm(e.ctx, c.ID, device, resultOf("r")); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.ScanShown(e.ctx, c.ID, c.nonce, device, user); !errors.Is(err, session.ErrNonceUsed) {
+			t.Fatalf("after the confirm: %v", err)
+		}
+	})
 	t.Run("requested user", func(t *testing.T) {
 		p := loginParams()
 		p.Request.User = "user_9"

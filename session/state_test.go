@@ -159,7 +159,7 @@ func TestServiceTransitions(t *testing.T) {
 	// want[op][from]: the new state, or the error.
 	closed, nonceUsed := session.ErrSessionClosed, session.ErrNonceUsed
 	want := map[string]map[session.State]any{
-		"scan":    {"waiting": session.StateScanned, "scanned": session.ErrAlreadyScanned, "completed": nonceUsed, "rejected": nonceUsed, "failed": nonceUsed, "expired": session.ErrExpired, "cancelled": closed},
+		"scan":    {"waiting": session.StateScanned, "scanned": session.StateScanned /* the same device again: nothing to do */, "completed": nonceUsed, "rejected": nonceUsed, "failed": nonceUsed, "expired": session.ErrExpired, "cancelled": closed},
 		"confirm": {"waiting": session.ErrNotScanned, "scanned": session.StateCompleted, "completed": closed, "rejected": closed, "failed": closed, "expired": session.ErrExpired, "cancelled": closed},
 		"reject":  {"waiting": session.ErrNotScanned, "scanned": session.StateRejected, "completed": closed, "rejected": closed, "failed": closed, "expired": session.ErrExpired, "cancelled": closed},
 		"fail":    {"waiting": session.ErrNotScanned, "scanned": session.StateFailed, "completed": closed, "rejected": closed, "failed": closed, "expired": session.ErrExpired, "cancelled": closed},

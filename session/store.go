@@ -84,6 +84,10 @@ type record struct {
 	// is recognised; the QR image can be rendered again while it lives).
 	Nonce     string `json:"qr_nonce"`
 	NonceUsed bool   `json:"qr_nonce_used,omitempty"`
+	// CodeChoices are the three matching codes the scanning phone was
+	// shown (ScanShown), kept so that the same phone scanning again is
+	// shown the same three.
+	CodeChoices [3]string `json:"code_choices,omitzero"`
 	// WatchTokenHash is SM3 of the watch token.
 	WatchTokenHash []byte `json:"watch_token_sm3"`
 	// ClaimID and ClaimUntil are the claim of the confirm in progress

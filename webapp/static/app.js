@@ -168,7 +168,7 @@
       // refusals (one sentence each)
       err_session_expired: '这个二维码已过期。请在电脑上刷新二维码后重新扫描。',
       err_session_not_found: '这个二维码无效或已失效。请在电脑上刷新二维码后重新扫描。',
-      err_already_scanned: '这个二维码已经被扫描过。请在电脑上刷新二维码后重新扫描。',
+      err_already_scanned: '这个二维码已被另一部手机扫描。请在电脑上刷新二维码后重新扫描。',
       err_nonce_used: '这个二维码已经被扫描过。请在电脑上刷新二维码后重新扫描。',
       err_invalid_payload: '这不是本服务的二维码。',
       err_wrong_code: '匹配码不正确，本次请求已取消，未使用您的证书。请在电脑上重新发起。',
@@ -396,7 +396,7 @@
       expiredLead: 'The QR code is no longer valid. Refresh it on the computer and scan again.',
       err_session_expired: 'This QR code has expired. Refresh it on the computer and scan again.',
       err_session_not_found: 'This QR code is not valid any more. Refresh it on the computer and scan again.',
-      err_already_scanned: 'This QR code has already been scanned. Refresh it on the computer and scan again.',
+      err_already_scanned: 'This QR code has already been scanned by another phone. Refresh it on the computer and scan again.',
       err_nonce_used: 'This QR code has already been scanned. Refresh it on the computer and scan again.',
       err_invalid_payload: 'This is not a QR code of this service.',
       err_wrong_code: 'That was not the matching code: the request was cancelled and your certificate was not used. Start again on the computer.',

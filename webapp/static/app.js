@@ -117,6 +117,7 @@
       from: '网站',
       displayLabel: '网站自述（网关未核实）',
       displayNote: '以下文字由网站填写，网关无法核实。',
+      showAll: '展开全部', showLess: '收起',
       computer: '电脑',
       computerValue: '{browser} · IP {ip}',
       documents: '待签名文件',
@@ -346,6 +347,7 @@
       from: 'Website',
       displayLabel: 'In the website’s own words (not checked)',
       displayNote: 'The website wrote the text below; the gateway cannot check it.',
+      showAll: 'Show all', showLess: 'Show less',
       computer: 'Computer',
       computerValue: '{browser} · IP {ip}',
       documents: 'Documents to sign',
@@ -1932,6 +1934,27 @@
     }, function (err) { refusal(err); });
   }
 
+  // foldedSummary is a portal's summary folded to its first lines (CSS
+  // .display-summary.folded) with "展开全部 / Show all" when it is longer:
+  // a long summary must not push the code choices and the buttons far
+  // down. What the gateway says (the app, the origin, the kind) is
+  // above it and never folded.
+  function foldedSummary(text) {
+    var p = h('p.display-summary.folded', { id: 'display-summary', 'data-t': 'display-summary', text: text });
+    var more = h('button.btn-link.fold-toggle', { type: 'button', 'data-t': 'display-more', 'aria-controls': 'display-summary', 'aria-expanded': 'false', hidden: true,
+      on: { click: function () {
+        var open = p.classList.toggle('folded') === false;
+        more.setAttribute('aria-expanded', String(open));
+        more.textContent = open ? t('showLess') : t('showAll');
+      } } }, t('showAll'));
+    // Measured once laid out: the control shows only when lines are
+    // hidden.
+    setTimeout(function () {
+      if (p.isConnected && p.scrollHeight > p.clientHeight + 1) { more.hidden = false; }
+    });
+    return [p, more];
+  }
+
   function showRequest(res, payload) {
     var s = res.session;
     var creds = res.credentials || [];
@@ -2036,7 +2059,7 @@
         parts.push(h('div.card.portal-words', { 'data-t': 'display', role: 'group', 'aria-labelledby': 'display-label' },
           h('p.muted.small.portal-note', { 'data-t': 'display-note', text: t('displayNote') }),
           s.display.title ? h('p.display-title', { 'data-t': 'display-title', text: s.display.title }) : null,
-          s.display.summary ? h('p.display-summary', { 'data-t': 'display-summary', text: s.display.summary }) : null));
+          s.display.summary ? foldedSummary(s.display.summary) : null));
       }
       if (s.documents && s.documents.length) {
         parts.push(h('h2.section-title', { text: t(kind === 'seal' ? 'documents_seal' : 'documents') }));

@@ -1,0 +1,140 @@
+package browser_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/ukeygate/ukeygate/portal"
+)
+
+// TestPhoneLongSummary: a portal's summary as long as the gateway allows
+// (2,000 bytes, several paragraphs) on a 320 px phone. The confirm screen
+// shows its first lines and "展开全部 / Show all": the matching codes and
+// the buttons stay near, and what the gateway says (the app's registered
+// name, the checked origin, the kind of operation) is on the first
+// screen whatever the portal wrote. Unfolded, the whole text is there,
+// and "收起 / Show less" folds it again. A short summary has no control.
+func TestPhoneLongSummary(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, false)
+	ctx := func() context.Context { return w.ctx() }
+	u := w.newUser(t, "冯十一")
+	p := w.newPhone(t, "narrow-summary", "zh-CN,zh;q=0.9")
+	if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(320, 640,
+		chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
+		t.Fatal(err)
+	}
+	step(t, p, "enroll with certificates", func(t *testing.T) {
+		p.visit(u.link)
+		p.enrollOnScreens("", pinA, true, false)
+		p.waitView("home")
+	})
+	app := w.addApp("招标平台", "https://bid.example")
+	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://bid.example"}
+	newSign := func(t *testing.T, summary string) *portal.Session {
+		t.Helper()
+		s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSign, Format: "raw",
+			Display:   portal.Display{Title: "签署投标文件", Summary: summary},
+			Documents: []portal.Document{{Name: "bid.txt", Data: []byte("投标总价 1,000,000 元")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// box is an element's top and height in CSS pixels (page coordinates).
+	box := func(name string) (top, height float64) {
+		r := eval[[]float64](p.tab, `(function () { var r = document.querySelector(`+jsString(sel(name))+`).getBoundingClientRect(); return [r.top + window.scrollY, r.height]; })()`)
+		return r[0], r[1]
+	}
+	// A long summary: paragraphs of a tender notice, up to the limit.
+	para := "本项目为某市政道路改造工程第二标段施工招标，投标人须具备市政公用工程施工总承包二级及以上资质。"
+	var b strings.Builder
+	for b.Len()+len(para) <= 2000 {
+		b.WriteString(para)
+	}
+	summary := b.String()
+
+	step(t, p, "a long summary is folded", func(t *testing.T) {
+		s := newSign(t, summary)
+		p.visit(s.QR.Payload)
+		p.waitView("session")
+		p.wait(`(function () { var m = document.querySelector('[data-t=display-more]'); return !!m && !m.hidden; })()`, "the show-all control")
+		if got := p.txt("display-more"); got != "展开全部" {
+			t.Errorf("the control says %q", got)
+		}
+		if got := eval[string](p.tab, `document.querySelector('[data-t=display-more]').getAttribute('aria-expanded')`); got != "false" {
+			t.Errorf("aria-expanded %q while folded", got)
+		}
+		if got := p.txt("display-summary"); got != summary {
+			t.Errorf("the summary's text is %d bytes, want all %d", len(got), len(summary))
+		}
+		// The gateway's own words are on the first screen.
+		for _, name := range []string{"kind", "app-name", "origin"} {
+			if top, h := box(name); h == 0 || top+h > 640 {
+				t.Errorf("%s is not on the first screen (top %.0f, height %.0f)", name, top, h)
+			}
+		}
+		_, folded := box("display-summary")
+		codes, _ := box("code-choice")
+		if folded > 120 {
+			t.Errorf("the folded summary is %.0f px high", folded)
+		}
+		p.shot("long-summary-top")
+		p.center("display")
+		p.shot("long-summary-folded")
+		p.axe("the folded summary at 320 px")
+
+		p.tap("display-more")
+		p.wait(`document.querySelector('[data-t=display-more]').getAttribute('aria-expanded') === 'true'`, "the unfolded summary")
+		if got := p.txt("display-more"); got != "收起" {
+			t.Errorf("unfolded, the control says %q", got)
+		}
+		_, open := box("display-summary")
+		codesOpen, _ := box("code-choice")
+		if open < 4*folded || codesOpen-codes < open-folded-1 {
+			t.Errorf("unfolded the summary is %.0f px (folded %.0f), the codes moved from %.0f to %.0f", open, folded, codes, codesOpen)
+		}
+		if !eval[bool](p.tab, `(function () { var e = document.querySelector('[data-t=display-summary]'); return e.scrollHeight <= e.clientHeight + 1; })()`) {
+			t.Error("unfolded, the summary still hides lines")
+		}
+		p.center("display-more")
+		p.shot("long-summary-unfolded")
+		p.tap("display-more")
+		p.wait(`document.querySelector('[data-t=display-more]').getAttribute('aria-expanded') === 'false'`, "the summary folded again")
+		if _, h := box("display-summary"); h != folded {
+			t.Errorf("folded again the summary is %.0f px, was %.0f", h, folded)
+		}
+
+		// In English the control follows the language.
+		p.tap("lang")
+		p.wait(`document.documentElement.lang === 'en'`, "the English session screen")
+		p.wait(`(function () { var m = document.querySelector('[data-t=display-more]'); return !!m && !m.hidden; })()`, "the show-all control in English")
+		if got := p.txt("display-more"); got != "Show all" {
+			t.Errorf("in English the control says %q", got)
+		}
+		p.center("display")
+		p.shot("long-summary-en")
+		p.tap("lang")
+		p.wait(`document.documentElement.lang === 'zh-CN'`, "the Chinese session screen")
+		p.tap("reject")
+		p.waitView("rejected")
+	})
+
+	step(t, p, "a short summary has no control", func(t *testing.T) {
+		s := newSign(t, "第 2 标段")
+		p.visit(s.QR.Payload)
+		p.waitView("session")
+		p.wait(`document.querySelector('[data-t=display-summary]') !== null`, "the summary")
+		// The control is decided once laid out: give it that turn.
+		eval[bool](p.tab, `new Promise(function (r) { setTimeout(function () { r(true); }, 0); })`)
+		if eval[bool](p.tab, `(function () { var m = document.querySelector('[data-t=display-more]'); return !!m && !m.hidden; })()`) {
+			t.Error("a short summary offers to show all")
+		}
+		p.tap("reject")
+		p.waitView("rejected")
+	})
+	p.clean(phoneProblems)
+}

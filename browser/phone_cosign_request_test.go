@@ -17,7 +17,10 @@ import (
 // certificate signs. Then an encryption certificate's answer is lost and
 // the user simply asks again: the kept half makes the same request
 // again, the gateway answers the credential it made (200), nothing twice.
+// A third one's answer is lost just before a PIN change in the same page:
+// the change settles it first and re-shares it with the others.
 func TestPhoneCosignRequestAnswerLost(t *testing.T) {
+	const pinNewRequest = "864213"
 	t.Parallel()
 	w := newWorld(t, false)
 	app := w.addApp("协同签名测试门户", "https://bid.example")
@@ -139,6 +142,51 @@ func TestPhoneCosignRequestAnswerLost(t *testing.T) {
 		}
 		if n, k := seeds(), kept(); n != 2 || k != 0 {
 			t.Fatalf("%d seeds and %d kept aside, want 2 and 0", n, k)
+		}
+	})
+	step(t, p, "a PIN change right after a lost answer re-shares that credential too", func(t *testing.T) {
+		// The encryption slot freed, a new one whose answer is lost, and
+		// the PIN changed in the same page: the kept half is settled
+		// first, so the change carries its re-share (the gateway refuses
+		// a change that leaves one of the user's cosign credentials out).
+		if _, err := w.operator().RevokeCredential(ctx(), cosignCreds("encrypt")[0].ID, "superseded"); err != nil {
+			t.Fatal(err)
+		}
+		p.visit("/m/")
+		p.waitView("home")
+		requestCosign(t, "encrypt", true)
+		if n, k := seeds(), kept(); n != 2 || k != 1 {
+			t.Fatalf("%d seeds and %d kept aside, want 2 and 1", n, k)
+		}
+		p.tap("done")
+		p.waitView("home")
+		p.tap("tile-pin")
+		p.waitView("change-pin")
+		p.enterPIN(pinA)
+		p.waitSheet()
+		p.enterPIN(pinNewRequest)
+		p.waitSheet()
+		p.enterPIN(pinNewRequest)
+		p.waitView("pin-changed")
+		if n, k := seeds(), kept(); n != 3 || k != 0 {
+			t.Fatalf("after the change %d seeds and %d kept aside, want 3 and 0", n, k)
+		}
+	})
+
+	step(t, p, "the certificate signs with the new PIN", func(t *testing.T) {
+		s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSign, Format: portal.FormatRaw,
+			Display: portal.Display{Title: "投标文件签名", Summary: "第 11 标段"}, Documents: []portal.Document{{Name: "bid-11.txt", Data: []byte("投标总价 1100 元")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.visit(s.QR.Payload)
+		p.waitView("session")
+		p.pickCode(s.Code)
+		p.tap("confirm")
+		p.enterPIN(pinNewRequest)
+		p.waitView("done")
+		if ev, err := pc.Wait(ctx(), s); err != nil || ev.State != "completed" {
+			t.Fatalf("the portal sees %+v, %v", ev, err)
 		}
 	})
 	p.clean(func(s string) bool { return phoneProblems(s) || strings.Contains(s, "ERR_CONNECTION_RESET") })

@@ -2693,7 +2693,11 @@
           // their new seeds are kept aside (pending) before the change is
           // sent, and become the seeds once the gateway took it.
           var sentAt = Date.now() + skewMs, staged = null, sent = false;
-          var rs = CO ? CO.reshare(body.old_pin, body.new_pin, sentAt) : Promise.resolve(null);
+          // (A two-party credential whose request's answer was lost is
+          // settled first: its seed must be re-shared too.)
+          var rs = CO ? CO.settleNew(S.device.deviceId).catch(function () {}).then(function () {
+            return CO.reshare(body.old_pin, body.new_pin, sentAt);
+          }) : Promise.resolve(null);
           var req = rs.then(function (r) {
             staged = r;
             if (r && r.cosign) { body.cosign = r.cosign; }

@@ -9,7 +9,9 @@
 // github.com/pdfcpu/pdfcpu; written here are only the incremental-update
 // signature plumbing (new objects, xref section, trailer, ByteRange and
 // /Contents), the image and appearance streams, and the text locator that
-// finds a keyword's position in a page's content stream.
+// finds a keyword's position in a page's content stream and reads the
+// excerpt the phone shows (ReadExcerpt: the first lines of page 1 and the
+// text nearest to each place the seal lands).
 //
 // The package disables pdfcpu's configuration directory (pdfcpu would
 // otherwise write a config.yml under the user's configuration directory).

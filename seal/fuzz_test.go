@@ -3,7 +3,11 @@ package seal
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
 
 // Seeds live in testdata/: a plain PDF, one sealed with RSA, one sealed
@@ -81,5 +85,31 @@ func FuzzContentText(f *testing.F) {
 		}
 		glyphs := pageGlyphs(content, func(string) *textFont { return font })
 		_ = matchGlyphs(glyphs, "A")
+	})
+}
+
+// FuzzExcerptLines runs the excerpt's line reader (runs of text on an A4
+// page, the nearest to a point, hidden characters made visible) on the
+// glyphs of arbitrary content streams and ToUnicode maps.
+func FuzzExcerptLines(f *testing.F) {
+	for _, s := range readSeeds(f, "*.content") {
+		f.Add(s, []byte("begincodespacerange <0000> <FFFF> endcodespacerange beginbfchar <0041> <202E> <0042> <4E59> endbfchar"), 100.0, 30.0)
+	}
+	f.Add([]byte("BT /F1 12 Tf 3 Tr 56 785 Td <00410042> Tj 0 Tr 1 0 0 -1 56 700 Tm <0042> Tj ET"), []byte("begincodespacerange <0000> <FFFF> endcodespacerange beginbfrange <0000> <00FF> <2028> endbfrange"), 20.0, 20.0)
+	p := &page{nr: 1, box: types.Rectangle{LL: types.Point{}, UR: types.Point{X: 595.276, Y: 841.89}}}
+	f.Fuzz(func(t *testing.T, content, cmapData []byte, xmm, ymm float64) {
+		cm := parseToUnicode(cmapData)
+		font := &textFont{codeLen: max(cm.codeLen, 1), toUni: cm.m, dw: 500}
+		lines := linesOf(p, pageGlyphs(content, func(string) *textFont { return font }))
+		raw, nearest, dist := nearestLines(lines, xmm*ptPerMM, ymm*ptPerMM, DefaultExcerptLimits)
+		if len(raw) > DefaultExcerptLimits.SpotLines || (len(raw) > 0 && (nearest < 0 || nearest >= len(raw))) || dist < 0 {
+			t.Fatalf("%d lines, nearest %d, %g mm", len(raw), nearest, dist)
+		}
+		for _, r := range raw {
+			s := neutral(r, defaultHidden, DefaultExcerptLimits.LineRunes)
+			if utf8.RuneCountInString(s) > DefaultExcerptLimits.LineRunes || strings.IndexFunc(s, defaultHidden) >= 0 || !utf8.ValidString(s) {
+				t.Fatalf("line %q", s)
+			}
+		}
 	})
 }

@@ -63,7 +63,11 @@ func (f *textFont) decode(code uint32) string {
 type glyph struct {
 	text       string
 	x, y, xEnd float64
+	yEnd       float64
 	size       float64
+	// invisible: drawn with text render mode 3 or 7 (neither filled nor
+	// stroked), as OCR layers and hidden markers are.
+	invisible bool
 }
 
 // textMatch is one occurrence of a keyword.
@@ -120,6 +124,7 @@ func pageGlyphs(content []byte, fontFor func(string) *textFont) []glyph {
 		ctm                    matrix
 		font                   *textFont
 		size, tc, tw, th, lead float64
+		render                 float64 // Tr
 	}
 	gs := gstate{ctm: identity, th: 1}
 	var stack []gstate
@@ -150,9 +155,10 @@ func pageGlyphs(content []byte, fontFor func(string) *textFont) []glyph {
 				tx += gs.tw * gs.th
 			}
 			tm = matrix{1, 0, 0, 1, tx, 0}.mul(tm)
-			xe, _ := tm.mul(gs.ctm).apply(0, 0)
+			xe, ye := tm.mul(gs.ctm).apply(0, 0)
 			size := abs(gs.size) * math.Hypot(trm[2], trm[3])
-			out = append(out, glyph{text: text, x: x, y: y, xEnd: xe, size: size})
+			out = append(out, glyph{text: text, x: x, y: y, xEnd: xe, yEnd: ye, size: size,
+				invisible: gs.render == 3 || gs.render == 7})
 		}
 	}
 	nums := func(args []operand, n int) ([]float64, bool) {
@@ -216,6 +222,10 @@ func pageGlyphs(content []byte, fontFor func(string) *textFont) []glyph {
 		case "TL":
 			if v, ok := nums(args, 1); ok {
 				gs.lead = v[0]
+			}
+		case "Tr":
+			if v, ok := nums(args, 1); ok {
+				gs.render = v[0]
 			}
 		case "Td":
 			if v, ok := nums(args, 2); ok {

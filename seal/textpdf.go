@@ -66,3 +66,85 @@ func pdfLiteral(s string) string {
 	}
 	return sb.String()
 }
+
+// UnicodePDF is TextPDF for any text in the Basic Multilingual Plane
+// (Chinese included; other characters are written as '?'), for tests of
+// what is read back from a PDF's text (keywords, excerpts): the lines are
+// drawn with a Type0 font, Identity-H, every code its character's UTF-16
+// unit and 1000 units wide, with a /ToUnicode map. No font program is
+// embedded: text extractors read it, but readers draw the codes with a
+// substitute font, not as the characters. Control and format characters
+// are written as they are (hostile text).
+func UnicodePDF(pages [][]string) []byte {
+	var b bytes.Buffer
+	var offsets []int
+	obj := func(body string) {
+		offsets = append(offsets, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offsets), body)
+	}
+	used := map[rune]bool{}
+	var codes []rune
+	code := func(r rune) rune {
+		if r > 0xFFFF || (r >= 0xD800 && r <= 0xDFFF) {
+			r = '?'
+		}
+		if !used[r] {
+			used[r] = true
+			codes = append(codes, r)
+		}
+		return r
+	}
+	contents := make([]string, len(pages))
+	for i, lines := range pages {
+		var c strings.Builder
+		c.WriteString("BT /F1 12 Tf 56.7 785 Td 16 TL\n")
+		for _, l := range lines {
+			c.WriteString("<")
+			for _, r := range l {
+				fmt.Fprintf(&c, "%04X", code(r))
+			}
+			c.WriteString("> Tj T*\n")
+		}
+		c.WriteString("ET\n")
+		contents[i] = c.String()
+	}
+	var cm strings.Builder
+	cm.WriteString("/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n" +
+		"/CIDSystemInfo <</Registry (Adobe) /Ordering (UCS) /Supplement 0>> def\n" +
+		"/CMapName /Adobe-Identity-UCS def /CMapType 2 def\n" +
+		"1 begincodespacerange <0000> <FFFF> endcodespacerange\n")
+	for i := 0; i < len(codes); i += 100 {
+		block := codes[i:min(i+100, len(codes))]
+		fmt.Fprintf(&cm, "%d beginbfchar\n", len(block))
+		for _, r := range block {
+			fmt.Fprintf(&cm, "<%04X> <%04X>\n", r, r)
+		}
+		cm.WriteString("endbfchar\n")
+	}
+	cm.WriteString("endcmap CMapName currentdict /CMap defineresource pop end end\n")
+
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	// 1 catalog, 2 page tree, 3 font, 4 its CID font, 5 its ToUnicode,
+	// then page 6+2i and its content 7+2i.
+	obj("<</Type/Catalog/Pages 2 0 R>>")
+	kids := make([]string, len(pages))
+	for i := range pages {
+		kids[i] = fmt.Sprintf("%d 0 R", 6+2*i)
+	}
+	obj(fmt.Sprintf("<</Type/Pages/Count %d/Kids[%s]>>", len(pages), strings.Join(kids, " ")))
+	obj("<</Type/Font/Subtype/Type0/BaseFont/UKGText/Encoding/Identity-H/DescendantFonts[4 0 R]/ToUnicode 5 0 R>>")
+	obj("<</Type/Font/Subtype/CIDFontType2/BaseFont/UKGText/CIDSystemInfo<</Registry(Adobe)/Ordering(Identity)/Supplement 0>>/DW 1000/CIDToGIDMap/Identity" +
+		"/FontDescriptor<</Type/FontDescriptor/FontName/UKGText/Flags 4/FontBBox[0 -120 1000 880]/ItalicAngle 0/Ascent 880/Descent -120/CapHeight 700/StemV 80>>>>")
+	obj(fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", cm.Len(), cm.String()))
+	for i := range pages {
+		obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R>>>>/Contents %d 0 R>>", 7+2*i))
+		obj(fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", len(contents[i]), contents[i]))
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(offsets)+1)
+	for _, o := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
+	return b.Bytes()
+}

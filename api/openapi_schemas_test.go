@@ -9,6 +9,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ukeygate/ukeygate/protocol"
+	"github.com/ukeygate/ukeygate/seal"
 )
 
 // openAPISchema is the part of a schema the wire-type check reads.
@@ -16,6 +17,8 @@ type openAPISchema struct {
 	Ref        string                    `yaml:"$ref"`
 	AllOf      []openAPISchema           `yaml:"allOf"`
 	Properties map[string]*openAPISchema `yaml:"properties"`
+	// Items: an array's; its item's properties are the array's here.
+	Items *openAPISchema `yaml:"items"`
 }
 
 // schemaProperties lists the property names of the schema at path (a
@@ -42,6 +45,9 @@ func schemaProperties(t *testing.T, schemas map[string]*openAPISchema, path stri
 		s = resolve(s)
 		for _, sub := range s.AllOf {
 			collect(&sub, into)
+		}
+		if s.Items != nil {
+			collect(s.Items, into)
 		}
 		for k, v := range s.Properties {
 			into[k] = v
@@ -122,6 +128,13 @@ func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 		{"Error", protocol.ErrorEnvelope{}, nil},
 		{"Error.error", protocol.ErrorBody{}, nil},
 		{"SessionRequest", protocol.SessionRequest{}, nil},
+		{"SessionDocument", protocol.Document{}, nil},
+		{"ScanResponse", protocol.ScanResponse{}, nil},
+		{"ScanResponse.session", protocol.ScannedSession{}, nil},
+		{"ScanResponse.session.documents", protocol.ScannedDocument{}, nil},
+		{"FileText", seal.Excerpt{}, nil},
+		{"FileText.first", seal.ExcerptLines{}, nil},
+		{"FileText.spots", seal.Spot{}, nil},
 		{"Display", protocol.Display{}, nil},
 		{"Desktop", protocol.Desktop{}, nil},
 		{"SessionCreated", protocol.SessionCreated{}, nil},

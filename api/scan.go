@@ -290,7 +290,7 @@ func scannedView(s *session.Session, appName string, choices [3]string) protocol
 			}
 			v.Documents = append(v.Documents, protocol.ScannedDocument{Name: d.Name, Size: &n,
 				Digest: hex.EncodeToString(session.DocumentDigest(d)), DigestAlg: protocol.DigestSM3,
-				Pages: d.Pages, Placements: d.Placements, Straddle: d.Straddle})
+				Pages: d.Pages, Placements: d.Placements, Straddle: d.Straddle, FileText: d.FileText})
 		}
 	case session.KindDecrypt:
 		v.Ciphertext = &protocol.ScannedCiphertext{

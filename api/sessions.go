@@ -88,6 +88,9 @@ func (q *SessionRequest) Validate() error {
 		if d.Size != 0 || d.SM3 != nil {
 			return invalid(fmt.Sprintf("documents[%d].size", i), "size and sm3 are set by the gateway")
 		}
+		if d.FileText != nil {
+			return invalid(fmt.Sprintf("documents[%d].file_text", i), "is set by the gateway")
+		}
 	}
 	if q.TTLSeconds < 0 || q.TTLSeconds > maxTTLSeconds {
 		return &FieldError{Field: "ttl_seconds", Err: session.ErrTTL, Reason: fmt.Sprintf("%d is out of range", q.TTLSeconds)}

@@ -95,6 +95,13 @@ type ScannedDocument struct {
 	Pages      int              `json:"pages,omitempty"`
 	Placements []seal.Placement `json:"placements,omitempty"`
 	Straddle   *seal.Straddle   `json:"straddle,omitempty"`
+	// FileText is what the gateway itself read in a seal session's PDF
+	// when the session was created, unlike Display (the portal's words):
+	// its page count, the first lines of page 1 and, for each place the
+	// seal lands, the text nearest to it (seal.Excerpt; characters that
+	// are invisible or change the direction of text shown as
+	// "[U+XXXX]"). Absent for a session created before gateways read it.
+	FileText *seal.Excerpt `json:"file_text,omitempty"`
 }
 
 // ScannedCiphertext describes what a decrypt session opens: its format,

@@ -119,6 +119,10 @@ type Document struct {
 	// gateway at creation from the upload).
 	Size int64  `json:"size,omitempty"`
 	SM3  []byte `json:"sm3,omitempty"`
+	// FileText is what the gateway read in the PDF itself (set by the
+	// gateway at creation, shown on the phone, dropped when the session
+	// ends): see ScannedDocument.FileText.
+	FileText *seal.Excerpt `json:"file_text,omitempty"`
 }
 
 // Display is what the phone shows about the operation.

@@ -2,9 +2,11 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/seal"
 )
 
@@ -72,9 +74,9 @@ type Creator struct {
 //  2. the user it names, if any (Registry.CheckUser);
 //  3. for a seal session: each PDF (inline, or read from its upload, whose
 //     size and SM3 are kept) parses and its placements name its pages
-//     (its page count is kept for the phone; else seal's errors), and the
-//     seal it names, if any, is active and the user's
-//     (Registry.CheckSeal);
+//     (its page count and what the gateway reads in it, seal.Excerpt, are
+//     kept for the phone; else seal's errors), and the seal it names, if
+//     any, is active and the user's (Registry.CheckSeal);
 //  4. the chain size a result may carry (Registry.ChainBytes, into
 //     p.ChainBytes);
 //  5. the uploads claimed (UploadStore.ClaimUpload: single use);
@@ -107,6 +109,7 @@ func (c *Creator) Create(ctx context.Context, p CreateParams) (*Created, error) 
 		if err := readSealDocuments(req); err != nil {
 			return nil, err
 		}
+		fitExcerpts(req)
 		if req.Seal != "" {
 			if err := c.Registry.CheckSeal(ctx, req.Seal, req.User); err != nil {
 				return nil, err
@@ -153,13 +156,14 @@ func readSealDocuments(req *Request) error {
 }
 
 // readSealPDF checks document i's PDF (inline or uploaded) and keeps its
-// page count.
+// page count and excerpt (read in one parse).
 func readSealPDF(i int, d *Document, pdf []byte) error {
-	n, err := seal.PageCount(pdf)
+	e, err := seal.ReadExcerpt(pdf, d.Placements, protocol.HiddenRune)
 	if err != nil {
 		return fmt.Errorf("%w (documents[%d])", err, i)
 	}
-	d.Pages = n
+	n := e.Pages
+	d.Pages, d.FileText = n, e
 	for j, pl := range d.Placements {
 		if pl.Keyword == "" && pl.Page > n {
 			return fmt.Errorf("%w: documents[%d].placements[%d]: page %d, the document has %d", seal.ErrBadPlacement, i, j, pl.Page, n)
@@ -169,6 +173,43 @@ func readSealPDF(i int, d *Document, pdf []byte) error {
 		return fmt.Errorf("%w: documents[%d].straddle: the document has %d pages", seal.ErrBadPlacement, i, n)
 	}
 	return nil
+}
+
+// MaxExcerptBytes bounds the excerpts a seal session keeps in its
+// record until it ends (their JSON, all documents together): fitExcerpts
+// shortens them level by level (excerptLevels) until they fit. The last
+// level keeps one line of page 1 and one spot of one line, of 24
+// characters, per document: about 10 KiB for MaxSealDocuments documents
+// at worst (every character escaped in JSON), however they read.
+const MaxExcerptBytes = 24 << 10
+
+// excerptLevels are the limits fitExcerpts tries, in order.
+var excerptLevels = []seal.ExcerptLimits{
+	seal.DefaultExcerptLimits,
+	{FirstLines: 2, Spots: 4, SpotLines: 2, LineRunes: 48},
+	{FirstLines: 1, Spots: 2, SpotLines: 1, LineRunes: 32},
+	{FirstLines: 1, Spots: 1, SpotLines: 1, LineRunes: 24},
+}
+
+// fitExcerpts makes the excerpts of req's documents fit
+// MaxExcerptBytes, every document at the same level (one with many
+// documents cannot push the last one's text out).
+func fitExcerpts(req *Request) {
+	for _, lim := range excerptLevels {
+		n := 0
+		for i := range req.Documents {
+			d := &req.Documents[i]
+			if d.FileText == nil {
+				continue
+			}
+			d.FileText = d.FileText.Limit(lim)
+			b, _ := json.Marshal(d.FileText)
+			n += len(b)
+		}
+		if n <= MaxExcerptBytes {
+			return
+		}
+	}
 }
 
 // readUploads reads each uploaded PDF of a seal request (the app's, not

@@ -2,10 +2,14 @@ package session_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/seal"
 	"github.com/ukeygate/ukeygate/session"
 )
@@ -106,6 +110,65 @@ func TestCreatorRefusals(t *testing.T) {
 			}
 			if after := e.storeSize(t); after != before {
 				t.Fatalf("a refused creation stored something: %d keys, then %d", before, after)
+			}
+		})
+	}
+}
+
+// TestCreatorExcerptsFit: the excerpts of a seal session's documents
+// (what the phone shows as read by the gateway) fit MaxExcerptBytes
+// together however many documents there are and however their text
+// reads, and every document keeps its first line and the line nearest to
+// its first spot, the last one too.
+func TestCreatorExcerptsFit(t *testing.T) {
+	// "<" is escaped in JSON (\u003c): the costliest character there is.
+	worst := strings.Repeat("<", 90)
+	tests := []struct {
+		name  string
+		docs  int
+		lines []string
+		level seal.ExcerptLimits // the limits every document gets
+	}{
+		{"one document", 1, []string{worst, worst, worst, worst + " [S]", worst}, seal.DefaultExcerptLimits},
+		{"the most documents", session.MaxSealDocuments, []string{worst, worst, worst, worst + " [S]", worst}, seal.ExcerptLimits{FirstLines: 1, Spots: 2, SpotLines: 1, LineRunes: 32}},
+		{"the most short ones", session.MaxSealDocuments, []string{"Bid", "[S]"}, seal.DefaultExcerptLimits},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			cr := &session.Creator{Sessions: e.svc, Registry: &registry{}}
+			p := loginParams()
+			p.Kind = session.KindSeal
+			pdf := seal.TextPDF([][]string{tt.lines})
+			for i := 0; i < tt.docs; i++ {
+				p.Request.Documents = append(p.Request.Documents, session.Document{Name: fmt.Sprintf("%03d.pdf", i), PDF: pdf,
+					Placements: []seal.Placement{{Keyword: "[S]"}, {Page: 1, XMM: 30, YMM: 30}, {Keyword: "[S]"}}})
+			}
+			c, err := cr.Create(e.ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := e.svc.Get(e.ctx, c.Session.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total := 0
+			for _, d := range got.Request.Documents {
+				b, _ := json.Marshal(d.FileText)
+				total += len(b)
+				want, err := seal.ReadExcerpt(pdf, d.Placements, protocol.HiddenRune)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if w, _ := json.Marshal(want.Limit(tt.level)); string(w) != string(b) {
+					t.Fatalf("%s: excerpt\n%s\nwant\n%s", d.Name, b, w)
+				}
+				if d.FileText.Pages != 1 || len(d.FileText.First.Lines) == 0 || len(d.FileText.Spots) == 0 || len(d.FileText.Spots[0].Lines) == 0 {
+					t.Fatalf("%s: excerpt %s", d.Name, b)
+				}
+			}
+			if total > session.MaxExcerptBytes {
+				t.Fatalf("%d bytes of excerpts", total)
 			}
 		})
 	}

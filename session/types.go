@@ -215,6 +215,7 @@ func (s *Session) trim() {
 	if len(s.Request.Documents) > 0 {
 		docs := make([]Document, len(s.Request.Documents))
 		for i, d := range s.Request.Documents {
+			// FileText (what the phone was shown) goes too.
 			docs[i] = Document{Name: d.Name, Digest: DocumentDigest(d), Placements: d.Placements, Straddle: d.Straddle, Pages: d.Pages,
 				Upload: d.Upload, Size: d.Size}
 		}
@@ -356,7 +357,7 @@ func (p *CreateParams) validateCommon() error {
 	}
 	if p.Kind != KindSeal {
 		for i, d := range r.Documents {
-			if d.PDF != nil || d.Placements != nil || d.Straddle != nil || d.Pages != 0 {
+			if d.PDF != nil || d.Placements != nil || d.Straddle != nil || d.Pages != 0 || d.FileText != nil {
 				return badRequest(fmt.Sprintf("documents[%d]", i), "pdf, placements and straddle are for seal sessions")
 			}
 		}

@@ -514,7 +514,14 @@
     sealKind_official: '公章', sealKind_contract: '合同章', sealKind_finance: '财务章', sealKind_legal_rep: '法人章', sealKind_personal: '个人签名',
     noSeal: '您没有可用于此请求的有效印章。请联系证书服务机构制作印章。',
     err_seal_required: '请先选择印章。', err_seal_mismatch: '所选印章不能与所选证书一起使用。',
-    err_seal_not_found: '所选印章不存在。', err_seal_not_active: '所选印章已失效（已吊销或已过期）。'
+    err_seal_not_found: '所选印章不存在。', err_seal_not_active: '所选印章已失效（已吊销或已过期）。',
+    fileTextLabel: '网关从文件读出',
+    fileTextNote: '以下是网关自己从待盖章的 PDF 中读出的文字，不是网站的说法。网关只读文字：图片、扫描件和手写内容读不出，也不显示。',
+    ftSealsN: '盖章 {n} 处', ftSealsOne: '盖章 1 处', ftFirst: '第 1 页开头', ftSpotMissing: '盖章处 {n}：文字“{k}”处',
+    ftSpotAt: '盖章处 {n}：第 {page} 页 · x {x} / y {y} mm', ftSpotKeyword: '盖章处 {n}：第 {page} 页，文字“{k}”处',
+    ftNoText: '此页无可读文字（可能是扫描件或图片）。', ftFar: '印章中心附近没有文字；最近的文字在约 {d} mm 外：',
+    ftNotFound: '文件中没有找到文字“{k}”：无法在此处盖章，确认后将失败。',
+    ftLeftOut: '另有 {n} 处盖章位置未列出。', ftHidden: '[U+…] 表示文件中不可见或改变文字方向的字符，网关以此代替显示。'
   }], ['en', {
     documents_seal: 'Documents to seal', pagesN: '{n} pages', pagesOne: '1 page',
     placeAt: 'page {page} · x {x} mm / y {y} mm', placeKeyword: 'at the text “{k}” (one seal each)',
@@ -524,7 +531,14 @@
     sealKind_official: 'Official seal', sealKind_contract: 'Contract seal', sealKind_finance: 'Finance seal', sealKind_legal_rep: 'Legal representative', sealKind_personal: 'Personal signature',
     noSeal: 'You have no valid seal for this request. Ask your certificate provider to make one.',
     err_seal_required: 'Choose a seal first.', err_seal_mismatch: 'The chosen seal cannot be used with the chosen certificate.',
-    err_seal_not_found: 'The chosen seal does not exist.', err_seal_not_active: 'The chosen seal is no longer valid (revoked or expired).'
+    err_seal_not_found: 'The chosen seal does not exist.', err_seal_not_active: 'The chosen seal is no longer valid (revoked or expired).',
+    fileTextLabel: 'Read from the file by the gateway',
+    fileTextNote: 'The text below is what the gateway itself read in the PDF to be sealed, not what the website says. Only text is read: pictures, scans and handwriting are neither read nor shown.',
+    ftSealsN: '{n} seals', ftSealsOne: '1 seal', ftFirst: 'Start of page 1', ftSpotMissing: 'Seal {n}: at the text “{k}”',
+    ftSpotAt: 'Seal {n}: page {page} · x {x} / y {y} mm', ftSpotKeyword: 'Seal {n}: page {page}, at the text “{k}”',
+    ftNoText: 'No readable text on this page (a scan or a picture?).', ftFar: 'No text near the seal; the nearest is about {d} mm away:',
+    ftNotFound: 'The text “{k}” is not in the file: no seal can go there, and confirming will fail.',
+    ftLeftOut: '{n} more seal positions not listed.', ftHidden: '[U+…] stands for a character in the file that is invisible or changes the direction of text.'
   }]].forEach(function (x) {
     Object.keys(x[1]).forEach(function (k) { if (TEXT[x[0]][k] === undefined) { TEXT[x[0]][k] = x[1][k]; } });
   });
@@ -2073,6 +2087,12 @@
               h('details.digest', h('summary', { text: d.digest_alg === 'sm3' ? t('digest') : t('givenDigest') }), h('p.mono', { text: groupDigest(d.digest) }))));
         })));
       }
+      // What the gateway itself read in each PDF: its own heading, apart
+      // from the portal's words above.
+      if (kind === 'seal' && (s.documents || []).some(function (d) { return d.file_text; })) {
+        parts.push(h('h2.section-title', { id: 'file-text-label', 'data-t': 'file-text-label' }, icon('doc'), h('span', { text: t('fileTextLabel') })));
+        parts.push(fileText(s.documents));
+      }
       if (s.ciphertext) {
         parts.push(h('h2.section-title', { text: t('ciphertext') }));
         parts.push(h('div.card', { 'data-t': 'ciphertext' },
@@ -2241,6 +2261,53 @@
     }
     if (!items.length) { return null; }
     return h('div', h('ul.placements', { 'data-t': 'placements' }, items), h('p.muted.small', { text: t('placeNote') }));
+  }
+
+  // fileText shows what the gateway read in a seal session's PDFs
+  // (file_text): per document its page count, the first lines of page 1
+  // and, for each place the seal lands, the text nearest to it (the
+  // nearest line marked). Nothing is folded: every spot's text shows.
+  function fileText(docs) {
+    var hiddenSeen = false;
+    // ftLine: one line; the gateway's [U+XXXX] markers stand out.
+    function ftLine(text, near) {
+      var bits = String(text).split(/(\[U\+[0-9A-F]{4,6}\])/);
+      return h('p.ft-line' + (near ? '.ft-near' : ''), { 'data-t': near ? 'ft-near' : 'ft-line' }, bits.map(function (b, i) {
+        if (i % 2) { hiddenSeen = true; return h('span.ft-hidden', { text: b }); }
+        return b;
+      }));
+    }
+    function lines(list, nearest) {
+      return h('div.ft-lines', (list || []).map(function (l, i) { return ftLine(l, i === nearest); }));
+    }
+    var blocks = docs.filter(function (d) { return d.file_text; }).map(function (d) {
+      var ft = d.file_text;
+      var spots = (ft.spots || []).map(function (sp, i) {
+        var pl = (d.placements || [])[sp.placement] || {};
+        var head = pl.keyword ? t('ftSpotKeyword', { n: i + 1, page: sp.page || '?', k: pl.keyword }) : t('ftSpotAt', { n: i + 1, page: sp.page, x: fmtMM(sp.x_mm), y: fmtMM(sp.y_mm) });
+        var body;
+        if (sp.not_found) {
+          head = t('ftSpotMissing', { n: i + 1, k: pl.keyword || '' });
+          body = h('p.ft-warn', { 'data-t': 'ft-not-found', role: 'alert', text: t('ftNotFound', { k: pl.keyword || '' }) });
+        } else if (sp.no_text || !(sp.lines || []).length) {
+          body = h('p.ft-none', { 'data-t': 'ft-no-text', text: t('ftNoText') });
+        } else {
+          body = [sp.distance_mm > 10 ? h('p.muted.small.ft-far', { 'data-t': 'ft-far', text: t('ftFar', { d: Math.round(sp.distance_mm) }) }) : null, lines(sp.lines, sp.nearest)];
+        }
+        return h('div.ft-spot', { 'data-t': 'ft-spot', 'data-page': sp.page || 0 }, h('p.ft-head', { text: head }), body);
+      });
+      return h('div.ft-doc', { 'data-t': 'ft-doc' },
+        h('div.doc-name', { text: d.name }),
+        h('div.muted.small', { text: t(ft.pages === 1 ? 'pagesOne' : 'pagesN', { n: ft.pages }) + ' · ' + t(ft.seals === 1 ? 'ftSealsOne' : 'ftSealsN', { n: ft.seals }) }),
+        h('div.ft-spot', { 'data-t': 'ft-first' }, h('p.ft-head', { text: t('ftFirst') }),
+          ft.first && ft.first.no_text ? h('p.ft-none', { 'data-t': 'ft-no-text', text: t('ftNoText') }) : lines(ft.first && ft.first.lines, -1)),
+        spots,
+        ft.spots_left_out ? h('p.muted.small', { 'data-t': 'ft-left-out', text: t('ftLeftOut', { n: ft.spots_left_out }) }) : null);
+    });
+    return h('div.card.gateway-read', { 'data-t': 'file-text', role: 'group', 'aria-labelledby': 'file-text-label' },
+      h('p.muted.small.ft-note', { 'data-t': 'file-text-note', text: t('fileTextNote') }),
+      blocks,
+      hiddenSeen ? h('p.muted.small', { 'data-t': 'ft-hidden-note', text: t('ftHidden') }) : null);
   }
 
   // credLine: a credential in a session's chooser. Chips above the

@@ -105,10 +105,11 @@ func TestSealByUpload(t *testing.T) {
 	var sc struct {
 		Session struct {
 			Documents []struct {
-				Name   string `json:"name"`
-				Size   int64  `json:"size"`
-				Pages  int    `json:"pages"`
-				Digest string `json:"digest"`
+				Name     string        `json:"name"`
+				Size     int64         `json:"size"`
+				Pages    int           `json:"pages"`
+				Digest   string        `json:"digest"`
+				FileText *seal.Excerpt `json:"file_text"`
 			} `json:"documents"`
 		} `json:"session"`
 	}
@@ -117,6 +118,12 @@ func TestSealByUpload(t *testing.T) {
 	}
 	if d := sc.Session.Documents; len(d) != 1 || d[0].Size != int64(len(bid)) || d[0].Pages != 150 || d[0].Digest == "" {
 		t.Fatalf("the phone sees %+v", sc.Session.Documents)
+	}
+	// What the gateway read in the upload: 240 mm down page 150 is the
+	// baseline of its line 40.
+	if ft := sc.Session.Documents[0].FileText; ft == nil || ft.Pages != 150 || len(ft.Spots) == 0 || ft.Spots[0].Page != 150 ||
+		!strings.HasPrefix(ft.Spots[0].Lines[ft.Spots[0].Nearest], "Bill of quantities, page 150 item 40: ") || !strings.HasPrefix(ft.First.Lines[0], "Bill of quantities, page 1 item 1") {
+		t.Fatalf("the phone sees in the file %+v", ft)
 	}
 	if _, err := w.alice.ConfirmSeal(ctx, c.ID, cred, company.ID, sxPIN, c.Code); err != nil {
 		t.Fatal(err)

@@ -61,7 +61,8 @@ type Spot struct {
 	Page int `json:"page,omitempty"`
 	// XMM and YMM are the seal's centre in millimetres from the top-left
 	// corner of the page as shown (a keyword's: the middle of the
-	// occurrence, before the seal is moved to stay on the page).
+	// occurrence, to 0.1 mm, before the seal is moved to stay on the
+	// page).
 	XMM float64 `json:"x_mm"`
 	YMM float64 `json:"y_mm"`
 	// Lines are the runs of text nearest to the centre, top to bottom;
@@ -166,7 +167,7 @@ func (d *doc) excerpt(placements []Placement, hidden func(rune) bool) *Excerpt {
 			}
 			for _, m := range matchGlyphs(glyphs, pl.Keyword) {
 				x, y := p.fromUser(m.centreX(), m.centreY())
-				found[i] = append(found[i], Spot{Placement: i, Page: nr, XMM: x / ptPerMM, YMM: y / ptPerMM})
+				found[i] = append(found[i], Spot{Placement: i, Page: nr, XMM: roundMM(x / ptPerMM), YMM: roundMM(y / ptPerMM)})
 				total++
 			}
 		}
@@ -277,6 +278,7 @@ type shownGlyph struct {
 type textLine struct {
 	glyphs              []shownGlyph
 	x0, x1, top, bottom float64
+	base, size          float64 // the first glyph's baseline, the largest size
 }
 
 // Runs of text: glyphs whose baselines are within lineTolerance × their
@@ -361,13 +363,16 @@ func linesOf(p *page, glyphs []glyph) []textLine {
 }
 
 func newLine(gs []shownGlyph) textLine {
-	l := textLine{glyphs: gs, x0: gs[0].x0, x1: gs[0].x1, top: gs[0].y, bottom: gs[0].y}
+	l := textLine{glyphs: gs, x0: gs[0].x0, x1: gs[0].x1, top: gs[0].y, bottom: gs[0].y, base: gs[0].y}
 	for _, g := range gs {
-		l.x0, l.x1 = min(l.x0, g.x0), max(l.x1, g.x1)
+		l.x0, l.x1, l.size = min(l.x0, g.x0), max(l.x1, g.x1), max(l.size, g.size)
 		l.top, l.bottom = min(l.top, g.y-0.8*g.size), max(l.bottom, g.y+0.2*g.size)
 	}
 	return l
 }
+
+// roundMM rounds to 0.1 mm.
+func roundMM(v float64) float64 { return math.Round(v*10) / 10 }
 
 func cmpFloat(a, b float64) int {
 	switch {
@@ -452,7 +457,7 @@ func nearestLines(lines []textLine, x, y float64, lim ExcerptLimits) (raw []rawL
 	if len(chosen) == 0 {
 		return nil, 0, 0
 	}
-	distMM = math.Round(chosen[0].d/ptPerMM*10) / 10
+	distMM = roundMM(chosen[0].d / ptPerMM)
 	best := chosen[0].i
 	slices.SortFunc(chosen, func(a, b cand) int { return a.i - b.i })
 	for k, c := range chosen {

@@ -132,6 +132,7 @@ func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 		{"ScanResponse", protocol.ScanResponse{}, nil},
 		{"ScanResponse.session", protocol.ScannedSession{}, nil},
 		{"ScanResponse.session.documents", protocol.ScannedDocument{}, nil},
+		{"ScanResponse.session.documents.sketches", protocol.PageSketch{}, nil},
 		{"FileText", seal.Excerpt{}, nil},
 		{"FileText.first", seal.ExcerptLines{}, nil},
 		{"FileText.spots", seal.Spot{}, nil},

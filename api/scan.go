@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"github.com/ukeygate/ukeygate/crypto/cosign"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/qrlogin"
+	"github.com/ukeygate/ukeygate/seal"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/readcache"
@@ -324,12 +326,77 @@ func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
 	if err := once.Settle(ctx, err); err != nil {
 		return err
 	}
+	view := scannedView(sc.Session, sc.AppName, sc.CodeChoices)
+	a.sketchPages(r.Context(), sc.Session, sc.Offer.seals, view.Documents)
 	writeJSON(w, http.StatusOK, protocol.ScanResponse{
-		Session:     scannedView(sc.Session, sc.AppName, sc.CodeChoices),
+		Session:     view,
 		Credentials: sc.Offer.wire(),
 		Seals:       sc.Offer.seals,
 	})
 	return nil
+}
+
+// sketchPages adds to a seal session's scanned documents the sketches of
+// the pages their file_text spots are on (protocol.MaxScanSketches in
+// all, document by document; the PDF read again, an upload from the
+// upload store, checked against its SM3). The seals are drawn at the
+// size of the offered seal, or of the largest when the user chooses among
+// several (the most they may cover). A document that cannot be read
+// again gets none: the scan does not fail for a sketch.
+func (a *API) sketchPages(ctx context.Context, s *session.Session, seals []protocol.ScannedSeal, docs []protocol.ScannedDocument) {
+	if s.Kind != session.KindSeal || len(docs) != len(s.Request.Documents) {
+		return
+	}
+	var wmm, hmm float64
+	for _, sl := range seals {
+		if sl.WidthMM*sl.HeightMM > wmm*hmm {
+			wmm, hmm = sl.WidthMM, sl.HeightMM
+		}
+	}
+	left := protocol.MaxScanSketches
+	for i, d := range s.Request.Documents {
+		if d.FileText == nil || left == 0 {
+			continue
+		}
+		var pages []seal.SketchPage
+		index := map[int]int{}
+		for _, sp := range d.FileText.Spots {
+			if sp.NotFound || sp.Page < 1 {
+				continue
+			}
+			k, ok := index[sp.Page]
+			if !ok {
+				if left == 0 {
+					continue
+				}
+				left--
+				k = len(pages)
+				index[sp.Page] = k
+				pages = append(pages, seal.SketchPage{Page: sp.Page})
+			}
+			pages[k].Seals = append(pages[k].Seals, seal.SketchSeal{XMM: sp.XMM, YMM: sp.YMM, WidthMM: wmm, HeightMM: hmm})
+		}
+		if len(pages) == 0 {
+			continue
+		}
+		pdf := d.PDF
+		if d.Upload != "" {
+			b, err := uploadSource{a.uploads}.ReadUpload(ctx, s.AppID, s.ID, d.Upload)
+			if err != nil || !bytes.Equal(gmcrypto.SM3(b), d.SM3) {
+				continue
+			}
+			pdf = b
+		}
+		svgs, err := seal.Sketches(pdf, pages, protocol.HiddenRune)
+		if err != nil {
+			continue
+		}
+		for k, p := range pages {
+			if svgs[k] != "" {
+				docs[i].Sketches = append(docs[i].Sketches, protocol.PageSketch{Page: p.Page, SVG: svgs[k]})
+			}
+		}
+	}
 }
 
 // enabledApp returns the app a session belongs to, or auth.ErrAppDisabled

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -49,6 +51,9 @@ func TestSealScanFileText(t *testing.T) {
 		t.Fatalf("%d session records after a refusal, %d before", n, before)
 	}
 
+	// Alice's one seal, 40 × 30 mm: the sketches draw it at that size.
+	w.must(w.adminDo("POST", "/v1/admin/seals", map[string]any{"owner": w.creds["alice/sm2/sign"].User, "name": "某某建设有限公司 合同专用章",
+		"kind": "contract", "image_png": sealTestPNG(t), "width_mm": 40, "height_mm": 30, "issuer": "sm2"}), http.StatusCreated)
 	c := w.create(req)
 	sc, err := w.alice.Scan(ctx, c.QR.Payload)
 	if err != nil {
@@ -74,6 +79,28 @@ func TestSealScanFileText(t *testing.T) {
 	}
 	if b := sc.Session.Documents[1].FileText; b == nil || b.Pages != 1 || !b.First.NoText || len(b.Spots) != 1 || !b.Spots[0].NoText || len(b.Spots[0].Lines) != 0 {
 		t.Errorf("blank PDF's file_text %s", jsonString(t, b))
+	}
+
+	// The pages where the seal lands, drawn: page 2 (the keyword), then
+	// page 1; the blank PDF's page too, its box and the seal, no text.
+	sk := sc.Session.Documents[0].Sketches
+	if len(sk) != 2 || sk[0].Page != 2 || sk[1].Page != 1 {
+		t.Fatalf("sketches %+v", sk)
+	}
+	for _, s := range sk {
+		if err := xml.Unmarshal([]byte(s.SVG), new(struct{})); err != nil || !strings.HasPrefix(s.SVG, "<svg ") {
+			t.Fatalf("page %d: not an SVG document (%v): %.200s", s.Page, err, s.SVG)
+		}
+	}
+	rect := fmt.Sprintf(`width="%.1f" height="%.1f"`, 40*72/25.4, 30*72/25.4)
+	if !strings.Contains(sk[0].SVG, ">乙方（盖章）：某某建设有限公司</text>") || !strings.Contains(sk[0].SVG, rect) {
+		t.Errorf("page 2 sketch %s", sk[0].SVG)
+	}
+	if !strings.Contains(sk[1].SVG, ">甲方：某某市公共资源交易中心[U+3164][U+202E]exe.txt</text>") || strings.ContainsAny(sk[1].SVG, "\u3164\u202E") {
+		t.Errorf("page 1 sketch %s", sk[1].SVG)
+	}
+	if b := sc.Session.Documents[1].Sketches; len(b) != 1 || b[0].Page != 1 || strings.Contains(b[0].SVG, "<text") || !strings.Contains(b[0].SVG, rect) {
+		t.Errorf("blank PDF's sketches %+v", b)
 	}
 
 	// Kept while the session is open, dropped once it has ended.

@@ -102,6 +102,22 @@ type ScannedDocument struct {
 	// are invisible or change the direction of text shown as
 	// "[U+XXXX]"). Absent for a session created before gateways read it.
 	FileText *seal.Excerpt `json:"file_text,omitempty"`
+	// Sketches are pictures the gateway draws, at the scan, of the pages
+	// where FileText's spots are (seal.Sketches): the page's box, its
+	// text at its place, each listed spot's seal as a dashed rectangle;
+	// no pictures or drawings. At most MaxScanSketches in a scan answer.
+	Sketches []PageSketch `json:"sketches,omitempty"`
+}
+
+// MaxScanSketches bounds the page sketches of one scan answer (the first
+// pages with spots, document by document).
+const MaxScanSketches = 6
+
+// PageSketch is one page drawn by the gateway: an SVG document (UTF-8),
+// to show as an image.
+type PageSketch struct {
+	Page int    `json:"page"`
+	SVG  string `json:"svg"`
 }
 
 // ScannedCiphertext describes what a decrypt session opens: its format,

@@ -20,8 +20,9 @@ import (
 // line marked, visible without a tap); a page without text says 此页无可读文字;
 // a keyword the file does not hold says the seal will fail; an invisible
 // or direction-changing character in the file shows as a [U+XXXX]
-// marker, not as itself. Nothing is wider than the screen, in Chinese or
-// English, and axe finds nothing.
+// marker, not as itself. The gateway's sketch of each page a seal lands
+// on is folded under its first spot and opens as a picture. Nothing is
+// wider than the screen, in Chinese or English, and axe finds nothing.
 func TestPhoneSealFileText(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, false)
@@ -81,7 +82,11 @@ func TestPhoneSealFileText(t *testing.T) {
 		docs := eval[[]shownDoc](p.tab, `Array.prototype.map.call(document.querySelectorAll('[data-t=ft-doc]'), function (d) {
   return {name: d.querySelector('.doc-name').textContent, pages: d.querySelector('.muted').textContent,
     first: d.querySelector('[data-t=ft-first]').textContent,
-    spots: Array.prototype.map.call(d.querySelectorAll('[data-t=ft-spot]'), function (s) { return s.textContent; }),
+    spots: Array.prototype.map.call(d.querySelectorAll('[data-t=ft-spot]'), function (s) {
+      var c = s.cloneNode(true);
+      Array.prototype.forEach.call(c.querySelectorAll('details'), function (x) { x.remove(); });
+      return c.textContent;
+    }),
     near: Array.prototype.map.call(d.querySelectorAll('[data-t=ft-near]'), function (n) { return n.textContent; })};
 })`)
 		if len(docs) != 2 {
@@ -121,6 +126,18 @@ func TestPhoneSealFileText(t *testing.T) {
 		}
 		noOverflow320(t, p, "the gateway's reading")
 		p.shot("file-text-near")
+		// The sketches: folded, one under the first spot of each page.
+		if got := eval[[]string](p.tab, `Array.prototype.map.call(document.querySelectorAll('[data-t=ft-sketch]'), function (s) {
+  return s.closest('[data-t=ft-doc]').querySelector('.doc-name').textContent + ' ' + s.dataset.page + ' ' + s.open + ' ' + s.querySelector('summary').textContent;
+})`); strings.Join(got, "|") != "政府采购合同.pdf 2 false 第 2 页草图|扫描件.pdf 1 false 第 1 页草图" {
+			t.Errorf("sketches %q", got)
+		}
+		p.center("[data-t=ft-sketch] summary")
+		p.tap("[data-t=ft-sketch] summary")
+		p.wait(`(function () { var i = document.querySelector('[data-t=ft-sketch][open] img'); return !!i && i.complete && i.naturalWidth > 500 && i.getBoundingClientRect().width > 200; })()`, "the page sketch drawn")
+		noOverflow320(t, p, "the open sketch")
+		p.center("[data-t=ft-sketch-img]")
+		p.shot("file-text-sketch")
 		p.center("file-text-label")
 		p.shot("file-text-top")
 		p.center("[data-t=ft-doc]:nth-of-type(2)")

@@ -521,7 +521,9 @@
     ftSpotAt: '盖章处 {n}：第 {page} 页 · x {x} / y {y} mm', ftSpotKeyword: '盖章处 {n}：第 {page} 页，文字“{k}”处',
     ftNoText: '此页无可读文字（可能是扫描件或图片）。', ftFar: '印章中心附近没有文字；最近的文字在约 {d} mm 外：',
     ftNotFound: '文件中没有找到文字“{k}”：无法在此处盖章，确认后将失败。',
-    ftLeftOut: '另有 {n} 处盖章位置未列出。', ftHidden: '[U+…] 表示文件中不可见或改变文字方向的字符，网关以此代替显示。'
+    ftLeftOut: '另有 {n} 处盖章位置未列出。', ftHidden: '[U+…] 表示文件中不可见或改变文字方向的字符，网关以此代替显示。',
+    ftSketch: '第 {page} 页草图', ftSketchAlt: '第 {page} 页草图：网关读出的文字和盖章位置',
+    ftSketchNote: '草图由网关按读出的文字画出，红色虚线框为印章位置；图片、线条、表格和手写内容不画出，字体与原文件不同。'
   }], ['en', {
     documents_seal: 'Documents to seal', pagesN: '{n} pages', pagesOne: '1 page',
     placeAt: 'page {page} · x {x} mm / y {y} mm', placeKeyword: 'at the text “{k}” (one seal each)',
@@ -538,7 +540,9 @@
     ftSpotAt: 'Seal {n}: page {page} · x {x} / y {y} mm', ftSpotKeyword: 'Seal {n}: page {page}, at the text “{k}”',
     ftNoText: 'No readable text on this page (a scan or a picture?).', ftFar: 'No text near the seal; the nearest is about {d} mm away:',
     ftNotFound: 'The text “{k}” is not in the file: no seal can go there, and confirming will fail.',
-    ftLeftOut: '{n} more seal positions not listed.', ftHidden: '[U+…] stands for a character in the file that is invisible or changes the direction of text.'
+    ftLeftOut: '{n} more seal positions not listed.', ftHidden: '[U+…] stands for a character in the file that is invisible or changes the direction of text.',
+    ftSketch: 'Sketch of page {page}', ftSketchAlt: 'Sketch of page {page}: the text the gateway read and where the seal goes',
+    ftSketchNote: 'The gateway draws the sketch from the text it read; the dashed red box is the seal. Pictures, lines, tables and handwriting are not drawn, and the font is not the file’s.'
   }]].forEach(function (x) {
     Object.keys(x[1]).forEach(function (k) { if (TEXT[x[0]][k] === undefined) { TEXT[x[0]][k] = x[1][k]; } });
   });
@@ -2280,8 +2284,17 @@
     function lines(list, nearest) {
       return h('div.ft-lines', (list || []).map(function (l, i) { return ftLine(l, i === nearest); }));
     }
+    // sketch: the gateway's drawing of a page, folded (an SVG document
+    // as a data: image, which runs nothing).
+    function sketch(sk) {
+      return h('details.ft-sketch', { 'data-t': 'ft-sketch', 'data-page': sk.page },
+        h('summary', { text: t('ftSketch', { page: sk.page }) }),
+        h('img.ft-sketch-img', { src: 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(sk.svg), alt: t('ftSketchAlt', { page: sk.page }), 'data-t': 'ft-sketch-img' }),
+        h('p.muted.small', { text: t('ftSketchNote') }));
+    }
     var blocks = docs.filter(function (d) { return d.file_text; }).map(function (d) {
       var ft = d.file_text;
+      var sketched = {};
       var spots = (ft.spots || []).map(function (sp, i) {
         var pl = (d.placements || [])[sp.placement] || {};
         var head = pl.keyword ? t('ftSpotKeyword', { n: i + 1, page: sp.page || '?', k: pl.keyword }) : t('ftSpotAt', { n: i + 1, page: sp.page, x: fmtMM(sp.x_mm), y: fmtMM(sp.y_mm) });
@@ -2294,7 +2307,10 @@
         } else {
           body = [sp.distance_mm > 10 ? h('p.muted.small.ft-far', { 'data-t': 'ft-far', text: t('ftFar', { d: Math.round(sp.distance_mm) }) }) : null, lines(sp.lines, sp.nearest)];
         }
-        return h('div.ft-spot', { 'data-t': 'ft-spot', 'data-page': sp.page || 0 }, h('p.ft-head', { text: head }), body);
+        // The page's sketch, under the first spot on it.
+        var sk = (d.sketches || []).filter(function (x) { return x.page === sp.page && !sketched[x.page]; })[0];
+        if (sk) { sketched[sk.page] = true; }
+        return h('div.ft-spot', { 'data-t': 'ft-spot', 'data-page': sp.page || 0 }, h('p.ft-head', { text: head }), body, sk ? sketch(sk) : null);
       });
       return h('div.ft-doc', { 'data-t': 'ft-doc' },
         h('div.doc-name', { text: d.name }),

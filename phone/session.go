@@ -30,6 +30,12 @@ type (
 	Placement = seal.Placement
 	// Straddle is a seal across the right edges of pages (骑缝章).
 	Straddle = seal.Straddle
+	// FileText is what the gateway read in a seal session's PDF
+	// (ScannedDocument.FileText).
+	FileText = seal.Excerpt
+	// PageSketch is the gateway's drawing of a page to seal
+	// (ScannedDocument.Sketches).
+	PageSketch = protocol.PageSketch
 	// ScannedCiphertext describes what a decrypt session opens.
 	ScannedCiphertext = protocol.ScannedCiphertext
 )

@@ -1,6 +1,8 @@
 package seal
 
 import (
+	"encoding/xml"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,8 +91,9 @@ func FuzzContentText(f *testing.F) {
 }
 
 // FuzzExcerptLines runs the excerpt's line reader (runs of text on an A4
-// page, the nearest to a point, hidden characters made visible) on the
-// glyphs of arbitrary content streams and ToUnicode maps.
+// page, the nearest to a point, hidden characters made visible) and the
+// page sketch on the glyphs of arbitrary content streams and ToUnicode
+// maps.
 func FuzzExcerptLines(f *testing.F) {
 	for _, s := range readSeeds(f, "*.content") {
 		f.Add(s, []byte("begincodespacerange <0000> <FFFF> endcodespacerange beginbfchar <0041> <202E> <0042> <4E59> endbfchar"), 100.0, 30.0)
@@ -109,6 +112,16 @@ func FuzzExcerptLines(f *testing.F) {
 			s := neutral(r, defaultHidden, DefaultExcerptLimits.LineRunes)
 			if utf8.RuneCountInString(s) > DefaultExcerptLimits.LineRunes || strings.IndexFunc(s, defaultHidden) >= 0 || !utf8.ValidString(s) {
 				t.Fatalf("line %q", s)
+			}
+		}
+		// The sketch of those lines is well-formed XML.
+		svg := sketch(p, lines, []SketchSeal{{XMM: xmm, YMM: ymm, WidthMM: 40, HeightMM: 40}}, defaultHidden)
+		dec := xml.NewDecoder(strings.NewReader(svg))
+		for {
+			if _, err := dec.Token(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("sketch: %v\n%s", err, svg)
 			}
 		}
 	})

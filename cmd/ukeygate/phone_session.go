@@ -192,6 +192,7 @@ func printScan(w io.Writer, r *phone.ScanResult, now time.Time) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		printFileText(w, s.Documents)
 	}
 	if s.Kind == "seal" {
 		if s.Seal != "" {
@@ -266,6 +267,50 @@ func forget(cmd *cobra.Command, c *phone.Client, id string) {
 	if path, err := statePath(cmd); err == nil {
 		if err := c.State.Save(path); err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "warning: could not update %s: %v\n", path, err)
+		}
+	}
+}
+
+// printFileText prints what the gateway read in a seal session's PDFs
+// (file_text): the first lines of page 1 and the text nearest to each
+// place the seal lands.
+func printFileText(w io.Writer, docs []phone.ScannedDocument) {
+	head := false
+	for i, d := range docs {
+		ft := d.FileText
+		if ft == nil {
+			continue
+		}
+		if !head {
+			fmt.Fprintln(w, "\n  Read from the file by the gateway (not the portal's words):")
+			head = true
+		}
+		fmt.Fprintf(w, "    %d. %s — %d pages, %d seals\n", i+1, d.Name, ft.Pages, ft.Seals)
+		if ft.First.NoText {
+			fmt.Fprintln(w, "       page 1: no readable text")
+		} else {
+			fmt.Fprintf(w, "       page 1 begins: %s\n", strings.Join(ft.First.Lines, " / "))
+		}
+		for k, sp := range ft.Spots {
+			switch {
+			case sp.NotFound:
+				kw := ""
+				if sp.Placement < len(d.Placements) {
+					kw = d.Placements[sp.Placement].Keyword
+				}
+				fmt.Fprintf(w, "       seal %d: %q is not in the file: sealing will fail\n", k+1, kw)
+			case sp.NoText || len(sp.Lines) == 0:
+				fmt.Fprintf(w, "       seal %d, page %d: no readable text on the page\n", k+1, sp.Page)
+			default:
+				far := ""
+				if sp.DistanceMM > 10 {
+					far = fmt.Sprintf(" (%s mm away)", trimFloat(sp.DistanceMM))
+				}
+				fmt.Fprintf(w, "       seal %d, page %d, nearest text%s: %s\n", k+1, sp.Page, far, sp.Lines[min(max(sp.Nearest, 0), len(sp.Lines)-1)])
+			}
+		}
+		if ft.SpotsLeftOut > 0 {
+			fmt.Fprintf(w, "       (%d more not listed)\n", ft.SpotsLeftOut)
 		}
 	}
 }

@@ -61,7 +61,8 @@ func TestSealTwoTerminals(t *testing.T) {
 	p := startPortal(t, "portal", "seal", "--file", bid, "--page", "1", "--x", "150", "--y", "240",
 		"--server", ts.URL, "--app-key", app.APIKey, "--origin", "https://bid.example.cn")
 	scan := ph("phone", "scan", p.header["Payload:"])
-	for _, want := range []string{"SEAL 1 PDF", "bid.pdf", "1 pages", "page 1 at 150,240 mm", sl.ID, "某某建设有限公司 公章"} {
+	for _, want := range []string{"SEAL 1 PDF", "bid.pdf", "1 pages", "page 1 at 150,240 mm", sl.ID, "某某建设有限公司 公章",
+		"Read from the file by the gateway", "page 1 begins: Bid for lot 3 / Bidder (seal):", "seal 1, page 1, nearest text (237.8 mm away): Bidder (seal):"} {
 		if !strings.Contains(scan, want) {
 			t.Fatalf("scan lacks %q:\n%s", want, scan)
 		}

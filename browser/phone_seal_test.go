@@ -218,7 +218,17 @@ func TestPhoneSeal(t *testing.T) {
 			!strings.Contains(docs[1], "page 3 · x 100 mm / y 200.5 mm") || !strings.Contains(docs[1], "right edges of pages 1–3, 150 mm from the top") {
 			t.Errorf("documents %q", docs)
 		}
-		// The portal's seal, shown, not chosen; the one credential it fits.
+		// What the gateway read: the annex's seal lands far from any
+		// text, and its straddle seal is said beside the count.
+		read := eval[[]string](p.tab, `Array.prototype.map.call(document.querySelectorAll('[data-t=ft-doc]'), function (e) {
+  var c = e.cloneNode(true);
+  Array.prototype.forEach.call(c.querySelectorAll('details'), function (x) { x.remove(); });
+  return c.textContent;
+})`)
+		if len(read) != 2 || !strings.Contains(read[0], "Contract 2026-88") || !strings.Contains(read[0], "Party A: [SEAL HERE]") ||
+			read[1] != "annex.pdf3 pages · 1 seal · and a straddle sealStart of page 1Annex, page 1Seal 1: page 3 · x 100 / y 200.5 mmNo text near the seal; the nearest is about 187 mm away:Annex, page 3" {
+			t.Errorf("read from the files %q", read)
+		}
 		if p.has("seal-choice") || eval[string](p.tab, `document.querySelector('[data-t=seal]').dataset.seal`) != official.ID {
 			t.Error("the portal's seal is not the one shown")
 		}

@@ -159,8 +159,8 @@ func TestBadInput(t *testing.T) {
 		{name: "app origin with a path", send: func() *resp {
 			return w.admin("POST", "/v1/admin/apps", map[string]any{"name": "x", "origins": []string{"https://a.example.cn/login"}})
 		}, status: 400, code: "invalid_origin", field: "origins[0]"},
-		{name: "app origin with a trailing slash", send: func() *resp {
-			return w.admin("POST", "/v1/admin/apps", map[string]any{"name": "x", "origins": []string{"https://a.example.cn", "https://b.example.cn/"}})
+		{name: "app origin with a path and a trailing slash", send: func() *resp {
+			return w.admin("POST", "/v1/admin/apps", map[string]any{"name": "x", "origins": []string{"https://a.example.cn/", "https://b.example.cn/login/"}})
 		}, status: 400, code: "invalid_origin", field: "origins[1]"},
 
 		// Enrollment.

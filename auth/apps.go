@@ -284,8 +284,11 @@ func isASCII(s string) bool {
 }
 
 // NormalizeOrigin checks that origin is scheme://host[:port] with scheme
-// http or https and nothing after the authority, and returns it with the
-// scheme and host in lowercase and a default port (80, 443) dropped.
+// http or https and nothing after the authority but an optional single
+// trailing "/" (an address copied from the browser's address bar), and
+// returns it with the scheme and host in lowercase, an internationalised
+// host in its ASCII (xn--) form, a default port (80, 443) and the
+// trailing "/" dropped: the form apps store and every check compares.
 func NormalizeOrigin(origin string) (string, error) {
 	bad := func(why string) error { return fmt.Errorf("%w: %q: %s", ErrInvalidOrigin, origin, why) }
 	if origin == "" || len(origin) > maxOriginLen {
@@ -303,10 +306,8 @@ func NormalizeOrigin(origin string) (string, error) {
 		return "", bad("no host")
 	case u.User != nil:
 		return "", bad("must not carry user info")
-	case u.Path == "/" && u.RawPath == "":
-		return "", bad(`must not carry a path: an origin is scheme://host[:port], without the trailing "/"`)
-	case u.Path != "" || u.RawPath != "":
-		return "", bad("must not carry a path")
+	case u.Path != "" && (u.Path != "/" || u.RawPath != ""):
+		return "", bad(`must not carry a path: an origin is scheme://host[:port] (a single trailing "/" is allowed, nothing more)`)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(origin, "?#"):
 		return "", bad("must not carry a query or fragment")
 	}

@@ -27,13 +27,31 @@ func TestNormalizeOrigin(t *testing.T) {
 		{"https://例子.测试", "https://xn--fsqu00a.xn--0zwm56d"},
 		{"https://b\u0456d.example", "https://xn--bd-hoc.example"},
 		{"https://B\u0456D.example:8443", "https://xn--bd-hoc.example:8443"},
+		// an address copied from the address bar: one trailing "/"
+		{"https://portal.example.cn/", "https://portal.example.cn"},
+		{"HTTPS://Portal.Example.CN:443/", "https://portal.example.cn"},
+		{"http://portal.example.cn:80/", "http://portal.example.cn"},
+		{"http://127.0.0.1:8443/", "http://127.0.0.1:8443"},
+		{"https://[::1]:443/", "https://[::1]"},
+		{"https://例子.测试/", "https://xn--fsqu00a.xn--0zwm56d"},
 		// refused
 		{"", ""},
 		{"null", ""},
 		{"portal.example.cn", ""},
 		{"ftp://portal.example.cn", ""},
-		{"https://portal.example.cn/", ""},
 		{"https://portal.example.cn/login", ""},
+		{"https://portal.example.cn/login/", ""},
+		{"https://portal.example.cn//", ""},
+		{"https://portal.example.cn/.", ""},
+		{"https://portal.example.cn/%2F", ""},
+		{"https://portal.example.cn/?", ""},
+		{"https://portal.example.cn/?x=1", ""},
+		{"https://portal.example.cn/#", ""},
+		{"https://portal.example.cn/#top", ""},
+		{"https://user@portal.example.cn/", ""},
+		{"https://portal.example.cn:/", ""},
+		{"https:///", ""},
+		{"/", ""},
 		{"https://portal.example.cn?x=1", ""},
 		{"https://portal.example.cn#top", ""},
 		{"https://user@portal.example.cn", ""},
@@ -55,9 +73,10 @@ func TestNormalizeOrigin(t *testing.T) {
 			t.Errorf("NormalizeOrigin(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
-	// The slip of an origin copied from the address bar is named as such.
-	if _, err := NormalizeOrigin("https://portal.example.cn/"); err == nil || !strings.Contains(err.Error(), `without the trailing "/"`) {
-		t.Errorf("a trailing slash: %v, want it named", err)
+	// A page's address is refused saying what an origin is, and that the
+	// address bar's trailing "/" alone would do.
+	if _, err := NormalizeOrigin("https://portal.example.cn/login"); err == nil || !strings.Contains(err.Error(), `a single trailing "/" is allowed`) {
+		t.Errorf("a path: %v, want the rule named", err)
 	}
 }
 
@@ -66,7 +85,7 @@ func TestAppsCreateAuthenticate(t *testing.T) {
 	st := storagetest.MustOpen(t)
 	apps := NewApps(st)
 
-	app, key, err := apps.Create(ctx, " 政府采购网 ", []string{"https://ZFCG.example.cn:443", "https://zfcg.example.cn", "http://localhost:3000"})
+	app, key, err := apps.Create(ctx, " 政府采购网 ", []string{"https://ZFCG.example.cn:443", "https://zfcg.example.cn/", "http://localhost:3000/", "http://localhost:3000"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,18 +146,41 @@ func TestAppsCreateAuthenticate(t *testing.T) {
 		t.Errorf("Get(path) = %v", err)
 	}
 
-	if !app.AllowsOrigin("https://zfcg.example.cn") || !app.AllowsOrigin("https://zfcg.example.cn:443") ||
-		app.AllowsOrigin("https://evil.example.cn") || app.AllowsOrigin("null") || app.AllowsOrigin("") ||
-		app.AllowsOrigin("http://zfcg.example.cn") {
-		t.Error("AllowsOrigin wrong")
-	}
-	// An app registered before internationalised hosts were stored in
-	// their ASCII form keeps working, from a browser (ASCII) or a
-	// backend that sends the host as typed; a lookalike does not match.
+	// What the app allows, as created (normalised), and as older
+	// versions stored it: an internationalised host as typed, before
+	// hosts were kept in their ASCII form. Each is checked with what a
+	// browser sends in Origin and with what a backend may send as a
+	// session's origin (as typed, copied from the address bar).
 	old := &App{ID: "app_old", Origins: []string{"https://例子.测试"}}
-	if !old.AllowsOrigin("https://xn--fsqu00a.xn--0zwm56d") || !old.AllowsOrigin("https://例子.测试") ||
-		old.AllowsOrigin("https://xn--bd-hoc.example") || old.AllowsOrigin("https://例子.example") {
-		t.Error("AllowsOrigin of an origin stored as typed")
+	for _, tt := range []struct {
+		app    *App
+		origin string
+		want   bool
+	}{
+		{app, "https://zfcg.example.cn", true},
+		{app, "https://zfcg.example.cn:443", true},
+		{app, "https://zfcg.example.cn/", true},
+		{app, "https://ZFCG.example.cn:443/", true},
+		{app, "http://localhost:3000", true},
+		{app, "http://localhost:3000/", true},
+		{app, "https://evil.example.cn", false},
+		{app, "null", false},
+		{app, "", false},
+		{app, "http://zfcg.example.cn", false},
+		{app, "http://localhost:3001/", false},
+		{app, "https://zfcg.example.cn/login", false},
+		{app, "https://zfcg.example.cn//", false},
+		{old, "https://xn--fsqu00a.xn--0zwm56d", true},
+		{old, "https://xn--fsqu00a.xn--0zwm56d/", true},
+		{old, "https://例子.测试", true},
+		{old, "https://例子.测试/", true},
+		{old, "https://xn--bd-hoc.example", false}, // a lookalike
+		{old, "https://例子.example", false},
+		{old, "https://例子.测试/x", false},
+	} {
+		if got := tt.app.AllowsOrigin(tt.origin); got != tt.want {
+			t.Errorf("app %s (origins %q) AllowsOrigin(%q) = %v, want %v", tt.app.ID, tt.app.Origins, tt.origin, got, tt.want)
+		}
 	}
 }
 
@@ -162,6 +204,8 @@ func TestAppsCreateRefusedChangesNothing(t *testing.T) {
 		{"zero-width space in the name", "招标\u200b平台", nil, ErrInvalidApp},
 		{"control character", "a\x00b", nil, ErrInvalidApp},
 		{"origin with path", "ok", []string{"https://a.cn/x"}, ErrInvalidOrigin},
+		{"origin with a path and a trailing slash", "ok", []string{"https://a.cn/x/"}, ErrInvalidOrigin},
+		{"origin with two trailing slashes", "ok", []string{"https://a.cn//"}, ErrInvalidOrigin},
 		{"one bad origin among good", "ok", []string{"https://a.cn", "a.cn"}, ErrInvalidOrigin},
 		{"too many origins", "ok", many, ErrInvalidOrigin},
 	}

@@ -42,7 +42,7 @@ func newAppAddCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&req.Name, "name", "", "the portal's name, shown on the phone (required)")
-	cmd.Flags().StringArrayVar(&req.Origins, "origin", nil, "an allowed page origin, scheme://host[:port] (repeatable)")
+	cmd.Flags().StringArrayVar(&req.Origins, "origin", nil, "an allowed page origin, scheme://host[:port]; one trailing / (as copied from the address bar) is dropped (repeatable)")
 	cmd.Flags().Func("webhook", "register this webhook URL with the app (its secret is printed once)", func(s string) error {
 		req.Webhook = &protocol.WebhookRequest{URL: s}
 		return nil

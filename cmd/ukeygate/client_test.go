@@ -105,6 +105,15 @@ func TestWalkthrough(t *testing.T) {
 	if out := op("app", "list"); !strings.Contains(out, "https://bid.example.cn") || strings.Contains(out, "ukg_") {
 		t.Fatalf("app list:\n%s", out)
 	}
+	// An origin copied from the address bar is registered in the form a
+	// browser sends.
+	var copied struct {
+		Origins []string `json:"origins"`
+	}
+	decode(t, op("app", "add", "--name", "门户", "--origin", "https://Portal.Example.cn:443/", "--json"), &copied)
+	if len(copied.Origins) != 1 || copied.Origins[0] != "https://portal.example.cn" {
+		t.Fatalf("app add of an origin with a trailing slash: %q", copied.Origins)
+	}
 	var user struct {
 		ID             string `json:"id"`
 		ActivationCode string `json:"activation_code"`

@@ -95,7 +95,7 @@ func unmarshalStrict(body []byte, v any) error {
 			}
 			return fmt.Errorf("%w: a binary member is %s", ErrMalformedJSON, why)
 		}
-		return jsonError(err)
+		return jsonError(err, body)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: data after the JSON object", ErrMalformedJSON)
@@ -103,8 +103,8 @@ func unmarshalStrict(body []byte, v any) error {
 	return nil
 }
 
-// jsonError classifies an encoding/json error.
-func jsonError(err error) error {
+// jsonError classifies an encoding/json error of decoding body.
+func jsonError(err error, body []byte) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
@@ -117,12 +117,112 @@ func jsonError(err error) error {
 		if field == "" {
 			return fmt.Errorf("%w: want a JSON object", ErrMalformedJSON)
 		}
+		// encoding/json names the member without the list indices on the
+		// way ("documents.digest"): name the element ("documents[2].digest"),
+		// as the other field errors do.
+		if p, ok := pathAt(body, te.Offset); ok && samePath(p, field) {
+			field = p
+		}
 		return &FieldError{Field: field, Err: ErrMalformedJSON, Reason: fmt.Sprintf("want %s, got %s", te.Type, te.Value)}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fmt.Errorf("%w: unexpected end of input", ErrMalformedJSON)
 	default:
 		return fmt.Errorf("%w: %v", ErrMalformedJSON, err)
 	}
+}
+
+// pathAt names, as on the wire ("documents[2].digest", "meta.k.name"),
+// the JSON value of body that ends at byte offset off, or whose opening
+// bracket or brace does: where encoding/json reports a value of the wrong
+// type (UnmarshalTypeError.Offset). false if no value does.
+func pathAt(body []byte, off int64) (string, bool) {
+	type frame struct {
+		array   bool
+		n       int    // array: elements before the current one
+		key     string // object: the current member
+		wantKey bool   // object: the next token is a member name
+	}
+	var stack []frame
+	path := func() string {
+		var sb strings.Builder
+		for _, f := range stack {
+			if f.array {
+				sb.WriteString("[" + strconv.Itoa(f.n) + "]")
+				continue
+			}
+			if sb.Len() > 0 {
+				sb.WriteByte('.')
+			}
+			sb.WriteString(f.key)
+		}
+		return sb.String()
+	}
+	// done moves the innermost container past the value just read.
+	done := func() {
+		if n := len(stack); n > 0 {
+			if stack[n-1].array {
+				stack[n-1].n++
+			} else {
+				stack[n-1].wantKey = true
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for {
+		before := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		after := dec.InputOffset()
+		top := len(stack) - 1
+		if top >= 0 && !stack[top].array && stack[top].wantKey {
+			if k, ok := tok.(string); ok {
+				stack[top].key, stack[top].wantKey = k, false
+				continue
+			}
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:top]
+			done()
+			continue
+		}
+		if before < off && off <= after && len(stack) > 0 {
+			return path(), true
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, frame{array: true})
+		default:
+			done()
+		}
+	}
+}
+
+// samePath reports whether wire (pathAt's "documents[2].meta.k.name")
+// is the member encoding/json named ("documents.meta.name": no indices,
+// no map keys): its names, indices left out, hold those of named in
+// order, ending on the same one.
+func samePath(wire, named string) bool {
+	var names []string
+	for _, part := range strings.Split(wire, ".") {
+		name, _, _ := strings.Cut(part, "[")
+		names = append(names, name)
+	}
+	want := strings.Split(named, ".")
+	if names[len(names)-1] != want[len(want)-1] {
+		return false
+	}
+	i := 0
+	for _, n := range names {
+		if i < len(want) && n == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
 }
 
 // base64Field finds, in body (JSON that decoded but for a []byte member),

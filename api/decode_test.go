@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -112,6 +113,22 @@ func TestDecodeBodyNamesTheField(t *testing.T) {
 			"documents[1].digest", func() validator { return &SessionRequest{} }},
 		{"ciphertext", `{"kind":"decrypt","ciphertext":"%%%","ciphertext_format":"cms"}`, "ciphertext", func() validator { return &SessionRequest{} }},
 		{"number for a string", `{"kind":"login","display":{"title":7}}`, "display.title", func() validator { return &SessionRequest{} }},
+		// A wrong type inside a list names the element.
+		{"number for the third document's digest", `{"kind":"sign","documents":[{"name":"a","data":"YQ=="},{"name":"b","data":"Yg=="},{"name":"c","digest":5}]}`,
+			"documents[2].digest", func() validator { return &SessionRequest{} }},
+		{"object for a digest", ` {"kind":"sign","documents":[{"name":"a]}\"[","data":"YQ=="},{"name":"b","digest":{"x":[1]}}]} `,
+			"documents[1].digest", func() validator { return &SessionRequest{} }},
+		{"array for a name", `{"kind":"sign","documents":[{"name":"a","data":"YQ=="},{"name":["b"]}]}`,
+			"documents[1].name", func() validator { return &SessionRequest{} }},
+		{"a number as a document", `{"kind":"sign","documents":[{"name":"a","data":"YQ=="},7]}`,
+			"documents[1]", func() validator { return &SessionRequest{} }},
+		{"a placement's page", `{"kind":"seal","documents":[{"name":"a.pdf","upload":"u","placements":[{"page":1,"x_mm":1,"y_mm":1},{"page":"2"}]}]}`,
+			"documents[0].placements[1].page", func() validator { return &SessionRequest{} }},
+		{"the first document", `{"kind":"sign","documents":[{"name":false}]}`,
+			"documents[0].name", func() validator { return &SessionRequest{} }},
+		{"a number among the origins", `{"name":"x","origins":["https://a.example.cn",5]}`, "origins[1]", func() validator { return &AppRequest{} }},
+		{"a string among the RSA sizes", `{"name":"x","mode":"internal","profile":{"algs":["RSA"],"rsa_bits":[2048,"4096"]}}`,
+			"profile.rsa_bits[1]", func() validator { return &IssuerRequest{} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := decodeBody("application/json", []byte(tc.body), tc.into())
@@ -126,5 +143,50 @@ func TestDecodeBodyNamesTheField(t *testing.T) {
 				t.Fatalf("%v maps to %q", err, code)
 			}
 		})
+	}
+}
+
+// TestPathAt: the value that ends (or opens) at an offset is named as on
+// the wire; an offset inside no value names nothing.
+func TestPathAt(t *testing.T) {
+	t.Parallel()
+	body := `{"a":[1,{"b":[true,[null,"x"]]}],"m":{"k.1":{"v":2}},"s":"[{\"]"}`
+	for _, tc := range []struct {
+		at   string // the text the offset ends
+		want string
+		ok   bool
+	}{
+		{`{"a":[1`, "a[0]", true},
+		{`{"a":[1,{`, "a[1]", true},
+		{`{"a":[1,{"b":[true`, "a[1].b[0]", true},
+		{`{"a":[1,{"b":[true,[`, "a[1].b[1]", true},
+		{`{"a":[1,{"b":[true,[null,"x"`, "a[1].b[1][1]", true},
+		{`{"a":[1,{"b":[true,[null,"x"]]}],"m":{"k.1":{"v":2`, "m.k.1.v", true},
+		{`{"a":[1,{"b":[true,[null,"x"]]}],"m":{"k.1":{"v":2}},"s":"[{\"]"`, "s", true},
+		{`{"a"`, "", false}, // a member name is not a value
+		{``, "", false},
+		{body, "", false},
+	} {
+		if !strings.HasPrefix(body, tc.at) {
+			t.Fatalf("%q is not a prefix of the body", tc.at)
+		}
+		got, ok := pathAt([]byte(body), int64(len(tc.at)))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("pathAt(…%q) = %q, %v; want %q, %v", tc.at[max(0, len(tc.at)-12):], got, ok, tc.want, tc.ok)
+		}
+	}
+	for _, tc := range []struct {
+		wire, named string
+		want        bool
+	}{
+		{"documents[2].digest", "documents.digest", true},
+		{"documents[1]", "documents", true},
+		{"m.k.v", "m.v", true},
+		{"documents[2].name", "documents.digest", false},
+		{"a.b", "b.a", false},
+	} {
+		if got := samePath(tc.wire, tc.named); got != tc.want {
+			t.Errorf("samePath(%q, %q) = %v", tc.wire, tc.named, got)
+		}
 	}
 }

@@ -143,6 +143,10 @@ func (a *API) adminListUsers(w http.ResponseWriter, r *http.Request) error {
 	for _, u := range list {
 		out.Users = append(out.Users, *u)
 	}
+	// Every user's name, ID number and phone at once: audited as one
+	// entry (who, how many), or looking at one record (user.view) would
+	// leave a trace that listing them all would not.
+	a.auditAction(r.Context(), audit.Entry{Action: actionUserList, Actor: actorAdmin, Outcome: audit.OutcomeOK, Detail: "users=" + strconv.Itoa(len(out.Users))})
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

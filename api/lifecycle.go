@@ -32,6 +32,8 @@ const (
 	actionAppRotate        = "app.rotate"
 	actionAppDisable       = "app.disable"
 	actionUserAdd          = "user.add"
+	actionUserView         = "user.view"
+	actionUserList         = "user.list"
 	actionUserActivation   = "user.activation"
 	actionDeviceEnroll     = "device.enroll"
 	actionDeviceRevoke     = "device.revoke"
@@ -175,6 +177,10 @@ func (a *API) adminGetUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// One person's record (name, ID number, phone, devices, credentials):
+	// who looked at it is in the audit log, as a registration's view and
+	// a data export are.
+	a.auditAction(r.Context(), audit.Entry{Action: actionUserView, Actor: actorAdmin, UserID: id, Outcome: audit.OutcomeOK})
 	writeJSON(w, http.StatusOK, wireUserDetail(d))
 	return nil
 }

@@ -152,13 +152,14 @@ func TestOperatorAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(adminOnly) != 8 { // the ten above less the device's enroll and credential.create
-		t.Errorf("%d entries by admin, want 8: %+v", len(adminOnly), adminOnly)
+	if len(adminOnly) != 10 { // the twelve above less the device's enroll and credential.create
+		t.Errorf("%d entries by admin, want 10: %+v", len(adminOnly), adminOnly)
 	}
 	if later, err := op.AllAudit(ctx, operator.AuditFilter{Since: time.Now().Add(time.Hour)}); err != nil || len(later) != 0 {
 		t.Errorf("entries from an hour on: %d %v", len(later), err)
 	}
-	want := "issuer.add,app.add,app.rotate,app.disable,user.add,device.enroll,credential.create,user.activation,credential.revoke,device.revoke"
+	// The listing of the users and the look at one are audited too.
+	want := "issuer.add,app.add,app.rotate,app.disable,user.add,device.enroll,credential.create,user.activation,user.list,user.view,credential.revoke,device.revoke"
 	if strings.Join(actions, ",") != want {
 		t.Fatalf("audit actions %v, want %s", actions, want)
 	}

@@ -53,6 +53,32 @@ type Summary struct {
 	Header
 	Records int
 	SM3     string
+	// Expired (Restore) counts the records not written because their TTL
+	// had passed.
+	Expired int
+}
+
+// RestoreOptions change what RestoreWith does.
+type RestoreOptions struct {
+	// Finish, when set, runs once every record is written, while the
+	// store is still marked as being restored (vault.RestoringKey): the
+	// place for the restore's own last writes, its audit entry
+	// (vault.RecordRestore). An error fails the restore and leaves the
+	// marker, so that the store is never served without them.
+	Finish func(ctx context.Context, dst storage.Store, sum Summary) error
+}
+
+// RestoreDetail is the detail of a restore's audit entry: the backup
+// (store, time, revision, checksum), the keys it held and how many had
+// expired, and who ran the restore as far as the caller knows (by;
+// "alice@host", left out when empty).
+func RestoreDetail(sum Summary, by string) string {
+	d := fmt.Sprintf("store=%s backup_created=%s revision=%d keys=%d expired=%d sm3=%s",
+		sum.StoreID, sum.CreatedAt.UTC().Format(time.RFC3339), sum.Revision, sum.Records, sum.Expired, sum.SM3)
+	if by != "" {
+		d += " by=" + by
+	}
+	return d
 }
 
 // skip reports keys a backup leaves out: none of the data, only what is
@@ -233,6 +259,12 @@ func Verify(r io.Reader) (Summary, error) { return scan(r, nil) }
 // (the server refuses to open it); it is deleted last. Keys whose TTL has
 // passed are skipped; the others keep their expiry time.
 func Restore(ctx context.Context, r io.Reader, dst storage.Store) (Summary, error) {
+	return RestoreWith(ctx, r, dst, RestoreOptions{})
+}
+
+// RestoreWith is Restore with opts.Finish run before the marker is
+// removed.
+func RestoreWith(ctx context.Context, r io.Reader, dst storage.Store, opts RestoreOptions) (Summary, error) {
 	kvs, _, err := dst.List(ctx, "")
 	if err != nil {
 		return Summary{}, err
@@ -246,6 +278,7 @@ func Restore(ctx context.Context, r io.Reader, dst storage.Store) (Summary, erro
 		return Summary{}, fmt.Errorf("backup: marking the store: %w", err)
 	}
 	var ops []storage.Op
+	expired := 0
 	flush := func() error {
 		if len(ops) == 0 {
 			return nil
@@ -261,6 +294,7 @@ func Restore(ctx context.Context, r io.Reader, dst storage.Store) (Summary, erro
 		var ttl time.Duration
 		if rec.Expires != nil {
 			if ttl = time.Until(*rec.Expires); ttl <= 0 {
+				expired++
 				return nil
 			}
 		}
@@ -275,6 +309,12 @@ func Restore(ctx context.Context, r io.Reader, dst storage.Store) (Summary, erro
 	}
 	if err != nil {
 		return Summary{}, err
+	}
+	sum.Expired = expired
+	if opts.Finish != nil {
+		if err := opts.Finish(ctx, dst, sum); err != nil {
+			return Summary{}, err
+		}
 	}
 	if _, err := dst.Txn(ctx, storage.Delete(vault.RestoringKey)); err != nil {
 		return Summary{}, err

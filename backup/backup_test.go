@@ -13,6 +13,7 @@ import (
 
 	"github.com/emmansun/gmsm/sm3"
 
+	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/backup"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
@@ -159,4 +160,154 @@ func flip(b []byte, i int) []byte {
 	c := append([]byte{}, b...)
 	c[i] ^= 1
 	return c
+}
+
+// auditedSource is a vault-opened store whose audit log holds n entries.
+func auditedSource(t *testing.T, n int) (*storage.Bolt, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	raw, master := source(t)
+	v, err := vault.Open(ctx, raw, master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := audit.New(v.Store, v.DataKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	for i := range n {
+		if _, err := log.Append(ctx, audit.Entry{Action: "user.add", Actor: "admin", Outcome: audit.OutcomeOK, Detail: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return raw, master
+}
+
+// restoredLog opens dst (a finished restore) and returns its verified
+// audit entries.
+func restoredLog(t *testing.T, dst storage.Store, master []byte) []audit.Entry {
+	t.Helper()
+	ctx := context.Background()
+	v, err := vault.Open(ctx, dst, master)
+	if err != nil {
+		t.Fatalf("opening the restored store: %v", err)
+	}
+	log, err := audit.New(v.Store, v.DataKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	rep, err := log.Verify(ctx)
+	if err != nil {
+		t.Fatalf("the restored audit log does not verify: %v", err)
+	}
+	entries, err := log.List(ctx, audit.Filter{})
+	if err != nil || int64(len(entries)) != rep.Entries {
+		t.Fatalf("%d entries listed, %d verified: %v", len(entries), rep.Entries, err)
+	}
+	return entries
+}
+
+// TestRestoreRecorded: a restore with vault.RecordRestore as its Finish
+// appends one backup.restore entry (actor operator, the backup's store,
+// time, revision, checksum, key count, who ran it) after the restored
+// entries, chained and under a sealed head that verify; a Finish that
+// fails, before or after writing its entry (a wrong key; a crash between
+// the entry and the end), leaves the store marked, refused by vault.Open
+// and by a second restore; restoring into a restored store is refused
+// and changes nothing.
+func TestRestoreRecorded(t *testing.T) {
+	ctx := context.Background()
+	src, master := auditedSource(t, 3)
+	var buf bytes.Buffer
+	sum, err := backup.Write(ctx, &buf, src, "bbolt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(ctx context.Context, dst storage.Store, s backup.Summary) error {
+		_, err := vault.RecordRestore(ctx, dst, master, backup.RestoreDetail(s, "alice@drill-host"))
+		return err
+	}
+	errCrash := errors.New("stopped after the entry")
+	other := bytes.Repeat([]byte{7}, 32)
+	for _, tc := range []struct {
+		name   string
+		finish func(context.Context, storage.Store, backup.Summary) error
+		want   error // nil: restored
+	}{
+		{"recorded", record, nil},
+		{"the wrong master key", func(ctx context.Context, dst storage.Store, _ backup.Summary) error {
+			_, err := vault.RecordRestore(ctx, dst, other, "x")
+			return err
+		}, vault.ErrWrongKey},
+		{"stopped after the entry", func(ctx context.Context, dst storage.Store, s backup.Summary) error {
+			if err := record(ctx, dst, s); err != nil {
+				return err
+			}
+			return errCrash
+		}, errCrash},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := mustOpenBolt(t)
+			got, err := backup.RestoreWith(ctx, bytes.NewReader(buf.Bytes()), dst, backup.RestoreOptions{Finish: tc.finish})
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("RestoreWith = %v, want %v", err, tc.want)
+			}
+			if tc.want != nil {
+				// Half a restore is never served, nor restored over.
+				if _, err := vault.Open(ctx, dst, master); !errors.Is(err, vault.ErrRestoring) {
+					t.Fatalf("vault.Open of the failed restore: %v, want ErrRestoring", err)
+				}
+				if _, err := backup.Restore(ctx, bytes.NewReader(buf.Bytes()), dst); !errors.Is(err, backup.ErrNotEmpty) {
+					t.Fatalf("a restore over the failed one: %v, want ErrNotEmpty", err)
+				}
+				return
+			}
+			if got.Records != sum.Records || got.StoreID != sum.StoreID {
+				t.Fatalf("summary %+v, want that of %+v", got, sum)
+			}
+			entries := restoredLog(t, dst, master)
+			if len(entries) != 4 {
+				t.Fatalf("%d entries, want the 3 restored and the restore's", len(entries))
+			}
+			e := entries[3]
+			wantDetail := fmt.Sprintf("store=%s backup_created=%s revision=%d keys=%d expired=%d sm3=%s by=alice@drill-host",
+				sum.StoreID, sum.CreatedAt.Format(time.RFC3339), sum.Revision, sum.Records, got.Expired, sum.SM3)
+			if e.Seq != 4 || e.Action != "backup.restore" || e.Actor != "operator" || e.Outcome != "ok" || e.Detail != wantDetail ||
+				e.Prev != entries[2].Hash {
+				t.Fatalf("restore entry %+v\nwant detail %s, chained after %s", e, wantDetail, entries[2].Hash)
+			}
+			// A second restore into it is refused and changes nothing.
+			before := dumpAll(t, dst)
+			if _, err := backup.RestoreWith(ctx, bytes.NewReader(buf.Bytes()), dst, backup.RestoreOptions{Finish: record}); !errors.Is(err, backup.ErrNotEmpty) {
+				t.Fatalf("restore into a restored store: %v", err)
+			}
+			if after := dumpAll(t, dst); after != before {
+				t.Fatal("a refused restore changed the store")
+			}
+			if n := len(restoredLog(t, dst, master)); n != 4 {
+				t.Fatalf("%d entries after a refused second restore", n)
+			}
+		})
+	}
+	// An entry is written only into a store being restored.
+	dst := mustOpenBolt(t)
+	if _, err := vault.RecordRestore(ctx, dst, master, "x"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("RecordRestore into a store not being restored: %v", err)
+	}
+}
+
+// dumpAll is every key, revision and value of st.
+func dumpAll(t *testing.T, st storage.Store) string {
+	t.Helper()
+	kvs, _, err := st.List(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	for _, kv := range kvs {
+		fmt.Fprintf(&sb, "%s@%d=%x;", kv.Key, kv.Revision, kv.Value)
+	}
+	return sb.String()
 }

@@ -1,7 +1,9 @@
 // Package backup holds the backup file format of a ukeygate store and the
 // two operations on it: Write copies every live key of a store, as stored
 // (values sealed by package vault stay sealed), from one consistent read;
-// Restore checks a file completely, then writes it into an empty store.
+// Restore checks a file completely, then writes it into an empty store;
+// RestoreWith also runs the caller's last writes (the restore's audit
+// entry, vault.RecordRestore) before it removes its marker.
 //
 // File format, version 1: JSON lines.
 //

@@ -12,7 +12,9 @@ import (
 	"github.com/ukeygate/ukeygate/internal/seed"
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/server/servertest"
+	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/etcd"
+	"github.com/ukeygate/ukeygate/vault"
 )
 
 // TestBackupRestoreOnEtcd: a node on etcd is backed up through the
@@ -47,18 +49,24 @@ func TestBackupRestoreOnEtcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := backup.Restore(ctx, bytes.NewReader(buf.Bytes()), dst); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := backup.Restore(ctx, bytes.NewReader(buf.Bytes()), dst); err == nil {
-		t.Fatal("a restore over a restored prefix was accepted")
-	}
-	dst.Close()
-
 	key, err := os.ReadFile(ts.Config.MasterKeyPath())
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As `ukeygate restore` does: the restore's audit entry is written
+	// while the prefix is still marked.
+	record := backup.RestoreOptions{Finish: func(ctx context.Context, dst storage.Store, s backup.Summary) error {
+		_, err := vault.RecordRestore(ctx, dst, key, backup.RestoreDetail(s, "e2e@etcd"))
+		return err
+	}}
+	if _, err := backup.RestoreWith(ctx, bytes.NewReader(buf.Bytes()), dst, record); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backup.RestoreWith(ctx, bytes.NewReader(buf.Bytes()), dst, record); err == nil {
+		t.Fatal("a restore over a restored prefix was accepted")
+	}
+	dst.Close()
+
 	ts2 := servertest.Start(t, servertest.WithEtcd(endpoint, "/"+t.Name()+"/b/"), func(c *config.Config) {
 		c.MasterKey = hex.EncodeToString(key)
 		c.AdminToken = ts.AdminToken
@@ -72,7 +80,13 @@ func TestBackupRestoreOnEtcd(t *testing.T) {
 		t.Fatalf("issuing on the restored node: %+v, %v", c, err)
 	}
 	op2 := &operator.Client{BaseURL: ts2.URL, Token: ts.AdminToken}
-	if _, err := op2.VerifyAudit(ctx); err != nil {
-		t.Fatalf("audit verify on the restored node: %v", err)
+	if v, err := op2.VerifyAudit(ctx); err != nil || !v.Valid {
+		t.Fatalf("audit verify on the restored node: %+v, %v", v, err)
+	}
+	// One restore entry (the refused second restore wrote none).
+	restores, err := op2.AllAudit(ctx, operator.AuditFilter{Action: vault.AuditActionRestore})
+	if err != nil || len(restores) != 1 || restores[0].Actor != "operator" ||
+		restores[0].Detail != backup.RestoreDetail(sum, "e2e@etcd") {
+		t.Fatalf("backup.restore entries %+v (%v), want one with %q", restores, err, backup.RestoreDetail(sum, "e2e@etcd"))
 	}
 }

@@ -141,6 +141,30 @@ func Open(ctx context.Context, raw storage.Store, master []byte) (*Vault, error)
 			return nil, err
 		}
 	}
+	return openReady(raw, mk, kr)
+}
+
+// openRestoring is Open for the restore that is writing raw, while its
+// marker (RestoringKey) is still there: for the restore's own last writes
+// (its audit entry) before it removes the marker, so that a restore that
+// stops before them leaves a store Open refuses. It neither creates nor
+// changes a keyring: raw must hold the backup's, ready, and master must
+// be its key (ErrWrongKey).
+func openRestoring(ctx context.Context, raw storage.Store, master []byte) (*Vault, error) {
+	mk, err := deriveKeys(master)
+	if err != nil {
+		return nil, err
+	}
+	kr, _, err := readKeyring(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("vault: the restored store's keyring: %w", err)
+	}
+	return openReady(raw, mk, kr)
+}
+
+// openReady returns the sealed view of raw under keyring kr, which must be
+// ready and of master key mk.
+func openReady(raw storage.Store, mk *masterKeys, kr keyring) (*Vault, error) {
 	switch {
 	case kr.State == stateRotating:
 		return nil, fmt.Errorf("%w: a rotation from master key %s to %s was interrupted: finish it with `ukeygate master-key rotate --new-key-file FILE` (the new key file), then serve with the new key",

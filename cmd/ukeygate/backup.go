@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -116,9 +119,14 @@ writes it into the configured store, which must be empty: with bbolt,
 data_dir may hold nothing but the master key file (the node must be
 stopped); with etcd, nothing may exist under storage.etcd.prefix.
 
-The configured master key, if present, must be the one the backup was
-sealed under (its id is in the file); if it is missing, restore still runs
-and says which key to install before serve.`,
+The configured master key must be the one the backup was sealed under (its
+id is in the file; restore names it when the key is missing or another):
+restore records itself in the restored audit log, a backup.restore entry
+(the backup's store, time, revision and checksum, its key count, and the
+system user and host that ran restore) chained after the restored entries
+and sealed like them, so that audit verify passes on the restored node.
+Until that entry is written the store stays marked as half-restored (with
+bbolt: the data file is not in place), and serve refuses it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" {
@@ -132,18 +140,21 @@ and says which key to install before serve.`,
 			if err != nil {
 				return err
 			}
-			keyNote, err := checkRestoreKey(cfg, sum.KeyID)
+			master, err := restoreKey(cfg, sum.KeyID)
 			if err != nil {
 				return err
 			}
-			if sum, err = restoreInto(cmd.Context(), cfg, in); err != nil {
+			defer clear(master)
+			res, err := restoreInto(cmd.Context(), cfg, in, master, restoreBy())
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "restored %d keys of store %s (backup of %s, revision %d)\n",
-				sum.Records, sum.StoreID, sum.CreatedAt.Format("2006-01-02T15:04:05Z"), sum.Revision)
-			if keyNote != "" {
-				fmt.Fprintln(cmd.ErrOrStderr(), keyNote)
+			expired := ""
+			if res.Expired > 0 {
+				expired = fmt.Sprintf("; %d more had expired since", res.Expired)
 			}
+			fmt.Fprintf(cmd.OutOrStdout(), "restored %d keys of store %s (backup of %s, revision %d%s); recorded as audit entry %d (%s)\n",
+				res.Records-res.Expired, res.StoreID, res.CreatedAt.Format("2006-01-02T15:04:05Z"), res.Revision, expired, res.auditSeq, vault.AuditActionRestore)
 			return nil
 		},
 	}
@@ -151,49 +162,91 @@ and says which key to install before serve.`,
 	return cmd
 }
 
-// checkRestoreKey refuses a configured master key that does not open the
-// backup, and returns a note when no key is configured yet.
-func checkRestoreKey(cfg config.Config, want string) (string, error) {
+// restoreKey loads the configured master key and refuses one that does not
+// open the backup, or none: the restore's audit entry is sealed under it.
+func restoreKey(cfg config.Config, want string) ([]byte, error) {
 	master, err := server.LoadMasterKey(cfg)
 	if err != nil {
 		if cfg.MasterKey == "" {
 			if _, serr := os.Stat(cfg.MasterKeyPath()); errors.Is(serr, fs.ErrNotExist) {
-				return fmt.Sprintf("note: no master key at %s yet: install master key %s there (or set UKEYGATE_MASTER_KEY) before serve", cfg.MasterKeyPath(), want), nil
+				return nil, fmt.Errorf("no master key at %s: install master key %s (the backup's) there, or set UKEYGATE_MASTER_KEY, then restore: the restore is recorded in the restored audit log, sealed under that key", cfg.MasterKeyPath(), want)
 			}
 		}
-		return "", err
+		return nil, err
 	}
 	id, err := vault.KeyID(master)
-	clear(master)
 	if err != nil {
-		return "", err
+		clear(master)
+		return nil, err
 	}
 	if id != want {
-		return "", fmt.Errorf("the backup is sealed under master key %s, but the configured master key is %s: configure the key of the backup", want, id)
+		clear(master)
+		return nil, fmt.Errorf("the backup is sealed under master key %s, but the configured master key is %s: configure the key of the backup", want, id)
 	}
-	return "", nil
+	return master, nil
 }
 
-// restoreInto writes the backup into the configured store. With bbolt it
-// builds the data file under a temporary name and renames it at the end,
-// so that an interrupted restore leaves no data file.
-func restoreInto(ctx context.Context, cfg config.Config, in string) (backup.Summary, error) {
+// restoreBy says who runs the restore, as far as this process can tell:
+// the system user and the host ("alice@node1"), and the user sudo was run
+// by (" sudo_user=bob").
+func restoreBy() string {
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	if name == "" {
+		name = "uid" + strconv.Itoa(os.Getuid())
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	by := strings.ReplaceAll(name+"@"+host, " ", "_")
+	if su := os.Getenv("SUDO_USER"); su != "" && su != name {
+		by += " sudo_user=" + strings.ReplaceAll(su, " ", "_")
+	}
+	return by
+}
+
+// restored is what a restore did.
+type restored struct {
+	backup.Summary
+	auditSeq int64 // the backup.restore entry
+}
+
+// restoreInto writes the backup into the configured store and records the
+// restore in its audit log (sealed under master) before the store is
+// complete: with bbolt it builds the data file under a temporary name and
+// renames it at the end, so that an interrupted or failed restore leaves
+// no data file; with etcd the restore's marker stays until the entry is
+// written, and serve refuses a marked prefix.
+func restoreInto(ctx context.Context, cfg config.Config, in string, master []byte, by string) (restored, error) {
 	f, err := os.Open(in)
 	if err != nil {
-		return backup.Summary{}, err
+		return restored{}, err
 	}
 	defer f.Close()
+	var res restored
+	opts := backup.RestoreOptions{Finish: func(ctx context.Context, dst storage.Store, sum backup.Summary) error {
+		seq, err := vault.RecordRestore(ctx, dst, master, backup.RestoreDetail(sum, by))
+		res.auditSeq = seq
+		return err
+	}}
 	if cfg.Storage.Backend != config.BackendBolt {
 		st, err := server.OpenStore(cfg)
 		if err != nil {
-			return backup.Summary{}, err
+			return restored{}, err
 		}
-		sum, err := backup.Restore(ctx, f, st)
-		return sum, errors.Join(err, st.Close())
+		sum, err := backup.RestoreWith(ctx, f, st, opts)
+		if err = errors.Join(err, st.Close()); err != nil {
+			return restored{}, err
+		}
+		res.Summary = sum
+		return res, nil
 	}
 	tmp := cfg.BoltPath() + ".restoring"
 	if err := checkEmptyDataDir(cfg, filepath.Base(tmp)); err != nil {
-		return backup.Summary{}, err
+		return restored{}, err
 	}
 	_ = os.Remove(tmp) // left by an interrupted restore
 	bc := storage.DefaultBoltConfig()
@@ -201,17 +254,26 @@ func restoreInto(ctx context.Context, cfg config.Config, in string) (backup.Summ
 	bc.Timeout = cfg.Storage.Bolt.Timeout
 	st, err := storage.OpenBolt(bc)
 	if err != nil {
-		return backup.Summary{}, err
+		return restored{}, err
 	}
-	sum, err := backup.Restore(ctx, f, st)
+	sum, err := backup.RestoreWith(ctx, f, st, opts)
 	if err = errors.Join(err, st.Close()); err != nil {
 		_ = os.Remove(tmp)
-		return backup.Summary{}, err
+		return restored{}, err
+	}
+	// Never replace a data file that appeared during the restore (a node
+	// started meanwhile: it must be stopped); the restored one appears
+	// whole, with its entry, or not at all.
+	if _, err := os.Lstat(cfg.BoltPath()); err == nil {
+		_ = os.Remove(tmp)
+		return restored{}, fmt.Errorf("%w: data_dir %s got %s during the restore", backup.ErrNotEmpty, cfg.DataDir, filepath.Base(cfg.BoltPath()))
 	}
 	if err := os.Rename(tmp, cfg.BoltPath()); err != nil {
-		return backup.Summary{}, err
+		_ = os.Remove(tmp)
+		return restored{}, err
 	}
-	return sum, syncDir(cfg.DataDir)
+	res.Summary = sum
+	return res, syncDir(cfg.DataDir)
 }
 
 // checkEmptyDataDir refuses a data_dir that holds anything but the master

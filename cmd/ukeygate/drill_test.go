@@ -12,12 +12,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/emmansun/gmsm/smx509"
 
@@ -385,7 +387,9 @@ func TestRestoreDrill(t *testing.T) {
 	}
 	d.stop()
 
-	// Restore into a new data dir holding only the master key.
+	// Restore into a new data dir. Without the master key there it is
+	// refused, naming the key, and writes nothing (the restore's audit
+	// entry is sealed under that key).
 	newDir := filepath.Join(t.TempDir(), "restored")
 	if err := os.MkdirAll(newDir, 0o700); err != nil {
 		t.Fatal(err)
@@ -394,7 +398,8 @@ func TestRestoreDrill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(newDir, "master.key"), key, 0o600); err != nil {
+	sum, err := verifyBackupFile(out)
+	if err != nil {
 		t.Fatal(err)
 	}
 	old := d.dir
@@ -404,9 +409,21 @@ func TestRestoreDrill(t *testing.T) {
 		c.Env = d.env()
 		return c.CombinedOutput()
 	}
-	if b, err := restore(); err != nil {
+	if b, err := restore(); err == nil || !strings.Contains(string(b), "install master key "+sum.KeyID) {
+		t.Fatalf("restore without the master key: %v\n%s", err, b)
+	}
+	if left, err := os.ReadDir(newDir); err != nil || len(left) != 0 {
+		t.Fatalf("a refused restore left %v in the data dir (%v)", left, err)
+	}
+	// With the key: restored, and recorded.
+	if err := os.WriteFile(filepath.Join(newDir, "master.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := restore()
+	if err != nil || !strings.Contains(string(b), "recorded as audit entry ") {
 		t.Fatalf("restore: %v\n%s", err, b)
 	}
+	t.Logf("%s", b)
 	if b, err := restore(); err == nil || !strings.Contains(string(b), "not empty") {
 		t.Fatalf("restore into a non-empty data dir: %v\n%s", err, b)
 	}
@@ -423,9 +440,35 @@ func TestRestoreDrill(t *testing.T) {
 		t.Fatalf("restore of a damaged file: %v\n%s", err, b)
 	}
 	d.serve()
-	d.check("after restore")
+	d.check("after restore") // audit verify passes, the restore's entry included
 	if old == d.dir {
 		t.Fatal("served the old dir")
+	}
+	// The restored log says who restored which backup, once (the refused
+	// second restore wrote nothing), right after the restored entries.
+	oc := &operator.Client{BaseURL: d.base, Token: d.token}
+	if _, err := oc.Do(context.Background(), "GET", "/v1/admin/audit?action=backup.restore", nil, &page); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDetail := fmt.Sprintf("store=%s backup_created=%s revision=%d keys=%d ", sum.StoreID, sum.CreatedAt.Format(time.RFC3339), sum.Revision, sum.Records)
+	if len(page.Entries) != 1 || page.Entries[0].Actor != "operator" || page.Entries[0].Outcome != "ok" ||
+		!strings.HasPrefix(page.Entries[0].Detail, wantDetail) || !strings.Contains(page.Entries[0].Detail, " sm3="+sum.SM3) ||
+		!strings.Contains(page.Entries[0].Detail, " by="+me.Username+"@"+host) {
+		t.Fatalf("backup.restore entries %+v, want one by %s@%s with detail %s…", page.Entries, me.Username, host, wantDetail)
+	}
+	rec := page.Entries[0]
+	var around operator.AuditPage
+	if _, err := oc.Do(context.Background(), "GET", fmt.Sprintf("/v1/admin/audit?after=%d&limit=2", rec.Seq-2), nil, &around); err != nil {
+		t.Fatal(err)
+	}
+	if len(around.Entries) != 2 || around.Entries[1].Seq != rec.Seq || around.Entries[1].Prev != around.Entries[0].Hash ||
+		around.Entries[0].Action == "backup.restore" || around.Entries[0].Time.After(sum.CreatedAt.Add(time.Second)) {
+		t.Fatalf("the restore entry does not follow the restored entries: %+v", around.Entries)
 	}
 	d.stop()
 }

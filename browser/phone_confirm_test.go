@@ -2,7 +2,9 @@ package browser_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -212,6 +214,56 @@ func TestPhoneConfirmScreen(t *testing.T) {
 		}
 	})
 
+	// A portal that sends no display (it is optional): the phone shows no
+	// card of the website's words, and what the gateway vouches for
+	// still says what is asked and by whom; the confirm works.
+	for _, tc := range []struct {
+		kind, body, kindText, lead string
+	}{
+		{"login", `{"kind":"login"}`, "登录请求", "申请用您的证书登录"},
+		{"sign", `{"kind":"sign","format":"raw","documents":[{"name":"bid-3.txt","data":"5oqV5qCH5oC75Lu3"}]}`, "签名请求", "申请用您的证书签名"},
+	} {
+		step(t, p, "a "+tc.kind+" session without display", func(t *testing.T) {
+			s := createRaw(t, ctx(), w.ts.URL, app.APIKey, tc.body)
+			p.visit(s.QR.Payload)
+			p.waitView("session")
+			for _, name := range []string{"display", "display-label", "display-title", "display-summary"} {
+				if p.has(name) {
+					t.Errorf("without display the phone shows %s: %q", name, p.txt(name))
+				}
+			}
+			for name, want := range map[string]string{"app-name": "招标平台", "kind": tc.kindText, "origin": "https://bid.example"} {
+				if got := p.txt(name); got != want {
+					t.Errorf("%s %q, want %q", name, got, want)
+				}
+			}
+			if got := p.text(`[data-t=request] p.muted`); got != tc.lead {
+				t.Errorf("the request's sentence %q, want %q", got, tc.lead)
+			}
+			if got := p.txt("desktop"); got == "" {
+				t.Error("the computer is not shown")
+			}
+			if n := eval[float64](p.tab, `document.querySelectorAll('[data-t=code-choice]').length`); n != 3 {
+				t.Errorf("%v matching codes", n)
+			}
+			if tc.kind == "sign" {
+				if got := p.txt("[data-t=document] .doc-name"); got != "bid-3.txt" {
+					t.Errorf("document %q", got)
+				}
+			}
+			noOverflow(t, "the session screen without display")
+			p.shot("session-no-display-" + tc.kind)
+			p.axe("the session screen without display")
+			p.pickCode(s.Code)
+			p.tap("confirm")
+			p.enterPIN(pinA)
+			p.waitView("done")
+			if ev, err := pc.Wait(ctx(), s); err != nil || ev.State != "completed" {
+				t.Fatalf("the portal sees %+v, %v", ev, err)
+			}
+		})
+	}
+
 	step(t, p, "expiry with the keypad open", func(t *testing.T) {
 		// The session must run out while the keypad is open with digits
 		// typed: a short lifetime first; when the machine was too slow to
@@ -331,4 +383,26 @@ func (p *handset) loseAnswers(t *testing.T, pattern string) (stop func()) {
 	stop = func() { _, _ = chromedp.Call(p.ctx, fetch.Disable, cdp.Empty{}) }
 	t.Cleanup(stop)
 	return stop
+}
+
+// createRaw creates a session from a raw JSON body (what a portal that
+// leaves members out sends), with the app key.
+func createRaw(t *testing.T, ctx context.Context, base, appKey, body string) *portal.Session {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/v1/sessions", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+appKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s portal.Session
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil || resp.StatusCode != http.StatusCreated || s.QR.Payload == "" {
+		t.Fatalf("creating %s: %d, %v", body, resp.StatusCode, err)
+	}
+	return &s
 }

@@ -95,7 +95,7 @@ func unmarshalStrict(body []byte, v any) error {
 			}
 			return fmt.Errorf("%w: a binary member is %s", ErrMalformedJSON, why)
 		}
-		return jsonError(err, body)
+		return jsonError(err, body, reflect.TypeOf(v))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: data after the JSON object", ErrMalformedJSON)
@@ -103,13 +103,20 @@ func unmarshalStrict(body []byte, v any) error {
 	return nil
 }
 
-// jsonError classifies an encoding/json error of decoding body.
-func jsonError(err error, body []byte) error {
+// jsonError classifies an encoding/json error of decoding body into a
+// value of type typ.
+func jsonError(err error, body []byte, typ reflect.Type) error {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return &FieldError{Field: strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), Reason: "not a field of this request", Err: ErrUnknownField}
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		// encoding/json names the member alone ("nmae"): name it where
+		// it is ("documents[1].nmae").
+		if p := unknownPath(body, typ, name); p != "" {
+			name = p
+		}
+		return &FieldError{Field: name, Reason: "not a field of this request", Err: ErrUnknownField}
 	case errors.As(err, &se):
 		return fmt.Errorf("%w: syntax error at byte %d", ErrMalformedJSON, se.Offset)
 	case errors.As(err, &te):
@@ -196,6 +203,128 @@ func pathAt(body []byte, off int64) (string, bool) {
 			stack = append(stack, frame{wantKey: true})
 		case json.Delim('['):
 			stack = append(stack, frame{array: true})
+		default:
+			done()
+		}
+	}
+}
+
+// unmarshalerType is json.Unmarshaler: a value of such a type decodes
+// itself, and what it holds is not checked for unknown members.
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// unknownPath names, as on the wire ("documents[1].nmae"), the first
+// member of body, in document order, that is not a field of the struct
+// of typ's shape it is in (the one encoding/json refuses with
+// DisallowUnknownFields), if it is called name; "" otherwise.
+func unknownPath(body []byte, typ reflect.Type, name string) string {
+	type frame struct {
+		typ     reflect.Type // the container's type; nil: not checked
+		array   bool
+		n       int
+		key     string
+		wantKey bool
+	}
+	var stack []frame
+	path := func(last string) string {
+		var sb strings.Builder
+		for _, f := range stack[:len(stack)-1] {
+			if f.array {
+				sb.WriteString("[" + strconv.Itoa(f.n) + "]")
+				continue
+			}
+			if sb.Len() > 0 {
+				sb.WriteByte('.')
+			}
+			sb.WriteString(f.key)
+		}
+		if sb.Len() > 0 {
+			sb.WriteByte('.')
+		}
+		sb.WriteString(last)
+		return sb.String()
+	}
+	// checked is t without pointers, nil when its members are not
+	// checked (it decodes itself, or holds anything).
+	checked := func(t reflect.Type) reflect.Type {
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t == nil || t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
+			return nil
+		}
+		switch t.Kind() {
+		case reflect.Struct, reflect.Map, reflect.Slice, reflect.Array:
+			return t
+		}
+		return nil
+	}
+	// next is the type of the value about to start in the innermost
+	// container.
+	next := func() reflect.Type {
+		if len(stack) == 0 {
+			return checked(typ)
+		}
+		f := stack[len(stack)-1]
+		switch {
+		case f.typ == nil:
+			return nil
+		case f.array:
+			return checked(f.typ.Elem())
+		case f.typ.Kind() == reflect.Map:
+			return checked(f.typ.Elem())
+		}
+		t, _ := memberType(f.typ, f.key)
+		return checked(t)
+	}
+	done := func() {
+		if n := len(stack); n > 0 {
+			if stack[n-1].array {
+				stack[n-1].n++
+			} else {
+				stack[n-1].wantKey = true
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		top := len(stack) - 1
+		if top >= 0 && !stack[top].array && stack[top].wantKey {
+			if k, ok := tok.(string); ok {
+				f := &stack[top]
+				if f.typ != nil && f.typ.Kind() == reflect.Struct {
+					if _, known := memberType(f.typ, k); !known {
+						if k != name {
+							return ""
+						}
+						return path(k)
+					}
+				}
+				f.key, f.wantKey = k, false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			t := next()
+			if t != nil && t.Kind() != reflect.Struct && t.Kind() != reflect.Map {
+				t = nil
+			}
+			stack = append(stack, frame{typ: t, wantKey: true})
+		case json.Delim('['):
+			t := next()
+			if t != nil && t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
+				t = nil
+			}
+			stack = append(stack, frame{typ: t, array: true})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:top]
+			done()
 		default:
 			done()
 		}

@@ -146,6 +146,37 @@ func TestDecodeBodyNamesTheField(t *testing.T) {
 	}
 }
 
+// TestDecodeBodyNamesTheUnknownField: a member the request does not
+// have is unknown_field naming it where it is, list indices included.
+func TestDecodeBodyNamesTheUnknownField(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body, field string
+		into              func() validator
+	}{
+		{"top level", `{"name":"a","nmae":"b"}`, "nmae", func() validator { return &UserRequest{} }},
+		{"in the second document", `{"kind":"sign","documents":[{"name":"a","data":"YQ=="},{"name":"b","dgest":"YQ=="}]}`,
+			"documents[1].dgest", func() validator { return &SessionRequest{} }},
+		{"in a placement", `{"kind":"seal","documents":[{"name":"a.pdf","upload":"u","placements":[{"page":1},{"pgae":2}]}]}`,
+			"documents[0].placements[1].pgae", func() validator { return &SessionRequest{} }},
+		{"in display", `{"kind":"login","display":{"titel":"x"}}`, "display.titel", func() validator { return &SessionRequest{} }},
+		{"in the issuer's profile", `{"name":"x","mode":"internal","profile":{"algs":["SM2"],"alg":"SM2"}}`,
+			"profile.alg", func() validator { return &IssuerRequest{} }},
+		{"a case-folded member is known, the next one is not", `{"kind":"sign","documents":[{"NAME":"a","Data":"YQ==","x":1}]}`,
+			"documents[0].x", func() validator { return &SessionRequest{} }},
+		{"after a string that looks like a member", `{"kind":"sign","documents":[{"name":"\"x\":{","data":"YQ=="},{"name":"b","data":"YQ==","y":[{"z":1}]}]}`,
+			"documents[1].y", func() validator { return &SessionRequest{} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := decodeBody("application/json", []byte(tc.body), tc.into())
+			var fe *FieldError
+			if !errors.Is(err, ErrUnknownField) || !errors.As(err, &fe) || fe.Field != tc.field {
+				t.Fatalf("decodeBody = %v, want unknown_field naming %q", err, tc.field)
+			}
+		})
+	}
+}
+
 // TestPathAt: the value that ends (or opens) at an offset is named as on
 // the wire; an offset inside no value names nothing.
 func TestPathAt(t *testing.T) {

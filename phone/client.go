@@ -27,6 +27,11 @@ type Client struct {
 	State *State
 	// Now is the clock requests are signed with; nil means time.Now.
 	Now func() time.Time
+	// Persist, when set, saves State; the client calls it when State
+	// holds something that must survive before a request goes (the seed
+	// of a cosign credential request, whose answer may be lost), and
+	// sends nothing if it fails. Without it that is the caller's risk.
+	Persist func(*State) error
 }
 
 // maxResponse bounds a response body.
@@ -160,15 +165,43 @@ func (c *Client) RequestCosignCredential(ctx context.Context, issuer, purpose, p
 	if !c.State.Enrolled() {
 		return nil, ErrNotEnrolled
 	}
-	sec, kg, err := cosign.PhoneKeyGen(cosign.CredentialRequestBinding(c.State.UserID), pin)
-	if err != nil {
-		return nil, err
+	slot := issuer + "/" + purpose
+	binding := cosign.CredentialRequestBinding(c.State.UserID)
+	var sec *cosign.PhoneSecret
+	var kg *cosign.KeyGenRequest
+	if seed := c.State.CosignPending[slot]; len(seed) > 0 {
+		// A request whose answer never came: the same share again, so
+		// the gateway answers the credential it made, if it made one.
+		sec = &cosign.PhoneSecret{Seed: seed}
+		k, err := cosign.PhoneKeyGenAgain(sec, binding, pin)
+		if err != nil {
+			return nil, err
+		}
+		kg = k
+	} else {
+		s, k, err := cosign.PhoneKeyGen(binding, pin)
+		if err != nil {
+			return nil, err
+		}
+		sec, kg = s, k
+		if c.State.CosignPending == nil {
+			c.State.CosignPending = map[string][]byte{}
+		}
+		c.State.CosignPending[slot] = sec.Seed
+		if c.Persist != nil {
+			if err := c.Persist(c.State); err != nil {
+				delete(c.State.CosignPending, slot)
+				return nil, fmt.Errorf("phone: keeping the new share before the request: %w", err)
+			}
+		}
 	}
 	req := protocol.CredentialRequest{Issuer: issuer, Alg: protocol.AlgSM2, Purpose: purpose, PIN: pin, Mode: protocol.CredentialModeCosign, Cosign: kg}
 	var out struct {
 		Credential *Credential `json:"credential"`
 	}
 	if err := c.Do(ctx, http.MethodPost, "/v1/me/credentials", req, &out); err != nil {
+		// Kept aside (a refusal too: the share formed nothing, and the
+		// next request for this slot sends it again).
 		return nil, err
 	}
 	if out.Credential == nil || out.Credential.ID == "" {
@@ -179,6 +212,7 @@ func (c *Client) RequestCosignCredential(ctx context.Context, issuer, purpose, p
 	}
 	id := out.Credential.ID
 	c.State.Cosign[id] = sec.Seed
+	delete(c.State.CosignPending, slot)
 	if ch := out.Credential.Cosign; ch != nil {
 		// External issuer: the CSR is signed two-party now.
 		ans, err := ch.Answer(sec, pin, cosign.Binding{Session: "csr", Credential: id})
@@ -201,6 +235,11 @@ func (c *Client) RequestCosignCredential(ctx context.Context, issuer, purpose, p
 // new PIN (its key never formed); on success the new seeds replace the old
 // ones in State (save it afterwards).
 func (c *Client) ChangePIN(ctx context.Context, oldPIN, newPIN string) error {
+	for slot := range c.State.CosignPending {
+		// Its share would not be re-shared, and the gateway refuses a
+		// change that leaves one of the user's cosign credentials behind.
+		return fmt.Errorf("%w: the two-party credential request at %s was never answered: request it again (the same share is sent) before changing the PIN", ErrCosignPending, slot)
+	}
 	req := protocol.PINRequest{OldPIN: oldPIN, NewPIN: newPIN}
 	next := map[string][]byte{}
 	if len(c.State.Cosign) > 0 {

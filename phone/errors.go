@@ -27,6 +27,9 @@ var (
 	ErrBadPayload = errors.New("phone: no QR payload")
 	// ErrNoChoice: a certificate session confirmed without a certificate.
 	ErrNoChoice = errors.New("phone: no certificate chosen")
+	// ErrCosignPending: a two-party credential request was never answered
+	// (State.CosignPending); it must be repeated before the PIN changes.
+	ErrCosignPending = errors.New("phone: a two-party credential request is unsettled")
 )
 
 // APIError is an error answered by the server: the HTTP status and the

@@ -29,6 +29,11 @@ type State struct {
 	// share (docs/cosign.md): with the PIN it gives the phone's half of
 	// the key. Losing it loses the credential; nobody can restore it.
 	Cosign map[string][]byte `json:"cosign,omitempty"`
+	// CosignPending holds, per "issuer/purpose", the seed of a cosign
+	// credential request sent but not answered (the answer was lost):
+	// asked again, the phone repeats the request with the same share and
+	// the gateway answers the credential it made (RequestCosignCredential).
+	CosignPending map[string][]byte `json:"cosign_pending,omitempty"`
 
 	key crypto.Signer
 }

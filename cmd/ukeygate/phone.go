@@ -321,15 +321,19 @@ func newPhoneRequestCmd() *cobra.Command {
 				if !strings.EqualFold(alg, "SM2") {
 					return usageErrorf("--cosign makes SM2 credentials only")
 				}
+				// The new share is saved before the request goes (an answer
+				// lost on the way is then repeated with it: run the same
+				// command again), and again with the credential's id.
+				path, perr := statePath(cmd)
+				if perr != nil {
+					return perr
+				}
+				c.Persist = func(st *phone.State) error { return st.Save(path) }
 				cred, err = c.RequestCosignCredential(cmd.Context(), issuer, purpose, pin)
 				if err == nil {
 					// The seed is this credential's half of the key: without
 					// it the credential is lost for good.
-					path, perr := statePath(cmd)
-					if perr == nil {
-						perr = c.State.Save(path)
-					}
-					if perr != nil {
+					if perr := c.State.Save(path); perr != nil {
 						return fmt.Errorf("the cosign credential %s was made but its share could not be saved: %w", cred.ID, perr)
 					}
 				}

@@ -491,3 +491,8 @@ func (c Config) MasterKeyPath() string {
 
 // BoltPath is the bbolt database file, <data_dir>/ukeygate.db.
 func (c Config) BoltPath() string { return filepath.Join(c.DataDir, "ukeygate.db") }
+
+// BoltRestoringPath is where `ukeygate restore` builds the bbolt file
+// before renaming it to BoltPath; found without a BoltPath beside it, it
+// is the leftover of an interrupted restore.
+func (c Config) BoltRestoringPath() string { return c.BoltPath() + ".restoring" }

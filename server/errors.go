@@ -10,4 +10,8 @@ var (
 	ErrMasterKeyExists = errors.New("server: master key file already exists")
 	// ErrStore: the configured store could not be opened.
 	ErrStore = errors.New("server: cannot open the store")
+	// ErrRestoreInterrupted: the data_dir holds the leftover of a restore
+	// that did not finish and no data file; serving would start an empty
+	// store in its place.
+	ErrRestoreInterrupted = errors.New("server: a restore into this data_dir did not finish")
 )

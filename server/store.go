@@ -1,8 +1,11 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/ukeygate/ukeygate/config"
 	"github.com/ukeygate/ukeygate/storage"
@@ -18,6 +21,9 @@ func OpenStore(cfg config.Config) (storage.Store, error) {
 	case config.BackendBolt:
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("%w: cannot create data_dir %s: %w", ErrStore, cfg.DataDir, unwrapPath(err))
+		}
+		if err := checkRestoreFinished(cfg); err != nil {
+			return nil, err
 		}
 		bc := storage.DefaultBoltConfig()
 		bc.Path = cfg.BoltPath()
@@ -39,4 +45,18 @@ func OpenStore(cfg config.Config) (storage.Store, error) {
 		return st, nil
 	}
 	return nil, fmt.Errorf("%w: unknown storage.backend %q", ErrStore, cfg.Storage.Backend)
+}
+
+// checkRestoreFinished refuses a bbolt data_dir where a restore was
+// interrupted (its temporary file, no data file): opening would create an
+// empty store, and a node would serve it as if nothing had been restored.
+func checkRestoreFinished(cfg config.Config) error {
+	if _, err := os.Lstat(cfg.BoltPath()); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Lstat(cfg.BoltRestoringPath()); err != nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w: %s is left from a restore that did not finish, and there is no %s: run ukeygate restore again (it starts over), or delete %s to start with an empty store",
+		ErrStore, ErrRestoreInterrupted, cfg.BoltRestoringPath(), filepath.Base(cfg.BoltPath()), filepath.Base(cfg.BoltRestoringPath()))
 }

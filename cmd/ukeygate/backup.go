@@ -244,7 +244,7 @@ func restoreInto(ctx context.Context, cfg config.Config, in string, master []byt
 		res.Summary = sum
 		return res, nil
 	}
-	tmp := cfg.BoltPath() + ".restoring"
+	tmp := cfg.BoltRestoringPath()
 	if err := checkEmptyDataDir(cfg, filepath.Base(tmp)); err != nil {
 		return restored{}, err
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/ukeygate/ukeygate/audit"
@@ -18,6 +19,7 @@ const (
 	actionRegistrationSubmit  = "registration.submit"
 	actionRegistrationApprove = "registration.approve"
 	actionRegistrationView    = "registration.view"
+	actionRegistrationList    = "registration.list"
 	actionRegistrationReject  = "registration.reject"
 	actionCorrectionSubmit    = "correction.submit"
 	actorApplicant            = "applicant"
@@ -149,6 +151,14 @@ func (a *API) adminListRegistrations(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	// The applicants' names, ID numbers, credit codes and phones (not the
+	// licence images): audited as one entry, as the user list is.
+	shown := state
+	if shown == "" {
+		shown = "all"
+	}
+	a.auditAction(r.Context(), audit.Entry{Action: actionRegistrationList, Actor: actorAdmin, Outcome: audit.OutcomeOK,
+		Detail: "state=" + shown + " registrations=" + strconv.Itoa(len(list))})
 	writeJSON(w, http.StatusOK, protocol.RegistrationList{Registrations: list})
 	return nil
 }

@@ -137,10 +137,13 @@ func TestRegistrationReviewEnrollCredential(t *testing.T) {
 		!strings.Contains(sub[0].Detail, "policy="+regPolicy) {
 		t.Fatalf("audit: %+v %+v", sub, appr)
 	}
-	// Looking at one registration (the licence image) is audited; the
-	// list (no images) is not.
+	// Looking at one registration (the licence image) is audited, and
+	// so is the list (every applicant's numbers), as one entry.
 	if v := lcFind(entries, "registration.view"); len(v) != 1 || v[0].Actor != "admin" || v[0].Detail != "registration="+org.ID+" licence=image/png" {
 		t.Fatalf("registration.view entries %+v", v)
+	}
+	if v := lcFind(entries, "registration.list"); len(v) != 1 || v[0].Actor != "admin" || v[0].Detail != "state=pending_review registrations=2" || v[0].Outcome != "ok" {
+		t.Fatalf("registration.list entries %+v", v)
 	}
 }
 

@@ -6,9 +6,13 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"maps"
 	"net/http"
 	"testing"
 
+	"github.com/ukeygate/ukeygate/internal/seed"
+	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/phone"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/seal"
 )
@@ -105,5 +109,63 @@ func TestDrawnSignature(t *testing.T) {
 	}
 	if adds != 2 {
 		t.Errorf("%d seal.add entries", adds)
+	}
+}
+
+// TestDrawnSignatureNeedsSigningCredential: a phone user without an
+// active signing credential (a revoked one, an encryption one only, none)
+// who saves a drawing gets no_signing_credential, not invalid_request
+// naming a field the phone never sent, and nothing is written; the
+// operator's seal for such an owner stays invalid_request naming owner.
+func TestDrawnSignatureNeedsSigningCredential(t *testing.T) {
+	t.Parallel()
+	w := sxSeed(t, seed.Spec{
+		Issuers: []operator.IssuerRequest{seed.Generated("sm2", "SM2", "sx SM2 Root")},
+		Users: []seed.User{
+			{Name: "alice", Credentials: []seed.Credential{seed.Sign("sm2", "SM2")}},
+			{Name: "bob", Credentials: []seed.Credential{seed.Encrypt("sm2", "SM2")}},
+			{Name: "carol"},
+		},
+	})
+	w.ts.Config.Seals.DrawnSignatures = true
+	w.ts.Restart()
+	ctx := context.Background()
+	w.must(w.adminDo("POST", "/v1/admin/credentials/"+w.creds["alice/sm2/sign"].ID+"/revoke", map[string]string{"reason": "keyCompromise"}), http.StatusOK)
+
+	st := w.ts.Server.Store()
+	audited := func() int {
+		kvs, _, err := st.List(ctx, "audit/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(kvs)
+	}
+	for _, tc := range []struct {
+		name  string
+		phone *phone.Client
+	}{
+		{"signing credential revoked", w.alice},
+		{"encryption credential only", w.bob},
+		{"no credential", w.carol},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap, entries := storeSnapshot(t, st), audited()
+			var out protocol.Seal
+			ae := mustRefuse(t, tc.phone.Do(ctx, "POST", "/v1/me/seals", map[string]any{"image_png": drawingPNG(t, 600, 240, true)}, &out),
+				protocol.CodeNoSigningCredential)
+			if ae.Status != http.StatusConflict || ae.Field != "" {
+				t.Errorf("refusal: HTTP %d, field %q", ae.Status, ae.Field)
+			}
+			if !maps.Equal(snap, storeSnapshot(t, st)) || audited() != entries {
+				t.Error("a refused drawing changed the store")
+			}
+		})
+	}
+
+	r := w.adminDo("POST", "/v1/admin/seals", map[string]any{"owner": w.carol.State.UserID, "name": "个人章", "kind": "personal",
+		"image_png": drawingPNG(t, 600, 240, true), "width_mm": 40, "height_mm": 16})
+	w.refused(r, http.StatusBadRequest, protocol.CodeInvalidRequest)
+	if r.field != "owner" {
+		t.Errorf("operator's seal for an owner without a signing credential: field %q", r.field)
 	}
 }

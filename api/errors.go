@@ -108,6 +108,7 @@ var errorTable = []errorMapping{
 	{ErrNotFound, http.StatusNotFound, protocol.CodeNotFound},
 	{ErrMethodNotAllowed, http.StatusMethodNotAllowed, protocol.CodeMethodNotAllowed},
 	{ca.ErrNoEncryptionCredential, http.StatusNotFound, protocol.CodeNoEncryptionCredential},
+	{ca.ErrNoSigningCredential, http.StatusConflict, protocol.CodeNoSigningCredential},
 	{ErrAuditUnavailable, http.StatusServiceUnavailable, protocol.CodeAuditUnavailable},
 	{ErrSessionsUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},
 	{ErrUploadsUnavailable, http.StatusServiceUnavailable, protocol.CodeUnavailable},

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -62,6 +63,11 @@ func (a *API) adminAddSeal(w http.ResponseWriter, r *http.Request) error {
 		Owner: req.Owner, Name: strings.TrimSpace(req.Name), Kind: seal.Kind(req.Kind), ImagePNG: req.ImagePNG,
 		WidthMM: req.WidthMM, HeightMM: req.HeightMM, Issuer: req.Issuer, ValidityDays: req.ValidityDays,
 	})
+	if errors.Is(err, ca.ErrNoSigningCredential) {
+		// The operator named the owner: invalid_request naming it, as
+		// before no_signing_credential existed (the phone's answer).
+		return invalid("owner", "has no active signing credential to bind the seal to")
+	}
 	if err != nil {
 		return err
 	}

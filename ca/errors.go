@@ -212,6 +212,9 @@ var (
 	// ErrNoEncryptionCredential: Encrypt found no active encryption
 	// credential of the user (at the issuer, for the algorithm asked).
 	ErrNoEncryptionCredential = errors.New("ca: user has no active encryption credential")
+	// ErrNoSigningCredential: CreateSeal found no active signing
+	// credential with a certificate to bind the seal to.
+	ErrNoSigningCredential = errors.New("ca: user has no active signing credential")
 )
 
 // RequestError tells which field of a request is wrong and why

@@ -151,7 +151,9 @@ func (r *sealRecord) version() int { return max(r.Version, 1) }
 // req.Replaces still active are revoked as superseded in the same write.
 // Errors: a *RequestError, seal.ErrBadImage, seal.ErrBadSeal,
 // ErrUserNotFound, ErrIssuerNotFound, ErrIssuerExternal, ErrSealLimit
-// (the owner holds MaxSealsPerUser active seals besides those replaced).
+// (the owner holds MaxSealsPerUser active seals besides those replaced),
+// ErrNoSigningCredential (the owner has no active signing certificate;
+// nothing is signed or stored).
 func (s *Service) CreateSeal(ctx context.Context, req SealRequest) (*Seal, error) {
 	if len(req.ImagePNG) > MaxSealImageBytes {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", seal.ErrBadImage, len(req.ImagePNG), MaxSealImageBytes)
@@ -206,7 +208,7 @@ func (s *Service) CreateSeal(ctx context.Context, req SealRequest) (*Seal, error
 		}
 	}
 	if len(certs) == 0 {
-		return nil, invalid("owner", "has no active signing credential to bind the seal to")
+		return nil, fmt.Errorf("%w: %s has none to bind the seal to", ErrNoSigningCredential, req.Owner)
 	}
 	iss, _, err := s.loadIssuer(ctx, issuerID)
 	if err != nil {

@@ -39,7 +39,7 @@ func TestSealRegistry(t *testing.T) {
 
 	// No signing credential yet: refused, nothing stored.
 	before := f.snapshot(t)
-	if _, err := f.svc.CreateSeal(ctx, req); !errors.Is(err, ErrInvalidRequest) {
+	if _, err := f.svc.CreateSeal(ctx, req); !errors.Is(err, ErrNoSigningCredential) {
 		t.Fatalf("no credential: %v", err)
 	}
 	if f.snapshot(t) != before {

@@ -150,9 +150,12 @@ const (
 	CodeSealRequired      = "seal_required"
 	CodeSealLimit         = "seal_limit"
 	CodeDrawnSealDisabled = "drawn_seal_disabled"
-	CodeUploadExpired     = "upload_expired"
-	CodeUploadNotFound    = "upload_not_found"
-	CodeUploadUsed        = "upload_used"
+	// CodeNoSigningCredential: the user has no active signing credential
+	// (none, or only pending, revoked or expired ones) to bind a seal to.
+	CodeNoSigningCredential = "no_signing_credential"
+	CodeUploadExpired       = "upload_expired"
+	CodeUploadNotFound      = "upload_not_found"
+	CodeUploadUsed          = "upload_used"
 )
 
 // ErrorEnvelope is the body of every error answer:

@@ -36,7 +36,7 @@ func TestPhoneSignature(t *testing.T) {
 
 	// stroke draws one finger stroke through pts (CSS pixels relative to
 	// the pad's top-left corner).
-	stroke := func(t *testing.T, pts [][2]float64) {
+	strokeOn := func(t *testing.T, p *handset, pts [][2]float64) {
 		t.Helper()
 		r := eval[[]float64](p.tab, `(function () { var r = document.querySelector('[data-t=sign-pad]').getBoundingClientRect(); return [r.left, r.top]; })()`)
 		tp := func(x, y float64) []*input.TouchPoint {
@@ -57,6 +57,7 @@ func TestPhoneSignature(t *testing.T) {
 		touch(input.DispatchTouchEventTypeTouchEnd, []*input.TouchPoint{})
 		p.wait(`+document.querySelector('[data-t=sign-pad]').dataset.strokes === `+strconv.Itoa(before+1), "the stroke on the pad")
 	}
+	stroke := func(t *testing.T, pts [][2]float64) { t.Helper(); strokeOn(t, p, pts) }
 	// A signature: a looping line across the pad, then an underline.
 	var loop [][2]float64
 	for i := 0; i <= 60; i++ {
@@ -93,6 +94,49 @@ func TestPhoneSignature(t *testing.T) {
 	// The operator allows drawn signatures.
 	w.ts.Config.Seals.DrawnSignatures = true
 	w.ts.Restart()
+
+	// A user without a signing certificate, on a narrow phone: the
+	// refusal says why and leads to the certificates page; nothing is
+	// stored.
+	step(t, p, "refused without a signing certificate", func(t *testing.T) {
+		v := w.newUser(t, "钱七")
+		q := w.newPhone(t, "sig-nocert", "zh-CN,zh;q=0.9")
+		q.use(t)
+		if err := chromedp.Do(q.ctx, chromedp.EmulateViewport(320, 640,
+			chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
+			t.Fatal(err)
+		}
+		q.visit(v.link)
+		q.enrollOnScreens("", pinA, false, false)
+		q.waitView("home")
+		q.tap("tab-me")
+		q.waitView("me")
+		q.tap("signature")
+		q.waitView("signature")
+		var narrow [][2]float64
+		for _, pt := range loop {
+			narrow = append(narrow, [2]float64{pt[0] * 0.8, pt[1]})
+		}
+		strokeOn(t, q, narrow)
+		q.tap("sign-save")
+		q.waitView("refused")
+		if e := eval[string](q.tab, `document.body.dataset.error`); e != "no_signing_credential" {
+			t.Fatalf("data-error %q", e)
+		}
+		if m := q.message(); !strings.Contains(m, "签名证书") || !strings.Contains(m, "申请") {
+			t.Errorf("the refusal says %q", m)
+		}
+		if wide := eval[bool](q.tab, `document.documentElement.scrollWidth > document.documentElement.clientWidth`); wide {
+			t.Error("the refusal is wider than the 320 px screen")
+		}
+		q.shot("signature-no-signing-credential")
+		q.axe("signature-no-signing-credential")
+		if seals, err := w.operator().Seals(w.ctx(), v.id); err != nil || len(seals) != 0 {
+			t.Fatalf("seals after the refusal: %d %v", len(seals), err)
+		}
+		q.tap("to-certs")
+		q.waitView("certs")
+	})
 
 	step(t, p, "drawn, undone, saved", func(t *testing.T) {
 		p.tap("done")

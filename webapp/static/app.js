@@ -251,6 +251,9 @@
       err_seal_limit: '您已有 32 个有效的印章和签名，已达上限。请联系证书服务机构撤销不再使用的印章后再试。',
       title_seal_limit: '印章数量已达上限',
       err_bad_seal_image: '这个签名无法使用（太小、太细长或是空白），请重新书写。',
+      err_no_signing_credential: '手写签名要绑定到您的签名证书上，但您现在没有有效的签名证书。请先在“证书”页申请签名证书（原证书已过期或被吊销的，请重新申请），签发后再保存签名。',
+      title_no_signing_credential: '还没有可用的签名证书',
+      signToCerts: '前往证书页',
       language: '语言',
       lost: '手机丢失怎么办？',
       lostTitle: '手机丢失或更换',
@@ -478,6 +481,9 @@
       err_seal_limit: 'You already hold 32 valid seals and signatures, the most allowed. Ask your certificate provider to revoke one you no longer use, then try again.',
       title_seal_limit: 'Too many seals',
       err_bad_seal_image: 'This signature cannot be used (too small, too long and thin, or empty). Please write it again.',
+      err_no_signing_credential: 'A hand-drawn signature is bound to your signing certificate, and you have no valid one now. Request a signing certificate on the Certificates page first (a new one if yours expired or was revoked), then save your signature once it is issued.',
+      title_no_signing_credential: 'No signing certificate yet',
+      signToCerts: 'Go to Certificates',
       language: 'Language',
       lost: 'Lost your phone?',
       lostTitle: 'Lost or new phone',
@@ -2651,9 +2657,13 @@
           }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done'))) });
         });
       }).catch(function (err) {
-        if (err && (err.code === 'drawn_seal_disabled' || err.code === 'seal_limit')) {
-          outcome('refused', 'warn', 'alert', t('title_' + err.code), errText(err),
-            h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
+        if (err && (err.code === 'drawn_seal_disabled' || err.code === 'seal_limit' || err.code === 'no_signing_credential')) {
+          // Without a signing certificate the way on is the certificates
+          // page (request one; an expired or revoked one is not renewed).
+          var toCerts = err.code === 'no_signing_credential';
+          outcome('refused', 'warn', 'alert', t('title_' + err.code), errText(err), [
+            toCerts ? h('button.btn.btn-primary', { type: 'button', 'data-t': 'to-certs', on: { click: showCerts } }, t('signToCerts')) : null,
+            h('button.btn' + (toCerts ? '.btn-secondary' : '.btn-primary'), { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done'))]);
           document.body.setAttribute('data-error', err.code);
           return;
         }

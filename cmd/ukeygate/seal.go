@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -44,7 +46,7 @@ active signing certificates in a GB/T 38540 SES_Seal signed by the issuer
 				return usageErrorf("%v", err)
 			}
 			var out operator.Seal
-			return opPrint(cmd, "POST", "/v1/admin/seals", req, &out, func(tw *table) { sealTable(tw, []*operator.Seal{&out}) })
+			return opPrint(cmd, "POST", "/v1/admin/seals", req, &out, func(tw *table) { sealTable(tw, []*operator.Seal{&out}, true) })
 		},
 	}
 	f := cmd.Flags()
@@ -67,13 +69,20 @@ func newSealListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list [--owner USER]",
 		Short: "List seals (of one user)",
-		Args:  cobra.NoArgs,
+		Long: `List the seals, or one user's (--owner, without the OWNER column). VER is
+the seal's version: 1 as made, one more each time a renewal of a signing
+certificate it is bound to re-issued it under the same id. For one user, a
+version marked * is a re-issue still pending: the seal is bound to a
+certificate a renewal superseded and is re-issued at the next start, scan or
+confirm. --json prints the server's answer (signer_credentials, reissued_at,
+previous_versions, reissue_pending).`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out struct {
 				Seals []*operator.Seal `json:"seals"`
 			}
 			return opPrint(cmd, "GET", withQuery("/v1/admin/seals", map[string]string{"owner": owner}), nil, &out,
-				func(tw *table) { sealTable(tw, out.Seals) })
+				func(tw *table) { sealTable(tw, out.Seals, owner == "") })
 		},
 	}
 	cmd.Flags().StringVar(&owner, "owner", "", "only this user's seals")
@@ -89,7 +98,7 @@ func newSealRevokeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out operator.Seal
 			return opPrint(cmd, "POST", "/v1/admin/seals/"+url.PathEscape(args[0])+"/revoke", req, &out,
-				func(tw *table) { sealTable(tw, []*operator.Seal{&out}) })
+				func(tw *table) { sealTable(tw, []*operator.Seal{&out}, true) })
 		},
 	}
 	cmd.Flags().StringVar(&req.Reason, "reason", "unspecified",
@@ -97,13 +106,40 @@ func newSealRevokeCmd() *cobra.Command {
 	return cmd
 }
 
-func sealTable(tw *table, list []*operator.Seal) {
-	row(tw, "ID", "OWNER", "NAME", "KIND", "SIZE MM", "ISSUER", "STATE", "NOT AFTER")
+// sealPendingNote ends a table with a seal whose re-issue is pending.
+const sealPendingNote = "* re-issue pending: bound to a superseded certificate; re-issued at the next start, scan or confirm"
+
+// sealTable prints seals, with their owner unless withOwner is false (a
+// list of one user's). VER is the version, marked * when a re-issue is
+// pending (explained under the table). So that a user's seals fit 100
+// columns, NOT AFTER is the date and NAME, as long as the operator made
+// it, comes last: a long name lengthens its own line only.
+func sealTable(tw *table, list []*operator.Seal, withOwner bool) {
+	cells := func(id, owner string, rest ...any) []any {
+		if withOwner {
+			return append([]any{id, owner}, rest...)
+		}
+		return append([]any{id}, rest...)
+	}
+	row(tw, cells("ID", "OWNER", "KIND", "SIZE MM", "ISSUER", "VER", "STATE", "NOT AFTER", "NAME")...)
+	pending := false
 	for _, s := range list {
 		if s == nil {
 			continue
 		}
-		row(tw, s.ID, s.Owner, s.Name, s.Kind, formatSize(s.WidthMM, s.HeightMM), s.Issuer, s.State, s.NotAfter)
+		ver := strconv.Itoa(max(s.Version, 1))
+		if s.ReissuePending {
+			ver += "*"
+			pending = true
+		}
+		notAfter := "-"
+		if !s.NotAfter.IsZero() {
+			notAfter = s.NotAfter.Local().Format(time.DateOnly)
+		}
+		row(tw, cells(s.ID, s.Owner, s.Kind, formatSize(s.WidthMM, s.HeightMM), s.Issuer, ver, s.State, notAfter, s.Name)...)
+	}
+	if pending {
+		fmt.Fprintln(tw, sealPendingNote)
 	}
 }
 

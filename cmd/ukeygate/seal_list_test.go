@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ukeygate/ukeygate/operator"
+	"github.com/ukeygate/ukeygate/server/servertest"
+	"github.com/ukeygate/ukeygate/storage"
+)
+
+// sealLine is the line of out holding id ("" if none).
+func sealLine(out, id string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, id) {
+			return l
+		}
+	}
+	return ""
+}
+
+// cellUnder is the cell of line that starts in the column of header's
+// name (by display width), up to the next two spaces.
+func cellUnder(header, line, name string) string {
+	col := columnAt(header, name)
+	if col < 0 {
+		return ""
+	}
+	w := 0
+	for i, r := range line {
+		if w == col {
+			cell, _, _ := strings.Cut(line[i:], "  ")
+			return cell
+		}
+		w += runeWidth(r)
+	}
+	return ""
+}
+
+// TestSealTable: the seal table shows each seal's version, marks a
+// pending re-issue with * explained under the table (only when there is
+// one) and leaves out the owner for one user's seals, which fit 100
+// columns with names of up to 10 汉字 and a space; a longer name comes
+// last and lengthens its own line only.
+func TestSealTable(t *testing.T) {
+	end := time.Date(2029, 3, 1, 12, 0, 0, 0, time.Local)
+	mk := func(id, name, kind string, version int, pending bool) *operator.Seal {
+		return &operator.Seal{ID: id, Owner: "usr_p3nt4w6ys3cpcxvk", Name: name, Kind: kind, WidthMM: 40, HeightMM: 42.5,
+			Issuer: "sm2-root", State: "active", NotAfter: end, Version: version, ReissuePending: pending}
+	}
+	official := mk("sel_a3nt4w6ys3cpcxvk", "某某建设有限公司 公章", "official", 1, false)
+	contract := mk("sel_b3nt4w6ys3cpcxvk", "某某建设工程集团有限公司 合同专用章", "contract", 3, false)
+	legal := mk("sel_c3nt4w6ys3cpcxvk", "欧阳娜娜之印", "legal_rep", 2, true)
+	for _, tc := range []struct {
+		name      string
+		list      []*operator.Seal
+		withOwner bool
+		vers      map[string]string // seal id: VER cell
+	}{
+		{"one user's, none pending", []*operator.Seal{official, contract}, false, map[string]string{official.ID: "1", contract.ID: "3"}},
+		{"one user's, one pending", []*operator.Seal{official, contract, legal}, false, map[string]string{official.ID: "1", contract.ID: "3", legal.ID: "2*"}},
+		{"every owner's", []*operator.Seal{official, legal}, true, map[string]string{official.ID: "1", legal.ID: "2*"}},
+		{"a version 0 from an older server", []*operator.Seal{mk("sel_d3nt4w6ys3cpcxvk", "旧章", "finance", 0, false)}, true, map[string]string{"sel_d3nt4w6ys3cpcxvk": "1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			tw := newTable(&b)
+			sealTable(tw, tc.list, tc.withOwner)
+			if err := tw.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			header := strings.SplitN(out, "\n", 2)[0]
+			if got := strings.Contains(header, "OWNER"); got != tc.withOwner {
+				t.Errorf("OWNER column %v, want %v:\n%s", got, tc.withOwner, out)
+			}
+			pending := false
+			for id, want := range tc.vers {
+				line := sealLine(out, id)
+				if got := cellUnder(header, line, "VER"); got != want {
+					t.Errorf("%s: VER %q, want %q:\n%s", id, got, want, out)
+				}
+				if got := cellUnder(header, line, "NOT AFTER"); got != end.Format(time.DateOnly) {
+					t.Errorf("%s: NOT AFTER %q:\n%s", id, got, out)
+				}
+				pending = pending || strings.HasSuffix(want, "*")
+			}
+			if got := strings.Contains(out, sealPendingNote); got != pending {
+				t.Errorf("the note on a pending re-issue: %v, want %v:\n%s", got, pending, out)
+			}
+			if tc.withOwner {
+				return
+			}
+			name := columnAt(header, "NAME")
+			for _, sl := range tc.list {
+				l := sealLine(out, sl.ID)
+				if columnAt(l, sl.Name) != name {
+					t.Errorf("%s: the name is not the last column:\n%s", sl.ID, out)
+				}
+				if n := displayWidth(sl.Name); n <= 21 && displayWidth(l) > 100 {
+					t.Errorf("%d columns with a name of %d: %q", displayWidth(l), n, l)
+				}
+			}
+			if displayWidth(sealPendingNote) > 100 {
+				t.Errorf("the note is %d columns", displayWidth(sealPendingNote))
+			}
+		})
+	}
+}
+
+// TestSealListVersions: against a real server, ukeygate seal list
+// --owner shows a seal at version 1, at version 2 once the user's
+// signing credential was renewed (ukeygate phone renew), and 1* with
+// the note when a crash left the re-issue pending; --json carries
+// version, signer_credentials, reissued_at, previous_versions and
+// reissue_pending.
+func TestSealListVersions(t *testing.T) {
+	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
+	ts := servertest.Start(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "phone.json")
+	op := func(args ...string) string {
+		t.Helper()
+		return mustCLI(t, "", append(args, "--server", ts.URL, "--admin-token", ts.AdminToken)...)
+	}
+	ph := func(args ...string) string {
+		t.Helper()
+		return mustCLI(t, "", append(args, "--state", state, "--pin", "135790")...)
+	}
+	op("issuer", "add", "--id", "sm2", "--name", "SM2 CA", "--alg", "SM2", "--cn", "Seal list SM2 Root")
+	var user struct {
+		ID             string `json:"id"`
+		ActivationCode string `json:"activation_code"`
+	}
+	decode(t, op("user", "add", "--name", "张三", "--json"), &user)
+	mustCLI(t, "", "phone", "enroll", "--server", ts.URL, "--code", user.ActivationCode, "--pin", "135790", "--state", state)
+	var cred struct {
+		Credential struct{ ID string } `json:"credential"`
+	}
+	decode(t, ph("phone", "request", "--issuer", "sm2", "--alg", "SM2", "--purpose", "sign", "--json"), &cred)
+	pngFile := filepath.Join(dir, "seal.png")
+	mustCLI(t, "", "seal", "image", "--org", "某某建设有限公司", "--title", "合同专用章", "--out", pngFile)
+	var sl operator.Seal
+	decode(t, op("seal", "add", "--owner", user.ID, "--name", "某某建设有限公司 合同专用章", "--kind", "contract",
+		"--image", pngFile, "--width-mm", "40", "--height-mm", "40", "--json"), &sl)
+
+	list := func(wantVer string) {
+		t.Helper()
+		out := op("seal", "list", "--owner", user.ID)
+		header := strings.SplitN(out, "\n", 2)[0]
+		if got := cellUnder(header, sealLine(out, sl.ID), "VER"); got != wantVer {
+			t.Fatalf("VER %q, want %q:\n%s", got, wantVer, out)
+		}
+		if got, want := strings.Contains(out, sealPendingNote), strings.HasSuffix(wantVer, "*"); got != want {
+			t.Fatalf("the note on a pending re-issue: %v, want %v:\n%s", got, want, out)
+		}
+		if strings.Contains(header, "OWNER") {
+			t.Errorf("one user's seals with an OWNER column:\n%s", out)
+		}
+	}
+	asJSON := func() operator.Seal {
+		t.Helper()
+		var out struct{ Seals []operator.Seal }
+		decode(t, op("seal", "list", "--owner", user.ID, "--json"), &out)
+		if len(out.Seals) != 1 {
+			t.Fatalf("%d seals", len(out.Seals))
+		}
+		return out.Seals[0]
+	}
+
+	list("1")
+	v1, err := ts.Server.Store().Get(ctx, "seals/"+sl.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var renewed struct {
+		Credential struct{ ID string } `json:"credential"`
+	}
+	decode(t, ph("phone", "renew", cred.Credential.ID, "--json"), &renewed)
+	list("2")
+	if got := asJSON(); got.Version != 2 || got.ReissuedAt.IsZero() || len(got.PreviousVersions) != 1 || got.ReissuePending ||
+		fmt.Sprint(got.SignerCredentials) != fmt.Sprint([]string{renewed.Credential.ID}) {
+		t.Fatalf("after the renewal: %+v", got)
+	}
+
+	// A crash right after the renewal's write: the seal's first record
+	// and the renewal's marker.
+	marker := "sealreissues/" + user.ID + "/" + cred.Credential.ID
+	if _, err := ts.Server.Store().Txn(ctx, storage.Put("seals/"+sl.ID, v1.Value, 0),
+		storage.Put(marker, []byte(`{"successor":"`+renewed.Credential.ID+`","at":"2026-01-01T00:00:00Z"}`), 0)); err != nil {
+		t.Fatal(err)
+	}
+	list("1*")
+	if got := asJSON(); got.Version != 1 || !got.ReissuePending {
+		t.Fatalf("after the crash: %+v", got)
+	}
+	// Every owner's seals: no pending flag from the server, no note.
+	if out := op("seal", "list"); !strings.Contains(out, "OWNER") || strings.Contains(out, sealPendingNote) {
+		t.Errorf("seal list:\n%s", out)
+	}
+}

@@ -131,8 +131,25 @@ func TestPhoneSignature(t *testing.T) {
 		}
 		q.shot("signature-no-signing-credential")
 		q.axe("signature-no-signing-credential")
+		// In English, from Me: the same refusal in English words.
+		q.tap("done")
+		q.waitView("me")
+		q.tap("lang-en")
+		q.wait(`document.documentElement.lang === 'en'`, "the English app")
+		q.tap("signature")
+		q.waitView("signature")
+		strokeOn(t, q, narrow)
+		q.tap("sign-save")
+		q.waitView("refused")
+		if m := q.message(); !strings.Contains(m, "signing certificate") || !strings.Contains(m, "Certificates page") {
+			t.Errorf("the English refusal says %q", m)
+		}
+		if wide := eval[bool](q.tab, `document.documentElement.scrollWidth > document.documentElement.clientWidth`); wide {
+			t.Error("the English refusal is wider than the 320 px screen")
+		}
+		q.shot("signature-no-signing-credential-en")
 		if seals, err := w.operator().Seals(w.ctx(), v.id); err != nil || len(seals) != 0 {
-			t.Fatalf("seals after the refusal: %d %v", len(seals), err)
+			t.Fatalf("seals after the refusals: %d %v", len(seals), err)
 		}
 		q.tap("to-certs")
 		q.waitView("certs")

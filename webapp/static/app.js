@@ -483,7 +483,7 @@
       err_bad_seal_image: 'This signature cannot be used (too small, too long and thin, or empty). Please write it again.',
       err_no_signing_credential: 'A hand-drawn signature is bound to your signing certificate, and you have no valid one now. Request a signing certificate on the Certificates page first (a new one if yours expired or was revoked), then save your signature once it is issued.',
       title_no_signing_credential: 'No signing certificate yet',
-      signToCerts: 'Go to Certificates',
+      signToCerts: 'Certificates',
       language: 'Language',
       lost: 'Lost your phone?',
       lostTitle: 'Lost or new phone',

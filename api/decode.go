@@ -138,42 +138,53 @@ func jsonError(err error, body []byte, typ reflect.Type) error {
 	}
 }
 
+// jsonFrame is one open container of a walk through a JSON body
+// (pathAt, unknownPath).
+type jsonFrame struct {
+	typ     reflect.Type // unknownPath: the container's type; nil: not checked
+	array   bool
+	n       int    // array: elements before the current one
+	key     string // object: the current member
+	wantKey bool   // object: the next token is a member name
+}
+
+// jsonStack is the containers open at a point of the walk, outermost
+// first.
+type jsonStack []jsonFrame
+
+// path names the current value as on the wire ("documents[2].digest").
+func (s jsonStack) path() string {
+	var sb strings.Builder
+	for _, f := range s {
+		if f.array {
+			sb.WriteString("[" + strconv.Itoa(f.n) + "]")
+			continue
+		}
+		if sb.Len() > 0 {
+			sb.WriteByte('.')
+		}
+		sb.WriteString(f.key)
+	}
+	return sb.String()
+}
+
+// done moves the innermost container past the value just read.
+func (s jsonStack) done() {
+	if n := len(s); n > 0 {
+		if s[n-1].array {
+			s[n-1].n++
+		} else {
+			s[n-1].wantKey = true
+		}
+	}
+}
+
 // pathAt names, as on the wire ("documents[2].digest", "meta.k.name"),
 // the JSON value of body that ends at byte offset off, or whose opening
 // bracket or brace does: where encoding/json reports a value of the wrong
 // type (UnmarshalTypeError.Offset). false if no value does.
 func pathAt(body []byte, off int64) (string, bool) {
-	type frame struct {
-		array   bool
-		n       int    // array: elements before the current one
-		key     string // object: the current member
-		wantKey bool   // object: the next token is a member name
-	}
-	var stack []frame
-	path := func() string {
-		var sb strings.Builder
-		for _, f := range stack {
-			if f.array {
-				sb.WriteString("[" + strconv.Itoa(f.n) + "]")
-				continue
-			}
-			if sb.Len() > 0 {
-				sb.WriteByte('.')
-			}
-			sb.WriteString(f.key)
-		}
-		return sb.String()
-	}
-	// done moves the innermost container past the value just read.
-	done := func() {
-		if n := len(stack); n > 0 {
-			if stack[n-1].array {
-				stack[n-1].n++
-			} else {
-				stack[n-1].wantKey = true
-			}
-		}
-	}
+	var stack jsonStack
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	for {
@@ -192,19 +203,19 @@ func pathAt(body []byte, off int64) (string, bool) {
 		}
 		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
 			stack = stack[:top]
-			done()
+			stack.done()
 			continue
 		}
 		if before < off && off <= after && len(stack) > 0 {
-			return path(), true
+			return stack.path(), true
 		}
 		switch tok {
 		case json.Delim('{'):
-			stack = append(stack, frame{wantKey: true})
+			stack = append(stack, jsonFrame{wantKey: true})
 		case json.Delim('['):
-			stack = append(stack, frame{array: true})
+			stack = append(stack, jsonFrame{array: true})
 		default:
-			done()
+			stack.done()
 		}
 	}
 }
@@ -218,32 +229,7 @@ var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 // of typ's shape it is in (the one encoding/json refuses with
 // DisallowUnknownFields), if it is called name; "" otherwise.
 func unknownPath(body []byte, typ reflect.Type, name string) string {
-	type frame struct {
-		typ     reflect.Type // the container's type; nil: not checked
-		array   bool
-		n       int
-		key     string
-		wantKey bool
-	}
-	var stack []frame
-	path := func(last string) string {
-		var sb strings.Builder
-		for _, f := range stack[:len(stack)-1] {
-			if f.array {
-				sb.WriteString("[" + strconv.Itoa(f.n) + "]")
-				continue
-			}
-			if sb.Len() > 0 {
-				sb.WriteByte('.')
-			}
-			sb.WriteString(f.key)
-		}
-		if sb.Len() > 0 {
-			sb.WriteByte('.')
-		}
-		sb.WriteString(last)
-		return sb.String()
-	}
+	var stack jsonStack
 	// checked is t without pointers, nil when its members are not
 	// checked (it decodes itself, or holds anything).
 	checked := func(t reflect.Type) reflect.Type {
@@ -277,15 +263,6 @@ func unknownPath(body []byte, typ reflect.Type, name string) string {
 		t, _ := memberType(f.typ, f.key)
 		return checked(t)
 	}
-	done := func() {
-		if n := len(stack); n > 0 {
-			if stack[n-1].array {
-				stack[n-1].n++
-			} else {
-				stack[n-1].wantKey = true
-			}
-		}
-	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	for {
@@ -302,7 +279,8 @@ func unknownPath(body []byte, typ reflect.Type, name string) string {
 						if k != name {
 							return ""
 						}
-						return path(k)
+						f.key = k
+						return stack.path()
 					}
 				}
 				f.key, f.wantKey = k, false
@@ -315,18 +293,18 @@ func unknownPath(body []byte, typ reflect.Type, name string) string {
 			if t != nil && t.Kind() != reflect.Struct && t.Kind() != reflect.Map {
 				t = nil
 			}
-			stack = append(stack, frame{typ: t, wantKey: true})
+			stack = append(stack, jsonFrame{typ: t, wantKey: true})
 		case json.Delim('['):
 			t := next()
 			if t != nil && t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
 				t = nil
 			}
-			stack = append(stack, frame{typ: t, array: true})
+			stack = append(stack, jsonFrame{typ: t, array: true})
 		case json.Delim('}'), json.Delim(']'):
 			stack = stack[:top]
-			done()
+			stack.done()
 		default:
-			done()
+			stack.done()
 		}
 	}
 }

@@ -46,11 +46,7 @@ func TestPhoneConfirmScreen(t *testing.T) {
 	w := newWorld(t, false)
 	ctx := func() context.Context { return w.ctx() }
 	u := w.newUser(t, "孙八")
-	p := w.newPhone(t, "narrow", "zh-CN,zh;q=0.9")
-	if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(320, 640,
-		chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
-		t.Fatal(err)
-	}
+	p := w.newNarrowPhone(t, "narrow", "zh-CN,zh;q=0.9")
 	step(t, p, "enroll with certificates", func(t *testing.T) {
 		p.visit(u.link)
 		p.enrollOnScreens("", pinA, true, false)

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/ukeygate/ukeygate/portal"
 )
 
@@ -22,11 +20,7 @@ func TestPhoneLongSummary(t *testing.T) {
 	w := newWorld(t, false)
 	ctx := func() context.Context { return w.ctx() }
 	u := w.newUser(t, "冯十一")
-	p := w.newPhone(t, "narrow-summary", "zh-CN,zh;q=0.9")
-	if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(320, 640,
-		chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
-		t.Fatal(err)
-	}
+	p := w.newNarrowPhone(t, "narrow-summary", "zh-CN,zh;q=0.9")
 	step(t, p, "enroll with certificates", func(t *testing.T) {
 		p.visit(u.link)
 		p.enrollOnScreens("", pinA, true, false)

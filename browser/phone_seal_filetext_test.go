@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/seal"
@@ -28,11 +26,7 @@ func TestPhoneSealFileText(t *testing.T) {
 	w := newWorld(t, false)
 	ctx := func() context.Context { return w.ctx() }
 	u := w.newUser(t, "周九")
-	p := w.newPhone(t, "seal-text", "zh-CN,zh;q=0.9")
-	if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(320, 640,
-		chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
-		t.Fatal(err)
-	}
+	p := w.newNarrowPhone(t, "seal-text", "zh-CN,zh;q=0.9")
 	step(t, p, "enroll with certificates", func(t *testing.T) {
 		p.visit(u.link)
 		p.enrollOnScreens("", pinA, true, false)

@@ -100,12 +100,8 @@ func TestPhoneSignature(t *testing.T) {
 	// stored.
 	step(t, p, "refused without a signing certificate", func(t *testing.T) {
 		v := w.newUser(t, "钱七")
-		q := w.newPhone(t, "sig-nocert", "zh-CN,zh;q=0.9")
+		q := w.newNarrowPhone(t, "sig-nocert", "zh-CN,zh;q=0.9")
 		q.use(t)
-		if err := chromedp.Do(q.ctx, chromedp.EmulateViewport(320, 640,
-			chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
-			t.Fatal(err)
-		}
 		q.visit(v.link)
 		q.enrollOnScreens("", pinA, false, false)
 		q.waitView("home")

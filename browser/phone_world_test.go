@@ -52,6 +52,18 @@ func (w *world) newPhone(t *testing.T, name, acceptLang string) *handset {
 	return p
 }
 
+// newNarrowPhone is newPhone on a 320 px wide screen (a small phone at
+// twice the density), where long words and names must still fit.
+func (w *world) newNarrowPhone(t *testing.T, name, acceptLang string) *handset {
+	t.Helper()
+	p := w.newPhone(t, name, acceptLang)
+	if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(320, 640,
+		chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // record notes every request the tab sends (the app must reach nothing
 // but the gateway).
 func (p *handset) record() {

@@ -10,6 +10,8 @@
 #   BENCH=...  the ukeygate binary whose bench runs (default BIN)
 #   PROF=1     also take the node's CPU profile over the load and print
 #              its categories (bench --cpuprofile-from)
+#   PROFOUT=F  with PROF=1, also keep that profile in F (for go tool
+#              pprof, or as a profile for a PGO build)
 #   PHASES=1   also print every phase's p50/p90
 #   CONC=N     workers (default 16, the figure)
 #   PROCS=N    the bench's --procs (default: the bench's own)
@@ -46,7 +48,7 @@ proposals() { if [ -n "$ep" ]; then curl -s "http://127.0.0.1:$cp/metrics" | awk
 load=$(cut -d' ' -f1 /proc/loadavg)
 p0=$(proposals); g0=$(cpu $sp); e0=$(cpu "$ep")
 prof=""
-[ -n "${PROF:-}" ] && prof="--cpuprofile-from http://127.0.0.1:$dp"
+[ -n "${PROF:-}" ] && prof="--cpuprofile-from http://127.0.0.1:$dp${PROFOUT:+ --cpuprofile-out $PROFOUT}"
 # shellcheck disable=SC2086
 "${BENCH:-$bin}" bench --server "http://127.0.0.1:$hp" --admin-token "$UKEYGATE_ADMIN_TOKEN" --kind login --alg SM2 \
   --concurrency ${CONC:-16} ${PROCS:+--procs $PROCS} --duration "$dur" --json $prof ${SELFPROF:+--self-cpuprofile $SELFPROF} > "$d/report.json" 2> "$d/bench.err"

@@ -353,3 +353,34 @@ func (l *Log) Backlog(ctx context.Context) (int64, time.Time, error) {
 	}
 	return max(h.Seq-a.LastSeq, 0), a.ExportedAt, nil
 }
+
+// OldestUnarchived returns when the oldest entry the next export would
+// take was written: the first entry after the last archived anchor that
+// is not the recording of an archive (those wait for the next segment
+// that holds anything else, Segment). The zero time when there is none.
+// It reads the head, the archive record and the few entries that follow
+// the anchor, for monitoring.
+func (l *Log) OldestUnarchived(ctx context.Context) (time.Time, error) {
+	h, _, err := l.readHead(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	a, _, err := l.lastAnchor(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for seq := a.LastSeq + 1; seq <= h.Seq; seq++ {
+		kv, err := l.store.Get(ctx, entryKey(seq))
+		if err != nil {
+			return time.Time{}, err
+		}
+		var e Entry
+		if err := json.Unmarshal(kv.Value, &e); err != nil {
+			return time.Time{}, fmt.Errorf("%w: entry %s is malformed", ErrTampered, kv.Key)
+		}
+		if e.Action != ActionArchive {
+			return e.Time, nil
+		}
+	}
+	return time.Time{}, nil
+}

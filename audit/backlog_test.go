@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukeygate/ukeygate/audit"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
 
@@ -31,4 +32,52 @@ func TestBacklog(t *testing.T) {
 	c.add(time.Hour)
 	appendN(t, l, 2)
 	backlog(3, exported)
+}
+
+// TestOldestUnarchived: when the oldest entry the next export would take
+// was written: none in an empty log, the first entry of a never-archived
+// one, the first after the last segment, and none when only the entry
+// recording that segment follows it (an export would find nothing), until
+// another entry comes.
+func TestOldestUnarchived(t *testing.T) {
+	ctx := context.Background()
+	l, c := newClockLog(t, storagetest.MustOpen(t))
+	oldest := func(want time.Time) {
+		t.Helper()
+		got, err := l.OldestUnarchived(ctx)
+		if err != nil || !got.Equal(want) {
+			t.Fatalf("oldest unarchived %v (%v), want %v", got, err, want)
+		}
+	}
+	oldest(time.Time{})
+	first := c.now()
+	appendN(t, l, 2) // 1..2
+	c.add(time.Hour)
+	appendN(t, l, 2) // 3..4
+	oldest(first)
+
+	c.add(time.Hour)
+	seg, err := l.Segment(ctx, 3) // 1..3
+	if err != nil {
+		t.Fatal(err)
+	}
+	withAction := l.WithAction(ctx, func(any) audit.Entry { return audit.Entry{Action: audit.ActionArchive, Actor: "admin"} })
+	if _, err := l.Archive(withAction, seg.Anchor); err != nil { // 5: the archive entry
+		t.Fatal(err)
+	}
+	oldest(first.Add(time.Hour)) // 4
+	c.add(time.Hour)
+	seg, err = l.Segment(ctx, 10) // 4..5
+	if err != nil {
+		t.Fatal(err)
+	}
+	withAction = l.WithAction(ctx, func(any) audit.Entry { return audit.Entry{Action: audit.ActionArchive, Actor: "admin"} })
+	if _, err := l.Archive(withAction, seg.Anchor); err != nil { // 6: the archive entry
+		t.Fatal(err)
+	}
+	oldest(time.Time{})
+	c.add(time.Hour)
+	next := c.now()
+	appendN(t, l, 1) // 7
+	oldest(next)
 }

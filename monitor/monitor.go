@@ -30,9 +30,12 @@ type Queue interface {
 }
 
 // Archive reports the audit log's entries not yet in an archived segment
-// and when the last segment was recorded (the zero time when never).
+// and when the last segment was recorded (the zero time when never), and
+// when the oldest entry the next export would take was written (the zero
+// time when there is none).
 type Archive interface {
 	Backlog(ctx context.Context) (unarchived int64, last time.Time, err error)
+	OldestUnarchived(ctx context.Context) (time.Time, error)
 }
 
 // Sources are what a Monitor samples; a nil one is left out (its metrics
@@ -159,14 +162,22 @@ func New(src Sources, cfg Config) (*Monitor, error) {
 			Help: "Audit entries not yet in an archived segment (ukeygate audit export); they cannot leave the live store."})
 		last := prometheus.NewGauge(prometheus.GaugeOpts{Name: "ukeygate_audit_last_archive_timestamp_seconds",
 			Help: "When the last audit segment was recorded (Unix time; 0 when none ever was)."})
-		cols = append(cols, unarchived, last)
+		oldest := prometheus.NewGauge(prometheus.GaugeOpts{Name: "ukeygate_audit_oldest_unarchived_timestamp_seconds",
+			Help: "When the oldest audit entry the next export would take was written (Unix time; 0 when there is none): how long entries have waited to be archived."})
+		cols = append(cols, unarchived, last, oldest)
 		m.probes = append(m.probes, probe{SourceAudit, func(ctx context.Context) error {
 			n, t, err := src.Audit.Backlog(ctx)
-			if err == nil {
-				unarchived.Set(float64(n))
-				last.Set(unix(t))
+			if err != nil {
+				return err
 			}
-			return err
+			first, err := src.Audit.OldestUnarchived(ctx)
+			if err != nil {
+				return err
+			}
+			unarchived.Set(float64(n))
+			last.Set(unix(t))
+			oldest.Set(unix(first))
+			return nil
 		}})
 	}
 	for _, p := range m.probes {

@@ -25,6 +25,7 @@ type fake struct {
 	recs       int
 	unarchived int64
 	archived   time.Time
+	oldest     time.Time // the oldest unarchived entry
 	fail       map[string]error
 }
 
@@ -83,6 +84,15 @@ func (f *fake) Backlog(context.Context) (int64, time.Time, error) {
 	return f.unarchived, f.archived, nil
 }
 
+func (f *fake) OldestUnarchived(context.Context) (time.Time, error) {
+	if err := f.err(monitor.SourceAudit); err != nil {
+		return time.Time{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.oldest, nil
+}
+
 func (f *fake) sources() monitor.Sources {
 	return monitor.Sources{Issuers: f, Credentials: f, Audit: f,
 		Registrations: queue{f, monitor.SourceRegistrations}, Recoveries: queue{f, monitor.SourceRecoveries}}
@@ -138,7 +148,7 @@ func TestSample(t *testing.T) {
 	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	f := &fake{ends: map[string]time.Time{"sm2": now.Add(400 * 24 * time.Hour), "rsa": now.Add(20 * 24 * time.Hour)},
 		expiring: 7, regs: 3, regsSince: now.Add(-50 * time.Hour), recs: 1,
-		unarchived: 1234, archived: now.Add(-26 * time.Hour)}
+		unarchived: 1234, archived: now.Add(-26 * time.Hour), oldest: now.Add(-25 * time.Hour)}
 	m, reg := newMonitor(t, f.sources(), now)
 	ctx := context.Background()
 	if err := m.Sample(ctx); err != nil {
@@ -155,6 +165,7 @@ func TestSample(t *testing.T) {
 		"ukeygate_escrow_recoveries_open_oldest_timestamp_seconds":        0,
 		"ukeygate_audit_unarchived_entries":                               1234,
 		"ukeygate_audit_last_archive_timestamp_seconds":                   float64(now.Add(-26 * time.Hour).Unix()),
+		"ukeygate_audit_oldest_unarchived_timestamp_seconds":              float64(now.Add(-25 * time.Hour).Unix()),
 		"ukeygate_monitor_last_success_timestamp_seconds{source=issuers}": float64(now.Unix()),
 		"ukeygate_monitor_last_success_timestamp_seconds{source=audit}":   float64(now.Unix()),
 		"ukeygate_monitor_errors_total{source=credentials}":               0,

@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,9 +21,10 @@ import (
 
 // TestMonitoringMetrics: a node samples the CA's state into /metrics: an
 // issuer's certificate end, a registration waiting for the RA and since
-// when, the audit log's entries not yet archived, and each source's last
-// success; nothing failed.
+// when, the audit log's entries not yet archived and since when the
+// oldest has waited, and each source's last success; nothing failed.
 func TestMonitoringMetrics(t *testing.T) {
+	start := time.Now()
 	ts := servertest.Start(t, func(c *config.Config) { c.Monitoring.Interval = time.Second })
 	raw := addIssuer(t, ts)
 	var iss struct {
@@ -43,10 +46,13 @@ func TestMonitoringMetrics(t *testing.T) {
 		`ukeygate_registrations_pending_oldest_timestamp_seconds`: func(v float64) bool {
 			return v >= float64(before.Add(-time.Second).Unix()) && v <= float64(time.Now().Unix()+1)
 		},
-		`ukeygate_escrow_recoveries_open`:                                       func(v float64) bool { return v == 0 },
-		`ukeygate_credentials_expiring`:                                         func(v float64) bool { return v == 0 },
-		`ukeygate_audit_unarchived_entries`:                                     func(v float64) bool { return v >= 1 }, // the issuer's and the registration's entries
-		`ukeygate_audit_last_archive_timestamp_seconds`:                         func(v float64) bool { return v == 0 },
+		`ukeygate_escrow_recoveries_open`:               func(v float64) bool { return v == 0 },
+		`ukeygate_credentials_expiring`:                 func(v float64) bool { return v == 0 },
+		`ukeygate_audit_unarchived_entries`:             func(v float64) bool { return v >= 1 }, // the issuer's and the registration's entries
+		`ukeygate_audit_last_archive_timestamp_seconds`: func(v float64) bool { return v == 0 },
+		`ukeygate_audit_oldest_unarchived_timestamp_seconds`: func(v float64) bool { // the first entry, never archived
+			return v >= float64(start.Add(-time.Second).Unix()) && v <= float64(time.Now().Unix()+1)
+		},
 		`ukeygate_monitor_errors_total{source="issuers"}`:                       func(v float64) bool { return v == 0 },
 		`ukeygate_monitor_errors_total{source="audit"}`:                         func(v float64) bool { return v == 0 },
 		`ukeygate_monitor_last_success_timestamp_seconds{source="credentials"}`: func(v float64) bool { return v > 0 },
@@ -86,7 +92,9 @@ func addIssuer(t *testing.T, ts *servertest.TS) []byte {
 // TestAlertRules: docs/alerts.yml is a rule file of named alerts, each
 // with a severity and a summary, every ukeygate_ metric its expressions
 // name is on a running node's /metrics, and docs/operations.md's alert
-// table lists exactly its alerts.
+// table lists exactly its alerts. Its unit tests (docs/alerts_test.yml,
+// run by TestAlertRulesPromtool) use only series a node exports, with its
+// labels, and make every alert fire and not fire (checkAlertTests).
 func TestAlertRules(t *testing.T) {
 	raw, err := os.ReadFile("../docs/alerts.yml")
 	if err != nil {
@@ -123,11 +131,22 @@ func TestAlertRules(t *testing.T) {
 		scrape = string(body)
 	}
 	exported := map[string]bool{}
+	labelsOf := map[string]map[string]bool{} // label names on each metric's samples
 	for _, line := range strings.Split(scrape, "\n") {
 		if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
 			exported[strings.Fields(name)[0]] = true
+		} else if i := strings.LastIndexByte(line, ' '); i < 0 || strings.HasPrefix(line, "#") {
+			continue
+		} else if name, labels, ok := parseSeries(line[:i]); ok {
+			if labelsOf[name] == nil {
+				labelsOf[name] = map[string]bool{}
+			}
+			for l := range labels {
+				labelsOf[name][l] = true
+			}
 		}
 	}
+	checkAlertTests(t, exported, labelsOf)
 	ops, err := os.ReadFile("../docs/operations.md")
 	if err != nil {
 		t.Fatal(err)
@@ -175,5 +194,165 @@ func TestAlertRules(t *testing.T) {
 	}
 	if len(seen) < 5 {
 		t.Fatalf("only %d alerts read from docs/alerts.yml", len(seen))
+	}
+}
+
+// alertTests is the part of docs/alerts_test.yml (promtool's rule unit
+// tests) the Go tests read.
+type alertTests struct {
+	RuleFiles []string `yaml:"rule_files"`
+	Tests     []struct {
+		InputSeries []struct {
+			Series string `yaml:"series"`
+		} `yaml:"input_series"`
+		AlertRuleTests []struct {
+			EvalTime  string `yaml:"eval_time"`
+			Alertname string `yaml:"alertname"`
+			ExpAlerts []struct {
+				ExpLabels map[string]string `yaml:"exp_labels"`
+			} `yaml:"exp_alerts"`
+		} `yaml:"alert_rule_test"`
+	} `yaml:"tests"`
+}
+
+// alertNames returns the alerts docs/alerts.yml defines.
+func alertNames(t *testing.T) map[string]bool {
+	t.Helper()
+	raw, err := os.ReadFile("../docs/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(raw, &file); err != nil {
+		t.Fatalf("docs/alerts.yml: %v", err)
+	}
+	names := map[string]bool{}
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			names[r.Alert] = true
+		}
+	}
+	return names
+}
+
+// seriesName matches a series in promtool's notation: a metric name, then
+// label="value" pairs in braces.
+var (
+	seriesName  = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?$`)
+	seriesLabel = regexp.MustCompile(`^\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*(?:,|$)`)
+)
+
+// parseSeries splits `name{a="b",c="d"}` into the name and its labels.
+func parseSeries(s string) (string, map[string]string, bool) {
+	m := seriesName.FindStringSubmatch(s)
+	if m == nil {
+		return "", nil, false
+	}
+	labels := map[string]string{}
+	for rest := m[2]; strings.TrimSpace(rest) != ""; {
+		l := seriesLabel.FindStringSubmatch(rest)
+		if l == nil {
+			return "", nil, false
+		}
+		labels[l[1]] = l[2]
+		rest = rest[len(l[0]):]
+	}
+	return m[1], labels, true
+}
+
+// checkAlertTests: docs/alerts_test.yml loads docs/alerts.yml, its input
+// series are metrics a node exports, with labels the node puts on them
+// (besides the instance and job a scrape adds), and every alert has a
+// history where it fires and one where it does not.
+func checkAlertTests(t *testing.T, exported map[string]bool, labelsOf map[string]map[string]bool) {
+	t.Helper()
+	raw, err := os.ReadFile("../docs/alerts_test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file alertTests
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&file); err != nil {
+		t.Fatalf("docs/alerts_test.yml: %v", err)
+	}
+	if len(file.RuleFiles) != 1 || file.RuleFiles[0] != "alerts.yml" {
+		t.Errorf("docs/alerts_test.yml: rule_files %q, want [alerts.yml]", file.RuleFiles)
+	}
+	alerts := alertNames(t)
+	fires, silent := map[string]bool{}, map[string]bool{}
+	for i, test := range file.Tests {
+		for _, in := range test.InputSeries {
+			name, labels, ok := parseSeries(in.Series)
+			switch {
+			case !ok:
+				t.Errorf("docs/alerts_test.yml test %d: series %q does not parse", i+1, in.Series)
+			case !exported[name]:
+				t.Errorf("docs/alerts_test.yml test %d: %s is not on a node's /metrics", i+1, name)
+			}
+			for l := range labels {
+				if l != "instance" && l != "job" && !labelsOf[name][l] {
+					t.Errorf("docs/alerts_test.yml test %d: %s has no label %q on a node's /metrics", i+1, name, l)
+				}
+			}
+		}
+		for _, at := range test.AlertRuleTests {
+			if !alerts[at.Alertname] {
+				t.Errorf("docs/alerts_test.yml test %d: %s is not an alert of docs/alerts.yml", i+1, at.Alertname)
+			}
+			if len(at.ExpAlerts) > 0 {
+				fires[at.Alertname] = true
+			} else {
+				silent[at.Alertname] = true
+			}
+		}
+	}
+	for a := range alerts {
+		if !fires[a] || !silent[a] {
+			t.Errorf("docs/alerts_test.yml: alert %s needs a history where it fires (%v) and one where it does not (%v)", a, fires[a], silent[a])
+		}
+	}
+}
+
+// TestAlertRulesPromtool: Prometheus's own promtool finds docs/alerts.yml
+// valid with every lint on and nothing to warn about, and runs
+// docs/alerts_test.yml: each alert fires, with its labels and
+// annotations, in the condition docs/operations.md gives, and stays
+// silent in a near miss. Without promtool: skipped, except under CI=true
+// (.ci/run installs Debian's prometheus package for it).
+func TestAlertRulesPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("promtool is required when CI=true (apt-get install --no-install-recommends prometheus): %v", err)
+		}
+		t.Skip("promtool not installed (apt-get install --no-install-recommends prometheus): the alert rules are not checked by Prometheus")
+	}
+	for _, args := range [][]string{
+		{"check", "rules", "--lint=all", "--lint-fatal", "alerts.yml"},
+		{"test", "rules", "alerts_test.yml"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, promtool, args...)
+		cmd.Dir = "../docs"
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+			continue
+		}
+		// Anything but the file's name and SUCCESS is a warning.
+		for _, line := range strings.Split(string(out), "\n") {
+			line = strings.TrimSpace(line)
+			if line != "" && !strings.HasPrefix(line, "Checking ") && !strings.HasPrefix(line, "Unit Testing: ") && !strings.HasPrefix(line, "SUCCESS") {
+				t.Errorf("promtool %s: %q\n%s", strings.Join(args, " "), line, out)
+				break
+			}
+		}
 	}
 }

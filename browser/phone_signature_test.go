@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"image/png"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/seal"
 )
@@ -95,16 +98,70 @@ func TestPhoneSignature(t *testing.T) {
 	w.ts.Config.Seals.DrawnSignatures = true
 	w.ts.Restart()
 
-	// A user without a signing certificate, on a narrow phone: the
-	// refusal says why and leads to the certificates page; nothing is
-	// stored.
-	step(t, p, "refused without a signing certificate", func(t *testing.T) {
+	// A user without an active signing certificate, on a narrow phone, is
+	// told so before drawing, instead of the pad: why (none yet, revoked,
+	// still waiting to be issued) and the way to the certificates page.
+	// A certificate revoked while the pad is open is the gateway's 409,
+	// with the same way on. Nothing is stored.
+	step(t, p, "no pad without a signing certificate", func(t *testing.T) {
 		v := w.newUser(t, "钱七")
 		q := w.newNarrowPhone(t, "sig-nocert", "zh-CN,zh;q=0.9")
 		q.use(t)
 		q.visit(v.link)
 		q.enrollOnScreens("", pinA, false, false)
 		q.waitView("home")
+		// unavailable opens 手写签名 from Me and checks the screen that
+		// takes the pad's place.
+		unavailable := func(reason string, words ...string) {
+			t.Helper()
+			q.tap("tab-me")
+			q.waitView("me")
+			q.tap("signature")
+			q.waitView("signature-unavailable")
+			if got := eval[string](q.tab, `document.querySelector('[data-t=sign-unavailable]').dataset.reason`); got != reason {
+				t.Errorf("the reason is %q, want %q", got, reason)
+			}
+			if q.has("sign-pad") || q.has("sign-save") {
+				t.Error("the pad is offered without a signing certificate")
+			}
+			m := q.message()
+			for _, word := range words {
+				if !strings.Contains(m, word) {
+					t.Errorf("the screen says %q, without %q", m, word)
+				}
+			}
+			if wide := eval[bool](q.tab, `document.documentElement.scrollWidth > document.documentElement.clientWidth`); wide {
+				t.Error("the screen is wider than the 320 px phone")
+			}
+			// The way on, on the first screen above nothing.
+			if !eval[bool](q.tab, `(function () { var r = document.querySelector('[data-t=to-certs]').getBoundingClientRect(); return r.bottom <= innerHeight && r.height > 0; })()`) {
+				t.Error("the button to the certificates page is not on the first screen")
+			}
+		}
+		unavailable("none", "签名证书", "还没有", "申请")
+		q.shot("signature-none")
+		q.axe("signature-none")
+		q.tap("to-certs")
+		q.waitView("certs")
+		// In English, the same.
+		q.tap("tab-me")
+		q.waitView("me")
+		q.tap("lang-en")
+		q.wait(`document.documentElement.lang === 'en'`, "the English app")
+		unavailable("none", "signing certificate", "none yet", "Certificates page")
+		q.shot("signature-none-en")
+
+		// A signing certificate: the pad. Revoked while drawing, the
+		// gateway refuses the drawing (409) and the phone says why.
+		q.tap("to-certs")
+		q.waitView("certs")
+		q.tap("request-new")
+		q.waitView("request-cert")
+		q.wait(`document.querySelector('[data-t=purpose-sign]').getAttribute('aria-checked') === 'true'`, "a signing certificate")
+		q.tap("request")
+		q.enterPIN(pinA)
+		q.waitView("certs")
+		q.wait(`document.querySelector('[data-t=cert][data-state=active][data-purpose=sign]') !== null`, "the signing certificate")
 		q.tap("tab-me")
 		q.waitView("me")
 		q.tap("signature")
@@ -114,29 +171,18 @@ func TestPhoneSignature(t *testing.T) {
 			narrow = append(narrow, [2]float64{pt[0] * 0.8, pt[1]})
 		}
 		strokeOn(t, q, narrow)
+		creds, err := w.operator().Credentials(w.ctx(), operator.CredentialFilter{UserID: v.id})
+		if err != nil || len(creds) != 1 {
+			t.Fatalf("credentials %+v %v", creds, err)
+		}
+		if _, err := w.operator().RevokeCredential(w.ctx(), creds[0].ID, "keyCompromise"); err != nil {
+			t.Fatal(err)
+		}
 		q.tap("sign-save")
 		q.waitView("refused")
 		if e := eval[string](q.tab, `document.body.dataset.error`); e != "no_signing_credential" {
 			t.Fatalf("data-error %q", e)
 		}
-		if m := q.message(); !strings.Contains(m, "签名证书") || !strings.Contains(m, "申请") {
-			t.Errorf("the refusal says %q", m)
-		}
-		if wide := eval[bool](q.tab, `document.documentElement.scrollWidth > document.documentElement.clientWidth`); wide {
-			t.Error("the refusal is wider than the 320 px screen")
-		}
-		q.shot("signature-no-signing-credential")
-		q.axe("signature-no-signing-credential")
-		// In English, from Me: the same refusal in English words.
-		q.tap("done")
-		q.waitView("me")
-		q.tap("lang-en")
-		q.wait(`document.documentElement.lang === 'en'`, "the English app")
-		q.tap("signature")
-		q.waitView("signature")
-		strokeOn(t, q, narrow)
-		q.tap("sign-save")
-		q.waitView("refused")
 		if m := q.message(); !strings.Contains(m, "signing certificate") || !strings.Contains(m, "Certificates page") {
 			t.Errorf("the English refusal says %q", m)
 		}
@@ -144,6 +190,56 @@ func TestPhoneSignature(t *testing.T) {
 			t.Error("the English refusal is wider than the 320 px screen")
 		}
 		q.shot("signature-no-signing-credential-en")
+		q.axe("signature-no-signing-credential")
+		q.tap("done")
+		q.waitView("me")
+		unavailable("revoked", "signing certificate", "revoked", "Certificates page")
+		q.shot("signature-revoked-en")
+		q.tap("back")
+		q.waitView("me")
+		q.tap("lang-zh")
+		q.wait(`document.documentElement.lang === 'zh-CN'`, "the Chinese app")
+		unavailable("revoked", "签名证书", "已被吊销", "重新申请")
+		q.shot("signature-revoked")
+		q.tap("to-certs")
+		q.waitView("certs")
+
+		// A signing certificate requested at an external CA waits to be
+		// issued: the phone says so.
+		dir := t.TempDir()
+		testkit.RunOpenSSL(t, dir, "genpkey", "-algorithm", "SM2", "-out", "ca.key")
+		testkit.RunOpenSSL(t, dir, "req", "-x509", "-key", "ca.key", "-sm3", "-sigopt", "distid:1234567812345678", "-out", "ca.pem",
+			"-days", "30", "-subj", "/CN=Browser External SM2 CA/O=ukeygate tests",
+			"-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+		caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.operator().AddIssuer(w.ctx(), operator.IssuerRequest{ID: "ext", Name: "外部 CA", Mode: "external", ChainPEM: string(caPEM)}); err != nil {
+			t.Fatal(err)
+		}
+		q.visit("/m/")
+		q.waitView("home")
+		q.tap("tab-certs")
+		q.waitView("certs")
+		q.tap("request-new")
+		q.waitView("request-cert")
+		q.center("issuer-ext")
+		q.tap("issuer-ext")
+		q.wait(`document.querySelector('[data-t=issuer-ext]').getAttribute('aria-checked') === 'true' &&
+  document.querySelector('[data-t=purpose-sign]').getAttribute('aria-checked') === 'true'`, "a signing certificate at the external CA")
+		q.tap("request")
+		q.enterPIN(pinA)
+		q.waitView("certs")
+		q.wait(`document.querySelector('[data-t=cert][data-state=pending][data-purpose=sign]') !== null`, "the pending signing certificate")
+		unavailable("pending", "签名证书", "等待签发")
+		q.shot("signature-pending")
+		q.tap("back")
+		q.waitView("me")
+		q.tap("lang-en")
+		q.wait(`document.documentElement.lang === 'en'`, "the English app")
+		unavailable("pending", "signing certificate", "waiting to be issued")
+		q.shot("signature-pending-en")
 		if seals, err := w.operator().Seals(w.ctx(), v.id); err != nil || len(seals) != 0 {
 			t.Fatalf("seals after the refusals: %d %v", len(seals), err)
 		}

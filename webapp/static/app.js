@@ -254,6 +254,13 @@
       err_no_signing_credential: '手写签名要绑定到您的签名证书上，但您现在没有有效的签名证书。请先在“证书”页申请签名证书（原证书已过期或被吊销的，请重新申请），签发后再保存签名。',
       title_no_signing_credential: '还没有可用的签名证书',
       signToCerts: '前往证书页',
+      // No active signing certificate: said before the pad, by what the
+      // certificates list shows.
+      signNoCred_none: '手写签名要绑定到您的签名证书上，但您还没有签名证书。请先在“证书”页申请签名证书，签发后再来写签名。',
+      signNoCred_pending: '手写签名要绑定到您的签名证书上。您申请的签名证书还在等待签发，签发后再来写签名；签发进度可在“证书”页查看。',
+      signNoCred_expired: '手写签名要绑定到您的签名证书上，但您的签名证书已过期。请在“证书”页重新申请签名证书，签发后再来写签名。',
+      signNoCred_revoked: '手写签名要绑定到您的签名证书上，但您的签名证书已被吊销。请在“证书”页重新申请签名证书，签发后再来写签名。',
+      title_sign_pending: '签名证书还在签发中',
       language: '语言',
       lost: '手机丢失怎么办？',
       lostTitle: '手机丢失或更换',
@@ -484,6 +491,11 @@
       err_no_signing_credential: 'A hand-drawn signature is bound to your signing certificate, and you have no valid one now. Request a signing certificate on the Certificates page first (a new one if yours expired or was revoked), then save your signature once it is issued.',
       title_no_signing_credential: 'No signing certificate yet',
       signToCerts: 'Certificates',
+      signNoCred_none: 'A hand-drawn signature is bound to your signing certificate, and you have none yet. Request a signing certificate on the Certificates page first, then come back to write your signature once it is issued.',
+      signNoCred_pending: 'A hand-drawn signature is bound to your signing certificate. The one you requested is still waiting to be issued: come back to write your signature once it is. The Certificates page shows where it stands.',
+      signNoCred_expired: 'A hand-drawn signature is bound to your signing certificate, and yours has expired. Request a new signing certificate on the Certificates page, then come back to write your signature once it is issued.',
+      signNoCred_revoked: 'A hand-drawn signature is bound to your signing certificate, and yours was revoked. Request a new signing certificate on the Certificates page, then come back to write your signature once it is issued.',
+      title_sign_pending: 'Signing certificate not issued yet',
       language: 'Language',
       lost: 'Lost your phone?',
       lostTitle: 'Lost or new phone',
@@ -2580,7 +2592,44 @@
     }).then(function (b) { return b.arrayBuffer(); });
   }
 
+  // showSignature offers the pad only to a user who holds an active
+  // signing certificate (what POST /v1/me/seals binds the drawing to, as
+  // the certificates list shows it); otherwise it says why not and leads
+  // to the certificates page. The gateway's 409 no_signing_credential
+  // stays the backstop (a certificate revoked while drawing).
   function showSignature() {
+    loadingScreen('signature-loading', t('loading'));
+    api('GET', '/v1/me/credentials', undefined, true).then(function (r) {
+      if (S.view !== 'signature-loading') { return; }
+      var why = signingGap((r && r.credentials) || []);
+      if (why) { signatureUnavailable(why); } else { showSignaturePad(); }
+    }, function (err) { refusal(err); });
+  }
+
+  // signingGap is '' when creds hold an active signing certificate, or
+  // why not: pending (one is waiting to be issued), expired or revoked
+  // (the newest one), none.
+  function signingGap(creds) {
+    var sign = creds.filter(function (c) { return c.purpose === 'sign'; });
+    if (sign.some(function (c) { return c.state === 'active'; })) { return ''; }
+    if (sign.some(function (c) { return c.state === 'pending'; })) { return 'pending'; }
+    var last = sign.filter(function (c) { return c.state === 'expired' || c.state === 'revoked'; }).sort(function (a, b) {
+      return String(b.created_at || '').localeCompare(String(a.created_at || ''));
+    })[0];
+    return last ? last.state : 'none';
+  }
+
+  function signatureUnavailable(why) {
+    screen('signature-unavailable', function () {
+      return h('div', topbar(t('signTitle'), showMe),
+        h('section.outcome', { 'data-t': 'sign-unavailable', 'data-reason': why },
+          h('div.badge.warn', icon(why === 'pending' ? 'clock' : 'cert')),
+          h('h2', { text: t(why === 'pending' ? 'title_sign_pending' : 'title_no_signing_credential') }),
+          h('p', { 'data-t': 'message', text: t('signNoCred_' + why) })));
+    }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'to-certs', on: { click: showCerts } }, t('signToCerts'))) });
+  }
+
+  function showSignaturePad() {
     var strokes = [];
     var current = null;
     var pad = h('canvas.sign-pad', { 'data-t': 'sign-pad', role: 'img', 'aria-label': t('signPadLabel') });

@@ -1970,25 +1970,30 @@
     }, function (err) { refusal(err); });
   }
 
-  // foldedSummary is a portal's summary folded to its first lines (CSS
-  // .display-summary.folded) with "展开全部 / Show all" when it is longer:
-  // a long summary must not push the code choices and the buttons far
-  // down. What the gateway says (the app, the origin, the kind) is
-  // above it and never folded.
-  function foldedSummary(text) {
-    var p = h('p.display-summary.folded', { id: 'display-summary', 'data-t': 'display-summary', text: text });
-    var more = h('button.btn-link.fold-toggle', { type: 'button', 'data-t': 'display-more', 'aria-controls': 'display-summary', 'aria-expanded': 'false', hidden: true,
+  // portalWords is the portal's title and summary, each folded to its
+  // first lines (CSS .folded: the title two, the summary four, with an
+  // ellipsis) and one "展开全部 / Show all" for both when either is
+  // longer: a title of up to 200 bytes or a long summary must not push
+  // the matching codes and the buttons far down. What the gateway says
+  // (the app, the origin, the kind) is above them and never folded.
+  function portalWords(d) {
+    var title = d.title ? h('p.display-title.folded', { id: 'display-title', 'data-t': 'display-title', text: d.title }) : null;
+    var summary = d.summary ? h('p.display-summary.folded', { id: 'display-summary', 'data-t': 'display-summary', text: d.summary }) : null;
+    var folds = [title, summary].filter(Boolean);
+    var open = false;
+    var more = h('button.btn-link.fold-toggle', { type: 'button', 'data-t': 'display-more', 'aria-controls': folds.map(function (f) { return f.id; }).join(' '), 'aria-expanded': 'false', hidden: true,
       on: { click: function () {
-        var open = p.classList.toggle('folded') === false;
+        open = !open;
+        folds.forEach(function (f) { f.classList.toggle('folded', !open); });
         more.setAttribute('aria-expanded', String(open));
         more.textContent = open ? t('showLess') : t('showAll');
       } } }, t('showAll'));
     // Measured once laid out: the control shows only when lines are
     // hidden.
     setTimeout(function () {
-      if (p.isConnected && p.scrollHeight > p.clientHeight + 1) { more.hidden = false; }
+      if (folds.some(function (f) { return f.isConnected && f.scrollHeight > f.clientHeight + 1; })) { more.hidden = false; }
     });
-    return [p, more];
+    return [title, summary, more];
   }
 
   function showRequest(res, payload) {
@@ -2094,8 +2099,7 @@
         parts.push(h('h2.section-title', { id: 'display-label', 'data-t': 'display-label', text: t('displayLabel') }));
         parts.push(h('div.card.portal-words', { 'data-t': 'display', role: 'group', 'aria-labelledby': 'display-label' },
           h('p.muted.small.portal-note', { 'data-t': 'display-note', text: t('displayNote') }),
-          s.display.title ? h('p.display-title', { 'data-t': 'display-title', text: s.display.title }) : null,
-          s.display.summary ? foldedSummary(s.display.summary) : null));
+          portalWords(s.display)));
       }
       if (s.documents && s.documents.length) {
         parts.push(h('h2.section-title', { text: t(kind === 'seal' ? 'documents_seal' : 'documents') }));

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/portal"
 )
@@ -42,15 +44,21 @@ func TestPhoneCosignRequestAnswerLost(t *testing.T) {
 	kept := func() int { return count("cosign-new:/:") }
 	// requestCosign requests a two-party certificate for purpose from
 	// home; with lose, the answer to the request is lost.
+	pin := pinA
 	requestCosign := func(t *testing.T, purpose string, lose bool) {
 		p.tap("tab-certs")
 		p.waitView("certs")
 		p.tap("request-new")
 		p.waitView("request-cert")
+		// What is tapped is brought to the middle of the screen, above
+		// the action bar (a 320 px phone below).
+		p.center("mode-cosign")
 		p.tap("mode-cosign")
 		p.wait(`document.querySelector('[data-t=mode-cosign]').getAttribute('aria-checked') === 'true'`, "the two-party choice")
 		if purpose == "encrypt" {
+			p.center("purpose-sign")
 			p.tap("purpose-sign")
+			p.center("purpose-encrypt")
 			p.tap("purpose-encrypt")
 			p.wait(`document.querySelector('[data-t=purpose-sign]').getAttribute('aria-checked') === 'false' &&
   document.querySelector('[data-t=purpose-encrypt]').getAttribute('aria-checked') === 'true'`, "encryption alone")
@@ -60,9 +68,9 @@ func TestPhoneCosignRequestAnswerLost(t *testing.T) {
 			defer stop()
 		}
 		p.tap("request")
-		p.enterPIN(pinA)
+		p.enterPIN(pin)
 		if lose {
-			p.waitView("refused")
+			p.waitView("request-unsure")
 		}
 	}
 	cosignCreds := func(purpose string) []*operator.Credential {
@@ -84,7 +92,16 @@ func TestPhoneCosignRequestAnswerLost(t *testing.T) {
 		p.enrollOnScreens("", pinA, false, false)
 		p.waitView("home")
 		requestCosign(t, "sign", true)
+		// Not the network refusal: the request may have gone, nothing
+		// is lost, and it can be tried again from here.
+		if m := p.message(); !strings.Contains(m, "可能已经送达") || !strings.Contains(m, "什么都没有丢失") || !strings.Contains(m, "重试") {
+			t.Errorf("the screen says %q", m)
+		}
+		if got := p.txt("retry"); got != "重试" {
+			t.Errorf("the button says %q", got)
+		}
 		p.shot("cosign-request-lost")
+		p.axe("cosign-request-lost")
 		if c := cosignCreds("sign"); len(c) != 1 || c[0].State != "active" {
 			t.Fatalf("the gateway holds %+v, want the one credential it made", c)
 		}
@@ -168,6 +185,7 @@ func TestPhoneCosignRequestAnswerLost(t *testing.T) {
 		p.waitSheet()
 		p.enterPIN(pinNewRequest)
 		p.waitView("pin-changed")
+		pin = pinNewRequest
 		if n, k := seeds(), kept(); n != 3 || k != 0 {
 			t.Fatalf("after the change %d seeds and %d kept aside, want 3 and 0", n, k)
 		}
@@ -187,6 +205,70 @@ func TestPhoneCosignRequestAnswerLost(t *testing.T) {
 		p.waitView("done")
 		if ev, err := pc.Wait(ctx(), s); err != nil || ev.State != "completed" {
 			t.Fatalf("the portal sees %+v, %v", ev, err)
+		}
+	})
+	// On a 320 px phone: an answer lost, in Chinese; home; the same
+	// request's answer lost again, in English; then tried again from that
+	// screen, the answers coming through.
+	step(t, p, "a lost answer tried again from its screen, on a narrow phone", func(t *testing.T) {
+		for _, c := range cosignCreds("encrypt") {
+			if c.State == "active" {
+				if _, err := w.operator().RevokeCredential(ctx(), c.ID, "superseded"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(320, 640,
+			chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)); err != nil {
+			t.Fatal(err)
+		}
+		p.visit("/m/")
+		p.waitView("home")
+		before := seeds()
+		requestCosign(t, "encrypt", true)
+		if m := p.message(); !strings.Contains(m, "可能已经送达") || !strings.Contains(m, "什么都没有丢失") {
+			t.Errorf("the screen says %q", m)
+		}
+		if wide := eval[bool](p.tab, `document.documentElement.scrollWidth > document.documentElement.clientWidth`); wide {
+			t.Error("the screen is wider than the 320 px phone")
+		}
+		p.shot("cosign-request-lost-320")
+		p.tap("done")
+		p.waitView("home")
+		p.tap("tab-me")
+		p.waitView("me")
+		p.tap("lang-en")
+		p.wait(`document.documentElement.lang === 'en'`, "the English app")
+		requestCosign(t, "encrypt", true)
+		if m := p.message(); !strings.Contains(m, "may or may not have reached") || !strings.Contains(m, "Nothing is lost") || !strings.Contains(m, "Try again") {
+			t.Errorf("the screen says %q", m)
+		}
+		if wide := eval[bool](p.tab, `document.documentElement.scrollWidth > document.documentElement.clientWidth`); wide {
+			t.Error("the screen is wider than the 320 px phone")
+		}
+		p.shot("cosign-request-lost-en")
+		p.axe("cosign-request-lost-en")
+		if n, k := seeds(), kept(); n != before || k != 1 {
+			t.Fatalf("%d seeds and %d kept aside, want %d and 1", n, k, before)
+		}
+		// The answers come through again: the same request, the
+		// credential the gateway made, the usual way on.
+		p.tap("retry")
+		p.enterPIN(pin)
+		p.waitView("certs")
+		p.shot("cosign-request-retried-en")
+		active := 0
+		for _, c := range cosignCreds("encrypt") {
+			if c.State == "active" {
+				active++
+				p.wait(`document.querySelector('[data-t=cert][data-cred=`+jsString(c.ID)+`][data-state=active]') !== null`, "the new certificate listed")
+			}
+		}
+		if active != 1 {
+			t.Errorf("%d active encryption credentials, want the one made", active)
+		}
+		if n, k := seeds(), kept(); n != before+1 || k != 0 {
+			t.Fatalf("%d seeds and %d kept aside, want %d and 0", n, k, before+1)
 		}
 	})
 	p.clean(func(s string) bool { return phoneProblems(s) || strings.Contains(s, "ERR_CONNECTION_RESET") })

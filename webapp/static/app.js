@@ -82,6 +82,11 @@
       later: '稍后再说',
       startUsing: '开始使用',
       certsRequested: '证书已申请',
+      // A certificate request whose answer was lost (network): retried
+      // as it was (a two-party one with the kept share).
+      reqLostTitle: '没有收到网关的答复',
+      reqLostLead: '网络中断，您的证书申请可能已经送达网关，也可能没有。什么都没有丢失：点“重试”，再输入一次 PIN 即可。网关已经办好的，会直接给出那张证书，不会重复申请。',
+      reqLostLeadCosign: '网络中断，您的协同证书申请可能已经送达网关，也可能没有。什么都没有丢失：本机已保存好这次新生成的那一份私钥。点“重试”，再输入一次 PIN，会原样再发一次；网关已经办好的，会直接给出那张证书，不会重复申请。',
       requestFor: '申请 {issuer} 证书',
       chooseIssuer: '证书机构',
       choosePurpose: '证书用途',
@@ -325,6 +330,9 @@
       later: 'Not now',
       startUsing: 'Start',
       certsRequested: 'Certificates requested',
+      reqLostTitle: 'No answer from the gateway',
+      reqLostLead: 'The connection dropped, so your certificate request may or may not have reached the gateway. Nothing is lost: tap Try again and enter your PIN once more. If the gateway already made the certificate, you get that one; nothing is requested twice.',
+      reqLostLeadCosign: 'The connection dropped, so your two-party certificate request may or may not have reached the gateway. Nothing is lost: this phone kept its share of the new key. Tap Try again and enter your PIN once more to send the same request again. If the gateway already made the certificate, you get that one; nothing is requested twice.',
       requestFor: 'Request a certificate from {issuer}',
       chooseIssuer: 'Certificate provider',
       choosePurpose: 'Purpose',
@@ -1536,7 +1544,7 @@
       pinSheet({
         title: t('pinTitle'), lead: first ? t('pinForEnrollCert') : t('pinForCert'), dismissible: true,
         onSubmit: function (pin) {
-          var made = [];
+          var made = [], settled = [];
           var chain = Promise.resolve();
           purposes.forEach(function (p) {
             chain = chain.then(function () {
@@ -1544,8 +1552,9 @@
                 api('POST', '/v1/me/credentials', { issuer: sel.issuer.id, alg: sel.alg, purpose: p, pin: pin }, true);
               return req.then(function (r) {
                 made.push(r.credential);
+                settled.push(p);
               }, function (err) {
-                if (err.code === 'credential_exists') { return; }
+                if (err.code === 'credential_exists') { settled.push(p); return; }
                 throw err;
               });
             });
@@ -1557,10 +1566,25 @@
             if (first) { afterEnrollment(); } else { showCerts(); }
           }, function (err) {
             pin = '';
+            if (err.code === 'network') {
+              closeSheet();
+              answerLost(purposes.filter(function (p) { return settled.indexOf(p) < 0; }));
+              return null;
+            }
             return pinError(err, made.length === 0);
           });
         }
       });
+    }
+    // answerLost: the answer to a request of purposes was lost; the
+    // request may have been made. Nothing is lost (a two-party one's new
+    // share is kept aside, cosign.js): try again asks the PIN and sends
+    // the same request (the same share), and the gateway answers the
+    // credential it made.
+    function answerLost(purposes) {
+      outcome('request-unsure', 'warn', 'alert', t('reqLostTitle'), t(sel.mode === 'cosign' ? 'reqLostLeadCosign' : 'reqLostLead'), [
+        h('button.btn.btn-secondary', { type: 'button', 'data-t': 'done', on: { click: first ? afterEnrollment : showStart } }, first ? t('later') : t('home')),
+        h('button.btn.btn-primary', { type: 'button', 'data-t': 'retry', on: { click: function () { request(purposes); } } }, t('retry'))]);
     }
     setTimeout(draw);
     return wrap;

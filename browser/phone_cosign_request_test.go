@@ -271,6 +271,52 @@ func TestPhoneCosignRequestAnswerLost(t *testing.T) {
 			t.Fatalf("%d seeds and %d kept aside, want %d and 0", n, k, before+1)
 		}
 	})
+	// A usual (not two-party) request's lost answer: the same screen,
+	// without the share; tried again, the gateway's credential_exists
+	// for the one it made counts as made.
+	step(t, p, "a usual request's lost answer tried again", func(t *testing.T) {
+		for _, c := range cosignCreds("sign") {
+			if c.State == "active" {
+				if _, err := w.operator().RevokeCredential(ctx(), c.ID, "superseded"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		p.visit("/m/")
+		p.waitView("home")
+		p.tap("tab-certs")
+		p.waitView("certs")
+		p.tap("request-new")
+		p.waitView("request-cert")
+		p.center("mode-usual")
+		p.wait(`document.querySelector('[data-t=mode-usual]').getAttribute('aria-checked') === 'true' &&
+  document.querySelector('[data-t=purpose-sign]').getAttribute('aria-checked') === 'true'`, "a usual signing certificate")
+		stop := p.loseAnswers(t, "*/v1/me/credentials")
+		p.tap("request")
+		p.enterPIN(pin)
+		p.waitView("request-unsure")
+		stop()
+		if m := p.message(); !strings.Contains(m, "may or may not have reached") || strings.Contains(m, "share") {
+			t.Errorf("the screen says %q", m)
+		}
+		p.tap("retry")
+		p.enterPIN(pin)
+		p.waitView("certs")
+		creds, err := w.operator().Credentials(ctx(), operator.CredentialFilter{UserID: u.id, State: "active"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var usual []*operator.Credential
+		for _, c := range creds {
+			if c.Mode != "cosign" && c.Purpose == "sign" {
+				usual = append(usual, c)
+			}
+		}
+		if len(usual) != 1 {
+			t.Fatalf("active usual signing credentials %+v, want the one made", usual)
+		}
+		p.wait(`document.querySelector('[data-t=cert][data-cred=`+jsString(usual[0].ID)+`][data-state=active]') !== null`, "the certificate listed")
+	})
 	p.clean(func(s string) bool { return phoneProblems(s) || strings.Contains(s, "ERR_CONNECTION_RESET") })
 	p.onlyGateway()
 }

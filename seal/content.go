@@ -289,8 +289,9 @@ func (l *lexer) skipInlineImage() {
 	}
 }
 
-// scanContent calls op for every operator with its operands.
-func scanContent(b []byte, op func(name string, args []operand)) {
+// scanContent calls op for every operator with its operands, until op
+// returns false.
+func scanContent(b []byte, op func(name string, args []operand) bool) {
 	l := &lexer{b: b}
 	var args []operand
 	for n := 0; n < maxOperations; n++ {
@@ -305,8 +306,8 @@ func scanContent(b []byte, op func(name string, args []operand)) {
 		case tokOperator:
 			if name == "BI" {
 				l.skipInlineImage()
-			} else {
-				op(name, args)
+			} else if !op(name, args) {
+				return
 			}
 			args = args[:0]
 		}

@@ -106,7 +106,8 @@ type spotSource struct {
 }
 
 // ReadExcerpt parses pdf (ErrBadPDF, ErrTooLarge as Seal) and reads its
-// excerpt for placements at DefaultExcerptLimits. hidden reports the
+// excerpt for placements at DefaultExcerptLimits; a document whose
+// content passes the reader's limits (see readLimits) is ErrTooLarge. hidden reports the
 // characters shown as "[U+XXXX]" (the gateway passes
 // protocol.HiddenRune; nil: control and format characters, line and
 // paragraph separators). The result depends on pdf and placements only.
@@ -115,7 +116,11 @@ func ReadExcerpt(pdf []byte, placements []Placement, hidden func(rune) bool) (*E
 	if err != nil {
 		return nil, err
 	}
-	return d.excerpt(placements, hidden).Limit(DefaultExcerptLimits), nil
+	e := d.excerpt(placements, hidden)
+	if d.budget.over {
+		return nil, d.errTooMuchContent()
+	}
+	return e.Limit(DefaultExcerptLimits), nil
 }
 
 // pageLines are the runs of text of one page (see linesOf), or none.
@@ -124,8 +129,10 @@ type pageLines struct {
 	ok    bool // the page could be read
 }
 
-// glyphsOf reads the glyphs of page nr; a page pdfcpu cannot read (or
-// panics on) has none.
+// glyphsOf reads the glyphs of page nr, with the form XObjects it draws
+// (see pageGlyphs); a page pdfcpu cannot read (or panics on) has none,
+// and so has every page once the document's read limits are passed
+// (d.budget.over).
 func (d *doc) glyphsOf(nr int) (p *page, glyphs []glyph) {
 	defer func() {
 		if recover() != nil {
@@ -136,12 +143,14 @@ func (d *doc) glyphsOf(nr int) (p *page, glyphs []glyph) {
 	if err != nil {
 		return nil, nil
 	}
+	if d.budget.over {
+		return p, nil
+	}
 	content, err := d.ctx.PageContent(p.dict, p.nr)
 	if err != nil || len(content) == 0 {
 		return p, nil
 	}
-	fonts := d.pageFonts(p)
-	return p, pageGlyphs(content, func(name string) *textFont { return fonts[name] })
+	return p, pageGlyphs(content, d.pageRes(p), &d.budget)
 }
 
 func (d *doc) excerpt(placements []Placement, hidden func(rune) bool) *Excerpt {
@@ -156,7 +165,7 @@ func (d *doc) excerpt(placements []Placement, hidden func(rune) bool) *Excerpt {
 	found := make([][]Spot, len(placements))
 	keywords := slices.ContainsFunc(placements, func(p Placement) bool { return p.Keyword != "" })
 	total := 0
-	for nr := 1; keywords && nr <= d.ctx.PageCount && total <= MaxPlacements; nr++ {
+	for nr := 1; keywords && nr <= d.ctx.PageCount && total <= MaxPlacements && !d.budget.over; nr++ {
 		p, glyphs := d.glyphsOf(nr)
 		if p == nil {
 			continue

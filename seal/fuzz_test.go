@@ -1,7 +1,9 @@
 package seal
 
 import (
+	"bytes"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -85,15 +87,50 @@ func FuzzContentText(f *testing.F) {
 		if font.codeLen == 0 {
 			font.codeLen = 1
 		}
-		glyphs := pageGlyphs(content, func(string) *textFont { return font })
+		glyphs := pageGlyphs(content, fontsOnly(func(string) *textFont { return font }), nil)
 		_ = matchGlyphs(glyphs, "A")
 	})
 }
 
+// fuzzRes is the resources of FuzzExcerptLines: every font name is
+// font, and /Fm0, /Fm1, … are the parts of the input after the first
+// (split at formSplit), form XObjects with a /BBox of the page's left
+// half, form i moved i×100 points up, that may draw each other and
+// themselves.
+type fuzzRes struct {
+	f     *textFont
+	forms []*form
+}
+
+const formSplit = "\n%%form\n"
+
+func newFuzzRes(content []byte, font *textFont) ([]byte, *fuzzRes) {
+	parts := bytes.Split(content, []byte(formSplit))
+	r := &fuzzRes{f: font}
+	for i, c := range parts[1:] {
+		r.forms = append(r.forms, &form{id: i + 1, content: c, matrix: matrix{1, 0, 0, 1, 0, 100 * float64(i)}, bbox: rect{0, 0, 297, 842}, hasBBox: true, res: r})
+	}
+	return parts[0], r
+}
+
+func (r *fuzzRes) font(string) (*textFont, bool) { return r.f, true }
+
+func (r *fuzzRes) xobject(name string) (*form, bool) {
+	var i int
+	if _, err := fmt.Sscanf(name, "Fm%d", &i); err != nil || i < 0 || i >= len(r.forms) {
+		return nil, false
+	}
+	return r.forms[i], true
+}
+
+// fuzzLimits are small read limits, for quick runs.
+var fuzzLimits = readLimits{formDepth: 8, pageOps: 1 << 14, pageBytes: 1 << 20, pageGlyphs: 1 << 12, docOps: 1 << 14, docBytes: 1 << 20, docGlyphs: 1 << 12}
+
 // FuzzExcerptLines runs the excerpt's line reader (runs of text on an A4
 // page, the nearest to a point, hidden characters made visible) and the
-// page sketch on the glyphs of arbitrary content streams and ToUnicode
-// maps.
+// page sketch on the glyphs of arbitrary content streams, with form
+// XObjects (see fuzzRes), and ToUnicode maps; the reader keeps to its
+// limits.
 func FuzzExcerptLines(f *testing.F) {
 	for _, s := range readSeeds(f, "*.content") {
 		f.Add(s, []byte("begincodespacerange <0000> <FFFF> endcodespacerange beginbfchar <0041> <202E> <0042> <4E59> endbfchar"), 100.0, 30.0)
@@ -103,7 +140,13 @@ func FuzzExcerptLines(f *testing.F) {
 	f.Fuzz(func(t *testing.T, content, cmapData []byte, xmm, ymm float64) {
 		cm := parseToUnicode(cmapData)
 		font := &textFont{codeLen: max(cm.codeLen, 1), toUni: cm.m, dw: 500}
-		lines := linesOf(p, pageGlyphs(content, func(string) *textFont { return font }))
+		pageContent, res := newFuzzRes(content, font)
+		b := &readBudget{lim: fuzzLimits}
+		glyphs := pageGlyphs(pageContent, res, b)
+		if len(glyphs) > fuzzLimits.pageGlyphs || b.lastOps > fuzzLimits.pageOps+1 || b.ops > fuzzLimits.docOps+1 || b.glyphs > fuzzLimits.docGlyphs+1 {
+			t.Fatalf("past the limits: %d glyphs, %d operators on the page; %+v", len(glyphs), b.lastOps, b)
+		}
+		lines := linesOf(p, glyphs)
 		raw, nearest, dist := nearestLines(lines, xmm*ptPerMM, ymm*ptPerMM, DefaultExcerptLimits)
 		if len(raw) > DefaultExcerptLimits.SpotLines || (len(raw) > 0 && (nearest < 0 || nearest >= len(raw))) || dist < 0 {
 			t.Fatalf("%d lines, nearest %d, %g mm", len(raw), nearest, dist)

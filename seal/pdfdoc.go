@@ -26,6 +26,10 @@ const ptPerMM = 72 / 25.4
 type doc struct {
 	raw []byte
 	ctx *model.Context
+	// What the text reader read once (by object number) and has spent.
+	fonts  map[int]*textFont
+	forms  map[int]*form
+	budget readBudget
 }
 
 // readPDF parses raw with pdfcpu. pdfcpu's own panics (its fault package)
@@ -57,7 +61,7 @@ func readPDF(raw []byte) (d *doc, err error) {
 	if ctx.Root == nil || ctx.XRefTable.Size == nil {
 		return nil, fmt.Errorf("%w: no catalog", ErrBadPDF)
 	}
-	return &doc{raw: raw, ctx: ctx}, nil
+	return &doc{raw: raw, ctx: ctx, budget: readBudget{lim: defaultReadLimits}}, nil
 }
 
 // PageCount returns the number of pages of a PDF (ErrBadPDF if it cannot

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -169,28 +170,47 @@ func (d *doc) widgets(o *Options) ([]widget, error) {
 		}
 		return r, nil
 	}
-	for _, pl := range o.Placements {
-		if pl.Keyword != "" {
-			found := false
-			for nr := 1; nr <= d.ctx.PageCount; nr++ {
-				p, err := getPage(nr)
-				if err != nil {
-					return nil, err
-				}
-				for _, m := range d.findText(p, pl.Keyword) {
-					r, err := centred(p, m.centreX(), m.centreY())
-					if err != nil {
-						// Near an edge: keep the seal on the page.
-						r = clampRect(r, p.box)
-					}
-					out = append(out, widget{page: p, rect: r, nOf: 1})
-					found = true
-					if len(out) > MaxPlacements {
-						return nil, fmt.Errorf("%w: more than %d placements", ErrBadPlacement, MaxPlacements)
-					}
+	// Every keyword's occurrences, page by page, each page read once (as
+	// ReadExcerpt reads them).
+	type pageMatch struct {
+		p *page
+		m textMatch
+	}
+	found := make([][]pageMatch, len(o.Placements))
+	if slices.ContainsFunc(o.Placements, func(pl Placement) bool { return pl.Keyword != "" }) {
+		total := 0
+		for nr := 1; nr <= d.ctx.PageCount && total <= MaxPlacements; nr++ {
+			p, err := getPage(nr)
+			if err != nil {
+				return nil, err
+			}
+			_, glyphs := d.glyphsOf(nr)
+			if d.budget.over {
+				return nil, d.errTooMuchContent()
+			}
+			for i, pl := range o.Placements {
+				for _, m := range matchGlyphs(glyphs, pl.Keyword) {
+					found[i] = append(found[i], pageMatch{p, m})
+					total++
 				}
 			}
-			if !found {
+		}
+	}
+	for i, pl := range o.Placements {
+		if pl.Keyword != "" {
+			for _, pm := range found[i] {
+				p, m := pm.p, pm.m
+				r, err := centred(p, m.centreX(), m.centreY())
+				if err != nil {
+					// Near an edge: keep the seal on the page.
+					r = clampRect(r, p.box)
+				}
+				out = append(out, widget{page: p, rect: r, nOf: 1})
+				if len(out) > MaxPlacements {
+					return nil, fmt.Errorf("%w: more than %d placements", ErrBadPlacement, MaxPlacements)
+				}
+			}
+			if len(found[i]) == 0 {
 				return nil, fmt.Errorf("%w: %q", ErrKeywordNotFound, pl.Keyword)
 			}
 			continue

@@ -35,7 +35,8 @@ type SketchSeal struct {
 	WidthMM, HeightMM float64
 }
 
-// Sketches parses pdf once (errors as ReadExcerpt) and draws each of
+// Sketches parses pdf once (errors as ReadExcerpt, ErrTooLarge when
+// the pages drawn pass the reader's document limits) and draws each of
 // pages as an SVG document (UTF-8): the page's box as shown (after
 // /Rotate), its runs of text as ReadExcerpt reads them (hidden characters
 // as "[U+XXXX]", with hidden as there), and each seal's rectangle, kept
@@ -62,6 +63,9 @@ func Sketches(pdf []byte, pages []SketchPage, hidden func(rune) bool) ([]string,
 			}
 		}
 		out[i] = sketch(p, linesOf(p, glyphs), sp.Seals, hidden)
+	}
+	if d.budget.over {
+		return nil, d.errTooMuchContent()
 	}
 	return out, nil
 }

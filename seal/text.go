@@ -2,6 +2,7 @@ package seal
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf16"
 
@@ -78,17 +79,6 @@ type textMatch struct {
 func (m textMatch) centreX() float64 { return (m.x0 + m.x1) / 2 }
 func (m textMatch) centreY() float64 { return m.y + 0.3*m.size }
 
-// findText returns where keyword is drawn on page p.
-func (d *doc) findText(p *page, keyword string) []textMatch {
-	content, err := d.ctx.PageContent(p.dict, p.nr)
-	if err != nil || len(content) == 0 {
-		return nil
-	}
-	fonts := d.pageFonts(p)
-	glyphs := pageGlyphs(content, func(name string) *textFont { return fonts[name] })
-	return matchGlyphs(glyphs, keyword)
-}
-
 func matchGlyphs(glyphs []glyph, keyword string) []textMatch {
 	if keyword == "" {
 		return nil
@@ -115,23 +105,153 @@ func matchGlyphs(glyphs []glyph, keyword string) []textMatch {
 	return out
 }
 
-// maxGlyphs bounds the glyphs read from one page.
-const maxGlyphs = 1 << 20
+// contentRes is what the names of one content stream refer to (its
+// /Resources): fonts and XObjects. found is false when the name is not
+// there; the reader then looks in the resources of the stream that drew
+// this one, out to the page's (as poppler does).
+type contentRes interface {
+	font(name string) (f *textFont, found bool)
+	// xobject returns the form XObject name is, or nil (an image, a
+	// stream that cannot be read) with found true.
+	xobject(name string) (f *form, found bool)
+}
 
-// pageGlyphs follows the graphics and text state through a content stream.
-func pageGlyphs(content []byte, fontFor func(string) *textFont) []glyph {
+// fontsOnly is a contentRes without XObjects.
+type fontsOnly func(name string) *textFont
+
+func (r fontsOnly) font(name string) (*textFont, bool) {
+	f := r(name)
+	return f, f != nil
+}
+
+func (fontsOnly) xobject(string) (*form, bool) { return nil, false }
+
+// form is a form XObject, ready to draw.
+type form struct {
+	id      int    // its object number, for cycles (0: not an indirect object)
+	content []byte // decoded
+	matrix  matrix // /Matrix, else identity
+	bbox    rect   // /BBox in form space
+	hasBBox bool
+	res     contentRes // its own /Resources, or nil
+}
+
+// rect is an axis-aligned rectangle llx lly urx ury.
+type rect [4]float64
+
+func (r rect) contains(x, y, slack float64) bool {
+	return x >= r[0]-slack && x <= r[2]+slack && y >= r[1]-slack && y <= r[3]+slack
+}
+
+// box is the smallest rectangle holding r transformed by m.
+func (r rect) box(m matrix) rect {
+	out := rect{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+	for _, c := range [4][2]float64{{r[0], r[1]}, {r[2], r[1]}, {r[0], r[3]}, {r[2], r[3]}} {
+		x, y := m.apply(c[0], c[1])
+		out = rect{min(out[0], x), min(out[1], y), max(out[2], x), max(out[3], y)}
+	}
+	return out
+}
+
+func (r rect) intersect(o rect) rect {
+	return rect{max(r[0], o[0]), max(r[1], o[1]), min(r[2], o[2]), min(r[3], o[3])}
+}
+
+// readLimits bound what the text reader does for the keyword search, the
+// excerpt and the sketches alike. A page is read with the form XObjects
+// its content draws (Do), each as often as it is drawn: operators, bytes
+// of content scanned and glyphs are counted for the page and for the
+// document. At a page's limit the rest of that page is not read (as a
+// longer content stream always was); at the document's, reading stops
+// and the document is refused (ErrTooLarge): a hostile PDF cannot make
+// the gateway spend more than the document's limits, whatever it nests
+// or repeats.
+type readLimits struct {
+	formDepth                      int // forms inside forms (the page's content is depth 0)
+	pageOps, pageBytes, pageGlyphs int
+	docOps, docBytes, docGlyphs    int
+}
+
+// defaultReadLimits: one page is at most a million operators, 32 MiB
+// of content and a million glyphs; a document eight million operators,
+// 128 MiB (form XObjects' decoded content counted once more) and two
+// million glyphs, about a 700-page contract.
+var defaultReadLimits = readLimits{
+	formDepth: 8,
+	pageOps:   1 << 20, pageBytes: 32 << 20, pageGlyphs: 1 << 20,
+	docOps: 1 << 23, docBytes: 128 << 20, docGlyphs: 1 << 21,
+}
+
+// readBudget is what a document's reads have spent of lim.
+type readBudget struct {
+	lim                 readLimits
+	ops, bytes, glyphs  int
+	over                bool // a document limit was reached
+	lastOps, lastGlyphs int  // spent by the last page read (tests)
+}
+
+// spend counts n operators, bytes and glyphs against the document; false
+// once a limit is passed.
+func (b *readBudget) spend(ops, bytes, glyphs int) bool {
+	b.ops, b.bytes, b.glyphs = b.ops+ops, b.bytes+bytes, b.glyphs+glyphs
+	if b.ops > b.lim.docOps || b.bytes > b.lim.docBytes || b.glyphs > b.lim.docGlyphs {
+		b.over = true
+	}
+	return !b.over
+}
+
+// pageGlyphs follows the graphics and text state through a page's
+// content stream and the form XObjects it draws (each with its /Matrix,
+// clipped to its /BBox: text outside is invisible; with its own
+// /Resources, a name it does not hold looked up in the drawing
+// stream's), within b's limits (nil: a budget of its own at
+// defaultReadLimits). A form drawn inside itself, directly or through
+// others, or deeper than formDepth, is not drawn again; images are
+// skipped.
+func pageGlyphs(content []byte, res contentRes, b *readBudget) []glyph {
+	if b == nil {
+		b = &readBudget{lim: defaultReadLimits}
+	}
+	lim := b.lim
 	type gstate struct {
 		ctm                    matrix
 		font                   *textFont
 		size, tc, tw, th, lead float64
 		render                 float64 // Tr
+		clip                   rect    // user space, with clipped
+		clipped                bool
 	}
 	gs := gstate{ctm: identity, th: 1}
-	var stack []gstate
 	var tm, tlm matrix = identity, identity
 	var out []glyph
 	fallback := &textFont{codeLen: 1, dw: 500}
+	resStack := []contentRes{res}
+	var drawing []int // object numbers of the forms being drawn
+	pageOps, pageBytes := 0, 0
+	stop := false
 
+	fontFor := func(name string) *textFont {
+		for i := len(resStack) - 1; i >= 0; i-- {
+			if resStack[i] == nil {
+				continue
+			}
+			if f, ok := resStack[i].font(name); ok {
+				return f
+			}
+		}
+		return nil
+	}
+	formFor := func(name string) *form {
+		for i := len(resStack) - 1; i >= 0; i-- {
+			if resStack[i] == nil {
+				continue
+			}
+			if f, ok := resStack[i].xobject(name); ok {
+				return f
+			}
+		}
+		return nil
+	}
 	show := func(s []byte) {
 		f := gs.font
 		if f == nil {
@@ -141,7 +261,11 @@ func pageGlyphs(content []byte, fontFor func(string) *textFont) []glyph {
 		if n < 1 || n > 4 {
 			n = 1
 		}
-		for i := 0; i+n <= len(s) && len(out) < maxGlyphs; i += n {
+		for i := 0; i+n <= len(s) && !stop; i += n {
+			if len(out) >= lim.pageGlyphs || !b.spend(0, 0, 1) {
+				stop = true
+				break
+			}
 			var code uint32
 			for k := 0; k < n; k++ {
 				code = code<<8 | uint32(s[i+k])
@@ -158,7 +282,7 @@ func pageGlyphs(content []byte, fontFor func(string) *textFont) []glyph {
 			xe, ye := tm.mul(gs.ctm).apply(0, 0)
 			size := abs(gs.size) * math.Hypot(trm[2], trm[3])
 			out = append(out, glyph{text: text, x: x, y: y, xEnd: xe, yEnd: ye, size: size,
-				invisible: gs.render == 3 || gs.render == 7})
+				invisible: gs.render == 3 || gs.render == 7 || (gs.clipped && !gs.clip.contains(x, y, 1))})
 		}
 	}
 	nums := func(args []operand, n int) ([]float64, bool) {
@@ -185,98 +309,139 @@ func pageGlyphs(content []byte, fontFor func(string) *textFont) []glyph {
 		}
 		return args[len(args)-1].str, true
 	}
-	scanContent(content, func(name string, args []operand) {
-		switch name {
-		case "q":
-			if len(stack) < 64 {
-				stack = append(stack, gs)
-			}
-		case "Q":
-			if len(stack) > 0 {
-				gs = stack[len(stack)-1]
-				stack = stack[:len(stack)-1]
-			}
-		case "cm":
-			if v, ok := nums(args, 6); ok {
-				gs.ctm = matrix{v[0], v[1], v[2], v[3], v[4], v[5]}.mul(gs.ctm)
-			}
-		case "BT":
-			tm, tlm = identity, identity
-		case "Tf":
-			if len(args) >= 2 && args[len(args)-2].kind == opName && args[len(args)-1].kind == opNumber {
-				gs.font = fontFor(string(args[len(args)-2].str))
-				gs.size = args[len(args)-1].num
-			}
-		case "Tc":
-			if v, ok := nums(args, 1); ok {
-				gs.tc = v[0]
-			}
-		case "Tw":
-			if v, ok := nums(args, 1); ok {
-				gs.tw = v[0]
-			}
-		case "Tz":
-			if v, ok := nums(args, 1); ok {
-				gs.th = v[0] / 100
-			}
-		case "TL":
-			if v, ok := nums(args, 1); ok {
-				gs.lead = v[0]
-			}
-		case "Tr":
-			if v, ok := nums(args, 1); ok {
-				gs.render = v[0]
-			}
-		case "Td":
-			if v, ok := nums(args, 2); ok {
-				td(v[0], v[1])
-			}
-		case "TD":
-			if v, ok := nums(args, 2); ok {
-				gs.lead = -v[1]
-				td(v[0], v[1])
-			}
-		case "Tm":
-			if v, ok := nums(args, 6); ok {
-				tlm = matrix{v[0], v[1], v[2], v[3], v[4], v[5]}
-				tm = tlm
-			}
-		case "T*":
-			td(0, -gs.lead)
-		case "Tj":
-			if s, ok := lastString(args); ok {
-				show(s)
-			}
-		case "'":
-			td(0, -gs.lead)
-			if s, ok := lastString(args); ok {
-				show(s)
-			}
-		case "\"":
-			if len(args) >= 3 {
-				if v, ok := nums(args[:len(args)-1], 2); ok {
-					gs.tw, gs.tc = v[0], v[1]
-				}
-			}
-			td(0, -gs.lead)
-			if s, ok := lastString(args); ok {
-				show(s)
-			}
-		case "TJ":
-			if len(args) == 0 || args[len(args)-1].kind != opArray {
-				return
-			}
-			for _, e := range args[len(args)-1].arr {
-				switch e.kind {
-				case opString:
-					show(e.str)
-				case opNumber:
-					tx := -e.num / 1000 * gs.size * gs.th
-					tm = matrix{1, 0, 0, 1, tx, 0}.mul(tm)
-				}
-			}
+	var run func(content []byte, depth int)
+	// draw draws the form XObject named by args at depth.
+	draw := func(args []operand, depth int) {
+		if len(args) == 0 || args[len(args)-1].kind != opName || depth >= lim.formDepth {
+			return
 		}
-	})
+		f := formFor(string(args[len(args)-1].str))
+		if f == nil || (f.id != 0 && slices.Contains(drawing, f.id)) {
+			return
+		}
+		saved, savedTm, savedTlm := gs, tm, tlm
+		gs.ctm = f.matrix.mul(gs.ctm)
+		if f.hasBBox {
+			c := f.bbox.box(gs.ctm)
+			if gs.clipped {
+				c = c.intersect(gs.clip)
+			}
+			gs.clip, gs.clipped = c, true
+		}
+		resStack = append(resStack, f.res)
+		drawing = append(drawing, f.id)
+		run(f.content, depth+1)
+		resStack, drawing = resStack[:len(resStack)-1], drawing[:len(drawing)-1]
+		gs, tm, tlm = saved, savedTm, savedTlm
+	}
+	run = func(content []byte, depth int) {
+		if pageBytes += len(content); pageBytes > lim.pageBytes || !b.spend(0, len(content), 0) {
+			stop = true
+			return
+		}
+		var stack []gstate // this stream's q
+		scanContent(content, func(name string, args []operand) bool {
+			if pageOps++; pageOps > lim.pageOps || !b.spend(1, 0, 0) {
+				stop = true
+				return false
+			}
+			switch name {
+			case "q":
+				if len(stack) < 64 {
+					stack = append(stack, gs)
+				}
+			case "Q":
+				if len(stack) > 0 {
+					gs = stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+				}
+			case "cm":
+				if v, ok := nums(args, 6); ok {
+					gs.ctm = matrix{v[0], v[1], v[2], v[3], v[4], v[5]}.mul(gs.ctm)
+				}
+			case "Do":
+				draw(args, depth)
+			case "BT":
+				tm, tlm = identity, identity
+			case "Tf":
+				if len(args) >= 2 && args[len(args)-2].kind == opName && args[len(args)-1].kind == opNumber {
+					gs.font = fontFor(string(args[len(args)-2].str))
+					gs.size = args[len(args)-1].num
+				}
+			case "Tc":
+				if v, ok := nums(args, 1); ok {
+					gs.tc = v[0]
+				}
+			case "Tw":
+				if v, ok := nums(args, 1); ok {
+					gs.tw = v[0]
+				}
+			case "Tz":
+				if v, ok := nums(args, 1); ok {
+					gs.th = v[0] / 100
+				}
+			case "TL":
+				if v, ok := nums(args, 1); ok {
+					gs.lead = v[0]
+				}
+			case "Tr":
+				if v, ok := nums(args, 1); ok {
+					gs.render = v[0]
+				}
+			case "Td":
+				if v, ok := nums(args, 2); ok {
+					td(v[0], v[1])
+				}
+			case "TD":
+				if v, ok := nums(args, 2); ok {
+					gs.lead = -v[1]
+					td(v[0], v[1])
+				}
+			case "Tm":
+				if v, ok := nums(args, 6); ok {
+					tlm = matrix{v[0], v[1], v[2], v[3], v[4], v[5]}
+					tm = tlm
+				}
+			case "T*":
+				td(0, -gs.lead)
+			case "Tj":
+				if s, ok := lastString(args); ok {
+					show(s)
+				}
+			case "'":
+				td(0, -gs.lead)
+				if s, ok := lastString(args); ok {
+					show(s)
+				}
+			case "\"":
+				if len(args) >= 3 {
+					if v, ok := nums(args[:len(args)-1], 2); ok {
+						gs.tw, gs.tc = v[0], v[1]
+					}
+				}
+				td(0, -gs.lead)
+				if s, ok := lastString(args); ok {
+					show(s)
+				}
+			case "TJ":
+				if len(args) == 0 || args[len(args)-1].kind != opArray {
+					break
+				}
+				for _, e := range args[len(args)-1].arr {
+					switch e.kind {
+					case opString:
+						show(e.str)
+					case opNumber:
+						tx := -e.num / 1000 * gs.size * gs.th
+						tm = matrix{1, 0, 0, 1, tx, 0}.mul(tm)
+					}
+				}
+			}
+			return !stop
+		})
+	}
+	run(content, 0)
+	b.lastOps, b.lastGlyphs = pageOps, len(out)
 	return out
 }
 
@@ -285,44 +450,6 @@ func abs(f float64) float64 {
 		return -f
 	}
 	return f
-}
-
-// pageFonts reads the fonts of p's resources (inherited from the page tree
-// if the page has none).
-func (d *doc) pageFonts(p *page) map[string]*textFont {
-	out := map[string]*textFont{}
-	dict := p.dict
-	var res types.Dict
-	for i := 0; i < 32 && dict != nil; i++ {
-		if o, ok := dict.Find("Resources"); ok && o != nil {
-			res, _ = d.resolveDict(o)
-			break
-		}
-		parent, ok := dict.Find("Parent")
-		if !ok || parent == nil {
-			break
-		}
-		dict, _ = d.resolveDict(parent)
-	}
-	if res == nil {
-		return out
-	}
-	fo, ok := res.Find("Font")
-	if !ok || fo == nil {
-		return out
-	}
-	fonts, err := d.resolveDict(fo)
-	if err != nil {
-		return out
-	}
-	for name, o := range fonts {
-		fd, err := d.resolveDict(o)
-		if err != nil {
-			continue
-		}
-		out[name] = d.textFont(fd)
-	}
-	return out
 }
 
 func (d *doc) textFont(fd types.Dict) *textFont {

@@ -75,7 +75,16 @@ func pdfLiteral(s string) string {
 // embedded: text extractors read it, but readers draw the codes with a
 // substitute font, not as the characters. Control and format characters
 // are written as they are (hostile text).
-func UnicodePDF(pages [][]string) []byte {
+func UnicodePDF(pages [][]string) []byte { return unicodePDF(pages, false) }
+
+// UnicodeFormPDF is UnicodePDF with each page's text inside form
+// XObjects, as many producers write pages: the page draws a form (moved
+// 20 points up by the page's cm, back down by its /Matrix, clipped to the
+// page) that draws another holding the text with its own font resource.
+// The text shows where UnicodePDF's does.
+func UnicodeFormPDF(pages [][]string) []byte { return unicodePDF(pages, true) }
+
+func unicodePDF(pages [][]string, forms bool) []byte {
 	var b bytes.Buffer
 	var offsets []int
 	obj := func(body string) {
@@ -125,11 +134,16 @@ func UnicodePDF(pages [][]string) []byte {
 
 	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	// 1 catalog, 2 page tree, 3 font, 4 its CID font, 5 its ToUnicode,
-	// then page 6+2i and its content 7+2i.
+	// then page 6+k·i and its content 7+k·i (k = 2), with forms (k = 4)
+	// the outer form 8+4i and the inner 9+4i.
+	k := 2
+	if forms {
+		k = 4
+	}
 	obj("<</Type/Catalog/Pages 2 0 R>>")
 	kids := make([]string, len(pages))
 	for i := range pages {
-		kids[i] = fmt.Sprintf("%d 0 R", 6+2*i)
+		kids[i] = fmt.Sprintf("%d 0 R", 6+k*i)
 	}
 	obj(fmt.Sprintf("<</Type/Pages/Count %d/Kids[%s]>>", len(pages), strings.Join(kids, " ")))
 	obj("<</Type/Font/Subtype/Type0/BaseFont/UKGText/Encoding/Identity-H/DescendantFonts[4 0 R]/ToUnicode 5 0 R>>")
@@ -137,8 +151,17 @@ func UnicodePDF(pages [][]string) []byte {
 		"/FontDescriptor<</Type/FontDescriptor/FontName/UKGText/Flags 4/FontBBox[0 -120 1000 880]/ItalicAngle 0/Ascent 880/Descent -120/CapHeight 700/StemV 80>>>>")
 	obj(fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", cm.Len(), cm.String()))
 	for i := range pages {
-		obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R>>>>/Contents %d 0 R>>", 7+2*i))
-		obj(fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", len(contents[i]), contents[i]))
+		if !forms {
+			obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R>>>>/Contents %d 0 R>>", 7+2*i))
+			obj(fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", len(contents[i]), contents[i]))
+			continue
+		}
+		page := "q 1 0 0 1 0 20 cm /Pg Do Q\n"
+		outer := "/Body Do\n"
+		obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</XObject<</Pg %d 0 R>>>>/Contents %d 0 R>>", 8+4*i, 7+4*i))
+		obj(fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", len(page), page))
+		obj(fmt.Sprintf("<</Type/XObject/Subtype/Form/BBox[0 0 595.276 841.89]/Matrix[1 0 0 1 0 -20]/Resources<</XObject<</Body %d 0 R>>>>/Length %d>>\nstream\n%s\nendstream", 9+4*i, len(outer), outer))
+		obj(fmt.Sprintf("<</Type/XObject/Subtype/Form/BBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R>>>>/Length %d>>\nstream\n%s\nendstream", len(contents[i]), contents[i]))
 	}
 	xref := b.Len()
 	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(offsets)+1)

@@ -132,7 +132,14 @@ func rotMatrix(rot int) string {
 	return ""
 }
 
-func (d *doc) page(nr int) (*page, error) {
+// page reads page nr; one pdfcpu cannot read (or panics on: a /MediaBox
+// that is not four numbers) is ErrBadPDF.
+func (d *doc) page(nr int) (p *page, err error) {
+	defer func() {
+		if recover() != nil {
+			p, err = nil, fmt.Errorf("%w: page %d cannot be read", ErrBadPDF, nr)
+		}
+	}()
 	if nr < 1 || nr > d.ctx.PageCount {
 		return nil, fmt.Errorf("%w: page %d, the document has %d", ErrBadPlacement, nr, d.ctx.PageCount)
 	}

@@ -355,6 +355,8 @@ func TestSealRefusesBadInput(t *testing.T) {
 		{"keyword and page", good, []Placement{{Page: 1, Keyword: "Bid"}}, ErrBadPlacement},
 		{"not a PDF", []byte("hello"), []Placement{{Page: 1, XMM: 100, YMM: 100}}, ErrBadPDF},
 		{"truncated PDF", good[:len(good)/3], []Placement{{Page: 1, XMM: 100, YMM: 100}}, ErrBadPDF},
+		// pdfcpu panics reading this page's box (found by FuzzReadExcerpt).
+		{"an empty /MediaBox", emptyMediaBox, []Placement{{Page: 1, XMM: 100, YMM: 100}}, ErrBadPDF},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -123,6 +123,10 @@ func TestSketches(t *testing.T) {
 	}
 }
 
+// emptyMediaBox is a PDF pdfcpu parses but panics on when asked for
+// its page.
+var emptyMediaBox = []byte("%PDF-1.0\n1 0 obj<</Type/Catalog/Pages 2 0 R00endobj\n2 0 obj<</Count 1/MediaBox[]00endobj 0")
+
 // TestSketchesHostile: the seeds and damaged PDFs draw well-formed,
 // bounded sketches or are refused as ReadExcerpt refuses them.
 func TestSketchesHostile(t *testing.T) {
@@ -130,6 +134,7 @@ func TestSketchesHostile(t *testing.T) {
 	inputs := map[string][]byte{
 		"hidden and XML characters": UnicodePDF([][]string{{"\uFFFE\u0001\u0000<]]>&amp;", strings.Repeat("长", 200)}}),
 		"huge sizes":                contentPDF("BT /F1 1e300 Tf 56 785 Td (big) Tj ET BT /F1 12 Tf 56 700 Td 1e300 Tz (wide) Tj ET"),
+		"an empty /MediaBox":        emptyMediaBox,
 	}
 	for _, n := range names {
 		b, err := os.ReadFile(n)

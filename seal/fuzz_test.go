@@ -169,3 +169,22 @@ func FuzzExcerptLines(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadExcerpt reads the excerpt and the sketch of page 1 of arbitrary
+// PDFs (from the seeds: plain, sealed, form XObjects nested and drawing
+// themselves, a bomb): bounded, or refused.
+func FuzzReadExcerpt(f *testing.F) {
+	for _, s := range readSeeds(f, "*.pdf") {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, pdf []byte) {
+		e, err := ReadExcerpt(pdf, []Placement{{Keyword: "SEAL"}, {Page: 1, XMM: 100, YMM: 100}}, nil)
+		if err != nil {
+			return
+		}
+		checkExcerptBounds(t, e)
+		if _, err := Sketches(pdf, []SketchPage{{Page: 1}}, nil); err != nil {
+			t.Fatalf("read, but no sketch: %v", err)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package seal
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
@@ -40,5 +41,15 @@ func TestWriteSeeds(t *testing.T) {
 		write("sealed-"+string(alg)+".pdf", out)
 		write(string(alg)+".ses", p.sealDER)
 	}
+	// Form XObjects: nested, moved, clipped, drawing themselves, an
+	// image; a bomb of one form drawn a thousand times.
+	write("xobjects.pdf", formPDF([]string{"BT /F1 12 Tf 56 785 Td (Bid) Tj ET q 1 0 0 1 10 -10 cm /Fm0 Do Q /Im0 Do", "/Fm1 Do /Fm2 Do"},
+		testForm{dict: "/BBox[0 0 400 800]/Matrix[1 0 0 1 0 -20]" + formDict[len("/BBox[0 0 595.276 841.89]"):], content: "BT /F2 12 Tf 56 760 Td ([SEAL HERE]) Tj ET /Fm1 Do"},
+		testForm{dict: "/BBox[0 0 300 300]/Matrix[2 0 0 2 0 0]/Resources<</Font<</F1 4 0 R>>/XObject<<{forms}>>>>", content: "BT /F1 9 Tf 3 Tr 10 100 Td (ACB) Tj 0 Tr (AB) Tj ET /Fm0 Do /Fm2 Do"},
+		testForm{dict: "/BBox[0 0 595.276 841.89]", content: "BT /F9 12 Tf 56 400 Td (BA) Tj ET /Fm2 Do /Im0 Do"}))
+	write("xobject-bomb.pdf", formPDF([]string{strings.Repeat("/Fm0 Do ", 1000)},
+		testForm{content: "BT /F2 12 Tf 56 785 Td (bomb) Tj ET " + strings.Repeat("0 0 m 1 1 l S ", 300) + "/Fm0 Do"}))
+	write("forms.content", []byte("BT /F1 12 Tf 56 785 Td (page) Tj ET /Fm0 Do q 1 0 0 1 0 -100 cm /Fm1 Do Q"+formSplit+
+		"BT /F1 12 Tf 56 700 Td (form 0) Tj ET /Fm0 Do /Fm1 Do"+formSplit+"q 0.5 0 0 0.5 400 0 cm BT /F1 12 Tf 3 Tr 56 600 Td <0041> Tj ET /Fm1 Do Q"))
 	write("text.content", []byte("q 1 0 0 1 10 10 cm BT /F1 12 Tf 56 785 Td 16 TL (Bid \\(seal\\): [SEAL HERE]) Tj T* [(A) -250 (B)] TJ 0 0 Td <41424344> Tj ' ET Q BI /W 1 /H 1 ID x EI"))
 }

@@ -124,7 +124,7 @@ func (r *fuzzRes) xobject(name string) (*form, bool) {
 }
 
 // fuzzLimits are small read limits, for quick runs.
-var fuzzLimits = readLimits{formDepth: 8, pageOps: 1 << 14, pageBytes: 1 << 20, pageGlyphs: 1 << 12, docOps: 1 << 14, docBytes: 1 << 20, docGlyphs: 1 << 12}
+var fuzzLimits = readLimits{formDepth: 8, pageOps: 1 << 14, pageBytes: 1 << 20, pageGlyphs: 1 << 12, docOps: 1 << 16, docBytes: 1 << 22, docGlyphs: 1 << 14}
 
 // FuzzExcerptLines runs the excerpt's line reader (runs of text on an A4
 // page, the nearest to a point, hidden characters made visible) and the
@@ -172,11 +172,14 @@ func FuzzExcerptLines(f *testing.F) {
 
 // FuzzReadExcerpt reads the excerpt and the sketch of page 1 of arbitrary
 // PDFs (from the seeds: plain, sealed, form XObjects nested and drawing
-// themselves, a bomb): bounded, or refused.
+// themselves, a bomb) at fuzzLimits: bounded, or refused.
 func FuzzReadExcerpt(f *testing.F) {
 	for _, s := range readSeeds(f, "*.pdf") {
 		f.Add(s)
 	}
+	saved := defaultReadLimits
+	defaultReadLimits = fuzzLimits
+	f.Cleanup(func() { defaultReadLimits = saved })
 	f.Fuzz(func(t *testing.T, pdf []byte) {
 		e, err := ReadExcerpt(pdf, []Placement{{Keyword: "SEAL"}, {Page: 1, XMM: 100, YMM: 100}}, nil)
 		if err != nil {

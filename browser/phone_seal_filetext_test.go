@@ -18,7 +18,8 @@ import (
 // line marked, visible without a tap); a page without text says 此页无可读文字;
 // a keyword the file does not hold says the seal will fail; an invisible
 // or direction-changing character in the file shows as a [U+XXXX]
-// marker, not as itself. The gateway's sketch of each page a seal lands
+// marker, not as itself (the contract's text is inside form XObjects).
+// The gateway's sketch of each page a seal lands
 // on is folded under its first spot and opens as a picture. Nothing is
 // wider than the screen, in Chinese or English, and axe finds nothing.
 func TestPhoneSealFileText(t *testing.T) {
@@ -39,7 +40,9 @@ func TestPhoneSealFileText(t *testing.T) {
 
 	app := w.addApp("政府采购平台", "https://zfcg.example")
 	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://zfcg.example"}
-	contract := seal.UnicodePDF([][]string{
+	// The contract's pages are drawn through form XObjects, as many
+	// producers write them: read, sketched and sealed as drawn directly.
+	contract := seal.UnicodeFormPDF([][]string{
 		{"政府采购合同", "合同编号：ZC-2026-017", "甲方：某某市公共资源交易中心\u202Eexe.txt", "乙方：某某建设有限公司"},
 		{"第十条 其他", "本合同一式四份，双方各执两份。", "", "甲方（盖章）：", "", "", "乙方（盖章）：某某建设有限公司", "日期：2026年12月5日"},
 	})

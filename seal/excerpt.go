@@ -13,14 +13,16 @@ import (
 // phone user to hold against the portal's own words: the page count, the
 // first lines of page 1 (usually the title) and the text nearest to each
 // place the seal lands. It is read with the text locator of keyword
-// placements (pageGlyphs), within its limits: text drawn by the page
-// content streams, with a /ToUnicode map or a simple encoding. Pictures
-// (a scanned page), drawings, text inside form XObjects, text drawn
-// invisibly (render mode 3 or 7, as OCR layers are), text off the page
-// and glyphs under MinGlyphPt are not read; a page with nothing else
-// says so (NoText). Text drawn in the page's colour, or covered by a
-// picture, is read although nobody sees it: the excerpt is what the file
-// says, not a rendering.
+// placements (pageGlyphs), within its limits (readLimits): text drawn by
+// the page content streams and the form XObjects they draw (nested to
+// formDepth, with their /Matrix and clipped to their /BBox), with a
+// /ToUnicode map or a simple encoding. Pictures (a scanned page),
+// drawings, text drawn invisibly (render mode 3 or 7, as OCR layers
+// are), text off the page or outside its form's /BBox and glyphs under
+// MinGlyphPt are not read; a page with nothing else says so (NoText).
+// Text drawn in the page's colour, covered by a picture or cut off by a
+// clipping path, is read although nobody sees it: the excerpt is what
+// the file says, not a rendering.
 
 // Excerpt is what the gateway read in a document to seal.
 type Excerpt struct {

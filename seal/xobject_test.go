@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -445,5 +446,41 @@ func TestSketchesXObjects(t *testing.T) {
 	}
 	if doc := parseSVG(t, svg[0]); len(doc.Texts) != 1 || doc.Texts[0].X != "120.0" || doc.Texts[0].Y != "141.9" || doc.Texts[0].Size != "12.0" || doc.Texts[0].Text != "Nested" {
 		t.Errorf("nested form's text drawn at %+v", doc.Texts)
+	}
+}
+
+// TestReadLimitsDocumented: the threat model and protocol.md state the
+// reader's limits as they are.
+func TestReadLimitsDocumented(t *testing.T) {
+	l := defaultReadLimits
+	n := func(v int) string { // 1048576 as 1,048,576
+		s := strconv.Itoa(v)
+		for i := len(s) - 3; i > 0; i -= 3 {
+			s = s[:i] + "," + s[i:]
+		}
+		return s
+	}
+	want := map[string][]string{
+		"../docs/threat-model.md": {
+			fmt.Sprintf("nested up to %d deep", l.formDepth),
+			fmt.Sprintf("a page is read up to %s operators, %d MiB\nof content and %s characters", n(l.pageOps), l.pageBytes>>20, n(l.pageGlyphs)),
+			fmt.Sprintf("a document up to %s operators, %d MiB and %s characters", n(l.docOps), l.docBytes>>20, n(l.docGlyphs)),
+			fmt.Sprintf("decodes past %d MiB is not drawn", l.pageBytes>>20),
+		},
+		"../docs/protocol.md": {
+			fmt.Sprintf("nested up to %d deep", l.formDepth),
+			fmt.Sprintf("(%s operators, %d MiB or\n  %s characters in all", n(l.docOps), l.docBytes>>20, n(l.docGlyphs)),
+		},
+	}
+	for file, phrases := range want {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range phrases {
+			if !strings.Contains(string(b), p) {
+				t.Errorf("%s does not say %q", file, p)
+			}
+		}
 	}
 }

@@ -100,8 +100,9 @@ func (d *doc) fontAt(o types.Object) *textFont {
 
 // formAt reads the form XObject o is or refers to: nil for an image or
 // another kind of XObject, a stream that cannot be decoded, or one whose
-// content is more than a page's limit (pageBytes) or the document's
-// bytes left. Its decoded content counts against the document's bytes.
+// content is more than a page's limit (pageBytes), or the document's
+// bytes left (which passes the document's limit). Its decoded content
+// counts against the document's bytes.
 func (d *doc) formAt(o types.Object) *form {
 	ref, indirect := o.(types.IndirectRef)
 	if f, ok := d.forms[ref.ObjectNumber.Value()]; indirect && ok {
@@ -137,12 +138,16 @@ func (d *doc) readForm(o types.Object) *form {
 	if sd.Content == nil {
 		if err := sd.DecodeWithLimit(int64(limit)); err != nil {
 			if errors.Is(err, filter.ErrDecodeLimitExceeded) {
-				b.spend(0, limit, 0)
+				b.spend(0, limit+1, 0)
 			}
 			return nil
 		}
 	}
-	if len(sd.Content) > limit || !b.spend(0, len(sd.Content), 0) {
+	if len(sd.Content) > limit {
+		b.spend(0, limit+1, 0)
+		return nil
+	}
+	if !b.spend(0, len(sd.Content), 0) {
 		return nil
 	}
 	f := &form{content: sd.Content, matrix: identity}

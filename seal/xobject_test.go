@@ -289,8 +289,17 @@ func TestExcerptXObjectLimits(t *testing.T) {
 			t.Fatalf("%d bytes", len(pdf))
 		}
 		got, b := pageTexts(t, pdf, 1)
-		if strings.Join(got, "|") != "after" || b.bytes > lim.pageBytes+1<<10 {
+		if strings.Join(got, "|") != "after" || b.bytes > lim.pageBytes+1<<10 || b.over {
 			t.Errorf("reads %q, spent %d bytes", got, b.bytes)
+		}
+		// Past what the document has left: the document's limit passed.
+		d, err := readPDF(pdf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.budget.bytes = lim.docBytes - 1<<20
+		if _, glyphs := d.glyphsOf(1); len(glyphs) != 0 || !d.budget.over {
+			t.Errorf("%d glyphs, %+v", len(glyphs), d.budget)
 		}
 	})
 	t.Run("glyphs", func(t *testing.T) {
@@ -463,13 +472,13 @@ func TestReadLimitsDocumented(t *testing.T) {
 	want := map[string][]string{
 		"../docs/threat-model.md": {
 			fmt.Sprintf("nested up to %d deep", l.formDepth),
-			fmt.Sprintf("a page is read up to %s operators, %d MiB\nof content and %s characters", n(l.pageOps), l.pageBytes>>20, n(l.pageGlyphs)),
+			fmt.Sprintf("a page is read up to %s operators, %d MiB of content and %s characters", n(l.pageOps), l.pageBytes>>20, n(l.pageGlyphs)),
 			fmt.Sprintf("a document up to %s operators, %d MiB and %s characters", n(l.docOps), l.docBytes>>20, n(l.docGlyphs)),
 			fmt.Sprintf("decodes past %d MiB is not drawn", l.pageBytes>>20),
 		},
 		"../docs/protocol.md": {
 			fmt.Sprintf("nested up to %d deep", l.formDepth),
-			fmt.Sprintf("(%s operators, %d MiB or\n  %s characters in all", n(l.docOps), l.docBytes>>20, n(l.docGlyphs)),
+			fmt.Sprintf("(%s operators, %d MiB or %s characters in all", n(l.docOps), l.docBytes>>20, n(l.docGlyphs)),
 		},
 	}
 	for file, phrases := range want {
@@ -477,8 +486,9 @@ func TestReadLimitsDocumented(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		text := strings.Join(strings.Fields(string(b)), " ") // lines joined
 		for _, p := range phrases {
-			if !strings.Contains(string(b), p) {
+			if !strings.Contains(text, p) {
 				t.Errorf("%s does not say %q", file, p)
 			}
 		}

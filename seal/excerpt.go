@@ -109,10 +109,11 @@ type spotSource struct {
 
 // ReadExcerpt parses pdf (ErrBadPDF, ErrTooLarge as Seal) and reads its
 // excerpt for placements at DefaultExcerptLimits; a document whose
-// content passes the reader's limits (see readLimits) is ErrTooLarge. hidden reports the
-// characters shown as "[U+XXXX]" (the gateway passes
-// protocol.HiddenRune; nil: control and format characters, line and
-// paragraph separators). The result depends on pdf and placements only.
+// content passes the reader's document limits (see readLimits) is
+// ErrTooLarge. hidden reports the characters shown as "[U+XXXX]" (the
+// gateway passes protocol.HiddenRune; nil: control and format
+// characters, line and paragraph separators). The result depends on pdf
+// and placements only.
 func ReadExcerpt(pdf []byte, placements []Placement, hidden func(rune) bool) (*Excerpt, error) {
 	d, err := readPDF(pdf)
 	if err != nil {

@@ -149,8 +149,8 @@ func (d *doc) glyphsOf(nr int) (p *page, glyphs []glyph) {
 	if d.budget.over {
 		return p, nil
 	}
-	content, err := d.ctx.PageContent(p.dict, p.nr)
-	if err != nil || len(content) == 0 {
+	content := d.pageContent(p)
+	if len(content) == 0 {
 		return p, nil
 	}
 	return p, pageGlyphs(content, d.pageRes(p), &d.budget)

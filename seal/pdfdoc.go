@@ -48,6 +48,10 @@ func readPDF(raw []byte) (d *doc, err error) {
 	}()
 	conf := model.NewDefaultConfiguration()
 	conf.ValidationMode = model.ValidationRelaxed
+	// What pdfcpu decodes while parsing (object and cross-reference
+	// streams) stays near the file's own size, not its 512 MiB default;
+	// content streams are decoded by the reader within its read limits.
+	conf.Limits.MaxDecodeBytes = MaxPDFBytes
 	ctx, err := api.ReadContext(bytes.NewReader(raw), conf)
 	if err != nil {
 		return nil, fmt.Errorf("%w: cannot be parsed", ErrBadPDF)

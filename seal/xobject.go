@@ -121,6 +121,75 @@ func (d *doc) formAt(o types.Object) *form {
 	return f
 }
 
+// pageContent is the decoded content of page p: its /Contents stream,
+// or the streams of its /Contents array one after the other, decoded
+// within the page's content bytes (lim.pageBytes) and what the document
+// has left of its own (pdfcpu's PageContent would decode each stream up
+// to 512 MiB, as often as the array names it). A stream that would pass
+// the limit is not read, nor anything after it: the page reads as far as
+// the streams before it, as when its operators pass the page's limit; the
+// bytes it would have taken are spent from the document's budget, so a
+// document of such pages passes the document's limit.
+func (d *doc) pageContent(p *page) []byte {
+	o, ok := p.dict.Find("Contents")
+	if !ok || o == nil {
+		return nil
+	}
+	o, err := d.ctx.Dereference(o)
+	if err != nil || o == nil {
+		return nil
+	}
+	var streams []types.Object
+	switch v := o.(type) {
+	case types.StreamDict:
+		streams = []types.Object{v}
+	case types.Array:
+		streams = v
+	default:
+		return nil
+	}
+	b := &d.budget
+	limit := min(b.lim.pageBytes, b.lim.docBytes-b.bytes)
+	var out []byte
+	for _, so := range streams {
+		var sd *types.StreamDict
+		if v, ok := so.(types.StreamDict); ok {
+			sd = &v
+		} else if so != nil {
+			if sd, _, err = d.ctx.DereferenceStreamDict(so); err != nil {
+				return out
+			}
+		}
+		if sd == nil {
+			continue
+		}
+		left := limit - len(out)
+		if left <= 0 {
+			b.spend(0, limit+1-len(out), 0)
+			return out
+		}
+		content := sd.Content
+		if content == nil {
+			// Decode a copy: the stream dictionary may be the document's
+			// own, and a page's content is read once per use.
+			c := *sd
+			if err := c.DecodeWithLimit(int64(left)); err != nil {
+				if errors.Is(err, filter.ErrDecodeLimitExceeded) {
+					b.spend(0, left+1, 0)
+				}
+				return out
+			}
+			content = c.Content
+		}
+		if len(content) > left {
+			b.spend(0, left+1, 0)
+			return out
+		}
+		out = append(out, content...)
+	}
+	return out
+}
+
 func (d *doc) readForm(o types.Object) *form {
 	sd, _, err := d.ctx.DereferenceStreamDict(o)
 	if err != nil || sd == nil {

@@ -2,11 +2,11 @@ package seal
 
 import (
 	"bytes"
-	"compress/zlib"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,17 +70,17 @@ func formPDF(pages []string, forms ...testForm) []byte {
 		dict = "/Type/XObject/Subtype/Form" + strings.ReplaceAll(dict, "{forms}", all)
 		data := []byte(f.content)
 		if f.flate {
-			var z bytes.Buffer
-			w := zlib.NewWriter(&z)
-			w.Write(data)
-			w.Close()
-			data, dict = z.Bytes(), dict+"/Filter/FlateDecode"
+			data, dict = deflate(data), dict+"/Filter/FlateDecode"
 		}
 		obj(stream(dict, data))
 	}
 	for i, c := range pages {
+		dict := ""
+		if z, ok := strings.CutPrefix(c, flatePage); ok {
+			c, dict = string(deflate([]byte(z))), "/Filter/FlateDecode"
+		}
 		obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R/F9 4 0 R>>/XObject<<%s/Im0 6 0 R>>>>/Contents %d 0 R>>", all, 8+nf+2*i))
-		obj(stream("", []byte(c)))
+		obj(stream(dict, []byte(c)))
 	}
 	xref := b.Len()
 	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(offsets)+1)
@@ -90,6 +90,10 @@ func formPDF(pages []string, forms ...testForm) []byte {
 	fmt.Fprintf(&b, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
 	return b.Bytes()
 }
+
+// flatePage before a page's content in formPDF: the content stream is
+// compressed (/FlateDecode).
+const flatePage = "\x00flate:"
 
 // pageTexts is every run of text the reader reads on page nr of pdf, top
 // to bottom, and the document's read budget after it.
@@ -300,6 +304,50 @@ func TestExcerptXObjectLimits(t *testing.T) {
 		d.budget.bytes = lim.docBytes - 1<<20
 		if _, glyphs := d.glyphsOf(1); len(glyphs) != 0 || !d.budget.over {
 			t.Errorf("%d glyphs, %+v", len(glyphs), d.budget)
+		}
+	})
+	t.Run("a page's own content that decodes past the page's bytes", func(t *testing.T) {
+		lim := withReadLimits(t, small)
+		// A compressed page stream of 16 times the page's bytes, and a
+		// /Contents array naming it again and again: before, pdfcpu
+		// decoded every element whole (up to 512 MiB each).
+		bomb := flatePage + "BT /F1 12 Tf 56 785 Td (never read) Tj ET" + strings.Repeat(" ", 16*lim.pageBytes)
+		pdf := formPDF([]string{flatePage + "BT /F1 12 Tf 56 600 Td (first) Tj ET", bomb})
+		if len(pdf) > 1<<20 {
+			t.Fatalf("%d bytes", len(pdf))
+		}
+		if got, _ := pageTexts(t, pdf, 1); strings.Join(got, "|") != "first" {
+			t.Errorf("page 1 reads %q", got)
+		}
+		d, err := readPDF(pdf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if _, glyphs := d.glyphsOf(2); len(glyphs) != 0 || d.budget.bytes < lim.pageBytes || d.budget.over {
+			t.Errorf("%d glyphs, %+v", len(glyphs), d.budget)
+		}
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > 12*uint64(lim.pageBytes) {
+			t.Errorf("reading the page allocated %d MiB", n>>20)
+		}
+		// The same stream named by a page's /Contents array 40 times:
+		// read up to the page's bytes once, then nothing more.
+		arr := bytes.Replace(pdf, []byte("/Contents 10 0 R"), []byte("/Contents["+strings.Repeat("10 0 R ", 40)+"]"), 1)
+		if bytes.Equal(arr, pdf) {
+			t.Fatal("no /Contents 10 0 R in the test PDF")
+		}
+		if d, err = readPDF(arr); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&before)
+		if _, glyphs := d.glyphsOf(2); len(glyphs) != 0 || d.budget.bytes > 2*lim.pageBytes {
+			t.Errorf("%d glyphs, %+v", len(glyphs), d.budget)
+		}
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > 12*uint64(lim.pageBytes) {
+			t.Errorf("reading the page allocated %d MiB", n>>20)
 		}
 	})
 	t.Run("glyphs", func(t *testing.T) {

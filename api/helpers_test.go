@@ -28,6 +28,7 @@ import (
 	"github.com/ukeygate/ukeygate/privacy"
 	"github.com/ukeygate/ukeygate/protocol"
 	"github.com/ukeygate/ukeygate/server/servertest"
+	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
 	"github.com/ukeygate/ukeygate/storage/storagetest"
 )
@@ -73,6 +74,7 @@ type env struct {
 	token string
 	svc   *ca.Service
 	log   *audit.Log // nil unless envOpts.audit
+	api   *api.API   // what it serves (for what a node does at start)
 }
 
 // envOpts are what the test APIs differ in.
@@ -80,6 +82,7 @@ type envOpts struct {
 	adminToken string // "" turns the operator API off
 	maxBody    int64
 	audit      bool // with an audit log
+	sessions   bool // with sessions on the env's clock (needs audit to confirm)
 }
 
 // envMaster is the master key of the test APIs' CA and audit log.
@@ -125,7 +128,19 @@ func newEnvWith(t *testing.T, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var sessions *session.Service
+	if o.sessions {
+		cfg := session.DefaultConfig()
+		cfg.PublicURL = "http://gw.example.test"
+		cfg.Now = clk.Now
+		cfg.ResultKey = bytes.Repeat([]byte{0x24}, 16)
+		if sessions, err = session.New(st, cfg); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sessions.Close() })
+	}
 	h := api.New(api.Deps{
+		Sessions:     sessions,
 		Privacy:      priv,
 		CA:           svc,
 		Apps:         auth.NewApps(st),
@@ -138,7 +153,7 @@ func newEnvWith(t *testing.T, o envOpts) *env {
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{client: client{t: t, url: srv.URL}, store: st, clock: clk, token: o.adminToken, svc: svc, log: log}
+	return &env{client: client{t: t, url: srv.URL}, store: st, clock: clk, token: o.adminToken, svc: svc, log: log, api: h}
 }
 
 // resp is an answer, with the error decoded when there is one.

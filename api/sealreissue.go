@@ -19,7 +19,9 @@ import (
 // actor gateway), and the renewal's marker is cleared. What a crash or an
 // error leaves is finished at the next start (ResumeSealReissues) or when
 // the seal is next offered (scan) or used (confirm), whichever comes
-// first.
+// first; also for a seal that expired meanwhile with the superseded
+// certificate (ca/sealreissue.go says which), whose entry then says since
+// when it was expired (expired=).
 
 const (
 	actionSealReissue = "seal.reissue"
@@ -73,10 +75,13 @@ func (a *API) reissueSeals(ctx context.Context, owner, credential, trigger strin
 func (a *API) reissueSeal(ctx context.Context, id, trigger string) (*ca.ReissuedSeal, error) {
 	actx := a.audited(ctx, func(res any) audit.Entry {
 		r := res.(*ca.ReissuedSeal)
+		detail := "seal=" + r.Seal.ID + " version=" + strconv.Itoa(r.Seal.Version) + " replaced=" + strings.Join(r.Replaced, ",") +
+			" by=" + strings.Join(r.By, ",")
+		if !r.Expired.IsZero() {
+			detail += " expired=" + r.Expired.UTC().Format(time.RFC3339)
+		}
 		return audit.Entry{Action: actionSealReissue, Actor: actorGateway, UserID: r.Seal.Owner, IssuerID: r.Seal.IssuerID,
-			CredentialID: r.By[0],
-			Detail: "seal=" + r.Seal.ID + " version=" + strconv.Itoa(r.Seal.Version) + " replaced=" + strings.Join(r.Replaced, ",") +
-				" by=" + strings.Join(r.By, ",") + " after=" + trigger}
+			CredentialID: r.By[0], Detail: detail + " after=" + trigger}
 	})
 	return a.ca.ReissueSeal(actx, id)
 }

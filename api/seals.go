@@ -137,9 +137,16 @@ type caSeals struct{ a *API }
 
 // Seal returns the user's active seal, its checked image and its parsed
 // SES_Seal (whose issuer signature must verify). A seal still bound to a
-// certificate a renewal superseded is re-issued first (currentSeal).
+// certificate a renewal superseded is re-issued first (currentSeal), also
+// one that expired with that certificate meanwhile.
 func (k caSeals) Seal(ctx context.Context, userID, sealID string) (*session.SealMaterial, *seal.SES, error) {
 	sl, err := k.a.ca.SealForUse(ctx, userID, sealID)
+	if errors.Is(err, ca.ErrSealNotActive) {
+		if old, gerr := k.a.ca.GetSeal(ctx, sealID); gerr == nil && old.Owner == userID && old.State == ca.SealExpired &&
+			k.a.currentSeal(ctx, old) != old {
+			sl, err = k.a.ca.SealForUse(ctx, userID, sealID)
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -171,10 +178,11 @@ func (a *API) usableSeals(ctx context.Context, s *session.Session, userID string
 		return nil, err
 	}
 	for _, sl := range list {
-		if sl.State != ca.SealActive || (s.Request.Seal != "" && sl.ID != s.Request.Seal) {
+		if sl.State == ca.SealRevoked || (s.Request.Seal != "" && sl.ID != s.Request.Seal) {
 			continue
 		}
-		// Still bound to a certificate a renewal superseded: re-issued now.
+		// Still bound to a certificate a renewal superseded: re-issued now
+		// (an expired one too, when it expired with that certificate).
 		if sl = a.currentSeal(ctx, sl); sl.State != ca.SealActive {
 			continue
 		}

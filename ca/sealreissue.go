@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,6 +45,18 @@ import (
 // (PendingSealReissues); and a seal that is used (scan, confirm) before
 // that is re-issued on the spot, since whether a seal needs it is read
 // from the credentials, not from the marker.
+//
+// A seal whose validity follows its certificates expires with the
+// superseded certificate when its re-issue keeps failing until that
+// certificate's end. Such a seal is still re-issued (it comes back
+// active under the successor) when all of these hold: it is not
+// revoked; its validity follows the certificates (DefaultValidity, or a
+// record from before that flag ending with them); its NotAfter is the
+// end of the certificates it lists, not the 3-year bound of a seal made
+// without validity_days; and the marker of the renewal of a credential
+// it lists is still there. A revoked seal, one with validity_days, one
+// that reached its 3 years, and one whose certificates ended without a
+// renewal (no marker) stay as they are.
 
 const pfxSealReissues = "sealreissues/" // sealreissues/<owner>/<superseded credential>
 
@@ -126,8 +139,26 @@ func (s *Service) ClearSealReissue(ctx context.Context, owner, credential string
 	return true, nil
 }
 
-// SealsToReissue lists the ids of owner's active seals that ReissueSeal
-// would re-issue.
+// sealReissueMarks returns the credentials of owner whose renewal left a
+// marker.
+func (s *Service) sealReissueMarks(ctx context.Context, owner string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if !ValidID(owner) {
+		return out, nil
+	}
+	kvs, _, err := s.store.List(ctx, pfxSealReissues+owner+"/")
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range kvs {
+		out[strings.TrimPrefix(kv.Key, pfxSealReissues+owner+"/")] = true
+	}
+	return out, nil
+}
+
+// SealsToReissue lists the ids of owner's seals that ReissueSeal would
+// re-issue: active ones, and expired ones that only their superseded
+// certificate's end expired (see the notes above).
 func (s *Service) SealsToReissue(ctx context.Context, owner string) ([]string, error) {
 	out := []string{}
 	if !ValidID(owner) {
@@ -141,6 +172,10 @@ func (s *Service) SealsToReissue(ctx context.Context, owner string) ([]string, e
 	if err != nil {
 		return nil, err
 	}
+	marks, err := s.sealReissueMarks(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
 	for _, kv := range kvs {
 		rec, _, err := s.loadSeal(ctx, strings.TrimPrefix(kv.Key, pfxUserSeals+owner+"/"))
 		if errors.Is(err, ErrSealNotFound) {
@@ -149,7 +184,7 @@ func (s *Service) SealsToReissue(ctx context.Context, owner string) ([]string, e
 		if err != nil {
 			return nil, err
 		}
-		p, err := s.reissuePlan(rec, creds)
+		p, err := s.reissuePlan(rec, creds, marks)
 		if err != nil {
 			return nil, err
 		}
@@ -160,26 +195,39 @@ func (s *Service) SealsToReissue(ctx context.Context, owner string) ([]string, e
 	return out, nil
 }
 
-// SealNeedsReissue tells whether ReissueSeal would re-issue sl.
+// SealNeedsReissue tells whether ReissueSeal would re-issue sl (active,
+// or expired with its superseded certificate: see the notes above).
 func (s *Service) SealNeedsReissue(ctx context.Context, sl *Seal) (bool, error) {
-	if sl == nil || sl.State != SealActive {
+	if sl == nil || (sl.State != SealActive && sl.State != SealExpired) {
 		return false, nil
+	}
+	var marks map[string]bool
+	if sl.State == SealExpired {
+		// The marker is looked at first: an expired seal without one (the
+		// usual case) costs no more than this list.
+		var err error
+		if marks, err = s.sealReissueMarks(ctx, sl.Owner); err != nil || len(marks) == 0 {
+			return false, err
+		}
 	}
 	creds, err := s.userCredentials(ctx, sl.Owner)
 	if err != nil {
 		return false, err
 	}
-	p, err := s.reissuePlan(&sealRecord{Seal: *sl}, creds)
+	p, err := s.reissuePlan(&sealRecord{Seal: *sl}, creds, marks)
 	return p != nil, err
 }
 
 // ReissuedSeal is ReissueSeal's result (and its audit entry's): the seal
 // as re-issued and, in order, the superseded credentials whose
 // certificates it no longer lists and their successors, which it lists.
+// Expired is the end of the earlier version when the seal had expired
+// with its superseded certificate (zero when it was active).
 type ReissuedSeal struct {
 	Seal     *Seal
 	Replaced []string
 	By       []string
+	Expired  time.Time
 }
 
 // reissue is what a re-issue of one seal changes.
@@ -188,17 +236,22 @@ type reissue struct {
 	signers  []string
 	from, to []string
 	notAfter time.Time
-	follows  bool // the validity follows the certificates
+	follows  bool      // the validity follows the certificates
+	expired  time.Time // rec.NotAfter when rec had expired
 	image    *seal.Image
 }
 
 // reissuePlan returns what a re-issue of rec would change given the
-// owner's credentials, or nil when nothing: rec is not active, or no
-// certificate it lists belongs to a superseded credential whose newest
-// successor is an active signing credential with a certificate.
-func (s *Service) reissuePlan(rec *sealRecord, creds []credAtRev) (*reissue, error) {
+// owner's credentials and the credentials whose renewal left a marker
+// (marks), or nil when nothing: rec is revoked, or expired otherwise than
+// with a superseded certificate whose renewal is marked (see the notes
+// above), or no certificate it lists belongs to a superseded credential
+// whose newest successor is an active signing credential with a
+// certificate.
+func (s *Service) reissuePlan(rec *sealRecord, creds []credAtRev, marks map[string]bool) (*reissue, error) {
 	now := s.now()
-	if rec.toSeal(now).State != SealActive {
+	state := rec.toSeal(now).State
+	if state == SealRevoked || (state == SealExpired && len(marks) == 0) {
 		return nil, nil
 	}
 	ses, err := seal.Parse(rec.SESSeal)
@@ -270,7 +323,18 @@ func (s *Service) reissuePlan(rec *sealRecord, creds []credAtRev) (*reissue, err
 		return nil, nil
 	}
 	p.notAfter = rec.NotAfter
-	p.follows = rec.DefaultValidity || (rec.Version == 0 && rec.NotAfter.Equal(oldEnd.UTC().Truncate(time.Second)))
+	endsWithCerts := rec.NotAfter.Equal(oldEnd.UTC().Truncate(time.Second))
+	p.follows = rec.DefaultValidity || (rec.Version == 0 && endsWithCerts)
+	if state == SealExpired {
+		// Expired only by the end of the superseded certificates, with the
+		// renewal's marker still there: re-issued as if it had been done
+		// in time. Its own validity (validity_days, the 3 years) is not
+		// lifted.
+		if !p.follows || !endsWithCerts || !slices.ContainsFunc(p.from, func(id string) bool { return marks[id] }) {
+			return nil, nil
+		}
+		p.expired = rec.NotAfter
+	}
 	if p.follows && !newEnd.IsZero() {
 		p.notAfter = newEnd.UTC().Truncate(time.Second)
 		if limit := rec.CreatedAt.AddDate(0, 0, defaultSealValidityDays); limit.Before(p.notAfter) {
@@ -317,7 +381,11 @@ func (s *Service) ReissueSeal(ctx context.Context, id string) (*ReissuedSeal, er
 		if err != nil {
 			return err
 		}
-		p, err := s.reissuePlan(rec, creds)
+		marks, err := s.sealReissueMarks(ctx, rec.Owner)
+		if err != nil {
+			return err
+		}
+		p, err := s.reissuePlan(rec, creds, marks)
 		if err != nil {
 			return err
 		}
@@ -362,7 +430,7 @@ func (s *Service) ReissueSeal(ctx context.Context, id string) (*ReissuedSeal, er
 		var b txnBuilder
 		b.cond(sealKey(rec.ID), rev)
 		b.put(sealKey(rec.ID), rec, 0)
-		res := &ReissuedSeal{Seal: rec.toSeal(s.now()), Replaced: p.from, By: p.to}
+		res := &ReissuedSeal{Seal: rec.toSeal(s.now()), Replaced: p.from, By: p.to, Expired: p.expired}
 		if err := b.commitAction(ctx, s.store, res); err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/seal"
+	"github.com/ukeygate/ukeygate/storage"
 )
 
 // reissueMarks lists the seal re-issue markers in the store.
@@ -336,5 +337,128 @@ func TestSealCapCountsActive(t *testing.T) {
 	}
 	if want := MaxSealsPerUser + 8 + MaxSealsPerUser + 3; len(kvs) != want {
 		t.Fatalf("%d seal records, want %d", len(kvs), want)
+	}
+}
+
+// TestSealReissueAfterCertificateEnd: a renewal's re-issue that keeps
+// failing (here: never called, the marker left as a crash leaves it)
+// until the superseded certificate ends leaves a seal that followed the
+// certificate expired. It is still due and is re-issued under the
+// successor, active again until the successor's end, when its expiry
+// came only from that certificate and the renewal's marker is there; a
+// seal with validity_days (even one ending with the certificate), a
+// revoked one, and one whose marker is gone stay as they are, the store
+// unchanged.
+func TestSealReissueAfterCertificateEnd(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.generated(t, "short", gmcrypto.AlgSM2, &Profile{ValidityDays: 10})
+	img := sealPNGForTest(t)
+	cases := []struct {
+		name         string
+		validityDays int
+		revoke       bool
+		dropMarker   bool
+		revived      bool
+	}{
+		{"follows the certificate", 0, false, false, true},
+		{"validity_days ending with the certificate", 10, false, false, false},
+		{"revoked", 0, true, false, false},
+		{"no marker", 0, false, true, false},
+	}
+	type made struct {
+		owner string
+		cred  *Credential
+		seal  *Seal
+		succ  *Credential
+	}
+	var m []made
+	for _, tc := range cases {
+		owner := f.enrolled(t, UserRequest{Name: tc.name})
+		cred := f.credential(t, owner, "short", gmcrypto.AlgSM2, PurposeSign)
+		sl, err := f.svc.CreateSeal(ctx, SealRequest{Owner: owner, Name: "公章", Kind: seal.KindOfficial, ImagePNG: img,
+			WidthMM: 40, HeightMM: 40, ValidityDays: tc.validityDays})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.revoke {
+			if _, err := f.svc.RevokeSeal(ctx, sl.ID, "cessationOfOperation"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m = append(m, made{owner: owner, cred: cred, seal: sl})
+	}
+	f.clock.Advance(2 * 24 * time.Hour)
+	for i, tc := range cases {
+		succ, err := f.svc.RenewCredential(ctx, m[i].owner, m[i].cred.ID, testPIN, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[i].succ = succ
+		if tc.dropMarker {
+			if _, err := f.store.Txn(ctx, storage.Delete(sealReissueKey(m[i].owner, m[i].cred.ID))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Past the old certificates' end, within their successors'.
+	f.clock.Advance(9 * 24 * time.Hour)
+	if now := f.svc.Now(); !now.After(m[0].cred.NotAfter) || !now.Before(m[0].succ.NotAfter) {
+		t.Fatalf("now %s: old certificate until %s, successor until %s", now, m[0].cred.NotAfter, m[0].succ.NotAfter)
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			owner, old := m[i].owner, m[i].seal
+			cur, err := f.svc.GetSeal(ctx, old.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[bool]State{false: SealExpired, true: SealRevoked}[tc.revoke]; cur.State != want {
+				t.Fatalf("before: %s, want %s", cur.State, want)
+			}
+			due, err := f.svc.SealsToReissue(ctx, owner)
+			if err != nil || contains(due, old.ID) != tc.revived {
+				t.Fatalf("due %v %v", due, err)
+			}
+			if need, err := f.svc.SealNeedsReissue(ctx, cur); err != nil || need != tc.revived {
+				t.Fatalf("needs re-issue: %v %v", need, err)
+			}
+			if ok, err := f.svc.ClearSealReissue(ctx, owner, m[i].cred.ID); err != nil || ok == tc.revived {
+				t.Fatalf("marker cleared: %v %v", ok, err)
+			}
+			before := f.snapshot(t)
+			re, err := f.svc.ReissueSeal(ctx, old.ID)
+			if !tc.revived {
+				wantErr(t, "re-issue", err, ErrSealCurrent)
+				if f.snapshot(t) != before {
+					t.Fatal("a refused re-issue changed the store")
+				}
+				if _, err := f.svc.SealForUse(ctx, owner, old.ID); !errors.Is(err, ErrSealNotActive) {
+					t.Fatalf("use: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sl := re.Seal
+			ses, err := seal.Parse(sl.SESSeal)
+			if err != nil || ses.Verify() != nil || !ses.AllowsSigner(m[i].succ.Certificate.Raw) || ses.AllowsSigner(m[i].cred.Certificate.Raw) {
+				t.Fatalf("SES_Seal: %v", err)
+			}
+			want := m[i].succ.NotAfter.UTC().Truncate(time.Second)
+			if sl.State != SealActive || sl.Version != 2 || !sl.NotAfter.Equal(want) || !ses.NotAfter.Equal(want) || !sl.DefaultValidity {
+				t.Fatalf("re-issued: %s version %d until %s (SES %s), want %s", sl.State, sl.Version, sl.NotAfter, ses.NotAfter, want)
+			}
+			if !re.Expired.Equal(old.NotAfter) || len(re.By) != 1 || re.By[0] != m[i].succ.ID {
+				t.Fatalf("expired %s (want %s), by %v", re.Expired, old.NotAfter, re.By)
+			}
+			if _, err := f.svc.SealForUse(ctx, owner, old.ID); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := f.svc.ClearSealReissue(ctx, owner, m[i].cred.ID); err != nil || !ok {
+				t.Fatalf("clear after: %v %v", ok, err)
+			}
+		})
 	}
 }

@@ -30,13 +30,21 @@ func (s *Service) CheckIssuerFor(ctx context.Context, id string, alg gmcrypto.Al
 }
 
 // CheckSealFor checks that seal id exists (else ErrSealNotFound), is
-// active (else ErrSealNotActive) and, when userID is not empty, is that
-// user's (else ErrSealNotFound: another's seal is not told apart from a
-// missing one).
+// active (else ErrSealNotActive; an expired seal that a renewal's
+// re-issue will bring back, SealNeedsReissue, counts as active: the scan
+// re-issues it) and, when userID is not empty, is that user's (else
+// ErrSealNotFound: another's seal is not told apart from a missing one).
 func (s *Service) CheckSealFor(ctx context.Context, id, userID string) error {
 	sl, err := s.GetSeal(ctx, id)
 	if err != nil {
 		return err
+	}
+	if sl.State == SealExpired {
+		if due, err := s.SealNeedsReissue(ctx, sl); err != nil {
+			return err
+		} else if due {
+			sl.State = SealActive
+		}
 	}
 	if sl.State != SealActive {
 		return fmt.Errorf("%w: %s is %s", ErrSealNotActive, sl.ID, sl.State)

@@ -218,7 +218,10 @@ type Seal struct {
 	SignerCredentials []string `json:"signer_credentials,omitempty"`
 	// ReissuePending: the seal is still bound to a certificate a renewal
 	// superseded (a re-issue failed or was interrupted); it is re-issued
-	// at the next start, scan or confirm. Only in GET /v1/admin/seals?owner=.
+	// at the next start, scan or confirm. Also set on a seal that expired
+	// only with that certificate meanwhile (made without validity_days),
+	// which its re-issue makes active again. Only in GET
+	// /v1/admin/seals?owner=.
 	ReissuePending bool `json:"reissue_pending,omitempty"`
 	// PreviousVersions are the earlier versions, newest first: what a
 	// document sealed with one of them carries.

@@ -126,6 +126,8 @@ type API struct {
 	keep          *Keepalive
 	park          parker
 	parkedAnswers *prometheus.CounterVec
+	// sketches caches the page sketches of seal scans (sketchcache.go).
+	sketches *sketchCache
 	// origins caches the origin checks of waiting clients (origins.go).
 	origins originCache
 	// pollWait and maxHold: Deps.PollWait and Deps.MaxHold, defaulted.
@@ -170,9 +172,10 @@ func New(deps Deps) *API {
 			Name: "ukeygate_pin_lockouts_total",
 			Help: "Confirms refused because the user's PIN is locked (the wrong try that locked it included).",
 		}),
-		mux:  http.NewServeMux(),
-		qr:   newQRCache(qrCacheEntries, qrCacheBytes),
-		keep: deps.Keepalive,
+		mux:      http.NewServeMux(),
+		qr:       newQRCache(qrCacheEntries, qrCacheBytes),
+		sketches: newSketchCache(sketchCacheEntries, sketchCacheBytes),
+		keep:     deps.Keepalive,
 		parkedAnswers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ukeygate_longpoll_parked_total",
 			Help: "Parked long-polls (answered later on their own connection, counted as 101 in ukeygate_http_requests_total), by outcome: events, empty, gone (the client left), shutdown.",
@@ -246,7 +249,22 @@ func New(deps Deps) *API {
 			}
 			return float64(keep.fast.Load())
 		})
-		for _, c := range []prometheus.Collector{lotKept, lotRequests, lotHanded, lotFast} {
+		sk := a.sketches
+		sketchDrawn := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "ukeygate_scan_sketch_documents_total",
+			Help:        "Seal documents whose page sketches a scan answer carried: from=pdf drawn by reading the PDF, from=cache drawn earlier for the same session (a second tab, a re-scan).",
+			ConstLabels: prometheus.Labels{"from": "pdf"},
+		}, func() float64 { return float64(sk.drawn.Load()) })
+		sketchCached := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "ukeygate_scan_sketch_documents_total",
+			Help:        "Seal documents whose page sketches a scan answer carried: from=pdf drawn by reading the PDF, from=cache drawn earlier for the same session (a second tab, a re-scan).",
+			ConstLabels: prometheus.Labels{"from": "cache"},
+		}, func() float64 { return float64(sk.cached.Load()) })
+		sketchBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ukeygate_scan_sketch_cache_bytes",
+			Help: "Bytes of page sketches the node keeps for the scans of open seal sessions (at most 16 MiB).",
+		}, func() float64 { _, n := sk.size(); return float64(n) })
+		for _, c := range []prometheus.Collector{lotKept, lotRequests, lotHanded, lotFast, sketchDrawn, sketchCached, sketchBytes} {
 			if err := deps.Registerer.Register(c); err != nil {
 				var are prometheus.AlreadyRegisteredError
 				if !errors.As(err, &are) {

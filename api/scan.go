@@ -3,9 +3,11 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 
@@ -342,7 +344,8 @@ func (a *API) scan(w http.ResponseWriter, r *http.Request) error {
 // upload store, checked against its SM3). The seals are drawn at the
 // size of the offered seal, or of the largest when the user chooses among
 // several (the most they may cover). A document that cannot be read
-// again gets none: the scan does not fail for a sketch.
+// again gets none: the scan does not fail for a sketch. What was drawn is
+// kept for the session's next scan on this node (sketchCache).
 func (a *API) sketchPages(ctx context.Context, s *session.Session, seals []protocol.ScannedSeal, docs []protocol.ScannedDocument) {
 	if s.Kind != session.KindSeal || len(docs) != len(s.Request.Documents) {
 		return
@@ -379,17 +382,23 @@ func (a *API) sketchPages(ctx context.Context, s *session.Session, seals []proto
 		if len(pages) == 0 {
 			continue
 		}
-		pdf := d.PDF
-		if d.Upload != "" {
-			b, err := uploadSource{a.uploads}.ReadUpload(ctx, s.AppID, s.ID, d.Upload)
-			if err != nil || !bytes.Equal(gmcrypto.SM3(b), d.SM3) {
+		key := sketchKey{session: s.ID, digest: docs[i].Digest, pages: sketchPagesSum(pages)}
+		svgs := a.sketches.get(key)
+		if svgs == nil {
+			pdf := d.PDF
+			if d.Upload != "" {
+				b, err := uploadSource{a.uploads}.ReadUpload(ctx, s.AppID, s.ID, d.Upload)
+				if err != nil || !bytes.Equal(gmcrypto.SM3(b), d.SM3) {
+					continue
+				}
+				pdf = b
+			}
+			var err error
+			if svgs, err = seal.Sketches(pdf, pages, protocol.HiddenRune); err != nil {
 				continue
 			}
-			pdf = b
-		}
-		svgs, err := seal.Sketches(pdf, pages, protocol.HiddenRune)
-		if err != nil {
-			continue
+			a.sketches.drawn.Add(1)
+			a.sketches.put(key, svgs, s.ExpiresAt)
 		}
 		for k, p := range pages {
 			if svgs[k] != "" {
@@ -397,6 +406,24 @@ func (a *API) sketchPages(ctx context.Context, s *session.Session, seals []proto
 			}
 		}
 	}
+}
+
+// sketchPagesSum is the SM3 of what a scan draws on which pages: the
+// pages and each seal's place and size, in order.
+func sketchPagesSum(pages []seal.SketchPage) [32]byte {
+	var b []byte
+	f := func(v float64) { b = binary.BigEndian.AppendUint64(b, math.Float64bits(v)) }
+	for _, p := range pages {
+		b = binary.BigEndian.AppendUint32(b, uint32(p.Page))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(p.Seals)))
+		for _, sl := range p.Seals {
+			f(sl.XMM)
+			f(sl.YMM)
+			f(sl.WidthMM)
+			f(sl.HeightMM)
+		}
+	}
+	return [32]byte(gmcrypto.SM3(b))
 }
 
 // enabledApp returns the app a session belongs to, or auth.ErrAppDisabled
@@ -463,6 +490,9 @@ func (a *API) confirm(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusAccepted, protocol.CosignChallengeResponse{ID: id, State: session.StateScanned, Cosign: challenge})
 		return nil
 	}
+	if !sess.Open() {
+		a.sketches.forget(sess.ID)
+	}
 	writeJSON(w, http.StatusOK, protocol.SessionState{ID: sess.ID, State: sess.State})
 	return nil
 }
@@ -489,6 +519,7 @@ func (a *API) reject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.sketches.forget(sess.ID)
 	// The user's refusal outlives the session's events: a dispute over
 	// "I refused to sign that" is answered from the audit log.
 	a.auditAction(r.Context(), sessionEndEntry(actionSessionReject, actorDevice(deviceID), userID, sess))

@@ -431,6 +431,7 @@ func (a *API) cancelSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.sketches.forget(sess.ID)
 	a.auditAction(r.Context(), sessionEndEntry(actionSessionCancel, "app:"+app.ID, "", sess))
 	writeJSON(w, http.StatusOK, protocol.SessionState{ID: sess.ID, State: sess.State})
 	return nil

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -46,7 +47,7 @@ active signing certificates in a GB/T 38540 SES_Seal signed by the issuer
 				return usageErrorf("%v", err)
 			}
 			var out operator.Seal
-			return opPrint(cmd, "POST", "/v1/admin/seals", req, &out, func(tw *table) { sealTable(tw, []*operator.Seal{&out}, true) })
+			return opPrint(cmd, "POST", "/v1/admin/seals", req, &out, func(tw *table) { sealTable(tw, []*operator.Seal{&out}, sealsOfAll) })
 		},
 	}
 	f := cmd.Flags()
@@ -66,26 +67,44 @@ active signing certificates in a GB/T 38540 SES_Seal signed by the issuer
 
 func newSealListCmd() *cobra.Command {
 	var owner string
+	var wide bool
 	cmd := &cobra.Command{
-		Use:   "list [--owner USER]",
+		Use:   "list [--owner USER] [--wide | --json]",
 		Short: "List seals (of one user)",
-		Long: `List the seals, or one user's (--owner, without the OWNER column). VER is
-the seal's version: 1 as made, one more each time a renewal of a signing
-certificate it is bound to re-issued it under the same id. For one user, a
-version marked * is a re-issue still pending: the seal is bound to a
+		Long: `List the seals, or one user's (--owner). The table fits 80 columns with a
+name of up to 10 汉字 (a longer name, in the last column, lengthens its own
+line only): ID, OWNER (every owner's seals: the start of the user id, cut
+with …), KIND (one user's seals), VER, STATE, NOT AFTER (the date) and NAME.
+VER is the seal's version: 1 as made, one more each time a renewal of a
+signing certificate it is bound to re-issued it under the same id. For one
+user, a version marked * is a re-issue still pending: the seal is bound to a
 certificate a renewal superseded and is re-issued at the next start, scan or
-confirm. --json prints the server's answer (signer_credentials, reissued_at,
-previous_versions, reissue_pending).`,
+confirm.
+
+--wide adds every column, whole: OWNER (every owner's), KIND, SIZE MM and
+ISSUER. --json prints the server's answer (every field, and
+signer_credentials, reissued_at, previous_versions, reissue_pending), for
+scripts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out struct {
 				Seals []*operator.Seal `json:"seals"`
 			}
+			layout := sealsOfAll
+			switch {
+			case wide && owner == "":
+				layout = sealsWide
+			case wide:
+				layout = sealsOfOwnerWide
+			case owner != "":
+				layout = sealsOfOwner
+			}
 			return opPrint(cmd, "GET", withQuery("/v1/admin/seals", map[string]string{"owner": owner}), nil, &out,
-				func(tw *table) { sealTable(tw, out.Seals, owner == "") })
+				func(tw *table) { sealTable(tw, out.Seals, layout) })
 		},
 	}
 	cmd.Flags().StringVar(&owner, "owner", "", "only this user's seals")
+	cmd.Flags().BoolVar(&wide, "wide", false, "every column, ids whole (wider than 80 columns)")
 	return cmd
 }
 
@@ -98,7 +117,7 @@ func newSealRevokeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out operator.Seal
 			return opPrint(cmd, "POST", "/v1/admin/seals/"+url.PathEscape(args[0])+"/revoke", req, &out,
-				func(tw *table) { sealTable(tw, []*operator.Seal{&out}, true) })
+				func(tw *table) { sealTable(tw, []*operator.Seal{&out}, sealsOfAll) })
 		},
 	}
 	cmd.Flags().StringVar(&req.Reason, "reason", "unspecified",
@@ -107,19 +126,50 @@ func newSealRevokeCmd() *cobra.Command {
 }
 
 // sealPendingNote ends a table with a seal whose re-issue is pending.
-const sealPendingNote = "* re-issue pending: bound to a superseded certificate; re-issued at the next start, scan or confirm"
+const sealPendingNote = "* bound to a superseded certificate: re-issued at next start, scan or confirm"
 
-// sealTable prints seals, with their owner unless withOwner is false (a
-// list of one user's). VER is the version, marked * when a re-issue is
-// pending (explained under the table). So that a user's seals fit 100
-// columns, NOT AFTER is the date and NAME, as long as the operator made
+// sealLayout is which columns a seal table has.
+type sealLayout int
+
+const (
+	// sealsOfAll: ID, OWNER cut to sealOwnerWidth, VER, STATE, NOT AFTER,
+	// NAME.
+	sealsOfAll sealLayout = iota
+	// sealsOfOwner (one user's seals): ID, KIND, VER, STATE, NOT AFTER,
+	// NAME.
+	sealsOfOwner
+	// sealsWide: ID, OWNER, KIND, SIZE MM, ISSUER, VER, STATE, NOT AFTER,
+	// NAME, ids whole.
+	sealsWide
+	// sealsOfOwnerWide: sealsWide without OWNER.
+	sealsOfOwnerWide
+)
+
+// sealOwnerWidth is the width of the OWNER column of sealsOfAll: "usr_"
+// and four characters of the id, then "…".
+const sealOwnerWidth = 9
+
+// sealTable prints seals in layout. VER is the version, marked * when a
+// re-issue is pending (explained under the table). So that a table fits
+// 80 columns with a name of up to 10 汉字 and a space, the seal id stays
+// whole (it is what an operator pastes into a ticket or a command) while
+// every owner's table cuts the owner's id (whole with --wide) and leaves
+// out KIND, NOT AFTER is the date and NAME, as long as the operator made
 // it, comes last: a long name lengthens its own line only.
-func sealTable(tw *table, list []*operator.Seal, withOwner bool) {
-	cells := func(id, owner string, rest ...any) []any {
-		if withOwner {
-			return append([]any{id, owner}, rest...)
+func sealTable(tw *table, list []*operator.Seal, layout sealLayout) {
+	wide := layout == sealsWide || layout == sealsOfOwnerWide
+	cells := func(id, owner, kind, size, issuer string, rest ...any) []any {
+		out := []any{id}
+		if layout == sealsOfAll || layout == sealsWide {
+			out = append(out, owner)
 		}
-		return append([]any{id}, rest...)
+		if layout != sealsOfAll {
+			out = append(out, kind)
+		}
+		if wide {
+			out = append(out, size, issuer)
+		}
+		return append(out, rest...)
 	}
 	row(tw, cells("ID", "OWNER", "KIND", "SIZE MM", "ISSUER", "VER", "STATE", "NOT AFTER", "NAME")...)
 	pending := false
@@ -136,11 +186,24 @@ func sealTable(tw *table, list []*operator.Seal, withOwner bool) {
 		if !s.NotAfter.IsZero() {
 			notAfter = s.NotAfter.Local().Format(time.DateOnly)
 		}
-		row(tw, cells(s.ID, s.Owner, s.Kind, formatSize(s.WidthMM, s.HeightMM), s.Issuer, ver, s.State, notAfter, s.Name)...)
+		owner := s.Owner
+		if layout == sealsOfAll {
+			owner = cutID(owner, sealOwnerWidth)
+		}
+		row(tw, cells(s.ID, owner, s.Kind, formatSize(s.WidthMM, s.HeightMM), s.Issuer, ver, s.State, notAfter, s.Name)...)
 	}
 	if pending {
 		fmt.Fprintln(tw, sealPendingNote)
 	}
+}
+
+// cutID is id, or, when it is longer than n, its first n-1 characters and
+// "…".
+func cutID(id string, n int) string {
+	if utf8.RuneCountInString(id) <= n {
+		return id
+	}
+	return string([]rune(id)[:n-1]) + "…"
 }
 
 func formatSize(w, h float64) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,59 +42,101 @@ func cellUnder(header, line, name string) string {
 	return ""
 }
 
-// TestSealTable: the seal table shows each seal's version, marks a
-// pending re-issue with * explained under the table (only when there is
-// one) and leaves out the owner for one user's seals, which fit 100
-// columns with names of up to 10 汉字 and a space; a longer name comes
-// last and lengthens its own line only.
+// headerCells are the column names of a table's header line (cells
+// apart by two spaces or more; "SIZE MM" and "NOT AFTER" are one each).
+func headerCells(header string) []string {
+	var out []string
+	for _, c := range strings.Split(header, "  ") {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestSealTable: the seal table in each layout. Every owner's seals and
+// one user's fit 80 columns with names of up to 10 汉字 and a space (a
+// longer name comes last and lengthens its own line only): the seal id
+// whole, the owner's id cut with … (every owner's; KIND left out), no
+// SIZE MM or ISSUER; --wide has every column and the owner whole. VER is
+// the version, marked * when a re-issue is pending, explained under the
+// table (only when there is one) in under 80 columns.
 func TestSealTable(t *testing.T) {
 	end := time.Date(2029, 3, 1, 12, 0, 0, 0, time.Local)
+	const owner = "usr_p3nt4w6ys3cpcxvk"
 	mk := func(id, name, kind string, version int, pending bool) *operator.Seal {
-		return &operator.Seal{ID: id, Owner: "usr_p3nt4w6ys3cpcxvk", Name: name, Kind: kind, WidthMM: 40, HeightMM: 42.5,
+		return &operator.Seal{ID: id, Owner: owner, Name: name, Kind: kind, WidthMM: 40, HeightMM: 42.5,
 			Issuer: "sm2-root", State: "active", NotAfter: end, Version: version, ReissuePending: pending}
 	}
 	official := mk("sel_a3nt4w6ys3cpcxvk", "某某建设有限公司 公章", "official", 1, false)
 	contract := mk("sel_b3nt4w6ys3cpcxvk", "某某建设工程集团有限公司 合同专用章", "contract", 3, false)
 	legal := mk("sel_c3nt4w6ys3cpcxvk", "欧阳娜娜之印", "legal_rep", 2, true)
+	expired := mk("sel_e3nt4w6ys3cpcxvk", "某某建设有限公司 财务章", "finance", 1, false)
+	expired.State = "expired"
+	var (
+		ofOwner   = []string{"ID", "KIND", "VER", "STATE", "NOT AFTER", "NAME"}
+		ofAll     = []string{"ID", "OWNER", "VER", "STATE", "NOT AFTER", "NAME"}
+		wide      = []string{"ID", "OWNER", "KIND", "SIZE MM", "ISSUER", "VER", "STATE", "NOT AFTER", "NAME"}
+		ownerWide = []string{"ID", "KIND", "SIZE MM", "ISSUER", "VER", "STATE", "NOT AFTER", "NAME"}
+	)
 	for _, tc := range []struct {
-		name      string
-		list      []*operator.Seal
-		withOwner bool
-		vers      map[string]string // seal id: VER cell
+		name    string
+		list    []*operator.Seal
+		layout  sealLayout
+		columns []string
+		owner   string            // the OWNER cell ("" without the column)
+		vers    map[string]string // seal id: VER cell
+		fits    bool              // 80 columns with a name of up to 21
 	}{
-		{"one user's, none pending", []*operator.Seal{official, contract}, false, map[string]string{official.ID: "1", contract.ID: "3"}},
-		{"one user's, one pending", []*operator.Seal{official, contract, legal}, false, map[string]string{official.ID: "1", contract.ID: "3", legal.ID: "2*"}},
-		{"every owner's", []*operator.Seal{official, legal}, true, map[string]string{official.ID: "1", legal.ID: "2*"}},
-		{"a version 0 from an older server", []*operator.Seal{mk("sel_d3nt4w6ys3cpcxvk", "旧章", "finance", 0, false)}, true, map[string]string{"sel_d3nt4w6ys3cpcxvk": "1"}},
+		{"one user's, none pending", []*operator.Seal{official, contract, expired}, sealsOfOwner, ofOwner, "",
+			map[string]string{official.ID: "1", contract.ID: "3", expired.ID: "1"}, true},
+		{"one user's, one pending", []*operator.Seal{official, contract, legal}, sealsOfOwner, ofOwner, "",
+			map[string]string{official.ID: "1", contract.ID: "3", legal.ID: "2*"}, true},
+		{"every owner's", []*operator.Seal{official, legal, expired}, sealsOfAll, ofAll, "usr_p3nt…",
+			map[string]string{official.ID: "1", legal.ID: "2*", expired.ID: "1"}, true},
+		{"every owner's, wide", []*operator.Seal{official, legal}, sealsWide, wide, owner,
+			map[string]string{official.ID: "1", legal.ID: "2*"}, false},
+		{"one user's, wide", []*operator.Seal{official, legal}, sealsOfOwnerWide, ownerWide, "",
+			map[string]string{official.ID: "1", legal.ID: "2*"}, false},
+		{"a version 0 from an older server", []*operator.Seal{mk("sel_d3nt4w6ys3cpcxvk", "旧章", "finance", 0, false)}, sealsOfAll, ofAll, "usr_p3nt…",
+			map[string]string{"sel_d3nt4w6ys3cpcxvk": "1"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
 			tw := newTable(&b)
-			sealTable(tw, tc.list, tc.withOwner)
+			sealTable(tw, tc.list, tc.layout)
 			if err := tw.Flush(); err != nil {
 				t.Fatal(err)
 			}
 			out := b.String()
 			header := strings.SplitN(out, "\n", 2)[0]
-			if got := strings.Contains(header, "OWNER"); got != tc.withOwner {
-				t.Errorf("OWNER column %v, want %v:\n%s", got, tc.withOwner, out)
+			if got := headerCells(header); !slices.Equal(got, tc.columns) {
+				t.Fatalf("columns %q, want %q:\n%s", got, tc.columns, out)
 			}
 			pending := false
 			for id, want := range tc.vers {
 				line := sealLine(out, id)
+				if got := cellUnder(header, line, "ID"); got != id {
+					t.Errorf("ID %q, want %q whole:\n%s", got, id, out)
+				}
 				if got := cellUnder(header, line, "VER"); got != want {
 					t.Errorf("%s: VER %q, want %q:\n%s", id, got, want, out)
 				}
 				if got := cellUnder(header, line, "NOT AFTER"); got != end.Format(time.DateOnly) {
 					t.Errorf("%s: NOT AFTER %q:\n%s", id, got, out)
 				}
+				if tc.owner != "" {
+					if got := cellUnder(header, line, "OWNER"); got != tc.owner {
+						t.Errorf("%s: OWNER %q, want %q:\n%s", id, got, tc.owner, out)
+					}
+				}
 				pending = pending || strings.HasSuffix(want, "*")
 			}
 			if got := strings.Contains(out, sealPendingNote); got != pending {
 				t.Errorf("the note on a pending re-issue: %v, want %v:\n%s", got, pending, out)
 			}
-			if tc.withOwner {
-				return
+			if displayWidth(sealPendingNote) > 80 {
+				t.Errorf("the note is %d columns", displayWidth(sealPendingNote))
 			}
 			name := columnAt(header, "NAME")
 			for _, sl := range tc.list {
@@ -101,12 +144,9 @@ func TestSealTable(t *testing.T) {
 				if columnAt(l, sl.Name) != name {
 					t.Errorf("%s: the name is not the last column:\n%s", sl.ID, out)
 				}
-				if n := displayWidth(sl.Name); n <= 21 && displayWidth(l) > 100 {
+				if n := displayWidth(sl.Name); tc.fits && n <= 21 && displayWidth(l) > 80 {
 					t.Errorf("%d columns with a name of %d: %q", displayWidth(l), n, l)
 				}
-			}
-			if displayWidth(sealPendingNote) > 100 {
-				t.Errorf("the note is %d columns", displayWidth(sealPendingNote))
 			}
 		})
 	}
@@ -117,7 +157,8 @@ func TestSealTable(t *testing.T) {
 // signing credential was renewed (ukeygate phone renew), and 1* with
 // the note when a crash left the re-issue pending; --json carries
 // version, signer_credentials, reissued_at, previous_versions and
-// reissue_pending.
+// reissue_pending. Every owner's list cuts the owner's id and leaves room
+// for a name in 80 columns; --wide has every column, the id whole.
 func TestSealListVersions(t *testing.T) {
 	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	ts := servertest.Start(t)
@@ -199,8 +240,19 @@ func TestSealListVersions(t *testing.T) {
 	if got := asJSON(); got.Version != 1 || !got.ReissuePending {
 		t.Fatalf("after the crash: %+v", got)
 	}
-	// Every owner's seals: no pending flag from the server, no note.
-	if out := op("seal", "list"); !strings.Contains(out, "OWNER") || strings.Contains(out, sealPendingNote) {
+	// Every owner's seals: no pending flag from the server, no note; the
+	// owner cut, room for a name of 21 columns in 80; --wide shows the
+	// owner whole and every column.
+	out := op("seal", "list")
+	header := strings.SplitN(out, "\n", 2)[0]
+	if !strings.Contains(header, "OWNER") || strings.Contains(out, sealPendingNote) || strings.Contains(out, user.ID) ||
+		cellUnder(header, sealLine(out, sl.ID), "OWNER") != user.ID[:8]+"…" || columnAt(header, "NAME")+21 > 80 {
 		t.Errorf("seal list:\n%s", out)
+	}
+	out = op("seal", "list", "--wide")
+	header = strings.SplitN(out, "\n", 2)[0]
+	if got := headerCells(header); !slices.Equal(got, []string{"ID", "OWNER", "KIND", "SIZE MM", "ISSUER", "VER", "STATE", "NOT AFTER", "NAME"}) ||
+		cellUnder(header, sealLine(out, sl.ID), "OWNER") != user.ID {
+		t.Errorf("seal list --wide:\n%s", out)
 	}
 }

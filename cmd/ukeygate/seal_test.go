@@ -52,7 +52,7 @@ func TestSealTwoTerminals(t *testing.T) {
 	}
 	decode(t, op("seal", "add", "--owner", user.ID, "--name", "某某建设有限公司 公章", "--kind", "official",
 		"--image", pngFile, "--width-mm", "40", "--height-mm", "40", "--json"), &sl)
-	if list := op("seal", "list", "--owner", user.ID); !strings.Contains(list, sl.ID) || !strings.Contains(list, "official") || !strings.Contains(list, "40×40") {
+	if list := op("seal", "list", "--owner", user.ID, "--wide"); !strings.Contains(list, sl.ID) || !strings.Contains(list, "official") || !strings.Contains(list, "40×40") {
 		t.Fatalf("seal list:\n%s", list)
 	}
 

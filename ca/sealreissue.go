@@ -366,8 +366,10 @@ func certEnd(c *credentialRecord, der []byte) time.Time {
 // credential a renewal superseded (see the notes above): a new SES_Seal
 // under the same id, signed by the seal's issuer, with the successors'
 // certificates instead, Version one more, the earlier version kept in
-// Previous. The write is conditional on the seal's revision and carries
-// ctx's audit action (its result is the *ReissuedSeal). Errors:
+// Previous; a seal that expired with the superseded certificate comes
+// back active (the rule in the notes above; ReissuedSeal.Expired). The
+// write is conditional on the seal's revision and carries ctx's audit
+// action (its result is the *ReissuedSeal). Errors:
 // ErrSealNotFound, ErrSealCurrent (nothing to change: also when another
 // node re-issued it first), ErrIssuerNotFound, ErrIssuerExternal.
 func (s *Service) ReissueSeal(ctx context.Context, id string) (*ReissuedSeal, error) {

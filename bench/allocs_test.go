@@ -1,0 +1,222 @@
+package bench_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/ukeygate/ukeygate/bench"
+	"github.com/ukeygate/ukeygate/server/servertest"
+)
+
+// Sides of the process an allocation is counted for: the bench's server
+// and client share it (servertest), so each allocation is attributed by
+// the goroutine it was made on, named by the outermost frame of its stack
+// (runtime.goexit aside).
+const (
+	sideServer  = "server"  // net/http's server connections and the node's own goroutines
+	sideClient  = "client"  // the bench, portal and phone clients and net/http's client transport
+	sideHarness = "harness" // the test's log sink (servertest's t.Log of each line): not the node's
+	sideOther   = "other"   // goroutines of neither (timers' AfterFunc, the runtime)
+)
+
+// allocSide is what one side allocated: bytes and objects.
+type allocSide struct{ Bytes, Objects int64 }
+
+// sideOf names the side of a sample's stack (leaf first, as pprof gives it).
+func sideOf(s *profile.Sample) string {
+	var root string
+	for i := len(s.Location) - 1; i >= 0 && root == ""; i-- {
+		lines := s.Location[i].Line
+		for j := len(lines) - 1; j >= 0; j-- {
+			if lines[j].Function == nil || lines[j].Function.Name == "runtime.goexit" {
+				continue
+			}
+			root = lines[j].Function.Name
+			break
+		}
+	}
+	for _, loc := range s.Location {
+		for _, l := range loc.Line {
+			if l.Function != nil && strings.HasPrefix(l.Function.Name, "github.com/ukeygate/ukeygate/server/servertest.(*logWriter)") {
+				return sideHarness
+			}
+		}
+	}
+	const ours = "github.com/ukeygate/ukeygate/"
+	switch {
+	case strings.HasPrefix(root, "net/http.(*conn)."), strings.HasPrefix(root, "net/http.(*Server)."):
+		return sideServer
+	case strings.HasPrefix(root, "net/http.(*persistConn)."), strings.HasPrefix(root, "net/http.(*Transport)."),
+		strings.HasPrefix(root, "testing."),
+		strings.HasPrefix(root, ours+"bench."), strings.HasPrefix(root, ours+"portal."), strings.HasPrefix(root, ours+"phone."):
+		return sideClient
+	case strings.HasPrefix(root, ours):
+		return sideServer
+	}
+	return sideOther
+}
+
+// allocsProfile is the process's allocation profile now (after a
+// collection, so that it counts everything allocated so far).
+func allocsProfile(tb testing.TB) *profile.Profile {
+	tb.Helper()
+	runtime.GC()
+	var buf bytes.Buffer
+	if err := pprof.Lookup("allocs").WriteTo(&buf, 0); err != nil {
+		tb.Fatal(err)
+	}
+	p, err := profile.Parse(&buf)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// sessionAllocs is what n sessions allocated, by side, and the profile of
+// it (the difference of two allocation profiles).
+type sessionAllocs struct {
+	n     int
+	sides map[string]allocSide
+	prof  *profile.Profile
+}
+
+// perSession is one side's bytes and objects per session.
+func (a sessionAllocs) perSession(side string) (bytes, objects float64) {
+	s := a.sides[side]
+	return float64(s.Bytes) / float64(a.n), float64(s.Objects) / float64(a.n)
+}
+
+// measureAllocs runs run (which runs n sessions) with every allocation
+// recorded (runtime.MemProfileRate 1) and counts them by side.
+func measureAllocs(tb testing.TB, n int, run func()) sessionAllocs {
+	tb.Helper()
+	prev := runtime.MemProfileRate
+	runtime.MemProfileRate = 1
+	defer func() { runtime.MemProfileRate = prev }()
+	// Both profiles are written at rate 1, so the records made before it
+	// (sampled) are the same in both and cancel out.
+	before := allocsProfile(tb)
+	run()
+	after := allocsProfile(tb)
+	before.Scale(-1)
+	diff, err := profile.Merge([]*profile.Profile{after, before})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	objIdx, spaceIdx := -1, -1
+	for i, st := range diff.SampleType {
+		switch st.Type {
+		case "alloc_objects":
+			objIdx = i
+		case "alloc_space":
+			spaceIdx = i
+		}
+	}
+	if objIdx < 0 || spaceIdx < 0 {
+		tb.Fatalf("allocation profile without alloc_objects and alloc_space: %v", diff.SampleType)
+	}
+	a := sessionAllocs{n: n, sides: map[string]allocSide{}, prof: diff}
+	for _, s := range diff.Sample {
+		side := sideOf(s)
+		c := a.sides[side]
+		c.Bytes += s.Value[spaceIdx]
+		c.Objects += s.Value[objIdx]
+		a.sides[side] = c
+	}
+	return a
+}
+
+// topSites lists the k call sites (the first frame outside the runtime
+// and the standard library's allocation helpers) that allocated the most
+// bytes on side, per session.
+func (a sessionAllocs) topSites(side string, k int) string {
+	spaceIdx := 0
+	for i, st := range a.prof.SampleType {
+		if st.Type == "alloc_space" {
+			spaceIdx = i
+		}
+	}
+	bySite := map[string]int64{}
+	for _, s := range a.prof.Sample {
+		if sideOf(s) != side {
+			continue
+		}
+		site := "?"
+	find:
+		for _, loc := range s.Location {
+			for _, l := range loc.Line {
+				if l.Function != nil && !strings.HasPrefix(l.Function.Name, "runtime.") {
+					site = l.Function.Name
+					break find
+				}
+			}
+		}
+		bySite[site] += s.Value[spaceIdx]
+	}
+	sites := make([]string, 0, len(bySite))
+	for s := range bySite {
+		sites = append(sites, s)
+	}
+	sort.Slice(sites, func(i, j int) bool { return bySite[sites[i]] > bySite[sites[j]] })
+	var b strings.Builder
+	for i, s := range sites {
+		if i == k {
+			break
+		}
+		fmt.Fprintf(&b, "  %8.0f B  %s\n", float64(bySite[s])/float64(a.n), s)
+	}
+	return b.String()
+}
+
+// TestAllocsPerSession counts the heap the node allocates per completed
+// login SM2 session (bytes and objects, every allocation recorded), apart
+// from the bench client's in the same process.
+func TestAllocsPerSession(t *testing.T) {
+	ts := servertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), runGuard)
+	defer cancel()
+	cfg := bench.DefaultConfig()
+	cfg.Server, cfg.AdminToken = ts.URL, ts.AdminToken
+	cfg.Concurrency, cfg.Sessions = 1, 1
+	f, err := bench.Setup(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 { // warm what is done once per user, connection or page
+		if _, err := f.Flow(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 50
+	a := measureAllocs(t, n, func() {
+		for range n {
+			if _, err := f.Flow(ctx, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	for _, side := range []string{sideServer, sideClient, sideHarness, sideOther} {
+		b, o := a.perSession(side)
+		t.Logf("%-7s %9.0f B/session %7.0f allocs/session", side, b, o)
+	}
+	t.Logf("server's call sites by bytes per session:\n%s", a.topSites(sideServer, 40))
+	if out := os.Getenv("UKEYGATE_ALLOCPROF"); out != "" {
+		fo, err := os.Create(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fo.Close()
+		if err := a.prof.Write(fo); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

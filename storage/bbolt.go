@@ -336,7 +336,9 @@ func (b *Bolt) Txn(ctx context.Context, ops ...Op) (int64, error) {
 	if err := ValidateTxn(ops); err != nil {
 		return 0, err
 	}
-	ops = cloneOps(ops)
+	// ops are not copied: applyTxn runs (perhaps more than once) before
+	// Txn returns, and what outlives it (the stored value, the events)
+	// holds the envelope applyWrite builds, never the caller's slices.
 	var res txnResult
 	run := b.commits.do
 	if !slices.ContainsFunc(ops, Op.IsWrite) {
@@ -356,18 +358,6 @@ func (b *Bolt) Txn(ctx context.Context, ops ...Op) (int64, error) {
 		return 0, ErrConflict
 	}
 	return res.rev, nil
-}
-
-// cloneOps copies ops and their values: the caller may reuse its slices
-// once Txn returns, and the events carry these.
-func cloneOps(ops []Op) []Op {
-	ops = append([]Op(nil), ops...)
-	for i := range ops {
-		if ops[i].IsPut() {
-			ops[i].Value = append([]byte{}, ops[i].Value...)
-		}
-	}
-	return ops
 }
 
 // txnResult is the outcome of applyTxn: the revision Txn returns, or a
@@ -412,12 +402,12 @@ func (b *Bolt) conditionsHold(kvb *bolt.Bucket, ops []Op, now int64) (bool, erro
 		if !op.IsCondition() {
 			continue
 		}
-		old, err := b.readEnvelope(kvb, op.Key)
+		old, found, err := b.readEnvelope(kvb, op.Key)
 		if err != nil {
 			return false, err
 		}
 		var have int64
-		if old != nil && !old.expired(now) {
+		if found && !old.expired(now) {
 			have = old.revision
 		}
 		if have != op.Revision {
@@ -448,24 +438,24 @@ func (b *Bolt) applyWrites(kvb, ttlb *bolt.Bucket, ops []Op, next, now int64) ([
 // goes; a delete of a missing key does nothing; a put over an expired but
 // not yet swept value first reports that value's expiry (EventDelete).
 func (b *Bolt) applyWrite(kvb, ttlb *bolt.Bucket, op Op, next, now int64) ([]Event, error) {
-	old, err := b.readEnvelope(kvb, op.Key)
+	old, found, err := b.readEnvelope(kvb, op.Key)
 	if err != nil {
 		return nil, err
 	}
-	if old != nil && old.expiresAt != 0 {
+	if found && old.expiresAt != 0 {
 		if err := ttlb.Delete(ttlIndexKey(old.expiresAt, op.Key)); err != nil {
 			return nil, err
 		}
 	}
 	deleted := Event{Type: EventDelete, KV: KV{Key: op.Key, Revision: next}}
 	if op.IsDelete() {
-		if old == nil {
+		if !found {
 			return nil, nil
 		}
 		return []Event{deleted}, kvb.Delete([]byte(op.Key))
 	}
 	var events []Event
-	if old != nil && old.expired(now) {
+	if found && old.expired(now) {
 		events = append(events, deleted)
 	}
 	var exp int64
@@ -475,28 +465,30 @@ func (b *Bolt) applyWrite(kvb, ttlb *bolt.Bucket, op Op, next, now int64) ([]Eve
 			return nil, err
 		}
 	}
-	if err := kvb.Put([]byte(op.Key), encodeEnvelope(envelope{revision: next, expiresAt: exp, value: op.Value})); err != nil {
+	// The envelope is this write's own copy of the value: the event
+	// carries it too (bbolt only reads it), not the caller's slice.
+	env := encodeEnvelope(envelope{revision: next, expiresAt: exp, value: op.Value})
+	if err := kvb.Put([]byte(op.Key), env); err != nil {
 		return nil, err
 	}
-	kv := KV{Key: op.Key, Value: op.Value, Revision: next}
+	kv := KV{Key: op.Key, Value: env[envelopeHeaderSize:len(env):len(env)], Revision: next}
 	if exp != 0 {
 		kv.ExpiresAt = time.Unix(0, exp)
 	}
 	return append(events, Event{Type: EventPut, KV: kv}), nil
 }
 
-// readEnvelope reads key's stored envelope, nil when there is none; an
-// undecodable one is damage.
-func (b *Bolt) readEnvelope(kvb *bolt.Bucket, key string) (*envelope, error) {
+// readEnvelope reads key's stored envelope; found is false when there is
+// none. An undecodable one is damage.
+func (b *Bolt) readEnvelope(kvb *bolt.Bucket, key string) (e envelope, found bool, err error) {
 	raw := kvb.Get([]byte(key))
 	if raw == nil {
-		return nil, nil
+		return envelope{}, false, nil
 	}
-	e, err := decodeEnvelope(raw)
-	if err != nil {
-		return nil, b.damaged(err)
+	if e, err = decodeEnvelope(raw); err != nil {
+		return envelope{}, false, b.damaged(err)
 	}
-	return &e, nil
+	return e, true, nil
 }
 
 // Watch implements Store. Events are delivered after their transaction is

@@ -71,11 +71,11 @@ func (b *Bolt) Update(ctx context.Context, fn UpdateFunc) (int64, error) {
 			if err := ValidateKey(key); err != nil {
 				return KV{}, err
 			}
-			e, err := b.readEnvelope(kvb, key)
+			e, found, err := b.readEnvelope(kvb, key)
 			if err != nil {
 				return KV{}, err
 			}
-			if e == nil || e.expired(time.Now().UnixNano()) {
+			if !found || e.expired(time.Now().UnixNano()) {
 				return KV{}, ErrNotFound
 			}
 			return e.kv(key), nil
@@ -88,7 +88,7 @@ func (b *Bolt) Update(ctx context.Context, fn UpdateFunc) (int64, error) {
 			fnErr = err
 			return err
 		}
-		res, err = b.applyTxn(tx, cloneOps(ops))
+		res, err = b.applyTxn(tx, ops)
 		return err
 	})
 	if fnErr != nil {

@@ -85,6 +85,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"TxnMultiOp", false, testTxnMultiOp},
 		{"Invalid", false, testInvalid},
 		{"LargeValue", false, testLargeValue},
+		{"CallerReusesValue", false, testCallerReusesValue},
 		{"ConcurrentCAS", false, testConcurrentCAS},
 		{"ConcurrentCreate", false, testConcurrentCreate},
 		{"ConcurrentIncrement", false, testConcurrentIncrement},
@@ -708,6 +709,43 @@ func checkRevisionOrder(t *testing.T, events []storage.Event) {
 	for i := 1; i < len(events); i++ {
 		if events[i].KV.Revision < events[i-1].KV.Revision {
 			t.Fatalf("event %d (%v) has a lower revision than event %d (%v)", i, toEv(events[i]), i-1, toEv(events[i-1]))
+		}
+	}
+}
+
+// testCallerReusesValue: once Txn (or Update) has returned, the caller may
+// reuse the slices it wrote; neither the stored value nor the watch's
+// event may change with them.
+func testCallerReusesValue(t *testing.T, s storage.Store) {
+	ctx := ctxFor(t)
+	w, err := s.Watch(ctx, "reuse/")
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	buf := []byte("first value")
+	if _, err := s.Txn(ctx, storage.Put("reuse/a", buf, 0), storage.Put("reuse/b", buf[:5], time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	want := []ev{{storage.EventPut, "reuse/a", "first value", 0}, {storage.EventPut, "reuse/b", "first", 0}}
+	if u, ok := s.(storage.Updater); ok && u.CanUpdate() {
+		if _, err := u.Update(ctx, func(storage.ReadFunc) ([]storage.Op, error) {
+			return []storage.Op{storage.Put("reuse/c", buf[6:], 0)}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ev{storage.EventPut, "reuse/c", "value", 0})
+	}
+	copy(buf, "XXXXXXXXXXX")
+	got := recv(t, w, len(want))
+	for i := range got {
+		e := toEv(got[i])
+		e.rev = 0
+		if e != want[i] {
+			t.Fatalf("event %d after the caller reused its slice: %v, want %v", i, e, want[i])
+		}
+		kv, err := s.Get(ctx, want[i].key)
+		if err != nil || string(kv.Value) != want[i].value {
+			t.Fatalf("get %s after the caller reused its slice: %q, %v; want %q", want[i].key, kv.Value, err, want[i].value)
 		}
 	}
 }

@@ -1,12 +1,12 @@
 package crypto
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -472,16 +472,52 @@ func ParseCertificatesPEM(pemBytes []byte) ([]*smx509.Certificate, error) {
 }
 
 // EncodeCertificatesPEM encodes certs as consecutive "CERTIFICATE" blocks;
-// nil entries are skipped.
+// nil entries are skipped. The bytes are those pem.Encode writes (no
+// headers, 64 base64 characters a line), in one allocation of
+// CertificatesPEMLen.
 func EncodeCertificatesPEM(certs ...*smx509.Certificate) []byte {
-	var buf bytes.Buffer
+	n, _ := CertificatesPEMLen(certs...)
+	if n == 0 {
+		return nil
+	}
+	out := make([]byte, 0, n)
 	for _, c := range certs {
 		if c == nil {
 			continue
 		}
-		_ = pem.Encode(&buf, &pem.Block{Type: pemCertificate, Bytes: c.Raw})
+		out = append(out, pemCertBegin...)
+		for der := c.Raw; len(der) > 0; {
+			line := der[:min(len(der), pemLineBytes)]
+			der = der[len(line):]
+			out = base64.StdEncoding.AppendEncode(out, line)
+			out = append(out, '\n')
+		}
+		out = append(out, pemCertEnd...)
 	}
-	return buf.Bytes()
+	return out
+}
+
+// The frame of a certificate's PEM block, and the DER bytes of one full
+// line (48 bytes are 64 base64 characters, pem.Encode's line length).
+const (
+	pemCertBegin = "-----BEGIN " + pemCertificate + "-----\n"
+	pemCertEnd   = "-----END " + pemCertificate + "-----\n"
+	pemLineBytes = 48
+)
+
+// CertificatesPEMLen is the length of EncodeCertificatesPEM(certs...) and
+// how many of its bytes are newlines, without encoding anything (a size
+// bound needs no copy of the chain).
+func CertificatesPEMLen(certs ...*smx509.Certificate) (n, newlines int) {
+	for _, c := range certs {
+		if c == nil {
+			continue
+		}
+		lines := (len(c.Raw) + pemLineBytes - 1) / pemLineBytes
+		n += len(pemCertBegin) + base64.StdEncoding.EncodedLen(len(c.Raw)) + lines + len(pemCertEnd)
+		newlines += lines + 2
+	}
+	return n, newlines
 }
 
 // ZeroKey overwrites the secret parts of an SM2 or RSA private key (the

@@ -391,6 +391,39 @@ func TestCertificatesPEM(t *testing.T) {
 	wantIs(t, err, gmcrypto.ErrMalformed)
 }
 
+// TestCertificatesPEMAsPEMEncode: EncodeCertificatesPEM writes exactly
+// what pem.Encode writes for each certificate, and CertificatesPEMLen
+// gives its length and newlines without encoding; DER of every length
+// around the 48-byte line and the base64 padding, and real certificates.
+func TestCertificatesPEMAsPEMEncode(t *testing.T) {
+	real := []*smx509.Certificate{selfSigned(t, sm2Key(t), "sm2 root"), selfSigned(t, rsaKey(t), "rsa root")}
+	sets := [][]*smx509.Certificate{nil, {nil}, real, {real[0], nil, real[1]}}
+	for n := range 200 {
+		der := make([]byte, n)
+		_, _ = rand.Read(der)
+		sets = append(sets, []*smx509.Certificate{{Raw: der}}, []*smx509.Certificate{{Raw: der}, real[0]})
+	}
+	for i, certs := range sets {
+		var want bytes.Buffer
+		for _, c := range certs {
+			if c != nil {
+				if err := pem.Encode(&want, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		got := gmcrypto.EncodeCertificatesPEM(certs...)
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("set %d: EncodeCertificatesPEM differs from pem.Encode:\n%s\nwant\n%s", i, got, want.Bytes())
+		}
+		n, nl := gmcrypto.CertificatesPEMLen(certs...)
+		if n != want.Len() || nl != bytes.Count(want.Bytes(), []byte("\n")) || len(got) != cap(got) {
+			t.Fatalf("set %d: CertificatesPEMLen = %d, %d newlines; the encoding has %d bytes, %d newlines (capacity %d)",
+				i, n, nl, want.Len(), bytes.Count(want.Bytes(), []byte("\n")), cap(got))
+		}
+	}
+}
+
 func TestZeroKey(t *testing.T) {
 	sk := freshSM2Key(t).(*sm2.PrivateKey)
 	d := sk.D

@@ -3,8 +3,8 @@ package session
 import (
 	"crypto/ecdsa"
 	"crypto/rsa"
-	"encoding/json"
 	"math"
+	"unicode/utf8"
 
 	"github.com/emmansun/gmsm/smx509"
 
@@ -38,13 +38,35 @@ const NoResultFits = math.MaxInt32
 // b64Len is the length of the standard base64 encoding of n bytes.
 func b64Len(n int) int { return (n + 2) / 3 * 4 }
 
-// jsonLen is the length of s as a JSON string.
+// jsonLen is the length of s as a JSON string, as json.Marshal writes it
+// (counted, not encoded): the quotes; 2 bytes for \\, \", \b, \f, \n,
+// \r and \t; 6 (\u00XX) for other control bytes and <, > and &; 6
+// (\ufffd) for each byte of invalid UTF-8 and for U+2028 and U+2029.
 func jsonLen(s string) int {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return 6*len(s) + 2 // every byte escaped as \u00XX, and the quotes
+	n := 2
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			switch {
+			case c == '\\', c == '"', c == '\b', c == '\f', c == '\n', c == '\r', c == '\t':
+				n += 2
+			case c < 0x20, c == '<', c == '>', c == '&':
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1, r == '\u2028', r == '\u2029':
+			n += 6
+		default:
+			n += size
+		}
+		i += size
 	}
-	return len(b)
+	return n
 }
 
 // sigMax bounds the size of a signature by cert's key: DER SEQUENCE{r, s}
@@ -90,8 +112,12 @@ func ResultBound(s *Session, cert *smx509.Certificate, chain []*smx509.Certifica
 	for _, c := range all {
 		certs += len(c.Raw)
 	}
+	// The PEM as a JSON string: its newlines are its only bytes JSON
+	// escapes (base64, dashes, capitals and spaces otherwise), and the
+	// quotes.
+	pemLen, newlines := gmcrypto.CertificatesPEMLen(all...)
 	return resultBound(s, signerSizes{
-		pemJSON: jsonLen(string(gmcrypto.EncodeCertificatesPEM(all...))),
+		pemJSON: pemLen + newlines + 2,
 		certs:   certs,
 		sig:     sigMax(cert),
 		sid:     len(cert.RawIssuer) + len(cert.SerialNumber.Bytes()),

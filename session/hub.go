@@ -278,7 +278,8 @@ func (h *hub) dispatch(ev storage.Event) {
 	id, tail, hasTail := strings.Cut(rest, "/")
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.observe(id, hasTail, tail, ev)
+	dec := &storedEventOf{svc: h.svc, id: id, kv: ev.KV}
+	h.observe(id, hasTail, tail, ev, dec)
 	subs := h.subs[id]
 	if len(subs) == 0 {
 		return
@@ -295,7 +296,7 @@ func (h *hub) dispatch(ev storage.Event) {
 	if ev.Type != storage.EventPut || !strings.HasPrefix(tail, eventsInfix[1:]) {
 		return
 	}
-	e, err := h.svc.decodeEvent(id, ev.KV.Key, ev.KV.Value)
+	e, err := dec.get()
 	if err != nil {
 		// A damaged event: let the subscribers re-list and fail there.
 		for _, sb := range subs {
@@ -310,4 +311,23 @@ func (h *hub) dispatch(ev storage.Event) {
 		}
 		sb.notify()
 	}
+}
+
+// storedEventOf decodes one dispatched event at most once, for observe
+// and for the subscribers both (a decode opens the sealed result).
+type storedEventOf struct {
+	svc  *Service
+	id   string
+	kv   storage.KV
+	done bool
+	e    Event
+	err  error
+}
+
+func (d *storedEventOf) get() (Event, error) {
+	if !d.done {
+		d.e, d.err = d.svc.decodeEvent(d.id, d.kv.Key, d.kv.Value)
+		d.done = true
+	}
+	return d.e, d.err
 }

@@ -166,9 +166,9 @@ func (h *hub) setWatchOpen(open bool) {
 	}
 }
 
-// observe keeps known current with one dispatched commit to session id.
-// h.mu is held.
-func (h *hub) observe(id string, hasTail bool, tail string, ev storage.Event) {
+// observe keeps known current with one dispatched commit to session id
+// (dec decodes its event, once for observe and dispatch). h.mu is held.
+func (h *hub) observe(id string, hasTail bool, tail string, ev storage.Event, dec *storedEventOf) {
 	if f := h.fills[id]; f != nil {
 		f.dirty = true
 	}
@@ -189,7 +189,7 @@ func (h *hub) observe(id string, hasTail bool, tail string, ev storage.Event) {
 		h.forget(id)
 		return
 	}
-	e, err := h.svc.decodeEvent(id, ev.KV.Key, ev.KV.Value)
+	e, err := dec.get()
 	if err == nil && e.Seq <= k.last && !e.State.Final() {
 		return // already counted (a session created here: its first event)
 	}

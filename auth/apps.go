@@ -173,7 +173,9 @@ func (s *Apps) get(ctx context.Context, id string) (*appRecord, error) {
 	if !validAppID(id) {
 		return nil, ErrAppNotFound
 	}
-	kv, err := s.store.Get(ctx, pfxApps+id)
+	// Only decoded (json.Unmarshal keeps nothing of its input): the
+	// record cache's copy will do.
+	kv, err := storage.GetShared(ctx, s.store, pfxApps+id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, ErrAppNotFound
 	}

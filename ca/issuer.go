@@ -583,7 +583,9 @@ func (s *Service) Issuer(ctx context.Context, id string) (*Issuer, error) {
 	if !ValidID(id) {
 		return nil, fmt.Errorf("%w: %q", ErrIssuerNotFound, id)
 	}
-	kv, err := s.store.Get(ctx, issuerKey(id))
+	// Only compared and decoded (the memo keeps its own copy): the record
+	// cache's copy will do.
+	kv, err := storage.GetShared(ctx, s.store, issuerKey(id))
 	if errors.Is(err, storage.ErrNotFound) {
 		s.issuerMemo.Delete(id)
 		return nil, fmt.Errorf("%w: %s", ErrIssuerNotFound, id)

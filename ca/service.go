@@ -142,7 +142,9 @@ func retry(ctx context.Context, fn func() error) error {
 // getJSON reads key into v and returns its revision; a missing key is
 // storage.ErrNotFound.
 func (s *Service) getJSON(ctx context.Context, key string, v any) (int64, error) {
-	kv, err := s.store.Get(ctx, key)
+	// Only decoded (json.Unmarshal keeps nothing of its input): the
+	// record cache's copy will do.
+	kv, err := storage.GetShared(ctx, s.store, key)
 	if err != nil {
 		return 0, err
 	}

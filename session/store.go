@@ -130,7 +130,9 @@ func (s *Service) load(ctx context.Context, id string) (*record, int64, error) {
 	if !ValidID(id) {
 		return nil, 0, ErrNotFound
 	}
-	kv, err := s.store.Get(ctx, sessionKey(id))
+	// Only decoded (decodeRecord's memo keeps its own copy of the bytes):
+	// the cache's copy will do.
+	kv, err := storage.GetShared(ctx, s.store, sessionKey(id))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, 0, ErrNotFound
 	}

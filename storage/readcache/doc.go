@@ -26,6 +26,11 @@
 //
 // The cache is bounded (least recently used entries leave first).
 //
+// Get hands out a copy of a cached value, which the caller may change;
+// GetShared (storage.SharedGetter) hands out the cached bytes themselves,
+// for callers that only decode them. A cached value is never changed in
+// place (a change replaces the entry), so a shared one stays as it was.
+//
 // Session records (Config.MemoPrefixes) are not cached across requests:
 // a request whose context comes from WithMemo reads each of them from the
 // store once and sees its own writes (memo.go); nothing outlives the

@@ -60,8 +60,10 @@ func (s *Store) memoized(key string) bool {
 	return false
 }
 
-// get returns key's entry if it is in the memo and not expired at now.
-func (m *memo) get(key string, now time.Time) (memoEntry, bool) {
+// get returns key's entry if it is in the memo and not expired at now:
+// a copy of its value, or with lend the memo's own (which the caller must
+// not change).
+func (m *memo) get(key string, now time.Time, lend bool) (memoEntry, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.m[key]
@@ -72,12 +74,21 @@ func (m *memo) get(key string, now time.Time) (memoEntry, bool) {
 		delete(m.m, key)
 		return memoEntry{}, false
 	}
-	e.kv.Value = bytes.Clone(e.kv.Value)
+	if !lend {
+		e.kv.Value = bytes.Clone(e.kv.Value)
+	}
 	return e, true
 }
 
+// set keeps a copy of e's value for key.
 func (m *memo) set(key string, e memoEntry) {
 	e.kv.Value = bytes.Clone(e.kv.Value)
+	m.keep(key, e)
+}
+
+// keep keeps e for key as it is: its value must be the memo's alone and
+// never change.
+func (m *memo) keep(key string, e memoEntry) {
 	m.mu.Lock()
 	m.m[key] = e
 	m.mu.Unlock()
@@ -90,15 +101,21 @@ func (m *memo) drop(key string) {
 }
 
 // memoGet is Get of a memoized key in a request with memo m.
-func (s *Store) memoGet(ctx context.Context, m *memo, key string) (storage.KV, error) {
-	if e, ok := m.get(key, s.cfg.Now()); ok {
+//
+// With lend (GetShared) the value is the memo's own, not a copy: the
+// caller must not change it. A value read from the store for it is then
+// kept without a copy (nobody else can change it).
+func (s *Store) memoGet(ctx context.Context, m *memo, key string, lend bool) (storage.KV, error) {
+	if e, ok := m.get(key, s.cfg.Now(), lend); ok {
 		if !e.found {
 			return storage.KV{}, storage.ErrNotFound
 		}
 		return e.kv, nil
 	}
-	kv, err := s.get(ctx, key)
+	kv, err := s.get(ctx, key, false)
 	switch {
+	case err == nil && lend:
+		m.keep(key, memoEntry{found: true, kv: kv})
 	case err == nil:
 		m.set(key, memoEntry{found: true, kv: kv})
 	case isNotFound(err):

@@ -224,14 +224,29 @@ func (s *Store) Get(ctx context.Context, key string) (storage.KV, error) {
 		if err := ctx.Err(); err != nil {
 			return storage.KV{}, err
 		}
-		return s.memoGet(ctx, m, key)
+		return s.memoGet(ctx, m, key, false)
 	}
-	return s.get(ctx, key)
+	return s.get(ctx, key, false)
+}
+
+// GetShared implements storage.SharedGetter: a cached value, or one in
+// the request's memo, is handed out without the copy Get makes of it
+// (neither ever changes: a change replaces them).
+func (s *Store) GetShared(ctx context.Context, key string) (storage.KV, error) {
+	if m := memoFrom(ctx); m != nil && s.memoized(key) {
+		if err := ctx.Err(); err != nil {
+			return storage.KV{}, err
+		}
+		return s.memoGet(ctx, m, key, true)
+	}
+	return s.get(ctx, key, true)
 }
 
 func isNotFound(err error) bool { return errors.Is(err, storage.ErrNotFound) }
 
-func (s *Store) get(ctx context.Context, key string) (storage.KV, error) {
+// get is Get without the memo; with lend, a cached value is returned
+// itself, not a copy (GetShared).
+func (s *Store) get(ctx context.Context, key string, lend bool) (storage.KV, error) {
 	p := s.prefixFor(key, false)
 	if p == nil {
 		return s.inner.Get(ctx, key)
@@ -247,7 +262,9 @@ func (s *Store) get(ctx context.Context, key string) (storage.KV, error) {
 		if !found {
 			return storage.KV{}, storage.ErrNotFound
 		}
-		kv.Value = bytes.Clone(kv.Value)
+		if !lend {
+			kv.Value = bytes.Clone(kv.Value)
+		}
 		return kv, nil
 	}
 	t := s.beginLocked(p, id)

@@ -58,16 +58,51 @@ type storedEvent struct {
 	SealedResult []byte `json:"result_sealed,omitempty"`
 }
 
+// storedRecordOf is storedRecord with the record by reference: the same
+// JSON (encoding/json promotes the fields of an embedded pointer to a
+// struct as those of an embedded struct) without a copy of the record.
+type storedRecordOf struct {
+	*record
+	SealedResult []byte `json:"result_sealed,omitempty"`
+}
+
+// storedForm is what encodeRecord encodes for r: r itself when it holds no
+// result, else a copy without it.
+func storedForm(r *record) *storedRecordOf {
+	if len(r.Result) > 0 {
+		c := *r
+		c.Result = nil
+		r = &c
+	}
+	return &storedRecordOf{record: r}
+}
+
 // encodeRecord is the stored JSON of r. The record never holds the result
 // (the completed event does): r.Result is left out.
 func (s *Service) encodeRecord(r *record) ([]byte, error) {
-	sr := storedRecord{record: *r}
-	sr.Result = nil
-	val, err := json.Marshal(&sr)
+	val, err := json.Marshal(storedForm(r))
 	if err != nil {
 		return nil, fmt.Errorf("session: encode %s: %w", r.ID, err)
 	}
 	return val, nil
+}
+
+// byteCount is an io.Writer that only counts what is written.
+type byteCount int
+
+func (n *byteCount) Write(p []byte) (int, error) {
+	*n += byteCount(len(p))
+	return len(p), nil
+}
+
+// jsonSize is len(json.Marshal(v)), counted as it is encoded (the
+// encoding is not kept).
+func jsonSize(v any) (int, error) {
+	var n byteCount
+	if err := json.NewEncoder(&n).Encode(v); err != nil {
+		return 0, err
+	}
+	return int(n) - 1, nil // Encode ends the value with a newline
 }
 
 // decodeRecord parses a stored record of session id and opens its result.

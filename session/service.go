@@ -603,15 +603,16 @@ func (s *Service) checkCompletion(ctx context.Context, r *record, chainBytes int
 // a result of resultLen bytes writes (the sealed result's bytes do not
 // change the size of its encoding, so none is sealed here).
 func (s *Service) completionSize(ctx context.Context, r *record, resultLen int, now time.Time) (int, error) {
+	// A copy of r (trim replaces the slices it changes, so r's stay as
+	// they are), measured as encodeRecord would encode it.
 	c := *r
 	c.Result = nil
-	c.Session = *r.Session.clone()
 	c.State, c.Seq, c.EndedAt = StateCompleted, r.Seq+1, now
 	c.trim()
 	c.ClaimID, c.ClaimUntil = "", time.Time{}
-	val, err := s.encodeRecord(&c)
+	val, err := jsonSize(storedForm(&c))
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("session: encode %s: %w", r.ID, err)
 	}
 	// The event with a one-byte sealed result, then the length of the
 	// real one's base64 in its place.
@@ -619,7 +620,7 @@ func (s *Service) completionSize(ctx context.Context, r *record, resultLen int, 
 		Event:        Event{Seq: c.Seq, Type: EventTypeState, State: StateCompleted, At: now},
 		SealedResult: []byte{0},
 	}
-	ev, err := json.Marshal(&se)
+	ev, err := jsonSize(&se)
 	if err != nil {
 		return 0, fmt.Errorf("session: encode event of %s: %w", r.ID, err)
 	}
@@ -627,7 +628,7 @@ func (s *Service) completionSize(ctx context.Context, r *record, resultLen int, 
 	if err != nil {
 		return 0, err
 	}
-	return len(val) + len(ev) - b64Len(1) + b64Len(resultLen+s.sealOverhead) + out, nil
+	return val + ev - b64Len(1) + b64Len(resultLen+s.sealOverhead) + out, nil
 }
 
 // Fail moves scanned session id to failed with reason (a snake_case code,

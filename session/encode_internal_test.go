@@ -1,0 +1,98 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// encodeRecords are records to encode: a fresh login, a scanned sign
+// session with documents, HTML characters and a claim, and one that holds
+// a result (which the stored record leaves out).
+func encodeRecords() []record {
+	at := time.Date(2026, 12, 6, 0, 20, 0, 123456789, time.FixedZone("CST", 8*3600))
+	fresh := record{Session: Session{ID: "s_fresh", Kind: KindLogin, State: StateWaiting, AppID: "app_1", Origin: "https://portal.example",
+		CreatedAt: at, ExpiresAt: at.Add(2 * time.Minute), Code: "42", Seq: 1}, Nonce: "n1", WatchTokenHash: []byte{1, 2, 3}}
+	sign := fresh
+	sign.ID, sign.Kind, sign.State, sign.Seq = "s_sign", KindSign, StateScanned, 2
+	sign.Request = Request{Documents: []Document{{Name: "合同<1>.pdf", Data: []byte("%PDF-1.7 & more")}, {Name: "b.txt", Data: []byte("b")}},
+		Format: FormatRaw, Ciphertext: []byte{9, 9, 9}}
+	sign.DeviceID, sign.UserID = "dev_1", "usr_1"
+	sign.CodeChoices = [3]string{"12", "42", "77"}
+	sign.ClaimID, sign.ClaimUntil = "claim_1", at.Add(time.Minute)
+	done := sign
+	done.ID, done.State, done.Result = "s_done", StateCompleted, json.RawMessage(`{"signature":"AAEC"}`)
+	return []record{fresh, sign, done}
+}
+
+// encodeRecord writes, without copying the record, the bytes the stored
+// form of a copy of it without its result gives; jsonSize counts
+// json.Marshal's bytes.
+func TestEncodeRecordWithoutCopy(t *testing.T) {
+	var s Service
+	for _, r := range encodeRecords() {
+		before := r
+		want := storedRecord{record: r}
+		want.Result = nil
+		wantJSON, err := json.Marshal(&want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.encodeRecord(&r)
+		if err != nil || string(got) != string(wantJSON) {
+			t.Fatalf("%s: encodeRecord = %s, %v\nwant %s", r.ID, got, err, wantJSON)
+		}
+		if n, err := jsonSize(storedForm(&r)); err != nil || n != len(wantJSON) {
+			t.Fatalf("%s: jsonSize = %d, %v; want %d", r.ID, n, err, len(wantJSON))
+		}
+		if !reflect.DeepEqual(r, before) {
+			t.Fatalf("%s: encoding changed the record", r.ID)
+		}
+	}
+	for _, v := range []any{"<&>", 12, nil, []byte{0, 1}, time.Unix(0, 5).UTC(), map[string]any{"a": []int{1}}} {
+		b, _ := json.Marshal(v)
+		if n, err := jsonSize(v); err != nil || n != len(b) {
+			t.Fatalf("jsonSize(%v) = %d, %v; want %d", v, n, err, len(b))
+		}
+	}
+}
+
+// completionSize is the size of the completion's record and event as
+// encoded (with the result's sealed base64 in place of the placeholder),
+// and leaves the record it measures as it was (it trims a copy).
+func TestCompletionSizeExact(t *testing.T) {
+	s := Service{sealOverhead: 29}
+	now := time.Date(2026, 12, 6, 0, 30, 0, 0, time.UTC)
+	for _, r := range encodeRecords() {
+		before := r
+		before.Request.Documents = append([]Document(nil), r.Request.Documents...)
+		const resultLen = 1000
+		got, err := s.completionSize(context.Background(), &r, resultLen, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(r, before) {
+			t.Fatalf("%s: completionSize changed the record:\n%+v\nwas\n%+v", r.ID, r, before)
+		}
+		c := r
+		c.Result = nil
+		c.Session = *r.Session.clone()
+		c.State, c.Seq, c.EndedAt = StateCompleted, r.Seq+1, now
+		c.trim()
+		c.ClaimID, c.ClaimUntil = "", time.Time{}
+		val, err := s.encodeRecord(&c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := json.Marshal(&storedEvent{Event: Event{Seq: c.Seq, Type: EventTypeState, State: StateCompleted, At: now},
+			SealedResult: make([]byte, resultLen+s.sealOverhead)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := len(val) + len(ev); got != want {
+			t.Fatalf("%s: completionSize = %d, the encoded completion %d", r.ID, got, want)
+		}
+	}
+}

@@ -63,6 +63,9 @@ func ValidateTxn(ops []Op) error {
 	if len(ops) > MaxTxnOps {
 		return fmt.Errorf("%w: transaction has %d operations, at most %d allowed", ErrInvalid, len(ops), MaxTxnOps)
 	}
+	// Two writes of one key: a small transaction (every one a session
+	// makes) compares each write with the ops before it, allocating
+	// nothing; a large one keeps the keys written in a map.
 	var written map[string]bool
 	for i, op := range ops {
 		if err := ValidateKey(op.Key); err != nil {
@@ -85,6 +88,14 @@ func ValidateTxn(ops []Op) error {
 		default:
 			return fmt.Errorf("%w: op %d: unknown operation kind %d", ErrInvalid, i, op.Kind)
 		}
+		if len(ops) <= smallTxnOps {
+			for _, prev := range ops[:i] {
+				if prev.IsWrite() && prev.Key == op.Key {
+					return fmt.Errorf("%w: op %d: key written twice in one transaction", ErrInvalid, i)
+				}
+			}
+			continue
+		}
 		if written == nil {
 			written = make(map[string]bool, len(ops))
 		}
@@ -95,3 +106,7 @@ func ValidateTxn(ops []Op) error {
 	}
 	return nil
 }
+
+// smallTxnOps is the most ops ValidateTxn checks for twice-written keys
+// by comparing them with one another instead of in a map.
+const smallTxnOps = 16

@@ -201,15 +201,15 @@ func (a sessionAllocs) topSites(side string, k int) string {
 
 // Bounds of what the node allocates per completed login SM2 session, one
 // session at a time (TestAllocsPerSession). Round 16 (docs/benchmarks.md)
-// took the node from about 393 KB and 2,130 objects to about 345 KB and
-// 2,010, of which bbolt's own about 170 KB and 700 (it varies by a few KB
-// from run to run with the file's tree shape); the node's own part (all
-// but bbolt's) from about 197 KB and 1,335 objects to about 173 KB and
-// 1,315. The bounds leave room for run-to-run drift and small additions;
-// a change that needs more should say why in the commit.
+// took the node's own part (all but bbolt's, steady to within 0.1 KB
+// from run to run) from 228 KB in 1,433 objects to 172 KB in 1,300, and
+// the whole from 391–401 KB to 336–348 KB (bbolt's own 161–174 KB and
+// about 700 objects, which follow the file's tree shape). The bounds
+// leave room for small additions; a change that needs more should say why
+// in its commit.
 const (
 	MaxNodeAllocBytesPerSession = 190 << 10 // the node's own, bbolt's left out
-	MaxNodeAllocsPerSession     = 1450
+	MaxNodeAllocsPerSession     = 1400
 	MaxAllocBytesPerSession     = 380 << 10 // the node's with bbolt's
 )
 
@@ -242,7 +242,8 @@ func allocFixture(tb testing.TB, workers int) *bench.Fixture {
 // login SM2 session (bytes and objects, every allocation recorded), apart
 // from the bench client's in the same process, one session at a time (so
 // that the count does not depend on how the sessions' writes share bbolt
-// commits). It fails above the Max…PerSession bounds, and lists the
+// commits). It fails above the Max…PerSession bounds (not checked under
+// the race detector, whose runtime allocates more), and lists the
 // node's call sites by bytes (with UKEYGATE_ALLOCPROF=FILE it also writes
 // the allocation profile of the measured sessions: go tool pprof FILE).
 func TestAllocsPerSession(t *testing.T) {
@@ -272,6 +273,10 @@ func TestAllocsPerSession(t *testing.T) {
 		if err := a.prof.Write(fo); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if raceEnabled {
+		t.Log("built with -race: the bounds are not checked")
+		return
 	}
 	all, allObjects := a.perSession(sideServer)
 	bb, bbObjects := a.perSession(sideBbolt)

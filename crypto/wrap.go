@@ -53,6 +53,10 @@ func Wrap(kek, plaintext, ad []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return wrapWith(aead, plaintext, ad)
+}
+
+func wrapWith(aead cipher.AEAD, plaintext, ad []byte) ([]byte, error) {
 	out := make([]byte, 1+wrapNonceLen, 1+wrapNonceLen+len(plaintext)+wrapTagLen)
 	out[0] = wrapVersion1
 	if _, err := rand.Read(out[1:]); err != nil {
@@ -71,6 +75,13 @@ func Unwrap(kek, wrapped, ad []byte) ([]byte, error) {
 	if err != nil {
 		return nil, ErrDecryption
 	}
+	return unwrapWith(aead, wrapped, ad)
+}
+
+func unwrapWith(aead cipher.AEAD, wrapped, ad []byte) ([]byte, error) {
+	if len(wrapped) < 1+wrapNonceLen+wrapTagLen || wrapped[0] != wrapVersion1 {
+		return nil, ErrDecryption
+	}
 	pt, err := aead.Open(nil, wrapped[1:1+wrapNonceLen], wrapped[1+wrapNonceLen:], ad)
 	if err != nil {
 		return nil, ErrDecryption
@@ -80,6 +91,31 @@ func Unwrap(kek, wrapped, ad []byte) ([]byte, error) {
 	}
 	return pt, nil
 }
+
+// Wrapper is Wrap and Unwrap under one KEK (the same format, each
+// interchangeable with them) with its SM4-GCM built once, for a key that
+// wraps many values (building it costs more than wrapping a small one).
+// It is safe for concurrent use; it keeps the key's schedule until it is
+// collected.
+type Wrapper struct {
+	aead cipher.AEAD
+}
+
+// NewWrapper makes the Wrapper of kek (KeySize bytes, else
+// ErrInvalidInput); kek itself is not kept.
+func NewWrapper(kek []byte) (*Wrapper, error) {
+	aead, err := newSM4GCM(kek)
+	if err != nil {
+		return nil, err
+	}
+	return &Wrapper{aead: aead}, nil
+}
+
+// Wrap is Wrap(kek, plaintext, ad).
+func (w *Wrapper) Wrap(plaintext, ad []byte) ([]byte, error) { return wrapWith(w.aead, plaintext, ad) }
+
+// Unwrap is Unwrap(kek, wrapped, ad).
+func (w *Wrapper) Unwrap(wrapped, ad []byte) ([]byte, error) { return unwrapWith(w.aead, wrapped, ad) }
 
 // DeriveKey derives a 16-byte SM4 key for purpose from the master key
 // (at least 32 bytes, else ErrInvalidInput) with HKDF (RFC 5869) over

@@ -299,3 +299,56 @@ func TestEqualZeroRandom(t *testing.T) {
 	_, err := gmcrypto.RandomBytes(-1)
 	wantIs(t, err, gmcrypto.ErrInvalidInput)
 }
+
+// A Wrapper writes what Unwrap opens and opens what Wrap writes, under its
+// key only, and refuses what Unwrap refuses; a bad KEK is refused when it
+// is made.
+func TestWrapperAsWrapUnwrap(t *testing.T) {
+	kek := mustRandom(t, 16)
+	w, err := gmcrypto.NewWrapper(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := gmcrypto.NewWrapper(mustRandom(t, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pt := range [][]byte{nil, {}, []byte("secret"), mustRandom(t, 3000)} {
+		ad := []byte("ad")
+		byWrapper, err := w.Wrap(pt, ad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := gmcrypto.Unwrap(kek, byWrapper, ad); err != nil || !bytes.Equal(got, pt) || got == nil {
+			t.Fatalf("Unwrap of the Wrapper's %d bytes: %x, %v", len(pt), got, err)
+		}
+		byFunc, err := gmcrypto.Wrap(kek, pt, ad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := w.Unwrap(byFunc, ad); err != nil || !bytes.Equal(got, pt) || got == nil {
+			t.Fatalf("the Wrapper's Unwrap of Wrap's %d bytes: %x, %v", len(pt), got, err)
+		}
+		if len(byWrapper) != len(byFunc) || bytes.Equal(byWrapper, byFunc) {
+			t.Fatalf("lengths %d and %d, equal %v: want the same length and fresh nonces", len(byWrapper), len(byFunc), bytes.Equal(byWrapper, byFunc))
+		}
+		for name, in := range map[string][]byte{"wrong-ad": nil, "flipped": flip(byWrapper, len(byWrapper)-1), "truncated": byWrapper[:len(byWrapper)-1], "short": byWrapper[:5]} {
+			a := ad
+			if name == "wrong-ad" {
+				in, a = byWrapper, []byte("ae")
+			}
+			got, err := w.Unwrap(in, a)
+			wantExactly(t, err, gmcrypto.ErrDecryption)
+			if got != nil {
+				t.Fatalf("%s: plaintext returned with error", name)
+			}
+		}
+		if _, err := other.Unwrap(byWrapper, ad); err != gmcrypto.ErrDecryption {
+			t.Fatalf("another key's Wrapper opened it: %v", err)
+		}
+	}
+	for _, k := range [][]byte{nil, kek[:8], make([]byte, 32)} {
+		_, err := gmcrypto.NewWrapper(k)
+		wantIs(t, err, gmcrypto.ErrInvalidInput)
+	}
+}

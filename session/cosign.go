@@ -281,11 +281,11 @@ func (s *Service) sealPending(id string, p *cosignPending) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return gmcrypto.Wrap(s.resultKey, b, cosignAD(id))
+	return s.results.Wrap(b, cosignAD(id))
 }
 
 func (s *Service) openPending(id string, sealed []byte) (*cosignPending, error) {
-	b, err := gmcrypto.Unwrap(s.resultKey, sealed, cosignAD(id))
+	b, err := s.results.Unwrap(sealed, cosignAD(id))
 	if err != nil {
 		return nil, fmt.Errorf("session: the pending exchange of %s does not open: %w", id, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 
-	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/storage"
 )
 
@@ -30,7 +29,7 @@ func resultAD(id string, seq int64) []byte {
 }
 
 func (s *Service) sealResult(id string, seq int64, result json.RawMessage) ([]byte, error) {
-	sealed, err := gmcrypto.Wrap(s.resultKey, result, resultAD(id, seq))
+	sealed, err := s.results.Wrap(result, resultAD(id, seq))
 	if err != nil {
 		return nil, fmt.Errorf("session: seal the result of %s: %w", id, err)
 	}
@@ -38,7 +37,7 @@ func (s *Service) sealResult(id string, seq int64, result json.RawMessage) ([]by
 }
 
 func (s *Service) openResult(id string, seq int64, sealed []byte) (json.RawMessage, error) {
-	pt, err := gmcrypto.Unwrap(s.resultKey, sealed, resultAD(id, seq))
+	pt, err := s.results.Unwrap(sealed, resultAD(id, seq))
 	if err != nil || !json.Valid(pt) {
 		return nil, fmt.Errorf("session: the result of %s (event %d) does not open: %w", id, seq, storage.ErrInvalid)
 	}

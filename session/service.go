@@ -36,9 +36,9 @@ type Service struct {
 	recMemo recordMemo
 	cfg     Config
 	now     func() time.Time
-	// resultKey seals completed results at rest (seal.go); sealing adds
-	// sealOverhead bytes.
-	resultKey    []byte
+	// results seals completed results at rest under the result key
+	// (seal.go); sealing adds sealOverhead bytes.
+	results      *gmcrypto.Wrapper
 	sealOverhead int
 	metrics      *metrics
 	hub          *hub
@@ -74,11 +74,15 @@ func New(store Store, cfg Config) (*Service, error) {
 	if clock == nil {
 		clock = time.Now
 	}
-	probe, err := gmcrypto.Wrap(resultKey, nil, nil)
+	results, err := gmcrypto.NewWrapper(resultKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the result key: %v", ErrInvalidConfig, err)
 	}
-	s := &Service{store: store, cfg: cfg, metrics: m, resultKey: resultKey, sealOverhead: len(probe)}
+	probe, err := results.Wrap(nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the result key: %v", ErrInvalidConfig, err)
+	}
+	s := &Service{store: store, cfg: cfg, metrics: m, results: results, sealOverhead: len(probe)}
 	s.now = func() time.Time { return clock().UTC() }
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.hub = newHub(s)

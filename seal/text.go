@@ -231,26 +231,10 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget) []glyph {
 	stop := false
 
 	fontFor := func(name string) *textFont {
-		for i := len(resStack) - 1; i >= 0; i-- {
-			if resStack[i] == nil {
-				continue
-			}
-			if f, ok := resStack[i].font(name); ok {
-				return f
-			}
-		}
-		return nil
+		return lookup(resStack, func(r contentRes) (*textFont, bool) { return r.font(name) })
 	}
 	formFor := func(name string) *form {
-		for i := len(resStack) - 1; i >= 0; i-- {
-			if resStack[i] == nil {
-				continue
-			}
-			if f, ok := resStack[i].xobject(name); ok {
-				return f
-			}
-		}
-		return nil
+		return lookup(resStack, func(r contentRes) (*form, bool) { return r.xobject(name) })
 	}
 	show := func(s []byte) {
 		f := gs.font
@@ -648,4 +632,20 @@ func utf16Text(b []byte) string {
 		u = append(u, uint16(b[i])<<8|uint16(b[i+1]))
 	}
 	return string(utf16.Decode(u))
+}
+
+// lookup finds a resource by get in the innermost resources of stack
+// that hold it (a name a form's /Resources lack is looked up in the
+// drawing stream's, out to the page's); the zero T if none does.
+func lookup[T any](stack []contentRes, get func(contentRes) (T, bool)) T {
+	for i := len(stack) - 1; i >= 0; i-- {
+		if stack[i] == nil {
+			continue
+		}
+		if v, ok := get(stack[i]); ok {
+			return v
+		}
+	}
+	var zero T
+	return zero
 }

@@ -232,6 +232,12 @@ func TestPhoneSignature(t *testing.T) {
 		q.enterPIN(pinA)
 		q.waitView("certs")
 		q.wait(`document.querySelector('[data-t=cert][data-state=pending][data-purpose=sign]') !== null`, "the pending signing certificate")
+		// The certificates page lists what can be used first: the one
+		// waiting to be issued before the revoked one.
+		if order := eval[string](q.tab, `Array.from(document.querySelectorAll('[data-t=cert][data-purpose=sign]')).map(function (e) { return e.dataset.state; }).join(' ')`); order != "pending revoked" {
+			t.Errorf("signing certificates listed as %q, want pending then revoked", order)
+		}
+		q.shot("certs-pending-revoked")
 		unavailable("pending", "签名证书", "等待签发")
 		q.shot("signature-pending")
 		q.tap("back")

@@ -2404,8 +2404,12 @@
       clear(list);
       var banner = expiryBanner(creds);
       if (banner) { list.appendChild(banner); }
-      // Renewed (superseded) certificates go after the others.
-      creds = creds.filter(function (c) { return c.state !== 'superseded'; }).concat(creds.filter(function (c) { return c.state === 'superseded'; }));
+      // What the user can use first: active, then waiting to be issued,
+      // then renewed (superseded: still decrypts what was made for it),
+      // then the ended ones (revoked, expired); the gateway's order within.
+      creds = creds.map(function (c, i) { return { c: c, i: i }; }).sort(function (a, b) {
+        return credRank(a.c.state) - credRank(b.c.state) || a.i - b.i;
+      }).map(function (x) { return x.c; });
       if (!creds.length) {
         list.appendChild(h('div.empty', icon('cert'), h('p', { text: t('certsEmpty') })));
       }
@@ -3389,7 +3393,18 @@
     return expiringSoon(c) && !(CO && CO.isCosign(c)) && !c.renewal_pending;
   }
 
-  function expiryBanner(creds) {
+  // credRank orders the certificates page: usable ones first.
+function credRank(state) {
+  switch (state) {
+    case 'active': return 0;
+    case 'pending': return 1;
+    case 'superseded': return 3;
+    case 'revoked': case 'expired': return 4;
+    default: return 2;
+  }
+}
+
+function expiryBanner(creds) {
     var soon = creds.filter(expiringSoon);
     if (!soon.length) { return null; }
     return h('section.card.expiry-banner', { 'data-t': 'expiry-banner', 'data-count': String(soon.length), 'aria-labelledby': 'exp-title' },

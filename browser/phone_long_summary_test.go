@@ -1,7 +1,6 @@
 package browser_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -17,32 +16,9 @@ import (
 // and "收起 / Show less" folds it again. A short summary has no control.
 func TestPhoneLongSummary(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, false)
-	ctx := func() context.Context { return w.ctx() }
-	u := w.newUser(t, "冯十一")
-	p := w.newNarrowPhone(t, "narrow-summary", "zh-CN,zh;q=0.9")
-	step(t, p, "enroll with certificates", func(t *testing.T) {
-		p.visit(u.link)
-		p.enrollOnScreens("", pinA, true, false)
-		p.waitView("home")
-	})
-	app := w.addApp("招标平台", "https://bid.example")
-	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://bid.example"}
-	newSign := func(t *testing.T, summary string) *portal.Session {
-		t.Helper()
-		s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSign, Format: "raw",
-			Display:   portal.Display{Title: "签署投标文件", Summary: summary},
-			Documents: []portal.Document{{Name: "bid.txt", Data: []byte("投标总价 1,000,000 元")}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	// box is an element's top and height in CSS pixels (page coordinates).
-	box := func(name string) (top, height float64) {
-		r := eval[[]float64](p.tab, `(function () { var r = document.querySelector(`+jsString(sel(name))+`).getBoundingClientRect(); return [r.top + window.scrollY, r.height]; })()`)
-		return r[0], r[1]
-	}
+	p, sign := narrowSigner(t, "冯十一", "narrow-summary")
+	newSign := func(t *testing.T, summary string) *portal.Session { return sign(t, "签署投标文件", summary) }
+	box := func(name string) (top, height float64) { return pageBox(p, name) }
 	// A long summary: paragraphs of a tender notice, up to the limit.
 	para := "本项目为某市政道路改造工程第二标段施工招标，投标人须具备市政公用工程施工总承包二级及以上资质。"
 	var b strings.Builder
@@ -144,27 +120,8 @@ func TestPhoneLongSummary(t *testing.T) {
 // whole title is there; a short title has no control.
 func TestPhoneLongTitle(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, false)
-	ctx := func() context.Context { return w.ctx() }
-	u := w.newUser(t, "卫十二")
-	p := w.newNarrowPhone(t, "narrow-title", "zh-CN,zh;q=0.9")
-	step(t, p, "enroll with certificates", func(t *testing.T) {
-		p.visit(u.link)
-		p.enrollOnScreens("", pinA, true, false)
-		p.waitView("home")
-	})
-	app := w.addApp("招标平台", "https://bid.example")
-	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://bid.example"}
-	newSign := func(t *testing.T, title string) *portal.Session {
-		t.Helper()
-		s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSign, Format: "raw",
-			Display:   portal.Display{Title: title, Summary: "第 2 标段"},
-			Documents: []portal.Document{{Name: "bid.txt", Data: []byte("投标总价 1,000,000 元")}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	p, sign := narrowSigner(t, "卫十二", "narrow-title")
+	newSign := func(t *testing.T, title string) *portal.Session { return sign(t, title, "第 2 标段") }
 	// upTo repeats words up to n bytes.
 	upTo := func(words string, n int) string {
 		var b strings.Builder
@@ -176,10 +133,7 @@ func TestPhoneLongTitle(t *testing.T) {
 		}
 		return strings.TrimSpace(b.String())
 	}
-	box := func(name string) (top, height float64) {
-		r := eval[[]float64](p.tab, `(function () { var r = document.querySelector(`+jsString(sel(name))+`).getBoundingClientRect(); return [r.top + window.scrollY, r.height]; })()`)
-		return r[0], r[1]
-	}
+	box := func(name string) (top, height float64) { return pageBox(p, name) }
 	lineHeight := func() float64 {
 		return eval[float64](p.tab, `parseFloat(getComputedStyle(document.querySelector('[data-t=display-title]')).lineHeight)`)
 	}
@@ -300,4 +254,38 @@ func TestPhoneLongTitle(t *testing.T) {
 	})
 
 	p.clean(phoneProblems)
+}
+
+// narrowSigner is a new world with a user enrolled (with certificates) on a
+// 320 px phone whose screenshots are named after shots, and sign, which
+// has the portal 招标平台 (https://bid.example) ask that user to sign a
+// short text under title and summary.
+func narrowSigner(t *testing.T, name, shots string) (*handset, func(t *testing.T, title, summary string) *portal.Session) {
+	w := newWorld(t, false)
+	u := w.newUser(t, name)
+	p := w.newNarrowPhone(t, shots, "zh-CN,zh;q=0.9")
+	step(t, p, "enroll with certificates", func(t *testing.T) {
+		p.visit(u.link)
+		p.enrollOnScreens("", pinA, true, false)
+		p.waitView("home")
+	})
+	app := w.addApp("招标平台", "https://bid.example")
+	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://bid.example"}
+	return p, func(t *testing.T, title, summary string) *portal.Session {
+		t.Helper()
+		s, err := pc.CreateSession(w.ctx(), portal.SessionRequest{Kind: portal.KindSign, Format: "raw",
+			Display:   portal.Display{Title: title, Summary: summary},
+			Documents: []portal.Document{{Name: "bid.txt", Data: []byte("投标总价 1,000,000 元")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+}
+
+// pageBox is the top and height of p's element data-t=name in CSS pixels
+// (page coordinates).
+func pageBox(p *handset, name string) (top, height float64) {
+	r := eval[[]float64](p.tab, `(function () { var r = document.querySelector(`+jsString(sel(name))+`).getBoundingClientRect(); return [r.top + window.scrollY, r.height]; })()`)
+	return r[0], r[1]
 }

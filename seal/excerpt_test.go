@@ -233,14 +233,7 @@ func TestExcerptKeywordWherePopplerSees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var x0, x1, y1 float64
-	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, "乙方（盖章）") {
-			if _, err := fmt.Sscanf(strings.TrimSpace(line), `<word xMin="%g" yMin="%g" xMax="%g" yMax="%g">`, &x0, new(float64), &x1, &y1); err != nil {
-				t.Fatalf("%q: %v", line, err)
-			}
-		}
-	}
+	x0, x1, y1 := popplerWord(t, out, "乙方（盖章）")
 	if x1 == 0 {
 		t.Fatalf("pdftotext -bbox does not find the keyword:\n%s", out)
 	}
@@ -315,4 +308,19 @@ func checkExcerptBounds(t *testing.T, e *Excerpt) {
 			t.Fatalf("spot %+v", s)
 		}
 	}
+}
+
+// popplerWord is the box (xMin, xMax, yMax, in points from the page's top
+// left) of the last word of pdftotext -bbox's output whose line holds
+// match; zeros if none does.
+func popplerWord(t *testing.T, out, match string) (x0, x1, y1 float64) {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, match) {
+			if _, err := fmt.Sscanf(strings.TrimSpace(line), `<word xMin="%g" yMin="%g" xMax="%g" yMax="%g">`, &x0, new(float64), &x1, &y1); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+		}
+	}
+	return x0, x1, y1
 }

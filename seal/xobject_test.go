@@ -434,14 +434,7 @@ func TestExcerptXObjectsWherePopplerSees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var x0, x1, y1 float64
-	for _, line := range strings.Split(out, "\n") {
-		if strings.Contains(line, ">Nested<") {
-			if _, err := fmt.Sscanf(strings.TrimSpace(line), `<word xMin="%g" yMin="%g" xMax="%g" yMax="%g">`, &x0, new(float64), &x1, &y1); err != nil {
-				t.Fatalf("%q: %v", line, err)
-			}
-		}
-	}
+	x0, x1, y1 := popplerWord(t, out, ">Nested<")
 	if x1 == 0 {
 		t.Fatalf("poppler does not read the nested form:\n%s", out)
 	}

@@ -266,10 +266,16 @@ func parseSeries(s string) (string, map[string]string, bool) {
 	return m[1], labels, true
 }
 
+// promUp is the series Prometheus writes itself for every target it
+// scrapes (1: the scrape succeeded, 0: it failed), labelled with the
+// target's instance and job only.
+const promUp = "up"
+
 // checkAlertTests: docs/alerts_test.yml loads docs/alerts.yml, its input
 // series are metrics a node exports, with labels the node puts on them
-// (besides the instance and job a scrape adds), and every alert has a
-// history where it fires and one where it does not.
+// (besides the instance and job a scrape adds), or Prometheus's own up,
+// and every alert has a history where it fires and one where it does
+// not.
 func checkAlertTests(t *testing.T, exported map[string]bool, labelsOf map[string]map[string]bool) {
 	t.Helper()
 	raw, err := os.ReadFile("../docs/alerts_test.yml")
@@ -292,6 +298,13 @@ func checkAlertTests(t *testing.T, exported map[string]bool, labelsOf map[string
 			switch {
 			case !ok:
 				t.Errorf("docs/alerts_test.yml test %d: series %q does not parse", i+1, in.Series)
+			case name == promUp:
+				for l := range labels {
+					if l != "instance" && l != "job" {
+						t.Errorf("docs/alerts_test.yml test %d: Prometheus's up has no label %q", i+1, l)
+					}
+				}
+				continue
 			case !exported[name]:
 				t.Errorf("docs/alerts_test.yml test %d: %s is not on a node's /metrics", i+1, name)
 			}

@@ -106,9 +106,12 @@ func (a *API) ResumeSealReissues(ctx context.Context) (int, error) {
 
 // currentSeal returns sl, or its re-issue when a renewal left it bound to
 // a superseded certificate (a crash or an error after the renewal); a
-// re-issue that fails leaves sl as it is (logged).
-func (a *API) currentSeal(ctx context.Context, sl *ca.Seal) *ca.Seal {
-	need, err := a.ca.SealNeedsReissue(ctx, sl)
+// re-issue that fails leaves sl as it is (logged). check is the request's
+// check of the owner's seals (ca.SealReissueCheck: the owner's
+// credentials and renewal markers read once for all the seals a request
+// looks at).
+func (a *API) currentSeal(ctx context.Context, check *ca.SealReissueCheck, sl *ca.Seal) *ca.Seal {
+	need, err := check.Needs(ctx, sl)
 	if err != nil || !need {
 		if err != nil {
 			a.log.ErrorContext(ctx, "checking a seal's certificates", "seal", sl.ID, "err", err)

@@ -140,17 +140,18 @@ type caSeals struct{ a *API }
 // certificate a renewal superseded is re-issued first (currentSeal), also
 // one that expired with that certificate meanwhile.
 func (k caSeals) Seal(ctx context.Context, userID, sealID string) (*session.SealMaterial, *seal.SES, error) {
+	check := k.a.ca.SealReissueCheck(userID)
 	sl, err := k.a.ca.SealForUse(ctx, userID, sealID)
 	if errors.Is(err, ca.ErrSealNotActive) {
 		if old, gerr := k.a.ca.GetSeal(ctx, sealID); gerr == nil && old.Owner == userID && old.State == ca.SealExpired &&
-			k.a.currentSeal(ctx, old) != old {
+			k.a.currentSeal(ctx, check, old) != old {
 			sl, err = k.a.ca.SealForUse(ctx, userID, sealID)
 		}
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if cur := k.a.currentSeal(ctx, sl); cur != sl {
+	if cur := k.a.currentSeal(ctx, check, sl); cur != sl {
 		if sl, err = k.a.ca.SealForUse(ctx, userID, sealID); err != nil {
 			return nil, nil, err
 		}
@@ -177,13 +178,16 @@ func (a *API) usableSeals(ctx context.Context, s *session.Session, userID string
 	if err != nil {
 		return nil, err
 	}
+	// One check for all the seals: the user's credentials and renewal
+	// markers are read once per scan, not once per seal.
+	check := a.ca.SealReissueCheck(userID)
 	for _, sl := range list {
 		if sl.State == ca.SealRevoked || (s.Request.Seal != "" && sl.ID != s.Request.Seal) {
 			continue
 		}
 		// Still bound to a certificate a renewal superseded: re-issued now
 		// (an expired one too, when it expired with that certificate).
-		if sl = a.currentSeal(ctx, sl); sl.State != ca.SealActive {
+		if sl = a.currentSeal(ctx, check, sl); sl.State != ca.SealActive {
 			continue
 		}
 		ses, err := seal.Parse(sl.SESSeal)

@@ -196,25 +196,68 @@ func (s *Service) SealsToReissue(ctx context.Context, owner string) ([]string, e
 }
 
 // SealNeedsReissue tells whether ReissueSeal would re-issue sl (active,
-// or expired with its superseded certificate: see the notes above).
+// or expired with its superseded certificate: see the notes above). To
+// check several seals of one owner, as a scan does, use a
+// SealReissueCheck: it reads what they share once.
 func (s *Service) SealNeedsReissue(ctx context.Context, sl *Seal) (bool, error) {
+	if sl == nil {
+		return false, nil
+	}
+	return s.SealReissueCheck(sl.Owner).Needs(ctx, sl)
+}
+
+// SealReissueCheck tells, like SealNeedsReissue, whether seals of one
+// owner need a re-issue, reading the owner's credentials (for any seal
+// it checks) and the renewals' markers (for an expired one) at most once
+// each: a scan checks every seal of its user. It is meant for one
+// request: a renewal meanwhile is seen by the next one. Not safe for
+// concurrent use.
+type SealReissueCheck struct {
+	s     *Service
+	owner string
+	creds []credAtRev
+	marks map[string]bool
+	// read: creds and marks hold what the store holds.
+	credsRead, marksRead bool
+}
+
+// SealReissueCheck returns a SealReissueCheck of owner's seals.
+func (s *Service) SealReissueCheck(owner string) *SealReissueCheck {
+	return &SealReissueCheck{s: s, owner: owner}
+}
+
+// Needs tells whether ReissueSeal would re-issue sl (nil, or a seal of
+// another owner than the check's, is checked on its own).
+func (c *SealReissueCheck) Needs(ctx context.Context, sl *Seal) (bool, error) {
 	if sl == nil || (sl.State != SealActive && sl.State != SealExpired) {
 		return false, nil
 	}
+	if sl.Owner != c.owner {
+		return c.s.SealReissueCheck(sl.Owner).Needs(ctx, sl)
+	}
 	var marks map[string]bool
 	if sl.State == SealExpired {
-		// The marker is looked at first: an expired seal without one (the
-		// usual case) costs no more than this list.
-		var err error
-		if marks, err = s.sealReissueMarks(ctx, sl.Owner); err != nil || len(marks) == 0 {
-			return false, err
+		// The markers are looked at first: an expired seal without one
+		// (the usual case) costs no more than this list, once per check.
+		if !c.marksRead {
+			m, err := c.s.sealReissueMarks(ctx, c.owner)
+			if err != nil {
+				return false, err
+			}
+			c.marks, c.marksRead = m, true
+		}
+		if marks = c.marks; len(marks) == 0 {
+			return false, nil
 		}
 	}
-	creds, err := s.userCredentials(ctx, sl.Owner)
-	if err != nil {
-		return false, err
+	if !c.credsRead {
+		creds, err := c.s.userCredentials(ctx, c.owner)
+		if err != nil {
+			return false, err
+		}
+		c.creds, c.credsRead = creds, true
 	}
-	p, err := s.reissuePlan(&sealRecord{Seal: *sl}, creds, marks)
+	p, err := c.s.reissuePlan(&sealRecord{Seal: *sl}, c.creds, marks)
 	return p != nil, err
 }
 

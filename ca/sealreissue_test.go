@@ -423,6 +423,14 @@ func TestSealReissueAfterCertificateEnd(t *testing.T) {
 			if need, err := f.svc.SealNeedsReissue(ctx, cur); err != nil || need != tc.revived {
 				t.Fatalf("needs re-issue: %v %v", need, err)
 			}
+			// A scan's check of the owner's seals (read once, asked
+			// twice), and one of another owner's, answer the same.
+			check := f.svc.SealReissueCheck(owner)
+			for _, c := range []*SealReissueCheck{check, check, f.svc.SealReissueCheck(m[(i+1)%len(m)].owner)} {
+				if need, err := c.Needs(ctx, cur); err != nil || need != tc.revived {
+					t.Fatalf("needs re-issue (check of %s): %v %v", c.owner, need, err)
+				}
+			}
 			if ok, err := f.svc.ClearSealReissue(ctx, owner, m[i].cred.ID); err != nil || ok == tc.revived {
 				t.Fatalf("marker cleared: %v %v", ok, err)
 			}

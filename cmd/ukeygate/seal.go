@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -43,6 +43,9 @@ active signing certificates in a GB/T 38540 SES_Seal signed by the issuer
 				return err
 			}
 			req.ImagePNG = png
+			if err := notCut("--owner", req.Owner); err != nil {
+				return err
+			}
 			if err := req.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
@@ -73,20 +76,24 @@ func newSealListCmd() *cobra.Command {
 		Short: "List seals (of one user)",
 		Long: `List the seals, or one user's (--owner). The table fits 80 columns with a
 name of up to 10 汉字 (a longer name, in the last column, lengthens its own
-line only): ID, OWNER (every owner's seals: the start of the user id, cut
-with …), KIND (one user's seals), VER, STATE, NOT AFTER (the date) and NAME.
+line only): ID, KIND, VER, STATE, NOT AFTER (the date) and NAME. Every
+owner's seals are grouped by owner, under a line with the owner's user id,
+whole: paste it into --owner or any other command.
 VER is the seal's version: 1 as made, one more each time a renewal of a
 signing certificate it is bound to re-issued it under the same id. For one
 user, a version marked * is a re-issue still pending: the seal is bound to a
 certificate a renewal superseded and is re-issued at the next start, scan or
 confirm.
 
---wide adds every column, whole: OWNER (every owner's), KIND, SIZE MM and
+--wide adds every column: OWNER (every owner's, on each line), SIZE MM and
 ISSUER. --json prints the server's answer (every field, and
 signer_credentials, reissued_at, previous_versions, reissue_pending), for
 scripts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := notCut("--owner", owner); err != nil {
+				return err
+			}
 			var out struct {
 				Seals []*operator.Seal `json:"seals"`
 			}
@@ -132,40 +139,36 @@ const sealPendingNote = "* bound to a superseded certificate: re-issued at next 
 type sealLayout int
 
 const (
-	// sealsOfAll: ID, OWNER cut to sealOwnerWidth, VER, STATE, NOT AFTER,
-	// NAME.
+	// sealsOfAll: sealsOfOwner's columns, the seals grouped by owner,
+	// each group under a line with the owner's id whole.
 	sealsOfAll sealLayout = iota
 	// sealsOfOwner (one user's seals): ID, KIND, VER, STATE, NOT AFTER,
 	// NAME.
 	sealsOfOwner
 	// sealsWide: ID, OWNER, KIND, SIZE MM, ISSUER, VER, STATE, NOT AFTER,
-	// NAME, ids whole.
+	// NAME.
 	sealsWide
 	// sealsOfOwnerWide: sealsWide without OWNER.
 	sealsOfOwnerWide
 )
 
-// sealOwnerWidth is the width of the OWNER column of sealsOfAll: "usr_"
-// and four characters of the id, then "…".
-const sealOwnerWidth = 9
-
 // sealTable prints seals in layout. VER is the version, marked * when a
 // re-issue is pending (explained under the table). So that a table fits
-// 80 columns with a name of up to 10 汉字 and a space, the seal id stays
-// whole (it is what an operator pastes into a ticket or a command) while
-// every owner's table cuts the owner's id (whole with --wide) and leaves
-// out KIND, NOT AFTER is the date and NAME, as long as the operator made
-// it, comes last: a long name lengthens its own line only.
+// 80 columns with a name of up to 10 汉字 and a space, ids stay whole
+// (they are what an operator pastes into a ticket or a command):
+// every owner's table has no OWNER column but a line with the owner's id
+// above the owner's seals (a user id is as wide as a seal id, so it
+// lines up in the ID column); NOT AFTER is the date and NAME, as long as
+// the operator made it, comes last: a long name lengthens its own line
+// only.
 func sealTable(tw *table, list []*operator.Seal, layout sealLayout) {
 	wide := layout == sealsWide || layout == sealsOfOwnerWide
 	cells := func(id, owner, kind, size, issuer string, rest ...any) []any {
 		out := []any{id}
-		if layout == sealsOfAll || layout == sealsWide {
+		if layout == sealsWide {
 			out = append(out, owner)
 		}
-		if layout != sealsOfAll {
-			out = append(out, kind)
-		}
+		out = append(out, kind)
 		if wide {
 			out = append(out, size, issuer)
 		}
@@ -173,10 +176,7 @@ func sealTable(tw *table, list []*operator.Seal, layout sealLayout) {
 	}
 	row(tw, cells("ID", "OWNER", "KIND", "SIZE MM", "ISSUER", "VER", "STATE", "NOT AFTER", "NAME")...)
 	pending := false
-	for _, s := range list {
-		if s == nil {
-			continue
-		}
+	line := func(s *operator.Seal) {
 		ver := strconv.Itoa(max(s.Version, 1))
 		if s.ReissuePending {
 			ver += "*"
@@ -186,24 +186,59 @@ func sealTable(tw *table, list []*operator.Seal, layout sealLayout) {
 		if !s.NotAfter.IsZero() {
 			notAfter = s.NotAfter.Local().Format(time.DateOnly)
 		}
-		owner := s.Owner
-		if layout == sealsOfAll {
-			owner = cutID(owner, sealOwnerWidth)
+		row(tw, cells(s.ID, s.Owner, s.Kind, formatSize(s.WidthMM, s.HeightMM), s.Issuer, ver, s.State, notAfter, s.Name)...)
+	}
+	if layout != sealsOfAll {
+		for _, s := range list {
+			if s != nil {
+				line(s)
+			}
 		}
-		row(tw, cells(s.ID, owner, s.Kind, formatSize(s.WidthMM, s.HeightMM), s.Issuer, ver, s.State, notAfter, s.Name)...)
+	} else {
+		for _, g := range sealsByOwner(list) {
+			n := "the seal below"
+			if len(g) > 1 {
+				n = "the " + strconv.Itoa(len(g)) + " seals below"
+			}
+			row(tw, g[0].Owner, "(owner of "+n+")")
+			for _, s := range g {
+				line(s)
+			}
+		}
 	}
 	if pending {
 		fmt.Fprintln(tw, sealPendingNote)
 	}
 }
 
-// cutID is id, or, when it is longer than n, its first n-1 characters and
-// "…".
-func cutID(id string, n int) string {
-	if utf8.RuneCountInString(id) <= n {
-		return id
+// notCut refuses an id cut with … (as earlier versions of seal list
+// printed owners), which no command takes: the server would find no
+// such user, and seal list --owner would list nothing.
+func notCut(flag, id string) error {
+	if strings.Contains(id, "…") {
+		return usageErrorf("%s %s: an id cut with …; ukeygate seal list prints every owner's id whole (ids are never shortened: a prefix is not accepted)", flag, id)
 	}
-	return string([]rune(id)[:n-1]) + "…"
+	return nil
+}
+
+// sealsByOwner groups list by owner, the owners in the order of their
+// first seal and each owner's seals in list's order.
+func sealsByOwner(list []*operator.Seal) [][]*operator.Seal {
+	var groups [][]*operator.Seal
+	at := map[string]int{}
+	for _, s := range list {
+		if s == nil {
+			continue
+		}
+		i, ok := at[s.Owner]
+		if !ok {
+			i = len(groups)
+			at[s.Owner] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], s)
+	}
+	return groups
 }
 
 func formatSize(w, h float64) string {

@@ -57,10 +57,12 @@ func headerCells(header string) []string {
 // TestSealTable: the seal table in each layout. Every owner's seals and
 // one user's fit 80 columns with names of up to 10 汉字 and a space (a
 // longer name comes last and lengthens its own line only): the seal id
-// whole, the owner's id cut with … (every owner's; KIND left out), no
-// SIZE MM or ISSUER; --wide has every column and the owner whole. VER is
-// the version, marked * when a re-issue is pending, explained under the
-// table (only when there is one) in under 80 columns.
+// whole, no SIZE MM or ISSUER; every owner's are grouped by owner, each
+// group under a line with the owner's id whole in the ID column (no
+// OWNER column); --wide has every column and the owner whole on each
+// line. VER is the version, marked * when a re-issue is pending,
+// explained under the table (only when there is one) in under 80
+// columns.
 func TestSealTable(t *testing.T) {
 	end := time.Date(2029, 3, 1, 12, 0, 0, 0, time.Local)
 	const owner = "usr_p3nt4w6ys3cpcxvk"
@@ -73,9 +75,12 @@ func TestSealTable(t *testing.T) {
 	legal := mk("sel_c3nt4w6ys3cpcxvk", "欧阳娜娜之印", "legal_rep", 2, true)
 	expired := mk("sel_e3nt4w6ys3cpcxvk", "某某建设有限公司 财务章", "finance", 1, false)
 	expired.State = "expired"
+	const other = "usr_q4xz7kd2mm9wbe3t"
+	others := mk("sel_f3nt4w6ys3cpcxvk", "另一公司 公章", "official", 1, false)
+	others.Owner = other
 	var (
 		ofOwner   = []string{"ID", "KIND", "VER", "STATE", "NOT AFTER", "NAME"}
-		ofAll     = []string{"ID", "OWNER", "VER", "STATE", "NOT AFTER", "NAME"}
+		ofAll     = ofOwner
 		wide      = []string{"ID", "OWNER", "KIND", "SIZE MM", "ISSUER", "VER", "STATE", "NOT AFTER", "NAME"}
 		ownerWide = []string{"ID", "KIND", "SIZE MM", "ISSUER", "VER", "STATE", "NOT AFTER", "NAME"}
 	)
@@ -87,19 +92,23 @@ func TestSealTable(t *testing.T) {
 		owner   string            // the OWNER cell ("" without the column)
 		vers    map[string]string // seal id: VER cell
 		fits    bool              // 80 columns with a name of up to 21
+		// groups: every owner's, the lines after the header: an owner's
+		// id, then its seals' ids, in order.
+		groups []string
 	}{
 		{"one user's, none pending", []*operator.Seal{official, contract, expired}, sealsOfOwner, ofOwner, "",
-			map[string]string{official.ID: "1", contract.ID: "3", expired.ID: "1"}, true},
+			map[string]string{official.ID: "1", contract.ID: "3", expired.ID: "1"}, true, nil},
 		{"one user's, one pending", []*operator.Seal{official, contract, legal}, sealsOfOwner, ofOwner, "",
-			map[string]string{official.ID: "1", contract.ID: "3", legal.ID: "2*"}, true},
-		{"every owner's", []*operator.Seal{official, legal, expired}, sealsOfAll, ofAll, "usr_p3nt…",
-			map[string]string{official.ID: "1", legal.ID: "2*", expired.ID: "1"}, true},
+			map[string]string{official.ID: "1", contract.ID: "3", legal.ID: "2*"}, true, nil},
+		{"every owner's", []*operator.Seal{official, others, legal, expired}, sealsOfAll, ofAll, "",
+			map[string]string{official.ID: "1", others.ID: "1", legal.ID: "2*", expired.ID: "1"}, true,
+			[]string{owner, official.ID, legal.ID, expired.ID, other, others.ID}},
 		{"every owner's, wide", []*operator.Seal{official, legal}, sealsWide, wide, owner,
-			map[string]string{official.ID: "1", legal.ID: "2*"}, false},
+			map[string]string{official.ID: "1", legal.ID: "2*"}, false, nil},
 		{"one user's, wide", []*operator.Seal{official, legal}, sealsOfOwnerWide, ownerWide, "",
-			map[string]string{official.ID: "1", legal.ID: "2*"}, false},
-		{"a version 0 from an older server", []*operator.Seal{mk("sel_d3nt4w6ys3cpcxvk", "旧章", "finance", 0, false)}, sealsOfAll, ofAll, "usr_p3nt…",
-			map[string]string{"sel_d3nt4w6ys3cpcxvk": "1"}, true},
+			map[string]string{official.ID: "1", legal.ID: "2*"}, false, nil},
+		{"a version 0 from an older server", []*operator.Seal{mk("sel_d3nt4w6ys3cpcxvk", "旧章", "finance", 0, false)}, sealsOfAll, ofAll, "",
+			map[string]string{"sel_d3nt4w6ys3cpcxvk": "1"}, true, []string{owner, "sel_d3nt4w6ys3cpcxvk"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
@@ -132,6 +141,22 @@ func TestSealTable(t *testing.T) {
 				}
 				pending = pending || strings.HasSuffix(want, "*")
 			}
+			if tc.groups != nil {
+				// The owner's line: the id whole in the ID column, then
+				// what it is, within 80 columns.
+				var ids []string
+				for _, l := range strings.Split(out, "\n")[1:] {
+					if id := cellUnder(header, l, "ID"); strings.HasPrefix(id, "usr_") || strings.HasPrefix(id, "sel_") {
+						ids = append(ids, id)
+					}
+					if strings.HasPrefix(l, "usr_") && (!strings.Contains(l, "(owner of the ") || displayWidth(l) > 80) {
+						t.Errorf("owner line %q", l)
+					}
+				}
+				if !slices.Equal(ids, tc.groups) {
+					t.Errorf("the lines' ids %q, want %q:\n%s", ids, tc.groups, out)
+				}
+			}
 			if got := strings.Contains(out, sealPendingNote); got != pending {
 				t.Errorf("the note on a pending re-issue: %v, want %v:\n%s", got, pending, out)
 			}
@@ -157,8 +182,9 @@ func TestSealTable(t *testing.T) {
 // signing credential was renewed (ukeygate phone renew), and 1* with
 // the note when a crash left the re-issue pending; --json carries
 // version, signer_credentials, reissued_at, previous_versions and
-// reissue_pending. Every owner's list cuts the owner's id and leaves room
-// for a name in 80 columns; --wide has every column, the id whole.
+// reissue_pending. Every owner's list shows the owner's id whole, on a
+// line of its own that pastes into --owner, and leaves room for a name in
+// 80 columns; --wide has every column.
 func TestSealListVersions(t *testing.T) {
 	t.Parallel() // its own server; TestMain cleared UKEYGATE_*
 	ts := servertest.Start(t)
@@ -240,14 +266,39 @@ func TestSealListVersions(t *testing.T) {
 	if got := asJSON(); got.Version != 1 || !got.ReissuePending {
 		t.Fatalf("after the crash: %+v", got)
 	}
-	// Every owner's seals: no pending flag from the server, no note; the
-	// owner cut, room for a name of 21 columns in 80; --wide shows the
-	// owner whole and every column.
+	// Every owner's seals: no pending flag from the server, no note; room
+	// for a name of 21 columns in 80; the seal under a line with its
+	// owner's id, which pasted into --owner lists the seal (as an
+	// operator copies it from the terminal); --wide shows the owner on
+	// each line and every column.
 	out := op("seal", "list")
 	header := strings.SplitN(out, "\n", 2)[0]
-	if !strings.Contains(header, "OWNER") || strings.Contains(out, sealPendingNote) || strings.Contains(out, user.ID) ||
-		cellUnder(header, sealLine(out, sl.ID), "OWNER") != user.ID[:8]+"…" || columnAt(header, "NAME")+21 > 80 {
+	if strings.Contains(header, "OWNER") || strings.Contains(out, sealPendingNote) || columnAt(header, "NAME")+21 > 80 {
 		t.Errorf("seal list:\n%s", out)
+	}
+	lines := strings.Split(out, "\n")
+	at := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, sl.ID) })
+	if at < 2 {
+		t.Fatalf("seal list: no owner line above the seal:\n%s", out)
+	}
+	pasted := strings.Fields(lines[at-1])[0]
+	var mine struct{ Seals []operator.Seal }
+	decode(t, op("seal", "list", "--owner", pasted, "--json"), &mine)
+	if len(mine.Seals) != 1 || mine.Seals[0].ID != sl.ID {
+		t.Errorf("seal list --owner %s (the owner's line of seal list): %+v\n%s", pasted, mine.Seals, out)
+	}
+	// An id cut as earlier versions printed it (from an old ticket) is
+	// refused, not answered with an empty list.
+	for _, args := range [][]string{
+		{"seal", "list", "--owner", user.ID[:8] + "…"},
+		{"seal", "add", "--owner", user.ID[:8] + "…", "--name", "某某建设有限公司 公章", "--kind", "official",
+			"--image", pngFile, "--width-mm", "40", "--height-mm", "40"},
+	} {
+		code, stdout, stderr := cli(t, "", append(args, "--server", ts.URL, "--admin-token", ts.AdminToken)...)
+		if code != 2 || stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q", args, code, stdout)
+		}
+		checkOneLine(t, stderr, "an id cut with …")
 	}
 	out = op("seal", "list", "--wide")
 	header = strings.SplitN(out, "\n", 2)[0]

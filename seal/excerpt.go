@@ -133,9 +133,9 @@ type pageLines struct {
 }
 
 // glyphsOf reads the glyphs of page nr, with the form XObjects it draws
-// (see pageGlyphs); a page pdfcpu cannot read (or panics on) has none,
-// and so has every page once the document's read limits are passed
-// (d.budget.over).
+// and its annotations' appearances (see pageGlyphs, annotAppearances);
+// a page pdfcpu cannot read (or panics on) has none, and so has every
+// page once the document's read limits are passed (d.budget.over).
 func (d *doc) glyphsOf(nr int) (p *page, glyphs []glyph) {
 	defer func() {
 		if recover() != nil {
@@ -150,10 +150,11 @@ func (d *doc) glyphsOf(nr int) (p *page, glyphs []glyph) {
 		return p, nil
 	}
 	content := d.pageContent(p)
-	if len(content) == 0 {
+	annots := d.annotAppearances(p)
+	if (len(content) == 0 && len(annots) == 0) || d.budget.over {
 		return p, nil
 	}
-	return p, pageGlyphs(content, d.pageRes(p), &d.budget)
+	return p, pageGlyphs(content, d.pageRes(p), &d.budget, annots...)
 }
 
 func (d *doc) excerpt(placements []Placement, hidden func(rune) bool) *Excerpt {

@@ -67,8 +67,12 @@ type glyph struct {
 	yEnd       float64
 	size       float64
 	// invisible: drawn with text render mode 3 or 7 (neither filled nor
-	// stroked), as OCR layers and hidden markers are.
+	// stroked), as OCR layers and hidden markers are, or wholly outside
+	// the clip (see clipState).
 	invisible bool
+	// annot: drawn by an annotation's appearance (see annotAppearance),
+	// not by the page's content.
+	annot bool
 }
 
 // textMatch is one occurrence of a keyword.
@@ -134,14 +138,13 @@ type form struct {
 	bbox    rect   // /BBox in form space
 	hasBBox bool
 	res     contentRes // its own /Resources, or nil
+	// subtyped: the stream says /Subtype/Form (one without may be an
+	// annotation's appearance, not an XObject).
+	subtyped bool
 }
 
 // rect is an axis-aligned rectangle llx lly urx ury.
 type rect [4]float64
-
-func (r rect) contains(x, y, slack float64) bool {
-	return x >= r[0]-slack && x <= r[2]+slack && y >= r[1]-slack && y <= r[3]+slack
-}
 
 // box is the smallest rectangle holding r transformed by m.
 func (r rect) box(m matrix) rect {
@@ -202,13 +205,15 @@ func (b *readBudget) spend(ops, bytes, glyphs int) bool {
 
 // pageGlyphs follows the graphics and text state through a page's
 // content stream and the form XObjects it draws (each with its /Matrix,
-// clipped to its /BBox: text outside is invisible; with its own
-// /Resources, a name it does not hold looked up in the drawing
-// stream's), within b's limits (nil: a budget of its own at
-// defaultReadLimits). A form drawn inside itself, directly or through
-// others, or deeper than formDepth, is not drawn again; images are
-// skipped.
-func pageGlyphs(content []byte, res contentRes, b *readBudget) []glyph {
+// clipped to its /BBox; with its own /Resources, a name it does not hold
+// looked up in the drawing stream's), within b's limits (nil: a budget
+// of its own at defaultReadLimits), then draws the annotations'
+// appearances annots as forms drawn by the page (their glyphs marked
+// annot). Text wholly outside the clip (a form's /BBox, a clipping path:
+// see clipState) is invisible. A form drawn inside itself, directly or
+// through others, or deeper than formDepth, is not drawn again; images
+// are skipped.
+func pageGlyphs(content []byte, res contentRes, b *readBudget, annots ...annotAppearance) []glyph {
 	if b == nil {
 		b = &readBudget{lim: defaultReadLimits}
 	}
@@ -218,8 +223,7 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget) []glyph {
 		font                   *textFont
 		size, tc, tw, th, lead float64
 		render                 float64 // Tr
-		clip                   rect    // user space, with clipped
-		clipped                bool
+		clip                   clipState
 	}
 	gs := gstate{ctm: identity, th: 1}
 	var tm, tlm matrix = identity, identity
@@ -229,6 +233,8 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget) []glyph {
 	var drawing []int // object numbers of the forms being drawn
 	pageOps, pageBytes := 0, 0
 	stop := false
+	var path pathBox // the path being built
+	inAnnot := false
 
 	fontFor := func(name string) *textFont {
 		return lookup(resStack, func(r contentRes) (*textFont, bool) { return r.font(name) })
@@ -258,6 +264,13 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget) []glyph {
 			trm := tm.mul(gs.ctm)
 			x, y := trm.apply(0, 0)
 			w0 := f.width(code, text) / 1000
+			// The glyph's box in text space: its width, from the
+			// descent to the ascent of a usual font.
+			wx, lo, hi := w0*gs.size*gs.th, -0.2*gs.size, 0.8*gs.size
+			quad := [4][2]float64{{0, lo}, {wx, lo}, {0, hi}, {wx, hi}}
+			for k, c := range quad {
+				quad[k][0], quad[k][1] = trm.apply(c[0], c[1])
+			}
 			tx := (w0*gs.size + gs.tc) * gs.th
 			if n == 1 && code == 32 {
 				tx += gs.tw * gs.th
@@ -266,7 +279,7 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget) []glyph {
 			xe, ye := tm.mul(gs.ctm).apply(0, 0)
 			size := abs(gs.size) * math.Hypot(trm[2], trm[3])
 			out = append(out, glyph{text: text, x: x, y: y, xEnd: xe, yEnd: ye, size: size,
-				invisible: gs.render == 3 || gs.render == 7 || (gs.clipped && !gs.clip.contains(x, y, 1))})
+				invisible: gs.render == 3 || gs.render == 7 || !gs.clip.shows(quad), annot: inAnnot})
 		}
 	}
 	nums := func(args []operand, n int) ([]float64, bool) {
@@ -294,29 +307,28 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget) []glyph {
 		return args[len(args)-1].str, true
 	}
 	var run func(content []byte, depth int)
-	// draw draws the form XObject named by args at depth.
-	draw := func(args []operand, depth int) {
-		if len(args) == 0 || args[len(args)-1].kind != opName || depth >= lim.formDepth {
-			return
-		}
-		f := formFor(string(args[len(args)-1].str))
-		if f == nil || (f.id != 0 && slices.Contains(drawing, f.id)) {
+	// drawForm draws the form f at depth.
+	drawForm := func(f *form, depth int) {
+		if f == nil || depth >= lim.formDepth || (f.id != 0 && slices.Contains(drawing, f.id)) {
 			return
 		}
 		saved, savedTm, savedTlm := gs, tm, tlm
 		gs.ctm = f.matrix.mul(gs.ctm)
 		if f.hasBBox {
-			c := f.bbox.box(gs.ctm)
-			if gs.clipped {
-				c = c.intersect(gs.clip)
-			}
-			gs.clip, gs.clipped = c, true
+			gs.clip = gs.clip.withRect(f.bbox, gs.ctm)
 		}
 		resStack = append(resStack, f.res)
 		drawing = append(drawing, f.id)
 		run(f.content, depth+1)
 		resStack, drawing = resStack[:len(resStack)-1], drawing[:len(drawing)-1]
 		gs, tm, tlm = saved, savedTm, savedTlm
+	}
+	// draw draws the form XObject named by args at depth.
+	draw := func(args []operand, depth int) {
+		if len(args) == 0 || args[len(args)-1].kind != opName {
+			return
+		}
+		drawForm(formFor(string(args[len(args)-1].str)), depth)
 	}
 	run = func(content []byte, depth int) {
 		if pageBytes += len(content); pageBytes > lim.pageBytes || !b.spend(0, len(content), 0) {
@@ -345,6 +357,14 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget) []glyph {
 				}
 			case "Do":
 				draw(args, depth)
+			case "m", "l", "c", "v", "y", "re":
+				if v, ok := nums(args, pathOperands[name]); ok {
+					path.op(name, v, gs.ctm)
+				}
+			case "W", "W*":
+				path.clipOp = true
+			case "S", "s", "f", "F", "f*", "B", "B*", "b", "b*", "n":
+				gs.clip = path.end(gs.clip)
 			case "BT":
 				tm, tlm = identity, identity
 			case "Tf":
@@ -425,6 +445,16 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget) []glyph {
 		})
 	}
 	run(content, 0)
+	// The annotations, each as a form the page draws in a fresh state.
+	inAnnot = true
+	for _, a := range annots {
+		if stop {
+			break
+		}
+		gs, tm, tlm, path = gstate{ctm: a.m, th: 1}, identity, identity, pathBox{}
+		resStack, drawing = []contentRes{res}, nil
+		drawForm(a.f, 0)
+	}
 	b.lastOps, b.lastGlyphs = pageOps, len(out)
 	return out
 }

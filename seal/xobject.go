@@ -99,11 +99,21 @@ func (d *doc) fontAt(o types.Object) *textFont {
 }
 
 // formAt reads the form XObject o is or refers to: nil for an image or
-// another kind of XObject, a stream that cannot be decoded, or one whose
-// content is more than a page's limit (pageBytes), or the document's
-// bytes left (which passes the document's limit). Its decoded content
-// counts against the document's bytes.
+// another kind of XObject (or a stream without a /Subtype), a stream
+// that cannot be decoded, or one whose content is more than a page's
+// limit (pageBytes), or the document's bytes left (which passes the
+// document's limit). Its decoded content counts against the document's
+// bytes.
 func (d *doc) formAt(o types.Object) *form {
+	if f := d.streamFormAt(o); f != nil && f.subtyped {
+		return f
+	}
+	return nil
+}
+
+// streamFormAt is formAt for a stream with no /Subtype too, as an
+// annotation's appearance may be.
+func (d *doc) streamFormAt(o types.Object) *form {
 	ref, indirect := o.(types.IndirectRef)
 	if f, ok := d.forms[ref.ObjectNumber.Value()]; indirect && ok {
 		return f
@@ -195,7 +205,8 @@ func (d *doc) readForm(o types.Object) *form {
 	if err != nil || sd == nil {
 		return nil
 	}
-	if st := sd.Dict.NameEntry("Subtype"); st == nil || *st != "Form" {
+	st := sd.Dict.NameEntry("Subtype")
+	if st != nil && *st != "Form" {
 		return nil
 	}
 	b := &d.budget
@@ -219,7 +230,7 @@ func (d *doc) readForm(o types.Object) *form {
 	if !b.spend(0, len(sd.Content), 0) {
 		return nil
 	}
-	f := &form{content: sd.Content, matrix: identity}
+	f := &form{content: sd.Content, matrix: identity, subtyped: st != nil}
 	if v, ok := d.numbers(sd.Dict["Matrix"], 6); ok {
 		f.matrix = matrix{v[0], v[1], v[2], v[3], v[4], v[5]}
 	}

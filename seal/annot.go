@@ -1,0 +1,131 @@
+package seal
+
+import (
+	"math"
+
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+)
+
+// Annotations a viewer draws on a page (stamps, FreeText, form fields'
+// widgets, ...) are read like the page's own text, from their normal
+// appearance (/AP /N: a form, or the one of a dictionary of states that
+// /AS names), drawn as PDF 32000-1 12.5.5 says: the form's /BBox
+// transformed by its /Matrix is mapped onto the annotation's /Rect, and
+// what it draws is clipped to it. An annotation with no appearance is
+// not drawn (a viewer may draw its /Contents in a pop-up note, or a
+// form field's value where the form asks a viewer to make its
+// appearance: neither is read); nor are Popup annotations, those flagged
+// Hidden or NoView, and those flagged Invisible whose subtype is not one
+// of the standard ones.
+
+// annotAppearance is an annotation's appearance to draw on its page: the
+// form, and the matrix that maps its transformed /BBox onto the
+// annotation's /Rect.
+type annotAppearance struct {
+	f *form
+	m matrix
+}
+
+// Annotation flags (/F).
+const (
+	annotInvisible = 1 << 0
+	annotHidden    = 1 << 1
+	annotNoView    = 1 << 5
+)
+
+// standardAnnots are the annotation subtypes of PDF 2.0 (the Invisible
+// flag hides only the others, which a viewer cannot draw without their
+// appearance handler).
+var standardAnnots = map[string]bool{
+	"Text": true, "Link": true, "FreeText": true, "Line": true, "Square": true, "Circle": true,
+	"Polygon": true, "PolyLine": true, "Highlight": true, "Underline": true, "Squiggly": true,
+	"StrikeOut": true, "Caret": true, "Stamp": true, "Ink": true, "Popup": true,
+	"FileAttachment": true, "Sound": true, "Movie": true, "Screen": true, "Widget": true,
+	"PrinterMark": true, "TrapNet": true, "Watermark": true, "3D": true, "Redact": true,
+	"Projection": true, "RichMedia": true,
+}
+
+// annotAppearances are the appearances of the annotations of page p a
+// viewer draws, in the order of its /Annots. Each annotation looked at
+// counts as one operator against the document's limits (and no more
+// than a page's operators are looked at); its appearance is read as a
+// form (formAt's limits).
+func (d *doc) annotAppearances(p *page) []annotAppearance {
+	o, ok := p.dict.Find("Annots")
+	if !ok || o == nil {
+		return nil
+	}
+	arr, err := d.ctx.DereferenceArray(o)
+	if err != nil {
+		return nil
+	}
+	b := &d.budget
+	var out []annotAppearance
+	for i, e := range arr {
+		if i >= b.lim.pageOps || !b.spend(1, 0, 0) {
+			break
+		}
+		if a, ok := d.annotAppearance(e); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// annotAppearance reads the annotation o; false when a viewer does not
+// draw it (see above) or its appearance cannot be read.
+func (d *doc) annotAppearance(o types.Object) (annotAppearance, bool) {
+	ad, err := d.resolveDict(o)
+	if err != nil {
+		return annotAppearance{}, false
+	}
+	subtype := ""
+	if n := ad.NameEntry("Subtype"); n != nil {
+		subtype = *n
+	}
+	flags := 0
+	if f, err := d.ctx.DereferenceNumber(ad["F"]); err == nil && ad["F"] != nil && f >= 0 && f < 1<<31 {
+		flags = int(f)
+	}
+	if subtype == "Popup" || flags&(annotHidden|annotNoView) != 0 || (flags&annotInvisible != 0 && !standardAnnots[subtype]) {
+		return annotAppearance{}, false
+	}
+	v, ok := d.numbers(ad["Rect"], 4)
+	if !ok {
+		return annotAppearance{}, false
+	}
+	r := rect{min(v[0], v[2]), min(v[1], v[3]), max(v[0], v[2]), max(v[1], v[3])}
+	ap, err := d.resolveDict(ad["AP"])
+	if err != nil {
+		return annotAppearance{}, false
+	}
+	n, ok := ap.Find("N")
+	if !ok || n == nil {
+		return annotAppearance{}, false
+	}
+	nv, err := d.ctx.Dereference(n)
+	if err != nil {
+		return annotAppearance{}, false
+	}
+	if states, ok := nv.(types.Dict); ok {
+		as := ad.NameEntry("AS")
+		if as == nil {
+			return annotAppearance{}, false
+		}
+		if n, ok = states.Find(*as); !ok || n == nil {
+			return annotAppearance{}, false
+		}
+	}
+	f := d.streamFormAt(n)
+	if f == nil || !f.hasBBox {
+		return annotAppearance{}, false
+	}
+	// The /BBox as the /Matrix puts it, scaled and moved onto /Rect.
+	t := f.bbox.box(f.matrix)
+	w, h := t[2]-t[0], t[3]-t[1]
+	if !(w > 0 && h > 0 && r[2] > r[0] && r[3] > r[1]) || math.IsInf(w, 0) || math.IsInf(h, 0) {
+		return annotAppearance{}, false
+	}
+	sx, sy := (r[2]-r[0])/w, (r[3]-r[1])/h
+	return annotAppearance{f: f, m: matrix{sx, 0, 0, sy, r[0] - t[0]*sx, r[1] - t[1]*sy}}, true
+}

@@ -11,12 +11,14 @@ import (
 // appearance (/AP /N: a form, or the one of a dictionary of states that
 // /AS names), drawn as PDF 32000-1 12.5.5 says: the form's /BBox
 // transformed by its /Matrix is mapped onto the annotation's /Rect, and
-// what it draws is clipped to it. An annotation with no appearance is
-// not drawn (a viewer may draw its /Contents in a pop-up note, or a
-// form field's value where the form asks a viewer to make its
-// appearance: neither is read); nor are Popup annotations, those flagged
-// Hidden or NoView, and those flagged Invisible whose subtype is not one
-// of the standard ones.
+// what it draws is clipped to it. Annotations flagged Hidden or NoView
+// are not drawn, nor is one with no appearance (a viewer may draw its
+// /Contents in a pop-up note, or a form field's value where the form
+// asks a viewer to make its appearance: neither is read). A Popup's
+// appearance and that of an annotation of an unknown subtype flagged
+// Invisible are drawn, as poppler draws them (Acrobat does not): the
+// phone shows what any common viewer may show, marked as an
+// annotation's.
 
 // annotAppearance is an annotation's appearance to draw on its page: the
 // form, and the matrix that maps its transformed /BBox onto the
@@ -26,24 +28,11 @@ type annotAppearance struct {
 	m matrix
 }
 
-// Annotation flags (/F).
+// Annotation flags (/F) that hide an annotation from every viewer.
 const (
-	annotInvisible = 1 << 0
-	annotHidden    = 1 << 1
-	annotNoView    = 1 << 5
+	annotHidden = 1 << 1
+	annotNoView = 1 << 5
 )
-
-// standardAnnots are the annotation subtypes of PDF 2.0 (the Invisible
-// flag hides only the others, which a viewer cannot draw without their
-// appearance handler).
-var standardAnnots = map[string]bool{
-	"Text": true, "Link": true, "FreeText": true, "Line": true, "Square": true, "Circle": true,
-	"Polygon": true, "PolyLine": true, "Highlight": true, "Underline": true, "Squiggly": true,
-	"StrikeOut": true, "Caret": true, "Stamp": true, "Ink": true, "Popup": true,
-	"FileAttachment": true, "Sound": true, "Movie": true, "Screen": true, "Widget": true,
-	"PrinterMark": true, "TrapNet": true, "Watermark": true, "3D": true, "Redact": true,
-	"Projection": true, "RichMedia": true,
-}
 
 // annotAppearances are the appearances of the annotations of page p a
 // viewer draws, in the order of its /Annots. Each annotation looked at
@@ -79,15 +68,11 @@ func (d *doc) annotAppearance(o types.Object) (annotAppearance, bool) {
 	if err != nil {
 		return annotAppearance{}, false
 	}
-	subtype := ""
-	if n := ad.NameEntry("Subtype"); n != nil {
-		subtype = *n
-	}
 	flags := 0
 	if f, err := d.ctx.DereferenceNumber(ad["F"]); err == nil && ad["F"] != nil && f >= 0 && f < 1<<31 {
 		flags = int(f)
 	}
-	if subtype == "Popup" || flags&(annotHidden|annotNoView) != 0 || (flags&annotInvisible != 0 && !standardAnnots[subtype]) {
+	if flags&(annotHidden|annotNoView) != 0 {
 		return annotAppearance{}, false
 	}
 	v, ok := d.numbers(ad["Rect"], 4)

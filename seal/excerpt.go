@@ -51,8 +51,11 @@ type Excerpt struct {
 // digit, punctuation or symbol besides U+FFFD, the replacement for a code
 // without a /ToUnicode entry).
 type ExcerptLines struct {
-	Lines  []string `json:"lines,omitempty"`
-	NoText bool     `json:"no_text,omitempty"`
+	Lines []string `json:"lines,omitempty"`
+	// Annotations are the indexes in Lines of the runs an annotation
+	// draws (a stamp, a note, a form field), not the page itself.
+	Annotations []int `json:"annotations,omitempty"`
+	NoText      bool  `json:"no_text,omitempty"`
 }
 
 // Spot is one place the seal lands and the text nearest to it.
@@ -73,6 +76,9 @@ type Spot struct {
 	Lines      []string `json:"lines,omitempty"`
 	Nearest    int      `json:"nearest"`
 	DistanceMM float64  `json:"distance_mm"`
+	// Annotations are the indexes in Lines of the runs an annotation
+	// draws.
+	Annotations []int `json:"annotations,omitempty"`
 	// NoText: the page holds no readable text.
 	NoText bool `json:"no_text,omitempty"`
 	// NotFound: the keyword is on no page (sealing will fail).
@@ -257,14 +263,17 @@ func (e *Excerpt) Limit(lim ExcerptLimits) *Excerpt {
 	lim.LineRunes = min(max(lim.LineRunes, 8), def.LineRunes)
 	src := e.src
 	out := &Excerpt{Pages: e.Pages, Seals: e.Seals, src: src}
-	cut := func(raw []rawLine) []string {
-		var lines []string
-		for _, r := range raw {
+	cut := func(raw []rawLine) (lines []string, annots []int) {
+		for i, r := range raw {
 			lines = append(lines, neutral(r, src.hidden, lim.LineRunes))
+			if r.annot {
+				annots = append(annots, i)
+			}
 		}
-		return lines
+		return lines, annots
 	}
-	out.First = ExcerptLines{Lines: cut(src.first[:min(len(src.first), lim.FirstLines)]), NoText: src.noText}
+	out.First = ExcerptLines{NoText: src.noText}
+	out.First.Lines, out.First.Annotations = cut(src.first[:min(len(src.first), lim.FirstLines)])
 	n := min(len(src.spots), lim.Spots)
 	out.SpotsLeftOut = src.leftOut + len(src.spots) - n
 	for _, ss := range src.spots[:n] {
@@ -272,7 +281,8 @@ func (e *Excerpt) Limit(lim ExcerptLimits) *Excerpt {
 		// A window of SpotLines lines around the nearest.
 		from := max(0, min(s.Nearest-(lim.SpotLines-1)/2, len(ss.raw)-lim.SpotLines))
 		to := min(len(ss.raw), from+lim.SpotLines)
-		s.Lines, s.Nearest = cut(ss.raw[from:to]), s.Nearest-from
+		s.Lines, s.Annotations = cut(ss.raw[from:to])
+		s.Nearest -= from
 		out.Spots = append(out.Spots, s)
 	}
 	return out
@@ -284,6 +294,7 @@ type shownGlyph struct {
 	text      string
 	x0, x1, y float64
 	size      float64
+	annot     bool
 }
 
 // textLine is a run of text on one baseline of a page as shown, its
@@ -292,6 +303,7 @@ type textLine struct {
 	glyphs              []shownGlyph
 	x0, x1, top, bottom float64
 	base, size          float64 // the first glyph's baseline, the largest size
+	annot               bool    // drawn by an annotation
 }
 
 // Runs of text: glyphs whose baselines are within lineTolerance × their
@@ -324,12 +336,13 @@ func (p *page) fromUser(x, y float64) (vx, vy float64) {
 }
 
 // linesOf groups the visible glyphs of page p into runs of text, top to
-// bottom and left to right. Glyphs drawn invisibly, smaller than
+// bottom and left to right: the page's apart from the annotations' (a
+// run is the one or the other). Glyphs drawn invisibly, smaller than
 // MinGlyphPt or larger than the page, or whose start is off the page are
 // left out.
 func linesOf(p *page, glyphs []glyph) []textLine {
 	w, h := p.visualSize()
-	var gs []shownGlyph
+	var gs, annots []shownGlyph
 	for _, g := range glyphs {
 		if g.invisible || g.text == "" || !(g.size >= MinGlyphPt) || g.size > w+h {
 			continue
@@ -339,8 +352,25 @@ func linesOf(p *page, glyphs []glyph) []textLine {
 		if !(x >= -1 && y >= -1 && x <= w+1 && y <= h+1) || math.IsNaN(xe) || math.IsInf(xe, 0) {
 			continue
 		}
-		gs = append(gs, shownGlyph{text: g.text, x0: min(x, xe), x1: max(x, xe), y: y, size: g.size})
+		sg := shownGlyph{text: g.text, x0: min(x, xe), x1: max(x, xe), y: y, size: g.size, annot: g.annot}
+		if g.annot {
+			annots = append(annots, sg)
+		} else {
+			gs = append(gs, sg)
+		}
 	}
+	out := append(runsOf(gs), runsOf(annots)...)
+	slices.SortStableFunc(out, func(a, b textLine) int {
+		if c := cmpFloat(a.top, b.top); c != 0 {
+			return c
+		}
+		return cmpFloat(a.x0, b.x0)
+	})
+	return out
+}
+
+// runsOf groups glyphs into runs of text (see linesOf).
+func runsOf(gs []shownGlyph) []textLine {
 	slices.SortStableFunc(gs, func(a, b shownGlyph) int {
 		if c := cmpFloat(a.y, b.y); c != 0 {
 			return c
@@ -366,17 +396,11 @@ func linesOf(p *page, glyphs []glyph) []textLine {
 		}
 		i = j
 	}
-	slices.SortStableFunc(out, func(a, b textLine) int {
-		if c := cmpFloat(a.top, b.top); c != 0 {
-			return c
-		}
-		return cmpFloat(a.x0, b.x0)
-	})
 	return out
 }
 
 func newLine(gs []shownGlyph) textLine {
-	l := textLine{glyphs: gs, x0: gs[0].x0, x1: gs[0].x1, top: gs[0].y, bottom: gs[0].y, base: gs[0].y}
+	l := textLine{glyphs: gs, x0: gs[0].x0, x1: gs[0].x1, top: gs[0].y, bottom: gs[0].y, base: gs[0].y, annot: gs[0].annot}
 	for _, g := range gs {
 		l.x0, l.x1, l.size = min(l.x0, g.x0), max(l.x1, g.x1), max(l.size, g.size)
 		l.top, l.bottom = min(l.top, g.y-0.8*g.size), max(l.bottom, g.y+0.2*g.size)
@@ -399,8 +423,9 @@ func cmpFloat(a, b float64) int {
 
 // rawLine is a line's text as read, cut at maxRunes+1 characters.
 type rawLine struct {
-	text string
-	cut  bool
+	text  string
+	cut   bool
+	annot bool // drawn by an annotation
 }
 
 // raw is the line's text, cut after maxRunes+1 characters, and whether
@@ -432,7 +457,7 @@ func (l textLine) raw(maxRunes int) (rawLine, bool) {
 		}
 	}
 	s := sb.String()
-	return rawLine{text: s, cut: n > maxRunes}, strings.IndexFunc(s, readable) >= 0
+	return rawLine{text: s, cut: n > maxRunes, annot: l.annot}, strings.IndexFunc(s, readable) >= 0
 }
 
 // readable: a letter, digit, punctuation or symbol, but not U+FFFD (a

@@ -10,7 +10,9 @@ import (
 // A page sketch is a picture the gateway draws of a page to seal from
 // what it reads there (the runs of text of an Excerpt, at their places
 // and sizes) with the page's box and the seal's rectangle: not a
-// rendering. Pictures, drawings, colours and fonts are not drawn.
+// rendering. Pictures, drawings, colours and fonts are not drawn; the
+// runs an annotation draws (a stamp, a note, a form field) are in blue,
+// each in a dotted blue box.
 
 // Limits of a sketch.
 const (
@@ -39,7 +41,8 @@ type SketchSeal struct {
 // the pages drawn pass the reader's document limits) and draws each of
 // pages as an SVG document (UTF-8): the page's box as shown (after
 // /Rotate), its runs of text as ReadExcerpt reads them (hidden characters
-// as "[U+XXXX]", with hidden as there), and each seal's rectangle, kept
+// as "[U+XXXX]", with hidden as there; an annotation's in blue, boxed),
+// and each seal's rectangle, kept
 // on the page as Seal keeps a keyword's, dashed, with its centre
 // crossed. A page that cannot be read is drawn empty; one out of range
 // is "". The same input draws the same bytes.
@@ -88,7 +91,14 @@ func sketch(p *page, lines []textLine, seals []SketchSeal, hidden func(rune) boo
 		}
 		drawn++
 		text := neutral(raw, func(r rune) bool { return hidden(r) || !xmlChar(r) }, SketchRunRunes)
+		if l.annot {
+			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="%s" stroke-width="1" stroke-dasharray="2 2" data-annot="1"/>`,
+				n(l.x0-2), n(l.top-2), n(l.x1-l.x0+4), n(l.bottom-l.top+4), annotBlue)
+		}
 		fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="%s"`, n(l.x0), n(l.base), n(l.size))
+		if l.annot {
+			fmt.Fprintf(&b, ` fill="%s" data-annot="1"`, annotBlue)
+		}
 		if l.x1-l.x0 >= 1 && utf8.RuneCountInString(text) > 1 {
 			fmt.Fprintf(&b, ` textLength="%s" lengthAdjust="spacingAndGlyphs"`, n(l.x1-l.x0))
 		}
@@ -108,6 +118,9 @@ func sketch(p *page, lines []textLine, seals []SketchSeal, hidden func(rune) boo
 	b.WriteString(`</g></svg>`)
 	return b.String()
 }
+
+// annotBlue is the colour of an annotation's runs in a sketch.
+const annotBlue = "#1d4ed8"
 
 // xmlChar: r may stand in XML 1.0 text.
 func xmlChar(r rune) bool {

@@ -31,6 +31,13 @@ const formDict = "/BBox[0 0 595.276 841.89]/Resources<</Font<</F2 3 0 R>>/XObjec
 // /ToUnicode reads A, B and C as 甲, 乙 and U+202E (the rest as
 // WinAnsi), /Fm0, /Fm1 … the forms, /Im0 a one-pixel image.
 func formPDF(pages []string, forms ...testForm) []byte {
+	return annotPDF(pages, nil, forms...)
+}
+
+// annotPDF is formPDF whose page i has the annotations annots[i]: each
+// the entries of an annotation dictionary, written as an object of its
+// own, in which "{Fm0}", "{Fm1}" … stand for a reference to the forms.
+func annotPDF(pages []string, annots [][]string, forms ...testForm) []byte {
 	var b bytes.Buffer
 	var offsets []int
 	obj := func(body string) {
@@ -42,12 +49,20 @@ func formPDF(pages []string, forms ...testForm) []byte {
 	}
 	// 1 catalog, 2 page tree, 3 Helvetica, 4 the mapped font, 5 its
 	// ToUnicode, 6 the image, 7… the forms, then page p and its content
-	// p+1 for each page.
+	// p+1 for each page, then the annotations.
 	nf := len(forms)
 	var names []string
+	refs := strings.NewReplacer()
+	var olds []string
 	for i := range forms {
 		names = append(names, fmt.Sprintf("/Fm%d %d 0 R", i, 7+i))
+		olds = append(olds, fmt.Sprintf("{Fm%d}", i), fmt.Sprintf("%d 0 R", 7+i))
 	}
+	if len(olds) > 0 {
+		refs = strings.NewReplacer(olds...)
+	}
+	next := 7 + nf + 2*len(pages) // the first annotation's object
+	var annotObjs []string
 	all := strings.Join(names, "")
 	b.WriteString("%PDF-1.7\n")
 	obj("<</Type/Catalog/Pages 2 0 R>>")
@@ -79,8 +94,22 @@ func formPDF(pages []string, forms ...testForm) []byte {
 		if z, ok := strings.CutPrefix(c, flatePage); ok {
 			c, dict = string(deflate([]byte(z))), "/Filter/FlateDecode"
 		}
-		obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R/F9 4 0 R>>/XObject<<%s/Im0 6 0 R>>>>/Contents %d 0 R>>", all, 8+nf+2*i))
+		var annotRefs []string
+		if i < len(annots) {
+			for _, a := range annots[i] {
+				annotRefs = append(annotRefs, fmt.Sprintf("%d 0 R", next+len(annotObjs)))
+				annotObjs = append(annotObjs, "<<"+refs.Replace(a)+">>")
+			}
+		}
+		extra := ""
+		if len(annotRefs) > 0 {
+			extra = "/Annots[" + strings.Join(annotRefs, " ") + "]"
+		}
+		obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R/F9 4 0 R>>/XObject<<%s/Im0 6 0 R>>>>/Contents %d 0 R%s>>", all, 8+nf+2*i, extra))
 		obj(stream(dict, []byte(c)))
+	}
+	for _, a := range annotObjs {
+		obj(a)
 	}
 	xref := b.Len()
 	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(offsets)+1)

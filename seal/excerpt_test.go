@@ -284,10 +284,18 @@ func TestExcerptHostile(t *testing.T) {
 	}
 }
 
-// checkExcerptBounds: e keeps its limits and shows no hidden character.
+// checkExcerptBounds: e keeps its limits and shows no hidden character;
+// its annotations index its lines, in order.
 func checkExcerptBounds(t *testing.T, e *Excerpt) {
 	t.Helper()
 	lim := DefaultExcerptLimits
+	annots := func(ls []string, at []int) {
+		for i, a := range at {
+			if a < 0 || a >= len(ls) || (i > 0 && a <= at[i-1]) {
+				t.Fatalf("annotations %v of %d lines", at, len(ls))
+			}
+		}
+	}
 	lines := func(ls []string, max int) {
 		if len(ls) > max {
 			t.Fatalf("%d lines", len(ls))
@@ -299,11 +307,13 @@ func checkExcerptBounds(t *testing.T, e *Excerpt) {
 		}
 	}
 	lines(e.First.Lines, lim.FirstLines)
+	annots(e.First.Lines, e.First.Annotations)
 	if len(e.Spots) > lim.Spots {
 		t.Fatalf("%d spots", len(e.Spots))
 	}
 	for _, s := range e.Spots {
 		lines(s.Lines, lim.SpotLines)
+		annots(s.Lines, s.Annotations)
 		if len(s.Lines) > 0 && (s.Nearest < 0 || s.Nearest >= len(s.Lines)) || math.IsNaN(s.DistanceMM) || math.IsInf(s.DistanceMM, 0) || math.IsNaN(s.XMM) || math.IsNaN(s.YMM) {
 			t.Fatalf("spot %+v", s)
 		}

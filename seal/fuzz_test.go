@@ -129,8 +129,9 @@ var fuzzLimits = readLimits{formDepth: 8, pageOps: 1 << 14, pageBytes: 1 << 20, 
 // FuzzExcerptLines runs the excerpt's line reader (runs of text on an A4
 // page, the nearest to a point, hidden characters made visible) and the
 // page sketch on the glyphs of arbitrary content streams, with form
-// XObjects (see fuzzRes), and ToUnicode maps; the reader keeps to its
-// limits.
+// XObjects (see fuzzRes; the last drawn again as an annotation's
+// appearance), clipping paths and ToUnicode maps; the reader keeps to
+// its limits.
 func FuzzExcerptLines(f *testing.F) {
 	for _, s := range readSeeds(f, "*.content") {
 		f.Add(s, []byte("begincodespacerange <0000> <FFFF> endcodespacerange beginbfchar <0041> <202E> <0042> <4E59> endbfchar"), 100.0, 30.0)
@@ -142,7 +143,13 @@ func FuzzExcerptLines(f *testing.F) {
 		font := &textFont{codeLen: max(cm.codeLen, 1), toUni: cm.m, dw: 500}
 		pageContent, res := newFuzzRes(content, font)
 		b := &readBudget{lim: fuzzLimits}
-		glyphs := pageGlyphs(pageContent, res, b)
+		// The last form is also an annotation's appearance, halved onto
+		// the page's top right quarter.
+		var annots []annotAppearance
+		if n := len(res.forms); n > 0 {
+			annots = append(annots, annotAppearance{f: res.forms[n-1], m: matrix{0.5, 0, 0, 0.5, 297, 421}})
+		}
+		glyphs := pageGlyphs(pageContent, res, b, annots...)
 		if len(glyphs) > fuzzLimits.pageGlyphs || b.lastOps > fuzzLimits.pageOps+1 || b.ops > fuzzLimits.docOps+1 || b.glyphs > fuzzLimits.docGlyphs+1 {
 			t.Fatalf("past the limits: %d glyphs, %d operators on the page; %+v", len(glyphs), b.lastOps, b)
 		}
@@ -172,7 +179,8 @@ func FuzzExcerptLines(f *testing.F) {
 
 // FuzzReadExcerpt reads the excerpt and the sketch of page 1 of arbitrary
 // PDFs (from the seeds: plain, sealed, form XObjects nested and drawing
-// themselves, a bomb) at fuzzLimits: bounded, or refused.
+// themselves, a bomb, annotations and clips) at fuzzLimits: bounded, or
+// refused.
 func FuzzReadExcerpt(f *testing.F) {
 	for _, s := range readSeeds(f, "*.pdf") {
 		f.Add(s)

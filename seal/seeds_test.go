@@ -3,6 +3,7 @@ package seal
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -49,6 +50,19 @@ func TestWriteSeeds(t *testing.T) {
 		testForm{dict: "/BBox[0 0 595.276 841.89]", content: "BT /F9 12 Tf 56 400 Td (BA) Tj ET /Fm2 Do /Im0 Do"}))
 	write("xobject-bomb.pdf", formPDF([]string{strings.Repeat("/Fm0 Do ", 1000)},
 		testForm{content: "BT /F2 12 Tf 56 785 Td (bomb) Tj ET " + strings.Repeat("0 0 m 1 1 l S ", 300) + "/Fm0 Do"}))
+	// Annotations: a stamp scaled onto its /Rect, one turned, states
+	// chosen by /AS, hidden ones, an appearance drawing itself; a page
+	// clipped by paths.
+	write("annots.pdf", annotPDF([]string{"q 100 600 200 100 re W n BT /F1 12 Tf 150 650 Td (Inside) Tj ET BT /F1 12 Tf 400 650 Td ([SEAL HERE]) Tj ET Q"},
+		[][]string{append(slices.Clone(hiddenAnnots),
+			"/Type/Annot/Subtype/Stamp/Rect[56 740 256 780]/AP<</N {Fm6}>>",
+			"/Type/Annot/Subtype/Widget/Rect[300 450 400 470]/AS/Off/AP<</N<</On {Fm6}/Off {Fm7}>>>>",
+			"/Type/Annot/Subtype/Stamp/Rect[300 300 320 400]/AP<</N {Fm8}>>")},
+		append(slices.Clone(hiddenForms), appearance("SEAL", "/Matrix[2 0 0 2 30 40]"), appearance("Off /Fm6 Do", ""),
+			testForm{dict: "/BBox[0 0 100 20]/Matrix[0 1 -1 0 0 0]/Resources<</Font<</F2 3 0 R>>/XObject<<{forms}>>>>", content: "BT /F2 10 Tf 10 5 Td (UP) Tj ET /Fm8 Do /Fm6 Do"})...))
+	write("clips.content", []byte("q 100 600 200 100 re W n BT /F1 12 Tf 150 650 Td (In) Tj ET q 0.7 0.7 -0.7 0.7 300 400 cm 0 0 200 200 re W* n "+
+		"BT /F1 12 Tf 0 0 Td (A) Tj ET Q 100 400 m 400 400 l 250 700 c h W n BT /F1 12 Tf 400 650 Td (Out) Tj ET Q W n /Fm0 Do"+formSplit+
+		"0 0 10 10 re W n BT /F1 12 Tf 5 5 Td (B) Tj ET"))
 	write("forms.content", []byte("BT /F1 12 Tf 56 785 Td (page) Tj ET /Fm0 Do q 1 0 0 1 0 -100 cm /Fm1 Do Q"+formSplit+
 		"BT /F1 12 Tf 56 700 Td (form 0) Tj ET /Fm0 Do /Fm1 Do"+formSplit+"q 0.5 0 0 0.5 400 0 cm BT /F1 12 Tf 3 Tr 56 600 Td <0041> Tj ET /Fm1 Do Q"))
 	write("text.content", []byte("q 1 0 0 1 10 10 cm BT /F1 12 Tf 56 785 Td 16 TL (Bid \\(seal\\): [SEAL HERE]) Tj T* [(A) -250 (B)] TJ 0 0 Td <41424344> Tj ' ET Q BI /W 1 /H 1 ID x EI"))

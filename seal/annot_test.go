@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -279,5 +280,43 @@ func TestExcerptAnnotationsWherePopplerSees(t *testing.T) {
 		if math.Abs(l.x0-x0) > 0.5 || math.Abs(l.base-y1) > 0.25*l.size {
 			t.Errorf("%q: ours from %.1f, baseline %.1f; poppler's from %.1f, bottom %.1f", raw.text, l.x0, l.base, x0, y1)
 		}
+	}
+}
+
+// TestSketchesAnnotations: a sketch draws a stamp's words where the
+// stamp shows them, at their size, in blue and boxed; the page's own
+// words as before, and nothing of a hidden annotation.
+func TestSketchesAnnotations(t *testing.T) {
+	pdf := annotPDF([]string{"BT /F1 12 Tf 56 300 Td (Contract for lot 7) Tj ET"},
+		[][]string{{"/Type/Annot/Subtype/Stamp/Rect[56 740 256 780]/AP<</N {Fm0}>>", "/Type/Annot/Subtype/FreeText/F 2/Rect[56 600 156 620]/AP<</N {Fm1}>>"}},
+		appearance("PAID IN FULL", ""), appearance("Hidden", ""))
+	svg, err := Sketches(pdf, []SketchPage{{Page: 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := parseSVG(t, svg[0])
+	if len(doc.Texts) != 2 {
+		t.Fatalf("texts %+v", doc.Texts)
+	}
+	// The stamp: 2 × (10, 5) onto (56, 740), 20 pt; its run's box 2
+	// points around it (from 0.8 × 20 above the baseline to 0.2 × 20
+	// below).
+	if s := doc.Texts[0]; s.Text != "PAID IN FULL" || s.X != "76.0" || s.Y != "91.9" || s.Size != "20.0" {
+		t.Errorf("stamp drawn at %+v", s)
+	}
+	end := strings.Index(svg[0], ">PAID IN FULL</text>")
+	stamp := svg[0][strings.LastIndex(svg[0][:max(end, 0)], "<text")+1 : max(end, 0)]
+	if end < 0 || !strings.Contains(stamp, `fill="#1d4ed8" data-annot="1"`) || strings.Count(svg[0], `data-annot="1"`) != 2 {
+		t.Errorf("the stamp's words are not the only blue ones:\n%s", svg[0])
+	}
+	var boxes []map[string]string
+	for _, r := range doc.Rects {
+		if r["data-annot"] == "1" {
+			boxes = append(boxes, r)
+		}
+	}
+	w := textWidth("PAID IN FULL", 20)
+	if len(boxes) != 1 || boxes[0]["x"] != "74.0" || boxes[0]["y"] != "73.9" || boxes[0]["width"] != strconv.FormatFloat(w+4, 'f', 1, 64) || boxes[0]["height"] != "24.0" {
+		t.Errorf("boxes %v, want 74.0 73.9 %.1f 24.0", boxes, w+4)
 	}
 }

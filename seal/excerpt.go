@@ -15,14 +15,16 @@ import (
 // place the seal lands. It is read with the text locator of keyword
 // placements (pageGlyphs), within its limits (readLimits): text drawn by
 // the page content streams and the form XObjects they draw (nested to
-// formDepth, with their /Matrix and clipped to their /BBox), with a
-// /ToUnicode map or a simple encoding. Pictures (a scanned page),
-// drawings, text drawn invisibly (render mode 3 or 7, as OCR layers
-// are), text off the page or outside its form's /BBox and glyphs under
-// MinGlyphPt are not read; a page with nothing else says so (NoText).
-// Text drawn in the page's colour, covered by a picture or cut off by a
-// clipping path, is read although nobody sees it: the excerpt is what
-// the file says, not a rendering.
+// formDepth, with their /Matrix and clipped to their /BBox), then by the
+// appearances of the page's annotations (see annotAppearances; their
+// runs are marked), with a /ToUnicode map or a simple encoding.
+// Pictures (a scanned page), drawings, text drawn invisibly (render mode
+// 3 or 7, as OCR layers are), text off the page or wholly outside the
+// clip (its form's /BBox, a clipping path: see clipState), hidden
+// annotations, an annotation's /Contents, and glyphs under MinGlyphPt
+// are not read; a page with nothing else says so (NoText). Text drawn in
+// the page's colour or covered by a picture is read although nobody sees
+// it: the excerpt is what the file says, not a rendering.
 
 // Excerpt is what the gateway read in a document to seal.
 type Excerpt struct {

@@ -320,3 +320,34 @@ func TestSketchesAnnotations(t *testing.T) {
 		t.Errorf("boxes %v, want 74.0 73.9 %.1f 24.0", boxes, w+4)
 	}
 }
+
+// TestUnicodeStampPDF: the stamp of UnicodeStampPDF is read as an
+// annotation's run just above lines[6] of its page, where poppler reads
+// it, and the rest of the page as UnicodeFormPDF's.
+func TestUnicodeStampPDF(t *testing.T) {
+	pdf := UnicodeStampPDF(contract(), 2, "已付清 PAID")
+	e := mustExcerpt(t, pdf, Placement{Keyword: "乙方（盖章）"})
+	if s := e.Spots[0]; !slices.Equal(s.Lines, []string{"已付清 PAID", "乙方（盖章）：某某建设有限公司", "日期：2026年12月5日"}) || !slices.Equal(s.Annotations, []int{0}) || s.Nearest != 1 {
+		t.Errorf("spot %s", jsonOf(t, s))
+	}
+	plain := mustExcerpt(t, UnicodeFormPDF(contract()), Placement{Keyword: "乙方（盖章）"})
+	if e.Spots[0].XMM != plain.Spots[0].XMM || e.Spots[0].YMM != plain.Spots[0].YMM || jsonOf(t, e.First) != jsonOf(t, plain.First) {
+		t.Errorf("stamped %s\n  plain %s", jsonOf(t, e), jsonOf(t, plain))
+	}
+	out, err := runTool(t, "pdftotext", "-f", "2", "-l", "2", "-bbox", writeTemp(t, "s.pdf", pdf), "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x0, x1, y1 := popplerWord(t, out, ">PAID<")
+	d, _ := readPDF(pdf)
+	p, glyphs := d.glyphsOf(2)
+	var stamp []textLine
+	for _, l := range linesOf(p, glyphs) {
+		if l.annot {
+			stamp = append(stamp, l)
+		}
+	}
+	if len(stamp) != 1 || math.Abs(stamp[0].x1-x1) > 0.5 || math.Abs(stamp[0].base-y1) > 0.25*stamp[0].size || stamp[0].size != 16 || x0 == 0 {
+		t.Errorf("stamp %+v; poppler's PAID %.1f..%.1f, bottom %.1f", stamp, x0, x1, y1)
+	}
+}

@@ -75,16 +75,25 @@ func pdfLiteral(s string) string {
 // embedded: text extractors read it, but readers draw the codes with a
 // substitute font, not as the characters. Control and format characters
 // are written as they are (hostile text).
-func UnicodePDF(pages [][]string) []byte { return unicodePDF(pages, false) }
+func UnicodePDF(pages [][]string) []byte { return unicodePDF(pages, false, 0, "") }
 
 // UnicodeFormPDF is UnicodePDF with each page's text inside form
 // XObjects, as many producers write pages: the page draws a form (moved
 // 20 points up by the page's cm, back down by its /Matrix, clipped to the
 // page) that draws another holding the text with its own font resource.
 // The text shows where UnicodePDF's does.
-func UnicodeFormPDF(pages [][]string) []byte { return unicodePDF(pages, true) }
+func UnicodeFormPDF(pages [][]string) []byte { return unicodePDF(pages, true, 0, "") }
 
-func unicodePDF(pages [][]string, forms bool) []byte {
+// UnicodeStampPDF is UnicodeFormPDF whose page nr (from 1) also carries
+// a stamp annotation drawing stamp in a red frame, 16 pt, from the left
+// margin, its baseline where lines[5] would be (the excerpt reads it as
+// an annotation's). The stamp's appearance is twice its size, halved
+// onto the annotation's /Rect by its /Matrix.
+func UnicodeStampPDF(pages [][]string, nr int, stamp string) []byte {
+	return unicodePDF(pages, true, nr, stamp)
+}
+
+func unicodePDF(pages [][]string, forms bool, stampPage int, stamp string) []byte {
 	var b bytes.Buffer
 	var offsets []int
 	obj := func(body string) {
@@ -117,6 +126,16 @@ func unicodePDF(pages [][]string, forms bool) []byte {
 		c.WriteString("ET\n")
 		contents[i] = c.String()
 	}
+	// The stamp's appearance, drawn at twice its size.
+	var stampContent strings.Builder
+	width := 16.0*float64(len([]rune(stamp))) + 12
+	if stampPage > 0 {
+		fmt.Fprintf(&stampContent, "q 0.8 0.1 0.1 RG 0.8 0.1 0.1 rg 4 w 2 2 %.1f 52 re S BT /F1 32 Tf 12 16 Td <", 2*width-4)
+		for _, r := range stamp {
+			fmt.Fprintf(&stampContent, "%04X", code(r))
+		}
+		stampContent.WriteString("> Tj ET Q\n")
+	}
 	var cm strings.Builder
 	cm.WriteString("/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n" +
 		"/CIDSystemInfo <</Registry (Adobe) /Ordering (UCS) /Supplement 0>> def\n" +
@@ -140,6 +159,13 @@ func unicodePDF(pages [][]string, forms bool) []byte {
 	if forms {
 		k = 4
 	}
+	// The stamp annotation and its appearance after the pages.
+	annots := func(i int) string {
+		if i+1 != stampPage {
+			return ""
+		}
+		return fmt.Sprintf("/Annots[%d 0 R]", 6+k*len(pages))
+	}
 	obj("<</Type/Catalog/Pages 2 0 R>>")
 	kids := make([]string, len(pages))
 	for i := range pages {
@@ -152,16 +178,22 @@ func unicodePDF(pages [][]string, forms bool) []byte {
 	obj(fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", cm.Len(), cm.String()))
 	for i := range pages {
 		if !forms {
-			obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R>>>>/Contents %d 0 R>>", 7+2*i))
+			obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R>>>>/Contents %d 0 R%s>>", 7+2*i, annots(i)))
 			obj(fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", len(contents[i]), contents[i]))
 			continue
 		}
 		page := "q 1 0 0 1 0 20 cm /Pg Do Q\n"
 		outer := "/Body Do\n"
-		obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</XObject<</Pg %d 0 R>>>>/Contents %d 0 R>>", 8+4*i, 7+4*i))
+		obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</XObject<</Pg %d 0 R>>>>/Contents %d 0 R%s>>", 8+4*i, 7+4*i, annots(i)))
 		obj(fmt.Sprintf("<</Length %d>>\nstream\n%s\nendstream", len(page), page))
 		obj(fmt.Sprintf("<</Type/XObject/Subtype/Form/BBox[0 0 595.276 841.89]/Matrix[1 0 0 1 0 -20]/Resources<</XObject<</Body %d 0 R>>>>/Length %d>>\nstream\n%s\nendstream", 9+4*i, len(outer), outer))
 		obj(fmt.Sprintf("<</Type/XObject/Subtype/Form/BBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R>>>>/Length %d>>\nstream\n%s\nendstream", len(contents[i]), contents[i]))
+	}
+	if stampPage > 0 {
+		base := 785 - 16*5.0 // where lines[5] would be
+		obj(fmt.Sprintf("<</Type/Annot/Subtype/Stamp/F 4/Rect[56.7 %.1f %.1f %.1f]/AP<</N %d 0 R>>>>", base-8, 56.7+width, base+20, 7+k*len(pages)))
+		obj(fmt.Sprintf("<</Type/XObject/Subtype/Form/BBox[0 0 %.1f 56]/Matrix[0.5 0 0 0.5 0 0]/Resources<</Font<</F1 3 0 R>>>>/Length %d>>\nstream\n%s\nendstream",
+			2*width, stampContent.Len(), stampContent.String()))
 	}
 	xref := b.Len()
 	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(offsets)+1)

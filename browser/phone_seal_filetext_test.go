@@ -18,10 +18,12 @@ import (
 // line marked, visible without a tap); a page without text says 此页无可读文字;
 // a keyword the file does not hold says the seal will fail; an invisible
 // or direction-changing character in the file shows as a [U+XXXX]
-// marker, not as itself (the contract's text is inside form XObjects).
-// The gateway's sketch of each page a seal lands
-// on is folded under its first spot and opens as a picture. Nothing is
-// wider than the screen, in Chinese or English, and axe finds nothing.
+// marker, not as itself (the contract's text is inside form XObjects);
+// a stamp annotation's words are marked 批注 / Annotation, with a note
+// saying what that means. The gateway's sketch of each page a seal lands
+// on is folded under its first spot and opens as a picture (the stamp's
+// words in a dotted blue box). Nothing is wider than the screen, in
+// Chinese or English, and axe finds nothing.
 func TestPhoneSealFileText(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, false)
@@ -42,10 +44,11 @@ func TestPhoneSealFileText(t *testing.T) {
 	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://zfcg.example"}
 	// The contract's pages are drawn through form XObjects, as many
 	// producers write them: read, sketched and sealed as drawn directly.
-	contract := seal.UnicodeFormPDF([][]string{
+	// Page 2 carries a stamp annotation just above the seal's line.
+	contract := seal.UnicodeStampPDF([][]string{
 		{"政府采购合同", "合同编号：ZC-2026-017", "甲方：某某市公共资源交易中心\u202Eexe.txt", "乙方：某某建设有限公司"},
 		{"第十条 其他", "本合同一式四份，双方各执两份。", "", "甲方（盖章）：", "", "", "乙方（盖章）：某某建设有限公司", "日期：2026年12月5日"},
-	})
+	}, 2, "已付清 PAID")
 	scanned := seal.TextPDF([][]string{{}})
 	s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSeal,
 		Display: portal.Display{Title: "投标保证金退还申请", Summary: "请盖章确认退还申请（网站的说法）"},
@@ -94,8 +97,7 @@ func TestPhoneSealFileText(t *testing.T) {
 			c.First != "第 1 页开头政府采购合同合同编号：ZC-2026-017甲方：某某市公共资源交易中心[U+202E]exe.txt" {
 			t.Errorf("contract %+v", c)
 		}
-		if len(c.Spots) != 2 || !strings.HasPrefix(c.Spots[0], "盖章处 1：第 2 页，文字“乙方（盖章）”处") ||
-			!strings.Contains(c.Spots[0], "乙方（盖章）：某某建设有限公司") ||
+		if len(c.Spots) != 2 || c.Spots[0] != "盖章处 1：第 2 页，文字“乙方（盖章）”处批注已付清 PAID乙方（盖章）：某某建设有限公司日期：2026年12月5日" ||
 			c.Spots[1] != "盖章处 2：文字“丙方（盖章）”处文件中没有找到文字“丙方（盖章）”：无法在此处盖章，确认后将失败。" {
 			t.Errorf("contract spots %q", c.Spots)
 		}
@@ -112,6 +114,15 @@ func TestPhoneSealFileText(t *testing.T) {
 		}
 		if got := p.txt("ft-hidden-note"); !strings.Contains(got, "[U+…]") {
 			t.Errorf("hidden-character note %q", got)
+		}
+		// The stamp's line, and no other, is marked as an annotation's.
+		if got := eval[[]string](p.tab, `Array.prototype.map.call(document.querySelectorAll('[data-annot]'), function (l) {
+  return l.querySelector('[data-t=ft-annot]').textContent + '|' + l.lastChild.textContent;
+})`); strings.Join(got, " ") != "批注|已付清 PAID" {
+			t.Errorf("annotation lines %q", got)
+		}
+		if got := p.txt("ft-annot-note"); !strings.Contains(got, "批注") || !strings.Contains(got, "蓝色虚线框") {
+			t.Errorf("annotation note %q", got)
 		}
 		// The nearest line is on screen once scrolled to, not folded.
 		p.center("[data-t=ft-near]")
@@ -132,6 +143,10 @@ func TestPhoneSealFileText(t *testing.T) {
 		p.center("[data-t=ft-sketch] summary")
 		p.tap("[data-t=ft-sketch] summary")
 		p.wait(`(function () { var i = document.querySelector('[data-t=ft-sketch][open] img'); return !!i && i.complete && i.naturalWidth > 500 && i.getBoundingClientRect().width > 200; })()`, "the page sketch drawn")
+		// The stamp's words in the sketch: blue, boxed.
+		if got := eval[string](p.tab, `decodeURIComponent(document.querySelector('[data-t=ft-sketch][open] img').src.split(',')[1])`); strings.Count(got, `data-annot="1"`) != 2 || !strings.Contains(got, `fill="#1d4ed8" data-annot="1" textLength`) || !strings.Contains(got, `>已付清 PAID</text>`) {
+			t.Errorf("the sketch does not mark the stamp: %s", got)
+		}
 		noOverflow320(t, p, "the open sketch")
 		p.center("[data-t=ft-sketch-img]")
 		p.shot("file-text-sketch")
@@ -139,11 +154,16 @@ func TestPhoneSealFileText(t *testing.T) {
 		p.shot("file-text-top")
 		p.center("[data-t=ft-doc]:nth-of-type(2)")
 		p.shot("file-text-scanned")
+		p.center("[data-t=ft-annot-note]")
+		p.shot("file-text-notes")
 		p.axe("the gateway's reading at 320 px")
 		p.tap("lang")
 		p.wait(`document.documentElement.lang === 'en' && document.querySelector('[data-t=file-text-label]').textContent === 'Read from the file by the gateway'`, "the English screen")
 		if got := eval[string](p.tab, `document.querySelector('[data-t=ft-no-text]').textContent`); got != "No readable text on this page (a scan or a picture?)." {
 			t.Errorf("English no-text %q", got)
+		}
+		if got := p.txt("ft-annot"); got != "Annotation" {
+			t.Errorf("English annotation mark %q", got)
 		}
 		noOverflow320(t, p, "the English reading")
 		p.center("[data-t=ft-near]")

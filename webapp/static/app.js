@@ -549,7 +549,8 @@
     ftNotFound: '文件中没有找到文字“{k}”：无法在此处盖章，确认后将失败。',
     ftLeftOut: '另有 {n} 处盖章位置未列出。', ftHidden: '[U+…] 表示文件中不可见或改变文字方向的字符，网关以此代替显示。',
     ftSketch: '第 {page} 页草图', ftSketchAlt: '第 {page} 页草图：网关读出的文字和盖章位置',
-    ftSketchNote: '草图由网关按读出的文字画出，红色虚线框为印章位置；图片、线条、表格和手写内容不画出，字体与原文件不同。'
+    ftSketchNote: '草图由网关按读出的文字画出，红色虚线框为印章位置；图片、线条、表格和手写内容不画出，字体与原文件不同。',
+    ftAnnot: '批注', ftAnnotNote: '标“批注”的文字是文件中的批注（图章、注释、表单栏等）叠加在页面上显示的，不是页面正文；草图中以蓝色虚线框标出。'
   }], ['en', {
     documents_seal: 'Documents to seal', pagesN: '{n} pages', pagesOne: '1 page',
     placeAt: 'page {page} · x {x} mm / y {y} mm', placeKeyword: 'at the text “{k}” (one seal each)',
@@ -568,7 +569,8 @@
     ftNotFound: 'The text “{k}” is not in the file: no seal can go there, and confirming will fail.',
     ftLeftOut: '{n} more seal positions not listed.', ftHidden: '[U+…] stands for a character in the file that is invisible or changes the direction of text.',
     ftSketch: 'Sketch of page {page}', ftSketchAlt: 'Sketch of page {page}: the text the gateway read and where the seal goes',
-    ftSketchNote: 'The gateway draws the sketch from the text it read; the dashed red box is the seal. Pictures, lines, tables and handwriting are not drawn, and the font is not the file’s.'
+    ftSketchNote: 'The gateway draws the sketch from the text it read; the dashed red box is the seal. Pictures, lines, tables and handwriting are not drawn, and the font is not the file’s.',
+    ftAnnot: 'Annotation', ftAnnotNote: 'Text marked “Annotation” is drawn over the page by an annotation in the file (a stamp, a note, a form field), not by the page itself; the sketch shows it in a dotted blue box.'
   }]].forEach(function (x) {
     Object.keys(x[1]).forEach(function (k) { if (TEXT[x[0]][k] === undefined) { TEXT[x[0]][k] = x[1][k]; } });
   });
@@ -2316,19 +2318,24 @@
   // fileText shows what the gateway read in a seal session's PDFs
   // (file_text): per document its page count, the first lines of page 1
   // and, for each place the seal lands, the text nearest to it (the
-  // nearest line marked). Nothing is folded: every spot's text shows.
+  // nearest line marked; a line an annotation draws, such as a stamp,
+  // marked as one). Nothing is folded: every spot's text shows.
   function fileText(docs) {
-    var hiddenSeen = false;
+    var hiddenSeen = false, annotSeen = false;
     // ftLine: one line; the gateway's [U+XXXX] markers stand out.
-    function ftLine(text, near) {
+    function ftLine(text, near, annot) {
       var bits = String(text).split(/(\[U\+[0-9A-F]{4,6}\])/);
-      return h('p.ft-line' + (near ? '.ft-near' : ''), { 'data-t': near ? 'ft-near' : 'ft-line' }, bits.map(function (b, i) {
-        if (i % 2) { hiddenSeen = true; return h('span.ft-hidden', { text: b }); }
-        return b;
-      }));
+      if (annot) { annotSeen = true; }
+      return h('p.ft-line' + (near ? '.ft-near' : ''), { 'data-t': near ? 'ft-near' : 'ft-line', 'data-annot': annot ? '1' : null },
+        annot ? h('span.chip.ft-annot', { 'data-t': 'ft-annot', text: t('ftAnnot') }) : null,
+        bits.map(function (b, i) {
+          if (i % 2) { hiddenSeen = true; return h('span.ft-hidden', { text: b }); }
+          return b;
+        }));
     }
-    function lines(list, nearest) {
-      return h('div.ft-lines', (list || []).map(function (l, i) { return ftLine(l, i === nearest); }));
+    // lines: annots are the indexes of the lines an annotation draws.
+    function lines(list, nearest, annots) {
+      return h('div.ft-lines', (list || []).map(function (l, i) { return ftLine(l, i === nearest, (annots || []).indexOf(i) >= 0); }));
     }
     // sketch: the gateway's drawing of a page, folded (an SVG document
     // as a data: image, which runs nothing).
@@ -2351,7 +2358,7 @@
         } else if (sp.no_text || !(sp.lines || []).length) {
           body = h('p.ft-none', { 'data-t': 'ft-no-text', text: t('ftNoText') });
         } else {
-          body = [sp.distance_mm > 10 ? h('p.muted.small.ft-far', { 'data-t': 'ft-far', text: t('ftFar', { d: Math.round(sp.distance_mm) }) }) : null, lines(sp.lines, sp.nearest)];
+          body = [sp.distance_mm > 10 ? h('p.muted.small.ft-far', { 'data-t': 'ft-far', text: t('ftFar', { d: Math.round(sp.distance_mm) }) }) : null, lines(sp.lines, sp.nearest, sp.annotations)];
         }
         // The page's sketch, under the first spot on it.
         var sk = (d.sketches || []).filter(function (x) { return x.page === sp.page && !sketched[x.page]; })[0];
@@ -2362,13 +2369,14 @@
         h('div.doc-name', { text: d.name }),
         h('div.muted.small', { text: t(ft.pages === 1 ? 'pagesOne' : 'pagesN', { n: ft.pages }) + ' · ' + t(ft.seals === 1 ? 'ftSealsOne' : 'ftSealsN', { n: ft.seals }) + (d.straddle ? ' · ' + t('ftPlusStraddle') : '') }),
         h('div.ft-spot', { 'data-t': 'ft-first' }, h('p.ft-head', { text: t('ftFirst') }),
-          ft.first && ft.first.no_text ? h('p.ft-none', { 'data-t': 'ft-no-text', text: t('ftNoText') }) : lines(ft.first && ft.first.lines, -1)),
+          ft.first && ft.first.no_text ? h('p.ft-none', { 'data-t': 'ft-no-text', text: t('ftNoText') }) : lines(ft.first && ft.first.lines, -1, ft.first && ft.first.annotations)),
         spots,
         ft.spots_left_out ? h('p.muted.small', { 'data-t': 'ft-left-out', text: t('ftLeftOut', { n: ft.spots_left_out }) }) : null);
     });
     return h('div.card.gateway-read', { 'data-t': 'file-text', role: 'group', 'aria-labelledby': 'file-text-label' },
       h('p.muted.small.ft-note', { 'data-t': 'file-text-note', text: t('fileTextNote') }),
       blocks,
+      annotSeen ? h('p.muted.small', { 'data-t': 'ft-annot-note', text: t('ftAnnotNote') }) : null,
       hiddenSeen ? h('p.muted.small', { 'data-t': 'ft-hidden-note', text: t('ftHidden') }) : null);
   }
 

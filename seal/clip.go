@@ -13,11 +13,12 @@ import "math"
 // its bounding box (in user space), which holds the path: text inside
 // the box but outside the path is read as visible.
 
-// maxClipAreas bounds the areas followed exactly; past them an area
-// narrows only the bounding box of the clip.
-const maxClipAreas = 16
+// maxClipAreas bounds the turned or skewed areas followed exactly; past
+// them an area narrows only the bounding box of the clip.
+const maxClipAreas = 8
 
-// clipArea is the rectangle r in the space that inv maps user space to.
+// clipArea is the rectangle r in the space that inv maps user space to
+// (a rectangle drawn turned or skewed: one drawn upright is its box).
 type clipArea struct {
 	inv matrix
 	r   rect
@@ -54,7 +55,7 @@ func (c clipState) withRect(r rect, m matrix) clipState {
 		return c
 	}
 	c = c.withBox(box)
-	if len(c.areas) < maxClipAreas {
+	if (m[1] != 0 || m[2] != 0) && len(c.areas) < maxClipAreas {
 		c.areas = append(c.areas[:len(c.areas):len(c.areas)], clipArea{inv: inv, r: r})
 	}
 	return c

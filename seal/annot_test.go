@@ -123,6 +123,16 @@ func TestExcerptAnnotations(t *testing.T) {
 			}
 		},
 	}, {
+		name:   "a stamp at 30°, read along its line",
+		annots: []string{"/Type/Annot/Subtype/Stamp/Rect[300 500 396.6 567.3]/AP<</N {Fm0}>>"},
+		forms:  []testForm{appearance("APPROVED 7", "/Matrix[0.866 0.5 -0.5 0.866 0 0]")},
+		runs:   []string{"@APPROVED 7", "Contract for lot 7"},
+	}, {
+		name:   "a stamp upside down, read as drawn",
+		annots: []string{"/Type/Annot/Subtype/Stamp/Rect[300 400 400 420]/AP<</N {Fm0}>>"},
+		forms:  []testForm{appearance("ROTATED", "/Matrix[-1 0 0 -1 0 0]")},
+		runs:   []string{"@ROTATED", "Contract for lot 7"},
+	}, {
 		name:   "an appearance drawing itself",
 		annots: []string{"/Type/Annot/Subtype/Stamp/Rect[56 600 156 620]/AP<</N {Fm0}>>"},
 		forms:  []testForm{{dict: "/BBox[0 0 100 20]/Resources<</Font<</F2 3 0 R>>/XObject<<{forms}>>>>", content: "BT /F2 10 Tf 10 5 Td (Once) Tj ET /Fm0 Do"}},
@@ -349,5 +359,50 @@ func TestUnicodeStampPDF(t *testing.T) {
 	}
 	if len(stamp) != 1 || math.Abs(stamp[0].x1-x1) > 0.5 || math.Abs(stamp[0].base-y1) > 0.25*stamp[0].size || stamp[0].size != 16 || x0 == 0 {
 		t.Errorf("stamp %+v; poppler's PAID %.1f..%.1f, bottom %.1f", stamp, x0, x1, y1)
+	}
+}
+
+// TestSketchesSlanted: text at an angle (a stamp at 30°, words running
+// up the margin) is one run, drawn turned about its start where it
+// starts, as long as it is; poppler reads the same words.
+func TestSketchesSlanted(t *testing.T) {
+	pdf := annotPDF([]string{"BT /F1 12 Tf 0 1 -1 0 40 300 Tm (Up the margin) Tj ET"},
+		[][]string{{"/Type/Annot/Subtype/Stamp/Rect[300 500 396.6 567.3]/AP<</N {Fm0}>>"}},
+		appearance("APPROVED 7", "/Matrix[0.866 0.5 -0.5 0.866 0 0]"))
+	runs, _ := pageRuns(t, pdf)
+	if !slices.Equal(runs, []string{"@APPROVED 7", "Up the margin"}) {
+		t.Errorf("runs %q", runs)
+	}
+	svg, err := Sketches(pdf, []SketchPage{{Page: 1}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stamp's (10, 5) turned 30° and moved by (10, 0): (16.2, 9.3)
+	// → (316.2, 509.3), 332.6 from the top; the margin's run starts at
+	// (40, 300), 541.9 from the top, and runs up (-90°).
+	w, wm := textWidth("APPROVED 7", 10), textWidth("Up the margin", 12)
+	for _, want := range []string{
+		fmt.Sprintf(`<text x="316.2" y="332.6" font-size="10.0" transform="rotate(-30.0 316.2 332.6)" fill="#1d4ed8" data-annot="1" textLength="%.1f"`, w),
+		fmt.Sprintf(`<text x="40.0" y="541.9" font-size="12.0" transform="rotate(-90.0 40.0 541.9)" textLength="%.1f"`, wm),
+	} {
+		if !strings.Contains(svg[0], want) {
+			t.Errorf("no %s in\n%s", want, svg[0])
+		}
+	}
+	out, err := runTool(t, "pdftotext", "-raw", writeTemp(t, "s.pdf", pdf), "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// poppler's plain reading breaks text at 30° apart; its raw reading
+	// (in the order drawn) does not.
+	var ours []string
+	for _, r := range runs {
+		ours = append(ours, strings.Fields(strings.TrimPrefix(r, "@"))...)
+	}
+	theirs := strings.Fields(out)
+	slices.Sort(ours)
+	slices.Sort(theirs)
+	if !slices.Equal(ours, theirs) {
+		t.Errorf("we read %q, poppler %q", ours, theirs)
 	}
 }

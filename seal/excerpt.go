@@ -306,6 +306,10 @@ type textLine struct {
 	x0, x1, top, bottom float64
 	base, size          float64 // the first glyph's baseline, the largest size
 	annot               bool    // drawn by an annotation
+	// A run at an angle (see slantLine): it starts at ox, base and runs
+	// length points at angle (radians, clockwise as shown); its glyphs'
+	// x0 and x1 are along it. 0 for a run left to right.
+	ox, angle, length float64
 }
 
 // Runs of text: glyphs whose baselines are within lineTolerance × their
@@ -339,19 +343,24 @@ func (p *page) fromUser(x, y float64) (vx, vy float64) {
 
 // linesOf groups the visible glyphs of page p into runs of text, top to
 // bottom and left to right: the page's apart from the annotations' (a
-// run is the one or the other). Glyphs drawn invisibly, smaller than
-// MinGlyphPt or larger than the page, or whose start is off the page are
-// left out.
+// run is the one or the other), and text at an angle apart (see
+// slantRuns). Glyphs drawn invisibly, smaller than MinGlyphPt or larger
+// than the page, or whose start is off the page are left out.
 func linesOf(p *page, glyphs []glyph) []textLine {
 	w, h := p.visualSize()
 	var gs, annots []shownGlyph
+	var slants []slantGlyph
 	for _, g := range glyphs {
 		if g.invisible || g.text == "" || !(g.size >= MinGlyphPt) || g.size > w+h {
 			continue
 		}
 		x, y := p.fromUser(g.x, g.y)
-		xe, _ := p.fromUser(g.xEnd, g.yEnd)
-		if !(x >= -1 && y >= -1 && x <= w+1 && y <= h+1) || math.IsNaN(xe) || math.IsInf(xe, 0) {
+		xe, ye := p.fromUser(g.xEnd, g.yEnd)
+		if !(x >= -1 && y >= -1 && x <= w+1 && y <= h+1) || math.IsNaN(xe) || math.IsInf(xe, 0) || math.IsNaN(ye) || math.IsInf(ye, 0) {
+			continue
+		}
+		if slanted(x, y, xe, ye) {
+			slants = append(slants, slantGlyph{text: g.text, x: x, y: y, xe: xe, ye: ye, size: g.size, annot: g.annot})
 			continue
 		}
 		sg := shownGlyph{text: g.text, x0: min(x, xe), x1: max(x, xe), y: y, size: g.size, annot: g.annot}
@@ -361,7 +370,7 @@ func linesOf(p *page, glyphs []glyph) []textLine {
 			gs = append(gs, sg)
 		}
 	}
-	out := append(runsOf(gs), runsOf(annots)...)
+	out := append(append(runsOf(gs), runsOf(annots)...), slantRuns(slants)...)
 	slices.SortStableFunc(out, func(a, b textLine) int {
 		if c := cmpFloat(a.top, b.top); c != 0 {
 			return c
@@ -407,6 +416,7 @@ func newLine(gs []shownGlyph) textLine {
 		l.x0, l.x1, l.size = min(l.x0, g.x0), max(l.x1, g.x1), max(l.size, g.size)
 		l.top, l.bottom = min(l.top, g.y-0.8*g.size), max(l.bottom, g.y+0.2*g.size)
 	}
+	l.ox, l.length = l.x0, l.x1-l.x0
 	return l
 }
 

@@ -2,6 +2,7 @@ package seal
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -12,7 +13,7 @@ import (
 // and sizes) with the page's box and the seal's rectangle: not a
 // rendering. Pictures, drawings, colours and fonts are not drawn; the
 // runs an annotation draws (a stamp, a note, a form field) are in blue,
-// each in a dotted blue box.
+// each in a dotted blue box; a run at an angle is drawn turned.
 
 // Limits of a sketch.
 const (
@@ -91,16 +92,21 @@ func sketch(p *page, lines []textLine, seals []SketchSeal, hidden func(rune) boo
 		}
 		drawn++
 		text := neutral(raw, func(r rune) bool { return hidden(r) || !xmlChar(r) }, SketchRunRunes)
-		if l.annot {
-			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="none" stroke="%s" stroke-width="1" stroke-dasharray="2 2" data-annot="1"/>`,
-				n(l.x0-2), n(l.top-2), n(l.x1-l.x0+4), n(l.bottom-l.top+4), annotBlue)
+		// A run at an angle is drawn turned about its start.
+		turn := ""
+		if l.angle != 0 {
+			turn = fmt.Sprintf(` transform="rotate(%s %s %s)"`, n(l.angle*180/math.Pi), n(l.ox), n(l.base))
 		}
-		fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="%s"`, n(l.x0), n(l.base), n(l.size))
+		if l.annot {
+			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s"%s fill="none" stroke="%s" stroke-width="1" stroke-dasharray="2 2" data-annot="1"/>`,
+				n(l.ox-2), n(l.base-0.8*l.size-2), n(l.length+4), n(l.size+4), turn, annotBlue)
+		}
+		fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="%s"%s`, n(l.ox), n(l.base), n(l.size), turn)
 		if l.annot {
 			fmt.Fprintf(&b, ` fill="%s" data-annot="1"`, annotBlue)
 		}
-		if l.x1-l.x0 >= 1 && utf8.RuneCountInString(text) > 1 {
-			fmt.Fprintf(&b, ` textLength="%s" lengthAdjust="spacingAndGlyphs"`, n(l.x1-l.x0))
+		if l.length >= 1 && utf8.RuneCountInString(text) > 1 {
+			fmt.Fprintf(&b, ` textLength="%s" lengthAdjust="spacingAndGlyphs"`, n(l.length))
 		}
 		b.WriteString(">")
 		xmlEscape(&b, text)

@@ -273,8 +273,15 @@ func forget(cmd *cobra.Command, c *phone.Client, id string) {
 
 // printFileText prints what the gateway read in a seal session's PDFs
 // (file_text): the first lines of page 1 and the text nearest to each
-// place the seal lands.
+// place the seal lands, a line an annotation draws (a stamp) marked
+// "[annotation]".
 func printFileText(w io.Writer, docs []phone.ScannedDocument) {
+	line := func(lines []string, annots []int, i int) string {
+		if slices.Contains(annots, i) {
+			return "[annotation] " + lines[i]
+		}
+		return lines[i]
+	}
 	head := false
 	for i, d := range docs {
 		ft := d.FileText
@@ -289,7 +296,11 @@ func printFileText(w io.Writer, docs []phone.ScannedDocument) {
 		if ft.First.NoText {
 			fmt.Fprintln(w, "       page 1: no readable text")
 		} else {
-			fmt.Fprintf(w, "       page 1 begins: %s\n", strings.Join(ft.First.Lines, " / "))
+			var first []string
+			for i := range ft.First.Lines {
+				first = append(first, line(ft.First.Lines, ft.First.Annotations, i))
+			}
+			fmt.Fprintf(w, "       page 1 begins: %s\n", strings.Join(first, " / "))
 		}
 		for k, sp := range ft.Spots {
 			switch {
@@ -306,7 +317,7 @@ func printFileText(w io.Writer, docs []phone.ScannedDocument) {
 				if sp.DistanceMM > 10 {
 					far = fmt.Sprintf(" (%s mm away)", trimFloat(sp.DistanceMM))
 				}
-				fmt.Fprintf(w, "       seal %d, page %d, nearest text%s: %s\n", k+1, sp.Page, far, sp.Lines[min(max(sp.Nearest, 0), len(sp.Lines)-1)])
+				fmt.Fprintf(w, "       seal %d, page %d, nearest text%s: %s\n", k+1, sp.Page, far, line(sp.Lines, sp.Annotations, min(max(sp.Nearest, 0), len(sp.Lines)-1)))
 			}
 		}
 		if ft.SpotsLeftOut > 0 {

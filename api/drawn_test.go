@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -167,5 +169,51 @@ func TestDrawnSignatureNeedsSigningCredential(t *testing.T) {
 	w.refused(r, http.StatusBadRequest, protocol.CodeInvalidRequest)
 	if r.field != "owner" {
 		t.Errorf("operator's seal for an owner without a signing credential: field %q", r.field)
+	}
+}
+
+// TestDrawnSignaturesInCredentialList: the phone's certificates list
+// says whether the operator allows hand-drawn signatures
+// (drawn_signatures, false by default, true once seals.drawn_signatures
+// is set), so that the app tells the user before anything is drawn; the
+// operator's listing of the same credentials does not carry it.
+func TestDrawnSignaturesInCredentialList(t *testing.T) {
+	t.Parallel()
+	w := sxNew(t)
+	ctx := context.Background()
+	alice := w.creds["alice/sm2/sign"].User
+	for _, tc := range []struct {
+		name  string
+		allow bool
+	}{
+		{"forbidden by default", false},
+		{"allowed by the operator", true},
+		{"forbidden again", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if w.ts.Config.Seals.DrawnSignatures != tc.allow {
+				w.ts.Config.Seals.DrawnSignatures = tc.allow
+				w.ts.Restart()
+			}
+			var mine map[string]json.RawMessage
+			if err := w.alice.Do(ctx, "GET", "/v1/me/credentials", nil, &mine); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := string(mine["drawn_signatures"]), fmt.Sprint(tc.allow); got != want {
+				t.Errorf("the phone's list says drawn_signatures %q, want %s", got, want)
+			}
+			var list protocol.CredentialList
+			if err := json.Unmarshal(mine["credentials"], &list.Credentials); err != nil || len(list.Credentials) == 0 {
+				t.Fatalf("the phone's list holds %d credentials (%v)", len(list.Credentials), err)
+			}
+			var theirs map[string]json.RawMessage
+			w.must(w.adminDo("GET", "/v1/admin/credentials?user="+alice, nil), http.StatusOK).decode(t, &theirs)
+			if v, ok := theirs["drawn_signatures"]; ok {
+				t.Errorf("the operator's list carries drawn_signatures %s", v)
+			}
+			if len(theirs["credentials"]) < 3 {
+				t.Errorf("the operator's list: %s", theirs["credentials"])
+			}
+		})
 	}
 }

@@ -156,6 +156,7 @@ func TestOpenAPISchemasMatchWireTypes(t *testing.T) {
 		{"EncryptResponse", protocol.EncryptResponse{}, nil},
 		{"WebhookEvent", protocol.WebhookEvent{}, reminder},
 		{"CredentialExpiringEvent", protocol.CredentialExpiringEvent{}, nil},
+		{"CredentialList", protocol.CredentialList{}, nil},
 		{"Delivery", protocol.Delivery{}, nil},
 		{"DeliveryList", protocol.DeliveryList{}, nil},
 		{"UploadCreated", protocol.UploadCreated{}, nil},

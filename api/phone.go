@@ -68,7 +68,13 @@ func (a *API) myCredentials(w http.ResponseWriter, r *http.Request) error {
 		return invalid("user", "a device lists its own user's credentials only")
 	}
 	f.UserID = userID
-	return a.renderCredentials(w, r, f)
+	list, err := a.ca.Credentials(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	drawn := a.drawn.Allow
+	writeJSON(w, http.StatusOK, protocol.CredentialList{Credentials: wireCredentials(list), DrawnSignatures: &drawn})
+	return nil
 }
 
 func (a *API) requestCredential(w http.ResponseWriter, r *http.Request) error {

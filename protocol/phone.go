@@ -146,9 +146,16 @@ type Credential struct {
 // (docs/cosign.md).
 const CredentialModeCosign = "cosign"
 
-// CredentialList answers GET /v1/me/credentials.
+// CredentialList answers GET /v1/me/credentials (and the operator's GET
+// /v1/admin/credentials).
 type CredentialList struct {
 	Credentials []Credential `json:"credentials"`
+	// DrawnSignatures (v1.1, added; the phone's answer only, absent from
+	// the operator's) says whether the operator lets the user make a
+	// hand-drawn signature a personal seal (seals.drawn_signatures), so
+	// that the phone tells before anything is drawn; POST /v1/me/seals
+	// still answers drawn_seal_disabled when it is false.
+	DrawnSignatures *bool `json:"drawn_signatures,omitempty"`
 }
 
 // CredentialRequest is the body of POST /v1/me/credentials: a new key pair

@@ -64,8 +64,8 @@ func TestPhoneLongSummary(t *testing.T) {
 		}
 		_, open := box("display-summary")
 		codesOpen, _ := box("code-choice")
-		if open < 4*folded || codesOpen-codes < open-folded-1 {
-			t.Errorf("unfolded the summary is %.0f px (folded %.0f), the codes moved from %.0f to %.0f", open, folded, codes, codesOpen)
+		if open < 4*folded || codesOpen != codes {
+			t.Errorf("unfolded the summary is %.0f px (folded %.0f), the codes (above it) moved from %.0f to %.0f", open, folded, codes, codesOpen)
 		}
 		if !eval[bool](p.tab, `(function () { var e = document.querySelector('[data-t=display-summary]'); return e.scrollHeight <= e.clientHeight + 1; })()`) {
 			t.Error("unfolded, the summary still hides lines")
@@ -114,10 +114,10 @@ func TestPhoneLongSummary(t *testing.T) {
 // confirm screen shows its first two lines under the heading that marks
 // the portal's own words, with an ellipsis and "展开全部 / Show all": the
 // app's registered name, the checked origin and the kind of operation
-// stay on the first screen, above the action bar, and the matching codes
-// come lower than under a one-line title by one line and the control
-// only. Unfolded, the
-// whole title is there; a short title has no control.
+// stay on the first screen, above the action bar, and so do the matching
+// codes, above the portal's words: where they are under a one-line
+// title. Unfolded, the whole title is there; a short title has no
+// control.
 func TestPhoneLongTitle(t *testing.T) {
 	t.Parallel()
 	p, sign := narrowSigner(t, "卫十二", "narrow-title")
@@ -161,8 +161,8 @@ func TestPhoneLongTitle(t *testing.T) {
 			t.Error("the title is not under the heading of the website's own words")
 		}
 		// The gateway's own words on the first screen, above the action
-		// bar; the codes lower than under a one-line title by the second
-		// line and the control only, however long the title.
+		// bar; the codes (above the portal's words) where they are under
+		// a one-line title, however long the title.
 		bar := eval[float64](p.tab, `document.querySelector('.actions').getBoundingClientRect().top`)
 		for _, name := range []string{"kind", "app-name", "origin"} {
 			if top, h := box(name); h == 0 || top+h > bar {
@@ -171,7 +171,7 @@ func TestPhoneLongTitle(t *testing.T) {
 		}
 		codes, _ := box("code-choice")
 		_, control := box("display-more")
-		if base, ok := codesAt[lang]; !ok || codes > base+lh+control+1 {
+		if base, ok := codesAt[lang]; !ok || codes != base || control == 0 {
 			t.Errorf("the codes start at %.0f px, under a one-line title at %.0f (%v)", codes, base, ok)
 		}
 		p.shot(shot)
@@ -183,8 +183,8 @@ func TestPhoneLongTitle(t *testing.T) {
 		}
 		_, open := box("display-title")
 		codesOpen, _ := box("code-choice")
-		if open < folded+lh-1 || codesOpen-codes < open-folded-1 {
-			t.Errorf("unfolded the title is %.0f px (folded %.0f), the codes moved from %.0f to %.0f", open, folded, codes, codesOpen)
+		if open < folded+lh-1 || codesOpen != codes {
+			t.Errorf("unfolded the title is %.0f px (folded %.0f), the codes (above it) moved from %.0f to %.0f", open, folded, codes, codesOpen)
 		}
 		if !eval[bool](p.tab, `(function () { var e = document.querySelector('[data-t=display-title]'); return e.scrollHeight <= e.clientHeight + 1; })()`) {
 			t.Error("unfolded, the title still hides lines")
@@ -258,9 +258,9 @@ func TestPhoneLongTitle(t *testing.T) {
 
 // narrowSigner is a new world with a user enrolled (with certificates) on a
 // 320 px phone whose screenshots are named after shots, and sign, which
-// has the portal 招标平台 (https://bid.example) ask that user to sign a
-// short text under title and summary.
-func narrowSigner(t *testing.T, name, shots string) (*handset, func(t *testing.T, title, summary string) *portal.Session) {
+// has the portal 招标平台 (https://bid.example) ask that user to sign
+// docs (a short text when none are given) under title and summary.
+func narrowSigner(t *testing.T, name, shots string) (*handset, func(t *testing.T, title, summary string, docs ...portal.Document) *portal.Session) {
 	w := newWorld(t, false)
 	u := w.newUser(t, name)
 	p := w.newNarrowPhone(t, shots, "zh-CN,zh;q=0.9")
@@ -271,11 +271,14 @@ func narrowSigner(t *testing.T, name, shots string) (*handset, func(t *testing.T
 	})
 	app := w.addApp("招标平台", "https://bid.example")
 	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://bid.example"}
-	return p, func(t *testing.T, title, summary string) *portal.Session {
+	return p, func(t *testing.T, title, summary string, docs ...portal.Document) *portal.Session {
 		t.Helper()
+		if len(docs) == 0 {
+			docs = []portal.Document{{Name: "bid.txt", Data: []byte("投标总价 1,000,000 元")}}
+		}
 		s, err := pc.CreateSession(w.ctx(), portal.SessionRequest{Kind: portal.KindSign, Format: "raw",
 			Display:   portal.Display{Title: title, Summary: summary},
-			Documents: []portal.Document{{Name: "bid.txt", Data: []byte("投标总价 1,000,000 元")}}})
+			Documents: docs})
 		if err != nil {
 			t.Fatal(err)
 		}

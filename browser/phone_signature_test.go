@@ -21,7 +21,9 @@ import (
 // TestPhoneSignature: a phone user draws a signature with a finger in the
 // phone web app (touch strokes synthesized through the DevTools input
 // domain, which the page receives as pointer events). While the operator's
-// policy forbids drawn signatures the app explains the refusal; once the
+// policy forbids drawn signatures the app says so instead of the pad (and
+// explains the gateway's refusal when the policy changed while the pad
+// was open); once the
 // operator allows them (seals.drawn_signatures, server restarted) the
 // drawing becomes a personal seal made by the issuer: a trimmed PNG with a
 // transparent background, the ink where the finger went.
@@ -80,8 +82,75 @@ func TestPhoneSignature(t *testing.T) {
 		stroke(t, underline)
 	}
 
-	step(t, p, "refused while the operator forbids it", func(t *testing.T) {
+	// While the operator's policy forbids drawn signatures the phone
+	// knows it from its certificates list (drawn_signatures) and says so
+	// instead of the pad, before anything is drawn: to a user with a
+	// signing certificate, and to one without (the policy is the reason
+	// that matters), on a 320 px phone in Chinese and English.
+	// forbidden checks the screen that takes the pad's place (opened
+	// from Me when open).
+	forbidden := func(t *testing.T, q *handset, open bool, words ...string) {
+		t.Helper()
+		if open {
+			q.tap("tab-me")
+			q.waitView("me")
+			q.tap("signature")
+		}
+		q.waitView("signature-unavailable")
+		if got := eval[string](q.tab, `document.querySelector('[data-t=sign-unavailable]').dataset.reason`); got != "disabled" {
+			t.Errorf("the reason is %q, want disabled", got)
+		}
+		if q.has("sign-pad") || q.has("sign-save") || q.has("to-certs") {
+			t.Error("the pad, or the way to the certificates, is offered while drawings are forbidden")
+		}
+		m := q.message()
+		for _, word := range words {
+			if !strings.Contains(m, word) {
+				t.Errorf("the screen says %q, without %q", m, word)
+			}
+		}
+		if wide := eval[bool](q.tab, `document.documentElement.scrollWidth > document.documentElement.clientWidth`); wide {
+			t.Error("the screen is wider than the phone")
+		}
+		if !eval[bool](q.tab, `(function () { var r = document.querySelector('[data-t=done]').getBoundingClientRect(); return r.bottom <= innerHeight && r.height > 0; })()`) {
+			t.Error("the way back is not on the first screen")
+		}
+	}
+	step(t, p, "no pad while the operator forbids it", func(t *testing.T) {
+		forbidden(t, p, true, "没有开通手写签名", "证书服务机构")
+		p.shot("signature-disabled")
+		p.axe("signature-disabled")
+		p.tap("done")
+		p.waitView("me")
+
+		v := w.newUser(t, "孙八")
+		q := w.newNarrowPhone(t, "sig-disabled", "zh-CN,zh;q=0.9")
+		q.use(t)
+		q.visit(v.link)
+		q.enrollOnScreens("", pinA, false, false)
+		q.waitView("home")
+		forbidden(t, q, true, "没有开通手写签名", "证书服务机构")
+		q.shot("signature-disabled-320")
+		// Switched on that screen: the same screen, in English.
+		q.tap("lang")
+		q.wait(`document.documentElement.lang === 'en'`, "the English app")
+		forbidden(t, q, false, "has not turned on hand-drawn signatures", "certificate provider")
+		q.shot("signature-disabled-320-en")
+		q.axe("signature-disabled-en")
+		q.tap("done")
+		q.waitView("me")
+	})
+
+	// The operator allows drawn signatures.
+	w.ts.Config.Seals.DrawnSignatures = true
+	w.ts.Restart()
+
+	// The policy changed while the pad was open: the gateway's 403 is
+	// the backstop, and the phone says why.
+	step(t, p, "refused when forbidden while drawing", func(t *testing.T) {
 		draw(t)
+		w.ts.Config.Seals.DrawnSignatures = false
+		w.ts.Restart()
 		p.tap("sign-save")
 		p.waitView("refused")
 		if e := eval[string](p.tab, `document.body.dataset.error`); e != "drawn_seal_disabled" {
@@ -92,11 +161,9 @@ func TestPhoneSignature(t *testing.T) {
 		}
 		p.shot("signature-refused")
 		p.axe("signature-refused")
+		w.ts.Config.Seals.DrawnSignatures = true
+		w.ts.Restart()
 	})
-
-	// The operator allows drawn signatures.
-	w.ts.Config.Seals.DrawnSignatures = true
-	w.ts.Restart()
 
 	// A user without an active signing certificate, on a narrow phone, is
 	// told so before drawing, instead of the pad: why (none yet, revoked,

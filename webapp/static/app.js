@@ -266,6 +266,7 @@
       signNoCred_expired: '手写签名要绑定到您的签名证书上，但您的签名证书已过期。请在“证书”页重新申请签名证书，签发后再来写签名。',
       signNoCred_revoked: '手写签名要绑定到您的签名证书上，但您的签名证书已被吊销。请在“证书”页重新申请签名证书，签发后再来写签名。',
       title_sign_pending: '签名证书还在签发中',
+      signDisabled: '您的证书服务机构没有开通手写签名，所以这里不能写签名。如需在文件上使用个人签名章，请联系证书服务机构为您登记。',
       language: '语言',
       lost: '手机丢失怎么办？',
       lostTitle: '手机丢失或更换',
@@ -504,6 +505,7 @@
       signNoCred_expired: 'A hand-drawn signature is bound to your signing certificate, and yours has expired. Request a new signing certificate on the Certificates page, then come back to write your signature once it is issued.',
       signNoCred_revoked: 'A hand-drawn signature is bound to your signing certificate, and yours was revoked. Request a new signing certificate on the Certificates page, then come back to write your signature once it is issued.',
       title_sign_pending: 'Signing certificate not issued yet',
+      signDisabled: 'Your certificate provider has not turned on hand-drawn signatures, so you cannot write one here. If you need a personal seal on your documents, ask your certificate provider to register one for you.',
       language: 'Language',
       lost: 'Lost your phone?',
       lostTitle: 'Lost or new phone',
@@ -1140,9 +1142,15 @@
   }
 
   // screen shows a new screen: view names it (body[data-view]); build
-  // returns its nodes; opts: tabs (the tab to mark), actions (a bottom bar).
+  // returns its nodes; opts: tabs (the tab to mark), actions (a bottom
+  // bar, or a function building it: built again, in the language just
+  // chosen, on a language switch).
   function screen(view, build, opts) {
     opts = opts || {};
+    // A language switch builds the same screen again: what the user typed
+    // in its fields stays.
+    var typed = S.rerendering ? typedValues() : null;
+    S.rerendering = false;
     closeSheet();
     stopCamera();
     clearTimers();
@@ -1153,9 +1161,10 @@
     document.body.classList.toggle('has-actions', !!opts.actions);
     clear(main);
     append(main, [build()]);
+    if (typed) { restoreTyped(typed); }
     var old = document.querySelectorAll('.tabbar, .actions');
     Array.prototype.forEach.call(old, function (n) { n.parentNode.removeChild(n); });
-    if (opts.actions) { document.getElementById('app').appendChild(opts.actions); }
+    if (opts.actions) { document.getElementById('app').appendChild(val(opts.actions)); }
     if (opts.tab) { document.getElementById('app').appendChild(tabbar(opts.tab)); }
     if (!opts.keepScroll) { window.scrollTo(0, 0); }
     var h1 = main.querySelector('h1');
@@ -1169,15 +1178,44 @@
   function rerender() {
     if (S.render) {
       S.focusOnRender = false;
+      S.rerendering = true;
       S.render();
+      S.rerendering = false;
     }
   }
 
+  // typedValues and restoreTyped keep the text fields of a screen built
+  // again (by their id): the value, and an input event for the screen's
+  // own checks. File pickers cannot be refilled; screens keep their file.
+  function typedValues() {
+    var kept = {};
+    Array.prototype.forEach.call(main.querySelectorAll('input[id], textarea[id]'), function (e) {
+      if (e.type !== 'file' && e.type !== 'checkbox' && e.type !== 'radio') { kept[e.id] = e.value; }
+    });
+    return kept;
+  }
+  function restoreTyped(kept) {
+    Object.keys(kept).forEach(function (id) {
+      var e = document.getElementById(id);
+      if (e && main.contains(e) && e.value !== kept[id]) {
+        e.value = kept[id];
+        e.dispatchEvent(new Event('input'));
+      }
+    });
+  }
+
+  // val is x, or what x returns when it is a function (a text or nodes
+  // made in the language of the moment); tx(key, vars) is such a text.
+  function val(x) { return typeof x === 'function' ? x() : x; }
+  function tx(key, vars) { return function () { return t(key, vars); }; }
+
+  // topbar: back (or nothing), the screen's title, and the language
+  // switch, on every screen that has one.
   function topbar(title, onBack, extra) {
     return h('header.topbar' + (onBack ? '' : '.center'),
       onBack ? h('button.icon-btn', { type: 'button', 'aria-label': t('back'), 'data-t': 'back', on: { click: onBack } }, icon('back')) : h('span.spacer'),
       h('h1', { text: title }),
-      extra || h('span.spacer'));
+      extra || langButton(true));
   }
 
   // brandbar: the app's name and the language switch, for the screens a
@@ -1217,42 +1255,52 @@
     toastTimer = setTimeout(function () { if (e.parentNode) { e.parentNode.removeChild(e); } }, 3500);
   }
 
+  // loadingScreen: text is a string or tx(…) (a slow answer may be
+  // waited for in the language just chosen).
   function loadingScreen(view, text) {
     screen(view, function () {
-      return h('div.boot', { role: 'status', 'aria-live': 'polite' }, h('div.spinner', { 'aria-hidden': 'true' }), h('p', { text: text }));
+      return h('div', brandbar(),
+        h('div.boot', { role: 'status', 'aria-live': 'polite' }, h('div.spinner', { 'aria-hidden': 'true' }), h('p', { text: val(text) })));
     });
   }
 
-  // outcome shows a result screen: kind ok|bad|warn|info; extra, if
-  // given, goes under the sentence.
+  // outcome shows a result screen: kind ok|bad|warn|info; title, lead,
+  // buttons and extra (if given; it goes under the sentence) are made by
+  // val, so that functions of them (tx(…)) follow a language switch:
+  // every result screen has the switch, and keeps its state through it.
   function outcome(view, kind, ic, title, lead, buttons, extra) {
     screen(view, function () {
-      return h('section.outcome', { 'data-t': 'outcome', 'data-kind': kind },
-        h('div.badge.' + kind, icon(ic)),
-        h('h1', { text: title }),
-        h('p', { 'data-t': 'message', text: lead }),
-        extra || null);
+      return h('div', brandbar(),
+        h('section.outcome', { 'data-t': 'outcome', 'data-kind': kind },
+          h('div.badge.' + kind, icon(ic)),
+          h('h1', { text: val(title) }),
+          h('p', { 'data-t': 'message', text: val(lead) }),
+          val(extra) || null));
     }, {
-      actions: h('div.actions', buttons || h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('done')))
+      actions: function () {
+        return h('div.actions', val(buttons) || h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('done')));
+      }
     });
   }
 
   function refusal(err, view) {
     var ic = err && (err.code === 'session_expired' || err.code === 'pin_locked') ? 'clock' : 'alert';
-    var buttons = [];
-    if (err && err.code === 'unknown_device') {
-      buttons.push(h('button.btn.btn-primary', { type: 'button', 'data-t': 'reactivate', on: { click: function () {
-        forgetDevice().then(function () { S.device = null; showEnrollCode(); });
-      } } }, t('activate')));
-    } else {
-      buttons.push(h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, S.device ? t('home') : t('done')));
+    function buttons() {
+      if (err && err.code === 'unknown_device') {
+        return h('button.btn.btn-primary', { type: 'button', 'data-t': 'reactivate', on: { click: function () {
+          forgetDevice().then(function () { S.device = null; showEnrollCode(); });
+        } } }, t('activate'));
+      }
+      return h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, S.device ? t('home') : t('done'));
     }
     var c = err && err.code === 'operation_failed' && err.reason === 'wrong_code' ? 'wrong_code' : err && err.code;
-    var title = TEXT[LANG]['title_' + c] ? t('title_' + c) : t('refusedTitle');
+    function title() { return TEXT[LANG]['title_' + c] ? t('title_' + c) : t('refusedTitle'); }
     // A locked PIN may be a forgotten one: say how to get a new one.
-    var extra = c === 'pin_locked' ? h('div.pin-recovery', { 'data-t': 'pin-recovery' },
-      h('h2', { text: t('pinRecoveryTitle') }), h('p', { text: t('pinRecovery') })) : null;
-    outcome(view || 'refused', c === 'session_expired' ? 'warn' : 'bad', ic, title, errText(err), buttons, extra);
+    function extra() {
+      return c === 'pin_locked' ? h('div.pin-recovery', { 'data-t': 'pin-recovery' },
+        h('h2', { text: t('pinRecoveryTitle') }), h('p', { text: t('pinRecovery') })) : null;
+    }
+    outcome(view || 'refused', c === 'session_expired' ? 'warn' : 'bad', ic, title, function () { return errText(err); }, buttons, extra);
     document.body.setAttribute('data-error', err && err.code || '');
   }
 
@@ -1297,9 +1345,11 @@
               h('span.row-icon', icon('user')), h('span.row-main', h('span.row-title', { text: t('regStart') }), h('span.row-sub', { text: t('regEntrySub') })), icon('chev', 'chev'))))]),
         h('p.footer-note', { text: t('footer') }));
     }, {
-      actions: h('div.actions',
-        h('button.btn.btn-secondary', { type: 'button', 'data-t': 'scan-activation', 'aria-label': t('scanActivation'), on: { click: function () { showCamera(); } } }, icon('scan'), h('span', { text: t('scanShort') })),
-        h('button.btn.btn-primary', { type: 'button', 'data-t': 'activate', on: { click: function () { showEnrollCode(); } } }, t('activate')))
+      actions: function () {
+        return h('div.actions',
+          h('button.btn.btn-secondary', { type: 'button', 'data-t': 'scan-activation', 'aria-label': t('scanActivation'), on: { click: function () { showCamera(); } } }, icon('scan'), h('span', { text: t('scanShort') })),
+          h('button.btn.btn-primary', { type: 'button', 'data-t': 'activate', on: { click: function () { showEnrollCode(); } } }, t('activate')));
+      }
     });
   }
 
@@ -1339,7 +1389,7 @@
           h('div.field', h('label', { for: 'code', text: t('codeLabel') }), input, h('div.hint', { id: 'code-hint', text: t('codeHint') })),
           alert,
           h('p', h('button.btn-link', { type: 'button', 'data-t': 'scan-activation', on: { click: function () { showCamera(); } } }, t('scanActivation')))));
-    }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'next', on: { click: go } }, t('next'))) });
+    }, { actions: function () { return h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'next', on: { click: go } }, t('next'))); } });
     function go() {
       if (!validCode(input.value)) {
         alert.textContent = t('codeBad');
@@ -1364,7 +1414,7 @@
           h('p.page-lead', { text: t('nameLead') }),
           h('div.field', h('label', { for: 'device-name', text: t('nameLabel') }), input),
           alert));
-    }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'next', on: { click: go } }, t('next'))) });
+    }, { actions: function () { return h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'next', on: { click: go } }, t('next'))); } });
     function go() {
       var v = input.value.trim();
       if (!v || v.length > 64) { alert.textContent = t('nameBad'); input.focus(); return; }
@@ -1410,7 +1460,7 @@
     var pin = E.pin;
     E.pin = '';
     var keys;
-    loadingScreen('enrolling', t('enrolling'));
+    loadingScreen('enrolling', tx('enrolling'));
     return newDeviceKey().then(function (k) {
       keys = k;
       return crypto.subtle.exportKey('spki', k.publicKey);
@@ -1453,13 +1503,14 @@
   function showEnrolled() {
     fetchIssuers().then(function (issuers) {
       var usable = issuers.filter(function (i) { return i.mode === 'internal' || i.mode === 'external'; });
+      var keep = {};
       screen('enrolled', function () {
-        return h('div',
+        return h('div', brandbar(),
           h('section.outcome',
             h('div.badge.ok', icon('check')),
             h('h1', { text: t('enrolledTitle') }),
             h('p', { 'data-t': 'message', text: t('enrolledLead', { name: S.device.userName }) })),
-          h('div.section', certRequestForm(usable, true)));
+          h('div.section', certRequestForm(usable, true, keep)));
       }, {});
     }, function (err) { refusal(err); });
   }
@@ -1480,14 +1531,17 @@
 
   // certRequestForm: pick an issuer, the algorithm and the purposes, then
   // the PIN. first: right after enrollment (offers both purposes).
-  function certRequestForm(issuers, first) {
+  // certRequestForm: keep (an object of the screen's, made outside its
+  // build) keeps the choices when a language switch builds it again.
+  function certRequestForm(issuers, first, keep) {
+    keep = keep || {};
     var wrap = h('div.card', { 'data-t': 'cert-form' });
     if (!issuers.length) {
       append(wrap, [h('h2', { text: t('offerTitle') }), h('p.muted', { text: t('offerNone') })]);
       if (first) { setTimeout(function () { setActions(h('button.btn.btn-primary', { type: 'button', 'data-t': 'start', on: { click: afterEnrollment } }, t('startUsing'))); }); }
       return wrap;
     }
-    var sel = { issuer: issuers[0], purposes: { sign: true, encrypt: first }, alg: '', mode: 'usual' };
+    var sel = keep.sel = keep.sel || { issuer: issuers[0], purposes: { sign: true, encrypt: first }, alg: '', mode: 'usual' };
     var body = h('div');
     append(wrap, [h('h2', { text: t('offerTitle') }), h('p.muted', { text: t('offerLead') }), body]);
     function algsOf(iss) {
@@ -1584,9 +1638,10 @@
     // the same request (the same share), and the gateway answers the
     // credential it made.
     function answerLost(purposes) {
-      outcome('request-unsure', 'warn', 'alert', t('reqLostTitle'), t(sel.mode === 'cosign' ? 'reqLostLeadCosign' : 'reqLostLead'), [
-        h('button.btn.btn-secondary', { type: 'button', 'data-t': 'done', on: { click: first ? afterEnrollment : showStart } }, first ? t('later') : t('home')),
-        h('button.btn.btn-primary', { type: 'button', 'data-t': 'retry', on: { click: function () { request(purposes); } } }, t('retry'))]);
+      outcome('request-unsure', 'warn', 'alert', tx('reqLostTitle'), tx(sel.mode === 'cosign' ? 'reqLostLeadCosign' : 'reqLostLead'), function () {
+        return [h('button.btn.btn-secondary', { type: 'button', 'data-t': 'done', on: { click: first ? afterEnrollment : showStart } }, first ? t('later') : t('home')),
+          h('button.btn.btn-primary', { type: 'button', 'data-t': 'retry', on: { click: function () { request(purposes); } } }, t('retry'))];
+      });
     }
     setTimeout(draw);
     return wrap;
@@ -1773,7 +1828,14 @@
   // ---------------------------------------------------------------------
   function showHome() {
     var credCount = h('span.muted', { 'data-t': 'cert-count', text: '…' });
+    var counted = null; // {n, soon}: a language switch words it again
+    function count() {
+      if (!counted) { return; }
+      credCount.textContent = t('tileCertsSub', { n: counted.n }) + (counted.soon ? ' · ' + t('expChip') : '');
+      credCount.classList.toggle('warn-text', !!counted.soon);
+    }
     screen('home', function () {
+      count();
       return h('div',
         h('header.hero',
           h('div.hero-top', h('div.brand', icon('shield'), h('span', { text: t('appName') })), langButton()),
@@ -1792,10 +1854,9 @@
         h('p.footer-note', { text: t('footer') }));
     }, { tab: 'home' });
     api('GET', '/v1/me/credentials', undefined, true).then(function (r) {
-      var n = (r.credentials || []).filter(function (c) { return c.state === 'active'; }).length;
-      var soon = (r.credentials || []).filter(expiringSoon).length;
-      credCount.textContent = t('tileCertsSub', { n: n }) + (soon ? ' · ' + t('expChip') : '');
-      if (soon) { credCount.classList.add('warn-text'); }
+      counted = { n: (r.credentials || []).filter(function (c) { return c.state === 'active'; }).length,
+        soon: (r.credentials || []).filter(expiringSoon).length };
+      count();
     }, function (err) {
       if (err.code === 'device_revoked' || err.code === 'unknown_device') { refusal(err); }
     });
@@ -1931,7 +1992,7 @@
     var code = /activate=([^&]+)/.exec(u.hash);
     if (code) {
       if (S.device) {
-        outcome('already-enrolled', 'info', 'phone', t('enrolledTitle'), t('alreadyEnrolled', { name: S.device.userName }));
+        outcome('already-enrolled', 'info', 'phone', tx('enrolledTitle'), tx('alreadyEnrolled', { name: S.device.userName }));
       } else {
         S.pendingCode = normCode(decodeURIComponent(code[1]));
         E = {};
@@ -1955,7 +2016,7 @@
           h('h1', { text: t('notEnrolledTitle') }),
           h('p', { 'data-t': 'message', text: t('notEnrolledLead') }),
           h('p.small.muted', { text: t('notEnrolledAfter') })));
-    }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'activate', on: { click: function () { showEnrollCode(); } } }, t('activate'))) });
+    }, { actions: function () { return h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'activate', on: { click: function () { showEnrollCode(); } } }, t('activate'))); } });
   }
 
   // A scanned session survives a reload of its tab (a phone browser
@@ -1982,7 +2043,7 @@
   }
 
   function showSession(payload) {
-    loadingScreen('session-loading', t('reading'));
+    loadingScreen('session-loading', tx('reading'));
     // The issuers' names (public) are read first: the credentials show them.
     fetchIssuers().catch(function () { return []; }).then(settlePending).then(function () {
       var kept = keptScan(payload);
@@ -2071,7 +2132,7 @@
       if (r <= 0 && !isNaN(expires) && !inFlight) {
         clearTimers();
         ended();
-        outcome('expired', 'warn', 'clock', t('expiredTitle'), t('expiredLead'));
+        outcome('expired', 'warn', 'clock', tx('expiredTitle'), tx('expiredLead'));
       }
     }
 
@@ -2092,13 +2153,14 @@
       clearTimers();
       closeSheet();
       ended();
-      outcome('unsure', 'warn', 'alert', t('unsureTitle'), lead, [
-        h('button.btn.btn-secondary', { type: 'button', 'data-t': 'unsure-history', on: { click: showHistory } }, t('unsureHistory')),
-        h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('home'))]);
+      outcome('unsure', 'warn', 'alert', tx('unsureTitle'), lead, function () {
+        return [h('button.btn.btn-secondary', { type: 'button', 'data-t': 'unsure-history', on: { click: showHistory } }, t('unsureHistory')),
+          h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('home'))];
+      });
     }
     function refused(err) {
       ended();
-      if (err && err.code === 'network') { unsure(t('unsureLead')); } else { refusal(err); }
+      if (err && err.code === 'network') { unsure(tx('unsureLead')); } else { refusal(err); }
     }
     screen('session', function () {
       // Built again on a language switch (screen stops the timers): the
@@ -2117,6 +2179,30 @@
         h('dl.kv',
           h('dt', { text: t('from') }), h('dd', h('span.origin', { 'data-t': 'origin' }, icon(/^https:/.test(s.origin) ? 'lock' : 'globe'), s.origin)),
           h('dt', { text: t('computer') }), h('dd', { 'data-t': 'desktop', text: t('computerValue', { browser: browserOf(s.desktop && s.desktop.user_agent), ip: (s.desktop && s.desktop.ip) || '—' }) }))));
+      // The matching code: three choices, one is on the computer's screen.
+      // Right under the computer it names, before the portal's words and
+      // the documents: the anti-phishing check is on the first screen of
+      // a 320×640 phone, however long the title or the documents list.
+      // Built again on a language switch: a code already picked stays so.
+      codeButtons = (s.code_choices || []).map(function (c, i) {
+        return h('button.code-choice', { type: 'button', role: 'radio', 'aria-checked': String(c === choice.code),
+          tabindex: (choice.code ? c === choice.code : i === 0) ? '0' : '-1', 'aria-label': t('codeOption', { code: c.split('').join(' ') }), 'data-code': c, 'data-t': 'code-choice',
+          on: { click: function () { choice.code = c; refresh(); } } }, c);
+      });
+      var group = h('div.code-choices', { role: 'radiogroup', 'aria-labelledby': 'code-label' }, codeButtons);
+      group.addEventListener('keydown', function (e) {
+        var i = codeButtons.indexOf(document.activeElement);
+        if (i < 0) { return; }
+        var d = e.key === 'ArrowRight' || e.key === 'ArrowDown' ? 1 : e.key === 'ArrowLeft' || e.key === 'ArrowUp' ? -1 : 0;
+        if (!d) { return; }
+        e.preventDefault();
+        var n = codeButtons[(i + d + codeButtons.length) % codeButtons.length];
+        choice.code = n.getAttribute('data-code');
+        refresh();
+        n.focus();
+      });
+      parts.push(h('h2.section-title', { id: 'code-label', text: t('pickCode') }));
+      parts.push(h('div.card', group));
       // The portal's own words, marked as such: a title that reads like
       // the app's (已验证, an amount, another portal's name) is not the
       // gateway's say-so. The registered name and the checked origin
@@ -2167,27 +2253,6 @@
           parts.push(h('div', { role: 'radiogroup', 'aria-labelledby': 'seal-label', 'data-t': 'seal-choices' }, sealButtons));
         }
       }
-      // The matching code: three choices, one is on the computer's screen.
-      // Built again on a language switch: a code already picked stays so.
-      codeButtons = (s.code_choices || []).map(function (c, i) {
-        return h('button.code-choice', { type: 'button', role: 'radio', 'aria-checked': String(c === choice.code),
-          tabindex: (choice.code ? c === choice.code : i === 0) ? '0' : '-1', 'aria-label': t('codeOption', { code: c.split('').join(' ') }), 'data-code': c, 'data-t': 'code-choice',
-          on: { click: function () { choice.code = c; refresh(); } } }, c);
-      });
-      var group = h('div.code-choices', { role: 'radiogroup', 'aria-labelledby': 'code-label' }, codeButtons);
-      group.addEventListener('keydown', function (e) {
-        var i = codeButtons.indexOf(document.activeElement);
-        if (i < 0) { return; }
-        var d = e.key === 'ArrowRight' || e.key === 'ArrowDown' ? 1 : e.key === 'ArrowLeft' || e.key === 'ArrowUp' ? -1 : 0;
-        if (!d) { return; }
-        e.preventDefault();
-        var n = codeButtons[(i + d + codeButtons.length) % codeButtons.length];
-        choice.code = n.getAttribute('data-code');
-        refresh();
-        n.focus();
-      });
-      parts.push(h('h2.section-title', { id: 'code-label', text: t('pickCode') }));
-      parts.push(h('div.card', group));
       // The credential (a certificate session: the certificates, any number).
       if (kind === 'certificate' && creds.length) {
         var certButtons = creds.map(function (c) {
@@ -2242,9 +2307,9 @@
       refresh();
       api('POST', '/v1/sessions/' + encodeURIComponent(s.id) + '/reject', {}, true).then(function () {
         ended();
-        outcome('rejected', 'info', 'cross', t('rejectedTitle'), t('rejectedLead'));
+        outcome('rejected', 'info', 'cross', tx('rejectedTitle'), tx('rejectedLead'));
       }, function (err) {
-        if (err.code === 'network') { unsure(t('unsureReject')); } else { ended(); refusal(err); }
+        if (err.code === 'network') { unsure(tx('unsureReject')); } else { ended(); refusal(err); }
       });
     }
 
@@ -2267,12 +2332,12 @@
             clearTimers();
             closeSheet();
             ended();
-            outcome('done', 'ok', 'check', t('doneTitle_' + kind), t('doneLead', { app: appName }));
+            outcome('done', 'ok', 'check', tx('doneTitle_' + kind), tx('doneLead', { app: appName }));
           }, function (err) {
             inFlight = false;
             // A confirm whose answer was lost may have been done: say so,
             // not "try again".
-            if (err.code === 'network') { unsure(t('unsureLead')); return null; }
+            if (err.code === 'network') { unsure(tx('unsureLead')); return null; }
             if (err.code !== 'wrong_pin' || remaining() <= 0) { ended(); }
             return pinError(err, remaining() > 0);
           });
@@ -2288,7 +2353,7 @@
       api('POST', '/v1/sessions/' + encodeURIComponent(s.id) + '/confirm', { credentials: choice.certs.slice(), code: choice.code }, true).then(function () {
         clearTimers();
         ended();
-        outcome('done', 'ok', 'check', t('doneTitle_' + kind), t('doneLead', { app: appName }));
+        outcome('done', 'ok', 'check', tx('doneTitle_' + kind), tx('doneLead', { app: appName }));
       }, refused);
     }
   }
@@ -2401,27 +2466,39 @@
   // ---------------------------------------------------------------------
   function showCerts() {
     var list = h('div', { 'data-t': 'cert-list' }, h('div.boot', h('div.spinner', { 'aria-hidden': 'true' })));
+    // The answers, kept: a language switch draws them again.
+    var creds = null, dels = [];
     screen('certs', function () {
+      fill();
       return h('div', topbar(t('myCerts')), h('div.section', list));
     }, {
       tab: 'certs',
       actions: null
     });
     Promise.all([fetchIssuers(), api('GET', '/v1/me/credentials', undefined, true)]).then(function (r) {
-      var creds = r[1].credentials || [];
+      creds = r[1].credentials || [];
+      fill();
+      return api('GET', '/v1/me/delegations', undefined, true).then(function (r) {
+        dels = r.delegations || [];
+        fill();
+      });
+    }, function (err) { refusal(err); });
+
+    function fill() {
+      if (!creds) { return; }
       clear(list);
       var banner = expiryBanner(creds);
       if (banner) { list.appendChild(banner); }
       // What the user can use first: active, then waiting to be issued,
       // then renewed (superseded: still decrypts what was made for it),
       // then the ended ones (revoked, expired); the gateway's order within.
-      creds = creds.map(function (c, i) { return { c: c, i: i }; }).sort(function (a, b) {
+      var shown = creds.map(function (c, i) { return { c: c, i: i }; }).sort(function (a, b) {
         return credRank(a.c.state) - credRank(b.c.state) || a.i - b.i;
       }).map(function (x) { return x.c; });
-      if (!creds.length) {
+      if (!shown.length) {
         list.appendChild(h('div.empty', icon('cert'), h('p', { text: t('certsEmpty') })));
       }
-      creds.forEach(function (c) {
+      shown.forEach(function (c) {
         var st = c.state === 'active' && c.not_after && Date.parse(c.not_after) < Date.now() ? 'expired' : c.state;
         var chipCls = st === 'active' ? '.ok' : st === 'pending' ? '.warn' : st === 'superseded' ? '.grey' : '.bad';
         list.appendChild(h('div.card' + (st === 'superseded' ? '.card-old' : ''), { 'data-t': 'cert', 'data-state': st, 'data-purpose': c.purpose, 'data-alg': c.alg, 'data-cred': c.id },
@@ -2437,14 +2514,11 @@
       });
       list.appendChild(h('div.section-title'));
       list.appendChild(h('button.btn.btn-primary', { type: 'button', 'data-t': 'request-new', on: { click: showRequestCert } }, t('requestNew')));
-      return api('GET', '/v1/me/delegations', undefined, true).then(function (r) {
-        var dels = r.delegations || [];
-        if (!dels.length) { return; }
-        list.appendChild(h('h2.section-title', { text: t('delegations') }));
-        list.appendChild(h('p.muted.small', { text: t('delegationsLead') }));
-        dels.forEach(function (d) { list.appendChild(delegationCard(d)); });
-      });
-    }, function (err) { refusal(err); });
+      if (!dels.length) { return; }
+      list.appendChild(h('h2.section-title', { text: t('delegations') }));
+      list.appendChild(h('p.muted.small', { text: t('delegationsLead') }));
+      dels.forEach(function (d) { list.appendChild(delegationCard(d)); });
+    }
   }
 
   // delegationCard: a delegation as this phone's user sees it (granted to
@@ -2484,8 +2558,9 @@
 
   function showRequestCert() {
     fetchIssuers().then(function (issuers) {
+      var keep = {};
       screen('request-cert', function () {
-        return h('div', topbar(t('requestNew'), showCerts), h('div.section', certRequestForm(issuers, false)));
+        return h('div', topbar(t('requestNew'), showCerts), h('div.section', certRequestForm(issuers, false, keep)));
       }, {});
     }, function (err) { refusal(err); });
   }
@@ -2495,7 +2570,10 @@
   // ---------------------------------------------------------------------
   function showHistory() {
     var list = h('div', { 'data-t': 'history-list' }, h('div.boot', h('div.spinner', { 'aria-hidden': 'true' })));
+    // The answer, kept: a language switch draws it again.
+    var entries = null;
     screen('history', function () {
+      fill();
       return h('div', topbar(t('history')), h('div.section', list));
     }, { tab: 'history' });
     // The delegations give the names of the organisations and staff
@@ -2511,7 +2589,12 @@
     }).then(function () {
       return api('GET', '/v1/me/history?limit=100', undefined, true);
     }).then(function (r) {
-      var entries = r.entries || [];
+      entries = r.entries || [];
+      fill();
+    }, function (err) { refusal(err); });
+
+    function fill() {
+      if (!entries) { return; }
       clear(list);
       if (!entries.length) {
         list.appendChild(h('div.empty', icon('history'), h('p', { text: t('historyEmpty') })));
@@ -2541,7 +2624,7 @@
             h('span.row-main', h('span.row-title', { text: what }), h('span.row-sub', { text: sub })),
             h('span.chip' + (ok ? '.ok' : '.bad'), { text: t('outcome_' + (ok ? 'ok' : 'failed')) }))));
       });
-    }, function (err) { refusal(err); });
+    }
   }
 
   // ---------------------------------------------------------------------
@@ -2632,16 +2715,19 @@
     }).then(function (b) { return b.arrayBuffer(); });
   }
 
-  // showSignature offers the pad only to a user who holds an active
-  // signing certificate (what POST /v1/me/seals binds the drawing to, as
-  // the certificates list shows it); otherwise it says why not and leads
-  // to the certificates page. The gateway's 409 no_signing_credential
-  // stays the backstop (a certificate revoked while drawing).
+  // showSignature offers the pad only where the operator allows drawn
+  // signatures (the certificates list says so: drawn_signatures) and to
+  // a user who holds an active signing certificate (what POST
+  // /v1/me/seals binds the drawing to, as the certificates list shows
+  // it); otherwise it says why not, before anything is drawn, and leads
+  // back to Me or to the certificates page. The gateway's 403
+  // drawn_seal_disabled and 409 no_signing_credential stay the backstop
+  // (the policy changed, or a certificate revoked, while drawing).
   function showSignature() {
-    loadingScreen('signature-loading', t('loading'));
+    loadingScreen('signature-loading', tx('loading'));
     api('GET', '/v1/me/credentials', undefined, true).then(function (r) {
       if (S.view !== 'signature-loading') { return; }
-      var why = signingGap((r && r.credentials) || []);
+      var why = r && r.drawn_signatures === false ? 'disabled' : signingGap((r && r.credentials) || []);
       if (why) { signatureUnavailable(why); } else { showSignaturePad(); }
     }, function (err) { refusal(err); });
   }
@@ -2659,14 +2745,22 @@
     return last ? last.state : 'none';
   }
 
+  // signatureUnavailable takes the pad's place: why is disabled (the
+  // operator's policy: nothing the user can do here but ask the
+  // provider), or signingGap's reason (the way on is the certificates
+  // page).
   function signatureUnavailable(why) {
+    var off = why === 'disabled';
     screen('signature-unavailable', function () {
       return h('div', topbar(t('signTitle'), showMe),
         h('section.outcome', { 'data-t': 'sign-unavailable', 'data-reason': why },
-          h('div.badge.warn', icon(why === 'pending' ? 'clock' : 'cert')),
-          h('h2', { text: t(why === 'pending' ? 'title_sign_pending' : 'title_no_signing_credential') }),
-          h('p', { 'data-t': 'message', text: t('signNoCred_' + why) })));
-    }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'to-certs', on: { click: showCerts } }, t('signToCerts'))) });
+          h('div.badge.warn', icon(off ? 'lock' : why === 'pending' ? 'clock' : 'cert')),
+          h('h2', { text: t(off ? 'title_drawn_seal_disabled' : why === 'pending' ? 'title_sign_pending' : 'title_no_signing_credential') }),
+          h('p', { 'data-t': 'message', text: t(off ? 'signDisabled' : 'signNoCred_' + why) })));
+    }, { actions: function () {
+      return h('div.actions', off ? h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('back')) :
+        h('button.btn.btn-primary', { type: 'button', 'data-t': 'to-certs', on: { click: showCerts } }, t('signToCerts')));
+    } });
   }
 
   function showSignaturePad() {
@@ -2678,6 +2772,12 @@
     var wipe = h('button.btn.btn-secondary', { type: 'button', 'data-t': 'sign-clear', disabled: true, on: { click: function () { strokes = []; redraw(); } } }, t('signClear'));
     var save = h('button.btn.btn-primary', { type: 'button', 'data-t': 'sign-save', disabled: true, on: { click: submit } }, t('signSave'));
     screen('signature', function () {
+      // Built again on a language switch: the drawing stays, the kept
+      // buttons' labels follow.
+      pad.setAttribute('aria-label', t('signPadLabel'));
+      undo.textContent = t('signUndo');
+      wipe.textContent = t('signClear');
+      save.textContent = t('signSave');
       return h('div', topbar(t('signTitle'), showMe),
         h('div.section', h('div.card', h('p', { text: t('signLead') }), h('div.sign-wrap', pad), msg, h('div.sign-tools', undo, wipe))));
     }, { actions: h('div.actions', save) });
@@ -2738,21 +2838,22 @@
         return api('POST', '/v1/me/seals', { image_png: b64(buf) }, true).then(function (sl) {
           var url = URL.createObjectURL(new Blob([buf], { type: 'image/png' }));
           screen('signature-saved', function () {
-            return h('section.outcome', { 'data-t': 'outcome', 'data-kind': 'ok' },
+            return h('div', brandbar(), h('section.outcome', { 'data-t': 'outcome', 'data-kind': 'ok' },
               h('div.badge.ok', icon('check')),
               h('h1', { text: t('signSavedTitle') }),
               h('img.sign-saved', { src: url, alt: t('signRow'), 'data-t': 'sign-saved' }),
-              h('p', { 'data-t': 'message', text: t('signSavedLead', { id: sl.id }) }));
-          }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done'))) });
+              h('p', { 'data-t': 'message', text: t('signSavedLead', { id: sl.id }) })));
+          }, { actions: function () { return h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done'))); } });
         });
       }).catch(function (err) {
         if (err && (err.code === 'drawn_seal_disabled' || err.code === 'seal_limit' || err.code === 'no_signing_credential')) {
           // Without a signing certificate the way on is the certificates
           // page (request one; an expired or revoked one is not renewed).
           var toCerts = err.code === 'no_signing_credential';
-          outcome('refused', 'warn', 'alert', t('title_' + err.code), errText(err), [
-            toCerts ? h('button.btn.btn-primary', { type: 'button', 'data-t': 'to-certs', on: { click: showCerts } }, t('signToCerts')) : null,
-            h('button.btn' + (toCerts ? '.btn-secondary' : '.btn-primary'), { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done'))]);
+          outcome('refused', 'warn', 'alert', tx('title_' + err.code), function () { return errText(err); }, function () {
+            return [toCerts ? h('button.btn.btn-primary', { type: 'button', 'data-t': 'to-certs', on: { click: showCerts } }, t('signToCerts')) : null,
+              h('button.btn' + (toCerts ? '.btn-secondary' : '.btn-primary'), { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done'))];
+          });
           document.body.setAttribute('data-error', err.code);
           return;
         }
@@ -2777,7 +2878,9 @@
   // My data: GET /v1/me/data, saved as a file, with a summary.
   function showMyData() {
     var summary = h('div', { 'data-t': 'data-summary' });
+    var got = null; // the answer, kept: a language switch draws it again
     screen('my-data', function () {
+      fill();
       return h('div', topbar(t('myData'), showMe),
         h('div.section',
           h('div.card', h('p', { text: t('myDataLead') }),
@@ -2793,17 +2896,23 @@
         a.click();
         a.parentNode.removeChild(a);
         setTimeout(function () { URL.revokeObjectURL(url); }, 60000);
-        clear(summary);
-        var u = data.user || {};
-        var kv = h('dl.kv',
-          h('dt', { text: t('dataName') }), h('dd', { 'data-t': 'data-name', text: u.name || '' }),
-          h('dt', { text: t('userId') }), h('dd.mono', { text: u.id || '' }));
-        ['devices', 'credentials', 'seals', 'delegations', 'sessions', 'audit'].forEach(function (k) {
-          append(kv, [h('dt', { text: t('dataCount_' + k) }), h('dd', { 'data-t': 'data-count-' + k, text: String((data[k] || []).length) })]);
-        });
-        append(summary, [h('h2.section-title', { text: t('dataSummary') }), h('div.card', kv)]);
+        got = data;
+        fill();
         toast(t('dataReady', { file: file }));
       }, function (err) { refusal(err); });
+    }
+    function fill() {
+      if (!got) { return; }
+      var data = got;
+      clear(summary);
+      var u = data.user || {};
+      var kv = h('dl.kv',
+        h('dt', { text: t('dataName') }), h('dd', { 'data-t': 'data-name', text: u.name || '' }),
+        h('dt', { text: t('userId') }), h('dd.mono', { text: u.id || '' }));
+      ['devices', 'credentials', 'seals', 'delegations', 'sessions', 'audit'].forEach(function (k) {
+        append(kv, [h('dt', { text: t('dataCount_' + k) }), h('dd', { 'data-t': 'data-count-' + k, text: String((data[k] || []).length) })]);
+      });
+      append(summary, [h('h2.section-title', { text: t('dataSummary') }), h('div.card', kv)]);
     }
   }
 
@@ -2813,6 +2922,7 @@
     var go = h('button.btn.btn-destroy', { type: 'button', 'data-t': 'delete-go', disabled: true, on: { click: askPin } }, t('deleteGo'));
     check.addEventListener('change', function () { go.disabled = !check.checked; });
     screen('delete-account', function () {
+      go.textContent = t('deleteGo');
       return h('div', topbar(t('deleteAccount'), showMe),
         h('div.section',
           h('div.card.card-danger', { 'data-t': 'delete-warning' },
@@ -2830,8 +2940,9 @@
             closeSheet();
             return forgetDevice().then(function () {
               S.device = null;
-              outcome('account-deleted', 'ok', 'check', t('deletedTitle'), t('deletedLead', { n: (res.revoked || []).length }),
-                h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('done')));
+              outcome('account-deleted', 'ok', 'check', tx('deletedTitle'), tx('deletedLead', { n: (res.revoked || []).length }), function () {
+                return h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('done'));
+              });
             });
           }, function (err) {
             if (err.code === 'wrong_pin') {
@@ -2893,7 +3004,7 @@
           });
           return req.then(function () {
             closeSheet();
-            outcome('pin-changed', 'ok', 'check', t('pinChanged'), t('pinChangedLead'), h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
+            outcome('pin-changed', 'ok', 'check', tx('pinChanged'), tx('pinChangedLead'), doneToMe);
           }, function (err) {
             body.old_pin = body.new_pin = '';
             // The answer lost: the gateway may have changed the PIN (and
@@ -2958,17 +3069,24 @@
 
   // pinUnsure: the PIN change's answer was lost.
   function pinUnsure(sentAt) {
-    var check = h('button.btn.btn-primary', { type: 'button', 'data-t': 'pin-check', on: { click: function () {
+    function check() {
       settlePINChange(sentAt).then(function (taken) {
         if (taken) {
-          outcome('pin-changed', 'ok', 'check', t('pinChanged'), t('pinChangedLead'), h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
+          outcome('pin-changed', 'ok', 'check', tx('pinChanged'), tx('pinChangedLead'), doneToMe);
         } else {
-          outcome('pin-not-changed', 'info', 'alert', t('pinNotChanged'), t('pinNotChangedLead'), h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
+          outcome('pin-not-changed', 'info', 'alert', tx('pinNotChanged'), tx('pinNotChangedLead'), doneToMe);
         }
       }, function (err) { toast(errText(err)); });
-    } } }, t('pinCheck'));
-    outcome('pin-unsure', 'warn', 'alert', t('pinUnsureTitle'), t('pinUnsureLead'), [
-      h('button.btn.btn-secondary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('home')), check]);
+    }
+    outcome('pin-unsure', 'warn', 'alert', tx('pinUnsureTitle'), tx('pinUnsureLead'), function () {
+      return [h('button.btn.btn-secondary', { type: 'button', 'data-t': 'done', on: { click: showStart } }, t('home')),
+        h('button.btn.btn-primary', { type: 'button', 'data-t': 'pin-check', on: { click: check } }, t('pinCheck'))];
+    });
+  }
+
+  // doneToMe is a result screen's one button, back to Me.
+  function doneToMe() {
+    return h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done'));
   }
 
   // ---------------------------------------------------------------------
@@ -3118,7 +3236,7 @@
   function showRegisterForm(kind) {
     if (REG.kind !== kind) { REG = { kind: kind, fields: {}, licence: null, consent: false }; }
     if (!S.regPolicy) {
-      loadingScreen('register-loading', t('loading'));
+      loadingScreen('register-loading', tx('loading'));
       fetchPolicy().then(function () { showRegisterForm(kind); }, function (err) { refusal(err); });
       return;
     }
@@ -3165,6 +3283,7 @@
     var href = policyHref(pol.policy_url);
     screen('register-' + (org ? 'organization' : 'person'), function () {
       drawLicence();
+      submit.textContent = t('regSubmit');
       var fields = org ? [
         f.field('name', t('regOrgName'), { hint: t('regOrgNameHint'), autocomplete: 'organization', max: 200 }),
         f.field('credit_code', t('regCreditCode'), { hint: t('regCreditCodeHint'), caps: true, max: 18,
@@ -3277,7 +3396,7 @@
   function showRegStatus() {
     var r = S.registration;
     if (!r) { showWelcome(); return; }
-    loadingScreen('reg-status-loading', t('loading'));
+    loadingScreen('reg-status-loading', tx('loading'));
     api('GET', '/v1/register/' + encodeURIComponent(r.id), undefined, false).then(function (st) {
       r.state = st.state;
       r.reason = st.reason || '';
@@ -3289,8 +3408,9 @@
     }, function (err) {
       if (err.code === 'registration_not_found') {
         forgetRegistration().then(function () {
-          outcome('reg-gone', 'warn', 'alert', t('regStatusTitle'), t('regGone'),
-            h('button.btn.btn-primary', { type: 'button', 'data-t': 'reg-start', on: { click: showRegister } }, t('regStart')));
+          outcome('reg-gone', 'warn', 'alert', tx('regStatusTitle'), tx('regGone'), function () {
+            return h('button.btn.btn-primary', { type: 'button', 'data-t': 'reg-start', on: { click: showRegister } }, t('regStart'));
+          });
         });
         return;
       }
@@ -3303,18 +3423,22 @@
     var kind = st === 'approved' ? 'ok' : st === 'rejected' ? 'bad' : 'info';
     var ic = st === 'approved' ? 'check' : st === 'rejected' ? 'alert' : 'clock';
     var key = st === 'approved' ? 'regApproved' : st === 'rejected' ? 'regRejected' : 'regPending';
-    var buttons = [];
-    if (st === 'rejected') {
-      buttons.push(h('button.btn.btn-primary', { type: 'button', 'data-t': 'reg-again', on: { click: function () {
-        REG = { kind: r.kind, fields: Object.assign({}, r.fields || {}), licence: null, consent: false };
-        showRegisterForm(r.kind);
-      } } }, t('regAgain')));
-    } else {
-      if (st !== 'approved') {
-        buttons.push(h('button.btn.btn-secondary', { type: 'button', 'data-t': 'reg-refresh', on: { click: showRegStatus } }, t('regRefresh')));
+    // The action bar, made again on a language switch.
+    function buttons() {
+      var bar = [];
+      if (st === 'rejected') {
+        bar.push(h('button.btn.btn-primary', { type: 'button', 'data-t': 'reg-again', on: { click: function () {
+          REG = { kind: r.kind, fields: Object.assign({}, r.fields || {}), licence: null, consent: false };
+          showRegisterForm(r.kind);
+        } } }, t('regAgain')));
+      } else {
+        if (st !== 'approved') {
+          bar.push(h('button.btn.btn-secondary', { type: 'button', 'data-t': 'reg-refresh', on: { click: showRegStatus } }, t('regRefresh')));
+        }
+        bar.push(h('button.btn.btn-primary', { type: 'button', 'data-t': 'reg-enroll', on: { click: function () { showEnrollCode(); } } },
+          t(st === 'approved' ? 'regEnterCode' : 'regHaveCode')));
       }
-      buttons.push(h('button.btn.btn-primary', { type: 'button', 'data-t': 'reg-enroll', on: { click: function () { showEnrollCode(); } } },
-        t(st === 'approved' ? 'regEnterCode' : 'regHaveCode')));
+      return h('div.actions', bar);
     }
     var fields = r.fields || {};
     screen('reg-status', function () {
@@ -3337,7 +3461,7 @@
             forgetRegistration().then(showWelcome);
           } } }, t('regAbandon')))),
         r.checkedAt ? h('p.footer-note', { text: t('regCheckedAt', { time: fmtTime(new Date(r.checkedAt), true) }) }) : null);
-    }, { actions: h('div.actions', buttons) });
+    }, { actions: buttons });
     document.body.setAttribute('data-reg-state', st);
   }
 
@@ -3349,6 +3473,7 @@
     var formAlert = h('div.alert', { role: 'alert', 'data-t': 'reg-error' });
     var submit = h('button.btn.btn-primary', { type: 'button', 'data-t': 'corr-submit', on: { click: send } }, t('corrSubmit'));
     screen('correction', function () {
+      submit.textContent = t('corrSubmit');
       return h('div', topbar(t('corrTitle'), showMe),
         h('div.section', h('p.page-lead', { text: t('corrLead') }),
           f.field('name', t('regName'), { autocomplete: 'name', max: 200 }),
@@ -3367,8 +3492,7 @@
       if (!Object.keys(body).length) { formAlert.textContent = t('corrEmpty'); return; }
       submit.disabled = true;
       api('POST', '/v1/me/corrections', body, true).then(function (res) {
-        outcome('correction-sent', 'ok', 'check', t('corrSentTitle'), t('corrSentLead', { id: res.id }),
-          h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showMe } }, t('done')));
+        outcome('correction-sent', 'ok', 'check', tx('corrSentTitle'), tx('corrSentLead', { id: res.id }), doneToMe);
       }, function (err) {
         submit.disabled = false;
         if (!f.server(err, { invalid_id_number: 'id_number' })) { formAlert.textContent = errText(err); }
@@ -3454,7 +3578,7 @@ function expiryBanner(creds) {
           opts.length ? [h('h2.section-title', { id: 'renew-key-label', text: t('renewKeyTitle') }),
             h('div', { role: 'radiogroup', 'aria-labelledby': 'renew-key-label' }, opts)] : null,
           rk === 'new' ? h('p.notice.warn', { 'data-t': 'renew-new-key', text: t('renewNewKeyForced') }) : null));
-    }, { actions: h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'renew-go', on: { click: askPin } }, t('renewGo'))) });
+    }, { actions: function () { return h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'renew-go', on: { click: askPin } }, t('renewGo'))); } });
     function askPin() {
       pinSheet({
         title: t('pinTitle'), lead: t('renewPinLead', { issuer: issuerName(c.issuer), purpose: t('purpose_' + c.purpose) }), dismissible: true,
@@ -3470,9 +3594,12 @@ function expiryBanner(creds) {
             // At an external issuer the successor waits for the CA's
             // certificate; the old one stays in use until then.
             var waiting = nc.state === 'pending';
-            outcome('renewed', waiting ? 'info' : 'ok', waiting ? 'clock' : 'check', t(waiting ? 'renewSentTitle' : 'renewedTitle'),
-              waiting ? t('renewSentLead') : t('renewedLead', { date: nc.not_after ? fmtDate(new Date(nc.not_after)) : '—' }) + (sel.newKey ? ' ' + t('renewedKeyNew') : ''),
-              h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showCerts } }, t('done')));
+            var newKey = sel.newKey;
+            outcome('renewed', waiting ? 'info' : 'ok', waiting ? 'clock' : 'check', tx(waiting ? 'renewSentTitle' : 'renewedTitle'), function () {
+              return waiting ? t('renewSentLead') : t('renewedLead', { date: nc.not_after ? fmtDate(new Date(nc.not_after)) : '—' }) + (newKey ? ' ' + t('renewedKeyNew') : '');
+            }, function () {
+              return h('button.btn.btn-primary', { type: 'button', 'data-t': 'done', on: { click: showCerts } }, t('done'));
+            });
           }, function (err) { return pinError(err, true); });
         }
       });
@@ -3521,7 +3648,7 @@ function expiryBanner(creds) {
       } else if (S.pendingCode) {
         if (S.device) {
           S.pendingCode = '';
-          outcome('already-enrolled', 'info', 'phone', t('enrolledTitle'), t('alreadyEnrolled', { name: S.device.userName }));
+          outcome('already-enrolled', 'info', 'phone', tx('enrolledTitle'), tx('alreadyEnrolled', { name: S.device.userName }));
         } else {
           showEnrollCode();
         }

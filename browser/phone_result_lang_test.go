@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/ukeygate/ukeygate/portal"
 )
 
@@ -146,6 +148,33 @@ func TestPhoneResultLanguage(t *testing.T) {
 		p.axe("the refusal in Chinese at 320 px")
 		p.tap("done")
 		p.waitView("home")
+	})
+
+	// A form half typed, switched: what was typed stays, and the form is
+	// sent from its own button (not under the tab bar).
+	step(t, p, "a typed correction switched, then sent", func(t *testing.T) {
+		p.tap("tab-me")
+		p.waitView("me")
+		p.center("correction")
+		p.tap("correction")
+		p.waitView("correction")
+		if err := chromedp.Do(p.ctx, chromedp.SendKeys(chromedp.ID("f-phone"), "13800138000")); err != nil {
+			t.Fatal(err)
+		}
+		switchTo(t, "en", "correction")
+		if got := eval[string](p.tab, `document.getElementById('f-phone').value`); got != "13800138000" {
+			t.Errorf("after the switch the phone field holds %q", got)
+		}
+		if b := buttons(); b != "corr-submit=Send the correction" {
+			t.Errorf("in English the buttons are %q", b)
+		}
+		p.shot("correction-typed-en")
+		p.tap("corr-submit")
+		p.waitView("correction-sent")
+		switchTo(t, "zh-CN", "correction-sent")
+		if b := buttons(); b != "done=完成" {
+			t.Errorf("in Chinese the buttons are %q", b)
+		}
 	})
 	p.clean(func(s string) bool { return phoneProblems(s) || strings.Contains(s, "ERR_CONNECTION_RESET") })
 }

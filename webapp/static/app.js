@@ -3481,7 +3481,7 @@
             check: checker(f, 'id_number', idNumberCheck, 'hintIDShape', 'hintIDChecksum') }),
           f.field('phone', t('regPhone'), { type: 'tel', inputmode: 'tel', autocomplete: 'tel', max: 32 }),
           formAlert));
-    }, { tab: 'me', actions: h('div.actions', submit) });
+    }, { actions: h('div.actions', submit) });
     function send() {
       formAlert.textContent = '';
       var body = {};

@@ -150,6 +150,25 @@ func TestPhoneResultLanguage(t *testing.T) {
 		p.waitView("home")
 	})
 
+	// The camera's screen: switched, the camera films on.
+	step(t, p, "the camera switched", func(t *testing.T) {
+		p.tap("tab-scan")
+		p.wait(`document.body.dataset.view === 'scan' && document.body.dataset.camera === 'on'`, "the camera")
+		zh := p.txt("camera-hint")
+		p.tap("lang")
+		p.wait(`document.documentElement.lang === 'en' && document.body.dataset.view === 'scan'`, "the English camera screen")
+		p.wait(`document.body.dataset.camera === 'on' && document.querySelector('video').srcObject !== null && !document.querySelector('video').paused &&
+  document.querySelector('[data-t=camera-message]').hidden`, "the camera filming again")
+		if en := p.txt("camera-hint"); en == zh || !strings.Contains(en, "QR code") {
+			t.Errorf("in English the hint says %q (in Chinese %q)", en, zh)
+		}
+		p.shot("camera-en")
+		p.tap("lang")
+		p.wait(`document.documentElement.lang === 'zh-CN' && document.body.dataset.camera === 'on'`, "the Chinese camera screen")
+		p.tap("close")
+		p.waitView("home")
+	})
+
 	// A form half typed, switched: what was typed stays, and the form is
 	// sent from its own button (not under the tab bar).
 	step(t, p, "a typed correction switched, then sent", func(t *testing.T) {

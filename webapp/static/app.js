@@ -1890,10 +1890,13 @@
         video, canvas,
         h('div.frame', { 'aria-hidden': 'true' }, h('span.corner.c1'), h('span.corner.c2'), h('span.corner.c3'), h('span.corner.c4'), h('span.laser')),
         h('div.cam-top', h('button.icon-btn', { type: 'button', 'aria-label': t('close'), 'data-t': 'close', on: { click: back } }, icon('close')),
-          h('h1', { text: t('cameraTitle') }), h('span.spacer')),
-        h('p.cam-hint', { text: t('cameraHint') }),
+          h('h1', { text: t('cameraTitle') }), langButton()),
+        h('p.cam-hint', { 'data-t': 'camera-hint', text: t('cameraHint') }),
         msg);
     });
+    // A language switch opens the camera again (the screen built again
+    // has a new video element).
+    S.render = showCamera;
     var me = { stopped: false, stream: null, timer: null };
     cam = me;
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {

@@ -1530,9 +1530,9 @@
   }
 
   // certRequestForm: pick an issuer, the algorithm and the purposes, then
-  // the PIN. first: right after enrollment (offers both purposes).
-  // certRequestForm: keep (an object of the screen's, made outside its
-  // build) keeps the choices when a language switch builds it again.
+  // the PIN. first: right after enrollment (offers both purposes). keep
+  // (an object of the screen's, made outside its build) keeps the choices
+  // when a language switch builds the form again.
   function certRequestForm(issuers, first, keep) {
     keep = keep || {};
     var wrap = h('div.card', { 'data-t': 'cert-form' });

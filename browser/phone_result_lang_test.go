@@ -196,4 +196,32 @@ func TestPhoneResultLanguage(t *testing.T) {
 		}
 	})
 	p.clean(func(s string) bool { return phoneProblems(s) || strings.Contains(s, "ERR_CONNECTION_RESET") })
+
+	// A phone not yet enrolled: the activation code half typed stays
+	// through a switch, and the enrollment goes on from there.
+	q := w.newNarrowPhone(t, "narrow-result-lang-new", "en-US,en;q=0.9")
+	v := w.newUser(t, "韦十六")
+	step(t, q, "an activation code typed, switched", func(t *testing.T) {
+		q.visit("/m/")
+		q.waitView("welcome")
+		q.tap("activate")
+		q.waitView("enroll-code")
+		if err := chromedp.Do(q.ctx, chromedp.SendKeys(chromedp.ID("code"), v.code)); err != nil {
+			t.Fatal(err)
+		}
+		typed := eval[string](q.tab, `document.getElementById('code').value`)
+		q.tap("lang")
+		q.wait(`document.documentElement.lang === 'zh-CN'`, "the Chinese app")
+		q.waitView("enroll-code")
+		if got := eval[string](q.tab, `document.getElementById('code').value`); got != typed || got == "" {
+			t.Errorf("after the switch the code field holds %q, typed %q", got, typed)
+		}
+		if b := eval[string](q.tab, `document.querySelector('.actions [data-t=next]').textContent`); b != "下一步" {
+			t.Errorf("in Chinese the button says %q", b)
+		}
+		q.shot("enroll-code-switched")
+		q.enrollOnScreens("", pinA, false, false)
+		q.waitView("home")
+	})
+	q.clean(phoneProblems)
 }

@@ -149,6 +149,28 @@ func (s *sealedStore) Watch(ctx context.Context, prefix string) (<-chan storage.
 	return out, nil
 }
 
+var _ storage.LazyWatcher = (*sealedStore)(nil)
+
+// WatchLazy implements storage.LazyWatcher: the events carry the sealed
+// values as the store below delivers them, and open opens one (a reserved
+// key's value is not sealed and comes back as it is). Nothing is opened
+// for a watcher that does not ask, and a damaged value fails its own
+// open, where Watch ends the watch.
+func (s *sealedStore) WatchLazy(ctx context.Context, prefix string) (<-chan storage.Event, storage.Opener, error) {
+	ch, open, err := storage.WatchLazy(ctx, s.inner, prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ch, func(key string, value []byte) ([]byte, error) {
+		// The store below may transform its values too (it does not, today).
+		v, err := open(key, value)
+		if err != nil || reserved(key) {
+			return v, err
+		}
+		return s.read.open(key, v)
+	}, nil
+}
+
 // Ping implements storage.Store.
 func (s *sealedStore) Ping(ctx context.Context) error { return s.inner.Ping(ctx) }
 

@@ -133,7 +133,8 @@ func (s *Service) watchLoop() {
 	defer s.wg.Done()
 	backoff := 50 * time.Millisecond
 	for {
-		ch, err := s.store.Watch(s.ctx, pendingPrefix)
+		// Any change wakes the sender: no value is opened.
+		ch, _, err := storage.WatchLazy(s.ctx, s.store, pendingPrefix)
 		if err == nil {
 			backoff = 50 * time.Millisecond
 			s.kick() // changes before the watch opened

@@ -480,7 +480,8 @@ func (s *Store) CanUpdate() bool { return storage.CanUpdate(s.inner) }
 func (s *Store) watch(p *prefixState) {
 	wait := s.cfg.RetryMin
 	for {
-		ch, err := s.inner.Watch(s.ctx, p.prefix)
+		// Only the keys matter here: nothing is opened.
+		ch, _, err := storage.WatchLazy(s.ctx, s.inner, p.prefix)
 		if err == nil {
 			opened := time.Now()
 			s.mu.Lock()
@@ -513,6 +514,13 @@ func (s *Store) watch(p *prefixState) {
 // Watch implements storage.Store (passed through).
 func (s *Store) Watch(ctx context.Context, prefix string) (<-chan storage.Event, error) {
 	return s.inner.Watch(ctx, prefix)
+}
+
+var _ storage.LazyWatcher = (*Store)(nil)
+
+// WatchLazy implements storage.LazyWatcher (passed through).
+func (s *Store) WatchLazy(ctx context.Context, prefix string) (<-chan storage.Event, storage.Opener, error) {
+	return storage.WatchLazy(ctx, s.inner, prefix)
 }
 
 // Ping implements storage.Store (passed through).

@@ -93,6 +93,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"WatchStartsAtCall", false, testWatchStartsAtCall},
 		{"WatchConcurrentWriters", false, testWatchConcurrentWriters},
 		{"WatchCancel", false, testWatchCancel},
+		{"WatchLazy", false, testWatchLazy},
 		{"WatchTTLExpiry", true, testWatchTTLExpiry},
 		{"TTL", true, testTTL},
 		{"TTLInvisibleAtExpiry", true, testTTLInvisibleAtExpiry},
@@ -746,6 +747,44 @@ func testCallerReusesValue(t *testing.T, s storage.Store) {
 		kv, err := s.Get(ctx, want[i].key)
 		if err != nil || string(kv.Value) != want[i].value {
 			t.Fatalf("get %s after the caller reused its slice: %q, %v; want %q", want[i].key, kv.Value, err, want[i].value)
+		}
+	}
+}
+
+// testWatchLazy: storage.WatchLazy's events, their values opened, are
+// Watch's (for a LazyWatcher as for any other store), and a value opens
+// the same twice.
+func testWatchLazy(t *testing.T, s storage.Store) {
+	ctx := ctxFor(t)
+	w, err := s.Watch(ctx, "lazy/")
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	lw, open, err := storage.WatchLazy(ctx, s, "lazy/")
+	if err != nil {
+		t.Fatalf("lazy watch: %v", err)
+	}
+	mustPut(t, s, "lazy/a", "one", 0)
+	mustPut(t, s, "lazy/b", "", time.Hour)
+	if _, err := s.Txn(ctx, storage.Put("lazy/a", []byte("two"), 0), storage.Delete("lazy/b"), storage.Put("other/c", []byte("x"), 0)); err != nil {
+		t.Fatal(err)
+	}
+	want := recv(t, w, 4)
+	got := recv(t, lw, len(want))
+	for i, ev := range got {
+		if ev.Type == storage.EventPut {
+			v, err := open(ev.KV.Key, ev.KV.Value)
+			if err != nil {
+				t.Fatalf("open %s: %v", ev.KV.Key, err)
+			}
+			again, err := open(ev.KV.Key, ev.KV.Value)
+			if err != nil || !bytes.Equal(again, v) {
+				t.Fatalf("open %s again: %q, %v; first %q", ev.KV.Key, again, err, v)
+			}
+			ev.KV.Value = v
+		}
+		if g, w := toEv(ev), toEv(want[i]); g != w || !ev.KV.ExpiresAt.Equal(want[i].KV.ExpiresAt) {
+			t.Fatalf("lazy event %d: %v (expires %v), Watch's %v (expires %v)", i, g, ev.KV.ExpiresAt, w, want[i].KV.ExpiresAt)
 		}
 	}
 }

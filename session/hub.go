@@ -232,7 +232,9 @@ func (h *hub) run() {
 	ctx := h.svc.ctx
 	backoff := 50 * time.Millisecond
 	for {
-		ch, err := h.svc.store.Watch(ctx, sessionsPrefix)
+		// Values are opened (the vault decrypts them) only for the events
+		// observe or a subscriber decodes, once each (storedEventOf).
+		ch, open, err := storage.WatchLazy(ctx, h.svc.store, sessionsPrefix)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -259,7 +261,7 @@ func (h *hub) run() {
 		// subscriber re-lists now (its List happens after the open).
 		h.resyncAll()
 		for ev := range ch {
-			h.dispatch(ev)
+			h.dispatch(ev, open)
 		}
 		// Commits from now until the next open may be missed.
 		h.setWatchOpen(false)
@@ -269,8 +271,9 @@ func (h *hub) run() {
 	}
 }
 
-// dispatch hands one store event to the subscribers of its session.
-func (h *hub) dispatch(ev storage.Event) {
+// dispatch hands one store event to the subscribers of its session; open
+// opens its value (the watch's storage.Opener).
+func (h *hub) dispatch(ev storage.Event, open storage.Opener) {
 	rest, ok := strings.CutPrefix(ev.KV.Key, sessionsPrefix)
 	if !ok {
 		return
@@ -278,7 +281,7 @@ func (h *hub) dispatch(ev storage.Event) {
 	id, tail, hasTail := strings.Cut(rest, "/")
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	dec := &storedEventOf{svc: h.svc, id: id, kv: ev.KV}
+	dec := &storedEventOf{svc: h.svc, id: id, kv: ev.KV, open: open}
 	h.observe(id, hasTail, tail, ev, dec)
 	subs := h.subs[id]
 	if len(subs) == 0 {
@@ -313,12 +316,16 @@ func (h *hub) dispatch(ev storage.Event) {
 	}
 }
 
-// storedEventOf decodes one dispatched event at most once, for observe
-// and for the subscribers both (a decode opens the sealed result).
+// storedEventOf opens and decodes one dispatched event at most once, for
+// observe and for the subscribers both (the store's value is sealed by the
+// vault, and a decode opens the sealed result too); a commit nobody needs
+// (a session's record, an event of a session nobody follows) is not
+// opened at all.
 type storedEventOf struct {
 	svc  *Service
 	id   string
-	kv   storage.KV
+	kv   storage.KV // the value as the watch delivered it, not yet opened
+	open storage.Opener
 	done bool
 	e    Event
 	err  error
@@ -326,8 +333,13 @@ type storedEventOf struct {
 
 func (d *storedEventOf) get() (Event, error) {
 	if !d.done {
-		d.e, d.err = d.svc.decodeEvent(d.id, d.kv.Key, d.kv.Value)
 		d.done = true
+		v, err := d.open(d.kv.Key, d.kv.Value)
+		if err != nil {
+			d.err = err
+			return d.e, d.err
+		}
+		d.e, d.err = d.svc.decodeEvent(d.id, d.kv.Key, v)
 	}
 	return d.e, d.err
 }

@@ -97,9 +97,10 @@ func (c *qrCache) clear() int {
 	return n
 }
 
-// ForgetQRImages drops every cached QR image and returns how many there
-// were. The server's memory policy calls it after a mass departure of
-// waiting clients, whose sessions' images would otherwise stay until newer
-// ones push them out (up to 4,096 images); an image asked for again is
-// rendered again.
-func (a *API) ForgetQRImages() int { return a.qr.clear() }
+// ForgetCaches drops every cached QR image and page sketch and returns
+// how many entries there were. The server's memory policy calls it after
+// a mass departure of waiting clients, whose sessions' images and
+// sketches would otherwise stay until newer ones push them out (up to
+// 4,096 images and 16 MiB of sketches); an image asked for again is
+// rendered again, a seal session scanned again reads its PDF again.
+func (a *API) ForgetCaches() int { return a.qr.clear() + a.sketches.clear() }

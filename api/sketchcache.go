@@ -127,6 +127,18 @@ func (c *sketchCache) forget(id string) {
 	}
 }
 
+// clear drops every entry and returns how many there were; the map is
+// made anew (a Go map keeps the space of deleted entries).
+func (c *sketchCache) clear() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.lru.Len()
+	c.lru.Init()
+	c.byKey = make(map[sketchKey]*list.Element)
+	c.bytes = 0
+	return n
+}
+
 // size is the number of entries and their bytes.
 func (c *sketchCache) size() (entries, bytes int) {
 	c.mu.Lock()

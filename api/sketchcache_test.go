@@ -125,3 +125,52 @@ func TestSketchCacheBounds(t *testing.T) {
 		}
 	})
 }
+
+// TestForgetCaches: the memory policy's hook (API.ForgetCaches) empties
+// both caches of what the API drew, the QR images and the page sketches,
+// and counts their entries; both work as before afterwards.
+func TestForgetCaches(t *testing.T) {
+	t.Parallel()
+	expires := time.Now().Add(time.Hour)
+	sk := func(session string) sketchKey { return sketchKey{session: session, digest: "d"} }
+	for _, tc := range []struct {
+		name          string
+		images        int
+		sketches      int
+		wantForgotten int
+	}{
+		{"empty", 0, 0, 0},
+		{"images only", 3, 0, 3},
+		{"sketches only", 0, 2, 2},
+		{"both", 2, 3, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &API{qr: newQRCache(qrCacheEntries, qrCacheBytes), sketches: newSketchCache(sketchCacheEntries, sketchCacheBytes)}
+			for i := range tc.images {
+				a.qr.put(qrKey{payload: fmt.Sprint(i)}, []byte("img"))
+			}
+			for i := range tc.sketches {
+				a.sketches.put(sk(fmt.Sprint(i)), []string{"<svg/>"}, expires)
+			}
+			if n := a.ForgetCaches(); n != tc.wantForgotten {
+				t.Fatalf("ForgetCaches = %d, want %d", n, tc.wantForgotten)
+			}
+			if n, b := a.sketches.size(); n != 0 || b != 0 || a.qr.len() != 0 || a.qr.bytes != 0 {
+				t.Fatalf("after ForgetCaches: %d sketches of %d bytes, %d images of %d bytes", n, b, a.qr.len(), a.qr.bytes)
+			}
+			for i := range tc.sketches {
+				if a.sketches.get(sk(fmt.Sprint(i))) != nil {
+					t.Fatalf("sketch %d still served", i)
+				}
+			}
+			a.sketches.put(sk("again"), []string{"<svg/>"}, expires)
+			a.qr.put(qrKey{payload: "again"}, []byte("img"))
+			if a.sketches.get(sk("again")) == nil || a.qr.get(qrKey{payload: "again"}) == nil {
+				t.Fatal("the caches keep nothing after ForgetCaches")
+			}
+			if n := a.ForgetCaches(); n != 2 {
+				t.Fatalf("second ForgetCaches = %d, want 2", n)
+			}
+		})
+	}
+}

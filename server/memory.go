@@ -24,8 +24,8 @@ import (
 // returns only slowly (it keeps about the heap goal and returns the rest
 // at about 1 % of a CPU). The policy notices the departure, drops the
 // session hub's memory of the sessions nobody follows any more
-// (session.Service.ForgetUnwatched) and the cached QR images
-// (api.API.ForgetQRImages), then runs one full GC and returns
+// (session.Service.ForgetUnwatched) and the cached QR images and seal
+// scans' page sketches (api.API.ForgetCaches), then runs one full GC and returns
 // every free page at once (debug.FreeOSMemory), and unmaps the store's
 // mapped file pages (storage.Bolt.ReleaseMappedPages).
 
@@ -253,14 +253,15 @@ type waitingClients interface {
 	ForgetUnwatched() int
 }
 
-// qrImages is the API's cache of rendered QR images.
-type qrImages interface {
-	ForgetQRImages() int
+// apiCaches are the API's caches of what it drew: QR images and page
+// sketches.
+type apiCaches interface {
+	ForgetCaches() int
 }
 
 // startMemoryPolicy runs the memory policy every memory.check_interval
 // until the server closes, when memory.release is on.
-func (s *Server) startMemoryPolicy(sessions waitingClients, qr qrImages) error {
+func (s *Server) startMemoryPolicy(sessions waitingClients, drawn apiCaches) error {
 	mc := s.cfg.Memory
 	if !mc.Release {
 		return nil
@@ -273,7 +274,7 @@ func (s *Server) startMemoryPolicy(sessions waitingClients, qr qrImages) error {
 		policy:  memPolicy{cfg: mc},
 		now:     time.Now,
 		stats:   runtimeStats(sessions.Waiting),
-		forget:  func() int { return sessions.ForgetUnwatched() + qr.ForgetQRImages() },
+		forget:  func() int { return sessions.ForgetUnwatched() + drawn.ForgetCaches() },
 		release: releaseMemory,
 		heapRet: heapReturned,
 		gate:    processReleases,

@@ -96,17 +96,30 @@ func KeyID(master []byte) (string, error) {
 	return mk.id.String(), nil
 }
 
+// sealHead is the length of a sealed value before its ciphertext.
+const sealHead = len("\xffuk1") + keyIDLen + 1 + nonceLen
+
+// sealedLen is the length of a value of n bytes once sealed.
+func sealedLen(n int) int { return sealHead + n + tagLen }
+
 func (mk *masterKeys) sealValue(key string, value []byte) ([]byte, error) {
-	head := len(sealMagic) + keyIDLen + 1 + nonceLen
-	out := make([]byte, head, head+len(value)+tagLen)
-	copy(out, sealMagic)
-	copy(out[len(sealMagic):], mk.id[:])
-	out[head-nonceLen-1] = wrapVersion
-	nonce := out[head-nonceLen : head]
+	return mk.appendSealed(make([]byte, 0, sealedLen(len(value))), []byte(key), value)
+}
+
+// appendSealed appends value sealed at key (its bytes, the additional
+// data) to dst, in dst's spare capacity when it has sealedLen(len(value))
+// bytes of it. value must not overlap dst's spare capacity.
+func (mk *masterKeys) appendSealed(dst, key, value []byte) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, sealMagic...)
+	dst = append(dst, mk.id[:]...)
+	dst = append(dst, wrapVersion)
+	dst = append(dst, make([]byte, nonceLen)...)
+	nonce := dst[start+sealHead-nonceLen : start+sealHead]
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, fmt.Errorf("vault: random nonce: %w", err)
 	}
-	return mk.seal.Seal(out, nonce, value, []byte(key)), nil
+	return mk.seal.Seal(dst, nonce, value, key), nil
 }
 
 // sealedWith reports the key id a stored value is sealed under; ok is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/ukeygate/ukeygate/storage"
 )
@@ -65,40 +66,108 @@ func (s *sealedStore) Txn(ctx context.Context, ops ...storage.Op) (int64, error)
 	if err := storage.ValidateTxn(ops); err != nil {
 		return 0, err
 	}
-	sealed, err := s.seal(ops)
+	sc := getScratch()
+	defer putScratch(sc)
+	sealed, err := s.seal(ops, sc)
 	if err != nil {
 		return 0, err
 	}
 	return s.inner.Txn(ctx, sealed...)
 }
 
-// seal returns ops with every put's value sealed; a write of a reserved
-// key fails with ErrReserved.
-func (s *sealedStore) seal(ops []storage.Op) ([]storage.Op, error) {
-	sealed := make([]storage.Op, len(ops))
-	for i, op := range ops {
+// sealScratch holds what sealing one transaction's puts makes: the sealed
+// ops, and one buffer with every put's key (the additional data) and
+// sealed value. The store below copies what it keeps before Txn or
+// Update returns (storage.Store's contract: a caller may reuse its slices
+// then; the conformance suite's CallerReusesValue checks it), so the
+// sealed values live no longer than that call and the scratch goes back
+// to a pool when it returns (TestSealScratchReuse).
+type sealScratch struct {
+	ops []storage.Op
+	buf []byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(sealScratch) }}
+
+// Scratch larger than this is not pooled (a rare large value would
+// otherwise stay in every pooled scratch it passed through).
+const (
+	maxPooledBuf = 64 << 10
+	maxPooledOps = 64
+)
+
+func getScratch() *sealScratch { return scratchPool.Get().(*sealScratch) }
+
+// putScratch pools sc again, keeping neither the keys nor the values of
+// the ops it held alive.
+func putScratch(sc *sealScratch) {
+	clear(sc.ops[:cap(sc.ops)])
+	if cap(sc.ops) > maxPooledOps {
+		sc.ops = nil
+	}
+	if cap(sc.buf) > maxPooledBuf {
+		sc.buf = nil
+	}
+	scratchPool.Put(sc)
+}
+
+// seal returns ops with every put's value sealed, in sc (valid until sc
+// is pooled again); a write of a reserved key fails with ErrReserved.
+func (s *sealedStore) seal(ops []storage.Op, sc *sealScratch) ([]storage.Op, error) {
+	need := 0
+	for _, op := range ops {
 		if op.IsWrite() && reserved(op.Key) {
 			return nil, fmt.Errorf("%w: %s", ErrReserved, op.Key)
 		}
 		if op.IsPut() {
-			v, err := s.write.sealValue(op.Key, op.Value)
-			if err != nil {
-				return nil, err
-			}
-			op = storage.Put(op.Key, v, op.TTL)
+			need += len(op.Key) + sealedLen(len(op.Value))
 		}
-		sealed[i] = op
 	}
+	if cap(sc.buf) < need {
+		sc.buf = make([]byte, 0, need)
+	}
+	// Every value is sealed within buf's capacity: buf never moves, and
+	// each sealed value is a slice of it capped at its own end.
+	buf := sc.buf[:0]
+	sealed := append(sc.ops[:0], ops...)
+	for i, op := range sealed {
+		if !op.IsPut() {
+			continue
+		}
+		k := len(buf)
+		buf = append(buf, op.Key...)
+		v := len(buf)
+		var err error
+		if buf, err = s.write.appendSealed(buf, buf[k:v:v], op.Value); err != nil {
+			return nil, err
+		}
+		sealed[i] = storage.Put(op.Key, buf[v:len(buf):len(buf)], op.TTL)
+	}
+	sc.ops = sealed
 	return sealed, nil
 }
 
 // Update implements storage.Updater when the store below is one: fn reads
-// opened values and its puts are sealed, as through Get and Txn.
+// opened values and its puts are sealed, as through Get and Txn. fn may
+// run more than once: each run seals into scratch of its own, all of it
+// pooled again when Update returns.
 func (s *sealedStore) Update(ctx context.Context, fn storage.UpdateFunc) (int64, error) {
 	u, ok := s.inner.(storage.Updater)
 	if !ok || !u.CanUpdate() {
 		return 0, storage.ErrNoUpdate(s.inner)
 	}
+	var runs struct {
+		first *sealScratch
+		more  []*sealScratch // a run after the first (rare)
+	}
+	defer func() {
+		if runs.first != nil {
+			putScratch(runs.first)
+		}
+		for _, sc := range runs.more {
+			putScratch(sc)
+		}
+	}()
 	return u.Update(ctx, func(get storage.ReadFunc) ([]storage.Op, error) {
 		ops, err := fn(func(key string) (storage.KV, error) {
 			kv, err := get(key)
@@ -110,7 +179,13 @@ func (s *sealedStore) Update(ctx context.Context, fn storage.UpdateFunc) (int64,
 		if err != nil {
 			return nil, err
 		}
-		return s.seal(ops)
+		sc := getScratch()
+		if runs.first == nil {
+			runs.first = sc
+		} else {
+			runs.more = append(runs.more, sc)
+		}
+		return s.seal(ops, sc)
 	})
 }
 

@@ -1,10 +1,15 @@
 package vault_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,5 +139,120 @@ func TestWatchLazy(t *testing.T) {
 		}
 	case <-time.After(storagetest.Deadline):
 		t.Fatal("Watch did not end at a value that does not open")
+	}
+}
+
+// valueOf is the value a writer of TestSealScratchReuse writes for its
+// n-th write of key: self-describing, of a length that varies (some
+// larger than the scratch pool keeps), so that a value sealed in scratch
+// that another write reused before the store copied it shows.
+func valueOf(key string, n int) []byte {
+	v := fmt.Appendf(nil, "%s#%d#", key, n)
+	size := 40 + (n*7919)%3000
+	if n%97 == 0 {
+		size = 70 << 10
+	}
+	for i := len(v); i < size; i++ {
+		v = append(v, byte('a'+(i+n)%26))
+	}
+	return v
+}
+
+// checkValue reports whether v is what valueOf wrote for key.
+func checkValue(key string, v []byte) error {
+	rest, ok := bytes.CutPrefix(v, []byte(key+"#"))
+	if !ok {
+		return fmt.Errorf("%s holds %.40q…", key, v)
+	}
+	num, _, _ := bytes.Cut(rest, []byte("#"))
+	n, err := strconv.Atoi(string(num))
+	if err != nil || !bytes.Equal(v, valueOf(key, n)) {
+		return fmt.Errorf("%s holds a damaged value %.40q…", key, v)
+	}
+	return nil
+}
+
+// Sealing puts the sealed values in pooled scratch, reused once Txn or
+// Update returns: concurrent writers (Txn and Update, sharing group
+// commits, some Updates re-run because another of their batch failed)
+// store and deliver exactly what they wrote. Under -race, the store below
+// reading a value after its call returned races with the scratch's next
+// user.
+func TestSealScratchReuse(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	raw := mustOpenBolt(t)
+	v, err := vault.Open(ctx, raw, key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, open, err := v.Store.(storage.LazyWatcher).WatchLazy(ctx, "reuse/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := v.Store.(storage.Updater)
+	errFail := errors.New("this update fails")
+	const writers, rounds = 6, 40
+	var puts atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for n := range rounds {
+				a, b := fmt.Sprintf("reuse/%d/a", w), fmt.Sprintf("reuse/%d/b", w)
+				var err error
+				switch n % 3 {
+				case 0:
+					_, err = v.Store.Txn(ctx, storage.Put(a, valueOf(a, n), 0), storage.Put(b, valueOf(b, n), time.Hour), storage.Delete(fmt.Sprintf("reuse/%d/none", w)))
+					puts.Add(2)
+				case 1:
+					_, err = u.Update(ctx, func(get storage.ReadFunc) ([]storage.Op, error) {
+						if _, err := get(a); err != nil && !errors.Is(err, storage.ErrNotFound) {
+							return nil, err
+						}
+						return []storage.Op{storage.Put(a, valueOf(a, n), 0)}, nil
+					})
+					puts.Add(1)
+				default:
+					// A failing Update: its batch is rolled back and the
+					// others' functions run again.
+					_, err = u.Update(ctx, func(storage.ReadFunc) ([]storage.Op, error) { return nil, errFail })
+					if errors.Is(err, errFail) {
+						err = nil
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i := range puts.Load() {
+		ev := next(t, events)
+		if ev.Type != storage.EventPut {
+			t.Fatalf("event %d: %+v", i, ev)
+		}
+		pt, err := open(ev.KV.Key, ev.KV.Value)
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if err := checkValue(ev.KV.Key, pt); err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+	}
+	kvs, _, err := v.Store.List(ctx, "reuse/")
+	if err != nil || len(kvs) != 2*writers {
+		t.Fatalf("list: %d keys, %v", len(kvs), err)
+	}
+	for _, kv := range kvs {
+		if err := checkValue(kv.Key, kv.Value); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"reflect"
@@ -32,6 +33,7 @@ func encodeRecords() []record {
 // json.Marshal's bytes.
 func TestEncodeRecordWithoutCopy(t *testing.T) {
 	var s Service
+	var shared bytes.Buffer // reused from record to record, as writeBufs are
 	for _, r := range encodeRecords() {
 		before := r
 		want := storedRecord{record: r}
@@ -40,9 +42,12 @@ func TestEncodeRecordWithoutCopy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.encodeRecord(&r)
+		got, err := s.encodeRecord(&r, nil)
 		if err != nil || string(got) != string(wantJSON) {
 			t.Fatalf("%s: encodeRecord = %s, %v\nwant %s", r.ID, got, err, wantJSON)
+		}
+		if got, err := s.encodeRecord(&r, &shared); err != nil || string(got) != string(wantJSON) {
+			t.Fatalf("%s: encodeRecord into a used buffer = %s, %v\nwant %s", r.ID, got, err, wantJSON)
 		}
 		if n, err := jsonSize(storedForm(&r)); err != nil || n != len(wantJSON) {
 			t.Fatalf("%s: jsonSize = %d, %v; want %d", r.ID, n, err, len(wantJSON))
@@ -82,7 +87,7 @@ func TestCompletionSizeExact(t *testing.T) {
 		c.State, c.Seq, c.EndedAt = StateCompleted, r.Seq+1, now
 		c.trim()
 		c.ClaimID, c.ClaimUntil = "", time.Time{}
-		val, err := s.encodeRecord(&c)
+		val, err := s.encodeRecord(&c, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

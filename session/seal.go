@@ -1,9 +1,11 @@
 package session
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/ukeygate/ukeygate/storage"
 )
@@ -76,14 +78,66 @@ func storedForm(r *record) *storedRecordOf {
 	return &storedRecordOf{record: r}
 }
 
-// encodeRecord is the stored JSON of r. The record never holds the result
-// (the completed event does): r.Result is left out.
-func (s *Service) encodeRecord(r *record) ([]byte, error) {
-	val, err := json.Marshal(storedForm(r))
+// encodeRecord is the stored JSON of r, written into buf (nil: a new
+// one; see writeBufs). The record never holds the result (the completed
+// event does): r.Result is left out.
+func (s *Service) encodeRecord(r *record, buf *bytes.Buffer) ([]byte, error) {
+	val, err := encodeInto(buf, storedForm(r))
 	if err != nil {
 		return nil, fmt.Errorf("session: encode %s: %w", r.ID, err)
 	}
 	return val, nil
+}
+
+// encodeInto returns json.Marshal's bytes of v, written into buf (emptied
+// first; nil: a new one) without a copy: they are buf's, valid until buf
+// is written again.
+func encodeInto(buf *bytes.Buffer, v any) ([]byte, error) {
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	b = b[:len(b)-1] // Encode ends the value with a newline
+	return b[:len(b):len(b)], nil
+}
+
+// writeBufs hold the stored JSON of one write of a session: its record
+// and its event. The values of a Txn are the caller's again once it
+// returns (storage.Store's contract: the store below, the record cache's
+// request memo, the vault and the audit log's batch keep copies, or
+// nothing, past the call), so Create and change take writeBufs from a
+// pool for the length of their store calls and put them back when they
+// return, where every write encoded its record and event anew
+// (TestWriteBufsReuse).
+type writeBufs struct {
+	rec, ev bytes.Buffer
+}
+
+var writeBufsPool = sync.Pool{New: func() any { return new(writeBufs) }}
+
+// maxPooledWrite bounds the buffers kept in the pool (a completion with a
+// large result is encoded in a buffer that is then dropped).
+const maxPooledWrite = 64 << 10
+
+func getWriteBufs() *writeBufs { return writeBufsPool.Get().(*writeBufs) }
+
+// putWriteBufs pools w again, its bytes cleared: a record holds the
+// session's QR nonce and request, which a pooled buffer would otherwise
+// keep in memory longer than the garbage of a write would stay.
+func putWriteBufs(w *writeBufs) {
+	for _, b := range []*bytes.Buffer{&w.rec, &w.ev} {
+		if b.Cap() > maxPooledWrite {
+			*b = bytes.Buffer{}
+			continue
+		}
+		clear(b.Bytes()[:b.Cap()])
+		b.Reset()
+	}
+	writeBufsPool.Put(w)
 }
 
 // byteCount is an io.Writer that only counts what is written.
@@ -125,8 +179,9 @@ func (s *Service) decodeRecord(id string, val []byte) (*record, error) {
 }
 
 // encodeEvent is the stored JSON of event e of session id, its result
-// sealed for (id, e.Seq).
-func (s *Service) encodeEvent(id string, e Event) ([]byte, error) {
+// sealed for (id, e.Seq), written into buf (nil: a new one; see
+// writeBufs).
+func (s *Service) encodeEvent(id string, e Event, buf *bytes.Buffer) ([]byte, error) {
 	se := storedEvent{Event: e}
 	if len(e.Result) > 0 {
 		sealed, err := s.sealResult(id, e.Seq, e.Result)
@@ -135,7 +190,7 @@ func (s *Service) encodeEvent(id string, e Event) ([]byte, error) {
 		}
 		se.Result, se.SealedResult = nil, sealed
 	}
-	val, err := json.Marshal(&se)
+	val, err := encodeInto(buf, &se)
 	if err != nil {
 		return nil, fmt.Errorf("session: encode event of %s: %w", id, err)
 	}

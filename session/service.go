@@ -155,12 +155,14 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (*Session, string,
 		Nonce:          nonce,
 		WatchTokenHash: gmcrypto.SM3([]byte(token)),
 	}
-	val, err := s.encodeRecord(r)
+	bufs := getWriteBufs()
+	defer putWriteBufs(bufs)
+	val, err := s.encodeRecord(r, &bufs.rec)
 	if err != nil {
 		return nil, "", "", err
 	}
 	ev := Event{Seq: 1, Type: EventTypeState, State: StateWaiting, At: now}
-	evVal, err := s.encodeEvent(id, ev)
+	evVal, err := s.encodeEvent(id, ev, &bufs.ev)
 	if err != nil {
 		return nil, "", "", err
 	}

@@ -183,9 +183,9 @@ const maxConflictRetries = 16
 // record's inputs and drops the confirm claim; a completion's result
 // (r.Result) goes only into the event, sealed. r is changed in place and
 // keeps Result for the caller.
-func (s *Service) transition(r *record, to State, now time.Time) (val, evVal []byte, ev Event, err error) {
+func (s *Service) transition(r *record, to State, now time.Time, bufs *writeBufs) (val, evVal []byte, ev Event, err error) {
 	if to == r.State {
-		val, err = s.encodeRecord(r)
+		val, err = s.encodeRecord(r, &bufs.rec)
 		return val, nil, Event{}, err
 	}
 	r.State = to
@@ -200,10 +200,10 @@ func (s *Service) transition(r *record, to State, now time.Time) (val, evVal []b
 	if to == StateCompleted {
 		ev.Result = r.Result
 	}
-	if val, err = s.encodeRecord(r); err != nil {
+	if val, err = s.encodeRecord(r, &bufs.rec); err != nil {
 		return nil, nil, Event{}, err
 	}
-	if evVal, err = s.encodeEvent(r.ID, ev); err != nil {
+	if evVal, err = s.encodeEvent(r.ID, ev, &bufs.ev); err != nil {
 		return nil, nil, Event{}, err
 	}
 	return val, evVal, ev, nil
@@ -230,6 +230,10 @@ func (s *Service) checkWrite(id string, n int) error {
 type commitViaKey struct{}
 
 func (s *Service) change(ctx context.Context, id string, decide decideFunc) (*Session, error) {
+	// Each try encodes into bufs anew, once the previous try's store call
+	// has returned.
+	bufs := getWriteBufs()
+	defer putWriteBufs(bufs)
 	for range maxConflictRetries {
 		r, rev, err := s.load(ctx, id)
 		if err != nil {
@@ -255,7 +259,7 @@ func (s *Service) change(ctx context.Context, id string, decide decideFunc) (*Se
 			}
 		}
 		prev := r.State
-		val, evVal, ev, err := s.transition(r, to, now)
+		val, evVal, ev, err := s.transition(r, to, now, bufs)
 		if err != nil {
 			return nil, err
 		}

@@ -9,7 +9,14 @@
 // pass. Optional interfaces a Store may add: Compactor (give freed space
 // back) and Updater (a read-modify-write in one transaction: the bbolt
 // store runs the function inside the group commit's transaction; the
-// audit log chains its entries with it).
+// audit log chains its entries with it), SharedGetter (a read without a
+// copy) and LazyWatcher (a watch whose values are opened only when asked:
+// the vault's sealed view; WatchLazy uses it when there is one).
+//
+// A caller may reuse the slices it wrote once Txn or Update has returned
+// (the conformance suite's CallerReusesValue): an implementation keeps
+// copies of what it keeps, never the caller's slices (the vault and the
+// session service write from pooled buffers).
 //
 // Semantics shared by every implementation:
 //

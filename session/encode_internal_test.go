@@ -101,3 +101,43 @@ func TestCompletionSizeExact(t *testing.T) {
 		}
 	}
 }
+
+// writeBufs.reset (before a put back into the pool) clears what the
+// buffers held (a record's QR nonce), wherever in their capacity it was; a
+// buffer over maxPooledWrite is let go instead.
+func TestWriteBufsResetClears(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		size    int // of the value encoded
+		pooled  bool
+		encodes int
+	}{
+		{"small", 100, true, 1},
+		{"after a longer one", 100, true, 2},
+		{"over the bound", maxPooledWrite + 1, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &writeBufs{}
+			secret := "nonce-" + string(bytes.Repeat([]byte{'s'}, tc.size))
+			for i := range tc.encodes {
+				v := map[string]string{"nonce": secret[:len(secret)-i*10]}
+				if _, err := encodeInto(&w.rec, v); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := encodeInto(&w.ev, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rec, ev := w.rec.Bytes()[:w.rec.Cap()], w.ev.Bytes()[:w.ev.Cap()]
+			w.reset()
+			if tc.pooled {
+				if bytes.Contains(rec, []byte("nonce-")) || bytes.Contains(ev, []byte("nonce-")) {
+					t.Fatal("a pooled buffer still holds what was encoded")
+				}
+			}
+			if got := w.rec.Cap() > 0; got != tc.pooled {
+				t.Fatalf("buffer kept: %v, want %v", got, tc.pooled)
+			}
+		})
+	}
+}

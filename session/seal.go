@@ -125,19 +125,25 @@ const maxPooledWrite = 64 << 10
 
 func getWriteBufs() *writeBufs { return writeBufsPool.Get().(*writeBufs) }
 
-// putWriteBufs pools w again, its bytes cleared: a record holds the
-// session's QR nonce and request, which a pooled buffer would otherwise
-// keep in memory longer than the garbage of a write would stay.
+// putWriteBufs pools w again, reset.
 func putWriteBufs(w *writeBufs) {
+	w.reset()
+	writeBufsPool.Put(w)
+}
+
+// reset empties w's buffers and clears their bytes: a record holds the
+// session's QR nonce and request, which a pooled buffer would otherwise
+// keep in memory longer than the garbage of a write would stay. A buffer
+// over maxPooledWrite is let go instead.
+func (w *writeBufs) reset() {
 	for _, b := range []*bytes.Buffer{&w.rec, &w.ev} {
 		if b.Cap() > maxPooledWrite {
 			*b = bytes.Buffer{}
 			continue
 		}
+		b.Reset() // from the start: Bytes then spans the whole capacity
 		clear(b.Bytes()[:b.Cap()])
-		b.Reset()
 	}
-	writeBufsPool.Put(w)
 }
 
 // byteCount is an io.Writer that only counts what is written.

@@ -315,11 +315,13 @@ type textLine struct {
 // Runs of text: glyphs whose baselines are within lineTolerance × their
 // size of a line's first make one line; a gap wider than runGap × size
 // splits a line into runs (two columns, 甲方 and 乙方 side by side); a gap
-// wider than spaceGap × size reads as a space.
+// wider than spaceGap × size reads as a space (producers that draw no
+// space glyph, as Ghostscript does, leave a quarter of the size between
+// words; poppler breaks words at a tenth).
 const (
 	lineTolerance = 0.35
 	runGap        = 3.0
-	spaceGap      = 0.3
+	spaceGap      = 0.15
 	// dupGap: the same glyph again less than dupGap × size from the
 	// first is the same character drawn twice (a faked bold).
 	dupGap = 0.1

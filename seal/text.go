@@ -33,8 +33,9 @@ type textFont struct {
 	codeLen  int               // bytes per code: 1 simple fonts, 2 Type0 (or from the CMap)
 	toUni    map[uint32]string // from /ToUnicode
 	widths   map[uint32]float64
-	dw       float64 // default width (glyph units)
-	coreName string  // a standard 14 font without /Widths
+	dw       float64         // default width (glyph units)
+	coreName string          // a standard 14 font without /Widths
+	enc      *simpleEncoding // a simple font's /Encoding (encoding.go), or nil
 }
 
 func (f *textFont) width(code uint32, text string) float64 {
@@ -51,7 +52,10 @@ func (f *textFont) width(code uint32, text string) float64 {
 
 func (f *textFont) decode(code uint32) string {
 	if s, ok := f.toUni[code]; ok {
-		return s
+		return plainText(s)
+	}
+	if f.codeLen == 1 && f.enc != nil && code < 256 && f.enc[code] != "" {
+		return f.enc[code]
 	}
 	if f.codeLen == 1 {
 		return string(rune(code)) // Latin-1 for WinAnsi's common range
@@ -498,6 +502,7 @@ func (d *doc) textFont(fd types.Dict) *textFont {
 		} else if bf := fd.NameEntry("BaseFont"); bf != nil && font.IsCoreFont(*bf) {
 			f.coreName = *bf
 		}
+		f.enc = d.fontEncoding(fd)
 	}
 	if o, ok := fd.Find("ToUnicode"); ok && o != nil {
 		if sd, _, err := d.ctx.DereferenceStreamDict(o); err == nil && sd != nil {

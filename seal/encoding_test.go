@@ -20,7 +20,8 @@ func TestGlyphText(t *testing.T) {
 
 // TestSimpleFontEncodings: a simple font without /ToUnicode reads through
 // its /Encoding (WinAnsi's 0x93 is “, not U+0093; /Differences name
-// glyphs over the base), and ligature characters read as letters.
+// glyphs over the base), ligature characters read as letters, and
+// character spacing after a glyph is a gap, not part of it.
 func TestSimpleFontEncodings(t *testing.T) {
 	for _, c := range []struct {
 		name, font, content, want string
@@ -32,6 +33,8 @@ func TestSimpleFontEncodings(t *testing.T) {
 			`(a \212 \231\214rm\232) Tj`, "a — “firm”"},
 		{"Differences over Standard", "/BaseFont/ABCDEF+Times-Roman/Encoding<</Differences[1/uni4E2D/uni6587 39/quotesingle]>>",
 			`(\001\002 \047) Tj`, "中文 '"},
+		// Ghostscript spaces words with Tc after a word's last glyph.
+		{"Tc between words", "/BaseFont/Helvetica/Encoding/WinAnsiEncoding", `(staf) Tj 3 Tc (f) Tj 0 Tc (are) Tj`, "staff are"},
 		{"ToUnicode ligature", "/BaseFont/Helvetica/Encoding/WinAnsiEncoding/ToUnicode 5 0 R", `(\001nal) Tj`, "final"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

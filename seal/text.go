@@ -267,6 +267,9 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget, annots ...annotAp
 			text := f.decode(code)
 			trm := tm.mul(gs.ctm)
 			x, y := trm.apply(0, 0)
+			// The glyph's box ends at its width; the character and word
+			// spacing after it (Tc, Tw) are a gap, as between words
+			// that Ghostscript spaces with Tc rather than a space glyph.
 			w0 := f.width(code, text) / 1000
 			// The glyph's box in text space: its width, from the
 			// descent to the ascent of a usual font.
@@ -275,12 +278,12 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget, annots ...annotAp
 			for k, c := range quad {
 				quad[k][0], quad[k][1] = trm.apply(c[0], c[1])
 			}
+			xe, ye := trm.apply(wx, 0)
 			tx := (w0*gs.size + gs.tc) * gs.th
 			if n == 1 && code == 32 {
 				tx += gs.tw * gs.th
 			}
 			tm = matrix{1, 0, 0, 1, tx, 0}.mul(tm)
-			xe, ye := tm.mul(gs.ctm).apply(0, 0)
 			size := abs(gs.size) * math.Hypot(trm[2], trm[3])
 			out = append(out, glyph{text: text, x: x, y: y, xEnd: xe, yEnd: ye, size: size,
 				invisible: gs.render == 3 || gs.render == 7 || !gs.clip.shows(quad), annot: inAnnot})

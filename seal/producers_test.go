@@ -406,6 +406,14 @@ func checkProducer(t *testing.T, doc producerDoc) {
 	if !bytes.Equal(second[:len(first)], first) {
 		t.Fatal("the first sealed file's bytes changed")
 	}
+	// Each update's cross-reference has the form of the section it
+	// chains to (a stream after a stream, a table after a table).
+	for _, pair := range [][2][]byte{{pdf, first}, {first, second}} {
+		before, f := pair[0], pair[1]
+		if got, want := xrefStreamAt(f, lastStartXRef(t, f)), xrefStreamAt(before, lastStartXRef(t, before)); got != want {
+			t.Errorf("the update's cross-reference is a stream: %v, the section before: %v", got, want)
+		}
+	}
 	rep := pdfsigReport(t, first)
 	if len(rep) != 1 || !strings.Contains(rep[0], "Signature Validation: Signature is Valid.") || !strings.Contains(rep[0], "Total document signed") {
 		t.Fatalf("pdfsig of the sealed file:\n%s", strings.Join(rep, "\n"))
@@ -449,6 +457,19 @@ func checkProducer(t *testing.T, doc producerDoc) {
 	if name := os.Getenv("UKEYGATE_SHOTS"); name != "" {
 		keepShot(t, second, k0.Page, filepath.Join(name, "sealed-"+strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-")+".png"))
 	}
+}
+
+var startXRef = regexp.MustCompile(`startxref\s+(\d+)\s+%%EOF\s*$`)
+
+// lastStartXRef is the offset the file's last startxref gives.
+func lastStartXRef(t *testing.T, pdf []byte) int64 {
+	t.Helper()
+	m := startXRef.FindSubmatch(pdf)
+	if m == nil {
+		t.Fatal("no startxref at the end of the file")
+	}
+	v, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	return v
 }
 
 // pageSizeMM is page nr's size as shown, in millimetres.

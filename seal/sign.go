@@ -504,8 +504,13 @@ func (d *doc) appendSignature(o *Options, widgets []widget) ([]byte, error) {
 		out.Write(ob.body)
 		out.WriteString("\nendobj\n")
 	}
-	xrefAt := out.Len()
-	writeXRef(&out, offsets, gens)
+	// The cross-reference in the form of the section it chains to
+	// (xrefstream.go).
+	asStream := xrefStreamAt(d.raw, *prev)
+	xrefNr := 0
+	if asStream {
+		xrefNr = u.alloc()
+	}
 	trailer := types.NewDict()
 	trailer.Insert("Size", types.Integer(u.next))
 	trailer.Insert("Root", *ctx.Root)
@@ -516,7 +521,13 @@ func (d *doc) appendSignature(o *Options, widgets []widget) ([]byte, error) {
 		trailer.Insert("ID", ctx.ID)
 	}
 	trailer.Insert("Prev", types.Integer(*prev))
-	fmt.Fprintf(&out, "trailer\n%s\nstartxref\n%d\n%%%%EOF\n", trailer.PDFString(), xrefAt)
+	if asStream {
+		fmt.Fprintf(&out, "startxref\n%d\n%%%%EOF\n", writeXRefStream(&out, xrefNr, offsets, gens, trailer))
+	} else {
+		xrefAt := out.Len()
+		writeXRef(&out, offsets, gens)
+		fmt.Fprintf(&out, "trailer\n%s\nstartxref\n%d\n%%%%EOF\n", trailer.PDFString(), xrefAt)
+	}
 
 	// ByteRange and Contents.
 	file := out.Bytes()

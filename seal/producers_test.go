@@ -75,7 +75,7 @@ var (
 	chromiumErr  error
 )
 
-// contractRows makes the Chromium contract five A4 pages long.
+// contractRows makes the Chromium contract four or more A4 pages long.
 const contractRows = 90
 
 // chromiumContract is pdfcorpus.ContractHTML printed to PDF by a headless

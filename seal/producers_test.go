@@ -22,6 +22,7 @@ import (
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
 	"github.com/ukeygate/ukeygate/internal/pdfcorpus"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 )
 
 // PDFs from the producers real portals use, made at test time by the
@@ -573,4 +574,85 @@ func popplerPhrase(t *testing.T, file string, nr int, phrase string) ([4]float64
 		}
 	}
 	return [4]float64{}, false
+}
+
+// popplerSigned is pdf signed by poppler's pdfsig -add-signature (an
+// RSA key and self-signed certificate made by openssl, in an NSS
+// database made by certutil and pk12util): a document that already
+// carries another tool's signature (adbe.pkcs7.detached).
+func popplerSigned(t *testing.T, pdf []byte) []byte {
+	t.Helper()
+	certutil := requireProducer(t, "libnss3-tools", "certutil")
+	pk12util := requireProducer(t, "libnss3-tools", "pk12util")
+	pdfsig := requireTool(t, "pdfsig")
+	dir := t.TempDir()
+	db := "sql:" + filepath.Join(dir, "nss")
+	if err := os.Mkdir(filepath.Join(dir, "nss"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	testkit.RunOpenSSL(t, dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem", "-out", "cert.pem",
+		"-days", "2", "-subj", "/CN=Poppler Signer/O=Another Tool")
+	testkit.RunOpenSSL(t, dir, "pkcs12", "-export", "-inkey", "key.pem", "-in", "cert.pem", "-out", "signer.p12", "-passout", "pass:p12", "-name", "other")
+	produce(t, nil, certutil, "-N", "-d", db, "--empty-password")
+	produce(t, nil, pk12util, "-i", filepath.Join(dir, "signer.p12"), "-d", db, "-W", "p12")
+	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "signed.pdf")
+	if err := os.WriteFile(in, pdf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, nil, pdfsig, "-nssdir", db, "-add-signature", "-nick", "other", "-reason", "approved", in, out)
+	signed, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed
+}
+
+// TestProducerAlreadySigned: Chromium's contract signed first by poppler
+// (another tool's adbe.pkcs7.detached signature), then sealed: the other
+// signature stays valid over its part, ours covers the whole file, and
+// the seal shows where asked.
+func TestProducerAlreadySigned(t *testing.T) {
+	pdf := popplerSigned(t, chromiumContract(t))
+	rep := pdfsigReport(t, pdf)
+	if len(rep) != 1 || !strings.Contains(rep[0], "Signature is Valid.") || !strings.Contains(rep[0], "adbe.pkcs7.detached") {
+		t.Fatalf("pdfsig of poppler's own signature:\n%s", strings.Join(rep, "\n"))
+	}
+	before, err := Verify(pdf)
+	if err != nil || len(before) != 1 || !before[0].Valid || !before[0].CoversWholeDocument {
+		t.Fatalf("verify the other tool's signature: %v %+v", err, before)
+	}
+	n, err := PageCount(pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Seal(pdf, sealOptions(t, newPKI(t, gmcrypto.AlgRSA), Placement{Keyword: pdfcorpus.KeywordZH}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out[:len(pdf)], pdf) {
+		t.Fatal("the signed file's bytes changed")
+	}
+	if got, want := xrefStreamAt(out, lastStartXRef(t, out)), xrefStreamAt(pdf, lastStartXRef(t, pdf)); got != want {
+		t.Errorf("the update's cross-reference is a stream: %v, the section before: %v", got, want)
+	}
+	rep = pdfsigReport(t, out)
+	if len(rep) != 2 || !strings.Contains(rep[0], "Signature is Valid.") || strings.Contains(rep[0], "Total document signed") ||
+		!strings.Contains(rep[1], "Signature is Valid.") || !strings.Contains(rep[1], "Total document signed") || !strings.Contains(rep[1], "ETSI.CAdES.detached") {
+		t.Fatalf("pdfsig after sealing:\n%s", strings.Join(rep, "\n"))
+	}
+	qpdfCheck(t, out)
+	sigs, err := Verify(out)
+	if err != nil || len(sigs) != 2 || !sigs[0].Valid || sigs[0].CoversWholeDocument || sigs[0].Modified || sigs[0].Seal != nil ||
+		!sigs[1].Valid || !sigs[1].CoversWholeDocument || !sigs[1].SealValid {
+		t.Fatalf("verify after sealing: %v %+v", err, sigs)
+	}
+	ex, err := ReadExcerpt(out, []Placement{{Keyword: pdfcorpus.KeywordZH}}, nil)
+	if err != nil || len(ex.Spots) != 1 || ex.Spots[0].Page != n {
+		t.Fatalf("excerpt %v %+v", err, ex)
+	}
+	s := ex.Spots[0]
+	in, outside := redPixels(renderPage(t, out, n, renderDPI), renderDPI, sealRectMM(max(s.XMM, 20), s.YMM, 44, 44))
+	if in < 200 || outside != 0 {
+		t.Errorf("page %d: %d red pixels at the keyword, %d elsewhere", n, in, outside)
+	}
 }

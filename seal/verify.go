@@ -245,6 +245,13 @@ func slotDER(slot []byte) ([]byte, string) {
 	var rv asn1.RawValue
 	rest, err := asn1.Unmarshal(der, &rv)
 	if err != nil {
+		// Another tool's BER (indefinite lengths, as NSS writes): its
+		// DER (ber.go).
+		if len(der) <= maxBERBytes {
+			if d, _, err := berToDER(der); err == nil {
+				return d, ""
+			}
+		}
 		return nil, "signature is not DER"
 	}
 	return der[:len(der)-len(rest)], ""

@@ -88,3 +88,33 @@ func rawPDF(objs []string) []byte {
 	}
 	return fmt.Appendf(b, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
 }
+
+// TestKeywordAcrossWordGap: a keyword with a space is found where the
+// page has a gap between words but no space glyph; a kerning gap, and a
+// gap between letter-spaced CJK characters, read as no space.
+func TestKeywordAcrossWordGap(t *testing.T) {
+	const cmap = "begincmap 1 begincodespacerange <00><FF> endcodespacerange 2 beginbfchar <01><5408> <02><540C> endbfchar endcmap"
+	for _, c := range []struct {
+		name, content, keyword string
+		found                  int
+	}{
+		{"Tc gap", `(staf) Tj 3 Tc (f) Tj 0 Tc (are) Tj`, "staff are", 1},
+		{"Tc gap, no space", `(staf) Tj 3 Tc (f) Tj 0 Tc (are) Tj`, "staffare", 0},
+		{"TJ gap", `[(Bidder) -400 (seal)] TJ`, "Bidder seal", 1},
+		{"space glyph", `(Bidder seal) Tj`, "Bidder seal", 1},
+		{"kerning", `[(Wa) -100 (ter)] TJ`, "Water", 1},
+		{"letter-spaced CJK", `6 Tc (\001\002) Tj`, "合同", 1},
+		{"next line", `(Bidder) Tj 0 -20 Td (seal) Tj`, "Bidder seal", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := readPDF(oneFontPDF(t, "/BaseFont/Helvetica/Encoding/WinAnsiEncoding/ToUnicode 5 0 R", c.content, cmap))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, glyphs := d.glyphsOf(1)
+			if got := len(matchGlyphs(glyphs, c.keyword)); got != c.found {
+				t.Errorf("%q found %d times, want %d", c.keyword, got, c.found)
+			}
+		})
+	}
+}

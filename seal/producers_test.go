@@ -262,7 +262,7 @@ func TestProducerChromium(t *testing.T) {
 }
 
 func TestProducerGhostscript(t *testing.T) {
-	checkProducer(t, producerDoc{pdf: groffTender(t), keywords: []producerKeyword{{"[SEAL HERE]", 1}, {"“firm” and final", 1}, {"Riverside Bridge", 2}}})
+	checkProducer(t, producerDoc{pdf: groffTender(t), keywords: []producerKeyword{{"[SEAL HERE]", 1}, {"“firm” and final", 1}, {"Riverside Bridge", 2}, {"staff are naïve", 1}}})
 }
 
 func TestProducerReportLab(t *testing.T) {

@@ -94,6 +94,10 @@ func matchGlyphs(glyphs []glyph, keyword string) []textMatch {
 	var sb strings.Builder
 	var owner []int // byte offset -> glyph index
 	for i, g := range glyphs {
+		if i > 0 && wordGap(glyphs[i-1], g) { // wordgap.go
+			sb.WriteByte(' ')
+			owner = append(owner, i-1)
+		}
 		sb.WriteString(g.text)
 		for range len(g.text) {
 			owner = append(owner, i)

@@ -39,6 +39,9 @@ func (a *API) adminListIssuers(w http.ResponseWriter, r *http.Request) error {
 	if err := a.admin.Authorize(r); err != nil {
 		return err
 	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	return a.renderIssuers(w, r)
 }
 
@@ -93,6 +96,9 @@ func (a *API) adminListApps(w http.ResponseWriter, r *http.Request) error {
 	if err := a.admin.Authorize(r); err != nil {
 		return err
 	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	list, err := a.apps.List(r.Context())
 	if err != nil {
 		return err
@@ -135,6 +141,9 @@ func (a *API) adminListUsers(w http.ResponseWriter, r *http.Request) error {
 	if err := a.admin.Authorize(r); err != nil {
 		return err
 	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	list, err := a.ca.Users(r.Context())
 	if err != nil {
 		return err
@@ -170,7 +179,7 @@ func credentialFilter(r *http.Request) (ca.CredentialFilter, error) {
 	default:
 		return f, invalid("state", "must be pending, active, revoked, expired or superseded")
 	}
-	if err := firstError(optionalID("user", f.UserID), optionalID("issuer", f.IssuerID)); err != nil {
+	if err := firstError(optionalUserID("user", f.UserID), optionalID("issuer", f.IssuerID)); err != nil {
 		return f, err
 	}
 	if v := q.Get("expiring"); v != "" {

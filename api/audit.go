@@ -132,10 +132,8 @@ func (a *API) adminAuditVerify(w http.ResponseWriter, r *http.Request) error {
 	if err := a.admin.Authorize(r); err != nil {
 		return err
 	}
-	if len(r.URL.Query()) > 0 {
-		for k := range r.URL.Query() {
-			return invalid(k, "unknown query parameter")
-		}
+	if err := noQuery(r); err != nil {
+		return err
 	}
 	log, err := a.auditLog()
 	if err != nil {
@@ -152,14 +150,6 @@ func (a *API) adminAuditVerify(w http.ResponseWriter, r *http.Request) error {
 // DefaultSegmentEntries is the size of a segment when the request names
 // none.
 const DefaultSegmentEntries = 10_000
-
-// noQuery refuses any query parameter.
-func noQuery(r *http.Request) error {
-	for k := range r.URL.Query() {
-		return invalid(k, "unknown query parameter")
-	}
-	return nil
-}
 
 // adminAuditSegment is GET /v1/admin/audit/segment?limit=N: the next
 // segment to export (nothing is recorded; see adminAuditArchiveAdd).

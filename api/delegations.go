@@ -76,6 +76,9 @@ func (a *API) adminListDelegations(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	list, err := a.ca.Delegations(r.Context(), org)
 	if err != nil {
 		return err
@@ -115,6 +118,9 @@ func (a *API) adminRevokeDelegation(w http.ResponseWriter, r *http.Request) erro
 func (a *API) myDelegations(w http.ResponseWriter, r *http.Request) error {
 	_, _, userID, err := a.signedDevice(w, r)
 	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
 		return err
 	}
 	list, err := a.ca.UserDelegations(r.Context(), userID)

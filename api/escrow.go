@@ -109,6 +109,9 @@ func (a *API) adminEscrowInit(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) adminGetEscrow(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	esc, err := a.ca.Escrow(r.Context())
 	if err != nil {
 		return err
@@ -201,6 +204,9 @@ func (a *API) adminOpenRecovery(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) adminListRecoveries(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	list, err := a.ca.Recoveries(r.Context())
 	if err != nil {
 		return err
@@ -216,6 +222,9 @@ func (a *API) adminListRecoveries(w http.ResponseWriter, r *http.Request) error 
 func (a *API) adminGetRecovery(w http.ResponseWriter, r *http.Request) error {
 	id, err := a.adminPath(w, r, nil, nil)
 	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
 		return err
 	}
 	rc, err := a.ca.Recovery(r.Context(), id)

@@ -149,6 +149,9 @@ func (a *API) adminOpenRotation(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) adminListRotations(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	list, err := a.ca.Rotations(r.Context())
 	if err != nil {
 		return err
@@ -164,6 +167,9 @@ func (a *API) adminListRotations(w http.ResponseWriter, r *http.Request) error {
 func (a *API) adminGetRotation(w http.ResponseWriter, r *http.Request) error {
 	id, err := a.adminPath(w, r, nil, nil)
 	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
 		return err
 	}
 	rt, err := a.ca.Rotation(r.Context(), id)

@@ -173,6 +173,9 @@ func (a *API) adminGetUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	d, err := a.ca.UserDetail(r.Context(), id)
 	if err != nil {
 		return err

@@ -54,6 +54,9 @@ func (a *API) adminListOperators(w http.ResponseWriter, r *http.Request) error {
 	if err := a.admin.Authorize(r); err != nil {
 		return err
 	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	list, err := a.admin.Operators(r.Context())
 	if err != nil {
 		return err

@@ -22,6 +22,9 @@ func (a *API) myData(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	if a.privacy == nil {
 		return ErrPrivacyUnavailable
 	}
@@ -37,6 +40,9 @@ func (a *API) myData(w http.ResponseWriter, r *http.Request) error {
 func (a *API) adminUserData(w http.ResponseWriter, r *http.Request) error {
 	id, err := a.adminPath(w, r, nil, nil)
 	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
 		return err
 	}
 	if a.privacy == nil {

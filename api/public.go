@@ -6,6 +6,9 @@ import (
 )
 
 func (a *API) listIssuers(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	return a.renderIssuers(w, r)
 }
 

@@ -168,6 +168,9 @@ func (a *API) adminGetRegistration(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	if a.ra == nil {
 		return ErrRegistrationUnavailable
 	}

@@ -57,6 +57,24 @@ func optionalID(field, v string) error {
 	return nil
 }
 
+// optionalUserID refuses a user id filter that is not of the form the
+// gateway gives user ids (protocol.ValidUserID): an id cut short or
+// mistyped would otherwise match nobody and list nothing.
+func optionalUserID(field, v string) error {
+	if v != "" && !protocol.ValidUserID(v) {
+		return invalid(field, "not a user id: %s and 16 characters of %s", protocol.UserIDPrefix, protocol.IDAlphabet)
+	}
+	return nil
+}
+
+// noQuery refuses any query parameter, on a read that takes none: a
+// filter the endpoint does not have is not ignored, so that a caller
+// never reads the whole list as the filtered one.
+func noQuery(r *http.Request) error {
+	_, err := queryParams(r)
+	return err
+}
+
 // queryParams is r's query when each parameter is one of known and given
 // at most once; else invalid_request naming one that is not (a listing
 // never answers as if a mistyped filter were absent).

@@ -84,7 +84,7 @@ func (a *API) adminListSeals(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	owner := q.Get("owner")
-	if err := optionalID("owner", owner); err != nil {
+	if err := optionalUserID("owner", owner); err != nil {
 		return err
 	}
 	list, err := a.ca.Seals(r.Context(), owner)

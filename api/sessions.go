@@ -156,7 +156,10 @@ func (a *API) watchedSession(r *http.Request) (*session.Session, error) {
 		}
 		return a.sessions.GetForApp(r.Context(), id, app.ID)
 	}
-	tok := r.URL.Query().Get("token")
+	tok, err := oneQuery(r, "token")
+	if err != nil {
+		return nil, err
+	}
 	if tok == "" || len(tok) > 4*session.WatchTokenLen {
 		return nil, session.ErrNotFound
 	}
@@ -181,7 +184,10 @@ func (a *API) watchedRef(r *http.Request) (session.WatchRef, error) {
 	if err != nil {
 		return session.WatchRef{}, err
 	}
-	tok := r.URL.Query().Get("token")
+	tok, err := oneQuery(r, "token")
+	if err != nil {
+		return session.WatchRef{}, err
+	}
 	if tok == "" || len(tok) > 4*session.WatchTokenLen {
 		return session.WatchRef{}, session.ErrNotFound
 	}
@@ -452,7 +458,11 @@ func (a *API) qrImage(svg bool) func(w http.ResponseWriter, r *http.Request) err
 			allowCORS(w, origin)
 		}
 		size := qrlogin.DefaultSize
-		if s := r.URL.Query().Get("size"); s != "" {
+		s, err := oneQuery(r, "size")
+		if err != nil {
+			return err
+		}
+		if s != "" {
 			if svg {
 				return invalid("size", "the SVG scales by itself; size is for qr.png")
 			}
@@ -495,11 +505,26 @@ func (a *API) qrImage(svg bool) func(w http.ResponseWriter, r *http.Request) err
 	}
 }
 
+// oneQuery is r's query parameter name ("" when absent), refused with
+// invalid_request when given more than once. The session reads ignore
+// parameters they do not know (a browser's or a proxy's cache buster),
+// but never pick one of two values of one they know.
+func oneQuery(r *http.Request, name string) (string, error) {
+	v := r.URL.Query()[name]
+	if len(v) > 1 {
+		return "", invalid(name, "given more than once")
+	}
+	if len(v) == 0 {
+		return "", nil
+	}
+	return v[0], nil
+}
+
 // afterParam reads ?after= (default 0).
 func afterParam(r *http.Request) (int64, error) {
-	s := r.URL.Query().Get("after")
-	if s == "" {
-		return 0, nil
+	s, err := oneQuery(r, "after")
+	if err != nil || s == "" {
+		return 0, err
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
@@ -510,9 +535,9 @@ func afterParam(r *http.Request) (int64, error) {
 
 // waitParam reads ?wait= in seconds (default 0, at most MaxPollWait).
 func waitParam(r *http.Request) (time.Duration, error) {
-	s := r.URL.Query().Get("wait")
-	if s == "" {
-		return 0, nil
+	s, err := oneQuery(r, "wait")
+	if err != nil || s == "" {
+		return 0, err
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 || time.Duration(n)*time.Second > MaxPollWait {

@@ -88,6 +88,9 @@ func (a *API) adminGetWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
 	if err := a.webhooksReady(); err != nil {
 		return err
 	}

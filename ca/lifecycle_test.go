@@ -8,6 +8,7 @@ import (
 	"time"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/protocol"
 )
 
 func TestNewActivationCodeReplacesUnusedCodes(t *testing.T) {
@@ -326,6 +327,21 @@ func TestUserDetail(t *testing.T) {
 	for _, id := range []string{"usr_nobody", "", "../x"} {
 		if _, err := f.svc.UserDetail(f.ctx, id); !errors.Is(err, ErrUserNotFound) {
 			t.Fatalf("UserDetail(%q): %v", id, err)
+		}
+	}
+}
+
+// TestNewUserIDForm: the ids NewUserID makes are those the API's filters
+// take as user ids (protocol.ValidUserID), or a filter would refuse them.
+func TestNewUserIDForm(t *testing.T) {
+	t.Parallel()
+	for range 64 {
+		id, err := NewUserID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !protocol.ValidUserID(id) {
+			t.Fatalf("NewUserID made %q, not a valid user id", id)
 		}
 	}
 }

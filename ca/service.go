@@ -98,13 +98,14 @@ func ValidID(id string) bool { return protocol.ValidID(id) }
 // ID prefixes of generated ids.
 const (
 	prefixIssuer     = "iss_"
-	prefixUser       = "usr_"
+	prefixUser       = protocol.UserIDPrefix
 	prefixDevice     = "dev_"
 	prefixCredential = "crd_"
 )
 
-// idAlphabet is lowercase base32 without look-alikes (Crockford's order).
-const idAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+// idAlphabet is lowercase base32 without look-alikes (Crockford's order),
+// the one protocol.ValidUserID checks.
+const idAlphabet = protocol.IDAlphabet
 
 // newID returns prefix followed by 16 random characters (80 bits).
 func newID(prefix string) (string, error) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -85,6 +86,10 @@ func (r refusal) String() string {
 	return fmt.Sprintf("the server refused: %s [%s, HTTP %d]", msg, code, r.status)
 }
 
+// sentinelWords is the start of a server message that only names the
+// package and kind of error ("protocol: invalid request: ").
+var sentinelWords = regexp.MustCompile(`^([a-z][a-z ]*: )+$`)
+
 // asRefusal finds a server refusal in err: the error answer of the
 // operator client, the phone SDK or the portal SDK (all a
 // protocol.APIError).
@@ -94,8 +99,15 @@ func asRefusal(err error) (refusal, bool) {
 		return refusal{}, false
 	}
 	msg := ae.Message
-	if ae.Field != "" && !strings.Contains(msg, ae.Field) {
-		msg = ae.Field + ": " + msg
+	if ae.Field != "" {
+		// "protocol: invalid request: owner: not a user id…" reads as
+		// "owner: not a user id…": the field at fault first, without the
+		// server's package words before it (the code says the kind).
+		if i := strings.Index(msg, ae.Field+": "); i > 0 && sentinelWords.MatchString(msg[:i]) {
+			msg = msg[i:]
+		} else if !strings.Contains(msg, ae.Field) {
+			msg = ae.Field + ": " + msg
+		}
 	}
 	if ae.RemainingTries != nil {
 		msg += fmt.Sprintf(" (%d tries left before the PIN locks)", *ae.RemainingTries)

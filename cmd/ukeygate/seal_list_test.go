@@ -300,6 +300,21 @@ func TestSealListVersions(t *testing.T) {
 		}
 		checkOneLine(t, stderr, "an id cut with …")
 	}
+	// An id cut without … (or mistyped) reaches the server, which refuses
+	// it: one line naming the parameter, the code and the status, not an
+	// empty list.
+	for _, args := range [][]string{
+		{"seal", "list", "--owner", user.ID[:8]},
+		{"seal", "list", "--owner", user.ID[:len(user.ID)-1] + "o"},
+		{"credential", "list", "--user", user.ID[:8]},
+	} {
+		code, stdout, stderr := cli(t, "", append(args, "--server", ts.URL, "--admin-token", ts.AdminToken)...)
+		if code == 0 || stdout != "" {
+			t.Errorf("%q: exit %d, stdout %q", args, code, stdout)
+		}
+		checkOneLine(t, stderr, "the server refused: "+args[2][2:]+": not a user id")
+		checkOneLine(t, stderr, "[invalid_request, HTTP 400]")
+	}
 	out = op("seal", "list", "--wide")
 	header = strings.SplitN(out, "\n", 2)[0]
 	if got := headerCells(header); !slices.Equal(got, []string{"ID", "OWNER", "KIND", "SIZE MM", "ISSUER", "VER", "STATE", "NOT AFTER", "NAME"}) ||

@@ -225,6 +225,18 @@ func (p *handset) enterPIN(pin string) {
 	p.tap(`[data-t=pin-ok]`)
 }
 
+// switchLang taps the language switch of the screen (name: its data-t)
+// unless the app is in lang already (zh-CN or en), and waits for the app
+// in lang.
+func (p *handset) switchLang(name, lang string) {
+	p.t.Helper()
+	if eval[string](p.tab, `document.documentElement.lang`) == lang {
+		return
+	}
+	p.tap(name)
+	p.wait(`document.documentElement.lang === `+jsString(lang), "the app in "+lang)
+}
+
 // pinMessage waits for the keypad's message (after a refused PIN).
 func (p *handset) pinMessage() string {
 	p.t.Helper()

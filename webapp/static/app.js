@@ -797,6 +797,7 @@
     try { localStorage.setItem('ukeygate.lang', l); } catch (e) { /* storage off */ }
     applyLang();
     rerender();
+    if (sheet) { sheet.relabel(); }
   }
 
   function applyLang() {
@@ -1149,9 +1150,12 @@
     opts = opts || {};
     // A language switch builds the same screen again: what the user typed
     // in its fields stays.
-    var typed = S.rerendering ? typedValues() : null;
+    var again = S.rerendering;
+    var typed = again ? typedValues() : null;
     S.rerendering = false;
-    closeSheet();
+    // The PIN keypad open over the screen stays through a language
+    // switch (relabelled by setLang, the digits typed kept).
+    if (!again) { closeSheet(); }
     stopCamera();
     clearTimers();
     S.view = view;
@@ -1224,11 +1228,18 @@
     return h('header.brandbar', h('div.brand', icon('shield'), h('span', { text: t('appName') })), langButton(true));
   }
 
-  function langButton(dark) {
-    return h('button.lang-btn' + (dark ? '.dark' : ''), {
-      type: 'button', lang: LANG === 'zh' ? 'en' : 'zh', 'aria-label': t('langSwitchLabel'), 'data-t': 'lang',
+  function langButton(dark, name) {
+    return labelLang(h('button.lang-btn' + (dark ? '.dark' : ''), {
+      type: 'button', 'data-t': name || 'lang',
       on: { click: function () { setLang(LANG === 'zh' ? 'en' : 'zh'); } }
-    }, t('langSwitch'));
+    }));
+  }
+  // labelLang names the switch in the language it switches to.
+  function labelLang(b) {
+    b.lang = LANG === 'zh' ? 'en' : 'zh';
+    b.setAttribute('aria-label', t('langSwitchLabel'));
+    b.textContent = t('langSwitch');
+    return b;
   }
 
   function tabbar(active) {
@@ -1428,7 +1439,7 @@
       return h('div', topbar(t('pinSetTitle'), function () { showEnrollName(); }), h('div.section', steps(3), h('p.page-lead', { text: t('pinReenrollNote') })));
     });
     pinSheet({
-      title: t('pinSetTitle'), lead: t('pinSetLead'), rules: true, message: msg, dismissible: true,
+      title: tx('pinSetTitle'), lead: tx('pinSetLead'), rules: true, message: msg, dismissible: true,
       onCancel: function () { showEnrollName(); },
       onSubmit: function (pin) {
         E.pin = pin;
@@ -1443,12 +1454,12 @@
       return h('div', topbar(t('pinAgainTitle'), function () { showEnrollPIN(); }), h('div.section', steps(3)));
     });
     pinSheet({
-      title: t('pinAgainTitle'), lead: t('pinAgainLead'), repeat: true, dismissible: true,
+      title: tx('pinAgainTitle'), lead: tx('pinAgainLead'), repeat: true, dismissible: true,
       onCancel: function () { E.pin = ''; showEnrollPIN(); },
       onSubmit: function (pin) {
         if (pin !== E.pin) {
           E.pin = '';
-          showEnrollPIN(t('pinMismatch'));
+          showEnrollPIN(tx('pinMismatch'));
           return Promise.resolve();
         }
         return enroll();
@@ -1487,9 +1498,9 @@
       if (c === 'activation_invalid' || c === 'activation_used' || c === 'activation_expired') {
         showEnrollCode(errText(err));
       } else if (c === 'weak_pin') {
-        showEnrollPIN(errText(err));
+        showEnrollPIN(function () { return errText(err); });
       } else if (c === 'wrong_pin') {
-        showEnrollPIN(t('err_wrong_pin_enroll', { n: err.remaining }));
+        showEnrollPIN(tx('err_wrong_pin_enroll', { n: err.remaining }));
       } else if (c === 'pin_locked') {
         refusal(err);
       } else {
@@ -1598,7 +1609,7 @@
     }
     function request(purposes) {
       pinSheet({
-        title: t('pinTitle'), lead: first ? t('pinForEnrollCert') : t('pinForCert'), dismissible: true,
+        title: tx('pinTitle'), lead: tx(first ? 'pinForEnrollCert' : 'pinForCert'), dismissible: true,
         onSubmit: function (pin) {
           var made = [], settled = [];
           var chain = Promise.resolve();
@@ -1671,7 +1682,7 @@
   // PIN keeps the sheet open; anything else closes it with the sentence.
   function pinError(err, sheetMayStay) {
     if (err.code === 'wrong_pin' && sheetMayStay) {
-      return { message: err.remaining === 1 ? t('wrongPinLast') : t('wrongPin', { n: err.remaining }) };
+      return { message: err.remaining === 1 ? tx('wrongPinLast') : tx('wrongPin', { n: err.remaining }) };
     }
     closeSheet();
     refusal(err);
@@ -1699,12 +1710,16 @@
   // resolving to {message} to stay open with an error, or anything else
   // once done. A prompt for the PIN the user already has (neither rules
   // nor repeat) offers "Forgot your PIN?", which unfolds how to get a new
-  // one.
+  // one. Title, lead and messages are texts or functions making them
+  // (tx(…)): the keypad has the language switch, and a switch relabels it
+  // in place, the digits typed kept (they never leave this function).
   function pinSheet(o) {
     closeSheet();
     var digits = '';
+    var said = o.message || '';
     var dots = h('div.pin-dots', { role: 'img', 'data-t': 'pin-dots' });
-    var msg = h('p.pin-msg', { role: 'alert', 'data-t': 'pin-message', text: o.message || '' });
+    var msg = h('p.pin-msg', { role: 'alert', 'data-t': 'pin-message' });
+    function say(m) { said = m || ''; msg.textContent = val(said); }
     var status = h('div.sheet-busy', { role: 'status', 'aria-live': 'polite' });
     var rules = o.rules ? h('ul.pin-rules', { 'data-t': 'pin-rules' }) : null;
     var okKey = h('button.key.ok', { type: 'button', 'data-t': 'pin-ok', disabled: true, text: t('pinOk') });
@@ -1729,7 +1744,7 @@
     function press(d) {
       if (working || digits.length >= 12) { return; }
       digits += d;
-      msg.textContent = '';
+      say('');
       draw();
     }
     function del() {
@@ -1750,7 +1765,7 @@
         working = false;
         clear(status);
         digits = '';
-        if (res && res.message) { msg.textContent = res.message; }
+        if (res && res.message) { say(res.message); }
         draw();
       }, function (err) {
         pin = '';
@@ -1758,7 +1773,7 @@
         working = false;
         clear(status);
         digits = '';
-        msg.textContent = errText(err);
+        say(function () { return errText(err); });
         draw();
       });
     }
@@ -1770,34 +1785,60 @@
     var keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9'].map(function (d) {
       return h('button.key', { type: 'button', 'data-key': d, on: { click: function () { press(d); } } }, d);
     });
-    keys.push(h('button.key.fn', { type: 'button', 'data-key': 'del', 'aria-label': t('pinDelete'), on: { click: del } }, icon('backspace')));
+    var delKey = h('button.key.fn', { type: 'button', 'data-key': 'del', on: { click: del } }, icon('backspace'));
+    keys.push(delKey);
     keys.push(h('button.key', { type: 'button', 'data-key': '0', on: { click: function () { press('0'); } } }, '0'));
     okKey.addEventListener('click', submit);
     keys.push(okKey);
-    var forgot = null;
+    var forgot = null, help = null, forgotBtn = null;
     if (!o.rules && !o.repeat) {
-      var help = h('p.pin-help', { id: 'pin-help', 'data-t': 'pin-help', hidden: true, text: t('pinRecovery') });
-      var forgotBtn = h('button.btn-link.pin-forgot', { type: 'button', 'data-t': 'pin-forgot', 'aria-expanded': 'false', 'aria-controls': 'pin-help', on: { click: function () {
+      help = h('p.pin-help', { id: 'pin-help', 'data-t': 'pin-help', hidden: true });
+      forgotBtn = h('button.btn-link.pin-forgot', { type: 'button', 'data-t': 'pin-forgot', 'aria-expanded': 'false', 'aria-controls': 'pin-help', on: { click: function () {
         var open = help.hidden;
         help.hidden = !open;
         forgotBtn.setAttribute('aria-expanded', String(open));
         if (open && help.scrollIntoView) { help.scrollIntoView({ block: 'nearest' }); }
-      } } }, t('pinForgot'));
+      } } });
       forgot = h('div.pin-forgot-box', forgotBtn, help);
     }
     var titleId = 'sheet-title';
+    var title = h('h2', { id: titleId });
+    var lead = o.lead ? h('p.muted.sheet-lead') : null;
+    var cancelBtn = o.dismissible !== false ? h('button.icon-btn', { type: 'button', 'data-t': 'pin-cancel', on: { click: cancel } }, icon('close')) : null;
+    var langBtn = langButton(true, 'pin-lang');
     var el = h('div.sheet-backdrop', { 'data-t': 'pin-sheet' },
       h('div.sheet', { role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': titleId },
         h('div.sheet-grip', { 'aria-hidden': 'true' }),
-        h('div.sheet-head',
-          h('div.sheet-titles', h('h2', { id: titleId, text: o.title }), o.lead ? h('p.muted', { text: o.lead }) : null),
-          o.dismissible !== false ? h('button.icon-btn', { type: 'button', 'aria-label': t('pinCancel'), 'data-t': 'pin-cancel', on: { click: cancel } }, icon('close')) : null),
+        // The lead under the head's row, across the whole sheet.
+        h('div.sheet-head', h('div.sheet-titles', title), langBtn, cancelBtn), lead,
         dots, rules, msg, status,
         h('div.keypad', keys), forgot));
+    // relabel writes every word of the keypad in the language of the
+    // moment; what is typed, unfolded or under way stays as it is.
+    function relabel() {
+      title.textContent = val(o.title);
+      if (lead) { lead.textContent = val(o.lead); }
+      okKey.textContent = t('pinOk');
+      delKey.setAttribute('aria-label', t('pinDelete'));
+      if (cancelBtn) { cancelBtn.setAttribute('aria-label', t('pinCancel')); }
+      if (forgotBtn) { forgotBtn.textContent = t('pinForgot'); help.textContent = t('pinRecovery'); }
+      var w = status.querySelector('span');
+      if (w) { w.textContent = t('working'); }
+      msg.textContent = val(said);
+      labelLang(langBtn);
+      // The screen under the keypad was built again: focus goes back to
+      // the new copy of the control that opened the keypad.
+      var back = sheet && sheet.returnFocus;
+      if (back && !document.contains(back) && back.getAttribute && back.getAttribute('data-t')) {
+        sheet.returnFocus = document.querySelector('#app [data-t="' + back.getAttribute('data-t') + '"]') || back;
+      }
+      draw();
+    }
+    relabel();
     var id = Math.random();
     var returnFocus = document.activeElement;
     sheet = {
-      id: id, el: el, returnFocus: returnFocus,
+      id: id, el: el, returnFocus: returnFocus, relabel: relabel,
       clear: function () { digits = ''; },
       onKey: function (e) {
         if (/^[0-9]$/.test(e.key)) { press(e.key); e.preventDefault(); } else if (e.key === 'Backspace') { del(); e.preventDefault(); } else if (e.key === 'Enter') {
@@ -2321,7 +2362,7 @@
       if (acting || !choice.code || !choice.cred) { return; }
       var chosen = creds.filter(function (c) { return c.id === choice.cred; })[0];
       pinSheet({
-        title: t('pinTitle'), lead: t('pinFor_' + kind, { app: appName }) + (chosen && chosen.on_behalf_of ? ' · ' + t('pinOwnFor', { org: chosen.organization_name || chosen.on_behalf_of }) : ''), dismissible: true,
+        title: tx('pinTitle'), lead: function () { return t('pinFor_' + kind, { app: appName }) + (chosen && chosen.on_behalf_of ? ' · ' + t('pinOwnFor', { org: chosen.organization_name || chosen.on_behalf_of }) : ''); }, dismissible: true,
         onSubmit: function (pin) {
           var body = { credential: choice.cred, pin: pin, code: choice.code };
           if (kind === 'seal') { body.seal = choice.seal; }
@@ -2537,8 +2578,8 @@
     var step = toMe && st === 'pending_acceptance' ? 'accept' : !toMe && st === 'pending_approval' ? 'approve' : '';
     var btn = step ? h('button.btn.btn-primary', { type: 'button', 'data-t': 'delegation-' + step, on: { click: function () {
       pinSheet({
-        title: t('pinTitle'), dismissible: true,
-        lead: step === 'accept' ? t('dlgAcceptLead', { org: org }) : t('dlgApproveLead', { user: d.user_name || d.user }),
+        title: tx('pinTitle'), dismissible: true,
+        lead: step === 'accept' ? tx('dlgAcceptLead', { org: org }) : tx('dlgApproveLead', { user: d.user_name || d.user }),
         onSubmit: function (pin) {
           var req = api('POST', '/v1/me/delegations/' + encodeURIComponent(d.id) + '/' + step, { pin: pin }, true);
           pin = '';
@@ -2937,7 +2978,7 @@
     }, { tab: 'me' });
     function askPin(msg) {
       pinSheet({
-        title: t('deletePinTitle'), lead: t('deletePinLead'), message: typeof msg === 'string' ? msg : '', dismissible: true, onCancel: showDeleteAccount,
+        title: tx('deletePinTitle'), lead: tx('deletePinLead'), message: typeof msg === 'string' || typeof msg === 'function' ? msg : '', dismissible: true, onCancel: showDeleteAccount,
         onSubmit: function (pin) {
           return api('DELETE', '/v1/me', { pin: pin }, true).then(function (res) {
             closeSheet();
@@ -2949,7 +2990,7 @@
             });
           }, function (err) {
             if (err.code === 'wrong_pin') {
-              askPin(err.remaining === 1 ? t('wrongPinLast') : t('wrongPin', { n: err.remaining }));
+              askPin(err.remaining === 1 ? tx('wrongPinLast') : tx('wrongPin', { n: err.remaining }));
               return null;
             }
             closeSheet();
@@ -2967,21 +3008,21 @@
     askOld();
     function askOld(msg) {
       pinSheet({
-        title: t('pinOld'), lead: t('pinOldLead'), message: msg, dismissible: true, onCancel: showMe,
+        title: tx('pinOld'), lead: tx('pinOldLead'), message: msg, dismissible: true, onCancel: showMe,
         onSubmit: function (pin) { oldPin = pin; askNew(); return Promise.resolve(); }
       });
     }
     function askNew(msg) {
       pinSheet({
-        title: t('pinNew'), lead: t('pinNewLead'), rules: true, message: msg, dismissible: true, onCancel: function () { oldPin = ''; showMe(); },
+        title: tx('pinNew'), lead: tx('pinNewLead'), rules: true, message: msg, dismissible: true, onCancel: function () { oldPin = ''; showMe(); },
         onSubmit: function (pin) { askAgain(pin); return Promise.resolve(); }
       });
     }
     function askAgain(first) {
       pinSheet({
-        title: t('pinNewAgain'), repeat: true, dismissible: true, onCancel: function () { oldPin = ''; showMe(); },
+        title: tx('pinNewAgain'), repeat: true, dismissible: true, onCancel: function () { oldPin = ''; showMe(); },
         onSubmit: function (pin) {
-          if (pin !== first) { first = ''; askNew(t('pinMismatch')); return Promise.resolve(); }
+          if (pin !== first) { first = ''; askNew(tx('pinMismatch')); return Promise.resolve(); }
           var body = { old_pin: oldPin, new_pin: pin };
           oldPin = '';
           first = '';
@@ -3026,10 +3067,10 @@
     }
     function changeRefused(err) {
       if (err.code === 'wrong_pin') {
-        askOld(err.remaining === 1 ? t('wrongPinLast') : t('wrongPin', { n: err.remaining }));
+        askOld(err.remaining === 1 ? tx('wrongPinLast') : tx('wrongPin', { n: err.remaining }));
         return null;
       }
-      if (err.code === 'weak_pin') { askNew(errText(err)); return null; }
+      if (err.code === 'weak_pin') { askNew(function () { return errText(err); }); return null; }
       closeSheet();
       refusal(err);
       return null;
@@ -3584,7 +3625,7 @@ function expiryBanner(creds) {
     }, { actions: function () { return h('div.actions', h('button.btn.btn-primary', { type: 'button', 'data-t': 'renew-go', on: { click: askPin } }, t('renewGo'))); } });
     function askPin() {
       pinSheet({
-        title: t('pinTitle'), lead: t('renewPinLead', { issuer: issuerName(c.issuer), purpose: t('purpose_' + c.purpose) }), dismissible: true,
+        title: tx('pinTitle'), lead: function () { return t('renewPinLead', { issuer: issuerName(c.issuer), purpose: t('purpose_' + c.purpose) }); }, dismissible: true,
         onSubmit: function (pin) {
           var body = { pin: pin };
           if (rk === 'either' && sel.newKey) { body.new_key = true; }

@@ -237,7 +237,7 @@ func TestPhoneCosignRequestAnswerLost(t *testing.T) {
 		p.waitView("home")
 		p.tap("tab-me")
 		p.waitView("me")
-		p.tap("lang-en")
+		p.switchLang("lang", "en")
 		p.wait(`document.documentElement.lang === 'en'`, "the English app")
 		requestCosign(t, "encrypt", true)
 		if m := p.message(); !strings.Contains(m, "may or may not have reached") || !strings.Contains(m, "Nothing is lost") || !strings.Contains(m, "Try again") {

@@ -121,7 +121,7 @@ func TestPhonePrivacy(t *testing.T) {
 		// The same screen in English.
 		p.tap("back")
 		p.waitView("me")
-		p.tap("lang-en")
+		p.switchLang("lang", "en")
 		p.center("delete-account")
 		p.tap("delete-account")
 		p.waitView("delete-account")
@@ -129,7 +129,7 @@ func TestPhonePrivacy(t *testing.T) {
 		p.shot("delete-account-warning-en")
 		p.tap("back")
 		p.waitView("me")
-		p.tap("lang-zh")
+		p.switchLang("lang", "zh-CN")
 		p.center("delete-account")
 		p.tap("delete-account")
 		p.waitView("delete-account")

@@ -488,13 +488,13 @@ func storyLink(t *testing.T, w *world) {
 		p.tap("back")
 		p.waitView("me")
 		zh := p.txt("change-pin")
-		p.tap("lang-en")
+		p.switchLang("lang", "en")
 		p.wait(`document.documentElement.lang === 'en'`, "English")
 		if en := p.txt("change-pin"); en == zh || !strings.Contains(en, "Change PIN") {
 			t.Errorf("after switching to English: %q (was %q)", en, zh)
 		}
 		p.shot("me-en")
-		p.tap("lang-zh")
+		p.switchLang("lang", "zh-CN")
 		p.wait(`document.documentElement.lang === 'zh-CN'`, "Chinese again")
 	})
 
@@ -606,7 +606,7 @@ func storyCode(t *testing.T, w *world) {
 		if got := eval[string](p.tab, `document.documentElement.lang`); got != "en" {
 			t.Errorf("html lang %q for an English browser", got)
 		}
-		if got := p.txt("activate"); got != "Activate this phone" {
+		if got := p.txt("activate"); got != "Activate" || eval[string](p.tab, `document.querySelector("[data-t=activate]").getAttribute("aria-label")`) != "Activate this phone" {
 			t.Errorf("activate button %q", got)
 		}
 		p.shot("welcome")

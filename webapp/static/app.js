@@ -48,7 +48,7 @@
       feat1: '扫码登录', feat1d: '扫描网站上的二维码，输入 PIN 即可登录。',
       feat2: '签名与开标', feat2d: '投标文件签名、加密标书解密，一步完成。',
       feat3: '私钥不出服务器', feat3d: '没有您的 PIN，任何人都无法使用您的证书。',
-      activate: '激活本机',
+      activate: '激活本机', activateShort: '激活本机',
       scanActivation: '扫描激活二维码',
       scanShort: '扫码激活',
       // enroll
@@ -267,7 +267,6 @@
       signNoCred_revoked: '手写签名要绑定到您的签名证书上，但您的签名证书已被吊销。请在“证书”页重新申请签名证书，签发后再来写签名。',
       title_sign_pending: '签名证书还在签发中',
       signDisabled: '您的证书服务机构没有开通手写签名，所以这里不能写签名。如需在文件上使用个人签名章，请联系证书服务机构为您登记。',
-      language: '语言',
       lost: '手机丢失怎么办？',
       lostTitle: '手机丢失或更换',
       lostP1: '请立即联系您的证书服务机构，告知下面的设备编号，他们会停用这部手机。',
@@ -299,7 +298,7 @@
       feat1: 'Scan to log in', feat1d: 'Scan the QR code on a website and enter your PIN.',
       feat2: 'Sign and open bids', feat2d: 'Sign tender documents and decrypt sealed bids in one step.',
       feat3: 'Your key stays safe', feat3d: 'Without your PIN nobody can use your certificates.',
-      activate: 'Activate this phone',
+      activate: 'Activate this phone', activateShort: 'Activate',
       scanActivation: 'Scan an activation QR code',
       scanShort: 'Scan',
       enrollTitle: 'Activate this phone',
@@ -506,7 +505,6 @@
       signNoCred_revoked: 'A hand-drawn signature is bound to your signing certificate, and yours was revoked. Request a new signing certificate on the Certificates page, then come back to write your signature once it is issued.',
       title_sign_pending: 'Signing certificate not issued yet',
       signDisabled: 'Your certificate provider has not turned on hand-drawn signatures, so you cannot write one here. If you need a personal seal on your documents, ask your certificate provider to register one for you.',
-      language: 'Language',
       lost: 'Lost your phone?',
       lostTitle: 'Lost or new phone',
       lostP1: 'Call your certificate provider at once and give them the device ID below: they disable this phone.',
@@ -1261,6 +1259,8 @@
     var old = document.querySelector('.toast');
     if (old) { old.parentNode.removeChild(old); }
     var e = h('div.toast', { role: 'status', 'aria-live': 'polite', 'data-t': 'toast', text: msg });
+    // A tap puts it away at once (it stands over the page for 3.5 s).
+    e.addEventListener('click', function () { if (e.parentNode) { e.parentNode.removeChild(e); } });
     document.body.appendChild(e);
     clearTimeout(toastTimer);
     toastTimer = setTimeout(function () { if (e.parentNode) { e.parentNode.removeChild(e); } }, 3500);
@@ -1359,7 +1359,8 @@
       actions: function () {
         return h('div.actions',
           h('button.btn.btn-secondary', { type: 'button', 'data-t': 'scan-activation', 'aria-label': t('scanActivation'), on: { click: function () { showCamera(); } } }, icon('scan'), h('span', { text: t('scanShort') })),
-          h('button.btn.btn-primary', { type: 'button', 'data-t': 'activate', on: { click: function () { showEnrollCode(); } } }, t('activate')));
+          // Short beside Scan: one line in the bar at 320 px.
+          h('button.btn.btn-primary', { type: 'button', 'data-t': 'activate', 'aria-label': t('activate'), on: { click: function () { showEnrollCode(); } } }, t('activateShort')));
       }
     });
   }
@@ -2687,10 +2688,6 @@
             h('dt', { text: t('deviceId') }), h('dd.mono', { 'data-t': 'device-id', text: d.deviceId }),
             h('dt', { text: t('deviceKey') }), h('dd', { text: t('deviceKeyValue') }),
             h('dt', { text: t('enrolledAt') }), h('dd', { text: fmtTime(new Date(d.enrolledAt), true) }))),
-          h('h2.section-title', { text: t('language') }),
-          h('div.card', h('div.segmented', { role: 'group', 'aria-label': t('language') },
-            h('button', { type: 'button', lang: 'zh', 'aria-pressed': String(LANG === 'zh'), 'data-t': 'lang-zh', on: { click: function () { setLang('zh'); } } }, '中文'),
-            h('button', { type: 'button', lang: 'en', 'aria-pressed': String(LANG === 'en'), 'data-t': 'lang-en', on: { click: function () { setLang('en'); } } }, 'English'))),
           h('div.section-title'),
           h('ul.list',
             h('li', h('button.row', { type: 'button', 'data-t': 'change-pin', on: { click: showChangePIN } }, h('span.row-icon', icon('key')), h('span.row-main', h('span.row-title', { text: t('changePin') })), icon('chev', 'chev'))),

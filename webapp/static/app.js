@@ -3655,16 +3655,46 @@ function expiryBanner(creds) {
     navigator.serviceWorker.register(ROOT + '/m/sw.js', { scope: ROOT + '/m/' }).catch(function () { /* the app works without it */ });
   }
 
+  // hashCode takes the activation code of an enrollment link
+  // (#activate=<code>) from the address: the code leaves the address bar
+  // and the history at once. '' when the hash holds none.
+  function hashCode() {
+    var m = /[#&]activate=([^&]+)/.exec(location.hash);
+    if (!m) { return ''; }
+    history.replaceState(null, '', location.pathname + location.search);
+    var code = m[1];
+    try { code = decodeURIComponent(code); } catch (e) { /* kept as it came: the code screen says if it is bad */ }
+    return normCode(code);
+  }
+
+  // showActivation opens an enrollment link's code: the code screen with
+  // the code filled in, or, on a phone already activated, says so.
+  function showActivation() {
+    if (S.device) {
+      S.pendingCode = '';
+      outcome('already-enrolled', 'info', 'phone', tx('enrolledTitle'), tx('alreadyEnrolled', { name: S.device.userName }));
+    } else {
+      E = {};
+      showEnrollCode();
+    }
+  }
+
+  // An enrollment link opened while the app is open in its tab changes
+  // the hash only, which loads nothing: the app opens it as it opens a
+  // link at start (the code screen's field takes the new code).
+  function onHashChange() {
+    var code = hashCode();
+    if (!code) { return; }
+    S.pendingCode = code;
+    S.focusOnRender = true;
+    showActivation();
+  }
+
   function start() {
     main = document.getElementById('main');
     if (window.ukeygateCosignApp) { CO = window.ukeygateCosignApp({ api: api, dbDo: dbDo, root: ROOT }); }
     applyLang();
-    var hash = /[#&]activate=([^&]+)/.exec(location.hash);
-    if (hash) {
-      S.pendingCode = normCode(decodeURIComponent(hash[1]));
-      // The code leaves the address bar and the history at once.
-      history.replaceState(null, '', location.pathname + location.search);
-    }
+    S.pendingCode = hashCode() || S.pendingCode;
     if (!window.isSecureContext) { showUnsupported(true); return; }
     if (!window.crypto || !crypto.subtle || !window.indexedDB) { showUnsupported(false); return; }
     registerServiceWorker();
@@ -3687,17 +3717,13 @@ function expiryBanner(creds) {
           showNotEnrolled();
         }
       } else if (S.pendingCode) {
-        if (S.device) {
-          S.pendingCode = '';
-          outcome('already-enrolled', 'info', 'phone', tx('enrolledTitle'), tx('alreadyEnrolled', { name: S.device.userName }));
-        } else {
-          showEnrollCode();
-        }
+        showActivation();
       } else if (!S.device && S.registration) {
         showRegStatus();
       } else {
         showStart();
       }
+      window.addEventListener('hashchange', onHashChange);
       document.body.setAttribute('data-ready', '1');
     });
   }

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"log/slog"
 	"slices"
 	"strings"
@@ -16,6 +13,7 @@ import (
 
 	"github.com/ukeygate/ukeygate/ca"
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/seal"
 	"github.com/ukeygate/ukeygate/session"
 	"github.com/ukeygate/ukeygate/storage"
@@ -74,7 +72,7 @@ func TestScanSealListings(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := &API{ca: svc, log: slog.New(slog.DiscardHandler)}
-	img := scanSealPNG(t)
+	img := testkit.SquarePNG(t)
 
 	type user struct {
 		id     string
@@ -167,20 +165,4 @@ func TestScanSealListings(t *testing.T) {
 			}
 		})
 	}
-}
-
-// scanSealPNG is a small transparent seal image.
-func scanSealPNG(t *testing.T) []byte {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, 32, 32))
-	for y := 4; y < 28; y++ {
-		for x := 4; x < 28; x++ {
-			img.SetNRGBA(x, y, color.NRGBA{R: 200, A: 255})
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }

@@ -1,33 +1,15 @@
 package ca
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"image"
-	"image/color"
-	"image/png"
 	"testing"
 	"time"
 
 	gmcrypto "github.com/ukeygate/ukeygate/crypto"
+	"github.com/ukeygate/ukeygate/internal/testkit"
 	"github.com/ukeygate/ukeygate/seal"
 )
-
-func sealPNGForTest(t *testing.T) []byte {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, 32, 32))
-	for y := 4; y < 28; y++ {
-		for x := 4; x < 28; x++ {
-			img.SetNRGBA(x, y, color.NRGBA{R: 200, A: 255})
-		}
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 func TestSealRegistry(t *testing.T) {
 	f := newFixture(t)
@@ -35,7 +17,7 @@ func TestSealRegistry(t *testing.T) {
 	f.generated(t, "sm2", gmcrypto.AlgSM2, nil)
 	alice := f.enrolled(t, UserRequest{Name: "alice"})
 	bob := f.enrolled(t, UserRequest{Name: "bob"})
-	req := SealRequest{Owner: alice, Name: "公章", Kind: seal.KindOfficial, ImagePNG: sealPNGForTest(t), WidthMM: 40, HeightMM: 40}
+	req := SealRequest{Owner: alice, Name: "公章", Kind: seal.KindOfficial, ImagePNG: testkit.SquarePNG(t), WidthMM: 40, HeightMM: 40}
 
 	// No signing credential yet: refused, nothing stored.
 	before := f.snapshot(t)

@@ -45,7 +45,7 @@ func TestSealReissue(t *testing.T) {
 	alice := f.enrolled(t, UserRequest{Name: "alice"})
 	sign := f.credential(t, alice, "sm2", gmcrypto.AlgSM2, PurposeSign)
 	enc := f.credential(t, alice, "sm2", gmcrypto.AlgSM2, PurposeEncrypt)
-	img := sealPNGForTest(t)
+	img := testkit.SquarePNG(t)
 	official, err := f.svc.CreateSeal(ctx, SealRequest{Owner: alice, Name: "公章", Kind: seal.KindOfficial, ImagePNG: img, WidthMM: 40, HeightMM: 40})
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func TestSealReissueExternal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl, err := f.svc.CreateSeal(ctx, SealRequest{Owner: uid, Name: "公章", Kind: seal.KindOfficial, ImagePNG: sealPNGForTest(t), WidthMM: 40, HeightMM: 40, Issuer: "sm2"})
+	sl, err := f.svc.CreateSeal(ctx, SealRequest{Owner: uid, Name: "公章", Kind: seal.KindOfficial, ImagePNG: testkit.SquarePNG(t), WidthMM: 40, HeightMM: 40, Issuer: "sm2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestSealCapCountsActive(t *testing.T) {
 	f.generated(t, "sm2", gmcrypto.AlgSM2, nil)
 	alice := f.enrolled(t, UserRequest{Name: "alice"})
 	f.credential(t, alice, "sm2", gmcrypto.AlgSM2, PurposeSign)
-	img := sealPNGForTest(t)
+	img := testkit.SquarePNG(t)
 	mk := func(i int, replaces ...string) (*Seal, error) {
 		return f.svc.CreateSeal(ctx, SealRequest{Owner: alice, Name: fmt.Sprintf("签名 %d", i), Kind: seal.KindPersonal,
 			ImagePNG: img, WidthMM: 20, HeightMM: 20, Replaces: replaces})
@@ -353,7 +353,7 @@ func TestSealReissueAfterCertificateEnd(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	f.generated(t, "short", gmcrypto.AlgSM2, &Profile{ValidityDays: 10})
-	img := sealPNGForTest(t)
+	img := testkit.SquarePNG(t)
 	cases := []struct {
 		name         string
 		validityDays int

@@ -1,6 +1,6 @@
 // Package testkit holds test support shared by the tests of many packages:
 // the openssl CLI with the project's CI policy, free loopback addresses, a
-// real etcd child process and a goroutine-safe buffer.
+// real etcd child process, a goroutine-safe buffer and a small seal image.
 //
 // It is test support only. It must never be imported by product code; the
 // one exception is server/servertest, which is itself test support. It

@@ -14,7 +14,9 @@ import (
 // what it draws is clipped to it. Annotations flagged Hidden or NoView
 // are not drawn, nor is one with no appearance (a viewer may draw its
 // /Contents in a pop-up note, or a form field's value where the form
-// asks a viewer to make its appearance: neither is read). A Popup's
+// asks a viewer to make its appearance, which is read from the field's
+// value: see forms.go). An annotation in an optional content group off
+// by default is not drawn (oc.go). A Popup's
 // appearance and that of an annotation of an unknown subtype flagged
 // Invisible are drawn, as poppler draws them (Acrobat does not): the
 // phone shows what any common viewer may show, marked as an
@@ -72,7 +74,7 @@ func (d *doc) annotAppearance(o types.Object) (annotAppearance, bool) {
 	if f, err := d.ctx.DereferenceNumber(ad["F"]); err == nil && ad["F"] != nil && f >= 0 && f < 1<<31 {
 		flags = int(f)
 	}
-	if flags&(annotHidden|annotNoView) != 0 {
+	if flags&(annotHidden|annotNoView) != 0 || d.ocHidden(ad["OC"]) {
 		return annotAppearance{}, false
 	}
 	v, ok := d.numbers(ad["Rect"], 4)
@@ -80,6 +82,11 @@ func (d *doc) annotAppearance(o types.Object) (annotAppearance, bool) {
 		return annotAppearance{}, false
 	}
 	r := rect{min(v[0], v[2]), min(v[1], v[3]), max(v[0], v[2]), max(v[1], v[3])}
+	if st := ad.NameEntry("Subtype"); st != nil && *st == "Widget" && d.needAppearances() {
+		if a, ok, handled := d.fieldAppearance(ad, r); handled {
+			return a, ok
+		}
+	}
 	ap, err := d.resolveDict(ad["AP"])
 	if err != nil {
 		return annotAppearance{}, false

@@ -17,11 +17,14 @@ import (
 // the page content streams and the form XObjects they draw (nested to
 // formDepth, with their /Matrix and clipped to their /BBox), then by the
 // appearances of the page's annotations (see annotAppearances; their
-// runs are marked), with a /ToUnicode map or a simple encoding.
+// runs are marked; a form field of a document that asks viewers to make
+// its fields' appearances is read from its value: forms.go), with a
+// /ToUnicode map or a simple encoding.
 // Pictures (a scanned page), drawings, text drawn invisibly (render mode
 // 3 or 7, as OCR layers are), text off the page or wholly outside the
 // clip (its form's /BBox, a clipping path: see clipState), hidden
-// annotations, an annotation's /Contents, and glyphs under MinGlyphPt
+// annotations, an annotation's /Contents, content of optional content
+// off by default (oc.go), and glyphs under MinGlyphPt
 // are not read; a page with nothing else says so (NoText). Text drawn in
 // the page's colour or covered by a picture is read although nobody sees
 // it: the excerpt is what the file says, not a rendering.
@@ -41,6 +44,12 @@ type Excerpt struct {
 	// ExcerptLimits.Spots; SpotsLeftOut counts the others.
 	Spots        []Spot `json:"spots,omitempty"`
 	SpotsLeftOut int    `json:"spots_left_out,omitempty"`
+	// ViewerForms: a page read holds a form field whose display the
+	// gateway cannot be sure of, in a document that asks viewers to make
+	// its fields' appearances (rich text, a comb or password field, a
+	// value that is not text or too long: see forms.go); the phone says
+	// that what a viewer shows there may differ from what it reads.
+	ViewerForms bool `json:"viewer_forms,omitempty"`
 
 	// src is what was read, for Limit; not on the wire.
 	src *excerptSource
@@ -243,6 +252,7 @@ func (d *doc) excerpt(placements []Placement, hidden func(rune) bool) *Excerpt {
 		src.spots = append(src.spots, ss)
 	}
 	src.hidden = hidden
+	e.ViewerForms = d.viewerForms
 	return e
 }
 
@@ -264,7 +274,7 @@ func (e *Excerpt) Limit(lim ExcerptLimits) *Excerpt {
 	lim.SpotLines = min(max(lim.SpotLines, 1), def.SpotLines)
 	lim.LineRunes = min(max(lim.LineRunes, 8), def.LineRunes)
 	src := e.src
-	out := &Excerpt{Pages: e.Pages, Seals: e.Seals, src: src}
+	out := &Excerpt{Pages: e.Pages, Seals: e.Seals, ViewerForms: e.ViewerForms, src: src}
 	cut := func(raw []rawLine) (lines []string, annots []int) {
 		for i, r := range raw {
 			lines = append(lines, neutral(r, src.hidden, lim.LineRunes))

@@ -115,6 +115,8 @@ func newFuzzRes(content []byte, font *textFont) ([]byte, *fuzzRes) {
 
 func (r *fuzzRes) font(string) (*textFont, bool) { return r.f, true }
 
+func (r *fuzzRes) ocOff(name string) (bool, bool) { return name == "Off", true }
+
 func (r *fuzzRes) xobject(name string) (*form, bool) {
 	var i int
 	if _, err := fmt.Sscanf(name, "Fm%d", &i); err != nil || i < 0 || i >= len(r.forms) {

@@ -30,6 +30,14 @@ type doc struct {
 	fonts  map[int]*textFont
 	forms  map[int]*form
 	budget readBudget
+	// need: the AcroForm's /NeedAppearances (0 not read, 1 true, -1
+	// not); viewerForms: a form field was seen whose display depends on
+	// the viewer (forms.go).
+	need        int8
+	viewerForms bool
+	// The optional content groups off by default (oc.go), read once.
+	ocRead bool
+	ocOff  map[int]bool
 }
 
 // readPDF parses raw with pdfcpu. pdfcpu's own panics (its fault package)

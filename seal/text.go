@@ -126,6 +126,9 @@ type contentRes interface {
 	// xobject returns the form XObject name is, or nil (an image, a
 	// stream that cannot be read) with found true.
 	xobject(name string) (f *form, found bool)
+	// ocOff reports whether the optional content name (in /Properties)
+	// is off by default (oc.go).
+	ocOff(name string) (off, found bool)
 }
 
 // fontsOnly is a contentRes without XObjects.
@@ -138,6 +141,8 @@ func (r fontsOnly) font(name string) (*textFont, bool) {
 
 func (fontsOnly) xobject(string) (*form, bool) { return nil, false }
 
+func (fontsOnly) ocOff(string) (bool, bool) { return false, false }
+
 // form is a form XObject, ready to draw.
 type form struct {
 	id      int    // its object number, for cycles (0: not an indirect object)
@@ -149,6 +154,8 @@ type form struct {
 	// subtyped: the stream says /Subtype/Form (one without may be an
 	// annotation's appearance, not an XObject).
 	subtyped bool
+	// off: its /OC is off by default (oc.go): it is not drawn.
+	off bool
 }
 
 // rect is an axis-aligned rectangle llx lly urx ury.
@@ -211,6 +218,9 @@ func (b *readBudget) spend(ops, bytes, glyphs int) bool {
 	return !b.over
 }
 
+// maxMarked bounds the nested marked content followed in one stream.
+const maxMarked = 256
+
 // pageGlyphs follows the graphics and text state through a page's
 // content stream and the form XObjects it draws (each with its /Matrix,
 // clipped to its /BBox; with its own /Resources, a name it does not hold
@@ -243,6 +253,7 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget, annots ...annotAp
 	stop := false
 	var path pathBox // the path being built
 	inAnnot := false
+	offMC := 0 // marked content of optional content off by default being drawn (oc.go)
 
 	fontFor := func(name string) *textFont {
 		return lookup(resStack, func(r contentRes) (*textFont, bool) { return r.font(name) })
@@ -290,7 +301,7 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget, annots ...annotAp
 			tm = matrix{1, 0, 0, 1, tx, 0}.mul(tm)
 			size := abs(gs.size) * math.Hypot(trm[2], trm[3])
 			out = append(out, glyph{text: text, x: x, y: y, xEnd: xe, yEnd: ye, size: size,
-				invisible: gs.render == 3 || gs.render == 7 || !gs.clip.shows(quad), annot: inAnnot})
+				invisible: gs.render == 3 || gs.render == 7 || offMC > 0 || !gs.clip.shows(quad), annot: inAnnot})
 		}
 	}
 	nums := func(args []operand, n int) ([]float64, bool) {
@@ -320,7 +331,7 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget, annots ...annotAp
 	var run func(content []byte, depth int)
 	// drawForm draws the form f at depth.
 	drawForm := func(f *form, depth int) {
-		if f == nil || depth >= lim.formDepth || (f.id != 0 && slices.Contains(drawing, f.id)) {
+		if f == nil || f.off || depth >= lim.formDepth || (f.id != 0 && slices.Contains(drawing, f.id)) {
 			return
 		}
 		saved, savedTm, savedTlm := gs, tm, tlm
@@ -347,6 +358,15 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget, annots ...annotAp
 			return
 		}
 		var stack []gstate // this stream's q
+		var marked []bool  // this stream's marked content: off or not
+		extraMC := 0       // past maxMarked: not followed, each ended by an EMC
+		defer func() {
+			for _, off := range marked {
+				if off {
+					offMC--
+				}
+			}
+		}()
 		scanContent(content, func(name string, args []operand) bool {
 			if pageOps++; pageOps > lim.pageOps || !b.spend(1, 0, 0) {
 				stop = true
@@ -368,6 +388,29 @@ func pageGlyphs(content []byte, res contentRes, b *readBudget, annots ...annotAp
 				}
 			case "Do":
 				draw(args, depth)
+			case "BMC", "BDC":
+				if len(marked) >= maxMarked {
+					extraMC++
+					break
+				}
+				off := false
+				if name == "BDC" && len(args) >= 2 && args[len(args)-2].kind == opName && string(args[len(args)-2].str) == "OC" && args[len(args)-1].kind == opName {
+					pn := string(args[len(args)-1].str)
+					off = lookup(resStack, func(r contentRes) (bool, bool) { return r.ocOff(pn) })
+				}
+				marked = append(marked, off)
+				if off {
+					offMC++
+				}
+			case "EMC":
+				if extraMC > 0 {
+					extraMC--
+				} else if len(marked) > 0 {
+					if marked[len(marked)-1] {
+						offMC--
+					}
+					marked = marked[:len(marked)-1]
+				}
 			case "m", "l", "c", "v", "y", "re":
 				if v, ok := nums(args, pathOperands[name]); ok {
 					path.op(name, v, gs.ctm)

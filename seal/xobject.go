@@ -53,6 +53,14 @@ func (r *pdfRes) font(name string) (*textFont, bool) {
 	return f, f != nil
 }
 
+func (r *pdfRes) ocOff(name string) (off, found bool) {
+	o, ok := r.entry("Properties", name)
+	if !ok {
+		return false, false
+	}
+	return r.d.ocHidden(o), true
+}
+
 func (r *pdfRes) xobject(name string) (*form, bool) {
 	o, ok := r.entry("XObject", name)
 	if !ok {
@@ -230,7 +238,7 @@ func (d *doc) readForm(o types.Object) *form {
 	if !b.spend(0, len(sd.Content), 0) {
 		return nil
 	}
-	f := &form{content: sd.Content, matrix: identity, subtyped: st != nil}
+	f := &form{content: sd.Content, matrix: identity, subtyped: st != nil, off: d.ocHidden(sd.Dict["OC"])}
 	if v, ok := d.numbers(sd.Dict["Matrix"], 6); ok {
 		f.matrix = matrix{v[0], v[1], v[2], v[3], v[4], v[5]}
 	}

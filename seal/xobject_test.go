@@ -38,6 +38,20 @@ func formPDF(pages []string, forms ...testForm) []byte {
 // the entries of an annotation dictionary, written as an object of its
 // own, in which "{Fm0}", "{Fm1}" … stand for a reference to the forms.
 func annotPDF(pages []string, annots [][]string, forms ...testForm) []byte {
+	return extraPDF(pdfExtra{}, pages, annots, forms...)
+}
+
+// pdfExtra is what extraPDF adds to annotPDF's document: entries of the
+// catalog and of each page's /Resources, and objects of their own after
+// the annotations, to which "{X0}", "{X1}" … in any of these, in the
+// annotations and in the forms' dictionaries refer.
+type pdfExtra struct {
+	catalog, pageRes string
+	objs             []string
+}
+
+// extraPDF is annotPDF with x.
+func extraPDF(x pdfExtra, pages []string, annots [][]string, forms ...testForm) []byte {
 	var b bytes.Buffer
 	var offsets []int
 	obj := func(body string) {
@@ -58,14 +72,21 @@ func annotPDF(pages []string, annots [][]string, forms ...testForm) []byte {
 		names = append(names, fmt.Sprintf("/Fm%d %d 0 R", i, 7+i))
 		olds = append(olds, fmt.Sprintf("{Fm%d}", i), fmt.Sprintf("%d 0 R", 7+i))
 	}
+	next := 7 + nf + 2*len(pages) // the first annotation's object
+	nAnnots := 0
+	for _, a := range annots {
+		nAnnots += len(a)
+	}
+	for i := range x.objs {
+		olds = append(olds, fmt.Sprintf("{X%d}", i), fmt.Sprintf("%d 0 R", next+nAnnots+i))
+	}
 	if len(olds) > 0 {
 		refs = strings.NewReplacer(olds...)
 	}
-	next := 7 + nf + 2*len(pages) // the first annotation's object
 	var annotObjs []string
 	all := strings.Join(names, "")
 	b.WriteString("%PDF-1.7\n")
-	obj("<</Type/Catalog/Pages 2 0 R>>")
+	obj("<</Type/Catalog/Pages 2 0 R" + refs.Replace(x.catalog) + ">>")
 	var kids []string
 	for i := range pages {
 		kids = append(kids, fmt.Sprintf("%d 0 R", 7+nf+2*i))
@@ -82,7 +103,7 @@ func annotPDF(pages []string, annots [][]string, forms ...testForm) []byte {
 		if dict == "" {
 			dict = formDict
 		}
-		dict = "/Type/XObject/Subtype/Form" + strings.ReplaceAll(dict, "{forms}", all)
+		dict = "/Type/XObject/Subtype/Form" + refs.Replace(strings.ReplaceAll(dict, "{forms}", all))
 		data := []byte(f.content)
 		if f.flate {
 			data, dict = deflate(data), dict+"/Filter/FlateDecode"
@@ -105,11 +126,14 @@ func annotPDF(pages []string, annots [][]string, forms ...testForm) []byte {
 		if len(annotRefs) > 0 {
 			extra = "/Annots[" + strings.Join(annotRefs, " ") + "]"
 		}
-		obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R/F9 4 0 R>>/XObject<<%s/Im0 6 0 R>>>>/Contents %d 0 R%s>>", all, 8+nf+2*i, extra))
+		obj(fmt.Sprintf("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595.276 841.89]/Resources<</Font<</F1 3 0 R/F9 4 0 R>>/XObject<<%s/Im0 6 0 R>>%s>>/Contents %d 0 R%s>>", all, refs.Replace(x.pageRes), 8+nf+2*i, extra))
 		obj(stream(dict, []byte(c)))
 	}
 	for _, a := range annotObjs {
 		obj(a)
+	}
+	for _, o := range x.objs {
+		obj(refs.Replace(o))
 	}
 	xref := b.Len()
 	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(offsets)+1)

@@ -96,7 +96,8 @@ func FuzzContentText(f *testing.F) {
 // font, and /Fm0, /Fm1, … are the parts of the input after the first
 // (split at formSplit), form XObjects with a /BBox of the page's left
 // half, form i moved i×100 points up, that may draw each other and
-// themselves.
+// themselves; the optional content /Off is off by default, every other
+// name on.
 type fuzzRes struct {
 	f     *textFont
 	forms []*form

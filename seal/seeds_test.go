@@ -60,6 +60,25 @@ func TestWriteSeeds(t *testing.T) {
 			"/Type/Annot/Subtype/Stamp/Rect[300 300 320 400]/AP<</N {Fm8}>>")},
 		append(slices.Clone(hiddenForms), appearance("SEAL", "/Matrix[2 0 0 2 30 40]"), appearance("Off /Fm6 Do", ""),
 			testForm{dict: "/BBox[0 0 100 20]/Matrix[0 1 -1 0 0 0]/Resources<</Font<</F2 3 0 R>>/XObject<<{forms}>>>>", content: "BT /F2 10 Tf 10 5 Td (UP) Tj ET /Fm8 Do /Fm6 Do"})...))
+	// Form fields whose appearances a viewer makes (text, inherited,
+	// multiline, choice, rich text, a stream value), and optional
+	// content off by default (marked content, annotations, a form).
+	write("fields.pdf", extraPDF(pdfExtra{
+		catalog: needAppearances + "/OCProperties<</OCGs[{X0} {X1}]/D<</OFF[{X0}]>>>>",
+		pageRes: "/Properties<</MC0 {X0}/MC1 {X1}>>",
+		objs: []string{"<</Type/OCG/Name(Off)>>", "<</Type/OCG/Name(On)>>", "<</Type/OCMD/OCGs[{X0} {X1}]/P/AnyOff>>",
+			"<</FT/Tx/V(SEAL inherited)/DA(/Helv 9 Tf 0 g)>>", "<</Length 4>>\nstream\nSEAL\nendstream"},
+	}, []string{"/OC /MC0 BDC BT /F1 12 Tf 56 500 Td (SEAL off) Tj ET /X BMC EMC EMC /OC /MC1 BDC BT /F1 12 Tf 56 480 Td (SEAL on) Tj ET EMC EMC /Fm1 Do"},
+		[][]string{{
+			"/Type/Annot/Subtype/Widget/Rect[56 700 256 720]/AP<</N {Fm0}>>/FT/Tx/V(SEAL value)/Q 2",
+			"/Type/Annot/Subtype/Widget/Rect[56 680 256 700]/AP<</N {Fm0}>>/Parent {X3}",
+			"/Type/Annot/Subtype/Widget/Rect[56 600 256 660]/AP<</N {Fm0}>>/FT/Tx/Ff 4096/V(SEAL\\nline\\rtwo)/RV(<p>x</p>)",
+			"/Type/Annot/Subtype/Widget/Rect[56 580 256 600]/AP<</N {Fm0}>>/FT/Ch/Opt[[(a)(SEAL a)]]/V[(a)(b)]",
+			"/Type/Annot/Subtype/Widget/Rect[56 560 256 580]/AP<</N {Fm0}>>/FT/Tx/V {X4}",
+			"/Type/Annot/Subtype/Stamp/Rect[56 540 156 560]/OC {X2}/AP<</N {Fm0}>>",
+		}}, appearance("SEAL stored", ""), testForm{dict: formDict + "/OC {X0}", content: "BT /F2 12 Tf 56 200 Td (SEAL form) Tj ET"}))
+	write("oc.content", []byte("/OC /Off BDC BT /F1 12 Tf 56 785 Td (A) Tj ET /Span BMC /Fm0 Do EMC EMC /OC /On BDC BT (B) Tj ET EMC EMC BMC"+formSplit+
+		"/OC /Off BDC BT /F1 12 Tf 56 700 Td (C) Tj ET"))
 	write("clips.content", []byte("q 100 600 200 100 re W n BT /F1 12 Tf 150 650 Td (In) Tj ET q 0.7 0.7 -0.7 0.7 300 400 cm 0 0 200 200 re W* n "+
 		"BT /F1 12 Tf 0 0 Td (A) Tj ET Q 100 400 m 400 400 l 250 700 c h W n BT /F1 12 Tf 400 650 Td (Out) Tj ET Q W n /Fm0 Do"+formSplit+
 		"0 0 10 10 re W n BT /F1 12 Tf 5 5 Td (B) Tj ET"))

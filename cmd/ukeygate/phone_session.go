@@ -293,6 +293,9 @@ func printFileText(w io.Writer, docs []phone.ScannedDocument) {
 			head = true
 		}
 		fmt.Fprintf(w, "    %d. %s — %d pages, %d seals\n", i+1, d.Name, ft.Pages, ft.Seals)
+		if ft.ViewerForms {
+			fmt.Fprintln(w, "       form fields: the viewer draws them from their values and the gateway cannot be sure how some show; open the file to check")
+		}
 		if ft.First.NoText {
 			fmt.Fprintln(w, "       page 1: no readable text")
 		} else {

@@ -551,7 +551,7 @@
     ftSketch: '第 {page} 页草图', ftSketchAlt: '第 {page} 页草图：网关读出的文字和盖章位置',
     ftSketchNote: '草图由网关按读出的文字画出，红色虚线框为印章位置；图片、线条、表格和手写内容不画出，字体与原文件不同。',
     ftAnnot: '批注', ftAnnotNote: '标“批注”的文字是文件中的批注（图章、注释、表单栏等）叠加在页面上显示的，不是页面正文；草图中以蓝色虚线框标出。',
-    ftViewerForms: '此文件的表单栏由阅读软件按填写内容自行显示，其中有网关无法确定显示效果的（格式文本、分格栏、密码栏或异常内容）：您的阅读软件在表单栏中显示的可能与上面不同，请打开文件核对。'
+    ftViewerForms: '此文件的表单栏由阅读软件按填写内容自行显示，其中有网关无法确定显示效果的（格式文本、分格栏、密码栏或异常内容）：您的阅读软件在表单栏中显示的可能与网关读出的不同，请打开文件核对。'
   }], ['en', {
     documents_seal: 'Documents to seal', pagesN: '{n} pages', pagesOne: '1 page',
     placeAt: 'page {page} · x {x} mm / y {y} mm', placeKeyword: 'at the text “{k}” (one seal each)',
@@ -572,7 +572,7 @@
     ftSketch: 'Sketch of page {page}', ftSketchAlt: 'Sketch of page {page}: the text the gateway read and where the seal goes',
     ftSketchNote: 'The gateway draws the sketch from the text it read; the dashed red box is the seal. Pictures, lines, tables and handwriting are not drawn, and the font is not the file’s.',
     ftAnnot: 'Annotation', ftAnnotNote: 'Text marked “Annotation” is drawn over the page by an annotation in the file (a stamp, a note, a form field), not by the page itself; the sketch shows it in a dotted blue box.',
-    ftViewerForms: 'This file’s form fields are drawn by the PDF viewer from their values, and the gateway cannot be sure how some of them show (rich text, boxed, password or odd values): your viewer may show other text in its form fields than above. Open the file to check.'
+    ftViewerForms: 'This file’s form fields are drawn by the PDF viewer from their values, and the gateway cannot be sure how some of them show (rich text, boxed, password or odd values): your viewer may show other text in its form fields than the gateway read. Open the file to check.'
   }]].forEach(function (x) {
     Object.keys(x[1]).forEach(function (k) { if (TEXT[x[0]][k] === undefined) { TEXT[x[0]][k] = x[1][k]; } });
   });

@@ -137,7 +137,10 @@ func (d *doc) fieldAppearance(ad types.Dict, r rect) (a annotAppearance, ok, han
 }
 
 // fieldText reads a field's value: a text string (at most maxFieldRunes
-// characters); sure is false when it is something else or was cut.
+// characters); sure is false when it is something else or was cut. The
+// bytes looked at count against the document's read limits, as each
+// option a choice field's value is looked up in counts as an operator:
+// a field shared by many widgets costs each time it is drawn.
 func (d *doc) fieldText(o types.Object) (s string, sure bool) {
 	sure = true
 	var p *string
@@ -146,6 +149,9 @@ func (d *doc) fieldText(o types.Object) (s string, sure bool) {
 	case nil:
 		return "", true
 	case types.StringLiteral:
+		if !d.budget.spend(0, min(len(v), maxFieldBytes), 0) {
+			return "", false
+		}
 		if len(v) > maxFieldBytes {
 			// Cut before an escape the cut would break.
 			v, sure = v[:maxFieldBytes], false
@@ -155,6 +161,9 @@ func (d *doc) fieldText(o types.Object) (s string, sure bool) {
 		}
 		p, err = types.StringOrHexLiteral(v)
 	case types.HexLiteral:
+		if !d.budget.spend(0, min(len(v), 2*maxFieldBytes), 0) {
+			return "", false
+		}
 		if len(v) > 2*maxFieldBytes {
 			v, sure = v[:2*maxFieldBytes], false
 		}
@@ -197,7 +206,7 @@ func (d *doc) choiceValues(ad types.Dict) []string {
 			d.viewerForms = true
 		}
 		for k, opt := range opts {
-			if k >= 1024 {
+			if k >= 1024 || !d.budget.spend(1, 0, 0) {
 				break
 			}
 			pair, err := d.ctx.DereferenceArray(opt)

@@ -1,6 +1,7 @@
 package seal
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -271,5 +272,29 @@ func TestHiddenContentWherePopplerSees(t *testing.T) {
 		if len(ours) == 0 || !slices.Equal(ours, theirs) {
 			t.Errorf("%s: we read %q, poppler %q", name, ours, theirs)
 		}
+	}
+}
+
+// TestFormFieldLimits: a choice field whose value is looked up in a
+// thousand options, shared by many widgets, costs what the document's
+// read limits allow and no more: the document is refused (ErrTooLarge)
+// rather than read for as long as it asks.
+func TestFormFieldLimits(t *testing.T) {
+	withReadLimits(t, readLimits{formDepth: defaultReadLimits.formDepth, pageOps: 1 << 16, pageBytes: 4 << 20, pageGlyphs: 1 << 12, docOps: 1 << 17, docBytes: 16 << 20, docGlyphs: 1 << 14})
+	var opt, v strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&opt, "[(x%d)(Option %d)]", i, i)
+	}
+	for range 64 {
+		v.WriteString("(none)")
+	}
+	widgets := make([]string, 300)
+	for i := range widgets {
+		widgets[i] = fmt.Sprintf("/Type/Annot/Subtype/Widget/Rect[56 %d 256 %d]/Parent {X0}", 800-i, 820-i)
+	}
+	pdf := extraPDF(pdfExtra{catalog: needAppearances, objs: []string{"<</FT/Ch/T(lots)/Opt[" + opt.String() + "]/V[" + v.String() + "]>>"}},
+		[]string{"BT /F1 12 Tf 56 300 Td (SEAL) Tj ET"}, [][]string{widgets})
+	if _, err := ReadExcerpt(pdf, []Placement{{Keyword: "SEAL"}}, nil); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("excerpt: %v", err)
 	}
 }

@@ -67,7 +67,7 @@ func (d *doc) ocOffGroups() map[int]bool {
 }
 
 // ocHidden reports whether o, an /OC entry (a group or a membership
-// dictionary), is off by default.
+// dictionary), is off by default; read once per object.
 func (d *doc) ocHidden(o types.Object) bool {
 	if o == nil {
 		return false
@@ -76,6 +76,22 @@ func (d *doc) ocHidden(o types.Object) bool {
 	if off == nil {
 		return false
 	}
+	ref, indirect := o.(types.IndirectRef)
+	if v, ok := d.ocSeen[ref.ObjectNumber.Value()]; indirect && ok {
+		return v
+	}
+	hidden := d.ocEval(o, off)
+	if indirect {
+		if d.ocSeen == nil {
+			d.ocSeen = map[int]bool{}
+		}
+		d.ocSeen[ref.ObjectNumber.Value()] = hidden
+	}
+	return hidden
+}
+
+// ocEval is ocHidden for o, not yet read, with off the groups off.
+func (d *doc) ocEval(o types.Object, off map[int]bool) bool {
 	groupOff := func(e types.Object) bool {
 		r, ok := e.(types.IndirectRef)
 		return ok && off[r.ObjectNumber.Value()]

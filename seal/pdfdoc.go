@@ -38,6 +38,7 @@ type doc struct {
 	// The optional content groups off by default (oc.go), read once.
 	ocRead bool
 	ocOff  map[int]bool
+	ocSeen map[int]bool // /OC entries read (ocHidden), by object number
 }
 
 // readPDF parses raw with pdfcpu. pdfcpu's own panics (its fault package)

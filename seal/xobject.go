@@ -17,6 +17,7 @@ type pdfRes struct {
 	d     *doc
 	dict  types.Dict
 	fonts map[string]*textFont // by name, nil: not there
+	oc    map[string]bool      // /Properties read by ocOff: off or not
 }
 
 func (r *pdfRes) entry(kind, name string) (types.Object, bool) {
@@ -54,11 +55,21 @@ func (r *pdfRes) font(name string) (*textFont, bool) {
 }
 
 func (r *pdfRes) ocOff(name string) (off, found bool) {
+	if off, ok := r.oc[name]; ok {
+		return off, true
+	}
 	o, ok := r.entry("Properties", name)
 	if !ok {
 		return false, false
 	}
-	return r.d.ocHidden(o), true
+	off = r.d.ocHidden(o)
+	if r.oc == nil {
+		r.oc = map[string]bool{}
+	}
+	if len(r.oc) < maxOCGs {
+		r.oc[name] = off
+	}
+	return off, true
 }
 
 func (r *pdfRes) xobject(name string) (*form, bool) {

@@ -28,20 +28,7 @@ func TestPhoneSealFileText(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, false)
 	ctx := func() context.Context { return w.ctx() }
-	u := w.newUser(t, "周九")
-	p := w.newNarrowPhone(t, "seal-text", "zh-CN,zh;q=0.9")
-	step(t, p, "enroll with certificates", func(t *testing.T) {
-		p.visit(u.link)
-		p.enrollOnScreens("", pinA, true, false)
-		p.waitView("home")
-	})
-	if _, err := w.operator().AddSeal(ctx(), operator.SealRequest{Owner: u.id, Name: "某某建设有限公司 合同专用章", Kind: "contract",
-		ImagePNG: sealPNG(t, false), WidthMM: 40, HeightMM: 40, Issuer: "sm2"}); err != nil {
-		t.Fatal(err)
-	}
-
-	app := w.addApp("政府采购平台", "https://zfcg.example")
-	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://zfcg.example"}
+	p, _, pc := contractSealer(t, w, "周九", "seal-text", sealPNG(t, false))
 	// The contract's pages are drawn through form XObjects, as many
 	// producers write them: read, sketched and sealed as drawn directly.
 	// Page 2 carries a stamp annotation just above the seal's line.
@@ -191,4 +178,26 @@ func noOverflow320(t *testing.T, p *handset, what string) {
 })()`); wide != "" {
 		t.Errorf("%s: wider than the screen: %s", what, wide)
 	}
+}
+
+// contractSealer is a user enrolled with certificates on a 320 px phone
+// (screenshots named shots), who holds the contract seal drawn as pic,
+// and the procurement portal that asks them to seal: the set-up of the
+// tests of what the phone reads in a document to be sealed.
+func contractSealer(t *testing.T, w *world, name, shots string, pic []byte) (*handset, *operator.Seal, *portal.Client) {
+	t.Helper()
+	u := w.newUser(t, name)
+	p := w.newNarrowPhone(t, shots, "zh-CN,zh;q=0.9")
+	step(t, p, "enroll with certificates", func(t *testing.T) {
+		p.visit(u.link)
+		p.enrollOnScreens("", pinA, true, false)
+		p.waitView("home")
+	})
+	sl, err := w.operator().AddSeal(w.ctx(), operator.SealRequest{Owner: u.id, Name: "某某建设有限公司 合同专用章", Kind: "contract",
+		ImagePNG: pic, WidthMM: 40, HeightMM: 40, Issuer: "sm2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := w.addApp("政府采购平台", "https://zfcg.example")
+	return p, sl, &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://zfcg.example"}
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/portal"
 )
 
@@ -63,19 +62,7 @@ func TestPhoneSealViewerForms(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, false)
 	ctx := func() context.Context { return w.ctx() }
-	u := w.newUser(t, "吴十")
-	p := w.newNarrowPhone(t, "seal-forms", "zh-CN,zh;q=0.9")
-	step(t, p, "enroll with certificates", func(t *testing.T) {
-		p.visit(u.link)
-		p.enrollOnScreens("", pinA, true, false)
-		p.waitView("home")
-	})
-	if _, err := w.operator().AddSeal(ctx(), operator.SealRequest{Owner: u.id, Name: "某某建设有限公司 合同专用章", Kind: "contract",
-		ImagePNG: sealPNG(t, false), WidthMM: 40, HeightMM: 40, Issuer: "sm2"}); err != nil {
-		t.Fatal(err)
-	}
-	app := w.addApp("政府采购平台", "https://zfcg.example")
-	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://zfcg.example"}
+	p, _, pc := contractSealer(t, w, "吴十", "seal-forms", sealPNG(t, false))
 	s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSeal,
 		Display:   portal.Display{Title: "报价确认", Summary: "请盖章确认报价"},
 		Documents: []portal.Document{{Name: "报价单.pdf", PDF: formFieldPDF(), Placements: []portal.Placement{{Keyword: "lot 7"}}}}})

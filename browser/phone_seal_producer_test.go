@@ -12,7 +12,6 @@ import (
 
 	"github.com/ukeygate/ukeygate/internal/pdfcorpus"
 	"github.com/ukeygate/ukeygate/internal/sealimage"
-	"github.com/ukeygate/ukeygate/operator"
 	"github.com/ukeygate/ukeygate/portal"
 	"github.com/ukeygate/ukeygate/seal"
 )
@@ -45,24 +44,11 @@ func TestPhoneSealChromiumPDF(t *testing.T) {
 		t.Fatalf("the gateway's reading of the contract: %v %+v", err, want)
 	}
 
-	u := w.newUser(t, "郑十")
-	p := w.newNarrowPhone(t, "seal-chromium", "zh-CN,zh;q=0.9")
-	step(t, p, "enroll with certificates", func(t *testing.T) {
-		p.visit(u.link)
-		p.enrollOnScreens("", pinA, true, false)
-		p.waitView("home")
-	})
 	pic, err := sealimage.Round("某某建设有限公司", "合同专用章", 400)
 	if err != nil {
 		t.Fatalf("drawing the seal (CI installs fonts-wqy-zenhei): %v", err)
 	}
-	sl, err := w.operator().AddSeal(ctx(), operator.SealRequest{Owner: u.id, Name: "某某建设有限公司 合同专用章", Kind: "contract",
-		ImagePNG: pic, WidthMM: 40, HeightMM: 40, Issuer: "sm2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := w.addApp("政府采购平台", "https://zfcg.example")
-	pc := &portal.Client{BaseURL: w.ts.URL, AppKey: app.APIKey, Origin: "https://zfcg.example"}
+	p, sl, pc := contractSealer(t, w, "郑十", "seal-chromium", pic)
 	s, err := pc.CreateSession(ctx(), portal.SessionRequest{Kind: portal.KindSeal, Issuer: "sm2", Alg: "SM2",
 		Display:   portal.Display{Title: "政府采购合同签章", Summary: "请在乙方盖章处盖合同专用章"},
 		Documents: []portal.Document{{Name: "政府采购合同.pdf", PDF: contract, Placements: []portal.Placement{{Keyword: pdfcorpus.KeywordZH}}}}})
